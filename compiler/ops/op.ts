@@ -1,0 +1,75 @@
+// What every op family declares, in one place (DESIGN.md "The op").
+//
+// A shape rule works on symbolic Dims (the checker) and on numbers (lowering)
+// alike: write it with the dims.ts arithmetic and ShapeContext.requireEqual,
+// never with === on dims.
+import { Dim } from '../dims.js';
+import { DType, TensorType, ConcreteType } from '../types.js';
+import { Tensor } from '../tensor.js';
+
+/** Fusion kinds, as in TVM's OpPatternKind. */
+export type OpKind = 'elementwise' | 'broadcast' | 'injective' | 'reduce' | 'out-fusable' | 'opaque';
+
+export type AttrType = 'int' | 'float' | 'bool' | 'string' | 'ints' | 'floats';
+/** int attrs are Dims so `topk(x, k = K)` can stay symbolic in the checker. */
+export type AttrValue = Dim | boolean | string | readonly Dim[] | readonly number[];
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+export interface AttrSpec {
+  readonly name: string;
+  readonly type: AttrType;
+  /** Absent: the attr is required. */
+  readonly default?: AttrValue;
+  /** For string attrs: the allowed values. */
+  readonly choices?: readonly string[];
+  readonly doc?: string;
+}
+
+export interface InputSpec {
+  readonly name: string;
+  /** Allowed dtypes; absent = any. */
+  readonly dtypes?: readonly DType[];
+  /** May be omitted by the caller (e.g. conv bias); shape() then sees `undefined`. */
+  readonly optional?: boolean;
+  /** Last input only: takes a tuple/list of tensors (concat, max3d). */
+  readonly variadic?: boolean;
+}
+
+/** A user-facing shape/type error raised by a shape rule. */
+export class ShapeError extends Error {
+  /** Index of the offending input in the flattened input list, if one is to blame. */
+  readonly arg: number | undefined;
+  readonly hint: string | undefined;
+  constructor(message: string, opts: { arg?: number; hint?: string } = {}) {
+    super(message);
+    this.name = 'ShapeError';
+    this.arg = opts.arg;
+    this.hint = opts.hint;
+  }
+}
+
+/**
+ * Passed to shape rules. requireEqual throws ShapeError when two dims are
+ * provably different; when equality depends on symbols (checker only) it
+ * records an assumption that lowering re-checks with concrete values.
+ */
+export interface ShapeContext {
+  requireEqual(a: Dim, b: Dim, what: string, arg?: number): void;
+  /** Require a dim to be >= lo (e.g. conv output >= 1); same three-way logic. */
+  requireAtLeast(a: Dim, lo: number, what: string, arg?: number): void;
+}
+
+export interface OpDef<A extends Attrs = Attrs> {
+  /** The builtin's name in the language, also the graph node's op. */
+  readonly name: string;
+  readonly kind: OpKind;
+  readonly doc: string;
+  readonly inputs: readonly InputSpec[];
+  readonly attrs: readonly AttrSpec[];
+  /** Output types from input types (undefined for an omitted optional input) and attrs (defaults filled in). */
+  shape(inputs: readonly (TensorType | undefined)[], attrs: A, ctx: ShapeContext): TensorType[];
+  /** The numeric oracle: plain TypeScript, concrete shapes. */
+  reference(inputs: readonly (Tensor | undefined)[], attrs: A): Tensor[];
+  /** Multiply-adds counted as 2 FLOPs; elementwise ops count one per output element. */
+  flops(inputs: readonly (ConcreteType | undefined)[], outputs: readonly ConcreteType[], attrs: A): number;
+}
