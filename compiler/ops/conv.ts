@@ -1,0 +1,105 @@
+// conv2d: NCHW activations, OIHW weights, PyTorch semantics (cross-correlation).
+import { Dim, add, floordiv, mul, showDim, sub } from '../dims.js';
+import { numel } from '../types.js';
+import { intAttr, intsAttr, dimsAttr } from './attrs.js';
+import { need, requireAtLeast, requireDtype, requireEq, requireRank, requireSameDtype } from './checks.js';
+import { OpDef, ShapeError } from './op.js';
+import { alloc, usesF64 } from './tensors.js';
+
+const FLOAT = ['f32', 'f16'] as const;
+
+/** floor((n + 2p - d(k-1) - 1) / s) + 1: the output size of a strided, padded, dilated window. */
+export function windowOut(n: Dim, k: Dim, stride: number, pad: Dim, dilation: Dim): Dim {
+  const span = add(mul(dilation, sub(k, 1)), 1);
+  return add(floordiv(sub(add(n, mul(2, pad)), span), stride), 1);
+}
+
+const conv2d: OpDef = {
+  name: 'conv2d', kind: 'out-fusable',
+  doc: '2-D convolution (cross-correlation) of x: [N, C, H, W] with w: [O, C/groups, kH, kW], optional bias b: [O]',
+  inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'w', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT, optional: true }],
+  attrs: [
+    { name: 'stride', type: 'ints', default: [1] },
+    { name: 'padding', type: 'ints', default: [0] },
+    { name: 'dilation', type: 'ints', default: [1] },
+    { name: 'groups', type: 'int', default: 1 },
+  ],
+  shape([x, w, b], attrs, ctx) {
+    const op = 'conv2d';
+    const tx = need(op, x, 'x', 0), tw = need(op, w, 'w', 1);
+    requireRank(op, tx, 4, 'input', 0, 'N, C, H, W');
+    requireRank(op, tw, 4, 'weight', 1, 'O, C/groups, kH, kW');
+    requireDtype(op, tx, FLOAT, 'input', 0);
+    requireSameDtype(op, tx, tw, 1);
+    const stride = intsAttr(op, attrs, 'stride', 2);
+    const padding = dimsAttr(op, attrs, 'padding', 2);
+    const dilation = dimsAttr(op, attrs, 'dilation', 2);
+    const groups = intAttr(op, attrs, 'groups');
+    if (groups < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${groups}`);
+    if (stride.some((s) => s < 1)) throw new ShapeError(`${op}: stride must be at least 1, got ${stride.join(', ')}`);
+    const [n, c, h, wd] = tx.shape;
+    const [o, ci, kh, kw] = tw.shape;
+    const expected = mul(ci, groups);
+    requireEq(ctx, c, expected,
+      `${op}: input has ${showDim(c)} channels but the weight expects ${showDim(expected)} (groups = ${groups})`, 1,
+      'the weight is [out_channels, in_channels / groups, kH, kW]');
+    if (groups > 1) {
+      requireEq(ctx, sub(o, mul(floordiv(o, groups), groups)), 0,
+        `${op}: ${showDim(o)} output channels are not divisible by groups = ${groups}`, 1);
+    }
+    if (b !== undefined) {
+      requireRank(op, b, 1, 'bias', 2, 'O');
+      requireSameDtype(op, tx, b, 2);
+      requireEq(ctx, b.shape[0], o, `${op}: bias has ${showDim(b.shape[0])} values but the weight has ${showDim(o)} output channels`, 2);
+    }
+    const oh = windowOut(h, kh, stride[0], padding[0], dilation[0]);
+    const ow = windowOut(wd, kw, stride[1], padding[1], dilation[1]);
+    const hint = 'the input is smaller than the (dilated) kernel: add padding or use a larger input';
+    requireAtLeast(ctx, oh, 1, `${op}: output height ${showDim(oh)} is less than 1 (input height ${showDim(h)}, kernel ${showDim(kh)})`, 0, hint);
+    requireAtLeast(ctx, ow, 1, `${op}: output width ${showDim(ow)} is less than 1 (input width ${showDim(wd)}, kernel ${showDim(kw)})`, 0, hint);
+    return [{ dtype: tx.dtype, shape: [n, o, oh, ow] }];
+  },
+  reference([x, w, b], attrs) {
+    const [sh, sw] = intsAttr('conv2d', attrs, 'stride', 2);
+    const [ph, pw] = intsAttr('conv2d', attrs, 'padding', 2);
+    const [dh, dw] = intsAttr('conv2d', attrs, 'dilation', 2);
+    const g = intAttr('conv2d', attrs, 'groups');
+    const [N, C, H, W] = x!.shape;
+    const [O, Cg, KH, KW] = w!.shape;
+    const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
+    const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
+    if (Cg * g !== C || OH < 1 || OW < 1) throw new ShapeError(`conv2d: bad shapes x [${x!.shape.join(', ')}], w [${w!.shape.join(', ')}]`);
+    const out = alloc(x!.dtype, [N, O, OH, OW], usesF64([x, w, b]));
+    const X = x!.data, Wt = w!.data, Y = out.data;
+    const og = O / g;
+    for (let n = 0; n < N; n++) for (let oc = 0; oc < O; oc++) {
+      const grp = Math.floor(oc / og);
+      const bias = b ? b.data[oc] : 0;
+      for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+        let acc = 0;
+        for (let ic = 0; ic < Cg; ic++) {
+          const xc = ((n * C) + grp * Cg + ic) * H;
+          const wc = (oc * Cg + ic) * KH;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * sh - ph + ky * dh;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * sw - pw + kx * dw;
+              if (ix < 0 || ix >= W) continue;
+              acc += X[(xc + iy) * W + ix] * Wt[(wc + ky) * KW + kx];
+            }
+          }
+        }
+        Y[((n * O + oc) * OH + oy) * OW + ox] = acc + bias;
+      }
+    }
+    return [out];
+  },
+  flops(ins, outs) {
+    const w = ins[1]!;
+    const perOut = numel(w.shape.slice(1)); // C/groups * kH * kW multiply-adds
+    return 2 * numel(outs[0].shape) * perOut + (ins[2] ? numel(outs[0].shape) : 0);
+  },
+};
+
+export const CONV_OPS: readonly OpDef[] = [conv2d];

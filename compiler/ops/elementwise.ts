@@ -1,0 +1,190 @@
+// Unary, binary and ternary elementwise ops, generated from small tables:
+// one row per op (name, scalar function, dtype rule).
+import { DType, TensorType, numel } from '../types.js';
+import { Tensor } from '../tensor.js';
+import { floatAttr, dtypeAttr } from './attrs.js';
+import { broadcastIndex, broadcastShapes, sameShape } from './broadcast.js';
+import { need, requireDtype, requireSameDtype } from './checks.js';
+import { OpDef, ShapeError } from './op.js';
+import { alloc, store, usesF64 } from './tensors.js';
+
+const FLOAT: readonly DType[] = ['f32', 'f16'];
+const NUMERIC: readonly DType[] = ['f32', 'f16', 'i32'];
+const BOOL: readonly DType[] = ['bool'];
+const ANY: readonly DType[] = ['f32', 'f16', 'i32', 'bool'];
+
+/** What an op accepts and what it returns: the input dtype, or bool. */
+interface DtypeRule { readonly accepts: readonly DType[]; readonly returnsBool: boolean }
+const sameFloat: DtypeRule = { accepts: FLOAT, returnsBool: false };
+const sameNumeric: DtypeRule = { accepts: NUMERIC, returnsBool: false };
+const logical: DtypeRule = { accepts: BOOL, returnsBool: true };
+const compareNumeric: DtypeRule = { accepts: NUMERIC, returnsBool: true };
+const compareAny: DtypeRule = { accepts: ANY, returnsBool: true };
+
+const elementFlops = (_i: unknown, outs: readonly { shape: readonly number[] }[]): number => numel(outs[0].shape);
+
+function softplus(x: number): number { return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))); }
+
+const UNARY: readonly [string, (x: number) => number, DtypeRule, string][] = [
+  ['neg', (x) => -x, sameNumeric, '-x'],
+  ['abs', Math.abs, sameNumeric, '|x|'],
+  ['relu', (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), sameNumeric, 'max(x, 0)'],
+  ['sigmoid', (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))), sameFloat, '1 / (1 + exp(-x))'],
+  ['tanh', Math.tanh, sameFloat, 'hyperbolic tangent'],
+  ['exp', Math.exp, sameFloat, 'e^x'],
+  ['log', Math.log, sameFloat, 'natural logarithm'],
+  ['sqrt', Math.sqrt, sameFloat, 'square root'],
+  ['rsqrt', (x) => 1 / Math.sqrt(x), sameFloat, '1 / sqrt(x)'],
+  ['square', (x) => x * x, sameNumeric, 'x * x'],
+  ['floor', Math.floor, sameNumeric, 'round down'],
+  ['ceil', Math.ceil, sameNumeric, 'round up'],
+  ['softplus', softplus, sameFloat, 'log(1 + exp(x)), computed stably'],
+  ['logical_not', (x) => (x ? 0 : 1), logical, 'not x'],
+];
+
+const BINARY: readonly [string, (a: number, b: number) => number, DtypeRule, string][] = [
+  ['add', (a, b) => a + b, sameNumeric, 'a + b'],
+  ['sub', (a, b) => a - b, sameNumeric, 'a - b'],
+  ['mul', (a, b) => a * b, sameNumeric, 'a * b'],
+  ['div', (a, b) => a / b, sameFloat, 'a / b'],
+  ['pow', Math.pow, sameFloat, 'a ^ b'],
+  ['maximum', (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)), sameNumeric, 'elementwise max'],
+  ['minimum', (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)), sameNumeric, 'elementwise min'],
+  ['logical_and', (a, b) => (a && b ? 1 : 0), logical, 'a and b'],
+  ['logical_or', (a, b) => (a || b ? 1 : 0), logical, 'a or b'],
+  ['lt', (a, b) => (a < b ? 1 : 0), compareNumeric, 'a < b'],
+  ['le', (a, b) => (a <= b ? 1 : 0), compareNumeric, 'a <= b'],
+  ['gt', (a, b) => (a > b ? 1 : 0), compareNumeric, 'a > b'],
+  ['ge', (a, b) => (a >= b ? 1 : 0), compareNumeric, 'a >= b'],
+  ['eq', (a, b) => (a === b ? 1 : 0), compareAny, 'a == b'],
+  ['ne', (a, b) => (a !== b ? 1 : 0), compareAny, 'a != b'],
+];
+
+function outDtype(rule: DtypeRule, input: DType): DType { return rule.returnsBool ? 'bool' : input; }
+
+function unaryOp(name: string, fn: (x: number) => number, rule: DtypeRule, doc: string): OpDef {
+  return {
+    name, kind: 'elementwise', doc, attrs: [],
+    inputs: [{ name: 'x', dtypes: rule.accepts }],
+    shape([x]) {
+      const t = need(name, x, 'x', 0);
+      requireDtype(name, t, rule.accepts, 'x', 0);
+      return [{ dtype: outDtype(rule, t.dtype), shape: t.shape }];
+    },
+    reference([x]) {
+      const t = x!;
+      const out = alloc(outDtype(rule, t.dtype), t.shape, usesF64([t]));
+      for (let i = 0; i < t.data.length; i++) store(out.dtype, out.data, i, fn(t.data[i]));
+      return [out];
+    },
+    flops: elementFlops,
+  };
+}
+
+function binaryShape(name: string, rule: DtypeRule, a: TensorType | undefined, b: TensorType | undefined, ctx: Parameters<OpDef['shape']>[2]): TensorType {
+  const ta = need(name, a, 'a', 0), tb = need(name, b, 'b', 1);
+  requireDtype(name, ta, rule.accepts, 'a', 0);
+  requireSameDtype(name, ta, tb, 1);
+  return { dtype: outDtype(rule, ta.dtype), shape: broadcastShapes(name, [ta.shape, tb.shape], ctx) };
+}
+
+/** Output shape of broadcasting concrete tensors (the reference trusts the checker but not the caller). */
+function concreteBroadcast(name: string, ts: readonly Tensor[]): number[] {
+  const rank = Math.max(...ts.map((t) => t.shape.length));
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    let d = 1;
+    for (const t of ts) {
+      const s = t.shape[t.shape.length - rank + i];
+      if (s === undefined || s === 1) continue;
+      if (d !== 1 && d !== s) throw new ShapeError(`${name}: shapes ${ts.map((x) => `[${x.shape.join(', ')}]`).join(' and ')} do not broadcast`);
+      d = s;
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+function gatherer(outShape: number[], t: Tensor): (i: number) => number {
+  if (sameShape(outShape, t.shape)) return (i) => t.data[i];
+  const idx = broadcastIndex(outShape, t.shape);
+  return (i) => t.data[idx[i]];
+}
+
+function binaryOp(name: string, fn: (a: number, b: number) => number, rule: DtypeRule, doc: string): OpDef {
+  return {
+    name, kind: 'broadcast', doc, attrs: [],
+    inputs: [{ name: 'a', dtypes: rule.accepts }, { name: 'b', dtypes: rule.accepts }],
+    shape([a, b], _attrs, ctx) { return [binaryShape(name, rule, a, b, ctx)]; },
+    reference([a, b]) {
+      const shape = concreteBroadcast(name, [a!, b!]);
+      const out = alloc(outDtype(rule, a!.dtype), shape, usesF64([a, b]));
+      const ga = gatherer(shape, a!), gb = gatherer(shape, b!);
+      for (let i = 0; i < out.data.length; i++) store(out.dtype, out.data, i, fn(ga(i), gb(i)));
+      return [out];
+    },
+    flops: elementFlops,
+  };
+}
+
+const where: OpDef = {
+  name: 'where', kind: 'broadcast', doc: 'cond ? a : b, broadcasting all three', attrs: [],
+  inputs: [{ name: 'cond', dtypes: BOOL }, { name: 'a' }, { name: 'b' }],
+  shape([c, a, b], _attrs, ctx) {
+    const tc = need('where', c, 'cond', 0), ta = need('where', a, 'a', 1), tb = need('where', b, 'b', 2);
+    requireDtype('where', tc, BOOL, 'cond', 0);
+    requireSameDtype('where', ta, tb, 2);
+    return [{ dtype: ta.dtype, shape: broadcastShapes('where', [tc.shape, ta.shape, tb.shape], ctx) }];
+  },
+  reference([c, a, b]) {
+    const shape = concreteBroadcast('where', [c!, a!, b!]);
+    const out = alloc(a!.dtype, shape, usesF64([a, b]));
+    const gc = gatherer(shape, c!), ga = gatherer(shape, a!), gb = gatherer(shape, b!);
+    for (let i = 0; i < out.data.length; i++) out.data[i] = gc(i) ? ga(i) : gb(i);
+    return [out];
+  },
+  flops: elementFlops,
+};
+
+const clamp: OpDef = {
+  name: 'clamp', kind: 'elementwise', doc: 'min(max(x, lo), hi); either bound may be omitted',
+  inputs: [{ name: 'x', dtypes: NUMERIC }],
+  attrs: [{ name: 'lo', type: 'float', default: -Infinity }, { name: 'hi', type: 'float', default: Infinity }],
+  shape([x], attrs) {
+    const t = need('clamp', x, 'x', 0);
+    requireDtype('clamp', t, NUMERIC, 'x', 0);
+    floatAttr('clamp', attrs, 'lo'); floatAttr('clamp', attrs, 'hi');
+    return [{ dtype: t.dtype, shape: t.shape }];
+  },
+  reference([x], attrs) {
+    const lo = floatAttr('clamp', attrs, 'lo'), hi = floatAttr('clamp', attrs, 'hi');
+    const out = alloc(x!.dtype, x!.shape, usesF64([x]));
+    // torch.clamp: when lo > hi every element becomes hi.
+    for (let i = 0; i < out.data.length; i++) { const v = x!.data[i]; out.data[i] = Number.isNaN(v) ? v : Math.min(Math.max(v, lo), hi); }
+    return [out];
+  },
+  flops: elementFlops,
+};
+
+const cast: OpDef = {
+  name: 'cast', kind: 'elementwise', doc: 'convert dtype: float to i32 truncates toward zero, to bool is x != 0',
+  inputs: [{ name: 'x' }],
+  attrs: [{ name: 'dtype', type: 'string', choices: ANY }],
+  shape([x], attrs) {
+    const t = need('cast', x, 'x', 0);
+    return [{ dtype: dtypeAttr('cast', attrs, 'dtype'), shape: t.shape }];
+  },
+  reference([x], attrs) {
+    const dtype = dtypeAttr('cast', attrs, 'dtype');
+    const out = alloc(dtype, x!.shape, usesF64([x]));
+    for (let i = 0; i < out.data.length; i++) store(dtype, out.data, i, x!.data[i]);
+    return [out];
+  },
+  flops: elementFlops,
+};
+
+export const ELEMENTWISE_OPS: readonly OpDef[] = [
+  ...UNARY.map(([n, f, r, d]) => unaryOp(n, f, r, d)),
+  ...BINARY.map(([n, f, r, d]) => binaryOp(n, f, r, d)),
+  where, clamp, cast,
+];
