@@ -1,0 +1,67 @@
+/// <reference types="@webgpu/types" />
+// The WebGPU runtime over any `GPU` object: navigator.gpu in browsers, the
+// `webgpu` package's Dawn in Node (see node.ts / browser.ts). Nothing here
+// imports Node modules; what differs by host (where to dump a rejected
+// shader, how to log, the debug level) comes in as options.
+import type { Program, Runtime, ProgramKernel } from './contract.js';
+import { openDevice, DEFAULT_TIMEOUT_MS, type OpenDevice, type ComputeLimits } from './device.js';
+import { PipelineCache, type SourceDump } from './pipelines.js';
+import { WebGpuExecutable } from './executable.js';
+import { WebGpuError } from './errors.js';
+
+export interface WebGpuOptions {
+  /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries). */
+  debug?: number;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+  dumpSource?: SourceDump;
+  /** WGSL for a kernel; defaults to `ir.wgsl` when the IR carries hand-written source. */
+  render?: (kernel: ProgramKernel) => string;
+  /** Appended to the "no adapter" reason. */
+  adapterHint?: string;
+}
+
+/** A kernel whose IR is hand-written WGSL (tests, hand-scheduled kernels). */
+export function handWritten(ir: unknown): string | undefined {
+  if (typeof ir === 'object' && ir !== null && typeof (ir as { wgsl?: unknown }).wgsl === 'string') return (ir as { wgsl: string }).wgsl;
+  return undefined;
+}
+
+function defaultRender(k: ProgramKernel): string {
+  const src = handWritten(k.ir);
+  if (src === undefined) throw new WebGpuError(`kernel ${k.name}: no WGSL renderer was given and its IR carries no hand-written WGSL`);
+  return src;
+}
+
+export class WebGpuRuntime implements Runtime {
+  readonly name = 'webgpu' as const;
+  private readonly cache: PipelineCache;
+
+  private constructor(readonly gpu: OpenDevice, private readonly opts: WebGpuOptions) {
+    this.cache = new PipelineCache(gpu, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.dumpSource);
+  }
+
+  static async create(gpu: GPU, opts: WebGpuOptions = {}): Promise<WebGpuRuntime> {
+    const dev = await openDevice(gpu, { timestamps: (opts.debug ?? 0) >= 2, timeoutMs: opts.timeoutMs }, opts.adapterHint);
+    if ((opts.debug ?? 0) >= 1) (opts.log ?? console.error)(`[webgpu] device: ${dev.description}`);
+    return new WebGpuRuntime(dev, opts);
+  }
+
+  /** What the fusion pass and buffer planner must respect on this device. */
+  get limits(): ComputeLimits { return this.gpu.limits; }
+
+  /** Pipelines compiled so far (a cache hit does not count). */
+  get compiles(): number { return this.cache.compiles; }
+
+  load(program: Program): Promise<WebGpuExecutable> {
+    return WebGpuExecutable.load(this.gpu, program, this.cache, {
+      timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      debug: this.opts.debug ?? 0,
+      log: this.opts.log ?? ((l) => console.error(l)),
+      source: this.opts.render ?? defaultRender,
+    });
+  }
+
+  /** Releases the device; later calls fail with DeviceLostError. */
+  destroy(): void { this.gpu.device.destroy(); }
+}

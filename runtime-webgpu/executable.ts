@@ -1,0 +1,267 @@
+/// <reference types="@webgpu/types" />
+// One loaded Program on one device: its planned buffers (params resident),
+// its launches as prebuilt bind groups, and a run that writes the inputs,
+// encodes every dispatch into one command buffer, copies the outputs into one
+// staging buffer, submits once and maps it back.
+//
+// Binding convention every WGSL kernel follows (documented for the renderer):
+//   @group(0) @binding(i)  var<storage, read|read_write>  the launch's buffers, in order
+//   @group(0) @binding(n)  var<uniform> args               n = number of buffers
+// `args` is a struct of 4-byte words: word 0 is `grid` (u32, the number of
+// workgroups the kernel expects), words 1.. are the launch's int args in
+// order. Grids over maxComputeWorkgroupsPerDimension are dispatched as 2-D
+// (x, y) with x·y ≥ grid, so a kernel reads its workgroup index as
+//   let wg = workgroup_id.x + workgroup_id.y * num_workgroups.x;
+//   if (wg >= args.grid) { return; }
+// (the guard must come before any workgroupBarrier a kernel uses only if the
+// whole workgroup returns together, which it does: wg is uniform).
+import type { Tensor } from '../compiler/tensor.js';
+import type { Program, ProgramBuffer, Executable } from './contract.js';
+import type { OpenDevice } from './device.js';
+import type { PipelineCache, CompiledKernel } from './pipelines.js';
+import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
+import { tensorBytes, bytesTensor, paddedSize } from './host-data.js';
+
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+const MAP_READ = 0x1;
+
+export interface RunOptions {
+  timeoutMs: number;
+  /** FUSEDET_DEBUG level: 1 load summary, 2 per-launch times. */
+  debug: number;
+  log: (line: string) => void;
+  /** WGSL of a kernel (the renderer, or a hand-written source). */
+  source: (kernel: Program['kernels'][number]) => string;
+}
+
+/** Workgroup counts (x, y) covering `grid` with neither over `maxPerDim`. */
+export function splitGrid(grid: number, maxPerDim: number): [number, number] {
+  if (grid <= maxPerDim) return [Math.max(1, grid), 1];
+  const y = Math.ceil(grid / maxPerDim);
+  if (y > maxPerDim) throw new DeviceLimitError(`a launch of ${grid} workgroups exceeds ${maxPerDim}² (2-D dispatch limit of this device)`);
+  return [Math.ceil(grid / y), y];
+}
+
+function bufferLabel(b: ProgramBuffer): string {
+  return `${b.role} buffer ${b.name ? `'${b.name}' ` : ''}(#${b.id})`;
+}
+
+function checkSize(b: ProgramBuffer, dev: OpenDevice): void {
+  const { maxStorageBufferBindingSize: bind, maxBufferSize: max } = dev.limits;
+  const limit = Math.min(bind, max);
+  if (b.bytes > limit) {
+    const which = bind <= max ? `maxStorageBufferBindingSize ${bind}` : `maxBufferSize ${max}`;
+    throw new DeviceLimitError(`${bufferLabel(b)} needs ${b.bytes} bytes (${(b.bytes / 2 ** 20).toFixed(1)} MiB), over this device's ${which} bytes; use a smaller batch or image size`);
+  }
+}
+
+interface Step {
+  readonly name: string;
+  readonly kernel: CompiledKernel;
+  readonly bindGroup: GPUBindGroup;
+  readonly dispatch: [number, number];
+  readonly bytes: number;
+}
+
+export class WebGpuExecutable implements Executable {
+  private readonly buffers = new Map<number, GPUBuffer>();
+  private readonly steps: Step[] = [];
+  private argsBuffer: GPUBuffer | undefined;
+  private staging: GPUBuffer | undefined;
+  private readonly stagingOffsets = new Map<string, number>();
+  private timing: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(private readonly dev: OpenDevice, private readonly program: Program, private readonly opts: RunOptions) {}
+
+  static async load(dev: OpenDevice, program: Program, cache: PipelineCache, opts: RunOptions): Promise<WebGpuExecutable> {
+    const ex = new WebGpuExecutable(dev, program, opts);
+    try {
+      await ex.init(cache);
+    } catch (e) {
+      ex.dispose();
+      throw e;
+    }
+    return ex;
+  }
+
+  private fail(): void {
+    const lost = this.dev.lostError();
+    if (lost) throw lost;
+    if (this.disposed) throw new WebGpuError('this executable was disposed');
+  }
+
+  private async init(cache: PipelineCache): Promise<void> {
+    const { device, limits } = this.dev;
+    const p = this.program;
+    this.fail();
+    for (const b of p.buffers) checkSize(b, this.dev);
+    const compiled = await Promise.all(p.launches.map((l, i) => {
+      const k = p.kernels[l.kernel];
+      if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
+      return cache.get(k.name, k.hash, this.opts.source(k), l.buffers.length);
+    }));
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    for (const b of p.buffers) {
+      this.buffers.set(b.id, device.createBuffer({
+        label: bufferLabel(b), size: paddedSize(b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
+      }));
+    }
+    // One uniform buffer holds every launch's [grid, ...args], each at its own aligned slot.
+    const align = limits.minUniformBufferOffsetAlignment;
+    const slots = p.launches.map((l) => Math.ceil(((1 + l.args.length) * 4) / 16) * 16);
+    const offsets: number[] = [];
+    let total = 0;
+    for (const s of slots) { offsets.push(total); total = Math.ceil((total + s) / align) * align; }
+    const words = new Int32Array(Math.max(4, total / 4));
+    p.launches.forEach((l, i) => {
+      words[offsets[i] / 4] = l.grid;
+      l.args.forEach((a, j) => { words[offsets[i] / 4 + 1 + j] = a; });
+    });
+    this.argsBuffer = device.createBuffer({ label: 'launch args', size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    device.queue.writeBuffer(this.argsBuffer, 0, words);
+    p.launches.forEach((l, i) => {
+      const kernel = compiled[i];
+      const entries: GPUBindGroupEntry[] = l.buffers.map((id, binding) => {
+        const buffer = this.buffers.get(id);
+        if (!buffer) throw new WebGpuError(`launch ${i} (${p.kernels[l.kernel].name}) binds buffer #${id}, which the program does not declare`);
+        return { binding, resource: { buffer } };
+      });
+      entries.push({ binding: l.buffers.length, resource: { buffer: this.argsBuffer!, offset: offsets[i], size: slots[i] } });
+      const bytes = l.buffers.reduce((s, id) => s + (p.buffers.find((b) => b.id === id)?.bytes ?? 0), 0);
+      this.steps.push({
+        name: p.kernels[l.kernel].name, kernel,
+        bindGroup: device.createBindGroup({ label: p.kernels[l.kernel].name, layout: kernel.layout, entries }),
+        dispatch: splitGrid(l.grid, limits.maxComputeWorkgroupsPerDimension), bytes,
+      });
+    });
+    let stagingSize = 0;
+    for (const [name, id] of Object.entries(p.outputs)) {
+      const b = this.declared(id, `output '${name}'`);
+      this.stagingOffsets.set(name, stagingSize);
+      stagingSize += Math.ceil(paddedSize(b.bytes) / 256) * 256;
+    }
+    this.staging = device.createBuffer({ label: 'readback', size: Math.max(4, stagingSize), usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    if (this.opts.debug >= 2 && this.dev.features.has('timestamp-query') && p.launches.length > 0) {
+      const count = 2 * p.launches.length;
+      this.timing = {
+        set: device.createQuerySet({ type: 'timestamp', count }),
+        resolve: device.createBuffer({ size: count * 8, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC }),
+        read: device.createBuffer({ size: count * 8, usage: USAGE.MAP_READ | USAGE.COPY_DST }),
+      };
+    }
+    const invalid = await guarded(device.popErrorScope(), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
+    const oom = await guarded(device.popErrorScope(), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
+    if (oom) throw new DeviceLimitError(`out of GPU memory allocating the program's buffers (peak ${p.peakBytes} bytes): ${oom.message}`);
+    if (invalid) throw new WebGpuError(`WebGPU rejected the program's buffers or bindings: ${invalid.message}`);
+    if (this.opts.debug >= 1) {
+      this.opts.log(`[webgpu] loaded ${p.kernels.length} kernels (${cache.compiles} compiled so far), ${p.launches.length} launches, ${p.buffers.length} buffers on ${this.dev.description}`);
+    }
+  }
+
+  private declared(id: number, what: string): ProgramBuffer {
+    const b = this.program.buffers.find((x) => x.id === id);
+    if (!b) throw new WebGpuError(`${what} is buffer #${id}, which the program does not declare`);
+    return b;
+  }
+
+  private upload(kind: 'input' | 'param', names: Record<string, number>, values: Record<string, Tensor>, all: boolean): void {
+    for (const name of Object.keys(values)) {
+      if (!(name in names)) throw new WebGpuError(`unknown ${kind} '${name}'; the program's ${kind}s are: ${Object.keys(names).join(', ') || '(none)'}`);
+    }
+    for (const [name, id] of Object.entries(names)) {
+      const t = values[name];
+      if (!t) { if (all) throw new WebGpuError(`missing ${kind} '${name}'`); continue; }
+      const b = this.declared(id, `${kind} '${name}'`);
+      if (t.dtype !== b.dtype) throw new WebGpuError(`${kind} '${name}': expected ${b.dtype}, got ${t.dtype}`);
+      this.dev.device.queue.writeBuffer(this.buffers.get(id)!, 0, tensorBytes(t, b.dtype, b.bytes, `${kind} '${name}'`));
+    }
+  }
+
+  async setParams(params: Record<string, Tensor>): Promise<void> {
+    this.fail();
+    this.upload('param', this.program.params, params, false);
+  }
+
+  run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    // Runs share the staging buffer: one at a time.
+    const next = this.queue.then(() => this.runNow(inputs));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runNow(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    this.fail();
+    const { device } = this.dev;
+    const p = this.program;
+    device.pushErrorScope('validation');
+    this.upload('input', p.inputs, inputs, true);
+    const enc = device.createCommandEncoder({ label: 'run' });
+    if (this.timing) {
+      // One pass per launch so each has its own begin/end timestamps.
+      this.steps.forEach((s, i) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: this.timing!.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        this.encodeStep(pass, s);
+        pass.end();
+      });
+      enc.resolveQuerySet(this.timing.set, 0, 2 * this.steps.length, this.timing.resolve, 0);
+      enc.copyBufferToBuffer(this.timing.resolve, 0, this.timing.read, 0, 16 * this.steps.length);
+    } else if (this.steps.length > 0) {
+      const pass = enc.beginComputePass();
+      for (const s of this.steps) this.encodeStep(pass, s);
+      pass.end();
+    }
+    for (const [name, id] of Object.entries(p.outputs)) {
+      enc.copyBufferToBuffer(this.buffers.get(id)!, 0, this.staging!, this.stagingOffsets.get(name)!, paddedSize(this.declared(id, name).bytes));
+    }
+    device.queue.submit([enc.finish()]);
+    const invalid = await guarded(device.popErrorScope(), 'submitting a run', this.opts.timeoutMs, this.dev.lost);
+    if (invalid) throw new WebGpuError(`WebGPU rejected the run: ${invalid.message}`);
+    await guarded(this.staging!.mapAsync(MAP_READ), 'reading back the outputs', this.opts.timeoutMs, this.dev.lost);
+    const out: Record<string, Tensor> = {};
+    try {
+      const range = this.staging!.getMappedRange();
+      for (const [name, id] of Object.entries(p.outputs)) {
+        const b = this.declared(id, name);
+        out[name] = bytesTensor(range, this.stagingOffsets.get(name)!, b.dtype, b.bytes, b.shape);
+      }
+    } finally {
+      this.staging!.unmap();
+    }
+    if (this.timing) await this.reportTimes();
+    return out;
+  }
+
+  private encodeStep(pass: GPUComputePassEncoder, s: Step): void {
+    pass.setPipeline(s.kernel.pipeline);
+    pass.setBindGroup(0, s.bindGroup);
+    pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1]);
+  }
+
+  /** Per-launch times (FUSEDET_DEBUG=2); also kept for callers as lastTimesMs. */
+  lastTimesMs: number[] = [];
+
+  private async reportTimes(): Promise<void> {
+    const read = this.timing!.read;
+    await guarded(read.mapAsync(MAP_READ), 'reading timestamps', this.opts.timeoutMs, this.dev.lost);
+    const t = new BigInt64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    this.lastTimesMs = this.steps.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    this.steps.forEach((s, i) => {
+      const ms = this.lastTimesMs[i];
+      const gbs = ms > 0 ? (s.bytes / 1e9) / (ms / 1e3) : 0;
+      this.opts.log(`[webgpu] launch ${i} ${s.name} grid ${s.dispatch.join('×')}: ${ms.toFixed(3)} ms, ${gbs.toFixed(2)} GB/s`);
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.buffers.values()) b.destroy();
+    this.argsBuffer?.destroy();
+    this.staging?.destroy();
+    if (this.timing) { this.timing.set.destroy(); this.timing.resolve.destroy(); this.timing.read.destroy(); }
+  }
+}

@@ -1,0 +1,80 @@
+// Node entry: WebGPU from the `webgpu` package (Dawn), on SwiftShader's
+// Vulkan ICD where no GPU driver is configured. The object `create()`
+// returns stays referenced for the whole process: Dawn may crash at exit if
+// it is collected while devices live.
+import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebGpuRuntime, type WebGpuOptions } from './core.js';
+import { WebGpuUnavailable } from './errors.js';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
+
+let gpuInstance: GPU | undefined;
+
+/** Why there may be no adapter on this machine, for the error message. */
+function environmentHint(): string {
+  const hints: string[] = [];
+  const icd = process.env.VK_ICD_FILENAMES;
+  if (process.platform === 'linux') {
+    if (!icd) hints.push(`VK_ICD_FILENAMES is unset and ${SWIFTSHADER_ICD} does not exist (apt-get install chromium provides SwiftShader)`);
+    else if (icd.split(':').some((f) => !existsSync(f))) hints.push(`VK_ICD_FILENAMES=${icd} names a file that does not exist (apt-get install chromium provides ${SWIFTSHADER_ICD})`);
+    if (!VULKAN_LOADERS.some((f) => existsSync(f))) hints.push('the Vulkan loader libvulkan.so.1 is missing (apt-get install libvulkan1)');
+  }
+  return hints.join('; ');
+}
+
+async function nodeGpu(): Promise<GPU> {
+  if (gpuInstance) return gpuInstance;
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  let mod: { create(flags: string[]): GPU; globals: object };
+  try {
+    mod = (await import('webgpu')) as unknown as typeof mod;
+  } catch (e) {
+    throw new WebGpuUnavailable(`the 'webgpu' package (Dawn for Node) could not be loaded: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}; run npm install`);
+  }
+  // Dawn's flags: FUSEDET_DAWN_FEATURES lets a benchmark turn off robustness checks.
+  const extra = process.env.FUSEDET_DAWN_FEATURES;
+  gpuInstance = mod.create(extra ? [`enable-dawn-features=${extra}`] : []);
+  return gpuInstance;
+}
+
+/** Writes a rejected kernel's WGSL to a temporary file and returns its path. */
+function dumpSource(name: string, hash: string, source: string): string {
+  const dir = join(tmpdir(), 'fusedet-wgsl');
+  mkdirSync(dir, { recursive: true });
+  const safe = name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const path = join(dir, `${safe}-${hash.slice(0, 12).replace(/[^A-Za-z0-9]/g, '_')}.wgsl`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, source);
+  renameSync(tmp, path);
+  return path;
+}
+
+export function nodeOptions(): WebGpuOptions {
+  return {
+    debug: Number(process.env.FUSEDET_DEBUG) || 0,
+    timeoutMs: Number(process.env.FUSEDET_GPU_TIMEOUT_MS) || undefined,
+    log: (line) => process.stderr.write(line + '\n'),
+    dumpSource,
+  };
+}
+
+/** A WebGPU runtime on this machine, or WebGpuUnavailable saying why not. */
+export async function createNodeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuRuntime> {
+  const gpu = await nodeGpu();
+  return WebGpuRuntime.create(gpu, { ...nodeOptions(), ...opts, adapterHint: opts.adapterHint ?? environmentHint() });
+}
+
+/** Undefined when WebGPU works here, else the reason (for `--runtime auto`). */
+export async function webGpuUnavailableReason(): Promise<string | undefined> {
+  try {
+    const rt = await createNodeWebGpu();
+    rt.destroy();
+    return undefined;
+  } catch (e) {
+    if (e instanceof WebGpuUnavailable) return e.reason;
+    throw e;
+  }
+}

@@ -1,0 +1,23 @@
+// Opens the Node WebGPU runtime once per test file, or prints why not: files
+// then register their tests with test.skip so the absence is counted.
+import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
+import type { WebGpuRuntime } from '../../runtime-webgpu/core.js';
+import type { WebGpuOptions } from '../../runtime-webgpu/core.js';
+import { WebGpuUnavailable } from '../../runtime-webgpu/errors.js';
+
+export async function openOrSkip(file: string, opts: WebGpuOptions = {}): Promise<WebGpuRuntime | undefined> {
+  try {
+    return await createNodeWebGpu(opts);
+  } catch (e) {
+    if (!(e instanceof WebGpuUnavailable)) throw e;
+    console.log(`SKIP ${file}: ${e.reason}`);
+    return undefined;
+  }
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
