@@ -21,3 +21,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** Awaits `fn()` and checks it rejects with an error matching `want` (uvu has no async throws). */
+export async function rejects(fn: () => Promise<unknown>, want: RegExp | ((e: unknown) => boolean)): Promise<void> {
+  let err: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  if (err === undefined) throw new Error('expected a rejection, got none');
+  const ok = want instanceof RegExp ? err instanceof Error && want.test(err.message) : want(err);
+  if (!ok) throw new Error(`rejection did not match ${String(want)}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+}
