@@ -84,3 +84,7 @@ export function smokeReference(x: Tensor, w: Tensor): { rowsum: Float64Array; y:
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[r * cols + c] = x.data[r * cols + c] * w.data[c] + rowsum[r];
   return { rowsum, y };
 }
+
+/** The size the demo page and its test run (small: SwiftShader is slow). */
+export const SMOKE_ROWS = 16;
+export const SMOKE_COLS = 100;

@@ -1,0 +1,44 @@
+// The demo page's script: runs the smoke program on navigator.gpu, shows a
+// summary, and leaves the full result on globalThis.fusedetResult for the
+// headless browser test to compare with Node.
+import { createBrowserWebGpu } from '../runtime-webgpu/browser.js';
+import { smokeProgram, smokeData, SMOKE_ROWS, SMOKE_COLS } from './smoke-program.js';
+
+export interface PageResult {
+  ok: boolean;
+  adapter?: string;
+  error?: string;
+  outputs?: Record<string, number[]>;
+  ms?: number;
+}
+
+async function runPage(): Promise<PageResult> {
+  try {
+    const rt = await createBrowserWebGpu();
+    const ex = await rt.load(smokeProgram(SMOKE_ROWS, SMOKE_COLS));
+    const { x, w } = smokeData(SMOKE_ROWS, SMOKE_COLS);
+    await ex.setParams({ w });
+    const t0 = performance.now();
+    const out = await ex.run({ x });
+    const ms = performance.now() - t0;
+    const outputs: Record<string, number[]> = {};
+    for (const [k, t] of Object.entries(out)) outputs[k] = Array.from(t.data);
+    ex.dispose();
+    return { ok: true, adapter: rt.gpu.description, outputs, ms };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+}
+
+interface PageGlobals { fusedetResult?: PageResult; document?: { getElementById(id: string): { textContent: string | null } | null } }
+
+const result = await runPage();
+const g = globalThis as PageGlobals;
+g.fusedetResult = result;
+const el = g.document?.getElementById('status');
+if (el) {
+  el.textContent = result.ok
+    ? `adapter: ${result.adapter}\nrun: ${result.ms?.toFixed(1)} ms\n` +
+      Object.entries(result.outputs ?? {}).map(([k, v]) => `${k}: ${v.length} values, first ${v.slice(0, 4).map((n) => n.toFixed(4)).join(', ')}`).join('\n')
+    : `failed: ${result.error}`;
+}
