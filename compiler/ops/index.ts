@@ -3,6 +3,17 @@ import { OpDef } from './op.js';
 import { ELEMENTWISE_OPS } from './elementwise.js';
 import { CONV_OPS } from './conv.js';
 import { MATMUL_OPS } from './matmul.js';
+import { NORM_OPS } from './norm.js';
+import { POOL_OPS } from './pool.js';
+import { RESIZE_OPS } from './resize.js';
+import { LAYOUT_OPS } from './layout.js';
+import { REDUCE_OPS } from './reduce.js';
+import { SELECT_OPS } from './select.js';
+import { CREATE_OPS } from './create.js';
+import { BOX_OPS } from './boxes.js';
+import { MAX3D_OPS } from './max3d.js';
+import { MATCH_OPS } from './match.js';
+import { NMS_OPS } from './nms.js';
 
 function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<string, OpDef>> {
   const out: Record<string, OpDef> = {};
@@ -14,5 +25,6 @@ function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<stri
 }
 
 export const OPS: Readonly<Record<string, OpDef>> = registry([
-  ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS,
+  ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS, NORM_OPS, POOL_OPS, RESIZE_OPS, LAYOUT_OPS,
+  REDUCE_OPS, SELECT_OPS, CREATE_OPS, BOX_OPS, MAX3D_OPS, MATCH_OPS, NMS_OPS,
 ]);

@@ -1,0 +1,66 @@
+// Batched, class-aware greedy NMS with padded outputs.
+import { Dim, showDim } from '../dims.js';
+import { dimAttr, floatAttr, intAttr } from './attrs.js';
+import { iou } from './boxes.js';
+import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
+import { OpDef, ShapeError } from './op.js';
+import { alloc } from './tensors.js';
+
+const nms: OpDef = {
+  name: 'nms', kind: 'opaque',
+  doc: 'class-aware NMS per image: (keep i32[B, max_out] padded with -1, count i32[B]); a box is suppressed by a kept box of its class with IoU > iou_threshold',
+  inputs: [{ name: 'boxes', dtypes: ['f32', 'f16'] }, { name: 'scores', dtypes: ['f32', 'f16'] }, { name: 'classes', dtypes: ['i32'] }],
+  attrs: [
+    { name: 'iou_threshold', type: 'float', default: 0.6 },
+    { name: 'max_out', type: 'int', default: 100 },
+    { name: 'score_threshold', type: 'float', default: -Infinity, doc: 'only scores strictly above it are kept' },
+  ],
+  shape([bx, sc, cl], attrs, ctx) {
+    const op = 'nms';
+    const tb = need(op, bx, 'boxes', 0), ts = need(op, sc, 'scores', 1), tc = need(op, cl, 'classes', 2);
+    requireRank(op, tb, 3, 'boxes', 0, 'B, N, 4');
+    requireDtype(op, tb, ['f32', 'f16'], 'boxes', 0);
+    requireEq(ctx, tb.shape[2], 4, `${op}: boxes must be [B, N, 4], got last dim ${showDim(tb.shape[2])}`, 0);
+    requireRank(op, ts, 2, 'scores', 1, 'B, N');
+    requireDtype(op, ts, ['f32', 'f16'], 'scores', 1);
+    requireRank(op, tc, 2, 'classes', 2, 'B, N');
+    requireDtype(op, tc, ['i32'], 'classes', 2);
+    for (const [t, name, arg] of [[ts, 'scores', 1], [tc, 'classes', 2]] as const) {
+      requireEq(ctx, t.shape[0], tb.shape[0], `${op}: ${name} has batch ${showDim(t.shape[0])} but boxes has ${showDim(tb.shape[0])}`, arg);
+      requireEq(ctx, t.shape[1], tb.shape[1], `${op}: ${name} has ${showDim(t.shape[1])} entries per image but boxes has ${showDim(tb.shape[1])}`, arg);
+    }
+    const maxOut: Dim = dimAttr(op, attrs, 'max_out');
+    requireAtLeast(ctx, maxOut, 1, `${op}: max_out = ${showDim(maxOut)} must be at least 1`);
+    const thr = floatAttr(op, attrs, 'iou_threshold');
+    if (Number.isNaN(thr)) throw new ShapeError(`${op}: iou_threshold must be a number`);
+    floatAttr(op, attrs, 'score_threshold');
+    return [{ dtype: 'i32', shape: [tb.shape[0], maxOut] }, { dtype: 'i32', shape: [tb.shape[0]] }];
+  },
+  reference([bx, sc, cl], attrs) {
+    const thr = floatAttr('nms', attrs, 'iou_threshold'), minScore = floatAttr('nms', attrs, 'score_threshold');
+    const maxOut = intAttr('nms', attrs, 'max_out');
+    const [B, N] = sc!.shape;
+    const keep = alloc('i32', [B, maxOut], false), count = alloc('i32', [B], false);
+    keep.data.fill(-1);
+    for (let b = 0; b < B; b++) {
+      const s = (i: number): number => sc!.data[b * N + i];
+      const order = [...Array(N).keys()].filter((i) => s(i) > minScore).sort((i, j) => s(j) - s(i) || i - j);
+      const kept: number[] = [];
+      for (const i of order) {
+        if (kept.length === maxOut) break;
+        const suppressed = kept.some((k) => cl!.data[b * N + k] === cl!.data[b * N + i] && iou(bx!.data, (b * N + k) * 4, bx!.data, (b * N + i) * 4) > thr);
+        if (!suppressed) kept.push(i);
+      }
+      kept.forEach((k, r) => { keep.data[b * maxOut + r] = k; });
+      count.data[b] = kept.length;
+    }
+    return [keep, count];
+  },
+  // A sort, then each candidate is compared with at most max_out kept boxes (12 FLOPs per IoU).
+  flops(ins, _outs, attrs) {
+    const [b, n] = ins[1]!.shape;
+    return b * n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))) + b * n * Math.min(n, intAttr('nms', attrs, 'max_out')) * 12;
+  },
+};
+
+export const NMS_OPS: readonly OpDef[] = [nms];

@@ -1,0 +1,97 @@
+// Normalisations over NC... activations: GroupNorm (trained) and frozen
+// BatchNorm (inference statistics, as detector backbones use).
+import { floordiv, mul, showDim, sub } from '../dims.js';
+import { TensorType, numel } from '../types.js';
+import { Tensor } from '../tensor.js';
+import { floatAttr, intAttr } from './attrs.js';
+import { need, requireDtype, requireEq, requireMinRank, requireRank, requireSameDtype } from './checks.js';
+import { OpDef, ShapeContext, ShapeError } from './op.js';
+import { alloc, usesF64 } from './tensors.js';
+
+const FLOAT = ['f32', 'f16'] as const;
+
+/** Each per-channel vector must be f[C] with x's dtype. */
+function channelVector(op: string, x: TensorType, v: TensorType | undefined, name: string, arg: number, ctx: ShapeContext): void {
+  const t = need(op, v, name, arg);
+  requireRank(op, t, 1, name, arg, 'one value per channel');
+  requireSameDtype(op, x, t, arg);
+  requireEq(ctx, t.shape[0], x.shape[1], `${op}: ${name} has ${showDim(t.shape[0])} values but the input has ${showDim(x.shape[1])} channels`, arg);
+}
+
+const groupNorm: OpDef = {
+  name: 'group_norm', kind: 'opaque',
+  doc: 'GroupNorm over x: [N, C, ...]: normalise each group of C/groups channels per sample, then a per-channel affine',
+  inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'weight', dtypes: FLOAT }, { name: 'bias', dtypes: FLOAT }],
+  attrs: [{ name: 'groups', type: 'int' }, { name: 'eps', type: 'float', default: 1e-5 }],
+  shape([x, w, b], attrs, ctx) {
+    const op = 'group_norm';
+    const tx = need(op, x, 'x', 0);
+    requireMinRank(op, tx, 2, 'input', 0);
+    requireDtype(op, tx, FLOAT, 'input', 0);
+    const g = intAttr(op, attrs, 'groups');
+    if (g < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${g}`);
+    const c = tx.shape[1];
+    requireEq(ctx, sub(c, mul(floordiv(c, g), g)), 0, `${op}: ${showDim(c)} channels are not divisible by groups = ${g}`, 0,
+      'choose groups dividing the channel count (32 for 256 channels)');
+    channelVector(op, tx, w, 'weight', 1, ctx);
+    channelVector(op, tx, b, 'bias', 2, ctx);
+    floatAttr(op, attrs, 'eps');
+    return [{ dtype: tx.dtype, shape: tx.shape }];
+  },
+  reference([x, w, b], attrs) {
+    const g = intAttr('group_norm', attrs, 'groups'), eps = floatAttr('group_norm', attrs, 'eps');
+    const X = x!, [N, C] = X.shape;
+    const S = numel(X.shape.slice(2));
+    const cg = C / g, len = cg * S;
+    const out = alloc(X.dtype, X.shape, usesF64([x, w, b]));
+    for (let n = 0; n < N; n++) for (let gi = 0; gi < g; gi++) {
+      const base = (n * C + gi * cg) * S;
+      let mean = 0;
+      for (let i = 0; i < len; i++) mean += X.data[base + i];
+      mean /= len;
+      let v = 0;
+      for (let i = 0; i < len; i++) { const d = X.data[base + i] - mean; v += d * d; }
+      const inv = 1 / Math.sqrt(v / len + eps);
+      for (let ci = 0; ci < cg; ci++) {
+        const c = gi * cg + ci;
+        const scale = inv * w!.data[c], shift = b!.data[c];
+        for (let s = 0; s < S; s++) { const i = base + ci * S + s; out.data[i] = (X.data[i] - mean) * scale + shift; }
+      }
+    }
+    return [out];
+  },
+  // Mean, variance (2 per element), normalise and affine (2 multiply-adds).
+  flops: (ins) => 8 * numel(ins[0]!.shape),
+};
+
+const frozenBn: OpDef = {
+  name: 'frozen_bn', kind: 'elementwise',
+  doc: 'BatchNorm with frozen statistics: (x - mean) / sqrt(var + eps) * weight + bias, per channel of x: [N, C, ...]',
+  inputs: ['x', 'weight', 'bias', 'mean', 'var'].map((name) => ({ name, dtypes: FLOAT })),
+  attrs: [{ name: 'eps', type: 'float', default: 1e-5 }],
+  shape(ins, attrs, ctx) {
+    const op = 'frozen_bn';
+    const tx = need(op, ins[0], 'x', 0);
+    requireMinRank(op, tx, 2, 'input', 0);
+    requireDtype(op, tx, FLOAT, 'input', 0);
+    ['weight', 'bias', 'mean', 'var'].forEach((name, i) => channelVector(op, tx, ins[i + 1], name, i + 1, ctx));
+    floatAttr(op, attrs, 'eps');
+    return [{ dtype: tx.dtype, shape: tx.shape }];
+  },
+  reference(ins, attrs) {
+    const eps = floatAttr('frozen_bn', attrs, 'eps');
+    const [x, w, b, m, v] = ins as Tensor[];
+    const C = x.shape[1], S = numel(x.shape.slice(2)), N = x.shape[0];
+    const out = alloc(x.dtype, x.shape, usesF64(ins));
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+      const inv = 1 / Math.sqrt(v.data[c] + eps);
+      const base = (n * C + c) * S;
+      for (let s = 0; s < S; s++) out.data[base + s] = (x.data[base + s] - m.data[c]) * inv * w.data[c] + b.data[c];
+    }
+    return [out];
+  },
+  // Folded into one multiply-add per element.
+  flops: (ins) => 2 * numel(ins[0]!.shape),
+};
+
+export const NORM_OPS: readonly OpDef[] = [groupNorm, frozenBn];

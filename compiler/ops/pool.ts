@@ -1,0 +1,72 @@
+// max_pool2d: padding counts as -inf, floor mode (PyTorch's default).
+import { numel } from '../types.js';
+import { intsAttr, dimsAttr } from './attrs.js';
+import { need, requireAtLeast, requireDtype, requireRank } from './checks.js';
+import { windowOut } from './conv.js';
+import { Attrs, OpDef, ShapeError } from './op.js';
+import { alloc, usesF64 } from './tensors.js';
+import { showDim } from '../dims.js';
+
+const NUMERIC = ['f32', 'f16', 'i32'] as const;
+
+/** kernel, stride (empty = kernel) and padding as numbers, validated. */
+function poolParams(attrs: Attrs): { k: number[]; s: number[]; p: number[] } {
+  const op = 'max_pool2d';
+  const k = intsAttr(op, attrs, 'kernel', 2);
+  const sRaw = dimsAttr(op, attrs, 'stride');
+  const s = sRaw.length === 0 ? k : intsAttr(op, attrs, 'stride', 2);
+  const p = intsAttr(op, attrs, 'padding', 2);
+  if (k.some((v) => v < 1)) throw new ShapeError(`${op}: kernel must be at least 1, got ${k.join(', ')}`);
+  if (s.some((v) => v < 1)) throw new ShapeError(`${op}: stride must be at least 1, got ${s.join(', ')}`);
+  if (p.some((v, i) => v < 0 || 2 * v > k[i])) {
+    throw new ShapeError(`${op}: padding ${p.join(', ')} must be between 0 and half the kernel ${k.join(', ')}`, { hint: 'as in PyTorch, pad at most kernel / 2' });
+  }
+  return { k, s, p };
+}
+
+const maxPool2d: OpDef = {
+  name: 'max_pool2d', kind: 'injective',
+  doc: 'max over kH x kW windows of x: [N, C, H, W]; stride defaults to the kernel; padding is -inf',
+  inputs: [{ name: 'x', dtypes: NUMERIC }],
+  attrs: [{ name: 'kernel', type: 'ints' }, { name: 'stride', type: 'ints', default: [] }, { name: 'padding', type: 'ints', default: [0] }],
+  shape([x], attrs, ctx) {
+    const op = 'max_pool2d';
+    const t = need(op, x, 'x', 0);
+    requireRank(op, t, 4, 'input', 0, 'N, C, H, W');
+    requireDtype(op, t, NUMERIC, 'input', 0);
+    const { k, s, p } = poolParams(attrs);
+    const [n, c, h, w] = t.shape;
+    const oh = windowOut(h, k[0], s[0], p[0], 1), ow = windowOut(w, k[1], s[1], p[1], 1);
+    requireAtLeast(ctx, oh, 1, `${op}: output height ${showDim(oh)} is less than 1 (input height ${showDim(h)}, kernel ${k[0]})`, 0);
+    requireAtLeast(ctx, ow, 1, `${op}: output width ${showDim(ow)} is less than 1 (input width ${showDim(w)}, kernel ${k[1]})`, 0);
+    return [{ dtype: t.dtype, shape: [n, c, oh, ow] }];
+  },
+  reference([x], attrs) {
+    const { k, s, p } = poolParams(attrs);
+    const X = x!, [N, C, H, W] = X.shape;
+    const OH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1, OW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
+    const out = alloc(X.dtype, [N, C, OH, OW], usesF64([x]));
+    for (let nc = 0; nc < N * C; nc++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+      let m = -Infinity;
+      for (let ky = 0; ky < k[0]; ky++) {
+        const iy = oy * s[0] - p[0] + ky;
+        if (iy < 0 || iy >= H) continue;
+        for (let kx = 0; kx < k[1]; kx++) {
+          const ix = ox * s[1] - p[1] + kx;
+          if (ix < 0 || ix >= W) continue;
+          const v = X.data[(nc * H + iy) * W + ix];
+          if (v > m || Number.isNaN(v)) m = v;
+          if (Number.isNaN(m)) break;
+        }
+      }
+      out.data[(nc * OH + oy) * OW + ox] = m;
+    }
+    return [out];
+  },
+  flops(_ins, outs, attrs) {
+    const { k } = poolParams(attrs);
+    return numel(outs[0].shape) * k[0] * k[1];
+  },
+};
+
+export const POOL_OPS: readonly OpDef[] = [maxPool2d];
