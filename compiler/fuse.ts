@@ -1,0 +1,100 @@
+// Fusion by declared op kind (TVM's OpPatternKind), never by op name.
+//
+// Each group has one sink (the node whose output the kernel stores) and at
+// most one anchor (a reduce, out-fusable or opaque node that sets the
+// schedule). Walking the graph backwards, a node joins its only consumer's
+// group when
+//  - it is elementwise/broadcast/injective and the consumer evaluates its
+//    inputs at arbitrary indices (elementwise, broadcast, injective, reduce):
+//    a producer chain or a reduction prologue, computed inline; or
+//  - it is an anchor, the group has none yet, and every node from the
+//    consumer to the sink is elementwise/broadcast with the anchor's output
+//    shape: an epilogue (conv + bias + BN + ReLU, mean + divide).
+// Multi-output nodes, graph outputs and values used more than once are
+// always materialised.
+import { Graph } from './graph.js';
+import { OPS } from './ops/index.js';
+import { OpKind } from './ops/op.js';
+
+export interface FusionGroup {
+  /** Nodes this kernel computes, in graph (topological) order. */
+  nodes: number[];
+  /** The node whose outputs the kernel stores. */
+  sink: number;
+  /** The node whose kind sets the schedule (the sink when nothing else does). */
+  anchor: number;
+}
+
+export interface FuseOptions { fuse: boolean }
+
+const SOURCES = new Set(['input', 'param', 'const']);
+const INLINE: ReadonlySet<OpKind> = new Set(['elementwise', 'broadcast', 'injective']);
+const TAKES_INLINE: ReadonlySet<OpKind> = new Set(['elementwise', 'broadcast', 'injective', 'reduce']);
+const EPILOGUE: ReadonlySet<OpKind> = new Set(['elementwise', 'broadcast']);
+const ANCHOR: ReadonlySet<OpKind> = new Set(['reduce', 'out-fusable', 'opaque']);
+
+export function kindOf(graph: Graph, node: number): OpKind {
+  const op = graph.nodes[node].op;
+  const def = OPS[op];
+  if (!def) throw new Error(`graph node ${node} uses op '${op}' that is not in the op set`);
+  return def.kind;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
+  const consumers = graph.values.map(() => new Set<number>());
+  for (const n of graph.nodes) for (const v of n.inputs) if (v >= 0) consumers[v].add(n.id);
+  const outputs = new Set(graph.outputs.map((o) => o.value));
+  const groupOf = new Map<number, FusionGroup>();
+  /** Node → is every step from it to its group's sink a same-shape epilogue step? */
+  const epiloguePath = new Map<number, boolean>();
+  const shapeOf = (node: number): readonly number[] => graph.values[graph.nodes[node].outputs[0]].type.shape;
+
+  const groups: FusionGroup[] = [];
+  for (let id = graph.nodes.length - 1; id >= 0; id--) {
+    const node = graph.nodes[id];
+    if (SOURCES.has(node.op)) continue;
+    const kind = kindOf(graph, id);
+    const single = node.outputs.length === 1 && !outputs.has(node.outputs[0]) && consumers[node.outputs[0]].size === 1;
+    if (opts.fuse && single) {
+      const c = [...consumers[node.outputs[0]]][0];
+      const cg = groupOf.get(c)!;
+      const ck = kindOf(graph, c);
+      const joinInline = INLINE.has(kind) && TAKES_INLINE.has(ck);
+      const joinEpilogue = ANCHOR.has(kind) && cg.anchor === cg.sink && !ANCHOR.has(kindOf(graph, cg.sink)) &&
+        EPILOGUE.has(ck) && epiloguePath.get(c) === true && sameShape(shapeOf(id), shapeOf(c));
+      if (joinInline || joinEpilogue) {
+        cg.nodes.push(id);
+        groupOf.set(id, cg);
+        if (joinEpilogue) cg.anchor = id;
+        epiloguePath.set(id, joinEpilogue || (epiloguePath.get(c) === true && EPILOGUE.has(kind) && EPILOGUE.has(ck) && sameShape(shapeOf(id), shapeOf(c))));
+        continue;
+      }
+    }
+    const g: FusionGroup = { nodes: [id], sink: id, anchor: id };
+    groups.push(g);
+    groupOf.set(id, g);
+    epiloguePath.set(id, true);
+  }
+  for (const g of groups) g.nodes.sort((a, b) => a - b);
+  // Constants are inlined where they are used; one that must live in memory
+  // (a graph output, or the input of an anchor that reads buffers) gets a fill kernel.
+  for (const n of graph.nodes) {
+    if (n.op !== 'const') continue;
+    const v = n.outputs[0];
+    const needsBuffer = outputs.has(v) || [...consumers[v]].some((c) => {
+      const g = groupOf.get(c);
+      return g !== undefined && c === g.anchor && !TAKES_INLINE.has(kindOf(graph, c));
+    });
+    if (needsBuffer) groups.push({ nodes: [n.id], sink: n.id, anchor: n.id });
+  }
+  return groups.sort((a, b) => a.sink - b.sink);
+}
+
+/** Kernels an unfused compile would launch: one per op node. */
+export function unfusedKernelCount(graph: Graph): number {
+  return graph.nodes.filter((n) => !SOURCES.has(n.op)).length;
+}

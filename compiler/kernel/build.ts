@@ -1,0 +1,93 @@
+// Constructors for kernel IR expressions, folding constants in index
+// arithmetic so rendered code stays readable (`i * 1 + 0` never appears).
+import { BinaryOp, Expr, Scalar, Stmt, UnaryOp, COMPARISONS, typeOf } from './ir.js';
+
+export const gid: Expr = { k: 'gid' };
+export const lid: Expr = { k: 'lid' };
+export function arg(i: number): Expr { return { k: 'arg', i }; }
+export function idx(v: number): Expr { return { k: 'const', t: 'i64', v }; }
+export function f32(v: number): Expr { return { k: 'const', t: 'f32', v: Math.fround(v) }; }
+export function i32(v: number): Expr { return { k: 'const', t: 'i32', v: v | 0 }; }
+export function bool(v: boolean): Expr { return { k: 'const', t: 'bool', v: v ? 1 : 0 }; }
+export function konst(t: Scalar, v: number): Expr {
+  return t === 'f32' ? f32(v) : t === 'i32' ? i32(v) : t === 'bool' ? bool(v !== 0) : idx(Math.trunc(v));
+}
+export function v(name: string, t: Scalar = 'i64'): Expr { return { k: 'var', name, t }; }
+export function load(buf: number, i: Expr, t: Scalar): Expr { return { k: 'load', buf, idx: i, t }; }
+export function lload(arr: string, i: Expr, t: Scalar): Expr { return { k: 'lload', arr, idx: i, t }; }
+
+function cval(e: Expr): number | undefined { return e.k === 'const' ? e.v : undefined; }
+
+export function un(op: UnaryOp, a: Expr): Expr {
+  const t = op === 'not' || op === 'isnan' ? 'bool' : typeOf(a);
+  return { k: 'un', op, a, t };
+}
+
+export function bin(op: BinaryOp, a: Expr, b: Expr): Expr {
+  const ta = typeOf(a);
+  const t: Scalar = COMPARISONS.has(op) ? 'bool' : ta;
+  const x = cval(a), y = cval(b);
+  if (ta === 'i64' && typeOf(b) === 'i64') {
+    if (x !== undefined && y !== undefined) {
+      switch (op) {
+        case 'add': return idx(x + y);
+        case 'sub': return idx(x - y);
+        case 'mul': return idx(x * y);
+        case 'div': if (y !== 0) return idx(Math.trunc(x / y)); break;
+        case 'mod': if (y !== 0) return idx(x % y); break;
+        case 'max': return idx(Math.max(x, y));
+        case 'min': return idx(Math.min(x, y));
+        default: break;
+      }
+    }
+    if (op === 'add' && x === 0) return b;
+    if ((op === 'add' || op === 'sub') && y === 0) return a;
+    if (op === 'mul' && (x === 0 || y === 0)) return idx(0);
+    if (op === 'mul' && x === 1) return b;
+    if ((op === 'mul' || op === 'div') && y === 1) return a;
+    if (op === 'mod' && y === 1) return idx(0);
+  }
+  return { k: 'bin', op, a, b, t };
+}
+
+export const add = (a: Expr, b: Expr): Expr => bin('add', a, b);
+export const sub = (a: Expr, b: Expr): Expr => bin('sub', a, b);
+export const mul = (a: Expr, b: Expr): Expr => bin('mul', a, b);
+export const div = (a: Expr, b: Expr): Expr => bin('div', a, b);
+export const mod = (a: Expr, b: Expr): Expr => bin('mod', a, b);
+export const max = (a: Expr, b: Expr): Expr => bin('max', a, b);
+export const min = (a: Expr, b: Expr): Expr => bin('min', a, b);
+export const lt = (a: Expr, b: Expr): Expr => bin('lt', a, b);
+export const ge = (a: Expr, b: Expr): Expr => bin('ge', a, b);
+export const and = (a: Expr, b: Expr): Expr => {
+  if (a.k === 'const') return a.v ? b : a;
+  if (b.k === 'const') return b.v ? a : b;
+  return bin('and', a, b);
+};
+export function sel(c: Expr, a: Expr, b: Expr): Expr {
+  if (c.k === 'const') return c.v ? a : b;
+  return { k: 'sel', c, a, b, t: typeOf(a) };
+}
+export function cast(a: Expr, t: Scalar): Expr {
+  if (typeOf(a) === t) return a;
+  if (a.k === 'const') return konst(t, t === 'bool' ? (a.v !== 0 ? 1 : 0) : a.v);
+  return { k: 'cast', a, t };
+}
+/** 0 <= i < n, folded where i is constant. */
+export function inRange(i: Expr, n: number): Expr {
+  const c = cval(i);
+  if (c !== undefined) return bool(c >= 0 && c < n);
+  return and(ge(i, idx(0)), lt(i, idx(n)));
+}
+
+export function let_(name: string, t: Scalar, value: Expr): Stmt { return { k: 'let', name, t, v: value }; }
+export function set(name: string, value: Expr): Stmt { return { k: 'set', name, v: value }; }
+export function store(buf: number, i: Expr, value: Expr): Stmt { return { k: 'store', buf, idx: i, v: value }; }
+export function lstore(arr: string, i: Expr, value: Expr): Stmt { return { k: 'lstore', arr, idx: i, v: value }; }
+export function for_(name: string, from: Expr, to: Expr, body: readonly Stmt[], unroll = false): Stmt {
+  return unroll ? { k: 'for', v: name, from, to, body, unroll } : { k: 'for', v: name, from, to, body };
+}
+export function if_(c: Expr, then: readonly Stmt[], els?: readonly Stmt[]): Stmt {
+  return els && els.length ? { k: 'if', c, then, else: els } : { k: 'if', c, then };
+}
+export const barrier: Stmt = { k: 'barrier' };

@@ -1,0 +1,129 @@
+// The Program: what every runtime loads. Contract with the runtimes (issue 4):
+//
+//   buffers   planned buffers; every graph input, param, output and temporary
+//             lives in one. A temp buffer is a slot that several temporaries
+//             with disjoint lifetimes share, so bytes is the largest of them.
+//   kernels   { name, hash, ir, workgroupSize }: name `k<index>_<ops>`, hash =
+//             structural hash of the IR (the compile-cache key, never the name).
+//   launches  in order: { kernel, buffers, args, grid }; buffers[i] is the
+//             kernel's i-th buffer parameter, args are int64 scalars, grid the
+//             number of workgroups (1-D).
+//   inputs / outputs / params: name → buffer id.
+//   peakBytes the planner's total: the sum of all buffer sizes.
+//
+// Rendered C ABI of each kernel (renderC, one translation unit):
+//   void <name>(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end);
+// runs workgroups [wg_begin, wg_end) of a launch; the workgroup's threads are
+// a loop inside, workgroup memory a local array. renderCuda gives one .cu with
+// `extern "C" __global__ void <name>(T* b0, ..., int64_t a0, ...)`,
+// blockIdx.x = workgroup, threadIdx.x = thread.
+import { Graph } from './graph.js';
+import { FusionGroup, fuse, unfusedKernelCount } from './fuse.js';
+import { Kernel } from './kernel/ir.js';
+import { kernelHash } from './kernel/hash.js';
+import { validateKernel } from './kernel/validate.js';
+import { OPS } from './ops/index.js';
+import { PlanValue, planBuffers } from './plan.js';
+import { scheduleGroup } from './schedule/index.js';
+import { ConcreteType, DType, bytesOf, numel } from './types.js';
+
+export interface Program {
+  /** Planned buffers: every graph input, param, output and temporary lives in one. */
+  buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp'; name?: string }[];
+  kernels: { name: string; hash: string; ir: Kernel; workgroupSize: number }[];
+  /** In order. args: runtime int64 scalars (shapes that vary); grid: number of workgroups (1-D, flattened). */
+  launches: { kernel: number; buffers: number[]; args: number[]; grid: number }[];
+  inputs: Record<string, number>; outputs: Record<string, number>; params: Record<string, number>; // name → buffer id
+  /** Planner result: buffers[i] may share memory when their lifetimes do not overlap. */
+  peakBytes: number;
+  /** Per launch, what the fusion report prints (not needed to run). */
+  report?: ProgramReport;
+}
+
+export interface LaunchReport { ops: string[]; bytesRead: number; bytesWritten: number; flops: number }
+export interface ProgramReport { kernelsBefore: number; launches: LaunchReport[]; unsharedTempBytes: number }
+
+export interface CompileOptions {
+  fuse?: boolean;
+  /** Let temporaries share buffers (default true). */
+  reuseBuffers?: boolean;
+}
+
+const sizeOf = (t: ConcreteType): number => numel(t.shape) * bytesOf(t.dtype);
+
+function summaryName(graph: Graph, g: FusionGroup): string {
+  const ops = g.nodes.map((n) => graph.nodes[n].op);
+  const anchor = graph.nodes[g.anchor].op;
+  const rest = ops.filter((o) => o !== anchor);
+  return [anchor, ...new Set(rest)].join('_').replace(/[^A-Za-z0-9_]/g, '').slice(0, 40);
+}
+
+export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
+  const groups = fuse(graph, { fuse: opts.fuse ?? true });
+  const kernels: Program['kernels'] = [];
+  const byHash = new Map<string, number>();
+  const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];
+  const reports: LaunchReport[] = [];
+  for (const g of groups) {
+    const s = scheduleGroup(graph, g);
+    const name = `k${kernels.length}_${summaryName(graph, g)}`;
+    const ir: Kernel = { name, ...s.kernel };
+    validateKernel(ir);
+    const hash = kernelHash(ir);
+    let ki = byHash.get(hash);
+    if (ki === undefined) {
+      ki = kernels.length;
+      kernels.push({ name, hash, ir, workgroupSize: ir.workgroupSize });
+      byHash.set(hash, ki);
+    }
+    launches.push({ kernel: ki, values: s.bufValues, args: s.args, grid: s.grid });
+    let bytesRead = 0, bytesWritten = 0, flops = 0;
+    s.bufValues.forEach((v, i) => {
+      const bytes = sizeOf(graph.values[v].type);
+      if (s.kernel.bufs[i].access !== 'w') bytesRead += bytes;
+      if (s.kernel.bufs[i].access !== 'r') bytesWritten += bytes;
+    });
+    for (const n of g.nodes) {
+      const node = graph.nodes[n];
+      const def = OPS[node.op];
+      if (def) flops += def.flops(node.inputs.map((v) => (v < 0 ? undefined : graph.values[v].type)), node.outputs.map((v) => graph.values[v].type), node.attrs);
+    }
+    reports.push({ ops: g.nodes.map((n) => graph.nodes[n].op), bytesRead, bytesWritten, flops });
+  }
+
+  // Liveness over launches.
+  const def = new Map<number, number>(), lastUse = new Map<number, number>();
+  launches.forEach((l, li) => {
+    const k = kernels[l.kernel].ir;
+    l.values.forEach((v, i) => {
+      if (k.bufs[i].access === 'r') lastUse.set(v, li);
+      else if (!def.has(v)) def.set(v, li);
+      else lastUse.set(v, li);
+    });
+  });
+  const inputs = new Map(graph.inputs.map((i) => [i.value, i.name]));
+  const params = new Map(graph.params.map((p) => [p.value, p.name]));
+  const outputs = new Map<number, string>();
+  for (const o of graph.outputs) if (!outputs.has(o.value)) outputs.set(o.value, o.name);
+  const used = new Set<number>([...inputs.keys(), ...params.keys(), ...outputs.keys(), ...def.keys(), ...lastUse.keys()]);
+  const planValues: PlanValue[] = [...used].sort((a, b) => a - b).map((v) => {
+    const t = graph.values[v].type;
+    const role: PlanValue['role'] = inputs.has(v) ? 'input' : params.has(v) ? 'param' : outputs.has(v) ? 'output' : 'temp';
+    const name = inputs.get(v) ?? params.get(v) ?? outputs.get(v);
+    return { value: v, bytes: sizeOf(t), dtype: t.dtype, role, ...(name !== undefined ? { name } : {}), def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
+  });
+  const plan = planBuffers(planValues, opts.reuseBuffers ?? true);
+  const byName = (m: Map<number, string>): Record<string, number> => Object.fromEntries([...m].map(([v, n]) => [n, plan.bufferOf.get(v)!]));
+  const outRecord: Record<string, number> = {};
+  for (const o of graph.outputs) outRecord[o.name] = plan.bufferOf.get(o.value)!;
+  return {
+    buffers: plan.buffers,
+    kernels,
+    launches: launches.map((l) => ({ kernel: l.kernel, buffers: l.values.map((v) => plan.bufferOf.get(v)!), args: l.args, grid: l.grid })),
+    inputs: byName(inputs),
+    outputs: outRecord,
+    params: byName(params),
+    peakBytes: plan.peakBytes,
+    report: { kernelsBefore: unfusedKernelCount(graph), launches: reports, unsharedTempBytes: plan.unsharedTempBytes },
+  };
+}

@@ -1,0 +1,123 @@
+// The emitter a schedule writes one kernel with. It knows which graph nodes
+// belong to the kernel's fusion group: the value of an in-group node at a
+// multi-index is computed inline (through the op lowering table), anything
+// else is loaded from a buffer. Repeated uses of a value at the same index
+// share one `let`.
+import { Graph, GNode } from '../graph.js';
+import { canonicalExpr } from '../kernel/hash.js';
+import { BufDType, Expr, KArray, KBuf, Scalar, Stmt, typeOf } from '../kernel/ir.js';
+import { add, idx, let_, load, mul, v as vref } from '../kernel/build.js';
+import { DType } from '../types.js';
+import { stridesOf } from '../tensor.js';
+
+export class ScheduleError extends Error {
+  constructor(message: string) { super(message); this.name = 'ScheduleError'; }
+}
+
+export function scalarOf(d: DType): BufDType {
+  if (d === 'f16') throw new ScheduleError('f16 tensors are not supported by the kernel scheduler yet (use f32)');
+  return d;
+}
+
+/** How one op computes its value at an output multi-index. */
+export type Lowering = (em: Emitter, node: GNode, out: readonly Expr[]) => Expr;
+
+export interface KernelBuf { value: number; dtype: BufDType; access: KBuf['access'] }
+
+export class Emitter {
+  readonly bufs: KernelBuf[] = [];
+  readonly locals: KArray[] = [];
+  readonly regs: KArray[] = [];
+  private readonly blocks: Stmt[][] = [[]];
+  private readonly memo: Map<string, Expr>[] = [new Map()];
+  private counter = 0;
+  /** Values replaced by a schedule-provided expression (a GEMM accumulator). */
+  readonly overrides = new Map<number, (out: readonly Expr[]) => Expr>();
+
+  constructor(readonly graph: Graph, readonly group: ReadonlySet<number>, readonly lowerings: Readonly<Record<string, Lowering>>) {}
+
+  fresh(prefix: string): string { return `${prefix}${this.counter++}`; }
+
+  emit(s: Stmt): void { this.blocks[this.blocks.length - 1].push(s); }
+
+  /** Statements emitted by fn, in a scope of their own (lets made inside do not leak). */
+  block(fn: () => void): Stmt[] {
+    this.blocks.push([]);
+    this.memo.push(new Map());
+    try { fn(); } finally { this.memo.pop(); }
+    return this.blocks.pop()!;
+  }
+
+  body(): Stmt[] { return this.blocks[0]; }
+
+  buf(value: number, access: 'r' | 'w'): number {
+    const i = this.bufs.findIndex((b) => b.value === value);
+    if (i >= 0) {
+      if (this.bufs[i].access !== access) this.bufs[i].access = 'rw';
+      return i;
+    }
+    this.bufs.push({ value, dtype: scalarOf(this.graph.values[value].type.dtype), access });
+    return this.bufs.length - 1;
+  }
+
+  shape(value: number): readonly number[] { return this.graph.values[value].type.shape; }
+  dtype(value: number): BufDType { return scalarOf(this.graph.values[value].type.dtype); }
+
+  /** Row-major flat offset of a multi-index into `value`'s buffer. */
+  flat(value: number, at: readonly Expr[]): Expr {
+    const st = stridesOf(this.shape(value));
+    let e: Expr = idx(0);
+    for (let d = 0; d < at.length; d++) e = add(e, mul(at[d], idx(st[d])));
+    return e;
+  }
+
+  bufLoad(buf: number, at: Expr, t: Scalar): Expr { return load(buf, at, t); }
+
+  loadAt(value: number, at: readonly Expr[]): Expr {
+    return load(this.buf(value, 'r'), this.flat(value, at), this.dtype(value));
+  }
+
+  /** Bind e to a fresh `let` unless it is already a leaf. */
+  bind(e: Expr, prefix = 't'): Expr {
+    if (e.k === 'const' || e.k === 'var' || e.k === 'arg') return e;
+    const name = this.fresh(prefix);
+    const t: Scalar = typeOf(e);
+    this.emit(let_(name, t, e));
+    return vref(name, t);
+  }
+
+  /** The value `value` at multi-index `at`. */
+  value(value: number, at: readonly Expr[]): Expr {
+    const over = this.overrides.get(value);
+    if (over) return over(at);
+    const gv = this.graph.values[value];
+    const node = this.graph.nodes[gv.node];
+    if (node.op === 'const') {
+      const c = node.attrs.value;
+      const dt = this.dtype(value);
+      return { k: 'const', t: dt, v: dt === 'f32' ? Math.fround(Number(c)) : dt === 'bool' ? (Number(c) ? 1 : 0) : Number(c) | 0 };
+    }
+    if (!this.group.has(node.id)) return this.loadAt(value, at);
+    const key = `${value}@${at.map(canonicalExpr).join(',')}`;
+    for (let i = this.memo.length - 1; i >= 0; i--) {
+      const hit = this.memo[i].get(key);
+      if (hit) return hit;
+    }
+    const lower = this.lowerings[node.op];
+    if (!lower) throw new ScheduleError(`op '${node.op}' (node ${node.id}, ${node.scope || 'top level'}) has no kernel lowering`);
+    if (node.outputs.length !== 1) throw new ScheduleError(`op '${node.op}' has several outputs and cannot be fused inline`);
+    const e = this.bind(lower(this, node, at));
+    this.memo[this.memo.length - 1].set(key, e);
+    return e;
+  }
+
+  /** Input i of node at multi-index `at` (undefined for an omitted optional input). */
+  input(node: GNode, i: number, at: readonly Expr[]): Expr {
+    const v = node.inputs[i];
+    if (v === undefined || v < 0) throw new ScheduleError(`op '${node.op}' (node ${node.id}): input ${i} is missing`);
+    return this.value(v, at);
+  }
+
+  inShape(node: GNode, i: number): readonly number[] { return this.shape(node.inputs[i]); }
+  outShape(node: GNode): readonly number[] { return this.shape(node.outputs[0]); }
+}

@@ -1,0 +1,36 @@
+// From a fusion group to a kernel: pick the schedule from the anchor's op
+// (how it computes), build it with the op lowering table.
+import { Graph } from '../graph.js';
+import { FusionGroup } from '../fuse.js';
+import { Lowering } from './emit.js';
+import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
+import { GATHER_LOWERINGS } from './lower-gather.js';
+import { REDUCE_LOWERINGS } from './lower-reduce.js';
+import { scheduleConv, scheduleMatmul } from './gemm.js';
+import { scheduleGroupNorm } from './groupnorm.js';
+import { scheduleSort } from './sort.js';
+import { Scheduled, schedulePointwise } from './pointwise.js';
+
+export type { Scheduled } from './pointwise.js';
+
+export const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS,
+};
+
+type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>) => Scheduled;
+
+/** Anchors with a schedule of their own; every other group is pointwise over its sink. */
+const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
+  conv2d: scheduleConv,
+  matmul: scheduleMatmul,
+  group_norm: scheduleGroupNorm,
+  topk: scheduleSort,
+  sort: scheduleSort,
+};
+
+export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {
+  const nodes = new Set(group.nodes);
+  const special = SCHEDULES[graph.nodes[group.anchor].op];
+  if (special) return special(graph, nodes, group.anchor, group.sink, LOWERINGS);
+  return schedulePointwise(graph, nodes, group.sink, LOWERINGS);
+}

@@ -1,0 +1,2 @@
+import { Lowering } from './emit.js';
+export const REDUCE_LOWERINGS: Record<string, Lowering> = {};

@@ -1,0 +1,63 @@
+// The generic schedule: one thread per output element of the group's sink.
+// Everything else in the group is computed inline at the index it is needed
+// (elementwise chains, broadcasts, index remaps, and reductions, whose
+// lowering emits the reduction loop with the fused prologue inside it and
+// whose consumers in the group form the epilogue).
+import { Graph } from '../graph.js';
+import { Expr, Kernel, Stmt } from '../kernel/ir.js';
+import { add, arg, div, gid, idx, if_, let_, lid, lt, mod, mul, store, v } from '../kernel/build.js';
+import { numel } from '../types.js';
+import { Emitter, Lowering } from './emit.js';
+
+export interface Scheduled {
+  kernel: Omit<Kernel, 'name'>;
+  /** Graph value bound to each kernel buffer, in kernel order. */
+  bufValues: number[];
+  args: number[];
+  grid: number;
+}
+
+export const POINTWISE_WG = 64;
+
+/** Decompose a flat row-major index into `let` coordinates. */
+export function unflatten(em: Emitter, flat: Expr, shape: readonly number[], prefix: string): Expr[] {
+  const out: Expr[] = [];
+  let inner = numel(shape);
+  for (let d = 0; d < shape.length; d++) {
+    inner /= shape[d];
+    let e = shape[d] === 1 ? idx(0) : inner === 1 ? flat : div(flat, idx(inner));
+    if (d > 0 && shape[d] !== 1) e = mod(e, idx(shape[d]));
+    if (e.k === 'const') { out.push(e); continue; }
+    const name = em.fresh(prefix);
+    em.emit(let_(name, 'i64', e));
+    out.push(v(name));
+  }
+  return out;
+}
+
+export function finish(em: Emitter, body: Stmt[], wg: number, args: number[], grid: number): Scheduled {
+  return {
+    kernel: { bufs: em.bufs.map((b) => ({ dtype: b.dtype, access: b.access })), nargs: args.length, workgroupSize: wg, locals: em.locals, regs: em.regs, body },
+    bufValues: em.bufs.map((b) => b.value),
+    args,
+    grid,
+  };
+}
+
+export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const outValue = graph.nodes[sink].outputs[0];
+  const shape = em.shape(outValue);
+  const total = numel(shape);
+  const outBuf = em.buf(outValue, 'w');
+  const body = em.block(() => {
+    em.emit(let_('i', 'i64', add(mul(gid, idx(POINTWISE_WG)), lid)));
+    const inner = em.block(() => {
+      const at = unflatten(em, v('i'), shape, 'c');
+      const value = em.value(outValue, at);
+      em.emit(store(outBuf, v('i'), value));
+    });
+    em.emit(if_(lt(v('i'), arg(0)), inner));
+  });
+  return finish(em, body, POINTWISE_WG, [total], Math.ceil(total / POINTWISE_WG));
+}
