@@ -70,6 +70,45 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
 }
 
 /**
+ * Decodes, resizes to exactly width × height (bilinear) and optionally
+ * mirrors, in one sharp pipeline off the main thread: the loader's per-image
+ * work. `expect` is the size the annotations give; a different size means
+ * the boxes are for another picture, which is an error, not a resize.
+ */
+export async function readResized(
+  path: string, width: number, height: number, flip: boolean, expect?: { width: number; height: number },
+): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageError(`${path}: cannot read image${code === 'ENOENT' ? ': no such file' : `: ${(e as Error).message}`}`);
+  }
+  let pipeline: ReturnType<typeof sharp>;
+  try {
+    pipeline = sharp(bytes, { failOn: 'error' });
+    if (expect) {
+      const m = await pipeline.metadata();
+      const swap = (m.orientation ?? 1) >= 5;
+      const w = swap ? m.height : m.width, h = swap ? m.width : m.height;
+      if (w !== expect.width || h !== expect.height) {
+        throw new ImageError(`${path}: image is ${w}×${h} but its annotation says ${expect.width}×${expect.height}; the boxes would not fit it`);
+      }
+    }
+    pipeline = pipeline.rotate().flatten({ background: { r: 0, g: 0, b: 0 } })
+      .resize(width, height, { fit: 'fill', kernel: 'linear' });
+    if (flip) pipeline = pipeline.flop();
+    const { data, info } = await pipeline.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    throw new ImageError(`${path}: cannot decode image (corrupt or not PNG/JPEG): ${(e as Error).message}`);
+  }
+}
+
+/**
  * Float CHW planes, (v/255 − mean[c]) / std[c]. mean/std are on the 0..1
  * scale; the defaults leave values in 0..1.
  */
