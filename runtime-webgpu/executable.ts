@@ -20,7 +20,7 @@ import type { Program, ProgramBuffer, Executable } from './contract.js';
 import type { OpenDevice } from './device.js';
 import type { PipelineCache, CompiledKernel } from './pipelines.js';
 import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
-import { tensorBytes, bytesTensor, paddedSize } from './host-data.js';
+import { tensorBytes, bytesTensor, deviceBytes } from './host-data.js';
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
@@ -49,9 +49,10 @@ function bufferLabel(b: ProgramBuffer): string {
 function checkSize(b: ProgramBuffer, dev: OpenDevice): void {
   const { maxStorageBufferBindingSize: bind, maxBufferSize: max } = dev.limits;
   const limit = Math.min(bind, max);
-  if (b.bytes > limit) {
+  const bytes = deviceBytes(b.dtype, b.bytes);
+  if (bytes > limit) {
     const which = bind <= max ? `maxStorageBufferBindingSize ${bind}` : `maxBufferSize ${max}`;
-    throw new DeviceLimitError(`${bufferLabel(b)} needs ${b.bytes} bytes (${(b.bytes / 2 ** 20).toFixed(1)} MiB), over this device's ${which} bytes; use a smaller batch or image size`);
+    throw new DeviceLimitError(`${bufferLabel(b)} needs ${bytes} bytes (${(bytes / 2 ** 20).toFixed(1)} MiB), over this device's ${which} bytes; use a smaller batch or image size`);
   }
 }
 
@@ -106,7 +107,7 @@ export class WebGpuExecutable implements Executable {
     device.pushErrorScope('validation');
     for (const b of p.buffers) {
       this.buffers.set(b.id, device.createBuffer({
-        label: bufferLabel(b), size: paddedSize(b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
+        label: bufferLabel(b), size: deviceBytes(b.dtype, b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
       }));
     }
     // One uniform buffer holds every launch's [grid, ...args], each at its own aligned slot.
@@ -141,7 +142,7 @@ export class WebGpuExecutable implements Executable {
     for (const [name, id] of Object.entries(p.outputs)) {
       const b = this.declared(id, `output '${name}'`);
       this.stagingOffsets.set(name, stagingSize);
-      stagingSize += Math.ceil(paddedSize(b.bytes) / 256) * 256;
+      stagingSize += Math.ceil(deviceBytes(b.dtype, b.bytes) / 256) * 256;
     }
     this.staging = device.createBuffer({ label: 'readback', size: Math.max(4, stagingSize), usage: USAGE.MAP_READ | USAGE.COPY_DST });
     if (this.opts.debug >= 2 && this.dev.features.has('timestamp-query') && p.launches.length > 0) {
@@ -214,7 +215,8 @@ export class WebGpuExecutable implements Executable {
       pass.end();
     }
     for (const [name, id] of Object.entries(p.outputs)) {
-      enc.copyBufferToBuffer(this.buffers.get(id)!, 0, this.staging!, this.stagingOffsets.get(name)!, paddedSize(this.declared(id, name).bytes));
+      const b = this.declared(id, name);
+      enc.copyBufferToBuffer(this.buffers.get(id)!, 0, this.staging!, this.stagingOffsets.get(name)!, deviceBytes(b.dtype, b.bytes));
     }
     device.queue.submit([enc.finish()]);
     const invalid = await guarded(device.popErrorScope(), 'submitting a run', this.opts.timeoutMs, this.dev.lost);

@@ -1,5 +1,7 @@
 // Host tensors ↔ the bytes a storage buffer holds. f32 and i32 are copied as
-// is; bool is one byte per element (the renderer packs it into words);
+// is. bool is one byte per element in the Program, but WGSL has no byte
+// storage and threads writing neighbouring bytes of one word would race, so
+// on the device a bool is a u32 (0 or 1): its buffer is 4× the planned bytes.
 // f16 goes through explicit conversion since Tensor has no 16-bit array.
 import type { DType } from '../compiler/types.js';
 import { bytesOf, numel } from '../compiler/types.js';
@@ -9,6 +11,11 @@ import { WebGpuError } from './errors.js';
 /** WebGPU copies and writes move whole 4-byte words. */
 export function paddedSize(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
+/** Bytes a planned buffer takes on the device (bool widened to u32). */
+export function deviceBytes(dtype: DType, bytes: number): number {
+  return paddedSize(dtype === 'bool' ? bytes * 4 : bytes);
 }
 
 function f32ToF16Bits(v: number): number {
@@ -50,10 +57,13 @@ export function tensorBytes(t: Tensor, dtype: DType, bytes: number, what: string
   if (n * bytesOf(dtype) !== bytes) {
     throw new WebGpuError(`${what}: expected ${bytes / bytesOf(dtype)} ${dtype} values, got ${n} (shape [${t.shape.join(', ')}])`);
   }
-  const out = new Uint8Array(paddedSize(bytes));
+  const out = new Uint8Array(deviceBytes(dtype, bytes));
   if (dtype === 'f32') new Float32Array(out.buffer, 0, n).set(t.data);
   else if (dtype === 'i32') new Int32Array(out.buffer, 0, n).set(t.data);
-  else if (dtype === 'bool') for (let i = 0; i < n; i++) out[i] = t.data[i] ? 1 : 0;
+  else if (dtype === 'bool') {
+    const words = new Uint32Array(out.buffer, 0, n);
+    for (let i = 0; i < n; i++) words[i] = t.data[i] ? 1 : 0;
+  }
   else {
     const h = new Uint16Array(out.buffer, 0, n);
     for (let i = 0; i < n; i++) h[i] = f32ToF16Bits(t.data[i]);
@@ -61,14 +71,18 @@ export function tensorBytes(t: Tensor, dtype: DType, bytes: number, what: string
   return out;
 }
 
-/** A Tensor of `dtype` over a copy of the first bytes of `src`. */
+/** A Tensor of `dtype` from the device copy at `offset` of `src`; `bytes` as planned. */
 export function bytesTensor(src: ArrayBuffer, offset: number, dtype: DType, bytes: number, shape: readonly number[] | undefined): Tensor {
   const n = bytes / bytesOf(dtype);
   const s = shape && numel(shape) === n ? [...shape] : [n];
   let data: TensorData;
   if (dtype === 'f32') data = new Float32Array(src.slice(offset, offset + bytes));
   else if (dtype === 'i32') data = new Int32Array(src.slice(offset, offset + bytes));
-  else if (dtype === 'bool') data = new Uint8Array(src.slice(offset, offset + bytes));
+  else if (dtype === 'bool') {
+    const words = new Uint32Array(src, offset, n);
+    data = new Uint8Array(n);
+    for (let i = 0; i < n; i++) data[i] = words[i] ? 1 : 0;
+  }
   else {
     const h = new Uint16Array(src.slice(offset, offset + bytes));
     data = new Float32Array(n);

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openOrSkip, maxAbsDiff } from './open.js';
+import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
 import type { Program } from '../../runtime-webgpu/contract.js';
 import { splitGrid } from '../../runtime-webgpu/executable.js';
 import { tensor } from '../../compiler/tensor.js';
@@ -102,6 +103,58 @@ gpuTest('concurrent runs of one executable are serialised', async () => {
   const outs = await Promise.all(xs.map((x) => ex.run({ x })));
   outs.forEach((o, i) => assert.ok(maxAbsDiff(o.rowsum.data, smokeReference(xs[i], w).rowsum) < 1e-5));
   ex.dispose();
+});
+
+// bool buffers are u32 words on the device; i32 stays i32.
+const MASK_WGSL = `
+struct Args { grid: u32, n: i32 }
+@group(0) @binding(0) var<storage, read> x: array<i32>;
+@group(0) @binding(1) var<storage, read> keep: array<u32>;
+@group(0) @binding(2) var<storage, read_write> pos: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<i32>;
+@group(0) @binding(4) var<uniform> args: Args;
+@compute @workgroup_size(32)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  if (wg >= args.grid) { return; }
+  let i = wg * 32u + lid;
+  if (i >= u32(args.n)) { return; }
+  pos[i] = select(0u, 1u, x[i] > 0);
+  y[i] = select(0, x[i] * 2, keep[i] != 0u);
+}
+`;
+
+gpuTest('i32 and bool buffers (bool as u32 words on the device)', async () => {
+  const n = 45;
+  const buf = (id: number, dtype: 'i32' | 'bool', role: 'input' | 'output', name: string) => ({ id, bytes: n * (dtype === 'bool' ? 1 : 4), dtype, role, name, shape: [n] });
+  const ex = await rt!.load({
+    buffers: [buf(0, 'i32', 'input', 'x'), buf(1, 'bool', 'input', 'keep'), buf(2, 'bool', 'output', 'pos'), buf(3, 'i32', 'output', 'y')],
+    kernels: [{ name: 'mask', hash: 'test:mask', ir: { wgsl: MASK_WGSL }, workgroupSize: 32 }],
+    launches: [{ kernel: 0, buffers: [0, 1, 2, 3], args: [n], grid: 2 }],
+    inputs: { x: 0, keep: 1 }, outputs: { pos: 2, y: 3 }, params: {}, peakBytes: 10 * n,
+  });
+  const x = tensor('i32', [n], Array.from({ length: n }, (_, i) => (i * 7919) % 23 - 11));
+  const keep = tensor('bool', [n], Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0)));
+  const out = await ex.run({ x, keep });
+  assert.instance(out.pos.data, Uint8Array);
+  assert.equal(Array.from(out.pos.data), Array.from(x.data, (v) => (v > 0 ? 1 : 0)));
+  assert.equal(Array.from(out.y.data), Array.from(x.data, (v, i) => (keep.data[i] ? v * 2 : 0)));
+  ex.dispose();
+});
+
+gpuTest('FUSEDET_DEBUG=2: per-launch times from timestamp queries', async () => {
+  const lines: string[] = [];
+  const rt2 = await createNodeWebGpu({ debug: 2, log: (l) => lines.push(l) });
+  if (!rt2.gpu.features.has('timestamp-query')) { console.log('SKIP per-launch times: adapter lacks timestamp-query'); rt2.destroy(); return; }
+  const ex = await rt2.load(smokeProgram(8, 16));
+  const { x, w } = smokeData(8, 16);
+  await ex.setParams({ w });
+  await ex.run({ x });
+  assert.is(ex.lastTimesMs.length, 2);
+  assert.ok(ex.lastTimesMs.every((t) => t >= 0 && t < 10_000));
+  assert.ok(lines.some((l) => /^\[webgpu\] launch 0 row_sum grid 8×1: [\d.]+ ms, [\d.]+ GB\/s$/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /^\[webgpu\] loaded 2 kernels/.test(l)));
+  rt2.destroy();
 });
 
 gpuTest('device limits are reported for the fusion pass', () => {
