@@ -1,0 +1,36 @@
+// What a register-blocked f32 GEMM in plain C reaches on this machine through
+// the CPU runtime (threads = FUSEDET_THREADS or cores), at 512³ and 1024³:
+// the peak the generated GEMM-like kernels are measured against.
+// Usage: node dist/bench/gemm.js [--threads N] [--v8]
+// Writes bench/results/gemm.json (temp file + rename).
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { randomTensor } from '../compiler/tensor.js';
+import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
+import { GEMM_V16, GEMM_V8, gemmProgram, gemmSource } from './gemm-kernel.js';
+
+const { values } = parseArgs({ options: { threads: { type: 'string' }, v8: { type: 'boolean' }, sizes: { type: 'string' } } });
+const native = nativeOrThrow();
+if (values.threads) native.setThreads(Number(values.threads));
+const shape = values.v8 ? GEMM_V8 : GEMM_V16;
+const sizes = (values.sizes ?? '512,1024').split(',').map(Number);
+
+const results: { size: number; threads: number; vectorWidth: number; gflops: number; seconds: number }[] = [];
+for (const n of sizes) {
+  const exe = await loadUnits(gemmProgram(n, n, n, shape), [gemmSource(shape)]);
+  const inputs = { a: randomTensor([n, n], 1), b: randomTensor([n, n], 2) };
+  await exe.run(inputs); // warm: page faults, thread start, caches
+  const reps = Math.max(3, Math.round(2e10 / (2 * n * n * n)));
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    await exe.run(inputs);
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  const gflops = (2 * n * n * n) / best / 1e9;
+  results.push({ size: n, threads: native.threads(), vectorWidth: shape.vectorWidth, gflops, seconds: best });
+  process.stdout.write(`sgemm ${n}³ v${shape.vectorWidth} ${native.threads()} threads: ${gflops.toFixed(1)} GFLOP/s (best of ${reps}: ${(best * 1e3).toFixed(2)} ms, incl. output copy)\n`);
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/gemm.json.tmp', JSON.stringify({ kernel: 'sgemm', results }, null, 2) + '\n');
+renameSync('bench/results/gemm.json.tmp', 'bench/results/gemm.json');

@@ -1,0 +1,180 @@
+#include "cpu_addon.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu_pool.h"
+
+namespace fusedet {
+namespace {
+
+struct Library {
+  void* handle = nullptr;
+  std::string path;
+  std::vector<KernelFn> kernels;
+  ~Library() {
+    if (handle) dlclose(handle);
+  }
+};
+
+std::unique_ptr<CpuPool> pool;
+
+CpuPool& thePool() {
+  if (!pool) pool = std::make_unique<CpuPool>(defaultThreadCount());
+  return *pool;
+}
+
+// loadLibrary(path, symbols) -> opaque handle whose kernel i is symbols[i].
+Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray())
+    throw Napi::TypeError::New(env, "loadLibrary(path: string, symbols: string[])");
+  auto lib = std::make_unique<Library>();
+  lib->path = info[0].As<Napi::String>().Utf8Value();
+  lib->handle = dlopen(lib->path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib->handle) {
+    const char* err = dlerror();
+    throw Napi::Error::New(env, std::string("cannot load kernel library: ") + (err ? err : lib->path));
+  }
+  Napi::Array symbols = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < symbols.Length(); i++) {
+    std::string name = symbols.Get(i).As<Napi::String>().Utf8Value();
+    dlerror();
+    void* sym = dlsym(lib->handle, name.c_str());
+    if (!sym) throw Napi::Error::New(env, "kernel '" + name + "' is missing from " + lib->path);
+    lib->kernels.push_back(reinterpret_cast<KernelFn>(sym));
+  }
+  return Napi::External<Library>::New(env, lib.release(), [](Napi::Env, Library* l) { delete l; });
+}
+
+void* bufferData(Napi::Env env, const Napi::Value& v, size_t* bytes) {
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    *bytes = ab.ByteLength();
+    return ab.Data();
+  }
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    *bytes = ta.ByteLength();
+    return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  }
+  if (v.IsNull() || v.IsUndefined()) {
+    *bytes = 0;
+    return nullptr;
+  }
+  throw Napi::TypeError::New(env, "runLaunches: every buffer must be an ArrayBuffer, a TypedArray or null");
+}
+
+// runLaunches(lib, plan: BigInt64Array, buffers: (ArrayBuffer|TypedArray|null)[])
+// plan = [count, then per launch: kernel, grid, nbufs, nargs, buf ids..., args...].
+// The buffers are used in place (no copies); args point into the plan itself.
+Napi::Value RunLaunches(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsExternal() || !info[1].IsTypedArray() || !info[2].IsArray())
+    throw Napi::TypeError::New(env, "runLaunches(lib, plan: BigInt64Array, buffers: ArrayBuffer[])");
+  Library* lib = info[0].As<Napi::External<Library>>().Data();
+  auto planArr = info[1].As<Napi::TypedArray>();
+  if (planArr.TypedArrayType() != napi_bigint64_array)
+    throw Napi::TypeError::New(env, "runLaunches: plan must be a BigInt64Array");
+  const int64_t* plan = reinterpret_cast<const int64_t*>(
+      static_cast<uint8_t*>(planArr.ArrayBuffer().Data()) + planArr.ByteOffset());
+  const size_t planLen = planArr.ElementLength();
+
+  Napi::Array bufArr = info[2].As<Napi::Array>();
+  std::vector<void*> buffers(bufArr.Length());
+  for (uint32_t i = 0; i < bufArr.Length(); i++) {
+    size_t bytes = 0;
+    buffers[i] = bufferData(env, bufArr.Get(i), &bytes);
+  }
+
+  CpuPool& p = thePool();
+  auto bad = [&](const std::string& what) { return Napi::RangeError::New(env, "runLaunches: malformed plan: " + what); };
+  if (planLen < 1 || plan[0] < 0) throw bad("no launch count");
+  const int64_t count = plan[0];
+  std::vector<Launch> launches;
+  launches.reserve(count);
+  // Pointer tables are filled first and addressed after, since growing the
+  // vector would move them.
+  std::vector<size_t> bufOffsets;
+  std::vector<void*> ptrs;
+  size_t at = 1;
+  for (int64_t l = 0; l < count; l++) {
+    if (at + 4 > planLen) throw bad("launch " + std::to_string(l) + " is truncated");
+    const int64_t kernel = plan[at], grid = plan[at + 1], nbufs = plan[at + 2], nargs = plan[at + 3];
+    at += 4;
+    if (kernel < 0 || kernel >= static_cast<int64_t>(lib->kernels.size()))
+      throw bad("launch " + std::to_string(l) + " names kernel " + std::to_string(kernel));
+    if (grid < 0 || nbufs < 0 || nargs < 0 || at + nbufs + nargs > planLen)
+      throw bad("launch " + std::to_string(l) + " is truncated");
+    bufOffsets.push_back(ptrs.size());
+    for (int64_t b = 0; b < nbufs; b++) {
+      const int64_t id = plan[at + b];
+      if (id < 0 || id >= static_cast<int64_t>(buffers.size()))
+        throw bad("launch " + std::to_string(l) + " uses buffer " + std::to_string(id));
+      ptrs.push_back(buffers[id]);
+    }
+    at += nbufs;
+    // Several chunks per thread balance uneven workgroups without paying
+    // an atomic per workgroup.
+    const int64_t pieces = static_cast<int64_t>(p.threads()) * 4;
+    const int64_t chunk = grid <= pieces ? 1 : (grid + pieces - 1) / pieces;
+    launches.push_back(Launch{lib->kernels[kernel], nullptr, plan + at, grid, chunk});
+    at += nargs;
+  }
+  for (size_t l = 0; l < launches.size(); l++) launches[l].bufs = ptrs.data() + bufOffsets[l];
+  p.run(launches);
+  return env.Undefined();
+}
+
+// alloc(bytes) -> zeroed ArrayBuffer aligned to 64 bytes (a cache line, and
+// enough for any vector load), freed when the ArrayBuffer is collected.
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "alloc(bytes: number)");
+  const double requested = info[0].As<Napi::Number>().DoubleValue();
+  if (!(requested >= 0) || requested > 9007199254740991.0)
+    throw Napi::RangeError::New(env, "alloc: bad size " + std::to_string(requested));
+  const size_t bytes = static_cast<size_t>(requested);
+  void* data = nullptr;
+  if (posix_memalign(&data, 64, bytes == 0 ? 64 : bytes) != 0 || !data)
+    throw Napi::Error::New(env, "cannot allocate " + std::to_string(bytes) + " bytes");
+  std::memset(data, 0, bytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+  return Napi::ArrayBuffer::New(env, data, bytes, [bytes](Napi::Env e, void* d) {
+    std::free(d);
+    Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
+  });
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), thePool().threads());
+}
+
+// setThreads(n): replaces the pool (tests sweep thread counts; FUSEDET_THREADS
+// is the user's way).
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setThreads(n: number)");
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1 || n > 1024) throw Napi::RangeError::New(env, "setThreads: n must be in 1..1024");
+  pool.reset();
+  pool = std::make_unique<CpuPool>(n);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitCpu(Napi::Env env, Napi::Object exports) {
+  exports.Set("loadLibrary", Napi::Function::New(env, LoadLibrary));
+  exports.Set("runLaunches", Napi::Function::New(env, RunLaunches));
+  exports.Set("alloc", Napi::Function::New(env, Alloc));
+  exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+}
+
+}  // namespace fusedet

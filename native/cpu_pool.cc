@@ -1,0 +1,108 @@
+#include "cpu_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace fusedet {
+
+int defaultThreadCount() {
+  if (const char* env = std::getenv("FUSEDET_THREADS")) {
+    char* end = nullptr;
+    long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
+  }
+  // hardware_concurrency() counts the host's CPUs; the affinity mask counts
+  // the ones a container or taskset actually gives us.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc > 0 ? static_cast<int>(hc) : 1;
+}
+
+CpuPool::CpuPool(int threads) : threads_(std::max(1, threads)) {
+  // The calling thread is worker 0; only the others are spawned.
+  for (int i = 1; i < threads_; i++) workers_.emplace_back([this, i] { workerLoop(i); });
+}
+
+CpuPool::~CpuPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void CpuPool::run(const std::vector<Launch>& launches) {
+  if (launches.empty()) return;
+  std::vector<std::atomic<int64_t>> next(launches.size());
+  for (auto& n : next) n.store(0, std::memory_order_relaxed);
+  next_.swap(next);
+  launches_ = &launches;
+  arrived_.store(0, std::memory_order_relaxed);
+  if (threads_ > 1) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = 0;
+    generation_++;
+  }
+  wake_.notify_all();
+  work(0);
+  if (threads_ > 1) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return finished_ == threads_ - 1; });
+  }
+  launches_ = nullptr;
+}
+
+void CpuPool::workerLoop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+    }
+    work(index);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_++;
+    }
+    done_.notify_one();
+  }
+}
+
+void CpuPool::work(int /*index*/) {
+  const auto& launches = *launches_;
+  for (size_t l = 0; l < launches.size(); l++) {
+    const Launch& L = launches[l];
+    for (;;) {
+      int64_t begin = next_[l].fetch_add(L.chunk, std::memory_order_relaxed);
+      if (begin >= L.grid) break;
+      L.fn(L.bufs, L.args, begin, std::min(begin + L.chunk, L.grid));
+    }
+    if (l + 1 < launches.size()) barrier();
+  }
+}
+
+// Sense-reversing barrier: spin briefly (launches are short), then yield so
+// an oversubscribed machine is not starved by waiting threads.
+void CpuPool::barrier() {
+  if (threads_ == 1) return;
+  const uint64_t phase = barrierPhase_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
+    arrived_.store(0, std::memory_order_relaxed);
+    barrierPhase_.store(phase + 1, std::memory_order_release);
+    return;
+  }
+  for (int spins = 0; barrierPhase_.load(std::memory_order_acquire) == phase; spins++) {
+    if (spins > 2000) std::this_thread::yield();
+  }
+}
+
+}  // namespace fusedet

@@ -1,0 +1,60 @@
+// A persistent pool of CPU threads that runs a whole launch list per call.
+// Workers split each launch's workgroup range into chunks and meet at a
+// barrier before the next launch, so a forward pass costs one wake-up, not
+// one per kernel.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fusedet {
+
+using KernelFn = void (*)(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end);
+
+struct Launch {
+  KernelFn fn;
+  void* const* bufs;
+  const int64_t* args;
+  int64_t grid;
+  int64_t chunk;  // workgroups taken per grab
+};
+
+class CpuPool {
+ public:
+  explicit CpuPool(int threads);
+  ~CpuPool();
+  CpuPool(const CpuPool&) = delete;
+  CpuPool& operator=(const CpuPool&) = delete;
+
+  int threads() const { return threads_; }
+  // Runs every launch in order; returns when the last one has finished.
+  void run(const std::vector<Launch>& launches);
+
+ private:
+  void workerLoop(int index);
+  void work(int index);
+  void barrier();
+
+  const int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  uint64_t generation_ = 0;  // guarded by mutex_: bumped once per run()
+  int finished_ = 0;         // guarded by mutex_: workers done with this run
+  bool stopping_ = false;
+
+  const std::vector<Launch>* launches_ = nullptr;
+  std::vector<std::atomic<int64_t>> next_;  // next unclaimed workgroup, per launch
+  std::atomic<int> arrived_{0};
+  std::atomic<uint64_t> barrierPhase_{0};
+};
+
+// Threads for a new pool: FUSEDET_THREADS if set and positive, else the CPUs
+// this process may run on.
+int defaultThreadCount();
+
+}  // namespace fusedet

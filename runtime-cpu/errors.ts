@@ -1,0 +1,51 @@
+// Errors of the CPU runtime that a user can cause or fix. cli/main.ts prints
+// their message alone (they carry exitCode).
+
+/** No C compiler or no native addon: the CPU runtime cannot run here. */
+export class CpuUnavailable extends Error {
+  readonly exitCode = 3;
+  constructor(readonly reason: string) {
+    super(`the CPU runtime is not available: ${reason}`);
+    this.name = 'CpuUnavailable';
+  }
+}
+
+/** The C compiler refused a translation unit: the source is kept on disk for the user to read. */
+export class KernelCompileError extends Error {
+  readonly exitCode = 1;
+  constructor(readonly sourcePath: string, readonly compilerMessage: string, command: string) {
+    super(`the C compiler rejected generated kernels in ${sourcePath}\n  command: ${command}\n${indent(compilerMessage.trim())}`);
+    this.name = 'KernelCompileError';
+  }
+}
+
+/** A buffer the program needs does not fit in what this machine may allocate. */
+export class BufferTooLarge extends Error {
+  readonly exitCode = 1;
+  constructor(readonly bytes: number, readonly limit: number, what: string) {
+    super(`cannot allocate ${what}: ${formatBytes(bytes)} (${bytes} bytes) exceeds the ${formatBytes(limit)} this machine allows` +
+      ` (set FUSEDET_CPU_MEMORY_LIMIT to change the limit, or use a smaller batch or image size)`);
+    this.name = 'BufferTooLarge';
+  }
+}
+
+/** A run() input that does not match the program. */
+export class InputMismatch extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputMismatch';
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let x = n;
+  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
+  return `${x.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+function indent(s: string): string {
+  return s.split('\n').map((l) => `  | ${l}`).join('\n');
+}

@@ -1,0 +1,90 @@
+// The native addon itself: dlopen, symbol lookup, the packed launch plan, the
+// thread pool (every workgroup exactly once, launches in order) and alloc.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLibrary } from '../../runtime-cpu/build.js';
+import { tryNativeCpu, nativeFailure } from '../../runtime-cpu/native.js';
+import { packLaunches } from '../../runtime-cpu/plan.js';
+import { ELEMENTWISE_C, ELEMENTWISE_KERNELS, WG } from '../runtime-cpu/kernels.js';
+
+process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-native-test-'));
+const native = tryNativeCpu();
+const identity = new Map(Array.from({ length: 8 }, (_, i) => [i, i] as [number, number]));
+
+test('the addon loads and reports a thread count', () => {
+  assert.ok(native, nativeFailure());
+  assert.ok(native!.threads() >= 1);
+});
+
+test('alloc gives zeroed buffers of the asked size', () => {
+  const buf = native!.alloc(1000);
+  assert.is(buf.byteLength, 1000);
+  assert.ok(new Uint8Array(buf).every((x) => x === 0));
+  assert.is(native!.alloc(0).byteLength, 0);
+});
+
+test('loadLibrary names a missing symbol and a missing file', async () => {
+  const { path } = await buildLibrary([ELEMENTWISE_C]);
+  assert.throws(() => native!.loadLibrary(path, ['add_f32', 'no_such_kernel']), /kernel 'no_such_kernel' is missing/);
+  assert.throws(() => native!.loadLibrary('/nonexistent/lib.so', []), /cannot load kernel library/);
+});
+
+test('every workgroup runs exactly once, for any grid and 1..4 threads', async () => {
+  const { path } = await buildLibrary([ELEMENTWISE_C]);
+  const lib = native!.loadLibrary(path, ELEMENTWISE_KERNELS);
+  for (let threads = 1; threads <= 4; threads++) {
+    native!.setThreads(threads);
+    assert.is(native!.threads(), threads);
+    for (const grid of [0, 1, 3, 7, 64, 1001]) {
+      const counts = new Int32Array(Math.max(grid, 1));
+      // Three launches of the same kernel: each workgroup counted three times.
+      native!.runLaunches(lib, packLaunches(Array(3).fill({ kernel: 2, buffers: [0], args: [], grid }), identity), [counts]);
+      assert.ok(counts.subarray(0, grid).every((c) => c === 3), `threads ${threads}, grid ${grid}: ${counts.subarray(0, 16).join(',')}`);
+    }
+  }
+});
+
+test('launches run in order: the second sees all of the first (1..4 threads)', async () => {
+  const { path } = await buildLibrary([ELEMENTWISE_C]);
+  const lib = native!.loadLibrary(path, ELEMENTWISE_KERNELS);
+  const n = WG * 37 + 5;
+  const a = Float32Array.from({ length: n }, (_, i) => (i % 13) - 6);
+  const b = Float32Array.from({ length: n }, (_, i) => (i % 7) * 0.5);
+  const bias = Float32Array.of(0.25);
+  const want = a.map((x, i) => Math.fround(Math.fround(x + b[i]) * Math.fround(x + b[i])) + 0.25);
+  const grid = Math.ceil(n / WG);
+  const plan = packLaunches([
+    { kernel: 0, buffers: [0, 1, 2], args: [n], grid },
+    { kernel: 1, buffers: [2, 3, 4], args: [n], grid },
+  ], identity);
+  for (let threads = 1; threads <= 4; threads++) {
+    native!.setThreads(threads);
+    const tmp = native!.alloc(n * 4);
+    const out = new Float32Array(n);
+    // Buffers as ArrayBuffer, TypedArray and a view with an offset: all used in place.
+    const padded = new Float32Array(n + 3);
+    padded.set(a, 3);
+    native!.runLaunches(lib, plan, [padded.subarray(3), b, tmp, bias.buffer, out]);
+    for (let i = 0; i < n; i++) if (out[i] !== Math.fround(want[i])) assert.unreachable(`threads ${threads}: out[${i}] = ${out[i]}, want ${want[i]}`);
+  }
+});
+
+test('a malformed plan is refused before anything runs', async () => {
+  const { path } = await buildLibrary([ELEMENTWISE_C]);
+  const lib = native!.loadLibrary(path, ELEMENTWISE_KERNELS);
+  const counts = new Int32Array(4);
+  assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 9n, 4n, 1n, 0n, 0n), [counts]), /names kernel 9/);
+  assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 4n, 1n, 0n, 5n), [counts]), /uses buffer 5/);
+  assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(2n, 2n, 4n, 1n, 0n, 0n), [counts]), /truncated/);
+  assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 4n, 1n, 0n, 0n), [42 as unknown as ArrayBuffer]), /ArrayBuffer, a TypedArray or null/);
+  assert.ok(counts.every((c) => c === 0));
+});
+
+test('setThreads rejects nonsense', () => {
+  assert.throws(() => native!.setThreads(0), /1\.\.1024/);
+});
+
+test.run();
