@@ -12,7 +12,8 @@
 // regions), empty boxes dropped after clipping, images without a box skipped.
 import { isAbsolute, join } from 'node:path';
 import { drawShortSide, gtBucket, padTo, planResize, transformBoxes, type BoxSet } from './augment.js';
-import { readResized } from './image.js';
+import type { CocoDataset } from './coco.js';
+import { imageSize, readResized } from './image.js';
 import { Rng } from './scenes/rng.js';
 
 /** What the loader needs of a dataset; data/coco.ts's reader is adapted to it by `fromCoco`. */
@@ -186,6 +187,41 @@ export class Loader {
       yield b;
     }
   }
+}
+
+/**
+ * A COCO dataset (data/coco.ts) as the loader sees it: classes are the
+ * categories' ranks by ascending id (sparse COCO ids 1..90 become 0..79, as
+ * detectron2 maps them); `iscrowd` and `ignore` boxes are marked crowd.
+ * Images whose file does not give width/height have their header read.
+ */
+export async function fromCoco(ds: CocoDataset, imageRoot: string): Promise<LoaderDataset & { classNames: string[] }> {
+  const byId = ds.categories.map((c, i) => ({ id: c.id, i, name: c.name })).sort((a, b) => a.id - b.id);
+  const classOfIndex = new Int32Array(ds.categories.length);
+  byId.forEach((c, rank) => { classOfIndex[c.i] = rank; });
+  const images = await Promise.all(ds.images.map(async (im) => {
+    const file = isAbsolute(im.fileName) ? im.fileName : join(imageRoot, im.fileName);
+    const size = im.width > 0 && im.height > 0 ? { width: im.width, height: im.height } : await imageSize(file);
+    return { id: im.id, file, ...size };
+  }));
+  const a = ds.annotations;
+  return {
+    images,
+    classNames: byId.map((c) => c.name),
+    boxesOf(imageId: number) {
+      const ii = ds.imageIndexOf(imageId);
+      const [start, end] = ii < 0 ? [0, 0] : ds.annotationRange(ii);
+      const n = end - start;
+      const boxes = new Float32Array(4 * n), classes = new Int32Array(n), crowd = new Uint8Array(n);
+      for (let k = 0; k < n; k++) {
+        const r = start + k, x = a.bbox[4 * r]!, y = a.bbox[4 * r + 1]!;
+        boxes[4 * k] = x; boxes[4 * k + 1] = y; boxes[4 * k + 2] = x + a.bbox[4 * r + 2]!; boxes[4 * k + 3] = y + a.bbox[4 * r + 3]!;
+        classes[k] = classOfIndex[a.categoryIndex[r]!]!;
+        crowd[k] = a.iscrowd[r]! || a.ignore[r]! ? 1 : 0;
+      }
+      return { boxes, classes, crowd };
+    },
+  };
 }
 
 /** Crowd boxes out, zero-size boxes out. */

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planResize, transformBoxes, gtBucket, padTo, sizeRange } from '../../data/augment.js';
-import { Loader, type LoaderDataset, type LoaderOptions, type Batch } from '../../data/loader.js';
+import { Loader, fromCoco, type LoaderDataset, type LoaderOptions, type Batch } from '../../data/loader.js';
 import { writePng } from '../../data/image.js';
 
 process.env['FUSEDET_FASHION_MNIST'] = 'subset';
@@ -180,18 +180,15 @@ test('over generated scenes: a full epoch with boxes inside the images', async (
   const { generateScenes } = await import('../../data/scenes.js');
   const out = join(dir, 'scenes');
   await generateScenes({ out, images: 6, size: 64, crowd: 0.5, seed: 4, force: false });
-  const coco = JSON.parse(readFileSync(join(out, 'annotations.json'), 'utf8')) as {
-    images: { id: number; file_name: string; width: number; height: number }[];
-    annotations: { image_id: number; category_id: number; bbox: number[]; iscrowd: number }[];
-  };
-  const ds: LoaderDataset = {
-    images: coco.images.map((im) => ({ id: im.id, file: im.file_name, width: im.width, height: im.height })),
-    boxesOf: (id) => {
-      const anns = coco.annotations.filter((a) => a.image_id === id);
-      return { boxes: new Float32Array(anns.flatMap((a) => [a.bbox[0]!, a.bbox[1]!, a.bbox[0]! + a.bbox[2]!, a.bbox[1]! + a.bbox[3]!])), classes: new Int32Array(anns.map((a) => a.category_id - 1)) };
-    },
-  };
-  const loader = new Loader(ds, { ...base, imageRoot: join(out, 'images'), batchSize: 4, shortSides: sizeRange(64, 128, 32), maxSize: 200 });
+  const { readCocoFile } = await import('../../data/coco.js');
+  const ds = await fromCoco(await readCocoFile(join(out, 'annotations.json')), join(out, 'images'));
+  assert.is(ds.classNames[9], 'Ankle boot');
+  const coco = JSON.parse(readFileSync(join(out, 'annotations.json'), 'utf8')) as { annotations: { image_id: number; category_id: number; bbox: number[] }[] };
+  const first = coco.annotations.filter((a) => a.image_id === 1);
+  const got = ds.boxesOf(1);
+  assert.equal(Array.from(got.classes), first.map((a) => a.category_id - 1));
+  assert.equal(Array.from(got.boxes.subarray(0, 4)), [first[0]!.bbox[0]!, first[0]!.bbox[1]!, first[0]!.bbox[0]! + first[0]!.bbox[2]!, first[0]!.bbox[1]! + first[0]!.bbox[3]!]);
+  const loader = new Loader(ds, { ...base, imageRoot: undefined, batchSize: 4, shortSides: sizeRange(64, 128, 32), maxSize: 200 });
   const batches = await collect(loader, 0);
   assert.is(batches.reduce((n, b) => n + b.shape[0], 0), loader.samples.length);
   for (const b of batches) for (let i = 0; i < b.shape[0]; i++) {

@@ -15,6 +15,7 @@ const { Rng } = await import('../../data/scenes/rng.js');
 const { loadFashionItems, FASHION_CLASSES } = await import('../../data/fashion-mnist/reader.js');
 const { readOdgtGt, isIgnoreBox } = await import('../../data/odgt.js');
 const { readImage } = await import('../../data/image.js');
+const { readCocoFile } = await import('../../data/coco.js');
 
 type Box = [number, number, number, number];
 const items = loadFashionItems();
@@ -144,6 +145,11 @@ test('files parse as COCO and odgt and agree with each other', async () => {
     assert.ok(a.area > 0 && a.area <= a.bbox[2] * a.bbox[3]);
     assert.ok(a.bbox[0] >= 0 && a.bbox[0] + a.bbox[2] <= 80 && a.bbox[1] + a.bbox[3] <= 80);
   }
+  // And through the project's COCO reader.
+  const ds = await readCocoFile(join(out, 'annotations.json'));
+  assert.is(ds.images.length, 6);
+  assert.is(ds.annotations.count, r.boxes);
+  assert.is(ds.skipped, 0);
   const records = [];
   for await (const rec of readOdgtGt(join(out, 'annotations.odgt'))) records.push(rec);
   assert.equal(records.map((x) => x.id), ['000000', '000001', '000002', '000003', '000004', '000005']);
