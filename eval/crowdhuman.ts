@@ -5,6 +5,8 @@
 import { BadRecordLog, DataRecordError, readOdgtGt, type OdgtDetRecord, type OdgtGtRecord } from '../data/odgt.js';
 import { addCocoResults, addOdgtDets, looksLikeCocoResults } from './crowdhuman/dets.js';
 import { GtIndexBuilder, type CrowdClasses } from './crowdhuman/gt.js';
+import { cocoAsOdgt, imageIdToStem, sibling } from './crowdhuman/coco-gt.js';
+import { readCocoFile, type CocoDataset } from '../data/coco.js';
 import { CrowdHumanAccumulator, type CrowdHumanMetrics } from './crowdhuman/score.js';
 
 export type { CrowdHumanMetrics } from './crowdhuman/score.js';
@@ -50,9 +52,14 @@ export function evaluateCrowdHuman(
 }
 
 /**
- * GT: an `.odgt` file. Detections: odgt `dtboxes` lines or a COCO results
- * JSON array (image_id ↔ odgt ID as strings). With `skipBad`, bad records are
- * skipped and counted in `skipped` (and listed in `bad` when given).
+ * GT: an `.odgt` file, or a COCO `.json` (then the `.odgt` beside it, as a
+ * scenes folder has, is used when present for its ignore flags; otherwise
+ * the COCO annotations are converted, crowd/ignore → ignore regions).
+ * Detections: odgt `dtboxes` lines or a COCO results JSON array; a COCO
+ * image_id names the odgt ID equal to it as a string, or else (through the
+ * COCO file beside the odgt) the image whose file stem is that ID. With
+ * `skipBad`, bad records are skipped and counted in `skipped` (and listed in
+ * `bad` when given).
  */
 export async function evaluateCrowdHumanFiles(
   gtPath: string,
@@ -60,19 +67,49 @@ export async function evaluateCrowdHumanFiles(
   opts: { skipBad?: boolean; bad?: BadRecordLog } & CrowdHumanOptions = {},
 ): Promise<CrowdHumanMetrics> {
   const bad = opts.bad ?? new BadRecordLog();
-  const read = { skipBad: opts.skipBad ?? false, bad };
+  const skipBad = opts.skipBad ?? false;
+  const read: { skipBad: boolean; bad: BadRecordLog; idMap?: Map<string, string> } = { skipBad, bad };
   const builder = new GtIndexBuilder();
-  for await (const r of readOdgtGt(gtPath, read)) {
-    if (builder.add(r)) continue;
-    const e = new DataRecordError(gtPath, r.line, 1, `image ID ${JSON.stringify(r.id)} appears a second time (each image is one line)`);
-    if (!read.skipBad) throw e;
-    bad.add(e);
+  const isCoco = gtPath.toLowerCase().endsWith('.json');
+  const odgtPath = isCoco ? sibling(gtPath, '.odgt') : gtPath;
+  const coco = isCoco ? await readCocoFile(gtPath, { skipBad }) : null;
+  if (odgtPath) {
+    for await (const r of readOdgtGt(odgtPath, read)) {
+      if (builder.add(r)) continue;
+      const e = new DataRecordError(odgtPath, r.line, 1, `image ID ${JSON.stringify(r.id)} appears a second time (each image is one line)`);
+      if (!skipBad) throw e;
+      bad.add(e);
+    }
+  } else if (coco) {
+    for (const r of cocoAsOdgt(coco)) builder.add(r);
   }
   const index = builder.finish(opts.classes ?? 'auto');
   const acc = new CrowdHumanAccumulator(index.images);
-  if (await looksLikeCocoResults(detsPath)) await addCocoResults(detsPath, acc, read);
-  else await addOdgtDets(detsPath, acc, read);
-  return acc.result({ classAgnostic: index.classAgnostic, tagsAsIgnore: index.tagsAsIgnore, skipped: bad.count });
+  if (await looksLikeCocoResults(detsPath)) {
+    const names = coco ?? await siblingCoco(gtPath);
+    if (names && odgtPath) read.idMap = imageIdToStem(names);
+    await addCocoResults(detsPath, acc, read);
+  } else {
+    await addOdgtDets(detsPath, acc, read);
+  }
+  const skipped = bad.count + (coco?.skipped ?? 0);
+  return acc.result({ classAgnostic: index.classAgnostic, tagsAsIgnore: index.tagsAsIgnore, skipped });
+}
+
+/**
+ * The COCO file beside an odgt (a scenes folder's annotations.json), read
+ * only for its image file names; a file there that is not COCO ground truth
+ * (say, a results file) is simply not used.
+ */
+async function siblingCoco(odgtPath: string): Promise<CocoDataset | null> {
+  const p = sibling(odgtPath, '.json');
+  if (!p) return null;
+  try {
+    return await readCocoFile(p, { skipBad: true });
+  } catch (e) {
+    if (typeof (e as { exitCode?: unknown }).exitCode === 'number') return null;
+    throw e;
+  }
 }
 
 function pct(x: number): string {

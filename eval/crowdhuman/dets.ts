@@ -9,7 +9,12 @@ import {
 } from '../../data/odgt.js';
 import type { CrowdHumanAccumulator } from './score.js';
 
-export interface DetsReadOptions { skipBad?: boolean; bad?: BadRecordLog }
+export interface DetsReadOptions {
+  skipBad?: boolean;
+  bad?: BadRecordLog;
+  /** COCO image id (as a string) → odgt ID, tried when the id itself is not an ID. */
+  idMap?: ReadonlyMap<string, string>;
+}
 
 /** True when the file's first non-blank character opens a JSON array. */
 export async function looksLikeCocoResults(path: string): Promise<boolean> {
@@ -98,8 +103,10 @@ export async function addCocoResults(path: string, acc: CrowdHumanAccumulator, o
       const score = d.score;
       if (score === undefined) throw fail([i], `result ${i} (image_id ${id}): missing field 'score'`);
       if (typeof score !== 'number' || !Number.isFinite(score)) throw fail([i, 'score'], `result ${i} (image_id ${id}): 'score' must be a finite number`);
-      const key = String(id);
-      if (!acc.images.has(key)) throw fail([i, 'image_id'], `result ${i}: image_id ${id} is not in the ground truth (odgt IDs are matched as strings)`);
+      const key = acc.images.has(String(id)) ? String(id) : opts.idMap?.get(String(id));
+      if (key === undefined || !acc.images.has(key)) {
+        throw fail([i, 'image_id'], `result ${i}: image_id ${id} is not in the ground truth (matched to odgt IDs as a string${opts.idMap ? ' or through the COCO file names' : ''})`);
+      }
       let slot = perImage.get(key);
       if (!slot) { slot = { boxes: [], scores: [] }; perImage.set(key, slot); }
       slot.boxes.push(...b);

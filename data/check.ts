@@ -1,0 +1,145 @@
+// `fusedet data check`: validates a dataset file (COCO `.json` or CrowdHuman
+// `.odgt`) by reading it the way training and evaluation will, and
+// summarises what is in it, so a user sees problems before a long run.
+import { readCocoFile } from './coco.js';
+import { BadRecordLog, isIgnoreBox, readOdgtGt } from './odgt.js';
+
+export interface Spread { min: number; median: number; max: number }
+
+export interface DatasetSummary {
+  file: string;
+  format: 'coco' | 'odgt';
+  images: number;
+  boxes: number;
+  /** Box count per category name (COCO, every category listed) or per tag (odgt). */
+  boxesPerClass: Record<string, number>;
+  imageWidth: Spread | null;
+  imageHeight: Spread | null;
+  /** Images whose file gives no width/height. */
+  imagesWithoutSize: number;
+  /** COCO area ranges: small < 32², medium < 96², large ≥ 96² (COCO: `area`; odgt: fbox w·h). */
+  boxSizes: { small: number; medium: number; large: number };
+  /** COCO `iscrowd` = 1. */
+  crowd: number;
+  /** COCO `ignore` = 1; odgt `extra.ignore` ≠ 0. */
+  ignore: number;
+  /** odgt boxes with tag `mask` (ignore regions in the CrowdHuman protocol). */
+  masks: number;
+  imagesWithoutBoxes: number;
+  /** Bad records skipped (only with skipBad). */
+  skipped: number;
+  skippedExamples: string[];
+}
+
+export function spread(values: ArrayLike<number>): Spread | null {
+  if (values.length === 0) return null;
+  const v = Float64Array.from(values).sort();
+  const mid = v.length >> 1;
+  const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  return { min: v[0]!, median, max: v[v.length - 1]! };
+}
+
+function sizeBin(area: number, bins: DatasetSummary['boxSizes']): void {
+  if (area < 32 * 32) bins.small++;
+  else if (area < 96 * 96) bins.medium++;
+  else bins.large++;
+}
+
+export function isOdgtPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.odgt');
+}
+
+export async function checkDataset(path: string, opts: { skipBad?: boolean } = {}): Promise<DatasetSummary> {
+  return isOdgtPath(path) ? checkOdgt(path, opts) : checkCoco(path, opts);
+}
+
+async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<DatasetSummary> {
+  const ds = await readCocoFile(path, { skipBad: opts.skipBad ?? false });
+  const a = ds.annotations;
+  const perClass: Record<string, number> = {};
+  for (const c of ds.categories) perClass[c.name] = 0;
+  const bins = { small: 0, medium: 0, large: 0 };
+  let crowd = 0, ignore = 0;
+  for (let r = 0; r < a.count; r++) {
+    const name = ds.categories[a.categoryIndex[r]!]!.name;
+    perClass[name] = (perClass[name] ?? 0) + 1;
+    sizeBin(a.area[r]!, bins);
+    crowd += a.iscrowd[r]!;
+    ignore += a.ignore[r]!;
+  }
+  const sized = ds.images.filter((im) => im.width > 0 && im.height > 0);
+  let empty = 0;
+  for (let i = 0; i < ds.images.length; i++) {
+    const [s, e] = ds.annotationRange(i);
+    if (e === s) empty++;
+  }
+  return {
+    file: path, format: 'coco', images: ds.images.length, boxes: a.count, boxesPerClass: perClass,
+    imageWidth: spread(sized.map((im) => im.width)), imageHeight: spread(sized.map((im) => im.height)),
+    imagesWithoutSize: ds.images.length - sized.length, boxSizes: bins, crowd, ignore, masks: 0,
+    imagesWithoutBoxes: empty, skipped: ds.skipped, skippedExamples: [...ds.skippedExamples],
+  };
+}
+
+async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<DatasetSummary> {
+  const bad = new BadRecordLog();
+  const perClass: Record<string, number> = {};
+  const bins = { small: 0, medium: 0, large: 0 };
+  const widths: number[] = [], heights: number[] = [];
+  const seen = new Set<string>();
+  let images = 0, boxes = 0, ignore = 0, masks = 0, empty = 0, noSize = 0;
+  for await (const r of readOdgtGt(path, { skipBad: opts.skipBad ?? false, bad })) {
+    if (seen.has(r.id)) {
+      const msg = `${path}:${r.line}:1: record ID ${JSON.stringify(r.id)}: image appears a second time (each image is one line)`;
+      if (!opts.skipBad) throw new DuplicateRecordError(msg);
+      bad.add(new Error(msg));
+      continue;
+    }
+    seen.add(r.id);
+    images++;
+    if (r.width !== undefined && r.height !== undefined) { widths.push(r.width); heights.push(r.height); } else noSize++;
+    if (r.gtboxes.length === 0) empty++;
+    for (const b of r.gtboxes) {
+      boxes++;
+      perClass[b.tag] = (perClass[b.tag] ?? 0) + 1;
+      sizeBin(b.fbox[2] * b.fbox[3], bins);
+      if (isIgnoreBox(b)) ignore++;
+      if (b.tag === 'mask') masks++;
+    }
+  }
+  return {
+    file: path, format: 'odgt', images, boxes, boxesPerClass: perClass,
+    imageWidth: spread(widths), imageHeight: spread(heights), imagesWithoutSize: noSize,
+    boxSizes: bins, crowd: 0, ignore, masks, imagesWithoutBoxes: empty,
+    skipped: bad.count, skippedExamples: bad.examples,
+  };
+}
+
+export class DuplicateRecordError extends Error {
+  readonly exitCode = 1;
+}
+
+function fmtSpread(s: Spread | null): string {
+  return s ? `min ${s.min}, median ${s.median}, max ${s.max}` : 'unknown';
+}
+
+/** The human-readable summary. */
+export function formatSummary(s: DatasetSummary): string {
+  const classes = Object.entries(s.boxesPerClass).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+  const width = Math.max(8, ...classes.map(([k]) => k.length));
+  const lines = [
+    `${s.file}: valid ${s.format === 'coco' ? 'COCO' : 'CrowdHuman odgt'} file`,
+    `  images               ${s.images} (${s.imagesWithoutBoxes} without boxes${s.imagesWithoutSize ? `, ${s.imagesWithoutSize} without width/height` : ''})`,
+    `  image width          ${fmtSpread(s.imageWidth)}`,
+    `  image height         ${fmtSpread(s.imageHeight)}`,
+    `  boxes                ${s.boxes}`,
+    `  box sizes            small ${s.boxSizes.small}, medium ${s.boxSizes.medium}, large ${s.boxSizes.large} (COCO area ranges)`,
+    s.format === 'coco' ? `  crowd / ignore       ${s.crowd} iscrowd, ${s.ignore} ignore` : `  ignore regions       ${s.ignore} extra.ignore, ${s.masks} tag mask`,
+    `  boxes per class:`,
+    ...classes.map(([k, n]) => `    ${k.padEnd(width)}  ${n}`),
+  ];
+  if (s.skipped) {
+    lines.push(`  skipped ${s.skipped} bad record${s.skipped === 1 ? '' : 's'} (--skip-bad):`, ...s.skippedExamples.map((m) => `    ${m}`));
+  }
+  return lines.join('\n') + '\n';
+}
