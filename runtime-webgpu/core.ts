@@ -12,6 +12,8 @@ import { WebGpuError } from './errors.js';
 export interface WebGpuOptions {
   /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries). */
   debug?: number;
+  /** Collect per-launch GPU times for lastTimes() without printing (benchmarks). */
+  timing?: boolean;
   timeoutMs?: number;
   log?: (line: string) => void;
   dumpSource?: SourceDump;
@@ -42,7 +44,7 @@ export class WebGpuRuntime implements Runtime {
   }
 
   static async create(gpu: GPU, opts: WebGpuOptions = {}): Promise<WebGpuRuntime> {
-    const dev = await openDevice(gpu, { timestamps: (opts.debug ?? 0) >= 2, timeoutMs: opts.timeoutMs }, opts.adapterHint);
+    const dev = await openDevice(gpu, { timestamps: (opts.debug ?? 0) >= 2 || !!opts.timing, timeoutMs: opts.timeoutMs }, opts.adapterHint);
     if ((opts.debug ?? 0) >= 1) (opts.log ?? console.error)(`[webgpu] device: ${dev.description}`);
     return new WebGpuRuntime(dev, opts);
   }
@@ -57,6 +59,7 @@ export class WebGpuRuntime implements Runtime {
     return WebGpuExecutable.load(this.gpu, program, this.cache, {
       timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       debug: this.opts.debug ?? 0,
+      timing: this.opts.timing ?? false,
       log: this.opts.log ?? ((l) => console.error(l)),
       source: this.opts.render ?? defaultRender,
     });

@@ -16,7 +16,7 @@
 // (the guard must come before any workgroupBarrier a kernel uses only if the
 // whole workgroup returns together, which it does: wg is uniform).
 import type { Tensor } from '../compiler/tensor.js';
-import type { Program, ProgramBuffer, Executable } from './contract.js';
+import type { Program, ProgramBuffer, Executable, LoadStats, LaunchTime } from './contract.js';
 import type { OpenDevice } from './device.js';
 import type { PipelineCache, CompiledKernel } from './pipelines.js';
 import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
@@ -29,6 +29,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** FUSEDET_DEBUG level: 1 load summary, 2 per-launch times. */
   debug: number;
+  /** Collect per-launch GPU times (lastTimes) without printing them. */
+  timing: boolean;
   log: (line: string) => void;
   /** WGSL of a kernel (the renderer, or a hand-written source). */
   source: (kernel: Program['kernels'][number]) => string;
@@ -58,6 +60,7 @@ function checkSize(b: ProgramBuffer, dev: OpenDevice): void {
 
 interface Step {
   readonly name: string;
+  readonly grid: number;
   readonly kernel: CompiledKernel;
   readonly bindGroup: GPUBindGroup;
   readonly dispatch: [number, number];
@@ -65,6 +68,9 @@ interface Step {
 }
 
 export class WebGpuExecutable implements Executable {
+  readonly runtime = 'webgpu' as const;
+  stats: LoadStats = { compiled: 0, cached: 0, kernels: 0, seconds: 0 };
+  private times: LaunchTime[] = [];
   private readonly buffers = new Map<number, GPUBuffer>();
   private readonly steps: Step[] = [];
   private argsBuffer: GPUBuffer | undefined;
@@ -97,8 +103,10 @@ export class WebGpuExecutable implements Executable {
     const { device, limits } = this.dev;
     const p = this.program;
     this.fail();
+    const t0 = performance.now();
+    const compiledBefore = cache.compiles;
     for (const b of p.buffers) checkSize(b, this.dev);
-    const compiled = await Promise.all(p.launches.map((l, i) => {
+    const pipelines = await Promise.all(p.launches.map((l, i) => {
       const k = p.kernels[l.kernel];
       if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
       return cache.get(k.name, k.hash, this.opts.source(k), l.buffers.length);
@@ -124,7 +132,7 @@ export class WebGpuExecutable implements Executable {
     this.argsBuffer = device.createBuffer({ label: 'launch args', size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
     device.queue.writeBuffer(this.argsBuffer, 0, words);
     p.launches.forEach((l, i) => {
-      const kernel = compiled[i];
+      const kernel = pipelines[i];
       const entries: GPUBindGroupEntry[] = l.buffers.map((id, binding) => {
         const buffer = this.buffers.get(id);
         if (!buffer) throw new WebGpuError(`launch ${i} (${p.kernels[l.kernel].name}) binds buffer #${id}, which the program does not declare`);
@@ -133,7 +141,7 @@ export class WebGpuExecutable implements Executable {
       entries.push({ binding: l.buffers.length, resource: { buffer: this.argsBuffer!, offset: offsets[i], size: slots[i] } });
       const bytes = l.buffers.reduce((s, id) => s + (p.buffers.find((b) => b.id === id)?.bytes ?? 0), 0);
       this.steps.push({
-        name: p.kernels[l.kernel].name, kernel,
+        name: p.kernels[l.kernel].name, grid: l.grid, kernel,
         bindGroup: device.createBindGroup({ label: p.kernels[l.kernel].name, layout: kernel.layout, entries }),
         dispatch: splitGrid(l.grid, limits.maxComputeWorkgroupsPerDimension), bytes,
       });
@@ -145,7 +153,7 @@ export class WebGpuExecutable implements Executable {
       stagingSize += Math.ceil(deviceBytes(b.dtype, b.bytes) / 256) * 256;
     }
     this.staging = device.createBuffer({ label: 'readback', size: Math.max(4, stagingSize), usage: USAGE.MAP_READ | USAGE.COPY_DST });
-    if (this.opts.debug >= 2 && this.dev.features.has('timestamp-query') && p.launches.length > 0) {
+    if ((this.opts.debug >= 2 || this.opts.timing) && this.dev.features.has('timestamp-query') && p.launches.length > 0) {
       const count = 2 * p.launches.length;
       this.timing = {
         set: device.createQuerySet({ type: 'timestamp', count }),
@@ -157,8 +165,10 @@ export class WebGpuExecutable implements Executable {
     const oom = await guarded(device.popErrorScope(), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
     if (oom) throw new DeviceLimitError(`out of GPU memory allocating the program's buffers (peak ${p.peakBytes} bytes): ${oom.message}`);
     if (invalid) throw new WebGpuError(`WebGPU rejected the program's buffers or bindings: ${invalid.message}`);
+    const compiled = cache.compiles - compiledBefore;
+    this.stats = { compiled, cached: p.kernels.length - compiled, kernels: p.kernels.length, seconds: (performance.now() - t0) / 1000 };
     if (this.opts.debug >= 1) {
-      this.opts.log(`[webgpu] loaded ${p.kernels.length} kernels (${cache.compiles} compiled so far), ${p.launches.length} launches, ${p.buffers.length} buffers on ${this.dev.description}`);
+      this.opts.log(`[webgpu] loaded ${p.kernels.length} kernels (${compiled} compiled, ${this.stats.cached} cached) in ${this.stats.seconds.toFixed(2)} s, ${p.launches.length} launches, ${p.buffers.length} buffers on ${this.dev.description}`);
     }
   }
 
@@ -168,12 +178,13 @@ export class WebGpuExecutable implements Executable {
     return b;
   }
 
-  private upload(kind: 'input' | 'param', names: Record<string, number>, values: Record<string, Tensor>, all: boolean): void {
-    for (const name of Object.keys(values)) {
-      if (!(name in names)) throw new WebGpuError(`unknown ${kind} '${name}'; the program's ${kind}s are: ${Object.keys(names).join(', ') || '(none)'}`);
+  private upload(kind: 'input' | 'param', names: Record<string, number>, values: Map<string, Tensor> | Record<string, Tensor>, all: boolean): void {
+    const get = (n: string): Tensor | undefined => (values instanceof Map ? values.get(n) : values[n]);
+    for (const name of values instanceof Map ? values.keys() : Object.keys(values)) {
+      if (!Object.hasOwn(names, name)) throw new WebGpuError(`unknown ${kind} '${name}'; the program's ${kind}s are: ${Object.keys(names).join(', ') || '(none)'}`);
     }
     for (const [name, id] of Object.entries(names)) {
-      const t = values[name];
+      const t = get(name);
       if (!t) { if (all) throw new WebGpuError(`missing ${kind} '${name}'`); continue; }
       const b = this.declared(id, `${kind} '${name}'`);
       if (t.dtype !== b.dtype) throw new WebGpuError(`${kind} '${name}': expected ${b.dtype}, got ${t.dtype}`);
@@ -181,10 +192,32 @@ export class WebGpuExecutable implements Executable {
     }
   }
 
-  async setParams(params: Record<string, Tensor>): Promise<void> {
+  async setParams(params: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
     this.fail();
     this.upload('param', this.program.params, params, false);
   }
+
+  /** Reads a resident parameter back through its own staging buffer. */
+  async getParam(name: string): Promise<Tensor> {
+    this.fail();
+    const id = this.program.params[name];
+    if (id === undefined) throw new WebGpuError(`unknown param '${name}'; the program's params are: ${Object.keys(this.program.params).join(', ') || '(none)'}`);
+    const b = this.declared(id, `param '${name}'`);
+    const size = deviceBytes(b.dtype, b.bytes);
+    const { device } = this.dev;
+    const read = device.createBuffer({ label: `read ${name}`, size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    try {
+      const enc = device.createCommandEncoder();
+      enc.copyBufferToBuffer(this.buffers.get(id)!, 0, read, 0, size);
+      device.queue.submit([enc.finish()]);
+      await guarded(read.mapAsync(MAP_READ), `reading param '${name}'`, this.opts.timeoutMs, this.dev.lost);
+      return bytesTensor(read.getMappedRange(), 0, b.dtype, b.bytes, b.shape);
+    } finally {
+      read.destroy();
+    }
+  }
+
+  lastTimes(): readonly LaunchTime[] { return this.times; }
 
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     // Runs share the staging buffer: one at a time.
@@ -242,17 +275,15 @@ export class WebGpuExecutable implements Executable {
     pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1]);
   }
 
-  /** Per-launch times (FUSEDET_DEBUG=2); also kept for callers as lastTimesMs. */
-  lastTimesMs: number[] = [];
-
   private async reportTimes(): Promise<void> {
     const read = this.timing!.read;
     await guarded(read.mapAsync(MAP_READ), 'reading timestamps', this.opts.timeoutMs, this.dev.lost);
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
-    this.lastTimesMs = this.steps.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    this.times = this.steps.map((s, i) => ({ kernel: s.name, grid: s.grid, seconds: Number(t[2 * i + 1] - t[2 * i]) / 1e9 }));
+    if (this.opts.debug < 2) return;
     this.steps.forEach((s, i) => {
-      const ms = this.lastTimesMs[i];
+      const ms = this.times[i].seconds * 1e3;
       const gbs = ms > 0 ? (s.bytes / 1e9) / (ms / 1e3) : 0;
       this.opts.log(`[webgpu] launch ${i} ${s.name} grid ${s.dispatch.join('×')}: ${ms.toFixed(3)} ms, ${gbs.toFixed(2)} GB/s`);
     });

@@ -84,8 +84,12 @@ gpuTest('params stay resident across runs; pipelines are cached by hash', async 
   const ex = await rt!.load(smokeProgram(4, 8));
   const ex2 = await rt!.load(smokeProgram(6, 10));
   assert.is(rt!.compiles, before, 'same kernel hashes, no new compile');
+  assert.equal([ex2.stats.compiled, ex2.stats.cached, ex2.stats.kernels], [0, 2, 2]);
+  assert.equal(ex.lastTimes(), [], 'no timing unless asked');
   const { w } = smokeData(4, 8);
-  await ex.setParams({ w });
+  await ex.setParams(new Map([['w', w]]));
+  assert.equal(Array.from((await ex.getParam('w')).data), Array.from(w.data));
+  assert.equal((await ex.getParam('w')).shape, [8]);
   for (const seed of [1, 2]) {
     const { x } = smokeData(4, 8, seed);
     const out = await ex.run({ x });
@@ -150,8 +154,8 @@ gpuTest('FUSEDET_DEBUG=2: per-launch times from timestamp queries', async () => 
   const { x, w } = smokeData(8, 16);
   await ex.setParams({ w });
   await ex.run({ x });
-  assert.is(ex.lastTimesMs.length, 2);
-  assert.ok(ex.lastTimesMs.every((t) => t >= 0 && t < 10_000));
+  assert.equal(ex.lastTimes().map((t) => [t.kernel, t.grid]), [['row_sum', 8], ['scale_add', 2]]);
+  assert.ok(ex.lastTimes().every((t) => t.seconds >= 0 && t.seconds < 10));
   assert.ok(lines.some((l) => /^\[webgpu\] launch 0 row_sum grid 8×1: [\d.]+ ms, [\d.]+ GB\/s$/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => /^\[webgpu\] loaded 2 kernels/.test(l)));
   rt2.destroy();
