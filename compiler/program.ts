@@ -27,6 +27,9 @@ import { PlanValue, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
+export { renderC } from './render/c.js';
+export { renderCuda } from './render/cuda.js';
+
 export interface Program {
   /** Planned buffers: every graph input, param, output and temporary lives in one. */
   buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp'; name?: string }[];
@@ -126,4 +129,33 @@ export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
     peakBytes: plan.peakBytes,
     report: { kernelsBefore: unfusedKernelCount(graph), launches: reports, unsharedTempBytes: plan.unsharedTempBytes },
   };
+}
+
+// `fusedet compile --emit kernels`: what fusion did, per launch.
+function human(n: number, unit: string): string {
+  const k = ['', 'K', 'M', 'G', 'T'];
+  let i = 0;
+  while (Math.abs(n) >= 1000 && i < k.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(n < 10 && i > 0 ? 2 : n < 100 && i > 0 ? 1 : 0)} ${k[i]}${unit}`;
+}
+
+export function fusionReport(program: Program): string {
+  const r = program.report;
+  const lines: string[] = [];
+  const before = r?.kernelsBefore ?? program.launches.length;
+  lines.push(`kernels: ${before} before fusion, ${program.launches.length} launches after (${program.kernels.length} distinct kernels)`);
+  lines.push(`memory: ${human(program.peakBytes, 'B')} planned in ${program.buffers.length} buffers` +
+    (r ? ` (temporaries unshared: ${human(r.unsharedTempBytes, 'B')})` : ''));
+  let tr = 0, tw = 0, tf = 0;
+  lines.push('');
+  lines.push(`${'#'.padStart(4)}  ${'kernel'.padEnd(42)} ${'read'.padStart(10)} ${'written'.padStart(10)} ${'FLOPs'.padStart(10)}  grid  fused ops`);
+  program.launches.forEach((l, i) => {
+    const k = program.kernels[l.kernel];
+    const info = r?.launches[i];
+    const read = info?.bytesRead ?? 0, written = info?.bytesWritten ?? 0, flops = info?.flops ?? 0;
+    tr += read; tw += written; tf += flops;
+    lines.push(`${String(i).padStart(4)}  ${k.name.padEnd(42)} ${human(read, 'B').padStart(10)} ${human(written, 'B').padStart(10)} ${human(flops, '').padStart(10)}  ${String(l.grid).padStart(4)}  ${info ? info.ops.join(' + ') : ''}`);
+  });
+  lines.push(`${''.padStart(4)}  ${'total'.padEnd(42)} ${human(tr, 'B').padStart(10)} ${human(tw, 'B').padStart(10)} ${human(tf, '').padStart(10)}`);
+  return lines.join('\n') + '\n';
 }

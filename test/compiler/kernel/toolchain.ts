@@ -1,0 +1,81 @@
+// Test helpers around the system compilers: build the C rendering of a
+// program into a small executable that runs every launch in order (one
+// thread, the whole grid), and compile CUDA renderings with nvcc in one
+// process per translation unit.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Graph } from '../../../compiler/graph.js';
+import { Program, renderC } from '../../../compiler/program.js';
+import { Tensor, TensorData, allocData } from '../../../compiler/tensor.js';
+import { bytesOf } from '../../../compiler/types.js';
+
+export function hasTool(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function harness(program: Program): string {
+  const lines: string[] = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', 'int main(int argc, char** argv) {', '  (void)argc;'];
+  const n = program.buffers.length;
+  lines.push(`  static const long long bytes[${n}] = {${program.buffers.map((b) => b.bytes).join(', ')}};`);
+  lines.push(`  void* mem[${n}];`);
+  lines.push(`  FILE* f = fopen(argv[1], "rb");`);
+  lines.push(`  for (int i = 0; i < ${n}; i++) { mem[i] = malloc(bytes[i] ? bytes[i] : 1); if (fread(mem[i], 1, bytes[i], f) != (size_t)bytes[i]) return 2; }`);
+  lines.push('  fclose(f);');
+  program.launches.forEach((l, i) => {
+    lines.push(`  { void* b[] = {${l.buffers.map((x) => `mem[${x}]`).join(', ')}}; int64_t a[] = {${[...l.args, 0].join(', ')}}; ${program.kernels[l.kernel].name}(b, a, 0, ${l.grid}); } // launch ${i}`);
+  });
+  lines.push(`  f = fopen(argv[2], "wb");`);
+  lines.push(`  for (int i = 0; i < ${n}; i++) fwrite(mem[i], 1, bytes[i], f);`);
+  lines.push('  fclose(f);\n  return 0;\n}');
+  return lines.join('\n') + '\n';
+}
+
+/** Compiles the C rendering with cc and runs it on the given inputs and params. */
+export function runC(program: Program, graph: Graph, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, flags = ['-O2']): Record<string, Tensor> {
+  const dir = mkdtempSync(join(tmpdir(), 'fusedet-c-'));
+  try {
+    writeFileSync(join(dir, 'prog.c'), renderC(program) + '\n' + harness(program));
+    execFileSync('cc', [...flags, '-o', join(dir, 'prog'), join(dir, 'prog.c'), '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const mem: TensorData[] = program.buffers.map((b) => allocData(b.dtype, b.bytes / bytesOf(b.dtype)));
+    for (const [name, id] of Object.entries(program.inputs)) mem[id].set(inputs[name].data);
+    for (const [name, id] of Object.entries(program.params)) mem[id].set(params[name].data);
+    writeFileSync(join(dir, 'in.bin'), Buffer.concat(mem.map((m) => Buffer.from(m.buffer, m.byteOffset, m.byteLength))));
+    execFileSync(join(dir, 'prog'), [join(dir, 'in.bin'), join(dir, 'out.bin')]);
+    const all = readFileSync(join(dir, 'out.bin'));
+    let off = 0;
+    const back = program.buffers.map((b) => {
+      const bytes = all.subarray(off, off + b.bytes);
+      off += b.bytes;
+      const copy = new Uint8Array(bytes).buffer;
+      return b.dtype === 'f32' ? new Float32Array(copy) : b.dtype === 'i32' ? new Int32Array(copy) : new Uint8Array(copy);
+    });
+    const out: Record<string, Tensor> = {};
+    for (const o of graph.outputs) {
+      const t = graph.values[o.value].type;
+      const len = t.shape.reduce((a, b) => a * b, 1);
+      out[o.name] = { dtype: t.dtype, shape: [...t.shape], data: back[program.outputs[o.name]].slice(0, len) };
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const CUDA_ARCHS = ['sm_90', 'sm_75'];
+
+/** Compiles one .cu for every arch in one nvcc process; returns nvcc's --resource-usage text. Throws with the message on error. */
+export function nvccCompile(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fusedet-cu-'));
+  try {
+    const file = join(dir, 'unit.cu');
+    writeFileSync(file, source);
+    const gencode = CUDA_ARCHS.flatMap((a) => ['-gencode', `arch=compute_${a.slice(3)},code=${a}`]);
+    const r = spawnSync('nvcc', ['-c', '-o', join(dir, 'unit.o'), '--resource-usage', ...gencode, file], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`nvcc failed on ${file}:\n${r.stderr}\n--- source ---\n${source.split('\n').map((l, i) => `${i + 1}: ${l}`).join('\n')}`);
+    return r.stderr + r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,79 @@
+// The C rendering compiled with cc and run against the references; the CUDA
+// rendering of the same programs compiled by nvcc for sm_90 and sm_75 (one
+// process per translation unit).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { renderCuda, renderC } from '../../compiler/program.js';
+import { rng } from '../../compiler/tensor.js';
+import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
+import { compileGraph, Program } from '../../compiler/program.js';
+import { hasTool, nvccCompile, runC } from './kernel/toolchain.js';
+
+const haveCC = hasTool('cc');
+const haveNvcc = hasTool('nvcc');
+const rendered: Program[] = [];
+
+function graphs(): [string, TestGraph][] {
+  const out: [string, TestGraph][] = [];
+  {
+    const t = new TestGraph();
+    const x = t.input('x', [2, 3, 5, 4], -3, 3);
+    const y = t.op('sigmoid', [t.op('mul', [t.op('add', [x, t.input('b', [3, 1, 1])]), t.constant(1.5)])]);
+    t.output('y', t.op('where', [t.op('gt', [y, t.constant(0.5)]), y, t.op('neg', [y])]));
+    t.output('i', t.op('cast', [t.op('mul', [x, t.constant(3)])], { dtype: 'i32' }));
+    out.push(['elementwise', t]);
+  }
+  const next = rng(3);
+  for (let i = 0; i < 3; i++) {
+    const g = i === 2 ? 2 : 1;
+    const t = new TestGraph();
+    const x = t.input('x', [2, 2 * g, pick(next, 5, 9), pick(next, 5, 9)]);
+    const w = t.param('w', [3 * g, 2, 3, 3]), b = t.param('b', [3 * g]);
+    const y = t.op('conv2d', [x, w, b], { stride: [1 + (i % 2)], padding: [1], dilation: [1 + (i === 2 ? 1 : 0)], groups: g });
+    t.output('y', t.op('relu', [y]));
+    out.push([`conv${i}`, t]);
+  }
+  {
+    const t = new TestGraph();
+    t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
+    out.push(['matmul', t]);
+  }
+  return out;
+}
+
+test('C rendering compiles and matches the reference (fused and unfused)', () => {
+  if (!haveCC) { console.log('SKIP C rendering: no cc on PATH'); return; }
+  for (const [name, t] of graphs()) {
+    const want = referenceRun(t);
+    for (const fuse of [true, false]) {
+      const p = compileGraph(t.graph, { fuse });
+      rendered.push(p);
+      const got = runC(p, t.graph, t.inputs, t.params);
+      for (const [o, w] of Object.entries(want)) {
+        const msg = compare(got[o], w, 1e-4, 1e-4);
+        assert.is(msg, '', `${name} ${fuse ? 'fused' : 'unfused'} output ${o}: ${msg}`);
+      }
+    }
+  }
+});
+
+test('C rendering is one unit with the ABI signature and no OpenMP', () => {
+  const p = compileGraph(graphs()[1][1].graph, { fuse: true });
+  const src = renderC(p);
+  assert.match(src, /#include <stdint.h>/);
+  assert.match(src, /void k0_conv2d_relu\(void\* const\* bufs, const int64_t\* args, int64_t wg_begin, int64_t wg_end\)/);
+  assert.not.match(src, /pragma omp|omp\.h/);
+});
+
+const cudaTest = haveNvcc ? test : test.skip;
+if (!haveNvcc) console.log('SKIP CUDA rendering: nvcc not on PATH');
+cudaTest('CUDA rendering compiles with nvcc for sm_90 and sm_75', () => {
+  const ps = graphs().flatMap(([, t]) => [compileGraph(t.graph, { fuse: true }), compileGraph(t.graph, { fuse: false })]);
+  // One translation unit for all of them: nvcc starts once.
+  const kernels = ps.flatMap((p, i) => p.kernels.map((k) => ({ ...k, ir: { ...k.ir, name: `p${i}_${k.name}` } })));
+  const unit = renderCuda({ ...ps[0], kernels });
+  const usage = nvccCompile(unit);
+  assert.match(usage, /registers/i);
+});
+
+test.run();
