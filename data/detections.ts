@@ -97,6 +97,7 @@ export interface ResolvedDetections {
   readonly rows: Int32Array;
   readonly imageIndex: Int32Array;
   readonly skipped: number;
+  readonly skippedExamples: readonly string[];
 }
 
 export function resolveDetections(dets: Detections, gt: CocoDataset, opts: DetectionReadOptions = {}): ResolvedDetections {
@@ -112,7 +113,7 @@ export function resolveDetections(dets: Detections, gt: CocoDataset, opts: Detec
     rows.push(d);
     imageIndex.push(ii);
   }
-  return { dets, rows: Int32Array.from(rows), imageIndex: Int32Array.from(imageIndex), skipped: bad.count };
+  return { dets, rows: Int32Array.from(rows), imageIndex: Int32Array.from(imageIndex), skipped: bad.count, skippedExamples: bad.examples };
 }
 
 export interface WriteOptions {

@@ -168,7 +168,7 @@ export async function evaluateCocoFiles(gtPath: string, detsPath: string, opts: 
     metrics: evaluateCoco(gt, resolved),
     skippedGt: gt.skipped,
     skippedDets: dets.skipped + resolved.skipped,
-    examples: [...gt.skippedExamples, ...dets.skippedExamples],
+    examples: [...gt.skippedExamples, ...dets.skippedExamples, ...resolved.skippedExamples].slice(0, 5),
   };
 }
 
