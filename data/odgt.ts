@@ -9,6 +9,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
+import { JsonReader, JsonSyntaxError } from './json-stream.js';
 
 export type Box4 = [number, number, number, number];
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -166,14 +167,27 @@ async function* readLines(path: string): AsyncGenerator<{ text: string; line: nu
   }
 }
 
-/** Parses one line; the error's column comes from JSON.parse's position. */
+/**
+ * Parses one line. JSON.parse is the fast path; only on failure is the line
+ * scanned again by data/json-stream.ts, whose errors say where and what
+ * (Node 20's JSON.parse often gives neither).
+ */
 export function parseJsonLine(file: string, line: number, text: string): JsonValue {
   try {
     return JSON.parse(text) as JsonValue;
   } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const col = m ? Number(m[1]) + 1 : text.length + 1;
-    throw new DataRecordError(file, line, col, `malformed JSON: ${(e as Error).message}`);
+    let col = text.length + 1;
+    let what = `malformed JSON: ${(e as Error).message}`;
+    try {
+      const r = JsonReader.fromString(text, file);
+      r.skipValue();
+      r.expectEnd();
+    } catch (se) {
+      if (!(se instanceof JsonSyntaxError)) throw se;
+      col = se.column;
+      what = se.message.slice(se.message.indexOf(': ', `${file}:`.length) + 2).replace('end of file', 'end of line');
+    }
+    throw new DataRecordError(file, line, col, what);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   BadRecordLog, DataRecordError, locateJsonPath, readOdgtDets,
   type JsonPath, type JsonValue,
 } from '../../data/odgt.js';
+import { JsonReader, JsonSyntaxError } from '../../data/json-stream.js';
 import type { CrowdHumanAccumulator } from './score.js';
 
 export interface DetsReadOptions {
@@ -67,20 +68,30 @@ function lineCol(text: string, offset: number): [number, number] {
   return [line, offset - lineStart + 1];
 }
 
+/** JSON.parse, or on failure a re-scan that says where (line, column) and what. */
+function parseWhole(path: string, text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    try {
+      const r = JsonReader.fromString(text, path);
+      r.skipValue();
+      r.expectEnd();
+    } catch (se) {
+      if (se instanceof JsonSyntaxError) throw new DataRecordError(path, se.line, se.column, se.message.slice(se.message.indexOf(': ', path.length + 1) + 2));
+      throw se;
+    }
+    throw new DataRecordError(path, 1, 1, 'malformed JSON');
+  }
+}
+
 /**
  * Reads a COCO results array whole (these files are one JSON value; the
  * per-record work is small) and adds each image's detections.
  */
 export async function addCocoResults(path: string, acc: CrowdHumanAccumulator, opts: DetsReadOptions): Promise<void> {
   const text = await readFile(path, 'utf8');
-  let data: JsonValue;
-  try {
-    data = JSON.parse(text) as JsonValue;
-  } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const [line, col] = lineCol(text, m ? Number(m[1]) : text.length);
-    throw new DataRecordError(path, line, col, `malformed JSON: ${(e as Error).message}`);
-  }
+  const data = parseWhole(path, text);
   if (!Array.isArray(data)) throw new DataRecordError(path, 1, 1, 'expected a COCO results array [{image_id, bbox, score}, ...]');
   const fail = (path2: JsonPath, problem: string): DataRecordError => {
     const [line, col] = lineCol(text, locateJsonPath(text, path2));
