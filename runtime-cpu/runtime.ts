@@ -3,7 +3,7 @@
 // no GPU is found.
 import { availableParallelism } from 'node:os';
 import type { Program } from '../compiler/program.js';
-import { renderC } from '../compiler/program.js';
+import { renderC } from '../compiler/render/c.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { loadUnits, nativeOrThrow } from './load.js';
 import { RenderC, splitUnits } from './units.js';

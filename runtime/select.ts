@@ -1,0 +1,89 @@
+// `--runtime auto|cpu|webgpu|cuda`. auto = cuda if a driver answers, else
+// webgpu if an adapter is found, else cpu; every runtime that refuses records
+// why, so `FUSEDET_DEBUG=1` (and the error when none is left) can say it.
+import type { Runtime, RuntimeName } from './interface.js';
+
+export type RuntimeChoice = 'auto' | RuntimeName;
+export const RUNTIME_CHOICES: readonly RuntimeChoice[] = ['auto', 'cpu', 'webgpu', 'cuda'];
+
+export interface Probe {
+  readonly name: RuntimeName;
+  /** Undefined when the runtime can run here. */
+  readonly unavailable?: string;
+}
+
+/** No runtime can run: names each one tried and why it refused. */
+export class NoRuntime extends Error {
+  readonly exitCode = 3;
+  constructor(readonly probes: readonly Probe[]) {
+    super(`no runtime is available:\n${probes.map((p) => `  ${p.name}: ${p.unavailable}`).join('\n')}`);
+    this.name = 'NoRuntime';
+  }
+}
+
+export class UnknownRuntime extends Error {
+  readonly exitCode = 2;
+  constructor(given: string) {
+    super(`unknown runtime '${given}': expected one of ${RUNTIME_CHOICES.join(', ')}`);
+    this.name = 'UnknownRuntime';
+  }
+}
+
+interface Candidate {
+  probe(): Promise<string | undefined>;
+  create(): Promise<Runtime>;
+}
+
+const NOT_IN_BUILD = 'not available in this build';
+
+// The order is auto's order of preference.
+const CANDIDATES: Record<RuntimeName, Candidate> = {
+  cuda: {
+    probe: async () => `${NOT_IN_BUILD} (the CUDA runtime is not implemented yet; use --runtime cpu)`,
+    create: async () => { throw new Error('unreachable: cuda is never available'); },
+  },
+  // runtime-webgpu/ exists, but generated kernels have no WGSL rendering yet,
+  // and on a machine whose only adapter is SwiftShader the CPU runtime is
+  // ~100× faster: auto must not pick it until both are settled.
+  webgpu: {
+    probe: async () => `${NOT_IN_BUILD} (generated kernels have no WGSL rendering yet; use --runtime cpu)`,
+    create: async () => { throw new Error('unreachable: webgpu is never available'); },
+  },
+  cpu: {
+    probe: async () => (await import('../runtime-cpu/load.js')).probeCpu(),
+    create: async () => new (await import('../runtime-cpu/runtime.js')).CpuRuntime(),
+  },
+};
+
+export function parseRuntimeChoice(s: string): RuntimeChoice {
+  if ((RUNTIME_CHOICES as readonly string[]).includes(s)) return s as RuntimeChoice;
+  throw new UnknownRuntime(s);
+}
+
+export interface Selected {
+  readonly runtime: Runtime;
+  /** Every runtime asked, in order, with the reason of those that refused. */
+  readonly probes: readonly Probe[];
+}
+
+export async function selectRuntime(choice: RuntimeChoice): Promise<Selected> {
+  const names: RuntimeName[] = choice === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [choice];
+  const probes: Probe[] = [];
+  for (const name of names) {
+    const c = CANDIDATES[name];
+    const unavailable = await c.probe();
+    probes.push(unavailable === undefined ? { name } : { name, unavailable });
+    if (unavailable === undefined) {
+      debug(probes, name);
+      return { runtime: await c.create(), probes };
+    }
+  }
+  debug(probes, undefined);
+  throw new NoRuntime(probes);
+}
+
+function debug(probes: readonly Probe[], chosen: RuntimeName | undefined): void {
+  if (!(Number(process.env.FUSEDET_DEBUG) >= 1)) return;
+  for (const p of probes) if (p.unavailable) process.stderr.write(`[fusedet] runtime ${p.name} skipped: ${p.unavailable}\n`);
+  if (chosen) process.stderr.write(`[fusedet] runtime: ${chosen}\n`);
+}
