@@ -58,22 +58,24 @@ function iou(a: Box, b: Box): number {
 /**
  * Box area drawn so small, medium and large objects (COCO's 32² and 96²
  * thresholds) all occur; below 128 px images the thresholds shrink with the
- * image so the mix stays the same.
+ * image so the mix stays the same. Crowded scenes lean to smaller objects,
+ * as crowds in photos do, so a crowd stays a crowd rather than a pile.
  */
-function drawBoxArea(size: number, rng: Rng): number {
+function drawBoxArea(size: number, crowd: number, rng: Rng): number {
   const k = Math.min(1, size / 128) ** 2;
-  const lo = Math.max(36, 100 * k), t1 = 1024 * k, t2 = 9216 * k, hi = (0.85 * size) ** 2;
+  const lo = Math.max(36, 100 * k), t1 = 1024 * k, t2 = 9216 * k, hi = ((0.85 - 0.2 * crowd) * size) ** 2;
+  const pSmall = 0.4 + 0.2 * crowd, pLarge = 0.12 - 0.06 * crowd;
   const r = rng.next();
   const logUniform = (a: number, b: number): number => Math.exp(rng.uniform(Math.log(a), Math.log(Math.max(a, b))));
-  if (r < 0.45 || hi <= t1) return logUniform(lo, Math.min(t1, hi));
-  if (r < 0.88 || hi <= t2) return logUniform(t1, Math.min(t2, hi));
+  if (r < pSmall || hi <= t1) return logUniform(lo, Math.min(t1, hi));
+  if (r < 1 - pLarge || hi <= t2) return logUniform(t1, Math.min(t2, hi));
   return logUniform(t2, hi);
 }
 
-function makeSprite(shape: ItemShape, size: number, rng: Rng): Sprite {
+function makeSprite(shape: ItemShape, size: number, crowd: number, rng: Rng): Sprite {
   const cw = shape.x1 - shape.x0, ch = shape.y1 - shape.y0;
-  const aspect = rng.uniform(0.85, 1.18);
-  let s = Math.sqrt(drawBoxArea(size, rng) / (cw * ch));
+  const aspect = rng.uniform(0.9, 1.11);
+  let s = Math.sqrt(drawBoxArea(size, crowd, rng) / (cw * ch));
   // Fit inside the image, with the one-source-pixel margin on each side.
   s = Math.min(s, (0.95 * size) / ((cw + 2) * Math.max(aspect, 1)), (0.95 * size) / ((ch + 2) / Math.min(aspect, 1)));
   return rasterize(shape, s * aspect, s / aspect, rng.chance(0.5));
@@ -171,7 +173,7 @@ export function composeScene(items: FashionItems, size: number, crowd: number, r
     if (!shapes.has(index)) shapes.set(index, itemShape(items, index));
     const shape = shapes.get(index);
     if (!shape) continue;
-    const sprite = makeSprite(shape, size, rng);
+    const sprite = makeSprite(shape, size, crowd, rng);
     const tight = tightBox(sprite);
     if (!tight) continue;
     const p = place(sprite, tight.box, tight.area, placed, size, crowd, rng);
