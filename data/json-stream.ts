@@ -43,15 +43,21 @@ export class JsonReader {
   /** Start of the token being read: refill keeps bytes from here on. */
   private mark = -1;
 
-  private constructor(readonly file: string, fd: number | null, initial: Buffer | null) {
+  private readonly chunk: number;
+
+  private constructor(readonly file: string, fd: number | null, initial: Buffer | null, chunk = CHUNK) {
     this.fd = fd;
+    this.chunk = chunk;
     if (initial) { this.buf = initial; this.end = initial.length; this.eof = true; }
-    else this.buf = Buffer.allocUnsafe(CHUNK);
+    else this.buf = Buffer.allocUnsafe(chunk);
   }
 
-  /** Reads `path` in 1 MiB chunks. Call close() when done (also on error). */
-  static open(path: string): JsonReader {
-    return new JsonReader(path, openSync(path, 'r'), null);
+  /**
+   * Reads `path` in chunks (1 MiB; tests pass tiny ones to exercise tokens
+   * split across reads). Call close() when done, also on error.
+   */
+  static open(path: string, chunkBytes = CHUNK): JsonReader {
+    return new JsonReader(path, openSync(path, 'r'), null, chunkBytes);
   }
 
   /** Parses an in-memory document; `name` appears in error messages. */
@@ -100,8 +106,8 @@ export class JsonReader {
     while (i !== -1 && i < keep) { this.baseLine++; last = i; i = this.buf.indexOf(B.Nl, i + 1); }
     this.baseCol = last === -1 ? this.baseCol + keep : keep - last;
     const live = this.end - keep;
-    if (live + CHUNK > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, live + CHUNK));
+    if (live + this.chunk > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, live + this.chunk));
       this.buf.copy(bigger, 0, keep, this.end);
       this.buf = bigger;
     } else if (keep > 0) {
@@ -195,9 +201,11 @@ export class JsonReader {
     let escaped = false;
     for (;;) {
       if (i >= this.end) {
+        // refill() may move the bytes even when it finds no more.
         const off = i - this.mark;
-        if (!this.refill()) { this.mark = -1; this.fail('unterminated string'); }
+        const more = this.refill();
         i = this.mark + off;
+        if (!more) { this.fail('unterminated string', this.mark); }
         continue;
       }
       const c = this.buf[i];
@@ -225,8 +233,9 @@ export class JsonReader {
     for (;;) {
       if (i >= this.end) {
         const off = i - this.mark;
-        if (!this.refill()) break;
+        const more = this.refill();
         i = this.mark + off;
+        if (!more) break;
         continue;
       }
       const c = this.buf[i];
