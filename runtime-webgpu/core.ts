@@ -8,6 +8,8 @@ import { openDevice, DEFAULT_TIMEOUT_MS, type OpenDevice, type ComputeLimits } f
 import { PipelineCache, type SourceDump } from './pipelines.js';
 import { WebGpuExecutable } from './executable.js';
 import { WebGpuError } from './errors.js';
+import { renderWgsl } from '../compiler/render/wgsl.js';
+import type { Kernel } from '../compiler/kernel/ir.js';
 
 export interface WebGpuOptions {
   /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries). */
@@ -17,7 +19,7 @@ export interface WebGpuOptions {
   timeoutMs?: number;
   log?: (line: string) => void;
   dumpSource?: SourceDump;
-  /** WGSL for a kernel; defaults to `ir.wgsl` when the IR carries hand-written source. */
+  /** WGSL for a kernel; defaults to the WGSL renderer, or `ir.wgsl` for hand-written kernels. */
   render?: (kernel: ProgramKernel) => string;
   /** Appended to the "no adapter" reason. */
   adapterHint?: string;
@@ -29,10 +31,15 @@ export function handWritten(ir: unknown): string | undefined {
   return undefined;
 }
 
+function isKernelIr(ir: unknown): ir is Kernel {
+  return typeof ir === 'object' && ir !== null && Array.isArray((ir as Kernel).bufs) && Array.isArray((ir as Kernel).body);
+}
+
 function defaultRender(k: ProgramKernel): string {
   const src = handWritten(k.ir);
-  if (src === undefined) throw new WebGpuError(`kernel ${k.name}: no WGSL renderer was given and its IR carries no hand-written WGSL`);
-  return src;
+  if (src !== undefined) return src;
+  if (isKernelIr(k.ir)) return renderWgsl(k.ir);
+  throw new WebGpuError(`kernel ${k.name}: its IR is neither kernel IR nor hand-written WGSL`);
 }
 
 export class WebGpuRuntime implements Runtime {

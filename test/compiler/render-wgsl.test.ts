@@ -1,0 +1,98 @@
+// The WGSL rendering: text checks without a device, then compiled programs
+// (fused and unfused) run on WebGPU against the ops' references.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { renderWgsl } from '../../compiler/render/wgsl.js';
+import { compileGraph } from '../../compiler/program.js';
+import type { Kernel } from '../../compiler/kernel/ir.js';
+import * as K from '../../compiler/kernel/build.js';
+import { rng } from '../../compiler/tensor.js';
+import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
+import { openOrSkip } from '../runtime-webgpu/open.js';
+
+const rt = await openOrSkip('test/compiler/render-wgsl.test.ts');
+const gpuTest = rt ? test : test.skip;
+
+const tiny: Kernel = {
+  name: 'k_tiny', nargs: 1, workgroupSize: 4, locals: [], regs: [],
+  bufs: [{ dtype: 'f32', access: 'r' }, { dtype: 'bool', access: 'w' }],
+  body: [
+    K.let_('i', 'i64', K.add(K.mul(K.gid, K.idx(4)), K.lid)),
+    K.if_(K.lt(K.v('i'), K.arg(0)), [K.store(1, K.v('i'), K.bin('gt', K.load(0, K.v('i'), 'f32'), K.f32(0.5)))]),
+  ],
+};
+
+test('bindings, args struct, 2-D workgroup index and guard', () => {
+  const src = renderWgsl(tiny);
+  assert.match(src, /struct Args \{ grid: u32, a0: i32 \}/);
+  assert.match(src, /@group\(0\) @binding\(0\) var<storage, read> B0: array<f32>;/);
+  assert.match(src, /@group\(0\) @binding\(1\) var<storage, read_write> B1: array<u32>;/);
+  assert.match(src, /@group\(0\) @binding\(2\) var<uniform> args: Args;/);
+  assert.match(src, /@compute @workgroup_size\(4\)/);
+  assert.match(src, /let wgu = wid\.x \+ wid\.y \* nwg\.x;\n  if \(wgu >= args\.grid\) \{ return; \}/);
+  assert.match(src, /B1\[i\] = select\(0u, 1u, \(B0\[i\] > 0\.5f\)\);/, 'bool stored as a u32 word');
+  assert.not.match(src, /^fn f32_/m, 'no helper unless used');
+});
+
+test('helpers only when used; NaN/Inf without const-expressions; reserved names escaped', () => {
+  const k: Kernel = {
+    ...tiny, bufs: [{ dtype: 'f32', access: 'rw' }],
+    body: [
+      K.let_('filter', 'f32', K.bin('pow', K.load(0, K.lid, 'f32'), K.f32(2))),
+      K.store(0, K.lid, K.bin('max', K.v('filter', 'f32'), K.f32(-Infinity))),
+    ],
+  };
+  const src = renderWgsl(k);
+  assert.match(src, /var filter_: f32 = f32_pow\(B0\[lid\], 2\.0f\);/);
+  assert.match(src, /fn f32_pow\(/);
+  assert.match(src, /fn f32_max\(/);
+  assert.match(src, /fn f32_isnan\(/);
+  assert.match(src, /f32_bits\(0xff800000u\)/);
+  assert.not.match(src, /fn f32_min\(/);
+});
+
+function graphs(): [string, TestGraph][] {
+  const out: [string, TestGraph][] = [];
+  {
+    const t = new TestGraph();
+    const x = t.input('x', [2, 3, 5, 4], -3, 3);
+    const y = t.op('sigmoid', [t.op('mul', [t.op('add', [x, t.input('b', [3, 1, 1])]), t.constant(1.5)])]);
+    t.output('y', t.op('where', [t.op('gt', [y, t.constant(0.5)]), y, t.op('neg', [y])]));
+    t.output('i', t.op('cast', [t.op('mul', [x, t.constant(3)])], { dtype: 'i32' }));
+    out.push(['elementwise', t]);
+  }
+  const next = rng(5);
+  for (let i = 0; i < 3; i++) {
+    const g = i === 2 ? 2 : 1;
+    const t = new TestGraph();
+    const x = t.input('x', [2, 2 * g, pick(next, 5, 9), pick(next, 5, 9)]);
+    const w = t.param('w', [3 * g, 2, 3, 3]), b = t.param('b', [3 * g]);
+    const y = t.op('conv2d', [x, w, b], { stride: [1 + (i % 2)], padding: [1], dilation: [1 + (i === 2 ? 1 : 0)], groups: g });
+    t.output('y', t.op('relu', [y]));
+    out.push([`conv${i}`, t]);
+  }
+  {
+    const t = new TestGraph();
+    t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
+    out.push(['matmul', t]);
+  }
+  return out;
+}
+
+gpuTest('compiled programs on WebGPU equal the references (fused and unfused)', async () => {
+  for (const [name, t] of graphs()) {
+    const want = referenceRun(t);
+    for (const fuse of [true, false]) {
+      const ex = await rt!.load(compileGraph(t.graph, { fuse }));
+      await ex.setParams(t.params);
+      const got = await ex.run(t.inputs);
+      for (const [o, w] of Object.entries(want)) {
+        const msg = compare(got[o], w, 1e-4, 1e-4);
+        assert.is(msg, '', `${name} ${fuse ? 'fused' : 'unfused'} output ${o}: ${msg}`);
+      }
+      ex.dispose();
+    }
+  }
+});
+
+test.run();
