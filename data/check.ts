@@ -26,6 +26,11 @@ export interface DatasetSummary {
   /** odgt boxes with tag `mask` (ignore regions in the CrowdHuman protocol). */
   masks: number;
   imagesWithoutBoxes: number;
+  /**
+   * odgt tags other than person and mask. The CrowdHuman metrics then count
+   * every non-ignore tag as an object (class-agnostic) unless told otherwise.
+   */
+  otherTags: string[];
   /** Bad records skipped (only with skipBad). */
   skipped: number;
   skippedExamples: string[];
@@ -77,7 +82,7 @@ async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<Dat
     file: path, format: 'coco', images: ds.images.length, boxes: a.count, boxesPerClass: perClass,
     imageWidth: spread(sized.map((im) => im.width)), imageHeight: spread(sized.map((im) => im.height)),
     imagesWithoutSize: ds.images.length - sized.length, boxSizes: bins, crowd, ignore, masks: 0,
-    imagesWithoutBoxes: empty, skipped: ds.skipped, skippedExamples: [...ds.skippedExamples],
+    imagesWithoutBoxes: empty, otherTags: [], skipped: ds.skipped, skippedExamples: [...ds.skippedExamples],
   };
 }
 
@@ -111,6 +116,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
     file: path, format: 'odgt', images, boxes, boxesPerClass: perClass,
     imageWidth: spread(widths), imageHeight: spread(heights), imagesWithoutSize: noSize,
     boxSizes: bins, crowd: 0, ignore, masks, imagesWithoutBoxes: empty,
+    otherTags: Object.keys(perClass).filter((t) => t !== 'person' && t !== 'mask').sort(),
     skipped: bad.count, skippedExamples: bad.examples,
   };
 }
@@ -138,6 +144,9 @@ export function formatSummary(s: DatasetSummary): string {
     `  boxes per class:`,
     ...classes.map(([k, n]) => `    ${k.padEnd(width)}  ${n}`),
   ];
+  if (s.otherTags.length) {
+    lines.push(`  tags other than person/mask (${s.otherTags.join(', ')}): the CrowdHuman metrics count them all as objects (class-agnostic)`);
+  }
   if (s.skipped) {
     lines.push(`  skipped ${s.skipped} bad record${s.skipped === 1 ? '' : 's'} (--skip-bad):`, ...s.skippedExamples.map((m) => `    ${m}`));
   }
