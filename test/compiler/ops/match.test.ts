@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sym } from '../../../compiler/dims.js';
+import { rng } from '../../../compiler/tensor.js';
+import { f32, i32, list, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
+
+/** Best total over every injective row -> column assignment. */
+function bruteForce(q: number[], rows: number, cols: number): number {
+  let best = -Infinity;
+  const used = new Array<boolean>(cols).fill(false);
+  const go = (r: number, acc: number): void => {
+    if (r === rows) { best = Math.max(best, acc); return; }
+    for (let c = 0; c < cols; c++) if (!used[c]) { used[c] = true; go(r + 1, acc + q[r * cols + c]); used[c] = false; }
+  };
+  go(0, 0);
+  return best;
+}
+
+test('match by hand: the greedy choice is not optimal', () => {
+  // Greedy row 0 -> col 0 (0.9) forces row 1 -> col 1 (0.1): 1.0; optimal 0.8 + 0.8 = 1.6.
+  const q = f32([1, 2, 2], [0.9, 0.8, 0.8, 0.1]);
+  assert.equal(list(run1('match', [q, i32([1], [2])])), [1, 0]);
+});
+
+test('match: padded rows get -1; zero GTs; columns distinct', () => {
+  const q = f32([2, 3, 4], [0.1, 0.9, 0.2, 0.3, 0.5, 0.4, 0.6, 0.1, 9, 9, 9, 9, 0.2, 0.3, 0.4, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]);
+  const m = list(run1('match', [q, i32([2], [2, 0])]));
+  assert.equal(m.slice(3), [-1, -1, -1]);
+  assert.is(m[2], -1);
+  assert.equal(m.slice(0, 2), [1, 2]);
+});
+
+test('match totals equal brute force on random instances with ties and -1 entries', () => {
+  const next = rng(2024);
+  for (let trial = 0; trial < 60; trial++) {
+    const G = 1 + Math.floor(next() * 4), N = G + Math.floor(next() * 3);
+    const count = 1 + Math.floor(next() * G);
+    const vals = Array.from({ length: G * N }, () => {
+      const r = next();
+      // Quantised qualities make ties common; -1 marks locations outside the prior.
+      return r < 0.35 ? -1 : r < 0.5 ? 0 : Math.round(next() * 4) / 4;
+    });
+    const m = list(run1('match', [f32([1, G, N], vals), i32([1], [count])]));
+    const cols = m.slice(0, count);
+    assert.is(new Set(cols).size, count, `trial ${trial}: distinct columns`);
+    assert.ok(cols.every((c) => c >= 0 && c < N));
+    assert.ok(m.slice(count).every((c) => c === -1));
+    const total = cols.reduce((a, c, r) => a + vals[r * N + c], 0);
+    const best = bruteForce(vals, count, N);
+    assert.ok(Math.abs(total - best) < 1e-9, `trial ${trial}: total ${total} vs optimum ${best}`);
+  }
+});
+
+test('match shapes and errors', () => {
+  assert.is(shown(shapeOf('match', [ty('f32', [sym('B'), sym('G'), sym('N')]), ty('i32', [sym('B')])])[0]), 'i32[B, G]');
+  shapeError('match', [ty('f32', [1, 5, 4]), ty('i32', [1])], {}, 'match: 5 GT rows but only 4 locations');
+  shapeError('match', [ty('f32', [2, 3, 4]), ty('i32', [1])], {}, 'match: gt_count has 1 entries but quality has batch 2');
+  shapeError('match', [ty('f32', [2, 3, 4]), ty('f32', [2])], {}, 'match: gt_count must be i32, got f32');
+  assert.throws(() => run1('match', [f32([1, 1, 2], [1, 2]), i32([1], [3])]), /gt_count\[0\] = 3 is outside \[0, 1\]/);
+});
+
+test.run();
