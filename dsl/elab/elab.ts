@@ -1,0 +1,122 @@
+// The state of one walk over a program: check mode (symbolic dims, every
+// branch of an unknown condition) or lower mode (concrete dims, a graph
+// builder). Expressions, calls and modules are evaluated by the functions in
+// expr.ts, call.ts and module.ts against this state.
+import { Dim, dimEquals, isConst, showDim, sub } from '../../compiler/dims.js';
+import { GraphBuilder } from '../../compiler/graph.js';
+import { OpDef, ShapeContext, ShapeError, Attrs, AttrValue } from '../../compiler/ops/op.js';
+import { ConcreteType, Span, TensorType } from '../../compiler/types.js';
+import { Diagnostic, error } from '../diagnostics.js';
+import type { Program } from '../program.js';
+import { ERROR, Instance, Value } from '../values.js';
+
+export type Mode = 'check' | 'lower';
+
+function hasSymbolicAttr(attrs: Attrs): boolean {
+  return Object.values(attrs).some((v) => (Array.isArray(v) ? (v as Dim[]).some((d) => !isConst(d)) : typeof v === 'object'));
+}
+
+/** An equality or bound the checker could not decide; lowering re-checks it on numbers. */
+export interface Assumption { what: string; span: Span }
+
+/** Limits that keep a hostile or mistaken program from running away. */
+export const LIMITS = { depth: 64, loop: 4096, nodes: 2_000_000 };
+
+export class Elab {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly assumptions: Assumption[] = [];
+  private readonly seen = new Set<string>();
+  depth = 0;
+  /** Path prefix for modules created while evaluating a field (undefined: creating modules is not allowed here). */
+  fieldPath: string | undefined = undefined;
+  fieldFrozen = false;
+  /** The instance whose function is running (its path is the graph nodes' scope). */
+  current: Instance | undefined = undefined;
+
+  constructor(readonly program: Program, readonly mode: Mode, readonly builder: GraphBuilder | undefined) {}
+
+  get lowering(): boolean { return this.mode === 'lower'; }
+
+  report(span: Span, message: string, hint?: string): Value {
+    const key = `${span.file}:${span.line}:${span.col}:${message}`;
+    if (!this.seen.has(key)) {
+      this.seen.add(key);
+      this.diagnostics.push(error(span, message, hint));
+    }
+    return ERROR;
+  }
+
+  errorCount(): number { return this.diagnostics.length; }
+
+  /** Runs a shape rule; a ShapeError (or any other failure of the rule) becomes a diagnostic. */
+  shapeOf(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
+    const ctx: ShapeContext = {
+      requireEqual: (a: Dim, b: Dim, what: string, arg?: number) => {
+        const eq = dimEquals(a, b);
+        if (eq === false) throw new ShapeError(what, { arg });
+        if (eq === undefined) this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
+      },
+      requireAtLeast: (a: Dim, lo: number, what: string, arg?: number) => {
+        const d = sub(a, lo);
+        if (isConst(d)) { if (d < 0) throw new ShapeError(what, { arg }); return; }
+        this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
+      },
+    };
+    try {
+      const out = def.shape(inputs, attrs, ctx);
+      if (this.lowering) {
+        for (const t of out) {
+          const bad = t.shape.find((d) => !isConst(d));
+          if (bad !== undefined) { this.report(span, `${def.name}: output dim ${showDim(bad)} is not known after binding every symbol`); return undefined; }
+        }
+      }
+      return out;
+    } catch (e) {
+      if (!this.lowering && e instanceof ShapeError && hasSymbolicAttr(attrs)) return this.retryWithUnitAttrs(def, inputs, attrs, ctx, span, argSpans);
+      const err = e as { message?: string; arg?: number; hint?: string };
+      const at = (typeof err.arg === 'number' ? argSpans[err.arg] : undefined) ?? span;
+      const msg = e instanceof ShapeError ? e.message : `${def.name}: ${String(err.message ?? e)}`;
+      this.report(at, msg, e instanceof ShapeError ? e.hint : undefined);
+      return undefined;
+    }
+  }
+
+  /**
+   * A rule that needs a number where the checker has a symbol (groups = G):
+   * rerun it with 1 in those places to catch what does not depend on them
+   * (rank, dtype), but trust no output shape; lowering checks the rest.
+   */
+  private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, span: Span, argSpans: (Span | undefined)[]): undefined {
+    const unit: Record<string, AttrValue> = {};
+    for (const [k, v] of Object.entries(attrs)) {
+      unit[k] = Array.isArray(v) ? (v as Dim[]).map((d) => (isConst(d) ? d : 1)) : typeof v === 'object' ? 1 : v;
+    }
+    try {
+      def.shape(inputs, unit, ctx);
+    } catch (e) {
+      if (e instanceof ShapeError) this.report((e.arg !== undefined ? argSpans[e.arg] : undefined) ?? span, e.message, e.hint);
+    }
+    return undefined;
+  }
+
+  private assume(what: string, span: Span): void {
+    if (this.assumptions.length < 10_000) this.assumptions.push({ what, span });
+  }
+
+  /** Appends an op node (lower mode) and returns its outputs as tensor values. */
+  emit(op: string, inputs: (Value | undefined)[], attrs: Attrs, outs: TensorType[], span: Span): Value[] {
+    if (!this.builder) return outs.map((type) => ({ kind: 'tensor', type, id: -1 }));
+    if (this.builder.graph.nodes.length >= LIMITS.nodes) { this.report(span, `the graph exceeds ${LIMITS.nodes} nodes`); return outs.map(() => ERROR); }
+    const ids = inputs.map((v) => (v && v.kind === 'tensor' ? v.id : -1));
+    const ctypes = outs as ConcreteType[];
+    const vs = this.builder.node(op, ids, attrs, ctypes, span, this.current?.path ?? '');
+    return vs.map((id, i) => ({ kind: 'tensor', type: outs[i], id }));
+  }
+
+  /** A scalar constant with a given dtype (a literal next to a tensor). */
+  constant(value: number, dtype: TensorType['dtype'], span: Span): Value {
+    const type: ConcreteType = { dtype, shape: [] };
+    if (!this.builder) return { kind: 'tensor', type, id: -1 };
+    return { kind: 'tensor', type, id: this.builder.constant(value, type, span, this.current?.path ?? '') };
+  }
+}

@@ -1,0 +1,31 @@
+// The language's public API: check files or a source text, format diagnostics.
+import { readFileSync } from 'node:fs';
+import { checkProgram } from './check.js';
+import { Diagnostic, DiagnosticsError, formatDiagnostics, formatDiagnostic } from './diagnostics.js';
+import { loadProgram, Program } from './program.js';
+
+export type { Diagnostic, Program };
+export { DiagnosticsError, formatDiagnostics, formatDiagnostic };
+export type { FileAst, ModuleDecl, FnDecl } from './ast.js';
+
+function readOrUndefined(p: string): string | undefined {
+  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+}
+
+/** Reads the files, follows their imports and checks everything. program is undefined when a root could not be read. */
+export function checkFiles(paths: string[]): { program: Program | undefined; diagnostics: Diagnostic[] } {
+  const roots = paths.map((path) => ({ path, text: readOrUndefined(path) }));
+  return run(roots, (p) => readFileSync(p, 'utf8'));
+}
+
+export function checkSource(path: string, text: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): { program: Program | undefined; diagnostics: Diagnostic[] } {
+  return run([{ path, text }], readFile);
+}
+
+function run(roots: { path: string; text: string | undefined }[], readFile: (p: string) => string): { program: Program | undefined; diagnostics: Diagnostic[] } {
+  const { program, diagnostics } = loadProgram(roots, readFile);
+  const unreadable = roots.some((r) => r.text === undefined);
+  // Syntax errors leave declarations out; checking what remains would report names they define as unknown.
+  if (diagnostics.length > 0) return { program: unreadable ? undefined : program, diagnostics };
+  return { program, diagnostics: checkProgram(program) };
+}
