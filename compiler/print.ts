@@ -2,14 +2,14 @@
 //   %12 = conv2d(%3, %4, %5) {stride=[2, 2], padding=[1, 1]} : f32[1, 64, 32, 32]   backbone.stem  models/resnet.fd:14:13
 import { Graph, GNode } from './graph.js';
 import { AttrValue } from './ops/op.js';
-import { showDim } from './dims.js';
+import { Dim, showDim } from './dims.js';
 import { ConcreteType } from './types.js';
 
 function showAttr(v: AttrValue): string {
-  if (Array.isArray(v)) return `[${(v as readonly (number | object)[]).map((x) => (typeof x === 'number' ? String(x) : showDim(x as never))).join(', ')}]`;
+  if (Array.isArray(v)) return `[${(v as readonly Dim[]).map(showDim).join(', ')}]`;
   if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'object') return showDim(v);
-  return String(v);
+  if (typeof v === 'boolean') return String(v);
+  return showDim(v as Dim);
 }
 
 const showType = (t: ConcreteType): string => `${t.dtype}[${t.shape.join(', ')}]`;
