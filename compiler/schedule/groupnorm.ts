@@ -1,6 +1,95 @@
+// group_norm in one kernel: a workgroup per (sample, group). Its threads sum
+// strided slices into workgroup memory (mean, then squared deviations: the
+// two-pass variance the reference uses), and then normalise, apply the
+// per-channel affine and the fused epilogue (ReLU, residual add) on the way
+// to the single store.
 import { Graph } from '../graph.js';
-import { Lowering, ScheduleError } from './emit.js';
-import { Scheduled } from './pointwise.js';
-export function scheduleGroupNorm(_g: Graph, _n: ReadonlySet<number>, anchor: number, _s: number, _l: Readonly<Record<string, Lowering>>): Scheduled {
-  throw new ScheduleError(`group_norm node ${anchor}: not scheduled yet`);
+import { Expr } from '../kernel/ir.js';
+import {
+  add, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier, store,
+} from '../kernel/build.js';
+import { numel } from '../types.js';
+import { Emitter, Lowering } from './emit.js';
+import { Scheduled, finish } from './pointwise.js';
+
+export const GN_WG = 64;
+
+export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [xv, wv, bv] = node.inputs;
+  const shape = em.shape(xv);
+  const [N, C] = shape;
+  const S = numel(shape.slice(2));
+  const G = Number(node.attrs.groups);
+  const eps = Number(node.attrs.eps ?? 1e-5);
+  const cg = C / G, len = cg * S;
+  const sinkValue = graph.nodes[sink].outputs[0];
+  const outBuf = em.buf(sinkValue, 'w');
+  const xb = em.buf(xv, 'r');
+  em.locals.push({ name: 'part', t: 'f32', size: GN_WG }, { name: 'part2', t: 'f32', size: GN_WG });
+  const base = mul(gid, idx(len)); // (n * C + g * cg) * S = gid * len
+  const x = (i: Expr): Expr => em.bufLoad(xb, add(base, i), 'f32');
+  /** Sum of a local array, computed by every thread (no extra barriers). */
+  const total = (arr: string, name: string): Expr => {
+    em.emit(let_(name, 'f32', f32(0)));
+    em.emit(for_(`${name}_i`, idx(0), idx(GN_WG), [set(name, bin('add', v(name, 'f32'), lload(arr, v(`${name}_i`), 'f32')))]));
+    return v(name, 'f32');
+  };
+  const body = em.block(() => {
+    em.emit(let_('s', 'f32', f32(0)));
+    em.emit(for_('e', lid, idx(len), [set('s', bin('add', v('s', 'f32'), x(v('e'))))], false));
+    em.emit(lstore('part', lid, v('s', 'f32')));
+    em.emit(barrier);
+    em.emit(let_('mean', 'f32', bin('div', total('part', 'tot'), f32(len))));
+    em.emit(let_('q', 'f32', f32(0)));
+    em.emit(for_('e', lid, idx(len), [let_('d', 'f32', bin('sub', x(v('e')), v('mean', 'f32'))), set('q', bin('add', v('q', 'f32'), bin('mul', v('d', 'f32'), v('d', 'f32'))))]));
+    em.emit(lstore('part2', lid, v('q', 'f32')));
+    em.emit(barrier);
+    em.emit(let_('mean2', 'f32', bin('div', total('part', 'tot2'), f32(len))));
+    em.emit(let_('inv', 'f32', bin('div', f32(1), un('sqrt', bin('add', bin('div', total('part2', 'var'), f32(len)), f32(eps))))));
+    const apply = em.block(() => {
+      const e = v('e2');
+      const n = div(gid, idx(G));
+      const c = em.bind(add(mul(mod(gid, idx(G)), idx(cg)), div(e, idx(S))), 'ch');
+      const sp = mod(e, idx(S));
+      const at: Expr[] = [n, c, ...spatial(em, sp, shape.slice(2))];
+      em.overrides.set(node.outputs[0], () => {
+        const y = bin('mul', bin('sub', x(e), v('mean2', 'f32')), bin('mul', v('inv', 'f32'), em.bufLoad(em.buf(wv, 'r'), c, 'f32')));
+        return bin('add', y, em.bufLoad(em.buf(bv, 'r'), c, 'f32'));
+      });
+      em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
+      em.overrides.delete(node.outputs[0]);
+    });
+    em.emit(for_('e2', lid, idx(len), apply));
+  });
+  // Loops stride by the workgroup size: rewrite `e++` loops as strided ones.
+  return finish(em, strided(body), GN_WG, [], N * G);
 }
+
+/** Spatial coordinates of a flat offset within a channel plane. */
+function spatial(em: Emitter, sp: Expr, dims: readonly number[]): Expr[] {
+  const out: Expr[] = [];
+  const flat = em.bind(sp, 'sp');
+  let inner = numel(dims);
+  for (const d of dims) {
+    inner /= d;
+    out.push(d === 1 ? idx(0) : mod(div(flat, idx(inner)), idx(d)));
+  }
+  return out;
+}
+
+/**
+ * The IR's loops step by one; a thread-strided loop `for e = lid; e < len; e += WG`
+ * is written as `for k in 0..ceil((len - lid)/WG)` with e = lid + k*WG.
+ */
+function strided(body: ReturnType<Emitter['block']>): ReturnType<Emitter['block']> {
+  return body.map((s) => {
+    if (s.k !== 'for' || s.from.k !== 'lid') return s;
+    const k = `${s.v}_k`;
+    const count = div(add(sub(s.to, lid), idx(GN_WG - 1)), idx(GN_WG));
+    return for_(k, idx(0), count, [let_(s.v, 'i64', add(lid, mul(v(k), idx(GN_WG)))), ...s.body]);
+  });
+}
+
+void if_;

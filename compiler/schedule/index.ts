@@ -9,6 +9,7 @@ import { REDUCE_LOWERINGS } from './lower-reduce.js';
 import { scheduleConv, scheduleMatmul } from './gemm.js';
 import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort } from './sort.js';
+import { scheduleMax3d } from './max3d.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
 
 export type { Scheduled } from './pointwise.js';
@@ -26,6 +27,7 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   group_norm: scheduleGroupNorm,
   topk: scheduleSort,
   sort: scheduleSort,
+  max3d: scheduleMax3d,
 };
 
 export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {

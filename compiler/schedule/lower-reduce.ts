@@ -1,2 +1,86 @@
-import { Lowering } from './emit.js';
-export const REDUCE_LOWERINGS: Record<string, Lowering> = {};
+// Kernel lowerings of the reductions: at an output index, a loop nest over
+// the reduced axes with an accumulator. The input is evaluated inside the
+// loop, so a fused prologue (x*x, exp(x - m)) costs no memory traffic; the
+// group's consumers of the result are the epilogue.
+import { Expr, Stmt } from '../kernel/ir.js';
+import { boolAttr, intAttr, intsAttr, normAxis } from '../ops/attrs.js';
+import { bin, cast, f32, for_, idx, if_, konst, let_, set, sel, un, v } from '../kernel/build.js';
+import { Emitter, Lowering } from './emit.js';
+import { GNode } from '../graph.js';
+
+function axesOf(node: GNode, rank: number): number[] {
+  const raw = intsAttr(node.op, node.attrs, 'axes');
+  const axes = raw.length === 0 ? [...Array(rank).keys()] : raw.map((a) => normAxis(node.op, a, rank));
+  return axes.sort((a, b) => a - b);
+}
+
+/** Input index: kept axes from the output index, reduced axes from loop variables. */
+function inputIndex(out: readonly Expr[], rank: number, axes: readonly number[], keepdims: boolean, loopVars: readonly Expr[]): Expr[] {
+  const at: Expr[] = [];
+  let o = 0, r = 0;
+  for (let d = 0; d < rank; d++) {
+    if (axes.includes(d)) { at.push(loopVars[r++]); if (keepdims) o++; } else at.push(out[o++]);
+  }
+  return at;
+}
+
+/** Loops over the reduced axes around `body(at)`. */
+function loopNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, body: (at: Expr[]) => void): void {
+  const shape = em.inShape(node, 0);
+  const names = axes.map(() => em.fresh('r'));
+  const inner = em.block(() => body(inputIndex(out, shape.length, axes, keepdims, names.map((n) => v(n)))));
+  let nest: Stmt[] = inner;
+  for (let i = axes.length - 1; i >= 0; i--) nest = [for_(names[i], idx(0), idx(shape[axes[i]]), nest)];
+  for (const s of nest) em.emit(s);
+}
+
+function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
+  return (em, node, out) => {
+    const shape = em.inShape(node, 0);
+    const axes = axesOf(node, shape.length);
+    const keepdims = boolAttr(node.op, node.attrs, 'keepdims');
+    const t = em.dtype(node.outputs[0]);
+    const acc = em.fresh('acc');
+    const init = kind === 'max' ? (t === 'f32' ? -Infinity : -2147483648) : kind === 'min' ? (t === 'f32' ? Infinity : 2147483647) : 0;
+    em.emit(let_(acc, t, konst(t, init)));
+    const a = v(acc, t);
+    loopNest(em, node, out, axes, keepdims, (at) => {
+      const x = em.bind(em.input(node, 0, at));
+      if (kind === 'sum' || kind === 'mean') { em.emit(set(acc, bin('add', a, x))); return; }
+      const better = bin(kind === 'max' ? 'gt' : 'lt', x, a);
+      em.emit(set(acc, sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, a)));
+    });
+    if (kind !== 'mean') return a;
+    const count = axes.reduce((n, d) => n * shape[d], 1);
+    return bin('div', a, f32(count));
+  };
+}
+
+/** First index of the largest value; NaN wins (torch.argmax). */
+const argmax: Lowering = (em, node, out) => {
+  const shape = em.inShape(node, 0);
+  const axis = normAxis('argmax', intAttr('argmax', node.attrs, 'axis'), shape.length);
+  const keepdims = boolAttr('argmax', node.attrs, 'keepdims');
+  const t = em.dtype(node.inputs[0]);
+  const best = em.fresh('best'), bi = em.fresh('bi'), r = em.fresh('r');
+  em.emit(let_(best, t, em.input(node, 0, inputIndex(out, shape.length, [axis], keepdims, [idx(0)]))));
+  em.emit(let_(bi, 'i64', idx(0)));
+  const body = em.block(() => {
+    const x = em.bind(em.input(node, 0, inputIndex(out, shape.length, [axis], keepdims, [v(r)])));
+    const b = v(best, t);
+    const better = t === 'f32'
+      ? bin('and', un('not', bin('ne', b, b)), bin('or', bin('gt', x, b), bin('ne', x, x)))
+      : bin('gt', x, b);
+    em.emit(if_(better, [set(best, x), set(bi, v(r))]));
+  });
+  em.emit(for_(r, idx(1), idx(shape[axis]), body));
+  return cast(v(bi), 'i32');
+};
+
+export const REDUCE_LOWERINGS: Record<string, Lowering> = {
+  sum: reduction('sum'),
+  mean: reduction('mean'),
+  max: reduction('max'),
+  min: reduction('min'),
+  argmax,
+};

@@ -1,0 +1,114 @@
+// Schedules of reductions, norms, pools, resizes, layout ops, max3d, topk and
+// sort against the ops' references on the kernel-IR interpreter, fused and
+// unfused, over randomised shapes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rng } from '../../compiler/tensor.js';
+import { TestGraph, checkBoth, pick } from './kernel/graphs.js';
+
+test('sum, mean, max, min over axes (keepdims or not) with a fused prologue and epilogue', () => {
+  const next = rng(21);
+  for (const op of ['sum', 'mean', 'max', 'min']) {
+    for (let trial = 0; trial < 3; trial++) {
+      const shape = [pick(next, 1, 3), pick(next, 1, 5), pick(next, 2, 6)];
+      const axes = trial === 0 ? [] : trial === 1 ? [1] : [0, 2];
+      const keepdims = trial === 2;
+      const t = new TestGraph();
+      const x = t.input('x', shape);
+      const sq = t.op('mul', [x, x]);
+      const red = t.op(op, [sq], { axes, keepdims });
+      t.output('y', t.op('sqrt', [t.op('add', [red, t.constant(1)])]));
+      const { fused } = checkBoth(t, 1e-5, 1e-5);
+      assert.is(fused.launches.length, 1, `${op}: prologue + reduce + epilogue in one kernel`);
+    }
+  }
+});
+
+test('argmax along an axis, ties to the first index', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [3, 4, 5]);
+  const r = t.op('floor', [t.op('mul', [x, t.constant(2)])]); // many ties
+  t.output('a0', t.op('argmax', [r], { axis: 1 }));
+  t.output('a1', t.op('argmax', [x], { axis: -1, keepdims: true }));
+  checkBoth(t, 0, 0);
+});
+
+test('group_norm with fused ReLU, frozen_bn, batch > 1, odd sizes', () => {
+  const next = rng(4);
+  for (let trial = 0; trial < 4; trial++) {
+    const g = pick(next, 1, 3), c = g * pick(next, 1, 3);
+    const t = new TestGraph();
+    const x = t.input('x', [pick(next, 1, 2), c, pick(next, 1, 7), pick(next, 1, 9)], -2, 3);
+    const gn = t.op('group_norm', [x, t.param('w', [c]), t.param('b', [c])], { groups: g });
+    t.output('y', t.op('relu', [gn]));
+    const bn = t.op('frozen_bn', [x, t.param('bw', [c]), t.param('bb', [c]), t.param('bm', [c]), t.param('bv', [c], 0.5, 2)]);
+    t.output('z', t.op('relu', [bn]));
+    const { fused } = checkBoth(t, 1e-4, 1e-4);
+    assert.is(fused.launches.length, 2, 'GN+ReLU one kernel, BN+ReLU one kernel');
+  }
+});
+
+test('conv + frozen BN + ReLU is one kernel', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [2, 3, 7, 6]);
+  const y = t.op('conv2d', [x, t.param('w', [5, 3, 3, 3]), -1], { stride: [2], padding: [1] });
+  const bn = t.op('frozen_bn', [y, t.param('bw', [5]), t.param('bb', [5]), t.param('bm', [5]), t.param('bv', [5], 0.5, 2)]);
+  t.output('y', t.op('relu', [bn]));
+  const { fused, unfused } = checkBoth(t);
+  assert.is(fused.launches.length, 1);
+  assert.is(unfused.launches.length, 3);
+});
+
+test('max_pool2d (stride, padding) and resize (nearest, bilinear, odd ratios)', () => {
+  const next = rng(9);
+  for (let trial = 0; trial < 4; trial++) {
+    const t = new TestGraph();
+    const x = t.input('x', [pick(next, 1, 2), pick(next, 1, 3), pick(next, 3, 9), pick(next, 3, 8)]);
+    const k = pick(next, 1, 3);
+    t.output('p', t.op('max_pool2d', [x], { kernel: [k], stride: [pick(next, 1, 2)], padding: [pick(next, 0, Math.floor(k / 2))] }));
+    t.output('n', t.op('resize', [x], { size: [pick(next, 1, 11), pick(next, 1, 11)], mode: 'nearest' }));
+    t.output('b', t.op('resize', [x], { size: [pick(next, 1, 11), pick(next, 1, 11)], mode: 'bilinear' }));
+    checkBoth(t, 1e-5, 1e-5);
+  }
+});
+
+test('layout ops as index remaps: concat, stack, slice, reshape, transpose, expand, flatten', () => {
+  const t = new TestGraph();
+  const a = t.input('a', [2, 3, 4]), b = t.input('b', [2, 5, 4]);
+  const cat = t.op('concat', [a, b], { axis: 1 });
+  const sl = t.op('slice', [cat, ], { axis: 1, start: -6, end: 8, step: 2 });
+  const tr = t.op('transpose', [sl], { perm: [2, 0, 1] });
+  t.output('r', t.op('relu', [t.op('reshape', [tr], { shape: [8, -1] })]));
+  t.output('s', t.op('stack', [a, t.op('neg', [a])], { axis: 1 }));
+  t.output('e', t.op('expand', [t.input('c', [3, 1])], { shape: [2, 3, 4] }));
+  t.output('f', t.op('flatten', [a], { start: 1 }));
+  const { fused } = checkBoth(t, 0, 0);
+  assert.ok(fused.launches.length <= 4);
+});
+
+test('max3d over 3 pyramid levels with odd sizes (neighbours sampled in-kernel)', () => {
+  for (const sizes of [[[8, 8], [4, 4], [2, 2]], [[7, 11], [4, 6], [2, 3]], [[5, 5], [3, 3], [1, 1]]]) {
+    const t = new TestGraph();
+    const levels = sizes.map(([h, w], i) => t.input(`p${i}`, [2, 3, h, w]));
+    const outs = t.ops('max3d', levels, { tau: 2, phi: 3 });
+    outs.forEach((o, i) => t.output(`y${i}`, o));
+    const { fused } = checkBoth(t, 1e-5, 1e-5);
+    assert.is(fused.launches.length, 1, 'all levels in one launch');
+    assert.ok(fused.peakBytes <= t.graph.values.filter((v) => v.node < 3 || v.node >= 3).length * 1e9);
+  }
+});
+
+test('topk and sort (stable, ties to the lower index, both directions)', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [3, 9]);
+  const r = t.op('floor', [t.op('mul', [x, t.constant(3)])]);
+  const [tv, ti] = t.ops('topk', [r], { k: 4 });
+  t.output('tv', tv); t.output('ti', ti);
+  const [sv, si] = t.ops('sort', [r], { axis: 1, descending: false });
+  t.output('sv', sv); t.output('si', si);
+  const [dv, di] = t.ops('sort', [t.input('z', [5, 2, 3])], { axis: 0, descending: true });
+  t.output('dv', dv); t.output('di', di);
+  checkBoth(t, 0, 0);
+});
+
+test.run();
