@@ -3,7 +3,10 @@
 // COCO (annotations.json): every object is a normal box (iscrowd 0), heavily
 // occluded ones included, as COCO annotates occluded objects; `bbox` is the
 // full (amodal) box, matching the odgt `fbox` the CrowdHuman metrics use, and
-// `area` is the item's pixel count (COCO's area is the mask's, not the box's).
+// `area` is the box's w·h: these are box annotations, and pycocotools sorts
+// GT into its small/medium/large ranges by `area` while it measures
+// detections by box, so box area keeps the two on one scale (the item's pixel
+// count would put almost nothing in "large" at 128 px).
 // Two extra fields, ignored by COCO tools, keep the occlusion: `visible`
 // (fraction) and `vbox`.
 // odgt (annotations.odgt): one JSON line per image, CrowdHuman style; objects
@@ -29,7 +32,7 @@ export function cocoJson(records: readonly SceneRecord[], info: { description: s
     image_id: i + 1,
     category_id: o.label + 1,
     bbox: o.fbox,
-    area: o.area,
+    area: o.fbox[2] * o.fbox[3],
     iscrowd: 0,
     visible: Math.round(o.visible * 1e4) / 1e4,
     vbox: o.vbox,

@@ -17,7 +17,7 @@ export interface SceneObject {
   readonly fbox: Box;
   /** Tight box of its visible pixels. */
   readonly vbox: Box;
-  /** Object pixels of the whole item. */
+  /** Object pixels of the whole item (the mask's area, not the box's). */
   readonly area: number;
   /** Visible object pixels / area, in [0, 1]. */
   readonly visible: number;
@@ -63,8 +63,8 @@ function iou(a: Box, b: Box): number {
  */
 function drawBoxArea(size: number, crowd: number, rng: Rng): number {
   const k = Math.min(1, size / 128) ** 2;
-  const lo = Math.max(36, 100 * k), t1 = 1024 * k, t2 = 9216 * k, hi = ((0.85 - 0.2 * crowd) * size) ** 2;
-  const pSmall = 0.4 + 0.2 * crowd, pLarge = 0.12 - 0.06 * crowd;
+  const lo = Math.max(36, 100 * k), t1 = 1024 * k, t2 = 9216 * k, hi = ((0.95 - 0.2 * crowd) * size) ** 2;
+  const pSmall = 0.4 + 0.2 * crowd, pLarge = 0.22 - 0.12 * crowd;
   const r = rng.next();
   const logUniform = (a: number, b: number): number => Math.exp(rng.uniform(Math.log(a), Math.log(Math.max(a, b))));
   if (r < pSmall || hi <= t1) return logUniform(lo, Math.min(t1, hi));

@@ -142,7 +142,7 @@ test('files parse as COCO and odgt and agree with each other', async () => {
     assert.ok(ids.has(a.image_id));
     assert.ok(a.category_id >= 1 && a.category_id <= 10);
     assert.is(a.iscrowd, 0);
-    assert.ok(a.area > 0 && a.area <= a.bbox[2] * a.bbox[3]);
+    assert.is(a.area, a.bbox[2] * a.bbox[3]);
     assert.ok(a.bbox[0] >= 0 && a.bbox[0] + a.bbox[2] <= 80 && a.bbox[1] + a.bbox[3] <= 80);
   }
   // And through the project's COCO reader.
