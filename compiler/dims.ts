@@ -98,7 +98,13 @@ export function floordiv(a: Dim, den: number): Dim {
   const rest = new Map<string, Term>();
   for (const [k, t] of a.terms) {
     if (t.coeff % den === 0) exact.set(k, { coeff: t.coeff / den, atoms: t.atoms });
-    else rest.set(k, t);
+    else if (k === '') {
+      // Canonical remainder: floor((x + c) / d) = floor(c / d) + floor((x + c mod d) / d),
+      // so (H - 1)//2 + 1 and (H + 1)//2 become the same expression.
+      const m = ((t.coeff % den) + den) % den;
+      exact.set(k, { coeff: (t.coeff - m) / den, atoms: t.atoms });
+      rest.set(k, { coeff: m, atoms: t.atoms });
+    } else rest.set(k, t);
   }
   const q = make(exact);
   const r = make(rest);

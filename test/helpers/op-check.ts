@@ -77,7 +77,7 @@ export function shapeError(name: string, types: readonly (TensorType | undefined
   throw new Error('unreachable');
 }
 
-/** Symbolic shapes rendered, for comparing with strings like '(H - 1)//2 + 1'. */
+/** Symbolic shapes rendered, for comparing with strings like '(H + 1)//2'. */
 export function shown(t: TensorType): string { return showType(t); }
 
 export function ty(dtype: DType, shape: readonly Dim[]): TensorType { return { dtype, shape }; }
