@@ -38,6 +38,27 @@ function graphs(): [string, TestGraph][] {
     t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
     out.push(['matmul', t]);
   }
+  {
+    const t = new TestGraph();
+    const x = t.input('x', [2, 4, 5, 7], -2, 2);
+    const gn = t.op('group_norm', [x, t.param('w', [4]), t.param('b', [4])], { groups: 2 });
+    t.output('y', t.op('relu', [gn]));
+    t.output('m', t.op('mean', [t.op('exp', [x])], { axes: [2, 3], keepdims: true }));
+    t.output('a', t.op('argmax', [x], { axis: 1 }));
+    t.output('p', t.op('max_pool2d', [x], { kernel: [3], stride: [2], padding: [1] }));
+    t.output('r', t.op('resize', [x], { size: [9, 4], mode: 'bilinear' }));
+    out.push(['norm-reduce-pool', t]);
+  }
+  {
+    const t = new TestGraph();
+    const levels = [[9, 7], [5, 4], [3, 2]].map(([h, w], i) => t.input(`p${i}`, [1, 3, h, w]));
+    t.ops('max3d', levels, { tau: 2, phi: 3 }).forEach((o, i) => t.output(`y${i}`, o));
+    const [v, ix] = t.ops('topk', [t.op('reshape', [levels[0], ], { shape: [3, -1] })], { k: 5 });
+    t.output('tv', v); t.output('ti', ix);
+    const cat = t.op('concat', [levels[1], t.op('slice', [levels[0]], { axis: 2, start: 1, end: 6 })], { axis: 3 });
+    t.output('cat', t.op('transpose', [cat], { perm: [0, 2, 3, 1] }));
+    out.push(['max3d-topk-layout', t]);
+  }
   return out;
 }
 
