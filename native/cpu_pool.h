@@ -40,12 +40,15 @@ class CpuPool {
 
   const int threads_;
   std::vector<std::thread> workers_;
+  // Workers spin briefly on generation_ before sleeping on wake_, so runs
+  // that follow each other closely (a training loop) skip the wake-up cost;
+  // both are changed under mutex_ so a sleeper never misses a notify.
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;  // guarded by mutex_: bumped once per run()
-  int finished_ = 0;         // guarded by mutex_: workers done with this run
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};  // bumped once per run()
+  std::atomic<int> finished_{0};         // workers done with this run
+  std::atomic<bool> stopping_{false};
 
   const std::vector<Launch>* launches_ = nullptr;
   std::vector<std::atomic<int64_t>> next_;  // next unclaimed workgroup, per launch
