@@ -58,6 +58,7 @@ export async function generateScenes(opts: SceneOptions): Promise<{ out: string;
   if (nonEmptyDir(out) && !opts.force) throw new SceneError(`${opts.out}: folder exists and is not empty; use --force to replace its scenes, or choose another --out`);
   const items = loadFashionItems();
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+  await removeStalePartials(out);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(join(tmp, 'images'), { recursive: true });
   try {
@@ -85,6 +86,31 @@ export async function generateScenes(opts: SceneOptions): Promise<{ out: string;
     return { out, images: opts.images, boxes: records.reduce((n, r) => n + r.objects.length, 0) };
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** A killed run (Ctrl-C) leaves its hidden partial folder; the next run clears those of dead processes. */
+async function removeStalePartials(out: string): Promise<void> {
+  const prefix = `.${basename(out)}.partial-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(out)).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dirname(out), name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

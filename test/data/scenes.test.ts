@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 // CI has only the shipped subset; test what CI runs, whatever is installed here.
@@ -186,6 +187,31 @@ test('refuses a non-empty folder without force; --force replaces only scene outp
   assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
   await generateScenes({ out, images: 1, size: 64, crowd: 0, seed: 1, force: true });
   assert.equal(readdirSync(join(out, 'images')), ['000000.png'], 'old images replaced, not merged');
+});
+
+test('a run killed midway leaves no output folder', async () => {
+  const out = join(root, 'interrupted');
+  const script = `const { generateScenes } = await import(${JSON.stringify(new URL('../../data/scenes.js', import.meta.url).href)});
+    await generateScenes({ out: ${JSON.stringify(out)}, images: 5000, size: 64, crowd: 0.5, seed: 1, force: false });`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore', env: { ...process.env } });
+  const partial = join(root, `.interrupted.partial-${child.pid}`, 'images');
+  const t0 = Date.now();
+  while (!(existsSync(partial) && readdirSync(partial).length > 5) && Date.now() - t0 < 20000) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok(readdirSync(partial).length > 5, 'the child was writing when killed');
+  assert.not.ok(existsSync(out), 'no half-written output folder');
+});
+
+test('a killed run\'s partial folder is cleared by the next run; the target is untouched', async () => {
+  // 2^22 + 7 is above Linux's default pid_max, so no live process has it.
+  const stale = join(root, `.killed.partial-${2 ** 22 + 7}`);
+  mkdirSync(join(stale, 'images'), { recursive: true });
+  writeFileSync(join(stale, 'images', '000000.png'), 'half');
+  assert.not.ok(existsSync(join(root, 'killed')), 'an interrupted run leaves no output folder');
+  await generateScenes({ out: join(root, 'killed'), images: 1, size: 64, crowd: 0, seed: 1, force: false });
+  assert.not.ok(existsSync(stale));
+  assert.ok(existsSync(join(root, 'killed', 'annotations.json')));
 });
 
 test('bad options are user errors', async () => {
