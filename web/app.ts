@@ -1,8 +1,11 @@
-// The demo page's script: runs the smoke program on navigator.gpu, shows a
-// summary, and leaves the full result on globalThis.fusedetResult for the
+// The demo page's script: compiles a tiny detector-shaped graph in the page
+// and runs it, and the hand-written smoke program, on navigator.gpu; shows a
+// summary and leaves the full result on globalThis.fusedetResult for the
 // headless browser test to compare with Node.
 import { createBrowserWebGpu } from '../runtime-webgpu/browser.js';
+import { compileGraph } from '../compiler/program.js';
 import { smokeProgram, smokeData, SMOKE_ROWS, SMOKE_COLS } from './smoke-program.js';
+import { demoGraph } from './demo-graph.js';
 
 export interface PageResult {
   ok: boolean;
@@ -20,10 +23,15 @@ async function runPage(): Promise<PageResult> {
     await ex.setParams({ w });
     const t0 = performance.now();
     const out = await ex.run({ x });
+    ex.dispose();
+    const demo = demoGraph();
+    const dex = await rt.load(compileGraph(demo.graph, { fuse: true }));
+    await dex.setParams(demo.params);
+    Object.assign(out, await dex.run(demo.inputs));
+    dex.dispose();
     const ms = performance.now() - t0;
     const outputs: Record<string, number[]> = {};
     for (const [k, t] of Object.entries(out)) outputs[k] = Array.from(t.data);
-    ex.dispose();
     return { ok: true, adapter: rt.gpu.description, outputs, ms };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };

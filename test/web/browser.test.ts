@@ -1,5 +1,5 @@
-// The demo page in headless Debian chromium (SwiftShader WebGPU) runs the
-// same program as Node and must produce the same numbers.
+// The demo page in headless Debian chromium (SwiftShader WebGPU) compiles
+// and runs the same programs as Node and must produce the same numbers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,8 @@ import { join, resolve, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openOrSkip } from '../runtime-webgpu/open.js';
 import { smokeProgram, smokeData, SMOKE_ROWS, SMOKE_COLS } from '../../web/smoke-program.js';
+import { demoGraph } from '../../web/demo-graph.js';
+import { compileGraph } from '../../compiler/program.js';
 import type { PageResult } from '../../web/app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -67,7 +69,14 @@ browserTest('the bundled page computes on navigator.gpu what Node computes', asy
     const { x, w } = smokeData(SMOKE_ROWS, SMOKE_COLS);
     await ex.setParams({ w });
     const node = await ex.run({ x });
-    for (const name of ['rowsum', 'y']) {
+    const demo = demoGraph();
+    const dex = await rt!.load(compileGraph(demo.graph, { fuse: true }));
+    await dex.setParams(demo.params);
+    Object.assign(node, await dex.run(demo.inputs));
+    dex.dispose();
+    const names = ['rowsum', 'y', 'score0', 'score1', 'score2', ...demo.graph.outputs.map((o) => o.name).filter((n) => n.startsWith('peak'))];
+    assert.equal(Object.keys(res.outputs!).sort(), names.slice().sort());
+    for (const name of names) {
       const a = res.outputs![name], b = node[name].data;
       assert.is(a.length, b.length, name);
       // Same WGSL on the same SwiftShader: the bits should agree, not just the values.
