@@ -1,12 +1,13 @@
 // Builtins that are not ops: parameter initialisers, repeat, and static
-// queries (dim, len, shape, min, max).
+// values (dim, len, shape, min, max, choose). choose(c, a, b) evaluates both
+// arguments, so it picks values, not modules: use a module-level if for those.
 import { isConst, showDim, add } from '../../compiler/dims.js';
 import { Init } from '../../compiler/graph.js';
 import type { Expr } from '../ast.js';
 import { Scope } from '../scope.js';
 import { ERROR, Value, describe, seqOf, freshSym } from '../values.js';
 import { Elab, LIMITS } from './elab.js';
-import { evalExpr } from './expr.js';
+import { evalExpr, joinValues } from './expr.js';
 
 type CallExpr = Extract<Expr, { kind: 'call' }>;
 
@@ -100,6 +101,14 @@ export function callBuiltin(el: Elab, scope: Scope, name: string, e: CallExpr): 
       if (x.kind === 'error') return ERROR;
       if (x.kind === 'seq') return { kind: 'int', v: x.len };
       return el.report(e.args[0].span, `len() needs a tuple or list, got ${describe(x)}`);
+    }
+    case 'choose': {
+      if (!noKeywords(el, e, name) || !arity(el, e, name, 3, 3, 'choose(cond, a, b)')) return ERROR;
+      const [c, a, b] = argValues(el, scope, e);
+      if (c.kind === 'error') return ERROR;
+      if (c.kind !== 'bool') return el.report(e.args[0].span, `choose() needs a static bool condition, got ${describe(c)}`);
+      if (c.v !== undefined) return c.v ? a : b;
+      return a.kind === 'error' ? b : b.kind === 'error' ? a : joinValues([a, b]);
     }
     case 'min': case 'max': {
       if (!noKeywords(el, e, name) || !arity(el, e, name, 2, 2, `${name}(a, b)`)) return ERROR;

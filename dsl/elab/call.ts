@@ -21,7 +21,7 @@ function evalArgs(el: Elab, scope: Scope, e: CallExpr): EvArg[] {
   return e.args.map((a) => ({ name: a.name, nameSpan: a.nameSpan, value: evalExpr(el, scope, a.value), span: a.span }));
 }
 
-const SPECIAL = ['repeat', 'dim', 'shape', 'len', 'min', 'max'];
+const SPECIAL = ['repeat', 'dim', 'shape', 'len', 'min', 'max', 'choose'];
 
 export function evalCall(el: Elab, scope: Scope, e: CallExpr): Value {
   const c = e.callee;

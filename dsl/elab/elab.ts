@@ -83,13 +83,16 @@ export class Elab {
 
   /**
    * A rule that needs a number where the checker has a symbol (groups = G):
-   * rerun it with 1 in those places to catch what does not depend on them
+   * rerun it with a default in those places to catch what does not depend on them
    * (rank, dtype), but trust no output shape; lowering checks the rest.
    */
   private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, span: Span, argSpans: (Span | undefined)[]): undefined {
     const unit: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) {
-      unit[k] = Array.isArray(v) ? (v as Dim[]).map((d) => (isConst(d) ? d : 1)) : typeof v === 'object' ? 1 : v;
+      // The spec's default is a value the rule accepts (tau = 2, not 1); else 1.
+      const d = def.attrs.find((a) => a.name === k)?.default;
+      const fallback = typeof d === 'number' ? d : Array.isArray(d) && d.length === 1 && typeof d[0] === 'number' ? (d[0] as number) : 1;
+      unit[k] = Array.isArray(v) ? (v as Dim[]).map((x) => (isConst(x) ? x : fallback)) : typeof v === 'object' ? fallback : v;
     }
     try {
       def.shape(inputs, unit, ctx);

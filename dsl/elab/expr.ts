@@ -130,6 +130,7 @@ function intBinary(el: Elab, op: BinaryOp, x: Dim, y: Dim, rspan: Span, span: Sp
     case '-': return { kind: 'int', v: sub(x, y) };
     case '*': return { kind: 'int', v: mul(x, y) };
     case '/': case '%': {
+      if (!isConst(y) && !el.lowering) return { kind: 'int', v: freshSym('q') };
       if (!isConst(y) || y <= 0) {
         return el.report(rspan, `integer '${op}' needs a positive constant divisor, got ${showDim(y)}`, 'dims support floor division and remainder by a positive constant only');
       }

@@ -13,7 +13,7 @@ export interface Binder {
   readonly bound: Map<string, Dim>;
   /** Where each name was bound (the argument, or the entry's parameter). */
   readonly spans: Map<string, Span>;
-  readonly deferred: { dim: Expr; actual: Dim; span: Span; type: TypeExpr }[];
+  readonly deferred: { dim: Expr; actual: Dim; span: Span; type: TypeExpr; index: number }[];
   /** Generic mode: unknown names become symbols (`H`, or 32*[H/32] under `where H % 32 == 0`). */
   readonly generic: boolean;
   readonly divisors: Map<string, number>;
@@ -86,6 +86,8 @@ export function evalDim(el: Elab, scope: Scope, e: Expr, free: (name: string) =>
         case '-': return sub(a, b);
         case '*': return mul(a, b);
         case '/': case '%':
+          // By a constructor parameter: unknown to the checker, a number in lowering.
+          if (!isConst(b) && !el.lowering) return freshSym('q');
           if (!isConst(b) || b <= 0) { el.report(e.right.span, `a dim can be divided only by a positive constant, got ${showDim(b)}`); return undefined; }
           return e.op === '/' ? floordiv(a, b) : mod(a, b);
         default: break;
@@ -184,7 +186,7 @@ export function matchType(el: Elab, scope: Scope, te: TypeExpr, v: Value, span: 
           if (b.roundBuckets && b.buckets.has(d.name) && isConst(actual)) actual = bucketOf(actual);
           b.bound.set(d.name, actual);
           b.spans.set(d.name, span);
-        } else b.deferred.push({ dim: d, actual, span, type: te });
+        } else b.deferred.push({ dim: d, actual, span, type: te, index: i });
       });
       return true;
     }
@@ -194,7 +196,7 @@ export function matchType(el: Elab, scope: Scope, te: TypeExpr, v: Value, span: 
 /** Compares the dim expressions left by matchType; names still unbound are an error. */
 export function resolveDeferred(el: Elab, scope: Scope, b: Binder, what: string): boolean {
   let ok = true;
-  for (const { dim, actual, span, type } of b.deferred.splice(0)) {
+  for (const { dim, actual, span, type, index } of b.deferred.splice(0)) {
     const want = evalDim(el, scope, dim, (name) => {
       const x = b.bound.get(name);
       if (x === undefined) el.report(span, `${what}: cannot infer '${name}' in ${typeText(type)}`, `'${name}' appears only inside an expression; give it its own dim somewhere in the signature`);
@@ -203,8 +205,8 @@ export function resolveDeferred(el: Elab, scope: Scope, b: Binder, what: string)
     if (want === undefined) { ok = false; continue; }
     const eq = dimEquals(want, actual);
     if (eq === false) {
-      const named = dim.kind === 'name' ? `${dim.name} = ${showDim(want)}` : `${exprText(dim)} = ${showDim(want)}`;
-      el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)}`, `declared ${typeText(type)}`);
+      const named = dim.kind === 'int' ? showDim(want) : `${exprText(dim)} = ${showDim(want)}`;
+      el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)} (dim ${index} of ${typeText(type)})`);
       ok = false;
     }
   }
