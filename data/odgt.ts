@@ -54,7 +54,8 @@ export class DataRecordError extends Error {
     readonly column: number,
     readonly problem: string,
   ) {
-    super(`${file}:${line}:${column}: ${problem}`);
+    // Line 0: about the file as a whole (cannot open, already exists).
+    super(line > 0 ? `${file}:${line}:${column}: ${problem}` : `${file}: ${problem}`);
     this.name = 'DataRecordError';
   }
 }
@@ -230,7 +231,11 @@ function readHeader(file: string, line: number, text: string, list: 'gtboxes' | 
   const id = String(rawId);
   const ctx = new LineContext(file, line, text, `record ID ${JSON.stringify(id)}`);
   const boxes = rec[list];
-  if (boxes === undefined) throw ctx.fail([], `missing field '${list}'`);
+  if (boxes === undefined) {
+    const other = list === 'gtboxes' ? 'dtboxes' : 'gtboxes';
+    const hint = other in rec ? ` (this line has '${other}': ${other === 'dtboxes' ? 'a detections file where ground truth was expected?' : 'ground truth where detections were expected?'})` : '';
+    throw ctx.fail([], `missing field '${list}'${hint}`);
+  }
   if (!Array.isArray(boxes)) throw ctx.fail([list], `'${list}' must be an array`);
   return { rec, id, ctx, boxes, width: readSize(ctx, rec, 'width'), height: readSize(ctx, rec, 'height') };
 }
