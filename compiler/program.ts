@@ -10,6 +10,8 @@
 //             number of workgroups (1-D).
 //   inputs / outputs / params: name → buffer id.
 //   peakBytes the planner's total: the sum of all buffer sizes.
+//   (extra, optional) buffers[i].shape for inputs, params and outputs; report
+//   for `fusedet compile --emit kernels`.
 //
 // Rendered C ABI of each kernel (renderC, one translation unit):
 //   void <name>(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end);
@@ -32,7 +34,7 @@ export { renderCuda } from './render/cuda.js';
 
 export interface Program {
   /** Planned buffers: every graph input, param, output and temporary lives in one. */
-  buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp'; name?: string }[];
+  buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp'; name?: string; shape?: number[] }[];
   kernels: { name: string; hash: string; ir: Kernel; workgroupSize: number }[];
   /** In order. args: runtime int64 scalars (shapes that vary); grid: number of workgroups (1-D, flattened). */
   launches: { kernel: number; buffers: number[]; args: number[]; grid: number }[];
@@ -119,8 +121,14 @@ export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
   const byName = (m: Map<number, string>): Record<string, number> => Object.fromEntries([...m].map(([v, n]) => [n, plan.bufferOf.get(v)!]));
   const outRecord: Record<string, number> = {};
   for (const o of graph.outputs) outRecord[o.name] = plan.bufferOf.get(o.value)!;
+  // Inputs, params and outputs keep their logical shape (optional in the contract; runtimes shape outputs with it).
+  const shapes = new Map<number, number[]>();
+  for (const [v, id] of plan.bufferOf) {
+    const b = plan.buffers[id];
+    if (b.role !== 'temp') shapes.set(id, [...graph.values[v].type.shape]);
+  }
   return {
-    buffers: plan.buffers,
+    buffers: plan.buffers.map((b) => (shapes.has(b.id) ? { ...b, shape: shapes.get(b.id)! } : b)),
     kernels,
     launches: launches.map((l) => ({ kernel: l.kernel, buffers: l.values.map((v) => plan.bufferOf.get(v)!), args: l.args, grid: l.grid })),
     inputs: byName(inputs),
