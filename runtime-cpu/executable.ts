@@ -115,7 +115,9 @@ export class CpuExecutable implements Executable {
         this.native.runLaunches(this.lib!, plan, bound);
         const l = this.program.launches[i];
         const time = { kernel: this.program.kernels[l.kernel].name, grid: l.grid, seconds: (performance.now() - t0) / 1000 };
-        debugLog(2, `launch ${i} ${time.kernel} grid ${time.grid}: ${(time.seconds * 1e3).toFixed(3)} ms`);
+        const r = this.program.report?.launches[i];
+        const rates = r ? `, ${((r.bytesRead + r.bytesWritten) / time.seconds / 1e9).toFixed(2)} GB/s, ${(r.flops / time.seconds / 1e9).toFixed(2)} GFLOP/s` : '';
+        debugLog(2, `launch ${i} ${time.kernel} grid ${time.grid}: ${(time.seconds * 1e3).toFixed(3)} ms${rates}`);
         return time;
       });
     } else {

@@ -31,7 +31,8 @@ options:
   --runtime R             cpu, reference, auto, webgpu or cuda (default: auto)
   --seed K                seed of the parameters and of random inputs (default: 0)
   --compare reference     also run the reference interpreter and print, per output,
-                          the max abs error and the max rel error |a-b|/(|b|+1e-6)
+                          the max abs error and the max rel error
+                          |a-b| / max(|b|, 1e-3 * max|b|)
   --repeat N              run N times after the first, report the best (default: 0)
 
 FUSEDET_DEBUG=1 prints the runtime chosen and compile counts, =2 per-launch times.
@@ -81,7 +82,14 @@ function checksum(t: Tensor): { sum: number; abs: number } {
   return { sum, abs };
 }
 
+/**
+ * Max abs error, and max rel error |a-b| / max(|b|, 1e-3·max|b|): entries far
+ * below the output's scale (a ReLU's near-zeros) are judged against the scale.
+ */
 function errors(got: Tensor, want: Tensor): { abs: number; rel: number; nanMismatch: number } {
+  let scale = 0;
+  for (let i = 0; i < want.data.length; i++) if (Number.isFinite(want.data[i])) scale = Math.max(scale, Math.abs(want.data[i]));
+  const floor = Math.max(1e-3 * scale, 1e-30);
   let abs = 0, rel = 0, nanMismatch = 0;
   for (let i = 0; i < want.data.length; i++) {
     const a = got.data[i], b = want.data[i];
@@ -89,7 +97,7 @@ function errors(got: Tensor, want: Tensor): { abs: number; rel: number; nanMisma
     if (a === b) continue;
     const d = Math.abs(a - b);
     abs = Math.max(abs, d);
-    rel = Math.max(rel, d / (Math.abs(b) + 1e-6));
+    rel = Math.max(rel, d / Math.max(Math.abs(b), floor));
   }
   return { abs, rel, nanMismatch };
 }
