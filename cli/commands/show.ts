@@ -1,6 +1,7 @@
 // `fusedet show --gt GT [--dets DETS] [--images DIR] --out DIR`: draws ground
 // truth and detections on the images, one PNG per image, for looking at data
-// and at what a model found.
+// and at what a model found. COCO (instances + results .json) or CrowdHuman
+// (.odgt gtboxes + dtboxes), chosen by the GT file's extension.
 import { parseArgs } from 'node:util';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -8,21 +9,24 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
-import { readCocoFile, type CocoDataset } from '../../data/coco.js';
-import { readDetectionsFile, resolveDetections, type ResolvedDetections } from '../../data/detections.js';
+import { readCocoFile } from '../../data/coco.js';
+import { readDetectionsFile, resolveDetections } from '../../data/detections.js';
+import { isIgnoreBox, readOdgtDets, readOdgtGt } from '../../data/odgt.js';
 import { readImage } from '../../data/image.js';
 
-const usage = `usage: fusedet show --gt GT.json [--dets DETS.json] --out DIR [options]
+const usage = `usage: fusedet show --gt GT [--dets DETS] --out DIR [options]
 
 Draws the ground-truth boxes (green; crowd and ignore boxes dashed orange)
 and the detections (a colour per class, with class name and score) on each
 image and writes one PNG per image into DIR.
 
 options:
-  --gt FILE        COCO instances file (required)
-  --dets FILE      COCO results file: [{image_id, category_id, bbox, score}, ...]
-  --images DIR     folder the GT's file_name entries are relative to
-                   (default: the GT file's folder + /images)
+  --gt FILE        COCO instances .json, or CrowdHuman .odgt (full boxes;
+                   extra.ignore and tag "mask" are drawn as ignore regions)
+  --dets FILE      COCO results .json [{image_id, category_id, bbox, score}, ...]
+                   for a COCO --gt; .odgt with dtboxes for an .odgt --gt
+  --images DIR     folder the GT's images are in: file_name entries (COCO) or
+                   ID.jpg/ID.png (odgt) (default: the GT file's folder + /images)
   --out DIR        output folder (required); must be empty or new unless --force
   --score S        draw detections with score >= S (default 0.3)
   --limit N        draw the first N images only (default: all)
@@ -44,8 +48,17 @@ export interface ShowOptions {
 
 // Distinct, readable on most backgrounds; class k takes PALETTE[k % n].
 const PALETTE = ['#ff3b30', '#0a84ff', '#ffd60a', '#bf5af2', '#ff9f0a', '#64d2ff', '#ff2d55', '#30d158', '#ffffff', '#ac8e68'];
+const DARK_TEXT = new Set(['#ffffff', '#ffd60a', '#64d2ff', '#30d158']);
 const GT_COLOUR = '#00ff66';
 const IGNORE_COLOUR = '#ff9500';
+
+/** What is drawn on one image, whichever format it came from. Boxes are x, y, w, h. */
+interface View {
+  readonly file: string;
+  readonly stem: string;
+  readonly gt: { box: ArrayLike<number>; name: string; ignore: boolean }[];
+  readonly dets: { box: ArrayLike<number>; name: string; score: number; colour: number }[];
+}
 
 function label(ctx: SKRSContext2D, text: string, x: number, y: number, colour: string, below: boolean): void {
   ctx.font = '11px DejaVu Sans, sans-serif';
@@ -53,12 +66,12 @@ function label(ctx: SKRSContext2D, text: string, x: number, y: number, colour: s
   const ty = below ? y : Math.max(0, y - h);
   ctx.fillStyle = colour;
   ctx.fillRect(x, ty, w, h);
-  ctx.fillStyle = colour === '#ffffff' || colour === '#ffd60a' || colour === GT_COLOUR || colour === '#64d2ff' ? '#000000' : '#ffffff';
+  ctx.fillStyle = DARK_TEXT.has(colour) || colour === GT_COLOUR ? '#000000' : '#ffffff';
   ctx.fillText(text, x + 2, ty + 10);
 }
 
-function box(ctx: SKRSContext2D, b: ArrayLike<number>, k: number, scale: number, colour: string, dashed: boolean): [number, number, number, number] {
-  const x = b[4 * k]! * scale, y = b[4 * k + 1]! * scale, w = b[4 * k + 2]! * scale, h = b[4 * k + 3]! * scale;
+function strokeBox(ctx: SKRSContext2D, b: ArrayLike<number>, scale: number, colour: string, dashed: boolean): [number, number, number, number] {
+  const x = b[0]! * scale, y = b[1]! * scale, w = b[2]! * scale, h = b[3]! * scale;
   ctx.strokeStyle = colour;
   ctx.lineWidth = 2;
   ctx.setLineDash(dashed ? [5, 4] : []);
@@ -67,9 +80,8 @@ function box(ctx: SKRSContext2D, b: ArrayLike<number>, k: number, scale: number,
   return [x, y, w, h];
 }
 
-async function drawOne(gt: CocoDataset, dets: ResolvedDetections | null, imageIndex: number, detRows: number[], imagesDir: string, opts: ShowOptions): Promise<{ png: Buffer; gtBoxes: number; shown: number }> {
-  const im = gt.images[imageIndex]!;
-  const img = await readImage(join(imagesDir, im.fileName));
+async function draw(view: View, opts: ShowOptions, withDets: boolean): Promise<{ png: Buffer; shown: number }> {
+  const img = await readImage(view.file);
   const scale = opts.scale ?? Math.max(1, Math.min(8, Math.floor(512 / Math.max(img.width, img.height))));
   const src = createCanvas(img.width, img.height);
   const sctx = src.getContext('2d');
@@ -80,31 +92,84 @@ async function drawOne(gt: CocoDataset, dets: ResolvedDetections | null, imageIn
   sctx.putImageData(data, 0, 0);
   const canvas = createCanvas(img.width * scale, img.height * scale);
   const ctx = canvas.getContext('2d');
+  // Small images are magnified to be looked at: keep their pixels visible.
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(src, 0, 0, img.width * scale, img.height * scale);
-
-  const a = gt.annotations;
-  const [start, end] = gt.annotationRange(imageIndex);
-  for (let r = start; r < end; r++) {
-    const crowd = a.iscrowd[r]! !== 0 || a.ignore[r]! !== 0;
-    const [x, y] = box(ctx, a.bbox, r, scale, crowd ? IGNORE_COLOUR : GT_COLOUR, crowd);
-    if (!dets) label(ctx, gt.categories[a.categoryIndex[r]!]!.name, x, y, crowd ? IGNORE_COLOUR : GT_COLOUR, false);
+  for (const g of view.gt) {
+    const colour = g.ignore ? IGNORE_COLOUR : GT_COLOUR;
+    const [x, y] = strokeBox(ctx, g.box, scale, colour, g.ignore);
+    if (!withDets) label(ctx, g.name, x, y, colour, false);
   }
-  let shown = 0;
-  if (dets) {
-    const d = dets.dets;
-    // Highest scores drawn last, on top.
-    const rows = detRows.filter((row) => d.score[row]! >= opts.score).sort((p, q) => d.score[p]! - d.score[q]!);
-    for (const row of rows) {
+  // Highest scores drawn last, on top.
+  const dets = view.dets.filter((d) => d.score >= opts.score).sort((p, q) => p.score - q.score);
+  for (const d of dets) {
+    const colour = PALETTE[d.colour % PALETTE.length]!;
+    const [x, y, , h] = strokeBox(ctx, d.box, scale, colour, false);
+    label(ctx, `${d.name} ${d.score.toFixed(2)}`, x, y + h, colour, true);
+  }
+  return { png: await canvas.encode('png'), shown: dets.length };
+}
+
+async function cocoViews(opts: ShowOptions, imagesDir: string): Promise<View[]> {
+  const gt = await readCocoFile(opts.gt);
+  const a = gt.annotations;
+  const views: View[] = [];
+  const count = Math.min(gt.images.length, opts.limit);
+  for (let i = 0; i < count; i++) {
+    const im = gt.images[i]!;
+    const [start, end] = gt.annotationRange(i);
+    const boxes: View['gt'] = [];
+    for (let r = start; r < end; r++) {
+      boxes.push({ box: a.bbox.subarray(4 * r, 4 * r + 4), name: gt.categories[a.categoryIndex[r]!]!.name, ignore: a.iscrowd[r]! !== 0 || a.ignore[r]! !== 0 });
+    }
+    views.push({ file: join(imagesDir, im.fileName), stem: basename(im.fileName, extname(im.fileName)), gt: boxes, dets: [] });
+  }
+  if (opts.dets) {
+    if (opts.dets.endsWith('.odgt')) throw new UserError(`${opts.dets}: detections for a COCO --gt must be a COCO results .json file`);
+    const r = resolveDetections(await readDetectionsFile(opts.dets), gt);
+    const d = r.dets;
+    r.rows.forEach((row, k) => {
+      const view = views[r.imageIndex[k]!];
+      if (!view) return;
       const ci = gt.categoryIndexOf(d.categoryId[row]!);
-      const colour = PALETTE[(ci < 0 ? 0 : ci) % PALETTE.length]!;
-      const [x, y, , h] = box(ctx, d.bbox, row, scale, colour, false);
-      const name = ci < 0 ? `cat ${d.categoryId[row]}` : gt.categories[ci]!.name;
-      label(ctx, `${name} ${d.score[row]!.toFixed(2)}`, x, y + h, colour, true);
-      shown++;
+      const name = ci < 0 ? `category ${d.categoryId[row]}` : gt.categories[ci]!.name;
+      view.dets.push({ box: d.bbox.subarray(4 * row, 4 * row + 4), name, score: d.score[row]!, colour: ci < 0 ? 0 : ci });
+    });
+  }
+  return views;
+}
+
+/** CrowdHuman names images by record ID; the extension is whatever is in the folder. */
+function odgtImage(imagesDir: string, id: string): string {
+  for (const ext of ['.jpg', '.png', '.jpeg', '.JPG', '.PNG']) if (existsSync(join(imagesDir, id + ext))) return join(imagesDir, id + ext);
+  return join(imagesDir, id + '.jpg');
+}
+
+async function odgtViews(opts: ShowOptions, imagesDir: string): Promise<View[]> {
+  const views: View[] = [];
+  const byId = new Map<string, View>();
+  const tags = new Map<string, number>();
+  const colourOf = (tag: string): number => {
+    if (!tags.has(tag)) tags.set(tag, tags.size);
+    return tags.get(tag)!;
+  };
+  for await (const rec of readOdgtGt(opts.gt)) {
+    if (views.length >= opts.limit) break;
+    const gt = rec.gtboxes.map((g) => ({ box: g.fbox, name: g.tag, ignore: isIgnoreBox(g) || g.tag === 'mask' }));
+    for (const g of gt) if (!g.ignore) colourOf(g.name);
+    const view: View = { file: odgtImage(imagesDir, rec.id), stem: rec.id, gt, dets: [] };
+    views.push(view);
+    byId.set(rec.id, view);
+  }
+  if (opts.dets) {
+    if (!opts.dets.endsWith('.odgt')) throw new UserError(`${opts.dets}: detections for an .odgt --gt must be an .odgt file with dtboxes`);
+    for await (const rec of readOdgtDets(opts.dets)) {
+      const view = byId.get(rec.id);
+      if (!view) continue;
+      for (const d of rec.dtboxes) view.dets.push({ box: d.box, name: d.tag ?? 'object', score: d.score, colour: colourOf(d.tag ?? 'object') });
     }
   }
-  return { png: await canvas.encode('png'), gtBoxes: end - start, shown };
+  return views;
 }
 
 /** Draws and writes the PNGs; the command's work, callable from tests. */
@@ -114,20 +179,9 @@ export async function showImages(opts: ShowOptions): Promise<{ out: string; imag
     if (!statSync(out).isDirectory()) throw new UserError(`${opts.out}: exists and is not a folder; choose another --out`);
     if (readdirSync(out).length > 0 && !opts.force) throw new UserError(`${opts.out}: folder exists and is not empty; use --force to write into it, or choose another --out`);
   }
-  const gt = await readCocoFile(opts.gt);
   const imagesDir = opts.images ?? join(dirname(opts.gt), 'images');
-  if (!existsSync(imagesDir)) throw new UserError(`${imagesDir}: image folder not found; give the folder holding the GT's file_name entries with --images`);
-  let dets: ResolvedDetections | null = null;
-  const byImage = new Map<number, number[]>();
-  if (opts.dets) {
-    dets = resolveDetections(await readDetectionsFile(opts.dets), gt);
-    dets.rows.forEach((row, k) => {
-      const ii = dets!.imageIndex[k]!;
-      const list = byImage.get(ii);
-      if (list) list.push(row); else byImage.set(ii, [row]);
-    });
-  }
-  const count = Math.min(gt.images.length, opts.limit);
+  if (!existsSync(imagesDir)) throw new UserError(`${imagesDir}: image folder not found; give the folder holding the GT's images with --images`);
+  const views = opts.gt.endsWith('.odgt') ? await odgtViews(opts, imagesDir) : await cocoViews(opts, imagesDir);
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -135,18 +189,17 @@ export async function showImages(opts: ShowOptions): Promise<{ out: string; imag
     const names = new Set<string>();
     let gtBoxes = 0, detections = 0;
     const outputs: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const stem = basename(gt.images[i]!.fileName, extname(gt.images[i]!.fileName));
-      const name = names.has(stem) ? `${stem}-${gt.images[i]!.id}.png` : `${stem}.png`;
-      names.add(stem);
-      const r = await drawOne(gt, dets, i, byImage.get(i) ?? [], imagesDir, opts);
+    for (const [i, view] of views.entries()) {
+      const name = names.has(view.stem) ? `${view.stem}-${i}.png` : `${view.stem}.png`;
+      names.add(view.stem);
+      const r = await draw(view, opts, opts.dets !== undefined);
       await writeFile(join(tmp, name), r.png);
       outputs.push(name);
-      gtBoxes += r.gtBoxes; detections += r.shown;
+      gtBoxes += view.gt.length; detections += r.shown;
     }
     if (!existsSync(out)) await rename(tmp, out);
     else for (const name of outputs) await rename(join(tmp, name), join(out, name));
-    return { out, images: count, gtBoxes, detections };
+    return { out, images: views.length, gtBoxes, detections };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -66,6 +66,38 @@ test('refuses a non-empty output folder without --force; --force writes into it'
   assert.equal(readdirSync(out).sort(), ['000000.png', 'keep.txt']);
 });
 
+test('CrowdHuman .odgt input: ignore boxes dashed orange, odgt detections drawn', async () => {
+  const crowded = join(root, 'crowded');
+  await generateScenes({ out: crowded, images: 4, size: 64, crowd: 1, seed: 5, force: false });
+  const lines = readFileSync(join(crowded, 'annotations.odgt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ID: string; gtboxes: { tag: string; fbox: number[]; extra: { ignore: number } }[] });
+  const dets = lines.map((l) => JSON.stringify({ ID: l.ID, dtboxes: l.gtboxes.map((g) => ({ box: g.fbox, score: 0.8, tag: g.tag })) }));
+  writeFileSync(join(root, 'dets.odgt'), dets.join('\n') + '\n');
+  const out = join(root, 'odgt');
+  const r = await showImages({ gt: join(crowded, 'annotations.odgt'), out, score: 0.3, limit: Infinity, scale: 4, force: false });
+  assert.is(r.images, 4);
+  assert.is(r.gtBoxes, lines.reduce((n, l) => n + l.gtboxes.length, 0));
+  const rec = lines.findIndex((l) => l.gtboxes.some((g) => g.extra.ignore === 1));
+  assert.ok(rec >= 0, 'crowd 1 scenes have an ignore box');
+  const g = lines[rec]!.gtboxes.find((x) => x.extra.ignore === 1)!;
+  const img = await readImage(join(out, `${lines[rec]!.ID}.png`));
+  const y = (g.fbox[1]! + g.fbox[3]!) * 4;
+  let orange = 0;
+  for (let x = g.fbox[0]! * 4; x < (g.fbox[0]! + g.fbox[2]!) * 4; x++) {
+    const [R, G, B] = img.data.subarray(3 * (y * img.width + x), 3 * (y * img.width + x) + 3);
+    if (R! > 200 && G! > 110 && G! < 180 && B! < 70) orange++;
+  }
+  assert.ok(orange > 0, 'orange dashes on the ignore box\'s bottom edge');
+  const withDets = await showImages({ gt: join(crowded, 'annotations.odgt'), dets: join(root, 'dets.odgt'), out: join(root, 'odgt-dets'), score: 0.3, limit: 2, force: false });
+  assert.is(withDets.detections, lines[0]!.gtboxes.length + lines[1]!.gtboxes.length);
+  await userError(showImages({ gt: join(crowded, 'annotations.odgt'), dets: detsJson(), out: join(root, 'mixed'), score: 0.3, limit: 1, force: false }), 1, '.odgt');
+});
+
+function detsJson(): string {
+  const p = join(root, 'mixed.json');
+  writeFileSync(p, '[]');
+  return p;
+}
+
 test('bad flags and a missing image folder are user errors', async () => {
   await userError(command.run(['--gt', gtFile, '--out', join(root, 'x'), '--score', 'high']), 2, '--score');
   await userError(command.run(['--out', join(root, 'x')]), 2, '--gt');
