@@ -51,6 +51,8 @@ export interface OpenDevice {
   readonly features: ReadonlySet<string>;
   /** Vendor / architecture / description as the adapter reports them. */
   readonly description: string;
+  /** A CPU implementation (SwiftShader, a fallback adapter): correct but slower than the CPU runtime. */
+  readonly software: boolean;
   /** Rejects with DeviceLostError when the device goes; never resolves otherwise. */
   readonly lost: Promise<never>;
   /** Set once the device is lost; every later call fails fast with it. */
@@ -63,6 +65,12 @@ function describeAdapter(a: GPUAdapter): string {
   const info = a.info;
   const parts = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s);
   return parts.length ? parts.join(' / ') : 'unnamed adapter';
+}
+
+function isSoftware(a: GPUAdapter): boolean {
+  const info = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  if (info?.isFallbackAdapter || (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  return /swiftshader|llvmpipe|lavapipe|warp|software/i.test(describeAdapter(a));
 }
 
 /**
@@ -94,6 +102,6 @@ export async function openDevice(gpu: GPU, opts: DeviceOptions = {}, hint = ''):
   lost.catch(() => undefined);
   return {
     adapter, device, limits, features: new Set([...device.features].map(String)),
-    description: describeAdapter(adapter), lost, lostError: () => lostErr,
+    description: describeAdapter(adapter), software: isSoftware(adapter), lost, lostError: () => lostErr,
   };
 }

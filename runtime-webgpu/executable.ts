@@ -109,7 +109,7 @@ export class WebGpuExecutable implements Executable {
     const pipelines = await Promise.all(p.launches.map((l, i) => {
       const k = p.kernels[l.kernel];
       if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
-      return cache.get(k.name, k.hash, this.opts.source(k), l.buffers.length);
+      return cache.get(k.name, k.hash, this.opts.source(k), l.buffers.length, k.workgroupSize);
     }));
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');

@@ -67,14 +67,22 @@ export async function createNodeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpu
   return WebGpuRuntime.create(gpu, { ...nodeOptions(), ...opts, adapterHint: opts.adapterHint ?? environmentHint() });
 }
 
-/** Undefined when WebGPU works here, else the reason (for `--runtime auto`). */
-export async function webGpuUnavailableReason(): Promise<string | undefined> {
+/**
+ * Undefined when WebGPU can run here, else the reason (runtime/select.ts).
+ * With `hardwareOnly` (what `--runtime auto` wants) a software adapter such
+ * as SwiftShader counts as unavailable: it is correct, but the CPU runtime
+ * is much faster on the same cores.
+ */
+export async function webGpuUnavailableReason(opts: { hardwareOnly?: boolean } = {}): Promise<string | undefined> {
+  let rt: WebGpuRuntime;
   try {
-    const rt = await createNodeWebGpu();
-    rt.destroy();
-    return undefined;
+    rt = await createNodeWebGpu();
   } catch (e) {
     if (e instanceof WebGpuUnavailable) return e.reason;
     throw e;
   }
+  const { software, description } = rt.gpu;
+  rt.destroy();
+  if (opts.hardwareOnly && software) return `only a software adapter (${description}); slower than the CPU runtime (ask for it with --runtime webgpu)`;
+  return undefined;
 }

@@ -41,11 +41,11 @@ export class PipelineCache {
 
   constructor(private readonly gpu: OpenDevice, private readonly timeoutMs: number, private readonly dump: SourceDump | undefined) {}
 
-  get(name: string, hash: string, wgsl: string, storageCount: number): Promise<CompiledKernel> {
+  get(name: string, hash: string, wgsl: string, storageCount: number, workgroupSize: number): Promise<CompiledKernel> {
     const key = `${hash}/${storageCount}`;
     let p = this.byHash.get(key);
     if (!p) {
-      p = this.compile(name, hash, wgsl, storageCount);
+      p = this.compile(name, hash, wgsl, storageCount, workgroupSize);
       // A failed compile must not poison the cache for a corrected retry.
       p.catch(() => this.byHash.delete(key));
       this.byHash.set(key, p);
@@ -53,10 +53,13 @@ export class PipelineCache {
     return p;
   }
 
-  private async compile(name: string, hash: string, wgsl: string, storageCount: number): Promise<CompiledKernel> {
+  private async compile(name: string, hash: string, wgsl: string, storageCount: number, workgroupSize: number): Promise<CompiledKernel> {
     const { device, limits, lost } = this.gpu;
     if (storageCount > limits.maxStorageBuffersPerShaderStage) {
       throw new DeviceLimitError(`kernel ${name} binds ${storageCount} storage buffers; this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage (split the kernel or pack its arrays)`);
+    }
+    if (workgroupSize > limits.maxComputeInvocationsPerWorkgroup) {
+      throw new DeviceLimitError(`kernel ${name} has workgroups of ${workgroupSize} threads; this device allows ${limits.maxComputeInvocationsPerWorkgroup}`);
     }
     this.compiles++;
     device.pushErrorScope('validation');

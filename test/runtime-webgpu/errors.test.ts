@@ -70,6 +70,20 @@ gpuTest('a kernel binding more storage buffers than the stage allows', async () 
     e instanceof DeviceLimitError && /binds \d+ storage buffers; this device allows \d+/.test(e.message));
 });
 
+gpuTest('workgroups over maxComputeInvocationsPerWorkgroup', async () => {
+  const p = smokeProgram(2, 2);
+  p.kernels[0] = { ...p.kernels[0], hash: 'test:wide', workgroupSize: rt!.limits.maxComputeInvocationsPerWorkgroup * 2 };
+  await rejects(() => rt!.load(p), (e: unknown) => e instanceof DeviceLimitError && /workgroups of \d+ threads; this device allows \d+/.test(e.message));
+});
+
+gpuTest('the adapter says whether it is software, and auto can refuse it', async () => {
+  const { webGpuUnavailableReason } = await import('../../runtime-webgpu/node.js');
+  assert.is(await webGpuUnavailableReason(), undefined);
+  const hw = await webGpuUnavailableReason({ hardwareOnly: true });
+  if (rt!.gpu.software) assert.match(hw ?? '', /only a software adapter .*--runtime webgpu/);
+  else assert.is(hw, undefined);
+});
+
 gpuTest('wrong inputs: missing, unknown, wrong size', async () => {
   const ex = await rt!.load(smokeProgram(2, 3));
   const { x, w } = smokeData(2, 3);
