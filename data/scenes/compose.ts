@@ -154,10 +154,13 @@ function paintItem(img: Float32Array, size: number, p: Placed, rng: Rng): void {
       for (let c = 0; c < 3; c++) img[q + c] = img[q + c]! * (1 - dark * a);
     }
   }
+  // Light falling from one side, so an item is not one flat tint.
+  const light = rng.next() * 2 * Math.PI, lx = Math.cos(light) * rng.uniform(0, 0.4) / sprite.width, ly = Math.sin(light) * rng.uniform(0, 0.4) / sprite.height;
   for (let j = 0; j < sprite.height; j++) for (let i = 0; i < sprite.width; i++) {
     const a = sprite.alpha[j * sprite.width + i]!;
     if (a <= 0) continue;
-    const lit = Math.min(1.3, (0.2 + 0.9 * sprite.shade[j * sprite.width + i]!) * gain);
+    const side = 1 + (i - sprite.width / 2) * lx + (j - sprite.height / 2) * ly;
+    const lit = Math.min(1.3, (0.2 + 0.9 * sprite.shade[j * sprite.width + i]!) * gain * side);
     const q = 3 * ((p.y + j) * size + p.x + i);
     for (let c = 0; c < 3; c++) img[q + c] = img[q + c]! * (1 - a) + Math.min(1, tint[c]! * lit) * a;
   }
