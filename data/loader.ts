@@ -129,9 +129,12 @@ export class Loader {
   /** Builds one batch now (no queue): what `epoch` yields at that place. */
   async batch(epoch: number, position: number, indices: readonly number[]): Promise<Batch> {
     const o = this.opts;
+    // The shuffle uses stream 2·epoch + 1 of the seed; augmentation draws from
+    // a seed of its own per epoch, one stream per place in the epoch.
+    const epochSeed = new Rng(o.seed, 2 * epoch + 2).u32();
     const parts = await Promise.all(indices.map(async (si, k) => {
       const s = this.samples[si]!;
-      const rng = new Rng(o.seed ^ 0x5bd1e995, (epoch * 0x10000 + position + k) * 2 + 2);
+      const rng = new Rng(epochSeed, position + k);
       const plan = planResize(s.width, s.height, drawShortSide(o.shortSides, rng), o.maxSize);
       const flip = o.flip && rng.next() < 0.5;
       const img = await readResized(s.path, plan.width, plan.height, flip, { width: s.width, height: s.height });
