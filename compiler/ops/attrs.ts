@@ -1,8 +1,15 @@
 // Reading attrs inside shape rules and references. Int attrs are Dims: the
 // checker may pass symbols, so each reader says whether it needs a number.
-import { Dim, isConst, showDim } from '../dims.js';
+import { Dim, DimExpr, isConst, showDim } from '../dims.js';
 import { DType, DTYPES } from '../types.js';
 import { Attrs, AttrValue, OpDef, ShapeError } from './op.js';
+
+/** An attr value as the user wrote it, for messages. */
+export function showAttr(v: AttrValue): string {
+  if (v instanceof DimExpr) return showDim(v);
+  if (Array.isArray(v)) return `[${v.map((x) => showAttr(x as AttrValue)).join(', ')}]`;
+  return JSON.stringify(v);
+}
 
 function get(op: string, attrs: Attrs, name: string): AttrValue {
   const v = attrs[name];
@@ -10,15 +17,21 @@ function get(op: string, attrs: Attrs, name: string): AttrValue {
   return v;
 }
 
+function integral(op: string, name: string, d: Dim): Dim {
+  if (typeof d === 'number' && !Number.isInteger(d)) throw new ShapeError(`${op}: attribute '${name}' must be an integer, got ${d}`);
+  if (typeof d !== 'number' && !(d instanceof DimExpr)) throw new ShapeError(`${op}: attribute '${name}' must be integers, got ${showAttr(d as AttrValue)}`);
+  return d;
+}
+
 /** An int attr that may stay symbolic (topk's k, reshape's sizes). */
 export function dimAttr(op: string, attrs: Attrs, name: string): Dim {
   const v = get(op, attrs, name);
   if (Array.isArray(v)) {
-    if (v.length === 1) return v[0] as Dim;
+    if (v.length === 1) return integral(op, name, v[0] as Dim);
     throw new ShapeError(`${op}: attribute '${name}' must be one integer, got ${v.length} values`);
   }
-  if (typeof v === 'boolean' || typeof v === 'string') throw new ShapeError(`${op}: attribute '${name}' must be an integer, got ${JSON.stringify(v)}`);
-  return v as Dim;
+  if (typeof v === 'boolean' || typeof v === 'string') throw new ShapeError(`${op}: attribute '${name}' must be an integer, got ${showAttr(v)}`);
+  return integral(op, name, v as Dim);
 }
 
 function concrete(op: string, name: string, d: Dim): number {
@@ -35,8 +48,8 @@ export function intAttr(op: string, attrs: Attrs, name: string): number {
 /** An `ints` attr: one value applied to all `n` dims, or exactly `n` values (n undefined: any length). */
 export function dimsAttr(op: string, attrs: Attrs, name: string, n?: number): Dim[] {
   const v = get(op, attrs, name);
-  if (typeof v === 'boolean' || typeof v === 'string') throw new ShapeError(`${op}: attribute '${name}' must be integers, got ${JSON.stringify(v)}`);
-  const list: Dim[] = Array.isArray(v) ? [...(v as readonly Dim[])] : [v as Dim];
+  if (typeof v === 'boolean' || typeof v === 'string') throw new ShapeError(`${op}: attribute '${name}' must be integers, got ${showAttr(v)}`);
+  const list: Dim[] = (Array.isArray(v) ? [...(v as readonly Dim[])] : [v as Dim]).map((d) => integral(op, name, d));
   if (n === undefined) return list;
   if (list.length === 1) return new Array<Dim>(n).fill(list[0]);
   if (list.length !== n) throw new ShapeError(`${op}: attribute '${name}' needs 1 or ${n} values, got ${list.length}`);
@@ -49,19 +62,19 @@ export function intsAttr(op: string, attrs: Attrs, name: string, n?: number): nu
 
 export function floatAttr(op: string, attrs: Attrs, name: string): number {
   const v = get(op, attrs, name);
-  if (typeof v !== 'number') throw new ShapeError(`${op}: attribute '${name}' must be a number, got ${typeof v === 'object' ? showDim(v as Dim) : JSON.stringify(v)}`);
+  if (typeof v !== 'number') throw new ShapeError(`${op}: attribute '${name}' must be a number, got ${showAttr(v)}`);
   return v;
 }
 
 export function boolAttr(op: string, attrs: Attrs, name: string): boolean {
   const v = get(op, attrs, name);
-  if (typeof v !== 'boolean') throw new ShapeError(`${op}: attribute '${name}' must be true or false`);
+  if (typeof v !== 'boolean') throw new ShapeError(`${op}: attribute '${name}' must be true or false, got ${showAttr(v)}`);
   return v;
 }
 
 export function stringAttr(op: string, attrs: Attrs, name: string, choices?: readonly string[]): string {
   const v = get(op, attrs, name);
-  if (typeof v !== 'string') throw new ShapeError(`${op}: attribute '${name}' must be a string`);
+  if (typeof v !== 'string') throw new ShapeError(`${op}: attribute '${name}' must be a string, got ${showAttr(v)}`);
   if (choices && !choices.includes(v)) throw new ShapeError(`${op}: attribute '${name}' must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${JSON.stringify(v)}`);
   return v;
 }
