@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,15 @@ struct Library {
   }
 };
 
-std::unique_ptr<CpuPool> pool;
+// Process-wide (worker_threads share it); a run holds its own reference, so
+// setThreads never destroys a pool that is running.
+std::mutex poolMutex;
+std::shared_ptr<CpuPool> pool;
 
-CpuPool& thePool() {
-  if (!pool) pool = std::make_unique<CpuPool>(defaultThreadCount());
-  return *pool;
+std::shared_ptr<CpuPool> thePool() {
+  std::lock_guard<std::mutex> lock(poolMutex);
+  if (!pool) pool = std::make_shared<CpuPool>(defaultThreadCount());
+  return pool;
 }
 
 // loadLibrary(path, symbols) -> opaque handle whose kernel i is symbols[i].
@@ -92,7 +97,8 @@ Napi::Value RunLaunches(const Napi::CallbackInfo& info) {
     buffers[i] = bufferData(env, bufArr.Get(i), &bytes);
   }
 
-  CpuPool& p = thePool();
+  std::shared_ptr<CpuPool> held = thePool();
+  CpuPool& p = *held;
   auto bad = [&](const std::string& what) { return Napi::RangeError::New(env, "runLaunches: malformed plan: " + what); };
   if (planLen < 1 || plan[0] < 0) throw bad("no launch count");
   const int64_t count = plan[0];
@@ -152,7 +158,7 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Threads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), thePool().threads());
+  return Napi::Number::New(info.Env(), thePool()->threads());
 }
 
 // setThreads(n): replaces the pool (tests sweep thread counts; FUSEDET_THREADS
@@ -162,8 +168,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setThreads(n: number)");
   const int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1 || n > 1024) throw Napi::RangeError::New(env, "setThreads: n must be in 1..1024");
-  pool.reset();
-  pool = std::make_unique<CpuPool>(n);
+  auto fresh = std::make_shared<CpuPool>(n);
+  std::lock_guard<std::mutex> lock(poolMutex);
+  pool = fresh;
   return env.Undefined();
 }
 

@@ -51,6 +51,7 @@ CpuPool::~CpuPool() {
 
 void CpuPool::run(const std::vector<Launch>& launches) {
   if (launches.empty()) return;
+  std::lock_guard<std::mutex> serial(runMutex_);
   std::vector<std::atomic<int64_t>> next(launches.size());
   for (auto& n : next) n.store(0, std::memory_order_relaxed);
   next_.swap(next);

@@ -40,6 +40,8 @@ class CpuPool {
 
   const int threads_;
   std::vector<std::thread> workers_;
+  // One run at a time: worker_threads may share this process-wide pool.
+  std::mutex runMutex_;
   // Workers spin briefly on generation_ before sleeping on wake_, so runs
   // that follow each other closely (a training loop) skip the wake-up cost;
   // both are changed under mutex_ so a sleeper never misses a notify.

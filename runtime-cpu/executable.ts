@@ -76,6 +76,9 @@ export class CpuExecutable implements Executable {
 
   private checkTensor(kind: string, name: string, b: ProgramBuffer, t: Tensor): void {
     if (t.dtype !== b.dtype) throw new InputMismatch(`${kind} '${name}' is ${t.dtype}, the program expects ${b.dtype}`);
+    if (t.data.BYTES_PER_ELEMENT !== ELEMENT_BYTES[b.dtype]) {
+      throw new InputMismatch(`${kind} '${name}' is held in a ${t.data.constructor.name}; the CPU runtime reads ${b.dtype} as ${ELEMENT_BYTES[b.dtype]}-byte elements (convert it, e.g. Float32Array.from(data))`);
+    }
     if (t.data.byteLength !== b.bytes) {
       throw new InputMismatch(`${kind} '${name}' has ${t.data.length} elements (${formatBytes(t.data.byteLength)}, shape [${t.shape.join(', ')}]), the program expects ${b.bytes / ELEMENT_BYTES[b.dtype]}`);
     }

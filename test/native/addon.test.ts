@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { buildLibrary } from '../../runtime-cpu/build.js';
 import { tryNativeCpu, nativeFailure } from '../../runtime-cpu/native.js';
 import { packLaunches } from '../../runtime-cpu/plan.js';
@@ -81,6 +82,14 @@ test('a malformed plan is refused before anything runs', async () => {
   assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(2n, 2n, 4n, 1n, 0n, 0n), [counts]), /truncated/);
   assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 4n, 1n, 0n, 0n), [42 as unknown as ArrayBuffer]), /ArrayBuffer, a TypedArray or null/);
   assert.ok(counts.every((c) => c === 0));
+});
+
+test('FUSEDET_THREADS sets the pool size of a new process', () => {
+  const script = `import('${new URL('../../runtime-cpu/native.js', import.meta.url).href}').then((m) => process.stdout.write(String(m.tryNativeCpu().threads())))`;
+  for (const n of ['1', '3']) {
+    const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, FUSEDET_THREADS: n } }).toString();
+    assert.is(out, n);
+  }
 });
 
 test('setThreads rejects nonsense', () => {

@@ -74,6 +74,7 @@ test('a wrong, missing or unknown input is refused with the name and what was ex
   await rejects(() => exe.run({ a, b: randomTensor([15], 1) }), /input 'b' has 15 elements .* expects 16/);
   await rejects(() => exe.run({ a, b: tensor('i32', [16], new Array(16).fill(0)) }), /input 'b' is i32, the program expects f32/);
   await rejects(() => exe.run({ a, b: a, c: a }), /no input named 'c'; its inputs: a, b/);
+  await rejects(() => exe.run({ a, b: { dtype: 'f32', shape: [16], data: new Float64Array(16) } }), /input 'b' is held in a Float64Array/);
   await rejects(() => exe.setParams({ nope: a }), /no param named 'nope'/);
 });
 
