@@ -155,6 +155,24 @@ test('deterministic by seed, whatever the prefetch depth; another seed reorders'
   assert.is(new Set(order(a).split(',')).size, 7, 'an epoch visits every image once');
 });
 
+test('prefetch: batches are prepared ahead of the consumer, at most `prefetch` of them', async () => {
+  const ds = await makeDataset(Array.from({ length: 6 }, (_, i) => ({ file: `p${i}.png`, width: 32, height: 32, boxes: [[0, 0, 8, 8]] })));
+  const started: number[] = [];
+  class Spy extends Loader {
+    override batch(epoch: number, position: number, indices: readonly number[]): Promise<Batch> {
+      started.push(position);
+      return super.batch(epoch, position, indices);
+    }
+  }
+  const seen: number[][] = [];
+  for await (const b of new Spy(ds, { ...base, batchSize: 1, prefetch: 2, shuffle: false }).epoch(0)) {
+    seen.push([b.imageIds[0]!, started.length]);
+    await new Promise((r) => setTimeout(r, 30)); // the consumer's work
+  }
+  // While batch k is consumed, batches k+1 and k+2 have been started, and no more.
+  assert.equal(seen, [[1, 3], [2, 4], [3, 5], [4, 6], [5, 6], [6, 6]]);
+});
+
 test('normalisation uses mean and std per channel', async () => {
   const ds = await makeDataset([{ file: 'n.png', width: 32, height: 32, boxes: [[0, 0, 16, 32]] }]);
   const [b] = await collect(new Loader(ds, { ...base, batchSize: 1, flip: false, shortSides: [32], mean: [0.5, 0.25, 0], std: [0.5, 0.25, 2] }), 0);
