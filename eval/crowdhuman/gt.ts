@@ -30,7 +30,7 @@ export interface GtIndex {
  * every tag in the file.
  */
 export class GtIndexBuilder {
-  private readonly pending: { id: string; width?: number; height?: number; boxes: Float64Array; tagIds: Uint16Array; ignore: Uint8Array }[] = [];
+  private readonly pending: { id: string; width?: number; height?: number; boxes: Float64Array; tagIds: Uint32Array; ignore: Uint8Array }[] = [];
   private readonly tagIds = new Map<string, number>();
   private readonly seen = new Set<string>();
 
@@ -41,7 +41,7 @@ export class GtIndexBuilder {
     if (this.seen.has(r.id)) return false;
     this.seen.add(r.id);
     const n = r.gtboxes.length;
-    const boxes = new Float64Array(4 * n), tagIds = new Uint16Array(n), ignore = new Uint8Array(n);
+    const boxes = new Float64Array(4 * n), tagIds = new Uint32Array(n), ignore = new Uint8Array(n);
     r.gtboxes.forEach((b, j) => {
       const [x, y, w, h] = b.fbox;
       boxes.set([x, y, x + w, y + h], 4 * j);
