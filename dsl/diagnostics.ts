@@ -22,7 +22,7 @@ export class DiagnosticsError extends Error {
 
 export function formatDiagnostic(d: Diagnostic, source: string | undefined): string {
   const { file, line, col } = d.span;
-  const out = [`${file}:${line}:${col}: ${d.severity}: ${d.message}`];
+  const out = [line > 0 ? `${file}:${line}:${col}: ${d.severity}: ${d.message}` : `${file}: ${d.severity}: ${d.message}`];
   const text = source?.split('\n')[line - 1];
   if (text !== undefined && line > 0) {
     const gutter = String(line).length + 3;
