@@ -47,6 +47,11 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Drop an epoch's last, short batch. Default false. */
   dropLast?: boolean;
+  /**
+   * Keep images without a usable box (gtCount 0). Default false: training
+   * skips them (DEFCN.md); evaluation must see every image.
+   */
+  keepEmpty?: boolean;
 }
 
 export interface Batch {
@@ -77,18 +82,18 @@ interface Sample { id: number; path: string; width: number; height: number; boxe
 export class Loader {
   /** Images kept for training (with at least one usable box). */
   readonly samples: readonly Sample[];
-  /** Images skipped because no non-crowd, non-empty box was left. */
+  /** Images skipped because no non-crowd, non-empty box was left (0 with keepEmpty). */
   readonly skipped: number;
   private readonly opts: Required<Omit<LoaderOptions, 'imageRoot'>> & { imageRoot?: string };
 
   constructor(dataset: LoaderDataset, opts: LoaderOptions) {
     if (!(opts.batchSize >= 1)) throw new RangeError(`batchSize must be ≥ 1, got ${opts.batchSize}`);
-    this.opts = { sizeDivisor: 32, shuffle: true, prefetch: 2, dropLast: false, ...opts };
+    this.opts = { sizeDivisor: 32, shuffle: true, prefetch: 2, dropLast: false, keepEmpty: false, ...opts };
     const samples: Sample[] = [];
     let skipped = 0;
     for (const im of dataset.images) {
       const boxes = usableBoxes(dataset.boxesOf(im.id));
-      if (boxes.classes.length === 0) { skipped++; continue; }
+      if (boxes.classes.length === 0 && !this.opts.keepEmpty) { skipped++; continue; }
       const path = isAbsolute(im.file) || !opts.imageRoot ? im.file : join(opts.imageRoot, im.file);
       samples.push({ id: im.id, path, width: im.width, height: im.height, boxes });
     }

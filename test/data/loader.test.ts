@@ -133,6 +133,12 @@ test('crowd boxes dropped, images without boxes skipped, classes kept, G buckete
   assert.is(b!.gtClasses[1], -1, 'unused slots are −1');
   assert.equal(Array.from(b!.gtClasses.subarray(16, 25)), [0, 1, 2, 0, 1, 2, 0, 1, 2]);
   assert.equal(b!.shape, [2, 3, 32, 96]);
+  // Evaluation keeps every image.
+  const all = new Loader(ds, { ...base, flip: false, shuffle: false, shortSides: [32], batchSize: 4, keepEmpty: true });
+  assert.is(all.skipped, 0);
+  const [e] = await collect(all, 0);
+  assert.equal(e!.imageIds, [1, 2, 3, 4]);
+  assert.equal(Array.from(e!.gtCount), [1, 0, 0, 9]);
 });
 
 test('deterministic by seed, whatever the prefetch depth; another seed reorders', async () => {
