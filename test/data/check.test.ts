@@ -1,39 +1,56 @@
 // `fusedet data check` and `fusedet data scenes` through the real CLI
-// (dist/cli/main.js as a child process): exit codes and messages.
+// (main() of dist/cli/main.js, in this process): exit codes and messages.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spread } from '../../data/check.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/crowdhuman/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-check-'));
 
-/**
- * The real dist/cli/main.js. It loads every command; when another command
- * cannot load (a module of someone else's that is not built yet), the same
- * main.js runs from a folder holding only the data command, and we say so.
- */
-function pickMain(): string {
-  const real = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-  const probe = spawnSync(process.execPath, [real, '--help'], { encoding: 'utf8' });
-  if (!/ERR_MODULE_NOT_FOUND/.test(probe.stderr)) return real;
-  const alone = join(dir, 'cli');
-  mkdirSync(join(alone, 'commands'), { recursive: true });
-  copyFileSync(real, join(alone, 'main.js'));
-  symlinkSync(fileURLToPath(new URL('../../cli/commands/data.js', import.meta.url)), join(alone, 'commands', 'data.js'));
-  const missing = /Cannot find module '([^']+)'/.exec(probe.stderr)?.[1] ?? '?';
-  process.stdout.write(`NOTICE check.test: another command does not load (${missing}); ran dist/cli/main.js with the data command alone\n`);
-  return join(alone, 'main.js');
-}
-const MAIN = pickMain();
+type Main = (argv: string[]) => Promise<number>;
 
-function cli(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+/** Runs `fn` with stdout and stderr captured. */
+async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const w1 = process.stdout.write, w2 = process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array) => { out.push(String(c)); return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => { err.push(String(c)); return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), out: out.join(''), err: err.join('') };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+  }
+}
+
+/**
+ * main() of dist/cli/main.js, in this process. It loads every command; when
+ * another command cannot load (a module of someone else's not built yet), the
+ * same main.js runs from a folder holding only the data command, and we say so.
+ */
+async function pickMain(): Promise<Main> {
+  const real = (await import('../../cli/main.js')).main;
+  try {
+    await captured(() => real(['--help']));
+    return real;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    const alone = join(dir, 'cli');
+    mkdirSync(join(alone, 'commands'), { recursive: true });
+    copyFileSync(fileURLToPath(new URL('../../cli/main.js', import.meta.url)), join(alone, 'main.js'));
+    symlinkSync(fileURLToPath(new URL('../../cli/commands/data.js', import.meta.url)), join(alone, 'commands', 'data.js'));
+    process.stdout.write(`NOTICE check.test: another command does not load (${(e as Error).message.split('\n')[0]}); ran main() with the data command alone\n`);
+    return ((await import(pathToFileURL(join(alone, 'main.js')).href)) as { main: Main }).main;
+  }
+}
+const main = await pickMain();
+
+function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return captured(() => main(args));
 }
 function put(name: string, text: string): string {
   const p = join(dir, name);
@@ -58,8 +75,8 @@ const coco = {
 };
 const cocoText = JSON.stringify(coco, null, 1);
 
-test('valid COCO file: summary', () => {
-  const r = cli('data', 'check', put('ok.json', cocoText));
+test('valid COCO file: summary', async () => {
+  const r = await cli('data', 'check', put('ok.json', cocoText));
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /valid COCO file/);
   assert.match(r.out, /images\s+3 \(1 without boxes\)/);
@@ -69,8 +86,8 @@ test('valid COCO file: summary', () => {
   assert.match(r.out, /person\s+2\n\s+car\s+1\n\s+unused\s+0/);
 });
 
-test('valid COCO file: --json', () => {
-  const r = cli('data', 'check', put('ok2.json', cocoText), '--json');
+test('valid COCO file: --json', async () => {
+  const r = await cli('data', 'check', put('ok2.json', cocoText), '--json');
   assert.is(r.code, 0, r.err);
   const s = JSON.parse(r.out) as Record<string, unknown>;
   assert.is(s.format, 'coco');
@@ -79,8 +96,8 @@ test('valid COCO file: --json', () => {
   assert.equal(s.imageHeight, { min: 100, median: 200, max: 480 });
 });
 
-test('valid odgt file: summary with ignore regions and masks', () => {
-  const r = cli('data', 'check', join(FIX, 'hand_ignore_order.gt.odgt'));
+test('valid odgt file: summary with ignore regions and masks', async () => {
+  const r = await cli('data', 'check', join(FIX, 'hand_ignore_order.gt.odgt'));
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /valid CrowdHuman odgt file/);
   assert.match(r.out, /images\s+3 \(0 without boxes\)/);
@@ -89,52 +106,52 @@ test('valid odgt file: summary with ignore regions and masks', () => {
   assert.match(r.out, /person\s+7\n\s+mask\s+3/);
 });
 
-test('odgt with other tags says how the crowd metrics will treat them', () => {
-  const r = cli('data', 'check', join(FIX, 'seeded_multiclass.gt.odgt'), '--json');
+test('odgt with other tags says how the crowd metrics will treat them', async () => {
+  const r = await cli('data', 'check', join(FIX, 'seeded_multiclass.gt.odgt'), '--json');
   assert.is(r.code, 0, r.err);
   assert.equal((JSON.parse(r.out) as { otherTags: string[] }).otherTags, ['bag', 'cat', 'shirt', 'shoe']);
-  assert.match(cli('data', 'check', join(FIX, 'seeded_multiclass.gt.odgt')).out, /class-agnostic/);
+  assert.match((await cli('data', 'check', join(FIX, 'seeded_multiclass.gt.odgt'))).out, /class-agnostic/);
 });
 
 const odgtOk = '{"ID":"a","width":10,"height":10,"gtboxes":[{"tag":"person","fbox":[0,0,5,5]}]}';
 
-test('odgt: missing field → file, line, column and record', () => {
+test('odgt: missing field → file, line, column and record', async () => {
   const p = put('missing.odgt', `${odgtOk}\n{"ID":"b","gtboxes":[{"tag":"person","vbox":[0,0,1,1]}]}\n`);
-  fails(cli('data', 'check', p), 1, /missing\.odgt:2:22: record ID "b": missing field 'gtboxes\[0\]\.fbox'\n\(fix the record, or pass --skip-bad/);
+  fails(await cli('data', 'check', p), 1, /missing\.odgt:2:22: record ID "b": missing field 'gtboxes\[0\]\.fbox'\n\(fix the record, or pass --skip-bad/);
 });
 
-test('odgt: negative box size', () => {
+test('odgt: negative box size', async () => {
   const p = put('neg.odgt', `{"ID":"n","gtboxes":[{"tag":"person","fbox":[1,1,4,-3]}]}\n`);
-  fails(cli('data', 'check', p), 1, /neg\.odgt:1:45: record ID "n": 'gtboxes\[0\]\.fbox' has negative size \(w 4, h -3\)/);
+  fails(await cli('data', 'check', p), 1, /neg\.odgt:1:45: record ID "n": 'gtboxes\[0\]\.fbox' has negative size \(w 4, h -3\)/);
 });
 
-test('odgt: a tag that is not a string', () => {
+test('odgt: a tag that is not a string', async () => {
   const p = put('tag.odgt', `{"ID":"t","gtboxes":[{"tag":null,"fbox":[1,1,4,3]}]}\n`);
-  fails(cli('data', 'check', p), 1, /tag\.odgt:1:29: record ID "t": gtboxes\[0\]: 'tag' must be a non-empty string, got null/);
+  fails(await cli('data', 'check', p), 1, /tag\.odgt:1:29: record ID "t": gtboxes\[0\]: 'tag' must be a non-empty string, got null/);
 });
 
-test('odgt: malformed JSON on line 3 with its column', () => {
+test('odgt: malformed JSON on line 3 with its column', async () => {
   const p = put('bad.odgt', `${odgtOk}\n${odgtOk.replace('"a"', '"b"')}\n{"ID":"c","gtboxes":[{"tag":"person" "fbox":[0,0,1,1]}]}\n`);
-  fails(cli('data', 'check', p), 1, /bad\.odgt:3:38: malformed JSON/);
+  fails(await cli('data', 'check', p), 1, /bad\.odgt:3:38: malformed JSON/);
 });
 
-test('odgt: the same image twice', () => {
-  fails(cli('data', 'check', put('dup.odgt', `${odgtOk}\n${odgtOk}\n`)), 1, /dup\.odgt:2:1: record ID "a": image appears a second time/);
+test('odgt: the same image twice', async () => {
+  fails(await cli('data', 'check', put('dup.odgt', `${odgtOk}\n${odgtOk}\n`)), 1, /dup\.odgt:2:1: record ID "a": image appears a second time/);
 });
 
-test('COCO: missing field, negative size, malformed JSON name the file and the record', () => {
+test('COCO: missing field, negative size, malformed JSON name the file and the record', async () => {
   const missing = structuredClone(coco) as { annotations: Record<string, unknown>[] };
   delete missing.annotations[1]!.bbox;
-  fails(cli('data', 'check', put('m.json', JSON.stringify(missing))), 1, /m\.json.*annotations\[1\].*bbox/);
+  fails(await cli('data', 'check', put('m.json', JSON.stringify(missing))), 1, /m\.json.*annotations\[1\].*bbox/);
   const neg = structuredClone(coco);
   neg.annotations[2]!.bbox = [0, 0, -5, 5];
-  fails(cli('data', 'check', put('n.json', JSON.stringify(neg))), 1, /n\.json.*annotations\[2\]/);
-  fails(cli('data', 'check', put('j.json', '{"images": [\n  {"id": 1,}\n]}')), 1, /j\.json:2:\d+: .*JSON/);
+  fails(await cli('data', 'check', put('n.json', JSON.stringify(neg))), 1, /n\.json.*annotations\[2\]/);
+  fails(await cli('data', 'check', put('j.json', '{"images": [\n  {"id": 1,}\n]}')), 1, /j\.json:2:\d+: .*JSON/);
 });
 
-test('--skip-bad skips bad records and reports how many', () => {
+test('--skip-bad skips bad records and reports how many', async () => {
   const p = put('skip.odgt', `${odgtOk}\nnot json\n{"ID":"c","gtboxes":[{"tag":"person","fbox":[0,0,-1,1]},{"tag":"person","fbox":[0,0,1,1]}]}\n`);
-  const r = cli('data', 'check', p, '--skip-bad');
+  const r = await cli('data', 'check', p, '--skip-bad');
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /images\s+2/);
   assert.match(r.out, /boxes\s+2/);
@@ -142,52 +159,52 @@ test('--skip-bad skips bad records and reports how many', () => {
   assert.match(r.out, /skip\.odgt:2:2: malformed JSON/);
 });
 
-test('--dets: a detection for an unknown image ID names file, line and record', () => {
+test('--dets: a detection for an unknown image ID names file, line and record', async () => {
   const gt = put('g.odgt', `${odgtOk}\n`);
   const dets = put('d.odgt', `{"ID":"a","dtboxes":[]}\n{"ID":"zz","dtboxes":[{"box":[0,0,1,1],"score":0.5}]}\n`);
-  fails(cli('data', 'check', gt, '--dets', dets), 1, /d\.odgt:2:1: detections for image ID "zz", which is not in the ground truth/);
-  const skipped = cli('data', 'check', gt, '--dets', dets, '--skip-bad');
+  fails(await cli('data', 'check', gt, '--dets', dets), 1, /d\.odgt:2:1: detections for image ID "zz", which is not in the ground truth/);
+  const skipped = await cli('data', 'check', gt, '--dets', dets, '--skip-bad');
   assert.is(skipped.code, 0, skipped.err);
   assert.match(skipped.out, /0 detections.*\n\s+skipped 1 bad record/);
-  const ok = cli('data', 'check', gt, '--dets', put('d2.odgt', `{"ID":"a","dtboxes":[{"box":[0,0,1,1],"score":0.5}]}\n`));
+  const ok = await cli('data', 'check', gt, '--dets', put('d2.odgt', `{"ID":"a","dtboxes":[{"box":[0,0,1,1],"score":0.5}]}\n`));
   assert.is(ok.code, 0, ok.err);
   assert.match(ok.out, /1 detections, every one for an image of the dataset/);
 });
 
-test('--dets with COCO: an unknown image_id is a bad record', () => {
+test('--dets with COCO: an unknown image_id is a bad record', async () => {
   const gt = put('g.json', cocoText);
   const dets = put('r.json', JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 0.3 }, { image_id: 99, category_id: 1, bbox: [0, 0, 1, 1], score: 0.3 }]));
-  fails(cli('data', 'check', gt, '--dets', dets), 1, /r\.json.*image_id 99 is not in the ground truth/);
+  fails(await cli('data', 'check', gt, '--dets', dets), 1, /r\.json.*image_id 99 is not in the ground truth/);
 });
 
-test('usage errors exit 2', () => {
-  assert.is(cli('data').code, 2);
-  assert.is(cli('data', 'frobnicate').code, 2);
-  assert.is(cli('data', 'check').code, 2);
-  assert.is(cli('data', 'check', 'a', 'b').code, 2);
-  assert.is(cli('data', 'check', 'x.odgt', '--nope').code, 2);
+test('usage errors exit 2', async () => {
+  assert.is((await cli('data')).code, 2);
+  assert.is((await cli('data', 'frobnicate')).code, 2);
+  assert.is((await cli('data', 'check')).code, 2);
+  assert.is((await cli('data', 'check', 'a', 'b')).code, 2);
+  assert.is((await cli('data', 'check', 'x.odgt', '--nope')).code, 2);
 });
 
-test('a missing file is one clear error', () => {
-  fails(cli('data', 'check', join(dir, 'none.odgt')), 1, /none\.odgt.*cannot open/);
+test('a missing file is one clear error', async () => {
+  fails(await cli('data', 'check', join(dir, 'none.odgt')), 1, /none\.odgt.*cannot open/);
 });
 
-test('scenes: flags are checked, output written, existing output kept without --force', () => {
-  fails(cli('data', 'scenes', '--images', 'ten'), 2, /--images must be an integer/);
-  fails(cli('data', 'scenes', '--crowd', '2'), 2, /--crowd must be a number in 0\.\.1/);
+test('scenes: flags are checked, output written, existing output kept without --force', async () => {
+  fails(await cli('data', 'scenes', '--images', 'ten'), 2, /--images must be an integer/);
+  fails(await cli('data', 'scenes', '--crowd', '2'), 2, /--crowd must be a number in 0\.\.1/);
   const out = join(dir, 'scenes');
-  const r = cli('data', 'scenes', '--out', out, '--images', '3', '--size', '64', '--seed', '5');
+  const r = await cli('data', 'scenes', '--out', out, '--images', '3', '--size', '64', '--seed', '5');
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /wrote 3 images/);
   assert.equal(readdirSync(join(out, 'images')).length, 3);
   assert.ok(existsSync(join(out, 'annotations.odgt')));
-  fails(cli('data', 'scenes', '--out', out, '--images', '3', '--size', '64'), 1, /exists.*--force/);
-  const odgt = cli('data', 'check', join(out, 'annotations.odgt'));
+  fails(await cli('data', 'scenes', '--out', out, '--images', '3', '--size', '64'), 1, /exists.*--force/);
+  const odgt = await cli('data', 'check', join(out, 'annotations.odgt'));
   assert.is(odgt.code, 0, odgt.err);
   assert.match(odgt.out, /images\s+3/);
 });
 
-test('spread: median of even and odd counts', () => {
+test('spread: median of even and odd counts', async () => {
   assert.equal(spread([3, 1, 2]), { min: 1, median: 2, max: 3 });
   assert.equal(spread([4, 1, 3, 2]), { min: 1, median: 2.5, max: 4 });
   assert.is(spread([]), null);
