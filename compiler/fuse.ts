@@ -53,6 +53,26 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
   const epiloguePath = new Map<number, boolean>();
   const shapeOf = (node: number): readonly number[] => graph.values[graph.nodes[node].outputs[0]].type.shape;
 
+  // An anchor's same-shape elementwise chain is its epilogue: its nodes are
+  // kept for the anchor rather than inlined into a consumer that would
+  // recompute them (a pool window reading a conv+BN+ReLU output 9 times).
+  const epilogueOf = new Map<number, number>();
+  if (opts.fuse) {
+    for (const node of graph.nodes) {
+      if (SOURCES.has(node.op) || !ANCHOR.has(kindOf(graph, node.id)) || node.outputs.length !== 1) continue;
+      epilogueOf.set(node.id, node.id);
+      let cur = node.id;
+      for (;;) {
+        const v = graph.nodes[cur].outputs[0];
+        if (outputs.has(v) || consumers[v].size !== 1) break;
+        const c = [...consumers[v]][0];
+        if (!EPILOGUE.has(kindOf(graph, c)) || !sameShape(shapeOf(c), shapeOf(node.id))) break;
+        epilogueOf.set(c, node.id);
+        cur = c;
+      }
+    }
+  }
+
   const groups: FusionGroup[] = [];
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
@@ -63,7 +83,7 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
       const c = [...consumers[node.outputs[0]]][0];
       const cg = groupOf.get(c)!;
       const ck = kindOf(graph, c);
-      const joinInline = INLINE.has(kind) && TAKES_INLINE.has(ck);
+      const joinInline = INLINE.has(kind) && TAKES_INLINE.has(ck) && (!epilogueOf.has(id) || epilogueOf.get(id) === epilogueOf.get(c));
       const joinEpilogue = ANCHOR.has(kind) && cg.anchor === cg.sink && !ANCHOR.has(kindOf(graph, cg.sink)) &&
         EPILOGUE.has(ck) && epiloguePath.get(c) === true && sameShape(shapeOf(id), shapeOf(c));
       if (joinInline || joinEpilogue) {
