@@ -16,6 +16,8 @@ export interface CrowdHumanMetrics {
   mMR: number;
   /** Recall over all detections: TP / counted GT. */
   recall: number;
+  /** The miss rate taken at each FPPI anchor (mMR is their geometric mean). */
+  missRateAtFppi: { fppi: number; missRate: number }[];
   images: number;
   /** GT boxes that count (not ignore regions). */
   gtCounted: number;
@@ -106,6 +108,7 @@ export class CrowdHumanAccumulator {
       // The reference fails on an empty list; no detections means nothing found.
       ap50: n === 0 ? 0 : ap,
       mMR: n === 0 ? 1 : logAverageMissRate(fppi, miss),
+      missRateAtFppi: FPPI_REFS.map((ref) => ({ fppi: ref, missRate: n === 0 ? 1 : miss[anchorIndex(fppi, ref)]! })),
       recall: n === 0 ? 0 : prevRecall,
       images: nImages,
       gtCounted: counted,
@@ -125,10 +128,11 @@ export class CrowdHumanAccumulator {
  */
 export function logAverageMissRate(fppi: Float64Array, miss: Float64Array): number {
   let logSum = 0;
-  for (const ref of FPPI_REFS) {
-    let at = fppi.findIndex((f) => f >= ref);
-    if (at < 0) at = fppi.length - 1;
-    logSum += Math.log(miss[at]!);
-  }
+  for (const ref of FPPI_REFS) logSum += Math.log(miss[anchorIndex(fppi, ref)]!);
   return Math.exp(logSum / FPPI_REFS.length);
+}
+
+function anchorIndex(fppi: Float64Array, ref: number): number {
+  const at = fppi.findIndex((f) => f >= ref);
+  return at < 0 ? fppi.length - 1 : at;
 }

@@ -60,6 +60,18 @@ test('a perfect detector: AP50 1 after the first point, recall 1, mMR 0', () => 
   assert.is(m.mMR, 0);
 });
 
+test('miss rates at the nine anchors: unreached anchors take the last point', () => {
+  // A TP then an FP over 2 images: FPPI 0, then 0.5. Anchors up to 0.5 land
+  // on the FP; 0.5623 and 1 are never reached and take the last point.
+  const m = evaluateCrowdHuman(
+    [person('a', [[0, 0, 10, 10], [50, 50, 10, 10]]), person('b', [])],
+    [dets('a', [[0, 0, 10, 10, 0.9]]), dets('b', [[0, 0, 10, 10, 0.8]])],
+  );
+  assert.equal(m.missRateAtFppi.map((p) => p.fppi), [0.01, 0.0178, 0.0316, 0.0562, 0.1, 0.1778, 0.3162, 0.5623, 1]);
+  assert.equal(m.missRateAtFppi.map((p) => p.missRate), Array(9).fill(0.5));
+  assert.ok(Math.abs(m.mMR - 0.5) < 1e-12);
+});
+
 test('no detections at all: AP 0, recall 0, mMR 1 (the reference crashes here)', () => {
   const m = evaluateCrowdHuman([person('a', [[0, 0, 10, 10]])], []);
   assert.equal([m.ap50, m.recall, m.mMR], [0, 0, 1]);
