@@ -173,7 +173,11 @@ export function composeScene(items: FashionItems, size: number, crowd: number, r
   let placed: Placed[] = [];
   for (let k = 0; k < wanted; k++) {
     const index = rng.int(0, items.count - 1);
-    if (!shapes.has(index)) shapes.set(index, itemShape(items, index));
+    if (!shapes.has(index)) {
+      // Bounded: the full set has 60,000 items, and a shape is cheap to redo.
+      if (shapes.size >= 4096) shapes.clear();
+      shapes.set(index, itemShape(items, index));
+    }
     const shape = shapes.get(index);
     if (!shape) continue;
     const sprite = makeSprite(shape, size, crowd, rng);
