@@ -19,6 +19,8 @@ export interface DatasetSummary {
   imagesWithoutSize: number;
   /** COCO area ranges: small < 32², medium < 96², large ≥ 96² (COCO: `area`; odgt: fbox w·h). */
   boxSizes: { small: number; medium: number; large: number };
+  /** Boxes reaching outside their image (where its size is known); CrowdHuman full boxes often do. */
+  boxesCrossingBorder: number;
   /** COCO `iscrowd` = 1. */
   crowd: number;
   /** COCO `ignore` = 1; odgt `extra.ignore` ≠ 0. */
@@ -44,6 +46,11 @@ export function spread(values: ArrayLike<number>): Spread | null {
   return { min: v[0]!, median, max: v[v.length - 1]! };
 }
 
+function crosses(x: number, y: number, w: number, h: number, width: number | undefined, height: number | undefined): boolean {
+  if (!width || !height) return false;
+  return x < 0 || y < 0 || x + w > width || y + h > height;
+}
+
 function sizeBin(area: number, bins: DatasetSummary['boxSizes']): void {
   if (area < 32 * 32) bins.small++;
   else if (area < 96 * 96) bins.medium++;
@@ -64,8 +71,10 @@ async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<Dat
   const perClass: Record<string, number> = {};
   for (const c of ds.categories) perClass[c.name] = 0;
   const bins = { small: 0, medium: 0, large: 0 };
-  let crowd = 0, ignore = 0;
+  let crowd = 0, ignore = 0, crossing = 0;
   for (let r = 0; r < a.count; r++) {
+    const im = ds.images[a.imageIndex[r]!]!;
+    if (crosses(a.bbox[4 * r]!, a.bbox[4 * r + 1]!, a.bbox[4 * r + 2]!, a.bbox[4 * r + 3]!, im.width, im.height)) crossing++;
     const name = ds.categories[a.categoryIndex[r]!]!.name;
     perClass[name] = (perClass[name] ?? 0) + 1;
     sizeBin(a.area[r]!, bins);
@@ -81,7 +90,7 @@ async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<Dat
   return {
     file: path, format: 'coco', images: ds.images.length, boxes: a.count, boxesPerClass: perClass,
     imageWidth: spread(sized.map((im) => im.width)), imageHeight: spread(sized.map((im) => im.height)),
-    imagesWithoutSize: ds.images.length - sized.length, boxSizes: bins, crowd, ignore, masks: 0,
+    imagesWithoutSize: ds.images.length - sized.length, boxSizes: bins, boxesCrossingBorder: crossing, crowd, ignore, masks: 0,
     imagesWithoutBoxes: empty, otherTags: [], skipped: ds.skipped, skippedExamples: [...ds.skippedExamples],
   };
 }
@@ -92,7 +101,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
   const bins = { small: 0, medium: 0, large: 0 };
   const widths: number[] = [], heights: number[] = [];
   const seen = new Set<string>();
-  let images = 0, boxes = 0, ignore = 0, masks = 0, empty = 0, noSize = 0;
+  let images = 0, boxes = 0, ignore = 0, masks = 0, empty = 0, noSize = 0, crossing = 0;
   for await (const r of readOdgtGt(path, { skipBad: opts.skipBad ?? false, bad })) {
     if (seen.has(r.id)) {
       const msg = `${path}:${r.line}:1: record ID ${JSON.stringify(r.id)}: image appears a second time (each image is one line)`;
@@ -108,6 +117,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
       boxes++;
       perClass[b.tag] = (perClass[b.tag] ?? 0) + 1;
       sizeBin(b.fbox[2] * b.fbox[3], bins);
+      if (crosses(...b.fbox, r.width, r.height)) crossing++;
       if (isIgnoreBox(b)) ignore++;
       if (b.tag === 'mask') masks++;
     }
@@ -115,7 +125,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
   return {
     file: path, format: 'odgt', images, boxes, boxesPerClass: perClass,
     imageWidth: spread(widths), imageHeight: spread(heights), imagesWithoutSize: noSize,
-    boxSizes: bins, crowd: 0, ignore, masks, imagesWithoutBoxes: empty,
+    boxSizes: bins, boxesCrossingBorder: crossing, crowd: 0, ignore, masks, imagesWithoutBoxes: empty,
     otherTags: Object.keys(perClass).filter((t) => t !== 'person' && t !== 'mask').sort(),
     skipped: bad.count, skippedExamples: bad.examples,
   };
@@ -140,6 +150,7 @@ export function formatSummary(s: DatasetSummary): string {
     `  image height         ${fmtSpread(s.imageHeight)}`,
     `  boxes                ${s.boxes}`,
     `  box sizes            small ${s.boxSizes.small}, medium ${s.boxSizes.medium}, large ${s.boxSizes.large} (COCO area ranges)`,
+    `  crossing the border  ${s.boxesCrossingBorder} box${s.boxesCrossingBorder === 1 ? '' : 'es'} reach outside their image`,
     s.format === 'coco' ? `  crowd / ignore       ${s.crowd} iscrowd, ${s.ignore} ignore` : `  ignore regions       ${s.ignore} extra.ignore, ${s.masks} tag mask`,
     `  boxes per class:`,
     ...classes.map(([k, n]) => `    ${k.padEnd(width)}  ${n}`),

@@ -83,6 +83,7 @@ test('valid COCO file: summary', async () => {
   assert.match(r.out, /image width\s+min 100, median 320, max 640/);
   assert.match(r.out, /box sizes\s+small 1, medium 1, large 1/);
   assert.match(r.out, /1 iscrowd/);
+  assert.match(r.out, /crossing the border\s+0 boxes/);
   assert.match(r.out, /person\s+2\n\s+car\s+1\n\s+unused\s+0/);
 });
 
@@ -103,6 +104,7 @@ test('valid odgt file: summary with ignore regions and masks', async () => {
   assert.match(r.out, /images\s+3 \(0 without boxes\)/);
   assert.match(r.out, /boxes\s+10/);
   assert.match(r.out, /ignore regions\s+2 extra\.ignore, 3 tag mask/);
+  assert.match((await cli('data', 'check', join(FIX, 'seeded_border.gt.odgt'))).out, /crossing the border\s+[1-9]\d* boxes reach outside/);
   assert.match(r.out, /person\s+7\n\s+mask\s+3/);
 });
 
