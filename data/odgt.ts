@@ -160,7 +160,8 @@ async function* readLines(path: string): AsyncGenerator<{ text: string; line: nu
   try {
     for await (const text of rl) {
       line++;
-      yield { text, line };
+      // A byte-order mark (some editors write one) is not part of the JSON.
+      yield { text: line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, line };
     }
   } finally {
     rl.close();

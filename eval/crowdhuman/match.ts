@@ -43,6 +43,11 @@ function clipInPlace(b: Float64Array, width: number, height: number): void {
 
 /** Indices sorted by key descending; equal keys keep their order. */
 function stableOrderDesc(n: number, key: (i: number) => number): Int32Array {
+  // Detectors usually write scores already sorted, and most GT has no
+  // ignore regions: then the stable order is the identity.
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) sorted = key(i - 1) >= key(i);
+  if (sorted) return Int32Array.from({ length: n }, (_, i) => i);
   const idx = Array.from({ length: n }, (_, i) => i);
   idx.sort((a, b) => key(b) - key(a) || a - b);
   return Int32Array.from(idx);

@@ -47,6 +47,11 @@ test('reads ground truth with every field', async () => {
   assert.is(isIgnoreBox(r!.gtboxes[1]!), true);
 });
 
+test('a byte-order mark before the first line is ignored', async () => {
+  const [r] = await collect(readOdgtGt(file(['\uFEFF' + good])));
+  assert.is(r!.id, 'a');
+});
+
 test('blank lines are skipped and line numbers stay true', async () => {
   const rs = await collect(readOdgtGt(file([good, '', '{"ID":"b","gtboxes":[]}'])));
   assert.equal(rs.map((r) => [r.id, r.line]), [['a', 1], ['b', 3]]);
