@@ -139,6 +139,7 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   };
   if (result.value.kind === 'seq') result.value.items.forEach((it, i) => emit(it, names[i] ?? `out${i}`));
   else emit(result.value, 'out0');
+  if (builder.graph.outputs.length === 0) fail(program, el, result.span, `${decl.name}.${fnName}() returns no tensors`, 'the entry must return a tensor or a tuple of tensors');
   return builder.graph;
 }
 
