@@ -2,6 +2,8 @@
 // order, later items over earlier ones. Occlusion is measured, not guessed:
 // every object pixel (coverage ≥ 0.5) is owned by the last item painted
 // there, and an item's visible fraction is its owned pixels over its own.
+// Some items stand partly outside the frame, as in photos: their boxes are
+// clipped to the image and the part outside counts as not visible.
 import type { FashionItems } from '../fashion-mnist/reader.js';
 import { paintBackground, randomColour } from './background.js';
 import type { Rng } from './rng.js';
@@ -13,12 +15,14 @@ export type Box = [number, number, number, number];
 export interface SceneObject {
   /** 0..9, index into FASHION_CLASSES. */
   readonly label: number;
-  /** Tight box of the whole item (amodal). */
+  /** Tight box of the whole item (amodal), clipped to the image. */
   readonly fbox: Box;
   /** Tight box of its visible pixels. */
   readonly vbox: Box;
-  /** Object pixels of the whole item (the mask's area, not the box's). */
+  /** Object pixels of the whole item, inside the image or not (the mask's area, not the box's). */
   readonly area: number;
+  /** Of those, the ones inside the image. */
+  readonly inImage: number;
   /** Visible object pixels / area, in [0, 1]. */
   readonly visible: number;
 }
@@ -35,16 +39,36 @@ export interface Scene {
 /** Items hidden beyond this are dropped: nothing of them is left to detect. */
 export const MIN_VISIBLE = 0.05;
 
-interface Placed { sprite: Sprite; x: number; y: number; box: Box; area: number }
+/** A sprite's mask by rows: first and last object column of each row (−1 when none). */
+interface Mask { sprite: Sprite; rowMin: Int32Array; rowMax: Int32Array; box: Box; area: number }
 
-function tightBox(sprite: Sprite): { box: Box; area: number } | null {
+interface Placed { mask: Mask; x: number; y: number; box: Box }
+
+function maskOf(sprite: Sprite): Mask | null {
+  const rowMin = new Int32Array(sprite.height).fill(-1), rowMax = new Int32Array(sprite.height).fill(-1);
   let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1, area = 0;
   for (let j = 0; j < sprite.height; j++) for (let i = 0; i < sprite.width; i++) {
     if (sprite.alpha[j * sprite.width + i]! < 0.5) continue;
     area++;
+    if (rowMin[j]! < 0) rowMin[j] = i;
+    rowMax[j] = i;
     if (i < x0) x0 = i; if (i > x1) x1 = i; if (j < y0) y0 = j; if (j > y1) y1 = j;
   }
-  return area ? { box: [x0, y0, x1 - x0 + 1, y1 - y0 + 1], area } : null;
+  return area ? { sprite, rowMin, rowMax, box: [x0, y0, x1 - x0 + 1, y1 - y0 + 1], area } : null;
+}
+
+/** The tight box of the mask's pixels inside the image when the sprite's corner is at (x, y); null if none are. */
+function clippedBox(m: Mask, x: number, y: number, size: number): Box | null {
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  for (let j = Math.max(0, -y); j < Math.min(m.sprite.height, size - y); j++) {
+    if (m.rowMin[j]! < 0) continue;
+    const a = Math.max(0, x + m.rowMin[j]!), b = Math.min(size - 1, x + m.rowMax[j]!);
+    if (a > b) continue;
+    if (a < x0) x0 = a; if (b > x1) x1 = b;
+    if (y0 === Infinity) y0 = y + j;
+    y1 = y + j;
+  }
+  return x1 < 0 ? null : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
 }
 
 function iou(a: Box, b: Box): number {
@@ -81,9 +105,13 @@ function makeSprite(shape: ItemShape, size: number, crowd: number, rng: Rng): Sp
   return rasterize(shape, s * aspect, s / aspect, rng.chance(0.5));
 }
 
-function place(sprite: Sprite, box: Box, area: number, placed: Placed[], size: number, crowd: number, rng: Rng): Placed | null {
+/** Share of freely placed items allowed to stand partly (up to 40%) outside the frame. */
+const TRUNCATED = 0.25;
+
+function place(mask: Mask, placed: Placed[], size: number, crowd: number, rng: Rng): Placed | null {
   // crowd 0: no two boxes touch; crowd 1: heavy overlap is allowed and sought.
   const maxIou = crowd <= 0 ? 0 : 0.1 + 0.8 * crowd;
+  const { sprite, box } = mask;
   const maxX = size - sprite.width, maxY = size - sprite.height;
   if (maxX < 0 || maxY < 0) return null;
   for (let attempt = 0; attempt < 25; attempt++) {
@@ -92,14 +120,18 @@ function place(sprite: Sprite, box: Box, area: number, placed: Placed[], size: n
       // Next to an earlier item, so crowds form clusters as they do in photos.
       const anchor = rng.pick(placed);
       const spread = 0.75 - 0.45 * crowd;
-      x = Math.round(anchor.box[0] + anchor.x + anchor.box[2] / 2 - sprite.width / 2 + rng.normal() * spread * anchor.box[2]);
-      y = Math.round(anchor.box[1] + anchor.y + anchor.box[3] / 2 - sprite.height / 2 + rng.normal() * spread * anchor.box[3]);
+      x = Math.round(anchor.box[0] + anchor.box[2] / 2 - sprite.width / 2 + rng.normal() * spread * anchor.box[2]);
+      y = Math.round(anchor.box[1] + anchor.box[3] / 2 - sprite.height / 2 + rng.normal() * spread * anchor.box[3]);
       x = Math.min(maxX, Math.max(0, x)); y = Math.min(maxY, Math.max(0, y));
+    } else if (rng.chance(TRUNCATED)) {
+      const ox = Math.floor(0.4 * box[2]), oy = Math.floor(0.4 * box[3]);
+      x = rng.int(-box[0] - ox, size - box[0] - box[2] + ox); y = rng.int(-box[1] - oy, size - box[1] - box[3] + oy);
     } else {
       x = rng.int(0, maxX); y = rng.int(0, maxY);
     }
-    const abs: Box = [box[0] + x, box[1] + y, box[2], box[3]];
-    if (placed.every((p) => iou(abs, p.box) <= maxIou && (maxIou > 0 || !touches(abs, p.box)))) return { sprite, x, y, box: abs, area };
+    const abs = clippedBox(mask, x, y, size);
+    if (!abs) continue;
+    if (placed.every((p) => iou(abs, p.box) <= maxIou && (maxIou > 0 || !touches(abs, p.box)))) return { mask, x, y, box: abs };
   }
   return null;
 }
@@ -108,12 +140,15 @@ function touches(a: Box, b: Box): boolean {
   return a[0] <= b[0] + b[2] && b[0] <= a[0] + a[2] && a[1] <= b[1] + b[3] && b[1] <= a[1] + a[3];
 }
 
-function ownership(placed: Placed[], size: number): { owner: Int16Array; counts: number[]; boxes: Box[] } {
+function ownership(placed: Placed[], size: number): { owner: Int16Array; counts: number[]; inImage: number[]; boxes: Box[] } {
   const owner = new Int16Array(size * size).fill(-1);
+  const inImage = placed.map(() => 0);
   placed.forEach((p, k) => {
-    const { sprite } = p;
-    for (let j = 0; j < sprite.height; j++) for (let i = 0; i < sprite.width; i++) {
-      if (sprite.alpha[j * sprite.width + i]! >= 0.5) owner[(p.y + j) * size + p.x + i] = k;
+    const { sprite } = p.mask;
+    for (let j = Math.max(0, -p.y); j < Math.min(sprite.height, size - p.y); j++) {
+      for (let i = Math.max(0, -p.x); i < Math.min(sprite.width, size - p.x); i++) {
+        if (sprite.alpha[j * sprite.width + i]! >= 0.5) { owner[(p.y + j) * size + p.x + i] = k; inImage[k]!++; }
+      }
     }
   });
   const counts = placed.map(() => 0), lo = placed.map(() => [Infinity, Infinity]), hi = placed.map(() => [-1, -1]);
@@ -125,7 +160,7 @@ function ownership(placed: Placed[], size: number): { owner: Int16Array; counts:
     if (x < l[0]!) l[0] = x; if (y < l[1]!) l[1] = y; if (x > h[0]!) h[0] = x; if (y > h[1]!) h[1] = y;
   }
   const boxes = placed.map((_, k): Box => (counts[k] ? [lo[k]![0]!, lo[k]![1]!, hi[k]![0]! - lo[k]![0]! + 1, hi[k]![1]! - lo[k]![1]! + 1] : [0, 0, 0, 0]));
-  return { owner, counts, boxes };
+  return { owner, counts, inImage, boxes };
 }
 
 function luminance(r: number, g: number, b: number): number {
@@ -133,10 +168,12 @@ function luminance(r: number, g: number, b: number): number {
 }
 
 function paintItem(img: Float32Array, size: number, p: Placed, rng: Rng): void {
-  const { sprite } = p;
+  const { sprite } = p.mask;
+  // Only the part of the sprite inside the image is touched.
+  const j0 = Math.max(0, -p.y), j1 = Math.min(sprite.height, size - p.y), i0 = Math.max(0, -p.x), i1 = Math.min(sprite.width, size - p.x);
   // Mean background luminance under the item: keep some contrast, as a photographer would.
   let bg = 0, n = 0;
-  for (let j = 0; j < sprite.height; j += 2) for (let i = 0; i < sprite.width; i += 2) {
+  for (let j = j0; j < j1; j += 2) for (let i = i0; i < i1; i += 2) {
     const q = 3 * ((p.y + j) * size + p.x + i);
     bg += luminance(img[q]!, img[q + 1]!, img[q + 2]!); n++;
   }
@@ -149,14 +186,14 @@ function paintItem(img: Float32Array, size: number, p: Placed, rng: Rng): void {
     const dx = rng.int(1, 3), dy = rng.int(1, 3), dark = rng.uniform(0.2, 0.45);
     for (let j = 0; j < sprite.height; j++) for (let i = 0; i < sprite.width; i++) {
       const a = sprite.alpha[j * sprite.width + i]!, x = p.x + i + dx, y = p.y + j + dy;
-      if (a <= 0 || x >= size || y >= size) continue;
+      if (a <= 0 || x < 0 || y < 0 || x >= size || y >= size) continue;
       const q = 3 * (y * size + x);
       for (let c = 0; c < 3; c++) img[q + c] = img[q + c]! * (1 - dark * a);
     }
   }
   // Light falling from one side, so an item is not one flat tint.
   const light = rng.next() * 2 * Math.PI, lx = Math.cos(light) * rng.uniform(0, 0.4) / sprite.width, ly = Math.sin(light) * rng.uniform(0, 0.4) / sprite.height;
-  for (let j = 0; j < sprite.height; j++) for (let i = 0; i < sprite.width; i++) {
+  for (let j = j0; j < j1; j++) for (let i = i0; i < i1; i++) {
     const a = sprite.alpha[j * sprite.width + i]!;
     if (a <= 0) continue;
     const side = 1 + (i - sprite.width / 2) * lx + (j - sprite.height / 2) * ly;
@@ -181,15 +218,15 @@ export function composeScene(items: FashionItems, size: number, crowd: number, r
     const shape = shapes.get(index);
     if (!shape) continue;
     const sprite = makeSprite(shape, size, crowd, rng);
-    const tight = tightBox(sprite);
-    if (!tight) continue;
-    const p = place(sprite, tight.box, tight.area, placed, size, crowd, rng);
+    const mask = maskOf(sprite);
+    if (!mask) continue;
+    const p = place(mask, placed, size, crowd, rng);
     if (p) placed.push(p);
   }
   // Dropping a hidden item only uncovers earlier ones, so one pass suffices.
   let own = ownership(placed, size);
-  if (placed.some((p, k) => own.counts[k]! < MIN_VISIBLE * p.area)) {
-    placed = placed.filter((p, k) => own.counts[k]! >= MIN_VISIBLE * p.area);
+  if (placed.some((p, k) => own.counts[k]! < MIN_VISIBLE * p.mask.area)) {
+    placed = placed.filter((p, k) => own.counts[k]! >= MIN_VISIBLE * p.mask.area);
     own = ownership(placed, size);
   }
   for (const p of placed) paintItem(img, size, p, rng);
@@ -197,7 +234,7 @@ export function composeScene(items: FashionItems, size: number, crowd: number, r
   const grain = rng.uniform(0.005, 0.03);
   for (let q = 0; q < rgb.length; q++) rgb[q] = Math.round(255 * Math.min(1, Math.max(0, img[q]! + grain * rng.normal())));
   const objects = placed.map((p, k): SceneObject => ({
-    label: p.sprite.label, fbox: p.box, vbox: own.boxes[k]!, area: p.area, visible: own.counts[k]! / p.area,
+    label: p.mask.sprite.label, fbox: p.box, vbox: own.boxes[k]!, area: p.mask.area, inImage: own.inImage[k]!, visible: own.counts[k]! / p.mask.area,
   }));
   return { size, rgb, objects, owner: own.owner };
 }
