@@ -22,6 +22,7 @@ export class JsonSyntaxError extends Error {
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 const CHUNK = 1 << 20;
+const KEY_CACHE = 256;
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 const enum B {
@@ -173,7 +174,7 @@ export class JsonReader {
       c = this.peek();
     }
     if (c !== B.Quote) this.fail(`expected a key string, found ${this.describe(c)}`);
-    const key = this.readString();
+    const key = this.readKey();
     this.expect(B.Colon, "':' after key");
     return key;
   }
@@ -193,6 +194,41 @@ export class JsonReader {
     if (this.peek() === B.RBrack) this.fail("expected a value after ',', found ']'");
     return true;
   }
+
+  /**
+   * Keys repeat millions of times ("image_id", "bbox"...): short ASCII keys
+   * without escapes come from a small cache, checked byte by byte, instead of
+   * a fresh string each.
+   */
+  private readKey(): string {
+    const b = this.buf;
+    const start = this.pos + 1;
+    if (start + 32 <= this.end) {
+      let h = 0, i = start;
+      for (; i < start + 32; i++) {
+        const c = b[i];
+        if (c === B.Quote) break;
+        if (c === B.Backslash || c >= 0x80 || c < 0x20) { i = -1; break; }
+        h = (Math.imul(h, 31) + c) | 0;
+      }
+      if (i > 0 && b[i] === B.Quote) {
+        const len = i - start;
+        const slot = (h ^ len) & (KEY_CACHE - 1);
+        const hit = this.keyCache[slot];
+        if (hit !== undefined && hit.length === len) {
+          let same = true;
+          for (let k = 0; k < len; k++) if (hit.charCodeAt(k) !== b[start + k]) { same = false; break; }
+          if (same) { this.pos = i + 1; return hit; }
+        }
+        const key = b.toString('latin1', start, i);
+        this.keyCache[slot] = key;
+        this.pos = i + 1;
+        return key;
+      }
+    }
+    return this.readString();
+  }
+  private readonly keyCache: (string | undefined)[] = new Array<string | undefined>(KEY_CACHE);
 
   readString(): string {
     if (this.peek() !== B.Quote) this.fail(`expected a string, found ${this.describe(this.peek())}`);

@@ -41,6 +41,21 @@ function stableByKey(count: number, keyOf: (row: number) => number): Int32Array 
   return out;
 }
 
+/**
+ * Rows by descending score, lower row first on ties (numpy's stable
+ * mergesort on -score over rows in file order). Insertion sort: groups are
+ * small, and a comparator sort costs more in calls than it saves.
+ */
+function sortByScore(rows: Int32Array, score: Float64Array): void {
+  if (rows.length > 64) { rows.sort((x, y) => (score[y] - score[x]) || (x - y)); return; }
+  for (let i = 1; i < rows.length; i++) {
+    const r = rows[i], s = score[r];
+    let j = i - 1;
+    while (j >= 0 && (score[rows[j]] < s || (score[rows[j]] === s && rows[j] > r))) { rows[j + 1] = rows[j]; j--; }
+    rows[j + 1] = r;
+  }
+}
+
 export function evaluateCoco(gt: CocoDataset, resolved: ResolvedDetections): CocoMetrics {
   const nImg = gt.images.length;
   const imgRank = new Int32Array(nImg);
@@ -93,7 +108,7 @@ export function evaluateCoco(gt: CocoDataset, resolved: ResolvedDetections): Coc
       while (di < nDet && dtKey(di) === key) groupDets[nd++] = detRows[dtSorted[di++]];
       const sorted = groupDets.subarray(0, nd);
       // Descending score; file order breaks ties, as numpy's mergesort does.
-      if (nd > 1) sorted.sort((x, y) => (dets.score[y] - dets.score[x]) || (x - y));
+      if (nd > 1) sortByScore(sorted, dets.score);
       const kept = Math.min(nd, MAX_KEPT);
       (gtGroup as { count: number }).count = ng;
       (dtGroup as { count: number }).count = kept;

@@ -71,8 +71,18 @@ function computeIou(gt: GtGroup, dt: DetGroup): void {
  */
 export function matchGroup(gt: GtGroup, dt: DetGroup, out: Uint8Array, outOffset: number, nonIgnoredGt: Float64Array): void {
   const ng = gt.count, nd = dt.count;
+  if (ng === 0) {
+    // Common (a detection in a category the image lacks): nothing to match.
+    for (let d = 0; d < nd; d++) {
+      for (let a = 0; a < A; a++) {
+        const s = outOfRange(dt, d, AREA_RANGES[a][0], AREA_RANGES[a][1]) ? IGNORED : FP;
+        out.fill(s, outOffset + d * A * T + a * T, outOffset + d * A * T + a * T + T);
+      }
+    }
+    return;
+  }
   ensure(nd, ng);
-  if (ng > 0 && nd > 0) computeIou(gt, dt);
+  if (nd > 0) computeIou(gt, dt);
   for (let a = 0; a < A; a++) {
     const lo = AREA_RANGES[a][0], hi = AREA_RANGES[a][1];
     // Counted ground truth first, then crowd and out-of-range, each in file
