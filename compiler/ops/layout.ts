@@ -82,33 +82,45 @@ const stack: OpDef = {
   flops: noFlops,
 };
 
-/** Python slice bounds: negatives count from the end, then clamp to [0, n] where n is known. */
-function sliceBound(i: Dim, n: Dim): Dim {
+/** An end at or past this means "to the end", the way Python code writes x[a:]. */
+export const SLICE_TO_END = 2147483647;
+
+/**
+ * Python slice bounds: negatives count from the end, then clamp to [0, n].
+ * With a symbolic n the clamp cannot be decided, so the bound is assumed to
+ * lie inside [0, n] and lowering re-checks that with the real size.
+ */
+function sliceBound(i: Dim, n: Dim, what: string, ctx?: ShapeContext): Dim {
+  if (isConst(i) && i >= SLICE_TO_END) return n;
   let v = isConst(i) && i < 0 ? add(n, i) : i;
-  if (isConst(v) && v < 0) v = 0;
-  if (isConst(n) && isConst(v) && v > n) v = n;
+  if (isConst(n)) {
+    if (isConst(v)) return Math.min(Math.max(v, 0), n);
+    return v;
+  }
+  ctx?.requireAtLeast(v, 0, `slice: ${what} ${showDim(v)} must not be negative`);
+  ctx?.requireAtLeast(sub(n, v), 0, `slice: ${what} ${showDim(v)} must not exceed the size ${showDim(n)}`);
   return v;
 }
 
-function sliceParams(attrs: Parameters<OpDef['shape']>[1], shape: readonly Dim[]): { axis: number; start: Dim; len: Dim; step: number } {
+function sliceParams(attrs: Parameters<OpDef['shape']>[1], shape: readonly Dim[], ctx?: ShapeContext): { axis: number; start: Dim; len: Dim; step: number } {
   const op = 'slice';
   const axis = normAxis(op, intAttr(op, attrs, 'axis'), shape.length);
   const step = intAttr(op, attrs, 'step');
   if (step < 1) throw new ShapeError(`${op}: step must be at least 1, got ${step}`);
   const n = shape[axis];
-  const start = sliceBound(dimAttr(op, attrs, 'start'), n), end = sliceBound(dimAttr(op, attrs, 'end'), n);
+  const start = sliceBound(dimAttr(op, attrs, 'start'), n, 'start', ctx), end = sliceBound(dimAttr(op, attrs, 'end'), n, 'end', ctx);
   let len = floordiv(add(sub(end, start), step - 1), step);
   if (isConst(len) && len < 0) len = 0;
   return { axis, start, len, step };
 }
 
 const slice: OpDef = {
-  name: 'slice', kind: 'injective', doc: 'x[..., start:end:step, ...] along one axis (Python semantics, step >= 1)',
+  name: 'slice', kind: 'injective', doc: 'x[..., start:end:step, ...] along one axis (Python semantics, step >= 1; end = 2147483647 means to the end)',
   inputs: [{ name: 'x' }],
   attrs: [{ name: 'axis', type: 'int' }, { name: 'start', type: 'int' }, { name: 'end', type: 'int' }, { name: 'step', type: 'int', default: 1 }],
   shape([x], attrs, ctx) {
     const t = need('slice', x, 'x', 0);
-    const { axis, len } = sliceParams(attrs, t.shape);
+    const { axis, len } = sliceParams(attrs, t.shape, ctx);
     requireAtLeast(ctx, len, 0, `slice: the slice along axis ${axis} has negative length ${showDim(len)}`, 0);
     const shape = [...t.shape];
     shape[axis] = len;

@@ -1,7 +1,7 @@
 // One helper for op tests: runs an op's reference and checks its shape rule
 // agrees, on concrete dims, with what the reference produced.
 import * as assert from 'uvu/assert';
-import { Dim, dimEquals, showDim, showShape } from '../../compiler/dims.js';
+import { Dim, dimEquals, evaluate, showDim, showShape, sym } from '../../compiler/dims.js';
 import { OPS } from '../../compiler/ops/index.js';
 import { withDefaults } from '../../compiler/ops/attrs.js';
 import { AttrValue, OpDef, ShapeContext, ShapeError } from '../../compiler/ops/op.js';
@@ -58,6 +58,33 @@ export function run(name: string, inputs: readonly (Tensor | undefined)[], attrs
   const flops = d.flops(inputs.map((t) => (t ? { dtype: t.dtype, shape: t.shape } : undefined)), outs.map((t) => ({ dtype: t.dtype, shape: t.shape })), full);
   assert.ok(Number.isFinite(flops) && flops >= 0, `${name}: flops ${flops}`);
   return outs;
+}
+
+/**
+ * The symbolic shape rule agrees with the reference: dims of the inputs named
+ * in `names` (one list per input, null = keep the number) become symbols; the
+ * rule's symbolic outputs, evaluated at the concrete values they replaced,
+ * must equal the reference's output shapes. Returns the symbolic outputs.
+ */
+export function symbolicAgrees(name: string, inputs: readonly (Tensor | undefined)[], attrs: AttrsIn, names: readonly (readonly (string | null)[] | null)[]): TensorType[] {
+  const env: Record<string, number> = {};
+  const types = inputs.map((t, i) => {
+    if (t === undefined) return undefined;
+    const shape = t.shape.map((d, k): Dim => {
+      const n = names[i]?.[k];
+      if (n === null || n === undefined) return d;
+      if (env[n] !== undefined && env[n] !== d) throw new Error(`test setup: symbol ${n} bound to ${env[n]} and ${d}`);
+      env[n] = d;
+      return sym(n);
+    });
+    return { dtype: t.dtype, shape };
+  });
+  const symbolic = shapeOf(name, types, attrs);
+  const outs = run(name, inputs, attrs);
+  symbolic.forEach((t, i) => {
+    assert.equal(t.shape.map((d) => evaluate(d, env)), [...outs[i].shape], `${name}: output ${i} ${showShape(t.shape)} at ${JSON.stringify(env)}`);
+  });
+  return symbolic;
 }
 
 export function run1(name: string, inputs: readonly (Tensor | undefined)[], attrs: AttrsIn = {}): Tensor { return run(name, inputs, attrs)[0]; }

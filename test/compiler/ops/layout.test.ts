@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mul, sym } from '../../../compiler/dims.js';
 import { randomTensor } from '../../../compiler/tensor.js';
-import { f32, i32, list, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
+import { RecordingContext, f32, i32, list, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
 
 const B = sym('B'), C = sym('C'), H = sym('H'), W = sym('W');
 
@@ -61,6 +61,11 @@ test('symbolic layout shapes', () => {
   assert.is(shown(shapeOf('transpose', [ty('f32', [B, C, H, W])], { perm: [0, 2, 3, 1] })[0]), 'f32[B, H, W, C]');
   assert.is(shown(shapeOf('slice', [ty('f32', [B, C, H])], { axis: 2, start: 1, end: -1 })[0]), 'f32[B, C, H - 2]');
   assert.is(shown(shapeOf('slice', [ty('f32', [B, 10])], { axis: 1, start: 0, end: 10, step: 3 })[0]), 'f32[B, 4]');
+  assert.is(shown(shapeOf('slice', [ty('f32', [B, W])], { axis: 1, start: 2, end: 2147483647 })[0]), 'f32[B, W - 2]');
+  // Past a symbolic size the clamp is undecidable: the rule assumes end <= W, which lowering re-checks.
+  const ctx = new RecordingContext();
+  assert.is(shown(shapeOf('slice', [ty('f32', [W])], { axis: 0, start: 0, end: 100 }, ctx)[0]), 'f32[100]');
+  assert.ok(ctx.assumptions.some((a) => a.startsWith('W - 100 >= 0')), ctx.assumptions.join('; '));
   assert.is(shown(shapeOf('stack', [ty('f32', [H, W]), ty('f32', [H, W])], { axis: 0 })[0]), 'f32[2, H, W]');
   assert.is(shown(shapeOf('expand', [ty('f32', [1, W])], { shape: [H, W] })[0]), 'f32[H, W]');
 });
