@@ -110,7 +110,7 @@ const TRUNCATED = 0.25;
 
 function place(mask: Mask, placed: Placed[], size: number, crowd: number, rng: Rng): Placed | null {
   // crowd 0: no two boxes touch; crowd 1: heavy overlap is allowed and sought.
-  const maxIou = crowd <= 0 ? 0 : 0.1 + 0.8 * crowd;
+  const maxIou = crowd <= 0 ? 0 : 0.05 + 0.75 * crowd;
   const { sprite, box } = mask;
   const maxX = size - sprite.width, maxY = size - sprite.height;
   if (maxX < 0 || maxY < 0) return null;
@@ -119,7 +119,7 @@ function place(mask: Mask, placed: Placed[], size: number, crowd: number, rng: R
     if (placed.length && rng.chance(0.8 * crowd)) {
       // Next to an earlier item, so crowds form clusters as they do in photos.
       const anchor = rng.pick(placed);
-      const spread = 0.75 - 0.45 * crowd;
+      const spread = 1 - 0.5 * crowd;
       x = Math.round(anchor.box[0] + anchor.box[2] / 2 - sprite.width / 2 + rng.normal() * spread * anchor.box[2]);
       y = Math.round(anchor.box[1] + anchor.box[3] / 2 - sprite.height / 2 + rng.normal() * spread * anchor.box[3]);
       x = Math.min(maxX, Math.max(0, x)); y = Math.min(maxY, Math.max(0, y));
