@@ -25,11 +25,11 @@ export function formatDiagnostic(d: Diagnostic, source: string | undefined): str
   const out = [line > 0 ? `${file}:${line}:${col}: ${d.severity}: ${d.message}` : `${file}: ${d.severity}: ${d.message}`];
   const text = source?.split('\n')[line - 1];
   if (text !== undefined && line > 0) {
-    const gutter = String(line).length + 3;
+    const num = String(line);
     const src = text.replace(/\t/g, ' ').replace(/\r$/, '');
-    out.push(`${String(line).padStart(gutter - 1)} | ${src}`);
+    out.push(`   ${num} | ${src}`);
     const width = d.span.endLine === line ? Math.max(1, d.span.endCol - col) : Math.max(1, src.length - col + 1);
-    out.push(`${' '.repeat(gutter)}| ${' '.repeat(Math.max(0, col - 1))}^${'~'.repeat(Math.max(0, Math.min(width, 200) - 1))}`);
+    out.push(`   ${' '.repeat(num.length)} | ${' '.repeat(Math.max(0, col - 1))}^${'~'.repeat(Math.max(0, Math.min(width, 200) - 1))}`);
   }
   if (d.hint) out.push(`  hint: ${d.hint}`);
   return out.join('\n');

@@ -2,7 +2,8 @@
 // branch of an unknown condition) or lower mode (concrete dims, a graph
 // builder). Expressions, calls and modules are evaluated by the functions in
 // expr.ts, call.ts and module.ts against this state.
-import { Dim, dimEquals, isConst, showDim, sub } from '../../compiler/dims.js';
+import { Dim, isConst, showDim, sub } from '../../compiler/dims.js';
+import { dimsEqual } from './positivity.js';
 import { GraphBuilder } from '../../compiler/graph.js';
 import { OpDef, ShapeContext, ShapeError, Attrs, AttrValue } from '../../compiler/ops/op.js';
 import { ConcreteType, Span, TensorType } from '../../compiler/types.js';
@@ -52,7 +53,7 @@ export class Elab {
   shapeOf(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
     const ctx: ShapeContext = {
       requireEqual: (a: Dim, b: Dim, what: string, arg?: number) => {
-        const eq = dimEquals(a, b);
+        const eq = dimsEqual(a, b);
         if (eq === false) throw new ShapeError(what, { arg });
         if (eq === undefined) this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
       },

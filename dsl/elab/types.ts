@@ -7,6 +7,7 @@ import type { Constraint, Expr, TypeExpr } from '../ast.js';
 import { Scope } from '../scope.js';
 import { Value, describe, freshSym, seqOf } from '../values.js';
 import { Elab } from './elab.js';
+import { dimsEqual } from './positivity.js';
 
 export interface Binder {
   /** Dims named in the signature that are not constructor parameters, as bound so far. */
@@ -203,7 +204,7 @@ export function resolveDeferred(el: Elab, scope: Scope, b: Binder, what: string)
       return x ?? 0;
     });
     if (want === undefined) { ok = false; continue; }
-    const eq = dimEquals(want, actual);
+    const eq = dimsEqual(want, actual);
     if (eq === false) {
       const named = dim.kind === 'int' ? showDim(want) : `${exprText(dim)} = ${showDim(want)}`;
       el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)} (dim ${index} of ${typeText(type)})`);
