@@ -9,6 +9,9 @@
 // count would put almost nothing in "large" at 128 px).
 // Two extra fields, ignored by COCO tools, keep the occlusion: `visible`
 // (fraction) and `vbox`.
+// Items cut by the frame have their boxes clipped to the image in both files
+// (CrowdHuman's own fbox may reach outside; training and the metrics clip
+// anyway), and the part outside counts as not visible.
 // odgt (annotations.odgt): one JSON line per image, CrowdHuman style; objects
 // less than IGNORE_BELOW visible carry extra.ignore = 1 (ignore regions in
 // the crowd metrics, background for training).
