@@ -2,7 +2,7 @@
 // program into a small executable that runs every launch in order (one
 // thread, the whole grid), and compile CUDA renderings with nvcc in one
 // process per translation unit.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +78,23 @@ export function nvccCompile(source: string): string {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** nvccCompile without blocking, so several translation units compile in parallel. */
+export function nvccCompileAsync(source: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'fusedet-cu-'));
+  const file = join(dir, 'unit.cu');
+  writeFileSync(file, source);
+  const gencode = CUDA_ARCHS.flatMap((a) => ['-gencode', `arch=compute_${a.slice(3)},code=${a}`]);
+  return new Promise((resolve, reject) => {
+    const child = spawn('nvcc', ['-c', '-o', join(dir, 'unit.o'), '--resource-usage', ...gencode, file]);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      if (code === 0) resolve(out);
+      else reject(new Error(`nvcc failed:\n${out}\n--- source ---\n${source.split('\n').map((l, i) => `${i + 1}: ${l}`).join('\n')}`));
+    });
+  });
 }
