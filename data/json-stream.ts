@@ -355,38 +355,37 @@ export class JsonReader {
   /** Skips a value of any size without building it (strings are still checked). */
   skipValue(): void {
     const c = this.peek();
-    if (c === B.LBrace || c === B.LBrack) {
-      // Iterative, so that deeply nested junk cannot overflow the stack.
-      const stack: number[] = [];
+    if (c !== B.LBrace && c !== B.LBrack) { this.readScalar(); return; }
+    // Iterative, so that deeply nested junk cannot overflow the stack. Each
+    // turn starts where a value must be, and after it closes what ends.
+    const stack: number[] = [];
+    for (;;) {
+      const d = this.peek();
+      if (d === B.LBrace) {
+        this.pos++;
+        if (this.peek() === B.RBrace) this.pos++;
+        else { stack.push(B.RBrace); this.skipKey(); continue; }
+      } else if (d === B.LBrack) {
+        this.pos++;
+        if (this.peek() === B.RBrack) this.pos++;
+        else { stack.push(B.RBrack); continue; }
+      } else {
+        this.readScalar();
+      }
       for (;;) {
-        const d = this.peek();
-        if (d === B.LBrace) { this.pos++; stack.push(B.RBrace); if (this.peek() === B.RBrace) continue; this.skipKeyIfObject(stack); continue; }
-        if (d === B.LBrack) { this.pos++; stack.push(B.RBrack); continue; }
-        if (d === B.RBrace || d === B.RBrack) {
-          if (stack.pop() !== d) this.fail(`unexpected ${this.describe(d)}`);
-          this.pos++;
-        } else if (d === B.Comma) {
-          this.fail(`unexpected ','`);
-        } else {
-          this.readScalar();
-        }
         if (stack.length === 0) return;
+        const close = stack[stack.length - 1];
         const n = this.peek();
-        if (n === B.Comma) {
-          this.pos++;
-          const after = this.peek();
-          if (after === B.RBrace || after === B.RBrack) this.fail(`expected a value after ',', found ${this.describe(after)}`);
-          this.skipKeyIfObject(stack);
-        } else if (n !== stack[stack.length - 1]) {
-          this.fail(`expected ',' or '${String.fromCharCode(stack[stack.length - 1])}', found ${this.describe(n)}`);
-        }
+        if (n === close) { this.pos++; stack.pop(); continue; }
+        if (n !== B.Comma) this.fail(`expected ',' or '${String.fromCharCode(close)}', found ${this.describe(n)}`);
+        this.pos++;
+        if (close === B.RBrace) this.skipKey();
+        break;
       }
     }
-    this.readScalar();
   }
 
-  private skipKeyIfObject(stack: number[]): void {
-    if (stack[stack.length - 1] !== B.RBrace) return;
+  private skipKey(): void {
     if (this.peek() !== B.Quote) this.fail(`expected a key string, found ${this.describe(this.peek())}`);
     this.readString();
     this.expect(B.Colon, "':' after key");
@@ -399,6 +398,7 @@ export class JsonReader {
     else if (c === B.f) this.literal('false');
     else if (c === B.n) this.literal('null');
     else if (c === -1) this.fail('unexpected end of file, expected a value');
+    else if (c === B.Comma || c === B.RBrace || c === B.RBrack || c === B.Colon) this.fail(`expected a value, found ${this.describe(c)}`);
     else this.readNumber();
   }
 }

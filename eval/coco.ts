@@ -31,12 +31,21 @@ export interface CocoMetrics {
 
 const MAX_KEPT = MAX_DETS[M - 1];
 
-/** Sorts `rows` by (key, position): a stable sort through one Float64Array. */
-function stableByKey(count: number, keyOf: (row: number) => number): Int32Array {
+/**
+ * Positions 0..count-1 ordered by (key, position). Packing both into one
+ * double makes it a native numeric sort; keys too large for exact packing
+ * take the comparator sort.
+ */
+function stableByKey(count: number, maxKey: number, keyOf: (row: number) => number): Int32Array {
+  const out = new Int32Array(count);
+  if ((maxKey + 1) * count > Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) { keys[i] = keyOf(i); out[i] = i; }
+    return out.sort((x, y) => (keys[x] - keys[y]) || (x - y));
+  }
   const packed = new Float64Array(count);
   for (let i = 0; i < count; i++) packed[i] = keyOf(i) * count + i;
   packed.sort();
-  const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = packed[i] % count;
   return out;
 }
@@ -67,7 +76,7 @@ export function evaluateCoco(gt: CocoDataset, resolved: ResolvedDetections): Coc
   const K = catOrder.length;
 
   const ann = gt.annotations;
-  const gtSorted = stableByKey(ann.count, (i) => catRank[ann.categoryIndex[i]] * nImg + imgRank[ann.imageIndex[i]]);
+  const gtSorted = stableByKey(ann.count, K * nImg, (i) => catRank[ann.categoryIndex[i]] * nImg + imgRank[ann.imageIndex[i]]);
   const gtKey = (i: number): number => catRank[ann.categoryIndex[gtSorted[i]]] * nImg + imgRank[ann.imageIndex[gtSorted[i]]];
 
   // Detections of categories outside the ground truth play no part.
@@ -80,12 +89,15 @@ export function evaluateCoco(gt: CocoDataset, resolved: ResolvedDetections): Coc
     if (c < 0) continue;
     detRows[nDet] = rows[j]; detImg[nDet] = resolved.imageIndex[j]; detCat[nDet] = catRank[c]; nDet++;
   }
-  const dtSorted = stableByKey(nDet, (j) => detCat[j] * nImg + imgRank[detImg[j]]);
+  const dtSorted = stableByKey(nDet, K * nImg, (j) => detCat[j] * nImg + imgRank[detImg[j]]);
   const dtKey = (i: number): number => detCat[dtSorted[i]] * nImg + imgRank[detImg[dtSorted[i]]];
 
-  // Per-category scratch, sized for the largest possible category.
-  const score = new Float64Array(nDet), rank = new Uint8Array(nDet);
-  const status = new Uint8Array(nDet * A * T);
+  // Per-category scratch, sized for the category with most detections.
+  const perCategory = new Int32Array(K);
+  for (let j = 0; j < nDet; j++) perCategory[detCat[j]]++;
+  const most = perCategory.reduce((x, y) => Math.max(x, y), 0);
+  const score = new Float64Array(most), rank = new Uint8Array(most);
+  const status = new Uint8Array(most * A * T);
   const gtRows = new Int32Array(ann.count);
   const gtGroup: GtGroup = { count: 0, rows: gtRows, bbox: ann.bbox, area: ann.area, iscrowd: ann.iscrowd, id: ann.id };
   const groupDets = new Int32Array(Math.max(nDet, 1));
@@ -110,8 +122,8 @@ export function evaluateCoco(gt: CocoDataset, resolved: ResolvedDetections): Coc
       // Descending score; file order breaks ties, as numpy's mergesort does.
       if (nd > 1) sortByScore(sorted, dets.score);
       const kept = Math.min(nd, MAX_KEPT);
-      (gtGroup as { count: number }).count = ng;
-      (dtGroup as { count: number }).count = kept;
+      gtGroup.count = ng;
+      dtGroup.count = kept;
       matchGroup(gtGroup, dtGroup, status, n * A * T, nonIgnored);
       for (let d = 0; d < kept; d++) { score[n + d] = dets.score[sorted[d]]; rank[n + d] = d; }
       n += kept;

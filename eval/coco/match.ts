@@ -8,7 +8,7 @@ export const FP = 0, TP = 1, IGNORED = 2;
 
 /** The ground truth of one group, in file order. */
 export interface GtGroup {
-  readonly count: number;
+  count: number;
   readonly rows: Int32Array;
   readonly bbox: Float64Array;
   readonly area: Float64Array;
@@ -18,7 +18,7 @@ export interface GtGroup {
 
 /** The detections of one group, already sorted by score and cut to maxDets. */
 export interface DetGroup {
-  readonly count: number;
+  count: number;
   readonly rows: Int32Array;
   readonly bbox: Float64Array;
 }

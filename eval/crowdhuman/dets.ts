@@ -2,10 +2,9 @@
 // (streamed) or a COCO results JSON array ([{image_id, bbox, score, ...}]),
 // whose image ids are matched to odgt IDs as strings (image_id 7 ↔ ID "7").
 // The category of a detection is not used: the protocol is single-class.
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import {
-  BadRecordLog, DataRecordError, locateJsonPath, readOdgtDets,
-  type JsonPath, type JsonValue,
+  BadRecordLog, DataRecordError, readOdgtDets, type JsonValue,
 } from '../../data/odgt.js';
 import { JsonReader, JsonSyntaxError } from '../../data/json-stream.js';
 import type { CrowdHumanAccumulator } from './score.js';
@@ -35,7 +34,7 @@ export async function looksLikeCocoResults(path: string): Promise<boolean> {
   }
 }
 
-function toCorners(box: readonly number[], out: Float64Array, at: number): void {
+function toCorners(box: ArrayLike<number>, out: Float64Array, at: number): void {
   out[at] = box[0]!; out[at + 1] = box[1]!;
   out[at + 2] = box[0]! + box[2]!; out[at + 3] = box[1]! + box[3]!;
 }
@@ -62,74 +61,110 @@ export async function addOdgtDets(path: string, acc: CrowdHumanAccumulator, opts
   }
 }
 
-function lineCol(text: string, offset: number): [number, number] {
-  let line = 1, lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) { line++; lineStart = i + 1; }
-  return [line, offset - lineStart + 1];
+/** A growable Float64 column (results files can hold millions of rows). */
+class Column {
+  data = new Float64Array(4096);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
 }
 
-/** JSON.parse, or on failure a re-scan that says where (line, column) and what. */
-function parseWhole(path: string, text: string): JsonValue {
-  try {
-    return JSON.parse(text) as JsonValue;
-  } catch {
-    try {
-      const r = JsonReader.fromString(text, path);
-      r.skipValue();
-      r.expectEnd();
-    } catch (se) {
-      if (se instanceof JsonSyntaxError) throw new DataRecordError(path, se.line, se.column, se.message.slice(se.message.indexOf(': ', path.length + 1) + 2));
-      throw se;
-    }
-    throw new DataRecordError(path, 1, 1, 'malformed JSON');
+function isFiniteNumber(x: JsonValue): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+type Checked = { ok: true; key: string } | { ok: false; problem: string };
+
+/** Checks result `i`; on success its box and score are in `row`. */
+function checkResult(d: JsonValue, i: number, acc: CrowdHumanAccumulator, opts: DetsReadOptions, row: number[]): Checked {
+  const bad = (problem: string): Checked => ({ ok: false, problem });
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return bad(`result ${i} must be an object`);
+  const id = d.image_id;
+  if (id === undefined) return bad(`result ${i}: missing field 'image_id'`);
+  if (typeof id !== 'number' && typeof id !== 'string') return bad(`result ${i}: 'image_id' must be a number or string`);
+  const box = d.bbox;
+  if (box === undefined) return bad(`result ${i} (image_id ${id}): missing field 'bbox'`);
+  if (!Array.isArray(box) || box.length !== 4 || !box.every(isFiniteNumber)) {
+    return bad(`result ${i} (image_id ${id}): 'bbox' must be [x, y, w, h] (4 finite numbers)`);
   }
+  const b = box as number[];
+  if (b[2]! < 0 || b[3]! < 0) return bad(`result ${i} (image_id ${id}): 'bbox' has negative size (w ${b[2]}, h ${b[3]})`);
+  const score = d.score;
+  if (score === undefined) return bad(`result ${i} (image_id ${id}): missing field 'score'`);
+  if (!isFiniteNumber(score)) return bad(`result ${i} (image_id ${id}): 'score' must be a finite number`);
+  const key = acc.images.has(String(id)) ? String(id) : opts.idMap?.get(String(id));
+  if (key === undefined || !acc.images.has(key)) {
+    return bad(`result ${i}: image_id ${id} is not in the ground truth (matched to odgt IDs as a string${opts.idMap ? ' or through the COCO file names' : ''})`);
+  }
+  row[0] = b[0]!; row[1] = b[1]!; row[2] = b[2]!; row[3] = b[3]!; row[4] = score;
+  return { ok: true, key };
+}
+
+function syntaxToRecordError(path: string, e: JsonSyntaxError): DataRecordError {
+  const prefix = `${e.file}:${e.line}:${e.column}: `;
+  return new DataRecordError(path, e.line, e.column, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
 }
 
 /**
- * Reads a COCO results array whole (these files are one JSON value; the
- * per-record work is small) and adds each image's detections.
+ * Streams a COCO results array (data/json-stream.ts reads it record by
+ * record, so a large file never becomes one JS value), then adds each
+ * image's detections in file order. A bad record is reported at its start.
  */
 export async function addCocoResults(path: string, acc: CrowdHumanAccumulator, opts: DetsReadOptions): Promise<void> {
-  const text = await readFile(path, 'utf8');
-  const data = parseWhole(path, text);
-  if (!Array.isArray(data)) throw new DataRecordError(path, 1, 1, 'expected a COCO results array [{image_id, bbox, score}, ...]');
-  const fail = (path2: JsonPath, problem: string): DataRecordError => {
-    const [line, col] = lineCol(text, locateJsonPath(text, path2));
-    return new DataRecordError(path, line, col, problem);
-  };
-  const perImage = new Map<string, { boxes: number[]; scores: number[] }>();
-  data.forEach((d, i) => {
-    try {
-      if (typeof d !== 'object' || d === null || Array.isArray(d)) throw fail([i], `result ${i} must be an object`);
-      const id = d.image_id;
-      if (id === undefined) throw fail([i], `result ${i}: missing field 'image_id'`);
-      if (typeof id !== 'number' && typeof id !== 'string') throw fail([i, 'image_id'], `result ${i}: 'image_id' must be a number or string`);
-      const box = d.bbox;
-      if (box === undefined) throw fail([i], `result ${i} (image_id ${id}): missing field 'bbox'`);
-      if (!Array.isArray(box) || box.length !== 4 || !box.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-        throw fail([i, 'bbox'], `result ${i} (image_id ${id}): 'bbox' must be [x, y, w, h] (4 finite numbers)`);
-      }
-      const b = box as number[];
-      if (b[2]! < 0 || b[3]! < 0) throw fail([i, 'bbox'], `result ${i} (image_id ${id}): 'bbox' has negative size (w ${b[2]}, h ${b[3]})`);
-      const score = d.score;
-      if (score === undefined) throw fail([i], `result ${i} (image_id ${id}): missing field 'score'`);
-      if (typeof score !== 'number' || !Number.isFinite(score)) throw fail([i, 'score'], `result ${i} (image_id ${id}): 'score' must be a finite number`);
-      const key = acc.images.has(String(id)) ? String(id) : opts.idMap?.get(String(id));
-      if (key === undefined || !acc.images.has(key)) {
-        throw fail([i, 'image_id'], `result ${i}: image_id ${id} is not in the ground truth (matched to odgt IDs as a string${opts.idMap ? ' or through the COCO file names' : ''})`);
-      }
-      let slot = perImage.get(key);
-      if (!slot) { slot = { boxes: [], scores: [] }; perImage.set(key, slot); }
-      slot.boxes.push(...b);
-      slot.scores.push(score);
-    } catch (e) {
-      if (!opts.skipBad || !(e instanceof DataRecordError)) throw e;
-      opts.bad?.add(e);
-    }
-  });
-  for (const [id, slot] of perImage) {
-    const boxes = new Float64Array(slot.boxes.length);
-    for (let i = 0; i < slot.scores.length; i++) toCorners(slot.boxes.slice(4 * i, 4 * i + 4), boxes, 4 * i);
-    acc.add(acc.images.get(id)!, boxes, Float64Array.from(slot.scores), {});
+  let r: JsonReader;
+  try {
+    r = JsonReader.open(path);
+  } catch (e) {
+    throw new DataRecordError(path, 0, 0, `cannot open: ${(e as Error).message}`);
   }
+  const byOrder = [...acc.images.values()].sort((a, b) => a.order - b.order);
+  const image = new Column(), rows = new Column();
+  const row = [0, 0, 0, 0, 0];
+  try {
+    if (r.peek() !== 0x5b) {
+      const at = r.here();
+      throw new DataRecordError(path, at.line, at.column, 'expected a COCO results array [{"image_id", "bbox", "score"}, ...]');
+    }
+    r.beginArray();
+    for (let i = 0; r.nextItem(); i++) {
+      const at = r.here();
+      const got = checkResult(r.readValue(), i, acc, opts, row);
+      if (!got.ok) {
+        const e = new DataRecordError(path, at.line, at.column, got.problem);
+        if (!opts.skipBad) throw e;
+        opts.bad?.add(e);
+        continue;
+      }
+      image.push(acc.images.get(got.key)!.order);
+      for (const v of row) rows.push(v);
+    }
+    r.expectEnd();
+  } catch (e) {
+    throw e instanceof JsonSyntaxError ? syntaxToRecordError(path, e) : e;
+  } finally {
+    r.close();
+  }
+  // Group by image (a counting sort), keeping file order within each image:
+  // that order is the tie-break between equal scores.
+  const n = image.length;
+  const start = new Int32Array(byOrder.length + 1);
+  for (let k = 0; k < n; k++) start[image.data[k]! + 1]!++;
+  for (let j = 0; j < byOrder.length; j++) start[j + 1]! += start[j]!;
+  const next = start.slice(0, byOrder.length);
+  const boxes = new Float64Array(4 * n), scores = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const at = next[image.data[k]!]!++;
+    toCorners(rows.data.subarray(5 * k, 5 * k + 4), boxes, 4 * at);
+    scores[at] = rows.data[5 * k + 4]!;
+  }
+  byOrder.forEach((img, j) => {
+    const s = start[j]!, e = start[j + 1]!;
+    if (e > s) acc.add(img, boxes.subarray(4 * s, 4 * e), scores.subarray(s, e), {});
+  });
 }

@@ -67,6 +67,15 @@ test('skipValue passes over any value, including deep nesting and strings with b
   }
 });
 
+test('skipValue still rejects malformed JSON inside what it skips', () => {
+  for (const [doc, what] of [['{"a": }', 'expected a value'], ['[1,, 2]', 'expected a value'], ['{"a": 1,}', 'expected a key'], ['[1 2]', "expected ',' or ']'"], ['{"a" 1}', "expected ':'"], ['[[1]', "expected ',' or ']'"]]) {
+    const r = JsonReader.fromString(`{"skip": ${doc}}`, 'd');
+    r.beginObject();
+    r.nextKey();
+    assert.throws(() => r.skipValue(), (e: Error) => e.message.includes(what), doc);
+  }
+});
+
 const BAD: [string, string, number, number][] = [
   ['{"a": [1, 2,]}', "expected a value after ','", 1, 13],
   ['{\n  "a": 1\n  "b": 2\n}', "expected ',' or '}'", 3, 3],
