@@ -56,8 +56,13 @@ export function interpret(graph: Graph, inputs: Record<string, Tensor>, params: 
   const f64 = usesF64(Object.values(inputs));
   const paramByValue = new Map(graph.params.map((p) => [p.value, p]));
   const vals = new Array<Tensor | undefined>(graph.values.length);
+  // Drop each intermediate after its last use, so a full-size forward fits in memory.
+  const lastUse = new Int32Array(graph.values.length).fill(-1);
+  graph.nodes.forEach((node, at) => { for (const v of node.inputs) if (v >= 0) lastUse[v] = at; });
+  for (const o of graph.outputs) lastUse[o.value] = graph.nodes.length;
 
-  for (const node of graph.nodes) {
+  for (let at = 0; at < graph.nodes.length; at++) {
+    const node = graph.nodes[at];
     let outs: Tensor[];
     if (node.op === 'input') {
       const name = String(node.attrs.name);
@@ -79,6 +84,7 @@ export function interpret(graph: Graph, inputs: Record<string, Tensor>, params: 
       outs = runOp(node, node.inputs.map((v) => (v < 0 ? undefined : vals[v])), graph);
     }
     outs.forEach((t, i) => { vals[node.outputs[i]] = t; });
+    for (const v of node.inputs) if (v >= 0 && lastUse[v] === at) vals[v] = undefined;
   }
 
   const result: Record<string, Tensor> = {};

@@ -65,7 +65,7 @@ const groupNorm: OpDef = {
 };
 
 const frozenBn: OpDef = {
-  name: 'frozen_bn', kind: 'elementwise',
+  name: 'frozen_bn', kind: 'broadcast',
   doc: 'BatchNorm with frozen statistics: (x - mean) / sqrt(var + eps) * weight + bias, per channel of x: [N, C, ...]',
   inputs: ['x', 'weight', 'bias', 'mean', 'var'].map((name) => ({ name, dtypes: FLOAT })),
   attrs: [{ name: 'eps', type: 'float', default: 1e-5 }],

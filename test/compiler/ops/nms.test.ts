@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sym } from '../../../compiler/dims.js';
-import { f32, i32, list, run, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
+import { rng } from '../../../compiler/tensor.js';
+import { f32, i32, list, run, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
 
 const boxes = f32([1, 4, 4], [0, 0, 10, 10, 1, 1, 11, 11, 0, 0, 10, 10, 50, 50, 60, 60]);
 
@@ -25,6 +26,33 @@ test('nms: ties keep the lower index; score threshold; max_out truncates; batche
   const [k3, c3] = run('nms', [two, f32([2, 2], [0.2, 0.9, 0.2, 0.9]), i32([2, 2], [0, 0, 0, 0])], { max_out: 2 });
   assert.equal(list(k3), [1, -1, 1, 0]);
   assert.equal(list(c3), [1, 2]);
+});
+
+test('nms invariants on random boxes: kept boxes of a class overlap at most the threshold; every dropped box has a kept suppressor', () => {
+  const next = rng(31);
+  for (let trial = 0; trial < 8; trial++) {
+    const N = 30, thr = 0.3 + 0.4 * next();
+    const b: number[] = [], s: number[] = [], c: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const x = next() * 40, y = next() * 40;
+      b.push(x, y, x + 5 + next() * 20, y + 5 + next() * 20);
+      s.push(Math.round(next() * 20) / 20);
+      c.push(Math.floor(next() * 3));
+    }
+    const boxesT = f32([1, N, 4], b);
+    const [keep, count] = run('nms', [boxesT, f32([1, N], s), i32([1, N], c)], { iou_threshold: thr, max_out: N });
+    const kept = list(keep).slice(0, list(count)[0]);
+    const iou = (i: number, j: number): number => list(run1('box_iou_aligned', [f32([4], b.slice(i * 4, i * 4 + 4)), f32([4], b.slice(j * 4, j * 4 + 4))]))[0];
+    for (let a = 0; a < kept.length; a++) {
+      if (a > 0) assert.ok(s[kept[a - 1]] > s[kept[a]] || (s[kept[a - 1]] === s[kept[a]] && kept[a - 1] < kept[a]), 'descending score, ties by index');
+      for (let d = a + 1; d < kept.length; d++) if (c[kept[a]] === c[kept[d]]) assert.ok(iou(kept[a], kept[d]) <= thr + 1e-6);
+    }
+    for (let i = 0; i < N; i++) {
+      if (kept.includes(i)) continue;
+      const rank = kept.findIndex((k) => c[k] === c[i] && iou(k, i) > thr && (s[k] > s[i] || (s[k] === s[i] && k < i)));
+      assert.ok(rank >= 0, `box ${i} dropped without a suppressor`);
+    }
+  }
 });
 
 test('nms shapes and errors', () => {

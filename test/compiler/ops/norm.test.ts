@@ -34,6 +34,18 @@ test('frozen_bn by hand', () => {
   close(list(y), [1, 2, 0, 1], 1e-6);
 });
 
+test('frozen_bn with unit statistics is the identity; random shapes agree with the formula', () => {
+  const x = randomTensor([2, 3, 4, 5], 4);
+  const ones = f32([3], [1, 1, 1]), zero = f32([3], [0, 0, 0]);
+  close(list(run1('frozen_bn', [x, ones, zero, zero, ones], { eps: 0 })), list(x), 1e-7);
+  const w = randomTensor([3], 5), b = randomTensor([3], 6), m = randomTensor([3], 7), v = randomTensor([3], 8, 0.5, 2);
+  const y = list(run1('frozen_bn', [x, w, b, m, v]));
+  y.forEach((val, i) => {
+    const c = Math.floor(i / 20) % 3;
+    close([val], [(x.data[i] - m.data[c]) / Math.sqrt(v.data[c] + 1e-5) * w.data[c] + b.data[c]], 1e-5);
+  });
+});
+
 test('norm shapes: symbolic passthrough and errors', () => {
   const C = 256;
   assert.is(shown(shapeOf('group_norm', [ty('f32', [sym('B'), C, sym('H'), sym('W')]), ty('f32', [C]), ty('f32', [C])], { groups: 32 })[0]), 'f32[B, 256, H, W]');
