@@ -59,16 +59,27 @@ async function compileUnits(cc: CCompiler, flags: readonly string[], units: read
   return objects;
 }
 
+/**
+ * Sources whose units are only worked out on a cache miss: `key` (the whole
+ * rendering) decides the hit, so a warm start renders once and splits nothing.
+ */
+export interface LazyUnits {
+  readonly key: string;
+  units(): readonly string[];
+}
+
 /** Compiles the units in parallel (one process each) and links them into one .so, or finds it in the cache. */
-export async function buildLibrary(units: readonly string[]): Promise<BuiltLibrary> {
+export async function buildLibrary(source: readonly string[] | LazyUnits): Promise<BuiltLibrary> {
   const t0 = performance.now();
   const cc = await findCompiler();
   const flags = cflags();
   const dir = cacheDir();
-  const key = libraryKey(units, toolchainKey(cc, flags));
+  const lazy = !Array.isArray(source);
+  const key = libraryKey(lazy ? [`lazy\0${(source as LazyUnits).key}`] : (source as readonly string[]), toolchainKey(cc, flags));
   const path = join(dir, `${key}.so`);
   const seconds = (): number => (performance.now() - t0) / 1000;
   if (existsSync(path)) return { path, compiled: 0, cached: true, seconds: seconds() };
+  const units = lazy ? (source as LazyUnits).units() : (source as readonly string[]);
 
   const failedDir = join(dir, 'failed');
   mkdirSync(failedDir, { recursive: true });

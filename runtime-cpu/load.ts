@@ -2,7 +2,7 @@
 // wrap as an Executable. Independent of the renderer, so hand-written kernels
 // (tests, benchmarks) load the same way generated ones do.
 import type { Program } from '../compiler/program.js';
-import { buildLibrary } from './build.js';
+import { LazyUnits, buildLibrary } from './build.js';
 import { findCompiler } from './cc.js';
 import { debugLog } from './debug.js';
 import { CpuUnavailable } from './errors.js';
@@ -28,14 +28,15 @@ export function nativeOrThrow(): NativeCpu {
 }
 
 /** Compiles C units into a loaded executable; `load` renders them from the program. */
-export async function loadUnits(program: Program, units: readonly string[]): Promise<CpuExecutable> {
+export async function loadUnits(program: Program, units: readonly string[] | LazyUnits): Promise<CpuExecutable> {
   const native = nativeOrThrow();
   const built = await buildLibrary(units);
+  const count = Array.isArray(units) ? units.length : built.compiled;
   const lib = native.loadLibrary(built.path, program.kernels.map((k) => k.name));
-  debugLog(1, `cpu: ${program.kernels.length} kernels, ${units.length} unit(s): ` +
-    (built.cached ? 'cache hit' : `compiled ${built.compiled}`) + ` in ${built.seconds.toFixed(2)} s, ${native.threads()} threads`);
+  debugLog(1, `cpu: ${program.kernels.length} kernels: ${built.cached ? 'cache hit' : `${count} unit(s) compiled`}` +
+    ` in ${built.seconds.toFixed(2)} s, ${native.threads()} threads`);
   return new CpuExecutable(program, native, lib, {
-    compiled: built.compiled, cached: built.cached ? units.length : 0, kernels: program.kernels.length, seconds: built.seconds,
+    compiled: built.compiled, cached: built.cached ? 1 : 0, kernels: program.kernels.length, seconds: built.seconds,
   });
 }
 

@@ -14,6 +14,7 @@ export class CpuRuntime implements Runtime {
 
   async load(program: Program): Promise<Executable> {
     nativeOrThrow();
-    return loadUnits(program, splitUnits(program, this.render, availableParallelism()));
+    const whole = this.render(program);
+    return loadUnits(program, { key: whole, units: () => splitUnits(program, this.render, availableParallelism(), whole) });
   }
 }

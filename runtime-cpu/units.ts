@@ -13,8 +13,7 @@ const MIN_UNIT_CHARS = 24_000;
  * unit is the renderer's output for a program holding a subset of the
  * kernels, so helpers appear where used; the renderer must make them static.
  */
-export function splitUnits(program: Program, render: RenderC, lanes: number): string[] {
-  const whole = render(program);
+export function splitUnits(program: Program, render: RenderC, lanes: number, whole = render(program)): string[] {
   if (lanes <= 1 || program.kernels.length <= 1 || whole.length < 2 * MIN_UNIT_CHARS) return [whole];
   const count = Math.min(lanes, program.kernels.length, Math.floor(whole.length / MIN_UNIT_CHARS));
   const sized = program.kernels.map((k, i) => ({ i, size: render(subset(program, [k])).length }));

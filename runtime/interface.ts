@@ -17,7 +17,7 @@ export interface Runtime {
 export interface LoadStats {
   /** Translation units (or modules) compiled now; 0 on a warm cache. */
   readonly compiled: number;
-  /** Units found in the on-disk cache. */
+  /** Compiled libraries (or modules) found in the on-disk cache instead. */
   readonly cached: number;
   readonly kernels: number;
   readonly seconds: number;

@@ -48,6 +48,16 @@ test('cold build compiles every unit in parallel; warm build runs no compiler an
   assert.equal(readdirSync(cacheDir()).filter((f) => f.startsWith('.build-')), []);
 });
 
+test('lazy units are only split on a miss: a warm start renders nothing more', async () => {
+  let splits = 0;
+  const source = { key: ELEMENTWISE_C + '/* lazy */', units: () => { splits++; return [ELEMENTWISE_C + '/* lazy */']; } };
+  const cold = await buildLibrary(source);
+  const warm = await buildLibrary(source);
+  assert.is(splits, 1);
+  assert.equal([cold.cached, warm.cached], [false, true]);
+  assert.is(warm.path, cold.path);
+});
+
 test('the key covers the sources and the flags', async () => {
   const a = await buildLibrary([ELEMENTWISE_C]);
   const b = await buildLibrary([ELEMENTWISE_C + '\n/* changed */\n']);

@@ -102,7 +102,7 @@ test('per-launch times are recorded at FUSEDET_DEBUG=2', async () => {
     await exe.run({ a: randomTensor([300], 1), b: randomTensor([300], 2) });
     assert.equal(exe.lastTimes().map((t) => t.kernel), ['add_f32', 'square_bias_f32']);
     assert.ok(lines.some((l) => /launch 1 square_bias_f32 grid 2: [\d.]+ ms/.test(l)), lines.join(''));
-    assert.ok(lines.some((l) => /cpu: 3 kernels, 1 unit\(s\)/.test(l)), lines.join(''));
+    assert.ok(lines.some((l) => /cpu: 3 kernels: (cache hit|1 unit\(s\) compiled) in [\d.]+ s, \d+ threads/.test(l)), lines.join(''));
   } finally {
     process.stderr.write = write;
     delete process.env.FUSEDET_DEBUG;
