@@ -12,6 +12,7 @@
 // bool buffers are u32 words (the runtime widens them on upload/readback).
 import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, typeOf } from '../kernel/ir.js';
 import { CFamilyRenderer, Fmt1, Fmt2, f32Literal } from './cfamily.js';
+import { bin, bool, cast, idx, sel } from '../kernel/build.js';
 
 // Identifiers the WGSL spec reserves or that the shader itself declares.
 const RESERVED = new Set([
@@ -44,8 +45,10 @@ export class WgslRenderer extends CFamilyRenderer {
   readonly bufTypes = { f32: 'f32', i32: 'i32', bool: 'u32' } as const;
   readonly unrollPragma = '';
   private bufDtypes: readonly ('f32' | 'i32' | 'bool')[] = [];
+  /** Register arrays whose every index is a constant after unrolling: one scalar per element. */
+  private scalarRegs = new Set<string>();
 
-  constructor() {
+  constructor(private readonly opts: WgslOptions = {}) {
     super();
     // WGSL has no isnan, no NaN/Inf literal (a const-expression may not yield one)
     // and pow is undefined for a negative base; C's powf is not.
@@ -102,7 +105,10 @@ export class WgslRenderer extends CFamilyRenderer {
 
   argRef(i: number): string { return `args.a${i}`; }
   protected barrier(ind: string): string { return `${ind}workgroupBarrier();\n`; }
-  protected override arrayRef(arr: string, i: Expr): string { return `${ident(arr)}[${this.expr(i)}]`; }
+  protected override arrayRef(arr: string, i: Expr): string {
+    if (this.scalarRegs.has(arr) && i.k === 'const') return `${ident(arr)}_${i.v}`;
+    return `${ident(arr)}[${this.expr(i)}]`;
+  }
 
   override expr(e: Expr): string {
     switch (e.k) {
@@ -129,6 +135,10 @@ export class WgslRenderer extends CFamilyRenderer {
         const v = this.expr(s.v);
         return `${ind}B${s.buf}[${this.expr(s.idx)}] = ${this.bufDtypes[s.buf] === 'bool' ? `select(0u, 1u, ${v})` : v};\n`;
       }
+      case 'if':
+        // An unrolled iteration: a plain block scopes its lets.
+        if (s.c.k === 'const' && s.c.t === 'bool' && s.c.v === 1 && !s.else) return `${ind}{\n${this.stmts(s.then, ind + '  ')}${ind}}\n`;
+        return super.stmt(s, ind);
       case 'for': {
         const n = ident(s.v);
         return `${ind}for (var ${n}: i32 = ${this.expr(s.from)}; ${n} < ${this.expr(s.to)}; ${n}++) {\n${this.stmts(s.body, ind + '  ')}${ind}}\n`;
@@ -145,8 +155,12 @@ export class WgslRenderer extends CFamilyRenderer {
     const bindings = k.bufs.map((b, i) =>
       `@group(0) @binding(${i}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('');
     const locals = k.locals.map((a) => `var<workgroup> ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
-    const regs = k.regs.map((a) => `  var ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
-    const body = this.stmts(k.body, '  ');
+    const { body: stmts, scalar } = this.opts.registerTiles === false ? { body: k.body, scalar: new Set<string>() } : registerLoops(k);
+    this.scalarRegs = scalar;
+    const regs = k.regs.map((a) => (scalar.has(a.name)
+      ? `  ${Array.from({ length: a.size }, (_, i) => `var ${ident(a.name)}_${i}: ${this.types[a.t]};`).join(' ')}\n`
+      : `  var ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`)).join('');
+    const body = this.stmts(stmts, '  ');
     return `// kernel ${k.name}\nstruct Args { ${fields.join(', ')} }\n${bindings}` +
       `@group(0) @binding(${k.bufs.length}) var<uniform> args: Args;\n${locals}\n` +
       `@compute @workgroup_size(${k.workgroupSize})\n` +
@@ -156,7 +170,146 @@ export class WgslRenderer extends CFamilyRenderer {
   }
 }
 
+export interface WgslOptions {
+  /** Unroll register-tile loops and keep the tiles in scalars (default true). */
+  registerTiles?: boolean;
+}
+
 /** The WGSL module of one kernel: its helpers, bindings and entry point `main`. */
-export function renderWgsl(k: Kernel): string {
-  return new WgslRenderer().unit([k]);
+export function renderWgsl(k: Kernel, opts: WgslOptions = {}): string {
+  return new WgslRenderer(opts).unit([k]);
+}
+
+// ---- Register tiles. A per-thread array indexed by a loop variable is
+// dynamically indexed memory to the shader compiler; on SwiftShader (and on
+// compilers that do not unroll) it lives in slow local memory. So loops with
+// constant bounds whose bodies index a register array by their variable are
+// unrolled, and an array whose every index is then a constant becomes one
+// scalar per element (WgslRenderer.arrayRef).
+
+/** Unrolled copies allowed per loop nest (keeps shader size, and compile time, bounded). */
+const MAX_UNROLL = 256;
+
+function substExpr(e: Expr, name: string, value: number): Expr {
+  switch (e.k) {
+    case 'var': return e.name === name ? idx(value) : e;
+    case 'const': case 'arg': case 'gid': case 'lid': return e;
+    case 'load': return { ...e, idx: substExpr(e.idx, name, value) };
+    case 'lload': return { ...e, idx: substExpr(e.idx, name, value) };
+    case 'un': return { ...e, a: substExpr(e.a, name, value) };
+    case 'bin': return bin(e.op, substExpr(e.a, name, value), substExpr(e.b, name, value));
+    case 'sel': return sel(substExpr(e.c, name, value), substExpr(e.a, name, value), substExpr(e.b, name, value));
+    case 'cast': return cast(substExpr(e.a, name, value), e.t);
+  }
+}
+
+/** Substitutes in a statement list; a `let` of the same name shadows it for the rest of the list. */
+function substStmts(ss: readonly Stmt[], name: string, value: number): Stmt[] {
+  const out: Stmt[] = [];
+  let shadowed = false;
+  for (const s of ss) {
+    if (shadowed) { out.push(s); continue; }
+    out.push(substStmt(s, name, value));
+    if (s.k === 'let' && s.name === name) shadowed = true;
+  }
+  return out;
+}
+
+function substStmt(s: Stmt, name: string, value: number): Stmt {
+  const x = (e: Expr): Expr => substExpr(e, name, value);
+  switch (s.k) {
+    case 'let': return { ...s, v: x(s.v) };
+    case 'set': return { ...s, v: x(s.v) };
+    case 'store': return { ...s, idx: x(s.idx), v: x(s.v) };
+    case 'lstore': return { ...s, idx: x(s.idx), v: x(s.v) };
+    case 'for': return { ...s, from: x(s.from), to: x(s.to), body: s.v === name ? s.body : substStmts(s.body, name, value) };
+    case 'if': return s.else ? { ...s, c: x(s.c), then: substStmts(s.then, name, value), else: substStmts(s.else, name, value) } : { ...s, c: x(s.c), then: substStmts(s.then, name, value) };
+    case 'barrier': return s;
+  }
+}
+
+function mentions(e: Expr, name: string): boolean {
+  switch (e.k) {
+    case 'var': return e.name === name;
+    case 'const': case 'arg': case 'gid': case 'lid': return false;
+    case 'load': case 'lload': return mentions(e.idx, name);
+    case 'un': case 'cast': return mentions(e.a, name);
+    case 'bin': return mentions(e.a, name) || mentions(e.b, name);
+    case 'sel': return mentions(e.c, name) || mentions(e.a, name) || mentions(e.b, name);
+  }
+}
+
+/** Does the body index one of `regs` with an index that mentions `name`? */
+function indexesRegsBy(ss: readonly Stmt[], regs: ReadonlySet<string>, name: string): boolean {
+  const inExpr = (e: Expr): boolean => {
+    switch (e.k) {
+      case 'lload': return (regs.has(e.arr) && mentions(e.idx, name)) || inExpr(e.idx);
+      case 'load': return inExpr(e.idx);
+      case 'un': case 'cast': return inExpr(e.a);
+      case 'bin': return inExpr(e.a) || inExpr(e.b);
+      case 'sel': return inExpr(e.c) || inExpr(e.a) || inExpr(e.b);
+      default: return false;
+    }
+  };
+  return ss.some((s) => {
+    switch (s.k) {
+      case 'let': case 'set': return inExpr(s.v);
+      case 'store': return inExpr(s.idx) || inExpr(s.v);
+      case 'lstore': return (regs.has(s.arr) && mentions(s.idx, name)) || inExpr(s.idx) || inExpr(s.v);
+      case 'for': return inExpr(s.from) || inExpr(s.to) || indexesRegsBy(s.body, regs, name);
+      case 'if': return inExpr(s.c) || indexesRegsBy(s.then, regs, name) || indexesRegsBy(s.else ?? [], regs, name);
+      case 'barrier': return false;
+    }
+  });
+}
+
+function unrollStmts(ss: readonly Stmt[], regs: ReadonlySet<string>, budget: number): Stmt[] {
+  return ss.flatMap((s) => unrollStmt(s, regs, budget));
+}
+
+function unrollStmt(s: Stmt, regs: ReadonlySet<string>, budget: number): Stmt[] {
+  if (s.k === 'if') {
+    const then = unrollStmts(s.then, regs, budget);
+    return [s.else ? { ...s, then, else: unrollStmts(s.else, regs, budget) } : { ...s, then }];
+  }
+  if (s.k !== 'for') return [s];
+  const from = s.from.k === 'const' ? s.from.v : NaN, to = s.to.k === 'const' ? s.to.v : NaN;
+  const trips = to - from;
+  if (!(trips >= 0) || trips > budget || !indexesRegsBy(s.body, regs, s.v)) return [{ ...s, body: unrollStmts(s.body, regs, budget) }];
+  const inner = Math.max(1, Math.floor(budget / Math.max(1, trips)));
+  const out: Stmt[] = [];
+  for (let i = from; i < to; i++) {
+    out.push({ k: 'if', c: bool(true), then: unrollStmts(substStmts(s.body, s.v, i), regs, inner) });
+  }
+  return out;
+}
+
+function constIndexed(ss: readonly Stmt[], arr: string): boolean {
+  const ok = (e: Expr): boolean => {
+    switch (e.k) {
+      case 'lload': return (e.arr !== arr || e.idx.k === 'const') && ok(e.idx);
+      case 'load': return ok(e.idx);
+      case 'un': case 'cast': return ok(e.a);
+      case 'bin': return ok(e.a) && ok(e.b);
+      case 'sel': return ok(e.c) && ok(e.a) && ok(e.b);
+      default: return true;
+    }
+  };
+  return ss.every((s) => {
+    switch (s.k) {
+      case 'let': case 'set': return ok(s.v);
+      case 'store': return ok(s.idx) && ok(s.v);
+      case 'lstore': return (s.arr !== arr || s.idx.k === 'const') && ok(s.idx) && ok(s.v);
+      case 'for': return ok(s.from) && ok(s.to) && constIndexed(s.body, arr);
+      case 'if': return ok(s.c) && constIndexed(s.then, arr) && constIndexed(s.else ?? [], arr);
+      case 'barrier': return true;
+    }
+  });
+}
+
+/** The kernel body with register loops unrolled, and the register arrays that became scalars. */
+function registerLoops(k: Kernel): { body: Stmt[]; scalar: Set<string> } {
+  const regs = new Set(k.regs.map((r) => r.name));
+  const body = regs.size ? unrollStmts(k.body, regs, MAX_UNROLL) : [...k.body];
+  return { body, scalar: new Set([...regs].filter((r) => constIndexed(body, r))) };
 }

@@ -51,6 +51,17 @@ test('helpers only when used; NaN/Inf without const-expressions; reserved names 
   assert.not.match(src, /fn f32_min\(/);
 });
 
+test('register tiles: loops indexing them are unrolled and the arrays become scalars', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [1, 4, 6, 6]);
+  t.output('y', t.op('relu', [t.op('conv2d', [x, t.param('w', [4, 4, 3, 3]), t.param('b', [4])], { padding: [1] })]));
+  const src = renderWgsl(compileGraph(t.graph, { fuse: true }).kernels[0].ir);
+  assert.match(src, /var acc_0: f32; var acc_1: f32;/);
+  assert.match(src, /acc_31 = \(acc_31 \+ \(wv_3 \* xv\)\);/);
+  assert.not.match(src, /acc\[/, 'no dynamic indexing of the accumulator');
+  assert.match(src, /for \(var ci: i32 = 0; ci < 4; ci\+\+\)/, 'the reduction loop stays a loop');
+});
+
 function graphs(): [string, TestGraph][] {
   const out: [string, TestGraph][] = [];
   {
