@@ -37,8 +37,7 @@ export class JsonReader {
   private end = 0;
   private eof = false;
   private fd: number | null;
-  /** Bytes before buf[0] already dropped, and the line/column where buf[0] sits. */
-  private dropped = 0;
+  /** Line and column where buf[0] sits. */
   private baseLine = 1;
   private baseCol = 1;
   /** Start of the token being read: refill keeps bytes from here on. */
@@ -72,18 +71,11 @@ export class JsonReader {
 
   /** Line and column (1-based, columns in bytes) of a buffer offset. */
   private locate(offset: number): { line: number; column: number } {
-    let line = this.baseLine, col = this.baseCol;
+    let line = this.baseLine;
     let i = this.buf.indexOf(B.Nl, 0);
     let last = -1;
     while (i !== -1 && i < offset) { line++; last = i; i = this.buf.indexOf(B.Nl, i + 1); }
-    col = last === -1 ? col + offset : offset - last;
-    return { line, column: col };
-  }
-
-  /** Where the next unread byte is: for messages that point at a record. */
-  here(): { line: number; column: number } {
-    this.skipWs();
-    return this.locate(this.pos);
+    return { line, column: last === -1 ? this.baseCol + offset : offset - last };
   }
 
   fail(what: string, at = this.pos): never {
@@ -114,7 +106,6 @@ export class JsonReader {
     } else if (keep > 0) {
       this.buf.copy(this.buf, 0, keep, this.end);
     }
-    this.dropped += keep;
     this.pos -= keep;
     if (this.mark >= 0) this.mark -= keep;
     this.end = live;
