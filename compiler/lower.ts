@@ -15,7 +15,7 @@ import { findFn, EvArg } from '../dsl/elab/call.js';
 import { instantiate } from '../dsl/elab/module.js';
 import { execBlock } from '../dsl/elab/function.js';
 import { checkWhere, exprText, matchType, newBinder, resolveDeferred } from '../dsl/elab/types.js';
-import { evalExpr } from '../dsl/elab/expr.js';
+import { evalExpr, suggest } from '../dsl/elab/expr.js';
 import { Scope } from '../dsl/scope.js';
 import { Value, describe } from '../dsl/values.js';
 
@@ -56,7 +56,8 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   const decl: ModuleDecl | undefined = program.modules.get(opts.entry);
   if (!decl) {
     const names = [...program.modules.keys()];
-    fail(program, undefined, where0, `unknown entry module '${opts.entry}'`, names.length ? `modules: ${names.join(', ')}` : 'the program declares no modules');
+    const close = suggest(opts.entry, names);
+    fail(program, undefined, where0, `unknown entry module '${opts.entry}'`, names.length ? `${close ? `${close} ` : ''}modules: ${names.join(', ')}` : 'the program declares no modules');
   }
   const fnName = opts.fn ?? 'forward';
   const fn: FnDecl | undefined = findFn(decl.items, fnName);
@@ -125,8 +126,9 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   }
   if (el.errorCount() > 0) throwAll(program, el);
 
-  const retExpr = [...fn.body].reverse().find((s) => s.kind === 'return');
-  const names = retExpr?.kind === 'return' && retExpr.value.kind === 'tuple' ? retExpr.value.items.map((e) => (e.kind === 'name' ? e.name : undefined)) : [];
+  // `return (cls, box)` names the outputs cls.0, cls.1, ..., box.0, ...
+  const ret = result.expr;
+  const names = ret?.kind === 'tuple' ? ret.items.map((e) => (e.kind === 'name' ? e.name : undefined)) : [];
   const used = new Set<string>();
   const emit = (v: Value, name: string): void => {
     if (v.kind === 'tensor') {

@@ -7,7 +7,7 @@ import type { Expr } from '../ast.js';
 import { Scope } from '../scope.js';
 import { ERROR, Value, describe, seqOf, freshSym } from '../values.js';
 import { Elab, LIMITS } from './elab.js';
-import { evalExpr, joinValues } from './expr.js';
+import { evalExpr, joinAlternatives } from './expr.js';
 
 type CallExpr = Extract<Expr, { kind: 'call' }>;
 
@@ -108,7 +108,7 @@ export function callBuiltin(el: Elab, scope: Scope, name: string, e: CallExpr): 
       if (c.kind === 'error') return ERROR;
       if (c.kind !== 'bool') return el.report(e.args[0].span, `choose() needs a static bool condition, got ${describe(c)}`);
       if (c.v !== undefined) return c.v ? a : b;
-      return a.kind === 'error' ? b : b.kind === 'error' ? a : joinValues([a, b]);
+      return joinAlternatives(a, b);
     }
     case 'min': case 'max': {
       if (!noKeywords(el, e, name) || !arity(el, e, name, 2, 2, `${name}(a, b)`)) return ERROR;

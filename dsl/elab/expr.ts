@@ -204,6 +204,18 @@ export function joinValues(items: Value[]): Value {
   return first;
 }
 
+/** One value for either of two possible results (branches of an unknown condition). */
+export function joinAlternatives(a: Value, b: Value): Value {
+  if (a.kind === 'error') return b;
+  if (b.kind === 'error') return a;
+  if (a.kind === 'seq' && b.kind === 'seq') {
+    if (isConst(a.len) && isConst(b.len) && a.len === b.len) return seqOf(a.items.map((x, i) => joinAlternatives(x, b.items[i])));
+    const items = [...a.items, ...b.items];
+    return { kind: 'seq', items: items.length ? [joinValues(items)] : [], len: freshSym('len') };
+  }
+  return joinValues([a, b]);
+}
+
 export function evalIndex(el: Elab, target: Value, index: Value, ispan: Span, span: Span): Value {
   if (target.kind === 'error' || index.kind === 'error') return ERROR;
   if (index.kind !== 'int') return el.report(ispan, `an index must be an int, got ${describe(index)}`);

@@ -1,12 +1,12 @@
 // Functions: binding arguments to a signature, running the body (let,
 // return, static if), and checking the result against the declared return.
 import { Span } from '../../compiler/types.js';
-import type { FnDecl, Pattern, Stmt } from '../ast.js';
+import type { Expr, FnDecl, Pattern, Stmt } from '../ast.js';
 import { Scope } from '../scope.js';
 import { ERROR, Instance, Value, describe } from '../values.js';
 import type { EvArg } from './call.js';
 import { Elab, LIMITS } from './elab.js';
-import { evalExpr } from './expr.js';
+import { evalExpr, joinAlternatives } from './expr.js';
 import { Binder, checkWhere, matchType, newBinder, resolveDeferred, valueOfType } from './types.js';
 
 const GLOBAL = new Scope(undefined);
@@ -76,7 +76,7 @@ function runBody(el: Elab, fn: FnDecl, inst: Instance | undefined, outer: Scope,
   const saved = el.current;
   el.current = inst;
   el.depth++;
-  let result: { value: Value; span: Span } | undefined;
+  let result: Returned;
   try {
     result = execBlock(el, scope, fn.body);
   } finally {
@@ -92,13 +92,17 @@ function runBody(el: Elab, fn: FnDecl, inst: Instance | undefined, outer: Scope,
   return result.value;
 }
 
-type Returned = { value: Value; span: Span } | undefined;
+type Returned = { value: Value; span: Span; expr: Expr | undefined } | undefined;
 
 export function execBlock(el: Elab, scope: Scope, stmts: Stmt[]): Returned {
+  // A return under a condition the checker cannot decide: the function may
+  // return it or what follows, so the result joins both.
+  let pending: Returned;
+  const settle = (r: Returned): Returned => (pending && r ? { ...r, value: joinAlternatives(pending.value, r.value) } : r ?? pending);
   for (const s of stmts) {
     switch (s.kind) {
       case 'let': bindPattern(el, scope, s.pattern, evalExpr(el, scope, s.value)); break;
-      case 'return': return { value: evalExpr(el, scope, s.value), span: s.value.span };
+      case 'return': return settle({ value: evalExpr(el, scope, s.value), span: s.value.span, expr: s.value });
       case 'if': {
         const c = evalExpr(el, scope, s.cond);
         let known: boolean | undefined;
@@ -106,21 +110,22 @@ export function execBlock(el: Elab, scope: Scope, stmts: Stmt[]): Returned {
         else if (c.kind !== 'error') el.report(s.cond.span, `an if condition must be a static bool, got ${describe(c)}`, 'tensor-valued choices use where(cond, a, b)');
         if (known !== undefined) {
           const r = execBlock(el, scope, known ? s.then : s.otherwise ?? []);
-          if (r) return r;
+          if (r) return settle(r);
           break;
         }
-        if (el.lowering) { if (c.kind === 'bool') el.report(s.cond.span, 'this condition is not known at compile time'); return { value: ERROR, span: s.span }; }
+        if (el.lowering) { if (c.kind === 'bool') el.report(s.cond.span, 'this condition is not known at compile time'); return { value: ERROR, span: s.span, expr: undefined }; }
         // The checker cannot decide: check both branches, keep what either defines.
         const sa = new Scope(scope), sb = new Scope(scope);
         const ra = execBlock(el, sa, s.then), rb = execBlock(el, sb, s.otherwise ?? []);
         for (const n of sb.ownNames()) scope.set(n, sb.own(n)!);
         for (const n of sa.ownNames()) scope.set(n, sa.own(n)!);
-        if (ra && rb) return ra.value.kind === 'error' ? rb : ra;
+        if (ra && rb) return settle({ ...ra, value: joinAlternatives(ra.value, rb.value) });
+        if (ra || rb) pending = settle(ra ?? rb);
         break;
       }
     }
   }
-  return undefined;
+  return pending;
 }
 
 function bindPattern(el: Elab, scope: Scope, p: Pattern, v: Value): void {

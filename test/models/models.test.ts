@@ -63,7 +63,8 @@ test('FCOS ResNet-50-FPN at 1x3x800x1216 has the standard parameter count', () =
     assert.is(c.frozen, 9_408 + 212_992 + 4 * 26_560);
     assert.is(c.trainable + c.frozen, expected + 4 * 26_560 + 5);
     if (K === 80) {
-      assert.equal(g.outputs.map((o) => g.values[o.value].type.shape[2]), [100, 100, 100, 50, 50, 50, 25, 25, 25, 13, 13, 13, 7, 7, 7]);
+      assert.equal(g.outputs.map((o) => o.name), ['cls', 'box', 'ctr'].flatMap((k) => [0, 1, 2, 3, 4].map((l) => `${k}.${l}`)));
+      assert.equal(g.outputs.map((o) => g.values[o.value].type.shape[2]), [0, 1, 2].flatMap(() => [100, 50, 25, 13, 7]));
       assert.ok(g.params.some((p) => p.name === 'backbone.res4.5.conv3.conv.weight'));
       assert.ok(g.params.some((p) => p.name === 'head.cls_tower.3.norm.weight'));
     }
@@ -100,7 +101,8 @@ test('tiny backbone + FPN + DeFCN head runs at 1x3x64x64 on the reference interp
   const sizes = [8, 4, 2, 1, 1];
   g.outputs.forEach((o, i) => {
     const t = out[o.name];
-    const l = Math.floor(i / 3), kind = i % 3;
+    const kind = Math.floor(i / 5), l = i % 5;
+    assert.is(o.name, `${['cls', 'box', 'filter'][kind]}.${l}`);
     assert.equal(t.shape, [1, [3, 4, 1][kind], sizes[l], sizes[l]], o.name);
     for (const v of t.data) assert.ok(Number.isFinite(v), `${o.name} has a non-finite value`);
     if (kind === 1) for (const v of t.data) assert.ok(v >= 0, 'box distances are relu(...) * stride >= 0');
