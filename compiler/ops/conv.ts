@@ -72,26 +72,28 @@ const conv2d: OpDef = {
     const out = alloc(x!.dtype, [N, O, OH, OW], usesF64([x, w, b]));
     const X = x!.data, Wt = w!.data, Y = out.data;
     const og = O / g;
+    // One output plane at a time, accumulated in f64: for each weight tap,
+    // add w * (the shifted input row) over the output columns that see it.
+    const acc = new Float64Array(OH * OW);
     for (let n = 0; n < N; n++) for (let oc = 0; oc < O; oc++) {
       const grp = Math.floor(oc / og);
-      const bias = b ? b.data[oc] : 0;
-      for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
-        let acc = 0;
-        for (let ic = 0; ic < Cg; ic++) {
-          const xc = ((n * C) + grp * Cg + ic) * H;
-          const wc = (oc * Cg + ic) * KH;
-          for (let ky = 0; ky < KH; ky++) {
+      acc.fill(b ? b.data[oc] : 0);
+      for (let ic = 0; ic < Cg; ic++) {
+        const xc = (n * C + grp * Cg + ic) * H;
+        for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
+          const wv = Wt[((oc * Cg + ic) * KH + ky) * KW + kx];
+          const dx = kx * dw - pw;
+          // Output columns whose input column ox * sw + dx lies in [0, W).
+          const ox0 = Math.max(0, Math.ceil(-dx / sw)), ox1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / sw));
+          for (let oy = 0; oy < OH; oy++) {
             const iy = oy * sh - ph + ky * dh;
             if (iy < 0 || iy >= H) continue;
-            for (let kx = 0; kx < KW; kx++) {
-              const ix = ox * sw - pw + kx * dw;
-              if (ix < 0 || ix >= W) continue;
-              acc += X[(xc + iy) * W + ix] * Wt[(wc + ky) * KW + kx];
-            }
+            const row = (xc + iy) * W + dx, orow = oy * OW;
+            for (let ox = ox0; ox <= ox1; ox++) acc[orow + ox] += wv * X[row + ox * sw];
           }
         }
-        Y[((n * O + oc) * OH + oy) * OW + ox] = acc + bias;
       }
+      Y.set(acc, (n * O + oc) * OH * OW);
     }
     return [out];
   },
