@@ -78,6 +78,16 @@ export class JsonReader {
     return { line, column: last === -1 ? this.baseCol + offset : offset - last };
   }
 
+  /**
+   * Line and column of the next unread byte, for messages that point at a
+   * record (eval/crowdhuman uses it). Costs a scan of the buffer: call it on
+   * the error path, not per record.
+   */
+  here(): { line: number; column: number } {
+    this.skipWs();
+    return this.locate(this.pos);
+  }
+
   fail(what: string, at = this.pos): never {
     const { line, column } = this.locate(Math.min(at, this.end));
     throw new JsonSyntaxError(this.file, line, column, `malformed JSON: ${what}`);
