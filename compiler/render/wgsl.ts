@@ -111,6 +111,11 @@ export class WgslRenderer extends CFamilyRenderer {
   }
 
   override expr(e: Expr): string {
+    // a * b + c with one rounding: WGSL's fma (C's fmaf).
+    if ((e as { k: string }).k === 'fma') {
+      const [a, b, c] = ['a', 'b', 'c'].map((f) => this.expr((e as unknown as Record<string, Expr>)[f]));
+      return `fma(${a}, ${b}, ${c})`;
+    }
     switch (e.k) {
       case 'var': return ident(e.name);
       case 'load': {
@@ -190,16 +195,34 @@ export function renderWgsl(k: Kernel, opts: WgslOptions = {}): string {
 /** Unrolled copies allowed per loop nest (keeps shader size, and compile time, bounded). */
 const MAX_UNROLL = 256;
 
+// Expression children by field name, so kinds added to the IR later (an
+// fma, say) are walked without a case of their own here.
+const CHILD_FIELDS = ['idx', 'a', 'b', 'c'] as const;
+
+function isExpr(x: unknown): x is Expr {
+  return typeof x === 'object' && x !== null && typeof (x as { k?: unknown }).k === 'string';
+}
+
+function childExprs(e: Expr): Expr[] {
+  const rec = e as unknown as Record<string, unknown>;
+  return CHILD_FIELDS.map((f) => rec[f]).filter(isExpr);
+}
+
+function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
+  const rec = { ...(e as unknown as Record<string, unknown>) };
+  for (const k of CHILD_FIELDS) if (isExpr(rec[k])) rec[k] = f(rec[k] as Expr);
+  return rec as unknown as Expr;
+}
+
 function substExpr(e: Expr, name: string, value: number): Expr {
+  const x = (c: Expr): Expr => substExpr(c, name, value);
   switch (e.k) {
     case 'var': return e.name === name ? idx(value) : e;
-    case 'const': case 'arg': case 'gid': case 'lid': return e;
-    case 'load': return { ...e, idx: substExpr(e.idx, name, value) };
-    case 'lload': return { ...e, idx: substExpr(e.idx, name, value) };
-    case 'un': return { ...e, a: substExpr(e.a, name, value) };
-    case 'bin': return bin(e.op, substExpr(e.a, name, value), substExpr(e.b, name, value));
-    case 'sel': return sel(substExpr(e.c, name, value), substExpr(e.a, name, value), substExpr(e.b, name, value));
-    case 'cast': return cast(substExpr(e.a, name, value), e.t);
+    // The builders fold constants, so unrolled index arithmetic becomes a literal.
+    case 'bin': return bin(e.op, x(e.a), x(e.b));
+    case 'sel': return sel(x(e.c), x(e.a), x(e.b));
+    case 'cast': return cast(x(e.a), e.t);
+    default: return mapChildren(e, x);
   }
 }
 
@@ -229,28 +252,13 @@ function substStmt(s: Stmt, name: string, value: number): Stmt {
 }
 
 function mentions(e: Expr, name: string): boolean {
-  switch (e.k) {
-    case 'var': return e.name === name;
-    case 'const': case 'arg': case 'gid': case 'lid': return false;
-    case 'load': case 'lload': return mentions(e.idx, name);
-    case 'un': case 'cast': return mentions(e.a, name);
-    case 'bin': return mentions(e.a, name) || mentions(e.b, name);
-    case 'sel': return mentions(e.c, name) || mentions(e.a, name) || mentions(e.b, name);
-  }
+  return (e.k === 'var' && e.name === name) || childExprs(e).some((c) => mentions(c, name));
 }
 
 /** Does the body index one of `regs` with an index that mentions `name`? */
 function indexesRegsBy(ss: readonly Stmt[], regs: ReadonlySet<string>, name: string): boolean {
-  const inExpr = (e: Expr): boolean => {
-    switch (e.k) {
-      case 'lload': return (regs.has(e.arr) && mentions(e.idx, name)) || inExpr(e.idx);
-      case 'load': return inExpr(e.idx);
-      case 'un': case 'cast': return inExpr(e.a);
-      case 'bin': return inExpr(e.a) || inExpr(e.b);
-      case 'sel': return inExpr(e.c) || inExpr(e.a) || inExpr(e.b);
-      default: return false;
-    }
-  };
+  const inExpr = (e: Expr): boolean =>
+    (e.k === 'lload' && regs.has(e.arr) && mentions(e.idx, name)) || childExprs(e).some(inExpr);
   return ss.some((s) => {
     switch (s.k) {
       case 'let': case 'set': return inExpr(s.v);
@@ -285,16 +293,8 @@ function unrollStmt(s: Stmt, regs: ReadonlySet<string>, budget: number): Stmt[] 
 }
 
 function constIndexed(ss: readonly Stmt[], arr: string): boolean {
-  const ok = (e: Expr): boolean => {
-    switch (e.k) {
-      case 'lload': return (e.arr !== arr || e.idx.k === 'const') && ok(e.idx);
-      case 'load': return ok(e.idx);
-      case 'un': case 'cast': return ok(e.a);
-      case 'bin': return ok(e.a) && ok(e.b);
-      case 'sel': return ok(e.c) && ok(e.a) && ok(e.b);
-      default: return true;
-    }
-  };
+  const ok = (e: Expr): boolean =>
+    !(e.k === 'lload' && e.arr === arr && e.idx.k !== 'const') && childExprs(e).every(ok);
   return ss.every((s) => {
     switch (s.k) {
       case 'let': case 'set': return ok(s.v);

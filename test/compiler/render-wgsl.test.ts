@@ -57,7 +57,7 @@ test('register tiles: loops indexing them are unrolled and the arrays become sca
   t.output('y', t.op('relu', [t.op('conv2d', [x, t.param('w', [4, 4, 3, 3]), t.param('b', [4])], { padding: [1] })]));
   const src = renderWgsl(compileGraph(t.graph, { fuse: true }).kernels[0].ir);
   assert.match(src, /var acc_0: f32; var acc_1: f32;/);
-  assert.match(src, /acc_31 = \(acc_31 \+ \(wv_3 \* xv\)\);/);
+  assert.match(src, /acc_31 = (\(acc_31 \+ \(wv_3 \* xv\)\)|fma\(wv_3, xv, acc_31\));/);
   assert.not.match(src, /acc\[/, 'no dynamic indexing of the accumulator');
   assert.match(src, /for \(var ci: i32 = 0; ci < 4; ci\+\+\)/, 'the reduction loop stays a loop');
 });
@@ -65,6 +65,12 @@ test('register tiles: loops indexing them are unrolled and the arrays become sca
 // The op-by-op sweep on WebGPU is test/runtime-webgpu/ops.test.ts; here one
 // elementwise program with i32 and bool values and one grouped, dilated conv
 // check the renderer end to end.
+test('fma renders as WGSL fma', () => {
+  const fma = { k: 'fma', a: K.load(0, K.lid, 'f32'), b: K.f32(2), c: K.f32(1), t: 'f32' } as unknown as Parameters<typeof K.store>[2];
+  const src = renderWgsl({ ...tiny, bufs: [{ dtype: 'f32', access: 'rw' }], body: [K.store(0, K.lid, fma)] });
+  assert.match(src, /B0\[lid\] = fma\(B0\[lid\], 2\.0f, 1\.0f\);/);
+});
+
 function graphs(): [string, TestGraph][] {
   const out: [string, TestGraph][] = [];
   {
