@@ -31,7 +31,7 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
 /* Multiply-adds fused on purpose here (the GEMM has no bit-exact reference);
    the rest of the runtime compiles with -ffp-contract=off. */
 __attribute__((optimize("fp-contract=fast")))
-static inline void micro(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b, float *restrict c, int64_t ldc, int rows, int cols) {
+static inline void micro(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b, float *restrict c, int64_t ldc, int rows, int cols, int first) {
   vf acc[MR][NRV];
   const float *ar[MR];
   /* Rows past M read the last valid row again and are never stored. */
@@ -48,10 +48,12 @@ static inline void micro(int64_t kc, const float *restrict a, int64_t lda, const
       for (int v = 0; v < NRV; v++) acc[r][v] += x * bv[v];
     }
   }
+  /* The first K block stores, later ones accumulate: C is never cleared first. */
   if (rows == MR && cols == NR) {
-    for (int r = 0; r < MR; r++) for (int v = 0; v < NRV; v++) *(vfu *)(c + r * ldc + v * VW) += acc[r][v];
+    if (first) for (int r = 0; r < MR; r++) for (int v = 0; v < NRV; v++) *(vfu *)(c + r * ldc + v * VW) = acc[r][v];
+    else for (int r = 0; r < MR; r++) for (int v = 0; v < NRV; v++) *(vfu *)(c + r * ldc + v * VW) += acc[r][v];
   } else {
-    for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) c[r * ldc + j] += acc[r][j / VW][j % VW];
+    for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) c[r * ldc + j] = (first ? 0.0f : c[r * ldc + j]) + acc[r][j / VW][j % VW];
   }
 }
 
@@ -65,7 +67,7 @@ void ${name}(void *const *bufs, const int64_t *args, int64_t wg_begin, int64_t w
   for (int64_t wg = wg_begin; wg < wg_end; wg++) {
     const int64_t i0 = (wg / tilesN) * MB, j0 = (wg % tilesN) * NB;
     const int64_t mb = M - i0 < MB ? M - i0 : MB, nb = N - j0 < NB ? N - j0 : NB;
-    for (int64_t i = 0; i < mb; i++) memset(C + (i0 + i) * N + j0, 0, nb * sizeof(float));
+    if (K == 0) for (int64_t i = 0; i < mb; i++) memset(C + (i0 + i) * N + j0, 0, nb * sizeof(float));
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
       const int64_t kc = K - k0 < KC ? K - k0 : KC;
       /* B panel: NR columns × kc rows, contiguous per k; zero-padded past N. */
@@ -92,7 +94,7 @@ void ${name}(void *const *bufs, const int64_t *args, int64_t wg_begin, int64_t w
       for (int64_t jp = 0; jp < nb; jp += NR)
         for (int64_t ip = 0; ip < mb; ip += MR) {
           const int rows = mb - ip < MR ? (int)(mb - ip) : MR, cols = nb - jp < NR ? (int)(nb - jp) : NR;
-          micro(kc, PACK_A ? ap + ip * kc : A + (i0 + ip) * K + k0, K, bp + jp * kc, C + (i0 + ip) * N + j0 + jp, N, rows, cols);
+          micro(kc, PACK_A ? ap + ip * kc : A + (i0 + ip) * K + k0, K, bp + jp * kc, C + (i0 + ip) * N + j0 + jp, N, rows, cols, k0 == 0);
         }
     }
   }
