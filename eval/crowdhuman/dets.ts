@@ -106,6 +106,27 @@ function checkResult(d: JsonValue, i: number, acc: CrowdHumanAccumulator, opts: 
   return { ok: true, key };
 }
 
+/**
+ * The error for item `i` of the file's top-level array, placed where the
+ * item starts. The reader cannot say where a value it already read began,
+ * so the file is read again up to it (only for messages someone will see).
+ */
+function errorAtArrayItem(path: string, i: number, problem: string): DataRecordError {
+  const r = JsonReader.open(path);
+  try {
+    r.beginArray();
+    for (let k = 0; k < i && r.nextItem(); k++) r.skipValue();
+    r.nextItem();
+    r.reject(problem);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) return syntaxToRecordError(path, e);
+    throw e;
+  } finally {
+    r.close();
+  }
+  return new DataRecordError(path, 0, 0, problem); // the file changed under us
+}
+
 function syntaxToRecordError(path: string, e: JsonSyntaxError): DataRecordError {
   const prefix = `${e.file}:${e.line}:${e.column}: `;
   return new DataRecordError(path, e.line, e.column, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
@@ -127,16 +148,14 @@ export async function addCocoResults(path: string, acc: CrowdHumanAccumulator, o
   const image = new Column(), rows = new Column();
   const row = [0, 0, 0, 0, 0];
   try {
-    if (r.peek() !== 0x5b) {
-      const at = r.here();
-      throw new DataRecordError(path, at.line, at.column, 'expected a COCO results array [{"image_id", "bbox", "score"}, ...]');
-    }
+    if (r.peek() !== 0x5b) r.reject('expected a COCO results array [{"image_id", "bbox", "score"}, ...]');
     r.beginArray();
     for (let i = 0; r.nextItem(); i++) {
-      const at = r.here();
       const got = checkResult(r.readValue(), i, acc, opts, row);
       if (!got.ok) {
-        const e = new DataRecordError(path, at.line, at.column, got.problem);
+        // Only messages someone will read get a position (finding it re-reads the file).
+        const shown = !opts.skipBad || (opts.bad !== undefined && opts.bad.examples.length < 5);
+        const e = shown ? errorAtArrayItem(path, i, got.problem) : new DataRecordError(path, 0, 0, got.problem);
         if (!opts.skipBad) throw e;
         opts.bad?.add(e);
         continue;

@@ -61,11 +61,11 @@ test('COCO results: image_id as the odgt ID string; bad records located by line 
   const m = await evaluateCrowdHumanFiles(gt, good, {});
   assert.equal([m.truePositives, m.falsePositives, m.gtCounted, m.gtIgnored], [2, 0, 3, 1]);
   const unknown = put('[\n {"image_id": "a", "bbox": [0, 0, 20, 20], "score": 0.9},\n {"image_id": 42, "bbox": [0, 0, 1, 1], "score": 0.5}\n]\n', '.json');
-  await rejects(evaluateCrowdHumanFiles(gt, unknown, {}), /f\d+\.json:3:15: result 1: image_id 42 is not in the ground truth/);
+  await rejects(evaluateCrowdHumanFiles(gt, unknown, {}), /f\d+\.json:3:2: result 1: image_id 42 is not in the ground truth/);
   const m2 = await evaluateCrowdHumanFiles(gt, unknown, { skipBad: true });
   assert.equal([m2.skipped, m2.detections], [1, 1]);
   const negative = put('[{"image_id": "a", "bbox": [0, 0, -2, 20], "score": 0.9}]', '.json');
-  await rejects(evaluateCrowdHumanFiles(gt, negative, {}), /:1:28: result 0 \(image_id a\): 'bbox' has negative size/);
+  await rejects(evaluateCrowdHumanFiles(gt, negative, {}), /:1:2: result 0 \(image_id a\): 'bbox' has negative size/);
   const noScore = put('[{"image_id": "a", "bbox": [0, 0, 2, 20]}]', '.json');
   await rejects(evaluateCrowdHumanFiles(gt, noScore, {}), /:1:2: result 0 \(image_id a\): missing field 'score'/);
   const malformed = put('[\n {"image_id": "a", "bbox": [0, 0, 2, 20], "score": 0.9},\n {"image_id": "a" "bbox": []}\n]', '.json');
