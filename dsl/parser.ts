@@ -3,33 +3,12 @@
 // crashes); instead parseFile re-synchronises at the next top-level
 // `module`/`fn`/`import` in column 1, so one run reports a syntax error per
 // broken declaration.
-import { EmbeddedActionsParser, IToken, TokenType, IParserErrorMessageProvider, EOF } from 'chevrotain';
+import { EmbeddedActionsParser, IToken, TokenType, EOF } from 'chevrotain';
 import * as T from './lexer.js';
 import { Span } from '../compiler/types.js';
 import type { Arg, BinaryOp, Constraint, CtorParam, Expr, FileAst, FnDecl, FnParam, ImportDecl, ModuleDecl, ModuleItem, Pattern, ScalarTypeName, Stmt, TypeExpr } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
-
-const LABELS: Record<string, string> = {
-  Ident: 'a name', Int: 'an integer', Float: 'a number', StringLit: 'a string', TypeName: 'a type',
-  Arrow: "'->'", DotDot: "'..'", Dot: "'.'", EqEq: "'=='", NotEq: "'!='", LessEq: "'<='", GreaterEq: "'>='",
-  Less: "'<'", Greater: "'>'", Eq: "'='", Plus: "'+'", Minus: "'-'", Star: "'*'", Slash: "'/'", Percent: "'%'",
-  LParen: "'('", RParen: "')'", LBracket: "'['", RBracket: "']'", LBrace: "'{'", RBrace: "'}'", Comma: "','",
-  Colon: "':'", Semicolon: "';'", EOF: 'the end of the file',
-};
-const labelOf = (t: TokenType): string => LABELS[t.name] ?? `'${t.name.toLowerCase()}'`;
-const showTok = (t: IToken | undefined): string => (!t || t.tokenType === EOF ? 'the end of the file' : `'${t.image}'`);
-const RULES: Record<string, string> = {
-  topItem: 'a declaration (module, fn or import)', moduleItem: 'a module item (param, field, fn or if)', stmt: 'a statement (let, return or if)',
-  primary: 'an expression', typeExpr: 'a type', ctorParam: 'a constructor parameter', pattern: 'a name or a tuple of names',
-  constraint: 'a where-constraint', listExpr: 'a list', arg: 'an argument',
-};
-
-const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${labelOf(expected)} but found ${showTok(actual)}`,
-  buildNotAllInputParsedMessage: ({ firstRedundant }) => `unexpected ${showTok(firstRedundant)}: expected a declaration (module, fn or import)`,
-  buildNoViableAltMessage: ({ actual, ruleName }) => `unexpected ${showTok(actual[0])}: expected ${RULES[ruleName] ?? ruleName}`,
-  buildEarlyExitMessage: ({ actual, ruleName }) => `unexpected ${showTok(actual[0])}: expected ${RULES[ruleName] ?? ruleName}`,
-};
+import { messages, hintFor } from './syntax-messages.js';
 
 function tokSpan(file: string, t: IToken): Span {
   if (!t) return { file, line: 0, col: 0, endLine: 0, endCol: 0 };
@@ -507,12 +486,4 @@ function endSpan(path: string, text: string): Span {
   const line = lines.length;
   const col = lines[line - 1].length + 1;
   return { file: path, line, col, endLine: line, endCol: col + 1 };
-}
-
-function hintFor(message: string): string | undefined {
-  if (message.includes("found 'the end of the file'") || message.includes('found the end of the file')) return 'the file ends inside a declaration: is a closing brace or parenthesis missing?';
-  if (message.includes("expected ')'")) return 'check the parentheses and the commas between arguments';
-  if (message.includes("expected '}'")) return 'check the braces: every { needs its }';
-  if (message.includes('expected a declaration')) return 'a file holds imports, modules and functions only';
-  return undefined;
 }
