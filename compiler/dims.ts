@@ -87,31 +87,36 @@ export function mul(a: Dim, b: Dim): Dim {
   return make(out);
 }
 
+function gcd(a: number, b: number): number { while (b) [a, b] = [b, a % b]; return a; }
+
 /** floor(a / den) for a positive integer den. */
 export function floordiv(a: Dim, den: number): Dim {
   if (!Number.isInteger(den) || den <= 0) throw new RangeError(`floordiv by ${den}: the divisor must be a positive integer`);
   if (typeof a === 'number') return Math.floor(a / den);
   if (den === 1) return a;
-  // Pull out every monomial whose coefficient den divides; a quotient symbol
-  // [X/q] times a coefficient c divisible by den/gcd also divides.
+  // Canonical form: every coefficient c = den*k + m with m in [0, den);
+  // floor((c*x + rest) / den) = k*x + floor((m*x + rest) / den) for integer x,
+  // so (H - 1)//2 + 1 and (H + 1)//2, or (3*H)//2 and H + H//2, are one expression.
   const exact = new Map<string, Term>();
   const rest = new Map<string, Term>();
   for (const [k, t] of a.terms) {
-    if (t.coeff % den === 0) exact.set(k, { coeff: t.coeff / den, atoms: t.atoms });
-    else if (k === '') {
-      // Canonical remainder: floor((x + c) / d) = floor(c / d) + floor((x + c mod d) / d),
-      // so (H - 1)//2 + 1 and (H + 1)//2 become the same expression.
-      const m = ((t.coeff % den) + den) % den;
-      exact.set(k, { coeff: (t.coeff - m) / den, atoms: t.atoms });
-      rest.set(k, { coeff: m, atoms: t.atoms });
-    } else rest.set(k, t);
+    const m = ((t.coeff % den) + den) % den;
+    if (t.coeff !== m) exact.set(k, { coeff: (t.coeff - m) / den, atoms: t.atoms });
+    if (m !== 0) rest.set(k, { coeff: m, atoms: t.atoms });
   }
   const q = make(exact);
   const r = make(rest);
   if (typeof r === 'number') return add(q, Math.floor(r / den));
-  // floor((c*x + k) / den) where c*x is divisible: the constant alone may be
-  // split off when every non-constant monomial of r shares a common factor g
-  // with den... keep it simple and exact: leave an opaque floordiv atom.
+  // When every non-constant coefficient shares a factor g with den:
+  // floor((g*y + m) / den) = floor((y + floor(m / g)) / (den / g)) for integer y.
+  let g = den;
+  for (const [k, t] of rest) if (k !== '') g = gcd(g, Math.abs(t.coeff));
+  if (g > 1) {
+    const m = rest.get('')?.coeff ?? 0;
+    const y = new Map<string, Term>();
+    for (const [k, t] of rest) if (k !== '') y.set(k, { coeff: t.coeff / g, atoms: t.atoms });
+    return add(q, floordiv(add(make(y), Math.floor(m / g)), den / g));
+  }
   const atom: Atom = { kind: 'floordiv', num: r, den };
   return add(q, new DimExpr(new Map([[atomKey(atom), { coeff: 1, atoms: [atom] }]])));
 }

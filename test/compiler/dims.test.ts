@@ -45,6 +45,43 @@ test('floordiv: numbers, exact division, canonical remainders', () => {
   }
 });
 
+test('floordiv divides out a common factor of the coefficients', () => {
+  eq(floordiv(add(mul(2, H), 1), 4), floordiv(H, 2));
+  eq(floordiv(add(mul(6, H), 5), 4), add(add(H, 1), floordiv(H, 2)));
+  eq(floordiv(mul(3, H), 2), add(H, floordiv(H, 2)));
+  eq(floordiv(sub(0, H), 2), sub(floordiv(H, 2), H));
+  eq(floordiv(add(mul(4, H), mul(6, W)), 8), floordiv(add(mul(2, H), mul(3, W)), 4));
+});
+
+test('random expressions evaluate like integer arithmetic', () => {
+  let seed = 12345;
+  const next = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  type E = { dim: Dim; val: (h: number, w: number) => number };
+  const leaf = (): E => {
+    const r = next();
+    if (r < 0.35) return { dim: H, val: (h) => h };
+    if (r < 0.6) return { dim: W, val: (_h, w) => w };
+    const c = Math.floor(next() * 11) - 5;
+    return { dim: c, val: () => c };
+  };
+  const build = (depth: number): E => {
+    if (depth === 0) return leaf();
+    const a = build(depth - 1), r = next();
+    if (r < 0.3) { const b = build(depth - 1); return { dim: add(a.dim, b.dim), val: (h, w) => a.val(h, w) + b.val(h, w) }; }
+    if (r < 0.45) { const b = build(depth - 1); return { dim: sub(a.dim, b.dim), val: (h, w) => a.val(h, w) - b.val(h, w) }; }
+    if (r < 0.6) { const b = leaf(); return { dim: mul(a.dim, b.dim), val: (h, w) => a.val(h, w) * b.val(h, w) }; }
+    if (r < 0.75) { const c = Math.floor(next() * 5) - 2; return { dim: mul(a.dim, c), val: (h, w) => a.val(h, w) * c }; }
+    const d = 1 + Math.floor(next() * 8);
+    return { dim: floordiv(a.dim, d), val: (h, w) => Math.floor(a.val(h, w) / d) };
+  };
+  for (let t = 0; t < 300; t++) {
+    const e = build(1 + Math.floor(next() * 4));
+    for (const [h, w] of [[1, 1], [2, 7], [13, 4], [32, 32], [100, 63], [7, 250]]) {
+      assert.is(evaluate(e.dim, { H: h, W: w }), e.val(h, w), `${showDim(e.dim)} at H=${h}, W=${w}`);
+    }
+  }
+});
+
 test('quotient symbols: five stride-2 k3 p1 convs of H = 32 * [H/32] give exactly [H/32]', () => {
   const q = quotientSym('H', 32);
   let h: Dim = mul(32, q);
