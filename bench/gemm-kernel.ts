@@ -10,7 +10,7 @@ import { handKernel } from '../runtime-cpu/hand.js';
 export interface GemmShape { readonly vectorWidth: 8 | 16; readonly mr: number; readonly nrv: number; readonly mb: number; readonly nb: number; readonly kc: number; readonly packA: boolean }
 
 /** 16 floats (AVX-512) with 8×2 vectors per micro-tile; VW=8 is the AVX2 shape (6×2). */
-export const GEMM_V16: GemmShape = { vectorWidth: 16, mr: 8, nrv: 2, mb: 128, nb: 256, kc: 256, packA: true };
+export const GEMM_V16: GemmShape = { vectorWidth: 16, mr: 8, nrv: 2, mb: 128, nb: 512, kc: 256, packA: true };
 export const GEMM_V8: GemmShape = { vectorWidth: 8, mr: 6, nrv: 2, mb: 48, nb: 128, kc: 256, packA: true };
 
 export function gemmSource(s: GemmShape = GEMM_V16, name = 'sgemm'): string {
