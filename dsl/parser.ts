@@ -461,7 +461,16 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
     p.input = tokens.slice(i);
     p.collected = [];
     // An error aborts the parse; resume at the next declaration that starts a line.
-    try { p.fileRule(); } catch { /* reported through p.errors */ }
+    let overflow = false;
+    try { p.fileRule(); } catch (e) { overflow = e instanceof RangeError; }
+    if (overflow) {
+      const at = deepestToken(tokens, i);
+      diagnostics.push({ severity: 'error', message: 'this expression nests too deeply', hint: `at most ${MAX_DEPTH} levels of nesting`, span: tokSpan(path, tokens[at]) });
+      let j = at + 1;
+      while (j < tokens.length && !(TOP.has(tokens[j].tokenType) && tokens[j].startColumn === 1)) j++;
+      i = j;
+      continue;
+    }
     for (const item of p.collected) {
       if ('items' in item) ast.modules.push(item);
       else if ('body' in item) ast.fns.push(item);
@@ -469,6 +478,7 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
     }
     const err = p.errors[0];
     if (!err) break;
+    if (!tokens.includes(err.token) && err.token.tokenType !== EOF) break;
     const tok = err.token;
     const span = tok && tok.tokenType !== EOF && !Number.isNaN(tok.startOffset) ? tokSpan(path, tok) : endSpan(path, text);
     diagnostics.push({ severity: 'error', message: err.message, hint: hintFor(err.message), span });
@@ -478,7 +488,46 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
     while (j < tokens.length && !(TOP.has(tokens[j].tokenType) && tokens[j].startColumn === 1)) j++;
     i = j;
   }
+  tooDeep(ast, diagnostics);
   return { ast, diagnostics };
+}
+
+/** Nesting the checker's recursive walk can take; deeper declarations are reported and dropped. */
+const MAX_DEPTH = 200;
+
+function deepestToken(tokens: IToken[], from: number): number {
+  let depth = 0;
+  for (let k = from; k < tokens.length; k++) {
+    const n = tokens[k].tokenType.name;
+    if (n === 'LParen' || n === 'LBracket' || n === 'LBrace' || n === 'Minus' || n === 'Not') depth++;
+    else if (n === 'RParen' || n === 'RBracket' || n === 'RBrace') depth = Math.max(0, depth - 1);
+    if (depth > MAX_DEPTH) return k;
+  }
+  return from;
+}
+
+/** The depth of nested syntax objects under v, up to limit. */
+function depthOf(v: unknown, limit: number): number {
+  if (limit <= 0 || typeof v !== 'object' || v === null) return 0;
+  let d = 0;
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'span' || k === 'nameSpan' || k === 'varSpan') continue;
+    d = Math.max(d, depthOf(x, limit - 1));
+    if (d >= limit - 1) break;
+  }
+  return d + 1;
+}
+
+function tooDeep(ast: FileAst, diagnostics: Diagnostic[]): void {
+  // Each level of an expression is about three objects (node, child array, node).
+  const limit = 3 * MAX_DEPTH;
+  const keep = <T extends { span: Span } | FnDecl>(xs: T[]): T[] => xs.filter((x) => {
+    if (depthOf(x, limit + 1) <= limit) return true;
+    diagnostics.push({ severity: 'error', message: 'this declaration nests too deeply (a very long or deeply nested expression)', hint: `at most about ${MAX_DEPTH} levels; split it with let`, span: 'nameSpan' in x ? x.nameSpan : x.span });
+    return false;
+  });
+  ast.modules = keep(ast.modules);
+  ast.fns = keep(ast.fns);
 }
 
 function endSpan(path: string, text: string): Span {

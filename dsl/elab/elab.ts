@@ -21,13 +21,15 @@ function hasSymbolicAttr(attrs: Attrs): boolean {
 export interface Assumption { what: string; span: Span }
 
 /** Limits that keep a hostile or mistaken program from running away. */
-export const LIMITS = { depth: 64, loop: 4096, nodes: 2_000_000 };
+export const LIMITS = { depth: 64, loop: 4096, nodes: 2_000_000, steps: 3_000_000 };
 
 export class Elab {
   readonly diagnostics: Diagnostic[] = [];
   readonly assumptions: Assumption[] = [];
   private readonly seen = new Set<string>();
   depth = 0;
+  /** Expressions evaluated so far: nested loops could otherwise run for hours. */
+  steps = 0;
   /** Path prefix for modules created while evaluating a field (undefined: creating modules is not allowed here). */
   fieldPath: string | undefined = undefined;
   fieldFrozen = false;

@@ -11,6 +11,10 @@ import { evalCall, applyOp } from './call.js';
 import { initBuiltin } from './builtins.js';
 
 export function evalExpr(el: Elab, scope: Scope, e: Expr): Value {
+  if (++el.steps > LIMITS.steps) {
+    if (el.steps === LIMITS.steps + 1) el.report(e.span, `the program takes more than ${LIMITS.steps} steps to unroll`, 'nested loops multiply: unroll less');
+    return ERROR;
+  }
   switch (e.kind) {
     case 'int': return { kind: 'int', v: e.value };
     case 'float': return { kind: 'float', v: e.value };
