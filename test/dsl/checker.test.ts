@@ -145,6 +145,10 @@ test('recursion and runaway loops end in diagnostics', () => {
   assert.match(loop[0].message, /100000 iterations/);
   const self = check(`module M() {\n  m = M()\n  fn forward(x: f32[N]) { return x }\n}`);
   assert.match(self[0].message, /nest more than/);
+  const nested = check(`fn f(x: f32[N]) { return [for i in 0..4000: [for j in 0..4000: x]] }`);
+  assert.match(nested[0].message, /more than \d+ steps/);
+  assert.match(check(`fn f(x: f32[N]) { return ${'('.repeat(5000)}x${')'.repeat(5000)} }`)[0].message, /nests too deeply/);
+  assert.match(check(`fn f(x: f32[N]) { return x${' + x'.repeat(5000)} }`)[0].message, /nests too deeply/);
 });
 
 test.run();

@@ -67,6 +67,15 @@ test('FCOS ResNet-50-FPN at 1x3x800x1216 has the standard parameter count', () =
       assert.equal(g.outputs.map((o) => g.values[o.value].type.shape[2]), [0, 1, 2].flatMap(() => [100, 50, 25, 13, 7]));
       assert.ok(g.params.some((p) => p.name === 'backbone.res4.5.conv3.conv.weight'));
       assert.ok(g.params.some((p) => p.name === 'head.cls_tower.3.norm.weight'));
+      const param = (name: string) => g.params.find((p) => p.name === name)!;
+      assert.equal(param('head.cls.bias').init, { kind: 'prior_logit', prob: 0.01 });
+      assert.equal(param('head.box_tower.0.conv.weight').init, { kind: 'normal', mean: 0, std: 0.01 });
+      assert.equal(param('head.box_tower.0.norm.weight').init, { kind: 'ones' });
+      assert.equal(param('backbone.res3.0.conv2.conv.weight').init, { kind: 'kaiming', mode: 'fan_out', gain: Math.SQRT2 });
+      assert.is(param('backbone.stem.conv.conv.weight').frozen, true);
+      assert.is(param('backbone.res2.2.conv3.conv.weight').frozen, true);
+      assert.is(param('backbone.res3.0.conv1.conv.weight').frozen, false);
+      assert.is(param('backbone.res3.0.conv1.bn.mean').frozen, true);
     }
   }
 });
