@@ -77,18 +77,30 @@ const boxIou: OpDef = {
   flops: (_i, outs) => 12 * numel(outs[0].shape),
 };
 
+/** GIoU of aligned boxes: IoU - (enclosing - union) / enclosing, each denominator clamped to eps (as cvpods' GIoU loss). */
+export function giou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, eps: number): number {
+  const iw = Math.max(0, Math.min(a[i + 2], b[j + 2]) - Math.max(a[i], b[j]));
+  const ih = Math.max(0, Math.min(a[i + 3], b[j + 3]) - Math.max(a[i + 1], b[j + 1]));
+  const inter = iw * ih;
+  const union = (a[i + 2] - a[i]) * (a[i + 3] - a[i + 1]) + (b[j + 2] - b[j]) * (b[j + 3] - b[j + 1]) - inter;
+  const enclose = (Math.max(a[i + 2], b[j + 2]) - Math.min(a[i], b[j])) * (Math.max(a[i + 3], b[j + 3]) - Math.min(a[i + 1], b[j + 1]));
+  return inter / Math.max(union, eps) - (enclose - union) / Math.max(enclose, eps);
+}
+
+function alignedShape(op: string, a: TensorType | undefined, b: TensorType | undefined, ctx: ShapeContext): TensorType[] {
+  const ta = need(op, a, 'a', 0), tb = need(op, b, 'b', 1);
+  requireMinRank(op, ta, 1, 'a', 0);
+  fourWide(op, ta, 'a', 0, ta.shape.length, '..., 4', ctx);
+  fourWide(op, tb, 'b', 1, ta.shape.length, 'the same shape as a', ctx);
+  if (ta.dtype !== tb.dtype) throw new ShapeError(`${op}: operands have different dtypes (${ta.dtype} and ${tb.dtype})`, { arg: 1 });
+  ta.shape.forEach((d, i) => requireEq(ctx, tb.shape[i], d, `${op}: a and b must have the same shape, dim ${i} is ${showDim(d)} vs ${showDim(tb.shape[i])}`, 1));
+  return [{ dtype: ta.dtype, shape: ta.shape.slice(0, -1) }];
+}
+
 const boxIouAligned: OpDef = {
   name: 'box_iou_aligned', kind: 'broadcast', doc: 'IoU of aligned boxes a[..., 4] and b[..., 4] -> [...]',
   inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }], attrs: [],
-  shape([a, b], _a, ctx) {
-    const ta = need('box_iou_aligned', a, 'a', 0), tb = need('box_iou_aligned', b, 'b', 1);
-    requireMinRank('box_iou_aligned', ta, 1, 'a', 0);
-    fourWide('box_iou_aligned', ta, 'a', 0, ta.shape.length, '..., 4', ctx);
-    fourWide('box_iou_aligned', tb, 'b', 1, ta.shape.length, 'the same shape as a', ctx);
-    if (ta.dtype !== tb.dtype) throw new ShapeError(`box_iou_aligned: operands have different dtypes (${ta.dtype} and ${tb.dtype})`, { arg: 1 });
-    ta.shape.forEach((d, i) => requireEq(ctx, tb.shape[i], d, `box_iou_aligned: a and b must have the same shape, dim ${i} is ${showDim(d)} vs ${showDim(tb.shape[i])}`, 1));
-    return [{ dtype: ta.dtype, shape: ta.shape.slice(0, -1) }];
-  },
+  shape([a, b], _a, ctx) { return alignedShape('box_iou_aligned', a, b, ctx); },
   reference([a, b]) {
     const out = alloc(a!.dtype, a!.shape.slice(0, -1), usesF64([a, b]));
     for (let i = 0; i < out.data.length; i++) out.data[i] = iou(a!.data, i * 4, b!.data, i * 4);
@@ -154,4 +166,22 @@ const centerPrior: OpDef = {
   flops: (_i, outs) => 8 * numel(outs[0].shape),
 };
 
-export const BOX_OPS: readonly OpDef[] = [boxDecode, boxIou, boxIouAligned, insideBox, centerPrior];
+const boxGiouAligned: OpDef = {
+  name: 'box_giou_aligned', kind: 'broadcast',
+  doc: 'generalised IoU of aligned boxes a[..., 4] and b[..., 4] -> [...], in [-1, 1]; the union and enclosing-area denominators clamped to eps (the GIoU loss is 1 - this)',
+  inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }],
+  attrs: [{ name: 'eps', type: 'float', default: 1e-7 }],
+  shape([a, b], attrs, ctx) {
+    floatAttr('box_giou_aligned', attrs, 'eps');
+    return alignedShape('box_giou_aligned', a, b, ctx);
+  },
+  reference([a, b], attrs) {
+    const eps = floatAttr('box_giou_aligned', attrs, 'eps');
+    const out = alloc(a!.dtype, a!.shape.slice(0, -1), usesF64([a, b]));
+    for (let i = 0; i < out.data.length; i++) out.data[i] = giou(a!.data, i * 4, b!.data, i * 4, eps);
+    return [out];
+  },
+  flops: (_i, outs) => 20 * numel(outs[0].shape),
+};
+
+export const BOX_OPS: readonly OpDef[] = [boxDecode, boxIou, boxIouAligned, boxGiouAligned, insideBox, centerPrior];

@@ -3,7 +3,7 @@ import { Dim, showDim, sub } from '../dims.js';
 import { DType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { boolAttr, dimAttr, intAttr, normAxis } from './attrs.js';
-import { need, requireAtLeast, requireDtype, requireRank } from './checks.js';
+import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
 import { OpDef, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
@@ -157,4 +157,46 @@ const indexSelect: OpDef = {
   flops: () => 0,
 };
 
-export const SELECT_OPS: readonly OpDef[] = [topk, sort, gather, indexSelect];
+const scatter: OpDef = {
+  name: 'scatter', kind: 'opaque',
+  doc: 'torch.scatter: a copy of x with out[..., index[..., i, ...], ...] = src[..., i, ...] along axis; negative indices (padding) are skipped; on duplicates the last in row-major order wins',
+  inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }, { name: 'src' }],
+  attrs: [{ name: 'axis', type: 'int' }],
+  shape([x, index, src], attrs, ctx) {
+    const op = 'scatter';
+    const t = need(op, x, 'x', 0), ix = need(op, index, 'index', 1), s = need(op, src, 'src', 2);
+    requireDtype(op, ix, ['i32'], 'index', 1);
+    if (s.dtype !== t.dtype) throw new ShapeError(`${op}: src is ${s.dtype} but x is ${t.dtype}`, { arg: 2 });
+    requireRank(op, ix, t.shape.length, 'index', 1, 'the same rank as x');
+    requireRank(op, s, t.shape.length, 'src', 2, 'the shape of index');
+    const axis = normAxis(op, intAttr(op, attrs, 'axis'), t.shape.length);
+    ix.shape.forEach((d, i) => {
+      requireEq(ctx, s.shape[i], d, `${op}: src dim ${i} is ${showDim(s.shape[i])} but index dim ${i} is ${showDim(d)}`, 2);
+      if (i !== axis) requireAtLeast(ctx, sub(t.shape[i], d), 0, `${op}: index dim ${i} is ${showDim(d)} but x has only ${showDim(t.shape[i])}`, 1);
+    });
+    return [{ dtype: t.dtype, shape: t.shape }];
+  },
+  reference([x, index, src], attrs) {
+    const t = x!, ix = index!, s = src!;
+    const axis = normAxis('scatter', intAttr('scatter', attrs, 'axis'), t.shape.length);
+    const out = alloc(t.dtype, t.shape, usesF64([t, s]));
+    out.data.set(t.data);
+    const rank = t.shape.length;
+    const pos = new Array<number>(rank).fill(0);
+    const xStrides = t.shape.map((_, i) => numel(t.shape.slice(i + 1)));
+    for (let o = 0; o < ix.data.length; o++) {
+      const k = ix.data[o];
+      if (k >= 0) {
+        if (k >= t.shape[axis]) throw new RangeError(`scatter: index ${k} at position ${o} is out of range for a dim of size ${t.shape[axis]}`);
+        let d0 = 0;
+        for (let d = 0; d < rank; d++) d0 += (d === axis ? k : pos[d]) * xStrides[d];
+        out.data[d0] = s.data[o];
+      }
+      for (let d = rank - 1; d >= 0; d--) { if (++pos[d] < ix.shape[d]) break; pos[d] = 0; }
+    }
+    return [out];
+  },
+  flops: () => 0,
+};
+
+export const SELECT_OPS: readonly OpDef[] = [topk, sort, gather, indexSelect, scatter];

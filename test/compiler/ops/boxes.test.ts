@@ -35,6 +35,17 @@ test('box_iou invariants: symmetric, in [0, 1], aligned = diagonal of pairwise',
   close(list(run1('box_iou_aligned', [a, a])), [1, 1, 1, 1, 1], 1e-6);
 });
 
+test('box_giou_aligned by hand and bounded by IoU', () => {
+  const a = f32([3, 4], [0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 1, 1]), b = f32([3, 4], [0, 0, 2, 2, 1, 1, 3, 3, 2, 2, 3, 3]);
+  close(list(run1('box_giou_aligned', [a, b])), [1, 1 / 7 - 2 / 9, 0 - 7 / 9], 1e-6);
+  const r = (seed: number): number[] => list(randomTensor([30, 4], seed, 0, 20)).map((v, i, all) => (i % 4 < 2 ? v : all[i - 2] + 0.5 + v));
+  const p = f32([30, 4], r(1)), q = f32([30, 4], r(2));
+  const g = list(run1('box_giou_aligned', [p, q])), iou = list(run1('box_iou_aligned', [p, q]));
+  g.forEach((v, i) => assert.ok(v <= iou[i] + 1e-6 && v >= -1 - 1e-6, `${v} vs ${iou[i]}`));
+  // Degenerate boxes stay finite thanks to the eps clamp.
+  assert.ok(Number.isFinite(list(run1('box_giou_aligned', [f32([4], [1, 1, 1, 1]), f32([4], [1, 1, 1, 1])]))[0]));
+});
+
 test('inside_box is strict; center_prior clips the centre region to the box', () => {
   const pts = f32([4, 2], [40, 40, 37, 50, 62, 50, 0, 50]);
   const box = f32([1, 1, 4], [0, 0, 100, 100]);

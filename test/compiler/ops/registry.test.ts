@@ -18,6 +18,7 @@ const EXPECTED = [
   'concat', 'slice', 'reshape', 'transpose', 'expand', 'flatten', 'stack', 'sum', 'mean', 'max', 'min', 'argmax',
   'topk', 'sort', 'gather', 'index_select', 'arange', 'full', 'locations', 'box_decode', 'box_iou', 'box_iou_aligned',
   'inside_box', 'center_prior', 'max3d', 'match', 'nms',
+  'box_giou_aligned', 'scatter', 'sigmoid_focal_loss', 'bce_with_logits', 'bce',
 ];
 
 test('the registry holds every op of the brief, each well-formed', () => {

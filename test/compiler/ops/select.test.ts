@@ -55,6 +55,21 @@ test('gather and index_select by hand', () => {
   assert.throws(() => run1('index_select', [x, i32([1], [5])], { axis: 0 }), /index 5 at position 0 is out of range for a dim of size 2/);
 });
 
+test('scatter by hand: negative indices skipped, last duplicate wins; inverts gather of a permutation', () => {
+  const x = f32([2, 4], new Array(8).fill(0));
+  assert.equal(list(run1('scatter', [x, i32([2, 2], [1, -1, 3, 0]), f32([2, 2], [5, 6, 7, 8])], { axis: 1 })), [0, 5, 0, 0, 8, 0, 0, 7]);
+  assert.equal(list(run1('scatter', [x, i32([1, 2], [1, 1]), f32([1, 2], [5, 6])], { axis: 1 })), [0, 6, 0, 0, 0, 0, 0, 0]);
+  assert.equal(list(run1('scatter', [x, i32([1, 4], [1, 0, 1, 0]), f32([1, 4], [1, 2, 3, 4])], { axis: 0 })), [0, 2, 0, 4, 1, 0, 3, 0]);
+  const src = randomTensor([3, 5], 9), perm = i32([3, 5], [4, 0, 3, 1, 2, 1, 2, 0, 4, 3, 0, 1, 2, 3, 4]);
+  const s = run1('scatter', [randomTensor([3, 5], 10), perm, src], { axis: 1 });
+  assert.equal(list(run1('gather', [s, perm], { axis: 1 })), list(src));
+  assert.throws(() => run1('scatter', [x, i32([1, 1], [4]), f32([1, 1], [1])], { axis: 1 }), /index 4 at position 0 is out of range/);
+  assert.is(shown(shapeOf('scatter', [ty('i32', [sym('B'), sym('N')]), ty('i32', [sym('B'), sym('G')]), ty('i32', [sym('B'), sym('G')])], { axis: 1 })[0]), 'i32[B, N]');
+  shapeError('scatter', [ty('f32', [2, 4]), ty('i32', [2, 2]), ty('f32', [2, 3])], { axis: 1 }, 'scatter: src dim 1 is 3 but index dim 1 is 2');
+  shapeError('scatter', [ty('f32', [2, 4]), ty('i32', [2, 2]), ty('i32', [2, 2])], { axis: 1 }, 'scatter: src is i32 but x is f32');
+  shapeError('scatter', [ty('f32', [2, 4]), ty('i32', [3, 2]), ty('f32', [3, 2])], { axis: 1 }, 'scatter: index dim 0 is 3 but x has only 2');
+});
+
 test('select shapes and errors', () => {
   const [v, i] = shapeOf('topk', [ty('f32', [sym('B'), sym('N')])], { k: sym('K') });
   assert.is(shown(v), 'f32[B, K]');
