@@ -118,7 +118,7 @@ export function execBlock(el: Elab, scope: Scope, stmts: Stmt[]): Returned {
         const sa = new Scope(scope), sb = new Scope(scope);
         const ra = execBlock(el, sa, s.then), rb = execBlock(el, sb, s.otherwise ?? []);
         for (const n of sb.ownNames()) scope.set(n, sb.own(n)!);
-        for (const n of sa.ownNames()) scope.set(n, sa.own(n)!);
+        for (const n of sa.ownNames()) scope.set(n, sb.own(n) ? joinAlternatives(sa.own(n)!, sb.own(n)!) : sa.own(n)!);
         if (ra && rb) return settle({ ...ra, value: joinAlternatives(ra.value, rb.value) });
         if (ra || rb) pending = settle(ra ?? rb);
         break;
