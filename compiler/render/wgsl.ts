@@ -47,6 +47,8 @@ export class WgslRenderer extends CFamilyRenderer {
   private bufDtypes: readonly ('f32' | 'i32' | 'bool')[] = [];
   /** Register arrays whose every index is a constant after unrolling: one scalar per element. */
   private scalarRegs = new Set<string>();
+  /** Names declared in each enclosing statement list (innermost last). */
+  private scopes: Set<string>[] = [];
 
   constructor(private readonly opts: WgslOptions = {}) {
     super();
@@ -132,9 +134,26 @@ export class WgslRenderer extends CFamilyRenderer {
     }
   }
 
+  // A schedule may declare a let again after a barrier (no scalar lives
+  // across one; the C renderer's thread loops give each run its own scope).
+  // WGSL has one scope there, so a repeated declaration becomes an assignment.
+  override stmts(ss: readonly Stmt[], ind: string): string {
+    this.scopes.push(new Set());
+    try {
+      return super.stmts(ss, ind);
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
   override stmt(s: Stmt, ind: string): string {
     switch (s.k) {
-      case 'let': return `${ind}var ${ident(s.name)}: ${this.types[s.t]} = ${this.expr(s.v)};\n`;
+      case 'let': {
+        const scope = this.scopes[this.scopes.length - 1];
+        if (scope?.has(s.name)) return `${ind}${ident(s.name)} = ${this.expr(s.v)};\n`;
+        scope?.add(s.name);
+        return `${ind}var ${ident(s.name)}: ${this.types[s.t]} = ${this.expr(s.v)};\n`;
+      }
       case 'set': return `${ind}${ident(s.name)} = ${this.expr(s.v)};\n`;
       case 'store': {
         const v = this.expr(s.v);
