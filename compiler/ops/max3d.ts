@@ -5,7 +5,7 @@
 import { showDim } from '../dims.js';
 import { numel } from '../types.js';
 import { Tensor } from '../tensor.js';
-import { intAttr } from './attrs.js';
+import { intAttr, withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
 import { Attrs, OpDef, ShapeError } from './op.js';
 import { resizePlanes } from './resize.js';
@@ -73,7 +73,7 @@ const max3d: OpDef = {
     });
   },
   flops(ins, _outs, attrs) {
-    const { tau, phi } = windowParams(attrs);
+    const { tau, phi } = windowParams(withDefaults(max3d, attrs));
     let total = 0;
     ins.forEach((t, l) => {
       const n = numel(t!.shape);

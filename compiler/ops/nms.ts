@@ -1,6 +1,6 @@
 // Batched, class-aware greedy NMS with padded outputs.
 import { Dim, showDim } from '../dims.js';
-import { dimAttr, floatAttr, intAttr } from './attrs.js';
+import { dimAttr, floatAttr, intAttr, withDefaults } from './attrs.js';
 import { iou } from './boxes.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
 import { OpDef, ShapeError } from './op.js';
@@ -59,7 +59,7 @@ const nms: OpDef = {
   // A sort, then each candidate is compared with at most max_out kept boxes (12 FLOPs per IoU).
   flops(ins, _outs, attrs) {
     const [b, n] = ins[1]!.shape;
-    return b * n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))) + b * n * Math.min(n, intAttr('nms', attrs, 'max_out')) * 12;
+    return b * n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))) + b * n * Math.min(n, intAttr('nms', withDefaults(nms, attrs), 'max_out')) * 12;
   },
 };
 

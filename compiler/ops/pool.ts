@@ -1,6 +1,6 @@
 // max_pool2d: padding counts as -inf, floor mode (PyTorch's default).
 import { numel } from '../types.js';
-import { intsAttr, dimsAttr } from './attrs.js';
+import { intsAttr, dimsAttr, withDefaults } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireRank } from './checks.js';
 import { windowOut } from './conv.js';
 import { Attrs, OpDef, ShapeError } from './op.js';
@@ -64,7 +64,7 @@ const maxPool2d: OpDef = {
     return [out];
   },
   flops(_ins, outs, attrs) {
-    const { k } = poolParams(attrs);
+    const { k } = poolParams(withDefaults(maxPool2d, attrs));
     return numel(outs[0].shape) * k[0] * k[1];
   },
 };

@@ -103,6 +103,9 @@ test('wherever the concrete shape rule accepts random inputs, the reference prod
       let outs: Tensor[];
       try { outs = def.reference(inputs, full); } catch (e) { if (e instanceof RangeError) continue; throw new Error(`${def.name} reference crashed: ${(e as Error).stack}`); }
       checked++;
+      // flops() must cope with a node's attrs as written (defaults not filled in).
+      const flops = def.flops(types.map((t) => t && { dtype: t.dtype, shape: t.shape as number[] }), outs.map((o) => ({ dtype: o.dtype, shape: o.shape })), attrs);
+      assert.ok(Number.isFinite(flops) && flops >= 0, `${def.name}: flops ${flops}`);
       assert.is(outs.length, outTypes.length, def.name);
       outs.forEach((o, i) => {
         assert.is(o.dtype, outTypes[i].dtype, `${def.name} output ${i} dtype`);
