@@ -1,7 +1,7 @@
 // Checks shape rules share. Each throws ShapeError with a message written for
 // the user when the answer is known now, and defers to ShapeContext (which
 // records an assumption) when it depends on symbols.
-import { Dim, dimEquals, isConst, showDim, showShape, sub } from '../dims.js';
+import { Dim, dimEquals, isConst, sub } from '../dims.js';
 import { DType, TensorType, isFloat, showType } from '../types.js';
 import { ShapeContext, ShapeError } from './op.js';
 
@@ -35,7 +35,7 @@ export function requireMinRank(op: string, t: TensorType, rank: number, name: st
 
 export function requireDtype(op: string, t: TensorType, allowed: readonly DType[], name: string, arg: number): void {
   if (!allowed.includes(t.dtype)) {
-    throw new ShapeError(`${op}: ${name} must be ${allowed.join(' or ')}, got ${t.dtype}`, { arg, hint: t.dtype !== 'bool' && allowed.some(isFloat) ? `cast it: cast(${name}, dtype = "${allowed[0]}")` : undefined });
+    throw new ShapeError(`${op}: ${name} must be ${allowed.join(' or ')}, got ${t.dtype}`, { arg, hint: t.dtype !== 'bool' && allowed.some(isFloat) ? `convert it first: cast(value, dtype = "${allowed[0]}")` : undefined });
   }
 }
 
@@ -44,6 +44,3 @@ export function requireSameDtype(op: string, a: TensorType, b: TensorType, arg: 
     throw new ShapeError(`${op}: operands have different dtypes (${a.dtype} and ${b.dtype})`, { arg, hint: `cast one of them, e.g. cast(x, dtype = "${a.dtype}")` });
   }
 }
-
-export function describe(shape: readonly Dim[]): string { return showShape(shape); }
-export { showDim };
