@@ -91,8 +91,9 @@ const sort: OpDef = {
 };
 
 function checkIndex(op: string, i: number, n: number, at: number): number {
-  if (!Number.isInteger(i) || i < -n || i >= n) throw new RangeError(`${op}: index ${i} at position ${at} is out of range for a dim of size ${n}`);
-  return i < 0 ? i + n : i;
+  // Negative indices are errors, as in torch.gather / index_select (no Python-style wrap).
+  if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError(`${op}: index ${i} at position ${at} is out of range for a dim of size ${n}`);
+  return i;
 }
 
 const gather: OpDef = {

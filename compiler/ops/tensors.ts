@@ -11,9 +11,9 @@ export function alloc(dtype: DType, shape: readonly number[], f64: boolean): Ten
   return { dtype, shape: [...shape], data: allocData(dtype, numel(shape), f64) };
 }
 
-/** Writes a number into a typed array the way a cast would: i32 truncates, bool is != 0. */
+/** Writes a number into a typed array the way a cast would: i32 truncates (NaN and infinities become 0), bool is != 0. */
 export function store(dtype: DType, data: TensorData, i: number, v: number): void {
-  if (dtype === 'bool') data[i] = v !== 0 && !Number.isNaN(v) ? 1 : 0;
+  if (dtype === 'bool') data[i] = v !== 0 ? 1 : 0; // NaN is true, as in torch's .bool()
   else if (dtype === 'i32') data[i] = Number.isFinite(v) ? Math.trunc(v) : 0;
   else data[i] = v;
 }

@@ -69,7 +69,8 @@ test('where, clamp and cast', () => {
   assert.is(ci.dtype, 'i32');
   assert.equal(list(ci), [-1, 0, 0, 2]);
   assert.equal(list(run1('cast', [y], { dtype: 'bool' })), [1, 1, 1, 1]);
-  assert.equal(list(run1('cast', [f32([2], [0, 3])], { dtype: 'bool' })), [0, 1]);
+  assert.equal(list(run1('cast', [f32([3], [0, 3, NaN])], { dtype: 'bool' })), [0, 1, 1]);
+  assert.equal(list(run1('cast', [f32([2], [NaN, -Infinity])], { dtype: 'i32' })), [0, 0]);
   assert.equal(list(run1('cast', [bool([2], [0, 1])], { dtype: 'f32' })), [0, 1]);
 });
 

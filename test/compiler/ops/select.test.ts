@@ -53,6 +53,7 @@ test('gather and index_select by hand', () => {
   assert.equal(list(run1('index_select', [x, i32([3], [2, 2, 0])], { axis: 1 })), [3, 3, 1, 6, 6, 4]);
   assert.equal(list(run1('index_select', [x, i32([1], [1])], { axis: 0 })), [4, 5, 6]);
   assert.throws(() => run1('index_select', [x, i32([1], [5])], { axis: 0 }), /index 5 at position 0 is out of range for a dim of size 2/);
+  assert.throws(() => run1('gather', [x, i32([1, 1], [-1])], { axis: 1 }), /index -1 at position 0 is out of range/);
 });
 
 test('scatter by hand: negative indices skipped, last duplicate wins; inverts gather of a permutation', () => {
