@@ -1,6 +1,6 @@
 // The grammar: a chevrotain parser with embedded actions that build the AST
 // directly (dsl/ast.ts). parser.ts drives it.
-import { EmbeddedActionsParser, IToken, TokenType } from 'chevrotain';
+import { EmbeddedActionsParser, IToken } from 'chevrotain';
 import * as T from './lexer.js';
 import { Span } from '../compiler/types.js';
 import type { Arg, BinaryOp, Constraint, CtorParam, Expr, FnDecl, FnParam, ImportDecl, ModuleDecl, ModuleItem, Pattern, ScalarTypeName, Stmt, TypeExpr } from './ast.js';

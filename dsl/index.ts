@@ -25,7 +25,9 @@ export function checkSource(path: string, text: string, readFile: (p: string) =>
 function run(roots: { path: string; text: string | undefined }[], readFile: (p: string) => string): { program: Program | undefined; diagnostics: Diagnostic[] } {
   const { program, diagnostics } = loadProgram(roots, readFile);
   const unreadable = roots.some((r) => r.text === undefined);
-  // Syntax errors leave declarations out; checking what remains would report names they define as unknown.
-  if (diagnostics.length > 0) return { program: unreadable ? undefined : program, diagnostics };
-  return { program, diagnostics: checkProgram(program) };
+  if (diagnostics.length === 0) return { program, diagnostics: checkProgram(program) };
+  // A broken declaration or a missing import leaves names out: check what
+  // remains, but an unknown name may just be one of those.
+  const rest = checkProgram(program).filter((d) => !d.message.startsWith('unknown '));
+  return { program: unreadable ? undefined : program, diagnostics: [...diagnostics, ...rest] };
 }

@@ -6,7 +6,7 @@
 import { IToken, TokenType, EOF } from 'chevrotain';
 import * as T from './lexer.js';
 import { Span } from '../compiler/types.js';
-import type { FileAst, FnDecl, ImportDecl, ModuleDecl } from './ast.js';
+import type { FileAst, FnDecl } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { hintFor } from './syntax-messages.js';
 import { FdParser, tokSpan } from './grammar.js';

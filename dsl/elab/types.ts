@@ -1,7 +1,7 @@
 // Declared types against values: dims of a signature bind to the argument's
 // dims on first occurrence and must unify on later ones; dim expressions
 // (2*H, C/4) are compared once every name in them is bound.
-import { Dim, dimEquals, floordiv, isConst, mod, mul, add, sub, neg, showDim, sym, quotientSym } from '../../compiler/dims.js';
+import { Dim, floordiv, isConst, mod, mul, add, sub, neg, showDim, sym, quotientSym } from '../../compiler/dims.js';
 import { DTYPES, DType, Span, showType } from '../../compiler/types.js';
 import type { Constraint, Expr, TypeExpr } from '../ast.js';
 import { Scope } from '../scope.js';
