@@ -78,6 +78,16 @@ test('usage errors exit 2; a missing file exits 1', () => {
   assert.ok(missing.err.includes('no such file'), missing.err);
 });
 
+test('an .odgt ground truth goes to the CrowdHuman protocol (eval/crowdhuman.ts)', () => {
+  const g = join(dir, 'gt.odgt'), d = join(dir, 'dets.odgt');
+  writeFileSync(g, '{"ID": "a", "width": 100, "height": 100, "gtboxes": [{"tag": "person", "fbox": [10, 10, 20, 40], "extra": {"ignore": 0}}]}\n');
+  writeFileSync(d, '{"ID": "a", "dtboxes": [{"box": [10, 10, 20, 40], "score": 0.9, "tag": "person"}]}\n');
+  const r = fusedet('eval', '--gt', g, '--dets', d, '--json');
+  assert.is(r.code, 0, r.err);
+  const m = JSON.parse(r.out) as Record<string, unknown>;
+  assert.ok('mMR' in m && !('AP75' in m), r.out);
+});
+
 test('GT and results swapped: the message says which is which', () => {
   const r = fusedet('eval', '--gt', dets, '--dets', gt);
   assert.is(r.code, 1);
