@@ -23,8 +23,6 @@ export class F64Column {
     }
     this.data[this.length++] = v;
   }
-  /** Drops the last `n` values (a record that turned out bad). */
-  truncate(length: number): void { this.length = length; }
   finish(): Float64Array { return this.data.slice(0, this.length); }
 }
 
@@ -39,7 +37,6 @@ export class U8Column {
     }
     this.data[this.length++] = v;
   }
-  truncate(length: number): void { this.length = length; }
   finish(): Uint8Array { return this.data.slice(0, this.length); }
 }
 
@@ -112,7 +109,7 @@ export function readBoxField(r: JsonReader, key: string, out: Float64Array): str
   return null;
 }
 
-/** Reads the top level up to the named array, checking the file is an object. */
+/** What the document is, before reading it: readers refuse the wrong kind with a hint. */
 export function describeTopLevel(r: JsonReader): 'object' | 'array' | 'other' {
   const c = r.peek();
   return c === 0x7b ? 'object' : c === 0x5b ? 'array' : 'other';
