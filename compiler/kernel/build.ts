@@ -84,10 +84,18 @@ export function let_(name: string, t: Scalar, value: Expr): Stmt { return { k: '
 export function set(name: string, value: Expr): Stmt { return { k: 'set', name, v: value }; }
 export function store(buf: number, i: Expr, value: Expr): Stmt { return { k: 'store', buf, idx: i, v: value }; }
 export function lstore(arr: string, i: Expr, value: Expr): Stmt { return { k: 'lstore', arr, idx: i, v: value }; }
-export function for_(name: string, from: Expr, to: Expr, body: readonly Stmt[], unroll = false): Stmt {
-  return unroll ? { k: 'for', v: name, from, to, body, unroll } : { k: 'for', v: name, from, to, body };
+export function for_(name: string, from: Expr, to: Expr, body: readonly Stmt[], unroll = false, vector = 0): Stmt {
+  const s: Stmt = unroll ? { k: 'for', v: name, from, to, body, unroll } : { k: 'for', v: name, from, to, body };
+  return vector > 1 ? { ...s, vector } : s;
 }
 export function if_(c: Expr, then: readonly Stmt[], els?: readonly Stmt[]): Stmt {
   return els && els.length ? { k: 'if', c, then, else: els } : { k: 'if', c, then };
 }
 export const barrier: Stmt = { k: 'barrier' };
+
+/** `for name = lid; name < end; name += wg` (threads of a workgroup sharing a range), as a unit-step loop. */
+export function threadStrided(name: string, end: Expr, wg: number, body: readonly Stmt[]): Stmt {
+  const k = `${name}_k`;
+  const count = bin('div', bin('add', bin('sub', end, lid), idx(wg - 1)), idx(wg));
+  return for_(k, idx(0), count, [let_(name, 'i64', bin('add', lid, bin('mul', v(k), idx(wg)))), ...body]);
+}

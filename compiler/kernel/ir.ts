@@ -42,7 +42,12 @@ export type Stmt =
   | { readonly k: 'store'; readonly buf: number; readonly idx: Expr; readonly v: Expr }
   /** Workgroup array (local) or per-thread register array (reg): same syntax. */
   | { readonly k: 'lstore'; readonly arr: string; readonly idx: Expr; readonly v: Expr }
-  | { readonly k: 'for'; readonly v: string; readonly from: Expr; readonly to: Expr; readonly body: readonly Stmt[]; readonly unroll?: boolean }
+  /**
+   * unroll: a hint to unroll. vector: a hint that the iterations are
+   * independent lanes a renderer may run `vector` at a time (constant bounds
+   * 0..n, n a multiple of it); the semantics stay those of the scalar loop.
+   */
+  | { readonly k: 'for'; readonly v: string; readonly from: Expr; readonly to: Expr; readonly body: readonly Stmt[]; readonly unroll?: boolean; readonly vector?: number }
   | { readonly k: 'if'; readonly c: Expr; readonly then: readonly Stmt[]; readonly else?: readonly Stmt[] }
   | { readonly k: 'barrier' };
 

@@ -133,6 +133,9 @@ export function validateKernel(k: Kernel): void {
           const f = expr(s.from, env), t = expr(s.to, env);
           if (f.t !== 'i64' || t.t !== 'i64') fail(`loop '${s.v}' bounds not i64`);
           const uni = f.uniform && t.uniform;
+          if (s.vector !== undefined && !(s.from.k === 'const' && s.from.v === 0 && s.to.k === 'const' && s.to.v % s.vector === 0)) {
+            fail(`loop '${s.v}' is marked vector ${s.vector} but its bounds are not 0..a multiple of it`);
+          }
           if (barrierInside && !uni) fail(`loop '${s.v}' holds a barrier but its bounds vary by thread`);
           const inner = new Map(env);
           inner.set(s.v, { t: 'i64', uniform: uni && uniformCtx });

@@ -3,14 +3,42 @@
 // The runtime owns the threads and hands each one a range of workgroups; the
 // threads of a workgroup are a loop here, split at every barrier, and
 // workgroup memory is a local array.
-import { Kernel, hasBarrier } from '../kernel/ir.js';
+import { Expr, Kernel, Stmt, hasBarrier, typeOf } from '../kernel/ir.js';
 import { CFamilyRenderer, f32Literal } from './cfamily.js';
+import { vectorBody } from './vectorize.js';
 import type { Program } from '../program.js';
 
 export class CRenderer extends CFamilyRenderer {
   readonly types = { f32: 'float', i32: 'int32_t', i64: 'int64_t', bool: 'uint8_t' } as const;
   readonly bufTypes = { f32: 'float', i32: 'int32_t', bool: 'uint8_t' } as const;
   readonly unrollPragma = '#pragma GCC unroll 16';
+
+  constructor() {
+    super();
+    for (const w of [8, 16]) {
+      this.helperDefs[`vec${w}`] = `typedef float v${w}f __attribute__((vector_size(${4 * w})));\n` +
+        `static inline v${w}f vload${w}(const float* p) { v${w}f v; __builtin_memcpy(&v, p, sizeof v); return v; }\n` +
+        `static inline void vstore${w}(float* p, v${w}f v) { __builtin_memcpy(p, &v, sizeof v); }`;
+    }
+  }
+
+  address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string {
+    return e.k === 'load' || e.k === 'store' ? `&B${e.buf}[${this.expr(e.idx)}]` : `&${this.arrayRef(e.arr!, e.idx)}`;
+  }
+
+  /** Loops marked `vector` become GCC vector-extension code where the body fits (render/vectorize.ts). */
+  override stmt(s: Stmt, ind: string): string {
+    if (s.k === 'for' && s.vector && s.body.every((b) => b.k !== 'store' && b.k !== 'lstore' ? false : typeOf(b.v) === 'f32')) {
+      const w = s.vector;
+      const body = vectorBody(s, this, `v${w}f`, ind + '  ');
+      if (body !== undefined) {
+        this.used.add(`vec${w}`);
+        const head = `for (int64_t ${s.v} = 0; ${s.v} < ${this.expr(s.to)}; ${s.v} += ${w}) {\n`;
+        return `${s.unroll ? `${ind}${this.unrollPragma}\n` : ''}${ind}${head}${body}${ind}}\n`;
+      }
+    }
+    return super.stmt(s, ind);
+  }
 
   floatConst(v: number): string {
     if (Number.isNaN(v)) return 'NAN';
@@ -30,7 +58,7 @@ export class CRenderer extends CFamilyRenderer {
       return `  ${b.access === 'r' ? 'const ' : ''}${t}* restrict B${i} = (${b.access === 'r' ? 'const ' : ''}${t}*)bufs[${i}];\n`;
     }).join('');
     const locals = k.locals.map((a) => `    ${this.types[a.t]} ${a.name}[${a.size}];\n`).join('');
-    const barriers = hasBarrier(k.body) && k.workgroupSize > 1;
+    const barriers = hasBarrier(k.body);
     const regs = (ind: string, wg: number): string => k.regs.map((a) => `${ind}${this.types[a.t]} ${a.name}[${a.size * wg}];\n`).join('');
     const wg = k.workgroupSize;
     const threadLoop = (body: string, ind: string): string =>
@@ -38,7 +66,10 @@ export class CRenderer extends CFamilyRenderer {
         ? `${ind}{\n${ind}  const int64_t lid = 0;\n${barriers ? '' : regs(ind + '  ', 1)}${body}${ind}}\n`
         : `${ind}for (int64_t lid = 0; lid < ${wg}; lid++) {\n${barriers ? '' : regs(ind + '  ', 1)}${body}${ind}}\n`;
     const inner = this.split(k.body, '    ', threadLoop);
-    return `void ${k.name}(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {\n${bufs}` +
+    // Register-tiled kernels (GEMM) may fuse multiply-adds: the runtime compiles with
+    // -ffp-contract=off for reproducible elementwise code, which would halve GEMM peak.
+    const attr = k.regs.length ? '__attribute__((optimize("fp-contract=fast")))\n' : '';
+    return `${attr}void ${k.name}(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {\n${bufs}` +
       `  (void)args;\n  for (int64_t gid = wg_begin; gid < wg_end; gid++) {\n${locals}${barriers ? regs('    ', wg) : ''}${inner}  }\n}\n`;
   }
 }

@@ -131,7 +131,8 @@ export abstract class CFamilyRenderer {
     for (const s of ss) {
       if (!hasBarrier([s])) { run.push(s); continue; }
       flush();
-      if (s.k === 'for') {
+      if (s.k === 'barrier') out += this.barrier(ind);
+      else if (s.k === 'for') {
         out += `${ind}for (${this.types.i64} ${s.v} = ${this.expr(s.from)}; ${s.v} < ${this.expr(s.to)}; ${s.v}++) {\n${this.split(s.body, ind + '  ', wrap)}${ind}}\n`;
       } else if (s.k === 'if') {
         const els = s.else ? ` else {\n${this.split(s.else, ind + '  ', wrap)}${ind}}` : '';
@@ -147,7 +148,7 @@ export abstract class CFamilyRenderer {
     this.used = new Set();
     const bodies = kernels.map((k) => {
       this.regSizes = new Map(k.regs.map((r) => [r.name, r.size]));
-      this.regsShared = hasBarrier(k.body) && k.workgroupSize > 1;
+      this.regsShared = hasBarrier(k.body);
       return this.kernel(k);
     });
     const helpers = [...this.used].sort().map((h) => this.helperDefs[h]).join('\n');

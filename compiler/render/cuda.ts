@@ -36,7 +36,9 @@ export class CudaRenderer extends CFamilyRenderer {
     const locals = k.locals.map((a) => `  __shared__ ${this.types[a.t]} ${a.name}[${a.size}];\n`).join('');
     const regs = k.regs.map((a) => `  ${this.types[a.t]} ${a.name}[${a.size}];\n`).join('');
     return `extern "C" __global__ void __launch_bounds__(${k.workgroupSize}) ${k.name}(${params}) {\n` +
-      `  const long long gid = blockIdx.x;\n  const long long lid = threadIdx.x;\n${locals}${regs}${this.stmts(k.body, '  ')}}\n`;
+      `  const long long gid = blockIdx.x;\n  const long long lid = threadIdx.x;\n${locals}${regs}` +
+      // Barrier-free runs get a scope each: the IR lets no `let` cross a barrier, so names may repeat.
+      `${this.split(k.body, '  ', (body, ind) => `${ind}{\n${body}${ind}}\n`)}}\n`;
   }
 }
 

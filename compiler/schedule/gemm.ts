@@ -1,39 +1,147 @@
-// conv2d and matmul as (implicit) GEMM with a register tile per thread:
-// TM output channels (rows) × TN output pixels (columns) accumulate in a
-// per-thread array, so each loaded weight is reused TN times and each input
-// value TM times. The fused epilogue (bias, frozen BN, activation, residual
-// add: every elementwise consumer in the group) runs on the accumulator
-// before the single store.
+// conv2d and matmul as (implicit) GEMM: C[M, N] = A[M, K] · B[K, N] per
+// (batch, group), M = output channels (rows of A = the weights), N = output
+// pixels, K = input channels × kernel window.
+//
+// A workgroup owns a strip of TN columns and WG × TM rows. K is walked in
+// chunks: the threads pack the chunk's B panel (im2col of the strip, zeros
+// for padding) into workgroup memory, a barrier, then each thread
+// accumulates its TM × TN register tile from the panel (contiguous, so the
+// C compiler vectorises the TN loop) and the weights (one scalar per TN
+// multiply-adds). The fused epilogue (bias, frozen BN, activation, residual:
+// every elementwise consumer in the group) runs on the tile before the only
+// store. The panel fits CUDA's 48 KiB of shared memory.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, arg, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, store, sub, v,
+  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { broadcastAt } from './lower-elementwise.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
-export const GEMM_WG = 32;
-const TN = 8;
+const TM = 6;
+const PANEL_FLOATS = 8192; // 32 KiB
+
+interface GemmShape {
+  /** Independent problems (batch × groups). */
+  problems: number;
+  M: number;
+  N: number;
+  K: number;
+}
+
+interface GemmParts {
+  /** Lets/loads computing problem-level bases, given the problem index. */
+  setup(problem: Expr): void;
+  /** The weight A[row, k] (row clamped by the caller). */
+  a(row: Expr, k: Expr): Expr;
+  /** Per-column facts of the strip (in workgroup memory), computed once: column j's lets given col = min(n0 + j, N - 1). */
+  columns?: { arrays: { name: string; t: 'i64' }[]; values(col: Expr): Expr[] };
+  /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop. */
+  packRow(k: Expr): void;
+  /** The panel value of the current row at column j (col = its clamped output column). */
+  packValue(j: Expr, col: Expr): Expr;
+  /** Output index of (row, col) in the anchor's output, for the epilogue. */
+  outIndex(problem: Expr, row: Expr, col: Expr): Expr[];
+  /** Value added to the accumulator before the epilogue (conv bias). */
+  bias(row: Expr): Expr | undefined;
+}
+
+function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
+
+function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
+  const TN = tileWidth(s.N);
+  const rowBlocks = Math.ceil(s.M / TM);
+  // Many rows per workgroup amortise the panel packing (one packed value feeds MB multiply-adds).
+  const WG = Math.min(64, rowBlocks);
+  const MB = WG * TM;
+  const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN);
+  const KC = Math.min(s.K, Math.floor(PANEL_FLOATS / TN));
+  const chunks = Math.ceil(s.K / KC);
+  const sinkValue = graph.nodes[sink].outputs[0];
+  const outBuf = em.buf(sinkValue, 'w');
+  em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
+  for (const a of parts.columns?.arrays ?? []) em.locals.push({ name: a.name, t: a.t, size: TN });
+  em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM });
+  const I = v('ii'), J = v('j'), KK = v('kk');
+  // Per-thread lets die at barriers (the C rendering splits the thread loop
+  // there), so each barrier-separated segment recomputes its coordinates.
+  const prelude = (): Expr => {
+    const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
+    parts.setup(problem);
+    em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
+    em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(lid, idx(TM)))));
+    return problem;
+  };
+  const k0 = mul(v('c'), idx(KC));
+  const body = em.block(() => {
+    if (parts.columns) {
+      const cols = parts.columns;
+      prelude();
+      em.emit(threadStrided('j', idx(TN), WG, em.block(() => {
+        em.emit(let_('col', 'i64', min(add(v('n0'), J), idx(s.N - 1))));
+        cols.values(v('col')).forEach((e, i) => em.emit(lstore(cols.arrays[i].name, J, e)));
+      })));
+      em.emit(barrier);
+    }
+    em.emit(for_('ii', idx(0), idx(TM * TN), [lstore('acc', I, f32(0))], true));
+    const chunk = em.block(() => {
+      // Pack: threads share the chunk's rows of the panel.
+      prelude();
+      const pack = em.block(() => {
+        em.emit(let_('kg', 'i64', add(k0, KK)));
+        const fill = em.block(() => {
+          parts.packRow(v('kg'));
+          em.emit(for_('j', idx(0), idx(TN), em.block(() => {
+            em.emit(lstore('panel', add(mul(KK, idx(TN)), J), parts.packValue(J, min(add(v('n0'), J), idx(s.N - 1)))));
+          })));
+        });
+        const zero = [for_('j', idx(0), idx(TN), [lstore('panel', add(mul(KK, idx(TN)), J), f32(0))])];
+        em.emit(if_(lt(v('kg'), idx(s.K)), fill, zero));
+      });
+      em.emit(threadStrided('kk', idx(KC), WG, pack));
+      em.emit(barrier);
+      prelude();
+      const step = em.block(() => {
+        em.emit(for_('ii', idx(0), idx(TM), [lstore('wv', I, parts.a(min(add(v('r0'), I), idx(s.M - 1)), add(k0, KK)))], true));
+        em.emit(for_('ii', idx(0), idx(TM), [
+          let_('w', 'f32', lload('wv', I, 'f32')),
+          for_('j', idx(0), idx(TN), [
+            lstore('acc', add(mul(I, idx(TN)), J), bin('add', lload('acc', add(mul(I, idx(TN)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), J), 'f32')))),
+          ], true, Math.min(16, TN)),
+        ], true));
+      });
+      const kEnd = chunks === 1 ? idx(KC) : min(idx(KC), sub(idx(s.K), k0));
+      em.emit(if_(lt(v('r0'), idx(s.M)), [for_('kk', idx(0), kEnd, step)]));
+      em.emit(barrier);
+    });
+    em.emit(for_('c', idx(0), idx(chunks), chunk));
+    const problem = prelude();
+    const epi = em.block(() => {
+      em.emit(let_('row', 'i64', add(v('r0'), I)));
+      em.emit(let_('cn', 'i64', add(v('n0'), J)));
+      const inner = em.block(() => {
+        const at = parts.outIndex(problem, v('row'), v('cn'));
+        em.overrides.set(anchor.outputs[0], () => {
+          const acc = lload('acc', add(mul(I, idx(TN)), J), 'f32');
+          const b = parts.bias(v('row'));
+          return b ? bin('add', acc, b) : acc;
+        });
+        em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
+        em.overrides.delete(anchor.outputs[0]);
+      });
+      em.emit(if_(and(lt(v('row'), idx(s.M)), lt(v('cn'), idx(s.N))), inner));
+    });
+    em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TN), epi)]));
+  });
+  return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
+}
 
 function ints(node: GNode, name: string, n: number, fallback: number): number[] {
   const a = node.attrs[name];
   const list = a === undefined ? [fallback] : Array.isArray(a) ? (a as number[]) : [a as number];
   return list.length === 1 ? new Array<number>(n).fill(Number(list[0])) : list.map(Number);
-}
-
-/** The epilogue: the sink's value at `at`, with the anchor's output read from the accumulator. */
-function epilogue(em: Emitter, anchor: GNode, sinkValue: number, accAt: Expr, bias: (at: readonly Expr[]) => Expr | undefined, at: Expr[], outBuf: number): Stmt[] {
-  return em.block(() => {
-    em.overrides.set(anchor.outputs[0], (o) => {
-      const acc = lload('acc', accAt, 'f32');
-      const b = bias(o);
-      return b ? add(acc, b) : acc;
-    });
-    em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
-    em.overrides.delete(anchor.outputs[0]);
-  });
 }
 
 export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
@@ -46,57 +154,38 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
   const g = Number(node.attrs.groups ?? 1);
   if (Cg * g !== C) throw new ScheduleError(`conv2d node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
-  const og = O / g, TM = Math.min(4, og), P = OH * OW;
-  const PT = Math.ceil(P / TN), MT = Math.ceil(og / TM), total = N * g * MT * PT;
-  const sinkValue = graph.nodes[sink].outputs[0];
-  const outBuf = em.buf(sinkValue, 'w');
+  if (em.dtype(xv) !== 'f32') throw new ScheduleError(`conv2d node ${node.id}: only f32 is scheduled`);
+  const og = O / g, K = Cg * KH * KW;
   const xb = em.buf(xv, 'r'), wb = em.buf(wv, 'r');
   const bb = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
-  em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM },
-    { name: 'ihb', t: 'i64', size: TN }, { name: 'iwb', t: 'i64', size: TN });
-  const T = v('t'), J = v('j'), I = v('ii');
-  const body = em.block(() => {
-    em.emit(let_('t', 'i64', add(mul(gid, idx(GEMM_WG)), lid)));
-    em.emit(if_(lt(T, arg(0)), em.block(() => {
-      const [n, grp, mt, pt] = unflatten(em, T, [N, g, MT, PT], 'q');
-      em.emit(let_('co0', 'i64', add(mul(grp, idx(og)), mul(mt, idx(TM)))));
-      em.emit(let_('p0', 'i64', mul(pt, idx(TN))));
-      em.emit(let_('coMax', 'i64', add(mul(grp, idx(og)), idx(og - 1))));
-      em.emit(for_('j', idx(0), idx(TN), [
-        let_('pj', 'i64', min(add(v('p0'), J), idx(P - 1))),
-        lstore('ihb', J, sub(mul(div(v('pj'), idx(OW)), idx(sh)), idx(ph))),
-        lstore('iwb', J, sub(mul(mod(v('pj'), idx(OW)), idx(sw)), idx(pw))),
-      ], true));
-      em.emit(for_('ii', idx(0), idx(TM * TN), [lstore('acc', I, f32(0))], true));
-      em.emit(let_('xbase', 'i64', mul(add(mul(n, idx(C)), mul(grp, idx(Cg))), idx(H * W))));
-      const wIdx = add(mul(min(add(v('co0'), I), v('coMax')), idx(Cg * KH * KW)), add(mul(v('ci'), idx(KH * KW)), add(mul(v('kh'), idx(KW)), v('kw'))));
-      const ih = add(lload('ihb', J, 'i64'), mul(v('kh'), idx(dh)));
-      const iw = add(lload('iwb', J, 'i64'), mul(v('kw'), idx(dw)));
-      const inner: Stmt[] = [
-        for_('ii', idx(0), idx(TM), [lstore('wv', I, em.bufLoad(wb, wIdx, 'f32'))], true),
-        for_('j', idx(0), idx(TN), [
-          let_('ih', 'i64', ih), let_('iw', 'i64', iw),
-          let_('ok', 'bool', and(inRange(v('ih'), H), inRange(v('iw'), W))),
-          let_('xi', 'i64', sel(v('ok', 'bool'), add(v('xbase'), add(mul(v('ci'), idx(H * W)), add(mul(v('ih'), idx(W)), v('iw')))), idx(0))),
-          let_('xv', 'f32', sel(v('ok', 'bool'), em.bufLoad(xb, v('xi'), 'f32'), f32(0))),
-          for_('ii', idx(0), idx(TM), [
-            lstore('acc', add(mul(I, idx(TN)), J), add(lload('acc', add(mul(I, idx(TN)), J), 'f32'), mul(lload('wv', I, 'f32'), v('xv', 'f32')))),
-          ], true),
-        ], true),
-      ];
-      em.emit(for_('ci', idx(0), idx(Cg), [for_('kh', idx(0), idx(KH), [for_('kw', idx(0), idx(KW), inner)])]));
-      const co = add(v('co0'), I), p = add(v('p0'), J);
-      const epi = em.block(() => {
-        em.emit(let_('co', 'i64', co));
-        em.emit(let_('p', 'i64', p));
-        em.emit(if_(and(lt(v('co'), add(v('coMax'), idx(1))), lt(v('p'), idx(P))), epilogue(em, node, sinkValue, add(mul(I, idx(TN)), J),
-          (o) => (bb >= 0 ? em.bufLoad(bb, o[1], 'f32') : undefined),
-          [n, v('co'), div(v('p'), idx(OW)), mod(v('p'), idx(OW))], outBuf)));
-      });
-      em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TN), epi)]));
-    })));
+  return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
+    setup(problem) {
+      em.emit(let_('nimg', 'i64', div(problem, idx(g))));
+      em.emit(let_('grp', 'i64', mod(problem, idx(g))));
+      em.emit(let_('xbase', 'i64', mul(add(mul(v('nimg'), idx(C)), mul(v('grp'), idx(Cg))), idx(H * W))));
+      em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
+    },
+    a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32'),
+    columns: {
+      arrays: [{ name: 'colh', t: 'i64' }, { name: 'colw', t: 'i64' }],
+      values: (col) => [sub(mul(div(col, idx(OW)), idx(sh)), idx(ph)), sub(mul(mod(col, idx(OW)), idx(sw)), idx(pw))],
+    },
+    packRow(k) {
+      em.emit(let_('ci', 'i64', div(k, idx(KH * KW))));
+      em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
+      em.emit(let_('dy', 'i64', mul(div(v('kr'), idx(KW)), idx(dh))));
+      em.emit(let_('dx', 'i64', mul(mod(v('kr'), idx(KW)), idx(dw))));
+      em.emit(let_('xrow', 'i64', add(v('xbase'), mul(v('ci'), idx(H * W)))));
+    },
+    packValue(j) {
+      const ih = em.bind(add(lload('colh', j, 'i64'), v('dy')), 'ih');
+      const iw = em.bind(add(lload('colw', j, 'i64'), v('dx')), 'iw');
+      const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+      return sel(ok, em.bufLoad(xb, sel(ok, add(v('xrow'), add(mul(ih, idx(W)), iw)), idx(0)), 'f32'), f32(0));
+    },
+    outIndex: (problem, row, col) => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))],
+    bias: (row) => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined),
   });
-  return finish(em, body, GEMM_WG, [total], Math.ceil(total / GEMM_WG));
 }
 
 export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
@@ -106,44 +195,19 @@ export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorI
   const aS = em.shape(av), bS = em.shape(bv), oS = em.shape(node.outputs[0]);
   const M = aS[aS.length - 2], K = aS[aS.length - 1], Nn = bS[bS.length - 1];
   const batch = oS.slice(0, -2), nb = numel(batch);
-  const TM = Math.min(4, M);
-  const MT = Math.ceil(M / TM), NT = Math.ceil(Nn / TN), total = nb * MT * NT;
-  const sinkValue = graph.nodes[sink].outputs[0];
-  const outBuf = em.buf(sinkValue, 'w');
+  if (em.dtype(av) !== 'f32') throw new ScheduleError(`matmul node ${node.id}: only f32 is scheduled (got ${em.dtype(av)})`);
   const ab = em.buf(av, 'r'), bb = em.buf(bv, 'r');
-  const dt = em.dtype(av);
-  if (dt !== 'f32') throw new ScheduleError(`matmul node ${node.id}: only f32 is scheduled (got ${dt})`);
-  em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM });
-  const T = v('t'), J = v('j'), I = v('ii');
-  const body = em.block(() => {
-    em.emit(let_('t', 'i64', add(mul(gid, idx(GEMM_WG)), lid)));
-    em.emit(if_(lt(T, arg(0)), em.block(() => {
-      const [bt, mt, nt] = unflatten(em, T, [nb, MT, NT], 'q');
-      const bIdx = unflatten(em, bt, batch, 'b');
-      const aBatch = broadcastAt(aS.slice(0, -2), bIdx), bBatch = broadcastAt(bS.slice(0, -2), bIdx);
-      em.emit(let_('abase', 'i64', em.flat(av, [...aBatch, idx(0), idx(0)])));
-      em.emit(let_('bbase', 'i64', em.flat(bv, [...bBatch, idx(0), idx(0)])));
-      em.emit(let_('m0', 'i64', mul(mt, idx(TM))));
-      em.emit(let_('n0', 'i64', mul(nt, idx(TN))));
-      em.emit(for_('ii', idx(0), idx(TM * TN), [lstore('acc', I, f32(0))], true));
-      const row = min(add(v('m0'), I), idx(M - 1)), col = min(add(v('n0'), J), idx(Nn - 1));
-      em.emit(for_('kk', idx(0), idx(K), [
-        for_('ii', idx(0), idx(TM), [lstore('wv', I, em.bufLoad(ab, add(v('abase'), add(mul(row, idx(K)), v('kk'))), 'f32'))], true),
-        for_('j', idx(0), idx(TN), [
-          let_('bv', 'f32', em.bufLoad(bb, add(v('bbase'), add(mul(v('kk'), idx(Nn)), col)), 'f32')),
-          for_('ii', idx(0), idx(TM), [
-            lstore('acc', add(mul(I, idx(TN)), J), add(lload('acc', add(mul(I, idx(TN)), J), 'f32'), mul(lload('wv', I, 'f32'), v('bv', 'f32')))),
-          ], true),
-        ], true),
-      ]));
-      const epi = em.block(() => {
-        em.emit(let_('r', 'i64', add(v('m0'), I)));
-        em.emit(let_('cc', 'i64', add(v('n0'), J)));
-        em.emit(if_(and(lt(v('r'), idx(M)), lt(v('cc'), idx(Nn))),
-          epilogue(em, node, sinkValue, add(mul(I, idx(TN)), J), () => undefined, [...bIdx, v('r'), v('cc')], outBuf)));
-      });
-      em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TN), epi)]));
-    })));
+  let bIdx: Expr[] = [];
+  return scheduleGemm(em, graph, node, sink, { problems: nb, M, N: Nn, K }, {
+    setup(problem) {
+      bIdx = unflatten(em, problem, batch, 'b');
+      em.emit(let_('abase', 'i64', em.flat(av, [...broadcastAt(aS.slice(0, -2), bIdx), idx(0), idx(0)])));
+      em.emit(let_('bbase', 'i64', em.flat(bv, [...broadcastAt(bS.slice(0, -2), bIdx), idx(0), idx(0)])));
+    },
+    a: (row, k) => em.bufLoad(ab, add(v('abase'), add(mul(row, idx(K)), k)), 'f32'),
+    packRow: (k) => em.emit(let_('brow', 'i64', add(v('bbase'), mul(k, idx(Nn))))),
+    packValue: (_j, col) => em.bufLoad(bb, add(v('brow'), col), 'f32'),
+    outIndex: (_p, row, col) => [...bIdx, row, col],
+    bias: () => undefined,
   });
-  return finish(em, body, GEMM_WG, [total], Math.ceil(total / GEMM_WG));
 }

@@ -3,66 +3,115 @@
 #include <math.h>
 #include <stdlib.h>
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+typedef float v16f __attribute__((vector_size(64)));
+static inline v16f vload16(const float* p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void vstore16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
 
+__attribute__((optimize("fp-contract=fast")))
 void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 60) % 4);
-        int64_t q1 = (t % 60);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 479);
-          ihb[j] = ((pj / 24) - 1);
-          iwb[j] = ((pj % 24) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[576];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q0 = (gid % 15);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 479);
+        colh[j] = ((col / 24) - 1);
+        colw[j] = ((col % 24) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q1 = (gid % 15);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 480));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q5 = (gid % 15);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 20)) && ((iw >= 0) && (iw < 24)));
-                int64_t xi = (ok ? (xbase + ((ci * 480) + ((ih * 24) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 480))) {
-              B0[(((co * 480) + ((p / 24) * 24)) + (p % 24))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q6 = (gid % 15);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 480))) {
+            B3[((((nimg * 7680) + (((grp * 16) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -124,64 +173,116 @@ void k1_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 60);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 479);
-          ihb[j] = ((pj / 24) - 1);
-          iwb[j] = ((pj % 24) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[192];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t q0 = (gid % 15);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 479);
+        colh[j] = ((col / 24) - 1);
+        colw[j] = ((col % 24) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q1 = (gid % 15);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 480));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q5 = (gid % 15);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 20)) && ((iw >= 0) && (iw < 24)));
-                int64_t xi = (ok ? (xbase + ((ci * 480) + ((ih * 24) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 480))) {
-              B0[(((co * 480) + ((p / 24) * 24)) + (p % 24))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t q6 = (gid % 15);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 480))) {
+            B3[((((nimg * 1920) + (((grp * 4) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
           }
         }
       }

@@ -3,70 +3,128 @@
 #include <math.h>
 #include <stdlib.h>
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+typedef float v16f __attribute__((vector_size(64)));
+static inline v16f vload16(const float* p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void vstore16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
+typedef float v8f __attribute__((vector_size(32)));
+static inline v8f vload8(const float* p) { v8f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void vstore8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
 
+__attribute__((optimize("fp-contract=fast")))
 void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 128);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 1023);
-          ihb[j] = (((pj / 32) * 2) - 1);
-          iwb[j] = (((pj % 32) * 2) - 1);
+    float panel[864];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[192];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t q0 = (gid % 32);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
+      int64_t wbase = (grp * 108);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 1023);
+        colh[j] = (((col / 32) * 2) - 1);
+        colw[j] = (((col % 32) * 2) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q1 = (gid % 32);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
+        int64_t wbase = (grp * 108);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 27) + kk);
+          if ((kg < 27)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4096));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 64)) && ((iw3 >= 0) && (iw3 < 64)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 64) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 3; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q5 = (gid % 32);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
+        int64_t wbase = (grp * 108);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 27; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 27) + ((c * 27) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 27) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 64)) && ((iw >= 0) && (iw < 64)));
-                int64_t xi = (ok ? (xbase + ((ci * 4096) + ((ih * 64) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1024))) {
-              float t1 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-              B0[(((co * 1024) + ((p / 32) * 32)) + (p % 32))] = t2;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t q6 = (gid % 32);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
+      int64_t wbase = (grp * 108);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 1024))) {
+            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t8;
           }
         }
       }
@@ -102,70 +160,116 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 8) % 2);
-        int64_t q1 = (t % 8);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 7;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = (((pj / 8) * 2) - 1);
-          iwb[j] = (((pj % 8) * 2) - 1);
+    float panel[1152];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[384];
+    float wv[12];
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+      int64_t wbase = (grp * 288);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
+        int64_t j = (lid + (j_k * 2));
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = (((col / 8) * 2) - 1);
+        colw[j] = (((col % 8) * 2) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+        int64_t wbase = (grp * 288);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
+          int64_t kk = (lid + (kk_k * 2));
+          int64_t kg = ((c * 36) + kk);
+          if ((kg < 36)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 256));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 4; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+        int64_t wbase = (grp * 288);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 8)) {
+          for (int64_t kk = 0; kk < 36; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 7) * 36) + ((c * 36) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 36) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 16)) && ((iw >= 0) && (iw < 16)));
-                int64_t xi = (ok ? (xbase + ((ci * 256) + ((ih * 16) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              float t2 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = t3;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+      int64_t wbase = (grp * 288);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 8) && (cn < 64))) {
+            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t8;
           }
         }
       }
@@ -173,69 +277,115 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 8) % 2);
-        int64_t q1 = (t % 8);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 7;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) - 1);
-          iwb[j] = ((pj % 8) - 1);
+    float panel[2304];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[384];
+    float wv[12];
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
+        int64_t j = (lid + (j_k * 2));
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) - 1);
+        colw[j] = ((col % 8) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
+          int64_t kk = (lid + (kk_k * 2));
+          int64_t kg = ((c * 72) + kk);
+          if ((kg < 72)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 8; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 8)) {
+          for (int64_t kk = 0; kk < 72; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 7) * 72) + ((c * 72) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 72) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              float t2 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = t2;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 8) && (cn < 64))) {
+            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t7;
           }
         }
       }
@@ -243,10 +393,11 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
@@ -254,62 +405,107 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 8) % 2);
-        int64_t q1 = (t % 8);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 7;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) * 2);
-          iwb[j] = ((pj % 8) * 2);
+    float panel[128];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[384];
+    float wv[12];
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+      int64_t wbase = (grp * 32);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
+        int64_t j = (lid + (j_k * 2));
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) * 2);
+        colw[j] = ((col % 8) * 2);
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+        int64_t wbase = (grp * 32);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
+          int64_t kk = (lid + (kk_k * 2));
+          int64_t kg = ((c * 4) + kk);
+          if ((kg < 4)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 256));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 4; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 2; lid++) {
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+        int64_t wbase = (grp * 32);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 8)) {
+          for (int64_t kk = 0; kk < 4; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 7) * 4) + ((c * 4) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 4) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 16)) && ((iw >= 0) && (iw < 16)));
-                int64_t xi = (ok ? (xbase + ((ci * 256) + ((ih * 16) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              float t2 = B3[(((co * 64) + ((p / 8) * 8)) + (p % 8))];
-              float t3 = (((acc[((ii * 8) + j)] - B6[co]) * ((1.0f / sqrtf((B4[co] + 0.00001f))) * B5[co])) + B7[co]);
-              float t4 = (t2 + t3);
-              float t5 = ((t4 < 0.0f) ? 0.0f : t4);
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = t5;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 2; lid++) {
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
+      int64_t wbase = (grp * 32);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 8) && (cn < 64))) {
+            float t7 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+            float t8 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t9 = (t7 + t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t10;
           }
         }
       }
@@ -317,70 +513,112 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 2) % 4);
-        int64_t q1 = (t % 2);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = (((pj / 4) * 2) - 1);
-          iwb[j] = (((pj % 4) * 2) - 1);
+    float panel[1152];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[288];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 1152);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = (((col / 4) * 2) - 1);
+        colw[j] = (((col % 4) * 2) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 1152);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((72 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 72) + kk);
+          if ((kg < 72)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 8; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 1152);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 72; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 72) + ((c * 72) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 72) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              float t2 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = t3;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 1152);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 16))) {
+            float t3 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t4 = ((t3 < 0.0f) ? 0.0f : t3);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t4;
           }
         }
       }
@@ -388,69 +626,111 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 2) % 4);
-        int64_t q1 = (t % 2);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) - 1);
-          iwb[j] = ((pj % 4) - 1);
+    float panel[2304];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[288];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) - 1);
+        colw[j] = ((col % 4) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              float t2 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = t2;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 16))) {
+            float t3 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t3;
           }
         }
       }
@@ -458,10 +738,11 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
@@ -469,62 +750,103 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 2) % 4);
-        int64_t q1 = (t % 2);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) * 2);
-          iwb[j] = ((pj % 4) * 2);
+    float panel[128];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[288];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 128);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) * 2);
+        colw[j] = ((col % 4) * 2);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 128);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 8) + kk);
+          if ((kg < 8)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 8; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 128);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 8; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 8) + ((c * 8) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 8) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              float t2 = B3[(((co * 16) + ((p / 4) * 4)) + (p % 4))];
-              float t3 = (((acc[((ii * 8) + j)] - B6[co]) * ((1.0f / sqrtf((B4[co] + 0.00001f))) * B5[co])) + B7[co]);
-              float t4 = (t2 + t3);
-              float t5 = ((t4 < 0.0f) ? 0.0f : t4);
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = t5;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 128);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 16))) {
+            float t3 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+            float t4 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t5 = (t3 + t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t6;
           }
         }
       }
@@ -532,69 +854,112 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = (((pj / 2) * 2) - 1);
-          iwb[j] = (((pj % 2) * 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = (((col / 2) * 2) - 1);
+        colw[j] = (((col % 2) * 2) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              float t1 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = t2;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 4))) {
+            float t3 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t4 = ((t3 < 0.0f) ? 0.0f : t3);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t4;
           }
         }
       }
@@ -602,68 +967,111 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) - 1);
-          iwb[j] = ((pj % 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) - 1);
+        colw[j] = ((col % 2) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              float t1 = (((acc[((ii * 8) + j)] - B5[co]) * ((1.0f / sqrtf((B3[co] + 0.00001f))) * B4[co])) + B6[co]);
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = t1;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 4))) {
+            float t3 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t3;
           }
         }
       }
@@ -671,10 +1079,11 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B2 = (float*)bufs[2];
   const float* restrict B3 = (const float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
@@ -682,61 +1091,103 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) * 2);
-          iwb[j] = ((pj % 2) * 2);
+    float panel[128];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) * 2);
+        colw[j] = ((col % 2) * 2);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 16) + kk);
+          if ((kg < 16)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 16; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 16) + ((c * 16) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 16) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              float t1 = B3[(((co * 4) + ((p / 2) * 2)) + (p % 2))];
-              float t2 = (((acc[((ii * 8) + j)] - B6[co]) * ((1.0f / sqrtf((B4[co] + 0.00001f))) * B5[co])) + B7[co]);
-              float t3 = (t1 + t2);
-              float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = t4;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 4))) {
+            float t3 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+            float t4 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t5 = (t3 + t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t6;
           }
         }
       }
@@ -744,64 +1195,107 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = (pj / 2);
-          iwb[j] = (pj % 2);
+    float panel[128];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = (col / 2);
+        colw[j] = (col % 2);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 16) + kk);
+          if ((kg < 16)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 16; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 16) + ((c * 16) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 16) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 4))) {
+            B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -809,69 +1303,111 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 2) % 4);
-        int64_t q1 = (t % 2);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = (pj / 4);
-          iwb[j] = (pj % 4);
+    float panel[256];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[288];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = (col / 4);
+        colw[j] = (col % 4);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 16) + kk);
+          if ((kg < 16)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 256);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 16; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 16) + ((c * 16) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 16) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              float t2 = (acc[((ii * 8) + j)] + B3[co]);
-              float t3 = B4[(((co * 4) + (imin((((p / 4) * 2) / 4), 1) * 2)) + imin((((p % 4) * 2) / 4), 1))];
-              float t4 = (t2 + t3);
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = t4;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 256);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 16))) {
+            float t3 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t5 = (t3 + t4);
+            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t5;
           }
         }
       }
@@ -879,69 +1415,115 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 8) % 4);
-        int64_t q1 = (t % 8);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = (pj / 8);
-          iwb[j] = (pj % 8);
+    float panel[256];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[576];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 128);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = (col / 8);
+        colw[j] = (col % 8);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 128);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 8) + kk);
+          if ((kg < 8)) {
+            int64_t ci = kg;
+            int64_t kr = 0;
+            int64_t dy = kr;
+            int64_t dx = 0;
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 8; ci++) {
-          for (int64_t kh = 0; kh < 1; kh++) {
-            for (int64_t kw = 0; kw < 1; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+        int64_t wbase = (grp * 128);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 8; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 8) + ((c * 8) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 8) + (ci + (kh + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              float t2 = (acc[((ii * 8) + j)] + B3[co]);
-              float t3 = B4[(((co * 16) + (imin((((p / 8) * 4) / 8), 3) * 4)) + imin((((p % 8) * 4) / 8), 3))];
-              float t4 = (t2 + t3);
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = t4;
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
+      int64_t wbase = (grp * 128);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 64))) {
+            float t7 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+            float t8 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t9 = (t7 + t8);
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t9;
           }
         }
       }
@@ -949,64 +1531,107 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) - 1);
-          iwb[j] = ((pj % 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) - 1);
+        colw[j] = ((col % 2) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 4))) {
+            B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1014,64 +1639,107 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = ((pj * 2) - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = ((col * 2) - 1);
+        colw[j] = -1;
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              B0[(co + p)] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 1))) {
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1079,65 +1747,111 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 8) % 4);
-        int64_t q1 = (t % 8);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) - 1);
-          iwb[j] = ((pj % 8) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[576];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) - 1);
+        colw[j] = ((col % 8) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 64))) {
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1145,65 +1859,107 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = ((t / 2) % 4);
-        int64_t q1 = (t % 2);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = (q1 * 8);
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) - 1);
-          iwb[j] = ((pj % 4) - 1);
+    float panel[2304];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[288];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) - 1);
+        colw[j] = ((col % 4) - 1);
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 16))) {
+            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1228,64 +1984,107 @@ void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = ((pj * 2) - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = ((col * 2) - 1);
+        colw[j] = -1;
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              B0[(co + p)] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 1))) {
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1347,64 +2146,116 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[24];
-      float wv[3];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 8);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 2;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) - 1);
-          iwb[j] = ((pj % 8) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[192];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) - 1);
+        colw[j] = ((col % 8) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 24; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 3; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 3; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 3; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 3) && (cn < 64))) {
+            B3[((((nimg * 192) + (((grp * 3) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -1412,70 +2263,122 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 8);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) - 1);
-          iwb[j] = ((pj % 8) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[192];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) - 1);
+        colw[j] = ((col % 8) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              float t1 = B4[0];
-              float t2 = (acc[((ii * 8) + j)] + B3[co]);
-              float t3 = (t1 * t2);
-              float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-              float t5 = (t4 * 8.0f);
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = t5;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 64))) {
+            float t7 = B4[0];
+            float t8 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+            float t9 = (t7 * t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            float t11 = (t10 * 8.0f);
+            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
           }
         }
       }
@@ -1537,64 +2440,112 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[24];
-      float wv[3];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 2);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 2;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) - 1);
-          iwb[j] = ((pj % 4) - 1);
+    float panel[2304];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[96];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) - 1);
+        colw[j] = ((col % 4) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 24; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 3; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 3; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 3; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 3) && (cn < 16))) {
+            B3[((((nimg * 48) + (((grp * 3) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -1602,70 +2553,118 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 2);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) - 1);
-          iwb[j] = ((pj % 4) - 1);
+    float panel[2304];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[96];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) - 1);
+        colw[j] = ((col % 4) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              float t1 = B4[1];
-              float t2 = (acc[((ii * 8) + j)] + B3[co]);
-              float t3 = (t1 * t2);
-              float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-              float t5 = (t4 * 16.0f);
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = t5;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 16))) {
+            float t3 = B4[1];
+            float t4 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t5 = (t3 * t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            float t7 = (t6 * 16.0f);
+            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
           }
         }
       }
@@ -1727,63 +2726,112 @@ void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[24];
-      float wv[3];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 2;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) - 1);
-          iwb[j] = ((pj % 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) - 1);
+        colw[j] = ((col % 2) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 24; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 3; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 3; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 3; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 3) && (cn < 4))) {
+            B3[((((nimg * 12) + (((grp * 3) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -1791,69 +2839,118 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) - 1);
-          iwb[j] = ((pj % 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) - 1);
+        colw[j] = ((col % 2) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              float t0 = B4[2];
-              float t1 = (acc[((ii * 8) + j)] + B3[co]);
-              float t2 = (t0 * t1);
-              float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-              float t4 = (t3 * 32.0f);
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = t4;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 4))) {
+            float t3 = B4[2];
+            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t5 = (t3 * t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            float t7 = (t6 * 32.0f);
+            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
           }
         }
       }
@@ -1861,64 +2958,107 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 4);
-        int64_t co0 = (q0 * 4);
-        int64_t p0 = 0;
-        int64_t coMax = 15;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = (pj - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[144];
+    float wv[18];
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
+        int64_t j = (lid + (j_k * 3));
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = (col - 1);
+        colw[j] = -1;
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              B0[(co + p)] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    for (int64_t lid = 0; lid < 3; lid++) {
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 16) && (cn < 1))) {
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1979,63 +3119,112 @@ void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[24];
-      float wv[3];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 2;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = (pj - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = (col - 1);
+        colw[j] = -1;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 24; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 3; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 3; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 3; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              B0[(co + p)] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 3) && (cn < 1))) {
+            B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -2043,69 +3232,118 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = (pj - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = (col - 1);
+        colw[j] = -1;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              float t0 = B4[3];
-              float t1 = (acc[((ii * 8) + j)] + B3[co]);
-              float t2 = (t0 * t1);
-              float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-              float t4 = (t3 * 64.0f);
-              B0[(co + p)] = t4;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 1))) {
+            float t3 = B4[3];
+            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t5 = (t3 * t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            float t7 = (t6 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
           }
         }
       }
@@ -2113,69 +3351,118 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[32];
-      float wv[4];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 3;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = (pj - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = (col - 1);
+        colw[j] = -1;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 32; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 4; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 4; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 4; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              float t0 = B4[4];
-              float t1 = (acc[((ii * 8) + j)] + B3[co]);
-              float t2 = (t0 * t1);
-              float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-              float t4 = (t3 * 128.0f);
-              B0[(co + p)] = t4;
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 576);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 4) && (cn < 1))) {
+            float t3 = B4[4];
+            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t5 = (t3 * t4);
+            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
+            float t7 = (t6 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
           }
         }
       }
@@ -2433,64 +3720,116 @@ void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[8];
-      float wv[1];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 8);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 0;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 63);
-          ihb[j] = ((pj / 8) - 1);
-          iwb[j] = ((pj % 8) - 1);
+    float panel[4608];
+    int64_t colh[32];
+    int64_t colw[32];
+    float acc[192];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t q0 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = (q0 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 63);
+        colh[j] = ((col / 8) - 1);
+        colw[j] = ((col % 8) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 192; ii++) {
+        acc[lid * 192 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q1 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = (q1 * 32);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 64));
+            for (int64_t j = 0; j < 32; j++) {
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 32; j++) {
+              panel[((kk * 32) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 8; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q5 = (gid % 2);
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = (q5 * 32);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 1)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 1; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 8)) && ((iw >= 0) && (iw < 8)));
-                int64_t xi = (ok ? (xbase + ((ci * 64) + ((ih * 8) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 1; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 32; j += 16) {
+                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 1; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 64))) {
-              B0[(((co * 64) + ((p / 8) * 8)) + (p % 8))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t q6 = (gid % 2);
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = (q6 * 32);
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 32; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 1) && (cn < 64))) {
+            B3[((((nimg * 64) + ((grp + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -2519,64 +3858,112 @@ void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[8];
-      float wv[1];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t q0 = (t % 2);
-        int64_t co0 = 0;
-        int64_t p0 = (q0 * 8);
-        int64_t coMax = 0;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 15);
-          ihb[j] = ((pj / 4) - 1);
-          iwb[j] = ((pj % 4) - 1);
+    float panel[2304];
+    int64_t colh[16];
+    int64_t colw[16];
+    float acc[96];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 15);
+        colh[j] = ((col / 4) - 1);
+        colw[j] = ((col % 4) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 16));
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
+              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 8; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 1)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 1; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 4)) && ((iw >= 0) && (iw < 4)));
-                int64_t xi = (ok ? (xbase + ((ci * 16) + ((ih * 4) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 1; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 1; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 16))) {
-              B0[(((co * 16) + ((p / 4) * 4)) + (p % 4))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 16; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 1) && (cn < 16))) {
+            B3[((((nimg * 16) + ((grp + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -2605,63 +3992,112 @@ void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[8];
-      float wv[1];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 0;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 3);
-          ihb[j] = ((pj / 2) - 1);
-          iwb[j] = ((pj % 2) - 1);
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 3);
+        colh[j] = ((col / 2) - 1);
+        colw[j] = ((col % 2) - 1);
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + (ci * 4));
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 8; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 1)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 1; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 2)) && ((iw >= 0) && (iw < 2)));
-                int64_t xi = (ok ? (xbase + ((ci * 4) + ((ih * 2) + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 1; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 1; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 4))) {
-              B0[(((co * 4) + ((p / 2) * 2)) + (p % 2))] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 1) && (cn < 4))) {
+            B3[((((nimg * 4) + ((grp + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -2688,63 +4124,112 @@ void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
+  float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 32; lid++) {
-      float acc[8];
-      float wv[1];
-      int64_t ihb[8];
-      int64_t iwb[8];
-      int64_t t = ((gid * 32) + lid);
-      if ((t < args[0])) {
-        int64_t co0 = 0;
-        int64_t p0 = 0;
-        int64_t coMax = 0;
-        #pragma GCC unroll 16
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t pj = imin((p0 + j), 0);
-          ihb[j] = (pj - 1);
-          iwb[j] = -1;
+    float panel[1152];
+    int64_t colh[8];
+    int64_t colw[8];
+    float acc[48];
+    float wv[6];
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
+        int64_t j = (lid + j_k);
+        int64_t col = imin((n0 + j), 0);
+        colh[j] = (col - 1);
+        colw[j] = -1;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t ci = (kg / 9);
+            int64_t kr = (kg % 9);
+            int64_t dy = (kr / 3);
+            int64_t dx = (kr % 3);
+            int64_t xrow = (xbase + ci);
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t ih0 = (colh[j] + dy);
+              int64_t iw1 = (colw[j] + dx);
+              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
+              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
         }
-        #pragma GCC unroll 16
-        for (int64_t ii = 0; ii < 8; ii++) {
-          acc[ii] = 0.0f;
-        }
-        int64_t xbase = 0;
-        for (int64_t ci = 0; ci < 16; ci++) {
-          for (int64_t kh = 0; kh < 3; kh++) {
-            for (int64_t kw = 0; kw < 3; kw++) {
+      }
+      {
+        const int64_t lid = 0;
+        int64_t nimg = 0;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 1)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t ii = 0; ii < 1; ii++) {
-                wv[ii] = B2[((imin((co0 + ii), coMax) * 144) + ((ci * 9) + ((kh * 3) + kw)))];
-              }
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t ih = (ihb[j] + kh);
-                int64_t iw = (iwb[j] + kw);
-                uint8_t ok = (((ih >= 0) && (ih < 1)) && ((iw >= 0) && (iw < 1)));
-                int64_t xi = (ok ? (xbase + (ci + (ih + iw))) : 0);
-                float xv = (ok ? B1[xi] : 0.0f);
-                #pragma GCC unroll 16
-                for (int64_t ii = 0; ii < 1; ii++) {
-                  acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (wv[ii] * xv));
-                }
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
               }
             }
           }
         }
-        for (int64_t ii = 0; ii < 1; ii++) {
-          for (int64_t j = 0; j < 8; j++) {
-            int64_t co = (co0 + ii);
-            int64_t p = (p0 + j);
-            if (((co < (coMax + 1)) && (p < 1))) {
-              B0[(co + p)] = (acc[((ii * 8) + j)] + B3[co]);
-            }
+      }
+    }
+    {
+      const int64_t lid = 0;
+      int64_t nimg = 0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 144);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t ii = 0; ii < 6; ii++) {
+        for (int64_t j = 0; j < 8; j++) {
+          int64_t row = (r0 + ii);
+          int64_t cn = (n0 + j);
+          if (((row < 1) && (cn < 1))) {
+            B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
           }
         }
       }

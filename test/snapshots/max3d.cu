@@ -4,241 +4,243 @@ __device__ __forceinline__ long long imin(long long a, long long b) { return a <
 extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    if ((i < 15360)) {
-      long long li = i;
-      long long c0 = ((li / 1920) % 8);
-      long long c1 = ((li / 48) % 40);
-      long long c2 = (li % 48);
-      float m = __int_as_float(0xff800000);
-      for (long long dh = -1; dh < 2; dh++) {
-        for (long long dw = -1; dw < 2; dw++) {
-          long long t3 = (c1 + dh);
-          long long t4 = (c2 + dw);
-          if ((((t3 >= 0) && (t3 < 40)) && ((t4 >= 0) && (t4 < 48)))) {
-            float t5 = B5[(((c0 * 1920) + (t3 * 48)) + t4)];
-            m = (((t5 > m) || ((t5 != t5) && (m == m))) ? t5 : m);
-          }
-        }
-      }
-      for (long long dh = -1; dh < 2; dh++) {
-        for (long long dw = -1; dw < 2; dw++) {
-          long long t6 = (c1 + dh);
-          long long t7 = (c2 + dw);
-          if ((((t6 >= 0) && (t6 < 40)) && ((t7 >= 0) && (t7 < 48)))) {
-            float t8 = fmaxf(0.0f, ((0.5f * (((float)t6) + 0.5f)) - 0.5f));
-            long long t9 = imin(((long long)floorf(t8)), 19);
-            long long t10 = ((t9 < 19) ? (t9 + 1) : t9);
-            float t11 = ((t9 < 19) ? (t8 - ((float)t9)) : 0.0f);
-            float t12 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-            long long t13 = imin(((long long)floorf(t12)), 23);
-            long long t14 = ((t13 < 23) ? (t13 + 1) : t13);
-            float t15 = ((t13 < 23) ? (t12 - ((float)t13)) : 0.0f);
-            float t16 = (((1.0f - t11) * (((1.0f - t15) * B6[(((c0 * 480) + (t9 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t9 * 24)) + t14)]))) + (t11 * (((1.0f - t15) * B6[(((c0 * 480) + (t10 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t10 * 24)) + t14)]))));
-            m = (((t16 > m) || ((t16 != t16) && (m == m))) ? t16 : m);
-          }
-        }
-      }
-      B0[li] = m;
-    } else {
-      if ((i < 19200)) {
-        long long li = (i - 15360);
-        long long c17 = ((li / 480) % 8);
-        long long c18 = ((li / 24) % 20);
-        long long c19 = (li % 24);
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      if ((i < 15360)) {
+        long long li = i;
+        long long c0 = ((li / 1920) % 8);
+        long long c1 = ((li / 48) % 40);
+        long long c2 = (li % 48);
         float m = __int_as_float(0xff800000);
         for (long long dh = -1; dh < 2; dh++) {
           for (long long dw = -1; dw < 2; dw++) {
-            long long t20 = (c18 + dh);
-            long long t21 = (c19 + dw);
-            if ((((t20 >= 0) && (t20 < 20)) && ((t21 >= 0) && (t21 < 24)))) {
-              float t22 = fmaxf(0.0f, ((2.0f * (((float)t20) + 0.5f)) - 0.5f));
-              long long t23 = imin(((long long)floorf(t22)), 39);
-              long long t24 = ((t23 < 39) ? (t23 + 1) : t23);
-              float t25 = ((t23 < 39) ? (t22 - ((float)t23)) : 0.0f);
-              float t26 = fmaxf(0.0f, ((2.0f * (((float)t21) + 0.5f)) - 0.5f));
-              long long t27 = imin(((long long)floorf(t26)), 47);
-              long long t28 = ((t27 < 47) ? (t27 + 1) : t27);
-              float t29 = ((t27 < 47) ? (t26 - ((float)t27)) : 0.0f);
-              float t30 = (((1.0f - t25) * (((1.0f - t29) * B5[(((c17 * 1920) + (t23 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t23 * 48)) + t28)]))) + (t25 * (((1.0f - t29) * B5[(((c17 * 1920) + (t24 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t24 * 48)) + t28)]))));
-              m = (((t30 > m) || ((t30 != t30) && (m == m))) ? t30 : m);
+            long long t3 = (c1 + dh);
+            long long t4 = (c2 + dw);
+            if ((((t3 >= 0) && (t3 < 40)) && ((t4 >= 0) && (t4 < 48)))) {
+              float t5 = B5[(((c0 * 1920) + (t3 * 48)) + t4)];
+              m = (((t5 > m) || ((t5 != t5) && (m == m))) ? t5 : m);
             }
           }
         }
         for (long long dh = -1; dh < 2; dh++) {
           for (long long dw = -1; dw < 2; dw++) {
-            long long t31 = (c18 + dh);
-            long long t32 = (c19 + dw);
-            if ((((t31 >= 0) && (t31 < 20)) && ((t32 >= 0) && (t32 < 24)))) {
-              float t33 = B6[(((c17 * 480) + (t31 * 24)) + t32)];
-              m = (((t33 > m) || ((t33 != t33) && (m == m))) ? t33 : m);
+            long long t6 = (c1 + dh);
+            long long t7 = (c2 + dw);
+            if ((((t6 >= 0) && (t6 < 40)) && ((t7 >= 0) && (t7 < 48)))) {
+              float t8 = fmaxf(0.0f, ((0.5f * (((float)t6) + 0.5f)) - 0.5f));
+              long long t9 = imin(((long long)floorf(t8)), 19);
+              long long t10 = ((t9 < 19) ? (t9 + 1) : t9);
+              float t11 = ((t9 < 19) ? (t8 - ((float)t9)) : 0.0f);
+              float t12 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
+              long long t13 = imin(((long long)floorf(t12)), 23);
+              long long t14 = ((t13 < 23) ? (t13 + 1) : t13);
+              float t15 = ((t13 < 23) ? (t12 - ((float)t13)) : 0.0f);
+              float t16 = (((1.0f - t11) * (((1.0f - t15) * B6[(((c0 * 480) + (t9 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t9 * 24)) + t14)]))) + (t11 * (((1.0f - t15) * B6[(((c0 * 480) + (t10 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t10 * 24)) + t14)]))));
+              m = (((t16 > m) || ((t16 != t16) && (m == m))) ? t16 : m);
             }
           }
         }
-        for (long long dh = -1; dh < 2; dh++) {
-          for (long long dw = -1; dw < 2; dw++) {
-            long long t34 = (c18 + dh);
-            long long t35 = (c19 + dw);
-            if ((((t34 >= 0) && (t34 < 20)) && ((t35 >= 0) && (t35 < 24)))) {
-              float t36 = fmaxf(0.0f, ((0.5f * (((float)t34) + 0.5f)) - 0.5f));
-              long long t37 = imin(((long long)floorf(t36)), 9);
-              long long t38 = ((t37 < 9) ? (t37 + 1) : t37);
-              float t39 = ((t37 < 9) ? (t36 - ((float)t37)) : 0.0f);
-              float t40 = fmaxf(0.0f, ((0.5f * (((float)t35) + 0.5f)) - 0.5f));
-              long long t41 = imin(((long long)floorf(t40)), 11);
-              long long t42 = ((t41 < 11) ? (t41 + 1) : t41);
-              float t43 = ((t41 < 11) ? (t40 - ((float)t41)) : 0.0f);
-              float t44 = (((1.0f - t39) * (((1.0f - t43) * B7[(((c17 * 120) + (t37 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t37 * 12)) + t42)]))) + (t39 * (((1.0f - t43) * B7[(((c17 * 120) + (t38 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t38 * 12)) + t42)]))));
-              m = (((t44 > m) || ((t44 != t44) && (m == m))) ? t44 : m);
-            }
-          }
-        }
-        B1[li] = m;
+        B0[li] = m;
       } else {
-        if ((i < 20160)) {
-          long long li = (i - 19200);
-          long long c45 = ((li / 120) % 8);
-          long long c46 = ((li / 12) % 10);
-          long long c47 = (li % 12);
+        if ((i < 19200)) {
+          long long li = (i - 15360);
+          long long c17 = ((li / 480) % 8);
+          long long c18 = ((li / 24) % 20);
+          long long c19 = (li % 24);
           float m = __int_as_float(0xff800000);
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t48 = (c46 + dh);
-              long long t49 = (c47 + dw);
-              if ((((t48 >= 0) && (t48 < 10)) && ((t49 >= 0) && (t49 < 12)))) {
-                float t50 = fmaxf(0.0f, ((2.0f * (((float)t48) + 0.5f)) - 0.5f));
-                long long t51 = imin(((long long)floorf(t50)), 19);
-                long long t52 = ((t51 < 19) ? (t51 + 1) : t51);
-                float t53 = ((t51 < 19) ? (t50 - ((float)t51)) : 0.0f);
-                float t54 = fmaxf(0.0f, ((2.0f * (((float)t49) + 0.5f)) - 0.5f));
-                long long t55 = imin(((long long)floorf(t54)), 23);
-                long long t56 = ((t55 < 23) ? (t55 + 1) : t55);
-                float t57 = ((t55 < 23) ? (t54 - ((float)t55)) : 0.0f);
-                float t58 = (((1.0f - t53) * (((1.0f - t57) * B6[(((c45 * 480) + (t51 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t51 * 24)) + t56)]))) + (t53 * (((1.0f - t57) * B6[(((c45 * 480) + (t52 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t52 * 24)) + t56)]))));
-                m = (((t58 > m) || ((t58 != t58) && (m == m))) ? t58 : m);
+              long long t20 = (c18 + dh);
+              long long t21 = (c19 + dw);
+              if ((((t20 >= 0) && (t20 < 20)) && ((t21 >= 0) && (t21 < 24)))) {
+                float t22 = fmaxf(0.0f, ((2.0f * (((float)t20) + 0.5f)) - 0.5f));
+                long long t23 = imin(((long long)floorf(t22)), 39);
+                long long t24 = ((t23 < 39) ? (t23 + 1) : t23);
+                float t25 = ((t23 < 39) ? (t22 - ((float)t23)) : 0.0f);
+                float t26 = fmaxf(0.0f, ((2.0f * (((float)t21) + 0.5f)) - 0.5f));
+                long long t27 = imin(((long long)floorf(t26)), 47);
+                long long t28 = ((t27 < 47) ? (t27 + 1) : t27);
+                float t29 = ((t27 < 47) ? (t26 - ((float)t27)) : 0.0f);
+                float t30 = (((1.0f - t25) * (((1.0f - t29) * B5[(((c17 * 1920) + (t23 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t23 * 48)) + t28)]))) + (t25 * (((1.0f - t29) * B5[(((c17 * 1920) + (t24 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t24 * 48)) + t28)]))));
+                m = (((t30 > m) || ((t30 != t30) && (m == m))) ? t30 : m);
               }
             }
           }
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t59 = (c46 + dh);
-              long long t60 = (c47 + dw);
-              if ((((t59 >= 0) && (t59 < 10)) && ((t60 >= 0) && (t60 < 12)))) {
-                float t61 = B7[(((c45 * 120) + (t59 * 12)) + t60)];
-                m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
+              long long t31 = (c18 + dh);
+              long long t32 = (c19 + dw);
+              if ((((t31 >= 0) && (t31 < 20)) && ((t32 >= 0) && (t32 < 24)))) {
+                float t33 = B6[(((c17 * 480) + (t31 * 24)) + t32)];
+                m = (((t33 > m) || ((t33 != t33) && (m == m))) ? t33 : m);
               }
             }
           }
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t62 = (c46 + dh);
-              long long t63 = (c47 + dw);
-              if ((((t62 >= 0) && (t62 < 10)) && ((t63 >= 0) && (t63 < 12)))) {
-                float t64 = fmaxf(0.0f, ((0.5f * (((float)t62) + 0.5f)) - 0.5f));
-                long long t65 = imin(((long long)floorf(t64)), 4);
-                long long t66 = ((t65 < 4) ? (t65 + 1) : t65);
-                float t67 = ((t65 < 4) ? (t64 - ((float)t65)) : 0.0f);
-                float t68 = fmaxf(0.0f, ((0.5f * (((float)t63) + 0.5f)) - 0.5f));
-                long long t69 = imin(((long long)floorf(t68)), 5);
-                long long t70 = ((t69 < 5) ? (t69 + 1) : t69);
-                float t71 = ((t69 < 5) ? (t68 - ((float)t69)) : 0.0f);
-                float t72 = (((1.0f - t67) * (((1.0f - t71) * B8[(((c45 * 30) + (t65 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t65 * 6)) + t70)]))) + (t67 * (((1.0f - t71) * B8[(((c45 * 30) + (t66 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t66 * 6)) + t70)]))));
-                m = (((t72 > m) || ((t72 != t72) && (m == m))) ? t72 : m);
+              long long t34 = (c18 + dh);
+              long long t35 = (c19 + dw);
+              if ((((t34 >= 0) && (t34 < 20)) && ((t35 >= 0) && (t35 < 24)))) {
+                float t36 = fmaxf(0.0f, ((0.5f * (((float)t34) + 0.5f)) - 0.5f));
+                long long t37 = imin(((long long)floorf(t36)), 9);
+                long long t38 = ((t37 < 9) ? (t37 + 1) : t37);
+                float t39 = ((t37 < 9) ? (t36 - ((float)t37)) : 0.0f);
+                float t40 = fmaxf(0.0f, ((0.5f * (((float)t35) + 0.5f)) - 0.5f));
+                long long t41 = imin(((long long)floorf(t40)), 11);
+                long long t42 = ((t41 < 11) ? (t41 + 1) : t41);
+                float t43 = ((t41 < 11) ? (t40 - ((float)t41)) : 0.0f);
+                float t44 = (((1.0f - t39) * (((1.0f - t43) * B7[(((c17 * 120) + (t37 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t37 * 12)) + t42)]))) + (t39 * (((1.0f - t43) * B7[(((c17 * 120) + (t38 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t38 * 12)) + t42)]))));
+                m = (((t44 > m) || ((t44 != t44) && (m == m))) ? t44 : m);
               }
             }
           }
-          B2[li] = m;
+          B1[li] = m;
         } else {
-          if ((i < 20400)) {
-            long long li = (i - 20160);
-            long long c73 = ((li / 30) % 8);
-            long long c74 = ((li / 6) % 5);
-            long long c75 = (li % 6);
+          if ((i < 20160)) {
+            long long li = (i - 19200);
+            long long c45 = ((li / 120) % 8);
+            long long c46 = ((li / 12) % 10);
+            long long c47 = (li % 12);
             float m = __int_as_float(0xff800000);
             for (long long dh = -1; dh < 2; dh++) {
               for (long long dw = -1; dw < 2; dw++) {
-                long long t76 = (c74 + dh);
-                long long t77 = (c75 + dw);
-                if ((((t76 >= 0) && (t76 < 5)) && ((t77 >= 0) && (t77 < 6)))) {
-                  float t78 = fmaxf(0.0f, ((2.0f * (((float)t76) + 0.5f)) - 0.5f));
-                  long long t79 = imin(((long long)floorf(t78)), 9);
-                  long long t80 = ((t79 < 9) ? (t79 + 1) : t79);
-                  float t81 = ((t79 < 9) ? (t78 - ((float)t79)) : 0.0f);
-                  float t82 = fmaxf(0.0f, ((2.0f * (((float)t77) + 0.5f)) - 0.5f));
-                  long long t83 = imin(((long long)floorf(t82)), 11);
-                  long long t84 = ((t83 < 11) ? (t83 + 1) : t83);
-                  float t85 = ((t83 < 11) ? (t82 - ((float)t83)) : 0.0f);
-                  float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[(((c73 * 120) + (t79 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t79 * 12)) + t84)]))) + (t81 * (((1.0f - t85) * B7[(((c73 * 120) + (t80 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t80 * 12)) + t84)]))));
-                  m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
+                long long t48 = (c46 + dh);
+                long long t49 = (c47 + dw);
+                if ((((t48 >= 0) && (t48 < 10)) && ((t49 >= 0) && (t49 < 12)))) {
+                  float t50 = fmaxf(0.0f, ((2.0f * (((float)t48) + 0.5f)) - 0.5f));
+                  long long t51 = imin(((long long)floorf(t50)), 19);
+                  long long t52 = ((t51 < 19) ? (t51 + 1) : t51);
+                  float t53 = ((t51 < 19) ? (t50 - ((float)t51)) : 0.0f);
+                  float t54 = fmaxf(0.0f, ((2.0f * (((float)t49) + 0.5f)) - 0.5f));
+                  long long t55 = imin(((long long)floorf(t54)), 23);
+                  long long t56 = ((t55 < 23) ? (t55 + 1) : t55);
+                  float t57 = ((t55 < 23) ? (t54 - ((float)t55)) : 0.0f);
+                  float t58 = (((1.0f - t53) * (((1.0f - t57) * B6[(((c45 * 480) + (t51 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t51 * 24)) + t56)]))) + (t53 * (((1.0f - t57) * B6[(((c45 * 480) + (t52 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t52 * 24)) + t56)]))));
+                  m = (((t58 > m) || ((t58 != t58) && (m == m))) ? t58 : m);
                 }
               }
             }
             for (long long dh = -1; dh < 2; dh++) {
               for (long long dw = -1; dw < 2; dw++) {
-                long long t87 = (c74 + dh);
-                long long t88 = (c75 + dw);
-                if ((((t87 >= 0) && (t87 < 5)) && ((t88 >= 0) && (t88 < 6)))) {
-                  float t89 = B8[(((c73 * 30) + (t87 * 6)) + t88)];
-                  m = (((t89 > m) || ((t89 != t89) && (m == m))) ? t89 : m);
+                long long t59 = (c46 + dh);
+                long long t60 = (c47 + dw);
+                if ((((t59 >= 0) && (t59 < 10)) && ((t60 >= 0) && (t60 < 12)))) {
+                  float t61 = B7[(((c45 * 120) + (t59 * 12)) + t60)];
+                  m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
                 }
               }
             }
             for (long long dh = -1; dh < 2; dh++) {
               for (long long dw = -1; dw < 2; dw++) {
-                long long t90 = (c74 + dh);
-                long long t91 = (c75 + dw);
-                if ((((t90 >= 0) && (t90 < 5)) && ((t91 >= 0) && (t91 < 6)))) {
-                  float t92 = fmaxf(0.0f, ((0.6f * (((float)t90) + 0.5f)) - 0.5f));
-                  long long t93 = imin(((long long)floorf(t92)), 2);
-                  long long t94 = ((t93 < 2) ? (t93 + 1) : t93);
-                  float t95 = ((t93 < 2) ? (t92 - ((float)t93)) : 0.0f);
-                  float t96 = fmaxf(0.0f, ((0.5f * (((float)t91) + 0.5f)) - 0.5f));
-                  long long t97 = imin(((long long)floorf(t96)), 2);
-                  long long t98 = ((t97 < 2) ? (t97 + 1) : t97);
-                  float t99 = ((t97 < 2) ? (t96 - ((float)t97)) : 0.0f);
-                  float t100 = (((1.0f - t95) * (((1.0f - t99) * B9[(((c73 * 9) + (t93 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t93 * 3)) + t98)]))) + (t95 * (((1.0f - t99) * B9[(((c73 * 9) + (t94 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t94 * 3)) + t98)]))));
-                  m = (((t100 > m) || ((t100 != t100) && (m == m))) ? t100 : m);
+                long long t62 = (c46 + dh);
+                long long t63 = (c47 + dw);
+                if ((((t62 >= 0) && (t62 < 10)) && ((t63 >= 0) && (t63 < 12)))) {
+                  float t64 = fmaxf(0.0f, ((0.5f * (((float)t62) + 0.5f)) - 0.5f));
+                  long long t65 = imin(((long long)floorf(t64)), 4);
+                  long long t66 = ((t65 < 4) ? (t65 + 1) : t65);
+                  float t67 = ((t65 < 4) ? (t64 - ((float)t65)) : 0.0f);
+                  float t68 = fmaxf(0.0f, ((0.5f * (((float)t63) + 0.5f)) - 0.5f));
+                  long long t69 = imin(((long long)floorf(t68)), 5);
+                  long long t70 = ((t69 < 5) ? (t69 + 1) : t69);
+                  float t71 = ((t69 < 5) ? (t68 - ((float)t69)) : 0.0f);
+                  float t72 = (((1.0f - t67) * (((1.0f - t71) * B8[(((c45 * 30) + (t65 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t65 * 6)) + t70)]))) + (t67 * (((1.0f - t71) * B8[(((c45 * 30) + (t66 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t66 * 6)) + t70)]))));
+                  m = (((t72 > m) || ((t72 != t72) && (m == m))) ? t72 : m);
                 }
               }
             }
-            B3[li] = m;
+            B2[li] = m;
           } else {
-            if ((i < 20472)) {
-              long long li = (i - 20400);
-              long long c101 = ((li / 9) % 8);
-              long long c102 = ((li / 3) % 3);
-              long long c103 = (li % 3);
+            if ((i < 20400)) {
+              long long li = (i - 20160);
+              long long c73 = ((li / 30) % 8);
+              long long c74 = ((li / 6) % 5);
+              long long c75 = (li % 6);
               float m = __int_as_float(0xff800000);
               for (long long dh = -1; dh < 2; dh++) {
                 for (long long dw = -1; dw < 2; dw++) {
-                  long long t104 = (c102 + dh);
-                  long long t105 = (c103 + dw);
-                  if ((((t104 >= 0) && (t104 < 3)) && ((t105 >= 0) && (t105 < 3)))) {
-                    float t106 = fmaxf(0.0f, ((1.6666666f * (((float)t104) + 0.5f)) - 0.5f));
-                    long long t107 = imin(((long long)floorf(t106)), 4);
-                    long long t108 = ((t107 < 4) ? (t107 + 1) : t107);
-                    float t109 = ((t107 < 4) ? (t106 - ((float)t107)) : 0.0f);
-                    float t110 = fmaxf(0.0f, ((2.0f * (((float)t105) + 0.5f)) - 0.5f));
-                    long long t111 = imin(((long long)floorf(t110)), 5);
-                    long long t112 = ((t111 < 5) ? (t111 + 1) : t111);
-                    float t113 = ((t111 < 5) ? (t110 - ((float)t111)) : 0.0f);
-                    float t114 = (((1.0f - t109) * (((1.0f - t113) * B8[(((c101 * 30) + (t107 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t107 * 6)) + t112)]))) + (t109 * (((1.0f - t113) * B8[(((c101 * 30) + (t108 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t108 * 6)) + t112)]))));
-                    m = (((t114 > m) || ((t114 != t114) && (m == m))) ? t114 : m);
+                  long long t76 = (c74 + dh);
+                  long long t77 = (c75 + dw);
+                  if ((((t76 >= 0) && (t76 < 5)) && ((t77 >= 0) && (t77 < 6)))) {
+                    float t78 = fmaxf(0.0f, ((2.0f * (((float)t76) + 0.5f)) - 0.5f));
+                    long long t79 = imin(((long long)floorf(t78)), 9);
+                    long long t80 = ((t79 < 9) ? (t79 + 1) : t79);
+                    float t81 = ((t79 < 9) ? (t78 - ((float)t79)) : 0.0f);
+                    float t82 = fmaxf(0.0f, ((2.0f * (((float)t77) + 0.5f)) - 0.5f));
+                    long long t83 = imin(((long long)floorf(t82)), 11);
+                    long long t84 = ((t83 < 11) ? (t83 + 1) : t83);
+                    float t85 = ((t83 < 11) ? (t82 - ((float)t83)) : 0.0f);
+                    float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[(((c73 * 120) + (t79 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t79 * 12)) + t84)]))) + (t81 * (((1.0f - t85) * B7[(((c73 * 120) + (t80 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t80 * 12)) + t84)]))));
+                    m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
                   }
                 }
               }
               for (long long dh = -1; dh < 2; dh++) {
                 for (long long dw = -1; dw < 2; dw++) {
-                  long long t115 = (c102 + dh);
-                  long long t116 = (c103 + dw);
-                  if ((((t115 >= 0) && (t115 < 3)) && ((t116 >= 0) && (t116 < 3)))) {
-                    float t117 = B9[(((c101 * 9) + (t115 * 3)) + t116)];
-                    m = (((t117 > m) || ((t117 != t117) && (m == m))) ? t117 : m);
+                  long long t87 = (c74 + dh);
+                  long long t88 = (c75 + dw);
+                  if ((((t87 >= 0) && (t87 < 5)) && ((t88 >= 0) && (t88 < 6)))) {
+                    float t89 = B8[(((c73 * 30) + (t87 * 6)) + t88)];
+                    m = (((t89 > m) || ((t89 != t89) && (m == m))) ? t89 : m);
                   }
                 }
               }
-              B4[li] = m;
+              for (long long dh = -1; dh < 2; dh++) {
+                for (long long dw = -1; dw < 2; dw++) {
+                  long long t90 = (c74 + dh);
+                  long long t91 = (c75 + dw);
+                  if ((((t90 >= 0) && (t90 < 5)) && ((t91 >= 0) && (t91 < 6)))) {
+                    float t92 = fmaxf(0.0f, ((0.6f * (((float)t90) + 0.5f)) - 0.5f));
+                    long long t93 = imin(((long long)floorf(t92)), 2);
+                    long long t94 = ((t93 < 2) ? (t93 + 1) : t93);
+                    float t95 = ((t93 < 2) ? (t92 - ((float)t93)) : 0.0f);
+                    float t96 = fmaxf(0.0f, ((0.5f * (((float)t91) + 0.5f)) - 0.5f));
+                    long long t97 = imin(((long long)floorf(t96)), 2);
+                    long long t98 = ((t97 < 2) ? (t97 + 1) : t97);
+                    float t99 = ((t97 < 2) ? (t96 - ((float)t97)) : 0.0f);
+                    float t100 = (((1.0f - t95) * (((1.0f - t99) * B9[(((c73 * 9) + (t93 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t93 * 3)) + t98)]))) + (t95 * (((1.0f - t99) * B9[(((c73 * 9) + (t94 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t94 * 3)) + t98)]))));
+                    m = (((t100 > m) || ((t100 != t100) && (m == m))) ? t100 : m);
+                  }
+                }
+              }
+              B3[li] = m;
+            } else {
+              if ((i < 20472)) {
+                long long li = (i - 20400);
+                long long c101 = ((li / 9) % 8);
+                long long c102 = ((li / 3) % 3);
+                long long c103 = (li % 3);
+                float m = __int_as_float(0xff800000);
+                for (long long dh = -1; dh < 2; dh++) {
+                  for (long long dw = -1; dw < 2; dw++) {
+                    long long t104 = (c102 + dh);
+                    long long t105 = (c103 + dw);
+                    if ((((t104 >= 0) && (t104 < 3)) && ((t105 >= 0) && (t105 < 3)))) {
+                      float t106 = fmaxf(0.0f, ((1.6666666f * (((float)t104) + 0.5f)) - 0.5f));
+                      long long t107 = imin(((long long)floorf(t106)), 4);
+                      long long t108 = ((t107 < 4) ? (t107 + 1) : t107);
+                      float t109 = ((t107 < 4) ? (t106 - ((float)t107)) : 0.0f);
+                      float t110 = fmaxf(0.0f, ((2.0f * (((float)t105) + 0.5f)) - 0.5f));
+                      long long t111 = imin(((long long)floorf(t110)), 5);
+                      long long t112 = ((t111 < 5) ? (t111 + 1) : t111);
+                      float t113 = ((t111 < 5) ? (t110 - ((float)t111)) : 0.0f);
+                      float t114 = (((1.0f - t109) * (((1.0f - t113) * B8[(((c101 * 30) + (t107 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t107 * 6)) + t112)]))) + (t109 * (((1.0f - t113) * B8[(((c101 * 30) + (t108 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t108 * 6)) + t112)]))));
+                      m = (((t114 > m) || ((t114 != t114) && (m == m))) ? t114 : m);
+                    }
+                  }
+                }
+                for (long long dh = -1; dh < 2; dh++) {
+                  for (long long dw = -1; dw < 2; dw++) {
+                    long long t115 = (c102 + dh);
+                    long long t116 = (c103 + dw);
+                    if ((((t115 >= 0) && (t115 < 3)) && ((t116 >= 0) && (t116 < 3)))) {
+                      float t117 = B9[(((c101 * 9) + (t115 * 3)) + t116)];
+                      m = (((t117 > m) || ((t117 != t117) && (m == m))) ? t117 : m);
+                    }
+                  }
+                }
+                B4[li] = m;
+              }
             }
           }
         }
@@ -250,69 +252,79 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
 extern "C" __global__ void __launch_bounds__(64) k1_sigmoid(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    long long c0 = ((i / 1920) % 8);
-    long long c1 = ((i / 48) % 40);
-    long long c2 = (i % 48);
-    float t3 = B1[(((c0 * 1920) + (c1 * 48)) + c2)];
-    float t4 = (1.0f / (1.0f + expf((-t3))));
-    B0[i] = t4;
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      long long c0 = ((i / 1920) % 8);
+      long long c1 = ((i / 48) % 40);
+      long long c2 = (i % 48);
+      float t3 = B1[(((c0 * 1920) + (c1 * 48)) + c2)];
+      float t4 = (1.0f / (1.0f + expf((-t3))));
+      B0[i] = t4;
+    }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(64) k2_sigmoid(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    long long c0 = ((i / 480) % 8);
-    long long c1 = ((i / 24) % 20);
-    long long c2 = (i % 24);
-    float t3 = B1[(((c0 * 480) + (c1 * 24)) + c2)];
-    float t4 = (1.0f / (1.0f + expf((-t3))));
-    B0[i] = t4;
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      long long c0 = ((i / 480) % 8);
+      long long c1 = ((i / 24) % 20);
+      long long c2 = (i % 24);
+      float t3 = B1[(((c0 * 480) + (c1 * 24)) + c2)];
+      float t4 = (1.0f / (1.0f + expf((-t3))));
+      B0[i] = t4;
+    }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(64) k3_sigmoid(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    long long c0 = ((i / 120) % 8);
-    long long c1 = ((i / 12) % 10);
-    long long c2 = (i % 12);
-    float t3 = B1[(((c0 * 120) + (c1 * 12)) + c2)];
-    float t4 = (1.0f / (1.0f + expf((-t3))));
-    B0[i] = t4;
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      long long c0 = ((i / 120) % 8);
+      long long c1 = ((i / 12) % 10);
+      long long c2 = (i % 12);
+      float t3 = B1[(((c0 * 120) + (c1 * 12)) + c2)];
+      float t4 = (1.0f / (1.0f + expf((-t3))));
+      B0[i] = t4;
+    }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(64) k4_sigmoid(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    long long c0 = ((i / 30) % 8);
-    long long c1 = ((i / 6) % 5);
-    long long c2 = (i % 6);
-    float t3 = B1[(((c0 * 30) + (c1 * 6)) + c2)];
-    float t4 = (1.0f / (1.0f + expf((-t3))));
-    B0[i] = t4;
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      long long c0 = ((i / 30) % 8);
+      long long c1 = ((i / 6) % 5);
+      long long c2 = (i % 6);
+      float t3 = B1[(((c0 * 30) + (c1 * 6)) + c2)];
+      float t4 = (1.0f / (1.0f + expf((-t3))));
+      B0[i] = t4;
+    }
   }
 }
 
 extern "C" __global__ void __launch_bounds__(64) k5_sigmoid(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  long long i = ((gid * 64) + lid);
-  if ((i < A0)) {
-    long long c0 = ((i / 9) % 8);
-    long long c1 = ((i / 3) % 3);
-    long long c2 = (i % 3);
-    float t3 = B1[(((c0 * 9) + (c1 * 3)) + c2)];
-    float t4 = (1.0f / (1.0f + expf((-t3))));
-    B0[i] = t4;
+  {
+    long long i = ((gid * 64) + lid);
+    if ((i < A0)) {
+      long long c0 = ((i / 9) % 8);
+      long long c1 = ((i / 3) % 3);
+      long long c2 = (i % 3);
+      float t3 = B1[(((c0 * 9) + (c1 * 3)) + c2)];
+      float t4 = (1.0f / (1.0f + expf((-t3))));
+      B0[i] = t4;
+    }
   }
 }
