@@ -358,8 +358,10 @@ export class FdParser extends EmbeddedActionsParser {
       {
         ALT: () => {
           this.CONSUME(T.Dot);
-          const n = this.OR2([{ ALT: () => this.CONSUME(T.Ident) }, { ALT: () => this.CONSUME(T.Int) }]);
-          e = { kind: 'member', target: e, name: n.image, nameSpan: this.sp(n), span: join(e?.span, this.sp(n)) };
+          const n = this.OR2([{ ALT: () => this.CONSUME(T.Ident) }, { ALT: () => this.CONSUME(T.Int) }, { ALT: () => this.CONSUME(T.Float) }]);
+          // `t.1.0` lexes as t . 1.0: two indices.
+          const parts = /^\d+\.\d+$/.test(n?.image ?? '') ? n.image.split('.') : [n?.image ?? ''];
+          for (const part of parts) e = { kind: 'member', target: e, name: part, nameSpan: this.sp(n), span: join(e?.span, this.sp(n)) };
         },
       },
     ]));

@@ -14,7 +14,7 @@ const showTok = (t: IToken | undefined): string => (!t || t.tokenType === EOF ? 
 const RULES: Record<string, string> = {
   topItem: 'a declaration (module, fn or import)', moduleItem: 'a module item (param, field, fn or if)', stmt: 'a statement (let, return or if)',
   primary: 'an expression', typeExpr: 'a type', ctorParam: 'a constructor parameter', pattern: 'a name or a tuple of names',
-  constraint: 'a where-constraint', listExpr: 'a list', arg: 'an argument',
+  constraint: 'a where-constraint', postfixExpr: "a name or an index after '.'", listExpr: 'a list', arg: 'an argument',
 };
 
 export const messages: IParserErrorMessageProvider = {
