@@ -118,4 +118,17 @@ test('tiny backbone + FPN + DeFCN head runs at 1x3x64x64 on the reference interp
   });
 });
 
+test('tiny FCOS with centerness runs on the reference interpreter', () => {
+  const program = load('models/fcos.fd');
+  const g = lower(program, { entry: 'FCOS', inputs: { image: { dtype: 'f32', shape: [2, 3, 64, 96] } }, args: { depth: 0, K: 2, C: 8, groups: 4, width: 4 } });
+  const out = interpret(g, { image: randomTensor([2, 3, 64, 96], 2) }, initParams(g, 2));
+  assert.equal(Object.keys(out).sort(), g.outputs.map((o) => o.name).sort());
+  assert.equal(out['ctr.0'].shape, [2, 1, 8, 12]);
+  assert.equal(out['cls.4'].shape, [2, 2, 1, 1]);
+  // The cls bias starts at the prior logit, so with tiny weights the logits sit near -4.6.
+  const cls = out['cls.0'].data;
+  const mean = cls.reduce((a, v) => a + v, 0) / cls.length;
+  assert.ok(Math.abs(mean + Math.log(99)) < 0.5, `mean cls logit ${mean}`);
+});
+
 test.run();
