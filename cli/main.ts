@@ -6,7 +6,7 @@
 // Errors a user can cause carry a numeric `exitCode` (DiagnosticsError,
 // DataError, RuntimeUnavailable, ...): we print their message alone, never a
 // stack. Anything else is a bug in fusedet and is shown with its stack.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -22,15 +22,28 @@ export interface Command {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+async function loadCommand(file: string): Promise<Command | undefined> {
+  const mod = (await import(join(here, 'commands', file))) as { default?: Command };
+  return mod.default;
+}
+
+/** Every command, for the help listing. */
 async function loadCommands(): Promise<Map<string, Command>> {
-  const dir = join(here, 'commands');
   const out = new Map<string, Command>();
-  for (const f of readdirSync(dir).sort()) {
+  for (const f of readdirSync(join(here, 'commands')).sort()) {
     if (!f.endsWith('.js')) continue;
-    const mod = (await import(join(dir, f))) as { default?: Command };
-    if (mod.default) out.set(mod.default.name, mod.default);
+    const c = await loadCommand(f);
+    if (c) out.set(c.name, c);
   }
   return out;
+}
+
+/** One command by name: loads only its own module (start-up stays fast). */
+async function findCommand(name: string): Promise<Command | undefined> {
+  const file = `${name}.js`;
+  if (!/^[a-z][a-z0-9-]*$/.test(name) || !existsSync(join(here, 'commands', file))) return undefined;
+  const c = await loadCommand(file);
+  return c && c.name === name ? c : undefined;
 }
 
 function isUserError(e: unknown): e is Error & { exitCode: number } {
@@ -38,18 +51,19 @@ function isUserError(e: unknown): e is Error & { exitCode: number } {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    const commands = await loadCommands();
     const width = Math.max(...[...commands.keys()].map((k) => k.length));
     process.stdout.write('usage: fusedet <command> [options]\n\ncommands:\n');
     for (const c of commands.values()) process.stdout.write(`  ${c.name.padEnd(width)}  ${c.summary}\n`);
     process.stdout.write('\n`fusedet <command> --help` shows a command\'s options.\n');
     return name ? 0 : 1;
   }
-  const cmd = commands.get(name);
+  const cmd = await findCommand(name);
   if (!cmd) {
-    process.stderr.write(`fusedet: unknown command '${name}'. Commands: ${[...commands.keys()].join(', ')}\n`);
+    const names = [...(await loadCommands()).keys()];
+    process.stderr.write(`fusedet: unknown command '${name}'. Commands: ${names.join(', ')}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -74,6 +88,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run only when executed, not when imported by tests.
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   process.exitCode = await main(process.argv.slice(2));
 }
