@@ -86,23 +86,35 @@ export class Elab {
 
   /**
    * A rule that needs a number where the checker has a symbol (groups = G):
-   * rerun it with a default in those places to catch what does not depend on them
-   * (rank, dtype), but trust no output shape; lowering checks the rest.
+   * rerun it with the attr's default there (then with default + 2, keeping
+   * parity) to catch what does not depend on it (rank, dtype, channels).
+   * When both runs give the same output types they do not depend on the
+   * symbol and are kept; otherwise lowering decides.
    */
-  private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, span: Span, argSpans: (Span | undefined)[]): undefined {
-    const unit: Record<string, AttrValue> = {};
-    for (const [k, v] of Object.entries(attrs)) {
-      // The spec's default is a value the rule accepts (tau = 2, not 1); else 1.
-      const d = def.attrs.find((a) => a.name === k)?.default;
-      const fallback = typeof d === 'number' ? d : Array.isArray(d) && d.length === 1 && typeof d[0] === 'number' ? (d[0] as number) : 1;
-      unit[k] = Array.isArray(v) ? (v as Dim[]).map((x) => (isConst(x) ? x : fallback)) : typeof v === 'object' ? fallback : v;
-    }
+  private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
+    const concrete = (shift: number): Record<string, AttrValue> => {
+      const out: Record<string, AttrValue> = {};
+      for (const [k, v] of Object.entries(attrs)) {
+        const d = def.attrs.find((a) => a.name === k)?.default;
+        const fallback = (typeof d === 'number' ? d : Array.isArray(d) && d.length === 1 && typeof d[0] === 'number' ? (d[0] as number) : 1) + shift;
+        out[k] = Array.isArray(v) ? (v as Dim[]).map((x) => (isConst(x) ? x : fallback)) : typeof v === 'object' ? fallback : v;
+      }
+      return out;
+    };
+    let first: TensorType[];
     try {
-      def.shape(inputs, unit, ctx);
+      first = def.shape(inputs, concrete(0), ctx);
     } catch (e) {
       if (e instanceof ShapeError) this.report((e.arg !== undefined ? argSpans[e.arg] : undefined) ?? span, e.message, e.hint);
+      return undefined;
     }
-    return undefined;
+    try {
+      const second = def.shape(inputs, concrete(2), ctx);
+      const same = second.length === first.length && second.every((t, i) => t.dtype === first[i].dtype && t.shape.length === first[i].shape.length && t.shape.every((d, k) => dimsEqual(d, first[i].shape[k]) === true));
+      return same ? first : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private assume(what: string, span: Span): void {
