@@ -6,12 +6,11 @@ import * as assert from 'uvu/assert';
 import { renderCuda, renderC } from '../../compiler/program.js';
 import { rng } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
-import { compileGraph, Program } from '../../compiler/program.js';
-import { hasTool, nvccCompile, runC } from './kernel/toolchain.js';
+import { compileGraph } from '../../compiler/program.js';
+import { hasTool, nvccCompile, runCMany } from './kernel/toolchain.js';
 
 const haveCC = hasTool('cc');
 const haveNvcc = hasTool('nvcc');
-const rendered: Program[] = [];
 
 function graphs(): [string, TestGraph][] {
   const out: [string, TestGraph][] = [];
@@ -64,18 +63,14 @@ function graphs(): [string, TestGraph][] {
 
 test('C rendering compiles and matches the reference (fused and unfused)', () => {
   if (!haveCC) { console.log('SKIP C rendering: no cc on PATH'); return; }
-  for (const [name, t] of graphs()) {
-    const want = referenceRun(t);
-    for (const fuse of [true, false]) {
-      const p = compileGraph(t.graph, { fuse });
-      rendered.push(p);
-      const got = runC(p, t.graph, t.inputs, t.params);
-      for (const [o, w] of Object.entries(want)) {
-        const msg = compare(got[o], w, 1e-4, 1e-4);
-        assert.is(msg, '', `${name} ${fuse ? 'fused' : 'unfused'} output ${o}: ${msg}`);
-      }
+  const runs = graphs().flatMap(([name, t]) => [true, false].map((fuse) => ({ name, fuse, t, program: compileGraph(t.graph, { fuse }) })));
+  const outs = runCMany(runs.map((r) => ({ program: r.program, graph: r.t.graph, inputs: r.t.inputs, params: r.t.params })));
+  runs.forEach((r, i) => {
+    for (const [o, w] of Object.entries(referenceRun(r.t))) {
+      const msg = compare(outs[i][o], w, 1e-4, 1e-4);
+      assert.is(msg, '', `${r.name} ${r.fuse ? 'fused' : 'unfused'} output ${o}: ${msg}`);
     }
-  }
+  });
 });
 
 test('C rendering is one unit with the ABI signature and no OpenMP', () => {

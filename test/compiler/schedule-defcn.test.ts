@@ -16,9 +16,9 @@ import { compare } from './kernel/graphs.js';
 
 const { program, diagnostics } = checkFiles(['models/defcn.fd']);
 if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
-const graph = lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [2, 3, 64, 64] } }, args: { depth: 0, width: 4, C: 16, K: 3, groups: 4 } });
+const graph = lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [2, 3, 32, 32] } }, args: { depth: 0, width: 4, C: 16, K: 3, groups: 4 } });
 const params = initParams(graph, 1);
-const inputs = { image: randomTensor([2, 3, 64, 64], 5) };
+const inputs = { image: randomTensor([2, 3, 32, 32], 5) };
 const want = interpret(graph, inputs, params);
 const paramRecord = Object.fromEntries(params);
 
