@@ -7,7 +7,7 @@ import type { Program, Runtime, ProgramKernel } from './contract.js';
 import { openDevice, DEFAULT_TIMEOUT_MS, type OpenDevice, type ComputeLimits } from './device.js';
 import { PipelineCache, type SourceDump } from './pipelines.js';
 import { WebGpuExecutable } from './executable.js';
-import { WebGpuError } from './errors.js';
+import { WebGpuError, DeviceLimitError } from './errors.js';
 import { renderWgsl } from '../compiler/render/wgsl.js';
 import type { Kernel } from '../compiler/kernel/ir.js';
 
@@ -42,12 +42,28 @@ function defaultRender(k: ProgramKernel): string {
   throw new WebGpuError(`kernel ${k.name}: its IR is neither kernel IR nor hand-written WGSL`);
 }
 
+/**
+ * Limits a kernel's IR shows before any compile: the device would refuse the
+ * pipeline later with a less direct message. Every WGSL scalar is 4 bytes.
+ */
+export function checkKernelLimits(program: Program, limits: ComputeLimits): void {
+  for (const k of program.kernels) {
+    if (!isKernelIr(k.ir)) continue;
+    const bytes = k.ir.locals.reduce((s, a) => s + 4 * a.size, 0);
+    if (bytes > limits.maxComputeWorkgroupStorageSize) {
+      throw new DeviceLimitError(`kernel ${k.name} uses ${bytes} bytes of workgroup memory (${k.ir.locals.map((a) => `${a.name}[${a.size}]`).join(', ')}); this device allows ${limits.maxComputeWorkgroupStorageSize}`);
+    }
+  }
+}
+
 export class WebGpuRuntime implements Runtime {
   readonly name = 'webgpu' as const;
   private readonly cache: PipelineCache;
 
   private constructor(readonly gpu: OpenDevice, private readonly opts: WebGpuOptions) {
-    this.cache = new PipelineCache(gpu, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.dumpSource);
+    // Building a large pipeline on SwiftShader under load can take tens of
+    // seconds; only a device that stops answering should hit this.
+    this.cache = new PipelineCache(gpu, 3 * (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), opts.dumpSource);
   }
 
   static async create(gpu: GPU, opts: WebGpuOptions = {}): Promise<WebGpuRuntime> {
@@ -62,7 +78,8 @@ export class WebGpuRuntime implements Runtime {
   /** Pipelines compiled so far (a cache hit does not count). */
   get compiles(): number { return this.cache.compiles; }
 
-  load(program: Program): Promise<WebGpuExecutable> {
+  async load(program: Program): Promise<WebGpuExecutable> {
+    checkKernelLimits(program, this.gpu.limits);
     return WebGpuExecutable.load(this.gpu, program, this.cache, {
       timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       debug: this.opts.debug ?? 0,

@@ -213,6 +213,12 @@ export function renderWgsl(k: Kernel, opts: WgslOptions = {}): string {
 
 /** Unrolled copies allowed per loop nest (keeps shader size, and compile time, bounded). */
 const MAX_UNROLL = 256;
+/**
+ * Larger tiles stay arrays: past the machine's registers the scalars spill
+ * anyway, and SwiftShader's compile time grows steeply with them (a 192-wide
+ * tile took over a minute to build).
+ */
+const MAX_SCALAR_TILE = 64;
 
 // Expression children by field name, so kinds added to the IR later (an
 // fma, say) are walked without a case of their own here.
@@ -328,7 +334,7 @@ function constIndexed(ss: readonly Stmt[], arr: string): boolean {
 
 /** The kernel body with register loops unrolled, and the register arrays that became scalars. */
 function registerLoops(k: Kernel): { body: Stmt[]; scalar: Set<string> } {
-  const regs = new Set(k.regs.map((r) => r.name));
+  const regs = new Set(k.regs.filter((r) => r.size <= MAX_SCALAR_TILE).map((r) => r.name));
   const body = regs.size ? unrollStmts(k.body, regs, MAX_UNROLL) : [...k.body];
   return { body, scalar: new Set([...regs].filter((r) => constIndexed(body, r))) };
 }

@@ -76,6 +76,15 @@ gpuTest('workgroups over maxComputeInvocationsPerWorkgroup', async () => {
   await rejects(() => rt!.load(p), (e: unknown) => e instanceof DeviceLimitError && /workgroups of \d+ threads; this device allows \d+/.test(e.message));
 });
 
+gpuTest('kernel IR over the workgroup-memory limit is refused before compiling', async () => {
+  const max = rt!.limits.maxComputeWorkgroupStorageSize;
+  const p = smokeProgram(2, 2);
+  const ir = { name: 'k_big', bufs: [], nargs: 0, workgroupSize: 1, regs: [], body: [], locals: [{ name: 'tile', t: 'f32', size: max / 4 }, { name: 'idx', t: 'i64', size: 8 }] };
+  p.kernels[0] = { ...p.kernels[0], name: 'k_big', hash: 'test:big', ir };
+  await rejects(() => rt!.load(p), (e: unknown) => e instanceof DeviceLimitError &&
+    e.message === `kernel k_big uses ${max + 32} bytes of workgroup memory (tile[${max / 4}], idx[8]); this device allows ${max}`);
+});
+
 gpuTest('the adapter says whether it is software, and auto can refuse it', async () => {
   const { webGpuUnavailableReason } = await import('../../runtime-webgpu/node.js');
   assert.is(await webGpuUnavailableReason(), undefined);
