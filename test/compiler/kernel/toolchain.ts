@@ -41,15 +41,16 @@ function tagged(program: Program, tag: string): Program {
 }
 
 /** Compiles the C rendering of every program with ONE cc process and runs each on its inputs and params. */
-export function runCMany(runs: readonly CRun[], flags = ['-O2']): Record<string, Tensor>[] {
+export function runCMany(runs: readonly CRun[], flags = ['-O2', '-march=native']): Record<string, Tensor>[] {
   const dir = mkdtempSync(join(tmpdir(), 'fusedet-c-'));
   try {
     const progs = runs.map((r, i) => tagged(r.program, `p${i}`));
-    const src = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>',
-      ...progs.map((p, i) => renderC(p).replace(/^#include.*$/gm, '') + harness(p, `p${i}`)),
+    // One rendering of all kernels (helpers once), then a harness per program.
+    const unit = renderC({ ...progs[0], kernels: progs.flatMap((p) => p.kernels) });
+    const src = [unit, '#include <stdio.h>', '#include <string.h>', ...progs.map((p, i) => harness(p, `p${i}`)),
       'int main(int argc, char** argv) {', '  int which = atoi(argv[1]);',
       ...progs.map((_, i) => `  if (which == ${i}) return run_p${i}(argv[2], argv[3]);`), '  return 3;', '}'];
-    writeFileSync(join(dir, 'prog.c'), '#include <stdint.h>\n#include <math.h>\n' + src.join('\n') + '\n');
+    writeFileSync(join(dir, 'prog.c'), src.join('\n') + '\n');
     execFileSync('cc', [...flags, '-o', join(dir, 'prog'), join(dir, 'prog.c'), '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
     return runs.map((r, i) => {
       const program = progs[i];
@@ -79,7 +80,7 @@ export function runCMany(runs: readonly CRun[], flags = ['-O2']): Record<string,
 }
 
 /** One program through cc (see runCMany). */
-export function runC(program: Program, graph: Graph, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, flags = ['-O2']): Record<string, Tensor> {
+export function runC(program: Program, graph: Graph, inputs: Readonly<Record<string, Tensor>>, params: Readonly<Record<string, Tensor>>, flags = ['-O2', '-march=native']): Record<string, Tensor> {
   return runCMany([{ program, graph, inputs, params }], flags)[0];
 }
 
