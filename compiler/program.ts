@@ -65,6 +65,13 @@ function summaryName(graph: Graph, g: FusionGroup): string {
 
 export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
   const groups = fuse(graph, { fuse: opts.fuse ?? true });
+  // FUSEDET_DEBUG=3 (STYLE.md): the fusion groups.
+  if (Number(process.env.FUSEDET_DEBUG ?? 0) >= 3) {
+    for (const g of groups) {
+      const ops = g.nodes.map((n) => `${graph.nodes[n].op}#${n}`).join(' + ');
+      process.stderr.write(`fuse: [${graph.nodes[g.anchor].op}] ${ops}${graph.nodes[g.sink].scope ? `  (${graph.nodes[g.sink].scope})` : ''}\n`);
+    }
+  }
   const kernels: Program['kernels'] = [];
   const byHash = new Map<string, number>();
   const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];

@@ -63,8 +63,17 @@ export class Emitter {
   shape(value: number): readonly number[] { return this.graph.values[value].type.shape; }
   dtype(value: number): BufDType { return scalarOf(this.graph.values[value].type.dtype); }
 
+  /** Multi-indices known to be the unflattening of a flat index over a shape (the kernel's own iteration). */
+  private readonly flatAliases = new Map<string, Expr>();
+
+  aliasFlat(shape: readonly number[], at: readonly Expr[], flat: Expr): void {
+    this.flatAliases.set(`${shape.join(',')}@${at.map(canonicalExpr).join(',')}`, flat);
+  }
+
   /** Row-major flat offset of a multi-index into `value`'s buffer. */
   flat(value: number, at: readonly Expr[]): Expr {
+    const alias = this.flatAliases.get(`${this.shape(value).join(',')}@${at.map(canonicalExpr).join(',')}`);
+    if (alias) return alias;
     const st = stridesOf(this.shape(value));
     let e: Expr = idx(0);
     for (let d = 0; d < at.length; d++) e = add(e, mul(at[d], idx(st[d])));

@@ -54,6 +54,8 @@ export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink
     em.emit(let_('i', 'i64', add(mul(gid, idx(POINTWISE_WG)), lid)));
     const inner = em.block(() => {
       const at = unflatten(em, v('i'), shape, 'c');
+      // Same-shaped operands are read at the flat index itself (no div/mod round trip).
+      em.aliasFlat(shape, at, v('i'));
       const value = em.value(outValue, at);
       em.emit(store(outBuf, v('i'), value));
     });
