@@ -5,6 +5,9 @@ import { interpret, InterpretError } from '../../compiler/interpret.js';
 import { Tensor, randomTensor, tensor } from '../../compiler/tensor.js';
 import { NO_SPAN, Span } from '../../compiler/types.js';
 import { close, list, run1 } from '../helpers/op-check.js';
+import { checkFiles } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
+import { initParams } from '../../compiler/init.js';
 
 const span: Span = { file: 'm.fd', line: 3, col: 5, endLine: 3, endCol: 9 };
 
@@ -84,6 +87,29 @@ test('a graph whose declared type disagrees with the reference is reported as an
   const [z] = u.node('no_such_op', [], {}, [{ dtype: 'f32', shape: [1] }], span, '');
   u.output('z', z);
   assert.throws(() => interpret(u.graph, {}, new Map()), /uses op 'no_such_op' that is not in the op set/);
+});
+
+test('tiny ResNet + FPN + DeFCN head (3DMF) forward at 64x64 from models/defcn.fd: per-image, finite, deterministic', () => {
+  const { program, diagnostics } = checkFiles(['models/defcn.fd']);
+  assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
+  const args = { depth: 0, width: 4, C: 16, K: 3, groups: 4 };
+  const graph = lower(program!, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [2, 3, 64, 64] } }, args });
+  const params = initParams(graph, 1);
+  const image = randomTensor([2, 3, 64, 64], 5);
+  const out = interpret(graph, { image }, params);
+  const names = Object.keys(out);
+  assert.ok(names.length >= 10, names.join(', '));
+  for (const n of names) assert.ok(list(out[n]).every(Number.isFinite), `${n} finite`);
+  // Level sizes follow the strides 8..128 of a 64x64 image.
+  const sizes = names.map((n) => out[n].shape.slice(2).join('x'));
+  for (const s of ['8x8', '4x4', '2x2', '1x1']) assert.ok(sizes.includes(s), sizes.join(' '));
+  // Nothing mixes images: image 1 alone gives batch row 1 (frozen BN and GroupNorm are per sample).
+  const one = lower(program!, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [1, 3, 64, 64] } }, args });
+  const alone = interpret(one, { image: tensor('f32', [1, 3, 64, 64], image.data.slice(3 * 64 * 64)) }, params);
+  for (const n of names) {
+    const half = out[n].data.length / 2;
+    close(list(alone[n]), list(out[n]).slice(half), 1e-5, n);
+  }
 });
 
 test.run();
