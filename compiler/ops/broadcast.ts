@@ -1,5 +1,5 @@
 // numpy-style broadcasting: shapes align on the right; a dim of 1 stretches.
-import { Dim, dimEquals, showShape } from '../dims.js';
+import { Dim, dimEquals, showDim, showShape } from '../dims.js';
 import { stridesOf } from '../tensor.js';
 import { ShapeContext, ShapeError } from './op.js';
 
@@ -16,11 +16,11 @@ export function broadcastShapes(op: string, shapes: readonly (readonly Dim[])[],
       if (d === undefined || d === 1) continue;
       if (cur === 1) { cur = d; from = k; continue; }
       if (dimEquals(cur, d) === false) {
-        throw new ShapeError(`${op}: shapes ${shapes.map(showShape).join(' and ')} do not broadcast (dim ${i - rank} is ${String(cur)} vs ${String(d)})`, {
+        throw new ShapeError(`${op}: shapes ${shapes.map(showShape).join(' and ')} do not broadcast (dim ${i - rank} is ${showDim(cur)} vs ${showDim(d)})`, {
           arg: k, hint: 'sizes must match or one of them must be 1',
         });
       }
-      ctx.requireEqual(cur, d, `${op}: broadcast dim ${i - rank} of operand ${from + 1} and operand ${k + 1}`, k);
+      ctx.requireEqual(cur, d, `${op}: shapes ${showShape(shapes[from])} and ${showShape(s)} must agree in dim ${i - rank} (${showDim(cur)} vs ${showDim(d)}) to broadcast`, k);
     }
     out.push(cur);
   }
