@@ -87,6 +87,16 @@ test('FCOS without centerness drops the centerness branch', () => {
   assert.not.ok(g.params.some((p) => p.name.startsWith('head.ctr')));
 });
 
+test('ResNet-18/34/50/101 backbones equal torchvision\'s resnets without the fc layer', () => {
+  const program = load('models/resnet.fd');
+  // torchvision num_params minus the classifier (512*1000 + 1000 or 2048*1000 + 1000); BN affine counted once.
+  const expected: Record<number, number> = { 18: 11_689_512 - 513_000, 34: 21_797_672 - 513_000, 50: 25_557_032 - 2_049_000, 101: 44_549_160 - 2_049_000 };
+  for (const depth of [18, 34, 50, 101]) {
+    const c = count(lower(program, { entry: 'ResNet', inputs: { x: { dtype: 'f32', shape: [1, 3, 64, 64] } }, args: { depth } }));
+    assert.is(c.conv + c.bn / 2, expected[depth], `ResNet-${depth}`);
+  }
+});
+
 test('ResNet-18 and DeFCN-R50 lower with the expected backbone sizes', () => {
   const program = load('models/defcn.fd');
   const image = { dtype: 'f32' as const, shape: [1, 3, 256, 256] };
