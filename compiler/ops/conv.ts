@@ -1,7 +1,7 @@
 // conv2d: NCHW activations, OIHW weights, PyTorch semantics (cross-correlation).
-import { Dim, add, floordiv, mul, showDim, sub } from '../dims.js';
+import { Dim, add, floordiv, isConst, mul, showDim, sub } from '../dims.js';
 import { numel } from '../types.js';
-import { intAttr, intsAttr, dimsAttr } from './attrs.js';
+import { dimAttr, intAttr, intsAttr, dimsAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank, requireSameDtype } from './checks.js';
 import { OpDef, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
@@ -34,16 +34,17 @@ const conv2d: OpDef = {
     const stride = intsAttr(op, attrs, 'stride', 2);
     const padding = dimsAttr(op, attrs, 'padding', 2);
     const dilation = dimsAttr(op, attrs, 'dilation', 2);
-    const groups = intAttr(op, attrs, 'groups');
-    if (groups < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${groups}`);
+    // groups may stay symbolic (a constructor parameter): divisibility is then left to lowering.
+    const groups = dimAttr(op, attrs, 'groups');
+    if (isConst(groups) && groups < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${groups}`);
     if (stride.some((s) => s < 1)) throw new ShapeError(`${op}: stride must be at least 1, got ${stride.join(', ')}`);
     const [n, c, h, wd] = tx.shape;
     const [o, ci, kh, kw] = tw.shape;
     const expected = mul(ci, groups);
     requireEq(ctx, c, expected,
-      `${op}: input has ${showDim(c)} channels but the weight expects ${showDim(expected)} (groups = ${groups})`, 1,
+      `${op}: input has ${showDim(c)} channels but the weight expects ${showDim(expected)} (groups = ${showDim(groups)})`, 1,
       'the weight is [out_channels, in_channels / groups, kH, kW]');
-    if (groups > 1) {
+    if (isConst(groups) && groups > 1) {
       requireEq(ctx, sub(o, mul(floordiv(o, groups), groups)), 0,
         `${op}: ${showDim(o)} output channels are not divisible by groups = ${groups}`, 1);
     }

@@ -1,9 +1,9 @@
 // Normalisations over NC... activations: GroupNorm (trained) and frozen
 // BatchNorm (inference statistics, as detector backbones use).
-import { floordiv, mul, showDim, sub } from '../dims.js';
+import { floordiv, isConst, mul, showDim, sub } from '../dims.js';
 import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
-import { floatAttr, intAttr } from './attrs.js';
+import { dimAttr, floatAttr, intAttr } from './attrs.js';
 import { need, requireDtype, requireEq, requireMinRank, requireRank, requireSameDtype } from './checks.js';
 import { OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
@@ -28,11 +28,14 @@ const groupNorm: OpDef = {
     const tx = need(op, x, 'x', 0);
     requireMinRank(op, tx, 2, 'input', 0);
     requireDtype(op, tx, FLOAT, 'input', 0);
-    const g = intAttr(op, attrs, 'groups');
-    if (g < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${g}`);
+    // groups may stay symbolic (a constructor parameter): divisibility is then left to lowering.
+    const g = dimAttr(op, attrs, 'groups');
+    if (isConst(g) && g < 1) throw new ShapeError(`${op}: groups must be at least 1, got ${g}`);
     const c = tx.shape[1];
-    requireEq(ctx, sub(c, mul(floordiv(c, g), g)), 0, `${op}: ${showDim(c)} channels are not divisible by groups = ${g}`, 0,
-      'choose groups dividing the channel count (32 for 256 channels)');
+    if (isConst(g)) {
+      requireEq(ctx, sub(c, mul(floordiv(c, g), g)), 0, `${op}: ${showDim(c)} channels are not divisible by groups = ${g}`, 0,
+        'choose groups dividing the channel count (32 for 256 channels)');
+    }
     channelVector(op, tx, w, 'weight', 1, ctx);
     channelVector(op, tx, b, 'bias', 2, ctx);
     floatAttr(op, attrs, 'eps');

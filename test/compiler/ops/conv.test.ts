@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dimEquals, mul, quotientSym, showDim, sym } from '../../../compiler/dims.js';
 import { randomTensor, rng, zeros } from '../../../compiler/tensor.js';
-import { close, f32, f64, list, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
+import { RecordingContext, close, f32, f64, list, run1, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
 
 test('conv2d by hand: 3x3 input, 2x2 kernel, bias', () => {
   const x = f32([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -62,6 +62,14 @@ test('conv2d symbolic: stride-2 k3 p1 gives (H + 1)//2; with H = 32q five of the
   assert.equal(t.shape[3], 2);
 });
 
+test('conv2d with symbolic groups: channels checked as C/G * G', () => {
+  const G = sym('G');
+  assert.is(shown(shapeOf('conv2d', [ty('f32', [1, sym('C'), 8, 8]), ty('f32', [sym('C'), 1, 3, 3])], { groups: sym('C'), padding: [1] })[0]), 'f32[1, C, 8, 8]');
+  const ctx = new RecordingContext();
+  shapeOf('conv2d', [ty('f32', [1, 64, 8, 8]), ty('f32', [64, 16, 3, 3])], { groups: G }, ctx);
+  assert.ok(ctx.assumptions.some((a) => a.includes('expects 16*G (groups = G)')), ctx.assumptions.join('; '));
+});
+
 test('conv2d errors: channels, rank, dtype, too small', () => {
   shapeError('conv2d', [ty('f32', [1, 64, 8, 8]), ty('f32', [16, 128, 3, 3])], {}, 'conv2d: input has 64 channels but the weight expects 128 (groups = 1)');
   shapeError('conv2d', [ty('f32', [1, 64, 8, 8]), ty('f32', [16, 16, 3, 3])], { groups: 2 }, 'input has 64 channels but the weight expects 32 (groups = 2)');
@@ -74,6 +82,7 @@ test('conv2d errors: channels, rank, dtype, too small', () => {
   shapeError('conv2d', [ty('f32', [1, 4, 8, 8]), ty('f32', [6, 1, 3, 3])], { groups: 4 }, 'not divisible by groups = 4');
   shapeError('conv2d', [ty('f32', [1, 4, 8, 8]), ty('f32', [6, 4, 3, 3])], { stride: [1, 2, 3] }, "attribute 'stride' needs 1 or 2 values, got 3");
   shapeError('conv2d', [ty('f32', [1, 4, 8, 8]), ty('f32', [6, 4, 3, 3])], { stride: [sym('S')] }, "attribute 'stride' must be a known integer");
+  shapeError('conv2d', [ty('f32', [1, 4, 8, 8]), ty('f32', [6, 4, 3, 3])], { groups: 0 }, 'conv2d: groups must be at least 1, got 0');
   assert.is(showDim(sym('H')), 'H');
 });
 

@@ -49,6 +49,7 @@ test('frozen_bn with unit statistics is the identity; random shapes agree with t
 test('norm shapes: symbolic passthrough and errors', () => {
   const C = 256;
   assert.is(shown(shapeOf('group_norm', [ty('f32', [sym('B'), C, sym('H'), sym('W')]), ty('f32', [C]), ty('f32', [C])], { groups: 32 })[0]), 'f32[B, 256, H, W]');
+  assert.is(shown(shapeOf('group_norm', [ty('f32', [1, sym('C'), 4, 4]), ty('f32', [sym('C')]), ty('f32', [sym('C')])], { groups: sym('G') })[0]), 'f32[1, C, 4, 4]');
   shapeError('group_norm', [ty('f32', [1, 30, 4, 4]), ty('f32', [30]), ty('f32', [30])], { groups: 32 }, 'group_norm: 30 channels are not divisible by groups = 32');
   shapeError('group_norm', [ty('f32', [1, 64, 4, 4]), ty('f32', [32]), ty('f32', [64])], { groups: 32 }, 'group_norm: weight has 32 values but the input has 64 channels');
   shapeError('group_norm', [ty('f32', [1, 64, 4, 4]), ty('f32', [64]), ty('f32', [64])], {}, "group_norm: missing attribute 'groups'");
