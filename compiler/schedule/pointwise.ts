@@ -25,7 +25,8 @@ export function unflatten(em: Emitter, flat: Expr, shape: readonly number[], pre
   let inner = numel(shape);
   for (let d = 0; d < shape.length; d++) {
     inner /= shape[d];
-    let e = shape[d] === 1 ? idx(0) : inner === 1 ? flat : div(flat, idx(inner));
+    // The outermost coordinate is never folded to a constant, so the batch size stays out of the kernel's structure.
+    let e = shape[d] === 1 && d > 0 ? idx(0) : inner === 1 ? flat : div(flat, idx(inner));
     if (d > 0 && shape[d] !== 1) e = mod(e, idx(shape[d]));
     if (e.k === 'const') { out.push(e); continue; }
     const name = em.fresh(prefix);

@@ -86,4 +86,18 @@ test('matmul with broadcast batch and fused epilogue', () => {
   }
 });
 
+test('batch size is not baked into kernels: same structural hashes, only args and grid change', () => {
+  const hashes = [1, 3].map((n) => {
+    const t = new TestGraph();
+    const x = t.input('x', [n, 4, 9, 7]);
+    const c = t.op('conv2d', [x, t.param('w', [6, 4, 3, 3]), t.param('b', [6])], { padding: [1] });
+    const g = t.op('relu', [t.op('group_norm', [c, t.param('gw', [6]), t.param('gb', [6])], { groups: 3 })]);
+    t.output('y', t.op('add', [t.op('sigmoid', [g]), t.input('r', [1, 6, 1, 1])]));
+    const p = checkBoth(t).fused;
+    return { hashes: p.kernels.map((k) => k.hash), grids: p.launches.map((l) => l.grid) };
+  });
+  assert.equal(hashes[0].hashes, hashes[1].hashes);
+  assert.equal(hashes[1].grids, hashes[0].grids.map((g, i) => (i === 2 ? Math.ceil((3 * 6 * 63) / 64) : 3 * g)));
+});
+
 test.run();

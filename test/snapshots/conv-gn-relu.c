@@ -21,12 +21,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid % 15);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 15);
+      int64_t q1 = (gid % 15);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
         int64_t j = (lid + (j_k * 3));
@@ -43,12 +44,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = (gid % 15);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 15);
+        int64_t q3 = (gid % 15);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -60,10 +62,10 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 480));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -73,12 +75,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = (gid % 15);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 15);
+        int64_t q8 = (gid % 15);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -99,12 +102,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = (gid % 15);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 15);
+      int64_t q10 = (gid % 15);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -188,12 +192,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid % 15);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 15);
+      int64_t q1 = (gid % 15);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
         int64_t j = (lid + j_k);
@@ -212,12 +217,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = (gid % 15);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 15);
+        int64_t q3 = (gid % 15);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -229,10 +235,10 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 480));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -243,12 +249,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = (gid % 15);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 15);
+        int64_t q8 = (gid % 15);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -270,12 +277,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = (gid % 15);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 15);
+      int64_t q10 = (gid % 15);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {

@@ -10,12 +10,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 15);
-    long long nimg = 0;
+    long long q0 = (gid / 15);
+    long long q1 = (gid % 15);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
       long long j = (lid + (j_k * 3));
@@ -33,12 +34,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 15);
-      long long nimg = 0;
+      long long q2 = (gid / 15);
+      long long q3 = (gid % 15);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -50,10 +52,10 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 480));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -64,12 +66,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q5 = (gid % 15);
-      long long nimg = 0;
+      long long q7 = (gid / 15);
+      long long q8 = (gid % 15);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -91,12 +94,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q6 = (gid % 15);
-    long long nimg = 0;
+    long long q9 = (gid / 15);
+    long long q10 = (gid % 15);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -170,12 +174,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 15);
-    long long nimg = 0;
+    long long q0 = (gid / 15);
+    long long q1 = (gid % 15);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (32 - lid); j_k++) {
       long long j = (lid + j_k);
@@ -193,12 +198,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 15);
-      long long nimg = 0;
+      long long q2 = (gid / 15);
+      long long q3 = (gid % 15);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -210,10 +216,10 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 480));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 20)) && ((iw3 >= 0) && (iw3 < 24)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 24) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -224,12 +230,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q5 = (gid % 15);
-      long long nimg = 0;
+      long long q7 = (gid / 15);
+      long long q8 = (gid % 15);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -251,12 +258,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q6 = (gid % 15);
-    long long nimg = 0;
+    long long q9 = (gid / 15);
+    long long q10 = (gid % 15);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {

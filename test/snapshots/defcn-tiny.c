@@ -28,12 +28,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid % 32);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 32);
+      int64_t q1 = (gid % 32);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
         int64_t j = (lid + j_k);
@@ -52,12 +53,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = (gid % 32);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 32);
+        int64_t q3 = (gid % 32);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -69,10 +71,10 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4096));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 64)) && ((iw3 >= 0) && (iw3 < 64)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 64) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 64)) && ((iw5 >= 0) && (iw5 < 64)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 64) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -83,12 +85,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = (gid % 32);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 32);
+        int64_t q8 = (gid % 32);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 27; kk++) {
@@ -110,21 +113,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = (gid % 32);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 32);
+      int64_t q10 = (gid % 32);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1024))) {
-            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t8;
+            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t12 = ((t11 < 0.0f) ? 0.0f : t11);
+            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t12;
           }
         }
       }
@@ -140,21 +144,22 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 256) % 4);
-        int64_t c1 = ((i / 16) % 16);
-        int64_t c2 = (i % 16);
-        float m3 = (-INFINITY);
-        for (int64_t ky4 = 0; ky4 < 3; ky4++) {
-          for (int64_t kx5 = 0; kx5 < 3; kx5++) {
-            int64_t t6 = (((c1 * 2) - 1) + ky4);
-            int64_t t7 = (((c2 * 2) - 1) + kx5);
-            if ((((t6 >= 0) && (t6 < 32)) && ((t7 >= 0) && (t7 < 32)))) {
-              float t8 = B1[(((c0 * 1024) + (t6 * 32)) + t7)];
-              m3 = (((t8 > m3) || (t8 != t8)) ? t8 : m3);
+        int64_t c0 = (i / 1024);
+        int64_t c1 = ((i / 256) % 4);
+        int64_t c2 = ((i / 16) % 16);
+        int64_t c3 = (i % 16);
+        float m4 = (-INFINITY);
+        for (int64_t ky5 = 0; ky5 < 3; ky5++) {
+          for (int64_t kx6 = 0; kx6 < 3; kx6++) {
+            int64_t t7 = (((c2 * 2) - 1) + ky5);
+            int64_t t8 = (((c3 * 2) - 1) + kx6);
+            if ((((t7 >= 0) && (t7 < 32)) && ((t8 >= 0) && (t8 < 32)))) {
+              float t9 = B1[((((c0 * 4096) + (c1 * 1024)) + (t7 * 32)) + t8)];
+              m4 = (((t9 > m4) || (t9 != t9)) ? t9 : m4);
             }
           }
         }
-        B0[i] = m3;
+        B0[i] = m4;
       }
     }
   }
@@ -177,12 +182,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
         int64_t j = (lid + (j_k * 2));
@@ -199,12 +205,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -216,10 +223,10 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 256));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -229,12 +236,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
@@ -255,21 +263,22 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t8;
+            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t12 = ((t11 < 0.0f) ? 0.0f : t11);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
           }
         }
       }
@@ -294,12 +303,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
         int64_t j = (lid + (j_k * 2));
@@ -316,12 +326,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -333,10 +344,10 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -346,12 +357,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
@@ -372,20 +384,21 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t7 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t7;
+            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
           }
         }
       }
@@ -411,12 +424,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
         int64_t j = (lid + (j_k * 2));
@@ -433,12 +447,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -450,10 +465,10 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 256));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -463,12 +478,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
@@ -489,23 +505,24 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t7 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-            float t8 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t9 = (t7 + t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t10;
+            float t11 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t13 = (t11 + t12);
+            float t14 = ((t13 < 0.0f) ? 0.0f : t13);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
           }
         }
       }
@@ -530,7 +547,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
@@ -551,7 +569,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -567,10 +586,10 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -580,7 +599,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -605,7 +625,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
@@ -616,9 +637,9 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t3 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t4;
+            float t7 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
           }
         }
       }
@@ -643,7 +664,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -664,7 +686,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -680,10 +703,10 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -693,7 +716,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -718,7 +742,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -729,8 +754,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t3 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t3;
+            float t7 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
           }
         }
       }
@@ -756,7 +781,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -777,7 +803,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -793,10 +820,10 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -806,7 +833,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -831,7 +859,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -842,11 +871,11 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t3 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-            float t4 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t5 = (t3 + t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t6;
+            float t7 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t9 = (t7 + t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
           }
         }
       }
@@ -871,7 +900,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -892,7 +922,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -908,10 +939,10 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -921,7 +952,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -946,7 +978,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -957,9 +990,9 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t3 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t4;
+            float t7 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
           }
         }
       }
@@ -984,7 +1017,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1005,7 +1039,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1021,10 +1056,10 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1034,7 +1069,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1059,7 +1095,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1070,8 +1107,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t3 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t3;
+            float t7 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
           }
         }
       }
@@ -1097,7 +1134,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1118,7 +1156,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1134,10 +1173,10 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1147,7 +1186,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1172,7 +1212,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1183,11 +1224,11 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t3 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-            float t4 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t5 = (t3 + t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t6;
+            float t7 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t9 = (t7 + t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t10;
           }
         }
       }
@@ -1209,7 +1250,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1230,7 +1272,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1246,10 +1289,10 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1259,7 +1302,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1284,7 +1328,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1318,7 +1363,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1339,7 +1385,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1355,10 +1402,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -1368,7 +1415,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1393,7 +1441,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1404,10 +1453,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t3 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t5 = (t3 + t4);
-            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t5;
+            float t7 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t8 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t9 = (t7 + t8);
+            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
           }
         }
       }
@@ -1430,12 +1479,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
         int64_t j = (lid + (j_k * 3));
@@ -1452,12 +1502,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -1469,10 +1520,10 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = 0;
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1482,12 +1533,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
@@ -1508,22 +1560,23 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 64))) {
-            float t7 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
-            float t8 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t9 = (t7 + t8);
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t9;
+            float t11 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+            float t12 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t13 = (t11 + t12);
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
           }
         }
       }
@@ -1545,7 +1598,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1566,7 +1620,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1582,10 +1637,10 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1595,7 +1650,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1620,7 +1676,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1653,7 +1710,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1674,7 +1732,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1690,10 +1749,10 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1703,7 +1762,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1728,7 +1788,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1761,12 +1822,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
         int64_t j = (lid + (j_k * 3));
@@ -1783,12 +1845,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -1800,10 +1863,10 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1813,12 +1876,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -1839,12 +1903,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -1873,7 +1938,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -1894,7 +1960,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -1910,10 +1977,10 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -1923,7 +1990,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -1948,7 +2016,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -1975,10 +2044,11 @@ void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i % 16);
-        float t1 = B1[c0];
-        float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-        B0[i] = t2;
+        int64_t c0 = (i / 16);
+        int64_t c1 = (i % 16);
+        float t2 = B1[c1];
+        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
+        B0[i] = t3;
       }
     }
   }
@@ -1998,7 +2068,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2019,7 +2090,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2035,10 +2107,10 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2048,7 +2120,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2073,7 +2146,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2161,12 +2235,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
         int64_t j = (lid + j_k);
@@ -2185,12 +2260,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -2202,10 +2278,10 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2216,12 +2292,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2243,12 +2320,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -2279,12 +2357,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
         int64_t j = (lid + j_k);
@@ -2303,12 +2382,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -2320,10 +2400,10 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2334,12 +2414,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2361,24 +2442,25 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 64))) {
-            float t7 = B4[0];
-            float t8 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
-            float t9 = (t7 * t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            float t11 = (t10 * 8.0f);
-            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
+            float t11 = B4[0];
+            float t12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+            float t13 = (t11 * t12);
+            float t14 = ((t13 < 0.0f) ? 0.0f : t13);
+            float t15 = (t14 * 8.0f);
+            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
           }
         }
       }
@@ -2455,7 +2537,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2478,7 +2561,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2494,10 +2578,10 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2508,7 +2592,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2534,7 +2619,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2569,7 +2655,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2592,7 +2679,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2608,10 +2696,10 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2622,7 +2710,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2648,7 +2737,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2659,12 +2749,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 16))) {
-            float t3 = B4[1];
-            float t4 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t5 = (t3 * t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            float t7 = (t6 * 16.0f);
-            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
+            float t7 = B4[1];
+            float t8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t9 = (t7 * t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            float t11 = (t10 * 16.0f);
+            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
           }
         }
       }
@@ -2741,7 +2831,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -2764,7 +2855,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2780,10 +2872,10 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2794,7 +2886,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2820,7 +2913,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -2855,7 +2949,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -2878,7 +2973,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -2894,10 +2990,10 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2908,7 +3004,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -2934,7 +3031,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -2945,12 +3043,12 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 4))) {
-            float t3 = B4[2];
-            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t5 = (t3 * t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            float t7 = (t6 * 32.0f);
-            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
+            float t7 = B4[2];
+            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t9 = (t7 * t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            float t11 = (t10 * 32.0f);
+            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
           }
         }
       }
@@ -2972,7 +3070,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2993,7 +3092,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3009,10 +3109,10 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3022,7 +3122,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3047,7 +3148,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -3134,7 +3236,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3157,7 +3260,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3173,10 +3277,10 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3187,7 +3291,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3213,7 +3318,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3248,7 +3354,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3271,7 +3378,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3287,10 +3395,10 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3301,7 +3409,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3327,7 +3436,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3338,12 +3448,12 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t3 = B4[3];
-            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t5 = (t3 * t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            float t7 = (t6 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
+            float t7 = B4[3];
+            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t9 = (t7 * t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            float t11 = (t10 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
           }
         }
       }
@@ -3367,7 +3477,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3390,7 +3501,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3406,10 +3518,10 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3420,7 +3532,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3446,7 +3559,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3457,12 +3571,12 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t3 = B4[4];
-            float t4 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t5 = (t3 * t4);
-            float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-            float t7 = (t6 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
+            float t7 = B4[4];
+            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t9 = (t7 * t8);
+            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+            float t11 = (t10 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
           }
         }
       }
@@ -3488,35 +3602,36 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       if ((i < args[0])) {
         if ((i < 1024)) {
           int64_t li = i;
-          int64_t c0 = ((li / 64) % 16);
-          int64_t c1 = ((li / 8) % 8);
-          int64_t c2 = (li % 8);
+          int64_t c0 = (li / 1024);
+          int64_t c1 = ((li / 64) % 16);
+          int64_t c2 = ((li / 8) % 8);
+          int64_t c3 = (li % 8);
           float m = (-INFINITY);
           for (int64_t dh = -1; dh < 2; dh++) {
             for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t3 = (c1 + dh);
-              int64_t t4 = (c2 + dw);
-              if ((((t3 >= 0) && (t3 < 8)) && ((t4 >= 0) && (t4 < 8)))) {
-                float t5 = B5[(((c0 * 64) + (t3 * 8)) + t4)];
-                m = (((t5 > m) || ((t5 != t5) && (m == m))) ? t5 : m);
+              int64_t t4 = (c2 + dh);
+              int64_t t5 = (c3 + dw);
+              if ((((t4 >= 0) && (t4 < 8)) && ((t5 >= 0) && (t5 < 8)))) {
+                float t6 = B5[((((c0 * 1024) + (c1 * 64)) + (t4 * 8)) + t5)];
+                m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
               }
             }
           }
           for (int64_t dh = -1; dh < 2; dh++) {
             for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t6 = (c1 + dh);
-              int64_t t7 = (c2 + dw);
-              if ((((t6 >= 0) && (t6 < 8)) && ((t7 >= 0) && (t7 < 8)))) {
-                float t8 = fmaxf(0.0f, ((0.5f * (((float)t6) + 0.5f)) - 0.5f));
-                int64_t t9 = imin(((int64_t)floorf(t8)), 3);
-                int64_t t10 = ((t9 < 3) ? (t9 + 1) : t9);
-                float t11 = ((t9 < 3) ? (t8 - ((float)t9)) : 0.0f);
-                float t12 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-                int64_t t13 = imin(((int64_t)floorf(t12)), 3);
-                int64_t t14 = ((t13 < 3) ? (t13 + 1) : t13);
-                float t15 = ((t13 < 3) ? (t12 - ((float)t13)) : 0.0f);
-                float t16 = (((1.0f - t11) * (((1.0f - t15) * B6[(((c0 * 16) + (t9 * 4)) + t13)]) + (t15 * B6[(((c0 * 16) + (t9 * 4)) + t14)]))) + (t11 * (((1.0f - t15) * B6[(((c0 * 16) + (t10 * 4)) + t13)]) + (t15 * B6[(((c0 * 16) + (t10 * 4)) + t14)]))));
-                m = (((t16 > m) || ((t16 != t16) && (m == m))) ? t16 : m);
+              int64_t t7 = (c2 + dh);
+              int64_t t8 = (c3 + dw);
+              if ((((t7 >= 0) && (t7 < 8)) && ((t8 >= 0) && (t8 < 8)))) {
+                float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
+                int64_t t10 = imin(((int64_t)floorf(t9)), 3);
+                int64_t t11 = ((t10 < 3) ? (t10 + 1) : t10);
+                float t12 = ((t10 < 3) ? (t9 - ((float)t10)) : 0.0f);
+                float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
+                int64_t t14 = imin(((int64_t)floorf(t13)), 3);
+                int64_t t15 = ((t14 < 3) ? (t14 + 1) : t14);
+                float t16 = ((t14 < 3) ? (t13 - ((float)t14)) : 0.0f);
+                float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t15)]))));
+                m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
               }
             }
           }
@@ -3524,53 +3639,54 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         } else {
           if ((i < 1280)) {
             int64_t li = (i - 1024);
-            int64_t c17 = ((li / 16) % 16);
-            int64_t c18 = ((li / 4) % 4);
-            int64_t c19 = (li % 4);
+            int64_t c18 = (li / 256);
+            int64_t c19 = ((li / 16) % 16);
+            int64_t c20 = ((li / 4) % 4);
+            int64_t c21 = (li % 4);
             float m = (-INFINITY);
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t20 = (c18 + dh);
-                int64_t t21 = (c19 + dw);
-                if ((((t20 >= 0) && (t20 < 4)) && ((t21 >= 0) && (t21 < 4)))) {
-                  float t22 = fmaxf(0.0f, ((2.0f * (((float)t20) + 0.5f)) - 0.5f));
-                  int64_t t23 = imin(((int64_t)floorf(t22)), 7);
-                  int64_t t24 = ((t23 < 7) ? (t23 + 1) : t23);
-                  float t25 = ((t23 < 7) ? (t22 - ((float)t23)) : 0.0f);
-                  float t26 = fmaxf(0.0f, ((2.0f * (((float)t21) + 0.5f)) - 0.5f));
-                  int64_t t27 = imin(((int64_t)floorf(t26)), 7);
-                  int64_t t28 = ((t27 < 7) ? (t27 + 1) : t27);
-                  float t29 = ((t27 < 7) ? (t26 - ((float)t27)) : 0.0f);
-                  float t30 = (((1.0f - t25) * (((1.0f - t29) * B5[(((c17 * 64) + (t23 * 8)) + t27)]) + (t29 * B5[(((c17 * 64) + (t23 * 8)) + t28)]))) + (t25 * (((1.0f - t29) * B5[(((c17 * 64) + (t24 * 8)) + t27)]) + (t29 * B5[(((c17 * 64) + (t24 * 8)) + t28)]))));
-                  m = (((t30 > m) || ((t30 != t30) && (m == m))) ? t30 : m);
+                int64_t t22 = (c20 + dh);
+                int64_t t23 = (c21 + dw);
+                if ((((t22 >= 0) && (t22 < 4)) && ((t23 >= 0) && (t23 < 4)))) {
+                  float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
+                  int64_t t25 = imin(((int64_t)floorf(t24)), 7);
+                  int64_t t26 = ((t25 < 7) ? (t25 + 1) : t25);
+                  float t27 = ((t25 < 7) ? (t24 - ((float)t25)) : 0.0f);
+                  float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
+                  int64_t t29 = imin(((int64_t)floorf(t28)), 7);
+                  int64_t t30 = ((t29 < 7) ? (t29 + 1) : t29);
+                  float t31 = ((t29 < 7) ? (t28 - ((float)t29)) : 0.0f);
+                  float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t30)]))));
+                  m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
                 }
               }
             }
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t31 = (c18 + dh);
-                int64_t t32 = (c19 + dw);
-                if ((((t31 >= 0) && (t31 < 4)) && ((t32 >= 0) && (t32 < 4)))) {
-                  float t33 = B6[(((c17 * 16) + (t31 * 4)) + t32)];
-                  m = (((t33 > m) || ((t33 != t33) && (m == m))) ? t33 : m);
+                int64_t t33 = (c20 + dh);
+                int64_t t34 = (c21 + dw);
+                if ((((t33 >= 0) && (t33 < 4)) && ((t34 >= 0) && (t34 < 4)))) {
+                  float t35 = B6[((((c18 * 256) + (c19 * 16)) + (t33 * 4)) + t34)];
+                  m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
                 }
               }
             }
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t34 = (c18 + dh);
-                int64_t t35 = (c19 + dw);
-                if ((((t34 >= 0) && (t34 < 4)) && ((t35 >= 0) && (t35 < 4)))) {
-                  float t36 = fmaxf(0.0f, ((0.5f * (((float)t34) + 0.5f)) - 0.5f));
-                  int64_t t37 = imin(((int64_t)floorf(t36)), 1);
-                  int64_t t38 = ((t37 < 1) ? (t37 + 1) : t37);
-                  float t39 = ((t37 < 1) ? (t36 - ((float)t37)) : 0.0f);
-                  float t40 = fmaxf(0.0f, ((0.5f * (((float)t35) + 0.5f)) - 0.5f));
-                  int64_t t41 = imin(((int64_t)floorf(t40)), 1);
-                  int64_t t42 = ((t41 < 1) ? (t41 + 1) : t41);
-                  float t43 = ((t41 < 1) ? (t40 - ((float)t41)) : 0.0f);
-                  float t44 = (((1.0f - t39) * (((1.0f - t43) * B7[(((c17 * 4) + (t37 * 2)) + t41)]) + (t43 * B7[(((c17 * 4) + (t37 * 2)) + t42)]))) + (t39 * (((1.0f - t43) * B7[(((c17 * 4) + (t38 * 2)) + t41)]) + (t43 * B7[(((c17 * 4) + (t38 * 2)) + t42)]))));
-                  m = (((t44 > m) || ((t44 != t44) && (m == m))) ? t44 : m);
+                int64_t t36 = (c20 + dh);
+                int64_t t37 = (c21 + dw);
+                if ((((t36 >= 0) && (t36 < 4)) && ((t37 >= 0) && (t37 < 4)))) {
+                  float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
+                  int64_t t39 = imin(((int64_t)floorf(t38)), 1);
+                  int64_t t40 = ((t39 < 1) ? (t39 + 1) : t39);
+                  float t41 = ((t39 < 1) ? (t38 - ((float)t39)) : 0.0f);
+                  float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
+                  int64_t t43 = imin(((int64_t)floorf(t42)), 1);
+                  int64_t t44 = ((t43 < 1) ? (t43 + 1) : t43);
+                  float t45 = ((t43 < 1) ? (t42 - ((float)t43)) : 0.0f);
+                  float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t44)]))));
+                  m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
                 }
               }
             }
@@ -3578,53 +3694,54 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           } else {
             if ((i < 1344)) {
               int64_t li = (i - 1280);
-              int64_t c45 = ((li / 4) % 16);
-              int64_t c46 = ((li / 2) % 2);
-              int64_t c47 = (li % 2);
+              int64_t c47 = (li / 64);
+              int64_t c48 = ((li / 4) % 16);
+              int64_t c49 = ((li / 2) % 2);
+              int64_t c50 = (li % 2);
               float m = (-INFINITY);
               for (int64_t dh = -1; dh < 2; dh++) {
                 for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t48 = (c46 + dh);
-                  int64_t t49 = (c47 + dw);
-                  if ((((t48 >= 0) && (t48 < 2)) && ((t49 >= 0) && (t49 < 2)))) {
-                    float t50 = fmaxf(0.0f, ((2.0f * (((float)t48) + 0.5f)) - 0.5f));
-                    int64_t t51 = imin(((int64_t)floorf(t50)), 3);
-                    int64_t t52 = ((t51 < 3) ? (t51 + 1) : t51);
-                    float t53 = ((t51 < 3) ? (t50 - ((float)t51)) : 0.0f);
-                    float t54 = fmaxf(0.0f, ((2.0f * (((float)t49) + 0.5f)) - 0.5f));
-                    int64_t t55 = imin(((int64_t)floorf(t54)), 3);
-                    int64_t t56 = ((t55 < 3) ? (t55 + 1) : t55);
-                    float t57 = ((t55 < 3) ? (t54 - ((float)t55)) : 0.0f);
-                    float t58 = (((1.0f - t53) * (((1.0f - t57) * B6[(((c45 * 16) + (t51 * 4)) + t55)]) + (t57 * B6[(((c45 * 16) + (t51 * 4)) + t56)]))) + (t53 * (((1.0f - t57) * B6[(((c45 * 16) + (t52 * 4)) + t55)]) + (t57 * B6[(((c45 * 16) + (t52 * 4)) + t56)]))));
-                    m = (((t58 > m) || ((t58 != t58) && (m == m))) ? t58 : m);
-                  }
-                }
-              }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t59 = (c46 + dh);
-                  int64_t t60 = (c47 + dw);
-                  if ((((t59 >= 0) && (t59 < 2)) && ((t60 >= 0) && (t60 < 2)))) {
-                    float t61 = B7[(((c45 * 4) + (t59 * 2)) + t60)];
+                  int64_t t51 = (c49 + dh);
+                  int64_t t52 = (c50 + dw);
+                  if ((((t51 >= 0) && (t51 < 2)) && ((t52 >= 0) && (t52 < 2)))) {
+                    float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
+                    int64_t t54 = imin(((int64_t)floorf(t53)), 3);
+                    int64_t t55 = ((t54 < 3) ? (t54 + 1) : t54);
+                    float t56 = ((t54 < 3) ? (t53 - ((float)t54)) : 0.0f);
+                    float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
+                    int64_t t58 = imin(((int64_t)floorf(t57)), 3);
+                    int64_t t59 = ((t58 < 3) ? (t58 + 1) : t58);
+                    float t60 = ((t58 < 3) ? (t57 - ((float)t58)) : 0.0f);
+                    float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t59)]))));
                     m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
                   }
                 }
               }
               for (int64_t dh = -1; dh < 2; dh++) {
                 for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t62 = (c46 + dh);
-                  int64_t t63 = (c47 + dw);
+                  int64_t t62 = (c49 + dh);
+                  int64_t t63 = (c50 + dw);
                   if ((((t62 >= 0) && (t62 < 2)) && ((t63 >= 0) && (t63 < 2)))) {
-                    float t64 = fmaxf(0.0f, ((0.5f * (((float)t62) + 0.5f)) - 0.5f));
-                    int64_t t65 = imin(((int64_t)floorf(t64)), 0);
-                    int64_t t66 = ((t65 < 0) ? (t65 + 1) : t65);
-                    float t67 = ((t65 < 0) ? (t64 - ((float)t65)) : 0.0f);
-                    float t68 = fmaxf(0.0f, ((0.5f * (((float)t63) + 0.5f)) - 0.5f));
-                    int64_t t69 = imin(((int64_t)floorf(t68)), 0);
-                    int64_t t70 = ((t69 < 0) ? (t69 + 1) : t69);
-                    float t71 = ((t69 < 0) ? (t68 - ((float)t69)) : 0.0f);
-                    float t72 = (((1.0f - t67) * (((1.0f - t71) * B8[((c45 + t65) + t69)]) + (t71 * B8[((c45 + t65) + t70)]))) + (t67 * (((1.0f - t71) * B8[((c45 + t66) + t69)]) + (t71 * B8[((c45 + t66) + t70)]))));
-                    m = (((t72 > m) || ((t72 != t72) && (m == m))) ? t72 : m);
+                    float t64 = B7[((((c47 * 64) + (c48 * 4)) + (t62 * 2)) + t63)];
+                    m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
+                  }
+                }
+              }
+              for (int64_t dh = -1; dh < 2; dh++) {
+                for (int64_t dw = -1; dw < 2; dw++) {
+                  int64_t t65 = (c49 + dh);
+                  int64_t t66 = (c50 + dw);
+                  if ((((t65 >= 0) && (t65 < 2)) && ((t66 >= 0) && (t66 < 2)))) {
+                    float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
+                    int64_t t68 = imin(((int64_t)floorf(t67)), 0);
+                    int64_t t69 = ((t68 < 0) ? (t68 + 1) : t68);
+                    float t70 = ((t68 < 0) ? (t67 - ((float)t68)) : 0.0f);
+                    float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
+                    int64_t t72 = imin(((int64_t)floorf(t71)), 0);
+                    int64_t t73 = ((t72 < 0) ? (t72 + 1) : t72);
+                    float t74 = ((t72 < 0) ? (t71 - ((float)t72)) : 0.0f);
+                    float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t68) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t68) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t69) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t69) + t73)]))));
+                    m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
                   }
                 }
               }
@@ -3632,37 +3749,38 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             } else {
               if ((i < 1360)) {
                 int64_t li = (i - 1344);
-                int64_t c73 = (li % 16);
+                int64_t c76 = (li / 16);
+                int64_t c77 = (li % 16);
                 float m = (-INFINITY);
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
                     if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t74 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
-                      int64_t t75 = imin(((int64_t)floorf(t74)), 1);
-                      int64_t t76 = ((t75 < 1) ? (t75 + 1) : t75);
-                      float t77 = ((t75 < 1) ? (t74 - ((float)t75)) : 0.0f);
-                      float t78 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
+                      float t78 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
                       int64_t t79 = imin(((int64_t)floorf(t78)), 1);
                       int64_t t80 = ((t79 < 1) ? (t79 + 1) : t79);
                       float t81 = ((t79 < 1) ? (t78 - ((float)t79)) : 0.0f);
-                      float t82 = (((1.0f - t77) * (((1.0f - t81) * B7[(((c73 * 4) + (t75 * 2)) + t79)]) + (t81 * B7[(((c73 * 4) + (t75 * 2)) + t80)]))) + (t77 * (((1.0f - t81) * B7[(((c73 * 4) + (t76 * 2)) + t79)]) + (t81 * B7[(((c73 * 4) + (t76 * 2)) + t80)]))));
-                      m = (((t82 > m) || ((t82 != t82) && (m == m))) ? t82 : m);
+                      float t82 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
+                      int64_t t83 = imin(((int64_t)floorf(t82)), 1);
+                      int64_t t84 = ((t83 < 1) ? (t83 + 1) : t83);
+                      float t85 = ((t83 < 1) ? (t82 - ((float)t83)) : 0.0f);
+                      float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t84)]))) + (t81 * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t84)]))));
+                      m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
                     }
                   }
                 }
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
                     if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t83 = B8[((c73 + dh) + dw)];
-                      m = (((t83 > m) || ((t83 != t83) && (m == m))) ? t83 : m);
+                      float t87 = B8[((((c76 * 16) + c77) + dh) + dw)];
+                      m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
                     }
                   }
                 }
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
                     if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t84 = B9[((c73 + dh) + dw)];
-                      m = (((t84 > m) || ((t84 != t84) && (m == m))) ? t84 : m);
+                      float t88 = B9[((((c76 * 16) + c77) + dh) + dw)];
+                      m = (((t88 > m) || ((t88 != t88) && (m == m))) ? t88 : m);
                     }
                   }
                 }
@@ -3670,21 +3788,22 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               } else {
                 if ((i < 1376)) {
                   int64_t li = (i - 1360);
-                  int64_t c85 = (li % 16);
+                  int64_t c89 = (li / 16);
+                  int64_t c90 = (li % 16);
                   float m = (-INFINITY);
                   for (int64_t dh = -1; dh < 2; dh++) {
                     for (int64_t dw = -1; dw < 2; dw++) {
                       if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                        float t86 = B8[((c85 + dh) + dw)];
-                        m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
+                        float t91 = B8[((((c89 * 16) + c90) + dh) + dw)];
+                        m = (((t91 > m) || ((t91 != t91) && (m == m))) ? t91 : m);
                       }
                     }
                   }
                   for (int64_t dh = -1; dh < 2; dh++) {
                     for (int64_t dw = -1; dw < 2; dw++) {
                       if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                        float t87 = B9[((c85 + dh) + dw)];
-                        m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
+                        float t92 = B9[((((c89 * 16) + c90) + dh) + dw)];
+                        m = (((t92 > m) || ((t92 != t92) && (m == m))) ? t92 : m);
                       }
                     }
                   }
@@ -3708,13 +3827,14 @@ void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 64) % 16);
-        int64_t c1 = ((i / 8) % 8);
-        int64_t c2 = (i % 8);
-        float t3 = B1[(((c0 * 64) + (c1 * 8)) + c2)];
-        float t4 = B2[(((c0 * 64) + (c1 * 8)) + c2)];
-        float t5 = (t3 + t4);
-        B0[i] = t5;
+        int64_t c0 = (i / 1024);
+        int64_t c1 = ((i / 64) % 16);
+        int64_t c2 = ((i / 8) % 8);
+        int64_t c3 = (i % 8);
+        float t4 = B1[(((c1 * 64) + (c2 * 8)) + c3)];
+        float t5 = B2[(((c1 * 64) + (c2 * 8)) + c3)];
+        float t6 = (t4 + t5);
+        B0[i] = t6;
       }
     }
   }
@@ -3735,12 +3855,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q0 = (gid / 2);
+      int64_t q1 = (gid % 2);
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q0 * 32);
+      int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
         int64_t j = (lid + j_k);
@@ -3759,12 +3880,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q2 = (gid / 2);
+        int64_t q3 = (gid % 2);
+        int64_t nimg = q2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q1 * 32);
+        int64_t n0 = (q3 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -3776,10 +3898,10 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              int64_t ih4 = (colh[j] + dy);
+              int64_t iw5 = (colw[j] + dx);
+              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -3790,12 +3912,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = (gid % 2);
-        int64_t nimg = 0;
+        int64_t q7 = (gid / 2);
+        int64_t q8 = (gid % 2);
+        int64_t nimg = q7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q5 * 32);
+        int64_t n0 = (q8 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -3817,12 +3940,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = (gid % 2);
-      int64_t nimg = 0;
+      int64_t q9 = (gid / 2);
+      int64_t q10 = (gid % 2);
+      int64_t nimg = q9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q6 * 32);
+      int64_t n0 = (q10 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -3846,13 +3970,14 @@ void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 16) % 16);
-        int64_t c1 = ((i / 4) % 4);
-        int64_t c2 = (i % 4);
-        float t3 = B1[(((c0 * 16) + (c1 * 4)) + c2)];
-        float t4 = B2[(((c0 * 16) + (c1 * 4)) + c2)];
-        float t5 = (t3 + t4);
-        B0[i] = t5;
+        int64_t c0 = (i / 256);
+        int64_t c1 = ((i / 16) % 16);
+        int64_t c2 = ((i / 4) % 4);
+        int64_t c3 = (i % 4);
+        float t4 = B1[(((c1 * 16) + (c2 * 4)) + c3)];
+        float t5 = B2[(((c1 * 16) + (c2 * 4)) + c3)];
+        float t6 = (t4 + t5);
+        B0[i] = t6;
       }
     }
   }
@@ -3873,7 +3998,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -3896,7 +4022,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -3912,10 +4039,10 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-              panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -3926,7 +4053,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -3952,7 +4080,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -3980,13 +4109,14 @@ void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 4) % 16);
-        int64_t c1 = ((i / 2) % 2);
-        int64_t c2 = (i % 2);
-        float t3 = B1[(((c0 * 4) + (c1 * 2)) + c2)];
-        float t4 = B2[(((c0 * 4) + (c1 * 2)) + c2)];
-        float t5 = (t3 + t4);
-        B0[i] = t5;
+        int64_t c0 = (i / 64);
+        int64_t c1 = ((i / 4) % 16);
+        int64_t c2 = ((i / 2) % 2);
+        int64_t c3 = (i % 2);
+        float t4 = B1[(((c1 * 4) + (c2 * 2)) + c3)];
+        float t5 = B2[(((c1 * 4) + (c2 * 2)) + c3)];
+        float t6 = (t4 + t5);
+        B0[i] = t6;
       }
     }
   }
@@ -4007,7 +4137,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4030,7 +4161,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4046,10 +4178,10 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + (ci * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -4060,7 +4192,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4086,7 +4219,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4114,11 +4248,12 @@ void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i % 16);
-        float t1 = B1[c0];
-        float t2 = B2[c0];
-        float t3 = (t1 + t2);
-        B0[i] = t3;
+        int64_t c0 = (i / 16);
+        int64_t c1 = (i % 16);
+        float t2 = B1[c1];
+        float t3 = B2[c1];
+        float t4 = (t2 + t3);
+        B0[i] = t4;
       }
     }
   }
@@ -4139,7 +4274,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q0 = gid;
+      int64_t nimg = q0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);
@@ -4162,7 +4298,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q1 = gid;
+        int64_t nimg = q1;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4178,10 +4315,10 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = (kr % 3);
             int64_t xrow = (xbase + ci);
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih0 = (colh[j] + dy);
-              int64_t iw1 = (colw[j] + dx);
-              uint8_t ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-              panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+              int64_t ih2 = (colh[j] + dy);
+              int64_t iw3 = (colw[j] + dx);
+              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -4192,7 +4329,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t nimg = 0;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4218,7 +4356,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t nimg = 0;
+      int64_t q6 = gid;
+      int64_t nimg = q6;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);

@@ -10,12 +10,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 32);
-    long long nimg = 0;
+    long long q0 = (gid / 32);
+    long long q1 = (gid % 32);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (32 - lid); j_k++) {
       long long j = (lid + j_k);
@@ -33,12 +34,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 32);
-      long long nimg = 0;
+      long long q2 = (gid / 32);
+      long long q3 = (gid % 32);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (27 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -50,10 +52,10 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4096));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 64)) && ((iw3 >= 0) && (iw3 < 64)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 64) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 64)) && ((iw5 >= 0) && (iw5 < 64)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 64) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -64,12 +66,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q5 = (gid % 32);
-      long long nimg = 0;
+      long long q7 = (gid / 32);
+      long long q8 = (gid % 32);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 27; kk++) {
@@ -91,21 +94,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q6 = (gid % 32);
-    long long nimg = 0;
+    long long q9 = (gid / 32);
+    long long q10 = (gid % 32);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1024))) {
-          float t7 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t8;
+          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+          float t12 = ((t11 < 0.0f) ? 0.0f : t11);
+          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t12;
         }
       }
     }
@@ -118,21 +122,22 @@ extern "C" __global__ void __launch_bounds__(64) k1_max_pool2d(float* __restrict
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = ((i / 256) % 4);
-      long long c1 = ((i / 16) % 16);
-      long long c2 = (i % 16);
-      float m3 = __int_as_float(0xff800000);
-      for (long long ky4 = 0; ky4 < 3; ky4++) {
-        for (long long kx5 = 0; kx5 < 3; kx5++) {
-          long long t6 = (((c1 * 2) - 1) + ky4);
-          long long t7 = (((c2 * 2) - 1) + kx5);
-          if ((((t6 >= 0) && (t6 < 32)) && ((t7 >= 0) && (t7 < 32)))) {
-            float t8 = B1[(((c0 * 1024) + (t6 * 32)) + t7)];
-            m3 = (((t8 > m3) || (t8 != t8)) ? t8 : m3);
+      long long c0 = (i / 1024);
+      long long c1 = ((i / 256) % 4);
+      long long c2 = ((i / 16) % 16);
+      long long c3 = (i % 16);
+      float m4 = __int_as_float(0xff800000);
+      for (long long ky5 = 0; ky5 < 3; ky5++) {
+        for (long long kx6 = 0; kx6 < 3; kx6++) {
+          long long t7 = (((c2 * 2) - 1) + ky5);
+          long long t8 = (((c3 * 2) - 1) + kx6);
+          if ((((t7 >= 0) && (t7 < 32)) && ((t8 >= 0) && (t8 < 32)))) {
+            float t9 = B1[((((c0 * 4096) + (c1 * 1024)) + (t7 * 32)) + t8)];
+            m4 = (((t9 > m4) || (t9 != t9)) ? t9 : m4);
           }
         }
       }
-      B0[i] = m3;
+      B0[i] = m4;
     }
   }
 }
@@ -146,12 +151,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
       long long j = (lid + (j_k * 2));
@@ -169,12 +175,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -186,10 +193,10 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 256));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -200,12 +207,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
@@ -227,21 +235,22 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t7 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t8;
+          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          float t12 = ((t11 < 0.0f) ? 0.0f : t11);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
         }
       }
     }
@@ -257,12 +266,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
       long long j = (lid + (j_k * 2));
@@ -280,12 +290,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -297,10 +308,10 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -311,12 +322,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
@@ -338,20 +350,21 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t7 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t7;
+          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
         }
       }
     }
@@ -367,12 +380,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
       long long j = (lid + (j_k * 2));
@@ -390,12 +404,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -407,10 +422,10 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
           long long dx = 0;
           long long xrow = (xbase + (ci * 256));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 16)) && ((iw3 >= 0) && (iw3 < 16)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 16) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -421,12 +436,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
@@ -448,23 +464,24 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t7 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-          float t8 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t9 = (t7 + t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t10;
+          float t11 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+          float t12 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+          float t13 = (t11 + t12);
+          float t14 = ((t13 < 0.0f) ? 0.0f : t13);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
         }
       }
     }
@@ -480,7 +497,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
@@ -502,7 +520,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -518,10 +537,10 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -532,7 +551,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -558,7 +578,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
@@ -569,9 +590,9 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t3 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t4;
+          float t7 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
         }
       }
     }
@@ -587,7 +608,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -609,7 +631,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -625,10 +648,10 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -639,7 +662,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -665,7 +689,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -676,8 +701,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t3 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t3;
+          float t7 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
         }
       }
     }
@@ -693,7 +718,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -715,7 +741,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -731,10 +758,10 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
           long long dx = 0;
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 8)) && ((iw1 >= 0) && (iw1 < 8)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 8) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -745,7 +772,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -771,7 +799,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -782,11 +811,11 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t3 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-          float t4 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t5 = (t3 + t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t6;
+          float t7 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+          float t8 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t9 = (t7 + t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
         }
       }
     }
@@ -802,7 +831,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -824,7 +854,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -840,10 +871,10 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -854,7 +885,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -880,7 +912,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -891,9 +924,9 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t3 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t4 = ((t3 < 0.0f) ? 0.0f : t3);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t4;
+          float t7 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
         }
       }
     }
@@ -909,7 +942,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -931,7 +965,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -947,10 +982,10 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -961,7 +996,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -987,7 +1023,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -998,8 +1035,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t3 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t3;
+          float t7 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
         }
       }
     }
@@ -1015,7 +1052,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1037,7 +1075,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1053,10 +1092,10 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
           long long dx = 0;
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1067,7 +1106,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1093,7 +1133,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1104,11 +1145,11 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t3 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-          float t4 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t5 = (t3 + t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t6;
+          float t7 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+          float t8 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t9 = (t7 + t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t10;
         }
       }
     }
@@ -1124,7 +1165,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1146,7 +1188,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1162,10 +1205,10 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
           long long dx = 0;
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1176,7 +1219,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1202,7 +1246,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1229,7 +1274,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1251,7 +1297,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1267,10 +1314,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
           long long dx = 0;
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1281,7 +1328,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1307,7 +1355,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1318,10 +1367,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t3 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t5 = (t3 + t4);
-          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t5;
+          float t7 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t8 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t9 = (t7 + t8);
+          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
         }
       }
     }
@@ -1337,12 +1386,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
       long long j = (lid + (j_k * 3));
@@ -1360,12 +1410,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -1377,10 +1428,10 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
           long long dx = 0;
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1391,12 +1442,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
@@ -1418,22 +1470,23 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 64))) {
-          float t7 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
-          float t8 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t9 = (t7 + t8);
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t9;
+          float t11 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+          float t12 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t13 = (t11 + t12);
+          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
         }
       }
     }
@@ -1449,7 +1502,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1471,7 +1525,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1487,10 +1542,10 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1501,7 +1556,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1527,7 +1583,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1554,7 +1611,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1576,7 +1634,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1592,10 +1651,10 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1606,7 +1665,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1632,7 +1692,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1659,12 +1720,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
       long long j = (lid + (j_k * 3));
@@ -1682,12 +1744,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -1699,10 +1762,10 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1713,12 +1776,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -1740,12 +1804,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -1768,7 +1833,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -1790,7 +1856,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1806,10 +1873,10 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1820,7 +1887,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1846,7 +1914,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -1870,10 +1939,11 @@ extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i % 16);
-      float t1 = B1[c0];
-      float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-      B0[i] = t2;
+      long long c0 = (i / 16);
+      long long c1 = (i % 16);
+      float t2 = B1[c1];
+      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
+      B0[i] = t3;
     }
   }
 }
@@ -1887,7 +1957,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -1909,7 +1980,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -1925,10 +1997,10 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1939,7 +2011,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -1965,7 +2038,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2043,12 +2117,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (32 - lid); j_k++) {
       long long j = (lid + j_k);
@@ -2066,12 +2141,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -2083,10 +2159,10 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2097,12 +2173,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2124,12 +2201,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -2152,12 +2230,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (32 - lid); j_k++) {
       long long j = (lid + j_k);
@@ -2175,12 +2254,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -2192,10 +2272,10 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2206,12 +2286,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2233,24 +2314,25 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 64))) {
-          float t7 = B4[0];
-          float t8 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
-          float t9 = (t7 * t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          float t11 = (t10 * 8.0f);
-          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
+          float t11 = B4[0];
+          float t12 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
+          float t13 = (t11 * t12);
+          float t14 = ((t13 < 0.0f) ? 0.0f : t13);
+          float t15 = (t14 * 8.0f);
+          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
         }
       }
     }
@@ -2317,7 +2399,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2339,7 +2422,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2355,10 +2439,10 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2369,7 +2453,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2395,7 +2480,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2422,7 +2508,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2444,7 +2531,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2460,10 +2548,10 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2474,7 +2562,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2500,7 +2589,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2511,12 +2601,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 16))) {
-          float t3 = B4[1];
-          float t4 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t5 = (t3 * t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          float t7 = (t6 * 16.0f);
-          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
+          float t7 = B4[1];
+          float t8 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t9 = (t7 * t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          float t11 = (t10 * 16.0f);
+          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
         }
       }
     }
@@ -2583,7 +2673,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2605,7 +2696,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2621,10 +2713,10 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2635,7 +2727,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2661,7 +2754,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2688,7 +2782,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -2710,7 +2805,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2726,10 +2822,10 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2740,7 +2836,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2766,7 +2863,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -2777,12 +2875,12 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 4))) {
-          float t3 = B4[2];
-          float t4 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t5 = (t3 * t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          float t7 = (t6 * 32.0f);
-          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
+          float t7 = B4[2];
+          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t9 = (t7 * t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          float t11 = (t10 * 32.0f);
+          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
         }
       }
     }
@@ -2798,7 +2896,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2820,7 +2919,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2836,10 +2936,10 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2850,7 +2950,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2876,7 +2977,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2953,7 +3055,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -2975,7 +3078,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -2991,10 +3095,10 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3005,7 +3109,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3031,7 +3136,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -3058,7 +3164,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3080,7 +3187,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3096,10 +3204,10 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3110,7 +3218,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3136,7 +3245,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3147,12 +3257,12 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t3 = B4[3];
-          float t4 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t5 = (t3 * t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          float t7 = (t6 * 64.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
+          float t7 = B4[3];
+          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t9 = (t7 * t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          float t11 = (t10 * 64.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
         }
       }
     }
@@ -3168,7 +3278,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3190,7 +3301,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3206,10 +3318,10 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3220,7 +3332,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3246,7 +3359,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3257,12 +3371,12 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t3 = B4[4];
-          float t4 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t5 = (t3 * t4);
-          float t6 = ((t5 < 0.0f) ? 0.0f : t5);
-          float t7 = (t6 * 128.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t7;
+          float t7 = B4[4];
+          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t9 = (t7 * t8);
+          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
+          float t11 = (t10 * 128.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
         }
       }
     }
@@ -3277,35 +3391,36 @@ extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B
     if ((i < A0)) {
       if ((i < 1024)) {
         long long li = i;
-        long long c0 = ((li / 64) % 16);
-        long long c1 = ((li / 8) % 8);
-        long long c2 = (li % 8);
+        long long c0 = (li / 1024);
+        long long c1 = ((li / 64) % 16);
+        long long c2 = ((li / 8) % 8);
+        long long c3 = (li % 8);
         float m = __int_as_float(0xff800000);
         for (long long dh = -1; dh < 2; dh++) {
           for (long long dw = -1; dw < 2; dw++) {
-            long long t3 = (c1 + dh);
-            long long t4 = (c2 + dw);
-            if ((((t3 >= 0) && (t3 < 8)) && ((t4 >= 0) && (t4 < 8)))) {
-              float t5 = B5[(((c0 * 64) + (t3 * 8)) + t4)];
-              m = (((t5 > m) || ((t5 != t5) && (m == m))) ? t5 : m);
+            long long t4 = (c2 + dh);
+            long long t5 = (c3 + dw);
+            if ((((t4 >= 0) && (t4 < 8)) && ((t5 >= 0) && (t5 < 8)))) {
+              float t6 = B5[((((c0 * 1024) + (c1 * 64)) + (t4 * 8)) + t5)];
+              m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
             }
           }
         }
         for (long long dh = -1; dh < 2; dh++) {
           for (long long dw = -1; dw < 2; dw++) {
-            long long t6 = (c1 + dh);
-            long long t7 = (c2 + dw);
-            if ((((t6 >= 0) && (t6 < 8)) && ((t7 >= 0) && (t7 < 8)))) {
-              float t8 = fmaxf(0.0f, ((0.5f * (((float)t6) + 0.5f)) - 0.5f));
-              long long t9 = imin(((long long)floorf(t8)), 3);
-              long long t10 = ((t9 < 3) ? (t9 + 1) : t9);
-              float t11 = ((t9 < 3) ? (t8 - ((float)t9)) : 0.0f);
-              float t12 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-              long long t13 = imin(((long long)floorf(t12)), 3);
-              long long t14 = ((t13 < 3) ? (t13 + 1) : t13);
-              float t15 = ((t13 < 3) ? (t12 - ((float)t13)) : 0.0f);
-              float t16 = (((1.0f - t11) * (((1.0f - t15) * B6[(((c0 * 16) + (t9 * 4)) + t13)]) + (t15 * B6[(((c0 * 16) + (t9 * 4)) + t14)]))) + (t11 * (((1.0f - t15) * B6[(((c0 * 16) + (t10 * 4)) + t13)]) + (t15 * B6[(((c0 * 16) + (t10 * 4)) + t14)]))));
-              m = (((t16 > m) || ((t16 != t16) && (m == m))) ? t16 : m);
+            long long t7 = (c2 + dh);
+            long long t8 = (c3 + dw);
+            if ((((t7 >= 0) && (t7 < 8)) && ((t8 >= 0) && (t8 < 8)))) {
+              float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
+              long long t10 = imin(((long long)floorf(t9)), 3);
+              long long t11 = ((t10 < 3) ? (t10 + 1) : t10);
+              float t12 = ((t10 < 3) ? (t9 - ((float)t10)) : 0.0f);
+              float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
+              long long t14 = imin(((long long)floorf(t13)), 3);
+              long long t15 = ((t14 < 3) ? (t14 + 1) : t14);
+              float t16 = ((t14 < 3) ? (t13 - ((float)t14)) : 0.0f);
+              float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t15)]))));
+              m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
             }
           }
         }
@@ -3313,53 +3428,54 @@ extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B
       } else {
         if ((i < 1280)) {
           long long li = (i - 1024);
-          long long c17 = ((li / 16) % 16);
-          long long c18 = ((li / 4) % 4);
-          long long c19 = (li % 4);
+          long long c18 = (li / 256);
+          long long c19 = ((li / 16) % 16);
+          long long c20 = ((li / 4) % 4);
+          long long c21 = (li % 4);
           float m = __int_as_float(0xff800000);
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t20 = (c18 + dh);
-              long long t21 = (c19 + dw);
-              if ((((t20 >= 0) && (t20 < 4)) && ((t21 >= 0) && (t21 < 4)))) {
-                float t22 = fmaxf(0.0f, ((2.0f * (((float)t20) + 0.5f)) - 0.5f));
-                long long t23 = imin(((long long)floorf(t22)), 7);
-                long long t24 = ((t23 < 7) ? (t23 + 1) : t23);
-                float t25 = ((t23 < 7) ? (t22 - ((float)t23)) : 0.0f);
-                float t26 = fmaxf(0.0f, ((2.0f * (((float)t21) + 0.5f)) - 0.5f));
-                long long t27 = imin(((long long)floorf(t26)), 7);
-                long long t28 = ((t27 < 7) ? (t27 + 1) : t27);
-                float t29 = ((t27 < 7) ? (t26 - ((float)t27)) : 0.0f);
-                float t30 = (((1.0f - t25) * (((1.0f - t29) * B5[(((c17 * 64) + (t23 * 8)) + t27)]) + (t29 * B5[(((c17 * 64) + (t23 * 8)) + t28)]))) + (t25 * (((1.0f - t29) * B5[(((c17 * 64) + (t24 * 8)) + t27)]) + (t29 * B5[(((c17 * 64) + (t24 * 8)) + t28)]))));
-                m = (((t30 > m) || ((t30 != t30) && (m == m))) ? t30 : m);
+              long long t22 = (c20 + dh);
+              long long t23 = (c21 + dw);
+              if ((((t22 >= 0) && (t22 < 4)) && ((t23 >= 0) && (t23 < 4)))) {
+                float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
+                long long t25 = imin(((long long)floorf(t24)), 7);
+                long long t26 = ((t25 < 7) ? (t25 + 1) : t25);
+                float t27 = ((t25 < 7) ? (t24 - ((float)t25)) : 0.0f);
+                float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
+                long long t29 = imin(((long long)floorf(t28)), 7);
+                long long t30 = ((t29 < 7) ? (t29 + 1) : t29);
+                float t31 = ((t29 < 7) ? (t28 - ((float)t29)) : 0.0f);
+                float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t30)]))));
+                m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
               }
             }
           }
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t31 = (c18 + dh);
-              long long t32 = (c19 + dw);
-              if ((((t31 >= 0) && (t31 < 4)) && ((t32 >= 0) && (t32 < 4)))) {
-                float t33 = B6[(((c17 * 16) + (t31 * 4)) + t32)];
-                m = (((t33 > m) || ((t33 != t33) && (m == m))) ? t33 : m);
+              long long t33 = (c20 + dh);
+              long long t34 = (c21 + dw);
+              if ((((t33 >= 0) && (t33 < 4)) && ((t34 >= 0) && (t34 < 4)))) {
+                float t35 = B6[((((c18 * 256) + (c19 * 16)) + (t33 * 4)) + t34)];
+                m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
               }
             }
           }
           for (long long dh = -1; dh < 2; dh++) {
             for (long long dw = -1; dw < 2; dw++) {
-              long long t34 = (c18 + dh);
-              long long t35 = (c19 + dw);
-              if ((((t34 >= 0) && (t34 < 4)) && ((t35 >= 0) && (t35 < 4)))) {
-                float t36 = fmaxf(0.0f, ((0.5f * (((float)t34) + 0.5f)) - 0.5f));
-                long long t37 = imin(((long long)floorf(t36)), 1);
-                long long t38 = ((t37 < 1) ? (t37 + 1) : t37);
-                float t39 = ((t37 < 1) ? (t36 - ((float)t37)) : 0.0f);
-                float t40 = fmaxf(0.0f, ((0.5f * (((float)t35) + 0.5f)) - 0.5f));
-                long long t41 = imin(((long long)floorf(t40)), 1);
-                long long t42 = ((t41 < 1) ? (t41 + 1) : t41);
-                float t43 = ((t41 < 1) ? (t40 - ((float)t41)) : 0.0f);
-                float t44 = (((1.0f - t39) * (((1.0f - t43) * B7[(((c17 * 4) + (t37 * 2)) + t41)]) + (t43 * B7[(((c17 * 4) + (t37 * 2)) + t42)]))) + (t39 * (((1.0f - t43) * B7[(((c17 * 4) + (t38 * 2)) + t41)]) + (t43 * B7[(((c17 * 4) + (t38 * 2)) + t42)]))));
-                m = (((t44 > m) || ((t44 != t44) && (m == m))) ? t44 : m);
+              long long t36 = (c20 + dh);
+              long long t37 = (c21 + dw);
+              if ((((t36 >= 0) && (t36 < 4)) && ((t37 >= 0) && (t37 < 4)))) {
+                float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
+                long long t39 = imin(((long long)floorf(t38)), 1);
+                long long t40 = ((t39 < 1) ? (t39 + 1) : t39);
+                float t41 = ((t39 < 1) ? (t38 - ((float)t39)) : 0.0f);
+                float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
+                long long t43 = imin(((long long)floorf(t42)), 1);
+                long long t44 = ((t43 < 1) ? (t43 + 1) : t43);
+                float t45 = ((t43 < 1) ? (t42 - ((float)t43)) : 0.0f);
+                float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t44)]))));
+                m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
               }
             }
           }
@@ -3367,53 +3483,54 @@ extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B
         } else {
           if ((i < 1344)) {
             long long li = (i - 1280);
-            long long c45 = ((li / 4) % 16);
-            long long c46 = ((li / 2) % 2);
-            long long c47 = (li % 2);
+            long long c47 = (li / 64);
+            long long c48 = ((li / 4) % 16);
+            long long c49 = ((li / 2) % 2);
+            long long c50 = (li % 2);
             float m = __int_as_float(0xff800000);
             for (long long dh = -1; dh < 2; dh++) {
               for (long long dw = -1; dw < 2; dw++) {
-                long long t48 = (c46 + dh);
-                long long t49 = (c47 + dw);
-                if ((((t48 >= 0) && (t48 < 2)) && ((t49 >= 0) && (t49 < 2)))) {
-                  float t50 = fmaxf(0.0f, ((2.0f * (((float)t48) + 0.5f)) - 0.5f));
-                  long long t51 = imin(((long long)floorf(t50)), 3);
-                  long long t52 = ((t51 < 3) ? (t51 + 1) : t51);
-                  float t53 = ((t51 < 3) ? (t50 - ((float)t51)) : 0.0f);
-                  float t54 = fmaxf(0.0f, ((2.0f * (((float)t49) + 0.5f)) - 0.5f));
-                  long long t55 = imin(((long long)floorf(t54)), 3);
-                  long long t56 = ((t55 < 3) ? (t55 + 1) : t55);
-                  float t57 = ((t55 < 3) ? (t54 - ((float)t55)) : 0.0f);
-                  float t58 = (((1.0f - t53) * (((1.0f - t57) * B6[(((c45 * 16) + (t51 * 4)) + t55)]) + (t57 * B6[(((c45 * 16) + (t51 * 4)) + t56)]))) + (t53 * (((1.0f - t57) * B6[(((c45 * 16) + (t52 * 4)) + t55)]) + (t57 * B6[(((c45 * 16) + (t52 * 4)) + t56)]))));
-                  m = (((t58 > m) || ((t58 != t58) && (m == m))) ? t58 : m);
-                }
-              }
-            }
-            for (long long dh = -1; dh < 2; dh++) {
-              for (long long dw = -1; dw < 2; dw++) {
-                long long t59 = (c46 + dh);
-                long long t60 = (c47 + dw);
-                if ((((t59 >= 0) && (t59 < 2)) && ((t60 >= 0) && (t60 < 2)))) {
-                  float t61 = B7[(((c45 * 4) + (t59 * 2)) + t60)];
+                long long t51 = (c49 + dh);
+                long long t52 = (c50 + dw);
+                if ((((t51 >= 0) && (t51 < 2)) && ((t52 >= 0) && (t52 < 2)))) {
+                  float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
+                  long long t54 = imin(((long long)floorf(t53)), 3);
+                  long long t55 = ((t54 < 3) ? (t54 + 1) : t54);
+                  float t56 = ((t54 < 3) ? (t53 - ((float)t54)) : 0.0f);
+                  float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
+                  long long t58 = imin(((long long)floorf(t57)), 3);
+                  long long t59 = ((t58 < 3) ? (t58 + 1) : t58);
+                  float t60 = ((t58 < 3) ? (t57 - ((float)t58)) : 0.0f);
+                  float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t59)]))));
                   m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
                 }
               }
             }
             for (long long dh = -1; dh < 2; dh++) {
               for (long long dw = -1; dw < 2; dw++) {
-                long long t62 = (c46 + dh);
-                long long t63 = (c47 + dw);
+                long long t62 = (c49 + dh);
+                long long t63 = (c50 + dw);
                 if ((((t62 >= 0) && (t62 < 2)) && ((t63 >= 0) && (t63 < 2)))) {
-                  float t64 = fmaxf(0.0f, ((0.5f * (((float)t62) + 0.5f)) - 0.5f));
-                  long long t65 = imin(((long long)floorf(t64)), 0);
-                  long long t66 = ((t65 < 0) ? (t65 + 1) : t65);
-                  float t67 = ((t65 < 0) ? (t64 - ((float)t65)) : 0.0f);
-                  float t68 = fmaxf(0.0f, ((0.5f * (((float)t63) + 0.5f)) - 0.5f));
-                  long long t69 = imin(((long long)floorf(t68)), 0);
-                  long long t70 = ((t69 < 0) ? (t69 + 1) : t69);
-                  float t71 = ((t69 < 0) ? (t68 - ((float)t69)) : 0.0f);
-                  float t72 = (((1.0f - t67) * (((1.0f - t71) * B8[((c45 + t65) + t69)]) + (t71 * B8[((c45 + t65) + t70)]))) + (t67 * (((1.0f - t71) * B8[((c45 + t66) + t69)]) + (t71 * B8[((c45 + t66) + t70)]))));
-                  m = (((t72 > m) || ((t72 != t72) && (m == m))) ? t72 : m);
+                  float t64 = B7[((((c47 * 64) + (c48 * 4)) + (t62 * 2)) + t63)];
+                  m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
+                }
+              }
+            }
+            for (long long dh = -1; dh < 2; dh++) {
+              for (long long dw = -1; dw < 2; dw++) {
+                long long t65 = (c49 + dh);
+                long long t66 = (c50 + dw);
+                if ((((t65 >= 0) && (t65 < 2)) && ((t66 >= 0) && (t66 < 2)))) {
+                  float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
+                  long long t68 = imin(((long long)floorf(t67)), 0);
+                  long long t69 = ((t68 < 0) ? (t68 + 1) : t68);
+                  float t70 = ((t68 < 0) ? (t67 - ((float)t68)) : 0.0f);
+                  float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
+                  long long t72 = imin(((long long)floorf(t71)), 0);
+                  long long t73 = ((t72 < 0) ? (t72 + 1) : t72);
+                  float t74 = ((t72 < 0) ? (t71 - ((float)t72)) : 0.0f);
+                  float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t68) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t68) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t69) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t69) + t73)]))));
+                  m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
                 }
               }
             }
@@ -3421,37 +3538,38 @@ extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B
           } else {
             if ((i < 1360)) {
               long long li = (i - 1344);
-              long long c73 = (li % 16);
+              long long c76 = (li / 16);
+              long long c77 = (li % 16);
               float m = __int_as_float(0xff800000);
               for (long long dh = -1; dh < 2; dh++) {
                 for (long long dw = -1; dw < 2; dw++) {
                   if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t74 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
-                    long long t75 = imin(((long long)floorf(t74)), 1);
-                    long long t76 = ((t75 < 1) ? (t75 + 1) : t75);
-                    float t77 = ((t75 < 1) ? (t74 - ((float)t75)) : 0.0f);
-                    float t78 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
+                    float t78 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
                     long long t79 = imin(((long long)floorf(t78)), 1);
                     long long t80 = ((t79 < 1) ? (t79 + 1) : t79);
                     float t81 = ((t79 < 1) ? (t78 - ((float)t79)) : 0.0f);
-                    float t82 = (((1.0f - t77) * (((1.0f - t81) * B7[(((c73 * 4) + (t75 * 2)) + t79)]) + (t81 * B7[(((c73 * 4) + (t75 * 2)) + t80)]))) + (t77 * (((1.0f - t81) * B7[(((c73 * 4) + (t76 * 2)) + t79)]) + (t81 * B7[(((c73 * 4) + (t76 * 2)) + t80)]))));
-                    m = (((t82 > m) || ((t82 != t82) && (m == m))) ? t82 : m);
+                    float t82 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
+                    long long t83 = imin(((long long)floorf(t82)), 1);
+                    long long t84 = ((t83 < 1) ? (t83 + 1) : t83);
+                    float t85 = ((t83 < 1) ? (t82 - ((float)t83)) : 0.0f);
+                    float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t84)]))) + (t81 * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t84)]))));
+                    m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
                   }
                 }
               }
               for (long long dh = -1; dh < 2; dh++) {
                 for (long long dw = -1; dw < 2; dw++) {
                   if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t83 = B8[((c73 + dh) + dw)];
-                    m = (((t83 > m) || ((t83 != t83) && (m == m))) ? t83 : m);
+                    float t87 = B8[((((c76 * 16) + c77) + dh) + dw)];
+                    m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
                   }
                 }
               }
               for (long long dh = -1; dh < 2; dh++) {
                 for (long long dw = -1; dw < 2; dw++) {
                   if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t84 = B9[((c73 + dh) + dw)];
-                    m = (((t84 > m) || ((t84 != t84) && (m == m))) ? t84 : m);
+                    float t88 = B9[((((c76 * 16) + c77) + dh) + dw)];
+                    m = (((t88 > m) || ((t88 != t88) && (m == m))) ? t88 : m);
                   }
                 }
               }
@@ -3459,21 +3577,22 @@ extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B
             } else {
               if ((i < 1376)) {
                 long long li = (i - 1360);
-                long long c85 = (li % 16);
+                long long c89 = (li / 16);
+                long long c90 = (li % 16);
                 float m = __int_as_float(0xff800000);
                 for (long long dh = -1; dh < 2; dh++) {
                   for (long long dw = -1; dw < 2; dw++) {
                     if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t86 = B8[((c85 + dh) + dw)];
-                      m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
+                      float t91 = B8[((((c89 * 16) + c90) + dh) + dw)];
+                      m = (((t91 > m) || ((t91 != t91) && (m == m))) ? t91 : m);
                     }
                   }
                 }
                 for (long long dh = -1; dh < 2; dh++) {
                   for (long long dw = -1; dw < 2; dw++) {
                     if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t87 = B9[((c85 + dh) + dw)];
-                      m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
+                      float t92 = B9[((((c89 * 16) + c90) + dh) + dw)];
+                      m = (((t92 > m) || ((t92 != t92) && (m == m))) ? t92 : m);
                     }
                   }
                 }
@@ -3493,13 +3612,14 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = ((i / 64) % 16);
-      long long c1 = ((i / 8) % 8);
-      long long c2 = (i % 8);
-      float t3 = B1[(((c0 * 64) + (c1 * 8)) + c2)];
-      float t4 = B2[(((c0 * 64) + (c1 * 8)) + c2)];
-      float t5 = (t3 + t4);
-      B0[i] = t5;
+      long long c0 = (i / 1024);
+      long long c1 = ((i / 64) % 16);
+      long long c2 = ((i / 8) % 8);
+      long long c3 = (i % 8);
+      float t4 = B1[(((c1 * 64) + (c2 * 8)) + c3)];
+      float t5 = B2[(((c1 * 64) + (c2 * 8)) + c3)];
+      float t6 = (t4 + t5);
+      B0[i] = t6;
     }
   }
 }
@@ -3513,12 +3633,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid % 2);
-    long long nimg = 0;
+    long long q0 = (gid / 2);
+    long long q1 = (gid % 2);
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q0 * 32);
+    long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
     for (long long j_k = 0; j_k < (32 - lid); j_k++) {
       long long j = (lid + j_k);
@@ -3536,12 +3657,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = (gid % 2);
-      long long nimg = 0;
+      long long q2 = (gid / 2);
+      long long q3 = (gid % 2);
+      long long nimg = q2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q1 * 32);
+      long long n0 = (q3 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -3553,10 +3675,10 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 32) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            long long ih4 = (colh[j] + dy);
+            long long iw5 = (colw[j] + dx);
+            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
+            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -3567,12 +3689,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = (gid % 2);
-      long long nimg = 0;
+      long long q7 = (gid / 2);
+      long long q8 = (gid % 2);
+      long long nimg = q7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q5 * 32);
+      long long n0 = (q8 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -3594,12 +3717,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = (gid % 2);
-    long long nimg = 0;
+    long long q9 = (gid / 2);
+    long long q10 = (gid % 2);
+    long long nimg = q9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q6 * 32);
+    long long n0 = (q10 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -3619,13 +3743,14 @@ extern "C" __global__ void __launch_bounds__(64) k37_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = ((i / 16) % 16);
-      long long c1 = ((i / 4) % 4);
-      long long c2 = (i % 4);
-      float t3 = B1[(((c0 * 16) + (c1 * 4)) + c2)];
-      float t4 = B2[(((c0 * 16) + (c1 * 4)) + c2)];
-      float t5 = (t3 + t4);
-      B0[i] = t5;
+      long long c0 = (i / 256);
+      long long c1 = ((i / 16) % 16);
+      long long c2 = ((i / 4) % 4);
+      long long c3 = (i % 4);
+      float t4 = B1[(((c1 * 16) + (c2 * 4)) + c3)];
+      float t5 = B2[(((c1 * 16) + (c2 * 4)) + c3)];
+      float t6 = (t4 + t5);
+      B0[i] = t6;
     }
   }
 }
@@ -3639,7 +3764,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -3661,7 +3787,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3677,10 +3804,10 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 4)) && ((iw1 >= 0) && (iw1 < 4)));
-            panel[((kk * 16) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 4) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -3691,7 +3818,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3717,7 +3845,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -3741,13 +3870,14 @@ extern "C" __global__ void __launch_bounds__(64) k39_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = ((i / 4) % 16);
-      long long c1 = ((i / 2) % 2);
-      long long c2 = (i % 2);
-      float t3 = B1[(((c0 * 4) + (c1 * 2)) + c2)];
-      float t4 = B2[(((c0 * 4) + (c1 * 2)) + c2)];
-      float t5 = (t3 + t4);
-      B0[i] = t5;
+      long long c0 = (i / 64);
+      long long c1 = ((i / 4) % 16);
+      long long c2 = ((i / 2) % 2);
+      long long c3 = (i % 2);
+      float t4 = B1[(((c1 * 4) + (c2 * 2)) + c3)];
+      float t5 = B2[(((c1 * 4) + (c2 * 2)) + c3)];
+      float t6 = (t4 + t5);
+      B0[i] = t6;
     }
   }
 }
@@ -3761,7 +3891,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -3783,7 +3914,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3799,10 +3931,10 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + (ci * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 2)) && ((iw1 >= 0) && (iw1 < 2)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + ((ih0 * 2) + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3813,7 +3945,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3839,7 +3972,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -3863,11 +3997,12 @@ extern "C" __global__ void __launch_bounds__(64) k41_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i % 16);
-      float t1 = B1[c0];
-      float t2 = B2[c0];
-      float t3 = (t1 + t2);
-      B0[i] = t3;
+      long long c0 = (i / 16);
+      long long c1 = (i % 16);
+      float t2 = B1[c1];
+      float t3 = B2[c1];
+      float t4 = (t2 + t3);
+      B0[i] = t4;
     }
   }
 }
@@ -3881,7 +4016,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long nimg = 0;
+    long long q0 = gid;
+    long long nimg = q0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
@@ -3903,7 +4039,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long nimg = 0;
+      long long q1 = gid;
+      long long nimg = q1;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -3919,10 +4056,10 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
           long long dx = (kr % 3);
           long long xrow = (xbase + ci);
           for (long long j = 0; j < 8; j++) {
-            long long ih0 = (colh[j] + dy);
-            long long iw1 = (colw[j] + dx);
-            bool ok2 = (((ih0 >= 0) && (ih0 < 1)) && ((iw1 >= 0) && (iw1 < 1)));
-            panel[((kk * 8) + j)] = (ok2 ? B0[(ok2 ? (xrow + (ih0 + iw1)) : 0)] : 0.0f);
+            long long ih2 = (colh[j] + dy);
+            long long iw3 = (colw[j] + dx);
+            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3933,7 +4070,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long nimg = 0;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -3959,7 +4097,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long nimg = 0;
+    long long q6 = gid;
+    long long nimg = q6;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);

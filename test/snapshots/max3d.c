@@ -22,35 +22,36 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
       if ((i < args[0])) {
         if ((i < 15360)) {
           int64_t li = i;
-          int64_t c0 = ((li / 1920) % 8);
-          int64_t c1 = ((li / 48) % 40);
-          int64_t c2 = (li % 48);
+          int64_t c0 = (li / 15360);
+          int64_t c1 = ((li / 1920) % 8);
+          int64_t c2 = ((li / 48) % 40);
+          int64_t c3 = (li % 48);
           float m = (-INFINITY);
           for (int64_t dh = -1; dh < 2; dh++) {
             for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t3 = (c1 + dh);
-              int64_t t4 = (c2 + dw);
-              if ((((t3 >= 0) && (t3 < 40)) && ((t4 >= 0) && (t4 < 48)))) {
-                float t5 = B5[(((c0 * 1920) + (t3 * 48)) + t4)];
-                m = (((t5 > m) || ((t5 != t5) && (m == m))) ? t5 : m);
+              int64_t t4 = (c2 + dh);
+              int64_t t5 = (c3 + dw);
+              if ((((t4 >= 0) && (t4 < 40)) && ((t5 >= 0) && (t5 < 48)))) {
+                float t6 = B5[((((c0 * 15360) + (c1 * 1920)) + (t4 * 48)) + t5)];
+                m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
               }
             }
           }
           for (int64_t dh = -1; dh < 2; dh++) {
             for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t6 = (c1 + dh);
-              int64_t t7 = (c2 + dw);
-              if ((((t6 >= 0) && (t6 < 40)) && ((t7 >= 0) && (t7 < 48)))) {
-                float t8 = fmaxf(0.0f, ((0.5f * (((float)t6) + 0.5f)) - 0.5f));
-                int64_t t9 = imin(((int64_t)floorf(t8)), 19);
-                int64_t t10 = ((t9 < 19) ? (t9 + 1) : t9);
-                float t11 = ((t9 < 19) ? (t8 - ((float)t9)) : 0.0f);
-                float t12 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-                int64_t t13 = imin(((int64_t)floorf(t12)), 23);
-                int64_t t14 = ((t13 < 23) ? (t13 + 1) : t13);
-                float t15 = ((t13 < 23) ? (t12 - ((float)t13)) : 0.0f);
-                float t16 = (((1.0f - t11) * (((1.0f - t15) * B6[(((c0 * 480) + (t9 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t9 * 24)) + t14)]))) + (t11 * (((1.0f - t15) * B6[(((c0 * 480) + (t10 * 24)) + t13)]) + (t15 * B6[(((c0 * 480) + (t10 * 24)) + t14)]))));
-                m = (((t16 > m) || ((t16 != t16) && (m == m))) ? t16 : m);
+              int64_t t7 = (c2 + dh);
+              int64_t t8 = (c3 + dw);
+              if ((((t7 >= 0) && (t7 < 40)) && ((t8 >= 0) && (t8 < 48)))) {
+                float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
+                int64_t t10 = imin(((int64_t)floorf(t9)), 19);
+                int64_t t11 = ((t10 < 19) ? (t10 + 1) : t10);
+                float t12 = ((t10 < 19) ? (t9 - ((float)t10)) : 0.0f);
+                float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
+                int64_t t14 = imin(((int64_t)floorf(t13)), 23);
+                int64_t t15 = ((t14 < 23) ? (t14 + 1) : t14);
+                float t16 = ((t14 < 23) ? (t13 - ((float)t14)) : 0.0f);
+                float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 3840) + (c1 * 480)) + (t10 * 24)) + t14)]) + (t16 * B6[((((c0 * 3840) + (c1 * 480)) + (t10 * 24)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 3840) + (c1 * 480)) + (t11 * 24)) + t14)]) + (t16 * B6[((((c0 * 3840) + (c1 * 480)) + (t11 * 24)) + t15)]))));
+                m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
               }
             }
           }
@@ -58,53 +59,54 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
         } else {
           if ((i < 19200)) {
             int64_t li = (i - 15360);
-            int64_t c17 = ((li / 480) % 8);
-            int64_t c18 = ((li / 24) % 20);
-            int64_t c19 = (li % 24);
+            int64_t c18 = (li / 3840);
+            int64_t c19 = ((li / 480) % 8);
+            int64_t c20 = ((li / 24) % 20);
+            int64_t c21 = (li % 24);
             float m = (-INFINITY);
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t20 = (c18 + dh);
-                int64_t t21 = (c19 + dw);
-                if ((((t20 >= 0) && (t20 < 20)) && ((t21 >= 0) && (t21 < 24)))) {
-                  float t22 = fmaxf(0.0f, ((2.0f * (((float)t20) + 0.5f)) - 0.5f));
-                  int64_t t23 = imin(((int64_t)floorf(t22)), 39);
-                  int64_t t24 = ((t23 < 39) ? (t23 + 1) : t23);
-                  float t25 = ((t23 < 39) ? (t22 - ((float)t23)) : 0.0f);
-                  float t26 = fmaxf(0.0f, ((2.0f * (((float)t21) + 0.5f)) - 0.5f));
-                  int64_t t27 = imin(((int64_t)floorf(t26)), 47);
-                  int64_t t28 = ((t27 < 47) ? (t27 + 1) : t27);
-                  float t29 = ((t27 < 47) ? (t26 - ((float)t27)) : 0.0f);
-                  float t30 = (((1.0f - t25) * (((1.0f - t29) * B5[(((c17 * 1920) + (t23 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t23 * 48)) + t28)]))) + (t25 * (((1.0f - t29) * B5[(((c17 * 1920) + (t24 * 48)) + t27)]) + (t29 * B5[(((c17 * 1920) + (t24 * 48)) + t28)]))));
-                  m = (((t30 > m) || ((t30 != t30) && (m == m))) ? t30 : m);
+                int64_t t22 = (c20 + dh);
+                int64_t t23 = (c21 + dw);
+                if ((((t22 >= 0) && (t22 < 20)) && ((t23 >= 0) && (t23 < 24)))) {
+                  float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
+                  int64_t t25 = imin(((int64_t)floorf(t24)), 39);
+                  int64_t t26 = ((t25 < 39) ? (t25 + 1) : t25);
+                  float t27 = ((t25 < 39) ? (t24 - ((float)t25)) : 0.0f);
+                  float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
+                  int64_t t29 = imin(((int64_t)floorf(t28)), 47);
+                  int64_t t30 = ((t29 < 47) ? (t29 + 1) : t29);
+                  float t31 = ((t29 < 47) ? (t28 - ((float)t29)) : 0.0f);
+                  float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 15360) + (c19 * 1920)) + (t25 * 48)) + t29)]) + (t31 * B5[((((c18 * 15360) + (c19 * 1920)) + (t25 * 48)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 15360) + (c19 * 1920)) + (t26 * 48)) + t29)]) + (t31 * B5[((((c18 * 15360) + (c19 * 1920)) + (t26 * 48)) + t30)]))));
+                  m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
                 }
               }
             }
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t31 = (c18 + dh);
-                int64_t t32 = (c19 + dw);
-                if ((((t31 >= 0) && (t31 < 20)) && ((t32 >= 0) && (t32 < 24)))) {
-                  float t33 = B6[(((c17 * 480) + (t31 * 24)) + t32)];
-                  m = (((t33 > m) || ((t33 != t33) && (m == m))) ? t33 : m);
+                int64_t t33 = (c20 + dh);
+                int64_t t34 = (c21 + dw);
+                if ((((t33 >= 0) && (t33 < 20)) && ((t34 >= 0) && (t34 < 24)))) {
+                  float t35 = B6[((((c18 * 3840) + (c19 * 480)) + (t33 * 24)) + t34)];
+                  m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
                 }
               }
             }
             for (int64_t dh = -1; dh < 2; dh++) {
               for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t34 = (c18 + dh);
-                int64_t t35 = (c19 + dw);
-                if ((((t34 >= 0) && (t34 < 20)) && ((t35 >= 0) && (t35 < 24)))) {
-                  float t36 = fmaxf(0.0f, ((0.5f * (((float)t34) + 0.5f)) - 0.5f));
-                  int64_t t37 = imin(((int64_t)floorf(t36)), 9);
-                  int64_t t38 = ((t37 < 9) ? (t37 + 1) : t37);
-                  float t39 = ((t37 < 9) ? (t36 - ((float)t37)) : 0.0f);
-                  float t40 = fmaxf(0.0f, ((0.5f * (((float)t35) + 0.5f)) - 0.5f));
-                  int64_t t41 = imin(((int64_t)floorf(t40)), 11);
-                  int64_t t42 = ((t41 < 11) ? (t41 + 1) : t41);
-                  float t43 = ((t41 < 11) ? (t40 - ((float)t41)) : 0.0f);
-                  float t44 = (((1.0f - t39) * (((1.0f - t43) * B7[(((c17 * 120) + (t37 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t37 * 12)) + t42)]))) + (t39 * (((1.0f - t43) * B7[(((c17 * 120) + (t38 * 12)) + t41)]) + (t43 * B7[(((c17 * 120) + (t38 * 12)) + t42)]))));
-                  m = (((t44 > m) || ((t44 != t44) && (m == m))) ? t44 : m);
+                int64_t t36 = (c20 + dh);
+                int64_t t37 = (c21 + dw);
+                if ((((t36 >= 0) && (t36 < 20)) && ((t37 >= 0) && (t37 < 24)))) {
+                  float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
+                  int64_t t39 = imin(((int64_t)floorf(t38)), 9);
+                  int64_t t40 = ((t39 < 9) ? (t39 + 1) : t39);
+                  float t41 = ((t39 < 9) ? (t38 - ((float)t39)) : 0.0f);
+                  float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
+                  int64_t t43 = imin(((int64_t)floorf(t42)), 11);
+                  int64_t t44 = ((t43 < 11) ? (t43 + 1) : t43);
+                  float t45 = ((t43 < 11) ? (t42 - ((float)t43)) : 0.0f);
+                  float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 960) + (c19 * 120)) + (t39 * 12)) + t43)]) + (t45 * B7[((((c18 * 960) + (c19 * 120)) + (t39 * 12)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 960) + (c19 * 120)) + (t40 * 12)) + t43)]) + (t45 * B7[((((c18 * 960) + (c19 * 120)) + (t40 * 12)) + t44)]))));
+                  m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
                 }
               }
             }
@@ -112,53 +114,54 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           } else {
             if ((i < 20160)) {
               int64_t li = (i - 19200);
-              int64_t c45 = ((li / 120) % 8);
-              int64_t c46 = ((li / 12) % 10);
-              int64_t c47 = (li % 12);
+              int64_t c47 = (li / 960);
+              int64_t c48 = ((li / 120) % 8);
+              int64_t c49 = ((li / 12) % 10);
+              int64_t c50 = (li % 12);
               float m = (-INFINITY);
               for (int64_t dh = -1; dh < 2; dh++) {
                 for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t48 = (c46 + dh);
-                  int64_t t49 = (c47 + dw);
-                  if ((((t48 >= 0) && (t48 < 10)) && ((t49 >= 0) && (t49 < 12)))) {
-                    float t50 = fmaxf(0.0f, ((2.0f * (((float)t48) + 0.5f)) - 0.5f));
-                    int64_t t51 = imin(((int64_t)floorf(t50)), 19);
-                    int64_t t52 = ((t51 < 19) ? (t51 + 1) : t51);
-                    float t53 = ((t51 < 19) ? (t50 - ((float)t51)) : 0.0f);
-                    float t54 = fmaxf(0.0f, ((2.0f * (((float)t49) + 0.5f)) - 0.5f));
-                    int64_t t55 = imin(((int64_t)floorf(t54)), 23);
-                    int64_t t56 = ((t55 < 23) ? (t55 + 1) : t55);
-                    float t57 = ((t55 < 23) ? (t54 - ((float)t55)) : 0.0f);
-                    float t58 = (((1.0f - t53) * (((1.0f - t57) * B6[(((c45 * 480) + (t51 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t51 * 24)) + t56)]))) + (t53 * (((1.0f - t57) * B6[(((c45 * 480) + (t52 * 24)) + t55)]) + (t57 * B6[(((c45 * 480) + (t52 * 24)) + t56)]))));
-                    m = (((t58 > m) || ((t58 != t58) && (m == m))) ? t58 : m);
-                  }
-                }
-              }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t59 = (c46 + dh);
-                  int64_t t60 = (c47 + dw);
-                  if ((((t59 >= 0) && (t59 < 10)) && ((t60 >= 0) && (t60 < 12)))) {
-                    float t61 = B7[(((c45 * 120) + (t59 * 12)) + t60)];
+                  int64_t t51 = (c49 + dh);
+                  int64_t t52 = (c50 + dw);
+                  if ((((t51 >= 0) && (t51 < 10)) && ((t52 >= 0) && (t52 < 12)))) {
+                    float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
+                    int64_t t54 = imin(((int64_t)floorf(t53)), 19);
+                    int64_t t55 = ((t54 < 19) ? (t54 + 1) : t54);
+                    float t56 = ((t54 < 19) ? (t53 - ((float)t54)) : 0.0f);
+                    float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
+                    int64_t t58 = imin(((int64_t)floorf(t57)), 23);
+                    int64_t t59 = ((t58 < 23) ? (t58 + 1) : t58);
+                    float t60 = ((t58 < 23) ? (t57 - ((float)t58)) : 0.0f);
+                    float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 3840) + (c48 * 480)) + (t54 * 24)) + t58)]) + (t60 * B6[((((c47 * 3840) + (c48 * 480)) + (t54 * 24)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 3840) + (c48 * 480)) + (t55 * 24)) + t58)]) + (t60 * B6[((((c47 * 3840) + (c48 * 480)) + (t55 * 24)) + t59)]))));
                     m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
                   }
                 }
               }
               for (int64_t dh = -1; dh < 2; dh++) {
                 for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t62 = (c46 + dh);
-                  int64_t t63 = (c47 + dw);
+                  int64_t t62 = (c49 + dh);
+                  int64_t t63 = (c50 + dw);
                   if ((((t62 >= 0) && (t62 < 10)) && ((t63 >= 0) && (t63 < 12)))) {
-                    float t64 = fmaxf(0.0f, ((0.5f * (((float)t62) + 0.5f)) - 0.5f));
-                    int64_t t65 = imin(((int64_t)floorf(t64)), 4);
-                    int64_t t66 = ((t65 < 4) ? (t65 + 1) : t65);
-                    float t67 = ((t65 < 4) ? (t64 - ((float)t65)) : 0.0f);
-                    float t68 = fmaxf(0.0f, ((0.5f * (((float)t63) + 0.5f)) - 0.5f));
-                    int64_t t69 = imin(((int64_t)floorf(t68)), 5);
-                    int64_t t70 = ((t69 < 5) ? (t69 + 1) : t69);
-                    float t71 = ((t69 < 5) ? (t68 - ((float)t69)) : 0.0f);
-                    float t72 = (((1.0f - t67) * (((1.0f - t71) * B8[(((c45 * 30) + (t65 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t65 * 6)) + t70)]))) + (t67 * (((1.0f - t71) * B8[(((c45 * 30) + (t66 * 6)) + t69)]) + (t71 * B8[(((c45 * 30) + (t66 * 6)) + t70)]))));
-                    m = (((t72 > m) || ((t72 != t72) && (m == m))) ? t72 : m);
+                    float t64 = B7[((((c47 * 960) + (c48 * 120)) + (t62 * 12)) + t63)];
+                    m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
+                  }
+                }
+              }
+              for (int64_t dh = -1; dh < 2; dh++) {
+                for (int64_t dw = -1; dw < 2; dw++) {
+                  int64_t t65 = (c49 + dh);
+                  int64_t t66 = (c50 + dw);
+                  if ((((t65 >= 0) && (t65 < 10)) && ((t66 >= 0) && (t66 < 12)))) {
+                    float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
+                    int64_t t68 = imin(((int64_t)floorf(t67)), 4);
+                    int64_t t69 = ((t68 < 4) ? (t68 + 1) : t68);
+                    float t70 = ((t68 < 4) ? (t67 - ((float)t68)) : 0.0f);
+                    float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
+                    int64_t t72 = imin(((int64_t)floorf(t71)), 5);
+                    int64_t t73 = ((t72 < 5) ? (t72 + 1) : t72);
+                    float t74 = ((t72 < 5) ? (t71 - ((float)t72)) : 0.0f);
+                    float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 240) + (c48 * 30)) + (t68 * 6)) + t72)]) + (t74 * B8[((((c47 * 240) + (c48 * 30)) + (t68 * 6)) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 240) + (c48 * 30)) + (t69 * 6)) + t72)]) + (t74 * B8[((((c47 * 240) + (c48 * 30)) + (t69 * 6)) + t73)]))));
+                    m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
                   }
                 }
               }
@@ -166,53 +169,54 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             } else {
               if ((i < 20400)) {
                 int64_t li = (i - 20160);
-                int64_t c73 = ((li / 30) % 8);
-                int64_t c74 = ((li / 6) % 5);
-                int64_t c75 = (li % 6);
+                int64_t c76 = (li / 240);
+                int64_t c77 = ((li / 30) % 8);
+                int64_t c78 = ((li / 6) % 5);
+                int64_t c79 = (li % 6);
                 float m = (-INFINITY);
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t76 = (c74 + dh);
-                    int64_t t77 = (c75 + dw);
-                    if ((((t76 >= 0) && (t76 < 5)) && ((t77 >= 0) && (t77 < 6)))) {
-                      float t78 = fmaxf(0.0f, ((2.0f * (((float)t76) + 0.5f)) - 0.5f));
-                      int64_t t79 = imin(((int64_t)floorf(t78)), 9);
-                      int64_t t80 = ((t79 < 9) ? (t79 + 1) : t79);
-                      float t81 = ((t79 < 9) ? (t78 - ((float)t79)) : 0.0f);
-                      float t82 = fmaxf(0.0f, ((2.0f * (((float)t77) + 0.5f)) - 0.5f));
-                      int64_t t83 = imin(((int64_t)floorf(t82)), 11);
-                      int64_t t84 = ((t83 < 11) ? (t83 + 1) : t83);
-                      float t85 = ((t83 < 11) ? (t82 - ((float)t83)) : 0.0f);
-                      float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[(((c73 * 120) + (t79 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t79 * 12)) + t84)]))) + (t81 * (((1.0f - t85) * B7[(((c73 * 120) + (t80 * 12)) + t83)]) + (t85 * B7[(((c73 * 120) + (t80 * 12)) + t84)]))));
-                      m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
+                    int64_t t80 = (c78 + dh);
+                    int64_t t81 = (c79 + dw);
+                    if ((((t80 >= 0) && (t80 < 5)) && ((t81 >= 0) && (t81 < 6)))) {
+                      float t82 = fmaxf(0.0f, ((2.0f * (((float)t80) + 0.5f)) - 0.5f));
+                      int64_t t83 = imin(((int64_t)floorf(t82)), 9);
+                      int64_t t84 = ((t83 < 9) ? (t83 + 1) : t83);
+                      float t85 = ((t83 < 9) ? (t82 - ((float)t83)) : 0.0f);
+                      float t86 = fmaxf(0.0f, ((2.0f * (((float)t81) + 0.5f)) - 0.5f));
+                      int64_t t87 = imin(((int64_t)floorf(t86)), 11);
+                      int64_t t88 = ((t87 < 11) ? (t87 + 1) : t87);
+                      float t89 = ((t87 < 11) ? (t86 - ((float)t87)) : 0.0f);
+                      float t90 = (((1.0f - t85) * (((1.0f - t89) * B7[((((c76 * 960) + (c77 * 120)) + (t83 * 12)) + t87)]) + (t89 * B7[((((c76 * 960) + (c77 * 120)) + (t83 * 12)) + t88)]))) + (t85 * (((1.0f - t89) * B7[((((c76 * 960) + (c77 * 120)) + (t84 * 12)) + t87)]) + (t89 * B7[((((c76 * 960) + (c77 * 120)) + (t84 * 12)) + t88)]))));
+                      m = (((t90 > m) || ((t90 != t90) && (m == m))) ? t90 : m);
                     }
                   }
                 }
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t87 = (c74 + dh);
-                    int64_t t88 = (c75 + dw);
-                    if ((((t87 >= 0) && (t87 < 5)) && ((t88 >= 0) && (t88 < 6)))) {
-                      float t89 = B8[(((c73 * 30) + (t87 * 6)) + t88)];
-                      m = (((t89 > m) || ((t89 != t89) && (m == m))) ? t89 : m);
+                    int64_t t91 = (c78 + dh);
+                    int64_t t92 = (c79 + dw);
+                    if ((((t91 >= 0) && (t91 < 5)) && ((t92 >= 0) && (t92 < 6)))) {
+                      float t93 = B8[((((c76 * 240) + (c77 * 30)) + (t91 * 6)) + t92)];
+                      m = (((t93 > m) || ((t93 != t93) && (m == m))) ? t93 : m);
                     }
                   }
                 }
                 for (int64_t dh = -1; dh < 2; dh++) {
                   for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t90 = (c74 + dh);
-                    int64_t t91 = (c75 + dw);
-                    if ((((t90 >= 0) && (t90 < 5)) && ((t91 >= 0) && (t91 < 6)))) {
-                      float t92 = fmaxf(0.0f, ((0.6f * (((float)t90) + 0.5f)) - 0.5f));
-                      int64_t t93 = imin(((int64_t)floorf(t92)), 2);
-                      int64_t t94 = ((t93 < 2) ? (t93 + 1) : t93);
-                      float t95 = ((t93 < 2) ? (t92 - ((float)t93)) : 0.0f);
-                      float t96 = fmaxf(0.0f, ((0.5f * (((float)t91) + 0.5f)) - 0.5f));
+                    int64_t t94 = (c78 + dh);
+                    int64_t t95 = (c79 + dw);
+                    if ((((t94 >= 0) && (t94 < 5)) && ((t95 >= 0) && (t95 < 6)))) {
+                      float t96 = fmaxf(0.0f, ((0.6f * (((float)t94) + 0.5f)) - 0.5f));
                       int64_t t97 = imin(((int64_t)floorf(t96)), 2);
                       int64_t t98 = ((t97 < 2) ? (t97 + 1) : t97);
                       float t99 = ((t97 < 2) ? (t96 - ((float)t97)) : 0.0f);
-                      float t100 = (((1.0f - t95) * (((1.0f - t99) * B9[(((c73 * 9) + (t93 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t93 * 3)) + t98)]))) + (t95 * (((1.0f - t99) * B9[(((c73 * 9) + (t94 * 3)) + t97)]) + (t99 * B9[(((c73 * 9) + (t94 * 3)) + t98)]))));
-                      m = (((t100 > m) || ((t100 != t100) && (m == m))) ? t100 : m);
+                      float t100 = fmaxf(0.0f, ((0.5f * (((float)t95) + 0.5f)) - 0.5f));
+                      int64_t t101 = imin(((int64_t)floorf(t100)), 2);
+                      int64_t t102 = ((t101 < 2) ? (t101 + 1) : t101);
+                      float t103 = ((t101 < 2) ? (t100 - ((float)t101)) : 0.0f);
+                      float t104 = (((1.0f - t99) * (((1.0f - t103) * B9[((((c76 * 72) + (c77 * 9)) + (t97 * 3)) + t101)]) + (t103 * B9[((((c76 * 72) + (c77 * 9)) + (t97 * 3)) + t102)]))) + (t99 * (((1.0f - t103) * B9[((((c76 * 72) + (c77 * 9)) + (t98 * 3)) + t101)]) + (t103 * B9[((((c76 * 72) + (c77 * 9)) + (t98 * 3)) + t102)]))));
+                      m = (((t104 > m) || ((t104 != t104) && (m == m))) ? t104 : m);
                     }
                   }
                 }
@@ -220,35 +224,36 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               } else {
                 if ((i < 20472)) {
                   int64_t li = (i - 20400);
-                  int64_t c101 = ((li / 9) % 8);
-                  int64_t c102 = ((li / 3) % 3);
-                  int64_t c103 = (li % 3);
+                  int64_t c105 = (li / 72);
+                  int64_t c106 = ((li / 9) % 8);
+                  int64_t c107 = ((li / 3) % 3);
+                  int64_t c108 = (li % 3);
                   float m = (-INFINITY);
                   for (int64_t dh = -1; dh < 2; dh++) {
                     for (int64_t dw = -1; dw < 2; dw++) {
-                      int64_t t104 = (c102 + dh);
-                      int64_t t105 = (c103 + dw);
-                      if ((((t104 >= 0) && (t104 < 3)) && ((t105 >= 0) && (t105 < 3)))) {
-                        float t106 = fmaxf(0.0f, ((1.6666666f * (((float)t104) + 0.5f)) - 0.5f));
-                        int64_t t107 = imin(((int64_t)floorf(t106)), 4);
-                        int64_t t108 = ((t107 < 4) ? (t107 + 1) : t107);
-                        float t109 = ((t107 < 4) ? (t106 - ((float)t107)) : 0.0f);
-                        float t110 = fmaxf(0.0f, ((2.0f * (((float)t105) + 0.5f)) - 0.5f));
-                        int64_t t111 = imin(((int64_t)floorf(t110)), 5);
-                        int64_t t112 = ((t111 < 5) ? (t111 + 1) : t111);
-                        float t113 = ((t111 < 5) ? (t110 - ((float)t111)) : 0.0f);
-                        float t114 = (((1.0f - t109) * (((1.0f - t113) * B8[(((c101 * 30) + (t107 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t107 * 6)) + t112)]))) + (t109 * (((1.0f - t113) * B8[(((c101 * 30) + (t108 * 6)) + t111)]) + (t113 * B8[(((c101 * 30) + (t108 * 6)) + t112)]))));
-                        m = (((t114 > m) || ((t114 != t114) && (m == m))) ? t114 : m);
+                      int64_t t109 = (c107 + dh);
+                      int64_t t110 = (c108 + dw);
+                      if ((((t109 >= 0) && (t109 < 3)) && ((t110 >= 0) && (t110 < 3)))) {
+                        float t111 = fmaxf(0.0f, ((1.6666666f * (((float)t109) + 0.5f)) - 0.5f));
+                        int64_t t112 = imin(((int64_t)floorf(t111)), 4);
+                        int64_t t113 = ((t112 < 4) ? (t112 + 1) : t112);
+                        float t114 = ((t112 < 4) ? (t111 - ((float)t112)) : 0.0f);
+                        float t115 = fmaxf(0.0f, ((2.0f * (((float)t110) + 0.5f)) - 0.5f));
+                        int64_t t116 = imin(((int64_t)floorf(t115)), 5);
+                        int64_t t117 = ((t116 < 5) ? (t116 + 1) : t116);
+                        float t118 = ((t116 < 5) ? (t115 - ((float)t116)) : 0.0f);
+                        float t119 = (((1.0f - t114) * (((1.0f - t118) * B8[((((c105 * 240) + (c106 * 30)) + (t112 * 6)) + t116)]) + (t118 * B8[((((c105 * 240) + (c106 * 30)) + (t112 * 6)) + t117)]))) + (t114 * (((1.0f - t118) * B8[((((c105 * 240) + (c106 * 30)) + (t113 * 6)) + t116)]) + (t118 * B8[((((c105 * 240) + (c106 * 30)) + (t113 * 6)) + t117)]))));
+                        m = (((t119 > m) || ((t119 != t119) && (m == m))) ? t119 : m);
                       }
                     }
                   }
                   for (int64_t dh = -1; dh < 2; dh++) {
                     for (int64_t dw = -1; dw < 2; dw++) {
-                      int64_t t115 = (c102 + dh);
-                      int64_t t116 = (c103 + dw);
-                      if ((((t115 >= 0) && (t115 < 3)) && ((t116 >= 0) && (t116 < 3)))) {
-                        float t117 = B9[(((c101 * 9) + (t115 * 3)) + t116)];
-                        m = (((t117 > m) || ((t117 != t117) && (m == m))) ? t117 : m);
+                      int64_t t120 = (c107 + dh);
+                      int64_t t121 = (c108 + dw);
+                      if ((((t120 >= 0) && (t120 < 3)) && ((t121 >= 0) && (t121 < 3)))) {
+                        float t122 = B9[((((c105 * 72) + (c106 * 9)) + (t120 * 3)) + t121)];
+                        m = (((t122 > m) || ((t122 != t122) && (m == m))) ? t122 : m);
                       }
                     }
                   }
@@ -271,12 +276,13 @@ void k1_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 1920) % 8);
-        int64_t c1 = ((i / 48) % 40);
-        int64_t c2 = (i % 48);
-        float t3 = B1[(((c0 * 1920) + (c1 * 48)) + c2)];
-        float t4 = (1.0f / (1.0f + expf((-t3))));
-        B0[i] = t4;
+        int64_t c0 = (i / 15360);
+        int64_t c1 = ((i / 1920) % 8);
+        int64_t c2 = ((i / 48) % 40);
+        int64_t c3 = (i % 48);
+        float t4 = B1[(((c1 * 1920) + (c2 * 48)) + c3)];
+        float t5 = (1.0f / (1.0f + expf((-t4))));
+        B0[i] = t5;
       }
     }
   }
@@ -290,12 +296,13 @@ void k2_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 480) % 8);
-        int64_t c1 = ((i / 24) % 20);
-        int64_t c2 = (i % 24);
-        float t3 = B1[(((c0 * 480) + (c1 * 24)) + c2)];
-        float t4 = (1.0f / (1.0f + expf((-t3))));
-        B0[i] = t4;
+        int64_t c0 = (i / 3840);
+        int64_t c1 = ((i / 480) % 8);
+        int64_t c2 = ((i / 24) % 20);
+        int64_t c3 = (i % 24);
+        float t4 = B1[(((c1 * 480) + (c2 * 24)) + c3)];
+        float t5 = (1.0f / (1.0f + expf((-t4))));
+        B0[i] = t5;
       }
     }
   }
@@ -309,12 +316,13 @@ void k3_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 120) % 8);
-        int64_t c1 = ((i / 12) % 10);
-        int64_t c2 = (i % 12);
-        float t3 = B1[(((c0 * 120) + (c1 * 12)) + c2)];
-        float t4 = (1.0f / (1.0f + expf((-t3))));
-        B0[i] = t4;
+        int64_t c0 = (i / 960);
+        int64_t c1 = ((i / 120) % 8);
+        int64_t c2 = ((i / 12) % 10);
+        int64_t c3 = (i % 12);
+        float t4 = B1[(((c1 * 120) + (c2 * 12)) + c3)];
+        float t5 = (1.0f / (1.0f + expf((-t4))));
+        B0[i] = t5;
       }
     }
   }
@@ -328,12 +336,13 @@ void k4_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 30) % 8);
-        int64_t c1 = ((i / 6) % 5);
-        int64_t c2 = (i % 6);
-        float t3 = B1[(((c0 * 30) + (c1 * 6)) + c2)];
-        float t4 = (1.0f / (1.0f + expf((-t3))));
-        B0[i] = t4;
+        int64_t c0 = (i / 240);
+        int64_t c1 = ((i / 30) % 8);
+        int64_t c2 = ((i / 6) % 5);
+        int64_t c3 = (i % 6);
+        float t4 = B1[(((c1 * 30) + (c2 * 6)) + c3)];
+        float t5 = (1.0f / (1.0f + expf((-t4))));
+        B0[i] = t5;
       }
     }
   }
@@ -347,12 +356,13 @@ void k5_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = ((i / 9) % 8);
-        int64_t c1 = ((i / 3) % 3);
-        int64_t c2 = (i % 3);
-        float t3 = B1[(((c0 * 9) + (c1 * 3)) + c2)];
-        float t4 = (1.0f / (1.0f + expf((-t3))));
-        B0[i] = t4;
+        int64_t c0 = (i / 72);
+        int64_t c1 = ((i / 9) % 8);
+        int64_t c2 = ((i / 3) % 3);
+        int64_t c3 = (i % 3);
+        float t4 = B1[(((c1 * 9) + (c2 * 3)) + c3)];
+        float t5 = (1.0f / (1.0f + expf((-t4))));
+        B0[i] = t5;
       }
     }
   }
