@@ -1,5 +1,5 @@
 // Tensors made from attrs alone (arange, full) or from a feature map's shape (locations).
-import { mul, showDim } from '../dims.js';
+import { isConst, mul, showDim } from '../dims.js';
 import { DType, numel } from '../types.js';
 import { dimAttr, dimsAttr, floatAttr, intAttr, intsAttr, stringAttr } from './attrs.js';
 import { need, requireAtLeast, requireRank } from './checks.js';
@@ -56,8 +56,9 @@ const locations: OpDef = {
   shape([x], attrs) {
     const t = need('locations', x, 'x', 0);
     requireRank('locations', t, 4, 'feature map', 0, 'B, C, H, W');
-    const s = intAttr('locations', attrs, 'stride');
-    if (s < 1) throw new ShapeError(`locations: stride must be at least 1, got ${s}`);
+    // The stride scales values only, so it may stay symbolic here.
+    const s = dimAttr('locations', attrs, 'stride');
+    if (isConst(s) && s < 1) throw new ShapeError(`locations: stride must be at least 1, got ${s}`);
     return [{ dtype: 'f32', shape: [mul(t.shape[2], t.shape[3]), 2] }];
   },
   reference([x], attrs) {

@@ -2,10 +2,10 @@
 // bilinearly resized to its size and a (tau+1) x phi x phi max is taken,
 // keeping the level's own frame. Resize and max are one op so backends can
 // sample the neighbours inside the kernel.
-import { showDim } from '../dims.js';
+import { isConst, showDim } from '../dims.js';
 import { numel } from '../types.js';
 import { Tensor } from '../tensor.js';
-import { intAttr, withDefaults } from './attrs.js';
+import { dimAttr, intAttr, withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
 import { Attrs, OpDef, ShapeError } from './op.js';
 import { resizePlanes } from './resize.js';
@@ -31,7 +31,8 @@ const max3d: OpDef = {
   inputs: [{ name: 'levels', dtypes: ['f32', 'f16'], variadic: true }],
   attrs: [{ name: 'tau', type: 'int', default: 2 }, { name: 'phi', type: 'int', default: 3 }],
   shape(ins, attrs, ctx) {
-    windowParams(attrs);
+    // The window never changes shapes: symbolic tau/phi are left to lowering.
+    if (isConst(dimAttr('max3d', attrs, 'tau')) && isConst(dimAttr('max3d', attrs, 'phi'))) windowParams(attrs);
     if (ins.length === 0) throw new ShapeError('max3d: needs at least one level');
     const ts = ins.map((t, i) => need('max3d', t, `level ${i}`, i));
     ts.forEach((t, i) => {

@@ -25,6 +25,7 @@ test('create shapes and errors', () => {
   assert.is(shown(shapeOf('arange', [], { n: sym('N') })[0]), 'i32[N]');
   assert.is(shown(shapeOf('full', [], { shape: [sym('B'), 100], value: -1, dtype: 'i32' })[0]), 'i32[B, 100]');
   assert.is(shown(shapeOf('locations', [ty('f32', [sym('B'), 256, sym('H'), sym('W')])], { stride: 8 })[0]), 'f32[H*W, 2]');
+  assert.is(shown(shapeOf('locations', [ty('f32', [1, 8, 4, 4])], { stride: sym('S') })[0]), 'f32[16, 2]');
   shapeError('arange', [], { n: -1 }, 'arange: n = -1 must not be negative');
   shapeError('arange', [], { n: 3, dtype: 'bool' }, "arange: attribute 'dtype' must be one of");
   shapeError('locations', [ty('f32', [4, 4])], { stride: 8 }, 'locations: feature map must have rank 4 (B, C, H, W)');

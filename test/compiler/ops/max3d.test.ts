@@ -45,6 +45,7 @@ test('max3d shapes and errors', () => {
   const B = sym('B');
   const outs = shapeOf('max3d', [ty('f32', [B, 256, sym('H3'), sym('W3')]), ty('f32', [B, 256, sym('H4'), sym('W4')])]);
   assert.equal(outs.map(shown), ['f32[B, 256, H3, W3]', 'f32[B, 256, H4, W4]']);
+  assert.is(shown(shapeOf('max3d', [ty('f32', [1, 8, 4, 4])], { tau: sym('T'), phi: sym('P') })[0]), 'f32[1, 8, 4, 4]');
   shapeError('max3d', [ty('f32', [1, 256, 8, 8]), ty('f32', [1, 128, 4, 4])], {}, 'max3d: level 1 has 128 channels but level 0 has 256');
   shapeError('max3d', [ty('f32', [1, 8, 8, 8]), ty('f32', [2, 8, 4, 4])], {}, 'max3d: level 1 has batch 2 but level 0 has 1');
   shapeError('max3d', [ty('f32', [1, 8, 8, 8])], { tau: 1 }, 'max3d: tau must be an even number >= 0, got 1');
