@@ -12,7 +12,7 @@ import { renderWgsl } from '../compiler/render/wgsl.js';
 import type { Kernel } from '../compiler/kernel/ir.js';
 
 export interface WebGpuOptions {
-  /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries). */
+  /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries), 4 each kernel's WGSL. */
   debug?: number;
   /** Collect per-launch GPU times for lastTimes() without printing (benchmarks). */
   timing?: boolean;
@@ -72,6 +72,16 @@ export class WebGpuRuntime implements Runtime {
     return new WebGpuRuntime(dev, opts);
   }
 
+  /** A kernel's WGSL; FUSEDET_DEBUG=4 also writes it where a user can read it. */
+  private readonly sourceOf = (k: ProgramKernel): string => {
+    const src = (this.opts.render ?? defaultRender)(k);
+    if ((this.opts.debug ?? 0) >= 4) {
+      const path = this.opts.dumpSource?.(k.name, k.hash, src);
+      (this.opts.log ?? console.error)(path ? `[webgpu] ${k.name}: ${path}` : `[webgpu] ${k.name}:\n${src}`);
+    }
+    return src;
+  };
+
   /** What the fusion pass and buffer planner must respect on this device. */
   get limits(): ComputeLimits { return this.gpu.limits; }
 
@@ -85,7 +95,7 @@ export class WebGpuRuntime implements Runtime {
       debug: this.opts.debug ?? 0,
       timing: this.opts.timing ?? false,
       log: this.opts.log ?? ((l) => console.error(l)),
-      source: this.opts.render ?? defaultRender,
+      source: this.sourceOf,
     });
   }
 

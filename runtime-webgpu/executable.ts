@@ -106,10 +106,14 @@ export class WebGpuExecutable implements Executable {
     const t0 = performance.now();
     const compiledBefore = cache.compiles;
     for (const b of p.buffers) checkSize(b, this.dev);
+    // Rendered once per kernel, however many launches share it.
+    const sources = new Map<number, string>();
     const pipelines = await Promise.all(p.launches.map((l, i) => {
       const k = p.kernels[l.kernel];
       if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
-      return cache.get(k.name, k.hash, this.opts.source(k), l.buffers.length, k.workgroupSize);
+      let src = sources.get(l.kernel);
+      if (src === undefined) { src = this.opts.source(k); sources.set(l.kernel, src); }
+      return cache.get(k.name, k.hash, src, l.buffers.length, k.workgroupSize);
     }));
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
