@@ -4,7 +4,7 @@ import { DType, numel } from '../types.js';
 import { dimAttr, dimsAttr, floatAttr, intAttr, intsAttr, stringAttr } from './attrs.js';
 import { need, requireAtLeast, requireRank } from './checks.js';
 import { OpDef, ShapeError } from './op.js';
-import { alloc, store } from './tensors.js';
+import { alloc, store, usesF64 } from './tensors.js';
 
 const ARANGE_DTYPES: readonly DType[] = ['i32', 'f32', 'f16'];
 const ALL_DTYPES: readonly DType[] = ['f32', 'f16', 'i32', 'bool'];
@@ -64,7 +64,7 @@ const locations: OpDef = {
   reference([x], attrs) {
     const s = intAttr('locations', attrs, 'stride');
     const [, , H, W] = x!.shape;
-    const out = alloc('f32', [H * W, 2], false);
+    const out = alloc('f32', [H * W, 2], usesF64([x]));
     for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
       out.data[(i * W + j) * 2] = (j + 0.5) * s;
       out.data[(i * W + j) * 2 + 1] = (i + 0.5) * s;
