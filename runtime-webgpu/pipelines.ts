@@ -35,17 +35,36 @@ export function formatDiagnostics(messages: readonly GPUCompilationMessage[], so
   }).join('\n');
 }
 
+/**
+ * Pipeline builds in flight at once. Dawn queues the rest; a build's timeout
+ * must measure that build, not its wait behind fifty others (SwiftShader
+ * takes seconds per large kernel).
+ */
+const MAX_BUILDS_IN_FLIGHT = 2;
+
 export class PipelineCache {
   private readonly byHash = new Map<string, Promise<CompiledKernel>>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
   compiles = 0;
 
   constructor(private readonly gpu: OpenDevice, private readonly timeoutMs: number, private readonly dump: SourceDump | undefined) {}
+
+  private async slot(): Promise<void> {
+    if (this.inFlight < MAX_BUILDS_IN_FLIGHT) { this.inFlight++; return; }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next(); else this.inFlight--;
+  }
 
   get(name: string, hash: string, wgsl: string, storageCount: number, workgroupSize: number): Promise<CompiledKernel> {
     const key = `${hash}/${storageCount}`;
     let p = this.byHash.get(key);
     if (!p) {
-      p = this.compile(name, hash, wgsl, storageCount, workgroupSize);
+      p = this.slot().then(() => this.compile(name, hash, wgsl, storageCount, workgroupSize)).finally(() => this.release());
       // A failed compile must not poison the cache for a corrected retry.
       p.catch(() => this.byHash.delete(key));
       this.byHash.set(key, p);
