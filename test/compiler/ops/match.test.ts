@@ -51,6 +51,28 @@ test('match totals equal brute force on random instances with ties and -1 entrie
   }
 });
 
+test('match: continuous qualities, larger instances (6 x 8), batched; optimal total and distinct columns', () => {
+  const next = rng(7);
+  const B = 3, G = 6, N = 8;
+  const vals = Array.from({ length: B * G * N }, () => (next() < 0.3 ? -1 : next()));
+  const counts = [6, 4, 0];
+  const m = list(run1('match', [f32([B, G, N], vals), i32([B], counts)]));
+  for (let b = 0; b < B; b++) {
+    const q = vals.slice(b * G * N, (b + 1) * G * N);
+    const cols = m.slice(b * G, b * G + counts[b]);
+    assert.is(new Set(cols).size, counts[b]);
+    assert.ok(m.slice(b * G + counts[b], (b + 1) * G).every((c) => c === -1));
+    if (counts[b] === 0) continue;
+    const total = cols.reduce((a, c, r) => a + q[r * N + c], 0);
+    assert.ok(Math.abs(total - bruteForce(q, counts[b], N)) < 1e-5, `image ${b}`);
+  }
+});
+
+test('match: non-finite qualities rank below every finite one', () => {
+  const q = f32([1, 2, 3], [-Infinity, 0.2, NaN, 0.9, 0.8, -1]);
+  assert.equal(list(run1('match', [q, i32([1], [2])])), [1, 0]);
+});
+
 test('match shapes and errors', () => {
   assert.is(shown(shapeOf('match', [ty('f32', [sym('B'), sym('G'), sym('N')]), ty('i32', [sym('B')])])[0]), 'i32[B, G]');
   shapeError('match', [ty('f32', [1, 5, 4]), ty('i32', [1])], {}, 'match: 5 GT rows but only 4 locations');
