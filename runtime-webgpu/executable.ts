@@ -115,6 +115,14 @@ export class WebGpuExecutable implements Executable {
       if (src === undefined) { src = this.opts.source(k); sources.set(l.kernel, src); }
       return cache.get(k.name, k.hash, src, l.buffers.length, k.workgroupSize);
     }));
+    // Everything a plain exception can catch is checked before the error
+    // scopes open: a throw between push and pop would unbalance them.
+    const ids = new Set(p.buffers.map((b) => b.id));
+    p.launches.forEach((l, i) => {
+      const bad = l.buffers.find((id) => !ids.has(id));
+      if (bad !== undefined) throw new WebGpuError(`launch ${i} (${p.kernels[l.kernel].name}) binds buffer #${bad}, which the program does not declare`);
+    });
+    for (const [name, id] of Object.entries(p.outputs)) this.declared(id, `output '${name}'`);
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     for (const b of p.buffers) {
@@ -182,23 +190,30 @@ export class WebGpuExecutable implements Executable {
     return b;
   }
 
-  private upload(kind: 'input' | 'param', names: Record<string, number>, values: Map<string, Tensor> | Record<string, Tensor>, all: boolean): void {
+  /** Checks every tensor first and converts it, so a bad input throws before any GPU work. */
+  private staged(kind: 'input' | 'param', names: Record<string, number>, values: Map<string, Tensor> | Record<string, Tensor>, all: boolean): [GPUBuffer, Uint8Array<ArrayBuffer>][] {
     const get = (n: string): Tensor | undefined => (values instanceof Map ? values.get(n) : values[n]);
     for (const name of values instanceof Map ? values.keys() : Object.keys(values)) {
       if (!Object.hasOwn(names, name)) throw new WebGpuError(`unknown ${kind} '${name}'; the program's ${kind}s are: ${Object.keys(names).join(', ') || '(none)'}`);
     }
+    const out: [GPUBuffer, Uint8Array<ArrayBuffer>][] = [];
     for (const [name, id] of Object.entries(names)) {
       const t = get(name);
       if (!t) { if (all) throw new WebGpuError(`missing ${kind} '${name}'`); continue; }
       const b = this.declared(id, `${kind} '${name}'`);
       if (t.dtype !== b.dtype) throw new WebGpuError(`${kind} '${name}': expected ${b.dtype}, got ${t.dtype}`);
-      this.dev.device.queue.writeBuffer(this.buffers.get(id)!, 0, tensorBytes(t, b.dtype, b.bytes, `${kind} '${name}'`));
+      out.push([this.buffers.get(id)!, tensorBytes(t, b.dtype, b.bytes, `${kind} '${name}'`)]);
     }
+    return out;
+  }
+
+  private write(staged: [GPUBuffer, Uint8Array<ArrayBuffer>][]): void {
+    for (const [buffer, bytes] of staged) this.dev.device.queue.writeBuffer(buffer, 0, bytes);
   }
 
   async setParams(params: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
     this.fail();
-    this.upload('param', this.program.params, params, false);
+    this.write(this.staged('param', this.program.params, params, false));
   }
 
   /** Reads a resident parameter back through its own staging buffer. */
@@ -234,8 +249,9 @@ export class WebGpuExecutable implements Executable {
     this.fail();
     const { device } = this.dev;
     const p = this.program;
+    const staged = this.staged('input', p.inputs, inputs, true);
     device.pushErrorScope('validation');
-    this.upload('input', p.inputs, inputs, true);
+    this.write(staged);
     const enc = device.createCommandEncoder({ label: 'run' });
     if (this.timing) {
       // One pass per launch so each has its own begin/end timestamps.

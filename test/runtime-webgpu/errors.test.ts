@@ -100,6 +100,9 @@ gpuTest('wrong inputs: missing, unknown, wrong size', async () => {
   await rejects(() => ex.run({ x, z: x }), /unknown input 'z'; the program's inputs are: x/);
   await rejects(() => ex.run({ x: w }), /input 'x': expected 6 f32 values, got 3/);
   await rejects(() => ex.setParams({ q: w }), /unknown param 'q'/);
+  await ex.setParams({ w });
+  const ok = await ex.run({ x });
+  assert.is(ok.y.data.length, 6, 'the executable still works after rejected calls');
   ex.dispose();
   await rejects(() => ex.run({ x }), /disposed/);
 });
