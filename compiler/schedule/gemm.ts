@@ -36,8 +36,8 @@ interface GemmParts {
   setup(problem: Expr): void;
   /** The weight A[row, k] (row clamped by the caller). */
   a(row: Expr, k: Expr): Expr;
-  /** Per-column facts of the strip (in workgroup memory), computed once: column j's lets given col = min(n0 + j, N - 1). */
-  columns?: { arrays: { name: string; t: 'i64' }[]; values(col: Expr): Expr[] };
+  /** A table in workgroup memory computed once per workgroup before packing: entry e's values, given the strip start n0 and TN. */
+  table?: { size(TN: number): number; arrays: { name: string; t: 'i64' | 'bool' }[]; values(e: Expr, TN: number): Expr[] };
   /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop. */
   packRow(k: Expr): void;
   /** The panel value of the current row at column j (col = its clamped output column). */
@@ -62,7 +62,7 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
-  for (const a of parts.columns?.arrays ?? []) em.locals.push({ name: a.name, t: a.t, size: TN });
+  for (const a of parts.table?.arrays ?? []) em.locals.push({ name: a.name, t: a.t, size: parts.table!.size(TN) });
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM });
   const I = v('ii'), J = v('j'), KK = v('kk');
   // Per-thread lets die at barriers (the C rendering splits the thread loop
@@ -76,12 +76,11 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
   };
   const k0 = mul(v('c'), idx(KC));
   const body = em.block(() => {
-    if (parts.columns) {
-      const cols = parts.columns;
+    if (parts.table) {
+      const tab = parts.table;
       prelude();
-      em.emit(threadStrided('j', idx(TN), WG, em.block(() => {
-        em.emit(let_('col', 'i64', min(add(v('n0'), J), idx(s.N - 1))));
-        cols.values(v('col')).forEach((e, i) => em.emit(lstore(cols.arrays[i].name, J, e)));
+      em.emit(threadStrided('e', idx(tab.size(TN)), WG, em.block(() => {
+        tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x)));
       })));
       em.emit(barrier);
     }
@@ -166,22 +165,27 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
     },
     a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32'),
-    columns: {
-      arrays: [{ name: 'colh', t: 'i64' }, { name: 'colw', t: 'i64' }],
-      values: (col) => [sub(mul(div(col, idx(OW)), idx(sh)), idx(ph)), sub(mul(mod(col, idx(OW)), idx(sw)), idx(pw))],
+    // Per (kernel tap, column): the input offset within a channel plane and
+    // whether it lies inside the image, so packing is a load and a select.
+    table: {
+      size: (TN) => KH * KW * TN,
+      arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
+      values(e, TN) {
+        const kr = div(e, idx(TN));
+        const col = em.bind(min(add(v('n0'), mod(e, idx(TN))), idx(OH * OW - 1)), 'col');
+        const ih = em.bind(add(sub(mul(div(col, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
+        const iw = em.bind(add(sub(mul(mod(col, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
+        const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+        return [sel(ok, add(mul(ih, idx(W)), iw), idx(0)), ok];
+      },
     },
     packRow(k) {
-      em.emit(let_('ci', 'i64', div(k, idx(KH * KW))));
-      em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
-      em.emit(let_('dy', 'i64', mul(div(v('kr'), idx(KW)), idx(dh))));
-      em.emit(let_('dx', 'i64', mul(mod(v('kr'), idx(KW)), idx(dw))));
-      em.emit(let_('xrow', 'i64', add(v('xbase'), mul(v('ci'), idx(H * W)))));
+      em.emit(let_('tb', 'i64', mul(mod(k, idx(KH * KW)), idx(tileWidth(OH * OW)))));
+      em.emit(let_('xrow', 'i64', add(v('xbase'), mul(div(k, idx(KH * KW)), idx(H * W)))));
     },
     packValue(j) {
-      const ih = em.bind(add(lload('colh', j, 'i64'), v('dy')), 'ih');
-      const iw = em.bind(add(lload('colw', j, 'i64'), v('dx')), 'iw');
-      const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
-      return sel(ok, em.bufLoad(xb, sel(ok, add(v('xrow'), add(mul(ih, idx(W)), iw)), idx(0)), 'f32'), f32(0));
+      const e = add(v('tb'), j);
+      return sel(lload('kok', e, 'bool'), em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), f32(0));
     },
     outIndex: (problem, row, col) => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))],
     bias: (row) => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined),

@@ -16,8 +16,8 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -29,11 +29,14 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t wbase = (grp * 2304);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 479);
-        colh[j] = ((col / 24) - 1);
-        colw[j] = ((col % 24) - 1);
+      for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col2 = imin((n0 + (e % 32)), 479);
+        int64_t ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
+        koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -44,28 +47,22 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q2 = (gid / 15);
-        int64_t q3 = (gid % 15);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 15);
+        int64_t q7 = (gid % 15);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 480));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -75,13 +72,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q7 = (gid / 15);
-        int64_t q8 = (gid % 15);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 15);
+        int64_t q9 = (gid % 15);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -102,13 +99,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q9 = (gid / 15);
-      int64_t q10 = (gid % 15);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 15);
+      int64_t q11 = (gid % 15);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -186,8 +183,8 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[192];
     float wv[6];
     {
@@ -200,11 +197,14 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t wbase = (grp * 576);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 479);
-        colh[j] = ((col / 24) - 1);
-        colw[j] = ((col % 24) - 1);
+      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col2 = imin((n0 + (e % 32)), 479);
+        int64_t ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
+        koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     {
@@ -217,28 +217,22 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q2 = (gid / 15);
-        int64_t q3 = (gid % 15);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 15);
+        int64_t q7 = (gid % 15);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 480));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -249,13 +243,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q7 = (gid / 15);
-        int64_t q8 = (gid % 15);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 15);
+        int64_t q9 = (gid % 15);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -277,13 +271,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q9 = (gid / 15);
-      int64_t q10 = (gid % 15);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 15);
+      int64_t q11 = (gid % 15);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {

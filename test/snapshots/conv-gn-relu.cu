@@ -5,8 +5,8 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -18,11 +18,14 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     long long wbase = (grp * 2304);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 479);
-      colh[j] = ((col / 24) - 1);
-      colw[j] = ((col % 24) - 1);
+    for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col2 = imin((n0 + (e % 32)), 479);
+      long long ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
+      koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -34,28 +37,22 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 15);
-      long long q3 = (gid % 15);
-      long long nimg = q2;
+      long long q6 = (gid / 15);
+      long long q7 = (gid % 15);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 480));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 480));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -66,13 +63,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q7 = (gid / 15);
-      long long q8 = (gid % 15);
-      long long nimg = q7;
+      long long q8 = (gid / 15);
+      long long q9 = (gid % 15);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -94,13 +91,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q9 = (gid / 15);
-    long long q10 = (gid % 15);
-    long long nimg = q9;
+    long long q10 = (gid / 15);
+    long long q11 = (gid % 15);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -169,8 +166,8 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -182,11 +179,14 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     long long wbase = (grp * 576);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (32 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 479);
-      colh[j] = ((col / 24) - 1);
-      colw[j] = ((col % 24) - 1);
+    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col2 = imin((n0 + (e % 32)), 479);
+      long long ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
+      koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -198,28 +198,22 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 15);
-      long long q3 = (gid % 15);
-      long long nimg = q2;
+      long long q6 = (gid / 15);
+      long long q7 = (gid % 15);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 480));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 480));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 20)) && ((iw5 >= 0) && (iw5 < 24)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 24) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -230,13 +224,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q7 = (gid / 15);
-      long long q8 = (gid % 15);
-      long long nimg = q7;
+      long long q8 = (gid / 15);
+      long long q9 = (gid % 15);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -258,13 +252,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q9 = (gid / 15);
-    long long q10 = (gid % 15);
-    long long nimg = q9;
+    long long q10 = (gid / 15);
+    long long q11 = (gid % 15);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {

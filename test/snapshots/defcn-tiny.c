@@ -22,8 +22,8 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[864];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[192];
     float wv[6];
     {
@@ -36,11 +36,14 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 108);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 1023);
-        colh[j] = (((col / 32) * 2) - 1);
-        colw[j] = (((col % 32) * 2) - 1);
+      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col2 = imin((n0 + (e % 32)), 1023);
+        int64_t ih3 = ((((col2 / 32) * 2) - 1) + ((e / 32) / 3));
+        int64_t iw4 = ((((col2 % 32) * 2) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 64)) && ((iw4 >= 0) && (iw4 < 64)));
+        koff[e] = (ok5 ? ((ih3 * 64) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     {
@@ -53,28 +56,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q2 = (gid / 32);
-        int64_t q3 = (gid % 32);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 32);
+        int64_t q7 = (gid % 32);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 27) + kk);
           if ((kg < 27)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4096));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 4096));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 64)) && ((iw5 >= 0) && (iw5 < 64)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 64) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -85,13 +82,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q7 = (gid / 32);
-        int64_t q8 = (gid % 32);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 32);
+        int64_t q9 = (gid % 32);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 27; kk++) {
@@ -113,22 +110,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     {
       const int64_t lid = 0;
-      int64_t q9 = (gid / 32);
-      int64_t q10 = (gid % 32);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 32);
+      int64_t q11 = (gid % 32);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1024))) {
-            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t12 = ((t11 < 0.0f) ? 0.0f : t11);
-            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t12;
+            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t13 = ((t12 < 0.0f) ? 0.0f : t12);
+            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t13;
           }
         }
       }
@@ -177,8 +174,8 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -190,11 +187,14 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 288);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-        int64_t j = (lid + (j_k * 2));
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = (((col / 8) * 2) - 1);
-        colw[j] = (((col % 8) * 2) - 1);
+      for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+        int64_t e = (lid + (e_k * 2));
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = ((((col2 / 8) * 2) - 1) + ((e / 32) / 3));
+        int64_t iw4 = ((((col2 % 8) * 2) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
+        koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -205,28 +205,22 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 36) + kk);
           if ((kg < 36)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 256));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 256));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -236,13 +230,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
@@ -263,22 +257,22 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t12 = ((t11 < 0.0f) ? 0.0f : t11);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
+            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t13 = ((t12 < 0.0f) ? 0.0f : t12);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
           }
         }
       }
@@ -298,8 +292,8 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -311,11 +305,14 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t wbase = (grp * 576);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-        int64_t j = (lid + (j_k * 2));
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) - 1);
-        colw[j] = ((col % 8) - 1);
+      for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+        int64_t e = (lid + (e_k * 2));
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -326,28 +323,22 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -357,13 +348,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
@@ -384,21 +375,21 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t11 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
+            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
           }
         }
       }
@@ -419,8 +410,8 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[32];
+    uint8_t kok[32];
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -432,11 +423,14 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       int64_t wbase = (grp * 32);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-        int64_t j = (lid + (j_k * 2));
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) * 2);
-        colw[j] = ((col % 8) * 2);
+      for (int64_t e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
+        int64_t e = (lid + (e_k * 2));
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) * 2) + (e / 32));
+        int64_t iw4 = ((col2 % 8) * 2);
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
+        koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -447,28 +441,22 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 4) + kk);
           if ((kg < 4)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 256));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 256));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -478,13 +466,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
@@ -505,24 +493,24 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t11 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t13 = (t11 + t12);
-            float t14 = ((t13 < 0.0f) ? 0.0f : t13);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
+            float t12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+            float t13 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t14 = (t12 + t13);
+            float t15 = ((t14 < 0.0f) ? 0.0f : t14);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
           }
         }
       }
@@ -542,8 +530,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -554,11 +542,14 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 1152);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = (((col / 4) * 2) - 1);
-        colw[j] = (((col % 4) * 2) - 1);
+      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = ((((col1 / 4) * 2) - 1) + ((e / 16) / 3));
+        int64_t iw3 = ((((col1 % 4) * 2) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+        koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -569,8 +560,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -580,16 +571,10 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -599,8 +584,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -625,8 +610,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
@@ -637,9 +622,9 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t7 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
+            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t9 = ((t8 < 0.0f) ? 0.0f : t8);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
           }
         }
       }
@@ -659,8 +644,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -671,11 +656,14 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) - 1);
-        colw[j] = ((col % 4) - 1);
+      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -686,8 +674,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -697,16 +685,10 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -716,8 +698,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -742,8 +724,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -754,8 +736,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t7 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
+            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
           }
         }
       }
@@ -776,8 +758,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[16];
+    uint8_t kok[16];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -788,11 +770,14 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       int64_t wbase = (grp * 128);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) * 2);
-        colw[j] = ((col % 4) * 2);
+      for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) * 2) + (e / 16));
+        int64_t iw3 = ((col1 % 4) * 2);
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+        koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -803,8 +788,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -814,16 +799,10 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 64));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -833,8 +812,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -859,8 +838,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -871,11 +850,11 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t7 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t9 = (t7 + t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
+            float t8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+            float t9 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t10 = (t8 + t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
           }
         }
       }
@@ -895,8 +874,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -907,11 +886,14 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = (((col / 2) * 2) - 1);
-        colw[j] = (((col % 2) * 2) - 1);
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = ((((col1 / 2) * 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = ((((col1 % 2) * 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -922,8 +904,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -933,16 +915,10 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -952,8 +928,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -978,8 +954,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -990,9 +966,9 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t7 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
+            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t9 = ((t8 < 0.0f) ? 0.0f : t8);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t9;
           }
         }
       }
@@ -1012,8 +988,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1024,11 +1000,14 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) - 1);
-        colw[j] = ((col % 2) - 1);
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1039,8 +1018,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1050,16 +1029,10 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1069,8 +1042,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1095,8 +1068,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1107,8 +1080,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t7 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
+            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
           }
         }
       }
@@ -1129,8 +1102,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[8];
+    uint8_t kok[8];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1141,11 +1114,14 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) * 2);
-        colw[j] = ((col % 2) * 2);
+      for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) * 2) + (e / 8));
+        int64_t iw3 = ((col1 % 2) * 2);
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1156,8 +1132,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1167,16 +1143,10 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 16));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1186,8 +1156,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1212,8 +1182,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1224,11 +1194,11 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t7 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t9 = (t7 + t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t10;
+            float t8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+            float t9 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t10 = (t8 + t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
           }
         }
       }
@@ -1245,8 +1215,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[8];
+    uint8_t kok[8];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1257,11 +1227,14 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = (col / 2);
-        colw[j] = (col % 2);
+      for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = ((col1 / 2) + (e / 8));
+        int64_t iw3 = (col1 % 2);
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1272,8 +1245,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1283,16 +1256,10 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1302,8 +1269,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1328,8 +1295,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1358,8 +1325,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[16];
+    uint8_t kok[16];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1370,11 +1337,14 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = (col / 4);
-        colw[j] = (col % 4);
+      for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = ((col1 / 4) + (e / 16));
+        int64_t iw3 = (col1 % 4);
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1385,8 +1355,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1396,16 +1366,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -1415,8 +1379,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1441,8 +1405,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1453,10 +1417,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t7 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t8 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t9 = (t7 + t8);
-            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
+            float t8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t10 = (t8 + t9);
+            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
           }
         }
       }
@@ -1474,8 +1438,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[32];
+    uint8_t kok[32];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1487,11 +1451,14 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 128);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = (col / 8);
-        colw[j] = (col % 8);
+      for (int64_t e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = ((col2 / 8) + (e / 32));
+        int64_t iw4 = (col2 % 8);
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1502,28 +1469,22 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
-            int64_t ci = kg;
-            int64_t kr = 0;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = 0;
+            int64_t xrow = (xbase + (kg * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1533,13 +1494,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
@@ -1560,23 +1521,23 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 64))) {
-            float t11 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
-            float t12 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t13 = (t11 + t12);
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
+            float t12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+            float t13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t14 = (t12 + t13);
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
           }
         }
       }
@@ -1593,8 +1554,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1605,11 +1566,14 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) - 1);
-        colw[j] = ((col % 2) - 1);
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1620,8 +1584,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1631,16 +1595,10 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1650,8 +1608,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1676,8 +1634,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1705,8 +1663,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1717,11 +1675,14 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = ((col * 2) - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1732,8 +1693,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1743,16 +1704,10 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1762,8 +1717,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1788,8 +1743,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1817,8 +1772,8 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1830,11 +1785,14 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) - 1);
-        colw[j] = ((col % 8) - 1);
+      for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1845,28 +1803,22 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1876,13 +1828,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -1903,13 +1855,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -1933,8 +1885,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1945,11 +1897,14 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) - 1);
-        colw[j] = ((col % 4) - 1);
+      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1960,8 +1915,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -1971,16 +1926,10 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -1990,8 +1939,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -2016,8 +1965,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -2063,8 +2012,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -2075,11 +2024,14 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = ((col * 2) - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -2090,8 +2042,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2101,16 +2053,10 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2120,8 +2066,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2146,8 +2092,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2229,8 +2175,8 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[192];
     float wv[6];
     {
@@ -2243,11 +2189,14 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) - 1);
-        colw[j] = ((col % 8) - 1);
+      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     {
@@ -2260,28 +2209,22 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2292,13 +2235,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2320,13 +2263,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -2351,8 +2294,8 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[192];
     float wv[6];
     {
@@ -2365,11 +2308,14 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) - 1);
-        colw[j] = ((col % 8) - 1);
+      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     {
@@ -2382,28 +2328,22 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2414,13 +2354,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2442,25 +2382,25 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 64))) {
-            float t11 = B4[0];
-            float t12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
-            float t13 = (t11 * t12);
-            float t14 = ((t13 < 0.0f) ? 0.0f : t13);
-            float t15 = (t14 * 8.0f);
-            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
+            float t12 = B4[0];
+            float t13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+            float t14 = (t12 * t13);
+            float t15 = ((t14 < 0.0f) ? 0.0f : t14);
+            float t16 = (t15 * 8.0f);
+            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t16;
           }
         }
       }
@@ -2531,8 +2471,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[96];
     float wv[6];
     {
@@ -2544,11 +2484,14 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) - 1);
-        colw[j] = ((col % 4) - 1);
+      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -2561,8 +2504,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2572,16 +2515,10 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2592,8 +2529,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2619,8 +2556,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2649,8 +2586,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[96];
     float wv[6];
     {
@@ -2662,11 +2599,14 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) - 1);
-        colw[j] = ((col % 4) - 1);
+      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -2679,8 +2619,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2690,16 +2630,10 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2710,8 +2644,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2737,8 +2671,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2749,12 +2683,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 16))) {
-            float t7 = B4[1];
-            float t8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t9 = (t7 * t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            float t11 = (t10 * 16.0f);
-            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
+            float t8 = B4[1];
+            float t9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t10 = (t8 * t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            float t12 = (t11 * 16.0f);
+            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t12;
           }
         }
       }
@@ -2825,8 +2759,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -2838,11 +2772,14 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) - 1);
-        colw[j] = ((col % 2) - 1);
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -2855,8 +2792,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2866,16 +2803,10 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2886,8 +2817,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2913,8 +2844,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -2943,8 +2874,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -2956,11 +2887,14 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) - 1);
-        colw[j] = ((col % 2) - 1);
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -2973,8 +2907,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -2984,16 +2918,10 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3004,8 +2932,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -3031,8 +2959,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -3043,12 +2971,12 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 4))) {
-            float t7 = B4[2];
-            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t9 = (t7 * t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            float t11 = (t10 * 32.0f);
-            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
+            float t8 = B4[2];
+            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t10 = (t8 * t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            float t12 = (t11 * 32.0f);
+            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t12;
           }
         }
       }
@@ -3065,8 +2993,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -3077,11 +3005,14 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-        int64_t j = (lid + (j_k * 3));
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = (col - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -3092,8 +3023,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3103,16 +3034,10 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3122,8 +3047,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3148,8 +3073,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -3230,8 +3155,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -3243,11 +3168,14 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = (col - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -3260,8 +3188,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3271,16 +3199,10 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3291,8 +3213,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3318,8 +3240,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3348,8 +3270,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -3361,11 +3283,14 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = (col - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -3378,8 +3303,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3389,16 +3314,10 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3409,8 +3328,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3436,8 +3355,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3448,12 +3367,12 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t7 = B4[3];
-            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t9 = (t7 * t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            float t11 = (t10 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
+            float t8 = B4[3];
+            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t10 = (t8 * t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            float t12 = (t11 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
           }
         }
       }
@@ -3471,8 +3390,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -3484,11 +3403,14 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = (col - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -3501,8 +3423,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3512,16 +3434,10 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3532,8 +3448,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3559,8 +3475,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3571,12 +3487,12 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t7 = B4[4];
-            float t8 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t9 = (t7 * t8);
-            float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-            float t11 = (t10 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
+            float t8 = B4[4];
+            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t10 = (t8 * t9);
+            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+            float t12 = (t11 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
           }
         }
       }
@@ -3849,8 +3765,8 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608];
-    int64_t colh[32];
-    int64_t colw[32];
+    int64_t koff[288];
+    uint8_t kok[288];
     float acc[192];
     float wv[6];
     {
@@ -3863,11 +3779,14 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = (q1 * 32);
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (32 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 63);
-        colh[j] = ((col / 8) - 1);
-        colw[j] = ((col % 8) - 1);
+      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col2 = imin((n0 + (e % 32)), 63);
+        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+        kok[e] = ok5;
       }
     }
     {
@@ -3880,28 +3799,22 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q2 = (gid / 2);
-        int64_t q3 = (gid % 2);
-        int64_t nimg = q2;
+        int64_t q6 = (gid / 2);
+        int64_t q7 = (gid % 2);
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q3 * 32);
+        int64_t n0 = (q7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 64));
+            int64_t tb = ((kg % 9) * 32);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 32; j++) {
-              int64_t ih4 = (colh[j] + dy);
-              int64_t iw5 = (colw[j] + dx);
-              uint8_t ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-              panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -3912,13 +3825,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q7 = (gid / 2);
-        int64_t q8 = (gid % 2);
-        int64_t nimg = q7;
+        int64_t q8 = (gid / 2);
+        int64_t q9 = (gid % 2);
+        int64_t nimg = q8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q8 * 32);
+        int64_t n0 = (q9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -3940,13 +3853,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q9 = (gid / 2);
-      int64_t q10 = (gid % 2);
-      int64_t nimg = q9;
+      int64_t q10 = (gid / 2);
+      int64_t q11 = (gid % 2);
+      int64_t nimg = q10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q10 * 32);
+      int64_t n0 = (q11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -3992,8 +3905,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304];
-    int64_t colh[16];
-    int64_t colw[16];
+    int64_t koff[144];
+    uint8_t kok[144];
     float acc[96];
     float wv[6];
     {
@@ -4005,11 +3918,14 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (16 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 15);
-        colh[j] = ((col / 4) - 1);
-        colw[j] = ((col % 4) - 1);
+      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 16)), 15);
+        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -4022,8 +3938,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -4033,16 +3949,10 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 16));
+            int64_t tb = ((kg % 9) * 16);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 16; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-              panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -4053,8 +3963,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -4080,8 +3990,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -4131,8 +4041,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -4144,11 +4054,14 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 3);
-        colh[j] = ((col / 2) - 1);
-        colw[j] = ((col % 2) - 1);
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 3);
+        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -4161,8 +4074,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4172,16 +4085,10 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + (ci * 4));
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -4192,8 +4099,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4219,8 +4126,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4268,8 +4175,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152];
-    int64_t colh[8];
-    int64_t colw[8];
+    int64_t koff[72];
+    uint8_t kok[72];
     float acc[48];
     float wv[6];
     {
@@ -4281,11 +4188,14 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t j_k = 0; j_k < (8 - lid); j_k++) {
-        int64_t j = (lid + j_k);
-        int64_t col = imin((n0 + j), 0);
-        colh[j] = (col - 1);
-        colw[j] = -1;
+      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col1 = imin((n0 + (e % 8)), 0);
+        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
+        int64_t iw3 = (-1 + ((e / 8) % 3));
+        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+        koff[e] = (ok4 ? (ih2 + iw3) : 0);
+        kok[e] = ok4;
       }
     }
     {
@@ -4298,8 +4208,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q1 = gid;
-        int64_t nimg = q1;
+        int64_t q5 = gid;
+        int64_t nimg = q5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4309,16 +4219,10 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t ci = (kg / 9);
-            int64_t kr = (kg % 9);
-            int64_t dy = (kr / 3);
-            int64_t dx = (kr % 3);
-            int64_t xrow = (xbase + ci);
+            int64_t tb = ((kg % 9) * 8);
+            int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              int64_t ih2 = (colh[j] + dy);
-              int64_t iw3 = (colw[j] + dx);
-              uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-              panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -4329,8 +4233,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q6 = gid;
+        int64_t nimg = q6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4356,8 +4260,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q6 = gid;
-      int64_t nimg = q6;
+      int64_t q7 = gid;
+      int64_t nimg = q7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);

@@ -5,8 +5,8 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[864];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -18,11 +18,14 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     long long wbase = (grp * 108);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (32 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 1023);
-      colh[j] = (((col / 32) * 2) - 1);
-      colw[j] = (((col % 32) * 2) - 1);
+    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col2 = imin((n0 + (e % 32)), 1023);
+      long long ih3 = ((((col2 / 32) * 2) - 1) + ((e / 32) / 3));
+      long long iw4 = ((((col2 % 32) * 2) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 64)) && ((iw4 >= 0) && (iw4 < 64)));
+      koff[e] = (ok5 ? ((ih3 * 64) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -34,28 +37,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 32);
-      long long q3 = (gid % 32);
-      long long nimg = q2;
+      long long q6 = (gid / 32);
+      long long q7 = (gid % 32);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (27 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 27) + kk);
         if ((kg < 27)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4096));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 4096));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 64)) && ((iw5 >= 0) && (iw5 < 64)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 64) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -66,13 +63,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q7 = (gid / 32);
-      long long q8 = (gid % 32);
-      long long nimg = q7;
+      long long q8 = (gid / 32);
+      long long q9 = (gid % 32);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 27; kk++) {
@@ -94,22 +91,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q9 = (gid / 32);
-    long long q10 = (gid % 32);
-    long long nimg = q9;
+    long long q10 = (gid / 32);
+    long long q11 = (gid % 32);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1024))) {
-          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t12 = ((t11 < 0.0f) ? 0.0f : t11);
-          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t12;
+          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+          float t13 = ((t12 < 0.0f) ? 0.0f : t12);
+          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t13;
         }
       }
     }
@@ -146,8 +143,8 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -159,11 +156,14 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     long long wbase = (grp * 288);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-      long long j = (lid + (j_k * 2));
-      long long col = imin((n0 + j), 63);
-      colh[j] = (((col / 8) * 2) - 1);
-      colw[j] = (((col % 8) * 2) - 1);
+    for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+      long long e = (lid + (e_k * 2));
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = ((((col2 / 8) * 2) - 1) + ((e / 32) / 3));
+      long long iw4 = ((((col2 % 8) * 2) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
+      koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -175,28 +175,22 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 36) + kk);
         if ((kg < 36)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 256));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 256));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -207,13 +201,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
@@ -235,22 +229,22 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t12 = ((t11 < 0.0f) ? 0.0f : t11);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
+          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          float t13 = ((t12 < 0.0f) ? 0.0f : t12);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
         }
       }
     }
@@ -261,8 +255,8 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -274,11 +268,14 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     long long wbase = (grp * 576);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-      long long j = (lid + (j_k * 2));
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) - 1);
-      colw[j] = ((col % 8) - 1);
+    for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+      long long e = (lid + (e_k * 2));
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -290,28 +287,22 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -322,13 +313,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
@@ -350,21 +341,21 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t11 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t11;
+          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
         }
       }
     }
@@ -375,8 +366,8 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[32];
+  __shared__ bool kok[32];
   float acc[192];
   float wv[6];
   {
@@ -388,11 +379,14 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     long long wbase = (grp * 32);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 1) / 2); j_k++) {
-      long long j = (lid + (j_k * 2));
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) * 2);
-      colw[j] = ((col % 8) * 2);
+    for (long long e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
+      long long e = (lid + (e_k * 2));
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) * 2) + (e / 32));
+      long long iw4 = ((col2 % 8) * 2);
+      bool ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
+      koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -404,28 +398,22 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 4) + kk);
         if ((kg < 4)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 256));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 256));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 16)) && ((iw5 >= 0) && (iw5 < 16)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 16) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -436,13 +424,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
@@ -464,24 +452,24 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t11 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-          float t12 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t13 = (t11 + t12);
-          float t14 = ((t13 < 0.0f) ? 0.0f : t13);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
+          float t12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+          float t13 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+          float t14 = (t12 + t13);
+          float t15 = ((t14 < 0.0f) ? 0.0f : t14);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
         }
       }
     }
@@ -492,8 +480,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -504,11 +492,14 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     long long wbase = (grp * 1152);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 15);
-      colh[j] = (((col / 4) * 2) - 1);
-      colw[j] = (((col % 4) * 2) - 1);
+    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = ((((col1 / 4) * 2) - 1) + ((e / 16) / 3));
+      long long iw3 = ((((col1 % 4) * 2) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+      koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -520,8 +511,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -531,16 +522,10 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -551,8 +536,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -578,8 +563,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
@@ -590,9 +575,9 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t7 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
+          float t8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t9 = ((t8 < 0.0f) ? 0.0f : t8);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
         }
       }
     }
@@ -603,8 +588,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -615,11 +600,14 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) - 1);
-      colw[j] = ((col % 4) - 1);
+    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -631,8 +619,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -642,16 +630,10 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -662,8 +644,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -689,8 +671,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -701,8 +683,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t7 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t7;
+          float t8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
         }
       }
     }
@@ -713,8 +695,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[16];
+  __shared__ bool kok[16];
   float acc[96];
   float wv[6];
   {
@@ -725,11 +707,14 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     long long wbase = (grp * 128);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) * 2);
-      colw[j] = ((col % 4) * 2);
+    for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) * 2) + (e / 16));
+      long long iw3 = ((col1 % 4) * 2);
+      bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
+      koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -741,8 +726,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -752,16 +737,10 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 64));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 64));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 8) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -772,8 +751,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -799,8 +778,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -811,11 +790,11 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t7 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-          float t8 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t9 = (t7 + t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
+          float t8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+          float t9 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t10 = (t8 + t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
         }
       }
     }
@@ -826,8 +805,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -838,11 +817,14 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 3);
-      colh[j] = (((col / 2) * 2) - 1);
-      colw[j] = (((col % 2) * 2) - 1);
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = ((((col1 / 2) * 2) - 1) + ((e / 8) / 3));
+      long long iw3 = ((((col1 % 2) * 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -854,8 +836,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -865,16 +847,10 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -885,8 +861,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -912,8 +888,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -924,9 +900,9 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t7 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t8 = ((t7 < 0.0f) ? 0.0f : t7);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
+          float t8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t9 = ((t8 < 0.0f) ? 0.0f : t8);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t9;
         }
       }
     }
@@ -937,8 +913,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -949,11 +925,14 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) - 1);
-      colw[j] = ((col % 2) - 1);
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -965,8 +944,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -976,16 +955,10 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -996,8 +969,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1023,8 +996,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1035,8 +1008,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t7 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t7;
+          float t8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
         }
       }
     }
@@ -1047,8 +1020,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[8];
+  __shared__ bool kok[8];
   float acc[48];
   float wv[6];
   {
@@ -1059,11 +1032,14 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) * 2);
-      colw[j] = ((col % 2) * 2);
+    for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) * 2) + (e / 8));
+      long long iw3 = ((col1 % 2) * 2);
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1075,8 +1051,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1086,16 +1062,10 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 16));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 16));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1106,8 +1076,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1133,8 +1103,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1145,11 +1115,11 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t7 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-          float t8 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t9 = (t7 + t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t10;
+          float t8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+          float t9 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t10 = (t8 + t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
         }
       }
     }
@@ -1160,8 +1130,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[8];
+  __shared__ bool kok[8];
   float acc[48];
   float wv[6];
   {
@@ -1172,11 +1142,14 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 3);
-      colh[j] = (col / 2);
-      colw[j] = (col % 2);
+    for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = ((col1 / 2) + (e / 8));
+      long long iw3 = (col1 % 2);
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1188,8 +1161,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1199,16 +1172,10 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 4));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1219,8 +1186,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1246,8 +1213,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1269,8 +1236,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[16];
+  __shared__ bool kok[16];
   float acc[96];
   float wv[6];
   {
@@ -1281,11 +1248,14 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 15);
-      colh[j] = (col / 4);
-      colw[j] = (col % 4);
+    for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = ((col1 / 4) + (e / 16));
+      long long iw3 = (col1 % 4);
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1297,8 +1267,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1308,16 +1278,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 16));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1328,8 +1292,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1355,8 +1319,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1367,10 +1331,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t7 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t8 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t9 = (t7 + t8);
-          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
+          float t8 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t10 = (t8 + t9);
+          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
         }
       }
     }
@@ -1381,8 +1345,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[32];
+  __shared__ bool kok[32];
   float acc[192];
   float wv[6];
   {
@@ -1394,11 +1358,14 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     long long wbase = (grp * 128);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 63);
-      colh[j] = (col / 8);
-      colw[j] = (col % 8);
+    for (long long e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = ((col2 / 8) + (e / 32));
+      long long iw4 = (col2 % 8);
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -1410,28 +1377,22 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
-          long long ci = kg;
-          long long kr = 0;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (ci * 64));
+          long long tb = 0;
+          long long xrow = (xbase + (kg * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1442,13 +1403,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
@@ -1470,23 +1431,23 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 64))) {
-          float t11 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
-          float t12 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t13 = (t11 + t12);
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
+          float t12 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+          float t13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t14 = (t12 + t13);
+          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
         }
       }
     }
@@ -1497,8 +1458,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -1509,11 +1470,14 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) - 1);
-      colw[j] = ((col % 2) - 1);
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1525,8 +1489,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1536,16 +1500,10 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1556,8 +1514,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1583,8 +1541,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1606,8 +1564,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -1618,11 +1576,14 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 0);
-      colh[j] = ((col * 2) - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1634,8 +1595,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1645,16 +1606,10 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1665,8 +1620,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1692,8 +1647,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1715,8 +1670,8 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -1728,11 +1683,14 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((32 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) - 1);
-      colw[j] = ((col % 8) - 1);
+    for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -1744,28 +1702,22 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1776,13 +1728,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -1804,13 +1756,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -1828,8 +1780,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -1840,11 +1792,14 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((16 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) - 1);
-      colw[j] = ((col % 4) - 1);
+    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1856,8 +1811,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1867,16 +1822,10 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1887,8 +1836,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1914,8 +1863,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -1952,8 +1901,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -1964,11 +1913,14 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 0);
-      colh[j] = ((col * 2) - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -1980,8 +1932,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -1991,16 +1943,10 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2011,8 +1957,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2038,8 +1984,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2112,8 +2058,8 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -2125,11 +2071,14 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (32 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) - 1);
-      colw[j] = ((col % 8) - 1);
+    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -2141,28 +2090,22 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2173,13 +2116,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2201,13 +2144,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -2225,8 +2168,8 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -2238,11 +2181,14 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (32 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) - 1);
-      colw[j] = ((col % 8) - 1);
+    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -2254,28 +2200,22 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2286,13 +2226,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2314,25 +2254,25 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 64))) {
-          float t11 = B4[0];
-          float t12 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
-          float t13 = (t11 * t12);
-          float t14 = ((t13 < 0.0f) ? 0.0f : t13);
-          float t15 = (t14 * 8.0f);
-          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
+          float t12 = B4[0];
+          float t13 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
+          float t14 = (t12 * t13);
+          float t15 = ((t14 < 0.0f) ? 0.0f : t14);
+          float t16 = (t15 * 8.0f);
+          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t16;
         }
       }
     }
@@ -2394,8 +2334,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -2406,11 +2346,14 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (16 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) - 1);
-      colw[j] = ((col % 4) - 1);
+    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -2422,8 +2365,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2433,16 +2376,10 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2453,8 +2390,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2480,8 +2417,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2503,8 +2440,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -2515,11 +2452,14 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (16 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) - 1);
-      colw[j] = ((col % 4) - 1);
+    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -2531,8 +2471,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2542,16 +2482,10 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2562,8 +2496,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2589,8 +2523,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2601,12 +2535,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 16))) {
-          float t7 = B4[1];
-          float t8 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t9 = (t7 * t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          float t11 = (t10 * 16.0f);
-          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
+          float t8 = B4[1];
+          float t9 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t10 = (t8 * t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          float t12 = (t11 * 16.0f);
+          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t12;
         }
       }
     }
@@ -2668,8 +2602,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -2680,11 +2614,14 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) - 1);
-      colw[j] = ((col % 2) - 1);
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -2696,8 +2633,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2707,16 +2644,10 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2727,8 +2658,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2754,8 +2685,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2777,8 +2708,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -2789,11 +2720,14 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) - 1);
-      colw[j] = ((col % 2) - 1);
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -2805,8 +2739,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2816,16 +2750,10 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2836,8 +2764,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2863,8 +2791,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -2875,12 +2803,12 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 4))) {
-          float t7 = B4[2];
-          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t9 = (t7 * t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          float t11 = (t10 * 32.0f);
-          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
+          float t8 = B4[2];
+          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t10 = (t8 * t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          float t12 = (t11 * 32.0f);
+          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t12;
         }
       }
     }
@@ -2891,8 +2819,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -2903,11 +2831,14 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (((8 - lid) + 2) / 3); j_k++) {
-      long long j = (lid + (j_k * 3));
-      long long col = imin((n0 + j), 0);
-      colh[j] = (col - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -2919,8 +2850,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2930,16 +2861,10 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2950,8 +2875,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2977,8 +2902,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -3050,8 +2975,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -3062,11 +2987,14 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 0);
-      colh[j] = (col - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -3078,8 +3006,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3089,16 +3017,10 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3109,8 +3031,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3136,8 +3058,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -3159,8 +3081,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -3171,11 +3093,14 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 0);
-      colh[j] = (col - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -3187,8 +3112,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3198,16 +3123,10 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3218,8 +3137,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3245,8 +3164,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3257,12 +3176,12 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t7 = B4[3];
-          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t9 = (t7 * t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          float t11 = (t10 * 64.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
+          float t8 = B4[3];
+          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t10 = (t8 * t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          float t12 = (t11 * 64.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
         }
       }
     }
@@ -3273,8 +3192,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -3285,11 +3204,14 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 0);
-      colh[j] = (col - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -3301,8 +3223,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3312,16 +3234,10 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3332,8 +3248,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3359,8 +3275,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3371,12 +3287,12 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t7 = B4[4];
-          float t8 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t9 = (t7 * t8);
-          float t10 = ((t9 < 0.0f) ? 0.0f : t9);
-          float t11 = (t10 * 128.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t11;
+          float t8 = B4[4];
+          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t10 = (t8 * t9);
+          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
+          float t12 = (t11 * 128.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
         }
       }
     }
@@ -3628,8 +3544,8 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long colh[32];
-  __shared__ long long colw[32];
+  __shared__ long long koff[288];
+  __shared__ bool kok[288];
   float acc[192];
   float wv[6];
   {
@@ -3641,11 +3557,14 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = (q1 * 32);
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (32 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 63);
-      colh[j] = ((col / 8) - 1);
-      colw[j] = ((col % 8) - 1);
+    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col2 = imin((n0 + (e % 32)), 63);
+      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
+      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
+      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
+      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
+      kok[e] = ok5;
     }
   }
   __syncthreads();
@@ -3657,28 +3576,22 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q2 = (gid / 2);
-      long long q3 = (gid % 2);
-      long long nimg = q2;
+      long long q6 = (gid / 2);
+      long long q7 = (gid % 2);
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q3 * 32);
+      long long n0 = (q7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 64));
+          long long tb = ((kg % 9) * 32);
+          long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 32; j++) {
-            long long ih4 = (colh[j] + dy);
-            long long iw5 = (colw[j] + dx);
-            bool ok6 = (((ih4 >= 0) && (ih4 < 8)) && ((iw5 >= 0) && (iw5 < 8)));
-            panel[((kk * 32) + j)] = (ok6 ? B0[(ok6 ? (xrow + ((ih4 * 8) + iw5)) : 0)] : 0.0f);
+            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -3689,13 +3602,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q7 = (gid / 2);
-      long long q8 = (gid % 2);
-      long long nimg = q7;
+      long long q8 = (gid / 2);
+      long long q9 = (gid % 2);
+      long long nimg = q8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q8 * 32);
+      long long n0 = (q9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -3717,13 +3630,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q9 = (gid / 2);
-    long long q10 = (gid % 2);
-    long long nimg = q9;
+    long long q10 = (gid / 2);
+    long long q11 = (gid % 2);
+    long long nimg = q10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q10 * 32);
+    long long n0 = (q11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -3759,8 +3672,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ long long koff[144];
+  __shared__ bool kok[144];
   float acc[96];
   float wv[6];
   {
@@ -3771,11 +3684,14 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (16 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 15);
-      colh[j] = ((col / 4) - 1);
-      colw[j] = ((col % 4) - 1);
+    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 16)), 15);
+      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
+      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
+      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -3787,8 +3703,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3798,16 +3714,10 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 16));
+          long long tb = ((kg % 9) * 16);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 16; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-            panel[((kk * 16) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 4) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -3818,8 +3728,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3845,8 +3755,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -3886,8 +3796,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -3898,11 +3808,14 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 3);
-      colh[j] = ((col / 2) - 1);
-      colw[j] = ((col % 2) - 1);
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 3);
+      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
+      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
+      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -3914,8 +3827,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3925,16 +3838,10 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + (ci * 4));
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + ((ih2 * 2) + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3945,8 +3852,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3972,8 +3879,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -4011,8 +3918,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ long long koff[72];
+  __shared__ bool kok[72];
   float acc[48];
   float wv[6];
   {
@@ -4023,11 +3930,14 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long j_k = 0; j_k < (8 - lid); j_k++) {
-      long long j = (lid + j_k);
-      long long col = imin((n0 + j), 0);
-      colh[j] = (col - 1);
-      colw[j] = -1;
+    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col1 = imin((n0 + (e % 8)), 0);
+      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
+      long long iw3 = (-1 + ((e / 8) % 3));
+      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
+      koff[e] = (ok4 ? (ih2 + iw3) : 0);
+      kok[e] = ok4;
     }
   }
   __syncthreads();
@@ -4039,8 +3949,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q1 = gid;
-      long long nimg = q1;
+      long long q5 = gid;
+      long long nimg = q5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -4050,16 +3960,10 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long ci = (kg / 9);
-          long long kr = (kg % 9);
-          long long dy = (kr / 3);
-          long long dx = (kr % 3);
-          long long xrow = (xbase + ci);
+          long long tb = ((kg % 9) * 8);
+          long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            long long ih2 = (colh[j] + dy);
-            long long iw3 = (colw[j] + dx);
-            bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-            panel[((kk * 8) + j)] = (ok4 ? B0[(ok4 ? (xrow + (ih2 + iw3)) : 0)] : 0.0f);
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -4070,8 +3974,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q6 = gid;
+      long long nimg = q6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -4097,8 +4001,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q6 = gid;
-    long long nimg = q6;
+    long long q7 = gid;
+    long long nimg = q7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
