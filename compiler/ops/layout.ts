@@ -1,6 +1,6 @@
 // Layout ops: concat, stack, slice, reshape, transpose, expand, flatten.
 // They move data without arithmetic, so flops() is 0.
-import { Dim, add, dimEquals, floordiv, isConst, mul, showDim, showShape, sub } from '../dims.js';
+import { Atom, Dim, DimExpr, add, dimEquals, floordiv, isConst, mul, quotientSym, showDim, showShape, sub, sym } from '../dims.js';
 import { TensorType, numel } from '../types.js';
 import { Tensor, stridesOf } from '../tensor.js';
 import { dimAttr, dimsAttr, intAttr, intsAttr, normAxis } from './attrs.js';
@@ -154,6 +154,30 @@ function cancel(a: readonly Dim[], b: readonly Dim[]): [Dim[], Dim[]] {
   return [left, right];
 }
 
+function atomDim(a: Atom): Dim {
+  if (a.kind === 'floordiv') return floordiv(a.num, a.den);
+  return a.base !== undefined && a.divisor !== undefined ? quotientSym(a.base, a.divisor) : sym(a.name);
+}
+
+/** num / den when den is one monomial dividing every term of num (H*W*K / H = W*K); else undefined. */
+function divideExact(num: Dim, den: DimExpr): Dim | undefined {
+  if (den.terms.size !== 1 || isConst(num)) return undefined;
+  const [d] = [...den.terms.values()];
+  const key = (a: Atom): string => showDim(atomDim(a));
+  let out: Dim = 0;
+  for (const t of num.terms.values()) {
+    if (t.coeff % d.coeff !== 0) return undefined;
+    const rest = [...t.atoms];
+    for (const a of d.atoms) {
+      const k = rest.findIndex((b) => key(b) === key(a));
+      if (k < 0) return undefined;
+      rest.splice(k, 1);
+    }
+    out = add(out, rest.reduce<Dim>((acc, a) => mul(acc, atomDim(a)), t.coeff / d.coeff));
+  }
+  return out;
+}
+
 const reshape: OpDef = {
   name: 'reshape', kind: 'injective', doc: 'same elements, new shape (one -1 is inferred)',
   inputs: [{ name: 'x' }], attrs: [{ name: 'shape', type: 'ints' }],
@@ -172,10 +196,10 @@ const reshape: OpDef = {
     const known = target.filter((_, i) => i !== holes[0]);
     const [restX, restT] = cancel(t.shape, known);
     const den = product(restT), num = product(restX);
-    if (!isConst(den) || den <= 0) {
+    const inferred = isConst(den) ? (den > 0 ? floordiv(num, den) : undefined) : divideExact(num, den);
+    if (inferred === undefined) {
       throw new ShapeError(`reshape: cannot infer -1 in ${showShape(target)} from ${showShape(t.shape)}`, { hint: 'write the size explicitly' });
     }
-    const inferred = floordiv(num, den);
     requireEq(ctx, mul(inferred, den), num, `reshape: cannot reshape ${showShape(t.shape)} (${showDim(total)} elements) to ${showShape(target)}: ${showDim(product(known))} does not divide it`, 0);
     const shape = [...target];
     shape[holes[0]] = inferred;

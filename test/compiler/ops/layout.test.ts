@@ -58,6 +58,8 @@ test('symbolic layout shapes', () => {
   assert.is(shown(shapeOf('reshape', [ty('f32', [B, mul(C, 4), H, W])], { shape: [B, 4, -1, H, W] })[0]), 'f32[B, 4, C, H, W]');
   assert.is(shown(shapeOf('reshape', [ty('f32', [B, 80, H, W])], { shape: [B, -1, 8, H, W] })[0]), 'f32[B, 10, 8, H, W]');
   assert.is(shown(shapeOf('flatten', [ty('f32', [B, C, H, W])], { start: 2 })[0]), 'f32[B, C, H*W]');
+  assert.is(shown(shapeOf('reshape', [ty('f32', [B, mul(H, W), 80])], { shape: [B, H, -1] })[0]), 'f32[B, H, 80*W]');
+  assert.is(shown(shapeOf('reshape', [ty('f32', [mul(6, H), W])], { shape: [mul(3, H), -1] })[0]), 'f32[3*H, 2*W]');
   assert.is(shown(shapeOf('transpose', [ty('f32', [B, C, H, W])], { perm: [0, 2, 3, 1] })[0]), 'f32[B, H, W, C]');
   assert.is(shown(shapeOf('slice', [ty('f32', [B, C, H])], { axis: 2, start: 1, end: -1 })[0]), 'f32[B, C, H - 2]');
   assert.is(shown(shapeOf('slice', [ty('f32', [B, 10])], { axis: 1, start: 0, end: 10, step: 3 })[0]), 'f32[B, 4]');
@@ -79,6 +81,10 @@ test('layout errors', () => {
   shapeError('reshape', [ty('f32', [2, 3])], { shape: [-1, -1] }, 'at most one -1');
   shapeError('reshape', [ty('f32', [2, 3])], { shape: [4, -1] }, 'reshape: cannot reshape [2, 3] (6 elements) to [4, -1]');
   shapeError('reshape', [ty('f32', [H, W])], { shape: [C, -1] }, 'reshape: cannot infer -1');
+  const ctx = new RecordingContext();
+  assert.is(shown(shapeOf('reshape', [ty('f32', [H, W])], { shape: [2, -1] }, ctx)[0]), 'f32[2, (H*W)//2]');
+  assert.ok(ctx.assumptions.some((a) => a.includes('2 does not divide it')), 'evenness of H*W is left to lowering');
+  shapeError('reshape', [ty('f32', [3, 5])], { shape: [2, -1] }, 'reshape: cannot reshape [3, 5] (15 elements) to [2, -1]: 2 does not divide it');
   shapeError('transpose', [ty('f32', [2, 3])], { perm: [0, 0] }, 'transpose: perm [0, 0] is not a permutation of the 2 axes');
   shapeError('expand', [ty('f32', [2, 3])], { shape: [4, 3] }, 'expand: dim 0 of [2, 3] is 2 and cannot be expanded to 4');
   shapeError('flatten', [ty('f32', [2, 3, 4])], { start: 2, end: 1 }, 'flatten: end 1 comes before start 2');
