@@ -4,7 +4,7 @@
 import { Span } from '../compiler/types.js';
 import type { FnDecl, ModuleDecl, ModuleItem } from './ast.js';
 import { Diagnostic, error } from './diagnostics.js';
-import { Elab } from './elab/elab.js';
+import { Assumption, Elab } from './elab/elab.js';
 import { checkFnGeneric } from './elab/function.js';
 import { genericInstance } from './elab/module.js';
 import type { Program } from './program.js';
@@ -41,7 +41,7 @@ function checkFnDecl(fn: FnDecl, out: Diagnostic[]): void {
   duplicates(fn.params.map((p) => ({ name: p.name, span: p.span })), 'parameter', out);
 }
 
-export function checkProgram(program: Program): Diagnostic[] {
+export function checkProgram(program: Program): { diagnostics: Diagnostic[]; assumptions: Assumption[] } {
   const out: Diagnostic[] = [];
   for (const f of program.files) {
     for (const m of f.modules) {
@@ -59,5 +59,10 @@ export function checkProgram(program: Program): Diagnostic[] {
     }
     for (const fn of f.fns) if (program.fns.get(fn.name) === fn) checkFnGeneric(el, fn, undefined);
   }
-  return [...out, ...el.diagnostics];
+  const seen = new Set<string>();
+  const assumptions = el.assumptions.filter((a) => {
+    const k = `${a.span.file}:${a.span.line}:${a.span.col}:${a.what}`;
+    return !seen.has(k) && !!seen.add(k);
+  });
+  return { diagnostics: [...out, ...el.diagnostics], assumptions };
 }

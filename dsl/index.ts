@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import { checkProgram } from './check.js';
 import { Diagnostic, DiagnosticsError, formatDiagnostics, formatDiagnostic } from './diagnostics.js';
 import { loadProgram, Program } from './program.js';
+import type { Assumption } from './elab/elab.js';
+
+export type { Assumption };
 
 export type { Diagnostic, Program };
 export { DiagnosticsError, formatDiagnostics, formatDiagnostic };
@@ -13,21 +16,29 @@ function readOrUndefined(p: string): string | undefined {
 }
 
 /** Reads the files, follows their imports and checks everything. program is undefined when a root could not be read. */
-export function checkFiles(paths: string[]): { program: Program | undefined; diagnostics: Diagnostic[] } {
+/**
+ * What checking found. assumptions: equalities and bounds that depend on
+ * symbol values (channels C against 4), which lowering re-checks with numbers.
+ */
+export interface CheckResult { program: Program | undefined; diagnostics: Diagnostic[]; assumptions: Assumption[] }
+
+export function checkFiles(paths: string[]): CheckResult {
   const roots = paths.map((path) => ({ path, text: readOrUndefined(path) }));
   return run(roots, (p) => readFileSync(p, 'utf8'));
 }
 
-export function checkSource(path: string, text: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): { program: Program | undefined; diagnostics: Diagnostic[] } {
+export function checkSource(path: string, text: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): CheckResult {
   return run([{ path, text }], readFile);
 }
 
-function run(roots: { path: string; text: string | undefined }[], readFile: (p: string) => string): { program: Program | undefined; diagnostics: Diagnostic[] } {
+function run(roots: { path: string; text: string | undefined }[], readFile: (p: string) => string): CheckResult {
   const { program, diagnostics } = loadProgram(roots, readFile);
   const unreadable = roots.some((r) => r.text === undefined);
-  if (diagnostics.length === 0) return { program, diagnostics: checkProgram(program) };
+  if (unreadable && program.files.length === 0) return { program: undefined, diagnostics, assumptions: [] };
+  const checked = checkProgram(program);
+  if (diagnostics.length === 0) return { program, ...checked };
   // A broken declaration or a missing import leaves names out: check what
   // remains, but an unknown name may just be one of those.
-  const rest = checkProgram(program).filter((d) => !d.message.startsWith('unknown '));
-  return { program: unreadable ? undefined : program, diagnostics: [...diagnostics, ...rest] };
+  const rest = checked.diagnostics.filter((d) => !d.message.startsWith('unknown '));
+  return { program: unreadable ? undefined : program, diagnostics: [...diagnostics, ...rest], assumptions: checked.assumptions };
 }

@@ -2,8 +2,8 @@
 // branch of an unknown condition) or lower mode (concrete dims, a graph
 // builder). Expressions, calls and modules are evaluated by the functions in
 // expr.ts, call.ts and module.ts against this state.
-import { Dim, isConst, showDim, sub } from '../../compiler/dims.js';
-import { dimsEqual } from './positivity.js';
+import { Dim, isConst, showDim } from '../../compiler/dims.js';
+import { atLeast, dimsEqual } from './positivity.js';
 import { GraphBuilder } from '../../compiler/graph.js';
 import { OpDef, ShapeContext, ShapeError, Attrs, AttrValue } from '../../compiler/ops/op.js';
 import { ConcreteType, Span, TensorType } from '../../compiler/types.js';
@@ -60,9 +60,9 @@ export class Elab {
         if (eq === undefined) this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
       },
       requireAtLeast: (a: Dim, lo: number, what: string, arg?: number) => {
-        const d = sub(a, lo);
-        if (isConst(d)) { if (d < 0) throw new ShapeError(what, { arg }); return; }
-        this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
+        const ok = atLeast(a, lo);
+        if (ok === false) throw new ShapeError(what, { arg });
+        if (ok === undefined) this.assume(what, (arg !== undefined ? argSpans[arg] : undefined) ?? span);
       },
     };
     try {
@@ -75,7 +75,7 @@ export class Elab {
       }
       return out;
     } catch (e) {
-      if (!this.lowering && e instanceof ShapeError && hasSymbolicAttr(attrs)) return this.retryWithUnitAttrs(def, inputs, attrs, ctx, span, argSpans);
+      if (!this.lowering && e instanceof ShapeError && hasSymbolicAttr(attrs)) return this.retryWithUnitAttrs(def, inputs, attrs, span, argSpans);
       const err = e as { message?: string; arg?: number; hint?: string };
       const at = (typeof err.arg === 'number' ? argSpans[err.arg] : undefined) ?? span;
       const msg = e instanceof ShapeError ? e.message : `${def.name}: ${String(err.message ?? e)}`;
@@ -91,7 +91,12 @@ export class Elab {
    * When both runs give the same output types they do not depend on the
    * symbol and are kept; otherwise lowering decides.
    */
-  private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
+  private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
+    // Assumptions made with stand-in attrs mean nothing: record none.
+    const ctx: ShapeContext = {
+      requireEqual: (a, b, what, arg) => { if (dimsEqual(a, b) === false) throw new ShapeError(what, { arg }); },
+      requireAtLeast: (a, lo, what, arg) => { if (atLeast(a, lo) === false) throw new ShapeError(what, { arg }); },
+    };
     const concrete = (shift: number): Record<string, AttrValue> => {
       const out: Record<string, AttrValue> = {};
       for (const [k, v] of Object.entries(attrs)) {

@@ -9,6 +9,7 @@ import { ERROR, Value, describe, freshSym, seqOf } from '../values.js';
 import { Elab, LIMITS } from './elab.js';
 import { evalCall, applyOp } from './call.js';
 import { initBuiltin } from './builtins.js';
+import { symbolicQuotient } from './types.js';
 
 export function evalExpr(el: Elab, scope: Scope, e: Expr): Value {
   if (++el.steps > LIMITS.steps) {
@@ -134,7 +135,7 @@ function intBinary(el: Elab, op: BinaryOp, x: Dim, y: Dim, rspan: Span, span: Sp
     case '-': return { kind: 'int', v: sub(x, y) };
     case '*': return { kind: 'int', v: mul(x, y) };
     case '/': case '%': {
-      if (!isConst(y) && !el.lowering) return { kind: 'int', v: freshSym('q') };
+      if (!isConst(y) && !el.lowering) return { kind: 'int', v: symbolicQuotient(x, y, op) };
       if (!isConst(y) || y <= 0) {
         return el.report(rspan, `integer '${op}' needs a positive constant divisor, got ${showDim(y)}`, 'dims support floor division and remainder by a positive constant only');
       }

@@ -59,6 +59,14 @@ function genericSym(b: Binder, name: string): Dim {
   return by && by > 1 ? mul(by, quotientSym(name, by)) : sym(name);
 }
 
+/**
+ * a / b or a % b by a symbolic b (a constructor parameter): an opaque symbol
+ * named after the expression, so the same expression is the same dim.
+ */
+export function symbolicQuotient(a: Dim, b: Dim, op: '/' | '%'): Dim {
+  return sym(`(${showDim(a)})${op}(${showDim(b)})`);
+}
+
 /** Evaluates a dim expression; `free` resolves names that are not in scope (undefined: report). */
 export function evalDim(el: Elab, scope: Scope, e: Expr, free: (name: string) => Dim | undefined): Dim | undefined {
   switch (e.kind) {
@@ -88,7 +96,7 @@ export function evalDim(el: Elab, scope: Scope, e: Expr, free: (name: string) =>
         case '*': return mul(a, b);
         case '/': case '%':
           // By a constructor parameter: unknown to the checker, a number in lowering.
-          if (!isConst(b) && !el.lowering) return freshSym('q');
+          if (!isConst(b) && !el.lowering) return symbolicQuotient(a, b, e.op);
           if (!isConst(b) || b <= 0) { el.report(e.right.span, `a dim can be divided only by a positive constant, got ${showDim(b)}`); return undefined; }
           return e.op === '/' ? floordiv(a, b) : mod(a, b);
         default: break;

@@ -118,12 +118,21 @@ module M() {
   assert.match(ds[0].message, /cannot unify 4 with 3/);
 });
 
-test('generic checking leaves symbol-dependent equalities to lowering', () => {
-  const ds = check(`module M(C: int) {
+test('generic checking leaves symbol-dependent equalities to lowering, as assumptions', () => {
+  const r = checkSource('main.fd', `module M(C: int) {
   param w: f32[8, C, 3, 3] = zeros
-  fn forward(x: f32[B, 4, H, W]) { return conv2d(x, w) }
+  fn forward(x: f32[B, 4, H, W]) where H % 4 == 0, W % 4 == 0 { return conv2d(x, w, padding = 1, stride = 4) }
 }`);
-  assert.is(ds.length, 0);
+  assert.is(r.diagnostics.length, 0);
+  // Channels 4 against C is assumed; the output size H/4 >= 1 is proven (H is a multiple of 4, so at least 4).
+  assert.equal(r.assumptions.map((a) => `${a.span.line}:${a.span.col}`), ['3:82']);
+  assert.match(r.assumptions[0].what, /input has 4 channels but the weight expects C/);
+});
+
+test('symbols the checker invents (an int parameter) prove nothing', () => {
+  const r = checkSource('main.fd', `fn f(x: f32[N], l: int) { return x[l] * x[2 * l] }`);
+  assert.is(r.diagnostics.length, 0);
+  assert.ok(r.assumptions.length > 0);
 });
 
 test('static if on an unknown constructor bool checks both branches', () => {
