@@ -107,4 +107,20 @@ test('a where-constraint that is not a divisibility rule is checked at lowering'
   }
 });
 
+test('detection ops are callable: box IoU, one-to-one match with bucketed GTs, batched NMS, top-k', () => {
+  const g = run(`fn forward(pred: f32[B, N, 4], scores: f32[B, N], classes: i32[B, N], gt: f32[B, G, 4], gt_count: i32[B]) where G: bucket {
+    let iou = box_iou(gt, pred)
+    let assigned = match(iou, gt_count)
+    let (keep, kept) = nms(pred, scores, classes, iou_threshold = 0.6, max_out = 5)
+    let (best, where_) = topk(scores, k = 3)
+    return (assigned, keep, kept, best)
+  }`, {
+    pred: f32(2, 16, 4), scores: f32(2, 16), classes: { dtype: 'i32', shape: [2, 16] },
+    gt: f32(2, 3, 4), gt_count: { dtype: 'i32', shape: [2] },
+  });
+  assert.equal(g.values[g.inputs[3].value].type.shape, [2, 8, 4], 'G = 3 rounds up to the bucket 8');
+  assert.equal(outShapes(g), [[2, 8], [2, 5], [2], [2, 3]]);
+  assert.equal(ops(g), ['box_iou', 'match', 'nms', 'topk']);
+});
+
 test.run();
