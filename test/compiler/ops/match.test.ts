@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sym } from '../../../compiler/dims.js';
@@ -71,6 +72,30 @@ test('match: continuous qualities, larger instances (6 x 8), batched; optimal to
 test('match: non-finite qualities rank below every finite one', () => {
   const q = f32([1, 2, 3], [-Infinity, 0.2, NaN, 0.9, 0.8, -1]);
   assert.equal(list(run1('match', [q, i32([1], [2])])), [1, 0]);
+});
+
+/** The same stream as fixtures/match-scipy.py draws: two numbers per entry. */
+function scipyQualities(seed: number, n: number): Float32Array {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = next(), v = next();
+    out[i] = r < 0.3 ? -1 : r < 0.45 ? 0 : r < 0.7 ? Math.floor(v * 8 + 0.5) / 8 : v;
+  }
+  return out;
+}
+
+test('match totals equal scipy linear_sum_assignment(maximize=True) on instances up to 40 x 400', () => {
+  const fixture = JSON.parse(readFileSync('test/compiler/ops/fixtures/match-scipy.json', 'utf8')) as { cases: { seed: number; G: number; N: number; total: number; first: number[] }[] };
+  assert.ok(fixture.cases.length >= 6);
+  for (const c of fixture.cases) {
+    const q = scipyQualities(c.seed, c.G * c.N);
+    assert.equal(Array.from(q.slice(0, 4)), c.first, `seed ${c.seed}: generator matches the Python one`);
+    const m = list(run1('match', [f32([1, c.G, c.N], q), i32([1], [c.G])]));
+    assert.is(new Set(m).size, c.G);
+    const total = m.reduce((a, col, r) => a + q[r * c.N + col], 0);
+    assert.ok(Math.abs(total - c.total) < 1e-6, `${c.G} x ${c.N}: total ${total} vs scipy ${c.total}`);
+  }
 });
 
 test('match shapes and errors', () => {
