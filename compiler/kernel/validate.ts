@@ -1,7 +1,7 @@
 // Kernel IR validation, run after every scheduling pass in tests: types,
 // scoping, buffer access modes, array bounds on constant indices, and the
 // barrier rules the C renderer relies on (see ir.ts).
-import { Expr, Kernel, Scalar, Stmt, hasBarrier, typeOf, COMPARISONS } from './ir.js';
+import { Expr, Kernel, Scalar, Stmt, hasBarrier, COMPARISONS } from './ir.js';
 
 export class KernelIRError extends Error {
   constructor(kernel: string, message: string) {
@@ -155,5 +155,4 @@ export function validateKernel(k: Kernel): void {
     }
   };
   block(k.body, new Map(), true);
-  void typeOf;
 }

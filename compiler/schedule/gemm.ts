@@ -11,7 +11,7 @@
 // every elementwise consumer in the group) runs on the tile before the only
 // store. The panel fits CUDA's 48 KiB of shared memory.
 import { Graph, GNode } from '../graph.js';
-import { Expr, Stmt } from '../kernel/ir.js';
+import { Expr } from '../kernel/ir.js';
 import {
   add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, store, sub, threadStrided, v,
 } from '../kernel/build.js';

@@ -6,7 +6,7 @@
 import { Graph } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import {
-  add, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier, store,
+  add, bin, div, f32, for_, gid, idx, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier, store,
 } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
@@ -92,4 +92,3 @@ function strided(body: ReturnType<Emitter['block']>): ReturnType<Emitter['block'
   });
 }
 
-void if_;

@@ -31,7 +31,6 @@ const alu1 = (op: UnaryOp): Lowering => unary((x) => un(op, x));
 const alu2 = (op: BinaryOp): Lowering => binary((a, b) => bin(op, a, b));
 
 const zeroOf = (x: Expr): Expr => konst(typeOf(x), 0);
-const oneOf = (x: Expr): Expr => konst(typeOf(x), 1);
 
 /** NaN-propagating max/min (torch.maximum), plain for integers. */
 function nanMinMax(op: 'max' | 'min'): Lowering {
@@ -104,7 +103,6 @@ export const ELEMENTWISE_LOWERINGS: Record<string, Lowering> = {
     if (from === 'f32' && to === 'i32') {
       return sel(bin('lt', un('abs', x), f32(2147483520)), cast(x, 'i32'), konst('i32', 0));
     }
-    void oneOf;
     return cast(x, to);
   },
 };

@@ -1,14 +1,12 @@
 // Kernel lowerings of the injective ops: layout ops as index remaps (nothing
 // is copied when they fuse), windowed gathers (max pool, resize) computed per
 // output element, and generators (arange, full, locations).
-import { GNode } from '../graph.js';
 import { Expr, Scalar } from '../kernel/ir.js';
-import { intAttr, intsAttr, normAxis, boolAttr } from '../ops/attrs.js';
+import { intAttr, intsAttr, normAxis } from '../ops/attrs.js';
 import {
   add, bin, cast, div, f32, for_, idx, if_, inRange, konst, let_, lt, max, min, mul, sel, set, sub, un, v,
 } from '../kernel/build.js';
 import { stridesOf } from '../tensor.js';
-import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
 import { broadcastAt } from './lower-elementwise.js';
 
@@ -161,4 +159,3 @@ export const GATHER_LOWERINGS: Record<string, Lowering> = {
   },
 };
 
-void boolAttr; void numel;

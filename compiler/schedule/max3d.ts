@@ -6,10 +6,10 @@
 // Order and NaN rule as the reference: levels ascending, then h, then w;
 // strictly greater or a NaN replaces.
 import { Graph } from '../graph.js';
-import { Expr, Stmt } from '../kernel/ir.js';
+import { Stmt } from '../kernel/ir.js';
 import { intAttr } from '../ops/attrs.js';
 import { neighbourLevels } from '../ops/max3d.js';
-import { add, and, arg, bin, f32, for_, gid, idx, if_, inRange, let_, lid, lt, mul, sel, set, store, sub, un, v } from '../kernel/build.js';
+import { add, and, arg, bin, f32, for_, gid, idx, if_, inRange, let_, lid, lt, mul, sel, set, store, sub, v } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
 import { bilinearSample } from './lower-gather.js';
@@ -58,6 +58,5 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
     for (let l = L - 1; l >= 0; l--) chain = [if_(lt(v('i'), idx(levelBlocks[l].hi)), levelBlocks[l].body, chain)];
     em.emit(if_(lt(v('i'), arg(0)), chain));
   });
-  void un; void ({} as Expr);
   return finish(em, body, POINTWISE_WG, [total], Math.ceil(total / POINTWISE_WG));
 }

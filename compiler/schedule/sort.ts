@@ -7,7 +7,7 @@
 import { Graph } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import { boolAttr, intAttr, normAxis } from '../ops/attrs.js';
-import { add, and, arg, bin, cast, div, f32, for_, gid, i32, idx, if_, let_, lid, lt, mod, mul, sel, set, store, v } from '../kernel/build.js';
+import { add, and, arg, bin, cast, div, f32, for_, gid, idx, if_, let_, lid, lt, mod, mul, sel, set, store, v } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
 import { Scheduled, finish, POINTWISE_WG } from './pointwise.js';
@@ -54,6 +54,5 @@ export function scheduleSort(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       em.emit(if_(lt(v('rank'), idx(K)), [store(valBuf, dst, v('xp', t)), store(idxBuf, dst, cast(v('p'), 'i32'))]));
     })));
   });
-  void i32;
   return finish(em, body, POINTWISE_WG, [total], Math.ceil(total / POINTWISE_WG));
 }

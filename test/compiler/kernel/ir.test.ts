@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kernel, Stmt } from '../../../compiler/kernel/ir.js';
 import {
-  add, arg, barrier, f32, for_, gid, idx, if_, let_, lid, load, lload, lstore, lt, mul, set, store, v, bin, sel,
+  add, arg, barrier, f32, for_, gid, idx, if_, let_, lid, load, lload, lstore, lt, mul, store, v, bin, sel,
 } from '../../../compiler/kernel/build.js';
 import { validateKernel } from '../../../compiler/kernel/validate.js';
 import { kernelHash } from '../../../compiler/kernel/hash.js';
