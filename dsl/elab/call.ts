@@ -86,34 +86,36 @@ function callForward(el: Elab, inst: Instance, args: EvArg[], span: Span): Value
   return callFn(el, fwd, inst, args, span);
 }
 
-/** Coerces a language value to an attr of the given type; a string is an error message. */
-function toAttr(spec: AttrSpec, v: Value): AttrValue | string {
-  const known = (x: AttrValue | undefined, fallback: AttrValue): AttrValue => x ?? spec.default ?? fallback;
+type Coerced = { value: AttrValue } | { expected: string };
+
+/** Converts a language value to an attr of the spec's type, or says what was expected. */
+function toAttr(spec: AttrSpec, v: Value): Coerced {
+  // The checker may not know a float or bool yet: any value of the right kind will do.
+  const known = (x: AttrValue | undefined, fallback: AttrValue): Coerced => ({ value: x ?? spec.default ?? fallback });
   switch (spec.type) {
     case 'int':
-      if (v.kind === 'int') return v.v;
-      if (v.kind === 'seq' && v.items.length === 1 && v.items[0].kind === 'int') return (v.items[0] as { v: Dim }).v;
-      return `an int`;
+      if (v.kind === 'int') return { value: v.v };
+      if (v.kind === 'seq' && v.items.length === 1 && v.items[0].kind === 'int') return { value: (v.items[0] as { v: Dim }).v };
+      return { expected: 'an int' };
     case 'float':
       if (v.kind === 'float') return known(v.v, 0);
-      if (v.kind === 'int') return isConst(v.v) ? v.v : known(undefined, 1);
-      return 'a number';
+      if (v.kind === 'int') return isConst(v.v) ? { value: v.v } : known(undefined, 1);
+      return { expected: 'a number' };
     case 'bool':
       if (v.kind === 'bool') return known(v.v, false);
-      return 'true or false';
+      return { expected: 'true or false' };
     case 'string':
       if (v.kind === 'string') return known(v.v, spec.choices?.[0] ?? '');
-      return `a string${spec.choices ? ` (${spec.choices.map((c) => `"${c}"`).join(', ')})` : ''}`;
-    case 'ints': {
-      if (v.kind === 'int') return [v.v];
-      if (v.kind === 'seq' && isConst(v.len) && v.items.every((i) => i.kind === 'int')) return v.items.map((i) => (i as { v: Dim }).v);
-      return 'an int or a tuple of ints';
-    }
+      return { expected: `a string${spec.choices ? ` (${spec.choices.map((c) => `"${c}"`).join(', ')})` : ''}` };
+    case 'ints':
+      if (v.kind === 'int') return { value: [v.v] };
+      if (v.kind === 'seq' && isConst(v.len) && v.items.every((i) => i.kind === 'int')) return { value: v.items.map((i) => (i as { v: Dim }).v) };
+      return { expected: 'an int or a tuple of ints' };
     case 'floats': {
       const num = (i: Value): number | undefined => (i.kind === 'float' ? i.v ?? 0 : i.kind === 'int' && isConst(i.v) ? i.v : undefined);
-      if (num(v) !== undefined) return [num(v)!];
-      if (v.kind === 'seq' && isConst(v.len) && v.items.every((i) => num(i) !== undefined)) return v.items.map((i) => num(i)!);
-      return 'a number or a tuple of numbers';
+      if (num(v) !== undefined) return { value: [num(v)!] };
+      if (v.kind === 'seq' && isConst(v.len) && v.items.every((i) => num(i) !== undefined)) return { value: v.items.map((i) => num(i)!) };
+      return { expected: 'a number or a tuple of numbers' };
     }
   }
 }
@@ -155,10 +157,9 @@ function opCall(el: Elab, def: OpDef, args: EvArg[], span: Span): Value {
       continue;
     }
     if (attrs[spec.name] !== undefined) { el.report(a.nameSpan ?? a.span, `${def.name}: attribute '${spec.name}' is given twice`); failed = true; continue; }
-    const v = toAttr(spec, a.value);
-    if (typeof v === 'string' && spec.type !== 'string') { el.report(a.span, `${def.name}: attribute '${spec.name}' must be ${v}, got ${describe(a.value)}`); failed = true; continue; }
-    if (spec.type === 'string' && a.value.kind !== 'string') { el.report(a.span, `${def.name}: attribute '${spec.name}' must be ${v}, got ${describe(a.value)}`); failed = true; continue; }
-    attrs[spec.name] = v;
+    const c = toAttr(spec, a.value);
+    if ('expected' in c) { el.report(a.span, `${def.name}: attribute '${spec.name}' must be ${c.expected}, got ${describe(a.value)}`); failed = true; continue; }
+    attrs[spec.name] = c.value;
   }
   for (const spec of def.attrs) {
     if (attrs[spec.name] !== undefined) continue;
