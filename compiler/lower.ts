@@ -13,7 +13,7 @@ import type { FnDecl, ModuleDecl, TypeExpr } from '../dsl/ast.js';
 import { Elab } from '../dsl/elab/elab.js';
 import { findFn, EvArg } from '../dsl/elab/call.js';
 import { instantiate } from '../dsl/elab/module.js';
-import { execBlock } from '../dsl/elab/function.js';
+import { bindIntParams, execBlock } from '../dsl/elab/function.js';
 import { checkWhere, exprText, matchType, newBinder, resolveDeferred } from '../dsl/elab/types.js';
 import { evalExpr, suggest } from '../dsl/elab/expr.js';
 import { Scope } from '../dsl/scope.js';
@@ -86,6 +86,8 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   }
   const b = newBinder(false, fn.where);
   b.roundBuckets = true;
+  // Int parameters first: the input shapes may use them.
+  bindIntParams(fn, fn.params.map((p) => (args[p.name] !== undefined ? argValue(args[p.name]) : undefined)), b);
   const values: Value[] = [];
   for (const p of fn.params) {
     const given = opts.inputs[p.name];

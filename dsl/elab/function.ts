@@ -48,6 +48,7 @@ export function callFn(el: Elab, fn: FnDecl, inst: Instance | undefined, args: E
   if (!slots || slots.some((a) => a!.value.kind === 'error')) return ERROR;
   const outer = inst?.scope ?? GLOBAL;
   const b = newBinder(false, fn.where);
+  bindIntParams(fn, slots.map((a) => a!.value), b);
   let ok = true;
   fn.params.forEach((p, i) => { ok = matchType(el, outer, p.type, slots[i]!.value, slots[i]!.span, b, `argument '${p.name}' of ${label}`) && ok; });
   ok = ok && resolveDeferred(el, outer, b, `${label}()`);
@@ -58,12 +59,22 @@ export function callFn(el: Elab, fn: FnDecl, inst: Instance | undefined, args: E
   return runBody(el, fn, inst, outer, slots.map((a) => a!.value), b, label);
 }
 
+/** An int parameter is a dim name of the signature too: `fn up(x: f32[N], s: int) -> f32[s * N]`. */
+export function bindIntParams(fn: FnDecl, values: (Value | undefined)[], b: Binder): void {
+  fn.params.forEach((p, i) => {
+    const v = values[i];
+    if (p.type.kind === 'scalar' && p.type.name === 'int' && v?.kind === 'int') b.bound.set(p.name, v.v);
+  });
+}
+
 /** Checks a function on its own: parameters typed with symbols, constructor parameters free. */
 export function checkFnGeneric(el: Elab, fn: FnDecl, inst: Instance | undefined): void {
   const outer = inst?.scope ?? GLOBAL;
   const b = newBinder(true, fn.where);
-  const values: Value[] = [];
-  for (const p of fn.params) values.push(valueOfType(el, outer, p.type, b) ?? ERROR);
+  // Int parameters first: tensor shapes and the return type may use them.
+  const ints = fn.params.map((p) => (p.type.kind === 'scalar' && p.type.name === 'int' ? valueOfType(el, outer, p.type, b) : undefined));
+  bindIntParams(fn, ints, b);
+  const values = fn.params.map((p, i) => ints[i] ?? valueOfType(el, outer, p.type, b) ?? ERROR);
   for (const [name] of b.bound) b.spans.set(name, fn.nameSpan);
   if (!checkWhere(el, outer, fn.where, b, fn.nameSpan, (s, e) => evalExpr(el, s, e))) return;
   runBody(el, fn, inst, outer, values, b, fnLabel(fn, inst));

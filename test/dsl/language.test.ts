@@ -88,6 +88,18 @@ test('functions of a module call each other; fields and member calls', () => {
   assert.equal(g2.params.map((p) => p.name), ['inner.w']);
 });
 
+test('int parameters are dims of the signature', () => {
+  const g = run(`fn up(x: f32[B, C, H, W], s: int) -> f32[B, C, s * H, s * W] {
+    return resize(x, size = (s * H, s * W))
+  }
+  fn rows(xs: f32[m, 4], m: int) -> f32[m, 4] { return xs }
+  fn forward(x: f32[B, C, H, W]) {
+    let y = up(x, 2)
+    return (up(y, 3) + resize(x, size = (6 * H, 6 * W)), rows(reshape(x, shape = (6, 4)), 6))
+  }`, { x: f32(1, 2, 3, 4) });
+  assert.equal(outShapes(g), [[1, 2, 18, 24], [6, 4]]);
+});
+
 test('int arithmetic on dims: floor division and remainder', () => {
   const g = run(`fn forward(x: f32[N]) {
     return reshape(x, shape = (N / 4, N % 5 + 2))
