@@ -6,6 +6,7 @@ import { Lowering } from './emit.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { GATHER_LOWERINGS } from './lower-gather.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
+import { DETECT_LOWERINGS } from './lower-detect.js';
 import { scheduleConv, scheduleMatmul } from './gemm.js';
 import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort } from './sort.js';
@@ -15,7 +16,7 @@ import { Scheduled, schedulePointwise } from './pointwise.js';
 export type { Scheduled } from './pointwise.js';
 
 export const LOWERINGS: Readonly<Record<string, Lowering>> = {
-  ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS,
+  ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS, ...DETECT_LOWERINGS,
 };
 
 type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>) => Scheduled;

@@ -111,4 +111,25 @@ test('topk and sort (stable, ties to the lower index, both directions)', () => {
   checkBoth(t, 0, 0);
 });
 
+test('box ops, point-in-box priors and per-element losses', () => {
+  const t = new TestGraph();
+  const lt = t.input('lt', [2, 5, 2], 0, 4), wh = t.input('wh', [2, 5, 2], 1, 6);
+  const boxes = t.op('concat', [lt, t.op('add', [lt, wh])], { axis: 2 });
+  const gt = t.op('concat', [t.input('glt', [2, 3, 2], 0, 4), t.op('add', [t.input('glt2', [2, 3, 2], 0, 4), t.constant(3)])], { axis: 2 });
+  const pts = t.input('pts', [5, 2], 0, 8);
+  t.output('dec', t.op('box_decode', [pts, t.input('ltrb', [2, 5, 4], 0, 3)]));
+  t.output('iou', t.op('box_iou', [boxes, gt]));
+  const other = t.op('add', [boxes, t.constant(0.5)]);
+  t.output('ioua', t.op('box_iou_aligned', [boxes, other]));
+  t.output('giou', t.op('box_giou_aligned', [boxes, t.op('add', [boxes, t.input('shift', [2, 5, 4], -2, 2)])]));
+  t.output('inside', t.op('inside_box', [pts, gt]));
+  t.output('prior', t.op('center_prior', [pts, t.input('strides', [5], 1, 2), gt], { radius: 1.5 }));
+  t.output('prior0', t.op('center_prior', [pts, t.input('strides0', [5], 1, 2), gt], { radius: 0 }));
+  const logits = t.input('logits', [2, 5, 3], -4, 4), target = t.op('cast', [t.op('gt', [t.input('u', [2, 5, 3]), t.constant(0)])], { dtype: 'f32' });
+  t.output('focal', t.op('sigmoid_focal_loss', [logits, target]));
+  t.output('bcel', t.op('bce_with_logits', [logits, target]));
+  t.output('bce', t.op('bce', [t.op('sigmoid', [logits]), target]));
+  checkBoth(t, 1e-5, 1e-4);
+});
+
 test.run();
