@@ -119,6 +119,7 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   for (const [name, d] of b.bound) if (!inst.scope.get(name)) scope.set(name, { kind: 'int', v: d });
   fn.params.forEach((p, i) => scope.set(p.name, values[i]));
   el.current = inst;
+  el.file = fn.span.file;
   const result = execBlock(el, scope, fn.body);
   el.current = undefined;
   if (!result) fail(program, el, fn.nameSpan, `${decl.name}.${fnName}() ends without returning a value`);

@@ -13,6 +13,8 @@ export interface Program {
   readonly fns: ReadonlyMap<string, FnDecl>;
   /** Source text by file path, for printing diagnostics. */
   readonly sources: ReadonlyMap<string, string>;
+  /** The files whose declarations a file sees: itself and what it imports, transitively. */
+  readonly visible: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export function fileSpan(file: string): Span { return { file, line: 0, col: 0, endLine: 0, endCol: 0 }; }
@@ -78,7 +80,20 @@ export function loadProgram(roots: { path: string; text: string | undefined }[],
       fns.set(fn.name, fn);
     }
   }
-  return { program: { files, modules, fns, sources }, diagnostics };
+  const imports = new Map(files.map((f) => [f.path, f.imports.map((i) => normalize(join(dirname(f.path), i.path)))]));
+  const visible = new Map<string, Set<string>>();
+  for (const f of files) {
+    const seen = new Set<string>([f.path]);
+    const todo = [...(imports.get(f.path) ?? [])];
+    while (todo.length) {
+      const n = todo.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      todo.push(...(imports.get(n) ?? []));
+    }
+    visible.set(f.path, seen);
+  }
+  return { program: { files, modules, fns, sources, visible }, diagnostics };
 }
 
 export function where(s: Span): string { return `${s.file}:${s.line}:${s.col}`; }

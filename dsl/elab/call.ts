@@ -1,5 +1,6 @@
 // Calls: builtin ops (through OPS[name].shape), functions and module
 // instances (their `forward`), chains made by repeat().
+import { dirname, relative } from 'node:path';
 import { Dim, isConst } from '../../compiler/dims.js';
 import { OPS } from '../../compiler/ops/index.js';
 import { AttrSpec, AttrValue, Attrs, OpDef } from '../../compiler/ops/op.js';
@@ -32,8 +33,10 @@ export function evalCall(el: Elab, scope: Scope, e: CallExpr): Value {
     const own = el.current ? findFn(el.current.decl.items, name) : undefined;
     if (own && el.current) return callFn(el, own, el.current, evalArgs(el, scope, e), e.span);
     const mod = el.program.modules.get(name);
+    if (mod && !el.sees(mod.span.file)) return notImported(el, name, mod.span.file, c.span);
     if (mod) return instantiate(el, mod, evalArgs(el, scope, e), e.span);
     const fn = el.program.fns.get(name);
+    if (fn && !el.sees(fn.span.file)) return notImported(el, name, fn.span.file, c.span);
     if (fn) return callFn(el, fn, undefined, evalArgs(el, scope, e), e.span);
     const b = callBuiltin(el, scope, name, e);
     if (b) return b;
@@ -56,6 +59,11 @@ export function evalCall(el: Elab, scope: Scope, e: CallExpr): Value {
   }
   const callee = evalExpr(el, scope, c);
   return callValue(el, callee, evalArgs(el, scope, e), e.span, c.span);
+}
+
+function notImported(el: Elab, name: string, file: string, span: Span): Value {
+  const from = el.file ? relative(dirname(el.file), file) : file;
+  return el.report(span, `'${name}' is defined in ${file}, which this file does not import`, `add: import "${from}"`);
 }
 
 export function findFn(items: readonly import('../ast.js').ModuleItem[], name: string): FnDecl | undefined {

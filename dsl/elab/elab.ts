@@ -35,10 +35,18 @@ export class Elab {
   fieldFrozen = false;
   /** The instance whose function is running (its path is the graph nodes' scope). */
   current: Instance | undefined = undefined;
+  /** The file whose code is running: it sees its own declarations and its imports'. */
+  file: string | undefined = undefined;
 
   constructor(readonly program: Program, readonly mode: Mode, readonly builder: GraphBuilder | undefined) {}
 
   get lowering(): boolean { return this.mode === 'lower'; }
+
+  /** Whether a declaration made in `declFile` may be used by the running code. */
+  sees(declFile: string): boolean {
+    if (this.file === undefined) return true;
+    return this.program.visible.get(this.file)?.has(declFile) ?? true;
+  }
 
   report(span: Span, message: string, hint?: string): Value {
     const key = `${span.file}:${span.line}:${span.col}:${message}`;

@@ -84,8 +84,9 @@ function runBody(el: Elab, fn: FnDecl, inst: Instance | undefined, outer: Scope,
   const scope = new Scope(outer);
   for (const [name, d] of b.bound) if (!outer.get(name)) scope.set(name, { kind: 'int', v: d });
   fn.params.forEach((p, i) => scope.set(p.name, values[i]));
-  const saved = el.current;
+  const saved = el.current, savedFile = el.file;
   el.current = inst;
+  el.file = fn.span.file;
   el.depth++;
   let result: Returned;
   try {
@@ -93,6 +94,7 @@ function runBody(el: Elab, fn: FnDecl, inst: Instance | undefined, outer: Scope,
   } finally {
     el.depth--;
     el.current = saved;
+    el.file = savedFile;
   }
   if (!result) return el.report(fn.nameSpan, `${label}() ends without returning a value`, 'end the function with return ...');
   if (fn.ret && result.value.kind !== 'error') {

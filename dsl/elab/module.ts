@@ -46,8 +46,10 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
   }
   el.fieldPath = undefined;
   el.depth++;
+  const savedFile = el.file;
   try {
     decl.params.forEach((p, i) => {
+      el.file = decl.span.file;
       const a = slots[i];
       let v: Value;
       if (a) v = a.value;
@@ -62,6 +64,7 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
     execItems(el, inst, decl.items);
     return { kind: 'module', inst };
   } finally {
+    el.file = savedFile;
     el.depth--;
     el.fieldPath = path;
     el.fieldFrozen = frozen;
@@ -70,6 +73,7 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
 
 /** The instance the checker uses to check a module on its own: constructor parameters stay symbolic. */
 export function genericInstance(el: Elab, decl: ModuleDecl): Instance {
+  el.file = decl.span.file;
   const scope = new Scope(undefined);
   for (const p of decl.params) {
     if (p.default) {
@@ -97,6 +101,12 @@ function unknownOf(p: CtorParam): Value {
 }
 
 function execItems(el: Elab, inst: Instance, items: ModuleItem[]): void {
+  const savedFile = el.file;
+  el.file = inst.decl.span.file;
+  try { execItemsIn(el, inst, items); } finally { el.file = savedFile; }
+}
+
+function execItemsIn(el: Elab, inst: Instance, items: ModuleItem[]): void {
   const scope = inst.scope;
   for (const it of items) {
     switch (it.kind) {
