@@ -10,6 +10,11 @@ import { add, idx, let_, load, mul, v as vref } from '../kernel/build.js';
 import { DType } from '../types.js';
 import { stridesOf } from '../tensor.js';
 
+/** A coordinate along a size-1 dim is always 0, whatever expression names it. */
+function aliasKey(shape: readonly number[], at: readonly Expr[]): string {
+  return `${shape.join(',')}@${at.map((e, d) => (shape[d] === 1 ? '0' : canonicalExpr(e))).join(',')}`;
+}
+
 export class ScheduleError extends Error {
   constructor(message: string) { super(message); this.name = 'ScheduleError'; }
 }
@@ -67,12 +72,12 @@ export class Emitter {
   private readonly flatAliases = new Map<string, Expr>();
 
   aliasFlat(shape: readonly number[], at: readonly Expr[], flat: Expr): void {
-    this.flatAliases.set(`${shape.join(',')}@${at.map(canonicalExpr).join(',')}`, flat);
+    this.flatAliases.set(aliasKey(shape, at), flat);
   }
 
   /** Row-major flat offset of a multi-index into `value`'s buffer. */
   flat(value: number, at: readonly Expr[]): Expr {
-    const alias = this.flatAliases.get(`${this.shape(value).join(',')}@${at.map(canonicalExpr).join(',')}`);
+    const alias = this.flatAliases.get(aliasKey(this.shape(value), at));
     if (alias) return alias;
     const st = stridesOf(this.shape(value));
     let e: Expr = idx(0);

@@ -1995,7 +1995,7 @@ void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
       if ((i < args[0])) {
         int64_t c0 = (i / 16);
         int64_t c1 = (i % 16);
-        float t2 = B1[c1];
+        float t2 = B1[i];
         float t3 = ((t2 < 0.0f) ? 0.0f : t2);
         B0[i] = t3;
       }
@@ -3747,8 +3747,8 @@ void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
         int64_t c1 = ((i / 64) % 16);
         int64_t c2 = ((i / 8) % 8);
         int64_t c3 = (i % 8);
-        float t4 = B1[(((c1 * 64) + (c2 * 8)) + c3)];
-        float t5 = B2[(((c1 * 64) + (c2 * 8)) + c3)];
+        float t4 = B1[i];
+        float t5 = B2[i];
         float t6 = (t4 + t5);
         B0[i] = t6;
       }
@@ -3887,8 +3887,8 @@ void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
         int64_t c1 = ((i / 16) % 16);
         int64_t c2 = ((i / 4) % 4);
         int64_t c3 = (i % 4);
-        float t4 = B1[(((c1 * 16) + (c2 * 4)) + c3)];
-        float t5 = B2[(((c1 * 16) + (c2 * 4)) + c3)];
+        float t4 = B1[i];
+        float t5 = B2[i];
         float t6 = (t4 + t5);
         B0[i] = t6;
       }
@@ -4023,8 +4023,8 @@ void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
         int64_t c1 = ((i / 4) % 16);
         int64_t c2 = ((i / 2) % 2);
         int64_t c3 = (i % 2);
-        float t4 = B1[(((c1 * 4) + (c2 * 2)) + c3)];
-        float t5 = B2[(((c1 * 4) + (c2 * 2)) + c3)];
+        float t4 = B1[i];
+        float t5 = B2[i];
         float t6 = (t4 + t5);
         B0[i] = t6;
       }
@@ -4157,8 +4157,8 @@ void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
       if ((i < args[0])) {
         int64_t c0 = (i / 16);
         int64_t c1 = (i % 16);
-        float t2 = B1[c1];
-        float t3 = B2[c1];
+        float t2 = B1[i];
+        float t3 = B2[i];
         float t4 = (t2 + t3);
         B0[i] = t4;
       }

@@ -1890,7 +1890,7 @@ extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0
     if ((i < A0)) {
       long long c0 = (i / 16);
       long long c1 = (i % 16);
-      float t2 = B1[c1];
+      float t2 = B1[i];
       float t3 = ((t2 < 0.0f) ? 0.0f : t2);
       B0[i] = t3;
     }
@@ -3532,8 +3532,8 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
       long long c1 = ((i / 64) % 16);
       long long c2 = ((i / 8) % 8);
       long long c3 = (i % 8);
-      float t4 = B1[(((c1 * 64) + (c2 * 8)) + c3)];
-      float t5 = B2[(((c1 * 64) + (c2 * 8)) + c3)];
+      float t4 = B1[i];
+      float t5 = B2[i];
       float t6 = (t4 + t5);
       B0[i] = t6;
     }
@@ -3660,8 +3660,8 @@ extern "C" __global__ void __launch_bounds__(64) k37_add(float* __restrict__ B0,
       long long c1 = ((i / 16) % 16);
       long long c2 = ((i / 4) % 4);
       long long c3 = (i % 4);
-      float t4 = B1[(((c1 * 16) + (c2 * 4)) + c3)];
-      float t5 = B2[(((c1 * 16) + (c2 * 4)) + c3)];
+      float t4 = B1[i];
+      float t5 = B2[i];
       float t6 = (t4 + t5);
       B0[i] = t6;
     }
@@ -3784,8 +3784,8 @@ extern "C" __global__ void __launch_bounds__(64) k39_add(float* __restrict__ B0,
       long long c1 = ((i / 4) % 16);
       long long c2 = ((i / 2) % 2);
       long long c3 = (i % 2);
-      float t4 = B1[(((c1 * 4) + (c2 * 2)) + c3)];
-      float t5 = B2[(((c1 * 4) + (c2 * 2)) + c3)];
+      float t4 = B1[i];
+      float t5 = B2[i];
       float t6 = (t4 + t5);
       B0[i] = t6;
     }
@@ -3906,8 +3906,8 @@ extern "C" __global__ void __launch_bounds__(64) k41_add(float* __restrict__ B0,
     if ((i < A0)) {
       long long c0 = (i / 16);
       long long c1 = (i % 16);
-      float t2 = B1[c1];
-      float t3 = B2[c1];
+      float t2 = B1[i];
+      float t3 = B2[i];
       float t4 = (t2 + t3);
       B0[i] = t4;
     }

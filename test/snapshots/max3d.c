@@ -280,7 +280,7 @@ void k1_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t c1 = ((i / 1920) % 8);
         int64_t c2 = ((i / 48) % 40);
         int64_t c3 = (i % 48);
-        float t4 = B1[(((c1 * 1920) + (c2 * 48)) + c3)];
+        float t4 = B1[i];
         float t5 = (1.0f / (1.0f + expf((-t4))));
         B0[i] = t5;
       }
@@ -300,7 +300,7 @@ void k2_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t c1 = ((i / 480) % 8);
         int64_t c2 = ((i / 24) % 20);
         int64_t c3 = (i % 24);
-        float t4 = B1[(((c1 * 480) + (c2 * 24)) + c3)];
+        float t4 = B1[i];
         float t5 = (1.0f / (1.0f + expf((-t4))));
         B0[i] = t5;
       }
@@ -320,7 +320,7 @@ void k3_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t c1 = ((i / 120) % 8);
         int64_t c2 = ((i / 12) % 10);
         int64_t c3 = (i % 12);
-        float t4 = B1[(((c1 * 120) + (c2 * 12)) + c3)];
+        float t4 = B1[i];
         float t5 = (1.0f / (1.0f + expf((-t4))));
         B0[i] = t5;
       }
@@ -340,7 +340,7 @@ void k4_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t c1 = ((i / 30) % 8);
         int64_t c2 = ((i / 6) % 5);
         int64_t c3 = (i % 6);
-        float t4 = B1[(((c1 * 30) + (c2 * 6)) + c3)];
+        float t4 = B1[i];
         float t5 = (1.0f / (1.0f + expf((-t4))));
         B0[i] = t5;
       }
@@ -360,7 +360,7 @@ void k5_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t c1 = ((i / 9) % 8);
         int64_t c2 = ((i / 3) % 3);
         int64_t c3 = (i % 3);
-        float t4 = B1[(((c1 * 9) + (c2 * 3)) + c3)];
+        float t4 = B1[i];
         float t5 = (1.0f / (1.0f + expf((-t4))));
         B0[i] = t5;
       }

@@ -264,7 +264,7 @@ extern "C" __global__ void __launch_bounds__(64) k1_sigmoid(float* __restrict__ 
       long long c1 = ((i / 1920) % 8);
       long long c2 = ((i / 48) % 40);
       long long c3 = (i % 48);
-      float t4 = B1[(((c1 * 1920) + (c2 * 48)) + c3)];
+      float t4 = B1[i];
       float t5 = (1.0f / (1.0f + expf((-t4))));
       B0[i] = t5;
     }
@@ -281,7 +281,7 @@ extern "C" __global__ void __launch_bounds__(64) k2_sigmoid(float* __restrict__ 
       long long c1 = ((i / 480) % 8);
       long long c2 = ((i / 24) % 20);
       long long c3 = (i % 24);
-      float t4 = B1[(((c1 * 480) + (c2 * 24)) + c3)];
+      float t4 = B1[i];
       float t5 = (1.0f / (1.0f + expf((-t4))));
       B0[i] = t5;
     }
@@ -298,7 +298,7 @@ extern "C" __global__ void __launch_bounds__(64) k3_sigmoid(float* __restrict__ 
       long long c1 = ((i / 120) % 8);
       long long c2 = ((i / 12) % 10);
       long long c3 = (i % 12);
-      float t4 = B1[(((c1 * 120) + (c2 * 12)) + c3)];
+      float t4 = B1[i];
       float t5 = (1.0f / (1.0f + expf((-t4))));
       B0[i] = t5;
     }
@@ -315,7 +315,7 @@ extern "C" __global__ void __launch_bounds__(64) k4_sigmoid(float* __restrict__ 
       long long c1 = ((i / 30) % 8);
       long long c2 = ((i / 6) % 5);
       long long c3 = (i % 6);
-      float t4 = B1[(((c1 * 30) + (c2 * 6)) + c3)];
+      float t4 = B1[i];
       float t5 = (1.0f / (1.0f + expf((-t4))));
       B0[i] = t5;
     }
@@ -332,7 +332,7 @@ extern "C" __global__ void __launch_bounds__(64) k5_sigmoid(float* __restrict__ 
       long long c1 = ((i / 9) % 8);
       long long c2 = ((i / 3) % 3);
       long long c3 = (i % 3);
-      float t4 = B1[(((c1 * 9) + (c2 * 3)) + c3)];
+      float t4 = B1[i];
       float t5 = (1.0f / (1.0f + expf((-t4))));
       B0[i] = t5;
     }
