@@ -34,9 +34,14 @@ async function nodeGpu(): Promise<GPU> {
   } catch (e) {
     throw new WebGpuUnavailable(`the 'webgpu' package (Dawn for Node) could not be loaded: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}; run npm install`);
   }
-  // Dawn's flags: FUSEDET_DAWN_FEATURES lets a benchmark turn off robustness checks.
-  const extra = process.env.FUSEDET_DAWN_FEATURES;
-  gpuInstance = mod.create(extra ? [`enable-dawn-features=${extra}`] : []);
+  // Zero-filling workgroup memory is what WebGPU promises, but no fusedet
+  // kernel reads workgroup memory before writing it (the C and CUDA
+  // renderings leave it uninitialised too), and on SwiftShader the zeroing
+  // code made a conv kernel with an 18 KiB panel take 10 s to build instead
+  // of 0.7 s. FUSEDET_DAWN_FEATURES adds toggles (a benchmark may turn off
+  // robustness: disable_robustness,skip_validation).
+  const features = ['disable_workgroup_init', ...(process.env.FUSEDET_DAWN_FEATURES ?? '').split(',').filter((f) => f)];
+  gpuInstance = mod.create([`enable-dawn-features=${features.join(',')}`]);
   return gpuInstance;
 }
 

@@ -2,7 +2,8 @@
 // one ES module beside a copy of web/index.html. platform 'browser' makes a
 // stray Node import in the runtime core a build error, which is the point.
 // The compiler's one Node import, node:crypto (kernel hashes), is mapped to
-// web/shims/node-crypto.ts; any other Node import still fails the build.
+// web/shims/node-crypto.ts and process.env reads as empty; any other Node
+// import still fails the build.
 // Usage: node web/build.mjs [outdir]   (default dist/web-bundle)
 import { build } from 'esbuild';
 import { mkdirSync, copyFileSync, renameSync } from 'node:fs';
@@ -16,6 +17,8 @@ await build({
   entryPoints: [join(root, 'web', 'app.ts')],
   bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
   outfile: join(outdir, 'app.js'), sourcemap: 'linked', logLevel: 'warning',
+  // Debug switches read from process.env (FUSEDET_DEBUG) are off in a page.
+  define: { 'process.env': '{}' },
   plugins: [{
     name: 'node-shims',
     setup(b) {

@@ -6,7 +6,7 @@ import { renderWgsl } from '../../compiler/render/wgsl.js';
 import { compileGraph } from '../../compiler/program.js';
 import type { Kernel } from '../../compiler/kernel/ir.js';
 import * as K from '../../compiler/kernel/build.js';
-import { rng } from '../../compiler/tensor.js';
+import { rng, tensor } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
 
@@ -51,20 +51,63 @@ test('helpers only when used; NaN/Inf without const-expressions; reserved names 
   assert.not.match(src, /fn f32_min\(/);
 });
 
+// A GEMM-like register tile: acc[TM*TN] += wv[i] * x[j], zeroed, accumulated and stored in loops.
+const TILE: Kernel = {
+  name: 'k_tile', nargs: 0, workgroupSize: 8, locals: [],
+  regs: [{ name: 'acc', t: 'f32', size: 8 }, { name: 'wv', t: 'f32', size: 2 }],
+  bufs: [{ dtype: 'f32', access: 'r' }, { dtype: 'f32', access: 'r' }, { dtype: 'f32', access: 'w' }],
+  body: [
+    K.for_('ii', K.idx(0), K.idx(8), [K.lstore('acc', K.v('ii'), K.f32(0))], true),
+    K.for_('kk', K.idx(0), K.idx(16), [
+      K.for_('i', K.idx(0), K.idx(2), [K.lstore('wv', K.v('i'), K.load(0, K.add(K.mul(K.v('kk'), K.idx(2)), K.v('i')), 'f32'))], true),
+      K.for_('i', K.idx(0), K.idx(2), [
+        K.for_('j', K.idx(0), K.idx(4), [
+          K.lstore('acc', K.add(K.mul(K.v('i'), K.idx(4)), K.v('j')), K.add(K.lload('acc', K.add(K.mul(K.v('i'), K.idx(4)), K.v('j')), 'f32'),
+            K.mul(K.lload('wv', K.v('i'), 'f32'), K.load(1, K.add(K.mul(K.v('kk'), K.idx(4)), K.v('j')), 'f32')))),
+        ], true),
+      ], true),
+    ]),
+    K.for_('ii', K.idx(0), K.idx(8), [K.store(2, K.add(K.mul(K.lid, K.idx(8)), K.v('ii')), K.lload('acc', K.v('ii'), 'f32'))]),
+  ],
+};
+
 test('register tiles: loops indexing them are unrolled and the arrays become scalars', () => {
-  const t = new TestGraph();
-  const x = t.input('x', [1, 4, 6, 6]);
-  t.output('y', t.op('relu', [t.op('conv2d', [x, t.param('w', [4, 4, 3, 3]), t.param('b', [4])], { padding: [1] })]));
-  const src = renderWgsl(compileGraph(t.graph, { fuse: true }).kernels[0].ir);
+  const src = renderWgsl(TILE);
   assert.match(src, /var acc_0: f32; var acc_1: f32;/);
-  assert.match(src, /acc_(\d+) = (\(acc_\1 \+ |fma\()/, 'accumulation into a scalar');
-  assert.not.match(src, /acc\[/, 'no dynamic indexing of the accumulator');
-  assert.match(src, /for \(var \w+: i32 = 0; \w+ < \w+/, 'the reduction loop stays a loop');
+  assert.match(src, /var wv_0: f32; var wv_1: f32;/);
+  assert.match(src, /acc_7 = \(acc_7 \+ \(wv_1 \* B1\[\(\(kk \* 4\) \+ 3\)\]\)\);/);
+  assert.match(src, /B2\[\(\(lid \* 8\) \+ 5\)\] = acc_5;/, 'the store loop is unrolled too: it indexes the tile');
+  assert.not.match(src, /acc\[|wv\[/, 'no dynamic indexing of a tile');
+  assert.match(src, /for \(var kk: i32 = 0; kk < 16; kk\+\+\)/, 'the reduction loop stays a loop');
+  assert.not.match(renderWgsl(TILE, { registerTiles: false }), /acc_0/);
 });
 
-// The op-by-op sweep on WebGPU is test/runtime-webgpu/ops.test.ts; here one
-// elementwise program with i32 and bool values and one grouped, dilated conv
-// check the renderer end to end.
+test('a tile over 64 elements stays an array', () => {
+  const big: Kernel = { ...TILE, regs: [{ name: 'acc', t: 'f32', size: 96 }, { name: 'wv', t: 'f32', size: 2 }] };
+  const src = renderWgsl(big);
+  assert.match(src, /var acc: array<f32, 96>;/);
+  assert.match(src, /var wv_0: f32;/);
+});
+
+gpuTest('a register-tiled kernel computes the same with and without scalar tiles', async () => {
+  const prog = (name: string): Parameters<NonNullable<typeof rt>['load']>[0] => ({
+    buffers: [{ id: 0, bytes: 128, dtype: 'f32', role: 'input', name: 'w' }, { id: 1, bytes: 256, dtype: 'f32', role: 'input', name: 'x' }, { id: 2, bytes: 256, dtype: 'f32', role: 'output', name: 'y' }],
+    kernels: [{ name, hash: `test:${name}`, ir: { wgsl: renderWgsl(TILE, { registerTiles: name === 'tiled' }) }, workgroupSize: 8 }],
+    launches: [{ kernel: 0, buffers: [0, 1, 2], args: [], grid: 1 }],
+    inputs: { w: 0, x: 1 }, outputs: { y: 2 }, params: {}, peakBytes: 640,
+  });
+  const w = tensor('f32', [32], Array.from({ length: 32 }, (_, i) => (i % 5) - 2));
+  const x = tensor('f32', [64], Array.from({ length: 64 }, (_, i) => (i % 7) * 0.5));
+  const want = new Float32Array(8);
+  for (let kk = 0; kk < 16; kk++) for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) want[i * 4 + j] += w.data[kk * 2 + i] * x.data[kk * 4 + j];
+  for (const name of ['tiled', 'plain']) {
+    const ex = await rt!.load(prog(name));
+    const y = (await ex.run({ w, x })).y.data;
+    for (let t = 0; t < 8; t++) assert.equal(Array.from(y.slice(8 * t, 8 * t + 8)), Array.from(want), `${name} thread ${t}`);
+    ex.dispose();
+  }
+});
+
 test('a let declared again after a barrier becomes an assignment (one WGSL scope)', () => {
   const k: Kernel = {
     ...tiny, bufs: [{ dtype: 'f32', access: 'rw' }], locals: [{ name: 'tile', t: 'f32', size: 4 }],
