@@ -51,7 +51,8 @@ function evalName(el: Elab, scope: Scope, name: string, span: Span): Value {
   if (init) return init;
   if (el.program.modules.has(name)) return el.report(span, `module '${name}' must be called to create an instance: ${name}(...)`);
   if (el.program.fns.has(name) || OPS[name]) return el.report(span, `'${name}' is a function: call it as ${name}(...)`);
-  return el.report(span, `unknown name '${name}'`, suggest(name, [...scopeNames(scope), ...el.program.modules.keys(), ...el.program.fns.keys()]));
+  return el.report(span, `unknown name '${name}'`, suggest(name, [...scopeNames(scope), ...el.program.modules.keys(), ...el.program.fns.keys()])
+    ?? 'names are let-bindings, function parameters, signature dims, constructor parameters, fields and parameters of the module');
 }
 
 function scopeNames(scope: Scope): string[] {

@@ -186,7 +186,8 @@ export function matchType(el: Elab, scope: Scope, te: TypeExpr, v: Value, span: 
       if (v.kind !== 'tensor') { el.report(span, `${what}: expected a tensor ${typeText(te)}, got ${describe(v)}`); return false; }
       if (v.type.dtype !== dtype) { el.report(span, `${what}: dtype mismatch: expected ${typeText(te)}, got ${showType(v.type)}`, `cast it: cast(x, dtype = "${dtype}")`); return false; }
       if (v.type.shape.length !== te.dims.length) {
-        el.report(span, `${what}: expected a tensor of rank ${te.dims.length} ${typeText(te)}, got rank ${v.type.shape.length} ${showType(v.type)}`);
+        el.report(span, `${what}: expected a tensor of rank ${te.dims.length} ${typeText(te)}, got rank ${v.type.shape.length} ${showType(v.type)}`,
+          v.type.shape.length < te.dims.length ? 'add dims with reshape(x, shape = (...))' : 'index it (x[i]) or reshape it');
         return false;
       }
       te.dims.forEach((d, i) => {
@@ -215,7 +216,9 @@ export function resolveDeferred(el: Elab, scope: Scope, b: Binder, what: string)
     const eq = dimsEqual(want, actual);
     if (eq === false) {
       const named = dim.kind === 'int' ? showDim(want) : `${exprText(dim)} = ${showDim(want)}`;
-      el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)} (dim ${index} of ${typeText(type)})`);
+      const from = dim.kind === 'name' ? b.spans.get(dim.name) : undefined;
+      el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)} (dim ${index} of ${typeText(type)})`,
+        from && from !== span ? `${dim.kind === 'name' ? dim.name : ''} = ${showDim(want)} was bound at ${from.line}:${from.col}` : undefined);
       ok = false;
     }
   }
