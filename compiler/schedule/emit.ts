@@ -41,7 +41,8 @@ export class Emitter {
 
   constructor(readonly graph: Graph, readonly group: ReadonlySet<number>, readonly lowerings: Readonly<Record<string, Lowering>>) {}
 
-  fresh(prefix: string): string { return `${prefix}${this.counter++}`; }
+  // The underscore keeps generated names apart from the fixed ones schedules use (y0, n0, r0).
+  fresh(prefix: string): string { return `${prefix}_${this.counter++}`; }
 
   emit(s: Stmt): void { this.blocks[this.blocks.length - 1].push(s); }
 

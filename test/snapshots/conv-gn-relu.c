@@ -21,22 +21,22 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid / 15);
-      int64_t q1 = (gid % 15);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 15);
+      int64_t q_1 = (gid % 15);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col2 = imin((n0 + (e % 32)), 479);
-        int64_t ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
-        koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 479);
+        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
+        koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -47,13 +47,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = (gid / 15);
-        int64_t q7 = (gid % 15);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 15);
+        int64_t q_7 = (gid % 15);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -72,13 +72,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q8 = (gid / 15);
-        int64_t q9 = (gid % 15);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 15);
+        int64_t q_9 = (gid % 15);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -99,13 +99,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q10 = (gid / 15);
-      int64_t q11 = (gid % 15);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 15);
+      int64_t q_11 = (gid % 15);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -164,11 +164,11 @@ void k1_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin
       float inv = (1.0f / sqrtf(((var / 1920.0f) + 0.00001f)));
       for (int64_t e2_k = 0; e2_k < (((1920 - lid) + 63) / 64); e2_k++) {
         int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch0 = (((gid % 4) * 4) + (e2 / 480));
-        int64_t sp1 = (e2 % 480);
-        float t2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-        B0[(((((gid / 4) * 7680) + (ch0 * 480)) + (((sp1 / 24) % 20) * 24)) + (sp1 % 24))] = t3;
+        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 480));
+        int64_t sp_1 = (e2 % 480);
+        float t_2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+        B0[(((((gid / 4) * 7680) + (ch_0 * 480)) + (((sp_1 / 24) % 20) * 24)) + (sp_1 % 24))] = t_3;
       }
     }
   }
@@ -189,22 +189,22 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid / 15);
-      int64_t q1 = (gid % 15);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 15);
+      int64_t q_1 = (gid % 15);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col2 = imin((n0 + (e % 32)), 479);
-        int64_t ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
-        koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 479);
+        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
+        koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     {
@@ -217,13 +217,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q6 = (gid / 15);
-        int64_t q7 = (gid % 15);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 15);
+        int64_t q_7 = (gid % 15);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -243,13 +243,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q8 = (gid / 15);
-        int64_t q9 = (gid % 15);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 15);
+        int64_t q_9 = (gid % 15);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -271,13 +271,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q10 = (gid / 15);
-      int64_t q11 = (gid % 15);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 15);
+      int64_t q_11 = (gid % 15);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {

@@ -10,22 +10,22 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 15);
-    long long q1 = (gid % 15);
-    long long nimg = q0;
+    long long q_0 = (gid / 15);
+    long long q_1 = (gid % 15);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col2 = imin((n0 + (e % 32)), 479);
-      long long ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
-      koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 479);
+      long long ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
+      koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -37,13 +37,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 15);
-      long long q7 = (gid % 15);
-      long long nimg = q6;
+      long long q_6 = (gid / 15);
+      long long q_7 = (gid % 15);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -63,13 +63,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q8 = (gid / 15);
-      long long q9 = (gid % 15);
-      long long nimg = q8;
+      long long q_8 = (gid / 15);
+      long long q_9 = (gid % 15);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -91,13 +91,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q10 = (gid / 15);
-    long long q11 = (gid % 15);
-    long long nimg = q10;
+    long long q_10 = (gid / 15);
+    long long q_11 = (gid % 15);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -153,11 +153,11 @@ extern "C" __global__ void __launch_bounds__(64) k1_group_norm_relu(float* __res
     float inv = (1.0f / sqrtf(((var / 1920.0f) + 0.00001f)));
     for (long long e2_k = 0; e2_k < (((1920 - lid) + 63) / 64); e2_k++) {
       long long e2 = (lid + (e2_k * 64));
-      long long ch0 = (((gid % 4) * 4) + (e2 / 480));
-      long long sp1 = (e2 % 480);
-      float t2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-      B0[(((((gid / 4) * 7680) + (ch0 * 480)) + (((sp1 / 24) % 20) * 24)) + (sp1 % 24))] = t3;
+      long long ch_0 = (((gid % 4) * 4) + (e2 / 480));
+      long long sp_1 = (e2 % 480);
+      float t_2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+      B0[(((((gid / 4) * 7680) + (ch_0 * 480)) + (((sp_1 / 24) % 20) * 24)) + (sp_1 % 24))] = t_3;
     }
   }
 }
@@ -171,22 +171,22 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 15);
-    long long q1 = (gid % 15);
-    long long nimg = q0;
+    long long q_0 = (gid / 15);
+    long long q_1 = (gid % 15);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (288 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col2 = imin((n0 + (e % 32)), 479);
-      long long ih3 = (((col2 / 24) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 24) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 20)) && ((iw4 >= 0) && (iw4 < 24)));
-      koff[e] = (ok5 ? ((ih3 * 24) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 479);
+      long long ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
+      koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -198,13 +198,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 15);
-      long long q7 = (gid % 15);
-      long long nimg = q6;
+      long long q_6 = (gid / 15);
+      long long q_7 = (gid % 15);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -224,13 +224,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q8 = (gid / 15);
-      long long q9 = (gid % 15);
-      long long nimg = q8;
+      long long q_8 = (gid / 15);
+      long long q_9 = (gid % 15);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -252,13 +252,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q10 = (gid / 15);
-    long long q11 = (gid % 15);
-    long long nimg = q10;
+    long long q_10 = (gid / 15);
+    long long q_11 = (gid % 15);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {

@@ -28,22 +28,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid / 32);
-      int64_t q1 = (gid % 32);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 32);
+      int64_t q_1 = (gid % 32);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col2 = imin((n0 + (e % 32)), 1023);
-        int64_t ih3 = ((((col2 / 32) * 2) - 1) + ((e / 32) / 3));
-        int64_t iw4 = ((((col2 % 32) * 2) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 64)) && ((iw4 >= 0) && (iw4 < 64)));
-        koff[e] = (ok5 ? ((ih3 * 64) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 1023);
+        int64_t ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
+        koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     {
@@ -56,13 +56,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q6 = (gid / 32);
-        int64_t q7 = (gid % 32);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 32);
+        int64_t q_7 = (gid % 32);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -82,13 +82,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q8 = (gid / 32);
-        int64_t q9 = (gid % 32);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 32);
+        int64_t q_9 = (gid % 32);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 27; kk++) {
@@ -110,22 +110,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     {
       const int64_t lid = 0;
-      int64_t q10 = (gid / 32);
-      int64_t q11 = (gid % 32);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 32);
+      int64_t q_11 = (gid % 32);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1024))) {
-            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t13 = ((t12 < 0.0f) ? 0.0f : t12);
-            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t13;
+            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t_13;
           }
         }
       }
@@ -141,22 +141,22 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 1024);
-        int64_t c1 = ((i / 256) % 4);
-        int64_t c2 = ((i / 16) % 16);
-        int64_t c3 = (i % 16);
-        float m4 = (-INFINITY);
-        for (int64_t ky5 = 0; ky5 < 3; ky5++) {
-          for (int64_t kx6 = 0; kx6 < 3; kx6++) {
-            int64_t t7 = (((c2 * 2) - 1) + ky5);
-            int64_t t8 = (((c3 * 2) - 1) + kx6);
-            if ((((t7 >= 0) && (t7 < 32)) && ((t8 >= 0) && (t8 < 32)))) {
-              float t9 = B1[((((c0 * 4096) + (c1 * 1024)) + (t7 * 32)) + t8)];
-              m4 = (((t9 > m4) || (t9 != t9)) ? t9 : m4);
+        int64_t c_0 = (i / 1024);
+        int64_t c_1 = ((i / 256) % 4);
+        int64_t c_2 = ((i / 16) % 16);
+        int64_t c_3 = (i % 16);
+        float m_4 = (-INFINITY);
+        for (int64_t ky_5 = 0; ky_5 < 3; ky_5++) {
+          for (int64_t kx_6 = 0; kx_6 < 3; kx_6++) {
+            int64_t t_7 = (((c_2 * 2) - 1) + ky_5);
+            int64_t t_8 = (((c_3 * 2) - 1) + kx_6);
+            if ((((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)))) {
+              float t_9 = B1[((((c_0 * 4096) + (c_1 * 1024)) + (t_7 * 32)) + t_8)];
+              m_4 = (((t_9 > m_4) || (t_9 != t_9)) ? t_9 : m_4);
             }
           }
         }
-        B0[i] = m4;
+        B0[i] = m_4;
       }
     }
   }
@@ -179,22 +179,22 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = ((((col2 / 8) * 2) - 1) + ((e / 32) / 3));
-        int64_t iw4 = ((((col2 % 8) * 2) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
-        koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = ((((col_2 / 8) * 2) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = ((((col_2 % 8) * 2) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
+        koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -205,13 +205,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -230,13 +230,13 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
@@ -257,22 +257,22 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t13 = ((t12 < 0.0f) ? 0.0f : t12);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
+            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
           }
         }
       }
@@ -297,22 +297,22 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -323,13 +323,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -348,13 +348,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
@@ -375,21 +375,21 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
+            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_12;
           }
         }
       }
@@ -415,22 +415,22 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) * 2) + (e / 32));
-        int64_t iw4 = ((col2 % 8) * 2);
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
-        koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) * 2) + (e / 32));
+        int64_t iw_4 = ((col_2 % 8) * 2);
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
+        koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -441,13 +441,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
@@ -466,13 +466,13 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
@@ -493,24 +493,24 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-            float t13 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t14 = (t12 + t13);
-            float t15 = ((t14 < 0.0f) ? 0.0f : t14);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
+            float t_12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+            float t_13 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t_14 = (t_12 + t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
           }
         }
       }
@@ -535,8 +535,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
@@ -544,12 +544,12 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = ((((col1 / 4) * 2) - 1) + ((e / 16) / 3));
-        int64_t iw3 = ((((col1 % 4) * 2) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-        koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = ((((col_1 / 4) * 2) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = ((((col_1 % 4) * 2) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -560,8 +560,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -584,8 +584,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -610,8 +610,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
@@ -622,9 +622,9 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t9 = ((t8 < 0.0f) ? 0.0f : t8);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
+            float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_9;
           }
         }
       }
@@ -649,8 +649,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -658,12 +658,12 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -674,8 +674,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -698,8 +698,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -724,8 +724,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -736,8 +736,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
+            float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_8;
           }
         }
       }
@@ -763,8 +763,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -772,12 +772,12 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) * 2) + (e / 16));
-        int64_t iw3 = ((col1 % 4) * 2);
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-        koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) * 2) + (e / 16));
+        int64_t iw_3 = ((col_1 % 4) * 2);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -788,8 +788,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -812,8 +812,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -838,8 +838,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -850,11 +850,11 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-            float t9 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t10 = (t8 + t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
+            float t_8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_10 = (t_8 + t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_11;
           }
         }
       }
@@ -879,8 +879,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -888,12 +888,12 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = ((((col1 / 2) * 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = ((((col1 % 2) * 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = ((((col_1 / 2) * 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = ((((col_1 % 2) * 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -904,8 +904,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -928,8 +928,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -954,8 +954,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -966,9 +966,9 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t9 = ((t8 < 0.0f) ? 0.0f : t8);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t9;
+            float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_9;
           }
         }
       }
@@ -993,8 +993,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1002,12 +1002,12 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1018,8 +1018,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1042,8 +1042,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1068,8 +1068,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1080,8 +1080,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
+            float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_8;
           }
         }
       }
@@ -1107,8 +1107,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1116,12 +1116,12 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) * 2) + (e / 8));
-        int64_t iw3 = ((col1 % 2) * 2);
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) * 2) + (e / 8));
+        int64_t iw_3 = ((col_1 % 2) * 2);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1132,8 +1132,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1156,8 +1156,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1182,8 +1182,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1194,11 +1194,11 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 4))) {
-            float t8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-            float t9 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t10 = (t8 + t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
+            float t_8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+            float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_10 = (t_8 + t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_11;
           }
         }
       }
@@ -1220,8 +1220,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1229,12 +1229,12 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = ((col1 / 2) + (e / 8));
-        int64_t iw3 = (col1 % 2);
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = ((col_1 / 2) + (e / 8));
+        int64_t iw_3 = (col_1 % 2);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1245,8 +1245,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1269,8 +1269,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1295,8 +1295,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1330,8 +1330,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1339,12 +1339,12 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = ((col1 / 4) + (e / 16));
-        int64_t iw3 = (col1 % 4);
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = ((col_1 / 4) + (e / 16));
+        int64_t iw_3 = (col_1 % 4);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1355,8 +1355,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1379,8 +1379,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1405,8 +1405,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1417,10 +1417,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 16))) {
-            float t8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t10 = (t8 + t9);
-            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
+            float t_8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t_9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t_10 = (t_8 + t_9);
+            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_10;
           }
         }
       }
@@ -1443,22 +1443,22 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = ((col2 / 8) + (e / 32));
-        int64_t iw4 = (col2 % 8);
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = ((col_2 / 8) + (e / 32));
+        int64_t iw_4 = (col_2 % 8);
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1469,13 +1469,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -1494,13 +1494,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
@@ -1521,23 +1521,23 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 64))) {
-            float t12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
-            float t13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t14 = (t12 + t13);
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
+            float t_12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+            float t_13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_14 = (t_12 + t_13);
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_14;
           }
         }
       }
@@ -1559,8 +1559,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1568,12 +1568,12 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1584,8 +1584,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1608,8 +1608,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1634,8 +1634,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1668,8 +1668,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1677,12 +1677,12 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1693,8 +1693,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1717,8 +1717,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1743,8 +1743,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
@@ -1777,22 +1777,22 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1803,13 +1803,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
@@ -1828,13 +1828,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -1855,13 +1855,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -1890,8 +1890,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -1899,12 +1899,12 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1915,8 +1915,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -1939,8 +1939,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -1965,8 +1965,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
@@ -1993,11 +1993,11 @@ void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 16);
-        int64_t c1 = (i % 16);
-        float t2 = B1[i];
-        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-        B0[i] = t3;
+        int64_t c_0 = (i / 16);
+        int64_t c_1 = (i % 16);
+        float t_2 = B1[i];
+        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+        B0[i] = t_3;
       }
     }
   }
@@ -2017,8 +2017,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2026,12 +2026,12 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -2042,8 +2042,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2066,8 +2066,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2092,8 +2092,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -2156,11 +2156,11 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
       float inv = (1.0f / sqrtf(((var / 256.0f) + 0.00001f)));
       for (int64_t e2_k = 0; e2_k < (((256 - lid) + 63) / 64); e2_k++) {
         int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch0 = (((gid % 4) * 4) + (e2 / 64));
-        int64_t sp1 = (e2 % 64);
-        float t2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-        B0[(((((gid / 4) * 1024) + (ch0 * 64)) + (((sp1 / 8) % 8) * 8)) + (sp1 % 8))] = t3;
+        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 64));
+        int64_t sp_1 = (e2 % 64);
+        float t_2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+        B0[(((((gid / 4) * 1024) + (ch_0 * 64)) + (((sp_1 / 8) % 8) * 8)) + (sp_1 % 8))] = t_3;
       }
     }
   }
@@ -2181,22 +2181,22 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     {
@@ -2209,13 +2209,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -2235,13 +2235,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2263,13 +2263,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -2300,22 +2300,22 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     {
@@ -2328,13 +2328,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -2354,13 +2354,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2382,25 +2382,25 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 64))) {
-            float t12 = B4[0];
-            float t13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
-            float t14 = (t12 * t13);
-            float t15 = ((t14 < 0.0f) ? 0.0f : t14);
-            float t16 = (t15 * 8.0f);
-            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t16;
+            float t_12 = B4[0];
+            float t_13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+            float t_14 = (t_12 * t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            float t_16 = (t_15 * 8.0f);
+            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_16;
           }
         }
       }
@@ -2452,11 +2452,11 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
       float inv = (1.0f / sqrtf(((var / 64.0f) + 0.00001f)));
       for (int64_t e2_k = 0; e2_k < (((64 - lid) + 63) / 64); e2_k++) {
         int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch0 = (((gid % 4) * 4) + (e2 / 16));
-        int64_t sp1 = (e2 % 16);
-        float t2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-        B0[(((((gid / 4) * 256) + (ch0 * 16)) + (((sp1 / 4) % 4) * 4)) + (sp1 % 4))] = t3;
+        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 16));
+        int64_t sp_1 = (e2 % 16);
+        float t_2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+        B0[(((((gid / 4) * 256) + (ch_0 * 16)) + (((sp_1 / 4) % 4) * 4)) + (sp_1 % 4))] = t_3;
       }
     }
   }
@@ -2477,8 +2477,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2486,12 +2486,12 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -2504,8 +2504,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2529,8 +2529,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2556,8 +2556,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2592,8 +2592,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2601,12 +2601,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -2619,8 +2619,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2644,8 +2644,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2671,8 +2671,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2683,12 +2683,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 16))) {
-            float t8 = B4[1];
-            float t9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t10 = (t8 * t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            float t12 = (t11 * 16.0f);
-            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t12;
+            float t_8 = B4[1];
+            float t_9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t_10 = (t_8 * t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            float t_12 = (t_11 * 16.0f);
+            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_12;
           }
         }
       }
@@ -2740,11 +2740,11 @@ void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
       float inv = (1.0f / sqrtf(((var / 16.0f) + 0.00001f)));
       for (int64_t e2_k = 0; e2_k < (((16 - lid) + 63) / 64); e2_k++) {
         int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch0 = (((gid % 4) * 4) + (e2 / 4));
-        int64_t sp1 = (e2 % 4);
-        float t2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-        float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-        B0[(((((gid / 4) * 64) + (ch0 * 4)) + (((sp1 / 2) % 2) * 2)) + (sp1 % 2))] = t3;
+        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 4));
+        int64_t sp_1 = (e2 % 4);
+        float t_2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+        B0[(((((gid / 4) * 64) + (ch_0 * 4)) + (((sp_1 / 2) % 2) * 2)) + (sp_1 % 2))] = t_3;
       }
     }
   }
@@ -2765,8 +2765,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -2774,12 +2774,12 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -2792,8 +2792,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2817,8 +2817,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -2844,8 +2844,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -2880,8 +2880,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -2889,12 +2889,12 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -2907,8 +2907,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -2932,8 +2932,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -2959,8 +2959,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -2971,12 +2971,12 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 4))) {
-            float t8 = B4[2];
-            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t10 = (t8 * t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            float t12 = (t11 * 32.0f);
-            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t12;
+            float t_8 = B4[2];
+            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_10 = (t_8 * t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            float t_12 = (t_11 * 32.0f);
+            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_12;
           }
         }
       }
@@ -2998,8 +2998,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -3007,12 +3007,12 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -3023,8 +3023,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3047,8 +3047,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3073,8 +3073,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
@@ -3137,10 +3137,10 @@ void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
       float inv = (1.0f / sqrtf(((var / 4.0f) + 0.00001f)));
       for (int64_t e2_k = 0; e2_k < (((4 - lid) + 63) / 64); e2_k++) {
         int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch0 = (((gid % 4) * 4) + e2);
-        float t1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-        float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-        B0[(((gid / 4) * 16) + ch0)] = t2;
+        int64_t ch_0 = (((gid % 4) * 4) + e2);
+        float t_1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+        float t_2 = ((t_1 < 0.0f) ? 0.0f : t_1);
+        B0[(((gid / 4) * 16) + ch_0)] = t_2;
       }
     }
   }
@@ -3161,8 +3161,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3170,12 +3170,12 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -3188,8 +3188,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3213,8 +3213,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3240,8 +3240,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3276,8 +3276,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3285,12 +3285,12 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -3303,8 +3303,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3328,8 +3328,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3355,8 +3355,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3367,12 +3367,12 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t8 = B4[3];
-            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t10 = (t8 * t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            float t12 = (t11 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
+            float t_8 = B4[3];
+            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_10 = (t_8 * t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            float t_12 = (t_11 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
           }
         }
       }
@@ -3396,8 +3396,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3405,12 +3405,12 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -3423,8 +3423,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3448,8 +3448,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3475,8 +3475,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3487,12 +3487,12 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 1))) {
-            float t8 = B4[4];
-            float t9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t10 = (t8 * t9);
-            float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-            float t12 = (t11 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
+            float t_8 = B4[4];
+            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_10 = (t_8 * t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            float t_12 = (t_11 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
           }
         }
       }
@@ -3513,217 +3513,442 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 64; lid++) {
-      int64_t i = ((gid * 64) + lid);
-      if ((i < args[0])) {
-        if ((i < 1024)) {
-          int64_t li = i;
-          int64_t c0 = (li / 1024);
-          int64_t c1 = ((li / 64) % 16);
-          int64_t c2 = ((li / 8) % 8);
-          int64_t c3 = (li % 8);
+    float lvmax[324];
+    int64_t ri0_p1[18];
+    int64_t ri1_p1[18];
+    float rw_p1[18];
+    int64_t ci0_p1[18];
+    int64_t ci1_p1[18];
+    float cw_p1[18];
+    int64_t ri0_m1[18];
+    int64_t ri1_m1[18];
+    float rw_m1[18];
+    int64_t ci0_m1[18];
+    int64_t ci1_m1[18];
+    float cw_m1[18];
+    if ((gid < 16)) {
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = w;
+        int64_t y0 = 0;
+        int64_t x0 = 0;
+        for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+          int64_t e = (lid + (e_k * 64));
+          int64_t r_0 = ((y0 - 1) + e);
+          float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
+          int64_t t_2 = imin(((int64_t)floorf(t_1)), 3);
+          int64_t t_3 = ((t_2 < 3) ? (t_2 + 1) : t_2);
+          float t_4 = ((t_2 < 3) ? (t_1 - ((float)t_2)) : 0.0f);
+          ri0_p1[e] = t_2;
+          ri1_p1[e] = t_3;
+          rw_p1[e] = t_4;
+          int64_t c_5 = ((x0 - 1) + e);
+          float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
+          int64_t t_7 = imin(((int64_t)floorf(t_6)), 3);
+          int64_t t_8 = ((t_7 < 3) ? (t_7 + 1) : t_7);
+          float t_9 = ((t_7 < 3) ? (t_6 - ((float)t_7)) : 0.0f);
+          ci0_p1[e] = t_7;
+          ci1_p1[e] = t_8;
+          cw_p1[e] = t_9;
+        }
+      }
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = w;
+        int64_t y0 = 0;
+        int64_t x0 = 0;
+        for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+          int64_t e = (lid + (e_k * 64));
+          int64_t y_10 = ((y0 - 1) + (e / 18));
+          int64_t x_11 = ((x0 - 1) + (e % 18));
           float m = (-INFINITY);
-          for (int64_t dh = -1; dh < 2; dh++) {
-            for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t4 = (c2 + dh);
-              int64_t t5 = (c3 + dw);
-              if ((((t4 >= 0) && (t4 < 8)) && ((t5 >= 0) && (t5 < 8)))) {
-                float t6 = B5[((((c0 * 1024) + (c1 * 64)) + (t4 * 8)) + t5)];
-                m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
-              }
-            }
+          if ((((y_10 >= 0) && (y_10 < 8)) && ((x_11 >= 0) && (x_11 < 8)))) {
+            float t_12 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_10 * 8)) + x_11)];
+            m = (((t_12 > m) || ((t_12 != t_12) && (m == m))) ? t_12 : m);
+            int64_t t_13 = ri0_p1[(e / 18)];
+            int64_t t_14 = ri1_p1[(e / 18)];
+            int64_t t_15 = ci0_p1[(e % 18)];
+            int64_t t_16 = ci1_p1[(e % 18)];
+            float t_17 = rw_p1[(e / 18)];
+            float t_18 = cw_p1[(e % 18)];
+            float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_16)]))));
+            m = (((t_19 > m) || ((t_19 != t_19) && (m == m))) ? t_19 : m);
           }
-          for (int64_t dh = -1; dh < 2; dh++) {
-            for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t7 = (c2 + dh);
-              int64_t t8 = (c3 + dw);
-              if ((((t7 >= 0) && (t7 < 8)) && ((t8 >= 0) && (t8 < 8)))) {
-                float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-                int64_t t10 = imin(((int64_t)floorf(t9)), 3);
-                int64_t t11 = ((t10 < 3) ? (t10 + 1) : t10);
-                float t12 = ((t10 < 3) ? (t9 - ((float)t10)) : 0.0f);
-                float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
-                int64_t t14 = imin(((int64_t)floorf(t13)), 3);
-                int64_t t15 = ((t14 < 3) ? (t14 + 1) : t14);
-                float t16 = ((t14 < 3) ? (t13 - ((float)t14)) : 0.0f);
-                float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t15)]))));
-                m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
-              }
-            }
-          }
-          B0[li] = m;
-        } else {
-          if ((i < 1280)) {
-            int64_t li = (i - 1024);
-            int64_t c18 = (li / 256);
-            int64_t c19 = ((li / 16) % 16);
-            int64_t c20 = ((li / 4) % 4);
-            int64_t c21 = (li % 4);
+          lvmax[e] = m;
+        }
+      }
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = w;
+        int64_t y0 = 0;
+        int64_t x0 = 0;
+        for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+          int64_t o = (lid + (o_k * 64));
+          int64_t ly_20 = (o / 16);
+          int64_t lx_21 = (o % 16);
+          int64_t y_22 = (y0 + ly_20);
+          int64_t x_23 = (x0 + lx_21);
+          if (((y_22 < 8) && (x_23 < 8))) {
             float m = (-INFINITY);
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t22 = (c20 + dh);
-                int64_t t23 = (c21 + dw);
-                if ((((t22 >= 0) && (t22 < 4)) && ((t23 >= 0) && (t23 < 4)))) {
-                  float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
-                  int64_t t25 = imin(((int64_t)floorf(t24)), 7);
-                  int64_t t26 = ((t25 < 7) ? (t25 + 1) : t25);
-                  float t27 = ((t25 < 7) ? (t24 - ((float)t25)) : 0.0f);
-                  float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
-                  int64_t t29 = imin(((int64_t)floorf(t28)), 7);
-                  int64_t t30 = ((t29 < 7) ? (t29 + 1) : t29);
-                  float t31 = ((t29 < 7) ? (t28 - ((float)t29)) : 0.0f);
-                  float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t30)]))));
-                  m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
-                }
+            for (int64_t dh = 0; dh < 3; dh++) {
+              for (int64_t dw = 0; dw < 3; dw++) {
+                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || ((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))]) && (m == m))) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
               }
             }
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t33 = (c20 + dh);
-                int64_t t34 = (c21 + dw);
-                if ((((t33 >= 0) && (t33 < 4)) && ((t34 >= 0) && (t34 < 4)))) {
-                  float t35 = B6[((((c18 * 256) + (c19 * 16)) + (t33 * 4)) + t34)];
-                  m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
-                }
-              }
+            B0[((plane * 64) + ((y_22 * 8) + x_23))] = m;
+          }
+        }
+      }
+    } else {
+      if ((gid < 32)) {
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
+          int64_t x0 = 0;
+          for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+            int64_t e = (lid + (e_k * 64));
+            int64_t r_24 = ((y0 - 1) + e);
+            float t_25 = fmaxf(0.0f, ((2.0f * (((float)r_24) + 0.5f)) - 0.5f));
+            int64_t t_26 = imin(((int64_t)floorf(t_25)), 7);
+            int64_t t_27 = ((t_26 < 7) ? (t_26 + 1) : t_26);
+            float t_28 = ((t_26 < 7) ? (t_25 - ((float)t_26)) : 0.0f);
+            ri0_m1[e] = t_26;
+            ri1_m1[e] = t_27;
+            rw_m1[e] = t_28;
+            int64_t c_29 = ((x0 - 1) + e);
+            float t_30 = fmaxf(0.0f, ((2.0f * (((float)c_29) + 0.5f)) - 0.5f));
+            int64_t t_31 = imin(((int64_t)floorf(t_30)), 7);
+            int64_t t_32 = ((t_31 < 7) ? (t_31 + 1) : t_31);
+            float t_33 = ((t_31 < 7) ? (t_30 - ((float)t_31)) : 0.0f);
+            ci0_m1[e] = t_31;
+            ci1_m1[e] = t_32;
+            cw_m1[e] = t_33;
+            int64_t r_34 = ((y0 - 1) + e);
+            float t_35 = fmaxf(0.0f, ((0.5f * (((float)r_34) + 0.5f)) - 0.5f));
+            int64_t t_36 = imin(((int64_t)floorf(t_35)), 1);
+            int64_t t_37 = ((t_36 < 1) ? (t_36 + 1) : t_36);
+            float t_38 = ((t_36 < 1) ? (t_35 - ((float)t_36)) : 0.0f);
+            ri0_p1[e] = t_36;
+            ri1_p1[e] = t_37;
+            rw_p1[e] = t_38;
+            int64_t c_39 = ((x0 - 1) + e);
+            float t_40 = fmaxf(0.0f, ((0.5f * (((float)c_39) + 0.5f)) - 0.5f));
+            int64_t t_41 = imin(((int64_t)floorf(t_40)), 1);
+            int64_t t_42 = ((t_41 < 1) ? (t_41 + 1) : t_41);
+            float t_43 = ((t_41 < 1) ? (t_40 - ((float)t_41)) : 0.0f);
+            ci0_p1[e] = t_41;
+            ci1_p1[e] = t_42;
+            cw_p1[e] = t_43;
+          }
+        }
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
+          int64_t x0 = 0;
+          for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+            int64_t e = (lid + (e_k * 64));
+            int64_t y_44 = ((y0 - 1) + (e / 18));
+            int64_t x_45 = ((x0 - 1) + (e % 18));
+            float m = (-INFINITY);
+            if ((((y_44 >= 0) && (y_44 < 4)) && ((x_45 >= 0) && (x_45 < 4)))) {
+              int64_t t_46 = ri0_m1[(e / 18)];
+              int64_t t_47 = ri1_m1[(e / 18)];
+              int64_t t_48 = ci0_m1[(e % 18)];
+              int64_t t_49 = ci1_m1[(e % 18)];
+              float t_50 = rw_m1[(e / 18)];
+              float t_51 = cw_m1[(e % 18)];
+              float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_49)]))));
+              m = (((t_52 > m) || ((t_52 != t_52) && (m == m))) ? t_52 : m);
+              float t_53 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_44 * 4)) + x_45)];
+              m = (((t_53 > m) || ((t_53 != t_53) && (m == m))) ? t_53 : m);
+              int64_t t_54 = ri0_p1[(e / 18)];
+              int64_t t_55 = ri1_p1[(e / 18)];
+              int64_t t_56 = ci0_p1[(e % 18)];
+              int64_t t_57 = ci1_p1[(e % 18)];
+              float t_58 = rw_p1[(e / 18)];
+              float t_59 = cw_p1[(e % 18)];
+              float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_57)]))));
+              m = (((t_60 > m) || ((t_60 != t_60) && (m == m))) ? t_60 : m);
             }
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t36 = (c20 + dh);
-                int64_t t37 = (c21 + dw);
-                if ((((t36 >= 0) && (t36 < 4)) && ((t37 >= 0) && (t37 < 4)))) {
-                  float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
-                  int64_t t39 = imin(((int64_t)floorf(t38)), 1);
-                  int64_t t40 = ((t39 < 1) ? (t39 + 1) : t39);
-                  float t41 = ((t39 < 1) ? (t38 - ((float)t39)) : 0.0f);
-                  float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
-                  int64_t t43 = imin(((int64_t)floorf(t42)), 1);
-                  int64_t t44 = ((t43 < 1) ? (t43 + 1) : t43);
-                  float t45 = ((t43 < 1) ? (t42 - ((float)t43)) : 0.0f);
-                  float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t44)]))));
-                  m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
-                }
-              }
-            }
-            B1[li] = m;
-          } else {
-            if ((i < 1344)) {
-              int64_t li = (i - 1280);
-              int64_t c47 = (li / 64);
-              int64_t c48 = ((li / 4) % 16);
-              int64_t c49 = ((li / 2) % 2);
-              int64_t c50 = (li % 2);
+            lvmax[e] = m;
+          }
+        }
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
+          int64_t x0 = 0;
+          for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+            int64_t o = (lid + (o_k * 64));
+            int64_t ly_61 = (o / 16);
+            int64_t lx_62 = (o % 16);
+            int64_t y_63 = (y0 + ly_61);
+            int64_t x_64 = (x0 + lx_62);
+            if (((y_63 < 4) && (x_64 < 4))) {
               float m = (-INFINITY);
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t51 = (c49 + dh);
-                  int64_t t52 = (c50 + dw);
-                  if ((((t51 >= 0) && (t51 < 2)) && ((t52 >= 0) && (t52 < 2)))) {
-                    float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
-                    int64_t t54 = imin(((int64_t)floorf(t53)), 3);
-                    int64_t t55 = ((t54 < 3) ? (t54 + 1) : t54);
-                    float t56 = ((t54 < 3) ? (t53 - ((float)t54)) : 0.0f);
-                    float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
-                    int64_t t58 = imin(((int64_t)floorf(t57)), 3);
-                    int64_t t59 = ((t58 < 3) ? (t58 + 1) : t58);
-                    float t60 = ((t58 < 3) ? (t57 - ((float)t58)) : 0.0f);
-                    float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t59)]))));
-                    m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
-                  }
+              for (int64_t dh = 0; dh < 3; dh++) {
+                for (int64_t dw = 0; dw < 3; dw++) {
+                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || ((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))]) && (m == m))) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
                 }
               }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t62 = (c49 + dh);
-                  int64_t t63 = (c50 + dw);
-                  if ((((t62 >= 0) && (t62 < 2)) && ((t63 >= 0) && (t63 < 2)))) {
-                    float t64 = B7[((((c47 * 64) + (c48 * 4)) + (t62 * 2)) + t63)];
-                    m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
-                  }
-                }
+              B1[((plane * 16) + ((y_63 * 4) + x_64))] = m;
+            }
+          }
+        }
+      } else {
+        if ((gid < 48)) {
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 32);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+              int64_t e = (lid + (e_k * 64));
+              int64_t r_65 = ((y0 - 1) + e);
+              float t_66 = fmaxf(0.0f, ((2.0f * (((float)r_65) + 0.5f)) - 0.5f));
+              int64_t t_67 = imin(((int64_t)floorf(t_66)), 3);
+              int64_t t_68 = ((t_67 < 3) ? (t_67 + 1) : t_67);
+              float t_69 = ((t_67 < 3) ? (t_66 - ((float)t_67)) : 0.0f);
+              ri0_m1[e] = t_67;
+              ri1_m1[e] = t_68;
+              rw_m1[e] = t_69;
+              int64_t c_70 = ((x0 - 1) + e);
+              float t_71 = fmaxf(0.0f, ((2.0f * (((float)c_70) + 0.5f)) - 0.5f));
+              int64_t t_72 = imin(((int64_t)floorf(t_71)), 3);
+              int64_t t_73 = ((t_72 < 3) ? (t_72 + 1) : t_72);
+              float t_74 = ((t_72 < 3) ? (t_71 - ((float)t_72)) : 0.0f);
+              ci0_m1[e] = t_72;
+              ci1_m1[e] = t_73;
+              cw_m1[e] = t_74;
+              int64_t r_75 = ((y0 - 1) + e);
+              float t_76 = fmaxf(0.0f, ((0.5f * (((float)r_75) + 0.5f)) - 0.5f));
+              int64_t t_77 = imin(((int64_t)floorf(t_76)), 0);
+              int64_t t_78 = ((t_77 < 0) ? (t_77 + 1) : t_77);
+              float t_79 = ((t_77 < 0) ? (t_76 - ((float)t_77)) : 0.0f);
+              ri0_p1[e] = t_77;
+              ri1_p1[e] = t_78;
+              rw_p1[e] = t_79;
+              int64_t c_80 = ((x0 - 1) + e);
+              float t_81 = fmaxf(0.0f, ((0.5f * (((float)c_80) + 0.5f)) - 0.5f));
+              int64_t t_82 = imin(((int64_t)floorf(t_81)), 0);
+              int64_t t_83 = ((t_82 < 0) ? (t_82 + 1) : t_82);
+              float t_84 = ((t_82 < 0) ? (t_81 - ((float)t_82)) : 0.0f);
+              ci0_p1[e] = t_82;
+              ci1_p1[e] = t_83;
+              cw_p1[e] = t_84;
+            }
+          }
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 32);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+              int64_t e = (lid + (e_k * 64));
+              int64_t y_85 = ((y0 - 1) + (e / 18));
+              int64_t x_86 = ((x0 - 1) + (e % 18));
+              float m = (-INFINITY);
+              if ((((y_85 >= 0) && (y_85 < 2)) && ((x_86 >= 0) && (x_86 < 2)))) {
+                int64_t t_87 = ri0_m1[(e / 18)];
+                int64_t t_88 = ri1_m1[(e / 18)];
+                int64_t t_89 = ci0_m1[(e % 18)];
+                int64_t t_90 = ci1_m1[(e % 18)];
+                float t_91 = rw_m1[(e / 18)];
+                float t_92 = cw_m1[(e % 18)];
+                float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_90)]))));
+                m = (((t_93 > m) || ((t_93 != t_93) && (m == m))) ? t_93 : m);
+                float t_94 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_85 * 2)) + x_86)];
+                m = (((t_94 > m) || ((t_94 != t_94) && (m == m))) ? t_94 : m);
+                int64_t t_95 = ri0_p1[(e / 18)];
+                int64_t t_96 = ri1_p1[(e / 18)];
+                int64_t t_97 = ci0_p1[(e % 18)];
+                int64_t t_98 = ci1_p1[(e % 18)];
+                float t_99 = rw_p1[(e / 18)];
+                float t_100 = cw_p1[(e % 18)];
+                float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_98)]))));
+                m = (((t_101 > m) || ((t_101 != t_101) && (m == m))) ? t_101 : m);
               }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t65 = (c49 + dh);
-                  int64_t t66 = (c50 + dw);
-                  if ((((t65 >= 0) && (t65 < 2)) && ((t66 >= 0) && (t66 < 2)))) {
-                    float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
-                    int64_t t68 = imin(((int64_t)floorf(t67)), 0);
-                    int64_t t69 = ((t68 < 0) ? (t68 + 1) : t68);
-                    float t70 = ((t68 < 0) ? (t67 - ((float)t68)) : 0.0f);
-                    float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
-                    int64_t t72 = imin(((int64_t)floorf(t71)), 0);
-                    int64_t t73 = ((t72 < 0) ? (t72 + 1) : t72);
-                    float t74 = ((t72 < 0) ? (t71 - ((float)t72)) : 0.0f);
-                    float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t68) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t68) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t69) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t69) + t73)]))));
-                    m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
-                  }
-                }
-              }
-              B2[li] = m;
-            } else {
-              if ((i < 1360)) {
-                int64_t li = (i - 1344);
-                int64_t c76 = (li / 16);
-                int64_t c77 = (li % 16);
+              lvmax[e] = m;
+            }
+          }
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 32);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+              int64_t o = (lid + (o_k * 64));
+              int64_t ly_102 = (o / 16);
+              int64_t lx_103 = (o % 16);
+              int64_t y_104 = (y0 + ly_102);
+              int64_t x_105 = (x0 + lx_103);
+              if (((y_104 < 2) && (x_105 < 2))) {
                 float m = (-INFINITY);
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t78 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
-                      int64_t t79 = imin(((int64_t)floorf(t78)), 1);
-                      int64_t t80 = ((t79 < 1) ? (t79 + 1) : t79);
-                      float t81 = ((t79 < 1) ? (t78 - ((float)t79)) : 0.0f);
-                      float t82 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
-                      int64_t t83 = imin(((int64_t)floorf(t82)), 1);
-                      int64_t t84 = ((t83 < 1) ? (t83 + 1) : t83);
-                      float t85 = ((t83 < 1) ? (t82 - ((float)t83)) : 0.0f);
-                      float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t84)]))) + (t81 * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t84)]))));
-                      m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
-                    }
+                for (int64_t dh = 0; dh < 3; dh++) {
+                  for (int64_t dw = 0; dw < 3; dw++) {
+                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || ((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))]) && (m == m))) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
                   }
                 }
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t87 = B8[((((c76 * 16) + c77) + dh) + dw)];
-                      m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
-                    }
-                  }
+                B2[((plane * 4) + ((y_104 * 2) + x_105))] = m;
+              }
+            }
+          }
+        } else {
+          if ((gid < 64)) {
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 48);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+                int64_t e = (lid + (e_k * 64));
+                int64_t r_106 = ((y0 - 1) + e);
+                float t_107 = fmaxf(0.0f, ((2.0f * (((float)r_106) + 0.5f)) - 0.5f));
+                int64_t t_108 = imin(((int64_t)floorf(t_107)), 1);
+                int64_t t_109 = ((t_108 < 1) ? (t_108 + 1) : t_108);
+                float t_110 = ((t_108 < 1) ? (t_107 - ((float)t_108)) : 0.0f);
+                ri0_m1[e] = t_108;
+                ri1_m1[e] = t_109;
+                rw_m1[e] = t_110;
+                int64_t c_111 = ((x0 - 1) + e);
+                float t_112 = fmaxf(0.0f, ((2.0f * (((float)c_111) + 0.5f)) - 0.5f));
+                int64_t t_113 = imin(((int64_t)floorf(t_112)), 1);
+                int64_t t_114 = ((t_113 < 1) ? (t_113 + 1) : t_113);
+                float t_115 = ((t_113 < 1) ? (t_112 - ((float)t_113)) : 0.0f);
+                ci0_m1[e] = t_113;
+                ci1_m1[e] = t_114;
+                cw_m1[e] = t_115;
+                int64_t r_116 = ((y0 - 1) + e);
+                ri0_p1[e] = r_116;
+                ri1_p1[e] = r_116;
+                rw_p1[e] = 0.0f;
+                int64_t c_117 = ((x0 - 1) + e);
+                ci0_p1[e] = c_117;
+                ci1_p1[e] = c_117;
+                cw_p1[e] = 0.0f;
+              }
+            }
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 48);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+                int64_t e = (lid + (e_k * 64));
+                int64_t y_118 = ((y0 - 1) + (e / 18));
+                int64_t x_119 = ((x0 - 1) + (e % 18));
+                float m = (-INFINITY);
+                if ((((y_118 >= 0) && (y_118 < 1)) && ((x_119 >= 0) && (x_119 < 1)))) {
+                  int64_t t_120 = ri0_m1[(e / 18)];
+                  int64_t t_121 = ri1_m1[(e / 18)];
+                  int64_t t_122 = ci0_m1[(e % 18)];
+                  int64_t t_123 = ci1_m1[(e % 18)];
+                  float t_124 = rw_m1[(e / 18)];
+                  float t_125 = cw_m1[(e % 18)];
+                  float t_126 = (((1.0f - t_124) * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_123)]))) + (t_124 * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_123)]))));
+                  m = (((t_126 > m) || ((t_126 != t_126) && (m == m))) ? t_126 : m);
+                  float t_127 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_118) + x_119)];
+                  m = (((t_127 > m) || ((t_127 != t_127) && (m == m))) ? t_127 : m);
+                  int64_t t_128 = ri0_p1[(e / 18)];
+                  int64_t t_129 = ri1_p1[(e / 18)];
+                  int64_t t_130 = ci0_p1[(e % 18)];
+                  int64_t t_131 = ci1_p1[(e % 18)];
+                  float t_132 = rw_p1[(e / 18)];
+                  float t_133 = cw_p1[(e % 18)];
+                  float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_131)]))) + (t_132 * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_131)]))));
+                  m = (((t_134 > m) || ((t_134 != t_134) && (m == m))) ? t_134 : m);
                 }
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t88 = B9[((((c76 * 16) + c77) + dh) + dw)];
-                      m = (((t88 > m) || ((t88 != t88) && (m == m))) ? t88 : m);
-                    }
-                  }
-                }
-                B3[li] = m;
-              } else {
-                if ((i < 1376)) {
-                  int64_t li = (i - 1360);
-                  int64_t c89 = (li / 16);
-                  int64_t c90 = (li % 16);
+                lvmax[e] = m;
+              }
+            }
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 48);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+                int64_t o = (lid + (o_k * 64));
+                int64_t ly_135 = (o / 16);
+                int64_t lx_136 = (o % 16);
+                int64_t y_137 = (y0 + ly_135);
+                int64_t x_138 = (x0 + lx_136);
+                if (((y_137 < 1) && (x_138 < 1))) {
                   float m = (-INFINITY);
-                  for (int64_t dh = -1; dh < 2; dh++) {
-                    for (int64_t dw = -1; dw < 2; dw++) {
-                      if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                        float t91 = B8[((((c89 * 16) + c90) + dh) + dw)];
-                        m = (((t91 > m) || ((t91 != t91) && (m == m))) ? t91 : m);
-                      }
+                  for (int64_t dh = 0; dh < 3; dh++) {
+                    for (int64_t dw = 0; dw < 3; dw++) {
+                      m = (((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] > m) || ((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] != lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))]) && (m == m))) ? lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] : m);
                     }
                   }
-                  for (int64_t dh = -1; dh < 2; dh++) {
-                    for (int64_t dw = -1; dw < 2; dw++) {
-                      if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                        float t92 = B9[((((c89 * 16) + c90) + dh) + dw)];
-                        m = (((t92 > m) || ((t92 != t92) && (m == m))) ? t92 : m);
+                  B3[(plane + (y_137 + x_138))] = m;
+                }
+              }
+            }
+          } else {
+            if ((gid < 80)) {
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 64);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+                  int64_t e = (lid + (e_k * 64));
+                  int64_t r_139 = ((y0 - 1) + e);
+                  ri0_m1[e] = r_139;
+                  ri1_m1[e] = r_139;
+                  rw_m1[e] = 0.0f;
+                  int64_t c_140 = ((x0 - 1) + e);
+                  ci0_m1[e] = c_140;
+                  ci1_m1[e] = c_140;
+                  cw_m1[e] = 0.0f;
+                }
+              }
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 64);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+                  int64_t e = (lid + (e_k * 64));
+                  int64_t y_141 = ((y0 - 1) + (e / 18));
+                  int64_t x_142 = ((x0 - 1) + (e % 18));
+                  float m = (-INFINITY);
+                  if ((((y_141 >= 0) && (y_141 < 1)) && ((x_142 >= 0) && (x_142 < 1)))) {
+                    int64_t t_143 = ri0_m1[(e / 18)];
+                    int64_t t_144 = ri1_m1[(e / 18)];
+                    int64_t t_145 = ci0_m1[(e % 18)];
+                    int64_t t_146 = ci1_m1[(e % 18)];
+                    float t_147 = rw_m1[(e / 18)];
+                    float t_148 = cw_m1[(e % 18)];
+                    float t_149 = (((1.0f - t_147) * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_146)]))) + (t_147 * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_146)]))));
+                    m = (((t_149 > m) || ((t_149 != t_149) && (m == m))) ? t_149 : m);
+                    float t_150 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_141) + x_142)];
+                    m = (((t_150 > m) || ((t_150 != t_150) && (m == m))) ? t_150 : m);
+                  }
+                  lvmax[e] = m;
+                }
+              }
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 64);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+                  int64_t o = (lid + (o_k * 64));
+                  int64_t ly_151 = (o / 16);
+                  int64_t lx_152 = (o % 16);
+                  int64_t y_153 = (y0 + ly_151);
+                  int64_t x_154 = (x0 + lx_152);
+                  if (((y_153 < 1) && (x_154 < 1))) {
+                    float m = (-INFINITY);
+                    for (int64_t dh = 0; dh < 3; dh++) {
+                      for (int64_t dw = 0; dw < 3; dw++) {
+                        m = (((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] > m) || ((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] != lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))]) && (m == m))) ? lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] : m);
                       }
                     }
+                    B4[(plane + (y_153 + x_154))] = m;
                   }
-                  B4[li] = m;
                 }
               }
             }
@@ -3743,14 +3968,14 @@ void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 1024);
-        int64_t c1 = ((i / 64) % 16);
-        int64_t c2 = ((i / 8) % 8);
-        int64_t c3 = (i % 8);
-        float t4 = B1[i];
-        float t5 = B2[i];
-        float t6 = (t4 + t5);
-        B0[i] = t6;
+        int64_t c_0 = (i / 1024);
+        int64_t c_1 = ((i / 64) % 16);
+        int64_t c_2 = ((i / 8) % 8);
+        int64_t c_3 = (i % 8);
+        float t_4 = B1[i];
+        float t_5 = B2[i];
+        float t_6 = (t_4 + t_5);
+        B0[i] = t_6;
       }
     }
   }
@@ -3771,22 +3996,22 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = (gid / 2);
-      int64_t q1 = (gid % 2);
-      int64_t nimg = q0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q1 * 32);
+      int64_t n0 = (q_1 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col2 = imin((n0 + (e % 32)), 63);
-        int64_t ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-        koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-        kok[e] = ok5;
+        int64_t col_2 = imin((n0 + (e % 32)), 63);
+        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kok[e] = ok_5;
       }
     }
     {
@@ -3799,13 +4024,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q6 = (gid / 2);
-        int64_t q7 = (gid % 2);
-        int64_t nimg = q6;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q7 * 32);
+        int64_t n0 = (q_7 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
@@ -3825,13 +4050,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q8 = (gid / 2);
-        int64_t q9 = (gid % 2);
-        int64_t nimg = q8;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q9 * 32);
+        int64_t n0 = (q_9 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -3853,13 +4078,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q10 = (gid / 2);
-      int64_t q11 = (gid % 2);
-      int64_t nimg = q10;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q11 * 32);
+      int64_t n0 = (q_11 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -3883,14 +4108,14 @@ void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 256);
-        int64_t c1 = ((i / 16) % 16);
-        int64_t c2 = ((i / 4) % 4);
-        int64_t c3 = (i % 4);
-        float t4 = B1[i];
-        float t5 = B2[i];
-        float t6 = (t4 + t5);
-        B0[i] = t6;
+        int64_t c_0 = (i / 256);
+        int64_t c_1 = ((i / 16) % 16);
+        int64_t c_2 = ((i / 4) % 4);
+        int64_t c_3 = (i % 4);
+        float t_4 = B1[i];
+        float t_5 = B2[i];
+        float t_6 = (t_4 + t_5);
+        B0[i] = t_6;
       }
     }
   }
@@ -3911,8 +4136,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -3920,12 +4145,12 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 16)), 15);
-        int64_t ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-        koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 16)), 15);
+        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -3938,8 +4163,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -3963,8 +4188,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -3990,8 +4215,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -4019,14 +4244,14 @@ void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 64);
-        int64_t c1 = ((i / 4) % 16);
-        int64_t c2 = ((i / 2) % 2);
-        int64_t c3 = (i % 2);
-        float t4 = B1[i];
-        float t5 = B2[i];
-        float t6 = (t4 + t5);
-        B0[i] = t6;
+        int64_t c_0 = (i / 64);
+        int64_t c_1 = ((i / 4) % 16);
+        int64_t c_2 = ((i / 2) % 2);
+        int64_t c_3 = (i % 2);
+        float t_4 = B1[i];
+        float t_5 = B2[i];
+        float t_6 = (t_4 + t_5);
+        B0[i] = t_6;
       }
     }
   }
@@ -4047,8 +4272,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4056,12 +4281,12 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 3);
-        int64_t ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-        koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 3);
+        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -4074,8 +4299,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4099,8 +4324,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4126,8 +4351,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4155,12 +4380,12 @@ void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 16);
-        int64_t c1 = (i % 16);
-        float t2 = B1[i];
-        float t3 = B2[i];
-        float t4 = (t2 + t3);
-        B0[i] = t4;
+        int64_t c_0 = (i / 16);
+        int64_t c_1 = (i % 16);
+        float t_2 = B1[i];
+        float t_3 = B2[i];
+        float t_4 = (t_2 + t_3);
+        B0[i] = t_4;
       }
     }
   }
@@ -4181,8 +4406,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q0 = gid;
-      int64_t nimg = q0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);
@@ -4190,12 +4415,12 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col1 = imin((n0 + (e % 8)), 0);
-        int64_t ih2 = ((col1 - 1) + ((e / 8) / 3));
-        int64_t iw3 = (-1 + ((e / 8) % 3));
-        uint8_t ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-        koff[e] = (ok4 ? (ih2 + iw3) : 0);
-        kok[e] = ok4;
+        int64_t col_1 = imin((n0 + (e % 8)), 0);
+        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+        int64_t iw_3 = (-1 + ((e / 8) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     {
@@ -4208,8 +4433,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q5 = gid;
-        int64_t nimg = q5;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4233,8 +4458,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q6 = gid;
-        int64_t nimg = q6;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4260,8 +4485,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q7 = gid;
-      int64_t nimg = q7;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);

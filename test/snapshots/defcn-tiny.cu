@@ -10,22 +10,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 32);
-    long long q1 = (gid % 32);
-    long long nimg = q0;
+    long long q_0 = (gid / 32);
+    long long q_1 = (gid % 32);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (288 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col2 = imin((n0 + (e % 32)), 1023);
-      long long ih3 = ((((col2 / 32) * 2) - 1) + ((e / 32) / 3));
-      long long iw4 = ((((col2 % 32) * 2) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 64)) && ((iw4 >= 0) && (iw4 < 64)));
-      koff[e] = (ok5 ? ((ih3 * 64) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 1023);
+      long long ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 32) / 3));
+      long long iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
+      koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -37,13 +37,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 32);
-      long long q7 = (gid % 32);
-      long long nimg = q6;
+      long long q_6 = (gid / 32);
+      long long q_7 = (gid % 32);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (27 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -63,13 +63,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q8 = (gid / 32);
-      long long q9 = (gid % 32);
-      long long nimg = q8;
+      long long q_8 = (gid / 32);
+      long long q_9 = (gid % 32);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 27; kk++) {
@@ -91,22 +91,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q10 = (gid / 32);
-    long long q11 = (gid % 32);
-    long long nimg = q10;
+    long long q_10 = (gid / 32);
+    long long q_11 = (gid % 32);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1024))) {
-          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t13 = ((t12 < 0.0f) ? 0.0f : t12);
-          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t13;
+          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t_13;
         }
       }
     }
@@ -119,22 +119,22 @@ extern "C" __global__ void __launch_bounds__(64) k1_max_pool2d(float* __restrict
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 1024);
-      long long c1 = ((i / 256) % 4);
-      long long c2 = ((i / 16) % 16);
-      long long c3 = (i % 16);
-      float m4 = __int_as_float(0xff800000);
-      for (long long ky5 = 0; ky5 < 3; ky5++) {
-        for (long long kx6 = 0; kx6 < 3; kx6++) {
-          long long t7 = (((c2 * 2) - 1) + ky5);
-          long long t8 = (((c3 * 2) - 1) + kx6);
-          if ((((t7 >= 0) && (t7 < 32)) && ((t8 >= 0) && (t8 < 32)))) {
-            float t9 = B1[((((c0 * 4096) + (c1 * 1024)) + (t7 * 32)) + t8)];
-            m4 = (((t9 > m4) || (t9 != t9)) ? t9 : m4);
+      long long c_0 = (i / 1024);
+      long long c_1 = ((i / 256) % 4);
+      long long c_2 = ((i / 16) % 16);
+      long long c_3 = (i % 16);
+      float m_4 = __int_as_float(0xff800000);
+      for (long long ky_5 = 0; ky_5 < 3; ky_5++) {
+        for (long long kx_6 = 0; kx_6 < 3; kx_6++) {
+          long long t_7 = (((c_2 * 2) - 1) + ky_5);
+          long long t_8 = (((c_3 * 2) - 1) + kx_6);
+          if ((((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)))) {
+            float t_9 = B1[((((c_0 * 4096) + (c_1 * 1024)) + (t_7 * 32)) + t_8)];
+            m_4 = (((t_9 > m_4) || (t_9 != t_9)) ? t_9 : m_4);
           }
         }
       }
-      B0[i] = m4;
+      B0[i] = m_4;
     }
   }
 }
@@ -148,22 +148,22 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = ((((col2 / 8) * 2) - 1) + ((e / 32) / 3));
-      long long iw4 = ((((col2 % 8) * 2) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
-      koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = ((((col_2 / 8) * 2) - 1) + ((e / 32) / 3));
+      long long iw_4 = ((((col_2 % 8) * 2) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
+      koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -175,13 +175,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -201,13 +201,13 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
@@ -229,22 +229,22 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t13 = ((t12 < 0.0f) ? 0.0f : t12);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t13;
+          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
         }
       }
     }
@@ -260,22 +260,22 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -287,13 +287,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -313,13 +313,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
@@ -341,21 +341,21 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t12;
+          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_12;
         }
       }
     }
@@ -371,22 +371,22 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) * 2) + (e / 32));
-      long long iw4 = ((col2 % 8) * 2);
-      bool ok5 = (((ih3 >= 0) && (ih3 < 16)) && ((iw4 >= 0) && (iw4 < 16)));
-      koff[e] = (ok5 ? ((ih3 * 16) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) * 2) + (e / 32));
+      long long iw_4 = ((col_2 % 8) * 2);
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
+      koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -398,13 +398,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
@@ -424,13 +424,13 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
@@ -452,24 +452,24 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-          float t13 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t14 = (t12 + t13);
-          float t15 = ((t14 < 0.0f) ? 0.0f : t14);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t15;
+          float t_12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
+          float t_13 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+          float t_14 = (t_12 + t_13);
+          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
         }
       }
     }
@@ -485,8 +485,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
@@ -494,12 +494,12 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = ((((col1 / 4) * 2) - 1) + ((e / 16) / 3));
-      long long iw3 = ((((col1 % 4) * 2) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-      koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = ((((col_1 / 4) * 2) - 1) + ((e / 16) / 3));
+      long long iw_3 = ((((col_1 % 4) * 2) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -511,8 +511,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -536,8 +536,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -563,8 +563,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
@@ -575,9 +575,9 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t9 = ((t8 < 0.0f) ? 0.0f : t8);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t9;
+          float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_9;
         }
       }
     }
@@ -593,8 +593,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -602,12 +602,12 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -619,8 +619,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -644,8 +644,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -671,8 +671,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -683,8 +683,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t8;
+          float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_8;
         }
       }
     }
@@ -700,8 +700,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -709,12 +709,12 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) * 2) + (e / 16));
-      long long iw3 = ((col1 % 4) * 2);
-      bool ok4 = (((ih2 >= 0) && (ih2 < 8)) && ((iw3 >= 0) && (iw3 < 8)));
-      koff[e] = (ok4 ? ((ih2 * 8) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) * 2) + (e / 16));
+      long long iw_3 = ((col_1 % 4) * 2);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -726,8 +726,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -751,8 +751,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -778,8 +778,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -790,11 +790,11 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-          float t9 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t10 = (t8 + t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t11;
+          float t_8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
+          float t_9 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t_10 = (t_8 + t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_11;
         }
       }
     }
@@ -810,8 +810,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -819,12 +819,12 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = ((((col1 / 2) * 2) - 1) + ((e / 8) / 3));
-      long long iw3 = ((((col1 % 2) * 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = ((((col_1 / 2) * 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = ((((col_1 % 2) * 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -836,8 +836,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -861,8 +861,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -888,8 +888,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -900,9 +900,9 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t9 = ((t8 < 0.0f) ? 0.0f : t8);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t9;
+          float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_9;
         }
       }
     }
@@ -918,8 +918,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -927,12 +927,12 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -944,8 +944,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -969,8 +969,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -996,8 +996,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1008,8 +1008,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t8;
+          float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_8;
         }
       }
     }
@@ -1025,8 +1025,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1034,12 +1034,12 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) * 2) + (e / 8));
-      long long iw3 = ((col1 % 2) * 2);
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) * 2) + (e / 8));
+      long long iw_3 = ((col_1 % 2) * 2);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1051,8 +1051,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1076,8 +1076,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1103,8 +1103,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1115,11 +1115,11 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 4))) {
-          float t8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-          float t9 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t10 = (t8 + t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t11;
+          float t_8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
+          float t_9 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t_10 = (t_8 + t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_11;
         }
       }
     }
@@ -1135,8 +1135,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1144,12 +1144,12 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = ((col1 / 2) + (e / 8));
-      long long iw3 = (col1 % 2);
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = ((col_1 / 2) + (e / 8));
+      long long iw_3 = (col_1 % 2);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1161,8 +1161,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1186,8 +1186,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1213,8 +1213,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1241,8 +1241,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1250,12 +1250,12 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = ((col1 / 4) + (e / 16));
-      long long iw3 = (col1 % 4);
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = ((col_1 / 4) + (e / 16));
+      long long iw_3 = (col_1 % 4);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1267,8 +1267,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1292,8 +1292,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1319,8 +1319,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1331,10 +1331,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 16))) {
-          float t8 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t10 = (t8 + t9);
-          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t10;
+          float t_8 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t_9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t_10 = (t_8 + t_9);
+          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_10;
         }
       }
     }
@@ -1350,22 +1350,22 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = ((col2 / 8) + (e / 32));
-      long long iw4 = (col2 % 8);
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = ((col_2 / 8) + (e / 32));
+      long long iw_4 = (col_2 % 8);
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -1377,13 +1377,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -1403,13 +1403,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
@@ -1431,23 +1431,23 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 64))) {
-          float t12 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
-          float t13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t14 = (t12 + t13);
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t14;
+          float t_12 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+          float t_13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t_14 = (t_12 + t_13);
+          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_14;
         }
       }
     }
@@ -1463,8 +1463,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1472,12 +1472,12 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1489,8 +1489,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1514,8 +1514,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1541,8 +1541,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1569,8 +1569,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1578,12 +1578,12 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1595,8 +1595,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1620,8 +1620,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1647,8 +1647,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
@@ -1675,22 +1675,22 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -1702,13 +1702,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
@@ -1728,13 +1728,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -1756,13 +1756,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -1785,8 +1785,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -1794,12 +1794,12 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1811,8 +1811,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1836,8 +1836,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -1863,8 +1863,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
@@ -1888,11 +1888,11 @@ extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 16);
-      long long c1 = (i % 16);
-      float t2 = B1[i];
-      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-      B0[i] = t3;
+      long long c_0 = (i / 16);
+      long long c_1 = (i % 16);
+      float t_2 = B1[i];
+      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+      B0[i] = t_3;
     }
   }
 }
@@ -1906,8 +1906,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -1915,12 +1915,12 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = (((col1 * 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -1932,8 +1932,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -1957,8 +1957,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -1984,8 +1984,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2045,11 +2045,11 @@ extern "C" __global__ void __launch_bounds__(64) k20_group_norm_relu(float* __re
     float inv = (1.0f / sqrtf(((var / 256.0f) + 0.00001f)));
     for (long long e2_k = 0; e2_k < (((256 - lid) + 63) / 64); e2_k++) {
       long long e2 = (lid + (e2_k * 64));
-      long long ch0 = (((gid % 4) * 4) + (e2 / 64));
-      long long sp1 = (e2 % 64);
-      float t2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-      B0[(((((gid / 4) * 1024) + (ch0 * 64)) + (((sp1 / 8) % 8) * 8)) + (sp1 % 8))] = t3;
+      long long ch_0 = (((gid % 4) * 4) + (e2 / 64));
+      long long sp_1 = (e2 % 64);
+      float t_2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+      B0[(((((gid / 4) * 1024) + (ch_0 * 64)) + (((sp_1 / 8) % 8) * 8)) + (sp_1 % 8))] = t_3;
     }
   }
 }
@@ -2063,22 +2063,22 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (288 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -2090,13 +2090,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -2116,13 +2116,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2144,13 +2144,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -2173,22 +2173,22 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (288 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -2200,13 +2200,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -2226,13 +2226,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2254,25 +2254,25 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 64))) {
-          float t12 = B4[0];
-          float t13 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
-          float t14 = (t12 * t13);
-          float t15 = ((t14 < 0.0f) ? 0.0f : t14);
-          float t16 = (t15 * 8.0f);
-          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t16;
+          float t_12 = B4[0];
+          float t_13 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
+          float t_14 = (t_12 * t_13);
+          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+          float t_16 = (t_15 * 8.0f);
+          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_16;
         }
       }
     }
@@ -2321,11 +2321,11 @@ extern "C" __global__ void __launch_bounds__(64) k23_group_norm_relu(float* __re
     float inv = (1.0f / sqrtf(((var / 64.0f) + 0.00001f)));
     for (long long e2_k = 0; e2_k < (((64 - lid) + 63) / 64); e2_k++) {
       long long e2 = (lid + (e2_k * 64));
-      long long ch0 = (((gid % 4) * 4) + (e2 / 16));
-      long long sp1 = (e2 % 16);
-      float t2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-      B0[(((((gid / 4) * 256) + (ch0 * 16)) + (((sp1 / 4) % 4) * 4)) + (sp1 % 4))] = t3;
+      long long ch_0 = (((gid % 4) * 4) + (e2 / 16));
+      long long sp_1 = (e2 % 16);
+      float t_2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+      B0[(((((gid / 4) * 256) + (ch_0 * 16)) + (((sp_1 / 4) % 4) * 4)) + (sp_1 % 4))] = t_3;
     }
   }
 }
@@ -2339,8 +2339,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2348,12 +2348,12 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (144 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -2365,8 +2365,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2390,8 +2390,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2417,8 +2417,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2445,8 +2445,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2454,12 +2454,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (144 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -2471,8 +2471,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2496,8 +2496,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2523,8 +2523,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2535,12 +2535,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 16))) {
-          float t8 = B4[1];
-          float t9 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t10 = (t8 * t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          float t12 = (t11 * 16.0f);
-          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t12;
+          float t_8 = B4[1];
+          float t_9 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t_10 = (t_8 * t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          float t_12 = (t_11 * 16.0f);
+          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_12;
         }
       }
     }
@@ -2589,11 +2589,11 @@ extern "C" __global__ void __launch_bounds__(64) k26_group_norm_relu(float* __re
     float inv = (1.0f / sqrtf(((var / 16.0f) + 0.00001f)));
     for (long long e2_k = 0; e2_k < (((16 - lid) + 63) / 64); e2_k++) {
       long long e2 = (lid + (e2_k * 64));
-      long long ch0 = (((gid % 4) * 4) + (e2 / 4));
-      long long sp1 = (e2 % 4);
-      float t2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-      float t3 = ((t2 < 0.0f) ? 0.0f : t2);
-      B0[(((((gid / 4) * 64) + (ch0 * 4)) + (((sp1 / 2) % 2) * 2)) + (sp1 % 2))] = t3;
+      long long ch_0 = (((gid % 4) * 4) + (e2 / 4));
+      long long sp_1 = (e2 % 4);
+      float t_2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
+      B0[(((((gid / 4) * 64) + (ch_0 * 4)) + (((sp_1 / 2) % 2) * 2)) + (sp_1 % 2))] = t_3;
     }
   }
 }
@@ -2607,8 +2607,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2616,12 +2616,12 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -2633,8 +2633,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2658,8 +2658,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2685,8 +2685,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2713,8 +2713,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -2722,12 +2722,12 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -2739,8 +2739,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2764,8 +2764,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -2791,8 +2791,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -2803,12 +2803,12 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 4))) {
-          float t8 = B4[2];
-          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t10 = (t8 * t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          float t12 = (t11 * 32.0f);
-          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t12;
+          float t_8 = B4[2];
+          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t_10 = (t_8 * t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          float t_12 = (t_11 * 32.0f);
+          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_12;
         }
       }
     }
@@ -2824,8 +2824,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2833,12 +2833,12 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -2850,8 +2850,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2875,8 +2875,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2902,8 +2902,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
@@ -2963,10 +2963,10 @@ extern "C" __global__ void __launch_bounds__(64) k30_group_norm_relu(float* __re
     float inv = (1.0f / sqrtf(((var / 4.0f) + 0.00001f)));
     for (long long e2_k = 0; e2_k < (((4 - lid) + 63) / 64); e2_k++) {
       long long e2 = (lid + (e2_k * 64));
-      long long ch0 = (((gid % 4) * 4) + e2);
-      float t1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch0])) + B3[ch0]);
-      float t2 = ((t1 < 0.0f) ? 0.0f : t1);
-      B0[(((gid / 4) * 16) + ch0)] = t2;
+      long long ch_0 = (((gid % 4) * 4) + e2);
+      float t_1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
+      float t_2 = ((t_1 < 0.0f) ? 0.0f : t_1);
+      B0[(((gid / 4) * 16) + ch_0)] = t_2;
     }
   }
 }
@@ -2980,8 +2980,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -2989,12 +2989,12 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3006,8 +3006,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3031,8 +3031,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3058,8 +3058,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -3086,8 +3086,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3095,12 +3095,12 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3112,8 +3112,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3137,8 +3137,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3164,8 +3164,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3176,12 +3176,12 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t8 = B4[3];
-          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t10 = (t8 * t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          float t12 = (t11 * 64.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
+          float t_8 = B4[3];
+          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t_10 = (t_8 * t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          float t_12 = (t_11 * 64.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
         }
       }
     }
@@ -3197,8 +3197,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3206,12 +3206,12 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3223,8 +3223,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3248,8 +3248,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3275,8 +3275,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3287,232 +3287,467 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 1))) {
-          float t8 = B4[4];
-          float t9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t10 = (t8 * t9);
-          float t11 = ((t10 < 0.0f) ? 0.0f : t10);
-          float t12 = (t11 * 128.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t12;
+          float t_8 = B4[4];
+          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+          float t_10 = (t_8 * t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          float t_12 = (t_11 * 128.0f);
+          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  {
-    long long i = ((gid * 64) + lid);
-    if ((i < A0)) {
-      if ((i < 1024)) {
-        long long li = i;
-        long long c0 = (li / 1024);
-        long long c1 = ((li / 64) % 16);
-        long long c2 = ((li / 8) % 8);
-        long long c3 = (li % 8);
+  __shared__ float lvmax[324];
+  __shared__ long long ri0_p1[18];
+  __shared__ long long ri1_p1[18];
+  __shared__ float rw_p1[18];
+  __shared__ long long ci0_p1[18];
+  __shared__ long long ci1_p1[18];
+  __shared__ float cw_p1[18];
+  __shared__ long long ri0_m1[18];
+  __shared__ long long ri1_m1[18];
+  __shared__ float rw_m1[18];
+  __shared__ long long ci0_m1[18];
+  __shared__ long long ci1_m1[18];
+  __shared__ float cw_m1[18];
+  if ((gid < 16)) {
+    {
+      long long w = gid;
+      long long plane = w;
+      long long y0 = 0;
+      long long x0 = 0;
+      for (long long e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+        long long e = (lid + (e_k * 64));
+        long long r_0 = ((y0 - 1) + e);
+        float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
+        long long t_2 = imin(((long long)floorf(t_1)), 3);
+        long long t_3 = ((t_2 < 3) ? (t_2 + 1) : t_2);
+        float t_4 = ((t_2 < 3) ? (t_1 - ((float)t_2)) : 0.0f);
+        ri0_p1[e] = t_2;
+        ri1_p1[e] = t_3;
+        rw_p1[e] = t_4;
+        long long c_5 = ((x0 - 1) + e);
+        float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
+        long long t_7 = imin(((long long)floorf(t_6)), 3);
+        long long t_8 = ((t_7 < 3) ? (t_7 + 1) : t_7);
+        float t_9 = ((t_7 < 3) ? (t_6 - ((float)t_7)) : 0.0f);
+        ci0_p1[e] = t_7;
+        ci1_p1[e] = t_8;
+        cw_p1[e] = t_9;
+      }
+    }
+    __syncthreads();
+    {
+      long long w = gid;
+      long long plane = w;
+      long long y0 = 0;
+      long long x0 = 0;
+      for (long long e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+        long long e = (lid + (e_k * 64));
+        long long y_10 = ((y0 - 1) + (e / 18));
+        long long x_11 = ((x0 - 1) + (e % 18));
         float m = __int_as_float(0xff800000);
-        for (long long dh = -1; dh < 2; dh++) {
-          for (long long dw = -1; dw < 2; dw++) {
-            long long t4 = (c2 + dh);
-            long long t5 = (c3 + dw);
-            if ((((t4 >= 0) && (t4 < 8)) && ((t5 >= 0) && (t5 < 8)))) {
-              float t6 = B5[((((c0 * 1024) + (c1 * 64)) + (t4 * 8)) + t5)];
-              m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
-            }
-          }
+        if ((((y_10 >= 0) && (y_10 < 8)) && ((x_11 >= 0) && (x_11 < 8)))) {
+          float t_12 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_10 * 8)) + x_11)];
+          m = (((t_12 > m) || ((t_12 != t_12) && (m == m))) ? t_12 : m);
+          long long t_13 = ri0_p1[(e / 18)];
+          long long t_14 = ri1_p1[(e / 18)];
+          long long t_15 = ci0_p1[(e % 18)];
+          long long t_16 = ci1_p1[(e % 18)];
+          float t_17 = rw_p1[(e / 18)];
+          float t_18 = cw_p1[(e % 18)];
+          float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_16)]))));
+          m = (((t_19 > m) || ((t_19 != t_19) && (m == m))) ? t_19 : m);
         }
-        for (long long dh = -1; dh < 2; dh++) {
-          for (long long dw = -1; dw < 2; dw++) {
-            long long t7 = (c2 + dh);
-            long long t8 = (c3 + dw);
-            if ((((t7 >= 0) && (t7 < 8)) && ((t8 >= 0) && (t8 < 8)))) {
-              float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-              long long t10 = imin(((long long)floorf(t9)), 3);
-              long long t11 = ((t10 < 3) ? (t10 + 1) : t10);
-              float t12 = ((t10 < 3) ? (t9 - ((float)t10)) : 0.0f);
-              float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
-              long long t14 = imin(((long long)floorf(t13)), 3);
-              long long t15 = ((t14 < 3) ? (t14 + 1) : t14);
-              float t16 = ((t14 < 3) ? (t13 - ((float)t14)) : 0.0f);
-              float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t10 * 4)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t14)]) + (t16 * B6[((((c0 * 256) + (c1 * 16)) + (t11 * 4)) + t15)]))));
-              m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
-            }
-          }
-        }
-        B0[li] = m;
-      } else {
-        if ((i < 1280)) {
-          long long li = (i - 1024);
-          long long c18 = (li / 256);
-          long long c19 = ((li / 16) % 16);
-          long long c20 = ((li / 4) % 4);
-          long long c21 = (li % 4);
+        lvmax[e] = m;
+      }
+    }
+    __syncthreads();
+    {
+      long long w = gid;
+      long long plane = w;
+      long long y0 = 0;
+      long long x0 = 0;
+      for (long long o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+        long long o = (lid + (o_k * 64));
+        long long ly_20 = (o / 16);
+        long long lx_21 = (o % 16);
+        long long y_22 = (y0 + ly_20);
+        long long x_23 = (x0 + lx_21);
+        if (((y_22 < 8) && (x_23 < 8))) {
           float m = __int_as_float(0xff800000);
-          for (long long dh = -1; dh < 2; dh++) {
-            for (long long dw = -1; dw < 2; dw++) {
-              long long t22 = (c20 + dh);
-              long long t23 = (c21 + dw);
-              if ((((t22 >= 0) && (t22 < 4)) && ((t23 >= 0) && (t23 < 4)))) {
-                float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
-                long long t25 = imin(((long long)floorf(t24)), 7);
-                long long t26 = ((t25 < 7) ? (t25 + 1) : t25);
-                float t27 = ((t25 < 7) ? (t24 - ((float)t25)) : 0.0f);
-                float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
-                long long t29 = imin(((long long)floorf(t28)), 7);
-                long long t30 = ((t29 < 7) ? (t29 + 1) : t29);
-                float t31 = ((t29 < 7) ? (t28 - ((float)t29)) : 0.0f);
-                float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t25 * 8)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t29)]) + (t31 * B5[((((c18 * 1024) + (c19 * 64)) + (t26 * 8)) + t30)]))));
-                m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
-              }
+          for (long long dh = 0; dh < 3; dh++) {
+            for (long long dw = 0; dw < 3; dw++) {
+              m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || ((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))]) && (m == m))) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
             }
           }
-          for (long long dh = -1; dh < 2; dh++) {
-            for (long long dw = -1; dw < 2; dw++) {
-              long long t33 = (c20 + dh);
-              long long t34 = (c21 + dw);
-              if ((((t33 >= 0) && (t33 < 4)) && ((t34 >= 0) && (t34 < 4)))) {
-                float t35 = B6[((((c18 * 256) + (c19 * 16)) + (t33 * 4)) + t34)];
-                m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
-              }
-            }
+          B0[((plane * 64) + ((y_22 * 8) + x_23))] = m;
+        }
+      }
+    }
+  } else {
+    if ((gid < 32)) {
+      {
+        long long w = (gid - 16);
+        long long plane = w;
+        long long y0 = 0;
+        long long x0 = 0;
+        for (long long e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+          long long e = (lid + (e_k * 64));
+          long long r_24 = ((y0 - 1) + e);
+          float t_25 = fmaxf(0.0f, ((2.0f * (((float)r_24) + 0.5f)) - 0.5f));
+          long long t_26 = imin(((long long)floorf(t_25)), 7);
+          long long t_27 = ((t_26 < 7) ? (t_26 + 1) : t_26);
+          float t_28 = ((t_26 < 7) ? (t_25 - ((float)t_26)) : 0.0f);
+          ri0_m1[e] = t_26;
+          ri1_m1[e] = t_27;
+          rw_m1[e] = t_28;
+          long long c_29 = ((x0 - 1) + e);
+          float t_30 = fmaxf(0.0f, ((2.0f * (((float)c_29) + 0.5f)) - 0.5f));
+          long long t_31 = imin(((long long)floorf(t_30)), 7);
+          long long t_32 = ((t_31 < 7) ? (t_31 + 1) : t_31);
+          float t_33 = ((t_31 < 7) ? (t_30 - ((float)t_31)) : 0.0f);
+          ci0_m1[e] = t_31;
+          ci1_m1[e] = t_32;
+          cw_m1[e] = t_33;
+          long long r_34 = ((y0 - 1) + e);
+          float t_35 = fmaxf(0.0f, ((0.5f * (((float)r_34) + 0.5f)) - 0.5f));
+          long long t_36 = imin(((long long)floorf(t_35)), 1);
+          long long t_37 = ((t_36 < 1) ? (t_36 + 1) : t_36);
+          float t_38 = ((t_36 < 1) ? (t_35 - ((float)t_36)) : 0.0f);
+          ri0_p1[e] = t_36;
+          ri1_p1[e] = t_37;
+          rw_p1[e] = t_38;
+          long long c_39 = ((x0 - 1) + e);
+          float t_40 = fmaxf(0.0f, ((0.5f * (((float)c_39) + 0.5f)) - 0.5f));
+          long long t_41 = imin(((long long)floorf(t_40)), 1);
+          long long t_42 = ((t_41 < 1) ? (t_41 + 1) : t_41);
+          float t_43 = ((t_41 < 1) ? (t_40 - ((float)t_41)) : 0.0f);
+          ci0_p1[e] = t_41;
+          ci1_p1[e] = t_42;
+          cw_p1[e] = t_43;
+        }
+      }
+      __syncthreads();
+      {
+        long long w = (gid - 16);
+        long long plane = w;
+        long long y0 = 0;
+        long long x0 = 0;
+        for (long long e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+          long long e = (lid + (e_k * 64));
+          long long y_44 = ((y0 - 1) + (e / 18));
+          long long x_45 = ((x0 - 1) + (e % 18));
+          float m = __int_as_float(0xff800000);
+          if ((((y_44 >= 0) && (y_44 < 4)) && ((x_45 >= 0) && (x_45 < 4)))) {
+            long long t_46 = ri0_m1[(e / 18)];
+            long long t_47 = ri1_m1[(e / 18)];
+            long long t_48 = ci0_m1[(e % 18)];
+            long long t_49 = ci1_m1[(e % 18)];
+            float t_50 = rw_m1[(e / 18)];
+            float t_51 = cw_m1[(e % 18)];
+            float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_49)]))));
+            m = (((t_52 > m) || ((t_52 != t_52) && (m == m))) ? t_52 : m);
+            float t_53 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_44 * 4)) + x_45)];
+            m = (((t_53 > m) || ((t_53 != t_53) && (m == m))) ? t_53 : m);
+            long long t_54 = ri0_p1[(e / 18)];
+            long long t_55 = ri1_p1[(e / 18)];
+            long long t_56 = ci0_p1[(e % 18)];
+            long long t_57 = ci1_p1[(e % 18)];
+            float t_58 = rw_p1[(e / 18)];
+            float t_59 = cw_p1[(e % 18)];
+            float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_57)]))));
+            m = (((t_60 > m) || ((t_60 != t_60) && (m == m))) ? t_60 : m);
           }
-          for (long long dh = -1; dh < 2; dh++) {
-            for (long long dw = -1; dw < 2; dw++) {
-              long long t36 = (c20 + dh);
-              long long t37 = (c21 + dw);
-              if ((((t36 >= 0) && (t36 < 4)) && ((t37 >= 0) && (t37 < 4)))) {
-                float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
-                long long t39 = imin(((long long)floorf(t38)), 1);
-                long long t40 = ((t39 < 1) ? (t39 + 1) : t39);
-                float t41 = ((t39 < 1) ? (t38 - ((float)t39)) : 0.0f);
-                float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
-                long long t43 = imin(((long long)floorf(t42)), 1);
-                long long t44 = ((t43 < 1) ? (t43 + 1) : t43);
-                float t45 = ((t43 < 1) ? (t42 - ((float)t43)) : 0.0f);
-                float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t39 * 2)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t43)]) + (t45 * B7[((((c18 * 64) + (c19 * 4)) + (t40 * 2)) + t44)]))));
-                m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
-              }
-            }
-          }
-          B1[li] = m;
-        } else {
-          if ((i < 1344)) {
-            long long li = (i - 1280);
-            long long c47 = (li / 64);
-            long long c48 = ((li / 4) % 16);
-            long long c49 = ((li / 2) % 2);
-            long long c50 = (li % 2);
+          lvmax[e] = m;
+        }
+      }
+      __syncthreads();
+      {
+        long long w = (gid - 16);
+        long long plane = w;
+        long long y0 = 0;
+        long long x0 = 0;
+        for (long long o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+          long long o = (lid + (o_k * 64));
+          long long ly_61 = (o / 16);
+          long long lx_62 = (o % 16);
+          long long y_63 = (y0 + ly_61);
+          long long x_64 = (x0 + lx_62);
+          if (((y_63 < 4) && (x_64 < 4))) {
             float m = __int_as_float(0xff800000);
-            for (long long dh = -1; dh < 2; dh++) {
-              for (long long dw = -1; dw < 2; dw++) {
-                long long t51 = (c49 + dh);
-                long long t52 = (c50 + dw);
-                if ((((t51 >= 0) && (t51 < 2)) && ((t52 >= 0) && (t52 < 2)))) {
-                  float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
-                  long long t54 = imin(((long long)floorf(t53)), 3);
-                  long long t55 = ((t54 < 3) ? (t54 + 1) : t54);
-                  float t56 = ((t54 < 3) ? (t53 - ((float)t54)) : 0.0f);
-                  float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
-                  long long t58 = imin(((long long)floorf(t57)), 3);
-                  long long t59 = ((t58 < 3) ? (t58 + 1) : t58);
-                  float t60 = ((t58 < 3) ? (t57 - ((float)t58)) : 0.0f);
-                  float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t54 * 4)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t58)]) + (t60 * B6[((((c47 * 256) + (c48 * 16)) + (t55 * 4)) + t59)]))));
-                  m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
-                }
+            for (long long dh = 0; dh < 3; dh++) {
+              for (long long dw = 0; dw < 3; dw++) {
+                m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || ((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))]) && (m == m))) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
               }
             }
-            for (long long dh = -1; dh < 2; dh++) {
-              for (long long dw = -1; dw < 2; dw++) {
-                long long t62 = (c49 + dh);
-                long long t63 = (c50 + dw);
-                if ((((t62 >= 0) && (t62 < 2)) && ((t63 >= 0) && (t63 < 2)))) {
-                  float t64 = B7[((((c47 * 64) + (c48 * 4)) + (t62 * 2)) + t63)];
-                  m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
-                }
-              }
+            B1[((plane * 16) + ((y_63 * 4) + x_64))] = m;
+          }
+        }
+      }
+    } else {
+      if ((gid < 48)) {
+        {
+          long long w = (gid - 32);
+          long long plane = w;
+          long long y0 = 0;
+          long long x0 = 0;
+          for (long long e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+            long long e = (lid + (e_k * 64));
+            long long r_65 = ((y0 - 1) + e);
+            float t_66 = fmaxf(0.0f, ((2.0f * (((float)r_65) + 0.5f)) - 0.5f));
+            long long t_67 = imin(((long long)floorf(t_66)), 3);
+            long long t_68 = ((t_67 < 3) ? (t_67 + 1) : t_67);
+            float t_69 = ((t_67 < 3) ? (t_66 - ((float)t_67)) : 0.0f);
+            ri0_m1[e] = t_67;
+            ri1_m1[e] = t_68;
+            rw_m1[e] = t_69;
+            long long c_70 = ((x0 - 1) + e);
+            float t_71 = fmaxf(0.0f, ((2.0f * (((float)c_70) + 0.5f)) - 0.5f));
+            long long t_72 = imin(((long long)floorf(t_71)), 3);
+            long long t_73 = ((t_72 < 3) ? (t_72 + 1) : t_72);
+            float t_74 = ((t_72 < 3) ? (t_71 - ((float)t_72)) : 0.0f);
+            ci0_m1[e] = t_72;
+            ci1_m1[e] = t_73;
+            cw_m1[e] = t_74;
+            long long r_75 = ((y0 - 1) + e);
+            float t_76 = fmaxf(0.0f, ((0.5f * (((float)r_75) + 0.5f)) - 0.5f));
+            long long t_77 = imin(((long long)floorf(t_76)), 0);
+            long long t_78 = ((t_77 < 0) ? (t_77 + 1) : t_77);
+            float t_79 = ((t_77 < 0) ? (t_76 - ((float)t_77)) : 0.0f);
+            ri0_p1[e] = t_77;
+            ri1_p1[e] = t_78;
+            rw_p1[e] = t_79;
+            long long c_80 = ((x0 - 1) + e);
+            float t_81 = fmaxf(0.0f, ((0.5f * (((float)c_80) + 0.5f)) - 0.5f));
+            long long t_82 = imin(((long long)floorf(t_81)), 0);
+            long long t_83 = ((t_82 < 0) ? (t_82 + 1) : t_82);
+            float t_84 = ((t_82 < 0) ? (t_81 - ((float)t_82)) : 0.0f);
+            ci0_p1[e] = t_82;
+            ci1_p1[e] = t_83;
+            cw_p1[e] = t_84;
+          }
+        }
+        __syncthreads();
+        {
+          long long w = (gid - 32);
+          long long plane = w;
+          long long y0 = 0;
+          long long x0 = 0;
+          for (long long e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+            long long e = (lid + (e_k * 64));
+            long long y_85 = ((y0 - 1) + (e / 18));
+            long long x_86 = ((x0 - 1) + (e % 18));
+            float m = __int_as_float(0xff800000);
+            if ((((y_85 >= 0) && (y_85 < 2)) && ((x_86 >= 0) && (x_86 < 2)))) {
+              long long t_87 = ri0_m1[(e / 18)];
+              long long t_88 = ri1_m1[(e / 18)];
+              long long t_89 = ci0_m1[(e % 18)];
+              long long t_90 = ci1_m1[(e % 18)];
+              float t_91 = rw_m1[(e / 18)];
+              float t_92 = cw_m1[(e % 18)];
+              float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_90)]))));
+              m = (((t_93 > m) || ((t_93 != t_93) && (m == m))) ? t_93 : m);
+              float t_94 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_85 * 2)) + x_86)];
+              m = (((t_94 > m) || ((t_94 != t_94) && (m == m))) ? t_94 : m);
+              long long t_95 = ri0_p1[(e / 18)];
+              long long t_96 = ri1_p1[(e / 18)];
+              long long t_97 = ci0_p1[(e % 18)];
+              long long t_98 = ci1_p1[(e % 18)];
+              float t_99 = rw_p1[(e / 18)];
+              float t_100 = cw_p1[(e % 18)];
+              float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_98)]))));
+              m = (((t_101 > m) || ((t_101 != t_101) && (m == m))) ? t_101 : m);
             }
-            for (long long dh = -1; dh < 2; dh++) {
-              for (long long dw = -1; dw < 2; dw++) {
-                long long t65 = (c49 + dh);
-                long long t66 = (c50 + dw);
-                if ((((t65 >= 0) && (t65 < 2)) && ((t66 >= 0) && (t66 < 2)))) {
-                  float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
-                  long long t68 = imin(((long long)floorf(t67)), 0);
-                  long long t69 = ((t68 < 0) ? (t68 + 1) : t68);
-                  float t70 = ((t68 < 0) ? (t67 - ((float)t68)) : 0.0f);
-                  float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
-                  long long t72 = imin(((long long)floorf(t71)), 0);
-                  long long t73 = ((t72 < 0) ? (t72 + 1) : t72);
-                  float t74 = ((t72 < 0) ? (t71 - ((float)t72)) : 0.0f);
-                  float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t68) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t68) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 16) + c48) + t69) + t72)]) + (t74 * B8[((((c47 * 16) + c48) + t69) + t73)]))));
-                  m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
-                }
-              }
-            }
-            B2[li] = m;
-          } else {
-            if ((i < 1360)) {
-              long long li = (i - 1344);
-              long long c76 = (li / 16);
-              long long c77 = (li % 16);
+            lvmax[e] = m;
+          }
+        }
+        __syncthreads();
+        {
+          long long w = (gid - 32);
+          long long plane = w;
+          long long y0 = 0;
+          long long x0 = 0;
+          for (long long o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+            long long o = (lid + (o_k * 64));
+            long long ly_102 = (o / 16);
+            long long lx_103 = (o % 16);
+            long long y_104 = (y0 + ly_102);
+            long long x_105 = (x0 + lx_103);
+            if (((y_104 < 2) && (x_105 < 2))) {
               float m = __int_as_float(0xff800000);
-              for (long long dh = -1; dh < 2; dh++) {
-                for (long long dw = -1; dw < 2; dw++) {
-                  if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t78 = fmaxf(0.0f, ((2.0f * (((float)dh) + 0.5f)) - 0.5f));
-                    long long t79 = imin(((long long)floorf(t78)), 1);
-                    long long t80 = ((t79 < 1) ? (t79 + 1) : t79);
-                    float t81 = ((t79 < 1) ? (t78 - ((float)t79)) : 0.0f);
-                    float t82 = fmaxf(0.0f, ((2.0f * (((float)dw) + 0.5f)) - 0.5f));
-                    long long t83 = imin(((long long)floorf(t82)), 1);
-                    long long t84 = ((t83 < 1) ? (t83 + 1) : t83);
-                    float t85 = ((t83 < 1) ? (t82 - ((float)t83)) : 0.0f);
-                    float t86 = (((1.0f - t81) * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t79 * 2)) + t84)]))) + (t81 * (((1.0f - t85) * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t83)]) + (t85 * B7[((((c76 * 64) + (c77 * 4)) + (t80 * 2)) + t84)]))));
-                    m = (((t86 > m) || ((t86 != t86) && (m == m))) ? t86 : m);
-                  }
+              for (long long dh = 0; dh < 3; dh++) {
+                for (long long dw = 0; dw < 3; dw++) {
+                  m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || ((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))]) && (m == m))) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
                 }
               }
-              for (long long dh = -1; dh < 2; dh++) {
-                for (long long dw = -1; dw < 2; dw++) {
-                  if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t87 = B8[((((c76 * 16) + c77) + dh) + dw)];
-                    m = (((t87 > m) || ((t87 != t87) && (m == m))) ? t87 : m);
-                  }
-                }
+              B2[((plane * 4) + ((y_104 * 2) + x_105))] = m;
+            }
+          }
+        }
+      } else {
+        if ((gid < 64)) {
+          {
+            long long w = (gid - 48);
+            long long plane = w;
+            long long y0 = 0;
+            long long x0 = 0;
+            for (long long e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+              long long e = (lid + (e_k * 64));
+              long long r_106 = ((y0 - 1) + e);
+              float t_107 = fmaxf(0.0f, ((2.0f * (((float)r_106) + 0.5f)) - 0.5f));
+              long long t_108 = imin(((long long)floorf(t_107)), 1);
+              long long t_109 = ((t_108 < 1) ? (t_108 + 1) : t_108);
+              float t_110 = ((t_108 < 1) ? (t_107 - ((float)t_108)) : 0.0f);
+              ri0_m1[e] = t_108;
+              ri1_m1[e] = t_109;
+              rw_m1[e] = t_110;
+              long long c_111 = ((x0 - 1) + e);
+              float t_112 = fmaxf(0.0f, ((2.0f * (((float)c_111) + 0.5f)) - 0.5f));
+              long long t_113 = imin(((long long)floorf(t_112)), 1);
+              long long t_114 = ((t_113 < 1) ? (t_113 + 1) : t_113);
+              float t_115 = ((t_113 < 1) ? (t_112 - ((float)t_113)) : 0.0f);
+              ci0_m1[e] = t_113;
+              ci1_m1[e] = t_114;
+              cw_m1[e] = t_115;
+              long long r_116 = ((y0 - 1) + e);
+              ri0_p1[e] = r_116;
+              ri1_p1[e] = r_116;
+              rw_p1[e] = 0.0f;
+              long long c_117 = ((x0 - 1) + e);
+              ci0_p1[e] = c_117;
+              ci1_p1[e] = c_117;
+              cw_p1[e] = 0.0f;
+            }
+          }
+          __syncthreads();
+          {
+            long long w = (gid - 48);
+            long long plane = w;
+            long long y0 = 0;
+            long long x0 = 0;
+            for (long long e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+              long long e = (lid + (e_k * 64));
+              long long y_118 = ((y0 - 1) + (e / 18));
+              long long x_119 = ((x0 - 1) + (e % 18));
+              float m = __int_as_float(0xff800000);
+              if ((((y_118 >= 0) && (y_118 < 1)) && ((x_119 >= 0) && (x_119 < 1)))) {
+                long long t_120 = ri0_m1[(e / 18)];
+                long long t_121 = ri1_m1[(e / 18)];
+                long long t_122 = ci0_m1[(e % 18)];
+                long long t_123 = ci1_m1[(e % 18)];
+                float t_124 = rw_m1[(e / 18)];
+                float t_125 = cw_m1[(e % 18)];
+                float t_126 = (((1.0f - t_124) * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_123)]))) + (t_124 * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_123)]))));
+                m = (((t_126 > m) || ((t_126 != t_126) && (m == m))) ? t_126 : m);
+                float t_127 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_118) + x_119)];
+                m = (((t_127 > m) || ((t_127 != t_127) && (m == m))) ? t_127 : m);
+                long long t_128 = ri0_p1[(e / 18)];
+                long long t_129 = ri1_p1[(e / 18)];
+                long long t_130 = ci0_p1[(e % 18)];
+                long long t_131 = ci1_p1[(e % 18)];
+                float t_132 = rw_p1[(e / 18)];
+                float t_133 = cw_p1[(e % 18)];
+                float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_131)]))) + (t_132 * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_131)]))));
+                m = (((t_134 > m) || ((t_134 != t_134) && (m == m))) ? t_134 : m);
               }
-              for (long long dh = -1; dh < 2; dh++) {
-                for (long long dw = -1; dw < 2; dw++) {
-                  if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                    float t88 = B9[((((c76 * 16) + c77) + dh) + dw)];
-                    m = (((t88 > m) || ((t88 != t88) && (m == m))) ? t88 : m);
-                  }
-                }
-              }
-              B3[li] = m;
-            } else {
-              if ((i < 1376)) {
-                long long li = (i - 1360);
-                long long c89 = (li / 16);
-                long long c90 = (li % 16);
+              lvmax[e] = m;
+            }
+          }
+          __syncthreads();
+          {
+            long long w = (gid - 48);
+            long long plane = w;
+            long long y0 = 0;
+            long long x0 = 0;
+            for (long long o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+              long long o = (lid + (o_k * 64));
+              long long ly_135 = (o / 16);
+              long long lx_136 = (o % 16);
+              long long y_137 = (y0 + ly_135);
+              long long x_138 = (x0 + lx_136);
+              if (((y_137 < 1) && (x_138 < 1))) {
                 float m = __int_as_float(0xff800000);
-                for (long long dh = -1; dh < 2; dh++) {
-                  for (long long dw = -1; dw < 2; dw++) {
-                    if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t91 = B8[((((c89 * 16) + c90) + dh) + dw)];
-                      m = (((t91 > m) || ((t91 != t91) && (m == m))) ? t91 : m);
-                    }
+                for (long long dh = 0; dh < 3; dh++) {
+                  for (long long dw = 0; dw < 3; dw++) {
+                    m = (((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] > m) || ((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] != lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))]) && (m == m))) ? lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] : m);
                   }
                 }
-                for (long long dh = -1; dh < 2; dh++) {
-                  for (long long dw = -1; dw < 2; dw++) {
-                    if ((((dh >= 0) && (dh < 1)) && ((dw >= 0) && (dw < 1)))) {
-                      float t92 = B9[((((c89 * 16) + c90) + dh) + dw)];
-                      m = (((t92 > m) || ((t92 != t92) && (m == m))) ? t92 : m);
+                B3[(plane + (y_137 + x_138))] = m;
+              }
+            }
+          }
+        } else {
+          if ((gid < 80)) {
+            {
+              long long w = (gid - 64);
+              long long plane = w;
+              long long y0 = 0;
+              long long x0 = 0;
+              for (long long e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+                long long e = (lid + (e_k * 64));
+                long long r_139 = ((y0 - 1) + e);
+                ri0_m1[e] = r_139;
+                ri1_m1[e] = r_139;
+                rw_m1[e] = 0.0f;
+                long long c_140 = ((x0 - 1) + e);
+                ci0_m1[e] = c_140;
+                ci1_m1[e] = c_140;
+                cw_m1[e] = 0.0f;
+              }
+            }
+            __syncthreads();
+            {
+              long long w = (gid - 64);
+              long long plane = w;
+              long long y0 = 0;
+              long long x0 = 0;
+              for (long long e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+                long long e = (lid + (e_k * 64));
+                long long y_141 = ((y0 - 1) + (e / 18));
+                long long x_142 = ((x0 - 1) + (e % 18));
+                float m = __int_as_float(0xff800000);
+                if ((((y_141 >= 0) && (y_141 < 1)) && ((x_142 >= 0) && (x_142 < 1)))) {
+                  long long t_143 = ri0_m1[(e / 18)];
+                  long long t_144 = ri1_m1[(e / 18)];
+                  long long t_145 = ci0_m1[(e % 18)];
+                  long long t_146 = ci1_m1[(e % 18)];
+                  float t_147 = rw_m1[(e / 18)];
+                  float t_148 = cw_m1[(e % 18)];
+                  float t_149 = (((1.0f - t_147) * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_146)]))) + (t_147 * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_146)]))));
+                  m = (((t_149 > m) || ((t_149 != t_149) && (m == m))) ? t_149 : m);
+                  float t_150 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_141) + x_142)];
+                  m = (((t_150 > m) || ((t_150 != t_150) && (m == m))) ? t_150 : m);
+                }
+                lvmax[e] = m;
+              }
+            }
+            __syncthreads();
+            {
+              long long w = (gid - 64);
+              long long plane = w;
+              long long y0 = 0;
+              long long x0 = 0;
+              for (long long o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+                long long o = (lid + (o_k * 64));
+                long long ly_151 = (o / 16);
+                long long lx_152 = (o % 16);
+                long long y_153 = (y0 + ly_151);
+                long long x_154 = (x0 + lx_152);
+                if (((y_153 < 1) && (x_154 < 1))) {
+                  float m = __int_as_float(0xff800000);
+                  for (long long dh = 0; dh < 3; dh++) {
+                    for (long long dw = 0; dw < 3; dw++) {
+                      m = (((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] > m) || ((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] != lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))]) && (m == m))) ? lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] : m);
                     }
                   }
+                  B4[(plane + (y_153 + x_154))] = m;
                 }
-                B4[li] = m;
               }
             }
           }
@@ -3528,14 +3763,14 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 1024);
-      long long c1 = ((i / 64) % 16);
-      long long c2 = ((i / 8) % 8);
-      long long c3 = (i % 8);
-      float t4 = B1[i];
-      float t5 = B2[i];
-      float t6 = (t4 + t5);
-      B0[i] = t6;
+      long long c_0 = (i / 1024);
+      long long c_1 = ((i / 64) % 16);
+      long long c_2 = ((i / 8) % 8);
+      long long c_3 = (i % 8);
+      float t_4 = B1[i];
+      float t_5 = B2[i];
+      float t_6 = (t_4 + t_5);
+      B0[i] = t_6;
     }
   }
 }
@@ -3549,22 +3784,22 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   float acc[192];
   float wv[6];
   {
-    long long q0 = (gid / 2);
-    long long q1 = (gid % 2);
-    long long nimg = q0;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q1 * 32);
+    long long n0 = (q_1 * 32);
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (288 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col2 = imin((n0 + (e % 32)), 63);
-      long long ih3 = (((col2 / 8) - 1) + ((e / 32) / 3));
-      long long iw4 = (((col2 % 8) - 1) + ((e / 32) % 3));
-      bool ok5 = (((ih3 >= 0) && (ih3 < 8)) && ((iw4 >= 0) && (iw4 < 8)));
-      koff[e] = (ok5 ? ((ih3 * 8) + iw4) : 0);
-      kok[e] = ok5;
+      long long col_2 = imin((n0 + (e % 32)), 63);
+      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
+      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
+      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
+      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kok[e] = ok_5;
     }
   }
   __syncthreads();
@@ -3576,13 +3811,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q6 = (gid / 2);
-      long long q7 = (gid % 2);
-      long long nimg = q6;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q7 * 32);
+      long long n0 = (q_7 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
@@ -3602,13 +3837,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q8 = (gid / 2);
-      long long q9 = (gid % 2);
-      long long nimg = q8;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q9 * 32);
+      long long n0 = (q_9 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -3630,13 +3865,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q10 = (gid / 2);
-    long long q11 = (gid % 2);
-    long long nimg = q10;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q11 * 32);
+    long long n0 = (q_11 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -3656,14 +3891,14 @@ extern "C" __global__ void __launch_bounds__(64) k37_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 256);
-      long long c1 = ((i / 16) % 16);
-      long long c2 = ((i / 4) % 4);
-      long long c3 = (i % 4);
-      float t4 = B1[i];
-      float t5 = B2[i];
-      float t6 = (t4 + t5);
-      B0[i] = t6;
+      long long c_0 = (i / 256);
+      long long c_1 = ((i / 16) % 16);
+      long long c_2 = ((i / 4) % 4);
+      long long c_3 = (i % 4);
+      float t_4 = B1[i];
+      float t_5 = B2[i];
+      float t_6 = (t_4 + t_5);
+      B0[i] = t_6;
     }
   }
 }
@@ -3677,8 +3912,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   float acc[96];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -3686,12 +3921,12 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (144 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 16)), 15);
-      long long ih2 = (((col1 / 4) - 1) + ((e / 16) / 3));
-      long long iw3 = (((col1 % 4) - 1) + ((e / 16) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 4)) && ((iw3 >= 0) && (iw3 < 4)));
-      koff[e] = (ok4 ? ((ih2 * 4) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 16)), 15);
+      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
+      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
+      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3703,8 +3938,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3728,8 +3963,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -3755,8 +3990,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -3780,14 +4015,14 @@ extern "C" __global__ void __launch_bounds__(64) k39_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 64);
-      long long c1 = ((i / 4) % 16);
-      long long c2 = ((i / 2) % 2);
-      long long c3 = (i % 2);
-      float t4 = B1[i];
-      float t5 = B2[i];
-      float t6 = (t4 + t5);
-      B0[i] = t6;
+      long long c_0 = (i / 64);
+      long long c_1 = ((i / 4) % 16);
+      long long c_2 = ((i / 2) % 2);
+      long long c_3 = (i % 2);
+      float t_4 = B1[i];
+      float t_5 = B2[i];
+      float t_6 = (t_4 + t_5);
+      B0[i] = t_6;
     }
   }
 }
@@ -3801,8 +4036,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -3810,12 +4045,12 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 3);
-      long long ih2 = (((col1 / 2) - 1) + ((e / 8) / 3));
-      long long iw3 = (((col1 % 2) - 1) + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 2)) && ((iw3 >= 0) && (iw3 < 2)));
-      koff[e] = (ok4 ? ((ih2 * 2) + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 3);
+      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
+      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
+      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3827,8 +4062,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3852,8 +4087,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -3879,8 +4114,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -3904,12 +4139,12 @@ extern "C" __global__ void __launch_bounds__(64) k41_add(float* __restrict__ B0,
   {
     long long i = ((gid * 64) + lid);
     if ((i < A0)) {
-      long long c0 = (i / 16);
-      long long c1 = (i % 16);
-      float t2 = B1[i];
-      float t3 = B2[i];
-      float t4 = (t2 + t3);
-      B0[i] = t4;
+      long long c_0 = (i / 16);
+      long long c_1 = (i % 16);
+      float t_2 = B1[i];
+      float t_3 = B2[i];
+      float t_4 = (t_2 + t_3);
+      B0[i] = t_4;
     }
   }
 }
@@ -3923,8 +4158,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   float acc[48];
   float wv[6];
   {
-    long long q0 = gid;
-    long long nimg = q0;
+    long long q_0 = gid;
+    long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
@@ -3932,12 +4167,12 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (72 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col1 = imin((n0 + (e % 8)), 0);
-      long long ih2 = ((col1 - 1) + ((e / 8) / 3));
-      long long iw3 = (-1 + ((e / 8) % 3));
-      bool ok4 = (((ih2 >= 0) && (ih2 < 1)) && ((iw3 >= 0) && (iw3 < 1)));
-      koff[e] = (ok4 ? (ih2 + iw3) : 0);
-      kok[e] = ok4;
+      long long col_1 = imin((n0 + (e % 8)), 0);
+      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
+      long long iw_3 = (-1 + ((e / 8) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
+      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
@@ -3949,8 +4184,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q5 = gid;
-      long long nimg = q5;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -3974,8 +4209,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q6 = gid;
-      long long nimg = q6;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -4001,8 +4236,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q7 = gid;
-    long long nimg = q7;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);

@@ -17,247 +17,458 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 64; lid++) {
-      int64_t i = ((gid * 64) + lid);
-      if ((i < args[0])) {
-        if ((i < 15360)) {
-          int64_t li = i;
-          int64_t c0 = (li / 15360);
-          int64_t c1 = ((li / 1920) % 8);
-          int64_t c2 = ((li / 48) % 40);
-          int64_t c3 = (li % 48);
+    float lvmax[324];
+    int64_t ri0_p1[18];
+    int64_t ri1_p1[18];
+    float rw_p1[18];
+    int64_t ci0_p1[18];
+    int64_t ci1_p1[18];
+    float cw_p1[18];
+    int64_t ri0_m1[18];
+    int64_t ri1_m1[18];
+    float rw_m1[18];
+    int64_t ci0_m1[18];
+    int64_t ci1_m1[18];
+    float cw_m1[18];
+    if ((gid < 72)) {
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = (w / 9);
+        int64_t y0 = (((w / 3) % 3) * 16);
+        int64_t x0 = ((w % 3) * 16);
+        for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+          int64_t e = (lid + (e_k * 64));
+          int64_t r_0 = ((y0 - 1) + e);
+          float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
+          int64_t t_2 = imin(((int64_t)floorf(t_1)), 19);
+          int64_t t_3 = ((t_2 < 19) ? (t_2 + 1) : t_2);
+          float t_4 = ((t_2 < 19) ? (t_1 - ((float)t_2)) : 0.0f);
+          ri0_p1[e] = t_2;
+          ri1_p1[e] = t_3;
+          rw_p1[e] = t_4;
+          int64_t c_5 = ((x0 - 1) + e);
+          float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
+          int64_t t_7 = imin(((int64_t)floorf(t_6)), 23);
+          int64_t t_8 = ((t_7 < 23) ? (t_7 + 1) : t_7);
+          float t_9 = ((t_7 < 23) ? (t_6 - ((float)t_7)) : 0.0f);
+          ci0_p1[e] = t_7;
+          ci1_p1[e] = t_8;
+          cw_p1[e] = t_9;
+        }
+      }
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = (w / 9);
+        int64_t y0 = (((w / 3) % 3) * 16);
+        int64_t x0 = ((w % 3) * 16);
+        for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+          int64_t e = (lid + (e_k * 64));
+          int64_t y_10 = ((y0 - 1) + (e / 18));
+          int64_t x_11 = ((x0 - 1) + (e % 18));
           float m = (-INFINITY);
-          for (int64_t dh = -1; dh < 2; dh++) {
-            for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t4 = (c2 + dh);
-              int64_t t5 = (c3 + dw);
-              if ((((t4 >= 0) && (t4 < 40)) && ((t5 >= 0) && (t5 < 48)))) {
-                float t6 = B5[((((c0 * 15360) + (c1 * 1920)) + (t4 * 48)) + t5)];
-                m = (((t6 > m) || ((t6 != t6) && (m == m))) ? t6 : m);
-              }
-            }
+          if ((((y_10 >= 0) && (y_10 < 40)) && ((x_11 >= 0) && (x_11 < 48)))) {
+            float t_12 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_10 * 48)) + x_11)];
+            m = (((t_12 > m) || ((t_12 != t_12) && (m == m))) ? t_12 : m);
+            int64_t t_13 = ri0_p1[(e / 18)];
+            int64_t t_14 = ri1_p1[(e / 18)];
+            int64_t t_15 = ci0_p1[(e % 18)];
+            int64_t t_16 = ci1_p1[(e % 18)];
+            float t_17 = rw_p1[(e / 18)];
+            float t_18 = cw_p1[(e % 18)];
+            float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_16)]))));
+            m = (((t_19 > m) || ((t_19 != t_19) && (m == m))) ? t_19 : m);
           }
-          for (int64_t dh = -1; dh < 2; dh++) {
-            for (int64_t dw = -1; dw < 2; dw++) {
-              int64_t t7 = (c2 + dh);
-              int64_t t8 = (c3 + dw);
-              if ((((t7 >= 0) && (t7 < 40)) && ((t8 >= 0) && (t8 < 48)))) {
-                float t9 = fmaxf(0.0f, ((0.5f * (((float)t7) + 0.5f)) - 0.5f));
-                int64_t t10 = imin(((int64_t)floorf(t9)), 19);
-                int64_t t11 = ((t10 < 19) ? (t10 + 1) : t10);
-                float t12 = ((t10 < 19) ? (t9 - ((float)t10)) : 0.0f);
-                float t13 = fmaxf(0.0f, ((0.5f * (((float)t8) + 0.5f)) - 0.5f));
-                int64_t t14 = imin(((int64_t)floorf(t13)), 23);
-                int64_t t15 = ((t14 < 23) ? (t14 + 1) : t14);
-                float t16 = ((t14 < 23) ? (t13 - ((float)t14)) : 0.0f);
-                float t17 = (((1.0f - t12) * (((1.0f - t16) * B6[((((c0 * 3840) + (c1 * 480)) + (t10 * 24)) + t14)]) + (t16 * B6[((((c0 * 3840) + (c1 * 480)) + (t10 * 24)) + t15)]))) + (t12 * (((1.0f - t16) * B6[((((c0 * 3840) + (c1 * 480)) + (t11 * 24)) + t14)]) + (t16 * B6[((((c0 * 3840) + (c1 * 480)) + (t11 * 24)) + t15)]))));
-                m = (((t17 > m) || ((t17 != t17) && (m == m))) ? t17 : m);
-              }
-            }
-          }
-          B0[li] = m;
-        } else {
-          if ((i < 19200)) {
-            int64_t li = (i - 15360);
-            int64_t c18 = (li / 3840);
-            int64_t c19 = ((li / 480) % 8);
-            int64_t c20 = ((li / 24) % 20);
-            int64_t c21 = (li % 24);
+          lvmax[e] = m;
+        }
+      }
+      for (int64_t lid = 0; lid < 64; lid++) {
+        int64_t w = gid;
+        int64_t plane = (w / 9);
+        int64_t y0 = (((w / 3) % 3) * 16);
+        int64_t x0 = ((w % 3) * 16);
+        for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+          int64_t o = (lid + (o_k * 64));
+          int64_t ly_20 = (o / 16);
+          int64_t lx_21 = (o % 16);
+          int64_t y_22 = (y0 + ly_20);
+          int64_t x_23 = (x0 + lx_21);
+          if (((y_22 < 40) && (x_23 < 48))) {
             float m = (-INFINITY);
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t22 = (c20 + dh);
-                int64_t t23 = (c21 + dw);
-                if ((((t22 >= 0) && (t22 < 20)) && ((t23 >= 0) && (t23 < 24)))) {
-                  float t24 = fmaxf(0.0f, ((2.0f * (((float)t22) + 0.5f)) - 0.5f));
-                  int64_t t25 = imin(((int64_t)floorf(t24)), 39);
-                  int64_t t26 = ((t25 < 39) ? (t25 + 1) : t25);
-                  float t27 = ((t25 < 39) ? (t24 - ((float)t25)) : 0.0f);
-                  float t28 = fmaxf(0.0f, ((2.0f * (((float)t23) + 0.5f)) - 0.5f));
-                  int64_t t29 = imin(((int64_t)floorf(t28)), 47);
-                  int64_t t30 = ((t29 < 47) ? (t29 + 1) : t29);
-                  float t31 = ((t29 < 47) ? (t28 - ((float)t29)) : 0.0f);
-                  float t32 = (((1.0f - t27) * (((1.0f - t31) * B5[((((c18 * 15360) + (c19 * 1920)) + (t25 * 48)) + t29)]) + (t31 * B5[((((c18 * 15360) + (c19 * 1920)) + (t25 * 48)) + t30)]))) + (t27 * (((1.0f - t31) * B5[((((c18 * 15360) + (c19 * 1920)) + (t26 * 48)) + t29)]) + (t31 * B5[((((c18 * 15360) + (c19 * 1920)) + (t26 * 48)) + t30)]))));
-                  m = (((t32 > m) || ((t32 != t32) && (m == m))) ? t32 : m);
-                }
+            for (int64_t dh = 0; dh < 3; dh++) {
+              for (int64_t dw = 0; dw < 3; dw++) {
+                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || ((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))]) && (m == m))) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
               }
             }
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t33 = (c20 + dh);
-                int64_t t34 = (c21 + dw);
-                if ((((t33 >= 0) && (t33 < 20)) && ((t34 >= 0) && (t34 < 24)))) {
-                  float t35 = B6[((((c18 * 3840) + (c19 * 480)) + (t33 * 24)) + t34)];
-                  m = (((t35 > m) || ((t35 != t35) && (m == m))) ? t35 : m);
-                }
-              }
+            B0[((plane * 1920) + ((y_22 * 48) + x_23))] = m;
+          }
+        }
+      }
+    } else {
+      if ((gid < 104)) {
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 72);
+          int64_t plane = (w / 4);
+          int64_t y0 = (((w / 2) % 2) * 16);
+          int64_t x0 = ((w % 2) * 16);
+          for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+            int64_t e = (lid + (e_k * 64));
+            int64_t r_24 = ((y0 - 1) + e);
+            float t_25 = fmaxf(0.0f, ((2.0f * (((float)r_24) + 0.5f)) - 0.5f));
+            int64_t t_26 = imin(((int64_t)floorf(t_25)), 39);
+            int64_t t_27 = ((t_26 < 39) ? (t_26 + 1) : t_26);
+            float t_28 = ((t_26 < 39) ? (t_25 - ((float)t_26)) : 0.0f);
+            ri0_m1[e] = t_26;
+            ri1_m1[e] = t_27;
+            rw_m1[e] = t_28;
+            int64_t c_29 = ((x0 - 1) + e);
+            float t_30 = fmaxf(0.0f, ((2.0f * (((float)c_29) + 0.5f)) - 0.5f));
+            int64_t t_31 = imin(((int64_t)floorf(t_30)), 47);
+            int64_t t_32 = ((t_31 < 47) ? (t_31 + 1) : t_31);
+            float t_33 = ((t_31 < 47) ? (t_30 - ((float)t_31)) : 0.0f);
+            ci0_m1[e] = t_31;
+            ci1_m1[e] = t_32;
+            cw_m1[e] = t_33;
+            int64_t r_34 = ((y0 - 1) + e);
+            float t_35 = fmaxf(0.0f, ((0.5f * (((float)r_34) + 0.5f)) - 0.5f));
+            int64_t t_36 = imin(((int64_t)floorf(t_35)), 9);
+            int64_t t_37 = ((t_36 < 9) ? (t_36 + 1) : t_36);
+            float t_38 = ((t_36 < 9) ? (t_35 - ((float)t_36)) : 0.0f);
+            ri0_p1[e] = t_36;
+            ri1_p1[e] = t_37;
+            rw_p1[e] = t_38;
+            int64_t c_39 = ((x0 - 1) + e);
+            float t_40 = fmaxf(0.0f, ((0.5f * (((float)c_39) + 0.5f)) - 0.5f));
+            int64_t t_41 = imin(((int64_t)floorf(t_40)), 11);
+            int64_t t_42 = ((t_41 < 11) ? (t_41 + 1) : t_41);
+            float t_43 = ((t_41 < 11) ? (t_40 - ((float)t_41)) : 0.0f);
+            ci0_p1[e] = t_41;
+            ci1_p1[e] = t_42;
+            cw_p1[e] = t_43;
+          }
+        }
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 72);
+          int64_t plane = (w / 4);
+          int64_t y0 = (((w / 2) % 2) * 16);
+          int64_t x0 = ((w % 2) * 16);
+          for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+            int64_t e = (lid + (e_k * 64));
+            int64_t y_44 = ((y0 - 1) + (e / 18));
+            int64_t x_45 = ((x0 - 1) + (e % 18));
+            float m = (-INFINITY);
+            if ((((y_44 >= 0) && (y_44 < 20)) && ((x_45 >= 0) && (x_45 < 24)))) {
+              int64_t t_46 = ri0_m1[(e / 18)];
+              int64_t t_47 = ri1_m1[(e / 18)];
+              int64_t t_48 = ci0_m1[(e % 18)];
+              int64_t t_49 = ci1_m1[(e % 18)];
+              float t_50 = rw_m1[(e / 18)];
+              float t_51 = cw_m1[(e % 18)];
+              float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_49)]))));
+              m = (((t_52 > m) || ((t_52 != t_52) && (m == m))) ? t_52 : m);
+              float t_53 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_44 * 24)) + x_45)];
+              m = (((t_53 > m) || ((t_53 != t_53) && (m == m))) ? t_53 : m);
+              int64_t t_54 = ri0_p1[(e / 18)];
+              int64_t t_55 = ri1_p1[(e / 18)];
+              int64_t t_56 = ci0_p1[(e % 18)];
+              int64_t t_57 = ci1_p1[(e % 18)];
+              float t_58 = rw_p1[(e / 18)];
+              float t_59 = cw_p1[(e % 18)];
+              float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_57)]))));
+              m = (((t_60 > m) || ((t_60 != t_60) && (m == m))) ? t_60 : m);
             }
-            for (int64_t dh = -1; dh < 2; dh++) {
-              for (int64_t dw = -1; dw < 2; dw++) {
-                int64_t t36 = (c20 + dh);
-                int64_t t37 = (c21 + dw);
-                if ((((t36 >= 0) && (t36 < 20)) && ((t37 >= 0) && (t37 < 24)))) {
-                  float t38 = fmaxf(0.0f, ((0.5f * (((float)t36) + 0.5f)) - 0.5f));
-                  int64_t t39 = imin(((int64_t)floorf(t38)), 9);
-                  int64_t t40 = ((t39 < 9) ? (t39 + 1) : t39);
-                  float t41 = ((t39 < 9) ? (t38 - ((float)t39)) : 0.0f);
-                  float t42 = fmaxf(0.0f, ((0.5f * (((float)t37) + 0.5f)) - 0.5f));
-                  int64_t t43 = imin(((int64_t)floorf(t42)), 11);
-                  int64_t t44 = ((t43 < 11) ? (t43 + 1) : t43);
-                  float t45 = ((t43 < 11) ? (t42 - ((float)t43)) : 0.0f);
-                  float t46 = (((1.0f - t41) * (((1.0f - t45) * B7[((((c18 * 960) + (c19 * 120)) + (t39 * 12)) + t43)]) + (t45 * B7[((((c18 * 960) + (c19 * 120)) + (t39 * 12)) + t44)]))) + (t41 * (((1.0f - t45) * B7[((((c18 * 960) + (c19 * 120)) + (t40 * 12)) + t43)]) + (t45 * B7[((((c18 * 960) + (c19 * 120)) + (t40 * 12)) + t44)]))));
-                  m = (((t46 > m) || ((t46 != t46) && (m == m))) ? t46 : m);
-                }
-              }
-            }
-            B1[li] = m;
-          } else {
-            if ((i < 20160)) {
-              int64_t li = (i - 19200);
-              int64_t c47 = (li / 960);
-              int64_t c48 = ((li / 120) % 8);
-              int64_t c49 = ((li / 12) % 10);
-              int64_t c50 = (li % 12);
+            lvmax[e] = m;
+          }
+        }
+        for (int64_t lid = 0; lid < 64; lid++) {
+          int64_t w = (gid - 72);
+          int64_t plane = (w / 4);
+          int64_t y0 = (((w / 2) % 2) * 16);
+          int64_t x0 = ((w % 2) * 16);
+          for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+            int64_t o = (lid + (o_k * 64));
+            int64_t ly_61 = (o / 16);
+            int64_t lx_62 = (o % 16);
+            int64_t y_63 = (y0 + ly_61);
+            int64_t x_64 = (x0 + lx_62);
+            if (((y_63 < 20) && (x_64 < 24))) {
               float m = (-INFINITY);
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t51 = (c49 + dh);
-                  int64_t t52 = (c50 + dw);
-                  if ((((t51 >= 0) && (t51 < 10)) && ((t52 >= 0) && (t52 < 12)))) {
-                    float t53 = fmaxf(0.0f, ((2.0f * (((float)t51) + 0.5f)) - 0.5f));
-                    int64_t t54 = imin(((int64_t)floorf(t53)), 19);
-                    int64_t t55 = ((t54 < 19) ? (t54 + 1) : t54);
-                    float t56 = ((t54 < 19) ? (t53 - ((float)t54)) : 0.0f);
-                    float t57 = fmaxf(0.0f, ((2.0f * (((float)t52) + 0.5f)) - 0.5f));
-                    int64_t t58 = imin(((int64_t)floorf(t57)), 23);
-                    int64_t t59 = ((t58 < 23) ? (t58 + 1) : t58);
-                    float t60 = ((t58 < 23) ? (t57 - ((float)t58)) : 0.0f);
-                    float t61 = (((1.0f - t56) * (((1.0f - t60) * B6[((((c47 * 3840) + (c48 * 480)) + (t54 * 24)) + t58)]) + (t60 * B6[((((c47 * 3840) + (c48 * 480)) + (t54 * 24)) + t59)]))) + (t56 * (((1.0f - t60) * B6[((((c47 * 3840) + (c48 * 480)) + (t55 * 24)) + t58)]) + (t60 * B6[((((c47 * 3840) + (c48 * 480)) + (t55 * 24)) + t59)]))));
-                    m = (((t61 > m) || ((t61 != t61) && (m == m))) ? t61 : m);
-                  }
+              for (int64_t dh = 0; dh < 3; dh++) {
+                for (int64_t dw = 0; dw < 3; dw++) {
+                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || ((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))]) && (m == m))) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
                 }
               }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t62 = (c49 + dh);
-                  int64_t t63 = (c50 + dw);
-                  if ((((t62 >= 0) && (t62 < 10)) && ((t63 >= 0) && (t63 < 12)))) {
-                    float t64 = B7[((((c47 * 960) + (c48 * 120)) + (t62 * 12)) + t63)];
-                    m = (((t64 > m) || ((t64 != t64) && (m == m))) ? t64 : m);
-                  }
-                }
+              B1[((plane * 480) + ((y_63 * 24) + x_64))] = m;
+            }
+          }
+        }
+      } else {
+        if ((gid < 112)) {
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 104);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+              int64_t e = (lid + (e_k * 64));
+              int64_t r_65 = ((y0 - 1) + e);
+              float t_66 = fmaxf(0.0f, ((2.0f * (((float)r_65) + 0.5f)) - 0.5f));
+              int64_t t_67 = imin(((int64_t)floorf(t_66)), 19);
+              int64_t t_68 = ((t_67 < 19) ? (t_67 + 1) : t_67);
+              float t_69 = ((t_67 < 19) ? (t_66 - ((float)t_67)) : 0.0f);
+              ri0_m1[e] = t_67;
+              ri1_m1[e] = t_68;
+              rw_m1[e] = t_69;
+              int64_t c_70 = ((x0 - 1) + e);
+              float t_71 = fmaxf(0.0f, ((2.0f * (((float)c_70) + 0.5f)) - 0.5f));
+              int64_t t_72 = imin(((int64_t)floorf(t_71)), 23);
+              int64_t t_73 = ((t_72 < 23) ? (t_72 + 1) : t_72);
+              float t_74 = ((t_72 < 23) ? (t_71 - ((float)t_72)) : 0.0f);
+              ci0_m1[e] = t_72;
+              ci1_m1[e] = t_73;
+              cw_m1[e] = t_74;
+              int64_t r_75 = ((y0 - 1) + e);
+              float t_76 = fmaxf(0.0f, ((0.5f * (((float)r_75) + 0.5f)) - 0.5f));
+              int64_t t_77 = imin(((int64_t)floorf(t_76)), 4);
+              int64_t t_78 = ((t_77 < 4) ? (t_77 + 1) : t_77);
+              float t_79 = ((t_77 < 4) ? (t_76 - ((float)t_77)) : 0.0f);
+              ri0_p1[e] = t_77;
+              ri1_p1[e] = t_78;
+              rw_p1[e] = t_79;
+              int64_t c_80 = ((x0 - 1) + e);
+              float t_81 = fmaxf(0.0f, ((0.5f * (((float)c_80) + 0.5f)) - 0.5f));
+              int64_t t_82 = imin(((int64_t)floorf(t_81)), 5);
+              int64_t t_83 = ((t_82 < 5) ? (t_82 + 1) : t_82);
+              float t_84 = ((t_82 < 5) ? (t_81 - ((float)t_82)) : 0.0f);
+              ci0_p1[e] = t_82;
+              ci1_p1[e] = t_83;
+              cw_p1[e] = t_84;
+            }
+          }
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 104);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+              int64_t e = (lid + (e_k * 64));
+              int64_t y_85 = ((y0 - 1) + (e / 18));
+              int64_t x_86 = ((x0 - 1) + (e % 18));
+              float m = (-INFINITY);
+              if ((((y_85 >= 0) && (y_85 < 10)) && ((x_86 >= 0) && (x_86 < 12)))) {
+                int64_t t_87 = ri0_m1[(e / 18)];
+                int64_t t_88 = ri1_m1[(e / 18)];
+                int64_t t_89 = ci0_m1[(e % 18)];
+                int64_t t_90 = ci1_m1[(e % 18)];
+                float t_91 = rw_m1[(e / 18)];
+                float t_92 = cw_m1[(e % 18)];
+                float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_90)]))));
+                m = (((t_93 > m) || ((t_93 != t_93) && (m == m))) ? t_93 : m);
+                float t_94 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_85 * 12)) + x_86)];
+                m = (((t_94 > m) || ((t_94 != t_94) && (m == m))) ? t_94 : m);
+                int64_t t_95 = ri0_p1[(e / 18)];
+                int64_t t_96 = ri1_p1[(e / 18)];
+                int64_t t_97 = ci0_p1[(e % 18)];
+                int64_t t_98 = ci1_p1[(e % 18)];
+                float t_99 = rw_p1[(e / 18)];
+                float t_100 = cw_p1[(e % 18)];
+                float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_98)]))));
+                m = (((t_101 > m) || ((t_101 != t_101) && (m == m))) ? t_101 : m);
               }
-              for (int64_t dh = -1; dh < 2; dh++) {
-                for (int64_t dw = -1; dw < 2; dw++) {
-                  int64_t t65 = (c49 + dh);
-                  int64_t t66 = (c50 + dw);
-                  if ((((t65 >= 0) && (t65 < 10)) && ((t66 >= 0) && (t66 < 12)))) {
-                    float t67 = fmaxf(0.0f, ((0.5f * (((float)t65) + 0.5f)) - 0.5f));
-                    int64_t t68 = imin(((int64_t)floorf(t67)), 4);
-                    int64_t t69 = ((t68 < 4) ? (t68 + 1) : t68);
-                    float t70 = ((t68 < 4) ? (t67 - ((float)t68)) : 0.0f);
-                    float t71 = fmaxf(0.0f, ((0.5f * (((float)t66) + 0.5f)) - 0.5f));
-                    int64_t t72 = imin(((int64_t)floorf(t71)), 5);
-                    int64_t t73 = ((t72 < 5) ? (t72 + 1) : t72);
-                    float t74 = ((t72 < 5) ? (t71 - ((float)t72)) : 0.0f);
-                    float t75 = (((1.0f - t70) * (((1.0f - t74) * B8[((((c47 * 240) + (c48 * 30)) + (t68 * 6)) + t72)]) + (t74 * B8[((((c47 * 240) + (c48 * 30)) + (t68 * 6)) + t73)]))) + (t70 * (((1.0f - t74) * B8[((((c47 * 240) + (c48 * 30)) + (t69 * 6)) + t72)]) + (t74 * B8[((((c47 * 240) + (c48 * 30)) + (t69 * 6)) + t73)]))));
-                    m = (((t75 > m) || ((t75 != t75) && (m == m))) ? t75 : m);
-                  }
-                }
-              }
-              B2[li] = m;
-            } else {
-              if ((i < 20400)) {
-                int64_t li = (i - 20160);
-                int64_t c76 = (li / 240);
-                int64_t c77 = ((li / 30) % 8);
-                int64_t c78 = ((li / 6) % 5);
-                int64_t c79 = (li % 6);
+              lvmax[e] = m;
+            }
+          }
+          for (int64_t lid = 0; lid < 64; lid++) {
+            int64_t w = (gid - 104);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+              int64_t o = (lid + (o_k * 64));
+              int64_t ly_102 = (o / 16);
+              int64_t lx_103 = (o % 16);
+              int64_t y_104 = (y0 + ly_102);
+              int64_t x_105 = (x0 + lx_103);
+              if (((y_104 < 10) && (x_105 < 12))) {
                 float m = (-INFINITY);
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t80 = (c78 + dh);
-                    int64_t t81 = (c79 + dw);
-                    if ((((t80 >= 0) && (t80 < 5)) && ((t81 >= 0) && (t81 < 6)))) {
-                      float t82 = fmaxf(0.0f, ((2.0f * (((float)t80) + 0.5f)) - 0.5f));
-                      int64_t t83 = imin(((int64_t)floorf(t82)), 9);
-                      int64_t t84 = ((t83 < 9) ? (t83 + 1) : t83);
-                      float t85 = ((t83 < 9) ? (t82 - ((float)t83)) : 0.0f);
-                      float t86 = fmaxf(0.0f, ((2.0f * (((float)t81) + 0.5f)) - 0.5f));
-                      int64_t t87 = imin(((int64_t)floorf(t86)), 11);
-                      int64_t t88 = ((t87 < 11) ? (t87 + 1) : t87);
-                      float t89 = ((t87 < 11) ? (t86 - ((float)t87)) : 0.0f);
-                      float t90 = (((1.0f - t85) * (((1.0f - t89) * B7[((((c76 * 960) + (c77 * 120)) + (t83 * 12)) + t87)]) + (t89 * B7[((((c76 * 960) + (c77 * 120)) + (t83 * 12)) + t88)]))) + (t85 * (((1.0f - t89) * B7[((((c76 * 960) + (c77 * 120)) + (t84 * 12)) + t87)]) + (t89 * B7[((((c76 * 960) + (c77 * 120)) + (t84 * 12)) + t88)]))));
-                      m = (((t90 > m) || ((t90 != t90) && (m == m))) ? t90 : m);
-                    }
+                for (int64_t dh = 0; dh < 3; dh++) {
+                  for (int64_t dw = 0; dw < 3; dw++) {
+                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || ((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))]) && (m == m))) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
                   }
                 }
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t91 = (c78 + dh);
-                    int64_t t92 = (c79 + dw);
-                    if ((((t91 >= 0) && (t91 < 5)) && ((t92 >= 0) && (t92 < 6)))) {
-                      float t93 = B8[((((c76 * 240) + (c77 * 30)) + (t91 * 6)) + t92)];
-                      m = (((t93 > m) || ((t93 != t93) && (m == m))) ? t93 : m);
-                    }
-                  }
+                B2[((plane * 120) + ((y_104 * 12) + x_105))] = m;
+              }
+            }
+          }
+        } else {
+          if ((gid < 120)) {
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 112);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+                int64_t e = (lid + (e_k * 64));
+                int64_t r_106 = ((y0 - 1) + e);
+                float t_107 = fmaxf(0.0f, ((2.0f * (((float)r_106) + 0.5f)) - 0.5f));
+                int64_t t_108 = imin(((int64_t)floorf(t_107)), 9);
+                int64_t t_109 = ((t_108 < 9) ? (t_108 + 1) : t_108);
+                float t_110 = ((t_108 < 9) ? (t_107 - ((float)t_108)) : 0.0f);
+                ri0_m1[e] = t_108;
+                ri1_m1[e] = t_109;
+                rw_m1[e] = t_110;
+                int64_t c_111 = ((x0 - 1) + e);
+                float t_112 = fmaxf(0.0f, ((2.0f * (((float)c_111) + 0.5f)) - 0.5f));
+                int64_t t_113 = imin(((int64_t)floorf(t_112)), 11);
+                int64_t t_114 = ((t_113 < 11) ? (t_113 + 1) : t_113);
+                float t_115 = ((t_113 < 11) ? (t_112 - ((float)t_113)) : 0.0f);
+                ci0_m1[e] = t_113;
+                ci1_m1[e] = t_114;
+                cw_m1[e] = t_115;
+                int64_t r_116 = ((y0 - 1) + e);
+                float t_117 = fmaxf(0.0f, ((0.6f * (((float)r_116) + 0.5f)) - 0.5f));
+                int64_t t_118 = imin(((int64_t)floorf(t_117)), 2);
+                int64_t t_119 = ((t_118 < 2) ? (t_118 + 1) : t_118);
+                float t_120 = ((t_118 < 2) ? (t_117 - ((float)t_118)) : 0.0f);
+                ri0_p1[e] = t_118;
+                ri1_p1[e] = t_119;
+                rw_p1[e] = t_120;
+                int64_t c_121 = ((x0 - 1) + e);
+                float t_122 = fmaxf(0.0f, ((0.5f * (((float)c_121) + 0.5f)) - 0.5f));
+                int64_t t_123 = imin(((int64_t)floorf(t_122)), 2);
+                int64_t t_124 = ((t_123 < 2) ? (t_123 + 1) : t_123);
+                float t_125 = ((t_123 < 2) ? (t_122 - ((float)t_123)) : 0.0f);
+                ci0_p1[e] = t_123;
+                ci1_p1[e] = t_124;
+                cw_p1[e] = t_125;
+              }
+            }
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 112);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+                int64_t e = (lid + (e_k * 64));
+                int64_t y_126 = ((y0 - 1) + (e / 18));
+                int64_t x_127 = ((x0 - 1) + (e % 18));
+                float m = (-INFINITY);
+                if ((((y_126 >= 0) && (y_126 < 5)) && ((x_127 >= 0) && (x_127 < 6)))) {
+                  int64_t t_128 = ri0_m1[(e / 18)];
+                  int64_t t_129 = ri1_m1[(e / 18)];
+                  int64_t t_130 = ci0_m1[(e % 18)];
+                  int64_t t_131 = ci1_m1[(e % 18)];
+                  float t_132 = rw_m1[(e / 18)];
+                  float t_133 = cw_m1[(e % 18)];
+                  float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_131)]))) + (t_132 * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_131)]))));
+                  m = (((t_134 > m) || ((t_134 != t_134) && (m == m))) ? t_134 : m);
+                  float t_135 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_126 * 6)) + x_127)];
+                  m = (((t_135 > m) || ((t_135 != t_135) && (m == m))) ? t_135 : m);
+                  int64_t t_136 = ri0_p1[(e / 18)];
+                  int64_t t_137 = ri1_p1[(e / 18)];
+                  int64_t t_138 = ci0_p1[(e % 18)];
+                  int64_t t_139 = ci1_p1[(e % 18)];
+                  float t_140 = rw_p1[(e / 18)];
+                  float t_141 = cw_p1[(e % 18)];
+                  float t_142 = (((1.0f - t_140) * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_139)]))) + (t_140 * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_139)]))));
+                  m = (((t_142 > m) || ((t_142 != t_142) && (m == m))) ? t_142 : m);
                 }
-                for (int64_t dh = -1; dh < 2; dh++) {
-                  for (int64_t dw = -1; dw < 2; dw++) {
-                    int64_t t94 = (c78 + dh);
-                    int64_t t95 = (c79 + dw);
-                    if ((((t94 >= 0) && (t94 < 5)) && ((t95 >= 0) && (t95 < 6)))) {
-                      float t96 = fmaxf(0.0f, ((0.6f * (((float)t94) + 0.5f)) - 0.5f));
-                      int64_t t97 = imin(((int64_t)floorf(t96)), 2);
-                      int64_t t98 = ((t97 < 2) ? (t97 + 1) : t97);
-                      float t99 = ((t97 < 2) ? (t96 - ((float)t97)) : 0.0f);
-                      float t100 = fmaxf(0.0f, ((0.5f * (((float)t95) + 0.5f)) - 0.5f));
-                      int64_t t101 = imin(((int64_t)floorf(t100)), 2);
-                      int64_t t102 = ((t101 < 2) ? (t101 + 1) : t101);
-                      float t103 = ((t101 < 2) ? (t100 - ((float)t101)) : 0.0f);
-                      float t104 = (((1.0f - t99) * (((1.0f - t103) * B9[((((c76 * 72) + (c77 * 9)) + (t97 * 3)) + t101)]) + (t103 * B9[((((c76 * 72) + (c77 * 9)) + (t97 * 3)) + t102)]))) + (t99 * (((1.0f - t103) * B9[((((c76 * 72) + (c77 * 9)) + (t98 * 3)) + t101)]) + (t103 * B9[((((c76 * 72) + (c77 * 9)) + (t98 * 3)) + t102)]))));
-                      m = (((t104 > m) || ((t104 != t104) && (m == m))) ? t104 : m);
-                    }
-                  }
-                }
-                B3[li] = m;
-              } else {
-                if ((i < 20472)) {
-                  int64_t li = (i - 20400);
-                  int64_t c105 = (li / 72);
-                  int64_t c106 = ((li / 9) % 8);
-                  int64_t c107 = ((li / 3) % 3);
-                  int64_t c108 = (li % 3);
+                lvmax[e] = m;
+              }
+            }
+            for (int64_t lid = 0; lid < 64; lid++) {
+              int64_t w = (gid - 112);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+                int64_t o = (lid + (o_k * 64));
+                int64_t ly_143 = (o / 16);
+                int64_t lx_144 = (o % 16);
+                int64_t y_145 = (y0 + ly_143);
+                int64_t x_146 = (x0 + lx_144);
+                if (((y_145 < 5) && (x_146 < 6))) {
                   float m = (-INFINITY);
-                  for (int64_t dh = -1; dh < 2; dh++) {
-                    for (int64_t dw = -1; dw < 2; dw++) {
-                      int64_t t109 = (c107 + dh);
-                      int64_t t110 = (c108 + dw);
-                      if ((((t109 >= 0) && (t109 < 3)) && ((t110 >= 0) && (t110 < 3)))) {
-                        float t111 = fmaxf(0.0f, ((1.6666666f * (((float)t109) + 0.5f)) - 0.5f));
-                        int64_t t112 = imin(((int64_t)floorf(t111)), 4);
-                        int64_t t113 = ((t112 < 4) ? (t112 + 1) : t112);
-                        float t114 = ((t112 < 4) ? (t111 - ((float)t112)) : 0.0f);
-                        float t115 = fmaxf(0.0f, ((2.0f * (((float)t110) + 0.5f)) - 0.5f));
-                        int64_t t116 = imin(((int64_t)floorf(t115)), 5);
-                        int64_t t117 = ((t116 < 5) ? (t116 + 1) : t116);
-                        float t118 = ((t116 < 5) ? (t115 - ((float)t116)) : 0.0f);
-                        float t119 = (((1.0f - t114) * (((1.0f - t118) * B8[((((c105 * 240) + (c106 * 30)) + (t112 * 6)) + t116)]) + (t118 * B8[((((c105 * 240) + (c106 * 30)) + (t112 * 6)) + t117)]))) + (t114 * (((1.0f - t118) * B8[((((c105 * 240) + (c106 * 30)) + (t113 * 6)) + t116)]) + (t118 * B8[((((c105 * 240) + (c106 * 30)) + (t113 * 6)) + t117)]))));
-                        m = (((t119 > m) || ((t119 != t119) && (m == m))) ? t119 : m);
-                      }
+                  for (int64_t dh = 0; dh < 3; dh++) {
+                    for (int64_t dw = 0; dw < 3; dw++) {
+                      m = (((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] > m) || ((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] != lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))]) && (m == m))) ? lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] : m);
                     }
                   }
-                  for (int64_t dh = -1; dh < 2; dh++) {
-                    for (int64_t dw = -1; dw < 2; dw++) {
-                      int64_t t120 = (c107 + dh);
-                      int64_t t121 = (c108 + dw);
-                      if ((((t120 >= 0) && (t120 < 3)) && ((t121 >= 0) && (t121 < 3)))) {
-                        float t122 = B9[((((c105 * 72) + (c106 * 9)) + (t120 * 3)) + t121)];
-                        m = (((t122 > m) || ((t122 != t122) && (m == m))) ? t122 : m);
+                  B3[((plane * 30) + ((y_145 * 6) + x_146))] = m;
+                }
+              }
+            }
+          } else {
+            if ((gid < 128)) {
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 120);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
+                  int64_t e = (lid + (e_k * 64));
+                  int64_t r_147 = ((y0 - 1) + e);
+                  float t_148 = fmaxf(0.0f, ((1.6666666f * (((float)r_147) + 0.5f)) - 0.5f));
+                  int64_t t_149 = imin(((int64_t)floorf(t_148)), 4);
+                  int64_t t_150 = ((t_149 < 4) ? (t_149 + 1) : t_149);
+                  float t_151 = ((t_149 < 4) ? (t_148 - ((float)t_149)) : 0.0f);
+                  ri0_m1[e] = t_149;
+                  ri1_m1[e] = t_150;
+                  rw_m1[e] = t_151;
+                  int64_t c_152 = ((x0 - 1) + e);
+                  float t_153 = fmaxf(0.0f, ((2.0f * (((float)c_152) + 0.5f)) - 0.5f));
+                  int64_t t_154 = imin(((int64_t)floorf(t_153)), 5);
+                  int64_t t_155 = ((t_154 < 5) ? (t_154 + 1) : t_154);
+                  float t_156 = ((t_154 < 5) ? (t_153 - ((float)t_154)) : 0.0f);
+                  ci0_m1[e] = t_154;
+                  ci1_m1[e] = t_155;
+                  cw_m1[e] = t_156;
+                }
+              }
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 120);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
+                  int64_t e = (lid + (e_k * 64));
+                  int64_t y_157 = ((y0 - 1) + (e / 18));
+                  int64_t x_158 = ((x0 - 1) + (e % 18));
+                  float m = (-INFINITY);
+                  if ((((y_157 >= 0) && (y_157 < 3)) && ((x_158 >= 0) && (x_158 < 3)))) {
+                    int64_t t_159 = ri0_m1[(e / 18)];
+                    int64_t t_160 = ri1_m1[(e / 18)];
+                    int64_t t_161 = ci0_m1[(e % 18)];
+                    int64_t t_162 = ci1_m1[(e % 18)];
+                    float t_163 = rw_m1[(e / 18)];
+                    float t_164 = cw_m1[(e % 18)];
+                    float t_165 = (((1.0f - t_163) * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_162)]))) + (t_163 * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_162)]))));
+                    m = (((t_165 > m) || ((t_165 != t_165) && (m == m))) ? t_165 : m);
+                    float t_166 = B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (y_157 * 3)) + x_158)];
+                    m = (((t_166 > m) || ((t_166 != t_166) && (m == m))) ? t_166 : m);
+                  }
+                  lvmax[e] = m;
+                }
+              }
+              for (int64_t lid = 0; lid < 64; lid++) {
+                int64_t w = (gid - 120);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
+                  int64_t o = (lid + (o_k * 64));
+                  int64_t ly_167 = (o / 16);
+                  int64_t lx_168 = (o % 16);
+                  int64_t y_169 = (y0 + ly_167);
+                  int64_t x_170 = (x0 + lx_168);
+                  if (((y_169 < 3) && (x_170 < 3))) {
+                    float m = (-INFINITY);
+                    for (int64_t dh = 0; dh < 3; dh++) {
+                      for (int64_t dw = 0; dw < 3; dw++) {
+                        m = (((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] > m) || ((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] != lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))]) && (m == m))) ? lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] : m);
                       }
                     }
+                    B4[((plane * 9) + ((y_169 * 3) + x_170))] = m;
                   }
-                  B4[li] = m;
                 }
               }
             }
@@ -276,13 +487,13 @@ void k1_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 15360);
-        int64_t c1 = ((i / 1920) % 8);
-        int64_t c2 = ((i / 48) % 40);
-        int64_t c3 = (i % 48);
-        float t4 = B1[i];
-        float t5 = (1.0f / (1.0f + expf((-t4))));
-        B0[i] = t5;
+        int64_t c_0 = (i / 15360);
+        int64_t c_1 = ((i / 1920) % 8);
+        int64_t c_2 = ((i / 48) % 40);
+        int64_t c_3 = (i % 48);
+        float t_4 = B1[i];
+        float t_5 = (1.0f / (1.0f + expf((-t_4))));
+        B0[i] = t_5;
       }
     }
   }
@@ -296,13 +507,13 @@ void k2_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 3840);
-        int64_t c1 = ((i / 480) % 8);
-        int64_t c2 = ((i / 24) % 20);
-        int64_t c3 = (i % 24);
-        float t4 = B1[i];
-        float t5 = (1.0f / (1.0f + expf((-t4))));
-        B0[i] = t5;
+        int64_t c_0 = (i / 3840);
+        int64_t c_1 = ((i / 480) % 8);
+        int64_t c_2 = ((i / 24) % 20);
+        int64_t c_3 = (i % 24);
+        float t_4 = B1[i];
+        float t_5 = (1.0f / (1.0f + expf((-t_4))));
+        B0[i] = t_5;
       }
     }
   }
@@ -316,13 +527,13 @@ void k3_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 960);
-        int64_t c1 = ((i / 120) % 8);
-        int64_t c2 = ((i / 12) % 10);
-        int64_t c3 = (i % 12);
-        float t4 = B1[i];
-        float t5 = (1.0f / (1.0f + expf((-t4))));
-        B0[i] = t5;
+        int64_t c_0 = (i / 960);
+        int64_t c_1 = ((i / 120) % 8);
+        int64_t c_2 = ((i / 12) % 10);
+        int64_t c_3 = (i % 12);
+        float t_4 = B1[i];
+        float t_5 = (1.0f / (1.0f + expf((-t_4))));
+        B0[i] = t_5;
       }
     }
   }
@@ -336,13 +547,13 @@ void k4_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 240);
-        int64_t c1 = ((i / 30) % 8);
-        int64_t c2 = ((i / 6) % 5);
-        int64_t c3 = (i % 6);
-        float t4 = B1[i];
-        float t5 = (1.0f / (1.0f + expf((-t4))));
-        B0[i] = t5;
+        int64_t c_0 = (i / 240);
+        int64_t c_1 = ((i / 30) % 8);
+        int64_t c_2 = ((i / 6) % 5);
+        int64_t c_3 = (i % 6);
+        float t_4 = B1[i];
+        float t_5 = (1.0f / (1.0f + expf((-t_4))));
+        B0[i] = t_5;
       }
     }
   }
@@ -356,13 +567,13 @@ void k5_sigmoid(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t lid = 0; lid < 64; lid++) {
       int64_t i = ((gid * 64) + lid);
       if ((i < args[0])) {
-        int64_t c0 = (i / 72);
-        int64_t c1 = ((i / 9) % 8);
-        int64_t c2 = ((i / 3) % 3);
-        int64_t c3 = (i % 3);
-        float t4 = B1[i];
-        float t5 = (1.0f / (1.0f + expf((-t4))));
-        B0[i] = t5;
+        int64_t c_0 = (i / 72);
+        int64_t c_1 = ((i / 9) % 8);
+        int64_t c_2 = ((i / 3) % 3);
+        int64_t c_3 = (i % 3);
+        float t_4 = B1[i];
+        float t_5 = (1.0f / (1.0f + expf((-t_4))));
+        B0[i] = t_5;
       }
     }
   }
