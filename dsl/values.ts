@@ -18,7 +18,8 @@ export interface Instance {
 }
 
 export type Value =
-  | { kind: 'tensor'; type: TensorType; id: number }
+  /** note: where a parameter was declared, added to hints of errors that blame it. */
+  | { kind: 'tensor'; type: TensorType; id: number; note?: string }
   | { kind: 'int'; v: Dim }
   | { kind: 'float'; v: number | undefined }
   | { kind: 'bool'; v: boolean | undefined }

@@ -208,7 +208,8 @@ export function applyOp(el: Elab, name: string, inputs: (Value | undefined)[], s
   const full: Record<string, AttrValue> = { ...attrs };
   for (const s of def.attrs) if (full[s.name] === undefined && s.default !== undefined) full[s.name] = s.default;
   const types = inputs.map((v) => (v && v.kind === 'tensor' ? v.type : undefined));
-  const outs = el.shapeOf(def, types, full, span, spans);
+  const notes = inputs.map((v) => (v && v.kind === 'tensor' ? v.note : undefined));
+  const outs = el.shapeOf(def, types, full, span, spans, notes);
   if (!outs) return ERROR;
   const vals = el.emit(name, inputs, full, outs, span);
   return vals.length === 1 ? vals[0] : { kind: 'seq', items: vals, len: vals.length };

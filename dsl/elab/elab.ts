@@ -60,7 +60,7 @@ export class Elab {
   errorCount(): number { return this.diagnostics.length; }
 
   /** Runs a shape rule; a ShapeError (or any other failure of the rule) becomes a diagnostic. */
-  shapeOf(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
+  shapeOf(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[], notes: (string | undefined)[] = []): TensorType[] | undefined {
     const ctx: ShapeContext = {
       requireEqual: (a: Dim, b: Dim, what: string, arg?: number) => {
         const eq = dimsEqual(a, b);
@@ -87,7 +87,9 @@ export class Elab {
       const err = e as { message?: string; arg?: number; hint?: string };
       const at = (typeof err.arg === 'number' ? argSpans[err.arg] : undefined) ?? span;
       const msg = e instanceof ShapeError ? e.message : `${def.name}: ${String(err.message ?? e)}`;
-      this.report(at, msg, e instanceof ShapeError ? e.hint : undefined);
+      const note = typeof err.arg === 'number' ? notes[err.arg] : undefined;
+      const hint = e instanceof ShapeError ? e.hint : undefined;
+      this.report(at, msg, note && hint ? `${note}; ${hint}` : note ?? hint);
       return undefined;
     }
   }

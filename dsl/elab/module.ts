@@ -8,7 +8,7 @@ import { ERROR, Instance, Value, describe } from '../values.js';
 import type { EvArg } from './call.js';
 import { Elab, LIMITS } from './elab.js';
 import { evalExpr } from './expr.js';
-import { evalDim } from './types.js';
+import { evalDim, exprText } from './types.js';
 
 const joinPath = (a: string, b: string): string => (a ? `${a}.${b}` : b);
 
@@ -156,7 +156,8 @@ function declareParam(el: Elab, inst: Instance, it: Extract<ModuleItem, { kind: 
     if (init.kind !== 'init') return el.report(it.init.span, `the initialiser of '${it.name}' must be zeros, ones, constant(v), normal(m, s), uniform(a, b), kaiming(...) or prior_logit(p), got ${describe(init)}`);
   }
   const dtype = it.type.dtype as DType;
-  if (!el.builder) return { kind: 'tensor', type: { dtype, shape }, id: -1 };
+  const note = paramNote(it, shape);
+  if (!el.builder) return { kind: 'tensor', type: { dtype, shape }, id: -1, note };
   const bad = shape.find((d) => !isConst(d));
   if (bad !== undefined) return el.report(it.type.span, `the shape of '${it.name}' has an unknown dim ${showDim(bad)}`);
   const name = joinPath(inst.path, it.name);
@@ -164,5 +165,13 @@ function declareParam(el: Elab, inst: Instance, it: Extract<ModuleItem, { kind: 
   const init0 = init.init ?? { kind: 'zeros' as const };
   const type = { dtype, shape: shape as number[] };
   const id = el.builder.param(name, type, init0, it.frozen || inst.frozen, it.span, inst.path);
-  return { kind: 'tensor', type, id };
+  return { kind: 'tensor', type, id, note };
+}
+
+/** "'w' is declared f32[cout, cin, 3, 3] with cin = 128 (line 5)": what the hint of an error blaming a parameter adds. */
+function paramNote(it: Extract<ModuleItem, { kind: 'param' }>, shape: Dim[]): string {
+  const tensor = it.type as Extract<typeof it.type, { kind: 'tensor' }>;
+  const bound = tensor.dims.flatMap((d, i) => (d.kind === 'name' && showDim(shape[i]) !== d.name ? [`${d.name} = ${showDim(shape[i])}`] : []));
+  const text = `${tensor.dtype}[${tensor.dims.map(exprText).join(', ')}]`;
+  return `'${it.name}' is declared ${text}${bound.length ? ` with ${bound.join(', ')}` : ''} (${it.span.file}:${it.span.line})`;
 }

@@ -70,7 +70,7 @@ test('the printed form: file:line:col, the line, a caret under the span, the hin
     'main.fd:4:23: error: conv2d: input has 4 channels but the weight expects 3 (groups = 1)',
     '   4 |     let y = conv2d(x, w)',
     '     |                       ^',
-    '  hint: the weight is [out_channels, in_channels / groups, kH, kW]',
+    "  hint: 'w' is declared f32[8, 3, 3, 3] (main.fd:2); the weight is [out_channels, in_channels / groups, kH, kW]",
     '',
     '1 error',
   ].join('\n'));
