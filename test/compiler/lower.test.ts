@@ -115,6 +115,7 @@ module M(C: int) {
   assert.is(e.diagnostics.length, 1);
   assert.equal([e.diagnostics[0].span.line, e.diagnostics[0].span.col], [5, 22]);
   assert.match(e.diagnostics[0].message, /input has 4 channels but the weight expects 5/);
+  assert.match(e.diagnostics[0].hint ?? '', /'w' is declared f32\[8, C, 3, 3\] with C = 5 \(mem\.fd:3\)/);
 });
 
 test('bucket dims round up to powers of two (at least 8)', () => {
