@@ -1,0 +1,139 @@
+// The optimizer as graph ops, appended to a graph that already computes the
+// gradients: SGD with momentum (torch's form: buf = m·buf + g + wd·w,
+// w = w − lr·buf), per-parameter weight decay, optional clipping by global
+// norm and loss-scale unscaling. The learning rate and the loss scale are
+// scalar graph inputs the host sets each step (the schedule lives on the
+// host); the updated weights and momentum buffers are graph outputs named
+// "new/<param>" that the host writes back into the resident parameters.
+//
+// Momentum buffers are graph params "opt.momentum.<param>", frozen (autodiff
+// never differentiates them), zeros at the start.
+import { Graph, GValue } from './graph.js';
+import { OPS } from './ops/index.js';
+import { withDefaults } from './ops/attrs.js';
+import { Attrs, ShapeContext, ShapeError } from './ops/op.js';
+import { dimEquals, showDim } from './dims.js';
+import { ConcreteType, NO_SPAN, Span } from './types.js';
+
+export const MOMENTUM_PREFIX = 'opt.momentum.';
+export const NEW_PREFIX = 'new/';
+export const momentumName = (param: string): string => `${MOMENTUM_PREFIX}${param}`;
+
+export interface SgdOptions {
+  momentum: number;
+  /** Decay on conv weights, biases and scales (DEFCN.md: 1e-4). */
+  weightDecay: number;
+  /** Decay on GroupNorm weight and bias (DEFCN.md: 0). */
+  weightDecayNorm: number;
+  /** Clip gradients to this global L2 norm; 0 = no clipping. */
+  clipNorm: number;
+}
+
+export const DEFAULT_SGD: SgdOptions = { momentum: 0.9, weightDecay: 1e-4, weightDecayNorm: 0, clipNorm: 0 };
+
+const concrete: ShapeContext = {
+  requireEqual(a, b, what) { if (dimEquals(a, b) !== true) throw new ShapeError(`${what} (${showDim(a)} vs ${showDim(b)})`); },
+  requireAtLeast(a, lo, what) { if (typeof a !== 'number' || a < lo) throw new ShapeError(`${what} (${showDim(a)} < ${lo})`); },
+};
+
+/** Appends typed nodes to a graph (in place). */
+export class GraphAppender {
+  constructor(readonly graph: Graph, readonly span: Span = NO_SPAN, readonly scope = 'optimizer') {}
+
+  private push(op: string, inputs: readonly number[], attrs: Attrs, types: readonly ConcreteType[]): number[] {
+    const id = this.graph.nodes.length;
+    const outputs = types.map((type, index) => {
+      const v: GValue = { id: this.graph.values.length, type, node: id, index };
+      this.graph.values.push(v);
+      return v.id;
+    });
+    this.graph.nodes.push({ id, op, inputs: [...inputs], attrs, outputs, span: this.span, scope: this.scope });
+    return outputs;
+  }
+
+  op(op: string, inputs: readonly number[], attrs: Attrs = {}): number {
+    const def = OPS[op];
+    if (!def) throw new Error(`optimizer: unknown op '${op}'`);
+    const types = def.shape(inputs.map((v) => this.graph.values[v].type), withDefaults(def, attrs), concrete);
+    return this.push(op, inputs, attrs, types.map((t) => ({ dtype: t.dtype, shape: t.shape as number[] })))[0];
+  }
+
+  constant(value: number, type: ConcreteType = { dtype: 'f32', shape: [] }): number {
+    return this.push('const', [], { value }, [type])[0];
+  }
+
+  input(name: string, type: ConcreteType): number {
+    const v = this.push('input', [], { name }, [type])[0];
+    this.graph.inputs.push({ name, value: v });
+    return v;
+  }
+
+  param(name: string, type: ConcreteType): number {
+    const v = this.push('param', [], { name }, [type])[0];
+    this.graph.params.push({ value: v, name, init: { kind: 'zeros' }, frozen: true });
+    return v;
+  }
+}
+
+/** Params that feed a group_norm's weight or bias: no decay by default. */
+export function normParams(graph: Graph): Set<string> {
+  const byValue = new Map(graph.params.map((p) => [p.value, p.name]));
+  const out = new Set<string>();
+  for (const n of graph.nodes) {
+    if (n.op !== 'group_norm') continue;
+    n.inputs.slice(1).forEach((v) => { const name = byValue.get(v); if (name) out.add(name); });
+  }
+  return out;
+}
+
+export interface SgdResult {
+  /** The value ids of the squared global gradient norm (after unscaling, before clipping). */
+  gradNormSq: number;
+  /** Momentum buffer param names, in the order of `grads`. */
+  momentum: string[];
+}
+
+/**
+ * Appends the SGD update for every gradient (param name → value id) to g,
+ * reading the scalar values `lr` and `lossScale` (graph inputs the caller made). Outputs: new/<param> and
+ * new/opt.momentum.<param> per param, and `grad_norm` (global L2 norm).
+ */
+export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions, inputs: { lr: number; lossScale: number }): SgdResult {
+  const a = new GraphAppender(g);
+  const { lr, lossScale } = inputs;
+  const inv = a.op('div', [a.constant(1), lossScale]);
+  const norms = normParams(g);
+  const paramValue = new Map(g.params.map((p) => [p.name, p.value]));
+
+  const unscaled = new Map<string, number>();
+  let sq: number | undefined;
+  for (const [name, grad] of grads) {
+    const u = a.op('mul', [grad, inv]);
+    unscaled.set(name, u);
+    const s = a.op('sum', [a.op('square', [u])], { axes: [], keepdims: false });
+    sq = sq === undefined ? s : a.op('add', [sq, s]);
+  }
+  const gradNormSq = sq ?? a.constant(0);
+  const norm = a.op('sqrt', [gradNormSq]);
+  g.outputs.push({ name: 'grad_norm', value: norm });
+  // min(1, clip / (norm + 1e-6)), torch.nn.utils.clip_grad_norm_'s factor.
+  const coef = opts.clipNorm > 0 ? a.op('minimum', [a.constant(1), a.op('div', [a.constant(opts.clipNorm), a.op('add', [norm, a.constant(1e-6)])])]) : undefined;
+
+  const momentum: string[] = [];
+  for (const [name, u] of unscaled) {
+    const w = paramValue.get(name);
+    if (w === undefined) throw new Error(`optimizer: gradient for unknown param '${name}'`);
+    const type = g.values[w].type;
+    const mName = momentumName(name);
+    const buf = a.param(mName, type);
+    momentum.push(mName);
+    let d = coef === undefined ? u : a.op('mul', [u, coef]);
+    const wd = norms.has(name) ? opts.weightDecayNorm : opts.weightDecay;
+    if (wd !== 0) d = a.op('add', [d, a.op('mul', [w, a.constant(wd)])]);
+    const nextBuf = opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d;
+    const nextW = a.op('sub', [w, a.op('mul', [nextBuf, lr])]);
+    g.outputs.push({ name: `${NEW_PREFIX}${name}`, value: nextW });
+    g.outputs.push({ name: `${NEW_PREFIX}${mName}`, value: nextBuf });
+  }
+  return { gradNormSq, momentum };
+}
