@@ -15,7 +15,9 @@ function aliasKey(shape: readonly number[], at: readonly Expr[]): string {
   return `${shape.join(',')}@${at.map((e, d) => (shape[d] === 1 ? '0' : canonicalExpr(e))).join(',')}`;
 }
 
+/** A graph the scheduler cannot turn into kernels (an op without a kernel yet, f16): the CLI prints the message. */
 export class ScheduleError extends Error {
+  readonly exitCode = 1;
   constructor(message: string) { super(message); this.name = 'ScheduleError'; }
 }
 
@@ -119,7 +121,10 @@ export class Emitter {
       if (hit) return hit;
     }
     const lower = this.lowerings[node.op];
-    if (!lower) throw new ScheduleError(`op '${node.op}' (node ${node.id}, ${node.scope || 'top level'}) has no kernel lowering`);
+    if (!lower) {
+      throw new ScheduleError(`op '${node.op}' (node ${node.id}, in ${node.scope || 'the top level'}) has no kernel yet, so this graph cannot be compiled to kernels; ` +
+        'run it with the reference interpreter (--runtime reference) or leave the op out of the compiled function');
+    }
     if (node.outputs.length !== 1) throw new ScheduleError(`op '${node.op}' has several outputs and cannot be fused inline`);
     const e = this.bind(lower(this, node, at));
     this.memo[this.memo.length - 1].set(key, e);

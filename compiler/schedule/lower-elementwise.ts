@@ -5,7 +5,7 @@
 import { GNode } from '../graph.js';
 import { BinaryOp, Expr, UnaryOp, typeOf } from '../kernel/ir.js';
 import { bin, cast, f32, idx, konst, sel, un } from '../kernel/build.js';
-import { Emitter, Lowering, ScheduleError } from './emit.js';
+import { Emitter, Lowering } from './emit.js';
 
 /** Index into an input of shape `inShape` broadcast to an output index (numpy rules). */
 export function broadcastAt(inShape: readonly number[], out: readonly Expr[]): Expr[] {
@@ -106,9 +106,3 @@ export const ELEMENTWISE_LOWERINGS: Record<string, Lowering> = {
     return cast(x, to);
   },
 };
-
-export function requireLowering(table: Readonly<Record<string, Lowering>>, op: string): Lowering {
-  const l = table[op];
-  if (!l) throw new ScheduleError(`op '${op}' has no kernel lowering`);
-  return l;
-}

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rng } from '../../compiler/tensor.js';
 import { TestGraph, checkBoth, pick } from './kernel/graphs.js';
+import { compileGraph } from '../../compiler/program.js';
 
 test('elementwise unary ops', () => {
   for (const op of ['neg', 'abs', 'relu', 'sigmoid', 'tanh', 'exp', 'square', 'floor', 'ceil', 'softplus']) {
@@ -98,6 +99,19 @@ test('batch size is not baked into kernels: same structural hashes, only args an
   });
   assert.equal(hashes[0].hashes, hashes[1].hashes);
   assert.equal(hashes[1].grids, hashes[0].grids.map((g, i) => (i === 2 ? Math.ceil((3 * 6 * 63) / 64) : 3 * g)));
+});
+
+test('an op without a kernel is a user-facing error naming the op and where it is', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [4, 3]);
+  t.output('y', t.op('scatter', [x, t.op('cast', [t.op('mul', [x, t.constant(0)])], { dtype: 'i32' }), x], { axis: 0 }));
+  try {
+    compileGraph(t.graph, { fuse: true });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.is((e as { exitCode?: number }).exitCode, 1);
+    assert.match((e as Error).message, /op 'scatter' \(node \d+, in the top level\) has no kernel yet/);
+  }
 });
 
 test.run();
