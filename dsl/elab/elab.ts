@@ -48,11 +48,17 @@ export class Elab {
     return this.program.visible.get(this.file)?.has(declFile) ?? true;
   }
 
+  /** Module creations and function calls being evaluated, innermost last: the context of an error. */
+  readonly frames: { what: string; span: Span }[] = [];
+
   report(span: Span, message: string, hint?: string): Value {
     const key = `${span.file}:${span.line}:${span.col}:${message}`;
     if (!this.seen.has(key)) {
       this.seen.add(key);
-      this.diagnostics.push(error(span, message, hint));
+      // An error inside a module or function says which creation or call reached it.
+      const f = this.frames[this.frames.length - 1];
+      const via = f && f.span.line > 0 ? `in ${f.what} at ${f.span.file}:${f.span.line}:${f.span.col}` : undefined;
+      this.diagnostics.push(error(span, message, hint && via ? `${hint}; ${via}` : hint ?? via));
     }
     return ERROR;
   }

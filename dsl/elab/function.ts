@@ -56,7 +56,12 @@ export function callFn(el: Elab, fn: FnDecl, inst: Instance | undefined, args: E
   if (!ok) return ERROR;
   // The checker trusts a declared return type (the body was checked generically).
   if (!el.lowering && fn.ret) return valueOfType(el, outer, fn.ret, b) ?? ERROR;
-  return runBody(el, fn, inst, outer, slots.map((a) => a!.value), b, label);
+  el.frames.push({ what: `${label}() called`, span });
+  try {
+    return runBody(el, fn, inst, outer, slots.map((a) => a!.value), b, label);
+  } finally {
+    el.frames.pop();
+  }
 }
 
 /** An int parameter is a dim name of the signature too: `fn up(x: f32[N], s: int) -> f32[s * N]`. */

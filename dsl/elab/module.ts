@@ -46,6 +46,7 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
   }
   el.fieldPath = undefined;
   el.depth++;
+  el.frames.push({ what: `${decl.name}(...) created`, span });
   const savedFile = el.file;
   try {
     decl.params.forEach((p, i) => {
@@ -64,6 +65,7 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
     execItems(el, inst, decl.items);
     return { kind: 'module', inst };
   } finally {
+    el.frames.pop();
     el.file = savedFile;
     el.depth--;
     el.fieldPath = path;

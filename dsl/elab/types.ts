@@ -156,12 +156,20 @@ function typeText(te: TypeExpr): string {
   }
 }
 
-export function exprText(e: Expr): string {
+const PREC: Record<string, number> = { or: 1, and: 2, '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3, '+': 4, '-': 4, '*': 5, '/': 5, '%': 5 };
+
+/** Source-like text of a (dim) expression, parenthesised where precedence needs it. */
+export function exprText(e: Expr, outer = 0): string {
   switch (e.kind) {
     case 'int': return String(e.value);
     case 'name': return e.name;
-    case 'unary': return `-${exprText(e.arg)}`;
-    case 'binary': return `${exprText(e.left)} ${e.op} ${exprText(e.right)}`;
+    case 'unary': return `${e.op === 'not' ? 'not ' : '-'}${exprText(e.arg, 6)}`;
+    case 'binary': {
+      const p = PREC[e.op] ?? 0;
+      // Left-associative: the right operand needs parentheses at equal precedence.
+      const text = `${exprText(e.left, p)} ${e.op} ${exprText(e.right, p + 1)}`;
+      return p < outer ? `(${text})` : text;
+    }
     default: return '…';
   }
 }
