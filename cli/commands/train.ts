@@ -1,0 +1,154 @@
+// `fusedet train MODEL.fd --entry NAME --fixed-batch --steps N ...`: trains
+// any model with a loss entry (a function returning the loss first, then
+// other scalar terms) with SGD, checkpointing into --checkpoint-dir.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../main.js';
+import { UserError } from '../errors.js';
+import { parseArgSpecs, parseInputSpecs } from '../input-spec.js';
+import { checkFiles, DiagnosticsError, formatDiagnostics } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
+import { findFn } from '../../dsl/elab/call.js';
+import { initParams } from '../../compiler/init.js';
+import { DEFAULT_SGD, SgdOptions } from '../../compiler/optimizer.js';
+import { buildTrainStep } from '../../compiler/train-step.js';
+import type { Tensor } from '../../compiler/tensor.js';
+import type { ConcreteType } from '../../compiler/types.js';
+import { defcnTargetTypes, fixedSource } from '../../models/fixed-batch.js';
+import { listCheckpoints } from '../../models/checkpoint/store.js';
+import { Schedule } from '../../models/schedule.js';
+import { StepRunner, referenceRunner, runtimeRunner } from '../../models/step-runner.js';
+import { trainLoop } from '../../models/train.js';
+
+const usage = `usage: fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
+
+Trains the entry module's loss function (it returns the loss first, then any
+other scalar loss terms) with SGD + momentum. Prints each step's losses in a
+progress bar on stderr; writes DIR/step-N.safetensors checkpoints, DIR/log.json
+(every step's losses and lr) and DIR/loss.png.
+
+options:
+  --entry NAME            module to train (required)
+  --fn NAME               its loss function (default: loss)
+  --fixed-batch           train on one fixed batch drawn from --seed (the only data
+                          source for now: target assignment is not implemented)
+  --input SPEC            an entry input type, e.g. image=f32[2,3,64,64] (repeatable);
+                          default image=f32[B,3,S,S] from --batch/--size and, for
+                          cls_target/box_target/box_weight_map, DeFCN's per-location maps
+  --batch B               images per batch (default 2)
+  --size S                image side, a multiple of 32 (default 64)
+  --arg NAME=VALUE        constructor argument of the entry, e.g. K=3 (repeatable)
+  --steps N               steps to train to (default 100)
+  --lr X                  base learning rate (default 0.01)
+  --warmup N              linear warm-up iterations from lr/1000 (default 0)
+  --decay-steps A,B       multiply lr by 0.1 at these steps (default none)
+  --momentum X            (default 0.9)
+  --weight-decay X        on conv weights, biases, scales (default 1e-4)
+  --weight-decay-norm X   on GroupNorm weight and bias (default 0)
+  --clip X                clip gradients to global L2 norm X (default: off)
+  --loss-scale X          loss scaling (default 1)
+  --runtime R             cpu or reference (default cpu)
+  --checkpoint-dir DIR    checkpoints, log.json, loss.png (required)
+  --checkpoint-every N    save every N steps, and at the end (default 50)
+  --resume                continue from DIR's newest checkpoint
+  --force                 start over in a DIR that already holds checkpoints
+  --seed K                seed of the parameters and the batch (default 0)
+  --no-progress           no progress bar
+`;
+
+function num(name: string, raw: string | undefined, def: number, check: (v: number) => boolean = Number.isFinite): number {
+  if (raw === undefined) return def;
+  const v = Number(raw);
+  if (!check(v)) throw new UserError(`fusedet train: --${name} '${raw}' is not valid`, 2);
+  return v;
+}
+const count = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
+
+const train: Command = {
+  name: 'train',
+  summary: 'train a model\'s loss entry with SGD: progress, checkpoints, --resume, loss log and curve',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true,
+      options: {
+        entry: { type: 'string' }, fn: { type: 'string', default: 'loss' },
+        'fixed-batch': { type: 'boolean', default: false }, data: { type: 'string' },
+        input: { type: 'string', multiple: true, default: [] }, arg: { type: 'string', multiple: true, default: [] },
+        batch: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' }, lr: { type: 'string' },
+        warmup: { type: 'string' }, 'decay-steps': { type: 'string' }, momentum: { type: 'string' },
+        'weight-decay': { type: 'string' }, 'weight-decay-norm': { type: 'string' }, clip: { type: 'string' },
+        'loss-scale': { type: 'string' }, runtime: { type: 'string', default: 'cpu' },
+        'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+        resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
+        seed: { type: 'string' }, 'no-progress': { type: 'boolean', default: false },
+      },
+    });
+    if (positionals.length === 0) throw new UserError(`fusedet train: no .fd file given\n${usage}`, 2);
+    if (!values.entry) throw new UserError('fusedet train: --entry NAME is required (the module with the loss function)', 2);
+    if (values.data !== undefined) throw new UserError('fusedet train: --data needs target assignment (POTO/FCOS), which is not implemented yet; use --fixed-batch', 2);
+    if (!values['fixed-batch']) throw new UserError('fusedet train: give --fixed-batch (the only data source for now)', 2);
+    const dir = values['checkpoint-dir'];
+    if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
+    if (!['cpu', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu or reference, not '${values.runtime}'`, 2);
+    if (values.resume && values.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
+    if (!values.resume && !values.force && listCheckpoints(dir).length > 0) {
+      throw new UserError(`fusedet train: ${dir} already holds checkpoints; pass --resume to continue from the newest or --force to start over`);
+    }
+    const B = num('batch', values.batch, 2, (v) => count(v) && v > 0);
+    const S = num('size', values.size, 64, (v) => count(v) && v > 0 && v % 32 === 0);
+    const seed = num('seed', values.seed, 0, Number.isSafeInteger);
+    const steps = num('steps', values.steps, 100, count);
+    const decay = (values['decay-steps'] ?? '').split(',').filter((x) => x !== '').map((x) => num('decay-steps', x, 0, count));
+    const schedule: Schedule = { lr: num('lr', values.lr, 0.01), warmup: num('warmup', values.warmup, 0, count), warmupFactor: 1e-3, milestones: decay, gamma: 0.1 };
+    const sgd: SgdOptions = {
+      momentum: num('momentum', values.momentum, DEFAULT_SGD.momentum), weightDecay: num('weight-decay', values['weight-decay'], DEFAULT_SGD.weightDecay),
+      weightDecayNorm: num('weight-decay-norm', values['weight-decay-norm'], DEFAULT_SGD.weightDecayNorm), clipNorm: num('clip', values.clip, 0, (v) => v >= 0),
+    };
+    const lossScale = num('loss-scale', values['loss-scale'], 1, (v) => v > 0);
+    const every = num('checkpoint-every', values['checkpoint-every'], 50, count);
+
+    const args = parseArgSpecs(values.arg);
+    const given = parseInputSpecs(values.input);
+    const { program, diagnostics } = checkFiles(positionals);
+    if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
+    const K = typeof args.K === 'number' ? args.K : 80;
+    const inputs: Record<string, ConcreteType> = { image: { dtype: 'f32', shape: [B, 3, S, S] }, ...defcnTargetTypes(B, K, S), ...given };
+    // Only the inputs the entry takes.
+    const decl = program.modules.get(values.entry);
+    const fn = decl ? findFn(decl.items, values.fn) : undefined;
+    const wanted = fn ? Object.fromEntries(fn.params.filter((p) => p.name in inputs).map((p) => [p.name, inputs[p.name]])) : given;
+    const lossGraph = lower(program, { entry: values.entry, fn: values.fn, inputs: wanted, args });
+
+    const { differentiate } = await import('../../compiler/autodiff.js');
+    const step = buildTrainStep(lossGraph, { sgd, differentiate });
+    const params = initParams(step.graph, seed);
+    let runner: StepRunner;
+    if (values.runtime === 'reference') runner = referenceRunner(step, params);
+    else runner = await runtimeRunner(step, params as Map<string, Tensor>, values.runtime);
+    const modelId = `${basename(positionals[0])}:${values.entry}.${values.fn}`;
+    const config = { model: positionals[0], entry: values.entry, fn: values.fn, args, inputs: wanted, steps, schedule, sgd, lossScale, seed, runtime: values.runtime, batch: B, size: S };
+    try {
+      const r = await trainLoop({
+        step, runner, batches: fixedSource(step.graph, seed), modelId, config, steps, schedule, lossScale, dir,
+        checkpointEvery: every, resume: values.resume, progress: !values['no-progress'] && process.stderr.isTTY === true,
+      });
+      const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
+      const show = (e: typeof last): string => (e ? step.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');
+      process.stdout.write(`trained steps ${r.startStep}..${steps - 1} on ${runner.where} in ${r.seconds.toFixed(1)} s` +
+        ` (${((steps - r.startStep) / Math.max(r.seconds, 1e-9)).toFixed(2)} it/s)\n` +
+        `first: ${show(first)}\nlast:  ${show(last)}\n` +
+        `checkpoint ${r.checkpoint ?? '-'}\nlog ${r.logPath}\ncurve ${r.plotPath}\n`);
+    } finally {
+      runner.dispose();
+    }
+    return 0;
+  },
+};
+
+function readSource(file: string): string | undefined {
+  try { return readFileSync(file, 'utf8'); } catch { return undefined; }
+}
+
+export default train;
