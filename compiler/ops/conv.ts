@@ -1,9 +1,9 @@
 // conv2d: NCHW activations, OIHW weights, PyTorch semantics (cross-correlation).
 import { Dim, add, floordiv, isConst, mul, showDim, sub } from '../dims.js';
-import { numel } from '../types.js';
+import { TensorType, numel } from '../types.js';
 import { dimAttr, intAttr, intsAttr, dimsAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank, requireSameDtype } from './checks.js';
-import { OpDef, ShapeError } from './op.js';
+import { OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -103,6 +103,138 @@ const conv2d: OpDef = {
     const perOut = numel(w.shape.slice(1)); // C/groups * kH * kW multiply-adds
     return 2 * numel(outs[0].shape) * perOut + (ins[2] ? numel(outs[0].shape) : 0);
   },
+  // Dedicated adjoint ops rather than conv2d over a zero-dilated cotangent
+  // with flipped weights: for stride s that composition multiplies the work
+  // and the temporary by s^2 and needs a dilate op; these are one implicit
+  // GEMM each, the same loop nest as the forward with the roles swapped.
+  grad(b) {
+    const [x, w, bias] = b.inputs, g = b.cotOrZero(0);
+    const conv = { stride: b.attrs.stride, padding: b.attrs.padding, dilation: b.attrs.dilation, groups: b.attrs.groups };
+    const xs = b.type(x).shape, ws = b.type(w).shape;
+    return [
+      b.needs(0) ? b.op('conv2d_grad_input', [g, w], { ...conv, size: [xs[2], xs[3]] }) : undefined,
+      b.needs(1) ? b.op('conv2d_grad_weight', [x, g], { ...conv, kernel: [ws[2], ws[3]] }) : undefined,
+      bias >= 0 && b.needs(2) ? b.op('sum', [g], { axes: [0, 2, 3], keepdims: false }) : undefined,
+    ];
+  },
 };
 
-export const CONV_OPS: readonly OpDef[] = [conv2d];
+/** The conv attrs as numbers, validated by the forward's rules. */
+function convParams(op: string, attrs: Parameters<OpDef['reference']>[1]): { s: number[]; p: number[]; d: number[]; groups: number } {
+  const s = intsAttr(op, attrs, 'stride', 2), p = intsAttr(op, attrs, 'padding', 2), d = intsAttr(op, attrs, 'dilation', 2);
+  const groups = intAttr(op, attrs, 'groups');
+  if (groups < 1 || s.some((v) => v < 1) || d.some((v) => v < 1) || p.some((v) => v < 0)) {
+    throw new ShapeError(`${op}: stride, dilation and groups must be >= 1 and padding >= 0`);
+  }
+  return { s, p, d, groups };
+}
+
+const CONV_ATTRS: OpDef['attrs'] = [
+  { name: 'stride', type: 'ints', default: [1] },
+  { name: 'padding', type: 'ints', default: [0] },
+  { name: 'dilation', type: 'ints', default: [1] },
+  { name: 'groups', type: 'int', default: 1 },
+];
+
+/**
+ * Visits every (input pixel, weight tap, output pixel) triple of a conv:
+ * fn(xIndex, wIndex, yIndex). Both adjoints are this loop with a different
+ * accumulation, so they cannot disagree about the geometry.
+ */
+function forEachTap(xs: readonly number[], ws: readonly number[], ys: readonly number[], c: { s: number[]; p: number[]; d: number[]; groups: number },
+  fn: (xi: number, wi: number, yi: number) => void): void {
+  const [N, C, H, W] = xs, [O, Cg, KH, KW] = ws, [, , OH, OW] = ys;
+  const og = O / c.groups;
+  for (let n = 0; n < N; n++) for (let oc = 0; oc < O; oc++) {
+    const grp = Math.floor(oc / og);
+    for (let ic = 0; ic < Cg; ic++) {
+      const xc = (n * C + grp * Cg + ic) * H;
+      for (let ky = 0; ky < KH; ky++) for (let kx = 0; kx < KW; kx++) {
+        const wi = ((oc * Cg + ic) * KH + ky) * KW + kx;
+        for (let oy = 0; oy < OH; oy++) {
+          const iy = oy * c.s[0] - c.p[0] + ky * c.d[0];
+          if (iy < 0 || iy >= H) continue;
+          const yrow = ((n * O + oc) * OH + oy) * OW;
+          for (let ox = 0; ox < OW; ox++) {
+            const ix = ox * c.s[1] - c.p[1] + kx * c.d[1];
+            if (ix < 0 || ix >= W) continue;
+            fn((xc + iy) * W + ix, wi, yrow + ox);
+          }
+        }
+      }
+    }
+  }
+}
+
+function gradShapeCheck(op: string, g: TensorType, w: TensorType, ctx: ShapeContext, gArg: number, wArg: number): void {
+  requireRank(op, g, 4, 'output gradient', gArg, 'N, O, OH, OW');
+  requireRank(op, w, 4, 'weight', wArg, 'O, C/groups, kH, kW');
+  requireDtype(op, g, FLOAT, 'output gradient', gArg);
+  requireSameDtype(op, g, w, wArg);
+  requireEq(ctx, g.shape[1], w.shape[0], `${op}: the gradient has ${showDim(g.shape[1])} channels but the weight has ${showDim(w.shape[0])} outputs`, gArg);
+}
+
+const conv2dGradInput: OpDef = {
+  name: 'conv2d_grad_input', kind: 'out-fusable',
+  doc: 'adjoint of conv2d w.r.t. its input: g: [N, O, OH, OW], w: [O, C/groups, kH, kW] -> [N, C, size[0], size[1]]',
+  inputs: [{ name: 'g', dtypes: FLOAT }, { name: 'w', dtypes: FLOAT }],
+  attrs: [...CONV_ATTRS, { name: 'size', type: 'ints', doc: 'the forward input height and width' }],
+  shape([g, w], attrs, ctx) {
+    const op = 'conv2d_grad_input';
+    const tg = need(op, g, 'g', 0), tw = need(op, w, 'w', 1);
+    gradShapeCheck(op, tg, tw, ctx, 0, 1);
+    const c = convParams(op, attrs);
+    const [h, wd] = dimsAttr(op, attrs, 'size', 2);
+    requireEq(ctx, windowOut(h, tw.shape[2], c.s[0], c.p[0], c.d[0]), tg.shape[2], `${op}: height ${showDim(h)} does not give the gradient's ${showDim(tg.shape[2])} rows`, 0);
+    requireEq(ctx, windowOut(wd, tw.shape[3], c.s[1], c.p[1], c.d[1]), tg.shape[3], `${op}: width ${showDim(wd)} does not give the gradient's ${showDim(tg.shape[3])} columns`, 0);
+    return [{ dtype: tg.dtype, shape: [tg.shape[0], mul(tw.shape[1], c.groups), h, wd] }];
+  },
+  reference([g, w], attrs) {
+    const c = convParams('conv2d_grad_input', attrs);
+    const [H, W] = intsAttr('conv2d_grad_input', attrs, 'size', 2);
+    const xs = [g!.shape[0], w!.shape[1] * c.groups, H, W];
+    const acc = new Float64Array(numel(xs));
+    const G = g!.data, Wt = w!.data;
+    forEachTap(xs, w!.shape, g!.shape, c, (xi, wi, yi) => { acc[xi] += Wt[wi] * G[yi]; });
+    const out = alloc(g!.dtype, xs, usesF64([g, w]));
+    out.data.set(acc);
+    return [out];
+  },
+  flops: (ins) => 2 * numel(ins[0]!.shape) * numel(ins[1]!.shape.slice(1)),
+  grad: 'none',
+};
+
+const conv2dGradWeight: OpDef = {
+  name: 'conv2d_grad_weight', kind: 'out-fusable',
+  doc: 'adjoint of conv2d w.r.t. its weight: x: [N, C, H, W], g: [N, O, OH, OW] -> [O, C/groups, kernel[0], kernel[1]]',
+  inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'g', dtypes: FLOAT }],
+  attrs: [...CONV_ATTRS, { name: 'kernel', type: 'ints', doc: 'the forward weight kH and kW' }],
+  shape([x, g], attrs, ctx) {
+    const op = 'conv2d_grad_weight';
+    const tx = need(op, x, 'x', 0), tg = need(op, g, 'g', 1);
+    requireRank(op, tx, 4, 'input', 0, 'N, C, H, W');
+    requireRank(op, tg, 4, 'output gradient', 1, 'N, O, OH, OW');
+    requireDtype(op, tx, FLOAT, 'input', 0);
+    requireSameDtype(op, tx, tg, 1);
+    const c = convParams(op, attrs);
+    const [kh, kw] = dimsAttr(op, attrs, 'kernel', 2);
+    requireEq(ctx, windowOut(tx.shape[2], kh, c.s[0], c.p[0], c.d[0]), tg.shape[2], `${op}: input height ${showDim(tx.shape[2])} does not give the gradient's ${showDim(tg.shape[2])} rows`, 1);
+    requireEq(ctx, windowOut(tx.shape[3], kw, c.s[1], c.p[1], c.d[1]), tg.shape[3], `${op}: input width ${showDim(tx.shape[3])} does not give the gradient's ${showDim(tg.shape[3])} columns`, 1);
+    return [{ dtype: tx.dtype, shape: [tg.shape[1], floordiv(tx.shape[1], c.groups), kh, kw] }];
+  },
+  reference([x, g], attrs) {
+    const c = convParams('conv2d_grad_weight', attrs);
+    const [KH, KW] = intsAttr('conv2d_grad_weight', attrs, 'kernel', 2);
+    const ws = [g!.shape[1], x!.shape[1] / c.groups, KH, KW];
+    const acc = new Float64Array(numel(ws));
+    const G = g!.data, X = x!.data;
+    forEachTap(x!.shape, ws, g!.shape, c, (xi, wi, yi) => { acc[wi] += X[xi] * G[yi]; });
+    const out = alloc(x!.dtype, ws, usesF64([x, g]));
+    out.data.set(acc);
+    return [out];
+  },
+  flops: (ins, outs) => 2 * numel(ins[1]!.shape) * numel(outs[0].shape.slice(1)),
+  grad: 'none',
+};
+
+export const CONV_OPS: readonly OpDef[] = [conv2d, conv2dGradInput, conv2dGradWeight];

@@ -25,6 +25,7 @@ const arange: OpDef = {
     return [out];
   },
   flops: () => 0,
+  grad: 'none',
 };
 
 const full: OpDef = {
@@ -46,6 +47,7 @@ const full: OpDef = {
     return [out];
   },
   flops: () => 0,
+  grad: 'none',
 };
 
 const locations: OpDef = {
@@ -72,6 +74,7 @@ const locations: OpDef = {
     return [out];
   },
   flops: (_i, outs) => numel(outs[0].shape),
+  grad: 'none',
 };
 
 export const CREATE_OPS: readonly OpDef[] = [arange, full, locations];

@@ -1,11 +1,11 @@
 // Unary, binary and ternary elementwise ops, generated from small tables:
 // one row per op (name, scalar function, dtype rule).
-import { DType, TensorType, numel } from '../types.js';
+import { DType, TensorType, isFloat, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { floatAttr, dtypeAttr } from './attrs.js';
 import { broadcastIndex, broadcastShapes, sameShape } from './broadcast.js';
 import { need, requireDtype, requireSameDtype } from './checks.js';
-import { OpDef, ShapeError } from './op.js';
+import { GradBuilder, GradRule, OpDef, ShapeError } from './op.js';
 import { alloc, store, usesF64 } from './tensors.js';
 
 const FLOAT: readonly DType[] = ['f32', 'f16'];
@@ -24,6 +24,70 @@ const compareAny: DtypeRule = { accepts: ANY, returnsBool: true };
 const elementFlops = (_i: unknown, outs: readonly { shape: readonly number[] }[]): number => numel(outs[0].shape);
 
 function softplus(x: number): number { return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))); }
+
+/** x, y (the output), the output cotangent g, and a scalar constant in x's dtype. */
+interface Unary { x: number; y: number; g: number; k(v: number): number; op(name: string, ...ins: number[]): number }
+function unaryGrad(rule: (u: Unary) => number): GradRule {
+  return (b: GradBuilder) => {
+    const x = b.inputs[0], dtype = b.type(x).dtype;
+    return [rule({ x, y: b.outputs[0], g: b.cotOrZero(0), k: (v) => b.constant(v, dtype), op: (name, ...ins) => b.op(name, ins) })];
+  };
+}
+
+/** Gradient rules by op name; ops absent here stop the gradient (rounding, logic, comparisons). */
+const UNARY_GRADS: Readonly<Record<string, GradRule>> = {
+  neg: unaryGrad(({ g, op }) => op('neg', g)),
+  // Subgradient 0 at x = 0, as torch.
+  abs: unaryGrad(({ x, g, k, op }) => op('where', op('gt', x, k(0)), g, op('where', op('lt', x, k(0)), op('neg', g), k(0)))),
+  relu: unaryGrad(({ x, g, k, op }) => op('where', op('gt', x, k(0)), g, k(0))),
+  sigmoid: unaryGrad(({ y, g, k, op }) => op('mul', g, op('mul', y, op('sub', k(1), y)))),
+  tanh: unaryGrad(({ y, g, k, op }) => op('mul', g, op('sub', k(1), op('square', y)))),
+  exp: unaryGrad(({ y, g, op }) => op('mul', g, y)),
+  log: unaryGrad(({ x, g, op }) => op('div', g, x)),
+  sqrt: unaryGrad(({ y, g, k, op }) => op('div', op('mul', g, k(0.5)), y)),
+  // d/dx x^-1/2 = -y / (2x).
+  rsqrt: unaryGrad(({ x, y, g, k, op }) => op('mul', op('mul', g, k(-0.5)), op('div', y, x))),
+  square: unaryGrad(({ x, g, k, op }) => op('mul', g, op('mul', x, k(2)))),
+  softplus: unaryGrad(({ x, g, op }) => op('mul', g, op('sigmoid', x))),
+  floor: 'none', ceil: 'none', logical_not: 'none',
+};
+
+/** a, b, output y, cotangent g; returns [da, db] before unbroadcasting (undefined: not needed). */
+type BinaryRule = (b: GradBuilder, a: number, bb: number, y: number, g: number, k: (v: number) => number) => [number | undefined, number | undefined];
+function binaryGrad(rule: BinaryRule): GradRule {
+  return (b) => {
+    const [a, bb] = b.inputs, dtype = b.type(a).dtype;
+    const [da, db] = rule(b, a, bb, b.outputs[0], b.cotOrZero(0), (v) => b.constant(v, dtype));
+    return [da === undefined ? undefined : b.unbroadcast(da, b.type(a).shape), db === undefined ? undefined : b.unbroadcast(db, b.type(bb).shape)];
+  };
+}
+
+/** Share of the gradient a max/min gives its first operand: 1 where it wins, 1/2 on ties (as torch), else 0. */
+function winnerShare(b: GradBuilder, cmp: 'gt' | 'lt', a: number, bb: number, k: (v: number) => number): number {
+  return b.op('where', [b.op(cmp, [a, bb]), k(1), b.op('where', [b.op('eq', [a, bb]), k(0.5), k(0)])]);
+}
+
+const BINARY_GRADS: Readonly<Record<string, GradRule>> = {
+  add: binaryGrad((b, _a, _b, _y, g) => [b.needs(0) ? g : undefined, b.needs(1) ? g : undefined]),
+  sub: binaryGrad((b, _a, _b, _y, g) => [b.needs(0) ? g : undefined, b.needs(1) ? b.op('neg', [g]) : undefined]),
+  mul: binaryGrad((b, a, bb, _y, g) => [b.needs(0) ? b.op('mul', [g, bb]) : undefined, b.needs(1) ? b.op('mul', [g, a]) : undefined]),
+  div: binaryGrad((b, _a, bb, y, g) => [
+    b.needs(0) ? b.op('div', [g, bb]) : undefined,
+    b.needs(1) ? b.op('neg', [b.op('div', [b.op('mul', [g, y]), bb])]) : undefined,
+  ]),
+  pow: binaryGrad((b, a, bb, y, g, k) => [
+    b.needs(0) ? b.op('mul', [g, b.op('mul', [bb, b.op('pow', [a, b.op('sub', [bb, k(1)])])])]) : undefined,
+    b.needs(1) ? b.op('mul', [g, b.op('mul', [y, b.op('log', [a])])]) : undefined,
+  ]),
+  maximum: binaryGrad((b, a, bb, _y, g, k) => [
+    b.needs(0) ? b.op('mul', [g, winnerShare(b, 'gt', a, bb, k)]) : undefined,
+    b.needs(1) ? b.op('mul', [g, winnerShare(b, 'gt', bb, a, k)]) : undefined,
+  ]),
+  minimum: binaryGrad((b, a, bb, _y, g, k) => [
+    b.needs(0) ? b.op('mul', [g, winnerShare(b, 'lt', a, bb, k)]) : undefined,
+    b.needs(1) ? b.op('mul', [g, winnerShare(b, 'lt', bb, a, k)]) : undefined,
+  ]),
+};
 
 const UNARY: readonly [string, (x: number) => number, DtypeRule, string][] = [
   ['neg', (x) => -x, sameNumeric, '-x'],
@@ -60,6 +124,11 @@ const BINARY: readonly [string, (a: number, b: number) => number, DtypeRule, str
   ['ne', (a, b) => (a !== b ? 1 : 0), compareAny, 'a != b'],
 ];
 
+/** A table row without a rule is a bug in this file: fail on first use, loudly. */
+function missingGrad(name: string): GradRule {
+  throw new Error(`elementwise op '${name}' has no gradient rule: add one to its table or mark it 'none'`);
+}
+
 function outDtype(rule: DtypeRule, input: DType): DType { return rule.returnsBool ? 'bool' : input; }
 
 function unaryOp(name: string, fn: (x: number) => number, rule: DtypeRule, doc: string): OpDef {
@@ -78,6 +147,7 @@ function unaryOp(name: string, fn: (x: number) => number, rule: DtypeRule, doc: 
       return [out];
     },
     flops: elementFlops,
+    grad: UNARY_GRADS[name] ?? missingGrad(name),
   };
 }
 
@@ -124,6 +194,8 @@ function binaryOp(name: string, fn: (a: number, b: number) => number, rule: Dtyp
       return [out];
     },
     flops: elementFlops,
+    // Logic and comparisons return bool: nothing to differentiate.
+    grad: rule.returnsBool ? 'none' : BINARY_GRADS[name] ?? missingGrad(name),
   };
 }
 
@@ -144,6 +216,12 @@ const where: OpDef = {
     return [out];
   },
   flops: elementFlops,
+  grad(b) {
+    const [c, a, bb] = b.inputs, g = b.cotOrZero(0), zero = b.constant(0, b.type(a).dtype);
+    return [undefined,
+      b.needs(1) ? b.unbroadcast(b.op('where', [c, g, zero]), b.type(a).shape) : undefined,
+      b.needs(2) ? b.unbroadcast(b.op('where', [c, zero, g]), b.type(bb).shape) : undefined];
+  },
 };
 
 const clamp: OpDef = {
@@ -164,6 +242,13 @@ const clamp: OpDef = {
     return [out];
   },
   flops: elementFlops,
+  // Passes where lo <= x <= hi (bounds inclusive, as torch.clamp's backward).
+  grad(b) {
+    const x = b.inputs[0], dtype = b.type(x).dtype;
+    const lo = floatAttr('clamp', b.attrs, 'lo'), hi = floatAttr('clamp', b.attrs, 'hi');
+    const inside = b.op('logical_and', [b.op('ge', [x, b.constant(lo, dtype)]), b.op('le', [x, b.constant(hi, dtype)])]);
+    return [b.op('where', [inside, b.cotOrZero(0), b.constant(0, dtype)])];
+  },
 };
 
 const cast: OpDef = {
@@ -181,6 +266,13 @@ const cast: OpDef = {
     return [out];
   },
   flops: elementFlops,
+  // Float to float passes the gradient back in the input's dtype; casts to or from int/bool stop it.
+  grad(b) {
+    const from = b.type(b.inputs[0]).dtype, to = b.type(b.outputs[0]).dtype;
+    if (!isFloat(from) || !isFloat(to)) return [undefined];
+    const g = b.cotOrZero(0);
+    return [from === to ? g : b.op('cast', [g], { dtype: from })];
+  },
 };
 
 export const ELEMENTWISE_OPS: readonly OpDef[] = [

@@ -59,6 +59,16 @@ const concat: OpDef = {
     return [concatData(ts, axis, shape)];
   },
   flops: noFlops,
+  grad(b) {
+    const g = b.cotOrZero(0);
+    const axis = normAxis('concat', intAttr('concat', b.attrs, 'axis'), b.type(b.inputs[0]).shape.length);
+    let offset = 0;
+    return b.inputs.map((v, i) => {
+      const n = b.type(v).shape[axis];
+      offset += n;
+      return b.needs(i) ? b.op('slice', [g], { axis, start: offset - n, end: offset, step: 1 }) : undefined;
+    });
+  },
 };
 
 const stack: OpDef = {
@@ -80,6 +90,13 @@ const stack: OpDef = {
     return [concatData(views, axis, shape)];
   },
   flops: noFlops,
+  grad(b) {
+    const g = b.cotOrZero(0);
+    const axis = normAxis('stack', intAttr('stack', b.attrs, 'axis'), b.type(b.inputs[0]).shape.length + 1);
+    return b.inputs.map((v, i) => b.needs(i)
+      ? b.op('reshape', [b.op('slice', [g], { axis, start: i, end: i + 1, step: 1 })], { shape: [...b.type(v).shape] })
+      : undefined);
+  },
 };
 
 /** An end at or past this means "to the end", the way Python code writes x[a:]. */
@@ -140,6 +157,28 @@ const slice: OpDef = {
     return [out];
   },
   flops: noFlops,
+  // The adjoint pads g with zeros back to x's shape: a strided slice first
+  // interleaves step - 1 zero rows after each row (stack + reshape), then
+  // zero blocks before and after are concatenated; all injective, so it fuses.
+  grad(b) {
+    const x = b.inputs[0], xs = b.type(x).shape, dtype = b.type(x).dtype;
+    const { axis, start, len, step } = sliceParams(b.attrs, xs) as { axis: number; start: number; len: number; step: number };
+    const n = xs[axis];
+    const zeros = (size: number): number => { const s = [...xs]; s[axis] = size; return b.constant(0, dtype, s); };
+    if (len <= 0) return [zeros(n)];
+    let g = b.cotOrZero(0), span = len;
+    if (step > 1) {
+      const gs = b.type(g).shape;
+      const z = b.constant(0, dtype, gs);
+      const wide = [...gs];
+      wide[axis] = len * step;
+      g = b.op('reshape', [b.op('stack', [g, ...new Array<number>(step - 1).fill(z)], { axis: axis + 1 })], { shape: wide });
+      span = Math.min(len * step, n - start);
+      if (span < len * step) g = b.op('slice', [g], { axis, start: 0, end: span, step: 1 });
+    }
+    const parts = [...(start > 0 ? [zeros(start)] : []), g, ...(n - start - span > 0 ? [zeros(n - start - span)] : [])];
+    return [parts.length === 1 ? g : b.op('concat', parts, { axis })];
+  },
 };
 
 function product(ds: readonly Dim[]): Dim { return ds.reduce<Dim>((a, d) => mul(a, d), 1); }
@@ -214,6 +253,7 @@ const reshape: OpDef = {
     return [{ dtype: t.dtype, shape, data: t.data.slice() }];
   },
   flops: noFlops,
+  grad: (b) => [b.op('reshape', [b.cotOrZero(0)], { shape: [...b.type(b.inputs[0]).shape] })],
 };
 
 function permutation(attrs: Parameters<OpDef['shape']>[1], rank: number): number[] {
@@ -252,6 +292,12 @@ const transpose: OpDef = {
     return [out];
   },
   flops: noFlops,
+  grad(b) {
+    const perm = permutation(b.attrs, b.type(b.inputs[0]).shape.length);
+    const inverse = new Array<number>(perm.length);
+    perm.forEach((p, i) => { inverse[p] = i; });
+    return [b.op('transpose', [b.cotOrZero(0)], { perm: inverse })];
+  },
 };
 
 function expandShape(x: TensorType, target: readonly Dim[], ctx: ShapeContext): Dim[] {
@@ -294,6 +340,7 @@ const expand: OpDef = {
     return [out];
   },
   flops: noFlops,
+  grad: (b) => [b.unbroadcast(b.cotOrZero(0), b.type(b.inputs[0]).shape)],
 };
 
 function flattenShape(shape: readonly Dim[], attrs: Parameters<OpDef['shape']>[1]): Dim[] {
@@ -316,6 +363,7 @@ const flatten: OpDef = {
     return [{ dtype: x!.dtype, shape: flattenShape(x!.shape, attrs) as number[], data: x!.data.slice() }];
   },
   flops: noFlops,
+  grad: (b) => [b.op('reshape', [b.cotOrZero(0)], { shape: [...b.type(b.inputs[0]).shape] })],
 };
 
 export const LAYOUT_OPS: readonly OpDef[] = [concat, stack, slice, reshape, transpose, expand, flatten];

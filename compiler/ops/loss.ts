@@ -5,7 +5,7 @@ import { DType, numel } from '../types.js';
 import { floatAttr } from './attrs.js';
 import { broadcastIndex, broadcastShapes, sameShape } from './broadcast.js';
 import { need, requireDtype, requireSameDtype } from './checks.js';
-import { Attrs, OpDef } from './op.js';
+import { Attrs, GradBuilder, GradFn, GradRule, OpDef } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT: readonly DType[] = ['f32', 'f16'];
@@ -31,8 +31,64 @@ export function bceOnProb(p: number, t: number): number {
   return -(t * Math.max(Math.log(p), -100) + (1 - t) * Math.max(Math.log(1 - p), -100));
 }
 
+/** Per-element derivatives written as graph ops over the full (broadcast) shape: [d/dx, d/dt], undefined where not given. */
+type LossGrad = (b: GradBuilder, x: number, t: number, g: number, k: (v: number) => number) => [number | undefined, number | undefined];
+
+function lossGrad(rule: LossGrad): GradFn {
+  return (b) => {
+    const [x, t] = b.inputs, dtype = b.type(x).dtype;
+    const [dx, dt] = rule(b, x, t, b.cotOrZero(0), (v) => b.constant(v, dtype));
+    return [
+      dx !== undefined && b.needs(0) ? b.unbroadcast(dx, b.type(x).shape) : undefined,
+      dt !== undefined && b.needs(1) ? b.unbroadcast(dt, b.type(t).shape) : undefined,
+    ];
+  };
+}
+
+/** d bce_with_logits: sigmoid(x) - t for the logit, -x for the target. */
+const bceWithLogitsGrad = lossGrad((b, x, t, g) => [
+  b.op('mul', [g, b.op('sub', [b.op('sigmoid', [x]), t])]),
+  b.needs(1) ? b.op('mul', [g, b.op('neg', [x])]) : undefined,
+]);
+
+/** The derivative of the clamped logs: each log term stops contributing where it is clamped at -100. */
+const bceGrad = lossGrad((b, p, t, g, k) => {
+  const q = b.op('sub', [k(1), p]);
+  const logP = b.op('log', [p]), logQ = b.op('log', [q]);
+  const live = (l: number, v: number): number => b.op('where', [b.op('gt', [l, k(-100)]), v, k(0)]);
+  const dp = b.op('sub', [live(logQ, b.op('div', [b.op('sub', [k(1), t]), q])), live(logP, b.op('div', [t, p]))]);
+  const dt = b.needs(1) ? b.op('sub', [b.op('maximum', [logQ, k(-100)]), b.op('maximum', [logP, k(-100)])]) : undefined;
+  return [b.op('mul', [g, dp]), dt === undefined ? undefined : b.op('mul', [g, dt])];
+});
+
+/**
+ * Focal loss L = a_t * bce(x, t) * m^gamma with p = sigmoid(x), m = 1 - p_t:
+ * dL/dx = a_t * ((p - t) m^gamma - gamma m^(gamma-1) (2t - 1) p (1 - p) bce).
+ * Targets are labels: they get no gradient.
+ */
+function focalGrad(alpha: number, gamma: number): LossGrad {
+  return (b, x, t, g, k) => {
+    const op = (name: string, ...ins: number[]): number => b.op(name, ins);
+    const p = op('sigmoid', x);
+    const q = op('sub', k(1), p);
+    const pt = op('add', op('mul', p, t), op('mul', q, op('sub', k(1), t)));
+    const m = op('sub', k(1), pt);
+    let d = op('sub', p, t);
+    if (gamma !== 0) {
+      // m^(gamma-1) is infinite at m = 0 when gamma < 1; that term is 0 there (bce is 0 too).
+      const mg1 = gamma === 1 ? k(1) : gamma > 1 ? op('pow', m, k(gamma - 1)) : op('where', op('gt', m, k(0)), op('pow', m, k(gamma - 1)), k(0));
+      const mg = op('mul', mg1, m);
+      const bce = b.op('bce_with_logits', [x, t]);
+      const slope = op('mul', op('mul', op('sub', op('mul', t, k(2)), k(1)), op('mul', p, q)), bce);
+      d = op('sub', op('mul', d, mg), op('mul', k(gamma), op('mul', mg1, slope)));
+    }
+    if (alpha >= 0) d = op('mul', d, op('add', op('mul', t, k(alpha)), op('mul', op('sub', k(1), t), k(1 - alpha))));
+    return [op('mul', g, d), undefined];
+  };
+}
+
 function lossOp(name: string, doc: string, first: string, attrs: OpDef['attrs'], perElement: number,
-  make: (attrs: Attrs) => (x: number, t: number) => number): OpDef {
+  make: (attrs: Attrs) => (x: number, t: number) => number, grad: GradRule): OpDef {
   return {
     name, kind: 'broadcast', doc, attrs,
     inputs: [{ name: first, dtypes: FLOAT }, { name: 'targets', dtypes: FLOAT }],
@@ -54,6 +110,7 @@ function lossOp(name: string, doc: string, first: string, attrs: OpDef['attrs'],
       return [out];
     },
     flops: (_i, outs) => perElement * numel(outs[0].shape),
+    grad,
   };
 }
 
@@ -63,7 +120,8 @@ export const LOSS_OPS: readonly OpDef[] = [
     (a) => {
       const alpha = floatAttr('sigmoid_focal_loss', a, 'alpha'), gamma = floatAttr('sigmoid_focal_loss', a, 'gamma');
       return (x, t) => focal(x, t, alpha, gamma);
-    }),
-  lossOp('bce_with_logits', 'binary cross-entropy on logits, per element, computed stably', 'logits', [], 5, () => bceWithLogits),
-  lossOp('bce', 'binary cross-entropy on probabilities, per element, each log clamped at -100 (torch BCELoss)', 'probs', [], 8, () => bceOnProb),
+    },
+    (b) => lossGrad(focalGrad(floatAttr('sigmoid_focal_loss', b.attrs, 'alpha'), floatAttr('sigmoid_focal_loss', b.attrs, 'gamma')))(b)),
+  lossOp('bce_with_logits', 'binary cross-entropy on logits, per element, computed stably', 'logits', [], 5, () => bceWithLogits, bceWithLogitsGrad),
+  lossOp('bce', 'binary cross-entropy on probabilities, per element, each log clamped at -100 (torch BCELoss)', 'probs', [], 8, () => bceOnProb, bceGrad),
 ];

@@ -79,6 +79,8 @@ const match: OpDef = {
     return [out];
   },
   flops: (ins) => { const [b, g, n] = ins[0]!.shape; return b * g * g * n; },
+  // An assignment: piecewise constant in the qualities, so no gradient (DeFCN computes it under no_grad).
+  grad: 'none',
 };
 
 export const MATCH_OPS: readonly OpDef[] = [match];

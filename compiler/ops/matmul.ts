@@ -52,6 +52,18 @@ const matmul: OpDef = {
     const a = ins[0]!;
     return 2 * numel(outs[0].shape) * a.shape[a.shape.length - 1];
   },
+  // dA = g·Bᵀ, dB = Aᵀ·g, each summed over the batch dims its operand was broadcast along.
+  grad(b) {
+    const [a, bb] = b.inputs, g = b.cotOrZero(0);
+    const swapLast = (v: number): number => {
+      const r = b.type(v).shape.length;
+      return b.op('transpose', [v], { perm: [...Array(r - 2).keys(), r - 1, r - 2] });
+    };
+    return [
+      b.needs(0) ? b.unbroadcast(b.op('matmul', [g, swapLast(bb)]), b.type(a).shape) : undefined,
+      b.needs(1) ? b.unbroadcast(b.op('matmul', [swapLast(a), g]), b.type(bb).shape) : undefined,
+    ];
+  },
 };
 
 export const MATMUL_OPS: readonly OpDef[] = [matmul];

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.js';
 import { dimAttr, intAttr, withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
 import { Attrs, OpDef, ShapeError } from './op.js';
-import { resizePlanes } from './resize.js';
+import { bilinearTaps, resizePlanes } from './resize.js';
 import { alloc, usesF64 } from './tensors.js';
 
 function windowParams(attrs: Attrs): { tau: number; phi: number } {
@@ -83,6 +83,94 @@ const max3d: OpDef = {
     });
     return total;
   },
+  grad(b) {
+    const L = b.inputs.length;
+    const gs = b.outputs.map((_, l) => b.cotOrZero(l));
+    const outs = b.emit('max3d_grad', [...b.inputs, ...gs], { tau: b.attrs.tau, phi: b.attrs.phi });
+    return outs.map((v, l) => (l < L && b.needs(l) ? v : undefined));
+  },
 };
 
-export const MAX3D_OPS: readonly OpDef[] = [max3d];
+/**
+ * For every output element of level l, where its maximum came from: the
+ * frame (level k), and the position in level l's frame. The scan order is
+ * the forward's (frames ascending, then dh, then dw; strictly greater
+ * replaces), so ties go to the first maximum in that order, whole.
+ */
+function forEachArgmax(levels: readonly Tensor[], tau: number, phi: number, fn: (l: number, o: number, k: number, at: number) => void): void {
+  const L = levels.length, r = (phi - 1) / 2;
+  levels.forEach((x, l) => {
+    const [B, C, H, W] = x.shape;
+    const ks = neighbourLevels(l, L, tau);
+    const frames = ks.map((k) => (k === l ? x : resizePlanes(levels[k], H, W, 'bilinear')));
+    for (let p = 0; p < B * C; p++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
+      let m = -Infinity, from = -1, at = -1;
+      frames.forEach((f, fi) => {
+        for (let dh = -r; dh <= r; dh++) {
+          const y = h + dh;
+          if (y < 0 || y >= H) continue;
+          for (let dw = -r; dw <= r; dw++) {
+            const xx = w + dw;
+            if (xx < 0 || xx >= W) continue;
+            const i = (p * H + y) * W + xx, v = f.data[i];
+            if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) { m = v; from = ks[fi]; at = i; }
+          }
+        }
+      });
+      if (from >= 0) fn(l, (p * H + h) * W + w, from, at);
+    }
+  });
+}
+
+const max3dGrad: OpDef = {
+  name: 'max3d_grad', kind: 'opaque',
+  doc: 'adjoint of max3d: xs = the L levels then the L output gradients; each output\'s gradient goes to its arg-max, through the bilinear weights when that lies in a resized neighbour level (sequential sums: deterministic)',
+  inputs: [{ name: 'xs', dtypes: ['f32', 'f16'], variadic: true }],
+  attrs: max3d.attrs,
+  shape(ins, attrs, ctx) {
+    if (ins.length === 0 || ins.length % 2 !== 0) throw new ShapeError(`max3d_grad: needs the levels then one gradient per level, got ${ins.length} tensors`);
+    const L = ins.length / 2;
+    const outs = max3d.shape(ins.slice(0, L), attrs, ctx);
+    ins.slice(L).forEach((g, l) => {
+      const t = need('max3d_grad', g, `gradient ${l}`, L + l);
+      requireRank('max3d_grad', t, 4, `gradient ${l}`, L + l, 'B, C, H, W');
+      outs[l].shape.forEach((d, i) => requireEq(ctx, t.shape[i], d, `max3d_grad: gradient ${l} dim ${i} is ${showDim(t.shape[i])} but level ${l} has ${showDim(d)}`, L + l));
+    });
+    return outs;
+  },
+  reference(ins, attrs) {
+    const { tau, phi } = windowParams(attrs);
+    const all = ins as Tensor[], L = all.length / 2;
+    const levels = all.slice(0, L), grads = all.slice(L);
+    const acc = levels.map((x) => new Float64Array(x.data.length));
+    const taps = new Map<string, ReturnType<typeof bilinearTaps>>();
+    const tapsOf = (from: number, to: number): ReturnType<typeof bilinearTaps> => {
+      const key = `${from}>${to}`;
+      let t = taps.get(key);
+      if (!t) { t = bilinearTaps(from, to); taps.set(key, t); }
+      return t;
+    };
+    forEachArgmax(levels, tau, phi, (l, o, k, at) => {
+      const g = grads[l].data[o];
+      if (k === l) { acc[l][at] += g; return; }
+      // at indexes level l's frame; spread through level k's bilinear taps.
+      const [, , H, W] = levels[l].shape, [, , Hk, Wk] = levels[k].shape;
+      const p = Math.floor(at / (H * W)), y = Math.floor(at / W) % H, xx = at % W;
+      const th = tapsOf(Hk, H), tw = tapsOf(Wk, W);
+      const base = p * Hk * Wk;
+      acc[k][base + th.i0[y] * Wk + tw.i0[xx]] += g * th.w0[y] * tw.w0[xx];
+      acc[k][base + th.i0[y] * Wk + tw.i1[xx]] += g * th.w0[y] * tw.w1[xx];
+      acc[k][base + th.i1[y] * Wk + tw.i0[xx]] += g * th.w1[y] * tw.w0[xx];
+      acc[k][base + th.i1[y] * Wk + tw.i1[xx]] += g * th.w1[y] * tw.w1[xx];
+    });
+    return levels.map((x, l) => {
+      const out = alloc(x.dtype, x.shape, usesF64(all));
+      out.data.set(acc[l]);
+      return out;
+    });
+  },
+  flops(ins, outs, attrs) { return max3d.flops(ins.slice(0, ins.length / 2), outs, attrs) + outs.reduce((a, t) => a + 4 * numel(t.shape), 0); },
+  grad: 'none',
+};
+
+export const MAX3D_OPS: readonly OpDef[] = [max3d, max3dGrad];

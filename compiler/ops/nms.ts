@@ -61,6 +61,7 @@ const nms: OpDef = {
     const [b, n] = ins[1]!.shape;
     return b * n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))) + b * n * Math.min(n, intAttr('nms', withDefaults(nms, attrs), 'max_out')) * 12;
   },
+  grad: 'none',
 };
 
 export const NMS_OPS: readonly OpDef[] = [nms];

@@ -5,7 +5,7 @@ import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimAttr, floatAttr, intAttr } from './attrs.js';
 import { need, requireDtype, requireEq, requireMinRank, requireRank, requireSameDtype } from './checks.js';
-import { OpDef, ShapeContext, ShapeError } from './op.js';
+import { GradBuilder, OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -65,7 +65,52 @@ const groupNorm: OpDef = {
   },
   // Mean, variance (2 per element), normalise and affine (2 multiply-adds).
   flops: (ins) => 8 * numel(ins[0]!.shape),
+  grad: groupNormGrad,
 };
+
+/** A per-channel vector [C] shaped to broadcast against x: [1, C, 1, ...]. */
+function perChannel(b: GradBuilder, v: number, rank: number): number {
+  const c = b.type(v).shape[0];
+  return b.op('reshape', [v], { shape: [1, c, ...new Array<number>(rank - 2).fill(1)] });
+}
+
+/** Sums over every axis but the channel axis: [N, C, ...] -> [C]. */
+function channelSum(b: GradBuilder, v: number): number {
+  const rank = b.type(v).shape.length;
+  return b.op('sum', [v], { axes: [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)], keepdims: false });
+}
+
+/**
+ * Recomputes the group statistics from x (nothing is saved by the forward),
+ * then dx = inv * (gh - mean(gh) - xhat * mean(gh * xhat)) over each group,
+ * with gh = g * weight; dweight = sum(g * xhat), dbias = sum(g).
+ */
+function groupNormGrad(b: GradBuilder): (number | undefined)[] {
+  const [x, w] = b.inputs, xt = b.type(x), g = b.cotOrZero(0);
+  const groups = intAttr('group_norm', b.attrs, 'groups'), eps = floatAttr('group_norm', b.attrs, 'eps');
+  const [N] = xt.shape, rank = xt.shape.length;
+  const len = numel(xt.shape) / N / groups;
+  const k = (v: number): number => b.constant(v, xt.dtype);
+  const grouped = (v: number): number => b.op('reshape', [v], { shape: [N, groups, len] });
+  const xr = grouped(x);
+  const centred = b.op('sub', [xr, b.op('mean', [xr], { axes: [2], keepdims: true })]);
+  const inv = b.op('rsqrt', [b.op('add', [b.op('mean', [b.op('square', [centred])], { axes: [2], keepdims: true }), k(eps)])]);
+  const xhat = b.op('mul', [centred, inv]);
+  const xhatFull = (): number => b.op('reshape', [xhat], { shape: [...xt.shape] });
+  let dx: number | undefined;
+  if (b.needs(0)) {
+    const gh = grouped(b.op('mul', [g, perChannel(b, w, rank)]));
+    const m1 = b.op('mean', [gh], { axes: [2], keepdims: true });
+    const m2 = b.op('mean', [b.op('mul', [gh, xhat])], { axes: [2], keepdims: true });
+    const inner = b.op('sub', [b.op('sub', [gh, m1]), b.op('mul', [xhat, m2])]);
+    dx = b.op('reshape', [b.op('mul', [inv, inner])], { shape: [...xt.shape] });
+  }
+  return [
+    dx,
+    b.needs(1) ? channelSum(b, b.op('mul', [g, xhatFull()])) : undefined,
+    b.needs(2) ? channelSum(b, g) : undefined,
+  ];
+}
 
 const frozenBn: OpDef = {
   name: 'frozen_bn', kind: 'broadcast',
@@ -95,6 +140,21 @@ const frozenBn: OpDef = {
   },
   // Folded into one multiply-add per element.
   flops: (ins) => 2 * numel(ins[0]!.shape),
+  // The statistics are constants by definition: a trainable mean or var is
+  // the user's mistake, said plainly. weight and bias are usually frozen too
+  // but get their (cheap) gradients when they are not.
+  grad(b) {
+    const [x, w, , m, v] = b.inputs, rank = b.type(x).shape.length, g = b.cotOrZero(0);
+    const eps = floatAttr('frozen_bn', b.attrs, 'eps');
+    if (b.needs(3) || b.needs(4)) throw new ShapeError('frozen_bn: the running mean and var are frozen statistics and cannot be trained; declare them frozen');
+    const inv = b.op('rsqrt', [b.op('add', [v, b.constant(eps, b.type(x).dtype)])]);
+    return [
+      b.needs(0) ? b.op('mul', [g, perChannel(b, b.op('mul', [w, inv]), rank)]) : undefined,
+      b.needs(1) ? channelSum(b, b.op('mul', [g, b.op('mul', [b.op('sub', [x, perChannel(b, m, rank)]), perChannel(b, inv, rank)])])) : undefined,
+      b.needs(2) ? channelSum(b, g) : undefined,
+      undefined, undefined,
+    ];
+  },
 };
 
 export const NORM_OPS: readonly OpDef[] = [groupNorm, frozenBn];

@@ -72,4 +72,41 @@ export interface OpDef<A extends Attrs = Attrs> {
   reference(inputs: readonly (Tensor | undefined)[], attrs: A): Tensor[];
   /** Multiply-adds counted as 2 FLOPs; elementwise ops count one per output element. */
   flops(inputs: readonly (ConcreteType | undefined)[], outputs: readonly ConcreteType[], attrs: A): number;
+  /**
+   * The reverse-mode rule (compiler/autodiff.ts), written as graph ops; or
+   * 'none': the op stops the gradient (its outputs are constants to autodiff).
+   */
+  readonly grad: GradRule;
 }
+
+/**
+ * What a gradient rule sees of its forward node and how it emits backward
+ * nodes. Every value is a graph value id; emitted nodes carry the forward
+ * node's span, scope "grad/<scope>", and types from the ops' shape rules.
+ */
+export interface GradBuilder {
+  /** The forward node's input value ids (-1 for an omitted optional input). */
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+  /** The forward node's attrs, defaults filled in. */
+  readonly attrs: Attrs;
+  type(value: number): ConcreteType;
+  /** Whether input i needs a cotangent (it is float and depends on a differentiated param). */
+  needs(input: number): boolean;
+  /** The cotangent of output i; undefined when no gradient reaches it. */
+  cot(output: number): number | undefined;
+  /** The cotangent of output i, zeros when no gradient reaches it. */
+  cotOrZero(output: number): number;
+  /** Emits an op node; returns its outputs. */
+  emit(op: string, inputs: readonly number[], attrs?: Attrs): number[];
+  /** Emits a single-output op node. */
+  op(op: string, inputs: readonly number[], attrs?: Attrs): number;
+  /** A scalar (shape []) or a filled tensor of `shape`, in `dtype`. */
+  constant(value: number, dtype: DType, shape?: readonly number[]): number;
+  /** Sums `g` over the axes a broadcast to g's shape stretched, then reshapes to `shape`. */
+  unbroadcast(g: number, shape: readonly number[]): number;
+}
+
+/** Input cotangents, one per forward input; undefined where none flows (or needs(i) is false). */
+export type GradFn = (b: GradBuilder) => readonly (number | undefined)[];
+export type GradRule = GradFn | 'none';

@@ -4,7 +4,7 @@ import { DType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from './attrs.js';
 import { need, requireDtype } from './checks.js';
-import { Attrs, OpDef, ShapeError } from './op.js';
+import { Attrs, GradBuilder, OpDef, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const NUMERIC: readonly DType[] = ['f32', 'f16', 'i32'];
@@ -51,6 +51,24 @@ function forEachReduced(x: Tensor, axes: readonly number[], each: (o: number, v:
 
 type Kind = 'sum' | 'mean' | 'max' | 'min';
 
+/**
+ * The output cotangent spread back over the reduced axes. max/min route it to
+ * the elements equal to the result; ties split it evenly (torch.amax's rule).
+ */
+function reduceGrad(name: Kind, b: GradBuilder): number {
+  const x = b.inputs[0], xt = b.type(x);
+  const axes = reduceAxes(name, b.attrs, xt.shape.length);
+  const kept = reducedShape(xt.shape as number[], axes, true) as number[];
+  const spread = (v: number): number => b.op('expand', [b.op('reshape', [v], { shape: kept })], { shape: [...xt.shape] });
+  const g = spread(b.cotOrZero(0));
+  if (name === 'sum') return g;
+  if (name === 'mean') return b.op('mul', [g, b.constant(numel(kept) / numel(xt.shape), xt.dtype)]);
+  const hit = b.op('eq', [x, spread(b.outputs[0])]);
+  const ones = b.op('where', [hit, b.constant(1, xt.dtype), b.constant(0, xt.dtype)]);
+  const count = spread(b.op('sum', [ones], { axes, keepdims: true }));
+  return b.op('where', [hit, b.op('div', [g, count]), b.constant(0, xt.dtype)]);
+}
+
 function reduceOp(name: Kind, doc: string): OpDef {
   const accepts: readonly DType[] = name === 'mean' ? ['f32', 'f16'] : NUMERIC;
   return {
@@ -80,6 +98,7 @@ function reduceOp(name: Kind, doc: string): OpDef {
       return [out];
     },
     flops: (ins) => numel(ins[0]!.shape),
+    grad: (b) => [reduceGrad(name, b)],
   };
 }
 
@@ -107,6 +126,7 @@ const argmax: OpDef = {
     return [out];
   },
   flops: (ins) => numel(ins[0]!.shape),
+  grad: 'none',
 };
 
 export const REDUCE_OPS: readonly OpDef[] = [

@@ -4,7 +4,7 @@ import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimsAttr, stringAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireMinRank } from './checks.js';
-import { OpDef, ShapeContext } from './op.js';
+import { GradBuilder, OpDef, ShapeContext } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const MODES = ['nearest', 'bilinear'] as const;
@@ -56,6 +56,29 @@ export function resizePlanes(x: Tensor, oh: number, ow: number, mode: Mode): Ten
   return out;
 }
 
+/** The adjoint of resizePlanes: g: [..., oh, ow] spread back onto [..., H, W] through the same taps. */
+export function resizePlanesAdjoint(g: Tensor, H: number, W: number, mode: Mode): Tensor {
+  const oh = g.shape[g.shape.length - 2], ow = g.shape[g.shape.length - 1];
+  const lead = g.shape.slice(0, -2);
+  const th = mode === 'bilinear' ? bilinearTaps(H, oh) : nearestTaps(H, oh);
+  const tw = mode === 'bilinear' ? bilinearTaps(W, ow) : nearestTaps(W, ow);
+  const acc = new Float64Array(numel(lead) * H * W);
+  for (let p = 0; p < numel(lead); p++) {
+    const dst = p * H * W, src = p * oh * ow;
+    for (let y = 0; y < oh; y++) {
+      const r0 = dst + th.i0[y] * W, r1 = dst + th.i1[y] * W;
+      for (let xx = 0; xx < ow; xx++) {
+        const v = g.data[src + y * ow + xx], a = tw.i0[xx], b = tw.i1[xx];
+        acc[r0 + a] += th.w0[y] * tw.w0[xx] * v; acc[r0 + b] += th.w0[y] * tw.w1[xx] * v;
+        acc[r1 + a] += th.w1[y] * tw.w0[xx] * v; acc[r1 + b] += th.w1[y] * tw.w1[xx] * v;
+      }
+    }
+  }
+  const out = alloc(g.dtype, [...lead, H, W], usesF64([g]));
+  out.data.set(acc);
+  return out;
+}
+
 function resizedType(op: string, x: TensorType | undefined, h: Dim, w: Dim, ctx: ShapeContext): TensorType {
   const t = need(op, x, 'x', 0);
   requireMinRank(op, t, 2, 'input', 0);
@@ -83,7 +106,13 @@ const resize: OpDef = {
     return [resizePlanes(x!, h, w, stringAttr('resize', attrs, 'mode', MODES) as Mode)];
   },
   flops,
+  grad: (b) => [resizeGradOf(b)],
 };
+
+function resizeGradOf(b: GradBuilder): number {
+  const xs = b.type(b.inputs[0]).shape;
+  return b.op('resize_grad', [b.cotOrZero(0)], { size: xs.slice(-2), mode: b.attrs.mode });
+}
 
 const resizeAs: OpDef = {
   name: 'resize_as', kind: 'injective',
@@ -101,6 +130,26 @@ const resizeAs: OpDef = {
     return [resizePlanes(x!, r[r.length - 2], r[r.length - 1], stringAttr('resize_as', attrs, 'mode', MODES) as Mode)];
   },
   flops,
+  // ref only lends its size.
+  grad: (b) => [resizeGradOf(b), undefined],
 };
 
-export const RESIZE_OPS: readonly OpDef[] = [resize, resizeAs];
+const resizeGrad: OpDef = {
+  name: 'resize_grad', kind: 'opaque',
+  doc: 'adjoint of resize: g: [..., h, w] summed back onto [..., size[0], size[1]] through the same nearest or bilinear taps',
+  inputs: [{ name: 'g', dtypes: ['f32', 'f16'] }],
+  attrs: [{ name: 'size', type: 'ints', doc: 'the forward input height and width' }, { name: 'mode', type: 'string', default: 'nearest', choices: MODES }],
+  shape([g], attrs, ctx) {
+    const [h, w] = dimsAttr('resize_grad', attrs, 'size', 2);
+    stringAttr('resize_grad', attrs, 'mode', MODES);
+    return [resizedType('resize_grad', g, h, w, ctx)];
+  },
+  reference([g], attrs) {
+    const [h, w] = dimsAttr('resize_grad', attrs, 'size', 2) as number[];
+    return [resizePlanesAdjoint(g!, h, w, stringAttr('resize_grad', attrs, 'mode', MODES) as Mode)];
+  },
+  flops: (ins, _o, attrs) => numel(ins[0]!.shape) * (attrs.mode === 'bilinear' ? 8 : 1),
+  grad: 'none',
+};
+
+export const RESIZE_OPS: readonly OpDef[] = [resize, resizeAs, resizeGrad];

@@ -4,8 +4,8 @@ import { DType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { boolAttr, dimAttr, intAttr, normAxis } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
-import { OpDef, ShapeError } from './op.js';
-import { alloc, usesF64 } from './tensors.js';
+import { GradBuilder, OpDef, ShapeError } from './op.js';
+import { alloc, store, usesF64 } from './tensors.js';
 
 const NUMERIC: readonly DType[] = ['f32', 'f16', 'i32'];
 
@@ -70,6 +70,7 @@ const topk: OpDef = {
     return selectOutputs(x!, axis, k, boolAttr('topk', attrs, 'largest'));
   },
   flops: (ins) => { const n = numel(ins[0]!.shape); return n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))); },
+  grad: (b) => [selectedGrad('topk', b)],
 };
 
 const sort: OpDef = {
@@ -88,7 +89,15 @@ const sort: OpDef = {
     return selectOutputs(x!, axis, x!.shape[axis], boolAttr('sort', attrs, 'descending'));
   },
   flops: (ins) => { const n = numel(ins[0]!.shape); return n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))); },
+  grad: (b) => [selectedGrad('sort', b)],
 };
+
+/** Values picked by topk/sort send their cotangent back to where they came from (output 1 holds the indices). */
+function selectedGrad(op: string, b: GradBuilder): number {
+  const x = b.inputs[0], xt = b.type(x);
+  const axis = normAxis(op, intAttr(op, b.attrs, 'axis'), xt.shape.length);
+  return b.op('scatter_add', [b.constant(0, xt.dtype, xt.shape), b.outputs[1], b.cotOrZero(0)], { axis });
+}
 
 function checkIndex(op: string, i: number, n: number, at: number): number {
   // Negative indices are errors, as in torch.gather / index_select (no Python-style wrap).
@@ -126,6 +135,10 @@ const gather: OpDef = {
     return [out];
   },
   flops: () => 0,
+  grad(b) {
+    const [x, index] = b.inputs, xt = b.type(x);
+    return [b.op('scatter_add', [b.constant(0, xt.dtype, xt.shape), index, b.cotOrZero(0)], { axis: b.attrs.axis }), undefined];
+  },
 };
 
 const indexSelect: OpDef = {
@@ -156,6 +169,14 @@ const indexSelect: OpDef = {
     return [out];
   },
   flops: () => 0,
+  // The 1-D index is broadcast to g's shape so one scatter_add covers every slice.
+  grad(b) {
+    const [x, index] = b.inputs, xt = b.type(x), g = b.cotOrZero(0), gs = b.type(g).shape;
+    const axis = normAxis('index_select', intAttr('index_select', b.attrs, 'axis'), xt.shape.length);
+    const lined = gs.map((d, i) => (i === axis ? d : 1));
+    const full = b.op('expand', [b.op('reshape', [index], { shape: lined })], { shape: [...gs] });
+    return [b.op('scatter_add', [b.constant(0, xt.dtype, xt.shape), full, g], { axis }), undefined];
+  },
 };
 
 const scatter: OpDef = {
@@ -198,6 +219,44 @@ const scatter: OpDef = {
     return [out];
   },
   flops: () => 0,
+  // x's overwritten elements get no gradient. src is not differentiated:
+  // with duplicate indices only the last writer would get it, and padding
+  // indices (< 0) have no place to read from; the models scatter constants.
+  grad(b) {
+    const [, index, src] = b.inputs, st = b.type(src);
+    return [b.op('scatter', [b.cotOrZero(0), index, b.constant(0, st.dtype, st.shape)], { axis: b.attrs.axis }), undefined, undefined];
+  },
 };
 
-export const SELECT_OPS: readonly OpDef[] = [topk, sort, gather, indexSelect, scatter];
+const scatterAdd: OpDef = {
+  name: 'scatter_add', kind: 'opaque',
+  doc: 'torch.scatter_add: a copy of x with src[..., i, ...] added at out[..., index[..., i, ...], ...] along axis; negative indices are skipped; sums in row-major order of src (deterministic)',
+  inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }, { name: 'src' }],
+  attrs: [{ name: 'axis', type: 'int' }],
+  shape(ins, attrs, ctx) { return scatter.shape(ins, attrs, ctx); },
+  reference([x, index, src], attrs) {
+    const t = x!, ix = index!, s = src!;
+    const axis = normAxis('scatter_add', intAttr('scatter_add', attrs, 'axis'), t.shape.length);
+    const acc = Float64Array.from(t.data);
+    const rank = t.shape.length;
+    const pos = new Array<number>(rank).fill(0);
+    const xStrides = t.shape.map((_, i) => numel(t.shape.slice(i + 1)));
+    for (let o = 0; o < ix.data.length; o++) {
+      const k = ix.data[o];
+      if (k >= 0) {
+        if (k >= t.shape[axis]) throw new RangeError(`scatter_add: index ${k} at position ${o} is out of range for a dim of size ${t.shape[axis]}`);
+        let d0 = 0;
+        for (let d = 0; d < rank; d++) d0 += (d === axis ? k : pos[d]) * xStrides[d];
+        acc[d0] += s.data[o];
+      }
+      for (let d = rank - 1; d >= 0; d--) { if (++pos[d] < ix.shape[d]) break; pos[d] = 0; }
+    }
+    const out = alloc(t.dtype, t.shape, usesF64([t, s]));
+    for (let i = 0; i < acc.length; i++) store(t.dtype, out.data, i, acc[i]);
+    return [out];
+  },
+  flops: (ins) => numel(ins[1]!.shape),
+  grad: 'none',
+};
+
+export const SELECT_OPS: readonly OpDef[] = [topk, sort, gather, indexSelect, scatter, scatterAdd];

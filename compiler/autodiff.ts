@@ -1,0 +1,219 @@
+// Reverse-mode autodiff on the graph IR. Each op's rule lives in its op file
+// (OpDef.grad) and emits ordinary graph ops, so the backward pass is fused,
+// scheduled and interpreted like the forward one.
+//
+// Only float values that depend on a differentiated parameter are "active";
+// only active inputs of nodes the loss depends on get cotangents; backward
+// nodes no gradient needs are removed at the end. Ops declaring grad 'none'
+// (comparisons, indices, matching, NMS, constructors) stop the gradient.
+import { GNode, Graph, GValue } from './graph.js';
+import { OPS } from './ops/index.js';
+import { withDefaults } from './ops/attrs.js';
+import { Attrs, GradBuilder, ShapeContext, ShapeError } from './ops/op.js';
+import { dimEquals, showDim } from './dims.js';
+import { ConcreteType, DType, Span, isFloat, numel, showType } from './types.js';
+
+export interface GradResult {
+  graph: Graph;
+  /** param name → value id of its gradient in graph (also a graph output named "grad/<param name>"). */
+  grads: Map<string, number>;
+}
+
+/** A caller's mistake: unknown loss or parameter, a loss that is not a float scalar. */
+export class AutodiffError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) { super(message); this.name = 'AutodiffError'; }
+}
+
+/** Concrete shapes decide every check; an unequal pair is a bug in a gradient rule. */
+const concreteContext: ShapeContext = {
+  requireEqual(a, b, what) { if (dimEquals(a, b) !== true) throw new ShapeError(`${what} (${showDim(a)} vs ${showDim(b)})`); },
+  requireAtLeast(a, lo, what) { if (typeof a !== 'number' || a < lo) throw new ShapeError(`${what} (${showDim(a)} < ${lo})`); },
+};
+
+/** Appends nodes to a graph copy; types come from the ops' shape rules. */
+class Appender {
+  constructor(readonly graph: Graph) {}
+
+  node(op: string, inputs: readonly number[], attrs: Attrs, types: readonly ConcreteType[], span: Span, scope: string): number[] {
+    const id = this.graph.nodes.length;
+    const outputs = types.map((type, index) => {
+      const v: GValue = { id: this.graph.values.length, type, node: id, index };
+      this.graph.values.push(v);
+      return v.id;
+    });
+    this.graph.nodes.push({ id, op, inputs: [...inputs], attrs, outputs, span, scope });
+    return outputs;
+  }
+
+  opNode(op: string, inputs: readonly number[], attrs: Attrs, span: Span, scope: string): number[] {
+    const def = OPS[op];
+    if (!def) throw new Error(`autodiff: gradient rule emits unknown op '${op}'`);
+    const full = withDefaults(def, attrs);
+    const types = def.shape(inputs.map((v) => (v < 0 ? undefined : this.graph.values[v].type)), full, concreteContext);
+    const concrete = types.map((t) => {
+      if (!t.shape.every((d) => typeof d === 'number')) throw new Error(`autodiff: ${op} gave a symbolic shape ${showType(t)}`);
+      return { dtype: t.dtype, shape: t.shape as number[] };
+    });
+    return this.node(op, inputs, attrs, concrete, span, scope);
+  }
+}
+
+function resolveLoss(g: Graph, loss: string | number): number {
+  let v: number;
+  if (typeof loss === 'number') {
+    if (!Number.isInteger(loss) || loss < 0 || loss >= g.values.length) throw new AutodiffError(`loss value id ${loss} is not in the graph (it has ${g.values.length} values)`);
+    v = loss;
+  } else {
+    const o = g.outputs.find((x) => x.name === loss);
+    if (!o) throw new AutodiffError(`loss '${loss}' is not a graph output; the outputs are ${g.outputs.map((x) => `'${x.name}'`).join(', ') || 'none'}`);
+    v = o.value;
+  }
+  const t = g.values[v].type;
+  if (!isFloat(t.dtype) || numel(t.shape) !== 1) throw new AutodiffError(`loss must be a float scalar (one element), got ${showType(t)}`, );
+  return v;
+}
+
+function chooseParams(g: Graph, wrt: readonly string[] | undefined): Graph['params'] {
+  if (wrt === undefined) return g.params.filter((p) => !p.frozen && isFloat(g.values[p.value].type.dtype));
+  return wrt.map((name) => {
+    const p = g.params.find((q) => q.name === name);
+    if (!p) throw new AutodiffError(`cannot differentiate with respect to '${name}': no such parameter`);
+    if (p.frozen) throw new AutodiffError(`cannot differentiate with respect to '${name}': the parameter is frozen`);
+    if (!isFloat(g.values[p.value].type.dtype)) throw new AutodiffError(`cannot differentiate with respect to '${name}': it is ${g.values[p.value].type.dtype}, not float`);
+    return p;
+  });
+}
+
+/** Float values that depend on one of `sources` through differentiable ops. */
+function activeValues(g: Graph, sources: readonly number[]): Uint8Array {
+  const active = new Uint8Array(g.values.length);
+  for (const v of sources) active[v] = 1;
+  for (const n of g.nodes) {
+    const def = OPS[n.op];
+    if (!def || def.grad === 'none') continue;
+    if (!n.inputs.some((v) => v >= 0 && active[v])) continue;
+    for (const o of n.outputs) if (isFloat(g.values[o].type.dtype)) active[o] = 1;
+  }
+  return active;
+}
+
+/** Removes appended nodes (index >= firstNew) that no graph output reads; renumbers ids. */
+function prune(g: Graph, firstNew: number): Graph {
+  const live = new Uint8Array(g.nodes.length);
+  const stack = g.outputs.map((o) => g.values[o.value].node);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (live[n]) continue;
+    live[n] = 1;
+    for (const v of g.nodes[n].inputs) if (v >= 0) stack.push(g.values[v].node);
+  }
+  const valueMap = new Int32Array(g.values.length).fill(-1);
+  const out: Graph = { nodes: [], values: [], inputs: g.inputs, params: g.params, outputs: [] };
+  for (const n of g.nodes) {
+    if (n.id >= firstNew && !live[n.id]) continue;
+    const id = out.nodes.length;
+    const outputs = n.outputs.map((v) => {
+      const nv: GValue = { id: out.values.length, type: g.values[v].type, node: id, index: g.values[v].index };
+      out.values.push(nv);
+      valueMap[v] = nv.id;
+      return nv.id;
+    });
+    const node: GNode = { ...n, id, inputs: n.inputs.map((v) => (v < 0 ? -1 : valueMap[v])), outputs };
+    out.nodes.push(node);
+  }
+  for (const o of g.outputs) out.outputs.push({ name: o.name, value: valueMap[o.value] });
+  // Forward nodes are all kept, so input and param ids are unchanged.
+  return out;
+}
+
+/**
+ * Appends the backward pass of the scalar `loss` (a graph output name or value
+ * id) w.r.t. every non-frozen param (or `wrt`) to a copy of the graph.
+ * Gradient nodes carry the span of the forward node they differentiate, scope
+ * "grad/<scope>". Each gradient is also a graph output "grad/<param name>"; a
+ * param the loss does not depend on gets a zeros constant.
+ */
+export function differentiate(graph: Graph, loss: string | number, opts: { wrt?: string[]; seed?: number } = {}): GradResult {
+  const g: Graph = { nodes: [...graph.nodes], values: [...graph.values], inputs: [...graph.inputs], params: [...graph.params], outputs: [...graph.outputs] };
+  const lossValue = resolveLoss(g, loss);
+  const params = chooseParams(g, opts.wrt);
+  const firstNew = g.nodes.length;
+  const app = new Appender(g);
+  const active = activeValues(g, params.map((p) => p.value));
+  const cot = new Map<number, number>();
+  const lossNode = g.nodes[g.values[lossValue].node];
+  const lossType = g.values[lossValue].type;
+  const constant = (value: number, dtype: DType, shape: readonly number[], span: Span, scope: string): number =>
+    app.node('const', [], { value }, [{ dtype, shape: [...shape] }], span, scope)[0];
+  cot.set(lossValue, constant(opts.seed ?? 1, lossType.dtype, lossType.shape, lossNode.span, `grad/${lossNode.scope}`));
+
+  const accumulate = (v: number, c: number, span: Span, scope: string): void => {
+    const prev = cot.get(v);
+    cot.set(v, prev === undefined ? c : app.opNode('add', [prev, c], {}, span, scope)[0]);
+  };
+
+  for (let at = lossNode.id; at >= 0; at--) {
+    const node = g.nodes[at];
+    const def = OPS[node.op];
+    if (!def || def.grad === 'none') continue; // sources, and ops that stop the gradient
+    if (!node.outputs.some((o) => cot.has(o))) continue;
+    if (!node.inputs.some((v) => v >= 0 && active[v])) continue;
+    const scope = `grad/${node.scope}`;
+    const emit = (op: string, inputs: readonly number[], attrs: Attrs = {}): number[] => app.opNode(op, inputs, attrs, node.span, scope);
+    const b: GradBuilder = {
+      inputs: node.inputs, outputs: node.outputs, attrs: withDefaults(def, node.attrs),
+      type: (v) => g.values[v].type,
+      needs: (i) => node.inputs[i] !== undefined && node.inputs[i] >= 0 && active[node.inputs[i]] === 1,
+      cot: (i) => cot.get(node.outputs[i]),
+      cotOrZero: (i) => {
+        const c = cot.get(node.outputs[i]);
+        if (c !== undefined) return c;
+        const t = g.values[node.outputs[i]].type;
+        return constant(0, t.dtype, t.shape, node.span, scope);
+      },
+      emit,
+      op: (op, inputs, attrs) => emit(op, inputs, attrs)[0],
+      constant: (value, dtype, shape = []) => constant(value, dtype, shape, node.span, scope),
+      unbroadcast: (c, shape) => unbroadcast(c, shape, emit, g),
+    };
+    const ins = def.grad(b);
+    node.inputs.forEach((v, i) => {
+      if (!b.needs(i)) return;
+      const c = ins[i];
+      if (c === undefined) return;
+      const want = g.values[v].type, got = g.values[c].type;
+      if (want.dtype !== got.dtype || want.shape.length !== got.shape.length || want.shape.some((d, k) => d !== got.shape[k])) {
+        throw new Error(`autodiff: the ${node.op} rule gave input ${i} a cotangent ${showType(got)} for a value ${showType(want)}`);
+      }
+      accumulate(v, c, node.span, scope);
+    });
+  }
+
+  const grads = new Map<string, number>();
+  for (const p of params) {
+    let c = cot.get(p.value);
+    const node = g.nodes[g.values[p.value].node];
+    if (c === undefined) {
+      const t = g.values[p.value].type;
+      c = constant(0, t.dtype, t.shape, node.span, `grad/${node.scope}`);
+    }
+    g.outputs.push({ name: `grad/${p.name}`, value: c });
+  }
+  const pruned = prune(g, firstNew);
+  for (const p of params) grads.set(p.name, pruned.outputs.find((o) => o.name === `grad/${p.name}`)!.value);
+  return { graph: pruned, grads };
+}
+
+/** Sums g over the axes a broadcast to g's shape stretched (leading and size-1 dims), then reshapes to `shape`. */
+function unbroadcast(c: number, shape: readonly number[], emit: (op: string, inputs: readonly number[], attrs?: Attrs) => number[], g: Graph): number {
+  const cs = g.values[c].type.shape;
+  if (cs.length === shape.length && cs.every((d, i) => d === shape[i])) return c;
+  const lead = cs.length - shape.length;
+  const axes: number[] = [];
+  cs.forEach((d, i) => { if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i); });
+  const summed = axes.length ? emit('sum', [c], { axes, keepdims: false })[0] : c;
+  const ss = g.values[summed].type.shape;
+  if (ss.length === shape.length && ss.every((d, i) => d === shape[i])) return summed;
+  return emit('reshape', [summed], { shape: [...shape] })[0];
+}
