@@ -1,0 +1,456 @@
+// fusedet_cuda.node: the CUDA half of the native addon, a module of its own
+// (binding.gyp target fusedet_cuda) so the CPU half never depends on it.
+// Everything runs on Node's main thread against the device's primary
+// context and one stream. Device pointers cross into JavaScript as BigInts.
+#include <napi.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda_api.h"
+
+namespace fusedet {
+namespace {
+
+using namespace cu;
+
+struct State {
+  Driver* driver = nullptr;
+  Nvrtc* nvrtc = nullptr;
+  CUdevice device = 0;
+  CUcontext ctx = nullptr;
+  CUstream stream = nullptr;
+  bool open = false;
+  // Bumped when the context is reset after a fatal error, so handles from
+  // before (modules, pointers) are refused instead of used.
+  int generation = 0;
+  std::vector<CUevent> events;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+std::string strArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::String>().Utf8Value(); }
+
+std::vector<std::string> strings(const Napi::Value& v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+uint64_t ptrArg(const Napi::Env& env, const Napi::Value& v) {
+  if (!v.IsBigInt()) throw Napi::TypeError::New(env, "a device pointer must be a bigint");
+  bool lossless = true;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+// Errors after which the context is unusable (the driver's "sticky" errors).
+bool sticky(CUresult r) { return r == 700 || r == 701 || r == 702 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 || r == 719 || r == 214; }
+
+void resetAfter(CUresult r) {
+  State& s = state();
+  if (!sticky(r) || !s.open) return;
+  // The context cannot be repaired; a fresh primary context makes the device
+  // usable again for a later load in this process.
+  s.events.clear();
+  s.stream = nullptr;
+  s.driver->cuDevicePrimaryCtxReset(s.device);
+  s.open = false;
+  s.generation++;
+}
+
+[[noreturn]] void fail(const Napi::Env& env, const std::string& what, CUresult r) {
+  std::string msg = what + ": " + errorText(*state().driver, r);
+  if (sticky(r) && state().open) {
+    resetAfter(r);
+    msg += "; the CUDA context was reset, so the program must be loaded again";
+  }
+  throw Napi::Error::New(env, msg);
+}
+
+void check(const Napi::Env& env, CUresult r, const std::string& what) {
+  if (r != SUCCESS) fail(env, what, r);
+}
+
+void requireOpen(const Napi::Env& env) {
+  State& s = state();
+  if (!s.open) throw Napi::Error::New(env, "the CUDA device is not open (call open() first, or it was reset after an error)");
+  check(env, s.driver->cuCtxSetCurrent(s.ctx), "cuCtxSetCurrent");
+}
+
+// Waits for the stream with a deadline, so a hung kernel becomes an error
+// instead of a hung process.
+void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what) {
+  State& s = state();
+  const auto start = std::chrono::steady_clock::now();
+  int spins = 0;
+  for (;;) {
+    const CUresult r = s.driver->cuStreamQuery(s.stream);
+    if (r == SUCCESS) return;
+    if (r != ERROR_NOT_READY) fail(env, what, r);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (ms > timeoutMs) {
+      throw Napi::Error::New(env, what + ": the GPU did not finish within " + std::to_string(static_cast<int>(timeoutMs / 1000)) +
+                                      " s (FUSEDET_CUDA_TIMEOUT sets the limit in seconds)");
+    }
+    if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
+  }
+}
+
+// open(driverPaths, deviceIndex, minCC) -> { name, cc, driverVersion, multiprocessors, totalBytes, libcuda }
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = state();
+  const int index = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  const int minCC = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 70;
+  if (!s.driver) {
+    std::string why;
+    s.driver = loadDriver(strings(info[0]), &why);
+    if (!s.driver) throw Napi::Error::New(env, why);
+  }
+  Driver& d = *s.driver;
+  CUresult r = d.cuInit(0);
+  if (r != SUCCESS) {
+    int version = 0;
+    d.cuDriverGetVersion(&version);
+    throw Napi::Error::New(env, "cuInit failed: " + errorText(d, r) + " (driver " + d.path + ", CUDA " + std::to_string(version / 1000) + "." +
+                                    std::to_string(version % 1000 / 10) + "): no usable NVIDIA GPU, or the driver and kernel module do not match");
+  }
+  int count = 0;
+  check(env, d.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count == 0) throw Napi::Error::New(env, "the NVIDIA driver is installed but sees no GPU (cuDeviceGetCount = 0; check CUDA_VISIBLE_DEVICES)");
+  if (index < 0 || index >= count)
+    throw Napi::Error::New(env, "FUSEDET_CUDA_DEVICE=" + std::to_string(index) + " but there are " + std::to_string(count) + " GPU(s)");
+  check(env, d.cuDeviceGet(&s.device, index), "cuDeviceGet");
+  int major = 0, minor = 0, sms = 0, version = 0;
+  char name[256] = {0};
+  size_t total = 0;
+  check(env, d.cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, s.device), "cuDeviceGetAttribute(major)");
+  check(env, d.cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, s.device), "cuDeviceGetAttribute(minor)");
+  check(env, d.cuDeviceGetAttribute(&sms, ATTR_MULTIPROCESSOR_COUNT, s.device), "cuDeviceGetAttribute(SMs)");
+  check(env, d.cuDeviceGetName(name, sizeof name - 1, s.device), "cuDeviceGetName");
+  check(env, d.cuDeviceTotalMem(&total, s.device), "cuDeviceTotalMem");
+  check(env, d.cuDriverGetVersion(&version), "cuDriverGetVersion");
+  if (major * 10 + minor < minCC) {
+    throw Napi::Error::New(env, std::string(name) + " has compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+                                    "; fusedet's CUDA runtime needs " + std::to_string(minCC / 10) + "." + std::to_string(minCC % 10) + " or newer");
+  }
+  if (!s.open) {
+    check(env, d.cuDevicePrimaryCtxRetain(&s.ctx, s.device), "cuDevicePrimaryCtxRetain");
+    check(env, d.cuCtxSetCurrent(s.ctx), "cuCtxSetCurrent");
+    check(env, d.cuStreamCreate(&s.stream, STREAM_NON_BLOCKING), "cuStreamCreate");
+    s.open = true;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("name", name);
+  out.Set("cc", major * 10 + minor);
+  out.Set("driverVersion", version);
+  out.Set("multiprocessors", sms);
+  out.Set("totalBytes", static_cast<double>(total));
+  out.Set("libcuda", d.path);
+  out.Set("generation", s.generation);
+  return out;
+}
+
+// nvrtc(paths) -> { path, version: major*1000 + minor*10 }
+Napi::Value LoadNvrtcFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = state();
+  if (!s.nvrtc) {
+    std::string why;
+    s.nvrtc = loadNvrtc(strings(info[0]), &why);
+    if (!s.nvrtc) throw Napi::Error::New(env, why);
+  }
+  int major = 0, minor = 0;
+  s.nvrtc->nvrtcVersion(&major, &minor);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("path", s.nvrtc->path);
+  out.Set("version", major * 1000 + minor * 10);
+  return out;
+}
+
+// nvrtcCompile(source, fileName, options) -> { image: Buffer (cubin), log }
+Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Nvrtc* n = state().nvrtc;
+  if (!n) throw Napi::Error::New(env, "NVRTC is not loaded (call nvrtc() first)");
+  const std::string src = strArg(info, 0), file = strArg(info, 1);
+  const std::vector<std::string> opts = strings(info[2]);
+  std::vector<const char*> argv;
+  for (const auto& o : opts) argv.push_back(o.c_str());
+  nvrtcProgram prog = nullptr;
+  nvrtcResult r = n->nvrtcCreateProgram(&prog, src.c_str(), file.c_str(), 0, nullptr, nullptr);
+  if (r != 0) throw Napi::Error::New(env, std::string("nvrtcCreateProgram: ") + n->nvrtcGetErrorString(r));
+  std::unique_ptr<_nvrtcProgram, void (*)(nvrtcProgram)> guard(prog, [](nvrtcProgram p) { state().nvrtc->nvrtcDestroyProgram(&p); });
+  r = n->nvrtcCompileProgram(prog, static_cast<int>(argv.size()), argv.data());
+  size_t logSize = 0;
+  n->nvrtcGetProgramLogSize(prog, &logSize);
+  std::string log(logSize, '\0');
+  if (logSize) n->nvrtcGetProgramLog(prog, &log[0]);
+  while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
+  if (r != 0) throw Napi::Error::New(env, std::string("NVRTC could not compile ") + file + " (" + n->nvrtcGetErrorString(r) + "):\n" + log);
+  size_t size = 0;
+  r = n->nvrtcGetCUBINSize(prog, &size);
+  if (r != 0 || size == 0) throw Napi::Error::New(env, "NVRTC produced no cubin for " + file + " (pass a real --gpu-architecture=sm_XX)");
+  auto image = Napi::Buffer<char>::New(env, size);
+  r = n->nvrtcGetCUBIN(prog, image.Data());
+  if (r != 0) throw Napi::Error::New(env, std::string("nvrtcGetCUBIN: ") + n->nvrtcGetErrorString(r));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("image", image);
+  out.Set("log", log);
+  return out;
+}
+
+struct Module {
+  CUmodule module = nullptr;
+  int generation = 0;
+  std::vector<CUfunction> functions;
+  std::vector<std::string> names;
+};
+
+Module& moduleArg(const Napi::Env& env, const Napi::Value& v) {
+  if (!v.IsExternal()) throw Napi::TypeError::New(env, "expected a module from loadModule()");
+  Module* m = v.As<Napi::External<Module>>().Data();
+  if (!m->module || m->generation != state().generation)
+    throw Napi::Error::New(env, "this CUDA module is no longer valid (unloaded, or the context was reset after an error)");
+  return *m;
+}
+
+// loadModule(image: Uint8Array (cubin or NUL-terminated PTX), names) -> module
+Napi::Value LoadModule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  Driver& d = *state().driver;
+  auto image = info[0].As<Napi::Uint8Array>();
+  const std::vector<std::string> names = strings(info[1]);
+  auto m = std::make_unique<Module>();
+  m->generation = state().generation;
+  m->names = names;
+  char log[8192] = {0};
+  int keys[] = {JIT_ERROR_LOG_BUFFER, JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void* values[] = {log, reinterpret_cast<void*>(static_cast<uintptr_t>(sizeof log))};
+  CUresult r = d.cuModuleLoadDataEx(&m->module, image.Data(), 2, keys, values);
+  if (r != SUCCESS) fail(env, std::string("cuModuleLoadData refused the compiled kernels") + (log[0] ? std::string(" (") + log + ")" : ""), r);
+  for (const auto& name : names) {
+    CUfunction f = nullptr;
+    r = d.cuModuleGetFunction(&f, m->module, name.c_str());
+    if (r != SUCCESS) {
+      d.cuModuleUnload(m->module);
+      fail(env, "kernel '" + name + "' is missing from the compiled module", r);
+    }
+    m->functions.push_back(f);
+  }
+  return Napi::External<Module>::New(env, m.release(), [](Napi::Env, Module* m) {
+    State& s = state();
+    if (m->module && s.open && m->generation == s.generation) s.driver->cuModuleUnload(m->module);
+    delete m;
+  });
+}
+
+// registers(module) -> number[] per kernel (FUSEDET_DEBUG reports)
+Napi::Value Registers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  Module& m = moduleArg(env, info[0]);
+  Napi::Array out = Napi::Array::New(env, m.functions.size());
+  for (size_t i = 0; i < m.functions.size(); i++) {
+    int regs = 0;
+    state().driver->cuFuncGetAttribute(&regs, FUNC_ATTR_NUM_REGS, m.functions[i]);
+    out.Set(i, regs);
+  }
+  return out;
+}
+
+std::string mib(double bytes) { return std::to_string(static_cast<long long>(bytes / 1048576.0 + 0.5)) + " MiB"; }
+
+// alloc(bytes) -> bigint device pointer (zeroed)
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  Driver& d = *state().driver;
+  const double bytes = info[0].As<Napi::Number>().DoubleValue();
+  CUdeviceptr p = 0;
+  CUresult r = d.cuMemAlloc(&p, bytes < 1 ? 1 : static_cast<size_t>(bytes));
+  if (r == ERROR_OUT_OF_MEMORY) {
+    size_t freeB = 0, totalB = 0;
+    d.cuMemGetInfo(&freeB, &totalB);
+    throw Napi::Error::New(env, "out of GPU memory allocating " + std::to_string(static_cast<long long>(bytes)) + " bytes (" + mib(bytes) + "); " +
+                                    mib(static_cast<double>(freeB)) + " free of " + mib(static_cast<double>(totalB)));
+  }
+  check(env, r, "cuMemAlloc(" + std::to_string(static_cast<long long>(bytes)) + " bytes)");
+  check(env, d.cuMemsetD8Async(p, 0, static_cast<size_t>(bytes), state().stream), "cuMemsetD8Async");
+  return Napi::BigInt::New(env, static_cast<uint64_t>(p));
+}
+
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t p = ptrArg(env, info[0]);
+  const int generation = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : state().generation;
+  // Pointers from before a reset died with their context.
+  if (state().open && generation == state().generation) {
+    requireOpen(env);
+    check(env, state().driver->cuMemFree(p), "cuMemFree");
+  }
+  return env.Undefined();
+}
+
+Napi::Value MemInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  size_t freeB = 0, totalB = 0;
+  check(env, state().driver->cuMemGetInfo(&freeB, &totalB), "cuMemGetInfo");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("free", static_cast<double>(freeB));
+  out.Set("total", static_cast<double>(totalB));
+  return out;
+}
+
+uint8_t* viewData(const Napi::Env& env, const Napi::Value& v, size_t* bytes) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "host data must be a TypedArray");
+  auto ta = v.As<Napi::TypedArray>();
+  *bytes = ta.ByteLength();
+  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+}
+
+// copy(uploads: [ptr, TypedArray][], downloads: [ptr, Uint8Array][], timeoutMs)
+// queues every copy on the stream, then waits once.
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  State& s = state();
+  auto ups = info[0].As<Napi::Array>(), downs = info[1].As<Napi::Array>();
+  const double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
+  for (uint32_t i = 0; i < ups.Length(); i++) {
+    auto pair = ups.Get(i).As<Napi::Array>();
+    size_t bytes = 0;
+    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
+    check(env, s.driver->cuMemcpyHtoDAsync(ptrArg(env, pair.Get(0u)), data, bytes, s.stream), "upload of " + std::to_string(bytes) + " bytes");
+  }
+  for (uint32_t i = 0; i < downs.Length(); i++) {
+    auto pair = downs.Get(i).As<Napi::Array>();
+    size_t bytes = 0;
+    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
+    check(env, s.driver->cuMemcpyDtoHAsync(data, ptrArg(env, pair.Get(0u)), bytes, s.stream), "download of " + std::to_string(bytes) + " bytes");
+  }
+  syncStream(env, timeoutMs, "copy");
+  return env.Undefined();
+}
+
+std::string launchName(const Module& m, int64_t l, int64_t k, int64_t grid, int64_t block) {
+  return "launch " + std::to_string(l) + " of kernel " + m.names[k] + " (grid " + std::to_string(grid) + " x block " + std::to_string(block) + ")";
+}
+
+// run(module, plan: BigInt64Array, slots: BigInt64Array (device pointer per slot),
+//     uploads, downloads, options: { timeoutMs, timing, syncEach }) -> Float64Array of ms per launch, or undefined.
+// plan = [count, per launch: kernel, grid, block, nbufs, nargs, slot ids..., args...].
+Napi::Value Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  State& s = state();
+  Driver& d = *s.driver;
+  Module& m = moduleArg(env, info[0]);
+  auto planArr = info[1].As<Napi::TypedArray>(), slotArr = info[2].As<Napi::TypedArray>();
+  if (planArr.TypedArrayType() != napi_bigint64_array || slotArr.TypedArrayType() != napi_bigint64_array)
+    throw Napi::TypeError::New(env, "run: plan and slots must be BigInt64Arrays");
+  const int64_t* plan = reinterpret_cast<const int64_t*>(static_cast<uint8_t*>(planArr.ArrayBuffer().Data()) + planArr.ByteOffset());
+  const int64_t* slots = reinterpret_cast<const int64_t*>(static_cast<uint8_t*>(slotArr.ArrayBuffer().Data()) + slotArr.ByteOffset());
+  const size_t planLen = planArr.ElementLength(), slotCount = slotArr.ElementLength();
+  auto ups = info[3].As<Napi::Array>(), downs = info[4].As<Napi::Array>();
+  auto opts = info[5].As<Napi::Object>();
+  const double timeoutMs = opts.Get("timeoutMs").As<Napi::Number>().DoubleValue();
+  const bool timing = opts.Get("timing").ToBoolean();
+  const bool syncEach = opts.Get("syncEach").ToBoolean();
+
+  auto bad = [&](const std::string& what) { return Napi::RangeError::New(env, "run: malformed plan: " + what); };
+  if (planLen < 1 || plan[0] < 0) throw bad("no launch count");
+  const int64_t count = plan[0];
+  if (timing) {
+    while (s.events.size() < static_cast<size_t>(count) + 1) {
+      CUevent e = nullptr;
+      check(env, d.cuEventCreate(&e, 0), "cuEventCreate");
+      s.events.push_back(e);
+    }
+  }
+  for (uint32_t i = 0; i < ups.Length(); i++) {
+    auto pair = ups.Get(i).As<Napi::Array>();
+    size_t bytes = 0;
+    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
+    check(env, d.cuMemcpyHtoDAsync(ptrArg(env, pair.Get(0u)), data, bytes, s.stream), "upload of input " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+  }
+  if (timing) check(env, d.cuEventRecord(s.events[0], s.stream), "cuEventRecord");
+  std::vector<CUdeviceptr> ptrs;
+  std::vector<void*> params;
+  size_t at = 1;
+  for (int64_t l = 0; l < count; l++) {
+    if (at + 5 > planLen) throw bad("launch " + std::to_string(l) + " is truncated");
+    const int64_t k = plan[at], grid = plan[at + 1], block = plan[at + 2], nbufs = plan[at + 3], nargs = plan[at + 4];
+    at += 5;
+    if (k < 0 || k >= static_cast<int64_t>(m.functions.size())) throw bad("launch " + std::to_string(l) + " names kernel " + std::to_string(k));
+    if (grid < 0 || nbufs < 0 || nargs < 0 || at + nbufs + nargs > planLen) throw bad("launch " + std::to_string(l) + " is truncated");
+    if (grid > 2147483647LL || block < 1 || block > 1024)
+      throw Napi::RangeError::New(env, launchName(m, l, k, grid, block) + ": outside CUDA's limits (grid < 2^31, block 1..1024)");
+    ptrs.assign(nbufs, 0);
+    params.clear();
+    for (int64_t b = 0; b < nbufs; b++) {
+      const int64_t id = plan[at + b];
+      if (id < 0 || id >= static_cast<int64_t>(slotCount)) throw bad("launch " + std::to_string(l) + " uses slot " + std::to_string(id));
+      ptrs[b] = static_cast<CUdeviceptr>(slots[id]);
+      params.push_back(&ptrs[b]);
+    }
+    at += nbufs;
+    for (int64_t a = 0; a < nargs; a++) params.push_back(const_cast<int64_t*>(plan + at + a));
+    at += nargs;
+    if (grid > 0) {
+      const CUresult r = d.cuLaunchKernel(m.functions[k], static_cast<unsigned>(grid), 1, 1, static_cast<unsigned>(block), 1, 1, 0, s.stream, params.data(), nullptr);
+      if (r != SUCCESS) fail(env, launchName(m, l, k, grid, block) + " failed", r);
+    }
+    if (timing) check(env, d.cuEventRecord(s.events[l + 1], s.stream), "cuEventRecord");
+    if (syncEach) syncStream(env, timeoutMs, launchName(m, l, k, grid, block));
+  }
+  for (uint32_t i = 0; i < downs.Length(); i++) {
+    auto pair = downs.Get(i).As<Napi::Array>();
+    size_t bytes = 0;
+    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
+    check(env, d.cuMemcpyDtoHAsync(data, ptrArg(env, pair.Get(0u)), bytes, s.stream), "download of output " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+  }
+  syncStream(env, timeoutMs, "a kernel of this run (" + std::to_string(count) + " launches; FUSEDET_CUDA_SYNC=1 synchronises after each to name the failing one)");
+  if (!timing) return env.Undefined();
+  auto times = Napi::Float64Array::New(env, count);
+  for (int64_t l = 0; l < count; l++) {
+    float ms = 0;
+    check(env, d.cuEventElapsedTime(&ms, s.events[l], s.events[l + 1]), "cuEventElapsedTime");
+    times[l] = static_cast<double>(ms);
+  }
+  return times;
+}
+
+Napi::Value Generation(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state().generation); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("nvrtc", Napi::Function::New(env, LoadNvrtcFn));
+  exports.Set("nvrtcCompile", Napi::Function::New(env, NvrtcCompile));
+  exports.Set("loadModule", Napi::Function::New(env, LoadModule));
+  exports.Set("registers", Napi::Function::New(env, Registers));
+  exports.Set("alloc", Napi::Function::New(env, Alloc));
+  exports.Set("free", Napi::Function::New(env, Free));
+  exports.Set("memInfo", Napi::Function::New(env, MemInfo));
+  exports.Set("copy", Napi::Function::New(env, Copy));
+  exports.Set("run", Napi::Function::New(env, Run));
+  exports.Set("generation", Napi::Function::New(env, Generation));
+  return exports;
+}
+
+}  // namespace
+}  // namespace fusedet
+
+static Napi::Object InitCuda(Napi::Env env, Napi::Object exports) { return fusedet::Init(env, exports); }
+
+NODE_API_MODULE(fusedet_cuda, InitCuda)
