@@ -125,6 +125,17 @@ gpuTest('device lost: a clear error at once, no hang', async () => {
   await rejects(() => own.load(smokeProgram(2, 3)), (e: unknown) => e instanceof WebGpuError);
 });
 
+gpuTest('device lost while a run is in flight: that run rejects, no hang', async () => {
+  const own = await openOrSkip('errors.test.ts (lost mid-run)');
+  if (!own) return;
+  const ex = await own.load(smokeProgram(32, 128));
+  const { x, w } = smokeData(32, 128);
+  await ex.setParams({ w });
+  const pending = ex.run({ x });
+  own.destroy();
+  await rejects(() => pending, (e: unknown) => e instanceof DeviceLostError);
+});
+
 test('no Vulkan driver: the reason names VK_ICD_FILENAMES and the apt package', () => {
   const node = fileURLToPath(new URL('../../runtime-webgpu/node.js', import.meta.url));
   const script = `import { createNodeWebGpu } from ${JSON.stringify(node)};
