@@ -13,8 +13,8 @@
 // (x, y) with x·y ≥ grid, so a kernel reads its workgroup index as
 //   let wg = workgroup_id.x + workgroup_id.y * num_workgroups.x;
 //   if (wg >= args.grid) { return; }
-// (the guard must come before any workgroupBarrier a kernel uses only if the
-// whole workgroup returns together, which it does: wg is uniform).
+// The early return is safe before a workgroupBarrier: wg is the same for every
+// thread of a workgroup, so the whole workgroup returns together.
 import type { Tensor } from '../compiler/tensor.js';
 import type { Program, ProgramBuffer, Executable, LoadStats, LaunchTime } from './contract.js';
 import type { OpenDevice } from './device.js';
