@@ -55,7 +55,8 @@ class Appender {
       if (!t.shape.every((d) => typeof d === 'number')) throw new Error(`autodiff: ${op} gave a symbolic shape ${showType(t)}`);
       return { dtype: t.dtype, shape: t.shape as number[] };
     });
-    return this.node(op, inputs, attrs, concrete, span, scope);
+    // Nodes carry every attr, defaults filled in, as lowering writes them.
+    return this.node(op, inputs, full, concrete, span, scope);
   }
 }
 
