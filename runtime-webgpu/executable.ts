@@ -123,6 +123,11 @@ export class WebGpuExecutable implements Executable {
       if (bad !== undefined) throw new WebGpuError(`launch ${i} (${p.kernels[l.kernel].name}) binds buffer #${bad}, which the program does not declare`);
     });
     for (const [name, id] of Object.entries(p.outputs)) this.declared(id, `output '${name}'`);
+    p.launches.forEach((l, i) => {
+      // WGSL has no 64-bit integers: args travel as i32 words.
+      const big = l.args.find((a) => !Number.isInteger(a) || a > 2147483647 || a < -2147483648);
+      if (big !== undefined) throw new DeviceLimitError(`launch ${i} (${p.kernels[l.kernel].name}) has argument ${big}, which does not fit the 32-bit integers WGSL kernels take`);
+    });
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     for (const b of p.buffers) {

@@ -7,7 +7,7 @@ import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
 import type { Program } from '../../runtime-webgpu/contract.js';
 import { splitGrid } from '../../runtime-webgpu/executable.js';
 import { tensor } from '../../compiler/tensor.js';
-import { smokeProgram, smokeData, smokeReference } from '../../web/smoke-program.js';
+import { smokeProgram, smokeData, smokeReference, ROW_SUM_WGSL as SMOKE_ROW_SUM } from '../../web/smoke-program.js';
 
 const rt = await openOrSkip('test/runtime-webgpu/kernels.test.ts');
 const gpuTest = rt ? test : test.skip;
@@ -159,6 +159,27 @@ gpuTest('FUSEDET_DEBUG=2: per-launch times from timestamp queries', async () => 
   assert.ok(lines.some((l) => /^\[webgpu\] launch 0 row_sum grid 8×1: [\d.]+ ms, [\d.]+ GB\/s$/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => /^\[webgpu\] loaded 2 kernels/.test(l)));
   rt2.destroy();
+});
+
+gpuTest('FUSEDET_DEBUG=4: each kernel\'s WGSL is written once and its path logged', async () => {
+  const lines: string[] = [];
+  const dumps: string[] = [];
+  const rt4 = await createNodeWebGpu({ debug: 4, log: (l) => lines.push(l), dumpSource: (name, _hash, src) => { dumps.push(src); return `/dump/${name}.wgsl`; } });
+  const p = smokeProgram(3, 4);
+  p.launches.push({ ...p.launches[0] });
+  const ex = await rt4.load(p);
+  assert.equal(lines.filter((l) => l.startsWith('[webgpu] row_sum: ')), ['[webgpu] row_sum: /dump/row_sum.wgsl'], 'rendered once for two launches');
+  assert.ok(dumps.includes(SMOKE_ROW_SUM));
+  ex.dispose();
+  rt4.destroy();
+});
+
+gpuTest('an int argument over 32 bits is refused with the launch named', async () => {
+  const p = smokeProgram(2, 2);
+  p.launches[0] = { ...p.launches[0], args: [2 ** 33] };
+  let msg = '';
+  try { await rt!.load(p); } catch (e) { msg = (e as Error).message; }
+  assert.is(msg, 'launch 0 (row_sum) has argument 8589934592, which does not fit the 32-bit integers WGSL kernels take');
 });
 
 gpuTest('device limits are reported for the fusion pass', () => {
