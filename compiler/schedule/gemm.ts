@@ -36,8 +36,14 @@ interface GemmParts {
   setup(problem: Expr): void;
   /** The weight A[row, k] (row clamped by the caller). */
   a(row: Expr, k: Expr): Expr;
-  /** A table in workgroup memory computed once per workgroup before packing: entry e's values, given the strip start n0 and TN. */
-  table?: { size(TN: number): number; arrays: { name: string; t: 'i64' | 'bool' }[]; values(e: Expr, TN: number): Expr[] };
+  /** Tables in workgroup memory computed once per workgroup before packing: entry e's values, given the strip start n0 and TN. */
+  tables?: { size(TN: number): number; arrays: { name: string; t: 'i64' | 'bool' }[]; values(e: Expr, TN: number): Expr[] }[];
+  /**
+   * Where a run of VG panel columns of the current row is a contiguous,
+   * in-bounds stretch of the input, its flag and source offset: that run is
+   * copied with vector loads instead of column by column.
+   */
+  packRun?(group: Expr, VG: number): { contiguous: Expr; load(lane: Expr): Expr };
   /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop. */
   packRow(k: Expr): void;
   /** The panel value of the current row at column j (col = its clamped output column). */
@@ -62,7 +68,8 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
-  for (const a of parts.table?.arrays ?? []) em.locals.push({ name: a.name, t: a.t, size: parts.table!.size(TN) });
+  for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
+  const VG = Math.min(16, TN);
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM });
   const I = v('ii'), J = v('j'), KK = v('kk');
   // Per-thread lets die at barriers (the C rendering splits the thread loop
@@ -76,12 +83,13 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
   };
   const k0 = mul(v('c'), idx(KC));
   const body = em.block(() => {
-    if (parts.table) {
-      const tab = parts.table;
+    if (parts.tables) {
       prelude();
-      em.emit(threadStrided('e', idx(tab.size(TN)), WG, em.block(() => {
-        tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x)));
-      })));
+      for (const tab of parts.tables) {
+        em.emit(threadStrided('e', idx(tab.size(TN)), WG, em.block(() => {
+          tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x)));
+        })));
+      }
       em.emit(barrier);
     }
     em.emit(for_('ii', idx(0), idx(TM * TN), [lstore('acc', I, f32(0))], true));
@@ -90,10 +98,22 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
       prelude();
       const pack = em.block(() => {
         em.emit(let_('kg', 'i64', add(k0, KK)));
+        const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), parts.packValue(j, min(add(v('n0'), j), idx(s.N - 1)))));
         const fill = em.block(() => {
           parts.packRow(v('kg'));
-          em.emit(for_('j', idx(0), idx(TN), em.block(() => {
-            em.emit(lstore('panel', add(mul(KK, idx(TN)), J), parts.packValue(J, min(add(v('n0'), J), idx(s.N - 1)))));
+          if (!parts.packRun) {
+            em.emit(for_('j', idx(0), idx(TN), em.block(() => column(J))));
+            return;
+          }
+          const run = parts.packRun;
+          em.emit(for_('g', idx(0), idx(TN / VG), em.block(() => {
+            const { contiguous, load } = run(v('g'), VG);
+            const jj = v('jj');
+            const fast = [for_('jj', idx(0), idx(VG), [
+              lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
+            ], false, VG)];
+            const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
+            em.emit(if_(contiguous, fast, slow));
           })));
         });
         const zero = [for_('j', idx(0), idx(TN), [lstore('panel', add(mul(KK, idx(TN)), J), f32(0))])];
@@ -167,7 +187,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
     a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32'),
     // Per (kernel tap, column): the input offset within a channel plane and
     // whether it lies inside the image, so packing is a load and a select.
-    table: {
+    tables: [{
       size: (TN) => KH * KW * TN,
       arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
       values(e, TN) {
@@ -178,9 +198,30 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
         const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
         return [sel(ok, add(mul(ih, idx(W)), iw), idx(0)), ok];
       },
-    },
+    }, ...(sw === 1 ? [{
+      // Per (kernel tap, run of VG columns): one output row, inside the image on both ends.
+      size: (TN: number) => KH * KW * (TN / Math.min(16, TN)),
+      arrays: [{ name: 'kcont', t: 'bool' as const }],
+      values(e: Expr, TN: number) {
+        const vg = Math.min(16, TN), groups = TN / vg;
+        const kr = div(e, idx(groups));
+        const c0 = em.bind(add(v('n0'), mul(mod(e, idx(groups)), idx(vg))), 'c0');
+        const c1 = add(c0, idx(vg - 1));
+        const ih = add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh)));
+        const dx = sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw));
+        return [and(and(bin('le', c1, idx(OH * OW - 1)), bin('eq', div(c0, idx(OW)), div(c1, idx(OW)))),
+          and(inRange(ih, H), and(bin('ge', add(mod(c0, idx(OW)), dx), idx(0)), bin('lt', add(mod(c1, idx(OW)), dx), idx(W)))))];
+      },
+    }] : [])],
+    ...(sw === 1 ? {
+      packRun: (group: Expr, vg: number) => ({
+        contiguous: lload('kcont', add(mul(v('kr'), idx(tileWidth(OH * OW) / vg)), group), 'bool'),
+        load: (lane: Expr) => em.bufLoad(xb, add(add(v('xrow'), lload('koff', add(v('tb'), mul(group, idx(vg))), 'i64')), lane), 'f32'),
+      }),
+    } : {}),
     packRow(k) {
-      em.emit(let_('tb', 'i64', mul(mod(k, idx(KH * KW)), idx(tileWidth(OH * OW)))));
+      em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
+      em.emit(let_('tb', 'i64', mul(v('kr'), idx(tileWidth(OH * OW)))));
       em.emit(let_('xrow', 'i64', add(v('xbase'), mul(div(k, idx(KH * KW)), idx(H * W)))));
     },
     packValue(j) {

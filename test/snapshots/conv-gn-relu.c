@@ -18,6 +18,7 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -38,6 +39,11 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+      }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
@@ -47,22 +53,31 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = (gid / 15);
-        int64_t q_7 = (gid % 15);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 15);
+        int64_t q_8 = (gid % 15);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 480));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -72,13 +87,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_8 = (gid / 15);
-        int64_t q_9 = (gid % 15);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 15);
+        int64_t q_10 = (gid % 15);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -99,13 +114,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_10 = (gid / 15);
-      int64_t q_11 = (gid % 15);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 15);
+      int64_t q_12 = (gid % 15);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -185,6 +200,7 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[192];
     float wv[6];
     {
@@ -206,6 +222,11 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+      }
     }
     {
       const int64_t lid = 0;
@@ -217,22 +238,31 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 15);
-        int64_t q_7 = (gid % 15);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 15);
+        int64_t q_8 = (gid % 15);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 480));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -243,13 +273,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = (gid / 15);
-        int64_t q_9 = (gid % 15);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 15);
+        int64_t q_10 = (gid % 15);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -271,13 +301,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q_10 = (gid / 15);
-      int64_t q_11 = (gid % 15);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 15);
+      int64_t q_12 = (gid % 15);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {

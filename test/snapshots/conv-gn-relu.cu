@@ -7,6 +7,7 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -27,6 +28,11 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
       koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+    }
   }
   __syncthreads();
   {
@@ -37,22 +43,31 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 15);
-      long long q_7 = (gid % 15);
-      long long nimg = q_6;
+      long long q_7 = (gid / 15);
+      long long q_8 = (gid % 15);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 480));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -63,13 +78,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 15);
-      long long q_9 = (gid % 15);
-      long long nimg = q_8;
+      long long q_9 = (gid / 15);
+      long long q_10 = (gid % 15);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -91,13 +106,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 15);
-    long long q_11 = (gid % 15);
-    long long nimg = q_10;
+    long long q_11 = (gid / 15);
+    long long q_12 = (gid % 15);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -168,6 +183,7 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -188,6 +204,11 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
       koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+    }
   }
   __syncthreads();
   {
@@ -198,22 +219,31 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 15);
-      long long q_7 = (gid % 15);
-      long long nimg = q_6;
+      long long q_7 = (gid / 15);
+      long long q_8 = (gid % 15);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 480));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -224,13 +254,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 15);
-      long long q_9 = (gid % 15);
-      long long nimg = q_8;
+      long long q_9 = (gid / 15);
+      long long q_10 = (gid % 15);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -252,13 +282,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 15);
-    long long q_11 = (gid % 15);
-    long long nimg = q_10;
+    long long q_11 = (gid / 15);
+    long long q_12 = (gid % 15);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {

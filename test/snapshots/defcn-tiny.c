@@ -68,7 +68,8 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 27) + kk);
           if ((kg < 27)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 4096));
             for (int64_t j = 0; j < 32; j++) {
               panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -217,7 +218,8 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 36) + kk);
           if ((kg < 36)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 256));
             for (int64_t j = 0; j < 32; j++) {
               panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -294,6 +296,7 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float panel[2304];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[384];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
@@ -314,6 +317,11 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (((18 - lid) + 1) / 2); e_k++) {
+        int64_t e = (lid + (e_k * 2));
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
       #pragma GCC unroll 16
@@ -323,22 +331,31 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -348,13 +365,13 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
@@ -375,21 +392,21 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 8) && (cn < 64))) {
-            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_12;
+            float t_13 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
           }
         }
       }
@@ -453,7 +470,8 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 4) + kk);
           if ((kg < 4)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + (kg * 256));
             for (int64_t j = 0; j < 32; j++) {
               panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -571,7 +589,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 16; j++) {
               panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -646,6 +665,7 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float panel[2304];
     int64_t koff[144];
     uint8_t kok[144];
+    uint8_t kcont[9];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -664,6 +684,10 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -685,10 +709,19 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -799,7 +832,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t j = 0; j < 16; j++) {
               panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -915,7 +949,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 8; j++) {
               panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -990,6 +1025,7 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1008,6 +1044,10 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1029,10 +1069,19 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1143,7 +1192,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t j = 0; j < 8; j++) {
               panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -1217,6 +1267,7 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[128];
     int64_t koff[8];
     uint8_t kok[8];
+    uint8_t kcont[1];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1235,6 +1286,10 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((((n0 / 2) + e) >= 0) && (((n0 / 2) + e) < 2)) && (((n0 % 2) >= 0) && (((n0 + 7) % 2) < 2))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1256,10 +1311,19 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1327,6 +1391,7 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float panel[256];
     int64_t koff[16];
     uint8_t kok[16];
+    uint8_t kcont[1];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1345,6 +1410,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((((n0 / 4) + e) >= 0) && (((n0 / 4) + e) < 4)) && (((n0 % 4) >= 0) && (((n0 + 15) % 4) < 4))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1366,10 +1435,19 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + (kg * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -1440,6 +1518,7 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     float panel[256];
     int64_t koff[32];
     uint8_t kok[32];
+    uint8_t kcont[2];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1460,6 +1539,11 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (((2 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && (((((c0_6 / 8) + (e / 2)) >= 0) && (((c0_6 / 8) + (e / 2)) < 8)) && (((c0_6 % 8) >= 0) && (((c0_6 + 15) % 8) < 8))));
+      }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
@@ -1469,22 +1553,31 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
-            int64_t tb = 0;
+            int64_t kr = 0;
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + (kg * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1494,13 +1587,13 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
@@ -1521,23 +1614,23 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 16) && (cn < 64))) {
-            float t_12 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
-            float t_13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t_14 = (t_12 + t_13);
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_14;
+            float t_13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+            float t_14 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_15 = (t_13 + t_14);
+            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
           }
         }
       }
@@ -1556,6 +1649,7 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1574,6 +1668,10 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1595,10 +1693,19 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1704,7 +1811,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
               panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -1774,6 +1882,7 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[576];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1794,6 +1903,11 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
@@ -1803,22 +1917,31 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -1828,13 +1951,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -1855,13 +1978,13 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -1887,6 +2010,7 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[2304];
     int64_t koff[144];
     uint8_t kok[144];
+    uint8_t kcont[9];
     float acc[288];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1905,6 +2029,10 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -1926,10 +2054,19 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2053,7 +2190,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
               panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -2177,6 +2315,7 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[192];
     float wv[6];
     {
@@ -2198,6 +2337,11 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      }
     }
     {
       const int64_t lid = 0;
@@ -2209,22 +2353,31 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2235,13 +2388,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2263,13 +2416,13 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -2296,6 +2449,7 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[192];
     float wv[6];
     {
@@ -2317,6 +2471,11 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      }
     }
     {
       const int64_t lid = 0;
@@ -2328,22 +2487,31 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -2354,13 +2522,13 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -2382,25 +2550,25 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
           int64_t row = (r0 + ii);
           int64_t cn = (n0 + j);
           if (((row < 4) && (cn < 64))) {
-            float t_12 = B4[0];
-            float t_13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
-            float t_14 = (t_12 * t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            float t_16 = (t_15 * 8.0f);
-            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_16;
+            float t_13 = B4[0];
+            float t_14 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+            float t_15 = (t_13 * t_14);
+            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+            float t_17 = (t_16 * 8.0f);
+            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_17;
           }
         }
       }
@@ -2473,6 +2641,7 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[2304];
     int64_t koff[144];
     uint8_t kok[144];
+    uint8_t kcont[9];
     float acc[96];
     float wv[6];
     {
@@ -2492,6 +2661,10 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
       }
     }
     {
@@ -2515,10 +2688,19 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2588,6 +2770,7 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float panel[2304];
     int64_t koff[144];
     uint8_t kok[144];
+    uint8_t kcont[9];
     float acc[96];
     float wv[6];
     {
@@ -2607,6 +2790,10 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
       }
     }
     {
@@ -2630,10 +2817,19 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -2761,6 +2957,7 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -2780,6 +2977,10 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
       }
     }
     {
@@ -2803,10 +3004,19 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2876,6 +3086,7 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -2895,6 +3106,10 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
       }
     }
     {
@@ -2918,10 +3133,19 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2995,6 +3219,7 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[144];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -3013,6 +3238,10 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
         koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -3034,10 +3263,19 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3157,6 +3395,7 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -3176,6 +3415,10 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
         koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
       }
     }
     {
@@ -3199,10 +3442,19 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3272,6 +3524,7 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -3291,6 +3544,10 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
         koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
       }
     }
     {
@@ -3314,10 +3571,19 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3392,6 +3658,7 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -3411,6 +3678,10 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
         koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
       }
     }
     {
@@ -3434,10 +3705,19 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -3992,6 +4272,7 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[4608];
     int64_t koff[288];
     uint8_t kok[288];
+    uint8_t kcont[18];
     float acc[192];
     float wv[6];
     {
@@ -4013,6 +4294,11 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
         kok[e] = ok_5;
       }
+      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_6 = (n0 + ((e % 2) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      }
     }
     {
       const int64_t lid = 0;
@@ -4024,22 +4310,31 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_8 * 32);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 32);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 32);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 2; g++) {
+              if (kcont[((kr * 2) + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 32; j++) {
@@ -4050,13 +4345,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 2);
+        int64_t q_10 = (gid % 2);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 32);
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
           for (int64_t kk = 0; kk < 144; kk++) {
@@ -4078,13 +4373,13 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 2);
+      int64_t q_12 = (gid % 2);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 32);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         for (int64_t j = 0; j < 32; j++) {
@@ -4132,6 +4427,7 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[2304];
     int64_t koff[144];
     uint8_t kok[144];
+    uint8_t kcont[9];
     float acc[96];
     float wv[6];
     {
@@ -4151,6 +4447,10 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
         koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
       }
     }
     {
@@ -4174,10 +4474,19 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 16);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -4268,6 +4577,7 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -4287,6 +4597,10 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
         koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
       }
     }
     {
@@ -4310,10 +4624,19 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -4402,6 +4725,7 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     float panel[1152];
     int64_t koff[72];
     uint8_t kok[72];
+    uint8_t kcont[9];
     float acc[48];
     float wv[6];
     {
@@ -4421,6 +4745,10 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
         koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
         kok[e] = ok_4;
+      }
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
       }
     }
     {
@@ -4444,10 +4772,19 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 8);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(kr + g)]) {
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {

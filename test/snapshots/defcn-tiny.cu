@@ -49,7 +49,8 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
         long long kk = (lid + kk_k);
         long long kg = ((c * 27) + kk);
         if ((kg < 27)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 4096));
           for (long long j = 0; j < 32; j++) {
             panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -187,7 +188,8 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 36) + kk);
         if ((kg < 36)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 256));
           for (long long j = 0; j < 32; j++) {
             panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -257,6 +259,7 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   __shared__ float panel[2304];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -277,6 +280,11 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (((18 - lid) + 1) / 2); e_k++) {
+      long long e = (lid + (e_k * 2));
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -287,22 +295,31 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -313,13 +330,13 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
@@ -341,21 +358,21 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 8) && (cn < 64))) {
-          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_12;
+          float t_13 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
         }
       }
     }
@@ -410,7 +427,8 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 4) + kk);
         if ((kg < 4)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 32);
           long long xrow = (xbase + (kg * 256));
           for (long long j = 0; j < 32; j++) {
             panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -522,7 +540,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 16; j++) {
             panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -590,6 +609,7 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   __shared__ float panel[2304];
   __shared__ long long koff[144];
   __shared__ bool kok[144];
+  __shared__ bool kcont[9];
   float acc[96];
   float wv[6];
   {
@@ -608,6 +628,10 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
     }
   }
   __syncthreads();
@@ -630,10 +654,19 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -737,7 +770,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 16);
           long long xrow = (xbase + (kg * 64));
           for (long long j = 0; j < 16; j++) {
             panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -847,7 +881,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 8; j++) {
             panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -915,6 +950,7 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -933,6 +969,10 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
     }
   }
   __syncthreads();
@@ -955,10 +995,19 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1062,7 +1111,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg * 16));
           for (long long j = 0; j < 8; j++) {
             panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -1132,6 +1182,7 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   __shared__ float panel[128];
   __shared__ long long koff[8];
   __shared__ bool kok[8];
+  __shared__ bool kcont[1];
   float acc[48];
   float wv[6];
   {
@@ -1150,6 +1201,10 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((((n0 / 2) + e) >= 0) && (((n0 / 2) + e) < 2)) && (((n0 % 2) >= 0) && (((n0 + 7) % 2) < 2))));
     }
   }
   __syncthreads();
@@ -1172,10 +1227,19 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1238,6 +1302,7 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   __shared__ float panel[256];
   __shared__ long long koff[16];
   __shared__ bool kok[16];
+  __shared__ bool kcont[1];
   float acc[96];
   float wv[6];
   {
@@ -1256,6 +1321,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((((n0 / 4) + e) >= 0) && (((n0 / 4) + e) < 4)) && (((n0 % 4) >= 0) && (((n0 + 15) % 4) < 4))));
     }
   }
   __syncthreads();
@@ -1278,10 +1347,19 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 16);
           long long xrow = (xbase + (kg * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1347,6 +1425,7 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   __shared__ float panel[256];
   __shared__ long long koff[32];
   __shared__ bool kok[32];
+  __shared__ bool kcont[2];
   float acc[192];
   float wv[6];
   {
@@ -1367,6 +1446,11 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (((2 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && (((((c0_6 / 8) + (e / 2)) >= 0) && (((c0_6 / 8) + (e / 2)) < 8)) && (((c0_6 % 8) >= 0) && (((c0_6 + 15) % 8) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -1377,22 +1461,31 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
-          long long tb = 0;
+          long long kr = 0;
+          long long tb = (kr * 32);
           long long xrow = (xbase + (kg * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1403,13 +1496,13 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
@@ -1431,23 +1524,23 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 16) && (cn < 64))) {
-          float t_12 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
-          float t_13 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t_14 = (t_12 + t_13);
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_14;
+          float t_13 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+          float t_14 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t_15 = (t_13 + t_14);
+          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
         }
       }
     }
@@ -1460,6 +1553,7 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -1478,6 +1572,10 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
     }
   }
   __syncthreads();
@@ -1500,10 +1598,19 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1606,7 +1713,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
             panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -1672,6 +1780,7 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -1692,6 +1801,11 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -1702,22 +1816,31 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -1728,13 +1851,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -1756,13 +1879,13 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -1782,6 +1905,7 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   __shared__ float panel[2304];
   __shared__ long long koff[144];
   __shared__ bool kok[144];
+  __shared__ bool kcont[9];
   float acc[96];
   float wv[6];
   {
@@ -1800,6 +1924,10 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
     }
   }
   __syncthreads();
@@ -1822,10 +1950,19 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -1943,7 +2080,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
             panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
@@ -2060,6 +2198,7 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -2080,6 +2219,11 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -2090,22 +2234,31 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2116,13 +2269,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2144,13 +2297,13 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -2170,6 +2323,7 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -2190,6 +2344,11 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -2200,22 +2359,31 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -2226,13 +2394,13 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -2254,25 +2422,25 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
         long long row = (r0 + ii);
         long long cn = (n0 + j);
         if (((row < 4) && (cn < 64))) {
-          float t_12 = B4[0];
-          float t_13 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
-          float t_14 = (t_12 * t_13);
-          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-          float t_16 = (t_15 * 8.0f);
-          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_16;
+          float t_13 = B4[0];
+          float t_14 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
+          float t_15 = (t_13 * t_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          float t_17 = (t_16 * 8.0f);
+          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_17;
         }
       }
     }
@@ -2336,6 +2504,7 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   __shared__ float panel[2304];
   __shared__ long long koff[144];
   __shared__ bool kok[144];
+  __shared__ bool kcont[9];
   float acc[96];
   float wv[6];
   {
@@ -2354,6 +2523,10 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
     }
   }
   __syncthreads();
@@ -2376,10 +2549,19 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2442,6 +2624,7 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   __shared__ float panel[2304];
   __shared__ long long koff[144];
   __shared__ bool kok[144];
+  __shared__ bool kcont[9];
   float acc[96];
   float wv[6];
   {
@@ -2460,6 +2643,10 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
     }
   }
   __syncthreads();
@@ -2482,10 +2669,19 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -2604,6 +2800,7 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -2622,6 +2819,10 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
     }
   }
   __syncthreads();
@@ -2644,10 +2845,19 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2710,6 +2920,7 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -2728,6 +2939,10 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
     }
   }
   __syncthreads();
@@ -2750,10 +2965,19 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2821,6 +3045,7 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -2839,6 +3064,10 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
       koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
+      long long e = (lid + (e_k * 3));
+      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
     }
   }
   __syncthreads();
@@ -2861,10 +3090,19 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2977,6 +3215,7 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -2995,6 +3234,10 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
       koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
     }
   }
   __syncthreads();
@@ -3017,10 +3260,19 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3083,6 +3335,7 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -3101,6 +3354,10 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
       koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
     }
   }
   __syncthreads();
@@ -3123,10 +3380,19 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3194,6 +3460,7 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -3212,6 +3479,10 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
       koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
     }
   }
   __syncthreads();
@@ -3234,10 +3505,19 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -3781,6 +4061,7 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   __shared__ float panel[4608];
   __shared__ long long koff[288];
   __shared__ bool kok[288];
+  __shared__ bool kcont[18];
   float acc[192];
   float wv[6];
   {
@@ -3801,6 +4082,11 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
       koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
       kok[e] = ok_5;
     }
+    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_6 = (n0 + ((e % 2) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+    }
   }
   __syncthreads();
   {
@@ -3811,22 +4097,31 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_8 * 32);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 32);
+          long long kr = (kg % 9);
+          long long tb = (kr * 32);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 2; g++) {
+            if (kcont[((kr * 2) + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 32; j++) {
@@ -3837,13 +4132,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_9 = (gid / 2);
+      long long q_10 = (gid % 2);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 32);
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
         for (long long kk = 0; kk < 144; kk++) {
@@ -3865,13 +4160,13 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_11 = (gid / 2);
+    long long q_12 = (gid % 2);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 32);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       for (long long j = 0; j < 32; j++) {
@@ -3909,6 +4204,7 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   __shared__ float panel[2304];
   __shared__ long long koff[144];
   __shared__ bool kok[144];
+  __shared__ bool kcont[9];
   float acc[96];
   float wv[6];
   {
@@ -3927,6 +4223,10 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
       koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
     }
   }
   __syncthreads();
@@ -3949,10 +4249,19 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 16);
+          long long kr = (kg % 9);
+          long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -4033,6 +4342,7 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -4051,6 +4361,10 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
       koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
     }
   }
   __syncthreads();
@@ -4073,10 +4387,19 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -4155,6 +4478,7 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   __shared__ float panel[1152];
   __shared__ long long koff[72];
   __shared__ bool kok[72];
+  __shared__ bool kcont[9];
   float acc[48];
   float wv[6];
   {
@@ -4173,6 +4497,10 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
       bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
       koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
       kok[e] = ok_4;
+    }
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
     }
   }
   __syncthreads();
@@ -4195,10 +4523,19 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 8);
+          long long kr = (kg % 9);
+          long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(kr + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
