@@ -105,19 +105,32 @@ void CpuPool::work(int /*index*/) {
   }
 }
 
-// Sense-reversing barrier: spin briefly (launches are short), then yield so
-// an oversubscribed machine is not starved by waiting threads.
+// Barrier between launches: spin briefly (launches are short), then sleep,
+// so on an oversubscribed machine a waiting thread gives its core to the one
+// it waits for. sleepers_ and barrierPhase_ use sequentially consistent
+// operations: the last arriver's store of the phase and its load of
+// sleepers_, against a sleeper's increment and its load of the phase, must
+// not both miss each other.
 void CpuPool::barrier() {
   if (threads_ == 1) return;
-  const uint64_t phase = barrierPhase_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
-    arrived_.store(0, std::memory_order_relaxed);
-    barrierPhase_.store(phase + 1, std::memory_order_release);
+  const uint64_t phase = barrierPhase_.load();
+  if (arrived_.fetch_add(1) + 1 == threads_) {
+    arrived_.store(0);
+    barrierPhase_.store(phase + 1);
+    if (sleepers_.load() > 0) {
+      std::lock_guard<std::mutex> lock(barrierMutex_);
+      barrierWake_.notify_all();
+    }
     return;
   }
-  for (int spins = 0; barrierPhase_.load(std::memory_order_acquire) == phase; spins++) {
-    if (spins > 2000) std::this_thread::yield();
+  for (int spins = 0; spins < kSpins; spins++) {
+    if (barrierPhase_.load(std::memory_order_acquire) != phase) return;
+    cpuRelax();
   }
+  std::unique_lock<std::mutex> lock(barrierMutex_);
+  sleepers_.fetch_add(1);
+  barrierWake_.wait(lock, [&] { return barrierPhase_.load() != phase; });
+  sleepers_.fetch_sub(1);
 }
 
 }  // namespace fusedet

@@ -56,6 +56,10 @@ class CpuPool {
   std::vector<std::atomic<int64_t>> next_;  // next unclaimed workgroup, per launch
   std::atomic<int> arrived_{0};
   std::atomic<uint64_t> barrierPhase_{0};
+  // Threads that stopped spinning at the barrier and sleep on barrierWake_.
+  std::atomic<int> sleepers_{0};
+  std::mutex barrierMutex_;
+  std::condition_variable barrierWake_;
 };
 
 // Threads for a new pool: FUSEDET_THREADS if set and positive, else the CPUs

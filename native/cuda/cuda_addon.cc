@@ -301,6 +301,16 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// zero(ptr, bytes): stream-ordered, so a reused block reads as zeros to the next launch.
+Napi::Value Zero(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireOpen(env);
+  const uint64_t p = ptrArg(env, info[0]);
+  const double bytes = info[1].As<Napi::Number>().DoubleValue();
+  check(env, state().driver->cuMemsetD8Async(p, 0, static_cast<size_t>(bytes), state().stream), "cuMemsetD8Async");
+  return env.Undefined();
+}
+
 Napi::Value MemInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireOpen(env);
@@ -426,7 +436,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   for (int64_t l = 0; l < count; l++) {
     float ms = 0;
     check(env, d.cuEventElapsedTime(&ms, s.events[l], s.events[l + 1]), "cuEventElapsedTime");
-    times[l] = static_cast<double>(ms);
+    times.Data()[l] = static_cast<double>(ms);
   }
   return times;
 }
@@ -441,6 +451,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("registers", Napi::Function::New(env, Registers));
   exports.Set("alloc", Napi::Function::New(env, Alloc));
   exports.Set("free", Napi::Function::New(env, Free));
+  exports.Set("zero", Napi::Function::New(env, Zero));
   exports.Set("memInfo", Napi::Function::New(env, MemInfo));
   exports.Set("copy", Napi::Function::New(env, Copy));
   exports.Set("run", Napi::Function::New(env, Run));
