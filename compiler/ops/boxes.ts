@@ -2,9 +2,10 @@
 import { showDim } from '../dims.js';
 import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
-import { boolAttr, floatAttr } from './attrs.js';
+import { floatAttr } from './attrs.js';
+import { alignedGrad } from './box-grad.js';
 import { need, requireDtype, requireEq, requireMinRank, requireRank } from './checks.js';
-import { GradBuilder, OpDef, ShapeContext, ShapeError } from './op.js';
+import { OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -200,79 +201,4 @@ const boxGiouAligned: OpDef = {
   grad: (b) => alignedGrad(b, true),
 };
 
-function alignedGrad(b: GradBuilder, generalized: boolean): (number | undefined)[] {
-  const eps = generalized ? floatAttr('box_giou_aligned', b.attrs, 'eps') : 0;
-  const [da, db] = b.emit('box_iou_aligned_grad', [b.inputs[0], b.inputs[1], b.cotOrZero(0)], { generalized, eps });
-  return [b.needs(0) ? da : undefined, b.needs(1) ? db : undefined];
-}
-
-/**
- * d(IoU or GIoU)/d(a, b) of one aligned pair, scaled by g, added into da/db
- * at offset i. The forward's clamps pass the gradient where the clamped value
- * is the one used (>= eps; intersection sides > 0); min/max give it to a on ties.
- */
-function overlapGrad(a: ArrayLike<number>, b: ArrayLike<number>, i: number, g: number, generalized: boolean, eps: number, da: Float64Array, db: Float64Array): void {
-  const [a0, a1, a2, a3] = [a[i], a[i + 1], a[i + 2], a[i + 3]], [b0, b1, b2, b3] = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-  const iwRaw = Math.min(a2, b2) - Math.max(a0, b0), ihRaw = Math.min(a3, b3) - Math.max(a1, b1);
-  if (!generalized && !(iwRaw > 0 && ihRaw > 0)) return; // IoU is 0 there: flat
-  const iw = Math.max(0, iwRaw), ih = Math.max(0, ihRaw);
-  const inter = iw * ih;
-  const union = (a2 - a0) * (a3 - a1) + (b2 - b0) * (b3 - b1) - inter;
-  let dInter = 0, dUnion = 0, dEw = 0, dEh = 0;
-  const ew = Math.max(a2, b2) - Math.min(a0, b0), eh = Math.max(a3, b3) - Math.min(a1, b1);
-  if (generalized) {
-    const U = Math.max(union, eps), enc = ew * eh, E = Math.max(enc, eps);
-    dInter = g / U;
-    if (union >= eps) dUnion += -g * inter / (U * U);
-    dUnion += g / E;
-    let dEnc = -g / E;
-    if (enc >= eps) dEnc += g * (enc - union) / (E * E);
-    dEw = dEnc * eh; dEh = dEnc * ew;
-  } else {
-    dInter = g / union;
-    dUnion = -g * inter / (union * union);
-  }
-  dInter -= dUnion; // union = areaA + areaB - inter
-  const dIw = iwRaw > 0 ? dInter * ih : 0, dIh = ihRaw > 0 ? dInter * iw : 0;
-  // Areas.
-  da[i + 2] += dUnion * (a3 - a1); da[i] -= dUnion * (a3 - a1); da[i + 3] += dUnion * (a2 - a0); da[i + 1] -= dUnion * (a2 - a0);
-  db[i + 2] += dUnion * (b3 - b1); db[i] -= dUnion * (b3 - b1); db[i + 3] += dUnion * (b2 - b0); db[i + 1] -= dUnion * (b2 - b0);
-  // Intersection: min of the far sides minus max of the near sides.
-  if (a2 <= b2) da[i + 2] += dIw; else db[i + 2] += dIw;
-  if (a0 >= b0) da[i] -= dIw; else db[i] -= dIw;
-  if (a3 <= b3) da[i + 3] += dIh; else db[i + 3] += dIh;
-  if (a1 >= b1) da[i + 1] -= dIh; else db[i + 1] -= dIh;
-  // Enclosing box: max of the far sides minus min of the near sides.
-  if (a2 >= b2) da[i + 2] += dEw; else db[i + 2] += dEw;
-  if (a0 <= b0) da[i] -= dEw; else db[i] -= dEw;
-  if (a3 >= b3) da[i + 3] += dEh; else db[i + 3] += dEh;
-  if (a1 <= b1) da[i + 1] -= dEh; else db[i + 1] -= dEh;
-}
-
-const boxIouAlignedGrad: OpDef = {
-  name: 'box_iou_aligned_grad', kind: 'broadcast',
-  doc: 'adjoint of box_iou_aligned (generalized false) or box_giou_aligned (true): a, b: [..., 4], g: [...] -> (da, db)',
-  inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }, { name: 'g', dtypes: FLOAT }],
-  attrs: [{ name: 'generalized', type: 'bool', default: false }, { name: 'eps', type: 'float', default: 1e-7 }],
-  shape([a, b, g], attrs, ctx) {
-    const [out] = alignedShape('box_iou_aligned_grad', a, b, ctx);
-    const tg = need('box_iou_aligned_grad', g, 'g', 2);
-    requireRank('box_iou_aligned_grad', tg, out.shape.length, 'g', 2, 'the shape of the IoU');
-    out.shape.forEach((d, i) => requireEq(ctx, tg.shape[i], d, `box_iou_aligned_grad: g dim ${i} is ${showDim(tg.shape[i])} but the IoU has ${showDim(d)}`, 2));
-    boolAttr('box_iou_aligned_grad', attrs, 'generalized');
-    return [{ dtype: a!.dtype, shape: a!.shape }, { dtype: a!.dtype, shape: a!.shape }];
-  },
-  reference([a, b, g], attrs) {
-    const generalized = boolAttr('box_iou_aligned_grad', attrs, 'generalized'), eps = floatAttr('box_iou_aligned_grad', attrs, 'eps');
-    const da = new Float64Array(a!.data.length), db = new Float64Array(a!.data.length);
-    for (let i = 0; i < g!.data.length; i++) overlapGrad(a!.data, b!.data, i * 4, g!.data[i], generalized, eps, da, db);
-    const f64 = usesF64([a, b, g]);
-    const oa = alloc(a!.dtype, a!.shape, f64), ob = alloc(a!.dtype, a!.shape, f64);
-    oa.data.set(da); ob.data.set(db);
-    return [oa, ob];
-  },
-  flops: (_i, outs) => 12 * numel(outs[0].shape),
-  grad: 'none',
-};
-
-export const BOX_OPS: readonly OpDef[] = [boxDecode, boxIou, boxIouAligned, boxGiouAligned, insideBox, centerPrior, boxIouAlignedGrad];
+export const BOX_OPS: readonly OpDef[] = [boxDecode, boxIou, boxIouAligned, boxGiouAligned, insideBox, centerPrior];

@@ -109,9 +109,20 @@ const resize: OpDef = {
   grad: (b) => [resizeGradOf(b)],
 };
 
+/**
+ * Nearest upsampling by whole factors (the FPN's 2x) is a sum over each
+ * source pixel's fh x fw block: reshape + sum, which fuse like any
+ * reduction. Every other case is the dedicated resize_grad adjoint.
+ */
 function resizeGradOf(b: GradBuilder): number {
-  const xs = b.type(b.inputs[0]).shape;
-  return b.op('resize_grad', [b.cotOrZero(0)], { size: xs.slice(-2), mode: b.attrs.mode });
+  const xs = b.type(b.inputs[0]).shape, g = b.cotOrZero(0), gs = b.type(g).shape;
+  const [H, W] = xs.slice(-2), [oh, ow] = gs.slice(-2);
+  if (b.attrs.mode === 'nearest' && oh % H === 0 && ow % W === 0) {
+    const lead = gs.slice(0, -2), r = lead.length;
+    const blocks = b.op('reshape', [g], { shape: [...lead, H, oh / H, W, ow / W] });
+    return b.op('sum', [blocks], { axes: [r + 1, r + 3], keepdims: false });
+  }
+  return b.op('resize_grad', [g], { size: xs.slice(-2), mode: b.attrs.mode });
 }
 
 const resizeAs: OpDef = {

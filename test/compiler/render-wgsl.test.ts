@@ -43,7 +43,7 @@ test('helpers only when used; NaN/Inf without const-expressions; reserved names 
     ],
   };
   const src = renderWgsl(k);
-  assert.match(src, /var filter_: f32 = f32_pow\(B0\[lid\], 2\.0f\);/);
+  assert.match(src, /let filter_: f32 = f32_pow\(B0\[lid\], 2\.0f\);/);
   assert.match(src, /fn f32_pow\(/);
   assert.match(src, /fn f32_max\(/);
   assert.match(src, /fn f32_isnan\(/);

@@ -50,6 +50,8 @@ test('resize: nearest and bilinear, up and down, odd sizes', () => {
     gradCheck('resize', [rand64([2, 3, 4, 5], 1)], { size: [7, 9], mode });
     gradCheck('resize', [rand64([1, 2, 9, 7], 2)], { size: [4, 3], mode });
     gradCheck('resize', [rand64([3, 5], 3)], { size: [5, 5], mode });
+    // Whole factors: nearest takes the reshape + sum path.
+    gradCheck('resize', [rand64([2, 1, 3, 4], 4)], { size: [6, 12], mode });
   }
 });
 
