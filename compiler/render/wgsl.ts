@@ -49,6 +49,8 @@ export class WgslRenderer extends CFamilyRenderer {
   private scalarRegs = new Set<string>();
   /** Names declared in each enclosing statement list (innermost last). */
   private scopes: Set<string>[] = [];
+  /** Names assigned after their declaration (a `set`, or a second `let`): these need `var`. */
+  private mutable = new Set<string>();
 
   constructor(private readonly opts: WgslOptions = {}) {
     super();
@@ -152,7 +154,9 @@ export class WgslRenderer extends CFamilyRenderer {
         const scope = this.scopes[this.scopes.length - 1];
         if (scope?.has(s.name)) return `${ind}${ident(s.name)} = ${this.expr(s.v)};\n`;
         scope?.add(s.name);
-        return `${ind}var ${ident(s.name)}: ${this.types[s.t]} = ${this.expr(s.v)};\n`;
+        // A value never assigned again is a WGSL `let`: an SSA value, not function memory.
+        const kw = this.mutable.has(s.name) ? 'var' : 'let';
+        return `${ind}${kw} ${ident(s.name)}: ${this.types[s.t]} = ${this.expr(s.v)};\n`;
       }
       case 'set': return `${ind}${ident(s.name)} = ${this.expr(s.v)};\n`;
       case 'store': {
@@ -180,6 +184,7 @@ export class WgslRenderer extends CFamilyRenderer {
       `@group(0) @binding(${i}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('');
     const locals = k.locals.map((a) => `var<workgroup> ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
     const { body: stmts, scalar } = this.opts.registerTiles === false ? { body: k.body, scalar: new Set<string>() } : registerLoops(k);
+    this.mutable = assignedNames(stmts);
     this.scalarRegs = scalar;
     const regs = k.regs.map((a) => (scalar.has(a.name)
       ? `  ${Array.from({ length: a.size }, (_, i) => `var ${ident(a.name)}_${i}: ${this.types[a.t]};`).join(' ')}\n`
@@ -192,6 +197,20 @@ export class WgslRenderer extends CFamilyRenderer {
       '  let wgu = wid.x + wid.y * nwg.x;\n  if (wgu >= args.grid) { return; }\n  let gid = i32(wgu);\n  let lid = i32(lidx);\n' +
       `${regs}${body}}\n`;
   }
+}
+
+function assignedNames(ss: readonly Stmt[]): Set<string> {
+  const declared = new Set<string>(), out = new Set<string>();
+  const walk = (list: readonly Stmt[]): void => {
+    for (const s of list) {
+      if (s.k === 'set') out.add(s.name);
+      else if (s.k === 'let') { if (declared.has(s.name)) out.add(s.name); declared.add(s.name); }
+      else if (s.k === 'for') walk(s.body);
+      else if (s.k === 'if') { walk(s.then); walk(s.else ?? []); }
+    }
+  };
+  walk(ss);
+  return out;
 }
 
 export interface WgslOptions {
