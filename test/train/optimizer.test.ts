@@ -12,13 +12,13 @@ const f32 = (shape: number[]) => ({ dtype: 'f32' as const, shape });
 /** conv.weight (decayed) and a GroupNorm's weight (not decayed), with their gradients as inputs. */
 function setup(opts: SgdOptions) {
   const b = new GraphBuilder();
-  const x = b.input('x', f32([1, 2, 1, 2]));
+  const x = b.input('x', f32([1, 2, 1, 2]), NO_SPAN);
   b.param('conv.weight', f32([2]), { kind: 'zeros' }, false, NO_SPAN, '');
   const gw = b.param('norm.weight', f32([2]), { kind: 'ones' }, false, NO_SPAN, '');
   const gb = b.param('norm.bias', f32([2]), { kind: 'zeros' }, false, NO_SPAN, '');
   b.node('group_norm', [x, gw, gb], { groups: 1 }, [f32([1, 2, 1, 2])], NO_SPAN, '');
-  const g1 = b.input('g1', f32([2])), g2 = b.input('g2', f32([2]));
-  const lr = b.input('lr', f32([])), ls = b.input('loss_scale', f32([]));
+  const g1 = b.input('g1', f32([2]), NO_SPAN), g2 = b.input('g2', f32([2]), NO_SPAN);
+  const lr = b.input('lr', f32([]), NO_SPAN), ls = b.input('loss_scale', f32([]), NO_SPAN);
   const r = appendSgd(b.graph, new Map([['conv.weight', g1], ['norm.weight', g2]]), opts, { lr, lossScale: ls });
   return { graph: b.graph, ...r };
 }
