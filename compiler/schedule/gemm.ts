@@ -23,7 +23,7 @@ import { Scheduled, finish, unflatten } from './pointwise.js';
 const TM = 6;
 const PANEL_FLOATS = 8192; // 32 KiB
 
-interface GemmShape {
+export interface GemmShape {
   /** Independent problems (batch × groups). */
   problems: number;
   M: number;
@@ -31,7 +31,7 @@ interface GemmShape {
   K: number;
 }
 
-interface GemmParts {
+export interface GemmParts {
   /** Lets/loads computing problem-level bases, given the problem index. */
   setup(problem: Expr): void;
   /** The weight A[row, k] (row clamped by the caller). */
@@ -54,9 +54,9 @@ interface GemmParts {
   bias(row: Expr): Expr | undefined;
 }
 
-function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
+export function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
 
-function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
+export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
   const TN = tileWidth(s.N);
   const rowBlocks = Math.ceil(s.M / TM);
   // Many rows per workgroup amortise the panel packing (one packed value feeds MB multiply-adds).
@@ -157,7 +157,7 @@ function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s:
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
 }
 
-function ints(node: GNode, name: string, n: number, fallback: number): number[] {
+export function ints(node: GNode, name: string, n: number, fallback: number): number[] {
   const a = node.attrs[name];
   const list = a === undefined ? [fallback] : Array.isArray(a) ? (a as number[]) : [a as number];
   return list.length === 1 ? new Array<number>(n).fill(Number(list[0])) : list.map(Number);

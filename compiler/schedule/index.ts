@@ -8,6 +8,7 @@ import { GATHER_LOWERINGS } from './lower-gather.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
 import { DETECT_LOWERINGS } from './lower-detect.js';
 import { scheduleConv, scheduleMatmul } from './gemm.js';
+import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.js';
 import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort } from './sort.js';
 import { scheduleMax3d } from './max3d.js';
@@ -25,6 +26,8 @@ type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, 
 const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   conv2d: scheduleConv,
   matmul: scheduleMatmul,
+  conv2d_grad_input: scheduleConvGradInput,
+  conv2d_grad_weight: scheduleConvGradWeight,
   group_norm: scheduleGroupNorm,
   topk: scheduleSort,
   sort: scheduleSort,

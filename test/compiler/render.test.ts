@@ -34,6 +34,14 @@ function graphs(): [string, TestGraph][] {
   }
   {
     const t = new TestGraph();
+    const conv = { stride: [2], padding: [1], dilation: [1], groups: 2 };
+    const g = t.input('g', [2, 4, 4, 3]);
+    t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [4, 3, 3, 3])], { ...conv, size: [7, 6] }));
+    t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 6, 7, 6]), g], { ...conv, kernel: [3, 3] }));
+    out.push(['conv-grads', t]);
+  }
+  {
+    const t = new TestGraph();
     t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
     out.push(['matmul', t]);
   }

@@ -75,6 +75,24 @@ test('conv2d with stride, padding, dilation, groups, batch > 1', () => {
   }
 });
 
+test('conv2d adjoints (grad input, grad weight) with stride, padding, dilation, groups, batch > 1', () => {
+  const next = rng(13);
+  for (let trial = 0; trial < 8; trial++) {
+    const g = pick(next, 1, 2);
+    const cin = g * pick(next, 1, 3), cout = g * pick(next, 1, 4);
+    const k = pick(next, 1, 3), stride = pick(next, 1, 2), pad = pick(next, 0, 2), dil = pick(next, 1, 2);
+    const h = pick(next, (k - 1) * dil + 1, 9), w = pick(next, (k - 1) * dil + 1, 8);
+    const n = pick(next, 1, 2);
+    const oh = Math.floor((h + 2 * pad - dil * (k - 1) - 1) / stride) + 1, ow = Math.floor((w + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+    const conv = { stride: [stride], padding: [pad], dilation: [dil], groups: g };
+    const t = new TestGraph();
+    const gr = t.input('g', [n, cout, oh, ow]);
+    t.output('dx', t.op('conv2d_grad_input', [gr, t.param('w', [cout, cin / g, k, k])], { ...conv, size: [h, w] }));
+    t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [n, cin, h, w]), gr], { ...conv, kernel: [k, k] }));
+    checkBoth(t);
+  }
+});
+
 test('matmul with broadcast batch and fused epilogue', () => {
   const next = rng(5);
   for (let trial = 0; trial < 4; trial++) {
