@@ -9,7 +9,7 @@ import { OpDef, ShapeContext, ShapeError, Attrs, AttrValue } from '../../compile
 import { ConcreteType, Span, TensorType } from '../../compiler/types.js';
 import { Diagnostic, error } from '../diagnostics.js';
 import type { Program } from '../program.js';
-import { ERROR, Instance, Value } from '../values.js';
+import { ERROR, Instance, Value, freshSym } from '../values.js';
 
 export type Mode = 'check' | 'lower';
 
@@ -104,8 +104,8 @@ export class Elab {
    * A rule that needs a number where the checker has a symbol (groups = G):
    * rerun it with the attr's default there (then with default + 2, keeping
    * parity) to catch what does not depend on it (rank, dtype, channels).
-   * When both runs give the same output types they do not depend on the
-   * symbol and are kept; otherwise lowering decides.
+   * Output dims the two runs agree on are kept, the others become unknown
+   * (a conv with stride = s keeps its channels, not its height).
    */
   private retryWithUnitAttrs(def: OpDef, inputs: (TensorType | undefined)[], attrs: Attrs, span: Span, argSpans: (Span | undefined)[]): TensorType[] | undefined {
     // Assumptions made with stand-in attrs mean nothing: record none.
@@ -131,8 +131,10 @@ export class Elab {
     }
     try {
       const second = def.shape(inputs, concrete(2), ctx);
-      const same = second.length === first.length && second.every((t, i) => t.dtype === first[i].dtype && t.shape.length === first[i].shape.length && t.shape.every((d, k) => dimsEqual(d, first[i].shape[k]) === true));
-      return same ? first : undefined;
+      const alike = second.length === first.length && second.every((t, i) => t.dtype === first[i].dtype && t.shape.length === first[i].shape.length);
+      if (!alike) return undefined;
+      // Dims that differ between the two runs depend on the symbol: unknown.
+      return first.map((t, i) => ({ dtype: t.dtype, shape: t.shape.map((d, k) => (dimsEqual(d, second[i].shape[k]) === true ? d : freshSym('d'))) }));
     } catch {
       return undefined;
     }
