@@ -73,6 +73,24 @@ test('launches run in order: the second sees all of the first (1..4 threads)', a
   }
 });
 
+test('a long chain of dependent launches in one call: no thread runs ahead of a barrier (2..4 threads)', async () => {
+  const { path } = await buildLibrary([ELEMENTWISE_C]);
+  const lib = native!.loadLibrary(path, ELEMENTWISE_KERNELS);
+  const n = WG * 64 + 17, grid = Math.ceil(n / WG), steps = 1001;
+  // Ping-pong: step k computes buf[(k+1)%2][i] = buf[k%2][n-1-i] + 1, so the
+  // end value counts completed steps, and every workgroup depends on another's.
+  const launches = Array.from({ length: steps }, (_, k) => ({ kernel: 3, buffers: [k % 2, 2, (k + 1) % 2], args: [n], grid }));
+  const plan = packLaunches(launches, identity);
+  for (let threads = 2; threads <= 4; threads++) {
+    native!.setThreads(threads);
+    const ping = new Float32Array(n), pong = new Float32Array(n), ones = new Float32Array(n).fill(1);
+    native!.runLaunches(lib, plan, [ping, pong, ones]);
+    const last = steps % 2 === 0 ? ping : pong;
+    const bad = last.findIndex((x) => x !== steps);
+    assert.is(bad, -1, `threads ${threads}: element ${bad} is ${last[bad]}, want ${steps}`);
+  }
+});
+
 test('a malformed plan is refused before anything runs', async () => {
   const { path } = await buildLibrary([ELEMENTWISE_C]);
   const lib = native!.loadLibrary(path, ELEMENTWISE_KERNELS);

@@ -23,6 +23,15 @@ void square_bias_f32(void *const *bufs, const int64_t *args, int64_t wg_begin, i
   for (int64_t g = wg_begin; g < wg_end; g++)
     for (int64_t i = g * WG; i < (g + 1) * WG && i < n; i++) y[i] = x[i] * x[i] + bias[0];
 }
+/* c[i] = a[n-1-i] + b[i]: each workgroup reads what another wrote, so a
+   launch started before the previous one finished reads stale values. */
+void rev_add_f32(void *const *bufs, const int64_t *args, int64_t wg_begin, int64_t wg_end) {
+  const float *a = bufs[0], *b = bufs[1];
+  float *c = bufs[2];
+  const int64_t n = args[0];
+  for (int64_t g = wg_begin; g < wg_end; g++)
+    for (int64_t i = g * WG; i < (g + 1) * WG && i < n; i++) c[i] = a[n - 1 - i] + b[i];
+}
 /* counts[g] += 1 for every workgroup g run: each must run exactly once. */
 void count_wg(void *const *bufs, const int64_t *args, int64_t wg_begin, int64_t wg_end) {
   int32_t *counts = bufs[0];
@@ -31,7 +40,7 @@ void count_wg(void *const *bufs, const int64_t *args, int64_t wg_begin, int64_t 
 }
 `;
 
-export const ELEMENTWISE_KERNELS = ['add_f32', 'square_bias_f32', 'count_wg'];
+export const ELEMENTWISE_KERNELS = ['add_f32', 'square_bias_f32', 'count_wg', 'rev_add_f32'];
 
 const F32R = { dtype: 'f32', access: 'r' } as const;
 const F32W = { dtype: 'f32', access: 'w' } as const;
