@@ -1,7 +1,6 @@
 // `--runtime auto|cpu|webgpu|cuda`. auto = cuda if a driver answers, else
 // webgpu if an adapter is found, else cpu; every runtime that refuses records
 // why, so `FUSEDET_DEBUG=1` (and the error when none is left) can say it.
-import { existsSync } from 'node:fs';
 import type { Runtime, RuntimeName } from './interface.js';
 
 export type RuntimeChoice = 'auto' | RuntimeName;
@@ -37,19 +36,11 @@ interface Candidate {
 
 const NOT_IN_BUILD = 'not available in this build';
 
-const LIBCUDA = ['/usr/lib/x86_64-linux-gnu/libcuda.so.1', '/usr/lib64/libcuda.so.1', '/usr/lib/aarch64-linux-gnu/libcuda.so.1', '/usr/local/cuda/compat/libcuda.so.1'];
-
-/** Whether a driver is installed, so the message says what is missing here. */
-function cudaDriverNote(): string {
-  const found = LIBCUDA.find((p) => existsSync(p));
-  return found ? `a driver is installed (${found})` : 'no NVIDIA driver found either (libcuda.so.1)';
-}
-
 // The order is auto's order of preference.
 const CANDIDATES: Record<RuntimeName, Candidate> = {
   cuda: {
-    probe: async () => `${NOT_IN_BUILD} (the CUDA runtime is not implemented yet; ${cudaDriverNote()}; use --runtime cpu)`,
-    create: async () => { throw new Error('unreachable: cuda is never available'); },
+    probe: async () => (await import('../runtime-cuda/load.js')).probeCuda(),
+    create: async () => new (await import('../runtime-cuda/load.js')).CudaRuntime(),
   },
   // runtime-webgpu/ exists, but generated kernels have no WGSL rendering yet,
   // and on a machine whose only adapter is SwiftShader the CPU runtime is

@@ -1,0 +1,83 @@
+// The CUDA half of fusedet's native addon (native/cuda/*.cc, a module of its
+// own: build/Release/fusedet_cuda.node), typed. It links nothing from CUDA,
+// so it builds and loads everywhere; the driver is opened on demand.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque handle on a loaded CUDA module. */
+export type CudaModule = { readonly __cudaModule: unique symbol };
+
+export interface DeviceInfo {
+  readonly name: string;
+  /** Compute capability as major*10 + minor (90 for sm_90). */
+  readonly cc: number;
+  /** CUDA version the driver supports, major*1000 + minor*10. */
+  readonly driverVersion: number;
+  readonly multiprocessors: number;
+  readonly totalBytes: number;
+  readonly libcuda: string;
+  /** Context generation: bumped when the context is reset after a fatal error. */
+  readonly generation: number;
+}
+
+export interface RunOptions { readonly timeoutMs: number; readonly timing: boolean; readonly syncEach: boolean }
+/** [device pointer, host view]: the copy direction is given by the list it is in. */
+export type HostCopy = readonly [bigint, ArrayBufferView];
+
+export interface NativeCuda {
+  /** Loads libcuda (loader path, then `paths`), initialises it, opens device `index` if its compute capability is >= minCC. */
+  open(paths: readonly string[], index: number, minCC: number): DeviceInfo;
+  /** Loads NVRTC from the first path that works (its builtins first). */
+  nvrtc(paths: readonly string[]): { path: string; version: number };
+  /** Compiles one translation unit to a cubin. */
+  nvrtcCompile(source: string, fileName: string, options: readonly string[]): { image: Uint8Array; log: string };
+  loadModule(image: Uint8Array, names: readonly string[]): CudaModule;
+  registers(module: CudaModule): number[];
+  /** A zeroed device allocation. */
+  alloc(bytes: number): bigint;
+  /** Frees `ptr` if it belongs to context `generation` (pointers die with a reset context). */
+  free(ptr: bigint, generation: number): void;
+  /** Zeroes a block, ordered on the stream before later launches. */
+  zero(ptr: bigint, bytes: number): void;
+  memInfo(): { free: number; total: number };
+  copy(uploads: readonly HostCopy[], downloads: readonly HostCopy[], timeoutMs: number): void;
+  /**
+   * Uploads, runs every launch of `plan` on one stream, downloads, then waits
+   * once. plan = [count, per launch: kernel, grid, block, nbufs, nargs, slot
+   * ids..., args...]; slots[i] is the device pointer of slot i. Returns
+   * per-launch milliseconds when timing.
+   */
+  run(module: CudaModule, plan: BigInt64Array, slots: BigInt64Array, uploads: readonly HostCopy[], downloads: readonly HostCopy[], options: RunOptions): Float64Array | undefined;
+  generation(): number;
+}
+
+/** FUSEDET_ADDON_DIR overrides where the .node files are (the GPU bundle ships them beside it). */
+function addonPath(): string {
+  const dir = process.env.FUSEDET_ADDON_DIR;
+  return dir ? join(dir, 'fusedet_cuda.node') : fileURLToPath(new URL('../../build/Release/fusedet_cuda.node', import.meta.url));
+}
+
+let cached: NativeCuda | undefined;
+let failure: string | undefined;
+
+export function tryNativeCuda(): NativeCuda | undefined {
+  if (cached || failure) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    failure = `the CUDA part of the native addon is not built (${path} is missing): run \`npm install\` (or \`npx node-gyp rebuild\`) in the fusedet folder`;
+    return undefined;
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeCuda;
+  } catch (e) {
+    failure = `the CUDA addon at ${path} does not load (${(e as Error).message}): rebuild it with \`npx node-gyp rebuild\``;
+  }
+  return cached;
+}
+
+export function nativeCudaFailure(): string | undefined {
+  tryNativeCuda();
+  return failure;
+}

@@ -1,0 +1,81 @@
+// Every kernel of the programs the test suite builds, rendered by renderCuda
+// and compiled by nvcc for sm_90 and sm_75 (one process per architecture per
+// translation unit): the tiny DeFCN forward, the ResNet-50-FPN DeFCN forward
+// at 800×1216 and the tiny training step. Registers, spills and stack per
+// kernel are printed and written to test/runtime-cuda/cuda-resources.txt
+// with FUSEDET_UPDATE_SNAPSHOTS=1 (the snapshot units are covered by
+// test/compiler/render-snapshot-cuda.test.ts). nvcc results are cached by
+// source hash, so a warm run costs nothing; a cold one ~2 min of CPU.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { checkFiles } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
+import { compileGraph, renderCuda } from '../../compiler/program.js';
+import type { Program } from '../../compiler/program.js';
+import { tinyStep } from '../train/tiny.js';
+import { ARCHS, KernelResources, limited, nvccArch, parseResources } from './nvcc.js';
+
+const reportPath = fileURLToPath(new URL('../../../test/runtime-cuda/cuda-resources.txt', import.meta.url));
+const haveNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { stdio: 'ignore' }).status === 0;
+
+function defcn(shape: number[], args: Record<string, number>): Program {
+  const { program, diagnostics } = checkFiles(['models/defcn.fd']);
+  if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
+  return compileGraph(lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape } }, args }), {});
+}
+
+/** The programs, or the reason one cannot be compiled to kernels yet. */
+function programs(): { name: string; program?: Program; skipped?: string }[] {
+  const out: { name: string; program?: Program; skipped?: string }[] = [
+    { name: 'defcn-tiny-64', program: defcn([1, 3, 64, 64], { depth: 0, width: 4, C: 16, K: 3, groups: 4 }) },
+    { name: 'defcn-r50-fpn-800x1216', program: defcn([1, 3, 800, 1216], { depth: 50 }) },
+  ];
+  try {
+    out.push({ name: 'train-step-tiny-32', program: compileGraph(tinyStep().graph, {}) });
+  } catch (e) {
+    out.push({ name: 'train-step-tiny-32', skipped: (e as Error).message.split('\n')[0] });
+  }
+  return out;
+}
+
+function table(name: string, rows: readonly KernelResources[]): string[] {
+  const sorted = [...rows].sort((a, b) => a.kernel.localeCompare(b.kernel) || a.arch.localeCompare(b.arch));
+  return [`# ${name}`, ...sorted.map((r) => `${r.kernel} ${r.arch}: ${r.registers} registers, stack ${r.stack} B, spill stores ${r.spillStores} B, spill loads ${r.spillLoads} B, smem ${r.smem} B`)];
+}
+
+if (!haveNvcc) console.log('SKIP CUDA compile of the test programs: nvcc not on PATH');
+(haveNvcc ? test : test.skip)('every kernel of the test programs compiles with nvcc for sm_90 and sm_75', async () => {
+  const progs = programs();
+  const report: string[] = [];
+  const tasks: { name: string; arch: string; source: string }[] = [];
+  for (const p of progs) {
+    if (!p.program) { console.log(`SKIP ${p.name}: ${p.skipped}`); report.push(`# ${p.name}: not compiled to kernels yet (${p.skipped})`, ''); continue; }
+    const source = renderCuda(p.program);
+    for (const arch of ARCHS) tasks.push({ name: p.name, arch, source });
+  }
+  const t0 = performance.now();
+  const results = await limited(tasks.map((t) => () => nvccArch(t.source, t.arch)), 2);
+  console.log(`nvcc: ${results.filter((r) => !r.cached).length} of ${results.length} unit×arch compiled now (${((performance.now() - t0) / 1000).toFixed(1)} s), the rest cached`);
+  for (const p of progs) {
+    if (!p.program) continue;
+    const rows = results.filter((_, i) => tasks[i].name === p.name).flatMap((r) => parseResources(r.usage));
+    for (const arch of ARCHS) {
+      const names = new Set(rows.filter((r) => r.arch === arch).map((r) => r.kernel));
+      const missing = p.program.kernels.filter((k) => !names.has(k.name)).map((k) => k.name);
+      assert.equal(missing, [], `${p.name} ${arch}: kernels without a resource line`);
+    }
+    const spilling = rows.filter((r) => r.spillStores > 0 || r.spillLoads > 0);
+    const worst = rows.reduce((m, r) => (r.registers > m.registers ? r : m), rows[0]);
+    console.log(`${p.name}: ${p.program.kernels.length} kernels × ${ARCHS.length} archs; most registers ${worst.registers} (${worst.kernel} ${worst.arch}); ${spilling.length} kernel×arch spill`);
+    report.push(...table(p.name, rows), '');
+  }
+  if (process.env.FUSEDET_UPDATE_SNAPSHOTS === '1') {
+    writeFileSync(reportPath + '.tmp', report.join('\n'));
+    renameSync(reportPath + '.tmp', reportPath);
+  }
+});
+
+test.run();
