@@ -7,6 +7,7 @@ import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { GATHER_LOWERINGS } from './lower-gather.js';
 import { REDUCE_LOWERINGS } from './lower-reduce.js';
 import { DETECT_LOWERINGS } from './lower-detect.js';
+import { GRAD_LOWERINGS } from './lower-grad.js';
 import { scheduleConv, scheduleMatmul } from './gemm.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.js';
 import { scheduleGroupNorm } from './groupnorm.js';
@@ -17,7 +18,7 @@ import { Scheduled, schedulePointwise } from './pointwise.js';
 export type { Scheduled } from './pointwise.js';
 
 export const LOWERINGS: Readonly<Record<string, Lowering>> = {
-  ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS, ...DETECT_LOWERINGS,
+  ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS, ...DETECT_LOWERINGS, ...GRAD_LOWERINGS,
 };
 
 type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>) => Scheduled;

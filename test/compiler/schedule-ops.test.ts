@@ -132,4 +132,27 @@ test('box ops, point-in-box priors and per-element losses', () => {
   checkBoth(t, 1e-5, 1e-4);
 });
 
+test('adjoints as gathers: max_pool2d_grad (ties), resize_grad (nearest, bilinear, up and down), scatter, scatter_add', () => {
+  const next = rng(31);
+  for (let trial = 0; trial < 4; trial++) {
+    const t = new TestGraph();
+    const shape = [pick(next, 1, 2), pick(next, 1, 3), pick(next, 3, 9), pick(next, 3, 8)];
+    const x = t.op('floor', [t.op('mul', [t.input('x', shape), t.constant(2)])]); // ties
+    const k = pick(next, 2, 3), s = pick(next, 1, 2), p = pick(next, 0, Math.floor(k / 2));
+    const oh = Math.floor((shape[2] + 2 * p - k) / s) + 1, ow = Math.floor((shape[3] + 2 * p - k) / s) + 1;
+    t.output('dp', t.op('max_pool2d_grad', [x, t.input('g', [shape[0], shape[1], oh, ow])], { kernel: [k], stride: [s], padding: [p] }));
+    const size = [pick(next, 1, 12), pick(next, 1, 12)];
+    t.output('rn', t.op('resize_grad', [t.input('gr', [shape[0], shape[1], ...size])], { size: [shape[2], shape[3]], mode: 'nearest' }));
+    t.output('rb', t.op('resize_grad', [t.input('gb', [shape[0], shape[1], ...size])], { size: [shape[2], shape[3]], mode: 'bilinear' }));
+    checkBoth(t, 1e-5, 1e-4);
+  }
+  const t = new TestGraph();
+  const x = t.input('x', [4, 5]);
+  const index = t.op('cast', [t.op('floor', [t.op('mul', [t.input('u', [3, 4], 0, 1), t.constant(4)])])], { dtype: 'i32' });
+  const src = t.input('src', [3, 4]);
+  t.output('s', t.op('scatter', [x, index, src], { axis: 0 }));
+  t.output('sa', t.op('scatter_add', [x, index, src], { axis: 0 }));
+  checkBoth(t, 1e-5, 1e-5);
+});
+
 test.run();
