@@ -23,6 +23,11 @@ export interface WebGpuOptions {
   render?: (kernel: ProgramKernel) => string;
   /** Appended to the "no adapter" reason. */
   adapterHint?: string;
+  /**
+   * Storage buffers per kernel to plan for, when lower than the device's (8
+   * acts like a browser's default): kernels over it read some inputs packed.
+   */
+  maxStorageBuffers?: number;
 }
 
 /** A kernel whose IR is hand-written WGSL (tests, hand-scheduled kernels). */
@@ -63,7 +68,8 @@ export class WebGpuRuntime implements Runtime {
   private constructor(readonly gpu: OpenDevice, private readonly opts: WebGpuOptions) {
     // Building a large pipeline on SwiftShader under load can take tens of
     // seconds; only a device that stops answering should hit this.
-    this.cache = new PipelineCache(gpu, 3 * (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), opts.dumpSource);
+    this.cache = new PipelineCache(gpu, 3 * (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), opts.dumpSource,
+      Math.min(opts.maxStorageBuffers ?? Infinity, gpu.limits.maxStorageBuffersPerShaderStage));
   }
 
   static async create(gpu: GPU, opts: WebGpuOptions = {}): Promise<WebGpuRuntime> {
@@ -73,8 +79,8 @@ export class WebGpuRuntime implements Runtime {
   }
 
   /** A kernel's WGSL; FUSEDET_DEBUG=4 also writes it where a user can read it. */
-  private readonly sourceOf = (k: ProgramKernel): string => {
-    const src = (this.opts.render ?? defaultRender)(k);
+  private readonly sourceOf = (k: ProgramKernel, packed: readonly number[]): string => {
+    const src = packed.length && isKernelIr(k.ir) ? renderWgsl(k.ir, { packed }) : (this.opts.render ?? defaultRender)(k);
     if ((this.opts.debug ?? 0) >= 4) {
       const path = this.opts.dumpSource?.(k.name, k.hash, src);
       (this.opts.log ?? console.error)(path ? `[webgpu] ${k.name}: ${path}` : `[webgpu] ${k.name}:\n${src}`);
@@ -96,6 +102,9 @@ export class WebGpuRuntime implements Runtime {
       timing: this.opts.timing ?? false,
       log: this.opts.log ?? ((l) => console.error(l)),
       source: this.sourceOf,
+      // Only kernels this runtime renders from IR can be re-rendered packed.
+      readOnly: (k) => (!this.opts.render && isKernelIr(k.ir) ? k.ir.bufs.map((b) => b.access === 'r') : undefined),
+      storageLimit: Math.min(this.opts.maxStorageBuffers ?? Infinity, this.gpu.limits.maxStorageBuffersPerShaderStage),
     });
   }
 

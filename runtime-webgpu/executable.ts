@@ -21,6 +21,7 @@ import type { OpenDevice } from './device.js';
 import type { PipelineCache, CompiledKernel } from './pipelines.js';
 import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
 import { tensorBytes, bytesTensor, deviceBytes } from './host-data.js';
+import { packPlan, type PackPlan } from './packing.js';
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
@@ -32,8 +33,12 @@ export interface RunOptions {
   /** Collect per-launch GPU times (lastTimes) without printing them. */
   timing: boolean;
   log: (line: string) => void;
-  /** WGSL of a kernel (the renderer, or a hand-written source). */
-  source: (kernel: Program['kernels'][number]) => string;
+  /** WGSL of a kernel (the renderer, or a hand-written source), reading `packed` buffers through one binding. */
+  source: (kernel: Program['kernels'][number], packed: readonly number[]) => string;
+  /** Per buffer of a kernel, whether it is read-only; undefined when its WGSL cannot be re-rendered packed. */
+  readOnly: (kernel: Program['kernels'][number]) => boolean[] | undefined;
+  /** Storage buffers a kernel may bind (the device's, or lower to act like a browser's default). */
+  storageLimit: number;
 }
 
 /** Workgroup counts (x, y) covering `grid` with neither over `maxPerDim`. */
@@ -58,9 +63,13 @@ function checkSize(b: ProgramBuffer, dev: OpenDevice): void {
   }
 }
 
+interface Copy { readonly from: GPUBuffer; readonly to: GPUBuffer; readonly offset: number; readonly size: number }
+
 interface Step {
   readonly name: string;
   readonly grid: number;
+  /** Packing copies to encode before the dispatch (outside any compute pass). */
+  readonly copies: readonly Copy[];
   readonly kernel: CompiledKernel;
   readonly bindGroup: GPUBindGroup;
   readonly dispatch: [number, number];
@@ -74,6 +83,7 @@ export class WebGpuExecutable implements Executable {
   private readonly buffers = new Map<number, GPUBuffer>();
   private readonly steps: Step[] = [];
   private argsBuffer: GPUBuffer | undefined;
+  private readonly packs: GPUBuffer[] = [];
   private staging: GPUBuffer | undefined;
   private readonly stagingOffsets = new Map<string, number>();
   private timing: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | undefined;
@@ -106,14 +116,24 @@ export class WebGpuExecutable implements Executable {
     const t0 = performance.now();
     const compiledBefore = cache.compiles;
     for (const b of p.buffers) checkSize(b, this.dev);
-    // Rendered once per kernel, however many launches share it.
-    const sources = new Map<number, string>();
+    // Rendered once per kernel (and packing), however many launches share it.
+    const sources = new Map<string, string>();
+    const plans: (PackPlan | undefined)[] = p.launches.map((l) => {
+      const k = p.kernels[l.kernel];
+      const ro = k ? this.opts.readOnly(k) : undefined;
+      if (!ro || ro.length !== l.buffers.length) return undefined;
+      const sizes = l.buffers.map((id) => { const b = p.buffers.find((x) => x.id === id); return b ? deviceBytes(b.dtype, b.bytes) : 4; });
+      return packPlan(ro, sizes, this.opts.storageLimit);
+    });
     const pipelines = await Promise.all(p.launches.map((l, i) => {
       const k = p.kernels[l.kernel];
       if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
-      let src = sources.get(l.kernel);
-      if (src === undefined) { src = this.opts.source(k); sources.set(l.kernel, src); }
-      return cache.get(k.name, k.hash, src, l.buffers.length, k.workgroupSize);
+      const packed = plans[i]?.packed ?? [];
+      const key = `${l.kernel}/${packed.join('.')}`;
+      let src = sources.get(key);
+      if (src === undefined) { src = this.opts.source(k, packed); sources.set(key, src); }
+      const hash = packed.length ? `${k.hash}+pack${packed.join('.')}` : k.hash;
+      return cache.get(k.name, hash, src, l.buffers.length - packed.length + (packed.length ? 1 : 0), k.workgroupSize);
     }));
     // Everything a plain exception can catch is checked before the error
     // scopes open: a throw between push and pop would unbalance them.
@@ -135,30 +155,34 @@ export class WebGpuExecutable implements Executable {
         label: bufferLabel(b), size: deviceBytes(b.dtype, b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
       }));
     }
-    // One uniform buffer holds every launch's [grid, ...args], each at its own aligned slot.
+    // One uniform buffer holds every launch's [grid, ...args, ...pack offsets], each at its own aligned slot.
     const align = limits.minUniformBufferOffsetAlignment;
-    const slots = p.launches.map((l) => Math.ceil(((1 + l.args.length) * 4) / 16) * 16);
+    const argWords = p.launches.map((l, i) => [l.grid, ...l.args, ...(plans[i]?.offsets ?? [])]);
+    const slots = argWords.map((w) => Math.ceil((w.length * 4) / 16) * 16);
     const offsets: number[] = [];
     let total = 0;
     for (const s of slots) { offsets.push(total); total = Math.ceil((total + s) / align) * align; }
     const words = new Int32Array(Math.max(4, total / 4));
-    p.launches.forEach((l, i) => {
-      words[offsets[i] / 4] = l.grid;
-      l.args.forEach((a, j) => { words[offsets[i] / 4 + 1 + j] = a; });
-    });
+    argWords.forEach((w, i) => words.set(w, offsets[i] / 4));
     this.argsBuffer = device.createBuffer({ label: 'launch args', size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
     device.queue.writeBuffer(this.argsBuffer, 0, words);
     p.launches.forEach((l, i) => {
       const kernel = pipelines[i];
-      const entries: GPUBindGroupEntry[] = l.buffers.map((id, binding) => {
-        const buffer = this.buffers.get(id);
-        if (!buffer) throw new WebGpuError(`launch ${i} (${p.kernels[l.kernel].name}) binds buffer #${id}, which the program does not declare`);
-        return { binding, resource: { buffer } };
-      });
-      entries.push({ binding: l.buffers.length, resource: { buffer: this.argsBuffer!, offset: offsets[i], size: slots[i] } });
+      const plan = plans[i];
+      const packed = new Set(plan?.packed ?? []);
+      const entries: GPUBindGroupEntry[] = [];
+      const copies: Copy[] = [];
+      l.buffers.forEach((id, j) => { if (!packed.has(j)) entries.push({ binding: entries.length, resource: { buffer: this.buffers.get(id)! } }); });
+      if (plan) {
+        const pack = device.createBuffer({ label: `pack of launch ${i}`, size: Math.max(4, plan.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST });
+        this.packs.push(pack);
+        plan.packed.forEach((j, slot) => copies.push({ from: this.buffers.get(l.buffers[j])!, to: pack, offset: 4 * plan.offsets[slot], size: plan.sizes[slot] }));
+        entries.push({ binding: entries.length, resource: { buffer: pack } });
+      }
+      entries.push({ binding: entries.length, resource: { buffer: this.argsBuffer!, offset: offsets[i], size: slots[i] } });
       const bytes = l.buffers.reduce((s, id) => s + (p.buffers.find((b) => b.id === id)?.bytes ?? 0), 0);
       this.steps.push({
-        name: p.kernels[l.kernel].name, grid: l.grid, kernel,
+        name: p.kernels[l.kernel].name, grid: l.grid, kernel, copies,
         bindGroup: device.createBindGroup({ label: p.kernels[l.kernel].name, layout: kernel.layout, entries }),
         dispatch: splitGrid(l.grid, limits.maxComputeWorkgroupsPerDimension), bytes,
       });
@@ -261,6 +285,7 @@ export class WebGpuExecutable implements Executable {
     if (this.timing) {
       // One pass per launch so each has its own begin/end timestamps.
       this.steps.forEach((s, i) => {
+        for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
         const pass = enc.beginComputePass({ timestampWrites: { querySet: this.timing!.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
         this.encodeStep(pass, s);
         pass.end();
@@ -268,8 +293,16 @@ export class WebGpuExecutable implements Executable {
       enc.resolveQuerySet(this.timing.set, 0, 2 * this.steps.length, this.timing.resolve, 0);
       enc.copyBufferToBuffer(this.timing.resolve, 0, this.timing.read, 0, 16 * this.steps.length);
     } else if (this.steps.length > 0) {
-      const pass = enc.beginComputePass();
-      for (const s of this.steps) this.encodeStep(pass, s);
+      // One pass, broken only where a launch needs its pack copied first.
+      let pass = enc.beginComputePass();
+      for (const s of this.steps) {
+        if (s.copies.length) {
+          pass.end();
+          for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
+          pass = enc.beginComputePass();
+        }
+        this.encodeStep(pass, s);
+      }
       pass.end();
     }
     for (const [name, id] of Object.entries(p.outputs)) {
@@ -318,6 +351,7 @@ export class WebGpuExecutable implements Executable {
     if (this.disposed) return;
     this.disposed = true;
     for (const b of this.buffers.values()) b.destroy();
+    for (const b of this.packs) b.destroy();
     this.argsBuffer?.destroy();
     this.staging?.destroy();
     if (this.timing) { this.timing.set.destroy(); this.timing.resolve.destroy(); this.timing.read.destroy(); }

@@ -48,7 +48,8 @@ export class PipelineCache {
   private readonly waiting: (() => void)[] = [];
   compiles = 0;
 
-  constructor(private readonly gpu: OpenDevice, private readonly timeoutMs: number, private readonly dump: SourceDump | undefined) {}
+  constructor(private readonly gpu: OpenDevice, private readonly timeoutMs: number, private readonly dump: SourceDump | undefined,
+    private readonly storageLimit = gpu.limits.maxStorageBuffersPerShaderStage) {}
 
   private async slot(): Promise<void> {
     if (this.inFlight < MAX_BUILDS_IN_FLIGHT) { this.inFlight++; return; }
@@ -74,8 +75,8 @@ export class PipelineCache {
 
   private async compile(name: string, hash: string, wgsl: string, storageCount: number, workgroupSize: number): Promise<CompiledKernel> {
     const { device, limits, lost } = this.gpu;
-    if (storageCount > limits.maxStorageBuffersPerShaderStage) {
-      throw new DeviceLimitError(`kernel ${name} binds ${storageCount} storage buffers; this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage (split the kernel or pack its arrays)`);
+    if (storageCount > this.storageLimit) {
+      throw new DeviceLimitError(`kernel ${name} binds ${storageCount} storage buffers; ${this.storageLimit} are allowed per shader stage, and too few of them are read-only to pack (split the kernel)`);
     }
     if (workgroupSize > limits.maxComputeInvocationsPerWorkgroup) {
       throw new DeviceLimitError(`kernel ${name} has workgroups of ${workgroupSize} threads; this device allows ${limits.maxComputeInvocationsPerWorkgroup}`);

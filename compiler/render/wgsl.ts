@@ -49,6 +49,8 @@ export class WgslRenderer extends CFamilyRenderer {
   private scalarRegs = new Set<string>();
   /** Names declared in each enclosing statement list (innermost last). */
   private scopes: Set<string>[] = [];
+  /** Packed read-only buffer index → its slot (offset arg p<slot>) in the pack binding. */
+  private packSlot = new Map<number, number>();
   /** Names assigned after their declaration (a `set`, or a second `let`): these need `var`. */
   private mutable = new Set<string>();
 
@@ -123,6 +125,13 @@ export class WgslRenderer extends CFamilyRenderer {
     switch (e.k) {
       case 'var': return ident(e.name);
       case 'load': {
+        const slot = this.packSlot.get(e.buf);
+        if (slot !== undefined) {
+          // A packed buffer: its words start at the offset the runtime passes in args.
+          const word = `PK[args.p${slot} + ${this.expr(e.idx)}]`;
+          const t = this.bufDtypes[e.buf];
+          return t === 'bool' ? `(${word} != 0u)` : `bitcast<${t}>(${word})`;
+        }
         const ref = `B${e.buf}[${this.expr(e.idx)}]`;
         return this.bufDtypes[e.buf] === 'bool' ? `(${ref} != 0u)` : ref;
       }
@@ -179,9 +188,17 @@ export class WgslRenderer extends CFamilyRenderer {
 
   kernel(k: Kernel): string {
     this.bufDtypes = k.bufs.map((b) => b.dtype);
-    const fields = ['grid: u32', ...Array.from({ length: k.nargs }, (_, i) => `a${i}: i32`)];
-    const bindings = k.bufs.map((b, i) =>
-      `@group(0) @binding(${i}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('');
+    const packed = this.opts.packed ?? [];
+    for (const i of packed) {
+      if (k.bufs[i]?.access !== 'r') throw new RangeError(`WGSL: kernel ${k.name} buffer ${i} cannot be packed: only read-only buffers can`);
+    }
+    this.packSlot = new Map(packed.map((b, slot) => [b, slot]));
+    const fields = ['grid: u32', ...Array.from({ length: k.nargs }, (_, i) => `a${i}: i32`), ...packed.map((_, slot) => `p${slot}: i32`)];
+    const own = k.bufs.map((b, i) => ({ b, i })).filter(({ i }) => !this.packSlot.has(i));
+    const bindings = own.map(({ b, i }, binding) =>
+      `@group(0) @binding(${binding}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('') +
+      (packed.length ? `@group(0) @binding(${own.length}) var<storage, read> PK: array<u32>;  // buffers ${packed.join(', ')}\n` : '');
+    const argsBinding = own.length + (packed.length ? 1 : 0);
     const locals = k.locals.map((a) => `var<workgroup> ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
     const { body: stmts, scalar } = this.opts.registerTiles === false ? { body: k.body, scalar: new Set<string>() } : registerLoops(k);
     this.mutable = assignedNames(stmts);
@@ -191,7 +208,7 @@ export class WgslRenderer extends CFamilyRenderer {
       : `  var ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`)).join('');
     const body = this.stmts(stmts, '  ');
     return `// kernel ${k.name}\nstruct Args { ${fields.join(', ')} }\n${bindings}` +
-      `@group(0) @binding(${k.bufs.length}) var<uniform> args: Args;\n${locals}\n` +
+      `@group(0) @binding(${argsBinding}) var<uniform> args: Args;\n${locals}\n` +
       `@compute @workgroup_size(${k.workgroupSize})\n` +
       'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {\n' +
       '  let wgu = wid.x + wid.y * nwg.x;\n  if (wgu >= args.grid) { return; }\n  let gid = i32(wgu);\n  let lid = i32(lidx);\n' +
@@ -216,6 +233,14 @@ function assignedNames(ss: readonly Stmt[]): Set<string> {
 export interface WgslOptions {
   /** Unroll register-tile loops and keep the tiles in scalars (default true). */
   registerTiles?: boolean;
+  /**
+   * Read-only buffers (kernel buffer indices) to read from one packed
+   * binding `PK` instead of their own, for devices with fewer storage
+   * buffers per stage than the kernel has: the other buffers keep their
+   * order at bindings 0..m-1, PK is binding m, args m+1, and args gains one
+   * word offset p<slot> per packed buffer, in this order.
+   */
+  packed?: readonly number[];
 }
 
 /** The WGSL module of one kernel: its helpers, bindings and entry point `main`. */
