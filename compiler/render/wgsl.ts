@@ -8,6 +8,8 @@
 // A launch's grid may be dispatched as 2-D (x·y ≥ grid, each under the
 // per-dimension limit), so the workgroup index is
 //   wid.x + wid.y * num_workgroups.x, guarded by `>= args.grid`.
+// With `packed` (a device with too few storage bindings) some read-only
+// buffers are read from one binding PK at word offsets passed in args.
 // i64 index arithmetic is i32 here: a binding holds at most 2^31 bytes.
 // bool buffers are u32 words (the runtime widens them on upload/readback).
 import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, typeOf } from '../kernel/ir.js';
