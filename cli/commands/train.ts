@@ -93,6 +93,9 @@ const train: Command = {
     if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
     if (!['cpu', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu or reference, not '${values.runtime}'`, 2);
     if (values.resume && values.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
+    if (values.resume && listCheckpoints(dir).length === 0) {
+      throw new UserError(`fusedet train: --resume: ${dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
+    }
     if (!values.resume && !values.force && listCheckpoints(dir).length > 0) {
       throw new UserError(`fusedet train: ${dir} already holds checkpoints; pass --resume to continue from the newest or --force to start over`);
     }

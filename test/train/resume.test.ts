@@ -1,21 +1,23 @@
 // Kill a real `fusedet train` child with SIGKILL after it has written a
 // checkpoint, resume it, and compare every later step's losses with an
-// uninterrupted run: bit-identical. Runs on the reference interpreter (the
-// CPU runtime cannot compile every backward op yet); the mechanism is the
-// same for any deterministic runtime.
+// uninterrupted run: bit-identical. On the CPU runtime with the tiny FCOS
+// training entry (the DeFCN one needs max3d's backward kernel, not there
+// yet); on the reference interpreter where no C compiler is available.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TINY_FLAGS } from './tiny.js';
+import { readSafetensors } from '../../models/checkpoint/safetensors.js';
 
+const RUNTIME = process.env.FUSEDET_TEST_TRAIN_RUNTIME ?? 'cpu';
 const root = mkdtempSync(join(tmpdir(), 'fusedet-resume-'));
-const STEPS = 16;
-const base = (dir: string): string[] => ['dist/cli/main.js', 'train', 'models/defcn-train.fd', '--entry', 'DeFCNTrain', '--fixed-batch', ...TINY_FLAGS,
+const STEPS = RUNTIME === 'cpu' ? 40 : 16;
+const base = (dir: string): string[] => ['dist/cli/main.js', 'train', 'models/fcos-train.fd', '--entry', 'FCOSTrain', '--fixed-batch', ...TINY_FLAGS,
   '--batch', '1', '--size', '32', '--steps', String(STEPS), '--lr', '0.02', '--warmup', '5', '--decay-steps', '12',
-  '--runtime', 'reference', '--checkpoint-dir', dir, '--checkpoint-every', '4', '--seed', '2', '--no-progress'];
+  '--runtime', RUNTIME, '--checkpoint-dir', dir, '--checkpoint-every', '4', '--seed', '2', '--no-progress'];
 
 interface Entry { step: number; lr: number; scalars: Record<string, number> }
 const entries = (dir: string): Entry[] => (JSON.parse(readFileSync(join(dir, 'log.json'), 'utf8')) as { entries: Entry[] }).entries;
@@ -74,10 +76,9 @@ test('resume refusals: no checkpoint, another model, existing checkpoints withou
   assert.match(other.stderr, /tensor 'net\.head\.cls\.(weight|bias)' is f32\[[\d, ]+\], the model expects f32\[[\d, ]+\]/);
   assert.not.match(other.stderr, /\n\s+at /);
   const cut = join(root, 'cut');
-  const r = cli(base(cut).map((a) => (a === String(STEPS) ? '4' : a)));
-  assert.is(r.status, 0, r.stderr);
+  mkdirSync(cut);
   const f = join(cut, 'step-00000004.safetensors');
-  writeFileSync(f, readFileSync(f).subarray(0, 5000));
+  writeFileSync(f, readFileSync(join(dir, `step-${String(STEPS).padStart(8, '0')}.safetensors`)).subarray(0, 5000));
   const t = cli([...base(cut), '--resume']);
   assert.is(t.status, 1);
   assert.match(t.stderr, /step-00000004\.safetensors: truncated/);
@@ -94,9 +95,9 @@ test('NaN guard: a huge lr stops with the step and the tensor, the last good che
   assert.match(r.stderr, /last good checkpoint .*step-\d+\.safetensors is intact/);
   const kept = readdirSync(dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort().at(-1)!;
   assert.is(Number(/\d+/.exec(kept)![0]), failed);
-  // It still loads: resuming reaches the same non-finite step again.
-  const again = cli([...args, '--resume']);
-  assert.match(again.stderr, new RegExp(`step ${failed}: non-finite`));
+  // It is whole: every tensor finite, readable.
+  const { tensors } = readSafetensors(join(dir, kept));
+  for (const [name, t] of tensors) assert.ok(Array.from(t.data).every(Number.isFinite), name);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
