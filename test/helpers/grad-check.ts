@@ -59,6 +59,38 @@ export function validateBackward(g: Graph, forwardNodes: number): void {
   });
 }
 
+/** A one-op graph: checked inputs are trainable params x<i>, the rest inputs in<i>; loss = sum_i sum(w_i * output_i) with inputs w<i>. */
+export interface OpLossGraph { graph: Graph; forwardNodes: number; feeds: Record<string, Tensor>; params: Map<string, Tensor>; weights: Tensor[] }
+
+export function opLossGraph(op: string, ins: readonly (Tensor | undefined)[], attrs: AttrsIn, wrt: readonly number[], seed: number): OpLossGraph {
+  const def = OPS[op];
+  if (!def) throw new Error(`no op '${op}'`);
+  const f64 = ins.some((t) => t?.data instanceof Float64Array);
+  const outTypes = def.shape(ins.map((t) => t && typeOf(t)), withDefaults(def, attrs), new RecordingContext()) as ConcreteType[];
+  const weights = outTypes.map((t, i) => { const w = rand64(t.shape, seed * 31 + i); return f64 ? w : tensor(t.dtype, t.shape, w.data); });
+  const gb = new GraphBuilder();
+  const params = new Map<string, Tensor>();
+  const feeds: Record<string, Tensor> = {};
+  const ids = ins.map((t, i) => {
+    if (!t) return -1;
+    if (wrt.includes(i)) { params.set(`x${i}`, t); return gb.param(`x${i}`, typeOf(t), { kind: 'zeros' }, false, GRAD_SPAN, 'op'); }
+    feeds[`in${i}`] = t;
+    return gb.input(`in${i}`, typeOf(t), GRAD_SPAN);
+  });
+  const outs = gb.node(op, ids, withDefaults(def, attrs), outTypes, GRAD_SPAN, 'op');
+  let loss = -1;
+  outs.forEach((o, i) => {
+    if (!isFloat(outTypes[i].dtype)) return;
+    feeds[`w${i}`] = weights[i];
+    const w = gb.input(`w${i}`, outTypes[i], GRAD_SPAN);
+    const [m] = gb.node('mul', [o, w], {}, [outTypes[i]], GRAD_SPAN, 'loss');
+    const [s] = gb.node('sum', [m], { axes: [], keepdims: false }, [{ dtype: outTypes[i].dtype, shape: [] }], GRAD_SPAN, 'loss');
+    loss = loss < 0 ? s : gb.node('add', [loss, s], {}, [{ dtype: outTypes[i].dtype, shape: [] }], GRAD_SPAN, 'loss')[0];
+  });
+  gb.output('loss', loss);
+  return { graph: gb.graph, forwardNodes: gb.graph.nodes.length, feeds, params, weights };
+}
+
 /**
  * Checks an op's gradient w.r.t. `opts.wrt` inputs. Inputs are given as
  * tensors (float ones are converted to f64); undefined = omitted optional.
@@ -71,34 +103,12 @@ export function gradCheck(op: string, inputs: readonly (Tensor | undefined)[], a
   const full = withDefaults(def, attrs);
   const ins = inputs.map((t) => (t && isFloat(t.dtype) && !(t.data instanceof Float64Array) ? tensor(t.dtype, t.shape, t.data, true) : t));
   const wrt = opts.wrt ?? ins.flatMap((t, i) => (t && isFloat(t.dtype) ? [i] : []));
-  const outTypes = def.shape(ins.map((t) => t && typeOf(t)), full, new RecordingContext()) as ConcreteType[];
   const seed = opts.seed ?? 11;
-  const weights = outTypes.map((t, i) => rand64(t.shape, seed * 31 + i));
-
-  const gb = new GraphBuilder();
-  const params = new Map<string, Tensor>();
-  const feeds: Record<string, Tensor> = {};
-  const ids = ins.map((t, i) => {
-    if (!t) return -1;
-    if (wrt.includes(i)) { params.set(`x${i}`, t); return gb.param(`x${i}`, typeOf(t), { kind: 'zeros' }, false, GRAD_SPAN, 'op'); }
-    feeds[`in${i}`] = t;
-    return gb.input(`in${i}`, typeOf(t), GRAD_SPAN);
-  });
-  const outs = gb.node(op, ids, attrs, outTypes, GRAD_SPAN, 'op');
-  let loss = -1;
-  outs.forEach((o, i) => {
-    if (!isFloat(outTypes[i].dtype)) return;
-    feeds[`w${i}`] = weights[i];
-    const w = gb.input(`w${i}`, outTypes[i], GRAD_SPAN);
-    const [m] = gb.node('mul', [o, w], {}, [outTypes[i]], GRAD_SPAN, 'loss');
-    const [s] = gb.node('sum', [m], { axes: [], keepdims: false }, [{ dtype: outTypes[i].dtype, shape: [] }], GRAD_SPAN, 'loss');
-    loss = loss < 0 ? s : gb.node('add', [loss, s], {}, [{ dtype: outTypes[i].dtype, shape: [] }], GRAD_SPAN, 'loss')[0];
-  });
-  gb.output('loss', loss);
-  const forwardNodes = gb.graph.nodes.length;
-  const { graph, grads } = differentiate(gb.graph, 'loss');
-  validateBackward(graph, forwardNodes);
-  const result = interpret(graph, feeds, params);
+  const built = opLossGraph(op, ins, attrs, wrt, seed);
+  const { weights } = built;
+  const { graph, grads } = differentiate(built.graph, 'loss');
+  validateBackward(graph, built.forwardNodes);
+  const result = interpret(graph, built.feeds, built.params);
 
   const lossAt = (xs: readonly (Tensor | undefined)[]): number => {
     const ys = def.reference(xs, full);
