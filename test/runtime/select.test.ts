@@ -1,5 +1,6 @@
-// `--runtime` selection: auto falls through to cpu recording why cuda and
-// webgpu refused; an explicit unavailable runtime names its reason.
+// `--runtime` selection: auto takes the first runtime that answers and
+// records why the others refused; an explicit unavailable runtime names its
+// reason.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
@@ -14,20 +15,24 @@ const sel = built ? ((await import('../../runtime/select.js')) as Select) : unde
 if (!sel) process.stdout.write('SKIP test/runtime/select: dist/runtime/ is not built (tools/build.mjs must list "runtime" among its roots)\n');
 const maybe = (name: string, fn: () => void | Promise<void>): void => { if (sel) test(name, fn); };
 
-maybe('auto chooses cpu here and records why cuda and webgpu refused', async () => {
+maybe('auto takes the first runtime that answers, recording why the ones before refused', async () => {
   const { runtime, probes } = await sel!.selectRuntime('auto');
-  assert.is(runtime.name, 'cpu');
-  assert.equal(probes.map((p) => p.name), ['cuda', 'webgpu', 'cpu']);
-  assert.match(probes[0].unavailable ?? '', /not available in this build/);
-  assert.match(probes[1].unavailable ?? '', /not available in this build/);
-  assert.is(probes[2].unavailable, undefined);
+  assert.equal(probes.map((p) => p.name), ['cuda', 'webgpu', 'cpu'].slice(0, probes.length));
+  assert.is(runtime.name, probes[probes.length - 1].name);
+  assert.is(probes[probes.length - 1].unavailable, undefined);
+  for (const p of probes.slice(0, -1)) assert.ok((p.unavailable ?? '').length > 10, `${p.name}: '${p.unavailable}'`);
+  // No GPU here (the CI machines): cuda says why, and the CPU runtime runs.
+  if (probes[0].unavailable !== undefined) {
+    assert.is(runtime.name, 'cpu');
+    assert.match(probes[1].unavailable ?? '', /not available in this build/);
+  }
 });
 
 maybe('an explicit unavailable runtime fails with its reason', async () => {
   let err: unknown;
-  try { await sel!.selectRuntime('cuda'); } catch (e) { err = e; }
+  try { await sel!.selectRuntime('webgpu'); } catch (e) { err = e; }
   assert.instance(err, sel!.NoRuntime);
-  assert.match((err as Error).message, /cuda: not available in this build/);
+  assert.match((err as Error).message, /no runtime is available:\n  webgpu: not available in this build/);
   assert.is((err as { exitCode: number }).exitCode, 3);
 });
 
