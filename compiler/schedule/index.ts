@@ -13,6 +13,7 @@ import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.js';
 import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort } from './sort.js';
 import { scheduleMax3d } from './max3d.js';
+import { scheduleMax3dGrad } from './max3d-grad.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
 
 export type { Scheduled } from './pointwise.js';
@@ -33,6 +34,7 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   topk: scheduleSort,
   sort: scheduleSort,
   max3d: scheduleMax3d,
+  max3d_grad: scheduleMax3dGrad,
 };
 
 export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {
