@@ -246,8 +246,15 @@ const clamp: OpDef = {
   grad(b) {
     const x = b.inputs[0], dtype = b.type(x).dtype;
     const lo = floatAttr('clamp', b.attrs, 'lo'), hi = floatAttr('clamp', b.attrs, 'hi');
-    const inside = b.op('logical_and', [b.op('ge', [x, b.constant(lo, dtype)]), b.op('le', [x, b.constant(hi, dtype)])]);
-    return [b.op('where', [inside, b.cotOrZero(0), b.constant(0, dtype)])];
+    // Infinite bounds never clip: no comparison (and no infinite constant) for them.
+    const tests = [
+      ...(Number.isFinite(lo) ? [b.op('ge', [x, b.constant(lo, dtype)])] : []),
+      ...(Number.isFinite(hi) ? [b.op('le', [x, b.constant(hi, dtype)])] : []),
+    ];
+    const g = b.cotOrZero(0);
+    if (tests.length === 0) return [g];
+    const inside = tests.length === 1 ? tests[0] : b.op('logical_and', tests);
+    return [b.op('where', [inside, g, b.constant(0, dtype)])];
   },
 };
 
