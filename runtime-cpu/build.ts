@@ -3,7 +3,7 @@
 // start never runs the compiler. Files appear atomically (temp + rename): a
 // crash or a concurrent process never leaves a half-written library behind.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { CCompiler, cflags, findCompiler, run, toolchainKey } from './cc.js';
@@ -59,6 +59,17 @@ async function compileUnits(cc: CCompiler, flags: readonly string[], units: read
   return objects;
 }
 
+/** Work folders of builds killed midway (an hour is far longer than any build). */
+function removeAbandoned(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith('.build-')) continue;
+    const p = join(dir, name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { recursive: true, force: true });
+    } catch { /* another process removed it first */ }
+  }
+}
+
 /**
  * Sources whose units are only worked out on a cache miss: `key` (the whole
  * rendering) decides the hit, so a warm start renders once and splits nothing.
@@ -81,6 +92,7 @@ export async function buildLibrary(source: readonly string[] | LazyUnits): Promi
   if (existsSync(path)) return { path, compiled: 0, cached: true, seconds: seconds() };
   const units = lazy ? (source as LazyUnits).units() : (source as readonly string[]);
 
+  removeAbandoned(dir);
   const failedDir = join(dir, 'failed');
   mkdirSync(failedDir, { recursive: true });
   const work = mkdtempSync(join(dir, `.build-${key.slice(0, 8)}-`));

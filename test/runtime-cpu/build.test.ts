@@ -2,7 +2,7 @@
 // the compiler, and the errors a user can meet (no compiler, rejected source).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLibrary, cacheDir, compilerRunCount } from '../../runtime-cpu/build.js';
@@ -56,6 +56,17 @@ test('lazy units are only split on a miss: a warm start renders nothing more', a
   assert.is(splits, 1);
   assert.equal([cold.cached, warm.cached], [false, true]);
   assert.is(warm.path, cold.path);
+});
+
+test('work folders of killed builds are removed once they are an hour old', async () => {
+  const stale = join(cacheDir(), '.build-deadbeef-old'), fresh = join(cacheDir(), '.build-deadbeef-new');
+  mkdirSync(stale); mkdirSync(fresh);
+  const hourAgo = (Date.now() - 3700_000) / 1000;
+  utimesSync(stale, hourAgo, hourAgo);
+  await buildLibrary([ELEMENTWISE_C + '/* sweep */']);
+  assert.not.ok(existsSync(stale));
+  assert.ok(existsSync(fresh));
+  rmSync(fresh, { recursive: true });
 });
 
 test('the key covers the sources and the flags', async () => {
