@@ -11,10 +11,11 @@ import { defcnTargetTypes } from '../../models/fixed-batch.js';
 export const TINY_ARGS = { depth: 0, width: 4, C: 16, K: 3, groups: 4 };
 export const TINY_FLAGS = ['--arg', 'depth=0', '--arg', 'width=4', '--arg', 'C=16', '--arg', 'K=3', '--arg', 'groups=4'];
 
-export function tinyStep(B = 1, S = 32, sgd: SgdOptions = DEFAULT_SGD): TrainStep {
-  const { program, diagnostics } = checkFiles(['models/defcn-train.fd']);
+/** DeFCNTrain (defcn-train.fd) or, with fcos, FCOSTrain (fcos-train.fd). */
+export function tinyStep(B = 1, S = 32, sgd: SgdOptions = DEFAULT_SGD, model: 'defcn' | 'fcos' = 'defcn'): TrainStep {
+  const { program, diagnostics } = checkFiles([`models/${model}-train.fd`]);
   if (!program || diagnostics.some((d) => d.severity === 'error')) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const inputs = { image: { dtype: 'f32' as const, shape: [B, 3, S, S] }, ...defcnTargetTypes(B, TINY_ARGS.K, S) };
-  const graph = lower(program, { entry: 'DeFCNTrain', fn: 'loss', inputs, args: TINY_ARGS });
+  const graph = lower(program, { entry: model === 'defcn' ? 'DeFCNTrain' : 'FCOSTrain', fn: 'loss', inputs, args: TINY_ARGS });
   return buildTrainStep(graph, { sgd, differentiate });
 }
