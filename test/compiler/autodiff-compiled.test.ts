@@ -11,6 +11,9 @@ import { compileGraph } from '../../compiler/program.js';
 import { Tensor, rng, tensor } from '../../compiler/tensor.js';
 import { AttrsIn, i32 } from '../helpers/op-check.js';
 import { opLossGraph } from '../helpers/grad-check.js';
+import { checkFiles } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
+import { initParams } from '../../compiler/init.js';
 
 function rand32(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
   const next = rng(seed);
@@ -79,6 +82,42 @@ test('losses and GIoU backward (elementwise graph ops) compile and match', () =>
   const launches = compiledMatches('box_giou_aligned', [boxes(3), boxes(4)], {}, [0, 1]);
   assert.ok(launches >= 1);
   compiledMatches('box_iou_aligned', [boxes(5), boxes(6)], {}, [0, 1]);
+});
+
+test('tiny FCOS (backbone, FPN, head): the whole backward compiles and equals the reference backward', () => {
+  const { program, diagnostics } = checkFiles(['models/fcos.fd']);
+  assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
+  const g = lower(program!, { entry: 'FCOS', inputs: { image: { dtype: 'f32', shape: [1, 3, 32, 32] } }, args: { depth: 0, K: 2, C: 8, groups: 4, width: 4 } });
+  // loss = sum over outputs of mean(out^2).
+  const scalar = { dtype: 'f32' as const, shape: [] };
+  const push = (op: string, inputs: number[], attrs: AttrsIn, type: { dtype: 'f32'; shape: number[] }): number => {
+    const id = g.nodes.length, value = g.values.length;
+    g.values.push({ id: value, type, node: id, index: 0 });
+    g.nodes.push({ id, op, inputs, attrs, outputs: [value], span: g.nodes[0].span, scope: 'loss' });
+    return value;
+  };
+  let loss = -1;
+  for (const o of [...g.outputs]) {
+    const t = g.values[o.value].type as { dtype: 'f32'; shape: number[] };
+    const m = push('mean', [push('square', [o.value], {}, t)], { axes: [], keepdims: false }, scalar);
+    loss = loss < 0 ? m : push('add', [loss, m], {}, scalar);
+  }
+  g.outputs.push({ name: 'loss', value: loss });
+  const { graph, grads } = differentiate(g, 'loss');
+  const params = initParams(graph, 2);
+  const image = rand32([1, 3, 32, 32], 9);
+  const want = interpret(graph, { image }, params);
+  const compiled = compileGraph(graph, { fuse: true });
+  const got = runProgram(compiled, graph, { image }, Object.fromEntries(params));
+  let worst = 0;
+  for (const name of grads.keys()) {
+    const a = got[`grad/${name}`].data, b = want[`grad/${name}`].data;
+    const scale = Math.max(1e-3, ...Array.from(b, Math.abs));
+    for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
+  }
+  // Relative to each gradient's largest entry: f32 sums in a different order.
+  assert.ok(worst < 1e-3, `worst relative difference ${worst}`);
+  console.log(`  FCOS backward: ${graph.nodes.length - g.nodes.length} backward nodes, ${compiled.launches.length} launches (forward + backward), worst ${worst.toExponential(2)}`);
 });
 
 test.run();
