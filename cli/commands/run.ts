@@ -11,7 +11,8 @@ import { checkFiles, DiagnosticsError, formatDiagnostics } from '../../dsl/index
 import { lower } from '../../compiler/lower.js';
 import { initParams } from '../../compiler/init.js';
 import { interpret } from '../../compiler/interpret.js';
-import { compileGraph } from '../../compiler/program.js';
+import { compileGraph, type Program } from '../../compiler/program.js';
+import type { LaunchTime } from '../../runtime/interface.js';
 import type { Graph } from '../../compiler/graph.js';
 import { Tensor, allocData, rng } from '../../compiler/tensor.js';
 import { ConcreteType, bytesOf, numel } from '../../compiler/types.js';
@@ -35,7 +36,8 @@ options:
                           |a-b| / max(|b|, 1e-3 * max|b|)
   --repeat N              run N times after the first, report the best (default: 0)
 
-FUSEDET_DEBUG=1 prints the runtime chosen and compile counts, =2 per-launch times.
+FUSEDET_DEBUG=1 prints the runtime chosen and compile counts, =2 per-launch times
+and a summary of the last run by kernel class (launches, time, GFLOP/s).
 `;
 
 const RUNTIMES = ['auto', 'cpu', 'webgpu', 'cuda', 'reference'];
@@ -123,11 +125,27 @@ async function runCompiled(graph: Graph, choice: string, inputs: Record<string, 
     outputs = await exe.run(inputs);
     best = Math.min(best, (performance.now() - s) / 1000);
   }
+  if (Number(process.env.FUSEDET_DEBUG) >= 2) process.stderr.write(classSummary(program, exe.lastTimes()));
   exe.dispose();
   const load = exe.stats;
   const setup = `${runtime.name}: ${program.kernels.length} kernels, ${program.launches.length} launches; graph compile ${ms((t1 - t0) / 1000)}, ` +
     `load ${ms((t2 - t1) / 1000)} (${load.compiled ? `${load.compiled} unit(s) compiled in ${ms(load.seconds)}` : 'cache hit'})`;
   return { outputs, seconds: best, setup };
+}
+
+/** Launch times of the last run summed per kernel class (its anchor op), with GFLOP/s from the fusion report. */
+function classSummary(program: Program, times: readonly LaunchTime[]): string {
+  const rows = new Map<string, { launches: number; seconds: number; flops: number }>();
+  times.forEach((t, i) => {
+    const r = program.report?.launches[i];
+    const cls = r?.ops[0] ?? t.kernel;
+    const row = rows.get(cls) ?? { launches: 0, seconds: 0, flops: 0 };
+    row.launches++; row.seconds += t.seconds; row.flops += r?.flops ?? 0;
+    rows.set(cls, row);
+  });
+  const lines = [...rows].sort((a, b) => b[1].seconds - a[1].seconds).map(([cls, r]) =>
+    `[fusedet]   ${cls.padEnd(14)} ${String(r.launches).padStart(4)} launches ${ms(r.seconds).padStart(11)}  ${(r.flops / r.seconds / 1e9).toFixed(2).padStart(8)} GFLOP/s`);
+  return `[fusedet] last run by kernel class:\n${lines.join('\n')}\n`;
 }
 
 const run: Command = {
