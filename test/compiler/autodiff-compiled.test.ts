@@ -84,11 +84,11 @@ test('losses and GIoU backward (elementwise graph ops) compile and match', () =>
   compiledMatches('box_iou_aligned', [boxes(5), boxes(6)], {}, [0, 1]);
 });
 
-test('tiny FCOS (backbone, FPN, head): the whole backward compiles and equals the reference backward', () => {
-  const { program, diagnostics } = checkFiles(['models/fcos.fd']);
+/** Lowers a model, adds loss = sum over outputs of mean(out^2), and compares the compiled backward with the reference's. */
+function wholeBackward(file: string, entry: string, args: Record<string, number>): string {
+  const { program, diagnostics } = checkFiles([file]);
   assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
-  const g = lower(program!, { entry: 'FCOS', inputs: { image: { dtype: 'f32', shape: [1, 3, 32, 32] } }, args: { depth: 0, K: 2, C: 8, groups: 4, width: 4 } });
-  // loss = sum over outputs of mean(out^2).
+  const g = lower(program!, { entry, inputs: { image: { dtype: 'f32', shape: [1, 3, 32, 32] } }, args });
   const scalar = { dtype: 'f32' as const, shape: [] };
   const push = (op: string, inputs: number[], attrs: AttrsIn, type: { dtype: 'f32'; shape: number[] }): number => {
     const id = g.nodes.length, value = g.values.length;
@@ -116,8 +116,13 @@ test('tiny FCOS (backbone, FPN, head): the whole backward compiles and equals th
     for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
   }
   // Relative to each gradient's largest entry: f32 sums in a different order.
-  assert.ok(worst < 1e-3, `worst relative difference ${worst}`);
-  console.log(`  FCOS backward: ${graph.nodes.length - g.nodes.length} backward nodes, ${compiled.launches.length} launches (forward + backward), worst ${worst.toExponential(2)}`);
+  assert.ok(worst < 1e-3, `${entry}: worst relative difference ${worst}`);
+  return `${entry} backward: ${graph.nodes.length - g.nodes.length} backward nodes, ${compiled.launches.length} launches (forward + backward), worst ${worst.toExponential(2)}`;
+}
+
+test('tiny FCOS and DeFCN (3DMF): the whole backward compiles and equals the reference backward', () => {
+  console.log(`  ${wholeBackward('models/fcos.fd', 'FCOS', { depth: 0, K: 2, C: 8, groups: 4, width: 4 })}`);
+  console.log(`  ${wholeBackward('models/defcn.fd', 'DeFCN', { depth: 0, K: 3, C: 8, groups: 4, width: 4 })}`);
 });
 
 test.run();
