@@ -122,6 +122,9 @@ Napi::Value RunLaunches(const Napi::CallbackInfo& info) {
       const int64_t id = plan[at + b];
       if (id < 0 || id >= static_cast<int64_t>(buffers.size()))
         throw bad("launch " + std::to_string(l) + " uses buffer " + std::to_string(id));
+      // A kernel would dereference it: refuse here rather than crash the process.
+      if (!buffers[id])
+        throw Napi::TypeError::New(env, "runLaunches: launch " + std::to_string(l) + " uses buffer " + std::to_string(id) + ", which is null");
       ptrs.push_back(buffers[id]);
     }
     at += nbufs;
