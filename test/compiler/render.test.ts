@@ -42,6 +42,18 @@ function graphs(): [string, TestGraph][] {
   }
   {
     const t = new TestGraph();
+    const x = t.input('x', [1, 2, 6, 5]);
+    t.output('dp', t.op('max_pool2d_grad', [x, t.input('g', [1, 2, 3, 3])], { kernel: [3], stride: [2], padding: [1] }));
+    t.output('dr', t.op('resize_grad', [t.input('gr', [1, 2, 9, 4])], { size: [6, 5], mode: 'bilinear' }));
+    const idx = t.op('cast', [t.op('floor', [t.op('mul', [t.input('u', [3, 5], 0, 1), t.constant(4)])])], { dtype: 'i32' });
+    t.output('sa', t.op('scatter_add', [t.input('y', [4, 5]), idx, t.input('src', [3, 5])], { axis: 0 }));
+    const levels = [[6, 5], [3, 3]].map(([h, w], i) => t.input(`p${i}`, [1, 2, h, w]));
+    const grads = [[6, 5], [3, 3]].map(([h, w], i) => t.input(`q${i}`, [1, 2, h, w]));
+    t.ops('max3d_grad', [...levels, ...grads], { tau: 2, phi: 3 }).forEach((o, i) => t.output(`d${i}`, o));
+    out.push(['adjoints', t]);
+  }
+  {
+    const t = new TestGraph();
     t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
     out.push(['matmul', t]);
   }
