@@ -30,10 +30,20 @@ function child(cmd: string, args: string[], timeoutMs: number): Side {
   }
 }
 
+/** A python that imports torch: FUSEDET_PYTHON, python3, or Debian's /usr/bin/python3 (python3-torch). */
+function findTorchPython(): string | null {
+  for (const py of [process.env.FUSEDET_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
+    if (spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) return py;
+  }
+  return null;
+}
+
 export function benchTrainConfig(c: TrainBenchConfig): { ours: Side; torch: Side } {
   const here = fileURLToPath(import.meta.url);
   const ours = child(process.execPath, [here, '--child', JSON.stringify(c)], 1_200_000);
-  const torch = child('python3', [fileURLToPath(new URL('../../bench/train_torch.py', import.meta.url)), JSON.stringify(c)], 1_200_000);
+  const py = findTorchPython();
+  if (!py) return { ours, torch: { seconds: null, peakRssMiB: null, error: 'no python with torch found (set FUSEDET_PYTHON)' } };
+  const torch = child(py, [fileURLToPath(new URL('../../bench/train_torch.py', import.meta.url)), JSON.stringify(c)], 1_200_000);
   return { ours, torch };
 }
 

@@ -4,12 +4,14 @@
 # 0.9, decay 1e-4 except GroupNorm), on CPU. Prints one JSON line:
 # {"seconds": median step time, "peak_rss_mib": ..., "threads": ...}.
 # Usage: python3 bench/train_torch.py CONFIG_JSON
-import json, resource, sys, time
+import json, os, resource, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 cfg = json.loads(sys.argv[1])
+# All cores, as fusedet's CPU runtime uses.
+torch.set_num_threads(os.cpu_count() or 1)
 torch.manual_seed(cfg.get('seed', 0))
 K, C, G, W, depth, B, S = cfg['K'], cfg['C'], cfg['groups'], cfg['width'], cfg['depth'], cfg['batch'], cfg['size']
 TAU, PHI = 2, 3
