@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gradCheck, rand64 } from '../../helpers/grad-check.js';
 import { i32 } from '../../helpers/op-check.js';
+import { rng } from '../../../compiler/tensor.js';
 
 test('concat and stack: each input gets its slice back', () => {
   gradCheck('concat', [rand64([2, 3], 1), rand64([2, 1], 2), rand64([2, 4], 3)], { axis: 1 });
@@ -41,6 +42,19 @@ test('max and min: the gradient goes to the extreme element', () => {
     gradCheck(op, [rand64([3, 5], 4)], { axes: [1] });
     gradCheck(op, [rand64([2, 3, 4], 5)], { axes: [0, 2], keepdims: true });
     gradCheck(op, [rand64([7], 6)], { axes: [] });
+  }
+});
+
+test('reductions and slices over randomised shapes and axes', () => {
+  const next = rng(5);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+  for (let trial = 0; trial < 6; trial++) {
+    const shape = Array.from({ length: pick(1, 4) }, () => pick(1, 5));
+    const axes = shape.map((_, i) => i).filter(() => next() < 0.5);
+    for (const op of ['sum', 'mean', 'max', 'min']) gradCheck(op, [rand64(shape, 30 + trial)], { axes, keepdims: next() < 0.5 }, { samples: 16 });
+    const axis = pick(0, shape.length - 1), n = shape[axis];
+    const start = pick(0, n - 1);
+    gradCheck('slice', [rand64(shape, 40 + trial)], { axis, start, end: pick(start + 1, n), step: pick(1, 3) }, { samples: 16 });
   }
 });
 

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gradCheck, rand64 } from '../../helpers/grad-check.js';
 import { f32 } from '../../helpers/op-check.js';
+import { rng } from '../../../compiler/tensor.js';
 
 const CONVS: { x: number[]; w: number[]; bias: boolean; attrs: Record<string, number[] | number> }[] = [
   { x: [1, 2, 5, 5], w: [3, 2, 3, 3], bias: true, attrs: { padding: [1] } },
@@ -19,6 +20,30 @@ CONVS.forEach((c, k) => {
     const x = rand64(c.x, k + 1), w = rand64(c.w, k + 2), b = c.bias ? rand64([c.w[0]], k + 3) : undefined;
     assert.ok(gradCheck('conv2d', [x, w, b], c.attrs) > 40);
   });
+});
+
+test('conv2d over randomised geometry: sizes 3..8, stride 1..2, padding 0..2, dilation 1..2, groups 1..2, batch 1..2', () => {
+  const next = rng(2024);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+  for (let trial = 0; trial < 6; trial++) {
+    const groups = pick(1, 2), cg = pick(1, 2), og = pick(1, 2), k = pick(1, 3);
+    const attrs = { stride: [pick(1, 2), pick(1, 2)], padding: [pick(0, 2)], dilation: [pick(1, 2)], groups };
+    const span = attrs.dilation[0] * (k - 1) + 1;
+    const H = Math.max(pick(3, 8), span), W = Math.max(pick(3, 8), span);
+    const x = rand64([pick(1, 2), groups * cg, H, W], 100 + trial), w = rand64([groups * og, cg, k, pick(1, 3)], 200 + trial);
+    gradCheck('conv2d', [x, w, next() < 0.5 ? rand64([groups * og], 300 + trial) : undefined], attrs, { samples: 24 });
+  }
+});
+
+test('max_pool2d and resize over randomised sizes', () => {
+  const next = rng(77);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+  for (let trial = 0; trial < 4; trial++) {
+    const k = pick(1, 3);
+    gradCheck('max_pool2d', [rand64([pick(1, 2), pick(1, 3), pick(k, 7), pick(k, 7)], 10 + trial)], { kernel: [k], stride: [pick(1, 2)], padding: [pick(0, Math.floor(k / 2))] }, { samples: 24 });
+    const mode = trial % 2 ? 'bilinear' : 'nearest';
+    gradCheck('resize', [rand64([pick(1, 2), pick(1, 2), pick(1, 6), pick(1, 6)], 20 + trial)], { size: [pick(1, 9), pick(1, 9)], mode }, { samples: 24 });
+  }
 });
 
 test('matmul: both operands, batch dims broadcast', () => {
