@@ -57,16 +57,21 @@ Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   return Napi::External<Library>::New(env, lib.release(), [](Napi::Env, Library* l) { delete l; });
 }
 
+// Empty arrays may have no backing store; kernels never read them, but the
+// pointer must not look like a missing buffer.
+alignas(64) uint8_t emptyBuffer[64];
+
 void* bufferData(Napi::Env env, const Napi::Value& v, size_t* bytes) {
   if (v.IsArrayBuffer()) {
     auto ab = v.As<Napi::ArrayBuffer>();
     *bytes = ab.ByteLength();
-    return ab.Data();
+    return ab.Data() ? ab.Data() : emptyBuffer;
   }
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
     *bytes = ta.ByteLength();
-    return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    void* base = ta.ArrayBuffer().Data();
+    return base ? static_cast<uint8_t*>(base) + ta.ByteOffset() : emptyBuffer;
   }
   if (v.IsNull() || v.IsUndefined()) {
     *bytes = 0;

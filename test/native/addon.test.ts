@@ -100,6 +100,8 @@ test('a malformed plan is refused before anything runs', async () => {
   assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(2n, 2n, 4n, 1n, 0n, 0n), [counts]), /truncated/);
   assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 4n, 1n, 0n, 0n), [42 as unknown as ArrayBuffer]), /ArrayBuffer, a TypedArray or null/);
   assert.throws(() => native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 4n, 1n, 0n, 0n), [null]), /uses buffer 0, which is null/);
+  // An empty array is a buffer, not a missing one (grid 0: nothing reads it).
+  native!.runLaunches(lib, BigInt64Array.of(1n, 2n, 0n, 1n, 0n, 0n), [new Int32Array(0)]);
   assert.ok(counts.every((c) => c === 0));
 });
 
