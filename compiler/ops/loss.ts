@@ -67,20 +67,20 @@ const bceGrad = lossGrad((b, p, t, g, k) => {
  * Targets are labels: they get no gradient.
  */
 function focalGrad(alpha: number, gamma: number): LossGrad {
+  // Values used more than once are emitted once per use, so fusion
+  // recomputes them in the one kernel rather than storing each.
   return (b, x, t, g, k) => {
     const op = (name: string, ...ins: number[]): number => b.op(name, ins);
-    const p = op('sigmoid', x);
-    const q = op('sub', k(1), p);
-    const pt = op('add', op('mul', p, t), op('mul', q, op('sub', k(1), t)));
-    const m = op('sub', k(1), pt);
-    let d = op('sub', p, t);
+    const p = (): number => op('sigmoid', x);
+    const q = (): number => op('sub', k(1), p());
+    const m = (): number => op('sub', k(1), op('add', op('mul', p(), t), op('mul', q(), op('sub', k(1), t))));
+    let d = op('sub', p(), t);
     if (gamma !== 0) {
       // m^(gamma-1) is infinite at m = 0 when gamma < 1; that term is 0 there (bce is 0 too).
-      const mg1 = gamma === 1 ? k(1) : gamma > 1 ? op('pow', m, k(gamma - 1)) : op('where', op('gt', m, k(0)), op('pow', m, k(gamma - 1)), k(0));
-      const mg = op('mul', mg1, m);
+      const mg1 = (): number => (gamma === 1 ? k(1) : gamma > 1 ? op('pow', m(), k(gamma - 1)) : op('where', op('gt', m(), k(0)), op('pow', m(), k(gamma - 1)), k(0)));
       const bce = b.op('bce_with_logits', [x, t]);
-      const slope = op('mul', op('mul', op('sub', op('mul', t, k(2)), k(1)), op('mul', p, q)), bce);
-      d = op('sub', op('mul', d, mg), op('mul', k(gamma), op('mul', mg1, slope)));
+      const slope = op('mul', op('mul', op('sub', op('mul', t, k(2)), k(1)), op('mul', p(), q())), bce);
+      d = op('sub', op('mul', d, op('mul', mg1(), m())), op('mul', k(gamma), op('mul', mg1(), slope)));
     }
     if (alpha >= 0) d = op('mul', d, op('add', op('mul', t, k(alpha)), op('mul', op('sub', k(1), t), k(1 - alpha))));
     return [op('mul', g, d), undefined];

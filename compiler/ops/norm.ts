@@ -84,30 +84,32 @@ function channelSum(b: GradBuilder, v: number): number {
  * Recomputes the group statistics from x (nothing is saved by the forward),
  * then dx = inv * (gh - mean(gh) - xhat * mean(gh * xhat)) over each group,
  * with gh = g * weight; dweight = sum(g * xhat), dbias = sum(g).
+ * Cheap values used several times (the grouped view, xhat, gh) are emitted
+ * once per use: fusion then recomputes them inside each consumer's kernel
+ * instead of storing them (a value with two consumers is materialised).
  */
 function groupNormGrad(b: GradBuilder): (number | undefined)[] {
   const [x, w] = b.inputs, xt = b.type(x), g = b.cotOrZero(0);
   const groups = intAttr('group_norm', b.attrs, 'groups'), eps = floatAttr('group_norm', b.attrs, 'eps');
   const [N] = xt.shape, rank = xt.shape.length;
   const len = numel(xt.shape) / N / groups;
-  const k = (v: number): number => b.constant(v, xt.dtype);
   const grouped = (v: number): number => b.op('reshape', [v], { shape: [N, groups, len] });
-  const xr = grouped(x);
-  const centred = b.op('sub', [xr, b.op('mean', [xr], { axes: [2], keepdims: true })]);
-  const inv = b.op('rsqrt', [b.op('add', [b.op('mean', [b.op('square', [centred])], { axes: [2], keepdims: true }), k(eps)])]);
-  const xhat = b.op('mul', [centred, inv]);
-  const xhatFull = (): number => b.op('reshape', [xhat], { shape: [...xt.shape] });
+  const groupMean = (v: number): number => b.op('mean', [v], { axes: [2], keepdims: true });
+  const mu = groupMean(grouped(x));
+  const centred = (): number => b.op('sub', [grouped(x), mu]);
+  const inv = b.op('rsqrt', [b.op('add', [groupMean(b.op('square', [centred()])), b.constant(eps, xt.dtype)])]);
+  const xhat = (): number => b.op('mul', [centred(), inv]);
+  const gh = (): number => grouped(b.op('mul', [g, perChannel(b, w, rank)]));
   let dx: number | undefined;
   if (b.needs(0)) {
-    const gh = grouped(b.op('mul', [g, perChannel(b, w, rank)]));
-    const m1 = b.op('mean', [gh], { axes: [2], keepdims: true });
-    const m2 = b.op('mean', [b.op('mul', [gh, xhat])], { axes: [2], keepdims: true });
-    const inner = b.op('sub', [b.op('sub', [gh, m1]), b.op('mul', [xhat, m2])]);
+    const m1 = groupMean(gh());
+    const m2 = groupMean(b.op('mul', [gh(), xhat()]));
+    const inner = b.op('sub', [b.op('sub', [gh(), m1]), b.op('mul', [xhat(), m2])]);
     dx = b.op('reshape', [b.op('mul', [inv, inner])], { shape: [...xt.shape] });
   }
   return [
     dx,
-    b.needs(1) ? channelSum(b, b.op('mul', [g, xhatFull()])) : undefined,
+    b.needs(1) ? channelSum(b, b.op('mul', [g, b.op('reshape', [xhat()], { shape: [...xt.shape] })])) : undefined,
     b.needs(2) ? channelSum(b, g) : undefined,
   ];
 }
