@@ -14,6 +14,7 @@ import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort } from './sort.js';
 import { scheduleMax3d } from './max3d.js';
 import { scheduleMax3dGrad } from './max3d-grad.js';
+import { scheduleNms } from './nms.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
 
 export type { Scheduled } from './pointwise.js';
@@ -35,6 +36,7 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   sort: scheduleSort,
   max3d: scheduleMax3d,
   max3d_grad: scheduleMax3dGrad,
+  nms: scheduleNms,
 };
 
 export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {

@@ -20,7 +20,7 @@ function box(em: Emitter, node: GNode, i: number, lead: readonly Expr[]): Expr[]
   return [0, 1, 2, 3].map((c) => em.bind(em.input(node, i, [...lead, idx(c)])));
 }
 
-function iouOf(em: Emitter, a: Expr[], b: Expr[]): Expr {
+export function iouOf(em: Emitter, a: Expr[], b: Expr[]): Expr {
   const iw = em.bind(sub(fmin(a[2], b[2]), fmax(a[0], b[0])));
   const ih = em.bind(sub(fmin(a[3], b[3]), fmax(a[1], b[1])));
   const inter = em.bind(mul(iw, ih));

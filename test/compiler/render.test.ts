@@ -54,6 +54,15 @@ function graphs(): [string, TestGraph][] {
   }
   {
     const t = new TestGraph();
+    const lt = t.input('lt', [2, 9, 2], 0, 6), wh = t.input('wh', [2, 9, 2], 1, 5);
+    const boxes = t.op('concat', [lt, t.op('add', [lt, wh])], { axis: 2 });
+    const classes = t.op('cast', [t.op('floor', [t.op('mul', [t.input('c', [2, 9], 0, 1), t.constant(2)])])], { dtype: 'i32' });
+    const [keep, count] = t.ops('nms', [boxes, t.input('s', [2, 9], 0, 1), classes], { iou_threshold: 0.3, max_out: 6 });
+    t.output('keep', keep); t.output('count', count);
+    out.push(['nms', t]);
+  }
+  {
+    const t = new TestGraph();
     t.output('y', t.op('add', [t.op('matmul', [t.input('a', [3, 5, 7]), t.input('b', [7, 11])]), t.input('c', [11])]));
     out.push(['matmul', t]);
   }

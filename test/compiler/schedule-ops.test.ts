@@ -108,6 +108,19 @@ test('max3d_grad: gradients routed to each output\'s arg-max, through the biline
   }
 });
 
+test('nms: class-aware, score order with index ties, threshold, max_out, padding', () => {
+  for (const [maxOut, minScore] of [[5, -Infinity], [20, -Infinity], [3, 0.3], [20, 0.5]] as const) {
+    const t = new TestGraph();
+    const lt = t.input('lt', [2, 12, 2], 0, 6), wh = t.input('wh', [2, 12, 2], 1, 5);
+    const boxes = t.op('concat', [lt, t.op('add', [lt, wh])], { axis: 2 });
+    const scores = t.op('div', [t.op('floor', [t.op('mul', [t.input('s', [2, 12], 0, 1), t.constant(6)])]), t.constant(6)]); // ties
+    const classes = t.op('cast', [t.op('floor', [t.op('mul', [t.input('c', [2, 12], 0, 1), t.constant(2)])])], { dtype: 'i32' });
+    const [keep, count] = t.ops('nms', [boxes, scores, classes], { iou_threshold: 0.3, max_out: maxOut, score_threshold: minScore });
+    t.output('keep', keep); t.output('count', count);
+    checkBoth(t, 0, 0);
+  }
+});
+
 test('topk and sort (stable, ties to the lower index, both directions)', () => {
   const t = new TestGraph();
   const x = t.input('x', [3, 9]);
