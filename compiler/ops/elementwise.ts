@@ -39,7 +39,9 @@ const UNARY_GRADS: Readonly<Record<string, GradRule>> = {
   neg: unaryGrad(({ g, op }) => op('neg', g)),
   // Subgradient 0 at x = 0, as torch.
   abs: unaryGrad(({ x, g, k, op }) => op('where', op('gt', x, k(0)), g, op('where', op('lt', x, k(0)), op('neg', g), k(0)))),
-  relu: unaryGrad(({ x, g, k, op }) => op('where', op('gt', x, k(0)), g, k(0))),
+  // Reads the output (y > 0 exactly where x > 0): the output is stored for the
+  // next layer anyway, while reading x would force a fused conv/norm chain to store it too.
+  relu: unaryGrad(({ y, g, k, op }) => op('where', op('gt', y, k(0)), g, k(0))),
   sigmoid: unaryGrad(({ y, g, k, op }) => op('mul', g, op('mul', y, op('sub', k(1), y)))),
   tanh: unaryGrad(({ y, g, k, op }) => op('mul', g, op('sub', k(1), op('square', y)))),
   exp: unaryGrad(({ y, g, op }) => op('mul', g, y)),
