@@ -70,7 +70,15 @@ const train: Command = {
   summary: 'train a model\'s loss entry with SGD: progress, checkpoints, --resume, loss log and curve',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseFlags(argv);
+    if (positionals.length === 0) throw new UserError(`fusedet train: no .fd file given\n${usage}`, 2);
+    return trainCommand(values, positionals);
+  },
+};
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
       args: argv, allowPositionals: true,
       options: {
         entry: { type: 'string' }, fn: { type: 'string', default: 'loss' },
@@ -85,70 +93,74 @@ const train: Command = {
         seed: { type: 'string' }, 'no-progress': { type: 'boolean', default: false },
       },
     });
-    if (positionals.length === 0) throw new UserError(`fusedet train: no .fd file given\n${usage}`, 2);
-    if (!values.entry) throw new UserError('fusedet train: --entry NAME is required (the module with the loss function)', 2);
-    if (values.data !== undefined) throw new UserError('fusedet train: --data needs target assignment (POTO/FCOS), which is not implemented yet; use --fixed-batch', 2);
-    if (!values['fixed-batch']) throw new UserError('fusedet train: give --fixed-batch (the only data source for now)', 2);
-    const dir = values['checkpoint-dir'];
-    if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
-    if (!['cpu', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu or reference, not '${values.runtime}'`, 2);
-    if (values.resume && values.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
-    if (values.resume && listCheckpoints(dir).length === 0) {
-      throw new UserError(`fusedet train: --resume: ${dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
-    }
-    if (!values.resume && !values.force && listCheckpoints(dir).length > 0) {
-      throw new UserError(`fusedet train: ${dir} already holds checkpoints; pass --resume to continue from the newest or --force to start over`);
-    }
-    const B = num('batch', values.batch, 2, (v) => count(v) && v > 0);
-    const S = num('size', values.size, 64, (v) => count(v) && v > 0 && v % 32 === 0);
-    const seed = num('seed', values.seed, 0, Number.isSafeInteger);
-    const steps = num('steps', values.steps, 100, count);
-    const decay = (values['decay-steps'] ?? '').split(',').filter((x) => x !== '').map((x) => num('decay-steps', x, 0, count));
-    const schedule: Schedule = { lr: num('lr', values.lr, 0.01), warmup: num('warmup', values.warmup, 0, count), warmupFactor: 1e-3, milestones: decay, gamma: 0.1 };
-    const sgd: SgdOptions = {
-      momentum: num('momentum', values.momentum, DEFAULT_SGD.momentum), weightDecay: num('weight-decay', values['weight-decay'], DEFAULT_SGD.weightDecay),
-      weightDecayNorm: num('weight-decay-norm', values['weight-decay-norm'], DEFAULT_SGD.weightDecayNorm), clipNorm: num('clip', values.clip, 0, (v) => v >= 0),
-    };
-    const lossScale = num('loss-scale', values['loss-scale'], 1, (v) => v > 0);
-    const every = num('checkpoint-every', values['checkpoint-every'], 50, count);
+  } catch (e) {
+    throw new UserError(`fusedet train: ${(e as Error).message}\n${usage}`, 2);
+  }
+}
 
-    const args = parseArgSpecs(values.arg);
-    const given = parseInputSpecs(values.input);
-    const { program, diagnostics } = checkFiles(positionals);
-    if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
-    const K = typeof args.K === 'number' ? args.K : 80;
-    const inputs: Record<string, ConcreteType> = { image: { dtype: 'f32', shape: [B, 3, S, S] }, ...defcnTargetTypes(B, K, S), ...given };
-    // Only the inputs the entry takes.
-    const decl = program.modules.get(values.entry);
-    const fn = decl ? findFn(decl.items, values.fn) : undefined;
-    const wanted = fn ? Object.fromEntries(fn.params.filter((p) => p.name in inputs).map((p) => [p.name, inputs[p.name]])) : given;
-    const lossGraph = lower(program, { entry: values.entry, fn: values.fn, inputs: wanted, args });
+async function trainCommand(values: ReturnType<typeof parseFlags>['values'], positionals: string[]): Promise<number> {
+  if (!values.entry) throw new UserError('fusedet train: --entry NAME is required (the module with the loss function)', 2);
+  if (values.data !== undefined) throw new UserError('fusedet train: --data needs target assignment (POTO/FCOS), which is not implemented yet; use --fixed-batch', 2);
+  if (!values['fixed-batch']) throw new UserError('fusedet train: give --fixed-batch (the only data source for now)', 2);
+  const dir = values['checkpoint-dir'];
+  if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
+  if (!['cpu', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu or reference, not '${values.runtime}'`, 2);
+  if (values.resume && values.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
+  if (values.resume && listCheckpoints(dir).length === 0) {
+    throw new UserError(`fusedet train: --resume: ${dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
+  }
+  if (!values.resume && !values.force && listCheckpoints(dir).length > 0) {
+    throw new UserError(`fusedet train: ${dir} already holds checkpoints; pass --resume to continue from the newest or --force to start over`);
+  }
+  const B = num('batch', values.batch, 2, (v) => count(v) && v > 0);
+  const S = num('size', values.size, 64, (v) => count(v) && v > 0 && v % 32 === 0);
+  const seed = num('seed', values.seed, 0, Number.isSafeInteger);
+  const steps = num('steps', values.steps, 100, count);
+  const decay = (values['decay-steps'] ?? '').split(',').filter((x) => x !== '').map((x) => num('decay-steps', x, 0, count));
+  const schedule: Schedule = { lr: num('lr', values.lr, 0.01), warmup: num('warmup', values.warmup, 0, count), warmupFactor: 1e-3, milestones: decay, gamma: 0.1 };
+  const sgd: SgdOptions = {
+    momentum: num('momentum', values.momentum, DEFAULT_SGD.momentum), weightDecay: num('weight-decay', values['weight-decay'], DEFAULT_SGD.weightDecay),
+    weightDecayNorm: num('weight-decay-norm', values['weight-decay-norm'], DEFAULT_SGD.weightDecayNorm), clipNorm: num('clip', values.clip, 0, (v) => v >= 0),
+  };
+  const lossScale = num('loss-scale', values['loss-scale'], 1, (v) => v > 0);
+  const every = num('checkpoint-every', values['checkpoint-every'], 50, count);
 
-    const { differentiate } = await import('../../compiler/autodiff.js');
-    const step = buildTrainStep(lossGraph, { sgd, differentiate });
-    const params = initParams(step.graph, seed);
-    let runner: StepRunner;
-    if (values.runtime === 'reference') runner = referenceRunner(step, params);
-    else runner = await runtimeRunner(step, params as Map<string, Tensor>, values.runtime);
-    const modelId = `${basename(positionals[0])}:${values.entry}.${values.fn}`;
-    const config = { model: positionals[0], entry: values.entry, fn: values.fn, args, inputs: wanted, steps, schedule, sgd, lossScale, seed, runtime: values.runtime, batch: B, size: S };
-    try {
-      const r = await trainLoop({
-        step, runner, batches: fixedSource(step.graph, seed), modelId, config, steps, schedule, lossScale, dir,
-        checkpointEvery: every, resume: values.resume, progress: !values['no-progress'] && process.stderr.isTTY === true,
-      });
-      const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
-      const show = (e: typeof last): string => (e ? step.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');
-      process.stdout.write(`trained steps ${r.startStep}..${steps - 1} on ${runner.where} in ${r.seconds.toFixed(1)} s` +
-        ` (${((steps - r.startStep) / Math.max(r.seconds, 1e-9)).toFixed(2)} it/s)\n` +
-        `first: ${show(first)}\nlast:  ${show(last)}\n` +
-        `checkpoint ${r.checkpoint ?? '-'}\nlog ${r.logPath}\ncurve ${r.plotPath}\n`);
-    } finally {
-      runner.dispose();
-    }
-    return 0;
-  },
-};
+  const args = parseArgSpecs(values.arg);
+  const given = parseInputSpecs(values.input);
+  const { program, diagnostics } = checkFiles(positionals);
+  if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
+  const K = typeof args.K === 'number' ? args.K : 80;
+  const inputs: Record<string, ConcreteType> = { image: { dtype: 'f32', shape: [B, 3, S, S] }, ...defcnTargetTypes(B, K, S), ...given };
+  // Only the inputs the entry takes.
+  const decl = program.modules.get(values.entry);
+  const fn = decl ? findFn(decl.items, values.fn) : undefined;
+  const wanted = fn ? Object.fromEntries(fn.params.filter((p) => p.name in inputs).map((p) => [p.name, inputs[p.name]])) : given;
+  const lossGraph = lower(program, { entry: values.entry, fn: values.fn, inputs: wanted, args });
+
+  const { differentiate } = await import('../../compiler/autodiff.js');
+  const step = buildTrainStep(lossGraph, { sgd, differentiate });
+  const params = initParams(step.graph, seed);
+  let runner: StepRunner;
+  if (values.runtime === 'reference') runner = referenceRunner(step, params);
+  else runner = await runtimeRunner(step, params as Map<string, Tensor>, values.runtime);
+  const modelId = `${basename(positionals[0])}:${values.entry}.${values.fn}`;
+  const config = { model: positionals[0], entry: values.entry, fn: values.fn, args, inputs: wanted, steps, schedule, sgd, lossScale, seed, runtime: values.runtime, batch: B, size: S };
+  try {
+    const r = await trainLoop({
+      step, runner, batches: fixedSource(step.graph, seed), modelId, config, steps, schedule, lossScale, dir,
+      checkpointEvery: every, resume: values.resume, progress: !values['no-progress'] && process.stderr.isTTY === true,
+    });
+    const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
+    const show = (e: typeof last): string => (e ? step.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');
+    process.stdout.write(`trained steps ${r.startStep}..${steps - 1} on ${runner.where} in ${r.seconds.toFixed(1)} s` +
+      ` (${((steps - r.startStep) / Math.max(r.seconds, 1e-9)).toFixed(2)} it/s)\n` +
+      `first: ${show(first)}\nlast:  ${show(last)}\n` +
+      `checkpoint ${r.checkpoint ?? '-'}\nlog ${r.logPath}\ncurve ${r.plotPath}\n`);
+  } finally {
+    runner.dispose();
+  }
+  return 0;
+}
 
 function readSource(file: string): string | undefined {
   try { return readFileSync(file, 'utf8'); } catch { return undefined; }
