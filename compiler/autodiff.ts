@@ -11,6 +11,7 @@ import { OPS } from './ops/index.js';
 import { withDefaults } from './ops/attrs.js';
 import { Attrs, GradBuilder, ShapeContext, ShapeError } from './ops/op.js';
 import { dimEquals, showDim } from './dims.js';
+import { printGraph } from './print.js';
 import { ConcreteType, DType, Span, isFloat, numel, showType } from './types.js';
 
 export interface GradResult {
@@ -202,6 +203,8 @@ export function differentiate(graph: Graph, loss: string | number, opts: { wrt?:
     g.outputs.push({ name: `grad/${p.name}`, value: c });
   }
   const pruned = prune(g, firstNew);
+  // FUSEDET_DEBUG=5 (STYLE.md): the graph after each named pass.
+  if (Number(process.env.FUSEDET_DEBUG ?? 0) >= 5) process.stderr.write(`--- pass autodiff: ${pruned.nodes.length - firstNew} backward nodes\n${printGraph(pruned)}`);
   for (const p of params) grads.set(p.name, pruned.outputs.find((o) => o.name === `grad/${p.name}`)!.value);
   return { graph: pruned, grads };
 }
