@@ -7,19 +7,11 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
 import { parseArgSpecs, parseInputSpecs } from '../input-spec.js';
-import { checkFiles, DiagnosticsError, formatDiagnostics } from '../../dsl/index.js';
-import { lower } from '../../compiler/lower.js';
-import { findFn } from '../../dsl/elab/call.js';
-import { initParams } from '../../compiler/init.js';
-import { DEFAULT_SGD, SgdOptions } from '../../compiler/optimizer.js';
-import { buildTrainStep } from '../../compiler/train-step.js';
-import type { Tensor } from '../../compiler/tensor.js';
+import type { SgdOptions } from '../../compiler/optimizer.js';
 import type { ConcreteType } from '../../compiler/types.js';
-import { defcnTargetTypes, fixedSource } from '../../models/fixed-batch.js';
 import { listCheckpoints } from '../../models/checkpoint/store.js';
-import { Schedule } from '../../models/schedule.js';
-import { StepRunner, referenceRunner, runtimeRunner } from '../../models/step-runner.js';
-import { trainLoop } from '../../models/train.js';
+import type { Schedule } from '../../models/schedule.js';
+import type { StepRunner } from '../../models/step-runner.js';
 
 const usage = `usage: fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
 
@@ -118,15 +110,25 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   const steps = num('steps', values.steps, 100, count);
   const decay = (values['decay-steps'] ?? '').split(',').filter((x) => x !== '').map((x) => num('decay-steps', x, 0, count));
   const schedule: Schedule = { lr: num('lr', values.lr, 0.01), warmup: num('warmup', values.warmup, 0, count), warmupFactor: 1e-3, milestones: decay, gamma: 0.1 };
+  // DEFCN.md's defaults (compiler/optimizer.ts DEFAULT_SGD), repeated so flag errors need no compiler.
   const sgd: SgdOptions = {
-    momentum: num('momentum', values.momentum, DEFAULT_SGD.momentum), weightDecay: num('weight-decay', values['weight-decay'], DEFAULT_SGD.weightDecay),
-    weightDecayNorm: num('weight-decay-norm', values['weight-decay-norm'], DEFAULT_SGD.weightDecayNorm), clipNorm: num('clip', values.clip, 0, (v) => v >= 0),
+    momentum: num('momentum', values.momentum, 0.9), weightDecay: num('weight-decay', values['weight-decay'], 1e-4),
+    weightDecayNorm: num('weight-decay-norm', values['weight-decay-norm'], 0), clipNorm: num('clip', values.clip, 0, (v) => v >= 0),
   };
   const lossScale = num('loss-scale', values['loss-scale'], 1, (v) => v > 0);
   const every = num('checkpoint-every', values['checkpoint-every'], 50, count);
 
   const args = parseArgSpecs(values.arg);
   const given = parseInputSpecs(values.input);
+  // Loaded after the flags are checked: a usage error costs no compiler start-up.
+  const { checkFiles, DiagnosticsError, formatDiagnostics } = await import('../../dsl/index.js');
+  const { lower } = await import('../../compiler/lower.js');
+  const { findFn } = await import('../../dsl/elab/call.js');
+  const { initParams } = await import('../../compiler/init.js');
+  const { buildTrainStep } = await import('../../compiler/train-step.js');
+  const { defcnTargetTypes, fixedSource } = await import('../../models/fixed-batch.js');
+  const { referenceRunner, runtimeRunner } = await import('../../models/step-runner.js');
+  const { trainLoop } = await import('../../models/train.js');
   const { program, diagnostics } = checkFiles(positionals);
   if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
   const K = typeof args.K === 'number' ? args.K : 80;
@@ -142,7 +144,7 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   const params = initParams(step.graph, seed);
   let runner: StepRunner;
   if (values.runtime === 'reference') runner = referenceRunner(step, params);
-  else runner = await runtimeRunner(step, params as Map<string, Tensor>, values.runtime);
+  else runner = await runtimeRunner(step, params, values.runtime);
   const modelId = `${basename(positionals[0])}:${values.entry}.${values.fn}`;
   const config = { model: positionals[0], entry: values.entry, fn: values.fn, args, inputs: wanted, steps, schedule, sgd, lossScale, seed, runtime: values.runtime, batch: B, size: S };
   try {
