@@ -1,12 +1,28 @@
 // The CPU runtime: the C rendering of a program, compiled by the system C
 // compiler (cached on disk), run on the native thread pool. The default where
 // no GPU is found.
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Program } from '../compiler/program.js';
 import { renderC } from '../compiler/render/c.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
+import { cacheDir } from './build.js';
+import { debugLevel, debugLog } from './debug.js';
 import { loadUnits, nativeOrThrow } from './load.js';
 import { RenderC, splitUnits } from './units.js';
+
+/** FUSEDET_DEBUG=4: the rendering on disk (a file, not 100 KiB on stderr), named by its hash. */
+function writeSource(source: string): string {
+  const dir = join(cacheDir(), 'sources');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 16)}.c`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, source);
+  renameSync(tmp, path);
+  return path;
+}
 
 export class CpuRuntime implements Runtime {
   readonly name = 'cpu' as const;
@@ -15,6 +31,7 @@ export class CpuRuntime implements Runtime {
   async load(program: Program): Promise<Executable> {
     nativeOrThrow();
     const whole = this.render(program);
+    if (debugLevel() >= 4) debugLog(4, `cpu: rendered C of ${program.kernels.length} kernels in ${writeSource(whole)}`);
     return loadUnits(program, { key: whole, units: () => splitUnits(program, this.render, availableParallelism(), whole) });
   }
 }

@@ -3,7 +3,7 @@
 // units and still links into one library.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGraph, Program } from '../../compiler/program.js';
@@ -51,6 +51,23 @@ test('a second load of the same program is a cache hit', async () => {
   assert.is(second.stats.compiled, 0);
   assert.ok(second.stats.cached >= 1);
   assert.is(second.stats.kernels, first.stats.kernels);
+});
+
+test('FUSEDET_DEBUG=4 names a file holding the rendered C', async () => {
+  const program = compileGraph(convNet().graph, {});
+  const lines: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.env.FUSEDET_DEBUG = '4';
+  process.stderr.write = ((s: string) => { lines.push(String(s)); return true; }) as typeof process.stderr.write;
+  try {
+    (await new CpuRuntime().load(program)).dispose();
+  } finally {
+    process.stderr.write = write;
+    delete process.env.FUSEDET_DEBUG;
+  }
+  const m = /rendered C of \d+ kernels in (\S+\.c)/.exec(lines.join(''));
+  assert.ok(m, lines.join(''));
+  assert.is(readFileSync(m![1], 'utf8'), renderC(program));
 });
 
 test('splitUnits balances kernels over lanes and renders each unit from a subset', () => {
