@@ -11,7 +11,7 @@ import { GRAD_LOWERINGS } from './lower-grad.js';
 import { scheduleConv, scheduleMatmul } from './gemm.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.js';
 import { scheduleGroupNorm } from './groupnorm.js';
-import { scheduleSort } from './sort.js';
+import { scheduleSort, scheduleTopk } from './sort.js';
 import { scheduleMax3d } from './max3d.js';
 import { scheduleMax3dGrad } from './max3d-grad.js';
 import { scheduleNms } from './nms.js';
@@ -32,7 +32,7 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   conv2d_grad_input: scheduleConvGradInput,
   conv2d_grad_weight: scheduleConvGradWeight,
   group_norm: scheduleGroupNorm,
-  topk: scheduleSort,
+  topk: scheduleTopk,
   sort: scheduleSort,
   max3d: scheduleMax3d,
   max3d_grad: scheduleMax3dGrad,

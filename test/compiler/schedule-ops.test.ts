@@ -129,7 +129,13 @@ test('topk and sort (stable, ties to the lower index, both directions)', () => {
   t.output('tv', tv); t.output('ti', ti);
   const [sv, si] = t.ops('sort', [r], { axis: 1, descending: false });
   t.output('sv', sv); t.output('si', si);
-  const [dv, di] = t.ops('sort', [t.input('z', [5, 2, 3])], { axis: 0, descending: true });
+  const z = t.input('z', [5, 2, 3]);
+  const [kv, ki] = t.ops('topk', [t.op('floor', [t.op('mul', [z, t.constant(2)])])], { k: 3, axis: 0, largest: false });
+  t.output('kv', kv); t.output('ki', ki);
+  const withNan = t.op('where', [t.op('gt', [z, t.constant(0.6)]), t.op('log', [t.op('sub', [t.constant(0), t.op('abs', [z])])]), z]);
+  const [nv, ni] = t.ops('topk', [withNan], { k: 5, axis: 0 });
+  t.output('nv', nv); t.output('ni', ni);
+  const [dv, di] = t.ops('sort', [z], { axis: 0, descending: true });
   t.output('dv', dv); t.output('di', di);
   checkBoth(t, 0, 0);
 });
