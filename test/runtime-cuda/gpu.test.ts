@@ -1,0 +1,202 @@
+// On an NVIDIA GPU (npm run gpu:test; skipped elsewhere): every forward op
+// case, fused and unfused, the tiny DeFCN forward and the tiny training step
+// on the CUDA runtime against the ops' references (and the CPU runtime when
+// this machine has a C compiler), and the device's error paths: out of
+// memory, a launch outside CUDA's limits, an illegal address (the context is
+// reset and a reload works). Tolerances, |got - want| <= atol + rtol·|want|:
+// single ops 2e-5/2e-5 (FMA contraction and CUDA's libm, within 2 ulp, vs
+// the reference); whole networks 1e-3/1e-3 (errors compound over ~40 layers);
+// training-step scalars 1e-3 relative, updated state 1e-3 of each tensor's
+// largest magnitude. i32 and bool exactly.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkFiles } from '../../dsl/index.js';
+import { initParams } from '../../compiler/init.js';
+import { interpret } from '../../compiler/interpret.js';
+import { lower } from '../../compiler/lower.js';
+import { compileGraph } from '../../compiler/program.js';
+import type { Program } from '../../compiler/program.js';
+import { Tensor, randomTensor, rng } from '../../compiler/tensor.js';
+import { fixedBatch } from '../../models/fixed-batch.js';
+import { referenceRunner, runtimeRunner } from '../../models/step-runner.js';
+import { handKernel } from '../../runtime-cpu/hand.js';
+import { openCuda, probeCuda } from '../../runtime-cuda/device.js';
+import { deviceAllocator } from '../../runtime-cuda/allocator.js';
+import { CudaRuntime } from '../../runtime-cuda/runtime.js';
+import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
+import { tinyStep } from '../train/tiny.js';
+
+process.env.FUSEDET_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'fusedet-gpu-test-'));
+const unavailable = probeCuda();
+if (unavailable) console.log(`SKIP CUDA on-device tests: ${unavailable}`);
+const gpu = unavailable ? test.skip : test;
+const cuda = new CudaRuntime();
+
+type Case = (t: TestGraph, n: (lo: number, hi: number) => number) => void;
+const nchw = (n: (lo: number, hi: number) => number): number[] => [n(1, 3), n(1, 5), n(1, 9), n(2, 9)];
+const un = (op: string, lo: number, hi: number): Case => (t, n) => t.output('y', t.op(op, [t.input('x', nchw(n), lo, hi)]));
+const bin = (op: string): Case => (t, n) => {
+  const s = nchw(n);
+  t.output('y', t.op(op, [t.input('a', s, -2, 2), t.input('b', [s[1], 1, s[3]], 0.25, 2)]));
+};
+
+const CASES: Record<string, Case> = {
+  ...Object.fromEntries(['neg', 'abs', 'relu', 'sigmoid', 'tanh', 'exp', 'floor', 'ceil', 'softplus', 'square'].map((op) => [op, un(op, -4, 4)])),
+  ...Object.fromEntries(['log', 'sqrt', 'rsqrt'].map((op) => [op, un(op, 0.05, 5)])),
+  ...Object.fromEntries(['add', 'sub', 'mul', 'div', 'maximum', 'minimum'].map((op) => [op, bin(op)])),
+  conv2d: (t, n) => {
+    const g = n(1, 3), cin = g * n(1, 3), cout = g * n(1, 4), k = n(1, 3);
+    const y = t.op('conv2d', [t.input('x', [n(1, 2), cin, n(5, 17), n(5, 17)]), t.param('w', [cout, cin / g, k, k]), t.param('b', [cout])],
+      { stride: [n(1, 2)], padding: [n(0, 2)], dilation: [n(1, 2)], groups: g });
+    t.output('y', t.op('relu', [y]));
+  },
+  'conv2d 64ch 3x3': (t, n) => {
+    const y = t.op('conv2d', [t.input('x', [1, 64, n(9, 20), n(9, 20)]), t.param('w', [64, 64, 3, 3], -0.1, 0.1), t.param('b', [64])], { padding: [1] });
+    t.output('y', y);
+  },
+  matmul: (t, n) => {
+    const m = n(1, 40), k = n(1, 40), c = n(1, 40);
+    t.output('y', t.op('matmul', [t.input('a', [n(1, 3), m, k]), t.input('b', [k, c])]));
+  },
+  group_norm: (t, n) => {
+    const g = n(1, 4), c = g * n(1, 4);
+    t.output('y', t.op('group_norm', [t.input('x', [n(1, 2), c, n(1, 9), n(2, 9)]), t.param('w', [c]), t.param('b', [c])], { groups: g }));
+  },
+  max_pool2d: (t, n) => t.output('y', t.op('max_pool2d', [t.input('x', [n(1, 2), n(1, 4), n(3, 11), n(3, 11)])], { kernel: [3], stride: [2], padding: [1] })),
+  resize: (t, n) => {
+    const x = t.input('x', nchw(n));
+    t.output('n', t.op('resize', [x], { size: [n(1, 13), n(1, 13)], mode: 'nearest' }));
+    t.output('b', t.op('resize', [x], { size: [n(1, 13), n(1, 13)], mode: 'bilinear' }));
+  },
+  reduce: (t, n) => {
+    const x = t.input('x', [n(1, 3), n(1, 40), n(1, 9), n(2, 70)]);
+    t.output('s', t.op('sum', [x], { axes: [1, 3] }));
+    t.output('m', t.op('mean', [x], { axes: [3], keepdims: true }));
+    t.output('x', t.op('max', [x], { axes: [] }));
+    t.output('a', t.op('argmax', [x], { axis: 1 }));
+  },
+  layout: (t, n) => {
+    const s = nchw(n);
+    const a = t.input('a', s), b = t.input('b', s);
+    t.output('t', t.op('transpose', [t.op('concat', [a, b], { axis: 1 })], { perm: [0, 2, 3, 1] }));
+    t.output('f', t.op('flatten', [b], { start: 1 }));
+  },
+  topk: (t, n) => t.ops('topk', [t.input('x', [n(1, 3), n(10, 300)])], { k: n(1, 9) }).forEach((v, i) => t.output(`o${i}`, v)),
+  max3d: (t, n) => {
+    const hw = n(5, 13);
+    const levels = [0, 1, 2].map((l) => t.input(`p${l}`, [1, 2, Math.max(1, hw >> l), Math.max(1, hw >> l)], 0, 1));
+    t.ops('max3d', levels, { tau: 2, phi: 3 }).forEach((v, i) => t.output(`o${i}`, v));
+  },
+};
+
+async function runOn(program: Program, t: TestGraph): Promise<Record<string, Tensor>> {
+  const exe = await cuda.load(program);
+  try {
+    await exe.setParams(t.params);
+    return await exe.run(t.inputs);
+  } finally {
+    exe.dispose();
+  }
+}
+
+for (const [name, build] of Object.entries(CASES)) {
+  gpu(`${name}: CUDA equals the reference (fused and unfused, two seeds)`, async () => {
+    for (const seed of [1, 2]) {
+      const t = new TestGraph();
+      const next = rng(seed * 7919 + name.length);
+      build(t, (lo, hi) => pick(next, lo, hi));
+      const want = referenceRun(t);
+      for (const fuse of [true, false]) {
+        let program: Program;
+        try { program = compileGraph(t.graph, { fuse }); } catch (e) {
+          console.log(`SKIP ${name}: no kernel schedule yet (${(e as Error).message.split('\n')[0]})`);
+          return;
+        }
+        const got = await runOn(program, t);
+        for (const o of Object.keys(want)) {
+          const exact = want[o].dtype !== 'f32';
+          assert.is(compare({ ...got[o], shape: want[o].shape }, want[o], exact ? 0 : 2e-5, exact ? 0 : 2e-5), '', `${name} seed ${seed} fused ${fuse} output ${o}`);
+        }
+      }
+    }
+  });
+}
+
+gpu('tiny DeFCN forward (64x64, batch 2): CUDA equals the reference interpreter within 1e-3', async () => {
+  const { program, diagnostics } = checkFiles(['models/defcn.fd']);
+  if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
+  const graph = lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [2, 3, 64, 64] } }, args: { depth: 0, width: 4, C: 16, K: 3, groups: 4 } });
+  const params = initParams(graph, 5);
+  const image = randomTensor([2, 3, 64, 64], 11, -1, 1);
+  const want = interpret(graph, { image }, params);
+  const exe = await cuda.load(compileGraph(graph, {}));
+  await exe.setParams(params);
+  const got = await exe.run({ image });
+  for (const o of Object.keys(want)) assert.is(compare({ ...got[o], shape: want[o].shape }, want[o], 1e-3, 1e-3), '', o);
+  exe.dispose();
+});
+
+gpu('tiny training step: CUDA equals the reference (scalars 1e-3 rel, state 1e-3 of scale)', async () => {
+  const step = tinyStep();
+  const params = initParams(step.graph, 3);
+  const batch = fixedBatch(step.graph, 3);
+  let runner;
+  try { runner = await runtimeRunner(step, params, cuda); } catch (e) {
+    if (/has no kernel yet/.test((e as Error).message)) { console.log(`SKIP train step on CUDA: ${(e as Error).message.split('\n')[0]}`); return; }
+    throw e;
+  }
+  const ref = referenceRunner(step, params);
+  const rc = await runner.step(batch, 0.01, 1), rr = await ref.step(batch, 0.01, 1);
+  for (const t of [...step.terms, 'grad_norm']) {
+    assert.ok(Math.abs(rc.scalars[t] - rr.scalars[t]) <= 1e-3 * Math.max(1, Math.abs(rr.scalars[t])), `${t}: cuda ${rc.scalars[t]} vs reference ${rr.scalars[t]}`);
+  }
+  const sc = await runner.getState(), sr = await ref.getState();
+  for (const [k, t] of sr) {
+    let scale = 1e-3;
+    for (const v of t.data) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < t.data.length; i++) assert.ok(Math.abs(sc.get(k)!.data[i] - t.data[i]) <= 1e-3 * scale, `${k}[${i}]`);
+  }
+  runner.dispose();
+});
+
+/** A program around one hand-written CUDA kernel writing B0[A0] = 1. */
+function handProgram(block: number, index: number): { program: Program; source: string } {
+  const kernel = handKernel('k0_poke', [{ dtype: 'f32', access: 'w' }], 1, block);
+  const source = `extern "C" __global__ void k0_poke(float* B0, long long A0) { if (threadIdx.x == 0) B0[A0] = 1.0f; }\n`;
+  return {
+    source,
+    program: { buffers: [{ id: 0, bytes: 16, dtype: 'f32', role: 'output', name: 'y', shape: [4] }], kernels: [kernel],
+      launches: [{ kernel: 0, buffers: [0], args: [index], grid: 1 }], inputs: {}, outputs: { y: 0 }, params: {}, peakBytes: 16 },
+  };
+}
+
+gpu('device errors: OOM names the size; a bad launch names kernel, grid and block; an illegal address resets the context and a reload works', async () => {
+  const dev = openCuda();
+  assert.throws(() => deviceAllocator(dev.native).acquire(2 ** 50, 'buffer 3 (huge)'), /cannot allocate buffer 3 \(huge\) on the GPU \(1024\.0 TiB;.*out of GPU memory/);
+  const ok = handProgram(32, 2);
+  const good = await new CudaRuntime(() => ok.source).load(ok.program);
+  assert.equal([...(await good.run({})).y.data], [0, 0, 1, 0]);
+  const big = handProgram(4096, 0);
+  const tooWide = await new CudaRuntime(() => big.source).load(big.program);
+  let err: Error | undefined;
+  try { await tooWide.run({}); } catch (e) { err = e as Error; }
+  assert.match(err?.message ?? '', /launch 0 of kernel k0_poke \(grid 1 x block 4096\)/);
+  assert.equal([...(await good.run({})).y.data], [0, 0, 1, 0], 'the device is still usable');
+  const wild = handProgram(32, 2 ** 40);
+  const crash = await new CudaRuntime(() => wild.source).load(wild.program);
+  err = undefined;
+  try { await crash.run({}); } catch (e) { err = e as Error; }
+  assert.match(err?.message ?? '', /ILLEGAL_ADDRESS|LAUNCH_FAILED/);
+  assert.match(err?.message ?? '', /context was reset/);
+  let stale: Error | undefined;
+  try { await good.run({}); } catch (e) { stale = e as Error; }
+  assert.match(stale?.message ?? '', /load the program again/);
+  const again = await new CudaRuntime(() => ok.source).load(ok.program);
+  assert.equal([...(await again.run({})).y.data], [0, 0, 1, 0], 'a reload after the reset works');
+  again.dispose();
+});
+
+test.run();
