@@ -23,10 +23,10 @@ import { Scheduled, finish } from './pointwise.js';
 const T = 16;
 const WG = 64;
 
-/** m = v when v is larger or a NaN (and m is not NaN yet). */
+/** m = v when v is larger or a NaN (a NaN replacing a NaN changes no value). */
 function maxInto(em: Emitter, m: string, val: Expr): void {
   const cur = v(m, 'f32');
-  em.emit(set(m, sel(bin('or', bin('gt', val, cur), and(bin('ne', val, val), bin('eq', cur, cur))), val, cur)));
+  em.emit(set(m, sel(bin('or', bin('gt', val, cur), bin('ne', val, val)), val, cur)));
 }
 
 export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {

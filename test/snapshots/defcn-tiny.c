@@ -3844,7 +3844,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           float m = (-INFINITY);
           if ((((y_10 >= 0) && (y_10 < 8)) && ((x_11 >= 0) && (x_11 < 8)))) {
             float t_12 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_10 * 8)) + x_11)];
-            m = (((t_12 > m) || ((t_12 != t_12) && (m == m))) ? t_12 : m);
+            m = (((t_12 > m) || (t_12 != t_12)) ? t_12 : m);
             int64_t t_13 = ri0_p1[(e / 18)];
             int64_t t_14 = ri1_p1[(e / 18)];
             int64_t t_15 = ci0_p1[(e % 18)];
@@ -3852,7 +3852,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             float t_17 = rw_p1[(e / 18)];
             float t_18 = cw_p1[(e % 18)];
             float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_16)]))));
-            m = (((t_19 > m) || ((t_19 != t_19) && (m == m))) ? t_19 : m);
+            m = (((t_19 > m) || (t_19 != t_19)) ? t_19 : m);
           }
           lvmax[e] = m;
         }
@@ -3872,7 +3872,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             float m = (-INFINITY);
             for (int64_t dh = 0; dh < 3; dh++) {
               for (int64_t dw = 0; dw < 3; dw++) {
-                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || ((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))]) && (m == m))) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
+                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || (lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))])) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
               }
             }
             B0[((plane * 64) + ((y_22 * 8) + x_23))] = m;
@@ -3940,9 +3940,9 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               float t_50 = rw_m1[(e / 18)];
               float t_51 = cw_m1[(e % 18)];
               float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_49)]))));
-              m = (((t_52 > m) || ((t_52 != t_52) && (m == m))) ? t_52 : m);
+              m = (((t_52 > m) || (t_52 != t_52)) ? t_52 : m);
               float t_53 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_44 * 4)) + x_45)];
-              m = (((t_53 > m) || ((t_53 != t_53) && (m == m))) ? t_53 : m);
+              m = (((t_53 > m) || (t_53 != t_53)) ? t_53 : m);
               int64_t t_54 = ri0_p1[(e / 18)];
               int64_t t_55 = ri1_p1[(e / 18)];
               int64_t t_56 = ci0_p1[(e % 18)];
@@ -3950,7 +3950,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               float t_58 = rw_p1[(e / 18)];
               float t_59 = cw_p1[(e % 18)];
               float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_57)]))));
-              m = (((t_60 > m) || ((t_60 != t_60) && (m == m))) ? t_60 : m);
+              m = (((t_60 > m) || (t_60 != t_60)) ? t_60 : m);
             }
             lvmax[e] = m;
           }
@@ -3970,7 +3970,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               float m = (-INFINITY);
               for (int64_t dh = 0; dh < 3; dh++) {
                 for (int64_t dw = 0; dw < 3; dw++) {
-                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || ((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))]) && (m == m))) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
+                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || (lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))])) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
                 }
               }
               B1[((plane * 16) + ((y_63 * 4) + x_64))] = m;
@@ -4038,9 +4038,9 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 float t_91 = rw_m1[(e / 18)];
                 float t_92 = cw_m1[(e % 18)];
                 float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_90)]))));
-                m = (((t_93 > m) || ((t_93 != t_93) && (m == m))) ? t_93 : m);
+                m = (((t_93 > m) || (t_93 != t_93)) ? t_93 : m);
                 float t_94 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_85 * 2)) + x_86)];
-                m = (((t_94 > m) || ((t_94 != t_94) && (m == m))) ? t_94 : m);
+                m = (((t_94 > m) || (t_94 != t_94)) ? t_94 : m);
                 int64_t t_95 = ri0_p1[(e / 18)];
                 int64_t t_96 = ri1_p1[(e / 18)];
                 int64_t t_97 = ci0_p1[(e % 18)];
@@ -4048,7 +4048,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 float t_99 = rw_p1[(e / 18)];
                 float t_100 = cw_p1[(e % 18)];
                 float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_98)]))));
-                m = (((t_101 > m) || ((t_101 != t_101) && (m == m))) ? t_101 : m);
+                m = (((t_101 > m) || (t_101 != t_101)) ? t_101 : m);
               }
               lvmax[e] = m;
             }
@@ -4068,7 +4068,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 float m = (-INFINITY);
                 for (int64_t dh = 0; dh < 3; dh++) {
                   for (int64_t dw = 0; dw < 3; dw++) {
-                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || ((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))]) && (m == m))) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
+                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || (lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))])) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
                   }
                 }
                 B2[((plane * 4) + ((y_104 * 2) + x_105))] = m;
@@ -4128,9 +4128,9 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                   float t_124 = rw_m1[(e / 18)];
                   float t_125 = cw_m1[(e % 18)];
                   float t_126 = (((1.0f - t_124) * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_123)]))) + (t_124 * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_123)]))));
-                  m = (((t_126 > m) || ((t_126 != t_126) && (m == m))) ? t_126 : m);
+                  m = (((t_126 > m) || (t_126 != t_126)) ? t_126 : m);
                   float t_127 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_118) + x_119)];
-                  m = (((t_127 > m) || ((t_127 != t_127) && (m == m))) ? t_127 : m);
+                  m = (((t_127 > m) || (t_127 != t_127)) ? t_127 : m);
                   int64_t t_128 = ri0_p1[(e / 18)];
                   int64_t t_129 = ri1_p1[(e / 18)];
                   int64_t t_130 = ci0_p1[(e % 18)];
@@ -4138,7 +4138,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                   float t_132 = rw_p1[(e / 18)];
                   float t_133 = cw_p1[(e % 18)];
                   float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_131)]))) + (t_132 * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_131)]))));
-                  m = (((t_134 > m) || ((t_134 != t_134) && (m == m))) ? t_134 : m);
+                  m = (((t_134 > m) || (t_134 != t_134)) ? t_134 : m);
                 }
                 lvmax[e] = m;
               }
@@ -4158,7 +4158,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                   float m = (-INFINITY);
                   for (int64_t dh = 0; dh < 3; dh++) {
                     for (int64_t dw = 0; dw < 3; dw++) {
-                      m = (((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] > m) || ((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] != lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))]) && (m == m))) ? lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] : m);
+                      m = (((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] > m) || (lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] != lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))])) ? lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] : m);
                     }
                   }
                   B3[(plane + (y_137 + x_138))] = m;
@@ -4202,9 +4202,9 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                     float t_147 = rw_m1[(e / 18)];
                     float t_148 = cw_m1[(e % 18)];
                     float t_149 = (((1.0f - t_147) * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_146)]))) + (t_147 * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_146)]))));
-                    m = (((t_149 > m) || ((t_149 != t_149) && (m == m))) ? t_149 : m);
+                    m = (((t_149 > m) || (t_149 != t_149)) ? t_149 : m);
                     float t_150 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_141) + x_142)];
-                    m = (((t_150 > m) || ((t_150 != t_150) && (m == m))) ? t_150 : m);
+                    m = (((t_150 > m) || (t_150 != t_150)) ? t_150 : m);
                   }
                   lvmax[e] = m;
                 }
@@ -4224,7 +4224,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                     float m = (-INFINITY);
                     for (int64_t dh = 0; dh < 3; dh++) {
                       for (int64_t dw = 0; dw < 3; dw++) {
-                        m = (((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] > m) || ((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] != lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))]) && (m == m))) ? lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] : m);
+                        m = (((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] > m) || (lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] != lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))])) ? lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] : m);
                       }
                     }
                     B4[(plane + (y_153 + x_154))] = m;

@@ -56,7 +56,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
         float m = __int_as_float(0xff800000);
         if ((((y_10 >= 0) && (y_10 < 40)) && ((x_11 >= 0) && (x_11 < 48)))) {
           float t_12 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_10 * 48)) + x_11)];
-          m = (((t_12 > m) || ((t_12 != t_12) && (m == m))) ? t_12 : m);
+          m = (((t_12 > m) || (t_12 != t_12)) ? t_12 : m);
           long long t_13 = ri0_p1[(e / 18)];
           long long t_14 = ri1_p1[(e / 18)];
           long long t_15 = ci0_p1[(e % 18)];
@@ -64,7 +64,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
           float t_17 = rw_p1[(e / 18)];
           float t_18 = cw_p1[(e % 18)];
           float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_16)]))));
-          m = (((t_19 > m) || ((t_19 != t_19) && (m == m))) ? t_19 : m);
+          m = (((t_19 > m) || (t_19 != t_19)) ? t_19 : m);
         }
         lvmax[e] = m;
       }
@@ -85,7 +85,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
           float m = __int_as_float(0xff800000);
           for (long long dh = 0; dh < 3; dh++) {
             for (long long dw = 0; dw < 3; dw++) {
-              m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || ((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))]) && (m == m))) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
+              m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || (lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))])) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
             }
           }
           B0[((plane * 1920) + ((y_22 * 48) + x_23))] = m;
@@ -154,9 +154,9 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
             float t_50 = rw_m1[(e / 18)];
             float t_51 = cw_m1[(e % 18)];
             float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_49)]))));
-            m = (((t_52 > m) || ((t_52 != t_52) && (m == m))) ? t_52 : m);
+            m = (((t_52 > m) || (t_52 != t_52)) ? t_52 : m);
             float t_53 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_44 * 24)) + x_45)];
-            m = (((t_53 > m) || ((t_53 != t_53) && (m == m))) ? t_53 : m);
+            m = (((t_53 > m) || (t_53 != t_53)) ? t_53 : m);
             long long t_54 = ri0_p1[(e / 18)];
             long long t_55 = ri1_p1[(e / 18)];
             long long t_56 = ci0_p1[(e % 18)];
@@ -164,7 +164,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
             float t_58 = rw_p1[(e / 18)];
             float t_59 = cw_p1[(e % 18)];
             float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_57)]))));
-            m = (((t_60 > m) || ((t_60 != t_60) && (m == m))) ? t_60 : m);
+            m = (((t_60 > m) || (t_60 != t_60)) ? t_60 : m);
           }
           lvmax[e] = m;
         }
@@ -185,7 +185,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
             float m = __int_as_float(0xff800000);
             for (long long dh = 0; dh < 3; dh++) {
               for (long long dw = 0; dw < 3; dw++) {
-                m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || ((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))]) && (m == m))) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
+                m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || (lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))])) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
               }
             }
             B1[((plane * 480) + ((y_63 * 24) + x_64))] = m;
@@ -254,9 +254,9 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
               float t_91 = rw_m1[(e / 18)];
               float t_92 = cw_m1[(e % 18)];
               float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_90)]))));
-              m = (((t_93 > m) || ((t_93 != t_93) && (m == m))) ? t_93 : m);
+              m = (((t_93 > m) || (t_93 != t_93)) ? t_93 : m);
               float t_94 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_85 * 12)) + x_86)];
-              m = (((t_94 > m) || ((t_94 != t_94) && (m == m))) ? t_94 : m);
+              m = (((t_94 > m) || (t_94 != t_94)) ? t_94 : m);
               long long t_95 = ri0_p1[(e / 18)];
               long long t_96 = ri1_p1[(e / 18)];
               long long t_97 = ci0_p1[(e % 18)];
@@ -264,7 +264,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
               float t_99 = rw_p1[(e / 18)];
               float t_100 = cw_p1[(e % 18)];
               float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_98)]))));
-              m = (((t_101 > m) || ((t_101 != t_101) && (m == m))) ? t_101 : m);
+              m = (((t_101 > m) || (t_101 != t_101)) ? t_101 : m);
             }
             lvmax[e] = m;
           }
@@ -285,7 +285,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
               float m = __int_as_float(0xff800000);
               for (long long dh = 0; dh < 3; dh++) {
                 for (long long dw = 0; dw < 3; dw++) {
-                  m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || ((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))]) && (m == m))) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
+                  m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || (lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))])) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
                 }
               }
               B2[((plane * 120) + ((y_104 * 12) + x_105))] = m;
@@ -354,9 +354,9 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
                 float t_132 = rw_m1[(e / 18)];
                 float t_133 = cw_m1[(e % 18)];
                 float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_131)]))) + (t_132 * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_131)]))));
-                m = (((t_134 > m) || ((t_134 != t_134) && (m == m))) ? t_134 : m);
+                m = (((t_134 > m) || (t_134 != t_134)) ? t_134 : m);
                 float t_135 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_126 * 6)) + x_127)];
-                m = (((t_135 > m) || ((t_135 != t_135) && (m == m))) ? t_135 : m);
+                m = (((t_135 > m) || (t_135 != t_135)) ? t_135 : m);
                 long long t_136 = ri0_p1[(e / 18)];
                 long long t_137 = ri1_p1[(e / 18)];
                 long long t_138 = ci0_p1[(e % 18)];
@@ -364,7 +364,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
                 float t_140 = rw_p1[(e / 18)];
                 float t_141 = cw_p1[(e % 18)];
                 float t_142 = (((1.0f - t_140) * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_139)]))) + (t_140 * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_139)]))));
-                m = (((t_142 > m) || ((t_142 != t_142) && (m == m))) ? t_142 : m);
+                m = (((t_142 > m) || (t_142 != t_142)) ? t_142 : m);
               }
               lvmax[e] = m;
             }
@@ -385,7 +385,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
                 float m = __int_as_float(0xff800000);
                 for (long long dh = 0; dh < 3; dh++) {
                   for (long long dw = 0; dw < 3; dw++) {
-                    m = (((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] > m) || ((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] != lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))]) && (m == m))) ? lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] : m);
+                    m = (((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] > m) || (lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] != lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))])) ? lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] : m);
                   }
                 }
                 B3[((plane * 30) + ((y_145 * 6) + x_146))] = m;
@@ -438,9 +438,9 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
                   float t_163 = rw_m1[(e / 18)];
                   float t_164 = cw_m1[(e % 18)];
                   float t_165 = (((1.0f - t_163) * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_162)]))) + (t_163 * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_162)]))));
-                  m = (((t_165 > m) || ((t_165 != t_165) && (m == m))) ? t_165 : m);
+                  m = (((t_165 > m) || (t_165 != t_165)) ? t_165 : m);
                   float t_166 = B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (y_157 * 3)) + x_158)];
-                  m = (((t_166 > m) || ((t_166 != t_166) && (m == m))) ? t_166 : m);
+                  m = (((t_166 > m) || (t_166 != t_166)) ? t_166 : m);
                 }
                 lvmax[e] = m;
               }
@@ -461,7 +461,7 @@ extern "C" __global__ void __launch_bounds__(64) k0_max3d(float* __restrict__ B0
                   float m = __int_as_float(0xff800000);
                   for (long long dh = 0; dh < 3; dh++) {
                     for (long long dw = 0; dw < 3; dw++) {
-                      m = (((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] > m) || ((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] != lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))]) && (m == m))) ? lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] : m);
+                      m = (((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] > m) || (lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] != lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))])) ? lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] : m);
                     }
                   }
                   B4[((plane * 9) + ((y_169 * 3) + x_170))] = m;
