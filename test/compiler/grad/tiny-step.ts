@@ -1,0 +1,47 @@
+// The tiny DeFCNTrain forward + backward (defcn-train.fd: backbone, FPN,
+// head, 3DMF, focal + GIoU on a fixed batch), its reference gradients and its
+// compiled program, shared by the runtime tests. Measure: max |a - b| /
+// max(|b|, 1e-3) over each gradient tensor, against the reference.
+import * as assert from 'uvu/assert';
+import { differentiate } from '../../../compiler/autodiff.js';
+import { initParams } from '../../../compiler/init.js';
+import { interpret } from '../../../compiler/interpret.js';
+import { lower } from '../../../compiler/lower.js';
+import { Program, compileGraph } from '../../../compiler/program.js';
+import { Tensor, randomTensor } from '../../../compiler/tensor.js';
+import { checkFiles } from '../../../dsl/index.js';
+import { defcnTargetTypes, fixedBatch } from '../../../models/fixed-batch.js';
+import { Executable } from '../../../runtime/interface.js';
+
+export interface TinyStep { compiled: Program; names: string[]; params: Map<string, Tensor>; inputs: Record<string, Tensor>; want: Record<string, Tensor> }
+
+export function tinyStep(): TinyStep {
+  const { program, diagnostics } = checkFiles(['models/defcn-train.fd']);
+  assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
+  const g = lower(program!, { entry: 'DeFCNTrain', fn: 'loss', inputs: { image: { dtype: 'f32', shape: [1, 3, 32, 32] }, ...defcnTargetTypes(1, 3, 32) }, args: { depth: 0, width: 4, C: 8, K: 3, groups: 4 } });
+  const { graph, grads } = differentiate(g, g.outputs[0].name);
+  const params = initParams(graph, 1);
+  const inputs = { ...fixedBatch(g, 3), image: randomTensor([1, 3, 32, 32], 4) };
+  return {
+    compiled: compileGraph(graph, { fuse: true }),
+    names: [g.outputs[0].name, ...[...grads.keys()].map((n) => `grad/${n}`)],
+    params, inputs, want: interpret(graph, inputs, params),
+  };
+}
+
+/** Runs the step on an executable and checks the loss and every gradient within `tol`. */
+export async function matchesReference(s: TinyStep, exe: Executable, tol: number, runtime: string): Promise<void> {
+  await exe.setParams(s.params);
+  const got = await exe.run(s.inputs);
+  let worst = 0, where = '';
+  for (const name of s.names) {
+    const a = got[name].data, b = s.want[name].data;
+    const scale = Math.max(1e-3, ...Array.from(b, Math.abs));
+    for (let i = 0; i < b.length; i++) {
+      const e = Math.abs(a[i] - b[i]) / scale;
+      if (e > worst) { worst = e; where = `${name}[${i}]`; }
+    }
+  }
+  assert.ok(worst <= tol, `${runtime}: worst ${worst.toExponential(2)} at ${where}`);
+  console.log(`  ${runtime}: ${s.compiled.launches.length} launches, ${s.names.length - 1} gradients, worst ${worst.toExponential(2)} (${where})`);
+}
