@@ -95,6 +95,7 @@ function groupNormGrad(b: GradBuilder): (number | undefined)[] {
   const len = numel(xt.shape) / N / groups;
   const grouped = (v: number): number => b.op('reshape', [v], { shape: [N, groups, len] });
   const groupMean = (v: number): number => b.op('mean', [v], { axes: [2], keepdims: true });
+  const groupMeanOf = (pair: number): number => b.op('mean', [pair], { axes: [3], keepdims: true });
   const mu = groupMean(grouped(x));
   const centred = (): number => b.op('sub', [grouped(x), mu]);
   const inv = b.op('rsqrt', [b.op('add', [groupMean(b.op('square', [centred()])), b.constant(eps, xt.dtype)])]);
@@ -102,8 +103,11 @@ function groupNormGrad(b: GradBuilder): (number | undefined)[] {
   const gh = (): number => grouped(b.op('mul', [g, perChannel(b, w, rank)]));
   let dx: number | undefined;
   if (b.needs(0)) {
-    const m1 = groupMean(gh());
-    const m2 = groupMean(b.op('mul', [gh(), xhat()]));
+    // Both group means in one reduction over a stacked pair; each half is
+    // read once, by the dx kernel, which slices it inline.
+    const both = groupMeanOf(b.op('stack', [gh(), b.op('mul', [gh(), xhat()])], { axis: 0 }));
+    const half = (i: number): number => b.op('reshape', [b.op('slice', [both], { axis: 0, start: i, end: i + 1, step: 1 })], { shape: [N, groups, 1] });
+    const m1 = half(0), m2 = half(1);
     const inner = b.op('sub', [b.op('sub', [gh(), m1]), b.op('mul', [xhat(), m2])]);
     dx = b.op('reshape', [b.op('mul', [inv, inner])], { shape: [...xt.shape] });
   }
