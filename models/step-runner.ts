@@ -11,7 +11,7 @@ import { compileGraph } from '../compiler/program.js';
 import { NEW_PREFIX } from '../compiler/optimizer.js';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
-import type { Executable } from '../runtime/interface.js';
+import type { Executable, Runtime } from '../runtime/interface.js';
 
 export interface StepResult {
   /** Loss terms, grad_norm and finite, as numbers. */
@@ -77,9 +77,13 @@ export function referenceRunner(step: TrainStep, initial: Map<string, Tensor>): 
   };
 }
 
-export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor>, choice: string): Promise<StepRunner> {
-  const { parseRuntimeChoice, selectRuntime } = await import('../runtime/select.js');
-  const { runtime } = await selectRuntime(parseRuntimeChoice(choice));
+/** `choice`: a --runtime name, or a runtime opened by the caller (tests open WebGPU directly). */
+export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor>, choice: string | Runtime): Promise<StepRunner> {
+  let runtime: Runtime;
+  if (typeof choice === 'string') {
+    const { parseRuntimeChoice, selectRuntime } = await import('../runtime/select.js');
+    ({ runtime } = await selectRuntime(parseRuntimeChoice(choice)));
+  } else runtime = choice;
   const program = compileGraph(step.graph, {});
   const exe: Executable = await runtime.load(program);
   await exe.setParams(initial);

@@ -4,12 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initParams } from '../../compiler/init.js';
-import { compileGraph } from '../../compiler/program.js';
 import { Tensor } from '../../compiler/tensor.js';
-import type { TrainStep } from '../../compiler/train-step.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
-import { referenceRunner, runtimeRunner } from '../../models/step-runner.js';
-import { tinyStep } from './tiny.js';
+import { referenceRunner } from '../../models/step-runner.js';
+import { compareStep, tinyStep } from './tiny.js';
 
 const step = tinyStep();
 const params = initParams(step.graph, 3);
@@ -57,45 +55,12 @@ test('an injected NaN in the input: finite = 0, the first non-finite update name
   for (const [k, t] of before) assert.equal(Array.from(after.get(k)!.data), Array.from(t.data), k);
 });
 
-/** One step on the CPU runtime and the reference from the same state; returns the worst relative weight difference. */
-async function compareCpu(st: TrainStep, label: string): Promise<void> {
-  try { compileGraph(st.graph, {}); } catch (e) {
-    console.log(`SKIP ${label} cpu step comparison: ${(e as Error).message.split('\n')[0]}`);
-    return;
-  }
-  const p0 = initParams(st.graph, 3), b0 = fixedBatch(st.graph, 3);
-  let cpu;
-  try { cpu = await runtimeRunner(st, p0, 'cpu'); } catch (e) {
-    console.log(`SKIP ${label} cpu step comparison: ${(e as Error).message.split('\n')[0]}`);
-    return;
-  }
-  const ref = referenceRunner(st, p0);
-  const rc = await cpu.step(b0, 0.01, 1), rr = await ref.step(b0, 0.01, 1);
-  for (const t of [...st.terms, 'grad_norm']) {
-    assert.ok(Math.abs(rc.scalars[t] - rr.scalars[t]) <= 1e-4 * Math.max(1, Math.abs(rr.scalars[t])), `${t}: cpu ${rc.scalars[t]} vs reference ${rr.scalars[t]}`);
-  }
-  const sc = await cpu.getState(), sr = await ref.getState();
-  let worst = 0, worstName = '';
-  for (const [k, t] of sr) {
-    let scale = 0;
-    for (const v of t.data) scale = Math.max(scale, Math.abs(v));
-    for (let i = 0; i < t.data.length; i++) {
-      const d = Math.abs(sc.get(k)!.data[i] - t.data[i]) / Math.max(scale, 1e-3);
-      if (d > worst) { worst = d; worstName = k; }
-    }
-  }
-  console.log(`${label}: one step, cpu vs reference: loss ${rc.scalars.loss} vs ${rr.scalars.loss}, worst relative state difference ${worst.toExponential(2)} (${worstName})`);
-  // Tolerance: |cpu - ref| <= 1e-4 x the tensor's largest magnitude, per state tensor (weights and momentum).
-  assert.ok(worst <= 1e-4, `worst relative state difference ${worst} in ${worstName}`);
-  cpu.dispose();
-}
-
 test('one step of tiny DeFCN (3DMF): CPU runtime equals the reference within tolerance (or names the kernel it lacks)', async () => {
-  await compareCpu(step, 'DeFCN');
+  await compareStep(step, 'cpu', 'DeFCN');
 });
 
 test('one step of tiny FCOS: CPU runtime equals the reference within tolerance', async () => {
-  await compareCpu(tinyStep(1, 32, undefined, 'fcos'), 'FCOS');
+  await compareStep(tinyStep(1, 32, undefined, 'fcos'), 'cpu', 'FCOS');
 });
 
 test.run();

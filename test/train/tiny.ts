@@ -1,7 +1,13 @@
 // The tiny DeFCN-shaped training step the train tests share: TinyResNet
 // (width 4), FPN and head with 16 channels, K = 3, GroupNorm 4 groups, 3DMF,
 // focal (3DMF, on probabilities) + GIoU on fixed targets, 32×32 images.
+import * as assert from 'uvu/assert';
 import { checkFiles } from '../../dsl/index.js';
+import { initParams } from '../../compiler/init.js';
+import { compileGraph } from '../../compiler/program.js';
+import type { Runtime } from '../../runtime/interface.js';
+import { fixedBatch } from '../../models/fixed-batch.js';
+import { StepRunner, referenceRunner, runtimeRunner } from '../../models/step-runner.js';
 import { lower } from '../../compiler/lower.js';
 import { differentiate } from '../../compiler/autodiff.js';
 import { DEFAULT_SGD, SgdOptions } from '../../compiler/optimizer.js';
@@ -18,4 +24,41 @@ export function tinyStep(B = 1, S = 32, sgd: SgdOptions = DEFAULT_SGD, model: 'd
   const inputs = { image: { dtype: 'f32' as const, shape: [B, 3, S, S] }, ...defcnTargetTypes(B, TINY_ARGS.K, S) };
   const graph = lower(program, { entry: model === 'defcn' ? 'DeFCNTrain' : 'FCOSTrain', fn: 'loss', inputs, args: TINY_ARGS });
   return buildTrainStep(graph, { sgd, differentiate });
+}
+
+/**
+ * One step on a runtime and on the reference from the same state: the loss
+ * terms within 1e-4 (relative, floor 1), every state tensor (weights and
+ * momentum) within 1e-4 of its largest magnitude. Prints SKIP and the reason
+ * when the runtime cannot compile or load the step.
+ */
+export async function compareStep(st: TrainStep, choice: string | Runtime, label: string): Promise<void> {
+  try { compileGraph(st.graph, {}); } catch (e) {
+    console.log(`SKIP ${label} step comparison: ${(e as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const p0 = initParams(st.graph, 3), b0 = fixedBatch(st.graph, 3);
+  let rt: StepRunner;
+  try { rt = await runtimeRunner(st, p0, choice); } catch (e) {
+    console.log(`SKIP ${label} step comparison: ${(e as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const ref = referenceRunner(st, p0);
+  const rc = await rt.step(b0, 0.01, 1), rr = await ref.step(b0, 0.01, 1);
+  for (const t of [...st.terms, 'grad_norm']) {
+    assert.ok(Math.abs(rc.scalars[t] - rr.scalars[t]) <= 1e-4 * Math.max(1, Math.abs(rr.scalars[t])), `${t}: ${rt.where} ${rc.scalars[t]} vs reference ${rr.scalars[t]}`);
+  }
+  const sc = await rt.getState(), sr = await ref.getState();
+  let worst = 0, worstName = '';
+  for (const [k, t] of sr) {
+    let scale = 0;
+    for (const v of t.data) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < t.data.length; i++) {
+      const d = Math.abs(sc.get(k)!.data[i] - t.data[i]) / Math.max(scale, 1e-3);
+      if (d > worst) { worst = d; worstName = k; }
+    }
+  }
+  console.log(`${label}: one step on ${rt.where} vs reference: loss ${rc.scalars.loss} vs ${rr.scalars.loss}, worst relative state difference ${worst.toExponential(2)} (${worstName})`);
+  assert.ok(worst <= 1e-4, `worst relative state difference ${worst} in ${worstName}`);
+  rt.dispose();
 }
