@@ -31,6 +31,8 @@ import { tinyStep } from '../train/tiny.js';
 
 process.env.FUSEDET_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'fusedet-gpu-test-'));
 const unavailable = probeCuda();
+// tools/gpu/run.sh sets FUSEDET_REQUIRE_CUDA=1: on the GPU machine a refusal is a failure, not a skip.
+if (unavailable && process.env.FUSEDET_REQUIRE_CUDA === '1') throw new Error(`FUSEDET_REQUIRE_CUDA=1 but CUDA is unavailable: ${unavailable}`);
 if (unavailable) console.log(`SKIP CUDA on-device tests: ${unavailable}`);
 const gpu = unavailable ? test.skip : test;
 const cuda = new CudaRuntime();
