@@ -10,6 +10,8 @@
 //  - it is an anchor, the group has none yet, and every node from the
 //    consumer to the sink is elementwise/broadcast with the anchor's output
 //    shape: an epilogue (conv + bias + BN + ReLU, mean + divide).
+// An anchor's same-shape elementwise chain is reserved as its epilogue (not
+// inlined into a window consumer such as a pool that would recompute it).
 // Multi-output nodes, graph outputs and values used more than once are
 // always materialised.
 import { Graph } from './graph.js';

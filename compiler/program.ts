@@ -17,8 +17,10 @@
 //   void <name>(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end);
 // runs workgroups [wg_begin, wg_end) of a launch; the workgroup's threads are
 // a loop inside, workgroup memory a local array. renderCuda gives one .cu with
-// `extern "C" __global__ void <name>(T* b0, ..., int64_t a0, ...)`,
-// blockIdx.x = workgroup, threadIdx.x = thread.
+// `extern "C" __global__ void <name>(T* B0, ..., long long A0, ...)` (buffers
+// in the launch's order, then its args), blockIdx.x = workgroup,
+// threadIdx.x = thread, workgroup memory __shared__.
+// The batch size never enters a kernel's structure (hash): only args and grid.
 import { Graph } from './graph.js';
 import { FusionGroup, fuse, unfusedKernelCount } from './fuse.js';
 import { Kernel } from './kernel/ir.js';
