@@ -101,14 +101,14 @@ const maxPool: Lowering = (em, node, out) => {
   const m = em.fresh('m'), ky = em.fresh('ky'), kx = em.fresh('kx');
   em.emit(let_(m, t, lowest(t)));
   const iy = add(sub(mul(out[2], idx(s[0])), idx(p[0])), v(ky)), ix = add(sub(mul(out[3], idx(s[1])), idx(p[1])), v(kx));
+  // Branch-free: a tap outside the image reads a clamped neighbour and counts as the lowest value.
   const body = em.block(() => {
     const yv = em.bind(iy), xv = em.bind(ix);
-    const inner = em.block(() => {
-      const val = em.bind(em.input(node, 0, [out[0], out[1], yv, xv]));
-      const better = t === 'f32' ? bin('or', bin('gt', val, v(m, t)), bin('ne', val, val)) : bin('gt', val, v(m, t));
-      em.emit(set(m, sel(better, val, v(m, t))));
-    });
-    em.emit(if_(bin('and', inRange(yv, H), inRange(xv, W)), inner));
+    const ok = em.bind(bin('and', inRange(yv, H), inRange(xv, W)), 'ok');
+    const at = [out[0], out[1], max(idx(0), min(yv, idx(H - 1))), max(idx(0), min(xv, idx(W - 1)))];
+    const val = em.bind(sel(ok, em.input(node, 0, at), lowest(t)));
+    const better = t === 'f32' ? bin('or', bin('gt', val, v(m, t)), bin('ne', val, val)) : bin('gt', val, v(m, t));
+    em.emit(set(m, sel(better, val, v(m, t))));
   });
   em.emit(for_(ky, idx(0), idx(k[0]), [for_(kx, idx(0), idx(k[1]), body)]));
   return v(m, t);

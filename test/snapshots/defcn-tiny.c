@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
+static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 typedef float v16f __attribute__((vector_size(64)));
 static inline v16f vload16(const float* p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
@@ -151,10 +152,9 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
           for (int64_t kx_6 = 0; kx_6 < 3; kx_6++) {
             int64_t t_7 = (((c_2 * 2) - 1) + ky_5);
             int64_t t_8 = (((c_3 * 2) - 1) + kx_6);
-            if ((((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)))) {
-              float t_9 = B1[((((c_0 * 4096) + (c_1 * 1024)) + (t_7 * 32)) + t_8)];
-              m_4 = (((t_9 > m_4) || (t_9 != t_9)) ? t_9 : m_4);
-            }
+            uint8_t ok_9 = (((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)));
+            float t_10 = (ok_9 ? B1[((((c_0 * 4096) + (c_1 * 1024)) + (imax(0, imin(t_7, 31)) * 32)) + imax(0, imin(t_8, 31)))] : (-INFINITY));
+            m_4 = (((t_10 > m_4) || (t_10 != t_10)) ? t_10 : m_4);
           }
         }
         B0[i] = m_4;
