@@ -6,6 +6,14 @@
 // only active inputs of nodes the loss depends on get cotangents; backward
 // nodes no gradient needs are removed at the end. Ops declaring grad 'none'
 // (comparisons, indices, matching, NMS, constructors) stop the gradient.
+//
+// Subgradients, as each op file documents: relu and abs pass 0 at 0;
+// maximum/minimum and max/min reductions split ties evenly; max_pool2d and
+// max3d give a window's whole gradient to its first maximum in the forward's
+// scan order; clamp passes at its (inclusive) bounds; aligned IoU/GIoU give
+// min/max ties to the first box. Not differentiated: scatter's src, the
+// focal loss's targets, frozen_bn's mean and var (an error if trainable), and
+// the backward ops themselves (no second derivatives).
 import { GNode, Graph, GValue } from './graph.js';
 import { OPS } from './ops/index.js';
 import { withDefaults } from './ops/attrs.js';
