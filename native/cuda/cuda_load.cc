@@ -1,8 +1,10 @@
 // Finding and binding libcuda.so.1 and NVRTC at run time. Each entry point
 // is looked up under its versioned name first (the `_v2` ABI that cuda.h maps
 // the plain name to), so one build works with every driver since CUDA 11.
+#include <dirent.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -30,6 +32,21 @@ std::string joined(const std::vector<std::string>& xs) {
   std::string s;
   for (const auto& x : xs) s += (s.empty() ? "" : ", ") + x;
   return s;
+}
+
+// libnvrtc-builtins.so* of a folder (its version suffix differs from
+// NVRTC's: libnvrtc.so.13 beside libnvrtc-builtins.so.13.0), longest name first.
+std::vector<std::string> builtinsIn(const std::string& dir) {
+  std::vector<std::string> found;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.rfind("libnvrtc-builtins.so", 0) == 0) found.push_back(dir + name);
+    }
+    closedir(d);
+  }
+  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size() || (a.size() == b.size() && a > b); });
+  return found;
 }
 
 }  // namespace
@@ -100,9 +117,7 @@ Nvrtc* loadNvrtc(const std::vector<std::string>& paths, std::string* why) {
     const size_t slash = p.rfind('/');
     if (slash != std::string::npos) {
       const std::string dir = p.substr(0, slash + 1);
-      const std::string file = p.substr(slash + 1);
-      const std::string suffix = file.size() > 13 ? file.substr(13) : "";  // after "libnvrtc.so"
-      for (const std::string& b : {dir + "libnvrtc-builtins.so" + suffix, dir + "libnvrtc-builtins.so"}) {
+      for (const std::string& b : builtinsIn(dir)) {
         if ((builtins = dlopen(b.c_str(), RTLD_NOW | RTLD_GLOBAL))) break;
       }
     }
