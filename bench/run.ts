@@ -33,7 +33,10 @@ function machine(): Record<string, string | number> {
 
 async function suites(): Promise<BenchSuite[]> {
   const { evalSuite } = await import('./eval-suite.js');
-  return [evalSuite];
+  const { cpuSuite } = await import('./cpu-suite.js');
+  const { webgpuSuite } = await import('./webgpu-suite.js');
+  const { compileSuite } = await import('./compile-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite];
 }
 
 function writeAtomic(path: string, text: string): void {
