@@ -29,6 +29,7 @@ import { validateKernel } from './kernel/validate.js';
 import { OPS } from './ops/index.js';
 import { PlanValue, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
+import { Target, TargetLimits, withGemmProfile } from './schedule/gemm.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
 export { renderC } from './render/c.js';
@@ -54,6 +55,10 @@ export interface CompileOptions {
   fuse?: boolean;
   /** Let temporaries share buffers (default true). */
   reuseBuffers?: boolean;
+  /** Which backend the tiles are shaped for (default 'cpu'; CUDA, where no target is given, runs the CPU-shaped tiles). */
+  target?: Target;
+  /** The device's limits (WebGPU: maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup); defaults per target. */
+  limits?: Partial<TargetLimits>;
 }
 
 const sizeOf = (t: ConcreteType): number => numel(t.shape) * bytesOf(t.dtype);
@@ -66,6 +71,10 @@ function summaryName(graph: Graph, g: FusionGroup): string {
 }
 
 export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
+  return withGemmProfile(opts.target, opts.limits, () => compileForTarget(graph, opts));
+}
+
+function compileForTarget(graph: Graph, opts: CompileOptions): Program {
   const groups = fuse(graph, { fuse: opts.fuse ?? true });
   // FUSEDET_DEBUG=3 (STYLE.md): the fusion groups.
   if (Number(process.env.FUSEDET_DEBUG ?? 0) >= 3) {

@@ -10,7 +10,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, and, bin, div, f32, idx, inRange, let_, lload, mod, mul, sel, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { Scheduled } from './pointwise.js';
-import { ints, scheduleGemm, tileWidth } from './gemm.js';
+import { ints, scheduleGemm } from './gemm.js';
 
 export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
@@ -22,7 +22,7 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
   const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
   const g = Number(node.attrs.groups ?? 1);
   if (Cg * g !== C) throw new ScheduleError(`conv2d_grad_input node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
-  const og = O / g, taps = KH * KW, TN = tileWidth(H * W);
+  const og = O / g, taps = KH * KW;
   const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
   /** Output row (or column) reached from input coordinate i by tap offset k: valid when divisible and in range. */
   const reach = (i: Expr, pad: number, k: Expr, dil: number, stride: number, size: number): { at: Expr; ok: Expr } => {
@@ -50,7 +50,7 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
         return [sel(ok, add(mul(y.at, idx(OW)), x.at), idx(0)), ok];
       },
     }],
-    packRow(k) {
+    packRow(k, TN) {
       em.emit(let_('tb', 'i64', mul(mod(k, idx(taps)), idx(TN))));
       em.emit(let_('grow', 'i64', add(v('gbase'), mul(div(k, idx(taps)), idx(OH * OW)))));
     },

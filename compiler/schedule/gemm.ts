@@ -2,14 +2,16 @@
 // (batch, group), M = output channels (rows of A = the weights), N = output
 // pixels, K = input channels × kernel window.
 //
-// A workgroup owns a strip of TN columns and WG × TM rows. K is walked in
-// chunks: the threads pack the chunk's B panel (im2col of the strip, zeros
-// for padding) into workgroup memory, a barrier, then each thread
-// accumulates its TM × TN register tile from the panel (contiguous, so the
-// C compiler vectorises the TN loop) and the weights (one scalar per TN
-// multiply-adds). The fused epilogue (bias, frozen BN, activation, residual:
-// every elementwise consumer in the group) runs on the tile before the only
-// store. The panel fits CUDA's 48 KiB of shared memory.
+// A workgroup owns a strip of TN columns and WGM × TM rows (WGN threads
+// across the strip on GPUs, one on the CPU). K is walked in chunks: the
+// threads pack the chunk's B panel (im2col of the strip, zeros for padding)
+// into workgroup memory, a barrier, then each thread accumulates its
+// TM × TNT register tile from the panel (contiguous, so the C compiler
+// vectorises the TNT loop) and the weights (one scalar per TNT multiply-adds).
+// The fused epilogue (bias, frozen BN, activation, residual: every
+// elementwise consumer in the group) runs on the tile before the only store.
+// The tile shape comes from the target profile (chooseTile): workgroup
+// memory stays within the target's limit.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import {
@@ -20,8 +22,83 @@ import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { broadcastAt } from './lower-elementwise.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
-const TM = 6;
-const PANEL_FLOATS = 8192; // 32 KiB
+export type Target = 'cpu' | 'webgpu' | 'cuda';
+export interface TargetLimits {
+  /** Bytes of workgroup memory one workgroup may declare. */
+  maxWorkgroupStorageBytes: number;
+  /** Threads per workgroup. */
+  maxInvocations: number;
+}
+export interface GemmProfile { target: Target; limits: TargetLimits }
+
+/** WebGPU's defaults are what browsers grant without asking; CUDA's are static shared memory and block size. */
+export const DEFAULT_LIMITS: Readonly<Record<Target, TargetLimits>> = {
+  cpu: { maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024 },
+  webgpu: { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 },
+  cuda: { maxWorkgroupStorageBytes: 49152, maxInvocations: 1024 },
+};
+
+// The schedule table (schedule/index.ts) calls schedules with the graph only,
+// so the target reaches them through this scope, set by compileGraph around
+// its (synchronous) scheduling loop.
+let current: GemmProfile = { target: 'cpu', limits: DEFAULT_LIMITS.cpu };
+
+export function withGemmProfile<T>(target: Target | undefined, limits: Partial<TargetLimits> | undefined, run: () => T): T {
+  const prev = current;
+  const t = target ?? 'cpu';
+  current = { target: t, limits: { ...DEFAULT_LIMITS[t], ...limits } };
+  try { return run(); } finally { current = prev; }
+}
+
+/**
+ * How the output is tiled. A workgroup owns an MB × TN block: WGM × WGN
+ * threads, each a TM × TNT register tile (TNT columns at its column offset);
+ * the panel holds KC rows of TN columns.
+ */
+export interface GemmTile { TM: number; TNT: number; WGM: number; WGN: number; KC: number; TN: number; MB: number }
+
+const CPU_PANEL_FLOATS = 8192; // 32 KiB: L1-resident
+
+export function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
+
+type Table = NonNullable<GemmParts['tables']>[number];
+const elemBytes = (target: Target, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
+
+/** Workgroup memory of a tile: the panel plus the per-strip tables. */
+export function tileStorageBytes(target: Target, tile: Pick<GemmTile, 'KC' | 'TN'>, tables: readonly Table[]): number {
+  let bytes = tile.KC * tile.TN * 4;
+  for (const tab of tables) for (const a of tab.arrays) bytes += tab.size(tile.TN) * elemBytes(target, a.t);
+  return bytes;
+}
+
+/**
+ * CPU: few threads, each a 6 × 32 register tile (12 AVX-512 accumulators),
+ * a 32 KiB panel. GPU: up to 256 threads of 4 × 4 tiles, the panel and tables
+ * shrunk (K chunk first, then strip width) until they fit the limit.
+ */
+export function chooseTile(s: GemmShape, tables: readonly Table[], profile: GemmProfile = current): GemmTile {
+  const { target, limits } = profile;
+  const fits = (t: GemmTile): boolean => tileStorageBytes(target, t, tables) <= limits.maxWorkgroupStorageBytes;
+  if (target === 'cpu') {
+    const TM = 6, TN = tileWidth(s.N);
+    const WGM = Math.min(64, Math.ceil(s.M / TM), limits.maxInvocations);
+    return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.min(s.K, Math.floor(CPU_PANEL_FLOATS / TN)) };
+  }
+  const TM = 4, TNT = 4;
+  let WGN = s.N >= 64 ? 16 : s.N >= 32 ? 8 : s.N >= 16 ? 4 : 2;
+  for (;;) {
+    const WGM = Math.max(1, Math.min(Math.floor(limits.maxInvocations / WGN), 16, Math.ceil(s.M / TM)));
+    const TN = WGN * TNT;
+    for (let KC = Math.min(s.K, 32); ; KC = Math.max(1, KC >> 1)) {
+      const tile = { TM, TNT, WGM, WGN, TN, MB: WGM * TM, KC };
+      if (fits(tile)) return tile;
+      if (KC <= 4) break;
+    }
+    if (WGN === 1) break;
+    WGN >>= 1;
+  }
+  throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: no tile fits ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory on ${target}`);
+}
 
 export interface GemmShape {
   /** Independent problems (batch × groups). */
@@ -43,9 +120,9 @@ export interface GemmParts {
    * in-bounds stretch of the input, its flag and source offset: that run is
    * copied with vector loads instead of column by column.
    */
-  packRun?(group: Expr, VG: number): { contiguous: Expr; load(lane: Expr): Expr };
+  packRun?(group: Expr, VG: number, TN: number): { contiguous: Expr; load(lane: Expr): Expr };
   /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop. */
-  packRow(k: Expr): void;
+  packRow(k: Expr, TN: number): void;
   /** The panel value of the current row at column j (col = its clamped output column). */
   packValue(j: Expr, col: Expr): Expr;
   /** Output index of (row, col) in the anchor's output, for the epilogue. */
@@ -54,31 +131,34 @@ export interface GemmParts {
   bias(row: Expr): Expr | undefined;
 }
 
-export function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
-
 export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
-  const TN = tileWidth(s.N);
-  const rowBlocks = Math.ceil(s.M / TM);
-  // Many rows per workgroup amortise the panel packing (one packed value feeds MB multiply-adds).
-  const WG = Math.min(64, rowBlocks);
-  const MB = WG * TM;
+  const tile = chooseTile(s, parts.tables ?? []);
+  const { TM, TNT, WGN, TN, MB, KC } = tile;
+  const WG = tile.WGM * WGN;
   const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN);
-  const KC = Math.min(s.K, Math.floor(PANEL_FLOATS / TN));
   const chunks = Math.ceil(s.K / KC);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
   const VG = Math.min(16, TN);
-  em.regs.push({ name: 'acc', t: 'f32', size: TM * TN }, { name: 'wv', t: 'f32', size: TM });
+  const VT = TNT >= 8 ? Math.min(16, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
+  em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: TM });
   const I = v('ii'), J = v('j'), KK = v('kk');
+  // The thread's first column within the strip (one thread per strip row on the CPU).
+  const colOf = (j: Expr): Expr => (WGN === 1 ? j : add(v('nt0'), j));
   // Per-thread lets die at barriers (the C rendering splits the thread loop
   // there), so each barrier-separated segment recomputes its coordinates.
   const prelude = (): Expr => {
     const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
     parts.setup(problem);
     em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
-    em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(lid, idx(TM)))));
+    if (WGN === 1) {
+      em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(lid, idx(TM)))));
+    } else {
+      em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(div(lid, idx(WGN)), idx(TM)))));
+      em.emit(let_('nt0', 'i64', mul(mod(lid, idx(WGN)), idx(TNT))));
+    }
     return problem;
   };
   const k0 = mul(v('c'), idx(KC));
@@ -92,7 +172,7 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
       }
       em.emit(barrier);
     }
-    em.emit(for_('ii', idx(0), idx(TM * TN), [lstore('acc', I, f32(0))], true));
+    em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', I, f32(0))], true));
     const chunk = em.block(() => {
       // Pack: threads share the chunk's rows of the panel.
       prelude();
@@ -100,18 +180,18 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
         em.emit(let_('kg', 'i64', add(k0, KK)));
         const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), parts.packValue(j, min(add(v('n0'), j), idx(s.N - 1)))));
         const fill = em.block(() => {
-          parts.packRow(v('kg'));
+          parts.packRow(v('kg'), TN);
           if (!parts.packRun) {
             em.emit(for_('j', idx(0), idx(TN), em.block(() => column(J))));
             return;
           }
           const run = parts.packRun;
           em.emit(for_('g', idx(0), idx(TN / VG), em.block(() => {
-            const { contiguous, load } = run(v('g'), VG);
+            const { contiguous, load } = run(v('g'), VG, TN);
             const jj = v('jj');
             const fast = [for_('jj', idx(0), idx(VG), [
               lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
-            ], false, VG)];
+            ], false, VG >= 8 ? VG : undefined)];
             const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
             em.emit(if_(contiguous, fast, slow));
           })));
@@ -126,9 +206,9 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
         em.emit(for_('ii', idx(0), idx(TM), [lstore('wv', I, parts.a(min(add(v('r0'), I), idx(s.M - 1)), add(k0, KK)))], true));
         em.emit(for_('ii', idx(0), idx(TM), [
           let_('w', 'f32', lload('wv', I, 'f32')),
-          for_('j', idx(0), idx(TN), [
-            lstore('acc', add(mul(I, idx(TN)), J), bin('add', lload('acc', add(mul(I, idx(TN)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), J), 'f32')))),
-          ], true, Math.min(16, TN)),
+          for_('j', idx(0), idx(TNT), [
+            lstore('acc', add(mul(I, idx(TNT)), J), bin('add', lload('acc', add(mul(I, idx(TNT)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), colOf(J)), 'f32')))),
+          ], true, VT),
         ], true));
       });
       const kEnd = chunks === 1 ? idx(KC) : min(idx(KC), sub(idx(s.K), k0));
@@ -139,11 +219,11 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
     const problem = prelude();
     const epi = em.block(() => {
       em.emit(let_('row', 'i64', add(v('r0'), I)));
-      em.emit(let_('cn', 'i64', add(v('n0'), J)));
+      em.emit(let_('cn', 'i64', add(v('n0'), colOf(J))));
       const inner = em.block(() => {
         const at = parts.outIndex(problem, v('row'), v('cn'));
         em.overrides.set(anchor.outputs[0], () => {
-          const acc = lload('acc', add(mul(I, idx(TN)), J), 'f32');
+          const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
           const b = parts.bias(v('row'));
           return b ? bin('add', acc, b) : acc;
         });
@@ -152,7 +232,7 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
       });
       em.emit(if_(and(lt(v('row'), idx(s.M)), lt(v('cn'), idx(s.N))), inner));
     });
-    em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TN), epi)]));
+    em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TNT), epi)]));
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
 }
@@ -214,14 +294,14 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       },
     }] : [])],
     ...(sw === 1 ? {
-      packRun: (group: Expr, vg: number) => ({
-        contiguous: lload('kcont', add(mul(v('kr'), idx(tileWidth(OH * OW) / vg)), group), 'bool'),
+      packRun: (group: Expr, vg: number, TN: number) => ({
+        contiguous: lload('kcont', add(mul(v('kr'), idx(TN / vg)), group), 'bool'),
         load: (lane: Expr) => em.bufLoad(xb, add(add(v('xrow'), lload('koff', add(v('tb'), mul(group, idx(vg))), 'i64')), lane), 'f32'),
       }),
     } : {}),
-    packRow(k) {
+    packRow(k, TN) {
       em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
-      em.emit(let_('tb', 'i64', mul(v('kr'), idx(tileWidth(OH * OW)))));
+      em.emit(let_('tb', 'i64', mul(v('kr'), idx(TN))));
       em.emit(let_('xrow', 'i64', add(v('xbase'), mul(div(k, idx(KH * KW)), idx(H * W)))));
     },
     packValue(j) {
