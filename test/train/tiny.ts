@@ -8,6 +8,10 @@ import { compileGraph } from '../../compiler/program.js';
 import type { Runtime } from '../../runtime/interface.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { StepRunner, referenceRunner, runtimeRunner } from '../../models/step-runner.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixedSource } from '../../models/fixed-batch.js';
+import { trainLoop } from '../../models/train.js';
 import { lower } from '../../compiler/lower.js';
 import { differentiate } from '../../compiler/autodiff.js';
 import { DEFAULT_SGD, SgdOptions } from '../../compiler/optimizer.js';
@@ -61,4 +65,26 @@ export async function compareStep(st: TrainStep, choice: string | Runtime, label
   console.log(`${label}: one step on ${rt.where} vs reference: loss ${rc.scalars.loss} vs ${rr.scalars.loss}, worst relative state difference ${worst.toExponential(2)} (${worstName})`);
   assert.ok(worst <= 1e-4, `worst relative state difference ${worst} in ${worstName}`);
   rt.dispose();
+}
+
+/** 200 steps on one fixed batch (CPU runtime, else the reference, said): the loss below minDrop × its start, each term lower. */
+export async function overfit(step: TrainStep, label: string, minDrop: number, dir: string): Promise<void> {
+  const params = initParams(step.graph, 0);
+  let runner: StepRunner;
+  try { runner = await runtimeRunner(step, params, 'cpu'); } catch (e) {
+    console.log(`${label}: the CPU runtime cannot run the step (${(e as Error).message.split('\n')[0].slice(0, 120)}); on the reference interpreter`);
+    runner = referenceRunner(step, params);
+  }
+  const schedule = { lr: 0.02, warmup: 10, warmupFactor: 1e-3, milestones: [150], gamma: 0.1 };
+  const r = await trainLoop({
+    step, runner, batches: fixedSource(step.graph, 0), modelId: label, config: {}, steps: 200, schedule, lossScale: 1,
+    dir: join(dir, label), checkpointEvery: 0, resume: false, progress: false,
+  });
+  assert.is(r.log.length, 200);
+  const first = r.log[0].scalars, last = r.log[199].scalars;
+  console.log(`overfit ${label} on ${runner.where}: loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)}, cls ${first.loss_cls.toFixed(4)} -> ${last.loss_cls.toFixed(4)}, box ${first.loss_box.toFixed(4)} -> ${last.loss_box.toFixed(4)} in ${r.seconds.toFixed(1)} s`);
+  assert.ok(last.loss < minDrop * first.loss, `loss ${first.loss} -> ${last.loss}`);
+  assert.ok(last.loss_cls < first.loss_cls && last.loss_box < first.loss_box);
+  assert.ok(existsSync(r.plotPath) && existsSync(r.logPath) && existsSync(r.checkpoint!));
+  runner.dispose();
 }

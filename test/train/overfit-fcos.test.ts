@@ -1,0 +1,16 @@
+// 200 steps on one fixed batch drive the tiny FCOS's loss down (focal on
+// logits + GIoU), on the CPU runtime (the reference where it cannot run).
+import { test } from 'uvu';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { overfit, tinyStep } from './tiny.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'fusedet-overfit-fcos-'));
+
+test('tiny FCOS, 200 steps on a fixed batch: the loss falls below 40% of its start, each term falls', async () => {
+  await overfit(tinyStep(1, 32, undefined, 'fcos'), 'fcos', 0.4, dir);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
