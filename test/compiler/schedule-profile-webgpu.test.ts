@@ -1,0 +1,50 @@
+// The webgpu target's conv tiles on a real WebGPU device (Dawn/SwiftShader in
+// CI): compiled for a browser's default limits (16 KiB, 256 invocations),
+// they load and equal the reference; the CPU-shaped tiles would not fit.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileGraph } from '../../compiler/program.js';
+import { checkKernelLimits } from '../../runtime-webgpu/core.js';
+import type { ComputeLimits } from '../../runtime-webgpu/device.js';
+import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
+import { openOrSkip } from '../runtime-webgpu/open.js';
+
+const rt = await openOrSkip('test/compiler/schedule-profile-webgpu.test.ts');
+const BROWSER = { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 };
+
+function convStack(): TestGraph {
+  const t = new TestGraph();
+  const x = t.input('x', [1, 3, 17, 15]);
+  const a = t.op('relu', [t.op('conv2d', [x, t.param('w0', [8, 3, 7, 7]), t.param('b0', [8])], { stride: [2], padding: [3] })]);
+  const b = t.op('conv2d', [a, t.param('w1', [12, 8, 3, 3]), t.param('b1', [12])], { padding: [1] });
+  t.output('y', t.op('add', [t.op('conv2d', [b, t.param('w2', [12, 12, 1, 1])], {}), b]));
+  return t;
+}
+
+/** Only the workgroup limits matter to checkKernelLimits; the rest are WebGPU's defaults. */
+const browserLimits: ComputeLimits = {
+  maxStorageBuffersPerShaderStage: 8, maxUniformBuffersPerShaderStage: 12, maxStorageBufferBindingSize: 134217728,
+  maxUniformBufferBindingSize: 65536, maxBufferSize: 268435456, maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupSizeZ: 64,
+  maxComputeWorkgroupsPerDimension: 65535, maxBindingsPerBindGroup: 1000, minUniformBufferOffsetAlignment: 256, minStorageBufferOffsetAlignment: 256,
+};
+
+test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', () => {
+  const t = convStack();
+  assert.throws(() => checkKernelLimits(compileGraph(t.graph, { fuse: true }), browserLimits), /workgroup memory/);
+  checkKernelLimits(compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: BROWSER }), browserLimits);
+});
+
+(rt ? test : test.skip)('webgpu-target conv stack on WebGPU equals the reference', async () => {
+  const t = convStack();
+  const want = referenceRun(t).y;
+  for (const fuse of [true, false]) {
+    const ex = await rt!.load(compileGraph(t.graph, { fuse, target: 'webgpu', limits: BROWSER }));
+    await ex.setParams(t.params);
+    const got = (await ex.run(t.inputs)).y;
+    ex.dispose();
+    assert.is(compare(got, want, 1e-4, 1e-4), '', fuse ? 'fused' : 'unfused');
+  }
+});
+
+test.run();
