@@ -8,7 +8,7 @@ import type { Runtime } from '../runtime/interface.js';
 import { benchGraph, convStackSrc, timeRuns } from './tfjs/graphs.js';
 import { tfjsConvStack, useBackend } from './tfjs/conv.js';
 import { installNavigatorGpu } from './tfjs/webgpu.js';
-import { byClass, max3dRow } from './cpu-suite.js';
+import { byClass, max3dRows } from './cpu-suite.js';
 import type { BenchRow, BenchSuite } from './run.js';
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 4).join(' / ');
@@ -54,8 +54,8 @@ export const webgpuSuite: BenchSuite = {
       notes: ours && theirs ? [`medians: ours ${ours.median.toFixed(3)} s, tfjs ${theirs.median.toFixed(3)} s`] : [],
     });
     try {
-      const r = await max3dRow((p) => rt.load(p), 32, 32, 48, 5, 'WebGPU/SwiftShader');
-      rows.push(r.row); raw.max3d = r.raw;
+      const r = await max3dRows((p) => rt.load(p), 32, 32, 48, 5, 'WebGPU/SwiftShader');
+      rows.push(...r.rows); raw.max3d = r.raw;
     } catch (e) {
       rows.push({ what: 'max3d fused vs unfused on WebGPU — failed', ours: NaN, baseline: null, baselineName: '', unit: 's', ratio: null, target: '≥ 2×', notes: [firstLine(e)] });
       notes.push(`max3d on WebGPU failed: ${firstLine(e)}`);
