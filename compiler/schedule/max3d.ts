@@ -14,14 +14,21 @@ import { Expr, Stmt } from '../kernel/ir.js';
 import { intAttr } from '../ops/attrs.js';
 import { neighbourLevels } from '../ops/max3d.js';
 import {
-  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
+  add, and, barrier, bin, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { bilinearTap } from './lower-gather.js';
 import { Scheduled, finish } from './pointwise.js';
 
-const T = 16;
-const WG = 64;
+// Tile bounds: a level smaller than a tile gets a tile of its own size, so
+// the coarse levels (4×4, 8×8) do not pay for a 16×32 halo. 18×34 + 18×32
+// floats plus the tap tables stay far under the 16 KiB browsers allow.
+const TH = 16;
+const TW = 32;
+const WG = 128;
+
+/** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n. */
+function runOf(n: number): number { return n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1; }
 
 /** m = v when v is larger or a NaN (a NaN replacing a NaN changes no value). */
 function maxInto(em: Emitter, m: string, val: Expr): void {
@@ -33,86 +40,132 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const tau = intAttr('max3d', node.attrs, 'tau'), phi = intAttr('max3d', node.attrs, 'phi');
-  const r = (phi - 1) / 2, S = T + 2 * r;
+  const r = (phi - 1) / 2;
   const L = node.inputs.length;
   const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
-  em.locals.push({ name: 'lvmax', t: 'f32', size: S * S });
+  const tiles = node.inputs.map((x) => {
+    const [, , H, W] = em.shape(x);
+    const th = Math.min(TH, H), tw = Math.min(TW, W);
+    return { th, tw, sh: th + 2 * r, sw: tw + 2 * r };
+  });
+  em.locals.push({ name: 'lvmax', t: 'f32', size: Math.max(...tiles.map((t) => t.sh * t.sw)) });
+  em.locals.push({ name: 'rowmax', t: 'f32', size: Math.max(...tiles.map((t) => t.sh * t.tw)) });
   // Tap tables, one set per neighbour offset (level - 1, level + 1, ...), reused by every level.
   const offsets = [...new Set(Array.from({ length: L }, (_, l) => neighbourLevels(l, L, tau).map((k) => k - l)).flat())].filter((d) => d !== 0);
   const tab = (axis: 'r' | 'c', d: number, what: 'i0' | 'i1' | 'w'): string => `${axis}${what}_${d < 0 ? 'm' : 'p'}${Math.abs(d)}`;
   for (const d of offsets) {
     for (const axis of ['r', 'c'] as const) {
-      em.locals.push({ name: tab(axis, d, 'i0'), t: 'i64', size: S }, { name: tab(axis, d, 'i1'), t: 'i64', size: S }, { name: tab(axis, d, 'w'), t: 'f32', size: S });
+      const n = Math.max(...tiles.map((t) => (axis === 'r' ? t.sh : t.sw)));
+      em.locals.push({ name: tab(axis, d, 'i0'), t: 'i64', size: n }, { name: tab(axis, d, 'i1'), t: 'i64', size: n }, { name: tab(axis, d, 'w'), t: 'f32', size: n });
     }
   }
   const levels: { hi: number; body: Stmt[] }[] = [];
   let offset = 0;
   for (let l = 0; l < L; l++) {
     const [B, C, H, W] = em.shape(node.inputs[l]);
-    const ty = Math.ceil(H / T), tx = Math.ceil(W / T);
+    const { th, tw, sh, sw } = tiles[l];
+    const ty = Math.ceil(H / th), tx = Math.ceil(W / tw);
     const lo = offset;
     offset += B * C * ty * tx;
     // Per-segment coordinates: lets do not cross the barrier, so each segment derives them.
     const coords = (): { plane: Expr; y0: Expr; x0: Expr } => {
       em.emit(let_('w', 'i64', sub(gid, idx(lo))));
       em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
-      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(T))));
-      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(T))));
+      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
+      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
       return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
     };
     const body = em.block(() => {
       const neighbours = neighbourLevels(l, L, tau).filter((k) => k !== l);
       const stage0 = em.block(() => {
         const { y0, x0 } = coords();
-        em.emit(threadStrided('e', idx(S), WG, em.block(() => {
-          for (const k of neighbours) {
-            const [, , Hk, Wk] = em.shape(node.inputs[k]);
-            for (const [axis, pos, inSize, outSize] of [['r', add(sub(y0, idx(r)), v('e')), Hk, H], ['c', add(sub(x0, idx(r)), v('e')), Wk, W]] as const) {
-              const t = bilinearTap(em, em.bind(pos, axis), inSize, outSize);
-              em.emit(lstore(tab(axis, k - l, 'i0'), v('e'), t.i0));
-              em.emit(lstore(tab(axis, k - l, 'i1'), v('e'), t.i1));
-              em.emit(lstore(tab(axis, k - l, 'w'), v('e'), t.w1));
+        for (const [axis, start, n] of [['r', y0, sh], ['c', x0, sw]] as const) {
+          em.emit(threadStrided(`e${axis}`, idx(n), WG, em.block(() => {
+            const pos = em.bind(add(sub(start, idx(r)), v(`e${axis}`)), axis);
+            for (const k of neighbours) {
+              const [, , Hk, Wk] = em.shape(node.inputs[k]);
+              const t = axis === 'r' ? bilinearTap(em, pos, Hk, H) : bilinearTap(em, pos, Wk, W);
+              em.emit(lstore(tab(axis, k - l, 'i0'), v(`e${axis}`), t.i0));
+              em.emit(lstore(tab(axis, k - l, 'i1'), v(`e${axis}`), t.i1));
+              em.emit(lstore(tab(axis, k - l, 'w'), v(`e${axis}`), t.w1));
             }
+          })));
+        }
+      });
+      // Stage A: the max over levels at every halo pixel; each neighbour's bilinear value is sampled once per
+      // pixel. A thread takes a run of adjacent pixels of one row: the row's taps and bounds are read once.
+      const va = runOf(sw), ra = sw / va;
+      const stageA = em.block(() => {
+        const { plane, y0, x0 } = coords();
+        em.emit(threadStrided('e', idx(sh * ra), WG, em.block(() => {
+          const hy = em.bind(div(v('e'), idx(ra)), 'hy'), hx0 = em.bind(mul(mod(v('e'), idx(ra)), idx(va)), 'hx');
+          const y = em.bind(add(sub(y0, idx(r)), hy), 'y');
+          const base = em.bind(add(mul(hy, idx(sw)), hx0), 'at');
+          for (let j = 0; j < va; j++) em.emit(let_(`m${j}`, 'f32', f32(-Infinity)));
+          const rowInside = em.block(() => {
+            const b = div(plane, idx(C)), c = mod(plane, idx(C));
+            const rowTaps = new Map<number, { r0: Expr; r1: Expr; wy: Expr }>();
+            for (const k of neighbours) {
+              const T0 = (what: 'i0' | 'i1'): Expr => em.bind(lload(tab('r', k - l, what), hy, 'i64'));
+              rowTaps.set(k, { r0: T0('i0'), r1: T0('i1'), wy: em.bind(lload(tab('r', k - l, 'w'), hy, 'f32')) });
+            }
+            for (let j = 0; j < va; j++) {
+              const lx = em.bind(add(hx0, idx(j)), 'hx');
+              const x = em.bind(add(sub(x0, idx(r)), lx), 'x');
+              const inside = em.block(() => {
+                for (const k of neighbourLevels(l, L, tau)) {
+                  if (k === l) { maxInto(em, `m${j}`, em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
+                  const { r0, r1, wy } = rowTaps.get(k)!;
+                  const c0 = em.bind(lload(tab('c', k - l, 'i0'), lx, 'i64')), c1 = em.bind(lload(tab('c', k - l, 'i1'), lx, 'i64'));
+                  const wx = em.bind(lload(tab('c', k - l, 'w'), lx, 'f32'));
+                  const at = (rr: Expr, cc: Expr): Expr => em.value(node.inputs[k], [b, c, rr, cc]);
+                  const one = f32(1);
+                  const top = bin('add', bin('mul', bin('sub', one, wx), at(r0, c0)), bin('mul', wx, at(r0, c1)));
+                  const bot = bin('add', bin('mul', bin('sub', one, wx), at(r1, c0)), bin('mul', wx, at(r1, c1)));
+                  maxInto(em, `m${j}`, em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
+                }
+              });
+              em.emit(if_(inRange(x, W), inside));
+            }
+          });
+          em.emit(if_(inRange(y, H), rowInside));
+          for (let j = 0; j < va; j++) em.emit(lstore('lvmax', add(base, idx(j)), v(`m${j}`, 'f32')));
+        })));
+      });
+      // Separable window: φ along each halo row first, then φ down the columns (2φ reads per output, not φ²);
+      // runs of adjacent outputs share their loads.
+      const vb = runOf(tw), rb = tw / vb;
+      const stageB1 = em.block(() => {
+        em.emit(threadStrided('e', idx(sh * rb), WG, em.block(() => {
+          const hy = em.bind(div(v('e'), idx(rb)), 'hy'), lx0 = em.bind(mul(mod(v('e'), idx(rb)), idx(vb)), 'lx');
+          const src = em.bind(add(mul(hy, idx(sw)), lx0), 'src'), dst = em.bind(add(mul(hy, idx(tw)), lx0), 'dst');
+          const vals = Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvmax', add(src, idx(i)), 'f32'), 'lv'));
+          for (let j = 0; j < vb; j++) {
+            em.emit(let_(`m${j}`, 'f32', vals[j]));
+            for (let dw = 1; dw < phi; dw++) maxInto(em, `m${j}`, vals[j + dw]);
+            em.emit(lstore('rowmax', add(dst, idx(j)), v(`m${j}`, 'f32')));
           }
         })));
       });
-      const stageA = em.block(() => {
+      const stageB2 = em.block(() => {
         const { plane, y0, x0 } = coords();
-        em.emit(threadStrided('e', idx(S * S), WG, em.block(() => {
-          const y = em.bind(add(sub(y0, idx(r)), div(v('e'), idx(S))), 'y');
-          const x = em.bind(add(sub(x0, idx(r)), mod(v('e'), idx(S))), 'x');
-          em.emit(let_('m', 'f32', f32(-Infinity)));
-          const inside = em.block(() => {
-            const b = div(plane, idx(C)), c = mod(plane, idx(C));
-            const ly = div(v('e'), idx(S)), lx = mod(v('e'), idx(S));
-            for (const k of neighbourLevels(l, L, tau)) {
-              if (k === l) { maxInto(em, 'm', em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
-              const T0 = (axis: 'r' | 'c', what: 'i0' | 'i1', at: Expr): Expr => em.bind(lload(tab(axis, k - l, what), at, 'i64'));
-              const r0 = T0('r', 'i0', ly), r1 = T0('r', 'i1', ly), c0 = T0('c', 'i0', lx), c1 = T0('c', 'i1', lx);
-              const wy = em.bind(lload(tab('r', k - l, 'w'), ly, 'f32')), wx = em.bind(lload(tab('c', k - l, 'w'), lx, 'f32'));
-              const at = (rr: Expr, cc: Expr): Expr => em.value(node.inputs[k], [b, c, rr, cc]);
-              const one = f32(1);
-              const top = bin('add', bin('mul', bin('sub', one, wx), at(r0, c0)), bin('mul', wx, at(r0, c1)));
-              const bot = bin('add', bin('mul', bin('sub', one, wx), at(r1, c0)), bin('mul', wx, at(r1, c1)));
-              maxInto(em, 'm', em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
+        em.emit(threadStrided('o', idx(th * rb), WG, em.block(() => {
+          const ly = em.bind(div(v('o'), idx(rb)), 'ly'), lx0 = em.bind(mul(mod(v('o'), idx(rb)), idx(vb)), 'lx');
+          const y = em.bind(add(y0, ly), 'y');
+          const row = em.block(() => {
+            const src = em.bind(add(mul(ly, idx(tw)), lx0), 'src');
+            const dst = em.bind(add(mul(plane, idx(H * W)), add(mul(y, idx(W)), add(x0, lx0))), 'dst');
+            for (let j = 0; j < vb; j++) {
+              const one = em.block(() => {
+                em.emit(let_(`m${j}`, 'f32', lload('rowmax', add(src, idx(j)), 'f32')));
+                for (let dh = 1; dh < phi; dh++) maxInto(em, `m${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')));
+                em.emit(store(outBufs[l], add(dst, idx(j)), v(`m${j}`, 'f32')));
+              });
+              // A tile dividing W needs no column test.
+              for (const st of W % tw === 0 ? one : [if_(lt(add(x0, add(lx0, idx(j))), idx(W)), one)]) em.emit(st);
             }
           });
-          em.emit(if_(and(inRange(y, H), inRange(x, W)), inside));
-          em.emit(lstore('lvmax', v('e'), v('m', 'f32')));
-        })));
-      });
-      const stageB = em.block(() => {
-        const { plane, y0, x0 } = coords();
-        em.emit(threadStrided('o', idx(T * T), WG, em.block(() => {
-          const ly = em.bind(div(v('o'), idx(T)), 'ly'), lx = em.bind(mod(v('o'), idx(T)), 'lx');
-          const y = em.bind(add(y0, ly), 'y'), x = em.bind(add(x0, lx), 'x');
-          const out = em.block(() => {
-            em.emit(let_('m', 'f32', f32(-Infinity)));
-            em.emit(for_('dh', idx(0), idx(phi), [for_('dw', idx(0), idx(phi),
-              em.block(() => maxInto(em, 'm', lload('lvmax', add(mul(add(ly, v('dh')), idx(S)), add(lx, v('dw'))), 'f32'))))]));
-            em.emit(store(outBufs[l], add(mul(plane, idx(H * W)), add(mul(y, idx(W)), x)), v('m', 'f32')));
-          });
-          em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), out));
+          for (const st of H % th === 0 ? row : [if_(lt(y, idx(H)), row)]) em.emit(st);
         })));
       });
       if (neighbours.length) {
@@ -121,7 +174,9 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
       }
       for (const s of stageA) em.emit(s);
       em.emit(barrier);
-      for (const s of stageB) em.emit(s);
+      for (const s of stageB1) em.emit(s);
+      em.emit(barrier);
+      for (const s of stageB2) em.emit(s);
     });
     levels.push({ hi: offset, body });
   }

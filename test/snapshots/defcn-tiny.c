@@ -3793,442 +3793,684 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lvmax[324];
-    int64_t ri0_p1[18];
-    int64_t ri1_p1[18];
-    float rw_p1[18];
-    int64_t ci0_p1[18];
-    int64_t ci1_p1[18];
-    float cw_p1[18];
-    int64_t ri0_m1[18];
-    int64_t ri1_m1[18];
-    float rw_m1[18];
-    int64_t ci0_m1[18];
-    int64_t ci1_m1[18];
-    float cw_m1[18];
+    float lvmax[100];
+    float rowmax[80];
+    int64_t ri0_p1[10];
+    int64_t ri1_p1[10];
+    float rw_p1[10];
+    int64_t ci0_p1[10];
+    int64_t ci1_p1[10];
+    float cw_p1[10];
+    int64_t ri0_m1[10];
+    int64_t ri1_m1[10];
+    float rw_m1[10];
+    int64_t ci0_m1[10];
+    int64_t ci1_m1[10];
+    float cw_m1[10];
     if ((gid < 16)) {
-      for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t lid = 0; lid < 128; lid++) {
         int64_t w = gid;
         int64_t plane = w;
         int64_t y0 = 0;
         int64_t x0 = 0;
-        for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-          int64_t e = (lid + (e_k * 64));
-          int64_t r_0 = ((y0 - 1) + e);
+        for (int64_t er_k = 0; er_k < (((10 - lid) + 127) / 128); er_k++) {
+          int64_t er = (lid + (er_k * 128));
+          int64_t r_0 = ((y0 - 1) + er);
           float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
           int64_t t_2 = imin(((int64_t)floorf(t_1)), 3);
           int64_t t_3 = ((t_2 < 3) ? (t_2 + 1) : t_2);
           float t_4 = ((t_2 < 3) ? (t_1 - ((float)t_2)) : 0.0f);
-          ri0_p1[e] = t_2;
-          ri1_p1[e] = t_3;
-          rw_p1[e] = t_4;
-          int64_t c_5 = ((x0 - 1) + e);
+          ri0_p1[er] = t_2;
+          ri1_p1[er] = t_3;
+          rw_p1[er] = t_4;
+        }
+        for (int64_t ec_k = 0; ec_k < (((10 - lid) + 127) / 128); ec_k++) {
+          int64_t ec = (lid + (ec_k * 128));
+          int64_t c_5 = ((x0 - 1) + ec);
           float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
           int64_t t_7 = imin(((int64_t)floorf(t_6)), 3);
           int64_t t_8 = ((t_7 < 3) ? (t_7 + 1) : t_7);
           float t_9 = ((t_7 < 3) ? (t_6 - ((float)t_7)) : 0.0f);
-          ci0_p1[e] = t_7;
-          ci1_p1[e] = t_8;
-          cw_p1[e] = t_9;
+          ci0_p1[ec] = t_7;
+          ci1_p1[ec] = t_8;
+          cw_p1[ec] = t_9;
         }
       }
-      for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t lid = 0; lid < 128; lid++) {
         int64_t w = gid;
         int64_t plane = w;
         int64_t y0 = 0;
         int64_t x0 = 0;
-        for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-          int64_t e = (lid + (e_k * 64));
-          int64_t y_10 = ((y0 - 1) + (e / 18));
-          int64_t x_11 = ((x0 - 1) + (e % 18));
-          float m = (-INFINITY);
-          if ((((y_10 >= 0) && (y_10 < 8)) && ((x_11 >= 0) && (x_11 < 8)))) {
-            float t_12 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_10 * 8)) + x_11)];
-            m = (((t_12 > m) || (t_12 != t_12)) ? t_12 : m);
-            int64_t t_13 = ri0_p1[(e / 18)];
-            int64_t t_14 = ri1_p1[(e / 18)];
-            int64_t t_15 = ci0_p1[(e % 18)];
-            int64_t t_16 = ci1_p1[(e % 18)];
-            float t_17 = rw_p1[(e / 18)];
-            float t_18 = cw_p1[(e % 18)];
-            float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_13 * 4)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_15)]) + (t_18 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_16)]))));
-            m = (((t_19 > m) || (t_19 != t_19)) ? t_19 : m);
-          }
-          lvmax[e] = m;
-        }
-      }
-      for (int64_t lid = 0; lid < 64; lid++) {
-        int64_t w = gid;
-        int64_t plane = w;
-        int64_t y0 = 0;
-        int64_t x0 = 0;
-        for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-          int64_t o = (lid + (o_k * 64));
-          int64_t ly_20 = (o / 16);
-          int64_t lx_21 = (o % 16);
-          int64_t y_22 = (y0 + ly_20);
-          int64_t x_23 = (x0 + lx_21);
-          if (((y_22 < 8) && (x_23 < 8))) {
-            float m = (-INFINITY);
-            for (int64_t dh = 0; dh < 3; dh++) {
-              for (int64_t dw = 0; dw < 3; dw++) {
-                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || (lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))])) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
-              }
+        for (int64_t e_k = 0; e_k < (((50 - lid) + 127) / 128); e_k++) {
+          int64_t e = (lid + (e_k * 128));
+          int64_t hy_10 = (e / 5);
+          int64_t hx_11 = ((e % 5) * 2);
+          int64_t y_12 = ((y0 - 1) + hy_10);
+          int64_t at_13 = ((hy_10 * 10) + hx_11);
+          float m0 = (-INFINITY);
+          float m1 = (-INFINITY);
+          if (((y_12 >= 0) && (y_12 < 8))) {
+            int64_t t_14 = ri0_p1[hy_10];
+            int64_t t_15 = ri1_p1[hy_10];
+            float t_16 = rw_p1[hy_10];
+            int64_t x_17 = ((x0 - 1) + hx_11);
+            if (((x_17 >= 0) && (x_17 < 8))) {
+              float t_18 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_12 * 8)) + x_17)];
+              m0 = (((t_18 > m0) || (t_18 != t_18)) ? t_18 : m0);
+              int64_t t_19 = ci0_p1[hx_11];
+              int64_t t_20 = ci1_p1[hx_11];
+              float t_21 = cw_p1[hx_11];
+              float t_22 = (((1.0f - t_16) * (((1.0f - t_21) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_19)]) + (t_21 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_20)]))) + (t_16 * (((1.0f - t_21) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_19)]) + (t_21 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_20)]))));
+              m0 = (((t_22 > m0) || (t_22 != t_22)) ? t_22 : m0);
             }
-            B0[((plane * 64) + ((y_22 * 8) + x_23))] = m;
+            int64_t hx_23 = (hx_11 + 1);
+            int64_t x_24 = ((x0 - 1) + hx_23);
+            if (((x_24 >= 0) && (x_24 < 8))) {
+              float t_25 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_12 * 8)) + x_24)];
+              m1 = (((t_25 > m1) || (t_25 != t_25)) ? t_25 : m1);
+              int64_t t_26 = ci0_p1[hx_23];
+              int64_t t_27 = ci1_p1[hx_23];
+              float t_28 = cw_p1[hx_23];
+              float t_29 = (((1.0f - t_16) * (((1.0f - t_28) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_26)]) + (t_28 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_27)]))) + (t_16 * (((1.0f - t_28) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_26)]) + (t_28 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_27)]))));
+              m1 = (((t_29 > m1) || (t_29 != t_29)) ? t_29 : m1);
+            }
           }
+          lvmax[at_13] = m0;
+          lvmax[(at_13 + 1)] = m1;
+        }
+      }
+      for (int64_t lid = 0; lid < 128; lid++) {
+        for (int64_t e_k = 0; e_k < (((20 - lid) + 127) / 128); e_k++) {
+          int64_t e = (lid + (e_k * 128));
+          int64_t hy_30 = (e / 2);
+          int64_t lx_31 = ((e % 2) * 4);
+          int64_t src_32 = ((hy_30 * 10) + lx_31);
+          int64_t dst_33 = ((hy_30 * 8) + lx_31);
+          float lv_34 = lvmax[src_32];
+          float lv_35 = lvmax[(src_32 + 1)];
+          float lv_36 = lvmax[(src_32 + 2)];
+          float lv_37 = lvmax[(src_32 + 3)];
+          float lv_38 = lvmax[(src_32 + 4)];
+          float lv_39 = lvmax[(src_32 + 5)];
+          float m0 = lv_34;
+          m0 = (((lv_35 > m0) || (lv_35 != lv_35)) ? lv_35 : m0);
+          m0 = (((lv_36 > m0) || (lv_36 != lv_36)) ? lv_36 : m0);
+          rowmax[dst_33] = m0;
+          float m1 = lv_35;
+          m1 = (((lv_36 > m1) || (lv_36 != lv_36)) ? lv_36 : m1);
+          m1 = (((lv_37 > m1) || (lv_37 != lv_37)) ? lv_37 : m1);
+          rowmax[(dst_33 + 1)] = m1;
+          float m2 = lv_36;
+          m2 = (((lv_37 > m2) || (lv_37 != lv_37)) ? lv_37 : m2);
+          m2 = (((lv_38 > m2) || (lv_38 != lv_38)) ? lv_38 : m2);
+          rowmax[(dst_33 + 2)] = m2;
+          float m3 = lv_37;
+          m3 = (((lv_38 > m3) || (lv_38 != lv_38)) ? lv_38 : m3);
+          m3 = (((lv_39 > m3) || (lv_39 != lv_39)) ? lv_39 : m3);
+          rowmax[(dst_33 + 3)] = m3;
+        }
+      }
+      for (int64_t lid = 0; lid < 128; lid++) {
+        int64_t w = gid;
+        int64_t plane = w;
+        int64_t y0 = 0;
+        int64_t x0 = 0;
+        for (int64_t o_k = 0; o_k < (((16 - lid) + 127) / 128); o_k++) {
+          int64_t o = (lid + (o_k * 128));
+          int64_t ly_40 = (o / 2);
+          int64_t lx_41 = ((o % 2) * 4);
+          int64_t y_42 = (y0 + ly_40);
+          int64_t src_43 = ((ly_40 * 8) + lx_41);
+          int64_t dst_44 = ((plane * 64) + ((y_42 * 8) + (x0 + lx_41)));
+          float m0 = rowmax[src_43];
+          float t_45 = rowmax[(src_43 + 8)];
+          m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
+          float t_46 = rowmax[(src_43 + 16)];
+          m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
+          B0[dst_44] = m0;
+          float m1 = rowmax[(src_43 + 1)];
+          float t_47 = rowmax[(src_43 + 9)];
+          m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
+          float t_48 = rowmax[(src_43 + 17)];
+          m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
+          B0[(dst_44 + 1)] = m1;
+          float m2 = rowmax[(src_43 + 2)];
+          float t_49 = rowmax[(src_43 + 10)];
+          m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
+          float t_50 = rowmax[(src_43 + 18)];
+          m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
+          B0[(dst_44 + 2)] = m2;
+          float m3 = rowmax[(src_43 + 3)];
+          float t_51 = rowmax[(src_43 + 11)];
+          m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
+          float t_52 = rowmax[(src_43 + 19)];
+          m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
+          B0[(dst_44 + 3)] = m3;
         }
       }
     } else {
       if ((gid < 32)) {
-        for (int64_t lid = 0; lid < 64; lid++) {
+        for (int64_t lid = 0; lid < 128; lid++) {
           int64_t w = (gid - 16);
           int64_t plane = w;
           int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-            int64_t e = (lid + (e_k * 64));
-            int64_t r_24 = ((y0 - 1) + e);
-            float t_25 = fmaxf(0.0f, ((2.0f * (((float)r_24) + 0.5f)) - 0.5f));
-            int64_t t_26 = imin(((int64_t)floorf(t_25)), 7);
-            int64_t t_27 = ((t_26 < 7) ? (t_26 + 1) : t_26);
-            float t_28 = ((t_26 < 7) ? (t_25 - ((float)t_26)) : 0.0f);
-            ri0_m1[e] = t_26;
-            ri1_m1[e] = t_27;
-            rw_m1[e] = t_28;
-            int64_t c_29 = ((x0 - 1) + e);
-            float t_30 = fmaxf(0.0f, ((2.0f * (((float)c_29) + 0.5f)) - 0.5f));
-            int64_t t_31 = imin(((int64_t)floorf(t_30)), 7);
-            int64_t t_32 = ((t_31 < 7) ? (t_31 + 1) : t_31);
-            float t_33 = ((t_31 < 7) ? (t_30 - ((float)t_31)) : 0.0f);
-            ci0_m1[e] = t_31;
-            ci1_m1[e] = t_32;
-            cw_m1[e] = t_33;
-            int64_t r_34 = ((y0 - 1) + e);
-            float t_35 = fmaxf(0.0f, ((0.5f * (((float)r_34) + 0.5f)) - 0.5f));
-            int64_t t_36 = imin(((int64_t)floorf(t_35)), 1);
-            int64_t t_37 = ((t_36 < 1) ? (t_36 + 1) : t_36);
-            float t_38 = ((t_36 < 1) ? (t_35 - ((float)t_36)) : 0.0f);
-            ri0_p1[e] = t_36;
-            ri1_p1[e] = t_37;
-            rw_p1[e] = t_38;
-            int64_t c_39 = ((x0 - 1) + e);
-            float t_40 = fmaxf(0.0f, ((0.5f * (((float)c_39) + 0.5f)) - 0.5f));
-            int64_t t_41 = imin(((int64_t)floorf(t_40)), 1);
-            int64_t t_42 = ((t_41 < 1) ? (t_41 + 1) : t_41);
-            float t_43 = ((t_41 < 1) ? (t_40 - ((float)t_41)) : 0.0f);
-            ci0_p1[e] = t_41;
-            ci1_p1[e] = t_42;
-            cw_p1[e] = t_43;
+          for (int64_t er_k = 0; er_k < (((6 - lid) + 127) / 128); er_k++) {
+            int64_t er = (lid + (er_k * 128));
+            int64_t r_53 = ((y0 - 1) + er);
+            float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
+            int64_t t_55 = imin(((int64_t)floorf(t_54)), 7);
+            int64_t t_56 = ((t_55 < 7) ? (t_55 + 1) : t_55);
+            float t_57 = ((t_55 < 7) ? (t_54 - ((float)t_55)) : 0.0f);
+            ri0_m1[er] = t_55;
+            ri1_m1[er] = t_56;
+            rw_m1[er] = t_57;
+            float t_58 = fmaxf(0.0f, ((0.5f * (((float)r_53) + 0.5f)) - 0.5f));
+            int64_t t_59 = imin(((int64_t)floorf(t_58)), 1);
+            int64_t t_60 = ((t_59 < 1) ? (t_59 + 1) : t_59);
+            float t_61 = ((t_59 < 1) ? (t_58 - ((float)t_59)) : 0.0f);
+            ri0_p1[er] = t_59;
+            ri1_p1[er] = t_60;
+            rw_p1[er] = t_61;
+          }
+          for (int64_t ec_k = 0; ec_k < (((6 - lid) + 127) / 128); ec_k++) {
+            int64_t ec = (lid + (ec_k * 128));
+            int64_t c_62 = ((x0 - 1) + ec);
+            float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
+            int64_t t_64 = imin(((int64_t)floorf(t_63)), 7);
+            int64_t t_65 = ((t_64 < 7) ? (t_64 + 1) : t_64);
+            float t_66 = ((t_64 < 7) ? (t_63 - ((float)t_64)) : 0.0f);
+            ci0_m1[ec] = t_64;
+            ci1_m1[ec] = t_65;
+            cw_m1[ec] = t_66;
+            float t_67 = fmaxf(0.0f, ((0.5f * (((float)c_62) + 0.5f)) - 0.5f));
+            int64_t t_68 = imin(((int64_t)floorf(t_67)), 1);
+            int64_t t_69 = ((t_68 < 1) ? (t_68 + 1) : t_68);
+            float t_70 = ((t_68 < 1) ? (t_67 - ((float)t_68)) : 0.0f);
+            ci0_p1[ec] = t_68;
+            ci1_p1[ec] = t_69;
+            cw_p1[ec] = t_70;
           }
         }
-        for (int64_t lid = 0; lid < 64; lid++) {
+        for (int64_t lid = 0; lid < 128; lid++) {
           int64_t w = (gid - 16);
           int64_t plane = w;
           int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-            int64_t e = (lid + (e_k * 64));
-            int64_t y_44 = ((y0 - 1) + (e / 18));
-            int64_t x_45 = ((x0 - 1) + (e % 18));
-            float m = (-INFINITY);
-            if ((((y_44 >= 0) && (y_44 < 4)) && ((x_45 >= 0) && (x_45 < 4)))) {
-              int64_t t_46 = ri0_m1[(e / 18)];
-              int64_t t_47 = ri1_m1[(e / 18)];
-              int64_t t_48 = ci0_m1[(e % 18)];
-              int64_t t_49 = ci1_m1[(e % 18)];
-              float t_50 = rw_m1[(e / 18)];
-              float t_51 = cw_m1[(e % 18)];
-              float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_46 * 8)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_48)]) + (t_51 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_47 * 8)) + t_49)]))));
-              m = (((t_52 > m) || (t_52 != t_52)) ? t_52 : m);
-              float t_53 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_44 * 4)) + x_45)];
-              m = (((t_53 > m) || (t_53 != t_53)) ? t_53 : m);
-              int64_t t_54 = ri0_p1[(e / 18)];
-              int64_t t_55 = ri1_p1[(e / 18)];
-              int64_t t_56 = ci0_p1[(e % 18)];
-              int64_t t_57 = ci1_p1[(e % 18)];
-              float t_58 = rw_p1[(e / 18)];
-              float t_59 = cw_p1[(e % 18)];
-              float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_54 * 2)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_56)]) + (t_59 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_55 * 2)) + t_57)]))));
-              m = (((t_60 > m) || (t_60 != t_60)) ? t_60 : m);
-            }
-            lvmax[e] = m;
-          }
-        }
-        for (int64_t lid = 0; lid < 64; lid++) {
-          int64_t w = (gid - 16);
-          int64_t plane = w;
-          int64_t y0 = 0;
-          int64_t x0 = 0;
-          for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-            int64_t o = (lid + (o_k * 64));
-            int64_t ly_61 = (o / 16);
-            int64_t lx_62 = (o % 16);
-            int64_t y_63 = (y0 + ly_61);
-            int64_t x_64 = (x0 + lx_62);
-            if (((y_63 < 4) && (x_64 < 4))) {
-              float m = (-INFINITY);
-              for (int64_t dh = 0; dh < 3; dh++) {
-                for (int64_t dw = 0; dw < 3; dw++) {
-                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || (lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))])) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
-                }
+          for (int64_t e_k = 0; e_k < (((18 - lid) + 127) / 128); e_k++) {
+            int64_t e = (lid + (e_k * 128));
+            int64_t hy_71 = (e / 3);
+            int64_t hx_72 = ((e % 3) * 2);
+            int64_t y_73 = ((y0 - 1) + hy_71);
+            int64_t at_74 = ((hy_71 * 6) + hx_72);
+            float m0 = (-INFINITY);
+            float m1 = (-INFINITY);
+            if (((y_73 >= 0) && (y_73 < 4))) {
+              int64_t t_75 = ri0_m1[hy_71];
+              int64_t t_76 = ri1_m1[hy_71];
+              float t_77 = rw_m1[hy_71];
+              int64_t t_78 = ri0_p1[hy_71];
+              int64_t t_79 = ri1_p1[hy_71];
+              float t_80 = rw_p1[hy_71];
+              int64_t x_81 = ((x0 - 1) + hx_72);
+              if (((x_81 >= 0) && (x_81 < 4))) {
+                int64_t t_82 = ci0_m1[hx_72];
+                int64_t t_83 = ci1_m1[hx_72];
+                float t_84 = cw_m1[hx_72];
+                float t_85 = (((1.0f - t_77) * (((1.0f - t_84) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_82)]) + (t_84 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_83)]))) + (t_77 * (((1.0f - t_84) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_82)]) + (t_84 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_83)]))));
+                m0 = (((t_85 > m0) || (t_85 != t_85)) ? t_85 : m0);
+                float t_86 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_73 * 4)) + x_81)];
+                m0 = (((t_86 > m0) || (t_86 != t_86)) ? t_86 : m0);
+                int64_t t_87 = ci0_p1[hx_72];
+                int64_t t_88 = ci1_p1[hx_72];
+                float t_89 = cw_p1[hx_72];
+                float t_90 = (((1.0f - t_80) * (((1.0f - t_89) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_87)]) + (t_89 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_88)]))) + (t_80 * (((1.0f - t_89) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_87)]) + (t_89 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_88)]))));
+                m0 = (((t_90 > m0) || (t_90 != t_90)) ? t_90 : m0);
               }
-              B1[((plane * 16) + ((y_63 * 4) + x_64))] = m;
+              int64_t hx_91 = (hx_72 + 1);
+              int64_t x_92 = ((x0 - 1) + hx_91);
+              if (((x_92 >= 0) && (x_92 < 4))) {
+                int64_t t_93 = ci0_m1[hx_91];
+                int64_t t_94 = ci1_m1[hx_91];
+                float t_95 = cw_m1[hx_91];
+                float t_96 = (((1.0f - t_77) * (((1.0f - t_95) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_93)]) + (t_95 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_94)]))) + (t_77 * (((1.0f - t_95) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_93)]) + (t_95 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_94)]))));
+                m1 = (((t_96 > m1) || (t_96 != t_96)) ? t_96 : m1);
+                float t_97 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_73 * 4)) + x_92)];
+                m1 = (((t_97 > m1) || (t_97 != t_97)) ? t_97 : m1);
+                int64_t t_98 = ci0_p1[hx_91];
+                int64_t t_99 = ci1_p1[hx_91];
+                float t_100 = cw_p1[hx_91];
+                float t_101 = (((1.0f - t_80) * (((1.0f - t_100) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_98)]) + (t_100 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_99)]))) + (t_80 * (((1.0f - t_100) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_98)]) + (t_100 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_99)]))));
+                m1 = (((t_101 > m1) || (t_101 != t_101)) ? t_101 : m1);
+              }
             }
+            lvmax[at_74] = m0;
+            lvmax[(at_74 + 1)] = m1;
+          }
+        }
+        for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t e_k = 0; e_k < (((6 - lid) + 127) / 128); e_k++) {
+            int64_t e = (lid + (e_k * 128));
+            int64_t src_102 = (e * 6);
+            int64_t dst_103 = (e * 4);
+            float lv_104 = lvmax[src_102];
+            float lv_105 = lvmax[(src_102 + 1)];
+            float lv_106 = lvmax[(src_102 + 2)];
+            float lv_107 = lvmax[(src_102 + 3)];
+            float lv_108 = lvmax[(src_102 + 4)];
+            float lv_109 = lvmax[(src_102 + 5)];
+            float m0 = lv_104;
+            m0 = (((lv_105 > m0) || (lv_105 != lv_105)) ? lv_105 : m0);
+            m0 = (((lv_106 > m0) || (lv_106 != lv_106)) ? lv_106 : m0);
+            rowmax[dst_103] = m0;
+            float m1 = lv_105;
+            m1 = (((lv_106 > m1) || (lv_106 != lv_106)) ? lv_106 : m1);
+            m1 = (((lv_107 > m1) || (lv_107 != lv_107)) ? lv_107 : m1);
+            rowmax[(dst_103 + 1)] = m1;
+            float m2 = lv_106;
+            m2 = (((lv_107 > m2) || (lv_107 != lv_107)) ? lv_107 : m2);
+            m2 = (((lv_108 > m2) || (lv_108 != lv_108)) ? lv_108 : m2);
+            rowmax[(dst_103 + 2)] = m2;
+            float m3 = lv_107;
+            m3 = (((lv_108 > m3) || (lv_108 != lv_108)) ? lv_108 : m3);
+            m3 = (((lv_109 > m3) || (lv_109 != lv_109)) ? lv_109 : m3);
+            rowmax[(dst_103 + 3)] = m3;
+          }
+        }
+        for (int64_t lid = 0; lid < 128; lid++) {
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
+          int64_t x0 = 0;
+          for (int64_t o_k = 0; o_k < (((4 - lid) + 127) / 128); o_k++) {
+            int64_t o = (lid + (o_k * 128));
+            int64_t y_110 = (y0 + o);
+            int64_t src_111 = (o * 4);
+            int64_t dst_112 = ((plane * 16) + ((y_110 * 4) + x0));
+            float m0 = rowmax[src_111];
+            float t_113 = rowmax[(src_111 + 4)];
+            m0 = (((t_113 > m0) || (t_113 != t_113)) ? t_113 : m0);
+            float t_114 = rowmax[(src_111 + 8)];
+            m0 = (((t_114 > m0) || (t_114 != t_114)) ? t_114 : m0);
+            B1[dst_112] = m0;
+            float m1 = rowmax[(src_111 + 1)];
+            float t_115 = rowmax[(src_111 + 5)];
+            m1 = (((t_115 > m1) || (t_115 != t_115)) ? t_115 : m1);
+            float t_116 = rowmax[(src_111 + 9)];
+            m1 = (((t_116 > m1) || (t_116 != t_116)) ? t_116 : m1);
+            B1[(dst_112 + 1)] = m1;
+            float m2 = rowmax[(src_111 + 2)];
+            float t_117 = rowmax[(src_111 + 6)];
+            m2 = (((t_117 > m2) || (t_117 != t_117)) ? t_117 : m2);
+            float t_118 = rowmax[(src_111 + 10)];
+            m2 = (((t_118 > m2) || (t_118 != t_118)) ? t_118 : m2);
+            B1[(dst_112 + 2)] = m2;
+            float m3 = rowmax[(src_111 + 3)];
+            float t_119 = rowmax[(src_111 + 7)];
+            m3 = (((t_119 > m3) || (t_119 != t_119)) ? t_119 : m3);
+            float t_120 = rowmax[(src_111 + 11)];
+            m3 = (((t_120 > m3) || (t_120 != t_120)) ? t_120 : m3);
+            B1[(dst_112 + 3)] = m3;
           }
         }
       } else {
         if ((gid < 48)) {
-          for (int64_t lid = 0; lid < 64; lid++) {
+          for (int64_t lid = 0; lid < 128; lid++) {
             int64_t w = (gid - 32);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-              int64_t e = (lid + (e_k * 64));
-              int64_t r_65 = ((y0 - 1) + e);
-              float t_66 = fmaxf(0.0f, ((2.0f * (((float)r_65) + 0.5f)) - 0.5f));
-              int64_t t_67 = imin(((int64_t)floorf(t_66)), 3);
-              int64_t t_68 = ((t_67 < 3) ? (t_67 + 1) : t_67);
-              float t_69 = ((t_67 < 3) ? (t_66 - ((float)t_67)) : 0.0f);
-              ri0_m1[e] = t_67;
-              ri1_m1[e] = t_68;
-              rw_m1[e] = t_69;
-              int64_t c_70 = ((x0 - 1) + e);
-              float t_71 = fmaxf(0.0f, ((2.0f * (((float)c_70) + 0.5f)) - 0.5f));
-              int64_t t_72 = imin(((int64_t)floorf(t_71)), 3);
-              int64_t t_73 = ((t_72 < 3) ? (t_72 + 1) : t_72);
-              float t_74 = ((t_72 < 3) ? (t_71 - ((float)t_72)) : 0.0f);
-              ci0_m1[e] = t_72;
-              ci1_m1[e] = t_73;
-              cw_m1[e] = t_74;
-              int64_t r_75 = ((y0 - 1) + e);
-              float t_76 = fmaxf(0.0f, ((0.5f * (((float)r_75) + 0.5f)) - 0.5f));
-              int64_t t_77 = imin(((int64_t)floorf(t_76)), 0);
-              int64_t t_78 = ((t_77 < 0) ? (t_77 + 1) : t_77);
-              float t_79 = ((t_77 < 0) ? (t_76 - ((float)t_77)) : 0.0f);
-              ri0_p1[e] = t_77;
-              ri1_p1[e] = t_78;
-              rw_p1[e] = t_79;
-              int64_t c_80 = ((x0 - 1) + e);
-              float t_81 = fmaxf(0.0f, ((0.5f * (((float)c_80) + 0.5f)) - 0.5f));
-              int64_t t_82 = imin(((int64_t)floorf(t_81)), 0);
-              int64_t t_83 = ((t_82 < 0) ? (t_82 + 1) : t_82);
-              float t_84 = ((t_82 < 0) ? (t_81 - ((float)t_82)) : 0.0f);
-              ci0_p1[e] = t_82;
-              ci1_p1[e] = t_83;
-              cw_p1[e] = t_84;
+            for (int64_t er_k = 0; er_k < (((4 - lid) + 127) / 128); er_k++) {
+              int64_t er = (lid + (er_k * 128));
+              int64_t r_121 = ((y0 - 1) + er);
+              float t_122 = fmaxf(0.0f, ((2.0f * (((float)r_121) + 0.5f)) - 0.5f));
+              int64_t t_123 = imin(((int64_t)floorf(t_122)), 3);
+              int64_t t_124 = ((t_123 < 3) ? (t_123 + 1) : t_123);
+              float t_125 = ((t_123 < 3) ? (t_122 - ((float)t_123)) : 0.0f);
+              ri0_m1[er] = t_123;
+              ri1_m1[er] = t_124;
+              rw_m1[er] = t_125;
+              float t_126 = fmaxf(0.0f, ((0.5f * (((float)r_121) + 0.5f)) - 0.5f));
+              int64_t t_127 = imin(((int64_t)floorf(t_126)), 0);
+              int64_t t_128 = ((t_127 < 0) ? (t_127 + 1) : t_127);
+              float t_129 = ((t_127 < 0) ? (t_126 - ((float)t_127)) : 0.0f);
+              ri0_p1[er] = t_127;
+              ri1_p1[er] = t_128;
+              rw_p1[er] = t_129;
+            }
+            for (int64_t ec_k = 0; ec_k < (((4 - lid) + 127) / 128); ec_k++) {
+              int64_t ec = (lid + (ec_k * 128));
+              int64_t c_130 = ((x0 - 1) + ec);
+              float t_131 = fmaxf(0.0f, ((2.0f * (((float)c_130) + 0.5f)) - 0.5f));
+              int64_t t_132 = imin(((int64_t)floorf(t_131)), 3);
+              int64_t t_133 = ((t_132 < 3) ? (t_132 + 1) : t_132);
+              float t_134 = ((t_132 < 3) ? (t_131 - ((float)t_132)) : 0.0f);
+              ci0_m1[ec] = t_132;
+              ci1_m1[ec] = t_133;
+              cw_m1[ec] = t_134;
+              float t_135 = fmaxf(0.0f, ((0.5f * (((float)c_130) + 0.5f)) - 0.5f));
+              int64_t t_136 = imin(((int64_t)floorf(t_135)), 0);
+              int64_t t_137 = ((t_136 < 0) ? (t_136 + 1) : t_136);
+              float t_138 = ((t_136 < 0) ? (t_135 - ((float)t_136)) : 0.0f);
+              ci0_p1[ec] = t_136;
+              ci1_p1[ec] = t_137;
+              cw_p1[ec] = t_138;
             }
           }
-          for (int64_t lid = 0; lid < 64; lid++) {
+          for (int64_t lid = 0; lid < 128; lid++) {
             int64_t w = (gid - 32);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-              int64_t e = (lid + (e_k * 64));
-              int64_t y_85 = ((y0 - 1) + (e / 18));
-              int64_t x_86 = ((x0 - 1) + (e % 18));
-              float m = (-INFINITY);
-              if ((((y_85 >= 0) && (y_85 < 2)) && ((x_86 >= 0) && (x_86 < 2)))) {
-                int64_t t_87 = ri0_m1[(e / 18)];
-                int64_t t_88 = ri1_m1[(e / 18)];
-                int64_t t_89 = ci0_m1[(e % 18)];
-                int64_t t_90 = ci1_m1[(e % 18)];
-                float t_91 = rw_m1[(e / 18)];
-                float t_92 = cw_m1[(e % 18)];
-                float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_87 * 4)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_89)]) + (t_92 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_88 * 4)) + t_90)]))));
-                m = (((t_93 > m) || (t_93 != t_93)) ? t_93 : m);
-                float t_94 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_85 * 2)) + x_86)];
-                m = (((t_94 > m) || (t_94 != t_94)) ? t_94 : m);
-                int64_t t_95 = ri0_p1[(e / 18)];
-                int64_t t_96 = ri1_p1[(e / 18)];
-                int64_t t_97 = ci0_p1[(e % 18)];
-                int64_t t_98 = ci1_p1[(e % 18)];
-                float t_99 = rw_p1[(e / 18)];
-                float t_100 = cw_p1[(e % 18)];
-                float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_95) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_97)]) + (t_100 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_96) + t_98)]))));
-                m = (((t_101 > m) || (t_101 != t_101)) ? t_101 : m);
-              }
-              lvmax[e] = m;
-            }
-          }
-          for (int64_t lid = 0; lid < 64; lid++) {
-            int64_t w = (gid - 32);
-            int64_t plane = w;
-            int64_t y0 = 0;
-            int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-              int64_t o = (lid + (o_k * 64));
-              int64_t ly_102 = (o / 16);
-              int64_t lx_103 = (o % 16);
-              int64_t y_104 = (y0 + ly_102);
-              int64_t x_105 = (x0 + lx_103);
-              if (((y_104 < 2) && (x_105 < 2))) {
-                float m = (-INFINITY);
-                for (int64_t dh = 0; dh < 3; dh++) {
-                  for (int64_t dw = 0; dw < 3; dw++) {
-                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || (lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))])) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
-                  }
+            for (int64_t e_k = 0; e_k < (((4 - lid) + 127) / 128); e_k++) {
+              int64_t e = (lid + (e_k * 128));
+              int64_t y_139 = ((y0 - 1) + e);
+              int64_t at_140 = (e * 4);
+              float m0 = (-INFINITY);
+              float m1 = (-INFINITY);
+              float m2 = (-INFINITY);
+              float m3 = (-INFINITY);
+              if (((y_139 >= 0) && (y_139 < 2))) {
+                int64_t t_141 = ri0_m1[e];
+                int64_t t_142 = ri1_m1[e];
+                float t_143 = rw_m1[e];
+                int64_t t_144 = ri0_p1[e];
+                int64_t t_145 = ri1_p1[e];
+                float t_146 = rw_p1[e];
+                int64_t x_147 = (x0 - 1);
+                if (((x_147 >= 0) && (x_147 < 2))) {
+                  int64_t t_148 = ci0_m1[0];
+                  int64_t t_149 = ci1_m1[0];
+                  float t_150 = cw_m1[0];
+                  float t_151 = (((1.0f - t_143) * (((1.0f - t_150) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_148)]) + (t_150 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_149)]))) + (t_143 * (((1.0f - t_150) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_148)]) + (t_150 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_149)]))));
+                  m0 = (((t_151 > m0) || (t_151 != t_151)) ? t_151 : m0);
+                  float t_152 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_147)];
+                  m0 = (((t_152 > m0) || (t_152 != t_152)) ? t_152 : m0);
+                  int64_t t_153 = ci0_p1[0];
+                  int64_t t_154 = ci1_p1[0];
+                  float t_155 = cw_p1[0];
+                  float t_156 = (((1.0f - t_146) * (((1.0f - t_155) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_153)]) + (t_155 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_154)]))) + (t_146 * (((1.0f - t_155) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_153)]) + (t_155 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_154)]))));
+                  m0 = (((t_156 > m0) || (t_156 != t_156)) ? t_156 : m0);
                 }
-                B2[((plane * 4) + ((y_104 * 2) + x_105))] = m;
+                int64_t x_157 = ((x0 - 1) + 1);
+                if (((x_157 >= 0) && (x_157 < 2))) {
+                  int64_t t_158 = ci0_m1[1];
+                  int64_t t_159 = ci1_m1[1];
+                  float t_160 = cw_m1[1];
+                  float t_161 = (((1.0f - t_143) * (((1.0f - t_160) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_158)]) + (t_160 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_159)]))) + (t_143 * (((1.0f - t_160) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_158)]) + (t_160 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_159)]))));
+                  m1 = (((t_161 > m1) || (t_161 != t_161)) ? t_161 : m1);
+                  float t_162 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_157)];
+                  m1 = (((t_162 > m1) || (t_162 != t_162)) ? t_162 : m1);
+                  int64_t t_163 = ci0_p1[1];
+                  int64_t t_164 = ci1_p1[1];
+                  float t_165 = cw_p1[1];
+                  float t_166 = (((1.0f - t_146) * (((1.0f - t_165) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_163)]) + (t_165 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_164)]))) + (t_146 * (((1.0f - t_165) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_163)]) + (t_165 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_164)]))));
+                  m1 = (((t_166 > m1) || (t_166 != t_166)) ? t_166 : m1);
+                }
+                int64_t x_167 = ((x0 - 1) + 2);
+                if (((x_167 >= 0) && (x_167 < 2))) {
+                  int64_t t_168 = ci0_m1[2];
+                  int64_t t_169 = ci1_m1[2];
+                  float t_170 = cw_m1[2];
+                  float t_171 = (((1.0f - t_143) * (((1.0f - t_170) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_168)]) + (t_170 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_169)]))) + (t_143 * (((1.0f - t_170) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_168)]) + (t_170 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_169)]))));
+                  m2 = (((t_171 > m2) || (t_171 != t_171)) ? t_171 : m2);
+                  float t_172 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_167)];
+                  m2 = (((t_172 > m2) || (t_172 != t_172)) ? t_172 : m2);
+                  int64_t t_173 = ci0_p1[2];
+                  int64_t t_174 = ci1_p1[2];
+                  float t_175 = cw_p1[2];
+                  float t_176 = (((1.0f - t_146) * (((1.0f - t_175) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_173)]) + (t_175 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_174)]))) + (t_146 * (((1.0f - t_175) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_173)]) + (t_175 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_174)]))));
+                  m2 = (((t_176 > m2) || (t_176 != t_176)) ? t_176 : m2);
+                }
+                int64_t x_177 = ((x0 - 1) + 3);
+                if (((x_177 >= 0) && (x_177 < 2))) {
+                  int64_t t_178 = ci0_m1[3];
+                  int64_t t_179 = ci1_m1[3];
+                  float t_180 = cw_m1[3];
+                  float t_181 = (((1.0f - t_143) * (((1.0f - t_180) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_178)]) + (t_180 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_179)]))) + (t_143 * (((1.0f - t_180) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_178)]) + (t_180 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_179)]))));
+                  m3 = (((t_181 > m3) || (t_181 != t_181)) ? t_181 : m3);
+                  float t_182 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_177)];
+                  m3 = (((t_182 > m3) || (t_182 != t_182)) ? t_182 : m3);
+                  int64_t t_183 = ci0_p1[3];
+                  int64_t t_184 = ci1_p1[3];
+                  float t_185 = cw_p1[3];
+                  float t_186 = (((1.0f - t_146) * (((1.0f - t_185) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_183)]) + (t_185 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_184)]))) + (t_146 * (((1.0f - t_185) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_183)]) + (t_185 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_184)]))));
+                  m3 = (((t_186 > m3) || (t_186 != t_186)) ? t_186 : m3);
+                }
               }
+              lvmax[at_140] = m0;
+              lvmax[(at_140 + 1)] = m1;
+              lvmax[(at_140 + 2)] = m2;
+              lvmax[(at_140 + 3)] = m3;
+            }
+          }
+          for (int64_t lid = 0; lid < 128; lid++) {
+            for (int64_t e_k = 0; e_k < (((4 - lid) + 127) / 128); e_k++) {
+              int64_t e = (lid + (e_k * 128));
+              int64_t src_187 = (e * 4);
+              int64_t dst_188 = (e * 2);
+              float lv_189 = lvmax[src_187];
+              float lv_190 = lvmax[(src_187 + 1)];
+              float lv_191 = lvmax[(src_187 + 2)];
+              float lv_192 = lvmax[(src_187 + 3)];
+              float m0 = lv_189;
+              m0 = (((lv_190 > m0) || (lv_190 != lv_190)) ? lv_190 : m0);
+              m0 = (((lv_191 > m0) || (lv_191 != lv_191)) ? lv_191 : m0);
+              rowmax[dst_188] = m0;
+              float m1 = lv_190;
+              m1 = (((lv_191 > m1) || (lv_191 != lv_191)) ? lv_191 : m1);
+              m1 = (((lv_192 > m1) || (lv_192 != lv_192)) ? lv_192 : m1);
+              rowmax[(dst_188 + 1)] = m1;
+            }
+          }
+          for (int64_t lid = 0; lid < 128; lid++) {
+            int64_t w = (gid - 32);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t o_k = 0; o_k < (((2 - lid) + 127) / 128); o_k++) {
+              int64_t o = (lid + (o_k * 128));
+              int64_t y_193 = (y0 + o);
+              int64_t src_194 = (o * 2);
+              int64_t dst_195 = ((plane * 4) + ((y_193 * 2) + x0));
+              float m0 = rowmax[src_194];
+              float t_196 = rowmax[(src_194 + 2)];
+              m0 = (((t_196 > m0) || (t_196 != t_196)) ? t_196 : m0);
+              float t_197 = rowmax[(src_194 + 4)];
+              m0 = (((t_197 > m0) || (t_197 != t_197)) ? t_197 : m0);
+              B2[dst_195] = m0;
+              float m1 = rowmax[(src_194 + 1)];
+              float t_198 = rowmax[(src_194 + 3)];
+              m1 = (((t_198 > m1) || (t_198 != t_198)) ? t_198 : m1);
+              float t_199 = rowmax[(src_194 + 5)];
+              m1 = (((t_199 > m1) || (t_199 != t_199)) ? t_199 : m1);
+              B2[(dst_195 + 1)] = m1;
             }
           }
         } else {
           if ((gid < 64)) {
-            for (int64_t lid = 0; lid < 64; lid++) {
+            for (int64_t lid = 0; lid < 128; lid++) {
               int64_t w = (gid - 48);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-                int64_t e = (lid + (e_k * 64));
-                int64_t r_106 = ((y0 - 1) + e);
-                float t_107 = fmaxf(0.0f, ((2.0f * (((float)r_106) + 0.5f)) - 0.5f));
-                int64_t t_108 = imin(((int64_t)floorf(t_107)), 1);
-                int64_t t_109 = ((t_108 < 1) ? (t_108 + 1) : t_108);
-                float t_110 = ((t_108 < 1) ? (t_107 - ((float)t_108)) : 0.0f);
-                ri0_m1[e] = t_108;
-                ri1_m1[e] = t_109;
-                rw_m1[e] = t_110;
-                int64_t c_111 = ((x0 - 1) + e);
-                float t_112 = fmaxf(0.0f, ((2.0f * (((float)c_111) + 0.5f)) - 0.5f));
-                int64_t t_113 = imin(((int64_t)floorf(t_112)), 1);
-                int64_t t_114 = ((t_113 < 1) ? (t_113 + 1) : t_113);
-                float t_115 = ((t_113 < 1) ? (t_112 - ((float)t_113)) : 0.0f);
-                ci0_m1[e] = t_113;
-                ci1_m1[e] = t_114;
-                cw_m1[e] = t_115;
-                int64_t r_116 = ((y0 - 1) + e);
-                ri0_p1[e] = r_116;
-                ri1_p1[e] = r_116;
-                rw_p1[e] = 0.0f;
-                int64_t c_117 = ((x0 - 1) + e);
-                ci0_p1[e] = c_117;
-                ci1_p1[e] = c_117;
-                cw_p1[e] = 0.0f;
+              for (int64_t er_k = 0; er_k < (((3 - lid) + 127) / 128); er_k++) {
+                int64_t er = (lid + (er_k * 128));
+                int64_t r_200 = ((y0 - 1) + er);
+                float t_201 = fmaxf(0.0f, ((2.0f * (((float)r_200) + 0.5f)) - 0.5f));
+                int64_t t_202 = imin(((int64_t)floorf(t_201)), 1);
+                int64_t t_203 = ((t_202 < 1) ? (t_202 + 1) : t_202);
+                float t_204 = ((t_202 < 1) ? (t_201 - ((float)t_202)) : 0.0f);
+                ri0_m1[er] = t_202;
+                ri1_m1[er] = t_203;
+                rw_m1[er] = t_204;
+                ri0_p1[er] = r_200;
+                ri1_p1[er] = r_200;
+                rw_p1[er] = 0.0f;
+              }
+              for (int64_t ec_k = 0; ec_k < (((3 - lid) + 127) / 128); ec_k++) {
+                int64_t ec = (lid + (ec_k * 128));
+                int64_t c_205 = ((x0 - 1) + ec);
+                float t_206 = fmaxf(0.0f, ((2.0f * (((float)c_205) + 0.5f)) - 0.5f));
+                int64_t t_207 = imin(((int64_t)floorf(t_206)), 1);
+                int64_t t_208 = ((t_207 < 1) ? (t_207 + 1) : t_207);
+                float t_209 = ((t_207 < 1) ? (t_206 - ((float)t_207)) : 0.0f);
+                ci0_m1[ec] = t_207;
+                ci1_m1[ec] = t_208;
+                cw_m1[ec] = t_209;
+                ci0_p1[ec] = c_205;
+                ci1_p1[ec] = c_205;
+                cw_p1[ec] = 0.0f;
               }
             }
-            for (int64_t lid = 0; lid < 64; lid++) {
+            for (int64_t lid = 0; lid < 128; lid++) {
               int64_t w = (gid - 48);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-                int64_t e = (lid + (e_k * 64));
-                int64_t y_118 = ((y0 - 1) + (e / 18));
-                int64_t x_119 = ((x0 - 1) + (e % 18));
-                float m = (-INFINITY);
-                if ((((y_118 >= 0) && (y_118 < 1)) && ((x_119 >= 0) && (x_119 < 1)))) {
-                  int64_t t_120 = ri0_m1[(e / 18)];
-                  int64_t t_121 = ri1_m1[(e / 18)];
-                  int64_t t_122 = ci0_m1[(e % 18)];
-                  int64_t t_123 = ci1_m1[(e % 18)];
-                  float t_124 = rw_m1[(e / 18)];
-                  float t_125 = cw_m1[(e % 18)];
-                  float t_126 = (((1.0f - t_124) * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_120 * 2)) + t_123)]))) + (t_124 * (((1.0f - t_125) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_122)]) + (t_125 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_121 * 2)) + t_123)]))));
-                  m = (((t_126 > m) || (t_126 != t_126)) ? t_126 : m);
-                  float t_127 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_118) + x_119)];
-                  m = (((t_127 > m) || (t_127 != t_127)) ? t_127 : m);
-                  int64_t t_128 = ri0_p1[(e / 18)];
-                  int64_t t_129 = ri1_p1[(e / 18)];
-                  int64_t t_130 = ci0_p1[(e % 18)];
-                  int64_t t_131 = ci1_p1[(e % 18)];
-                  float t_132 = rw_p1[(e / 18)];
-                  float t_133 = cw_p1[(e % 18)];
-                  float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_128) + t_131)]))) + (t_132 * (((1.0f - t_133) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_130)]) + (t_133 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_129) + t_131)]))));
-                  m = (((t_134 > m) || (t_134 != t_134)) ? t_134 : m);
-                }
-                lvmax[e] = m;
-              }
-            }
-            for (int64_t lid = 0; lid < 64; lid++) {
-              int64_t w = (gid - 48);
-              int64_t plane = w;
-              int64_t y0 = 0;
-              int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-                int64_t o = (lid + (o_k * 64));
-                int64_t ly_135 = (o / 16);
-                int64_t lx_136 = (o % 16);
-                int64_t y_137 = (y0 + ly_135);
-                int64_t x_138 = (x0 + lx_136);
-                if (((y_137 < 1) && (x_138 < 1))) {
-                  float m = (-INFINITY);
-                  for (int64_t dh = 0; dh < 3; dh++) {
-                    for (int64_t dw = 0; dw < 3; dw++) {
-                      m = (((lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] > m) || (lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] != lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))])) ? lvmax[(((ly_135 + dh) * 18) + (lx_136 + dw))] : m);
-                    }
+              for (int64_t e_k = 0; e_k < (((9 - lid) + 127) / 128); e_k++) {
+                int64_t e = (lid + (e_k * 128));
+                int64_t hy_210 = (e / 3);
+                int64_t hx_211 = (e % 3);
+                int64_t y_212 = ((y0 - 1) + hy_210);
+                int64_t at_213 = ((hy_210 * 3) + hx_211);
+                float m0 = (-INFINITY);
+                if (((y_212 >= 0) && (y_212 < 1))) {
+                  int64_t t_214 = ri0_m1[hy_210];
+                  int64_t t_215 = ri1_m1[hy_210];
+                  float t_216 = rw_m1[hy_210];
+                  int64_t t_217 = ri0_p1[hy_210];
+                  int64_t t_218 = ri1_p1[hy_210];
+                  float t_219 = rw_p1[hy_210];
+                  int64_t x_220 = ((x0 - 1) + hx_211);
+                  if (((x_220 >= 0) && (x_220 < 1))) {
+                    int64_t t_221 = ci0_m1[hx_211];
+                    int64_t t_222 = ci1_m1[hx_211];
+                    float t_223 = cw_m1[hx_211];
+                    float t_224 = (((1.0f - t_216) * (((1.0f - t_223) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_214 * 2)) + t_221)]) + (t_223 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_214 * 2)) + t_222)]))) + (t_216 * (((1.0f - t_223) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_215 * 2)) + t_221)]) + (t_223 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_215 * 2)) + t_222)]))));
+                    m0 = (((t_224 > m0) || (t_224 != t_224)) ? t_224 : m0);
+                    float t_225 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_212) + x_220)];
+                    m0 = (((t_225 > m0) || (t_225 != t_225)) ? t_225 : m0);
+                    int64_t t_226 = ci0_p1[hx_211];
+                    int64_t t_227 = ci1_p1[hx_211];
+                    float t_228 = cw_p1[hx_211];
+                    float t_229 = (((1.0f - t_219) * (((1.0f - t_228) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_217) + t_226)]) + (t_228 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_217) + t_227)]))) + (t_219 * (((1.0f - t_228) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_218) + t_226)]) + (t_228 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_218) + t_227)]))));
+                    m0 = (((t_229 > m0) || (t_229 != t_229)) ? t_229 : m0);
                   }
-                  B3[(plane + (y_137 + x_138))] = m;
                 }
+                lvmax[at_213] = m0;
+              }
+            }
+            for (int64_t lid = 0; lid < 128; lid++) {
+              for (int64_t e_k = 0; e_k < (((3 - lid) + 127) / 128); e_k++) {
+                int64_t e = (lid + (e_k * 128));
+                int64_t src_230 = (e * 3);
+                float lv_231 = lvmax[src_230];
+                float lv_232 = lvmax[(src_230 + 1)];
+                float lv_233 = lvmax[(src_230 + 2)];
+                float m0 = lv_231;
+                m0 = (((lv_232 > m0) || (lv_232 != lv_232)) ? lv_232 : m0);
+                m0 = (((lv_233 > m0) || (lv_233 != lv_233)) ? lv_233 : m0);
+                rowmax[e] = m0;
+              }
+            }
+            for (int64_t lid = 0; lid < 128; lid++) {
+              int64_t w = (gid - 48);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t o_k = 0; o_k < (((1 - lid) + 127) / 128); o_k++) {
+                int64_t o = (lid + (o_k * 128));
+                int64_t y_234 = (y0 + o);
+                int64_t dst_235 = (plane + (y_234 + x0));
+                float m0 = rowmax[o];
+                float t_236 = rowmax[(o + 1)];
+                m0 = (((t_236 > m0) || (t_236 != t_236)) ? t_236 : m0);
+                float t_237 = rowmax[(o + 2)];
+                m0 = (((t_237 > m0) || (t_237 != t_237)) ? t_237 : m0);
+                B3[dst_235] = m0;
               }
             }
           } else {
             if ((gid < 80)) {
-              for (int64_t lid = 0; lid < 64; lid++) {
+              for (int64_t lid = 0; lid < 128; lid++) {
                 int64_t w = (gid - 64);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-                  int64_t e = (lid + (e_k * 64));
-                  int64_t r_139 = ((y0 - 1) + e);
-                  ri0_m1[e] = r_139;
-                  ri1_m1[e] = r_139;
-                  rw_m1[e] = 0.0f;
-                  int64_t c_140 = ((x0 - 1) + e);
-                  ci0_m1[e] = c_140;
-                  ci1_m1[e] = c_140;
-                  cw_m1[e] = 0.0f;
+                for (int64_t er_k = 0; er_k < (((3 - lid) + 127) / 128); er_k++) {
+                  int64_t er = (lid + (er_k * 128));
+                  int64_t r_238 = ((y0 - 1) + er);
+                  ri0_m1[er] = r_238;
+                  ri1_m1[er] = r_238;
+                  rw_m1[er] = 0.0f;
+                }
+                for (int64_t ec_k = 0; ec_k < (((3 - lid) + 127) / 128); ec_k++) {
+                  int64_t ec = (lid + (ec_k * 128));
+                  int64_t c_239 = ((x0 - 1) + ec);
+                  ci0_m1[ec] = c_239;
+                  ci1_m1[ec] = c_239;
+                  cw_m1[ec] = 0.0f;
                 }
               }
-              for (int64_t lid = 0; lid < 64; lid++) {
+              for (int64_t lid = 0; lid < 128; lid++) {
                 int64_t w = (gid - 64);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-                  int64_t e = (lid + (e_k * 64));
-                  int64_t y_141 = ((y0 - 1) + (e / 18));
-                  int64_t x_142 = ((x0 - 1) + (e % 18));
-                  float m = (-INFINITY);
-                  if ((((y_141 >= 0) && (y_141 < 1)) && ((x_142 >= 0) && (x_142 < 1)))) {
-                    int64_t t_143 = ri0_m1[(e / 18)];
-                    int64_t t_144 = ri1_m1[(e / 18)];
-                    int64_t t_145 = ci0_m1[(e % 18)];
-                    int64_t t_146 = ci1_m1[(e % 18)];
-                    float t_147 = rw_m1[(e / 18)];
-                    float t_148 = cw_m1[(e % 18)];
-                    float t_149 = (((1.0f - t_147) * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_143) + t_146)]))) + (t_147 * (((1.0f - t_148) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_145)]) + (t_148 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_146)]))));
-                    m = (((t_149 > m) || (t_149 != t_149)) ? t_149 : m);
-                    float t_150 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_141) + x_142)];
-                    m = (((t_150 > m) || (t_150 != t_150)) ? t_150 : m);
-                  }
-                  lvmax[e] = m;
-                }
-              }
-              for (int64_t lid = 0; lid < 64; lid++) {
-                int64_t w = (gid - 64);
-                int64_t plane = w;
-                int64_t y0 = 0;
-                int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-                  int64_t o = (lid + (o_k * 64));
-                  int64_t ly_151 = (o / 16);
-                  int64_t lx_152 = (o % 16);
-                  int64_t y_153 = (y0 + ly_151);
-                  int64_t x_154 = (x0 + lx_152);
-                  if (((y_153 < 1) && (x_154 < 1))) {
-                    float m = (-INFINITY);
-                    for (int64_t dh = 0; dh < 3; dh++) {
-                      for (int64_t dw = 0; dw < 3; dw++) {
-                        m = (((lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] > m) || (lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] != lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))])) ? lvmax[(((ly_151 + dh) * 18) + (lx_152 + dw))] : m);
-                      }
+                for (int64_t e_k = 0; e_k < (((9 - lid) + 127) / 128); e_k++) {
+                  int64_t e = (lid + (e_k * 128));
+                  int64_t hy_240 = (e / 3);
+                  int64_t hx_241 = (e % 3);
+                  int64_t y_242 = ((y0 - 1) + hy_240);
+                  int64_t at_243 = ((hy_240 * 3) + hx_241);
+                  float m0 = (-INFINITY);
+                  if (((y_242 >= 0) && (y_242 < 1))) {
+                    int64_t t_244 = ri0_m1[hy_240];
+                    int64_t t_245 = ri1_m1[hy_240];
+                    float t_246 = rw_m1[hy_240];
+                    int64_t x_247 = ((x0 - 1) + hx_241);
+                    if (((x_247 >= 0) && (x_247 < 1))) {
+                      int64_t t_248 = ci0_m1[hx_241];
+                      int64_t t_249 = ci1_m1[hx_241];
+                      float t_250 = cw_m1[hx_241];
+                      float t_251 = (((1.0f - t_246) * (((1.0f - t_250) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_244) + t_248)]) + (t_250 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_244) + t_249)]))) + (t_246 * (((1.0f - t_250) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_245) + t_248)]) + (t_250 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_245) + t_249)]))));
+                      m0 = (((t_251 > m0) || (t_251 != t_251)) ? t_251 : m0);
+                      float t_252 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_242) + x_247)];
+                      m0 = (((t_252 > m0) || (t_252 != t_252)) ? t_252 : m0);
                     }
-                    B4[(plane + (y_153 + x_154))] = m;
                   }
+                  lvmax[at_243] = m0;
+                }
+              }
+              for (int64_t lid = 0; lid < 128; lid++) {
+                for (int64_t e_k = 0; e_k < (((3 - lid) + 127) / 128); e_k++) {
+                  int64_t e = (lid + (e_k * 128));
+                  int64_t src_253 = (e * 3);
+                  float lv_254 = lvmax[src_253];
+                  float lv_255 = lvmax[(src_253 + 1)];
+                  float lv_256 = lvmax[(src_253 + 2)];
+                  float m0 = lv_254;
+                  m0 = (((lv_255 > m0) || (lv_255 != lv_255)) ? lv_255 : m0);
+                  m0 = (((lv_256 > m0) || (lv_256 != lv_256)) ? lv_256 : m0);
+                  rowmax[e] = m0;
+                }
+              }
+              for (int64_t lid = 0; lid < 128; lid++) {
+                int64_t w = (gid - 64);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t o_k = 0; o_k < (((1 - lid) + 127) / 128); o_k++) {
+                  int64_t o = (lid + (o_k * 128));
+                  int64_t y_257 = (y0 + o);
+                  int64_t dst_258 = (plane + (y_257 + x0));
+                  float m0 = rowmax[o];
+                  float t_259 = rowmax[(o + 1)];
+                  m0 = (((t_259 > m0) || (t_259 != t_259)) ? t_259 : m0);
+                  float t_260 = rowmax[(o + 2)];
+                  m0 = (((t_260 > m0) || (t_260 != t_260)) ? t_260 : m0);
+                  B4[dst_258] = m0;
                 }
               }
             }

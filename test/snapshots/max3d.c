@@ -17,458 +17,788 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lvmax[324];
+    float lvmax[612];
+    float rowmax[576];
     int64_t ri0_p1[18];
     int64_t ri1_p1[18];
     float rw_p1[18];
-    int64_t ci0_p1[18];
-    int64_t ci1_p1[18];
-    float cw_p1[18];
+    int64_t ci0_p1[34];
+    int64_t ci1_p1[34];
+    float cw_p1[34];
     int64_t ri0_m1[18];
     int64_t ri1_m1[18];
     float rw_m1[18];
-    int64_t ci0_m1[18];
-    int64_t ci1_m1[18];
-    float cw_m1[18];
-    if ((gid < 72)) {
-      for (int64_t lid = 0; lid < 64; lid++) {
+    int64_t ci0_m1[34];
+    int64_t ci1_m1[34];
+    float cw_m1[34];
+    if ((gid < 48)) {
+      for (int64_t lid = 0; lid < 128; lid++) {
         int64_t w = gid;
-        int64_t plane = (w / 9);
-        int64_t y0 = (((w / 3) % 3) * 16);
-        int64_t x0 = ((w % 3) * 16);
-        for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-          int64_t e = (lid + (e_k * 64));
-          int64_t r_0 = ((y0 - 1) + e);
+        int64_t plane = (w / 6);
+        int64_t y0 = (((w / 2) % 3) * 16);
+        int64_t x0 = ((w % 2) * 32);
+        for (int64_t er_k = 0; er_k < (((18 - lid) + 127) / 128); er_k++) {
+          int64_t er = (lid + (er_k * 128));
+          int64_t r_0 = ((y0 - 1) + er);
           float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
           int64_t t_2 = imin(((int64_t)floorf(t_1)), 19);
           int64_t t_3 = ((t_2 < 19) ? (t_2 + 1) : t_2);
           float t_4 = ((t_2 < 19) ? (t_1 - ((float)t_2)) : 0.0f);
-          ri0_p1[e] = t_2;
-          ri1_p1[e] = t_3;
-          rw_p1[e] = t_4;
-          int64_t c_5 = ((x0 - 1) + e);
+          ri0_p1[er] = t_2;
+          ri1_p1[er] = t_3;
+          rw_p1[er] = t_4;
+        }
+        for (int64_t ec_k = 0; ec_k < (((34 - lid) + 127) / 128); ec_k++) {
+          int64_t ec = (lid + (ec_k * 128));
+          int64_t c_5 = ((x0 - 1) + ec);
           float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
           int64_t t_7 = imin(((int64_t)floorf(t_6)), 23);
           int64_t t_8 = ((t_7 < 23) ? (t_7 + 1) : t_7);
           float t_9 = ((t_7 < 23) ? (t_6 - ((float)t_7)) : 0.0f);
-          ci0_p1[e] = t_7;
-          ci1_p1[e] = t_8;
-          cw_p1[e] = t_9;
+          ci0_p1[ec] = t_7;
+          ci1_p1[ec] = t_8;
+          cw_p1[ec] = t_9;
         }
       }
-      for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t lid = 0; lid < 128; lid++) {
         int64_t w = gid;
-        int64_t plane = (w / 9);
-        int64_t y0 = (((w / 3) % 3) * 16);
-        int64_t x0 = ((w % 3) * 16);
-        for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-          int64_t e = (lid + (e_k * 64));
-          int64_t y_10 = ((y0 - 1) + (e / 18));
-          int64_t x_11 = ((x0 - 1) + (e % 18));
-          float m = (-INFINITY);
-          if ((((y_10 >= 0) && (y_10 < 40)) && ((x_11 >= 0) && (x_11 < 48)))) {
-            float t_12 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_10 * 48)) + x_11)];
-            m = (((t_12 > m) || (t_12 != t_12)) ? t_12 : m);
-            int64_t t_13 = ri0_p1[(e / 18)];
-            int64_t t_14 = ri1_p1[(e / 18)];
-            int64_t t_15 = ci0_p1[(e % 18)];
-            int64_t t_16 = ci1_p1[(e % 18)];
-            float t_17 = rw_p1[(e / 18)];
-            float t_18 = cw_p1[(e % 18)];
-            float t_19 = (((1.0f - t_17) * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_13 * 24)) + t_16)]))) + (t_17 * (((1.0f - t_18) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_15)]) + (t_18 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_16)]))));
-            m = (((t_19 > m) || (t_19 != t_19)) ? t_19 : m);
-          }
-          lvmax[e] = m;
-        }
-      }
-      for (int64_t lid = 0; lid < 64; lid++) {
-        int64_t w = gid;
-        int64_t plane = (w / 9);
-        int64_t y0 = (((w / 3) % 3) * 16);
-        int64_t x0 = ((w % 3) * 16);
-        for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-          int64_t o = (lid + (o_k * 64));
-          int64_t ly_20 = (o / 16);
-          int64_t lx_21 = (o % 16);
-          int64_t y_22 = (y0 + ly_20);
-          int64_t x_23 = (x0 + lx_21);
-          if (((y_22 < 40) && (x_23 < 48))) {
-            float m = (-INFINITY);
-            for (int64_t dh = 0; dh < 3; dh++) {
-              for (int64_t dw = 0; dw < 3; dw++) {
-                m = (((lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] > m) || (lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] != lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))])) ? lvmax[(((ly_20 + dh) * 18) + (lx_21 + dw))] : m);
-              }
+        int64_t plane = (w / 6);
+        int64_t y0 = (((w / 2) % 3) * 16);
+        int64_t x0 = ((w % 2) * 32);
+        for (int64_t e_k = 0; e_k < (((306 - lid) + 127) / 128); e_k++) {
+          int64_t e = (lid + (e_k * 128));
+          int64_t hy_10 = (e / 17);
+          int64_t hx_11 = ((e % 17) * 2);
+          int64_t y_12 = ((y0 - 1) + hy_10);
+          int64_t at_13 = ((hy_10 * 34) + hx_11);
+          float m0 = (-INFINITY);
+          float m1 = (-INFINITY);
+          if (((y_12 >= 0) && (y_12 < 40))) {
+            int64_t t_14 = ri0_p1[hy_10];
+            int64_t t_15 = ri1_p1[hy_10];
+            float t_16 = rw_p1[hy_10];
+            int64_t x_17 = ((x0 - 1) + hx_11);
+            if (((x_17 >= 0) && (x_17 < 48))) {
+              float t_18 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_12 * 48)) + x_17)];
+              m0 = (((t_18 > m0) || (t_18 != t_18)) ? t_18 : m0);
+              int64_t t_19 = ci0_p1[hx_11];
+              int64_t t_20 = ci1_p1[hx_11];
+              float t_21 = cw_p1[hx_11];
+              float t_22 = (((1.0f - t_16) * (((1.0f - t_21) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_19)]) + (t_21 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_20)]))) + (t_16 * (((1.0f - t_21) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_19)]) + (t_21 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_20)]))));
+              m0 = (((t_22 > m0) || (t_22 != t_22)) ? t_22 : m0);
             }
-            B0[((plane * 1920) + ((y_22 * 48) + x_23))] = m;
+            int64_t hx_23 = (hx_11 + 1);
+            int64_t x_24 = ((x0 - 1) + hx_23);
+            if (((x_24 >= 0) && (x_24 < 48))) {
+              float t_25 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_12 * 48)) + x_24)];
+              m1 = (((t_25 > m1) || (t_25 != t_25)) ? t_25 : m1);
+              int64_t t_26 = ci0_p1[hx_23];
+              int64_t t_27 = ci1_p1[hx_23];
+              float t_28 = cw_p1[hx_23];
+              float t_29 = (((1.0f - t_16) * (((1.0f - t_28) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_26)]) + (t_28 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_27)]))) + (t_16 * (((1.0f - t_28) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_26)]) + (t_28 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_27)]))));
+              m1 = (((t_29 > m1) || (t_29 != t_29)) ? t_29 : m1);
+            }
+          }
+          lvmax[at_13] = m0;
+          lvmax[(at_13 + 1)] = m1;
+        }
+      }
+      for (int64_t lid = 0; lid < 128; lid++) {
+        for (int64_t e_k = 0; e_k < (((144 - lid) + 127) / 128); e_k++) {
+          int64_t e = (lid + (e_k * 128));
+          int64_t hy_30 = (e / 8);
+          int64_t lx_31 = ((e % 8) * 4);
+          int64_t src_32 = ((hy_30 * 34) + lx_31);
+          int64_t dst_33 = ((hy_30 * 32) + lx_31);
+          float lv_34 = lvmax[src_32];
+          float lv_35 = lvmax[(src_32 + 1)];
+          float lv_36 = lvmax[(src_32 + 2)];
+          float lv_37 = lvmax[(src_32 + 3)];
+          float lv_38 = lvmax[(src_32 + 4)];
+          float lv_39 = lvmax[(src_32 + 5)];
+          float m0 = lv_34;
+          m0 = (((lv_35 > m0) || (lv_35 != lv_35)) ? lv_35 : m0);
+          m0 = (((lv_36 > m0) || (lv_36 != lv_36)) ? lv_36 : m0);
+          rowmax[dst_33] = m0;
+          float m1 = lv_35;
+          m1 = (((lv_36 > m1) || (lv_36 != lv_36)) ? lv_36 : m1);
+          m1 = (((lv_37 > m1) || (lv_37 != lv_37)) ? lv_37 : m1);
+          rowmax[(dst_33 + 1)] = m1;
+          float m2 = lv_36;
+          m2 = (((lv_37 > m2) || (lv_37 != lv_37)) ? lv_37 : m2);
+          m2 = (((lv_38 > m2) || (lv_38 != lv_38)) ? lv_38 : m2);
+          rowmax[(dst_33 + 2)] = m2;
+          float m3 = lv_37;
+          m3 = (((lv_38 > m3) || (lv_38 != lv_38)) ? lv_38 : m3);
+          m3 = (((lv_39 > m3) || (lv_39 != lv_39)) ? lv_39 : m3);
+          rowmax[(dst_33 + 3)] = m3;
+        }
+      }
+      for (int64_t lid = 0; lid < 128; lid++) {
+        int64_t w = gid;
+        int64_t plane = (w / 6);
+        int64_t y0 = (((w / 2) % 3) * 16);
+        int64_t x0 = ((w % 2) * 32);
+        for (int64_t o_k = 0; o_k < (((128 - lid) + 127) / 128); o_k++) {
+          int64_t o = (lid + (o_k * 128));
+          int64_t ly_40 = (o / 8);
+          int64_t lx_41 = ((o % 8) * 4);
+          int64_t y_42 = (y0 + ly_40);
+          if ((y_42 < 40)) {
+            int64_t src_43 = ((ly_40 * 32) + lx_41);
+            int64_t dst_44 = ((plane * 1920) + ((y_42 * 48) + (x0 + lx_41)));
+            if (((x0 + lx_41) < 48)) {
+              float m0 = rowmax[src_43];
+              float t_45 = rowmax[(src_43 + 32)];
+              m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
+              float t_46 = rowmax[(src_43 + 64)];
+              m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
+              B0[dst_44] = m0;
+            }
+            if (((x0 + (lx_41 + 1)) < 48)) {
+              float m1 = rowmax[(src_43 + 1)];
+              float t_47 = rowmax[(src_43 + 33)];
+              m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
+              float t_48 = rowmax[(src_43 + 65)];
+              m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
+              B0[(dst_44 + 1)] = m1;
+            }
+            if (((x0 + (lx_41 + 2)) < 48)) {
+              float m2 = rowmax[(src_43 + 2)];
+              float t_49 = rowmax[(src_43 + 34)];
+              m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
+              float t_50 = rowmax[(src_43 + 66)];
+              m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
+              B0[(dst_44 + 2)] = m2;
+            }
+            if (((x0 + (lx_41 + 3)) < 48)) {
+              float m3 = rowmax[(src_43 + 3)];
+              float t_51 = rowmax[(src_43 + 35)];
+              m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
+              float t_52 = rowmax[(src_43 + 67)];
+              m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
+              B0[(dst_44 + 3)] = m3;
+            }
           }
         }
       }
     } else {
-      if ((gid < 104)) {
-        for (int64_t lid = 0; lid < 64; lid++) {
-          int64_t w = (gid - 72);
-          int64_t plane = (w / 4);
-          int64_t y0 = (((w / 2) % 2) * 16);
-          int64_t x0 = ((w % 2) * 16);
-          for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-            int64_t e = (lid + (e_k * 64));
-            int64_t r_24 = ((y0 - 1) + e);
-            float t_25 = fmaxf(0.0f, ((2.0f * (((float)r_24) + 0.5f)) - 0.5f));
-            int64_t t_26 = imin(((int64_t)floorf(t_25)), 39);
-            int64_t t_27 = ((t_26 < 39) ? (t_26 + 1) : t_26);
-            float t_28 = ((t_26 < 39) ? (t_25 - ((float)t_26)) : 0.0f);
-            ri0_m1[e] = t_26;
-            ri1_m1[e] = t_27;
-            rw_m1[e] = t_28;
-            int64_t c_29 = ((x0 - 1) + e);
-            float t_30 = fmaxf(0.0f, ((2.0f * (((float)c_29) + 0.5f)) - 0.5f));
-            int64_t t_31 = imin(((int64_t)floorf(t_30)), 47);
-            int64_t t_32 = ((t_31 < 47) ? (t_31 + 1) : t_31);
-            float t_33 = ((t_31 < 47) ? (t_30 - ((float)t_31)) : 0.0f);
-            ci0_m1[e] = t_31;
-            ci1_m1[e] = t_32;
-            cw_m1[e] = t_33;
-            int64_t r_34 = ((y0 - 1) + e);
-            float t_35 = fmaxf(0.0f, ((0.5f * (((float)r_34) + 0.5f)) - 0.5f));
-            int64_t t_36 = imin(((int64_t)floorf(t_35)), 9);
-            int64_t t_37 = ((t_36 < 9) ? (t_36 + 1) : t_36);
-            float t_38 = ((t_36 < 9) ? (t_35 - ((float)t_36)) : 0.0f);
-            ri0_p1[e] = t_36;
-            ri1_p1[e] = t_37;
-            rw_p1[e] = t_38;
-            int64_t c_39 = ((x0 - 1) + e);
-            float t_40 = fmaxf(0.0f, ((0.5f * (((float)c_39) + 0.5f)) - 0.5f));
-            int64_t t_41 = imin(((int64_t)floorf(t_40)), 11);
-            int64_t t_42 = ((t_41 < 11) ? (t_41 + 1) : t_41);
-            float t_43 = ((t_41 < 11) ? (t_40 - ((float)t_41)) : 0.0f);
-            ci0_p1[e] = t_41;
-            ci1_p1[e] = t_42;
-            cw_p1[e] = t_43;
+      if ((gid < 64)) {
+        for (int64_t lid = 0; lid < 128; lid++) {
+          int64_t w = (gid - 48);
+          int64_t plane = (w / 2);
+          int64_t y0 = ((w % 2) * 16);
+          int64_t x0 = 0;
+          for (int64_t er_k = 0; er_k < (((18 - lid) + 127) / 128); er_k++) {
+            int64_t er = (lid + (er_k * 128));
+            int64_t r_53 = ((y0 - 1) + er);
+            float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
+            int64_t t_55 = imin(((int64_t)floorf(t_54)), 39);
+            int64_t t_56 = ((t_55 < 39) ? (t_55 + 1) : t_55);
+            float t_57 = ((t_55 < 39) ? (t_54 - ((float)t_55)) : 0.0f);
+            ri0_m1[er] = t_55;
+            ri1_m1[er] = t_56;
+            rw_m1[er] = t_57;
+            float t_58 = fmaxf(0.0f, ((0.5f * (((float)r_53) + 0.5f)) - 0.5f));
+            int64_t t_59 = imin(((int64_t)floorf(t_58)), 9);
+            int64_t t_60 = ((t_59 < 9) ? (t_59 + 1) : t_59);
+            float t_61 = ((t_59 < 9) ? (t_58 - ((float)t_59)) : 0.0f);
+            ri0_p1[er] = t_59;
+            ri1_p1[er] = t_60;
+            rw_p1[er] = t_61;
+          }
+          for (int64_t ec_k = 0; ec_k < (((26 - lid) + 127) / 128); ec_k++) {
+            int64_t ec = (lid + (ec_k * 128));
+            int64_t c_62 = ((x0 - 1) + ec);
+            float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
+            int64_t t_64 = imin(((int64_t)floorf(t_63)), 47);
+            int64_t t_65 = ((t_64 < 47) ? (t_64 + 1) : t_64);
+            float t_66 = ((t_64 < 47) ? (t_63 - ((float)t_64)) : 0.0f);
+            ci0_m1[ec] = t_64;
+            ci1_m1[ec] = t_65;
+            cw_m1[ec] = t_66;
+            float t_67 = fmaxf(0.0f, ((0.5f * (((float)c_62) + 0.5f)) - 0.5f));
+            int64_t t_68 = imin(((int64_t)floorf(t_67)), 11);
+            int64_t t_69 = ((t_68 < 11) ? (t_68 + 1) : t_68);
+            float t_70 = ((t_68 < 11) ? (t_67 - ((float)t_68)) : 0.0f);
+            ci0_p1[ec] = t_68;
+            ci1_p1[ec] = t_69;
+            cw_p1[ec] = t_70;
           }
         }
-        for (int64_t lid = 0; lid < 64; lid++) {
-          int64_t w = (gid - 72);
-          int64_t plane = (w / 4);
-          int64_t y0 = (((w / 2) % 2) * 16);
-          int64_t x0 = ((w % 2) * 16);
-          for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-            int64_t e = (lid + (e_k * 64));
-            int64_t y_44 = ((y0 - 1) + (e / 18));
-            int64_t x_45 = ((x0 - 1) + (e % 18));
-            float m = (-INFINITY);
-            if ((((y_44 >= 0) && (y_44 < 20)) && ((x_45 >= 0) && (x_45 < 24)))) {
-              int64_t t_46 = ri0_m1[(e / 18)];
-              int64_t t_47 = ri1_m1[(e / 18)];
-              int64_t t_48 = ci0_m1[(e % 18)];
-              int64_t t_49 = ci1_m1[(e % 18)];
-              float t_50 = rw_m1[(e / 18)];
-              float t_51 = cw_m1[(e % 18)];
-              float t_52 = (((1.0f - t_50) * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_46 * 48)) + t_49)]))) + (t_50 * (((1.0f - t_51) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_48)]) + (t_51 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_47 * 48)) + t_49)]))));
-              m = (((t_52 > m) || (t_52 != t_52)) ? t_52 : m);
-              float t_53 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_44 * 24)) + x_45)];
-              m = (((t_53 > m) || (t_53 != t_53)) ? t_53 : m);
-              int64_t t_54 = ri0_p1[(e / 18)];
-              int64_t t_55 = ri1_p1[(e / 18)];
-              int64_t t_56 = ci0_p1[(e % 18)];
-              int64_t t_57 = ci1_p1[(e % 18)];
-              float t_58 = rw_p1[(e / 18)];
-              float t_59 = cw_p1[(e % 18)];
-              float t_60 = (((1.0f - t_58) * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_54 * 12)) + t_57)]))) + (t_58 * (((1.0f - t_59) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_56)]) + (t_59 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_55 * 12)) + t_57)]))));
-              m = (((t_60 > m) || (t_60 != t_60)) ? t_60 : m);
-            }
-            lvmax[e] = m;
-          }
-        }
-        for (int64_t lid = 0; lid < 64; lid++) {
-          int64_t w = (gid - 72);
-          int64_t plane = (w / 4);
-          int64_t y0 = (((w / 2) % 2) * 16);
-          int64_t x0 = ((w % 2) * 16);
-          for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-            int64_t o = (lid + (o_k * 64));
-            int64_t ly_61 = (o / 16);
-            int64_t lx_62 = (o % 16);
-            int64_t y_63 = (y0 + ly_61);
-            int64_t x_64 = (x0 + lx_62);
-            if (((y_63 < 20) && (x_64 < 24))) {
-              float m = (-INFINITY);
-              for (int64_t dh = 0; dh < 3; dh++) {
-                for (int64_t dw = 0; dw < 3; dw++) {
-                  m = (((lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] > m) || (lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] != lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))])) ? lvmax[(((ly_61 + dh) * 18) + (lx_62 + dw))] : m);
-                }
+        for (int64_t lid = 0; lid < 128; lid++) {
+          int64_t w = (gid - 48);
+          int64_t plane = (w / 2);
+          int64_t y0 = ((w % 2) * 16);
+          int64_t x0 = 0;
+          for (int64_t e_k = 0; e_k < (((234 - lid) + 127) / 128); e_k++) {
+            int64_t e = (lid + (e_k * 128));
+            int64_t hy_71 = (e / 13);
+            int64_t hx_72 = ((e % 13) * 2);
+            int64_t y_73 = ((y0 - 1) + hy_71);
+            int64_t at_74 = ((hy_71 * 26) + hx_72);
+            float m0 = (-INFINITY);
+            float m1 = (-INFINITY);
+            if (((y_73 >= 0) && (y_73 < 20))) {
+              int64_t t_75 = ri0_m1[hy_71];
+              int64_t t_76 = ri1_m1[hy_71];
+              float t_77 = rw_m1[hy_71];
+              int64_t t_78 = ri0_p1[hy_71];
+              int64_t t_79 = ri1_p1[hy_71];
+              float t_80 = rw_p1[hy_71];
+              int64_t x_81 = ((x0 - 1) + hx_72);
+              if (((x_81 >= 0) && (x_81 < 24))) {
+                int64_t t_82 = ci0_m1[hx_72];
+                int64_t t_83 = ci1_m1[hx_72];
+                float t_84 = cw_m1[hx_72];
+                float t_85 = (((1.0f - t_77) * (((1.0f - t_84) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_82)]) + (t_84 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_83)]))) + (t_77 * (((1.0f - t_84) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_82)]) + (t_84 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_83)]))));
+                m0 = (((t_85 > m0) || (t_85 != t_85)) ? t_85 : m0);
+                float t_86 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_73 * 24)) + x_81)];
+                m0 = (((t_86 > m0) || (t_86 != t_86)) ? t_86 : m0);
+                int64_t t_87 = ci0_p1[hx_72];
+                int64_t t_88 = ci1_p1[hx_72];
+                float t_89 = cw_p1[hx_72];
+                float t_90 = (((1.0f - t_80) * (((1.0f - t_89) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_87)]) + (t_89 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_88)]))) + (t_80 * (((1.0f - t_89) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_87)]) + (t_89 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_88)]))));
+                m0 = (((t_90 > m0) || (t_90 != t_90)) ? t_90 : m0);
               }
-              B1[((plane * 480) + ((y_63 * 24) + x_64))] = m;
+              int64_t hx_91 = (hx_72 + 1);
+              int64_t x_92 = ((x0 - 1) + hx_91);
+              if (((x_92 >= 0) && (x_92 < 24))) {
+                int64_t t_93 = ci0_m1[hx_91];
+                int64_t t_94 = ci1_m1[hx_91];
+                float t_95 = cw_m1[hx_91];
+                float t_96 = (((1.0f - t_77) * (((1.0f - t_95) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_93)]) + (t_95 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_94)]))) + (t_77 * (((1.0f - t_95) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_93)]) + (t_95 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_94)]))));
+                m1 = (((t_96 > m1) || (t_96 != t_96)) ? t_96 : m1);
+                float t_97 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_73 * 24)) + x_92)];
+                m1 = (((t_97 > m1) || (t_97 != t_97)) ? t_97 : m1);
+                int64_t t_98 = ci0_p1[hx_91];
+                int64_t t_99 = ci1_p1[hx_91];
+                float t_100 = cw_p1[hx_91];
+                float t_101 = (((1.0f - t_80) * (((1.0f - t_100) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_98)]) + (t_100 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_99)]))) + (t_80 * (((1.0f - t_100) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_98)]) + (t_100 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_99)]))));
+                m1 = (((t_101 > m1) || (t_101 != t_101)) ? t_101 : m1);
+              }
+            }
+            lvmax[at_74] = m0;
+            lvmax[(at_74 + 1)] = m1;
+          }
+        }
+        for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t e_k = 0; e_k < (((108 - lid) + 127) / 128); e_k++) {
+            int64_t e = (lid + (e_k * 128));
+            int64_t hy_102 = (e / 6);
+            int64_t lx_103 = ((e % 6) * 4);
+            int64_t src_104 = ((hy_102 * 26) + lx_103);
+            int64_t dst_105 = ((hy_102 * 24) + lx_103);
+            float lv_106 = lvmax[src_104];
+            float lv_107 = lvmax[(src_104 + 1)];
+            float lv_108 = lvmax[(src_104 + 2)];
+            float lv_109 = lvmax[(src_104 + 3)];
+            float lv_110 = lvmax[(src_104 + 4)];
+            float lv_111 = lvmax[(src_104 + 5)];
+            float m0 = lv_106;
+            m0 = (((lv_107 > m0) || (lv_107 != lv_107)) ? lv_107 : m0);
+            m0 = (((lv_108 > m0) || (lv_108 != lv_108)) ? lv_108 : m0);
+            rowmax[dst_105] = m0;
+            float m1 = lv_107;
+            m1 = (((lv_108 > m1) || (lv_108 != lv_108)) ? lv_108 : m1);
+            m1 = (((lv_109 > m1) || (lv_109 != lv_109)) ? lv_109 : m1);
+            rowmax[(dst_105 + 1)] = m1;
+            float m2 = lv_108;
+            m2 = (((lv_109 > m2) || (lv_109 != lv_109)) ? lv_109 : m2);
+            m2 = (((lv_110 > m2) || (lv_110 != lv_110)) ? lv_110 : m2);
+            rowmax[(dst_105 + 2)] = m2;
+            float m3 = lv_109;
+            m3 = (((lv_110 > m3) || (lv_110 != lv_110)) ? lv_110 : m3);
+            m3 = (((lv_111 > m3) || (lv_111 != lv_111)) ? lv_111 : m3);
+            rowmax[(dst_105 + 3)] = m3;
+          }
+        }
+        for (int64_t lid = 0; lid < 128; lid++) {
+          int64_t w = (gid - 48);
+          int64_t plane = (w / 2);
+          int64_t y0 = ((w % 2) * 16);
+          int64_t x0 = 0;
+          for (int64_t o_k = 0; o_k < (((96 - lid) + 127) / 128); o_k++) {
+            int64_t o = (lid + (o_k * 128));
+            int64_t ly_112 = (o / 6);
+            int64_t lx_113 = ((o % 6) * 4);
+            int64_t y_114 = (y0 + ly_112);
+            if ((y_114 < 20)) {
+              int64_t src_115 = ((ly_112 * 24) + lx_113);
+              int64_t dst_116 = ((plane * 480) + ((y_114 * 24) + (x0 + lx_113)));
+              float m0 = rowmax[src_115];
+              float t_117 = rowmax[(src_115 + 24)];
+              m0 = (((t_117 > m0) || (t_117 != t_117)) ? t_117 : m0);
+              float t_118 = rowmax[(src_115 + 48)];
+              m0 = (((t_118 > m0) || (t_118 != t_118)) ? t_118 : m0);
+              B1[dst_116] = m0;
+              float m1 = rowmax[(src_115 + 1)];
+              float t_119 = rowmax[(src_115 + 25)];
+              m1 = (((t_119 > m1) || (t_119 != t_119)) ? t_119 : m1);
+              float t_120 = rowmax[(src_115 + 49)];
+              m1 = (((t_120 > m1) || (t_120 != t_120)) ? t_120 : m1);
+              B1[(dst_116 + 1)] = m1;
+              float m2 = rowmax[(src_115 + 2)];
+              float t_121 = rowmax[(src_115 + 26)];
+              m2 = (((t_121 > m2) || (t_121 != t_121)) ? t_121 : m2);
+              float t_122 = rowmax[(src_115 + 50)];
+              m2 = (((t_122 > m2) || (t_122 != t_122)) ? t_122 : m2);
+              B1[(dst_116 + 2)] = m2;
+              float m3 = rowmax[(src_115 + 3)];
+              float t_123 = rowmax[(src_115 + 27)];
+              m3 = (((t_123 > m3) || (t_123 != t_123)) ? t_123 : m3);
+              float t_124 = rowmax[(src_115 + 51)];
+              m3 = (((t_124 > m3) || (t_124 != t_124)) ? t_124 : m3);
+              B1[(dst_116 + 3)] = m3;
             }
           }
         }
       } else {
-        if ((gid < 112)) {
-          for (int64_t lid = 0; lid < 64; lid++) {
-            int64_t w = (gid - 104);
+        if ((gid < 72)) {
+          for (int64_t lid = 0; lid < 128; lid++) {
+            int64_t w = (gid - 64);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-              int64_t e = (lid + (e_k * 64));
-              int64_t r_65 = ((y0 - 1) + e);
-              float t_66 = fmaxf(0.0f, ((2.0f * (((float)r_65) + 0.5f)) - 0.5f));
-              int64_t t_67 = imin(((int64_t)floorf(t_66)), 19);
-              int64_t t_68 = ((t_67 < 19) ? (t_67 + 1) : t_67);
-              float t_69 = ((t_67 < 19) ? (t_66 - ((float)t_67)) : 0.0f);
-              ri0_m1[e] = t_67;
-              ri1_m1[e] = t_68;
-              rw_m1[e] = t_69;
-              int64_t c_70 = ((x0 - 1) + e);
-              float t_71 = fmaxf(0.0f, ((2.0f * (((float)c_70) + 0.5f)) - 0.5f));
-              int64_t t_72 = imin(((int64_t)floorf(t_71)), 23);
-              int64_t t_73 = ((t_72 < 23) ? (t_72 + 1) : t_72);
-              float t_74 = ((t_72 < 23) ? (t_71 - ((float)t_72)) : 0.0f);
-              ci0_m1[e] = t_72;
-              ci1_m1[e] = t_73;
-              cw_m1[e] = t_74;
-              int64_t r_75 = ((y0 - 1) + e);
-              float t_76 = fmaxf(0.0f, ((0.5f * (((float)r_75) + 0.5f)) - 0.5f));
-              int64_t t_77 = imin(((int64_t)floorf(t_76)), 4);
-              int64_t t_78 = ((t_77 < 4) ? (t_77 + 1) : t_77);
-              float t_79 = ((t_77 < 4) ? (t_76 - ((float)t_77)) : 0.0f);
-              ri0_p1[e] = t_77;
-              ri1_p1[e] = t_78;
-              rw_p1[e] = t_79;
-              int64_t c_80 = ((x0 - 1) + e);
-              float t_81 = fmaxf(0.0f, ((0.5f * (((float)c_80) + 0.5f)) - 0.5f));
-              int64_t t_82 = imin(((int64_t)floorf(t_81)), 5);
-              int64_t t_83 = ((t_82 < 5) ? (t_82 + 1) : t_82);
-              float t_84 = ((t_82 < 5) ? (t_81 - ((float)t_82)) : 0.0f);
-              ci0_p1[e] = t_82;
-              ci1_p1[e] = t_83;
-              cw_p1[e] = t_84;
+            for (int64_t er_k = 0; er_k < (((12 - lid) + 127) / 128); er_k++) {
+              int64_t er = (lid + (er_k * 128));
+              int64_t r_125 = ((y0 - 1) + er);
+              float t_126 = fmaxf(0.0f, ((2.0f * (((float)r_125) + 0.5f)) - 0.5f));
+              int64_t t_127 = imin(((int64_t)floorf(t_126)), 19);
+              int64_t t_128 = ((t_127 < 19) ? (t_127 + 1) : t_127);
+              float t_129 = ((t_127 < 19) ? (t_126 - ((float)t_127)) : 0.0f);
+              ri0_m1[er] = t_127;
+              ri1_m1[er] = t_128;
+              rw_m1[er] = t_129;
+              float t_130 = fmaxf(0.0f, ((0.5f * (((float)r_125) + 0.5f)) - 0.5f));
+              int64_t t_131 = imin(((int64_t)floorf(t_130)), 4);
+              int64_t t_132 = ((t_131 < 4) ? (t_131 + 1) : t_131);
+              float t_133 = ((t_131 < 4) ? (t_130 - ((float)t_131)) : 0.0f);
+              ri0_p1[er] = t_131;
+              ri1_p1[er] = t_132;
+              rw_p1[er] = t_133;
+            }
+            for (int64_t ec_k = 0; ec_k < (((14 - lid) + 127) / 128); ec_k++) {
+              int64_t ec = (lid + (ec_k * 128));
+              int64_t c_134 = ((x0 - 1) + ec);
+              float t_135 = fmaxf(0.0f, ((2.0f * (((float)c_134) + 0.5f)) - 0.5f));
+              int64_t t_136 = imin(((int64_t)floorf(t_135)), 23);
+              int64_t t_137 = ((t_136 < 23) ? (t_136 + 1) : t_136);
+              float t_138 = ((t_136 < 23) ? (t_135 - ((float)t_136)) : 0.0f);
+              ci0_m1[ec] = t_136;
+              ci1_m1[ec] = t_137;
+              cw_m1[ec] = t_138;
+              float t_139 = fmaxf(0.0f, ((0.5f * (((float)c_134) + 0.5f)) - 0.5f));
+              int64_t t_140 = imin(((int64_t)floorf(t_139)), 5);
+              int64_t t_141 = ((t_140 < 5) ? (t_140 + 1) : t_140);
+              float t_142 = ((t_140 < 5) ? (t_139 - ((float)t_140)) : 0.0f);
+              ci0_p1[ec] = t_140;
+              ci1_p1[ec] = t_141;
+              cw_p1[ec] = t_142;
             }
           }
-          for (int64_t lid = 0; lid < 64; lid++) {
-            int64_t w = (gid - 104);
+          for (int64_t lid = 0; lid < 128; lid++) {
+            int64_t w = (gid - 64);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-              int64_t e = (lid + (e_k * 64));
-              int64_t y_85 = ((y0 - 1) + (e / 18));
-              int64_t x_86 = ((x0 - 1) + (e % 18));
-              float m = (-INFINITY);
-              if ((((y_85 >= 0) && (y_85 < 10)) && ((x_86 >= 0) && (x_86 < 12)))) {
-                int64_t t_87 = ri0_m1[(e / 18)];
-                int64_t t_88 = ri1_m1[(e / 18)];
-                int64_t t_89 = ci0_m1[(e % 18)];
-                int64_t t_90 = ci1_m1[(e % 18)];
-                float t_91 = rw_m1[(e / 18)];
-                float t_92 = cw_m1[(e % 18)];
-                float t_93 = (((1.0f - t_91) * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_87 * 24)) + t_90)]))) + (t_91 * (((1.0f - t_92) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_89)]) + (t_92 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_88 * 24)) + t_90)]))));
-                m = (((t_93 > m) || (t_93 != t_93)) ? t_93 : m);
-                float t_94 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_85 * 12)) + x_86)];
-                m = (((t_94 > m) || (t_94 != t_94)) ? t_94 : m);
-                int64_t t_95 = ri0_p1[(e / 18)];
-                int64_t t_96 = ri1_p1[(e / 18)];
-                int64_t t_97 = ci0_p1[(e % 18)];
-                int64_t t_98 = ci1_p1[(e % 18)];
-                float t_99 = rw_p1[(e / 18)];
-                float t_100 = cw_p1[(e % 18)];
-                float t_101 = (((1.0f - t_99) * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_95 * 6)) + t_98)]))) + (t_99 * (((1.0f - t_100) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_97)]) + (t_100 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_96 * 6)) + t_98)]))));
-                m = (((t_101 > m) || (t_101 != t_101)) ? t_101 : m);
-              }
-              lvmax[e] = m;
-            }
-          }
-          for (int64_t lid = 0; lid < 64; lid++) {
-            int64_t w = (gid - 104);
-            int64_t plane = w;
-            int64_t y0 = 0;
-            int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-              int64_t o = (lid + (o_k * 64));
-              int64_t ly_102 = (o / 16);
-              int64_t lx_103 = (o % 16);
-              int64_t y_104 = (y0 + ly_102);
-              int64_t x_105 = (x0 + lx_103);
-              if (((y_104 < 10) && (x_105 < 12))) {
-                float m = (-INFINITY);
-                for (int64_t dh = 0; dh < 3; dh++) {
-                  for (int64_t dw = 0; dw < 3; dw++) {
-                    m = (((lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] > m) || (lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] != lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))])) ? lvmax[(((ly_102 + dh) * 18) + (lx_103 + dw))] : m);
-                  }
+            for (int64_t e_k = 0; e_k < (((84 - lid) + 127) / 128); e_k++) {
+              int64_t e = (lid + (e_k * 128));
+              int64_t hy_143 = (e / 7);
+              int64_t hx_144 = ((e % 7) * 2);
+              int64_t y_145 = ((y0 - 1) + hy_143);
+              int64_t at_146 = ((hy_143 * 14) + hx_144);
+              float m0 = (-INFINITY);
+              float m1 = (-INFINITY);
+              if (((y_145 >= 0) && (y_145 < 10))) {
+                int64_t t_147 = ri0_m1[hy_143];
+                int64_t t_148 = ri1_m1[hy_143];
+                float t_149 = rw_m1[hy_143];
+                int64_t t_150 = ri0_p1[hy_143];
+                int64_t t_151 = ri1_p1[hy_143];
+                float t_152 = rw_p1[hy_143];
+                int64_t x_153 = ((x0 - 1) + hx_144);
+                if (((x_153 >= 0) && (x_153 < 12))) {
+                  int64_t t_154 = ci0_m1[hx_144];
+                  int64_t t_155 = ci1_m1[hx_144];
+                  float t_156 = cw_m1[hx_144];
+                  float t_157 = (((1.0f - t_149) * (((1.0f - t_156) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_154)]) + (t_156 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_155)]))) + (t_149 * (((1.0f - t_156) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_154)]) + (t_156 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_155)]))));
+                  m0 = (((t_157 > m0) || (t_157 != t_157)) ? t_157 : m0);
+                  float t_158 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_145 * 12)) + x_153)];
+                  m0 = (((t_158 > m0) || (t_158 != t_158)) ? t_158 : m0);
+                  int64_t t_159 = ci0_p1[hx_144];
+                  int64_t t_160 = ci1_p1[hx_144];
+                  float t_161 = cw_p1[hx_144];
+                  float t_162 = (((1.0f - t_152) * (((1.0f - t_161) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_159)]) + (t_161 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_160)]))) + (t_152 * (((1.0f - t_161) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_159)]) + (t_161 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_160)]))));
+                  m0 = (((t_162 > m0) || (t_162 != t_162)) ? t_162 : m0);
                 }
-                B2[((plane * 120) + ((y_104 * 12) + x_105))] = m;
+                int64_t hx_163 = (hx_144 + 1);
+                int64_t x_164 = ((x0 - 1) + hx_163);
+                if (((x_164 >= 0) && (x_164 < 12))) {
+                  int64_t t_165 = ci0_m1[hx_163];
+                  int64_t t_166 = ci1_m1[hx_163];
+                  float t_167 = cw_m1[hx_163];
+                  float t_168 = (((1.0f - t_149) * (((1.0f - t_167) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_165)]) + (t_167 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_166)]))) + (t_149 * (((1.0f - t_167) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_165)]) + (t_167 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_166)]))));
+                  m1 = (((t_168 > m1) || (t_168 != t_168)) ? t_168 : m1);
+                  float t_169 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_145 * 12)) + x_164)];
+                  m1 = (((t_169 > m1) || (t_169 != t_169)) ? t_169 : m1);
+                  int64_t t_170 = ci0_p1[hx_163];
+                  int64_t t_171 = ci1_p1[hx_163];
+                  float t_172 = cw_p1[hx_163];
+                  float t_173 = (((1.0f - t_152) * (((1.0f - t_172) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_170)]) + (t_172 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_171)]))) + (t_152 * (((1.0f - t_172) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_170)]) + (t_172 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_171)]))));
+                  m1 = (((t_173 > m1) || (t_173 != t_173)) ? t_173 : m1);
+                }
               }
+              lvmax[at_146] = m0;
+              lvmax[(at_146 + 1)] = m1;
+            }
+          }
+          for (int64_t lid = 0; lid < 128; lid++) {
+            for (int64_t e_k = 0; e_k < (((36 - lid) + 127) / 128); e_k++) {
+              int64_t e = (lid + (e_k * 128));
+              int64_t hy_174 = (e / 3);
+              int64_t lx_175 = ((e % 3) * 4);
+              int64_t src_176 = ((hy_174 * 14) + lx_175);
+              int64_t dst_177 = ((hy_174 * 12) + lx_175);
+              float lv_178 = lvmax[src_176];
+              float lv_179 = lvmax[(src_176 + 1)];
+              float lv_180 = lvmax[(src_176 + 2)];
+              float lv_181 = lvmax[(src_176 + 3)];
+              float lv_182 = lvmax[(src_176 + 4)];
+              float lv_183 = lvmax[(src_176 + 5)];
+              float m0 = lv_178;
+              m0 = (((lv_179 > m0) || (lv_179 != lv_179)) ? lv_179 : m0);
+              m0 = (((lv_180 > m0) || (lv_180 != lv_180)) ? lv_180 : m0);
+              rowmax[dst_177] = m0;
+              float m1 = lv_179;
+              m1 = (((lv_180 > m1) || (lv_180 != lv_180)) ? lv_180 : m1);
+              m1 = (((lv_181 > m1) || (lv_181 != lv_181)) ? lv_181 : m1);
+              rowmax[(dst_177 + 1)] = m1;
+              float m2 = lv_180;
+              m2 = (((lv_181 > m2) || (lv_181 != lv_181)) ? lv_181 : m2);
+              m2 = (((lv_182 > m2) || (lv_182 != lv_182)) ? lv_182 : m2);
+              rowmax[(dst_177 + 2)] = m2;
+              float m3 = lv_181;
+              m3 = (((lv_182 > m3) || (lv_182 != lv_182)) ? lv_182 : m3);
+              m3 = (((lv_183 > m3) || (lv_183 != lv_183)) ? lv_183 : m3);
+              rowmax[(dst_177 + 3)] = m3;
+            }
+          }
+          for (int64_t lid = 0; lid < 128; lid++) {
+            int64_t w = (gid - 64);
+            int64_t plane = w;
+            int64_t y0 = 0;
+            int64_t x0 = 0;
+            for (int64_t o_k = 0; o_k < (((30 - lid) + 127) / 128); o_k++) {
+              int64_t o = (lid + (o_k * 128));
+              int64_t ly_184 = (o / 3);
+              int64_t lx_185 = ((o % 3) * 4);
+              int64_t y_186 = (y0 + ly_184);
+              int64_t src_187 = ((ly_184 * 12) + lx_185);
+              int64_t dst_188 = ((plane * 120) + ((y_186 * 12) + (x0 + lx_185)));
+              float m0 = rowmax[src_187];
+              float t_189 = rowmax[(src_187 + 12)];
+              m0 = (((t_189 > m0) || (t_189 != t_189)) ? t_189 : m0);
+              float t_190 = rowmax[(src_187 + 24)];
+              m0 = (((t_190 > m0) || (t_190 != t_190)) ? t_190 : m0);
+              B2[dst_188] = m0;
+              float m1 = rowmax[(src_187 + 1)];
+              float t_191 = rowmax[(src_187 + 13)];
+              m1 = (((t_191 > m1) || (t_191 != t_191)) ? t_191 : m1);
+              float t_192 = rowmax[(src_187 + 25)];
+              m1 = (((t_192 > m1) || (t_192 != t_192)) ? t_192 : m1);
+              B2[(dst_188 + 1)] = m1;
+              float m2 = rowmax[(src_187 + 2)];
+              float t_193 = rowmax[(src_187 + 14)];
+              m2 = (((t_193 > m2) || (t_193 != t_193)) ? t_193 : m2);
+              float t_194 = rowmax[(src_187 + 26)];
+              m2 = (((t_194 > m2) || (t_194 != t_194)) ? t_194 : m2);
+              B2[(dst_188 + 2)] = m2;
+              float m3 = rowmax[(src_187 + 3)];
+              float t_195 = rowmax[(src_187 + 15)];
+              m3 = (((t_195 > m3) || (t_195 != t_195)) ? t_195 : m3);
+              float t_196 = rowmax[(src_187 + 27)];
+              m3 = (((t_196 > m3) || (t_196 != t_196)) ? t_196 : m3);
+              B2[(dst_188 + 3)] = m3;
             }
           }
         } else {
-          if ((gid < 120)) {
-            for (int64_t lid = 0; lid < 64; lid++) {
-              int64_t w = (gid - 112);
+          if ((gid < 80)) {
+            for (int64_t lid = 0; lid < 128; lid++) {
+              int64_t w = (gid - 72);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-                int64_t e = (lid + (e_k * 64));
-                int64_t r_106 = ((y0 - 1) + e);
-                float t_107 = fmaxf(0.0f, ((2.0f * (((float)r_106) + 0.5f)) - 0.5f));
-                int64_t t_108 = imin(((int64_t)floorf(t_107)), 9);
-                int64_t t_109 = ((t_108 < 9) ? (t_108 + 1) : t_108);
-                float t_110 = ((t_108 < 9) ? (t_107 - ((float)t_108)) : 0.0f);
-                ri0_m1[e] = t_108;
-                ri1_m1[e] = t_109;
-                rw_m1[e] = t_110;
-                int64_t c_111 = ((x0 - 1) + e);
-                float t_112 = fmaxf(0.0f, ((2.0f * (((float)c_111) + 0.5f)) - 0.5f));
-                int64_t t_113 = imin(((int64_t)floorf(t_112)), 11);
-                int64_t t_114 = ((t_113 < 11) ? (t_113 + 1) : t_113);
-                float t_115 = ((t_113 < 11) ? (t_112 - ((float)t_113)) : 0.0f);
-                ci0_m1[e] = t_113;
-                ci1_m1[e] = t_114;
-                cw_m1[e] = t_115;
-                int64_t r_116 = ((y0 - 1) + e);
-                float t_117 = fmaxf(0.0f, ((0.6f * (((float)r_116) + 0.5f)) - 0.5f));
-                int64_t t_118 = imin(((int64_t)floorf(t_117)), 2);
-                int64_t t_119 = ((t_118 < 2) ? (t_118 + 1) : t_118);
-                float t_120 = ((t_118 < 2) ? (t_117 - ((float)t_118)) : 0.0f);
-                ri0_p1[e] = t_118;
-                ri1_p1[e] = t_119;
-                rw_p1[e] = t_120;
-                int64_t c_121 = ((x0 - 1) + e);
-                float t_122 = fmaxf(0.0f, ((0.5f * (((float)c_121) + 0.5f)) - 0.5f));
-                int64_t t_123 = imin(((int64_t)floorf(t_122)), 2);
-                int64_t t_124 = ((t_123 < 2) ? (t_123 + 1) : t_123);
-                float t_125 = ((t_123 < 2) ? (t_122 - ((float)t_123)) : 0.0f);
-                ci0_p1[e] = t_123;
-                ci1_p1[e] = t_124;
-                cw_p1[e] = t_125;
+              for (int64_t er_k = 0; er_k < (((7 - lid) + 127) / 128); er_k++) {
+                int64_t er = (lid + (er_k * 128));
+                int64_t r_197 = ((y0 - 1) + er);
+                float t_198 = fmaxf(0.0f, ((2.0f * (((float)r_197) + 0.5f)) - 0.5f));
+                int64_t t_199 = imin(((int64_t)floorf(t_198)), 9);
+                int64_t t_200 = ((t_199 < 9) ? (t_199 + 1) : t_199);
+                float t_201 = ((t_199 < 9) ? (t_198 - ((float)t_199)) : 0.0f);
+                ri0_m1[er] = t_199;
+                ri1_m1[er] = t_200;
+                rw_m1[er] = t_201;
+                float t_202 = fmaxf(0.0f, ((0.6f * (((float)r_197) + 0.5f)) - 0.5f));
+                int64_t t_203 = imin(((int64_t)floorf(t_202)), 2);
+                int64_t t_204 = ((t_203 < 2) ? (t_203 + 1) : t_203);
+                float t_205 = ((t_203 < 2) ? (t_202 - ((float)t_203)) : 0.0f);
+                ri0_p1[er] = t_203;
+                ri1_p1[er] = t_204;
+                rw_p1[er] = t_205;
+              }
+              for (int64_t ec_k = 0; ec_k < (((8 - lid) + 127) / 128); ec_k++) {
+                int64_t ec = (lid + (ec_k * 128));
+                int64_t c_206 = ((x0 - 1) + ec);
+                float t_207 = fmaxf(0.0f, ((2.0f * (((float)c_206) + 0.5f)) - 0.5f));
+                int64_t t_208 = imin(((int64_t)floorf(t_207)), 11);
+                int64_t t_209 = ((t_208 < 11) ? (t_208 + 1) : t_208);
+                float t_210 = ((t_208 < 11) ? (t_207 - ((float)t_208)) : 0.0f);
+                ci0_m1[ec] = t_208;
+                ci1_m1[ec] = t_209;
+                cw_m1[ec] = t_210;
+                float t_211 = fmaxf(0.0f, ((0.5f * (((float)c_206) + 0.5f)) - 0.5f));
+                int64_t t_212 = imin(((int64_t)floorf(t_211)), 2);
+                int64_t t_213 = ((t_212 < 2) ? (t_212 + 1) : t_212);
+                float t_214 = ((t_212 < 2) ? (t_211 - ((float)t_212)) : 0.0f);
+                ci0_p1[ec] = t_212;
+                ci1_p1[ec] = t_213;
+                cw_p1[ec] = t_214;
               }
             }
-            for (int64_t lid = 0; lid < 64; lid++) {
-              int64_t w = (gid - 112);
+            for (int64_t lid = 0; lid < 128; lid++) {
+              int64_t w = (gid - 72);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-                int64_t e = (lid + (e_k * 64));
-                int64_t y_126 = ((y0 - 1) + (e / 18));
-                int64_t x_127 = ((x0 - 1) + (e % 18));
-                float m = (-INFINITY);
-                if ((((y_126 >= 0) && (y_126 < 5)) && ((x_127 >= 0) && (x_127 < 6)))) {
-                  int64_t t_128 = ri0_m1[(e / 18)];
-                  int64_t t_129 = ri1_m1[(e / 18)];
-                  int64_t t_130 = ci0_m1[(e % 18)];
-                  int64_t t_131 = ci1_m1[(e % 18)];
-                  float t_132 = rw_m1[(e / 18)];
-                  float t_133 = cw_m1[(e % 18)];
-                  float t_134 = (((1.0f - t_132) * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_128 * 12)) + t_131)]))) + (t_132 * (((1.0f - t_133) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_130)]) + (t_133 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_129 * 12)) + t_131)]))));
-                  m = (((t_134 > m) || (t_134 != t_134)) ? t_134 : m);
-                  float t_135 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_126 * 6)) + x_127)];
-                  m = (((t_135 > m) || (t_135 != t_135)) ? t_135 : m);
-                  int64_t t_136 = ri0_p1[(e / 18)];
-                  int64_t t_137 = ri1_p1[(e / 18)];
-                  int64_t t_138 = ci0_p1[(e % 18)];
-                  int64_t t_139 = ci1_p1[(e % 18)];
-                  float t_140 = rw_p1[(e / 18)];
-                  float t_141 = cw_p1[(e % 18)];
-                  float t_142 = (((1.0f - t_140) * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_136 * 3)) + t_139)]))) + (t_140 * (((1.0f - t_141) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_138)]) + (t_141 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_137 * 3)) + t_139)]))));
-                  m = (((t_142 > m) || (t_142 != t_142)) ? t_142 : m);
-                }
-                lvmax[e] = m;
-              }
-            }
-            for (int64_t lid = 0; lid < 64; lid++) {
-              int64_t w = (gid - 112);
-              int64_t plane = w;
-              int64_t y0 = 0;
-              int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-                int64_t o = (lid + (o_k * 64));
-                int64_t ly_143 = (o / 16);
-                int64_t lx_144 = (o % 16);
-                int64_t y_145 = (y0 + ly_143);
-                int64_t x_146 = (x0 + lx_144);
-                if (((y_145 < 5) && (x_146 < 6))) {
-                  float m = (-INFINITY);
-                  for (int64_t dh = 0; dh < 3; dh++) {
-                    for (int64_t dw = 0; dw < 3; dw++) {
-                      m = (((lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] > m) || (lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] != lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))])) ? lvmax[(((ly_143 + dh) * 18) + (lx_144 + dw))] : m);
-                    }
+              for (int64_t e_k = 0; e_k < (((14 - lid) + 127) / 128); e_k++) {
+                int64_t e = (lid + (e_k * 128));
+                int64_t hy_215 = (e / 2);
+                int64_t hx_216 = ((e % 2) * 4);
+                int64_t y_217 = ((y0 - 1) + hy_215);
+                int64_t at_218 = ((hy_215 * 8) + hx_216);
+                float m0 = (-INFINITY);
+                float m1 = (-INFINITY);
+                float m2 = (-INFINITY);
+                float m3 = (-INFINITY);
+                if (((y_217 >= 0) && (y_217 < 5))) {
+                  int64_t t_219 = ri0_m1[hy_215];
+                  int64_t t_220 = ri1_m1[hy_215];
+                  float t_221 = rw_m1[hy_215];
+                  int64_t t_222 = ri0_p1[hy_215];
+                  int64_t t_223 = ri1_p1[hy_215];
+                  float t_224 = rw_p1[hy_215];
+                  int64_t x_225 = ((x0 - 1) + hx_216);
+                  if (((x_225 >= 0) && (x_225 < 6))) {
+                    int64_t t_226 = ci0_m1[hx_216];
+                    int64_t t_227 = ci1_m1[hx_216];
+                    float t_228 = cw_m1[hx_216];
+                    float t_229 = (((1.0f - t_221) * (((1.0f - t_228) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_226)]) + (t_228 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_227)]))) + (t_221 * (((1.0f - t_228) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_226)]) + (t_228 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_227)]))));
+                    m0 = (((t_229 > m0) || (t_229 != t_229)) ? t_229 : m0);
+                    float t_230 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_225)];
+                    m0 = (((t_230 > m0) || (t_230 != t_230)) ? t_230 : m0);
+                    int64_t t_231 = ci0_p1[hx_216];
+                    int64_t t_232 = ci1_p1[hx_216];
+                    float t_233 = cw_p1[hx_216];
+                    float t_234 = (((1.0f - t_224) * (((1.0f - t_233) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_231)]) + (t_233 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_232)]))) + (t_224 * (((1.0f - t_233) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_231)]) + (t_233 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_232)]))));
+                    m0 = (((t_234 > m0) || (t_234 != t_234)) ? t_234 : m0);
                   }
-                  B3[((plane * 30) + ((y_145 * 6) + x_146))] = m;
+                  int64_t hx_235 = (hx_216 + 1);
+                  int64_t x_236 = ((x0 - 1) + hx_235);
+                  if (((x_236 >= 0) && (x_236 < 6))) {
+                    int64_t t_237 = ci0_m1[hx_235];
+                    int64_t t_238 = ci1_m1[hx_235];
+                    float t_239 = cw_m1[hx_235];
+                    float t_240 = (((1.0f - t_221) * (((1.0f - t_239) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_237)]) + (t_239 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_238)]))) + (t_221 * (((1.0f - t_239) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_237)]) + (t_239 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_238)]))));
+                    m1 = (((t_240 > m1) || (t_240 != t_240)) ? t_240 : m1);
+                    float t_241 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_236)];
+                    m1 = (((t_241 > m1) || (t_241 != t_241)) ? t_241 : m1);
+                    int64_t t_242 = ci0_p1[hx_235];
+                    int64_t t_243 = ci1_p1[hx_235];
+                    float t_244 = cw_p1[hx_235];
+                    float t_245 = (((1.0f - t_224) * (((1.0f - t_244) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_242)]) + (t_244 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_243)]))) + (t_224 * (((1.0f - t_244) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_242)]) + (t_244 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_243)]))));
+                    m1 = (((t_245 > m1) || (t_245 != t_245)) ? t_245 : m1);
+                  }
+                  int64_t hx_246 = (hx_216 + 2);
+                  int64_t x_247 = ((x0 - 1) + hx_246);
+                  if (((x_247 >= 0) && (x_247 < 6))) {
+                    int64_t t_248 = ci0_m1[hx_246];
+                    int64_t t_249 = ci1_m1[hx_246];
+                    float t_250 = cw_m1[hx_246];
+                    float t_251 = (((1.0f - t_221) * (((1.0f - t_250) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_248)]) + (t_250 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_249)]))) + (t_221 * (((1.0f - t_250) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_248)]) + (t_250 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_249)]))));
+                    m2 = (((t_251 > m2) || (t_251 != t_251)) ? t_251 : m2);
+                    float t_252 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_247)];
+                    m2 = (((t_252 > m2) || (t_252 != t_252)) ? t_252 : m2);
+                    int64_t t_253 = ci0_p1[hx_246];
+                    int64_t t_254 = ci1_p1[hx_246];
+                    float t_255 = cw_p1[hx_246];
+                    float t_256 = (((1.0f - t_224) * (((1.0f - t_255) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_253)]) + (t_255 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_254)]))) + (t_224 * (((1.0f - t_255) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_253)]) + (t_255 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_254)]))));
+                    m2 = (((t_256 > m2) || (t_256 != t_256)) ? t_256 : m2);
+                  }
+                  int64_t hx_257 = (hx_216 + 3);
+                  int64_t x_258 = ((x0 - 1) + hx_257);
+                  if (((x_258 >= 0) && (x_258 < 6))) {
+                    int64_t t_259 = ci0_m1[hx_257];
+                    int64_t t_260 = ci1_m1[hx_257];
+                    float t_261 = cw_m1[hx_257];
+                    float t_262 = (((1.0f - t_221) * (((1.0f - t_261) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_259)]) + (t_261 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_260)]))) + (t_221 * (((1.0f - t_261) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_259)]) + (t_261 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_260)]))));
+                    m3 = (((t_262 > m3) || (t_262 != t_262)) ? t_262 : m3);
+                    float t_263 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_258)];
+                    m3 = (((t_263 > m3) || (t_263 != t_263)) ? t_263 : m3);
+                    int64_t t_264 = ci0_p1[hx_257];
+                    int64_t t_265 = ci1_p1[hx_257];
+                    float t_266 = cw_p1[hx_257];
+                    float t_267 = (((1.0f - t_224) * (((1.0f - t_266) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_264)]) + (t_266 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_265)]))) + (t_224 * (((1.0f - t_266) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_264)]) + (t_266 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_265)]))));
+                    m3 = (((t_267 > m3) || (t_267 != t_267)) ? t_267 : m3);
+                  }
                 }
+                lvmax[at_218] = m0;
+                lvmax[(at_218 + 1)] = m1;
+                lvmax[(at_218 + 2)] = m2;
+                lvmax[(at_218 + 3)] = m3;
+              }
+            }
+            for (int64_t lid = 0; lid < 128; lid++) {
+              for (int64_t e_k = 0; e_k < (((21 - lid) + 127) / 128); e_k++) {
+                int64_t e = (lid + (e_k * 128));
+                int64_t hy_268 = (e / 3);
+                int64_t lx_269 = ((e % 3) * 2);
+                int64_t src_270 = ((hy_268 * 8) + lx_269);
+                int64_t dst_271 = ((hy_268 * 6) + lx_269);
+                float lv_272 = lvmax[src_270];
+                float lv_273 = lvmax[(src_270 + 1)];
+                float lv_274 = lvmax[(src_270 + 2)];
+                float lv_275 = lvmax[(src_270 + 3)];
+                float m0 = lv_272;
+                m0 = (((lv_273 > m0) || (lv_273 != lv_273)) ? lv_273 : m0);
+                m0 = (((lv_274 > m0) || (lv_274 != lv_274)) ? lv_274 : m0);
+                rowmax[dst_271] = m0;
+                float m1 = lv_273;
+                m1 = (((lv_274 > m1) || (lv_274 != lv_274)) ? lv_274 : m1);
+                m1 = (((lv_275 > m1) || (lv_275 != lv_275)) ? lv_275 : m1);
+                rowmax[(dst_271 + 1)] = m1;
+              }
+            }
+            for (int64_t lid = 0; lid < 128; lid++) {
+              int64_t w = (gid - 72);
+              int64_t plane = w;
+              int64_t y0 = 0;
+              int64_t x0 = 0;
+              for (int64_t o_k = 0; o_k < (((15 - lid) + 127) / 128); o_k++) {
+                int64_t o = (lid + (o_k * 128));
+                int64_t ly_276 = (o / 3);
+                int64_t lx_277 = ((o % 3) * 2);
+                int64_t y_278 = (y0 + ly_276);
+                int64_t src_279 = ((ly_276 * 6) + lx_277);
+                int64_t dst_280 = ((plane * 30) + ((y_278 * 6) + (x0 + lx_277)));
+                float m0 = rowmax[src_279];
+                float t_281 = rowmax[(src_279 + 6)];
+                m0 = (((t_281 > m0) || (t_281 != t_281)) ? t_281 : m0);
+                float t_282 = rowmax[(src_279 + 12)];
+                m0 = (((t_282 > m0) || (t_282 != t_282)) ? t_282 : m0);
+                B3[dst_280] = m0;
+                float m1 = rowmax[(src_279 + 1)];
+                float t_283 = rowmax[(src_279 + 7)];
+                m1 = (((t_283 > m1) || (t_283 != t_283)) ? t_283 : m1);
+                float t_284 = rowmax[(src_279 + 13)];
+                m1 = (((t_284 > m1) || (t_284 != t_284)) ? t_284 : m1);
+                B3[(dst_280 + 1)] = m1;
               }
             }
           } else {
-            if ((gid < 128)) {
-              for (int64_t lid = 0; lid < 64; lid++) {
-                int64_t w = (gid - 120);
+            if ((gid < 88)) {
+              for (int64_t lid = 0; lid < 128; lid++) {
+                int64_t w = (gid - 80);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((18 - lid) + 63) / 64); e_k++) {
-                  int64_t e = (lid + (e_k * 64));
-                  int64_t r_147 = ((y0 - 1) + e);
-                  float t_148 = fmaxf(0.0f, ((1.6666666f * (((float)r_147) + 0.5f)) - 0.5f));
-                  int64_t t_149 = imin(((int64_t)floorf(t_148)), 4);
-                  int64_t t_150 = ((t_149 < 4) ? (t_149 + 1) : t_149);
-                  float t_151 = ((t_149 < 4) ? (t_148 - ((float)t_149)) : 0.0f);
-                  ri0_m1[e] = t_149;
-                  ri1_m1[e] = t_150;
-                  rw_m1[e] = t_151;
-                  int64_t c_152 = ((x0 - 1) + e);
-                  float t_153 = fmaxf(0.0f, ((2.0f * (((float)c_152) + 0.5f)) - 0.5f));
-                  int64_t t_154 = imin(((int64_t)floorf(t_153)), 5);
-                  int64_t t_155 = ((t_154 < 5) ? (t_154 + 1) : t_154);
-                  float t_156 = ((t_154 < 5) ? (t_153 - ((float)t_154)) : 0.0f);
-                  ci0_m1[e] = t_154;
-                  ci1_m1[e] = t_155;
-                  cw_m1[e] = t_156;
+                for (int64_t er_k = 0; er_k < (((5 - lid) + 127) / 128); er_k++) {
+                  int64_t er = (lid + (er_k * 128));
+                  int64_t r_285 = ((y0 - 1) + er);
+                  float t_286 = fmaxf(0.0f, ((1.6666666f * (((float)r_285) + 0.5f)) - 0.5f));
+                  int64_t t_287 = imin(((int64_t)floorf(t_286)), 4);
+                  int64_t t_288 = ((t_287 < 4) ? (t_287 + 1) : t_287);
+                  float t_289 = ((t_287 < 4) ? (t_286 - ((float)t_287)) : 0.0f);
+                  ri0_m1[er] = t_287;
+                  ri1_m1[er] = t_288;
+                  rw_m1[er] = t_289;
+                }
+                for (int64_t ec_k = 0; ec_k < (((5 - lid) + 127) / 128); ec_k++) {
+                  int64_t ec = (lid + (ec_k * 128));
+                  int64_t c_290 = ((x0 - 1) + ec);
+                  float t_291 = fmaxf(0.0f, ((2.0f * (((float)c_290) + 0.5f)) - 0.5f));
+                  int64_t t_292 = imin(((int64_t)floorf(t_291)), 5);
+                  int64_t t_293 = ((t_292 < 5) ? (t_292 + 1) : t_292);
+                  float t_294 = ((t_292 < 5) ? (t_291 - ((float)t_292)) : 0.0f);
+                  ci0_m1[ec] = t_292;
+                  ci1_m1[ec] = t_293;
+                  cw_m1[ec] = t_294;
                 }
               }
-              for (int64_t lid = 0; lid < 64; lid++) {
-                int64_t w = (gid - 120);
+              for (int64_t lid = 0; lid < 128; lid++) {
+                int64_t w = (gid - 80);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((324 - lid) + 63) / 64); e_k++) {
-                  int64_t e = (lid + (e_k * 64));
-                  int64_t y_157 = ((y0 - 1) + (e / 18));
-                  int64_t x_158 = ((x0 - 1) + (e % 18));
-                  float m = (-INFINITY);
-                  if ((((y_157 >= 0) && (y_157 < 3)) && ((x_158 >= 0) && (x_158 < 3)))) {
-                    int64_t t_159 = ri0_m1[(e / 18)];
-                    int64_t t_160 = ri1_m1[(e / 18)];
-                    int64_t t_161 = ci0_m1[(e % 18)];
-                    int64_t t_162 = ci1_m1[(e % 18)];
-                    float t_163 = rw_m1[(e / 18)];
-                    float t_164 = cw_m1[(e % 18)];
-                    float t_165 = (((1.0f - t_163) * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_159 * 6)) + t_162)]))) + (t_163 * (((1.0f - t_164) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_161)]) + (t_164 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_160 * 6)) + t_162)]))));
-                    m = (((t_165 > m) || (t_165 != t_165)) ? t_165 : m);
-                    float t_166 = B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (y_157 * 3)) + x_158)];
-                    m = (((t_166 > m) || (t_166 != t_166)) ? t_166 : m);
-                  }
-                  lvmax[e] = m;
-                }
-              }
-              for (int64_t lid = 0; lid < 64; lid++) {
-                int64_t w = (gid - 120);
-                int64_t plane = w;
-                int64_t y0 = 0;
-                int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (((256 - lid) + 63) / 64); o_k++) {
-                  int64_t o = (lid + (o_k * 64));
-                  int64_t ly_167 = (o / 16);
-                  int64_t lx_168 = (o % 16);
-                  int64_t y_169 = (y0 + ly_167);
-                  int64_t x_170 = (x0 + lx_168);
-                  if (((y_169 < 3) && (x_170 < 3))) {
-                    float m = (-INFINITY);
-                    for (int64_t dh = 0; dh < 3; dh++) {
-                      for (int64_t dw = 0; dw < 3; dw++) {
-                        m = (((lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] > m) || (lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] != lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))])) ? lvmax[(((ly_167 + dh) * 18) + (lx_168 + dw))] : m);
-                      }
+                for (int64_t e_k = 0; e_k < (((25 - lid) + 127) / 128); e_k++) {
+                  int64_t e = (lid + (e_k * 128));
+                  int64_t hy_295 = (e / 5);
+                  int64_t hx_296 = (e % 5);
+                  int64_t y_297 = ((y0 - 1) + hy_295);
+                  int64_t at_298 = ((hy_295 * 5) + hx_296);
+                  float m0 = (-INFINITY);
+                  if (((y_297 >= 0) && (y_297 < 3))) {
+                    int64_t t_299 = ri0_m1[hy_295];
+                    int64_t t_300 = ri1_m1[hy_295];
+                    float t_301 = rw_m1[hy_295];
+                    int64_t x_302 = ((x0 - 1) + hx_296);
+                    if (((x_302 >= 0) && (x_302 < 3))) {
+                      int64_t t_303 = ci0_m1[hx_296];
+                      int64_t t_304 = ci1_m1[hx_296];
+                      float t_305 = cw_m1[hx_296];
+                      float t_306 = (((1.0f - t_301) * (((1.0f - t_305) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_299 * 6)) + t_303)]) + (t_305 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_299 * 6)) + t_304)]))) + (t_301 * (((1.0f - t_305) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_300 * 6)) + t_303)]) + (t_305 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_300 * 6)) + t_304)]))));
+                      m0 = (((t_306 > m0) || (t_306 != t_306)) ? t_306 : m0);
+                      float t_307 = B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (y_297 * 3)) + x_302)];
+                      m0 = (((t_307 > m0) || (t_307 != t_307)) ? t_307 : m0);
                     }
-                    B4[((plane * 9) + ((y_169 * 3) + x_170))] = m;
                   }
+                  lvmax[at_298] = m0;
+                }
+              }
+              for (int64_t lid = 0; lid < 128; lid++) {
+                for (int64_t e_k = 0; e_k < (((15 - lid) + 127) / 128); e_k++) {
+                  int64_t e = (lid + (e_k * 128));
+                  int64_t hy_308 = (e / 3);
+                  int64_t lx_309 = (e % 3);
+                  int64_t src_310 = ((hy_308 * 5) + lx_309);
+                  int64_t dst_311 = ((hy_308 * 3) + lx_309);
+                  float lv_312 = lvmax[src_310];
+                  float lv_313 = lvmax[(src_310 + 1)];
+                  float lv_314 = lvmax[(src_310 + 2)];
+                  float m0 = lv_312;
+                  m0 = (((lv_313 > m0) || (lv_313 != lv_313)) ? lv_313 : m0);
+                  m0 = (((lv_314 > m0) || (lv_314 != lv_314)) ? lv_314 : m0);
+                  rowmax[dst_311] = m0;
+                }
+              }
+              for (int64_t lid = 0; lid < 128; lid++) {
+                int64_t w = (gid - 80);
+                int64_t plane = w;
+                int64_t y0 = 0;
+                int64_t x0 = 0;
+                for (int64_t o_k = 0; o_k < (((9 - lid) + 127) / 128); o_k++) {
+                  int64_t o = (lid + (o_k * 128));
+                  int64_t ly_315 = (o / 3);
+                  int64_t lx_316 = (o % 3);
+                  int64_t y_317 = (y0 + ly_315);
+                  int64_t src_318 = ((ly_315 * 3) + lx_316);
+                  int64_t dst_319 = ((plane * 9) + ((y_317 * 3) + (x0 + lx_316)));
+                  float m0 = rowmax[src_318];
+                  float t_320 = rowmax[(src_318 + 3)];
+                  m0 = (((t_320 > m0) || (t_320 != t_320)) ? t_320 : m0);
+                  float t_321 = rowmax[(src_318 + 6)];
+                  m0 = (((t_321 > m0) || (t_321 != t_321)) ? t_321 : m0);
+                  B4[dst_319] = m0;
                 }
               }
             }
