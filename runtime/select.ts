@@ -30,11 +30,10 @@ export class UnknownRuntime extends Error {
 }
 
 interface Candidate {
-  probe(): Promise<string | undefined>;
+  /** auto: whether the user asked for any runtime rather than this one. */
+  probe(auto: boolean): Promise<string | undefined>;
   create(): Promise<Runtime>;
 }
-
-const NOT_IN_BUILD = 'not available in this build';
 
 // The order is auto's order of preference.
 const CANDIDATES: Record<RuntimeName, Candidate> = {
@@ -42,12 +41,11 @@ const CANDIDATES: Record<RuntimeName, Candidate> = {
     probe: async () => (await import('../runtime-cuda/load.js')).probeCuda(),
     create: async () => new (await import('../runtime-cuda/load.js')).CudaRuntime(),
   },
-  // runtime-webgpu/ exists, but generated kernels have no WGSL rendering yet,
-  // and on a machine whose only adapter is SwiftShader the CPU runtime is
-  // ~100× faster: auto must not pick it until both are settled.
+  // A software adapter (SwiftShader) is correct but far slower than the CPU
+  // runtime on the same cores: auto passes it over, --runtime webgpu takes it.
   webgpu: {
-    probe: async () => `${NOT_IN_BUILD} (generated kernels have no WGSL rendering yet; use --runtime cpu)`,
-    create: async () => { throw new Error('unreachable: webgpu is never available'); },
+    probe: async (auto) => (await import('../runtime-webgpu/node.js')).webGpuUnavailableReason({ hardwareOnly: auto }),
+    create: async () => (await import('../runtime-webgpu/node.js')).createNodeWebGpu(),
   },
   cpu: {
     probe: async () => (await import('../runtime-cpu/load.js')).probeCpu(),
@@ -71,7 +69,7 @@ export async function selectRuntime(choice: RuntimeChoice): Promise<Selected> {
   const probes: Probe[] = [];
   for (const name of names) {
     const c = CANDIDATES[name];
-    const unavailable = await c.probe();
+    const unavailable = await c.probe(choice === 'auto');
     probes.push(unavailable === undefined ? { name } : { name, unavailable });
     if (unavailable === undefined) {
       debug(probes, name);

@@ -6,7 +6,10 @@ import { transform } from 'esbuild';
 import { readdirSync, statSync, existsSync, mkdirSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
-const roots = ['dsl', 'compiler', 'runtime-cpu', 'runtime-webgpu', 'runtime-cuda', 'models', 'data', 'eval', 'cli', 'test', 'web', 'bench'];
+// Every top-level source folder: a new folder cannot be forgotten here (a
+// missing one once left dist/runtime/ unbuilt in fresh clones).
+const NOT_SOURCE = new Set(['node_modules', 'dist', 'build', 'tools', 'docs', 'demo-out']);
+const roots = readdirSync('.').filter((d) => !d.startsWith('.') && !NOT_SOURCE.has(d) && statSync(d).isDirectory());
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
