@@ -22,7 +22,7 @@ async function main(): Promise<number> {
   const { program: fd, diagnostics } = checkFiles(['models/defcn.fd']);
   if (!fd) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const graph = lower(fd, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [1, 3, H, W] } }, args: { depth: 50 } });
-  const program = compileGraph(graph, {});
+  const program = compileGraph(graph, { target: 'cuda' });
   const t0 = performance.now();
   const exe = await new CudaRuntime().load(program);
   const loadSeconds = (performance.now() - t0) / 1000;

@@ -113,7 +113,7 @@ for (const [name, build] of Object.entries(CASES)) {
       const want = referenceRun(t);
       for (const fuse of [true, false]) {
         let program: Program;
-        try { program = compileGraph(t.graph, { fuse }); } catch (e) {
+        try { program = compileGraph(t.graph, { fuse, target: 'cuda' }); } catch (e) {
           console.log(`SKIP ${name}: no kernel schedule yet (${(e as Error).message.split('\n')[0]})`);
           return;
         }
@@ -134,7 +134,7 @@ gpu('tiny DeFCN forward (64x64, batch 2): CUDA equals the reference interpreter 
   const params = initParams(graph, 5);
   const image = randomTensor([2, 3, 64, 64], 11, -1, 1);
   const want = interpret(graph, { image }, params);
-  const exe = await cuda.load(compileGraph(graph, {}));
+  const exe = await cuda.load(compileGraph(graph, { target: 'cuda' }));
   await exe.setParams(params);
   const got = await exe.run({ image });
   for (const o of Object.keys(want)) assert.is(compare({ ...got[o], shape: want[o].shape }, want[o], 1e-3, 1e-3), '', o);
