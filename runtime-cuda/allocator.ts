@@ -30,8 +30,8 @@ export class DeviceAllocator {
     const generation = this.native.generation();
     const list = this.cached.get(size);
     const reused = list?.pop();
+    if (reused) this.cachedBytes -= size;
     if (reused && reused.generation === generation) {
-      this.cachedBytes -= size;
       this.liveBytes += size;
       this.native.zero(reused.ptr, size);
       return reused;
