@@ -13,7 +13,7 @@
 // The tile shape comes from the target profile (chooseTile): workgroup
 // memory stays within the target's limit.
 import { Graph, GNode } from '../graph.js';
-import { Expr } from '../kernel/ir.js';
+import { Expr, Stmt } from '../kernel/ir.js';
 import {
   add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, store, sub, threadStrided, v,
 } from '../kernel/build.js';
@@ -59,7 +59,7 @@ export interface GemmTile { TM: number; TNT: number; WGM: number; WGN: number; K
 
 const CPU_PANEL_FLOATS = 8192; // 32 KiB: L1-resident
 
-export function tileWidth(N: number): number { return N >= 32 ? 32 : N >= 16 ? 16 : 8; }
+export function tileWidth(N: number): number { return N >= 64 ? 64 : N >= 32 ? 32 : N >= 16 ? 16 : 8; }
 
 type Table = NonNullable<GemmParts['tables']>[number];
 const elemBytes = (target: Target, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
@@ -72,9 +72,10 @@ export function tileStorageBytes(target: Target, tile: Pick<GemmTile, 'KC' | 'TN
 }
 
 /**
- * CPU: few threads, each a 6 × 32 register tile (12 AVX-512 accumulators),
- * a 32 KiB panel. GPU: up to 256 threads of 4 × 4 tiles, the panel and tables
- * shrunk (K chunk first, then strip width) until they fit the limit.
+ * CPU: few threads, each a 6 × 64 register tile (24 of AVX-512's 32 vector
+ * registers: 24 FMAs per 6 broadcasts and 4 panel loads), a 32 KiB panel.
+ * GPU: up to 256 threads of 4 × 4 tiles, the panel and tables shrunk (K
+ * chunk first, then strip width) until they fit the limit.
  */
 export function chooseTile(s: GemmShape, tables: readonly Table[], profile: GemmProfile = current): GemmTile {
   const { target, limits } = profile;
@@ -125,7 +126,7 @@ export interface GemmParts {
   packRow(k: Expr, TN: number): void;
   /** The panel value of the current row at column j (col = its clamped output column). */
   packValue(j: Expr, col: Expr): Expr;
-  /** Output index of (row, col) in the anchor's output, for the epilogue. */
+  /** Output index of (row, col) in the anchor's output, for the epilogue; columns must be contiguous (flat(row, col) = flat(row, 0) + col). */
   outIndex(problem: Expr, row: Expr, col: Expr): Expr[];
   /** Value added to the accumulator before the epilogue (conv bias). */
   bias(row: Expr): Expr | undefined;
@@ -217,11 +218,15 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
     });
     em.emit(for_('c', idx(0), idx(chunks), chunk));
     const problem = prelude();
-    const epi = em.block(() => {
-      em.emit(let_('row', 'i64', add(v('r0'), I)));
+    const outShape = em.shape(sinkValue);
+    // Columns are contiguous in the output (GemmParts.outIndex), so the flat
+    // offset is the row's base plus the column: operands shaped like the
+    // output are then read at an index the C compiler sees is unit-stride.
+    const epiStore = (guardCol: boolean): Stmt[] => em.block(() => {
       em.emit(let_('cn', 'i64', add(v('n0'), colOf(J))));
       const inner = em.block(() => {
         const at = parts.outIndex(problem, v('row'), v('cn'));
+        if (WGN === 1) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(problem, v('row'), idx(0))), v('cn')));
         em.overrides.set(anchor.outputs[0], () => {
           const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
           const b = parts.bias(v('row'));
@@ -230,9 +235,17 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
         em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
         em.overrides.delete(anchor.outputs[0]);
       });
-      em.emit(if_(and(lt(v('row'), idx(s.M)), lt(v('cn'), idx(s.N))), inner));
+      if (guardCol) em.emit(if_(lt(v('cn'), idx(s.N)), inner));
+      else for (const st of inner) em.emit(st);
     });
-    em.emit(for_('ii', idx(0), idx(TM), [for_('j', idx(0), idx(TNT), epi)]));
+    const rowEpi = em.block(() => {
+      em.emit(let_('row', 'i64', add(v('r0'), I)));
+      // A full strip stores without a per-column test, so the C compiler vectorises the epilogue.
+      const full = s.N % TN === 0 ? [for_('j', idx(0), idx(TNT), epiStore(false))]
+        : [if_(bin('le', add(v('n0'), idx(TN)), idx(s.N)), [for_('j', idx(0), idx(TNT), epiStore(false))], [for_('j', idx(0), idx(TNT), epiStore(true))])];
+      em.emit(if_(lt(v('row'), idx(s.M)), WGN === 1 ? full : [for_('j', idx(0), idx(TNT), epiStore(true))]));
+    });
+    em.emit(for_('ii', idx(0), idx(TM), rowEpi));
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
 }
@@ -306,7 +319,10 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
     },
     packValue(j) {
       const e = add(v('tb'), j);
-      return sel(lload('kok', e, 'bool'), em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), f32(0));
+      // koff is 0 outside the image, so the load is always in bounds: loading
+      // unconditionally lets the C compiler vectorise the column loop (gather + blend).
+      const x = em.bind(em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), 'xv');
+      return sel(lload('kok', e, 'bool'), x, f32(0));
     },
     outIndex: (problem, row, col) => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))],
     bias: (row) => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined),

@@ -63,7 +63,7 @@ test('webgpu matmul tiles are GPU-shaped and correct', () => {
 test('tile choice per target', () => {
   const s = { problems: 1, M: 256, N: 6400, K: 576 };
   const cpu = chooseTile(s, [], { target: 'cpu', limits: { maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024 } });
-  assert.equal([cpu.TM, cpu.TNT, cpu.WGN], [6, 32, 1]);
+  assert.equal([cpu.TM, cpu.TNT, cpu.WGN], [6, 64, 1]);
   const gpu = chooseTile(s, [], { target: 'webgpu', limits: LIMITS });
   assert.ok(gpu.WGM * gpu.WGN === 256 && gpu.TM * gpu.TNT === 16, JSON.stringify(gpu));
   // A tight limit shrinks the K chunk, then the strip, never past the limit.
@@ -78,7 +78,7 @@ test('tile choice per target', () => {
 test('the default target keeps the CPU tiles', () => {
   const t = convGraph(CASES[1]);
   const k = compileGraph(t.graph, { fuse: true }).kernels.find((x) => x.ir.locals.some((a) => a.name === 'panel'))!;
-  assert.ok(k.ir.regs.some((r) => r.name === 'acc' && r.size === 6 * 32));
+  assert.ok(k.ir.regs.some((r) => r.name === 'acc' && r.size === 6 * 64));
 });
 
 test.run();
