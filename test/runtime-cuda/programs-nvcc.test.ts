@@ -1,5 +1,6 @@
-// Every kernel of the programs the test suite builds, rendered by renderCuda
-// and compiled by nvcc for sm_90 and sm_75 (one process per architecture per
+// Every kernel of the programs the test suite builds, scheduled for the cuda
+// target (compileGraph's GEMM tile profile), rendered by renderCuda and
+// compiled by nvcc for sm_90 and sm_75 (one process per architecture per
 // translation unit): the tiny DeFCN forward, the ResNet-50-FPN DeFCN forward
 // at 800×1216 and the tiny training step. Registers, spills and stack per
 // kernel are printed and written to test/runtime-cuda/cuda-resources.txt
@@ -24,7 +25,7 @@ const haveNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { stdio: 'ignore' })
 function defcn(shape: number[], args: Record<string, number>): Program {
   const { program, diagnostics } = checkFiles(['models/defcn.fd']);
   if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
-  return compileGraph(lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape } }, args }), {});
+  return compileGraph(lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape } }, args }), { target: 'cuda' });
 }
 
 /** The programs, or the reason one cannot be compiled to kernels yet. */
@@ -34,7 +35,7 @@ function programs(): { name: string; program?: Program; skipped?: string }[] {
     { name: 'defcn-r50-fpn-800x1216', program: defcn([1, 3, 800, 1216], { depth: 50 }) },
   ];
   try {
-    out.push({ name: 'train-step-tiny-32', program: compileGraph(tinyStep().graph, {}) });
+    out.push({ name: 'train-step-tiny-32', program: compileGraph(tinyStep().graph, { target: 'cuda' }) });
   } catch (e) {
     out.push({ name: 'train-step-tiny-32', skipped: (e as Error).message.split('\n')[0] });
   }
