@@ -33,19 +33,28 @@ export const compileSuite: BenchSuite = {
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'fusedet-bench-cache-'));
     try {
-      const cold = runOnce(dir);
-      const warm = runOnce(dir);
-      const coldLoad = loadSeconds(cold.setup), warmLoad = loadSeconds(warm.setup);
-      const cmd = `FUSEDET_CACHE_DIR=${dir} node dist/cli/main.js run models/defcn.fd --entry DeFCN --runtime cpu --input image=f32[1,3,${SIZE},${SIZE}]`;
-      const rows: BenchRow[] = [
-        { what: 'graph compile + load (C compile), cold cache', ours: coldLoad ?? NaN, baseline: null, baselineName: '', unit: 's', ratio: null, notes: [cold.setup] },
-        { what: 'graph compile + load, warm cache', ours: warmLoad ?? NaN, baseline: coldLoad, baselineName: 'cold cache', unit: 's', ratio: coldLoad && warmLoad ? coldLoad / warmLoad : null, notes: [warm.setup] },
-        { what: 'whole `fusedet run` process (check, lower, init, compile, load, one forward), cold', ours: cold.seconds, baseline: null, baselineName: '', unit: 's', ratio: null },
-        { what: 'whole `fusedet run` process, warm', ours: warm.seconds, baseline: cold.seconds, baselineName: 'cold', unit: 's', ratio: cold.seconds / warm.seconds },
-      ];
-      return { rows, raw: { size: SIZE, cold, warm, coldLoad, warmLoad }, notes: [`each figure from a child process: ${cmd} (cold: fresh cache folder; warm: the same command again)`] };
+      return measure(dir);
+    } catch (e) {
+      // A failed child (no C compiler, no addon) is a row saying why, not a crashed bench run.
+      const err = e as { stderr?: string; message: string };
+      const why = (err.stderr || err.message).trim().split('\n').slice(0, 3).join(' / ');
+      return { rows: [{ what: 'R50 DeFCN compile: failed', ours: NaN, baseline: null, baselineName: '', unit: 's', ratio: null, notes: [why] }], raw: { error: why }, notes: [`compile suite failed: ${why}`] };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   },
 };
+
+function measure(dir: string): { rows: BenchRow[]; raw: unknown; notes: string[] } {
+  const cold = runOnce(dir);
+  const warm = runOnce(dir);
+  const coldLoad = loadSeconds(cold.setup), warmLoad = loadSeconds(warm.setup);
+  const cmd = `FUSEDET_CACHE_DIR=${dir} node dist/cli/main.js run models/defcn.fd --entry DeFCN --runtime cpu --input image=f32[1,3,${SIZE},${SIZE}]`;
+  const rows: BenchRow[] = [
+    { what: 'graph compile + load (C compile), cold cache', ours: coldLoad ?? NaN, baseline: null, baselineName: '', unit: 's', ratio: null, notes: [cold.setup] },
+    { what: 'graph compile + load, warm cache', ours: warmLoad ?? NaN, baseline: coldLoad, baselineName: 'cold cache', unit: 's', ratio: coldLoad && warmLoad ? coldLoad / warmLoad : null, notes: [warm.setup] },
+    { what: 'whole `fusedet run` process (check, lower, init, compile, load, one forward), cold', ours: cold.seconds, baseline: null, baselineName: '', unit: 's', ratio: null },
+    { what: 'whole `fusedet run` process, warm', ours: warm.seconds, baseline: cold.seconds, baselineName: 'cold', unit: 's', ratio: cold.seconds / warm.seconds },
+  ];
+  return { rows, raw: { size: SIZE, cold, warm, coldLoad, warmLoad }, notes: [`each figure from a child process: ${cmd} (cold: fresh cache folder; warm: the same command again)`] };
+}
