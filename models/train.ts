@@ -7,11 +7,12 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainStep } from '../compiler/train-step.js';
-import type { Tensor } from '../compiler/tensor.js';
+import { Tensor, scalar } from '../compiler/tensor.js';
 import type { ConcreteType } from '../compiler/types.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint/store.js';
 import type { BatchSource } from './fixed-batch.js';
 import { LogEntry, writeLossPlot } from './loss-plot.js';
+import { probeNonFinite } from './nan-probe.js';
 import { Schedule, lrAt } from './schedule.js';
 import type { StepRunner } from './step-runner.js';
 
@@ -125,8 +126,10 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
         const what = term === 'grad_norm' || term === undefined
           ? `the gradient norm is ${r.scalars.grad_norm}${r.firstNonFinite ? `; first non-finite tensor: the update of '${r.firstNonFinite}'` : ''}`
           : `loss term '${term}' is ${r.scalars[term]}`;
+        const state = await o.runner.getState();
+        const probe = probeNonFinite(o.step.graph, { ...inputs, lr: scalar('f32', lr), loss_scale: scalar('f32', o.lossScale) }, state);
         const kept = latestCheckpoint(o.dir);
-        throw new TrainError(`step ${s}: non-finite training step: ${what}. Stopped without applying it; ${kept ? `last good checkpoint ${kept} is intact` : 'no checkpoint was written yet'}. Lower --lr or add --clip`);
+        throw new TrainError(`step ${s}: non-finite training step: ${what}${probe ? `; first non-finite value: ${probe}` : ''}. Stopped without applying it; ${kept ? `last good checkpoint ${kept} is intact` : 'no checkpoint was written yet'}. Lower --lr or add --clip`);
       }
       log.push(entry);
       o.onStep?.(entry);

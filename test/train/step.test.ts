@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initParams } from '../../compiler/init.js';
-import { Tensor } from '../../compiler/tensor.js';
+import { Tensor, scalar } from '../../compiler/tensor.js';
+import { probeNonFinite } from '../../models/nan-probe.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { referenceRunner } from '../../models/step-runner.js';
 import { compareStep, tinyStep } from './tiny.js';
@@ -53,6 +54,9 @@ test('an injected NaN in the input: finite = 0, the first non-finite update name
   assert.type(res.firstNonFinite, 'string');
   const after = await r.getState();
   for (const [k, t] of before) assert.equal(Array.from(after.get(k)!.data), Array.from(t.data), k);
+  // The probe finds the injected value first, in graph order.
+  const probe = probeNonFinite(step.graph, { ...bad, lr: scalar('f32', 0.01), loss_scale: scalar('f32', 1) }, before);
+  assert.match(probe ?? '', /^input 'image' .*element 7 is NaN/);
 });
 
 test('one step of tiny DeFCN (3DMF): CPU runtime equals the reference within tolerance (or names the kernel it lacks)', async () => {
