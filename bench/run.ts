@@ -36,7 +36,8 @@ async function suites(): Promise<BenchSuite[]> {
   const { cpuSuite } = await import('./cpu-suite.js');
   const { webgpuSuite } = await import('./webgpu-suite.js');
   const { compileSuite } = await import('./compile-suite.js');
-  return [evalSuite, cpuSuite, webgpuSuite, compileSuite];
+  const { trainSuite } = await import('./train-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite];
 }
 
 function writeAtomic(path: string, text: string): void {
