@@ -5,15 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.js';
 
-// Until tools/build.mjs lists `runtime` among its roots, dist/runtime/ is
-// missing and only the reference path of `fusedet run` can work.
-const selectBuilt = existsSync(fileURLToPath(new URL('../../runtime/select.js', import.meta.url)));
-if (!selectBuilt) process.stdout.write('SKIP fusedet run --runtime cpu: dist/runtime/ is not built (tools/build.mjs must list "runtime" among its roots)\n');
 
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-run-test-'));
 process.env.FUSEDET_CACHE_DIR = join(dir, 'cache');
@@ -56,7 +50,7 @@ function checksumOf(out: string): string {
   return `${m![1]} ${m![2]}`;
 }
 
-if (selectBuilt) test('reference and cpu agree; --compare prints small errors', async () => {
+test('reference and cpu agree; --compare prints small errors', async () => {
   const ref = await cli(...base, '--runtime', 'reference', '--seed', '3');
   assert.is(ref.code, 0, ref.err);
   assert.match(ref.out, /time: [\d.]+ ms on the reference interpreter/);
