@@ -35,6 +35,7 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
   python3 tools/gpu/bench_torch.py --out bench/results 2> "$logs/torch-bench.log"; r=$?
   tail -5 "$logs/torch-bench.log" >&2
   [ $r -ne 0 ] && rc=$r
+  python3 tools/gpu/summary.py bench/results || true
 fi
-if [ -n "${OUT:-}" ]; then cp bench/results/*.json "$OUT/" 2>/dev/null || true; fi
+if [ -n "${OUT:-}" ]; then cp bench/results/*.json bench/results/*.md "$OUT/" 2>/dev/null || true; fi
 exit $rc
