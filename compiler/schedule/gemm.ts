@@ -81,9 +81,15 @@ export function chooseTile(s: GemmShape, tables: readonly Table[], profile: Gemm
   const { target, limits } = profile;
   const fits = (t: GemmTile): boolean => tileStorageBytes(target, t, tables) <= limits.maxWorkgroupStorageBytes;
   if (target === 'cpu') {
-    const TM = 6, TN = tileWidth(s.N);
+    const TM = 6;
     const WGM = Math.min(64, Math.ceil(s.M / TM), limits.maxInvocations);
-    return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.min(s.K, Math.floor(CPU_PANEL_FLOATS / TN)) };
+    // Panel and tables share 32 KiB counted in 4-byte words, as WGSL stores
+    // them: CPU-shaped programs also load on SwiftShader (32 KiB) unchanged.
+    for (let TN = tileWidth(s.N); ; TN >>= 1) {
+      const tableWords = tables.reduce((n, tab) => n + tab.size(TN) * tab.arrays.length, 0);
+      const KC = Math.min(s.K, Math.floor((CPU_PANEL_FLOATS - tableWords) / TN));
+      if (KC >= Math.min(s.K, 64) || TN === 8) return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.max(1, KC) };
+    }
   }
   const TM = 4, TNT = 4;
   let WGN = s.N >= 64 ? 16 : s.N >= 32 ? 8 : s.N >= 16 ? 4 : 2;
