@@ -15,98 +15,99 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[576];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[1152];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = (gid / 15);
-      int64_t q_1 = (gid % 15);
+      int64_t q_0 = (gid / 8);
+      int64_t q_1 = (gid % 8);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col_2 = imin((n0 + (e % 32)), 479);
-        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+        int64_t col_2 = imin((n0 + (e % 64)), 479);
+        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
+        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
         uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
         koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
         kok[e] = ok_5;
       }
-      for (int64_t e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+        int64_t c0_6 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = (gid / 15);
-        int64_t q_8 = (gid % 15);
+        int64_t q_7 = (gid / 8);
+        int64_t q_8 = (gid % 8);
         int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = (q_8 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 480));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_9 = (gid / 15);
-        int64_t q_10 = (gid % 15);
-        int64_t nimg = q_9;
+        int64_t q_10 = (gid / 8);
+        int64_t q_11 = (gid % 8);
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = (q_11 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -114,20 +115,29 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_11 = (gid / 15);
-      int64_t q_12 = (gid % 15);
-      int64_t nimg = q_11;
+      int64_t q_12 = (gid / 8);
+      int64_t q_13 = (gid % 8);
+      int64_t nimg = q_12;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = (q_13 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 480))) {
-            B3[((((nimg * 7680) + (((grp * 16) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 64) <= 480)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 480)) {
+                B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -197,102 +207,103 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[192];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[384];
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q_0 = (gid / 15);
-      int64_t q_1 = (gid % 15);
+      int64_t q_0 = (gid / 8);
+      int64_t q_1 = (gid % 8);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 32)), 479);
-        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+        int64_t col_2 = imin((n0 + (e % 64)), 479);
+        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
+        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
         uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
         koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
         kok[e] = ok_5;
       }
-      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+        int64_t c0_6 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
       }
     }
     {
       const int64_t lid = 0;
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 15);
-        int64_t q_8 = (gid % 15);
+        int64_t q_7 = (gid / 8);
+        int64_t q_8 = (gid % 8);
         int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = (q_8 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 480));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       {
         const int64_t lid = 0;
-        int64_t q_9 = (gid / 15);
-        int64_t q_10 = (gid % 15);
-        int64_t nimg = q_9;
+        int64_t q_10 = (gid / 8);
+        int64_t q_11 = (gid % 8);
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = (q_11 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -301,20 +312,29 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = (gid / 15);
-      int64_t q_12 = (gid % 15);
-      int64_t nimg = q_11;
+      int64_t q_12 = (gid / 8);
+      int64_t q_13 = (gid % 8);
+      int64_t nimg = q_12;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = (q_13 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 480))) {
-            B3[((((nimg * 1920) + (((grp * 4) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 64) <= 480)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 480)) {
+                B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+              }
+            }
           }
         }
       }

@@ -4,100 +4,101 @@ __device__ __forceinline__ long long imin(long long a, long long b) { return a <
 extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 15);
-    long long q_1 = (gid % 15);
+    long long q_0 = (gid / 8);
+    long long q_1 = (gid % 8);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q_1 * 32);
+    long long n0 = (q_1 * 64);
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col_2 = imin((n0 + (e % 32)), 479);
-      long long ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+      long long col_2 = imin((n0 + (e % 64)), 479);
+      long long ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
+      long long iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
       bool ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
       koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
       kok[e] = ok_5;
     }
-    for (long long e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+      long long c0_6 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 15);
-      long long q_8 = (gid % 15);
+      long long q_7 = (gid / 8);
+      long long q_8 = (gid % 8);
       long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_8 * 32);
+      long long n0 = (q_8 * 64);
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+      for (long long kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 480));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 15);
-      long long q_10 = (gid % 15);
-      long long nimg = q_9;
+      long long q_10 = (gid / 8);
+      long long q_11 = (gid % 8);
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_10 * 32);
+      long long n0 = (q_11 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -106,20 +107,29 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 15);
-    long long q_12 = (gid % 15);
-    long long nimg = q_11;
+    long long q_12 = (gid / 8);
+    long long q_13 = (gid % 8);
+    long long nimg = q_12;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q_12 * 32);
+    long long n0 = (q_13 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 480))) {
-          B3[((((nimg * 7680) + (((grp * 16) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 64) <= 480)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 480)) {
+              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -180,100 +190,101 @@ extern "C" __global__ void __launch_bounds__(64) k1_group_norm_relu(float* __res
 extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 15);
-    long long q_1 = (gid % 15);
+    long long q_0 = (gid / 8);
+    long long q_1 = (gid % 8);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q_1 * 32);
+    long long n0 = (q_1 * 64);
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 32)), 479);
-      long long ih_3 = (((col_2 / 24) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 24) - 1) + ((e / 32) % 3));
+      long long col_2 = imin((n0 + (e % 64)), 479);
+      long long ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
+      long long iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
       bool ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
       koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
       kok[e] = ok_5;
     }
-    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 2) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 2) % 3) - 1)) < 24))));
+      long long c0_6 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 15);
-      long long q_8 = (gid % 15);
+      long long q_7 = (gid / 8);
+      long long q_8 = (gid % 8);
       long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_8 * 32);
+      long long n0 = (q_8 * 64);
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 480));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 15);
-      long long q_10 = (gid % 15);
-      long long nimg = q_9;
+      long long q_10 = (gid / 8);
+      long long q_11 = (gid % 8);
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_10 * 32);
+      long long n0 = (q_11 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -282,20 +293,29 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 15);
-    long long q_12 = (gid % 15);
-    long long nimg = q_11;
+    long long q_12 = (gid / 8);
+    long long q_13 = (gid % 8);
+    long long nimg = q_12;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q_12 * 32);
+    long long n0 = (q_13 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 480))) {
-          B3[((((nimg * 1920) + (((grp * 4) + row) * 480)) + ((cn / 24) * 24)) + (cn % 24))] = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        if (((n0 + 64) <= 480)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 480)) {
+              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            }
+          }
         }
       }
     }

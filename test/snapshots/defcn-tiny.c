@@ -22,26 +22,26 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[864];
-    int64_t koff[288];
-    uint8_t kok[288];
-    float acc[192];
+    float panel[1728];
+    int64_t koff[576];
+    uint8_t kok[576];
+    float acc[384];
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q_0 = (gid / 32);
-      int64_t q_1 = (gid % 32);
+      int64_t q_0 = (gid / 16);
+      int64_t q_1 = (gid % 16);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 32)), 1023);
-        int64_t ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 32) % 3));
+        int64_t col_2 = imin((n0 + (e % 64)), 1023);
+        int64_t ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 64) / 3));
+        int64_t iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 64) % 3));
         uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
         koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
         kok[e] = ok_5;
@@ -50,47 +50,48 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     {
       const int64_t lid = 0;
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 32);
-        int64_t q_7 = (gid % 32);
+        int64_t q_6 = (gid / 16);
+        int64_t q_7 = (gid % 16);
         int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = (q_7 * 64);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 27) + kk);
           if ((kg < 27)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 4096));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t j = 0; j < 64; j++) {
+              float xv_8 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_8 : 0.0f);
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = (gid / 32);
-        int64_t q_9 = (gid % 32);
-        int64_t nimg = q_8;
+        int64_t q_9 = (gid / 16);
+        int64_t q_10 = (gid % 16);
+        int64_t nimg = q_9;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = (q_10 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 27; kk++) {
@@ -102,8 +103,8 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -112,22 +113,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     {
       const int64_t lid = 0;
-      int64_t q_10 = (gid / 32);
-      int64_t q_11 = (gid % 32);
-      int64_t nimg = q_10;
+      int64_t q_11 = (gid / 16);
+      int64_t q_12 = (gid % 16);
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = (q_12 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 1024))) {
-            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-            B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t_13;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_13 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+            B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_14;
           }
         }
       }
@@ -174,71 +175,69 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[288];
-    uint8_t kok[288];
-    float acc[384];
+    float panel[2304];
+    int64_t koff[576];
+    uint8_t kok[576];
+    float acc[768];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+      for (int64_t e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = ((((col_2 / 8) * 2) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = ((((col_2 % 8) * 2) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
-        koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = ((((col_1 / 8) * 2) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = ((((col_1 % 8) * 2) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
+        koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 36) + kk);
           if ((kg < 36)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 256));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t j = 0; j < 64; j++) {
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
@@ -250,8 +249,8 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -259,22 +258,21 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 8) && (cn < 64))) {
-            float t_12 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
+        int64_t row = (r0 + ii);
+        if ((row < 8)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
           }
         }
       }
@@ -293,85 +291,83 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[384];
+    float panel[4608];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[768];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+      for (int64_t e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (((18 - lid) + 1) / 2); e_k++) {
+      for (int64_t e_k = 0; e_k < (((36 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
@@ -383,8 +379,8 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -392,21 +388,20 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 8) && (cn < 64))) {
-            float t_13 = (((acc[lid * 192 + ((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
+        int64_t row = (r0 + ii);
+        if ((row < 8)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
           }
         }
       }
@@ -426,71 +421,69 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[128];
-    int64_t koff[32];
-    uint8_t kok[32];
-    float acc[384];
+    float panel[256];
+    int64_t koff[64];
+    uint8_t kok[64];
+    float acc[768];
     float wv[12];
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
+      for (int64_t e_k = 0; e_k < (((64 - lid) + 1) / 2); e_k++) {
         int64_t e = (lid + (e_k * 2));
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) * 2) + (e / 32));
-        int64_t iw_4 = ((col_2 % 8) * 2);
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
-        koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) * 2) + (e / 64));
+        int64_t iw_3 = ((col_1 % 8) * 2);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
+        koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
+        kok[e] = ok_4;
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_6 = (gid / 2);
-        int64_t q_7 = (gid % 2);
-        int64_t nimg = q_6;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q_7 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
           int64_t kk = (lid + (kk_k * 2));
           int64_t kg = ((c * 4) + kk);
           if ((kg < 4)) {
             int64_t kr = 0;
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + (kg * 256));
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            for (int64_t j = 0; j < 64; j++) {
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_8 = (gid / 2);
-        int64_t q_9 = (gid % 2);
-        int64_t nimg = q_8;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
-        int64_t n0 = (q_9 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
@@ -502,8 +495,8 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -511,24 +504,23 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
-      int64_t n0 = (q_11 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 8) && (cn < 64))) {
-            float t_12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-            float t_13 = (((acc[lid * 192 + ((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t_14 = (t_12 + t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
+        int64_t row = (r0 + ii);
+        if ((row < 8)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+            float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t_11 = (t_9 + t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
           }
         }
       }
@@ -593,7 +585,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t tb = (kr * 16);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -603,8 +596,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
@@ -629,21 +622,21 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 16))) {
-            float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_9;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
           }
         }
       }
@@ -719,7 +712,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -731,8 +725,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -757,20 +751,20 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 16))) {
-            float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_8;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
           }
         }
       }
@@ -836,7 +830,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t tb = (kr * 16);
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -846,8 +841,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -872,23 +867,23 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 16))) {
-            float t_8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_10 = (t_8 + t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_11;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+            float t_10 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_11 = (t_9 + t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_12;
           }
         }
       }
@@ -953,7 +948,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -963,8 +959,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -989,21 +985,32 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 4))) {
-            float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_9;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+              }
+            }
           }
         }
       }
@@ -1079,7 +1086,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -1091,8 +1099,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1117,20 +1125,30 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 4))) {
-            float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_8;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+              }
+            }
           }
         }
       }
@@ -1196,7 +1214,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1206,8 +1225,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1232,23 +1251,36 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 4))) {
-            float t_8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-            float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_10 = (t_8 + t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_11;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_11 = (t_9 + t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                float t_13 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_14 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_15 = (t_13 + t_14);
+                float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+              }
+            }
           }
         }
       }
@@ -1321,7 +1353,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -1333,8 +1366,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1359,19 +1392,28 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 4))) {
-            B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -1445,7 +1487,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -1457,8 +1500,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1483,22 +1526,22 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 16))) {
-            float t_8 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t_9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t_10 = (t_8 + t_9);
-            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_10;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t_10 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t_11 = (t_9 + t_10);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_11;
           }
         }
       }
@@ -1515,85 +1558,83 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[256];
-    int64_t koff[32];
-    uint8_t kok[32];
-    uint8_t kcont[2];
-    float acc[576];
+    float panel[512];
+    int64_t koff[64];
+    uint8_t kok[64];
+    uint8_t kcont[4];
+    float acc[1152];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = ((col_2 / 8) + (e / 32));
-        int64_t iw_4 = (col_2 % 8);
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = ((col_1 / 8) + (e / 64));
+        int64_t iw_3 = (col_1 % 8);
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (((2 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((4 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && (((((c0_6 / 8) + (e / 2)) >= 0) && (((c0_6 / 8) + (e / 2)) < 8)) && (((c0_6 % 8) >= 0) && (((c0_6 + 15) % 8) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && (((((c0_5 / 8) + (e / 4)) >= 0) && (((c0_5 / 8) + (e / 4)) < 8)) && (((c0_5 % 8) >= 0) && (((c0_5 + 15) % 8) < 8))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
             int64_t kr = 0;
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + (kg * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
@@ -1605,8 +1646,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -1614,23 +1655,22 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 64))) {
-            float t_13 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
-            float t_14 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t_15 = (t_13 + t_14);
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_10 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            float t_11 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_12 = (t_10 + t_11);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_12;
           }
         }
       }
@@ -1703,7 +1743,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -1715,8 +1756,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1741,19 +1782,28 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 4))) {
-            B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -1815,7 +1865,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t tb = (kr * 8);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1825,8 +1876,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
@@ -1851,19 +1902,28 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 1))) {
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -1879,98 +1939,96 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[576];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[1152];
     float wv[18];
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+      for (int64_t e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -1978,20 +2036,19 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 64))) {
-            B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -2064,7 +2121,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -2076,8 +2134,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
@@ -2102,19 +2160,19 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 16))) {
-            B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -2194,7 +2252,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+              float xv_6 = B0[(xrow + koff[(tb + j)])];
+              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2204,8 +2263,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -2230,19 +2289,28 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 1))) {
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -2312,102 +2380,100 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[192];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[384];
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
       }
     }
     {
       const int64_t lid = 0;
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       {
         const int64_t lid = 0;
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -2416,20 +2482,19 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 3) && (cn < 64))) {
-            B3[((((nimg * 192) + (((grp * 3) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 3) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 3)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -2446,102 +2511,100 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[192];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[384];
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
       }
     }
     {
       const int64_t lid = 0;
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       {
         const int64_t lid = 0;
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -2550,25 +2613,24 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 64))) {
-            float t_13 = B4[0];
-            float t_14 = (acc[lid * 192 + ((ii * 32) + j)] + B2[((grp * 4) + row)]);
-            float t_15 = (t_13 * t_14);
-            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-            float t_17 = (t_16 * 8.0f);
-            B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_17;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            float t_10 = B4[0];
+            float t_11 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            float t_12 = (t_10 * t_11);
+            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+            float t_14 = (t_13 * 8.0f);
+            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_14;
           }
         }
       }
@@ -2698,7 +2760,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -2711,8 +2774,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2738,19 +2801,19 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 3) && (cn < 16))) {
-            B3[((((nimg * 48) + (((grp * 3) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 3)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -2827,7 +2890,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -2840,8 +2904,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2867,24 +2931,24 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 16))) {
-            float t_8 = B4[1];
-            float t_9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t_10 = (t_8 * t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            float t_12 = (t_11 * 16.0f);
-            B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_12;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            float t_9 = B4[1];
+            float t_10 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t_11 = (t_9 * t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            float t_13 = (t_12 * 16.0f);
+            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_13;
           }
         }
       }
@@ -3014,7 +3078,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3027,8 +3092,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -3054,19 +3119,28 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 3) && (cn < 4))) {
-            B3[((((nimg * 12) + (((grp * 3) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            }
           }
         }
       }
@@ -3143,7 +3217,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3156,8 +3231,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -3183,24 +3258,38 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 4))) {
-            float t_8 = B4[2];
-            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_10 = (t_8 * t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            float t_12 = (t_11 * 32.0f);
-            B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_12;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = B4[2];
+              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_11 = (t_9 * t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              float t_13 = (t_12 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_13;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                float t_14 = B4[2];
+                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_16 = (t_14 * t_15);
+                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+                float t_18 = (t_17 * 32.0f);
+                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_18;
+              }
+            }
           }
         }
       }
@@ -3273,7 +3362,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3285,8 +3375,8 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
@@ -3311,19 +3401,28 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 16) && (cn < 1))) {
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
           }
         }
       }
@@ -3452,7 +3551,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3465,8 +3565,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3492,19 +3592,28 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 3) && (cn < 1))) {
-            B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            }
           }
         }
       }
@@ -3581,7 +3690,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3594,8 +3704,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3621,24 +3731,38 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 1))) {
-            float t_8 = B4[3];
-            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_10 = (t_8 * t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            float t_12 = (t_11 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = B4[3];
+              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_11 = (t_9 * t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              float t_13 = (t_12 * 64.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                float t_14 = B4[3];
+                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_16 = (t_14 * t_15);
+                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+                float t_18 = (t_17 * 64.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+              }
+            }
           }
         }
       }
@@ -3715,7 +3839,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -3728,8 +3853,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3755,24 +3880,38 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 4) && (cn < 1))) {
-            float t_8 = B4[4];
-            float t_9 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_10 = (t_8 * t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            float t_12 = (t_11 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
+        int64_t row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = B4[4];
+              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_11 = (t_9 * t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              float t_13 = (t_12 * 128.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                float t_14 = B4[4];
+                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_16 = (t_14 * t_15);
+                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+                float t_18 = (t_17 * 128.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+              }
+            }
           }
         }
       }
@@ -4511,102 +4650,100 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[288];
-    uint8_t kok[288];
-    uint8_t kcont[18];
-    float acc[192];
+    float panel[6976];
+    int64_t koff[576];
+    uint8_t kok[576];
+    uint8_t kcont[36];
+    float acc[384];
     float wv[6];
     {
       const int64_t lid = 0;
-      int64_t q_0 = (gid / 2);
-      int64_t q_1 = (gid % 2);
+      int64_t q_0 = gid;
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q_1 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (288 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 32)), 63);
-        int64_t ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-        int64_t iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-        koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t col_1 = imin((n0 + (e % 64)), 63);
+        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kok[e] = ok_4;
       }
-      for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_6 = (n0 + ((e % 2) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+        int64_t c0_5 = (n0 + ((e % 4) * 16));
+        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
       }
     }
     {
       const int64_t lid = 0;
       #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 192; ii++) {
-        acc[lid * 192 + ii] = 0.0f;
+      for (int64_t ii = 0; ii < 384; ii++) {
+        acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 1; c++) {
+    for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q_8 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
+          int64_t kg = ((c * 109) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 32);
+            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t g = 0; g < 2; g++) {
-              if (kcont[((kr * 2) + g)]) {
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[((kr * 4) + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 32) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
                 }
               }
             }
           } else {
-            for (int64_t j = 0; j < 32; j++) {
-              panel[((kk * 32) + j)] = 0.0f;
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
             }
           }
         }
       }
       {
         const int64_t lid = 0;
-        int64_t q_9 = (gid / 2);
-        int64_t q_10 = (gid % 2);
-        int64_t nimg = q_9;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
-        int64_t n0 = (q_10 * 32);
+        int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
+          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 109) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
               float w = wv[lid * 6 + ii];
               #pragma GCC unroll 16
-              for (int64_t j = 0; j < 32; j += 16) {
-                vstore16(&acc[lid * 192 + ((ii * 32) + j)], (vload16(&acc[lid * 192 + ((ii * 32) + j)]) + (w * vload16(&panel[((kk * 32) + j)]))));
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
               }
             }
           }
@@ -4615,20 +4752,19 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = (gid / 2);
-      int64_t q_12 = (gid % 2);
-      int64_t nimg = q_11;
+      int64_t q_9 = gid;
+      int64_t nimg = q_9;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
-      int64_t n0 = (q_12 * 32);
+      int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 32; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 1) && (cn < 64))) {
-            B3[((((nimg * 64) + ((grp + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[lid * 192 + ((ii * 32) + j)] + B2[(grp + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 1)) {
+          for (int64_t j = 0; j < 64; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -4726,7 +4862,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -4739,8 +4876,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -4766,19 +4903,19 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 16; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 1) && (cn < 16))) {
-            B3[((((nimg * 16) + ((grp + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[lid * 96 + ((ii * 16) + j)] + B2[(grp + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 1)) {
+          for (int64_t j = 0; j < 16; j++) {
+            int64_t cn = (n0 + j);
+            B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -4876,7 +5013,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -4889,8 +5027,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4916,19 +5054,28 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 1) && (cn < 4))) {
-            B3[((((nimg * 4) + ((grp + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 1)) {
+          if (((n0 + 8) <= 4)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 4)) {
+                B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
+            }
           }
         }
       }
@@ -5024,7 +5171,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
                 }
               }
             }
@@ -5037,8 +5185,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -5064,19 +5212,28 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
+      int64_t q_8 = gid;
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
-        for (int64_t j = 0; j < 8; j++) {
-          int64_t row = (r0 + ii);
-          int64_t cn = (n0 + j);
-          if (((row < 1) && (cn < 1))) {
-            B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+        int64_t row = (r0 + ii);
+        if ((row < 1)) {
+          if (((n0 + 8) <= 1)) {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              int64_t cn = (n0 + j);
+              if ((cn < 1)) {
+                B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
+            }
           }
         }
       }

@@ -5,25 +5,25 @@ __device__ __forceinline__ long long imin(long long a, long long b) { return a <
 extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[864];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  float acc[192];
+  __shared__ float panel[1728];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 32);
-    long long q_1 = (gid % 32);
+    long long q_0 = (gid / 16);
+    long long q_1 = (gid % 16);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q_1 * 32);
+    long long n0 = (q_1 * 64);
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 32)), 1023);
-      long long ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 32) / 3));
-      long long iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 32) % 3));
+      long long col_2 = imin((n0 + (e % 64)), 1023);
+      long long ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 64) / 3));
+      long long iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 64) % 3));
       bool ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
       koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
       kok[e] = ok_5;
@@ -32,46 +32,47 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 32);
-      long long q_7 = (gid % 32);
+      long long q_6 = (gid / 16);
+      long long q_7 = (gid % 16);
       long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q_7 * 32);
+      long long n0 = (q_7 * 64);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (27 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 27) + kk);
         if ((kg < 27)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 4096));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long j = 0; j < 64; j++) {
+            float xv_8 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_8 : 0.0f);
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 32);
-      long long q_9 = (gid % 32);
-      long long nimg = q_8;
+      long long q_9 = (gid / 16);
+      long long q_10 = (gid % 16);
+      long long nimg = q_9;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q_9 * 32);
+      long long n0 = (q_10 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 27; kk++) {
@@ -83,8 +84,8 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -93,22 +94,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 32);
-    long long q_11 = (gid % 32);
-    long long nimg = q_10;
+    long long q_11 = (gid / 16);
+    long long q_12 = (gid % 16);
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q_11 * 32);
+    long long n0 = (q_12 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 1024))) {
-          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-          B2[((((nimg * 4096) + (((grp * 4) + row) * 1024)) + ((cn / 32) * 32)) + (cn % 32))] = t_13;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_13 = (((acc[((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+          float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+          B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_14;
         }
       }
     }
@@ -143,73 +144,71 @@ extern "C" __global__ void __launch_bounds__(64) k1_max_pool2d(float* __restrict
 extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[1152];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  float acc[192];
+  __shared__ float panel[2304];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+    for (long long e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = ((((col_2 / 8) * 2) - 1) + ((e / 32) / 3));
-      long long iw_4 = ((((col_2 % 8) * 2) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
-      koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = ((((col_1 / 8) * 2) - 1) + ((e / 64) / 3));
+      long long iw_3 = ((((col_1 % 8) * 2) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
+      koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q_7 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 36) + kk);
         if ((kg < 36)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 256));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long j = 0; j < 64; j++) {
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
-      long long n0 = (q_9 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
@@ -221,8 +220,8 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -231,22 +230,21 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
-    long long n0 = (q_11 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 8) && (cn < 64))) {
-          float t_12 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
+      long long row = (r0 + ii);
+      if ((row < 8)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_9 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
         }
       }
     }
@@ -256,87 +254,85 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
 extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[2304];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[4608];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((288 - lid) + 1) / 2); e_k++) {
+    for (long long e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (((18 - lid) + 1) / 2); e_k++) {
+    for (long long e_k = 0; e_k < (((36 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
@@ -348,8 +344,8 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -358,21 +354,20 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 8) && (cn < 64))) {
-          float t_13 = (((acc[((ii * 32) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_13;
+      long long row = (r0 + ii);
+      if ((row < 8)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_10 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
         }
       }
     }
@@ -382,73 +377,71 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
 extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[128];
-  __shared__ long long koff[32];
-  __shared__ bool kok[32];
-  float acc[192];
+  __shared__ float panel[256];
+  __shared__ long long koff[64];
+  __shared__ bool kok[64];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((32 - lid) + 1) / 2); e_k++) {
+    for (long long e_k = 0; e_k < (((64 - lid) + 1) / 2); e_k++) {
       long long e = (lid + (e_k * 2));
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) * 2) + (e / 32));
-      long long iw_4 = ((col_2 % 8) * 2);
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && (iw_4 < 16)));
-      koff[e] = (ok_5 ? ((ih_3 * 16) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) * 2) + (e / 64));
+      long long iw_3 = ((col_1 % 8) * 2);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
+      koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
+      kok[e] = ok_4;
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 2);
-      long long q_7 = (gid % 2);
-      long long nimg = q_6;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q_7 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
         long long kk = (lid + (kk_k * 2));
         long long kg = ((c * 4) + kk);
         if ((kg < 4)) {
           long long kr = 0;
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + (kg * 256));
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+          for (long long j = 0; j < 64; j++) {
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_8 = (gid / 2);
-      long long q_9 = (gid % 2);
-      long long nimg = q_8;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
-      long long n0 = (q_9 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
@@ -460,8 +453,8 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -470,24 +463,23 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
-    long long n0 = (q_11 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 8) && (cn < 64))) {
-          float t_12 = B3[(((((grp * 8) + row) * 64) + ((cn / 8) * 8)) + (cn % 8))];
-          float t_13 = (((acc[((ii * 32) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t_14 = (t_12 + t_13);
-          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-          B2[((((nimg * 512) + (((grp * 8) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
+      long long row = (r0 + ii);
+      if ((row < 8)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+          float t_10 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+          float t_11 = (t_9 + t_10);
+          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
         }
       }
     }
@@ -544,7 +536,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
           long long tb = (kr * 16);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -555,8 +548,8 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
@@ -582,21 +575,21 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 16))) {
-          float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_9;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          float t_9 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
         }
       }
     }
@@ -664,7 +657,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -677,8 +671,8 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -704,20 +698,20 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 16))) {
-          float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_8;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          float t_9 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
         }
       }
     }
@@ -774,7 +768,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
           long long tb = (kr * 16);
           long long xrow = (xbase + (kg * 64));
           for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -785,8 +780,8 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -812,23 +807,23 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 16))) {
-          float t_8 = B3[(((((grp * 16) + row) * 16) + ((cn / 4) * 4)) + (cn % 4))];
-          float t_9 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t_10 = (t_8 + t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          B2[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_11;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          float t_9 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+          float t_10 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t_11 = (t_9 + t_10);
+          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_12;
         }
       }
     }
@@ -885,7 +880,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
           long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -896,8 +892,8 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -923,21 +919,32 @@ extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 4))) {
-          float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_9;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+            }
+          }
         }
       }
     }
@@ -1005,7 +1012,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -1018,8 +1026,8 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1045,20 +1053,30 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 4))) {
-          float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_8;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              float t_10 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+            }
+          }
         }
       }
     }
@@ -1115,7 +1133,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
           long long tb = (kr * 8);
           long long xrow = (xbase + (kg * 16));
           for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1126,8 +1145,8 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1153,23 +1172,36 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 4))) {
-          float t_8 = B3[(((((grp * 16) + row) * 4) + ((cn / 2) * 2)) + (cn % 2))];
-          float t_9 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t_10 = (t_8 + t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          B2[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_11;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+            float t_10 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_11 = (t_9 + t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              float t_13 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_14 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_15 = (t_13 + t_14);
+              float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+            }
+          }
         }
       }
     }
@@ -1237,7 +1269,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -1250,8 +1283,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1277,19 +1310,28 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 4))) {
-          B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -1357,7 +1399,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -1370,8 +1413,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1397,22 +1440,22 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 16))) {
-          float t_8 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t_9 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t_10 = (t_8 + t_9);
-          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_10;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          float t_9 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t_10 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t_11 = (t_9 + t_10);
+          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_11;
         }
       }
     }
@@ -1422,87 +1465,85 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
 extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[256];
-  __shared__ long long koff[32];
-  __shared__ bool kok[32];
-  __shared__ bool kcont[2];
-  float acc[192];
+  __shared__ float panel[512];
+  __shared__ long long koff[64];
+  __shared__ bool kok[64];
+  __shared__ bool kcont[4];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((32 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = ((col_2 / 8) + (e / 32));
-      long long iw_4 = (col_2 % 8);
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = ((col_1 / 8) + (e / 64));
+      long long iw_3 = (col_1 % 8);
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (((2 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((4 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && (((((c0_6 / 8) + (e / 2)) >= 0) && (((c0_6 / 8) + (e / 2)) < 8)) && (((c0_6 % 8) >= 0) && (((c0_6 + 15) % 8) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && (((((c0_5 / 8) + (e / 4)) >= 0) && (((c0_5 / 8) + (e / 4)) < 8)) && (((c0_5 % 8) >= 0) && (((c0_5 + 15) % 8) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
           long long kr = 0;
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + (kg * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
@@ -1514,8 +1555,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -1524,23 +1565,22 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 64))) {
-          float t_13 = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
-          float t_14 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t_15 = (t_13 + t_14);
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_15;
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_10 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          float t_11 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t_12 = (t_10 + t_11);
+          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_12;
         }
       }
     }
@@ -1608,7 +1648,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -1621,8 +1662,8 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1648,19 +1689,28 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 4))) {
-          B3[((((nimg * 64) + (((grp * 16) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -1717,7 +1767,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
           long long tb = (kr * 8);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1728,8 +1779,8 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
@@ -1755,19 +1806,28 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 1))) {
-          B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -1777,100 +1837,98 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((288 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (((18 - lid) + 2) / 3); e_k++) {
+    for (long long e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
+      for (long long kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -1879,20 +1937,19 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 64))) {
-          B3[((((nimg * 1024) + (((grp * 16) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[((ii * 32) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
         }
       }
     }
@@ -1960,7 +2017,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -1973,8 +2031,8 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
@@ -2000,19 +2058,19 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 16))) {
-          B3[((((nimg * 256) + (((grp * 16) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
         }
       }
     }
@@ -2084,7 +2142,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
           long long tb = (kr * 8);
           long long xrow = (xbase + (kg / 9));
           for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? B0[(xrow + koff[(tb + j)])] : 0.0f);
+            float xv_6 = B0[(xrow + koff[(tb + j)])];
+            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2095,8 +2154,8 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -2122,19 +2181,28 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 1))) {
-          B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -2195,100 +2263,98 @@ extern "C" __global__ void __launch_bounds__(64) k20_group_norm_relu(float* __re
 extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -2297,20 +2363,19 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 3) && (cn < 64))) {
-          B3[((((nimg * 192) + (((grp * 3) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[((ii * 32) + j)] + B2[((grp * 3) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 3)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 3) + row)]);
         }
       }
     }
@@ -2320,100 +2385,98 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -2422,25 +2485,24 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 64))) {
-          float t_13 = B4[0];
-          float t_14 = (acc[((ii * 32) + j)] + B2[((grp * 4) + row)]);
-          float t_15 = (t_13 * t_14);
-          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-          float t_17 = (t_16 * 8.0f);
-          B3[((((nimg * 256) + (((grp * 4) + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = t_17;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          float t_10 = B4[0];
+          float t_11 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+          float t_12 = (t_10 * t_11);
+          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+          float t_14 = (t_13 * 8.0f);
+          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_14;
         }
       }
     }
@@ -2559,7 +2621,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -2572,8 +2635,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2599,19 +2662,19 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 3) && (cn < 16))) {
-          B3[((((nimg * 48) + (((grp * 3) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 3)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
         }
       }
     }
@@ -2679,7 +2742,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -2692,8 +2756,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2719,24 +2783,24 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 16))) {
-          float t_8 = B4[1];
-          float t_9 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t_10 = (t_8 * t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          float t_12 = (t_11 * 16.0f);
-          B3[((((nimg * 64) + (((grp * 4) + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = t_12;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          float t_9 = B4[1];
+          float t_10 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t_11 = (t_9 * t_10);
+          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+          float t_13 = (t_12 * 16.0f);
+          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_13;
         }
       }
     }
@@ -2855,7 +2919,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -2868,8 +2933,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2895,19 +2960,28 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 3) && (cn < 4))) {
-          B3[((((nimg * 12) + (((grp * 3) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 3)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          }
         }
       }
     }
@@ -2975,7 +3049,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -2988,8 +3063,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -3015,24 +3090,38 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 4))) {
-          float t_8 = B4[2];
-          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t_10 = (t_8 * t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          float t_12 = (t_11 * 32.0f);
-          B3[((((nimg * 16) + (((grp * 4) + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = t_12;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = B4[2];
+            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_11 = (t_9 * t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            float t_13 = (t_12 * 32.0f);
+            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_13;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              float t_14 = B4[2];
+              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_16 = (t_14 * t_15);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              float t_18 = (t_17 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_18;
+            }
+          }
         }
       }
     }
@@ -3100,7 +3189,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -3113,8 +3203,8 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
@@ -3140,19 +3230,28 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 16) && (cn < 1))) {
-          B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
         }
       }
     }
@@ -3270,7 +3369,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -3283,8 +3383,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3310,19 +3410,28 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 3) && (cn < 1))) {
-          B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+      long long row = (r0 + ii);
+      if ((row < 3)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          }
         }
       }
     }
@@ -3390,7 +3499,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -3403,8 +3513,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3430,24 +3540,38 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 1))) {
-          float t_8 = B4[3];
-          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t_10 = (t_8 * t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          float t_12 = (t_11 * 64.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = B4[3];
+            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_11 = (t_9 * t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            float t_13 = (t_12 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              float t_14 = B4[3];
+              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_16 = (t_14 * t_15);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              float t_18 = (t_17 * 64.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+            }
+          }
         }
       }
     }
@@ -3515,7 +3639,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -3528,8 +3653,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3555,24 +3680,38 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 4) && (cn < 1))) {
-          float t_8 = B4[4];
-          float t_9 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-          float t_10 = (t_8 * t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          float t_12 = (t_11 * 128.0f);
-          B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_12;
+      long long row = (r0 + ii);
+      if ((row < 4)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_9 = B4[4];
+            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_11 = (t_9 * t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            float t_13 = (t_12 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              float t_14 = B4[4];
+              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_16 = (t_14 * t_15);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              float t_18 = (t_17 * 128.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+            }
+          }
         }
       }
     }
@@ -4305,100 +4444,98 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
 extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[4608];
-  __shared__ long long koff[288];
-  __shared__ bool kok[288];
-  __shared__ bool kcont[18];
-  float acc[192];
+  __shared__ float panel[6976];
+  __shared__ long long koff[576];
+  __shared__ bool kok[576];
+  __shared__ bool kcont[36];
+  float acc[384];
   float wv[6];
   {
-    long long q_0 = (gid / 2);
-    long long q_1 = (gid % 2);
+    long long q_0 = gid;
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q_1 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (288 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 32)), 63);
-      long long ih_3 = (((col_2 / 8) - 1) + ((e / 32) / 3));
-      long long iw_4 = (((col_2 % 8) - 1) + ((e / 32) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && (iw_4 < 8)));
-      koff[e] = (ok_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long col_1 = imin((n0 + (e % 64)), 63);
+      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
+      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
+      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
+      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kok[e] = ok_4;
     }
-    for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_6 = (n0 + ((e % 2) * 16));
-      kcont[e] = ((((c0_6 + 15) <= 63) && ((c0_6 / 8) == ((c0_6 + 15) / 8))) && ((((((c0_6 / 8) - 1) + ((e / 2) / 3)) >= 0) && ((((c0_6 / 8) - 1) + ((e / 2) / 3)) < 8)) && ((((c0_6 % 8) + (((e / 2) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 8) + (((e / 2) % 3) - 1)) < 8))));
+      long long c0_5 = (n0 + ((e % 4) * 16));
+      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
     }
   }
   __syncthreads();
   {
     #pragma unroll
-    for (long long ii = 0; ii < 192; ii++) {
+    for (long long ii = 0; ii < 384; ii++) {
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 1; c++) {
+  for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q_8 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
+        long long kg = ((c * 109) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 32);
+          long long tb = (kr * 64);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long g = 0; g < 2; g++) {
-            if (kcont[((kr * 2) + g)]) {
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[((kr * 4) + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 32) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 32) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
               }
             }
           }
         } else {
-          for (long long j = 0; j < 32; j++) {
-            panel[((kk * 32) + j)] = 0.0f;
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
           }
         }
       }
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 2);
-      long long q_10 = (gid % 2);
-      long long nimg = q_9;
+      long long q_8 = gid;
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
-      long long n0 = (q_10 * 32);
+      long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
-        for (long long kk = 0; kk < 144; kk++) {
+        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 144) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 109) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
             float w = wv[ii];
             #pragma unroll
-            for (long long j = 0; j < 32; j++) {
-              acc[((ii * 32) + j)] = (acc[((ii * 32) + j)] + (w * panel[((kk * 32) + j)]));
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
             }
           }
         }
@@ -4407,20 +4544,19 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 2);
-    long long q_12 = (gid % 2);
-    long long nimg = q_11;
+    long long q_9 = gid;
+    long long nimg = q_9;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
-    long long n0 = (q_12 * 32);
+    long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 32; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 1) && (cn < 64))) {
-          B3[((((nimg * 64) + ((grp + row) * 64)) + ((cn / 8) * 8)) + (cn % 8))] = (acc[((ii * 32) + j)] + B2[(grp + row)]);
+      long long row = (r0 + ii);
+      if ((row < 1)) {
+        for (long long j = 0; j < 64; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[(grp + row)]);
         }
       }
     }
@@ -4506,7 +4642,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? B0[(xrow + koff[(tb + ((g * 16) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
+                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -4519,8 +4656,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -4546,19 +4683,19 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 16; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 1) && (cn < 16))) {
-          B3[((((nimg * 16) + ((grp + row) * 16)) + ((cn / 4) * 4)) + (cn % 4))] = (acc[((ii * 16) + j)] + B2[(grp + row)]);
+      long long row = (r0 + ii);
+      if ((row < 1)) {
+        for (long long j = 0; j < 16; j++) {
+          long long cn = (n0 + j);
+          B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[(grp + row)]);
         }
       }
     }
@@ -4644,7 +4781,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -4657,8 +4795,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -4684,19 +4822,28 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 1) && (cn < 4))) {
-          B3[((((nimg * 4) + ((grp + row) * 4)) + ((cn / 2) * 2)) + (cn % 2))] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+      long long row = (r0 + ii);
+      if ((row < 1)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          }
         }
       }
     }
@@ -4780,7 +4927,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? B0[(xrow + koff[(tb + ((g * 8) + jj))])] : 0.0f);
+                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
+                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
               }
             }
           }
@@ -4793,8 +4941,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = gid;
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -4820,19 +4968,28 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_7 = gid;
-    long long nimg = q_7;
+    long long q_8 = gid;
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
-      for (long long j = 0; j < 8; j++) {
-        long long row = (r0 + ii);
-        long long cn = (n0 + j);
-        if (((row < 1) && (cn < 1))) {
-          B3[((nimg + (grp + row)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+      long long row = (r0 + ii);
+      if ((row < 1)) {
+        if (((n0 + 8) <= 1)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            B3[((nimg + (grp + row)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 1)) {
+              B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          }
         }
       }
     }
