@@ -276,14 +276,30 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const og = O / g, K = Cg * KH * KW;
   const xb = em.buf(xv, 'r'), wb = em.buf(wv, 'r');
   const bb = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
+  const setup = (problem: Expr): void => {
+    em.emit(let_('nimg', 'i64', div(problem, idx(g))));
+    em.emit(let_('grp', 'i64', mod(problem, idx(g))));
+    em.emit(let_('xbase', 'i64', mul(add(mul(v('nimg'), idx(C)), mul(v('grp'), idx(Cg))), idx(H * W))));
+    em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
+  };
+  const a = (row: Expr, k: Expr): Expr => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32');
+  const outIndex = (_problem: Expr, row: Expr, col: Expr): Expr[] => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
+  const bias = (row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined);
+  if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
+    // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
+    return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
+      setup, a, outIndex, bias,
+      packRow: (k) => em.emit(let_('xrow', 'i64', add(v('xbase'), mul(k, idx(H * W))))),
+      packValue: (_j, col) => em.bufLoad(xb, add(v('xrow'), col), 'f32'),
+      packRun: (group, vg) => {
+        const c0 = add(v('n0'), mul(group, idx(vg)));
+        return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(v('xrow'), c0), lane), 'f32') };
+      },
+    });
+  }
   return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
-    setup(problem) {
-      em.emit(let_('nimg', 'i64', div(problem, idx(g))));
-      em.emit(let_('grp', 'i64', mod(problem, idx(g))));
-      em.emit(let_('xbase', 'i64', mul(add(mul(v('nimg'), idx(C)), mul(v('grp'), idx(Cg))), idx(H * W))));
-      em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
-    },
-    a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32'),
+    setup,
+    a,
     // Per (kernel tap, column): the input offset within a channel plane and
     // whether it lies inside the image, so packing is a load and a select.
     tables: [{
@@ -330,8 +346,8 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       const x = em.bind(em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), 'xv');
       return sel(lload('kok', e, 'bool'), x, f32(0));
     },
-    outIndex: (problem, row, col) => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))],
-    bias: (row) => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined),
+    outIndex,
+    bias,
   });
 }
 

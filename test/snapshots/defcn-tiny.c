@@ -1297,33 +1297,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128];
-    int64_t koff[8];
-    uint8_t kok[8];
-    uint8_t kcont[1];
     float acc[144];
     float wv[18];
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 256);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = ((col_1 / 2) + (e / 8));
-        int64_t iw_3 = (col_1 % 2);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
-      for (int64_t e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((((n0 / 2) + e) >= 0) && (((n0 / 2) + e) < 2)) && (((n0 % 2) >= 0) && (((n0 + 7) % 2) < 2))));
-      }
-    }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
@@ -1332,8 +1307,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_0 = gid;
+        int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1343,18 +1318,15 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t kr = 0;
-            int64_t tb = (kr * 8);
             int64_t xrow = (xbase + (kg * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if ((((n0 + (g * 8)) + 8) <= 4)) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + (n0 + (g * 8))) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  panel[((kk * 8) + ((g * 8) + jj))] = B0[(xrow + imin((n0 + ((g * 8) + jj)), 3))];
                 }
               }
             }
@@ -1366,8 +1338,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_1 = gid;
+        int64_t nimg = q_1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
@@ -1392,8 +1364,8 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_2 = gid;
+      int64_t nimg = q_2;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
@@ -1431,33 +1403,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256];
-    int64_t koff[16];
-    uint8_t kok[16];
-    uint8_t kcont[1];
     float acc[288];
     float wv[18];
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 256);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = ((col_1 / 4) + (e / 16));
-        int64_t iw_3 = (col_1 % 4);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
-      for (int64_t e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((((n0 / 4) + e) >= 0) && (((n0 / 4) + e) < 4)) && (((n0 % 4) >= 0) && (((n0 + 15) % 4) < 4))));
-      }
-    }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
@@ -1466,8 +1413,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_0 = gid;
+        int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1477,18 +1424,15 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
-            int64_t kr = 0;
-            int64_t tb = (kr * 16);
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if ((((n0 + (g * 16)) + 16) <= 16)) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + (n0 + (g * 16))) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  panel[((kk * 16) + ((g * 16) + jj))] = B0[(xrow + imin((n0 + ((g * 16) + jj)), 15))];
                 }
               }
             }
@@ -1500,8 +1444,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_1 = gid;
+        int64_t nimg = q_1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
@@ -1526,8 +1470,8 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_2 = gid;
+      int64_t nimg = q_2;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
@@ -1538,10 +1482,10 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t_10 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t_11 = (t_9 + t_10);
-            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_11;
+            float t_3 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t_4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t_5 = (t_3 + t_4);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_5;
           }
         }
       }
@@ -1559,34 +1503,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[512];
-    int64_t koff[64];
-    uint8_t kok[64];
-    uint8_t kcont[4];
     float acc[1152];
     float wv[18];
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
-      int64_t wbase = (grp * 128);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = ((col_1 / 8) + (e / 64));
-        int64_t iw_3 = (col_1 % 8);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
-      for (int64_t e_k = 0; e_k < (((4 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && (((((c0_5 / 8) + (e / 4)) >= 0) && (((c0_5 / 8) + (e / 4)) < 8)) && (((c0_5 % 8) >= 0) && (((c0_5 + 15) % 8) < 8))));
-      }
-    }
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
@@ -1595,8 +1513,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
     }
     for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_0 = gid;
+        int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -1606,18 +1524,15 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
-            int64_t kr = 0;
-            int64_t tb = (kr * 64);
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if ((((n0 + (g * 16)) + 16) <= 64)) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + (n0 + (g * 16))) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  panel[((kk * 64) + ((g * 16) + jj))] = B0[(xrow + imin((n0 + ((g * 16) + jj)), 63))];
                 }
               }
             }
@@ -1629,8 +1544,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+        int64_t q_1 = gid;
+        int64_t nimg = q_1;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
@@ -1655,8 +1570,8 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+      int64_t q_2 = gid;
+      int64_t nimg = q_2;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
@@ -1667,10 +1582,10 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         if ((row < 16)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_10 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
-            float t_11 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t_12 = (t_10 + t_11);
-            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_12;
+            float t_3 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            float t_4 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_5 = (t_3 + t_4);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_5;
           }
         }
       }

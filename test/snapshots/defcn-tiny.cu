@@ -1212,34 +1212,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long koff[8];
-  __shared__ bool kok[8];
-  __shared__ bool kcont[1];
   float acc[48];
   float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 256);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = ((col_1 / 2) + (e / 8));
-      long long iw_3 = (col_1 % 2);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
-    for (long long e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((((n0 / 2) + e) >= 0) && (((n0 / 2) + e) < 2)) && (((n0 % 2) >= 0) && (((n0 + 7) % 2) < 2))));
-    }
-  }
-  __syncthreads();
   {
     #pragma unroll
     for (long long ii = 0; ii < 48; ii++) {
@@ -1248,8 +1222,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_0 = gid;
+      long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1259,18 +1233,15 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long kr = 0;
-          long long tb = (kr * 8);
           long long xrow = (xbase + (kg * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if ((((n0 + (g * 8)) + 8) <= 4)) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + (n0 + (g * 8))) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                panel[((kk * 8) + ((g * 8) + jj))] = B0[(xrow + imin((n0 + ((g * 8) + jj)), 3))];
               }
             }
           }
@@ -1283,8 +1254,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_1 = gid;
+      long long nimg = q_1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
@@ -1310,8 +1281,8 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_2 = gid;
+    long long nimg = q_2;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
@@ -1342,34 +1313,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
-  __shared__ long long koff[16];
-  __shared__ bool kok[16];
-  __shared__ bool kcont[1];
   float acc[96];
   float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 256);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = ((col_1 / 4) + (e / 16));
-      long long iw_3 = (col_1 % 4);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
-    for (long long e_k = 0; e_k < (((1 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((((n0 / 4) + e) >= 0) && (((n0 / 4) + e) < 4)) && (((n0 % 4) >= 0) && (((n0 + 15) % 4) < 4))));
-    }
-  }
-  __syncthreads();
   {
     #pragma unroll
     for (long long ii = 0; ii < 96; ii++) {
@@ -1378,8 +1323,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_0 = gid;
+      long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1389,18 +1334,15 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
-          long long kr = 0;
-          long long tb = (kr * 16);
           long long xrow = (xbase + (kg * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if ((((n0 + (g * 16)) + 16) <= 16)) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + (n0 + (g * 16))) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                panel[((kk * 16) + ((g * 16) + jj))] = B0[(xrow + imin((n0 + ((g * 16) + jj)), 15))];
               }
             }
           }
@@ -1413,8 +1355,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_1 = gid;
+      long long nimg = q_1;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
@@ -1440,8 +1382,8 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_2 = gid;
+    long long nimg = q_2;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
@@ -1452,10 +1394,10 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_9 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t_10 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t_11 = (t_9 + t_10);
-          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_11;
+          float t_3 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t_4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t_5 = (t_3 + t_4);
+          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_5;
         }
       }
     }
@@ -1466,35 +1408,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[512];
-  __shared__ long long koff[64];
-  __shared__ bool kok[64];
-  __shared__ bool kcont[4];
   float acc[384];
   float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 8) + (grp * 8)) * 64);
-    long long wbase = (grp * 128);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = ((col_1 / 8) + (e / 64));
-      long long iw_3 = (col_1 % 8);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
-    for (long long e_k = 0; e_k < (((4 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && (((((c0_5 / 8) + (e / 4)) >= 0) && (((c0_5 / 8) + (e / 4)) < 8)) && (((c0_5 % 8) >= 0) && (((c0_5 + 15) % 8) < 8))));
-    }
-  }
-  __syncthreads();
   {
     #pragma unroll
     for (long long ii = 0; ii < 384; ii++) {
@@ -1503,8 +1418,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_0 = gid;
+      long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -1514,18 +1429,15 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
-          long long kr = 0;
-          long long tb = (kr * 64);
           long long xrow = (xbase + (kg * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if ((((n0 + (g * 16)) + 16) <= 64)) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + (n0 + (g * 16))) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                panel[((kk * 64) + ((g * 16) + jj))] = B0[(xrow + imin((n0 + ((g * 16) + jj)), 63))];
               }
             }
           }
@@ -1538,8 +1450,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_1 = gid;
+      long long nimg = q_1;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
@@ -1565,8 +1477,8 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_2 = gid;
+    long long nimg = q_2;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
@@ -1577,10 +1489,10 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
       if ((row < 16)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_10 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
-          float t_11 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t_12 = (t_10 + t_11);
-          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_12;
+          float t_3 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          float t_4 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t_5 = (t_3 + t_4);
+          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_5;
         }
       }
     }
