@@ -1,14 +1,15 @@
 // Hand-scheduled max3d forward (DeFCN 3D max filtering, notes/kernels.md §2).
-// One launch covers every pyramid level: a workgroup is one T×T output tile
+// One launch covers every pyramid level: a workgroup is one TH×TW output tile
 // of one (image, channel) plane of one level (the level is picked from the
-// workgroup index). Stage A: the threads compute, for each pixel of the tile
-// and its halo, the max over the neighbouring levels — the neighbours are
-// sampled bilinearly *inside* the kernel, never materialised — into
-// workgroup memory; barrier; stage B: each output is the max over its φ×φ
-// window of that array. Bilinear taps depend on the row or the column alone,
-// so a stage 0 tabulates them per tile row/column and neighbour level. Max is
-// order-free for values; the NaN rule of the reference (a NaN wins) holds in
-// every stage.
+// workgroup index). Stage 0 tabulates the bilinear taps per tile row and
+// column and neighbour level (they depend on the row or the column alone).
+// Stage A: for each pixel of the tile and its halo, the max over the
+// neighbouring levels — neighbours sampled bilinearly *inside* the kernel,
+// never materialised, once per pixel — into workgroup memory. Stages B1/B2:
+// the φ×φ window, separably (φ along rows into a second array, then φ down
+// columns). Threads take runs of adjacent pixels of a row, sharing loads.
+// Max is order-free for values; the NaN rule of the reference (a NaN wins)
+// holds in every stage.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { intAttr } from '../ops/attrs.js';
@@ -25,7 +26,12 @@ import { Scheduled, finish } from './pointwise.js';
 // floats plus the tap tables stay far under the 16 KiB browsers allow.
 const TH = 16;
 const TW = 32;
-const WG = 128;
+// Few threads per workgroup: SwiftShader runs every invocation of a kernel
+// with barriers as a coroutine, and the switches at each barrier dominated
+// (fused vs unfused at 16 channels, P3 32×32: 0.25× with 128 threads, 1.4×
+// with 32, 2–4× with 8). On the CPU the thread loop is the same work at any
+// size. A real GPU would rather have a warp's worth (32): see the report.
+const WG = 8;
 
 /** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n. */
 function runOf(n: number): number { return n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1; }
