@@ -5,7 +5,7 @@
 // computation composed of resize + max + max pool.
 import { execFileSync, execSync } from 'node:child_process';
 import { compileGraph, type Program } from '../compiler/program.js';
-import { randomTensor } from '../compiler/tensor.js';
+import { randomTensor, type Tensor } from '../compiler/tensor.js';
 import type { Executable, LaunchTime } from '../runtime/interface.js';
 import { CpuRuntime } from '../runtime-cpu/runtime.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
@@ -40,7 +40,7 @@ export function byClass(program: Program, times: readonly LaunchTime[]): ClassRo
 }
 
 /** Loads with per-launch timing on (FUSEDET_DEBUG=2 at load), runs silently, returns the per-class breakdown. */
-export async function classBreakdown(load: () => Promise<Executable>, program: Program, inputs: Parameters<Executable['run']>[0], params: Map<string, import('../compiler/tensor.js').Tensor>): Promise<ClassRow[]> {
+export async function classBreakdown(load: () => Promise<Executable>, program: Program, inputs: Parameters<Executable['run']>[0], params: Map<string, Tensor>): Promise<ClassRow[]> {
   const saved = process.env.FUSEDET_DEBUG;
   process.env.FUSEDET_DEBUG = '2';
   const exe = await load();
@@ -123,14 +123,20 @@ async function convVsWasm(rows: BenchRow[], notes: string[], raw: Record<string,
  */
 export async function max3dRows(load: (p: Program) => Promise<Executable>, c: number, h: number, w: number, reps: number, runtimeName: string): Promise<{ rows: BenchRow[]; raw: unknown }> {
   const shapes = Object.fromEntries(levelShapes(c, h, w).map((s, l) => [`p${l}`, s]));
-  const timed = async (src: string, entry: string, fuse: boolean): Promise<{ best: number; median: number; launches: number; classes: ClassRow[] }> => {
+  let first: Tensor[] | undefined;
+  const timed = async (src: string, entry: string, fuse: boolean): Promise<{ best: number; median: number; launches: number; classes: ClassRow[]; maxAbsDiff: number }> => {
     const bg = benchGraph(src, entry, shapes);
     const program = compileGraph(bg.graph, { fuse });
     const exe = await load(program);
     const t = await timeRuns(exe, bg.inputs, reps);
     const classes = byClass(program, exe.lastTimes());
+    // Same inputs (same seeds) in every variant: the outputs must agree, or the comparison is void.
+    const outs = Object.values(await exe.run(bg.inputs));
     exe.dispose();
-    return { ...t, launches: program.launches.length, classes };
+    first ??= outs;
+    let maxAbsDiff = 0;
+    outs.forEach((o, i) => o.data.forEach((v, j) => { maxAbsDiff = Math.max(maxAbsDiff, Math.abs(v - first![i].data[j])); }));
+    return { ...t, launches: program.launches.length, classes, maxAbsDiff };
   };
   const fused = await timed(MAX3D_FUSED_SRC, 'Max3dFused', true);
   const unfused = await timed(MAX3D_UNFUSED_SRC, 'Max3dUnfused', false);
@@ -138,7 +144,7 @@ export async function max3dRows(load: (p: Program) => Promise<Executable>, c: nu
   const size = `${runtimeName}; 5 levels, C ${c}, P3 ${h}×${w}, tau 2, phi 3`;
   const row = (what: string, base: typeof unfused, name: string): BenchRow => ({
     what, ours: fused.best, baseline: base.best, baselineName: name, unit: 's', ratio: base.best / fused.best, target: '≥ 2×',
-    notes: [`launches: max3d ${fused.launches}, baseline ${base.launches}; medians ${fused.median.toFixed(4)} s vs ${base.median.toFixed(4)} s`],
+    notes: [`launches: max3d ${fused.launches}, baseline ${base.launches}; medians ${fused.median.toFixed(4)} s vs ${base.median.toFixed(4)} s; outputs agree within ${base.maxAbsDiff.toExponential(1)}`],
   });
   return {
     raw: { c, h, w, fused, unfused, composedFused },
@@ -165,6 +171,7 @@ export const cpuSuite: BenchSuite = {
     await step('max3d fused vs unfused', async () => {
       const r = await max3dRows((p) => new CpuRuntime().load(p), 256, 100, 152, 10, 'CPU');
       rows.push(...r.rows); raw.max3d = r.raw;
+      notes.push(...r.rows.map((x) => `${x.what}: ${(x.notes ?? []).join('; ')}`));
     });
     return { rows, raw, notes };
   },

@@ -56,6 +56,7 @@ export const webgpuSuite: BenchSuite = {
     try {
       const r = await max3dRows((p) => rt.load(p), 32, 32, 48, 5, 'WebGPU/SwiftShader');
       rows.push(...r.rows); raw.max3d = r.raw;
+      notes.push(...r.rows.map((x) => `${x.what}: ${(x.notes ?? []).join('; ')}`));
     } catch (e) {
       rows.push({ what: 'max3d fused vs unfused on WebGPU — failed', ours: NaN, baseline: null, baselineName: '', unit: 's', ratio: null, target: '≥ 2×', notes: [firstLine(e)] });
       notes.push(`max3d on WebGPU failed: ${firstLine(e)}`);
