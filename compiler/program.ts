@@ -55,7 +55,13 @@ export interface CompileOptions {
   fuse?: boolean;
   /** Let temporaries share buffers (default true). */
   reuseBuffers?: boolean;
-  /** Which backend the tiles are shaped for (default 'cpu'; CUDA, where no target is given, runs the CPU-shaped tiles). */
+  /**
+   * Which backend the GEMM/conv tiles are shaped for (default 'cpu', whose
+   * tiles also fit SwiftShader's 32 KiB). A WebGPU caller passes its device's
+   * limits: `compileGraph(graph, { target: 'webgpu', limits: {
+   * maxWorkgroupStorageBytes: rt.limits.maxComputeWorkgroupStorageSize,
+   * maxInvocations: rt.limits.maxComputeInvocationsPerWorkgroup } })`.
+   */
   target?: Target;
   /** The device's limits (WebGPU: maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup); defaults per target. */
   limits?: Partial<TargetLimits>;
