@@ -1,21 +1,27 @@
-// max3d_grad as a gather (first version): every input pixel q of level k sums
-// the gradients of the outputs whose arg-max is q itself (same level) or a
-// resized-neighbour sample that reads q (through its bilinear weight). The
-// arg-max of each candidate output is recomputed with the forward's exact
-// order (levels ascending, then h, then w; strictly greater or NaN replaces).
-// Deterministic and atomics-free, but it recomputes every candidate's window:
-// fine for small maps; the two-pass form of notes/kernels.md §2.3 (arg-max
-// codes in a buffer, then the gather) is the fast version.
+// max3d_grad as a two-pass gather inside one launch (notes/kernels.md §2.3,
+// "v2: D per tile in workgroup memory"). A workgroup owns a tile of input
+// pixels q of one level k. Pass 1: the arg-max code (frame, position) of
+// every output that can route gradient into the tile — level k's outputs in
+// the tile and its φ halo, and for each neighbour level l the rectangle of
+// outputs around the level-l positions whose bilinear taps read the tile —
+// is computed once, with the forward's exact order (levels ascending, then
+// h, then w; strictly greater or NaN replaces), into workgroup memory.
+// Barrier. Pass 2: each q sums, in a fixed order, the gradients of the
+// outputs whose code names q itself or a resized sample that reads q
+// (through its bilinear weight). Deterministic and atomics-free. Codes stay
+// in the workgroup because a schedule is one kernel with no scratch buffer;
+// a global code buffer (one pass over the outputs, then the gather) would
+// need the scheduler to hand out temporaries.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { intAttr } from '../ops/attrs.js';
 import { neighbourLevels } from '../ops/max3d.js';
 import {
-  add, and, arg, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lt, max, mul, sel, set, store, sub, v,
+  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { bilinearSample, bilinearTap } from './lower-gather.js';
-import { Scheduled, finish, unflatten, POINTWISE_WG } from './pointwise.js';
+import { Scheduled, finish } from './pointwise.js';
 
 /** Emits the arg-max of output (oy, ox) of level l; returns the names of its frame and position variables. */
 function argmax(em: Emitter, node: GNode, l: number, L: number, tau: number, r: number, lead: Expr[], oy: Expr, ox: Expr): { from: string; ay: string; ax: string } {
@@ -46,75 +52,128 @@ function readers(em: Emitter, q: Expr, inSize: number, outSize: number): { start
   return { start: em.bind(max(idx(0), sub(div(mul(sub(q, idx(1)), idx(outSize)), idx(inSize)), idx(2))), 'rs'), count: Math.ceil((3 * outSize) / inSize) + 6 };
 }
 
+const T = 16;
+const WG = 8;
+
 export function scheduleMax3dGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const tau = intAttr('max3d_grad', node.attrs, 'tau'), phi = intAttr('max3d_grad', node.attrs, 'phi');
-  const r = (phi - 1) / 2;
+  const r = (phi - 1) / 2, half = tau / 2;
   const L = node.inputs.length / 2;
   const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
-  const sizes = node.outputs.map((o) => em.shape(o).reduce((a, b) => a * b, 1));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const body = em.block(() => {
-    em.emit(let_('i', 'i64', add(mul(gid, idx(POINTWISE_WG)), lid)));
-    const blocks: { hi: number; body: Stmt[] }[] = [];
-    let offset = 0;
-    for (let k = 0; k < L; k++) {
-      const lo = offset;
-      offset += sizes[k];
-      const [, , Hk, Wk] = em.shape(node.inputs[k]);
-      blocks.push({
-        hi: offset,
-        body: em.block(() => {
-          const [b, c, qy, qx] = unflatten(em, sub(v('i'), idx(lo)), em.shape(node.outputs[k]), 'c');
-          const lead = [b, c];
+  // Per (input level k, output level l) pair: the rectangle of level-l outputs whose arg-max codes a tile of k needs.
+  interface Region { l: number; rh: number; rw: number; arr: string }
+  const regionOf = (k: number, l: number, th: number, tw: number): Region => {
+    const [, , Hk, Wk] = em.shape(node.inputs[k]);
+    const [, , H, W] = em.shape(node.inputs[l]);
+    const span = (n: number, inS: number, outS: number): number => (l === k ? n + 2 * r : Math.ceil(((n - 1) * outS) / inS) + 1 + Math.ceil((3 * outS) / inS) + 6 + 2 * r);
+    return { l, rh: span(th, Hk, H), rw: span(tw, Wk, W), arr: `code_${l - k < 0 ? 'm' : 'p'}${Math.abs(l - k)}` };
+  };
+  const sizes = new Map<string, number>();
+  const levelsOut: { hi: number; body: Stmt[] }[] = [];
+  let offset = 0;
+  for (let k = 0; k < L; k++) {
+    const [B, C, Hk, Wk] = em.shape(node.inputs[k]);
+    const th = Math.min(T, Hk), tw = Math.min(T, Wk);
+    const ty = Math.ceil(Hk / th), tx = Math.ceil(Wk / tw);
+    const lo = offset;
+    offset += B * C * ty * tx;
+    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => {
+      em.emit(let_('w', 'i64', sub(gid, idx(lo))));
+      em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
+      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
+      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
+      return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
+    };
+    const ls = Array.from({ length: L }, (_, l) => l).filter((l) => neighbourLevels(l, L, tau).includes(k));
+    const regions = ls.map((l) => regionOf(k, l, th, tw));
+    for (const g of regions) sizes.set(g.arr, Math.max(sizes.get(g.arr) ?? 0, g.rh * g.rw));
+    /** Top-left output of level l's region for the tile at (y0, x0) of level k. */
+    const origin = (g: Region, y0: Expr, x0: Expr): { oy: Expr; ox: Expr } => {
+      if (g.l === k) return { oy: em.bind(sub(y0, idx(r)), 'oy'), ox: em.bind(sub(x0, idx(r)), 'ox') };
+      const [, , H, W] = em.shape(node.inputs[g.l]);
+      return { oy: em.bind(sub(readers(em, y0, Hk, H).start, idx(r)), 'oy'), ox: em.bind(sub(readers(em, x0, Wk, W).start, idx(r)), 'ox') };
+    };
+    const codeOf = (l: number, from: Expr, ay: Expr, ax: Expr): Expr => {
+      const [, , H, W] = em.shape(node.inputs[l]);
+      return add(mul(add(sub(from, idx(l)), idx(half)), idx(H * W)), add(mul(ay, idx(W)), ax));
+    };
+    // Pass 1: the arg-max code of every output in the regions (-1 outside the image), in workgroup memory.
+    const pass1 = em.block(() => {
+      const { plane, y0, x0 } = coords();
+      const lead = [div(plane, idx(C)), mod(plane, idx(C))];
+      for (const g of regions) {
+        const [, , H, W] = em.shape(node.inputs[g.l]);
+        const { oy, ox } = origin(g, y0, x0);
+        em.emit(threadStrided('e', idx(g.rh * g.rw), WG, em.block(() => {
+          const y = em.bind(add(oy, div(v('e'), idx(g.rw))), 'y'), x = em.bind(add(ox, mod(v('e'), idx(g.rw))), 'x');
+          em.emit(let_('code', 'i64', idx(-1)));
+          em.emit(if_(and(inRange(y, H), inRange(x, W)), em.block(() => {
+            const a = argmax(em, node, g.l, L, tau, r, lead, y, x);
+            em.emit(if_(bin('ge', v(a.from), idx(0)), [set('code', codeOf(g.l, v(a.from), v(a.ay), v(a.ax)))]));
+          })));
+          em.emit(lstore(g.arr, v('e'), v('code')));
+        })));
+      }
+    });
+    // Pass 2: each input pixel gathers, in a fixed order, the gradients of the outputs whose code names it.
+    const pass2 = em.block(() => {
+      const { plane, y0, x0 } = coords();
+      const lead = [div(plane, idx(C)), mod(plane, idx(C))];
+      const origins = regions.map((g) => origin(g, y0, x0));
+      em.emit(threadStrided('q', idx(th * tw), WG, em.block(() => {
+        const qy = em.bind(add(y0, div(v('q'), idx(tw))), 'qy'), qx = em.bind(add(x0, mod(v('q'), idx(tw))), 'qx');
+        em.emit(if_(and(lt(qy, idx(Hk)), lt(qx, idx(Wk))), em.block(() => {
           em.emit(let_('acc', 'f32', f32(0)));
-          for (let l = 0; l < L; l++) {
-            if (!neighbourLevels(l, L, tau).includes(k)) continue;
-            const g = node.inputs[L + l];
+          regions.forEach((g, gi) => {
+            const l = g.l, { oy: ry, ox: rx } = origins[gi];
+            const gr = node.inputs[L + l];
             const [, , H, W] = em.shape(node.inputs[l]);
+            const codeAt = (oy: Expr, ox: Expr): Expr => lload(g.arr, add(mul(sub(oy, ry), idx(g.rw)), sub(ox, rx)), 'i64');
             if (l === k) {
-              // Outputs whose window holds q; their gradient comes here when the arg-max is q at level k.
               const oh = em.fresh('oh'), ow = em.fresh('ow');
               em.emit(for_(oh, idx(-r), idx(r + 1), [for_(ow, idx(-r), idx(r + 1), em.block(() => {
                 const oy = em.bind(add(qy, v(oh)), 'oy'), ox = em.bind(add(qx, v(ow)), 'ox');
                 em.emit(if_(and(inRange(oy, H), inRange(ox, W)), em.block(() => {
-                  const a = argmax(em, node, l, L, tau, r, lead, oy, ox);
-                  const hit = and(bin('eq', v(a.from), idx(k)), and(bin('eq', v(a.ay), qy), bin('eq', v(a.ax), qx)));
-                  em.emit(if_(hit, [set('acc', bin('add', v('acc', 'f32'), em.value(g, [...lead, oy, ox])))]));
+                  em.emit(if_(bin('eq', codeAt(oy, ox), codeOf(l, idx(k), qy, qx)), [set('acc', bin('add', v('acc', 'f32'), em.value(gr, [...lead, oy, ox])))]));
                 })));
               }))]));
-              continue;
+              return;
             }
-            // Positions (y, x) of level l whose bilinear sample of level k reads q, then the outputs around them.
-            const ry = readers(em, qy, Hk, H), rx = readers(em, qx, Wk, W);
-            const ty = em.fresh('ty'), tx = em.fresh('tx');
-            em.emit(for_(ty, idx(0), idx(ry.count), [for_(tx, idx(0), idx(rx.count), em.block(() => {
-              const y = em.bind(add(ry.start, v(ty)), 'py'), x = em.bind(add(rx.start, v(tx)), 'px');
+            const rdy = readers(em, qy, Hk, H), rdx = readers(em, qx, Wk, W);
+            const ty2 = em.fresh('ty'), tx2 = em.fresh('tx');
+            em.emit(for_(ty2, idx(0), idx(rdy.count), [for_(tx2, idx(0), idx(rdx.count), em.block(() => {
+              const y = em.bind(add(rdy.start, v(ty2)), 'py'), x = em.bind(add(rdx.start, v(tx2)), 'px');
               em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), em.block(() => {
-                const th = bilinearTap(em, y, Hk, H), tw = bilinearTap(em, x, Wk, W);
-                const wy = em.bind(add(sel(bin('eq', th.i0, qy), th.w0, f32(0)), sel(bin('eq', th.i1, qy), th.w1, f32(0))), 'wy');
-                const wx = em.bind(add(sel(bin('eq', tw.i0, qx), tw.w0, f32(0)), sel(bin('eq', tw.i1, qx), tw.w1, f32(0))), 'wx');
+                const thp = bilinearTap(em, y, Hk, H), twp = bilinearTap(em, x, Wk, W);
+                const wy = em.bind(add(sel(bin('eq', thp.i0, qy), thp.w0, f32(0)), sel(bin('eq', thp.i1, qy), thp.w1, f32(0))), 'wy');
+                const wx = em.bind(add(sel(bin('eq', twp.i0, qx), twp.w0, f32(0)), sel(bin('eq', twp.i1, qx), twp.w1, f32(0))), 'wx');
                 const oh = em.fresh('oh'), ow = em.fresh('ow');
                 const around = em.block(() => {
                   const oy = em.bind(add(y, v(oh)), 'oy'), ox = em.bind(add(x, v(ow)), 'ox');
                   em.emit(if_(and(inRange(oy, H), inRange(ox, W)), em.block(() => {
-                    const a = argmax(em, node, l, L, tau, r, lead, oy, ox);
-                    const hit = and(bin('eq', v(a.from), idx(k)), and(bin('eq', v(a.ay), y), bin('eq', v(a.ax), x)));
-                    em.emit(if_(hit, [set('acc', bin('add', v('acc', 'f32'), bin('mul', bin('mul', wy, wx), em.value(g, [...lead, oy, ox]))))]));
+                    em.emit(if_(bin('eq', codeAt(oy, ox), codeOf(l, idx(k), y, x)),
+                      [set('acc', bin('add', v('acc', 'f32'), bin('mul', bin('mul', wy, wx), em.value(gr, [...lead, oy, ox]))))]));
                   })));
                 });
                 em.emit(if_(bin('ne', bin('mul', wy, wx), f32(0)), [for_(oh, idx(-r), idx(r + 1), [for_(ow, idx(-r), idx(r + 1), around)])]));
               })));
             }))]));
-          }
-          em.emit(store(outBufs[k], sub(v('i'), idx(lo)), v('acc', 'f32')));
-        }),
-      });
-    }
-    let chain: Stmt[] = [];
-    for (let k = L - 1; k >= 0; k--) chain = [if_(lt(v('i'), idx(blocks[k].hi)), blocks[k].body, chain)];
-    em.emit(if_(lt(v('i'), arg(0)), chain));
-  });
-  return finish(em, body, POINTWISE_WG, [total], Math.ceil(total / POINTWISE_WG));
+          });
+          em.emit(store(outBufs[k], add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx)), v('acc', 'f32')));
+        })));
+      })));
+    });
+    const body = em.block(() => {
+      for (const st of pass1) em.emit(st);
+      em.emit(barrier);
+      for (const st of pass2) em.emit(st);
+    });
+    levelsOut.push({ hi: offset, body });
+  }
+  for (const [name, size] of sizes) em.locals.push({ name, t: 'i64', size });
+  let chain: Stmt[] = [];
+  for (let k = L - 1; k >= 0; k--) chain = [if_(lt(gid, idx(levelsOut[k].hi)), levelsOut[k].body, chain)];
+  return finish(em, em.block(() => { for (const st of chain) em.emit(st); }), WG, [], offset);
 }

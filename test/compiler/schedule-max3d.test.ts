@@ -51,4 +51,16 @@ test('ties and NaNs: a NaN anywhere in the window wins, whole windows of equal v
   checkBoth(t, 1e-5, 1e-5);
 });
 
+test('max3d_grad (arg-max codes per tile region, then the gather): several tiles, partial tiles, phi 5 / tau 4', () => {
+  for (const [sizes, tau, phi] of [[[[37, 20], [19, 10], [10, 5], [5, 3]], 2, 3], [[[18, 17], [9, 9], [5, 5]], 4, 5]] as const) {
+    const t = new TestGraph();
+    const levels = pyramid(t, sizes.map((s) => [...s]));
+    const grads = sizes.map(([h, w], i) => t.input(`g${i}`, [1, 2, h, w]));
+    t.ops('max3d_grad', [...levels, ...grads], { tau, phi }).forEach((o, i) => t.output(`d${i}`, o));
+    const { fused } = checkBoth(t, 1e-5, 1e-4);
+    assert.is(fused.launches.length, 1);
+    assert.ok(fused.kernels[0].ir.locals.reduce((a, l) => a + l.size * 4, 0) <= 16384, 'codes within 16 KiB');
+  }
+});
+
 test.run();
