@@ -60,6 +60,20 @@ test('webgpu matmul tiles are GPU-shaped and correct', () => {
   assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
 });
 
+test('webgpu conv gradients (7x7 taps, stride 2, groups) fit and equal the reference', () => {
+  const t = new TestGraph();
+  const conv = { stride: [2], padding: [3], dilation: [1], groups: 2 };
+  const g = t.input('g', [2, 6, 5, 4]);
+  t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [6, 2, 7, 7])], { ...conv, size: [9, 8] }));
+  t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 4, 9, 8]), g], { ...conv, kernel: [7, 7] }));
+  const program = compileGraph(t.graph, { target: 'webgpu', limits: LIMITS });
+  for (const k of program.kernels) {
+    assert.ok(storageBytes(k.ir.locals) <= LIMITS.maxWorkgroupStorageBytes && k.workgroupSize <= LIMITS.maxInvocations, k.name);
+  }
+  const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
+  for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
+});
+
 test('tile choice per target', () => {
   const s = { problems: 1, M: 256, N: 6400, K: 576 };
   const cpu = chooseTile(s, [], { target: 'cpu', limits: { maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024 } });
