@@ -3,6 +3,7 @@
 // 2 threads), with GFLOP/s per kernel class against the GEMM peak measured
 // here; (b) conv stacks vs tfjs-backend-wasm (SIMD); (c) max3d vs the same
 // computation composed of resize + max + max pool.
+import { ensureTorchBaseline, TORCH_PYTHON } from './torch-env.js';
 import { execFileSync, execSync } from 'node:child_process';
 import { compileGraph, type Program } from '../compiler/program.js';
 import { randomTensor, type Tensor } from '../compiler/tensor.js';
@@ -14,7 +15,7 @@ import { benchGraph, convStackSrc, levelShapes, MAX3D_FUSED_SRC, MAX3D_UNFUSED_S
 import { tfjsConvStack, useBackend } from './tfjs/conv.js';
 import type { BenchRow, BenchSuite } from './run.js';
 
-const PYTHON = '/usr/bin/python3'; // Debian's, where python3-torch installs (a pyenv python3 may shadow it)
+const PYTHON = TORCH_PYTHON;
 const SIZE = Number(process.env.FUSEDET_BENCH_R50_SIZE) || 320;
 
 export async function gemmPeak(n = 512): Promise<number> {
@@ -57,10 +58,7 @@ export async function classBreakdown(load: () => Promise<Executable>, program: P
 }
 
 function ensureTorch(notes: string[]): void {
-  try { execFileSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }); return; } catch { /* installed below */ }
-  process.stdout.write('bench cpu: python3-torch is missing; running apt-get install -y python3-torch python3-torchvision\n');
-  execSync('apt-get install -y python3-torch python3-torchvision', { stdio: 'inherit' });
-  notes.push('installed python3-torch python3-torchvision with apt-get for this run');
+  notes.push(...ensureTorchBaseline());
 }
 
 async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknown>): Promise<void> {
