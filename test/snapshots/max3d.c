@@ -32,13 +32,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
     int64_t ci1_m1[34];
     float cw_m1[34];
     if ((gid < 48)) {
-      for (int64_t lid = 0; lid < 128; lid++) {
+      for (int64_t lid = 0; lid < 8; lid++) {
         int64_t w = gid;
         int64_t plane = (w / 6);
         int64_t y0 = (((w / 2) % 3) * 16);
         int64_t x0 = ((w % 2) * 32);
-        for (int64_t er_k = 0; er_k < (((18 - lid) + 127) / 128); er_k++) {
-          int64_t er = (lid + (er_k * 128));
+        for (int64_t er_k = 0; er_k < (((18 - lid) + 7) / 8); er_k++) {
+          int64_t er = (lid + (er_k * 8));
           int64_t r_0 = ((y0 - 1) + er);
           float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
           int64_t t_2 = imin(((int64_t)floorf(t_1)), 19);
@@ -48,8 +48,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           ri1_p1[er] = t_3;
           rw_p1[er] = t_4;
         }
-        for (int64_t ec_k = 0; ec_k < (((34 - lid) + 127) / 128); ec_k++) {
-          int64_t ec = (lid + (ec_k * 128));
+        for (int64_t ec_k = 0; ec_k < (((34 - lid) + 7) / 8); ec_k++) {
+          int64_t ec = (lid + (ec_k * 8));
           int64_t c_5 = ((x0 - 1) + ec);
           float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
           int64_t t_7 = imin(((int64_t)floorf(t_6)), 23);
@@ -60,13 +60,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           cw_p1[ec] = t_9;
         }
       }
-      for (int64_t lid = 0; lid < 128; lid++) {
+      for (int64_t lid = 0; lid < 8; lid++) {
         int64_t w = gid;
         int64_t plane = (w / 6);
         int64_t y0 = (((w / 2) % 3) * 16);
         int64_t x0 = ((w % 2) * 32);
-        for (int64_t e_k = 0; e_k < (((306 - lid) + 127) / 128); e_k++) {
-          int64_t e = (lid + (e_k * 128));
+        for (int64_t e_k = 0; e_k < (((306 - lid) + 7) / 8); e_k++) {
+          int64_t e = (lid + (e_k * 8));
           int64_t hy_10 = (e / 17);
           int64_t hx_11 = ((e % 17) * 2);
           int64_t y_12 = ((y0 - 1) + hy_10);
@@ -103,9 +103,9 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           lvmax[(at_13 + 1)] = m1;
         }
       }
-      for (int64_t lid = 0; lid < 128; lid++) {
-        for (int64_t e_k = 0; e_k < (((144 - lid) + 127) / 128); e_k++) {
-          int64_t e = (lid + (e_k * 128));
+      for (int64_t lid = 0; lid < 8; lid++) {
+        for (int64_t e_k = 0; e_k < (((144 - lid) + 7) / 8); e_k++) {
+          int64_t e = (lid + (e_k * 8));
           int64_t hy_30 = (e / 8);
           int64_t lx_31 = ((e % 8) * 4);
           int64_t src_32 = ((hy_30 * 34) + lx_31);
@@ -134,13 +134,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           rowmax[(dst_33 + 3)] = m3;
         }
       }
-      for (int64_t lid = 0; lid < 128; lid++) {
+      for (int64_t lid = 0; lid < 8; lid++) {
         int64_t w = gid;
         int64_t plane = (w / 6);
         int64_t y0 = (((w / 2) % 3) * 16);
         int64_t x0 = ((w % 2) * 32);
-        for (int64_t o_k = 0; o_k < (((128 - lid) + 127) / 128); o_k++) {
-          int64_t o = (lid + (o_k * 128));
+        for (int64_t o_k = 0; o_k < (((128 - lid) + 7) / 8); o_k++) {
+          int64_t o = (lid + (o_k * 8));
           int64_t ly_40 = (o / 8);
           int64_t lx_41 = ((o % 8) * 4);
           int64_t y_42 = (y0 + ly_40);
@@ -184,13 +184,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
       }
     } else {
       if ((gid < 64)) {
-        for (int64_t lid = 0; lid < 128; lid++) {
+        for (int64_t lid = 0; lid < 8; lid++) {
           int64_t w = (gid - 48);
           int64_t plane = (w / 2);
           int64_t y0 = ((w % 2) * 16);
           int64_t x0 = 0;
-          for (int64_t er_k = 0; er_k < (((18 - lid) + 127) / 128); er_k++) {
-            int64_t er = (lid + (er_k * 128));
+          for (int64_t er_k = 0; er_k < (((18 - lid) + 7) / 8); er_k++) {
+            int64_t er = (lid + (er_k * 8));
             int64_t r_53 = ((y0 - 1) + er);
             float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
             int64_t t_55 = imin(((int64_t)floorf(t_54)), 39);
@@ -207,8 +207,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             ri1_p1[er] = t_60;
             rw_p1[er] = t_61;
           }
-          for (int64_t ec_k = 0; ec_k < (((26 - lid) + 127) / 128); ec_k++) {
-            int64_t ec = (lid + (ec_k * 128));
+          for (int64_t ec_k = 0; ec_k < (((26 - lid) + 7) / 8); ec_k++) {
+            int64_t ec = (lid + (ec_k * 8));
             int64_t c_62 = ((x0 - 1) + ec);
             float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
             int64_t t_64 = imin(((int64_t)floorf(t_63)), 47);
@@ -226,13 +226,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             cw_p1[ec] = t_70;
           }
         }
-        for (int64_t lid = 0; lid < 128; lid++) {
+        for (int64_t lid = 0; lid < 8; lid++) {
           int64_t w = (gid - 48);
           int64_t plane = (w / 2);
           int64_t y0 = ((w % 2) * 16);
           int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (((234 - lid) + 127) / 128); e_k++) {
-            int64_t e = (lid + (e_k * 128));
+          for (int64_t e_k = 0; e_k < (((234 - lid) + 7) / 8); e_k++) {
+            int64_t e = (lid + (e_k * 8));
             int64_t hy_71 = (e / 13);
             int64_t hx_72 = ((e % 13) * 2);
             int64_t y_73 = ((y0 - 1) + hy_71);
@@ -282,9 +282,9 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             lvmax[(at_74 + 1)] = m1;
           }
         }
-        for (int64_t lid = 0; lid < 128; lid++) {
-          for (int64_t e_k = 0; e_k < (((108 - lid) + 127) / 128); e_k++) {
-            int64_t e = (lid + (e_k * 128));
+        for (int64_t lid = 0; lid < 8; lid++) {
+          for (int64_t e_k = 0; e_k < (((108 - lid) + 7) / 8); e_k++) {
+            int64_t e = (lid + (e_k * 8));
             int64_t hy_102 = (e / 6);
             int64_t lx_103 = ((e % 6) * 4);
             int64_t src_104 = ((hy_102 * 26) + lx_103);
@@ -313,13 +313,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             rowmax[(dst_105 + 3)] = m3;
           }
         }
-        for (int64_t lid = 0; lid < 128; lid++) {
+        for (int64_t lid = 0; lid < 8; lid++) {
           int64_t w = (gid - 48);
           int64_t plane = (w / 2);
           int64_t y0 = ((w % 2) * 16);
           int64_t x0 = 0;
-          for (int64_t o_k = 0; o_k < (((96 - lid) + 127) / 128); o_k++) {
-            int64_t o = (lid + (o_k * 128));
+          for (int64_t o_k = 0; o_k < (((96 - lid) + 7) / 8); o_k++) {
+            int64_t o = (lid + (o_k * 8));
             int64_t ly_112 = (o / 6);
             int64_t lx_113 = ((o % 6) * 4);
             int64_t y_114 = (y0 + ly_112);
@@ -355,13 +355,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
         }
       } else {
         if ((gid < 72)) {
-          for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t lid = 0; lid < 8; lid++) {
             int64_t w = (gid - 64);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t er_k = 0; er_k < (((12 - lid) + 127) / 128); er_k++) {
-              int64_t er = (lid + (er_k * 128));
+            for (int64_t er_k = 0; er_k < (((12 - lid) + 7) / 8); er_k++) {
+              int64_t er = (lid + (er_k * 8));
               int64_t r_125 = ((y0 - 1) + er);
               float t_126 = fmaxf(0.0f, ((2.0f * (((float)r_125) + 0.5f)) - 0.5f));
               int64_t t_127 = imin(((int64_t)floorf(t_126)), 19);
@@ -378,8 +378,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               ri1_p1[er] = t_132;
               rw_p1[er] = t_133;
             }
-            for (int64_t ec_k = 0; ec_k < (((14 - lid) + 127) / 128); ec_k++) {
-              int64_t ec = (lid + (ec_k * 128));
+            for (int64_t ec_k = 0; ec_k < (((14 - lid) + 7) / 8); ec_k++) {
+              int64_t ec = (lid + (ec_k * 8));
               int64_t c_134 = ((x0 - 1) + ec);
               float t_135 = fmaxf(0.0f, ((2.0f * (((float)c_134) + 0.5f)) - 0.5f));
               int64_t t_136 = imin(((int64_t)floorf(t_135)), 23);
@@ -397,13 +397,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               cw_p1[ec] = t_142;
             }
           }
-          for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t lid = 0; lid < 8; lid++) {
             int64_t w = (gid - 64);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((84 - lid) + 127) / 128); e_k++) {
-              int64_t e = (lid + (e_k * 128));
+            for (int64_t e_k = 0; e_k < (((84 - lid) + 7) / 8); e_k++) {
+              int64_t e = (lid + (e_k * 8));
               int64_t hy_143 = (e / 7);
               int64_t hx_144 = ((e % 7) * 2);
               int64_t y_145 = ((y0 - 1) + hy_143);
@@ -453,9 +453,9 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               lvmax[(at_146 + 1)] = m1;
             }
           }
-          for (int64_t lid = 0; lid < 128; lid++) {
-            for (int64_t e_k = 0; e_k < (((36 - lid) + 127) / 128); e_k++) {
-              int64_t e = (lid + (e_k * 128));
+          for (int64_t lid = 0; lid < 8; lid++) {
+            for (int64_t e_k = 0; e_k < (((36 - lid) + 7) / 8); e_k++) {
+              int64_t e = (lid + (e_k * 8));
               int64_t hy_174 = (e / 3);
               int64_t lx_175 = ((e % 3) * 4);
               int64_t src_176 = ((hy_174 * 14) + lx_175);
@@ -484,13 +484,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               rowmax[(dst_177 + 3)] = m3;
             }
           }
-          for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t lid = 0; lid < 8; lid++) {
             int64_t w = (gid - 64);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (((30 - lid) + 127) / 128); o_k++) {
-              int64_t o = (lid + (o_k * 128));
+            for (int64_t o_k = 0; o_k < (((30 - lid) + 7) / 8); o_k++) {
+              int64_t o = (lid + (o_k * 8));
               int64_t ly_184 = (o / 3);
               int64_t lx_185 = ((o % 3) * 4);
               int64_t y_186 = (y0 + ly_184);
@@ -524,13 +524,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           }
         } else {
           if ((gid < 80)) {
-            for (int64_t lid = 0; lid < 128; lid++) {
+            for (int64_t lid = 0; lid < 8; lid++) {
               int64_t w = (gid - 72);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t er_k = 0; er_k < (((7 - lid) + 127) / 128); er_k++) {
-                int64_t er = (lid + (er_k * 128));
+              for (int64_t er_k = 0; er_k < (((7 - lid) + 7) / 8); er_k++) {
+                int64_t er = (lid + (er_k * 8));
                 int64_t r_197 = ((y0 - 1) + er);
                 float t_198 = fmaxf(0.0f, ((2.0f * (((float)r_197) + 0.5f)) - 0.5f));
                 int64_t t_199 = imin(((int64_t)floorf(t_198)), 9);
@@ -547,8 +547,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 ri1_p1[er] = t_204;
                 rw_p1[er] = t_205;
               }
-              for (int64_t ec_k = 0; ec_k < (((8 - lid) + 127) / 128); ec_k++) {
-                int64_t ec = (lid + (ec_k * 128));
+              for (int64_t ec_k = 0; ec_k < (((8 - lid) + 7) / 8); ec_k++) {
+                int64_t ec = (lid + (ec_k * 8));
                 int64_t c_206 = ((x0 - 1) + ec);
                 float t_207 = fmaxf(0.0f, ((2.0f * (((float)c_206) + 0.5f)) - 0.5f));
                 int64_t t_208 = imin(((int64_t)floorf(t_207)), 11);
@@ -566,13 +566,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 cw_p1[ec] = t_214;
               }
             }
-            for (int64_t lid = 0; lid < 128; lid++) {
+            for (int64_t lid = 0; lid < 8; lid++) {
               int64_t w = (gid - 72);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((14 - lid) + 127) / 128); e_k++) {
-                int64_t e = (lid + (e_k * 128));
+              for (int64_t e_k = 0; e_k < (((14 - lid) + 7) / 8); e_k++) {
+                int64_t e = (lid + (e_k * 8));
                 int64_t hy_215 = (e / 2);
                 int64_t hx_216 = ((e % 2) * 4);
                 int64_t y_217 = ((y0 - 1) + hy_215);
@@ -658,9 +658,9 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 lvmax[(at_218 + 3)] = m3;
               }
             }
-            for (int64_t lid = 0; lid < 128; lid++) {
-              for (int64_t e_k = 0; e_k < (((21 - lid) + 127) / 128); e_k++) {
-                int64_t e = (lid + (e_k * 128));
+            for (int64_t lid = 0; lid < 8; lid++) {
+              for (int64_t e_k = 0; e_k < (((21 - lid) + 7) / 8); e_k++) {
+                int64_t e = (lid + (e_k * 8));
                 int64_t hy_268 = (e / 3);
                 int64_t lx_269 = ((e % 3) * 2);
                 int64_t src_270 = ((hy_268 * 8) + lx_269);
@@ -679,13 +679,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 rowmax[(dst_271 + 1)] = m1;
               }
             }
-            for (int64_t lid = 0; lid < 128; lid++) {
+            for (int64_t lid = 0; lid < 8; lid++) {
               int64_t w = (gid - 72);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (((15 - lid) + 127) / 128); o_k++) {
-                int64_t o = (lid + (o_k * 128));
+              for (int64_t o_k = 0; o_k < (((15 - lid) + 7) / 8); o_k++) {
+                int64_t o = (lid + (o_k * 8));
                 int64_t ly_276 = (o / 3);
                 int64_t lx_277 = ((o % 3) * 2);
                 int64_t y_278 = (y0 + ly_276);
@@ -707,13 +707,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             }
           } else {
             if ((gid < 88)) {
-              for (int64_t lid = 0; lid < 128; lid++) {
+              for (int64_t lid = 0; lid < 8; lid++) {
                 int64_t w = (gid - 80);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t er_k = 0; er_k < (((5 - lid) + 127) / 128); er_k++) {
-                  int64_t er = (lid + (er_k * 128));
+                for (int64_t er_k = 0; er_k < (((5 - lid) + 7) / 8); er_k++) {
+                  int64_t er = (lid + (er_k * 8));
                   int64_t r_285 = ((y0 - 1) + er);
                   float t_286 = fmaxf(0.0f, ((1.6666666f * (((float)r_285) + 0.5f)) - 0.5f));
                   int64_t t_287 = imin(((int64_t)floorf(t_286)), 4);
@@ -723,8 +723,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   ri1_m1[er] = t_288;
                   rw_m1[er] = t_289;
                 }
-                for (int64_t ec_k = 0; ec_k < (((5 - lid) + 127) / 128); ec_k++) {
-                  int64_t ec = (lid + (ec_k * 128));
+                for (int64_t ec_k = 0; ec_k < (((5 - lid) + 7) / 8); ec_k++) {
+                  int64_t ec = (lid + (ec_k * 8));
                   int64_t c_290 = ((x0 - 1) + ec);
                   float t_291 = fmaxf(0.0f, ((2.0f * (((float)c_290) + 0.5f)) - 0.5f));
                   int64_t t_292 = imin(((int64_t)floorf(t_291)), 5);
@@ -735,13 +735,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   cw_m1[ec] = t_294;
                 }
               }
-              for (int64_t lid = 0; lid < 128; lid++) {
+              for (int64_t lid = 0; lid < 8; lid++) {
                 int64_t w = (gid - 80);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((25 - lid) + 127) / 128); e_k++) {
-                  int64_t e = (lid + (e_k * 128));
+                for (int64_t e_k = 0; e_k < (((25 - lid) + 7) / 8); e_k++) {
+                  int64_t e = (lid + (e_k * 8));
                   int64_t hy_295 = (e / 5);
                   int64_t hx_296 = (e % 5);
                   int64_t y_297 = ((y0 - 1) + hy_295);
@@ -765,9 +765,9 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   lvmax[at_298] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 128; lid++) {
-                for (int64_t e_k = 0; e_k < (((15 - lid) + 127) / 128); e_k++) {
-                  int64_t e = (lid + (e_k * 128));
+              for (int64_t lid = 0; lid < 8; lid++) {
+                for (int64_t e_k = 0; e_k < (((15 - lid) + 7) / 8); e_k++) {
+                  int64_t e = (lid + (e_k * 8));
                   int64_t hy_308 = (e / 3);
                   int64_t lx_309 = (e % 3);
                   int64_t src_310 = ((hy_308 * 5) + lx_309);
@@ -781,13 +781,13 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   rowmax[dst_311] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 128; lid++) {
+              for (int64_t lid = 0; lid < 8; lid++) {
                 int64_t w = (gid - 80);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (((9 - lid) + 127) / 128); o_k++) {
-                  int64_t o = (lid + (o_k * 128));
+                for (int64_t o_k = 0; o_k < (((9 - lid) + 7) / 8); o_k++) {
+                  int64_t o = (lid + (o_k * 8));
                   int64_t ly_315 = (o / 3);
                   int64_t lx_316 = (o % 3);
                   int64_t y_317 = (y0 + ly_315);
