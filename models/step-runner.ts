@@ -8,6 +8,7 @@
 // no output that aliases a param buffer yet, so "in place" costs one copy.
 import { interpret } from '../compiler/interpret.js';
 import { compileGraph } from '../compiler/program.js';
+import { compileOptionsFor } from '../runtime/compile-options.js';
 import { NEW_PREFIX } from '../compiler/optimizer.js';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
@@ -84,7 +85,7 @@ export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor
     const { parseRuntimeChoice, selectRuntime } = await import('../runtime/select.js');
     ({ runtime } = await selectRuntime(parseRuntimeChoice(choice)));
   } else runtime = choice;
-  const program = compileGraph(step.graph, {});
+  const program = compileGraph(step.graph, compileOptionsFor(runtime));
   const exe: Executable = await runtime.load(program);
   await exe.setParams(initial);
   const shapeOf = shapes(step);
