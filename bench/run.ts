@@ -2,7 +2,8 @@
 // (temp file + rename) and bench/results/REPORT.md. Every speed figure is a
 // ratio against a baseline measured in the same run, on the same machine.
 // Usage: node dist/bench/run.js [suite ...]   (default: all)
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+//        node dist/bench/run.js --report     (only rewrite REPORT.md from the JSON files)
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { execSync } from 'node:child_process';
 
@@ -45,7 +46,8 @@ function writeAtomic(path: string, text: string): void {
   renameSync(path + '.tmp', path);
 }
 
-const wanted = process.argv.slice(2);
+const reportOnly = process.argv.includes('--report');
+const wanted = process.argv.slice(2).filter((a) => a !== '--report');
 const all = await suites();
 const unknown = wanted.filter((w) => !all.some((s) => s.name === w));
 if (unknown.length) {
@@ -54,20 +56,34 @@ if (unknown.length) {
 }
 mkdirSync('bench/results', { recursive: true });
 const m = machine();
-const report: string[] = ['# fusedet benchmarks', '', `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, ${m.compiler}. Run ${m.date}.`, ''];
-for (const s of all.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+for (const s of reportOnly ? [] : all.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
   process.stdout.write(`\n== ${s.title}\n`);
   const r = await s.run();
   writeAtomic(`bench/results/${s.name}.json`, JSON.stringify({ suite: s.name, title: s.title, machine: m, ...r }, null, 2) + '\n');
-  report.push(`## ${s.title}`, '', '| what | fusedet | baseline | ratio | target |', '| --- | --- | --- | --- | --- |');
-  for (const row of r.rows) {
-    const fmt = (v: number | null): string => (v === null ? 'n/a' : `${v.toPrecision(4)} ${row.unit}`);
-    const line = `| ${row.what} | ${fmt(row.ours)} | ${row.baseline === null ? 'n/a' : `${fmt(row.baseline)} (${row.baselineName})`} | ${row.ratio === null ? 'n/a' : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ''} |`;
-    report.push(line);
-    process.stdout.write(line + '\n');
-  }
-  for (const n of r.notes) { report.push('', `- ${n}`); process.stdout.write(`NOTICE: ${n}\n`); }
-  report.push('');
+  for (const row of r.rows) process.stdout.write(rowLine(row) + '\n');
+  for (const n of r.notes) process.stdout.write(`NOTICE: ${n}\n`);
 }
-writeAtomic('bench/results/REPORT.md', report.join('\n') + '\n');
+writeAtomic('bench/results/REPORT.md', report(all));
 process.stdout.write('\nwrote bench/results/*.json and bench/results/REPORT.md\n');
+
+function rowLine(row: BenchRow): string {
+  const fmt = (v: number | null): string => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toPrecision(4)} ${row.unit}`);
+  return `| ${row.what} | ${fmt(row.ours)} | ${row.baseline === null ? 'n/a' : `${fmt(row.baseline)} (${row.baselineName})`} | ${row.ratio === null ? 'n/a' : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ''} |`;
+}
+
+/** REPORT.md from every suite's latest JSON, so running one suite keeps the others' figures. */
+function report(suites: BenchSuite[]): string {
+  const out: string[] = ['# fusedet benchmarks', '', 'Each section is the latest run of one suite (`npm run bench [suite]`); every ratio compares with a baseline measured in that same run, on the machine named.', ''];
+  for (const s of suites) {
+    const path = `bench/results/${s.name}.json`;
+    if (!existsSync(path)) continue;
+    const r = JSON.parse(readFileSync(path, 'utf8')) as { title: string; machine: Record<string, string | number>; rows: BenchRow[]; notes: string[] };
+    const mm = r.machine;
+    out.push(`## ${r.title}`, '', `${mm.cpu}, ${mm.cores} cores, ${mm.memGiB} GiB, Node ${mm.node}, ${mm.compiler}; run ${mm.date}.`, '');
+    out.push('| what | fusedet | baseline | ratio | target |', '| --- | --- | --- | --- | --- |');
+    for (const row of r.rows) out.push(rowLine(row));
+    for (const n of r.notes) out.push('', `- ${n}`);
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}
