@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { rng } from '../compiler/tensor.js';
 
 export interface BenchResult {
   name: string;
@@ -38,22 +39,11 @@ export interface BenchResult {
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 
 /** Writes gt.json and dets.json under dir; returns the detection count. */
 export function generatePair(dir: string, images: number, detsPerImage = 100, seed = 2017): number {
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   const K = 80;
   const gtFd = openSync(join(dir, 'gt.json'), 'w');
   const dtFd = openSync(join(dir, 'dets.json'), 'w');
