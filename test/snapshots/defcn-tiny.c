@@ -3862,13 +3862,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     int64_t ci1_m1[10];
     float cw_m1[10];
     if ((gid < 16)) {
-      for (int64_t lid = 0; lid < 8; lid++) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
         int64_t plane = w;
         int64_t y0 = 0;
         int64_t x0 = 0;
-        for (int64_t er_k = 0; er_k < (((10 - lid) + 7) / 8); er_k++) {
-          int64_t er = (lid + (er_k * 8));
+        for (int64_t er_k = 0; er_k < (10 - lid); er_k++) {
+          int64_t er = (lid + er_k);
           int64_t r_0 = ((y0 - 1) + er);
           float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
           int64_t t_2 = imin(((int64_t)floorf(t_1)), 3);
@@ -3878,8 +3879,8 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           ri1_p1[er] = t_3;
           rw_p1[er] = t_4;
         }
-        for (int64_t ec_k = 0; ec_k < (((10 - lid) + 7) / 8); ec_k++) {
-          int64_t ec = (lid + (ec_k * 8));
+        for (int64_t ec_k = 0; ec_k < (10 - lid); ec_k++) {
+          int64_t ec = (lid + ec_k);
           int64_t c_5 = ((x0 - 1) + ec);
           float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
           int64_t t_7 = imin(((int64_t)floorf(t_6)), 3);
@@ -3890,13 +3891,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           cw_p1[ec] = t_9;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
         int64_t plane = w;
         int64_t y0 = 0;
         int64_t x0 = 0;
-        for (int64_t e_k = 0; e_k < (((50 - lid) + 7) / 8); e_k++) {
-          int64_t e = (lid + (e_k * 8));
+        for (int64_t e_k = 0; e_k < (50 - lid); e_k++) {
+          int64_t e = (lid + e_k);
           int64_t hy_10 = (e / 5);
           int64_t hx_11 = ((e % 5) * 2);
           int64_t y_12 = ((y0 - 1) + hy_10);
@@ -3933,9 +3935,10 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           lvmax[(at_13 + 1)] = m1;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
-        for (int64_t e_k = 0; e_k < (((20 - lid) + 7) / 8); e_k++) {
-          int64_t e = (lid + (e_k * 8));
+      {
+        const int64_t lid = 0;
+        for (int64_t e_k = 0; e_k < (20 - lid); e_k++) {
+          int64_t e = (lid + e_k);
           int64_t hy_30 = (e / 2);
           int64_t lx_31 = ((e % 2) * 4);
           int64_t src_32 = ((hy_30 * 10) + lx_31);
@@ -3964,13 +3967,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           rowmax[(dst_33 + 3)] = m3;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
         int64_t plane = w;
         int64_t y0 = 0;
         int64_t x0 = 0;
-        for (int64_t o_k = 0; o_k < (((16 - lid) + 7) / 8); o_k++) {
-          int64_t o = (lid + (o_k * 8));
+        for (int64_t o_k = 0; o_k < (16 - lid); o_k++) {
+          int64_t o = (lid + o_k);
           int64_t ly_40 = (o / 2);
           int64_t lx_41 = ((o % 2) * 4);
           int64_t y_42 = (y0 + ly_40);
@@ -4004,13 +4008,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     } else {
       if ((gid < 32)) {
-        for (int64_t lid = 0; lid < 8; lid++) {
+        {
+          const int64_t lid = 0;
           int64_t w = (gid - 16);
           int64_t plane = w;
           int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t er_k = 0; er_k < (((6 - lid) + 7) / 8); er_k++) {
-            int64_t er = (lid + (er_k * 8));
+          for (int64_t er_k = 0; er_k < (6 - lid); er_k++) {
+            int64_t er = (lid + er_k);
             int64_t r_53 = ((y0 - 1) + er);
             float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
             int64_t t_55 = imin(((int64_t)floorf(t_54)), 7);
@@ -4027,8 +4032,8 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             ri1_p1[er] = t_60;
             rw_p1[er] = t_61;
           }
-          for (int64_t ec_k = 0; ec_k < (((6 - lid) + 7) / 8); ec_k++) {
-            int64_t ec = (lid + (ec_k * 8));
+          for (int64_t ec_k = 0; ec_k < (6 - lid); ec_k++) {
+            int64_t ec = (lid + ec_k);
             int64_t c_62 = ((x0 - 1) + ec);
             float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
             int64_t t_64 = imin(((int64_t)floorf(t_63)), 7);
@@ -4046,13 +4051,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             cw_p1[ec] = t_70;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
+        {
+          const int64_t lid = 0;
           int64_t w = (gid - 16);
           int64_t plane = w;
           int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (((18 - lid) + 7) / 8); e_k++) {
-            int64_t e = (lid + (e_k * 8));
+          for (int64_t e_k = 0; e_k < (18 - lid); e_k++) {
+            int64_t e = (lid + e_k);
             int64_t hy_71 = (e / 3);
             int64_t hx_72 = ((e % 3) * 2);
             int64_t y_73 = ((y0 - 1) + hy_71);
@@ -4102,9 +4108,10 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             lvmax[(at_74 + 1)] = m1;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
-          for (int64_t e_k = 0; e_k < (((6 - lid) + 7) / 8); e_k++) {
-            int64_t e = (lid + (e_k * 8));
+        {
+          const int64_t lid = 0;
+          for (int64_t e_k = 0; e_k < (6 - lid); e_k++) {
+            int64_t e = (lid + e_k);
             int64_t src_102 = (e * 6);
             int64_t dst_103 = (e * 4);
             float lv_104 = lvmax[src_102];
@@ -4131,13 +4138,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             rowmax[(dst_103 + 3)] = m3;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
+        {
+          const int64_t lid = 0;
           int64_t w = (gid - 16);
           int64_t plane = w;
           int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t o_k = 0; o_k < (((4 - lid) + 7) / 8); o_k++) {
-            int64_t o = (lid + (o_k * 8));
+          for (int64_t o_k = 0; o_k < (4 - lid); o_k++) {
+            int64_t o = (lid + o_k);
             int64_t y_110 = (y0 + o);
             int64_t src_111 = (o * 4);
             int64_t dst_112 = ((plane * 16) + ((y_110 * 4) + x0));
@@ -4169,13 +4177,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       } else {
         if ((gid < 48)) {
-          for (int64_t lid = 0; lid < 8; lid++) {
+          {
+            const int64_t lid = 0;
             int64_t w = (gid - 32);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t er_k = 0; er_k < (((4 - lid) + 7) / 8); er_k++) {
-              int64_t er = (lid + (er_k * 8));
+            for (int64_t er_k = 0; er_k < (4 - lid); er_k++) {
+              int64_t er = (lid + er_k);
               int64_t r_121 = ((y0 - 1) + er);
               float t_122 = fmaxf(0.0f, ((2.0f * (((float)r_121) + 0.5f)) - 0.5f));
               int64_t t_123 = imin(((int64_t)floorf(t_122)), 3);
@@ -4192,8 +4201,8 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               ri1_p1[er] = t_128;
               rw_p1[er] = t_129;
             }
-            for (int64_t ec_k = 0; ec_k < (((4 - lid) + 7) / 8); ec_k++) {
-              int64_t ec = (lid + (ec_k * 8));
+            for (int64_t ec_k = 0; ec_k < (4 - lid); ec_k++) {
+              int64_t ec = (lid + ec_k);
               int64_t c_130 = ((x0 - 1) + ec);
               float t_131 = fmaxf(0.0f, ((2.0f * (((float)c_130) + 0.5f)) - 0.5f));
               int64_t t_132 = imin(((int64_t)floorf(t_131)), 3);
@@ -4211,13 +4220,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               cw_p1[ec] = t_138;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
+          {
+            const int64_t lid = 0;
             int64_t w = (gid - 32);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((4 - lid) + 7) / 8); e_k++) {
-              int64_t e = (lid + (e_k * 8));
+            for (int64_t e_k = 0; e_k < (4 - lid); e_k++) {
+              int64_t e = (lid + e_k);
               int64_t y_139 = ((y0 - 1) + e);
               int64_t at_140 = (e * 4);
               float m0 = (-INFINITY);
@@ -4298,9 +4308,10 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               lvmax[(at_140 + 3)] = m3;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
-            for (int64_t e_k = 0; e_k < (((4 - lid) + 7) / 8); e_k++) {
-              int64_t e = (lid + (e_k * 8));
+          {
+            const int64_t lid = 0;
+            for (int64_t e_k = 0; e_k < (4 - lid); e_k++) {
+              int64_t e = (lid + e_k);
               int64_t src_187 = (e * 4);
               int64_t dst_188 = (e * 2);
               float lv_189 = lvmax[src_187];
@@ -4317,13 +4328,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               rowmax[(dst_188 + 1)] = m1;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
+          {
+            const int64_t lid = 0;
             int64_t w = (gid - 32);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (((2 - lid) + 7) / 8); o_k++) {
-              int64_t o = (lid + (o_k * 8));
+            for (int64_t o_k = 0; o_k < (2 - lid); o_k++) {
+              int64_t o = (lid + o_k);
               int64_t y_193 = (y0 + o);
               int64_t src_194 = (o * 2);
               int64_t dst_195 = ((plane * 4) + ((y_193 * 2) + x0));
@@ -4343,13 +4355,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           }
         } else {
           if ((gid < 64)) {
-            for (int64_t lid = 0; lid < 8; lid++) {
+            {
+              const int64_t lid = 0;
               int64_t w = (gid - 48);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t er_k = 0; er_k < (((3 - lid) + 7) / 8); er_k++) {
-                int64_t er = (lid + (er_k * 8));
+              for (int64_t er_k = 0; er_k < (3 - lid); er_k++) {
+                int64_t er = (lid + er_k);
                 int64_t r_200 = ((y0 - 1) + er);
                 float t_201 = fmaxf(0.0f, ((2.0f * (((float)r_200) + 0.5f)) - 0.5f));
                 int64_t t_202 = imin(((int64_t)floorf(t_201)), 1);
@@ -4362,8 +4375,8 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 ri1_p1[er] = r_200;
                 rw_p1[er] = 0.0f;
               }
-              for (int64_t ec_k = 0; ec_k < (((3 - lid) + 7) / 8); ec_k++) {
-                int64_t ec = (lid + (ec_k * 8));
+              for (int64_t ec_k = 0; ec_k < (3 - lid); ec_k++) {
+                int64_t ec = (lid + ec_k);
                 int64_t c_205 = ((x0 - 1) + ec);
                 float t_206 = fmaxf(0.0f, ((2.0f * (((float)c_205) + 0.5f)) - 0.5f));
                 int64_t t_207 = imin(((int64_t)floorf(t_206)), 1);
@@ -4377,13 +4390,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 cw_p1[ec] = 0.0f;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
+            {
+              const int64_t lid = 0;
               int64_t w = (gid - 48);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((9 - lid) + 7) / 8); e_k++) {
-                int64_t e = (lid + (e_k * 8));
+              for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+                int64_t e = (lid + e_k);
                 int64_t hy_210 = (e / 3);
                 int64_t hx_211 = (e % 3);
                 int64_t y_212 = ((y0 - 1) + hy_210);
@@ -4415,9 +4429,10 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 lvmax[at_213] = m0;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
-              for (int64_t e_k = 0; e_k < (((3 - lid) + 7) / 8); e_k++) {
-                int64_t e = (lid + (e_k * 8));
+            {
+              const int64_t lid = 0;
+              for (int64_t e_k = 0; e_k < (3 - lid); e_k++) {
+                int64_t e = (lid + e_k);
                 int64_t src_230 = (e * 3);
                 float lv_231 = lvmax[src_230];
                 float lv_232 = lvmax[(src_230 + 1)];
@@ -4428,13 +4443,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                 rowmax[e] = m0;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
+            {
+              const int64_t lid = 0;
               int64_t w = (gid - 48);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (((1 - lid) + 7) / 8); o_k++) {
-                int64_t o = (lid + (o_k * 8));
+              for (int64_t o_k = 0; o_k < (1 - lid); o_k++) {
+                int64_t o = (lid + o_k);
                 int64_t y_234 = (y0 + o);
                 int64_t dst_235 = (plane + (y_234 + x0));
                 float m0 = rowmax[o];
@@ -4447,33 +4463,35 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             }
           } else {
             if ((gid < 80)) {
-              for (int64_t lid = 0; lid < 8; lid++) {
+              {
+                const int64_t lid = 0;
                 int64_t w = (gid - 64);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t er_k = 0; er_k < (((3 - lid) + 7) / 8); er_k++) {
-                  int64_t er = (lid + (er_k * 8));
+                for (int64_t er_k = 0; er_k < (3 - lid); er_k++) {
+                  int64_t er = (lid + er_k);
                   int64_t r_238 = ((y0 - 1) + er);
                   ri0_m1[er] = r_238;
                   ri1_m1[er] = r_238;
                   rw_m1[er] = 0.0f;
                 }
-                for (int64_t ec_k = 0; ec_k < (((3 - lid) + 7) / 8); ec_k++) {
-                  int64_t ec = (lid + (ec_k * 8));
+                for (int64_t ec_k = 0; ec_k < (3 - lid); ec_k++) {
+                  int64_t ec = (lid + ec_k);
                   int64_t c_239 = ((x0 - 1) + ec);
                   ci0_m1[ec] = c_239;
                   ci1_m1[ec] = c_239;
                   cw_m1[ec] = 0.0f;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
+              {
+                const int64_t lid = 0;
                 int64_t w = (gid - 64);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((9 - lid) + 7) / 8); e_k++) {
-                  int64_t e = (lid + (e_k * 8));
+                for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+                  int64_t e = (lid + e_k);
                   int64_t hy_240 = (e / 3);
                   int64_t hx_241 = (e % 3);
                   int64_t y_242 = ((y0 - 1) + hy_240);
@@ -4497,9 +4515,10 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                   lvmax[at_243] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
-                for (int64_t e_k = 0; e_k < (((3 - lid) + 7) / 8); e_k++) {
-                  int64_t e = (lid + (e_k * 8));
+              {
+                const int64_t lid = 0;
+                for (int64_t e_k = 0; e_k < (3 - lid); e_k++) {
+                  int64_t e = (lid + e_k);
                   int64_t src_253 = (e * 3);
                   float lv_254 = lvmax[src_253];
                   float lv_255 = lvmax[(src_253 + 1)];
@@ -4510,13 +4529,14 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
                   rowmax[e] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
+              {
+                const int64_t lid = 0;
                 int64_t w = (gid - 64);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (((1 - lid) + 7) / 8); o_k++) {
-                  int64_t o = (lid + (o_k * 8));
+                for (int64_t o_k = 0; o_k < (1 - lid); o_k++) {
+                  int64_t o = (lid + o_k);
                   int64_t y_257 = (y0 + o);
                   int64_t dst_258 = (plane + (y_257 + x0));
                   float m0 = rowmax[o];

@@ -3630,7 +3630,7 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9) {
+extern "C" __global__ void __launch_bounds__(1) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float lvmax[100];
@@ -3653,8 +3653,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
       long long plane = w;
       long long y0 = 0;
       long long x0 = 0;
-      for (long long er_k = 0; er_k < (((10 - lid) + 7) / 8); er_k++) {
-        long long er = (lid + (er_k * 8));
+      for (long long er_k = 0; er_k < (10 - lid); er_k++) {
+        long long er = (lid + er_k);
         long long r_0 = ((y0 - 1) + er);
         float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
         long long t_2 = imin(((long long)floorf(t_1)), 3);
@@ -3664,8 +3664,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
         ri1_p1[er] = t_3;
         rw_p1[er] = t_4;
       }
-      for (long long ec_k = 0; ec_k < (((10 - lid) + 7) / 8); ec_k++) {
-        long long ec = (lid + (ec_k * 8));
+      for (long long ec_k = 0; ec_k < (10 - lid); ec_k++) {
+        long long ec = (lid + ec_k);
         long long c_5 = ((x0 - 1) + ec);
         float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
         long long t_7 = imin(((long long)floorf(t_6)), 3);
@@ -3682,8 +3682,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
       long long plane = w;
       long long y0 = 0;
       long long x0 = 0;
-      for (long long e_k = 0; e_k < (((50 - lid) + 7) / 8); e_k++) {
-        long long e = (lid + (e_k * 8));
+      for (long long e_k = 0; e_k < (50 - lid); e_k++) {
+        long long e = (lid + e_k);
         long long hy_10 = (e / 5);
         long long hx_11 = ((e % 5) * 2);
         long long y_12 = ((y0 - 1) + hy_10);
@@ -3722,8 +3722,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
     }
     __syncthreads();
     {
-      for (long long e_k = 0; e_k < (((20 - lid) + 7) / 8); e_k++) {
-        long long e = (lid + (e_k * 8));
+      for (long long e_k = 0; e_k < (20 - lid); e_k++) {
+        long long e = (lid + e_k);
         long long hy_30 = (e / 2);
         long long lx_31 = ((e % 2) * 4);
         long long src_32 = ((hy_30 * 10) + lx_31);
@@ -3758,8 +3758,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
       long long plane = w;
       long long y0 = 0;
       long long x0 = 0;
-      for (long long o_k = 0; o_k < (((16 - lid) + 7) / 8); o_k++) {
-        long long o = (lid + (o_k * 8));
+      for (long long o_k = 0; o_k < (16 - lid); o_k++) {
+        long long o = (lid + o_k);
         long long ly_40 = (o / 2);
         long long lx_41 = ((o % 2) * 4);
         long long y_42 = (y0 + ly_40);
@@ -3798,8 +3798,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
         long long plane = w;
         long long y0 = 0;
         long long x0 = 0;
-        for (long long er_k = 0; er_k < (((6 - lid) + 7) / 8); er_k++) {
-          long long er = (lid + (er_k * 8));
+        for (long long er_k = 0; er_k < (6 - lid); er_k++) {
+          long long er = (lid + er_k);
           long long r_53 = ((y0 - 1) + er);
           float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
           long long t_55 = imin(((long long)floorf(t_54)), 7);
@@ -3816,8 +3816,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
           ri1_p1[er] = t_60;
           rw_p1[er] = t_61;
         }
-        for (long long ec_k = 0; ec_k < (((6 - lid) + 7) / 8); ec_k++) {
-          long long ec = (lid + (ec_k * 8));
+        for (long long ec_k = 0; ec_k < (6 - lid); ec_k++) {
+          long long ec = (lid + ec_k);
           long long c_62 = ((x0 - 1) + ec);
           float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
           long long t_64 = imin(((long long)floorf(t_63)), 7);
@@ -3841,8 +3841,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
         long long plane = w;
         long long y0 = 0;
         long long x0 = 0;
-        for (long long e_k = 0; e_k < (((18 - lid) + 7) / 8); e_k++) {
-          long long e = (lid + (e_k * 8));
+        for (long long e_k = 0; e_k < (18 - lid); e_k++) {
+          long long e = (lid + e_k);
           long long hy_71 = (e / 3);
           long long hx_72 = ((e % 3) * 2);
           long long y_73 = ((y0 - 1) + hy_71);
@@ -3894,8 +3894,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
       }
       __syncthreads();
       {
-        for (long long e_k = 0; e_k < (((6 - lid) + 7) / 8); e_k++) {
-          long long e = (lid + (e_k * 8));
+        for (long long e_k = 0; e_k < (6 - lid); e_k++) {
+          long long e = (lid + e_k);
           long long src_102 = (e * 6);
           long long dst_103 = (e * 4);
           float lv_104 = lvmax[src_102];
@@ -3928,8 +3928,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
         long long plane = w;
         long long y0 = 0;
         long long x0 = 0;
-        for (long long o_k = 0; o_k < (((4 - lid) + 7) / 8); o_k++) {
-          long long o = (lid + (o_k * 8));
+        for (long long o_k = 0; o_k < (4 - lid); o_k++) {
+          long long o = (lid + o_k);
           long long y_110 = (y0 + o);
           long long src_111 = (o * 4);
           long long dst_112 = ((plane * 16) + ((y_110 * 4) + x0));
@@ -3966,8 +3966,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
           long long plane = w;
           long long y0 = 0;
           long long x0 = 0;
-          for (long long er_k = 0; er_k < (((4 - lid) + 7) / 8); er_k++) {
-            long long er = (lid + (er_k * 8));
+          for (long long er_k = 0; er_k < (4 - lid); er_k++) {
+            long long er = (lid + er_k);
             long long r_121 = ((y0 - 1) + er);
             float t_122 = fmaxf(0.0f, ((2.0f * (((float)r_121) + 0.5f)) - 0.5f));
             long long t_123 = imin(((long long)floorf(t_122)), 3);
@@ -3984,8 +3984,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
             ri1_p1[er] = t_128;
             rw_p1[er] = t_129;
           }
-          for (long long ec_k = 0; ec_k < (((4 - lid) + 7) / 8); ec_k++) {
-            long long ec = (lid + (ec_k * 8));
+          for (long long ec_k = 0; ec_k < (4 - lid); ec_k++) {
+            long long ec = (lid + ec_k);
             long long c_130 = ((x0 - 1) + ec);
             float t_131 = fmaxf(0.0f, ((2.0f * (((float)c_130) + 0.5f)) - 0.5f));
             long long t_132 = imin(((long long)floorf(t_131)), 3);
@@ -4009,8 +4009,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
           long long plane = w;
           long long y0 = 0;
           long long x0 = 0;
-          for (long long e_k = 0; e_k < (((4 - lid) + 7) / 8); e_k++) {
-            long long e = (lid + (e_k * 8));
+          for (long long e_k = 0; e_k < (4 - lid); e_k++) {
+            long long e = (lid + e_k);
             long long y_139 = ((y0 - 1) + e);
             long long at_140 = (e * 4);
             float m0 = __int_as_float(0xff800000);
@@ -4093,8 +4093,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
         }
         __syncthreads();
         {
-          for (long long e_k = 0; e_k < (((4 - lid) + 7) / 8); e_k++) {
-            long long e = (lid + (e_k * 8));
+          for (long long e_k = 0; e_k < (4 - lid); e_k++) {
+            long long e = (lid + e_k);
             long long src_187 = (e * 4);
             long long dst_188 = (e * 2);
             float lv_189 = lvmax[src_187];
@@ -4117,8 +4117,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
           long long plane = w;
           long long y0 = 0;
           long long x0 = 0;
-          for (long long o_k = 0; o_k < (((2 - lid) + 7) / 8); o_k++) {
-            long long o = (lid + (o_k * 8));
+          for (long long o_k = 0; o_k < (2 - lid); o_k++) {
+            long long o = (lid + o_k);
             long long y_193 = (y0 + o);
             long long src_194 = (o * 2);
             long long dst_195 = ((plane * 4) + ((y_193 * 2) + x0));
@@ -4143,8 +4143,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
             long long plane = w;
             long long y0 = 0;
             long long x0 = 0;
-            for (long long er_k = 0; er_k < (((3 - lid) + 7) / 8); er_k++) {
-              long long er = (lid + (er_k * 8));
+            for (long long er_k = 0; er_k < (3 - lid); er_k++) {
+              long long er = (lid + er_k);
               long long r_200 = ((y0 - 1) + er);
               float t_201 = fmaxf(0.0f, ((2.0f * (((float)r_200) + 0.5f)) - 0.5f));
               long long t_202 = imin(((long long)floorf(t_201)), 1);
@@ -4157,8 +4157,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
               ri1_p1[er] = r_200;
               rw_p1[er] = 0.0f;
             }
-            for (long long ec_k = 0; ec_k < (((3 - lid) + 7) / 8); ec_k++) {
-              long long ec = (lid + (ec_k * 8));
+            for (long long ec_k = 0; ec_k < (3 - lid); ec_k++) {
+              long long ec = (lid + ec_k);
               long long c_205 = ((x0 - 1) + ec);
               float t_206 = fmaxf(0.0f, ((2.0f * (((float)c_205) + 0.5f)) - 0.5f));
               long long t_207 = imin(((long long)floorf(t_206)), 1);
@@ -4178,8 +4178,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
             long long plane = w;
             long long y0 = 0;
             long long x0 = 0;
-            for (long long e_k = 0; e_k < (((9 - lid) + 7) / 8); e_k++) {
-              long long e = (lid + (e_k * 8));
+            for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+              long long e = (lid + e_k);
               long long hy_210 = (e / 3);
               long long hx_211 = (e % 3);
               long long y_212 = ((y0 - 1) + hy_210);
@@ -4213,8 +4213,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
           }
           __syncthreads();
           {
-            for (long long e_k = 0; e_k < (((3 - lid) + 7) / 8); e_k++) {
-              long long e = (lid + (e_k * 8));
+            for (long long e_k = 0; e_k < (3 - lid); e_k++) {
+              long long e = (lid + e_k);
               long long src_230 = (e * 3);
               float lv_231 = lvmax[src_230];
               float lv_232 = lvmax[(src_230 + 1)];
@@ -4231,8 +4231,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
             long long plane = w;
             long long y0 = 0;
             long long x0 = 0;
-            for (long long o_k = 0; o_k < (((1 - lid) + 7) / 8); o_k++) {
-              long long o = (lid + (o_k * 8));
+            for (long long o_k = 0; o_k < (1 - lid); o_k++) {
+              long long o = (lid + o_k);
               long long y_234 = (y0 + o);
               long long dst_235 = (plane + (y_234 + x0));
               float m0 = rowmax[o];
@@ -4250,15 +4250,15 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
               long long plane = w;
               long long y0 = 0;
               long long x0 = 0;
-              for (long long er_k = 0; er_k < (((3 - lid) + 7) / 8); er_k++) {
-                long long er = (lid + (er_k * 8));
+              for (long long er_k = 0; er_k < (3 - lid); er_k++) {
+                long long er = (lid + er_k);
                 long long r_238 = ((y0 - 1) + er);
                 ri0_m1[er] = r_238;
                 ri1_m1[er] = r_238;
                 rw_m1[er] = 0.0f;
               }
-              for (long long ec_k = 0; ec_k < (((3 - lid) + 7) / 8); ec_k++) {
-                long long ec = (lid + (ec_k * 8));
+              for (long long ec_k = 0; ec_k < (3 - lid); ec_k++) {
+                long long ec = (lid + ec_k);
                 long long c_239 = ((x0 - 1) + ec);
                 ci0_m1[ec] = c_239;
                 ci1_m1[ec] = c_239;
@@ -4271,8 +4271,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
               long long plane = w;
               long long y0 = 0;
               long long x0 = 0;
-              for (long long e_k = 0; e_k < (((9 - lid) + 7) / 8); e_k++) {
-                long long e = (lid + (e_k * 8));
+              for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+                long long e = (lid + e_k);
                 long long hy_240 = (e / 3);
                 long long hx_241 = (e % 3);
                 long long y_242 = ((y0 - 1) + hy_240);
@@ -4298,8 +4298,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
             }
             __syncthreads();
             {
-              for (long long e_k = 0; e_k < (((3 - lid) + 7) / 8); e_k++) {
-                long long e = (lid + (e_k * 8));
+              for (long long e_k = 0; e_k < (3 - lid); e_k++) {
+                long long e = (lid + e_k);
                 long long src_253 = (e * 3);
                 float lv_254 = lvmax[src_253];
                 float lv_255 = lvmax[(src_253 + 1)];
@@ -4316,8 +4316,8 @@ extern "C" __global__ void __launch_bounds__(8) k34_max3d(float* __restrict__ B0
               long long plane = w;
               long long y0 = 0;
               long long x0 = 0;
-              for (long long o_k = 0; o_k < (((1 - lid) + 7) / 8); o_k++) {
-                long long o = (lid + (o_k * 8));
+              for (long long o_k = 0; o_k < (1 - lid); o_k++) {
+                long long o = (lid + o_k);
                 long long y_257 = (y0 + o);
                 long long dst_258 = (plane + (y_257 + x0));
                 float m0 = rowmax[o];

@@ -17,28 +17,29 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lvmax[612];
-    float rowmax[576];
-    int64_t ri0_p1[18];
-    int64_t ri1_p1[18];
-    float rw_p1[18];
-    int64_t ci0_p1[34];
-    int64_t ci1_p1[34];
-    float cw_p1[34];
-    int64_t ri0_m1[18];
-    int64_t ri1_m1[18];
-    float rw_m1[18];
-    int64_t ci0_m1[34];
-    int64_t ci1_m1[34];
-    float cw_m1[34];
-    if ((gid < 48)) {
-      for (int64_t lid = 0; lid < 8; lid++) {
+    float lvmax[1100];
+    float rowmax[1056];
+    int64_t ri0_p1[22];
+    int64_t ri1_p1[22];
+    float rw_p1[22];
+    int64_t ci0_p1[50];
+    int64_t ci1_p1[50];
+    float cw_p1[50];
+    int64_t ri0_m1[22];
+    int64_t ri1_m1[22];
+    float rw_m1[22];
+    int64_t ci0_m1[50];
+    int64_t ci1_m1[50];
+    float cw_m1[50];
+    if ((gid < 16)) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
-        int64_t plane = (w / 6);
-        int64_t y0 = (((w / 2) % 3) * 16);
-        int64_t x0 = ((w % 2) * 32);
-        for (int64_t er_k = 0; er_k < (((18 - lid) + 7) / 8); er_k++) {
-          int64_t er = (lid + (er_k * 8));
+        int64_t plane = (w / 2);
+        int64_t y0 = ((w % 2) * 20);
+        int64_t x0 = 0;
+        for (int64_t er_k = 0; er_k < (22 - lid); er_k++) {
+          int64_t er = (lid + er_k);
           int64_t r_0 = ((y0 - 1) + er);
           float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
           int64_t t_2 = imin(((int64_t)floorf(t_1)), 19);
@@ -48,8 +49,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           ri1_p1[er] = t_3;
           rw_p1[er] = t_4;
         }
-        for (int64_t ec_k = 0; ec_k < (((34 - lid) + 7) / 8); ec_k++) {
-          int64_t ec = (lid + (ec_k * 8));
+        for (int64_t ec_k = 0; ec_k < (50 - lid); ec_k++) {
+          int64_t ec = (lid + ec_k);
           int64_t c_5 = ((x0 - 1) + ec);
           float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
           int64_t t_7 = imin(((int64_t)floorf(t_6)), 23);
@@ -60,17 +61,18 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           cw_p1[ec] = t_9;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
-        int64_t plane = (w / 6);
-        int64_t y0 = (((w / 2) % 3) * 16);
-        int64_t x0 = ((w % 2) * 32);
-        for (int64_t e_k = 0; e_k < (((306 - lid) + 7) / 8); e_k++) {
-          int64_t e = (lid + (e_k * 8));
-          int64_t hy_10 = (e / 17);
-          int64_t hx_11 = ((e % 17) * 2);
+        int64_t plane = (w / 2);
+        int64_t y0 = ((w % 2) * 20);
+        int64_t x0 = 0;
+        for (int64_t e_k = 0; e_k < (550 - lid); e_k++) {
+          int64_t e = (lid + e_k);
+          int64_t hy_10 = (e / 25);
+          int64_t hx_11 = ((e % 25) * 2);
           int64_t y_12 = ((y0 - 1) + hy_10);
-          int64_t at_13 = ((hy_10 * 34) + hx_11);
+          int64_t at_13 = ((hy_10 * 50) + hx_11);
           float m0 = (-INFINITY);
           float m1 = (-INFINITY);
           if (((y_12 >= 0) && (y_12 < 40))) {
@@ -103,13 +105,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           lvmax[(at_13 + 1)] = m1;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
-        for (int64_t e_k = 0; e_k < (((144 - lid) + 7) / 8); e_k++) {
-          int64_t e = (lid + (e_k * 8));
-          int64_t hy_30 = (e / 8);
-          int64_t lx_31 = ((e % 8) * 4);
-          int64_t src_32 = ((hy_30 * 34) + lx_31);
-          int64_t dst_33 = ((hy_30 * 32) + lx_31);
+      {
+        const int64_t lid = 0;
+        for (int64_t e_k = 0; e_k < (264 - lid); e_k++) {
+          int64_t e = (lid + e_k);
+          int64_t hy_30 = (e / 12);
+          int64_t lx_31 = ((e % 12) * 4);
+          int64_t src_32 = ((hy_30 * 50) + lx_31);
+          int64_t dst_33 = ((hy_30 * 48) + lx_31);
           float lv_34 = lvmax[src_32];
           float lv_35 = lvmax[(src_32 + 1)];
           float lv_36 = lvmax[(src_32 + 2)];
@@ -134,63 +137,55 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
           rowmax[(dst_33 + 3)] = m3;
         }
       }
-      for (int64_t lid = 0; lid < 8; lid++) {
+      {
+        const int64_t lid = 0;
         int64_t w = gid;
-        int64_t plane = (w / 6);
-        int64_t y0 = (((w / 2) % 3) * 16);
-        int64_t x0 = ((w % 2) * 32);
-        for (int64_t o_k = 0; o_k < (((128 - lid) + 7) / 8); o_k++) {
-          int64_t o = (lid + (o_k * 8));
-          int64_t ly_40 = (o / 8);
-          int64_t lx_41 = ((o % 8) * 4);
+        int64_t plane = (w / 2);
+        int64_t y0 = ((w % 2) * 20);
+        int64_t x0 = 0;
+        for (int64_t o_k = 0; o_k < (240 - lid); o_k++) {
+          int64_t o = (lid + o_k);
+          int64_t ly_40 = (o / 12);
+          int64_t lx_41 = ((o % 12) * 4);
           int64_t y_42 = (y0 + ly_40);
-          if ((y_42 < 40)) {
-            int64_t src_43 = ((ly_40 * 32) + lx_41);
-            int64_t dst_44 = ((plane * 1920) + ((y_42 * 48) + (x0 + lx_41)));
-            if (((x0 + lx_41) < 48)) {
-              float m0 = rowmax[src_43];
-              float t_45 = rowmax[(src_43 + 32)];
-              m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
-              float t_46 = rowmax[(src_43 + 64)];
-              m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
-              B0[dst_44] = m0;
-            }
-            if (((x0 + (lx_41 + 1)) < 48)) {
-              float m1 = rowmax[(src_43 + 1)];
-              float t_47 = rowmax[(src_43 + 33)];
-              m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
-              float t_48 = rowmax[(src_43 + 65)];
-              m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
-              B0[(dst_44 + 1)] = m1;
-            }
-            if (((x0 + (lx_41 + 2)) < 48)) {
-              float m2 = rowmax[(src_43 + 2)];
-              float t_49 = rowmax[(src_43 + 34)];
-              m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
-              float t_50 = rowmax[(src_43 + 66)];
-              m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
-              B0[(dst_44 + 2)] = m2;
-            }
-            if (((x0 + (lx_41 + 3)) < 48)) {
-              float m3 = rowmax[(src_43 + 3)];
-              float t_51 = rowmax[(src_43 + 35)];
-              m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
-              float t_52 = rowmax[(src_43 + 67)];
-              m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
-              B0[(dst_44 + 3)] = m3;
-            }
-          }
+          int64_t src_43 = ((ly_40 * 48) + lx_41);
+          int64_t dst_44 = ((plane * 1920) + ((y_42 * 48) + (x0 + lx_41)));
+          float m0 = rowmax[src_43];
+          float t_45 = rowmax[(src_43 + 48)];
+          m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
+          float t_46 = rowmax[(src_43 + 96)];
+          m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
+          B0[dst_44] = m0;
+          float m1 = rowmax[(src_43 + 1)];
+          float t_47 = rowmax[(src_43 + 49)];
+          m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
+          float t_48 = rowmax[(src_43 + 97)];
+          m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
+          B0[(dst_44 + 1)] = m1;
+          float m2 = rowmax[(src_43 + 2)];
+          float t_49 = rowmax[(src_43 + 50)];
+          m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
+          float t_50 = rowmax[(src_43 + 98)];
+          m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
+          B0[(dst_44 + 2)] = m2;
+          float m3 = rowmax[(src_43 + 3)];
+          float t_51 = rowmax[(src_43 + 51)];
+          m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
+          float t_52 = rowmax[(src_43 + 99)];
+          m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
+          B0[(dst_44 + 3)] = m3;
         }
       }
     } else {
-      if ((gid < 64)) {
-        for (int64_t lid = 0; lid < 8; lid++) {
-          int64_t w = (gid - 48);
-          int64_t plane = (w / 2);
-          int64_t y0 = ((w % 2) * 16);
+      if ((gid < 24)) {
+        {
+          const int64_t lid = 0;
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t er_k = 0; er_k < (((18 - lid) + 7) / 8); er_k++) {
-            int64_t er = (lid + (er_k * 8));
+          for (int64_t er_k = 0; er_k < (22 - lid); er_k++) {
+            int64_t er = (lid + er_k);
             int64_t r_53 = ((y0 - 1) + er);
             float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
             int64_t t_55 = imin(((int64_t)floorf(t_54)), 39);
@@ -207,8 +202,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             ri1_p1[er] = t_60;
             rw_p1[er] = t_61;
           }
-          for (int64_t ec_k = 0; ec_k < (((26 - lid) + 7) / 8); ec_k++) {
-            int64_t ec = (lid + (ec_k * 8));
+          for (int64_t ec_k = 0; ec_k < (26 - lid); ec_k++) {
+            int64_t ec = (lid + ec_k);
             int64_t c_62 = ((x0 - 1) + ec);
             float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
             int64_t t_64 = imin(((int64_t)floorf(t_63)), 47);
@@ -226,13 +221,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             cw_p1[ec] = t_70;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
-          int64_t w = (gid - 48);
-          int64_t plane = (w / 2);
-          int64_t y0 = ((w % 2) * 16);
+        {
+          const int64_t lid = 0;
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (((234 - lid) + 7) / 8); e_k++) {
-            int64_t e = (lid + (e_k * 8));
+          for (int64_t e_k = 0; e_k < (286 - lid); e_k++) {
+            int64_t e = (lid + e_k);
             int64_t hy_71 = (e / 13);
             int64_t hx_72 = ((e % 13) * 2);
             int64_t y_73 = ((y0 - 1) + hy_71);
@@ -282,9 +278,10 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             lvmax[(at_74 + 1)] = m1;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
-          for (int64_t e_k = 0; e_k < (((108 - lid) + 7) / 8); e_k++) {
-            int64_t e = (lid + (e_k * 8));
+        {
+          const int64_t lid = 0;
+          for (int64_t e_k = 0; e_k < (132 - lid); e_k++) {
+            int64_t e = (lid + e_k);
             int64_t hy_102 = (e / 6);
             int64_t lx_103 = ((e % 6) * 4);
             int64_t src_104 = ((hy_102 * 26) + lx_103);
@@ -313,55 +310,55 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             rowmax[(dst_105 + 3)] = m3;
           }
         }
-        for (int64_t lid = 0; lid < 8; lid++) {
-          int64_t w = (gid - 48);
-          int64_t plane = (w / 2);
-          int64_t y0 = ((w % 2) * 16);
+        {
+          const int64_t lid = 0;
+          int64_t w = (gid - 16);
+          int64_t plane = w;
+          int64_t y0 = 0;
           int64_t x0 = 0;
-          for (int64_t o_k = 0; o_k < (((96 - lid) + 7) / 8); o_k++) {
-            int64_t o = (lid + (o_k * 8));
+          for (int64_t o_k = 0; o_k < (120 - lid); o_k++) {
+            int64_t o = (lid + o_k);
             int64_t ly_112 = (o / 6);
             int64_t lx_113 = ((o % 6) * 4);
             int64_t y_114 = (y0 + ly_112);
-            if ((y_114 < 20)) {
-              int64_t src_115 = ((ly_112 * 24) + lx_113);
-              int64_t dst_116 = ((plane * 480) + ((y_114 * 24) + (x0 + lx_113)));
-              float m0 = rowmax[src_115];
-              float t_117 = rowmax[(src_115 + 24)];
-              m0 = (((t_117 > m0) || (t_117 != t_117)) ? t_117 : m0);
-              float t_118 = rowmax[(src_115 + 48)];
-              m0 = (((t_118 > m0) || (t_118 != t_118)) ? t_118 : m0);
-              B1[dst_116] = m0;
-              float m1 = rowmax[(src_115 + 1)];
-              float t_119 = rowmax[(src_115 + 25)];
-              m1 = (((t_119 > m1) || (t_119 != t_119)) ? t_119 : m1);
-              float t_120 = rowmax[(src_115 + 49)];
-              m1 = (((t_120 > m1) || (t_120 != t_120)) ? t_120 : m1);
-              B1[(dst_116 + 1)] = m1;
-              float m2 = rowmax[(src_115 + 2)];
-              float t_121 = rowmax[(src_115 + 26)];
-              m2 = (((t_121 > m2) || (t_121 != t_121)) ? t_121 : m2);
-              float t_122 = rowmax[(src_115 + 50)];
-              m2 = (((t_122 > m2) || (t_122 != t_122)) ? t_122 : m2);
-              B1[(dst_116 + 2)] = m2;
-              float m3 = rowmax[(src_115 + 3)];
-              float t_123 = rowmax[(src_115 + 27)];
-              m3 = (((t_123 > m3) || (t_123 != t_123)) ? t_123 : m3);
-              float t_124 = rowmax[(src_115 + 51)];
-              m3 = (((t_124 > m3) || (t_124 != t_124)) ? t_124 : m3);
-              B1[(dst_116 + 3)] = m3;
-            }
+            int64_t src_115 = ((ly_112 * 24) + lx_113);
+            int64_t dst_116 = ((plane * 480) + ((y_114 * 24) + (x0 + lx_113)));
+            float m0 = rowmax[src_115];
+            float t_117 = rowmax[(src_115 + 24)];
+            m0 = (((t_117 > m0) || (t_117 != t_117)) ? t_117 : m0);
+            float t_118 = rowmax[(src_115 + 48)];
+            m0 = (((t_118 > m0) || (t_118 != t_118)) ? t_118 : m0);
+            B1[dst_116] = m0;
+            float m1 = rowmax[(src_115 + 1)];
+            float t_119 = rowmax[(src_115 + 25)];
+            m1 = (((t_119 > m1) || (t_119 != t_119)) ? t_119 : m1);
+            float t_120 = rowmax[(src_115 + 49)];
+            m1 = (((t_120 > m1) || (t_120 != t_120)) ? t_120 : m1);
+            B1[(dst_116 + 1)] = m1;
+            float m2 = rowmax[(src_115 + 2)];
+            float t_121 = rowmax[(src_115 + 26)];
+            m2 = (((t_121 > m2) || (t_121 != t_121)) ? t_121 : m2);
+            float t_122 = rowmax[(src_115 + 50)];
+            m2 = (((t_122 > m2) || (t_122 != t_122)) ? t_122 : m2);
+            B1[(dst_116 + 2)] = m2;
+            float m3 = rowmax[(src_115 + 3)];
+            float t_123 = rowmax[(src_115 + 27)];
+            m3 = (((t_123 > m3) || (t_123 != t_123)) ? t_123 : m3);
+            float t_124 = rowmax[(src_115 + 51)];
+            m3 = (((t_124 > m3) || (t_124 != t_124)) ? t_124 : m3);
+            B1[(dst_116 + 3)] = m3;
           }
         }
       } else {
-        if ((gid < 72)) {
-          for (int64_t lid = 0; lid < 8; lid++) {
-            int64_t w = (gid - 64);
+        if ((gid < 32)) {
+          {
+            const int64_t lid = 0;
+            int64_t w = (gid - 24);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t er_k = 0; er_k < (((12 - lid) + 7) / 8); er_k++) {
-              int64_t er = (lid + (er_k * 8));
+            for (int64_t er_k = 0; er_k < (12 - lid); er_k++) {
+              int64_t er = (lid + er_k);
               int64_t r_125 = ((y0 - 1) + er);
               float t_126 = fmaxf(0.0f, ((2.0f * (((float)r_125) + 0.5f)) - 0.5f));
               int64_t t_127 = imin(((int64_t)floorf(t_126)), 19);
@@ -378,8 +375,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               ri1_p1[er] = t_132;
               rw_p1[er] = t_133;
             }
-            for (int64_t ec_k = 0; ec_k < (((14 - lid) + 7) / 8); ec_k++) {
-              int64_t ec = (lid + (ec_k * 8));
+            for (int64_t ec_k = 0; ec_k < (14 - lid); ec_k++) {
+              int64_t ec = (lid + ec_k);
               int64_t c_134 = ((x0 - 1) + ec);
               float t_135 = fmaxf(0.0f, ((2.0f * (((float)c_134) + 0.5f)) - 0.5f));
               int64_t t_136 = imin(((int64_t)floorf(t_135)), 23);
@@ -397,13 +394,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               cw_p1[ec] = t_142;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
-            int64_t w = (gid - 64);
+          {
+            const int64_t lid = 0;
+            int64_t w = (gid - 24);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (((84 - lid) + 7) / 8); e_k++) {
-              int64_t e = (lid + (e_k * 8));
+            for (int64_t e_k = 0; e_k < (84 - lid); e_k++) {
+              int64_t e = (lid + e_k);
               int64_t hy_143 = (e / 7);
               int64_t hx_144 = ((e % 7) * 2);
               int64_t y_145 = ((y0 - 1) + hy_143);
@@ -453,9 +451,10 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               lvmax[(at_146 + 1)] = m1;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
-            for (int64_t e_k = 0; e_k < (((36 - lid) + 7) / 8); e_k++) {
-              int64_t e = (lid + (e_k * 8));
+          {
+            const int64_t lid = 0;
+            for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
+              int64_t e = (lid + e_k);
               int64_t hy_174 = (e / 3);
               int64_t lx_175 = ((e % 3) * 4);
               int64_t src_176 = ((hy_174 * 14) + lx_175);
@@ -484,13 +483,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               rowmax[(dst_177 + 3)] = m3;
             }
           }
-          for (int64_t lid = 0; lid < 8; lid++) {
-            int64_t w = (gid - 64);
+          {
+            const int64_t lid = 0;
+            int64_t w = (gid - 24);
             int64_t plane = w;
             int64_t y0 = 0;
             int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (((30 - lid) + 7) / 8); o_k++) {
-              int64_t o = (lid + (o_k * 8));
+            for (int64_t o_k = 0; o_k < (30 - lid); o_k++) {
+              int64_t o = (lid + o_k);
               int64_t ly_184 = (o / 3);
               int64_t lx_185 = ((o % 3) * 4);
               int64_t y_186 = (y0 + ly_184);
@@ -523,14 +523,15 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
             }
           }
         } else {
-          if ((gid < 80)) {
-            for (int64_t lid = 0; lid < 8; lid++) {
-              int64_t w = (gid - 72);
+          if ((gid < 40)) {
+            {
+              const int64_t lid = 0;
+              int64_t w = (gid - 32);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t er_k = 0; er_k < (((7 - lid) + 7) / 8); er_k++) {
-                int64_t er = (lid + (er_k * 8));
+              for (int64_t er_k = 0; er_k < (7 - lid); er_k++) {
+                int64_t er = (lid + er_k);
                 int64_t r_197 = ((y0 - 1) + er);
                 float t_198 = fmaxf(0.0f, ((2.0f * (((float)r_197) + 0.5f)) - 0.5f));
                 int64_t t_199 = imin(((int64_t)floorf(t_198)), 9);
@@ -547,8 +548,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 ri1_p1[er] = t_204;
                 rw_p1[er] = t_205;
               }
-              for (int64_t ec_k = 0; ec_k < (((8 - lid) + 7) / 8); ec_k++) {
-                int64_t ec = (lid + (ec_k * 8));
+              for (int64_t ec_k = 0; ec_k < (8 - lid); ec_k++) {
+                int64_t ec = (lid + ec_k);
                 int64_t c_206 = ((x0 - 1) + ec);
                 float t_207 = fmaxf(0.0f, ((2.0f * (((float)c_206) + 0.5f)) - 0.5f));
                 int64_t t_208 = imin(((int64_t)floorf(t_207)), 11);
@@ -566,13 +567,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 cw_p1[ec] = t_214;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
-              int64_t w = (gid - 72);
+            {
+              const int64_t lid = 0;
+              int64_t w = (gid - 32);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (((14 - lid) + 7) / 8); e_k++) {
-                int64_t e = (lid + (e_k * 8));
+              for (int64_t e_k = 0; e_k < (14 - lid); e_k++) {
+                int64_t e = (lid + e_k);
                 int64_t hy_215 = (e / 2);
                 int64_t hx_216 = ((e % 2) * 4);
                 int64_t y_217 = ((y0 - 1) + hy_215);
@@ -658,9 +660,10 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 lvmax[(at_218 + 3)] = m3;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
-              for (int64_t e_k = 0; e_k < (((21 - lid) + 7) / 8); e_k++) {
-                int64_t e = (lid + (e_k * 8));
+            {
+              const int64_t lid = 0;
+              for (int64_t e_k = 0; e_k < (21 - lid); e_k++) {
+                int64_t e = (lid + e_k);
                 int64_t hy_268 = (e / 3);
                 int64_t lx_269 = ((e % 3) * 2);
                 int64_t src_270 = ((hy_268 * 8) + lx_269);
@@ -679,13 +682,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                 rowmax[(dst_271 + 1)] = m1;
               }
             }
-            for (int64_t lid = 0; lid < 8; lid++) {
-              int64_t w = (gid - 72);
+            {
+              const int64_t lid = 0;
+              int64_t w = (gid - 32);
               int64_t plane = w;
               int64_t y0 = 0;
               int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (((15 - lid) + 7) / 8); o_k++) {
-                int64_t o = (lid + (o_k * 8));
+              for (int64_t o_k = 0; o_k < (15 - lid); o_k++) {
+                int64_t o = (lid + o_k);
                 int64_t ly_276 = (o / 3);
                 int64_t lx_277 = ((o % 3) * 2);
                 int64_t y_278 = (y0 + ly_276);
@@ -706,14 +710,15 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
               }
             }
           } else {
-            if ((gid < 88)) {
-              for (int64_t lid = 0; lid < 8; lid++) {
-                int64_t w = (gid - 80);
+            if ((gid < 48)) {
+              {
+                const int64_t lid = 0;
+                int64_t w = (gid - 40);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t er_k = 0; er_k < (((5 - lid) + 7) / 8); er_k++) {
-                  int64_t er = (lid + (er_k * 8));
+                for (int64_t er_k = 0; er_k < (5 - lid); er_k++) {
+                  int64_t er = (lid + er_k);
                   int64_t r_285 = ((y0 - 1) + er);
                   float t_286 = fmaxf(0.0f, ((1.6666666f * (((float)r_285) + 0.5f)) - 0.5f));
                   int64_t t_287 = imin(((int64_t)floorf(t_286)), 4);
@@ -723,8 +728,8 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   ri1_m1[er] = t_288;
                   rw_m1[er] = t_289;
                 }
-                for (int64_t ec_k = 0; ec_k < (((5 - lid) + 7) / 8); ec_k++) {
-                  int64_t ec = (lid + (ec_k * 8));
+                for (int64_t ec_k = 0; ec_k < (5 - lid); ec_k++) {
+                  int64_t ec = (lid + ec_k);
                   int64_t c_290 = ((x0 - 1) + ec);
                   float t_291 = fmaxf(0.0f, ((2.0f * (((float)c_290) + 0.5f)) - 0.5f));
                   int64_t t_292 = imin(((int64_t)floorf(t_291)), 5);
@@ -735,13 +740,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   cw_m1[ec] = t_294;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
-                int64_t w = (gid - 80);
+              {
+                const int64_t lid = 0;
+                int64_t w = (gid - 40);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (((25 - lid) + 7) / 8); e_k++) {
-                  int64_t e = (lid + (e_k * 8));
+                for (int64_t e_k = 0; e_k < (25 - lid); e_k++) {
+                  int64_t e = (lid + e_k);
                   int64_t hy_295 = (e / 5);
                   int64_t hx_296 = (e % 5);
                   int64_t y_297 = ((y0 - 1) + hy_295);
@@ -765,9 +771,10 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   lvmax[at_298] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
-                for (int64_t e_k = 0; e_k < (((15 - lid) + 7) / 8); e_k++) {
-                  int64_t e = (lid + (e_k * 8));
+              {
+                const int64_t lid = 0;
+                for (int64_t e_k = 0; e_k < (15 - lid); e_k++) {
+                  int64_t e = (lid + e_k);
                   int64_t hy_308 = (e / 3);
                   int64_t lx_309 = (e % 3);
                   int64_t src_310 = ((hy_308 * 5) + lx_309);
@@ -781,13 +788,14 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
                   rowmax[dst_311] = m0;
                 }
               }
-              for (int64_t lid = 0; lid < 8; lid++) {
-                int64_t w = (gid - 80);
+              {
+                const int64_t lid = 0;
+                int64_t w = (gid - 40);
                 int64_t plane = w;
                 int64_t y0 = 0;
                 int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (((9 - lid) + 7) / 8); o_k++) {
-                  int64_t o = (lid + (o_k * 8));
+                for (int64_t o_k = 0; o_k < (9 - lid); o_k++) {
+                  int64_t o = (lid + o_k);
                   int64_t ly_315 = (o / 3);
                   int64_t lx_316 = (o % 3);
                   int64_t y_317 = (y0 + ly_315);
