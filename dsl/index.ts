@@ -27,6 +27,16 @@ export function checkFiles(paths: string[]): CheckResult {
   return run(roots, (p) => readFileSync(p, 'utf8'));
 }
 
+/**
+ * checkFiles for the commands that go on to lower a program: any error
+ * becomes one DiagnosticsError whose message is every diagnostic, formatted.
+ */
+export function checkFilesOrThrow(paths: string[]): Program {
+  const { program, diagnostics } = checkFiles(paths);
+  if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readOrUndefined));
+  return program;
+}
+
 export function checkSource(path: string, text: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): CheckResult {
   return run([{ path, text }], readFile);
 }

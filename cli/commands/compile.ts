@@ -3,11 +3,10 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
 import { parseArgSpecs, parseInputSpecs } from '../input-spec.js';
-import { checkFiles, DiagnosticsError, formatDiagnostics } from '../../dsl/index.js';
+import { checkFilesOrThrow } from '../../dsl/index.js';
 import { lower } from '../../compiler/lower.js';
 import { formatBytes, formatCount, summarize } from '../../compiler/summary.js';
 import { printGraph } from '../../compiler/print.js';
-import { readFileSync } from 'node:fs';
 
 const usage = `usage: fusedet compile FILE.fd --entry NAME --input NAME=DTYPE[DIMS] [options]
 
@@ -47,11 +46,7 @@ const compile: Command = {
     const inputs = parseInputSpecs(values.input);
     const args = parseArgSpecs(values.arg);
 
-    const { program, diagnostics } = checkFiles(positionals);
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    if (!program || errors.length > 0) {
-      throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
-    }
+    const program = checkFilesOrThrow(positionals);
     const graph = lower(program, { entry: values.entry, fn: values.fn, inputs, args });
 
     if (values.emit === 'kernels') {
@@ -79,9 +74,5 @@ const compile: Command = {
     return 0;
   },
 };
-
-function readSource(file: string): string | undefined {
-  try { return readFileSync(file, 'utf8'); } catch { return undefined; }
-}
 
 export default compile;

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
 import { parseArgSpecs, parseInputSpecs } from '../input-spec.js';
-import { checkFiles, DiagnosticsError, formatDiagnostics } from '../../dsl/index.js';
+import { checkFilesOrThrow } from '../../dsl/index.js';
 import { lower } from '../../compiler/lower.js';
 import { initParams } from '../../compiler/init.js';
 import { interpret } from '../../compiler/interpret.js';
@@ -181,8 +181,7 @@ const run: Command = {
       if (!(name in specs)) throw new UserError(`--input-file ${name}=...: give its shape too, e.g. --input ${name}=f32[1,3,64,64]`, 2);
     }
 
-    const { program, diagnostics } = checkFiles(positionals);
-    if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
+    const program = checkFilesOrThrow(positionals);
     const graph: Graph = lower(program, { entry: values.entry, fn: values.fn, inputs: specs, args: parseArgSpecs(values.arg) });
 
     const params = initParams(graph, seed);
@@ -221,9 +220,5 @@ const run: Command = {
     return 0;
   },
 };
-
-function readSource(file: string): string | undefined {
-  try { return readFileSync(file, 'utf8'); } catch { return undefined; }
-}
 
 export default run;

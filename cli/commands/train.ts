@@ -1,7 +1,6 @@
 // `fusedet train MODEL.fd --entry NAME --fixed-batch --steps N ...`: trains
 // any model with a loss entry (a function returning the loss first, then
 // other scalar terms) with SGD, checkpointing into --checkpoint-dir.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../main.js';
@@ -121,7 +120,7 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   const args = parseArgSpecs(values.arg);
   const given = parseInputSpecs(values.input);
   // Loaded after the flags are checked: a usage error costs no compiler start-up.
-  const { checkFiles, DiagnosticsError, formatDiagnostics } = await import('../../dsl/index.js');
+  const { checkFilesOrThrow } = await import('../../dsl/index.js');
   const { lower } = await import('../../compiler/lower.js');
   const { findFn } = await import('../../dsl/elab/call.js');
   const { initParams } = await import('../../compiler/init.js');
@@ -129,8 +128,7 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   const { defcnTargetTypes, fixedSource } = await import('../../models/fixed-batch.js');
   const { referenceRunner, runtimeRunner } = await import('../../models/step-runner.js');
   const { trainLoop } = await import('../../models/train.js');
-  const { program, diagnostics } = checkFiles(positionals);
-  if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readSource));
+  const program = checkFilesOrThrow(positionals);
   const K = typeof args.K === 'number' ? args.K : 80;
   const inputs: Record<string, ConcreteType> = { image: { dtype: 'f32', shape: [B, 3, S, S] }, ...defcnTargetTypes(B, K, S), ...given };
   // Only the inputs the entry takes.
@@ -162,10 +160,6 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
     runner.dispose();
   }
   return 0;
-}
-
-function readSource(file: string): string | undefined {
-  try { return readFileSync(file, 'utf8'); } catch { return undefined; }
 }
 
 export default train;
