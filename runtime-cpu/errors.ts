@@ -1,5 +1,6 @@
 // Errors of the CPU runtime that a user can cause or fix. cli/main.ts prints
 // their message alone (they carry exitCode).
+import { formatBytes } from '../runtime/errors.js';
 
 /** No C compiler or no native addon: the CPU runtime cannot run here. */
 export class CpuUnavailable extends Error {
@@ -29,22 +30,7 @@ export class BufferTooLarge extends Error {
   }
 }
 
-/** A run() input that does not match the program. */
-export class InputMismatch extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputMismatch';
-  }
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let x = n;
-  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
-  return `${x.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { InputMismatch, formatBytes } from '../runtime/errors.js';
 
 function indent(s: string): string {
   return s.split('\n').map((l) => `  | ${l}`).join('\n');

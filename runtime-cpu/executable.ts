@@ -2,15 +2,15 @@
 // its compiled kernels, run as one native call per run().
 import { freemem, totalmem } from 'node:os';
 import type { Program } from '../compiler/program.js';
-import type { DType } from '../compiler/types.js';
+import { bytesOf, type DType } from '../compiler/types.js';
 import type { Tensor, TensorData } from '../compiler/tensor.js';
 import type { Executable, LaunchTime, LoadStats } from '../runtime/interface.js';
 import { debugLevel, debugLog } from './debug.js';
-import { BufferTooLarge, InputMismatch, formatBytes } from './errors.js';
+import { BufferTooLarge, InputMismatch } from './errors.js';
 import { NativeCpu, NativeLibrary } from './native.js';
 import { packLaunches } from './plan.js';
 
-type ProgramBuffer = Program['buffers'][number];
+import { checkTensorFits, namedBuffer, shapeOf, type ProgramBuffer } from '../runtime/program-buffers.js';
 
 /** Bytes the CPU runtime may allocate: FUSEDET_CPU_MEMORY_LIMIT, else physical memory. */
 export function memoryLimit(): number {
@@ -25,14 +25,6 @@ function viewOf(dtype: DType, buf: ArrayBuffer): TensorData {
     case 'bool': return new Uint8Array(buf);
     case 'f16': throw new InputMismatch('the CPU runtime does not run f16 buffers yet');
   }
-}
-
-const ELEMENT_BYTES: Record<DType, number> = { f32: 4, i32: 4, bool: 1, f16: 2 };
-
-/** The logical shape of a buffer when the program states one (optional in the contract), else flat. */
-function shapeOf(b: ProgramBuffer): number[] {
-  const s = (b as { shape?: readonly number[] }).shape;
-  return s ? [...s] : [b.bytes / ELEMENT_BYTES[b.dtype]];
 }
 
 export class CpuExecutable implements Executable {
@@ -67,22 +59,13 @@ export class CpuExecutable implements Executable {
   }
 
   private buffer(kind: 'input' | 'param' | 'output', name: string): ProgramBuffer {
-    const table = kind === 'input' ? this.program.inputs : kind === 'param' ? this.program.params : this.program.outputs;
-    const id = table[name];
-    const b = id === undefined ? undefined : this.byId.get(id);
-    if (!b) throw new InputMismatch(`the program has no ${kind} named '${name}'; its ${kind}s: ${Object.keys(table).join(', ') || '(none)'}`);
-    return b;
+    return namedBuffer(this.program, this.byId, kind, name);
   }
 
   private checkTensor(kind: string, name: string, b: ProgramBuffer, t: Tensor): void {
-    if (t.dtype !== b.dtype) throw new InputMismatch(`${kind} '${name}' is ${t.dtype}, the program expects ${b.dtype}`);
-    if (t.data.BYTES_PER_ELEMENT !== ELEMENT_BYTES[b.dtype]) {
-      throw new InputMismatch(`${kind} '${name}' is held in a ${t.data.constructor.name}; the CPU runtime reads ${b.dtype} as ${ELEMENT_BYTES[b.dtype]}-byte elements (convert it, e.g. Float32Array.from(data))`);
-    }
-    if (t.data.byteLength !== b.bytes) {
-      throw new InputMismatch(`${kind} '${name}' has ${t.data.length} elements (${formatBytes(t.data.byteLength)}, shape [${t.shape.join(', ')}]), the program expects ${b.bytes / ELEMENT_BYTES[b.dtype]}`);
-    }
+    checkTensorFits('CPU', kind, name, b, t);
   }
+
 
   async setParams(params: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
     this.alive();
@@ -106,7 +89,7 @@ export class CpuExecutable implements Executable {
     for (const name of Object.keys(this.program.inputs)) {
       const b = this.buffer('input', name);
       const t = inputs[name];
-      if (!t) throw new InputMismatch(`input '${name}' is missing (${b.dtype}, ${b.bytes / ELEMENT_BYTES[b.dtype]} elements)`);
+      if (!t) throw new InputMismatch(`input '${name}' is missing (${b.dtype}, ${b.bytes / bytesOf(b.dtype)} elements)`);
       this.checkTensor('input', name, b, t);
       bound[this.slot.get(b.id)!] = t.data; // read in place: kernels never write an input
     }

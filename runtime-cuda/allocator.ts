@@ -3,7 +3,7 @@
 // size, for the next load (a CLI run that loads a forward and then a training
 // step, tests that load many programs). The buffer planner already shares
 // memory among temporaries inside one program; this reuses it across programs.
-import { formatBytes } from '../runtime-cpu/errors.js';
+import { formatBytes } from '../runtime/errors.js';
 import { CudaRunError } from './errors.js';
 import type { NativeCuda } from './native.js';
 

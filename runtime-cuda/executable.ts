@@ -3,18 +3,16 @@
 // on one stream, downloads the outputs and waits once.
 import type { Program } from '../compiler/program.js';
 import type { Tensor, TensorData } from '../compiler/tensor.js';
-import type { DType } from '../compiler/types.js';
+import { bytesOf, type DType } from '../compiler/types.js';
 import type { Executable, LaunchTime, LoadStats } from '../runtime/interface.js';
 import { debugLevel, debugLog } from '../runtime-cpu/debug.js';
-import { InputMismatch, formatBytes } from '../runtime-cpu/errors.js';
+import { InputMismatch } from '../runtime/errors.js';
 import { Block, DeviceAllocator } from './allocator.js';
 import { CudaRunError } from './errors.js';
 import type { CudaModule, HostCopy, NativeCuda, RunOptions } from './native.js';
 import { packCudaLaunches } from './plan.js';
 
-type ProgramBuffer = Program['buffers'][number];
-
-const ELEMENT_BYTES: Record<DType, number> = { f32: 4, i32: 4, bool: 1, f16: 2 };
+import { checkTensorFits, namedBuffer, shapeOf, type ProgramBuffer } from '../runtime/program-buffers.js';
 
 function hostArray(dtype: DType, bytes: number): TensorData {
   switch (dtype) {
@@ -23,10 +21,6 @@ function hostArray(dtype: DType, bytes: number): TensorData {
     case 'bool': return new Uint8Array(bytes);
     case 'f16': throw new InputMismatch('the CUDA runtime does not run f16 buffers yet');
   }
-}
-
-function shapeOf(b: ProgramBuffer): number[] {
-  return b.shape ? [...b.shape] : [b.bytes / ELEMENT_BYTES[b.dtype]];
 }
 
 /** FUSEDET_CUDA_TIMEOUT (seconds, default 300): how long one run may keep the GPU before it is reported as hung. */
@@ -63,22 +57,13 @@ export class CudaExecutable implements Executable {
   }
 
   private buffer(kind: 'input' | 'param' | 'output', name: string): ProgramBuffer {
-    const table = kind === 'input' ? this.program.inputs : kind === 'param' ? this.program.params : this.program.outputs;
-    const id = table[name];
-    const b = id === undefined ? undefined : this.byId.get(id);
-    if (!b) throw new InputMismatch(`the program has no ${kind} named '${name}'; its ${kind}s: ${Object.keys(table).join(', ') || '(none)'}`);
-    return b;
+    return namedBuffer(this.program, this.byId, kind, name);
   }
 
   private checkTensor(kind: string, name: string, b: ProgramBuffer, t: Tensor): void {
-    if (t.dtype !== b.dtype) throw new InputMismatch(`${kind} '${name}' is ${t.dtype}, the program expects ${b.dtype}`);
-    if (t.data.BYTES_PER_ELEMENT !== ELEMENT_BYTES[b.dtype]) {
-      throw new InputMismatch(`${kind} '${name}' is held in a ${t.data.constructor.name}; the CUDA runtime reads ${b.dtype} as ${ELEMENT_BYTES[b.dtype]}-byte elements (convert it, e.g. Float32Array.from(data))`);
-    }
-    if (t.data.byteLength !== b.bytes) {
-      throw new InputMismatch(`${kind} '${name}' has ${t.data.length} elements (${formatBytes(t.data.byteLength)}, shape [${t.shape.join(', ')}]), the program expects ${b.bytes / ELEMENT_BYTES[b.dtype]}`);
-    }
+    checkTensorFits('CUDA', kind, name, b, t);
   }
+
 
   private ptr(b: ProgramBuffer): bigint { return this.slots[this.slot.get(b.id)!]; }
 
@@ -107,7 +92,7 @@ export class CudaExecutable implements Executable {
     for (const name of Object.keys(this.program.inputs)) {
       const b = this.buffer('input', name);
       const t = inputs[name];
-      if (!t) throw new InputMismatch(`input '${name}' is missing (${b.dtype}, ${b.bytes / ELEMENT_BYTES[b.dtype]} elements)`);
+      if (!t) throw new InputMismatch(`input '${name}' is missing (${b.dtype}, ${b.bytes / bytesOf(b.dtype)} elements)`);
       this.checkTensor('input', name, b, t);
       uploads.push([this.ptr(b), t.data]);
     }
