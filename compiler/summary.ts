@@ -76,7 +76,7 @@ function peakLive(g: Graph): number {
 }
 
 export function formatBytes(b: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let i = 0;
   while (b >= 1024 && i < units.length - 1) { b /= 1024; i++; }
   return `${b.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;

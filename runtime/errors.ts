@@ -9,10 +9,5 @@ export class InputMismatch extends Error {
   }
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let x = n;
-  while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
-  return `${x.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+// One byte formatter for reports and error messages alike.
+export { formatBytes } from '../compiler/summary.js';
