@@ -179,6 +179,27 @@ const indexSelect: OpDef = {
   },
 };
 
+/**
+ * The walk scatter and scatter_add share: for every position o of index (in
+ * row-major order, which makes scatter_add's sums deterministic) with a
+ * non-negative entry, visit o and the flat element of x it addresses.
+ */
+function forEachScatter(op: string, t: Tensor, ix: Tensor, axis: number, visit: (dst: number, o: number) => void): void {
+  const rank = t.shape.length;
+  const pos = new Array<number>(rank).fill(0);
+  const xStrides = t.shape.map((_, i) => numel(t.shape.slice(i + 1)));
+  for (let o = 0; o < ix.data.length; o++) {
+    const k = ix.data[o];
+    if (k >= 0) {
+      if (k >= t.shape[axis]) throw new RangeError(`${op}: index ${k} at position ${o} is out of range for a dim of size ${t.shape[axis]}`);
+      let d0 = 0;
+      for (let d = 0; d < rank; d++) d0 += (d === axis ? k : pos[d]) * xStrides[d];
+      visit(d0, o);
+    }
+    for (let d = rank - 1; d >= 0; d--) { if (++pos[d] < ix.shape[d]) break; pos[d] = 0; }
+  }
+}
+
 const scatter: OpDef = {
   name: 'scatter', kind: 'opaque',
   doc: 'torch.scatter: a copy of x with out[..., index[..., i, ...], ...] = src[..., i, ...] along axis; negative indices (padding) are skipped; on duplicates the last in row-major order wins',
@@ -203,19 +224,7 @@ const scatter: OpDef = {
     const axis = normAxis('scatter', intAttr('scatter', attrs, 'axis'), t.shape.length);
     const out = alloc(t.dtype, t.shape, usesF64([t, s]));
     out.data.set(t.data);
-    const rank = t.shape.length;
-    const pos = new Array<number>(rank).fill(0);
-    const xStrides = t.shape.map((_, i) => numel(t.shape.slice(i + 1)));
-    for (let o = 0; o < ix.data.length; o++) {
-      const k = ix.data[o];
-      if (k >= 0) {
-        if (k >= t.shape[axis]) throw new RangeError(`scatter: index ${k} at position ${o} is out of range for a dim of size ${t.shape[axis]}`);
-        let d0 = 0;
-        for (let d = 0; d < rank; d++) d0 += (d === axis ? k : pos[d]) * xStrides[d];
-        out.data[d0] = s.data[o];
-      }
-      for (let d = rank - 1; d >= 0; d--) { if (++pos[d] < ix.shape[d]) break; pos[d] = 0; }
-    }
+    forEachScatter('scatter', t, ix, axis, (dst, o) => { out.data[dst] = s.data[o]; });
     return [out];
   },
   flops: () => 0,
@@ -238,19 +247,7 @@ const scatterAdd: OpDef = {
     const t = x!, ix = index!, s = src!;
     const axis = normAxis('scatter_add', intAttr('scatter_add', attrs, 'axis'), t.shape.length);
     const acc = Float64Array.from(t.data);
-    const rank = t.shape.length;
-    const pos = new Array<number>(rank).fill(0);
-    const xStrides = t.shape.map((_, i) => numel(t.shape.slice(i + 1)));
-    for (let o = 0; o < ix.data.length; o++) {
-      const k = ix.data[o];
-      if (k >= 0) {
-        if (k >= t.shape[axis]) throw new RangeError(`scatter_add: index ${k} at position ${o} is out of range for a dim of size ${t.shape[axis]}`);
-        let d0 = 0;
-        for (let d = 0; d < rank; d++) d0 += (d === axis ? k : pos[d]) * xStrides[d];
-        acc[d0] += s.data[o];
-      }
-      for (let d = rank - 1; d >= 0; d--) { if (++pos[d] < ix.shape[d]) break; pos[d] = 0; }
-    }
+    forEachScatter('scatter_add', t, ix, axis, (dst, o) => { acc[dst] += s.data[o]; });
     const out = alloc(t.dtype, t.shape, usesF64([t, s]));
     for (let i = 0; i < acc.length; i++) store(t.dtype, out.data, i, acc[i]);
     return [out];
