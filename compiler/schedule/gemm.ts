@@ -50,6 +50,9 @@ export function withGemmProfile<T>(target: Target | undefined, limits: Partial<T
   try { return run(); } finally { current = prev; }
 }
 
+/** The target being scheduled for, for schedules other than GEMM that shape their work by it (max3d). */
+export function currentTarget(): Target { return current.target; }
+
 /**
  * How the output is tiled. A workgroup owns an MB × TN block: WGM × WGN
  * threads, each a TM × TNT register tile (TNT columns at its column offset);

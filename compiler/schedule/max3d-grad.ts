@@ -21,6 +21,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { bilinearSample, bilinearTap } from './lower-gather.js';
+import { tileCoords } from './max3d.js';
 import { Scheduled, finish } from './pointwise.js';
 
 /** Emits the arg-max of output (oy, ox) of level l; returns the names of its frame and position variables. */
@@ -79,13 +80,7 @@ export function scheduleMax3dGrad(graph: Graph, nodes: ReadonlySet<number>, anch
     const ty = Math.ceil(Hk / th), tx = Math.ceil(Wk / tw);
     const lo = offset;
     offset += B * C * ty * tx;
-    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => {
-      em.emit(let_('w', 'i64', sub(gid, idx(lo))));
-      em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
-      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
-      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
-      return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
-    };
+    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => tileCoords(em, lo, ty, tx, th, tw);
     const ls = Array.from({ length: L }, (_, l) => l).filter((l) => neighbourLevels(l, L, tau).includes(k));
     const regions = ls.map((l) => regionOf(k, l, th, tw));
     for (const g of regions) sizes.set(g.arr, Math.max(sizes.get(g.arr) ?? 0, g.rh * g.rw));

@@ -18,7 +18,7 @@ import {
   add, and, barrier, bin, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
-import { chooseTile } from './gemm.js';
+import { currentTarget } from './gemm.js';
 import { bilinearTap } from './lower-gather.js';
 import { Scheduled, finish } from './pointwise.js';
 
@@ -42,9 +42,19 @@ const GPU_WG = 8;
 const CPU_TILE = { th: 20, tw: 76 };
 const CPU_WG = 1;
 
-/** The schedules see their target only through the GEMM profile: its CPU tile is the one with TM = 6. */
-function onCpu(): boolean {
-  return chooseTile({ problems: 1, M: 64, N: 64, K: 64 }, []).TM === 6;
+function onCpu(): boolean { return currentTarget() === 'cpu'; }
+
+/**
+ * The workgroup's tile of one level: plane (batch × channel) and top-left
+ * corner, from the global workgroup id minus the level's first workgroup lo.
+ * Emitted per barrier segment (lets do not cross a barrier).
+ */
+export function tileCoords(em: Emitter, lo: number, ty: number, tx: number, th: number, tw: number): { plane: Expr; y0: Expr; x0: Expr } {
+  em.emit(let_('w', 'i64', sub(gid, idx(lo))));
+  em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
+  em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
+  em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
+  return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
 }
 
 /** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n. */
@@ -90,14 +100,7 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
     const ty = Math.ceil(H / th), tx = Math.ceil(W / tw);
     const lo = offset;
     offset += B * C * ty * tx;
-    // Per-segment coordinates: lets do not cross the barrier, so each segment derives them.
-    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => {
-      em.emit(let_('w', 'i64', sub(gid, idx(lo))));
-      em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
-      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
-      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
-      return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
-    };
+    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => tileCoords(em, lo, ty, tx, th, tw);
     const body = em.block(() => {
       const neighbours = neighbourLevels(l, L, tau).filter((k) => k !== l);
       const stage0 = em.block(() => {
