@@ -21,6 +21,7 @@ import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { broadcastAt } from './lower-elementwise.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
+import { scheduleTensorCoreGemm } from './gemm-mma.js';
 
 export type Target = 'cpu' | 'webgpu' | 'cuda';
 export interface TargetLimits {
@@ -142,6 +143,9 @@ export interface GemmParts {
 }
 
 export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
+  // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
+  const tensorCore = current.target === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, current) : undefined;
+  if (tensorCore) return tensorCore;
   const tile = chooseTile(s, parts.tables ?? []);
   const { TM, TNT, WGN, TN, MB, KC } = tile;
   const WG = tile.WGM * WGN;
