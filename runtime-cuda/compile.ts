@@ -130,16 +130,21 @@ export function moduleKey(source: string, cc: number, compilerId: string): strin
   return createHash('sha256').update(`${compilerId}\0sm_${cc}\0${OPTIONS.join(' ')}\0`).update(source).digest('hex').slice(0, 32);
 }
 
-export interface CompiledModule { readonly image: Uint8Array; readonly cached: boolean; readonly seconds: number }
+export interface CompiledModule { readonly image: Uint8Array; readonly cached: boolean; readonly seconds: number; readonly path: string }
 
 /** The cubin for `source` on this GPU, from the disk cache or compiled now. */
 export async function compileCached(source: string, cc: number, compiler: CompilerChoice): Promise<CompiledModule> {
   const t0 = performance.now();
   const path = join(cacheDir(), `${moduleKey(source, cc, compiler.id)}.cubin`);
-  if (existsSync(path)) return { image: new Uint8Array(readFileSync(path)), cached: true, seconds: (performance.now() - t0) / 1000 };
+  if (existsSync(path)) return { image: new Uint8Array(readFileSync(path)), cached: true, seconds: (performance.now() - t0) / 1000, path };
   const image = await compiler.compile(source, cc);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, image);
   renameSync(tmp, path);
-  return { image, cached: false, seconds: (performance.now() - t0) / 1000 };
+  return { image, cached: false, seconds: (performance.now() - t0) / 1000, path };
+}
+
+/** Removes a cached cubin the driver refused, so the next request compiles it again. */
+export function forgetCached(path: string): void {
+  rmSync(path, { force: true });
 }

@@ -1,6 +1,8 @@
 // A loaded CUDA program: every buffer on the device (params resident between
 // runs), one native call per run that uploads the inputs, queues every launch
-// on one stream, downloads the outputs and waits once.
+// on one stream (or replays them as one CUDA graph, graphs.ts), downloads the
+// outputs and waits once. Nothing here depends on what the launches do: a
+// training step's update launches write its param buffers in place.
 import type { Program } from '../compiler/program.js';
 import type { Tensor, TensorData } from '../compiler/tensor.js';
 import { bytesOf, type DType } from '../compiler/types.js';
@@ -9,6 +11,7 @@ import { debugLevel, debugLog } from '../runtime-cpu/debug.js';
 import { InputMismatch } from '../runtime/errors.js';
 import { Block, DeviceAllocator } from './allocator.js';
 import { CudaRunError } from './errors.js';
+import { GraphRunner, graphMode } from './graphs.js';
 import type { CudaModule, HostCopy, NativeCuda, RunOptions } from './native.js';
 import { packCudaLaunches } from './plan.js';
 
@@ -40,10 +43,11 @@ export class CudaExecutable implements Executable {
   private readonly byId = new Map<number, ProgramBuffer>();
   private readonly slots: BigInt64Array;
   private readonly plan: BigInt64Array;
+  private readonly graphs: GraphRunner;
   private times: LaunchTime[] = [];
   private disposed = false;
 
-  constructor(private readonly program: Program, private readonly native: NativeCuda, private readonly module: CudaModule,
+  constructor(private readonly program: Program, private readonly native: NativeCuda, module: CudaModule,
     private readonly allocator: DeviceAllocator, readonly stats: LoadStats) {
     program.buffers.forEach((b, i) => { this.slot.set(b.id, i); this.byId.set(b.id, b); });
     try {
@@ -54,6 +58,7 @@ export class CudaExecutable implements Executable {
     }
     this.slots = BigInt64Array.from(this.blocks.map((b) => b.ptr));
     this.plan = packCudaLaunches(program, program.launches, this.slot);
+    this.graphs = new GraphRunner(native, module);
   }
 
   private buffer(kind: 'input' | 'param' | 'output', name: string): ProgramBuffer {
@@ -104,8 +109,8 @@ export class CudaExecutable implements Executable {
       out[name] = { dtype: b.dtype, shape: shapeOf(b), data };
       return [this.ptr(b), data];
     });
-    const options = runOptions();
-    const ms = this.device(() => this.native.run(this.module, this.plan, this.slots, uploads, downloads, options), 'running the program');
+    const options = runOptions(), mode = graphMode();
+    const ms = this.device(() => this.graphs.run(this.plan, this.slots, uploads, downloads, options, mode), 'running the program').times;
     this.times = ms ? this.program.launches.map((l, i) => this.timed(i, l, ms[i] / 1000)) : [];
     return out;
   }
@@ -135,6 +140,8 @@ export class CudaExecutable implements Executable {
   dispose(): void {
     if (this.disposed && this.blocks.length === 0) return;
     this.disposed = true;
+    // Before the blocks: the graph's launches point into them.
+    this.graphs?.dispose();
     for (const b of this.blocks.splice(0)) this.allocator.release(b);
   }
 

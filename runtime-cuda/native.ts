@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 /** An opaque handle on a loaded CUDA module. */
 export type CudaModule = { readonly __cudaModule: unique symbol };
+/** An opaque handle on an instantiated CUDA graph (a captured launch list). */
+export type CudaGraph = { readonly __cudaGraph: unique symbol };
 
 export interface DeviceInfo {
   readonly name: string;
@@ -50,6 +52,19 @@ export interface NativeCuda {
    * per-launch milliseconds when timing.
    */
   run(module: CudaModule, plan: BigInt64Array, slots: BigInt64Array, uploads: readonly HostCopy[], downloads: readonly HostCopy[], options: RunOptions): Float64Array | undefined;
+  /**
+   * Records (does not run) every launch of `plan` into a CUDA graph and
+   * instantiates it. Parameters are captured by value: the graph is valid
+   * for exactly this plan and these slot pointers.
+   */
+  captureGraph(module: CudaModule, plan: BigInt64Array, slots: BigInt64Array): CudaGraph;
+  /**
+   * Uploads, one graph launch, downloads, one wait. An error raised before
+   * the graph was queued has `notLaunched: true`: nothing ran.
+   */
+  runGraph(graph: CudaGraph, uploads: readonly HostCopy[], downloads: readonly HostCopy[], options: Pick<RunOptions, 'timeoutMs'>): void;
+  /** Frees a graph now (idempotent); otherwise garbage collection does. */
+  destroyGraph(graph: CudaGraph): void;
   generation(): number;
 }
 

@@ -6,27 +6,58 @@ import { renderCuda } from '../compiler/render/cuda.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { debugLog } from '../runtime-cpu/debug.js';
 import { deviceAllocator } from './allocator.js';
-import { compileCached } from './compile.js';
-import { openCuda } from './device.js';
-import { CudaRunError } from './errors.js';
+import { type CompiledModule, compileCached, forgetCached } from './compile.js';
+import { type CudaDevice, openCuda } from './device.js';
+import { CudaRunError, CudaUnavailable } from './errors.js';
 import { CudaExecutable } from './executable.js';
+import type { CudaModule } from './native.js';
 
 export type RenderCuda = (program: Program) => string;
 
+function tryLoad(dev: CudaDevice, program: Program, built: CompiledModule): CudaModule | Error {
+  const generation = dev.native.generation();
+  try {
+    return dev.native.loadModule(built.image, program.kernels.map((k) => k.name));
+  } catch (e) {
+    // A context reset is no reason to blame the file.
+    if (dev.native.generation() !== generation) throw new CudaRunError(`loading the compiled kernels on ${dev.info.name}: ${(e as Error).message}`);
+    return e as Error;
+  }
+}
+
 export class CudaRuntime implements Runtime {
   readonly name = 'cuda' as const;
-  constructor(private readonly render: RenderCuda = renderCuda) {}
+  /** `open` is the device to run on (tests pass a stand-in for the addon). */
+  constructor(private readonly render: RenderCuda = renderCuda, private readonly open: () => CudaDevice = openCuda) {}
+
+  /**
+   * The GPU's compute capability, major*10 + minor (90 for an H100), so the
+   * compiler can choose paths that need a minimum (mma.sync TF32: 80);
+   * undefined where CUDA cannot open (load() then says why).
+   */
+  get computeCapability(): number | undefined {
+    try {
+      return this.open().info.cc;
+    } catch (e) {
+      if (e instanceof CudaUnavailable) return undefined;
+      throw e;
+    }
+  }
 
   async load(program: Program): Promise<Executable> {
-    const dev = openCuda();
+    const dev = this.open();
     const source = this.render(program);
-    const built = await compileCached(source, dev.info.cc, dev.compiler);
-    let module;
-    try {
-      module = dev.native.loadModule(built.image, program.kernels.map((k) => k.name));
-    } catch (e) {
-      throw new CudaRunError(`loading the compiled kernels on ${dev.info.name}: ${(e as Error).message}`);
+    let built = await compileCached(source, dev.info.cc, dev.compiler);
+    let module = tryLoad(dev, program, built);
+    if (module instanceof Error && built.cached) {
+      // A cache file the driver refuses (damaged, or from a driver that has
+      // since changed) is compiled again rather than reported.
+      debugLog(1, `cuda: the cached cubin ${built.path} was refused (${module.message}); compiling again`);
+      forgetCached(built.path);
+      built = await compileCached(source, dev.info.cc, dev.compiler);
+      module = tryLoad(dev, program, built);
     }
+    if (module instanceof Error) throw new CudaRunError(`loading the compiled kernels on ${dev.info.name}: ${module.message}`);
     debugLog(1, `cuda: ${program.kernels.length} kernels: ${built.cached ? 'cache hit' : `compiled by ${dev.compiler.kind}`} in ${built.seconds.toFixed(2)} s`);
     if (Number(process.env.FUSEDET_DEBUG) >= 2) {
       const regs = dev.native.registers(module);

@@ -10,49 +10,22 @@
 #include <thread>
 #include <vector>
 
-#include "cuda_api.h"
+#include "cuda_addon.h"
 
 namespace fusedet {
-namespace {
 
 using namespace cu;
-
-struct State {
-  Driver* driver = nullptr;
-  Nvrtc* nvrtc = nullptr;
-  CUdevice device = 0;
-  CUcontext ctx = nullptr;
-  CUstream stream = nullptr;
-  bool open = false;
-  // Bumped when the context is reset after a fatal error, so handles from
-  // before (modules, pointers) are refused instead of used.
-  int generation = 0;
-  std::vector<CUevent> events;
-};
 
 State& state() {
   static State s;
   return s;
 }
 
-std::string strArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::String>().Utf8Value(); }
+// 701 (LAUNCH_OUT_OF_RESOURCES: too many registers for the block) is a
+// refused launch, not a broken context, so it is not among these.
+bool sticky(CUresult r) { return r == 700 || r == 702 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 || r == 719 || r == 214; }
 
-std::vector<std::string> strings(const Napi::Value& v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-  return out;
-}
-
-uint64_t ptrArg(const Napi::Env& env, const Napi::Value& v) {
-  if (!v.IsBigInt()) throw Napi::TypeError::New(env, "a device pointer must be a bigint");
-  bool lossless = true;
-  return v.As<Napi::BigInt>().Uint64Value(&lossless);
-}
-
-// Errors after which the context is unusable (the driver's "sticky" errors).
-bool sticky(CUresult r) { return r == 700 || r == 701 || r == 702 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 || r == 719 || r == 214; }
+namespace {
 
 void resetAfter(CUresult r) {
   State& s = state();
@@ -66,7 +39,9 @@ void resetAfter(CUresult r) {
   s.generation++;
 }
 
-[[noreturn]] void fail(const Napi::Env& env, const std::string& what, CUresult r) {
+}  // namespace
+
+void fail(const Napi::Env& env, const std::string& what, CUresult r) {
   std::string msg = what + ": " + errorText(*state().driver, r);
   if (sticky(r) && state().open) {
     resetAfter(r);
@@ -102,6 +77,71 @@ void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what)
     }
     if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
   }
+}
+
+uint64_t ptrArg(const Napi::Env& env, const Napi::Value& v) {
+  if (!v.IsBigInt()) throw Napi::TypeError::New(env, "a device pointer must be a bigint");
+  bool lossless = true;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+uint8_t* viewData(const Napi::Env& env, const Napi::Value& v, size_t* bytes) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "host data must be a TypedArray");
+  auto ta = v.As<Napi::TypedArray>();
+  *bytes = ta.ByteLength();
+  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+}
+
+namespace {
+
+// [ptr, TypedArray] pairs of a copy list, checked before anything is queued.
+std::vector<std::pair<uint64_t, std::pair<uint8_t*, size_t>>> pairs(const Napi::Env& env, const Napi::Value& list) {
+  if (!list.IsArray()) throw Napi::TypeError::New(env, "copies must be an array of [bigint, TypedArray] pairs");
+  auto a = list.As<Napi::Array>();
+  std::vector<std::pair<uint64_t, std::pair<uint8_t*, size_t>>> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value item = a.Get(i);
+    if (!item.IsArray()) throw Napi::TypeError::New(env, "copies must be an array of [bigint, TypedArray] pairs");
+    auto pair = item.As<Napi::Array>();
+    size_t bytes = 0;
+    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
+    out.push_back({ptrArg(env, pair.Get(0u)), {data, bytes}});
+  }
+  return out;
+}
+
+}  // namespace
+
+void queueUploads(const Napi::Env& env, const Napi::Value& list, const std::string& label) {
+  State& s = state();
+  const auto ups = pairs(env, list);
+  for (size_t i = 0; i < ups.size(); i++) {
+    const size_t bytes = ups[i].second.second;
+    check(env, s.driver->cuMemcpyHtoDAsync(ups[i].first, ups[i].second.first, bytes, s.stream),
+          "upload of " + label + " " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+  }
+}
+
+void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label) {
+  State& s = state();
+  const auto downs = pairs(env, list);
+  for (size_t i = 0; i < downs.size(); i++) {
+    const size_t bytes = downs[i].second.second;
+    check(env, s.driver->cuMemcpyDtoHAsync(downs[i].second.first, downs[i].first, bytes, s.stream),
+          "download of " + label + " " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+  }
+}
+
+namespace {
+
+std::string strArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::String>().Utf8Value(); }
+
+std::vector<std::string> strings(const Napi::Value& v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  return out;
 }
 
 // open(driverPaths, deviceIndex, minCC) -> { name, cc, driverVersion, multiprocessors, totalBytes, libcuda }
@@ -208,12 +248,7 @@ Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
   return out;
 }
 
-struct Module {
-  CUmodule module = nullptr;
-  int generation = 0;
-  std::vector<CUfunction> functions;
-  std::vector<std::string> names;
-};
+}  // namespace
 
 Module& moduleArg(const Napi::Env& env, const Napi::Value& v) {
   if (!v.IsExternal()) throw Napi::TypeError::New(env, "expected a module from loadModule()");
@@ -222,6 +257,8 @@ Module& moduleArg(const Napi::Env& env, const Napi::Value& v) {
     throw Napi::Error::New(env, "this CUDA module is no longer valid (unloaded, or the context was reset after an error)");
   return *m;
 }
+
+namespace {
 
 // loadModule(image: Uint8Array (cubin or NUL-terminated PTX), names) -> module
 Napi::Value LoadModule(const Napi::CallbackInfo& info) {
@@ -322,123 +359,16 @@ Napi::Value MemInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-uint8_t* viewData(const Napi::Env& env, const Napi::Value& v, size_t* bytes) {
-  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "host data must be a TypedArray");
-  auto ta = v.As<Napi::TypedArray>();
-  *bytes = ta.ByteLength();
-  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-}
-
 // copy(uploads: [ptr, TypedArray][], downloads: [ptr, Uint8Array][], timeoutMs)
 // queues every copy on the stream, then waits once.
 Napi::Value Copy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireOpen(env);
-  State& s = state();
-  auto ups = info[0].As<Napi::Array>(), downs = info[1].As<Napi::Array>();
   const double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
-  for (uint32_t i = 0; i < ups.Length(); i++) {
-    auto pair = ups.Get(i).As<Napi::Array>();
-    size_t bytes = 0;
-    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
-    check(env, s.driver->cuMemcpyHtoDAsync(ptrArg(env, pair.Get(0u)), data, bytes, s.stream), "upload of " + std::to_string(bytes) + " bytes");
-  }
-  for (uint32_t i = 0; i < downs.Length(); i++) {
-    auto pair = downs.Get(i).As<Napi::Array>();
-    size_t bytes = 0;
-    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
-    check(env, s.driver->cuMemcpyDtoHAsync(data, ptrArg(env, pair.Get(0u)), bytes, s.stream), "download of " + std::to_string(bytes) + " bytes");
-  }
+  queueUploads(env, info[0], "copy");
+  queueDownloads(env, info[1], "copy");
   syncStream(env, timeoutMs, "copy");
   return env.Undefined();
-}
-
-std::string launchName(const Module& m, int64_t l, int64_t k, int64_t grid, int64_t block) {
-  return "launch " + std::to_string(l) + " of kernel " + m.names[k] + " (grid " + std::to_string(grid) + " x block " + std::to_string(block) + ")";
-}
-
-// run(module, plan: BigInt64Array, slots: BigInt64Array (device pointer per slot),
-//     uploads, downloads, options: { timeoutMs, timing, syncEach }) -> Float64Array of ms per launch, or undefined.
-// plan = [count, per launch: kernel, grid, block, nbufs, nargs, slot ids..., args...].
-Napi::Value Run(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireOpen(env);
-  State& s = state();
-  Driver& d = *s.driver;
-  Module& m = moduleArg(env, info[0]);
-  auto planArr = info[1].As<Napi::TypedArray>(), slotArr = info[2].As<Napi::TypedArray>();
-  if (planArr.TypedArrayType() != napi_bigint64_array || slotArr.TypedArrayType() != napi_bigint64_array)
-    throw Napi::TypeError::New(env, "run: plan and slots must be BigInt64Arrays");
-  const int64_t* plan = reinterpret_cast<const int64_t*>(static_cast<uint8_t*>(planArr.ArrayBuffer().Data()) + planArr.ByteOffset());
-  const int64_t* slots = reinterpret_cast<const int64_t*>(static_cast<uint8_t*>(slotArr.ArrayBuffer().Data()) + slotArr.ByteOffset());
-  const size_t planLen = planArr.ElementLength(), slotCount = slotArr.ElementLength();
-  auto ups = info[3].As<Napi::Array>(), downs = info[4].As<Napi::Array>();
-  auto opts = info[5].As<Napi::Object>();
-  const double timeoutMs = opts.Get("timeoutMs").As<Napi::Number>().DoubleValue();
-  const bool timing = opts.Get("timing").ToBoolean();
-  const bool syncEach = opts.Get("syncEach").ToBoolean();
-
-  auto bad = [&](const std::string& what) { return Napi::RangeError::New(env, "run: malformed plan: " + what); };
-  if (planLen < 1 || plan[0] < 0) throw bad("no launch count");
-  const int64_t count = plan[0];
-  if (timing) {
-    while (s.events.size() < static_cast<size_t>(count) + 1) {
-      CUevent e = nullptr;
-      check(env, d.cuEventCreate(&e, 0), "cuEventCreate");
-      s.events.push_back(e);
-    }
-  }
-  for (uint32_t i = 0; i < ups.Length(); i++) {
-    auto pair = ups.Get(i).As<Napi::Array>();
-    size_t bytes = 0;
-    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
-    check(env, d.cuMemcpyHtoDAsync(ptrArg(env, pair.Get(0u)), data, bytes, s.stream), "upload of input " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
-  }
-  if (timing) check(env, d.cuEventRecord(s.events[0], s.stream), "cuEventRecord");
-  std::vector<CUdeviceptr> ptrs;
-  std::vector<void*> params;
-  size_t at = 1;
-  for (int64_t l = 0; l < count; l++) {
-    if (at + 5 > planLen) throw bad("launch " + std::to_string(l) + " is truncated");
-    const int64_t k = plan[at], grid = plan[at + 1], block = plan[at + 2], nbufs = plan[at + 3], nargs = plan[at + 4];
-    at += 5;
-    if (k < 0 || k >= static_cast<int64_t>(m.functions.size())) throw bad("launch " + std::to_string(l) + " names kernel " + std::to_string(k));
-    if (grid < 0 || nbufs < 0 || nargs < 0 || at + nbufs + nargs > planLen) throw bad("launch " + std::to_string(l) + " is truncated");
-    if (grid > 2147483647LL || block < 1 || block > 1024)
-      throw Napi::RangeError::New(env, launchName(m, l, k, grid, block) + ": outside CUDA's limits (grid < 2^31, block 1..1024)");
-    ptrs.assign(nbufs, 0);
-    params.clear();
-    for (int64_t b = 0; b < nbufs; b++) {
-      const int64_t id = plan[at + b];
-      if (id < 0 || id >= static_cast<int64_t>(slotCount)) throw bad("launch " + std::to_string(l) + " uses slot " + std::to_string(id));
-      ptrs[b] = static_cast<CUdeviceptr>(slots[id]);
-      params.push_back(&ptrs[b]);
-    }
-    at += nbufs;
-    for (int64_t a = 0; a < nargs; a++) params.push_back(const_cast<int64_t*>(plan + at + a));
-    at += nargs;
-    if (grid > 0) {
-      const CUresult r = d.cuLaunchKernel(m.functions[k], static_cast<unsigned>(grid), 1, 1, static_cast<unsigned>(block), 1, 1, 0, s.stream, params.data(), nullptr);
-      if (r != SUCCESS) fail(env, launchName(m, l, k, grid, block) + " failed", r);
-    }
-    if (timing) check(env, d.cuEventRecord(s.events[l + 1], s.stream), "cuEventRecord");
-    if (syncEach) syncStream(env, timeoutMs, launchName(m, l, k, grid, block));
-  }
-  for (uint32_t i = 0; i < downs.Length(); i++) {
-    auto pair = downs.Get(i).As<Napi::Array>();
-    size_t bytes = 0;
-    uint8_t* data = viewData(env, pair.Get(1u), &bytes);
-    check(env, d.cuMemcpyDtoHAsync(data, ptrArg(env, pair.Get(0u)), bytes, s.stream), "download of output " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
-  }
-  syncStream(env, timeoutMs, "a kernel of this run (" + std::to_string(count) + " launches; FUSEDET_CUDA_SYNC=1 synchronises after each to name the failing one)");
-  if (!timing) return env.Undefined();
-  auto times = Napi::Float64Array::New(env, count);
-  for (int64_t l = 0; l < count; l++) {
-    float ms = 0;
-    check(env, d.cuEventElapsedTime(&ms, s.events[l], s.events[l + 1]), "cuEventElapsedTime");
-    times.Data()[l] = static_cast<double>(ms);
-  }
-  return times;
 }
 
 Napi::Value Generation(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), state().generation); }
@@ -454,8 +384,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("zero", Napi::Function::New(env, Zero));
   exports.Set("memInfo", Napi::Function::New(env, MemInfo));
   exports.Set("copy", Napi::Function::New(env, Copy));
-  exports.Set("run", Napi::Function::New(env, Run));
   exports.Set("generation", Napi::Function::New(env, Generation));
+  registerLaunchFunctions(env, exports);
   return exports;
 }
 

@@ -18,10 +18,13 @@ using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
 using CUevent = struct CUevent_st*;
+using CUgraph = struct CUgraph_st*;
+using CUgraphExec = struct CUgraphExec_st*;
 
 constexpr CUresult SUCCESS = 0;
 constexpr CUresult ERROR_OUT_OF_MEMORY = 2;
 constexpr CUresult ERROR_NOT_READY = 600;
+constexpr CUresult ERROR_NOT_SUPPORTED = 801;
 constexpr int ATTR_MULTIPROCESSOR_COUNT = 16;
 constexpr int ATTR_CC_MAJOR = 75;
 constexpr int ATTR_CC_MINOR = 76;
@@ -29,6 +32,9 @@ constexpr int FUNC_ATTR_NUM_REGS = 4;
 constexpr int JIT_ERROR_LOG_BUFFER = 5;
 constexpr int JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr unsigned STREAM_NON_BLOCKING = 1;
+// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls (none
+// are made while capturing) would invalidate the capture.
+constexpr int STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
 struct Driver {
   void* handle = nullptr;
@@ -64,6 +70,16 @@ struct Driver {
   CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent);
   CUresult (*cuGetErrorString)(CUresult, const char**);
   CUresult (*cuGetErrorName)(CUresult, const char**);
+  // CUDA graphs (optional: a driver without them still runs plain launches;
+  // `graphsMissing` names what it lacks). cuda.h maps cuStreamBeginCapture to
+  // _v2 (with a capture mode) and cuGraphInstantiate to ...WithFlags (11.4+).
+  CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*) = nullptr;
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long) = nullptr;
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
+  CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
+  CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
+  std::string graphsMissing;
 };
 
 using nvrtcResult = int;

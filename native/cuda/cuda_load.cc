@@ -99,6 +99,12 @@ Driver* loadDriver(const std::vector<std::string>& paths, std::string* why) {
   bind(handle, &d->cuEventElapsedTime, {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, &missing);
   bind(handle, &d->cuGetErrorString, {"cuGetErrorString"}, &missing);
   bind(handle, &d->cuGetErrorName, {"cuGetErrorName"}, &missing);
+  bind(handle, &d->cuStreamBeginCapture, {"cuStreamBeginCapture_v2"}, &d->graphsMissing);
+  bind(handle, &d->cuStreamEndCapture, {"cuStreamEndCapture"}, &d->graphsMissing);
+  bind(handle, &d->cuGraphInstantiateWithFlags, {"cuGraphInstantiateWithFlags"}, &d->graphsMissing);
+  bind(handle, &d->cuGraphLaunch, {"cuGraphLaunch"}, &d->graphsMissing);
+  bind(handle, &d->cuGraphExecDestroy, {"cuGraphExecDestroy"}, &d->graphsMissing);
+  bind(handle, &d->cuGraphDestroy, {"cuGraphDestroy"}, &d->graphsMissing);
   if (!missing.empty()) {
     *why = "the NVIDIA driver at " + path + " is too old (it lacks " + missing + "): install a driver for CUDA 11 or newer";
     dlclose(handle);
