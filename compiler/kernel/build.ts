@@ -1,6 +1,6 @@
 // Constructors for kernel IR expressions, folding constants in index
 // arithmetic so rendered code stays readable (`i * 1 + 0` never appears).
-import { BinaryOp, Expr, Scalar, Stmt, UnaryOp, COMPARISONS, typeOf } from './ir.js';
+import { BinaryOp, Expr, MmaShape, Scalar, Stmt, UnaryOp, COMPARISONS, typeOf } from './ir.js';
 
 export const gid: Expr = { k: 'gid' };
 export const lid: Expr = { k: 'lid' };
@@ -92,6 +92,12 @@ export function if_(c: Expr, then: readonly Stmt[], els?: readonly Stmt[]): Stmt
   return els && els.length ? { k: 'if', c, then, else: els } : { k: 'if', c, then };
 }
 export const barrier: Stmt = { k: 'barrier' };
+/** let name = value of `value` in lane (lane ^ xor): a butterfly step (warp collective, CUDA only). */
+export function shflXor(name: string, value: Expr, xor: number): Stmt { return { k: 'shfl', name, t: typeOf(value), v: value, xor }; }
+/** acc[accOff..] += A·B on per-thread fragments (warp collective, CUDA only). */
+export function mma(shape: MmaShape, acc: string, accOff: Expr, a: string, aOff: Expr, b: string, bOff: Expr): Stmt {
+  return { k: 'mma', shape, acc: { arr: acc, off: accOff }, a: { arr: a, off: aOff }, b: { arr: b, off: bOff } };
+}
 
 /** `for name = lid; name < end; name += wg` (threads of a workgroup sharing a range), as a unit-step loop. */
 export function threadStrided(name: string, end: Expr, wg: number, body: readonly Stmt[]): Stmt {

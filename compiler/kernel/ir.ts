@@ -9,6 +9,12 @@
 // `let` may not live across one (validate.ts checks both rules).
 //
 // Index arithmetic is i64 everywhere (int64_t in C); i32 is a tensor dtype.
+//
+// Warp collectives (`shfl`, `mma`; CUDA only, the other renderers refuse
+// them) are executed together by the 32 lanes of a warp (threads 32w ..
+// 32w+31 of a workgroup whose size is a multiple of 32). Like barriers they
+// sit in uniform control flow, so every lane reaches them; unlike barriers
+// they split nothing in the rendering, so lets may live across them.
 
 export type Scalar = 'f32' | 'i32' | 'i64' | 'bool';
 /** Storage of a buffer element: bool is one byte. */
@@ -49,7 +55,44 @@ export type Stmt =
    */
   | { readonly k: 'for'; readonly v: string; readonly from: Expr; readonly to: Expr; readonly body: readonly Stmt[]; readonly unroll?: boolean; readonly vector?: number }
   | { readonly k: 'if'; readonly c: Expr; readonly then: readonly Stmt[]; readonly else?: readonly Stmt[] }
-  | { readonly k: 'barrier' };
+  | { readonly k: 'barrier' }
+  /** let name: t = the value of v in lane (this lane ^ xor) of the warp (`__shfl_xor_sync`). */
+  | { readonly k: 'shfl'; readonly name: string; readonly t: Scalar; readonly v: Expr; readonly xor: number }
+  /**
+   * Tensor-core D = A·B + C in place on acc (`mma.sync.aligned`, row-major A,
+   * column-major B): each lane holds its fragments (PTX layouts, see
+   * MMA_SHAPES) in f32 per-thread arrays from the given offsets; A and B are
+   * rounded to the shape's input type, the products accumulated in f32.
+   */
+  | { readonly k: 'mma'; readonly shape: MmaShape; readonly acc: Frag; readonly a: Frag; readonly b: Frag };
+
+/** A fragment: per-thread array `arr` from element `off`. */
+export interface Frag { readonly arr: string; readonly off: Expr }
+
+export type MmaShape = 'm16n8k8.tf32' | 'm16n8k16.bf16';
+export const WARP = 32;
+
+/** Per-lane fragment sizes in elements and the matrix shape of one mma. */
+export const MMA_SHAPES: Readonly<Record<MmaShape, { m: number; n: number; k: number; a: number; b: number; c: number; input: 'tf32' | 'bf16' }>> = {
+  'm16n8k8.tf32': { m: 16, n: 8, k: 8, a: 4, b: 2, c: 4, input: 'tf32' },
+  'm16n8k16.bf16': { m: 16, n: 8, k: 16, a: 8, b: 4, c: 4, input: 'bf16' },
+};
+
+/**
+ * (row, col) of element i of a lane's fragment, from the PTX ISA's "Matrix
+ * Fragments for mma.m16n8k8 / m16n8k16" tables (g = lane >> 2, t = lane % 4).
+ * A is M×K, B is K×N (row = k, col = n), C/D is M×N.
+ */
+export function fragCoord(shape: MmaShape, which: 'a' | 'b' | 'c', lane: number, i: number): [number, number] {
+  const g = lane >> 2, t = lane & 3;
+  if (which === 'c') return [g + (i >= 2 ? 8 : 0), t * 2 + (i & 1)];
+  if (shape === 'm16n8k8.tf32') {
+    if (which === 'a') return [g + (i & 1 ? 8 : 0), t + (i >= 2 ? 4 : 0)];
+    return [t + (i ? 4 : 0), g];
+  }
+  if (which === 'a') return [g + ((i >> 1) & 1 ? 8 : 0), t * 2 + (i & 1) + (i >= 4 ? 8 : 0)];
+  return [t * 2 + (i & 1) + (i >= 2 ? 8 : 0), g];
+}
 
 export interface KBuf { readonly dtype: BufDType; readonly access: 'r' | 'w' | 'rw' }
 export interface KArray { readonly name: string; readonly t: Scalar; readonly size: number }
@@ -78,12 +121,22 @@ export function typeOf(e: Expr): Scalar {
   }
 }
 
-/** Does a statement list contain a barrier anywhere inside? */
-export function hasBarrier(stmts: readonly Stmt[]): boolean {
+function contains(stmts: readonly Stmt[], hit: (s: Stmt) => boolean): boolean {
   for (const s of stmts) {
-    if (s.k === 'barrier') return true;
-    if (s.k === 'for' && hasBarrier(s.body)) return true;
-    if (s.k === 'if' && (hasBarrier(s.then) || (s.else !== undefined && hasBarrier(s.else)))) return true;
+    if (hit(s)) return true;
+    if (s.k === 'for' && contains(s.body, hit)) return true;
+    if (s.k === 'if' && (contains(s.then, hit) || (s.else !== undefined && contains(s.else, hit)))) return true;
   }
   return false;
 }
+
+/** Does a statement list contain a barrier anywhere inside? */
+export function hasBarrier(stmts: readonly Stmt[]): boolean { return contains(stmts, (s) => s.k === 'barrier'); }
+
+export function isWarpCollective(s: Stmt): boolean { return s.k === 'shfl' || s.k === 'mma'; }
+
+/** Does a statement list contain a warp collective anywhere inside? */
+export function hasWarpCollective(stmts: readonly Stmt[]): boolean { return contains(stmts, isWarpCollective); }
+
+/** A point every thread of the workgroup must reach together: a barrier or a warp collective. */
+export function hasCollective(stmts: readonly Stmt[]): boolean { return contains(stmts, (s) => s.k === 'barrier' || isWarpCollective(s)); }

@@ -1,7 +1,8 @@
 // Kernel IR validation, run after every scheduling pass in tests: types,
 // scoping, buffer access modes, array bounds on constant indices, and the
-// barrier rules the C renderer relies on (see ir.ts).
-import { Expr, Kernel, Scalar, Stmt, hasBarrier, COMPARISONS } from './ir.js';
+// barrier rules the C renderer relies on, and where warp collectives may
+// stand (see ir.ts).
+import { Expr, Frag, Kernel, MMA_SHAPES, Scalar, Stmt, WARP, hasBarrier, hasWarpCollective, COMPARISONS } from './ir.js';
 
 export class KernelIRError extends Error {
   constructor(kernel: string, message: string) {
@@ -85,12 +86,25 @@ export function validateKernel(k: Kernel): void {
     }
   };
 
+  const fragment = (f: Frag, size: number, env: Map<string, VarInfo>, what: string): void => {
+    const a = arrays.get(f.arr) ?? fail(`mma ${what} fragment: unknown array '${f.arr}'`);
+    if (a.local) fail(`mma ${what} fragment '${f.arr}' is workgroup memory; fragments are per-thread arrays`);
+    if (a.t !== 'f32') fail(`mma ${what} fragment '${f.arr}' is ${a.t}, not f32`);
+    if (expr(f.off, env).t !== 'i64') fail(`mma ${what} fragment offset not i64`);
+    if (f.off.k === 'const' && (f.off.v < 0 || f.off.v + size > a.size)) fail(`mma ${what} fragment '${f.arr}[${f.off.v}..+${size}]' out of bounds (${a.size})`);
+  };
+
   // A block: lets are per-thread and die at the next barrier of the block.
   const block = (stmts: readonly Stmt[], outer: Map<string, VarInfo>, uniformCtx: boolean): void => {
     const env = new Map(outer);
     const sinceBarrier: string[] = [];
     for (const s of stmts) {
       const barrierInside = s.k === 'barrier' || ((s.k === 'for' || s.k === 'if') && hasBarrier([s]));
+      const collectiveInside = hasWarpCollective([s]);
+      if (collectiveInside) {
+        if (k.workgroupSize % WARP !== 0) fail(`warp collective in a kernel of ${k.workgroupSize} threads (not whole warps)`);
+        if (!uniformCtx) fail('warp collective in non-uniform control flow');
+      }
       if (barrierInside) {
         if (!uniformCtx) fail('barrier in non-uniform control flow');
         for (const n of sinceBarrier) env.delete(n);
@@ -137,6 +151,7 @@ export function validateKernel(k: Kernel): void {
             fail(`loop '${s.v}' is marked vector ${s.vector} but its bounds are not 0..a multiple of it`);
           }
           if (barrierInside && !uni) fail(`loop '${s.v}' holds a barrier but its bounds vary by thread`);
+          if (collectiveInside && !uni) fail(`loop '${s.v}' holds a warp collective but its bounds vary by thread`);
           const inner = new Map(env);
           inner.set(s.v, { t: 'i64', uniform: uni && uniformCtx });
           block(s.body, inner, uniformCtx && uni);
@@ -146,11 +161,28 @@ export function validateKernel(k: Kernel): void {
           const c = expr(s.c, env);
           if (c.t !== 'bool') fail(`if condition of type ${c.t}`);
           if (barrierInside && !c.uniform) fail('if holds a barrier but its condition varies by thread');
+          if (collectiveInside && !c.uniform) fail('if holds a warp collective but its condition varies by thread');
           block(s.then, env, uniformCtx && c.uniform);
           if (s.else) block(s.else, env, uniformCtx && c.uniform);
           break;
         }
         case 'barrier': break;
+        case 'shfl': {
+          if (env.has(s.name)) fail(`variable '${s.name}' declared twice in one scope`);
+          if (!Number.isInteger(s.xor) || s.xor < 1 || s.xor >= WARP) fail(`shfl xor mask ${s.xor} out of 1..${WARP - 1}`);
+          const r = expr(s.v, env);
+          if (r.t !== s.t) fail(`shfl ${s.name}: ${s.t} = expression of type ${r.t}`);
+          env.set(s.name, { t: s.t, uniform: false });
+          sinceBarrier.push(s.name);
+          break;
+        }
+        case 'mma': {
+          const sh = MMA_SHAPES[s.shape] ?? fail(`unknown mma shape '${s.shape}'`);
+          fragment(s.acc, sh.c, env, 'accumulator');
+          fragment(s.a, sh.a, env, 'A');
+          fragment(s.b, sh.b, env, 'B');
+          break;
+        }
       }
     }
   };

@@ -116,7 +116,13 @@ export abstract class CFamilyRenderer {
         return `${ind}if (${this.expr(s.c)}) {\n${this.stmts(s.then, ind + '  ')}${ind}}${els}\n`;
       }
       case 'barrier': return this.barrier(ind);
+      case 'shfl': case 'mma': return this.warpCollective(s, ind);
     }
+  }
+
+  /** Warp collectives exist on CUDA only: every other target refuses them (no schedule for it emits them). */
+  protected warpCollective(s: Extract<Stmt, { k: 'shfl' | 'mma' }>, _ind: string): string {
+    throw new Error(`${this.constructor.name}: warp collective '${s.k}' is CUDA-only (a kernel scheduled for another target must not contain it)`);
   }
 
   stmts(ss: readonly Stmt[], ind: string): string { return ss.map((s) => this.stmt(s, ind)).join(''); }

@@ -319,6 +319,7 @@ function substStmt(s: Stmt, name: string, value: number): Stmt {
     case 'for': return { ...s, from: x(s.from), to: x(s.to), body: s.v === name ? s.body : substStmts(s.body, name, value) };
     case 'if': return s.else ? { ...s, c: x(s.c), then: substStmts(s.then, name, value), else: substStmts(s.else, name, value) } : { ...s, c: x(s.c), then: substStmts(s.then, name, value) };
     case 'barrier': return s;
+    case 'shfl': case 'mma': throw new Error(`WGSL: warp collective '${s.k}' is CUDA-only`);
   }
 }
 

@@ -1,10 +1,202 @@
-// conv2d/matmul on CUDA tensor cores (mma.sync): the issue-8 path. Until it
-// is written it declines every GEMM, and the shared emitter (gemm.ts) runs.
+// conv2d/matmul (and the conv gradients: everything scheduleGemm takes) on
+// CUDA tensor cores with mma.sync: TF32 (default, as PyTorch allows for
+// convolutions) or BF16 inputs, f32 accumulation, the same fused epilogue as
+// the plain GEMM (gemm.ts), fed by the same GemmParts.
+//
+// A workgroup of 4 warps owns a 64 × 64 output block (rows = M, columns =
+// N), each warp a 32 × 32 quarter: 2 × 4 mma tiles of 16 × 8, 32 f32
+// accumulators per lane. K goes in chunks of 32 staged through workgroup
+// memory: the A tile (64 rows × 32 k, weights) and the B panel (32 k × 64
+// columns, im2col through packRow/packValue) are packed by all 128 threads,
+// consecutive threads on consecutive addresses (coalesced), then each warp
+// loads its fragments from them and issues its mmas. Row strides are padded
+// (36 and 72 floats) so the TF32 fragment reads hit 32 distinct banks.
+// Sized for H100-class parts by reasoning, not measurement: no GPU was
+// available when it was written.
+//
+// The choice: FUSEDET_CUDA_MATH=tf32|bf16|f32 (default tf32),
+// FUSEDET_CUDA_TF32=0 forcing f32 (this schedule declines and the plain f32
+// GEMM runs), and compute capability below 8.0 declining too (no TF32/BF16
+// mma.sync there). withCudaMath scopes both for a compile (the runtime knows
+// the device's capability; tests pin them). The choice changes the kernel IR,
+// so the structural hash (the compile-cache key) covers it.
 import type { Graph, GNode } from '../graph.js';
-import type { Emitter } from './emit.js';
+import { Expr, MMA_SHAPES, MmaShape, Stmt, WARP, fragCoord } from '../kernel/ir.js';
+import {
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, store, v,
+} from '../kernel/build.js';
+import { Emitter, ScheduleError } from './emit.js';
 import type { GemmParts, GemmProfile, GemmShape } from './gemm.js';
-import type { Scheduled } from './pointwise.js';
+import { Scheduled, finish, unflatten } from './pointwise.js';
 
-export function scheduleTensorCoreGemm(_em: Emitter, _graph: Graph, _anchor: GNode, _sink: number, _s: GemmShape, _parts: GemmParts, _profile: GemmProfile): Scheduled | undefined {
-  return undefined;
+export type CudaMath = 'tf32' | 'bf16' | 'f32';
+export interface CudaMathOptions { math?: CudaMath; /** Compute capability × 10 (sm_90 → 90). */ capability?: number }
+
+let scoped: CudaMathOptions = {};
+
+/** Runs `run` (a compileGraph for target 'cuda') with the math choice and device capability pinned. */
+export function withCudaMath<T>(opts: CudaMathOptions, run: () => T): T {
+  const prev = scoped;
+  scoped = { ...prev, ...opts };
+  try { return run(); } finally { scoped = prev; }
+}
+
+/** FUSEDET_CUDA_TF32=0 → f32; else FUSEDET_CUDA_MATH (tf32, bf16, f32); else tf32. */
+export function cudaMathFromEnv(env: NodeJS.ProcessEnv = process.env): CudaMath {
+  if (env.FUSEDET_CUDA_TF32 !== undefined && !['0', '1'].includes(env.FUSEDET_CUDA_TF32)) {
+    throw new ScheduleError(`FUSEDET_CUDA_TF32='${env.FUSEDET_CUDA_TF32}': use 0 (plain f32 GEMMs) or 1 (TF32 tensor cores, the default)`);
+  }
+  if (env.FUSEDET_CUDA_TF32 === '0') return 'f32';
+  const m = env.FUSEDET_CUDA_MATH;
+  if (m === undefined || m === '') return 'tf32';
+  if (m === 'tf32' || m === 'bf16' || m === 'f32') return m;
+  throw new ScheduleError(`FUSEDET_CUDA_MATH='${m}': use tf32 (default), bf16 or f32`);
+}
+
+/** The mma shape GEMMs use now, or undefined for plain f32 (flag, or a device below sm_80). */
+export function tensorCoreShape(): MmaShape | undefined {
+  const math = scoped.math ?? cudaMathFromEnv();
+  if (math === 'f32') return undefined;
+  // Unknown capability: the runtime's target class (sm_80+); the CUDA runtime pins the real one.
+  if ((scoped.capability ?? 90) < 80) return undefined;
+  return math === 'tf32' ? 'm16n8k8.tf32' : 'm16n8k16.bf16';
+}
+
+const MB = 64, TN = 64, KC = 32;
+const WARPS_N = 2, WARP_M = 32, WARP_N = 32, MT = WARP_M / 16, NT = WARP_N / 8;
+const WG = (MB / WARP_M) * WARPS_N * WARP;
+const AS = KC + 4, BS = TN + 8; // padded row strides of the A tile and B panel
+
+type Table = NonNullable<GemmParts['tables']>[number];
+const tableBytes = (tables: readonly Table[]): number =>
+  tables.reduce((n, tab) => n + tab.arrays.reduce((m, a) => m + tab.size(TN) * (a.t === 'i64' ? 8 : 1), 0), 0);
+
+/** Row or column of fragment element i as an expression of the lane's group g and thread-in-group t (the layouts are affine in both). */
+function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: Expr): [Expr, Expr] {
+  const c0 = fragCoord(shape, which, 0, i), cg = fragCoord(shape, which, 4, i), ct = fragCoord(shape, which, 1, i);
+  const at = (d: 0 | 1): Expr => add(add(mul(g, idx(cg[d] - c0[d])), mul(t, idx(ct[d] - c0[d]))), idx(c0[d]));
+  return [at(0), at(1)];
+}
+
+export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, profile: GemmProfile): Scheduled | undefined {
+  const shape = tensorCoreShape();
+  if (!shape || profile.target !== 'cuda') return undefined;
+  const tables = parts.tables ?? [];
+  if ((MB * AS + KC * BS) * 4 + tableBytes(tables) > profile.limits.maxWorkgroupStorageBytes || WG > profile.limits.maxInvocations) return undefined;
+  const sh = MMA_SHAPES[shape];
+  const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN), chunks = Math.ceil(s.K / KC);
+  const sinkValue = graph.nodes[sink].outputs[0];
+  const outBuf = em.buf(sinkValue, 'w');
+  em.locals.push({ name: 'atile', t: 'f32', size: MB * AS }, { name: 'panel', t: 'f32', size: KC * BS });
+  for (const tab of tables) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
+  em.regs.push({ name: 'acc', t: 'f32', size: MT * NT * sh.c }, { name: 'fa', t: 'f32', size: MT * sh.a }, { name: 'fb', t: 'f32', size: NT * sh.b });
+
+  // Lets die at barriers: each segment recomputes the block and lane coordinates.
+  const prelude = (): Expr => {
+    const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
+    parts.setup(problem);
+    em.emit(let_('m0', 'i64', mul(mb, idx(MB))));
+    em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
+    em.emit(let_('warp', 'i64', div(lid, idx(WARP))));
+    em.emit(let_('wm', 'i64', mul(div(v('warp'), idx(WARPS_N)), idx(WARP_M))));
+    em.emit(let_('wn', 'i64', mul(mod(v('warp'), idx(WARPS_N)), idx(WARP_N))));
+    em.emit(let_('lg', 'i64', div(mod(lid, idx(WARP)), idx(4))));
+    em.emit(let_('lt', 'i64', mod(lid, idx(4))));
+    return problem;
+  };
+  const k0 = mul(v('c'), idx(KC));
+  const body = em.block(() => {
+    if (tables.length) {
+      prelude();
+      for (const tab of tables) {
+        const n = tab.size(TN);
+        em.emit(for_('e_k', idx(0), idx(Math.ceil(n / WG)), em.block(() => {
+          em.emit(let_('e', 'i64', add(lid, mul(v('e_k'), idx(WG)))));
+          em.emit(if_(lt(v('e'), idx(n)), em.block(() => tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x))))));
+        })));
+      }
+      em.emit(barrier);
+    }
+    em.emit(for_('ai', idx(0), idx(MT * NT * sh.c), [lstore('acc', v('ai'), f32(0))], true));
+    const chunk = em.block(() => {
+      prelude();
+      // A tile: element e = (row r, k kk), kk fastest, so a warp reads 32 consecutive weights.
+      em.emit(for_('pa', idx(0), idx((MB * KC) / WG), em.block(() => {
+        em.emit(let_('ea', 'i64', add(lid, mul(v('pa'), idx(WG)))));
+        em.emit(let_('ka', 'i64', add(k0, mod(v('ea'), idx(KC)))));
+        const at = add(mul(div(v('ea'), idx(KC)), idx(AS)), mod(v('ea'), idx(KC)));
+        const row = min(add(v('m0'), div(v('ea'), idx(KC))), idx(s.M - 1));
+        em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => em.emit(lstore('atile', at, parts.a(row, v('ka'))))), [lstore('atile', at, f32(0))]));
+      })));
+      // B panel: element e = (k row kk, column j), j fastest (consecutive output pixels).
+      em.emit(for_('pb', idx(0), idx((KC * TN) / WG), em.block(() => {
+        em.emit(let_('eb', 'i64', add(lid, mul(v('pb'), idx(WG)))));
+        em.emit(let_('jb', 'i64', mod(v('eb'), idx(TN))));
+        em.emit(let_('kb', 'i64', add(k0, div(v('eb'), idx(TN)))));
+        const at = add(mul(div(v('eb'), idx(TN)), idx(BS)), v('jb'));
+        const fill = em.block(() => {
+          parts.packRow(v('kb'), TN);
+          em.emit(lstore('panel', at, parts.packValue(v('jb'), min(add(v('n0'), v('jb')), idx(s.N - 1)))));
+        });
+        em.emit(if_(lt(v('kb'), idx(s.K)), fill, [lstore('panel', at, f32(0))]));
+      })));
+      em.emit(barrier);
+      prelude();
+      em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape), true));
+      em.emit(barrier);
+    });
+    em.emit(for_('c', idx(0), idx(chunks), chunk));
+    const problem = prelude();
+    // acc element (mt, nt, i) is output (m0 + wm + 16 mt + crow_i, n0 + wn + 8 nt + ccol_i).
+    const epi = em.block(() => {
+      for (let i = 0; i < sh.c; i++) {
+        const [cr, cc] = fragAt(shape, 'c', i, v('lg'), v('lt'));
+        const inner = em.block(() => {
+          em.emit(let_(`row${i}`, 'i64', add(add(add(v('m0'), v('wm')), mul(v('emt'), idx(16))), cr)));
+          em.emit(let_(`col${i}`, 'i64', add(add(add(v('n0'), v('wn')), mul(v('ent'), idx(8))), cc)));
+          const store1 = em.block(() => {
+            const row = v(`row${i}`), col = v(`col${i}`);
+            const at = parts.outIndex(problem, row, col);
+            em.overrides.set(anchor.outputs[0], () => {
+              const acc = lload('acc', add(mul(add(mul(v('emt'), idx(NT)), v('ent')), idx(sh.c)), idx(i)), 'f32');
+              const b = parts.bias(row);
+              return b ? bin('add', acc, b) : acc;
+            });
+            em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
+            em.overrides.delete(anchor.outputs[0]);
+          });
+          em.emit(if_(bin('and', lt(v(`row${i}`), idx(s.M)), lt(v(`col${i}`), idx(s.N))), store1));
+        });
+        for (const st of inner) em.emit(st);
+      }
+    });
+    em.emit(for_('emt', idx(0), idx(MT), [for_('ent', idx(0), idx(NT), epi, true)], true));
+  });
+  return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
+}
+
+/** One k step of KS: the warp's A fragments (MT of them), B fragments (NT), then MT × NT mmas. */
+function mmaStep(shape: MmaShape): Stmt[] {
+  const sh = MMA_SHAPES[shape];
+  const g = v('lg'), t = v('lt'), kb = mul(v('ks'), idx(sh.k));
+  const aLoads: Stmt[] = [], bLoads: Stmt[] = [];
+  for (let i = 0; i < sh.a; i++) {
+    const [r, c] = fragAt(shape, 'a', i, g, t);
+    const row = add(add(v('wm'), mul(v('fmt'), idx(16))), r);
+    aLoads.push(lstore('fa', add(mul(v('fmt'), idx(sh.a)), idx(i)), lload('atile', add(mul(row, idx(AS)), add(kb, c)), 'f32')));
+  }
+  for (let i = 0; i < sh.b; i++) {
+    const [r, c] = fragAt(shape, 'b', i, g, t);
+    const col = add(add(v('wn'), mul(v('fnt'), idx(8))), c);
+    bLoads.push(lstore('fb', add(mul(v('fnt'), idx(sh.b)), idx(i)), lload('panel', add(mul(add(kb, r), idx(BS)), col), 'f32')));
+  }
+  return [
+    for_('fmt', idx(0), idx(MT), aLoads, true),
+    for_('fnt', idx(0), idx(NT), bLoads, true),
+    for_('mt', idx(0), idx(MT), [
+      for_('nt', idx(0), idx(NT), [
+        mma(shape, 'acc', mul(add(mul(v('mt'), idx(NT)), v('nt')), idx(sh.c)), 'fa', mul(v('mt'), idx(sh.a)), 'fb', mul(v('nt'), idx(sh.b))),
+      ], true),
+    ], true),
+  ];
 }
