@@ -11,18 +11,23 @@ import { CFamilyRenderer, f32Literal } from './cfamily.js';
 import { coefficient, mentions } from './vectorize.js';
 import type { Program } from '../program.js';
 
+// TF32/BF16 mma.sync and their conversions need sm_80: an older target gets
+// a trap in their place (the schedule declines below capability 8.0, so such
+// a kernel is only reached by a compile for the wrong device), and a unit
+// stays compilable for every architecture.
+const SM80 = (body: string): string => `#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800\n  __trap();\n#else\n${body}\n#endif\n`;
 const MMA_HELPERS: Record<string, string> = {
-  fd_tf32: '__device__ __forceinline__ unsigned fd_tf32(float x) { unsigned r; asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x)); return r; }',
+  fd_tf32: `__device__ __forceinline__ unsigned fd_tf32(float x) {\n  unsigned r = 0;\n${SM80('  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));')}  return r;\n}`,
   // cvt.rn.bf16x2.f32 d, a, b puts a in the upper half: the lower-indexed element goes low.
-  fd_bf16x2: '__device__ __forceinline__ unsigned fd_bf16x2(float lo, float hi) { unsigned r; asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)); return r; }',
+  fd_bf16x2: `__device__ __forceinline__ unsigned fd_bf16x2(float lo, float hi) {\n  unsigned r = 0;\n${SM80('  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));')}  return r;\n}`,
   'm16n8k8.tf32': '__device__ __forceinline__ void fd_mma_m16n8k8_tf32(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, float a3, float b0, float b1) {\n' +
-    '  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
+    SM80('  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
     '    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)\n' +
-    '    : "r"(fd_tf32(a0)), "r"(fd_tf32(a1)), "r"(fd_tf32(a2)), "r"(fd_tf32(a3)), "r"(fd_tf32(b0)), "r"(fd_tf32(b1)));\n}',
+    '    : "r"(fd_tf32(a0)), "r"(fd_tf32(a1)), "r"(fd_tf32(a2)), "r"(fd_tf32(a3)), "r"(fd_tf32(b0)), "r"(fd_tf32(b1)));') + '}',
   'm16n8k16.bf16': '__device__ __forceinline__ void fd_mma_m16n8k16_bf16(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, float a3, float a4, float a5, float a6, float a7, float b0, float b1, float b2, float b3) {\n' +
-    '  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
+    SM80('  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
     '    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)\n' +
-    '    : "r"(fd_bf16x2(a0, a1)), "r"(fd_bf16x2(a2, a3)), "r"(fd_bf16x2(a4, a5)), "r"(fd_bf16x2(a6, a7)), "r"(fd_bf16x2(b0, b1)), "r"(fd_bf16x2(b2, b3)));\n}',
+    '    : "r"(fd_bf16x2(a0, a1)), "r"(fd_bf16x2(a2, a3)), "r"(fd_bf16x2(a4, a5)), "r"(fd_bf16x2(a6, a7)), "r"(fd_bf16x2(b0, b1)), "r"(fd_bf16x2(b2, b3)));') + '}',
 };
 
 export class CudaRenderer extends CFamilyRenderer {

@@ -41,12 +41,109 @@ function check(t: TestGraph, math: CudaMath, atol: number, rtol: number, capabil
   return program;
 }
 
-test('smoke: matmul 20x13x11 tf32 pre-rounded', () => {
+const U = { tf32: 2 ** -10, bf16: 2 ** -7 } as const;
+/** The raw-input bound above for K-term dot products of values in [-1, 1]. */
+const rawAtol = (math: 'tf32' | 'bf16', K: number): number => K * (U[math] + K * 2 ** -24);
+const ROUND = { tf32: roundTf32, bf16: roundBf16 } as const;
+
+interface ConvCase { n: number; cin: number; cout: number; h: number; w: number; k: number; stride: number; pad: number; groups: number; epilogue: 'bias' | 'bn-relu' | 'residual' | 'none' }
+
+function convGraph(c: ConvCase): TestGraph {
   const t = new TestGraph();
-  t.output('y', t.op('matmul', [t.input('a', [20, 11]), t.input('b', [11, 13])]));
+  const x = t.input('x', [c.n, c.cin, c.h, c.w]);
+  const w = t.param('w', [c.cout, c.cin / c.groups, c.k, c.k]);
+  const attrs = { stride: [c.stride], padding: [c.pad], groups: c.groups };
+  let y = t.op('conv2d', [x, w, c.epilogue === 'bias' ? t.param('b', [c.cout]) : -1], attrs);
+  if (c.epilogue === 'bn-relu' || c.epilogue === 'residual') {
+    // Scales in [0.5, 1]: the epilogue stays within the bound's rtol 0 (|scale| ≤ 1).
+    y = t.op('frozen_bn', [y, t.param('bw', [c.cout], 0.5, 1), t.param('bb', [c.cout]), t.param('bm', [c.cout]), t.param('bv', [c.cout], 1, 2)]);
+    if (c.epilogue === 'residual') {
+      const oh = Math.floor((c.h + 2 * c.pad - c.k) / c.stride) + 1, ow = Math.floor((c.w + 2 * c.pad - c.k) / c.stride) + 1;
+      y = t.op('add', [y, t.input('r', [c.n, c.cout, oh, ow])]);
+    }
+    y = t.op('relu', [y]);
+  }
+  t.output('y', y);
+  return t;
+}
+
+const CONVS: ConvCase[] = [
+  { n: 2, cin: 5, cout: 7, h: 9, w: 11, k: 3, stride: 2, pad: 1, groups: 1, epilogue: 'bias' },
+  { n: 1, cin: 6, cout: 70, h: 7, w: 10, k: 3, stride: 1, pad: 1, groups: 1, epilogue: 'bn-relu' },
+  { n: 1, cin: 37, cout: 9, h: 9, w: 8, k: 1, stride: 1, pad: 0, groups: 1, epilogue: 'residual' },
+  { n: 2, cin: 6, cout: 9, h: 7, w: 6, k: 3, stride: 1, pad: 1, groups: 3, epilogue: 'none' },
+  { n: 1, cin: 4, cout: 6, h: 8, w: 9, k: 1, stride: 2, pad: 0, groups: 2, epilogue: 'residual' },
+];
+
+for (const math of ['tf32', 'bf16'] as const) {
+  test(`conv2d (3×3 pad 1 stride 2, 1×1, groups; bias, BN+ReLU, residual) on ${math} mma: inputs pre-rounded to ${math} equal the reference`, () => {
+    for (const c of CONVS) {
+      const t = convGraph(c);
+      rounded(t, ROUND[math]);
+      const p = check(t, math, 1e-4, 1e-4);
+      assert.is(mmaKernels(p), 1, `${JSON.stringify(c)}: one tensor-core kernel`);
+      assert.is(p.launches.length, 1, 'epilogue fused');
+    }
+  });
+
+  test(`matmul at odd sizes (M, N, K not multiples of 64/64/32) on ${math} mma, pre-rounded and raw (derived bound)`, () => {
+    const next = rng(math === 'tf32' ? 3 : 4);
+    for (const [m, k, n] of [[70, 37, 67], [pick(next, 1, 20), pick(next, 1, 9), pick(next, 1, 30)], [17, 33, 5]]) {
+      const t = new TestGraph();
+      const a = t.input('a', [2, m, k]), b = t.input('b', [k, n]);
+      t.output('y', t.op('add', [t.op('matmul', [a, b]), t.input('c', [n])]));
+      check(t, math, rawAtol(math, k) + 1e-6, 0);
+      rounded(t, ROUND[math]);
+      const p = check(t, math, 1e-4, 1e-4);
+      assert.is(mmaKernels(p), 1);
+    }
+  });
+}
+
+test('conv2d on raw inputs within the derived TF32 and BF16 bounds', () => {
+  for (const math of ['tf32', 'bf16'] as const) {
+    for (const c of [CONVS[0], CONVS[2]]) {
+      const K = (c.cin / c.groups) * c.k * c.k;
+      check(convGraph(c), math, rawAtol(math, K) + 1e-6, 0);
+    }
+  }
+});
+
+test('conv2d adjoints (grad input, grad weight) go through the tensor-core GEMM too', () => {
+  const conv = { stride: [2], padding: [1], dilation: [1], groups: 1 };
+  const t = new TestGraph();
+  const gr = t.input('g', [2, 5, 4, 5]);
+  t.output('dx', t.op('conv2d_grad_input', [gr, t.param('w', [5, 3, 3, 3])], { ...conv, size: [8, 9] }));
+  t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 3, 8, 9]), gr], { ...conv, kernel: [3, 3] }));
   rounded(t, roundTf32);
-  const p = check(t, 'tf32', 1e-5, 1e-5);
-  assert.ok(mmaKernels(p) === 1);
+  const p = check(t, 'tf32', 1e-4, 1e-4);
+  assert.is(mmaKernels(p), 2);
+});
+
+test('f32 (FUSEDET_CUDA_TF32=0, FUSEDET_CUDA_MATH=f32) or a device below sm_80 takes the plain GEMM', () => {
+  const t = convGraph(CONVS[0]);
+  assert.is(mmaKernels(check(t, 'f32', 1e-4, 1e-4)), 0);
+  assert.is(mmaKernels(check(t, 'tf32', 1e-4, 1e-4, 75)), 0, 'sm_75: no TF32 mma');
+  assert.is(cudaMathFromEnv({ FUSEDET_CUDA_TF32: '0', FUSEDET_CUDA_MATH: 'bf16' }), 'f32');
+  assert.is(cudaMathFromEnv({}), 'tf32');
+  assert.is(cudaMathFromEnv({ FUSEDET_CUDA_MATH: 'bf16' }), 'bf16');
+  assert.throws(() => cudaMathFromEnv({ FUSEDET_CUDA_MATH: 'fp16' }), /FUSEDET_CUDA_MATH='fp16': use tf32/);
+  assert.throws(() => cudaMathFromEnv({ FUSEDET_CUDA_TF32: 'no' }), /FUSEDET_CUDA_TF32='no'/);
+  const prev = process.env.FUSEDET_CUDA_TF32;
+  process.env.FUSEDET_CUDA_TF32 = '0';
+  try {
+    assert.is(mmaKernels(compileAndRun(t, { fuse: true, target: 'cuda' }).program), 0, 'the environment flag reaches the schedule');
+  } finally {
+    if (prev === undefined) delete process.env.FUSEDET_CUDA_TF32; else process.env.FUSEDET_CUDA_TF32 = prev;
+  }
+  assert.is(mmaKernels(compileAndRun(t, { fuse: true, target: 'cpu' }).program), 0, 'the CPU never gets mma');
+});
+
+test('the math choice enters the structural hash (the compile-cache key)', () => {
+  const t = convGraph(CONVS[0]);
+  const hashes = (['tf32', 'bf16', 'f32'] as const).map((math) => withCudaMath({ math }, () => compileAndRun(t, { fuse: true, target: 'cuda' }).program.kernels[0].hash));
+  assert.is(new Set(hashes).size, 3, hashes.join(' '));
+  assert.ok(!hasWarpCollective([]));
 });
 
 test.run();
