@@ -12,8 +12,9 @@
 //    shape: an epilogue (conv + bias + BN + ReLU, mean + divide).
 // An anchor's same-shape elementwise chain is reserved as its epilogue (not
 // inlined into a window consumer such as a pool that would recompute it).
-// Multi-output nodes, graph outputs and values used more than once are
-// always materialised.
+// Multi-output nodes, graph outputs, in-place updates (Graph.updates: stored
+// into their param's buffer) and values used more than once are always
+// materialised.
 import { Graph } from './graph.js';
 import { OPS } from './ops/index.js';
 import { OpKind } from './ops/op.js';
@@ -49,7 +50,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
   const consumers = graph.values.map(() => new Set<number>());
   for (const n of graph.nodes) for (const v of n.inputs) if (v >= 0) consumers[v].add(n.id);
-  const outputs = new Set(graph.outputs.map((o) => o.value));
+  const outputs = new Set([...graph.outputs, ...(graph.updates ?? [])].map((o) => o.value));
   const groupOf = new Map<number, FusionGroup>();
   /** Node → is every step from it to its group's sink a same-shape epilogue step? */
   const epiloguePath = new Map<number, boolean>();

@@ -54,6 +54,14 @@ export interface Graph {
   readonly inputs: { readonly name: string; readonly value: number }[];
   readonly params: GParam[];
   readonly outputs: { readonly name: string; readonly value: number }[];
+  /**
+   * In-place updates (a training step's new weights and momentum): after a
+   * run, param `param` holds `value`. The compiler writes the value straight
+   * into the param's buffer, after every other reader of the old value
+   * (compiler/program.ts); the reference interpreter sees them as outputs
+   * through compiler/optimizer.ts withUpdateOutputs.
+   */
+  updates?: { readonly param: string; readonly value: number }[];
 }
 
 export class GraphBuilder {

@@ -3,8 +3,15 @@
 // w = w − lr·buf), per-parameter weight decay, optional clipping by global
 // norm and loss-scale unscaling. The learning rate and the loss scale are
 // scalar graph inputs the host sets each step (the schedule lives on the
-// host); the updated weights and momentum buffers are graph outputs named
-// "new/<param>" that the host writes back into the resident parameters.
+// host). The updated weights and momentum buffers are in-place updates
+// (Graph.updates): the compiler writes each straight into its param's buffer,
+// so nothing big crosses to the host. With a guard (the step's "finite" flag)
+// every update is `guard ? new : old`, so a non-finite step leaves the state
+// as it was without the host touching it.
+//
+// Per param the update is two elementwise kernels: the momentum buffer (it
+// reads the old weight for decay) and then the weight (it reads the new
+// buffer). Each reads its own param only at the index it writes.
 //
 // Momentum buffers are graph params "opt.momentum.<param>", frozen (autodiff
 // never differentiates them), zeros at the start.
@@ -86,19 +93,43 @@ export function normParams(graph: Graph): Set<string> {
   return out;
 }
 
+export interface SgdInputs {
+  lr: number;
+  lossScale: number;
+  /** Given the squared gradient norm, a bool scalar: commit the updates only where it is true. */
+  guard?: (gradNormSq: number) => number;
+}
+
 export interface SgdResult {
   /** The value ids of the squared global gradient norm (after unscaling, before clipping). */
   gradNormSq: number;
   /** Momentum buffer param names, in the order of `grads`. */
   momentum: string[];
+  /**
+   * Trained param name → its momentum buffer's update before the guard. With
+   * finite weights, the param's update is non-finite exactly when this is
+   * (diagnostics: which update went non-finite), and it is one value per param.
+   */
+  proposed: Map<string, number>;
+}
+
+/**
+ * The graph without in-place updates, its update values (or `values`) plain
+ * outputs "<prefix><param>" instead: for the reference interpreter, and for
+ * running a step the copy-back way (outputs read, then uploaded).
+ */
+export function withUpdateOutputs(g: Graph, values: ReadonlyMap<string, number> = new Map((g.updates ?? []).map((u) => [u.param, u.value])), prefix = NEW_PREFIX): Graph {
+  const { updates: _, ...rest } = g;
+  return { ...rest, outputs: [...g.outputs, ...[...values].map(([param, value]) => ({ name: `${prefix}${param}`, value }))] };
 }
 
 /**
  * Appends the SGD update for every gradient (param name → value id) to g,
- * reading the scalar values `lr` and `lossScale` (graph inputs the caller made). Outputs: new/<param> and
- * new/opt.momentum.<param> per param, and `grad_norm` (global L2 norm).
+ * reading the scalar values `lr` and `lossScale` (graph inputs the caller
+ * made). Adds the output `grad_norm` (global L2 norm) and, per param, the
+ * in-place updates of <param> and opt.momentum.<param> (g.updates).
  */
-export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions, inputs: { lr: number; lossScale: number }): SgdResult {
+export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions, inputs: SgdInputs): SgdResult {
   const a = new GraphAppender(g);
   const { lr, lossScale } = inputs;
   const inv = a.op('div', [a.constant(1), lossScale]);
@@ -118,6 +149,13 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   g.outputs.push({ name: 'grad_norm', value: norm });
   // min(1, clip / (norm + 1e-6)), torch.nn.utils.clip_grad_norm_'s factor.
   const coef = opts.clipNorm > 0 ? a.op('minimum', [a.constant(1), a.op('div', [a.constant(opts.clipNorm), a.op('add', [norm, a.constant(1e-6)])])]) : undefined;
+  const ok = inputs.guard?.(gradNormSq);
+  const proposed = new Map<string, number>();
+  const commit = (param: string, next: number, old: number): number => {
+    const value = ok === undefined ? next : a.op('where', [ok, next, old]);
+    (g.updates ??= []).push({ param, value });
+    return value;
+  };
 
   const momentum: string[] = [];
   for (const [name, u] of unscaled) {
@@ -130,10 +168,11 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
     let d = coef === undefined ? u : a.op('mul', [u, coef]);
     const wd = norms.has(name) ? opts.weightDecayNorm : opts.weightDecay;
     if (wd !== 0) d = a.op('add', [d, a.op('mul', [w, a.constant(wd)])]);
-    const nextBuf = opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d;
-    const nextW = a.op('sub', [w, a.op('mul', [nextBuf, lr])]);
-    g.outputs.push({ name: `${NEW_PREFIX}${name}`, value: nextW });
-    g.outputs.push({ name: `${NEW_PREFIX}${mName}`, value: nextBuf });
+    const proposal = opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d;
+    proposed.set(name, proposal);
+    const nextBuf = commit(mName, proposal, buf);
+    // The weight reads the committed buffer (equal to the proposed one whenever the step commits), so the proposal is computed once.
+    commit(name, a.op('sub', [w, a.op('mul', [nextBuf, lr])]), w);
   }
-  return { gradNormSq, momentum };
+  return { gradNormSq, momentum, proposed };
 }

@@ -9,6 +9,17 @@
 //             kernel's i-th buffer parameter, args are int64 scalars, grid the
 //             number of workgroups (1-D).
 //   inputs / outputs / params: name → buffer id.
+//   updates   (optional) param name → buffer id, for params a run overwrites
+//             in place (Graph.updates: a training step's weights and
+//             momentum). No extra mechanism for a runtime: a launch simply
+//             writes that param buffer. The compiler guarantees that launch
+//             comes after every other launch reading the param's old value,
+//             binds the buffer once ('rw' when it also reads it) and reads
+//             it only at the element it writes; launches after it that read
+//             the param see the new value. setParams/getParam see the
+//             buffer's current contents, so after run() getParam returns the
+//             updated value. Such a param is not also an output: nothing
+//             big comes back to the host.
 //   peakBytes the planner's total: the sum of all buffer sizes.
 //   (extra, optional) buffers[i].shape for inputs, params and outputs; report
 //   for `fusedet compile --emit kernels`.
@@ -27,8 +38,10 @@ import { Kernel } from './kernel/ir.js';
 import { kernelHash } from './kernel/hash.js';
 import { validateKernel } from './kernel/validate.js';
 import { OPS } from './ops/index.js';
-import { PlanValue, planBuffers } from './plan.js';
+import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
+import { ScheduleError } from './schedule/emit.js';
+
 import { Target, TargetLimits, withGemmProfile } from './schedule/gemm.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
@@ -42,6 +55,8 @@ export interface Program {
   /** In order. args: runtime int64 scalars (shapes that vary); grid: number of workgroups (1-D, flattened). */
   launches: { kernel: number; buffers: number[]; args: number[]; grid: number }[];
   inputs: Record<string, number>; outputs: Record<string, number>; params: Record<string, number>; // name → buffer id
+  /** Params each run overwrites in place (Graph.updates), name → buffer id (the same id as in params). */
+  updates?: Record<string, number>;
   /** Planner result: buffers[i] may share memory when their lifetimes do not overlap. */
   peakBytes: number;
   /** Per launch, what the fusion report prints (not needed to run). */
@@ -89,12 +104,15 @@ function compileForTarget(graph: Graph, opts: CompileOptions): Program {
       process.stderr.write(`fuse: [${graph.nodes[g.anchor].op}] ${ops}${graph.nodes[g.sink].scope ? `  (${graph.nodes[g.sink].scope})` : ''}\n`);
     }
   }
+  const aliases = checkUpdates(graph, groups);
   const kernels: Program['kernels'] = [];
   const byHash = new Map<string, number>();
   const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];
   const reports: LaunchReport[] = [];
-  for (const g of groups) {
+  for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
     const s = scheduleGroup(graph, g);
+    const unbound = s.bufValues.find((v) => aliases.has(v));
+    if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
     const name = `k${kernels.length}_${summaryName(graph, g)}`;
     const ir: Kernel = { name, ...s.kernel };
     validateKernel(ir);
@@ -132,8 +150,10 @@ function compileForTarget(graph: Graph, opts: CompileOptions): Program {
   });
   const inputs = new Map(graph.inputs.map((i) => [i.value, i.name]));
   const params = new Map(graph.params.map((p) => [p.value, p.name]));
+  // An output that is also an in-place update is read from its param's buffer.
+  const stored = (v: number): number => aliases.get(v) ?? v;
   const outputs = new Map<number, string>();
-  for (const o of graph.outputs) if (!outputs.has(o.value)) outputs.set(o.value, o.name);
+  for (const o of graph.outputs) if (!outputs.has(o.value) && !aliases.has(o.value)) outputs.set(o.value, o.name);
   const used = new Set<number>([...inputs.keys(), ...params.keys(), ...outputs.keys(), ...def.keys(), ...lastUse.keys()]);
   const planValues: PlanValue[] = [...used].sort((a, b) => a - b).map((v) => {
     const t = graph.values[v].type;
@@ -144,7 +164,8 @@ function compileForTarget(graph: Graph, opts: CompileOptions): Program {
   const plan = planBuffers(planValues, opts.reuseBuffers ?? true);
   const byName = (m: Map<number, string>): Record<string, number> => Object.fromEntries([...m].map(([v, n]) => [n, plan.bufferOf.get(v)!]));
   const outRecord: Record<string, number> = {};
-  for (const o of graph.outputs) outRecord[o.name] = plan.bufferOf.get(o.value)!;
+  for (const o of graph.outputs) outRecord[o.name] = plan.bufferOf.get(stored(o.value))!;
+  const updates = Object.fromEntries((graph.updates ?? []).map((u) => [u.param, plan.bufferOf.get(stored(u.value))!]));
   // Inputs, params and outputs keep their logical shape (optional in the contract; runtimes shape outputs with it).
   const shapes = new Map<number, number[]>();
   for (const [v, id] of plan.bufferOf) {
@@ -158,6 +179,7 @@ function compileForTarget(graph: Graph, opts: CompileOptions): Program {
     inputs: byName(inputs),
     outputs: outRecord,
     params: byName(params),
+    ...(graph.updates?.length ? { updates } : {}),
     peakBytes: plan.peakBytes,
     report: { kernelsBefore: unfusedKernelCount(graph), launches: reports, unsharedTempBytes: plan.unsharedTempBytes },
   };

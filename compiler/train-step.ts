@@ -2,9 +2,10 @@
 // its backward pass (compiler/autodiff.ts) and the optimizer update
 // (compiler/optimizer.ts). Inputs: the entry's inputs plus the scalars `lr`
 // and `loss_scale`. Outputs: the entry's scalar outputs (the loss terms),
-// `grad_norm`, `finite` (1 when the loss and the gradient norm are finite,
-// else 0: the NaN/Inf guard), and new/<name> for every trained param and
-// momentum buffer, which the host writes back into the resident params.
+// `grad_norm` and `finite` (1 when the loss and the gradient norm are finite,
+// else 0: the NaN/Inf guard). The new weights and momentum buffers are
+// in-place updates (Graph.updates), each `finite ? new : old`: a run leaves
+// them in the resident param buffers, committed only when the step is finite.
 //
 // The loss is multiplied by `loss_scale` before differentiation and the
 // gradients divided by it (1 in f32; ready for f16).
@@ -29,6 +30,8 @@ export interface TrainStep {
   momentum: string[];
   /** Every param of the step graph (weights, frozen ones, momentum): what a checkpoint holds. */
   state: string[];
+  /** Trained param → its momentum update before the guard (compiler/optimizer.ts SgdResult.proposed): which update went non-finite. */
+  proposed: Map<string, number>;
 }
 
 export interface TrainStepOptions {
@@ -66,12 +69,17 @@ export function buildTrainStep(lossGraph: Graph, opts: TrainStepOptions): TrainS
 
   const { graph: d, grads } = opts.differentiate(g, 'scaled_loss');
   const step: Graph = { ...d, outputs: d.outputs.filter((o) => !o.name.startsWith('grad/') && o.name !== 'scaled_loss') };
-  const { gradNormSq, momentum } = appendSgd(step, grads, opts.sgd, { lr, lossScale });
   // x − x is 0 exactly when x is finite: the guard without an isfinite op.
   const b = new GraphAppender(step, a.span, 'guard');
-  const lossScalar = lossType.shape.length === 0 ? lossValue : b.op('reshape', [lossValue], { shape: [] });
-  const total = b.op('add', [lossScalar, gradNormSq]);
-  const finite = b.op('cast', [b.op('eq', [b.op('sub', [total, total]), b.constant(0)])], { dtype: 'f32' });
-  step.outputs.push({ name: 'finite', value: finite });
-  return { graph: step, terms, trained: [...grads.keys()], momentum, state: step.params.map((p) => p.name) };
+  let finite: number | undefined;
+  const guard = (gradNormSq: number): number => {
+    const lossScalar = lossType.shape.length === 0 ? lossValue : b.op('reshape', [lossValue], { shape: [] });
+    const total = b.op('add', [lossScalar, gradNormSq]);
+    const ok = b.op('eq', [b.op('sub', [total, total]), b.constant(0)]);
+    finite = b.op('cast', [ok], { dtype: 'f32' });
+    return ok;
+  };
+  const { momentum, proposed } = appendSgd(step, grads, opts.sgd, { lr, lossScale, guard });
+  step.outputs.push({ name: 'finite', value: finite! });
+  return { graph: step, terms, trained: [...grads.keys()], momentum, state: step.params.map((p) => p.name), proposed };
 }

@@ -4,8 +4,8 @@
 // data position from the newest checkpoint: bit-identical continuation on a
 // deterministic runtime), the NaN/Inf guard, the progress bar, the JSON log
 // and the loss-curve PNG.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
 import type { ConcreteType } from '../compiler/types.js';
@@ -53,6 +53,7 @@ export interface TrainSummary {
 interface LogFile { model: string; terms: string[]; config: unknown; entries: LogEntry[] }
 
 function writeJsonAtomic(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(value, null, 1));
   renameSync(tmp, path);
@@ -105,11 +106,14 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const saveLog = (): void => writeJsonAtomic(logPath, { model: o.modelId, terms: o.step.terms, config: o.config, entries: log } satisfies LogFile);
   let lastCheckpoint: string | undefined;
   const save = async (completed: number): Promise<void> => {
+    // The log first: a kill between the two leaves a log ahead of the newest
+    // checkpoint (resume drops the extra entries), never one behind it.
+    const tensors = await o.runner.getState();
+    saveLog();
     lastCheckpoint = saveCheckpoint(o.dir, {
       step: completed, model: o.modelId, config: o.config,
-      state: { data: o.batches.state() }, tensors: await o.runner.getState(),
+      state: { data: o.batches.state() }, tensors,
     });
-    saveLog();
   };
 
   const t0 = performance.now();

@@ -31,6 +31,32 @@ export type Lowering = (em: Emitter, node: GNode, out: readonly Expr[]) => Expr;
 
 export interface KernelBuf { value: number; dtype: BufDType; access: KBuf['access'] }
 
+const NO_ALIASES: ReadonlyMap<number, number> = new Map();
+const aliasCache = new WeakMap<object, { count: number; map: Map<number, number> }>();
+
+/**
+ * In-place updates (Graph.updates): update value → its param's value. Such a
+ * value lives in the param's buffer, so a kernel binds it as the param: one
+ * binding, 'rw' when the kernel also reads the param (WebGPU rejects a
+ * dispatch that binds one buffer twice with one binding writable).
+ */
+export function updateAliases(graph: Graph): ReadonlyMap<number, number> {
+  const updates = graph.updates;
+  if (!updates || updates.length === 0) return NO_ALIASES;
+  let cached = aliasCache.get(updates);
+  if (!cached || cached.count !== updates.length) {
+    const paramValue = new Map(graph.params.map((p) => [p.name, p.value]));
+    const map = new Map<number, number>();
+    for (const u of updates) {
+      const p = paramValue.get(u.param);
+      if (p !== undefined) map.set(u.value, p);
+    }
+    cached = { count: updates.length, map };
+    aliasCache.set(updates, cached);
+  }
+  return cached.map;
+}
+
 export class Emitter {
   readonly bufs: KernelBuf[] = [];
   readonly locals: KArray[] = [];
@@ -41,7 +67,11 @@ export class Emitter {
   /** Values replaced by a schedule-provided expression (a GEMM accumulator). */
   readonly overrides = new Map<number, (out: readonly Expr[]) => Expr>();
 
-  constructor(readonly graph: Graph, readonly group: ReadonlySet<number>, readonly lowerings: Readonly<Record<string, Lowering>>) {}
+  private readonly aliases: ReadonlyMap<number, number>;
+
+  constructor(readonly graph: Graph, readonly group: ReadonlySet<number>, readonly lowerings: Readonly<Record<string, Lowering>>) {
+    this.aliases = updateAliases(graph);
+  }
 
   // The underscore keeps generated names apart from the fixed ones schedules use (y0, n0, r0).
   fresh(prefix: string): string { return `${prefix}_${this.counter++}`; }
@@ -58,7 +88,8 @@ export class Emitter {
 
   body(): Stmt[] { return this.blocks[0]; }
 
-  buf(value: number, access: 'r' | 'w'): number {
+  buf(graphValue: number, access: 'r' | 'w'): number {
+    const value = this.aliases.get(graphValue) ?? graphValue;
     const i = this.bufs.findIndex((b) => b.value === value);
     if (i >= 0) {
       if (this.bufs[i].access !== access) this.bufs[i].access = 'rw';

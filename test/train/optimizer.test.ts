@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GraphBuilder } from '../../compiler/graph.js';
 import { interpret } from '../../compiler/interpret.js';
-import { appendSgd, normParams, SgdOptions } from '../../compiler/optimizer.js';
+import { appendSgd, normParams, SgdOptions, withUpdateOutputs } from '../../compiler/optimizer.js';
 import { Tensor, scalar, tensor } from '../../compiler/tensor.js';
 import { NO_SPAN } from '../../compiler/types.js';
 import { lrAt } from '../../models/schedule.js';
@@ -25,7 +25,7 @@ function setup(opts: SgdOptions) {
 
 function run(opts: SgdOptions, state: Map<string, Tensor>, g1: number[], g2: number[], lr: number, ls: number) {
   const { graph } = setup(opts);
-  return interpret(graph, {
+  return interpret(withUpdateOutputs(graph), {
     x: tensor('f32', [1, 2, 1, 2], [1, 2, 3, 4]), g1: tensor('f32', [2], g1), g2: tensor('f32', [2], g2),
     lr: scalar('f32', lr), loss_scale: scalar('f32', ls),
   }, state);
