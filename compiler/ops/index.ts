@@ -12,6 +12,7 @@ import { SELECT_OPS } from './select.js';
 import { CREATE_OPS } from './create.js';
 import { BOX_OPS } from './boxes.js';
 import { MAX3D_OPS } from './max3d.js';
+import { MAX3D_ARGMAX_OPS } from './max3d-argmax.js';
 import { MATCH_OPS } from './match.js';
 import { NMS_OPS } from './nms.js';
 import { LOSS_OPS } from './loss.js';
@@ -28,4 +29,5 @@ function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<stri
 export const OPS: Readonly<Record<string, OpDef>> = registry([
   ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS, NORM_OPS, POOL_OPS, RESIZE_OPS, LAYOUT_OPS,
   REDUCE_OPS, SELECT_OPS, CREATE_OPS, BOX_OPS, MAX3D_OPS, MATCH_OPS, NMS_OPS, LOSS_OPS,
+  MAX3D_ARGMAX_OPS,
 ]);

@@ -3,15 +3,15 @@
 // keeping the level's own frame. Resize and max are one op so backends can
 // sample the neighbours inside the kernel.
 import { isConst, showDim } from '../dims.js';
-import { numel } from '../types.js';
+import { DType, TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimAttr, intAttr, withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
-import { Attrs, OpDef, ShapeError } from './op.js';
+import { AttrSpec, Attrs, OpDef, ShapeContext, ShapeError } from './op.js';
 import { bilinearTaps, resizePlanes } from './resize.js';
 import { alloc, usesF64 } from './tensors.js';
 
-function windowParams(attrs: Attrs): { tau: number; phi: number } {
+export function windowParams(attrs: Attrs): { tau: number; phi: number } {
   const tau = intAttr('max3d', attrs, 'tau'), phi = intAttr('max3d', attrs, 'phi');
   if (tau < 0 || tau % 2 !== 0) throw new ShapeError(`max3d: tau must be an even number >= 0, got ${tau}`, { hint: 'the paper uses tau in {0, 2, 4}' });
   if (phi < 1 || phi % 2 !== 1) throw new ShapeError(`max3d: phi must be an odd number >= 1, got ${phi}`, { hint: 'the paper uses phi in {1, 3, 5}' });
@@ -25,26 +25,31 @@ export function neighbourLevels(l: number, levels: number, tau: number): number[
   return out;
 }
 
+export const MAX3D_ATTRS: readonly AttrSpec[] = [{ name: 'tau', type: 'int', default: 2 }, { name: 'phi', type: 'int', default: 3 }];
+
+/** The pyramid checks of max3d and its arg-max ops: rank-4 levels of one dtype sharing B and C; the levels' own types back. */
+export function max3dShape(op: string, ins: readonly (TensorType | undefined)[], attrs: Attrs, ctx: ShapeContext, dtypes: readonly DType[] = ['f32', 'f16']): TensorType[] {
+  // The window never changes shapes: symbolic tau/phi are left to lowering.
+  if (isConst(dimAttr(op, attrs, 'tau')) && isConst(dimAttr(op, attrs, 'phi'))) windowParams(attrs);
+  if (ins.length === 0) throw new ShapeError(`${op}: needs at least one level`);
+  const ts = ins.map((t, i) => need(op, t, `level ${i}`, i));
+  ts.forEach((t, i) => {
+    requireRank(op, t, 4, `level ${i}`, i, 'B, C, H, W');
+    requireDtype(op, t, dtypes, `level ${i}`, i);
+    if (t.dtype !== ts[0].dtype) throw new ShapeError(`${op}: level ${i} is ${t.dtype} but level 0 is ${ts[0].dtype}`, { arg: i });
+    requireEq(ctx, t.shape[0], ts[0].shape[0], `${op}: level ${i} has batch ${showDim(t.shape[0])} but level 0 has ${showDim(ts[0].shape[0])}`, i);
+    requireEq(ctx, t.shape[1], ts[0].shape[1], `${op}: level ${i} has ${showDim(t.shape[1])} channels but level 0 has ${showDim(ts[0].shape[1])}`, i,
+      'all levels must share B and C (apply the same conv to every level)');
+  });
+  return ts.map((t) => ({ dtype: t.dtype, shape: t.shape }));
+}
+
 const max3d: OpDef = {
   name: 'max3d', kind: 'opaque',
   doc: 'DeFCN 3D max filter over pyramid levels [B, C, H_l, W_l]: one output per level, same shape',
   inputs: [{ name: 'levels', dtypes: ['f32', 'f16'], variadic: true }],
-  attrs: [{ name: 'tau', type: 'int', default: 2 }, { name: 'phi', type: 'int', default: 3 }],
-  shape(ins, attrs, ctx) {
-    // The window never changes shapes: symbolic tau/phi are left to lowering.
-    if (isConst(dimAttr('max3d', attrs, 'tau')) && isConst(dimAttr('max3d', attrs, 'phi'))) windowParams(attrs);
-    if (ins.length === 0) throw new ShapeError('max3d: needs at least one level');
-    const ts = ins.map((t, i) => need('max3d', t, `level ${i}`, i));
-    ts.forEach((t, i) => {
-      requireRank('max3d', t, 4, `level ${i}`, i, 'B, C, H, W');
-      requireDtype('max3d', t, ['f32', 'f16'], `level ${i}`, i);
-      if (t.dtype !== ts[0].dtype) throw new ShapeError(`max3d: level ${i} is ${t.dtype} but level 0 is ${ts[0].dtype}`, { arg: i });
-      requireEq(ctx, t.shape[0], ts[0].shape[0], `max3d: level ${i} has batch ${showDim(t.shape[0])} but level 0 has ${showDim(ts[0].shape[0])}`, i);
-      requireEq(ctx, t.shape[1], ts[0].shape[1], `max3d: level ${i} has ${showDim(t.shape[1])} channels but level 0 has ${showDim(ts[0].shape[1])}`, i,
-        'all levels must share B and C (apply the same conv to every level)');
-    });
-    return ts.map((t) => ({ dtype: t.dtype, shape: t.shape }));
-  },
+  attrs: MAX3D_ATTRS,
+  shape(ins, attrs, ctx) { return max3dShape('max3d', ins, attrs, ctx); },
   reference(ins, attrs) {
     const { tau, phi } = windowParams(attrs);
     const levels = ins as Tensor[];
@@ -86,7 +91,11 @@ const max3d: OpDef = {
   grad(b) {
     const L = b.inputs.length;
     const gs = b.outputs.map((_, l) => b.cotOrZero(l));
-    const outs = b.emit('max3d_grad', [...b.inputs, ...gs], { tau: b.attrs.tau, phi: b.attrs.phi });
+    // The arg-max once per output, then a gather per input over the outputs that can reach it
+    // (compiler/ops/max3d-argmax.ts): far cheaper than re-deriving arg-maxes around every input.
+    const window = { tau: b.attrs.tau, phi: b.attrs.phi };
+    const codes = b.emit('max3d_argmax', b.inputs, window);
+    const outs = b.emit('max3d_argmax_grad', [...codes, ...gs], window);
     return outs.map((v, l) => (l < L && b.needs(l) ? v : undefined));
   },
 };
@@ -97,7 +106,7 @@ const max3d: OpDef = {
  * the forward's (frames ascending, then dh, then dw; strictly greater
  * replaces), so ties go to the first maximum in that order, whole.
  */
-function forEachArgmax(levels: readonly Tensor[], tau: number, phi: number, fn: (l: number, o: number, k: number, at: number) => void): void {
+export function forEachArgmax(levels: readonly Tensor[], tau: number, phi: number, fn: (l: number, o: number, k: number, at: number) => void): void {
   const L = levels.length, r = (phi - 1) / 2;
   levels.forEach((x, l) => {
     const [B, C, H, W] = x.shape;
@@ -130,7 +139,7 @@ const max3dGrad: OpDef = {
   shape(ins, attrs, ctx) {
     if (ins.length === 0 || ins.length % 2 !== 0) throw new ShapeError(`max3d_grad: needs the levels then one gradient per level, got ${ins.length} tensors`);
     const L = ins.length / 2;
-    const outs = max3d.shape(ins.slice(0, L), attrs, ctx);
+    const outs = max3dShape('max3d', ins.slice(0, L), attrs, ctx);
     ins.slice(L).forEach((g, l) => {
       const t = need('max3d_grad', g, `gradient ${l}`, L + l);
       requireRank('max3d_grad', t, 4, `gradient ${l}`, L + l, 'B, C, H, W');

@@ -13,6 +13,8 @@ import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.js';
 import { scheduleGroupNorm } from './groupnorm.js';
 import { scheduleSort, scheduleTopk } from './sort.js';
 import { scheduleMax3d } from './max3d.js';
+import { scheduleMax3dArgmax } from './max3d.js';
+import { scheduleMax3dArgmaxGrad } from './max3d-argmax-grad.js';
 import { scheduleMax3dGrad } from './max3d-grad.js';
 import { scheduleNms } from './nms.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
@@ -36,6 +38,8 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   sort: scheduleSort,
   max3d: scheduleMax3d,
   max3d_grad: scheduleMax3dGrad,
+  max3d_argmax: scheduleMax3dArgmax,
+  max3d_argmax_grad: scheduleMax3dArgmaxGrad,
   nms: scheduleNms,
 };
 

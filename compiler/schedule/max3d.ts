@@ -10,12 +10,20 @@
 // columns). Threads take runs of adjacent pixels of a row, sharing loads.
 // Max is order-free for values; the NaN rule of the reference (a NaN wins)
 // holds in every stage.
+//
+// The same stages give max3d_argmax (compiler/ops/max3d-argmax.ts): each
+// stage carries where its maximum came from (frame in stage A, frame and dw
+// after B1, frame, dh and dw after B2). The reference's scan order (frames,
+// then h, then w; first maximum wins) is a total order on (value, -frame,
+// -dh, -dw), so its maximum splits over the stages like the value does: a
+// candidate replaces when its value is greater, or equal with an earlier
+// frame (an equal frame later in a stage's own scan never replaces).
 import { Graph } from '../graph.js';
-import { Expr, Stmt } from '../kernel/ir.js';
+import { Expr, KArray, Stmt } from '../kernel/ir.js';
 import { intAttr } from '../ops/attrs.js';
 import { neighbourLevels } from '../ops/max3d.js';
 import {
-  add, and, barrier, bin, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
+  add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { currentTarget } from './gemm.js';
@@ -32,17 +40,28 @@ const GPU_TILE = { th: 16, tw: 32 };
 // (fused vs unfused at 16 channels, P3 32×32: 0.25× with 128 threads, 1.4×
 // with 32, 2–4× with 8). A real GPU would rather have a warp's worth (32).
 const GPU_WG = 8;
+// CUDA: a block of 128 threads (four warps) per 16×32 tile; each thread takes
+// one pixel at a time so a warp's loads of a row are adjacent (coalesced).
+const CUDA_WG = 128;
 // On the CPU runtime a workgroup's threads are a loop: one thread walks the
 // tile's pixels contiguously (no strided thread loop), and a wider tile pays
 // less halo. 20×76 divides P3 100×152 and, at φ 3, stays within 16 KiB
 // (22×78 + 22×76 floats plus the tap tables). At C 256, P3 100×152 this took
 // the fused kernel from ~1.5–1.65× to ~2.1–2.2× the unfused composition;
 // whole-plane tiles (100×152, ~125 KB) measured 2.4–2.7× but break the 16 KiB
-// bound the tests hold every shape to.
+// bound the tests hold every shape to. The arg-max carries twice the arrays:
+// its tile is cut down (rows first) until it fits too.
 const CPU_TILE = { th: 20, tw: 76 };
 const CPU_WG = 1;
+const LOCAL_BYTES = 16384;
 
-function onCpu(): boolean { return currentTarget() === 'cpu'; }
+interface Profile { th: number; tw: number; wg: number; runs: boolean }
+
+function profile(): Profile {
+  const t = currentTarget();
+  if (t === 'cpu') return { ...CPU_TILE, wg: CPU_WG, runs: true };
+  return { ...GPU_TILE, wg: t === 'cuda' ? CUDA_WG : GPU_WG, runs: t !== 'cuda' };
+}
 
 /**
  * The workgroup's tile of one level: plane (batch × channel) and top-left
@@ -57,8 +76,8 @@ export function tileCoords(em: Emitter, lo: number, ty: number, tx: number, th: 
   return { plane: v('plane'), y0: v('y0'), x0: v('x0') };
 }
 
-/** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n. */
-function runOf(n: number): number { return n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1; }
+/** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n (1 where runs are off). */
+function runOf(n: number, runs: boolean): number { return !runs ? 1 : n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1; }
 
 /** m = v when v is larger or a NaN (a NaN replacing a NaN changes no value). */
 function maxInto(em: Emitter, m: string, val: Expr): void {
@@ -66,32 +85,85 @@ function maxInto(em: Emitter, m: string, val: Expr): void {
   em.emit(set(m, sel(bin('or', bin('gt', val, cur), bin('ne', val, val)), val, cur)));
 }
 
+/** val beats cur: greater, or the first NaN. */
+function beats(val: Expr, cur: Expr): Expr {
+  return bin('or', bin('gt', val, cur), bin('and', bin('ne', val, val), bin('eq', cur, cur)));
+}
+
+/** val ties cur: equal, or both NaN. */
+function ties(val: Expr, cur: Expr): Expr {
+  return bin('or', bin('eq', val, cur), bin('and', bin('ne', val, val), bin('ne', cur, cur)));
+}
+
+/**
+ * Arg-max step: a candidate (val, frame fv) replaces (m, f) when it beats m,
+ * or ties it from an earlier frame; `also` are further variables that follow
+ * the winner (each name with the candidate's value).
+ */
+function argInto(em: Emitter, m: string, f: string, val: Expr, fv: Expr, also: [string, Expr][] = []): void {
+  const cur = v(m, 'f32');
+  const rep = em.bind(bin('or', beats(val, cur), bin('and', ties(val, cur), bin('lt', fv, v(f)))), 'rep');
+  em.emit(set(m, sel(rep, val, cur)));
+  em.emit(set(f, sel(rep, fv, v(f))));
+  for (const [name, e] of also) em.emit(set(name, sel(rep, e, v(name))));
+}
+
+interface Tile { th: number; tw: number; sh: number; sw: number }
+
+/** Workgroup arrays (name, type, elements) for these per-level tiles; the arg-max adds a frame (and dw) array per stage. */
+function localArrays(tiles: readonly Tile[], offsets: readonly number[], argmax: boolean): KArray[] {
+  const most = (f: (t: Tile) => number): number => Math.max(...tiles.map(f));
+  const out: KArray[] = [{ name: 'lvmax', t: 'f32', size: most((t) => t.sh * t.sw) }, { name: 'rowmax', t: 'f32', size: most((t) => t.sh * t.tw) }];
+  if (argmax) out.push({ name: 'lvfrom', t: 'i64', size: most((t) => t.sh * t.sw) }, { name: 'rowwho', t: 'i64', size: most((t) => t.sh * t.tw) });
+  // Tap tables, one set per neighbour offset (level - 1, level + 1, ...), reused by every level.
+  for (const d of offsets) {
+    for (const axis of ['r', 'c'] as const) {
+      const n = most((t) => (axis === 'r' ? t.sh : t.sw));
+      out.push({ name: tapTable(axis, d, 'i0'), t: 'i64', size: n }, { name: tapTable(axis, d, 'i1'), t: 'i64', size: n }, { name: tapTable(axis, d, 'w'), t: 'f32', size: n });
+    }
+  }
+  return out;
+}
+
+function tapTable(axis: 'r' | 'c', d: number, what: 'i0' | 'i1' | 'w'): string { return `${axis}${what}_${d < 0 ? 'm' : 'p'}${Math.abs(d)}`; }
+
+/** Per-level tiles within the profile's bounds, rows cut (then columns) until the arrays fit in 16 KiB (i64 is i32 in WGSL). */
+function fitTiles(sizes: readonly (readonly number[])[], TH: number, TW: number, r: number, offsets: readonly number[], argmax: boolean): Tile[] {
+  let th0 = TH, tw0 = TW;
+  for (;;) {
+    const tiles = sizes.map(([H, W]) => {
+      const th = Math.min(th0, H), tw = Math.min(tw0, W);
+      return { th, tw, sh: th + 2 * r, sw: tw + 2 * r };
+    });
+    const bytes = localArrays(tiles, offsets, argmax).reduce((a, l) => a + 4 * l.size, 0);
+    if (bytes <= LOCAL_BYTES || (th0 === 1 && tw0 === 1)) return tiles;
+    if (th0 > 1) th0 = Math.min(th0, Math.max(...tiles.map((t) => t.th))) - 1;
+    else tw0 = Math.max(1, Math.floor(tw0 / 2));
+  }
+}
+
 export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  return build(graph, nodes, anchorId, lowerings, false);
+}
+
+/** max3d_argmax: the forward's stages, carrying where each maximum came from; i32 codes out. */
+export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  return build(graph, nodes, anchorId, lowerings, true);
+}
+
+function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, argmax: boolean): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
-  const cpu = onCpu();
-  const { th: TH, tw: TW } = cpu ? CPU_TILE : GPU_TILE;
-  const WG = cpu ? CPU_WG : GPU_WG;
+  const prof = profile();
+  const WG = prof.wg;
   const node = graph.nodes[anchorId];
-  const tau = intAttr('max3d', node.attrs, 'tau'), phi = intAttr('max3d', node.attrs, 'phi');
+  const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
   const r = (phi - 1) / 2;
   const L = node.inputs.length;
   const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
-  const tiles = node.inputs.map((x) => {
-    const [, , H, W] = em.shape(x);
-    const th = Math.min(TH, H), tw = Math.min(TW, W);
-    return { th, tw, sh: th + 2 * r, sw: tw + 2 * r };
-  });
-  em.locals.push({ name: 'lvmax', t: 'f32', size: Math.max(...tiles.map((t) => t.sh * t.sw)) });
-  em.locals.push({ name: 'rowmax', t: 'f32', size: Math.max(...tiles.map((t) => t.sh * t.tw)) });
-  // Tap tables, one set per neighbour offset (level - 1, level + 1, ...), reused by every level.
   const offsets = [...new Set(Array.from({ length: L }, (_, l) => neighbourLevels(l, L, tau).map((k) => k - l)).flat())].filter((d) => d !== 0);
-  const tab = (axis: 'r' | 'c', d: number, what: 'i0' | 'i1' | 'w'): string => `${axis}${what}_${d < 0 ? 'm' : 'p'}${Math.abs(d)}`;
-  for (const d of offsets) {
-    for (const axis of ['r', 'c'] as const) {
-      const n = Math.max(...tiles.map((t) => (axis === 'r' ? t.sh : t.sw)));
-      em.locals.push({ name: tab(axis, d, 'i0'), t: 'i64', size: n }, { name: tab(axis, d, 'i1'), t: 'i64', size: n }, { name: tab(axis, d, 'w'), t: 'f32', size: n });
-    }
-  }
+  const tiles = fitTiles(node.inputs.map((x) => em.shape(x).slice(2)), prof.th, prof.tw, r, offsets, argmax);
+  em.locals.push(...localArrays(tiles, offsets, argmax));
+  const tab = tapTable;
   const levels: { hi: number; body: Stmt[] }[] = [];
   let offset = 0;
   for (let l = 0; l < L; l++) {
@@ -120,14 +192,18 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
       });
       // Stage A: the max over levels at every halo pixel; each neighbour's bilinear value is sampled once per
       // pixel. A thread takes a run of adjacent pixels of one row: the row's taps and bounds are read once.
-      const va = runOf(sw), ra = sw / va;
+      const va = runOf(sw, prof.runs), ra = sw / va;
       const stageA = em.block(() => {
         const { plane, y0, x0 } = coords();
         em.emit(threadStrided('e', idx(sh * ra), WG, em.block(() => {
           const hy = em.bind(div(v('e'), idx(ra)), 'hy'), hx0 = em.bind(mul(mod(v('e'), idx(ra)), idx(va)), 'hx');
           const y = em.bind(add(sub(y0, idx(r)), hy), 'y');
           const base = em.bind(add(mul(hy, idx(sw)), hx0), 'at');
-          for (let j = 0; j < va; j++) em.emit(let_(`m${j}`, 'f32', f32(-Infinity)));
+          for (let j = 0; j < va; j++) {
+            em.emit(let_(`m${j}`, 'f32', f32(-Infinity)));
+            if (argmax) em.emit(let_(`f${j}`, 'i64', idx(-1)));
+          }
+          const take = (j: number, k: number, val: Expr): void => (argmax ? argInto(em, `m${j}`, `f${j}`, val, idx(k)) : maxInto(em, `m${j}`, val));
           const rowInside = em.block(() => {
             const b = div(plane, idx(C)), c = mod(plane, idx(C));
             const rowTaps = new Map<number, { r0: Expr; r1: Expr; wy: Expr }>();
@@ -140,7 +216,7 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
               const x = em.bind(add(sub(x0, idx(r)), lx), 'x');
               const inside = em.block(() => {
                 for (const k of neighbourLevels(l, L, tau)) {
-                  if (k === l) { maxInto(em, `m${j}`, em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
+                  if (k === l) { take(j, k, em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
                   const { r0, r1, wy } = rowTaps.get(k)!;
                   const c0 = em.bind(lload(tab('c', k - l, 'i0'), lx, 'i64')), c1 = em.bind(lload(tab('c', k - l, 'i1'), lx, 'i64'));
                   const wx = em.bind(lload(tab('c', k - l, 'w'), lx, 'f32'));
@@ -148,27 +224,39 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
                   const one = f32(1);
                   const top = bin('add', bin('mul', bin('sub', one, wx), at(r0, c0)), bin('mul', wx, at(r0, c1)));
                   const bot = bin('add', bin('mul', bin('sub', one, wx), at(r1, c0)), bin('mul', wx, at(r1, c1)));
-                  maxInto(em, `m${j}`, em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
+                  take(j, k, em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
                 }
               });
               em.emit(if_(inRange(x, W), inside));
             }
           });
           em.emit(if_(inRange(y, H), rowInside));
-          for (let j = 0; j < va; j++) em.emit(lstore('lvmax', add(base, idx(j)), v(`m${j}`, 'f32')));
+          for (let j = 0; j < va; j++) {
+            em.emit(lstore('lvmax', add(base, idx(j)), v(`m${j}`, 'f32')));
+            if (argmax) em.emit(lstore('lvfrom', add(base, idx(j)), v(`f${j}`)));
+          }
         })));
       });
       // Separable window: φ along each halo row first, then φ down the columns (2φ reads per output, not φ²);
       // runs of adjacent outputs share their loads.
-      const vb = runOf(tw), rb = tw / vb;
+      const vb = runOf(tw, prof.runs), rb = tw / vb;
       const stageB1 = em.block(() => {
         em.emit(threadStrided('e', idx(sh * rb), WG, em.block(() => {
           const hy = em.bind(div(v('e'), idx(rb)), 'hy'), lx0 = em.bind(mul(mod(v('e'), idx(rb)), idx(vb)), 'lx');
           const src = em.bind(add(mul(hy, idx(sw)), lx0), 'src'), dst = em.bind(add(mul(hy, idx(tw)), lx0), 'dst');
           const vals = Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvmax', add(src, idx(i)), 'f32'), 'lv'));
+          // Arg-max: the frame and the window column (0..φ-1) of each row maximum, packed as frame·φ + column.
+          const froms = argmax ? Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvfrom', add(src, idx(i)), 'i64'), 'lf')) : [];
           for (let j = 0; j < vb; j++) {
             em.emit(let_(`m${j}`, 'f32', vals[j]));
-            for (let dw = 1; dw < phi; dw++) maxInto(em, `m${j}`, vals[j + dw]);
+            if (argmax) {
+              em.emit(let_(`f${j}`, 'i64', froms[j]));
+              em.emit(let_(`d${j}`, 'i64', idx(0)));
+              for (let dw = 1; dw < phi; dw++) argInto(em, `m${j}`, `f${j}`, vals[j + dw], froms[j + dw], [[`d${j}`, idx(dw)]]);
+              em.emit(lstore('rowwho', add(dst, idx(j)), add(mul(v(`f${j}`), idx(phi)), v(`d${j}`))));
+            } else {
+              for (let dw = 1; dw < phi; dw++) maxInto(em, `m${j}`, vals[j + dw]);
+            }
             em.emit(lstore('rowmax', add(dst, idx(j)), v(`m${j}`, 'f32')));
           }
         })));
@@ -184,8 +272,23 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
             for (let j = 0; j < vb; j++) {
               const one = em.block(() => {
                 em.emit(let_(`m${j}`, 'f32', lload('rowmax', add(src, idx(j)), 'f32')));
-                for (let dh = 1; dh < phi; dh++) maxInto(em, `m${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')));
-                em.emit(store(outBufs[l], add(dst, idx(j)), v(`m${j}`, 'f32')));
+                if (!argmax) {
+                  for (let dh = 1; dh < phi; dh++) maxInto(em, `m${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')));
+                  em.emit(store(outBufs[l], add(dst, idx(j)), v(`m${j}`, 'f32')));
+                  return;
+                }
+                const who = (dh: number): Expr => em.bind(lload('rowwho', add(src, idx(j + dh * tw)), 'i64'), 'who');
+                em.emit(let_(`w${j}`, 'i64', who(0)));
+                em.emit(let_(`f${j}`, 'i64', div(v(`w${j}`), idx(phi))));
+                em.emit(let_(`d${j}`, 'i64', idx(0)));
+                for (let dh = 1; dh < phi; dh++) {
+                  const w2 = who(dh);
+                  argInto(em, `m${j}`, `f${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')), em.bind(div(w2, idx(phi))), [[`w${j}`, w2], [`d${j}`, idx(dh)]]);
+                }
+                // Nothing above -inf in the window (the only way the maximum stays -inf): no arg-max.
+                const ay = add(y, sub(v(`d${j}`), idx(r))), ax = add(add(x0, add(lx0, idx(j))), sub(mod(v(`w${j}`), idx(phi)), idx(r)));
+                const code = add(mul(v(`f${j}`), idx(H * W)), add(mul(ay, idx(W)), ax));
+                em.emit(store(outBufs[l], add(dst, idx(j)), cast(sel(bin('eq', v(`m${j}`, 'f32'), f32(-Infinity)), idx(-1), code), 'i32')));
               });
               // A tile dividing W needs no column test.
               for (const st of W % tw === 0 ? one : [if_(lt(add(x0, add(lx0, idx(j))), idx(W)), one)]) em.emit(st);

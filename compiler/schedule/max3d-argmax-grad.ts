@@ -1,0 +1,208 @@
+// max3d_argmax_grad: max3d's input gradients from the arg-max codes of
+// max3d_argmax (compiler/ops/max3d-argmax.ts), as a gather — one thread per
+// input element, no atomics, a fixed summation order. A workgroup owns a
+// tile of one level k. Pass 1, per output level l ≠ k that samples level k:
+// the gradient reaching each level-l sample position (y, x) that reads the
+// tile — the sum over the φ×φ outputs around it whose code names
+// (frame k, y, x) — into workgroup memory. Barrier. Pass 2: each input
+// element adds the gradients of level k's own outputs around it whose code
+// names it, then, level by level, the sample gradients of the positions
+// whose bilinear taps read it, times the tap weight. Every check is one
+// integer compare: the arg-max search happened once, in max3d_argmax.
+import { Graph } from '../graph.js';
+import { Expr, Stmt } from '../kernel/ir.js';
+import { intAttr } from '../ops/attrs.js';
+import { neighbourLevels } from '../ops/max3d.js';
+import { bilinearTaps } from '../ops/resize.js';
+import {
+  add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
+} from '../kernel/build.js';
+import { Emitter, Lowering } from './emit.js';
+import { currentTarget } from './gemm.js';
+import { bilinearTap } from './lower-gather.js';
+import { Scheduled, finish } from './pointwise.js';
+
+// Profiles as in max3d.ts: a loop of one thread per workgroup on the CPU, 8
+// threads under SwiftShader (barriers make each invocation a coroutine),
+// 128 (four warps, one element each, rows adjacent: coalesced) on CUDA.
+const CPU = { th: 16, tw: 64, wg: 1 };
+const WEBGPU = { th: 16, tw: 32, wg: 8 };
+const CUDA = { th: 16, tw: 32, wg: 128 };
+/** Sample-gradient floats per workgroup: 16 KiB, what browsers allow. */
+const LOCAL_FLOATS = 4096;
+
+/**
+ * Positions of a size-outSize bilinear resize (from inSize) whose taps can
+ * read input row q: within [start(q), start(q) + count), start(q) =
+ * max(0, trunc((q - 1)·outSize / inSize) - 1). The weight test in the kernel
+ * drops the extra ones; count is measured here over every q, with a row of
+ * slack for f32 rounding of the source coordinate.
+ */
+function readerSpan(inSize: number, outSize: number): { start: (q: number) => number; count: number } {
+  const start = (q: number): number => Math.max(0, Math.trunc(((q - 1) * outSize) / inSize) - 1);
+  const taps = bilinearTaps(inSize, outSize);
+  let count = 1;
+  for (let q = 0; q < inSize; q++) {
+    let lo = outSize, hi = -1;
+    for (let y = 0; y < outSize; y++) if (taps.i0[y] === q || taps.i1[y] === q) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
+    if (hi < 0) continue;
+    if (start(q) > Math.max(0, lo - 1)) throw new Error(`max3d_argmax_grad: reader start ${start(q)} past ${lo} (${inSize} -> ${outSize}, q ${q})`);
+    count = Math.max(count, Math.min(outSize, hi + 1) - start(q) + 1);
+  }
+  return { start, count: Math.min(count, outSize) };
+}
+
+function startExpr(em: Emitter, q: Expr, inSize: number, outSize: number): Expr {
+  return em.bind(max(idx(0), sub(div(mul(sub(q, idx(1)), idx(outSize)), idx(inSize)), idx(1))), 'rs');
+}
+
+/** Rows (or columns) of level l's sample-gradient region for a tile of n at t0 of level k: the most over all tiles. */
+function regionSpan(inSize: number, outSize: number, n: number): number {
+  const { start, count } = readerSpan(inSize, outSize);
+  let most = 1;
+  for (let t0 = 0; t0 < inSize; t0 += n) most = Math.max(most, Math.min(outSize, start(Math.min(t0 + n, inSize) - 1) + count) - start(t0));
+  return most;
+}
+
+interface Region { l: number; rh: number; rw: number; at: number }
+
+/** Per level k: its tile and the regions of its sampling levels, tiles cut until the regions fit. */
+function layout(sizes: readonly (readonly number[])[], tau: number, TH: number, TW: number): { th: number; tw: number; regions: Region[] }[] {
+  const L = sizes.length;
+  return sizes.map(([Hk, Wk], k) => {
+    let th = Math.min(TH, Hk), tw = Math.min(TW, Wk);
+    for (;;) {
+      let at = 0;
+      const regions = neighbourLevels(k, L, tau).filter((l) => l !== k).map((l) => {
+        const [H, W] = sizes[l];
+        const g = { l, rh: regionSpan(Hk, H, th), rw: regionSpan(Wk, W, tw), at };
+        at += g.rh * g.rw;
+        return g;
+      });
+      if (at <= LOCAL_FLOATS || (th === 1 && tw === 1)) return { th, tw, regions };
+      if (th >= tw / 2 && th > 1) th = Math.ceil(th / 2);
+      else tw = Math.ceil(tw / 2);
+    }
+  });
+}
+
+export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const target = currentTarget();
+  const prof = target === 'cpu' ? CPU : target === 'cuda' ? CUDA : WEBGPU;
+  const WG = prof.wg;
+  const node = graph.nodes[anchorId];
+  const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
+  const r = (phi - 1) / 2;
+  const L = node.inputs.length / 2;
+  const codes = node.inputs.slice(0, L), grads = node.inputs.slice(L);
+  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
+  const sizes = codes.map((c) => em.shape(c).slice(2));
+  const plan = layout(sizes, tau, prof.th, prof.tw);
+  const sgSize = Math.max(1, ...plan.map((p) => p.regions.reduce((a, g) => a + g.rh * g.rw, 0)));
+  if (plan.some((p) => p.regions.length)) em.locals.push({ name: 'sgrad', t: 'f32', size: sgSize });
+
+  /** Sum of the gradients of level l's outputs within r of (y, x) whose code names (frame k, y, x). */
+  const routed = (l: number, k: number, lead: Expr[], y: Expr, x: Expr): Expr => {
+    const [H, W] = sizes[l];
+    const acc = em.fresh('acc');
+    em.emit(let_(acc, 'f32', f32(0)));
+    const want = em.bind(add(idx(k * H * W), add(mul(y, idx(W)), x)), 'want');
+    for (let dh = -r; dh <= r; dh++) {
+      for (let dw = -r; dw <= r; dw++) {
+        const oy = add(y, idx(dh)), ox = add(x, idx(dw));
+        const hit = em.block(() => {
+          const code = em.bind(cast(em.value(codes[l], [...lead, oy, ox]), 'i64'), 'code');
+          em.emit(if_(bin('eq', code, want), [set(acc, bin('add', v(acc, 'f32'), em.value(grads[l], [...lead, oy, ox])))]));
+        });
+        em.emit(if_(and(inRange(oy, H), inRange(ox, W)), hit));
+      }
+    }
+    return v(acc, 'f32');
+  };
+
+  const levels: { hi: number; body: Stmt[] }[] = [];
+  let offset = 0;
+  for (let k = 0; k < L; k++) {
+    const [B, C] = em.shape(codes[k]);
+    const [Hk, Wk] = sizes[k];
+    const { th, tw, regions } = plan[k];
+    const ty = Math.ceil(Hk / th), tx = Math.ceil(Wk / tw);
+    const lo = offset;
+    offset += B * C * ty * tx;
+    const coords = (): { plane: Expr; lead: Expr[]; y0: Expr; x0: Expr } => {
+      em.emit(let_('w', 'i64', sub(gid, idx(lo))));
+      em.emit(let_('plane', 'i64', div(v('w'), idx(ty * tx))));
+      em.emit(let_('y0', 'i64', mul(mod(div(v('w'), idx(tx)), idx(ty)), idx(th))));
+      em.emit(let_('x0', 'i64', mul(mod(v('w'), idx(tx)), idx(tw))));
+      return { plane: v('plane'), lead: [div(v('plane'), idx(C)), mod(v('plane'), idx(C))], y0: v('y0'), x0: v('x0') };
+    };
+    const origin = (g: Region, y0: Expr, x0: Expr): { sy: Expr; sx: Expr } => {
+      const [H, W] = sizes[g.l];
+      return { sy: startExpr(em, y0, Hk, H), sx: startExpr(em, x0, Wk, W) };
+    };
+    const pass1 = em.block(() => {
+      const { lead, y0, x0 } = coords();
+      for (const g of regions) {
+        const [H, W] = sizes[g.l];
+        const { sy, sx } = origin(g, y0, x0);
+        em.emit(threadStrided('e', idx(g.rh * g.rw), WG, em.block(() => {
+          const y = em.bind(add(sy, div(v('e'), idx(g.rw))), 'y'), x = em.bind(add(sx, mod(v('e'), idx(g.rw))), 'x');
+          em.emit(let_('s', 'f32', f32(0)));
+          em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), em.block(() => em.emit(set('s', routed(g.l, k, lead, y, x))))));
+          em.emit(lstore('sgrad', add(idx(g.at), v('e')), v('s', 'f32')));
+        })));
+      }
+    });
+    const pass2 = em.block(() => {
+      const { plane, lead, y0, x0 } = coords();
+      const origins = regions.map((g) => origin(g, y0, x0));
+      em.emit(threadStrided('q', idx(th * tw), WG, em.block(() => {
+        const qy = em.bind(add(y0, div(v('q'), idx(tw))), 'qy'), qx = em.bind(add(x0, mod(v('q'), idx(tw))), 'qx');
+        em.emit(if_(and(lt(qy, idx(Hk)), lt(qx, idx(Wk))), em.block(() => {
+          em.emit(let_('g', 'f32', routed(k, k, lead, qy, qx)));
+          regions.forEach((g, gi) => {
+            const [H, W] = sizes[g.l];
+            const { sy, sx } = origins[gi];
+            const rows = readerSpan(Hk, H), cols = readerSpan(Wk, W);
+            const ry = startExpr(em, qy, Hk, H), rx = startExpr(em, qx, Wk, W);
+            /** Weight of input q in the taps of sample position p (0 when it is not read). */
+            const weight = (p: Expr, q: Expr, inS: number, outS: number): Expr => {
+              const t = bilinearTap(em, p, inS, outS);
+              return em.bind(add(sel(bin('eq', t.i0, q), t.w0, f32(0)), sel(bin('eq', t.i1, q), t.w1, f32(0))), 'wt');
+            };
+            const wxs = Array.from({ length: cols.count }, (_, j) => {
+              const x = em.bind(add(rx, idx(j)), 'sxp');
+              return { x, w: em.bind(sel(lt(x, idx(W)), weight(x, qx, Wk, W), f32(0)), 'wx') };
+            });
+            for (let i = 0; i < rows.count; i++) {
+              const y = em.bind(add(ry, idx(i)), 'syp');
+              em.emit(if_(lt(y, idx(H)), em.block(() => {
+                const wy = weight(y, qy, Hk, H);
+                em.emit(if_(bin('ne', wy, f32(0)), em.block(() => {
+                  const row = em.bind(mul(sub(y, sy), idx(g.rw)), 'srow');
+                  for (const { x, w } of wxs) {
+                    const s = lload('sgrad', add(idx(g.at), add(row, sub(x, sx))), 'f32');
+                    em.emit(if_(bin('ne', w, f32(0)), [set('g', bin('add', v('g', 'f32'), bin('mul', bin('mul', wy, w), s)))]));
+                  }
+                })));
+              })));
+            }
+          });
+          em.emit(store(outBufs[k], add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx)), v('g', 'f32')));
+        })));
+      })));
+    });
+    const body = em.block(() => {
+      if (regions.length) {
+        for (const st of pass1) em.emit(st);
+        em.emit(barrier);
+      }
+      for (const st of pass2) em.emit(st);
+    });
+    levels.push({ hi: offset, body });
+  }
+  let chain: Stmt[] = [];
+  for (let k = L - 1; k >= 0; k--) chain = [if_(lt(gid, idx(levels[k].hi)), levels[k].body, chain)];
+  return finish(em, em.block(() => { for (const st of chain) em.emit(st); }), WG, [], offset);
+}

@@ -1,0 +1,101 @@
+// max3d_argmax (the forward's stages carrying where each maximum came from)
+// and max3d_argmax_grad (the gather from the codes) on the kernel-IR
+// interpreter against the ops' references, for every target's profile (the
+// CPU's one-thread tiles, SwiftShader's 8 threads, CUDA's 128): codes equal
+// exactly, ties and NaNs included; gradients within f32 rounding; one launch
+// each, workgroup memory within 16 KiB.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Target } from '../../compiler/schedule/gemm.js';
+import { compileGraph } from '../../compiler/program.js';
+import { runProgram } from '../../compiler/kernel/run-program.js';
+import { Tensor } from '../../compiler/tensor.js';
+import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
+
+const TARGETS: Target[] = ['cpu', 'webgpu', 'cuda'];
+
+function pyramid(t: TestGraph, sizes: readonly (readonly number[])[], channels = 2): number[] {
+  return sizes.map(([h, w], i) => t.input(`p${i}`, [1, channels, h, w]));
+}
+
+function localBytes(program: ReturnType<typeof compileGraph>, launch: number): number {
+  return program.kernels[program.launches[launch].kernel].ir.locals.reduce((a, l) => a + l.size * 4, 0);
+}
+
+/** Runs the graph compiled for every target (fused), codes (names starting with c) compared exactly. */
+function checkTargets(t: TestGraph, launchOps: string[], atol = 1e-5, rtol = 1e-4): Record<string, Tensor> {
+  const want = referenceRun(t);
+  for (const target of TARGETS) {
+    const program = compileGraph(t.graph, { target });
+    const got = runProgram(program, t.graph, t.inputs, t.params);
+    for (const [name, w] of Object.entries(want)) {
+      if (name.startsWith('c')) {
+        assert.equal(Array.from(got[name].data), Array.from(w.data), `${target}: codes ${name}`);
+        continue;
+      }
+      const msg = compare(got[name], w, atol, rtol);
+      if (msg) throw new Error(`${target}: output '${name}': ${msg}`);
+    }
+    const names = program.launches.map((l) => program.kernels[l.kernel].name);
+    for (const op of launchOps) assert.is(names.filter((n) => n.endsWith(`_${op}`)).length, 1, `${target}: one ${op} launch in ${names.join(', ')}`);
+    program.launches.forEach((_, i) => assert.ok(localBytes(program, i) <= 16384, `${target}: launch ${i} within 16 KiB`));
+  }
+  return want;
+}
+
+test('arg-max codes: partial tiles, odd sizes, a 1×1 top level, tau 2 / phi 3 and tau 4 / phi 5', () => {
+  for (const [sizes, tau, phi] of [[[[37, 70], [19, 35], [10, 18], [5, 9], [3, 5]], 2, 3], [[[20, 33], [10, 17], [5, 9], [1, 1]], 4, 5]] as const) {
+    const t = new TestGraph();
+    t.ops('max3d_argmax', pyramid(t, sizes), { tau, phi }).forEach((o, i) => t.output(`c${i}`, o));
+    const want = checkTargets(t, ['max3d_argmax']);
+    const frames = new Set(Array.from(want.c0.data).map((c) => Math.floor(c / (sizes[0][0] * sizes[0][1]))));
+    assert.ok(frames.has(0) && frames.has(1), 'level 0 takes maxima from itself and from level 1');
+  }
+});
+
+test('arg-max ties and NaNs: the first maximum in scan order (frames, then h, then w); -1 where only -inf', () => {
+  const t = new TestGraph();
+  const raw = pyramid(t, [[17, 33], [9, 17], [5, 9]]);
+  // floor(2x) makes whole windows of ties; log of a negative number makes NaNs in level 1; level 2 is -inf in places.
+  const levels = raw.map((x, i) => {
+    const q = t.op('floor', [t.op('mul', [x, t.constant(2)])]);
+    if (i === 1) return t.op('where', [t.op('gt', [x, t.constant(0.6)]), t.op('log', [t.op('neg', [t.op('abs', [x])])]), q]);
+    return i === 2 ? t.op('where', [t.op('gt', [x, t.constant(-0.5)]), t.constant(-Infinity), q]) : q;
+  });
+  t.ops('max3d_argmax', levels, { tau: 2, phi: 3 }).forEach((o, i) => t.output(`c${i}`, o));
+  const want = checkTargets(t, ['max3d_argmax']);
+  const plane0 = 17 * 33;
+  assert.ok(Array.from(want.c0.data).some((c) => c >= plane0), 'NaNs of level 1 win windows of level 0');
+  // One level, mostly -inf: windows holding only -inf have no arg-max.
+  const u = new TestGraph();
+  const [x] = pyramid(u, [[9, 20]]);
+  u.output('c0', u.op('max3d_argmax', [u.op('where', [u.op('gt', [x, u.constant(-0.8)]), u.constant(-Infinity), x])], { tau: 0, phi: 3 }));
+  const none = Array.from(checkTargets(u, ['max3d_argmax']).c0.data);
+  assert.ok(none.includes(-1) && none.some((c) => c >= 0), 'some windows without an arg-max, some with');
+});
+
+test('gather backward from the codes: several tiles per level, partial tiles, tau 2 / phi 3 and tau 4 / phi 5', () => {
+  for (const [sizes, tau, phi] of [[[[37, 70], [19, 35], [10, 18], [5, 9], [3, 5]], 2, 3], [[[18, 17], [9, 9], [5, 5]], 4, 5]] as const) {
+    const t = new TestGraph();
+    const levels = pyramid(t, sizes);
+    const grads = sizes.map(([h, w], i) => t.input(`g${i}`, [1, 2, h, w]));
+    const codes = t.ops('max3d_argmax', levels, { tau, phi });
+    t.ops('max3d_argmax_grad', [...codes, ...grads], { tau, phi }).forEach((o, i) => t.output(`d${i}`, o));
+    checkTargets(t, ['max3d_argmax', 'max3d_argmax_grad']);
+  }
+});
+
+test('the two ops compose to the one-launch max3d_grad', () => {
+  const t = new TestGraph();
+  const sizes = [[21, 30], [11, 15], [6, 8]];
+  const levels = pyramid(t, sizes);
+  const grads = sizes.map(([h, w], i) => t.input(`g${i}`, [1, 2, h, w]));
+  const codes = t.ops('max3d_argmax', levels, { tau: 2, phi: 3 });
+  const two = t.ops('max3d_argmax_grad', [...codes, ...grads], { tau: 2, phi: 3 });
+  const one = t.ops('max3d_grad', [...levels, ...grads], { tau: 2, phi: 3 });
+  two.forEach((o, i) => t.output(`d${i}`, t.op('sub', [o, one[i]])));
+  const want = referenceRun(t);
+  for (const d of Object.values(want)) assert.ok(Array.from(d.data).every((x) => Math.abs(x) < 1e-5));
+});
+
+test.run();
