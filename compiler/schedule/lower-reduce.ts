@@ -2,9 +2,16 @@
 // the reduced axes with an accumulator. The input is evaluated inside the
 // loop, so a fused prologue (x*x, exp(x - m)) costs no memory traffic; the
 // group's consumers of the result are the epilogue.
-import { Expr, Stmt } from '../kernel/ir.js';
+//
+// Under withWarpReduction (the CUDA warp schedule, warp-reduce.ts: the 32
+// lanes of a warp share one output index) the outermost sum/mean/max/min
+// instead strides its reduced elements over the lanes and finishes with a
+// shuffle-xor butterfly, so every lane holds the result and no barrier or
+// workgroup memory is needed. A reduction nested inside another's loop sees
+// a different index per lane and stays serial.
+import { Expr, Stmt, WARP } from '../kernel/ir.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from '../ops/attrs.js';
-import { bin, cast, f32, for_, idx, if_, konst, let_, set, sel, un, v } from '../kernel/build.js';
+import { add, bin, cast, div, f32, for_, idx, if_, konst, let_, lid, mod, mul, set, sel, shflXor, sub, un, v } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { GNode } from '../graph.js';
 
@@ -34,6 +41,42 @@ function loopNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly
   for (const s of nest) em.emit(s);
 }
 
+let warpLanes = false;
+let depth = 0;
+
+/** Runs `run` (one kernel's value computation) with its outermost reduction spread over the lanes of a warp. */
+export function withWarpReduction<T>(run: () => T): T {
+  const prev = warpLanes;
+  warpLanes = true;
+  try { return run(); } finally { warpLanes = prev; }
+}
+
+/** Number of reduced elements per output of a sum/mean/max/min node. */
+export function reducedCount(em: Emitter, node: GNode): number {
+  const shape = em.inShape(node, 0);
+  return axesOf(node, shape.length).reduce((n, d) => n * shape[d], 1);
+}
+
+/** Lane-strided loop over the flattened reduced elements: lane l takes l, l + 32, ... */
+function laneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, body: (at: Expr[]) => void): void {
+  const shape = em.inShape(node, 0);
+  const count = axes.reduce((n, d) => n * shape[d], 1);
+  const lane = em.fresh('lane'), rk = em.fresh('rk'), f = em.fresh('rf');
+  em.emit(let_(lane, 'i64', mod(lid, idx(WARP))));
+  const trips = div(add(sub(idx(count), v(lane)), idx(WARP - 1)), idx(WARP));
+  em.emit(for_(rk, idx(0), trips, em.block(() => {
+    em.emit(let_(f, 'i64', add(v(lane), mul(v(rk), idx(WARP)))));
+    let inner = count;
+    const coords = axes.map((d, i) => {
+      inner /= shape[d];
+      let e = inner === 1 ? v(f) : div(v(f), idx(inner));
+      if (i > 0) e = mod(e, idx(shape[d]));
+      return em.bind(e, 'rc');
+    });
+    body(inputIndex(out, shape.length, axes, keepdims, coords));
+  })));
+}
+
 function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
   return (em, node, out) => {
     const shape = em.inShape(node, 0);
@@ -44,12 +87,25 @@ function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
     const init = kind === 'max' ? (t === 'f32' ? -Infinity : -2147483648) : kind === 'min' ? (t === 'f32' ? Infinity : 2147483647) : 0;
     em.emit(let_(acc, t, konst(t, init)));
     const a = v(acc, t);
-    loopNest(em, node, out, axes, keepdims, (at) => {
-      const x = em.bind(em.input(node, 0, at));
-      if (kind === 'sum' || kind === 'mean') { em.emit(set(acc, bin('add', a, x))); return; }
+    const combine = (x: Expr): Expr => {
+      if (kind === 'sum' || kind === 'mean') return bin('add', a, x);
       const better = bin(kind === 'max' ? 'gt' : 'lt', x, a);
-      em.emit(set(acc, sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, a)));
-    });
+      return sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, a);
+    };
+    const lanes = warpLanes && depth === 0 && t !== 'bool';
+    depth++;
+    try {
+      (lanes ? laneNest : loopNest)(em, node, out, axes, keepdims, (at) => em.emit(set(acc, combine(em.bind(em.input(node, 0, at))))));
+    } finally {
+      depth--;
+    }
+    if (lanes) {
+      for (let m = WARP / 2; m >= 1; m >>= 1) {
+        const other = em.fresh('sh');
+        em.emit(shflXor(other, a, m));
+        em.emit(set(acc, combine(v(other, t))));
+      }
+    }
     if (kind !== 'mean') return a;
     const count = axes.reduce((n, d) => n * shape[d], 1);
     return bin('div', a, f32(count));
