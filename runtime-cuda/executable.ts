@@ -146,6 +146,8 @@ export class CudaExecutable implements Executable {
   }
 
   private alive(): void {
+    // Another executable's fault reset the context: this one's memory is gone too.
+    if (this.blocks.length > 0 && this.blocks[0].generation !== this.native.generation()) this.disposed = true;
     if (this.disposed) throw new CudaRunError('this CUDA executable was disposed (or its context was reset after a GPU error): load the program again');
   }
 }

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -72,8 +73,9 @@ void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what)
     if (r != ERROR_NOT_READY) fail(env, what, r);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (ms > timeoutMs) {
-      throw Napi::Error::New(env, what + ": the GPU did not finish within " + std::to_string(static_cast<int>(timeoutMs / 1000)) +
-                                      " s (FUSEDET_CUDA_TIMEOUT sets the limit in seconds)");
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%g", timeoutMs / 1000);
+      throw Napi::Error::New(env, what + ": the GPU did not finish within " + limit + " s (FUSEDET_CUDA_TIMEOUT sets the limit in seconds)");
     }
     if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
   }
@@ -122,13 +124,15 @@ void queueUploads(const Napi::Env& env, const Napi::Value& list, const std::stri
   }
 }
 
-void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label) {
+void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label, const std::string& afterKernels) {
   State& s = state();
   const auto downs = pairs(env, list);
   for (size_t i = 0; i < downs.size(); i++) {
     const size_t bytes = downs[i].second.second;
-    check(env, s.driver->cuMemcpyDtoHAsync(downs[i].second.first, downs[i].first, bytes, s.stream),
-          "download of " + label + " " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)");
+    const CUresult r = s.driver->cuMemcpyDtoHAsync(downs[i].second.first, downs[i].first, bytes, s.stream);
+    if (r == SUCCESS) continue;
+    if (sticky(r) && !afterKernels.empty()) fail(env, afterKernels, r);
+    fail(env, "download of " + label + " " + std::to_string(i) + " (" + std::to_string(bytes) + " bytes)", r);
   }
 }
 
@@ -305,7 +309,18 @@ Napi::Value Registers(const Napi::CallbackInfo& info) {
   return out;
 }
 
-std::string mib(double bytes) { return std::to_string(static_cast<long long>(bytes / 1048576.0 + 0.5)) + " MiB"; }
+// 1.5 GiB, 640.0 KiB, 512 B: readable at every size an allocation can have.
+std::string human(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 5) {
+    bytes /= 1024;
+    u++;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return text;
+}
 
 // alloc(bytes) -> bigint device pointer (zeroed)
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
@@ -318,8 +333,8 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   if (r == ERROR_OUT_OF_MEMORY) {
     size_t freeB = 0, totalB = 0;
     d.cuMemGetInfo(&freeB, &totalB);
-    throw Napi::Error::New(env, "out of GPU memory allocating " + std::to_string(static_cast<long long>(bytes)) + " bytes (" + mib(bytes) + "); " +
-                                    mib(static_cast<double>(freeB)) + " free of " + mib(static_cast<double>(totalB)));
+    throw Napi::Error::New(env, "out of GPU memory allocating " + std::to_string(static_cast<long long>(bytes)) + " bytes (" + human(bytes) + "); " +
+                                    human(static_cast<double>(freeB)) + " free of " + human(static_cast<double>(totalB)));
   }
   check(env, r, "cuMemAlloc(" + std::to_string(static_cast<long long>(bytes)) + " bytes)");
   check(env, d.cuMemsetD8Async(p, 0, static_cast<size_t>(bytes), state().stream), "cuMemsetD8Async");

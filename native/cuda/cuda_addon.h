@@ -54,9 +54,13 @@ void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what)
 uint64_t ptrArg(const Napi::Env& env, const Napi::Value& v);
 uint8_t* viewData(const Napi::Env& env, const Napi::Value& v, size_t* bytes);
 
-/** Queues [ptr, TypedArray] copies on the stream; `label` names them in errors ("input", "output"). */
+/**
+ * Queues [ptr, TypedArray] copies on the stream; `label` names them in errors
+ * ("input", "output"). A fatal error surfacing at a download after launches
+ * is the kernels' doing: `afterKernels` then names them instead.
+ */
 void queueUploads(const Napi::Env& env, const Napi::Value& list, const std::string& label);
-void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label);
+void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label, const std::string& afterKernels = "");
 
 /** run, captureGraph, runGraph, destroyGraph (cuda_launch.cc). */
 void registerLaunchFunctions(Napi::Env env, Napi::Object exports);

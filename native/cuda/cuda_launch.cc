@@ -115,12 +115,13 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   for (Launch& l : launches) {
     if (l.grid > 0) {
       const CUresult r = launch(m, l);
-      if (r != SUCCESS) fail(env, launchName(m, l) + " failed", r);
+      // A fatal error returned by a launch may be an earlier kernel's fault.
+      if (r != SUCCESS) fail(env, launchName(m, l) + (sticky(r) ? " (or a kernel queued before it)" : "") + " failed", r);
     }
     if (timing) check(env, d.cuEventRecord(s.events[l.index + 1], s.stream), "cuEventRecord");
     if (syncEach) syncStream(env, timeoutMs, launchName(m, l));
   }
-  queueDownloads(env, info[4], "output");
+  queueDownloads(env, info[4], "output", waitWhat(count));
   syncStream(env, timeoutMs, waitWhat(count));
   if (!timing) return env.Undefined();
   auto times = Napi::Float64Array::New(env, count);
@@ -222,8 +223,9 @@ Napi::Value RunGraph(const Napi::CallbackInfo& info) {
     e.Set("notLaunched", Napi::Boolean::New(env, true));
     throw e;
   }
-  queueDownloads(env, info[2], "output");
-  syncStream(env, timeoutMs, waitWhat(g.launches) + " (replayed as a CUDA graph; FUSEDET_CUDA_GRAPHS=0 turns graphs off)");
+  const std::string what = waitWhat(g.launches) + " (replayed as a CUDA graph; FUSEDET_CUDA_GRAPHS=0 turns graphs off)";
+  queueDownloads(env, info[2], "output", what);
+  syncStream(env, timeoutMs, what);
   return env.Undefined();
 }
 

@@ -46,6 +46,10 @@ noDriver('the addon loads and open() names libcuda.so.1 and where it was searche
       again: tryIt(() => a.open([], 0, 70)),
       alloc: tryIt(() => a.alloc(1024)),
       nvrtc: tryIt(() => a.nvrtc([])),
+      capture: tryIt(() => a.captureGraph({}, new BigInt64Array([0n]), new BigInt64Array(0))),
+      replay: tryIt(() => a.runGraph({}, [], [], { timeoutMs: 1000 })),
+      destroy: tryIt(() => a.destroyGraph({})),
+      run: tryIt(() => a.run({}, new BigInt64Array([0n]), new BigInt64Array(0), [], [], { timeoutMs: 1000 })),
     }));`);
   expectClean(r);
   assert.is(r.code, 0, r.err);
@@ -54,6 +58,10 @@ noDriver('the addon loads and open() names libcuda.so.1 and where it was searche
   assert.match(m.again, /libcuda\.so\.1 not found/);
   assert.match(m.alloc, /the CUDA device is not open/);
   assert.match(m.nvrtc, /no libnvrtc\.so\* candidates/);
+  assert.match(m.capture, /the CUDA device is not open/);
+  assert.match(m.replay, /the CUDA device is not open/);
+  assert.match(m.run, /the CUDA device is not open/);
+  assert.is(m.destroy, 'expected a graph from captureGraph()', 'a non-graph is refused, not dereferenced');
 });
 
 noDriver('probeCuda and CudaRuntime.load refuse with the driver note, as CudaUnavailable (exit code 3)', () => {
