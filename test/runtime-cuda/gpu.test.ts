@@ -3,11 +3,15 @@
 // on the CUDA runtime against the ops' references (and the CPU runtime when
 // this machine has a C compiler), and the device's error paths: out of
 // memory, a launch outside CUDA's limits, an illegal address (the context is
-// reset and a reload works). Tolerances, |got - want| <= atol + rtol·|want|:
+// reset and a reload works), a compute capability below the minimum; CUDA
+// graphs: replays equal plain launches (forward, and training steps whose
+// updates write their params in place). Tolerances, |got - want| <= atol + rtol·|want|:
 // single ops 2e-5/2e-5 (FMA contraction and CUDA's libm, within 2 ulp, vs
 // the reference); whole networks 1e-3/1e-3 (errors compound over ~40 layers);
 // training-step scalars 1e-3 relative, updated state 1e-3 of each tensor's
-// largest magnitude. i32 and bool exactly.
+// largest magnitude. i32 and bool exactly. Those comparisons pin plain f32
+// GEMMs (withCudaMath f32); the TF32 tensor-core forward is held to 1e-2 of
+// each output's largest magnitude (inputs rounded to 2^-11 relative).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
@@ -18,12 +22,14 @@ import { initParams } from '../../compiler/init.js';
 import { interpret } from '../../compiler/interpret.js';
 import { lower } from '../../compiler/lower.js';
 import { compileGraph } from '../../compiler/program.js';
+import { withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import type { Program } from '../../compiler/program.js';
 import { Tensor, randomTensor, rng } from '../../compiler/tensor.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { referenceRunner, runtimeRunner } from '../../models/step-runner.js';
 import { handKernel } from '../../runtime-cpu/hand.js';
-import { openCuda, probeCuda } from '../../runtime-cuda/device.js';
+import { MIN_COMPUTE_CAPABILITY, openCuda, probeCuda } from '../../runtime-cuda/device.js';
+import { LIBCUDA_PATHS } from '../../runtime-cuda/find.js';
 import { deviceAllocator } from '../../runtime-cuda/allocator.js';
 import { CudaRuntime } from '../../runtime-cuda/runtime.js';
 import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
@@ -113,7 +119,7 @@ for (const [name, build] of Object.entries(CASES)) {
       const want = referenceRun(t);
       for (const fuse of [true, false]) {
         let program: Program;
-        try { program = compileGraph(t.graph, { fuse, target: 'cuda' }); } catch (e) {
+        try { program = withCudaMath({ math: 'f32' }, () => compileGraph(t.graph, { fuse, target: 'cuda' })); } catch (e) {
           console.log(`SKIP ${name}: no kernel schedule yet (${(e as Error).message.split('\n')[0]})`);
           return;
         }
@@ -134,11 +140,25 @@ gpu('tiny DeFCN forward (64x64, batch 2): CUDA equals the reference interpreter 
   const params = initParams(graph, 5);
   const image = randomTensor([2, 3, 64, 64], 11, -1, 1);
   const want = interpret(graph, { image }, params);
-  const exe = await cuda.load(compileGraph(graph, { target: 'cuda' }));
+  const exe = await cuda.load(withCudaMath({ math: 'f32' }, () => compileGraph(graph, { target: 'cuda' })));
   await exe.setParams(params);
   const got = await exe.run({ image });
   for (const o of Object.keys(want)) assert.is(compare({ ...got[o], shape: want[o].shape }, want[o], 1e-3, 1e-3), '', o);
   exe.dispose();
+  // The default GEMMs on this GPU (TF32 tensor cores from sm_80).
+  const tc = await cuda.load(withCudaMath({ capability: cuda.computeCapability }, () => compileGraph(graph, { target: 'cuda' })));
+  await tc.setParams(params);
+  const fast = await tc.run({ image });
+  for (const o of Object.keys(want)) {
+    if (want[o].dtype !== 'f32') continue;
+    let scale = 1e-6, worst = 0;
+    for (let i = 0; i < want[o].data.length; i++) {
+      scale = Math.max(scale, Math.abs(want[o].data[i]));
+      worst = Math.max(worst, Math.abs(fast[o].data[i] - want[o].data[i]));
+    }
+    assert.ok(worst <= 1e-2 * scale, `${o}: default GEMM math is ${worst} off (scale ${scale})`);
+  }
+  tc.dispose();
 });
 
 gpu('tiny training step: CUDA equals the reference (scalars 1e-3 rel, state 1e-3 of scale)', async () => {
@@ -146,7 +166,7 @@ gpu('tiny training step: CUDA equals the reference (scalars 1e-3 rel, state 1e-3
   const params = initParams(step.graph, 3);
   const batch = fixedBatch(step.graph, 3);
   let runner;
-  try { runner = await runtimeRunner(step, params, cuda); } catch (e) {
+  try { runner = await withCudaMath({ math: 'f32' }, () => runtimeRunner(step, params, cuda)); } catch (e) {
     if (/has no kernel yet/.test((e as Error).message)) { console.log(`SKIP train step on CUDA: ${(e as Error).message.split('\n')[0]}`); return; }
     throw e;
   }
@@ -199,6 +219,75 @@ gpu('device errors: OOM names the size; a bad launch names kernel, grid and bloc
   const again = await new CudaRuntime(() => ok.source).load(ok.program);
   assert.equal([...(await again.run({})).y.data], [0, 0, 1, 0], 'a reload after the reset works');
   again.dispose();
+});
+
+/** Runs `f` with FUSEDET_CUDA_GRAPHS set (0: plain launches, 1: a graph from the first run). */
+async function withGraphs<T>(value: '0' | '1', f: () => Promise<T>): Promise<T> {
+  const saved = process.env.FUSEDET_CUDA_GRAPHS;
+  process.env.FUSEDET_CUDA_GRAPHS = value;
+  try { return await f(); } finally {
+    if (saved === undefined) delete process.env.FUSEDET_CUDA_GRAPHS; else process.env.FUSEDET_CUDA_GRAPHS = saved;
+  }
+}
+
+function tinyForward() {
+  const { program, diagnostics } = checkFiles(['models/defcn.fd']);
+  if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
+  return lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [1, 3, 64, 64] } }, args: { depth: 0, width: 4, C: 16, K: 3, groups: 4 } });
+}
+
+gpu('CUDA graphs: replays of the tiny DeFCN forward equal plain launches exactly, for new inputs each run', async () => {
+  const graph = tinyForward();
+  const params = initParams(graph, 5);
+  const program = compileGraph(graph, { target: 'cuda' });
+  const images = [11, 12, 13].map((seed) => randomTensor([1, 3, 64, 64], seed, -1, 1));
+  const runAll = (mode: '0' | '1') => withGraphs(mode, async () => {
+    const exe = await cuda.load(program);
+    await exe.setParams(params);
+    const outs = [];
+    for (const image of images) outs.push(await exe.run({ image }));
+    exe.dispose();
+    return outs;
+  });
+  const plain = await runAll('0'), replayed = await runAll('1');
+  images.forEach((_, i) => {
+    for (const o of Object.keys(plain[i])) assert.is(compare(replayed[i][o], plain[i][o], 0, 0), '', `run ${i} output ${o}`);
+  });
+});
+
+gpu('CUDA graphs: three training steps with in-place updates replayed as a graph equal plain launches (1e-6 of scale)', async () => {
+  const step = tinyStep();
+  const params = initParams(step.graph, 3);
+  const batch = fixedBatch(step.graph, 3);
+  const steps = (mode: '0' | '1') => withGraphs(mode, async () => {
+    let runner;
+    try { runner = await runtimeRunner(step, params, cuda); } catch (e) {
+      if (/has no kernel yet/.test((e as Error).message)) return undefined;
+      throw e;
+    }
+    const losses = [];
+    for (let i = 0; i < 3; i++) losses.push((await runner.step(batch, 0.01, 1)).scalars);
+    const state = await runner.getState();
+    runner.dispose();
+    return { losses, state };
+  });
+  const plain = await steps('0'), replayed = await steps('1');
+  if (!plain || !replayed) { console.log('SKIP graph training steps: the step has no CUDA kernel yet'); return; }
+  assert.equal(replayed.losses, plain.losses, 'the same loss terms each step');
+  for (const [k, t] of plain.state) {
+    let scale = 1e-3;
+    for (const v of t.data) scale = Math.max(scale, Math.abs(v));
+    const got = replayed.state.get(k)!;
+    for (let i = 0; i < t.data.length; i++) assert.ok(Math.abs(got.data[i] - t.data[i]) <= 1e-6 * scale, `${k}[${i}]: graph ${got.data[i]} vs plain ${t.data[i]}`);
+  }
+});
+
+gpu('the runtime exposes the compute capability; one below the minimum is refused naming the GPU and both versions', () => {
+  const dev = openCuda();
+  assert.is(cuda.computeCapability, dev.info.cc);
+  assert.ok(dev.info.cc >= MIN_COMPUTE_CAPABILITY);
+  assert.throws(() => dev.native.open(LIBCUDA_PATHS, 0, 999), (e: Error) => e.message === `${dev.info.name} has compute capability ${Math.floor(dev.info.cc / 10)}.${dev.info.cc % 10}; fusedet's CUDA runtime needs 99.9 or newer`);
+  assert.is(dev.native.generation(), dev.info.generation, 'the refusal left the open device alone');
 });
 
 test.run();

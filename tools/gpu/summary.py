@@ -20,7 +20,10 @@ def main():
         ms = ours["run"]["median_ms"]
         lines = [f"# ResNet-50-FPN forward {ours['input'][2]}x{ours['input'][3]} on {ours['gpu']}", "",
                  "| what | median ms | fusedet / this |", "| --- | --- | --- |",
-                 f"| fusedet CUDA ({ours['compiler']}; {ours['launches']} launches) | {ms:.2f} | 1.00 |"]
+                 f"| fusedet CUDA ({ours['compiler']}; {ours['launches']} launches, one CUDA graph) | {ms:.2f} | 1.00 |"]
+        if "runPlainLaunches" in ours:
+            plain = ours["runPlainLaunches"]["median_ms"]
+            lines.append(f"| fusedet CUDA, plain launches (FUSEDET_CUDA_GRAPHS=0) | {plain:.2f} | {ms / plain:.2f} |")
         for key, label in (("eager", "PyTorch eager"), ("compiled", "PyTorch torch.compile")):
             if key in theirs:
                 t = theirs[key]["median_ms"]
