@@ -35,6 +35,7 @@ void resetAfter(CUresult r) {
   // usable again for a later load in this process.
   s.events.clear();
   s.stream = nullptr;
+  s.busy = false;
   s.driver->cuDevicePrimaryCtxReset(s.device);
   s.open = false;
   s.generation++;
@@ -59,6 +60,13 @@ void requireOpen(const Napi::Env& env) {
   State& s = state();
   if (!s.open) throw Napi::Error::New(env, "the CUDA device is not open (call open() first, or it was reset after an error)");
   check(env, s.driver->cuCtxSetCurrent(s.ctx), "cuCtxSetCurrent");
+  if (s.busy) {
+    const CUresult r = s.driver->cuStreamQuery(s.stream);
+    if (r == ERROR_NOT_READY)
+      throw Napi::Error::New(env, "the GPU is still running " + s.busyWith + ", which did not finish in time: wait for it, or restart the process");
+    s.busy = false;
+    if (r != SUCCESS) fail(env, s.busyWith + " (after the time limit)", r);
+  }
 }
 
 // Waits for the stream with a deadline, so a hung kernel becomes an error
@@ -75,6 +83,8 @@ void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what)
     if (ms > timeoutMs) {
       char limit[32];
       std::snprintf(limit, sizeof limit, "%g", timeoutMs / 1000);
+      s.busy = true;
+      s.busyWith = what;
       throw Napi::Error::New(env, what + ": the GPU did not finish within " + limit + " s (FUSEDET_CUDA_TIMEOUT sets the limit in seconds)");
     }
     if (++spins > 200) std::this_thread::sleep_for(std::chrono::microseconds(spins > 2000 ? 1000 : 50));
@@ -290,7 +300,7 @@ Napi::Value LoadModule(const Napi::CallbackInfo& info) {
   }
   return Napi::External<Module>::New(env, m.release(), [](Napi::Env, Module* m) {
     State& s = state();
-    if (m->module && s.open && m->generation == s.generation) s.driver->cuModuleUnload(m->module);
+    if (m->module && s.open && !s.busy && m->generation == s.generation) s.driver->cuModuleUnload(m->module);
     delete m;
   });
 }

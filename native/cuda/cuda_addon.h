@@ -24,6 +24,10 @@ struct State {
   // before (modules, pointers, graphs) are refused instead of used.
   int generation = 0;
   std::vector<cu::CUevent> events;
+  // Set when a wait timed out with work still on the stream: nothing more is
+  // queued behind it, and finalizers leak rather than risk blocking on it.
+  bool busy = false;
+  std::string busyWith;
 };
 
 State& state();
@@ -45,10 +49,13 @@ bool sticky(cu::CUresult r);
 [[noreturn]] void fail(const Napi::Env& env, const std::string& what, cu::CUresult r);
 void check(const Napi::Env& env, cu::CUresult r, const std::string& what);
 
-/** Throws unless the device is open; makes its context current. */
+/**
+ * Throws unless the device is open and not still busy with a run that timed
+ * out; makes its context current.
+ */
 void requireOpen(const Napi::Env& env);
 
-/** Waits for the stream, failing after `timeoutMs` instead of hanging. */
+/** Waits for the stream, failing after `timeoutMs` instead of hanging (the device is then `busy`). */
 void syncStream(const Napi::Env& env, double timeoutMs, const std::string& what);
 
 uint64_t ptrArg(const Napi::Env& env, const Napi::Value& v);

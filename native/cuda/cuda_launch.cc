@@ -143,7 +143,7 @@ struct Graph {
 
 void destroy(Graph* g) {
   State& s = state();
-  if (g->exec && s.open && g->generation == s.generation) s.driver->cuGraphExecDestroy(g->exec);
+  if (g->exec && s.open && !s.busy && g->generation == s.generation) s.driver->cuGraphExecDestroy(g->exec);
   g->exec = nullptr;
 }
 

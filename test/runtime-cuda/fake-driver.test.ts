@@ -70,7 +70,7 @@ fake('open: every symbol binds (graphs included); no usable GPU and a GPU below 
   assert.is(viaRuntime, "Fake GPU has compute capability 6.1; fusedet's CUDA runtime needs 7.0 or newer");
 });
 
-fake('bad input on the device: out of memory names sizes; a refused launch names kernel, grid and block and resets nothing; a fault resets the context and a reload works; a hang times out', () => {
+fake('bad input on the device: out of memory names sizes; a refused launch names kernel, grid and block and resets nothing; a fault resets the context and a reload works; a hang times out, nothing is queued behind it and the process still exits', () => {
   const r = child(`${addon}
     a.open([], 0, 70);
     const m = a.loadModule(new Uint8Array(8), ['inc0', 'fault1', 'hang2']);
@@ -98,6 +98,9 @@ fake('bad input on the device: out of memory names sizes; a refused launch names
     const t0 = Date.now();
     out.hang = tryIt(() => a.run(m2, plan([1, 1, 64, 1, 0, 0]), BigInt64Array.of(x2, y2), [], [], opts));
     out.hangMs = Date.now() - t0;
+    out.queuedBehind = tryIt(() => a.alloc(16));
+    process.env.FAKE_CUDA_FINISH = '1';
+    out.finished = typeof a.alloc(16);
     console.log(JSON.stringify(out));`, { FAKE_CUDA_MEM: String(2 ** 30) });
   const m = JSON.parse(r.out);
   assert.is(m.oom.error, 'out of GPU memory allocating 2147483648 bytes (2.0 GiB); 1024.0 MiB free of 1.0 GiB');
@@ -112,6 +115,8 @@ fake('bad input on the device: out of memory names sizes; a refused launch names
   assert.equal(m.reloaded, [6, 7, 8, 9]);
   assert.match(m.hang.error, /^a kernel of this run \(1 launches; .*\): the GPU did not finish within 0\.3 s \(FUSEDET_CUDA_TIMEOUT sets the limit in seconds\)$/);
   assert.ok(m.hangMs < 5000, `the hang was reported after ${m.hangMs} ms`);
+  assert.match(m.queuedBehind.error, /^the GPU is still running a kernel of this run \(1 launches; .*\), which did not finish in time: wait for it, or restart the process$/);
+  assert.is(m.finished, 'bigint', 'once the late run finishes, the device takes work again');
 });
 
 fake('the graph entry points: capture records without running; replay runs once; a capture that cannot begin or end is refused and the stream stays usable', () => {

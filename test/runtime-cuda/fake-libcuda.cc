@@ -7,7 +7,7 @@
 // emulated by name:
 //   inc*    (in, out, n): out[i] = in[i] + 1        accum* (buf, n): buf[i] += 1
 //   fault*  (buf): an illegal address (sticky until the context is reset)
-//   hang*   (buf): the stream never finishes
+//   hang*   (buf): the stream does not finish (until FAKE_CUDA_FINISH=1)
 // FAKE_CUDA_* variables, read at each call, inject refusals (see below), and
 // FAKE_CUDA_TRACE=1 prints each launch, capture and graph launch to stderr.
 #include <cuda.h>
@@ -269,7 +269,11 @@ CUresult cuStreamCreate(CUstream* s, unsigned int) {
   return CUDA_SUCCESS;
 }
 CUresult cuStreamDestroy(CUstream) { return CUDA_SUCCESS; }
-CUresult cuStreamQuery(CUstream) { return stickyError ? stickyError : hung ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS; }
+// FAKE_CUDA_FINISH=1: a hung kernel finishes after all.
+CUresult cuStreamQuery(CUstream) {
+  if (hung && flag("FAKE_CUDA_FINISH", "1")) hung = false;
+  return stickyError ? stickyError : hung ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
 CUresult cuEventCreate(CUevent* e, unsigned int) {
   *e = new CUevent_st();
   return CUDA_SUCCESS;
