@@ -37,7 +37,8 @@ let scoped: CudaMathOptions = {};
 /** Runs `run` (a compileGraph for target 'cuda') with the math choice and device capability pinned. */
 export function withCudaMath<T>(opts: CudaMathOptions, run: () => T): T {
   const prev = scoped;
-  scoped = { ...prev, ...opts };
+  // An undefined field (a runtime that could not open its device) keeps the outer choice.
+  scoped = { ...prev, ...Object.fromEntries(Object.entries(opts).filter(([, x]) => x !== undefined)) };
   try { return run(); } finally { scoped = prev; }
 }
 

@@ -1,6 +1,8 @@
 // Every kernel of the programs the test suite builds, scheduled for the cuda
-// target (compileGraph's GEMM tile profile), rendered by renderCuda and
-// compiled by nvcc for sm_90 and sm_75 (one process per architecture per
+// target (compileGraph's GEMM tile profile) and for each architecture's
+// compute capability (sm_90: TF32 tensor-core GEMMs, gemm-mma.ts; sm_75, which
+// has no TF32 mma: the plain f32 GEMMs), rendered by renderCuda and compiled
+// by nvcc for that architecture (one process per architecture per
 // translation unit): the tiny DeFCN forward, the ResNet-50-FPN DeFCN forward
 // at 800×1216 and the tiny training step. Registers, spills and stack per
 // kernel are printed and written to test/runtime-cuda/cuda-resources.txt
@@ -17,6 +19,7 @@ import { lower } from '../../compiler/lower.js';
 import { compileGraph, renderCuda } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
 import { tinyStep } from '../train/tiny.js';
+import { withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import { ARCHS, KernelResources, limited, nvccArch, parseResources } from './nvcc.js';
 
 const reportPath = fileURLToPath(new URL('../../../test/runtime-cuda/cuda-resources.txt', import.meta.url));
@@ -49,13 +52,14 @@ function table(name: string, rows: readonly KernelResources[]): string[] {
 
 if (!haveNvcc) console.log('SKIP CUDA compile of the test programs: nvcc not on PATH');
 (haveNvcc ? test : test.skip)('every kernel of the test programs compiles with nvcc for sm_90 and sm_75', async () => {
-  const progs = programs();
+  // The math stays the default (tf32, or FUSEDET_CUDA_MATH); the capability is the architecture's.
+  const perArch = new Map(ARCHS.map((arch) => [arch, withCudaMath({ capability: Number(arch.slice(3)) }, programs)]));
+  const progs = perArch.get(ARCHS[0])!;
   const report: string[] = [];
   const tasks: { name: string; arch: string; source: string }[] = [];
   for (const p of progs) {
     if (!p.program) { console.log(`SKIP ${p.name}: ${p.skipped}`); report.push(`# ${p.name}: not compiled to kernels yet (${p.skipped})`, ''); continue; }
-    const source = renderCuda(p.program);
-    for (const arch of ARCHS) tasks.push({ name: p.name, arch, source });
+    for (const arch of ARCHS) tasks.push({ name: p.name, arch, source: renderCuda(perArch.get(arch)!.find((q) => q.name === p.name)!.program!) });
   }
   const t0 = performance.now();
   const results = await limited(tasks.map((t) => () => nvccArch(t.source, t.arch)), 2);
@@ -65,12 +69,15 @@ if (!haveNvcc) console.log('SKIP CUDA compile of the test programs: nvcc not on 
     const rows = results.filter((_, i) => tasks[i].name === p.name).flatMap((r) => parseResources(r.usage));
     for (const arch of ARCHS) {
       const names = new Set(rows.filter((r) => r.arch === arch).map((r) => r.kernel));
-      const missing = p.program.kernels.filter((k) => !names.has(k.name)).map((k) => k.name);
+      const missing = perArch.get(arch)!.find((q) => q.name === p.name)!.program!.kernels.filter((k) => !names.has(k.name)).map((k) => k.name);
       assert.equal(missing, [], `${p.name} ${arch}: kernels without a resource line`);
     }
     const spilling = rows.filter((r) => r.spillStores > 0 || r.spillLoads > 0);
     const worst = rows.reduce((m, r) => (r.registers > m.registers ? r : m), rows[0]);
-    console.log(`${p.name}: ${p.program.kernels.length} kernels × ${ARCHS.length} archs; most registers ${worst.registers} (${worst.kernel} ${worst.arch}); ${spilling.length} kernel×arch spill`);
+    const sources = new Map(tasks.filter((t) => t.name === p.name).map((t) => [t.arch, t.source]));
+    assert.not.ok(sources.get('sm_75')!.includes('fd_mma_'), `${p.name}: no tensor-core mma for sm_75`);
+    const tensorCore = tasks.filter((t) => t.name === p.name).map((t) => `${t.arch} ${(t.source.match(/^\s*fd_mma_/gm) ?? []).length} mma sites`).join(', ');
+    console.log(`${p.name}: ${p.program.kernels.length} kernels × ${ARCHS.length} archs (${tensorCore}); most registers ${worst.registers} (${worst.kernel} ${worst.arch}); ${spilling.length} kernel×arch spill`);
     report.push(...table(p.name, rows), '');
   }
   if (process.env.FUSEDET_UPDATE_SNAPSHOTS === '1') {
