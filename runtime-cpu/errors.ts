@@ -20,12 +20,16 @@ export class KernelCompileError extends Error {
   }
 }
 
-/** A buffer the program needs does not fit in what this machine may allocate. */
+/**
+ * A buffer the program needs does not fit in what this machine may
+ * allocate (or the allocation failed): names the buffer, the bytes that
+ * failed and the program's total. exitCode 1: `fusedet train` prints it alone.
+ */
 export class BufferTooLarge extends Error {
   readonly exitCode = 1;
-  constructor(readonly bytes: number, readonly limit: number, what: string) {
+  constructor(readonly bytes: number, readonly limit: number, what: string, needs?: string) {
     super(`cannot allocate ${what}: ${formatBytes(bytes)} (${bytes} bytes) exceeds the ${formatBytes(limit)} this machine allows` +
-      ` (set FUSEDET_CPU_MEMORY_LIMIT to change the limit, or use a smaller batch or image size)`);
+      `${needs ? `; ${needs}` : ''} (set FUSEDET_CPU_MEMORY_LIMIT to change the limit, or use a smaller batch or image size)`);
     this.name = 'BufferTooLarge';
   }
 }

@@ -6,7 +6,8 @@ import { bytesOf, type DType } from '../compiler/types.js';
 import type { Tensor, TensorData } from '../compiler/tensor.js';
 import type { Executable, LaunchTime, LoadStats } from '../runtime/interface.js';
 import { debugLevel, debugLog } from './debug.js';
-import { BufferTooLarge, InputMismatch } from './errors.js';
+import { BufferTooLarge, InputMismatch, formatBytes } from './errors.js';
+import { describeBuffer, programNeeds } from '../runtime/errors.js';
 import { NativeCpu, NativeLibrary } from './native.js';
 import { packLaunches } from './plan.js';
 
@@ -39,19 +40,23 @@ export class CpuExecutable implements Executable {
 
   constructor(private readonly program: Program, private readonly native: NativeCpu, private lib: NativeLibrary | null, readonly stats: LoadStats) {
     const limit = memoryLimit();
+    const needs = programNeeds(program);
     let total = 0;
+    let first: ProgramBuffer | undefined; // the buffer that takes the running total over the limit
     for (const b of program.buffers) {
       if (b.role !== 'input') total += b.bytes;
-      if (b.bytes > limit) throw new BufferTooLarge(b.bytes, limit, `buffer ${b.id}${b.name ? ` (${b.name})` : ''}`);
+      if (b.bytes > limit) throw new BufferTooLarge(b.bytes, limit, describeBuffer(b), needs);
+      if (total > limit) first ??= b;
     }
-    if (total > limit) throw new BufferTooLarge(total, limit, `the program's ${program.buffers.length} buffers`);
+    if (first) throw new BufferTooLarge(total, limit, `the program's ${program.buffers.length} buffers`, `the first over the limit is ${describeBuffer(first)} (${formatBytes(first.bytes)}); ${needs}`);
     program.buffers.forEach((b, i) => { this.slot.set(b.id, i); this.byId.set(b.id, b); });
     this.memory = program.buffers.map((b) => {
       if (b.role === 'input') return null; // bound to the caller's array at each run
       try {
         return native.alloc(b.bytes);
       } catch (e) {
-        throw new BufferTooLarge(b.bytes, Math.min(limit, freemem()), `buffer ${b.id}${b.name ? ` (${b.name})` : ''} (${(e as Error).message})`);
+        // RangeError (array buffer allocation failed) or the addon's own: the user sees which buffer, not a stack.
+        throw new BufferTooLarge(b.bytes, Math.min(limit, freemem()), `${describeBuffer(b)} (${(e as Error).message})`, needs);
       }
     });
     this.plan = packLaunches(program.launches, this.slot);

@@ -20,6 +20,7 @@ import type { Program, ProgramBuffer, Executable, LoadStats, LaunchTime } from '
 import type { OpenDevice } from './device.js';
 import type { PipelineCache, CompiledKernel } from './pipelines.js';
 import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
+import { describeBuffer, formatBytes, programNeeds } from '../runtime/errors.js';
 import { tensorBytes, bytesTensor, deviceBytes } from './host-data.js';
 import { packPlan, type PackPlan } from './packing.js';
 
@@ -53,13 +54,13 @@ function bufferLabel(b: ProgramBuffer): string {
   return `${b.role} buffer ${b.name ? `'${b.name}' ` : ''}(#${b.id})`;
 }
 
-function checkSize(b: ProgramBuffer, dev: OpenDevice): void {
+function checkSize(b: ProgramBuffer, dev: OpenDevice, needs: string): void {
   const { maxStorageBufferBindingSize: bind, maxBufferSize: max } = dev.limits;
   const limit = Math.min(bind, max);
   const bytes = deviceBytes(b.dtype, b.bytes);
   if (bytes > limit) {
     const which = bind <= max ? `maxStorageBufferBindingSize ${bind}` : `maxBufferSize ${max}`;
-    throw new DeviceLimitError(`${bufferLabel(b)} needs ${bytes} bytes (${(bytes / 2 ** 20).toFixed(1)} MiB), over this device's ${which} bytes; use a smaller batch or image size`);
+    throw new DeviceLimitError(`${bufferLabel(b)} needs ${bytes} bytes (${(bytes / 2 ** 20).toFixed(1)} MiB), over this device's ${which} bytes (${needs}); use a smaller batch or image size`);
   }
 }
 
@@ -115,7 +116,8 @@ export class WebGpuExecutable implements Executable {
     this.fail();
     const t0 = performance.now();
     const compiledBefore = cache.compiles;
-    for (const b of p.buffers) checkSize(b, this.dev);
+    const needs = programNeeds(p);
+    for (const b of p.buffers) checkSize(b, this.dev, needs);
     // Rendered once per kernel (and packing), however many launches share it.
     const sources = new Map<string, string>();
     const plans: (PackPlan | undefined)[] = p.launches.map((l) => {
@@ -150,10 +152,17 @@ export class WebGpuExecutable implements Executable {
     });
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
+    // A scope per buffer, so an out-of-memory error names the buffer that failed.
+    const bufferOoms: Promise<GPUError | null>[] = [];
     for (const b of p.buffers) {
-      this.buffers.set(b.id, device.createBuffer({
-        label: bufferLabel(b), size: deviceBytes(b.dtype, b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
-      }));
+      device.pushErrorScope('out-of-memory');
+      try {
+        this.buffers.set(b.id, device.createBuffer({
+          label: bufferLabel(b), size: deviceBytes(b.dtype, b.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
+        }));
+      } finally {
+        bufferOoms.push(device.popErrorScope());
+      }
     }
     // One uniform buffer holds every launch's [grid, ...args, ...pack offsets], each at its own aligned slot.
     const align = limits.minUniformBufferOffsetAlignment;
@@ -204,7 +213,14 @@ export class WebGpuExecutable implements Executable {
     }
     const invalid = await guarded(device.popErrorScope(), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
     const oom = await guarded(device.popErrorScope(), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
-    if (oom) throw new DeviceLimitError(`out of GPU memory allocating the program's buffers (peak ${p.peakBytes} bytes): ${oom.message}`);
+    const perBuffer = await guarded(Promise.all(bufferOoms), 'allocating buffers', this.opts.timeoutMs, this.dev.lost);
+    const failed = perBuffer.findIndex((e) => e !== null);
+    if (failed >= 0) {
+      const b = p.buffers[failed];
+      const bytes = deviceBytes(b.dtype, b.bytes);
+      throw new DeviceLimitError(`out of GPU memory allocating ${describeBuffer(b)}: ${formatBytes(bytes)} (${bytes} bytes); ${needs}; use a smaller batch or image size (${perBuffer[failed]!.message})`);
+    }
+    if (oom) throw new DeviceLimitError(`out of GPU memory allocating the program's buffers; ${needs}: ${oom.message}`);
     if (invalid) throw new WebGpuError(`WebGPU rejected the program's buffers or bindings: ${invalid.message}`);
     const compiled = cache.compiles - compiledBefore;
     this.stats = { compiled, cached: p.kernels.length - compiled, kernels: p.kernels.length, seconds: (performance.now() - t0) / 1000 };

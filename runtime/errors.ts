@@ -11,3 +11,14 @@ export class InputMismatch extends Error {
 
 // One byte formatter for reports and error messages alike.
 export { formatBytes } from '../compiler/summary.js';
+import { formatBytes } from '../compiler/summary.js';
+
+/** How out-of-memory messages name a planned buffer: role, id and name ("param buffer 12 'net.stem.conv.weight'", "temp buffer 40"). */
+export function describeBuffer(b: { readonly id: number; readonly role: string; readonly name?: string }): string {
+  return `${b.role} buffer ${b.id}${b.name ? ` '${b.name}'` : ''}`;
+}
+
+/** What every runtime's out-of-memory message states: the whole program's planned total (Program.peakBytes). */
+export function programNeeds(program: { readonly peakBytes: number; readonly buffers: readonly unknown[] }): string {
+  return `the program needs ${formatBytes(program.peakBytes)} (${program.peakBytes} bytes) in ${program.buffers.length} buffers`;
+}

@@ -2,6 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planBuffers, PlanValue } from '../../compiler/plan.js';
+import { GraphBuilder } from '../../compiler/graph.js';
+import { GraphAppender } from '../../compiler/optimizer.js';
+import { compileGraph } from '../../compiler/program.js';
+import { NO_SPAN } from '../../compiler/types.js';
 import { TestGraph, checkBoth } from './kernel/graphs.js';
 
 test('a chain of 10 unfused elementwise ops needs 2 temporaries, not 9', () => {
@@ -46,6 +50,70 @@ test('best fit, dtype-separated slots, growth', () => {
   assert.is(plan.peakBytes, 10 + 100 + 400 + 64);
   const none = planBuffers([v(0, 100, 0, 1), v(1, 100, 2, 3)], false);
   assert.is(none.peakBytes, 200);
+});
+
+/** w: f32[2, 3] param, x: input of its shape; `build` appends ops and returns the update of w. */
+function updateGraph(build: (a: GraphAppender, w: number, x: number) => number) {
+  const b = new GraphBuilder();
+  const type = { dtype: 'f32' as const, shape: [2, 3] };
+  const x = b.input('x', type, NO_SPAN);
+  const w = b.param('w', type, { kind: 'zeros' }, false, NO_SPAN, '');
+  const a = new GraphAppender(b.graph);
+  const value = build(a, w, x);
+  b.graph.updates = [{ param: 'w', value }];
+  return b.graph;
+}
+
+/** Launch indices that read (r/rw) or write (w/rw) buffer `id`. */
+function touching(p: ReturnType<typeof compileGraph>, id: number, mode: 'read' | 'write'): number[] {
+  const out: number[] = [];
+  p.launches.forEach((l, i) => l.buffers.forEach((b, j) => {
+    const access = p.kernels[l.kernel].ir.bufs[j].access;
+    if (b === id && (mode === 'read' ? access !== 'w' : access !== 'r')) out.push(i);
+  }));
+  return out;
+}
+
+test('an in-place update lives in its param\'s buffer, bound once (rw), written after every reader of the old value', () => {
+  let z = -1;
+  const g = updateGraph((a, w, x) => {
+    const next = a.op('mul', [w, a.constant(2)]); // fusion order alone would store it first
+    z = a.op('exp', [a.op('add', [w, x])]);
+    return next;
+  });
+  g.outputs.push({ name: 'z', value: z });
+  for (const fuse of [true, false]) {
+    const p = compileGraph(g, { fuse });
+    const id = p.params.w;
+    assert.equal(p.updates, { w: id });
+    assert.not.ok(p.buffers.some((b) => b.role === 'output' && b.bytes === 24 && b.id !== p.outputs.z), 'no buffer of its own for the update');
+    const writers = touching(p, id, 'write');
+    assert.is(writers.length, 1);
+    const l = p.launches[writers[0]];
+    assert.is(l.buffers.filter((b) => b === id).length, 1, 'bound once');
+    assert.is(p.kernels[l.kernel].ir.bufs[l.buffers.indexOf(id)].access, 'rw');
+    for (const r of touching(p, id, 'read')) if (r !== writers[0]) assert.ok(r < writers[0], `launch ${r} reads w after launch ${writers[0]} overwrote it (fuse ${fuse})`);
+  }
+});
+
+test('an update that only writes its param (reads nothing of it) may be any kernel', () => {
+  const g = updateGraph((a, _w, x) => a.op('sum', [a.op('reshape', [x], { shape: [1, 2, 3] })], { axes: [0], keepdims: false }));
+  const p = compileGraph(g);
+  assert.is(touching(p, p.params.w, 'write').length, 1);
+});
+
+test('in-place updates that cannot be honoured are refused, not miscompiled', () => {
+  // A kernel that reads w at other indices than it writes.
+  assert.throws(() => compileGraph(updateGraph((a, w) => a.op('reshape', [a.op('transpose', [w], { perm: [1, 0] })], { shape: [2, 3] }))), /not elementwise/);
+  // A kernel that needs both the old and the new value of w.
+  const cyc = updateGraph((a, w) => a.op('mul', [w, a.constant(2)]));
+  const a = new GraphAppender(cyc);
+  cyc.outputs.push({ name: 'both', value: a.op('exp', [a.op('add', [cyc.updates![0].value, cyc.params[0].value])]) });
+  assert.throws(() => compileGraph(cyc), /cannot order the in-place updates/);
+  // Wrong param or type.
+  const g = updateGraph((a, w) => a.op('neg', [w]));
+  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'nope', value: g.updates![0].value }] }), /no such param/);
+  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'w', value: g.inputs[0].value }] }), /computed by the graph/);
 });
 
 test.run();

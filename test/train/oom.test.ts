@@ -1,0 +1,48 @@
+// Out of memory in the training path: `fusedet train` on a runtime that
+// cannot allocate the step's buffers exits 1 with one message naming the
+// buffer, the bytes that failed and the program's total, never a stack.
+// FUSEDET_CPU_MEMORY_LIMIT caps what the CPU runtime may allocate.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { selectRuntime } from '../../runtime/select.js';
+import { TINY_FLAGS } from './tiny.js';
+
+async function cpuAvailable(): Promise<boolean> {
+  try { await selectRuntime('cpu'); return true; } catch (e) {
+    console.log(`SKIP test/train/oom.test.ts: ${(e as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+const CPU = await cpuAvailable();
+const root = mkdtempSync(join(tmpdir(), 'fusedet-oom-'));
+
+function train(limit: number, dir: string) {
+  const args = ['dist/cli/main.js', 'train', 'models/fcos-train.fd', '--entry', 'FCOSTrain', '--fixed-batch', ...TINY_FLAGS,
+    '--batch', '1', '--size', '32', '--steps', '2', '--runtime', 'cpu', '--checkpoint-dir', join(root, dir), '--no-progress'];
+  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FUSEDET_CPU_MEMORY_LIMIT: String(limit) } });
+}
+
+test('a buffer over the limit: exit 1, the buffer, its bytes and the program total in one line', () => {
+  if (!CPU) return;
+  const r = train(5000, 'one');
+  assert.is(r.status, 1, r.stderr);
+  const msg = r.stderr.trim();
+  assert.is(msg.split('\n').length, 1, msg);
+  assert.match(msg, /^cannot allocate (param|temp|input|output) buffer \d+( '[\w.]+')?: [\d.]+ KiB \(\d+ bytes\) exceeds the 4\.9 KiB this machine allows; the program needs [\d.]+ KiB \(\d+ bytes\) in \d+ buffers/);
+  assert.not.match(r.stderr, /\n\s+at |RangeError/);
+  assert.not.ok(existsSync(join(root, 'one', 'step-00000002.safetensors')));
+});
+
+test('buffers that each fit but not together: the first over the limit is named, with the total', () => {
+  if (!CPU) return;
+  const r = train(200_000, 'total');
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot allocate the program's \d+ buffers: .* exceeds the 195\.3 KiB this machine allows; the first over the limit is \w+ buffer \d+.* \([\d.]+ K?i?B\); the program needs .* in \d+ buffers/);
+  assert.not.match(r.stderr, /\n\s+at /);
+});
+
+test.run();
