@@ -68,7 +68,9 @@ export function workingLaunches(plan: BigInt64Array): number {
   return n;
 }
 
-const same = (a: BigInt64Array, b: BigInt64Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+// memcmp: this runs before every run, and a plan holds thousands of entries.
+const bytes = (a: BigInt64Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const same = (a: BigInt64Array, b: BigInt64Array): boolean => a.length === b.length && bytes(a).equals(bytes(b));
 
 export interface GraphRun {
   /** Per-launch milliseconds (plain timed runs only). */
@@ -113,7 +115,7 @@ export class GraphRunner {
         if (this.native.generation() !== generation) throw e;
         return this.refuse(`capturing ${this.launches} launches as a CUDA graph failed (${(e as Error).message})`, plain);
       }
-      debugLog(1, `cuda: ${this.launches} launches captured as a CUDA graph in ${(performance.now() - t0).toFixed(1)} ms; later runs replay it`);
+      debugLog(1, `cuda: ${this.launches} launches captured as a CUDA graph in ${(performance.now() - t0).toFixed(1)} ms; this run and later ones replay it`);
     }
     try {
       this.native.runGraph(this.graph, uploads, downloads, options);
@@ -131,7 +133,7 @@ export class GraphRunner {
     return plain();
   }
 
-  /** Frees the graph (kept plan: the next run of the same plan may capture again only if it was not refused). */
+  /** Frees the graph now rather than at garbage collection (its launches point into buffers about to be reused). */
   private drop(): void {
     if (!this.graph) return;
     const g = this.graph;
