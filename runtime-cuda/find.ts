@@ -43,7 +43,31 @@ export interface NvrtcSearch {
   readonly badEnv?: string;
 }
 
-/** FUSEDET_NVRTC_DIR alone when set; otherwise the loader path and the usual CUDA locations. */
+/**
+ * NVRTC folders of pip's NVIDIA wheels (nvidia-cuda-nvrtc*, which PyTorch
+ * installs): <site-packages>/nvidia/{cuda_nvrtc,cu13,...}/lib, in a virtualenv,
+ * the user's site and the system's Python folders.
+ */
+export function pythonNvidiaLibDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const prefixes = [env.VIRTUAL_ENV, env.CONDA_PREFIX, env.HOME && join(env.HOME, '.local'), '/usr/local', '/usr'].filter((p): p is string => !!p);
+  const out: string[] = [];
+  for (const prefix of prefixes) {
+    const lib = join(prefix, 'lib');
+    let pythons: string[];
+    try { pythons = readdirSync(lib).filter((d) => /^python3(\.\d+)?$/.test(d)).sort().reverse(); } catch { continue; }
+    for (const py of pythons) {
+      for (const packages of ['site-packages', 'dist-packages']) {
+        const nvidia = join(lib, py, packages, 'nvidia');
+        let parts: string[];
+        try { parts = readdirSync(nvidia).sort().reverse(); } catch { continue; }
+        out.push(...parts.map((p) => join(nvidia, p, 'lib')).filter((d) => nvrtcIn(d).length > 0));
+      }
+    }
+  }
+  return out;
+}
+
+/** FUSEDET_NVRTC_DIR alone when set; otherwise the loader path, the usual CUDA locations, then pip's NVIDIA wheels. */
 export function findNvrtc(env: NodeJS.ProcessEnv = process.env): NvrtcSearch {
   const fixed = env.FUSEDET_NVRTC_DIR;
   if (fixed) {
@@ -55,6 +79,7 @@ export function findNvrtc(env: NodeJS.ProcessEnv = process.env): NvrtcSearch {
     ...(env.LD_LIBRARY_PATH ?? '').split(delimiter).filter(Boolean),
     ...cudaRoots().flatMap((r) => [join(r, 'lib64'), join(r, 'lib'), join(r, 'targets', 'x86_64-linux', 'lib'), join(r, 'targets', 'sbsa-linux', 'lib')]),
     '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib/aarch64-linux-gnu',
+    ...pythonNvidiaLibDirs(env),
   ];
   const searched = [...new Set(dirs)];
   return { candidates: searched.flatMap(nvrtcIn), searched };

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +127,24 @@ test('a FUSEDET_NVRTC_DIR without NVRTC is reported; with no nvcc either, both a
     assert.match(err!.message, /NVRTC: no NVRTC library loads \(.*libnvrtc\.so\.13: invalid ELF header\)/);
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test("NVRTC from pip's NVIDIA wheels (a virtualenv's site-packages/nvidia/*/lib) is found after the CUDA folders", () => {
+  const venv = mkdtempSync(join(tmpdir(), 'fusedet-venv-'));
+  try {
+    const lib = join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cu13', 'lib');
+    mkdirSync(lib, { recursive: true });
+    mkdirSync(join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cublas', 'lib'), { recursive: true });
+    writeFileSync(join(lib, 'libnvrtc.so.13'), '');
+    writeFileSync(join(lib, 'libnvrtc-builtins.so.13.0'), '');
+    const search = findNvrtc({ VIRTUAL_ENV: venv });
+    assert.ok(search.searched.includes(lib), 'the wheel folder is searched');
+    assert.not.ok(search.searched.some((d) => d.includes('cublas')), 'folders without NVRTC are not listed');
+    assert.is(search.candidates.at(-1), join(lib, 'libnvrtc.so.13'));
+    assert.equal(findNvrtc({ VIRTUAL_ENV: venv, FUSEDET_NVRTC_DIR: venv }).searched, [venv], 'FUSEDET_NVRTC_DIR alone when set');
+  } finally {
+    rmSync(venv, { recursive: true, force: true });
   }
 });
 
