@@ -44,11 +44,11 @@ export interface NvrtcSearch {
 }
 
 /**
- * NVRTC folders of pip's NVIDIA wheels (nvidia-cuda-nvrtc*, which PyTorch
- * installs): <site-packages>/nvidia/{cuda_nvrtc,cu13,...}/lib, in a virtualenv,
- * the user's site and the system's Python folders.
+ * Folders of pip's NVIDIA wheels (nvidia-cuda-nvrtc*, nvidia-cuda-nvcc*, which
+ * PyTorch brings): <site-packages>/nvidia/<part>/<sub> holding what `has`
+ * looks for, in a virtualenv, conda, the user's site and the system's Python.
  */
-export function pythonNvidiaLibDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+function pythonNvidiaDirs(env: NodeJS.ProcessEnv, sub: 'lib' | 'bin', has: (dir: string) => boolean): string[] {
   const prefixes = [env.VIRTUAL_ENV, env.CONDA_PREFIX, env.HOME && join(env.HOME, '.local'), '/usr/local', '/usr'].filter((p): p is string => !!p);
   const out: string[] = [];
   for (const prefix of prefixes) {
@@ -60,12 +60,14 @@ export function pythonNvidiaLibDirs(env: NodeJS.ProcessEnv = process.env): strin
         const nvidia = join(lib, py, packages, 'nvidia');
         let parts: string[];
         try { parts = readdirSync(nvidia).sort().reverse(); } catch { continue; }
-        out.push(...parts.map((p) => join(nvidia, p, 'lib')).filter((d) => nvrtcIn(d).length > 0));
+        out.push(...parts.map((p) => join(nvidia, p, sub)).filter(has));
       }
     }
   }
   return out;
 }
+
+export const pythonNvrtcDirs = (env: NodeJS.ProcessEnv = process.env): string[] => pythonNvidiaDirs(env, 'lib', (d) => nvrtcIn(d).length > 0);
 
 /** FUSEDET_NVRTC_DIR alone when set; otherwise the loader path, the usual CUDA locations, then pip's NVIDIA wheels. */
 export function findNvrtc(env: NodeJS.ProcessEnv = process.env): NvrtcSearch {
@@ -79,15 +81,16 @@ export function findNvrtc(env: NodeJS.ProcessEnv = process.env): NvrtcSearch {
     ...(env.LD_LIBRARY_PATH ?? '').split(delimiter).filter(Boolean),
     ...cudaRoots().flatMap((r) => [join(r, 'lib64'), join(r, 'lib'), join(r, 'targets', 'x86_64-linux', 'lib'), join(r, 'targets', 'sbsa-linux', 'lib')]),
     '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib/aarch64-linux-gnu',
-    ...pythonNvidiaLibDirs(env),
+    ...pythonNvrtcDirs(env),
   ];
   const searched = [...new Set(dirs)];
   return { candidates: searched.flatMap(nvrtcIn), searched };
 }
 
-/** nvcc on PATH, else in a CUDA installation; undefined when there is none. */
+/** nvcc on PATH, else in a CUDA installation, else in pip's NVIDIA wheels; undefined when there is none. */
 export function findNvcc(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.FUSEDET_NVCC) return existsSync(env.FUSEDET_NVCC) ? env.FUSEDET_NVCC : undefined;
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...cudaRoots().map((r) => join(r, 'bin'))];
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...cudaRoots().map((r) => join(r, 'bin')),
+    ...pythonNvidiaDirs(env, 'bin', (d) => existsSync(join(d, 'nvcc')))];
   return dirs.map((d) => join(d, 'nvcc')).find((p) => existsSync(p));
 }

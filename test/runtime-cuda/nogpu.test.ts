@@ -130,7 +130,7 @@ test('a FUSEDET_NVRTC_DIR without NVRTC is reported; with no nvcc either, both a
   }
 });
 
-test("NVRTC from pip's NVIDIA wheels (a virtualenv's site-packages/nvidia/*/lib) is found after the CUDA folders", () => {
+test("NVRTC and nvcc from pip's NVIDIA wheels (a virtualenv's site-packages/nvidia/*/{lib,bin}) are found after the CUDA folders", () => {
   const venv = mkdtempSync(join(tmpdir(), 'fusedet-venv-'));
   try {
     const lib = join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cu13', 'lib');
@@ -143,6 +143,12 @@ test("NVRTC from pip's NVIDIA wheels (a virtualenv's site-packages/nvidia/*/lib)
     assert.not.ok(search.searched.some((d) => d.includes('cublas')), 'folders without NVRTC are not listed');
     assert.is(search.candidates.at(-1), join(lib, 'libnvrtc.so.13'));
     assert.equal(findNvrtc({ VIRTUAL_ENV: venv, FUSEDET_NVRTC_DIR: venv }).searched, [venv], 'FUSEDET_NVRTC_DIR alone when set');
+    const bin = join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cuda_nvcc', 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'nvcc'), '');
+    // A CUDA installation on this machine comes first; without one, the wheel's nvcc.
+    const nvcc = findNvcc({ VIRTUAL_ENV: venv, PATH: '' });
+    assert.ok(nvcc === join(bin, 'nvcc') || /^\/usr\/local\/cuda[^/]*\/bin\/nvcc$/.test(nvcc ?? ''), String(nvcc));
   } finally {
     rmSync(venv, { recursive: true, force: true });
   }
