@@ -24,6 +24,11 @@ const MMA_HELPERS: Record<string, string> = {
     SM80('  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
     '    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)\n' +
     '    : "r"(fd_tf32(a0)), "r"(fd_tf32(a1)), "r"(fd_tf32(a2)), "r"(fd_tf32(a3)), "r"(fd_tf32(b0)), "r"(fd_tf32(b1)));') + '}',
+  // A and B already rounded to tf32 where they were stored (CudaRenderer.preRounded): their bits are the operands.
+  'm16n8k8.tf32r': '__device__ __forceinline__ void fd_mma_m16n8k8_tf32r(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, float a3, float b0, float b1) {\n' +
+    SM80('  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
+    '    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)\n' +
+    '    : "r"(__float_as_uint(a0)), "r"(__float_as_uint(a1)), "r"(__float_as_uint(a2)), "r"(__float_as_uint(a3)), "r"(__float_as_uint(b0)), "r"(__float_as_uint(b1)));') + '}',
   'm16n8k16.bf16': '__device__ __forceinline__ void fd_mma_m16n8k16_bf16(float& d0, float& d1, float& d2, float& d3, float a0, float a1, float a2, float a3, float a4, float a5, float a6, float a7, float b0, float b1, float b2, float b3) {\n' +
     SM80('  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"\n' +
     '    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3)\n' +
@@ -36,6 +41,12 @@ export class CudaRenderer extends CFamilyRenderer {
   readonly unrollPragma = '#pragma unroll';
   private align = new Alignment([]);
   private readOnly: readonly boolean[] = [];
+  /**
+   * Per-thread arrays read only as A/B operands of tf32 mmas: rounded once
+   * where stored (cvt.rna is idempotent), not again at every mma that reads
+   * them (an A fragment feeds NT mmas).
+   */
+  private preRounded = new Set<string>();
 
   constructor() {
     super();
@@ -61,11 +72,12 @@ export class CudaRenderer extends CFamilyRenderer {
       return `${ind}${this.types[s.t]} ${s.name} = ${shfl};\n`;
     }
     const sh = MMA_SHAPES[s.shape];
-    this.used.add(s.shape);
     this.used.add(sh.input === 'tf32' ? 'fd_tf32' : 'fd_bf16x2');
     const el = (f: { arr: string; off: Expr }, n: number): string[] => Array.from({ length: n }, (_, i) => this.arrayRef(f.arr, add(f.off, idx(i))));
     const args = [...el(s.acc, sh.c), ...el(s.a, sh.a), ...el(s.b, sh.b)].join(', ');
-    return `${ind}fd_mma_${s.shape.replace('.', '_')}(${args});\n`;
+    const fn = s.shape === 'm16n8k8.tf32' && this.preRounded.has(s.a.arr) && this.preRounded.has(s.b.arr) ? 'm16n8k8.tf32r' : s.shape;
+    this.used.add(fn);
+    return `${ind}fd_mma_${fn.replace('.', '_')}(${args});\n`;
   }
 
   /**
@@ -75,6 +87,10 @@ export class CudaRenderer extends CFamilyRenderer {
    * (runtime-cuda/allocator.ts), so element 0 is 256-byte aligned.
    */
   override stmt(s: Stmt, ind: string): string {
+    if (s.k === 'lstore' && this.preRounded.has(s.arr)) {
+      this.used.add('fd_tf32');
+      return `${ind}${this.arrayRef(s.arr, s.idx)} = __uint_as_float(fd_tf32(${this.expr(s.v)}));\n`;
+    }
     if (s.k === 'for' && s.vector && s.vector % 4 === 0) {
       const fast = this.float4Copy(s, ind);
       if (fast !== undefined) return fast;
@@ -113,6 +129,7 @@ export class CudaRenderer extends CFamilyRenderer {
 
   kernel(k: Kernel): string {
     this.align = new Alignment(k.body);
+    this.preRounded = tf32Operands(k);
     this.readOnly = k.bufs.map((b) => b.access === 'r');
     const params = [
       ...k.bufs.map((b, i) => `${b.access === 'r' ? 'const ' : ''}${this.bufTypes[b.dtype]}* __restrict__ B${i}`),
@@ -183,6 +200,41 @@ class Alignment {
   }
 
   multipleOf(e: Expr, n: number, zero?: string): boolean { return this.divisor(e, zero) % n === 0; }
+}
+
+/** Arrays that are A/B operands of tf32 mmas and nothing else (never read by an expression, never an accumulator or bf16 operand). */
+function tf32Operands(k: Kernel): Set<string> {
+  const ops = new Set<string>(), other = new Set<string>();
+  const reads = (e: Expr): void => {
+    switch (e.k) {
+      case 'lload': other.add(e.arr); reads(e.idx); break;
+      case 'load': reads(e.idx); break;
+      case 'un': case 'cast': reads(e.a); break;
+      case 'bin': reads(e.a); reads(e.b); break;
+      case 'sel': reads(e.c); reads(e.a); reads(e.b); break;
+      default: break;
+    }
+  };
+  const walk = (ss: readonly Stmt[]): void => {
+    for (const s of ss) {
+      switch (s.k) {
+        case 'let': case 'set': reads(s.v); break;
+        case 'store': reads(s.idx); reads(s.v); break;
+        case 'lstore': reads(s.idx); reads(s.v); break;
+        case 'shfl': reads(s.v); break;
+        case 'for': reads(s.from); reads(s.to); walk(s.body); break;
+        case 'if': reads(s.c); walk(s.then); walk(s.else ?? []); break;
+        case 'mma':
+          other.add(s.acc.arr);
+          for (const f of [s.a, s.b]) (s.shape === 'm16n8k8.tf32' ? ops : other).add(f.arr);
+          break;
+        case 'barrier': break;
+      }
+    }
+  };
+  walk(k.body);
+  const locals = new Set(k.locals.map((a) => a.name));
+  return new Set([...ops].filter((a) => !other.has(a) && !locals.has(a)));
 }
 
 /** e with variable `name` replaced by `by`. */
