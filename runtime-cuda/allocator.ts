@@ -24,8 +24,12 @@ export class DeviceAllocator {
 
   constructor(private readonly native: NativeCuda) {}
 
-  /** A zeroed block of at least `bytes`; `what` names the buffer in an out-of-memory error. */
-  acquire(bytes: number, what: string): Block {
+  /**
+   * A zeroed block of at least `bytes`; `what` names the buffer in an
+   * out-of-memory error, and `programBytes` (when given) what the whole
+   * program needs, so the user knows how far off the GPU is.
+   */
+  acquire(bytes: number, what: string, programBytes?: number): Block {
     const size = roundSize(bytes);
     const generation = this.native.generation();
     const list = this.cached.get(size);
@@ -41,12 +45,12 @@ export class DeviceAllocator {
       ptr = this.native.alloc(size);
     } catch (first) {
       // Cached blocks may be what is missing: give them back and try once more.
-      if (this.cachedBytes === 0) throw this.oom(first as Error, bytes, what);
+      if (this.cachedBytes === 0) throw this.oom(first as Error, bytes, what, programBytes);
       this.trim();
       try {
         ptr = this.native.alloc(size);
       } catch (second) {
-        throw this.oom(second as Error, bytes, what);
+        throw this.oom(second as Error, bytes, what, programBytes);
       }
     }
     this.liveBytes += size;
@@ -69,8 +73,9 @@ export class DeviceAllocator {
     this.cachedBytes = 0;
   }
 
-  private oom(e: Error, bytes: number, what: string): CudaRunError {
-    return new CudaRunError(`cannot allocate ${what} on the GPU (${formatBytes(bytes)}; ${formatBytes(this.liveBytes)} already held by fusedet): ${e.message}. Use a smaller batch or image size`);
+  private oom(e: Error, bytes: number, what: string, programBytes?: number): CudaRunError {
+    const whole = programBytes === undefined ? '' : `; the program needs ${formatBytes(programBytes)} in all`;
+    return new CudaRunError(`cannot allocate ${what} on the GPU (${formatBytes(bytes)}; ${formatBytes(this.liveBytes)} already held by fusedet${whole}): ${e.message}. Use a smaller batch or image size`);
   }
 }
 

@@ -9,7 +9,7 @@ import { bytesOf, type DType } from '../compiler/types.js';
 import type { Executable, LaunchTime, LoadStats } from '../runtime/interface.js';
 import { debugLevel, debugLog } from '../runtime-cpu/debug.js';
 import { InputMismatch } from '../runtime/errors.js';
-import { Block, DeviceAllocator } from './allocator.js';
+import { Block, DeviceAllocator, roundSize } from './allocator.js';
 import { CudaRunError } from './errors.js';
 import { GraphRunner, graphMode } from './graphs.js';
 import type { CudaModule, HostCopy, NativeCuda, RunOptions } from './native.js';
@@ -50,8 +50,9 @@ export class CudaExecutable implements Executable {
   constructor(private readonly program: Program, private readonly native: NativeCuda, module: CudaModule,
     private readonly allocator: DeviceAllocator, readonly stats: LoadStats) {
     program.buffers.forEach((b, i) => { this.slot.set(b.id, i); this.byId.set(b.id, b); });
+    const programBytes = program.buffers.reduce((sum, b) => sum + roundSize(b.bytes), 0);
     try {
-      for (const b of program.buffers) this.blocks.push(allocator.acquire(b.bytes, `buffer ${b.id}${b.name ? ` (${b.name})` : ''}`));
+      for (const b of program.buffers) this.blocks.push(allocator.acquire(b.bytes, `buffer ${b.id}${b.name ? ` (${b.name})` : ''}`, programBytes));
     } catch (e) {
       this.dispose();
       throw e;

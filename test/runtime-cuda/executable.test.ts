@@ -145,6 +145,10 @@ test('allocator: sizes round to buckets; disposed blocks are reused zeroed; out 
   alloc.release(big);
   dev.capacity = 1024;
   assert.throws(() => alloc.acquire(5000, 'buffer 7 (features)'), /cannot allocate buffer 7 \(features\) on the GPU \(4\.9 KiB; 0 B already held by fusedet\): out of GPU memory allocating 8192 bytes/);
+  let err: Error | undefined;
+  try { new CudaExecutable({ ...program, buffers: program.buffers.map((b) => ({ ...b, bytes: 4096 })) }, dev.native(), {} as CudaModule, alloc, stats); } catch (e) { err = e as Error; }
+  assert.match(err?.message ?? '', /^cannot allocate buffer 0 \(x\) on the GPU \(4\.0 KiB; 0 B already held by fusedet; the program needs 12\.0 KiB in all\): out of GPU memory/);
+  assert.is(alloc.liveBytes, 0, 'a failed load holds nothing');
 });
 
 test.run();
