@@ -8,7 +8,8 @@
 // accumulators per lane. K goes in chunks of 32 staged through workgroup
 // memory: the A tile (64 rows × 32 k, weights) and the B panel (32 k × 64
 // columns, im2col through packRow/packValue) are packed by all 128 threads,
-// consecutive threads on consecutive addresses (coalesced), then each warp
+// consecutive threads on consecutive addresses (coalesced; float4 where K or
+// N is a multiple of 4 and the source is unit-stride), then each warp
 // loads its fragments from them and issues its mmas. Row strides are padded
 // (36 and 72 floats) so the TF32 fragment reads hit 32 distinct banks.
 // Sized for H100-class parts by reasoning, not measurement: no GPU was
@@ -121,25 +122,38 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
     em.emit(for_('ai', idx(0), idx(MT * NT * sh.c), [lstore('acc', v('ai'), f32(0))], true));
     const chunk = em.block(() => {
       prelude();
-      // A tile: element e = (row r, k kk), kk fastest, so a warp reads 32 consecutive weights.
-      em.emit(for_('pa', idx(0), idx((MB * KC) / WG), em.block(() => {
+      // A tile: thread e packs QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
+      // warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
+      // and, its source index a multiple of 4, one float4 load (render/cuda.ts).
+      const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
+      em.emit(for_('pa', idx(0), idx((MB * KC) / QA / WG), em.block(() => {
         em.emit(let_('ea', 'i64', add(lid, mul(v('pa'), idx(WG)))));
-        em.emit(let_('ka', 'i64', add(k0, mod(v('ea'), idx(KC)))));
-        const at = add(mul(div(v('ea'), idx(KC)), idx(AS)), mod(v('ea'), idx(KC)));
-        const row = min(add(v('m0'), div(v('ea'), idx(KC))), idx(s.M - 1));
-        em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => em.emit(lstore('atile', at, parts.a(row, v('ka'))))), [lstore('atile', at, f32(0))]));
+        em.emit(let_('ka', 'i64', add(k0, mul(mod(v('ea'), idx(KC / QA)), idx(QA)))));
+        em.emit(let_('aat', 'i64', add(mul(div(v('ea'), idx(KC / QA)), idx(AS)), mul(mod(v('ea'), idx(KC / QA)), idx(QA)))));
+        const row = min(add(v('m0'), div(v('ea'), idx(KC / QA))), idx(s.M - 1));
+        const quad = (value: (q: Expr) => Expr): Stmt[] => em.block(() => {
+          em.emit(for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('atile', add(v('aat'), v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0));
+        });
+        em.emit(if_(lt(v('ka'), idx(s.K)), quad((q) => parts.a(row, add(v('ka'), q))), quad(() => f32(0))));
       })));
-      // B panel: element e = (k row kk, column j), j fastest (consecutive output pixels).
-      em.emit(for_('pb', idx(0), idx((KC * TN) / WG), em.block(() => {
+      // B panel: thread e packs QB consecutive columns of k row kk (columns fastest:
+      // consecutive output pixels); with N a multiple of 4 a quad is all in or all past N,
+      // so its columns need no clamp and a unit-stride source becomes one float4 load.
+      em.emit(for_('pb', idx(0), idx((KC * TN) / QB / WG), em.block(() => {
         em.emit(let_('eb', 'i64', add(lid, mul(v('pb'), idx(WG)))));
-        em.emit(let_('jb', 'i64', mod(v('eb'), idx(TN))));
-        em.emit(let_('kb', 'i64', add(k0, div(v('eb'), idx(TN)))));
-        const at = add(mul(div(v('eb'), idx(TN)), idx(BS)), v('jb'));
+        em.emit(let_('jb', 'i64', mul(mod(v('eb'), idx(TN / QB)), idx(QB))));
+        em.emit(let_('kb', 'i64', add(k0, div(v('eb'), idx(TN / QB)))));
+        em.emit(let_('bat', 'i64', add(mul(div(v('eb'), idx(TN / QB)), idx(BS)), v('jb'))));
         const fill = em.block(() => {
           parts.packRow(v('kb'), TN);
-          em.emit(lstore('panel', at, parts.packValue(v('jb'), min(add(v('n0'), v('jb')), idx(s.N - 1)))));
+          em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
+            const j = add(v('jb'), v('qb'));
+            const col = QB > 1 ? add(v('n0'), j) : min(add(v('n0'), j), idx(s.N - 1));
+            em.emit(lstore('panel', add(v('bat'), v('qb')), parts.packValue(j, col)));
+          }), false, QB > 1 ? QB : 0));
         });
-        em.emit(if_(lt(v('kb'), idx(s.K)), fill, [lstore('panel', at, f32(0))]));
+        const inside = QB > 1 ? bin('and', lt(v('kb'), idx(s.K)), lt(add(v('n0'), v('jb')), idx(s.N))) : lt(v('kb'), idx(s.K));
+        em.emit(if_(inside, fill, [for_('qb', idx(0), idx(QB), [lstore('panel', add(v('bat'), v('qb')), f32(0))])]));
       })));
       em.emit(barrier);
       prelude();

@@ -18,6 +18,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rng } from '../../compiler/tensor.js';
 import type { Tensor } from '../../compiler/tensor.js';
+import { renderCuda } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
 import { roundBf16, roundTf32 } from '../../compiler/kernel/interpret.js';
 import { hasWarpCollective } from '../../compiler/kernel/ir.js';
@@ -73,6 +74,7 @@ const CONVS: ConvCase[] = [
   { n: 1, cin: 37, cout: 9, h: 9, w: 8, k: 1, stride: 1, pad: 0, groups: 1, epilogue: 'residual' },
   { n: 2, cin: 6, cout: 9, h: 7, w: 6, k: 3, stride: 1, pad: 1, groups: 3, epilogue: 'none' },
   { n: 1, cin: 4, cout: 6, h: 8, w: 9, k: 1, stride: 2, pad: 0, groups: 2, epilogue: 'residual' },
+  { n: 2, cin: 8, cout: 5, h: 6, w: 6, k: 1, stride: 1, pad: 0, groups: 1, epilogue: 'bias' }, // K, N multiples of 4: float4 packing
 ];
 
 for (const math of ['tf32', 'bf16'] as const) {
@@ -88,7 +90,7 @@ for (const math of ['tf32', 'bf16'] as const) {
 
   test(`matmul at odd sizes (M, N, K not multiples of 64/64/32) on ${math} mma, pre-rounded and raw (derived bound)`, () => {
     const next = rng(math === 'tf32' ? 3 : 4);
-    for (const [m, k, n] of [[70, 37, 67], [pick(next, 1, 20), pick(next, 1, 9), pick(next, 1, 30)], [17, 33, 5]]) {
+    for (const [m, k, n] of [[70, 37, 67], [pick(next, 1, 20), pick(next, 1, 9), pick(next, 1, 30)], [17, 33, 5], [19, 40, 36]]) {
       const t = new TestGraph();
       const a = t.input('a', [2, m, k]), b = t.input('b', [k, n]);
       t.output('y', t.op('add', [t.op('matmul', [a, b]), t.input('c', [n])]));
@@ -99,6 +101,18 @@ for (const math of ['tf32', 'bf16'] as const) {
     }
   });
 }
+
+test('with K and N multiples of 4 the A and B packing read float4s (CUDA rendering)', () => {
+  const t = new TestGraph();
+  t.output('y', t.op('matmul', [t.input('a', [19, 40]), t.input('b', [40, 36])]));
+  const p = withCudaMath({ math: 'tf32' }, () => compileAndRun(t, { fuse: true, target: 'cuda' }).program);
+  const cu = renderCuda(p);
+  assert.is((cu.match(/__ldg\(reinterpret_cast<const float4\*>/g) ?? []).length, 2, cu);
+  assert.match(cu, /fd_mma_m16n8k8_tf32r\(/);
+  const odd = new TestGraph();
+  odd.output('y', odd.op('matmul', [odd.input('a', [19, 41]), odd.input('b', [41, 37])]));
+  assert.not.match(renderCuda(withCudaMath({ math: 'tf32' }, () => compileAndRun(odd, { fuse: true, target: 'cuda' }).program)), /float4/);
+});
 
 test('conv2d on raw inputs within the derived TF32 and BF16 bounds', () => {
   for (const math of ['tf32', 'bf16'] as const) {
