@@ -9,9 +9,19 @@ interface WithComputeLimits {
   readonly limits: { readonly maxComputeWorkgroupStorageSize: number; readonly maxComputeInvocationsPerWorkgroup: number };
 }
 
+interface WithAdapterKind {
+  readonly gpu: { readonly software: boolean };
+}
+
 function hasComputeLimits(r: Runtime): r is Runtime & WithComputeLimits {
   const l = (r as Partial<WithComputeLimits>).limits;
   return typeof l === 'object' && l !== null && typeof l.maxComputeWorkgroupStorageSize === 'number';
+}
+
+/** A software adapter (SwiftShader) as the WebGPU runtime detects it (runtime-webgpu/device.ts). */
+function isSoftwareAdapter(r: Runtime): boolean {
+  const gpu = (r as Partial<WithAdapterKind>).gpu;
+  return typeof gpu === 'object' && gpu !== null && gpu.software === true;
 }
 
 export function compileOptionsFor(runtime: Runtime, base: CompileOptions = {}): CompileOptions {
@@ -19,7 +29,12 @@ export function compileOptionsFor(runtime: Runtime, base: CompileOptions = {}): 
     return {
       ...base,
       target: 'webgpu',
-      limits: { maxWorkgroupStorageBytes: runtime.limits.maxComputeWorkgroupStorageSize, maxInvocations: runtime.limits.maxComputeInvocationsPerWorkgroup },
+      limits: {
+        maxWorkgroupStorageBytes: runtime.limits.maxComputeWorkgroupStorageSize,
+        maxInvocations: runtime.limits.maxComputeInvocationsPerWorkgroup,
+        // Only when set: a hardware adapter's options stay as they were.
+        ...(isSoftwareAdapter(runtime) ? { software: true } : {}),
+      },
     };
   }
   return { ...base, target: runtime.name };

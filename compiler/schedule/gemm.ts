@@ -22,6 +22,7 @@ import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { broadcastAt } from './lower-elementwise.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 import { scheduleTensorCoreGemm } from './gemm-mma.js';
+import { ConvWindow, scheduleDirectGemm } from './gemm-direct.js';
 
 export type Target = 'cpu' | 'webgpu' | 'cuda';
 export interface TargetLimits {
@@ -29,6 +30,13 @@ export interface TargetLimits {
   maxWorkgroupStorageBytes: number;
   /** Threads per workgroup. */
   maxInvocations: number;
+  /**
+   * A software adapter (SwiftShader: a CPU behind the WebGPU API), where
+   * barriers cost a coroutine switch per invocation and caches already give
+   * the reuse workgroup memory would: GEMMs take the barrier-free register
+   * tiles of gemm-direct.ts instead of the tiled form real GPUs want.
+   */
+  software?: boolean;
 }
 export interface GemmProfile { target: Target; limits: TargetLimits }
 
@@ -140,12 +148,16 @@ export interface GemmParts {
   outIndex(problem: Expr, row: Expr, col: Expr): Expr[];
   /** Value added to the accumulator before the epilogue (conv bias). */
   bias(row: Expr): Expr | undefined;
+  /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
+  window?: ConvWindow;
 }
 
 export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
   const tensorCore = current.target === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, current) : undefined;
   if (tensorCore) return tensorCore;
+  const direct = current.target === 'webgpu' && current.limits.software ? scheduleDirectGemm(em, graph, anchor, sink, s, parts, current.limits.maxInvocations) : undefined;
+  if (direct) return direct;
   const tile = chooseTile(s, parts.tables ?? []);
   const { TM, TNT, WGN, TN, MB, KC } = tile;
   const WG = tile.WGM * WGN;
@@ -292,10 +304,11 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const a = (row: Expr, k: Expr): Expr => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32');
   const outIndex = (_problem: Expr, row: Expr, col: Expr): Expr[] => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
   const bias = (row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined);
+  const window: ConvWindow = { x: xb, w: wb, C: Cg, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw };
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
     // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
     return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
-      setup, a, outIndex, bias,
+      setup, a, outIndex, bias, window,
       packRow: (k) => em.emit(let_('xrow', 'i64', add(v('xbase'), mul(k, idx(H * W))))),
       packValue: (_j, col) => em.bufLoad(xb, add(v('xrow'), col), 'f32'),
       packRun: (group, vg) => {
@@ -307,6 +320,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
     setup,
     a,
+    window,
     // Per (kernel tap, column): the input offset within a channel plane and
     // whether it lies inside the image, so packing is a load and a select.
     tables: [{

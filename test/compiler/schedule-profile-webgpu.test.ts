@@ -1,6 +1,7 @@
 // The webgpu target's conv tiles on a real WebGPU device (Dawn/SwiftShader in
 // CI): compiled for a browser's default limits (16 KiB, 256 invocations),
-// they load and equal the reference; the CPU-shaped tiles would not fit.
+// they load and equal the reference; the CPU-shaped tiles would not fit. The
+// software profile's barrier-free kernels run there too.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
@@ -45,6 +46,20 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
     ex.dispose();
     assert.is(compare(got, want, 1e-4, 1e-4), '', fuse ? 'fused' : 'unfused');
   }
+});
+
+(rt ? test : test.skip)('software-profile (barrier-free) conv stack and matmul on WebGPU equal the reference', async () => {
+  const t = convStack();
+  const a = t.input('a', [2, 19, 30]), b = t.input('b', [2, 30, 21]);
+  t.output('m', t.op('relu', [t.op('matmul', [a, b])]));
+  const want = referenceRun(t);
+  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: { ...BROWSER, software: true } });
+  assert.ok(program.kernels.every((k) => k.ir.locals.length === 0), 'no workgroup memory');
+  const ex = await rt!.load(program);
+  await ex.setParams(t.params);
+  const got = await ex.run(t.inputs);
+  ex.dispose();
+  for (const name of ['y', 'm']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
 });
 
 test.run();

@@ -1,0 +1,105 @@
+// The software-adapter profile (TargetLimits.software: SwiftShader): conv and
+// matmul become barrier-free register-tile kernels (gemm-direct.ts) that use
+// no workgroup memory and still compute the reference result (kernel-IR
+// interpreter); the conv gradients keep the tiled form; a hardware WebGPU
+// profile is unchanged by the flag's existence.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileGraph } from '../../compiler/program.js';
+import { chooseDirectTile } from '../../compiler/schedule/gemm-direct.js';
+import { hasBarrier } from '../../compiler/kernel/ir.js';
+import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
+import { runProgram } from '../../compiler/kernel/run-program.js';
+
+const SOFTWARE = { maxWorkgroupStorageBytes: 32768, maxInvocations: 256, software: true };
+const HARDWARE = { maxWorkgroupStorageBytes: 32768, maxInvocations: 256 };
+
+interface ConvCase { c: number; o: number; h: number; w: number; k: number; stride?: number; pad?: number; dil?: number; groups?: number; n?: number }
+
+const CASES: ConvCase[] = [
+  { c: 3, o: 8, h: 19, w: 21, k: 7, stride: 2, pad: 3 },   // 7×7 stem: a loop over (channel, tap row)
+  { c: 16, o: 24, h: 10, w: 12, k: 3, pad: 1 },             // 12-wide rows: one tile per row
+  { c: 12, o: 20, h: 9, w: 7, k: 1 },                       // 1×1; 20 rows: a partial row block
+  { c: 8, o: 8, h: 11, w: 13, k: 3, stride: 2, pad: 2, dil: 2, groups: 2, n: 2 },
+  { c: 5, o: 9, h: 6, w: 37, k: 3, pad: 1 },                // 37-wide rows: three 13-wide tiles, the last partial
+  { c: 6, o: 8, h: 8, w: 8, k: 1, stride: 2 },              // strided 1×1 (a ResNet downsample)
+];
+
+function convGraph(cs: ConvCase, residual = false): TestGraph {
+  const t = new TestGraph();
+  const x = t.input('x', [cs.n ?? 1, cs.c, cs.h, cs.w]);
+  const wt = t.param('w', [cs.o, cs.c / (cs.groups ?? 1), cs.k, cs.k]);
+  const b = t.param('b', [cs.o]);
+  const y = t.op('conv2d', [x, wt, b], { stride: [cs.stride ?? 1], padding: [cs.pad ?? 0], dilation: [cs.dil ?? 1], groups: cs.groups ?? 1 });
+  t.output('y', t.op('relu', residual ? [t.op('add', [y, y])] : [y]));
+  return t;
+}
+
+function gemmKernels(program: ReturnType<typeof compileGraph>): ReturnType<typeof compileGraph>['kernels'] {
+  return program.kernels.filter((k) => /conv2d|matmul/.test(k.name));
+}
+
+test('software conv kernels have no workgroup memory or barrier and equal the reference', () => {
+  for (const cs of CASES) {
+    const t = convGraph(cs);
+    const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+    const conv = gemmKernels(program);
+    assert.ok(conv.length > 0, `case ${JSON.stringify(cs)}: no conv kernel`);
+    for (const k of conv) {
+      assert.is(k.ir.locals.length, 0, `${k.name}: workgroup memory ${k.ir.locals.map((a) => a.name).join(', ')}`);
+      assert.not.ok(hasBarrier(k.ir.body), `${k.name}: barrier`);
+      assert.ok(k.workgroupSize <= SOFTWARE.maxInvocations, `${k.name}: ${k.workgroupSize} threads`);
+    }
+    const msg = compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y, 1e-4, 1e-4);
+    assert.is(msg, '', `case ${JSON.stringify(cs)}: ${msg}`);
+  }
+});
+
+test('a fused epilogue (bias, add, relu) runs on the register tile', () => {
+  const t = convGraph(CASES[1], true);
+  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+  assert.is(program.launches.length, 1);
+  assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
+});
+
+test('software matmul (batch broadcast, ragged M and N) equals the reference', () => {
+  const t = new TestGraph();
+  const a = t.input('a', [2, 19, 30]), b = t.input('b', [1, 30, 21]);
+  t.output('y', t.op('matmul', [a, b]));
+  const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+  const [k] = gemmKernels(program);
+  assert.is(k.ir.locals.length, 0);
+  assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
+});
+
+test('software conv gradients keep the tiled schedule and equal the reference', () => {
+  const t = new TestGraph();
+  const conv = { stride: [2], padding: [1], dilation: [1], groups: 1 };
+  const g = t.input('g', [1, 4, 4, 4]);
+  t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [4, 3, 3, 3])], { ...conv, size: [8, 8] }));
+  t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [1, 3, 8, 8]), g], { ...conv, kernel: [3, 3] }));
+  const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+  assert.ok(program.kernels.every((k) => k.ir.locals.some((a) => a.name === 'panel')));
+  const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
+  for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
+});
+
+test('without the flag WebGPU keeps the tiled schedule', () => {
+  const t = convGraph(CASES[1]);
+  const hw = compileGraph(t.graph, { target: 'webgpu', limits: HARDWARE });
+  assert.ok(gemmKernels(hw).every((k) => k.ir.locals.some((a) => a.name === 'panel') && hasBarrier(k.ir.body)));
+  // The flag means nothing to the CPU profile.
+  const cpu = compileGraph(t.graph, { target: 'cpu' }), cpuSw = compileGraph(t.graph, { target: 'cpu', limits: { software: true } });
+  assert.equal(cpuSw.kernels.map((k) => k.hash), cpu.kernels.map((k) => k.hash));
+});
+
+test('direct tiles: 8 × 16 on wide rows, equal tiles on ragged rows, bounded unrolling for wide windows', () => {
+  const conv = (OW: number, KW: number) => ({ x: 0, w: 1, C: 64, H: 32, W: OW, OH: 32, OW, KH: KW, KW, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 });
+  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 256), { TM: 8, TN: 16, WG: 64 });
+  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(25, 3), 256).TN, 13);
+  assert.equal(chooseDirectTile({ problems: 1, M: 3, N: 40, K: 5 }, undefined, 32), { TM: 3, TN: 14, WG: 32 });
+  const wide = chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 49 * 3 }, conv(32, 7), 256);
+  assert.ok(wide.TM * wide.TN * 7 <= 1152, JSON.stringify(wide));
+});
+
+test.run();
