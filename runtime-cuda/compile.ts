@@ -11,6 +11,7 @@ import { debugLog } from '../runtime-cpu/debug.js';
 import { CudaCompileError, CudaUnavailable } from './errors.js';
 import { findNvcc, findNvrtc } from './find.js';
 import type { NativeCuda } from './native.js';
+import { type CompileTarget, compileTarget, parseGpuCodes, targetName } from './target.js';
 
 export interface CompilerChoice {
   /** `nvrtc 13.0 (/path)` or `nvcc 13.0 (/path)`: part of the cache key. */
@@ -18,8 +19,13 @@ export interface CompilerChoice {
   readonly kind: 'nvrtc' | 'nvcc';
   /** CUDA version, major*1000 + minor*10. */
   readonly version: number;
-  compile(source: string, cc: number): Promise<Uint8Array>;
+  /** The real architectures (sm_XX as 90) it builds cubins for; empty when it cannot say. */
+  readonly archs: readonly number[];
+  /** A cubin, or NUL-terminated PTX, for `target` (a bare capability: its cubin). */
+  compile(source: string, target: CompileTarget | number): Promise<Uint8Array>;
 }
+
+const asTarget = (t: CompileTarget | number): CompileTarget => (typeof t === 'number' ? { kind: 'cubin', arch: t } : t);
 
 /** Full IEEE f32 (no fast math) so results match the CPU runtime; C++17 for the generated helpers. */
 const OPTIONS = ['-std=c++17', '--fmad=true'];
@@ -28,6 +34,12 @@ export function nvccVersion(path: string): number | undefined {
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
   const m = (r.stdout ?? '').match(/release (\d+)\.(\d+)/);
   return m ? Number(m[1]) * 1000 + Number(m[2]) * 10 : undefined;
+}
+
+/** `nvcc --list-gpu-code` (CUDA 11.4+); empty when this nvcc cannot list them. */
+export function nvccArchs(path: string): number[] {
+  const r = spawnSync(path, ['--list-gpu-code'], { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? parseGpuCodes(r.stdout ?? '') : [];
 }
 
 /**
@@ -45,7 +57,7 @@ export function chooseCompiler(native: NativeCuda, driverVersion: number, env: N
     try {
       const lib = native.nvrtc(search.candidates);
       if (tooNew(lib.version)) notes.push(`NVRTC ${v(lib.version)} at ${lib.path} is newer than the driver (CUDA ${v(driverVersion)}): the driver is too old for its cubins; update the driver or point FUSEDET_NVRTC_DIR at NVRTC ${Math.floor(driverVersion / 1000)}.x`);
-      else return nvrtcCompiler(native, lib.path, lib.version);
+      else return nvrtcCompiler(native, lib.path, lib.version, lib.archs ?? []);
     } catch (e) {
       notes.push(`NVRTC: ${(e as Error).message}`);
     }
@@ -58,7 +70,7 @@ export function chooseCompiler(native: NativeCuda, driverVersion: number, env: N
     else if (tooNew(version)) notes.push(`nvcc ${v(version)} at ${nvcc} is newer than the driver (CUDA ${v(driverVersion)}): update the driver`);
     else {
       debugLog(1, `cuda: compiling with nvcc (${notes.join('; ') || 'no NVRTC'})`);
-      return nvccCompiler(nvcc, version);
+      return nvccCompiler(nvcc, version, nvccArchs(nvcc));
     }
   }
   throw new CudaUnavailable(`no usable CUDA compiler: ${notes.join('; ')}`);
@@ -66,12 +78,13 @@ export function chooseCompiler(native: NativeCuda, driverVersion: number, env: N
 
 const v = (x: number): string => `${Math.floor(x / 1000)}.${Math.floor((x % 1000) / 10)}`;
 
-function nvrtcCompiler(native: NativeCuda, path: string, version: number): CompilerChoice {
+function nvrtcCompiler(native: NativeCuda, path: string, version: number, archs: readonly number[]): CompilerChoice {
   return {
-    id: `nvrtc ${v(version)} (${path})`, kind: 'nvrtc', version,
-    compile: async (source, cc) => {
+    id: `nvrtc ${v(version)} (${path})`, kind: 'nvrtc', version, archs,
+    compile: async (source, to) => {
+      const target = asTarget(to);
       try {
-        return native.nvrtcCompile(source, 'fusedet.cu', [...OPTIONS, `--gpu-architecture=sm_${cc}`]).image;
+        return native.nvrtcCompile(source, 'fusedet.cu', [...OPTIONS, `--gpu-architecture=${targetName(target)}`], target.kind === 'ptx').image;
       } catch (e) {
         throw new CudaCompileError(keepFailed(source), (e as Error).message, `NVRTC ${v(version)}`);
       }
@@ -79,18 +92,21 @@ function nvrtcCompiler(native: NativeCuda, path: string, version: number): Compi
   };
 }
 
-function nvccCompiler(path: string, version: number): CompilerChoice {
+function nvccCompiler(path: string, version: number, archs: readonly number[]): CompilerChoice {
   return {
-    id: `nvcc ${v(version)} (${path})`, kind: 'nvcc', version,
-    compile: async (source, cc) => {
+    id: `nvcc ${v(version)} (${path})`, kind: 'nvcc', version, archs,
+    compile: async (source, to) => {
+      const target = asTarget(to);
       const dir = mkdtempSync(join(cacheDir(), 'nvcc-'));
       try {
-        const src = join(dir, 'fusedet.cu'), out = join(dir, 'fusedet.cubin');
+        const src = join(dir, 'fusedet.cu'), out = join(dir, `fusedet.${target.kind}`);
         writeFileSync(src, source);
-        const args = ['--cubin', `-arch=sm_${cc}`, ...OPTIONS, '-o', out, src];
+        const args = [`--${target.kind}`, `-arch=${targetName(target)}`, ...OPTIONS, '-o', out, src];
         const r = await runChild(path, args);
         if (r.code !== 0) throw new CudaCompileError(keepFailed(source), r.out, `${path} ${args.join(' ')}`);
-        return new Uint8Array(readFileSync(out));
+        const image = readFileSync(out);
+        // cuModuleLoadData reads PTX as a C string.
+        return target.kind === 'ptx' ? Uint8Array.from([...image, 0]) : new Uint8Array(image);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -126,22 +142,33 @@ function keepFailed(source: string): string {
   return path;
 }
 
-export function moduleKey(source: string, cc: number, compilerId: string): string {
-  return createHash('sha256').update(`${compilerId}\0sm_${cc}\0${OPTIONS.join(' ')}\0`).update(source).digest('hex').slice(0, 32);
+/** `arch`: a capability (its cubin) or a target name (`sm_90`, `compute_90`). */
+export function moduleKey(source: string, arch: number | string, compilerId: string): string {
+  const name = typeof arch === 'number' ? `sm_${arch}` : arch;
+  return createHash('sha256').update(`${compilerId}\0${name}\0${OPTIONS.join(' ')}\0`).update(source).digest('hex').slice(0, 32);
 }
 
-export interface CompiledModule { readonly image: Uint8Array; readonly cached: boolean; readonly seconds: number; readonly path: string }
+export interface CompiledModule {
+  readonly image: Uint8Array;
+  readonly cached: boolean;
+  readonly seconds: number;
+  readonly path: string;
+  readonly target: CompileTarget;
+}
 
-/** The cubin for `source` on this GPU, from the disk cache or compiled now. */
+/** The cubin (or PTX, for a GPU newer than the compiler) for `source` on this GPU, from the disk cache or compiled now. */
 export async function compileCached(source: string, cc: number, compiler: CompilerChoice): Promise<CompiledModule> {
   const t0 = performance.now();
-  const path = join(cacheDir(), `${moduleKey(source, cc, compiler.id)}.cubin`);
-  if (existsSync(path)) return { image: new Uint8Array(readFileSync(path)), cached: true, seconds: (performance.now() - t0) / 1000, path };
-  const image = await compiler.compile(source, cc);
+  const target = compileTarget(cc, compiler.archs, compiler.id);
+  const name = targetName(target);
+  const path = join(cacheDir(), `${moduleKey(source, name, compiler.id)}.${target.kind}`);
+  if (existsSync(path)) return { image: new Uint8Array(readFileSync(path)), cached: true, seconds: (performance.now() - t0) / 1000, path, target };
+  if (target.kind === 'ptx') debugLog(1, `cuda: ${compiler.id} does not build sm_${cc}: compiling PTX for ${name}, which the driver compiles for this GPU at load`);
+  const image = await compiler.compile(source, target);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, image);
   renameSync(tmp, path);
-  return { image, cached: false, seconds: (performance.now() - t0) / 1000, path };
+  return { image, cached: false, seconds: (performance.now() - t0) / 1000, path, target };
 }
 
 /** Removes a cached cubin the driver refused, so the next request compiles it again. */

@@ -6,6 +6,7 @@ import { CompilerChoice, chooseCompiler } from './compile.js';
 import { CudaUnavailable } from './errors.js';
 import { LIBCUDA_PATHS } from './find.js';
 import { DeviceInfo, NativeCuda, nativeCudaFailure, tryNativeCuda } from './native.js';
+import { compileTarget, targetName } from './target.js';
 
 /** sm_70 (Volta): the oldest GPU the generated kernels are written for (independent thread scheduling, __shfl_*_sync). */
 export const MIN_COMPUTE_CAPABILITY = 70;
@@ -40,9 +41,11 @@ export function openCuda(): CudaDevice {
     throw new CudaUnavailable((e as Error).message);
   }
   const compiler = opened?.compiler ?? chooseCompiler(native, info.driverVersion);
+  // A GPU older than anything the compiler builds is refused now, so --runtime auto moves on.
+  const target = compileTarget(info.cc, compiler.archs, compiler.id);
   opened = { native, info, compiler };
   debugLog(1, `cuda: ${info.name} (sm_${info.cc}, ${info.multiprocessors} SMs, ${(info.totalBytes / 2 ** 30).toFixed(1)} GiB), ` +
-    `driver CUDA ${cudaVersion(info.driverVersion)} (${info.libcuda}), compiler ${compiler.id}`);
+    `driver CUDA ${cudaVersion(info.driverVersion)} (${info.libcuda}), compiler ${compiler.id} (${targetName(target)})`);
   return opened;
 }
 

@@ -32,9 +32,9 @@ export interface NativeCuda {
   /** Loads libcuda (loader path, then `paths`), initialises it, opens device `index` if its compute capability is >= minCC. */
   open(paths: readonly string[], index: number, minCC: number): DeviceInfo;
   /** Loads NVRTC from the first path that works (its builtins first). */
-  nvrtc(paths: readonly string[]): { path: string; version: number };
-  /** Compiles one translation unit to a cubin. */
-  nvrtcCompile(source: string, fileName: string, options: readonly string[]): { image: Uint8Array; log: string };
+  nvrtc(paths: readonly string[]): { path: string; version: number; archs?: number[] };
+  /** Compiles one translation unit to a cubin, or to NUL-terminated PTX when `ptx`. */
+  nvrtcCompile(source: string, fileName: string, options: readonly string[], ptx?: boolean): { image: Uint8Array; log: string };
   loadModule(image: Uint8Array, names: readonly string[]): CudaModule;
   registers(module: CudaModule): number[];
   /** A zeroed device allocation. */

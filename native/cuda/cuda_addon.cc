@@ -213,7 +213,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// nvrtc(paths) -> { path, version: major*1000 + minor*10 }
+// nvrtc(paths) -> { path, version: major*1000 + minor*10, archs: number[] (sm_XX it can build; empty if unknown) }
 Napi::Value LoadNvrtcFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = state();
@@ -226,11 +226,20 @@ Napi::Value LoadNvrtcFn(const Napi::CallbackInfo& info) {
   s.nvrtc->nvrtcVersion(&major, &minor);
   Napi::Object out = Napi::Object::New(env);
   out.Set("path", s.nvrtc->path);
+  std::vector<int> archs;
+  int count = 0;
+  if (s.nvrtc->nvrtcGetNumSupportedArchs && s.nvrtc->nvrtcGetSupportedArchs && s.nvrtc->nvrtcGetNumSupportedArchs(&count) == 0 && count > 0) {
+    archs.resize(static_cast<size_t>(count));
+    if (s.nvrtc->nvrtcGetSupportedArchs(archs.data()) != 0) archs.clear();
+  }
+  Napi::Array list = Napi::Array::New(env, archs.size());
+  for (size_t i = 0; i < archs.size(); i++) list.Set(static_cast<uint32_t>(i), archs[i]);
+  out.Set("archs", list);
   out.Set("version", major * 1000 + minor * 10);
   return out;
 }
 
-// nvrtcCompile(source, fileName, options) -> { image: Buffer (cubin), log }
+// nvrtcCompile(source, fileName, options, ptx?) -> { image: Buffer (cubin, or NUL-terminated PTX when ptx), log }
 Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Nvrtc* n = state().nvrtc;
@@ -251,6 +260,17 @@ Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
   while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
   if (r != 0) throw Napi::Error::New(env, std::string("NVRTC could not compile ") + file + " (" + n->nvrtcGetErrorString(r) + "):\n" + log);
   size_t size = 0;
+  if (info.Length() > 3 && info[3].ToBoolean()) {
+    r = n->nvrtcGetPTXSize(prog, &size);
+    if (r != 0 || size == 0) throw Napi::Error::New(env, "NVRTC produced no PTX for " + file);
+    auto ptx = Napi::Buffer<char>::New(env, size);
+    r = n->nvrtcGetPTX(prog, ptx.Data());
+    if (r != 0) throw Napi::Error::New(env, std::string("nvrtcGetPTX: ") + n->nvrtcGetErrorString(r));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("image", ptx);
+    out.Set("log", log);
+    return out;
+  }
   r = n->nvrtcGetCUBINSize(prog, &size);
   if (r != 0 || size == 0) throw Napi::Error::New(env, "NVRTC produced no cubin for " + file + " (pass a real --gpu-architecture=sm_XX)");
   auto image = Napi::Buffer<char>::New(env, size);

@@ -148,6 +148,11 @@ Nvrtc* loadNvrtc(const std::vector<std::string>& paths, std::string* why) {
     bind(handle, &n->nvrtcGetProgramLog, {"nvrtcGetProgramLog"}, &missing);
     bind(handle, &n->nvrtcGetCUBINSize, {"nvrtcGetCUBINSize"}, &missing);
     bind(handle, &n->nvrtcGetCUBIN, {"nvrtcGetCUBIN"}, &missing);
+    bind(handle, &n->nvrtcGetPTXSize, {"nvrtcGetPTXSize"}, &missing);
+    bind(handle, &n->nvrtcGetPTX, {"nvrtcGetPTX"}, &missing);
+    std::string optional;
+    bind(handle, &n->nvrtcGetNumSupportedArchs, {"nvrtcGetNumSupportedArchs"}, &optional);
+    bind(handle, &n->nvrtcGetSupportedArchs, {"nvrtcGetSupportedArchs"}, &optional);
     if (missing.empty()) return n;
     errors.push_back(p + ": too old (lacks " + missing + "; NVRTC 11.1 or newer is needed)");
     dlclose(handle);

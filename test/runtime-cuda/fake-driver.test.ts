@@ -15,6 +15,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nvccArchs } from '../../runtime-cuda/compile.js';
+import { findNvcc } from '../../runtime-cuda/find.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const source = join(root, 'test/runtime-cuda/fake-libcuda.cc');
@@ -68,6 +70,12 @@ fake('open: every symbol binds (graphs included); no usable GPU and a GPU below 
   assert.match(none.error, /^cuInit failed: CUDA_ERROR_NO_DEVICE \(fake driver\) \(driver libcuda\.so\.1, CUDA 13\.0\): no usable NVIDIA GPU/);
   const viaRuntime = JSON.parse(child(`import { probeCuda } from './dist/runtime-cuda/device.js'; console.log(JSON.stringify(probeCuda()));`, { FAKE_CUDA_CC: '61' }).out);
   assert.is(viaRuntime, "Fake GPU has compute capability 6.1; fusedet's CUDA runtime needs 7.0 or newer");
+  // sm_70 passes the minimum, but CUDA 13's compilers no longer build for it.
+  const nvcc = findNvcc();
+  if (nvcc && !nvccArchs(nvcc).includes(70)) {
+    const volta = JSON.parse(child(`import { probeCuda } from './dist/runtime-cuda/device.js'; console.log(JSON.stringify(probeCuda()));`, { FAKE_CUDA_CC: '70', FUSEDET_NVRTC_DIR: dir }).out);
+    assert.match(volta, /^nvcc \d+\.\d+ \(.*\) cannot build for this GPU \(compute capability 7\.0; it builds sm_75 to sm_\d+\): point FUSEDET_NVRTC_DIR or FUSEDET_NVCC at an older CUDA toolkit/);
+  }
 });
 
 fake('bad input on the device: out of memory names sizes; a refused launch names kernel, grid and block and resets nothing; a fault resets the context and a reload works; a hang times out, nothing is queued behind it and the process still exits', () => {
@@ -166,7 +174,7 @@ fake('the graph entry points: capture records without running; replay runs once;
 const runtime = (n: number) => `
   import { CudaRuntime } from './dist/runtime-cuda/runtime.js';
   import { openCuda } from './dist/runtime-cuda/device.js';
-  const compiler = { id: 'fake 1.0', kind: 'nvcc', version: 13000, compile: async (src) => new TextEncoder().encode(src) };
+  const compiler = { id: 'fake 1.0', kind: 'nvcc', version: 13000, archs: [], compile: async (src) => new TextEncoder().encode(src) };
   const rt = new CudaRuntime(() => '// fake kernels', () => ({ ...openCuda(), compiler }));
   const ir = (name) => ({ name, bufs: [], nargs: 1, workgroupSize: 32, locals: [], regs: [], body: [] });
   const program = {
@@ -235,6 +243,20 @@ fake('a cached cubin the driver refuses is compiled again (FUSEDET_DEBUG=1 says 
   assert.is(m.y, 2);
   assert.is(m.stats.compiled, 1);
   assert.match(r.err, /cuda: the cached cubin .*\.cubin was refused \(cuModuleLoadData refused the compiled kernels \(fake: not a cubin\): CUDA_ERROR_INVALID_IMAGE \(fake driver\)\); compiling again/);
+});
+
+fake('a GPU newer than the compiler gets PTX for the newest architecture the compiler knows, loaded as is (the driver compiles it)', () => {
+  const r = child(`${runtime(2)}
+    const seen = [];
+    compiler.archs = [75, 80, 90];
+    const compile = compiler.compile;
+    compiler.compile = async (src, target) => { seen.push(target); return compile(src, target); };
+    const exe = await rt.load(program);
+    console.log(JSON.stringify({ seen, y: (await exe.run({})).y.data[0] }));`, { FAKE_CUDA_CC: '100', FUSEDET_DEBUG: '1', FUSEDET_CACHE_DIR: mkdtempSync(join(dir, 'ptx-')) });
+  const m = JSON.parse(r.out);
+  assert.equal(m.seen, [{ kind: 'ptx', arch: 90 }]);
+  assert.is(m.y, 2);
+  assert.match(r.err, /cuda: fake 1\.0 does not build sm_100: compiling PTX for compute_90, which the driver compiles for this GPU at load/);
 });
 
 test('cleanup', () => { rmSync(dir, { recursive: true, force: true }); });

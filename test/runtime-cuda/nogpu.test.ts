@@ -166,7 +166,7 @@ test('the real addon reports a FUSEDET_NVRTC_DIR file that is not a library', ()
   }
 });
 
-(haveNvcc ? test : test.skip)('without NVRTC, nvcc compiles a cubin for sm_90; the second request is a disk-cache hit; a newer nvcc than the driver is refused', async () => {
+(haveNvcc ? test : test.skip)('without NVRTC, nvcc compiles a cubin for sm_90; the second request is a disk-cache hit; a GPU newer than nvcc gets PTX, an older one a refusal; a newer nvcc than the driver is refused', async () => {
   const cache = mkdtempSync(join(tmpdir(), 'fusedet-cuda-cache-'));
   const saved = process.env.FUSEDET_CACHE_DIR;
   process.env.FUSEDET_CACHE_DIR = cache;
@@ -182,6 +182,21 @@ test('the real addon reports a FUSEDET_NVRTC_DIR file that is not a library', ()
     const second = await compileCached(src, 90, compiler);
     assert.ok(second.cached);
     assert.equal(second.image, first.image);
+    assert.ok(compiler.archs.includes(90), `nvcc --list-gpu-code: ${compiler.archs.join(' ')}`);
+    // A GPU newer than this nvcc: PTX for the newest architecture it knows, NUL-terminated for cuModuleLoadData.
+    const future = await compileCached(src, 990, compiler);
+    const newest = Math.max(...compiler.archs);
+    assert.equal(future.target, { kind: 'ptx', arch: newest });
+    assert.match(future.path, /\.ptx$/);
+    const text = new TextDecoder().decode(future.image);
+    assert.match(text, new RegExp(`\\.target sm_${newest}`));
+    assert.is(future.image[future.image.length - 1], 0);
+    // A GPU older than every architecture it builds (sm_70 for CUDA 13).
+    if (!compiler.archs.includes(70)) {
+      let old: Error | undefined;
+      try { await compileCached(src, 70, compiler); } catch (e) { old = e as Error; }
+      assert.match(old?.message ?? '', /^the CUDA runtime is not available: nvcc \d+\.\d+ \(.*\) cannot build for this GPU \(compute capability 7\.0; it builds sm_\d+ to sm_\d+\)/);
+    }
     let err: Error | undefined;
     try { chooseCompiler(fakeNative(), 11080, env); } catch (e) { err = e as Error; }
     assert.match(err?.message ?? '', /nvcc \d+\.\d+ at .* is newer than the driver \(CUDA 11\.8\): update the driver/);

@@ -20,7 +20,7 @@ const native = tryNativeCuda();
 const found = native !== undefined && search.candidates.length > 0;
 if (!found) console.log(`SKIP NVRTC compile: no libnvrtc.so* (searched: ${search.searched.join(', ')}; set FUSEDET_NVRTC_DIR)`);
 
-(found ? test : test.skip)('NVRTC is chosen and compiles the tiny DeFCN forward to an sm_90 cubin; errors carry its log', async () => {
+(found ? test : test.skip)('NVRTC is chosen and compiles the tiny DeFCN forward to an sm_90 cubin; errors carry its log; it lists its architectures and emits PTX', async () => {
   const compiler = chooseCompiler(native!, 13000 + 990);
   assert.is(compiler.kind, 'nvrtc');
   const { program, diagnostics } = checkFiles(['models/defcn.fd']);
@@ -32,6 +32,11 @@ if (!found) console.log(`SKIP NVRTC compile: no libnvrtc.so* (searched: ${search
   try { await compiler.compile('extern "C" __global__ void k() { undeclared(); }', 90); } catch (e) { err = e as Error; }
   assert.is(err?.name, 'CudaCompileError');
   assert.match(err!.message, /NVRTC \d+\.\d+ rejected generated CUDA kernels in .*\.cu\n[\s\S]*identifier "undeclared" is undefined/);
+  // The architectures it lists (NVRTC 11.2+), and PTX for a GPU newer than all of them.
+  assert.ok(compiler.archs.includes(90), compiler.archs.join(' '));
+  const ptx = await compiler.compile('extern "C" __global__ void k(float* b) { b[threadIdx.x] = 1.0f; }', { kind: 'ptx', arch: 90 });
+  assert.match(new TextDecoder().decode(ptx), /\.target sm_90/);
+  assert.is(ptx[ptx.length - 1], 0, 'NUL-terminated for cuModuleLoadData');
 });
 
 test.run();
