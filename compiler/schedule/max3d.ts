@@ -28,6 +28,7 @@ import {
 import { Emitter, Lowering } from './emit.js';
 import { currentTarget } from './gemm.js';
 import { bilinearTap } from './lower-gather.js';
+import { scheduleMax3dStream } from './max3d-stream.js';
 import { Scheduled, finish } from './pointwise.js';
 
 // Tile bounds on GPU targets: a level smaller than a tile gets a tile of its
@@ -39,6 +40,9 @@ const GPU_TILE = { th: 16, tw: 32 };
 // with barriers as a coroutine, and the switches at each barrier dominated
 // (fused vs unfused at 16 channels, P3 32×32: 0.25× with 128 threads, 1.4×
 // with 32, 2–4× with 8). A real GPU would rather have a warp's worth (32).
+// On WebGPU the forward itself avoids barriers altogether (max3d-stream.ts:
+// at C 32, P3 32×48 its kernel took ~0.65× the time of these tiles); the
+// arg-max keeps the tiles.
 const GPU_WG = 8;
 // CUDA: a block of 128 threads (four warps) per 16×32 tile; each thread takes
 // one pixel at a time so a warp's loads of a row are adjacent (coalesced).
@@ -142,7 +146,8 @@ function fitTiles(sizes: readonly (readonly number[])[], TH: number, TW: number,
   }
 }
 
-export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  if (currentTarget() === 'webgpu') return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
   return build(graph, nodes, anchorId, lowerings, false);
 }
 

@@ -1,0 +1,134 @@
+// max3d forward without workgroup memory or barriers, for WebGPU. On
+// SwiftShader every invocation of a kernel with a barrier runs as a
+// coroutine, and the switches and workgroup-memory traffic of the tiled
+// schedule (max3d.ts) cost more than the loads they save. Here each thread
+// owns V adjacent output columns of a strip of rows of one plane and walks
+// down the strip: per row it takes the max over the frames at the V + φ - 1
+// columns its window needs (neighbours sampled bilinearly, column taps
+// computed once per thread, row taps once per row), then the φ-wide max
+// along the row, and keeps the last φ - 1 row maxima in registers for the
+// φ-tall max down the columns. Threads are independent, so a level starts at
+// any thread, not at a workgroup boundary.
+import { Graph } from '../graph.js';
+import { Expr, Stmt } from '../kernel/ir.js';
+import { intAttr } from '../ops/attrs.js';
+import { neighbourLevels } from '../ops/max3d.js';
+import {
+  add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, load, lt, min, mod, mul, sel, set, store, sub, v,
+} from '../kernel/build.js';
+import { Emitter, Lowering } from './emit.js';
+import { bilinearTap } from './lower-gather.js';
+import { Scheduled, finish } from './pointwise.js';
+
+/** Output columns per thread: the window's φ - 1 extra columns are shared by V outputs. */
+const V = 4;
+/** Output rows per thread: the φ - 1 extra rows at the top are shared by a strip of this many. */
+const STRIP = 16;
+const WG = 64;
+
+/** m = v when v is larger or a NaN (the reference's rule: a NaN wins). */
+function maxOf(a: Expr, b: Expr): Expr { return sel(bin('or', bin('gt', b, a), bin('ne', b, b)), b, a); }
+
+export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
+  const r = (phi - 1) / 2;
+  const L = node.inputs.length;
+  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
+  const levels: { hi: number; body: Stmt[] }[] = [];
+  let offset = 0;
+  for (let l = 0; l < L; l++) {
+    const [B, C, H, W] = em.shape(node.inputs[l]);
+    const n = Math.min(STRIP, H);
+    const cols = Math.ceil(W / V), strips = Math.ceil(H / n);
+    const lo = offset;
+    offset += B * C * cols * strips;
+    const frames = neighbourLevels(l, L, tau);
+    const body = em.block(() => {
+      const t = em.bind(sub(v('t'), idx(lo)), 'tl');
+      const plane = em.bind(div(t, idx(cols * strips)), 'plane');
+      const y0 = em.bind(mul(mod(div(t, idx(cols)), idx(strips)), idx(n)), 'y0');
+      const x0 = em.bind(mul(mod(t, idx(cols)), idx(V)), 'x0');
+      // Flat offsets by hand (plane base, then a row base per row): SwiftShader's code generator does not
+      // share the index arithmetic of the loads by itself.
+      const bufOf = new Map(frames.map((k) => [k, em.buf(node.inputs[k], 'r')]));
+      const planeBase = new Map(frames.map((k) => {
+        const [, , Hk, Wk] = em.shape(node.inputs[k]);
+        return [k, em.bind(mul(plane, idx(Hk * Wk)), 'pb')];
+      }));
+      // The V + φ - 1 input columns: bounds and, per neighbour frame, bilinear taps.
+      const colAt = Array.from({ length: V + 2 * r }, (_, j) => {
+        const x = em.bind(add(x0, idx(j - r)), 'cx');
+        const inside = em.bind(inRange(x, W), 'cin');
+        const taps = new Map<number, ReturnType<typeof bilinearTap>>();
+        for (const k of frames) if (k !== l) taps.set(k, bilinearTap(em, x, em.shape(node.inputs[k])[3], W));
+        return { x, inside, taps };
+      });
+      const hist = Array.from({ length: phi - 1 }, (_, i) => Array.from({ length: V }, (_, j) => {
+        const name = em.fresh(`h${i}`);
+        em.emit(let_(name, 'f32', f32(-Infinity)));
+        return name;
+      }));
+      const rows = em.bind(min(idx(n), sub(idx(H), y0)), 'rows');
+      const i = em.fresh('i');
+      em.emit(for_(i, idx(0), add(rows, idx(2 * r)), em.block(() => {
+        const y = em.bind(add(y0, sub(v(i), idx(r))), 'y');
+        const lv = colAt.map(() => {
+          const name = em.fresh('lv');
+          em.emit(let_(name, 'f32', f32(-Infinity)));
+          return name;
+        });
+        em.emit(if_(inRange(y, H), em.block(() => {
+          const rowTaps = new Map<number, { w0: Expr; w1: Expr; r0: Expr; r1: Expr }>();
+          const selfRow = em.bind(add(planeBase.get(l)!, mul(y, idx(W))), 'rb');
+          for (const k of frames) {
+            if (k === l) continue;
+            const [, , Hk, Wk] = em.shape(node.inputs[k]);
+            const t = bilinearTap(em, y, Hk, H);
+            const base = planeBase.get(k)!;
+            rowTaps.set(k, { w0: t.w0, w1: t.w1, r0: em.bind(add(base, mul(t.i0, idx(Wk))), 'rb'), r1: em.bind(add(base, mul(t.i1, idx(Wk))), 'rb') });
+          }
+          colAt.forEach((col, j) => {
+            em.emit(if_(col.inside, em.block(() => {
+              for (const k of frames) {
+                const buf = bufOf.get(k)!;
+                if (k === l) { em.emit(set(lv[j], maxOf(v(lv[j], 'f32'), em.bind(load(buf, add(selfRow, col.x), 'f32'))))); continue; }
+                const ty = rowTaps.get(k)!, tx = col.taps.get(k)!;
+                const at = (row: Expr, cc: Expr): Expr => load(buf, add(row, cc), 'f32');
+                const top = bin('add', bin('mul', tx.w0, at(ty.r0, tx.i0)), bin('mul', tx.w1, at(ty.r0, tx.i1)));
+                const bot = bin('add', bin('mul', tx.w0, at(ty.r1, tx.i0)), bin('mul', tx.w1, at(ty.r1, tx.i1)));
+                em.emit(set(lv[j], maxOf(v(lv[j], 'f32'), em.bind(bin('add', bin('mul', ty.w0, top), bin('mul', ty.w1, bot))))));
+              }
+            })));
+          });
+        })));
+        // The φ-wide max along the row, then the φ-tall max with the rows kept from before.
+        const across = Array.from({ length: V }, (_, j) => {
+          let m: Expr = v(lv[j], 'f32');
+          for (let d = 1; d < phi; d++) m = em.bind(maxOf(m, v(lv[j + d], 'f32')));
+          return m;
+        });
+        const oy = em.bind(sub(y, idx(r)), 'oy');
+        em.emit(if_(and(bin('ge', v(i), idx(2 * r)), lt(oy, idx(H))), em.block(() => {
+          for (let j = 0; j < V; j++) {
+            let m: Expr = across[j];
+            for (const h of hist) m = em.bind(maxOf(v(h[j], 'f32'), m));
+            const ox = add(x0, idx(j));
+            const st = store(outBufs[l], add(mul(plane, idx(H * W)), add(mul(oy, idx(W)), ox)), m);
+            em.emit(W % V === 0 ? st : if_(lt(ox, idx(W)), [st]));
+          }
+        })));
+        for (let h = 0; h < hist.length; h++) for (let j = 0; j < V; j++) em.emit(set(hist[h][j], h + 1 < hist.length ? v(hist[h + 1][j], 'f32') : across[j]));
+      })));
+    });
+    levels.push({ hi: offset, body });
+  }
+  let chain: Stmt[] = [];
+  for (let l = L - 1; l >= 0; l--) chain = [if_(lt(v('t'), idx(levels[l].hi)), levels[l].body, chain)];
+  const body = em.block(() => {
+    em.emit(let_('t', 'i64', add(mul(gid, idx(WG)), lid)));
+    for (const s of chain) em.emit(s);
+  });
+  return finish(em, body, WG, [], Math.ceil(offset / WG));
+}
