@@ -12,7 +12,7 @@
     },
     {
       "target_name": "fusedet_cuda",
-      "sources": ["native/cuda/cuda_addon.cc", "native/cuda/cuda_launch.cc", "native/cuda/cuda_load.cc"],
+      "sources": ["native/cuda/cuda_addon.cc", "native/cuda/cuda_launch.cc", "native/cuda/cuda_load.cc", "native/cuda/cuda_nvrtc.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

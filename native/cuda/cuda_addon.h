@@ -1,8 +1,8 @@
-// What the two halves of fusedet_cuda.node share: the process's one device
-// state (driver, primary context, stream), modules, and the checked-call
+// What the parts of fusedet_cuda.node share: the process's one device state
+// (driver, NVRTC, primary context, stream), modules, and the checked-call
 // helpers that turn driver errors into JavaScript errors. cuda_addon.cc
-// opens the device and manages memory; cuda_launch.cc runs launch lists,
-// plainly or as a CUDA graph.
+// opens the device and manages memory; cuda_nvrtc.cc compiles; cuda_launch.cc
+// runs launch lists, plainly or as a CUDA graph.
 #pragma once
 #include <napi.h>
 
@@ -69,6 +69,11 @@ uint8_t* viewData(const Napi::Env& env, const Napi::Value& v, size_t* bytes);
 void queueUploads(const Napi::Env& env, const Napi::Value& list, const std::string& label);
 void queueDownloads(const Napi::Env& env, const Napi::Value& list, const std::string& label, const std::string& afterKernels = "");
 
+/** The strings of a JavaScript array (anything else: none). */
+std::vector<std::string> strings(const Napi::Value& v);
+
+/** nvrtc, nvrtcCompile (cuda_nvrtc.cc). */
+void registerNvrtcFunctions(Napi::Env env, Napi::Object exports);
 /** run, captureGraph, runGraph, destroyGraph (cuda_launch.cc). */
 void registerLaunchFunctions(Napi::Env env, Napi::Object exports);
 
