@@ -4,14 +4,14 @@
 // the plain GEMM (gemm.ts), fed by the same GemmParts.
 //
 // A workgroup of 4 warps owns a 64 × 64 output block (rows = M, columns =
-// N), each warp a 32 × 32 quarter: 2 × 4 mma tiles of 16 × 8, 32 f32
-// accumulators per lane. K goes in chunks of 32 staged through workgroup
+// N; 32 × 128 when M ≤ 32), each warp a 32 × 32 part: 2 × 4 mma tiles of
+// 16 × 8, 32 f32 accumulators per lane. K goes in chunks of 32 staged through workgroup
 // memory: the A tile (64 rows × 32 k, weights) and the B panel (32 k × 64
 // columns, im2col through packRow/packValue) are packed by all 128 threads,
 // consecutive threads on consecutive addresses (coalesced; float4 where K or
 // N is a multiple of 4 and the source is unit-stride), then each warp
 // loads its fragments from them and issues its mmas. Row strides are padded
-// (36 and 72 floats) so the TF32 fragment reads hit 32 distinct banks.
+// (36 and TN + 8 floats) so the TF32 fragment reads hit 32 distinct banks.
 // Sized for H100-class parts by reasoning, not measurement: no GPU was
 // available when it was written.
 //
@@ -64,14 +64,23 @@ export function tensorCoreShape(): MmaShape | undefined {
   return math === 'tf32' ? 'm16n8k8.tf32' : 'm16n8k16.bf16';
 }
 
-const MB = 64, TN = 64, KC = 32;
-const WARPS_N = 2, WARP_M = 32, WARP_N = 32, MT = WARP_M / 16, NT = WARP_N / 8;
-const WG = (MB / WARP_M) * WARPS_N * WARP;
-const AS = KC + 4, BS = TN + 8; // padded row strides of the A tile and B panel
+const KC = 32, WARP_M = 32, WARP_N = 32, MT = WARP_M / 16, NT = WARP_N / 8;
+const AS = KC + 4; // padded row stride of the A tile (the B panel's is TN + 8)
+
+/** A block of MB × TN outputs, warps tiling it WARPS_M × WARPS_N with 32 × 32 each. */
+export interface MmaTile { MB: number; TN: number; WARPS_N: number; WG: number; BS: number }
+const tileOf = (warpsM: number, warpsN: number): MmaTile =>
+  ({ MB: warpsM * WARP_M, TN: warpsN * WARP_N, WARPS_N: warpsN, WG: warpsM * warpsN * WARP, BS: warpsN * WARP_N + 8 });
 
 type Table = NonNullable<GemmParts['tables']>[number];
-const tableBytes = (tables: readonly Table[]): number =>
-  tables.reduce((n, tab) => n + tab.arrays.reduce((m, a) => m + tab.size(TN) * (a.t === 'i64' ? 8 : 1), 0), 0);
+const storageBytes = (t: MmaTile, tables: readonly Table[]): number =>
+  (t.MB * AS + KC * t.BS) * 4 + tables.reduce((n, tab) => n + tab.arrays.reduce((m, a) => m + tab.size(t.TN) * (a.t === 'i64' ? 8 : 1), 0), 0);
+
+/** 64 × 64 (2 × 2 warps); a GEMM of at most 32 rows (a head's few output channels) 32 × 128 (1 × 4), where it fits. */
+export function chooseMmaTile(M: number, tables: readonly Table[], limits: GemmProfile['limits']): MmaTile | undefined {
+  const candidates = M <= WARP_M ? [tileOf(1, 4), tileOf(2, 2)] : [tileOf(2, 2)];
+  return candidates.find((t) => storageBytes(t, tables) <= limits.maxWorkgroupStorageBytes && t.WG <= limits.maxInvocations);
+}
 
 /** Row or column of fragment element i as an expression of the lane's group g and thread-in-group t (the layouts are affine in both). */
 function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: Expr): [Expr, Expr] {
@@ -84,7 +93,9 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
   const shape = tensorCoreShape();
   if (!shape || profile.target !== 'cuda') return undefined;
   const tables = parts.tables ?? [];
-  if ((MB * AS + KC * BS) * 4 + tableBytes(tables) > profile.limits.maxWorkgroupStorageBytes || WG > profile.limits.maxInvocations) return undefined;
+  const tile = chooseMmaTile(s.M, tables, profile.limits);
+  if (!tile) return undefined;
+  const { MB, TN, WARPS_N, WG, BS } = tile;
   const sh = MMA_SHAPES[shape];
   const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN), chunks = Math.ceil(s.K / KC);
   const sinkValue = graph.nodes[sink].outputs[0];
@@ -157,7 +168,7 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
       })));
       em.emit(barrier);
       prelude();
-      em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape), true));
+      em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape, BS), true));
       em.emit(barrier);
     });
     em.emit(for_('c', idx(0), idx(chunks), chunk));
@@ -191,7 +202,7 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
 }
 
 /** One k step of KS: the warp's A fragments (MT of them), B fragments (NT), then MT × NT mmas. */
-function mmaStep(shape: MmaShape): Stmt[] {
+function mmaStep(shape: MmaShape, BS: number): Stmt[] {
   const sh = MMA_SHAPES[shape];
   const g = v('lg'), t = v('lt'), kb = mul(v('ks'), idx(sh.k));
   const aLoads: Stmt[] = [], bLoads: Stmt[] = [];

@@ -22,7 +22,9 @@ import { renderCuda } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
 import { roundBf16, roundTf32 } from '../../compiler/kernel/interpret.js';
 import { hasWarpCollective } from '../../compiler/kernel/ir.js';
-import { withCudaMath, CudaMath, cudaMathFromEnv } from '../../compiler/schedule/gemm-mma.js';
+import { chooseMmaTile, withCudaMath, CudaMath, cudaMathFromEnv } from '../../compiler/schedule/gemm-mma.js';
+import { DEFAULT_LIMITS } from '../../compiler/schedule/gemm.js';
+import { idx } from '../../compiler/kernel/build.js';
 import { TestGraph, compare, compileAndRun, pick, referenceRun } from './kernel/graphs.js';
 
 const mmaKernels = (p: Program): number => p.kernels.filter((k) => JSON.stringify(k.ir.body).includes('"k":"mma"')).length;
@@ -112,6 +114,17 @@ test('with K and N multiples of 4 the A and B packing read float4s (CUDA renderi
   const odd = new TestGraph();
   odd.output('y', odd.op('matmul', [odd.input('a', [19, 41]), odd.input('b', [41, 37])]));
   assert.not.match(renderCuda(withCudaMath({ math: 'tf32' }, () => compileAndRun(odd, { fuse: true, target: 'cuda' }).program)), /float4/);
+});
+
+test('tile: 32 × 128 for GEMMs of at most 32 rows, 64 × 64 otherwise or where the taps tables would not fit', () => {
+  const taps = (n: number) => [
+    { size: (TN: number) => n * TN, arrays: [{ name: 'koff', t: 'i64' as const }, { name: 'kok', t: 'bool' as const }], values: () => [idx(0), idx(0)] },
+  ];
+  const lim = DEFAULT_LIMITS.cuda;
+  assert.equal([chooseMmaTile(9, [], lim)?.MB, chooseMmaTile(9, [], lim)?.TN, chooseMmaTile(9, [], lim)?.WG], [32, 128, 128]);
+  assert.equal([chooseMmaTile(33, taps(9), lim)?.MB, chooseMmaTile(33, taps(9), lim)?.TN], [64, 64]);
+  assert.is(chooseMmaTile(16, taps(49), lim)?.TN, 64, '7×7 taps for 128 columns exceed 48 KiB');
+  assert.is(chooseMmaTile(16, taps(49), { ...lim, maxWorkgroupStorageBytes: 16384 }), undefined, 'nothing fits: decline');
 });
 
 test('conv2d on raw inputs within the derived TF32 and BF16 bounds', () => {
