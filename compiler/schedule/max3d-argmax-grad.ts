@@ -33,27 +33,34 @@ const LOCAL_FLOATS = 4096;
 
 /**
  * Positions of a size-outSize bilinear resize (from inSize) whose taps can
- * read input row q: within [start(q), start(q) + count), start(q) =
- * max(0, trunc((q - 1)·outSize / inSize) - 1). The weight test in the kernel
- * drops the extra ones; count is measured here over every q, with a row of
- * slack for f32 rounding of the source coordinate.
+ * read input row q: within [start(q), start(q) + count). A position y reads
+ * q only if its first tap i0(y) >= q - 1, i.e. y >= (q - 1/2)·outSize/inSize
+ * - 1/2: start(q) is that bound's ceiling, in integers. The kernel computes
+ * the taps in f32, which can floor one lower where the source coordinate is
+ * exactly an integer: where that happens for these sizes, one row of slack.
+ * count is measured here over every q; the weight test in the kernel drops
+ * positions that do not read q.
  */
-function readerSpan(inSize: number, outSize: number): { start: (q: number) => number; count: number } {
-  const start = (q: number): number => Math.max(0, Math.trunc(((q - 1) * outSize) / inSize) - 1);
+function readerSpan(inSize: number, outSize: number): { start: (q: number) => number; slack: number; count: number } {
+  let slack = 0;
+  for (let y = 0; y < outSize; y++) if ((((2 * y + 1) * inSize - outSize) % (2 * outSize)) === 0) slack = 1;
+  const start = (q: number): number => Math.max(0, Math.trunc(((2 * q - 1) * outSize + inSize - 1) / (2 * inSize)) - slack);
   const taps = bilinearTaps(inSize, outSize);
   let count = 1;
   for (let q = 0; q < inSize; q++) {
     let lo = outSize, hi = -1;
-    for (let y = 0; y < outSize; y++) if (taps.i0[y] === q || taps.i1[y] === q) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
+    // Taps of weight 0 (the clamped border) carry nothing and need not be visited.
+    for (let y = 0; y < outSize; y++) if ((taps.i0[y] === q && taps.w0[y] !== 0) || (taps.i1[y] === q && taps.w1[y] !== 0)) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
     if (hi < 0) continue;
-    if (start(q) > Math.max(0, lo - 1)) throw new Error(`max3d_argmax_grad: reader start ${start(q)} past ${lo} (${inSize} -> ${outSize}, q ${q})`);
-    count = Math.max(count, Math.min(outSize, hi + 1) - start(q) + 1);
+    if (start(q) > Math.max(0, lo - slack)) throw new Error(`max3d_argmax_grad: reader start ${start(q)} past ${lo} (${inSize} -> ${outSize}, q ${q})`);
+    count = Math.max(count, Math.min(outSize - 1, hi + slack) - start(q) + 1);
   }
-  return { start, count: Math.min(count, outSize) };
+  return { start, slack, count: Math.min(count, outSize) };
 }
 
-function startExpr(em: Emitter, q: Expr, inSize: number, outSize: number): Expr {
-  return em.bind(max(idx(0), sub(div(mul(sub(q, idx(1)), idx(outSize)), idx(inSize)), idx(1))), 'rs');
+function startExpr(em: Emitter, q: Expr, inSize: number, outSize: number, slack: number): Expr {
+  const num = add(mul(sub(mul(q, idx(2)), idx(1)), idx(outSize)), idx(inSize - 1));
+  return em.bind(max(idx(0), sub(div(num, idx(2 * inSize)), idx(slack))), 'rs');
 }
 
 /** Rows (or columns) of level l's sample-gradient region for a tile of n at t0 of level k: the most over all tiles. */
@@ -139,7 +146,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     };
     const origin = (g: Region, y0: Expr, x0: Expr): { sy: Expr; sx: Expr } => {
       const [H, W] = sizes[g.l];
-      return { sy: startExpr(em, y0, Hk, H), sx: startExpr(em, x0, Wk, W) };
+      return { sy: startExpr(em, y0, Hk, H, readerSpan(Hk, H).slack), sx: startExpr(em, x0, Wk, W, readerSpan(Wk, W).slack) };
     };
     const pass1 = em.block(() => {
       const { lead, y0, x0 } = coords();
@@ -165,7 +172,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
             const [H, W] = sizes[g.l];
             const { sy, sx } = origins[gi];
             const rows = readerSpan(Hk, H), cols = readerSpan(Wk, W);
-            const ry = startExpr(em, qy, Hk, H), rx = startExpr(em, qx, Wk, W);
+            const ry = startExpr(em, qy, Hk, H, rows.slack), rx = startExpr(em, qx, Wk, W, cols.slack);
             /** Weight of input q in the taps of sample position p (0 when it is not read). */
             const weight = (p: Expr, q: Expr, inS: number, outS: number): Expr => {
               const t = bilinearTap(em, p, inS, outS);
