@@ -20,7 +20,7 @@ import { OPS } from './ops/index.js';
 import { withDefaults } from './ops/attrs.js';
 import { Attrs, ShapeContext, ShapeError } from './ops/op.js';
 import { dimEquals, showDim } from './dims.js';
-import { ConcreteType, NO_SPAN, Span } from './types.js';
+import { ConcreteType, NO_SPAN, Span, numel } from './types.js';
 
 export const MOMENTUM_PREFIX = 'opt.momentum.';
 export const NEW_PREFIX = 'new/';
@@ -35,6 +35,9 @@ export interface SgdOptions {
   /** Clip gradients to this global L2 norm; 0 = no clipping. */
   clipNorm: number;
 }
+
+/** Gradients of at most this many elements go straight into the norm's final reduction (a kernel each would cost more than their elements). */
+export const SHARED_NORM_MAX = 16384;
 
 export const DEFAULT_SGD: SgdOptions = { momentum: 0.9, weightDecay: 1e-4, weightDecayNorm: 0, clipNorm: 0 };
 
@@ -137,14 +140,28 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   const paramValue = new Map(g.params.map((p) => [p.name, p.value]));
 
   const unscaled = new Map<string, number>();
-  let sq: number | undefined;
+  // The squared global norm in two stages, so no thread walks a whole
+  // gradient: a large gradient (conv weight [O, ...]) is summed per output
+  // channel, in parallel (one launch each); then one launch sums those
+  // partial sums and the squares of every small gradient (biases, norm
+  // scales), read through an inlined concat, largest first so the kernel's
+  // chain of source tests settles early for most elements.
+  const parts: { value: number; n: number }[] = [];
   for (const [name, grad] of grads) {
     const u = a.op('mul', [grad, inv]);
     unscaled.set(name, u);
-    const s = a.op('sum', [a.op('square', [u])], { axes: [], keepdims: false });
-    sq = sq === undefined ? s : a.op('add', [sq, s]);
+    const shape = g.values[u].type.shape;
+    const n = numel(shape);
+    if (n > SHARED_NORM_MAX && shape.length >= 2) {
+      const rows = a.op('sum', [a.op('square', [u])], { axes: shape.slice(1).map((_, i) => i + 1), keepdims: false });
+      parts.push({ value: rows, n: shape[0] });
+    } else {
+      parts.push({ value: a.op('square', [a.op('reshape', [u], { shape: [n] })]), n });
+    }
   }
-  const gradNormSq = sq ?? a.constant(0);
+  parts.sort((x, y) => y.n - x.n);
+  const all = parts.length === 1 ? parts[0].value : parts.length > 1 ? a.op('concat', parts.map((p) => p.value), { axis: 0 }) : undefined;
+  const gradNormSq = all === undefined ? a.constant(0) : a.op('sum', [all], { axes: [], keepdims: false });
   const norm = a.op('sqrt', [gradNormSq]);
   g.outputs.push({ name: 'grad_norm', value: norm });
   // min(1, clip / (norm + 1e-6)), torch.nn.utils.clip_grad_norm_'s factor.
