@@ -9,7 +9,13 @@ export type RuntimeName = 'cpu' | 'webgpu' | 'cuda';
 
 export interface Runtime {
   readonly name: RuntimeName;
-  /** Compiles (or finds in the cache) every kernel of the program and allocates its buffers. */
+  /**
+   * Compiles (or finds in the cache) every kernel of the program and
+   * allocates its buffers. When a buffer cannot be allocated (a memory limit,
+   * out of memory), it throws one error with exitCode 1 whose message names
+   * the buffer (role, id, name: runtime/errors.ts describeBuffer), the bytes
+   * that failed and the program's total (programNeeds: Program.peakBytes).
+   */
   load(program: Program): Promise<Executable>;
 }
 
@@ -36,6 +42,10 @@ export interface Executable {
   /**
    * Runs the whole launch list. Inputs are matched by name and must have the
    * program's dtype and size; outputs are fresh tensors the caller owns.
+   * A program with `updates` (compiler/program.ts: a training step) leaves
+   * the new values of those params in their resident buffers: the launches
+   * write them, so a runtime needs nothing beyond running the launches in
+   * order on the buffers it allocated once (no copy, no output for them).
    */
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   /**
@@ -43,7 +53,7 @@ export interface Executable {
    * fine (the rest keep their values); unknown names or a wrong size are errors.
    */
   setParams(params: Map<string, Tensor> | Record<string, Tensor>): Promise<void>;
-  /** Reads a resident parameter back (checkpointing, tests). */
+  /** Reads a resident parameter back as it is now (after run() updated it in place, the new value): checkpointing, tests. */
   getParam(name: string): Promise<Tensor>;
   /** Per-launch times of the last run (empty unless timing was asked for). */
   lastTimes(): readonly LaunchTime[];
