@@ -5,10 +5,10 @@
 //
 // A workgroup of 4 warps owns a 64 × 64 output block (rows = M, columns =
 // N; 32 × 128 when M ≤ 32), each warp a 32 × 32 part: 2 × 4 mma tiles of
-// 16 × 8, 32 f32 accumulators per lane. K goes in chunks of 32 staged through workgroup
-// memory: the A tile (64 rows × 32 k, weights) and the B panel (32 k × 64
-// columns, im2col through packRow/packValue) are packed by all 128 threads,
-// consecutive threads on consecutive addresses (coalesced; float4 where K or
+// 16 × 8, 32 f32 accumulators per lane. K goes in chunks of 32 staged
+// through workgroup memory: the A tile (block rows × 32 k, weights) and the
+// B panel (32 k × block columns, im2col through packRow/packValue) are
+// packed by all 128 threads, consecutive threads on consecutive addresses (coalesced; float4 where K or
 // N is a multiple of 4 and the source is unit-stride), then each warp
 // loads its fragments from them and issues its mmas. Row strides are padded
 // (36 and TN + 8 floats) so the TF32 fragment reads hit 32 distinct banks.
