@@ -61,7 +61,7 @@ test('forward on every profile (tiles on the CPU and CUDA, barrier-free strips o
   }
 });
 
-test('arg-max ties and NaNs: the first maximum in scan order (frames, then h, then w); -1 where only -inf', () => {
+test('arg-max (and forward) ties and NaNs: the first maximum in scan order (frames, then h, then w); -1 where only -inf', () => {
   const t = new TestGraph();
   const raw = pyramid(t, [[17, 33], [9, 17], [5, 9]]);
   // floor(2x) makes whole windows of ties; log of a negative number makes NaNs in level 1; level 2 is -inf in places.
@@ -71,7 +71,9 @@ test('arg-max ties and NaNs: the first maximum in scan order (frames, then h, th
     return i === 2 ? t.op('where', [t.op('gt', [x, t.constant(-0.5)]), t.constant(-Infinity), q]) : q;
   });
   t.ops('max3d_argmax', levels, { tau: 2, phi: 3 }).forEach((o, i) => t.output(`c${i}`, o));
-  const want = checkTargets(t, ['max3d_argmax']);
+  // The forward on the same pyramid, every profile: NaN wherever the reference has one.
+  t.ops('max3d', levels, { tau: 2, phi: 3 }).forEach((o, i) => t.output(`y${i}`, o));
+  const want = checkTargets(t, ['max3d_argmax', 'max3d']);
   const plane0 = 17 * 33;
   assert.ok(Array.from(want.c0.data).some((c) => c >= plane0), 'NaNs of level 1 win windows of level 0');
   // One level, mostly -inf: windows holding only -inf have no arg-max.
