@@ -133,7 +133,7 @@ export function forEachArgmax(levels: readonly Tensor[], tau: number, phi: numbe
 
 const max3dGrad: OpDef = {
   name: 'max3d_grad', kind: 'opaque',
-  doc: 'adjoint of max3d: xs = the L levels then the L output gradients; each output\'s gradient goes to its arg-max, through the bilinear weights when that lies in a resized neighbour level (sequential sums: deterministic)',
+  doc: 'adjoint of max3d in one op: xs = the L levels then the L output gradients; each output\'s gradient goes to its arg-max, through the bilinear weights when that lies in a resized neighbour level (sequential sums: deterministic). Autodiff emits max3d_argmax + max3d_argmax_grad instead (the arg-max found once, not around every input)',
   inputs: [{ name: 'xs', dtypes: ['f32', 'f16'], variadic: true }],
   attrs: max3d.attrs,
   shape(ins, attrs, ctx) {
