@@ -139,7 +139,6 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   const norms = normParams(g);
   const paramValue = new Map(g.params.map((p) => [p.name, p.value]));
 
-  const unscaled = new Map<string, number>();
   // The squared global norm in two stages, so no thread walks a whole
   // gradient: a large gradient (conv weight [O, ...]) is summed per output
   // channel, in parallel (one launch each); then one launch sums those
@@ -148,8 +147,11 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   // chain of source tests settles early for most elements.
   const parts: { value: number; n: number }[] = [];
   for (const [name, grad] of grads) {
+    // Unscaled once per consumer (the norm here, the momentum update below), so
+    // each multiply is computed inline where it is read: the gradient kernel
+    // gets no epilogue that would place it in the optimizer's part of the
+    // launch order, keeping its inputs alive to the end.
     const u = a.op('mul', [grad, inv]);
-    unscaled.set(name, u);
     const shape = g.values[u].type.shape;
     const n = numel(shape);
     if (n > SHARED_NORM_MAX && shape.length >= 2) {
@@ -175,7 +177,8 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   };
 
   const momentum: string[] = [];
-  for (const [name, u] of unscaled) {
+  for (const [name, grad] of grads) {
+    const u = a.op('mul', [grad, inv]);
     const w = paramValue.get(name);
     if (w === undefined) throw new Error(`optimizer: gradient for unknown param '${name}'`);
     const type = g.values[w].type;

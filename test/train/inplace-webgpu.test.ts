@@ -3,30 +3,11 @@
 // bit for bit, and a non-finite step leaves them as they were. Skipped, with the reason, where no WebGPU adapter opens.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { differentiate } from '../../compiler/autodiff.js';
-import { GraphBuilder } from '../../compiler/graph.js';
 import { initParams } from '../../compiler/init.js';
-import { DEFAULT_SGD, GraphAppender } from '../../compiler/optimizer.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
-import { buildTrainStep } from '../../compiler/train-step.js';
-import { NO_SPAN } from '../../compiler/types.js';
 import { runtimeRunner } from '../../models/step-runner.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
-
-/** conv (decayed) → GroupNorm (not decayed) → ReLU → mean square: a step with both kinds of update, small enough to compile twice on SwiftShader. */
-function smallStep() {
-  const b = new GraphBuilder();
-  const f32 = (shape: number[]) => ({ dtype: 'f32' as const, shape });
-  const x = b.input('x', f32([1, 2, 6, 6]), NO_SPAN);
-  const w = b.param('conv.weight', f32([4, 2, 3, 3]), { kind: 'kaiming', mode: 'fan_out', gain: 2 }, false, NO_SPAN, 'conv');
-  const cb = b.param('conv.bias', f32([4]), { kind: 'constant', value: 0.1 }, false, NO_SPAN, 'conv');
-  const gw = b.param('norm.weight', f32([4]), { kind: 'ones' }, false, NO_SPAN, 'norm');
-  const gb = b.param('norm.bias', f32([4]), { kind: 'constant', value: 0.2 }, false, NO_SPAN, 'norm');
-  const a = new GraphAppender(b.graph);
-  const y = a.op('relu', [a.op('group_norm', [a.op('conv2d', [x, w, cb], { padding: [1] }), gw, gb], { groups: 2 })]);
-  b.output('loss', a.op('mean', [a.op('square', [y])], { axes: [], keepdims: false }));
-  return buildTrainStep(b.graph, { sgd: DEFAULT_SGD, differentiate });
-}
+import { smallStep } from './tiny.js';
 
 const bits = (t: Tensor): string => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64');
 

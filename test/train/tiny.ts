@@ -14,7 +14,9 @@ import { fixedSource } from '../../models/fixed-batch.js';
 import { trainLoop } from '../../models/train.js';
 import { lower } from '../../compiler/lower.js';
 import { differentiate } from '../../compiler/autodiff.js';
-import { DEFAULT_SGD, SgdOptions } from '../../compiler/optimizer.js';
+import { DEFAULT_SGD, GraphAppender, SgdOptions } from '../../compiler/optimizer.js';
+import { GraphBuilder } from '../../compiler/graph.js';
+import { NO_SPAN } from '../../compiler/types.js';
 import { TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import { defcnTargetTypes } from '../../models/fixed-batch.js';
 
@@ -28,6 +30,21 @@ export function tinyStep(B = 1, S = 32, sgd: SgdOptions = DEFAULT_SGD, model: 'd
   const inputs = { image: { dtype: 'f32' as const, shape: [B, 3, S, S] }, ...defcnTargetTypes(B, TINY_ARGS.K, S) };
   const graph = lower(program, { entry: model === 'defcn' ? 'DeFCNTrain' : 'FCOSTrain', fn: 'loss', inputs, args: TINY_ARGS });
   return buildTrainStep(graph, { sgd, differentiate });
+}
+
+/** conv (decayed) → GroupNorm (not decayed) → ReLU → mean square: a step with both kinds of update, small enough to compile twice on SwiftShader. */
+export function smallStep(): TrainStep {
+  const b = new GraphBuilder();
+  const f32 = (shape: number[]) => ({ dtype: 'f32' as const, shape });
+  const x = b.input('x', f32([1, 2, 6, 6]), NO_SPAN);
+  const w = b.param('conv.weight', f32([4, 2, 3, 3]), { kind: 'kaiming', mode: 'fan_out', gain: 2 }, false, NO_SPAN, 'conv');
+  const cb = b.param('conv.bias', f32([4]), { kind: 'constant', value: 0.1 }, false, NO_SPAN, 'conv');
+  const gw = b.param('norm.weight', f32([4]), { kind: 'ones' }, false, NO_SPAN, 'norm');
+  const gb = b.param('norm.bias', f32([4]), { kind: 'constant', value: 0.2 }, false, NO_SPAN, 'norm');
+  const a = new GraphAppender(b.graph);
+  const y = a.op('relu', [a.op('group_norm', [a.op('conv2d', [x, w, cb], { padding: [1] }), gw, gb], { groups: 2 })]);
+  b.output('loss', a.op('mean', [a.op('square', [y])], { axes: [], keepdims: false }));
+  return buildTrainStep(b.graph, { sgd: DEFAULT_SGD, differentiate });
 }
 
 /**
