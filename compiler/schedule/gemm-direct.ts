@@ -174,6 +174,7 @@ function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: n
     em.emit(let_(`cc_${j}`, 'i64', min(add(v('n0'), idx(j)), idx(s.N - 1))));
     return v(`cc_${j}`);
   });
+  // Unrolling k (2 to 8 steps per iteration) measured no faster: the TM + TN loads per step dominate.
   const step = em.block(() => {
     parts.packRow(v('k'), TN);
     const xs = cols.map((col, j) => em.bind(parts.packValue(idx(j), col), 'b'));

@@ -12,6 +12,8 @@
 // elementwise consumer in the group) runs on the tile before the only store.
 // The tile shape comes from the target profile (chooseTile): workgroup
 // memory stays within the target's limit.
+// A software WebGPU adapter (TargetLimits.software) takes the barrier-free
+// register tiles of gemm-direct.ts instead: no panel, no barrier.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
