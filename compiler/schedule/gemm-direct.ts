@@ -64,9 +64,9 @@ export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, m
 
 export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, maxInvocations: number): Scheduled | undefined {
   const window = parts.window;
-  // Workgroup-memory tables (the conv gradients' im2col) need the tiled schedule.
-  if (parts.tables && !window) return undefined;
   const { TM, TN, WG } = chooseDirectTile(s, window, maxInvocations);
+  // Tables per column become registers; per (tap, column) ones (the input gradient's) need the tiled schedule.
+  if (parts.tables && !window && !parts.tables.every((tab) => tab.size(TN) === TN && tab.size(2 * TN) === 2 * TN)) return undefined;
   const rowBlocks = Math.ceil(s.M / TM);
   const tilesPerRow = window ? Math.ceil(window.OW / TN) : Math.ceil(s.N / TN);
   const colTiles = window ? window.OH * tilesPerRow : tilesPerRow;
@@ -174,6 +174,7 @@ function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: n
     em.emit(let_(`cc_${j}`, 'i64', min(add(v('n0'), idx(j)), idx(s.N - 1))));
     return v(`cc_${j}`);
   });
+  const tables = tableRegisters(em, parts, TN);
   // Unrolling k (2 to 8 steps per iteration) measured no faster: the TM + TN loads per step dominate.
   const step = em.block(() => {
     parts.packRow(v('k'), TN);
@@ -183,7 +184,59 @@ function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: n
       xs.forEach((x, j) => fma(i, j, a, x));
     });
   });
-  em.emit(for_('k', idx(0), idx(s.K), step));
+  em.emit(for_('k', idx(0), idx(s.K), tables.size ? step.map((st) => mapStmt(st, (e) => fromRegisters(e, tables))) : step));
+}
+
+/**
+ * Per-column tables (GemmParts.tables whose size is TN: the weight
+ * gradient's channel-plane and tap offsets) as one let per column, computed
+ * before the K loop; packValue reads them at constant columns.
+ */
+function tableRegisters(em: Emitter, parts: GemmParts, TN: number): Map<string, Expr[]> {
+  const regs = new Map<string, Expr[]>();
+  for (const tab of parts.tables ?? []) {
+    const cols = tab.arrays.map((): Expr[] => []);
+    for (let j = 0; j < TN; j++) {
+      tab.values(idx(j), TN).forEach((x, i) => {
+        const { name, t } = tab.arrays[i];
+        em.emit(let_(`${name}_r${j}`, t, x));
+        cols[i].push(v(`${name}_r${j}`, t));
+      });
+    }
+    tab.arrays.forEach((a, i) => regs.set(a.name, cols[i]));
+  }
+  return regs;
+}
+
+function fromRegisters(e: Expr, regs: ReadonlyMap<string, Expr[]>): Expr {
+  if (e.k === 'lload' && regs.has(e.arr)) {
+    if (e.idx.k !== 'const') throw new Error(`gemm-direct: table '${e.arr}' read at a column that is not a constant`);
+    return regs.get(e.arr)![e.idx.v];
+  }
+  return mapChildren(e, (c) => fromRegisters(c, regs));
+}
+
+// Expression children by field name (as compiler/render/wgsl.ts walks them).
+const CHILD_FIELDS = ['idx', 'a', 'b', 'c'] as const;
+
+function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
+  const rec: Record<string, unknown> = { ...(e as unknown as Record<string, unknown>) };
+  for (const k of CHILD_FIELDS) {
+    const c = rec[k];
+    if (typeof c === 'object' && c !== null && typeof (c as { k?: unknown }).k === 'string') rec[k] = f(c as Expr);
+  }
+  return rec as unknown as Expr;
+}
+
+function mapStmt(s: Stmt, f: (e: Expr) => Expr): Stmt {
+  const body = (ss: readonly Stmt[]): Stmt[] => ss.map((x) => mapStmt(x, f));
+  switch (s.k) {
+    case 'let': case 'set': return { ...s, v: f(s.v) };
+    case 'store': case 'lstore': return { ...s, idx: f(s.idx), v: f(s.v) };
+    case 'for': return { ...s, from: f(s.from), to: f(s.to), body: body(s.body) };
+    case 'if': return s.else ? { ...s, c: f(s.c), then: body(s.then), else: body(s.else) } : { ...s, c: f(s.c), then: body(s.then) };
+    default: return s;
+  }
 }
 
 /** Bias, then the fused consumers (em.value through the anchor's override), stored per tile element inside M × N. */

@@ -1,7 +1,7 @@
 // The software-adapter profile (TargetLimits.software: SwiftShader): conv and
 // matmul become barrier-free register-tile kernels (gemm-direct.ts) that use
 // no workgroup memory and still compute the reference result (kernel-IR
-// interpreter); the conv gradients keep the tiled form; a hardware WebGPU
+// interpreter); the input gradient keeps the tiled form; a hardware WebGPU
 // profile is unchanged by the flag's existence.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -72,16 +72,20 @@ test('software matmul (batch broadcast, ragged M and N) equals the reference', (
   assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
 });
 
-test('software conv gradients keep the tiled schedule and equal the reference', () => {
-  const t = new TestGraph();
-  const conv = { stride: [2], padding: [1], dilation: [1], groups: 1 };
-  const g = t.input('g', [1, 4, 4, 4]);
-  t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [4, 3, 3, 3])], { ...conv, size: [8, 8] }));
-  t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [1, 3, 8, 8]), g], { ...conv, kernel: [3, 3] }));
-  const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
-  assert.ok(program.kernels.every((k) => k.ir.locals.some((a) => a.name === 'panel')));
-  const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
-  for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
+test('software conv gradients: the weight gradient in registers, the input gradient tiled; both equal the reference', () => {
+  for (const conv of [{ stride: [2], padding: [1], dilation: [1], groups: 1 }, { stride: [1], padding: [2], dilation: [2], groups: 2 }]) {
+    const t = new TestGraph();
+    const g = t.input('g', [2, 4, 4, 4]);
+    const size = conv.stride[0] === 2 ? 8 : 4;
+    t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [4, 6 / conv.groups, 3, 3])], { ...conv, size: [size, size] }));
+    t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 6, size, size]), g], { ...conv, kernel: [3, 3] }));
+    const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+    const local = (name: string): number => program.kernels.find((k) => k.name.includes(name))!.ir.locals.length;
+    assert.ok(local('grad_input') > 0, 'input gradient: tiled');
+    assert.is(local('grad_weight'), 0, 'weight gradient: no workgroup memory');
+    const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
+    for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', `${JSON.stringify(conv)} ${name}`);
+  }
 });
 
 test('without the flag WebGPU keeps the tiled schedule', () => {

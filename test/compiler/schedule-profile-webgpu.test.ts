@@ -48,13 +48,14 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
   }
 });
 
-(rt ? test : test.skip)('software-profile (barrier-free) conv stack and matmul on WebGPU equal the reference', async () => {
+(rt ? test : test.skip)('software-profile (barrier-free) convs, matmul and weight gradient on WebGPU equal the reference', async () => {
   const t = convStack();
   const a = t.input('a', [2, 19, 30]), b = t.input('b', [2, 30, 21]);
   t.output('m', t.op('relu', [t.op('matmul', [a, b])]));
   // Groups, dilation, stride and a ragged 19-wide output row (two 10-wide tiles, the last partial).
   const g = t.op('conv2d', [t.input('g', [2, 8, 11, 37]), t.param('wg', [10, 4, 3, 3])], { stride: [2], padding: [2], dilation: [2], groups: 2 });
   t.output('gy', g);
+  t.output('gw', t.op('conv2d_grad_weight', [t.input('gx', [2, 8, 11, 37]), g], { stride: [2], padding: [2], dilation: [2], groups: 2, kernel: [3, 3] }));
   const want = referenceRun(t);
   const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: { ...BROWSER, software: true } });
   assert.ok(program.kernels.every((k) => k.ir.locals.length === 0), 'no workgroup memory');
@@ -62,7 +63,7 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
   await ex.setParams(t.params);
   const got = await ex.run(t.inputs);
   ex.dispose();
-  for (const name of ['y', 'm', 'gy']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
+  for (const name of ['y', 'm', 'gy', 'gw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
 });
 
 test.run();
