@@ -11,7 +11,9 @@
 // patch loaded once into scalars: TN·stride + (KW - 1)·dilation columns
 // serve all TN·KW products of that row, and the im2col index math (image
 // bounds, clamps) is hoisted out of the loop, per patch column. Other GEMMs
-// (matmul) walk k with TM loads of A and TN of B per step.
+// (matmul; the weight gradient, its per-column tables held in registers)
+// walk k with TM loads of A and TN of B per step. GEMMs whose tables are per
+// (tap, column) (the input gradient) keep the tiled schedule (gemm.ts).
 //
 // Every loop inside the K loop is unrolled here (constant register indices),
 // and there is a single dynamic loop: SwiftShader's compile time grows
