@@ -15,7 +15,7 @@ import { intAttr } from '../ops/attrs.js';
 import { neighbourLevels } from '../ops/max3d.js';
 import { bilinearTaps } from '../ops/resize.js';
 import {
-  add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
+  add, and, barrier, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { currentTarget } from './gemm.js';
@@ -72,6 +72,22 @@ function regionSpan(inSize: number, outSize: number, n: number): number {
 }
 
 interface Region { l: number; rh: number; rw: number; at: number }
+
+/**
+ * A rows × cols grid shared by the workgroup's threads; body gets the flat
+ * index and the row and column. One thread (the CPU) walks it as two loops:
+ * no div/mod per element, and what depends on the row alone stays outside
+ * the column loop.
+ */
+function grid(em: Emitter, name: string, rows: number, cols: number, wg: number, body: (e: Expr, r: Expr, c: Expr) => void): void {
+  if (wg === 1) {
+    em.emit(for_(`${name}r`, idx(0), idx(rows), [for_(`${name}c`, idx(0), idx(cols), em.block(() => {
+      body(em.bind(add(mul(v(`${name}r`), idx(cols)), v(`${name}c`)), name), v(`${name}r`), v(`${name}c`));
+    }))]));
+    return;
+  }
+  em.emit(threadStrided(name, idx(rows * cols), wg, em.block(() => body(v(name), em.bind(div(v(name), idx(cols)), `${name}r`), em.bind(mod(v(name), idx(cols)), `${name}c`)))));
+}
 
 /** Per level k: its tile and the regions of its sampling levels, tiles cut until the regions fit. */
 function layout(sizes: readonly (readonly number[])[], tau: number, TH: number, TW: number): { th: number; tw: number; regions: Region[] }[] {
@@ -153,19 +169,19 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
       for (const g of regions) {
         const [H, W] = sizes[g.l];
         const { sy, sx } = origin(g, y0, x0);
-        em.emit(threadStrided('e', idx(g.rh * g.rw), WG, em.block(() => {
-          const y = em.bind(add(sy, div(v('e'), idx(g.rw))), 'y'), x = em.bind(add(sx, mod(v('e'), idx(g.rw))), 'x');
+        grid(em, 'e', g.rh, g.rw, WG, (e, er, ec) => {
+          const y = em.bind(add(sy, er), 'y'), x = em.bind(add(sx, ec), 'x');
           em.emit(let_('s', 'f32', f32(0)));
           em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), em.block(() => em.emit(set('s', routed(g.l, k, lead, y, x))))));
-          em.emit(lstore('sgrad', add(idx(g.at), v('e')), v('s', 'f32')));
-        })));
+          em.emit(lstore('sgrad', add(idx(g.at), e), v('s', 'f32')));
+        });
       }
     });
     const pass2 = em.block(() => {
       const { plane, lead, y0, x0 } = coords();
       const origins = regions.map((g) => origin(g, y0, x0));
-      em.emit(threadStrided('q', idx(th * tw), WG, em.block(() => {
-        const qy = em.bind(add(y0, div(v('q'), idx(tw))), 'qy'), qx = em.bind(add(x0, mod(v('q'), idx(tw))), 'qx');
+      grid(em, 'q', th, tw, WG, (_q, qr, qc) => {
+        const qy = em.bind(add(y0, qr), 'qy'), qx = em.bind(add(x0, qc), 'qx');
         em.emit(if_(and(lt(qy, idx(Hk)), lt(qx, idx(Wk))), em.block(() => {
           em.emit(let_('g', 'f32', routed(k, k, lead, qy, qx)));
           regions.forEach((g, gi) => {
@@ -198,7 +214,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
           });
           em.emit(store(outBufs[k], add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx)), v('g', 'f32')));
         })));
-      })));
+      });
     });
     const body = em.block(() => {
       if (regions.length) {
