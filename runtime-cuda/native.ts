@@ -24,6 +24,8 @@ export interface DeviceInfo {
   readonly generation: number;
 }
 
+export interface KernelInfo { readonly registers: number; readonly localBytes: number; readonly maxThreads: number }
+
 export interface RunOptions { readonly timeoutMs: number; readonly timing: boolean; readonly syncEach: boolean }
 /** [device pointer, host view]: the copy direction is given by the list it is in. */
 export type HostCopy = readonly [bigint, ArrayBufferView];
@@ -36,7 +38,8 @@ export interface NativeCuda {
   /** Compiles one translation unit to a cubin, or to NUL-terminated PTX when `ptx`. */
   nvrtcCompile(source: string, fileName: string, options: readonly string[], ptx?: boolean): { image: Uint8Array; log: string };
   loadModule(image: Uint8Array, names: readonly string[]): CudaModule;
-  registers(module: CudaModule): number[];
+  /** Per kernel: registers and local memory (spills) per thread, and the largest block those registers allow. */
+  kernelInfo(module: CudaModule): KernelInfo[];
   /** A zeroed device allocation. */
   alloc(bytes: number): bigint;
   /** Frees `ptr` if it belongs to context `generation` (pointers die with a reset context). */

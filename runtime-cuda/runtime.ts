@@ -59,10 +59,16 @@ export class CudaRuntime implements Runtime {
     }
     if (module instanceof Error) throw new CudaRunError(`loading the compiled kernels on ${dev.info.name}: ${module.message}`);
     debugLog(1, `cuda: ${program.kernels.length} kernels: ${built.cached ? 'cache hit' : `compiled by ${dev.compiler.kind}`} in ${built.seconds.toFixed(2)} s`);
-    if (Number(process.env.FUSEDET_DEBUG) >= 2) {
-      const regs = dev.native.registers(module);
-      program.kernels.forEach((k, i) => debugLog(2, `kernel ${k.name}: ${regs[i]} registers, block ${k.workgroupSize}`));
-    }
+    const kernels = dev.native.kernelInfo(module);
+    program.kernels.forEach((k, i) => {
+      const { registers, localBytes, maxThreads } = kernels[i];
+      debugLog(2, `kernel ${k.name}: ${registers} registers, ${localBytes} B local (spills) per thread, block ${k.workgroupSize} (at most ${maxThreads})`);
+      // Refused now, naming the kernel, rather than as LAUNCH_OUT_OF_RESOURCES at its first launch.
+      if (k.workgroupSize > maxThreads) {
+        throw new CudaRunError(`kernel ${k.name} is scheduled for blocks of ${k.workgroupSize} threads, but with ${registers} registers per thread ` +
+          `${dev.info.name} runs at most ${maxThreads}: a compiler schedule problem (its block size must come down for this GPU)`);
+      }
+    });
     return new CudaExecutable(program, dev.native, module, deviceAllocator(dev.native), {
       compiled: built.cached ? 0 : 1, cached: built.cached ? 1 : 0, kernels: program.kernels.length, seconds: built.seconds,
     });

@@ -254,16 +254,23 @@ Napi::Value LoadModule(const Napi::CallbackInfo& info) {
   });
 }
 
-// registers(module) -> number[] per kernel (FUSEDET_DEBUG reports)
-Napi::Value Registers(const Napi::CallbackInfo& info) {
+// kernelInfo(module) -> per kernel { registers, localBytes (spills and local
+// arrays, per thread), maxThreads (the largest block its registers allow) }
+Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireOpen(env);
   Module& m = moduleArg(env, info[0]);
   Napi::Array out = Napi::Array::New(env, m.functions.size());
   for (size_t i = 0; i < m.functions.size(); i++) {
-    int regs = 0;
-    state().driver->cuFuncGetAttribute(&regs, FUNC_ATTR_NUM_REGS, m.functions[i]);
-    out.Set(i, regs);
+    int regs = 0, local = 0, maxThreads = 0;
+    check(env, state().driver->cuFuncGetAttribute(&regs, FUNC_ATTR_NUM_REGS, m.functions[i]), "cuFuncGetAttribute(NUM_REGS)");
+    check(env, state().driver->cuFuncGetAttribute(&local, FUNC_ATTR_LOCAL_SIZE_BYTES, m.functions[i]), "cuFuncGetAttribute(LOCAL_SIZE_BYTES)");
+    check(env, state().driver->cuFuncGetAttribute(&maxThreads, FUNC_ATTR_MAX_THREADS_PER_BLOCK, m.functions[i]), "cuFuncGetAttribute(MAX_THREADS_PER_BLOCK)");
+    Napi::Object k = Napi::Object::New(env);
+    k.Set("registers", regs);
+    k.Set("localBytes", local);
+    k.Set("maxThreads", maxThreads);
+    out.Set(static_cast<uint32_t>(i), k);
   }
   return out;
 }
@@ -350,7 +357,7 @@ Napi::Value Generation(const Napi::CallbackInfo& info) { return Napi::Number::Ne
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("loadModule", Napi::Function::New(env, LoadModule));
-  exports.Set("registers", Napi::Function::New(env, Registers));
+  exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
   exports.Set("alloc", Napi::Function::New(env, Alloc));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("zero", Napi::Function::New(env, Zero));

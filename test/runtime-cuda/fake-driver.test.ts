@@ -259,6 +259,20 @@ fake('a GPU newer than the compiler gets PTX for the newest architecture the com
   assert.match(r.err, /cuda: fake 1\.0 does not build sm_100: compiling PTX for compute_90, which the driver compiles for this GPU at load/);
 });
 
+fake('load reports registers and spills per kernel (FUSEDET_DEBUG=2) and refuses a block larger than the kernel\'s registers allow, naming it', () => {
+  const ok = child(`${runtime(2)}
+    await rt.load(program);
+    console.log('[]');`, { FUSEDET_DEBUG: '2' });
+  assert.match(ok.err, /kernel accum0: 40 registers, 8 B local \(spills\) per thread, block 32 \(at most 1024\)/);
+  const r = child(`${runtime(2)}
+    let err;
+    try { await rt.load(program); } catch (e) { err = e; }
+    console.log(JSON.stringify({ name: err?.name, message: err?.message }));`, { FAKE_CUDA_MAX_THREADS: '16' });
+  const m = JSON.parse(r.out);
+  assert.is(m.name, 'CudaRunError');
+  assert.is(m.message, 'kernel accum0 is scheduled for blocks of 32 threads, but with 40 registers per thread Fake GPU runs at most 16: a compiler schedule problem (its block size must come down for this GPU)');
+});
+
 test('cleanup', () => { rmSync(dir, { recursive: true, force: true }); });
 
 test.run();

@@ -137,6 +137,7 @@ FUSEDET_SAME_ABI(cuGraphDestroy, cuGraphDestroy);
 static_assert(fusedet::cu::STREAM_CAPTURE_MODE_THREAD_LOCAL == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
 static_assert(fusedet::cu::ATTR_CC_MAJOR == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR && fusedet::cu::ATTR_CC_MINOR == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
 static_assert(fusedet::cu::ATTR_MULTIPROCESSOR_COUNT == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT && fusedet::cu::FUNC_ATTR_NUM_REGS == CU_FUNC_ATTRIBUTE_NUM_REGS);
+static_assert(fusedet::cu::FUNC_ATTR_LOCAL_SIZE_BYTES == CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES && fusedet::cu::FUNC_ATTR_MAX_THREADS_PER_BLOCK == CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
 static_assert(fusedet::cu::JIT_ERROR_LOG_BUFFER == CU_JIT_ERROR_LOG_BUFFER && fusedet::cu::JIT_ERROR_LOG_BUFFER_SIZE_BYTES == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES);
 static_assert(fusedet::cu::ERROR_OUT_OF_MEMORY == CUDA_ERROR_OUT_OF_MEMORY && fusedet::cu::ERROR_NOT_READY == CUDA_ERROR_NOT_READY);
 static_assert(fusedet::cu::STREAM_NON_BLOCKING == CU_STREAM_NON_BLOCKING);
@@ -212,8 +213,10 @@ CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char* name) {
   *f = new CUfunc_st{n, params};
   return CUDA_SUCCESS;
 }
-CUresult cuFuncGetAttribute(int* v, CUfunction_attribute, CUfunction) {
-  *v = 32;
+// FAKE_CUDA_MAX_THREADS: the largest block a kernel's registers allow (default 1024).
+CUresult cuFuncGetAttribute(int* v, CUfunction_attribute a, CUfunction) {
+  *v = a == CU_FUNC_ATTRIBUTE_NUM_REGS ? 40 : a == CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES ? 8
+       : a == CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK ? static_cast<int>(envNumber("FAKE_CUDA_MAX_THREADS", 1024)) : 0;
   return CUDA_SUCCESS;
 }
 // FAKE_CUDA_LAUNCH=701: every launch refused with that code.
