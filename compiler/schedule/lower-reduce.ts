@@ -3,15 +3,17 @@
 // loop, so a fused prologue (x*x, exp(x - m)) costs no memory traffic; the
 // group's consumers of the result are the epilogue.
 //
-// Under withWarpReduction (the CUDA warp schedule, warp-reduce.ts: the 32
-// lanes of a warp share one output index) the outermost sum/mean/max/min
-// instead strides its reduced elements over the lanes and finishes with a
-// shuffle-xor butterfly, so every lane holds the result and no barrier or
-// workgroup memory is needed. A reduction nested inside another's loop sees
-// a different index per lane and stays serial.
+// Under withWarpReduction (the CUDA schedules of warp-reduce.ts: the
+// threads of a warp, or of the whole workgroup, share one output index) the
+// outermost sum/mean/max/min instead strides its reduced elements over those
+// threads and finishes with a shuffle-xor butterfly, so every lane holds its
+// warp's result; across warps, lane 0 of each writes its partial to
+// workgroup memory and one barrier later every thread combines them. A
+// reduction nested inside another's loop sees a different index per thread
+// and stays serial.
 import { Expr, Stmt, WARP } from '../kernel/ir.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from '../ops/attrs.js';
-import { add, bin, cast, div, f32, for_, idx, if_, konst, let_, lid, mod, mul, set, sel, shflXor, sub, un, v } from '../kernel/build.js';
+import { add, barrier, bin, cast, div, f32, for_, idx, if_, konst, let_, lid, lload, lstore, mod, mul, set, sel, shflXor, sub, un, v } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { GNode } from '../graph.js';
 
@@ -41,14 +43,16 @@ function loopNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly
   for (const s of nest) em.emit(s);
 }
 
-let warpLanes = false;
+/** Threads sharing one output: 32 (a warp) or a multiple of it (the workgroup); 0 = one thread per output. */
+let lanesPerOutput = 0;
 let depth = 0;
 
-/** Runs `run` (one kernel's value computation) with its outermost reduction spread over the lanes of a warp. */
-export function withWarpReduction<T>(run: () => T): T {
-  const prev = warpLanes;
-  warpLanes = true;
-  try { return run(); } finally { warpLanes = prev; }
+/** Runs `run` (one kernel's value computation) with its outermost reduction spread over `threads` (a warp, or the workgroup). */
+export function withWarpReduction<T>(run: () => T, threads = WARP): T {
+  if (threads % WARP !== 0) throw new RangeError(`withWarpReduction: ${threads} threads are not whole warps`);
+  const prev = lanesPerOutput;
+  lanesPerOutput = threads;
+  try { return run(); } finally { lanesPerOutput = prev; }
 }
 
 /** Number of reduced elements per output of a sum/mean/max/min node. */
@@ -57,15 +61,16 @@ export function reducedCount(em: Emitter, node: GNode): number {
   return axesOf(node, shape.length).reduce((n, d) => n * shape[d], 1);
 }
 
-/** Lane-strided loop over the flattened reduced elements: lane l takes l, l + 32, ... */
+/** Thread-strided loop over the flattened reduced elements: thread l of T takes l, l + T, ... */
 function laneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, body: (at: Expr[]) => void): void {
   const shape = em.inShape(node, 0);
   const count = axes.reduce((n, d) => n * shape[d], 1);
+  const T = lanesPerOutput;
   const lane = em.fresh('lane'), rk = em.fresh('rk'), f = em.fresh('rf');
-  em.emit(let_(lane, 'i64', mod(lid, idx(WARP))));
-  const trips = div(add(sub(idx(count), v(lane)), idx(WARP - 1)), idx(WARP));
+  em.emit(let_(lane, 'i64', mod(lid, idx(T))));
+  const trips = div(add(sub(idx(count), v(lane)), idx(T - 1)), idx(T));
   em.emit(for_(rk, idx(0), trips, em.block(() => {
-    em.emit(let_(f, 'i64', add(v(lane), mul(v(rk), idx(WARP)))));
+    em.emit(let_(f, 'i64', add(v(lane), mul(v(rk), idx(T)))));
     let inner = count;
     const coords = axes.map((d, i) => {
       inner /= shape[d];
@@ -87,28 +92,44 @@ function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
     const init = kind === 'max' ? (t === 'f32' ? -Infinity : -2147483648) : kind === 'min' ? (t === 'f32' ? Infinity : 2147483647) : 0;
     em.emit(let_(acc, t, konst(t, init)));
     const a = v(acc, t);
-    const combine = (x: Expr): Expr => {
-      if (kind === 'sum' || kind === 'mean') return bin('add', a, x);
-      const better = bin(kind === 'max' ? 'gt' : 'lt', x, a);
-      return sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, a);
+    /** cur ⊕ x: NaN wins a float max/min, as in the serial loop. */
+    const fold = (cur: Expr, x: Expr): Expr => {
+      if (kind === 'sum' || kind === 'mean') return bin('add', cur, x);
+      const better = bin(kind === 'max' ? 'gt' : 'lt', x, cur);
+      return sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, cur);
     };
-    const lanes = warpLanes && depth === 0 && t !== 'bool';
+    const combine = (x: Expr): Expr => fold(a, x);
+    const lanes = lanesPerOutput > 0 && depth === 0 && t !== 'bool';
     depth++;
     try {
       (lanes ? laneNest : loopNest)(em, node, out, axes, keepdims, (at) => em.emit(set(acc, combine(em.bind(em.input(node, 0, at))))));
     } finally {
       depth--;
     }
+    let result = a;
     if (lanes) {
       for (let m = WARP / 2; m >= 1; m >>= 1) {
         const other = em.fresh('sh');
         em.emit(shflXor(other, a, m));
         em.emit(set(acc, combine(v(other, t))));
       }
+      const warps = lanesPerOutput / WARP;
+      if (warps > 1) {
+        // Every scalar let dies at the barrier: the partials cross it in workgroup memory.
+        const part = em.fresh('wpart');
+        em.locals.push({ name: part, t, size: warps });
+        em.emit(if_(bin('eq', mod(lid, idx(WARP)), idx(0)), [lstore(part, div(lid, idx(WARP)), a)]));
+        em.emit(barrier);
+        const total = em.fresh('wsum');
+        em.emit(let_(total, t, lload(part, idx(0), t)));
+        const b = v(total, t);
+        for (let w = 1; w < warps; w++) em.emit(set(total, fold(b, lload(part, idx(w), t))));
+        result = b;
+      }
     }
-    if (kind !== 'mean') return a;
+    if (kind !== 'mean') return result;
     const count = axes.reduce((n, d) => n * shape[d], 1);
-    return bin('div', a, f32(count));
+    return bin('div', result, f32(count));
   };
 }
 

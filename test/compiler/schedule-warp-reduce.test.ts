@@ -67,6 +67,29 @@ test('NaN wins a max through the butterfly; the last, partial block of warps sto
   assert.ok(Number.isNaN(out.data[3]));
 });
 
+test('a workgroup per output from 2048 elements: butterflies, one barrier, partials in workgroup memory', () => {
+  for (const [op, shape, axes] of [['sum', [3, 2500], [1]], ['mean', [40, 60], [0, 1]], ['max', [2, 30, 80], [1, 2]], ['min', [2, 2100], [1]]] as const) {
+    const t = new TestGraph();
+    const x = t.input('x', [...shape]);
+    t.output('y', t.op('sqrt', [t.op('add', [t.op(op, [t.op('mul', [x, x])], { axes: [...axes] }), t.constant(1)])]));
+    const { s, out } = runReduce(t, 'cuda');
+    assert.is(s.kernel.workgroupSize, 256, op);
+    assert.ok(JSON.stringify(s.kernel.body).includes('"k":"barrier"'), `${op}: one barrier`);
+    const msg = compare(out, referenceRun(t).y, 1e-5, 1e-5);
+    assert.is(msg, '', `${op}: ${msg}`);
+  }
+});
+
+test('an epilogue value computed before the barrier sends the group to the warp form', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [3, 2200]), y = t.input('w', [3]);
+  t.output('y', t.op('mul', [t.op('exp', [y]), t.op('sum', [x], { axes: [1] })]));
+  const { s, out } = runReduce(t, 'cuda');
+  assert.is(s.kernel.workgroupSize, 256);
+  assert.not.ok(JSON.stringify(s.kernel.body).includes('"k":"barrier"'), 'warp form: no barrier');
+  assert.is(compare(out, referenceRun(t).y, 1e-5, 1e-5), '');
+});
+
 test('other targets keep the one-thread-per-output schedule', () => {
   const t = new TestGraph();
   t.output('y', t.op('sum', [t.input('x', [4, 100])], { axes: [1] }));
