@@ -41,7 +41,6 @@ import { OPS } from './ops/index.js';
 import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
 import { ScheduleError } from './schedule/emit.js';
-
 import { Target, TargetLimits, withGemmProfile } from './schedule/gemm.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
