@@ -49,7 +49,7 @@ export interface ConvWindow {
 export interface DirectTile { TM: number; TN: number; WG: number }
 
 /** Output values one invocation holds: 8 × 16 beat 8 × 8 and 4 × 32 on SwiftShader (3×3 convs, 64 channels, 32×32). */
-const TM_MAX = 8, TN_MAX = 16, WG_MAX = 64;
+const TM_MAX = 8, TN_MAX = 16, WG_MAX = 64, WG_MIN = 8, MIN_WORKGROUPS = 32;
 /** Products per unrolled tap row: keeps a 7×7 stem's loop body (and its build time) bounded. */
 const MAX_ROW_PRODUCTS = 1152;
 
@@ -60,8 +60,12 @@ export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, m
   let TN = Math.ceil(width / Math.ceil(width / TN_MAX));
   const kw = window?.KW ?? 1;
   while (TN > 1 && TM * TN * kw > MAX_ROW_PRODUCTS) TN = Math.ceil(TN / 2);
-  const WG = Math.max(1, Math.min(WG_MAX, maxInvocations));
-  return { TM, TN, WG };
+  const invocations = s.problems * Math.ceil(s.M / TM) * (window ? window.OH : 1) * Math.ceil(width / TN);
+  // SwiftShader hands whole workgroups to its threads: smaller ones keep a
+  // many-core host busy on a small GEMM (on 2 cores 8 to 64 measured alike).
+  let WG = WG_MAX;
+  while (WG > WG_MIN && invocations < WG * MIN_WORKGROUPS) WG >>= 1;
+  return { TM, TN, WG: Math.max(1, Math.min(WG, maxInvocations)) };
 }
 
 export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, maxInvocations: number): Scheduled | undefined {
@@ -70,7 +74,7 @@ export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sin
   // Tables per column become registers; per (tap, column) ones (the input gradient's) need the tiled schedule.
   if (parts.tables && !window && !parts.tables.every((tab) => tab.size(TN) === TN && tab.size(2 * TN) === 2 * TN)) return undefined;
   const rowBlocks = Math.ceil(s.M / TM);
-  const tilesPerRow = window ? Math.ceil(window.OW / TN) : Math.ceil(s.N / TN);
+  const tilesPerRow = Math.ceil((window ? window.OW : s.N) / TN);
   const colTiles = window ? window.OH * tilesPerRow : tilesPerRow;
   const total = s.problems * rowBlocks * colTiles;
   const sinkValue = graph.nodes[sink].outputs[0];

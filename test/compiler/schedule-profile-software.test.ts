@@ -97,11 +97,15 @@ test('without the flag WebGPU keeps the tiled schedule', () => {
   assert.equal(cpuSw.kernels.map((k) => k.hash), cpu.kernels.map((k) => k.hash));
 });
 
-test('direct tiles: 8 × 16 on wide rows, equal tiles on ragged rows, bounded unrolling for wide windows', () => {
+test('direct tiles: 8 × 16 on wide rows, equal tiles on ragged rows, bounded unrolling for wide windows, workgroups to spread', () => {
   const conv = (OW: number, KW: number) => ({ x: 0, w: 1, C: 64, H: 32, W: OW, OH: 32, OW, KH: KW, KW, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 });
-  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 256), { TM: 8, TN: 16, WG: 64 });
+  // 512 invocations: 32 workgroups of 16; a large GEMM keeps 64.
+  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 256), { TM: 8, TN: 16, WG: 16 });
+  assert.is(chooseDirectTile({ problems: 4, M: 256, N: 4096, K: 576 }, { ...conv(64, 3), H: 64, OH: 64 }, 256).WG, 64);
+  assert.is(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 32).WG, 16);
+  assert.is(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 4).WG, 4);
   assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(25, 3), 256).TN, 13);
-  assert.equal(chooseDirectTile({ problems: 1, M: 3, N: 40, K: 5 }, undefined, 32), { TM: 3, TN: 14, WG: 32 });
+  assert.equal(chooseDirectTile({ problems: 1, M: 3, N: 40, K: 5 }, undefined, 32), { TM: 3, TN: 14, WG: 8 });
   const wide = chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 49 * 3 }, conv(32, 7), 256);
   assert.ok(wide.TM * wide.TN * 7 <= 1152, JSON.stringify(wide));
 });
