@@ -117,7 +117,63 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
     em.emit(let_('lt', 'i64', mod(lid, idx(4))));
     return problem;
   };
-  const k0 = mul(v('c'), idx(KC));
+  // A tile: thread e takes QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
+  // warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
+  // and, its source index a multiple of 4, one float4 load (render/cuda.ts). B panel: QB
+  // consecutive columns of k row kk (columns fastest: consecutive output pixels); with N a
+  // multiple of 4 a quad is all in or all past N, so its columns need no clamp.
+  const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
+  const PA = (MB * KC) / QA / WG, PB = (KC * TN) / QB / WG;
+  // The next chunk is fetched into registers (pf) while this one's mmas run,
+  // and stashed into workgroup memory after the barrier: global latency
+  // overlaps tensor-core work. Loops over pf are unrolled so it stays in registers.
+  em.regs.push({ name: 'pf', t: 'f32', size: PA * QA + PB * QB });
+  const aQuad = (): void => {
+    em.emit(let_('ea', 'i64', add(lid, mul(v('pa'), idx(WG)))));
+    em.emit(let_('kq', 'i64', mul(mod(v('ea'), idx(KC / QA)), idx(QA))));
+  };
+  const bQuad = (): void => {
+    em.emit(let_('eb', 'i64', add(lid, mul(v('pb'), idx(WG)))));
+    em.emit(let_('jb', 'i64', mul(mod(v('eb'), idx(TN / QB)), idx(QB))));
+  };
+  const pfA = (q: Expr): Expr => add(mul(v('pa'), idx(QA)), q);
+  const pfB = (q: Expr): Expr => add(idx(PA * QA), add(mul(v('pb'), idx(QB)), q));
+  const fetch = (kbase: Expr): void => {
+    em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
+      aQuad();
+      em.emit(let_('ka', 'i64', add(kbase, v('kq'))));
+      const row = min(add(v('m0'), div(v('ea'), idx(KC / QA))), idx(s.M - 1));
+      const quad = (value: (q: Expr) => Expr): Stmt[] =>
+        [for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('pf', pfA(v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0)];
+      em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => quad((q) => parts.a(row, add(v('ka'), q))).forEach((st) => em.emit(st))), quad(() => f32(0))));
+    }), true));
+    em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
+      bQuad();
+      em.emit(let_('kb', 'i64', add(kbase, div(v('eb'), idx(TN / QB)))));
+      const fill = em.block(() => {
+        parts.packRow(v('kb'), TN);
+        em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
+          const j = add(v('jb'), v('qb'));
+          const col = QB > 1 ? add(v('n0'), j) : min(add(v('n0'), j), idx(s.N - 1));
+          em.emit(lstore('pf', pfB(v('qb')), parts.packValue(j, col)));
+        }), false, QB > 1 ? QB : 0));
+      });
+      const inside = QB > 1 ? bin('and', lt(v('kb'), idx(s.K)), lt(add(v('n0'), v('jb')), idx(s.N))) : lt(v('kb'), idx(s.K));
+      em.emit(if_(inside, fill, [for_('qb', idx(0), idx(QB), [lstore('pf', pfB(v('qb')), f32(0))])]));
+    }), true));
+  };
+  const stash = (): void => {
+    em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
+      aQuad();
+      const at = add(add(mul(div(v('ea'), idx(KC / QA)), idx(AS)), v('kq')), v('qa'));
+      em.emit(for_('qa', idx(0), idx(QA), [lstore('atile', at, lload('pf', pfA(v('qa')), 'f32'))], true));
+    }), true));
+    em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
+      bQuad();
+      const at = add(add(mul(div(v('eb'), idx(TN / QB)), idx(BS)), v('jb')), v('qb'));
+      em.emit(for_('qb', idx(0), idx(QB), [lstore('panel', at, lload('pf', pfB(v('qb')), 'f32'))], true));
+    }), true));
+  };
   const body = em.block(() => {
     if (tables.length) {
       prelude();
@@ -131,43 +187,14 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
       em.emit(barrier);
     }
     em.emit(for_('ai', idx(0), idx(MT * NT * sh.c), [lstore('acc', v('ai'), f32(0))], true));
+    for (const st of em.block(() => { prelude(); fetch(idx(0)); })) em.emit(st);
     const chunk = em.block(() => {
       prelude();
-      // A tile: thread e packs QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
-      // warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
-      // and, its source index a multiple of 4, one float4 load (render/cuda.ts).
-      const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
-      em.emit(for_('pa', idx(0), idx((MB * KC) / QA / WG), em.block(() => {
-        em.emit(let_('ea', 'i64', add(lid, mul(v('pa'), idx(WG)))));
-        em.emit(let_('ka', 'i64', add(k0, mul(mod(v('ea'), idx(KC / QA)), idx(QA)))));
-        em.emit(let_('aat', 'i64', add(mul(div(v('ea'), idx(KC / QA)), idx(AS)), mul(mod(v('ea'), idx(KC / QA)), idx(QA)))));
-        const row = min(add(v('m0'), div(v('ea'), idx(KC / QA))), idx(s.M - 1));
-        const quad = (value: (q: Expr) => Expr): Stmt[] => em.block(() => {
-          em.emit(for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('atile', add(v('aat'), v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0));
-        });
-        em.emit(if_(lt(v('ka'), idx(s.K)), quad((q) => parts.a(row, add(v('ka'), q))), quad(() => f32(0))));
-      })));
-      // B panel: thread e packs QB consecutive columns of k row kk (columns fastest:
-      // consecutive output pixels); with N a multiple of 4 a quad is all in or all past N,
-      // so its columns need no clamp and a unit-stride source becomes one float4 load.
-      em.emit(for_('pb', idx(0), idx((KC * TN) / QB / WG), em.block(() => {
-        em.emit(let_('eb', 'i64', add(lid, mul(v('pb'), idx(WG)))));
-        em.emit(let_('jb', 'i64', mul(mod(v('eb'), idx(TN / QB)), idx(QB))));
-        em.emit(let_('kb', 'i64', add(k0, div(v('eb'), idx(TN / QB)))));
-        em.emit(let_('bat', 'i64', add(mul(div(v('eb'), idx(TN / QB)), idx(BS)), v('jb'))));
-        const fill = em.block(() => {
-          parts.packRow(v('kb'), TN);
-          em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
-            const j = add(v('jb'), v('qb'));
-            const col = QB > 1 ? add(v('n0'), j) : min(add(v('n0'), j), idx(s.N - 1));
-            em.emit(lstore('panel', add(v('bat'), v('qb')), parts.packValue(j, col)));
-          }), false, QB > 1 ? QB : 0));
-        });
-        const inside = QB > 1 ? bin('and', lt(v('kb'), idx(s.K)), lt(add(v('n0'), v('jb')), idx(s.N))) : lt(v('kb'), idx(s.K));
-        em.emit(if_(inside, fill, [for_('qb', idx(0), idx(QB), [lstore('panel', add(v('bat'), v('qb')), f32(0))])]));
-      })));
+      stash();
       em.emit(barrier);
       prelude();
+      const next = add(v('c'), idx(1));
+      if (chunks > 1) em.emit(if_(lt(next, idx(chunks)), em.block(() => fetch(mul(next, idx(KC))))));
       em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape, BS), true));
       em.emit(barrier);
     });
