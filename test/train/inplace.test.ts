@@ -9,10 +9,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GraphBuilder } from '../../compiler/graph.js';
 import { initParams } from '../../compiler/init.js';
-import { GraphAppender } from '../../compiler/optimizer.js';
+import { GraphAppender, SHARED_NORM_MAX } from '../../compiler/optimizer.js';
 import { compileGraph } from '../../compiler/program.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
-import { NO_SPAN } from '../../compiler/types.js';
+import { NO_SPAN, numel } from '../../compiler/types.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { StepRunner, runtimeRunner } from '../../models/step-runner.js';
 import type { Runtime } from '../../runtime/interface.js';
@@ -69,6 +69,12 @@ test('the program: only scalars come back; each updated param is written by one 
     }
   }));
   assert.is(writerOf.size, step.trained.length + step.momentum.length);
+  // The optimizer's launches: one per update (momentum, then weight), one
+  // partial norm per large gradient and one norm launch for the rest.
+  const big = step.trained.filter((n) => { const v = step.graph.params.find((q) => q.name === n)!.value; return numel(step.graph.values[v].type.shape) > SHARED_NORM_MAX; });
+  const norm = p.report!.launches.filter((l) => l.ops.includes('square') && l.ops.includes('sum'));
+  assert.is(norm.length, big.length + 1, norm.map((l) => l.ops.slice(0, 4).join('+')).join(', '));
+  assert.ok(norm.at(-1)!.ops.includes('concat'));
   for (const name of step.trained) {
     // Forward and backward read the weight; nothing reads it after its update.
     const id = p.updates![name], writer = writerOf.get(id)!;
