@@ -46,10 +46,16 @@ export interface ConvWindow {
 }
 
 /** The register tile of the barrier-free schedule and its workgroup size. */
-export interface DirectTile { TM: number; TN: number; WG: number }
+export interface DirectTile {
+  TM: number;
+  TN: number;
+  WG: number;
+  /** Convs: every tap row in one step of the channel loop (else one tap row per step). */
+  allRows: boolean;
+}
 
 /** Output values one invocation holds: 8 × 16 beat 8 × 8 and 4 × 32 on SwiftShader (3×3 convs, 64 channels, 32×32). */
-const TM_MAX = 8, TN_MAX = 16, WG_MAX = 64, WG_MIN = 8, MIN_WORKGROUPS = 32;
+const TM_MAX = 8, TN_MAX = 16, TN_SMALL = 8, SMALL_MACS = 1 << 23, WG_MAX = 64, WG_MIN = 8, MIN_WORKGROUPS = 32;
 /** Products per unrolled tap row: keeps a 7×7 stem's loop body (and its build time) bounded. */
 const MAX_ROW_PRODUCTS = 1152;
 
@@ -57,7 +63,10 @@ export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, m
   const TM = Math.min(TM_MAX, s.M);
   const width = window ? window.OW : s.N;
   // Equal tiles across a row: a 25-wide row is two 13-wide tiles, not 16 + 9.
-  let TN = Math.ceil(width / Math.ceil(width / TN_MAX));
+  // A small GEMM runs in far less time than SwiftShader takes to build a
+  // large unrolled body: it gets a narrower tile and one tap row per step.
+  const small = s.problems * s.M * s.N * s.K < SMALL_MACS;
+  let TN = Math.ceil(width / Math.ceil(width / (small ? TN_SMALL : TN_MAX)));
   const kw = window?.KW ?? 1;
   while (TN > 1 && TM * TN * kw > MAX_ROW_PRODUCTS) TN = Math.ceil(TN / 2);
   const invocations = s.problems * Math.ceil(s.M / TM) * (window ? window.OH : 1) * Math.ceil(width / TN);
@@ -65,12 +74,13 @@ export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, m
   // many-core host busy on a small GEMM (on 2 cores 8 to 64 measured alike).
   let WG = WG_MAX;
   while (WG > WG_MIN && invocations < WG * MIN_WORKGROUPS) WG >>= 1;
-  return { TM, TN, WG: Math.max(1, Math.min(WG, maxInvocations)) };
+  return { TM, TN, WG: Math.max(1, Math.min(WG, maxInvocations)), allRows: !small && window !== undefined && window.KH * window.KW <= 9 };
 }
 
 export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, maxInvocations: number): Scheduled | undefined {
   const window = parts.window;
-  const { TM, TN, WG } = chooseDirectTile(s, window, maxInvocations);
+  const tile = chooseDirectTile(s, window, maxInvocations);
+  const { TM, TN, WG } = tile;
   // Tables per column become registers; per (tap, column) ones (the input gradient's) need the tiled schedule.
   if (parts.tables && !window && !parts.tables.every((tab) => tab.size(TN) === TN && tab.size(2 * TN) === 2 * TN)) return undefined;
   const rowBlocks = Math.ceil(s.M / TM);
@@ -96,7 +106,7 @@ export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sin
       }
       for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) em.emit(let_(acc(i, j), 'f32', f32(0)));
       const fma = (i: number, j: number, w: Expr, x: Expr): void => em.emit(set(acc(i, j), bin('add', v(acc(i, j), 'f32'), bin('mul', w, x))));
-      if (window) convLoop(em, window, s, TM, TN, fma);
+      if (window) convLoop(em, window, s, tile, fma);
       else gemmLoop(em, parts, s, TM, TN, fma);
       epilogue(em, anchor, sinkValue, outBuf, s, parts, problem, TM, TN, window);
     });
@@ -115,10 +125,10 @@ function rowLets(em: Emitter, s: GemmShape, TM: number): Expr[] {
   });
 }
 
-function convLoop(em: Emitter, w: ConvWindow, s: GemmShape, TM: number, TN: number, fma: Fma): void {
+function convLoop(em: Emitter, w: ConvWindow, s: GemmShape, { TM, TN, allRows }: DirectTile, fma: Fma): void {
   const taps = w.KH * w.KW;
   // Small windows (3×3, 1×1) unroll every tap row into one channel step; larger ones loop over (channel, tap row).
-  const rowsPerStep = taps <= 9 ? w.KH : 1;
+  const rowsPerStep = allRows ? w.KH : 1;
   const steps = w.C * (w.KH / rowsPerStep);
   // Weight row starts, hoisted: A[row, k] = W[wbase + row·K + k].
   const wrow = rowLets(em, s, TM).map((r, i) => {

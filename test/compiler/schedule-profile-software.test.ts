@@ -55,6 +55,15 @@ test('software conv kernels have no workgroup memory or barrier and equal the re
   }
 });
 
+test('a GEMM past the small size unrolls the whole 3×3 window per channel and equals the reference', () => {
+  // 48 × 320 × 576 multiply-adds: over SMALL_MACS; 20-wide rows: two 10-wide tiles.
+  const t = convGraph({ c: 64, o: 48, h: 16, w: 20, k: 3, pad: 1 });
+  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+  const [k] = gemmKernels(program);
+  assert.ok(k.ir.body.length > 0 && JSON.stringify(k.ir.body).includes('"x_2_'), 'three tap rows per step');
+  assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y, 1e-4, 1e-4), '');
+});
+
 test('a fused epilogue (bias, add, relu) runs on the register tile', () => {
   const t = convGraph(CASES[1], true);
   const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
@@ -100,12 +109,15 @@ test('without the flag WebGPU keeps the tiled schedule', () => {
 test('direct tiles: 8 × 16 on wide rows, equal tiles on ragged rows, bounded unrolling for wide windows, workgroups to spread', () => {
   const conv = (OW: number, KW: number) => ({ x: 0, w: 1, C: 64, H: 32, W: OW, OH: 32, OW, KH: KW, KW, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 });
   // 512 invocations: 32 workgroups of 16; a large GEMM keeps 64.
-  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 256), { TM: 8, TN: 16, WG: 16 });
+  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 256), { TM: 8, TN: 16, WG: 16, allRows: true });
   assert.is(chooseDirectTile({ problems: 4, M: 256, N: 4096, K: 576 }, { ...conv(64, 3), H: 64, OH: 64 }, 256).WG, 64);
   assert.is(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 32).WG, 16);
   assert.is(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(32, 3), 4).WG, 4);
   assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(25, 3), 256).TN, 13);
-  assert.equal(chooseDirectTile({ problems: 1, M: 3, N: 40, K: 5 }, undefined, 32), { TM: 3, TN: 14, WG: 8 });
+  assert.equal(chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 576 }, conv(25, 7), 256).allRows, false);
+  // A small GEMM: a narrower tile, one tap row per step (SwiftShader builds it faster than the unrolled window).
+  assert.equal(chooseDirectTile({ problems: 1, M: 3, N: 40, K: 5 }, undefined, 32), { TM: 3, TN: 8, WG: 8, allRows: false });
+  assert.equal(chooseDirectTile({ problems: 1, M: 16, N: 256, K: 144 }, { ...conv(16, 3), C: 16, H: 16, OH: 16 }, 256), { TM: 8, TN: 8, WG: 8, allRows: false });
   const wide = chooseDirectTile({ problems: 1, M: 64, N: 1024, K: 49 * 3 }, conv(32, 7), 256);
   assert.ok(wide.TM * wide.TN * 7 <= 1152, JSON.stringify(wide));
 });

@@ -55,6 +55,8 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
   // Groups, dilation, stride and a ragged 19-wide output row (two 10-wide tiles, the last partial).
   const g = t.op('conv2d', [t.input('g', [2, 8, 11, 37]), t.param('wg', [10, 4, 3, 3])], { stride: [2], padding: [2], dilation: [2], groups: 2 });
   t.output('gy', g);
+  // Large enough (48 × 320 × 576) for the whole 3×3 window per channel step.
+  t.output('big', t.op('relu', [t.op('conv2d', [t.input('bx', [1, 64, 16, 20]), t.param('bw', [48, 64, 3, 3]), t.param('bb', [48])], { padding: [1] })]));
   t.output('gw', t.op('conv2d_grad_weight', [t.input('gx', [2, 8, 11, 37]), g], { stride: [2], padding: [2], dilation: [2], groups: 2, kernel: [3, 3] }));
   const want = referenceRun(t);
   const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: { ...BROWSER, software: true } });
@@ -63,7 +65,7 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
   await ex.setParams(t.params);
   const got = await ex.run(t.inputs);
   ex.dispose();
-  for (const name of ['y', 'm', 'gy', 'gw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
+  for (const name of ['y', 'm', 'gy', 'big', 'gw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', name);
 });
 
 test.run();
