@@ -8,12 +8,14 @@
 // 16 × 8, 32 f32 accumulators per lane. K goes in chunks of 32 staged
 // through workgroup memory: the A tile (block rows × 32 k, weights) and the
 // B panel (32 k × block columns, im2col through packRow/packValue) are
-// packed by all 128 threads, consecutive threads on consecutive addresses (coalesced; float4 where K or
-// N is a multiple of 4 and the source is unit-stride), then each warp
-// loads its fragments from them and issues its mmas. Row strides are padded
-// (36 and TN + 8 floats) so the TF32 fragment reads hit 32 distinct banks.
-// Sized for H100-class parts by reasoning, not measurement: no GPU was
-// available when it was written.
+// fetched by all 128 threads, consecutive threads on consecutive addresses
+// (coalesced; float4 where K or N is a multiple of 4 and the source is
+// unit-stride), one chunk ahead into registers while the current chunk's
+// mmas run, and stashed into workgroup memory after the barrier; each warp
+// then loads its fragments from there and issues its mmas. Row strides are
+// padded (36 and TN + 8 floats) so the TF32 fragment reads hit 32 distinct
+// banks. Sized for H100-class parts by reasoning, not measurement: no GPU
+// was available when it was written.
 //
 // The choice: FUSEDET_CUDA_MATH=tf32|bf16|f32 (default tf32),
 // FUSEDET_CUDA_TF32=0 forcing f32 (this schedule declines and the plain f32
