@@ -1,15 +1,21 @@
 // Out of memory in the training path: `fusedet train` on a runtime that
 // cannot allocate the step's buffers exits 1 with one message naming the
 // buffer, the bytes that failed and the program's total, never a stack.
-// FUSEDET_CPU_MEMORY_LIMIT caps what the CPU runtime may allocate.
+// FUSEDET_CPU_MEMORY_LIMIT caps what the CPU runtime may allocate; on
+// WebGPU a buffer over the device's limits is refused the same way (a real
+// out-of-memory error is reported per buffer through error scopes, which no
+// test device can be made to raise).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileGraph } from '../../compiler/program.js';
+import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { selectRuntime } from '../../runtime/select.js';
-import { TINY_FLAGS } from './tiny.js';
+import { openOrSkip, rejects } from '../runtime-webgpu/open.js';
+import { TINY_FLAGS, smallStep } from './tiny.js';
 
 async function cpuAvailable(): Promise<boolean> {
   try { await selectRuntime('cpu'); return true; } catch (e) {
@@ -43,6 +49,17 @@ test('buffers that each fit but not together: the first over the limit is named,
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /cannot allocate the program's \d+ buffers: .* exceeds the 195\.3 KiB this machine allows; the first over the limit is \w+ buffer \d+.* \([\d.]+ K?i?B\); the program needs .* in \d+ buffers/);
   assert.not.match(r.stderr, /\n\s+at /);
+});
+
+test('WebGPU: a step buffer over the device limit names the buffer, its bytes and the program total', async () => {
+  const rt = await openOrSkip('test/train/oom.test.ts');
+  if (!rt) return;
+  const p = compileGraph(smallStep().graph, compileOptionsFor(rt));
+  const i = p.buffers.findIndex((b) => b.role === 'temp');
+  p.buffers[i] = { ...p.buffers[i], bytes: 2 ** 40 };
+  p.peakBytes += 2 ** 40;
+  await rejects(() => rt.load(p), (e: unknown) => (e as { exitCode?: number }).exitCode === 1 &&
+    new RegExp(`temp buffer \\(#${p.buffers[i].id}\\) needs 1099511627776 bytes .*the program needs 1\\.0 TiB \\(\\d+ bytes\\) in ${p.buffers.length} buffers`).test((e as Error).message));
 });
 
 test.run();
