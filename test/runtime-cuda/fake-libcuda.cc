@@ -6,6 +6,7 @@
 // host memory, the stream runs each launch at once, and a few kernels are
 // emulated by name:
 //   inc*    (in, out, n): out[i] = in[i] + 1        accum* (buf, n): buf[i] += 1
+//   *poke   (buf, i): buf[i] = 1, an illegal address past the allocation
 //   fault*  (buf): an illegal address (sticky until the context is reset)
 //   hang*   (buf): the stream does not finish (until FAKE_CUDA_FINISH=1)
 // FAKE_CUDA_* variables, read at each call, inject refusals (see below), and
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -51,6 +53,9 @@ bool hung = false;
 bool initialised = false;
 CUgraph_st* capturing = nullptr;
 size_t liveBytes = 0;
+std::map<unsigned long long, size_t> allocations;
+
+bool ends(const std::string& s, const char* tail) { return s.size() >= std::strlen(tail) && s.compare(s.size() - std::strlen(tail), std::string::npos, tail) == 0; }
 
 bool flag(const char* name, const char* value) {
   const char* v = std::getenv(name);
@@ -74,6 +79,10 @@ void execute(const Node& n) {
   } else if (k.rfind("accum", 0) == 0) {
     auto* buf = reinterpret_cast<float*>(n.values[0]);
     for (unsigned long long i = 0; i < n.values[1]; i++) buf[i] += 1;
+  } else if (ends(k, "poke")) {
+    const auto a = allocations.find(n.values[0]);
+    if (a == allocations.end() || n.values[1] * 4 >= a->second) stickyError = CUDA_ERROR_ILLEGAL_ADDRESS;
+    else reinterpret_cast<float*>(n.values[0])[n.values[1]] = 1;
   } else if (k.rfind("fault", 0) == 0) {
     stickyError = CUDA_ERROR_ILLEGAL_ADDRESS;
   } else if (k.rfind("hang", 0) == 0) {
@@ -208,7 +217,7 @@ CUresult cuModuleUnload(CUmodule m) {
 }
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char* name) {
   const std::string n = name;
-  const int params = n.rfind("inc", 0) == 0 ? 3 : n.rfind("accum", 0) == 0 ? 2 : n.rfind("fault", 0) == 0 || n.rfind("hang", 0) == 0 ? 1 : -1;
+  const int params = n.rfind("inc", 0) == 0 ? 3 : n.rfind("accum", 0) == 0 || ends(n, "poke") ? 2 : n.rfind("fault", 0) == 0 || n.rfind("hang", 0) == 0 ? 1 : -1;
   if (params < 0) return CUDA_ERROR_NOT_FOUND;
   *f = new CUfunc_st{n, params};
   return CUDA_SUCCESS;
@@ -241,9 +250,11 @@ CUresult cuMemAlloc(CUdeviceptr* p, size_t bytes) {
   if (liveBytes + bytes > static_cast<size_t>(envNumber("FAKE_CUDA_MEM", 1L << 30))) return CUDA_ERROR_OUT_OF_MEMORY;
   liveBytes += bytes;
   *p = reinterpret_cast<CUdeviceptr>(std::calloc(bytes, 1));
+  allocations[*p] = bytes;
   return CUDA_SUCCESS;
 }
 CUresult cuMemFree(CUdeviceptr p) {
+  allocations.erase(p);
   std::free(reinterpret_cast<void*>(p));
   return CUDA_SUCCESS;
 }
