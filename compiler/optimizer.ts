@@ -127,6 +127,20 @@ export function withUpdateOutputs(g: Graph, values: ReadonlyMap<string, number> 
 }
 
 /**
+ * One concat of many 1-D values as a two-level tree of about √n each: the
+ * inlined concat is a chain of nested source tests, so this keeps both the
+ * tests per element and the nesting depth (WGSL allows 127) near 2√n.
+ */
+function concatTree(a: GraphAppender, values: readonly number[]): number {
+  if (values.length === 1) return values[0];
+  if (values.length <= 8) return a.op('concat', [...values], { axis: 0 });
+  const size = Math.ceil(Math.sqrt(values.length));
+  const chunks: number[] = [];
+  for (let i = 0; i < values.length; i += size) chunks.push(concatTree(a, values.slice(i, i + size)));
+  return a.op('concat', chunks, { axis: 0 });
+}
+
+/**
  * Appends the SGD update for every gradient (param name → value id) to g,
  * reading the scalar values `lr` and `lossScale` (graph inputs the caller
  * made). Adds the output `grad_norm` (global L2 norm) and, per param, the
@@ -162,7 +176,7 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
     }
   }
   parts.sort((x, y) => y.n - x.n);
-  const all = parts.length === 1 ? parts[0].value : parts.length > 1 ? a.op('concat', parts.map((p) => p.value), { axis: 0 }) : undefined;
+  const all = parts.length === 0 ? undefined : concatTree(a, parts.map((p) => p.value));
   const gradNormSq = all === undefined ? a.constant(0) : a.op('sum', [all], { axes: [], keepdims: false });
   const norm = a.op('sqrt', [gradNormSq]);
   g.outputs.push({ name: 'grad_norm', value: norm });
