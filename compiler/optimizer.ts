@@ -9,9 +9,11 @@
 // every update is `guard ? new : old`, so a non-finite step leaves the state
 // as it was without the host touching it.
 //
-// Per param the update is two elementwise kernels: the momentum buffer (it
-// reads the old weight for decay) and then the weight (it reads the new
-// buffer). Each reads its own param only at the index it writes.
+// Launches: per param, two elementwise update kernels, the momentum buffer
+// (it reads the old weight for decay) and then the weight (it reads the new
+// buffer), each reading its own param only at the index it writes (one
+// kernel for both would need a schedule that stores two values); the norm
+// is one launch per large gradient plus one for the rest (appendSgd).
 //
 // Momentum buffers are graph params "opt.momentum.<param>", frozen (autodiff
 // never differentiates them), zeros at the start.
