@@ -17,6 +17,7 @@ import { scheduleMax3dArgmax } from './max3d.js';
 import { scheduleMax3dArgmaxGrad } from './max3d-argmax-grad.js';
 import { scheduleMax3dGrad } from './max3d-grad.js';
 import { scheduleNms } from './nms.js';
+import { scheduleReduce } from './warp-reduce.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
 
 export type { Scheduled } from './pointwise.js';
@@ -41,6 +42,8 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   max3d_argmax: scheduleMax3dArgmax,
   max3d_argmax_grad: scheduleMax3dArgmaxGrad,
   nms: scheduleNms,
+  // CUDA: warp/workgroup reductions; every other target gets the pointwise schedule from it.
+  sum: scheduleReduce, mean: scheduleReduce, max: scheduleReduce, min: scheduleReduce,
 };
 
 export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {
