@@ -9,10 +9,13 @@
 //   *poke   (buf, i): buf[i] = 1, an illegal address past the allocation
 //   fault*  (buf): an illegal address (sticky until the context is reset)
 //   hang*   (buf): the stream does not finish (until FAKE_CUDA_FINISH=1)
+//   any other name: does nothing (so real programs run through, computing
+//   nothing); FAKE_CUDA_STRICT=1 makes it missing from the module instead
 // FAKE_CUDA_* variables, read at each call, inject refusals (see below), and
 // FAKE_CUDA_TRACE=1 prints each launch, capture and graph launch to stderr.
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -218,7 +221,7 @@ CUresult cuModuleUnload(CUmodule m) {
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char* name) {
   const std::string n = name;
   const int params = n.rfind("inc", 0) == 0 ? 3 : n.rfind("accum", 0) == 0 || ends(n, "poke") ? 2 : n.rfind("fault", 0) == 0 || n.rfind("hang", 0) == 0 ? 1 : -1;
-  if (params < 0) return CUDA_ERROR_NOT_FOUND;
+  if (params < 0 && flag("FAKE_CUDA_STRICT", "1")) return CUDA_ERROR_NOT_FOUND;
   *f = new CUfunc_st{n, params};
   return CUDA_SUCCESS;
 }
@@ -234,7 +237,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned, unsigned, unsigned 
   if (const long code = envNumber("FAKE_CUDA_LAUNCH", 0)) return static_cast<CUresult>(code);
   if (bx > 1024) return CUDA_ERROR_INVALID_VALUE;
   Node n{f, gx, bx, {}};
-  for (int i = 0; i < f->params; i++) n.values.push_back(*static_cast<unsigned long long*>(params[i]));
+  for (int i = 0; i < std::max(f->params, 0); i++) n.values.push_back(*static_cast<unsigned long long*>(params[i]));
   if (capturing) {
     trace("capture " + f->name);
     capturing->nodes.push_back(n);
