@@ -62,10 +62,10 @@ const MAX_ROW_PRODUCTS = 1152;
 export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, maxInvocations: number): DirectTile {
   const TM = Math.min(TM_MAX, s.M);
   const width = window ? window.OW : s.N;
-  // Equal tiles across a row: a 25-wide row is two 13-wide tiles, not 16 + 9.
   // A small GEMM runs in far less time than SwiftShader takes to build a
   // large unrolled body: it gets a narrower tile and one tap row per step.
   const small = s.problems * s.M * s.N * s.K < SMALL_MACS;
+  // Equal tiles across a row: a 25-wide row is two 13-wide tiles, not 16 + 9.
   let TN = Math.ceil(width / Math.ceil(width / (small ? TN_SMALL : TN_MAX)));
   const kw = window?.KW ?? 1;
   while (TN > 1 && TM * TN * kw > MAX_ROW_PRODUCTS) TN = Math.ceil(TN / 2);
