@@ -147,7 +147,10 @@ function fitTiles(sizes: readonly (readonly number[])[], TH: number, TW: number,
 }
 
 export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
-  if (currentTarget() === 'webgpu') return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
+  // The strips read the levels straight from their buffers: fusion never inlines a producer into an
+  // opaque anchor (fuse.ts), and if it ever did, the tiles (which ask the emitter for values) still work.
+  const inlined = graph.nodes[anchorId].inputs.some((x) => nodes.has(graph.values[x].node));
+  if (currentTarget() === 'webgpu' && !inlined) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
   return build(graph, nodes, anchorId, lowerings, false);
 }
 
