@@ -56,8 +56,14 @@ test('arg-max codes: partial tiles, odd sizes, a 1×1 top level, tau 2 / phi 3 a
 test('forward on every profile (tiles on the CPU and CUDA, barrier-free strips on WebGPU): partial tiles and strips, tau 4 / phi 5', () => {
   for (const [sizes, tau, phi] of [[[[37, 70], [19, 35], [10, 18], [5, 9], [3, 5]], 2, 3], [[[18, 34], [9, 17], [5, 9], [1, 1]], 4, 5]] as const) {
     const t = new TestGraph();
-    t.ops('max3d', pyramid(t, sizes), { tau, phi }).forEach((o, i) => t.output(`y${i}`, o));
+    const levels = pyramid(t, sizes);
+    t.ops('max3d', levels, { tau, phi }).forEach((o, i) => t.output(`y${i}`, o));
     checkTargets(t, ['max3d']);
+    // tau 0 phi 1 (no neighbours, no window): the identity, on every profile too.
+    const u = new TestGraph();
+    u.ops('max3d', pyramid(u, sizes), { tau: 0, phi: 1 }).forEach((o, i) => u.output(`y${i}`, o));
+    const want = checkTargets(u, ['max3d']);
+    assert.equal(Array.from(want.y0.data), Array.from(u.inputs.p0.data));
   }
 });
 
