@@ -42,6 +42,7 @@ import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
 import { ScheduleError } from './schedule/emit.js';
 import { Target, TargetLimits, withGemmProfile } from './schedule/gemm.js';
+import { withCudaMath } from './schedule/gemm-mma.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
 export { renderC } from './render/c.js';
@@ -79,6 +80,11 @@ export interface CompileOptions {
   target?: Target;
   /** The device's limits (WebGPU: maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup); defaults per target. */
   limits?: Partial<TargetLimits>;
+  /**
+   * CUDA: the device's compute capability × 10 (90 for sm_90). Tensor-core
+   * GEMMs need 80 or more; unset means an sm_80+ device.
+   */
+  cudaCapability?: number;
 }
 
 const sizeOf = (t: ConcreteType): number => numel(t.shape) * bytesOf(t.dtype);
@@ -91,7 +97,7 @@ function summaryName(graph: Graph, g: FusionGroup): string {
 }
 
 export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
-  return withGemmProfile(opts.target, opts.limits, () => compileForTarget(graph, opts));
+  return withCudaMath({ capability: opts.cudaCapability }, () => withGemmProfile(opts.target, opts.limits, () => compileForTarget(graph, opts)));
 }
 
 function compileForTarget(graph: Graph, opts: CompileOptions): Program {

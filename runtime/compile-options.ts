@@ -37,5 +37,9 @@ export function compileOptionsFor(runtime: Runtime, base: CompileOptions = {}): 
       },
     };
   }
+  if (runtime.name === 'cuda') {
+    const cc = (runtime as { readonly computeCapability?: number }).computeCapability;
+    return { ...base, target: 'cuda', ...(cc !== undefined ? { cudaCapability: cc } : {}) };
+  }
   return { ...base, target: runtime.name };
 }
