@@ -1236,8 +1236,12 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
           long long xrow = (xbase + (kg * 4));
           for (long long g = 0; g < 1; g++) {
             if ((((n0 + (g * 8)) + 8) <= 4)) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + (n0 + (g * 8))) + jj)];
+              for (long long jj = 0; jj < 8; jj += 4) {
+                const float4 jj_q0 = __ldg(reinterpret_cast<const float4*>(&B0[((xrow + (n0 + (g * 8))) + jj)]));
+                panel[(((kk * 8) + (g * 8)) + jj)] = jj_q0.x;
+                panel[(((kk * 8) + (g * 8)) + (jj + 1))] = jj_q0.y;
+                panel[(((kk * 8) + (g * 8)) + (jj + 2))] = jj_q0.z;
+                panel[(((kk * 8) + (g * 8)) + (jj + 3))] = jj_q0.w;
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
@@ -1337,8 +1341,12 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
           long long xrow = (xbase + (kg * 16));
           for (long long g = 0; g < 1; g++) {
             if ((((n0 + (g * 16)) + 16) <= 16)) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + (n0 + (g * 16))) + jj)];
+              for (long long jj = 0; jj < 16; jj += 4) {
+                const float4 jj_q0 = __ldg(reinterpret_cast<const float4*>(&B0[((xrow + (n0 + (g * 16))) + jj)]));
+                panel[(((kk * 16) + (g * 16)) + jj)] = jj_q0.x;
+                panel[(((kk * 16) + (g * 16)) + (jj + 1))] = jj_q0.y;
+                panel[(((kk * 16) + (g * 16)) + (jj + 2))] = jj_q0.z;
+                panel[(((kk * 16) + (g * 16)) + (jj + 3))] = jj_q0.w;
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
@@ -1432,8 +1440,12 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
           long long xrow = (xbase + (kg * 64));
           for (long long g = 0; g < 4; g++) {
             if ((((n0 + (g * 16)) + 16) <= 64)) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + (n0 + (g * 16))) + jj)];
+              for (long long jj = 0; jj < 16; jj += 4) {
+                const float4 jj_q0 = __ldg(reinterpret_cast<const float4*>(&B0[((xrow + (n0 + (g * 16))) + jj)]));
+                panel[(((kk * 64) + (g * 16)) + jj)] = jj_q0.x;
+                panel[(((kk * 64) + (g * 16)) + (jj + 1))] = jj_q0.y;
+                panel[(((kk * 64) + (g * 16)) + (jj + 2))] = jj_q0.z;
+                panel[(((kk * 64) + (g * 16)) + (jj + 3))] = jj_q0.w;
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
