@@ -1,6 +1,7 @@
 // The CUDA runtime: the program's CUDA rendering (one .cu) compiled to a
 // cubin for the open GPU (NVRTC, else nvcc; cached on disk), loaded as one
 // module, run on one stream.
+import { hasMma } from '../compiler/kernel/ir.js';
 import type { Program } from '../compiler/program.js';
 import { renderCuda } from '../compiler/render/cuda.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
@@ -46,6 +47,7 @@ export class CudaRuntime implements Runtime {
 
   async load(program: Program): Promise<Executable> {
     const dev = this.open();
+    refuseTensorCoresBelowSm80(program, dev.info.cc, dev.info.name);
     const source = this.render(program);
     let built = await compileCached(source, dev.info.cc, dev.compiler);
     let module = tryLoad(dev, program, built);
@@ -73,4 +75,17 @@ export class CudaRuntime implements Runtime {
       compiled: built.cached ? 0 : 1, cached: built.cached ? 1 : 0, kernels: program.kernels.length, seconds: built.seconds,
     });
   }
+}
+
+/**
+ * A program compiled with tensor-core GEMMs (mma.sync TF32/BF16 needs sm_80)
+ * would trap at its first launch on an older GPU: refused here instead,
+ * naming the kernel and the way out.
+ */
+export function refuseTensorCoresBelowSm80(program: Program, cc: number, gpu: string): void {
+  if (cc >= 80) return;
+  const k = program.kernels.find((kk) => hasMma(kk.ir.body));
+  if (!k) return;
+  throw new CudaRunError(`kernel ${k.name} uses tensor cores (mma.sync), which need compute capability 8.0 or newer; ${gpu} is ${Math.floor(cc / 10)}.${cc % 10}. ` +
+    'Compile the program for this runtime (runtime/compile-options.ts compileOptionsFor passes the capability) or set FUSEDET_CUDA_MATH=f32');
 }

@@ -140,3 +140,6 @@ export function hasWarpCollective(stmts: readonly Stmt[]): boolean { return cont
 
 /** A point every thread of the workgroup must reach together: a barrier or a warp collective. */
 export function hasCollective(stmts: readonly Stmt[]): boolean { return contains(stmts, (s) => s.k === 'barrier' || isWarpCollective(s)); }
+
+/** Does a statement list use tensor cores (an mma anywhere inside)? Those kernels need sm_80. */
+export function hasMma(stmts: readonly Stmt[]): boolean { return contains(stmts, (s) => s.k === 'mma'); }
