@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { interpret } from '../../compiler/interpret.js';
 import { compileGraph } from '../../compiler/program.js';
+import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { openOrSkip } from './open.js';
 import { tinyDefcn, relError } from './tiny-defcn.js';
 
@@ -39,6 +40,19 @@ gpuTest('tiny DeFCN forward on WebGPU equals the reference and the CPU runtime',
     assert.ok(e <= 2e-3, `${o.name}: WebGPU vs CPU runtime relative error ${e.toExponential(2)}`);
   }
   cpu.dispose();
+});
+
+gpuTest('tiny DeFCN compiled for this adapter (compileOptionsFor, as fusedet run does) equals the reference', async () => {
+  const { graph, params, inputs } = tinyDefcn();
+  const want = interpret(graph, inputs, params);
+  const ex = await rt!.load(compileGraph(graph, compileOptionsFor(rt!, { fuse: true })));
+  await ex.setParams(params);
+  const got = await ex.run(inputs);
+  for (const o of graph.outputs) {
+    const e = relError(got[o.name].data, want[o.name].data);
+    assert.ok(e <= 2e-3, `${o.name}: WebGPU (adapter-shaped) vs reference relative error ${e.toExponential(2)}`);
+  }
+  ex.dispose();
 });
 
 test.run();

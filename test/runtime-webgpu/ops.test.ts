@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
+import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { rng, tensor } from '../../compiler/tensor.js';
 import { NO_SPAN } from '../../compiler/types.js';
 import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
@@ -137,21 +138,24 @@ for (const [name, build] of CASES) {
     console.log(`SKIP ${name}: no kernel schedule yet (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
   }
   const run = rt && compiled ? test : test.skip;
-  run(`${name} on WebGPU equals the reference (fused and unfused)`, async () => {
+  run(`${name} on WebGPU equals the reference (fused and unfused; CPU-shaped and adapter-shaped)`, async () => {
     for (const seed of SEEDS) {
       const next = rng(seed * 7919 + name.length);
       const t = new TestGraph();
       build(t, next);
       const want = referenceRun(t);
-      for (const fuse of [true, false]) {
-        const ex = await rt!.load(compileGraph(t.graph, { fuse }));
+      // Both shapes of program: the CPU-shaped one (the same program on every
+      // runtime) and the one compiled for this adapter (what `fusedet run
+      // --runtime webgpu` loads: on SwiftShader, the barrier-free GEMMs).
+      for (const [fuse, own] of [[true, false], [false, false], [true, true], [false, true]] as const) {
+        const ex = await rt!.load(compileGraph(t.graph, own ? compileOptionsFor(rt!, { fuse }) : { fuse }));
         await ex.setParams(t.params);
         const got = await ex.run(t.inputs);
         for (const [o, w] of Object.entries(want)) {
           assert.is(got[o].dtype, w.dtype, `${name} ${o} dtype`);
           const exact = w.dtype !== 'f32';
           const msg = compare(got[o], w, exact ? 0 : 1e-4, exact ? 0 : 1e-4);
-          assert.is(msg, '', `${name} seed ${seed} ${fuse ? 'fused' : 'unfused'} output ${o}: ${msg}`);
+          assert.is(msg, '', `${name} seed ${seed} ${fuse ? 'fused' : 'unfused'}${own ? ', compiled for this adapter' : ''} output ${o}: ${msg}`);
         }
         ex.dispose();
       }
