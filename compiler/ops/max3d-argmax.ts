@@ -14,9 +14,8 @@ import { numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
-import { MAX3D_ATTRS, forEachArgmax, max3dShape, neighbourLevels, windowParams } from './max3d.js';
+import { MAX3D_ATTRS, forEachArgmax, gradientRouter, max3dShape, neighbourLevels, windowParams } from './max3d.js';
 import { OpDef, ShapeError } from './op.js';
-import { bilinearTaps } from './resize.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const max3dArgmax: OpDef = {
@@ -80,24 +79,17 @@ const max3dArgmaxGrad: OpDef = {
   reference(ins) {
     const { codes, grads } = codesAndGrads(ins as Tensor[]);
     const acc = grads.map((g) => new Float64Array(g.data.length));
+    const route = gradientRouter(acc, codes.map((c) => c.shape as readonly number[]));
     codes.forEach((c, l) => {
-      const [, , H, W] = c.shape;
+      const [, , H, W] = c.shape as number[];
       const plane = H * W;
       for (let o = 0; o < c.data.length; o++) {
         const code = c.data[o];
         const k = Math.floor(code / plane);
         // A code naming no level routes nothing (the kernel finds no match for it either).
         if (code < 0 || k >= codes.length) continue;
-        const g = grads[l].data[o], pos = code % plane, base = o - (o % plane);
-        if (k === l) { acc[l][base + pos] += g; continue; }
-        const y = Math.floor(pos / W), x = pos % W;
-        const [, , Hk, Wk] = codes[k].shape;
-        const th = bilinearTaps(Hk, H), tw = bilinearTaps(Wk, W);
-        const kb = (base / plane) * Hk * Wk;
-        acc[k][kb + th.i0[y] * Wk + tw.i0[x]] += g * th.w0[y] * tw.w0[x];
-        acc[k][kb + th.i0[y] * Wk + tw.i1[x]] += g * th.w0[y] * tw.w1[x];
-        acc[k][kb + th.i1[y] * Wk + tw.i0[x]] += g * th.w1[y] * tw.w0[x];
-        acc[k][kb + th.i1[y] * Wk + tw.i1[x]] += g * th.w1[y] * tw.w1[x];
+        const pos = code % plane;
+        route(l, k, Math.floor(o / plane), Math.floor(pos / W), pos % W, grads[l].data[o]);
       }
     });
     return grads.map((g, l) => {

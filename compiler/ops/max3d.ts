@@ -101,6 +101,33 @@ const max3d: OpDef = {
 };
 
 /**
+ * The backward's routing, shared by max3d_grad and max3d_argmax_grad: output
+ * (level l; plane p, row y, column x) whose maximum came from level k adds its
+ * gradient g to that same pixel when k = l, else to level k's four bilinear
+ * taps of the sample (float64 accumulators, one per level).
+ */
+export function gradientRouter(acc: Float64Array[], shapes: readonly (readonly number[])[]): (l: number, k: number, p: number, y: number, x: number, g: number) => void {
+  const taps = new Map<string, ReturnType<typeof bilinearTaps>>();
+  const tapsOf = (from: number, to: number): ReturnType<typeof bilinearTaps> => {
+    const key = `${from}>${to}`;
+    let t = taps.get(key);
+    if (!t) { t = bilinearTaps(from, to); taps.set(key, t); }
+    return t;
+  };
+  return (l, k, p, y, x, g) => {
+    const [, , H, W] = shapes[l];
+    if (k === l) { acc[l][(p * H + y) * W + x] += g; return; }
+    const [, , Hk, Wk] = shapes[k];
+    const th = tapsOf(Hk, H), tw = tapsOf(Wk, W);
+    const base = p * Hk * Wk;
+    acc[k][base + th.i0[y] * Wk + tw.i0[x]] += g * th.w0[y] * tw.w0[x];
+    acc[k][base + th.i0[y] * Wk + tw.i1[x]] += g * th.w0[y] * tw.w1[x];
+    acc[k][base + th.i1[y] * Wk + tw.i0[x]] += g * th.w1[y] * tw.w0[x];
+    acc[k][base + th.i1[y] * Wk + tw.i1[x]] += g * th.w1[y] * tw.w1[x];
+  };
+}
+
+/**
  * For every output element of level l, where its maximum came from: the
  * frame (level k), and the position in level l's frame. The scan order is
  * the forward's (frames ascending, then dh, then dw; strictly greater
@@ -152,25 +179,11 @@ const max3dGrad: OpDef = {
     const all = ins as Tensor[], L = all.length / 2;
     const levels = all.slice(0, L), grads = all.slice(L);
     const acc = levels.map((x) => new Float64Array(x.data.length));
-    const taps = new Map<string, ReturnType<typeof bilinearTaps>>();
-    const tapsOf = (from: number, to: number): ReturnType<typeof bilinearTaps> => {
-      const key = `${from}>${to}`;
-      let t = taps.get(key);
-      if (!t) { t = bilinearTaps(from, to); taps.set(key, t); }
-      return t;
-    };
+    const route = gradientRouter(acc, levels.map((x) => x.shape as readonly number[]));
     forEachArgmax(levels, tau, phi, (l, o, k, at) => {
-      const g = grads[l].data[o];
-      if (k === l) { acc[l][at] += g; return; }
-      // at indexes level l's frame; spread through level k's bilinear taps.
-      const [, , H, W] = levels[l].shape, [, , Hk, Wk] = levels[k].shape;
-      const p = Math.floor(at / (H * W)), y = Math.floor(at / W) % H, xx = at % W;
-      const th = tapsOf(Hk, H), tw = tapsOf(Wk, W);
-      const base = p * Hk * Wk;
-      acc[k][base + th.i0[y] * Wk + tw.i0[xx]] += g * th.w0[y] * tw.w0[xx];
-      acc[k][base + th.i0[y] * Wk + tw.i1[xx]] += g * th.w0[y] * tw.w1[xx];
-      acc[k][base + th.i1[y] * Wk + tw.i0[xx]] += g * th.w1[y] * tw.w0[xx];
-      acc[k][base + th.i1[y] * Wk + tw.i1[xx]] += g * th.w1[y] * tw.w1[xx];
+      // at indexes level l's frame (plane p, row y, column x).
+      const [, , H, W] = levels[l].shape as number[];
+      route(l, k, Math.floor(at / (H * W)), Math.floor(at / W) % H, at % W, grads[l].data[o]);
     });
     return levels.map((x, l) => {
       const out = alloc(x.dtype, x.shape, usesF64(all));
