@@ -82,7 +82,7 @@ export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sin
   const tile = chooseDirectTile(s, window, maxInvocations);
   const { TM, TN, WG } = tile;
   // Tables per column become registers; per (tap, column) ones (the input gradient's) need the tiled schedule.
-  if (parts.tables && !window && !parts.tables.every((tab) => tab.size(TN) === TN && tab.size(2 * TN) === 2 * TN)) return undefined;
+  if (parts.tables && !window && (!parts.tables.every((tab) => tab.size(TN) === TN && tab.size(2 * TN) === 2 * TN) || !tablesAtConstantColumns(em, parts, TN))) return undefined;
   const rowBlocks = Math.ceil(s.M / TM);
   const tilesPerRow = Math.ceil((window ? window.OW : s.N) / TN);
   const colTiles = window ? window.OH * tilesPerRow : tilesPerRow;
@@ -222,6 +222,27 @@ function tableRegisters(em: Emitter, parts: GemmParts, TN: number): Map<string, 
     tab.arrays.forEach((a, i) => regs.set(a.name, cols[i]));
   }
   return regs;
+}
+
+/**
+ * Does the packing read every table at a constant column (so the tables can
+ * live in registers)? A 1×1 input gradient has per-column tables too, but
+ * reads them at a let-bound offset: it keeps the tiled schedule. Probed in a
+ * discarded block, before this schedule emits anything.
+ */
+function tablesAtConstantColumns(em: Emitter, parts: GemmParts, TN: number): boolean {
+  const names = new Set((parts.tables ?? []).flatMap((tab) => tab.arrays.map((a) => a.name)));
+  let constant = true;
+  const visit = (e: Expr): Expr => {
+    if (e.k === 'lload' && names.has(e.arr) && e.idx.k !== 'const') constant = false;
+    return mapChildren(e, visit);
+  };
+  const probe = em.block(() => {
+    parts.packRow(v('k'), TN);
+    for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', parts.packValue(idx(j), idx(j))));
+  });
+  probe.forEach((st) => mapStmt(st, visit));
+  return constant;
 }
 
 function fromRegisters(e: Expr, regs: ReadonlyMap<string, Expr[]>): Expr {

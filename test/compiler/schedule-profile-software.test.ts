@@ -97,6 +97,22 @@ test('software conv gradients: the weight gradient in registers, the input gradi
   }
 });
 
+test('1×1 conv gradients (per-column input-gradient tables read at a let-bound offset): tiled input gradient, both equal the reference', () => {
+  // A DeFCN training step on SwiftShader once failed to compile here: the
+  // direct schedule took the 1×1 input gradient's tables for register ones.
+  for (const stride of [1, 2]) {
+    const t = new TestGraph();
+    const size = 6 * stride;
+    const g = t.input('g', [1, 8, 6, 6]);
+    const conv = { stride: [stride], padding: [0], dilation: [1], groups: 1 };
+    t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [8, 5, 1, 1])], { ...conv, size: [size, size] }));
+    t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [1, 5, size, size]), g], { ...conv, kernel: [1, 1] }));
+    const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+    const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
+    for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', `stride ${stride} ${name}`);
+  }
+});
+
 test('without the flag WebGPU keeps the tiled schedule', () => {
   const t = convGraph(CASES[1]);
   const hw = compileGraph(t.graph, { target: 'webgpu', limits: HARDWARE });
