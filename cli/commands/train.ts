@@ -39,7 +39,8 @@ options:
   --weight-decay-norm X   on GroupNorm weight and bias (default 0)
   --clip X                clip gradients to global L2 norm X (default: off)
   --loss-scale X          loss scaling (default 1)
-  --runtime R             cpu or reference (default cpu)
+  --runtime R             cpu, webgpu, cuda, auto or reference (default cpu:
+                          deterministic, so --resume is bit-identical there)
   --checkpoint-dir DIR    checkpoints, log.json, loss.png (required)
   --checkpoint-every N    save every N steps, and at the end (default 50)
   --resume                continue from DIR's newest checkpoint
@@ -95,7 +96,7 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   if (!values['fixed-batch']) throw new UserError('fusedet train: give --fixed-batch (the only data source for now)', 2);
   const dir = values['checkpoint-dir'];
   if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
-  if (!['cpu', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu or reference, not '${values.runtime}'`, 2);
+  if (!['cpu', 'webgpu', 'cuda', 'auto', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu, webgpu, cuda, auto or reference, not '${values.runtime}'`, 2);
   if (values.resume && values.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
   if (values.resume && listCheckpoints(dir).length === 0) {
     throw new UserError(`fusedet train: --resume: ${dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);

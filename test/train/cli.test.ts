@@ -18,7 +18,7 @@ test('flag errors name the flag and exit 2', () => {
     [[...base, '--data', 'scenes/'], /--data needs target assignment/],
     [[...base, '--size', '50'], /--size '50' is not valid/],
     [[...base, '--steps=-3'], /--steps '-3' is not valid/], [[...base, '--steps', '-3'], /argument is ambiguous/],
-    [[...base, '--runtime', 'tpu'], /--runtime must be cpu or reference/],
+    [[...base, '--runtime', 'tpu'], /--runtime must be cpu, webgpu, cuda, auto or reference/],
     [[...base, '--resume', '--force'], /contradict/],
     [base.filter((a) => a !== '--checkpoint-dir' && a !== '/tmp/fusedet-train-cli-unused'), /--checkpoint-dir DIR is required/],
   ];
