@@ -1,24 +1,8 @@
-// The launch list packed for one native call, and the buffer table it indexes.
+// The launch list packed for one native call (runtime/pack-launches.ts).
 import type { Program } from '../compiler/program.js';
+import { packLaunchList } from '../runtime/pack-launches.js';
 
-/** BigInt64Array layout read by native/cpu_addon.cc: [count, per launch: kernel, grid, nbufs, nargs, bufs..., args...]. */
+/** Layout read by native/cpu_addon.cc: [count, per launch: kernel, grid, nbufs, nargs, bufs..., args...]. */
 export function packLaunches(launches: Program['launches'], slot: ReadonlyMap<number, number>): BigInt64Array {
-  let n = 1;
-  for (const l of launches) n += 4 + l.buffers.length + l.args.length;
-  const plan = new BigInt64Array(n);
-  plan[0] = BigInt(launches.length);
-  let at = 1;
-  for (const l of launches) {
-    plan[at++] = BigInt(l.kernel);
-    plan[at++] = BigInt(l.grid);
-    plan[at++] = BigInt(l.buffers.length);
-    plan[at++] = BigInt(l.args.length);
-    for (const b of l.buffers) {
-      const s = slot.get(b);
-      if (s === undefined) throw new Error(`launch of kernel ${l.kernel} uses buffer ${b}, which the program does not declare`);
-      plan[at++] = BigInt(s);
-    }
-    for (const a of l.args) plan[at++] = BigInt(a);
-  }
-  return plan;
+  return packLaunchList(launches, slot);
 }
