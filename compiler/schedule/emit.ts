@@ -31,9 +31,6 @@ export type Lowering = (em: Emitter, node: GNode, out: readonly Expr[]) => Expr;
 
 export interface KernelBuf { value: number; dtype: BufDType; access: KBuf['access'] }
 
-const NO_ALIASES: ReadonlyMap<number, number> = new Map();
-const aliasCache = new WeakMap<object, { count: number; map: Map<number, number> }>();
-
 /**
  * In-place updates (Graph.updates): update value → its param's value. Such a
  * value lives in the param's buffer, so a kernel binds it as the param: one
@@ -41,20 +38,14 @@ const aliasCache = new WeakMap<object, { count: number; map: Map<number, number>
  * dispatch that binds one buffer twice with one binding writable).
  */
 export function updateAliases(graph: Graph): ReadonlyMap<number, number> {
-  const updates = graph.updates;
-  if (!updates || updates.length === 0) return NO_ALIASES;
-  let cached = aliasCache.get(updates);
-  if (!cached || cached.count !== updates.length) {
-    const paramValue = new Map(graph.params.map((p) => [p.name, p.value]));
-    const map = new Map<number, number>();
-    for (const u of updates) {
-      const p = paramValue.get(u.param);
-      if (p !== undefined) map.set(u.value, p);
-    }
-    cached = { count: updates.length, map };
-    aliasCache.set(updates, cached);
+  const map = new Map<number, number>();
+  if (!graph.updates?.length) return map;
+  const paramValue = new Map(graph.params.map((p) => [p.name, p.value]));
+  for (const u of graph.updates) {
+    const p = paramValue.get(u.param);
+    if (p !== undefined) map.set(u.value, p);
   }
-  return cached.map;
+  return map;
 }
 
 export class Emitter {
