@@ -6,7 +6,7 @@
 import { Graph, GNode } from '../graph.js';
 import { canonicalExpr } from '../kernel/hash.js';
 import { BufDType, Expr, KArray, KBuf, Scalar, Stmt, typeOf } from '../kernel/ir.js';
-import { add, idx, let_, load, mul, v as vref } from '../kernel/build.js';
+import { add, idx, let_, load, mul, store, v as vref } from '../kernel/build.js';
 import { DType } from '../types.js';
 import { stridesOf } from '../tensor.js';
 
@@ -123,6 +123,20 @@ export class Emitter {
     const t: Scalar = typeOf(e);
     this.emit(let_(name, t, e));
     return vref(name, t);
+  }
+
+  /**
+   * Stores element `at` of `sink` into `outBuf` with the group's anchor
+   * output standing for `anchorValue()` (a schedule's accumulator): the fused
+   * epilogue between anchor and sink runs on it.
+   */
+  storeThrough(outBuf: number, sink: number, at: readonly Expr[], anchor: number, anchorValue: () => Expr): void {
+    this.overrides.set(anchor, anchorValue);
+    try {
+      this.emit(store(outBuf, this.flat(sink, at), this.value(sink, at)));
+    } finally {
+      this.overrides.delete(anchor);
+    }
   }
 
   /** The value `value` at multi-index `at`. */

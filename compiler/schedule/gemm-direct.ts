@@ -20,7 +20,7 @@
 // steeply with the tile values live across nested loops.
 import type { Graph, GNode } from '../graph.js';
 import type { Expr, Stmt } from '../kernel/ir.js';
-import { add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lt, max, min, mod, mul, sel, set, store, sub, v } from '../kernel/build.js';
+import { add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lt, max, min, mod, mul, sel, set, sub, v } from '../kernel/build.js';
 import type { Emitter } from './emit.js';
 import type { GemmParts, GemmShape } from './gemm.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -296,9 +296,7 @@ function epilogue(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number,
           const at = parts.outIndex(problem, row, col);
           em.aliasFlat(outShape, at, add(v(`ob_${i}`), col));
           const value = v(`acc_${i}_${j}`, 'f32');
-          em.overrides.set(anchor.outputs[0], () => (b ? bin('add', value, b) : value));
-          em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
-          em.overrides.delete(anchor.outputs[0]);
+          em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => (b ? bin('add', value, b) : value));
         });
         // Whole rows of tiles need no column test.
         if (width % TN === 0) for (const st of element) em.emit(st);

@@ -26,7 +26,7 @@
 import type { Graph, GNode } from '../graph.js';
 import { Expr, MMA_SHAPES, MmaShape, Stmt, WARP, fragCoord } from '../kernel/ir.js';
 import {
-  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, store, v,
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, v,
 } from '../kernel/build.js';
 import { Emitter, ScheduleError } from './emit.js';
 import type { GemmParts, GemmProfile, GemmShape } from './gemm.js';
@@ -212,13 +212,11 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
           const store1 = em.block(() => {
             const row = v(`row${i}`), col = v(`col${i}`);
             const at = parts.outIndex(problem, row, col);
-            em.overrides.set(anchor.outputs[0], () => {
+            em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
               const acc = lload('acc', add(mul(add(mul(v('emt'), idx(NT)), v('ent')), idx(sh.c)), idx(i)), 'f32');
               const b = parts.bias(row);
               return b ? bin('add', acc, b) : acc;
             });
-            em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
-            em.overrides.delete(anchor.outputs[0]);
           });
           em.emit(if_(bin('and', lt(v(`row${i}`), idx(s.M)), lt(v(`col${i}`), idx(s.N))), store1));
         });

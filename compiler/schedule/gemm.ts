@@ -17,7 +17,7 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, store, sub, threadStrided, v,
+  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from './emit.js';
@@ -254,13 +254,11 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
       const inner = em.block(() => {
         const at = parts.outIndex(problem, v('row'), v('cn'));
         if (WGN === 1) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(problem, v('row'), idx(0))), v('cn')));
-        em.overrides.set(anchor.outputs[0], () => {
+        em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
           const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
           const b = parts.bias(v('row'));
           return b ? bin('add', acc, b) : acc;
         });
-        em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
-        em.overrides.delete(anchor.outputs[0]);
       });
       if (guardCol) em.emit(if_(lt(v('cn'), idx(s.N)), inner));
       else for (const st of inner) em.emit(st);

@@ -6,7 +6,7 @@
 import { Graph } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import {
-  add, bin, div, f32, for_, gid, idx, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier, store,
+  add, bin, div, f32, for_, gid, idx, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier,
 } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
@@ -54,12 +54,10 @@ export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anch
       const c = em.bind(add(mul(mod(gid, idx(G)), idx(cg)), div(e, idx(S))), 'ch');
       const sp = mod(e, idx(S));
       const at: Expr[] = [n, c, ...spatial(em, sp, shape.slice(2))];
-      em.overrides.set(node.outputs[0], () => {
+      em.storeThrough(outBuf, sinkValue, at, node.outputs[0], () => {
         const y = bin('mul', bin('sub', x(e), v('mean2', 'f32')), bin('mul', v('inv', 'f32'), em.bufLoad(em.buf(wv, 'r'), c, 'f32')));
         return bin('add', y, em.bufLoad(em.buf(bv, 'r'), c, 'f32'));
       });
-      em.emit(store(outBuf, em.flat(sinkValue, at), em.value(sinkValue, at)));
-      em.overrides.delete(node.outputs[0]);
     });
     em.emit(for_('e2', lid, idx(len), apply));
   });
