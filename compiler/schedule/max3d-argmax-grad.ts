@@ -20,7 +20,7 @@ import {
 import { Emitter, Lowering } from './emit.js';
 import { currentTarget } from './gemm.js';
 import { bilinearTap } from './lower-gather.js';
-import { Scheduled, finish } from './pointwise.js';
+import { Scheduled, byRange, finish } from './pointwise.js';
 
 // Profiles as in max3d.ts: a loop of one thread per workgroup on the CPU, 8
 // threads under SwiftShader (barriers make each invocation a coroutine),
@@ -225,7 +225,5 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     });
     levels.push({ hi: offset, body });
   }
-  let chain: Stmt[] = [];
-  for (let k = L - 1; k >= 0; k--) chain = [if_(lt(gid, idx(levels[k].hi)), levels[k].body, chain)];
-  return finish(em, em.block(() => { for (const st of chain) em.emit(st); }), WG, [], offset);
+  return finish(em, byRange(gid, levels), WG, [], offset);
 }

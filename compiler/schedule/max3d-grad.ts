@@ -23,7 +23,7 @@ import {
 import { Emitter, Lowering } from './emit.js';
 import { bilinearSample, bilinearTap } from './lower-gather.js';
 import { tileCoords } from './max3d.js';
-import { Scheduled, finish } from './pointwise.js';
+import { Scheduled, byRange, finish } from './pointwise.js';
 
 /** Emits the arg-max of output (oy, ox) of level l; returns the names of its frame and position variables. */
 function argmax(em: Emitter, node: GNode, l: number, L: number, tau: number, r: number, lead: Expr[], oy: Expr, ox: Expr): { from: string; ay: string; ax: string } {
@@ -169,7 +169,5 @@ export function scheduleMax3dGrad(graph: Graph, nodes: ReadonlySet<number>, anch
     levelsOut.push({ hi: offset, body });
   }
   for (const [name, size] of sizes) em.locals.push({ name, t: 'i64', size });
-  let chain: Stmt[] = [];
-  for (let k = L - 1; k >= 0; k--) chain = [if_(lt(gid, idx(levelsOut[k].hi)), levelsOut[k].body, chain)];
-  return finish(em, em.block(() => { for (const st of chain) em.emit(st); }), WG, [], offset);
+  return finish(em, byRange(gid, levelsOut), WG, [], offset);
 }

@@ -24,7 +24,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
 import { bilinearTap } from './lower-gather.js';
-import { Scheduled, finish } from './pointwise.js';
+import { Scheduled, byRange, finish } from './pointwise.js';
 
 /** Output columns per thread: the window's φ - 1 extra columns are shared by V outputs. */
 const V = 4;
@@ -165,11 +165,9 @@ export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, an
     });
     levels.push({ hi: offset, body });
   }
-  let chain: Stmt[] = [];
-  for (let l = L - 1; l >= 0; l--) chain = [if_(lt(v('t'), idx(levels[l].hi)), levels[l].body, chain)];
   const body = em.block(() => {
     em.emit(let_('t', 'i64', add(mul(gid, idx(WG)), lid)));
-    for (const s of chain) em.emit(s);
+    for (const s of byRange(v('t'), levels)) em.emit(s);
   });
   return finish(em, body, WG, [], Math.ceil(offset / WG));
 }

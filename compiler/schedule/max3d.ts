@@ -29,7 +29,7 @@ import { Emitter, Lowering } from './emit.js';
 import { currentTarget } from './gemm.js';
 import { bilinearTap } from './lower-gather.js';
 import { scheduleMax3dStream } from './max3d-stream.js';
-import { Scheduled, finish } from './pointwise.js';
+import { Scheduled, byRange, finish } from './pointwise.js';
 
 // Tile bounds on GPU targets: a level smaller than a tile gets a tile of its
 // own size, so the coarse levels (4×4, 8×8) do not pay for a 16×32 halo.
@@ -317,7 +317,5 @@ function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lower
     });
     levels.push({ hi: offset, body });
   }
-  let chain: Stmt[] = [];
-  for (let l = L - 1; l >= 0; l--) chain = [if_(lt(gid, idx(levels[l].hi)), levels[l].body, chain)];
-  return finish(em, em.block(() => { for (const s of chain) em.emit(s); }), WG, [], offset);
+  return finish(em, byRange(gid, levels), WG, [], offset);
 }

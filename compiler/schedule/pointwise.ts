@@ -36,6 +36,17 @@ export function unflatten(em: Emitter, flat: Expr, shape: readonly number[], pre
   return out;
 }
 
+/**
+ * One kernel over several ranges of work items (the levels of a pyramid):
+ * item `at` runs the body of the first range whose end `hi` exceeds it
+ * (ranges in order, ends increasing).
+ */
+export function byRange(at: Expr, ranges: readonly { hi: number; body: Stmt[] }[]): Stmt[] {
+  let chain: Stmt[] = [];
+  for (let r = ranges.length - 1; r >= 0; r--) chain = [if_(lt(at, idx(ranges[r].hi)), ranges[r].body, chain)];
+  return chain;
+}
+
 export function finish(em: Emitter, body: Stmt[], wg: number, args: number[], grid: number): Scheduled {
   return {
     kernel: { bufs: em.bufs.map((b) => ({ dtype: b.dtype, access: b.access })), nargs: args.length, workgroupSize: wg, locals: em.locals, regs: em.regs, body },
