@@ -57,6 +57,14 @@ export class Emitter {
   private counter = 0;
   /** Values replaced by a schedule-provided expression (a GEMM accumulator). */
   readonly overrides = new Map<number, (out: readonly Expr[]) => Expr>();
+  /**
+   * Threads sharing one output index while a value is lowered (a warp, or a
+   * workgroup of whole warps; 0: one thread per output): the outermost
+   * reduction strides its elements over them (lower-reduce.ts
+   * withWarpReduction). `reductionDepth` counts the reductions being lowered.
+   */
+  reductionLanes = 0;
+  reductionDepth = 0;
 
   private readonly aliases: ReadonlyMap<number, number>;
 

@@ -43,16 +43,12 @@ function loopNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly
   for (const s of nest) em.emit(s);
 }
 
-/** Threads sharing one output: 32 (a warp) or a multiple of it (the workgroup); 0 = one thread per output. */
-let lanesPerOutput = 0;
-let depth = 0;
-
-/** Runs `run` (one kernel's value computation) with its outermost reduction spread over `threads` (a warp, or the workgroup). */
-export function withWarpReduction<T>(run: () => T, threads = WARP): T {
+/** Runs `run` (one kernel's value computation on em) with its outermost reduction spread over `threads` (a warp, or the workgroup). */
+export function withWarpReduction<T>(em: Emitter, run: () => T, threads = WARP): T {
   if (threads % WARP !== 0) throw new RangeError(`withWarpReduction: ${threads} threads are not whole warps`);
-  const prev = lanesPerOutput;
-  lanesPerOutput = threads;
-  try { return run(); } finally { lanesPerOutput = prev; }
+  const prev = em.reductionLanes;
+  em.reductionLanes = threads;
+  try { return run(); } finally { em.reductionLanes = prev; }
 }
 
 /** Number of reduced elements per output of a sum/mean/max/min node. */
@@ -65,7 +61,7 @@ export function reducedCount(em: Emitter, node: GNode): number {
 function laneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, body: (at: Expr[]) => void): void {
   const shape = em.inShape(node, 0);
   const count = axes.reduce((n, d) => n * shape[d], 1);
-  const T = lanesPerOutput;
+  const T = em.reductionLanes;
   const lane = em.fresh('lane'), rk = em.fresh('rk'), f = em.fresh('rf');
   em.emit(let_(lane, 'i64', mod(lid, idx(T))));
   const trips = div(add(sub(idx(count), v(lane)), idx(T - 1)), idx(T));
@@ -99,12 +95,12 @@ function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
       return sel(t === 'f32' ? bin('or', better, bin('ne', x, x)) : better, x, cur);
     };
     const combine = (x: Expr): Expr => fold(a, x);
-    const lanes = lanesPerOutput > 0 && depth === 0 && t !== 'bool';
-    depth++;
+    const lanes = em.reductionLanes > 0 && em.reductionDepth === 0 && t !== 'bool';
+    em.reductionDepth++;
     try {
       (lanes ? laneNest : loopNest)(em, node, out, axes, keepdims, (at) => em.emit(set(acc, combine(em.bind(em.input(node, 0, at))))));
     } finally {
-      depth--;
+      em.reductionDepth--;
     }
     let result = a;
     if (lanes) {
@@ -113,7 +109,7 @@ function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
         em.emit(shflXor(other, a, m));
         em.emit(set(acc, combine(v(other, t))));
       }
-      const warps = lanesPerOutput / WARP;
+      const warps = em.reductionLanes / WARP;
       if (warps > 1) {
         // Every scalar let dies at the barrier: the partials cross it in workgroup memory.
         const part = em.fresh('wpart');

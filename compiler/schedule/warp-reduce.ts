@@ -61,7 +61,7 @@ function warpPerOutput(graph: Graph, nodes: ReadonlySet<number>, _anchor: number
     em.emit(let_('oc', 'i64', min(v('o'), sub(arg(0), idx(1)))));
     const at = unflatten(em, v('oc'), shape, 'c');
     em.aliasFlat(shape, at, v('oc'));
-    const value = withWarpReduction(() => em.value(outValue, at));
+    const value = withWarpReduction(em, () => em.value(outValue, at));
     em.emit(if_(and(lt(v('o'), arg(0)), bin('eq', mod(lid, idx(WARP)), idx(0))), [store(outBuf, v('o'), value)]));
   });
   return finish(em, body, WARP_REDUCE_WARPS * WARP, [total], Math.ceil(total / WARP_REDUCE_WARPS));
@@ -83,7 +83,7 @@ function blockPerOutput(graph: Graph, nodes: ReadonlySet<number>, _anchor: numbe
       at.push(e);
     });
     em.aliasFlat(shape, at, gid);
-    const value = withWarpReduction(() => em.value(outValue, at), BLOCK_REDUCE_THREADS);
+    const value = withWarpReduction(em, () => em.value(outValue, at), BLOCK_REDUCE_THREADS);
     em.emit(if_(bin('eq', lid, idx(0)), [store(outBuf, gid, value)]));
   });
   return finish(em, body, BLOCK_REDUCE_THREADS, [], numel(shape));
