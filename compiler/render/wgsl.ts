@@ -15,6 +15,7 @@
 import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, typeOf } from '../kernel/ir.js';
 import { CFamilyRenderer, Fmt1, Fmt2, f32Literal } from './cfamily.js';
 import { bin, bool, cast, idx, sel } from '../kernel/build.js';
+import { childExprs, mapChildren } from '../kernel/walk.js';
 
 // Identifiers the WGSL spec reserves or that the shader itself declares.
 const RESERVED = new Set([
@@ -265,25 +266,6 @@ const MAX_UNROLL = 256;
  * tile took over a minute to build).
  */
 const MAX_SCALAR_TILE = 64;
-
-// Expression children by field name, so kinds added to the IR later (an
-// fma, say) are walked without a case of their own here.
-const CHILD_FIELDS = ['idx', 'a', 'b', 'c'] as const;
-
-function isExpr(x: unknown): x is Expr {
-  return typeof x === 'object' && x !== null && typeof (x as { k?: unknown }).k === 'string';
-}
-
-function childExprs(e: Expr): Expr[] {
-  const rec = e as unknown as Record<string, unknown>;
-  return CHILD_FIELDS.map((f) => rec[f]).filter(isExpr);
-}
-
-function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
-  const rec = { ...(e as unknown as Record<string, unknown>) };
-  for (const k of CHILD_FIELDS) if (isExpr(rec[k])) rec[k] = f(rec[k] as Expr);
-  return rec as unknown as Expr;
-}
 
 function substExpr(e: Expr, name: string, value: number): Expr {
   const x = (c: Expr): Expr => substExpr(c, name, value);

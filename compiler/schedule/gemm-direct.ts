@@ -20,6 +20,7 @@
 // steeply with the tile values live across nested loops.
 import type { Graph, GNode } from '../graph.js';
 import type { Expr, Stmt } from '../kernel/ir.js';
+import { mapChildren, mapStmtExprs } from '../kernel/walk.js';
 import { add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lt, max, min, mod, mul, sel, set, sub, v } from '../kernel/build.js';
 import type { Emitter } from './emit.js';
 import type { GemmParts, GemmShape } from './gemm.js';
@@ -200,7 +201,7 @@ function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: n
       xs.forEach((x, j) => fma(i, j, a, x));
     });
   });
-  em.emit(for_('k', idx(0), idx(s.K), tables.size ? step.map((st) => mapStmt(st, (e) => fromRegisters(e, tables))) : step));
+  em.emit(for_('k', idx(0), idx(s.K), tables.size ? step.map((st) => mapStmtExprs(st, (e) => fromRegisters(e, tables))) : step));
 }
 
 /**
@@ -241,7 +242,7 @@ function tablesAtConstantColumns(em: Emitter, parts: GemmParts, TN: number): boo
     parts.packRow(v('k'), TN);
     for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', parts.packValue(idx(j), idx(j))));
   });
-  probe.forEach((st) => mapStmt(st, visit));
+  probe.forEach((st) => mapStmtExprs(st, visit));
   return constant;
 }
 
@@ -251,29 +252,6 @@ function fromRegisters(e: Expr, regs: ReadonlyMap<string, Expr[]>): Expr {
     return regs.get(e.arr)![e.idx.v];
   }
   return mapChildren(e, (c) => fromRegisters(c, regs));
-}
-
-// Expression children by field name (as compiler/render/wgsl.ts walks them).
-const CHILD_FIELDS = ['idx', 'a', 'b', 'c'] as const;
-
-function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
-  const rec: Record<string, unknown> = { ...(e as unknown as Record<string, unknown>) };
-  for (const k of CHILD_FIELDS) {
-    const c = rec[k];
-    if (typeof c === 'object' && c !== null && typeof (c as { k?: unknown }).k === 'string') rec[k] = f(c as Expr);
-  }
-  return rec as unknown as Expr;
-}
-
-function mapStmt(s: Stmt, f: (e: Expr) => Expr): Stmt {
-  const body = (ss: readonly Stmt[]): Stmt[] => ss.map((x) => mapStmt(x, f));
-  switch (s.k) {
-    case 'let': case 'set': return { ...s, v: f(s.v) };
-    case 'store': case 'lstore': return { ...s, idx: f(s.idx), v: f(s.v) };
-    case 'for': return { ...s, from: f(s.from), to: f(s.to), body: body(s.body) };
-    case 'if': return s.else ? { ...s, c: f(s.c), then: body(s.then), else: body(s.else) } : { ...s, c: f(s.c), then: body(s.then) };
-    default: return s;
-  }
 }
 
 /** Bias, then the fused consumers (em.value through the anchor's override), stored per tile element inside M × N. */
