@@ -1,14 +1,13 @@
-// Batched, class-aware greedy NMS with padded outputs.
+// Batched, class-aware greedy NMS with padded outputs; its kernel is nms.kernel.ts.
 import { Dim, showDim } from '../dims.js';
 import { dimAttr, floatAttr, intAttr, withDefaults } from './attrs.js';
-import { iou } from './boxes.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
 import { OpDef, ShapeError } from './op.js';
 import { alloc } from './tensors.js';
 
 const nms: OpDef = {
   name: 'nms', kind: 'opaque',
-  doc: 'class-aware NMS per image: (keep i32[B, max_out] padded with -1, count i32[B]); a box is suppressed by a kept box of its class with IoU > iou_threshold',
+  doc: 'class-aware NMS per image, as torchvision.ops.batched_nms: (keep i32[B, max_out] padded with -1, count i32[B]); a box is suppressed by a kept box of its class with IoU > iou_threshold',
   inputs: [{ name: 'boxes', dtypes: ['f32', 'f16'] }, { name: 'scores', dtypes: ['f32', 'f16'] }, { name: 'classes', dtypes: ['i32'] }],
   attrs: [
     { name: 'iou_threshold', type: 'float', default: 0.6 },
@@ -36,20 +35,44 @@ const nms: OpDef = {
     floatAttr(op, attrs, 'score_threshold');
     return [{ dtype: 'i32', shape: [tb.shape[0], maxOut] }, { dtype: 'i32', shape: [tb.shape[0]] }];
   },
+  // torchvision.ops.batched_nms (its coordinate-trick path) in f32: IoU on
+  // box + class · (max coordinate + 1), torchvision's order of operations,
+  // the f32 IoU compared with the double threshold; kept in (score
+  // descending, index ascending) order, truncated to max_out.
   reference([bx, sc, cl], attrs) {
     const thr = floatAttr('nms', attrs, 'iou_threshold'), minScore = floatAttr('nms', attrs, 'score_threshold');
     const maxOut = intAttr('nms', attrs, 'max_out');
     const [B, N] = sc!.shape;
+    const f = Math.fround;
     const keep = alloc('i32', [B, maxOut], false), count = alloc('i32', [B], false);
     keep.data.fill(-1);
     for (let b = 0; b < B; b++) {
       const s = (i: number): number => sc!.data[b * N + i];
+      const c = (i: number): number => cl!.data[b * N + i];
+      let maxCoord = -Infinity;
+      for (let e = 0; e < N * 4; e++) maxCoord = Math.max(maxCoord, bx!.data[b * N * 4 + e]);
+      const unit = f(maxCoord + 1);
+      const box = (i: number): number[] => {
+        const o = f(c(i) * unit);
+        return [0, 1, 2, 3].map((k) => f(bx!.data[(b * N + i) * 4 + k] + o));
+      };
+      const area = (p: number[]): number => f(f(p[2] - p[0]) * f(p[3] - p[1]));
       const order = [...Array(N).keys()].filter((i) => s(i) > minScore).sort((i, j) => s(j) - s(i) || i - j);
       const kept: number[] = [];
+      const removed = new Uint8Array(N);
       for (const i of order) {
         if (kept.length === maxOut) break;
-        const suppressed = kept.some((k) => cl!.data[b * N + k] === cl!.data[b * N + i] && iou(bx!.data, (b * N + k) * 4, bx!.data, (b * N + i) * 4) > thr);
-        if (!suppressed) kept.push(i);
+        if (removed[i]) continue;
+        kept.push(i);
+        const p = box(i), pa = area(p);
+        for (const j of order) {
+          if (removed[j] || j === i || c(j) !== c(i)) continue;
+          const q = box(j);
+          const w = Math.max(0, f(Math.min(p[2], q[2]) - Math.max(p[0], q[0])));
+          const h = Math.max(0, f(Math.min(p[3], q[3]) - Math.max(p[1], q[1])));
+          const inter = f(w * h);
+          if (f(inter / f(f(pa + area(q)) - inter)) > thr) removed[j] = 1;
+        }
       }
       kept.forEach((k, r) => { keep.data[b * maxOut + r] = k; });
       count.data[b] = kept.length;

@@ -16,7 +16,7 @@ import { scheduleMax3d } from './max3d.js';
 import { scheduleMax3dArgmax } from './max3d.js';
 import { scheduleMax3dArgmaxGrad } from './max3d-argmax-grad.js';
 import { scheduleMax3dGrad } from './max3d-grad.js';
-import { scheduleNms } from './nms.js';
+import { scheduleNms } from '../ops/nms.kernel.js';
 import { scheduleReduce } from './warp-reduce.js';
 import { Scheduled, schedulePointwise } from './pointwise.js';
 
