@@ -39,6 +39,12 @@ export interface TrainLoopOptions {
   progress: boolean;
   /** Called after each step (tests). */
   onStep?: (e: LogEntry) => void;
+  /**
+   * Awaited before step `step` draws its batch: a source that reads files
+   * decodes it here (BatchSource.next is synchronous), and --eval-every
+   * evaluates the weights of the steps done so far.
+   */
+  beforeStep?: (step: number) => Promise<void>;
 }
 
 export interface TrainSummary {
@@ -119,6 +125,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const t0 = performance.now();
   try {
     for (let s = start; s < o.steps; s++) {
+      await o.beforeStep?.(s);
       const inputs: Record<string, Tensor> = o.batches.next();
       const lr = lrAt(o.schedule, s);
       const r = await o.runner.step(inputs, lr, o.lossScale);
