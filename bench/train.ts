@@ -59,7 +59,7 @@ async function runOurs(c: TrainBenchConfig): Promise<void> {
   const { runtimeRunner } = await import('../models/step-runner.js');
   const { program } = checkFiles(['models/defcn-train.fd']);
   const inputs = { image: { dtype: 'f32' as const, shape: [c.batch, 3, c.size, c.size] }, ...defcnTargetTypes(c.batch, c.K, c.size) };
-  const graph = lower(program!, { entry: 'DeFCNTrain', fn: 'loss', inputs, args: { depth: c.depth, width: c.width, C: c.C, K: c.K, groups: c.groups } });
+  const graph = lower(program!, { entry: 'DeFCNTrain', fn: 'loss_fixed', inputs, args: { depth: c.depth, width: c.width, C: c.C, K: c.K, groups: c.groups } });
   const step = buildTrainStep(graph, { sgd: DEFAULT_SGD, differentiate });
   let runner;
   try { runner = await runtimeRunner(step, initParams(step.graph, 0), 'cpu'); } catch (e) {

@@ -96,7 +96,7 @@ test('tiny DeFCNTrain (defcn-train.fd): focal (3DMF) + GIoU loss on a fixed batc
   const { program, diagnostics } = checkFiles(['models/defcn-train.fd']);
   assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
   const inputs = { image: { dtype: 'f32' as const, shape: [1, 3, 32, 32] }, ...defcnTargetTypes(1, ARGS.K, 32) };
-  const g = lower(program!, { entry: 'DeFCNTrain', fn: 'loss', inputs, args: ARGS });
+  const g = lower(program!, { entry: 'DeFCNTrain', fn: 'loss_fixed', inputs, args: ARGS });
   const loss = g.outputs[0].name;
   const { graph, grads } = differentiate(g, loss);
   validateBackward(graph, g.nodes.length);
