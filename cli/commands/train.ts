@@ -1,6 +1,9 @@
+// `fusedet train --config C --data ANNOTATIONS --out DIR`: trains a detector
+// config on a dataset (cli/commands/train-data.ts).
 // `fusedet train MODEL.fd --entry NAME --fixed-batch --steps N ...`: trains
 // any model with a loss entry (a function returning the loss first, then
-// other scalar terms) with SGD, checkpointing into --checkpoint-dir.
+// other scalar terms) with SGD on one fixed batch, checkpointing into
+// --checkpoint-dir.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../main.js';
@@ -12,9 +15,26 @@ import { listCheckpoints } from '../../models/checkpoint/store.js';
 import type { Schedule } from '../../models/schedule.js';
 import type { StepRunner } from '../../models/step-runner.js';
 
-const usage = `usage: fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
+const usage = `usage: fusedet train --config C --data ANNOTATIONS --out DIR [options]
+       fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
 
-Trains the entry module's loss function (it returns the loss first, then any
+With --config: trains the config's training entry (configs/NAME.json; its
+schedule, data pipeline and model) on COCO JSON or CrowdHuman .odgt with
+their images: multi-scale, flip, one compiled step per batch shape.
+Writes DIR/step-N.safetensors (they record the config), DIR/log.json,
+DIR/loss.png and, with --val, DIR/eval.json and DIR/ap.png.
+
+  --config C              a file or a name in configs/ (e.g. small-defcn)
+  --data FILE             training annotations (.json COCO, .odgt CrowdHuman)
+  --images DIR            image folder (default: beside the annotations, or its images/)
+  --out DIR               the run's folder
+  --val FILE              evaluate on these annotations at the end (and every --eval-every)
+  --eval-every N          evaluate every N steps
+  --steps N               override the config's schedule.steps
+  --skip-bad              leave out images whose file is missing (counted)
+  --runtime, --resume, --force, --no-progress as below
+
+With MODEL.fd: trains the entry module's loss function (it returns the loss first, then any
 other scalar loss terms) with SGD + momentum. Prints each step's losses in a
 progress bar on stderr; writes DIR/step-N.safetensors checkpoints, DIR/log.json
 (every step's losses and lr) and DIR/loss.png.
@@ -63,7 +83,8 @@ const train: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parseFlags(argv);
-    if (positionals.length === 0) throw new UserError(`fusedet train: no .fd file given\n${usage}`, 2);
+    if (values.config !== undefined) return configCommand(values, positionals);
+    if (positionals.length === 0) throw new UserError(`fusedet train: no .fd file given (or give --config C --data ANNOTATIONS --out DIR)\n${usage}`, 2);
     return trainCommand(values, positionals);
   },
 };
@@ -83,6 +104,8 @@ function parseFlags(argv: string[]) {
         'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' },
         resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
         seed: { type: 'string' }, 'no-progress': { type: 'boolean', default: false },
+        config: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, 'eval-every': { type: 'string' },
+        images: { type: 'string' }, 'skip-bad': { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -92,7 +115,7 @@ function parseFlags(argv: string[]) {
 
 async function trainCommand(values: ReturnType<typeof parseFlags>['values'], positionals: string[]): Promise<number> {
   if (!values.entry) throw new UserError('fusedet train: --entry NAME is required (the module with the loss function)', 2);
-  if (values.data !== undefined) throw new UserError('fusedet train: --data needs target assignment (POTO/FCOS), which is not implemented yet; use --fixed-batch', 2);
+  if (values.data !== undefined) throw new UserError('fusedet train: --data trains a detector config: give --config C --data ANNOTATIONS --out DIR (MODEL.fd takes --fixed-batch)', 2);
   if (!values['fixed-batch']) throw new UserError('fusedet train: give --fixed-batch (the only data source for now)', 2);
   const dir = values['checkpoint-dir'];
   if (!dir) throw new UserError('fusedet train: --checkpoint-dir DIR is required', 2);
@@ -160,6 +183,35 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   } finally {
     runner.dispose();
   }
+  return 0;
+}
+
+async function configCommand(values: ReturnType<typeof parseFlags>['values'], positionals: string[]): Promise<number> {
+  if (positionals.length) throw new UserError(`fusedet train: --config trains the config's own model; drop '${positionals[0]}'`, 2);
+  if (!['cpu', 'webgpu', 'cuda', 'auto', 'reference'].includes(values.runtime)) throw new UserError(`fusedet train: --runtime must be cpu, webgpu, cuda, auto or reference, not '${values.runtime}'`, 2);
+  const formOnly = ['entry', 'fixed-batch', 'checkpoint-dir', 'input', 'arg', 'batch', 'size', 'lr', 'warmup', 'decay-steps', 'momentum',
+    'weight-decay', 'weight-decay-norm', 'clip', 'loss-scale', 'seed', 'checkpoint-every'] as const;
+  for (const flag of formOnly) {
+    const v = values[flag];
+    if (v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0)) {
+      throw new UserError(`fusedet train: --${flag} is for the MODEL.fd form; with --config the config file sets it`, 2);
+    }
+  }
+  const { trainOnData } = await import('./train-data.js');
+  const r = await trainOnData({
+    ...values, config: values.config!, data: values.data, out: values.out, val: values.val, images: values.images, skipBad: values['skip-bad'],
+    evalEvery: values['eval-every'] === undefined ? undefined : num('eval-every', values['eval-every'], 0, (v) => count(v) && v > 0),
+    steps: values.steps === undefined ? undefined : num('steps', values.steps, 0, (v) => count(v) && v > 0),
+    runtime: values.runtime, resume: values.resume, force: values.force, progress: !values['no-progress'] && process.stderr.isTTY === true,
+  });
+  const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
+  const show = (e: typeof last): string => (e ? r.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');
+  const ev = r.evals.at(-1);
+  process.stdout.write(`trained steps ${r.startStep}..${r.steps - 1} on ${r.where} in ${r.seconds.toFixed(1)} s` +
+    ` (${((r.steps - r.startStep) / Math.max(r.seconds, 1e-9)).toFixed(2)} it/s)\n` +
+    `first: ${show(first)}\nlast:  ${show(last)}\n` +
+    (ev ? `eval at step ${ev.step}: ${Object.entries(ev.metrics).slice(0, 6).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n` : '') +
+    `checkpoint ${r.checkpoint ?? '-'}\nlog ${r.dir}/log.json\ncurve ${r.dir}/loss.png${ev ? `\nAP curve ${r.dir}/ap.png` : ''}\n`);
   return 0;
 }
 

@@ -1,0 +1,150 @@
+// `fusedet train --config C --data ANNOTATIONS --out runs/NAME`: trains a
+// config's training entry (models/config.ts) on a COCO JSON or .odgt
+// dataset through data/loader.ts, one compiled step per batch shape
+// (models/shape-runner.ts). Checkpoints record the config (name + model
+// hash); --resume continues bit-identically on the CPU runtime (weights,
+// momentum, step, data position). --val evaluates every --eval-every steps
+// and at the end (models/evaluate.ts), drawing the AP curve beside the loss.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { listCheckpoints } from '../../models/checkpoint/store.js';
+import type { ConcreteType } from '../../compiler/types.js';
+import type { Tensor } from '../../compiler/tensor.js';
+import type { LogEntry } from '../../models/loss-plot.js';
+
+export interface DataTrainFlags {
+  config: string;
+  data?: string;
+  out?: string;
+  val?: string;
+  evalEvery?: number;
+  images?: string;
+  skipBad: boolean;
+  steps?: number;
+  runtime: string;
+  resume: boolean;
+  force: boolean;
+  progress: boolean;
+  /** Set by H6's --allow-changed when present; passed through untouched. */
+  [extra: string]: unknown;
+}
+
+export interface EvalPoint { step: number; metrics: Record<string, number> }
+
+export interface DataTrainResult {
+  dir: string;
+  log: LogEntry[];
+  startStep: number;
+  steps: number;
+  seconds: number;
+  where: string;
+  compiles: number;
+  checkpoint?: string;
+  evals: EvalPoint[];
+  terms: string[];
+}
+
+/** Trains; returns what happened (the demo and the quality run read it). Prints nothing but the progress bar. */
+export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
+  const { loadConfig, checkConfigModels, configRecord } = await import('../../models/config.js');
+  const cfg = loadConfig(f.config);
+  if (!f.data) throw new UserError('fusedet train: --config needs --data ANNOTATIONS (COCO JSON or .odgt)', 2);
+  if (!f.out) throw new UserError('fusedet train: --config needs --out DIR (checkpoints, log, curves)', 2);
+  if (f.evalEvery !== undefined && !f.val) throw new UserError('fusedet train: --eval-every needs --val ANNOTATIONS', 2);
+  if (f.resume && f.force) throw new UserError('fusedet train: --resume and --force contradict each other', 2);
+  const dir = f.out;
+  if (f.resume && listCheckpoints(dir).length === 0) throw new UserError(`fusedet train: --resume: ${dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
+  if (!f.resume && !f.force && listCheckpoints(dir).length > 0) throw new UserError(`fusedet train: ${dir} already holds checkpoints; pass --resume to continue from the newest or --force to start over`);
+  if (f.val && !existsSync(f.val)) throw new UserError(`fusedet train: --val ${f.val}: no such annotation file`);
+  checkConfigModels(cfg);
+
+  const { openTrainingData, DatasetBatches, boxBucket } = await import('../../models/dataset-batches.js');
+  const data = await openTrainingData(f.data, { images: f.images, skipBad: f.skipBad });
+  const K = cfg.train.args.K;
+  if (typeof K === 'number' && data.classNames.length > K) {
+    throw new UserError(`fusedet train: ${f.data} has ${data.classNames.length} classes (${data.classNames.slice(0, 5).join(', ')}…), more than the config's train.args.K = ${K} (${cfg.path})`);
+  }
+  const s = cfg.schedule;
+  const steps = f.steps ?? s.steps;
+  const batches = new DatasetBatches(data, cfg.data, s.batch, s.seed);
+
+  const { checkFilesOrThrow } = await import('../../dsl/index.js');
+  const { lower } = await import('../../compiler/lower.js');
+  const { initParams } = await import('../../compiler/init.js');
+  const { buildTrainStep } = await import('../../compiler/train-step.js');
+  const { differentiate } = await import('../../compiler/autodiff.js');
+  const { referenceRunner, runtimeRunner } = await import('../../models/step-runner.js');
+  const { ShapeRunner } = await import('../../models/shape-runner.js');
+  const { trainLoop } = await import('../../models/train.js');
+  const { writeLossPlot } = await import('../../models/loss-plot.js');
+
+  const program = checkFilesOrThrow([cfg.train.source]);
+  const sgd = { momentum: s.momentum, weightDecay: s.weightDecay, weightDecayNorm: s.weightDecayNorm, clipNorm: s.clip };
+  const build = (inputs: Record<string, ConcreteType>) =>
+    buildTrainStep(lower(program, { entry: cfg.train.module, fn: cfg.train.fn, inputs, args: cfg.train.args }), { sgd, differentiate });
+  // Any shape names the parameters (their types do not depend on the inputs).
+  const side = Math.ceil(cfg.data.shortSides[0]! / cfg.data.sizeBucket) * cfg.data.sizeBucket, G = boxBucket(0, cfg.data.minBoxes);
+  const nominal = build({
+    image: { dtype: 'f32', shape: [s.batch, 3, side, side] }, gt_boxes: { dtype: 'f32', shape: [s.batch, G, 4] },
+    gt_classes: { dtype: 'i32', shape: [s.batch, G] }, gt_count: { dtype: 'i32', shape: [s.batch] },
+  });
+  const compiles: string[] = [];
+  const runner = new ShapeRunner({
+    build, nominal, initial: initParams(nominal.graph, s.seed),
+    open: async (step, state) => (f.runtime === 'reference' ? referenceRunner(step, state) : runtimeRunner(step, state, f.runtime)),
+    onCompile: (key, secs) => compiles.push(`${key} (${secs.toFixed(1)} s)`),
+  });
+
+  // Evaluation during training: the weights so far, on --val, through the detector's inference entry.
+  const evals: EvalPoint[] = [];
+  const evaluate = f.val ? await evaluator(cfg, f.val, f.runtime, f.images) : undefined;
+  const evalAt = async (step: number): Promise<void> => {
+    if (!evaluate) return;
+    const metrics = await evaluate(await runner.getState(), cfg.train.prefix);
+    evals.push({ step, metrics });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'eval.json'), JSON.stringify({ config: cfg.name, val: f.val, evals }, null, 1));
+    await writeLossPlot(join(dir, 'ap.png'), evals.map((e) => ({ step: e.step, lr: 0, scalars: e.metrics })), ['AP', 'AP50']);
+  };
+  let first: number | undefined;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ name: cfg.name, path: cfg.path, modelHash: cfg.modelHash, classes: data.classNames }, null, 1));
+  try {
+    const r = await trainLoop({
+      step: runner.view, runner, batches, dir, steps, schedule: { lr: s.lr, warmup: s.warmup, warmupFactor: s.warmupFactor, milestones: s.milestones, gamma: s.gamma },
+      modelId: `${cfg.train.source}:${cfg.train.module}.${cfg.train.fn}#${cfg.modelHash}`,
+      config: { experiment: configRecord(cfg), data: f.data, val: f.val ?? null, classes: data.classNames, schedule: { ...s, steps }, runtime: f.runtime },
+      lossScale: 1, checkpointEvery: s.checkpointEvery, resume: f.resume, progress: f.progress,
+      async beforeStep(step) {
+        if (first === undefined) first = step;
+        else if (f.evalEvery && step % f.evalEvery === 0) await evalAt(step);
+        await batches.prepare();
+      },
+    });
+    if (evaluate && (evals.at(-1)?.step ?? -1) !== steps) await evalAt(steps);
+    return {
+      dir, log: r.log, startStep: r.startStep, steps, seconds: r.seconds, where: runner.where, compiles: runner.compiles,
+      checkpoint: r.checkpoint, evals, terms: runner.view.terms,
+    };
+  } finally {
+    runner.dispose();
+  }
+}
+
+type Evaluate = (state: Map<string, Tensor>, prefix: string) => Promise<Record<string, number>>;
+
+/** H3's models/evaluate.ts, loaded when --val is given. */
+async function evaluator(cfg: import('../../models/config.js').DetectorConfig, val: string, runtime: string, images?: string): Promise<Evaluate> {
+  let mod: Record<string, unknown>;
+  try { mod = await import('../../models/evaluate.js' as string); } catch (e) {
+    throw new UserError(`fusedet train: --val needs the detector's evaluation (models/evaluate.ts), which this build cannot load: ${(e as Error).message}`);
+  }
+  const fn = mod.evaluateDetector as ((o: Record<string, unknown>) => Promise<Record<string, number>>) | undefined;
+  if (typeof fn !== 'function') throw new UserError('fusedet train: --val: models/evaluate.ts has no evaluateDetector');
+  return async (state, prefix) => {
+    const weights = new Map<string, Tensor>();
+    for (const [k, t] of state) if (k.startsWith(prefix)) weights.set(k.slice(prefix.length), t);
+    return fn({ config: cfg, weights, data: val, runtime, images });
+  };
+}
