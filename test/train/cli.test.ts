@@ -15,7 +15,7 @@ test('flag errors name the flag and exit 2', () => {
     [['models/defcn-train.fd', '--fixed-batch', '--checkpoint-dir', 'x'], /--entry NAME is required/],
     [['--entry', 'DeFCNTrain'], /no \.fd file given/],
     [[...base.slice(0, 3), '--checkpoint-dir', 'x'], /give --fixed-batch/],
-    [[...base, '--data', 'scenes/'], /--data needs target assignment/],
+    [[...base, '--data', 'scenes/'], /--data trains a detector config/],
     [[...base, '--size', '50'], /--size '50' is not valid/],
     [[...base, '--steps=-3'], /--steps '-3' is not valid/], [[...base, '--steps', '-3'], /argument is ambiguous/],
     [[...base, '--runtime', 'tpu'], /--runtime must be cpu, webgpu, cuda, auto or reference/],
