@@ -15,8 +15,8 @@ import { listCheckpoints } from '../../models/checkpoint/store.js';
 import type { Schedule } from '../../models/schedule.js';
 import type { StepRunner } from '../../models/step-runner.js';
 
-const usage = `usage: fusedet train --config C --data ANNOTATIONS --out DIR [options]
-       fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
+const usage = `usage: fusedet train MODEL.fd --entry NAME --fixed-batch --checkpoint-dir DIR [options]
+       fusedet train --config C --data ANNOTATIONS --out DIR [options]
 
 With --config: trains the config's training entry (configs/NAME.json; its
 schedule, data pipeline and model) on COCO JSON or CrowdHuman .odgt with
