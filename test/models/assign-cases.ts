@@ -1,0 +1,95 @@
+// The assignment fixtures (tools/fixtures/assign_fixtures.py: POTO optimal
+// totals, Quality-ATSS and FCOS targets computed with numpy/scipy from
+// DEFCN.md) and the graphs of models/assign.fd that must reproduce them:
+// AssignImage (what `fusedet assign` runs) and a probe over fcos_owner,
+// targets and centerness_target.
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { checkFiles } from '../../dsl/index.js';
+import type { Program } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
+import type { Graph } from '../../compiler/graph.js';
+import { Tensor, tensor } from '../../compiler/tensor.js';
+import { readSafetensors } from '../../models/checkpoint/safetensors.js';
+
+export interface AssignConfig { H: number; W: number; K: number; sizes: number[]; alpha: number; quality: number; prior: number; radius: number; use_filter: boolean }
+
+export interface AssignCase {
+  id: string;
+  cfg: AssignConfig;
+  /** AssignImage's inputs. */
+  inputs: Record<string, Tensor>;
+  /** What the fixture says (poto_total, aux_match, aux_fragile, fcos_match, fcos_ltrb, fcos_ctr). */
+  want: Record<string, Tensor>;
+}
+
+const DIR = 'test/fixtures/assign';
+const INPUTS = ['points', 'strides', 'cls_logits', 'filter_logits', 'pred_boxes', 'gt_boxes', 'gt_classes'];
+
+export function loadCases(): AssignCase[] {
+  const cases: AssignCase[] = [];
+  for (const f of readdirSync(DIR).filter((n) => n.endsWith('.safetensors')).sort()) {
+    const { tensors, metadata } = readSafetensors(join(DIR, f));
+    for (const [id, json] of Object.entries(metadata)) {
+      const get = (n: string): Tensor => {
+        const t = tensors.get(`${id}/${n}`);
+        if (!t) throw new Error(`${f}: no tensor ${id}/${n}`);
+        return t;
+      };
+      const inputs: Record<string, Tensor> = Object.fromEntries(INPUTS.map((n) => [n, get(n)]));
+      inputs.gt_count = tensor('i32', [1], [inputs.gt_boxes.shape[0]]);
+      const want = Object.fromEntries(['poto_total', 'aux_match', 'aux_fragile', 'fcos_match', 'fcos_ltrb', 'fcos_ctr'].map((n) => [n, get(n)]));
+      cases.push({ id, cfg: JSON.parse(json) as AssignConfig, inputs, want });
+    }
+  }
+  return cases.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+const probeDir = mkdtempSync(join(tmpdir(), 'fusedet-assign-'));
+const probeFile = join(probeDir, 'probe.fd');
+writeFileSync(probeFile, `import "${relative(probeDir, resolve('models/assign.fd'))}"
+// FCOS's targets of one image given flat, as assign.fd computes them inside FCOSTrain.loss.
+module FcosProbe(K: int) {
+  fn forward(points: f32[N, 2], strides: f32[N], lo: f32[N], hi: f32[N], gt_boxes: f32[G, 4], gt_classes: f32[G], gt_count: i32[1]) {
+    let gb = reshape(gt_boxes, shape = [1, G, 4])
+    let owner = fcos_owner(points, strides, lo, hi, gb, gt_count, 1.5)
+    let (cls_t, box_t, w) = targets(owner, points, gb, reshape(cast(gt_classes, dtype = "i32"), shape = [1, G]), K)
+    let ctr = centerness_target(box_t, w)
+    return (owner, cls_t, box_t, w, ctr)
+  }
+}
+`);
+
+let programs: { assign: Program; probe: Program } | undefined;
+function loaded(): { assign: Program; probe: Program } {
+  if (programs) return programs;
+  const load = (f: string): Program => {
+    const { program, diagnostics } = checkFiles([f]);
+    if (!program || diagnostics.some((d) => d.severity === 'error')) throw new Error(diagnostics.map((d) => d.message).join('\n'));
+    return program;
+  };
+  programs = { assign: load('models/assign.fd'), probe: load(probeFile) };
+  return programs;
+}
+
+const typesOf = (inputs: Record<string, Tensor>) => Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape] }]));
+
+/** AssignImage lowered for a case's sizes and settings. */
+export function assignGraph(c: AssignCase, overrides: Record<string, number | boolean> = {}): Graph {
+  const [n3, n4, n5, n6, n7] = c.cfg.sizes;
+  const args = { n3, n4, n5, n6, n7, alpha: c.cfg.alpha, quality: c.cfg.quality, prior: c.cfg.prior, radius: c.cfg.radius, use_filter: c.cfg.use_filter, ...overrides };
+  return lower(loaded().assign, { entry: 'AssignImage', inputs: typesOf(c.inputs), args });
+}
+
+const RANGES = [[-1, 64], [64, 128], [128, 256], [256, 512], [512, 1e30]];
+
+/** The FCOS probe's graph and inputs for a case. */
+export function fcosProbe(c: AssignCase): { graph: Graph; inputs: Record<string, Tensor> } {
+  const level = (f: (l: number) => number): Tensor => tensor('f32', [c.inputs.strides.shape[0]], c.cfg.sizes.flatMap((n, l) => Array<number>(n).fill(f(l))));
+  const inputs: Record<string, Tensor> = {
+    points: c.inputs.points, strides: c.inputs.strides, lo: level((l) => RANGES[l][0]), hi: level((l) => RANGES[l][1]),
+    gt_boxes: c.inputs.gt_boxes, gt_classes: c.inputs.gt_classes, gt_count: c.inputs.gt_count,
+  };
+  return { graph: lower(loaded().probe, { entry: 'FcosProbe', inputs: typesOf(inputs), args: { K: c.cfg.K } }), inputs };
+}
