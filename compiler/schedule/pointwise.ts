@@ -4,7 +4,7 @@
 // lowering emits the reduction loop with the fused prologue inside it and
 // whose consumers in the group form the epilogue).
 import { Graph } from '../graph.js';
-import { Expr, Kernel, Stmt } from '../kernel/ir.js';
+import { BufDType, Expr, Kernel, Stmt } from '../kernel/ir.js';
 import { add, arg, div, gid, idx, if_, let_, lid, lt, mod, mul, store, v } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
@@ -15,6 +15,12 @@ export interface Scheduled {
   bufValues: number[];
   args: number[];
   grid: number;
+  /**
+   * Workspace: per-launch scratch buffers the kernel binds after the graph
+   * values' buffers (kernel.bufs[bufValues.length + k]). compileGraph plans
+   * each like a temporary live during this launch only; contents start undefined.
+   */
+  scratch?: { dtype: BufDType; bytes: number }[];
 }
 
 export const POINTWISE_WG = 64;
