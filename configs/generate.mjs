@@ -35,7 +35,7 @@ function defcn(o) {
       prior: PRIOR[o.prior ?? 'center'], aux: AUX[o.aux ?? 'quality-atss'],
     },
   };
-  const infer = { source: 'models/defcn.fd', module: 'DeFCN', fn: 'forward', args: { ...net, tau, phi } };
+  const infer = { source: 'models/defcn.fd', module: 'DeFCN', fn: 'detect', args: { ...net, tau, phi, mf } };
   return { train, infer, nms: false };
 }
 
@@ -48,7 +48,7 @@ function fcos(o) {
     // The auxiliary loss on FCOS only where a row asks for it (Table 5).
     args: { ...net, centerness, ...(o.aux ? { aux: AUX[o.aux] } : {}) },
   };
-  const infer = { source: 'models/fcos.fd', module: 'FCOS', fn: 'forward', args: { ...net, centerness } };
+  const infer = { source: 'models/fcos.fd', module: 'FCOS', fn: 'detect', args: { ...net, centerness } };
   return { train, infer, nms: true };
 }
 

@@ -6,7 +6,7 @@
 //
 //   const cfg = loadConfig('configs/small-defcn.json');
 //   cfg.train  → { source, module, fn, args, prefix }   lower() this for the step
-//   cfg.infer  → { source, module, fn, args }            lower() this for detection
+//   cfg.infer  → { source, module, fn, args }            lower() this for detection (fn 'detect')
 //   cfg.schedule, cfg.data, cfg.inference              plain numbers
 //   cfg.modelHash                                       stored in checkpoints
 //
@@ -14,7 +14,7 @@
 // and the field (`configs/x.json: schedule.lr must be a positive number`).
 // Unknown fields are errors too: a misspelt option must not be ignored.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkFilesOrThrow } from '../dsl/index.js';
 import { findFn } from '../dsl/elab/call.js';
@@ -208,7 +208,7 @@ export function parseConfig(value: unknown, file: string): DetectorConfig {
   const r = new Reader(file);
   const top = r.object(value, '', TOP);
   const train = r.model(top.train, 'train', 'loss', true) as TrainRef;
-  const infer = r.model(top.infer, 'infer', 'forward', false);
+  const infer = r.model(top.infer, 'infer', 'detect', false);
 
   const s = r.object(top.schedule, 'schedule', SCHEDULE);
   const steps = r.num(s, 'schedule', 'steps', { int: true, min: 1 });
@@ -313,10 +313,17 @@ export function recordMismatch(recorded: unknown, c: DetectorConfig): string | u
  * type-checks, names its module and function, and every constructor argument
  * is one the module declares. Errors name the config file and the field.
  */
+const checked = new Map<string, ReturnType<typeof checkFilesOrThrow>>();
+
 export function checkConfigModels(c: DetectorConfig): void {
   for (const [field, ref] of [['train', c.train], ['infer', c.infer]] as const) {
     let program;
-    try { program = checkFilesOrThrow([ref.source]); } catch (e) {
+    try {
+      // Many configs share a source: check each (path, mtime) once per process.
+      const key = `${ref.source}@${statSync(ref.source).mtimeMs}`;
+      program = checked.get(key) ?? checkFilesOrThrow([ref.source]);
+      checked.set(key, program);
+    } catch (e) {
       throw new ConfigError(`${c.path}: ${field}.source '${ref.source}' does not check:\n${(e as Error).message}`);
     }
     const decl = program.modules.get(ref.module);

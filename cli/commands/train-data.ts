@@ -114,7 +114,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
     const r = await trainLoop({
       step: runner.view, runner, batches, dir, steps, schedule: { lr: s.lr, warmup: s.warmup, warmupFactor: s.warmupFactor, milestones: s.milestones, gamma: s.gamma },
       modelId: `${cfg.train.source}:${cfg.train.module}.${cfg.train.fn}#${cfg.modelHash}`,
-      config: { experiment: configRecord(cfg), data: f.data, val: f.val ?? null, classes: data.classNames, schedule: { ...s, steps }, runtime: f.runtime },
+      config: { experiment: configRecord(cfg), data: f.data, val: f.val ?? null, classNames: data.classNames, schedule: { ...s, steps }, runtime: f.runtime },
       lossScale: 1, checkpointEvery: s.checkpointEvery, resume: f.resume, progress: f.progress,
       async beforeStep(step) {
         if (first === undefined) first = step;
