@@ -5,7 +5,8 @@
 // computation composed of resize + max + max pool.
 import { ensureTorchBaseline, TORCH_PYTHON } from './torch-env.js';
 import { execFileSync, execSync } from 'node:child_process';
-import { compileGraph, type CompileOptions, type Program } from '../compiler/program.js';
+import { compileGraph, type Program } from '../compiler/program.js';
+import { CPU, type Target } from '../compiler/target.js';
 import { randomTensor, type Tensor } from '../compiler/tensor.js';
 import type { Executable, LaunchTime } from '../runtime/interface.js';
 import { CpuRuntime } from '../runtime-cpu/runtime.js';
@@ -66,7 +67,7 @@ async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknow
   raw.gemmPeakGflops = peak;
   ensureTorch(notes);
   const bg = benchGraph(R50_FPN_SRC, 'R50FPN', { image: [1, 3, SIZE, SIZE] });
-  const program = compileGraph(bg.graph, {});
+  const program = compileGraph(bg.graph, CPU);
   const rt = new CpuRuntime();
   const exe = await rt.load(program);
   await exe.setParams(bg.params);
@@ -98,7 +99,7 @@ async function convVsWasm(rows: BenchRow[], notes: string[], raw: Record<string,
   const out: unknown[] = [];
   for (const k of cases) {
     const bg = benchGraph(convStackSrc(k.layers, k.c), 'ConvStack', { x: [1, k.c, k.hw, k.hw] });
-    const exe = await new CpuRuntime().load(compileGraph(bg.graph, {}));
+    const exe = await new CpuRuntime().load(compileGraph(bg.graph, CPU));
     await exe.setParams(bg.params);
     const ours = await timeRuns(exe, bg.inputs, k.reps);
     exe.dispose();
@@ -119,12 +120,12 @@ async function convVsWasm(rows: BenchRow[], notes: string[], raw: Record<string,
  * kernel, resized frames materialised: the "unfused" of issue 4), and with
  * fusion on (what the compiler makes of the composition by itself).
  */
-export async function max3dRows(load: (p: Program) => Promise<Executable>, target: CompileOptions, c: number, h: number, w: number, reps: number, runtimeName: string): Promise<{ rows: BenchRow[]; raw: unknown }> {
+export async function max3dRows(load: (p: Program) => Promise<Executable>, target: Target, c: number, h: number, w: number, reps: number, runtimeName: string): Promise<{ rows: BenchRow[]; raw: unknown }> {
   const shapes = Object.fromEntries(levelShapes(c, h, w).map((s, l) => [`p${l}`, s]));
   let first: Tensor[] | undefined;
   const timed = async (src: string, entry: string, fuse: boolean): Promise<{ best: number; median: number; launches: number; classes: ClassRow[]; maxAbsDiff: number }> => {
     const bg = benchGraph(src, entry, shapes);
-    const program = compileGraph(bg.graph, { ...target, fuse });
+    const program = compileGraph(bg.graph, target, { fuse });
     const exe = await load(program);
     const t = await timeRuns(exe, bg.inputs, reps);
     const classes = byClass(program, exe.lastTimes());
@@ -167,7 +168,7 @@ export const cpuSuite: BenchSuite = {
     if (process.env.FUSEDET_BENCH_CPU_SKIP_R50 !== '1') await step('R50-FPN vs PyTorch', () => r50(rows, notes, raw));
     await step('convs vs tfjs-wasm', () => convVsWasm(rows, notes, raw));
     await step('max3d fused vs unfused', async () => {
-      const r = await max3dRows((p) => new CpuRuntime().load(p), { target: 'cpu' }, 256, 100, 152, 10, 'CPU');
+      const r = await max3dRows((p) => new CpuRuntime().load(p), CPU, 256, 100, 152, 10, 'CPU');
       rows.push(...r.rows); raw.max3d = r.raw;
       notes.push(...r.rows.map((x) => `${x.what}: ${(x.notes ?? []).join('; ')}`));
     });

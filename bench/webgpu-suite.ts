@@ -3,7 +3,6 @@
 // same Dawn, and fused vs unfused max3d on WebGPU. A failure to compile or
 // run on this adapter becomes a row with the message, not a crash.
 import { compileGraph } from '../compiler/program.js';
-import { compileOptionsFor } from '../runtime/compile-options.js';
 import { createNodeWebGpu } from '../runtime-webgpu/node.js';
 import type { Runtime } from '../runtime/interface.js';
 import { benchGraph, convStackSrc, timeRuns } from './tfjs/graphs.js';
@@ -30,7 +29,7 @@ export const webgpuSuite: BenchSuite = {
     let ours: { best: number; median: number } | undefined;
     try {
       const bg = benchGraph(convStackSrc(conv.layers, conv.c), 'ConvStack', { x: [1, conv.c, conv.hw, conv.hw] });
-      const program = compileGraph(bg.graph, compileOptionsFor(rt));
+      const program = compileGraph(bg.graph, rt.target);
       const exe = await rt.load(program);
       await exe.setParams(bg.params);
       ours = await timeRuns(exe, bg.inputs, conv.reps);
@@ -55,7 +54,7 @@ export const webgpuSuite: BenchSuite = {
       notes: ours && theirs ? [`medians: ours ${ours.median.toFixed(3)} s, tfjs ${theirs.median.toFixed(3)} s`] : [],
     });
     try {
-      const r = await max3dRows((p) => rt.load(p), compileOptionsFor(rt), 32, 32, 48, 5, 'WebGPU/SwiftShader');
+      const r = await max3dRows((p) => rt.load(p), rt.target, 32, 32, 48, 5, 'WebGPU/SwiftShader');
       rows.push(...r.rows); raw.max3d = r.raw;
       notes.push(...r.rows.map((x) => `${x.what}: ${(x.notes ?? []).join('; ')}`));
     } catch (e) {

@@ -41,8 +41,7 @@ import { OPS } from './ops/index.js';
 import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
 import { ScheduleError } from './schedule/emit.js';
-import { Target, TargetLimits, withGemmProfile } from './schedule/gemm.js';
-import { withCudaMath } from './schedule/gemm-mma.js';
+import { Target } from './target.js';
 import { ConcreteType, DType, bytesOf, numel } from './types.js';
 
 export { renderC } from './render/c.js';
@@ -71,20 +70,10 @@ export interface CompileOptions {
   /** Let temporaries share buffers (default true). */
   reuseBuffers?: boolean;
   /**
-   * Which backend the GEMM/conv tiles are shaped for (default 'cpu', whose
-   * tiles also fit SwiftShader's 32 KiB). A WebGPU caller passes its device's
-   * limits: `compileGraph(graph, { target: 'webgpu', limits: {
-   * maxWorkgroupStorageBytes: rt.limits.maxComputeWorkgroupStorageSize,
-   * maxInvocations: rt.limits.maxComputeInvocationsPerWorkgroup } })`.
+   * FUSEDET_DEBUG as the edge read it (runtime/compile-options.ts): 3 and up
+   * print the fusion groups to stderr. The compiler never reads the environment.
    */
-  target?: Target;
-  /** The device's limits (WebGPU: maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup); defaults per target. */
-  limits?: Partial<TargetLimits>;
-  /**
-   * CUDA: the device's compute capability × 10 (90 for sm_90). Tensor-core
-   * GEMMs need 80 or more; unset means an sm_80+ device.
-   */
-  cudaCapability?: number;
+  debug?: number;
 }
 
 const sizeOf = (t: ConcreteType): number => numel(t.shape) * bytesOf(t.dtype);
@@ -96,14 +85,18 @@ function summaryName(graph: Graph, g: FusionGroup): string {
   return [anchor, ...new Set(rest)].join('_').replace(/[^A-Za-z0-9_]/g, '').slice(0, 40);
 }
 
-export function compileGraph(graph: Graph, opts: CompileOptions = {}): Program {
-  return withCudaMath({ capability: opts.cudaCapability }, () => withGemmProfile(opts.target, opts.limits, () => compileForTarget(graph, opts)));
+/**
+ * Compiles `graph` for `target` (a runtime's own: Runtime.target; compiler/
+ * target.ts for one without a runtime). The result depends on the arguments only.
+ */
+export function compileGraph(graph: Graph, target: Target, opts: CompileOptions = {}): Program {
+  return compileForTarget(graph, target, opts);
 }
 
-function compileForTarget(graph: Graph, opts: CompileOptions): Program {
+function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): Program {
   const groups = fuse(graph, { fuse: opts.fuse ?? true });
   // FUSEDET_DEBUG=3 (STYLE.md): the fusion groups.
-  if (Number(process.env.FUSEDET_DEBUG ?? 0) >= 3) {
+  if ((opts.debug ?? 0) >= 3) {
     for (const g of groups) {
       const ops = g.nodes.map((n) => `${graph.nodes[n].op}#${n}`).join(' + ');
       process.stderr.write(`fuse: [${graph.nodes[g.anchor].op}] ${ops}${graph.nodes[g.sink].scope ? `  (${graph.nodes[g.sink].scope})` : ''}\n`);
@@ -115,7 +108,7 @@ function compileForTarget(graph: Graph, opts: CompileOptions): Program {
   const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];
   const reports: LaunchReport[] = [];
   for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
-    const s = scheduleGroup(graph, g);
+    const s = scheduleGroup(graph, g, target);
     const unbound = s.bufValues.find((v) => aliases.has(v));
     if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
     const name = `k${kernels.length}_${summaryName(graph, g)}`;

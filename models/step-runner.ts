@@ -11,7 +11,7 @@
 // outputs and are uploaded with setParams): the tests compare the two.
 import { interpret } from '../compiler/interpret.js';
 import { compileGraph } from '../compiler/program.js';
-import { compileOptionsFor } from '../runtime/compile-options.js';
+import { compileOptionsFromEnv } from '../runtime/compile-options.js';
 import { NEW_PREFIX, withUpdateOutputs } from '../compiler/optimizer.js';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
@@ -106,7 +106,7 @@ export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor
     ({ runtime } = await selectRuntime(parseRuntimeChoice(choice)));
   } else runtime = choice;
   const copyBack = opts.copyBack === true;
-  const program = compileGraph(copyBack ? withUpdateOutputs(step.graph) : step.graph, compileOptionsFor(runtime));
+  const program = compileGraph(copyBack ? withUpdateOutputs(step.graph) : step.graph, runtime.target, compileOptionsFromEnv());
   const exe: Executable = await runtime.load(program);
   await exe.setParams(initial);
   const shapeOf = shapes(step);
@@ -122,7 +122,7 @@ export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor
   const diagnose = async (inputs: Record<string, Tensor>): Promise<string | undefined> => {
     let diag: Executable | undefined;
     try {
-      diag = await runtime.load(compileGraph(diagnosticGraph(step), compileOptionsFor(runtime)));
+      diag = await runtime.load(compileGraph(diagnosticGraph(step), runtime.target, compileOptionsFromEnv()));
       await diag.setParams(await getState());
       return firstBad(step, await diag.run(inputs));
     } catch {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Program } from '../compiler/program.js';
 import { renderC } from '../compiler/render/c.js';
+import { CPU, type Target } from '../compiler/target.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { cacheDir } from './build.js';
 import { debugLevel, debugLog } from './debug.js';
@@ -26,6 +27,7 @@ function writeSource(source: string): string {
 
 export class CpuRuntime implements Runtime {
   readonly name = 'cpu' as const;
+  readonly target: Target = CPU;
   constructor(private readonly render: RenderC = renderC) {}
 
   async load(program: Program): Promise<Executable> {

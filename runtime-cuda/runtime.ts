@@ -4,6 +4,7 @@
 import { hasMma } from '../compiler/kernel/ir.js';
 import type { Program } from '../compiler/program.js';
 import { renderCuda } from '../compiler/render/cuda.js';
+import { type CudaMath, type Target, cudaTarget } from '../compiler/target.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { debugLog } from '../runtime-cpu/debug.js';
 import { deviceAllocator } from './allocator.js';
@@ -29,7 +30,11 @@ function tryLoad(dev: CudaDevice, program: Program, built: CompiledModule): Cuda
 export class CudaRuntime implements Runtime {
   readonly name = 'cuda' as const;
   /** `open` is the device to run on (tests pass a stand-in for the addon). */
-  constructor(private readonly render: RenderCuda = renderCuda, private readonly open: () => CudaDevice = openCuda) {}
+  /** `math`: the GEMM arithmetic (runtime selection reads FUSEDET_CUDA_MATH into it; default tf32). */
+  constructor(private readonly render: RenderCuda = renderCuda, private readonly open: () => CudaDevice = openCuda, private readonly opts: { math?: CudaMath } = {}) {}
+
+  /** The device's capability (sm_80+ assumed where it cannot open) and the math asked for. */
+  get target(): Target { return cudaTarget({ cudaCapability: this.computeCapability, cudaMath: this.opts.math }); }
 
   /**
    * The GPU's compute capability, major*10 + minor (90 for an H100), so the
@@ -87,5 +92,5 @@ export function refuseTensorCoresBelowSm80(program: Program, cc: number, gpu: st
   const k = program.kernels.find((kk) => hasMma(kk.ir.body));
   if (!k) return;
   throw new CudaRunError(`kernel ${k.name} uses tensor cores (mma.sync), which need compute capability 8.0 or newer; ${gpu} is ${Math.floor(cc / 10)}.${cc % 10}. ` +
-    'Compile the program for this runtime (runtime/compile-options.ts compileOptionsFor passes the capability) or set FUSEDET_CUDA_MATH=f32');
+    'Compile the program for this runtime (compileGraph(graph, runtime.target) carries the capability) or set FUSEDET_CUDA_MATH=f32');
 }

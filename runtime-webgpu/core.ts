@@ -10,6 +10,7 @@ import { WebGpuExecutable } from './executable.js';
 import { WebGpuError, DeviceLimitError } from './errors.js';
 import { renderWgsl } from '../compiler/render/wgsl.js';
 import type { Kernel } from '../compiler/kernel/ir.js';
+import { webgpuDeviceTarget, type Target } from '../compiler/target.js';
 
 export interface WebGpuOptions {
   /** FUSEDET_DEBUG: 1 load summary, 2 per-launch GPU times (timestamp queries), 4 each kernel's WGSL. */
@@ -90,6 +91,8 @@ export class WebGpuRuntime implements Runtime {
 
   /** What the fusion pass and buffer planner must respect on this device. */
   get limits(): ComputeLimits { return this.gpu.limits; }
+  /** This device's limits and adapter kind (software: SwiftShader's barrier-free GEMMs). */
+  get target(): Target { return webgpuDeviceTarget(this.gpu.limits, this.gpu.software, this.opts.maxStorageBuffers); }
 
   /** Pipelines compiled so far (a cache hit does not count). */
   get compiles(): number { return this.cache.compiles; }

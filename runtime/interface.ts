@@ -4,11 +4,18 @@
 // time; each runtime defines its own error classes.
 import type { Program } from '../compiler/program.js';
 import type { Tensor } from '../compiler/tensor.js';
+import type { Target } from '../compiler/target.js';
 
 export type RuntimeName = 'cpu' | 'webgpu' | 'cuda';
 
 export interface Runtime {
   readonly name: RuntimeName;
+  /**
+   * What programs for this runtime are compiled for (compileGraph(graph,
+   * runtime.target)): its limits, adapter kind, CUDA capability and math.
+   * Where the device cannot be opened, the class's defaults (load() then says why).
+   */
+  readonly target: Target;
   /**
    * Compiles (or finds in the cache) every kernel of the program and
    * allocates its buffers. When a buffer cannot be allocated (a memory limit,

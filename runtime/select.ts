@@ -39,7 +39,8 @@ interface Candidate {
 const CANDIDATES: Record<RuntimeName, Candidate> = {
   cuda: {
     probe: async () => (await import('../runtime-cuda/load.js')).probeCuda(),
-    create: async () => new (await import('../runtime-cuda/load.js')).CudaRuntime(),
+    // FUSEDET_CUDA_MATH is read here, at the edge, into the runtime's target.
+    create: async () => new (await import('../runtime-cuda/load.js')).CudaRuntime(undefined, undefined, { math: (await import('../compiler/target.js')).cudaMathFromEnv(process.env) }),
   },
   // A software adapter (SwiftShader) is correct but far slower than the CPU
   // runtime on the same cores: auto passes it over, --runtime webgpu takes it.

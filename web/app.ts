@@ -54,7 +54,7 @@ async function runPage(): Promise<PageResult> {
     const out = await ex.run({ x });
     ex.dispose();
     const demo = demoGraph();
-    const dex = await rt.load(compileGraph(demo.graph, { fuse: true }));
+    const dex = await rt.load(compileGraph(demo.graph, rt.target, { fuse: true }));
     await dex.setParams(demo.params);
     Object.assign(out, await dex.run(demo.inputs));
     dex.dispose();

@@ -51,7 +51,9 @@ const compile: Command = {
 
     if (values.emit === 'kernels') {
       const { compileGraph, fusionReport } = await import('../../compiler/program.js');
-      const prog = compileGraph(graph, { fuse: true });
+      const { CPU } = await import('../../compiler/target.js');
+      const { compileOptionsFromEnv } = await import('../../runtime/compile-options.js');
+      const prog = compileGraph(graph, CPU, compileOptionsFromEnv(process.env, { fuse: true }));
       process.stdout.write(values.json ? JSON.stringify({ kernels: prog.kernels.length, peakBytes: prog.peakBytes }) + '\n' : fusionReport(prog));
       return 0;
     }

@@ -111,10 +111,10 @@ interface Ran { outputs: Record<string, Tensor>; seconds: number; setup?: string
 async function runCompiled(graph: Graph, choice: string, inputs: Record<string, Tensor>, params: Map<string, Tensor>, repeat: number): Promise<Ran> {
   // Loaded here, not at the top: other commands need no runtime code.
   const { parseRuntimeChoice, selectRuntime } = await import('../../runtime/select.js');
-  const { compileOptionsFor } = await import('../../runtime/compile-options.js');
+  const { compileOptionsFromEnv } = await import('../../runtime/compile-options.js');
   const { runtime } = await selectRuntime(parseRuntimeChoice(choice));
   const t0 = performance.now();
-  const program = compileGraph(graph, compileOptionsFor(runtime));
+  const program = compileGraph(graph, runtime.target, compileOptionsFromEnv());
   const t1 = performance.now();
   const exe = await runtime.load(program);
   const t2 = performance.now();

@@ -11,8 +11,9 @@ import { add, and, bin, div, f32, idx, inRange, let_, lload, mod, mul, sel, sub,
 import { Emitter, Lowering, ScheduleError } from './emit.js';
 import { Scheduled } from './pointwise.js';
 import { ints, scheduleGemm } from './gemm.js';
+import type { Target } from '../target.js';
 
-export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [gv, wv] = node.inputs;
@@ -60,10 +61,10 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
     },
     outIndex: (_p, row, col) => [v('nimg'), add(mul(v('grp'), idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
     bias: () => undefined,
-  });
+  }, target);
 }
 
-export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [xv, gv] = node.inputs;
@@ -102,5 +103,5 @@ export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>,
     },
     outIndex: (_p, row, col) => [add(mul(v('grp'), idx(og)), row), div(col, idx(taps)), div(mod(col, idx(taps)), idx(KW)), mod(col, idx(KW))],
     bias: () => undefined,
-  });
+  }, target);
 }

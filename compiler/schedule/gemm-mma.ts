@@ -17,53 +17,25 @@
 // banks. Sized for H100-class parts by reasoning, not measurement: no GPU
 // was available when it was written.
 //
-// The choice: FUSEDET_CUDA_MATH=tf32|bf16|f32 (default tf32),
-// FUSEDET_CUDA_TF32=0 forcing f32 (this schedule declines and the plain f32
-// GEMM runs), and compute capability below 8.0 declining too (no TF32/BF16
-// mma.sync there). withCudaMath scopes both for a compile (the runtime knows
-// the device's capability; tests pin them). The choice changes the kernel IR,
-// so the structural hash (the compile-cache key) covers it.
+// The choice: the target's cudaMath (tf32, bf16, or f32: this schedule
+// declines and the plain f32 GEMM runs; FUSEDET_CUDA_MATH at the edge) and
+// its compute capability (below 8.0 declining too: no TF32/BF16 mma.sync
+// there). The choice changes the kernel IR, so the structural hash (the
+// compile-cache key) covers it.
 import type { Graph, GNode } from '../graph.js';
 import { Expr, MMA_SHAPES, MmaShape, Stmt, WARP, fragCoord } from '../kernel/ir.js';
 import {
   add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, v,
 } from '../kernel/build.js';
-import { Emitter, ScheduleError } from './emit.js';
-import type { GemmParts, GemmProfile, GemmShape } from './gemm.js';
+import { Emitter } from './emit.js';
+import type { GemmParts, GemmShape } from './gemm.js';
+import type { Target } from '../target.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
-export type CudaMath = 'tf32' | 'bf16' | 'f32';
-export interface CudaMathOptions { math?: CudaMath; /** Compute capability × 10 (sm_90 → 90). */ capability?: number }
-
-let scoped: CudaMathOptions = {};
-
-/** Runs `run` (a compileGraph for target 'cuda') with the math choice and device capability pinned. */
-export function withCudaMath<T>(opts: CudaMathOptions, run: () => T): T {
-  const prev = scoped;
-  // An undefined field (a runtime that could not open its device) keeps the outer choice.
-  scoped = { ...prev, ...Object.fromEntries(Object.entries(opts).filter(([, x]) => x !== undefined)) };
-  try { return run(); } finally { scoped = prev; }
-}
-
-/** FUSEDET_CUDA_TF32=0 → f32; else FUSEDET_CUDA_MATH (tf32, bf16, f32); else tf32. */
-export function cudaMathFromEnv(env: NodeJS.ProcessEnv = process.env): CudaMath {
-  if (env.FUSEDET_CUDA_TF32 !== undefined && !['0', '1'].includes(env.FUSEDET_CUDA_TF32)) {
-    throw new ScheduleError(`FUSEDET_CUDA_TF32='${env.FUSEDET_CUDA_TF32}': use 0 (plain f32 GEMMs) or 1 (TF32 tensor cores, the default)`);
-  }
-  if (env.FUSEDET_CUDA_TF32 === '0') return 'f32';
-  const m = env.FUSEDET_CUDA_MATH;
-  if (m === undefined || m === '') return 'tf32';
-  if (m === 'tf32' || m === 'bf16' || m === 'f32') return m;
-  throw new ScheduleError(`FUSEDET_CUDA_MATH='${m}': use tf32 (default), bf16 or f32`);
-}
-
-/** The mma shape GEMMs use now, or undefined for plain f32 (flag, or a device below sm_80). */
-export function tensorCoreShape(): MmaShape | undefined {
-  const math = scoped.math ?? cudaMathFromEnv();
-  if (math === 'f32') return undefined;
-  // Unknown capability: the runtime's target class (sm_80+); the CUDA runtime pins the real one.
-  if ((scoped.capability ?? 90) < 80) return undefined;
-  return math === 'tf32' ? 'm16n8k8.tf32' : 'm16n8k16.bf16';
+/** The mma shape GEMMs use on `target`, or undefined for plain f32 (its math, or a device below sm_80). */
+export function tensorCoreShape(target: Target): MmaShape | undefined {
+  if (target.name !== 'cuda' || target.cudaMath === 'f32' || target.cudaCapability < 80) return undefined;
+  return target.cudaMath === 'tf32' ? 'm16n8k8.tf32' : 'm16n8k16.bf16';
 }
 
 const KC = 32, WARP_M = 32, WARP_N = 32, MT = WARP_M / 16, NT = WARP_N / 8;
@@ -79,7 +51,7 @@ const storageBytes = (t: MmaTile, tables: readonly Table[]): number =>
   (t.MB * AS + KC * t.BS) * 4 + tables.reduce((n, tab) => n + tab.arrays.reduce((m, a) => m + tab.size(t.TN) * (a.t === 'i64' ? 8 : 1), 0), 0);
 
 /** 64 × 64 (2 × 2 warps); a GEMM of at most 32 rows (a head's few output channels) 32 × 128 (1 × 4), where it fits. */
-export function chooseMmaTile(M: number, tables: readonly Table[], limits: GemmProfile['limits']): MmaTile | undefined {
+export function chooseMmaTile(M: number, tables: readonly Table[], limits: Pick<Target, 'maxWorkgroupStorageBytes' | 'maxInvocations'>): MmaTile | undefined {
   const candidates = M <= WARP_M ? [tileOf(1, 4), tileOf(2, 2)] : [tileOf(2, 2)];
   return candidates.find((t) => storageBytes(t, tables) <= limits.maxWorkgroupStorageBytes && t.WG <= limits.maxInvocations);
 }
@@ -91,11 +63,11 @@ function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: 
   return [at(0), at(1)];
 }
 
-export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, profile: GemmProfile): Scheduled | undefined {
-  const shape = tensorCoreShape();
-  if (!shape || profile.target !== 'cuda') return undefined;
+export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, target: Target): Scheduled | undefined {
+  const shape = tensorCoreShape(target);
+  if (!shape) return undefined;
   const tables = parts.tables ?? [];
-  const tile = chooseMmaTile(s.M, tables, profile.limits);
+  const tile = chooseMmaTile(s.M, tables, target);
   if (!tile) return undefined;
   const { MB, TN, WARPS_N, WG, BS } = tile;
   const sh = MMA_SHAPES[shape];

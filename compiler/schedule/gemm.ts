@@ -10,9 +10,9 @@
 // vectorises the TNT loop) and the weights (one scalar per TNT multiply-adds).
 // The fused epilogue (bias, frozen BN, activation, residual: every
 // elementwise consumer in the group) runs on the tile before the only store.
-// The tile shape comes from the target profile (chooseTile): workgroup
-// memory stays within the target's limit.
-// A software WebGPU adapter (TargetLimits.software) takes the barrier-free
+// The tile shape comes from the target (chooseTile): workgroup memory stays
+// within the target's limit.
+// A software WebGPU adapter (Target.software) takes the barrier-free
 // register tiles of gemm-direct.ts instead: no panel, no barrier.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
@@ -25,44 +25,7 @@ import { broadcastAt } from './lower-elementwise.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 import { scheduleTensorCoreGemm } from './gemm-mma.js';
 import { ConvWindow, scheduleDirectGemm } from './gemm-direct.js';
-
-export type Target = 'cpu' | 'webgpu' | 'cuda';
-export interface TargetLimits {
-  /** Bytes of workgroup memory one workgroup may declare. */
-  maxWorkgroupStorageBytes: number;
-  /** Threads per workgroup. */
-  maxInvocations: number;
-  /**
-   * A software adapter (SwiftShader: a CPU behind the WebGPU API), where
-   * barriers cost a coroutine switch per invocation and caches already give
-   * the reuse workgroup memory would: GEMMs take the barrier-free register
-   * tiles of gemm-direct.ts instead of the tiled form real GPUs want.
-   */
-  software?: boolean;
-}
-export interface GemmProfile { target: Target; limits: TargetLimits }
-
-/** WebGPU's defaults are what browsers grant without asking; CUDA's are static shared memory and block size. */
-export const DEFAULT_LIMITS: Readonly<Record<Target, TargetLimits>> = {
-  cpu: { maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024 },
-  webgpu: { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 },
-  cuda: { maxWorkgroupStorageBytes: 49152, maxInvocations: 1024 },
-};
-
-// The schedule table (schedule/index.ts) calls schedules with the graph only,
-// so the target reaches them through this scope, set by compileGraph around
-// its (synchronous) scheduling loop.
-let current: GemmProfile = { target: 'cpu', limits: DEFAULT_LIMITS.cpu };
-
-export function withGemmProfile<T>(target: Target | undefined, limits: Partial<TargetLimits> | undefined, run: () => T): T {
-  const prev = current;
-  const t = target ?? 'cpu';
-  current = { target: t, limits: { ...DEFAULT_LIMITS[t], ...limits } };
-  try { return run(); } finally { current = prev; }
-}
-
-/** The target being scheduled for, for schedules other than GEMM that shape their work by it (max3d). */
-export function currentTarget(): Target { return current.target; }
+import { Target, TargetName } from '../target.js';
 
 /**
  * How the output is tiled. A workgroup owns an MB × TN block: WGM × WGN
@@ -76,10 +39,10 @@ const CPU_PANEL_FLOATS = 8192; // 32 KiB: L1-resident
 export function tileWidth(N: number): number { return N >= 64 ? 64 : N >= 32 ? 32 : N >= 16 ? 16 : 8; }
 
 type Table = NonNullable<GemmParts['tables']>[number];
-const elemBytes = (target: Target, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
+const elemBytes = (target: TargetName, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
 
 /** Workgroup memory of a tile: the panel plus the per-strip tables. */
-export function tileStorageBytes(target: Target, tile: Pick<GemmTile, 'KC' | 'TN'>, tables: readonly Table[]): number {
+export function tileStorageBytes(target: TargetName, tile: Pick<GemmTile, 'KC' | 'TN'>, tables: readonly Table[]): number {
   let bytes = tile.KC * tile.TN * 4;
   for (const tab of tables) for (const a of tab.arrays) bytes += tab.size(tile.TN) * elemBytes(target, a.t);
   return bytes;
@@ -91,24 +54,23 @@ export function tileStorageBytes(target: Target, tile: Pick<GemmTile, 'KC' | 'TN
  * GPU: up to 256 threads of 4 × 4 tiles, the panel and tables shrunk (K
  * chunk first, then strip width) until they fit the limit.
  */
-export function chooseTile(s: GemmShape, tables: readonly Table[], profile: GemmProfile = current): GemmTile {
-  const { target, limits } = profile;
-  const fits = (t: GemmTile): boolean => tileStorageBytes(target, t, tables) <= limits.maxWorkgroupStorageBytes;
-  if (target === 'cpu') {
-    const TM = 6;
-    const WGM = Math.min(64, Math.ceil(s.M / TM), limits.maxInvocations);
+export function chooseTile(s: GemmShape, tables: readonly Table[], target: Target): GemmTile {
+  const fits = (t: GemmTile): boolean => tileStorageBytes(target.name, t, tables) <= target.maxWorkgroupStorageBytes;
+  if (target.name === 'cpu') {
+    const TM = target.registerTile.rows;
+    const WGM = Math.min(64, Math.ceil(s.M / TM), target.maxInvocations);
     // Panel and tables share 32 KiB counted in 4-byte words, as WGSL stores
     // them: CPU-shaped programs also load on SwiftShader (32 KiB) unchanged.
-    for (let TN = tileWidth(s.N); ; TN >>= 1) {
+    for (let TN = Math.min(tileWidth(s.N), target.registerTile.cols); ; TN >>= 1) {
       const tableWords = tables.reduce((n, tab) => n + tab.size(TN) * tab.arrays.length, 0);
       const KC = Math.min(s.K, Math.floor((CPU_PANEL_FLOATS - tableWords) / TN));
       if (KC >= Math.min(s.K, 64) || TN === 8) return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.max(1, KC) };
     }
   }
-  const TM = 4, TNT = 4;
+  const TM = target.registerTile.rows, TNT = target.registerTile.cols;
   let WGN = s.N >= 64 ? 16 : s.N >= 32 ? 8 : s.N >= 16 ? 4 : 2;
   for (;;) {
-    const WGM = Math.max(1, Math.min(Math.floor(limits.maxInvocations / WGN), 16, Math.ceil(s.M / TM)));
+    const WGM = Math.max(1, Math.min(Math.floor(target.maxInvocations / WGN), 16, Math.ceil(s.M / TM)));
     const TN = WGN * TNT;
     for (let KC = Math.min(s.K, 32); ; KC = Math.max(1, KC >> 1)) {
       const tile = { TM, TNT, WGM, WGN, TN, MB: WGM * TM, KC };
@@ -118,7 +80,7 @@ export function chooseTile(s: GemmShape, tables: readonly Table[], profile: Gemm
     if (WGN === 1) break;
     WGN >>= 1;
   }
-  throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: no tile fits ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory on ${target}`);
+  throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: no tile fits ${target.maxWorkgroupStorageBytes} bytes of workgroup memory on ${target.name}`);
 }
 
 export interface GemmShape {
@@ -154,13 +116,13 @@ export interface GemmParts {
   window?: ConvWindow;
 }
 
-export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts): Scheduled {
+export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, target: Target): Scheduled {
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
-  const tensorCore = current.target === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, current) : undefined;
+  const tensorCore = target.name === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, target) : undefined;
   if (tensorCore) return tensorCore;
-  const direct = current.target === 'webgpu' && current.limits.software ? scheduleDirectGemm(em, graph, anchor, sink, s, parts, current.limits.maxInvocations) : undefined;
+  const direct = target.name === 'webgpu' && target.software ? scheduleDirectGemm(em, graph, anchor, sink, s, parts, target.maxInvocations) : undefined;
   if (direct) return direct;
-  const tile = chooseTile(s, parts.tables ?? []);
+  const tile = chooseTile(s, parts.tables ?? [], target);
   const { TM, TNT, WGN, TN, MB, KC } = tile;
   const WG = tile.WGM * WGN;
   const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN);
@@ -170,7 +132,7 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
   const VG = Math.min(16, TN);
-  const VT = TNT >= 8 ? Math.min(16, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
+  const VT = target.vectorWidth > 1 && TNT >= 8 ? Math.min(target.vectorWidth, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: TM });
   const I = v('ii'), J = v('j'), KK = v('kk');
   // The thread's first column within the strip (one thread per strip row on the CPU).
@@ -281,7 +243,7 @@ export function ints(node: GNode, name: string, n: number, fallback: number): nu
   return list.length === 1 ? new Array<number>(n).fill(Number(list[0])) : list.map(Number);
 }
 
-export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [xv, wv, bv] = node.inputs;
@@ -315,7 +277,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
         const c0 = add(v('n0'), mul(group, idx(vg)));
         return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(v('xrow'), c0), lane), 'f32') };
       },
-    });
+    }, target);
   }
   return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
     setup,
@@ -369,10 +331,10 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
     },
     outIndex,
     bias,
-  });
+  }, target);
 }
 
-export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [av, bv] = node.inputs;
@@ -393,5 +355,5 @@ export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorI
     packValue: (_j, col) => em.bufLoad(bb, add(v('brow'), col), 'f32'),
     outIndex: (_p, row, col) => [...bIdx, row, col],
     bias: () => undefined,
-  });
+  }, target);
 }

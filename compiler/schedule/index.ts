@@ -2,6 +2,7 @@
 // (how it computes), build it with the op lowering table.
 import { Graph } from '../graph.js';
 import { FusionGroup } from '../fuse.js';
+import type { Target } from '../target.js';
 import { Lowering } from './emit.js';
 import { ELEMENTWISE_LOWERINGS } from './lower-elementwise.js';
 import { GATHER_LOWERINGS } from './lower-gather.js';
@@ -26,7 +27,8 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   ...ELEMENTWISE_LOWERINGS, ...GATHER_LOWERINGS, ...REDUCE_LOWERINGS, ...DETECT_LOWERINGS, ...GRAD_LOWERINGS,
 };
 
-type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>) => Scheduled;
+/** A schedule builds one group's kernel for the target; schedules that do not shape their work by it may omit the parameter. */
+export type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target) => Scheduled;
 
 /** Anchors with a schedule of their own; every other group is pointwise over its sink. */
 const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
@@ -46,9 +48,9 @@ const SCHEDULES: Readonly<Record<string, GroupSchedule>> = {
   sum: scheduleReduce, mean: scheduleReduce, max: scheduleReduce, min: scheduleReduce,
 };
 
-export function scheduleGroup(graph: Graph, group: FusionGroup): Scheduled {
+export function scheduleGroup(graph: Graph, group: FusionGroup, target: Target): Scheduled {
   const nodes = new Set(group.nodes);
   const special = SCHEDULES[graph.nodes[group.anchor].op];
-  if (special) return special(graph, nodes, group.anchor, group.sink, LOWERINGS);
+  if (special) return special(graph, nodes, group.anchor, group.sink, LOWERINGS, target);
   return schedulePointwise(graph, nodes, group.sink, LOWERINGS);
 }

@@ -18,7 +18,7 @@ import {
   add, and, barrier, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
-import { currentTarget } from './gemm.js';
+import type { Target } from '../target.js';
 import { bilinearTap } from './lower-gather.js';
 import { Scheduled, byRange, finish } from './pointwise.js';
 
@@ -109,10 +109,9 @@ function layout(sizes: readonly (readonly number[])[], tau: number, TH: number, 
   });
 }
 
-export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
-  const target = currentTarget();
-  const prof = target === 'cpu' ? CPU : target === 'cuda' ? CUDA : WEBGPU;
+  const prof = target.name === 'cpu' ? CPU : target.name === 'cuda' ? CUDA : WEBGPU;
   const WG = prof.wg;
   const node = graph.nodes[anchorId];
   const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');

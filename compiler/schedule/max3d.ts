@@ -26,7 +26,7 @@ import {
   add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from './emit.js';
-import { currentTarget } from './gemm.js';
+import type { Target } from '../target.js';
 import { bilinearTap } from './lower-gather.js';
 import { scheduleMax3dStream } from './max3d-stream.js';
 import { Scheduled, byRange, finish } from './pointwise.js';
@@ -61,8 +61,8 @@ const LOCAL_BYTES = 16384;
 
 interface Profile { th: number; tw: number; wg: number; runs: boolean }
 
-function profile(): Profile {
-  const t = currentTarget();
+function profile(target: Target): Profile {
+  const t = target.name;
   if (t === 'cpu') return { ...CPU_TILE, wg: CPU_WG, runs: true };
   return { ...GPU_TILE, wg: t === 'cuda' ? CUDA_WG : GPU_WG, runs: t !== 'cuda' };
 }
@@ -146,22 +146,22 @@ function fitTiles(sizes: readonly (readonly number[])[], TH: number, TW: number,
   }
 }
 
-export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   // The strips read the levels straight from their buffers: fusion never inlines a producer into an
   // opaque anchor (fuse.ts), and if it ever did, the tiles (which ask the emitter for values) still work.
   const inlined = graph.nodes[anchorId].inputs.some((x) => nodes.has(graph.values[x].node));
-  if (currentTarget() === 'webgpu' && !inlined) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
-  return build(graph, nodes, anchorId, lowerings, false);
+  if (target.name === 'webgpu' && !inlined) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
+  return build(graph, nodes, anchorId, lowerings, false, target);
 }
 
 /** max3d_argmax: the forward's stages, carrying where each maximum came from; i32 codes out. */
-export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
-  return build(graph, nodes, anchorId, lowerings, true);
+export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  return build(graph, nodes, anchorId, lowerings, true, target);
 }
 
-function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, argmax: boolean): Scheduled {
+function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, argmax: boolean, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
-  const prof = profile();
+  const prof = profile(target);
   const WG = prof.wg;
   const node = graph.nodes[anchorId];
   const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');

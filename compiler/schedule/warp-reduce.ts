@@ -19,7 +19,7 @@ import { add, and, arg, bin, div, gid, idx, if_, let_, lid, lt, min, mod, mul, s
 import { KernelIRError, validateKernel } from '../kernel/validate.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
-import { currentTarget } from './gemm.js';
+import type { Target } from '../target.js';
 import { reducedCount, withWarpReduction } from './lower-reduce.js';
 import { Scheduled, finish, schedulePointwise, unflatten } from './pointwise.js';
 
@@ -30,15 +30,15 @@ const LANE_OPS = new Set(['sum', 'mean', 'max', 'min']);
 
 type GroupArgs = [graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>];
 
-export function scheduleReduce(...a: GroupArgs): Scheduled {
-  const [graph, nodes, anchor, sink, lowerings] = a;
+export function scheduleReduce(...a: [...GroupArgs, target: Target]): Scheduled {
+  const [graph, nodes, anchor, sink, lowerings, target] = a;
   const node = graph.nodes[anchor];
   const probe = new Emitter(graph, nodes, lowerings);
-  if (currentTarget() !== 'cuda' || !LANE_OPS.has(node.op) || probe.dtype(node.outputs[0]) === 'bool') return schedulePointwise(graph, nodes, sink, lowerings);
+  if (target.name !== 'cuda' || !LANE_OPS.has(node.op) || probe.dtype(node.outputs[0]) === 'bool') return schedulePointwise(graph, nodes, sink, lowerings);
   const count = reducedCount(probe, node);
   if (count < WARP) return schedulePointwise(graph, nodes, sink, lowerings);
   if (count >= BLOCK_REDUCE_MIN) {
-    const s = blockPerOutput(...a);
+    const s = blockPerOutput(graph, nodes, anchor, sink, lowerings);
     try {
       validateKernel({ name: 'k0_block_reduce', ...s.kernel });
       return s;
@@ -46,7 +46,7 @@ export function scheduleReduce(...a: GroupArgs): Scheduled {
       if (!(e instanceof KernelIRError)) throw e;
     }
   }
-  return warpPerOutput(...a);
+  return warpPerOutput(graph, nodes, anchor, sink, lowerings);
 }
 
 function warpPerOutput(graph: Graph, nodes: ReadonlySet<number>, _anchor: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {

@@ -14,6 +14,7 @@ import { opLossGraph } from '../helpers/grad-check.js';
 import { checkFiles } from '../../dsl/index.js';
 import { lower } from '../../compiler/lower.js';
 import { initParams } from '../../compiler/init.js';
+import { CPU } from '../../compiler/target.js';
 
 function rand32(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
   const next = rng(seed);
@@ -27,7 +28,7 @@ function compiledMatches(op: string, inputs: (Tensor | undefined)[], attrs: Attr
   const want = interpret(graph, built.feeds, built.params);
   let launches = 0;
   for (const fuse of [true, false]) {
-    const program = compileGraph(graph, { fuse });
+    const program = compileGraph(graph, CPU, { fuse });
     if (fuse) launches = program.launches.length;
     const got = runProgram(program, graph, built.feeds, Object.fromEntries(built.params));
     for (const name of Object.keys(want)) {
@@ -107,7 +108,7 @@ function wholeBackward(file: string, entry: string, args: Record<string, number>
   const params = initParams(graph, 2);
   const image = rand32([1, 3, 32, 32], 9);
   const want = interpret(graph, { image }, params);
-  const compiled = compileGraph(graph, { fuse: true });
+  const compiled = compileGraph(graph, CPU, { fuse: true });
   const got = runProgram(compiled, graph, { image }, Object.fromEntries(params));
   let worst = 0;
   for (const name of grads.keys()) {

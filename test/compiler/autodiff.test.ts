@@ -11,6 +11,7 @@ import { compileGraph } from '../../compiler/program.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
 import { ConcreteType, isFloat } from '../../compiler/types.js';
 import { GRAD_SPAN, rand64, validateBackward } from '../helpers/grad-check.js';
+import { CPU } from '../../compiler/target.js';
 
 /** Ops that stop the gradient by design. */
 const NO_GRADIENT = [
@@ -134,7 +135,7 @@ test('the backward of a small MLP compiles through fuse and compileGraph', () =>
   const [m] = g.node('mean', [r], { axes: [], keepdims: false }, [f([])], GRAD_SPAN, 'loss');
   g.output('loss', m);
   const { graph } = differentiate(g.graph, 'loss');
-  const program = compileGraph(graph, { fuse: true });
+  const program = compileGraph(graph, CPU, { fuse: true });
   assert.ok(program.outputs['grad/w'] !== undefined && program.outputs['grad/b'] !== undefined);
   assert.ok(program.launches.length >= 3, `${program.launches.length} launches`);
 });

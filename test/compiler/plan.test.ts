@@ -7,6 +7,7 @@ import { GraphAppender } from '../../compiler/optimizer.js';
 import { compileGraph } from '../../compiler/program.js';
 import { NO_SPAN } from '../../compiler/types.js';
 import { TestGraph, checkBoth } from './kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 test('a chain of 10 unfused elementwise ops needs 2 temporaries, not 9', () => {
   const t = new TestGraph();
@@ -83,7 +84,7 @@ test('an in-place update lives in its param\'s buffer, bound once (rw), written 
   });
   g.outputs.push({ name: 'z', value: z });
   for (const fuse of [true, false]) {
-    const p = compileGraph(g, { fuse });
+    const p = compileGraph(g, CPU, { fuse });
     const id = p.params.w;
     assert.equal(p.updates, { w: id });
     assert.not.ok(p.buffers.some((b) => b.role === 'output' && b.bytes === 24 && b.id !== p.outputs.z), 'no buffer of its own for the update');
@@ -98,22 +99,22 @@ test('an in-place update lives in its param\'s buffer, bound once (rw), written 
 
 test('an update that only writes its param (reads nothing of it) may be any kernel', () => {
   const g = updateGraph((a, _w, x) => a.op('sum', [a.op('reshape', [x], { shape: [1, 2, 3] })], { axes: [0], keepdims: false }));
-  const p = compileGraph(g);
+  const p = compileGraph(g, CPU);
   assert.is(touching(p, p.params.w, 'write').length, 1);
 });
 
 test('in-place updates that cannot be honoured are refused, not miscompiled', () => {
   // A kernel that reads w at other indices than it writes.
-  assert.throws(() => compileGraph(updateGraph((a, w) => a.op('reshape', [a.op('transpose', [w], { perm: [1, 0] })], { shape: [2, 3] }))), /not elementwise/);
+  assert.throws(() => compileGraph(updateGraph((a, w) => a.op('reshape', [a.op('transpose', [w], { perm: [1, 0] })], { shape: [2, 3] })), CPU), /not elementwise/);
   // A kernel that needs both the old and the new value of w.
   const cyc = updateGraph((a, w) => a.op('mul', [w, a.constant(2)]));
   const a = new GraphAppender(cyc);
   cyc.outputs.push({ name: 'both', value: a.op('exp', [a.op('add', [cyc.updates![0].value, cyc.params[0].value])]) });
-  assert.throws(() => compileGraph(cyc), /cannot order the in-place updates/);
+  assert.throws(() => compileGraph(cyc, CPU), /cannot order the in-place updates/);
   // Wrong param or type.
   const g = updateGraph((a, w) => a.op('neg', [w]));
-  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'nope', value: g.updates![0].value }] }), /no such param/);
-  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'w', value: g.inputs[0].value }] }), /computed by the graph/);
+  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'nope', value: g.updates![0].value }] }, CPU), /no such param/);
+  assert.throws(() => compileGraph({ ...g, updates: [{ param: 'w', value: g.inputs[0].value }] }, CPU), /computed by the graph/);
 });
 
 test.run();

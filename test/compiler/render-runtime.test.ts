@@ -7,6 +7,7 @@ import { CpuRuntime } from '../../runtime-cpu/runtime.js';
 import { probeCpu } from '../../runtime-cpu/load.js';
 import { rng } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 const why = await probeCpu();
 if (why) console.log(`SKIP CPU runtime: ${why}`);
@@ -50,7 +51,7 @@ cpuTest('CPU runtime runs the C rendering and matches the reference (fused and u
   for (const [name, t] of models()) {
     const want = referenceRun(t);
     for (const fuse of [true, false]) {
-      const exe = await rt.load(compileGraph(t.graph, { fuse }));
+      const exe = await rt.load(compileGraph(t.graph, CPU, { fuse }));
       try {
         if (Object.keys(t.params).length) await exe.setParams(t.params);
         const got = await exe.run(t.inputs);

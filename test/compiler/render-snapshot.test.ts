@@ -10,6 +10,7 @@ import { lower } from '../../compiler/lower.js';
 import { Graph } from '../../compiler/graph.js';
 import { compileGraph, renderC, renderCuda } from '../../compiler/program.js';
 import { TestGraph } from './kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 const dir = fileURLToPath(new URL('../../../test/snapshots/', import.meta.url));
 const update = process.env.FUSEDET_UPDATE_SNAPSHOTS === '1';
@@ -48,7 +49,7 @@ function writeAtomic(path: string, text: string): void {
 test('rendered kernels match the committed snapshots', () => {
   const stale: string[] = [];
   for (const [name, build] of MODELS) {
-    const program = compileGraph(build(), { fuse: true });
+    const program = compileGraph(build(), CPU, { fuse: true });
     const outs: [string, string][] = [[`${name}.c`, renderC(program)], [`${name}.cu`, renderCuda(program)]];
     for (const [file, text] of outs) {
       const path = dir + file;

@@ -9,6 +9,7 @@ import * as K from '../../compiler/kernel/build.js';
 import { rng, tensor } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
+import { CPU } from '../../compiler/target.js';
 
 const rt = await openOrSkip('test/compiler/render-wgsl.test.ts');
 const gpuTest = rt ? test : test.skip;
@@ -156,7 +157,7 @@ gpuTest('compiled programs on WebGPU equal the references (fused and unfused)', 
   for (const [name, t] of graphs()) {
     const want = referenceRun(t);
     for (const fuse of [true, false]) {
-      const ex = await rt!.load(compileGraph(t.graph, { fuse }));
+      const ex = await rt!.load(compileGraph(t.graph, CPU, { fuse }));
       await ex.setParams(t.params);
       const got = await ex.run(t.inputs);
       for (const [o, w] of Object.entries(want)) {

@@ -8,6 +8,7 @@ import { rng } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { compileGraph } from '../../compiler/program.js';
 import { hasTool, nvccCompileAsync, runCMany } from './kernel/toolchain.js';
+import { CPU } from '../../compiler/target.js';
 
 const haveCC = hasTool('cc');
 const haveNvcc = hasTool('nvcc');
@@ -92,7 +93,7 @@ function graphs(): [string, TestGraph][] {
 
 test('C rendering compiles and matches the reference (fused and unfused)', () => {
   if (!haveCC) { console.log('SKIP C rendering: no cc on PATH'); return; }
-  const runs = graphs().flatMap(([name, t]) => [true, false].map((fuse) => ({ name, fuse, t, program: compileGraph(t.graph, { fuse }) })));
+  const runs = graphs().flatMap(([name, t]) => [true, false].map((fuse) => ({ name, fuse, t, program: compileGraph(t.graph, CPU, { fuse }) })));
   const outs = runCMany(runs.map((r) => ({ program: r.program, graph: r.t.graph, inputs: r.t.inputs, params: r.t.params })));
   runs.forEach((r, i) => {
     for (const [o, w] of Object.entries(referenceRun(r.t))) {
@@ -103,7 +104,7 @@ test('C rendering compiles and matches the reference (fused and unfused)', () =>
 });
 
 test('C rendering is one unit with the ABI signature and no OpenMP', () => {
-  const p = compileGraph(graphs()[1][1].graph, { fuse: true });
+  const p = compileGraph(graphs()[1][1].graph, CPU, { fuse: true });
   const src = renderC(p);
   assert.match(src, /#include <stdint.h>/);
   assert.match(src, /void k0_conv2d_relu\(void\* const\* bufs, const int64_t\* args, int64_t wg_begin, int64_t wg_end\)/);
@@ -113,7 +114,7 @@ test('C rendering is one unit with the ABI signature and no OpenMP', () => {
 const cudaTest = haveNvcc ? test : test.skip;
 if (!haveNvcc) console.log('SKIP CUDA rendering: nvcc not on PATH');
 cudaTest('CUDA rendering compiles with nvcc for sm_90 and sm_75', async () => {
-  const ps = graphs().flatMap(([, t]) => [compileGraph(t.graph, { fuse: true }), compileGraph(t.graph, { fuse: false })]);
+  const ps = graphs().flatMap(([, t]) => [compileGraph(t.graph, CPU, { fuse: true }), compileGraph(t.graph, CPU, { fuse: false })]);
   // Two translation units compiled in parallel (one nvcc start each), both cores busy.
   // Structurally identical kernels (same hash) compile once.
   const seen = new Set<string>();

@@ -13,6 +13,7 @@ import { randomTensor } from '../../compiler/tensor.js';
 import { CpuRuntime } from '../../runtime-cpu/runtime.js';
 import { probeCpu } from '../../runtime-cpu/load.js';
 import { compare } from './kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 const { program, diagnostics } = checkFiles(['models/defcn.fd']);
 if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
@@ -24,7 +25,7 @@ const paramRecord = Object.fromEntries(params);
 
 test('tiny DeFCN forward on the kernel-IR interpreter equals the reference (fused and unfused)', () => {
   for (const fuse of [true, false]) {
-    const p = compileGraph(graph, { fuse });
+    const p = compileGraph(graph, CPU, { fuse });
     const got = runProgram(p, graph, inputs, paramRecord);
     for (const [name, w] of Object.entries(want)) assert.is(compare(got[name], w, 1e-4, 1e-3), '', `${fuse ? 'fused' : 'unfused'} ${name}`);
   }
@@ -33,7 +34,7 @@ test('tiny DeFCN forward on the kernel-IR interpreter equals the reference (fuse
 const why = await probeCpu();
 if (why) console.log(`SKIP tiny DeFCN on the CPU runtime: ${why}`);
 (why ? test.skip : test)('tiny DeFCN forward on the CPU runtime equals the reference; fusion cuts launches', async () => {
-  const fused = compileGraph(graph, { fuse: true });
+  const fused = compileGraph(graph, CPU, { fuse: true });
   assert.ok(fused.launches.length < 0.7 * fused.report!.kernelsBefore, `${fused.launches.length} launches of ${fused.report!.kernelsBefore} ops`);
   const exe = await new CpuRuntime().load(fused);
   try {

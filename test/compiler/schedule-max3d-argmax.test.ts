@@ -6,13 +6,13 @@
 // each, workgroup memory within 16 KiB.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Target } from '../../compiler/schedule/gemm.js';
 import { compileGraph } from '../../compiler/program.js';
 import { runProgram } from '../../compiler/kernel/run-program.js';
 import { Tensor } from '../../compiler/tensor.js';
 import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
+import { makeTarget, type TargetName } from '../../compiler/target.js';
 
-const TARGETS: Target[] = ['cpu', 'webgpu', 'cuda'];
+const TARGETS: TargetName[] = ['cpu', 'webgpu', 'cuda'];
 
 function pyramid(t: TestGraph, sizes: readonly (readonly number[])[], channels = 2): number[] {
   return sizes.map(([h, w], i) => t.input(`p${i}`, [1, channels, h, w]));
@@ -26,7 +26,7 @@ function localBytes(program: ReturnType<typeof compileGraph>, launch: number): n
 function checkTargets(t: TestGraph, launchOps: string[], atol = 1e-5, rtol = 1e-4): Record<string, Tensor> {
   const want = referenceRun(t);
   for (const target of TARGETS) {
-    const program = compileGraph(t.graph, { target });
+    const program = compileGraph(t.graph, makeTarget(target));
     const got = runProgram(program, t.graph, t.inputs, t.params);
     for (const [name, w] of Object.entries(want)) {
       if (name.startsWith('c')) {

@@ -22,8 +22,8 @@ import { renderCuda } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
 import { roundBf16, roundTf32 } from '../../compiler/kernel/interpret.js';
 import { hasWarpCollective } from '../../compiler/kernel/ir.js';
-import { chooseMmaTile, withCudaMath, CudaMath, cudaMathFromEnv } from '../../compiler/schedule/gemm-mma.js';
-import { DEFAULT_LIMITS } from '../../compiler/schedule/gemm.js';
+import { chooseMmaTile } from '../../compiler/schedule/gemm-mma.js';
+import { CPU, CudaMath, cudaMathFromEnv, cudaTarget } from '../../compiler/target.js';
 import { idx } from '../../compiler/kernel/build.js';
 import { TestGraph, compare, compileAndRun, pick, referenceRun } from './kernel/graphs.js';
 
@@ -36,7 +36,7 @@ function rounded(t: TestGraph, round: (x: number) => number): void {
 /** Runs t for cuda under `math`, compares every output; returns the program. */
 function check(t: TestGraph, math: CudaMath, atol: number, rtol: number, capability = 90): Program {
   const want = referenceRun(t);
-  const { program, outputs } = withCudaMath({ math, capability }, () => compileAndRun(t, { fuse: true, target: 'cuda' }));
+  const { program, outputs } = compileAndRun(t, cudaTarget({ cudaMath: math, cudaCapability: capability }), { fuse: true });
   for (const [name, w] of Object.entries(want)) {
     const msg = compare(outputs[name] as Tensor, w, atol, rtol);
     if (msg) throw new Error(`${math} output '${name}': ${msg}`);
@@ -107,21 +107,21 @@ for (const math of ['tf32', 'bf16'] as const) {
 test('with K and N multiples of 4 the A and B packing read float4s (CUDA rendering)', () => {
   const t = new TestGraph();
   t.output('y', t.op('matmul', [t.input('a', [19, 40]), t.input('b', [40, 36])]));
-  const p = withCudaMath({ math: 'tf32' }, () => compileAndRun(t, { fuse: true, target: 'cuda' }).program);
+  const p = compileAndRun(t, cudaTarget({ cudaMath: 'tf32' }), { fuse: true }).program;
   const cu = renderCuda(p);
   // A and B, each fetched before the chunk loop and one chunk ahead inside it.
   assert.is((cu.match(/__ldg\(reinterpret_cast<const float4\*>/g) ?? []).length, 4, cu);
   assert.match(cu, /fd_mma_m16n8k8_tf32r\(/);
   const odd = new TestGraph();
   odd.output('y', odd.op('matmul', [odd.input('a', [19, 41]), odd.input('b', [41, 37])]));
-  assert.not.match(renderCuda(withCudaMath({ math: 'tf32' }, () => compileAndRun(odd, { fuse: true, target: 'cuda' }).program)), /float4/);
+  assert.not.match(renderCuda(compileAndRun(odd, cudaTarget({ cudaMath: 'tf32' }), { fuse: true }).program), /float4/);
 });
 
 test('tile: 32 × 128 for GEMMs of at most 32 rows, 64 × 64 otherwise or where the taps tables would not fit', () => {
   const taps = (n: number) => [
     { size: (TN: number) => n * TN, arrays: [{ name: 'koff', t: 'i64' as const }, { name: 'kok', t: 'bool' as const }], values: () => [idx(0), idx(0)] },
   ];
-  const lim = DEFAULT_LIMITS.cuda;
+  const lim = cudaTarget();
   assert.equal([chooseMmaTile(9, [], lim)?.MB, chooseMmaTile(9, [], lim)?.TN, chooseMmaTile(9, [], lim)?.WG], [32, 128, 128]);
   assert.equal([chooseMmaTile(33, taps(9), lim)?.MB, chooseMmaTile(33, taps(9), lim)?.TN], [64, 64]);
   assert.is(chooseMmaTile(16, taps(49), lim)?.TN, 64, '7×7 taps for 128 columns exceed 48 KiB');
@@ -157,19 +157,22 @@ test('f32 (FUSEDET_CUDA_TF32=0, FUSEDET_CUDA_MATH=f32) or a device below sm_80 t
   assert.is(cudaMathFromEnv({ FUSEDET_CUDA_MATH: 'bf16' }), 'bf16');
   assert.throws(() => cudaMathFromEnv({ FUSEDET_CUDA_MATH: 'fp16' }), /FUSEDET_CUDA_MATH='fp16': use tf32/);
   assert.throws(() => cudaMathFromEnv({ FUSEDET_CUDA_TF32: 'no' }), /FUSEDET_CUDA_TF32='no'/);
-  const prev = process.env.FUSEDET_CUDA_TF32;
-  process.env.FUSEDET_CUDA_TF32 = '0';
+  // The flag as the edge reads it reaches the schedule through the target, not the environment.
+  const fromEnv = cudaTarget({ cudaMath: cudaMathFromEnv({ FUSEDET_CUDA_TF32: '0' }) });
+  assert.is(mmaKernels(compileAndRun(t, fromEnv, { fuse: true }).program), 0, 'the environment flag reaches the schedule');
+  const prev = process.env.FUSEDET_CUDA_MATH;
+  process.env.FUSEDET_CUDA_MATH = 'f32';
   try {
-    assert.is(mmaKernels(compileAndRun(t, { fuse: true, target: 'cuda' }).program), 0, 'the environment flag reaches the schedule');
+    assert.is(mmaKernels(compileAndRun(t, cudaTarget(), { fuse: true }).program), 1, 'no environment read below the edge: the target decides');
   } finally {
-    if (prev === undefined) delete process.env.FUSEDET_CUDA_TF32; else process.env.FUSEDET_CUDA_TF32 = prev;
+    if (prev === undefined) delete process.env.FUSEDET_CUDA_MATH; else process.env.FUSEDET_CUDA_MATH = prev;
   }
-  assert.is(mmaKernels(compileAndRun(t, { fuse: true, target: 'cpu' }).program), 0, 'the CPU never gets mma');
+  assert.is(mmaKernels(compileAndRun(t, CPU, { fuse: true }).program), 0, 'the CPU never gets mma');
 });
 
 test('the math choice enters the structural hash (the compile-cache key)', () => {
   const t = convGraph(CONVS[0]);
-  const hashes = (['tf32', 'bf16', 'f32'] as const).map((math) => withCudaMath({ math }, () => compileAndRun(t, { fuse: true, target: 'cuda' }).program.kernels[0].hash));
+  const hashes = (['tf32', 'bf16', 'f32'] as const).map((math) => compileAndRun(t, cudaTarget({ cudaMath: math }), { fuse: true }).program.kernels[0].hash);
   assert.is(new Set(hashes).size, 3, hashes.join(' '));
   assert.ok(!hasWarpCollective([]));
 });

@@ -1,4 +1,4 @@
-// The software-adapter profile (TargetLimits.software: SwiftShader): conv and
+// The software-adapter profile (Target.software: SwiftShader): conv and
 // matmul become barrier-free register-tile kernels (gemm-direct.ts) that use
 // no workgroup memory and still compute the reference result (kernel-IR
 // interpreter); the input gradient keeps the tiled form; a hardware WebGPU
@@ -10,6 +10,7 @@ import { chooseDirectTile } from '../../compiler/schedule/gemm-direct.js';
 import { hasBarrier } from '../../compiler/kernel/ir.js';
 import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
 import { runProgram } from '../../compiler/kernel/run-program.js';
+import { CPU, cpuTarget, webgpuTarget } from '../../compiler/target.js';
 
 const SOFTWARE = { maxWorkgroupStorageBytes: 32768, maxInvocations: 256, software: true };
 const HARDWARE = { maxWorkgroupStorageBytes: 32768, maxInvocations: 256 };
@@ -42,7 +43,7 @@ function gemmKernels(program: ReturnType<typeof compileGraph>): ReturnType<typeo
 test('software conv kernels have no workgroup memory or barrier and equal the reference', () => {
   for (const cs of CASES) {
     const t = convGraph(cs);
-    const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+    const program = compileGraph(t.graph, webgpuTarget(SOFTWARE), { fuse: true });
     const conv = gemmKernels(program);
     assert.ok(conv.length > 0, `case ${JSON.stringify(cs)}: no conv kernel`);
     for (const k of conv) {
@@ -58,7 +59,7 @@ test('software conv kernels have no workgroup memory or barrier and equal the re
 test('a GEMM past the small size unrolls the whole 3×3 window per channel and equals the reference', () => {
   // 48 × 320 × 576 multiply-adds: over SMALL_MACS; 20-wide rows: two 10-wide tiles.
   const t = convGraph({ c: 64, o: 48, h: 16, w: 20, k: 3, pad: 1 });
-  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+  const program = compileGraph(t.graph, webgpuTarget(SOFTWARE), { fuse: true });
   const [k] = gemmKernels(program);
   assert.ok(k.ir.body.length > 0 && JSON.stringify(k.ir.body).includes('"x_2_'), 'three tap rows per step');
   assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y, 1e-4, 1e-4), '');
@@ -66,7 +67,7 @@ test('a GEMM past the small size unrolls the whole 3×3 window per channel and e
 
 test('a fused epilogue (bias, add, relu) runs on the register tile', () => {
   const t = convGraph(CASES[1], true);
-  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: SOFTWARE });
+  const program = compileGraph(t.graph, webgpuTarget(SOFTWARE), { fuse: true });
   assert.is(program.launches.length, 1);
   assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
 });
@@ -75,7 +76,7 @@ test('software matmul (batch broadcast, ragged M and N) equals the reference', (
   const t = new TestGraph();
   const a = t.input('a', [2, 19, 30]), b = t.input('b', [1, 30, 21]);
   t.output('y', t.op('matmul', [a, b]));
-  const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+  const program = compileGraph(t.graph, webgpuTarget(SOFTWARE));
   const [k] = gemmKernels(program);
   assert.is(k.ir.locals.length, 0);
   assert.is(compare(runProgram(program, t.graph, t.inputs, t.params).y, referenceRun(t).y), '');
@@ -88,7 +89,7 @@ test('software conv gradients: the weight gradient in registers, the input gradi
     const size = conv.stride[0] === 2 ? 8 : 4;
     t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [4, 6 / conv.groups, 3, 3])], { ...conv, size: [size, size] }));
     t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 6, size, size]), g], { ...conv, kernel: [3, 3] }));
-    const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+    const program = compileGraph(t.graph, webgpuTarget(SOFTWARE));
     const local = (name: string): number => program.kernels.find((k) => k.name.includes(name))!.ir.locals.length;
     assert.ok(local('grad_input') > 0, 'input gradient: tiled');
     assert.is(local('grad_weight'), 0, 'weight gradient: no workgroup memory');
@@ -107,7 +108,7 @@ test('1×1 conv gradients (per-column input-gradient tables read at a let-bound 
     const conv = { stride: [stride], padding: [0], dilation: [1], groups: 1 };
     t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [8, 5, 1, 1])], { ...conv, size: [size, size] }));
     t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [1, 5, size, size]), g], { ...conv, kernel: [1, 1] }));
-    const program = compileGraph(t.graph, { target: 'webgpu', limits: SOFTWARE });
+    const program = compileGraph(t.graph, webgpuTarget(SOFTWARE));
     const got = runProgram(program, t.graph, t.inputs, t.params), want = referenceRun(t);
     for (const name of ['dx', 'dw']) assert.is(compare(got[name], want[name], 1e-4, 1e-4), '', `stride ${stride} ${name}`);
   }
@@ -115,10 +116,10 @@ test('1×1 conv gradients (per-column input-gradient tables read at a let-bound 
 
 test('without the flag WebGPU keeps the tiled schedule', () => {
   const t = convGraph(CASES[1]);
-  const hw = compileGraph(t.graph, { target: 'webgpu', limits: HARDWARE });
+  const hw = compileGraph(t.graph, webgpuTarget(HARDWARE));
   assert.ok(gemmKernels(hw).every((k) => k.ir.locals.some((a) => a.name === 'panel') && hasBarrier(k.ir.body)));
   // The flag means nothing to the CPU profile.
-  const cpu = compileGraph(t.graph, { target: 'cpu' }), cpuSw = compileGraph(t.graph, { target: 'cpu', limits: { software: true } });
+  const cpu = compileGraph(t.graph, CPU), cpuSw = compileGraph(t.graph, cpuTarget({ software: true }));
   assert.equal(cpuSw.kernels.map((k) => k.hash), cpu.kernels.map((k) => k.hash));
 });
 

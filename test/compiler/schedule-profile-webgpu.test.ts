@@ -9,6 +9,7 @@ import { checkKernelLimits } from '../../runtime-webgpu/core.js';
 import type { ComputeLimits } from '../../runtime-webgpu/device.js';
 import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
+import { CPU, webgpuTarget } from '../../compiler/target.js';
 
 const rt = await openOrSkip('test/compiler/schedule-profile-webgpu.test.ts');
 const BROWSER = { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 };
@@ -32,15 +33,15 @@ const browserLimits: ComputeLimits = {
 
 test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', () => {
   const t = convStack();
-  assert.throws(() => checkKernelLimits(compileGraph(t.graph, { fuse: true }), browserLimits), /workgroup memory/);
-  checkKernelLimits(compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: BROWSER }), browserLimits);
+  assert.throws(() => checkKernelLimits(compileGraph(t.graph, CPU, { fuse: true }), browserLimits), /workgroup memory/);
+  checkKernelLimits(compileGraph(t.graph, webgpuTarget(BROWSER), { fuse: true }), browserLimits);
 });
 
 (rt ? test : test.skip)('webgpu-target conv stack on WebGPU equals the reference', async () => {
   const t = convStack();
   const want = referenceRun(t).y;
   for (const fuse of [true, false]) {
-    const ex = await rt!.load(compileGraph(t.graph, { fuse, target: 'webgpu', limits: BROWSER }));
+    const ex = await rt!.load(compileGraph(t.graph, webgpuTarget(BROWSER), { fuse }));
     await ex.setParams(t.params);
     const got = (await ex.run(t.inputs)).y;
     ex.dispose();
@@ -59,7 +60,7 @@ test('CPU-shaped conv tiles exceed a browser default; webgpu-shaped ones fit', (
   t.output('big', t.op('relu', [t.op('conv2d', [t.input('bx', [1, 64, 16, 20]), t.param('bw', [48, 64, 3, 3]), t.param('bb', [48])], { padding: [1] })]));
   t.output('gw', t.op('conv2d_grad_weight', [t.input('gx', [2, 8, 11, 37]), g], { stride: [2], padding: [2], dilation: [2], groups: 2, kernel: [3, 3] }));
   const want = referenceRun(t);
-  const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: { ...BROWSER, software: true } });
+  const program = compileGraph(t.graph, webgpuTarget({ ...BROWSER, software: true }), { fuse: true });
   assert.ok(program.kernels.every((k) => k.ir.locals.length === 0), 'no workgroup memory');
   const ex = await rt!.load(program);
   await ex.setParams(t.params);

@@ -7,6 +7,7 @@ import { compileGraph } from '../../compiler/program.js';
 import { chooseTile, tileStorageBytes } from '../../compiler/schedule/gemm.js';
 import { TestGraph, compare, referenceRun } from './kernel/graphs.js';
 import { runProgram } from '../../compiler/kernel/run-program.js';
+import { CPU, webgpuTarget } from '../../compiler/target.js';
 
 const LIMITS = { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 };
 
@@ -36,7 +37,7 @@ function convGraph(cs: ConvCase): TestGraph {
 test('webgpu conv kernels stay within 16 KiB and 256 invocations and equal the reference', () => {
   for (const cs of CASES) {
     const t = convGraph(cs);
-    const program = compileGraph(t.graph, { fuse: true, target: 'webgpu', limits: LIMITS });
+    const program = compileGraph(t.graph, webgpuTarget(LIMITS), { fuse: true });
     const conv = program.kernels.filter((k) => k.ir.locals.some((a) => a.name === 'panel'));
     assert.ok(conv.length > 0, `case ${JSON.stringify(cs)}: no GEMM kernel`);
     for (const k of program.kernels) {
@@ -53,7 +54,7 @@ test('webgpu matmul tiles are GPU-shaped and correct', () => {
   const t = new TestGraph();
   const a = t.input('a', [2, 37, 70]), b = t.input('b', [2, 70, 45]);
   t.output('y', t.op('matmul', [a, b]));
-  const program = compileGraph(t.graph, { target: 'webgpu', limits: LIMITS });
+  const program = compileGraph(t.graph, webgpuTarget(LIMITS));
   const k = program.kernels[0];
   assert.ok(k.workgroupSize >= 64 && k.workgroupSize <= 256, `${k.workgroupSize} threads`);
   assert.ok(storageBytes(k.ir.locals) <= LIMITS.maxWorkgroupStorageBytes);
@@ -66,7 +67,7 @@ test('webgpu conv gradients (7x7 taps, stride 2, groups) fit and equal the refer
   const g = t.input('g', [2, 6, 5, 4]);
   t.output('dx', t.op('conv2d_grad_input', [g, t.param('w', [6, 2, 7, 7])], { ...conv, size: [9, 8] }));
   t.output('dw', t.op('conv2d_grad_weight', [t.input('x', [2, 4, 9, 8]), g], { ...conv, kernel: [7, 7] }));
-  const program = compileGraph(t.graph, { target: 'webgpu', limits: LIMITS });
+  const program = compileGraph(t.graph, webgpuTarget(LIMITS));
   for (const k of program.kernels) {
     assert.ok(storageBytes(k.ir.locals) <= LIMITS.maxWorkgroupStorageBytes && k.workgroupSize <= LIMITS.maxInvocations, k.name);
   }
@@ -76,22 +77,22 @@ test('webgpu conv gradients (7x7 taps, stride 2, groups) fit and equal the refer
 
 test('tile choice per target', () => {
   const s = { problems: 1, M: 256, N: 6400, K: 576 };
-  const cpu = chooseTile(s, [], { target: 'cpu', limits: { maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024 } });
+  const cpu = chooseTile(s, [], CPU);
   assert.equal([cpu.TM, cpu.TNT, cpu.WGN], [6, 64, 1]);
-  const gpu = chooseTile(s, [], { target: 'webgpu', limits: LIMITS });
+  const gpu = chooseTile(s, [], webgpuTarget(LIMITS));
   assert.ok(gpu.WGM * gpu.WGN === 256 && gpu.TM * gpu.TNT === 16, JSON.stringify(gpu));
   // A tight limit shrinks the K chunk, then the strip, never past the limit.
   const table = { size: (tn: number) => 49 * tn, arrays: [{ name: 'koff', t: 'i64' as const }, { name: 'kok', t: 'bool' as const }], values: () => [] };
   for (const bytes of [16384, 8192, 4096]) {
-    const tile = chooseTile(s, [table], { target: 'webgpu', limits: { maxWorkgroupStorageBytes: bytes, maxInvocations: 256 } });
+    const tile = chooseTile(s, [table], webgpuTarget({ maxWorkgroupStorageBytes: bytes, maxInvocations: 256 }));
     assert.ok(tileStorageBytes('webgpu', tile, [table]) <= bytes, `${bytes}: ${JSON.stringify(tile)}`);
   }
-  assert.throws(() => chooseTile(s, [table], { target: 'webgpu', limits: { maxWorkgroupStorageBytes: 256, maxInvocations: 256 } }), /no tile fits 256 bytes/);
+  assert.throws(() => chooseTile(s, [table], webgpuTarget({ maxWorkgroupStorageBytes: 256, maxInvocations: 256 })), /no tile fits 256 bytes/);
 });
 
 test('the default target keeps the CPU tiles', () => {
   const t = convGraph(CASES[1]);
-  const k = compileGraph(t.graph, { fuse: true }).kernels.find((x) => x.ir.locals.some((a) => a.name === 'panel'))!;
+  const k = compileGraph(t.graph, CPU, { fuse: true }).kernels.find((x) => x.ir.locals.some((a) => a.name === 'panel'))!;
   assert.ok(k.ir.regs.some((r) => r.name === 'acc' && r.size === 6 * 64));
 });
 

@@ -5,8 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuse } from '../../compiler/fuse.js';
-import { withGemmProfile } from '../../compiler/schedule/gemm.js';
-import type { Target } from '../../compiler/schedule/gemm.js';
+import { makeTarget, type TargetName } from '../../compiler/target.js';
 import { LOWERINGS } from '../../compiler/schedule/index.js';
 import { scheduleReduce } from '../../compiler/schedule/warp-reduce.js';
 import type { Scheduled } from '../../compiler/schedule/index.js';
@@ -21,12 +20,12 @@ import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { hasTool, nvccCompile } from './kernel/toolchain.js';
 
 /** The single fusion group of t scheduled by scheduleReduce for `target`, run on the interpreter. */
-function runReduce(t: TestGraph, target: Target): { s: Scheduled; out: Tensor } {
+function runReduce(t: TestGraph, target: TargetName): { s: Scheduled; out: Tensor } {
   const graph = t.graph;
   const groups = fuse(graph, { fuse: true });
   assert.is(groups.length, 1, 'one kernel');
   const g = groups[0];
-  const s = withGemmProfile(target, undefined, () => scheduleReduce(graph, new Set(g.nodes), g.anchor, g.sink, LOWERINGS));
+  const s = scheduleReduce(graph, new Set(g.nodes), g.anchor, g.sink, LOWERINGS, makeTarget(target));
   validateKernel({ name: 'k0_reduce', ...s.kernel });
   const feeds: Record<number, Tensor> = {};
   for (const n of graph.nodes) if (n.op === 'input') feeds[n.outputs[0]] = t.inputs[String(n.attrs.name)];

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { rng } from '../../compiler/tensor.js';
 import { TestGraph, checkBoth, pick } from './kernel/graphs.js';
 import { compileGraph } from '../../compiler/program.js';
+import { CPU } from '../../compiler/target.js';
 
 test('elementwise unary ops', () => {
   for (const op of ['neg', 'abs', 'relu', 'sigmoid', 'tanh', 'exp', 'square', 'floor', 'ceil', 'softplus']) {
@@ -125,7 +126,7 @@ test('an op without a kernel is a user-facing error naming the op and where it i
   const [assign] = t.ops('match', [q, t.op('cast', [t.op('sum', [t.input('n', [1, 2])], { axes: [1] })], { dtype: 'i32' })]);
   t.output('y', assign);
   try {
-    compileGraph(t.graph, { fuse: true });
+    compileGraph(t.graph, CPU, { fuse: true });
     assert.unreachable('should throw');
   } catch (e) {
     assert.is((e as { exitCode?: number }).exitCode, 1);

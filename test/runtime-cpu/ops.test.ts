@@ -16,6 +16,7 @@ import { NO_SPAN } from '../../compiler/types.js';
 import { Attrs } from '../../compiler/ops/op.js';
 import { CpuRuntime } from '../../runtime-cpu/runtime.js';
 import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-cpu-ops-test-'));
 
@@ -146,8 +147,8 @@ for (const [name, build] of Object.entries(CASES)) {
   const probe = new TestGraph();
   build(new Scope(probe, '', rng(99)));
   try {
-    compileGraph(probe.graph, { fuse: true });
-    compileGraph(probe.graph, { fuse: false });
+    compileGraph(probe.graph, CPU, { fuse: true });
+    compileGraph(probe.graph, CPU, { fuse: false });
     ready.push(name);
   } catch (e) {
     test(`${name} compiles for the CPU runtime (fused and unfused)`, () => { throw e; });
@@ -163,7 +164,7 @@ for (const seed of SEEDS) {
   ready.forEach((name, i) => CASES[name](new Scope(t, `c${i}_`, rng(seed * 7919 + i))));
   const want = referenceRun(t);
   for (const fused of [true, false]) {
-    const exe = await runtime.load(compileGraph(t.graph, { fuse: fused }));
+    const exe = await runtime.load(compileGraph(t.graph, CPU, { fuse: fused }));
     await exe.setParams(t.params);
     outcomes.set(`${seed} ${fused}`, { got: await exe.run(t.inputs), want });
     exe.dispose();

@@ -13,6 +13,7 @@ import { nativeOrThrow } from '../../runtime-cpu/load.js';
 import { splitUnits } from '../../runtime-cpu/units.js';
 import { handKernel } from '../../runtime-cpu/hand.js';
 import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
+import { CPU } from '../../compiler/target.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-cpu-runtime-test-'));
 const native = nativeOrThrow();
@@ -31,7 +32,7 @@ test('a fused conv net equals the references on 1..3 threads, weights resident a
   const t = convNet();
   const want = referenceRun(t);
   for (const fuse of [true, false]) {
-    const exe = await new CpuRuntime().load(compileGraph(t.graph, { fuse }));
+    const exe = await new CpuRuntime().load(compileGraph(t.graph, CPU, { fuse }));
     await exe.setParams(t.params);
     for (let threads = 1; threads <= 3; threads++) {
       native.setThreads(threads);
@@ -45,7 +46,7 @@ test('a fused conv net equals the references on 1..3 threads, weights resident a
 });
 
 test('a second load of the same program is a cache hit', async () => {
-  const program = compileGraph(convNet().graph, {});
+  const program = compileGraph(convNet().graph, CPU);
   const first = await new CpuRuntime().load(program);
   const second = await new CpuRuntime().load(program);
   assert.is(second.stats.compiled, 0);
@@ -54,7 +55,7 @@ test('a second load of the same program is a cache hit', async () => {
 });
 
 test('FUSEDET_DEBUG=4 names a file holding the rendered C', async () => {
-  const program = compileGraph(convNet().graph, {});
+  const program = compileGraph(convNet().graph, CPU);
   const lines: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.env.FUSEDET_DEBUG = '4';
@@ -90,7 +91,7 @@ test('splitUnits balances kernels over lanes and renders each unit from a subset
 
 test('units of a real rendering compile and link together (helpers are static)', async () => {
   const t = convNet();
-  const program = compileGraph(t.graph, { fuse: false });
+  const program = compileGraph(t.graph, CPU, { fuse: false });
   // Force a split whatever the size: lanes = kernels, and a renderer padded past the threshold.
   const padded = (p: Program): string => renderC(p) + `\n/*${' '.repeat(50_000)}*/\n`;
   const units = splitUnits(program, padded, program.kernels.length);

@@ -10,10 +10,10 @@ import { checkFiles } from '../../dsl/index.js';
 import { initParams } from '../../compiler/init.js';
 import { lower } from '../../compiler/lower.js';
 import { compileGraph } from '../../compiler/program.js';
-import { cudaMathFromEnv, withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import { randomTensor } from '../../compiler/tensor.js';
 import { openCuda, probeCuda } from '../../runtime-cuda/device.js';
 import { CudaRuntime } from '../../runtime-cuda/runtime.js';
+import { cudaMathFromEnv, cudaTarget } from '../../compiler/target.js';
 
 const H = Number(process.env.BENCH_H ?? 800), W = Number(process.env.BENCH_W ?? 1216), ITERS = Number(process.env.BENCH_ITERS ?? 30);
 
@@ -25,8 +25,8 @@ async function main(): Promise<number> {
   if (!fd) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const graph = lower(fd, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [1, 3, H, W] } }, args: { depth: 50 } });
   // The GEMM math this GPU gets by default (TF32 tensor cores from sm_80; FUSEDET_CUDA_MATH / FUSEDET_CUDA_TF32 change it).
-  const program = withCudaMath({ capability: dev.info.cc }, () => compileGraph(graph, { target: 'cuda' }));
-  const math = cudaMathFromEnv();
+  const math = cudaMathFromEnv(process.env);
+  const program = compileGraph(graph, cudaTarget({ cudaMath: math, cudaCapability: dev.info.cc }));
   const gemms = math === 'f32' || dev.info.cc < 80 ? 'f32 FMA' : `${math} tensor cores (mma.sync), f32 accumulate`;
   const t0 = performance.now();
   const exe = await new CudaRuntime().load(program);

@@ -10,7 +10,7 @@
 // the reference); whole networks 1e-3/1e-3 (errors compound over ~40 layers);
 // training-step scalars 1e-3 relative, updated state 1e-3 of each tensor's
 // largest magnitude. i32 and bool exactly. Those comparisons pin plain f32
-// GEMMs (withCudaMath f32); the TF32 tensor-core forward is held to 1e-2 of
+// GEMMs (cudaMath f32); the TF32 tensor-core forward is held to 1e-2 of
 // each output's largest magnitude (inputs rounded to 2^-11 relative).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,7 +22,6 @@ import { initParams } from '../../compiler/init.js';
 import { interpret } from '../../compiler/interpret.js';
 import { lower } from '../../compiler/lower.js';
 import { compileGraph } from '../../compiler/program.js';
-import { withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import type { Program } from '../../compiler/program.js';
 import { Tensor, randomTensor, rng } from '../../compiler/tensor.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
@@ -34,6 +33,7 @@ import { deviceAllocator } from '../../runtime-cuda/allocator.js';
 import { CudaRuntime } from '../../runtime-cuda/runtime.js';
 import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
 import { tinyStep } from '../train/tiny.js';
+import { cudaTarget } from '../../compiler/target.js';
 
 process.env.FUSEDET_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'fusedet-gpu-test-'));
 const unavailable = probeCuda();
@@ -119,7 +119,7 @@ for (const [name, build] of Object.entries(CASES)) {
       const want = referenceRun(t);
       for (const fuse of [true, false]) {
         let program: Program;
-        try { program = withCudaMath({ math: 'f32' }, () => compileGraph(t.graph, { fuse, target: 'cuda' })); } catch (e) {
+        try { program = compileGraph(t.graph, cudaTarget({ cudaMath: 'f32' }), { fuse }); } catch (e) {
           console.log(`SKIP ${name}: no kernel schedule yet (${(e as Error).message.split('\n')[0]})`);
           return;
         }
@@ -140,13 +140,13 @@ gpu('tiny DeFCN forward (64x64, batch 2): CUDA equals the reference interpreter 
   const params = initParams(graph, 5);
   const image = randomTensor([2, 3, 64, 64], 11, -1, 1);
   const want = interpret(graph, { image }, params);
-  const exe = await cuda.load(withCudaMath({ math: 'f32' }, () => compileGraph(graph, { target: 'cuda' })));
+  const exe = await cuda.load(compileGraph(graph, cudaTarget({ cudaMath: 'f32' })));
   await exe.setParams(params);
   const got = await exe.run({ image });
   for (const o of Object.keys(want)) assert.is(compare({ ...got[o], shape: want[o].shape }, want[o], 1e-3, 1e-3), '', o);
   exe.dispose();
   // The default GEMMs on this GPU (TF32 tensor cores from sm_80).
-  const tc = await cuda.load(withCudaMath({ capability: cuda.computeCapability }, () => compileGraph(graph, { target: 'cuda' })));
+  const tc = await cuda.load(compileGraph(graph, cuda.target));
   await tc.setParams(params);
   const fast = await tc.run({ image });
   for (const o of Object.keys(want)) {
@@ -166,7 +166,7 @@ gpu('tiny training step: CUDA equals the reference (scalars 1e-3 rel, state 1e-3
   const params = initParams(step.graph, 3);
   const batch = fixedBatch(step.graph, 3);
   let runner;
-  try { runner = await withCudaMath({ math: 'f32' }, () => runtimeRunner(step, params, cuda)); } catch (e) {
+  try { runner = await runtimeRunner(step, params, new CudaRuntime(undefined, undefined, { math: 'f32' })); } catch (e) {
     if (/has no kernel yet/.test((e as Error).message)) { console.log(`SKIP train step on CUDA: ${(e as Error).message.split('\n')[0]}`); return; }
     throw e;
   }
@@ -238,7 +238,7 @@ function tinyForward() {
 gpu('CUDA graphs: replays of the tiny DeFCN forward equal plain launches exactly, for new inputs each run', async () => {
   const graph = tinyForward();
   const params = initParams(graph, 5);
-  const program = compileGraph(graph, { target: 'cuda' });
+  const program = compileGraph(graph, cudaTarget());
   const images = [11, 12, 13].map((seed) => randomTensor([1, 3, 64, 64], seed, -1, 1));
   const runAll = (mode: '0' | '1') => withGraphs(mode, async () => {
     const exe = await cuda.load(program);

@@ -3,9 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
-import { withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import { refuseTensorCoresBelowSm80 } from '../../runtime-cuda/runtime.js';
 import { TestGraph } from '../compiler/kernel/graphs.js';
+import { cudaTarget } from '../../compiler/target.js';
 
 function conv(): TestGraph {
   const t = new TestGraph();
@@ -14,14 +14,14 @@ function conv(): TestGraph {
 }
 
 test('tensor-core program on sm_75: refused, naming the kernel and FUSEDET_CUDA_MATH=f32', () => {
-  const p = withCudaMath({ math: 'tf32', capability: 90 }, () => compileGraph(conv().graph, { target: 'cuda' }));
+  const p = compileGraph(conv().graph, cudaTarget({ cudaMath: 'tf32', cudaCapability: 90 }));
   assert.throws(() => refuseTensorCoresBelowSm80(p, 75, 'Tesla T4'), (e: Error) =>
     /kernel k\d+_conv2d uses tensor cores/.test(e.message) && /Tesla T4 is 7\.5/.test(e.message) && /FUSEDET_CUDA_MATH=f32/.test(e.message));
   refuseTensorCoresBelowSm80(p, 90, 'H100');
 });
 
 test('a plain f32 program loads on sm_75', () => {
-  const p = withCudaMath({ math: 'f32', capability: 75 }, () => compileGraph(conv().graph, { target: 'cuda' }));
+  const p = compileGraph(conv().graph, cudaTarget({ cudaMath: 'f32', cudaCapability: 75 }));
   refuseTensorCoresBelowSm80(p, 75, 'Tesla T4');
 });
 

@@ -13,6 +13,7 @@ import { compileGraph, renderCuda } from '../../compiler/program.js';
 import { chooseCompiler } from '../../runtime-cuda/compile.js';
 import { findNvrtc } from '../../runtime-cuda/find.js';
 import { tryNativeCuda } from '../../runtime-cuda/native.js';
+import { CPU } from '../../compiler/target.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-nvrtc-test-'));
 const search = findNvrtc();
@@ -26,7 +27,7 @@ if (!found) console.log(`SKIP NVRTC compile: no libnvrtc.so* (searched: ${search
   const { program, diagnostics } = checkFiles(['models/defcn.fd']);
   if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const graph = lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape: [1, 3, 64, 64] } }, args: { depth: 0, width: 4, C: 16, K: 3, groups: 4 } });
-  const image = await compiler.compile(renderCuda(compileGraph(graph, {})), 90);
+  const image = await compiler.compile(renderCuda(compileGraph(graph, CPU)), 90);
   assert.equal([...image.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'an ELF cubin');
   let err: Error | undefined;
   try { await compiler.compile('extern "C" __global__ void k() { undeclared(); }', 90); } catch (e) { err = e as Error; }

@@ -19,26 +19,26 @@ import { lower } from '../../compiler/lower.js';
 import { compileGraph, renderCuda } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
 import { tinyStep } from '../train/tiny.js';
-import { withCudaMath } from '../../compiler/schedule/gemm-mma.js';
 import { ARCHS, KernelResources, limited, nvccArch, parseResources } from './nvcc.js';
+import { cudaMathFromEnv, cudaTarget, type Target } from '../../compiler/target.js';
 
 const reportPath = fileURLToPath(new URL('../../../test/runtime-cuda/cuda-resources.txt', import.meta.url));
 const haveNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { stdio: 'ignore' }).status === 0;
 
-function defcn(shape: number[], args: Record<string, number>): Program {
+function defcn(shape: number[], args: Record<string, number>, target: Target): Program {
   const { program, diagnostics } = checkFiles(['models/defcn.fd']);
   if (!program) throw new Error(diagnostics.map((d) => d.message).join('\n'));
-  return compileGraph(lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape } }, args }), { target: 'cuda' });
+  return compileGraph(lower(program, { entry: 'DeFCN', inputs: { image: { dtype: 'f32', shape } }, args }), target);
 }
 
 /** The programs, or the reason one cannot be compiled to kernels yet. */
-function programs(): { name: string; program?: Program; skipped?: string }[] {
+function programs(target: Target): { name: string; program?: Program; skipped?: string }[] {
   const out: { name: string; program?: Program; skipped?: string }[] = [
-    { name: 'defcn-tiny-64', program: defcn([1, 3, 64, 64], { depth: 0, width: 4, C: 16, K: 3, groups: 4 }) },
-    { name: 'defcn-r50-fpn-800x1216', program: defcn([1, 3, 800, 1216], { depth: 50 }) },
+    { name: 'defcn-tiny-64', program: defcn([1, 3, 64, 64], { depth: 0, width: 4, C: 16, K: 3, groups: 4 }, target) },
+    { name: 'defcn-r50-fpn-800x1216', program: defcn([1, 3, 800, 1216], { depth: 50 }, target) },
   ];
   try {
-    out.push({ name: 'train-step-tiny-32', program: compileGraph(tinyStep().graph, { target: 'cuda' }) });
+    out.push({ name: 'train-step-tiny-32', program: compileGraph(tinyStep().graph, target) });
   } catch (e) {
     out.push({ name: 'train-step-tiny-32', skipped: (e as Error).message.split('\n')[0] });
   }
@@ -53,7 +53,8 @@ function table(name: string, rows: readonly KernelResources[]): string[] {
 if (!haveNvcc) console.log('SKIP CUDA compile of the test programs: nvcc not on PATH');
 (haveNvcc ? test : test.skip)('every kernel of the test programs compiles with nvcc for sm_90 and sm_75', async () => {
   // The math stays the default (tf32, or FUSEDET_CUDA_MATH); the capability is the architecture's.
-  const perArch = new Map(ARCHS.map((arch) => [arch, withCudaMath({ capability: Number(arch.slice(3)) }, programs)]));
+  const math = cudaMathFromEnv(process.env);
+  const perArch = new Map(ARCHS.map((arch) => [arch, programs(cudaTarget({ cudaMath: math, cudaCapability: Number(arch.slice(3)) }))]));
   const progs = perArch.get(ARCHS[0])!;
   const report: string[] = [];
   const tasks: { name: string; arch: string; source: string }[] = [];

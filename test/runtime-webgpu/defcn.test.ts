@@ -7,9 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { interpret } from '../../compiler/interpret.js';
 import { compileGraph } from '../../compiler/program.js';
-import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { openOrSkip } from './open.js';
 import { tinyDefcn, relError } from './tiny-defcn.js';
+import { CPU } from '../../compiler/target.js';
 
 const rt = await openOrSkip('test/runtime-webgpu/defcn.test.ts');
 const gpuTest = rt ? test : test.skip;
@@ -17,7 +17,7 @@ const gpuTest = rt ? test : test.skip;
 gpuTest('tiny DeFCN forward on WebGPU equals the reference and the CPU runtime', async () => {
   const { graph, params, inputs } = tinyDefcn();
   const want = interpret(graph, inputs, params);
-  const compiled = compileGraph(graph, { fuse: true });
+  const compiled = compileGraph(graph, CPU, { fuse: true });
   const ex = await rt!.load(compiled);
   await ex.setParams(params);
   const got = await ex.run(inputs);
@@ -42,10 +42,10 @@ gpuTest('tiny DeFCN forward on WebGPU equals the reference and the CPU runtime',
   cpu.dispose();
 });
 
-gpuTest('tiny DeFCN compiled for this adapter (compileOptionsFor, as fusedet run does) equals the reference', async () => {
+gpuTest('tiny DeFCN compiled for this adapter (Runtime.target, as fusedet run does) equals the reference', async () => {
   const { graph, params, inputs } = tinyDefcn();
   const want = interpret(graph, inputs, params);
-  const ex = await rt!.load(compileGraph(graph, compileOptionsFor(rt!, { fuse: true })));
+  const ex = await rt!.load(compileGraph(graph, rt!.target, { fuse: true }));
   await ex.setParams(params);
   const got = await ex.run(inputs);
   for (const o of graph.outputs) {

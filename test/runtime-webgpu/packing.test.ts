@@ -9,6 +9,7 @@ import { NO_SPAN } from '../../compiler/types.js';
 import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
 import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
 import { openOrSkip } from './open.js';
+import { CPU } from '../../compiler/target.js';
 
 const rt = await openOrSkip('test/runtime-webgpu/packing.test.ts');
 rt?.destroy();
@@ -44,7 +45,7 @@ gpuTest('a 9-buffer kernel under 8 and under 4 storage bindings equals the refer
     const lines: string[] = [];
     const dev = await createNodeWebGpu({ maxStorageBuffers: limit, debug: 4, log: (l) => lines.push(l), dumpSource: () => undefined });
     const first = wideGraph(1);
-    const program = compileGraph(first.graph, { fuse: true });
+    const program = compileGraph(first.graph, CPU, { fuse: true });
     assert.is(program.launches.length, 1);
     assert.is(program.launches[0].buffers.length, 9);
     const ex = await dev.load(program);

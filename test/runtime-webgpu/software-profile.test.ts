@@ -1,11 +1,10 @@
-// A program compiled for this runtime (compileOptionsFor) on this adapter:
+// A program compiled for this runtime (Runtime.target) on this adapter:
 // on a software one (SwiftShader) its convs are the barrier-free
 // register-tile kernels, with no workgroup memory, and the adapter kind
 // reaches the compiler; either way the outputs equal the reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
-import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
 import { openOrSkip } from './open.js';
 
@@ -22,9 +21,8 @@ function block(): TestGraph {
 
 (rt ? test : test.skip)('a conv block compiled for this WebGPU adapter equals the reference', async () => {
   const t = block();
-  const opts = compileOptionsFor(rt!, { fuse: true });
-  assert.is(opts.limits?.software === true, rt!.gpu.software, 'the adapter kind reaches the compiler');
-  const program = compileGraph(t.graph, opts);
+  assert.is(rt!.target.software, rt!.gpu.software, 'the adapter kind reaches the compiler');
+  const program = compileGraph(t.graph, rt!.target, { fuse: true });
   const convs = program.kernels.filter((k) => k.name.includes('conv2d'));
   assert.ok(convs.length > 0);
   if (rt!.gpu.software) assert.ok(convs.every((k) => k.ir.locals.length === 0), 'software adapter: barrier-free convs');

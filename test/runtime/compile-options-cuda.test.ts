@@ -1,19 +1,18 @@
-// The CUDA runtime's compute capability reaches the compiler through
-// compileOptionsFor: an sm_75 device gets no tensor-core (mma.sync TF32)
-// kernels, an sm_90 device does, and a runtime that cannot tell leaves it unset.
+// The CUDA runtime's compute capability and math reach the compiler through
+// its target (Runtime.target): an sm_75 device gets no tensor-core (mma.sync
+// TF32) kernels, an sm_90 device does, and a runtime that cannot open its
+// device reports the sm_80+ default (load() then says why).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
 import type { Program } from '../../compiler/program.js';
-import { compileOptionsFor } from '../../runtime/compile-options.js';
-import type { Runtime } from '../../runtime/interface.js';
+import { CudaRuntime } from '../../runtime-cuda/runtime.js';
+import type { CudaDevice } from '../../runtime-cuda/device.js';
+import { CudaUnavailable } from '../../runtime-cuda/errors.js';
 import { TestGraph } from '../compiler/kernel/graphs.js';
 
-const cuda = (computeCapability: number | undefined): Runtime => ({
-  name: 'cuda',
-  load: async () => { throw new Error('not used'); },
-  computeCapability,
-}) as unknown as Runtime;
+const device = (cc: number) => (): CudaDevice => ({ info: { cc } }) as unknown as CudaDevice;
+const absent = (): CudaDevice => { throw new CudaUnavailable('no driver (test)'); };
 
 function convGraph(): TestGraph {
   const t = new TestGraph();
@@ -23,21 +22,18 @@ function convGraph(): TestGraph {
 }
 const mmaKernels = (p: Program): number => p.kernels.filter((k) => JSON.stringify(k.ir.body).includes('"k":"mma"')).length;
 
-test('the capability is passed when the runtime knows it', () => {
-  assert.equal(compileOptionsFor(cuda(75)), { target: 'cuda', cudaCapability: 75 });
-  assert.equal(compileOptionsFor(cuda(undefined)), { target: 'cuda' });
+test('the target carries the device capability, or the default when it cannot open', () => {
+  assert.is(new CudaRuntime(undefined, device(75)).target.cudaCapability, 75);
+  assert.is(new CudaRuntime(undefined, absent).target.cudaCapability, 90);
+  assert.is(new CudaRuntime(undefined, device(90)).target.cudaMath, 'tf32');
+  assert.is(new CudaRuntime(undefined, device(90), { math: 'bf16' }).target.cudaMath, 'bf16');
 });
 
-test('sm_75 compiles the plain f32 GEMM, sm_90 the tensor-core one', () => {
-  const prev = process.env.FUSEDET_CUDA_MATH;
-  delete process.env.FUSEDET_CUDA_MATH;
-  try {
-    const g = convGraph().graph;
-    assert.is(mmaKernels(compileGraph(g, compileOptionsFor(cuda(75)))), 0);
-    assert.ok(mmaKernels(compileGraph(g, compileOptionsFor(cuda(90)))) > 0);
-  } finally {
-    if (prev !== undefined) process.env.FUSEDET_CUDA_MATH = prev;
-  }
+test('sm_75 compiles the plain f32 GEMM, sm_90 the tensor-core one; f32 math never mma', () => {
+  const g = convGraph().graph;
+  assert.is(mmaKernels(compileGraph(g, new CudaRuntime(undefined, device(75)).target)), 0);
+  assert.ok(mmaKernels(compileGraph(g, new CudaRuntime(undefined, device(90)).target)) > 0);
+  assert.is(mmaKernels(compileGraph(g, new CudaRuntime(undefined, device(90), { math: 'f32' }).target)), 0);
 });
 
 test.run();

@@ -1,20 +1,27 @@
-// Programs are compiled for the runtime that will run them: WebGPU gets GPU
-// tiles within its device's limits, the others their own target.
+// Programs are compiled for the runtime that will run them: each runtime
+// reports its target (Runtime.target), and the environment is read into
+// compile options at the edge only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileOptionsFor } from '../../runtime/compile-options.js';
-import type { Runtime } from '../../runtime/interface.js';
+import { compileOptionsFromEnv } from '../../runtime/compile-options.js';
+import { CPU, webgpuDeviceTarget } from '../../compiler/target.js';
+import { CpuRuntime } from '../../runtime-cpu/runtime.js';
 
-const fake = (name: Runtime['name'], extra: object = {}): Runtime => ({ name, load: async () => { throw new Error('not used'); }, ...extra }) as unknown as Runtime;
-
-test('webgpu: target and the device limits', () => {
-  const o = compileOptionsFor(fake('webgpu', { limits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 } }), { fuse: false });
-  assert.equal(o, { fuse: false, target: 'webgpu', limits: { maxWorkgroupStorageBytes: 16384, maxInvocations: 256 } });
+test('webgpu: the target carries the device limits', () => {
+  const t = webgpuDeviceTarget({ maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxStorageBuffersPerShaderStage: 10 }, false);
+  assert.equal([t.name, t.maxWorkgroupStorageBytes, t.maxInvocations, t.maxStorageBuffers, t.software], ['webgpu', 16384, 256, 10, false]);
+  assert.is(webgpuDeviceTarget({ maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxStorageBuffersPerShaderStage: 10 }, false, 6).maxStorageBuffers, 6, 'a runtime option can lower the binding limit');
 });
 
-test('cpu and cuda: their own target, options kept', () => {
-  assert.equal(compileOptionsFor(fake('cpu')), { target: 'cpu' });
-  assert.equal(compileOptionsFor(fake('cuda'), { fuse: true }), { fuse: true, target: 'cuda' });
+test('cpu: its own target', () => {
+  assert.is(new CpuRuntime().target, CPU);
+  assert.is(CPU.name, 'cpu');
+});
+
+test('FUSEDET_DEBUG is read into the options at the edge, other options kept', () => {
+  assert.equal(compileOptionsFromEnv({ FUSEDET_DEBUG: '3' }, { fuse: false }), { fuse: false, debug: 3 });
+  assert.equal(compileOptionsFromEnv({}, { fuse: true }), { fuse: true });
+  assert.equal(compileOptionsFromEnv({ FUSEDET_DEBUG: 'abc' }), {});
 });
 
 test.run();

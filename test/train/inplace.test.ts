@@ -18,6 +18,7 @@ import { StepRunner, runtimeRunner } from '../../models/step-runner.js';
 import type { Runtime } from '../../runtime/interface.js';
 import { selectRuntime } from '../../runtime/select.js';
 import { smallStep, tinyStep } from './tiny.js';
+import { CPU } from '../../compiler/target.js';
 
 async function cpuOrSkip(): Promise<Runtime | undefined> {
   try {
@@ -56,7 +57,7 @@ test('in place equals copy-back bit for bit over 4 steps (weights, momentum, eve
 });
 
 test('the program: only scalars come back; each updated param is written by one launch, after every reader of its old value', () => {
-  const p = compileGraph(step.graph, {});
+  const p = compileGraph(step.graph, CPU);
   assert.ok(Object.values(p.outputs).every((id) => p.buffers.find((b) => b.id === id)!.bytes === 4), 'scalar outputs only');
   assert.equal(Object.keys(p.updates!).sort(), [...step.trained, ...step.momentum].sort());
   const access = (li: number, j: number) => p.kernels[p.launches[li].kernel].ir.bufs[j].access;
@@ -115,7 +116,7 @@ test('a graph whose fusion order would overwrite a param early is reordered: rea
   const next = a.op('mul', [w, a.constant(2)]);
   b.graph.outputs.push({ name: 'z', value: a.op('exp', [a.op('add', [w, x])]) });
   b.graph.updates = [{ param: 'w', value: next }];
-  const exe = await cpu.load(compileGraph(b.graph));
+  const exe = await cpu.load(compileGraph(b.graph, CPU));
   const w0 = [0.5, -1, 2, 0, 1, 3];
   await exe.setParams({ w: tensor('f32', [2, 3], w0) });
   const xs = [1, 1, 1, -1, -1, -1];

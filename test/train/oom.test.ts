@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGraph } from '../../compiler/program.js';
-import { compileOptionsFor } from '../../runtime/compile-options.js';
 import { selectRuntime } from '../../runtime/select.js';
 import { openOrSkip, rejects } from '../runtime-webgpu/open.js';
 import { TINY_FLAGS, smallStep } from './tiny.js';
@@ -54,7 +53,7 @@ test('buffers that each fit but not together: the first over the limit is named,
 test('WebGPU: a step buffer over the device limit names the buffer, its bytes and the program total', async () => {
   const rt = await openOrSkip('test/train/oom.test.ts');
   if (!rt) return;
-  const p = compileGraph(smallStep().graph, compileOptionsFor(rt));
+  const p = compileGraph(smallStep().graph, rt.target);
   const i = p.buffers.findIndex((b) => b.role === 'temp');
   p.buffers[i] = { ...p.buffers[i], bytes: 2 ** 40 };
   p.peakBytes += 2 ** 40;

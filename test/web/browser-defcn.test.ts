@@ -12,6 +12,8 @@ import { encodeProgramFile } from '../../web/program-file.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
 import { tinyDefcn, relError } from '../runtime-webgpu/tiny-defcn.js';
 import { CHROMIUM, runPage } from './chromium.js';
+// The page's program is compiled for a browser's default WebGPU limits, as web/app.ts compiles for its device.
+import { webgpuTarget } from '../../compiler/target.js';
 
 // Node's adapter stands in for "WebGPU can start on this machine".
 const rt = existsSync(CHROMIUM) ? await openOrSkip('test/web/browser-defcn.test.ts') : undefined;
@@ -21,7 +23,7 @@ const browserTest = rt ? test : test.skip;
 
 browserTest('tiny DeFCN forward in the browser equals the reference', async () => {
   const { graph, params, inputs } = tinyDefcn();
-  const file = encodeProgramFile(compileGraph(graph, { fuse: true }), params, inputs);
+  const file = encodeProgramFile(compileGraph(graph, webgpuTarget(), { fuse: true }), params, inputs);
   const { result, logs } = await runPage('?program=defcn', { 'defcn.json': file }, 110_000);
   assert.ok(result.ok, `page failed: ${result.error}\n${logs.join('\n')}`);
   const want = interpret(graph, inputs, params);

@@ -24,7 +24,7 @@ browserTest('the bundled page computes on navigator.gpu what Node computes', asy
   await ex.setParams({ w });
   const node = await ex.run({ x });
   const demo = demoGraph();
-  const dex = await rt!.load(compileGraph(demo.graph, { fuse: true }));
+  const dex = await rt!.load(compileGraph(demo.graph, rt!.target, { fuse: true }));
   await dex.setParams(demo.params);
   Object.assign(node, await dex.run(demo.inputs));
   dex.dispose();

@@ -12,6 +12,7 @@ import { Tensor, randomTensor } from '../../../compiler/tensor.js';
 import { checkFiles } from '../../../dsl/index.js';
 import { defcnTargetTypes, fixedBatch } from '../../../models/fixed-batch.js';
 import { Executable } from '../../../runtime/interface.js';
+import { CPU } from '../../../compiler/target.js';
 
 export interface TinyStep { compiled: Program; names: string[]; params: Map<string, Tensor>; inputs: Record<string, Tensor>; want: Record<string, Tensor> }
 
@@ -23,7 +24,7 @@ export function tinyStep(): TinyStep {
   const params = initParams(graph, 1);
   const inputs = { ...fixedBatch(g, 3), image: randomTensor([1, 3, 32, 32], 4) };
   return {
-    compiled: compileGraph(graph, { fuse: true }),
+    compiled: compileGraph(graph, CPU, { fuse: true }),
     names: [g.outputs[0].name, ...[...grads.keys()].map((n) => `grad/${n}`)],
     params, inputs, want: interpret(graph, inputs, params),
   };

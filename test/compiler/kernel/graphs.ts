@@ -9,6 +9,7 @@ import { Tensor, randomTensor, zeros } from '../../../compiler/tensor.js';
 import { ConcreteType, NO_SPAN } from '../../../compiler/types.js';
 import { compileGraph, CompileOptions, Program } from '../../../compiler/program.js';
 import { runProgram } from '../../../compiler/kernel/run-program.js';
+import { CPU, Target } from '../../../compiler/target.js';
 
 const ctx: ShapeContext = { requireEqual() {}, requireAtLeast() {} };
 
@@ -62,8 +63,8 @@ export function referenceRun(t: TestGraph): Record<string, Tensor> {
   return Object.fromEntries(g.outputs.map((o) => [o.name, vals[o.value]]));
 }
 
-export function compileAndRun(t: TestGraph, opts: CompileOptions): { program: Program; outputs: Record<string, Tensor> } {
-  const program = compileGraph(t.graph, opts);
+export function compileAndRun(t: TestGraph, target: Target, opts: CompileOptions = {}): { program: Program; outputs: Record<string, Tensor> } {
+  const program = compileGraph(t.graph, target, opts);
   return { program, outputs: runProgram(program, t.graph, t.inputs, t.params) };
 }
 
@@ -86,7 +87,7 @@ export function checkBoth(t: TestGraph, atol = 1e-4, rtol = 1e-4): { fused: Prog
   const want = referenceRun(t);
   const res: Program[] = [];
   for (const fuse of [true, false]) {
-    const { program, outputs } = compileAndRun(t, { fuse });
+    const { program, outputs } = compileAndRun(t, CPU, { fuse });
     for (const [name, w] of Object.entries(want)) {
       const msg = compare(outputs[name], w, atol, rtol);
       if (msg) throw new Error(`${fuse ? 'fused' : 'unfused'} output '${name}': ${msg}`);
