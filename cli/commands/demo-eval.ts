@@ -1,0 +1,164 @@
+// What the demo and the quality run (bench/quality.ts) do after training:
+// run a trained detector (models/detector.ts) over a test set with and
+// without NMS, score each run with COCO (AP, AP50, AR100) and the
+// CrowdHuman protocol (AP50, mMR, recall; class-agnostic on scenes), print
+// the Table-1-shaped comparison and draw detections side by side.
+//
+// Detections go through files, as a user's would: a COCO results JSON per
+// (model, NMS) run, scored by eval/coco.ts and eval/crowdhuman.ts.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CocoMetrics } from '../../eval/coco.js';
+import type { CrowdHumanMetrics } from '../../eval/crowdhuman.js';
+import type { ImageDetections } from '../../models/detector.js';
+
+export interface RunMetrics {
+  AP: number; AP50: number; AP75: number; AR100: number;
+  crowdAP50: number; mMR: number; recall: number;
+  detections: number;
+}
+
+export interface ModelResult {
+  /** Row label, e.g. 'DeFCN (POTO+3DMF+Aux)'. */
+  label: string;
+  config: string;
+  weights: string;
+  nms: RunMetrics;
+  noNms: RunMetrics;
+  /** Per test image (in annotation order), the detections of each run: for drawing. */
+  drawn?: { nms: ImageDetections[]; noNms: ImageDetections[] };
+}
+
+export interface TestSet {
+  annotations: string;
+  /** Image ids and paths in annotation order. */
+  images: { id: number; path: string }[];
+  /** Model label k → COCO category id (categories sorted by id, as data/loader.ts maps them). */
+  categoryIds: number[];
+  classNames: string[];
+}
+
+export async function openTestSet(annotations: string, imagesDir: string): Promise<TestSet> {
+  const { readCocoFile } = await import('../../data/coco.js');
+  const ds = await readCocoFile(annotations);
+  const cats = [...ds.categories].sort((a, b) => a.id - b.id);
+  return {
+    annotations,
+    images: ds.images.map((im) => ({ id: im.id, path: join(imagesDir, im.fileName) })),
+    categoryIds: cats.map((c) => c.id), classNames: cats.map((c) => c.name),
+  };
+}
+
+/** One trained model over the test set, NMS on and off. */
+export async function evaluateModel(o: { label: string; config: string; weights: string; test: TestSet; out: string; runtime: string; keepDetections?: number }): Promise<ModelResult> {
+  const { Detector } = await import('../../models/detector.js');
+  const { writeDetectionsFile } = await import('../../data/detections.js');
+  const { evaluateCocoFiles } = await import('../../eval/coco.js');
+  const { evaluateCrowdHumanFiles } = await import('../../eval/crowdhuman.js');
+  mkdirSync(o.out, { recursive: true });
+  const result: Partial<ModelResult> = { label: o.label, config: o.config, weights: o.weights, drawn: { nms: [], noNms: [] } };
+  for (const nms of [true, false]) {
+    const det = await Detector.load({ weights: o.weights, config: o.config, runtime: o.runtime, nms });
+    const all: ImageDetections[] = [];
+    try {
+      for (const im of o.test.images) all.push(await det.detectFile(im.path));
+    } finally {
+      det.dispose();
+    }
+    const n = all.reduce((s, d) => s + d.detections.length, 0);
+    const rows = { count: n, imageId: new Float64Array(n), categoryId: new Float64Array(n), bbox: new Float64Array(4 * n), score: new Float64Array(n) };
+    let r = 0;
+    all.forEach((d, i) => {
+      for (const x of d.detections) {
+        rows.imageId[r] = o.test.images[i]!.id;
+        rows.categoryId[r] = o.test.categoryIds[x.label] ?? x.label + 1;
+        rows.bbox.set([x.box[0], x.box[1], x.box[2] - x.box[0], x.box[3] - x.box[1]], 4 * r);
+        rows.score[r++] = x.score;
+      }
+    });
+    const path = join(o.out, `detections-${nms ? 'nms' : 'no-nms'}.json`);
+    await writeDetectionsFile(path, rows, { force: true });
+    const coco: CocoMetrics = (await evaluateCocoFiles(o.test.annotations, path)).metrics;
+    const crowd: CrowdHumanMetrics = await evaluateCrowdHumanFiles(o.test.annotations, path);
+    const m: RunMetrics = { AP: coco.AP, AP50: coco.AP50, AP75: coco.AP75, AR100: coco.AR100, crowdAP50: crowd.ap50, mMR: crowd.mMR, recall: crowd.recall, detections: n };
+    if (nms) { result.nms = m; result.drawn!.nms = all.slice(0, o.keepDetections ?? 4); } else { result.noNms = m; result.drawn!.noNms = all.slice(0, o.keepDetections ?? 4); }
+  }
+  return result as ModelResult;
+}
+
+const pct = (v: number): string => (v < 0 ? '   -' : (100 * v).toFixed(1).padStart(5));
+const delta = (a: number, b: number): string => (a < 0 || b < 0 ? '    -' : `${b - a >= 0 ? '+' : ''}${(100 * (b - a)).toFixed(1)}`.padStart(6));
+
+/** The paper's Table 1 layout: per model, each metric with NMS, without, and Δ = without − with. */
+export function formatTable(results: readonly ModelResult[]): string {
+  const w = Math.max(8, ...results.map((r) => r.label.length));
+  const metrics: [string, keyof RunMetrics][] = [['AP', 'AP'], ['AP50', 'AP50'], ['AR100', 'AR100'], ['CH AP50', 'crowdAP50'], ['mMR', 'mMR'], ['recall', 'recall']];
+  const head1 = `${''.padEnd(w)} | ${metrics.map(([n]) => n.padStart(20)).join(' | ')}`;
+  const head2 = `${'model'.padEnd(w)} | ${metrics.map(() => `${'w/'.padStart(5)} ${'w/o'.padStart(5)} ${'Δ'.padStart(6)}`).join(' | ')}`;
+  const lines = [head1, head2, '-'.repeat(head2.length)];
+  for (const r of results) lines.push(`${r.label.padEnd(w)} | ${metrics.map(([, k]) => `${pct(r.nms[k])} ${pct(r.noNms[k])} ${delta(r.nms[k], r.noNms[k])}`).join(' | ')}`);
+  lines.push('', 'AP, AP50, AR100: COCO protocol. CH AP50, mMR (lower is better), recall: CrowdHuman protocol, class-agnostic.', 'w/: with NMS (IoU 0.6), w/o: without, Δ = w/o − w/ (points).');
+  return lines.join('\n');
+}
+
+/** The table as JSON (what the tests and the README read). */
+export function tableJson(results: readonly ModelResult[], extra: Record<string, unknown> = {}): unknown {
+  return { ...extra, models: results.map((r) => ({ label: r.label, config: r.config, weights: r.weights, nms: r.nms, noNms: r.noNms })) };
+}
+
+const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#fabed4', '#469990'];
+
+/**
+ * Test images in rows; columns: ground truth, then each (model, NMS) run.
+ * Boxes with score ≥ minScore, coloured by class, labelled "class score".
+ */
+export async function drawSideBySide(path: string, test: TestSet, columns: { title: string; dets: ImageDetections[] }[], opts: { rows: number; scale: number; minScore: number }): Promise<void> {
+  const { createCanvas, loadImage } = await import('@napi-rs/canvas');
+  const { readCocoFile } = await import('../../data/coco.js');
+  const gt = await readCocoFile(test.annotations);
+  const imgs = await Promise.all(test.images.slice(0, opts.rows).map((im) => loadImage(im.path)));
+  const cw = Math.max(...imgs.map((i) => i.width)) * opts.scale, ch = Math.max(...imgs.map((i) => i.height)) * opts.scale;
+  const cols = [{ title: 'ground truth', dets: [] as ImageDetections[] }, ...columns];
+  const top = 24, pad = 6;
+  const canvas = createCanvas(cols.length * (cw + pad) + pad, top + imgs.length * (ch + pad) + 18);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = '13px sans-serif';
+  ctx.fillStyle = '#000';
+  cols.forEach((c, j) => ctx.fillText(c.title, pad + j * (cw + pad), 16));
+  ctx.fillText(`boxes with score ≥ ${opts.minScore}`, pad, canvas.height - 5);
+  const catIndex = new Map(test.categoryIds.map((id, k) => [id, k]));
+  imgs.forEach((img, i) => {
+    const y0 = top + i * (ch + pad);
+    const ii = gt.imageIndexOf(test.images[i]!.id);
+    cols.forEach((c, j) => {
+      const x0 = pad + j * (cw + pad);
+      ctx.drawImage(img, x0, y0, img.width * opts.scale, img.height * opts.scale);
+      const boxes: { box: number[]; label: number; text: string }[] = [];
+      if (j === 0 && ii >= 0) {
+        const [s, e] = gt.annotationRange(ii);
+        for (let a = s; a < e; a++) {
+          const [x, y, w, h] = gt.annotations.bbox.subarray(4 * a, 4 * a + 4);
+          const label = catIndex.get(gt.categories[gt.annotations.categoryIndex[a]!]!.id) ?? 0;
+          boxes.push({ box: [x!, y!, x! + w!, y! + h!], label, text: test.classNames[label] ?? '' });
+        }
+      } else {
+        for (const d of c.dets[i]?.detections ?? []) {
+          if (d.score >= opts.minScore) boxes.push({ box: d.box, label: d.label, text: `${test.classNames[d.label] ?? d.label} ${d.score.toFixed(2)}` });
+        }
+      }
+      ctx.lineWidth = 1.5;
+      ctx.font = '10px sans-serif';
+      for (const b of boxes) {
+        const color = COLORS[b.label % COLORS.length]!;
+        ctx.strokeStyle = color;
+        ctx.strokeRect(x0 + b.box[0]! * opts.scale, y0 + b.box[1]! * opts.scale, (b.box[2]! - b.box[0]!) * opts.scale, (b.box[3]! - b.box[1]!) * opts.scale);
+        ctx.fillStyle = color;
+        ctx.fillText(b.text, x0 + b.box[0]! * opts.scale + 2, y0 + b.box[1]! * opts.scale + 10);
+      }
+    });
+  });
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(path, await canvas.encode('png'));
+}
