@@ -2,7 +2,7 @@
 // Adapter and device discovery. The adapter's limits are requested
 // explicitly: a device gets the (lower) spec defaults otherwise, and the
 // fusion pass plans against what we report here.
-import { WebGpuUnavailable, DeviceLostError, guarded } from './errors.js';
+import { WebGpuError, WebGpuUnavailable, DeviceLostError, guarded } from './errors.js';
 
 /** The limits kernels and the buffer plan must respect. */
 export interface ComputeLimits {
@@ -91,7 +91,10 @@ export async function openDevice(gpu: GPU, opts: DeviceOptions = {}, hint = ''):
     device = await guarded(adapter.requestDevice({ requiredLimits, requiredFeatures }), 'requestDevice', ms);
   } catch (e) {
     if (e instanceof Error && e.name === 'GpuTimeoutError') throw e;
-    throw new WebGpuUnavailable(`the adapter (${describeAdapter(adapter)}) refused a device: ${e instanceof Error ? e.message : String(e)}`);
+    // Only a missing adapter means "no WebGPU here". An adapter that refuses
+    // a device is refusing what fusedet asked for (its own limits, a
+    // feature): a fusedet bug, which must fail rather than skip a test suite.
+    throw new WebGpuError(`the adapter (${describeAdapter(adapter)}) refused a device with its own limits${requiredFeatures.length ? ` and ${requiredFeatures.join(', ')}` : ''}: ${e instanceof Error ? e.message : String(e)}`);
   }
   let lostErr: DeviceLostError | undefined;
   const lost = device.lost.then((info): never => {

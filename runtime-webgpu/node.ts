@@ -2,9 +2,9 @@
 // Vulkan ICD where no GPU driver is configured. The object `create()`
 // returns stays referenced for the whole process: Dawn may crash at exit if
 // it is collected while devices live.
-import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { WebGpuRuntime, type WebGpuOptions } from './core.js';
 import { WebGpuUnavailable } from './errors.js';
 
@@ -25,9 +25,32 @@ function environmentHint(): string {
   return hints.join('; ');
 }
 
+/**
+ * SwiftShader's Vulkan driver links libwayland-client, which prints
+ * `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` when
+ * a Wayland connection is attempted without that variable (a headless
+ * shell, CI, cron), although nothing is wrong: fusedet never presents to a
+ * display. Where it is unset or not an absolute path to a folder, point it
+ * at a private folder of our own (mode 0700, as the XDG spec asks) so the
+ * library has nothing to complain about. Returns the folder set, if any.
+ */
+export function runtimeDirForDawn(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const cur = env.XDG_RUNTIME_DIR;
+  if (cur && isAbsolute(cur) && isDir(cur)) return undefined;
+  const dir = join(tmpdir(), `fusedet-runtime-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  env.XDG_RUNTIME_DIR = dir;
+  return dir;
+}
+
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
 async function nodeGpu(): Promise<GPU> {
   if (gpuInstance) return gpuInstance;
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  runtimeDirForDawn();
   let mod: { create(flags: string[]): GPU; globals: object };
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
@@ -72,22 +95,36 @@ export async function createNodeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpu
   return WebGpuRuntime.create(gpu, { ...nodeOptions(), ...opts, adapterHint: opts.adapterHint ?? environmentHint() });
 }
 
+export interface WebGpuProbe {
+  /** Why WebGPU cannot run here; undefined when it can. */
+  readonly unavailable?: string;
+  /** The adapter is a CPU implementation (SwiftShader). */
+  readonly software?: boolean;
+  /** With `software`: why `--runtime auto` passes it over. */
+  readonly softwareOnly?: string;
+}
+
+/** Whether WebGPU can run here (only WebGpuUnavailable counts as "cannot"; any other error is thrown). */
+export async function probeWebGpu(): Promise<WebGpuProbe> {
+  let rt: WebGpuRuntime;
+  try {
+    rt = await createNodeWebGpu();
+  } catch (e) {
+    if (e instanceof WebGpuUnavailable) return { unavailable: e.reason };
+    throw e;
+  }
+  const { software, description } = rt.gpu;
+  rt.destroy();
+  return software ? { software, softwareOnly: `only a software adapter (${description}); slower than the CPU runtime (ask for it with --runtime webgpu)` } : {};
+}
+
 /**
- * Undefined when WebGPU can run here, else the reason (runtime/select.ts).
+ * Undefined when WebGPU can run here, else the reason.
  * With `hardwareOnly` (what `--runtime auto` wants) a software adapter such
  * as SwiftShader counts as unavailable: it is correct, but the CPU runtime
  * is much faster on the same cores.
  */
 export async function webGpuUnavailableReason(opts: { hardwareOnly?: boolean } = {}): Promise<string | undefined> {
-  let rt: WebGpuRuntime;
-  try {
-    rt = await createNodeWebGpu();
-  } catch (e) {
-    if (e instanceof WebGpuUnavailable) return e.reason;
-    throw e;
-  }
-  const { software, description } = rt.gpu;
-  rt.destroy();
-  if (opts.hardwareOnly && software) return `only a software adapter (${description}); slower than the CPU runtime (ask for it with --runtime webgpu)`;
-  return undefined;
+  const p = await probeWebGpu();
+  return p.unavailable ?? (opts.hardwareOnly && p.software ? p.softwareOnly : undefined);
 }

@@ -8,6 +8,7 @@ import { rng } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { compileGraph } from '../../compiler/program.js';
 import { hasTool, nvccCompileAsync, runCMany } from './kernel/toolchain.js';
+import { testUnless } from '../helpers/skip.js';
 import { CPU } from '../../compiler/target.js';
 
 const haveCC = hasTool('cc');
@@ -91,8 +92,7 @@ function graphs(): [string, TestGraph][] {
   return out;
 }
 
-test('C rendering compiles and matches the reference (fused and unfused)', () => {
-  if (!haveCC) { console.log('SKIP C rendering: no cc on PATH'); return; }
+testUnless(haveCC ? undefined : 'no cc on PATH')('C rendering compiles and matches the reference (fused and unfused)', () => {
   const runs = graphs().flatMap(([name, t]) => [true, false].map((fuse) => ({ name, fuse, t, program: compileGraph(t.graph, CPU, { fuse }) })));
   const outs = runCMany(runs.map((r) => ({ program: r.program, graph: r.t.graph, inputs: r.t.inputs, params: r.t.params })));
   runs.forEach((r, i) => {

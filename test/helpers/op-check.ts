@@ -7,6 +7,7 @@ import { withDefaults } from '../../compiler/ops/attrs.js';
 import { AttrValue, OpDef, ShapeContext, ShapeError } from '../../compiler/ops/op.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
 import { DType, TensorType, showType } from '../../compiler/types.js';
+import { sameNonFinite } from './compare.js';
 
 export type AttrsIn = Record<string, AttrValue>;
 
@@ -114,11 +115,13 @@ export const f64 = (shape: readonly number[], values: ArrayLike<number>): Tensor
 export const i32 = (shape: readonly number[], values: ArrayLike<number>): Tensor => tensor('i32', shape, values);
 export const bool = (shape: readonly number[], values: ArrayLike<number>): Tensor => tensor('bool', shape, values);
 
+/** Within tol (relative, floor 1); a non-finite value must match exactly (NaN with NaN, each infinity with itself). */
 export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5, what = 'values'): void {
   assert.is(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
-    const ok = (Number.isNaN(a) && Number.isNaN(e)) || a === e || Math.abs(a - e) <= tol * Math.max(1, Math.abs(e));
+    // |0 - Inf| <= tol * Inf is true: infinities must not reach the tolerance test.
+    const ok = Number.isFinite(a) && Number.isFinite(e) ? Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)) : sameNonFinite(a, e);
     if (!ok) assert.unreachable(`${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
   }
 }

@@ -1,15 +1,18 @@
 // Opens the Node WebGPU runtime once per test file, or prints why not: files
 // then register their tests with test.skip so the absence is counted.
+// Only WebGpuUnavailable skips, and not under FUSEDET_REQUIRE_WEBGPU=1.
 import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
 import type { WebGpuRuntime } from '../../runtime-webgpu/core.js';
 import type { WebGpuOptions } from '../../runtime-webgpu/core.js';
 import { WebGpuUnavailable } from '../../runtime-webgpu/errors.js';
+import { requireRuntime } from '../../runtime/select.js';
 
 export async function openOrSkip(file: string, opts: WebGpuOptions = {}): Promise<WebGpuRuntime | undefined> {
   try {
     return await createNodeWebGpu(opts);
   } catch (e) {
     if (!(e instanceof WebGpuUnavailable)) throw e;
+    requireRuntime('webgpu', e.reason);
     console.log(`SKIP ${file}: ${e.reason}`);
     return undefined;
   }

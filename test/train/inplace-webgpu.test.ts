@@ -6,14 +6,15 @@ import * as assert from 'uvu/assert';
 import { initParams } from '../../compiler/init.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
 import { runtimeRunner } from '../../models/step-runner.js';
-import { openOrSkip } from '../runtime-webgpu/open.js';
+import { webGpuOrSkip } from '../helpers/skip.js';
 import { smallStep } from './tiny.js';
 
 const bits = (t: Tensor): string => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64');
 
-test('one step on WebGPU: in place equals copy-back bit for bit', async () => {
-  const rt = await openOrSkip('test/train/inplace-webgpu.test.ts');
-  if (!rt) return;
+const gpu = await webGpuOrSkip();
+
+gpu.test('one step on WebGPU: in place equals copy-back bit for bit', async () => {
+  const rt = gpu.runtime!;
   const step = smallStep();
   const p0 = initParams(step.graph, 7);
   const batch = { x: tensor('f32', [1, 2, 6, 6], Array.from({ length: 72 }, (_, i) => Math.sin(i * 0.7))) };

@@ -16,19 +16,12 @@ import { NO_SPAN, numel } from '../../compiler/types.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { StepRunner, runtimeRunner } from '../../models/step-runner.js';
 import type { Runtime } from '../../runtime/interface.js';
-import { selectRuntime } from '../../runtime/select.js';
+import { cpuOrSkip } from '../helpers/skip.js';
 import { smallStep, tinyStep } from './tiny.js';
 import { CPU } from '../../compiler/target.js';
 
-async function cpuOrSkip(): Promise<Runtime | undefined> {
-  try {
-    return (await selectRuntime('cpu')).runtime;
-  } catch (e) {
-    console.log(`SKIP test/train/inplace.test.ts: ${(e as Error).message.split('\n')[0]}`);
-    return undefined;
-  }
-}
-const cpu = await cpuOrSkip();
+const gate = await cpuOrSkip();
+const cpu = gate.runtime as Runtime;
 const step = tinyStep(1, 32, undefined, 'fcos');
 const p0 = initParams(step.graph, 5);
 const batch = fixedBatch(step.graph, 5);
@@ -41,8 +34,7 @@ async function sameState(a: StepRunner, b: StepRunner, when: string): Promise<vo
   for (const [k, t] of sa) assert.ok(bits(t) === bits(sb.get(k)!), `${k} differs ${when}`);
 }
 
-test('in place equals copy-back bit for bit over 4 steps (weights, momentum, every scalar)', async () => {
-  if (!cpu) return;
+gate.test('in place equals copy-back bit for bit over 4 steps (weights, momentum, every scalar)', async () => {
   const inPlace = await runtimeRunner(step, p0, cpu), copyBack = await runtimeRunner(step, p0, cpu, { copyBack: true });
   for (let s = 0; s < 4; s++) {
     const lr = 0.01 * (s + 1);
@@ -88,8 +80,7 @@ test('the program: only scalars come back; each updated param is written by one 
   }
 });
 
-test('a non-finite step on the runtime leaves every state tensor unchanged and names the first bad update', async () => {
-  if (!cpu) return;
+gate.test('a non-finite step on the runtime leaves every state tensor unchanged and names the first bad update', async () => {
   const small = smallStep();
   const r = await runtimeRunner(small, initParams(small.graph, 2), cpu);
   const good = { x: tensor('f32', [1, 2, 6, 6], Array.from({ length: 72 }, (_, i) => Math.cos(i))) };
@@ -106,8 +97,7 @@ test('a non-finite step on the runtime leaves every state tensor unchanged and n
   r.dispose();
 });
 
-test('a graph whose fusion order would overwrite a param early is reordered: readers see the old value', async () => {
-  if (!cpu) return;
+gate.test('a graph whose fusion order would overwrite a param early is reordered: readers see the old value', async () => {
   const b = new GraphBuilder();
   const type = { dtype: 'f32' as const, shape: [2, 3] };
   const x = b.input('x', type, NO_SPAN);

@@ -12,17 +12,12 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGraph } from '../../compiler/program.js';
-import { selectRuntime } from '../../runtime/select.js';
-import { openOrSkip, rejects } from '../runtime-webgpu/open.js';
+import { cpuOrSkip, webGpuOrSkip } from '../helpers/skip.js';
+import { rejects } from '../runtime-webgpu/open.js';
 import { TINY_FLAGS, smallStep } from './tiny.js';
 
-async function cpuAvailable(): Promise<boolean> {
-  try { await selectRuntime('cpu'); return true; } catch (e) {
-    console.log(`SKIP test/train/oom.test.ts: ${(e as Error).message.split('\n')[0]}`);
-    return false;
-  }
-}
-const CPU = await cpuAvailable();
+const cpu = await cpuOrSkip();
+const gpu = await webGpuOrSkip();
 const root = mkdtempSync(join(tmpdir(), 'fusedet-oom-'));
 
 function train(limit: number, dir: string) {
@@ -31,8 +26,7 @@ function train(limit: number, dir: string) {
   return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FUSEDET_CPU_MEMORY_LIMIT: String(limit) } });
 }
 
-test('a buffer over the limit: exit 1, the buffer, its bytes and the program total in one line', () => {
-  if (!CPU) return;
+cpu.test('a buffer over the limit: exit 1, the buffer, its bytes and the program total in one line', () => {
   const r = train(5000, 'one');
   assert.is(r.status, 1, r.stderr);
   const msg = r.stderr.trim();
@@ -42,17 +36,15 @@ test('a buffer over the limit: exit 1, the buffer, its bytes and the program tot
   assert.not.ok(existsSync(join(root, 'one', 'step-00000002.safetensors')));
 });
 
-test('buffers that each fit but not together: the first over the limit is named, with the total', () => {
-  if (!CPU) return;
+cpu.test('buffers that each fit but not together: the first over the limit is named, with the total', () => {
   const r = train(200_000, 'total');
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /cannot allocate the program's \d+ buffers: .* exceeds the 195\.3 KiB this machine allows; the first over the limit is \w+ buffer \d+.* \([\d.]+ K?i?B\); the program needs .* in \d+ buffers/);
   assert.not.match(r.stderr, /\n\s+at /);
 });
 
-test('WebGPU: a step buffer over the device limit names the buffer, its bytes and the program total', async () => {
-  const rt = await openOrSkip('test/train/oom.test.ts');
-  if (!rt) return;
+gpu.test('WebGPU: a step buffer over the device limit names the buffer, its bytes and the program total', async () => {
+  const rt = gpu.runtime!;
   const p = compileGraph(smallStep().graph, rt.target);
   const i = p.buffers.findIndex((b) => b.role === 'temp');
   p.buffers[i] = { ...p.buffers[i], bytes: 2 ** 40 };

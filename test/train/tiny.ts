@@ -5,6 +5,8 @@ import * as assert from 'uvu/assert';
 import { checkFiles } from '../../dsl/index.js';
 import { initParams } from '../../compiler/init.js';
 import { compileGraph } from '../../compiler/program.js';
+import type { Tensor } from '../../compiler/tensor.js';
+import { errorOf, finiteScale, within, worstError } from '../helpers/compare.js';
 import type { Runtime } from '../../runtime/interface.js';
 import { fixedBatch } from '../../models/fixed-batch.js';
 import { StepRunner, referenceRunner, runtimeRunner } from '../../models/step-runner.js';
@@ -50,47 +52,45 @@ export function smallStep(): TrainStep {
 /**
  * One step on a runtime and on the reference from the same state: the loss
  * terms within 1e-4 (relative, floor 1), every state tensor (weights and
- * momentum) within 1e-4 of its largest magnitude. Prints SKIP and the reason
- * when the runtime cannot compile or load the step.
+ * momentum) within 1e-4 of its largest magnitude; NaN or a wrong infinity
+ * anywhere fails. The caller decides a skip when it registers the test
+ * (test/helpers/skip.ts): any error here is a failure.
  */
-export async function compareStep(st: TrainStep, choice: string | Runtime, label: string): Promise<void> {
+export async function compareStep(st: TrainStep, runtime: Runtime, label: string): Promise<void> {
   const p0 = initParams(st.graph, 3), b0 = fixedBatch(st.graph, 3);
-  let rt: StepRunner;
-  try { rt = await runtimeRunner(st, p0, choice); } catch (e) {
-    // Only a runtime that cannot run here (no C compiler, no adapter) skips;
-    // a step that fails to compile or load is a failure.
-    if (typeof (e as { reason?: unknown }).reason !== 'string') throw e;
-    console.log(`SKIP ${label} step comparison: ${(e as Error).message.split('\n')[0]}`);
-    return;
-  }
+  const rt = await runtimeRunner(st, p0, runtime);
   const ref = referenceRunner(st, p0);
   const rc = await rt.step(b0, 0.01, 1), rr = await ref.step(b0, 0.01, 1);
   for (const t of [...st.terms, 'grad_norm']) {
-    assert.ok(Math.abs(rc.scalars[t] - rr.scalars[t]) <= 1e-4 * Math.max(1, Math.abs(rr.scalars[t])), `${t}: ${rt.where} ${rc.scalars[t]} vs reference ${rr.scalars[t]}`);
+    const e = errorOf(rc.scalars[t], rr.scalars[t], (a, b) => Math.abs(a - b) / Math.max(1, Math.abs(b)));
+    assert.ok(within(e, 1e-4), `${t}: ${rt.where} ${rc.scalars[t]} vs reference ${rr.scalars[t]}`);
   }
-  const sc = await rt.getState(), sr = await ref.getState();
-  let worst = 0, worstName = '';
-  for (const [k, t] of sr) {
-    let scale = 0;
-    for (const v of t.data) scale = Math.max(scale, Math.abs(v));
-    for (let i = 0; i < t.data.length; i++) {
-      const d = Math.abs(sc.get(k)!.data[i] - t.data[i]) / Math.max(scale, 1e-3);
-      if (d > worst) { worst = d; worstName = k; }
-    }
-  }
+  const { worst, name: worstName } = worstStateDifference(await rt.getState(), await ref.getState());
   console.log(`${label}: one step on ${rt.where} vs reference: loss ${rc.scalars.loss} vs ${rr.scalars.loss}, worst relative state difference ${worst.toExponential(2)} (${worstName})`);
-  assert.ok(worst <= 1e-4, `worst relative state difference ${worst} in ${worstName}`);
+  assert.ok(within(worst, 1e-4), `worst relative state difference ${worst} in ${worstName}`);
   rt.dispose();
 }
 
-/** 200 steps on one fixed batch (CPU runtime, else the reference, said): the loss below minDrop × its start, each term lower. */
-export async function overfit(step: TrainStep, label: string, minDrop: number, dir: string): Promise<void> {
-  const params = initParams(step.graph, 0);
-  let runner: StepRunner;
-  try { runner = await runtimeRunner(step, params, 'cpu'); } catch (e) {
-    console.log(`${label}: the CPU runtime cannot run the step (${(e as Error).message.split('\n')[0].slice(0, 120)}); on the reference interpreter`);
-    runner = referenceRunner(step, params);
+/** Max over state tensors of |got - want| / max(max|want|, 1e-3); a missing tensor, NaN or a mismatched infinity is Infinity. */
+export function worstStateDifference(got: Map<string, Tensor>, want: Map<string, Tensor>): { worst: number; name: string } {
+  let worst = 0, name = '';
+  for (const [k, t] of want) {
+    const g = got.get(k);
+    const scale = finiteScale(t.data, 1e-3);
+    const w = g ? worstError(g.data, t.data, (a, b) => Math.abs(a - b) / scale).worst : Infinity;
+    if (name === '' || w > worst) { worst = w; name = k; }
   }
+  return { worst, name };
+}
+
+/**
+ * 200 steps on one fixed batch on `runtime` (the CPU runtime; the caller
+ * skips at registration where it cannot run, and any error here fails): the
+ * loss below minDrop × its start, each term lower.
+ */
+export async function overfit(step: TrainStep, label: string, minDrop: number, dir: string, runtime: Runtime): Promise<void> {
+  const params = initParams(step.graph, 0);
+  const runner: StepRunner = await runtimeRunner(step, params, runtime);
   const schedule = { lr: 0.02, warmup: 10, warmupFactor: 1e-3, milestones: [150], gamma: 0.1 };
   const r = await trainLoop({
     step, runner, batches: fixedSource(step.graph, 0), modelId: label, config: {}, steps: 200, schedule, lossScale: 1,

@@ -10,6 +10,7 @@ import { ConcreteType, NO_SPAN } from '../../../compiler/types.js';
 import { compileGraph, CompileOptions, Program } from '../../../compiler/program.js';
 import { runProgram } from '../../../compiler/kernel/run-program.js';
 import { CPU, Target } from '../../../compiler/target.js';
+import { sameNonFinite } from '../../helpers/compare.js';
 
 const ctx: ShapeContext = { requireEqual() {}, requireAtLeast() {} };
 
@@ -68,18 +69,25 @@ export function compileAndRun(t: TestGraph, target: Target, opts: CompileOptions
   return { program, outputs: runProgram(program, t.graph, t.inputs, t.params) };
 }
 
-/** Largest |a - b| / (atol + rtol |b|); NaN positions must agree. Returns a message or '' when within 1. */
+/**
+ * Largest |a - b| / (atol + rtol |b|). Non-finite values must match exactly
+ * (NaN with NaN, each infinity with itself): |a - Inf| / Inf is NaN, which
+ * must not pass as a small error. Returns a message or '' when within 1.
+ */
 export function compare(got: Tensor, want: Tensor, atol = 1e-4, rtol = 1e-4): string {
   if (got.data.length !== want.data.length) return `length ${got.data.length} vs ${want.data.length}`;
   let worst = 0, at = -1;
   for (let i = 0; i < want.data.length; i++) {
     const a = got.data[i], b = want.data[i];
-    if (Number.isNaN(b) || Number.isNaN(a)) { if (Number.isNaN(a) !== Number.isNaN(b)) return `NaN mismatch at ${i}: ${a} vs ${b}`; continue; }
+    if (!Number.isFinite(a) || !Number.isFinite(b)) {
+      if (!sameNonFinite(a, b)) return `non-finite mismatch at ${i}: got ${a}, want ${b}`;
+      continue;
+    }
     if (a === b) continue;
     const e = Math.abs(a - b) / (atol + rtol * Math.abs(b));
     if (!(e <= worst)) { worst = e; at = i; }
   }
-  return worst > 1 ? `at ${at}: got ${got.data[at]}, want ${want.data[at]} (error ${worst.toFixed(2)}× tolerance)` : '';
+  return !(worst <= 1) ? `at ${at}: got ${got.data[at]}, want ${want.data[at]} (error ${worst.toFixed(2)}× tolerance)` : '';
 }
 
 /** Compile fused and unfused, run both on the interpreter, compare every output with the reference. */
