@@ -26,13 +26,34 @@ test('summary of the tiny DeFCN: outputs, parameters, FLOPs, memory, ops by kind
   assert.match(r.out, /max3d 1/);
 });
 
-test('--json is machine-readable and agrees with the text', () => {
+test('--json is machine-readable and agrees with the text, figure by figure', () => {
   const r = run(...tiny, '--input', 'image=f32[1,3,64,64]', '--json');
   assert.is(r.code, 0, r.err);
-  const s = JSON.parse(r.out) as { params: { trainable: number }; flops: number; outputs: { name: string }[] };
-  assert.ok(s.params.trainable > 1000);
-  assert.ok(s.flops > 0);
+  const text = run(...tiny, '--input', 'image=f32[1,3,64,64]');
+  assert.is(text.code, 0, text.err);
+  interface Typed { name: string; type: { dtype: string; shape: number[] } }
+  const s = JSON.parse(r.out) as {
+    nodes: number; opsByName: Record<string, number>; opsByKind: Record<string, number>;
+    params: { tensors: number; trainable: number; frozen: number }; flops: number;
+    activationBytes: number; peakLiveBytes: number; inputs: Typed[]; outputs: Typed[];
+  };
   assert.is(s.outputs.length, 15);
+  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+  const typed = (t: Typed) => `${t.name}: ${t.type.dtype}[${t.type.shape.join(', ')}]`;
+  const want = [
+    `DeFCN.forward: ${s.nodes} nodes`,
+    ...s.inputs.map((t) => `  input  ${typed(t)}`),
+    ...s.outputs.map((t) => `  output ${typed(t)}`),
+    `parameters: ${s.params.trainable + s.params.frozen} (${s.params.trainable} trainable, ${s.params.frozen} frozen) in ${s.params.tensors} tensors`,
+    `FLOPs: ${(s.flops / 1e6).toFixed(2)} M (${s.flops})`,
+    `activations: ${kib(s.activationBytes)} in all, ${kib(s.peakLiveBytes)} peak live`,
+    `ops by kind: ${Object.entries(s.opsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+  ];
+  const lines = text.out.split('\n');
+  for (const w of want) assert.ok(lines.includes(w), `the text lacks '${w}':\n${text.out}`);
+  // Ops by name: the same counts (the text sorts them by count).
+  const byName = /^ops: (.*)$/m.exec(text.out)![1].split(', ').map((e) => e.split(' '));
+  assert.equal(Object.fromEntries(byName.map(([n, c]) => [n, Number(c)])), s.opsByName);
 });
 
 test('--verbose prints one SSA line per node with its source place', () => {
