@@ -36,7 +36,7 @@ function gradCheck(model: 'defcn' | 'fcos', args: Record<string, number | boolea
   const out = interpret(graph, batch, params);
   const targets = (p: Map<string, Tensor>): Record<string, Tensor> => (tg ? interpret(tg, batch, p) : {});
   const base = targets(params);
-  if (tg) assert.ok(base.w.data.reduce((a, b) => a + b, 0) === 5, 'every GT matched');
+  if (tg) assert.is(Array.from(base.w.data).reduce((a, b) => a + b, 0), 5, 'every GT matched');
   const names = [...grads.keys()];
   const picks = ['backbone', 'fpn', 'cls_tower', 'head.cls', 'head.box', 'scales', 'filter', 'ctr'].map((k) => names.find((n) => n.includes(k))).filter((n): n is string => n !== undefined);
   // A small step: the tiny head's box outputs sit near ReLU's kink at init,
