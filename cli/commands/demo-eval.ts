@@ -49,41 +49,47 @@ export async function openTestSet(annotations: string, imagesDir: string): Promi
   };
 }
 
-/** One trained model over the test set, NMS on and off. */
-export async function evaluateModel(o: { label: string; config: string; weights: string; test: TestSet; out: string; runtime: string; keepDetections?: number }): Promise<ModelResult> {
+/** One run of a trained model over the test set: detections written as COCO results, scored by both protocols. */
+export async function evaluateRun(o: { config: string; weights: string; test: TestSet; out: string; runtime: string; nms?: boolean }): Promise<{ metrics: RunMetrics; detections: ImageDetections[] }> {
   const { Detector } = await import('../../models/detector.js');
   const { writeDetectionsFile } = await import('../../data/detections.js');
   const { evaluateCocoFiles } = await import('../../eval/coco.js');
   const { evaluateCrowdHumanFiles } = await import('../../eval/crowdhuman.js');
   mkdirSync(o.out, { recursive: true });
-  const result: Partial<ModelResult> = { label: o.label, config: o.config, weights: o.weights, drawn: { nms: [], noNms: [] } };
-  for (const nms of [true, false]) {
-    const det = await Detector.load({ weights: o.weights, config: o.config, runtime: o.runtime, nms });
-    const all: ImageDetections[] = [];
-    try {
-      for (const im of o.test.images) all.push(await det.detectFile(im.path));
-    } finally {
-      det.dispose();
-    }
-    const n = all.reduce((s, d) => s + d.detections.length, 0);
-    const rows = { count: n, imageId: new Float64Array(n), categoryId: new Float64Array(n), bbox: new Float64Array(4 * n), score: new Float64Array(n) };
-    let r = 0;
-    all.forEach((d, i) => {
-      for (const x of d.detections) {
-        rows.imageId[r] = o.test.images[i]!.id;
-        rows.categoryId[r] = o.test.categoryIds[x.label] ?? x.label + 1;
-        rows.bbox.set([x.box[0], x.box[1], x.box[2] - x.box[0], x.box[3] - x.box[1]], 4 * r);
-        rows.score[r++] = x.score;
-      }
-    });
-    const path = join(o.out, `detections-${nms ? 'nms' : 'no-nms'}.json`);
-    await writeDetectionsFile(path, rows, { force: true });
-    const coco: CocoMetrics = (await evaluateCocoFiles(o.test.annotations, path)).metrics;
-    const crowd: CrowdHumanMetrics = await evaluateCrowdHumanFiles(o.test.annotations, path);
-    const m: RunMetrics = { AP: coco.AP, AP50: coco.AP50, AP75: coco.AP75, AR100: coco.AR100, crowdAP50: crowd.ap50, mMR: crowd.mMR, recall: crowd.recall, detections: n };
-    if (nms) { result.nms = m; result.drawn!.nms = all.slice(0, o.keepDetections ?? 4); } else { result.noNms = m; result.drawn!.noNms = all.slice(0, o.keepDetections ?? 4); }
+  const det = await Detector.load({ weights: o.weights, config: o.config, runtime: o.runtime, ...(o.nms === undefined ? {} : { nms: o.nms }) });
+  const all: ImageDetections[] = [];
+  try {
+    for (const im of o.test.images) all.push(await det.detectFile(im.path));
+  } finally {
+    det.dispose();
   }
-  return result as ModelResult;
+  const n = all.reduce((s, d) => s + d.detections.length, 0);
+  const rows = { count: n, imageId: new Float64Array(n), categoryId: new Float64Array(n), bbox: new Float64Array(4 * n), score: new Float64Array(n) };
+  let r = 0;
+  all.forEach((d, i) => {
+    for (const x of d.detections) {
+      rows.imageId[r] = o.test.images[i]!.id;
+      rows.categoryId[r] = o.test.categoryIds[x.label] ?? x.label + 1;
+      rows.bbox.set([x.box[0], x.box[1], x.box[2] - x.box[0], x.box[3] - x.box[1]], 4 * r);
+      rows.score[r++] = x.score;
+    }
+  });
+  const path = join(o.out, `detections-${o.nms === undefined ? 'default' : o.nms ? 'nms' : 'no-nms'}.json`);
+  await writeDetectionsFile(path, rows, { force: true });
+  const coco: CocoMetrics = (await evaluateCocoFiles(o.test.annotations, path)).metrics;
+  const crowd: CrowdHumanMetrics = await evaluateCrowdHumanFiles(o.test.annotations, path);
+  return { metrics: { AP: coco.AP, AP50: coco.AP50, AP75: coco.AP75, AR100: coco.AR100, crowdAP50: crowd.ap50, mMR: crowd.mMR, recall: crowd.recall, detections: n }, detections: all };
+}
+
+/** One trained model over the test set, NMS on and off. */
+export async function evaluateModel(o: { label: string; config: string; weights: string; test: TestSet; out: string; runtime: string; keepDetections?: number }): Promise<ModelResult> {
+  const keep = o.keepDetections ?? 4;
+  const on = await evaluateRun({ ...o, nms: true });
+  const off = await evaluateRun({ ...o, nms: false });
+  return {
+    label: o.label, config: o.config, weights: o.weights, nms: on.metrics, noNms: off.metrics,
+    drawn: { nms: on.detections.slice(0, keep), noNms: off.detections.slice(0, keep) },
+  };
 }
 
 const pct = (v: number): string => (v < 0 ? '   -' : (100 * v).toFixed(1).padStart(5));

@@ -4,7 +4,8 @@
 // (models/shape-runner.ts). Checkpoints record the config (name + model
 // hash); --resume continues bit-identically on the CPU runtime (weights,
 // momentum, step, data position). --val evaluates every --eval-every steps
-// and at the end (models/evaluate.ts), drawing the AP curve beside the loss.
+// and at the end (models/detector.ts + eval/, through demo-eval.ts), drawing
+// the AP curve beside the loss.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -98,10 +99,11 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
 
   // Evaluation during training: the weights so far, on --val, through the detector's inference entry.
   const evals: EvalPoint[] = [];
-  const evaluate = f.val ? await evaluator(cfg, f.val, f.runtime, f.images) : undefined;
+  const modelId = `${cfg.train.source}:${cfg.train.module}.${cfg.train.fn}#${cfg.modelHash}`;
+  const evaluate = f.val ? await evaluator(cfg, f.val, f.runtime, dir, f.images, modelId, data.classNames) : undefined;
   const evalAt = async (step: number): Promise<void> => {
     if (!evaluate) return;
-    const metrics = await evaluate(await runner.getState(), cfg.train.prefix);
+    const metrics = await evaluate(await runner.getState(), step);
     evals.push({ step, metrics });
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'eval.json'), JSON.stringify({ config: cfg.name, val: f.val, evals }, null, 1));
@@ -113,7 +115,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
   try {
     const r = await trainLoop({
       step: runner.view, runner, batches, dir, steps, schedule: { lr: s.lr, warmup: s.warmup, warmupFactor: s.warmupFactor, milestones: s.milestones, gamma: s.gamma },
-      modelId: `${cfg.train.source}:${cfg.train.module}.${cfg.train.fn}#${cfg.modelHash}`,
+      modelId,
       config: { experiment: configRecord(cfg), data: f.data, val: f.val ?? null, classNames: data.classNames, schedule: { ...s, steps }, runtime: f.runtime },
       lossScale: 1, checkpointEvery: s.checkpointEvery, resume: f.resume, progress: f.progress,
       async beforeStep(step) {
@@ -132,19 +134,25 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
   }
 }
 
-type Evaluate = (state: Map<string, Tensor>, prefix: string) => Promise<Record<string, number>>;
+type Evaluate = (state: Map<string, Tensor>, step: number) => Promise<Record<string, number>>;
 
-/** H3's models/evaluate.ts, loaded when --val is given. */
-async function evaluator(cfg: import('../../models/config.js').DetectorConfig, val: string, runtime: string, images?: string): Promise<Evaluate> {
-  let mod: Record<string, unknown>;
-  try { mod = await import('../../models/evaluate.js' as string); } catch (e) {
-    throw new UserError(`fusedet train: --val needs the detector's evaluation (models/evaluate.ts), which this build cannot load: ${(e as Error).message}`);
-  }
-  const fn = mod.evaluateDetector as ((o: Record<string, unknown>) => Promise<Record<string, number>>) | undefined;
-  if (typeof fn !== 'function') throw new UserError('fusedet train: --val: models/evaluate.ts has no evaluateDetector');
-  return async (state, prefix) => {
-    const weights = new Map<string, Tensor>();
-    for (const [k, t] of state) if (k.startsWith(prefix)) weights.set(k.slice(prefix.length), t);
-    return fn({ config: cfg, weights, data: val, runtime, images });
+/**
+ * Scores the weights so far on --val (COCO JSON; both protocols) with the
+ * config's own post-processing (NMS for FCOS, none for DeFCN): the state is
+ * written as DIR/eval/step-N.safetensors and run by models/detector.ts, as
+ * `fusedet eval --weights` would.
+ */
+async function evaluator(cfg: import('../../models/config.js').DetectorConfig, val: string, runtime: string, dir: string, images: string | undefined, modelId: string, classNames: string[]): Promise<Evaluate> {
+  if (!val.toLowerCase().endsWith('.json')) throw new UserError(`fusedet train: --val ${val}: give COCO JSON annotations (a scenes folder has annotations.json beside its .odgt)`, 2);
+  const { openTrainingData } = await import('../../models/dataset-batches.js');
+  const { openTestSet, evaluateRun } = await import('./demo-eval.js');
+  const { saveCheckpoint } = await import('../../models/checkpoint/store.js');
+  const { configRecord } = await import('../../models/config.js');
+  const root = (await openTrainingData(val, { images })).imageRoot;
+  const test = await openTestSet(val, root);
+  return async (state, step) => {
+    const weights = saveCheckpoint(join(dir, 'eval'), { step, model: modelId, config: { experiment: configRecord(cfg), classNames }, state: null, tensors: state });
+    const { metrics } = await evaluateRun({ config: cfg.path, weights, test, out: join(dir, 'eval'), runtime: runtime === 'reference' ? 'reference' : runtime });
+    return { ...metrics };
   };
 }
