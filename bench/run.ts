@@ -38,7 +38,8 @@ async function suites(): Promise<BenchSuite[]> {
   const { webgpuSuite } = await import('./webgpu-suite.js');
   const { compileSuite } = await import('./compile-suite.js');
   const { trainSuite } = await import('./train-suite.js');
-  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite];
+  const { matchSuite } = await import('./match-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite];
 }
 
 function writeAtomic(path: string, text: string): void {

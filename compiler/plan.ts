@@ -16,7 +16,7 @@ import { ScheduleError } from './schedule/emit.js';
 import { DType } from './types.js';
 
 export interface PlanValue {
-  /** Graph value id. */
+  /** Graph value id, or a workspace buffer's id past the graph's (program.ts: a temp with def = its launch, never read after). */
   value: number;
   bytes: number;
   dtype: DType;

@@ -57,7 +57,6 @@ import type { Target } from '../target.js';
 
 /** Candidates kept in a row's compact list; a row with more is scanned densely at each visit. */
 export const MATCH_CAP = 512;
-const FLT_MAX = 3.4028234663852886e38;
 
 /** Per-image workspace layout (i32 words and f32 words). */
 export function matchLayout(G: number, N: number): { cap: number; ints: number; floats: number; off: Record<string, number> } {
@@ -72,13 +71,13 @@ export function matchLayout(G: number, N: number): { cap: number; ints: number; 
   return { cap, ints: at, floats: 2 * G, off };
 }
 
-export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target?: Target): Scheduled {
+export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [qv, cv] = node.inputs;
   const [B, G, N] = em.shape(qv);
   // The CPU runs a workgroup's threads as a loop: one thread there; GPUs split the candidate pass.
-  const WG = target === undefined || target.name === 'cpu' ? 1 : 64;
+  const WG = target.name === 'cpu' ? 1 : 64;
   const L = matchLayout(G, N), CAP = L.cap, M = N + G;
   const outBuf = em.buf(node.outputs[0], 'w');
   const qb = em.buf(qv, 'r'), cb = em.buf(cv, 'r');
@@ -93,7 +92,14 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const fget = (row: Expr, which: 0 | 1): Expr => ({ k: 'load', buf: fS, idx: fa(row, which), t: 'f32' });
   const q = (row: Expr, col: Expr): Expr => em.bufLoad(qb, add(mul(add(mul(gid, idx(G)), row), idx(N)), col), 'f32');
   const gCount = (): Expr => max(idx(0), min(idx(G), I(em.bufLoad(cb, gid, 'i32'))));
-  const fin = (x: Expr): Expr => and(un('not', un('isnan', x)), bin('le', un('abs', x), f32(FLT_MAX)));
+  // Finite: |x| < Inf is false for NaN under IEEE comparisons (C, CUDA); WGSL may assume no NaN, so it also asks isnan.
+  const fin = (x: Expr): Expr => {
+    const bounded = lt(un('abs', x), f32(Infinity));
+    return target.name === 'webgpu' ? and(un('not', un('isnan', x)), bounded) : bounded;
+  };
+  // Plain comparisons where both operands are finite or ±Inf sentinels (fminf/fmaxf would add NaN handling).
+  const fmin = (a: Expr, b: Expr): Expr => sel(lt(b, a), b, a);
+  const fmax = (a: Expr, b: Expr): Expr => sel(bin('gt', b, a), b, a);
   const edge = (x: Expr, rmn: Expr, anyNf: Expr): Expr => and(fin(x), bin('or', anyNf, bin('gt', x, rmn)));
   const fv = (n: string): Expr => v(n, 'f32');
   const bv = (n: string): Expr => v(n, 'bool');
@@ -106,53 +112,80 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const combine = (): Stmt[] => [
     let_('rmn', 'f32', f32(Infinity)), let_('rmx', 'f32', f32(-Infinity)), let_('nfs', 'i64', idx(0)),
     for_('t', idx(0), idx(WG), [
-      set('rmn', min(fv('rmn'), lload('pmin', v('t'), 'f32'))), set('rmx', max(fv('rmx'), lload('pmax', v('t'), 'f32'))),
+      set('rmn', fmin(fv('rmn'), lload('pmin', v('t'), 'f32'))), set('rmx', fmax(fv('rmx'), lload('pmax', v('t'), 'f32'))),
       set('nfs', add(v('nfs'), I(lload('pnf', v('t'), 'i32')))),
     ]),
     let_('anf', 'bool', bin('gt', v('nfs'), idx(0))),
   ];
   const rowLoop = (body: Stmt[]): Stmt => for_('j', lo, hi, [let_('x', 'f32', q(v('i'), v('j'))), ...body]);
 
+  /** This thread's edges of row i (entries above rmn, or every finite one in a row with a non-finite entry) from list slot `off` on. */
+  const collect = (rmn: Expr, anyNf: Expr): Stmt => rowLoop([if_(edge(fv('x'), rmn, anyNf), [
+    if_(lt(v('off'), idx(CAP)), [iput('edge', add(mul(v('i'), idx(CAP)), v('off')), v('j'))]),
+    set('off', add(v('off'), idx(1))),
+  ])]);
+  const rowSummary = (tot: Expr, rmn: Expr, rmx: Expr, anyNf: Expr): Stmt[] => [
+    iput('ecnt', v('i'), tot), iput('nflag', v('i'), cast(anyNf, 'i64')),
+    store(fS, fa(v('i'), 0), rmn), store(fS, fa(v('i'), 1), rmx),
+  ];
+  /**
+   * One thread (CPU): a single pass keeps the entries above the running
+   * minimum. They stay edges whatever comes later; only entries equal to an
+   * earlier minimum are missed, so a second pass runs when the minimum fell
+   * after the first finite entry or the row has a non-finite entry (POTO's
+   * rows start with a −1 outside the prior: one pass).
+   */
+  function onePass(): Stmt {
+    return for_('i', idx(0), v('g1'), [
+      let_('mn', 'f32', f32(Infinity)), let_('mx', 'f32', f32(-Infinity)), let_('nfc', 'i64', idx(0)),
+      let_('off', 'i64', idx(0)), let_('seen', 'bool', bool(false)), let_('again', 'bool', bool(false)),
+      rowLoop([if_(fin(fv('x')), [
+        if_(lt(fv('x'), fv('mn')), [set('again', bv('seen')), set('seen', bool(true)), set('mn', fv('x'))], [
+          if_(bin('gt', fv('x'), fv('mn')), [
+            if_(lt(v('off'), idx(CAP)), [iput('edge', add(mul(v('i'), idx(CAP)), v('off')), v('j'))]),
+            set('off', add(v('off'), idx(1))),
+          ]),
+        ]),
+        set('mx', fmax(fv('mx'), fv('x'))),
+      ], [set('nfc', add(v('nfc'), idx(1)))])]),
+      let_('anf', 'bool', bin('gt', v('nfc'), idx(0))),
+      if_(bin('or', bv('again'), bv('anf')), [set('off', idx(0)), collect(fv('mn'), bv('anf'))]),
+      ...rowSummary(v('off'), fv('mn'), fv('mx'), bv('anf')),
+    ]);
+  }
+
   const body: Stmt[] = [
     // Fresh workspace: no augmentation has touched a column yet (stamps 0), nothing is assigned.
     threadStrided('jz', idx(M), WG, [iput('v', v('jz'), idx(0)), iput('r4c', v('jz'), idx(-1)), iput('tst', v('jz'), idx(0)), iput('sst', v('jz'), idx(0))]),
     threadStrided('iz', idx(G), WG, [iput('u', v('iz'), idx(0)), iput('c4r', v('iz'), idx(-1))]),
     // Candidate pass, row by row: the row's finite min/max and NaN count, then its edges in column order.
-    for_('i', idx(0), idx(G), [
+    ...(WG === 1 ? [let_('g1', 'i64', gCount()), onePass()] : []),
+    ...(WG > 1 ? [for_('i', idx(0), idx(G), [
       if_(lt(v('i'), gCount()), [
         let_('mn', 'f32', f32(Infinity)), let_('mx', 'f32', f32(-Infinity)), let_('nfc', 'i64', idx(0)),
-        rowLoop([if_(fin(fv('x')), [set('mn', min(fv('mn'), fv('x'))), set('mx', max(fv('mx'), fv('x')))], [set('nfc', add(v('nfc'), idx(1)))])]),
+        rowLoop([if_(fin(fv('x')), [set('mn', fmin(fv('mn'), fv('x'))), set('mx', fmax(fv('mx'), fv('x')))], [set('nfc', add(v('nfc'), idx(1)))])]),
         lstore('pmin', lid, fv('mn')), lstore('pmax', lid, fv('mx')), lstore('pnf', lid, cast(v('nfc'), 'i32')),
       ]),
       barrier,
-      ...(WG > 1 ? [
-        if_(lt(v('i'), gCount()), [
-          ...combine(), let_('cnt', 'i64', idx(0)),
-          rowLoop([if_(edge(fv('x'), fv('rmn'), bv('anf')), [set('cnt', add(v('cnt'), idx(1)))])]),
-          lstore('pcnt', lid, cast(v('cnt'), 'i32')),
-        ]),
-        barrier,
-      ] : []),
       if_(lt(v('i'), gCount()), [
-        ...combine(),
-        // Where this thread's edges start in the row's list, and the row's total (one thread: counted here).
-        let_('off', 'i64', idx(0)), let_('tot', 'i64', idx(0)),
-        ...(WG > 1 ? [for_('t', idx(0), idx(WG), [
-          if_(lt(v('t'), lid), [set('off', add(v('off'), I(lload('pcnt', v('t'), 'i32'))))]),
-          set('tot', add(v('tot'), I(lload('pcnt', v('t'), 'i32')))),
-        ])] : []),
-        rowLoop([if_(edge(fv('x'), fv('rmn'), bv('anf')), [
-          if_(lt(v('off'), idx(CAP)), [iput('edge', add(mul(v('i'), idx(CAP)), v('off')), v('j'))]),
-          set('off', add(v('off'), idx(1))),
-        ])]),
-        ...(WG > 1 ? [] : [set('tot', v('off'))]),
-        if_(bin('eq', lid, idx(0)), [
-          iput('ecnt', v('i'), v('tot')), iput('nflag', v('i'), cast(bv('anf'), 'i64')),
-          store(fS, fa(v('i'), 0), fv('rmn')), store(fS, fa(v('i'), 1), fv('rmx')),
-        ]),
+        ...combine(), let_('cnt', 'i64', idx(0)),
+        rowLoop([if_(edge(fv('x'), fv('rmn'), bv('anf')), [set('cnt', add(v('cnt'), idx(1)))])]),
+        lstore('pcnt', lid, cast(v('cnt'), 'i32')),
       ]),
       barrier,
-    ]),
+      if_(lt(v('i'), gCount()), [
+        ...combine(),
+        // Where this thread's edges start in the row's list (threads own contiguous chunks), and the row's total.
+        let_('off', 'i64', idx(0)), let_('tot', 'i64', idx(0)),
+        for_('t', idx(0), idx(WG), [
+          if_(lt(v('t'), lid), [set('off', add(v('off'), I(lload('pcnt', v('t'), 'i32'))))]),
+          set('tot', add(v('tot'), I(lload('pcnt', v('t'), 'i32')))),
+        ]),
+        collect(fv('rmn'), bv('anf')),
+        if_(bin('eq', lid, idx(0)), rowSummary(v('tot'), fv('rmn'), fv('rmx'), bv('anf'))),
+      ]),
+      barrier,
+    ])] : []),
     if_(bin('eq', lid, idx(0)), solve()),
   ];
 
@@ -160,7 +193,7 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
     const W = (x: Expr, b: Expr): Expr =>
       I(min(max(un('floor', add(mul(sub(x, b), fv('S')), f32(0.5))), f32(0)), fv('WmaxF')));
     const base = (row: Expr): Expr => sel(bin('ne', iget('nflag', row), idx(0)), sub(fv('m'), f32(1)), fget(row, 0));
-    const hasFinite = (row: Expr): Expr => bin('le', fget(row, 0), f32(FLT_MAX));
+    const hasFinite = (row: Expr): Expr => lt(fget(row, 0), f32(Infinity));
     /** Relax column j (weight w) from tree row i (dual ui) unless already scanned in augmentation a. */
     const relax = (j: Expr, w: Expr): Stmt[] => [
       let_('rj', 'i64', j),
