@@ -21,6 +21,11 @@
 //             updated value. Such a param is not also an output: nothing
 //             big comes back to the host.
 //   peakBytes the planner's total: the sum of all buffer sizes.
+//   workspace a schedule's per-launch scratch (Scheduled.scratch) is one more
+//             temp buffer in that launch's list, after the graph values'
+//             buffers, planned like a temporary written and last used by
+//             that launch (so it shares memory only with buffers not live
+//             then); its contents are undefined at the launch's start.
 //   (extra, optional) buffers[i].shape for inputs, params and outputs; report
 //   for `fusedet compile --emit kernels`.
 //
@@ -107,6 +112,8 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
   const byHash = new Map<string, number>();
   const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];
   const reports: LaunchReport[] = [];
+  // Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only.
+  const scratch = new Map<number, { bytes: number; dtype: DType }>();
   for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
     const s = scheduleGroup(graph, g, target);
     const unbound = s.bufValues.find((v) => aliases.has(v));
@@ -121,7 +128,8 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
       kernels.push({ name, hash, ir, workgroupSize: ir.workgroupSize });
       byHash.set(hash, ki);
     }
-    launches.push({ kernel: ki, values: s.bufValues, args: s.args, grid: s.grid });
+    const work = (s.scratch ?? []).map((w) => { const id = graph.values.length + scratch.size; scratch.set(id, w); return id; });
+    launches.push({ kernel: ki, values: [...s.bufValues, ...work], args: s.args, grid: s.grid });
     let bytesRead = 0, bytesWritten = 0, flops = 0;
     s.bufValues.forEach((v, i) => {
       const bytes = sizeOf(graph.values[v].type);
@@ -154,6 +162,8 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
   for (const o of graph.outputs) if (!outputs.has(o.value) && !aliases.has(o.value)) outputs.set(o.value, o.name);
   const used = new Set<number>([...inputs.keys(), ...params.keys(), ...outputs.keys(), ...def.keys(), ...lastUse.keys()]);
   const planValues: PlanValue[] = [...used].sort((a, b) => a - b).map((v) => {
+    const w = scratch.get(v);
+    if (w) return { value: v, bytes: w.bytes, dtype: w.dtype, role: 'temp', def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
     const t = graph.values[v].type;
     const role: PlanValue['role'] = inputs.has(v) ? 'input' : params.has(v) ? 'param' : outputs.has(v) ? 'output' : 'temp';
     const name = inputs.get(v) ?? params.get(v) ?? outputs.get(v);
