@@ -26,8 +26,18 @@ function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<stri
   return Object.freeze(out);
 }
 
-export const OPS: Readonly<Record<string, OpDef>> = registry([
+/**
+ * Every family, as a tuple so the kernel registry (kernels.ts) sees the
+ * literal names of families declared with Op<'name'> and requires their kernels.
+ */
+export const FAMILIES = [
   ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS, NORM_OPS, POOL_OPS, RESIZE_OPS, LAYOUT_OPS,
   REDUCE_OPS, SELECT_OPS, CREATE_OPS, BOX_OPS, MAX3D_OPS, MATCH_OPS, NMS_OPS, LOSS_OPS,
   MAX3D_ARGMAX_OPS,
-]);
+] as const;
+
+/** An op name declared as a literal type (Op<'name'>) in one of the families. */
+export type DeclaredOpName = LiteralName<(typeof FAMILIES)[number][number]>;
+type LiteralName<D> = D extends { readonly name: infer N extends string } ? (string extends N ? never : N) : never;
+
+export const OPS: Readonly<Record<string, OpDef>> = registry(FAMILIES);

@@ -15,10 +15,10 @@ import { Tensor } from '../tensor.js';
 import { withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
 import { MAX3D_ATTRS, forEachArgmax, gradientRouter, max3dShape, neighbourLevels, windowParams } from './max3d.js';
-import { OpDef, ShapeError } from './op.js';
+import { Op, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
-const max3dArgmax: OpDef = {
+const max3dArgmax: Op<'max3d_argmax'> = {
   name: 'max3d_argmax', kind: 'opaque',
   doc: 'where each max3d output\'s maximum came from, as an i32 code frame * H * W + y * W + x (position in the output level\'s frame; -1: none); first maximum in the forward\'s scan order',
   inputs: [{ name: 'levels', dtypes: ['f32', 'f16'], variadic: true }],
@@ -59,7 +59,7 @@ function codesAndGrads<T>(ins: readonly T[]): { L: number; codes: readonly T[]; 
   return { L, codes: ins.slice(0, L), grads: ins.slice(L) };
 }
 
-const max3dArgmaxGrad: OpDef = {
+const max3dArgmaxGrad: Op<'max3d_argmax_grad'> = {
   name: 'max3d_argmax_grad', kind: 'opaque',
   doc: 'adjoint of max3d from its arg-max codes: xs = the L codes of max3d_argmax, then the L output gradients; each output\'s gradient goes to the element its code names, through the bilinear weights when that is a resized neighbour (a gather per input: no atomics, fixed summation order)',
   inputs: [{ name: 'xs', dtypes: ['i32', 'f32', 'f16'], variadic: true }],
@@ -106,4 +106,4 @@ const max3dArgmaxGrad: OpDef = {
   grad: 'none',
 };
 
-export const MAX3D_ARGMAX_OPS: readonly OpDef[] = [max3dArgmax, max3dArgmaxGrad];
+export const MAX3D_ARGMAX_OPS = [max3dArgmax, max3dArgmaxGrad] as const;

@@ -7,7 +7,7 @@ import { DType, TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimAttr, intAttr, withDefaults } from './attrs.js';
 import { need, requireDtype, requireEq, requireRank } from './checks.js';
-import { AttrSpec, Attrs, OpDef, ShapeContext, ShapeError } from './op.js';
+import { AttrSpec, Attrs, Op, ShapeContext, ShapeError } from './op.js';
 import { bilinearTaps, resizePlanes } from './resize.js';
 import { alloc, usesF64 } from './tensors.js';
 
@@ -44,7 +44,7 @@ export function max3dShape(op: string, ins: readonly (TensorType | undefined)[],
   return ts.map((t) => ({ dtype: t.dtype, shape: t.shape }));
 }
 
-const max3d: OpDef = {
+const max3d: Op<'max3d'> = {
   name: 'max3d', kind: 'opaque',
   doc: 'DeFCN 3D max filter over pyramid levels [B, C, H_l, W_l]: one output per level, same shape',
   inputs: [{ name: 'levels', dtypes: ['f32', 'f16'], variadic: true }],
@@ -101,7 +101,7 @@ const max3d: OpDef = {
 };
 
 /**
- * The backward's routing, shared by max3d_grad and max3d_argmax_grad: output
+ * The backward's routing, used by max3d_argmax_grad: output
  * (level l; plane p, row y, column x) whose maximum came from level k adds its
  * gradient g to that same pixel when k = l, else to level k's four bilinear
  * taps of the sample (float64 accumulators, one per level).
@@ -158,41 +158,4 @@ export function forEachArgmax(levels: readonly Tensor[], tau: number, phi: numbe
   });
 }
 
-const max3dGrad: OpDef = {
-  name: 'max3d_grad', kind: 'opaque',
-  doc: 'adjoint of max3d in one op: xs = the L levels then the L output gradients; each output\'s gradient goes to its arg-max, through the bilinear weights when that lies in a resized neighbour level (sequential sums: deterministic). Autodiff emits max3d_argmax + max3d_argmax_grad instead (the arg-max found once, not around every input)',
-  inputs: [{ name: 'xs', dtypes: ['f32', 'f16'], variadic: true }],
-  attrs: max3d.attrs,
-  shape(ins, attrs, ctx) {
-    if (ins.length === 0 || ins.length % 2 !== 0) throw new ShapeError(`max3d_grad: needs the levels then one gradient per level, got ${ins.length} tensors`);
-    const L = ins.length / 2;
-    const outs = max3dShape('max3d', ins.slice(0, L), attrs, ctx);
-    ins.slice(L).forEach((g, l) => {
-      const t = need('max3d_grad', g, `gradient ${l}`, L + l);
-      requireRank('max3d_grad', t, 4, `gradient ${l}`, L + l, 'B, C, H, W');
-      outs[l].shape.forEach((d, i) => requireEq(ctx, t.shape[i], d, `max3d_grad: gradient ${l} dim ${i} is ${showDim(t.shape[i])} but level ${l} has ${showDim(d)}`, L + l));
-    });
-    return outs;
-  },
-  reference(ins, attrs) {
-    const { tau, phi } = windowParams(attrs);
-    const all = ins as Tensor[], L = all.length / 2;
-    const levels = all.slice(0, L), grads = all.slice(L);
-    const acc = levels.map((x) => new Float64Array(x.data.length));
-    const route = gradientRouter(acc, levels.map((x) => x.shape as readonly number[]));
-    forEachArgmax(levels, tau, phi, (l, o, k, at) => {
-      // at indexes level l's frame (plane p, row y, column x).
-      const [, , H, W] = levels[l].shape as number[];
-      route(l, k, Math.floor(at / (H * W)), Math.floor(at / W) % H, at % W, grads[l].data[o]);
-    });
-    return levels.map((x, l) => {
-      const out = alloc(x.dtype, x.shape, usesF64(all));
-      out.data.set(acc[l]);
-      return out;
-    });
-  },
-  flops(ins, outs, attrs) { return max3d.flops(ins.slice(0, ins.length / 2), outs, attrs) + outs.reduce((a, t) => a + 4 * numel(t.shape), 0); },
-  grad: 'none',
-};
-
-export const MAX3D_OPS: readonly OpDef[] = [max3d, max3dGrad];
+export const MAX3D_OPS = [max3d] as const;

@@ -6,6 +6,10 @@
 import { Dim } from '../dims.js';
 import { DType, TensorType, ConcreteType } from '../types.js';
 import { Tensor } from '../tensor.js';
+import type { Graph } from '../graph.js';
+import type { Lowering } from '../schedule/emit.js';
+import type { Scheduled } from '../schedule/pointwise.js';
+import type { Target } from '../target.js';
 
 /** Fusion kinds, as in TVM's OpPatternKind. */
 export type OpKind = 'elementwise' | 'broadcast' | 'injective' | 'reduce' | 'out-fusable' | 'opaque';
@@ -106,6 +110,35 @@ export interface GradBuilder {
   /** Sums `g` over the axes a broadcast to g's shape stretched, then reshapes to `shape`. */
   unbroadcast(g: number, shape: readonly number[]): number;
 }
+
+/**
+ * A schedule: builds the kernel of one fusion group anchored at `anchor`
+ * (every node in `nodes`, stored at `sink`) for `target`. Schedules that do
+ * not shape their work by the target may omit the last parameter.
+ */
+export type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number,
+  lowerings: Readonly<Record<string, Lowering>>, target: Target) => Scheduled;
+
+/**
+ * How an op becomes kernel code, at least one of: `lower`, the value of one
+ * output element as IR (the generic pointwise and reduce schedules use it, and
+ * any schedule inlines it where the op is fused as a producer or epilogue);
+ * `schedule`, a kernel of its own when the op anchors a fusion group (GEMMs,
+ * max3d, sort, nms, ...).
+ */
+export type OpKernel =
+  | { readonly lower: Lowering; readonly schedule?: GroupSchedule }
+  | { readonly schedule: GroupSchedule; readonly lower?: Lowering };
+
+/**
+ * An op definition whose name is a literal type (`const relu: Op<'relu'>`):
+ * the kernel registry (compiler/ops/kernels.ts) then requires a kernel for it
+ * at compile time, not only when a graph using it is compiled.
+ */
+export type Op<N extends string, A extends Attrs = Attrs> = OpDef<A> & { readonly name: N };
+
+/** One family's kernels, by op name (compiler/ops/<family>.kernel.ts); the registry is compiler/ops/kernels.ts. */
+export type KernelTable<N extends string = string> = { readonly [K in N]: OpKernel };
 
 /** Input cotangents, one per forward input; undefined where none flows (or needs(i) is false). */
 export type GradFn = (b: GradBuilder) => readonly (number | undefined)[];

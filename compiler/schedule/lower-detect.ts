@@ -47,7 +47,7 @@ function lossOperands(em: Emitter, node: GNode, out: readonly Expr[]): [Expr, Ex
   return [em.bind(em.input(node, 0, broadcastAt(em.inShape(node, 0), out))), em.bind(em.input(node, 1, broadcastAt(em.inShape(node, 1), out)))];
 }
 
-export const DETECT_LOWERINGS: Record<string, Lowering> = {
+export const DETECT_LOWERINGS = {
   box_decode: (em, node, out) => {
     // out = [b, n, c]; points [N, 2]
     const c = out[2];
@@ -95,4 +95,4 @@ export const DETECT_LOWERINGS: Record<string, Lowering> = {
     const loss = mul(bceLogits(x, t), bin('pow', sub(f32(1), pt), f32(gamma)));
     return alpha >= 0 ? mul(loss, add(mul(f32(alpha), t), mul(f32(1 - alpha), sub(f32(1), t)))) : loss;
   },
-};
+} satisfies Record<string, Lowering>;

@@ -17,8 +17,6 @@ function operand(em: Emitter, node: GNode, i: number, out: readonly Expr[]): Exp
   return em.input(node, i, broadcastAt(em.inShape(node, i), out));
 }
 
-function operandAt(em: Emitter, node: GNode, i: number, out: readonly Expr[]): Expr { return em.input(node, i, out); }
-
 const isNan = (x: Expr): Expr => bin('ne', x, x);
 
 function unary(f: (x: Expr) => Expr): Lowering {
@@ -42,7 +40,7 @@ function numAttr(node: GNode, name: string, fallback: number): number {
   return typeof v === 'number' ? v : fallback;
 }
 
-export const ELEMENTWISE_LOWERINGS: Record<string, Lowering> = {
+export const ELEMENTWISE_LOWERINGS = {
   neg: alu1('neg'),
   abs: alu1('abs'),
   relu: unary((x) => sel(bin('lt', x, zeroOf(x)), zeroOf(x), x)),
@@ -84,15 +82,6 @@ export const ELEMENTWISE_LOWERINGS: Record<string, Lowering> = {
     if (hi < Infinity) e = bin('min', e, konst(typeOf(x), Math.floor(hi)));
     return e;
   },
-  // Frozen statistics fold to one multiply-add per element; the per-channel
-  // factors are recomputed inline (cheap next to the loads).
-  frozen_bn: (em, node, out) => {
-    const c = [out[1]];
-    const x = operandAt(em, node, 0, out);
-    const inv = bin('div', f32(1), un('sqrt', bin('add', em.input(node, 4, c), f32(numAttr(node, 'eps', 1e-5)))));
-    const scale = bin('mul', inv, em.input(node, 1, c));
-    return bin('add', bin('mul', bin('sub', x, em.input(node, 3, c)), scale), em.input(node, 2, c));
-  },
   cast: (em, node, out) => {
     const x = em.bind(operand(em, node, 0, out));
     const to = em.dtype(node.outputs[0]);
@@ -105,4 +94,4 @@ export const ELEMENTWISE_LOWERINGS: Record<string, Lowering> = {
     }
     return cast(x, to);
   },
-};
+} satisfies Record<string, Lowering>;

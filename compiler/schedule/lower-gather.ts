@@ -114,7 +114,7 @@ const maxPool: Lowering = (em, node, out) => {
   return v(m, t);
 };
 
-export const GATHER_LOWERINGS: Record<string, Lowering> = {
+export const GATHER_LOWERINGS = {
   concat: joinInputs(false),
   stack: joinInputs(true),
   slice: (em, node, out) => {
@@ -157,5 +157,5 @@ export const GATHER_LOWERINGS: Record<string, Lowering> = {
     const coord = sel(bin('eq', out[1], idx(0)), bin('mod', cell, idx(W)), div(cell, idx(W)));
     return bin('mul', bin('add', cast(coord, 'f32'), f32(0.5)), f32(s));
   },
-};
+} satisfies Record<string, Lowering>;
 

@@ -109,9 +109,9 @@ function scatterInto(add_: boolean): Lowering {
   };
 }
 
-export const GRAD_LOWERINGS: Record<string, Lowering> = {
+export const GRAD_LOWERINGS = {
   max_pool2d_grad: maxPoolGrad,
   resize_grad: resizeGrad,
   scatter: scatterInto(false),
   scatter_add: scatterInto(true),
-};
+} satisfies Record<string, Lowering>;

@@ -3,7 +3,7 @@
 // loop, so a fused prologue (x*x, exp(x - m)) costs no memory traffic; the
 // group's consumers of the result are the epilogue.
 //
-// Under withWarpReduction (the CUDA schedules of warp-reduce.ts: the
+// Under withWarpReduction (the CUDA schedules of ops/reduce.kernel.ts: the
 // threads of a warp, or of the whole workgroup, share one output index) the
 // outermost sum/mean/max/min instead strides its reduced elements over those
 // threads and finishes with a shuffle-xor butterfly, so every lane holds its
@@ -150,10 +150,10 @@ const argmax: Lowering = (em, node, out) => {
   return cast(v(bi), 'i32');
 };
 
-export const REDUCE_LOWERINGS: Record<string, Lowering> = {
+export const REDUCE_LOWERINGS = {
   sum: reduction('sum'),
   mean: reduction('mean'),
   max: reduction('max'),
   min: reduction('min'),
   argmax,
-};
+} satisfies Record<string, Lowering>;

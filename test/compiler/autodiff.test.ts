@@ -18,7 +18,7 @@ const NO_GRADIENT = [
   'floor', 'ceil', 'logical_not', 'logical_and', 'logical_or', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'argmax',
   'arange', 'full', 'locations', 'box_iou', 'inside_box', 'center_prior', 'match', 'nms', 'max3d_argmax',
   // Backward ops: no second derivatives.
-  'conv2d_grad_input', 'conv2d_grad_weight', 'max_pool2d_grad', 'resize_grad', 'scatter_add', 'max3d_grad', 'max3d_argmax_grad',
+  'conv2d_grad_input', 'conv2d_grad_weight', 'max_pool2d_grad', 'resize_grad', 'scatter_add', 'max3d_argmax_grad',
 ];
 
 /** Every differentiable op, each gradient-checked in test/compiler/grad/. */

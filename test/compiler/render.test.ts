@@ -51,7 +51,8 @@ function graphs(): [string, TestGraph][] {
     t.output('sa', t.op('scatter_add', [t.input('y', [4, 5]), idx, t.input('src', [3, 5])], { axis: 0 }));
     const levels = [[6, 5], [3, 3]].map(([h, w], i) => t.input(`p${i}`, [1, 2, h, w]));
     const grads = [[6, 5], [3, 3]].map(([h, w], i) => t.input(`q${i}`, [1, 2, h, w]));
-    t.ops('max3d_grad', [...levels, ...grads], { tau: 2, phi: 3 }).forEach((o, i) => t.output(`d${i}`, o));
+    const codes = t.ops('max3d_argmax', levels, { tau: 2, phi: 3 });
+    t.ops('max3d_argmax_grad', [...codes, ...grads], { tau: 2, phi: 3 }).forEach((o, i) => t.output(`d${i}`, o));
     out.push(['adjoints', t]);
   }
   {

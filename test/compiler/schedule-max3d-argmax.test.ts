@@ -101,17 +101,4 @@ test('gather backward from the codes: several tiles per level, partial tiles, ta
   }
 });
 
-test('the two ops compose to the one-launch max3d_grad', () => {
-  const t = new TestGraph();
-  const sizes = [[21, 30], [11, 15], [6, 8]];
-  const levels = pyramid(t, sizes);
-  const grads = sizes.map(([h, w], i) => t.input(`g${i}`, [1, 2, h, w]));
-  const codes = t.ops('max3d_argmax', levels, { tau: 2, phi: 3 });
-  const two = t.ops('max3d_argmax_grad', [...codes, ...grads], { tau: 2, phi: 3 });
-  const one = t.ops('max3d_grad', [...levels, ...grads], { tau: 2, phi: 3 });
-  two.forEach((o, i) => t.output(`d${i}`, t.op('sub', [o, one[i]])));
-  const want = referenceRun(t);
-  for (const d of Object.values(want)) assert.ok(Array.from(d.data).every((x) => Math.abs(x) < 1e-5));
-});
-
 test.run();

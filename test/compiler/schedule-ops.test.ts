@@ -98,12 +98,13 @@ test('max3d over 3 pyramid levels with odd sizes (neighbours sampled in-kernel)'
   }
 });
 
-test('max3d_grad: gradients routed to each output\'s arg-max, through the bilinear weights of resized neighbours', () => {
+test('max3d_argmax + max3d_argmax_grad: gradients routed to each output\'s arg-max, through the bilinear weights of resized neighbours', () => {
   for (const sizes of [[[6, 6], [3, 3], [2, 2]], [[7, 5], [4, 3], [2, 2]]]) {
     const t = new TestGraph();
     const levels = sizes.map(([h, w], i) => t.input(`p${i}`, [2, 2, h, w]));
     const grads = sizes.map(([h, w], i) => t.input(`g${i}`, [2, 2, h, w]));
-    t.ops('max3d_grad', [...levels, ...grads], { tau: 2, phi: 3 }).forEach((o, i) => t.output(`d${i}`, o));
+    const codes = t.ops('max3d_argmax', levels, { tau: 2, phi: 3 });
+    t.ops('max3d_argmax_grad', [...codes, ...grads], { tau: 2, phi: 3 }).forEach((o, i) => t.output(`d${i}`, o));
     checkBoth(t, 1e-5, 1e-4);
   }
 });

@@ -1,4 +1,4 @@
-// The CUDA warp-per-output reduction schedule (schedule/warp-reduce.ts with
+// The CUDA warp-per-output reduction schedule (ops/reduce.kernel.ts with
 // lower-reduce.ts's lane-strided loops and shuffle-xor butterflies) on the
 // kernel-IR interpreter against the ops' references, with fused prologue and
 // epilogue; and what it leaves alone (other targets, short reductions).
@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { fuse } from '../../compiler/fuse.js';
 import { makeTarget, type TargetName } from '../../compiler/target.js';
 import { LOWERINGS } from '../../compiler/schedule/index.js';
-import { scheduleReduce } from '../../compiler/schedule/warp-reduce.js';
+import { scheduleReduce } from '../../compiler/ops/reduce.kernel.js';
 import type { Scheduled } from '../../compiler/schedule/index.js';
 import { validateKernel } from '../../compiler/kernel/validate.js';
 import { runKernel } from '../../compiler/kernel/interpret.js';

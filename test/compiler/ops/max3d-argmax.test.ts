@@ -1,10 +1,11 @@
 // max3d_argmax (where each max3d output's maximum came from) and
 // max3d_argmax_grad (the gradient routed by those codes): by hand, the tie
-// and NaN rule, agreement with max3d_grad, shapes and errors.
+// and NaN rule, agreement with the forward's own arg-max search, shapes and errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sym } from '../../../compiler/dims.js';
 import { randomTensor, tensor } from '../../../compiler/tensor.js';
+import { forEachArgmax, gradientRouter } from '../../../compiler/ops/max3d.js';
 import { close, f32, list, run, shapeError, shapeOf, shown, ty } from '../../helpers/op-check.js';
 
 const i32 = (shape: number[], data: number[]): ReturnType<typeof tensor> => tensor('i32', shape, data);
@@ -48,13 +49,20 @@ test('gradient by hand: to the own level, and through the bilinear weights into 
   assert.equal(list(e1), [0]);
 });
 
-test('argmax then argmax_grad equals max3d_grad (random pyramids, tau 2 and 4, phi 1..5)', () => {
+test('argmax then argmax_grad routes each gradient as the forward\'s arg-max search does (random pyramids, tau 2 and 4, phi 1..5)', () => {
   for (const [tau, phi] of [[2, 3], [4, 5], [2, 1], [0, 3]]) {
     const levels = [randomTensor([2, 2, 9, 7], 1), randomTensor([2, 2, 5, 4], 2), randomTensor([2, 2, 3, 2], 3)];
     const grads = levels.map((x, i) => randomTensor([...x.shape], 10 + i));
     const codes = run('max3d_argmax', levels, { tau, phi });
     const two = run('max3d_argmax_grad', [...codes, ...grads], { tau, phi });
-    const one = run('max3d_grad', [...levels, ...grads], { tau, phi });
+    // The routing straight from the forward's search (what the removed one-op max3d_grad computed).
+    const acc = levels.map((x) => new Float64Array(x.data.length));
+    const route = gradientRouter(acc, levels.map((x) => x.shape));
+    forEachArgmax(levels, tau, phi, (l, o, k, at) => {
+      const [, , H, W] = levels[l].shape;
+      route(l, k, Math.floor(at / (H * W)), Math.floor(at / W) % H, at % W, grads[l].data[o]);
+    });
+    const one = acc.map((a, l) => tensor('f32', [...levels[l].shape], Array.from(a)));
     two.forEach((d, l) => close(list(d), list(one[l]), 1e-5, `tau ${tau} phi ${phi} level ${l}`));
   }
 });

@@ -20,16 +20,17 @@
 // frame (an equal frame later in a stage's own scan never replaces).
 import { Graph } from '../graph.js';
 import { Expr, KArray, Stmt } from '../kernel/ir.js';
-import { intAttr } from '../ops/attrs.js';
-import { neighbourLevels } from '../ops/max3d.js';
+import { intAttr } from './attrs.js';
+import { neighbourLevels } from './max3d.js';
 import {
   add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
-import { Emitter, Lowering } from './emit.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
-import { bilinearTap } from './lower-gather.js';
-import { scheduleMax3dStream } from './max3d-stream.js';
-import { Scheduled, byRange, finish } from './pointwise.js';
+import { bilinearTap } from '../schedule/lower-gather.js';
+import { scheduleMax3dStream } from './max3d-stream.kernel.js';
+import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
+import type { KernelTable } from './op.js';
 
 // Tile bounds on GPU targets: a level smaller than a tile gets a tile of its
 // own size, so the coarse levels (4×4, 8×8) do not pay for a 16×32 halo.
@@ -40,7 +41,7 @@ const GPU_TILE = { th: 16, tw: 32 };
 // with barriers as a coroutine, and the switches at each barrier dominated
 // (fused vs unfused at 16 channels, P3 32×32: 0.25× with 128 threads, 1.4×
 // with 32, 2–4× with 8). A real GPU would rather have a warp's worth (32).
-// On WebGPU the forward itself avoids barriers altogether (max3d-stream.ts:
+// On WebGPU the forward itself avoids barriers altogether (max3d-stream.kernel.ts:
 // at C 32, P3 32×48 its kernel took ~0.65× the time of these tiles); the
 // arg-max keeps the tiles.
 const GPU_WG = 8;
@@ -319,3 +320,5 @@ function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lower
   }
   return finish(em, byRange(gid, levels), WG, [], offset);
 }
+
+export const MAX3D_KERNELS: KernelTable<'max3d'> = { max3d: { schedule: scheduleMax3d } };

@@ -9,8 +9,9 @@ import {
   add, bin, div, f32, for_, gid, idx, let_, lid, lload, lstore, mod, mul, set, sub, un, v, barrier,
 } from '../kernel/build.js';
 import { numel } from '../types.js';
-import { Emitter, Lowering } from './emit.js';
-import { Scheduled, finish } from './pointwise.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
+import { Scheduled, finish } from '../schedule/pointwise.js';
+import type { KernelTable } from './op.js';
 
 export const GN_WG = 64;
 
@@ -90,3 +91,18 @@ function strided(body: ReturnType<Emitter['block']>): ReturnType<Emitter['block'
   });
 }
 
+export const NORM_KERNELS: KernelTable<'group_norm' | 'frozen_bn'> = {
+  group_norm: { schedule: scheduleGroupNorm },
+  // Frozen statistics fold to one multiply-add per element; the per-channel
+  // factors are recomputed inline (cheap next to the loads).
+  frozen_bn: {
+    lower: (em, node, out) => {
+      const c = [out[1]];
+      const x = em.input(node, 0, out);
+      const eps = typeof node.attrs.eps === 'number' ? node.attrs.eps : 1e-5;
+      const inv = bin('div', f32(1), un('sqrt', bin('add', em.input(node, 4, c), f32(eps))));
+      const scale = bin('mul', inv, em.input(node, 1, c));
+      return bin('add', bin('mul', bin('sub', x, em.input(node, 3, c)), scale), em.input(node, 2, c));
+    },
+  },
+};

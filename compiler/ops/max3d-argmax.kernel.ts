@@ -11,16 +11,18 @@
 // integer compare: the arg-max search happened once, in max3d_argmax.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
-import { intAttr } from '../ops/attrs.js';
-import { neighbourLevels } from '../ops/max3d.js';
-import { bilinearTaps } from '../ops/resize.js';
+import { intAttr } from './attrs.js';
+import { neighbourLevels } from './max3d.js';
+import { bilinearTaps } from './resize.js';
 import {
   add, and, barrier, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
-import { Emitter, Lowering } from './emit.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
-import { bilinearTap } from './lower-gather.js';
-import { Scheduled, byRange, finish } from './pointwise.js';
+import { bilinearTap } from '../schedule/lower-gather.js';
+import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
+import { scheduleMax3dArgmax } from './max3d.kernel.js';
+import type { KernelTable } from './op.js';
 
 // Profiles as in max3d.ts: a loop of one thread per workgroup on the CPU, 8
 // threads under SwiftShader (barriers make each invocation a coroutine),
@@ -226,3 +228,9 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
   }
   return finish(em, byRange(gid, levels), WG, [], offset);
 }
+
+export const MAX3D_ARGMAX_KERNELS: KernelTable<'max3d_argmax' | 'max3d_argmax_grad'> = {
+  // The forward's tiles carrying where each maximum came from (max3d.kernel.ts).
+  max3d_argmax: { schedule: scheduleMax3dArgmax },
+  max3d_argmax_grad: { schedule: scheduleMax3dArgmaxGrad },
+};

@@ -16,15 +16,15 @@
 // only; the arg-max (max3d.ts) keeps the reference's order for exact ties.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
-import { intAttr } from '../ops/attrs.js';
-import { neighbourLevels } from '../ops/max3d.js';
-import { bilinearTaps } from '../ops/resize.js';
+import { intAttr } from './attrs.js';
+import { neighbourLevels } from './max3d.js';
+import { bilinearTaps } from './resize.js';
 import {
   add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, load, lstore, lt, max, min, mod, mul, sel, set, store, sub, v,
 } from '../kernel/build.js';
-import { Emitter, Lowering } from './emit.js';
-import { bilinearTap } from './lower-gather.js';
-import { Scheduled, byRange, finish } from './pointwise.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
+import { bilinearTap } from '../schedule/lower-gather.js';
+import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 
 /** Output columns per thread: the window's φ - 1 extra columns are shared by V outputs. */
 const V = 4;

@@ -18,10 +18,11 @@ import { Expr, WARP } from '../kernel/ir.js';
 import { add, and, arg, bin, div, gid, idx, if_, let_, lid, lt, min, mod, mul, store, sub, v } from '../kernel/build.js';
 import { KernelIRError, validateKernel } from '../kernel/validate.js';
 import { numel } from '../types.js';
-import { Emitter, Lowering } from './emit.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
-import { reducedCount, withWarpReduction } from './lower-reduce.js';
-import { Scheduled, finish, schedulePointwise, unflatten } from './pointwise.js';
+import { REDUCE_LOWERINGS, reducedCount, withWarpReduction } from '../schedule/lower-reduce.js';
+import type { KernelTable } from './op.js';
+import { Scheduled, finish, schedulePointwise, unflatten } from '../schedule/pointwise.js';
 
 export const WARP_REDUCE_WARPS = 8;
 export const BLOCK_REDUCE_THREADS = 256;
@@ -88,3 +89,12 @@ function blockPerOutput(graph: Graph, nodes: ReadonlySet<number>, _anchor: numbe
   });
   return finish(em, body, BLOCK_REDUCE_THREADS, [], numel(shape));
 }
+
+/** The per-element code (lower-reduce.ts) serves every target; on CUDA the reductions also anchor a schedule of their own. */
+export const REDUCE_KERNELS: KernelTable<'sum' | 'mean' | 'max' | 'min' | 'argmax'> = {
+  sum: { lower: REDUCE_LOWERINGS.sum, schedule: scheduleReduce },
+  mean: { lower: REDUCE_LOWERINGS.mean, schedule: scheduleReduce },
+  max: { lower: REDUCE_LOWERINGS.max, schedule: scheduleReduce },
+  min: { lower: REDUCE_LOWERINGS.min, schedule: scheduleReduce },
+  argmax: { lower: REDUCE_LOWERINGS.argmax },
+};

@@ -1,0 +1,217 @@
+// conv2d and its two adjoints as implicit GEMMs on the generic GEMM schedule
+// (schedule/gemm.ts), each described by its GemmParts: where A (the
+// weights) and B (im2col of the input, through per-strip tap tables) come
+// from, and where the output goes. Training runs its convolutions at GEMM
+// speed too.
+//  - forward:     y[o, pixel] = Σ_(c, tap) w[o, c, tap] · x[c, pixel's tap]
+//    M = output channels per group, N = output pixels, K = C/groups × taps.
+//  - grad input:  dx[c, pixel] = Σ_(o, tap) w[o, c, tap] · g[o, pixel that tap reaches]
+//    M = input channels per group, N = input pixels, K = (out channel, tap);
+//    a tap contributes only where (ih + pad - k·dil) is a multiple of the stride.
+//  - grad weight: dw[o, (c, tap)] = Σ_(n, out pixel) g[n, o, pixel] · x[n, c, pixel's tap]
+//    M = output channels per group, N = C/groups × taps, K = batch × out pixels.
+import { Graph, GNode } from '../graph.js';
+import { Expr } from '../kernel/ir.js';
+import { add, and, bin, div, f32, idx, inRange, let_, lload, min, mod, mul, sel, sub, v } from '../kernel/build.js';
+import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
+import { Scheduled } from '../schedule/pointwise.js';
+import { scheduleGemm } from '../schedule/gemm.js';
+import { ConvWindow } from '../schedule/gemm-direct.js';
+import type { KernelTable } from './op.js';
+import type { Target } from '../target.js';
+
+export function ints(node: GNode, name: string, n: number, fallback: number): number[] {
+  const a = node.attrs[name];
+  const list = a === undefined ? [fallback] : Array.isArray(a) ? (a as number[]) : [a as number];
+  return list.length === 1 ? new Array<number>(n).fill(Number(list[0])) : list.map(Number);
+}
+
+export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [xv, wv, bv] = node.inputs;
+  const [N, C, H, W] = em.shape(xv);
+  const [O, Cg, KH, KW] = em.shape(wv);
+  const [, , OH, OW] = em.shape(node.outputs[0]);
+  const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
+  const g = Number(node.attrs.groups ?? 1);
+  if (Cg * g !== C) throw new ScheduleError(`conv2d node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
+  if (em.dtype(xv) !== 'f32') throw new ScheduleError(`conv2d node ${node.id}: only f32 is scheduled`);
+  const og = O / g, K = Cg * KH * KW;
+  const xb = em.buf(xv, 'r'), wb = em.buf(wv, 'r');
+  const bb = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
+  const setup = (problem: Expr): void => {
+    em.emit(let_('nimg', 'i64', div(problem, idx(g))));
+    em.emit(let_('grp', 'i64', mod(problem, idx(g))));
+    em.emit(let_('xbase', 'i64', mul(add(mul(v('nimg'), idx(C)), mul(v('grp'), idx(Cg))), idx(H * W))));
+    em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
+  };
+  const a = (row: Expr, k: Expr): Expr => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32');
+  const outIndex = (_problem: Expr, row: Expr, col: Expr): Expr[] => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
+  const bias = (row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined);
+  const window: ConvWindow = { x: xb, w: wb, C: Cg, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw };
+  if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
+    // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
+    return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
+      setup, a, outIndex, bias, window,
+      packRow: (k) => em.emit(let_('xrow', 'i64', add(v('xbase'), mul(k, idx(H * W))))),
+      packValue: (_j, col) => em.bufLoad(xb, add(v('xrow'), col), 'f32'),
+      packRun: (group, vg) => {
+        const c0 = add(v('n0'), mul(group, idx(vg)));
+        return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(v('xrow'), c0), lane), 'f32') };
+      },
+    }, target);
+  }
+  return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
+    setup,
+    a,
+    window,
+    // Per (kernel tap, column): the input offset within a channel plane and
+    // whether it lies inside the image, so packing is a load and a select.
+    tables: [{
+      size: (TN) => KH * KW * TN,
+      arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
+      values(e, TN) {
+        const kr = div(e, idx(TN));
+        const col = em.bind(min(add(v('n0'), mod(e, idx(TN))), idx(OH * OW - 1)), 'col');
+        const ih = em.bind(add(sub(mul(div(col, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
+        const iw = em.bind(add(sub(mul(mod(col, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
+        const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+        return [sel(ok, add(mul(ih, idx(W)), iw), idx(0)), ok];
+      },
+    }, ...(sw === 1 ? [{
+      // Per (kernel tap, run of VG columns): one output row, inside the image on both ends.
+      size: (TN: number) => KH * KW * (TN / Math.min(16, TN)),
+      arrays: [{ name: 'kcont', t: 'bool' as const }],
+      values(e: Expr, TN: number) {
+        const vg = Math.min(16, TN), groups = TN / vg;
+        const kr = div(e, idx(groups));
+        const c0 = em.bind(add(v('n0'), mul(mod(e, idx(groups)), idx(vg))), 'c0');
+        const c1 = add(c0, idx(vg - 1));
+        const ih = add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh)));
+        const dx = sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw));
+        return [and(and(bin('le', c1, idx(OH * OW - 1)), bin('eq', div(c0, idx(OW)), div(c1, idx(OW)))),
+          and(inRange(ih, H), and(bin('ge', add(mod(c0, idx(OW)), dx), idx(0)), bin('lt', add(mod(c1, idx(OW)), dx), idx(W)))))];
+      },
+    }] : [])],
+    ...(sw === 1 ? {
+      packRun: (group: Expr, vg: number, TN: number) => ({
+        contiguous: lload('kcont', add(mul(v('kr'), idx(TN / vg)), group), 'bool'),
+        load: (lane: Expr) => em.bufLoad(xb, add(add(v('xrow'), lload('koff', add(v('tb'), mul(group, idx(vg))), 'i64')), lane), 'f32'),
+      }),
+    } : {}),
+    packRow(k, TN) {
+      em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
+      em.emit(let_('tb', 'i64', mul(v('kr'), idx(TN))));
+      em.emit(let_('xrow', 'i64', add(v('xbase'), mul(div(k, idx(KH * KW)), idx(H * W)))));
+    },
+    packValue(j) {
+      const e = add(v('tb'), j);
+      // koff is 0 outside the image, so the load is always in bounds: loading
+      // unconditionally lets the C compiler vectorise the column loop (gather + blend).
+      const x = em.bind(em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), 'xv');
+      return sel(lload('kok', e, 'bool'), x, f32(0));
+    },
+    outIndex,
+    bias,
+  }, target);
+}
+
+export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [gv, wv] = node.inputs;
+  const [N, O, OH, OW] = em.shape(gv);
+  const [, Cg, KH, KW] = em.shape(wv);
+  const [, C, H, W] = em.shape(node.outputs[0]);
+  const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
+  const g = Number(node.attrs.groups ?? 1);
+  if (Cg * g !== C) throw new ScheduleError(`conv2d_grad_input node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
+  const og = O / g, taps = KH * KW;
+  const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
+  /** Output row (or column) reached from input coordinate i by tap offset k: valid when divisible and in range. */
+  const reach = (i: Expr, pad: number, k: Expr, dil: number, stride: number, size: number): { at: Expr; ok: Expr } => {
+    const num = em.bind(sub(add(i, idx(pad)), mul(k, idx(dil))), 'num');
+    const at = em.bind(div(num, idx(stride)), 'at');
+    return { at, ok: and(and(bin('ge', num, idx(0)), bin('eq', mod(num, idx(stride)), idx(0))), bin('lt', at, idx(size))) };
+  };
+  return scheduleGemm(em, graph, node, sink, { problems: N * g, M: Cg, N: H * W, K: og * taps }, {
+    setup(problem) {
+      em.emit(let_('nimg', 'i64', div(problem, idx(g))));
+      em.emit(let_('grp', 'i64', mod(problem, idx(g))));
+      em.emit(let_('gbase', 'i64', mul(add(mul(v('nimg'), idx(O)), mul(v('grp'), idx(og))), idx(OH * OW))));
+      em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * Cg * taps))));
+    },
+    a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
+    tables: [{
+      size: (tn) => taps * tn,
+      arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
+      values(e, tn) {
+        const kr = div(e, idx(tn));
+        const col = em.bind(add(v('n0'), mod(e, idx(tn))), 'col');
+        const y = reach(div(col, idx(W)), ph, div(kr, idx(KW)), dh, sh, OH);
+        const x = reach(mod(col, idx(W)), pw, mod(kr, idx(KW)), dw, sw, OW);
+        const ok = em.bind(and(bin('lt', col, idx(H * W)), and(y.ok, x.ok)), 'ok');
+        return [sel(ok, add(mul(y.at, idx(OW)), x.at), idx(0)), ok];
+      },
+    }],
+    packRow(k, TN) {
+      em.emit(let_('tb', 'i64', mul(mod(k, idx(taps)), idx(TN))));
+      em.emit(let_('grow', 'i64', add(v('gbase'), mul(div(k, idx(taps)), idx(OH * OW)))));
+    },
+    packValue(j) {
+      const e = add(v('tb'), j);
+      return sel(lload('kok', e, 'bool'), em.bufLoad(gb, add(v('grow'), lload('koff', e, 'i64')), 'f32'), f32(0));
+    },
+    outIndex: (_p, row, col) => [v('nimg'), add(mul(v('grp'), idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
+    bias: () => undefined,
+  }, target);
+}
+
+export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [xv, gv] = node.inputs;
+  const [N, C, H, W] = em.shape(xv);
+  const [, O, OH, OW] = em.shape(gv);
+  const [, Cg, KH, KW] = em.shape(node.outputs[0]);
+  const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
+  const g = Number(node.attrs.groups ?? 1);
+  if (Cg * g !== C) throw new ScheduleError(`conv2d_grad_weight node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
+  const og = O / g, taps = KH * KW, P = OH * OW;
+  const xb = em.buf(xv, 'r'), gb = em.buf(gv, 'r');
+  return scheduleGemm(em, graph, node, sink, { problems: g, M: og, N: Cg * taps, K: N * P }, {
+    setup(problem) {
+      em.emit(let_('grp', 'i64', problem));
+    },
+    a: (row, k) => em.bufLoad(gb, add(mul(div(k, idx(P)), idx(O * P)), add(mul(add(mul(v('grp'), idx(og)), row), idx(P)), mod(k, idx(P)))), 'f32'),
+    // Per column (input channel, tap): its plane offset and the tap's row/column shift.
+    tables: [{
+      size: (tn) => tn,
+      arrays: [{ name: 'cplane', t: 'i64' }, { name: 'cdy', t: 'i64' }, { name: 'cdx', t: 'i64' }],
+      values(e) {
+        const col = em.bind(bin('min', add(v('n0'), e), idx(Cg * taps - 1)), 'col');
+        const kr = mod(col, idx(taps));
+        return [mul(add(mul(v('grp'), idx(Cg)), div(col, idx(taps))), idx(H * W)), sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)), sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw))];
+      },
+    }],
+    packRow(k) {
+      em.emit(let_('xn', 'i64', mul(div(k, idx(P)), idx(C * H * W))));
+      em.emit(let_('oy', 'i64', mul(div(mod(k, idx(P)), idx(OW)), idx(sh))));
+      em.emit(let_('ox', 'i64', mul(mod(k, idx(OW)), idx(sw))));
+    },
+    packValue(j) {
+      const ih = em.bind(add(v('oy'), lload('cdy', j, 'i64')), 'ih'), iw = em.bind(add(v('ox'), lload('cdx', j, 'i64')), 'iw');
+      const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+      return sel(ok, em.bufLoad(xb, sel(ok, add(add(v('xn'), lload('cplane', j, 'i64')), add(mul(ih, idx(W)), iw)), idx(0)), 'f32'), f32(0));
+    },
+    outIndex: (_p, row, col) => [add(mul(v('grp'), idx(og)), row), div(col, idx(taps)), div(mod(col, idx(taps)), idx(KW)), mod(col, idx(KW))],
+    bias: () => undefined,
+  }, target);
+}
+
+export const CONV_KERNELS: KernelTable<'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight'> = {
+  conv2d: { schedule: scheduleConv },
+  conv2d_grad_input: { schedule: scheduleConvGradInput },
+  conv2d_grad_weight: { schedule: scheduleConvGradWeight },
+};
