@@ -270,8 +270,10 @@ function readDetBox(ctx: LineContext, v: JsonValue, i: number): OdgtDetBox {
   if (typeof score !== 'number' || !Number.isFinite(score)) throw ctx.fail([...at, 'score'], `dtboxes[${i}]: 'score' must be a finite number`);
   const det: OdgtDetBox = { box, score };
   if (v.tag !== undefined) {
-    if (typeof v.tag !== 'string') throw ctx.fail([...at, 'tag'], `dtboxes[${i}]: 'tag' must be a string`);
-    det.tag = v.tag;
+    // CrowdDet's and cvpods' tools write an integer class tag ("tag": 1); it is kept as its decimal text.
+    if (typeof v.tag === 'number' && Number.isInteger(v.tag)) det.tag = String(v.tag);
+    else if (typeof v.tag !== 'string') throw ctx.fail([...at, 'tag'], `dtboxes[${i}]: 'tag' must be a string or an integer`);
+    else det.tag = v.tag;
   }
   return det;
 }

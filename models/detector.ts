@@ -16,7 +16,8 @@ import type { Executable, Runtime } from '../runtime/interface.js';
 import { checkFilesOrThrow } from '../dsl/index.js';
 import { DetectorConfig, loadConfig, recordMismatch } from './config.js';
 import { readSafetensors } from './checkpoint/safetensors.js';
-import { imageSize, readResized, toFloatChw } from '../data/image.js';
+import { existsSync } from 'node:fs';
+import { ImageError, imageSize, readResized, toFloatChw } from '../data/image.js';
 import { padTo, planResize } from '../data/augment.js';
 
 export class DetectorError extends Error {
@@ -149,6 +150,9 @@ export class Detector {
     return new Detector(cfg, o.weights, weights, args, o.runtime ?? 'auto', names);
   }
 
+  /** Whether this detector's program runs NMS. */
+  get nmsOn(): boolean { return Boolean(this.args.nms_on); }
+
   /** The runtime's name once one was chosen ('reference' for the interpreter). */
   get runtimeName(): string { return this.runtimeChoice === 'reference' ? 'reference' : this.runtime?.name ?? this.runtimeChoice; }
 
@@ -192,6 +196,7 @@ export class Detector {
 
   /** Decodes, resizes to the config's test size, normalises and pads one image file. */
   async prepare(path: string): Promise<{ image: Tensor; info: Tensor }> {
+    if (!existsSync(path)) throw new ImageError(`${path}: cannot read image: no such file`);
     const { width, height } = await imageSize(path);
     const d = this.config.data;
     const plan = planResize(width, height, d.testShortSide, d.testMaxSize);

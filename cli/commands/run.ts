@@ -18,6 +18,7 @@ import { Tensor, allocData, rng } from '../../compiler/tensor.js';
 import { ConcreteType, bytesOf, numel } from '../../compiler/types.js';
 
 const usage = `usage: fusedet run FILE.fd --entry NAME --input NAME=DTYPE[DIMS] [options]
+       fusedet run --weights W IMAGE [--config C] [--runtime R] [--nms on|off]
 
 Runs the entry module's forward function once on random input (or on the
 files given) and prints each output's shape, a checksum (sum and sum of |x|)
@@ -35,6 +36,9 @@ options:
                           the max abs error and the max rel error
                           |a-b| / max(|b|, 1e-3 * max|b|)
   --repeat N              run N times after the first, report the best (default: 0)
+
+With --weights, runs the trained detector on one image file instead and
+prints its detections as JSON (fusedet detect draws them).
 
 FUSEDET_DEBUG=1 prints the runtime chosen and compile counts, =2 per-launch times
 and a summary of the last run by kernel class (launches, time, GFLOP/s).
@@ -166,8 +170,13 @@ const run: Command = {
         seed: { type: 'string', default: '0' },
         compare: { type: 'string' },
         repeat: { type: 'string', default: '0' },
+        weights: { type: 'string' }, config: { type: 'string' }, nms: { type: 'string' },
       },
     });
+    if (values.weights !== undefined) {
+      const { detectToStdout } = await import('./detect.js');
+      return detectToStdout(values.weights, positionals, { config: values.config, runtime: values.runtime, nms: values.nms });
+    }
     if (positionals.length === 0) throw new UserError(`fusedet run: no .fd file given\n${usage}`, 2);
     if (!values.entry) throw new UserError('fusedet run: --entry NAME is required (the module to run)', 2);
     if (!RUNTIMES.includes(values.runtime)) throw new UserError(`fusedet run: --runtime must be one of ${RUNTIMES.join(', ')}, not '${values.runtime}'`, 2);
