@@ -2,12 +2,12 @@
 // default-exports a Command; the table is read from that folder, so adding a
 // command never touches this file.
 //
-// Errors a user can cause carry a numeric `exitCode` (DiagnosticsError,
-// DataError, RuntimeUnavailable, ...): we print their message alone, never a
-// stack. Anything else is a bug in fusedet and is shown with its stack.
+// Errors a user can cause extend FusedetError (io/errors.ts) or carry a
+// numeric `exitCode`: we print their message and hint, never a stack. Anything else is a bug in fusedet and is shown with its stack.
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { formatUserError, isUserFacing } from '../io/errors.js';
 
 export interface Command {
   readonly name: string;
@@ -45,10 +45,6 @@ async function findCommand(name: string): Promise<Command | undefined> {
   return c && c.name === name ? c : undefined;
 }
 
-function isUserError(e: unknown): e is Error & { exitCode: number } {
-  return e instanceof Error && typeof (e as { exitCode?: unknown }).exitCode === 'number';
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -72,8 +68,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (e) {
-    if (isUserError(e)) {
-      process.stderr.write(e.message.endsWith('\n') ? e.message : e.message + '\n');
+    if (isUserFacing(e)) {
+      process.stderr.write(formatUserError(e));
       return e.exitCode;
     }
     // util.parseArgs reports unknown or malformed options with these codes.

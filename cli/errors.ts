@@ -1,11 +1,12 @@
-// The one error type a user's mistake becomes at the CLI boundary. Modules may
-// define their own (DiagnosticsError, DataError...): cli/main.ts treats any
-// Error with a numeric exitCode the same way, printing only its message.
-export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = 'UserError';
-    this.exitCode = exitCode;
+// The error a user's mistake in a command line becomes. Every module's error
+// class extends FusedetError (io/errors.ts); cli/dispatch.ts prints any of
+// them as message + hint, without a stack, and exits with its exitCode.
+import { FusedetError } from '../io/errors.js';
+
+export { FusedetError };
+
+export class UserError extends FusedetError {
+  constructor(message: string, exitCode = 1, hint?: string) {
+    super(message, hint === undefined ? { exitCode } : { exitCode, hint });
   }
 }

@@ -3,6 +3,7 @@
 // summarises what is in it, so a user sees problems before a long run.
 import { readCocoFile } from './coco.js';
 import { BadRecordLog, isIgnoreBox, readOdgtGt } from './odgt.js';
+import { FusedetError } from '../io/errors.js';
 
 export interface Spread { min: number; median: number; max: number }
 
@@ -131,8 +132,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
   };
 }
 
-export class DuplicateRecordError extends Error {
-  readonly exitCode = 1;
+export class DuplicateRecordError extends FusedetError {
 }
 
 function fmtSpread(s: Spread | null): string {

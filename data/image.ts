@@ -3,6 +3,7 @@
 // tensor a model consumes is made once, by the loader, after resizing.
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import sharp from 'sharp';
+import { FusedetError } from '../io/errors.js';
 
 export interface RgbImage {
   readonly width: number;
@@ -11,8 +12,7 @@ export interface RgbImage {
   readonly data: Uint8Array;
 }
 
-export class ImageError extends Error {
-  readonly exitCode = 1;
+export class ImageError extends FusedetError {
   constructor(message: string) {
     super(message);
     this.name = 'ImageError';

@@ -9,9 +9,9 @@
 // public APIs stay async. Line and column are computed lazily (only when an
 // error is reported), so the hot path never counts newlines.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { FusedetError } from '../io/errors.js';
 
-export class JsonSyntaxError extends Error {
-  readonly exitCode = 1;
+export class JsonSyntaxError extends FusedetError {
   constructor(readonly file: string, readonly line: number, readonly column: number, what: string) {
     super(`${file}:${line}:${column}: ${what}`);
     this.name = 'JsonSyntaxError';

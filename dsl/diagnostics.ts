@@ -1,6 +1,7 @@
 // Diagnostics: what the checker and lowering report, and how it is printed
 // (file:line:col, the source line, a caret under the span, a hint).
 import { Span } from '../compiler/types.js';
+import { FusedetError } from '../io/errors.js';
 
 export interface Diagnostic {
   severity: 'error' | 'warning';
@@ -10,8 +11,7 @@ export interface Diagnostic {
 }
 
 /** A user's mistake in a .fd program; cli/main.ts prints the message alone. */
-export class DiagnosticsError extends Error {
-  readonly exitCode = 1;
+export class DiagnosticsError extends FusedetError {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[], message?: string) {
     super(message ?? formatDiagnostics(diagnostics, () => undefined));

@@ -15,9 +15,9 @@ import { LogEntry, writeLossPlot } from './loss-plot.js';
 import { probeNonFinite } from './nan-probe.js';
 import { Schedule, lrAt } from './schedule.js';
 import type { StepRunner } from './step-runner.js';
+import { FusedetError } from '../io/errors.js';
 
-export class TrainError extends Error {
-  readonly exitCode = 1;
+export class TrainError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'TrainError'; }
 }
 

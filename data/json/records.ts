@@ -2,10 +2,10 @@
 // growable typed columns, so a million boxes cost 8 bytes a number instead of
 // an object each, and the policy for bad records (stop, or skip and count).
 import type { JsonReader } from '../json-stream.js';
+import { FusedetError } from '../../io/errors.js';
 
 /** A bad record or a bad file: the CLI prints the message and exits 1. */
-export class DataError extends Error {
-  readonly exitCode = 1;
+export class DataError extends FusedetError {
   constructor(message: string) {
     super(message);
     this.name = 'DataError';

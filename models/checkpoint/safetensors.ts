@@ -9,9 +9,9 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Tensor, allocData } from '../../compiler/tensor.js';
 import { DType, numel } from '../../compiler/types.js';
+import { FusedetError } from '../../io/errors.js';
 
-export class SafetensorsError extends Error {
-  readonly exitCode = 1;
+export class SafetensorsError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'SafetensorsError'; }
 }
 

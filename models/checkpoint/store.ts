@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { Tensor } from '../../compiler/tensor.js';
 import { ConcreteType } from '../../compiler/types.js';
 import { SafetensorsError, WriteHooks, readSafetensors, writeSafetensors } from './safetensors.js';
+import { FusedetError } from '../../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'fusedet.checkpoint.v1';
 const NAME = /^step-(\d{8,})\.safetensors$/;
 
-export class CheckpointError extends Error {
-  readonly exitCode = 1;
+export class CheckpointError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'CheckpointError'; }
 }
 
