@@ -45,7 +45,7 @@
 // g · k̄ · (candidates per GT) for POTO, k̄ the tree steps per augmentation;
 // a row over CAP candidates costs N per visit (the dense scan scipy does for
 // every row). Workspace (Program scratch): 2G f32 and
-// 6G + 1 + 7(N + G) + G·CAP i32 per image.
+// 6G + 1 + 7(N + G) + G·CAP i32 per image (CAP: matchCap).
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
@@ -55,12 +55,19 @@ import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
 import type { Target } from '../target.js';
 
-/** Candidates kept in a row's compact list; a row with more is scanned densely at each visit. */
-export const MATCH_CAP = 512;
+/**
+ * Candidates kept in a row's compact list; a row with more is scanned densely
+ * at each visit. WebGPU keeps the workspace small (128 MiB per binding);
+ * elsewhere a large box's candidates (CrowdHuman's box prior: ~1,500 at P3)
+ * still fit.
+ */
+export function matchCap(target: Target, N: number): number {
+  return Math.max(1, Math.min(N, target.name === 'webgpu' ? 512 : 2048));
+}
 
 /** Per-image workspace layout (i32 words and f32 words). */
-export function matchLayout(G: number, N: number): { cap: number; ints: number; floats: number; off: Record<string, number> } {
-  const cap = Math.max(1, Math.min(N, MATCH_CAP)), M = N + G;
+export function matchLayout(G: number, N: number, cap: number): { cap: number; ints: number; floats: number; off: Record<string, number> } {
+  const M = N + G;
   const names = ['ecnt', 'nflag', 'u', 'c4r', 'sr'];
   const off: Record<string, number> = {};
   let at = 0;
@@ -78,7 +85,7 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const [B, G, N] = em.shape(qv);
   // The CPU runs a workgroup's threads as a loop: one thread there; GPUs split the candidate pass.
   const WG = target.name === 'cpu' ? 1 : 64;
-  const L = matchLayout(G, N), CAP = L.cap, M = N + G;
+  const L = matchLayout(G, N, matchCap(target, N)), CAP = L.cap, M = N + G;
   const outBuf = em.buf(node.outputs[0], 'w');
   const qb = em.buf(qv, 'r'), cb = em.buf(cv, 'r');
   const nb = em.bufs.length;

@@ -11,7 +11,7 @@ import { compileGraph, renderCuda } from '../../../compiler/program.js';
 import { runProgram } from '../../../compiler/kernel/run-program.js';
 import { CPU, cudaTarget, webgpuTarget } from '../../../compiler/target.js';
 import { tensor } from '../../../compiler/tensor.js';
-import { MATCH_CAP, matchLayout } from '../../../compiler/ops/match.kernel.js';
+import { matchCap, matchLayout } from '../../../compiler/ops/match.kernel.js';
 import { batchData, batchFailures, checkedTotal, loadMatchFixture, matchGraph } from './match-instances.js';
 import { ARCHS, nvccArch } from '../../runtime-cuda/nvcc.js';
 
@@ -33,7 +33,8 @@ test('fixture: at least 1,000 images, with ties, equal rows, -1 blocks, taken ca
   assert.ok(fixture.some((b) => b.G >= 500 && b.images.some((i) => i.count >= 500)));
   assert.ok(fixture.some((b) => b.N >= 30000));
   // Rows with more candidates than the compact list holds take the dense scan.
-  assert.ok(fixture.some((b) => b.where === 'small' && b.N > MATCH_CAP && b.kinds.includes('cont')));
+  assert.ok(fixture.some((b) => b.where === 'small' && b.N > matchCap(webgpuTarget(), b.N) && b.kinds.includes('cont')));
+  assert.ok(fixture.some((b) => b.N * 0.6 > matchCap(CPU, b.N) && b.kinds.includes('cont')));
 });
 
 test('interpreter, CPU schedule: every small fixture batch gives scipy\'s optimal total', () => {
@@ -46,11 +47,14 @@ test('interpreter, CPU schedule: every small fixture batch gives scipy\'s optima
   assert.equal(bad.slice(0, 5), []);
 });
 
-test('interpreter, GPU schedule (64 threads): small fixture batches give scipy\'s optimal total', () => {
+test('interpreter, GPU schedule (64 threads): the first 30 images of the small fixture batches give scipy\'s optimal total', () => {
   const bad: string[] = [];
-  for (const b of fixture.filter((x) => x.where === 'small' && x.G * x.N <= 3000 || x.N === 700)) {
-    const { q, counts } = batchData(b);
-    bad.push(...batchFailures(b, q, counts, interpret(b.B, b.G, b.N, q, counts, webgpuTarget()), 'interpreter/webgpu'));
+  for (const full of fixture.filter((x) => x.where === 'small' && (x.G * x.N <= 3000 || x.N === 700))) {
+    // The interpreter runs the 64 threads one after another: a slice of each batch keeps this test short.
+    const d = batchData(full), B = Math.min(full.B, 30), size = full.G * full.N;
+    const b = { ...full, B, images: full.images.slice(0, B) };
+    const q = d.q.subarray(0, B * size), counts = d.counts.subarray(0, B);
+    bad.push(...batchFailures(b, q, counts, interpret(B, b.G, b.N, q, counts, webgpuTarget()), 'interpreter/webgpu'));
   }
   assert.equal(bad.slice(0, 5), []);
 });
@@ -63,7 +67,7 @@ test('workspace: two scratch buffers per match launch, planned as temporaries no
   const k = program.kernels[l.kernel].ir;
   assert.is(k.bufs.length, 5);
   assert.is(new Set(l.buffers).size, 5, 'distinct buffers in one launch');
-  const L = matchLayout(G, N);
+  const L = matchLayout(G, N, matchCap(CPU, N));
   const [f, i] = [l.buffers[3], l.buffers[4]].map((id) => program.buffers[id]);
   assert.equal([f.role, f.dtype, f.bytes], ['temp', 'f32', 4 * B * L.floats]);
   assert.equal([i.role, i.dtype, i.bytes], ['temp', 'i32', 4 * B * L.ints]);
