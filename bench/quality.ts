@@ -23,6 +23,18 @@ const LABELS: Record<string, string> = {
   poto: 'POTO', 'poto-3dmf': 'POTO+3DMF', 'poto-3dmf-aux': 'POTO+3DMF+Aux',
 };
 
+/**
+ * Rows whose training rule the training entry does not implement yet
+ * (models/assign.fd one_to_one: 0 POTO, 4 argmax). DeFCNTrain would train
+ * POTO under their configs, so they are reported as not run rather than
+ * mislabelled. Remove a row here when its rule lands.
+ */
+export const PENDING: Record<string, string> = {
+  anchor: 'one-to-one rule 1 (Anchor) is not in models/assign.fd one_to_one yet',
+  center: 'one-to-one rule 2 (Center) is not in models/assign.fd one_to_one yet',
+  'foreground-loss': 'one-to-one rule 3 (Foreground loss) is not in models/assign.fd one_to_one yet',
+};
+
 /** Sizes of the full run and of the test's tiny run. */
 const SIZES = {
   full: { train: 2000, test: 200, size: 160, crowd: 0.8 },
@@ -63,7 +75,13 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
   const results = [];
   const rows: Record<string, { nms: Record<string, number>; noNms: Record<string, number> }> = {};
   const perRow: Record<string, unknown> = {};
+  const notRun: Record<string, string> = {};
   for (const row of o.rows) {
+    if (PENDING[row]) {
+      notRun[row] = PENDING[row]!;
+      process.stderr.write(`quality: ${row}: not run: ${PENDING[row]}\n`);
+      continue;
+    }
     const name = o.tiny ? (row === 'fcos' ? 'tiny-fcos' : 'tiny-defcn') : `quality-table1-${row}`;
     const cfg = loadConfig(name);
     const dir = join(o.out, row);
@@ -86,7 +104,7 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
   const json = {
     suite: 'quality', date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', runtime: o.runtime, tiny: o.tiny,
     command: `npm run quality${o.tiny ? ' -- --tiny' : ''}`,
-    scenes: { ...size, trainSeed: 0, testSeed: 1 }, rows: perRow, checks: shapeChecks(rows),
+    scenes: { ...size, trainSeed: 0, testSeed: 1 }, rows: perRow, notRun, checks: shapeChecks(rows),
     totalSeconds: Math.round((performance.now() - t0) / 1000), table,
   };
   return { json, table };

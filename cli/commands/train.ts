@@ -207,8 +207,9 @@ async function configCommand(values: ReturnType<typeof parseFlags>['values'], po
   const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
   const show = (e: typeof last): string => (e ? r.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');
   const ev = r.evals.at(-1);
+  const stepSecs = Math.max(r.seconds - r.compileSeconds, 1e-9);
   process.stdout.write(`trained steps ${r.startStep}..${r.steps - 1} on ${r.where} in ${r.seconds.toFixed(1)} s` +
-    ` (${((r.steps - r.startStep) / Math.max(r.seconds, 1e-9)).toFixed(2)} it/s)\n` +
+    ` (compiling ${r.compileSeconds.toFixed(1)} s; ${((r.steps - r.startStep) / stepSecs).toFixed(2)} it/s after)\n` +
     `first: ${show(first)}\nlast:  ${show(last)}\n` +
     (ev ? `eval at step ${ev.step}: ${Object.entries(ev.metrics).slice(0, 6).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n` : '') +
     `checkpoint ${r.checkpoint ?? '-'}\nlog ${r.dir}/log.json\ncurve ${r.dir}/loss.png${ev ? `\nAP curve ${r.dir}/ap.png` : ''}\n`);
