@@ -13,7 +13,7 @@
 // exactly where the checkpoint was written. BatchSource.next() is
 // synchronous; the async work (decoding) happens in `prepare()`, which the
 // training loop's beforeStep hook awaits, with the next batches prefetched.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Tensor } from '../compiler/tensor.js';
 import { Batch, Loader, LoaderDataset, fromCoco } from '../data/loader.js';
@@ -93,6 +93,12 @@ async function fromOdgt(path: string, given?: string): Promise<{ dataset: Loader
  */
 export async function openTrainingData(annotations: string, opts: { images?: string; skipBad?: boolean } = {}): Promise<TrainingData> {
   if (!existsSync(annotations)) throw new DatasetError(`${annotations}: no such annotation file (give COCO JSON or CrowdHuman .odgt)`);
+  if (statSync(annotations).isDirectory()) {
+    // A scenes folder (or one laid out like it): its annotations file.
+    const inside = ['annotations.json', 'annotations.odgt'].map((f) => join(annotations, f)).find((f) => existsSync(f));
+    if (!inside) throw new DatasetError(`${annotations}: a folder without annotations.json or annotations.odgt; give the annotation file itself`);
+    return openTrainingData(inside, opts);
+  }
   let data: { dataset: LoaderDataset; classNames: string[]; imageRoot: string };
   if (annotations.toLowerCase().endsWith('.odgt')) data = await fromOdgt(annotations, opts.images);
   else {

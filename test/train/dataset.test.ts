@@ -89,6 +89,26 @@ test('batches carry the annotations: counts, boxes inside the image, classes 0-b
   }
 });
 
+// The scenes' COCO file has no ignore marks; the .odgt marks heavily occluded
+// items ignore (dropped for training): same boxes, fewer of them usable.
+test('.odgt: the same images and boxes as the COCO file beside it, its ignore boxes left out', async () => {
+  const coco = await openTrainingData(join(scenes, 'annotations.json'));
+  const odgt = await openTrainingData(join(scenes, 'annotations.odgt'));
+  assert.is(odgt.dataset.images.length, coco.dataset.images.length);
+  assert.equal([...odgt.classNames].sort(), [...coco.classNames].sort());
+  const ann = readFileSync(join(scenes, 'annotations.odgt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  let ignored = 0;
+  coco.dataset.images.forEach((im, i) => {
+    assert.ok(odgt.dataset.images[i]!.file.endsWith(im.file.slice(-10)), `${odgt.dataset.images[i]!.file} vs ${im.file}`);
+    const o = odgt.dataset.boxesOf(odgt.dataset.images[i]!.id), c = coco.dataset.boxesOf(im.id);
+    assert.is(o.classes.length, c.classes.length, im.file);
+    const marked = ann[i].gtboxes.filter((b: { extra: { ignore: number } }) => b.extra.ignore).length;
+    assert.is([...o.crowd!].filter(Boolean).length, marked, im.file);
+    ignored += marked;
+  });
+  assert.ok(ignored > 0, 'crowd 0.8 scenes have occluded items');
+});
+
 test('the order is deterministic and a saved position restores it', async () => {
   const cfg = loadConfig(toyConfig('order'));
   const data = await openTrainingData(join(scenes, 'annotations.json'));
@@ -120,6 +140,10 @@ test('too many boxes, too few images, a missing image: errors naming what', asyn
     assert.instance(e, DatasetError);
     assert.match((e as Error).message, /gone\.png does not exist.*--skip-bad/);
   }
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'empty'));
+  await openTrainingData(join(dir, 'empty')).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /empty: a folder without annotations\.json or annotations\.odgt/));
+  assert.is((await openTrainingData(scenes)).dataset.images.length, 12, 'a scenes folder means its annotations.json');
   const skipped = await openTrainingData(join(scenes, 'missing.json'), { skipBad: true });
   assert.is(skipped.skippedFiles, 1);
   assert.is(skipped.dataset.images.length, 11);
