@@ -71,7 +71,7 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
   const trainDir = join(o.out, 'scenes-train'), testDir = join(o.out, 'scenes-test');
   await generateScenes({ out: trainDir, images: size.train, size: size.size, crowd: size.crowd, seed: 0, force: true });
   await generateScenes({ out: testDir, images: size.test, size: size.size, crowd: size.crowd, seed: 1, force: true });
-  const test = await openTestSet(join(testDir, 'annotations.json'), join(testDir, 'images'));
+  const test = await openTestSet(join(testDir, 'annotations.json'));
   const results = [];
   const rows: Record<string, { nms: Record<string, number>; noNms: Record<string, number> }> = {};
   const perRow: Record<string, unknown> = {};

@@ -4,13 +4,11 @@
 // CrowdHuman protocol (AP50, mMR, recall; class-agnostic on scenes), print
 // the Table-1-shaped comparison and draw detections side by side.
 //
-// Detections go through files, as a user's would: a COCO results JSON per
-// (model, NMS) run, scored by eval/coco.ts and eval/crowdhuman.ts.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { CocoMetrics } from '../../eval/coco.js';
-import type { CrowdHumanMetrics } from '../../eval/crowdhuman.js';
+// Each run is models/evaluate.ts's evaluateDetector (what `fusedet eval`
+// runs): detections go through files, as a user's would.
+import { readFileSync } from 'node:fs';
 import type { ImageDetections } from '../../models/detector.js';
+import type { EvalData } from '../../models/evaluate.js';
 
 export interface RunMetrics {
   AP: number; AP50: number; AP75: number; AR100: number;
@@ -29,56 +27,41 @@ export interface ModelResult {
   drawn?: { nms: ImageDetections[]; noNms: ImageDetections[] };
 }
 
-export interface TestSet {
-  annotations: string;
-  /** Image ids and paths in annotation order. */
-  images: { id: number; path: string }[];
-  /** Model label k → COCO category id (categories sorted by id, as data/loader.ts maps them). */
-  categoryIds: number[];
-  classNames: string[];
+/** A test set as models/evaluate.ts opens it (COCO JSON, .odgt, or a folder with one). */
+export type TestSet = EvalData;
+
+export async function openTestSet(annotations: string): Promise<TestSet> {
+  const { openEvalData } = await import('../../models/evaluate.js');
+  return openEvalData(annotations);
 }
 
-export async function openTestSet(annotations: string, imagesDir: string): Promise<TestSet> {
-  const { readCocoFile } = await import('../../data/coco.js');
-  const ds = await readCocoFile(annotations);
-  const cats = [...ds.categories].sort((a, b) => a.id - b.id);
-  return {
-    annotations,
-    images: ds.images.map((im) => ({ id: im.id, path: join(imagesDir, im.fileName) })),
-    categoryIds: cats.map((c) => c.id), classNames: cats.map((c) => c.name),
-  };
-}
-
-/** One run of a trained model over the test set: detections written as COCO results, scored by both protocols. */
+/**
+ * One run of a trained model over the test set through models/evaluate.ts
+ * (detections written as COCO results and .odgt, scored by both
+ * protocols); `nms` undefined is the config's own setting. The detections
+ * come back per image (read from the results file) for drawing.
+ */
 export async function evaluateRun(o: { config: string; weights: string; test: TestSet; out: string; runtime: string; nms?: boolean }): Promise<{ metrics: RunMetrics; detections: ImageDetections[] }> {
-  const { Detector } = await import('../../models/detector.js');
-  const { writeDetectionsFile } = await import('../../data/detections.js');
-  const { evaluateCocoFiles } = await import('../../eval/coco.js');
-  const { evaluateCrowdHumanFiles } = await import('../../eval/crowdhuman.js');
-  mkdirSync(o.out, { recursive: true });
-  const det = await Detector.load({ weights: o.weights, config: o.config, runtime: o.runtime, ...(o.nms === undefined ? {} : { nms: o.nms }) });
-  const all: ImageDetections[] = [];
-  try {
-    for (const im of o.test.images) all.push(await det.detectFile(im.path));
-  } finally {
-    det.dispose();
-  }
-  const n = all.reduce((s, d) => s + d.detections.length, 0);
-  const rows = { count: n, imageId: new Float64Array(n), categoryId: new Float64Array(n), bbox: new Float64Array(4 * n), score: new Float64Array(n) };
-  let r = 0;
-  all.forEach((d, i) => {
-    for (const x of d.detections) {
-      rows.imageId[r] = o.test.images[i]!.id;
-      rows.categoryId[r] = o.test.categoryIds[x.label] ?? x.label + 1;
-      rows.bbox.set([x.box[0], x.box[1], x.box[2] - x.box[0], x.box[3] - x.box[1]], 4 * r);
-      rows.score[r++] = x.score;
-    }
+  const { evaluateDetector } = await import('../../models/evaluate.js');
+  const report = await evaluateDetector(o.test, {
+    weights: o.weights, config: o.config, runtime: o.runtime, out: o.out, protocol: 'both',
+    ...(o.nms === undefined ? {} : { nms: o.nms ? 'on' : 'off' }),
   });
-  const path = join(o.out, `detections-${o.nms === undefined ? 'default' : o.nms ? 'nms' : 'no-nms'}.json`);
-  await writeDetectionsFile(path, rows, { force: true });
-  const coco: CocoMetrics = (await evaluateCocoFiles(o.test.annotations, path)).metrics;
-  const crowd: CrowdHumanMetrics = await evaluateCrowdHumanFiles(o.test.annotations, path);
-  return { metrics: { AP: coco.AP, AP50: coco.AP50, AP75: coco.AP75, AR100: coco.AR100, crowdAP50: crowd.ap50, mMR: crowd.mMR, recall: crowd.recall, detections: n }, detections: all };
+  const row = report.rows[0]!;
+  // A bare .odgt has no COCO ground truth: those metrics are −1 (shown as '-').
+  const coco = row.coco ?? { AP: -1, AP50: -1, AP75: -1, AR100: -1 }, crowd = row.crowd!;
+  const results = JSON.parse(readFileSync(row.results, 'utf8')) as { image_id: number; category_id: number; bbox: number[]; score: number }[];
+  const index = new Map(o.test.images.map((im, i) => [im.id, i]));
+  const labelOf = new Map(o.test.categoryIds.map((id, k) => [id, k]));
+  const detections: ImageDetections[] = o.test.images.map(() => ({ width: 0, height: 0, detections: [] }));
+  for (const d of results) {
+    const [x, y, w, h] = d.bbox as [number, number, number, number];
+    detections[index.get(d.image_id)!]!.detections.push({ box: [x, y, x + w, y + h], score: d.score, label: labelOf.get(d.category_id) ?? d.category_id - 1 });
+  }
+  return {
+    metrics: { AP: coco.AP, AP50: coco.AP50, AP75: coco.AP75, AR100: coco.AR100, crowdAP50: crowd.ap50, mMR: crowd.mMR, recall: crowd.recall, detections: results.length },
+    detections,
+  };
 }
 
 /** One trained model over the test set, NMS on and off. */
@@ -121,8 +104,8 @@ const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4'
 export async function drawSideBySide(path: string, test: TestSet, columns: { title: string; dets: ImageDetections[] }[], opts: { rows: number; scale: number; minScore: number }): Promise<void> {
   const { createCanvas, loadImage } = await import('@napi-rs/canvas');
   const { readCocoFile } = await import('../../data/coco.js');
-  const gt = await readCocoFile(test.annotations);
-  const imgs = await Promise.all(test.images.slice(0, opts.rows).map((im) => loadImage(im.path)));
+  const gt = await readCocoFile(test.coco ?? test.annotations);
+  const imgs = await Promise.all(test.images.slice(0, opts.rows).map((im) => loadImage(im.file)));
   const cw = Math.max(...imgs.map((i) => i.width)) * opts.scale, ch = Math.max(...imgs.map((i) => i.height)) * opts.scale;
   const cols = [{ title: 'ground truth', dets: [] as ImageDetections[] }, ...columns];
   const top = 24, pad = 6;

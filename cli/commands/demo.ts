@@ -97,7 +97,7 @@ const demo: Command = {
 
     const { openTestSet, evaluateModel, formatTable, tableJson, drawSideBySide } = await import('./demo-eval.js');
     const { latestCheckpoint } = await import('../../models/checkpoint/store.js');
-    const test = await openTestSet(join(testDir, 'annotations.json'), join(testDir, 'images'));
+    const test = await openTestSet(join(testDir, 'annotations.json'));
     const results: import('./demo-eval.js').ModelResult[] = [];
     for (const m of models) {
       const weights = latestCheckpoint(join(out, m.key))!;

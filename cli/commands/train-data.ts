@@ -4,8 +4,8 @@
 // (models/shape-runner.ts). Checkpoints record the config (name + model
 // hash); --resume continues bit-identically on the CPU runtime (weights,
 // momentum, step, data position). --val evaluates every --eval-every steps
-// and at the end (models/detector.ts + eval/, through demo-eval.ts), drawing
-// the AP curve beside the loss.
+// and at the end (models/evaluate.ts's evaluateDetector), drawing the AP
+// curve beside the loss.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -102,7 +102,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
   // Evaluation during training: the weights so far, on --val, through the detector's inference entry.
   const evals: EvalPoint[] = [];
   const modelId = `${cfg.train.source}:${cfg.train.module}.${cfg.train.fn}#${cfg.modelHash}`;
-  const evaluate = f.val ? await evaluator(cfg, f.val, f.runtime, dir, f.images, modelId, data.classNames) : undefined;
+  const evaluate = f.val ? await evaluator(cfg, f.val, f.runtime, dir, modelId, data.classNames) : undefined;
   const evalAt = async (step: number): Promise<void> => {
     if (!evaluate) return;
     const metrics = await evaluate(await runner.getState(), step);
@@ -120,6 +120,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
       modelId,
       config: { experiment: configRecord(cfg), data: f.data, val: f.val ?? null, classNames: data.classNames, schedule: { ...s, steps }, runtime: f.runtime },
       lossScale: 1, checkpointEvery: s.checkpointEvery, resume: f.resume, progress: f.progress,
+      resumeIntact: f['resume-intact'] === true, allowChanged: String(f['allow-changed'] ?? '').split(',').filter((x) => x !== ''),
       async beforeStep(step) {
         if (first === undefined) first = step;
         else if (f.evalEvery && step % f.evalEvery === 0) await evalAt(step);
@@ -139,22 +140,20 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
 type Evaluate = (state: Map<string, Tensor>, step: number) => Promise<Record<string, number>>;
 
 /**
- * Scores the weights so far on --val (COCO JSON; both protocols) with the
- * config's own post-processing (NMS for FCOS, none for DeFCN): the state is
- * written as DIR/eval/step-N.safetensors and run by models/detector.ts, as
- * `fusedet eval --weights` would.
+ * Scores the weights so far on --val (COCO JSON, .odgt or a folder; both
+ * protocols where the ground truth allows) with the config's own
+ * post-processing (NMS for FCOS, none for DeFCN): the state is written as
+ * DIR/eval/step-N.safetensors and run by models/evaluate.ts's
+ * evaluateDetector, as `fusedet eval --weights` would.
  */
-async function evaluator(cfg: import('../../models/config.js').DetectorConfig, val: string, runtime: string, dir: string, images: string | undefined, modelId: string, classNames: string[]): Promise<Evaluate> {
-  if (!val.toLowerCase().endsWith('.json')) throw new UserError(`fusedet train: --val ${val}: give COCO JSON annotations (a scenes folder has annotations.json beside its .odgt)`, 2);
-  const { openTrainingData } = await import('../../models/dataset-batches.js');
+async function evaluator(cfg: import('../../models/config.js').DetectorConfig, val: string, runtime: string, dir: string, modelId: string, classNames: string[]): Promise<Evaluate> {
   const { openTestSet, evaluateRun } = await import('./demo-eval.js');
   const { saveCheckpoint } = await import('../../models/checkpoint/store.js');
   const { configRecord } = await import('../../models/config.js');
-  const root = (await openTrainingData(val, { images })).imageRoot;
-  const test = await openTestSet(val, root);
+  const test = await openTestSet(val);
   return async (state, step) => {
     const weights = saveCheckpoint(join(dir, 'eval'), { step, model: modelId, config: { experiment: configRecord(cfg), classNames }, state: null, tensors: state });
-    const { metrics } = await evaluateRun({ config: cfg.path, weights, test, out: join(dir, 'eval'), runtime: runtime === 'reference' ? 'reference' : runtime });
+    const { metrics } = await evaluateRun({ config: cfg.path, weights, test, out: join(dir, 'eval'), runtime });
     return { ...metrics };
   };
 }
