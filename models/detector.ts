@@ -48,6 +48,8 @@ export interface PostOptions {
   scoreThreshold?: number;
   /** 3DMF as post-processing (FCOS, Table 5); default: the config's. */
   maxFilter?: boolean;
+  /** NMS within each pyramid level only (Table 2's per-scale rows); default false. */
+  nmsPerLevel?: boolean;
 }
 
 export interface DetectorOptions extends PostOptions {
@@ -68,6 +70,7 @@ function postArgs(cfg: DetectorConfig, params: readonly string[], o: PostOptions
     score_thresh: o.scoreThreshold ?? cfg.inference.scoreThreshold,
     topk_level: cfg.inference.topkPerLevel,
     max_filter: o.maxFilter ?? cfg.inference.maxFilterPost,
+    nms_per_level: o.nmsPerLevel ?? false,
   };
   if (want.max_filter && !params.includes('max_filter')) throw new DetectorError(`${cfg.path}: 3DMF as post-processing is asked for, but ${cfg.infer.module} has no max_filter option`);
   return Object.fromEntries(Object.entries(want).filter(([k]) => params.includes(k)));

@@ -37,6 +37,7 @@ with --weights:
                     in its images/ folder
   --nms on|off|both class-aware NMS (default: the config's); both prints the
                     two columns and their difference
+  --nms-per-level   NMS within each pyramid level only (the paper's Table 2)
   --protocol P      coco, crowdhuman or both (default: both where the data
                     allows; crowd metrics are class-agnostic on multi-class data)
   --out DIR         where detections-{nms,no-nms}.{json,odgt} and eval.json go
@@ -56,7 +57,7 @@ const evalCommand: Command = {
         gt: { type: 'string' }, dets: { type: 'string' }, protocol: { type: 'string' },
         json: { type: 'boolean', default: false }, 'skip-bad': { type: 'boolean', default: false },
         weights: { type: 'string' }, data: { type: 'string' }, nms: { type: 'string' }, out: { type: 'string' },
-        config: { type: 'string' }, runtime: { type: 'string' },
+        config: { type: 'string' }, runtime: { type: 'string' }, 'nms-per-level': { type: 'boolean', default: false },
       },
     });
     if (values.weights !== undefined || values.data !== undefined) return evalWeights(values);
@@ -95,7 +96,7 @@ const evalCommand: Command = {
 
 interface WeightsArgs {
   weights?: string; data?: string; nms?: string; out?: string; config?: string; runtime?: string; protocol?: string;
-  json: boolean; 'skip-bad': boolean; gt?: string; dets?: string;
+  json: boolean; 'skip-bad': boolean; gt?: string; dets?: string; 'nms-per-level': boolean;
 }
 
 /** The --weights form: detector over the dataset, files written, the table (and eval.json beside it). */
@@ -115,7 +116,7 @@ async function evalWeights(v: WeightsArgs): Promise<number> {
   let started = '';
   const report = await evaluateDetector(data, {
     weights: v.weights, config: v.config, runtime: v.runtime ?? 'auto', out, protocol, skipBad: v['skip-bad'],
-    nms: v.nms as 'on' | 'off' | 'both' | undefined,
+    nms: v.nms as 'on' | 'off' | 'both' | undefined, nmsPerLevel: v['nms-per-level'],
     onProgress: (done, total, pass) => {
       if (started !== pass) { if (started) bar.stop(); bar.start(total, 0, { pass }); started = pass; }
       bar.update(done, { pass });

@@ -48,7 +48,7 @@ test('a missing image and a corrupt one are named; --skip-bad counts and skips t
   assert.not.match(r.err, /\n\s+at /, 'no stack trace');
   r = cli('detect', '--weights', weights, bad, '--out', join(dir, 'o2'), '--runtime', 'reference');
   assert.is(r.code, 1);
-  assert.match(r.err, /broken\.png: cannot decode image/);
+  assert.match(r.err, /broken\.png: cannot (decode image|read image header)/);
   assert.not.match(r.err, /\n\s+at /);
   r = cli('detect', '--weights', weights, bad, '--out', join(dir, 'o3'), '--runtime', 'reference', '--skip-bad');
   assert.is(r.code, 0, r.err);
