@@ -1,6 +1,6 @@
 // The loss curve as a PNG (@napi-rs/canvas): one line per loss term over the
 // steps, linear axes from 0, a legend with each term's last value.
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 
 export interface LogEntry { step: number; lr: number; scalars: Record<string, number> }
 
@@ -44,7 +44,5 @@ export async function writeLossPlot(path: string, log: readonly LogEntry[], term
     const last = log.at(-1)?.scalars[t];
     ctx.fillText(`${t}${last !== undefined ? ` ${last.toPrecision(4)}` : ''}`, W - R - 200, T + 14 * (k + 1));
   });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, await c.encode('png'));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, await c.encode('png'), { what: 'loss curve' });
 }

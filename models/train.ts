@@ -4,12 +4,14 @@
 // data position from the newest checkpoint: bit-identical continuation on a
 // deterministic runtime), the NaN/Inf guard, the progress bar, the JSON log
 // and the loss-curve PNG.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
 import type { ConcreteType } from '../compiler/types.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint/store.js';
+import { WriteFs, writeFileAtomicSync } from '../io/files.js';
+import { Checkpoint, latestCheckpoint, newestIntact, saveCheckpoint } from './checkpoint/store.js';
+import { changedSettings, formatChanges } from './resume-settings.js';
 import type { BatchSource } from './fixed-batch.js';
 import { LogEntry, writeLossPlot } from './loss-plot.js';
 import { probeNonFinite } from './nan-probe.js';
@@ -35,6 +37,14 @@ export interface TrainLoopOptions {
   dir: string;
   checkpointEvery: number;
   resume: boolean;
+  /** With --resume and a damaged newest checkpoint: continue from the newest intact one instead of refusing. */
+  resumeIntact?: boolean;
+  /** Recorded settings (`lr`, `batch`, `schedule.lr`...) that --resume may find changed (--allow-changed). */
+  allowChanged?: string[];
+  /** Where notes go (a damaged file set aside, an unverified checkpoint); default stderr. */
+  warn?: (line: string) => void;
+  /** The fs calls of log and checkpoint writes (tests inject a full disk). */
+  fs?: WriteFs;
   /** Draw the cli-progress bar on stderr. */
   progress: boolean;
   /** Called after each step (tests). */
@@ -58,21 +68,57 @@ export interface TrainSummary {
 
 interface LogFile { model: string; terms: string[]; config: unknown; entries: LogEntry[] }
 
-function writeJsonAtomic(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 1));
-  renameSync(tmp, path);
+/**
+ * The log's entries before step UPTO. A log that does not parse is never
+ * overwritten: it is renamed to log.json.damaged-TIME and the note says so
+ * (the run's loss history would otherwise be lost without a word).
+ */
+function readLog(path: string, upTo: number, warn: (line: string) => void): LogEntry[] {
+  if (!existsSync(path)) return [];
+  let problem: string;
+  try {
+    const f = JSON.parse(readFileSync(path, 'utf8')) as Partial<LogFile>;
+    if (f && Array.isArray(f.entries) && f.entries.every((e) => e && typeof e.step === 'number' && typeof e.scalars === 'object')) {
+      return f.entries.filter((e) => e.step < upTo);
+    }
+    problem = 'it is JSON but not a fusedet training log (no "entries" list of steps)';
+  } catch (e) {
+    problem = `it is not JSON (${(e as Error).message})`;
+  }
+  const aside = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(path, aside);
+  warn(`${path} is damaged: ${problem}. Kept it as ${aside}; the new log starts at step ${upTo} (the loss history before it is only in that file)`);
+  return [];
 }
 
-function readLog(path: string, upTo: number): LogEntry[] {
-  if (!existsSync(path)) return [];
-  try {
-    const f = JSON.parse(readFileSync(path, 'utf8')) as LogFile;
-    return f.entries.filter((e) => e.step < upTo);
-  } catch {
-    return [];
+/** The checkpoint --resume continues from: the newest, or with resumeIntact the newest whole one. */
+function resumePoint(o: TrainLoopOptions, warn: (line: string) => void): Checkpoint {
+  const scan = newestIntact(o.dir, { model: o.modelId, tensors: stateTypes(o.step) });
+  const ck = scan.intact;
+  if (scan.damaged.length) {
+    const d = scan.damaged[0];
+    const what = `the newest checkpoint ${d.path} is damaged: ${d.reason}`;
+    if (!ck) throw new TrainError(`--resume: ${what}, and no intact checkpoint is left in ${o.dir}; start over with --force`);
+    if (!o.resumeIntact) {
+      throw new TrainError(`--resume: ${what}. The newest intact checkpoint is ${ck.path} (step ${ck.step}); pass --resume-intact to continue from it`);
+    }
+    warn(`--resume-intact: ${what}; continuing from ${ck.path} (step ${ck.step})`);
   }
+  if (!ck) throw new TrainError(`--resume: ${o.dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
+  if (!ck.verified) warn(`${ck.path}: written without per-tensor digests (an older fusedet); loaded unverified`);
+  return ck;
+}
+
+/** What the NaN guard can promise: only a checkpoint that verifies is called good. */
+function lastGood(o: TrainLoopOptions): string {
+  if (!latestCheckpoint(o.dir)) return 'no checkpoint was written yet';
+  let scan;
+  try { scan = newestIntact(o.dir, { model: o.modelId, tensors: stateTypes(o.step) }); } catch (e) {
+    return `the checkpoints in ${o.dir} do not load (${(e as Error).message})`;
+  }
+  const bad = scan.damaged.length ? `; newer ${scan.damaged.map((d) => d.path).join(', ')} damaged (${scan.damaged[0].reason})` : '';
+  if (!scan.intact) return `no intact checkpoint is left${bad}`;
+  return `last good checkpoint ${scan.intact.path} is intact (${scan.intact.verified ? 'digests verified' : 'unverified: written without digests'})${bad}`;
 }
 
 const fmt = (v: number): string => (Number.isFinite(v) ? v.toPrecision(4) : String(v));
@@ -83,18 +129,23 @@ function stateTypes(step: TrainStep): Map<string, ConcreteType> {
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const logPath = join(o.dir, 'log.json'), plotPath = join(o.dir, 'loss.png');
+  const warn = o.warn ?? ((line: string) => { process.stderr.write(line + '\n'); });
+  const fsOpt = o.fs ? { fs: o.fs } : {};
   let start = 0;
   let log: LogEntry[] = [];
   if (o.resume) {
-    const path = latestCheckpoint(o.dir);
-    if (!path) throw new TrainError(`--resume: ${o.dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
-    const ck = loadCheckpoint(path, { model: o.modelId, tensors: stateTypes(o.step) });
+    const ck = resumePoint(o, warn);
+    const path = ck.path;
+    const changes = changedSettings(ck.config, o.config, o.allowChanged ?? []);
+    if (changes.length) {
+      throw new TrainError(`--resume: ${path} was trained with other settings:\n${formatChanges(changes)}\npass --allow-changed ${[...new Set(changes.map((c) => c.name))].join(',')} to continue with the new values, or give the old ones`);
+    }
     await o.runner.setState(ck.tensors);
     try { o.batches.restore((ck.state as { data?: unknown } | null)?.data); } catch (e) {
       throw new TrainError(`${path}: ${(e as Error).message}; resume with the same data options`);
     }
     start = ck.step;
-    log = readLog(logPath, start);
+    log = readLog(logPath, start, warn);
     if (start >= o.steps) throw new TrainError(`--resume: ${path} is at step ${start}, already at --steps ${o.steps}; give more --steps`);
   }
 
@@ -109,7 +160,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     }, progress.Presets.shades_classic);
     bar.start(o.steps, start, { rate: '-', lr: '-', ...Object.fromEntries(o.step.terms.map((t) => [t, '-'])) });
   }
-  const saveLog = (): void => writeJsonAtomic(logPath, { model: o.modelId, terms: o.step.terms, config: o.config, entries: log } satisfies LogFile);
+  const saveLog = (): void => writeFileAtomicSync(logPath, JSON.stringify({ model: o.modelId, terms: o.step.terms, config: o.config, entries: log } satisfies LogFile, null, 1), { what: 'training log', ...fsOpt });
   let lastCheckpoint: string | undefined;
   const save = async (completed: number): Promise<void> => {
     // The log first: a kill between the two leaves a log ahead of the newest
@@ -119,7 +170,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
     lastCheckpoint = saveCheckpoint(o.dir, {
       step: completed, model: o.modelId, config: o.config,
       state: { data: o.batches.state() }, tensors,
-    });
+    }, fsOpt);
   };
 
   const t0 = performance.now();
@@ -139,8 +190,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
           : `loss term '${term}' is ${r.scalars[term]}`;
         const state = await o.runner.getState();
         const probe = probeNonFinite(o.step.graph, { ...inputs, lr: scalar('f32', lr), loss_scale: scalar('f32', o.lossScale) }, state);
-        const kept = latestCheckpoint(o.dir);
-        throw new TrainError(`step ${s}: non-finite training step: ${what}${probe ? `; first non-finite value: ${probe}` : ''}. Stopped without applying it; ${kept ? `last good checkpoint ${kept} is intact` : 'no checkpoint was written yet'}. Lower --lr or add --clip`);
+        throw new TrainError(`step ${s}: non-finite training step: ${what}${probe ? `; first non-finite value: ${probe}` : ''}. Stopped without applying it; ${lastGood(o)}. Lower --lr or add --clip`);
       }
       log.push(entry);
       o.onStep?.(entry);

@@ -64,6 +64,10 @@ options:
   --checkpoint-dir DIR    checkpoints, log.json, loss.png (required)
   --checkpoint-every N    save every N steps, and at the end (default 50)
   --resume                continue from DIR's newest checkpoint
+  --resume-intact         with --resume: if the newest checkpoint is damaged, continue
+                          from the newest intact one (without it --resume refuses)
+  --allow-changed A,B     with --resume: accept these settings (lr, momentum, batch,
+                          size, ...) differing from the checkpoint's (else refused)
   --force                 start over in a DIR that already holds checkpoints
   --seed K                seed of the parameters and the batch (default 0)
   --no-progress           no progress bar
@@ -103,6 +107,7 @@ function parseFlags(argv: string[]) {
         'loss-scale': { type: 'string' }, runtime: { type: 'string', default: 'cpu' },
         'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' },
         resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
+        'resume-intact': { type: 'boolean', default: false }, 'allow-changed': { type: 'string' },
         seed: { type: 'string' }, 'no-progress': { type: 'boolean', default: false },
         config: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, 'eval-every': { type: 'string' },
         images: { type: 'string' }, 'skip-bad': { type: 'boolean', default: false },
@@ -172,7 +177,8 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   try {
     const r = await trainLoop({
       step, runner, batches: fixedSource(step.graph, seed), modelId, config, steps, schedule, lossScale, dir,
-      checkpointEvery: every, resume: values.resume, progress: !values['no-progress'] && process.stderr.isTTY === true,
+      checkpointEvery: every, resume: values.resume, resumeIntact: values['resume-intact'],
+      allowChanged: (values['allow-changed'] ?? '').split(',').filter((x) => x !== ''), progress: !values['no-progress'] && process.stderr.isTTY === true,
     });
     const first = r.log.find((e) => e.step === r.startStep), last = r.log.at(-1);
     const show = (e: typeof last): string => (e ? step.terms.map((t) => `${t} ${e.scalars[t].toPrecision(5)}`).join(', ') : '-');

@@ -6,14 +6,27 @@
 // The reader validates everything before it returns anything (a truncated or
 // corrupt file is an error naming the file and the tensor, never a partial
 // result). Data is copied out of the file's bytes into aligned typed arrays.
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+//
+// Each file we write records a SHA-256 per tensor in its metadata
+// (DIGESTS_KEY); the reader checks them, so a bit flip in the data is an
+// error naming the tensor instead of a silently different model. Files
+// without digests (older checkpoints, other tools) load as `verified: false`.
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { Sink, readUserFile } from '../../io/files.js';
 import { Tensor, allocData } from '../../compiler/tensor.js';
 import { DType, numel } from '../../compiler/types.js';
 import { FusedetError } from '../../io/errors.js';
 
 export class SafetensorsError extends FusedetError {
-  constructor(message: string) { super(message); this.name = 'SafetensorsError'; }
+  /** The file is damaged (truncated, corrupt, digest mismatch), as opposed to not what the caller wanted. */
+  readonly damaged: boolean;
+  constructor(message: string, damaged = true) { super(message); this.name = 'SafetensorsError'; this.damaged = damaged; }
 }
+
+/** Metadata key of the per-tensor digests: JSON { name: "sha256 hex" }. */
+export const DIGESTS_KEY = 'fusedet.sha256';
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 const FILE_DTYPE: Record<DType, string> = { f32: 'F32', f16: 'F16', i32: 'I32', bool: 'BOOL' };
 const FROM_FILE: Record<string, { dtype: DType; bytes: number }> = {
@@ -65,7 +78,10 @@ function tensorBytes(t: Tensor): Uint8Array {
 
 export interface SafetensorsFile {
   readonly tensors: Map<string, Tensor>;
+  /** The file's metadata, without the digests. */
   readonly metadata: Record<string, string>;
+  /** Every tensor matched the digest recorded for it (false: the file records none). */
+  readonly verified: boolean;
 }
 
 export interface WriteHooks {
@@ -74,22 +90,44 @@ export interface WriteHooks {
 }
 
 /** Header JSON and its padded byte form. Tensors keep the map's order. */
-function header(tensors: Map<string, Tensor>, metadata: Record<string, string>): { json: Buffer; sizes: number[] } {
+function header(tensors: Map<string, Tensor>, metadata: Record<string, string>, bytes: Uint8Array[]): Buffer {
   const h: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) h.__metadata__ = metadata;
-  let off = 0;
-  const sizes: number[] = [];
+  const digests: Record<string, string> = {};
+  let off = 0, i = 0;
+  const entries: [string, unknown][] = [];
   for (const [name, t] of tensors) {
-    if (name === '__metadata__') throw new SafetensorsError(`tensor name '__metadata__' is reserved by the format`);
-    if (t.data.length !== numel(t.shape)) throw new SafetensorsError(`tensor '${name}': shape [${t.shape.join(', ')}] needs ${numel(t.shape)} values, the data holds ${t.data.length}`);
-    const size = t.data.length * (t.dtype === 'f16' ? 2 : t.dtype === 'bool' ? 1 : 4);
-    h[name] = { dtype: FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [off, off + size] };
-    sizes.push(size);
+    if (name === '__metadata__') throw new SafetensorsError(`tensor name '__metadata__' is reserved by the format`, false);
+    if (t.data.length !== numel(t.shape)) throw new SafetensorsError(`tensor '${name}': shape [${t.shape.join(', ')}] needs ${numel(t.shape)} values, the data holds ${t.data.length}`, false);
+    const size = bytes[i].length;
+    digests[name] = sha256(bytes[i++]);
+    entries.push([name, { dtype: FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [off, off + size] }]);
     off += size;
   }
+  h.__metadata__ = { ...metadata, [DIGESTS_KEY]: JSON.stringify(digests) };
+  for (const [k, v] of entries) h[k] = v;
   let text = JSON.stringify(h);
   text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8);
-  return { json: Buffer.from(text, 'utf8'), sizes };
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * The whole file, piece by piece, to WRITE (an atomic writer's sink); returns
+ * nothing until every piece is written. `size` is known before: see fileSize.
+ */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>, write: Sink, hooks: WriteHooks = {}): void {
+  if (!littleEndian) throw new SafetensorsError('safetensors: this platform is big-endian; writing is not supported', false);
+  const bytes = [...tensors.values()].map(tensorBytes);
+  const json = header(tensors, metadata, bytes);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  write(len);
+  write(json);
+  let i = 0;
+  for (const name of tensors.keys()) {
+    write(bytes[i]);
+    hooks.afterTensor?.(name, i);
+    i++;
+  }
 }
 
 /**
@@ -97,19 +135,9 @@ function header(tensors: Map<string, Tensor>, metadata: Record<string, string>):
  * need atomicity write to a temporary name and rename (checkpoint/store.ts).
  */
 export function writeSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}, hooks: WriteHooks = {}): void {
-  if (!littleEndian) throw new SafetensorsError('safetensors: this platform is big-endian; writing is not supported');
-  const { json } = header(tensors, metadata);
   const fd = openSync(path, 'wx');
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    writeAll(fd, len);
-    writeAll(fd, json);
-    let i = 0;
-    for (const [name, t] of tensors) {
-      writeAll(fd, tensorBytes(t));
-      hooks.afterTensor?.(name, i++);
-    }
+    encodeSafetensors(tensors, metadata, (chunk) => writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk), hooks);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -142,8 +170,8 @@ function parseEntry(path: string, name: string, raw: unknown): Entry {
 /** Reads and validates a whole file. Every problem names the file and, where one is to blame, the tensor. */
 export function readSafetensors(path: string): SafetensorsFile {
   let buf: Buffer;
-  try { buf = readFileSync(path); } catch (e) {
-    bad(path, `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  try { buf = readUserFile(path); } catch (e) {
+    throw new SafetensorsError((e as Error).message, false);
   }
   if (buf.length < 8) bad(path, `truncated: ${buf.length} bytes, not even the 8-byte header length`);
   const n = buf.readBigUInt64LE(0);
@@ -179,6 +207,16 @@ export function readSafetensors(path: string): SafetensorsFile {
   }
   if (at !== dataLen) bad(path, `corrupt: ${dataLen - at} bytes after the last tensor's data`);
   const base = 8 + hlen;
+  const digests = recordedDigests(path, metadata);
+  if (digests) {
+    for (const e of entries) {
+      const want = digests[e.name];
+      if (typeof want !== 'string') bad(path, `tensor '${e.name}' has no recorded digest (the header is damaged)`);
+      if (sha256(buf.subarray(base + e.begin, base + e.end)) !== want) {
+        bad(path, `tensor '${e.name}' is damaged: its ${e.end - e.begin} bytes do not match the SHA-256 recorded when the file was written`);
+      }
+    }
+  }
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     const count = numel(e.shape);
@@ -191,5 +229,16 @@ export function readSafetensors(path: string): SafetensorsFile {
     }
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
-  return { tensors, metadata };
+  return { tensors, metadata, verified: digests !== undefined };
+}
+
+/** The digests a file records (removed from METADATA), or undefined for a file without them. */
+function recordedDigests(path: string, metadata: Record<string, string>): Record<string, unknown> | undefined {
+  const text = metadata[DIGESTS_KEY];
+  if (text === undefined) return undefined;
+  delete metadata[DIGESTS_KEY];
+  let d: unknown;
+  try { d = JSON.parse(text); } catch { bad(path, `metadata '${DIGESTS_KEY}' is not JSON (the header is damaged)`); }
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) bad(path, `metadata '${DIGESTS_KEY}' is not an object (the header is damaged)`);
+  return d as Record<string, unknown>;
 }

@@ -8,12 +8,15 @@
 // fsynced, renamed over its final name and the directory fsynced, so a crash
 // at any moment leaves every earlier checkpoint whole (the temporary file is
 // ignored and removed by the next save). Loading validates the whole file
-// against what the model expects before returning anything.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+// (per-tensor digests included, safetensors.ts) against what the model
+// expects before returning anything; newestIntact finds the newest
+// checkpoint that passes, for --resume and the NaN guard.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../compiler/tensor.js';
 import { ConcreteType } from '../../compiler/types.js';
-import { SafetensorsError, WriteHooks, readSafetensors, writeSafetensors } from './safetensors.js';
+import { WriteFs, makeFolder, writeFileAtomicSync } from '../../io/files.js';
+import { SafetensorsError, WriteHooks, encodeSafetensors, readSafetensors } from './safetensors.js';
 import { FusedetError } from '../../io/errors.js';
 
 export const CHECKPOINT_FORMAT = 'fusedet.checkpoint.v1';
@@ -35,46 +38,47 @@ export interface CheckpointContent {
   tensors: Map<string, Tensor>;
 }
 
-export interface Checkpoint extends CheckpointContent { path: string }
+export interface Checkpoint extends CheckpointContent {
+  path: string;
+  /** Its tensors matched their recorded digests (false: written before checkpoints carried them). */
+  verified: boolean;
+}
 
 export function checkpointPath(dir: string, step: number): string {
   return join(dir, `step-${String(step).padStart(8, '0')}.safetensors`);
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 export interface SaveOptions {
   /** Keep this many newest checkpoints (default 2; 0 keeps all). */
   keep?: number;
   hooks?: WriteHooks;
+  /** The fs calls of the write (tests inject a full disk). */
+  fs?: WriteFs;
 }
 
 /** Writes DIR/step-N.safetensors atomically; returns its path. */
 export function saveCheckpoint(dir: string, c: CheckpointContent, opts: SaveOptions = {}): string {
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir, 'checkpoint folder');
   for (const f of readdirSync(dir)) if (f.startsWith('.step-') && f.includes('.tmp')) rmSync(join(dir, f), { force: true });
   const final = checkpointPath(dir, c.step);
-  const tmp = join(dir, `.step-${String(c.step).padStart(8, '0')}.safetensors.tmp-${process.pid}`);
   const metadata = {
     format: CHECKPOINT_FORMAT, model: c.model, step: String(c.step),
     config: JSON.stringify(c.config ?? null), state: JSON.stringify(c.state ?? null),
   };
-  try {
-    writeSafetensors(tmp, c.tensors, metadata, opts.hooks);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  renameSync(tmp, final);
-  fsyncDir(dir);
+  // Temporary name .step-N.safetensors.tmp-PID beside it (io/files.ts), removed on any failure.
+  writeFileAtomicSync(final, (write) => encodeSafetensors(c.tensors, metadata, write, opts.hooks), { what: 'checkpoint', size: checkpointBytes(c.tensors), ...(opts.fs ? { fs: opts.fs } : {}) });
   const keep = opts.keep ?? 2;
   if (keep > 0) {
     for (const old of listCheckpoints(dir).slice(0, -keep)) rmSync(old.path, { force: true });
   }
   return final;
+}
+
+/** About the bytes a checkpoint's data takes (the header adds a few KB), for the full-disk message. */
+function checkpointBytes(tensors: Map<string, Tensor>): number {
+  let n = 0;
+  for (const t of tensors.values()) n += t.data.length * (t.dtype === 'f16' ? 2 : t.dtype === 'bool' ? 1 : 4);
+  return n;
 }
 
 /** Complete checkpoints of a folder, oldest first (temporary files are not checkpoints). */
@@ -113,7 +117,7 @@ function parseJson(path: string, key: string, text: string | undefined): unknown
  * (or SafetensorsError for a damaged file) before anything is returned.
  */
 export function loadCheckpoint(path: string, expect: Expectation): Checkpoint {
-  const { tensors, metadata } = readSafetensors(path);
+  const { tensors, metadata, verified } = readSafetensors(path);
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${path}: not a fusedet checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected '${CHECKPOINT_FORMAT}')`);
   }
@@ -136,11 +140,37 @@ export function loadCheckpoint(path: string, expect: Expectation): Checkpoint {
     if (!same) throw new CheckpointError(`${path}: tensor '${name}' is ${showT(got)}, the model expects ${showT(want)}`);
   }
   return {
-    path, step, model: metadata.model,
+    path, step, model: metadata.model, verified,
     config: parseJson(path, 'config', metadata.config),
     state: parseJson(path, 'state', metadata.state),
     tensors,
   };
+}
+
+export interface IntactScan {
+  /** The newest checkpoint that loads and verifies, if any. */
+  intact?: Checkpoint;
+  /** Newer ones that are damaged, newest first, with the reason. */
+  damaged: { path: string; reason: string }[];
+}
+
+/**
+ * The newest checkpoint of DIR that is whole (digests match) and fits the
+ * model. A damaged file (SafetensorsError) is skipped and listed; a file that
+ * is whole but not this model's (CheckpointError) stops the search: that is a
+ * wrong folder, not damage.
+ */
+export function newestIntact(dir: string, expect: Expectation): IntactScan {
+  const damaged: IntactScan['damaged'] = [];
+  for (const { path } of listCheckpoints(dir).reverse()) {
+    try {
+      return { intact: loadCheckpoint(path, expect), damaged };
+    } catch (e) {
+      if (!(e instanceof SafetensorsError) || !e.damaged) throw e;
+      damaged.push({ path, reason: e.message.startsWith(path) ? e.message.slice(path.length).replace(/^: /, '') : e.message });
+    }
+  }
+  return { damaged };
 }
 
 export { SafetensorsError };

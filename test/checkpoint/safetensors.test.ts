@@ -115,7 +115,7 @@ test('corrupt headers and bad entries name the tensor', () => {
   const len = Buffer.alloc(8); len.writeBigUInt64LE(1n << 40n);
   writeFileSync(p, Buffer.concat([len, Buffer.alloc(16)]));
   throwsNaming(p, /header length .* exceeds/);
-  throwsNaming(join(dir, 'nope.safetensors'), /cannot read it \(ENOENT\)/);
+  throwsNaming(join(dir, 'nope.safetensors'), /no such file or folder \(ENOENT\)/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

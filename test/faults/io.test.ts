@@ -8,27 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FusedetError, formatUserError, isUserFacing } from '../../io/errors.js';
-import { FileError, WriteFs, describeStart, readUserText, realFs, statUserFile, writeFileAtomic, writeFileAtomicSync } from '../../io/files.js';
+import { FileError, describeStart, readUserText, statUserFile, writeFileAtomic, writeFileAtomicSync } from '../../io/files.js';
+import { fullDisk } from './full-disk.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fusedet-io-'));
-
-/** A file system whose writes fail with ENOSPC once `room` bytes are written. */
-export function fullDisk(room: number): WriteFs {
-  let used = 0;
-  return {
-    ...realFs,
-    writeSync(fd, bytes, offset, length) {
-      if (used + length > room) {
-        const n = Math.max(0, room - used);
-        if (n === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-        used += n;
-        return realFs.writeSync(fd, bytes, offset, n);
-      }
-      used += length;
-      return realFs.writeSync(fd, bytes, offset, length);
-    },
-  };
-}
 
 function throwsFile(fn: () => unknown, code: string, re: RegExp): FileError {
   try { fn(); } catch (e) {
