@@ -3,6 +3,7 @@
 // DEFCN.md) and the graphs of models/assign.fd that must reproduce them:
 // AssignImage (what `fusedet assign` runs) and a probe over fcos_owner,
 // targets and centerness_target.
+import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -93,3 +94,37 @@ export function fcosProbe(c: AssignCase): { graph: Graph; inputs: Record<string,
   };
   return { graph: lower(loaded().probe, { entry: 'FcosProbe', inputs: typesOf(inputs), args: { K: c.cfg.K } }), inputs };
 }
+
+/** Asserts POTO (one location per GT, total = scipy's optimum) and the aux owners of one case; returns the fragile locations skipped. */
+export function checkAssign(c: AssignCase, out: Record<string, { data: ArrayLike<number> }>): { fragile: number } {
+  const G = c.inputs.gt_boxes.shape[0], N = c.inputs.points.shape[0];
+  const m = out.poto_match.data, aux = out.aux_match.data;
+  // One-to-one: every GT exactly one location.
+  const seen = new Array<number>(G).fill(0);
+  for (let n = 0; n < N; n++) if (m[n] >= 0) { assert.ok(m[n] < G, `image ${c.id}: poto_match[${n}] = ${m[n]}`); seen[m[n]]++; }
+  assert.ok(seen.every((s) => s === 1), `image ${c.id}: GT locations per GT ${seen.join(',')}`);
+  const want = c.want.poto_total.data[0], got = out.poto_total.data[0];
+  assert.ok(Math.abs(got - want) <= 1e-4 * Math.max(1, G), `image ${c.id} (G ${G}, N ${N}, ${JSON.stringify(c.cfg)}): POTO total ${got} vs scipy ${want}`);
+  let fragile = 0;
+  for (let n = 0; n < N; n++) {
+    if (c.want.aux_fragile.data[n]) { fragile++; continue; }
+    assert.is(aux[n], c.want.aux_match.data[n], `image ${c.id}: aux owner of location ${n}: ${aux[n]} vs ${c.want.aux_match.data[n]}`);
+  }
+  return { fragile };
+}
+
+/** Asserts the FCOS probe's owners, one-hot, ltrb and centerness targets of one case. */
+export function checkFcos(c: AssignCase, out: Record<string, { data: ArrayLike<number> }>): void {
+  const N = c.inputs.points.shape[0], K = c.cfg.K;
+  const owner = out.owner.data, hot = out.cls_t.data, box = out.box_t.data, w = out.w.data, ctr = out.ctr.data;
+  for (let n = 0; n < N; n++) {
+    const g = c.want.fcos_match.data[n];
+    assert.is(owner[n], g, `image ${c.id}: FCOS owner of location ${n}`);
+    assert.is(w[n], g >= 0 ? 1 : 0);
+    for (let k = 0; k < K; k++) assert.is(hot[k * N + n], g >= 0 && c.inputs.gt_classes.data[g] === k ? 1 : 0, `image ${c.id}: one-hot at class ${k}, location ${n}`);
+    if (g < 0) continue;
+    for (let j = 0; j < 4; j++) assert.is(box[j * N + n], c.want.fcos_ltrb.data[n * 4 + j], `image ${c.id}: ltrb ${j} at location ${n}`);
+    assert.ok(Math.abs(ctr[n] - c.want.fcos_ctr.data[n]) <= 1e-6, `image ${c.id}: centerness at ${n}: ${ctr[n]} vs ${c.want.fcos_ctr.data[n]}`);
+  }
+}
+
