@@ -15,6 +15,10 @@
 // Multi-output nodes, graph outputs, in-place updates (Graph.updates: stored
 // into their param's buffer) and values used more than once are always
 // materialised.
+// A group stops growing before its kernel would bind more storage buffers
+// than the target allows per stage (WebGPU: maxStorageBuffersPerShaderStage,
+// 8 in browsers by default): the node that would take it over starts a group
+// of its own, so no runtime has to work around the limit.
 import { Graph } from './graph.js';
 import { OPS } from './ops/index.js';
 import { OpKind } from './ops/op.js';
@@ -28,7 +32,11 @@ export interface FusionGroup {
   anchor: number;
 }
 
-export interface FuseOptions { fuse: boolean }
+export interface FuseOptions {
+  fuse: boolean;
+  /** Storage buffers one kernel may bind (Target.maxStorageBuffers); unbounded when absent. */
+  maxStorageBuffers?: number;
+}
 
 const SOURCES = new Set(['input', 'param', 'const']);
 const INLINE: ReadonlySet<OpKind> = new Set(['elementwise', 'broadcast', 'injective']);
@@ -76,6 +84,15 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
     }
   }
 
+  const limit = opts.maxStorageBuffers ?? Number.POSITIVE_INFINITY;
+  // A constant is inlined where it is read, unless a graph output or an
+  // opaque anchor needs it in memory (the fill kernels below): then it is a buffer.
+  const constBuffer = (v: number): boolean => outputs.has(v) || [...consumers[v]].some((c) => !TAKES_INLINE.has(kindOf(graph, c)));
+  const readsBuffer = (v: number): boolean => v >= 0 && (graph.nodes[graph.values[v].node].op !== 'const' || constBuffer(v));
+  /** Per group, the values its kernel reads from memory; with the sink's outputs, the buffers it binds. */
+  const reads = new Map<FusionGroup, Set<number>>();
+  const bindings = (g: FusionGroup, ext: Set<number>): number => ext.size + graph.nodes[g.sink].outputs.length;
+
   const groups: FusionGroup[] = [];
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
@@ -89,7 +106,14 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
       const joinInline = INLINE.has(kind) && TAKES_INLINE.has(ck) && (!epilogueOf.has(id) || epilogueOf.get(id) === epilogueOf.get(c));
       const joinEpilogue = ANCHOR.has(kind) && cg.anchor === cg.sink && !ANCHOR.has(kindOf(graph, cg.sink)) &&
         EPILOGUE.has(ck) && epiloguePath.get(c) === true && sameShape(shapeOf(id), shapeOf(c));
-      if (joinInline || joinEpilogue) {
+      // The node's output becomes internal; its inputs are read from memory instead.
+      const ext = joinInline || joinEpilogue ? new Set(reads.get(cg)) : undefined;
+      if (ext) {
+        ext.delete(node.outputs[0]);
+        for (const v of node.inputs) if (readsBuffer(v)) ext.add(v);
+      }
+      if (ext && bindings(cg, ext) <= limit) {
+        reads.set(cg, ext);
         cg.nodes.push(id);
         groupOf.set(id, cg);
         if (joinEpilogue) cg.anchor = id;
@@ -100,6 +124,7 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
     const g: FusionGroup = { nodes: [id], sink: id, anchor: id };
     groups.push(g);
     groupOf.set(id, g);
+    reads.set(g, new Set(node.inputs.filter(readsBuffer)));
     epiloguePath.set(id, true);
   }
   for (const g of groups) g.nodes.sort((a, b) => a - b);

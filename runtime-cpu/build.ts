@@ -1,11 +1,14 @@
 // Translation units of C → one shared library, cached on disk. The key covers
 // the sources, the compiler, its flags and the CPU (-march=native), so a warm
-// start never runs the compiler. Files appear atomically (temp + rename): a
-// crash or a concurrent process never leaves a half-written library behind.
+// start never runs the compiler. Files appear atomically (temp + rename) and
+// with their size and digest recorded (runtime/cache.ts): a library that does
+// not match is never dlopen'ed (a truncated one dies with SIGBUS), it is built
+// again.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { type CacheNote, type CacheRootOptions, cacheDir as sharedCacheDir, cacheRootFromEnv, checkEntry, forgetEntry, noteRebuilt, removeAbandoned, sealEntry } from '../runtime/cache.js';
 import { CCompiler, cflags, findCompiler, run, toolchainKey } from './cc.js';
 import { KernelCompileError } from './errors.js';
 
@@ -21,12 +24,9 @@ let compilerRuns = 0;
 /** How many times this process has started the C compiler (tests use it to prove a cache hit). */
 export function compilerRunCount(): number { return compilerRuns; }
 
-export function cacheDir(): string {
-  const dir = process.env.FUSEDET_CACHE_DIR
-    ? join(process.env.FUSEDET_CACHE_DIR, 'cpu')
-    : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fusedet', 'cpu');
-  mkdirSync(dir, { recursive: true });
-  return dir;
+/** The CPU part of the kernel cache (FUSEDET_CACHE_DIR/cpu, else ~/.cache/fusedet/cpu), created. */
+export function cacheDir(opts: CacheRootOptions = cacheRootFromEnv()): string {
+  return sharedCacheDir('cpu', opts);
 }
 
 export function libraryKey(units: readonly string[], toolchain: string): string {
@@ -59,17 +59,6 @@ async function compileUnits(cc: CCompiler, flags: readonly string[], units: read
   return objects;
 }
 
-/** Work folders of builds killed midway (an hour is far longer than any build). */
-function removeAbandoned(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    if (!name.startsWith('.build-')) continue;
-    const p = join(dir, name);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { recursive: true, force: true });
-    } catch { /* another process removed it first */ }
-  }
-}
-
 /**
  * Sources whose units are only worked out on a cache miss: `key` (the whole
  * rendering) decides the hit, so a warm start renders once and splits nothing.
@@ -80,16 +69,21 @@ export interface LazyUnits {
 }
 
 /** Compiles the units in parallel (one process each) and links them into one .so, or finds it in the cache. */
-export async function buildLibrary(source: readonly string[] | LazyUnits): Promise<BuiltLibrary> {
+export async function buildLibrary(source: readonly string[] | LazyUnits, cache: CacheRootOptions = cacheRootFromEnv(), note?: CacheNote): Promise<BuiltLibrary> {
   const t0 = performance.now();
   const cc = await findCompiler();
   const flags = cflags();
-  const dir = cacheDir();
+  const dir = cacheDir(cache);
   const lazy = !Array.isArray(source);
   const key = libraryKey(lazy ? [`lazy\0${(source as LazyUnits).key}`] : (source as readonly string[]), toolchainKey(cc, flags));
   const path = join(dir, `${key}.so`);
   const seconds = (): number => (performance.now() - t0) / 1000;
-  if (existsSync(path)) return { path, compiled: 0, cached: true, seconds: seconds() };
+  const entry = checkEntry(path);
+  if (entry?.ok) return { path, compiled: 0, cached: true, seconds: seconds() };
+  if (entry) {
+    noteRebuilt(path, entry.why, note);
+    forgetEntry(path);
+  }
   const units = lazy ? (source as LazyUnits).units() : (source as readonly string[]);
 
   removeAbandoned(dir);
@@ -103,6 +97,8 @@ export async function buildLibrary(source: readonly string[] | LazyUnits): Promi
     compilerRuns++;
     const r = await run(cc.path, link);
     if (r.code !== 0) throw new KernelCompileError(objects.join(', '), r.out, `${cc.path} ${link.join(' ')}`);
+    // The digest goes first: a reader never sees the library without it.
+    sealEntry(path, readFileSync(tmp));
     renameSync(tmp, path);
   } finally {
     rmSync(work, { recursive: true, force: true });

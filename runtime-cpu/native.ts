@@ -1,8 +1,6 @@
 // The CPU half of fusedet's native addon (native/cpu_*.cc), typed. The addon
 // is built by `npm install` through binding.gyp into build/Release.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon } from '../runtime/addon.js';
 
 /** An opaque handle on a dlopen'ed kernel library. */
 export type NativeLibrary = { readonly __nativeLibrary: unique symbol };
@@ -23,27 +21,9 @@ export interface NativeCpu {
   setThreads(n: number): void;
 }
 
-const addonPath = fileURLToPath(new URL('../../build/Release/fusedet_native.node', import.meta.url));
-
-let cached: NativeCpu | undefined;
-let failure: string | undefined;
+const addon = nativeAddon<NativeCpu>('fusedet_native.node', 'native addon');
 
 /** The addon, or undefined with nativeFailure() saying why. */
-export function tryNativeCpu(): NativeCpu | undefined {
-  if (cached || failure) return cached;
-  if (!existsSync(addonPath)) {
-    failure = `the native addon is not built (${addonPath} is missing): run \`npm install\` in the fusedet folder (it needs a C++ compiler: apt-get install build-essential)`;
-    return undefined;
-  }
-  try {
-    cached = createRequire(import.meta.url)(addonPath) as NativeCpu;
-  } catch (e) {
-    failure = `the native addon at ${addonPath} does not load (${(e as Error).message}): rebuild it with \`npx node-gyp rebuild\``;
-  }
-  return cached;
-}
+export function tryNativeCpu(): NativeCpu | undefined { return addon.get(); }
 
-export function nativeFailure(): string | undefined {
-  tryNativeCpu();
-  return failure;
-}
+export function nativeFailure(): string | undefined { return addon.failure(); }

@@ -10,13 +10,13 @@ import { renderC } from '../compiler/render/c.js';
 import { CPU, type Target } from '../compiler/target.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { cacheDir } from './build.js';
-import { debugLevel, debugLog } from './debug.js';
 import { loadUnits, nativeOrThrow } from './load.js';
+import { type CpuOptions, cpuOptionsFromEnv } from './options.js';
 import { RenderC, splitUnits } from './units.js';
 
 /** FUSEDET_DEBUG=4: the rendering on disk (a file, not 100 KiB on stderr), named by its hash. */
-function writeSource(source: string): string {
-  const dir = join(cacheDir(), 'sources');
+function writeSource(source: string, opts: CpuOptions): string {
+  const dir = join(cacheDir(opts.cache), 'sources');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 16)}.c`);
   const tmp = `${path}.${process.pid}.tmp`;
@@ -28,12 +28,13 @@ function writeSource(source: string): string {
 export class CpuRuntime implements Runtime {
   readonly name = 'cpu' as const;
   readonly target: Target = CPU;
-  constructor(private readonly render: RenderC = renderC) {}
+  /** `opts`: read from the environment here, once (a bad FUSEDET_CPU_MEMORY_LIMIT is refused now). */
+  constructor(private readonly render: RenderC = renderC, private readonly opts: CpuOptions = cpuOptionsFromEnv()) {}
 
   async load(program: Program): Promise<Executable> {
     nativeOrThrow();
     const whole = this.render(program);
-    if (debugLevel() >= 4) debugLog(4, `cpu: rendered C of ${program.kernels.length} kernels in ${writeSource(whole)}`);
-    return loadUnits(program, { key: whole, units: () => splitUnits(program, this.render, availableParallelism(), whole) });
+    if (this.opts.debug >= 4) process.stderr.write(`[fusedet] cpu: rendered C of ${program.kernels.length} kernels in ${writeSource(whole, this.opts)}\n`);
+    return loadUnits(program, { key: whole, units: () => splitUnits(program, this.render, availableParallelism(), whole) }, this.opts);
   }
 }

@@ -1,12 +1,14 @@
 // CUDA source → cubin for the open GPU: NVRTC in process when it is found,
 // else `nvcc --cubin` in a child process. Cubins are cached on disk under a
 // key of the source, the architecture, the compiler and its options, so a
-// warm start compiles nothing. Files appear atomically (temp + rename).
+// warm start compiles nothing. Files appear atomically (temp + rename) with
+// their size and digest recorded, and are checked before the driver sees them
+// (runtime/cache.ts, shared with the CPU runtime's libraries).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CacheRootOptions, cacheDir as sharedCacheDir, cacheRootFromEnv, checkEntry, forgetEntry, noteRebuilt, writeEntry } from '../runtime/cache.js';
 import { debugLog } from '../runtime-cpu/debug.js';
 import { CudaCompileError, CudaUnavailable } from './errors.js';
 import { findNvcc, findNvrtc } from './find.js';
@@ -125,12 +127,9 @@ function runChild(cmd: string, args: readonly string[]): Promise<{ code: number;
   });
 }
 
-export function cacheDir(): string {
-  const dir = process.env.FUSEDET_CACHE_DIR
-    ? join(process.env.FUSEDET_CACHE_DIR, 'cuda')
-    : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fusedet', 'cuda');
-  mkdirSync(dir, { recursive: true });
-  return dir;
+/** The CUDA part of the kernel cache (FUSEDET_CACHE_DIR/cuda, else ~/.cache/fusedet/cuda), created. */
+export function cacheDir(opts: CacheRootOptions = cacheRootFromEnv()): string {
+  return sharedCacheDir('cuda', opts);
 }
 
 /** The rejected source, kept where the user can open it. */
@@ -157,21 +156,24 @@ export interface CompiledModule {
 }
 
 /** The cubin (or PTX, for a GPU newer than the compiler) for `source` on this GPU, from the disk cache or compiled now. */
-export async function compileCached(source: string, cc: number, compiler: CompilerChoice): Promise<CompiledModule> {
+export async function compileCached(source: string, cc: number, compiler: CompilerChoice, cache: CacheRootOptions = cacheRootFromEnv()): Promise<CompiledModule> {
   const t0 = performance.now();
   const target = compileTarget(cc, compiler.archs, compiler.id);
   const name = targetName(target);
-  const path = join(cacheDir(), `${moduleKey(source, name, compiler.id)}.${target.kind}`);
-  if (existsSync(path)) return { image: new Uint8Array(readFileSync(path)), cached: true, seconds: (performance.now() - t0) / 1000, path, target };
+  const path = join(cacheDir(cache), `${moduleKey(source, name, compiler.id)}.${target.kind}`);
+  const entry = checkEntry(path);
+  if (entry?.ok) return { image: new Uint8Array(entry.data), cached: true, seconds: (performance.now() - t0) / 1000, path, target };
+  if (entry) {
+    noteRebuilt(path, entry.why);
+    forgetEntry(path);
+  }
   if (target.kind === 'ptx') debugLog(1, `cuda: ${compiler.id} does not build sm_${cc}: compiling PTX for ${name}, which the driver compiles for this GPU at load`);
   const image = await compiler.compile(source, target);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, image);
-  renameSync(tmp, path);
+  writeEntry(path, image);
   return { image, cached: false, seconds: (performance.now() - t0) / 1000, path, target };
 }
 
 /** Removes a cached cubin the driver refused, so the next request compiles it again. */
 export function forgetCached(path: string): void {
-  rmSync(path, { force: true });
+  forgetEntry(path);
 }

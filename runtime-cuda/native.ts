@@ -1,10 +1,7 @@
 // The CUDA half of fusedet's native addon (native/cuda/*.cc, a module of its
 // own: build/Release/fusedet_cuda.node), typed. It links nothing from CUDA,
 // so it builds and loads everywhere; the driver is opened on demand.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon } from '../runtime/addon.js';
 
 /** An opaque handle on a loaded CUDA module. */
 export type CudaModule = { readonly __cudaModule: unique symbol };
@@ -71,31 +68,9 @@ export interface NativeCuda {
   generation(): number;
 }
 
-/** FUSEDET_ADDON_DIR overrides where the .node files are (the GPU bundle ships them beside it). */
-function addonPath(): string {
-  const dir = process.env.FUSEDET_ADDON_DIR;
-  return dir ? join(dir, 'fusedet_cuda.node') : fileURLToPath(new URL('../../build/Release/fusedet_cuda.node', import.meta.url));
-}
+// It links nothing from CUDA, so a missing driver is found when a device is opened, not here.
+const addon = nativeAddon<NativeCuda>('fusedet_cuda.node', 'CUDA part of the native addon');
 
-let cached: NativeCuda | undefined;
-let failure: string | undefined;
+export function tryNativeCuda(): NativeCuda | undefined { return addon.get(); }
 
-export function tryNativeCuda(): NativeCuda | undefined {
-  if (cached || failure) return cached;
-  const path = addonPath();
-  if (!existsSync(path)) {
-    failure = `the CUDA part of the native addon is not built (${path} is missing): run \`npm install\` (or \`npx node-gyp rebuild\`) in the fusedet folder`;
-    return undefined;
-  }
-  try {
-    cached = createRequire(import.meta.url)(path) as NativeCuda;
-  } catch (e) {
-    failure = `the CUDA addon at ${path} does not load (${(e as Error).message}): rebuild it with \`npx node-gyp rebuild\``;
-  }
-  return cached;
-}
-
-export function nativeCudaFailure(): string | undefined {
-  tryNativeCuda();
-  return failure;
-}
+export function nativeCudaFailure(): string | undefined { return addon.failure(); }

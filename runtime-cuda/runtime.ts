@@ -6,6 +6,7 @@ import type { Program } from '../compiler/program.js';
 import { renderCuda } from '../compiler/render/cuda.js';
 import { type CudaMath, type Target, cudaTarget } from '../compiler/target.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
+import { type CacheRootOptions, cacheRootFromEnv, noteRebuilt } from '../runtime/cache.js';
 import { debugLog } from '../runtime-cpu/debug.js';
 import { deviceAllocator } from './allocator.js';
 import { type CompiledModule, compileCached, forgetCached } from './compile.js';
@@ -31,7 +32,11 @@ export class CudaRuntime implements Runtime {
   readonly name = 'cuda' as const;
   /** `open` is the device to run on (tests pass a stand-in for the addon). */
   /** `math`: the GEMM arithmetic (runtime selection reads FUSEDET_CUDA_MATH into it; default tf32). */
-  constructor(private readonly render: RenderCuda = renderCuda, private readonly open: () => CudaDevice = openCuda, private readonly opts: { math?: CudaMath } = {}) {}
+  /** `cache`: where cubins are kept, read from the environment once, here. */
+  private readonly cache: CacheRootOptions;
+  constructor(private readonly render: RenderCuda = renderCuda, private readonly open: () => CudaDevice = openCuda, private readonly opts: { math?: CudaMath; cache?: CacheRootOptions } = {}) {
+    this.cache = opts.cache ?? cacheRootFromEnv();
+  }
 
   /** The device's capability (sm_80+ assumed where it cannot open) and the math asked for. */
   get target(): Target { return cudaTarget({ cudaCapability: this.computeCapability, cudaMath: this.opts.math }); }
@@ -54,14 +59,15 @@ export class CudaRuntime implements Runtime {
     const dev = this.open();
     refuseTensorCoresBelowSm80(program, dev.info.cc, dev.info.name);
     const source = this.render(program);
-    let built = await compileCached(source, dev.info.cc, dev.compiler);
+    let built = await compileCached(source, dev.info.cc, dev.compiler, this.cache);
     let module = tryLoad(dev, program, built);
     if (module instanceof Error && built.cached) {
-      // A cache file the driver refuses (damaged, or from a driver that has
-      // since changed) is compiled again rather than reported.
-      debugLog(1, `cuda: the cached cubin ${built.path} was refused (${module.message}); compiling again`);
+      // A cache file that matches its digest but that the driver refuses (one
+      // from a driver that has since changed) is compiled again rather than
+      // reported; a damaged one never gets this far (runtime/cache.ts).
+      noteRebuilt(built.path, `the driver refused it: ${module.message}`);
       forgetCached(built.path);
-      built = await compileCached(source, dev.info.cc, dev.compiler);
+      built = await compileCached(source, dev.info.cc, dev.compiler, this.cache);
       module = tryLoad(dev, program, built);
     }
     if (module instanceof Error) throw new CudaRunError(`loading the compiled kernels on ${dev.info.name}: ${module.message}`);

@@ -1,21 +1,15 @@
 // Errors the WebGPU runtime raises for conditions a user can meet (no adapter,
 // a shader the device rejects, a buffer over the device's limits, a lost
-// device, a GPU call that never answers). Each carries `exitCode`, so the CLI
-// prints the message alone.
+// device, a GPU call that never answers). They extend the one base
+// (io/errors.ts, through runtime/errors.ts), so the CLI prints the message alone.
+import { RuntimeError } from '../runtime/errors.js';
 
-export class WebGpuError extends Error {
-  readonly exitCode: number = 1;
-  constructor(message: string) {
-    super(message);
-    this.name = 'WebGpuError';
-  }
-}
+export class WebGpuError extends RuntimeError {}
 
 /** No usable WebGPU here; `reason` says why and what to install or set. */
 export class WebGpuUnavailable extends WebGpuError {
   constructor(readonly reason: string) {
     super(`WebGPU is not available: ${reason}`);
-    this.name = 'WebGpuUnavailable';
   }
 }
 
@@ -23,7 +17,6 @@ export class WebGpuUnavailable extends WebGpuError {
 export class ShaderCompileError extends WebGpuError {
   constructor(message: string, readonly kernel: string, readonly sourcePath: string | undefined) {
     super(message);
-    this.name = 'ShaderCompileError';
   }
 }
 
@@ -31,21 +24,18 @@ export class ShaderCompileError extends WebGpuError {
 export class DeviceLimitError extends WebGpuError {
   constructor(message: string) {
     super(message);
-    this.name = 'DeviceLimitError';
   }
 }
 
 export class DeviceLostError extends WebGpuError {
   constructor(detail: string) {
     super(`the WebGPU device was lost: ${detail}`);
-    this.name = 'DeviceLostError';
   }
 }
 
 export class GpuTimeoutError extends WebGpuError {
   constructor(what: string, ms: number) {
     super(`WebGPU: ${what} did not finish within ${ms} ms (set FUSEDET_GPU_TIMEOUT_MS to wait longer)`);
-    this.name = 'GpuTimeoutError';
   }
 }
 

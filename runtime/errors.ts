@@ -1,11 +1,19 @@
-// Errors and formatting shared by the runtimes.
+// Errors and formatting shared by the runtimes. Every runtime error extends
+// FusedetError (io/errors.ts): the CLI prints its message alone and exits with
+// its exitCode. No Node imports: the browser's WebGPU runtime uses this file.
+import { FusedetError } from '../io/errors.js';
+
+/** A runtime failure a user can meet (a disposed executable, a malformed program, a device error). exitCode 1 unless stated. */
+export class RuntimeError extends FusedetError {
+  constructor(message: string, exitCode = 1) {
+    super(message, { exitCode });
+  }
+}
 
 /** A run() input (or setParams tensor) that does not match the program. */
-export class InputMismatch extends Error {
-  readonly exitCode = 2;
+export class InputMismatch extends RuntimeError {
   constructor(message: string) {
-    super(message);
-    this.name = 'InputMismatch';
+    super(message, 2);
   }
 }
 
