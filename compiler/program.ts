@@ -99,7 +99,7 @@ export function compileGraph(graph: Graph, target: Target, opts: CompileOptions 
 }
 
 function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): Program {
-  const groups = fuse(graph, { fuse: opts.fuse ?? true });
+  const groups = fuse(graph, { fuse: opts.fuse ?? true, maxStorageBuffers: target.maxStorageBuffers });
   // FUSEDET_DEBUG=3 (STYLE.md): the fusion groups.
   if ((opts.debug ?? 0) >= 3) {
     for (const g of groups) {
