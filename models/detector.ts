@@ -126,6 +126,18 @@ export class Detector {
     readonly classNames: readonly string[] | undefined,
   ) {}
 
+  /**
+   * A detector on weights in memory (a training loop's current ones, by
+   * training or inference names), for evaluation during training; `label`
+   * names them in messages.
+   */
+  static fromTensors(config: string | DetectorConfig, tensors: Map<string, Tensor>, o: PostOptions & { runtime?: string; label?: string; classNames?: readonly string[] } = {}): Detector {
+    const cfg = typeof config === 'string' ? loadConfig(config) : config;
+    const args = detectArgs(cfg, o);
+    const weights = matchWeights(o.label ?? 'weights in memory', tensors, lowerDetect(cfg, args, 1, 64, 64), cfg.train.prefix);
+    return new Detector(cfg, o.label ?? 'weights in memory', weights, args, o.runtime ?? 'auto', o.classNames);
+  }
+
   /** Loads the config and weights and checks they belong together; compiles lazily, per image shape. */
   static async load(o: DetectorOptions): Promise<Detector> {
     let file;
@@ -134,10 +146,7 @@ export class Detector {
     const cfgName = o.config ?? rec.name;
     if (!cfgName) throw new DetectorError(`${o.weights}: the weights do not say which config made them; give --config`);
     const cfg = loadConfig(cfgName);
-    const program = checkFilesOrThrow([cfg.infer.source]);
-    const decl = program.modules.get(cfg.infer.module);
-    if (!decl) throw new DetectorError(`${cfg.path}: ${cfg.infer.source} has no module ${cfg.infer.module}`);
-    const args = { ...cfg.infer.args, ...postArgs(cfg, decl.params.map((p) => p.name), o) };
+    const args = detectArgs(cfg, o);
     // A small graph only to learn the parameter names and shapes (they do not depend on the image size).
     const probe = lowerDetect(cfg, args, 1, 64, 64);
     const weights = matchWeights(o.weights, file.tensors, probe, cfg.train.prefix);
@@ -151,6 +160,12 @@ export class Detector {
       if (Array.isArray(c?.classNames) && c!.classNames.every((n) => typeof n === 'string')) names = c!.classNames as string[];
     } catch { /* no class names */ }
     return new Detector(cfg, o.weights, weights, args, o.runtime ?? 'auto', names);
+  }
+
+  /** The same weights and post-processing with NMS on or off (compiles its own programs). */
+  withNms(on: boolean): Detector {
+    if (this.nmsOn === on) return this;
+    return new Detector(this.config, this.weightsPath, this.weights, { ...this.args, nms_on: on }, this.runtimeChoice, this.classNames);
   }
 
   /** Whether this detector's program runs NMS. */
@@ -217,6 +232,13 @@ export class Detector {
     for (const c of this.compiled.values()) void c.then((x) => x.dispose(), () => {});
     this.compiled.clear();
   }
+}
+
+/** The detect entry's constructor arguments: the config's model arguments and the post-processing the module accepts. */
+function detectArgs(cfg: DetectorConfig, o: PostOptions): Record<string, number | boolean> {
+  const decl = checkFilesOrThrow([cfg.infer.source]).modules.get(cfg.infer.module);
+  if (!decl) throw new DetectorError(`${cfg.path}: ${cfg.infer.source} has no module ${cfg.infer.module}`);
+  return { ...cfg.infer.args, ...postArgs(cfg, decl.params.map((p) => p.name), o) };
 }
 
 /** The detect graph of a config at one batch shape. */

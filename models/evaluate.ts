@@ -76,7 +76,9 @@ export async function openEvalData(path: string): Promise<EvalData> {
 
 export type Protocol = 'coco' | 'crowdhuman' | 'both';
 
-export interface EvaluateOptions extends Omit<DetectorOptions, 'nms'> {
+export interface EvaluateOptions extends Omit<DetectorOptions, 'nms' | 'weights'> {
+  /** Weights file (unless `detector` is given). */
+  weights?: string;
   /** Where the detection files go (made if missing). */
   out: string;
   /** NMS off, on, or each in turn; default the config's own. */
@@ -86,7 +88,10 @@ export interface EvaluateOptions extends Omit<DetectorOptions, 'nms'> {
   skipBad?: boolean;
   /** Called after each image: (done, total, label of the pass). */
   onProgress?: (done: number, total: number, pass: string) => void;
-  /** An already loaded detector to reuse (the training loop's); its NMS setting is the config's unless nms says otherwise. */
+  /**
+   * A detector to use instead of loading `weights` (the training loop's:
+   * Detector.fromTensors); `nms` still picks the passes.
+   */
   detector?: Detector;
 }
 
@@ -123,8 +128,8 @@ export async function evaluateDetector(data: EvalData, o: EvaluateOptions): Prom
   const examples: string[] = [];
   const base = o.detector;
   for (const want of passes) {
-    const reuse = base && (want === undefined || base.nmsOn === want);
-    const det = reuse ? base : await Detector.load({ ...o, weights: base?.weightsPath ?? o.weights, config: base?.config.path ?? o.config, nms: want });
+    if (!base && !o.weights) throw new DetectorError('evaluateDetector: give weights or a detector');
+    const det = base ? (want === undefined ? base : base.withNms(want)) : await Detector.load({ ...o, weights: o.weights!, nms: want });
     const nms = det.nmsOn;
     config = det.config.name;
     const label = nms ? 'w/ NMS' : 'w/o NMS';

@@ -30,13 +30,12 @@ import { Expr, Stmt } from '../kernel/ir.js';
 import { add, and, barrier, bin, bool, cast, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul, sel, set, store, sub, un, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
+import type { Target } from '../target.js';
 import { floatAttr, intAttr } from './attrs.js';
 
 const WG = 128;
 /** Bits per word of the removed-set. */
 const BITS = 31;
-/** Workgroup memory the removed-set may take (the rest holds the reduction arrays): 16 KiB is WebGPU's default limit. */
-const MAX_WORDS = 3000;
 
 /** The largest f32 not above t: for an f32 x, x > t (in double) exactly when x > this. */
 export function nmsThresholdF32(t: number): number {
@@ -48,7 +47,7 @@ export function nmsThresholdF32(t: number): number {
   return buf[0];
 }
 
-export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [bv, sv, cv] = node.inputs;
@@ -57,7 +56,9 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const minScore = floatAttr('nms', node.attrs, 'score_threshold');
   const maxOut = intAttr('nms', node.attrs, 'max_out');
   const NW = Math.ceil(N / BITS);
-  if (NW > MAX_WORDS) throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${MAX_WORDS * BITS} (its removed-set lives in workgroup memory); select fewer candidates first (topk)`);
+  // The removed-set takes what the target's workgroup memory leaves after the reduction arrays (WebGPU's 16 KiB: 93k boxes).
+  const maxWords = Math.floor((target.maxWorkgroupStorageBytes - 3 * WG * 4 - 8) / 4);
+  if (NW > maxWords) throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${maxWords * BITS} on ${target.name} (its removed-set lives in workgroup memory); select fewer candidates first (topk)`);
   const keepBuf = em.buf(node.outputs[0], 'w'), countBuf = em.buf(node.outputs[1], 'w');
   const bb = em.buf(bv, 'r'), sb = em.buf(sv, 'r'), cb = em.buf(cv, 'r');
   em.locals.push(
