@@ -14,7 +14,7 @@
 // unused real column is background for it, and there are enough of them
 // (N ≥ G). Fillers take, in row order, the lowest unused real columns.
 // For POTO the background is the −1 outside the prior: a GT's edges are its
-// prior candidates (≈ 45 with the centre prior), not N.
+// prior candidates (at most ≈ 45 with the centre prior: 3×3 cells on 5 levels), not N.
 //
 // Quantisation. Weights W = round((q − b_i)·S), clamped to [0, Wmax], with
 // Wmax = min(2^23, ⌊(2^31 − 1)/(g + 2)⌋) and S the largest power of two with
@@ -39,8 +39,10 @@
 // augmentation. Every loop has a static or already-computed bound (a tree
 // has at most cur + 1 steps), so NaN or garbage can never make it run on.
 //
-// Cost per image: the candidate pass reads the g×N block twice (row minimum,
-// then edges), split over the workgroup's threads; the solve costs
+// Cost per image: the candidate pass reads the g×N block once on the CPU
+// (a row is read again only when its running minimum fell or it holds a
+// non-finite entry) and three times on GPUs, split over the workgroup's 64
+// threads (minimum, count, edges in column order); the solve costs
 // Σ_aug Σ_steps (edges of the new row + frontier size), i.e. about
 // g · k̄ · (candidates per GT) for POTO, k̄ the tree steps per augmentation;
 // a row over CAP candidates costs N per visit (the dense scan scipy does for
