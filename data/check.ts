@@ -3,7 +3,11 @@
 // summarises what is in it, so a user sees problems before a long run.
 import { readCocoFile } from './coco.js';
 import { BadRecordLog, isIgnoreBox, readOdgtGt } from './odgt.js';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FusedetError } from '../io/errors.js';
+import { statUserFolder } from '../io/files.js';
+import { imageSize } from './image.js';
 
 export interface Spread { min: number; median: number; max: number }
 
@@ -37,6 +41,58 @@ export interface DatasetSummary {
   /** Bad records skipped (only with skipBad). */
   skipped: number;
   skippedExamples: string[];
+  /** What a user should know although the file is valid (no images at all...). */
+  warnings: string[];
+  /** With `images`: every listed image's header read. */
+  imageFiles?: ImageFilesCheck;
+}
+
+export interface ImageFilesCheck {
+  folder: string;
+  checked: number;
+  /** Missing, unreadable, or not an image sharp knows. */
+  unreadable: number;
+  /** The header's size differs from the annotations' width/height. */
+  wrongSize: number;
+  examples: string[];
+}
+
+export interface CheckOptions {
+  skipBad?: boolean;
+  /** The option that named the file, for messages about the file itself. */
+  what?: string;
+  /** Read every listed image's header from this folder (see imageFolder). */
+  images?: string;
+}
+
+/** The image folder a dataset's file names are relative to: DIR as given, else beside the annotations or in their images/ (Images/). */
+export function imageFolder(annotations: string, given: string | undefined, sample: string | undefined): string {
+  if (given !== undefined) { statUserFolder(given, { what: '--images' }); return given; }
+  const dir = dirname(annotations);
+  for (const r of [join(dir, 'images'), join(dir, 'Images'), dir]) if (sample !== undefined && existsSync(join(r, sample))) return r;
+  return existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
+}
+
+/** Reads the header of each image (missing, unreadable and wrongly sized ones counted, 5 named). */
+async function checkImageFiles(folder: string, list: { file: string; candidates?: string[]; width?: number; height?: number }[]): Promise<ImageFilesCheck> {
+  const out: ImageFilesCheck = { folder, checked: 0, unreadable: 0, wrongSize: 0, examples: [] };
+  const note = (m: string): void => { if (out.examples.length < 5) out.examples.push(m); };
+  for (const im of list) {
+    out.checked++;
+    const path = (im.candidates ?? [im.file]).map((f) => join(folder, f)).find((p) => existsSync(p));
+    if (!path) { out.unreadable++; note(`${join(folder, im.file)}: no such file`); continue; }
+    let size;
+    try { size = await imageSize(path); } catch (e) { out.unreadable++; note((e as Error).message); continue; }
+    if (im.width && im.height && (size.width !== im.width || size.height !== im.height)) {
+      out.wrongSize++;
+      note(`${path}: ${size.width}×${size.height}, the annotations say ${im.width}×${im.height}`);
+    }
+  }
+  return out;
+}
+
+function emptyWarning(path: string, images: number, format: string): string[] {
+  return images === 0 ? [`${path} lists no images at all${format === 'odgt' ? ' (the file is empty or holds only blank lines)' : ''}: nothing to train or evaluate on`] : [];
 }
 
 export function spread(values: ArrayLike<number>): Spread | null {
@@ -62,12 +118,12 @@ export function isOdgtPath(path: string): boolean {
   return path.toLowerCase().endsWith('.odgt');
 }
 
-export async function checkDataset(path: string, opts: { skipBad?: boolean } = {}): Promise<DatasetSummary> {
+export async function checkDataset(path: string, opts: CheckOptions = {}): Promise<DatasetSummary> {
   return isOdgtPath(path) ? checkOdgt(path, opts) : checkCoco(path, opts);
 }
 
-async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<DatasetSummary> {
-  const ds = await readCocoFile(path, { skipBad: opts.skipBad ?? false });
+async function checkCoco(path: string, opts: CheckOptions): Promise<DatasetSummary> {
+  const ds = await readCocoFile(path, { skipBad: opts.skipBad ?? false, ...(opts.what ? { what: opts.what } : {}) });
   const a = ds.annotations;
   const perClass: Record<string, number> = {};
   for (const c of ds.categories) perClass[c.name] = 0;
@@ -93,17 +149,22 @@ async function checkCoco(path: string, opts: { skipBad?: boolean }): Promise<Dat
     imageWidth: spread(sized.map((im) => im.width)), imageHeight: spread(sized.map((im) => im.height)),
     imagesWithoutSize: ds.images.length - sized.length, boxSizes: bins, boxesCrossingBorder: crossing, crowd, ignore, masks: 0,
     imagesWithoutBoxes: empty, otherTags: [], skipped: ds.skipped, skippedExamples: [...ds.skippedExamples],
+    warnings: emptyWarning(path, ds.images.length, 'coco'),
+    ...(opts.images !== undefined ? {
+      imageFiles: await checkImageFiles(imageFolder(path, opts.images || undefined, ds.images[0]?.fileName), ds.images.map((im) => ({ file: im.fileName, width: im.width, height: im.height }))),
+    } : {}),
   };
 }
 
-async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<DatasetSummary> {
+async function checkOdgt(path: string, opts: CheckOptions): Promise<DatasetSummary> {
   const bad = new BadRecordLog();
   const perClass: Record<string, number> = {};
   const bins = { small: 0, medium: 0, large: 0 };
   const widths: number[] = [], heights: number[] = [];
   const seen = new Set<string>();
   let images = 0, boxes = 0, ignore = 0, masks = 0, empty = 0, noSize = 0, crossing = 0;
-  for await (const r of readOdgtGt(path, { skipBad: opts.skipBad ?? false, bad })) {
+  const listed: { file: string; candidates: string[]; width?: number; height?: number }[] = [];
+  for await (const r of readOdgtGt(path, { skipBad: opts.skipBad ?? false, bad, ...(opts.what ? { what: opts.what } : {}) })) {
     if (seen.has(r.id)) {
       const msg = `${path}:${r.line}:1: record ID ${JSON.stringify(r.id)}: image appears a second time (each image is one line)`;
       if (!opts.skipBad) throw new DuplicateRecordError(msg);
@@ -112,6 +173,7 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
     }
     seen.add(r.id);
     images++;
+    if (opts.images !== undefined) listed.push({ file: `${r.id}.jpg`, candidates: ['.jpg', '.png', '.jpeg'].map((e) => r.id + e), ...(r.width !== undefined ? { width: r.width } : {}), ...(r.height !== undefined ? { height: r.height } : {}) });
     if (r.width !== undefined && r.height !== undefined) { widths.push(r.width); heights.push(r.height); } else noSize++;
     if (r.gtboxes.length === 0) empty++;
     for (const b of r.gtboxes) {
@@ -129,6 +191,8 @@ async function checkOdgt(path: string, opts: { skipBad?: boolean }): Promise<Dat
     boxSizes: bins, boxesCrossingBorder: crossing, crowd: 0, ignore, masks, imagesWithoutBoxes: empty,
     otherTags: Object.keys(perClass).filter((t) => t !== 'person' && t !== 'mask').sort(),
     skipped: bad.count, skippedExamples: bad.examples,
+    warnings: emptyWarning(path, images, 'odgt'),
+    ...(opts.images !== undefined ? { imageFiles: await checkImageFiles(imageFolder(path, opts.images || undefined, listed[0]?.candidates.find((c) => existsSync(join(dirname(path), 'images', c)) || existsSync(join(dirname(path), 'Images', c)) || existsSync(join(dirname(path), c)))), listed) } : {}),
   };
 }
 
@@ -161,5 +225,11 @@ export function formatSummary(s: DatasetSummary): string {
   if (s.skipped) {
     lines.push(`  skipped ${s.skipped} bad record${s.skipped === 1 ? '' : 's'} (--skip-bad):`, ...s.skippedExamples.map((m) => `    ${m}`));
   }
+  const f = s.imageFiles;
+  if (f) {
+    const badOnes = f.unreadable + f.wrongSize;
+    lines.push(`  image files          ${f.checked} read in ${f.folder}: ${badOnes ? `${f.unreadable} missing or unreadable, ${f.wrongSize} of another size than annotated` : 'every one readable'}`, ...f.examples.map((m) => `    ${m}`));
+  }
+  for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
 }

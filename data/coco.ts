@@ -14,7 +14,7 @@
 // defaults to the id. Ids are any finite numbers; they need not be dense.
 import { JsonReader } from './json-stream.js';
 import {
-  BadRecords, DataError, F64Column, U8Column, describeTopLevel, kindOf, readBoxField, readNumberField, recordName,
+  BadRecords, DataError, F64Column, U8Column, describeTopLevel, kindOf, topLevelFound, readBoxField, readNumberField, recordName,
 } from './json/records.js';
 
 export interface CocoImage {
@@ -54,6 +54,8 @@ export interface CocoAnnotations {
 export interface CocoReadOptions {
   /** Drop bad records (counted in `skipped`) instead of stopping at the first. */
   skipBad?: boolean;
+  /** The option that named the file ("--gt"), for messages about the file itself. */
+  what?: string;
 }
 
 export class CocoDataset {
@@ -87,7 +89,7 @@ export class CocoDataset {
 }
 
 export async function readCocoFile(path: string, opts: CocoReadOptions = {}): Promise<CocoDataset> {
-  const r = JsonReader.open(path);
+  const r = JsonReader.open(path, undefined, opts.what);
   try {
     return readCoco(r, opts);
   } finally {
@@ -109,7 +111,7 @@ function readCoco(r: JsonReader, opts: CocoReadOptions): CocoDataset {
   const top = describeTopLevel(r);
   if (top !== 'object') {
     const hint = top === 'array' ? ' (an array is a results file: pass it as --dets)' : '';
-    throw new DataError(`${r.file}: expected a COCO object with "images", "annotations" and "categories", found ${top === 'array' ? 'an array' : kindOf(r)}${hint}`);
+    throw new DataError(`${r.file}: expected a COCO object with "images", "annotations" and "categories", found ${top === 'array' ? 'an array' : topLevelFound(r)}${hint}`);
   }
   let images: CocoImage[] | null = null;
   let categories: CocoCategory[] | null = null;

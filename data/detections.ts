@@ -1,9 +1,9 @@
 // COCO results files: a JSON array of {image_id, category_id, bbox, score}
 // (bbox as x, y, w, h), read as a stream into columns and written the same
 // way. Extra fields (segmentation, keypoints) are skipped on read.
-import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../io/files.js';
 import { JsonReader } from './json-stream.js';
-import { BadRecords, DataError, F64Column, describeTopLevel, kindOf, readBoxField, readNumberField, recordName } from './json/records.js';
+import { BadRecords, DataError, F64Column, describeTopLevel, kindOf, topLevelFound, readBoxField, readNumberField, recordName } from './json/records.js';
 import type { CocoDataset } from './coco.js';
 
 /** Detections in file order, as columns. */
@@ -26,10 +26,12 @@ export type DetectionRows = Pick<Detections, 'count' | 'imageId' | 'categoryId' 
 
 export interface DetectionReadOptions {
   skipBad?: boolean;
+  /** The option that named the file ("--dets"), for messages about the file itself. */
+  what?: string;
 }
 
 export async function readDetectionsFile(path: string, opts: DetectionReadOptions = {}): Promise<Detections> {
-  const r = JsonReader.open(path);
+  const r = JsonReader.open(path, undefined, opts.what);
   try {
     return readDetections(r, opts);
   } finally {
@@ -48,7 +50,7 @@ function readDetections(r: JsonReader, opts: DetectionReadOptions): Detections {
   const top = describeTopLevel(r);
   if (top !== 'array') {
     const hint = top === 'object' ? ' (an object with "images" is a ground-truth file: pass it as --gt)' : '';
-    throw new DataError(`${r.file}: expected a COCO results array [{"image_id", "category_id", "bbox", "score"}, ...], found ${kindOf(r)}${hint}`);
+    throw new DataError(`${r.file}: expected a COCO results array [{"image_id", "category_id", "bbox", "score"}, ...], found ${topLevelFound(r)}${hint}`);
   }
   const imageId = new F64Column(), categoryId = new F64Column(), bbox = new F64Column(), score = new F64Column(), record = new F64Column();
   const box = new Float64Array(4);
@@ -98,12 +100,24 @@ export interface ResolvedDetections {
   readonly imageIndex: Int32Array;
   readonly skipped: number;
   readonly skippedExamples: readonly string[];
+  /** Kept detections whose category_id is not a category of the ground truth: evaluation ignores them (as COCOeval does). */
+  readonly unknownCategory: number;
+  /** Those category ids, up to 5. */
+  readonly unknownCategoryIds: readonly number[];
+}
+
+/** "N detections of categories absent from the ground truth (ids ...) are ignored, as pycocotools does": '' when none. */
+export function unknownCategoryNote(r: ResolvedDetections): string {
+  if (!r.unknownCategory) return '';
+  return `${r.unknownCategory} detection${r.unknownCategory === 1 ? '' : 's'} of categor${r.unknownCategoryIds.length === 1 ? 'y' : 'ies'} absent from the ground truth (category_id ${r.unknownCategoryIds.join(', ')}${r.unknownCategoryIds.length === 5 ? ', ...' : ''}) ignored, as pycocotools does`;
 }
 
 export function resolveDetections(dets: Detections, gt: CocoDataset, opts: DetectionReadOptions = {}): ResolvedDetections {
   const bad = new BadRecords(dets.file, opts.skipBad ?? false);
   const rows: number[] = [];
   const imageIndex: number[] = [];
+  let unknown = 0;
+  const unknownIds: number[] = [];
   for (let d = 0; d < dets.count; d++) {
     const ii = gt.imageIndexOf(dets.imageId[d]);
     if (ii < 0) {
@@ -112,8 +126,15 @@ export function resolveDetections(dets: Detections, gt: CocoDataset, opts: Detec
     }
     rows.push(d);
     imageIndex.push(ii);
+    if (gt.categoryIndexOf(dets.categoryId[d]) < 0) {
+      unknown++;
+      if (unknownIds.length < 5 && !unknownIds.includes(dets.categoryId[d])) unknownIds.push(dets.categoryId[d]);
+    }
   }
-  return { dets, rows: Int32Array.from(rows), imageIndex: Int32Array.from(imageIndex), skipped: bad.count, skippedExamples: bad.examples };
+  return {
+    dets, rows: Int32Array.from(rows), imageIndex: Int32Array.from(imageIndex), skipped: bad.count, skippedExamples: bad.examples,
+    unknownCategory: unknown, unknownCategoryIds: unknownIds,
+  };
 }
 
 export interface WriteOptions {
@@ -121,24 +142,15 @@ export interface WriteOptions {
   force?: boolean;
 }
 
-/** Writes a results array, a record per line, through a temporary file renamed at the end. */
+/** Writes a results array, a record per line, atomically (io/files.ts: temp file renamed at the end). */
 export async function writeDetectionsFile(path: string, dets: DetectionRows, opts: WriteOptions = {}): Promise<void> {
-  if (existsSync(path) && !opts.force) throw new DataError(`${path} exists; pass --force to replace it`);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
+  await writeFileAtomic(path, (write) => {
     let chunk = '[';
     for (let d = 0; d < dets.count; d++) {
       const b = 4 * d;
       chunk += `${d ? ',\n' : '\n'}{"image_id": ${dets.imageId[d]}, "category_id": ${dets.categoryId[d]}, "bbox": [${dets.bbox[b]}, ${dets.bbox[b + 1]}, ${dets.bbox[b + 2]}, ${dets.bbox[b + 3]}], "score": ${dets.score[d]}}`;
-      if (chunk.length > 1 << 20) { writeSync(fd, chunk); chunk = ''; }
+      if (chunk.length > 1 << 20) { write(chunk); chunk = ''; }
     }
-    writeSync(fd, chunk + '\n]\n');
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw e;
-  }
+    write(chunk + '\n]\n');
+  }, { what: 'detections', overwrite: opts.force === true });
 }

@@ -1,7 +1,8 @@
 // Image decode and encode (sharp). Images travel as 8-bit RGB, interleaved
 // (HWC), which is what decoders produce and PNG encoders take; the float CHW
 // tensor a model consumes is made once, by the loader, after resizing.
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/files.js';
 import sharp from 'sharp';
 import { FusedetError } from '../io/errors.js';
 
@@ -134,7 +135,6 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
 
 /** Writes to a temporary name and renames, so a reader never sees half a file. */
 export async function writePng(path: string, img: RgbImage): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, await encodePng(img));
-  await rename(tmp, path);
+  // Not fsynced: scenes write hundreds of these, and a lost one is regenerated.
+  await writeFileAtomic(path, await encodePng(img), { what: 'image', durable: false });
 }

@@ -8,8 +8,9 @@
 // bytes in the middle of a token is far simpler that way, and the callers'
 // public APIs stay async. Line and column are computed lazily (only when an
 // error is reported), so the hot path never counts newlines.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { FusedetError } from '../io/errors.js';
+import { describeStart, openUserFile } from '../io/files.js';
 
 export class JsonSyntaxError extends FusedetError {
   constructor(readonly file: string, readonly line: number, readonly column: number, what: string) {
@@ -42,6 +43,8 @@ export class JsonReader {
   private baseCol = 1;
   /** Start of the token being read: refill keeps bytes from here on. */
   private mark = -1;
+  /** The leading UTF-8 byte-order mark (if any) is skipped once, before the first token. */
+  private started = false;
 
   private readonly chunk: number;
 
@@ -56,13 +59,24 @@ export class JsonReader {
    * Reads `path` in chunks (1 MiB; tests pass tiny ones to exercise tokens
    * split across reads). Call close() when done, also on error.
    */
-  static open(path: string, chunkBytes = CHUNK): JsonReader {
-    return new JsonReader(path, openSync(path, 'r'), null, chunkBytes);
+  static open(path: string, chunkBytes = CHUNK, what?: string): JsonReader {
+    // A folder, a FIFO, a missing file: one message naming the option (io/files.ts).
+    return new JsonReader(path, openUserFile(path, what === undefined ? {} : { what }), null, chunkBytes);
   }
 
   /** Parses an in-memory document; `name` appears in error messages. */
   static fromString(text: string, name = '<string>'): JsonReader {
     return new JsonReader(name, null, Buffer.from(text, 'utf8'));
+  }
+
+  /**
+   * What the input holds where the reader stands, for "expected X, found Y"
+   * at the top level: "the file is empty", "the file starts with "hello"".
+   */
+  startText(): string {
+    this.peek();
+    if (this.pos >= this.end) return this.end === 0 ? 'the file is empty' : 'the file holds only whitespace';
+    return describeStart(this.buf.subarray(this.pos, this.end)).replace('the file starts', this.pos === 0 || this.baseLine === 1 ? 'the file starts' : 'the input continues');
   }
 
   close(): void {
@@ -126,6 +140,11 @@ export class JsonReader {
   }
 
   private skipWs(): void {
+    if (!this.started) {
+      this.started = true;
+      while (this.end - this.pos < 3 && this.refill()) { /* the first bytes */ }
+      if (this.buf[this.pos] === 0xef && this.buf[this.pos + 1] === 0xbb && this.buf[this.pos + 2] === 0xbf) this.pos += 3;
+    }
     for (;;) {
       while (this.pos < this.end) {
         const c = this.buf[this.pos];

@@ -6,10 +6,12 @@
 // x2 = x + w and clipping mean. Every problem is reported with the file, the
 // line and the column of the offending value, because annotation files are
 // long and people fix them by hand.
-import { open, rename, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { JsonReader, JsonSyntaxError } from './json-stream.js';
+import { FusedetError } from '../io/errors.js';
+import { statUserFile, writeFileAtomic } from '../io/files.js';
 
 export type Box4 = [number, number, number, number];
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -46,8 +48,7 @@ export interface OdgtDetRecord {
 }
 
 /** A bad record in a data file; cli/main.ts prints the message alone. */
-export class DataRecordError extends Error {
-  readonly exitCode = 1;
+export class DataRecordError extends FusedetError {
   constructor(
     readonly file: string,
     readonly line: number,
@@ -79,6 +80,8 @@ export interface OdgtReadOptions {
   /** Skip bad records (a whole line, or one box inside a line) instead of throwing. */
   skipBad?: boolean;
   bad?: BadRecordLog;
+  /** The option that named the file ("--gt"), for messages about the file itself. */
+  what?: string;
 }
 
 /** The `extra.ignore` rule of the CrowdHuman evaluation code: any value other than 0 (or false). */
@@ -148,7 +151,9 @@ export function locateJsonPath(text: string, path: JsonPath): number {
   return pos;
 }
 
-async function* readLines(path: string): AsyncGenerator<{ text: string; line: number }> {
+async function* readLines(path: string, what?: string): AsyncGenerator<{ text: string; line: number }> {
+  // A folder or a FIFO is refused before it is opened (a FIFO would block).
+  statUserFile(path, what === undefined ? {} : { what });
   let fh;
   try {
     fh = await open(path, 'r');
@@ -293,7 +298,7 @@ function readBoxes<T>(items: JsonValue[], opts: OdgtReadOptions, one: (v: JsonVa
 }
 
 async function* readRecords<T>(path: string, opts: OdgtReadOptions, parse: (text: string, line: number) => T): AsyncGenerator<T> {
-  for await (const { text, line } of readLines(path)) {
+  for await (const { text, line } of readLines(path, opts.what)) {
     if (text.trim() === '') continue;
     try {
       yield parse(text, line);
@@ -356,7 +361,7 @@ export function detRecordToJson(r: OdgtDetRecord): JsonObject {
 }
 
 /**
- * Writes records one per line: to `path.tmp-PID` first, renamed at the end, so
+ * Writes records one per line, atomically (io/files.ts: a temporary file renamed at the end), so
  * a crash never leaves half a file under the real name. Refuses to replace an
  * existing file unless `force`.
  */
@@ -368,23 +373,15 @@ export async function writeOdgt(
   if (!opts.force && existsSync(path)) {
     throw new DataRecordError(path, 0, 0, 'already exists; pass --force to overwrite it');
   }
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
   let n = 0;
-  try {
+  await writeFileAtomic(path, async (write) => {
     let chunk = '';
     for await (const r of records) {
       chunk += JSON.stringify('gtboxes' in r ? gtRecordToJson(r) : detRecordToJson(r)) + '\n';
       n++;
-      if (chunk.length > 1 << 20) { await fh.write(chunk); chunk = ''; }
+      if (chunk.length > 1 << 20) { write(chunk); chunk = ''; }
     }
-    await fh.write(chunk);
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+    write(chunk);
+  }, { what: 'odgt file' });
   return n;
 }

@@ -4,8 +4,9 @@ import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
 import { checkDataset, formatSummary, isOdgtPath, type DatasetSummary } from '../../data/check.js';
 import { BadRecordLog, DataRecordError } from '../../data/odgt.js';
+import { statUserFile } from '../../io/files.js';
 
-const usage = `usage: fusedet data check FILE [--dets DETS] [--skip-bad] [--json]
+const usage = `usage: fusedet data check FILE [--dets DETS] [--images DIR] [--skip-bad] [--json]
        fusedet data scenes [--out DIR] [--images N] [--size S] [--crowd 0..1] [--seed K] [--force]
 
 check   reads a COCO annotations file (.json) or a CrowdHuman file (.odgt) as
@@ -13,7 +14,11 @@ check   reads a COCO annotations file (.json) or a CrowdHuman file (.odgt) as
         per class, image and box sizes, crowd and ignore counts.
   --dets DETS   also read a detections file (COCO results JSON, or odgt
                 dtboxes for an .odgt FILE) and check every detection names an
-                image of FILE
+                image of FILE (detections of categories absent from FILE are
+                counted and ignored, as pycocotools does)
+  --images DIR  also read the header of every image FILE lists, from DIR
+                ('' or '.': beside FILE or its images/ folder), and report
+                missing, unreadable and wrongly sized ones
   --skip-bad    skip bad records and say how many, instead of stopping at the first
   --json        machine-readable summary
 
@@ -30,7 +35,7 @@ scenes  composes cluttered scenes from real images (Fashion-MNIST items) and
 
 const RECORD_HINT = '\n(fix the record, or pass --skip-bad to skip bad records)';
 
-interface DetsSummary { file: string; detections: number; skipped: number; skippedExamples: string[] }
+interface DetsSummary { file: string; detections: number; skipped: number; skippedExamples: string[]; ignored: string }
 
 /** Detections against the dataset: every one must name a known image. */
 async function checkDets(gt: string, dets: string, skipBad: boolean): Promise<DetsSummary> {
@@ -38,18 +43,19 @@ async function checkDets(gt: string, dets: string, skipBad: boolean): Promise<De
     const { evaluateCrowdHumanFiles } = await import('../../eval/crowdhuman.js');
     const bad = new BadRecordLog();
     const m = await evaluateCrowdHumanFiles(gt, dets, { skipBad, bad });
-    return { file: dets, detections: m.detections, skipped: bad.count, skippedExamples: bad.examples };
+    return { file: dets, detections: m.detections, skipped: bad.count, skippedExamples: bad.examples, ignored: '' };
   }
   const { readCocoFile } = await import('../../data/coco.js');
-  const { readDetectionsFile, resolveDetections } = await import('../../data/detections.js');
+  const { readDetectionsFile, resolveDetections, unknownCategoryNote } = await import('../../data/detections.js');
   const ds = await readCocoFile(gt, { skipBad });
-  const d = await readDetectionsFile(dets, { skipBad });
+  const d = await readDetectionsFile(dets, { skipBad, what: '--dets' });
   const r = resolveDetections(d, ds, { skipBad });
-  return { file: dets, detections: r.rows.length, skipped: d.skipped + r.skipped, skippedExamples: [...d.skippedExamples] };
+  return { file: dets, detections: r.rows.length, skipped: d.skipped + r.skipped, skippedExamples: [...d.skippedExamples, ...r.skippedExamples], ignored: unknownCategoryNote(r) };
 }
 
 function formatDets(s: DetsSummary): string {
   const lines = [`${s.file}: ${s.detections} detections, every one for an image of the dataset`];
+  if (s.ignored) lines.push(`  ${s.ignored}`);
   if (s.skipped) lines.push(`  skipped ${s.skipped} bad record${s.skipped === 1 ? '' : 's'} (--skip-bad):`, ...s.skippedExamples.map((m) => `    ${m}`));
   return lines.join('\n') + '\n';
 }
@@ -60,6 +66,7 @@ async function runCheck(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       dets: { type: 'string' },
+      images: { type: 'string' },
       'skip-bad': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -67,10 +74,13 @@ async function runCheck(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UserError(`fusedet data check: give exactly one dataset file (got ${positionals.length})\n${usage}`, 2);
   const file = positionals[0]!;
   const skipBad = values['skip-bad'];
+  // Both files are checked before either is read: a missing --dets is said before a long read of FILE.
+  statUserFile(file, { what: 'data check' });
+  if (values.dets !== undefined) statUserFile(values.dets, { what: '--dets' });
   let summary: DatasetSummary;
   let dets: DetsSummary | undefined;
   try {
-    summary = await checkDataset(file, { skipBad });
+    summary = await checkDataset(file, { skipBad, what: 'data check', ...(values.images !== undefined ? { images: values.images === '.' ? '' : values.images } : {}) });
     if (values.dets) dets = await checkDets(file, values.dets, skipBad);
   } catch (e) {
     if (e instanceof DataRecordError && e.line > 0 && !skipBad) throw new UserError(e.message + RECORD_HINT);
@@ -82,7 +92,8 @@ async function runCheck(argv: string[]): Promise<number> {
     process.stdout.write(formatSummary(summary));
     if (dets) process.stdout.write(formatDets(dets));
   }
-  return 0;
+  // Images that cannot be read would stop training: a failed check.
+  return summary.imageFiles && summary.imageFiles.unreadable > 0 ? 1 : 0;
 }
 
 function intFlag(name: string, v: string, min: number): number {

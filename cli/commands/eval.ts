@@ -2,6 +2,7 @@
 // `fusedet eval --weights W --data ANNOTATIONS [--nms on|off|both] [--protocol coco|crowdhuman|both]`
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
+import { statUserFile } from '../../io/files.js';
 import { extname } from 'node:path';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
@@ -27,8 +28,11 @@ options:
                     .odgt -> crowdhuman, otherwise coco)
   --json            print the metrics as JSON
   --skip-bad        skip bad records (missing fields, negative sizes, unknown
-                    images or categories; with --weights, unreadable images)
-                    and report how many on stderr
+                    images; with --weights, unreadable images) and report how
+                    many on stderr. Detections of a category the ground truth
+                    does not have are not bad records: they are ignored, as
+                    pycocotools does (\`fusedet data check GT --dets DETS\`
+                    counts them)
 
 with --weights:
   --weights FILE    trained weights (.safetensors checkpoint)
@@ -64,7 +68,7 @@ const evalCommand: Command = {
     if (!values.gt) throw new UserError(`fusedet eval: --gt FILE is required\n${usage}`, 2);
     if (!values.dets) throw new UserError(`fusedet eval: --dets FILE is required\n${usage}`, 2);
     for (const [flag, path] of [['--gt', values.gt], ['--dets', values.dets]] as const) {
-      if (!existsSync(path)) throw new UserError(`fusedet eval: ${flag} ${path}: no such file`, 1);
+      statUserFile(path, { what: `fusedet eval: ${flag}` });
     }
     const protocol = values.protocol ?? (extname(values.gt).toLowerCase() === '.odgt' ? 'crowdhuman' : 'coco');
     if (protocol !== 'coco' && protocol !== 'crowdhuman') throw new UserError(`fusedet eval: --protocol must be coco or crowdhuman, not '${protocol}'`, 2);

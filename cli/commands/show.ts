@@ -12,7 +12,9 @@ import { UserError } from '../errors.js';
 import { readCocoFile } from '../../data/coco.js';
 import { readDetectionsFile, resolveDetections } from '../../data/detections.js';
 import { isIgnoreBox, readOdgtDets, readOdgtGt } from '../../data/odgt.js';
-import { readImage } from '../../data/image.js';
+import { ImageError, readImage } from '../../data/image.js';
+import { BadRecordLog } from '../../data/odgt.js';
+import { statUserFile, statUserFolder } from '../../io/files.js';
 
 const usage = `usage: fusedet show --gt GT [--dets DETS] --out DIR [options]
 
@@ -33,6 +35,8 @@ options:
   --scale K        magnify images K times (default: small images are enlarged
                    until their long side is at least 512 px)
   --force          write into a non-empty output folder
+  --skip-bad       skip bad records (GT or detections) and images that cannot
+                   be read, and say how many, instead of stopping at the first
 `;
 
 export interface ShowOptions {
@@ -44,6 +48,8 @@ export interface ShowOptions {
   limit: number;
   scale?: number;
   force: boolean;
+  /** Skip bad records and unreadable images (counted) instead of stopping. */
+  skipBad?: boolean;
 }
 
 // Distinct, readable on most backgrounds; class k takes PALETTE[k % n].
@@ -110,8 +116,14 @@ async function draw(view: View, opts: ShowOptions, withDets: boolean): Promise<{
   return { png: await canvas.encode('png'), shown: dets.length };
 }
 
-async function cocoViews(opts: ShowOptions, imagesDir: string): Promise<View[]> {
-  const gt = await readCocoFile(opts.gt);
+/** What --skip-bad left out: a count and up to five examples. */
+interface Skipped { n: number }
+
+async function cocoViews(opts: ShowOptions, imagesDir: string, skippedCount: Skipped, skipped: string[]): Promise<View[]> {
+  const skipBad = opts.skipBad ?? false;
+  const gt = await readCocoFile(opts.gt, { skipBad, what: '--gt' });
+  skipped.push(...gt.skippedExamples.slice(0, Math.max(0, 5 - skipped.length)));
+  skippedCount.n += gt.skipped;
   const a = gt.annotations;
   const views: View[] = [];
   const count = Math.min(gt.images.length, opts.limit);
@@ -126,7 +138,10 @@ async function cocoViews(opts: ShowOptions, imagesDir: string): Promise<View[]> 
   }
   if (opts.dets) {
     if (opts.dets.endsWith('.odgt')) throw new UserError(`${opts.dets}: detections for a COCO --gt must be a COCO results .json file`);
-    const r = resolveDetections(await readDetectionsFile(opts.dets), gt);
+    const read = await readDetectionsFile(opts.dets, { skipBad, what: '--dets' });
+    const r = resolveDetections(read, gt, { skipBad });
+    skippedCount.n += read.skipped + r.skipped;
+    skipped.push(...[...read.skippedExamples, ...r.skippedExamples].slice(0, Math.max(0, 5 - skipped.length)));
     const d = r.dets;
     r.rows.forEach((row, k) => {
       const view = views[r.imageIndex[k]!];
@@ -145,7 +160,8 @@ function odgtImage(imagesDir: string, id: string): string {
   return join(imagesDir, id + '.jpg');
 }
 
-async function odgtViews(opts: ShowOptions, imagesDir: string): Promise<View[]> {
+async function odgtViews(opts: ShowOptions, imagesDir: string, bad: BadRecordLog): Promise<View[]> {
+  const skipBad = opts.skipBad ?? false;
   const views: View[] = [];
   const byId = new Map<string, View>();
   const tags = new Map<string, number>();
@@ -153,7 +169,7 @@ async function odgtViews(opts: ShowOptions, imagesDir: string): Promise<View[]> 
     if (!tags.has(tag)) tags.set(tag, tags.size);
     return tags.get(tag)!;
   };
-  for await (const rec of readOdgtGt(opts.gt)) {
+  for await (const rec of readOdgtGt(opts.gt, { skipBad, bad, what: '--gt' })) {
     if (views.length >= opts.limit) break;
     const gt = rec.gtboxes.map((g) => ({ box: g.fbox, name: g.tag, ignore: isIgnoreBox(g) || g.tag === 'mask' }));
     for (const g of gt) if (!g.ignore) colourOf(g.name);
@@ -163,7 +179,7 @@ async function odgtViews(opts: ShowOptions, imagesDir: string): Promise<View[]> 
   }
   if (opts.dets) {
     if (!opts.dets.endsWith('.odgt')) throw new UserError(`${opts.dets}: detections for an .odgt --gt must be an .odgt file with dtboxes`);
-    for await (const rec of readOdgtDets(opts.dets)) {
+    for await (const rec of readOdgtDets(opts.dets, { skipBad, bad, what: '--dets' })) {
       const view = byId.get(rec.id);
       if (!view) continue;
       for (const d of rec.dtboxes) view.dets.push({ box: d.box, name: d.tag ?? 'object', score: d.score, colour: colourOf(d.tag ?? 'object') });
@@ -173,15 +189,24 @@ async function odgtViews(opts: ShowOptions, imagesDir: string): Promise<View[]> 
 }
 
 /** Draws and writes the PNGs; the command's work, callable from tests. */
-export async function showImages(opts: ShowOptions): Promise<{ out: string; images: number; gtBoxes: number; detections: number }> {
+export async function showImages(opts: ShowOptions): Promise<{ out: string; images: number; gtBoxes: number; detections: number; skipped: number; skippedExamples: string[] }> {
+  // The files named first: a missing --gt is said as such, not as a missing image folder.
+  statUserFile(opts.gt, { what: '--gt' });
+  if (opts.dets !== undefined) statUserFile(opts.dets, { what: '--dets' });
   const out = resolve(opts.out);
   if (existsSync(out)) {
     if (!statSync(out).isDirectory()) throw new UserError(`${opts.out}: exists and is not a folder; choose another --out`);
     if (readdirSync(out).length > 0 && !opts.force) throw new UserError(`${opts.out}: folder exists and is not empty; use --force to write into it, or choose another --out`);
   }
   const imagesDir = opts.images ?? join(dirname(opts.gt), 'images');
-  if (!existsSync(imagesDir)) throw new UserError(`${imagesDir}: image folder not found; give the folder holding the GT's images with --images`);
-  const views = opts.gt.endsWith('.odgt') ? await odgtViews(opts, imagesDir) : await cocoViews(opts, imagesDir);
+  if (opts.images !== undefined) statUserFolder(opts.images, { what: '--images' });
+  else if (!existsSync(imagesDir)) throw new UserError(`${imagesDir}: image folder not found (the default, beside --gt ${opts.gt}); give the folder holding the GT's images with --images`);
+  const bad = new BadRecordLog();
+  const skippedCount: Skipped = { n: 0 };
+  const skipped: string[] = [];
+  const views = opts.gt.endsWith('.odgt') ? await odgtViews(opts, imagesDir, bad) : await cocoViews(opts, imagesDir, skippedCount, skipped);
+  skippedCount.n += bad.count;
+  skipped.push(...bad.examples.slice(0, Math.max(0, 5 - skipped.length)));
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -192,14 +217,20 @@ export async function showImages(opts: ShowOptions): Promise<{ out: string; imag
     for (const [i, view] of views.entries()) {
       const name = names.has(view.stem) ? `${view.stem}-${i}.png` : `${view.stem}.png`;
       names.add(view.stem);
-      const r = await draw(view, opts, opts.dets !== undefined);
+      let r;
+      try { r = await draw(view, opts, opts.dets !== undefined); } catch (e) {
+        if (!opts.skipBad || !(e instanceof ImageError)) throw e;
+        skippedCount.n++;
+        if (skipped.length < 5) skipped.push(e.message);
+        continue;
+      }
       await writeFile(join(tmp, name), r.png);
       outputs.push(name);
       gtBoxes += view.gt.length; detections += r.shown;
     }
     if (!existsSync(out)) await rename(tmp, out);
     else for (const name of outputs) await rename(join(tmp, name), join(out, name));
-    return { out, images: views.length, gtBoxes, detections };
+    return { out, images: outputs.length, gtBoxes, detections, skipped: skippedCount.n, skippedExamples: skipped };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -223,7 +254,7 @@ const show: Command = {
       options: {
         gt: { type: 'string' }, dets: { type: 'string' }, images: { type: 'string' }, out: { type: 'string' },
         score: { type: 'string' }, limit: { type: 'string' }, scale: { type: 'string' },
-        force: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false }, 'skip-bad': { type: 'boolean', default: false },
       },
     });
     void positionals;
@@ -235,9 +266,10 @@ const show: Command = {
       gt: values.gt, dets: values.dets, images: values.images, out: values.out,
       score: positiveNumber('--score', values.score, 0.3, false),
       limit: positiveNumber('--limit', values.limit, Infinity, true),
-      scale, force: values.force,
+      scale, force: values.force, skipBad: values['skip-bad'],
     });
     process.stdout.write(`wrote ${r.images} image(s) to ${r.out}: ${r.gtBoxes} ground-truth boxes${values.dets ? `, ${r.detections} detections with score >= ${values.score ?? 0.3}` : ''}\n`);
+    if (r.skipped) process.stderr.write(`skipped ${r.skipped} bad record(s) or unreadable image(s) (--skip-bad):\n${r.skippedExamples.map((m) => `  ${m}\n`).join('')}`);
     return 0;
   },
 };

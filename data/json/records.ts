@@ -71,7 +71,14 @@ export function kindOf(r: JsonReader): string {
   if (c === 0x5b) return 'an array';
   if (c === 0x74 || c === 0x66) return 'a boolean';
   if (c === 0x6e) return 'null';
-  return 'a number';
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return 'a number';
+  return c === -1 ? 'nothing' : 'text that is not JSON';
+}
+
+/** "found ..." at the top level of a file: the kind of value and what the file starts with. */
+export function topLevelFound(r: JsonReader): string {
+  const kind = kindOf(r);
+  return kind === 'nothing' ? `nothing (${r.startText()})` : `${kind} (${r.startText()})`;
 }
 
 /**

@@ -188,7 +188,7 @@ test('usage errors exit 2', async () => {
 });
 
 test('a missing file is one clear error', async () => {
-  fails(await cli('data', 'check', join(dir, 'none.odgt')), 1, /none\.odgt.*cannot open/);
+  fails(await cli('data', 'check', join(dir, 'none.odgt')), 1, /none\.odgt: no such file or folder \(ENOENT\)/);
 });
 
 test('scenes: flags are checked, output written, existing output kept without --force', async () => {

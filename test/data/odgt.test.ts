@@ -1,5 +1,6 @@
 // The odgt reader and writer: round trips, streaming, and every bad-input
 // message naming file, line and column.
+import { FileError } from '../../io/files.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
@@ -131,7 +132,14 @@ test('skipBad drops a bad box or a bad line and counts them', async () => {
 });
 
 test('a missing file is a user error naming it', async () => {
-  await rejects(collect(readOdgtGt(join(dir, 'nope.odgt'))), /nope\.odgt: cannot open/);
+  // Opened through io/files.ts: a FileError (a FusedetError), as for every path a user gives.
+  try { await collect(readOdgtGt(join(dir, 'nope.odgt'), { what: '--gt' })); } catch (e) {
+    assert.instance(e, FileError);
+    assert.match((e as Error).message, /^--gt .*nope\.odgt: no such file or folder \(ENOENT\)/);
+    assert.is((e as FileError).exitCode, 1);
+    return;
+  }
+  assert.unreachable('expected a rejection');
 });
 
 test('locateJsonPath finds nested values, escaped strings included', () => {
