@@ -26,6 +26,8 @@ export interface AssignCase {
 }
 
 const DIR = 'test/fixtures/assign';
+/** The other rules' owners in the fixtures and the RulesProbe's outputs. */
+export const RULES = ['argmax_match', 'center_match', 'atss_match', 'qfcos_match', 'qtopk_match'];
 const INPUTS = ['points', 'strides', 'cls_logits', 'filter_logits', 'pred_boxes', 'gt_boxes', 'gt_classes'];
 
 export function loadCases(): AssignCase[] {
@@ -40,7 +42,7 @@ export function loadCases(): AssignCase[] {
       };
       const inputs: Record<string, Tensor> = Object.fromEntries(INPUTS.map((n) => [n, get(n)]));
       inputs.gt_count = tensor('i32', [1], [inputs.gt_boxes.shape[0]]);
-      const want = Object.fromEntries(['poto_total', 'aux_match', 'aux_fragile', 'fcos_match', 'fcos_ltrb', 'fcos_ctr'].map((n) => [n, get(n)]));
+      const want = Object.fromEntries(['poto_total', 'aux_match', 'aux_fragile', 'fcos_match', 'fcos_ltrb', 'fcos_ctr', ...RULES, 'rules_fragile'].map((n) => [n, get(n)]));
       cases.push({ id, cfg: JSON.parse(json) as AssignConfig, inputs, want });
     }
   }
@@ -58,6 +60,28 @@ module FcosProbe(K: int) {
     let (cls_t, box_t, w) = targets(owner, points, gb, reshape(cast(gt_classes, dtype = "i32"), shape = [1, G]), K)
     let ctr = centerness_target(box_t, w)
     return (owner, cls_t, box_t, w, ctr)
+  }
+}
+
+// Table 4's argmax and Table 1's Center rule (one-to-one), Table 9's ATSS,
+// Quality-FCOS and Quality-Top-k (auxiliary) of one image given flat.
+module RulesProbe(K: int, n3: int, n4: int, n5: int, n6: int, n7: int, alpha: float, quality: int, prior: int, radius: float, use_filter: bool) {
+  fn forward(points: f32[N, 2], strides: f32[N], lo: f32[N], hi: f32[N], cls_logits: f32[N, K], filter_logits: f32[N, 1], pred_boxes: f32[N, 4], gt_boxes: f32[G, 4], gt_classes: f32[G], gt_count: i32[1]) {
+    let cls = reshape(transpose(sigmoid(cls_logits), perm = [1, 0]), shape = [1, K, N])
+    let p = score(cls, reshape(filter_logits, shape = [1, 1, N]), use_filter)
+    let boxes = reshape(pred_boxes, shape = [1, N, 4])
+    let gb = reshape(gt_boxes, shape = [1, G, 4])
+    let gc = reshape(cast(gt_classes, dtype = "i32"), shape = [1, G])
+    let q = poto_quality(p, boxes, gb, gc, alpha, quality == 1)
+    let omega = prior_mask(points, strides, gb, prior, radius)
+    let qa = poto_quality(cls, boxes, gb, gc, alpha, false)
+    let ns = (n3, n4, n5, n6, n7)
+    let argmax_match = one_to_one(4, q, omega, p, boxes, points, lo, hi, gb, gc, gt_count, ns)
+    let center_match = one_to_one(2, q, omega, p, boxes, points, lo, hi, gb, gc, gt_count, ns)
+    let atss_match = one_to_many(3, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
+    let qfcos_match = one_to_many(4, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
+    let qtopk_match = one_to_many(5, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
+    return (argmax_match, center_match, atss_match, qfcos_match, qtopk_match)
   }
 }
 `);
@@ -85,14 +109,26 @@ export function assignGraph(c: AssignCase, overrides: Record<string, number | bo
 
 const RANGES = [[-1, 64], [64, 128], [128, 256], [256, 512], [512, 1e30]];
 
+/** Per-location level values of a case: [N]. */
+function levelValues(c: AssignCase, f: (l: number) => number): Tensor {
+  return tensor('f32', [c.inputs.strides.shape[0]], c.cfg.sizes.flatMap((n, l) => Array<number>(n).fill(f(l))));
+}
+
 /** The FCOS probe's graph and inputs for a case. */
 export function fcosProbe(c: AssignCase): { graph: Graph; inputs: Record<string, Tensor> } {
-  const level = (f: (l: number) => number): Tensor => tensor('f32', [c.inputs.strides.shape[0]], c.cfg.sizes.flatMap((n, l) => Array<number>(n).fill(f(l))));
   const inputs: Record<string, Tensor> = {
-    points: c.inputs.points, strides: c.inputs.strides, lo: level((l) => RANGES[l][0]), hi: level((l) => RANGES[l][1]),
+    points: c.inputs.points, strides: c.inputs.strides, lo: levelValues(c, (l) => RANGES[l][0]), hi: levelValues(c, (l) => RANGES[l][1]),
     gt_boxes: c.inputs.gt_boxes, gt_classes: c.inputs.gt_classes, gt_count: c.inputs.gt_count,
   };
   return { graph: lower(loaded().probe, { entry: 'FcosProbe', inputs: typesOf(inputs), args: { K: c.cfg.K } }), inputs };
+}
+
+/** The rules probe's graph and inputs for a case. */
+export function rulesProbe(c: AssignCase): { graph: Graph; inputs: Record<string, Tensor> } {
+  const inputs: Record<string, Tensor> = { ...c.inputs, lo: levelValues(c, (l) => RANGES[l][0]), hi: levelValues(c, (l) => RANGES[l][1]) };
+  const [n3, n4, n5, n6, n7] = c.cfg.sizes;
+  const args = { K: c.cfg.K, n3, n4, n5, n6, n7, alpha: c.cfg.alpha, quality: c.cfg.quality, prior: c.cfg.prior, radius: c.cfg.radius, use_filter: c.cfg.use_filter };
+  return { graph: lower(loaded().probe, { entry: 'RulesProbe', inputs: typesOf(inputs), args }), inputs };
 }
 
 /** Asserts POTO (one location per GT, total = scipy's optimum) and the aux owners of one case; returns the fragile locations skipped. */

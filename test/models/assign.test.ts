@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { interpret } from '../../compiler/interpret.js';
-import { assignGraph, checkAssign, checkFcos, fcosProbe, loadCases } from './assign-cases.js';
+import { RULES, assignGraph, checkAssign, checkFcos, fcosProbe, loadCases, rulesProbe } from './assign-cases.js';
 
 const cases = loadCases();
 
@@ -41,6 +41,24 @@ test('FCOS targets (centre sampling 1.5, size ranges, least area; ltrb, one-hot,
     for (const v of c.want.fcos_match.data) if (v >= 0) positives++;
   }
   assert.ok(positives > 1000, `only ${positives} FCOS positives`);
+});
+
+test('argmax, Center (one-to-one), ATSS, Quality-FCOS, Quality-Top-k (auxiliary) owners equal (reference interpreter)', () => {
+  let fragile = 0;
+  const positives = Object.fromEntries(RULES.map((r) => [r, 0]));
+  for (const c of cases) {
+    const { graph, inputs } = rulesProbe(c);
+    const out = interpret(graph, inputs, new Map());
+    for (let n = 0; n < c.inputs.points.shape[0]; n++) {
+      if (c.want.rules_fragile.data[n]) { fragile++; continue; }
+      for (const r of RULES) {
+        assert.is(out[r].data[n], c.want[r].data[n], `image ${c.id}: ${r} at location ${n}: ${out[r].data[n]} vs ${c.want[r].data[n]}`);
+        if (c.want[r].data[n] >= 0) positives[r]++;
+      }
+    }
+  }
+  console.log(`positives per rule ${JSON.stringify(positives)}; ${fragile} fragile locations not compared`);
+  for (const r of RULES) assert.ok(positives[r] > 300, `${r}: only ${positives[r]} positives`);
 });
 
 test.run();
