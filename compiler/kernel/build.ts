@@ -92,6 +92,8 @@ export function if_(c: Expr, then: readonly Stmt[], els?: readonly Stmt[]): Stmt
   return els && els.length ? { k: 'if', c, then, else: els } : { k: 'if', c, then };
 }
 export const barrier: Stmt = { k: 'barrier' };
+/** A barrier that also makes the threads' buffer writes visible to each other (ir.ts). */
+export const storageBarrier: Stmt = { k: 'barrier', storage: true };
 /** let name = value of `value` in lane (lane ^ xor): a butterfly step (warp collective, CUDA only). */
 export function shflXor(name: string, value: Expr, xor: number): Stmt { return { k: 'shfl', name, t: typeOf(value), v: value, xor }; }
 /** acc[accOff..] += A·B on per-thread fragments (warp collective, CUDA only). */

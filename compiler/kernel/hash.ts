@@ -30,7 +30,7 @@ function st(s: Stmt): string {
     case 'lstore': return `ls${s.arr}[${ex(s.idx)}]=${ex(s.v)};`;
     case 'for': return `for ${s.v} ${ex(s.from)}..${ex(s.to)}${s.unroll ? 'u' : ''}${s.vector ? `v${s.vector}` : ''}{${s.body.map(st).join('')}}`;
     case 'if': return `if ${ex(s.c)}{${s.then.map(st).join('')}}else{${(s.else ?? []).map(st).join('')}}`;
-    case 'barrier': return 'B;';
+    case 'barrier': return s.storage ? 'SB;' : 'B;';
     case 'shfl': return `shfl ${s.name}:${s.t}=${ex(s.v)}^${s.xor};`;
     case 'mma': return `mma.${s.shape}(${s.acc.arr}[${ex(s.acc.off)}],${s.a.arr}[${ex(s.a.off)}],${s.b.arr}[${ex(s.b.off)}]);`;
   }

@@ -55,7 +55,13 @@ export type Stmt =
    */
   | { readonly k: 'for'; readonly v: string; readonly from: Expr; readonly to: Expr; readonly body: readonly Stmt[]; readonly unroll?: boolean; readonly vector?: number }
   | { readonly k: 'if'; readonly c: Expr; readonly then: readonly Stmt[]; readonly else?: readonly Stmt[] }
-  | { readonly k: 'barrier' }
+  /**
+   * storage: also order the threads' buffer (storage) accesses, for
+   * workgroups that hand data to each other through a buffer (WGSL's
+   * workgroupBarrier covers workgroup memory only; CUDA's __syncthreads and
+   * the C thread loops cover both).
+   */
+  | { readonly k: 'barrier'; readonly storage?: boolean }
   /** let name: t = the value of v in lane (this lane ^ xor) of the warp (`__shfl_xor_sync`). */
   | { readonly k: 'shfl'; readonly name: string; readonly t: Scalar; readonly v: Expr; readonly xor: number }
   /**

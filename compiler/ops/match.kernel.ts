@@ -51,7 +51,7 @@
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, bool, cast, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mul, sel, set, store, sub, threadStrided, un, v,
+  add, and, barrier, bin, bool, cast, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mul, sel, set, store, storageBarrier, sub, threadStrided, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
@@ -194,7 +194,7 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
         if_(bin('eq', lid, idx(0)), rowSummary(v('tot'), fv('rmn'), fv('rmx'), bv('anf'))),
       ]),
       barrier,
-    ])] : []),
+    ]), storageBarrier] : []), // thread 0 reads the other threads' workspace writes
     if_(bin('eq', lid, idx(0)), solve()),
   ];
 

@@ -12,7 +12,7 @@
 // buffers are read from one binding PK at word offsets passed in args.
 // i64 index arithmetic is i32 here: a binding holds at most 2^31 bytes.
 // bool buffers are u32 words (the runtime widens them on upload/readback).
-import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, typeOf } from '../kernel/ir.js';
+import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, hasBarrier, typeOf } from '../kernel/ir.js';
 import { CFamilyRenderer, Fmt1, Fmt2, f32Literal } from './cfamily.js';
 import { bin, bool, cast, idx, sel } from '../kernel/build.js';
 import { childExprs, mapChildren } from '../kernel/walk.js';
@@ -56,6 +56,9 @@ export class WgslRenderer extends CFamilyRenderer {
   private packSlot = new Map<number, number>();
   /** Names assigned after their declaration (a `set`, or a second `let`): these need `var`. */
   private mutable = new Set<string>();
+  /** The kernel's workgroup arrays, and whether an expression being rendered reads them with workgroupUniformLoad. */
+  private localNames = new Set<string>();
+  private uniformLoads = false;
 
   constructor(private readonly opts: WgslOptions = {}) {
     super();
@@ -138,6 +141,9 @@ export class WgslRenderer extends CFamilyRenderer {
         const ref = `B${e.buf}[${this.expr(e.idx)}]`;
         return this.bufDtypes[e.buf] === 'bool' ? `(${ref} != 0u)` : ref;
       }
+      case 'lload':
+        if (this.uniformLoads && this.localNames.has(e.arr)) return `workgroupUniformLoad(&${ident(e.arr)}[${this.expr(e.idx)}])`;
+        return super.expr(e);
       case 'sel': return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`;
       case 'cast': {
         const from = typeOf(e.a);
@@ -175,10 +181,20 @@ export class WgslRenderer extends CFamilyRenderer {
         const v = this.expr(s.v);
         return `${ind}B${s.buf}[${this.expr(s.idx)}] = ${this.bufDtypes[s.buf] === 'bool' ? `select(0u, 1u, ${v})` : v};\n`;
       }
-      case 'if':
+      case 'if': {
         // An unrolled iteration: a plain block scopes its lets.
         if (s.c.k === 'const' && s.c.t === 'bool' && s.c.v === 1 && !s.else) return `${ind}{\n${this.stmts(s.then, ind + '  ')}${ind}}\n`;
-        return super.stmt(s, ind);
+        if (!hasBarrier([s])) return super.stmt(s, ind);
+        // An if holding a barrier may test workgroup memory (the IR's uniform
+        // rule: written before a barrier, the same for every thread); WGSL's
+        // uniformity analysis wants such reads through workgroupUniformLoad.
+        this.uniformLoads = true;
+        let c: string;
+        try { c = this.expr(s.c); } finally { this.uniformLoads = false; }
+        const els = s.else && s.else.length ? ` else {\n${this.stmts(s.else, ind + '  ')}${ind}}` : '';
+        return `${ind}if (${c}) {\n${this.stmts(s.then, ind + '  ')}${ind}}${els}\n`;
+      }
+      case 'barrier': return s.storage ? `${ind}storageBarrier();\n${ind}workgroupBarrier();\n` : super.stmt(s, ind);
       case 'for': {
         const n = ident(s.v);
         return `${ind}for (var ${n}: i32 = ${this.expr(s.from)}; ${n} < ${this.expr(s.to)}; ${n}++) {\n${this.stmts(s.body, ind + '  ')}${ind}}\n`;
@@ -196,6 +212,7 @@ export class WgslRenderer extends CFamilyRenderer {
       if (k.bufs[i]?.access !== 'r') throw new RangeError(`WGSL: kernel ${k.name} buffer ${i} cannot be packed: only read-only buffers can`);
     }
     this.packSlot = new Map(packed.map((b, slot) => [b, slot]));
+    this.localNames = new Set(k.locals.map((a) => a.name));
     const fields = ['grid: u32', ...Array.from({ length: k.nargs }, (_, i) => `a${i}: i32`), ...packed.map((_, slot) => `p${slot}: i32`)];
     const own = k.bufs.map((b, i) => ({ b, i })).filter(({ i }) => !this.packSlot.has(i));
     const bindings = own.map(({ b, i }, binding) =>
