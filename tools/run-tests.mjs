@@ -84,8 +84,9 @@ const filters = process.argv.slice(2);
 const files = walk('dist/test', []).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 const queue = [...files];
 await Promise.all(Array.from({ length: jobs }, async () => { while (queue.length) await runOne(queue.shift()); }));
-if (failures.length) process.stdout.write(`\nfailed files:\n  ${failures.join('\n  ')}\n`);
-if (skips.length) process.stdout.write(`\nskipped:\n  ${skips.join('\n  ')}\n`);
+// Sorted: files finish in any order when two run at once.
+if (failures.length) process.stdout.write(`\nfailed files:\n  ${failures.sort().join('\n  ')}\n`);
+if (skips.length) process.stdout.write(`\nskipped:\n  ${skips.sort().join('\n  ')}\n`);
 process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import { matchesReference, tinyStep } from './grad/tiny-step.js';
 
 const gpu = await openOrSkip('test/compiler/autodiff-webgpu.test.ts');
 (gpu ? test : test.skip)('WebGPU runtime: compiled forward + backward equals the reference gradients', async () => {
-  const s = tinyStep();
+  const s = tinyStep(gpu!.target);
   const exe = await gpu!.load(s.compiled);
   await matchesReference(s, exe, 2e-3, 'webgpu');
   exe.dispose();

@@ -51,6 +51,10 @@ if (!haveNvcc) console.log('SKIP snapshot CUDA compile: nvcc not on PATH');
   if (process.env.FUSEDET_UPDATE_SNAPSHOTS === '1') {
     writeFileSync(dir + 'cuda-resources.txt.tmp', report.join('\n'));
     renameSync(dir + 'cuda-resources.txt.tmp', dir + 'cuda-resources.txt');
+  } else {
+    // The committed table is a snapshot of what this nvcc makes of the snapshot units.
+    assert.fixture(report.join('\n'), readFileSync(dir + 'cuda-resources.txt', 'utf8'),
+      'test/snapshots/cuda-resources.txt differs (rerun with FUSEDET_UPDATE_SNAPSHOTS=1 and review the diff)');
   }
 });
 

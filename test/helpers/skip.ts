@@ -7,7 +7,6 @@
 // `SKIP <test name>: <reason>`, which tools/run-tests.mjs lists at the end.
 import { test } from 'uvu';
 import type { Runtime } from '../../runtime/interface.js';
-import { ScheduleError } from '../../compiler/schedule/emit.js';
 import { NoRuntime, requireRuntime, selectRuntime } from '../../runtime/select.js';
 import { CpuUnavailable } from '../../runtime-cpu/errors.js';
 import { WebGpuUnavailable } from '../../runtime-webgpu/errors.js';
@@ -59,9 +58,4 @@ export function unavailableReason(e: unknown): string | undefined {
   if (e instanceof NoRuntime) return e.probes.map((p) => `${p.name}: ${p.unavailable}`).join('; ');
   if (e instanceof CpuUnavailable || e instanceof WebGpuUnavailable || e instanceof CudaUnavailable) return e.reason;
   return undefined;
-}
-
-/** The scheduler's "op '…' has no kernel yet" (a ScheduleError): the one compile failure a test may tolerate, saying so. */
-export function noKernelYet(e: unknown): boolean {
-  return e instanceof ScheduleError && /has no kernel yet/.test(e.message);
 }

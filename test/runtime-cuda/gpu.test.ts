@@ -33,7 +33,6 @@ import { deviceAllocator } from '../../runtime-cuda/allocator.js';
 import { CudaRuntime } from '../../runtime-cuda/runtime.js';
 import { TestGraph, compare, pick, referenceRun } from '../compiler/kernel/graphs.js';
 import { tinyStep } from '../train/tiny.js';
-import { noKernelYet } from '../helpers/skip.js';
 import { cudaTarget } from '../../compiler/target.js';
 
 process.env.FUSEDET_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'fusedet-gpu-test-'));
@@ -119,13 +118,8 @@ for (const [name, build] of Object.entries(CASES)) {
       build(t, (lo, hi) => pick(next, lo, hi));
       const want = referenceRun(t);
       for (const fuse of [true, false]) {
-        let program: Program;
-        try { program = compileGraph(t.graph, cudaTarget({ cudaMath: 'f32' }), { fuse }); } catch (e) {
-          // Only "this op has no kernel yet" is tolerated (and said); any other compile error fails.
-          if (!noKernelYet(e)) throw e;
-          console.log(`SKIP ${name}: no kernel schedule yet (${(e as Error).message.split('\n')[0]})`);
-          return;
-        }
+        // Every op of these graphs has a CUDA kernel: a compile error fails the test.
+        const program: Program = compileGraph(t.graph, cudaTarget({ cudaMath: 'f32' }), { fuse });
         const got = await runOn(program, t);
         for (const o of Object.keys(want)) {
           const exact = want[o].dtype !== 'f32';
@@ -168,11 +162,8 @@ gpu('tiny training step: CUDA equals the reference (scalars 1e-3 rel, state 1e-3
   const step = tinyStep();
   const params = initParams(step.graph, 3);
   const batch = fixedBatch(step.graph, 3);
-  let runner;
-  try { runner = await runtimeRunner(step, params, new CudaRuntime(undefined, undefined, { math: 'f32' })); } catch (e) {
-    if (noKernelYet(e)) { console.log(`SKIP train step on CUDA: ${(e as Error).message.split('\n')[0]}`); return; }
-    throw e;
-  }
+  // The step compiles to CUDA kernels (every op has one): any error fails.
+  const runner = await runtimeRunner(step, params, new CudaRuntime(undefined, undefined, { math: 'f32' }));
   const ref = referenceRunner(step, params);
   const rc = await runner.step(batch, 0.01, 1), rr = await ref.step(batch, 0.01, 1);
   for (const t of [...step.terms, 'grad_norm']) {
@@ -262,11 +253,7 @@ gpu('CUDA graphs: three training steps with in-place updates replayed as a graph
   const params = initParams(step.graph, 3);
   const batch = fixedBatch(step.graph, 3);
   const steps = (mode: '0' | '1') => withGraphs(mode, async () => {
-    let runner;
-    try { runner = await runtimeRunner(step, params, cuda); } catch (e) {
-      if (noKernelYet(e)) return undefined;
-      throw e;
-    }
+    const runner = await runtimeRunner(step, params, cuda);
     const losses = [];
     for (let i = 0; i < 3; i++) losses.push((await runner.step(batch, 0.01, 1)).scalars);
     const state = await runner.getState();
@@ -274,7 +261,6 @@ gpu('CUDA graphs: three training steps with in-place updates replayed as a graph
     return { losses, state };
   });
   const plain = await steps('0'), replayed = await steps('1');
-  if (!plain || !replayed) { console.log('SKIP graph training steps: the step has no CUDA kernel yet'); return; }
   assert.equal(replayed.losses, plain.losses, 'the same loss terms each step');
   for (const [k, t] of plain.state) {
     let scale = 1e-3;

@@ -56,7 +56,9 @@ test('FUSEDET_REQUIRE_<RUNTIME>=1: an absence is an error naming the variable an
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const skipHelper = fileURLToPath(new URL('../helpers/skip.js', import.meta.url));
 const tiny = ['run', 'models/defcn.fd', '--entry', 'DeFCN', '--input', 'image=f32[1,3,32,32]', '--arg', 'depth=0', '--arg', 'width=4', '--arg', 'C=8', '--arg', 'K=3', '--arg', 'groups=4'];
-const noAdapter = { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' };
+// No adapter, and not required (CI sets FUSEDET_REQUIRE_WEBGPU=1 for the suite; these set it themselves).
+const noAdapter: NodeJS.ProcessEnv = { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' };
+delete noAdapter.FUSEDET_REQUIRE_WEBGPU;
 
 test('--runtime webgpu under FUSEDET_REQUIRE_WEBGPU=1 with no adapter: exit 3, the message alone', () => {
   const r = spawnSync(process.execPath, [main, ...tiny, '--runtime', 'webgpu'], { encoding: 'utf8', env: { ...noAdapter, FUSEDET_REQUIRE_WEBGPU: '1' }, timeout: 60_000 });

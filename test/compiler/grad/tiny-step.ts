@@ -13,11 +13,12 @@ import { checkFiles } from '../../../dsl/index.js';
 import { defcnTargetTypes, fixedBatch } from '../../../models/fixed-batch.js';
 import { Executable } from '../../../runtime/interface.js';
 import { finiteScale, within, worstError } from '../../helpers/compare.js';
-import { CPU } from '../../../compiler/target.js';
+import { CPU, type Target } from '../../../compiler/target.js';
 
 export interface TinyStep { compiled: Program; names: string[]; params: Map<string, Tensor>; inputs: Record<string, Tensor>; want: Record<string, Tensor> }
 
-export function tinyStep(): TinyStep {
+/** `target`: the runtime's (a WebGPU adapter allows fewer storage buffers per kernel than the CPU). */
+export function tinyStep(target: Target = CPU): TinyStep {
   const { program, diagnostics } = checkFiles(['models/defcn-train.fd']);
   assert.ok(program && diagnostics.length === 0, diagnostics.map((d) => d.message).join('\n'));
   const g = lower(program!, { entry: 'DeFCNTrain', fn: 'loss', inputs: { image: { dtype: 'f32', shape: [1, 3, 32, 32] }, ...defcnTargetTypes(1, 3, 32) }, args: { depth: 0, width: 4, C: 8, K: 3, groups: 4 } });
@@ -25,7 +26,7 @@ export function tinyStep(): TinyStep {
   const params = initParams(graph, 1);
   const inputs = { ...fixedBatch(g, 3), image: randomTensor([1, 3, 32, 32], 4) };
   return {
-    compiled: compileGraph(graph, CPU, { fuse: true }),
+    compiled: compileGraph(graph, target, { fuse: true }),
     names: [g.outputs[0].name, ...[...grads.keys()].map((n) => `grad/${n}`)],
     params, inputs, want: interpret(graph, inputs, params),
   };
