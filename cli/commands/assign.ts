@@ -36,7 +36,7 @@ options:
   --prior P           center (radius x own stride, clipped to the box), box (inside the box), none (default center)
   --radius R          the centre prior's radius in strides (default 1.5)
   --aux-topk K        Quality-ATSS candidates per level (default 9)
-  --runtime R         cpu, webgpu, cuda, auto or reference (default reference)
+  --runtime R         cpu, webgpu, cuda, auto or reference (the interpreter) (default cpu)
 `;
 
 const PRIORS: Record<string, number> = { center: 0, box: 1, none: 2 };
@@ -130,7 +130,7 @@ const assign: Command = {
       args: argv, allowPositionals: true,
       options: {
         alpha: { type: 'string' }, quality: { type: 'string', default: 'mul' }, prior: { type: 'string', default: 'center' },
-        radius: { type: 'string' }, 'aux-topk': { type: 'string' }, runtime: { type: 'string', default: 'reference' },
+        radius: { type: 'string' }, 'aux-topk': { type: 'string' }, runtime: { type: 'string', default: 'cpu' },
       },
     });
     if (positionals.length !== 2) throw new UserError(`fusedet assign: give IN.safetensors and OUT.safetensors\n${usage}`, 2);

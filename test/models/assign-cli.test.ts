@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { Tensor, tensor } from '../../compiler/tensor.js';
 import { readSafetensors, writeSafetensors } from '../../models/checkpoint/safetensors.js';
 import { AssignCase, loadCases } from './assign-cases.js';
+import { cpuOrSkip } from '../helpers/skip.js';
 
+const cpu = await cpuOrSkip();
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-assign-cli-'));
 const cases = loadCases();
 const PRIORS = ['center', 'box', 'none'];
@@ -32,10 +34,10 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 
 const flags = (c: AssignCase): string[] => ['--alpha', String(c.cfg.alpha), '--quality', c.cfg.quality ? 'add' : 'mul', '--prior', PRIORS[c.cfg.prior], '--radius', String(c.cfg.radius)];
 
-test('fixture images: POTO total = scipy optimum, one location per GT, aux owners equal', () => {
-  for (const c of cases.slice(0, 6)) {
+function checkImages(picked: AssignCase[], runtime: string): void {
+  for (const c of picked) {
     const out = join(dir, `out-${c.id}.safetensors`);
-    const r = cli(inputFile(c, `in-${c.id}`), out, ...flags(c));
+    const r = cli(inputFile(c, `in-${c.id}`), out, ...flags(c), '--runtime', runtime);
     assert.is(r.status, 0, r.stderr);
     const t = readSafetensors(out).tensors;
     const m = t.get('poto_match')!, total = t.get('poto_total')!, aux = t.get('aux_match')!;
@@ -45,14 +47,17 @@ test('fixture images: POTO total = scipy optimum, one location per GT, aux owner
     assert.is(new Set(Array.from(m.data).filter((v) => v >= 0)).size, G);
     for (let n = 0; n < aux.data.length; n++) if (!c.want.aux_fragile.data[n]) assert.is(aux.data[n], c.want.aux_match.data[n], `image ${c.id}: aux at ${n}`);
   }
-});
+}
+
+test('fixture images on the interpreter: POTO total = scipy optimum, one location per GT, aux owners equal', () => checkImages(cases.slice(0, 5), 'reference'));
+cpu.test('fixture images on the CPU runtime (the default): the same', () => checkImages([cases[7], cases[11]], 'cpu'));
 
 test('no objects: no positives, total 0; an existing OUT is replaced', () => {
   const c = cases[0];
   const path = inputFile(c, 'empty', (m) => { m.set('gt_boxes', tensor('f32', [0, 4], [])); m.set('gt_classes', tensor('f32', [0], [])); });
   const out = join(dir, 'empty-out.safetensors');
   for (let i = 0; i < 2; i++) {
-    const r = cli(path, out);
+    const r = cli(path, out, '--runtime', 'reference');
     assert.is(r.status, 0, r.stderr);
   }
   const t = readSafetensors(out).tensors;
