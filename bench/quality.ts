@@ -12,6 +12,9 @@
 //   --out DIR working folder (default bench/quality-out; replaced)
 //   --rows    a subset of the rows, by the config's suffix
 //   --steps N override every row's schedule.steps
+//   --torch-minutes M  train the PyTorch peer (bench/quality_torch.py: torchvision
+//             FCOS, ResNet-18-FPN from scratch) for M minutes on the same scenes
+//             (default 20; 0 skips; needs FUSEDET_PYTHON or /usr/bin/python3 with torch)
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +44,29 @@ const SIZES = {
   tiny: { train: 12, test: 4, size: 64, crowd: 0.8 },
 };
 
-export interface QualityOptions { tiny: boolean; out: string; rows: string[]; steps?: number; runtime: string; results?: string }
+export interface QualityOptions { tiny: boolean; out: string; rows: string[]; steps?: number; runtime: string; torchMinutes: number }
+
+/**
+ * The PyTorch peer on the same scenes: trains for `minutes`, writes COCO
+ * results with and without NMS, scored here like fusedet's rows.
+ */
+async function torchPeer(trainAnn: string, testAnn: string, out: string, minutes: number): Promise<{ result: import('../cli/commands/demo-eval.js').ModelResult; info: Record<string, unknown> } | { error: string }> {
+  const { spawnSync } = await import('node:child_process');
+  const python = process.env.FUSEDET_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(python, ['bench/quality_torch.py', '--train', trainAnn, '--test', testAnn, '--out', out, '--minutes', String(minutes)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) return { error: `${python} bench/quality_torch.py failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
+  const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  const { evaluateCocoFiles } = await import('../eval/coco.js');
+  const { evaluateCrowdHumanFiles } = await import('../eval/crowdhuman.js');
+  const score = async (path: string) => {
+    const c = (await evaluateCocoFiles(testAnn, path)).metrics, h = await evaluateCrowdHumanFiles(testAnn, path);
+    return { AP: c.AP, AP50: c.AP50, AP75: c.AP75, AR100: c.AR100, crowdAP50: h.ap50, mMR: h.mMR, recall: h.recall, detections: c.detections };
+  };
+  return {
+    info,
+    result: { label: 'torchvision FCOS (R18)', config: 'bench/quality_torch.py', weights: '-', nms: await score(info.results_nms as string), noNms: await score(info.results_no_nms as string) },
+  };
+}
 
 /** The paper's shape, as checks on the measured table (DEFCN.md "Numbers to compare against", issue 13). */
 export function shapeChecks(rows: Record<string, { nms: Record<string, number>; noNms: Record<string, number> }>): Record<string, { ok: boolean; measured: string }> {
@@ -100,11 +125,23 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
       nms: r.nms, noNms: r.noNms,
     };
   }
+  let peer: Record<string, unknown> | undefined;
+  if (o.torchMinutes > 0) {
+    process.stderr.write(`quality: training the PyTorch peer for ${o.torchMinutes} min\n`);
+    const t = await torchPeer(join(trainDir, 'annotations.json'), join(testDir, 'annotations.json'), join(o.out, 'torch'), o.torchMinutes);
+    if ('error' in t) peer = { error: t.error };
+    else {
+      results.push(t.result);
+      peer = { ...t.info, nms: t.result.nms, noNms: t.result.noNms };
+      const d = rows['poto-3dmf-aux'];
+      if (d) peer.check = { 'DeFCN w/o NMS ≥ torchvision FCOS w/ NMS in AP': d.noNms.AP >= t.result.nms.AP };
+    }
+  }
   const table = formatTable(results);
   const json = {
     suite: 'quality', date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', runtime: o.runtime, tiny: o.tiny,
     command: `npm run quality${o.tiny ? ' -- --tiny' : ''}`,
-    scenes: { ...size, trainSeed: 0, testSeed: 1 }, rows: perRow, notRun, checks: shapeChecks(rows),
+    scenes: { ...size, trainSeed: 0, testSeed: 1 }, rows: perRow, notRun, checks: shapeChecks(rows), torchPeer: peer ?? null,
     totalSeconds: Math.round((performance.now() - t0) / 1000), table,
   };
   return { json, table };
@@ -113,15 +150,17 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
 async function cli(): Promise<number> {
   const { values } = parseArgs({ options: {
     tiny: { type: 'boolean', default: false }, out: { type: 'string' }, rows: { type: 'string' }, steps: { type: 'string' },
-    runtime: { type: 'string', default: 'cpu' },
+    runtime: { type: 'string', default: 'cpu' }, 'torch-minutes': { type: 'string' },
   } });
+  const torchMinutes = Number(values['torch-minutes'] ?? (values.tiny ? 0 : 20));
+  if (!(torchMinutes >= 0)) { process.stderr.write(`quality: --torch-minutes '${values['torch-minutes']}' is not a number of minutes\n`); return 2; }
   const rows = values.rows ? values.rows.split(',') : [...ROWS];
   const bad = rows.find((r) => !(ROWS as readonly string[]).includes(r));
   if (bad) { process.stderr.write(`quality: unknown row '${bad}' (rows: ${ROWS.join(', ')})\n`); return 2; }
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && !(Number.isSafeInteger(steps) && steps > 0)) { process.stderr.write(`quality: --steps '${values.steps}' is not a positive integer\n`); return 2; }
   const out = values.out ?? (values.tiny ? 'bench/quality-out-tiny' : 'bench/quality-out');
-  const { json, table } = await runQuality({ tiny: values.tiny, out, rows: values.tiny && !values.rows ? ['fcos', 'poto-3dmf-aux'] : rows, steps: steps ?? (values.tiny ? 8 : undefined), runtime: values.runtime });
+  const { json, table } = await runQuality({ tiny: values.tiny, out, rows: values.tiny && !values.rows ? ['fcos', 'poto-3dmf-aux'] : rows, steps: steps ?? (values.tiny ? 8 : undefined), runtime: values.runtime, torchMinutes });
   // The tiny run is a test of this script: it never replaces the committed results.
   const target = values.tiny ? join(out, 'quality.json') : 'bench/results/quality.json';
   mkdirSync(join(target, '..'), { recursive: true });

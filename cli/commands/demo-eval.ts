@@ -76,7 +76,11 @@ export async function evaluateModel(o: { label: string; config: string; weights:
 }
 
 const pct = (v: number): string => (v < 0 ? '   -' : (100 * v).toFixed(1).padStart(5));
-const delta = (a: number, b: number): string => (a < 0 || b < 0 ? '    -' : `${b - a >= 0 ? '+' : ''}${(100 * (b - a)).toFixed(1)}`.padStart(6));
+const delta = (a: number, b: number): string => {
+  if (a < 0 || b < 0) return '     -';
+  const d = Math.round(1000 * (b - a)) / 10 || 0; // || 0: no "-0.0"
+  return `${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6);
+};
 
 /** The paper's Table 1 layout: per model, each metric with NMS, without, and Δ = without − with. */
 export function formatTable(results: readonly ModelResult[]): string {
