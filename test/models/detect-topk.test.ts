@@ -2,7 +2,8 @@
 // of the survivors) gives exactly one topk's values and indices, ties
 // included (lower index first), on lines long enough to take the two-stage
 // path (padded and unpadded chunking), on the reference interpreter and on
-// the CPU runtime.
+// the CPU runtime. And the topk kernel itself (a heap in the outputs,
+// compiler/schedule/sort.ts) against the op's reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ import { withDefaults } from '../../compiler/ops/attrs.js';
 import { compileGraph } from '../../compiler/program.js';
 import { Tensor, rng } from '../../compiler/tensor.js';
 import { cpuOrSkip } from '../helpers/skip.js';
+import { CPU } from '../../compiler/target.js';
+import { NO_SPAN } from '../../compiler/types.js';
+import { TestGraph, compileAndRun, referenceRun } from '../compiler/kernel/graphs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-pp-topk-'));
 const src = join(dir, 'topk.fd');
@@ -53,6 +57,26 @@ test('two-stage top-k equals one topk on the reference interpreter (ties, padded
     const [v, i] = expected(x, n);
     assert.equal(Array.from(out.v.data), Array.from(v.data), `values ${B}x${L} k ${n}`);
     assert.equal(Array.from(out.i.data), Array.from(i.data), `indices ${B}x${L} k ${n}`);
+  }
+});
+
+test('the heap topk kernel equals the reference: random shapes, axes, k (1..n), ties, NaN, i32, both directions', () => {
+  const next = rng(77);
+  for (let trial = 0; trial < 24; trial++) {
+    const shape = [1 + Math.floor(next() * 3), 1 + Math.floor(next() * 40), 1 + Math.floor(next() * 3)];
+    const axis = Math.floor(next() * 3), n = shape[axis];
+    const k = trial % 4 === 0 ? n : 1 + Math.floor(next() * n);
+    const isInt = trial % 5 === 4;
+    const count = shape[0] * shape[1] * shape[2];
+    const data = Array.from({ length: count }, () => (trial % 3 === 0 && next() < 0.1 ? NaN : Math.floor(next() * 7) - 3));
+    const t = new TestGraph();
+    t.inputs.x = isInt ? { dtype: 'i32', shape, data: Int32Array.from(data.map((d) => (Number.isNaN(d) ? 5 : d))) } : { dtype: 'f32', shape, data: Float32Array.from(data) };
+    const x = t.b.input('x', { dtype: isInt ? 'i32' : 'f32', shape }, NO_SPAN);
+    const [tv, ti] = t.ops('topk', [x], { k, axis, largest: trial % 2 === 0 });
+    t.output('v', tv); t.output('i', ti);
+    const want = referenceRun(t), got = compileAndRun(t, CPU).outputs;
+    assert.equal(Array.from(got.i.data), Array.from(want.i.data), `indices, trial ${trial} shape ${shape} axis ${axis} k ${k}`);
+    assert.equal(Array.from(got.v.data).map(String), Array.from(want.v.data).map(String), `values, trial ${trial}`);
   }
 });
 
