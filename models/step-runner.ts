@@ -99,7 +99,12 @@ export function referenceRunner(step: TrainStep, initial: Map<string, Tensor>): 
 }
 
 /** `choice`: a --runtime name, or a runtime opened by the caller (tests open WebGPU directly). */
-export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor>, choice: string | Runtime, opts: RuntimeRunnerOptions = {}): Promise<StepRunner> {
+/**
+ * `initial` may be a function: it is called after the runtime has loaded the
+ * step (and checked its memory limit), so a step that cannot fit is refused
+ * before the parameters are made on the host.
+ */
+export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor> | (() => Map<string, Tensor>), choice: string | Runtime, opts: RuntimeRunnerOptions = {}): Promise<StepRunner> {
   let runtime: Runtime;
   if (typeof choice === 'string') {
     const { parseRuntimeChoice, selectRuntime } = await import('../runtime/select.js');
@@ -108,7 +113,7 @@ export async function runtimeRunner(step: TrainStep, initial: Map<string, Tensor
   const copyBack = opts.copyBack === true;
   const program = compileGraph(copyBack ? withUpdateOutputs(step.graph) : step.graph, runtime.target, compileOptionsFromEnv());
   const exe: Executable = await runtime.load(program);
-  await exe.setParams(initial);
+  await exe.setParams(typeof initial === 'function' ? initial() : initial);
   const shapeOf = shapes(step);
   const getState = async (): Promise<Map<string, Tensor>> => {
     const m = new Map<string, Tensor>();

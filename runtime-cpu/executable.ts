@@ -6,7 +6,7 @@ import type { Program } from '../compiler/program.js';
 import type { DType } from '../compiler/types.js';
 import type { TensorData } from '../compiler/tensor.js';
 import type { LoadStats } from '../runtime/interface.js';
-import { type Device, HostExecutable, type LaunchRequest, type LaunchResult, type ProgramBuffer, type Slot, type Transfer } from '../runtime/host.js';
+import { type Device, HostExecutable, type LaunchRequest, type MemoryLimit, type LaunchResult, type ProgramBuffer, type Slot, type Transfer } from '../runtime/host.js';
 import { describeBuffer, programNeeds } from '../runtime/errors.js';
 import { BufferTooLarge, InputMismatch } from './errors.js';
 import type { NativeCpu, NativeLibrary } from './native.js';
@@ -95,18 +95,22 @@ class CpuDevice implements Device<Memory> {
   }
 }
 
+/** What the CPU runtime may allocate for one program: inputs are the caller's arrays, the rest counts. */
+export function cpuMemoryLimit(opts: Pick<CpuOptions, 'memoryLimit'>): MemoryLimit {
+  return {
+    total: opts.memoryLimit,
+    perBuffer: opts.memoryLimit,
+    resident: (b) => b.role !== 'input',
+    refuse: (o) => new BufferTooLarge(o.bytes, o.limit, o.what, o.needs),
+  };
+}
+
 export class CpuExecutable extends HostExecutable<Memory> {
   constructor(program: Program, native: NativeCpu, lib: NativeLibrary | null, stats: LoadStats, opts: CpuOptions = cpuOptionsFromEnv()) {
     const device = new CpuDevice(program, native, lib, opts.memoryLimit);
     super(program, device, stats, {
       timing: opts.debug >= 2,
       ...(opts.debug >= 2 ? { log: (line: string) => process.stderr.write(`[fusedet] ${line}\n`) } : {}),
-    }, {
-      // Checked before anything is allocated: a refused program costs no memory.
-      total: opts.memoryLimit,
-      perBuffer: opts.memoryLimit,
-      resident: (b) => b.role !== 'input',
-      refuse: (o) => new BufferTooLarge(o.bytes, o.limit, o.what, o.needs),
-    });
+    }, cpuMemoryLimit(opts)); // checked before anything is allocated: a refused program costs no memory
   }
 }

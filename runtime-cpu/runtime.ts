@@ -10,6 +10,8 @@ import { renderC } from '../compiler/render/c.js';
 import { CPU, type Target } from '../compiler/target.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { cacheDir } from './build.js';
+import { checkMemory } from '../runtime/host.js';
+import { cpuMemoryLimit } from './executable.js';
 import { loadUnits, nativeOrThrow } from './load.js';
 import { type CpuOptions, cpuOptionsFromEnv } from './options.js';
 import { RenderC, splitUnits } from './units.js';
@@ -33,6 +35,9 @@ export class CpuRuntime implements Runtime {
 
   async load(program: Program): Promise<Executable> {
     nativeOrThrow();
+    // Before rendering and compiling: a program that cannot fit is refused in
+    // milliseconds, not after a C compile of all its kernels.
+    checkMemory(program, cpuMemoryLimit(this.opts));
     const whole = this.render(program);
     if (this.opts.debug >= 4) process.stderr.write(`[fusedet] cpu: rendered C of ${program.kernels.length} kernels in ${writeSource(whole, this.opts)}\n`);
     return loadUnits(program, { key: whole, units: () => splitUnits(program, this.render, availableParallelism(), whole) }, this.opts);

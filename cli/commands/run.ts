@@ -112,7 +112,7 @@ const ms = (s: number): string => `${(s * 1e3).toFixed(s < 0.01 ? 3 : 1)} ms`;
 
 interface Ran { outputs: Record<string, Tensor>; seconds: number; setup?: string }
 
-async function runCompiled(graph: Graph, choice: string, inputs: Record<string, Tensor>, params: Map<string, Tensor>, repeat: number): Promise<Ran> {
+async function runCompiled(graph: Graph, choice: string, inputs: Record<string, Tensor>, params: () => Map<string, Tensor>, repeat: number): Promise<Ran> {
   // Loaded here, not at the top: other commands need no runtime code.
   const { parseRuntimeChoice, selectRuntime } = await import('../../runtime/select.js');
   const { compileOptionsFromEnv } = await import('../../runtime/compile-options.js');
@@ -122,7 +122,7 @@ async function runCompiled(graph: Graph, choice: string, inputs: Record<string, 
   const t1 = performance.now();
   const exe = await runtime.load(program);
   const t2 = performance.now();
-  await exe.setParams(params);
+  await exe.setParams(params());
   let best = Infinity;
   let outputs: Record<string, Tensor> = {};
   for (let r = 0; r <= repeat; r++) {
@@ -193,7 +193,9 @@ const run: Command = {
     const program = checkFilesOrThrow(positionals);
     const graph: Graph = lower(program, { entry: values.entry, fn: values.fn, inputs: specs, args: parseArgSpecs(values.arg) });
 
-    const params = initParams(graph, seed);
+    // Made when first needed: a runtime checks its memory limit before the parameters exist on the host.
+    let made: Map<string, Tensor> | undefined;
+    const params = (): Map<string, Tensor> => (made ??= initParams(graph, seed));
     const inputs: Record<string, Tensor> = {};
     graph.inputs.forEach((inp, i) => {
       const type = graph.values[inp.value].type;
@@ -204,11 +206,11 @@ const run: Command = {
     let ran: Ran;
     if (values.runtime === 'reference') {
       const t0 = performance.now();
-      ran = { outputs: interpret(graph, inputs, params), seconds: (performance.now() - t0) / 1000 };
+      ran = { outputs: interpret(graph, inputs, params()), seconds: (performance.now() - t0) / 1000 };
     } else {
       ran = await runCompiled(graph, values.runtime, inputs, params, repeat);
     }
-    const reference = values.compare === 'reference' ? interpret(graph, inputs, params) : undefined;
+    const reference = values.compare === 'reference' ? interpret(graph, inputs, params()) : undefined;
 
     const lines: string[] = [];
     if (ran.setup) lines.push(ran.setup);

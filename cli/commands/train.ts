@@ -168,10 +168,10 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
 
   const { differentiate } = await import('../../compiler/autodiff.js');
   const step = buildTrainStep(lossGraph, { sgd, differentiate });
-  const params = initParams(step.graph, seed);
   let runner: StepRunner;
-  if (values.runtime === 'reference') runner = referenceRunner(step, params);
-  else runner = await runtimeRunner(step, params, values.runtime);
+  if (values.runtime === 'reference') runner = referenceRunner(step, initParams(step.graph, seed));
+  // Made after the runtime loads the step: one over the memory limit is refused before any parameter exists.
+  else runner = await runtimeRunner(step, () => initParams(step.graph, seed), values.runtime);
   const modelId = `${basename(positionals[0])}:${values.entry}.${values.fn}`;
   const config = { model: positionals[0], entry: values.entry, fn: values.fn, args, inputs: wanted, steps, schedule, sgd, lossScale, seed, runtime: values.runtime, batch: B, size: S };
   try {

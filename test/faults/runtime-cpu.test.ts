@@ -14,6 +14,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuOrSkip } from '../helpers/skip.js';
 import { parseMemoryLimit } from '../../runtime-cpu/options.js';
+import { CpuRuntime } from '../../runtime-cpu/runtime.js';
+import { compilerRunCount } from '../../runtime-cpu/build.js';
+import { BufferTooLarge } from '../../runtime-cpu/errors.js';
+import { runtimeRunner } from '../../models/step-runner.js';
+import { initParams } from '../../compiler/init.js';
+import { smallStep } from '../train/tiny.js';
 
 const cpu = await cpuOrSkip();
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -141,6 +147,21 @@ cpu.test('FUSEDET_CPU_MEMORY_LIMIT=0, -5, abc are refused with the variable name
   assert.is(parseMemoryLimit('800M'), 800 * 2 ** 20);
   assert.is(parseMemoryLimit('1G'), 2 ** 30);
   assert.is(parseMemoryLimit('123456'), 123456);
+});
+
+cpu.test('a step over FUSEDET_CPU_MEMORY_LIMIT is refused before its parameters are made and before any C compile', async () => {
+  const step = smallStep();
+  const rt = new CpuRuntime(undefined, { memoryLimit: 1000, debug: 0, cache: { dir: fresh() } });
+  let made = 0;
+  const compiles = compilerRunCount();
+  let err: unknown;
+  try {
+    await runtimeRunner(step, () => { made++; return initParams(step.graph, 0); }, rt);
+  } catch (e) { err = e; }
+  assert.instance(err, BufferTooLarge);
+  assert.match((err as Error).message, /exceeds the 1000 B this machine allows/);
+  assert.is(made, 0, 'no parameter was made on the host');
+  assert.is(compilerRunCount(), compiles, 'no C compiler was started');
 });
 
 test.run();
