@@ -3,7 +3,7 @@
 // (the browser bundle never imports it).
 //
 // A cache entry is the file and a sidecar `<file>.sum` holding its size and
-// SHA-256, written after the file is renamed into place. A file without a
+// SHA-256, written before the file is renamed into place. A file without a
 // matching sidecar (truncated by a full disk or a killed copy, zeroed,
 // replaced) is never handed to dlopen or the driver: dlopen of a truncated
 // .so kills the process with SIGBUS, which no try/catch can report. Such an
