@@ -10,7 +10,10 @@ import { matchesReference, type TinyStep } from '../compiler/grad/tiny-step.js';
 import { compare } from '../compiler/kernel/graphs.js';
 import { close } from '../helpers/op-check.js';
 import { errorOf, worstError, within } from '../helpers/compare.js';
-import { worstStateDifference } from '../train/tiny.js';
+import { compareStep, overfit, smallStep, worstStateDifference } from '../train/tiny.js';
+import type { Runtime } from '../../runtime/interface.js';
+import { CPU } from '../../compiler/target.js';
+import { tmpdir } from 'node:os';
 import { relError } from '../runtime-webgpu/tiny-defcn.js';
 
 const f32 = (v: number[]): Tensor => tensor('f32', [v.length], v);
@@ -85,6 +88,20 @@ test('the shared measure: NaN and mismatched infinities are an error of Infinity
   // relError (runtime-webgpu/tiny-defcn.ts, the `run --compare` measure) propagates NaN, which `within` refuses.
   assert.not.ok(within(relError([NaN, 1], [1, 1]), 2e-3));
   assert.not.ok(within(relError([0, 1], [Infinity, 1]), 2e-3));
+});
+
+test('compareStep and overfit (train/tiny.ts): a runtime error fails; no SKIP, no fallback to the reference', async () => {
+  // Before: compareStep printed SKIP and passed on any error with a string
+  // `reason`; overfit fell back to the reference interpreter on any error.
+  const broken = { name: 'cpu', target: CPU, load: async () => { throw Object.assign(new Error('kernel k3 failed to load'), { reason: 'looks like an absence' }); } } as unknown as Runtime;
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  try {
+    assert.match(await verdict(compareStep(smallStep(), broken, 'small')), /kernel k3 failed to load/);
+    assert.match(await verdict(overfit(smallStep(), 'small', 0.5, tmpdir(), broken)), /kernel k3 failed to load/);
+  } finally { console.log = log; }
+  assert.not.ok(lines.some((l) => /SKIP|reference interpreter/.test(l)), lines.join('\n'));
 });
 
 test.run();
