@@ -42,6 +42,7 @@ import { FusionGroup, fuse, unfusedKernelCount } from './fuse.js';
 import { Kernel } from './kernel/ir.js';
 import { kernelHash } from './kernel/hash.js';
 import { validateKernel } from './kernel/validate.js';
+import { kernelPasses } from './kernel/passes.js';
 import { OPS } from './ops/index.js';
 import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
@@ -119,7 +120,7 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
     const unbound = s.bufValues.find((v) => aliases.has(v));
     if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
     const name = `k${kernels.length}_${summaryName(graph, g)}`;
-    const ir: Kernel = { name, ...s.kernel };
+    const ir: Kernel = kernelPasses({ name, ...s.kernel }, target);
     validateKernel(ir);
     const hash = kernelHash(ir);
     let ki = byHash.get(hash);

@@ -38,7 +38,7 @@ function st(s: Stmt): string {
 
 /** Canonical text of a kernel's structure (name excluded). */
 export function canonical(k: Kernel): string {
-  const arrays = (xs: Kernel['locals']): string => xs.map((a) => `${a.name}:${a.t}[${a.size}]`).join(',');
+  const arrays = (xs: Kernel['locals']): string => xs.map((a) => `${a.name}:${a.t}[${a.size}]${a.scalar ? 's' : ''}`).join(',');
   return `bufs(${k.bufs.map((b) => `${b.dtype}${b.access}`).join(',')})args${k.nargs}wg${k.workgroupSize}` +
     `local(${arrays(k.locals)})regs(${arrays(k.regs)}){${k.body.map(st).join('')}}`;
 }

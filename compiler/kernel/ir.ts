@@ -101,7 +101,16 @@ export function fragCoord(shape: MmaShape, which: 'a' | 'b' | 'c', lane: number,
 }
 
 export interface KBuf { readonly dtype: BufDType; readonly access: 'r' | 'w' | 'rw' }
-export interface KArray { readonly name: string; readonly t: Scalar; readonly size: number }
+export interface KArray {
+  readonly name: string;
+  readonly t: Scalar;
+  readonly size: number;
+  /**
+   * Registers only: every index is a constant (kernel/unroll.ts), so a
+   * renderer may give each element a variable of its own (the validator checks).
+   */
+  readonly scalar?: boolean;
+}
 
 export interface Kernel {
   readonly name: string;

@@ -17,11 +17,14 @@ export function validateKernel(k: Kernel): void {
   const fail = (m: string): never => { throw new KernelIRError(k.name, m); };
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k.name)) fail(`bad name '${k.name}'`);
   if (!Number.isInteger(k.workgroupSize) || k.workgroupSize < 1 || k.workgroupSize > 1024) fail(`workgroupSize ${k.workgroupSize} out of 1..1024`);
-  const arrays = new Map<string, { t: Scalar; size: number; local: boolean }>();
-  for (const a of k.locals) arrays.set(a.name, { t: a.t, size: a.size, local: true });
+  const arrays = new Map<string, { t: Scalar; size: number; local: boolean; scalar: boolean }>();
+  for (const a of k.locals) {
+    if (a.scalar) fail(`workgroup array '${a.name}' marked scalar (registers only)`);
+    arrays.set(a.name, { t: a.t, size: a.size, local: true, scalar: false });
+  }
   for (const a of k.regs) {
     if (arrays.has(a.name)) fail(`array '${a.name}' declared twice`);
-    arrays.set(a.name, { t: a.t, size: a.size, local: false });
+    arrays.set(a.name, { t: a.t, size: a.size, local: false, scalar: a.scalar === true });
   }
   for (const [n, a] of arrays) if (!Number.isInteger(a.size) || a.size < 1) fail(`array '${n}' has size ${a.size}`);
 
@@ -54,6 +57,7 @@ export function validateKernel(k: Kernel): void {
         const i = expr(e.idx, env);
         if (i.t !== 'i64') fail(`array index of type ${i.t}`);
         if (e.idx.k === 'const' && (e.idx.v < 0 || e.idx.v >= a.size)) fail(`'${e.arr}[${e.idx.v}]' out of bounds (${a.size})`);
+        if (a.scalar && e.idx.k !== 'const') fail(`scalar register array '${e.arr}' read at a non-constant index`);
         return { t: e.t, uniform: a.local && i.uniform };
       }
       case 'un': {
@@ -138,6 +142,7 @@ export function validateKernel(k: Kernel): void {
           const a = arrays.get(s.arr) ?? fail(`unknown array '${s.arr}'`);
           if (expr(s.idx, env).t !== 'i64') fail('array index not i64');
           if (s.idx.k === 'const' && (s.idx.v < 0 || s.idx.v >= a.size)) fail(`'${s.arr}[${s.idx.v}]' out of bounds (${a.size})`);
+          if (a.scalar && s.idx.k !== 'const') fail(`scalar register array '${s.arr}' written at a non-constant index`);
           const t = expr(s.v, env).t;
           if (t !== a.t) fail(`store of ${t} into ${a.t} array '${s.arr}'`);
           break;

@@ -1,6 +1,6 @@
 // Generic walks over kernel-IR expressions and statements, for passes that
-// rewrite or inspect a kernel (the WGSL renderer's unrolling, the direct
-// GEMM's table registers). Children are found by field name, so expression
+// rewrite or inspect a kernel (kernel/unroll.ts, the WGSL renderer, the
+// direct GEMM's table registers). Children are found by field name, so expression
 // kinds added to the IR later are walked without a case of their own.
 import type { Expr, Stmt } from './ir.js';
 
@@ -32,5 +32,14 @@ export function mapStmtExprs(s: Stmt, f: (e: Expr) => Expr): Stmt {
     case 'for': return { ...s, from: f(s.from), to: f(s.to), body: body(s.body) };
     case 'if': return s.else ? { ...s, c: f(s.c), then: body(s.then), else: body(s.else) } : { ...s, c: f(s.c), then: body(s.then) };
     default: return s;
+  }
+}
+
+/** Calls f on every statement of ss in order, nested statement lists included (a statement before its body). */
+export function forEachStmt(ss: readonly Stmt[], f: (s: Stmt) => void): void {
+  for (const s of ss) {
+    f(s);
+    if (s.k === 'for') forEachStmt(s.body, f);
+    else if (s.k === 'if') { forEachStmt(s.then, f); forEachStmt(s.else ?? [], f); }
   }
 }

@@ -30,6 +30,8 @@ import type { KernelTable } from './op.js';
 const CPU = { th: 16, tw: 64, wg: 1 };
 const WEBGPU = { th: 16, tw: 32, wg: 8 };
 const CUDA = { th: 16, tw: 32, wg: 128 };
+/** Windows up to φ × φ = 3 × 3 are unrolled; wider ones loop (code size independent of φ). */
+const UNROLL_PHI = 3;
 /** Sample-gradient floats per workgroup: 16 KiB, what browsers allow. */
 const LOCAL_FLOATS = 4096;
 
@@ -132,15 +134,22 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     const acc = em.fresh('acc');
     em.emit(let_(acc, 'f32', f32(0)));
     const want = em.bind(add(idx(k * H * W), add(mul(y, idx(W)), x)), 'want');
-    for (let dh = -r; dh <= r; dh++) {
-      for (let dw = -r; dw <= r; dw++) {
-        const oy = add(y, idx(dh)), ox = add(x, idx(dw));
-        const hit = em.block(() => {
-          const code = em.bind(cast(em.value(codes[l], [...lead, oy, ox]), 'i64'), 'code');
-          em.emit(if_(bin('eq', code, want), [set(acc, bin('add', v(acc, 'f32'), em.value(grads[l], [...lead, oy, ox])))]));
-        });
-        em.emit(if_(and(inRange(oy, H), inRange(ox, W)), hit));
-      }
+    const tap = (dh: Expr, dw: Expr, looped: boolean): void => {
+      const oy = looped ? em.bind(add(y, dh), 'oy') : add(y, dh), ox = looped ? em.bind(add(x, dw), 'ox') : add(x, dw);
+      const hit = em.block(() => {
+        const code = em.bind(cast(em.value(codes[l], [...lead, oy, ox]), 'i64'), 'code');
+        em.emit(if_(bin('eq', code, want), [set(acc, bin('add', v(acc, 'f32'), em.value(grads[l], [...lead, oy, ox])))]));
+      });
+      em.emit(if_(and(inRange(oy, H), inRange(ox, W)), hit));
+    };
+    // Small windows unroll; a wider one is a loop (same order: rows, then
+    // columns), so the kernel's code does not grow with φ² — at φ 5 and τ 4
+    // the unrolled form took SwiftShader ~15 minutes to build.
+    if (phi <= UNROLL_PHI) {
+      for (let dh = -r; dh <= r; dh++) for (let dw = -r; dw <= r; dw++) tap(idx(dh), idx(dw), false);
+    } else {
+      const dh = em.fresh('dh'), dw = em.fresh('dw');
+      em.emit(for_(dh, idx(-r), idx(r + 1), [for_(dw, idx(-r), idx(r + 1), em.block(() => tap(v(dh), v(dw), true)))]));
     }
     return v(acc, 'f32');
   };

@@ -14,8 +14,7 @@
 // bool buffers are u32 words (the runtime widens them on upload/readback).
 import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, hasBarrier, typeOf } from '../kernel/ir.js';
 import { CFamilyRenderer, Fmt1, Fmt2, f32Literal } from './cfamily.js';
-import { bin, bool, cast, idx, sel } from '../kernel/build.js';
-import { childExprs, mapChildren } from '../kernel/walk.js';
+import { forEachStmt } from '../kernel/walk.js';
 
 // Identifiers the WGSL spec reserves or that the shader itself declares.
 const RESERVED = new Set([
@@ -220,7 +219,8 @@ export class WgslRenderer extends CFamilyRenderer {
       (packed.length ? `@group(0) @binding(${own.length}) var<storage, read> PK: array<u32>;  // buffers ${packed.join(', ')}\n` : '');
     const argsBinding = own.length + (packed.length ? 1 : 0);
     const locals = k.locals.map((a) => `var<workgroup> ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
-    const { body: stmts, scalar } = this.opts.registerTiles === false ? { body: k.body, scalar: new Set<string>() } : registerLoops(k);
+    // Register arrays the IR marks scalar (kernel/unroll.ts) get one variable per element.
+    const stmts = k.body, scalar = new Set(k.regs.filter((a) => a.scalar).map((a) => a.name));
     this.mutable = assignedNames(stmts);
     this.scalarRegs = scalar;
     const regs = k.regs.map((a) => (scalar.has(a.name)
@@ -238,21 +238,14 @@ export class WgslRenderer extends CFamilyRenderer {
 
 function assignedNames(ss: readonly Stmt[]): Set<string> {
   const declared = new Set<string>(), out = new Set<string>();
-  const walk = (list: readonly Stmt[]): void => {
-    for (const s of list) {
-      if (s.k === 'set') out.add(s.name);
-      else if (s.k === 'let') { if (declared.has(s.name)) out.add(s.name); declared.add(s.name); }
-      else if (s.k === 'for') walk(s.body);
-      else if (s.k === 'if') { walk(s.then); walk(s.else ?? []); }
-    }
-  };
-  walk(ss);
+  forEachStmt(ss, (s) => {
+    if (s.k === 'set') out.add(s.name);
+    else if (s.k === 'let') { if (declared.has(s.name)) out.add(s.name); declared.add(s.name); }
+  });
   return out;
 }
 
 export interface WgslOptions {
-  /** Unroll register-tile loops and keep the tiles in scalars (default true). */
-  registerTiles?: boolean;
   /**
    * Read-only buffers (kernel buffer indices) to read from one packed
    * binding `PK` instead of their own, for devices with fewer storage
@@ -268,119 +261,3 @@ export function renderWgsl(k: Kernel, opts: WgslOptions = {}): string {
   return new WgslRenderer(opts).unit([k]);
 }
 
-// ---- Register tiles. A per-thread array indexed by a loop variable is
-// dynamically indexed memory to the shader compiler; on SwiftShader (and on
-// compilers that do not unroll) it lives in slow local memory. So loops with
-// constant bounds whose bodies index a register array by their variable are
-// unrolled, and an array whose every index is then a constant becomes one
-// scalar per element (WgslRenderer.arrayRef).
-
-/** Unrolled copies allowed per loop nest (keeps shader size, and compile time, bounded). */
-const MAX_UNROLL = 256;
-/**
- * Larger tiles stay arrays: past the machine's registers the scalars spill
- * anyway, and SwiftShader's compile time grows steeply with them (a 192-wide
- * tile took over a minute to build).
- */
-const MAX_SCALAR_TILE = 64;
-
-function substExpr(e: Expr, name: string, value: number): Expr {
-  const x = (c: Expr): Expr => substExpr(c, name, value);
-  switch (e.k) {
-    case 'var': return e.name === name ? idx(value) : e;
-    // The builders fold constants, so unrolled index arithmetic becomes a literal.
-    case 'bin': return bin(e.op, x(e.a), x(e.b));
-    case 'sel': return sel(x(e.c), x(e.a), x(e.b));
-    case 'cast': return cast(x(e.a), e.t);
-    default: return mapChildren(e, x);
-  }
-}
-
-/** Substitutes in a statement list; a `let` of the same name shadows it for the rest of the list. */
-function substStmts(ss: readonly Stmt[], name: string, value: number): Stmt[] {
-  const out: Stmt[] = [];
-  let shadowed = false;
-  for (const s of ss) {
-    if (shadowed) { out.push(s); continue; }
-    out.push(substStmt(s, name, value));
-    if (s.k === 'let' && s.name === name) shadowed = true;
-  }
-  return out;
-}
-
-function substStmt(s: Stmt, name: string, value: number): Stmt {
-  const x = (e: Expr): Expr => substExpr(e, name, value);
-  switch (s.k) {
-    case 'let': return { ...s, v: x(s.v) };
-    case 'set': return { ...s, v: x(s.v) };
-    case 'store': return { ...s, idx: x(s.idx), v: x(s.v) };
-    case 'lstore': return { ...s, idx: x(s.idx), v: x(s.v) };
-    case 'for': return { ...s, from: x(s.from), to: x(s.to), body: s.v === name ? s.body : substStmts(s.body, name, value) };
-    case 'if': return s.else ? { ...s, c: x(s.c), then: substStmts(s.then, name, value), else: substStmts(s.else, name, value) } : { ...s, c: x(s.c), then: substStmts(s.then, name, value) };
-    case 'barrier': return s;
-    case 'shfl': case 'mma': throw new Error(`WGSL: warp collective '${s.k}' is CUDA-only`);
-  }
-}
-
-function mentions(e: Expr, name: string): boolean {
-  return (e.k === 'var' && e.name === name) || childExprs(e).some((c) => mentions(c, name));
-}
-
-/** Does the body index one of `regs` with an index that mentions `name`? */
-function indexesRegsBy(ss: readonly Stmt[], regs: ReadonlySet<string>, name: string): boolean {
-  const inExpr = (e: Expr): boolean =>
-    (e.k === 'lload' && regs.has(e.arr) && mentions(e.idx, name)) || childExprs(e).some(inExpr);
-  return ss.some((s) => {
-    switch (s.k) {
-      case 'let': case 'set': return inExpr(s.v);
-      case 'store': return inExpr(s.idx) || inExpr(s.v);
-      case 'lstore': return (regs.has(s.arr) && mentions(s.idx, name)) || inExpr(s.idx) || inExpr(s.v);
-      case 'for': return inExpr(s.from) || inExpr(s.to) || indexesRegsBy(s.body, regs, name);
-      case 'if': return inExpr(s.c) || indexesRegsBy(s.then, regs, name) || indexesRegsBy(s.else ?? [], regs, name);
-      case 'barrier': return false;
-    }
-  });
-}
-
-function unrollStmts(ss: readonly Stmt[], regs: ReadonlySet<string>, budget: number): Stmt[] {
-  return ss.flatMap((s) => unrollStmt(s, regs, budget));
-}
-
-function unrollStmt(s: Stmt, regs: ReadonlySet<string>, budget: number): Stmt[] {
-  if (s.k === 'if') {
-    const then = unrollStmts(s.then, regs, budget);
-    return [s.else ? { ...s, then, else: unrollStmts(s.else, regs, budget) } : { ...s, then }];
-  }
-  if (s.k !== 'for') return [s];
-  const from = s.from.k === 'const' ? s.from.v : NaN, to = s.to.k === 'const' ? s.to.v : NaN;
-  const trips = to - from;
-  if (!(trips >= 0) || trips > budget || !indexesRegsBy(s.body, regs, s.v)) return [{ ...s, body: unrollStmts(s.body, regs, budget) }];
-  const inner = Math.max(1, Math.floor(budget / Math.max(1, trips)));
-  const out: Stmt[] = [];
-  for (let i = from; i < to; i++) {
-    out.push({ k: 'if', c: bool(true), then: unrollStmts(substStmts(s.body, s.v, i), regs, inner) });
-  }
-  return out;
-}
-
-function constIndexed(ss: readonly Stmt[], arr: string): boolean {
-  const ok = (e: Expr): boolean =>
-    !(e.k === 'lload' && e.arr === arr && e.idx.k !== 'const') && childExprs(e).every(ok);
-  return ss.every((s) => {
-    switch (s.k) {
-      case 'let': case 'set': return ok(s.v);
-      case 'store': return ok(s.idx) && ok(s.v);
-      case 'lstore': return (s.arr !== arr || s.idx.k === 'const') && ok(s.idx) && ok(s.v);
-      case 'for': return ok(s.from) && ok(s.to) && constIndexed(s.body, arr);
-      case 'if': return ok(s.c) && constIndexed(s.then, arr) && constIndexed(s.else ?? [], arr);
-      case 'barrier': return true;
-    }
-  });
-}
-
-/** The kernel body with register loops unrolled, and the register arrays that became scalars. */
-function registerLoops(k: Kernel): { body: Stmt[]; scalar: Set<string> } {
-  const regs = new Set(k.regs.filter((r) => r.size <= MAX_SCALAR_TILE).map((r) => r.name));
-  const body = regs.size ? unrollStmts(k.body, regs, MAX_UNROLL) : [...k.body];
-  return { body, scalar: new Set([...regs].filter((r) => constIndexed(body, r))) };
-}

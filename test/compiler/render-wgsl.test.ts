@@ -10,6 +10,7 @@ import { rng, tensor } from '../../compiler/tensor.js';
 import { TestGraph, compare, pick, referenceRun } from './kernel/graphs.js';
 import { openOrSkip } from '../runtime-webgpu/open.js';
 import { CPU } from '../../compiler/target.js';
+import { scalarizeRegisterTiles } from '../../compiler/kernel/unroll.js';
 
 const rt = await openOrSkip('test/compiler/render-wgsl.test.ts');
 const gpuTest = rt ? test : test.skip;
@@ -73,19 +74,19 @@ const TILE: Kernel = {
 };
 
 test('register tiles: loops indexing them are unrolled and the arrays become scalars', () => {
-  const src = renderWgsl(TILE);
+  const src = renderWgsl(scalarizeRegisterTiles(TILE));
   assert.match(src, /var acc_0: f32; var acc_1: f32;/);
   assert.match(src, /var wv_0: f32; var wv_1: f32;/);
   assert.match(src, /acc_7 = \(acc_7 \+ \(wv_1 \* B1\[\(\(kk \* 4\) \+ 3\)\]\)\);/);
   assert.match(src, /B2\[\(\(lid \* 8\) \+ 5\)\] = acc_5;/, 'the store loop is unrolled too: it indexes the tile');
   assert.not.match(src, /acc\[|wv\[/, 'no dynamic indexing of a tile');
   assert.match(src, /for \(var kk: i32 = 0; kk < 16; kk\+\+\)/, 'the reduction loop stays a loop');
-  assert.not.match(renderWgsl(TILE, { registerTiles: false }), /acc_0/);
+  assert.not.match(renderWgsl(TILE), /acc_0/, 'the renderer only prints what the IR says');
 });
 
 test('a tile over 64 elements stays an array', () => {
   const big: Kernel = { ...TILE, regs: [{ name: 'acc', t: 'f32', size: 96 }, { name: 'wv', t: 'f32', size: 2 }] };
-  const src = renderWgsl(big);
+  const src = renderWgsl(scalarizeRegisterTiles(big));
   assert.match(src, /var acc: array<f32, 96>;/);
   assert.match(src, /var wv_0: f32;/);
 });
@@ -93,7 +94,7 @@ test('a tile over 64 elements stays an array', () => {
 gpuTest('a register-tiled kernel computes the same with and without scalar tiles', async () => {
   const prog = (name: string): Parameters<NonNullable<typeof rt>['load']>[0] => ({
     buffers: [{ id: 0, bytes: 128, dtype: 'f32', role: 'input', name: 'w' }, { id: 1, bytes: 256, dtype: 'f32', role: 'input', name: 'x' }, { id: 2, bytes: 256, dtype: 'f32', role: 'output', name: 'y' }],
-    kernels: [{ name, hash: `test:${name}`, ir: { wgsl: renderWgsl(TILE, { registerTiles: name === 'tiled' }) }, workgroupSize: 8 }],
+    kernels: [{ name, hash: `test:${name}`, ir: { wgsl: renderWgsl(name === 'tiled' ? scalarizeRegisterTiles(TILE) : TILE) }, workgroupSize: 8 }],
     launches: [{ kernel: 0, buffers: [0, 1, 2], args: [], grid: 1 }],
     inputs: { w: 0, x: 1 }, outputs: { y: 2 }, params: {}, peakBytes: 640,
   });
