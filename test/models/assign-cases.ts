@@ -42,7 +42,7 @@ export function loadCases(): AssignCase[] {
       };
       const inputs: Record<string, Tensor> = Object.fromEntries(INPUTS.map((n) => [n, get(n)]));
       inputs.gt_count = tensor('i32', [1], [inputs.gt_boxes.shape[0]]);
-      const want = Object.fromEntries(['poto_total', 'aux_match', 'aux_fragile', 'fcos_match', 'fcos_ltrb', 'fcos_ctr', ...RULES, 'rules_fragile'].map((n) => [n, get(n)]));
+      const want = Object.fromEntries(['poto_total', 'aux_match', 'aux_fragile', 'fcos_match', 'fcos_ltrb', 'fcos_ctr', ...RULES, 'rules_fragile', 'fg_total'].map((n) => [n, get(n)]));
       cases.push({ id, cfg: JSON.parse(json) as AssignConfig, inputs, want });
     }
   }
@@ -81,7 +81,9 @@ module RulesProbe(K: int, n3: int, n4: int, n5: int, n6: int, n7: int, alpha: fl
     let atss_match = one_to_many(3, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
     let qfcos_match = one_to_many(4, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
     let qtopk_match = one_to_many(5, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
-    return (argmax_match, center_match, atss_match, qfcos_match, qtopk_match)
+    let fg_m = match(foreground_quality(p, boxes, gb, gc, omega), gt_count)
+    let fg_in = gather(cast(omega, dtype = "f32"), reshape(maximum(fg_m, 0), shape = [1, G, 1]), axis = 2)
+    return (argmax_match, center_match, atss_match, qfcos_match, qtopk_match, fg_m, fg_in)
   }
 }
 `);
@@ -164,3 +166,18 @@ export function checkFcos(c: AssignCase, out: Record<string, { data: ArrayLike<n
   }
 }
 
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** The Foreground-loss cost (focal 0.25/2 at the GT's class + 2 (1 - GIoU), eps 1e-7) of GT g at location n, in f64. */
+export function foregroundCost(c: AssignCase, g: number, n: number): number {
+  const K = c.cfg.K, cls = c.inputs.gt_classes.data[g];
+  let p = sigmoid(c.inputs.cls_logits.data[n * K + cls]);
+  if (c.cfg.use_filter) p *= sigmoid(c.inputs.filter_logits.data[n]);
+  const focal = 0.25 * (1 - p) ** 2 * -Math.log(Math.max(p, 1e-8));
+  const a = Array.from(c.inputs.gt_boxes.data.slice(g * 4, g * 4 + 4)), b = Array.from(c.inputs.pred_boxes.data.slice(n * 4, n * 4 + 4));
+  const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])), ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = iw * ih, union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  const enc = (Math.max(a[2], b[2]) - Math.min(a[0], b[0])) * (Math.max(a[3], b[3]) - Math.min(a[1], b[1]));
+  return focal + 2 * (1 - (inter / Math.max(union, 1e-7) - (enc - union) / Math.max(enc, 1e-7)));
+}

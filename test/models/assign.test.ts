@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { interpret } from '../../compiler/interpret.js';
-import { RULES, assignGraph, checkAssign, checkFcos, fcosProbe, loadCases, rulesProbe } from './assign-cases.js';
+import { RULES, assignGraph, checkAssign, checkFcos, fcosProbe, foregroundCost, loadCases, rulesProbe } from './assign-cases.js';
 
 const cases = loadCases();
 
@@ -43,12 +43,23 @@ test('FCOS targets (centre sampling 1.5, size ranges, least area; ltrb, one-hot,
   assert.ok(positives > 1000, `only ${positives} FCOS positives`);
 });
 
-test('argmax, Center (one-to-one), ATSS, Quality-FCOS, Quality-Top-k (auxiliary) owners equal (reference interpreter)', () => {
-  let fragile = 0;
+test('argmax, Center, Foreground loss (one-to-one), ATSS, Quality-FCOS, Quality-Top-k (auxiliary) owners equal (reference interpreter)', () => {
+  let fragile = 0, worstFg = 0;
   const positives = Object.fromEntries(RULES.map((r) => [r, 0]));
   for (const c of cases) {
     const { graph, inputs } = rulesProbe(c);
     const out = interpret(graph, inputs, new Map());
+    // Foreground loss: the match's cost inside the prior and its count outside equal scipy's optimum.
+    const G = c.inputs.gt_boxes.shape[0];
+    let inside = 0, outside = 0;
+    assert.is(new Set(Array.from(out.fg_m.data)).size, G, `image ${c.id}: foreground-loss locations distinct`);
+    for (let g = 0; g < G; g++) {
+      if (out.fg_in.data[g]) inside += foregroundCost(c, g, out.fg_m.data[g]); else outside++;
+    }
+    const [wantIn, wantOut] = Array.from(c.want.fg_total.data);
+    assert.is(outside, wantOut, `image ${c.id}: GTs forced outside the prior`);
+    assert.ok(Math.abs(inside - wantIn) <= 1e-3 * Math.max(1, wantIn), `image ${c.id}: foreground-loss cost ${inside} vs scipy ${wantIn}`);
+    worstFg = Math.max(worstFg, Math.abs(inside - wantIn) / Math.max(1, wantIn));
     for (let n = 0; n < c.inputs.points.shape[0]; n++) {
       if (c.want.rules_fragile.data[n]) { fragile++; continue; }
       for (const r of RULES) {
@@ -57,7 +68,7 @@ test('argmax, Center (one-to-one), ATSS, Quality-FCOS, Quality-Top-k (auxiliary)
       }
     }
   }
-  console.log(`positives per rule ${JSON.stringify(positives)}; ${fragile} fragile locations not compared`);
+  console.log(`positives per rule ${JSON.stringify(positives)}; ${fragile} fragile locations not compared; foreground-loss cost within ${worstFg.toExponential(2)} (relative) of scipy's optimum`);
   for (const r of RULES) assert.ok(positives[r] > 300, `${r}: only ${positives[r]} positives`);
 });
 
