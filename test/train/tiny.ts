@@ -30,7 +30,7 @@ export function tinyStep(B = 1, S = 32, sgd: SgdOptions = DEFAULT_SGD, model: 'd
   const { program, diagnostics } = checkFiles([`models/${model}-train.fd`]);
   if (!program || diagnostics.some((d) => d.severity === 'error')) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const inputs = { image: { dtype: 'f32' as const, shape: [B, 3, S, S] }, ...defcnTargetTypes(B, TINY_ARGS.K, S) };
-  const graph = lower(program, { entry: model === 'defcn' ? 'DeFCNTrain' : 'FCOSTrain', fn: 'loss', inputs, args: TINY_ARGS });
+  const graph = lower(program, { entry: model === 'defcn' ? 'DeFCNTrain' : 'FCOSTrain', fn: 'loss_fixed', inputs, args: TINY_ARGS });
   return buildTrainStep(graph, { sgd, differentiate });
 }
 
