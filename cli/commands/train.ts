@@ -41,7 +41,8 @@ progress bar on stderr; writes DIR/step-N.safetensors checkpoints, DIR/log.json
 
 options:
   --entry NAME            module to train (required)
-  --fn NAME               its loss function (default: loss)
+  --fn NAME               its loss function (default: loss_fixed, the training entries'
+                          fixed-target loss; their loss takes ground truth: --config)
   --fixed-batch           train on one fixed batch drawn from --seed (the only data
                           source for now: target assignment is not implemented)
   --input SPEC            an entry input type, e.g. image=f32[2,3,64,64] (repeatable);
@@ -98,7 +99,7 @@ function parseFlags(argv: string[]) {
     return parseArgs({
       args: argv, allowPositionals: true,
       options: {
-        entry: { type: 'string' }, fn: { type: 'string', default: 'loss' },
+        entry: { type: 'string' }, fn: { type: 'string', default: 'loss_fixed' },
         'fixed-batch': { type: 'boolean', default: false }, data: { type: 'string' },
         input: { type: 'string', multiple: true, default: [] }, arg: { type: 'string', multiple: true, default: [] },
         batch: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' }, lr: { type: 'string' },
