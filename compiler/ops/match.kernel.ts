@@ -56,6 +56,7 @@ import {
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
 import type { Target } from '../target.js';
+import { parallelSolve } from './match-parallel.js';
 
 /**
  * Candidates kept in a row's compact list; a row with more is scanned densely
@@ -68,14 +69,16 @@ export function matchCap(target: Target, N: number): number {
 }
 
 /** Per-image workspace layout (i32 words and f32 words). */
-export function matchLayout(G: number, N: number, cap: number): { cap: number; ints: number; floats: number; off: Record<string, number> } {
+export function matchLayout(G: number, N: number, cap: number, wg = 1): { cap: number; ints: number; floats: number; off: Record<string, number> } {
   const M = N + G;
   const names = ['ecnt', 'nflag', 'u', 'c4r', 'sr'];
   const off: Record<string, number> = {};
   let at = 0;
   for (const n of names) { off[n] = at; at += G; }
   off.sc = at; at += G + 1;
-  for (const n of ['v', 'r4c', 'spc', 'path', 'tst', 'sst', 'fr']) { off[n] = at; at += M; }
+  for (const n of ['v', 'r4c', 'spc', 'path', 'tst', 'sst']) { off[n] = at; at += M; }
+  // Frontier lists: one of ⌈M/wg⌉ columns per thread (thread t owns the columns j ≡ t mod wg).
+  off.fr = at; at += wg * Math.ceil(M / wg);
   off.edge = at; at += G * cap;
   return { cap, ints: at, floats: 2 * G, off };
 }
@@ -87,7 +90,9 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const [B, G, N] = em.shape(qv);
   // The CPU runs a workgroup's threads as a loop: one thread there; GPUs split the candidate pass.
   const WG = target.name === 'cpu' ? 1 : 64;
-  const L = matchLayout(G, N, matchCap(target, N)), CAP = L.cap, M = N + G;
+  // Real GPUs split each tree step over the workgroup (match-parallel.ts); a software adapter, whose barriers are expensive, solves on one thread.
+  const parallel = WG > 1 && !target.software;
+  const L = matchLayout(G, N, matchCap(target, N), parallel ? WG : 1), CAP = L.cap, M = N + G;
   const outBuf = em.buf(node.outputs[0], 'w');
   const qb = em.buf(qv, 'r'), cb = em.buf(cv, 'r');
   const nb = em.bufs.length;
@@ -163,6 +168,99 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
     ]);
   }
 
+  // The solve's pieces, shared by the one-thread solve below and the workgroup solve (match-parallel.ts).
+  // They read lets named S, WmaxF, Wmax, m (the scale) and the augmentation's a, i, ui, minVal.
+  const W = (x: Expr, b: Expr): Expr =>
+    I(min(max(un('floor', add(mul(sub(x, b), fv('S')), f32(0.5))), f32(0)), fv('WmaxF')));
+  const base = (row: Expr): Expr => sel(bin('ne', iget('nflag', row), idx(0)), sub(fv('m'), f32(1)), fget(row, 0));
+  /** Relax column j (weight w) from tree row i unless scanned in augmentation a; `append` adds a first-touched column to a frontier. */
+  const relax = (j: Expr, w: Expr, append: (rj: Expr) => Stmt[]): Stmt[] => [
+    let_('rj', 'i64', j),
+    if_(bin('ne', iget('sst', v('rj')), v('a')), [
+      let_('r', 'i64', sub(sub(add(v('minVal'), sub(v('Wmax'), w)), v('ui')), iget('v', v('rj')))),
+      if_(bin('ne', iget('tst', v('rj')), v('a')), [
+        iput('tst', v('rj'), v('a')), iput('spc', v('rj'), v('r')), iput('path', v('rj'), v('i')), ...append(v('rj')),
+      ], [
+        if_(lt(v('r'), iget('spc', v('rj'))), [iput('spc', v('rj'), v('r')), iput('path', v('rj'), v('i'))]),
+      ]),
+    ]),
+  ];
+  /** Row i's edges (compact list, or a scan of the row split `stride` ways from `from`), then its dummy when `dummy`. */
+  const relaxRow = (own: (j: Expr) => Expr, append: (rj: Expr) => Stmt[], scanFrom: Expr, stride: number): Stmt[] => [
+    let_('ui', 'i64', iget('u', v('i'))), let_('bi', 'f32', base(v('i'))), let_('ec', 'i64', iget('ecnt', v('i'))),
+    if_(bin('le', v('ec'), idx(CAP)), [
+      for_('e', idx(0), v('ec'), [
+        let_('je', 'i64', iget('edge', add(mul(v('i'), idx(CAP)), v('e')))),
+        if_(own(v('je')), relax(v('je'), W(q(v('i'), v('je')), fv('bi')), append)),
+      ]),
+    ], [
+      let_('rmn', 'f32', fget(v('i'), 0)), let_('anf', 'bool', bin('ne', iget('nflag', v('i')), idx(0))),
+      for_('jk', idx(0), idx(Math.ceil(N / stride)), [
+        let_('jd', 'i64', add(scanFrom, mul(v('jk'), idx(stride)))),
+        if_(lt(v('jd'), idx(N)), [
+          let_('xd', 'f32', q(v('i'), v('jd'))),
+          if_(edge(fv('xd'), fv('rmn'), bv('anf')), relax(v('jd'), W(fv('xd'), fv('bi')), append)),
+        ]),
+      ]),
+    ]),
+    if_(own(add(idx(N), v('i'))), relax(add(idx(N), v('i')), idx(0), append)),
+  ];
+  /** Among frontier entries, (s, fj, jj) beats the best so far (bp, bs, bfree, bj): least cost, then free, then lowest column. */
+  const better = bin('or', lt(v('bp'), idx(0)), bin('or', lt(v('s'), v('bs')), and(bin('eq', v('s'), v('bs')),
+    bin('or', and(bv('fj'), un('not', bv('bfree'))), and(bin('eq', bv('fj'), bv('bfree')), lt(v('jj'), v('bj')))))));
+  /** g, the row baselines' minimum m, the range R, Wmax and the scale S (see the header). */
+  const params = (): Stmt[] => [
+    let_('g', 'i64', gCount()),
+    let_('m', 'f32', f32(Infinity)),
+    for_('i', idx(0), v('g'), [set('m', min(fv('m'), fget(v('i'), 0)))]),
+    let_('R', 'f32', f32(0)),
+    for_('i', idx(0), v('g'), [if_(lt(fget(v('i'), 0), f32(Infinity)), [set('R', max(fv('R'), sub(fget(v('i'), 1), base(v('i')))))])]),
+    let_('Wmax', 'i64', min(idx(1 << 23), bin('div', idx(2147483647), add(v('g'), idx(2))))),
+    let_('WmaxF', 'f32', cast(v('Wmax'), 'f32')),
+    let_('S', 'f32', f32(1)),
+    if_(bin('gt', fv('R'), f32(0)), [
+      for_('k', idx(0), idx(128), [if_(bin('le', mul(mul(fv('S'), f32(2)), fv('R')), fv('WmaxF')), [set('S', mul(fv('S'), f32(2)))])]),
+      for_('k', idx(0), idx(160), [if_(bin('gt', mul(fv('S'), fv('R')), fv('WmaxF')), [set('S', mul(fv('S'), f32(0.5)))])]),
+    ]),
+  ];
+  /** After augmentation cur found `sink` (lets minVal, nsr, nsc): the dual update and the path flip. */
+  const finishAug = (): Stmt[] => [
+    if_(bin('ge', v('sink'), idx(0)), [
+      iput('u', v('cur'), add(iget('u', v('cur')), v('minVal'))),
+      for_('k', idx(0), v('nsr'), [
+        let_('rr', 'i64', iget('sr', v('k'))),
+        if_(bin('ne', v('rr'), v('cur')), [iput('u', v('rr'), add(iget('u', v('rr')), sub(v('minVal'), iget('spc', iget('c4r', v('rr'))))))]),
+      ]),
+      for_('k', idx(0), v('nsc'), [
+        let_('jc', 'i64', iget('sc', v('k'))),
+        iput('v', v('jc'), sub(iget('v', v('jc')), sub(v('minVal'), iget('spc', v('jc'))))),
+      ]),
+      // Flip the path from the sink back to the root.
+      let_('jf', 'i64', v('sink')), let_('done', 'bool', bool(false)),
+      for_('k', idx(0), v('nsr'), [if_(un('not', bv('done')), [
+        let_('rf', 'i64', iget('path', v('jf'))), iput('r4c', v('jf'), v('rf')),
+        let_('old', 'i64', iget('c4r', v('rf'))), iput('c4r', v('rf'), v('jf')), set('jf', v('old')),
+        if_(bin('eq', v('rf'), v('cur')), [set('done', bool(true))]),
+      ])]),
+    ]),
+  ];
+  /** Rows left on their dummy (or, impossibly, unassigned) take the lowest unused real columns in row order; padded rows -1. */
+  const fillOutput = (): Stmt[] => [
+    for_('k', idx(0), idx(G), [store(outBuf, add(mul(gid, idx(G)), v('k')), i32(-1))]),
+    let_('fi', 'i64', idx(0)), let_('jp', 'i64', idx(0)),
+    for_('st', idx(0), add(idx(N), v('g')), [if_(lt(v('fi'), v('g')), [
+      let_('cf', 'i64', iget('c4r', v('fi'))),
+      if_(and(bin('ge', v('cf'), idx(0)), lt(v('cf'), idx(N))), [
+        store(outBuf, add(mul(gid, idx(G)), v('fi')), cast(v('cf'), 'i32')), set('fi', add(v('fi'), idx(1))),
+      ], [if_(lt(v('jp'), idx(N)), [
+        if_(lt(iget('r4c', v('jp')), idx(0)), [
+          store(outBuf, add(mul(gid, idx(G)), v('fi')), cast(v('jp'), 'i32')), set('fi', add(v('fi'), idx(1))),
+        ]),
+        set('jp', add(v('jp'), idx(1))),
+      ])]),
+    ])]),
+  ];
+
   const body: Stmt[] = [
     // Fresh workspace: no augmentation has touched a column yet (stamps 0), nothing is assigned.
     threadStrided('jz', idx(M), WG, [iput('v', v('jz'), idx(0)), iput('r4c', v('jz'), idx(-1)), iput('tst', v('jz'), idx(0)), iput('sst', v('jz'), idx(0))]),
@@ -195,45 +293,17 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
       ]),
       barrier,
     ]), storageBarrier] : []), // thread 0 reads the other threads' workspace writes
-    if_(bin('eq', lid, idx(0)), solve()),
+    ...(parallel
+      ? parallelSolve({ em, WG, G, FC: Math.ceil(M / WG), iget, iput, relaxRow, better, params, finishAug, fillOutput })
+      : [if_(bin('eq', lid, idx(0)), solve())]),
   ];
 
+  /** One thread: Crouse's SAP with one frontier list. */
   function solve(): Stmt[] {
-    const W = (x: Expr, b: Expr): Expr =>
-      I(min(max(un('floor', add(mul(sub(x, b), fv('S')), f32(0.5))), f32(0)), fv('WmaxF')));
-    const base = (row: Expr): Expr => sel(bin('ne', iget('nflag', row), idx(0)), sub(fv('m'), f32(1)), fget(row, 0));
-    const hasFinite = (row: Expr): Expr => lt(fget(row, 0), f32(Infinity));
-    /** Relax column j (weight w) from tree row i (dual ui) unless already scanned in augmentation a. */
-    const relax = (j: Expr, w: Expr): Stmt[] => [
-      let_('rj', 'i64', j),
-      if_(bin('ne', iget('sst', v('rj')), v('a')), [
-        let_('r', 'i64', sub(sub(add(v('minVal'), sub(v('Wmax'), w)), v('ui')), iget('v', v('rj')))),
-        if_(bin('ne', iget('tst', v('rj')), v('a')), [
-          iput('tst', v('rj'), v('a')), iput('spc', v('rj'), v('r')), iput('path', v('rj'), v('i')),
-          iput('fr', v('nf'), v('rj')), set('nf', add(v('nf'), idx(1))),
-        ], [
-          if_(lt(v('r'), iget('spc', v('rj'))), [iput('spc', v('rj'), v('r')), iput('path', v('rj'), v('i'))]),
-        ]),
-      ]),
-    ];
-    const better = bin('or', lt(v('bp'), idx(0)), bin('or', lt(v('s'), v('bs')), and(bin('eq', v('s'), v('bs')),
-      bin('or', and(bv('fj'), un('not', bv('bfree'))), and(bin('eq', bv('fj'), bv('bfree')), lt(v('jj'), v('bj')))))));
+    const push = (rj: Expr): Stmt[] => [iput('fr', v('nf'), rj), set('nf', add(v('nf'), idx(1)))];
     const step: Stmt[] = [
       iput('sr', v('nsr'), v('i')), set('nsr', add(v('nsr'), idx(1))),
-      let_('ui', 'i64', iget('u', v('i'))), let_('bi', 'f32', base(v('i'))), let_('ec', 'i64', iget('ecnt', v('i'))),
-      if_(bin('le', v('ec'), idx(CAP)), [
-        for_('e', idx(0), v('ec'), [
-          let_('je', 'i64', iget('edge', add(mul(v('i'), idx(CAP)), v('e')))),
-          ...relax(v('je'), W(q(v('i'), v('je')), fv('bi'))),
-        ]),
-      ], [
-        let_('rmn', 'f32', fget(v('i'), 0)), let_('anf', 'bool', bin('ne', iget('nflag', v('i')), idx(0))),
-        for_('jd', idx(0), idx(N), [
-          let_('xd', 'f32', q(v('i'), v('jd'))),
-          if_(edge(fv('xd'), fv('rmn'), bv('anf')), relax(v('jd'), W(fv('xd'), fv('bi')))),
-        ]),
-      ]),
-      ...relax(add(idx(N), v('i')), idx(0)),
+      ...relaxRow(() => bool(true), push, idx(0), 1),
       // The frontier column of least (cost, free first, lowest index).
       let_('bp', 'i64', idx(-1)), let_('bs', 'i64', idx(0)), let_('bj', 'i64', idx(0)), let_('bfree', 'bool', bool(false)),
       for_('p', idx(0), v('nf'), [
@@ -247,57 +317,16 @@ export function scheduleMatch(graph: Graph, nodes: ReadonlySet<number>, anchorId
       ], [set('sink', idx(-2))]), // cannot happen (the root's dummy is always reachable): stop rather than loop
     ];
     return [
-      let_('g', 'i64', gCount()),
-      let_('m', 'f32', f32(Infinity)),
-      for_('i', idx(0), v('g'), [set('m', min(fv('m'), fget(v('i'), 0)))]),
-      let_('R', 'f32', f32(0)),
-      for_('i', idx(0), v('g'), [if_(hasFinite(v('i')), [set('R', max(fv('R'), sub(fget(v('i'), 1), base(v('i')))))])]),
-      let_('Wmax', 'i64', min(idx(1 << 23), bin('div', idx(2147483647), add(v('g'), idx(2))))),
-      let_('WmaxF', 'f32', cast(v('Wmax'), 'f32')),
-      let_('S', 'f32', f32(1)),
-      if_(bin('gt', fv('R'), f32(0)), [
-        for_('k', idx(0), idx(128), [if_(bin('le', mul(mul(fv('S'), f32(2)), fv('R')), fv('WmaxF')), [set('S', mul(fv('S'), f32(2)))])]),
-        for_('k', idx(0), idx(160), [if_(bin('gt', mul(fv('S'), fv('R')), fv('WmaxF')), [set('S', mul(fv('S'), f32(0.5)))])]),
-      ]),
+      ...params(),
       for_('cur', idx(0), v('g'), [
         let_('a', 'i64', add(v('cur'), idx(1))),
         let_('i', 'i64', v('cur')), let_('minVal', 'i64', idx(0)),
         let_('nsr', 'i64', idx(0)), let_('nsc', 'i64', idx(0)), let_('nf', 'i64', idx(0)), let_('sink', 'i64', idx(-1)),
         // At most cur + 1 steps: every step but the last scans an assigned column.
         for_('st', idx(0), add(v('cur'), idx(1)), [if_(bin('eq', v('sink'), idx(-1)), step)]),
-        if_(bin('ge', v('sink'), idx(0)), [
-          iput('u', v('cur'), add(iget('u', v('cur')), v('minVal'))),
-          for_('k', idx(0), v('nsr'), [
-            let_('rr', 'i64', iget('sr', v('k'))),
-            if_(bin('ne', v('rr'), v('cur')), [iput('u', v('rr'), add(iget('u', v('rr')), sub(v('minVal'), iget('spc', iget('c4r', v('rr'))))))]),
-          ]),
-          for_('k', idx(0), v('nsc'), [
-            let_('jc', 'i64', iget('sc', v('k'))),
-            iput('v', v('jc'), sub(iget('v', v('jc')), sub(v('minVal'), iget('spc', v('jc'))))),
-          ]),
-          // Flip the path from the sink back to the root.
-          let_('jf', 'i64', v('sink')), let_('done', 'bool', bool(false)),
-          for_('k', idx(0), v('nsr'), [if_(un('not', bv('done')), [
-            let_('rf', 'i64', iget('path', v('jf'))), iput('r4c', v('jf'), v('rf')),
-            let_('old', 'i64', iget('c4r', v('rf'))), iput('c4r', v('rf'), v('jf')), set('jf', v('old')),
-            if_(bin('eq', v('rf'), v('cur')), [set('done', bool(true))]),
-          ])]),
-        ]),
+        ...finishAug(),
       ]),
-      // Rows left on their dummy (or, impossibly, unassigned) take the lowest unused real columns in row order.
-      for_('k', idx(0), idx(G), [store(outBuf, add(mul(gid, idx(G)), v('k')), i32(-1))]),
-      let_('fi', 'i64', idx(0)), let_('jp', 'i64', idx(0)),
-      for_('st', idx(0), add(idx(N), v('g')), [if_(lt(v('fi'), v('g')), [
-        let_('cf', 'i64', iget('c4r', v('fi'))),
-        if_(and(bin('ge', v('cf'), idx(0)), lt(v('cf'), idx(N))), [
-          store(outBuf, add(mul(gid, idx(G)), v('fi')), cast(v('cf'), 'i32')), set('fi', add(v('fi'), idx(1))),
-        ], [if_(lt(v('jp'), idx(N)), [
-          if_(lt(iget('r4c', v('jp')), idx(0)), [
-            store(outBuf, add(mul(gid, idx(G)), v('fi')), cast(v('jp'), 'i32')), set('fi', add(v('fi'), idx(1))),
-          ]),
-          set('jp', add(v('jp'), idx(1))),
-        ])]),
-      ])]),
+      ...fillOutput(),
     ];
   }
 
