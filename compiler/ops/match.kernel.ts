@@ -29,8 +29,9 @@
 // g = 512: 1e-3). Qualities on a grid of 2^-k with k small enough are
 // quantised exactly, and then the total equals scipy's exactly.
 //
-// Solve (thread 0 of the workgroup; Crouse's SAP, as scipy's
-// linear_sum_assignment): rows in order; each augmentation is Dijkstra over
+// Solve (Crouse's SAP, as scipy's linear_sum_assignment; on one thread for
+// the CPU and software adapters, split over the workgroup on GPUs:
+// match-parallel.ts): rows in order; each augmentation is Dijkstra over
 // the touched columns only — relax the new tree row's edges (from a compact
 // per-row list, or a scan of the row when it has more than CAP edges),
 // take the frontier column of least (path cost, free first, lowest index),
@@ -46,7 +47,8 @@
 // Σ_aug Σ_steps (edges of the new row + frontier size), i.e. about
 // g · k̄ · (candidates per GT) for POTO, k̄ the tree steps per augmentation;
 // a row over CAP candidates costs N per visit (the dense scan scipy does for
-// every row). Workspace (Program scratch): 2G f32 and
+// every row). The GPU solve divides a step's relaxations and frontier scan
+// by the workgroup size, for about four barriers per step. Workspace (Program scratch): 2G f32 and
 // 6G + 1 + 7(N + G) + G·CAP i32 per image (CAP: matchCap).
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
