@@ -27,7 +27,7 @@ export interface AssignCase {
 
 const DIR = 'test/fixtures/assign';
 /** The other rules' owners in the fixtures and the RulesProbe's outputs. */
-export const RULES = ['argmax_match', 'center_match', 'atss_match', 'qfcos_match', 'qtopk_match'];
+export const RULES = ['argmax_match', 'center_match', 'atss_match', 'qfcos_match', 'qtopk_match', 'anchor_match'];
 const INPUTS = ['points', 'strides', 'cls_logits', 'filter_logits', 'pred_boxes', 'gt_boxes', 'gt_classes'];
 
 export function loadCases(): AssignCase[] {
@@ -76,14 +76,15 @@ module RulesProbe(K: int, n3: int, n4: int, n5: int, n6: int, n7: int, alpha: fl
     let omega = prior_mask(points, strides, gb, prior, radius)
     let qa = poto_quality(cls, boxes, gb, gc, alpha, false)
     let ns = (n3, n4, n5, n6, n7)
-    let argmax_match = one_to_one(4, q, omega, p, boxes, points, lo, hi, gb, gc, gt_count, ns)
-    let center_match = one_to_one(2, q, omega, p, boxes, points, lo, hi, gb, gc, gt_count, ns)
+    let argmax_match = one_to_one(4, q, omega, p, boxes, points, strides, lo, hi, gb, gc, gt_count, ns)
+    let center_match = one_to_one(2, q, omega, p, boxes, points, strides, lo, hi, gb, gc, gt_count, ns)
     let atss_match = one_to_many(3, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
     let qfcos_match = one_to_many(4, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
     let qtopk_match = one_to_many(5, qa, points, strides, lo, hi, gb, gt_count, ns, 9)
+    let anchor_match = one_to_one(1, q, omega, p, boxes, points, strides, lo, hi, gb, gc, gt_count, ns)
     let fg_m = match(foreground_quality(p, boxes, gb, gc, omega), gt_count)
     let fg_in = gather(cast(omega, dtype = "f32"), reshape(maximum(fg_m, 0), shape = [1, G, 1]), axis = 2)
-    return (argmax_match, center_match, atss_match, qfcos_match, qtopk_match, fg_m, fg_in)
+    return (argmax_match, center_match, atss_match, qfcos_match, qtopk_match, anchor_match, fg_m, fg_in)
   }
 }
 `);
