@@ -43,12 +43,12 @@ import { Kernel } from './kernel/ir.js';
 import { kernelHash } from './kernel/hash.js';
 import { validateKernel } from './kernel/validate.js';
 import { kernelPasses } from './kernel/passes.js';
-import { OPS } from './ops/index.js';
+import { LaunchReport, ProgramReport, launchReport, printFusionGroups, sizeOf } from './report.js';
 import { PlanValue, checkUpdates, launchOrder, planBuffers } from './plan.js';
 import { scheduleGroup } from './schedule/index.js';
 import { ScheduleError } from './schedule/emit.js';
 import { Target } from './target.js';
-import { ConcreteType, DType, bytesOf, numel } from './types.js';
+import { DType } from './types.js';
 
 export { renderC } from './render/c.js';
 export { renderCuda } from './render/cuda.js';
@@ -68,8 +68,8 @@ export interface Program {
   report?: ProgramReport;
 }
 
-export interface LaunchReport { ops: string[]; bytesRead: number; bytesWritten: number; flops: number }
-export interface ProgramReport { kernelsBefore: number; launches: LaunchReport[]; unsharedTempBytes: number }
+export type { LaunchReport, ProgramReport } from './report.js';
+export { fusionReport } from './report.js';
 
 export interface CompileOptions {
   fuse?: boolean;
@@ -82,8 +82,6 @@ export interface CompileOptions {
   debug?: number;
 }
 
-const sizeOf = (t: ConcreteType): number => numel(t.shape) * bytesOf(t.dtype);
-
 function summaryName(graph: Graph, g: FusionGroup): string {
   const ops = g.nodes.map((n) => graph.nodes[n].op);
   const anchor = graph.nodes[g.anchor].op;
@@ -93,27 +91,34 @@ function summaryName(graph: Graph, g: FusionGroup): string {
 
 /**
  * Compiles `graph` for `target` (a runtime's own: Runtime.target; compiler/
- * target.ts for one without a runtime). The result depends on the arguments only.
+ * target.ts for one without a runtime). The result depends on the arguments
+ * only. Three steps: schedule the fusion groups in launch order, plan the
+ * buffers from the launches' liveness, assemble the Program.
  */
 export function compileGraph(graph: Graph, target: Target, opts: CompileOptions = {}): Program {
-  return compileForTarget(graph, target, opts);
+  const groups = fuse(graph, { fuse: opts.fuse ?? true, maxStorageBuffers: target.maxStorageBuffers });
+  if ((opts.debug ?? 0) >= 3) printFusionGroups(graph, groups);
+  const aliases = checkUpdates(graph, groups);
+  const scheduled = scheduleGroups(graph, groups, aliases, target);
+  const plan = planProgramBuffers(graph, scheduled, aliases, opts.reuseBuffers ?? true);
+  return assemble(graph, scheduled, plan, aliases);
 }
 
-function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): Program {
-  const groups = fuse(graph, { fuse: opts.fuse ?? true, maxStorageBuffers: target.maxStorageBuffers });
-  // FUSEDET_DEBUG=3 (STYLE.md): the fusion groups.
-  if ((opts.debug ?? 0) >= 3) {
-    for (const g of groups) {
-      const ops = g.nodes.map((n) => `${graph.nodes[n].op}#${n}`).join(' + ');
-      process.stderr.write(`fuse: [${graph.nodes[g.anchor].op}] ${ops}${graph.nodes[g.sink].scope ? `  (${graph.nodes[g.sink].scope})` : ''}\n`);
-    }
-  }
-  const aliases = checkUpdates(graph, groups);
+interface ScheduledLaunch { kernel: number; values: number[]; args: number[]; grid: number }
+interface ScheduledGroups {
+  kernels: Program['kernels'];
+  launches: ScheduledLaunch[];
+  reports: LaunchReport[];
+  /** Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only. */
+  scratch: Map<number, { bytes: number; dtype: DType }>;
+}
+
+/** Each group's kernel (after the target's IR passes, validated, deduplicated by structural hash) and its launch, in launch order. */
+function scheduleGroups(graph: Graph, groups: readonly FusionGroup[], aliases: ReadonlyMap<number, number>, target: Target): ScheduledGroups {
   const kernels: Program['kernels'] = [];
   const byHash = new Map<string, number>();
-  const launches: { kernel: number; values: number[]; args: number[]; grid: number }[] = [];
+  const launches: ScheduledLaunch[] = [];
   const reports: LaunchReport[] = [];
-  // Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only.
   const scratch = new Map<number, { bytes: number; dtype: DType }>();
   for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
     const s = scheduleGroup(graph, g, target);
@@ -131,21 +136,22 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
     }
     const work = (s.scratch ?? []).map((w) => { const id = graph.values.length + scratch.size; scratch.set(id, w); return id; });
     launches.push({ kernel: ki, values: [...s.bufValues, ...work], args: s.args, grid: s.grid });
-    let bytesRead = 0, bytesWritten = 0, flops = 0;
-    s.bufValues.forEach((v, i) => {
-      const bytes = sizeOf(graph.values[v].type);
-      if (s.kernel.bufs[i].access !== 'w') bytesRead += bytes;
-      if (s.kernel.bufs[i].access !== 'r') bytesWritten += bytes;
-    });
-    for (const n of g.nodes) {
-      const node = graph.nodes[n];
-      const def = OPS[node.op];
-      if (def) flops += def.flops(node.inputs.map((v) => (v < 0 ? undefined : graph.values[v].type)), node.outputs.map((v) => graph.values[v].type), node.attrs);
-    }
-    reports.push({ ops: g.nodes.map((n) => graph.nodes[n].op), bytesRead, bytesWritten, flops });
+    reports.push(launchReport(graph, g, s.bufValues, s.kernel.bufs));
   }
+  return { kernels, launches, reports, scratch };
+}
 
-  // Liveness over launches.
+/** Names of the graph's inputs, params and outputs by value (an output that is an in-place update lives in its param's buffer). */
+function namedValues(graph: Graph, aliases: ReadonlyMap<number, number>): { inputs: Map<number, string>; params: Map<number, string>; outputs: Map<number, string> } {
+  const inputs = new Map(graph.inputs.map((i) => [i.value, i.name]));
+  const params = new Map(graph.params.map((p) => [p.value, p.name]));
+  const outputs = new Map<number, string>();
+  for (const o of graph.outputs) if (!outputs.has(o.value) && !aliases.has(o.value)) outputs.set(o.value, o.name);
+  return { inputs, params, outputs };
+}
+
+/** Liveness over the launches (first write, last use), then the buffer plan. */
+function planProgramBuffers(graph: Graph, { kernels, launches, scratch }: ScheduledGroups, aliases: ReadonlyMap<number, number>, reuse: boolean): ReturnType<typeof planBuffers> {
   const def = new Map<number, number>(), lastUse = new Map<number, number>();
   launches.forEach((l, li) => {
     const k = kernels[l.kernel].ir;
@@ -155,12 +161,7 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
       else lastUse.set(v, li);
     });
   });
-  const inputs = new Map(graph.inputs.map((i) => [i.value, i.name]));
-  const params = new Map(graph.params.map((p) => [p.value, p.name]));
-  // An output that is also an in-place update is read from its param's buffer.
-  const stored = (v: number): number => aliases.get(v) ?? v;
-  const outputs = new Map<number, string>();
-  for (const o of graph.outputs) if (!outputs.has(o.value) && !aliases.has(o.value)) outputs.set(o.value, o.name);
+  const { inputs, params, outputs } = namedValues(graph, aliases);
   const used = new Set<number>([...inputs.keys(), ...params.keys(), ...outputs.keys(), ...def.keys(), ...lastUse.keys()]);
   const planValues: PlanValue[] = [...used].sort((a, b) => a - b).map((v) => {
     const w = scratch.get(v);
@@ -170,12 +171,17 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
     const name = inputs.get(v) ?? params.get(v) ?? outputs.get(v);
     return { value: v, bytes: sizeOf(t), dtype: t.dtype, role, ...(name !== undefined ? { name } : {}), def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
   });
-  const plan = planBuffers(planValues, opts.reuseBuffers ?? true);
+  return planBuffers(planValues, reuse);
+}
+
+/** The Program: planned buffers (inputs, params and outputs keep their logical shape), kernels, launches on buffer ids, names, report. */
+function assemble(graph: Graph, { kernels, launches, reports }: ScheduledGroups, plan: ReturnType<typeof planBuffers>, aliases: ReadonlyMap<number, number>): Program {
+  const { inputs, params } = namedValues(graph, aliases);
+  const stored = (v: number): number => aliases.get(v) ?? v;
   const byName = (m: Map<number, string>): Record<string, number> => Object.fromEntries([...m].map(([v, n]) => [n, plan.bufferOf.get(v)!]));
   const outRecord: Record<string, number> = {};
   for (const o of graph.outputs) outRecord[o.name] = plan.bufferOf.get(stored(o.value))!;
   const updates = Object.fromEntries((graph.updates ?? []).map((u) => [u.param, plan.bufferOf.get(stored(u.value))!]));
-  // Inputs, params and outputs keep their logical shape (optional in the contract; runtimes shape outputs with it).
   const shapes = new Map<number, number[]>();
   for (const [v, id] of plan.bufferOf) {
     const b = plan.buffers[id];
@@ -192,33 +198,4 @@ function compileForTarget(graph: Graph, target: Target, opts: CompileOptions): P
     peakBytes: plan.peakBytes,
     report: { kernelsBefore: unfusedKernelCount(graph), launches: reports, unsharedTempBytes: plan.unsharedTempBytes },
   };
-}
-
-// `fusedet compile --emit kernels`: what fusion did, per launch.
-function human(n: number, unit: string): string {
-  const k = ['', 'K', 'M', 'G', 'T'];
-  let i = 0;
-  while (Math.abs(n) >= 1000 && i < k.length - 1) { n /= 1000; i++; }
-  return `${n.toFixed(n < 10 && i > 0 ? 2 : n < 100 && i > 0 ? 1 : 0)} ${k[i]}${unit}`;
-}
-
-export function fusionReport(program: Program): string {
-  const r = program.report;
-  const lines: string[] = [];
-  const before = r?.kernelsBefore ?? program.launches.length;
-  lines.push(`kernels: ${before} before fusion, ${program.launches.length} launches after (${program.kernels.length} distinct kernels)`);
-  lines.push(`memory: ${human(program.peakBytes, 'B')} planned in ${program.buffers.length} buffers` +
-    (r ? ` (temporaries unshared: ${human(r.unsharedTempBytes, 'B')})` : ''));
-  let tr = 0, tw = 0, tf = 0;
-  lines.push('');
-  lines.push(`${'#'.padStart(4)}  ${'kernel'.padEnd(42)} ${'read'.padStart(10)} ${'written'.padStart(10)} ${'FLOPs'.padStart(10)}  grid  fused ops`);
-  program.launches.forEach((l, i) => {
-    const k = program.kernels[l.kernel];
-    const info = r?.launches[i];
-    const read = info?.bytesRead ?? 0, written = info?.bytesWritten ?? 0, flops = info?.flops ?? 0;
-    tr += read; tw += written; tf += flops;
-    lines.push(`${String(i).padStart(4)}  ${k.name.padEnd(42)} ${human(read, 'B').padStart(10)} ${human(written, 'B').padStart(10)} ${human(flops, '').padStart(10)}  ${String(l.grid).padStart(4)}  ${info ? info.ops.join(' + ') : ''}`);
-  });
-  lines.push(`${''.padStart(4)}  ${'total'.padEnd(42)} ${human(tr, 'B').padStart(10)} ${human(tw, 'B').padStart(10)} ${human(tf, '').padStart(10)}`);
-  return lines.join('\n') + '\n';
 }
