@@ -4,7 +4,8 @@
 // scatters itself there. Stable and deterministic by construction, O(n²) per
 // line: fine for the per-level candidate lists (≤ a few thousand); a bitonic
 // or radix version replaces it for large lines (notes/kernels.md §3).
-// topk below keeps a heap in its outputs instead (O(n + k log k) per line).
+// topk below keeps a heap in its outputs instead (O(n + k log k) per line),
+// and sorts of lines longer than RANK_SORT_MAX use it with k = n.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { boolAttr, intAttr, normAxis } from '../ops/attrs.js';
@@ -13,9 +14,16 @@ import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
 import { Scheduled, finish, POINTWISE_WG } from './pointwise.js';
 
-export function scheduleSort(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
-  const em = new Emitter(graph, nodes, lowerings);
+/** Lines longer than this sort with the heap (one thread, O(n log n)) instead of ranking (n threads, O(n) each). */
+const RANK_SORT_MAX = 2048;
+
+export function scheduleSort(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const node = graph.nodes[anchorId];
+  const full = graph.values[node.inputs[0]].type.shape;
+  if (node.op === 'sort' && full[normAxis('sort', intAttr('sort', node.attrs, 'axis'), full.length)] > RANK_SORT_MAX) {
+    return heapSchedule(graph, nodes, anchorId, sink, lowerings);
+  }
+  const em = new Emitter(graph, nodes, lowerings);
   const shape = em.shape(node.inputs[0]);
   const axis = normAxis(node.op, intAttr(node.op, node.attrs, 'axis'), shape.length);
   const descending = node.op === 'topk' ? boolAttr('topk', node.attrs, 'largest') : boolAttr('sort', node.attrs, 'descending');
@@ -67,13 +75,19 @@ export function scheduleSort(graph: Graph, nodes: ReadonlySet<number>, anchorId:
  * k·log k·(1 + ln(n/k))) per line instead of insertion's O(k) per entry:
  * 1.2M keys with k = 1000 (P3 at 800×1216, 80 classes) is one pass.
  */
-export function scheduleTopk(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleTopk(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+  return heapSchedule(graph, nodes, anchorId, sink, lowerings);
+}
+
+/** topk, or a long line's sort (k = n, its direction as `largest`): the heap kernel above. */
+function heapSchedule(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
+  const op = node.op as 'topk' | 'sort';
   const shape = em.shape(node.inputs[0]);
-  const axis = normAxis('topk', intAttr('topk', node.attrs, 'axis'), shape.length);
-  const largest = boolAttr('topk', node.attrs, 'largest');
-  const n = shape[axis], inner = numel(shape.slice(axis + 1)), K = intAttr('topk', node.attrs, 'k');
+  const axis = normAxis(op, intAttr(op, node.attrs, 'axis'), shape.length);
+  const largest = op === 'topk' ? boolAttr('topk', node.attrs, 'largest') : boolAttr('sort', node.attrs, 'descending');
+  const n = shape[axis], inner = numel(shape.slice(axis + 1)), K = op === 'topk' ? intAttr('topk', node.attrs, 'k') : n;
   const lines = numel(shape) / n;
   const valBuf = em.buf(node.outputs[0], 'w'), idxBuf = em.buf(node.outputs[1], 'w');
   em.buf(node.outputs[0], 'r'); em.buf(node.outputs[1], 'r');

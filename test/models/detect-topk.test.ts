@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkFilesOrThrow } from '../../dsl/index.js';
 import { lower } from '../../compiler/lower.js';
 import { interpret } from '../../compiler/interpret.js';
@@ -23,7 +23,8 @@ import { TestGraph, compileAndRun, referenceRun } from '../compiler/kernel/graph
 
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-pp-topk-'));
 const src = join(dir, 'topk.fd');
-writeFileSync(src, `import "${relative(dir, resolve('models/postprocess.fd'))}"
+// postprocess.fd is found through the include folder (imports stay inside the checked files' folders otherwise).
+writeFileSync(src, `import "postprocess.fd"
 module T(n: int = 1000) {
   fn forward(x: f32[B, L]) {
     let (v, i) = pp_topk(x, n)
@@ -39,7 +40,7 @@ function line(B: number, L: number, seed: number): Tensor {
 }
 
 function graphFor(B: number, L: number, n: number) {
-  return lower(checkFilesOrThrow([src]), { entry: 'T', inputs: { x: { dtype: 'f32', shape: [B, L] } }, args: { n } });
+  return lower(checkFilesOrThrow([src], { include: [resolve('models')] }), { entry: 'T', inputs: { x: { dtype: 'f32', shape: [B, L] } }, args: { n } });
 }
 
 function expected(x: Tensor, n: number): Tensor[] {
@@ -77,6 +78,20 @@ test('the heap topk kernel equals the reference: random shapes, axes, k (1..n), 
     const want = referenceRun(t), got = compileAndRun(t, CPU).outputs;
     assert.equal(Array.from(got.i.data), Array.from(want.i.data), `indices, trial ${trial} shape ${shape} axis ${axis} k ${k}`);
     assert.equal(Array.from(got.v.data).map(String), Array.from(want.v.data).map(String), `values, trial ${trial}`);
+  }
+});
+
+test('long sorts (heap path) equal the reference: both directions, ties, NaN, inner axis', () => {
+  const next = rng(78);
+  for (const [shape, axis, descending] of [[[2, 2100], 1, true], [[2300, 2], 0, false]] as const) {
+    const count = shape[0] * shape[1];
+    const t = new TestGraph();
+    t.inputs.x = { dtype: 'f32', shape: [...shape], data: Float32Array.from({ length: count }, () => (next() < 0.02 ? NaN : Math.floor(next() * 50))) };
+    const x = t.b.input('x', { dtype: 'f32', shape: [...shape] }, NO_SPAN);
+    const [sv, si] = t.ops('sort', [x], { axis, descending });
+    t.output('v', sv); t.output('i', si);
+    const want = referenceRun(t), got = compileAndRun(t, CPU).outputs;
+    assert.equal(Array.from(got.i.data), Array.from(want.i.data), `sort ${shape} axis ${axis}`);
   }
 });
 
