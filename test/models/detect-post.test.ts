@@ -11,6 +11,8 @@ import { Tensor, randomTensor } from '../../compiler/tensor.js';
 import { loadConfig } from '../../models/config.js';
 import { lowerDetect } from '../../models/detector.js';
 import { decisiveWeights } from './detect-weights.js';
+import { checkFilesOrThrow } from '../../dsl/index.js';
+import { lower } from '../../compiler/lower.js';
 
 const cfg = loadConfig('tiny-fcos');
 const weights = decisiveWeights(cfg, 3);
@@ -51,6 +53,37 @@ test('NMS per level (Table 2) suppresses only within a level: it keeps at least 
   const none = run({ score_thresh: 0.5 }, w);
   assert.ok(global.scores.length < perLevel.scores.length && perLevel.scores.length < none.scores.length,
     `${global.scores.length} <= ${perLevel.scores.length} <= ${none.scores.length}`);
+});
+
+test('FCOS with centerness: candidates by σ(cls) > threshold, scored sqrt(σ(cls)·σ(ctr)), boxes location ∓ ltrb', () => {
+  const cc = { ...cfg, infer: { ...cfg.infer, args: { ...cfg.infer.args, centerness: true } } };
+  const w = decisiveWeights(cc, 5);
+  const g = lowerDetect(cc, { ...cc.infer.args, nms_on: false, detections: 1000 }, 1, 64, 64);
+  const o = interpret(g, { image, info }, w);
+  const f = interpret(lower(checkFilesOrThrow([cc.infer.source]), { entry: cc.infer.module, args: cc.infer.args, inputs: { image: { dtype: 'f32', shape: [1, 3, 64, 64] } } }), { image }, w);
+  const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+  // Every (location, class) with σ(cls) > 0.05: its score and clipped box.
+  const cands: { s: number; label: number; box: number[] }[] = [];
+  [8, 16, 32, 64, 128].forEach((stride, l) => {
+    const cls = f[`cls.${l}`], box = f[`box.${l}`], ctr = f[`ctr.${l}`];
+    const [, K, H, W] = cls.shape;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < K; c++) {
+      const p = sig(cls.data[(c * H + y) * W + x]);
+      if (!(p > 0.05)) continue;
+      const d = [0, 1, 2, 3].map((k) => box.data[(k * H + y) * W + x]);
+      const cx = (x + 0.5) * stride, cy = (y + 0.5) * stride;
+      const clip = (v: number): number => Math.min(64, Math.max(0, v));
+      cands.push({ s: Math.sqrt(p * sig(ctr.data[y * W + x])), label: c, box: [clip(cx - d[0]), clip(cy - d[1]), clip(cx + d[2]), clip(cy + d[3])] });
+    }
+  });
+  const n = o.count.data[0];
+  assert.ok(n > 10);
+  for (let i = 0; i < n; i++) {
+    const s = o.scores.data[i], label = o.labels.data[i], b = Array.from(o.boxes.data.subarray(4 * i, 4 * i + 4));
+    const hit = cands.some((c) => c.label === label && Math.abs(c.s - s) < 1e-5 && c.box.every((v, k) => Math.abs(v - b[k]) < 1e-3));
+    assert.ok(hit, `detection ${i} (${label}, ${s}) is a candidate's score and box`);
+    if (i > 0) assert.ok(s <= o.scores.data[i - 1]);
+  }
 });
 
 test.run();
