@@ -101,7 +101,7 @@ test('resume refusals: no checkpoint, another model, existing checkpoints withou
   writeFileSync(f, readFileSync(join(dir, `step-${String(STEPS).padStart(8, '0')}.safetensors`)).subarray(0, 5000));
   const t = cli([...base(cut), '--resume']);
   assert.is(t.status, 1);
-  assert.match(t.stderr, /step-00000004\.safetensors: truncated/);
+  assert.match(t.stderr, /step-00000004\.safetensors is damaged: truncated/);
 });
 
 test('NaN guard: a huge lr stops with the step and the tensor, the last good checkpoint intact', () => {
