@@ -27,16 +27,13 @@ const LABELS: Record<string, string> = {
 };
 
 /**
- * Rows whose training rule the training entry does not implement yet
- * (models/assign.fd one_to_one: 0 POTO, 4 argmax). DeFCNTrain would train
- * POTO under their configs, so they are reported as not run rather than
- * mislabelled. Remove a row here when its rule lands.
+ * Rows whose training rule the training entry does not implement (it would
+ * train another rule under their configs): reported as not run rather than
+ * mislabelled. Empty since models/assign.fd's one_to_one has rules 0-4
+ * (POTO, Anchor, Center, Foreground loss, argmax); add a row here if a
+ * config ever names a rule the entry lacks.
  */
-export const PENDING: Record<string, string> = {
-  anchor: 'one-to-one rule 1 (Anchor) is not in models/assign.fd one_to_one yet',
-  center: 'one-to-one rule 2 (Center) is not in models/assign.fd one_to_one yet',
-  'foreground-loss': 'one-to-one rule 3 (Foreground loss) is not in models/assign.fd one_to_one yet',
-};
+export const PENDING: Record<string, string> = {};
 
 /** Sizes of the full run and of the test's tiny run. */
 const SIZES = {

@@ -91,8 +91,7 @@ test('each config names modules, functions and constructor arguments its .fd sou
   for (const n of names) {
     try { checkConfigModels(loadConfig(n)); } catch (e) { failing.push(`${n}: ${(e as Error).message.split('\n')[0]}`); }
   }
-  // FCOS + the auxiliary loss (Table 5) needs an 'aux' option on FCOSTrain, which it does not have yet.
-  assert.equal(failing, ["table5-fcos-aux: configs/table5-fcos-aux.json: train.args.aux: FCOSTrain has no constructor parameter 'aux' (its parameters: K: int, depth: int, C: int, groups: int, width: int, box_weight: float, centerness: bool, radius: float)"]);
+  assert.equal(failing, []);
   const v = raw('small-defcn');
   v.train.args.alphaa = 0.5;
   assert.throws(() => checkConfigModels(parseConfig(v, 'typo.json')), /typo\.json: train\.args\.alphaa: DeFCNTrain has no constructor parameter 'alphaa'/);
