@@ -14,7 +14,7 @@
 //   --steps N override every row's schedule.steps
 //   --torch-minutes M  train the PyTorch peer (bench/quality_torch.py: torchvision
 //             FCOS, ResNet-18-FPN from scratch) for M minutes on the same scenes
-//             (default 20; 0 skips; needs FUSEDET_PYTHON or /usr/bin/python3 with torch)
+//             (default 15; 0 skips; needs FUSEDET_PYTHON or /usr/bin/python3 with torch)
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -149,7 +149,7 @@ async function cli(): Promise<number> {
     tiny: { type: 'boolean', default: false }, out: { type: 'string' }, rows: { type: 'string' }, steps: { type: 'string' },
     runtime: { type: 'string', default: 'cpu' }, 'torch-minutes': { type: 'string' },
   } });
-  const torchMinutes = Number(values['torch-minutes'] ?? (values.tiny ? 0 : 20));
+  const torchMinutes = Number(values['torch-minutes'] ?? (values.tiny ? 0 : 15));
   if (!(torchMinutes >= 0)) { process.stderr.write(`quality: --torch-minutes '${values['torch-minutes']}' is not a number of minutes\n`); return 2; }
   const rows = values.rows ? values.rows.split(',') : [...ROWS];
   const bad = rows.find((r) => !(ROWS as readonly string[]).includes(r));
