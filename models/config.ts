@@ -14,8 +14,9 @@
 // and the field (`configs/x.json: schedule.lr must be a positive number`).
 // Unknown fields are errors too: a misspelt option must not be ignored.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkFilesOrThrow } from '../dsl/index.js';
 import { findFn } from '../dsl/elab/call.js';
 
@@ -271,7 +272,9 @@ export function parseConfig(value: unknown, file: string): DetectorConfig {
  * configs/small-defcn.json).
  */
 export function loadConfig(pathOrName: string, dir = 'configs'): DetectorConfig {
-  const path = /[\\/]|\.json$/.test(pathOrName) ? pathOrName : join(dir, `${pathOrName}.json`);
+  let path = /[\\/]|\.json$/.test(pathOrName) ? pathOrName : join(dir, `${pathOrName}.json`);
+  // An installed fusedet run from another folder finds its own configs by name.
+  if (path === join('configs', `${pathOrName}.json`) && !existsSync(path) && existsSync(join(PACKAGE_ROOT, path))) path = join(PACKAGE_ROOT, path);
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -284,6 +287,21 @@ export function loadConfig(pathOrName: string, dir = 'configs'): DetectorConfig 
     throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   return parseConfig(value, path);
+}
+
+/** The package's own folder (configs/ and models/*.fd ship in it): dist/models/config.js is two levels down. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Where a config's model source is read from: the path as written when it
+ * exists from the working folder (a checkout, a user's own models), else the
+ * installed package's copy, so `npx fusedet detect` works from any folder.
+ * The config (and its model hash) keeps the path as written.
+ */
+export function resolveSource(source: string): string {
+  if (isAbsolute(source) || existsSync(source)) return source;
+  const own = join(PACKAGE_ROOT, source);
+  return existsSync(own) ? own : source;
 }
 
 /** Config names (without .json) in a folder, sorted. */

@@ -14,7 +14,7 @@ import type { Graph } from '../compiler/graph.js';
 import type { Tensor } from '../compiler/tensor.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { checkFilesOrThrow } from '../dsl/index.js';
-import { DetectorConfig, loadConfig, recordMismatch } from './config.js';
+import { DetectorConfig, loadConfig, recordMismatch, resolveSource } from './config.js';
 import { readSafetensors } from './checkpoint/safetensors.js';
 import { existsSync } from 'node:fs';
 import { ImageError, imageSize, readResized, toFloatChw } from '../data/image.js';
@@ -236,14 +236,14 @@ export class Detector {
 
 /** The detect entry's constructor arguments: the config's model arguments and the post-processing the module accepts. */
 function detectArgs(cfg: DetectorConfig, o: PostOptions): Record<string, number | boolean> {
-  const decl = checkFilesOrThrow([cfg.infer.source]).modules.get(cfg.infer.module);
+  const decl = checkFilesOrThrow([resolveSource(cfg.infer.source)]).modules.get(cfg.infer.module);
   if (!decl) throw new DetectorError(`${cfg.path}: ${cfg.infer.source} has no module ${cfg.infer.module}`);
   return { ...cfg.infer.args, ...postArgs(cfg, decl.params.map((p) => p.name), o) };
 }
 
 /** The detect graph of a config at one batch shape. */
 export function lowerDetect(cfg: DetectorConfig, args: Record<string, number | boolean>, B: number, H: number, W: number): Graph {
-  const program = checkFilesOrThrow([cfg.infer.source]);
+  const program = checkFilesOrThrow([resolveSource(cfg.infer.source)]);
   return lower(program, {
     entry: cfg.infer.module, fn: 'detect', args,
     inputs: { image: { dtype: 'f32', shape: [B, 3, H, W] }, info: { dtype: 'f32', shape: [B, 4] } },
