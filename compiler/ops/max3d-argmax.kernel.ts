@@ -30,8 +30,14 @@ import type { KernelTable } from './op.js';
 const CPU = { th: 16, tw: 64, wg: 1 };
 const WEBGPU = { th: 16, tw: 32, wg: 8 };
 const CUDA = { th: 16, tw: 32, wg: 128 };
-/** Windows up to φ × φ = 3 × 3 are unrolled; wider ones loop (code size independent of φ). */
-const UNROLL_PHI = 3;
+/**
+ * A level's window sums are unrolled while they stay small: φ × φ taps
+ * (φ ≤ 3) in at most 3 sums (its own outputs and 2 sampling levels, τ ≤ 2);
+ * past that they loop, so the code does not grow with φ or τ.
+ */
+const UNROLL_PHI = 3, UNROLL_SUMS = 3;
+/** Bilinear readers (rows × columns) of a sample region unrolled per input element; more loop. */
+const UNROLL_READERS = 9;
 /** Sample-gradient floats per workgroup: 16 KiB, what browsers allow. */
 const LOCAL_FLOATS = 4096;
 
@@ -129,7 +135,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
   if (plan.some((p) => p.regions.length)) em.locals.push({ name: 'sgrad', t: 'f32', size: sgSize });
 
   /** Sum of the gradients of level l's outputs within r of (y, x) whose code names (frame k, y, x). */
-  const routed = (l: number, k: number, lead: Expr[], y: Expr, x: Expr): Expr => {
+  const routed = (l: number, k: number, lead: Expr[], y: Expr, x: Expr, unroll: boolean): Expr => {
     const [H, W] = sizes[l];
     const acc = em.fresh('acc');
     em.emit(let_(acc, 'f32', f32(0)));
@@ -145,7 +151,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     // Small windows unroll; a wider one is a loop (same order: rows, then
     // columns), so the kernel's code does not grow with φ² — at φ 5 and τ 4
     // the unrolled form took SwiftShader ~15 minutes to build.
-    if (phi <= UNROLL_PHI) {
+    if (unroll) {
       for (let dh = -r; dh <= r; dh++) for (let dw = -r; dw <= r; dw++) tap(idx(dh), idx(dw), false);
     } else {
       const dh = em.fresh('dh'), dw = em.fresh('dw');
@@ -160,6 +166,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     const [B, C] = em.shape(codes[k]);
     const [Hk, Wk] = sizes[k];
     const { th, tw, regions } = plan[k];
+    const unrolled = phi <= UNROLL_PHI && regions.length + 1 <= UNROLL_SUMS;
     const ty = Math.ceil(Hk / th), tx = Math.ceil(Wk / tw);
     const lo = offset;
     offset += B * C * ty * tx;
@@ -182,7 +189,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
         grid(em, 'e', g.rh, g.rw, WG, (e, er, ec) => {
           const y = em.bind(add(sy, er), 'y'), x = em.bind(add(sx, ec), 'x');
           em.emit(let_('s', 'f32', f32(0)));
-          em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), em.block(() => em.emit(set('s', routed(g.l, k, lead, y, x))))));
+          em.emit(if_(and(lt(y, idx(H)), lt(x, idx(W))), em.block(() => em.emit(set('s', routed(g.l, k, lead, y, x, unrolled))))));
           em.emit(lstore('sgrad', add(idx(g.at), e), v('s', 'f32')));
         });
       }
@@ -193,7 +200,7 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
       grid(em, 'q', th, tw, WG, (_q, qr, qc) => {
         const qy = em.bind(add(y0, qr), 'qy'), qx = em.bind(add(x0, qc), 'qx');
         em.emit(if_(and(lt(qy, idx(Hk)), lt(qx, idx(Wk))), em.block(() => {
-          em.emit(let_('g', 'f32', routed(k, k, lead, qy, qx)));
+          em.emit(let_('g', 'f32', routed(k, k, lead, qy, qx, unrolled)));
           regions.forEach((g, gi) => {
             const [H, W] = sizes[g.l];
             const { sy, sx } = origins[gi];
@@ -204,22 +211,35 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
               const t = bilinearTap(em, p, inS, outS);
               return em.bind(add(sel(bin('eq', t.i0, q), t.w0, f32(0)), sel(bin('eq', t.i1, q), t.w1, f32(0))), 'wt');
             };
-            const wxs = Array.from({ length: cols.count }, (_, j) => {
-              const x = em.bind(add(rx, idx(j)), 'sxp');
-              return { x, w: em.bind(sel(lt(x, idx(W)), weight(x, qx, Wk, W), f32(0)), 'wx') };
-            });
-            for (let i = 0; i < rows.count; i++) {
-              const y = em.bind(add(ry, idx(i)), 'syp');
+            const column = (x: Expr): Expr => em.bind(sel(lt(x, idx(W)), weight(x, qx, Wk, W), f32(0)), 'wx');
+            const add1 = (wy: Expr, row: Expr, x: Expr, w: Expr): void => {
+              const s = lload('sgrad', add(idx(g.at), add(row, sub(x, sx))), 'f32');
+              em.emit(if_(bin('ne', w, f32(0)), [set('g', bin('add', v('g', 'f32'), bin('mul', bin('mul', wy, w), s)))]));
+            };
+            /** Row i of the sample positions that may read (qy, qx): `columns` adds its terms. */
+            const readerRow = (i: Expr, columns: (wy: Expr, row: Expr) => void): void => {
+              const y = em.bind(add(ry, i), 'syp');
               em.emit(if_(lt(y, idx(H)), em.block(() => {
                 const wy = weight(y, qy, Hk, H);
-                em.emit(if_(bin('ne', wy, f32(0)), em.block(() => {
-                  const row = em.bind(mul(sub(y, sy), idx(g.rw)), 'srow');
-                  for (const { x, w } of wxs) {
-                    const s = lload('sgrad', add(idx(g.at), add(row, sub(x, sx))), 'f32');
-                    em.emit(if_(bin('ne', w, f32(0)), [set('g', bin('add', v('g', 'f32'), bin('mul', bin('mul', wy, w), s)))]));
-                  }
-                })));
+                em.emit(if_(bin('ne', wy, f32(0)), em.block(() => columns(wy, em.bind(mul(sub(y, sy), idx(g.rw)), 'srow')))));
               })));
+            };
+            if (rows.count * cols.count <= UNROLL_READERS) {
+              // Few readers: unrolled, each column's weight computed once for all rows.
+              const wxs = Array.from({ length: cols.count }, (_, j) => {
+                const x = em.bind(add(rx, idx(j)), 'sxp');
+                return { x, w: column(x) };
+              });
+              for (let i = 0; i < rows.count; i++) readerRow(idx(i), (wy, row) => { for (const { x, w } of wxs) add1(wy, row, x, w); });
+            } else {
+              // Levels far apart (τ 4) give many readers: loops, in the same order, so the code does not grow with them.
+              const i = em.fresh('ri'), j = em.fresh('rj');
+              em.emit(for_(i, idx(0), idx(rows.count), em.block(() => readerRow(v(i), (wy, row) => {
+                em.emit(for_(j, idx(0), idx(cols.count), em.block(() => {
+                  const x = em.bind(add(rx, v(j)), 'sxp');
+                  add1(wy, row, x, column(x));
+                })));
+              }))));
             }
           });
           em.emit(store(outBufs[k], add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx)), v('g', 'f32')));
