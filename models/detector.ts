@@ -219,7 +219,9 @@ export class Detector {
     const d = this.config.data;
     const plan = planResize(width, height, d.testShortSide, d.testMaxSize);
     const img = await readResized(path, plan.width, plan.height, false);
-    return padBatch([{ chw: toFloatChw(img, d.mean, d.std), width: plan.width, height: plan.height, origW: width, origH: height }]);
+    // Padded to the config's size bucket (a multiple of 32): each padded shape is one compiled program, so
+    // a coarser bucket means fewer compiles on datasets of many image sizes (COCO).
+    return padBatch([{ chw: toFloatChw(img, d.mean, d.std), width: plan.width, height: plan.height, origW: width, origH: height }], d.sizeBucket);
   }
 
   /** Detections for one image file. */
@@ -252,9 +254,9 @@ export function lowerDetect(cfg: DetectorConfig, args: Record<string, number | b
 
 export interface Prepared { chw: Float32Array; width: number; height: number; origW: number; origH: number }
 
-/** Resized, normalised images into one zero-padded batch (sides to a multiple of 32) and its info rows. */
-export function padBatch(items: readonly Prepared[]): { image: Tensor; info: Tensor } {
-  const H = padTo(Math.max(...items.map((p) => p.height)), 32), W = padTo(Math.max(...items.map((p) => p.width)), 32);
+/** Resized, normalised images into one zero-padded batch (sides to a multiple of `divisor`, itself a multiple of 32) and its info rows. */
+export function padBatch(items: readonly Prepared[], divisor = 32): { image: Tensor; info: Tensor } {
+  const H = padTo(Math.max(...items.map((p) => p.height)), divisor), W = padTo(Math.max(...items.map((p) => p.width)), divisor);
   const B = items.length;
   const data = new Float32Array(B * 3 * H * W);
   const info = new Float32Array(B * 4);
