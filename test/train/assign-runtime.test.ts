@@ -2,7 +2,8 @@
 // forward, assignment (POTO's match on the device, Quality-ATSS; FCOS's
 // rule), losses, backward and update. Two steps on the CPU runtime and on
 // WebGPU give the reference interpreter's losses and gradient norm (within
-// 1e-4 relative, the train tests' tolerance); and assign.fd's AssignImage
+// 1e-4 relative, the train tests' tolerance), and a NaN image ends with the
+// guard reporting it; and assign.fd's AssignImage
 // compiled for the CPU runtime reproduces the scipy/numpy fixtures.
 import * as assert from 'uvu/assert';
 import { differentiate } from '../../compiler/autodiff.js';
@@ -44,6 +45,12 @@ async function compare(st: TrainStep, runtime: Runtime, label: string): Promise<
       }
       console.log(`${label} step ${i}: ${rt.where} loss ${a.scalars.loss} vs reference ${b.scalars.loss}`);
     }
+    // NaN in the image reaches the scores and the match: the step still ends and its guard says so.
+    const bad = gtBatch(st.graph, 2, [5, 0]);
+    bad.image.data.fill(NaN, 0, 100);
+    const a = await rt.step(bad, 0.01, 1);
+    assert.is(a.scalars.finite, 0, `${label}: a NaN image gave finite = ${a.scalars.finite} on ${rt.where}`);
+    assert.is(a.finite, false);
   } finally { rt.dispose(); }
 }
 
