@@ -42,7 +42,9 @@ export interface FnParam { name: string; type: TypeExpr; span: Span }
 
 export type Constraint =
   | { kind: 'expr'; expr: Expr; span: Span }
-  | { kind: 'bucket'; name: string; word: string; span: Span };
+  | { kind: 'bucket'; name: string; word: string; span: Span }
+  /** `depth in [18, 34, 50, 101]`: the value must be one of a static list (module constructor arguments, dims). */
+  | { kind: 'in'; name: string; nameSpan: Span; values: Expr; span: Span };
 
 export interface FnDecl {
   name: string;
@@ -66,6 +68,8 @@ export interface ModuleDecl {
   name: string;
   nameSpan: Span;
   params: CtorParam[];
+  /** Constraints on the constructor arguments, checked at every creation (`where depth in [18, 34]`). */
+  where: Constraint[];
   items: ModuleItem[];
   span: Span;
 }

@@ -59,11 +59,16 @@ export class FdParser extends EmbeddedActionsParser {
     this.CONSUME(T.LParen);
     this.MANY_SEP({ SEP: T.Comma, DEF: () => params.push(this.SUBRULE(this.ctorParam)) });
     this.CONSUME(T.RParen);
+    const where: Constraint[] = [];
+    this.OPTION(() => {
+      this.CONSUME(T.Where);
+      this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => where.push(this.SUBRULE(this.constraint)) });
+    });
     this.CONSUME(T.LBrace);
     const items: ModuleItem[] = [];
     this.MANY(() => items.push(this.SUBRULE(this.moduleItem)));
     const end = this.CONSUME(T.RBrace);
-    return { name: name.image, nameSpan: this.sp(name), params, items, span: join(this.sp(k), this.sp(end)) };
+    return { name: name.image, nameSpan: this.sp(name), params, where, items, span: join(this.sp(k), this.sp(end)) };
   });
 
   ctorParam = this.RULE('ctorParam', (): CtorParam => {
@@ -168,6 +173,15 @@ export class FdParser extends EmbeddedActionsParser {
         this.CONSUME(T.Colon);
         const b = this.CONSUME2(T.Ident);
         return { kind: 'bucket' as const, name: n.image, span: join(this.sp(n), this.sp(b)), word: b.image };
+      },
+    },
+    {
+      GATE: () => this.LA(2).tokenType === T.In,
+      ALT: () => {
+        const n = this.CONSUME3(T.Ident);
+        this.CONSUME(T.In);
+        const values = this.SUBRULE2(this.expr);
+        return { kind: 'in' as const, name: n.image, nameSpan: this.sp(n), values, span: join(this.sp(n), values?.span ?? this.sp(n)) };
       },
     },
     { ALT: () => { const e = this.SUBRULE(this.expr); return { kind: 'expr' as const, expr: e, span: e?.span }; } },

@@ -1,8 +1,8 @@
 // The language's public API: check files or a source text, format diagnostics.
-import { readFileSync } from 'node:fs';
 import { checkProgram } from './check.js';
 import { Diagnostic, DiagnosticsError, formatDiagnostics, formatDiagnostic } from './diagnostics.js';
-import { loadProgram, Program } from './program.js';
+import { LoadOptions, MAX_SOURCE_BYTES, loadProgram, Program } from './program.js';
+import { readUserText } from '../io/files.js';
 import type { Assumption } from './elab/elab.js';
 
 export type { Assumption };
@@ -12,7 +12,22 @@ export { DiagnosticsError, formatDiagnostics, formatDiagnostic };
 export type { FileAst, ModuleDecl, FnDecl } from './ast.js';
 
 function readOrUndefined(p: string): string | undefined {
-  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+  try { return readSourceFile(p); } catch { return undefined; }
+}
+
+/**
+ * A source file as the checker reads it: a regular file (never a device or a
+ * FIFO, which could hang the read) of at most MAX_SOURCE_BYTES, without a
+ * byte-order mark. Throws a FileError whose code says why (ENOENT, NOTFILE, TOOBIG...).
+ */
+export function readSourceFile(p: string): string {
+  return readUserText(p, { maxBytes: MAX_SOURCE_BYTES });
+}
+
+function readRoot(path: string): { path: string; text: string | undefined; error?: string } {
+  try { return { path, text: readSourceFile(path) }; } catch (e) {
+    return { path, text: undefined, error: `cannot read '${path}': ${(e as Error).message.startsWith(path) ? (e as Error).message.slice(path.length + 2) : (e as Error).message}` };
+  }
 }
 
 /** Reads the files, follows their imports and checks everything. program is undefined when a root could not be read. */
@@ -22,27 +37,26 @@ function readOrUndefined(p: string): string | undefined {
  */
 export interface CheckResult { program: Program | undefined; diagnostics: Diagnostic[]; assumptions: Assumption[] }
 
-export function checkFiles(paths: string[]): CheckResult {
-  const roots = paths.map((path) => ({ path, text: readOrUndefined(path) }));
-  return run(roots, (p) => readFileSync(p, 'utf8'));
+export function checkFiles(paths: string[], opts: LoadOptions = {}): CheckResult {
+  return run(paths.map(readRoot), readSourceFile, opts);
 }
 
 /**
  * checkFiles for the commands that go on to lower a program: any error
  * becomes one DiagnosticsError whose message is every diagnostic, formatted.
  */
-export function checkFilesOrThrow(paths: string[]): Program {
-  const { program, diagnostics } = checkFiles(paths);
+export function checkFilesOrThrow(paths: string[], opts: LoadOptions = {}): Program {
+  const { program, diagnostics } = checkFiles(paths, opts);
   if (!program || diagnostics.some((d) => d.severity === 'error')) throw new DiagnosticsError(diagnostics, formatDiagnostics(diagnostics, readOrUndefined));
   return program;
 }
 
-export function checkSource(path: string, text: string, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): CheckResult {
+export function checkSource(path: string, text: string, readFile: (p: string) => string = readSourceFile): CheckResult {
   return run([{ path, text }], readFile);
 }
 
-function run(roots: { path: string; text: string | undefined }[], readFile: (p: string) => string): CheckResult {
-  const { program, diagnostics } = loadProgram(roots, readFile);
+function run(roots: { path: string; text: string | undefined; error?: string }[], readFile: (p: string) => string, opts: LoadOptions = {}): CheckResult {
+  const { program, diagnostics } = loadProgram(roots, readFile, opts);
   const unreadable = roots.some((r) => r.text === undefined);
   if (unreadable && program.files.length === 0) return { program: undefined, diagnostics, assumptions: [] };
   const checked = checkProgram(program);

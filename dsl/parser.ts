@@ -26,7 +26,10 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
     const ch = text.substr(e.offset, e.length);
     diagnostics.push({ severity: 'error', message: `unexpected character '${ch}'`, hint: 'comments start with //; strings use double quotes', span });
   }
-  const tokens = lexed.tokens;
+  // Declarations nested deeper than the parser's stack allows are reported
+  // and left out before parsing, so the recursion never overflows and the
+  // declarations around them are kept.
+  const tokens = cutTooDeep(path, lexed.tokens, diagnostics);
   const p = parser();
   p.file = path;
   let i = 0;
@@ -37,7 +40,13 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
     let overflow = false;
     try { p.fileRule(); } catch (e) { overflow = e instanceof RangeError; }
     if (overflow) {
-      const at = deepestToken(tokens, i);
+      // Not expected after cutTooDeep; if the stack still runs out, keep what was parsed before.
+      for (const item of p.collected) {
+        if ('items' in item) ast.modules.push(item);
+        else if ('body' in item) ast.fns.push(item);
+        else ast.imports.push(item);
+      }
+      const at = i;
       diagnostics.push({ severity: 'error', message: 'this expression nests too deeply', hint: `at most ${MAX_DEPTH} levels of nesting`, span: tokSpan(path, tokens[at]) });
       let j = at + 1;
       while (j < tokens.length && !(TOP.has(tokens[j].tokenType) && tokens[j].startColumn === 1)) j++;
@@ -68,15 +77,42 @@ export function parseFile(path: string, text: string): { ast: FileAst; diagnosti
 /** Nesting the checker's recursive walk can take; deeper declarations are reported and dropped. */
 const MAX_DEPTH = 200;
 
-function deepestToken(tokens: IToken[], from: number): number {
-  let depth = 0;
-  for (let k = from; k < tokens.length; k++) {
-    const n = tokens[k].tokenType.name;
-    if (n === 'LParen' || n === 'LBracket' || n === 'LBrace' || n === 'Minus' || n === 'Not') depth++;
+/**
+ * Syntactic nesting (brackets and prefix operators) the parser takes: about
+ * 180 parentheses overflow the recursive-descent parser's stack, so the
+ * bound is set well below that.
+ */
+export const MAX_SYNTAX_DEPTH = 100;
+
+/** Tokens after which a '-' is binary (an operand ends there). */
+const OPERAND_END = new Set(['Ident', 'Int', 'Float', 'StringLit', 'True', 'False', 'RParen', 'RBracket', 'RBrace', 'TypeName']);
+
+/**
+ * Removes each top-level declaration whose nesting exceeds MAX_SYNTAX_DEPTH,
+ * with one error at the token where it does. Brackets count one level each;
+ * a run of prefix operators (- not) counts one level per operator.
+ */
+function cutTooDeep(path: string, tokens: IToken[], diagnostics: Diagnostic[]): IToken[] {
+  const startsDecl = (t: IToken): boolean => TOP.has(t.tokenType) && t.startColumn === 1;
+  const drop: [number, number][] = [];
+  let declStart = 0, depth = 0, prefix = 0;
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k], n = t.tokenType.name;
+    if (startsDecl(t)) { declStart = k; depth = 0; prefix = 0; }
+    if (n === 'LParen' || n === 'LBracket' || n === 'LBrace') depth++;
     else if (n === 'RParen' || n === 'RBracket' || n === 'RBrace') depth = Math.max(0, depth - 1);
-    if (depth > MAX_DEPTH) return k;
+    if ((n === 'Minus' && !OPERAND_END.has(tokens[k - 1]?.tokenType.name ?? '')) || n === 'Not') prefix++;
+    else if (n !== 'LParen' && n !== 'LBracket') prefix = 0;
+    if (depth + prefix <= MAX_SYNTAX_DEPTH) continue;
+    diagnostics.push({ severity: 'error', message: `this expression nests too deeply (more than ${MAX_SYNTAX_DEPTH} levels)`, hint: 'split it into steps with let', span: tokSpan(path, t) });
+    let end = k + 1;
+    while (end < tokens.length && !startsDecl(tokens[end])) end++;
+    drop.push([declStart, end]);
+    k = end - 1;
+    depth = 0; prefix = 0;
   }
-  return from;
+  if (drop.length === 0) return tokens;
+  return tokens.filter((_, k) => !drop.some(([a, b]) => k >= a && k < b));
 }
 
 /** The depth of nested syntax objects under v, up to limit. */

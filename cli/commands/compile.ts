@@ -21,6 +21,7 @@ options:
   --emit graph|kernels  what to report (default: graph)
   --verbose             print the whole graph, one SSA line per node
   --json                machine-readable output
+  --include DIR         also take imports from DIR (repeatable; see fusedet check --help)
 `;
 
 const compile: Command = {
@@ -38,6 +39,7 @@ const compile: Command = {
         emit: { type: 'string', default: 'graph' },
         verbose: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        include: { type: 'string', multiple: true, default: [] },
       },
     });
     if (positionals.length === 0) throw new UserError(`fusedet compile: no .fd file given\n${usage}`, 2);
@@ -46,7 +48,7 @@ const compile: Command = {
     const inputs = parseInputSpecs(values.input);
     const args = parseArgSpecs(values.arg);
 
-    const program = checkFilesOrThrow(positionals);
+    const program = checkFilesOrThrow(positionals, { include: values.include });
     const graph = lower(program, { entry: values.entry, fn: values.fn, inputs, args });
 
     if (values.emit === 'kernels') {

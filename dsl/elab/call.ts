@@ -193,6 +193,10 @@ function opCall(el: Elab, def: OpDef, args: EvArg[], span: Span): Value {
   const values: (Value | undefined)[] = [];
   for (const a of all) {
     if (!a) { values.push(undefined); continue; }
+    // An operand that is already an error was reported where it failed: a
+    // second message here ("expected a tensor, got error") would be a
+    // follow-on, printed ahead of its cause when sorted by position.
+    if (a.value.kind === 'error') return ERROR;
     const t = asTensorOperand(el, a.value, firstTensor?.type.dtype ?? 'f32', a.span);
     if (!t) return el.report(a.span, `${def.name}: expected a tensor, got ${describe(a.value)}`);
     values.push(t);

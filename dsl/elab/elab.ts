@@ -18,7 +18,16 @@ function hasSymbolicAttr(attrs: Attrs): boolean {
 }
 
 /** An equality or bound the checker could not decide; lowering re-checks it on numbers. */
-export interface Assumption { what: string; span: Span }
+export interface Assumption {
+  what: string;
+  span: Span;
+  /**
+   * 'unify': two dims at a call or a return the checker cannot prove equal
+   * (GroupNorm(cin) applied after Conv(cin, cout)); `fusedet check` always
+   * lists these. 'op': an op's shape rule on symbols (listed with --verbose).
+   */
+  kind?: 'unify' | 'op';
+}
 
 /** Limits that keep a hostile or mistaken program from running away. */
 export const LIMITS = { depth: 64, loop: 4096, nodes: 2_000_000, steps: 3_000_000 };
@@ -140,8 +149,9 @@ export class Elab {
     }
   }
 
-  private assume(what: string, span: Span): void {
-    if (this.assumptions.length < 10_000) this.assumptions.push({ what, span });
+  /** Records an equality or bound that only numbers can decide (lowering re-checks it); `fusedet check` lists them. */
+  assume(what: string, span: Span, kind: 'unify' | 'op' = 'op'): void {
+    if (this.assumptions.length < 10_000) this.assumptions.push({ what, span, kind });
   }
 
   /** Appends an op node (lower mode) and returns its outputs as tensor values. */

@@ -77,7 +77,11 @@ export function lower(program: Program, opts: LowerOptions): Graph {
   el.fieldPath = '';
   const instV = instantiate(el, decl, ctorArgs, decl.nameSpan);
   el.fieldPath = undefined;
-  if (instV.kind !== 'module' || el.errorCount() > 0) fail(program, el, decl.nameSpan, `cannot instantiate ${decl.name}`);
+  if (instV.kind !== 'module' || el.errorCount() > 0) {
+    // The errors say why; a summary "cannot instantiate" would sort ahead of its cause (diagnostics print by position).
+    if (el.errorCount() > 0) throw new DiagnosticsError(el.diagnostics, formatDiagnostics(el.diagnostics, (f) => program.sources.get(f)));
+    fail(program, el, decl.nameSpan, `cannot instantiate ${decl.name}`);
+  }
   const inst = instV.inst;
 
   for (const name of Object.keys(opts.inputs)) {

@@ -9,6 +9,7 @@ import type { EvArg } from './call.js';
 import { Elab, LIMITS } from './elab.js';
 import { evalExpr } from './expr.js';
 import { evalDim, exprText } from './types.js';
+import { checkIn } from './constraints.js';
 
 const joinPath = (a: string, b: string): string => (a ? `${a}.${b}` : b);
 
@@ -57,10 +58,16 @@ export function instantiate(el: Elab, decl: ModuleDecl, args: EvArg[], span: Spa
       else if (p.default) v = evalExpr(el, scope, p.default);
       else { el.report(span, `${decl.name}(): missing constructor argument '${p.name}: ${p.type}'`); ok = false; v = ERROR; }
       const c = ctorValue(p, v);
-      if (typeof c === 'string') { el.report(a?.span ?? p.default?.span ?? span, `${decl.name}(): '${p.name}' must be ${c}, got ${describe(v)}`); ok = false; scope.set(p.name, ERROR); }
+      if (typeof c === 'string' && v.kind === 'error') { ok = false; scope.set(p.name, ERROR); }
+      else if (typeof c === 'string') { el.report(a?.span ?? p.default?.span ?? span, `${decl.name}(): '${p.name}' must be ${c}, got ${describe(v)}`); ok = false; scope.set(p.name, ERROR); }
       else scope.set(p.name, c);
     });
     if (!ok) return ERROR;
+    if (!checkCtorWhere(el, decl, scope, (name) => {
+      // Blame the argument where it was written in a file; a command-line --arg (no line) blames the creation.
+      const a = slots[decl.params.findIndex((p) => p.name === name)];
+      return a && a.span.line > 0 ? a.span : span;
+    })) return ERROR;
     const inst: Instance = { decl, path, scope, frozen };
     execItems(el, inst, decl.items);
     return { kind: 'module', inst };
@@ -84,11 +91,33 @@ export function genericInstance(el: Elab, decl: ModuleDecl): Instance {
     }
     scope.set(p.name, unknownOf(p));
   }
+  // Symbolic arguments decide nothing, but the constraints' names and lists are checked.
+  checkCtorWhere(el, decl, scope, () => decl.nameSpan);
   const inst: Instance = { decl, path: '', scope, frozen: false };
   const saved = el.fieldPath;
   execItems(el, inst, decl.items);
   el.fieldPath = saved;
   return inst;
+}
+
+/** A module's `where` constraints on its constructor arguments (checked at each creation). */
+function checkCtorWhere(el: Elab, decl: ModuleDecl, scope: Scope, at: (name: string) => Span): boolean {
+  let ok = true;
+  for (const c of decl.where ?? []) {
+    if (c.kind === 'in') { ok = checkIn(el, scope, c, at(c.name), `${decl.name}()`, (s, e) => evalExpr(el, s, e)) && ok; continue; }
+    if (c.kind === 'bucket') { el.report(c.span, `'${c.name}: ${c.word}' marks a function's dim; a module's where-constraints are conditions on its constructor arguments`); ok = false; continue; }
+    const v = evalExpr(el, scope, c.expr);
+    if (v.kind === 'error') { ok = false; continue; }
+    if (v.kind !== 'bool') { el.report(c.span, `a where-constraint must be a condition, got ${describe(v)}`); ok = false; continue; }
+    if (v.v === false) { el.report(span0(c, at), `${decl.name}(): the constraint ${exprText(c.expr)} does not hold`, `declared at ${c.span.file}:${c.span.line}:${c.span.col}`); ok = false; }
+  }
+  return ok;
+}
+
+/** Where a failed condition is reported: the creation (the first name it mentions has no better place). */
+function span0(c: Extract<ModuleDecl['where'][number], { kind: 'expr' }>, at: (name: string) => Span): Span {
+  const first = c.expr.kind === 'binary' && c.expr.left.kind === 'name' ? c.expr.left.name : '';
+  return at(first);
 }
 
 function unknownOf(p: CtorParam): Value {
@@ -137,6 +166,16 @@ function execItemsIn(el: Elab, inst: Instance, items: ModuleItem[]): void {
   }
 }
 
+/** Elements one parameter may have (2^30: 4 GiB of f32); typed arrays and the runtimes' buffers stop near there. */
+export const MAX_PARAM_ELEMENTS = 2 ** 30;
+
+function formatSize(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  let i = 0;
+  while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; i++; }
+  return `${bytes.toPrecision(3)} ${units[i]}`;
+}
+
 function declareParam(el: Elab, inst: Instance, it: Extract<ModuleItem, { kind: 'param' }>): Value {
   const scope = inst.scope;
   if (it.type.kind !== 'tensor') return el.report(it.type.span, `parameter '${it.name}' must have a tensor type such as f32[C]`);
@@ -147,6 +186,15 @@ function declareParam(el: Elab, inst: Instance, it: Extract<ModuleItem, { kind: 
     if (v === undefined) return ERROR;
     if (isConst(v) && v <= 0) return el.report(d.span, `parameter '${it.name}' has dim ${v}; dims must be positive`);
     shape.push(v);
+  }
+  if (shape.every(isConst)) {
+    // Checked before anything is allocated: a typed array of 10^15 floats is a RangeError deep in the runtime.
+    const n = (shape as number[]).reduce((x, y) => x * y, 1);
+    if (n > MAX_PARAM_ELEMENTS) {
+      const bytes = n * (it.type.dtype === 'f16' ? 2 : it.type.dtype === 'bool' ? 1 : 4);
+      return el.report(it.type.span, `parameter '${it.name}' ${it.type.dtype}[${shape.join(', ')}] has ${n.toExponential(2)} elements (${formatSize(bytes)}), more than the ${MAX_PARAM_ELEMENTS} one parameter may have`,
+        'check the dims (a constructor argument in the wrong place?)');
+    }
   }
   let init: Value = { kind: 'init', init: { kind: 'zeros' } };
   if (it.init) {

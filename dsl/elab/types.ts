@@ -8,6 +8,7 @@ import { Scope } from '../scope.js';
 import { Value, describe, freshSym, seqOf } from '../values.js';
 import { Elab } from './elab.js';
 import { dimsEqual } from './positivity.js';
+import { checkIn } from './constraints.js';
 
 export interface Binder {
   /** Dims named in the signature that are not constructor parameters, as bound so far. */
@@ -28,6 +29,7 @@ export function newBinder(generic: boolean, where: Constraint[] = []): Binder {
   const buckets = new Set<string>();
   for (const c of where) {
     if (c.kind === 'bucket') { buckets.add(c.name); continue; }
+    if (c.kind !== 'expr') continue;
     const d = divisibility(c.expr);
     if (d) divisors.set(d.name, lcm(divisors.get(d.name) ?? 1, d.by));
   }
@@ -75,7 +77,8 @@ export function evalDim(el: Elab, scope: Scope, e: Expr, free: (name: string) =>
       const v = scope.get(e.name);
       if (v) {
         if (v.kind === 'int') return v.v;
-        el.report(e.span, `'${e.name}' is ${describe(v)}, not an int: a dim must be an integer expression`);
+        // An error value was reported where it arose: no follow-on here.
+        if (v.kind !== 'error') el.report(e.span, `'${e.name}' is ${describe(v)}, not an int: a dim must be an integer expression`);
         return undefined;
       }
       const d = free(e.name);
@@ -228,6 +231,14 @@ export function resolveDeferred(el: Elab, scope: Scope, b: Binder, what: string)
       el.report(span, `${what}: cannot unify ${named} with ${showDim(actual)} (dim ${index} of ${typeText(type)})`,
         from && from !== span ? `${dim.kind === 'name' ? dim.name : ''} = ${showDim(want)} was bound at ${from.line}:${from.col}` : undefined);
       ok = false;
+    } else if (eq === undefined && !showDim(actual).includes('#') && !showDim(want).includes('#')) {
+      // Two symbols the checker cannot prove equal (GroupNorm(cin) after
+      // Conv(cin, cout)): not silently accepted. Recorded as an assumption
+      // at the use, listed by `fusedet check` and re-checked by lowering.
+      // (A stand-in dim, name#N, is an op output the checker could not
+      // compute at all: nothing the user wrote to list.)
+      const named = dim.kind === 'int' ? showDim(want) : `${exprText(dim)} = ${showDim(want)}`;
+      el.assume(`${what}: ${named} must equal ${showDim(actual)} (dim ${index} of ${typeText(type)})`, span, 'unify');
     }
   }
   return ok;
@@ -244,6 +255,7 @@ export function checkWhere(el: Elab, scope: Scope, where: Constraint[], b: Binde
     }
     const s = new Scope(scope);
     for (const [k, d] of b.bound) if (!scope.get(k)) s.set(k, { kind: 'int', v: d });
+    if (c.kind === 'in') { ok = checkIn(el, s, c, b.spans.get(c.name) ?? fallback, 'this function', evalBool) && ok; continue; }
     const v = evalBool(s, c.expr);
     if (v.kind === 'error') { ok = false; continue; }
     if (v.kind !== 'bool') { el.report(c.span, `a where-constraint must be a condition, got ${describe(v)}`); ok = false; continue; }

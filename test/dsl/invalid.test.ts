@@ -4,11 +4,42 @@
 // ` // hint TEXT` (the hint must contain TEXT and be printed) or ` // no hint`
 // (the error has none yet; not every error does, README says "most").
 // The printed caret must sit under column COL of the source line.
+//
+// A second line `// lower ENTRY NAME=VALUE... INPUT=DTYPE[DIMS]...` marks an
+// error only numbers reveal: `check` must pass and list an assumption at
+// LINE:COL (the checker said what it could not prove), and lowering ENTRY
+// with those arguments and inputs must fail there.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { checkFiles, formatDiagnostics } from '../../dsl/index.js';
+import { checkFiles, formatDiagnostics, DiagnosticsError } from '../../dsl/index.js';
+import type { Diagnostic } from '../../dsl/index.js';
+import { lower } from '../../dsl/elab/lower.js';
+import type { ConcreteType, DType } from '../../compiler/types.js';
+
+/** `// lower ENTRY a=1 x=f32[1,8,4,4]`: the entry, its constructor arguments and its inputs. */
+function lowerSpec(line: string): { entry: string; args: Record<string, number>; inputs: Record<string, ConcreteType> } | undefined {
+  const m = /^\/\/ lower (\S+)((?: \S+=\S+)*)$/.exec(line);
+  if (!m) return undefined;
+  const args: Record<string, number> = {}, inputs: Record<string, ConcreteType> = {};
+  for (const kv of m[2].trim().split(' ').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    const t = /^(\w+)\[([\d,]*)\]$/.exec(v);
+    if (t) inputs[k] = { dtype: t[1] as DType, shape: t[2].split(',').filter(Boolean).map(Number) };
+    else args[k] = Number(v);
+  }
+  return { entry: m[1], args, inputs };
+}
+
+/** The diagnostics of lowering (empty when it succeeds). */
+function lowerDiagnostics(path: string, spec: NonNullable<ReturnType<typeof lowerSpec>>): Diagnostic[] {
+  const { program } = checkFiles([path]);
+  try { lower(program!, spec); return []; } catch (e) {
+    if (e instanceof DiagnosticsError) return e.diagnostics;
+    throw e;
+  }
+}
 
 const dir = 'test/dsl/invalid';
 const files = readdirSync(dir).filter((f) => f.endsWith('.fd')).sort();
@@ -20,12 +51,20 @@ test('the corpus holds at least 40 invalid programs', () => {
 for (const f of files) {
   test(`invalid/${f}`, () => {
     const path = join(dir, f);
-    const first = readFileSync(path, 'utf8').split('\n')[0];
+    const [first, second] = readFileSync(path, 'utf8').split('\n');
     const m = /^\/\/ expect (?:(\S+\.fd):)?(\d+):(\d+) (.+?)(?: \/\/ (?:hint (.+)|(no hint)))?$/.exec(first);
     assert.ok(m, `${f}: the first line must be "// expect LINE:COL message"`);
     const [, file, line, col, text, hint, noHint] = m!;
     const want = normalize(file ? join(dir, file) : path);
-    const { diagnostics } = checkFiles([path]);
+    const spec = lowerSpec(second ?? '');
+    let diagnostics: Diagnostic[];
+    if (spec) {
+      const checked = checkFiles([path]);
+      assert.equal(checked.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message), [], `${f}: must check clean (the error shows only with numbers)`);
+      assert.ok(checked.assumptions.some((a) => a.kind === 'unify' && a.span.line === Number(line) && a.span.col === Number(col)),
+        `${f}: check must list an assumption at ${line}:${col}; it lists:\n${checked.assumptions.map((a) => `${a.span.line}:${a.span.col} ${a.what}`).join('\n')}`);
+      diagnostics = lowerDiagnostics(path, spec);
+    } else diagnostics = checkFiles([path]).diagnostics;
     const printed = formatDiagnostics(diagnostics, (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
     const hit = diagnostics.find((d) => normalize(d.span.file) === want && d.span.line === Number(line) && d.span.col === Number(col) && d.message.includes(text));
     assert.ok(hit, `${f}: expected ${want}:${line}:${col} "${text}", got:\n${printed}`);
