@@ -237,7 +237,7 @@ export class Detector {
 }
 
 /** The detect entry's constructor arguments: the config's model arguments and the post-processing the module accepts. */
-function detectArgs(cfg: DetectorConfig, o: PostOptions): Record<string, number | boolean> {
+export function detectArgs(cfg: DetectorConfig, o: PostOptions): Record<string, number | boolean> {
   const decl = checkFilesOrThrow([resolveSource(cfg.infer.source)]).modules.get(cfg.infer.module);
   if (!decl) throw new DetectorError(`${cfg.path}: ${cfg.infer.source} has no module ${cfg.infer.module}`);
   return { ...cfg.infer.args, ...postArgs(cfg, decl.params.map((p) => p.name), o) };
