@@ -103,9 +103,11 @@ const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4'
 
 /**
  * Test images in rows; columns: ground truth, then each (model, NMS) run.
- * Boxes with score ≥ minScore, coloured by class, labelled "class score".
+ * Per image each run shows its best n detections, n = the image's objects
+ * (so a weakly trained model still shows where it looks, and duplicates
+ * show as such), coloured by class, labelled "class score".
  */
-export async function drawSideBySide(path: string, test: TestSet, columns: { title: string; dets: ImageDetections[] }[], opts: { rows: number; scale: number; minScore: number }): Promise<void> {
+export async function drawSideBySide(path: string, test: TestSet, columns: { title: string; dets: ImageDetections[] }[], opts: { rows: number; scale: number }): Promise<void> {
   const { createCanvas, loadImage } = await import('@napi-rs/canvas');
   const { readCocoFile } = await import('../../data/coco.js');
   const gt = await readCocoFile(test.coco ?? test.annotations);
@@ -120,7 +122,7 @@ export async function drawSideBySide(path: string, test: TestSet, columns: { tit
   ctx.font = '13px sans-serif';
   ctx.fillStyle = '#000';
   cols.forEach((c, j) => ctx.fillText(c.title, pad + j * (cw + pad), 16));
-  ctx.fillText(`boxes with score ≥ ${opts.minScore}`, pad, canvas.height - 5);
+  ctx.fillText('each run: its n best detections per image, n = objects in the image', pad, canvas.height - 5);
   const catIndex = new Map(test.categoryIds.map((id, k) => [id, k]));
   imgs.forEach((img, i) => {
     const y0 = top + i * (ch + pad);
@@ -129,17 +131,16 @@ export async function drawSideBySide(path: string, test: TestSet, columns: { tit
       const x0 = pad + j * (cw + pad);
       ctx.drawImage(img, x0, y0, img.width * opts.scale, img.height * opts.scale);
       const boxes: { box: number[]; label: number; text: string }[] = [];
-      if (j === 0 && ii >= 0) {
-        const [s, e] = gt.annotationRange(ii);
+      const [s, e] = ii >= 0 ? gt.annotationRange(ii) : [0, 0];
+      if (j === 0) {
         for (let a = s; a < e; a++) {
           const [x, y, w, h] = gt.annotations.bbox.subarray(4 * a, 4 * a + 4);
           const label = catIndex.get(gt.categories[gt.annotations.categoryIndex[a]!]!.id) ?? 0;
           boxes.push({ box: [x!, y!, x! + w!, y! + h!], label, text: test.classNames[label] ?? '' });
         }
       } else {
-        for (const d of c.dets[i]?.detections ?? []) {
-          if (d.score >= opts.minScore) boxes.push({ box: d.box, label: d.label, text: `${test.classNames[d.label] ?? d.label} ${d.score.toFixed(2)}` });
-        }
+        const best = [...(c.dets[i]?.detections ?? [])].sort((a, b) => b.score - a.score).slice(0, e - s);
+        for (const d of best) boxes.push({ box: d.box, label: d.label, text: `${test.classNames[d.label] ?? d.label} ${d.score.toFixed(2)}` });
       }
       ctx.lineWidth = 1.5;
       ctx.font = '10px sans-serif';

@@ -122,7 +122,7 @@ const demo: Command = {
       { title: 'DeFCN w/o NMS', dets: defcn!.drawn!.noNms },
       { title: 'FCOS w/ NMS', dets: fcos!.drawn!.nms },
       { title: 'FCOS w/o NMS', dets: fcos!.drawn!.noNms },
-    ], { rows: 4, scale: mode.scale, minScore: 0.3 });
+    ], { rows: 4, scale: mode.scale });
     process.stdout.write(`\n── Results on ${test.images.length} test scenes (crowd ${CROWD})\n\n${table}\n\n` +
       `Losses (mean of the first → last fifth of the steps): ${models.map((m) => `${m.key} ${losses[m.key]!.first.toFixed(3)} → ${losses[m.key]!.last.toFixed(3)}`).join(', ')}\n` +
       `Took ${seconds.total} s (${Object.entries(seconds).filter(([k]) => k !== 'total' && k !== 'cpu').map(([k, v]) => `${k} ${v} s`).join(', ')}; ${seconds.cpu} s of CPU time).\n` +
