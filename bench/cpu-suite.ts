@@ -1,26 +1,36 @@
-// Issue 4's CPU figures, each a ratio against a baseline measured in this run:
-// (a) ResNet-50-FPN forward at 320×320 vs PyTorch CPU (Debian python3-torch,
-// 2 threads), with GFLOP/s per kernel class against the GEMM peak measured
-// here; (b) conv stacks vs tfjs-backend-wasm (SIMD); (c) max3d vs the same
-// computation composed of resize + max + max pool.
-import { ensureTorchBaseline, TORCH_PYTHON } from './torch-env.js';
-import { execFileSync, execSync } from 'node:child_process';
+// Issues 4 and 16's CPU figures, each a ratio against a baseline measured in
+// this run, every engine on the same thread count: (a) ResNet-50-FPN forward
+// at 320×320 and the FCOS dense network at 320² and 800×1216 vs
+// onnxruntime-node and PyTorch CPU (Debian python3-torch) on the same
+// torchvision networks (bench/onnx-compare.ts), with GFLOP/s per kernel class
+// against the highest GEMM peak measured here by independent references
+// (bench/peak.ts); (b) conv stacks vs tfjs-backend-wasm (SIMD); (c) max3d vs
+// the same computation composed of resize + max + max pool.
+import { ensureTorchBaseline } from './torch-env.js';
 import { compileGraph, type Program } from '../compiler/program.js';
 import { CPU, type Target } from '../compiler/target.js';
 import { randomTensor, type Tensor } from '../compiler/tensor.js';
 import type { Executable, LaunchTime } from '../runtime/interface.js';
 import { CpuRuntime } from '../runtime-cpu/runtime.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
-import { GEMM_V16, gemmProgram, gemmSource } from './gemm-kernel.js';
+import { GEMM_V16, GEMM_V8, type GemmShape, gemmProgram, gemmSource } from './gemm-kernel.js';
+import { cpuDescription, cReferencePeak, highestPeak, type PeakSource, type PeakTile } from './peak.js';
+import { onnxGemmGflops, timeTorch } from './onnx.js';
+import { compareNetwork } from './onnx-compare.js';
 import { benchGraph, convStackSrc, levelShapes, MAX3D_FUSED_SRC, MAX3D_UNFUSED_SRC, R50_FPN_SRC, timeRuns } from './tfjs/graphs.js';
 import { tfjsConvStack, useBackend } from './tfjs/conv.js';
 import type { BenchRow, BenchSuite } from './run.js';
 
-const PYTHON = TORCH_PYTHON;
 const SIZE = Number(process.env.FUSEDET_BENCH_R50_SIZE) || 320;
 
+/** fusedet's hand GEMM at the machine's vector width (AVX-512: 16 lanes; otherwise the AVX2 shape). */
+export function gemmShape(): GemmShape {
+  return cpuDescription().vectorWidth >= 16 ? GEMM_V16 : GEMM_V8;
+}
+
 export async function gemmPeak(n = 512): Promise<number> {
-  const exe = await loadUnits(gemmProgram(n, n, n, GEMM_V16), [gemmSource(GEMM_V16)]);
+  const s = gemmShape();
+  const exe = await loadUnits(gemmProgram(n, n, n, s), [gemmSource(s)]);
   const t = await timeRuns(exe, { a: randomTensor([n, n], 1), b: randomTensor([n, n], 2) }, 30);
   exe.dispose();
   return (2 * n ** 3) / t.best / 1e9;
@@ -58,36 +68,56 @@ export async function classBreakdown(load: () => Promise<Executable>, program: P
   }
 }
 
-function ensureTorch(notes: string[]): void {
-  notes.push(...ensureTorchBaseline());
+/** Every GEMM peak measurable here (sgemm 512³, the runtime's thread count): fusedet's, the plain-C reference, PyTorch's, onnxruntime's. */
+async function peaks(threads: number, notes: string[], raw: Record<string, unknown>): Promise<PeakSource> {
+  const sources: PeakSource[] = [];
+  const add = async (name: string, f: () => Promise<number> | number): Promise<void> => {
+    try { sources.push({ name, gflops: await f() }); } catch (e) { notes.push(`GEMM peak ${name} failed: ${(e as Error).message.split('\n')[0]}`); }
+  };
+  await add(`fusedet's sgemm (bench/gemm-kernel.ts, v${gemmShape().vectorWidth}, through the runtime)`, () => gemmPeak());
+  let tiles: PeakTile[] = [];
+  await add('plain-C register-blocked sgemm (bench/peak.ts, cc -O3 -march=native, best tile)', () => {
+    tiles = cReferencePeak(512, threads);
+    return Math.max(...tiles.map((t) => t.gflops));
+  });
+  await add('PyTorch sgemm', () => { const t = timeTorch('sgemm', 512, 512, threads, 30); return (2 * 512 ** 3) / t.best / 1e9; });
+  await add('onnxruntime-node sgemm (MatMul)', () => onnxGemmGflops(512, threads));
+  const top = highestPeak(sources);
+  raw.gemmPeaks = { sources, tiles, highest: top };
+  notes.push(`GEMM peaks measured in this run (512³, ${threads} threads): ${sources.map((p) => `${p.name} ${p.gflops.toFixed(1)} GFLOP/s`).join('; ')}; ` +
+    `C reference tiles ${tiles.map((t) => `${t.mr}×${t.nrv * t.vectorWidth} ${t.gflops.toFixed(0)}`).join(', ')}. Kernel classes are reported against the highest: ${top.name}, ${top.gflops.toFixed(1)} GFLOP/s`);
+  return top;
 }
 
-async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknown>): Promise<void> {
-  const peak = await gemmPeak();
-  raw.gemmPeakGflops = peak;
-  ensureTorch(notes);
+async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, peak: PeakSource, threads: number): Promise<void> {
+  const cmp = await compareNetwork({ net: 'r50fpn', h: SIZE, w: SIZE, reps: 5, what: `R50-FPN ${SIZE}²`, targetOrt: '≥ 1× (at least as fast)', targetTorch: '≥ 1.5×' }, threads, notes);
+  rows.push(...cmp.rows);
   const bg = benchGraph(R50_FPN_SRC, 'R50FPN', { image: [1, 3, SIZE, SIZE] });
-  const program = compileGraph(bg.graph, CPU);
   const rt = new CpuRuntime();
-  const exe = await rt.load(program);
-  await exe.setParams(bg.params);
-  const ours = await timeRuns(exe, bg.inputs, 5);
-  exe.dispose();
-  const torchOut = execFileSync(PYTHON, ['bench/torch/r50_fpn.py', '--size', String(SIZE), '--threads', '2', '--reps', '5'], { encoding: 'utf8' });
-  const torch = JSON.parse(torchOut.trim().split('\n').pop()!) as { best: number; median: number; torch: string; sgemm512_gflops: number };
+  const program = compileGraph(bg.graph, rt.target);
   const classes = await classBreakdown(() => rt.load(program), program, bg.inputs, bg.params);
-  const flops = (program.report?.launches ?? []).reduce((s, l) => s + l.flops, 0);
-  raw.r50 = { size: SIZE, kernels: program.kernels.length, launches: program.launches.length, gflop: flops / 1e9, ours, torch, classes };
-  rows.push({
-    what: `ResNet-50-FPN forward ${SIZE}×${SIZE}, batch 1 (R50FPN: models/resnet.fd ResNet(50) + models/fpn.fd FPN, as in DeFCN)`,
-    ours: ours.best, baseline: torch.best, baselineName: `PyTorch ${torch.torch} CPU, 2 threads`, unit: 's', ratio: torch.best / ours.best,
-    target: '≥ 1× (at least as fast)',
-    notes: [`medians: ours ${ours.median.toFixed(3)} s, torch ${torch.median.toFixed(3)} s`, `${(flops / ours.best / 1e9).toFixed(1)} GFLOP/s overall (${(flops / 1e9).toFixed(2)} GFLOP)`],
-  });
-  notes.push(`GEMM peak measured in this run (bench/gemm-kernel.ts sgemm 512³, ${nativeOrThrow().threads()} threads): ${peak.toFixed(1)} GFLOP/s; PyTorch's own sgemm 512³ here: ${torch.sgemm512_gflops.toFixed(1)} GFLOP/s`);
+  raw.r50 = { ...(cmp.raw as object), kernels: program.kernels.length, classes };
   const total = classes.reduce((s, c) => s + c.seconds, 0);
-  notes.push(`R50-FPN ${SIZE}² by kernel class (FUSEDET_DEBUG=2 per-launch times, sum ${(total * 1e3).toFixed(1)} ms): ` +
-    classes.map((c) => `${c.cls} ${c.launches}× ${(c.seconds * 1e3).toFixed(1)} ms ${c.gflops.toFixed(1)} GFLOP/s (${(100 * c.gflops / peak).toFixed(0)}% of peak)`).join('; '));
+  notes.push(`R50-FPN ${SIZE}² by kernel class (FUSEDET_DEBUG=2 per-launch times, sum ${(total * 1e3).toFixed(1)} ms; % of the highest GEMM peak, ${peak.gflops.toFixed(1)} GFLOP/s): ` +
+    classes.map((c) => `${c.cls} ${c.launches}× ${(c.seconds * 1e3).toFixed(1)} ms ${c.gflops.toFixed(1)} GFLOP/s (${(100 * c.gflops / peak.gflops).toFixed(0)}%)`).join('; '));
+  const conv = classes.filter((c) => c.cls.startsWith('conv2d'));
+  const convSeconds = conv.reduce((s, c) => s + c.seconds, 0);
+  const convGflops = conv.reduce((s, c) => s + c.gflops * c.seconds, 0) / convSeconds;
+  rows.push({
+    what: `R50-FPN ${SIZE}² convolutions as a class (${conv.reduce((s, c) => s + c.launches, 0)} launches), against the highest GEMM peak measured in this run`,
+    ours: convGflops, baseline: peak.gflops, baselineName: peak.name, unit: 'GFLOP/s', ratio: convGflops / peak.gflops, target: '≥ 0.85 of the peak',
+  });
+}
+
+/** The FCOS dense network at 320² and 800×1216 against onnxruntime-node and PyTorch. */
+async function fcos(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, threads: number): Promise<void> {
+  const out: unknown[] = [];
+  for (const [h, w, reps] of [[320, 320, 5], [800, 1216, 2]]) {
+    const cmp = await compareNetwork({ net: 'fcos', h, w, reps, what: `FCOS ${h}×${w}`, targetOrt: '≥ 1× (at least as fast)', targetTorch: '' }, threads, notes);
+    rows.push(...cmp.rows);
+    out.push(cmp.raw);
+  }
+  raw.fcos = out;
 }
 
 async function convVsWasm(rows: BenchRow[], notes: string[], raw: Record<string, unknown>): Promise<void> {
@@ -156,7 +186,7 @@ export async function max3dRows(load: (p: Program) => Promise<Executable>, targe
 
 export const cpuSuite: BenchSuite = {
   name: 'cpu',
-  title: 'CPU runtime (issue 4): R50-FPN vs PyTorch CPU, convs vs tfjs-wasm, fused vs unfused max3d',
+  title: 'CPU runtime (issues 4, 16): R50-FPN and FCOS vs onnxruntime-node and PyTorch CPU, convs vs the highest GEMM peak and tfjs-wasm, fused vs unfused max3d',
   async run() {
     const rows: BenchRow[] = [], notes: string[] = [], raw: Record<string, unknown> = {};
     const step = async (name: string, f: () => Promise<void>): Promise<void> => {
@@ -165,7 +195,15 @@ export const cpuSuite: BenchSuite = {
         notes.push(`${name} failed: ${(e as Error).message.split('\n').slice(0, 3).join(' / ')}`);
       }
     };
-    if (process.env.FUSEDET_BENCH_CPU_SKIP_R50 !== '1') await step('R50-FPN vs PyTorch', () => r50(rows, notes, raw));
+    const threads = nativeOrThrow().threads();
+    const cpu = cpuDescription();
+    notes.push(`CPU: ${cpu.model}, ${cpu.isa} (${cpu.vectorWidth} f32 lanes), ${threads} threads for every engine`);
+    raw.cpu = { ...cpu, threads };
+    notes.push(...ensureTorchBaseline());
+    let peak: PeakSource = { name: 'none', gflops: NaN };
+    await step('GEMM peaks', async () => { peak = await peaks(threads, notes, raw); });
+    if (process.env.FUSEDET_BENCH_CPU_SKIP_R50 !== '1') await step('R50-FPN vs onnxruntime-node and PyTorch', () => r50(rows, notes, raw, peak, threads));
+    if (process.env.FUSEDET_BENCH_CPU_SKIP_FCOS !== '1') await step('FCOS dense vs onnxruntime-node and PyTorch', () => fcos(rows, notes, raw, threads));
     await step('convs vs tfjs-wasm', () => convVsWasm(rows, notes, raw));
     await step('max3d fused vs unfused', async () => {
       const r = await max3dRows((p) => new CpuRuntime().load(p), CPU, 256, 100, 152, 10, 'CPU');
