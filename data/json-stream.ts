@@ -76,7 +76,7 @@ export class JsonReader {
   startText(): string {
     this.peek();
     if (this.pos >= this.end) return this.end === 0 ? 'the file is empty' : 'the file holds only whitespace';
-    return describeStart(this.buf.subarray(this.pos, this.end)).replace('the file starts', this.pos === 0 || this.baseLine === 1 ? 'the file starts' : 'the input continues');
+    return describeStart(this.buf.subarray(this.pos, this.end));
   }
 
   close(): void {

@@ -259,12 +259,15 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   }
 }
 
-/** Removes temporary files a killed writer left beside PATH's siblings (".NAME.tmp-PID" of dead processes). */
+/**
+ * Removes the temporary files writers killed mid-write left in DIR: ".NAME.tmp-PID"
+ * (and the older "NAME.tmp-PID") whose process is gone.
+ */
 export function removeStaleTemps(dir: string): void {
   let names: string[];
   try { names = nodeFs.readdirSync(dir); } catch { return; }
   for (const f of names) {
-    const m = /^\..+\.tmp-(\d+)$/.exec(f);
+    const m = /^.+\.tmp-(\d+)$/.exec(f);
     if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
     nodeFs.rmSync(join(dir, f), { force: true });
   }

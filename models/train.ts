@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TrainStep } from '../compiler/train-step.js';
 import { Tensor, scalar } from '../compiler/tensor.js';
 import type { ConcreteType } from '../compiler/types.js';
-import { WriteFs, writeFileAtomicSync } from '../io/files.js';
+import { WriteFs, removeStaleTemps, writeFileAtomicSync } from '../io/files.js';
 import { Checkpoint, latestCheckpoint, newestIntact, saveCheckpoint } from './checkpoint/store.js';
 import { changedSettings, formatChanges } from './resume-settings.js';
 import type { BatchSource } from './fixed-batch.js';
@@ -131,6 +131,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const logPath = join(o.dir, 'log.json'), plotPath = join(o.dir, 'loss.png');
   const warn = o.warn ?? ((line: string) => { process.stderr.write(line + '\n'); });
   const fsOpt = o.fs ? { fs: o.fs } : {};
+  // A run killed while writing left log.json.tmp-PID behind (the full-disk case): its process is gone.
+  removeStaleTemps(o.dir);
   let start = 0;
   let log: LogEntry[] = [];
   if (o.resume) {

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initParams } from '../../compiler/init.js';
@@ -130,6 +131,17 @@ test('a full disk while writing a checkpoint or the log: clear message with the 
   assert.equal(listCheckpoints(dir).map((c) => c.step), [1]);
   assert.ok(existsSync(join(dir, 'log.json')));
   assert.ok(before.length > 0);
+});
+
+test('temporary files left by a killed writer (log.json.tmp-PID) are removed on the next run', async () => {
+  const dir = fresh();
+  await trainLoop(opts(dir, { steps: 1 }));
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  writeFileSync(join(dir, `log.json.tmp-${dead}`), '{"half');
+  writeFileSync(join(dir, `.log.json.tmp-${dead}`), '{"half');
+  writeFileSync(join(dir, `.notes.tmp-${process.pid}`), 'mine');
+  await trainLoop(opts(dir, { resume: true, steps: 2 }));
+  assert.equal(readdirSync(dir).filter((f) => f.includes('.tmp-')), [`.notes.tmp-${process.pid}`]);
 });
 
 test.run();
