@@ -3,6 +3,7 @@
 // ratio against a baseline measured in the same run, on the same machine.
 // Usage: node dist/bench/run.js [suite ...]   (default: all)
 //        node dist/bench/run.js --report     (only rewrite REPORT.md from the JSON files)
+// FUSEDET_BENCH_OUT=DIR writes there instead of bench/results (trial runs).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { execSync } from 'node:child_process';
@@ -39,7 +40,8 @@ async function suites(): Promise<BenchSuite[]> {
   const { compileSuite } = await import('./compile-suite.js');
   const { trainSuite } = await import('./train-suite.js');
   const { matchSuite } = await import('./match-suite.js');
-  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite];
+  const { detectSuite } = await import('./detect-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite, detectSuite];
 }
 
 function writeAtomic(path: string, text: string): void {
@@ -55,17 +57,18 @@ if (unknown.length) {
   process.stderr.write(`bench: unknown suite(s) ${unknown.join(', ')}; suites: ${all.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
 }
-mkdirSync('bench/results', { recursive: true });
+const OUT = process.env.FUSEDET_BENCH_OUT || 'bench/results';
+mkdirSync(OUT, { recursive: true });
 const m = machine();
 for (const s of reportOnly ? [] : all.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
   process.stdout.write(`\n== ${s.title}\n`);
   const r = await s.run();
-  writeAtomic(`bench/results/${s.name}.json`, JSON.stringify({ suite: s.name, title: s.title, machine: m, ...r }, null, 2) + '\n');
+  writeAtomic(`${OUT}/${s.name}.json`, JSON.stringify({ suite: s.name, title: s.title, machine: m, ...r }, null, 2) + '\n');
   for (const row of r.rows) process.stdout.write(rowLine(row) + '\n');
   for (const n of r.notes) process.stdout.write(`NOTICE: ${n}\n`);
 }
-writeAtomic('bench/results/REPORT.md', report(all));
-process.stdout.write('\nwrote bench/results/*.json and bench/results/REPORT.md\n');
+writeAtomic(`${OUT}/REPORT.md`, report(all));
+process.stdout.write(`\nwrote ${OUT}/*.json and ${OUT}/REPORT.md\n`);
 
 function rowLine(row: BenchRow): string {
   const fmt = (v: number | null): string => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toPrecision(4)} ${row.unit}`);
@@ -76,7 +79,7 @@ function rowLine(row: BenchRow): string {
 function report(suites: BenchSuite[]): string {
   const out: string[] = ['# fusedet benchmarks', '', 'Each section is the latest run of one suite (`npm run bench [suite]`); every ratio compares with a baseline measured in that same run, on the machine named.', ''];
   for (const s of suites) {
-    const path = `bench/results/${s.name}.json`;
+    const path = `${OUT}/${s.name}.json`;
     if (!existsSync(path)) continue;
     const r = JSON.parse(readFileSync(path, 'utf8')) as { title: string; machine: Record<string, string | number>; rows: BenchRow[]; notes: string[] };
     const mm = r.machine;
