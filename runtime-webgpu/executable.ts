@@ -17,7 +17,8 @@
 // The early return is safe before a workgroupBarrier: wg is the same for every
 // thread of a workgroup, so the whole workgroup returns together.
 // A kernel binds at most the device's storage buffers per stage: fusion cuts
-// groups at the target's limit (compiler/fuse.ts), so nothing is packed here.
+// groups at the target's limit (compiler/fuse.ts). Only one op that alone
+// binds more reads some inputs through a packed binding (packing.ts).
 import type { TensorData } from '../compiler/tensor.js';
 import type { Program, ProgramBuffer, ProgramKernel } from './contract.js';
 import type { OpenDevice } from './device.js';
@@ -26,6 +27,7 @@ import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
 import { type Device, HostExecutable, type LaunchRequest, type LaunchResult, type MemoryLimit, type Slot, type Transfer, checkMemory } from '../runtime/host.js';
 import { describeBuffer, formatBytes, programNeeds } from '../runtime/errors.js';
 import { tensorBytes, bytesTensor, deviceBytes } from './host-data.js';
+import { packPlan, type PackPlan } from './packing.js';
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
@@ -37,8 +39,12 @@ export interface RunOptions {
   /** Collect per-launch GPU times (lastTimes) without printing them. */
   timing: boolean;
   log: (line: string) => void;
-  /** WGSL of a kernel (the renderer, or a hand-written source). */
-  source: (kernel: ProgramKernel) => string;
+  /** WGSL of a kernel (the renderer, or a hand-written source), reading `packed` buffers through one binding. */
+  source: (kernel: ProgramKernel, packed: readonly number[]) => string;
+  /** Per buffer of a kernel, whether it is read-only; undefined when its WGSL cannot be re-rendered packed. */
+  readOnly: (kernel: ProgramKernel) => boolean[] | undefined;
+  /** Storage buffers a kernel may bind (the device's, or lower to act like a browser's default). */
+  storageLimit: number;
 }
 
 /** Workgroup counts (x, y) covering `grid` with neither over `maxPerDim`. */
@@ -74,7 +80,11 @@ function checkArgs(p: Program): void {
   });
 }
 
+interface Copy { readonly from: GPUBuffer; readonly to: GPUBuffer; readonly offset: number; readonly size: number }
+
 interface Step {
+  /** Packing copies to encode before the dispatch (outside any compute pass); empty for almost every kernel. */
+  readonly copies: readonly Copy[];
   readonly kernel: CompiledKernel;
   readonly bindGroup: GPUBindGroup;
   readonly dispatch: [number, number];
@@ -115,24 +125,36 @@ class WebGpuDevice implements Device<GPUBuffer> {
   }
 
   /** Bind groups, the argument uniform, staging and timestamp buffers: everything a run encodes, made once. */
-  prepare(pipelines: readonly CompiledKernel[], slotOf: (id: number) => number): void {
+  prepare(pipelines: readonly CompiledKernel[], plans: readonly (PackPlan | undefined)[], slotOf: (id: number) => number): void {
     const { device, limits } = this.dev;
     const p = this.program;
-    // One uniform buffer holds every launch's [grid, ...args], each at its own aligned slot.
+    // One uniform buffer holds every launch's [grid, ...args, ...pack offsets], each at its own aligned slot.
     const align = limits.minUniformBufferOffsetAlignment;
-    const sizes = p.launches.map((l) => Math.ceil(((1 + l.args.length) * 4) / 16) * 16);
+    const argWords = p.launches.map((l, i) => [l.grid, ...l.args, ...(plans[i]?.offsets ?? [])]);
+    const sizes = argWords.map((w) => Math.ceil((w.length * 4) / 16) * 16);
     const offsets: number[] = [];
     let total = 0;
     for (const s of sizes) { offsets.push(total); total = Math.ceil((total + s) / align) * align; }
     const words = new Int32Array(Math.max(4, total / 4));
-    p.launches.forEach((l, i) => words.set([l.grid, ...l.args], offsets[i] / 4));
+    argWords.forEach((w, i) => words.set(w, offsets[i] / 4));
     const args = device.createBuffer({ label: 'launch args', size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
     this.extra.push(args);
     device.queue.writeBuffer(args, 0, words);
     p.launches.forEach((l, i) => {
-      const entries: GPUBindGroupEntry[] = l.buffers.map((id, j) => ({ binding: j, resource: { buffer: this.memory[slotOf(id)] } }));
+      const plan = plans[i];
+      const packed = new Set(plan?.packed ?? []);
+      const entries: GPUBindGroupEntry[] = [];
+      l.buffers.forEach((id, j) => { if (!packed.has(j)) entries.push({ binding: entries.length, resource: { buffer: this.memory[slotOf(id)] } }); });
+      const copies: Copy[] = [];
+      if (plan) {
+        const pack = device.createBuffer({ label: `pack of launch ${i}`, size: Math.max(4, plan.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST });
+        this.extra.push(pack);
+        plan.packed.forEach((j, slot) => copies.push({ from: this.memory[slotOf(l.buffers[j])], to: pack, offset: 4 * plan.offsets[slot], size: plan.sizes[slot] }));
+        entries.push({ binding: entries.length, resource: { buffer: pack } });
+      }
       entries.push({ binding: entries.length, resource: { buffer: args, offset: offsets[i], size: sizes[i] } });
       this.steps.push({
+        copies,
         kernel: pipelines[i],
         bindGroup: device.createBindGroup({ label: p.kernels[l.kernel].name, layout: pipelines[i].layout, entries }),
         dispatch: splitGrid(l.grid, limits.maxComputeWorkgroupsPerDimension),
@@ -190,6 +212,7 @@ class WebGpuDevice implements Device<GPUBuffer> {
     if (timer) {
       // One pass per launch so each has its own begin/end timestamps.
       this.steps.forEach((s, i) => {
+        for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
         const pass = enc.beginComputePass({ timestampWrites: { querySet: timer.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
         encodeStep(pass, s);
         pass.end();
@@ -197,8 +220,16 @@ class WebGpuDevice implements Device<GPUBuffer> {
       enc.resolveQuerySet(timer.set, 0, 2 * this.steps.length, timer.resolve, 0);
       enc.copyBufferToBuffer(timer.resolve, 0, timer.read, 0, 16 * this.steps.length);
     } else if (this.steps.length > 0) {
-      const pass = enc.beginComputePass();
-      for (const s of this.steps) encodeStep(pass, s);
+      // One pass, broken only where a launch needs its pack copied first.
+      let pass = enc.beginComputePass();
+      for (const s of this.steps) {
+        if (s.copies.length) {
+          pass.end();
+          for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
+          pass = enc.beginComputePass();
+        }
+        encodeStep(pass, s);
+      }
       pass.end();
     }
     request.outputs.forEach((o, i) => enc.copyBufferToBuffer(o.memory, 0, staging, this.stagingOffsets[i], deviceBytes(o.buffer.dtype, o.buffer.bytes)));
@@ -258,15 +289,29 @@ function encodeStep(pass: GPUComputePassEncoder, s: Step): void {
   pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1]);
 }
 
-/** Each launch's pipeline, from the cache; a kernel is rendered once however many launches share it. */
-async function pipelinesOf(p: Program, cache: PipelineCache, opts: RunOptions): Promise<CompiledKernel[]> {
-  const sources = new Map<number, string>();
+/** Per launch, the pack of a kernel over the storage limit (packing.ts), else undefined. */
+function packPlans(p: Program, opts: RunOptions): (PackPlan | undefined)[] {
+  return p.launches.map((l) => {
+    const k = p.kernels[l.kernel];
+    const ro = k ? opts.readOnly(k) : undefined;
+    if (!ro || ro.length !== l.buffers.length) return undefined;
+    const sizes = l.buffers.map((id) => { const b = p.buffers.find((x) => x.id === id); return b ? deviceBytes(b.dtype, b.bytes) : 4; });
+    return packPlan(ro, sizes, opts.storageLimit);
+  });
+}
+
+/** Each launch's pipeline, from the cache; a kernel is rendered once (per packing) however many launches share it. */
+async function pipelinesOf(p: Program, cache: PipelineCache, opts: RunOptions, plans: readonly (PackPlan | undefined)[]): Promise<CompiledKernel[]> {
+  const sources = new Map<string, string>();
   return Promise.all(p.launches.map((l, i) => {
     const k = p.kernels[l.kernel];
     if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
-    let src = sources.get(l.kernel);
-    if (src === undefined) { src = opts.source(k); sources.set(l.kernel, src); }
-    return cache.get(k.name, k.hash, src, l.buffers.length, k.workgroupSize);
+    const packed = plans[i]?.packed ?? [];
+    const key = `${l.kernel}/${packed.join('.')}`;
+    let src = sources.get(key);
+    if (src === undefined) { src = opts.source(k, packed); sources.set(key, src); }
+    const hash = packed.length ? `${k.hash}+pack${packed.join('.')}` : k.hash;
+    return cache.get(k.name, hash, src, l.buffers.length - packed.length + (packed.length ? 1 : 0), k.workgroupSize);
   }));
 }
 
@@ -287,12 +332,13 @@ export class WebGpuExecutable extends HostExecutable<GPUBuffer> {
     // What a plain exception can catch is checked before the device is asked for anything.
     checkMemory(program, memoryLimit(dev));
     checkArgs(program);
-    const pipelines = await pipelinesOf(program, cache, opts);
+    const plans = packPlans(program, opts);
+    const pipelines = await pipelinesOf(program, cache, opts, plans);
     const gpu = new WebGpuDevice(dev, program, opts);
     let ex: WebGpuExecutable | undefined;
     try {
       ex = new WebGpuExecutable(dev, program, gpu, opts);
-      gpu.prepare(pipelines, (id) => ex!.slotIndex(id));
+      gpu.prepare(pipelines, plans, (id) => ex!.slotIndex(id));
       await gpu.settle();
     } catch (e) {
       // Balances the allocation's error scopes even when the constructor threw midway.
