@@ -15,7 +15,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, and, bin, div, f32, idx, inRange, let_, lload, min, mod, mul, sel, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
-import { scheduleGemm } from '../schedule/gemm.js';
+import { letVar, scheduleGemm } from '../schedule/gemm.js';
 import { ConvWindow } from '../schedule/gemm-direct.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
@@ -40,25 +40,29 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const og = O / g, K = Cg * KH * KW;
   const xb = em.buf(xv, 'r'), wb = em.buf(wv, 'r');
   const bb = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
-  const setup = (problem: Expr): void => {
-    em.emit(let_('nimg', 'i64', div(problem, idx(g))));
-    em.emit(let_('grp', 'i64', mod(problem, idx(g))));
-    em.emit(let_('xbase', 'i64', mul(add(mul(v('nimg'), idx(C)), mul(v('grp'), idx(Cg))), idx(H * W))));
-    em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * K))));
+  /** The problem's image, group and the bases of its input planes and weights. */
+  interface Bases { nimg: Expr; grp: Expr; xbase: Expr; wbase: Expr }
+  const setup = (problem: Expr): Bases => {
+    const nimg = letVar(em, 'nimg', div(problem, idx(g)));
+    const grp = letVar(em, 'grp', mod(problem, idx(g)));
+    const xbase = letVar(em, 'xbase', mul(add(mul(nimg, idx(C)), mul(grp, idx(Cg))), idx(H * W)));
+    return { nimg, grp, xbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * K))) };
   };
-  const a = (row: Expr, k: Expr): Expr => em.bufLoad(wb, add(v('wbase'), add(mul(row, idx(K)), k)), 'f32');
-  const outIndex = (_problem: Expr, row: Expr, col: Expr): Expr[] => [v('nimg'), add(mul(v('grp'), idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
-  const bias = (row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(v('grp'), idx(og)), row), 'f32') : undefined);
+  const a = (p: Bases, row: Expr, k: Expr): Expr => em.bufLoad(wb, add(p.wbase, add(mul(row, idx(K)), k)), 'f32');
+  const outIndex = (p: Bases, row: Expr, col: Expr): Expr[] => [p.nimg, add(mul(p.grp, idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
+  const bias = (p: Bases, row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(p.grp, idx(og)), row), 'f32') : undefined);
   const window: ConvWindow = { x: xb, w: wb, C: Cg, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw };
+  /** A panel row k: its kernel tap, the tap's offset in the tables, and the input channel plane's base. */
+  interface TapRow { kr: Expr; tb: Expr; xrow: Expr }
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
     // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
     return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
       setup, a, outIndex, bias, window,
-      packRow: (k) => em.emit(let_('xrow', 'i64', add(v('xbase'), mul(k, idx(H * W))))),
-      packValue: (_j, col) => em.bufLoad(xb, add(v('xrow'), col), 'f32'),
-      packRun: (group, vg) => {
-        const c0 = add(v('n0'), mul(group, idx(vg)));
-        return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(v('xrow'), c0), lane), 'f32') };
+      packRow: (p, k) => letVar(em, 'xrow', add(p.xbase, mul(k, idx(H * W)))),
+      packValue: (_p, xrow, _j, col) => em.bufLoad(xb, add(xrow, col), 'f32'),
+      packRun: (_p, xrow, n0, group, vg) => {
+        const c0 = add(n0, mul(group, idx(vg)));
+        return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32') };
       },
     }, target);
   }
@@ -71,9 +75,9 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
     tables: [{
       size: (TN) => KH * KW * TN,
       arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
-      values(e, TN) {
+      values(_p, e, TN, n0) {
         const kr = div(e, idx(TN));
-        const col = em.bind(min(add(v('n0'), mod(e, idx(TN))), idx(OH * OW - 1)), 'col');
+        const col = em.bind(min(add(n0, mod(e, idx(TN))), idx(OH * OW - 1)), 'col');
         const ih = em.bind(add(sub(mul(div(col, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
         const iw = em.bind(add(sub(mul(mod(col, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
         const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
@@ -83,10 +87,10 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       // Per (kernel tap, run of VG columns): one output row, inside the image on both ends.
       size: (TN: number) => KH * KW * (TN / Math.min(16, TN)),
       arrays: [{ name: 'kcont', t: 'bool' as const }],
-      values(e: Expr, TN: number) {
+      values(_p: Bases, e: Expr, TN: number, n0: Expr) {
         const vg = Math.min(16, TN), groups = TN / vg;
         const kr = div(e, idx(groups));
-        const c0 = em.bind(add(v('n0'), mul(mod(e, idx(groups)), idx(vg))), 'c0');
+        const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
         const c1 = add(c0, idx(vg - 1));
         const ih = add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh)));
         const dx = sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw));
@@ -95,21 +99,21 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       },
     }] : [])],
     ...(sw === 1 ? {
-      packRun: (group: Expr, vg: number, TN: number) => ({
-        contiguous: lload('kcont', add(mul(v('kr'), idx(TN / vg)), group), 'bool'),
-        load: (lane: Expr) => em.bufLoad(xb, add(add(v('xrow'), lload('koff', add(v('tb'), mul(group, idx(vg))), 'i64')), lane), 'f32'),
+      packRun: (_p: Bases, r: TapRow, _n0: Expr, group: Expr, vg: number, TN: number) => ({
+        contiguous: lload('kcont', add(mul(r.kr, idx(TN / vg)), group), 'bool'),
+        load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('koff', add(r.tb, mul(group, idx(vg))), 'i64')), lane), 'f32'),
       }),
     } : {}),
-    packRow(k, TN) {
-      em.emit(let_('kr', 'i64', mod(k, idx(KH * KW))));
-      em.emit(let_('tb', 'i64', mul(v('kr'), idx(TN))));
-      em.emit(let_('xrow', 'i64', add(v('xbase'), mul(div(k, idx(KH * KW)), idx(H * W)))));
+    packRow(p, k, TN): TapRow {
+      const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
+      const tb = letVar(em, 'tb', mul(kr, idx(TN)));
+      return { kr, tb, xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
     },
-    packValue(j) {
-      const e = add(v('tb'), j);
+    packValue(_p, r, j) {
+      const e = add(r.tb, j);
       // koff is 0 outside the image, so the load is always in bounds: loading
       // unconditionally lets the C compiler vectorise the column loop (gather + blend).
-      const x = em.bind(em.bufLoad(xb, add(v('xrow'), lload('koff', e, 'i64')), 'f32'), 'xv');
+      const x = em.bind(em.bufLoad(xb, add(r.xrow, lload('koff', e, 'i64')), 'f32'), 'xv');
       return sel(lload('kok', e, 'bool'), x, f32(0));
     },
     outIndex,
@@ -137,33 +141,33 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
   };
   return scheduleGemm(em, graph, node, sink, { problems: N * g, M: Cg, N: H * W, K: og * taps }, {
     setup(problem) {
-      em.emit(let_('nimg', 'i64', div(problem, idx(g))));
-      em.emit(let_('grp', 'i64', mod(problem, idx(g))));
-      em.emit(let_('gbase', 'i64', mul(add(mul(v('nimg'), idx(O)), mul(v('grp'), idx(og))), idx(OH * OW))));
-      em.emit(let_('wbase', 'i64', mul(v('grp'), idx(og * Cg * taps))));
+      const nimg = letVar(em, 'nimg', div(problem, idx(g)));
+      const grp = letVar(em, 'grp', mod(problem, idx(g)));
+      const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
+      return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
     },
-    a: (row, k) => em.bufLoad(wb, add(v('wbase'), add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
+    a: (p, row, k) => em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
     tables: [{
       size: (tn) => taps * tn,
       arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
-      values(e, tn) {
+      values(_p, e, tn, n0) {
         const kr = div(e, idx(tn));
-        const col = em.bind(add(v('n0'), mod(e, idx(tn))), 'col');
+        const col = em.bind(add(n0, mod(e, idx(tn))), 'col');
         const y = reach(div(col, idx(W)), ph, div(kr, idx(KW)), dh, sh, OH);
         const x = reach(mod(col, idx(W)), pw, mod(kr, idx(KW)), dw, sw, OW);
         const ok = em.bind(and(bin('lt', col, idx(H * W)), and(y.ok, x.ok)), 'ok');
         return [sel(ok, add(mul(y.at, idx(OW)), x.at), idx(0)), ok];
       },
     }],
-    packRow(k, TN) {
-      em.emit(let_('tb', 'i64', mul(mod(k, idx(taps)), idx(TN))));
-      em.emit(let_('grow', 'i64', add(v('gbase'), mul(div(k, idx(taps)), idx(OH * OW)))));
+    packRow(p, k, TN) {
+      const tb = letVar(em, 'tb', mul(mod(k, idx(taps)), idx(TN)));
+      return { tb, grow: letVar(em, 'grow', add(p.gbase, mul(div(k, idx(taps)), idx(OH * OW)))) };
     },
-    packValue(j) {
-      const e = add(v('tb'), j);
-      return sel(lload('kok', e, 'bool'), em.bufLoad(gb, add(v('grow'), lload('koff', e, 'i64')), 'f32'), f32(0));
+    packValue(_p, r, j) {
+      const e = add(r.tb, j);
+      return sel(lload('kok', e, 'bool'), em.bufLoad(gb, add(r.grow, lload('koff', e, 'i64')), 'f32'), f32(0));
     },
-    outIndex: (_p, row, col) => [v('nimg'), add(mul(v('grp'), idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
+    outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
     bias: () => undefined,
   }, target);
 }
@@ -181,31 +185,29 @@ export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>,
   const og = O / g, taps = KH * KW, P = OH * OW;
   const xb = em.buf(xv, 'r'), gb = em.buf(gv, 'r');
   return scheduleGemm(em, graph, node, sink, { problems: g, M: og, N: Cg * taps, K: N * P }, {
-    setup(problem) {
-      em.emit(let_('grp', 'i64', problem));
-    },
-    a: (row, k) => em.bufLoad(gb, add(mul(div(k, idx(P)), idx(O * P)), add(mul(add(mul(v('grp'), idx(og)), row), idx(P)), mod(k, idx(P)))), 'f32'),
+    setup: (problem) => letVar(em, 'grp', problem),
+    a: (grp, row, k) => em.bufLoad(gb, add(mul(div(k, idx(P)), idx(O * P)), add(mul(add(mul(grp, idx(og)), row), idx(P)), mod(k, idx(P)))), 'f32'),
     // Per column (input channel, tap): its plane offset and the tap's row/column shift.
     tables: [{
       size: (tn) => tn,
       arrays: [{ name: 'cplane', t: 'i64' }, { name: 'cdy', t: 'i64' }, { name: 'cdx', t: 'i64' }],
-      values(e) {
-        const col = em.bind(bin('min', add(v('n0'), e), idx(Cg * taps - 1)), 'col');
+      values(grp, e, _tn, n0) {
+        const col = em.bind(bin('min', add(n0, e), idx(Cg * taps - 1)), 'col');
         const kr = mod(col, idx(taps));
-        return [mul(add(mul(v('grp'), idx(Cg)), div(col, idx(taps))), idx(H * W)), sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)), sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw))];
+        return [mul(add(mul(grp, idx(Cg)), div(col, idx(taps))), idx(H * W)), sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)), sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw))];
       },
     }],
-    packRow(k) {
-      em.emit(let_('xn', 'i64', mul(div(k, idx(P)), idx(C * H * W))));
-      em.emit(let_('oy', 'i64', mul(div(mod(k, idx(P)), idx(OW)), idx(sh))));
-      em.emit(let_('ox', 'i64', mul(mod(k, idx(OW)), idx(sw))));
+    packRow(_grp, k) {
+      const xn = letVar(em, 'xn', mul(div(k, idx(P)), idx(C * H * W)));
+      const oy = letVar(em, 'oy', mul(div(mod(k, idx(P)), idx(OW)), idx(sh)));
+      return { xn, oy, ox: letVar(em, 'ox', mul(mod(k, idx(OW)), idx(sw))) };
     },
-    packValue(j) {
-      const ih = em.bind(add(v('oy'), lload('cdy', j, 'i64')), 'ih'), iw = em.bind(add(v('ox'), lload('cdx', j, 'i64')), 'iw');
+    packValue(_grp, r, j) {
+      const ih = em.bind(add(r.oy, lload('cdy', j, 'i64')), 'ih'), iw = em.bind(add(r.ox, lload('cdx', j, 'i64')), 'iw');
       const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
-      return sel(ok, em.bufLoad(xb, sel(ok, add(add(v('xn'), lload('cplane', j, 'i64')), add(mul(ih, idx(W)), iw)), idx(0)), 'f32'), f32(0));
+      return sel(ok, em.bufLoad(xb, sel(ok, add(add(r.xn, lload('cplane', j, 'i64')), add(mul(ih, idx(W)), iw)), idx(0)), 'f32'), f32(0));
     },
-    outIndex: (_p, row, col) => [add(mul(v('grp'), idx(og)), row), div(col, idx(taps)), div(mod(col, idx(taps)), idx(KW)), mod(col, idx(KW))],
+    outIndex: (grp, row, col) => [add(mul(grp, idx(og)), row), div(col, idx(taps)), div(mod(col, idx(taps)), idx(KW)), mod(col, idx(KW))],
     bias: () => undefined,
   }, target);
 }

@@ -7,7 +7,7 @@ import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { broadcastAt } from '../schedule/lower-elementwise.js';
 import { Scheduled, unflatten } from '../schedule/pointwise.js';
-import { scheduleGemm } from '../schedule/gemm.js';
+import { letVar, scheduleGemm } from '../schedule/gemm.js';
 import type { Target } from '../target.js';
 import type { KernelTable } from './op.js';
 
@@ -20,17 +20,18 @@ export function scheduleMatmul(graph: Graph, nodes: ReadonlySet<number>, anchorI
   const batch = oS.slice(0, -2), nb = numel(batch);
   if (em.dtype(av) !== 'f32') throw new ScheduleError(`matmul node ${node.id}: only f32 is scheduled (got ${em.dtype(av)})`);
   const ab = em.buf(av, 'r'), bb = em.buf(bv, 'r');
-  let bIdx: Expr[] = [];
+  /** The problem's batch index and the bases of its A and B matrices. */
+  interface Bases { bIdx: Expr[]; abase: Expr; bbase: Expr }
   return scheduleGemm(em, graph, node, sink, { problems: nb, M, N: Nn, K }, {
-    setup(problem) {
-      bIdx = unflatten(em, problem, batch, 'b');
-      em.emit(let_('abase', 'i64', em.flat(av, [...broadcastAt(aS.slice(0, -2), bIdx), idx(0), idx(0)])));
-      em.emit(let_('bbase', 'i64', em.flat(bv, [...broadcastAt(bS.slice(0, -2), bIdx), idx(0), idx(0)])));
+    setup(problem): Bases {
+      const bIdx = unflatten(em, problem, batch, 'b');
+      const abase = letVar(em, 'abase', em.flat(av, [...broadcastAt(aS.slice(0, -2), bIdx), idx(0), idx(0)]));
+      return { bIdx, abase, bbase: letVar(em, 'bbase', em.flat(bv, [...broadcastAt(bS.slice(0, -2), bIdx), idx(0), idx(0)])) };
     },
-    a: (row, k) => em.bufLoad(ab, add(v('abase'), add(mul(row, idx(K)), k)), 'f32'),
-    packRow: (k) => em.emit(let_('brow', 'i64', add(v('bbase'), mul(k, idx(Nn))))),
-    packValue: (_j, col) => em.bufLoad(bb, add(v('brow'), col), 'f32'),
-    outIndex: (_p, row, col) => [...bIdx, row, col],
+    a: (p, row, k) => em.bufLoad(ab, add(p.abase, add(mul(row, idx(K)), k)), 'f32'),
+    packRow: (p, k) => letVar(em, 'brow', add(p.bbase, mul(k, idx(Nn)))),
+    packValue: (_p, brow, _j, col) => em.bufLoad(bb, add(brow, col), 'f32'),
+    outIndex: (p, row, col) => [...p.bIdx, row, col],
     bias: () => undefined,
   }, target);
 }

@@ -78,7 +78,7 @@ export function chooseDirectTile(s: GemmShape, window: ConvWindow | undefined, m
   return { TM, TN, WG: Math.max(1, Math.min(WG, maxInvocations)), allRows: !small && window !== undefined && window.KH * window.KW <= 9 };
 }
 
-export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, maxInvocations: number): Scheduled | undefined {
+export function scheduleDirectGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, maxInvocations: number): Scheduled | undefined {
   const window = parts.window;
   const tile = chooseDirectTile(s, window, maxInvocations);
   const { TM, TN, WG } = tile;
@@ -96,7 +96,7 @@ export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sin
     const inner = em.block(() => {
       // Column tiles vary fastest: neighbouring invocations (one SIMD group) share their weights.
       const [problem, rb, ct] = unflatten(em, v('t'), [s.problems, rowBlocks, colTiles], 'q');
-      parts.setup(problem);
+      const p = parts.setup(problem);
       em.emit(let_('r0', 'i64', mul(rb, idx(TM))));
       if (window) {
         em.emit(let_('oh', 'i64', div(ct, idx(tilesPerRow))));
@@ -108,8 +108,8 @@ export function scheduleDirectGemm(em: Emitter, graph: Graph, anchor: GNode, sin
       for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) em.emit(let_(acc(i, j), 'f32', f32(0)));
       const fma = (i: number, j: number, w: Expr, x: Expr): void => em.emit(set(acc(i, j), bin('add', v(acc(i, j), 'f32'), bin('mul', w, x))));
       if (window) convLoop(em, window, s, tile, fma);
-      else gemmLoop(em, parts, s, TM, TN, fma);
-      epilogue(em, anchor, sinkValue, outBuf, s, parts, problem, TM, TN, window);
+      else gemmLoop(em, parts, p, s, TM, TN, fma);
+      epilogue(em, anchor, sinkValue, outBuf, s, parts, p, TM, TN, window);
     });
     em.emit(if_(lt(v('t'), idx(total)), inner));
   });
@@ -184,20 +184,20 @@ function convLoop(em: Emitter, w: ConvWindow, s: GemmShape, { TM, TN, allRows }:
   em.emit(for_('cs', idx(0), idx(steps), step));
 }
 
-function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: number, fma: Fma): void {
+function gemmLoop<P, R>(em: Emitter, parts: GemmParts<P, R>, p: P, s: GemmShape, TM: number, TN: number, fma: Fma): void {
   const rows = rowLets(em, s, TM);
   // Columns past N read the last one (in bounds) and are not stored.
   const cols = Array.from({ length: TN }, (_, j) => {
     em.emit(let_(`cc_${j}`, 'i64', min(add(v('n0'), idx(j)), idx(s.N - 1))));
     return v(`cc_${j}`);
   });
-  const tables = tableRegisters(em, parts, TN);
+  const tables = tableRegisters(em, parts, p, TN);
   // Unrolling k (2 to 8 steps per iteration) measured no faster: the TM + TN loads per step dominate.
   const step = em.block(() => {
-    parts.packRow(v('k'), TN);
-    const xs = cols.map((col, j) => em.bind(parts.packValue(idx(j), col), 'b'));
+    const r = parts.packRow(p, v('k'), TN);
+    const xs = cols.map((col, j) => em.bind(parts.packValue(p, r, idx(j), col), 'b'));
     rows.forEach((row, i) => {
-      const a = em.bind(parts.a(row, v('k')), 'a');
+      const a = em.bind(parts.a(p, row, v('k')), 'a');
       xs.forEach((x, j) => fma(i, j, a, x));
     });
   });
@@ -209,12 +209,12 @@ function gemmLoop(em: Emitter, parts: GemmParts, s: GemmShape, TM: number, TN: n
  * gradient's channel-plane and tap offsets) as one let per column, computed
  * before the K loop; packValue reads them at constant columns.
  */
-function tableRegisters(em: Emitter, parts: GemmParts, TN: number): Map<string, Expr[]> {
+function tableRegisters<P, R>(em: Emitter, parts: GemmParts<P, R>, p: P, TN: number): Map<string, Expr[]> {
   const regs = new Map<string, Expr[]>();
   for (const tab of parts.tables ?? []) {
     const cols = tab.arrays.map((): Expr[] => []);
     for (let j = 0; j < TN; j++) {
-      tab.values(idx(j), TN).forEach((x, i) => {
+      tab.values(p, idx(j), TN, v('n0')).forEach((x, i) => {
         const { name, t } = tab.arrays[i];
         em.emit(let_(`${name}_r${j}`, t, x));
         cols[i].push(v(`${name}_r${j}`, t));
@@ -231,7 +231,7 @@ function tableRegisters(em: Emitter, parts: GemmParts, TN: number): Map<string, 
  * reads them at a let-bound offset: it keeps the tiled schedule. Probed in a
  * discarded block, before this schedule emits anything.
  */
-function tablesAtConstantColumns(em: Emitter, parts: GemmParts, TN: number): boolean {
+function tablesAtConstantColumns<P, R>(em: Emitter, parts: GemmParts<P, R>, TN: number): boolean {
   const names = new Set((parts.tables ?? []).flatMap((tab) => tab.arrays.map((a) => a.name)));
   let constant = true;
   const visit = (e: Expr): Expr => {
@@ -239,8 +239,9 @@ function tablesAtConstantColumns(em: Emitter, parts: GemmParts, TN: number): boo
     return mapChildren(e, visit);
   };
   const probe = em.block(() => {
-    parts.packRow(v('k'), TN);
-    for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', parts.packValue(idx(j), idx(j))));
+    const p = parts.setup(v('q'));
+    const r = parts.packRow(p, v('k'), TN);
+    for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', parts.packValue(p, r, idx(j), idx(j))));
   });
   probe.forEach((st) => mapStmtExprs(st, visit));
   return constant;
@@ -255,8 +256,8 @@ function fromRegisters(e: Expr, regs: ReadonlyMap<string, Expr[]>): Expr {
 }
 
 /** Bias, then the fused consumers (em.value through the anchor's override), stored per tile element inside M × N. */
-function epilogue(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number, s: GemmShape, parts: GemmParts,
-  problem: Expr, TM: number, TN: number, window: ConvWindow | undefined): void {
+function epilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number, s: GemmShape, parts: GemmParts<P, R>,
+  p: P, TM: number, TN: number, window: ConvWindow | undefined): void {
   const outShape = em.shape(sinkValue);
   const width = window ? window.OW : s.N;
   const colStart = window ? v('ow0') : v('n0');
@@ -264,14 +265,14 @@ function epilogue(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number,
     const rowStmts: Stmt[] = em.block(() => {
       em.emit(let_(`row_${i}`, 'i64', add(v('r0'), idx(i))));
       const row = v(`row_${i}`);
-      const bias = parts.bias(row);
+      const bias = parts.bias(p, row);
       const b = bias ? em.bind(bias, 'bias') : undefined;
       // Columns are contiguous in the output (GemmParts.outIndex): the row's base plus the column.
-      em.emit(let_(`ob_${i}`, 'i64', em.flat(sinkValue, parts.outIndex(problem, row, idx(0)))));
+      em.emit(let_(`ob_${i}`, 'i64', em.flat(sinkValue, parts.outIndex(p, row, idx(0)))));
       for (let j = 0; j < TN; j++) {
         const element = em.block(() => {
           const col = add(v('n0'), idx(j));
-          const at = parts.outIndex(problem, row, col);
+          const at = parts.outIndex(p, row, col);
           em.aliasFlat(outShape, at, add(v(`ob_${i}`), col));
           const value = v(`acc_${i}_${j}`, 'f32');
           em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => (b ? bin('add', value, b) : value));

@@ -28,7 +28,7 @@ import {
   add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, v,
 } from '../kernel/build.js';
 import { Emitter } from './emit.js';
-import type { GemmParts, GemmShape } from './gemm.js';
+import type { GemmParts, GemmShape, TableShape } from './gemm.js';
 import type { Target } from '../target.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
@@ -46,7 +46,7 @@ export interface MmaTile { MB: number; TN: number; WARPS_N: number; WG: number; 
 const tileOf = (warpsM: number, warpsN: number): MmaTile =>
   ({ MB: warpsM * WARP_M, TN: warpsN * WARP_N, WARPS_N: warpsN, WG: warpsM * warpsN * WARP, BS: warpsN * WARP_N + 8 });
 
-type Table = NonNullable<GemmParts['tables']>[number];
+type Table = TableShape;
 const storageBytes = (t: MmaTile, tables: readonly Table[]): number =>
   (t.MB * AS + KC * t.BS) * 4 + tables.reduce((n, tab) => n + tab.arrays.reduce((m, a) => m + tab.size(t.TN) * (a.t === 'i64' ? 8 : 1), 0), 0);
 
@@ -63,7 +63,7 @@ function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: 
   return [at(0), at(1)];
 }
 
-export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, target: Target): Scheduled | undefined {
+export function scheduleTensorCoreGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled | undefined {
   const shape = tensorCoreShape(target);
   if (!shape) return undefined;
   const tables = parts.tables ?? [];
@@ -79,9 +79,9 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
   em.regs.push({ name: 'acc', t: 'f32', size: MT * NT * sh.c }, { name: 'fa', t: 'f32', size: MT * sh.a }, { name: 'fb', t: 'f32', size: NT * sh.b });
 
   // Lets die at barriers: each segment recomputes the block and lane coordinates.
-  const prelude = (): Expr => {
+  const prelude = (): P => {
     const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
-    parts.setup(problem);
+    const p = parts.setup(problem);
     em.emit(let_('m0', 'i64', mul(mb, idx(MB))));
     em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
     em.emit(let_('warp', 'i64', div(lid, idx(WARP))));
@@ -89,7 +89,7 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
     em.emit(let_('wn', 'i64', mul(mod(v('warp'), idx(WARPS_N)), idx(WARP_N))));
     em.emit(let_('lg', 'i64', div(mod(lid, idx(WARP)), idx(4))));
     em.emit(let_('lt', 'i64', mod(lid, idx(4))));
-    return problem;
+    return p;
   };
   // A tile: thread e takes QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
   // warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
@@ -112,24 +112,24 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
   };
   const pfA = (q: Expr): Expr => add(mul(v('pa'), idx(QA)), q);
   const pfB = (q: Expr): Expr => add(idx(PA * QA), add(mul(v('pb'), idx(QB)), q));
-  const fetch = (kbase: Expr): void => {
+  const fetch = (p: P, kbase: Expr): void => {
     em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
       aQuad();
       em.emit(let_('ka', 'i64', add(kbase, v('kq'))));
       const row = min(add(v('m0'), div(v('ea'), idx(KC / QA))), idx(s.M - 1));
       const quad = (value: (q: Expr) => Expr): Stmt[] =>
         [for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('pf', pfA(v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0)];
-      em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => quad((q) => parts.a(row, add(v('ka'), q))).forEach((st) => em.emit(st))), quad(() => f32(0))));
+      em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => quad((q) => parts.a(p, row, add(v('ka'), q))).forEach((st) => em.emit(st))), quad(() => f32(0))));
     }), true));
     em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
       bQuad();
       em.emit(let_('kb', 'i64', add(kbase, div(v('eb'), idx(TN / QB)))));
       const fill = em.block(() => {
-        parts.packRow(v('kb'), TN);
+        const r = parts.packRow(p, v('kb'), TN);
         em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
           const j = add(v('jb'), v('qb'));
           const col = QB > 1 ? add(v('n0'), j) : min(add(v('n0'), j), idx(s.N - 1));
-          em.emit(lstore('pf', pfB(v('qb')), parts.packValue(j, col)));
+          em.emit(lstore('pf', pfB(v('qb')), parts.packValue(p, r, j, col)));
         }), false, QB > 1 ? QB : 0));
       });
       const inside = QB > 1 ? bin('and', lt(v('kb'), idx(s.K)), lt(add(v('n0'), v('jb')), idx(s.N))) : lt(v('kb'), idx(s.K));
@@ -150,30 +150,30 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
   };
   const body = em.block(() => {
     if (tables.length) {
-      prelude();
+      const p = prelude();
       for (const tab of tables) {
         const n = tab.size(TN);
         em.emit(for_('e_k', idx(0), idx(Math.ceil(n / WG)), em.block(() => {
           em.emit(let_('e', 'i64', add(lid, mul(v('e_k'), idx(WG)))));
-          em.emit(if_(lt(v('e'), idx(n)), em.block(() => tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x))))));
+          em.emit(if_(lt(v('e'), idx(n)), em.block(() => tab.values(p, v('e'), TN, v('n0')).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x))))));
         })));
       }
       em.emit(barrier);
     }
     em.emit(for_('ai', idx(0), idx(MT * NT * sh.c), [lstore('acc', v('ai'), f32(0))], true));
-    for (const st of em.block(() => { prelude(); fetch(idx(0)); })) em.emit(st);
+    for (const st of em.block(() => fetch(prelude(), idx(0)))) em.emit(st);
     const chunk = em.block(() => {
       prelude();
       stash();
       em.emit(barrier);
-      prelude();
+      const p = prelude();
       const next = add(v('c'), idx(1));
-      if (chunks > 1) em.emit(if_(lt(next, idx(chunks)), em.block(() => fetch(mul(next, idx(KC))))));
+      if (chunks > 1) em.emit(if_(lt(next, idx(chunks)), em.block(() => fetch(p, mul(next, idx(KC))))));
       em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape, BS), true));
       em.emit(barrier);
     });
     em.emit(for_('c', idx(0), idx(chunks), chunk));
-    const problem = prelude();
+    const p = prelude();
     // acc element (mt, nt, i) is output (m0 + wm + 16 mt + crow_i, n0 + wn + 8 nt + ccol_i).
     const epi = em.block(() => {
       for (let i = 0; i < sh.c; i++) {
@@ -183,10 +183,10 @@ export function scheduleTensorCoreGemm(em: Emitter, graph: Graph, anchor: GNode,
           em.emit(let_(`col${i}`, 'i64', add(add(add(v('n0'), v('wn')), mul(v('ent'), idx(8))), cc)));
           const store1 = em.block(() => {
             const row = v(`row${i}`), col = v(`col${i}`);
-            const at = parts.outIndex(problem, row, col);
+            const at = parts.outIndex(p, row, col);
             em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
               const acc = lload('acc', add(mul(add(mul(v('emt'), idx(NT)), v('ent')), idx(sh.c)), idx(i)), 'f32');
-              const b = parts.bias(row);
+              const b = parts.bias(p, row);
               return b ? bin('add', acc, b) : acc;
             });
           });

@@ -38,7 +38,9 @@ const CPU_PANEL_FLOATS = 8192; // 32 KiB: L1-resident
 
 export function tileWidth(N: number): number { return N >= 64 ? 64 : N >= 32 ? 32 : N >= 16 ? 16 : 8; }
 
-type Table = NonNullable<GemmParts['tables']>[number];
+/** What tile sizing needs of a table: its size and element types. */
+export type TableShape = Pick<GemmTable<never>, 'size' | 'arrays'>;
+type Table = TableShape;
 const elemBytes = (target: TargetName, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
 
 /** Workgroup memory of a tile: the panel plus the per-strip tables. */
@@ -91,38 +93,66 @@ export interface GemmShape {
   K: number;
 }
 
-export interface GemmParts {
-  /** Lets/loads computing problem-level bases, given the problem index. */
-  setup(problem: Expr): void;
+/**
+ * A table in workgroup memory computed once per workgroup before packing:
+ * entry e's values, given the problem's bases, TN and the strip's first column n0.
+ */
+export interface GemmTable<P> {
+  size(TN: number): number;
+  arrays: { name: string; t: 'i64' | 'bool' }[];
+  values(p: P, e: Expr, TN: number, n0: Expr): Expr[];
+}
+
+/**
+ * What a GEMM reads and where it writes, for the GEMM schedules (this file,
+ * gemm-mma.ts, gemm-direct.ts). Values flow through returns: `setup` gives
+ * the problem's bases P (emitted again in each barrier segment, lets dying at
+ * barriers), `packRow` a panel row's values R; the other callbacks receive them.
+ */
+export interface GemmParts<P, R> {
+  /** Lets/loads computing problem-level bases, given the problem index; returns them. */
+  setup(problem: Expr): P;
   /** The weight A[row, k] (row clamped by the caller). */
-  a(row: Expr, k: Expr): Expr;
-  /** Tables in workgroup memory computed once per workgroup before packing: entry e's values, given the strip start n0 and TN. */
-  tables?: { size(TN: number): number; arrays: { name: string; t: 'i64' | 'bool' }[]; values(e: Expr, TN: number): Expr[] }[];
+  a(p: P, row: Expr, k: Expr): Expr;
+  tables?: GemmTable<P>[];
   /**
-   * Where a run of VG panel columns of the current row is a contiguous,
-   * in-bounds stretch of the input, its flag and source offset: that run is
-   * copied with vector loads instead of column by column.
+   * Where a run of VG panel columns of row r is a contiguous, in-bounds
+   * stretch of the input, its flag and source offset: that run is copied
+   * with vector loads instead of column by column.
    */
-  packRun?(group: Expr, VG: number, TN: number): { contiguous: Expr; load(lane: Expr): Expr };
-  /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop. */
-  packRow(k: Expr, TN: number): void;
-  /** The panel value of the current row at column j (col = its clamped output column). */
-  packValue(j: Expr, col: Expr): Expr;
+  packRun?(p: P, r: R, n0: Expr, group: Expr, VG: number, TN: number): { contiguous: Expr; load(lane: Expr): Expr };
+  /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop; returns them. */
+  packRow(p: P, k: Expr, TN: number): R;
+  /** The panel value of row r at column j (col = its clamped output column). */
+  packValue(p: P, r: R, j: Expr, col: Expr): Expr;
   /** Output index of (row, col) in the anchor's output, for the epilogue; columns must be contiguous (flat(row, col) = flat(row, 0) + col). */
-  outIndex(problem: Expr, row: Expr, col: Expr): Expr[];
+  outIndex(p: P, row: Expr, col: Expr): Expr[];
   /** Value added to the accumulator before the epilogue (conv bias). */
-  bias(row: Expr): Expr | undefined;
+  bias(p: P, row: Expr): Expr | undefined;
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
   window?: ConvWindow;
 }
 
-export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts, target: Target): Scheduled {
+/** let name: t = e, and the variable: for GemmParts callbacks returning what they bind. */
+export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'f32' = 'i64'): Expr {
+  em.emit(let_(name, t, e));
+  return v(name, t);
+}
+
+export function scheduleGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled {
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
   const tensorCore = target.name === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, target) : undefined;
   if (tensorCore) return tensorCore;
   const direct = target.name === 'webgpu' && target.software ? scheduleDirectGemm(em, graph, anchor, sink, s, parts, target.maxInvocations) : undefined;
   if (direct) return direct;
-  const tile = chooseTile(s, parts.tables ?? [], target);
+  return scheduleTiledGemm(em, graph, anchor, sink, s, parts, chooseTile(s, parts.tables ?? [], target), target);
+}
+
+/** The workgroup's coordinates, recomputed per barrier segment (the C rendering splits the thread loop there, ending lets). */
+interface Coords<P> { problem: Expr; p: P; n0: Expr; r0: Expr }
+
+/** The packed-panel GEMM of the file comment, on `tile`. */
+function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, target: Target): Scheduled {
   const { TM, TNT, WGN, TN, MB, KC } = tile;
   const WG = tile.WGM * WGN;
   const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN);
@@ -131,108 +161,119 @@ export function scheduleGemm(em: Emitter, graph: Graph, anchor: GNode, sink: num
   const outBuf = em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
-  const VG = Math.min(16, TN);
-  const VT = target.vectorWidth > 1 && TNT >= 8 ? Math.min(target.vectorWidth, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: TM });
-  const I = v('ii'), J = v('j'), KK = v('kk');
-  // The thread's first column within the strip (one thread per strip row on the CPU).
-  const colOf = (j: Expr): Expr => (WGN === 1 ? j : add(v('nt0'), j));
-  // Per-thread lets die at barriers (the C rendering splits the thread loop
-  // there), so each barrier-separated segment recomputes its coordinates.
-  const prelude = (): Expr => {
+  const prelude = (): Coords<P> => {
     const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
-    parts.setup(problem);
-    em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
-    if (WGN === 1) {
-      em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(lid, idx(TM)))));
-    } else {
-      em.emit(let_('r0', 'i64', add(mul(mb, idx(MB)), mul(div(lid, idx(WGN)), idx(TM)))));
-      em.emit(let_('nt0', 'i64', mul(mod(lid, idx(WGN)), idx(TNT))));
-    }
-    return problem;
+    const p = parts.setup(problem);
+    const n0 = letVar(em, 'n0', mul(nb, idx(TN)));
+    if (WGN === 1) return { problem, p, n0, r0: letVar(em, 'r0', add(mul(mb, idx(MB)), mul(lid, idx(TM)))) };
+    const r0 = letVar(em, 'r0', add(mul(mb, idx(MB)), mul(div(lid, idx(WGN)), idx(TM))));
+    em.emit(let_('nt0', 'i64', mul(mod(lid, idx(WGN)), idx(TNT))));
+    return { problem, p, n0, r0 };
   };
-  const k0 = mul(v('c'), idx(KC));
   const body = em.block(() => {
     if (parts.tables) {
-      prelude();
+      const { p, n0 } = prelude();
       for (const tab of parts.tables) {
         em.emit(threadStrided('e', idx(tab.size(TN)), WG, em.block(() => {
-          tab.values(v('e'), TN).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x)));
+          tab.values(p, v('e'), TN, n0).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x)));
         })));
       }
       em.emit(barrier);
     }
-    em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', I, f32(0))], true));
-    const chunk = em.block(() => {
-      // Pack: threads share the chunk's rows of the panel.
-      prelude();
-      const pack = em.block(() => {
-        em.emit(let_('kg', 'i64', add(k0, KK)));
-        const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), parts.packValue(j, min(add(v('n0'), j), idx(s.N - 1)))));
-        const fill = em.block(() => {
-          parts.packRow(v('kg'), TN);
-          if (!parts.packRun) {
-            em.emit(for_('j', idx(0), idx(TN), em.block(() => column(J))));
-            return;
-          }
-          const run = parts.packRun;
-          em.emit(for_('g', idx(0), idx(TN / VG), em.block(() => {
-            const { contiguous, load } = run(v('g'), VG, TN);
-            const jj = v('jj');
-            const fast = [for_('jj', idx(0), idx(VG), [
-              lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
-            ], false, VG >= 8 ? VG : undefined)];
-            const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
-            em.emit(if_(contiguous, fast, slow));
-          })));
-        });
-        const zero = [for_('j', idx(0), idx(TN), [lstore('panel', add(mul(KK, idx(TN)), J), f32(0))])];
-        em.emit(if_(lt(v('kg'), idx(s.K)), fill, zero));
-      });
-      em.emit(threadStrided('kk', idx(KC), WG, pack));
+    em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', v('ii'), f32(0))], true));
+    em.emit(for_('c', idx(0), idx(chunks), em.block(() => {
+      packChunk(em, s, parts, tile, prelude());
       em.emit(barrier);
-      prelude();
-      const step = em.block(() => {
-        em.emit(for_('ii', idx(0), idx(TM), [lstore('wv', I, parts.a(min(add(v('r0'), I), idx(s.M - 1)), add(k0, KK)))], true));
-        em.emit(for_('ii', idx(0), idx(TM), [
-          let_('w', 'f32', lload('wv', I, 'f32')),
-          for_('j', idx(0), idx(TNT), [
-            lstore('acc', add(mul(I, idx(TNT)), J), bin('add', lload('acc', add(mul(I, idx(TNT)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), colOf(J)), 'f32')))),
-          ], true, VT),
-        ], true));
-      });
-      const kEnd = chunks === 1 ? idx(KC) : min(idx(KC), sub(idx(s.K), k0));
-      em.emit(if_(lt(v('r0'), idx(s.M)), [for_('kk', idx(0), kEnd, step)]));
+      multiplyChunk(em, s, parts, tile, chunks, prelude(), target);
       em.emit(barrier);
-    });
-    em.emit(for_('c', idx(0), idx(chunks), chunk));
-    const problem = prelude();
-    const outShape = em.shape(sinkValue);
-    // Columns are contiguous in the output (GemmParts.outIndex), so the flat
-    // offset is the row's base plus the column: operands shaped like the
-    // output are then read at an index the C compiler sees is unit-stride.
-    const epiStore = (guardCol: boolean): Stmt[] => em.block(() => {
-      em.emit(let_('cn', 'i64', add(v('n0'), colOf(J))));
-      const inner = em.block(() => {
-        const at = parts.outIndex(problem, v('row'), v('cn'));
-        if (WGN === 1) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(problem, v('row'), idx(0))), v('cn')));
-        em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
-          const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
-          const b = parts.bias(v('row'));
-          return b ? bin('add', acc, b) : acc;
-        });
-      });
-      if (guardCol) em.emit(if_(lt(v('cn'), idx(s.N)), inner));
-      else for (const st of inner) em.emit(st);
-    });
-    const rowEpi = em.block(() => {
-      em.emit(let_('row', 'i64', add(v('r0'), I)));
-      // A full strip stores without a per-column test, so the C compiler vectorises the epilogue.
-      const full = s.N % TN === 0 ? [for_('j', idx(0), idx(TNT), epiStore(false))]
-        : [if_(bin('le', add(v('n0'), idx(TN)), idx(s.N)), [for_('j', idx(0), idx(TNT), epiStore(false))], [for_('j', idx(0), idx(TNT), epiStore(true))])];
-      em.emit(if_(lt(v('row'), idx(s.M)), WGN === 1 ? full : [for_('j', idx(0), idx(TNT), epiStore(true))]));
-    });
-    em.emit(for_('ii', idx(0), idx(TM), rowEpi));
+    })));
+    tiledEpilogue(em, anchor, sinkValue, outBuf, s, parts, tile, prelude());
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
+}
+
+/** The thread's first column within the strip (one thread per strip row on the CPU). */
+const colOf = (tile: GemmTile, j: Expr): Expr => (tile.WGN === 1 ? j : add(v('nt0'), j));
+
+/** Pack: the threads share chunk c's KC rows of the panel (im2col of the strip; zeros past K). */
+function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN, KC, WGM, WGN }: GemmTile, { p, n0 }: Coords<P>): void {
+  const KK = v('kk'), J = v('j');
+  const k0 = mul(v('c'), idx(KC));
+  const VG = Math.min(16, TN);
+  const pack = em.block(() => {
+    em.emit(let_('kg', 'i64', add(k0, KK)));
+    const fill = em.block(() => {
+      const r = parts.packRow(p, v('kg'), TN);
+      const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), parts.packValue(p, r, j, min(add(n0, j), idx(s.N - 1)))));
+      if (!parts.packRun) {
+        em.emit(for_('j', idx(0), idx(TN), em.block(() => column(J))));
+        return;
+      }
+      const run = parts.packRun;
+      em.emit(for_('g', idx(0), idx(TN / VG), em.block(() => {
+        const { contiguous, load } = run(p, r, n0, v('g'), VG, TN);
+        const jj = v('jj');
+        const fast = [for_('jj', idx(0), idx(VG), [
+          lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
+        ], false, VG >= 8 ? VG : undefined)];
+        const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
+        em.emit(if_(contiguous, fast, slow));
+      })));
+    });
+    const zero = [for_('j', idx(0), idx(TN), [lstore('panel', add(mul(KK, idx(TN)), J), f32(0))])];
+    em.emit(if_(lt(v('kg'), idx(s.K)), fill, zero));
+  });
+  em.emit(threadStrided('kk', idx(KC), WGM * WGN, pack));
+}
+
+/** Each thread's TM × TNT register tile accumulates chunk c: a weight per row, times the panel's row (vectorised on the CPU). */
+function multiplyChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, chunks: number, { p, r0 }: Coords<P>, target: Target): void {
+  const { TM, TNT, TN, KC } = tile;
+  const I = v('ii'), J = v('j'), KK = v('kk');
+  const k0 = mul(v('c'), idx(KC));
+  const VT = target.vectorWidth > 1 && TNT >= 8 ? Math.min(target.vectorWidth, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
+  const step = em.block(() => {
+    em.emit(for_('ii', idx(0), idx(TM), [lstore('wv', I, parts.a(p, min(add(r0, I), idx(s.M - 1)), add(k0, KK)))], true));
+    em.emit(for_('ii', idx(0), idx(TM), [
+      let_('w', 'f32', lload('wv', I, 'f32')),
+      for_('j', idx(0), idx(TNT), [
+        lstore('acc', add(mul(I, idx(TNT)), J), bin('add', lload('acc', add(mul(I, idx(TNT)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), colOf(tile, J)), 'f32')))),
+      ], true, VT),
+    ], true));
+  });
+  const kEnd = chunks === 1 ? idx(KC) : min(idx(KC), sub(idx(s.K), k0));
+  em.emit(if_(lt(r0, idx(s.M)), [for_('kk', idx(0), kEnd, step)]));
+}
+
+/** Bias, then the fused consumers (the anchor's value overridden by the tile), stored inside M × N. */
+function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, { p, n0, r0 }: Coords<P>): void {
+  const { TM, TNT, WGN, TN } = tile;
+  const I = v('ii'), J = v('j');
+  const outShape = em.shape(sinkValue);
+  // Columns are contiguous in the output (GemmParts.outIndex), so the flat
+  // offset is the row's base plus the column: operands shaped like the
+  // output are then read at an index the C compiler sees is unit-stride.
+  const epiStore = (guardCol: boolean): Stmt[] => em.block(() => {
+    em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
+    const inner = em.block(() => {
+      const at = parts.outIndex(p, v('row'), v('cn'));
+      if (WGN === 1) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(p, v('row'), idx(0))), v('cn')));
+      em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
+        const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
+        const b = parts.bias(p, v('row'));
+        return b ? bin('add', acc, b) : acc;
+      });
+    });
+    if (guardCol) em.emit(if_(lt(v('cn'), idx(s.N)), inner));
+    else for (const st of inner) em.emit(st);
+  });
+  const rowEpi = em.block(() => {
+    em.emit(let_('row', 'i64', add(r0, I)));
+    // A full strip stores without a per-column test, so the C compiler vectorises the epilogue.
+    const full = s.N % TN === 0 ? [for_('j', idx(0), idx(TNT), epiStore(false))]
+      : [if_(bin('le', add(n0, idx(TN)), idx(s.N)), [for_('j', idx(0), idx(TNT), epiStore(false))], [for_('j', idx(0), idx(TNT), epiStore(true))])];
+    em.emit(if_(lt(v('row'), idx(s.M)), WGN === 1 ? full : [for_('j', idx(0), idx(TNT), epiStore(true))]));
+  });
+  em.emit(for_('ii', idx(0), idx(TM), rowEpi));
 }
