@@ -21,6 +21,7 @@ import { scheduleSort, scheduleTopk } from '../schedule/sort.js';
 import { CONV_KERNELS } from './conv.kernel.js';
 import { MATMUL_KERNELS } from './matmul.kernel.js';
 import { NORM_KERNELS } from './norm.kernel.js';
+import { POOL_KERNELS } from './pool.kernel.js';
 import { REDUCE_KERNELS } from './reduce.kernel.js';
 import { MAX3D_KERNELS } from './max3d.kernel.js';
 import { MAX3D_ARGMAX_KERNELS } from './max3d-argmax.kernel.js';
@@ -42,6 +43,7 @@ const TABLE = {
   ...CONV_KERNELS,
   ...MATMUL_KERNELS,
   ...NORM_KERNELS,
+  ...POOL_KERNELS,
   ...REDUCE_KERNELS,
   ...MAX3D_KERNELS,
   ...MAX3D_ARGMAX_KERNELS,

@@ -141,24 +141,35 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
   const float* restrict B1 = (const float*)bufs[1];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    for (int64_t lid = 0; lid < 64; lid++) {
-      int64_t i = ((gid * 64) + lid);
-      if ((i < args[0])) {
-        int64_t c_0 = (i / 1024);
-        int64_t c_1 = ((i / 256) % 4);
-        int64_t c_2 = ((i / 16) % 16);
-        int64_t c_3 = (i % 16);
-        float m_4 = (-INFINITY);
-        for (int64_t ky_5 = 0; ky_5 < 3; ky_5++) {
-          for (int64_t kx_6 = 0; kx_6 < 3; kx_6++) {
-            int64_t t_7 = (((c_2 * 2) - 1) + ky_5);
-            int64_t t_8 = (((c_3 * 2) - 1) + kx_6);
-            uint8_t ok_9 = (((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)));
-            float t_10 = (ok_9 ? B1[((((c_0 * 4096) + (c_1 * 1024)) + (imax(0, imin(t_7, 31)) * 32)) + imax(0, imin(t_8, 31)))] : (-INFINITY));
-            m_4 = (((t_10 > m_4) || (t_10 != t_10)) ? t_10 : m_4);
+    float row[16];
+    {
+      const int64_t lid = 0;
+      if ((gid < args[0])) {
+        int64_t n0 = (gid / 64);
+        int64_t c0 = ((gid / 16) % 4);
+        int64_t y0 = (((gid % 16) * 2) - 1);
+        int64_t kylo = imax(0, (0 - y0));
+        int64_t kyhi = imin(3, (32 - y0));
+        for (int64_t ox = 0; ox < 16; ox++) {
+          row[ox] = (-INFINITY);
+        }
+        for (int64_t ky = kylo; ky < kyhi; ky++) {
+          for (int64_t ox = 1; ox < 16; ox++) {
+            float x_0 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + -1))];
+            row[ox] = (((x_0 > row[ox]) || (x_0 != x_0)) ? x_0 : row[ox]);
+          }
+          for (int64_t ox = 0; ox < 16; ox++) {
+            float x_1 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (ox * 2))];
+            row[ox] = (((x_1 > row[ox]) || (x_1 != x_1)) ? x_1 : row[ox]);
+          }
+          for (int64_t ox = 0; ox < 16; ox++) {
+            float x_2 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + 1))];
+            row[ox] = (((x_2 > row[ox]) || (x_2 != x_2)) ? x_2 : row[ox]);
           }
         }
-        B0[i] = m_4;
+        for (int64_t ox = 0; ox < 16; ox++) {
+          B0[((gid * 16) + ox)] = row[ox];
+        }
       }
     }
   }

@@ -116,27 +116,37 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k1_max_pool2d(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
+extern "C" __global__ void __launch_bounds__(1) k1_max_pool2d(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
+  __shared__ float row[16];
   {
-    long long i = ((gid * 64) + lid);
-    if ((i < A0)) {
-      long long c_0 = (i / 1024);
-      long long c_1 = ((i / 256) % 4);
-      long long c_2 = ((i / 16) % 16);
-      long long c_3 = (i % 16);
-      float m_4 = __int_as_float(0xff800000);
-      for (long long ky_5 = 0; ky_5 < 3; ky_5++) {
-        for (long long kx_6 = 0; kx_6 < 3; kx_6++) {
-          long long t_7 = (((c_2 * 2) - 1) + ky_5);
-          long long t_8 = (((c_3 * 2) - 1) + kx_6);
-          bool ok_9 = (((t_7 >= 0) && (t_7 < 32)) && ((t_8 >= 0) && (t_8 < 32)));
-          float t_10 = (ok_9 ? B1[((((c_0 * 4096) + (c_1 * 1024)) + (imax(0, imin(t_7, 31)) * 32)) + imax(0, imin(t_8, 31)))] : __int_as_float(0xff800000));
-          m_4 = (((t_10 > m_4) || (t_10 != t_10)) ? t_10 : m_4);
+    if ((gid < A0)) {
+      long long n0 = (gid / 64);
+      long long c0 = ((gid / 16) % 4);
+      long long y0 = (((gid % 16) * 2) - 1);
+      long long kylo = imax(0, (0 - y0));
+      long long kyhi = imin(3, (32 - y0));
+      for (long long ox = 0; ox < 16; ox++) {
+        row[ox] = __int_as_float(0xff800000);
+      }
+      for (long long ky = kylo; ky < kyhi; ky++) {
+        for (long long ox = 1; ox < 16; ox++) {
+          float x_0 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + -1))];
+          row[ox] = (((x_0 > row[ox]) || (x_0 != x_0)) ? x_0 : row[ox]);
+        }
+        for (long long ox = 0; ox < 16; ox++) {
+          float x_1 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (ox * 2))];
+          row[ox] = (((x_1 > row[ox]) || (x_1 != x_1)) ? x_1 : row[ox]);
+        }
+        for (long long ox = 0; ox < 16; ox++) {
+          float x_2 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + 1))];
+          row[ox] = (((x_2 > row[ox]) || (x_2 != x_2)) ? x_2 : row[ox]);
         }
       }
-      B0[i] = m_4;
+      for (long long ox = 0; ox < 16; ox++) {
+        B0[((gid * 16) + ox)] = row[ox];
+      }
     }
   }
 }
