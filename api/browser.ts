@@ -41,7 +41,7 @@ interface Canvas2D {
 interface BrowserGlobals {
   fetch(url: string): Promise<{ ok: boolean; status: number; statusText: string; arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string> }>;
   OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: '2d'): Canvas2D | null };
-  createImageBitmap?: (b: unknown) => Promise<DrawableImage & { close(): void }>;
+  createImageBitmap?: (b: unknown, o?: Record<string, string>) => Promise<DrawableImage & { close(): void }>;
   Blob: new (parts: unknown[], o?: { type: string }) => unknown;
 }
 const g = globalThis as unknown as BrowserGlobals;
@@ -111,7 +111,8 @@ export class Detector {
     if (isEncoded(x)) {
       const blob = x instanceof ArrayBuffer || x instanceof Uint8Array ? new g.Blob([x]) : x;
       let bmp;
-      try { bmp = await g.createImageBitmap!(blob); } catch (e) { throw new ImageInputError(`cannot decode image (corrupt or not an image format this browser reads): ${(e as Error).message}`); }
+      // No colour-space conversion: the pixels the file holds, as sharp decodes them in Node.
+      try { bmp = await g.createImageBitmap!(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }); } catch (e) { throw new ImageInputError(`cannot decode image (corrupt or not an image format this browser reads): ${(e as Error).message}`); }
       try { return [this.drawn(bmp, bmp.width, bmp.height)]; } finally { bmp.close(); }
     }
     const w = x.naturalWidth || x.width, h = x.naturalHeight || x.height;

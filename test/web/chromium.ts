@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PageResult } from '../../web/app.js';
+import type { PageResult } from '../../web/smoke-app.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 // Here (no GPU) chromium falls back to SwiftShader even with only
@@ -57,7 +57,7 @@ export async function runPage(query: string, extra: Record<string, string> = {},
     const logs: string[] = [];
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-    await page.goto(s.url + query);
+    await page.goto(s.url + 'smoke.html' + query);
     await page.waitForFunction(() => (globalThis as { fusedetResult?: unknown }).fusedetResult !== undefined, undefined, { timeout: timeoutMs });
     const result = await page.evaluate(() => (globalThis as { fusedetResult?: unknown }).fusedetResult) as PageResult;
     return { result, status: await page.textContent('#status'), logs };
