@@ -154,7 +154,7 @@ const sized = (net, size, sched, minBoxes) => ({
 });
 const SIZES = {
   tiny: sized({ depth: 0, C: 16, groups: 4, width: 4 }, 64, { lr: 0.01, warmup: 10, steps: 60, milestones: [], batch: 4 }, 32),
-  small: sized({ depth: 0, C: 32, groups: 8, width: 8 }, 128, { lr: 0.01, warmup: 100, steps: 800, milestones: [600, 720], batch: 8 }, 32),
+  small: sized({ depth: 0, C: 64, groups: 16, width: 16 }, 128, { lr: 0.01, warmup: 100, steps: 1200, milestones: [900, 1080], batch: 8 }, 32),
   quality: sized({ depth: 0, C: 64, groups: 16, width: 16 }, 160, { lr: 0.01, warmup: 300, steps: 3000, milestones: [2250, 2700], batch: 8 }, 32),
 };
 const cpu = (name, size, description, model) => {
