@@ -25,10 +25,12 @@ Writes DIR/step-N.safetensors (they record the config), DIR/log.json,
 DIR/loss.png and, with --val, DIR/eval.json and DIR/ap.png.
 
   --config C              a file or a name in configs/ (e.g. small-defcn)
-  --data FILE             training annotations (.json COCO, .odgt CrowdHuman)
+  --data FILE             training annotations (.json COCO, .odgt CrowdHuman, or a
+                          folder holding annotations.json / annotations.odgt)
   --images DIR            image folder (default: beside the annotations, or its images/)
   --out DIR               the run's folder
-  --val FILE              evaluate on these annotations at the end (and every --eval-every)
+  --val FILE              evaluate on these annotations (COCO JSON, .odgt or a folder)
+                          at the end and every --eval-every steps, both protocols
   --eval-every N          evaluate every N steps
   --steps N               override the config's schedule.steps
   --skip-bad              leave out images whose file is missing (counted)
@@ -43,8 +45,8 @@ options:
   --entry NAME            module to train (required)
   --fn NAME               its loss function (default: loss_fixed, the training entries'
                           fixed-target loss; their loss takes ground truth: --config)
-  --fixed-batch           train on one fixed batch drawn from --seed (the only data
-                          source for now: target assignment is not implemented)
+  --fixed-batch           train on one fixed batch of per-location targets drawn from
+                          --seed (no assignment: the overfit check; real data: --config)
   --input SPEC            an entry input type, e.g. image=f32[2,3,64,64] (repeatable);
                           default image=f32[B,3,S,S] from --batch/--size and, for
                           cls_target/box_target/box_weight_map, DeFCN's per-location maps
