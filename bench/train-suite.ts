@@ -15,12 +15,12 @@ import type { BenchRow, BenchSuite } from './run.js';
 import { R50, R50_GT, TINY, benchTrainConfig, scaled, type TrainBenchConfig } from './train.js';
 import { ensureTorchBaseline, TORCH_PYTHON } from './torch-env.js';
 
-const H = 800, W = 1333, STRIDES = [8, 16, 32, 64, 128], G = 100, K = 80;
+const STRIDES = [8, 16, 32, 64, 128], K = 80;
 
-/** AssignImage's inputs for one 800×1333 image: random heads (scores around DeFCN's prior, boxes near their locations) and G COCO-like GTs. */
-async function assignInputs() {
+/** AssignImage's inputs for one H×W image: random heads (scores around DeFCN's prior, boxes near their locations) and G COCO-like GTs. */
+async function assignInputs(H: number, W: number, G: number, seed: number) {
   const { rng, tensor } = await import('../compiler/tensor.js');
-  const next = rng(12);
+  const next = rng(seed);
   const sizes: number[] = [], pts: number[] = [], strides: number[] = [];
   for (const s of STRIDES) {
     const h = Math.ceil(H / s), w = Math.ceil(W / s);
@@ -37,7 +37,7 @@ async function assignInputs() {
   }
   const gb: number[] = [], gc: number[] = [];
   for (let g = 0; g < G; g++) {
-    const bw = 8 + next() ** 2 * 600, bh = 8 + next() ** 2 * 500, x1 = next() * (W - bw), y1 = next() * (H - bh);
+    const bw = 8 + next() ** 2 * (W / 2), bh = 8 + next() ** 2 * (H / 2), x1 = next() * (W - bw), y1 = next() * (H - bh);
     gb.push(x1, y1, x1 + bw, y1 + bh); gc.push(Math.floor(next() * K));
   }
   return {
@@ -51,14 +51,22 @@ async function assignInputs() {
   };
 }
 
-export async function assignRow(rows: BenchRow[], notes: string[], raw: Record<string, unknown>): Promise<void> {
+export interface AssignComparison {
+  G: number; N: number; sizes: number[];
+  ours: { best: number; median: number }; numpy: { best: number; median: number };
+  /** POTO's matched totals (ours, scipy's) and the locations whose Quality-ATSS owner differs. */
+  total: number; numpyTotal: number; auxDiffer: number;
+}
+
+/** The whole assignment of one H×W image with G GTs: AssignImage on the CPU runtime and bench/torch/assign_np.py on the same inputs. */
+export async function compareAssign(H: number, W: number, G: number, reps: number, seed = 12): Promise<AssignComparison> {
   const { checkFilesOrThrow } = await import('../dsl/index.js');
   const { lower } = await import('../compiler/lower.js');
   const { compileGraph } = await import('../compiler/program.js');
   const { CPU } = await import('../compiler/target.js');
   const { CpuRuntime } = await import('../runtime-cpu/runtime.js');
   const { timeRuns } = await import('./tfjs/graphs.js');
-  const { sizes, N, inputs } = await assignInputs();
+  const { sizes, N, inputs } = await assignInputs(H, W, G, seed);
   const settings = { alpha: 0.8, quality: 0, prior: 0, radius: 1.5, aux_topk: 9, use_filter: true };
   const [n3, n4, n5, n6, n7] = sizes;
   const types = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape] }]));
@@ -66,7 +74,7 @@ export async function assignRow(rows: BenchRow[], notes: string[], raw: Record<s
   const exe = await new CpuRuntime().load(compileGraph(graph, CPU));
   let ours, out;
   try {
-    ours = await timeRuns(exe, inputs, scaled(10));
+    ours = await timeRuns(exe, inputs, reps);
     out = await exe.run(inputs);
   } finally { exe.dispose(); }
   const dir = mkdtempSync(join(tmpdir(), 'fusedet-assign-'));
@@ -75,18 +83,25 @@ export async function assignRow(rows: BenchRow[], notes: string[], raw: Record<s
     const shapes: Record<string, number[]> = {};
     for (const [k, t] of Object.entries(inputs)) if (t.dtype === 'f32') { writeFileSync(join(dir, `${k}.f32`), Buffer.from(Float32Array.from(t.data).buffer)); shapes[k] = [...t.shape]; }
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ shapes, sizes, ...settings }));
-    np = JSON.parse(execFileSync(TORCH_PYTHON, ['bench/torch/assign_np.py', dir, String(scaled(3))], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').pop()!);
+    np = JSON.parse(execFileSync(TORCH_PYTHON, ['bench/torch/assign_np.py', dir, String(Math.max(1, Math.round(reps / 3)))], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').pop()!);
   } finally { rmSync(dir, { recursive: true, force: true }); }
   const total = out.poto_total.data[0];
   let differ = 0;
   for (let n = 0; n < N; n++) if (out.aux_match.data[n] !== np.aux_match[n]) differ++;
-  raw.assign = { G, N, sizes, settings, ours, numpy: { best: np.best, median: np.median }, total, numpyTotal: np.poto_total, auxDiffer: differ };
+  return { G, N, sizes, ours, numpy: { best: np.best, median: np.median }, total, numpyTotal: np.poto_total, auxDiffer: differ };
+}
+
+async function assignRow(rows: BenchRow[], notes: string[], raw: Record<string, unknown>): Promise<void> {
+  const H = 800, W = 1333;
+  const r = await compareAssign(H, W, 100, scaled(10));
+  raw.assign = r;
+  const { G, N, ours, numpy: np, total, numpyTotal, auxDiffer } = r;
   rows.push({
     what: `whole assignment of one image (POTO quality with 3DMF, centre prior, match, Quality-ATSS aux), ${H}×${W} (N = ${N}), G = ${G}, K = ${K}`,
     ours: ours.best * 1000, baseline: np.best * 1000, baselineName: 'numpy + scipy linear_sum_assignment', unit: 'ms', ratio: np.best / ours.best,
     notes: [`medians: ours ${(ours.median * 1000).toFixed(1)} ms, numpy ${(np.median * 1000).toFixed(1)} ms`],
   });
-  notes.push(`assignment per image: POTO totals ours ${total.toFixed(4)} vs scipy ${np.poto_total.toFixed(4)}; Quality-ATSS owners differ at ${differ} of ${N} locations (float32 vs float64 near ties); ours is AssignImage compiled for the CPU runtime, input upload included`);
+  notes.push(`assignment per image: POTO totals ours ${total.toFixed(4)} vs scipy ${numpyTotal.toFixed(4)}; Quality-ATSS owners differ at ${auxDiffer} of ${N} locations (float32 vs float64 near ties); ours is AssignImage compiled for the CPU runtime, input upload included`);
 }
 
 export const trainSuite: BenchSuite = {
