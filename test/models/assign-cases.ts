@@ -6,7 +6,7 @@
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkFiles } from '../../dsl/index.js';
 import type { Program } from '../../dsl/index.js';
 import { lower } from '../../compiler/lower.js';
@@ -51,7 +51,8 @@ export function loadCases(): AssignCase[] {
 
 const probeDir = mkdtempSync(join(tmpdir(), 'fusedet-assign-'));
 const probeFile = join(probeDir, 'probe.fd');
-writeFileSync(probeFile, `import "${relative(probeDir, resolve('models/assign.fd'))}"
+// The probe lives in a temporary folder: models/ is an include folder for its import.
+writeFileSync(probeFile, `import "assign.fd"
 // FCOS's targets of one image given flat, as assign.fd computes them inside FCOSTrain.loss.
 module FcosProbe(K: int) {
   fn forward(points: f32[N, 2], strides: f32[N], lo: f32[N], hi: f32[N], gt_boxes: f32[G, 4], gt_classes: f32[G], gt_count: i32[1]) {
@@ -93,7 +94,7 @@ let programs: { assign: Program; probe: Program } | undefined;
 function loaded(): { assign: Program; probe: Program } {
   if (programs) return programs;
   const load = (f: string): Program => {
-    const { program, diagnostics } = checkFiles([f]);
+    const { program, diagnostics } = checkFiles([f], { include: [resolve('models')] });
     if (!program || diagnostics.some((d) => d.severity === 'error')) throw new Error(diagnostics.map((d) => d.message).join('\n'));
     return program;
   };
