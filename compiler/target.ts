@@ -10,6 +10,9 @@ export type TargetName = 'cpu' | 'webgpu' | 'cuda';
 /** CUDA GEMM inputs: TF32 or BF16 tensor cores (f32 accumulation), or plain f32 FMAs. */
 export type CudaMath = 'tf32' | 'bf16' | 'f32';
 
+/** CPU vector instruction set the C kernels are shaped for: 512-bit, 256-bit with FMA, or 128-bit (plain C). */
+export type CpuIsa = 'avx512' | 'avx2' | 'generic';
+
 export interface Target {
   readonly name: TargetName;
   /** Bytes of workgroup memory one workgroup may declare. */
@@ -26,8 +29,9 @@ export interface Target {
    */
   readonly software: boolean;
   /**
-   * C vector lanes (f32) a thread's row of a register tile may use: 16 on the
-   * CPU (AVX-512), 1 on GPUs, whose threads stay scalar.
+   * C vector lanes (f32) a thread's row of a register tile may use: on the
+   * CPU 16, 8 or 4 by instruction set (cpuIsaProfile), 1 on GPUs, whose
+   * threads stay scalar.
    */
   readonly vectorWidth: number;
   /**
@@ -35,6 +39,11 @@ export interface Target {
    * columns are the strip's width, at most this (gemm.ts chooseTile).
    */
   readonly registerTile: { readonly rows: number; readonly cols: number };
+  /**
+   * CPU: the instruction set vectorWidth and registerTile were chosen for
+   * (cpuIsaProfile); the CPU runtime sets it from the machine. GPUs: 'generic'.
+   */
+  readonly cpuIsa: CpuIsa;
   /** CUDA: the GEMM arithmetic (tensor cores or not). */
   readonly cudaMath: CudaMath;
   /** CUDA: compute capability × 10 (sm_90 → 90); tensor-core GEMMs need 80 or more. */
@@ -47,17 +56,17 @@ const BASE: Readonly<Record<TargetName, Omit<Target, 'name'>>> = {
   // CPU: a workgroup's threads are a loop; 1 MiB of "workgroup memory" is a local array.
   cpu: {
     maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
-    software: false, vectorWidth: 16, registerTile: { rows: 6, cols: 64 }, cudaMath: 'f32', cudaCapability: 0,
+    software: false, vectorWidth: 16, registerTile: { rows: 6, cols: 64 }, cpuIsa: 'avx512', cudaMath: 'f32', cudaCapability: 0,
   },
   // WebGPU's defaults are what browsers grant without asking.
   webgpu: {
     maxWorkgroupStorageBytes: 16384, maxInvocations: 256, maxStorageBuffers: 8,
-    software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cudaMath: 'f32', cudaCapability: 0,
+    software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'f32', cudaCapability: 0,
   },
   // CUDA: static shared memory and block size; an sm_80+ device unless the runtime says otherwise.
   cuda: {
     maxWorkgroupStorageBytes: 49152, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
-    software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cudaMath: 'tf32', cudaCapability: 90,
+    software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'tf32', cudaCapability: 90,
   },
 };
 
@@ -70,6 +79,20 @@ export function makeTarget(name: TargetName, overrides: TargetOverrides = {}): T
 export const cpuTarget = (overrides: TargetOverrides = {}): Target => makeTarget('cpu', overrides);
 export const webgpuTarget = (overrides: TargetOverrides = {}): Target => makeTarget('webgpu', overrides);
 export const cudaTarget = (overrides: TargetOverrides = {}): Target => makeTarget('cuda', overrides);
+
+/**
+ * The GEMM register tile per instruction set, sized to its vector registers
+ * with room for the panel loads and the broadcast: AVX-512 (32 × 16 lanes)
+ * 6 rows × 4 vectors = 24 accumulators; AVX2+FMA (16 × 8 lanes) 6 × 2 = 12,
+ * the classic 6×16; SSE / plain C (16 × 4 lanes) 6 × 2 = 12.
+ */
+export function cpuIsaProfile(isa: CpuIsa): Pick<Target, 'cpuIsa' | 'vectorWidth' | 'registerTile'> {
+  switch (isa) {
+    case 'avx512': return { cpuIsa: isa, vectorWidth: 16, registerTile: { rows: 6, cols: 64 } };
+    case 'avx2': return { cpuIsa: isa, vectorWidth: 8, registerTile: { rows: 6, cols: 16 } };
+    case 'generic': return { cpuIsa: isa, vectorWidth: 4, registerTile: { rows: 6, cols: 8 } };
+  }
+}
 
 /** The CPU target with its defaults: what a caller without a runtime compiles for (tests, `fusedet compile`). */
 export const CPU: Target = cpuTarget();

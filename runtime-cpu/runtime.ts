@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Program } from '../compiler/program.js';
 import { renderC } from '../compiler/render/c.js';
-import { CPU, type Target } from '../compiler/target.js';
+import { cpuIsaProfile, cpuTarget, type Target } from '../compiler/target.js';
+import { cpuIsaFromEnv } from './isa.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import { cacheDir } from './build.js';
 import { checkMemory } from '../runtime/host.js';
@@ -29,7 +30,8 @@ function writeSource(source: string, opts: CpuOptions): string {
 
 export class CpuRuntime implements Runtime {
   readonly name = 'cpu' as const;
-  readonly target: Target = CPU;
+  /** Shaped for this machine's vector instruction set (runtime-cpu/isa.ts; FUSEDET_CPU_ISA forces one). */
+  readonly target: Target = cpuTarget(cpuIsaProfile(cpuIsaFromEnv(process.env)));
   /** `opts`: read from the environment here, once (a bad FUSEDET_CPU_MEMORY_LIMIT is refused now). */
   constructor(private readonly render: RenderC = renderC, private readonly opts: CpuOptions = cpuOptionsFromEnv()) {}
 

@@ -15,7 +15,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, and, bin, div, f32, idx, inRange, let_, lload, min, mod, mul, sel, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
-import { letVar, scheduleGemm } from '../schedule/gemm.js';
+import { letVar, packRunWidth, scheduleGemm } from '../schedule/gemm.js';
 import { ConvWindow } from '../schedule/gemm-direct.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
@@ -85,10 +85,10 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       },
     }, ...(sw === 1 ? [{
       // Per (kernel tap, run of VG columns): one output row, inside the image on both ends.
-      size: (TN: number) => KH * KW * (TN / Math.min(16, TN)),
+      size: (TN: number) => KH * KW * (TN / packRunWidth(target, TN)),
       arrays: [{ name: 'kcont', t: 'bool' as const }],
       values(_p: Bases, e: Expr, TN: number, n0: Expr) {
-        const vg = Math.min(16, TN), groups = TN / vg;
+        const vg = packRunWidth(target, TN), groups = TN / vg;
         const kr = div(e, idx(groups));
         const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
         const c1 = add(c0, idx(vg - 1));

@@ -15,7 +15,7 @@ export class CRenderer extends CFamilyRenderer {
 
   constructor() {
     super();
-    for (const w of [8, 16]) {
+    for (const w of [4, 8, 16]) {
       this.helperDefs[`vec${w}`] = `typedef float v${w}f __attribute__((vector_size(${4 * w})));\n` +
         `static inline v${w}f vload${w}(const float* p) { v${w}f v; __builtin_memcpy(&v, p, sizeof v); return v; }\n` +
         `static inline void vstore${w}(float* p, v${w}f v) { __builtin_memcpy(p, &v, sizeof v); }`;

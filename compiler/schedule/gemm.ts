@@ -183,7 +183,7 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
     }
     em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', v('ii'), f32(0))], true));
     em.emit(for_('c', idx(0), idx(chunks), em.block(() => {
-      packChunk(em, s, parts, tile, prelude());
+      packChunk(em, s, parts, tile, prelude(), target);
       em.emit(barrier);
       multiplyChunk(em, s, parts, tile, chunks, prelude(), target);
       em.emit(barrier);
@@ -196,11 +196,20 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
 /** The thread's first column within the strip (one thread per strip row on the CPU). */
 const colOf = (tile: GemmTile, j: Expr): Expr => (tile.WGN === 1 ? j : add(v('nt0'), j));
 
+/**
+ * Columns per contiguous packing run (GemmParts.packRun): the target's vector
+ * width on the CPU, 16 on GPUs (vectorWidth 1, where the copy is only
+ * unrolled). A GemmParts whose tables index runs must size them with this.
+ */
+export function packRunWidth(target: Target, TN: number): number {
+  return Math.min(target.vectorWidth > 1 ? target.vectorWidth : 16, TN);
+}
+
 /** Pack: the threads share chunk c's KC rows of the panel (im2col of the strip; zeros past K). */
-function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN, KC, WGM, WGN }: GemmTile, { p, n0 }: Coords<P>): void {
+function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN, KC, WGM, WGN }: GemmTile, { p, n0 }: Coords<P>, target: Target): void {
   const KK = v('kk'), J = v('j');
   const k0 = mul(v('c'), idx(KC));
-  const VG = Math.min(16, TN);
+  const VG = packRunWidth(target, TN);
   const pack = em.block(() => {
     em.emit(let_('kg', 'i64', add(k0, KK)));
     const fill = em.block(() => {
@@ -216,7 +225,7 @@ function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN
         const jj = v('jj');
         const fast = [for_('jj', idx(0), idx(VG), [
           lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
-        ], false, VG >= 8 ? VG : undefined)];
+        ], false, (target.vectorWidth > 1 ? VG >= 4 : VG >= 8) ? VG : undefined)];
         const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
         em.emit(if_(contiguous, fast, slow));
       })));
