@@ -102,7 +102,9 @@ function resumePoint(o: TrainLoopOptions, warn: (line: string) => void): Checkpo
     if (!o.resumeIntact) {
       throw new TrainError(`--resume: ${what}. The newest intact checkpoint is ${ck.path} (step ${ck.step}); pass --resume-intact to continue from it`);
     }
-    warn(`--resume-intact: ${what}; continuing from ${ck.path} (step ${ck.step})`);
+    // Set aside (not deleted: it may be recoverable), so it is neither resumed from nor kept instead of a good one.
+    const aside = scan.damaged.map((x) => { renameSync(x.path, `${x.path}.damaged`); return `${x.path}.damaged`; });
+    warn(`--resume-intact: ${what}; continuing from ${ck.path} (step ${ck.step}); the damaged file${aside.length > 1 ? 's are' : ' is'} kept as ${aside.join(', ')}`);
   }
   if (!ck) throw new TrainError(`--resume: ${o.dir} holds no checkpoint (step-*.safetensors); run without --resume to start`);
   if (!ck.verified) warn(`${ck.path}: written without per-tensor digests (an older fusedet); loaded unverified`);

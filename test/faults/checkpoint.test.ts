@@ -78,17 +78,33 @@ test('a checkpoint without digests (older fusedet) still loads, said "unverified
   assert.is(o.notes.filter((l) => /unverified/.test(l)).length, 1, o.notes.join('\n'));
 });
 
-test('--resume with a damaged newest checkpoint refuses and names the intact one; resumeIntact takes it; the NaN guard never calls a damaged file good', async () => {
+test('--resume with a damaged newest checkpoint refuses and names the intact one; resumeIntact takes it and sets the damaged one aside', async () => {
   const dir = fresh();
   await trainLoop(opts(dir, { steps: 3 }));
   const [older, newest] = listCheckpoints(dir).map((c) => c.path);
   flipLastByte(newest);
   await rejects(trainLoop(opts(dir, { resume: true, steps: 5 })), new RegExp(`newest checkpoint .*step-00000003\\.safetensors is damaged: tensor '.*' is damaged.*newest intact checkpoint is .*step-00000002\\.safetensors \\(step 2\\); pass --resume-intact`));
-  const o = opts(dir, { resume: true, resumeIntact: true, steps: 5, lossScale: Infinity });
-  // Resumed from step 2; the infinite loss scale makes step 2 non-finite: the guard's message.
-  const e = await rejects(trainLoop(o), /step 2: non-finite training step/);
-  assert.match(o.notes.join('\n'), /continuing from .*step-00000002/);
-  assert.match(e.message, new RegExp(`last good checkpoint ${older.replace(/[.]/g, '\\.')} is intact \\(digests verified\\); newer .*step-00000003.* damaged`));
+  const o = opts(dir, { resume: true, resumeIntact: true, steps: 4 });
+  const r = await trainLoop(o);
+  assert.is(r.startStep, 2);
+  assert.match(o.notes.join('\n'), new RegExp(`continuing from ${older.replace(/[.]/g, '\\.')} \\(step 2\\); the damaged file is kept as .*step-00000003\\.safetensors\\.damaged`));
+  assert.ok(existsSync(`${newest}.damaged`));
+});
+
+test('the NaN guard never calls a damaged checkpoint "the last good checkpoint"', async () => {
+  const dir = fresh();
+  // Steps 0-2 run and are saved (step-2, step-3 kept); step 3 goes non-finite,
+  // and the newest file is damaged on disk just before (a bit flip).
+  const inner = referenceRunner(step, initParams(step.graph, 0));
+  let calls = 0;
+  const runner = { ...inner, where: inner.where, step: async (i: Parameters<typeof inner.step>[0], lr: number, ls: number) => {
+    const res = await inner.step(i, lr, ls);
+    if (++calls < 4) return res;
+    flipLastByte(listCheckpoints(dir).at(-1)!.path);
+    return { ...res, finite: false };
+  } };
+  const e = await rejects(trainLoop(opts(dir, { steps: 5, runner })), /step 3: non-finite training step/);
+  assert.match(e.message, /last good checkpoint \S*step-00000002\.safetensors is intact \(digests verified\); newer \S*step-00000003\.safetensors damaged \(tensor '.*' is damaged/);
   assert.not.match(e.message, /last good checkpoint \S*step-00000003/);
 });
 
