@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FusedetError } from '../../io/errors.js';
 
 export const FASHION_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
@@ -31,8 +32,7 @@ export interface FashionItems {
   readonly source: string;
 }
 
-export class FashionMnistError extends Error {
-  readonly exitCode = 1;
+export class FashionMnistError extends FusedetError {
   constructor(message: string) {
     super(message);
     this.name = 'FashionMnistError';
