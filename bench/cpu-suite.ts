@@ -13,6 +13,7 @@ import { randomTensor, type Tensor } from '../compiler/tensor.js';
 import type { Executable, LaunchTime } from '../runtime/interface.js';
 import { CpuRuntime } from '../runtime-cpu/runtime.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
+import { machineCpuIsa } from '../runtime-cpu/isa.js';
 import { GEMM_V16, GEMM_V8, type GemmShape, gemmProgram, gemmSource } from './gemm-kernel.js';
 import { cpuDescription, cReferencePeak, highestPeak, type PeakSource, type PeakTile } from './peak.js';
 import { onnxGemmGflops, timeTorch } from './onnx.js';
@@ -23,9 +24,9 @@ import type { BenchRow, BenchSuite } from './run.js';
 
 const SIZE = Number(process.env.FUSEDET_BENCH_R50_SIZE) || 320;
 
-/** fusedet's hand GEMM at the machine's vector width (AVX-512: 16 lanes; otherwise the AVX2 shape). */
+/** fusedet's hand GEMM at the CPU runtime's vector width (its profile: the machine's, or FUSEDET_CPU_ISA). */
 export function gemmShape(): GemmShape {
-  return cpuDescription().vectorWidth >= 16 ? GEMM_V16 : GEMM_V8;
+  return new CpuRuntime().target.vectorWidth >= 16 ? GEMM_V16 : GEMM_V8;
 }
 
 export async function gemmPeak(n = 512): Promise<number> {
@@ -197,8 +198,11 @@ export const cpuSuite: BenchSuite = {
     };
     const threads = nativeOrThrow().threads();
     const cpu = cpuDescription();
-    notes.push(`CPU: ${cpu.model}, ${cpu.isa} (${cpu.vectorWidth} f32 lanes), ${threads} threads for every engine`);
-    raw.cpu = { ...cpu, threads };
+    const t = new CpuRuntime().target;
+    const profile = `${t.cpuIsa} (${t.vectorWidth} lanes, GEMM register tile ${t.registerTile.rows}×${t.registerTile.cols})`;
+    notes.push(`CPU: ${cpu.model}, ${cpu.isa} (${cpu.vectorWidth} f32 lanes); fusedet's kernels shaped for ${profile}` +
+      `${t.cpuIsa !== machineCpuIsa() ? ` (forced by FUSEDET_CPU_ISA; this machine's would be ${machineCpuIsa()})` : ''}; ${threads} threads for every engine`);
+    raw.cpu = { ...cpu, threads, profile: { cpuIsa: t.cpuIsa, vectorWidth: t.vectorWidth, registerTile: t.registerTile } };
     notes.push(...ensureTorchBaseline());
     let peak: PeakSource = { name: 'none', gflops: NaN };
     await step('GEMM peaks', async () => { peak = await peaks(threads, notes, raw); });
