@@ -1,6 +1,7 @@
 // What a register-blocked f32 GEMM in plain C reaches on this machine through
-// the CPU runtime (threads = FUSEDET_THREADS or cores), at 512³ and 1024³:
-// the peak the generated GEMM-like kernels are measured against.
+// the CPU runtime (threads = FUSEDET_THREADS or cores), at 512³ and 1024³,
+// beside the stand-alone C reference of bench/peak.ts (its own threads, every
+// micro-tile it tries): the peaks the generated kernels are measured against.
 // Usage: node dist/bench/gemm.js [--threads N] [--v8]
 // Writes bench/results/gemm.json (temp file + rename).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { randomTensor } from '../compiler/tensor.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
 import { GEMM_V16, GEMM_V8, gemmProgram, gemmSource } from './gemm-kernel.js';
+import { cReferencePeak, cpuDescription } from './peak.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, v8: { type: 'boolean' }, sizes: { type: 'string' } } });
 const native = nativeOrThrow();
@@ -32,6 +34,12 @@ for (const n of sizes) {
   results.push({ size: n, threads: native.threads(), vectorWidth: shape.vectorWidth, gflops, seconds: best });
   process.stdout.write(`sgemm ${n}³ v${shape.vectorWidth} ${native.threads()} threads: ${gflops.toFixed(1)} GFLOP/s (best of ${reps}: ${(best * 1e3).toFixed(2)} ms, incl. output copy)\n`);
 }
+const cpu = cpuDescription();
+const reference = sizes.map((n) => ({ size: n, tiles: cReferencePeak(n, native.threads()) }));
+for (const r of reference) {
+  process.stdout.write(`plain-C reference (bench/peak.ts) ${r.size}³: ${r.tiles.map((t) => `${t.mr}×${t.nrv * t.vectorWidth} ${t.gflops.toFixed(1)}`).join(', ')} GFLOP/s\n`);
+}
+process.stdout.write(`${cpu.model}, ${cpu.isa} (${cpu.vectorWidth} f32 lanes)\n`);
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/gemm.json.tmp', JSON.stringify({ kernel: 'sgemm', results }, null, 2) + '\n');
+writeFileSync('bench/results/gemm.json.tmp', JSON.stringify({ kernel: 'sgemm', cpu, results, reference }, null, 2) + '\n');
 renameSync('bench/results/gemm.json.tmp', 'bench/results/gemm.json');
