@@ -68,6 +68,8 @@ for (const s of reportOnly ? [] : all.filter((s) => wanted.length === 0 || wante
   for (const n of r.notes) process.stdout.write(`NOTICE: ${n}\n`);
 }
 writeAtomic(`${OUT}/REPORT.md`, report(all));
+// bench/REPORT.md with PNG plots (bench/report.ts), from the same JSON files.
+await (await import('./report.js')).writeReport(OUT, process.env.FUSEDET_BENCH_OUT ? OUT : 'bench');
 process.stdout.write(`\nwrote ${OUT}/*.json and ${OUT}/REPORT.md\n`);
 
 function rowLine(row: BenchRow): string {
