@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,6 +41,20 @@ test('config, data and flag errors', () => {
     assert.match(r.out, re);
     assert.not.match(r.out, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('--val --eval-every: the weights so far scored on the val set at those steps and at the end, AP curve drawn', async () => {
+  const { generateScenes } = await import('../../data/scenes.js');
+  const scenes = join(dir, 'scenes');
+  await generateScenes({ out: scenes, images: 8, size: 64, crowd: 0.8, seed: 2, force: false });
+  const out = join(dir, 'val-run');
+  const r = train('--config', 'tiny-fcos', '--data', scenes, '--out', out, '--steps', '4', '--val', join(scenes, 'annotations.json'), '--eval-every', '2', '--no-progress');
+  assert.is(r.status, 0, r.out);
+  const ev = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+  assert.equal(ev.evals.map((e: { step: number }) => e.step), [2, 4]);
+  for (const e of ev.evals) for (const k of ['AP', 'AP50', 'AR100', 'crowdAP50', 'mMR', 'recall']) assert.type(e.metrics[k], 'number', k);
+  assert.ok(existsSync(join(out, 'ap.png')) && existsSync(join(out, 'loss.png')));
+  assert.match(r.out, /eval at step 4: AP /);
 });
 
 test.run();
