@@ -5,7 +5,7 @@
 // WebGPU it says so and offers the server's POST /detect instead. Any
 // failure (damaged weights, an image that does not decode) is shown on the
 // page. The outcome is also left on globalThis.fusedetResult for the
-// browser tests. Query: ?scene=N | ?image=URL, ?program=URL, ?weights=URL.
+// browser tests. Query: ?scene=N | ?image=URL, ?program=URL, ?weights=URL, ?score=S.
 import { Detector, ImageInputError, RuntimeUnavailableError, type Detections } from '../api/browser.js';
 
 /** What the page ends with, for tests (plain JSON). */
@@ -64,7 +64,10 @@ async function currentImage(): Promise<{ blob: Blobish; name: string }> {
   return { blob: await r.blob(), name: url };
 }
 
-function draw(bmp: Bitmap, d: { boxes: ArrayLike<number>; scores: ArrayLike<number>; labels: ArrayLike<number>; count: number }, minScore = 0.3): void {
+/** Boxes are drawn from this score (?score=S; the table lists the best 20 whatever their score). */
+const MIN_SCORE = Number(query.get('score') ?? 0.3);
+
+function draw(bmp: Bitmap, d: { boxes: ArrayLike<number>; scores: ArrayLike<number>; labels: ArrayLike<number>; count: number }, minScore = MIN_SCORE): void {
   const c = $('view');
   const k = Math.max(1, Math.min(8, Math.floor(512 / Math.max(bmp.width, bmp.height))));
   c.width = bmp.width * k; c.height = bmp.height * k;
