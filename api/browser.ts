@@ -14,7 +14,7 @@ import { parseSafetensors } from './safetensors.js';
 import { FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
 import type { Detections, PixelsInput, ProgramFile, TensorInput } from './types.js';
 
-export type { Detections, PixelsInput, ProgramFile, RuntimeChoice, TensorInput, Timings } from './types.js';
+export type { Detections, PixelsInput, Preprocess, ProgramFile, RuntimeChoice, TensorInput, Timings } from './types.js';
 export { FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, DisposedError } from './errors.js';
 
 /** Anything drawImage takes: HTMLImageElement, ImageBitmap, HTMLCanvasElement, OffscreenCanvas, a video frame. */

@@ -8,13 +8,14 @@ import type { Tensor } from '../compiler/tensor.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import type { HostProgram } from '../runtime/host.js';
 import { padTo, planResize } from '../data/augment.js';
-import type { Detections, ProgramFile, TensorInput, Timings } from './types.js';
+import type { Detections, Preprocess, ProgramFile, TensorInput, Timings } from './types.js';
+
+export type { Preprocess };
 import { DisposedError, ImageInputError, ModelError, WeightsError } from './errors.js';
 
 /** One image ready for the network: normalised CHW at its resized size, and its original size. */
 export interface Prepared { chw: Float32Array; width: number; height: number; origW: number; origH: number }
 
-export interface Preprocess { testShortSide: number; testMaxSize: number; mean: readonly number[]; std: readonly number[] }
 
 /** The size an image of width × height is resized to before the network (the config's test size). */
 export function resizeTarget(width: number, height: number, p: Preprocess): { width: number; height: number } {

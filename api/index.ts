@@ -18,13 +18,13 @@ import { compileGraph } from '../compiler/program.js';
 import { webgpuTarget } from '../compiler/target.js';
 import { padTo } from '../data/augment.js';
 import type { Tensor } from '../compiler/tensor.js';
-import { ProgramEngine, Prepared, Preprocess, detectAll, now, padImages, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
+import { ProgramEngine, Prepared, detectAll, now, padImages, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
 import { parseSafetensors } from './safetensors.js';
 import { prepareBytes, prepareFile, preparePixels } from './node-image.js';
 import { DisposedError, FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
-import type { Detections, PixelsInput, PostOptions, ProgramFile, RuntimeChoice, TensorInput } from './types.js';
+import type { Detections, PixelsInput, PostOptions, Preprocess, ProgramFile, RuntimeChoice, TensorInput } from './types.js';
 
-export type { Detections, PixelsInput, PostOptions, ProgramFile, RuntimeChoice, TensorInput, Timings } from './types.js';
+export type { Detections, PixelsInput, PostOptions, Preprocess, ProgramFile, RuntimeChoice, TensorInput, Timings } from './types.js';
 export { FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, DisposedError } from './errors.js';
 
 /** A file path, encoded image bytes (PNG, JPEG, ...), decoded pixels, or a model input tensor. */

@@ -44,6 +44,14 @@ export interface Timings {
   readonly totalMs: number;
 }
 
+/** How images become the network's input: resized so the short side is testShortSide (long side at most testMaxSize), then (v/255 − mean) / std per channel. */
+export interface Preprocess {
+  readonly testShortSide: number;
+  readonly testMaxSize: number;
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
 /** Post-processing choices compiled into the program (defaults: the config's). Node only: a program file fixes them. */
 export interface PostOptions {
   /** Class-aware NMS. */
