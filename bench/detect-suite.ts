@@ -25,7 +25,8 @@ import { scaled } from './train.js';
 const DEFCN = 'table1-poto-3dmf-aux', FCOS = 'table1-fcos';
 const THREADS = 2;
 
-interface Timing { best: number; median: number; detections: number; compileSeconds?: number }
+/** Wall seconds per image (best, median) and the process's CPU seconds per image (all threads; steadier than wall time on a shared machine). */
+interface Timing { best: number; median: number; cpu: number; detections: number; compileSeconds?: number }
 
 /** A noisy gradient image (PNG) of w×h: decoding it costs what a photo's decode costs, roughly. */
 async function testImage(dir: string, w: number, h: number): Promise<string> {
@@ -56,13 +57,15 @@ async function timeFusedet(configName: string, runtime: string, image: string, w
     let out = await det.detectFile(image); // compiles this shape's program
     const compileSeconds = (performance.now() - t0) / 1000;
     const times: number[] = [];
+    const c0 = process.cpuUsage();
     for (let r = 0; r < reps; r++) {
       const t1 = performance.now();
       out = await det.detectFile(image);
       times.push((performance.now() - t1) / 1000);
     }
+    const c1 = process.cpuUsage(c0);
     times.sort((a, b) => a - b);
-    return { best: times[0], median: times[Math.floor(times.length / 2)], detections: out.detections.length, compileSeconds };
+    return { best: times[0], median: times[Math.floor(times.length / 2)], cpu: (c1.user + c1.system) / 1e6 / reps, detections: out.detections.length, compileSeconds };
   } finally { det.dispose(); }
 }
 
@@ -71,7 +74,7 @@ function timeTorchvision(image: string, w: number, h: number, reps: number): Tim
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-const ms = (t: Timing): string => `best ${(t.best * 1000).toFixed(1)} ms, median ${(t.median * 1000).toFixed(1)} ms, ${t.detections} detections`;
+const ms = (t: Timing): string => `best ${(t.best * 1000).toFixed(1)} ms, median ${(t.median * 1000).toFixed(1)} ms, CPU time ${(t.cpu * 1000).toFixed(1)} ms per image, ${t.detections} detections`;
 
 async function atSize(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, dir: string, w: number, h: number, reps: number): Promise<void> {
   const image = await testImage(dir, w, h);
@@ -89,6 +92,7 @@ async function atSize(rows: BenchRow[], notes: string[], raw: Record<string, unk
     baselineName: `torchvision ${tv.torchvision} FCOS + NMS, PyTorch ${tv.torch} CPU, ${THREADS} threads`, unit: 'ms', ratio: tv.best / defcn.best,
     target: '≥ 1.2×', notes: [`torchvision ${ms(tv)}, its input ${tv.input.join('×')}`],
   });
+  notes.push(`${size} by process CPU time per image (steadier than wall time on a shared machine): DeFCN ${(defcn.cpu * 1000).toFixed(0)} ms, FCOS + NMS ${(fcos.cpu * 1000).toFixed(0)} ms (${(fcos.cpu / defcn.cpu).toFixed(2)}×), torchvision FCOS + NMS ${(tv.cpu * 1000).toFixed(0)} ms (${(tv.cpu / defcn.cpu).toFixed(2)}×)`);
   notes.push(`${size}: fusedet compile on first call: DeFCN ${defcn.compileSeconds!.toFixed(1)} s, FCOS ${fcos.compileSeconds!.toFixed(1)} s (not in the times)`);
 }
 
