@@ -203,8 +203,10 @@ export function matchType(el: Elab, scope: Scope, te: TypeExpr, v: Value, span: 
       }
       te.dims.forEach((d, i) => {
         let actual = v.type.shape[i];
+        // Every use of a bucket dim rounds, not only the one that binds it:
+        // gt_boxes [B, 3, 4] and gt_classes [B, 3] both become G = 8.
+        if (b.roundBuckets && d.kind === 'name' && b.buckets.has(d.name) && isConst(actual)) actual = bucketOf(actual);
         if (d.kind === 'name' && !scope.get(d.name) && !b.bound.has(d.name)) {
-          if (b.roundBuckets && b.buckets.has(d.name) && isConst(actual)) actual = bucketOf(actual);
           b.bound.set(d.name, actual);
           b.spans.set(d.name, span);
         } else b.deferred.push({ dim: d, actual, span, type: te, index: i });

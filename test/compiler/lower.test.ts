@@ -134,6 +134,18 @@ module Targets() {
   assert.equal(shapeFor(64), [2, 64, 4]);
 });
 
+test('every use of a bucket dim rounds, not only the one that binds it', () => {
+  const p = program(`
+module Targets() {
+  fn forward(boxes: f32[B, G, 4], classes: i32[B, G]) where G: bucket {
+    return (boxes * 1.0, classes)
+  }
+}`);
+  const graph: Graph = lower(p, { entry: 'Targets', inputs: { boxes: f32(2, 3, 4), classes: { dtype: 'i32', shape: [2, 3] } } });
+  assert.equal([...graph.values[graph.inputs[0].value].type.shape], [2, 8, 4]);
+  assert.equal([...graph.values[graph.inputs[1].value].type.shape], [2, 8]);
+});
+
 test('scalar indexing of a 1-D parameter lowers to slice + reshape', () => {
   const p = program(`
 module S(levels: int = 5) {
