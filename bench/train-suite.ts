@@ -119,6 +119,9 @@ export const trainSuite: BenchSuite = {
       const base = c.gt ? 'PyTorch CPU + scipy assignment on the host' : 'PyTorch CPU';
       rows.push({ what: `${c.name}: step time`, ours: r.ours.seconds ?? NaN, baseline: r.torch.seconds, baselineName: base, unit: 's', ratio: ratio(r.ours.seconds, r.torch.seconds), target: c.gt ? '≥ 1× (at least as fast)' : '≤ 1.5× PyTorch\'s time' });
       rows.push({ what: `${c.name}: peak RSS`, ours: r.ours.peakRssMiB ?? NaN, baseline: r.torch.peakRssMiB, baselineName: base, unit: 'MiB', ratio: ratio(r.ours.peakRssMiB, r.torch.peakRssMiB) });
+      const cpu = (x: typeof r.ours): number | undefined => x.extra?.cpu as number | undefined;
+      const co = cpu(r.ours), ct = cpu(r.torch);
+      if (co && ct) notes.push(`${c.name}: process CPU time per step (all threads; steadier than wall time on a shared machine): fusedet ${co.toFixed(2)} s, ${base} ${ct.toFixed(2)} s (${(ct / co).toFixed(2)}×)`);
       if (r.ours.error) notes.push(`${c.name}: fusedet: ${r.ours.error}`);
       if (r.torch.error) notes.push(`${c.name}: PyTorch: ${r.torch.error}`);
     }
