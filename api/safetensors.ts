@@ -83,3 +83,36 @@ export function parseSafetensors(bytes: Uint8Array, name: string): ParsedWeights
   }
   return { tensors, metadata };
 }
+
+const FILE_DTYPE: Record<Tensor['dtype'], string> = { f32: 'F32', f16: 'F16', i32: 'I32', bool: 'BOOL' };
+
+/**
+ * A safetensors file's bytes (a page's trained weights, downloaded). f16
+ * tensors are written as F32 (the page holds them as f32); with a SHA-256 per
+ * tensor in the metadata as fusedet's own writer records it, so the file
+ * loads verified.
+ */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const blobs: Uint8Array[] = [];
+  const digests: Record<string, string> = {};
+  let at = 0;
+  for (const [name, t] of tensors) {
+    const data = t.dtype === 'f16' || t.data instanceof Float64Array ? Float32Array.from(t.data) : t.data;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    header[name] = { dtype: t.dtype === 'f16' ? 'F32' : FILE_DTYPE[t.dtype], shape: t.shape, data_offsets: [at, at + bytes.length] };
+    digests[name] = sha256Hex(bytes);
+    blobs.push(bytes);
+    at += bytes.length;
+  }
+  header.__metadata__ = { ...metadata, [DIGESTS_KEY]: JSON.stringify(digests) };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + at);
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 8);
+  let o = 8 + head.length;
+  for (const b of blobs) { out.set(b, o); o += b.length; }
+  return out;
+}

@@ -38,10 +38,10 @@ function serve(dir: string): Promise<{ server: Server; url: string }> {
   }));
 }
 
-export interface PageRun { result: PageResult; status: string | null; logs: string[] }
+export interface PageRun { result: PageResult; status: string | null; logs: string[]; /** The file behind #download, when asked for. */ download?: Buffer }
 
 /** Builds the bundle (plus `extra` files) into a temporary folder, opens `query` on it and returns the page's result. */
-export async function runPage(query: string, extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<PageRun> {
+export async function runPage(query: string, extra: Record<string, string> = {}, timeoutMs = 30_000, opts: { download?: boolean } = {}): Promise<PageRun> {
   const out = mkdtempSync(join(tmpdir(), 'fusedet-web-'));
   const { chromium } = await import('playwright-core');
   let server: Server | undefined;
@@ -60,7 +60,13 @@ export async function runPage(query: string, extra: Record<string, string> = {},
     await page.goto(s.url + 'smoke.html' + query);
     await page.waitForFunction(() => (globalThis as { fusedetResult?: unknown }).fusedetResult !== undefined, undefined, { timeout: timeoutMs });
     const result = await page.evaluate(() => (globalThis as { fusedetResult?: unknown }).fusedetResult) as PageResult;
-    return { result, status: await page.textContent('#status'), logs };
+    let download: Buffer | undefined;
+    if (opts.download && result.ok) {
+      const [d] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const path = await d.path();
+      download = readFileSync(path);
+    }
+    return { result, status: await page.textContent('#status'), logs, ...(download ? { download } : {}) };
   } finally {
     await browser?.close();
     server?.close();
