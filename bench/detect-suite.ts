@@ -99,6 +99,8 @@ async function atSize(rows: BenchRow[], notes: string[], raw: Record<string, unk
     baselineName: `torchvision ${tv.torchvision} FCOS + NMS, PyTorch ${tv.torch} CPU, ${THREADS} threads`, unit: 'ms', ratio: tv.best / defcn.best,
     target: '≥ 1.2×', notes: [`torchvision ${ms(tv)}, its input ${tv.input.join('×')}`],
   });
+  const short = [['DeFCN', defcn], ['FCOS', fcos], ['torchvision', tv]].filter(([, t]) => (t as Timing).detections < 100).map(([n, t]) => `${n as string} ${(t as Timing).detections}`);
+  if (short.length) notes.push(`WARNING ${size}: fewer than 100 detections (${short.join(', ')}): candidates were dropped before the merge/NMS, so that side's post-processing did less work than a busy image asks`);
   notes.push(`${size} by process CPU time per image (steadier than wall time on a shared machine): DeFCN ${(defcn.cpu * 1000).toFixed(0)} ms, FCOS + NMS ${(fcos.cpu * 1000).toFixed(0)} ms (${(fcos.cpu / defcn.cpu).toFixed(2)}×), torchvision FCOS + NMS ${(tv.cpu * 1000).toFixed(0)} ms (${(tv.cpu / defcn.cpu).toFixed(2)}×)`);
   notes.push(`${size}: fusedet compile on first call: DeFCN ${defcn.compileSeconds!.toFixed(1)} s, FCOS ${fcos.compileSeconds!.toFixed(1)} s (not in the times)`);
 }
