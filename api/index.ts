@@ -11,14 +11,13 @@
 //   const { boxes, scores, labels, count } = await det.detect('street.jpg');
 //   det.dispose();
 import { readFile } from 'node:fs/promises';
-import { Detector as ModelDetector } from '../models/detector.js';
-import { detectArgs, lowerDetect } from '../models/detector.js';
+import { Detector as ModelDetector, detectArgs, lowerDetect, padBatch } from '../models/detector.js';
 import { loadConfig } from '../models/config.js';
 import { compileGraph } from '../compiler/program.js';
 import { webgpuTarget } from '../compiler/target.js';
 import { padTo } from '../data/augment.js';
 import type { Tensor } from '../compiler/tensor.js';
-import { ProgramEngine, Prepared, detectAll, now, padImages, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
+import { ProgramEngine, Prepared, detectAll, now, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
 import { parseSafetensors } from './safetensors.js';
 import { prepareBytes, prepareFile, preparePixels } from './node-image.js';
 import { DisposedError, FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
@@ -73,7 +72,8 @@ class ConfigEngine implements Engine {
   constructor(private readonly det: ModelDetector) {}
   get runtime(): string { return this.det.runtimeName; }
   async detect(items: Prepared[], prepareMs: number): Promise<Detections[]> {
-    const { image, info } = padImages(items);
+    // Padded as the CLI and evaluation pad (the config's size bucket), so the API gives their detections.
+    const { image, info } = padBatch(items, this.det.config.data.sizeBucket);
     const t0 = now();
     const res = await this.det.runBatch(image, info);
     const runMs = now() - t0;
