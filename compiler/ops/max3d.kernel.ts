@@ -151,7 +151,10 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
   // The strips read the levels straight from their buffers: fusion never inlines a producer into an
   // opaque anchor (fuse.ts), and if it ever did, the tiles (which ask the emitter for values) still work.
   const inlined = graph.nodes[anchorId].inputs.some((x) => nodes.has(graph.values[x].node));
-  if (target.name === 'webgpu' && !inlined) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
+  // The strips keep every window column and row maximum in registers: past φ 3 or 3 frames (τ 2)
+  // SwiftShader's shader compiler took minutes on one (τ 4, φ 5), so wider windows take the tiles.
+  const tau = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'tau'), phi = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'phi');
+  if (target.name === 'webgpu' && !inlined && phi <= 3 && tau <= 2) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
   return build(graph, nodes, anchorId, lowerings, false, target);
 }
 
