@@ -94,15 +94,16 @@ async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknow
   const cmp = await compareNetwork({ net: 'r50fpn', h: SIZE, w: SIZE, reps: 5, what: `R50-FPN ${SIZE}²`, targetOrt: '≥ 1× (at least as fast)', targetTorch: '≥ 1.5×' }, threads, notes);
   rows.push(...cmp.rows);
   const bg = benchGraph(R50_FPN_SRC, 'R50FPN', { image: [1, 3, SIZE, SIZE] });
-  const rt = new CpuRuntime();
-  const program = compileGraph(bg.graph, rt.target);
-  const classes = await classBreakdown(() => rt.load(program), program, bg.inputs, bg.params);
+  const program = compileGraph(bg.graph, new CpuRuntime().target);
+  // A runtime made inside the load: it reads FUSEDET_DEBUG (per-launch timing) when constructed.
+  const classes = await classBreakdown(() => new CpuRuntime().load(program), program, bg.inputs, bg.params);
   raw.r50 = { ...(cmp.raw as object), kernels: program.kernels.length, classes };
   const total = classes.reduce((s, c) => s + c.seconds, 0);
   notes.push(`R50-FPN ${SIZE}² by kernel class (FUSEDET_DEBUG=2 per-launch times, sum ${(total * 1e3).toFixed(1)} ms; % of the highest GEMM peak, ${peak.gflops.toFixed(1)} GFLOP/s): ` +
     classes.map((c) => `${c.cls} ${c.launches}× ${(c.seconds * 1e3).toFixed(1)} ms ${c.gflops.toFixed(1)} GFLOP/s (${(100 * c.gflops / peak.gflops).toFixed(0)}%)`).join('; '));
   const conv = classes.filter((c) => c.cls.startsWith('conv2d'));
   const convSeconds = conv.reduce((s, c) => s + c.seconds, 0);
+  if (!(convSeconds > 0)) throw new Error('no per-launch times for the convolutions (FUSEDET_DEBUG=2 timing gave none)');
   const convGflops = conv.reduce((s, c) => s + c.gflops * c.seconds, 0) / convSeconds;
   rows.push({
     what: `R50-FPN ${SIZE}² convolutions as a class (${conv.reduce((s, c) => s + c.launches, 0)} launches), against the highest GEMM peak measured in this run`,
