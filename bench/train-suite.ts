@@ -128,7 +128,7 @@ export const trainSuite: BenchSuite = {
     if (process.env.FUSEDET_BENCH_TRAIN !== 'tiny') {
       try { await assignRow(rows, notes, raw); } catch (e) { notes.push(`assignment per image failed: ${(e as Error).message.split('\n').slice(0, 3).join(' / ')}`); }
     }
-    notes.push('the R50 steps start from random weights (each side its own init); the GT step trains on 16 COCO-like boxes (12 px to half the image), the same on both sides; both sides use all cores');
+    notes.push('the R50 steps start from random weights (each side its own init); the GT step trains on 16 COCO-like boxes (12 px to half the image), the same on both sides; both sides use all cores; PyTorch with OMP_WAIT_POLICY=PASSIVE (spinning OpenMP waits made it several times slower on a shared machine)');
     return { rows, raw, notes };
   },
 };
