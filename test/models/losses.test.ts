@@ -26,7 +26,7 @@ module Probe() {
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 
 function run(inputs: Record<string, Tensor>): Record<string, number> {
-  const { program, diagnostics } = checkFiles([file]);
+  const { program, diagnostics } = checkFiles([file], { include: [resolve('models')] });
   assert.ok(program && !diagnostics.some((d) => d.severity === 'error'), diagnostics.map((d) => d.message).join('\n'));
   const types = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape] }]));
   const g = lower(program!, { entry: 'Probe', inputs: types });
