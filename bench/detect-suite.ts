@@ -134,6 +134,7 @@ export const detectSuite: BenchSuite = {
       const gpu = Number(process.env.FUSEDET_BENCH_DETECT_GPU_SIZE ?? 64);
       if (gpu > 0) await step(`${gpu}×${gpu} WebGPU`, () => onWebGpu(rows, notes, raw, dir, gpu, scaled(3)));
     } finally { rmSync(dir, { recursive: true, force: true }); }
+    notes.push(`DeFCN vs FCOS here is network + post-processing: DeFCN's head adds 3DMF (a 3×3 256→256 conv on every level, max3d, GroupNorm, the filter conv) that ${FCOS} (no centerness) does not run, and drops FCOS's NMS`);
     notes.push(`R50-FPN configs ${DEFCN} and ${FCOS} with random weights (their init rules; torchvision weights=None, 80 classes), score threshold 0 everywhere (random heads score ≈ 0.01, below 0.05), fusedet's box-head bias 1 (boxes ≈ 2 strides wide; with 0 most random boxes are empty and dropped before NMS), top 1000 per level, 100 detections, NMS IoU 0.6; images padded to a multiple of 32, no resize (the image is the test size); PyTorch with OMP_WAIT_POLICY=PASSIVE (spinning OpenMP waits made it several times slower on this shared machine)`);
     return { rows, raw, notes };
   },
