@@ -29,6 +29,7 @@ import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
 import { bilinearTap } from '../schedule/lower-gather.js';
 import { scheduleMax3dStream } from './max3d-stream.kernel.js';
+import { scheduleMax3dCpu } from './max3d-cpu.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import type { KernelTable } from './op.js';
 
@@ -155,6 +156,7 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
   // SwiftShader's shader compiler took minutes on one (τ 4, φ 5), so wider windows take the tiles.
   const tau = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'tau'), phi = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'phi');
   if (target.name === 'webgpu' && !inlined && phi <= 3 && tau <= 2) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
+  if (target.name === 'cpu') return scheduleMax3dCpu(graph, nodes, anchorId, sink, lowerings); // row loops (max3d-cpu.kernel.ts)
   return build(graph, nodes, anchorId, lowerings, false, target);
 }
 

@@ -3652,702 +3652,501 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9) {
+extern "C" __global__ void __launch_bounds__(1) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float lvmax[100];
-  __shared__ float rowmax[80];
-  __shared__ long long ri0_p1[10];
-  __shared__ long long ri1_p1[10];
-  __shared__ float rw_p1[10];
-  __shared__ long long ci0_p1[10];
-  __shared__ long long ci1_p1[10];
-  __shared__ float cw_p1[10];
-  __shared__ long long ri0_m1[10];
-  __shared__ long long ri1_m1[10];
-  __shared__ float rw_m1[10];
-  __shared__ long long ci0_m1[10];
-  __shared__ long long ci1_m1[10];
-  __shared__ float cw_m1[10];
-  if ((gid < 16)) {
-    {
-      long long w = gid;
-      long long plane = w;
-      long long y0 = 0;
-      long long x0 = 0;
-      for (long long er_k = 0; er_k < (10 - lid); er_k++) {
-        long long er = (lid + er_k);
-        long long r_0 = ((y0 - 1) + er);
-        float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
-        long long t_2 = imin(((long long)floorf(t_1)), 3);
-        long long t_3 = ((t_2 < 3) ? (t_2 + 1) : t_2);
-        float t_4 = ((t_2 < 3) ? (t_1 - ((float)t_2)) : 0.0f);
-        ri0_p1[er] = t_2;
-        ri1_p1[er] = t_3;
-        rw_p1[er] = t_4;
+  __shared__ float lv[80];
+  __shared__ float vm[10];
+  __shared__ int ci0_p1[8];
+  __shared__ int ci1_p1[8];
+  __shared__ float cw_p1[8];
+  __shared__ float hz_p1[16];
+  __shared__ int ci0_m1[8];
+  __shared__ int ci1_m1[8];
+  __shared__ float cw_m1[8];
+  __shared__ float hz_m1[16];
+  {
+    if ((gid < 16)) {
+      long long o = A0;
+      long long w_0 = gid;
+      long long b_1 = (w_0 / 16);
+      long long c_2 = (w_0 % 16);
+      vm[o] = __int_as_float(0xff800000);
+      vm[(o + 9)] = __int_as_float(0xff800000);
+      for (long long x = 0; x < 8; x++) {
+        float t_3 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+        long long t_4 = imin(((long long)floorf(t_3)), 3);
+        long long t_5 = ((t_4 < 3) ? (t_4 + 1) : t_4);
+        float t_6 = ((t_4 < 3) ? (t_3 - ((float)t_4)) : 0.0f);
+        ci0_p1[(o + x)] = ((int)t_4);
+        ci1_p1[(o + x)] = ((int)t_5);
+        cw_p1[(o + x)] = t_6;
       }
-      for (long long ec_k = 0; ec_k < (10 - lid); ec_k++) {
-        long long ec = (lid + ec_k);
-        long long c_5 = ((x0 - 1) + ec);
-        float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
-        long long t_7 = imin(((long long)floorf(t_6)), 3);
-        long long t_8 = ((t_7 < 3) ? (t_7 + 1) : t_7);
-        float t_9 = ((t_7 < 3) ? (t_6 - ((float)t_7)) : 0.0f);
-        ci0_p1[ec] = t_7;
-        ci1_p1[ec] = t_8;
-        cw_p1[ec] = t_9;
-      }
-    }
-    __syncthreads();
-    {
-      long long w = gid;
-      long long plane = w;
-      long long y0 = 0;
-      long long x0 = 0;
-      for (long long e_k = 0; e_k < (50 - lid); e_k++) {
-        long long e = (lid + e_k);
-        long long hy_10 = (e / 5);
-        long long hx_11 = ((e % 5) * 2);
-        long long y_12 = ((y0 - 1) + hy_10);
-        long long at_13 = ((hy_10 * 10) + hx_11);
-        float m0 = __int_as_float(0xff800000);
-        float m1 = __int_as_float(0xff800000);
-        if (((y_12 >= 0) && (y_12 < 8))) {
-          long long t_14 = ri0_p1[hy_10];
-          long long t_15 = ri1_p1[hy_10];
-          float t_16 = rw_p1[hy_10];
-          long long x_17 = ((x0 - 1) + hx_11);
-          if (((x_17 >= 0) && (x_17 < 8))) {
-            float t_18 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_12 * 8)) + x_17)];
-            m0 = (((t_18 > m0) || (t_18 != t_18)) ? t_18 : m0);
-            long long t_19 = ci0_p1[hx_11];
-            long long t_20 = ci1_p1[hx_11];
-            float t_21 = cw_p1[hx_11];
-            float t_22 = (((1.0f - t_16) * (((1.0f - t_21) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_19)]) + (t_21 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_20)]))) + (t_16 * (((1.0f - t_21) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_19)]) + (t_21 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_20)]))));
-            m0 = (((t_22 > m0) || (t_22 != t_22)) ? t_22 : m0);
-          }
-          long long hx_23 = (hx_11 + 1);
-          long long x_24 = ((x0 - 1) + hx_23);
-          if (((x_24 >= 0) && (x_24 < 8))) {
-            float t_25 = B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (y_12 * 8)) + x_24)];
-            m1 = (((t_25 > m1) || (t_25 != t_25)) ? t_25 : m1);
-            long long t_26 = ci0_p1[hx_23];
-            long long t_27 = ci1_p1[hx_23];
-            float t_28 = cw_p1[hx_23];
-            float t_29 = (((1.0f - t_16) * (((1.0f - t_28) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_26)]) + (t_28 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_14 * 4)) + t_27)]))) + (t_16 * (((1.0f - t_28) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_26)]) + (t_28 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_15 * 4)) + t_27)]))));
-            m1 = (((t_29 > m1) || (t_29 != t_29)) ? t_29 : m1);
-          }
-        }
-        lvmax[at_13] = m0;
-        lvmax[(at_13 + 1)] = m1;
-      }
-    }
-    __syncthreads();
-    {
-      for (long long e_k = 0; e_k < (20 - lid); e_k++) {
-        long long e = (lid + e_k);
-        long long hy_30 = (e / 2);
-        long long lx_31 = ((e % 2) * 4);
-        long long src_32 = ((hy_30 * 10) + lx_31);
-        long long dst_33 = ((hy_30 * 8) + lx_31);
-        float lv_34 = lvmax[src_32];
-        float lv_35 = lvmax[(src_32 + 1)];
-        float lv_36 = lvmax[(src_32 + 2)];
-        float lv_37 = lvmax[(src_32 + 3)];
-        float lv_38 = lvmax[(src_32 + 4)];
-        float lv_39 = lvmax[(src_32 + 5)];
-        float m0 = lv_34;
-        m0 = (((lv_35 > m0) || (lv_35 != lv_35)) ? lv_35 : m0);
-        m0 = (((lv_36 > m0) || (lv_36 != lv_36)) ? lv_36 : m0);
-        rowmax[dst_33] = m0;
-        float m1 = lv_35;
-        m1 = (((lv_36 > m1) || (lv_36 != lv_36)) ? lv_36 : m1);
-        m1 = (((lv_37 > m1) || (lv_37 != lv_37)) ? lv_37 : m1);
-        rowmax[(dst_33 + 1)] = m1;
-        float m2 = lv_36;
-        m2 = (((lv_37 > m2) || (lv_37 != lv_37)) ? lv_37 : m2);
-        m2 = (((lv_38 > m2) || (lv_38 != lv_38)) ? lv_38 : m2);
-        rowmax[(dst_33 + 2)] = m2;
-        float m3 = lv_37;
-        m3 = (((lv_38 > m3) || (lv_38 != lv_38)) ? lv_38 : m3);
-        m3 = (((lv_39 > m3) || (lv_39 != lv_39)) ? lv_39 : m3);
-        rowmax[(dst_33 + 3)] = m3;
-      }
-    }
-    __syncthreads();
-    {
-      long long w = gid;
-      long long plane = w;
-      long long y0 = 0;
-      long long x0 = 0;
-      for (long long o_k = 0; o_k < (16 - lid); o_k++) {
-        long long o = (lid + o_k);
-        long long ly_40 = (o / 2);
-        long long lx_41 = ((o % 2) * 4);
-        long long y_42 = (y0 + ly_40);
-        long long src_43 = ((ly_40 * 8) + lx_41);
-        long long dst_44 = ((plane * 64) + ((y_42 * 8) + (x0 + lx_41)));
-        float m0 = rowmax[src_43];
-        float t_45 = rowmax[(src_43 + 8)];
-        m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
-        float t_46 = rowmax[(src_43 + 16)];
-        m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
-        B0[dst_44] = m0;
-        float m1 = rowmax[(src_43 + 1)];
-        float t_47 = rowmax[(src_43 + 9)];
-        m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
-        float t_48 = rowmax[(src_43 + 17)];
-        m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
-        B0[(dst_44 + 1)] = m1;
-        float m2 = rowmax[(src_43 + 2)];
-        float t_49 = rowmax[(src_43 + 10)];
-        m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
-        float t_50 = rowmax[(src_43 + 18)];
-        m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
-        B0[(dst_44 + 2)] = m2;
-        float m3 = rowmax[(src_43 + 3)];
-        float t_51 = rowmax[(src_43 + 11)];
-        m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
-        float t_52 = rowmax[(src_43 + 19)];
-        m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
-        B0[(dst_44 + 3)] = m3;
-      }
-    }
-  } else {
-    if ((gid < 32)) {
-      {
-        long long w = (gid - 16);
-        long long plane = w;
-        long long y0 = 0;
-        long long x0 = 0;
-        for (long long er_k = 0; er_k < (6 - lid); er_k++) {
-          long long er = (lid + er_k);
-          long long r_53 = ((y0 - 1) + er);
-          float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
-          long long t_55 = imin(((long long)floorf(t_54)), 7);
-          long long t_56 = ((t_55 < 7) ? (t_55 + 1) : t_55);
-          float t_57 = ((t_55 < 7) ? (t_54 - ((float)t_55)) : 0.0f);
-          ri0_m1[er] = t_55;
-          ri1_m1[er] = t_56;
-          rw_m1[er] = t_57;
-          float t_58 = fmaxf(0.0f, ((0.5f * (((float)r_53) + 0.5f)) - 0.5f));
-          long long t_59 = imin(((long long)floorf(t_58)), 1);
-          long long t_60 = ((t_59 < 1) ? (t_59 + 1) : t_59);
-          float t_61 = ((t_59 < 1) ? (t_58 - ((float)t_59)) : 0.0f);
-          ri0_p1[er] = t_59;
-          ri1_p1[er] = t_60;
-          rw_p1[er] = t_61;
-        }
-        for (long long ec_k = 0; ec_k < (6 - lid); ec_k++) {
-          long long ec = (lid + ec_k);
-          long long c_62 = ((x0 - 1) + ec);
-          float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
-          long long t_64 = imin(((long long)floorf(t_63)), 7);
-          long long t_65 = ((t_64 < 7) ? (t_64 + 1) : t_64);
-          float t_66 = ((t_64 < 7) ? (t_63 - ((float)t_64)) : 0.0f);
-          ci0_m1[ec] = t_64;
-          ci1_m1[ec] = t_65;
-          cw_m1[ec] = t_66;
-          float t_67 = fmaxf(0.0f, ((0.5f * (((float)c_62) + 0.5f)) - 0.5f));
-          long long t_68 = imin(((long long)floorf(t_67)), 1);
-          long long t_69 = ((t_68 < 1) ? (t_68 + 1) : t_68);
-          float t_70 = ((t_68 < 1) ? (t_67 - ((float)t_68)) : 0.0f);
-          ci0_p1[ec] = t_68;
-          ci1_p1[ec] = t_69;
-          cw_p1[ec] = t_70;
-        }
-      }
-      __syncthreads();
-      {
-        long long w = (gid - 16);
-        long long plane = w;
-        long long y0 = 0;
-        long long x0 = 0;
-        for (long long e_k = 0; e_k < (18 - lid); e_k++) {
-          long long e = (lid + e_k);
-          long long hy_71 = (e / 3);
-          long long hx_72 = ((e % 3) * 2);
-          long long y_73 = ((y0 - 1) + hy_71);
-          long long at_74 = ((hy_71 * 6) + hx_72);
-          float m0 = __int_as_float(0xff800000);
-          float m1 = __int_as_float(0xff800000);
-          if (((y_73 >= 0) && (y_73 < 4))) {
-            long long t_75 = ri0_m1[hy_71];
-            long long t_76 = ri1_m1[hy_71];
-            float t_77 = rw_m1[hy_71];
-            long long t_78 = ri0_p1[hy_71];
-            long long t_79 = ri1_p1[hy_71];
-            float t_80 = rw_p1[hy_71];
-            long long x_81 = ((x0 - 1) + hx_72);
-            if (((x_81 >= 0) && (x_81 < 4))) {
-              long long t_82 = ci0_m1[hx_72];
-              long long t_83 = ci1_m1[hx_72];
-              float t_84 = cw_m1[hx_72];
-              float t_85 = (((1.0f - t_77) * (((1.0f - t_84) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_82)]) + (t_84 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_83)]))) + (t_77 * (((1.0f - t_84) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_82)]) + (t_84 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_83)]))));
-              m0 = (((t_85 > m0) || (t_85 != t_85)) ? t_85 : m0);
-              float t_86 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_73 * 4)) + x_81)];
-              m0 = (((t_86 > m0) || (t_86 != t_86)) ? t_86 : m0);
-              long long t_87 = ci0_p1[hx_72];
-              long long t_88 = ci1_p1[hx_72];
-              float t_89 = cw_p1[hx_72];
-              float t_90 = (((1.0f - t_80) * (((1.0f - t_89) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_87)]) + (t_89 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_88)]))) + (t_80 * (((1.0f - t_89) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_87)]) + (t_89 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_88)]))));
-              m0 = (((t_90 > m0) || (t_90 != t_90)) ? t_90 : m0);
+      long long held0_p1 = -1;
+      long long held1_p1 = -1;
+      for (long long e = 0; e < 10; e++) {
+        long long hy_7 = (-1 + e);
+        long long lr_8 = (e * 8);
+        if (((hy_7 >= 0) && (hy_7 < 8))) {
+          float t_9 = fmaxf(0.0f, ((0.5f * (((float)hy_7) + 0.5f)) - 0.5f));
+          long long t_10 = imin(((long long)floorf(t_9)), 3);
+          long long t_11 = ((t_10 < 3) ? (t_10 + 1) : t_10);
+          float t_12 = ((t_10 < 3) ? (t_9 - ((float)t_10)) : 0.0f);
+          long long par_13 = (t_10 % 2);
+          if ((t_10 != ((par_13 == 0) ? held0_p1 : held1_p1))) {
+            long long slot_14 = (par_13 * 8);
+            for (long long x = 0; x < 8; x++) {
+              float wx_15 = cw_p1[(o + x)];
+              hz_p1[(o + (slot_14 + x))] = (((1.0f - wx_15) * B5[((((b_1 * 256) + (c_2 * 16)) + (t_10 * 4)) + ((long long)ci0_p1[(o + x)]))]) + (wx_15 * B5[((((b_1 * 256) + (c_2 * 16)) + (t_10 * 4)) + ((long long)ci1_p1[(o + x)]))]));
             }
-            long long hx_91 = (hx_72 + 1);
-            long long x_92 = ((x0 - 1) + hx_91);
-            if (((x_92 >= 0) && (x_92 < 4))) {
-              long long t_93 = ci0_m1[hx_91];
-              long long t_94 = ci1_m1[hx_91];
-              float t_95 = cw_m1[hx_91];
-              float t_96 = (((1.0f - t_77) * (((1.0f - t_95) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_93)]) + (t_95 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_75 * 8)) + t_94)]))) + (t_77 * (((1.0f - t_95) * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_93)]) + (t_95 * B5[(((((plane / 16) * 1024) + ((plane % 16) * 64)) + (t_76 * 8)) + t_94)]))));
-              m1 = (((t_96 > m1) || (t_96 != t_96)) ? t_96 : m1);
-              float t_97 = B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (y_73 * 4)) + x_92)];
-              m1 = (((t_97 > m1) || (t_97 != t_97)) ? t_97 : m1);
-              long long t_98 = ci0_p1[hx_91];
-              long long t_99 = ci1_p1[hx_91];
-              float t_100 = cw_p1[hx_91];
-              float t_101 = (((1.0f - t_80) * (((1.0f - t_100) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_98)]) + (t_100 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_78 * 2)) + t_99)]))) + (t_80 * (((1.0f - t_100) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_98)]) + (t_100 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_79 * 2)) + t_99)]))));
-              m1 = (((t_101 > m1) || (t_101 != t_101)) ? t_101 : m1);
-            }
+            held0_p1 = ((par_13 == 0) ? t_10 : held0_p1);
+            held1_p1 = ((par_13 == 0) ? held1_p1 : t_10);
           }
-          lvmax[at_74] = m0;
-          lvmax[(at_74 + 1)] = m1;
+          long long par_16 = (t_11 % 2);
+          if ((t_11 != ((par_16 == 0) ? held0_p1 : held1_p1))) {
+            long long slot_17 = (par_16 * 8);
+            for (long long x = 0; x < 8; x++) {
+              float wx_18 = cw_p1[(o + x)];
+              hz_p1[(o + (slot_17 + x))] = (((1.0f - wx_18) * B5[((((b_1 * 256) + (c_2 * 16)) + (t_11 * 4)) + ((long long)ci0_p1[(o + x)]))]) + (wx_18 * B5[((((b_1 * 256) + (c_2 * 16)) + (t_11 * 4)) + ((long long)ci1_p1[(o + x)]))]));
+            }
+            held0_p1 = ((par_16 == 0) ? t_11 : held0_p1);
+            held1_p1 = ((par_16 == 0) ? held1_p1 : t_11);
+          }
+          long long s0_19 = ((t_10 % 2) * 8);
+          long long s1_20 = ((t_11 % 2) * 8);
+          for (long long x = 0; x < 8; x++) {
+            float m_21 = __int_as_float(0xff800000);
+            float t_22 = B6[((((b_1 * 1024) + (c_2 * 64)) + (hy_7 * 8)) + x)];
+            m_21 = (((t_22 > m_21) || (t_22 != t_22)) ? t_22 : m_21);
+            float t_23 = (((1.0f - t_12) * hz_p1[(o + (s0_19 + x))]) + (t_12 * hz_p1[(o + (s1_20 + x))]));
+            m_21 = (((t_23 > m_21) || (t_23 != t_23)) ? t_23 : m_21);
+            lv[(o + (lr_8 + x))] = m_21;
+          }
+        } else {
+          for (long long x = 0; x < 8; x++) {
+            lv[(o + (lr_8 + x))] = __int_as_float(0xff800000);
+          }
         }
       }
-      __syncthreads();
-      {
-        for (long long e_k = 0; e_k < (6 - lid); e_k++) {
-          long long e = (lid + e_k);
-          long long src_102 = (e * 6);
-          long long dst_103 = (e * 4);
-          float lv_104 = lvmax[src_102];
-          float lv_105 = lvmax[(src_102 + 1)];
-          float lv_106 = lvmax[(src_102 + 2)];
-          float lv_107 = lvmax[(src_102 + 3)];
-          float lv_108 = lvmax[(src_102 + 4)];
-          float lv_109 = lvmax[(src_102 + 5)];
-          float m0 = lv_104;
-          m0 = (((lv_105 > m0) || (lv_105 != lv_105)) ? lv_105 : m0);
-          m0 = (((lv_106 > m0) || (lv_106 != lv_106)) ? lv_106 : m0);
-          rowmax[dst_103] = m0;
-          float m1 = lv_105;
-          m1 = (((lv_106 > m1) || (lv_106 != lv_106)) ? lv_106 : m1);
-          m1 = (((lv_107 > m1) || (lv_107 != lv_107)) ? lv_107 : m1);
-          rowmax[(dst_103 + 1)] = m1;
-          float m2 = lv_106;
-          m2 = (((lv_107 > m2) || (lv_107 != lv_107)) ? lv_107 : m2);
-          m2 = (((lv_108 > m2) || (lv_108 != lv_108)) ? lv_108 : m2);
-          rowmax[(dst_103 + 2)] = m2;
-          float m3 = lv_107;
-          m3 = (((lv_108 > m3) || (lv_108 != lv_108)) ? lv_108 : m3);
-          m3 = (((lv_109 > m3) || (lv_109 != lv_109)) ? lv_109 : m3);
-          rowmax[(dst_103 + 3)] = m3;
+      for (long long j = 0; j < 8; j++) {
+        for (long long x = 0; x < 8; x++) {
+          float m_24 = lv[(o + ((j * 8) + x))];
+          m_24 = (((lv[(o + (((j + 1) * 8) + x))] > m_24) || (lv[(o + (((j + 1) * 8) + x))] != lv[(o + (((j + 1) * 8) + x))])) ? lv[(o + (((j + 1) * 8) + x))] : m_24);
+          m_24 = (((lv[(o + (((j + 2) * 8) + x))] > m_24) || (lv[(o + (((j + 2) * 8) + x))] != lv[(o + (((j + 2) * 8) + x))])) ? lv[(o + (((j + 2) * 8) + x))] : m_24);
+          vm[(o + (x + 1))] = m_24;
         }
-      }
-      __syncthreads();
-      {
-        long long w = (gid - 16);
-        long long plane = w;
-        long long y0 = 0;
-        long long x0 = 0;
-        for (long long o_k = 0; o_k < (4 - lid); o_k++) {
-          long long o = (lid + o_k);
-          long long y_110 = (y0 + o);
-          long long src_111 = (o * 4);
-          long long dst_112 = ((plane * 16) + ((y_110 * 4) + x0));
-          float m0 = rowmax[src_111];
-          float t_113 = rowmax[(src_111 + 4)];
-          m0 = (((t_113 > m0) || (t_113 != t_113)) ? t_113 : m0);
-          float t_114 = rowmax[(src_111 + 8)];
-          m0 = (((t_114 > m0) || (t_114 != t_114)) ? t_114 : m0);
-          B1[dst_112] = m0;
-          float m1 = rowmax[(src_111 + 1)];
-          float t_115 = rowmax[(src_111 + 5)];
-          m1 = (((t_115 > m1) || (t_115 != t_115)) ? t_115 : m1);
-          float t_116 = rowmax[(src_111 + 9)];
-          m1 = (((t_116 > m1) || (t_116 != t_116)) ? t_116 : m1);
-          B1[(dst_112 + 1)] = m1;
-          float m2 = rowmax[(src_111 + 2)];
-          float t_117 = rowmax[(src_111 + 6)];
-          m2 = (((t_117 > m2) || (t_117 != t_117)) ? t_117 : m2);
-          float t_118 = rowmax[(src_111 + 10)];
-          m2 = (((t_118 > m2) || (t_118 != t_118)) ? t_118 : m2);
-          B1[(dst_112 + 2)] = m2;
-          float m3 = rowmax[(src_111 + 3)];
-          float t_119 = rowmax[(src_111 + 7)];
-          m3 = (((t_119 > m3) || (t_119 != t_119)) ? t_119 : m3);
-          float t_120 = rowmax[(src_111 + 11)];
-          m3 = (((t_120 > m3) || (t_120 != t_120)) ? t_120 : m3);
-          B1[(dst_112 + 3)] = m3;
+        long long dst_25 = ((w_0 * 64) + (j * 8));
+        for (long long x = 0; x < 8; x++) {
+          float m_26 = vm[(o + x)];
+          m_26 = (((vm[(o + (x + 1))] > m_26) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_26);
+          m_26 = (((vm[(o + (x + 2))] > m_26) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_26);
+          B0[(dst_25 + x)] = m_26;
         }
       }
     } else {
-      if ((gid < 48)) {
-        {
-          long long w = (gid - 32);
-          long long plane = w;
-          long long y0 = 0;
-          long long x0 = 0;
-          for (long long er_k = 0; er_k < (4 - lid); er_k++) {
-            long long er = (lid + er_k);
-            long long r_121 = ((y0 - 1) + er);
-            float t_122 = fmaxf(0.0f, ((2.0f * (((float)r_121) + 0.5f)) - 0.5f));
-            long long t_123 = imin(((long long)floorf(t_122)), 3);
-            long long t_124 = ((t_123 < 3) ? (t_123 + 1) : t_123);
-            float t_125 = ((t_123 < 3) ? (t_122 - ((float)t_123)) : 0.0f);
-            ri0_m1[er] = t_123;
-            ri1_m1[er] = t_124;
-            rw_m1[er] = t_125;
-            float t_126 = fmaxf(0.0f, ((0.5f * (((float)r_121) + 0.5f)) - 0.5f));
-            long long t_127 = imin(((long long)floorf(t_126)), 0);
-            long long t_128 = ((t_127 < 0) ? (t_127 + 1) : t_127);
-            float t_129 = ((t_127 < 0) ? (t_126 - ((float)t_127)) : 0.0f);
-            ri0_p1[er] = t_127;
-            ri1_p1[er] = t_128;
-            rw_p1[er] = t_129;
-          }
-          for (long long ec_k = 0; ec_k < (4 - lid); ec_k++) {
-            long long ec = (lid + ec_k);
-            long long c_130 = ((x0 - 1) + ec);
-            float t_131 = fmaxf(0.0f, ((2.0f * (((float)c_130) + 0.5f)) - 0.5f));
-            long long t_132 = imin(((long long)floorf(t_131)), 3);
-            long long t_133 = ((t_132 < 3) ? (t_132 + 1) : t_132);
-            float t_134 = ((t_132 < 3) ? (t_131 - ((float)t_132)) : 0.0f);
-            ci0_m1[ec] = t_132;
-            ci1_m1[ec] = t_133;
-            cw_m1[ec] = t_134;
-            float t_135 = fmaxf(0.0f, ((0.5f * (((float)c_130) + 0.5f)) - 0.5f));
-            long long t_136 = imin(((long long)floorf(t_135)), 0);
-            long long t_137 = ((t_136 < 0) ? (t_136 + 1) : t_136);
-            float t_138 = ((t_136 < 0) ? (t_135 - ((float)t_136)) : 0.0f);
-            ci0_p1[ec] = t_136;
-            ci1_p1[ec] = t_137;
-            cw_p1[ec] = t_138;
-          }
+      if ((gid < 32)) {
+        long long o = A0;
+        long long w_27 = (gid - 16);
+        long long b_28 = (w_27 / 16);
+        long long c_29 = (w_27 % 16);
+        vm[o] = __int_as_float(0xff800000);
+        vm[(o + 5)] = __int_as_float(0xff800000);
+        for (long long x = 0; x < 4; x++) {
+          float t_30 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+          long long t_31 = imin(((long long)floorf(t_30)), 7);
+          long long t_32 = ((t_31 < 7) ? (t_31 + 1) : t_31);
+          float t_33 = ((t_31 < 7) ? (t_30 - ((float)t_31)) : 0.0f);
+          ci0_m1[(o + x)] = ((int)t_31);
+          ci1_m1[(o + x)] = ((int)t_32);
+          cw_m1[(o + x)] = t_33;
         }
-        __syncthreads();
-        {
-          long long w = (gid - 32);
-          long long plane = w;
-          long long y0 = 0;
-          long long x0 = 0;
-          for (long long e_k = 0; e_k < (4 - lid); e_k++) {
-            long long e = (lid + e_k);
-            long long y_139 = ((y0 - 1) + e);
-            long long at_140 = (e * 4);
-            float m0 = __int_as_float(0xff800000);
-            float m1 = __int_as_float(0xff800000);
-            float m2 = __int_as_float(0xff800000);
-            float m3 = __int_as_float(0xff800000);
-            if (((y_139 >= 0) && (y_139 < 2))) {
-              long long t_141 = ri0_m1[e];
-              long long t_142 = ri1_m1[e];
-              float t_143 = rw_m1[e];
-              long long t_144 = ri0_p1[e];
-              long long t_145 = ri1_p1[e];
-              float t_146 = rw_p1[e];
-              long long x_147 = (x0 - 1);
-              if (((x_147 >= 0) && (x_147 < 2))) {
-                long long t_148 = ci0_m1[0];
-                long long t_149 = ci1_m1[0];
-                float t_150 = cw_m1[0];
-                float t_151 = (((1.0f - t_143) * (((1.0f - t_150) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_148)]) + (t_150 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_149)]))) + (t_143 * (((1.0f - t_150) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_148)]) + (t_150 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_149)]))));
-                m0 = (((t_151 > m0) || (t_151 != t_151)) ? t_151 : m0);
-                float t_152 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_147)];
-                m0 = (((t_152 > m0) || (t_152 != t_152)) ? t_152 : m0);
-                long long t_153 = ci0_p1[0];
-                long long t_154 = ci1_p1[0];
-                float t_155 = cw_p1[0];
-                float t_156 = (((1.0f - t_146) * (((1.0f - t_155) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_153)]) + (t_155 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_154)]))) + (t_146 * (((1.0f - t_155) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_153)]) + (t_155 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_154)]))));
-                m0 = (((t_156 > m0) || (t_156 != t_156)) ? t_156 : m0);
+        long long held0_m1 = -1;
+        long long held1_m1 = -1;
+        for (long long x = 0; x < 4; x++) {
+          float t_34 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+          long long t_35 = imin(((long long)floorf(t_34)), 1);
+          long long t_36 = ((t_35 < 1) ? (t_35 + 1) : t_35);
+          float t_37 = ((t_35 < 1) ? (t_34 - ((float)t_35)) : 0.0f);
+          ci0_p1[(o + x)] = ((int)t_35);
+          ci1_p1[(o + x)] = ((int)t_36);
+          cw_p1[(o + x)] = t_37;
+        }
+        long long held0_p1 = -1;
+        long long held1_p1 = -1;
+        for (long long e = 0; e < 6; e++) {
+          long long hy_38 = (-1 + e);
+          long long lr_39 = (e * 4);
+          if (((hy_38 >= 0) && (hy_38 < 4))) {
+            float t_40 = fmaxf(0.0f, ((2.0f * (((float)hy_38) + 0.5f)) - 0.5f));
+            long long t_41 = imin(((long long)floorf(t_40)), 7);
+            long long t_42 = ((t_41 < 7) ? (t_41 + 1) : t_41);
+            float t_43 = ((t_41 < 7) ? (t_40 - ((float)t_41)) : 0.0f);
+            long long par_44 = (t_41 % 2);
+            if ((t_41 != ((par_44 == 0) ? held0_m1 : held1_m1))) {
+              long long slot_45 = (par_44 * 4);
+              for (long long x = 0; x < 4; x++) {
+                float wx_46 = cw_m1[(o + x)];
+                hz_m1[(o + (slot_45 + x))] = (((1.0f - wx_46) * B6[((((b_28 * 1024) + (c_29 * 64)) + (t_41 * 8)) + ((long long)ci0_m1[(o + x)]))]) + (wx_46 * B6[((((b_28 * 1024) + (c_29 * 64)) + (t_41 * 8)) + ((long long)ci1_m1[(o + x)]))]));
               }
-              long long x_157 = ((x0 - 1) + 1);
-              if (((x_157 >= 0) && (x_157 < 2))) {
-                long long t_158 = ci0_m1[1];
-                long long t_159 = ci1_m1[1];
-                float t_160 = cw_m1[1];
-                float t_161 = (((1.0f - t_143) * (((1.0f - t_160) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_158)]) + (t_160 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_159)]))) + (t_143 * (((1.0f - t_160) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_158)]) + (t_160 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_159)]))));
-                m1 = (((t_161 > m1) || (t_161 != t_161)) ? t_161 : m1);
-                float t_162 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_157)];
-                m1 = (((t_162 > m1) || (t_162 != t_162)) ? t_162 : m1);
-                long long t_163 = ci0_p1[1];
-                long long t_164 = ci1_p1[1];
-                float t_165 = cw_p1[1];
-                float t_166 = (((1.0f - t_146) * (((1.0f - t_165) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_163)]) + (t_165 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_164)]))) + (t_146 * (((1.0f - t_165) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_163)]) + (t_165 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_164)]))));
-                m1 = (((t_166 > m1) || (t_166 != t_166)) ? t_166 : m1);
-              }
-              long long x_167 = ((x0 - 1) + 2);
-              if (((x_167 >= 0) && (x_167 < 2))) {
-                long long t_168 = ci0_m1[2];
-                long long t_169 = ci1_m1[2];
-                float t_170 = cw_m1[2];
-                float t_171 = (((1.0f - t_143) * (((1.0f - t_170) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_168)]) + (t_170 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_169)]))) + (t_143 * (((1.0f - t_170) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_168)]) + (t_170 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_169)]))));
-                m2 = (((t_171 > m2) || (t_171 != t_171)) ? t_171 : m2);
-                float t_172 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_167)];
-                m2 = (((t_172 > m2) || (t_172 != t_172)) ? t_172 : m2);
-                long long t_173 = ci0_p1[2];
-                long long t_174 = ci1_p1[2];
-                float t_175 = cw_p1[2];
-                float t_176 = (((1.0f - t_146) * (((1.0f - t_175) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_173)]) + (t_175 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_174)]))) + (t_146 * (((1.0f - t_175) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_173)]) + (t_175 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_174)]))));
-                m2 = (((t_176 > m2) || (t_176 != t_176)) ? t_176 : m2);
-              }
-              long long x_177 = ((x0 - 1) + 3);
-              if (((x_177 >= 0) && (x_177 < 2))) {
-                long long t_178 = ci0_m1[3];
-                long long t_179 = ci1_m1[3];
-                float t_180 = cw_m1[3];
-                float t_181 = (((1.0f - t_143) * (((1.0f - t_180) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_178)]) + (t_180 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_141 * 4)) + t_179)]))) + (t_143 * (((1.0f - t_180) * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_178)]) + (t_180 * B6[(((((plane / 16) * 256) + ((plane % 16) * 16)) + (t_142 * 4)) + t_179)]))));
-                m3 = (((t_181 > m3) || (t_181 != t_181)) ? t_181 : m3);
-                float t_182 = B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (y_139 * 2)) + x_177)];
-                m3 = (((t_182 > m3) || (t_182 != t_182)) ? t_182 : m3);
-                long long t_183 = ci0_p1[3];
-                long long t_184 = ci1_p1[3];
-                float t_185 = cw_p1[3];
-                float t_186 = (((1.0f - t_146) * (((1.0f - t_185) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_183)]) + (t_185 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_144) + t_184)]))) + (t_146 * (((1.0f - t_185) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_183)]) + (t_185 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_145) + t_184)]))));
-                m3 = (((t_186 > m3) || (t_186 != t_186)) ? t_186 : m3);
-              }
+              held0_m1 = ((par_44 == 0) ? t_41 : held0_m1);
+              held1_m1 = ((par_44 == 0) ? held1_m1 : t_41);
             }
-            lvmax[at_140] = m0;
-            lvmax[(at_140 + 1)] = m1;
-            lvmax[(at_140 + 2)] = m2;
-            lvmax[(at_140 + 3)] = m3;
+            long long par_47 = (t_42 % 2);
+            if ((t_42 != ((par_47 == 0) ? held0_m1 : held1_m1))) {
+              long long slot_48 = (par_47 * 4);
+              for (long long x = 0; x < 4; x++) {
+                float wx_49 = cw_m1[(o + x)];
+                hz_m1[(o + (slot_48 + x))] = (((1.0f - wx_49) * B6[((((b_28 * 1024) + (c_29 * 64)) + (t_42 * 8)) + ((long long)ci0_m1[(o + x)]))]) + (wx_49 * B6[((((b_28 * 1024) + (c_29 * 64)) + (t_42 * 8)) + ((long long)ci1_m1[(o + x)]))]));
+              }
+              held0_m1 = ((par_47 == 0) ? t_42 : held0_m1);
+              held1_m1 = ((par_47 == 0) ? held1_m1 : t_42);
+            }
+            long long s0_50 = ((t_41 % 2) * 4);
+            long long s1_51 = ((t_42 % 2) * 4);
+            float t_52 = fmaxf(0.0f, ((0.5f * (((float)hy_38) + 0.5f)) - 0.5f));
+            long long t_53 = imin(((long long)floorf(t_52)), 1);
+            long long t_54 = ((t_53 < 1) ? (t_53 + 1) : t_53);
+            float t_55 = ((t_53 < 1) ? (t_52 - ((float)t_53)) : 0.0f);
+            long long par_56 = (t_53 % 2);
+            if ((t_53 != ((par_56 == 0) ? held0_p1 : held1_p1))) {
+              long long slot_57 = (par_56 * 4);
+              for (long long x = 0; x < 4; x++) {
+                float wx_58 = cw_p1[(o + x)];
+                hz_p1[(o + (slot_57 + x))] = (((1.0f - wx_58) * B7[((((b_28 * 64) + (c_29 * 4)) + (t_53 * 2)) + ((long long)ci0_p1[(o + x)]))]) + (wx_58 * B7[((((b_28 * 64) + (c_29 * 4)) + (t_53 * 2)) + ((long long)ci1_p1[(o + x)]))]));
+              }
+              held0_p1 = ((par_56 == 0) ? t_53 : held0_p1);
+              held1_p1 = ((par_56 == 0) ? held1_p1 : t_53);
+            }
+            long long par_59 = (t_54 % 2);
+            if ((t_54 != ((par_59 == 0) ? held0_p1 : held1_p1))) {
+              long long slot_60 = (par_59 * 4);
+              for (long long x = 0; x < 4; x++) {
+                float wx_61 = cw_p1[(o + x)];
+                hz_p1[(o + (slot_60 + x))] = (((1.0f - wx_61) * B7[((((b_28 * 64) + (c_29 * 4)) + (t_54 * 2)) + ((long long)ci0_p1[(o + x)]))]) + (wx_61 * B7[((((b_28 * 64) + (c_29 * 4)) + (t_54 * 2)) + ((long long)ci1_p1[(o + x)]))]));
+              }
+              held0_p1 = ((par_59 == 0) ? t_54 : held0_p1);
+              held1_p1 = ((par_59 == 0) ? held1_p1 : t_54);
+            }
+            long long s0_62 = ((t_53 % 2) * 4);
+            long long s1_63 = ((t_54 % 2) * 4);
+            for (long long x = 0; x < 4; x++) {
+              float m_64 = __int_as_float(0xff800000);
+              float t_65 = (((1.0f - t_43) * hz_m1[(o + (s0_50 + x))]) + (t_43 * hz_m1[(o + (s1_51 + x))]));
+              m_64 = (((t_65 > m_64) || (t_65 != t_65)) ? t_65 : m_64);
+              float t_66 = B5[((((b_28 * 256) + (c_29 * 16)) + (hy_38 * 4)) + x)];
+              m_64 = (((t_66 > m_64) || (t_66 != t_66)) ? t_66 : m_64);
+              float t_67 = (((1.0f - t_55) * hz_p1[(o + (s0_62 + x))]) + (t_55 * hz_p1[(o + (s1_63 + x))]));
+              m_64 = (((t_67 > m_64) || (t_67 != t_67)) ? t_67 : m_64);
+              lv[(o + (lr_39 + x))] = m_64;
+            }
+          } else {
+            for (long long x = 0; x < 4; x++) {
+              lv[(o + (lr_39 + x))] = __int_as_float(0xff800000);
+            }
           }
         }
-        __syncthreads();
-        {
-          for (long long e_k = 0; e_k < (4 - lid); e_k++) {
-            long long e = (lid + e_k);
-            long long src_187 = (e * 4);
-            long long dst_188 = (e * 2);
-            float lv_189 = lvmax[src_187];
-            float lv_190 = lvmax[(src_187 + 1)];
-            float lv_191 = lvmax[(src_187 + 2)];
-            float lv_192 = lvmax[(src_187 + 3)];
-            float m0 = lv_189;
-            m0 = (((lv_190 > m0) || (lv_190 != lv_190)) ? lv_190 : m0);
-            m0 = (((lv_191 > m0) || (lv_191 != lv_191)) ? lv_191 : m0);
-            rowmax[dst_188] = m0;
-            float m1 = lv_190;
-            m1 = (((lv_191 > m1) || (lv_191 != lv_191)) ? lv_191 : m1);
-            m1 = (((lv_192 > m1) || (lv_192 != lv_192)) ? lv_192 : m1);
-            rowmax[(dst_188 + 1)] = m1;
+        for (long long j = 0; j < 4; j++) {
+          for (long long x = 0; x < 4; x++) {
+            float m_68 = lv[(o + ((j * 4) + x))];
+            m_68 = (((lv[(o + (((j + 1) * 4) + x))] > m_68) || (lv[(o + (((j + 1) * 4) + x))] != lv[(o + (((j + 1) * 4) + x))])) ? lv[(o + (((j + 1) * 4) + x))] : m_68);
+            m_68 = (((lv[(o + (((j + 2) * 4) + x))] > m_68) || (lv[(o + (((j + 2) * 4) + x))] != lv[(o + (((j + 2) * 4) + x))])) ? lv[(o + (((j + 2) * 4) + x))] : m_68);
+            vm[(o + (x + 1))] = m_68;
           }
-        }
-        __syncthreads();
-        {
-          long long w = (gid - 32);
-          long long plane = w;
-          long long y0 = 0;
-          long long x0 = 0;
-          for (long long o_k = 0; o_k < (2 - lid); o_k++) {
-            long long o = (lid + o_k);
-            long long y_193 = (y0 + o);
-            long long src_194 = (o * 2);
-            long long dst_195 = ((plane * 4) + ((y_193 * 2) + x0));
-            float m0 = rowmax[src_194];
-            float t_196 = rowmax[(src_194 + 2)];
-            m0 = (((t_196 > m0) || (t_196 != t_196)) ? t_196 : m0);
-            float t_197 = rowmax[(src_194 + 4)];
-            m0 = (((t_197 > m0) || (t_197 != t_197)) ? t_197 : m0);
-            B2[dst_195] = m0;
-            float m1 = rowmax[(src_194 + 1)];
-            float t_198 = rowmax[(src_194 + 3)];
-            m1 = (((t_198 > m1) || (t_198 != t_198)) ? t_198 : m1);
-            float t_199 = rowmax[(src_194 + 5)];
-            m1 = (((t_199 > m1) || (t_199 != t_199)) ? t_199 : m1);
-            B2[(dst_195 + 1)] = m1;
+          long long dst_69 = ((w_27 * 16) + (j * 4));
+          for (long long x = 0; x < 4; x++) {
+            float m_70 = vm[(o + x)];
+            m_70 = (((vm[(o + (x + 1))] > m_70) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_70);
+            m_70 = (((vm[(o + (x + 2))] > m_70) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_70);
+            B1[(dst_69 + x)] = m_70;
           }
         }
       } else {
-        if ((gid < 64)) {
-          {
-            long long w = (gid - 48);
-            long long plane = w;
-            long long y0 = 0;
-            long long x0 = 0;
-            for (long long er_k = 0; er_k < (3 - lid); er_k++) {
-              long long er = (lid + er_k);
-              long long r_200 = ((y0 - 1) + er);
-              float t_201 = fmaxf(0.0f, ((2.0f * (((float)r_200) + 0.5f)) - 0.5f));
-              long long t_202 = imin(((long long)floorf(t_201)), 1);
-              long long t_203 = ((t_202 < 1) ? (t_202 + 1) : t_202);
-              float t_204 = ((t_202 < 1) ? (t_201 - ((float)t_202)) : 0.0f);
-              ri0_m1[er] = t_202;
-              ri1_m1[er] = t_203;
-              rw_m1[er] = t_204;
-              ri0_p1[er] = r_200;
-              ri1_p1[er] = r_200;
-              rw_p1[er] = 0.0f;
-            }
-            for (long long ec_k = 0; ec_k < (3 - lid); ec_k++) {
-              long long ec = (lid + ec_k);
-              long long c_205 = ((x0 - 1) + ec);
-              float t_206 = fmaxf(0.0f, ((2.0f * (((float)c_205) + 0.5f)) - 0.5f));
-              long long t_207 = imin(((long long)floorf(t_206)), 1);
-              long long t_208 = ((t_207 < 1) ? (t_207 + 1) : t_207);
-              float t_209 = ((t_207 < 1) ? (t_206 - ((float)t_207)) : 0.0f);
-              ci0_m1[ec] = t_207;
-              ci1_m1[ec] = t_208;
-              cw_m1[ec] = t_209;
-              ci0_p1[ec] = c_205;
-              ci1_p1[ec] = c_205;
-              cw_p1[ec] = 0.0f;
-            }
+        if ((gid < 48)) {
+          long long o = A0;
+          long long w_71 = (gid - 32);
+          long long b_72 = (w_71 / 16);
+          long long c_73 = (w_71 % 16);
+          vm[o] = __int_as_float(0xff800000);
+          vm[(o + 3)] = __int_as_float(0xff800000);
+          for (long long x = 0; x < 2; x++) {
+            float t_74 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+            long long t_75 = imin(((long long)floorf(t_74)), 3);
+            long long t_76 = ((t_75 < 3) ? (t_75 + 1) : t_75);
+            float t_77 = ((t_75 < 3) ? (t_74 - ((float)t_75)) : 0.0f);
+            ci0_m1[(o + x)] = ((int)t_75);
+            ci1_m1[(o + x)] = ((int)t_76);
+            cw_m1[(o + x)] = t_77;
           }
-          __syncthreads();
-          {
-            long long w = (gid - 48);
-            long long plane = w;
-            long long y0 = 0;
-            long long x0 = 0;
-            for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-              long long e = (lid + e_k);
-              long long hy_210 = (e / 3);
-              long long hx_211 = (e % 3);
-              long long y_212 = ((y0 - 1) + hy_210);
-              long long at_213 = ((hy_210 * 3) + hx_211);
-              float m0 = __int_as_float(0xff800000);
-              if (((y_212 >= 0) && (y_212 < 1))) {
-                long long t_214 = ri0_m1[hy_210];
-                long long t_215 = ri1_m1[hy_210];
-                float t_216 = rw_m1[hy_210];
-                long long t_217 = ri0_p1[hy_210];
-                long long t_218 = ri1_p1[hy_210];
-                float t_219 = rw_p1[hy_210];
-                long long x_220 = ((x0 - 1) + hx_211);
-                if (((x_220 >= 0) && (x_220 < 1))) {
-                  long long t_221 = ci0_m1[hx_211];
-                  long long t_222 = ci1_m1[hx_211];
-                  float t_223 = cw_m1[hx_211];
-                  float t_224 = (((1.0f - t_216) * (((1.0f - t_223) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_214 * 2)) + t_221)]) + (t_223 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_214 * 2)) + t_222)]))) + (t_216 * (((1.0f - t_223) * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_215 * 2)) + t_221)]) + (t_223 * B7[(((((plane / 16) * 64) + ((plane % 16) * 4)) + (t_215 * 2)) + t_222)]))));
-                  m0 = (((t_224 > m0) || (t_224 != t_224)) ? t_224 : m0);
-                  float t_225 = B8[(((((plane / 16) * 16) + (plane % 16)) + y_212) + x_220)];
-                  m0 = (((t_225 > m0) || (t_225 != t_225)) ? t_225 : m0);
-                  long long t_226 = ci0_p1[hx_211];
-                  long long t_227 = ci1_p1[hx_211];
-                  float t_228 = cw_p1[hx_211];
-                  float t_229 = (((1.0f - t_219) * (((1.0f - t_228) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_217) + t_226)]) + (t_228 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_217) + t_227)]))) + (t_219 * (((1.0f - t_228) * B9[(((((plane / 16) * 16) + (plane % 16)) + t_218) + t_226)]) + (t_228 * B9[(((((plane / 16) * 16) + (plane % 16)) + t_218) + t_227)]))));
-                  m0 = (((t_229 > m0) || (t_229 != t_229)) ? t_229 : m0);
+          long long held0_m1 = -1;
+          long long held1_m1 = -1;
+          for (long long x = 0; x < 2; x++) {
+            float t_78 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+            long long t_79 = imin(((long long)floorf(t_78)), 0);
+            long long t_80 = ((t_79 < 0) ? (t_79 + 1) : t_79);
+            float t_81 = ((t_79 < 0) ? (t_78 - ((float)t_79)) : 0.0f);
+            ci0_p1[(o + x)] = ((int)t_79);
+            ci1_p1[(o + x)] = ((int)t_80);
+            cw_p1[(o + x)] = t_81;
+          }
+          long long held0_p1 = -1;
+          long long held1_p1 = -1;
+          for (long long e = 0; e < 4; e++) {
+            long long hy_82 = (-1 + e);
+            long long lr_83 = (e * 2);
+            if (((hy_82 >= 0) && (hy_82 < 2))) {
+              float t_84 = fmaxf(0.0f, ((2.0f * (((float)hy_82) + 0.5f)) - 0.5f));
+              long long t_85 = imin(((long long)floorf(t_84)), 3);
+              long long t_86 = ((t_85 < 3) ? (t_85 + 1) : t_85);
+              float t_87 = ((t_85 < 3) ? (t_84 - ((float)t_85)) : 0.0f);
+              long long par_88 = (t_85 % 2);
+              if ((t_85 != ((par_88 == 0) ? held0_m1 : held1_m1))) {
+                long long slot_89 = (par_88 * 2);
+                for (long long x = 0; x < 2; x++) {
+                  float wx_90 = cw_m1[(o + x)];
+                  hz_m1[(o + (slot_89 + x))] = (((1.0f - wx_90) * B5[((((b_72 * 256) + (c_73 * 16)) + (t_85 * 4)) + ((long long)ci0_m1[(o + x)]))]) + (wx_90 * B5[((((b_72 * 256) + (c_73 * 16)) + (t_85 * 4)) + ((long long)ci1_m1[(o + x)]))]));
                 }
+                held0_m1 = ((par_88 == 0) ? t_85 : held0_m1);
+                held1_m1 = ((par_88 == 0) ? held1_m1 : t_85);
               }
-              lvmax[at_213] = m0;
+              long long par_91 = (t_86 % 2);
+              if ((t_86 != ((par_91 == 0) ? held0_m1 : held1_m1))) {
+                long long slot_92 = (par_91 * 2);
+                for (long long x = 0; x < 2; x++) {
+                  float wx_93 = cw_m1[(o + x)];
+                  hz_m1[(o + (slot_92 + x))] = (((1.0f - wx_93) * B5[((((b_72 * 256) + (c_73 * 16)) + (t_86 * 4)) + ((long long)ci0_m1[(o + x)]))]) + (wx_93 * B5[((((b_72 * 256) + (c_73 * 16)) + (t_86 * 4)) + ((long long)ci1_m1[(o + x)]))]));
+                }
+                held0_m1 = ((par_91 == 0) ? t_86 : held0_m1);
+                held1_m1 = ((par_91 == 0) ? held1_m1 : t_86);
+              }
+              long long s0_94 = ((t_85 % 2) * 2);
+              long long s1_95 = ((t_86 % 2) * 2);
+              float t_96 = fmaxf(0.0f, ((0.5f * (((float)hy_82) + 0.5f)) - 0.5f));
+              long long t_97 = imin(((long long)floorf(t_96)), 0);
+              long long t_98 = ((t_97 < 0) ? (t_97 + 1) : t_97);
+              float t_99 = ((t_97 < 0) ? (t_96 - ((float)t_97)) : 0.0f);
+              long long par_100 = (t_97 % 2);
+              if ((t_97 != ((par_100 == 0) ? held0_p1 : held1_p1))) {
+                long long slot_101 = (par_100 * 2);
+                for (long long x = 0; x < 2; x++) {
+                  float wx_102 = cw_p1[(o + x)];
+                  hz_p1[(o + (slot_101 + x))] = (((1.0f - wx_102) * B8[((((b_72 * 16) + c_73) + t_97) + ((long long)ci0_p1[(o + x)]))]) + (wx_102 * B8[((((b_72 * 16) + c_73) + t_97) + ((long long)ci1_p1[(o + x)]))]));
+                }
+                held0_p1 = ((par_100 == 0) ? t_97 : held0_p1);
+                held1_p1 = ((par_100 == 0) ? held1_p1 : t_97);
+              }
+              long long par_103 = (t_98 % 2);
+              if ((t_98 != ((par_103 == 0) ? held0_p1 : held1_p1))) {
+                long long slot_104 = (par_103 * 2);
+                for (long long x = 0; x < 2; x++) {
+                  float wx_105 = cw_p1[(o + x)];
+                  hz_p1[(o + (slot_104 + x))] = (((1.0f - wx_105) * B8[((((b_72 * 16) + c_73) + t_98) + ((long long)ci0_p1[(o + x)]))]) + (wx_105 * B8[((((b_72 * 16) + c_73) + t_98) + ((long long)ci1_p1[(o + x)]))]));
+                }
+                held0_p1 = ((par_103 == 0) ? t_98 : held0_p1);
+                held1_p1 = ((par_103 == 0) ? held1_p1 : t_98);
+              }
+              long long s0_106 = ((t_97 % 2) * 2);
+              long long s1_107 = ((t_98 % 2) * 2);
+              for (long long x = 0; x < 2; x++) {
+                float m_108 = __int_as_float(0xff800000);
+                float t_109 = (((1.0f - t_87) * hz_m1[(o + (s0_94 + x))]) + (t_87 * hz_m1[(o + (s1_95 + x))]));
+                m_108 = (((t_109 > m_108) || (t_109 != t_109)) ? t_109 : m_108);
+                float t_110 = B7[((((b_72 * 64) + (c_73 * 4)) + (hy_82 * 2)) + x)];
+                m_108 = (((t_110 > m_108) || (t_110 != t_110)) ? t_110 : m_108);
+                float t_111 = (((1.0f - t_99) * hz_p1[(o + (s0_106 + x))]) + (t_99 * hz_p1[(o + (s1_107 + x))]));
+                m_108 = (((t_111 > m_108) || (t_111 != t_111)) ? t_111 : m_108);
+                lv[(o + (lr_83 + x))] = m_108;
+              }
+            } else {
+              for (long long x = 0; x < 2; x++) {
+                lv[(o + (lr_83 + x))] = __int_as_float(0xff800000);
+              }
             }
           }
-          __syncthreads();
-          {
-            for (long long e_k = 0; e_k < (3 - lid); e_k++) {
-              long long e = (lid + e_k);
-              long long src_230 = (e * 3);
-              float lv_231 = lvmax[src_230];
-              float lv_232 = lvmax[(src_230 + 1)];
-              float lv_233 = lvmax[(src_230 + 2)];
-              float m0 = lv_231;
-              m0 = (((lv_232 > m0) || (lv_232 != lv_232)) ? lv_232 : m0);
-              m0 = (((lv_233 > m0) || (lv_233 != lv_233)) ? lv_233 : m0);
-              rowmax[e] = m0;
+          for (long long j = 0; j < 2; j++) {
+            for (long long x = 0; x < 2; x++) {
+              float m_112 = lv[(o + ((j * 2) + x))];
+              m_112 = (((lv[(o + (((j + 1) * 2) + x))] > m_112) || (lv[(o + (((j + 1) * 2) + x))] != lv[(o + (((j + 1) * 2) + x))])) ? lv[(o + (((j + 1) * 2) + x))] : m_112);
+              m_112 = (((lv[(o + (((j + 2) * 2) + x))] > m_112) || (lv[(o + (((j + 2) * 2) + x))] != lv[(o + (((j + 2) * 2) + x))])) ? lv[(o + (((j + 2) * 2) + x))] : m_112);
+              vm[(o + (x + 1))] = m_112;
             }
-          }
-          __syncthreads();
-          {
-            long long w = (gid - 48);
-            long long plane = w;
-            long long y0 = 0;
-            long long x0 = 0;
-            for (long long o_k = 0; o_k < (1 - lid); o_k++) {
-              long long o = (lid + o_k);
-              long long y_234 = (y0 + o);
-              long long dst_235 = (plane + (y_234 + x0));
-              float m0 = rowmax[o];
-              float t_236 = rowmax[(o + 1)];
-              m0 = (((t_236 > m0) || (t_236 != t_236)) ? t_236 : m0);
-              float t_237 = rowmax[(o + 2)];
-              m0 = (((t_237 > m0) || (t_237 != t_237)) ? t_237 : m0);
-              B3[dst_235] = m0;
+            long long dst_113 = ((w_71 * 4) + (j * 2));
+            for (long long x = 0; x < 2; x++) {
+              float m_114 = vm[(o + x)];
+              m_114 = (((vm[(o + (x + 1))] > m_114) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_114);
+              m_114 = (((vm[(o + (x + 2))] > m_114) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_114);
+              B2[(dst_113 + x)] = m_114;
             }
           }
         } else {
-          if ((gid < 80)) {
-            {
-              long long w = (gid - 64);
-              long long plane = w;
-              long long y0 = 0;
-              long long x0 = 0;
-              for (long long er_k = 0; er_k < (3 - lid); er_k++) {
-                long long er = (lid + er_k);
-                long long r_238 = ((y0 - 1) + er);
-                ri0_m1[er] = r_238;
-                ri1_m1[er] = r_238;
-                rw_m1[er] = 0.0f;
-              }
-              for (long long ec_k = 0; ec_k < (3 - lid); ec_k++) {
-                long long ec = (lid + ec_k);
-                long long c_239 = ((x0 - 1) + ec);
-                ci0_m1[ec] = c_239;
-                ci1_m1[ec] = c_239;
-                cw_m1[ec] = 0.0f;
+          if ((gid < 64)) {
+            long long o = A0;
+            long long w_115 = (gid - 48);
+            long long b_116 = (w_115 / 16);
+            long long c_117 = (w_115 % 16);
+            vm[o] = __int_as_float(0xff800000);
+            vm[(o + 2)] = __int_as_float(0xff800000);
+            for (long long x = 0; x < 1; x++) {
+              float t_118 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+              long long t_119 = imin(((long long)floorf(t_118)), 1);
+              long long t_120 = ((t_119 < 1) ? (t_119 + 1) : t_119);
+              float t_121 = ((t_119 < 1) ? (t_118 - ((float)t_119)) : 0.0f);
+              ci0_m1[(o + x)] = ((int)t_119);
+              ci1_m1[(o + x)] = ((int)t_120);
+              cw_m1[(o + x)] = t_121;
+            }
+            long long held0_m1 = -1;
+            long long held1_m1 = -1;
+            for (long long x = 0; x < 1; x++) {
+              ci0_p1[(o + x)] = ((int)x);
+              ci1_p1[(o + x)] = ((int)x);
+              cw_p1[(o + x)] = 0.0f;
+            }
+            long long held0_p1 = -1;
+            long long held1_p1 = -1;
+            for (long long e = 0; e < 3; e++) {
+              long long hy_122 = (-1 + e);
+              if (((hy_122 >= 0) && (hy_122 < 1))) {
+                float t_123 = fmaxf(0.0f, ((2.0f * (((float)hy_122) + 0.5f)) - 0.5f));
+                long long t_124 = imin(((long long)floorf(t_123)), 1);
+                long long t_125 = ((t_124 < 1) ? (t_124 + 1) : t_124);
+                float t_126 = ((t_124 < 1) ? (t_123 - ((float)t_124)) : 0.0f);
+                long long par_127 = (t_124 % 2);
+                if ((t_124 != ((par_127 == 0) ? held0_m1 : held1_m1))) {
+                  for (long long x = 0; x < 1; x++) {
+                    float wx_128 = cw_m1[(o + x)];
+                    hz_m1[(o + (par_127 + x))] = (((1.0f - wx_128) * B7[((((b_116 * 64) + (c_117 * 4)) + (t_124 * 2)) + ((long long)ci0_m1[(o + x)]))]) + (wx_128 * B7[((((b_116 * 64) + (c_117 * 4)) + (t_124 * 2)) + ((long long)ci1_m1[(o + x)]))]));
+                  }
+                  held0_m1 = ((par_127 == 0) ? t_124 : held0_m1);
+                  held1_m1 = ((par_127 == 0) ? held1_m1 : t_124);
+                }
+                long long par_129 = (t_125 % 2);
+                if ((t_125 != ((par_129 == 0) ? held0_m1 : held1_m1))) {
+                  for (long long x = 0; x < 1; x++) {
+                    float wx_130 = cw_m1[(o + x)];
+                    hz_m1[(o + (par_129 + x))] = (((1.0f - wx_130) * B7[((((b_116 * 64) + (c_117 * 4)) + (t_125 * 2)) + ((long long)ci0_m1[(o + x)]))]) + (wx_130 * B7[((((b_116 * 64) + (c_117 * 4)) + (t_125 * 2)) + ((long long)ci1_m1[(o + x)]))]));
+                  }
+                  held0_m1 = ((par_129 == 0) ? t_125 : held0_m1);
+                  held1_m1 = ((par_129 == 0) ? held1_m1 : t_125);
+                }
+                long long s0_131 = (t_124 % 2);
+                long long s1_132 = (t_125 % 2);
+                long long par_133 = (hy_122 % 2);
+                if ((hy_122 != ((par_133 == 0) ? held0_p1 : held1_p1))) {
+                  for (long long x = 0; x < 1; x++) {
+                    float wx_134 = cw_p1[(o + x)];
+                    hz_p1[(o + (par_133 + x))] = (((1.0f - wx_134) * B9[((((b_116 * 16) + c_117) + hy_122) + ((long long)ci0_p1[(o + x)]))]) + (wx_134 * B9[((((b_116 * 16) + c_117) + hy_122) + ((long long)ci1_p1[(o + x)]))]));
+                  }
+                  held0_p1 = ((par_133 == 0) ? hy_122 : held0_p1);
+                  held1_p1 = ((par_133 == 0) ? held1_p1 : hy_122);
+                }
+                long long par_135 = (hy_122 % 2);
+                if ((hy_122 != ((par_135 == 0) ? held0_p1 : held1_p1))) {
+                  for (long long x = 0; x < 1; x++) {
+                    float wx_136 = cw_p1[(o + x)];
+                    hz_p1[(o + (par_135 + x))] = (((1.0f - wx_136) * B9[((((b_116 * 16) + c_117) + hy_122) + ((long long)ci0_p1[(o + x)]))]) + (wx_136 * B9[((((b_116 * 16) + c_117) + hy_122) + ((long long)ci1_p1[(o + x)]))]));
+                  }
+                  held0_p1 = ((par_135 == 0) ? hy_122 : held0_p1);
+                  held1_p1 = ((par_135 == 0) ? held1_p1 : hy_122);
+                }
+                long long s0_137 = (hy_122 % 2);
+                long long s1_138 = (hy_122 % 2);
+                for (long long x = 0; x < 1; x++) {
+                  float m_139 = __int_as_float(0xff800000);
+                  float t_140 = (((1.0f - t_126) * hz_m1[(o + (s0_131 + x))]) + (t_126 * hz_m1[(o + (s1_132 + x))]));
+                  m_139 = (((t_140 > m_139) || (t_140 != t_140)) ? t_140 : m_139);
+                  float t_141 = B8[((((b_116 * 16) + c_117) + hy_122) + x)];
+                  m_139 = (((t_141 > m_139) || (t_141 != t_141)) ? t_141 : m_139);
+                  float t_142 = (((1.0f - 0.0f) * hz_p1[(o + (s0_137 + x))]) + (0.0f * hz_p1[(o + (s1_138 + x))]));
+                  m_139 = (((t_142 > m_139) || (t_142 != t_142)) ? t_142 : m_139);
+                  lv[(o + (e + x))] = m_139;
+                }
+              } else {
+                for (long long x = 0; x < 1; x++) {
+                  lv[(o + (e + x))] = __int_as_float(0xff800000);
+                }
               }
             }
-            __syncthreads();
-            {
-              long long w = (gid - 64);
-              long long plane = w;
-              long long y0 = 0;
-              long long x0 = 0;
-              for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-                long long e = (lid + e_k);
-                long long hy_240 = (e / 3);
-                long long hx_241 = (e % 3);
-                long long y_242 = ((y0 - 1) + hy_240);
-                long long at_243 = ((hy_240 * 3) + hx_241);
-                float m0 = __int_as_float(0xff800000);
-                if (((y_242 >= 0) && (y_242 < 1))) {
-                  long long t_244 = ri0_m1[hy_240];
-                  long long t_245 = ri1_m1[hy_240];
-                  float t_246 = rw_m1[hy_240];
-                  long long x_247 = ((x0 - 1) + hx_241);
-                  if (((x_247 >= 0) && (x_247 < 1))) {
-                    long long t_248 = ci0_m1[hx_241];
-                    long long t_249 = ci1_m1[hx_241];
-                    float t_250 = cw_m1[hx_241];
-                    float t_251 = (((1.0f - t_246) * (((1.0f - t_250) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_244) + t_248)]) + (t_250 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_244) + t_249)]))) + (t_246 * (((1.0f - t_250) * B8[(((((plane / 16) * 16) + (plane % 16)) + t_245) + t_248)]) + (t_250 * B8[(((((plane / 16) * 16) + (plane % 16)) + t_245) + t_249)]))));
-                    m0 = (((t_251 > m0) || (t_251 != t_251)) ? t_251 : m0);
-                    float t_252 = B9[(((((plane / 16) * 16) + (plane % 16)) + y_242) + x_247)];
-                    m0 = (((t_252 > m0) || (t_252 != t_252)) ? t_252 : m0);
+            for (long long j = 0; j < 1; j++) {
+              for (long long x = 0; x < 1; x++) {
+                float m_143 = lv[(o + (j + x))];
+                m_143 = (((lv[(o + ((j + 1) + x))] > m_143) || (lv[(o + ((j + 1) + x))] != lv[(o + ((j + 1) + x))])) ? lv[(o + ((j + 1) + x))] : m_143);
+                m_143 = (((lv[(o + ((j + 2) + x))] > m_143) || (lv[(o + ((j + 2) + x))] != lv[(o + ((j + 2) + x))])) ? lv[(o + ((j + 2) + x))] : m_143);
+                vm[(o + (x + 1))] = m_143;
+              }
+              long long dst_144 = (w_115 + j);
+              for (long long x = 0; x < 1; x++) {
+                float m_145 = vm[(o + x)];
+                m_145 = (((vm[(o + (x + 1))] > m_145) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_145);
+                m_145 = (((vm[(o + (x + 2))] > m_145) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_145);
+                B3[(dst_144 + x)] = m_145;
+              }
+            }
+          } else {
+            if ((gid < 80)) {
+              long long o = A0;
+              long long w_146 = (gid - 64);
+              long long b_147 = (w_146 / 16);
+              long long c_148 = (w_146 % 16);
+              vm[o] = __int_as_float(0xff800000);
+              vm[(o + 2)] = __int_as_float(0xff800000);
+              for (long long x = 0; x < 1; x++) {
+                ci0_m1[(o + x)] = ((int)x);
+                ci1_m1[(o + x)] = ((int)x);
+                cw_m1[(o + x)] = 0.0f;
+              }
+              long long held0_m1 = -1;
+              long long held1_m1 = -1;
+              for (long long e = 0; e < 3; e++) {
+                long long hy_149 = (-1 + e);
+                if (((hy_149 >= 0) && (hy_149 < 1))) {
+                  long long par_150 = (hy_149 % 2);
+                  if ((hy_149 != ((par_150 == 0) ? held0_m1 : held1_m1))) {
+                    for (long long x = 0; x < 1; x++) {
+                      float wx_151 = cw_m1[(o + x)];
+                      hz_m1[(o + (par_150 + x))] = (((1.0f - wx_151) * B8[((((b_147 * 16) + c_148) + hy_149) + ((long long)ci0_m1[(o + x)]))]) + (wx_151 * B8[((((b_147 * 16) + c_148) + hy_149) + ((long long)ci1_m1[(o + x)]))]));
+                    }
+                    held0_m1 = ((par_150 == 0) ? hy_149 : held0_m1);
+                    held1_m1 = ((par_150 == 0) ? held1_m1 : hy_149);
+                  }
+                  long long par_152 = (hy_149 % 2);
+                  if ((hy_149 != ((par_152 == 0) ? held0_m1 : held1_m1))) {
+                    for (long long x = 0; x < 1; x++) {
+                      float wx_153 = cw_m1[(o + x)];
+                      hz_m1[(o + (par_152 + x))] = (((1.0f - wx_153) * B8[((((b_147 * 16) + c_148) + hy_149) + ((long long)ci0_m1[(o + x)]))]) + (wx_153 * B8[((((b_147 * 16) + c_148) + hy_149) + ((long long)ci1_m1[(o + x)]))]));
+                    }
+                    held0_m1 = ((par_152 == 0) ? hy_149 : held0_m1);
+                    held1_m1 = ((par_152 == 0) ? held1_m1 : hy_149);
+                  }
+                  long long s0_154 = (hy_149 % 2);
+                  long long s1_155 = (hy_149 % 2);
+                  for (long long x = 0; x < 1; x++) {
+                    float m_156 = __int_as_float(0xff800000);
+                    float t_157 = (((1.0f - 0.0f) * hz_m1[(o + (s0_154 + x))]) + (0.0f * hz_m1[(o + (s1_155 + x))]));
+                    m_156 = (((t_157 > m_156) || (t_157 != t_157)) ? t_157 : m_156);
+                    float t_158 = B9[((((b_147 * 16) + c_148) + hy_149) + x)];
+                    m_156 = (((t_158 > m_156) || (t_158 != t_158)) ? t_158 : m_156);
+                    lv[(o + (e + x))] = m_156;
+                  }
+                } else {
+                  for (long long x = 0; x < 1; x++) {
+                    lv[(o + (e + x))] = __int_as_float(0xff800000);
                   }
                 }
-                lvmax[at_243] = m0;
               }
-            }
-            __syncthreads();
-            {
-              for (long long e_k = 0; e_k < (3 - lid); e_k++) {
-                long long e = (lid + e_k);
-                long long src_253 = (e * 3);
-                float lv_254 = lvmax[src_253];
-                float lv_255 = lvmax[(src_253 + 1)];
-                float lv_256 = lvmax[(src_253 + 2)];
-                float m0 = lv_254;
-                m0 = (((lv_255 > m0) || (lv_255 != lv_255)) ? lv_255 : m0);
-                m0 = (((lv_256 > m0) || (lv_256 != lv_256)) ? lv_256 : m0);
-                rowmax[e] = m0;
-              }
-            }
-            __syncthreads();
-            {
-              long long w = (gid - 64);
-              long long plane = w;
-              long long y0 = 0;
-              long long x0 = 0;
-              for (long long o_k = 0; o_k < (1 - lid); o_k++) {
-                long long o = (lid + o_k);
-                long long y_257 = (y0 + o);
-                long long dst_258 = (plane + (y_257 + x0));
-                float m0 = rowmax[o];
-                float t_259 = rowmax[(o + 1)];
-                m0 = (((t_259 > m0) || (t_259 != t_259)) ? t_259 : m0);
-                float t_260 = rowmax[(o + 2)];
-                m0 = (((t_260 > m0) || (t_260 != t_260)) ? t_260 : m0);
-                B4[dst_258] = m0;
+              for (long long j = 0; j < 1; j++) {
+                for (long long x = 0; x < 1; x++) {
+                  float m_159 = lv[(o + (j + x))];
+                  m_159 = (((lv[(o + ((j + 1) + x))] > m_159) || (lv[(o + ((j + 1) + x))] != lv[(o + ((j + 1) + x))])) ? lv[(o + ((j + 1) + x))] : m_159);
+                  m_159 = (((lv[(o + ((j + 2) + x))] > m_159) || (lv[(o + ((j + 2) + x))] != lv[(o + ((j + 2) + x))])) ? lv[(o + ((j + 2) + x))] : m_159);
+                  vm[(o + (x + 1))] = m_159;
+                }
+                long long dst_160 = (w_146 + j);
+                for (long long x = 0; x < 1; x++) {
+                  float m_161 = vm[(o + x)];
+                  m_161 = (((vm[(o + (x + 1))] > m_161) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_161);
+                  m_161 = (((vm[(o + (x + 2))] > m_161) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_161);
+                  B4[(dst_160 + x)] = m_161;
+                }
               }
             }
           }

@@ -17,796 +17,523 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lvmax[1100];
-    float rowmax[1056];
-    int64_t ri0_p1[22];
-    int64_t ri1_p1[22];
-    float rw_p1[22];
-    int64_t ci0_p1[50];
-    int64_t ci1_p1[50];
-    float cw_p1[50];
-    int64_t ri0_m1[22];
-    int64_t ri1_m1[22];
-    float rw_m1[22];
-    int64_t ci0_m1[50];
-    int64_t ci1_m1[50];
-    float cw_m1[50];
-    if ((gid < 16)) {
-      {
-        const int64_t lid = 0;
-        int64_t w = gid;
-        int64_t plane = (w / 2);
-        int64_t y0 = ((w % 2) * 20);
-        int64_t x0 = 0;
-        for (int64_t er_k = 0; er_k < (22 - lid); er_k++) {
-          int64_t er = (lid + er_k);
-          int64_t r_0 = ((y0 - 1) + er);
-          float t_1 = fmaxf(0.0f, ((0.5f * (((float)r_0) + 0.5f)) - 0.5f));
-          int64_t t_2 = imin(((int64_t)floorf(t_1)), 19);
-          int64_t t_3 = ((t_2 < 19) ? (t_2 + 1) : t_2);
-          float t_4 = ((t_2 < 19) ? (t_1 - ((float)t_2)) : 0.0f);
-          ri0_p1[er] = t_2;
-          ri1_p1[er] = t_3;
-          rw_p1[er] = t_4;
+    float lv[2016];
+    float vm[50];
+    int32_t ci0_p1[48];
+    int32_t ci1_p1[48];
+    float cw_p1[48];
+    float hz_p1[96];
+    int32_t ci0_m1[48];
+    int32_t ci1_m1[48];
+    float cw_m1[48];
+    float hz_m1[96];
+    {
+      const int64_t lid = 0;
+      if ((gid < 8)) {
+        int64_t o = args[0];
+        int64_t w_0 = gid;
+        int64_t b_1 = (w_0 / 8);
+        int64_t c_2 = (w_0 % 8);
+        vm[o] = (-INFINITY);
+        vm[(o + 49)] = (-INFINITY);
+        for (int64_t x = 0; x < 48; x++) {
+          float t_3 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+          int64_t t_4 = imin(((int64_t)floorf(t_3)), 23);
+          int64_t t_5 = ((t_4 < 23) ? (t_4 + 1) : t_4);
+          float t_6 = ((t_4 < 23) ? (t_3 - ((float)t_4)) : 0.0f);
+          ci0_p1[(o + x)] = ((int32_t)t_4);
+          ci1_p1[(o + x)] = ((int32_t)t_5);
+          cw_p1[(o + x)] = t_6;
         }
-        for (int64_t ec_k = 0; ec_k < (50 - lid); ec_k++) {
-          int64_t ec = (lid + ec_k);
-          int64_t c_5 = ((x0 - 1) + ec);
-          float t_6 = fmaxf(0.0f, ((0.5f * (((float)c_5) + 0.5f)) - 0.5f));
-          int64_t t_7 = imin(((int64_t)floorf(t_6)), 23);
-          int64_t t_8 = ((t_7 < 23) ? (t_7 + 1) : t_7);
-          float t_9 = ((t_7 < 23) ? (t_6 - ((float)t_7)) : 0.0f);
-          ci0_p1[ec] = t_7;
-          ci1_p1[ec] = t_8;
-          cw_p1[ec] = t_9;
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t w = gid;
-        int64_t plane = (w / 2);
-        int64_t y0 = ((w % 2) * 20);
-        int64_t x0 = 0;
-        for (int64_t e_k = 0; e_k < (550 - lid); e_k++) {
-          int64_t e = (lid + e_k);
-          int64_t hy_10 = (e / 25);
-          int64_t hx_11 = ((e % 25) * 2);
-          int64_t y_12 = ((y0 - 1) + hy_10);
-          int64_t at_13 = ((hy_10 * 50) + hx_11);
-          float m0 = (-INFINITY);
-          float m1 = (-INFINITY);
-          if (((y_12 >= 0) && (y_12 < 40))) {
-            int64_t t_14 = ri0_p1[hy_10];
-            int64_t t_15 = ri1_p1[hy_10];
-            float t_16 = rw_p1[hy_10];
-            int64_t x_17 = ((x0 - 1) + hx_11);
-            if (((x_17 >= 0) && (x_17 < 48))) {
-              float t_18 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_12 * 48)) + x_17)];
-              m0 = (((t_18 > m0) || (t_18 != t_18)) ? t_18 : m0);
-              int64_t t_19 = ci0_p1[hx_11];
-              int64_t t_20 = ci1_p1[hx_11];
-              float t_21 = cw_p1[hx_11];
-              float t_22 = (((1.0f - t_16) * (((1.0f - t_21) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_19)]) + (t_21 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_20)]))) + (t_16 * (((1.0f - t_21) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_19)]) + (t_21 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_20)]))));
-              m0 = (((t_22 > m0) || (t_22 != t_22)) ? t_22 : m0);
-            }
-            int64_t hx_23 = (hx_11 + 1);
-            int64_t x_24 = ((x0 - 1) + hx_23);
-            if (((x_24 >= 0) && (x_24 < 48))) {
-              float t_25 = B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (y_12 * 48)) + x_24)];
-              m1 = (((t_25 > m1) || (t_25 != t_25)) ? t_25 : m1);
-              int64_t t_26 = ci0_p1[hx_23];
-              int64_t t_27 = ci1_p1[hx_23];
-              float t_28 = cw_p1[hx_23];
-              float t_29 = (((1.0f - t_16) * (((1.0f - t_28) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_26)]) + (t_28 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_14 * 24)) + t_27)]))) + (t_16 * (((1.0f - t_28) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_26)]) + (t_28 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_15 * 24)) + t_27)]))));
-              m1 = (((t_29 > m1) || (t_29 != t_29)) ? t_29 : m1);
-            }
-          }
-          lvmax[at_13] = m0;
-          lvmax[(at_13 + 1)] = m1;
-        }
-      }
-      {
-        const int64_t lid = 0;
-        for (int64_t e_k = 0; e_k < (264 - lid); e_k++) {
-          int64_t e = (lid + e_k);
-          int64_t hy_30 = (e / 12);
-          int64_t lx_31 = ((e % 12) * 4);
-          int64_t src_32 = ((hy_30 * 50) + lx_31);
-          int64_t dst_33 = ((hy_30 * 48) + lx_31);
-          float lv_34 = lvmax[src_32];
-          float lv_35 = lvmax[(src_32 + 1)];
-          float lv_36 = lvmax[(src_32 + 2)];
-          float lv_37 = lvmax[(src_32 + 3)];
-          float lv_38 = lvmax[(src_32 + 4)];
-          float lv_39 = lvmax[(src_32 + 5)];
-          float m0 = lv_34;
-          m0 = (((lv_35 > m0) || (lv_35 != lv_35)) ? lv_35 : m0);
-          m0 = (((lv_36 > m0) || (lv_36 != lv_36)) ? lv_36 : m0);
-          rowmax[dst_33] = m0;
-          float m1 = lv_35;
-          m1 = (((lv_36 > m1) || (lv_36 != lv_36)) ? lv_36 : m1);
-          m1 = (((lv_37 > m1) || (lv_37 != lv_37)) ? lv_37 : m1);
-          rowmax[(dst_33 + 1)] = m1;
-          float m2 = lv_36;
-          m2 = (((lv_37 > m2) || (lv_37 != lv_37)) ? lv_37 : m2);
-          m2 = (((lv_38 > m2) || (lv_38 != lv_38)) ? lv_38 : m2);
-          rowmax[(dst_33 + 2)] = m2;
-          float m3 = lv_37;
-          m3 = (((lv_38 > m3) || (lv_38 != lv_38)) ? lv_38 : m3);
-          m3 = (((lv_39 > m3) || (lv_39 != lv_39)) ? lv_39 : m3);
-          rowmax[(dst_33 + 3)] = m3;
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t w = gid;
-        int64_t plane = (w / 2);
-        int64_t y0 = ((w % 2) * 20);
-        int64_t x0 = 0;
-        for (int64_t o_k = 0; o_k < (240 - lid); o_k++) {
-          int64_t o = (lid + o_k);
-          int64_t ly_40 = (o / 12);
-          int64_t lx_41 = ((o % 12) * 4);
-          int64_t y_42 = (y0 + ly_40);
-          int64_t src_43 = ((ly_40 * 48) + lx_41);
-          int64_t dst_44 = ((plane * 1920) + ((y_42 * 48) + (x0 + lx_41)));
-          float m0 = rowmax[src_43];
-          float t_45 = rowmax[(src_43 + 48)];
-          m0 = (((t_45 > m0) || (t_45 != t_45)) ? t_45 : m0);
-          float t_46 = rowmax[(src_43 + 96)];
-          m0 = (((t_46 > m0) || (t_46 != t_46)) ? t_46 : m0);
-          B0[dst_44] = m0;
-          float m1 = rowmax[(src_43 + 1)];
-          float t_47 = rowmax[(src_43 + 49)];
-          m1 = (((t_47 > m1) || (t_47 != t_47)) ? t_47 : m1);
-          float t_48 = rowmax[(src_43 + 97)];
-          m1 = (((t_48 > m1) || (t_48 != t_48)) ? t_48 : m1);
-          B0[(dst_44 + 1)] = m1;
-          float m2 = rowmax[(src_43 + 2)];
-          float t_49 = rowmax[(src_43 + 50)];
-          m2 = (((t_49 > m2) || (t_49 != t_49)) ? t_49 : m2);
-          float t_50 = rowmax[(src_43 + 98)];
-          m2 = (((t_50 > m2) || (t_50 != t_50)) ? t_50 : m2);
-          B0[(dst_44 + 2)] = m2;
-          float m3 = rowmax[(src_43 + 3)];
-          float t_51 = rowmax[(src_43 + 51)];
-          m3 = (((t_51 > m3) || (t_51 != t_51)) ? t_51 : m3);
-          float t_52 = rowmax[(src_43 + 99)];
-          m3 = (((t_52 > m3) || (t_52 != t_52)) ? t_52 : m3);
-          B0[(dst_44 + 3)] = m3;
-        }
-      }
-    } else {
-      if ((gid < 24)) {
-        {
-          const int64_t lid = 0;
-          int64_t w = (gid - 16);
-          int64_t plane = w;
-          int64_t y0 = 0;
-          int64_t x0 = 0;
-          for (int64_t er_k = 0; er_k < (22 - lid); er_k++) {
-            int64_t er = (lid + er_k);
-            int64_t r_53 = ((y0 - 1) + er);
-            float t_54 = fmaxf(0.0f, ((2.0f * (((float)r_53) + 0.5f)) - 0.5f));
-            int64_t t_55 = imin(((int64_t)floorf(t_54)), 39);
-            int64_t t_56 = ((t_55 < 39) ? (t_55 + 1) : t_55);
-            float t_57 = ((t_55 < 39) ? (t_54 - ((float)t_55)) : 0.0f);
-            ri0_m1[er] = t_55;
-            ri1_m1[er] = t_56;
-            rw_m1[er] = t_57;
-            float t_58 = fmaxf(0.0f, ((0.5f * (((float)r_53) + 0.5f)) - 0.5f));
-            int64_t t_59 = imin(((int64_t)floorf(t_58)), 9);
-            int64_t t_60 = ((t_59 < 9) ? (t_59 + 1) : t_59);
-            float t_61 = ((t_59 < 9) ? (t_58 - ((float)t_59)) : 0.0f);
-            ri0_p1[er] = t_59;
-            ri1_p1[er] = t_60;
-            rw_p1[er] = t_61;
-          }
-          for (int64_t ec_k = 0; ec_k < (26 - lid); ec_k++) {
-            int64_t ec = (lid + ec_k);
-            int64_t c_62 = ((x0 - 1) + ec);
-            float t_63 = fmaxf(0.0f, ((2.0f * (((float)c_62) + 0.5f)) - 0.5f));
-            int64_t t_64 = imin(((int64_t)floorf(t_63)), 47);
-            int64_t t_65 = ((t_64 < 47) ? (t_64 + 1) : t_64);
-            float t_66 = ((t_64 < 47) ? (t_63 - ((float)t_64)) : 0.0f);
-            ci0_m1[ec] = t_64;
-            ci1_m1[ec] = t_65;
-            cw_m1[ec] = t_66;
-            float t_67 = fmaxf(0.0f, ((0.5f * (((float)c_62) + 0.5f)) - 0.5f));
-            int64_t t_68 = imin(((int64_t)floorf(t_67)), 11);
-            int64_t t_69 = ((t_68 < 11) ? (t_68 + 1) : t_68);
-            float t_70 = ((t_68 < 11) ? (t_67 - ((float)t_68)) : 0.0f);
-            ci0_p1[ec] = t_68;
-            ci1_p1[ec] = t_69;
-            cw_p1[ec] = t_70;
-          }
-        }
-        {
-          const int64_t lid = 0;
-          int64_t w = (gid - 16);
-          int64_t plane = w;
-          int64_t y0 = 0;
-          int64_t x0 = 0;
-          for (int64_t e_k = 0; e_k < (286 - lid); e_k++) {
-            int64_t e = (lid + e_k);
-            int64_t hy_71 = (e / 13);
-            int64_t hx_72 = ((e % 13) * 2);
-            int64_t y_73 = ((y0 - 1) + hy_71);
-            int64_t at_74 = ((hy_71 * 26) + hx_72);
-            float m0 = (-INFINITY);
-            float m1 = (-INFINITY);
-            if (((y_73 >= 0) && (y_73 < 20))) {
-              int64_t t_75 = ri0_m1[hy_71];
-              int64_t t_76 = ri1_m1[hy_71];
-              float t_77 = rw_m1[hy_71];
-              int64_t t_78 = ri0_p1[hy_71];
-              int64_t t_79 = ri1_p1[hy_71];
-              float t_80 = rw_p1[hy_71];
-              int64_t x_81 = ((x0 - 1) + hx_72);
-              if (((x_81 >= 0) && (x_81 < 24))) {
-                int64_t t_82 = ci0_m1[hx_72];
-                int64_t t_83 = ci1_m1[hx_72];
-                float t_84 = cw_m1[hx_72];
-                float t_85 = (((1.0f - t_77) * (((1.0f - t_84) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_82)]) + (t_84 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_83)]))) + (t_77 * (((1.0f - t_84) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_82)]) + (t_84 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_83)]))));
-                m0 = (((t_85 > m0) || (t_85 != t_85)) ? t_85 : m0);
-                float t_86 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_73 * 24)) + x_81)];
-                m0 = (((t_86 > m0) || (t_86 != t_86)) ? t_86 : m0);
-                int64_t t_87 = ci0_p1[hx_72];
-                int64_t t_88 = ci1_p1[hx_72];
-                float t_89 = cw_p1[hx_72];
-                float t_90 = (((1.0f - t_80) * (((1.0f - t_89) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_87)]) + (t_89 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_88)]))) + (t_80 * (((1.0f - t_89) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_87)]) + (t_89 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_88)]))));
-                m0 = (((t_90 > m0) || (t_90 != t_90)) ? t_90 : m0);
+        int64_t held0_p1 = -1;
+        int64_t held1_p1 = -1;
+        for (int64_t e = 0; e < 42; e++) {
+          int64_t hy_7 = (-1 + e);
+          int64_t lr_8 = (e * 48);
+          if (((hy_7 >= 0) && (hy_7 < 40))) {
+            float t_9 = fmaxf(0.0f, ((0.5f * (((float)hy_7) + 0.5f)) - 0.5f));
+            int64_t t_10 = imin(((int64_t)floorf(t_9)), 19);
+            int64_t t_11 = ((t_10 < 19) ? (t_10 + 1) : t_10);
+            float t_12 = ((t_10 < 19) ? (t_9 - ((float)t_10)) : 0.0f);
+            int64_t par_13 = (t_10 % 2);
+            if ((t_10 != ((par_13 == 0) ? held0_p1 : held1_p1))) {
+              int64_t slot_14 = (par_13 * 48);
+              for (int64_t x = 0; x < 48; x++) {
+                float wx_15 = cw_p1[(o + x)];
+                hz_p1[(o + (slot_14 + x))] = (((1.0f - wx_15) * B5[((((b_1 * 3840) + (c_2 * 480)) + (t_10 * 24)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_15 * B5[((((b_1 * 3840) + (c_2 * 480)) + (t_10 * 24)) + ((int64_t)ci1_p1[(o + x)]))]));
               }
-              int64_t hx_91 = (hx_72 + 1);
-              int64_t x_92 = ((x0 - 1) + hx_91);
-              if (((x_92 >= 0) && (x_92 < 24))) {
-                int64_t t_93 = ci0_m1[hx_91];
-                int64_t t_94 = ci1_m1[hx_91];
-                float t_95 = cw_m1[hx_91];
-                float t_96 = (((1.0f - t_77) * (((1.0f - t_95) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_93)]) + (t_95 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_75 * 48)) + t_94)]))) + (t_77 * (((1.0f - t_95) * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_93)]) + (t_95 * B5[(((((plane / 8) * 15360) + ((plane % 8) * 1920)) + (t_76 * 48)) + t_94)]))));
-                m1 = (((t_96 > m1) || (t_96 != t_96)) ? t_96 : m1);
-                float t_97 = B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (y_73 * 24)) + x_92)];
-                m1 = (((t_97 > m1) || (t_97 != t_97)) ? t_97 : m1);
-                int64_t t_98 = ci0_p1[hx_91];
-                int64_t t_99 = ci1_p1[hx_91];
-                float t_100 = cw_p1[hx_91];
-                float t_101 = (((1.0f - t_80) * (((1.0f - t_100) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_98)]) + (t_100 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_78 * 12)) + t_99)]))) + (t_80 * (((1.0f - t_100) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_98)]) + (t_100 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_79 * 12)) + t_99)]))));
-                m1 = (((t_101 > m1) || (t_101 != t_101)) ? t_101 : m1);
-              }
+              held0_p1 = ((par_13 == 0) ? t_10 : held0_p1);
+              held1_p1 = ((par_13 == 0) ? held1_p1 : t_10);
             }
-            lvmax[at_74] = m0;
-            lvmax[(at_74 + 1)] = m1;
+            int64_t par_16 = (t_11 % 2);
+            if ((t_11 != ((par_16 == 0) ? held0_p1 : held1_p1))) {
+              int64_t slot_17 = (par_16 * 48);
+              for (int64_t x = 0; x < 48; x++) {
+                float wx_18 = cw_p1[(o + x)];
+                hz_p1[(o + (slot_17 + x))] = (((1.0f - wx_18) * B5[((((b_1 * 3840) + (c_2 * 480)) + (t_11 * 24)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_18 * B5[((((b_1 * 3840) + (c_2 * 480)) + (t_11 * 24)) + ((int64_t)ci1_p1[(o + x)]))]));
+              }
+              held0_p1 = ((par_16 == 0) ? t_11 : held0_p1);
+              held1_p1 = ((par_16 == 0) ? held1_p1 : t_11);
+            }
+            int64_t s0_19 = ((t_10 % 2) * 48);
+            int64_t s1_20 = ((t_11 % 2) * 48);
+            for (int64_t x = 0; x < 48; x++) {
+              float m_21 = (-INFINITY);
+              float t_22 = B6[((((b_1 * 15360) + (c_2 * 1920)) + (hy_7 * 48)) + x)];
+              m_21 = (((t_22 > m_21) || (t_22 != t_22)) ? t_22 : m_21);
+              float t_23 = (((1.0f - t_12) * hz_p1[(o + (s0_19 + x))]) + (t_12 * hz_p1[(o + (s1_20 + x))]));
+              m_21 = (((t_23 > m_21) || (t_23 != t_23)) ? t_23 : m_21);
+              lv[(o + (lr_8 + x))] = m_21;
+            }
+          } else {
+            for (int64_t x = 0; x < 48; x++) {
+              lv[(o + (lr_8 + x))] = (-INFINITY);
+            }
           }
         }
-        {
-          const int64_t lid = 0;
-          for (int64_t e_k = 0; e_k < (132 - lid); e_k++) {
-            int64_t e = (lid + e_k);
-            int64_t hy_102 = (e / 6);
-            int64_t lx_103 = ((e % 6) * 4);
-            int64_t src_104 = ((hy_102 * 26) + lx_103);
-            int64_t dst_105 = ((hy_102 * 24) + lx_103);
-            float lv_106 = lvmax[src_104];
-            float lv_107 = lvmax[(src_104 + 1)];
-            float lv_108 = lvmax[(src_104 + 2)];
-            float lv_109 = lvmax[(src_104 + 3)];
-            float lv_110 = lvmax[(src_104 + 4)];
-            float lv_111 = lvmax[(src_104 + 5)];
-            float m0 = lv_106;
-            m0 = (((lv_107 > m0) || (lv_107 != lv_107)) ? lv_107 : m0);
-            m0 = (((lv_108 > m0) || (lv_108 != lv_108)) ? lv_108 : m0);
-            rowmax[dst_105] = m0;
-            float m1 = lv_107;
-            m1 = (((lv_108 > m1) || (lv_108 != lv_108)) ? lv_108 : m1);
-            m1 = (((lv_109 > m1) || (lv_109 != lv_109)) ? lv_109 : m1);
-            rowmax[(dst_105 + 1)] = m1;
-            float m2 = lv_108;
-            m2 = (((lv_109 > m2) || (lv_109 != lv_109)) ? lv_109 : m2);
-            m2 = (((lv_110 > m2) || (lv_110 != lv_110)) ? lv_110 : m2);
-            rowmax[(dst_105 + 2)] = m2;
-            float m3 = lv_109;
-            m3 = (((lv_110 > m3) || (lv_110 != lv_110)) ? lv_110 : m3);
-            m3 = (((lv_111 > m3) || (lv_111 != lv_111)) ? lv_111 : m3);
-            rowmax[(dst_105 + 3)] = m3;
+        for (int64_t j = 0; j < 40; j++) {
+          for (int64_t x = 0; x < 48; x++) {
+            float m_24 = lv[(o + ((j * 48) + x))];
+            m_24 = (((lv[(o + (((j + 1) * 48) + x))] > m_24) || (lv[(o + (((j + 1) * 48) + x))] != lv[(o + (((j + 1) * 48) + x))])) ? lv[(o + (((j + 1) * 48) + x))] : m_24);
+            m_24 = (((lv[(o + (((j + 2) * 48) + x))] > m_24) || (lv[(o + (((j + 2) * 48) + x))] != lv[(o + (((j + 2) * 48) + x))])) ? lv[(o + (((j + 2) * 48) + x))] : m_24);
+            vm[(o + (x + 1))] = m_24;
           }
-        }
-        {
-          const int64_t lid = 0;
-          int64_t w = (gid - 16);
-          int64_t plane = w;
-          int64_t y0 = 0;
-          int64_t x0 = 0;
-          for (int64_t o_k = 0; o_k < (120 - lid); o_k++) {
-            int64_t o = (lid + o_k);
-            int64_t ly_112 = (o / 6);
-            int64_t lx_113 = ((o % 6) * 4);
-            int64_t y_114 = (y0 + ly_112);
-            int64_t src_115 = ((ly_112 * 24) + lx_113);
-            int64_t dst_116 = ((plane * 480) + ((y_114 * 24) + (x0 + lx_113)));
-            float m0 = rowmax[src_115];
-            float t_117 = rowmax[(src_115 + 24)];
-            m0 = (((t_117 > m0) || (t_117 != t_117)) ? t_117 : m0);
-            float t_118 = rowmax[(src_115 + 48)];
-            m0 = (((t_118 > m0) || (t_118 != t_118)) ? t_118 : m0);
-            B1[dst_116] = m0;
-            float m1 = rowmax[(src_115 + 1)];
-            float t_119 = rowmax[(src_115 + 25)];
-            m1 = (((t_119 > m1) || (t_119 != t_119)) ? t_119 : m1);
-            float t_120 = rowmax[(src_115 + 49)];
-            m1 = (((t_120 > m1) || (t_120 != t_120)) ? t_120 : m1);
-            B1[(dst_116 + 1)] = m1;
-            float m2 = rowmax[(src_115 + 2)];
-            float t_121 = rowmax[(src_115 + 26)];
-            m2 = (((t_121 > m2) || (t_121 != t_121)) ? t_121 : m2);
-            float t_122 = rowmax[(src_115 + 50)];
-            m2 = (((t_122 > m2) || (t_122 != t_122)) ? t_122 : m2);
-            B1[(dst_116 + 2)] = m2;
-            float m3 = rowmax[(src_115 + 3)];
-            float t_123 = rowmax[(src_115 + 27)];
-            m3 = (((t_123 > m3) || (t_123 != t_123)) ? t_123 : m3);
-            float t_124 = rowmax[(src_115 + 51)];
-            m3 = (((t_124 > m3) || (t_124 != t_124)) ? t_124 : m3);
-            B1[(dst_116 + 3)] = m3;
+          int64_t dst_25 = ((w_0 * 1920) + (j * 48));
+          for (int64_t x = 0; x < 48; x++) {
+            float m_26 = vm[(o + x)];
+            m_26 = (((vm[(o + (x + 1))] > m_26) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_26);
+            m_26 = (((vm[(o + (x + 2))] > m_26) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_26);
+            B0[(dst_25 + x)] = m_26;
           }
         }
       } else {
-        if ((gid < 32)) {
-          {
-            const int64_t lid = 0;
-            int64_t w = (gid - 24);
-            int64_t plane = w;
-            int64_t y0 = 0;
-            int64_t x0 = 0;
-            for (int64_t er_k = 0; er_k < (12 - lid); er_k++) {
-              int64_t er = (lid + er_k);
-              int64_t r_125 = ((y0 - 1) + er);
-              float t_126 = fmaxf(0.0f, ((2.0f * (((float)r_125) + 0.5f)) - 0.5f));
-              int64_t t_127 = imin(((int64_t)floorf(t_126)), 19);
-              int64_t t_128 = ((t_127 < 19) ? (t_127 + 1) : t_127);
-              float t_129 = ((t_127 < 19) ? (t_126 - ((float)t_127)) : 0.0f);
-              ri0_m1[er] = t_127;
-              ri1_m1[er] = t_128;
-              rw_m1[er] = t_129;
-              float t_130 = fmaxf(0.0f, ((0.5f * (((float)r_125) + 0.5f)) - 0.5f));
-              int64_t t_131 = imin(((int64_t)floorf(t_130)), 4);
-              int64_t t_132 = ((t_131 < 4) ? (t_131 + 1) : t_131);
-              float t_133 = ((t_131 < 4) ? (t_130 - ((float)t_131)) : 0.0f);
-              ri0_p1[er] = t_131;
-              ri1_p1[er] = t_132;
-              rw_p1[er] = t_133;
-            }
-            for (int64_t ec_k = 0; ec_k < (14 - lid); ec_k++) {
-              int64_t ec = (lid + ec_k);
-              int64_t c_134 = ((x0 - 1) + ec);
-              float t_135 = fmaxf(0.0f, ((2.0f * (((float)c_134) + 0.5f)) - 0.5f));
-              int64_t t_136 = imin(((int64_t)floorf(t_135)), 23);
-              int64_t t_137 = ((t_136 < 23) ? (t_136 + 1) : t_136);
-              float t_138 = ((t_136 < 23) ? (t_135 - ((float)t_136)) : 0.0f);
-              ci0_m1[ec] = t_136;
-              ci1_m1[ec] = t_137;
-              cw_m1[ec] = t_138;
-              float t_139 = fmaxf(0.0f, ((0.5f * (((float)c_134) + 0.5f)) - 0.5f));
-              int64_t t_140 = imin(((int64_t)floorf(t_139)), 5);
-              int64_t t_141 = ((t_140 < 5) ? (t_140 + 1) : t_140);
-              float t_142 = ((t_140 < 5) ? (t_139 - ((float)t_140)) : 0.0f);
-              ci0_p1[ec] = t_140;
-              ci1_p1[ec] = t_141;
-              cw_p1[ec] = t_142;
-            }
+        if ((gid < 16)) {
+          int64_t o = args[0];
+          int64_t w_27 = (gid - 8);
+          int64_t b_28 = (w_27 / 8);
+          int64_t c_29 = (w_27 % 8);
+          vm[o] = (-INFINITY);
+          vm[(o + 25)] = (-INFINITY);
+          for (int64_t x = 0; x < 24; x++) {
+            float t_30 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+            int64_t t_31 = imin(((int64_t)floorf(t_30)), 47);
+            int64_t t_32 = ((t_31 < 47) ? (t_31 + 1) : t_31);
+            float t_33 = ((t_31 < 47) ? (t_30 - ((float)t_31)) : 0.0f);
+            ci0_m1[(o + x)] = ((int32_t)t_31);
+            ci1_m1[(o + x)] = ((int32_t)t_32);
+            cw_m1[(o + x)] = t_33;
           }
-          {
-            const int64_t lid = 0;
-            int64_t w = (gid - 24);
-            int64_t plane = w;
-            int64_t y0 = 0;
-            int64_t x0 = 0;
-            for (int64_t e_k = 0; e_k < (84 - lid); e_k++) {
-              int64_t e = (lid + e_k);
-              int64_t hy_143 = (e / 7);
-              int64_t hx_144 = ((e % 7) * 2);
-              int64_t y_145 = ((y0 - 1) + hy_143);
-              int64_t at_146 = ((hy_143 * 14) + hx_144);
-              float m0 = (-INFINITY);
-              float m1 = (-INFINITY);
-              if (((y_145 >= 0) && (y_145 < 10))) {
-                int64_t t_147 = ri0_m1[hy_143];
-                int64_t t_148 = ri1_m1[hy_143];
-                float t_149 = rw_m1[hy_143];
-                int64_t t_150 = ri0_p1[hy_143];
-                int64_t t_151 = ri1_p1[hy_143];
-                float t_152 = rw_p1[hy_143];
-                int64_t x_153 = ((x0 - 1) + hx_144);
-                if (((x_153 >= 0) && (x_153 < 12))) {
-                  int64_t t_154 = ci0_m1[hx_144];
-                  int64_t t_155 = ci1_m1[hx_144];
-                  float t_156 = cw_m1[hx_144];
-                  float t_157 = (((1.0f - t_149) * (((1.0f - t_156) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_154)]) + (t_156 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_155)]))) + (t_149 * (((1.0f - t_156) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_154)]) + (t_156 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_155)]))));
-                  m0 = (((t_157 > m0) || (t_157 != t_157)) ? t_157 : m0);
-                  float t_158 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_145 * 12)) + x_153)];
-                  m0 = (((t_158 > m0) || (t_158 != t_158)) ? t_158 : m0);
-                  int64_t t_159 = ci0_p1[hx_144];
-                  int64_t t_160 = ci1_p1[hx_144];
-                  float t_161 = cw_p1[hx_144];
-                  float t_162 = (((1.0f - t_152) * (((1.0f - t_161) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_159)]) + (t_161 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_160)]))) + (t_152 * (((1.0f - t_161) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_159)]) + (t_161 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_160)]))));
-                  m0 = (((t_162 > m0) || (t_162 != t_162)) ? t_162 : m0);
+          int64_t held0_m1 = -1;
+          int64_t held1_m1 = -1;
+          for (int64_t x = 0; x < 24; x++) {
+            float t_34 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+            int64_t t_35 = imin(((int64_t)floorf(t_34)), 11);
+            int64_t t_36 = ((t_35 < 11) ? (t_35 + 1) : t_35);
+            float t_37 = ((t_35 < 11) ? (t_34 - ((float)t_35)) : 0.0f);
+            ci0_p1[(o + x)] = ((int32_t)t_35);
+            ci1_p1[(o + x)] = ((int32_t)t_36);
+            cw_p1[(o + x)] = t_37;
+          }
+          int64_t held0_p1 = -1;
+          int64_t held1_p1 = -1;
+          for (int64_t e = 0; e < 22; e++) {
+            int64_t hy_38 = (-1 + e);
+            int64_t lr_39 = (e * 24);
+            if (((hy_38 >= 0) && (hy_38 < 20))) {
+              float t_40 = fmaxf(0.0f, ((2.0f * (((float)hy_38) + 0.5f)) - 0.5f));
+              int64_t t_41 = imin(((int64_t)floorf(t_40)), 39);
+              int64_t t_42 = ((t_41 < 39) ? (t_41 + 1) : t_41);
+              float t_43 = ((t_41 < 39) ? (t_40 - ((float)t_41)) : 0.0f);
+              int64_t par_44 = (t_41 % 2);
+              if ((t_41 != ((par_44 == 0) ? held0_m1 : held1_m1))) {
+                int64_t slot_45 = (par_44 * 24);
+                for (int64_t x = 0; x < 24; x++) {
+                  float wx_46 = cw_m1[(o + x)];
+                  hz_m1[(o + (slot_45 + x))] = (((1.0f - wx_46) * B6[((((b_28 * 15360) + (c_29 * 1920)) + (t_41 * 48)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_46 * B6[((((b_28 * 15360) + (c_29 * 1920)) + (t_41 * 48)) + ((int64_t)ci1_m1[(o + x)]))]));
                 }
-                int64_t hx_163 = (hx_144 + 1);
-                int64_t x_164 = ((x0 - 1) + hx_163);
-                if (((x_164 >= 0) && (x_164 < 12))) {
-                  int64_t t_165 = ci0_m1[hx_163];
-                  int64_t t_166 = ci1_m1[hx_163];
-                  float t_167 = cw_m1[hx_163];
-                  float t_168 = (((1.0f - t_149) * (((1.0f - t_167) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_165)]) + (t_167 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_147 * 24)) + t_166)]))) + (t_149 * (((1.0f - t_167) * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_165)]) + (t_167 * B6[(((((plane / 8) * 3840) + ((plane % 8) * 480)) + (t_148 * 24)) + t_166)]))));
-                  m1 = (((t_168 > m1) || (t_168 != t_168)) ? t_168 : m1);
-                  float t_169 = B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (y_145 * 12)) + x_164)];
-                  m1 = (((t_169 > m1) || (t_169 != t_169)) ? t_169 : m1);
-                  int64_t t_170 = ci0_p1[hx_163];
-                  int64_t t_171 = ci1_p1[hx_163];
-                  float t_172 = cw_p1[hx_163];
-                  float t_173 = (((1.0f - t_152) * (((1.0f - t_172) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_170)]) + (t_172 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_150 * 6)) + t_171)]))) + (t_152 * (((1.0f - t_172) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_170)]) + (t_172 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_151 * 6)) + t_171)]))));
-                  m1 = (((t_173 > m1) || (t_173 != t_173)) ? t_173 : m1);
-                }
+                held0_m1 = ((par_44 == 0) ? t_41 : held0_m1);
+                held1_m1 = ((par_44 == 0) ? held1_m1 : t_41);
               }
-              lvmax[at_146] = m0;
-              lvmax[(at_146 + 1)] = m1;
+              int64_t par_47 = (t_42 % 2);
+              if ((t_42 != ((par_47 == 0) ? held0_m1 : held1_m1))) {
+                int64_t slot_48 = (par_47 * 24);
+                for (int64_t x = 0; x < 24; x++) {
+                  float wx_49 = cw_m1[(o + x)];
+                  hz_m1[(o + (slot_48 + x))] = (((1.0f - wx_49) * B6[((((b_28 * 15360) + (c_29 * 1920)) + (t_42 * 48)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_49 * B6[((((b_28 * 15360) + (c_29 * 1920)) + (t_42 * 48)) + ((int64_t)ci1_m1[(o + x)]))]));
+                }
+                held0_m1 = ((par_47 == 0) ? t_42 : held0_m1);
+                held1_m1 = ((par_47 == 0) ? held1_m1 : t_42);
+              }
+              int64_t s0_50 = ((t_41 % 2) * 24);
+              int64_t s1_51 = ((t_42 % 2) * 24);
+              float t_52 = fmaxf(0.0f, ((0.5f * (((float)hy_38) + 0.5f)) - 0.5f));
+              int64_t t_53 = imin(((int64_t)floorf(t_52)), 9);
+              int64_t t_54 = ((t_53 < 9) ? (t_53 + 1) : t_53);
+              float t_55 = ((t_53 < 9) ? (t_52 - ((float)t_53)) : 0.0f);
+              int64_t par_56 = (t_53 % 2);
+              if ((t_53 != ((par_56 == 0) ? held0_p1 : held1_p1))) {
+                int64_t slot_57 = (par_56 * 24);
+                for (int64_t x = 0; x < 24; x++) {
+                  float wx_58 = cw_p1[(o + x)];
+                  hz_p1[(o + (slot_57 + x))] = (((1.0f - wx_58) * B7[((((b_28 * 960) + (c_29 * 120)) + (t_53 * 12)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_58 * B7[((((b_28 * 960) + (c_29 * 120)) + (t_53 * 12)) + ((int64_t)ci1_p1[(o + x)]))]));
+                }
+                held0_p1 = ((par_56 == 0) ? t_53 : held0_p1);
+                held1_p1 = ((par_56 == 0) ? held1_p1 : t_53);
+              }
+              int64_t par_59 = (t_54 % 2);
+              if ((t_54 != ((par_59 == 0) ? held0_p1 : held1_p1))) {
+                int64_t slot_60 = (par_59 * 24);
+                for (int64_t x = 0; x < 24; x++) {
+                  float wx_61 = cw_p1[(o + x)];
+                  hz_p1[(o + (slot_60 + x))] = (((1.0f - wx_61) * B7[((((b_28 * 960) + (c_29 * 120)) + (t_54 * 12)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_61 * B7[((((b_28 * 960) + (c_29 * 120)) + (t_54 * 12)) + ((int64_t)ci1_p1[(o + x)]))]));
+                }
+                held0_p1 = ((par_59 == 0) ? t_54 : held0_p1);
+                held1_p1 = ((par_59 == 0) ? held1_p1 : t_54);
+              }
+              int64_t s0_62 = ((t_53 % 2) * 24);
+              int64_t s1_63 = ((t_54 % 2) * 24);
+              for (int64_t x = 0; x < 24; x++) {
+                float m_64 = (-INFINITY);
+                float t_65 = (((1.0f - t_43) * hz_m1[(o + (s0_50 + x))]) + (t_43 * hz_m1[(o + (s1_51 + x))]));
+                m_64 = (((t_65 > m_64) || (t_65 != t_65)) ? t_65 : m_64);
+                float t_66 = B5[((((b_28 * 3840) + (c_29 * 480)) + (hy_38 * 24)) + x)];
+                m_64 = (((t_66 > m_64) || (t_66 != t_66)) ? t_66 : m_64);
+                float t_67 = (((1.0f - t_55) * hz_p1[(o + (s0_62 + x))]) + (t_55 * hz_p1[(o + (s1_63 + x))]));
+                m_64 = (((t_67 > m_64) || (t_67 != t_67)) ? t_67 : m_64);
+                lv[(o + (lr_39 + x))] = m_64;
+              }
+            } else {
+              for (int64_t x = 0; x < 24; x++) {
+                lv[(o + (lr_39 + x))] = (-INFINITY);
+              }
             }
           }
-          {
-            const int64_t lid = 0;
-            for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
-              int64_t e = (lid + e_k);
-              int64_t hy_174 = (e / 3);
-              int64_t lx_175 = ((e % 3) * 4);
-              int64_t src_176 = ((hy_174 * 14) + lx_175);
-              int64_t dst_177 = ((hy_174 * 12) + lx_175);
-              float lv_178 = lvmax[src_176];
-              float lv_179 = lvmax[(src_176 + 1)];
-              float lv_180 = lvmax[(src_176 + 2)];
-              float lv_181 = lvmax[(src_176 + 3)];
-              float lv_182 = lvmax[(src_176 + 4)];
-              float lv_183 = lvmax[(src_176 + 5)];
-              float m0 = lv_178;
-              m0 = (((lv_179 > m0) || (lv_179 != lv_179)) ? lv_179 : m0);
-              m0 = (((lv_180 > m0) || (lv_180 != lv_180)) ? lv_180 : m0);
-              rowmax[dst_177] = m0;
-              float m1 = lv_179;
-              m1 = (((lv_180 > m1) || (lv_180 != lv_180)) ? lv_180 : m1);
-              m1 = (((lv_181 > m1) || (lv_181 != lv_181)) ? lv_181 : m1);
-              rowmax[(dst_177 + 1)] = m1;
-              float m2 = lv_180;
-              m2 = (((lv_181 > m2) || (lv_181 != lv_181)) ? lv_181 : m2);
-              m2 = (((lv_182 > m2) || (lv_182 != lv_182)) ? lv_182 : m2);
-              rowmax[(dst_177 + 2)] = m2;
-              float m3 = lv_181;
-              m3 = (((lv_182 > m3) || (lv_182 != lv_182)) ? lv_182 : m3);
-              m3 = (((lv_183 > m3) || (lv_183 != lv_183)) ? lv_183 : m3);
-              rowmax[(dst_177 + 3)] = m3;
+          for (int64_t j = 0; j < 20; j++) {
+            for (int64_t x = 0; x < 24; x++) {
+              float m_68 = lv[(o + ((j * 24) + x))];
+              m_68 = (((lv[(o + (((j + 1) * 24) + x))] > m_68) || (lv[(o + (((j + 1) * 24) + x))] != lv[(o + (((j + 1) * 24) + x))])) ? lv[(o + (((j + 1) * 24) + x))] : m_68);
+              m_68 = (((lv[(o + (((j + 2) * 24) + x))] > m_68) || (lv[(o + (((j + 2) * 24) + x))] != lv[(o + (((j + 2) * 24) + x))])) ? lv[(o + (((j + 2) * 24) + x))] : m_68);
+              vm[(o + (x + 1))] = m_68;
             }
-          }
-          {
-            const int64_t lid = 0;
-            int64_t w = (gid - 24);
-            int64_t plane = w;
-            int64_t y0 = 0;
-            int64_t x0 = 0;
-            for (int64_t o_k = 0; o_k < (30 - lid); o_k++) {
-              int64_t o = (lid + o_k);
-              int64_t ly_184 = (o / 3);
-              int64_t lx_185 = ((o % 3) * 4);
-              int64_t y_186 = (y0 + ly_184);
-              int64_t src_187 = ((ly_184 * 12) + lx_185);
-              int64_t dst_188 = ((plane * 120) + ((y_186 * 12) + (x0 + lx_185)));
-              float m0 = rowmax[src_187];
-              float t_189 = rowmax[(src_187 + 12)];
-              m0 = (((t_189 > m0) || (t_189 != t_189)) ? t_189 : m0);
-              float t_190 = rowmax[(src_187 + 24)];
-              m0 = (((t_190 > m0) || (t_190 != t_190)) ? t_190 : m0);
-              B2[dst_188] = m0;
-              float m1 = rowmax[(src_187 + 1)];
-              float t_191 = rowmax[(src_187 + 13)];
-              m1 = (((t_191 > m1) || (t_191 != t_191)) ? t_191 : m1);
-              float t_192 = rowmax[(src_187 + 25)];
-              m1 = (((t_192 > m1) || (t_192 != t_192)) ? t_192 : m1);
-              B2[(dst_188 + 1)] = m1;
-              float m2 = rowmax[(src_187 + 2)];
-              float t_193 = rowmax[(src_187 + 14)];
-              m2 = (((t_193 > m2) || (t_193 != t_193)) ? t_193 : m2);
-              float t_194 = rowmax[(src_187 + 26)];
-              m2 = (((t_194 > m2) || (t_194 != t_194)) ? t_194 : m2);
-              B2[(dst_188 + 2)] = m2;
-              float m3 = rowmax[(src_187 + 3)];
-              float t_195 = rowmax[(src_187 + 15)];
-              m3 = (((t_195 > m3) || (t_195 != t_195)) ? t_195 : m3);
-              float t_196 = rowmax[(src_187 + 27)];
-              m3 = (((t_196 > m3) || (t_196 != t_196)) ? t_196 : m3);
-              B2[(dst_188 + 3)] = m3;
+            int64_t dst_69 = ((w_27 * 480) + (j * 24));
+            for (int64_t x = 0; x < 24; x++) {
+              float m_70 = vm[(o + x)];
+              m_70 = (((vm[(o + (x + 1))] > m_70) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_70);
+              m_70 = (((vm[(o + (x + 2))] > m_70) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_70);
+              B1[(dst_69 + x)] = m_70;
             }
           }
         } else {
-          if ((gid < 40)) {
-            {
-              const int64_t lid = 0;
-              int64_t w = (gid - 32);
-              int64_t plane = w;
-              int64_t y0 = 0;
-              int64_t x0 = 0;
-              for (int64_t er_k = 0; er_k < (7 - lid); er_k++) {
-                int64_t er = (lid + er_k);
-                int64_t r_197 = ((y0 - 1) + er);
-                float t_198 = fmaxf(0.0f, ((2.0f * (((float)r_197) + 0.5f)) - 0.5f));
-                int64_t t_199 = imin(((int64_t)floorf(t_198)), 9);
-                int64_t t_200 = ((t_199 < 9) ? (t_199 + 1) : t_199);
-                float t_201 = ((t_199 < 9) ? (t_198 - ((float)t_199)) : 0.0f);
-                ri0_m1[er] = t_199;
-                ri1_m1[er] = t_200;
-                rw_m1[er] = t_201;
-                float t_202 = fmaxf(0.0f, ((0.6f * (((float)r_197) + 0.5f)) - 0.5f));
-                int64_t t_203 = imin(((int64_t)floorf(t_202)), 2);
-                int64_t t_204 = ((t_203 < 2) ? (t_203 + 1) : t_203);
-                float t_205 = ((t_203 < 2) ? (t_202 - ((float)t_203)) : 0.0f);
-                ri0_p1[er] = t_203;
-                ri1_p1[er] = t_204;
-                rw_p1[er] = t_205;
-              }
-              for (int64_t ec_k = 0; ec_k < (8 - lid); ec_k++) {
-                int64_t ec = (lid + ec_k);
-                int64_t c_206 = ((x0 - 1) + ec);
-                float t_207 = fmaxf(0.0f, ((2.0f * (((float)c_206) + 0.5f)) - 0.5f));
-                int64_t t_208 = imin(((int64_t)floorf(t_207)), 11);
-                int64_t t_209 = ((t_208 < 11) ? (t_208 + 1) : t_208);
-                float t_210 = ((t_208 < 11) ? (t_207 - ((float)t_208)) : 0.0f);
-                ci0_m1[ec] = t_208;
-                ci1_m1[ec] = t_209;
-                cw_m1[ec] = t_210;
-                float t_211 = fmaxf(0.0f, ((0.5f * (((float)c_206) + 0.5f)) - 0.5f));
-                int64_t t_212 = imin(((int64_t)floorf(t_211)), 2);
-                int64_t t_213 = ((t_212 < 2) ? (t_212 + 1) : t_212);
-                float t_214 = ((t_212 < 2) ? (t_211 - ((float)t_212)) : 0.0f);
-                ci0_p1[ec] = t_212;
-                ci1_p1[ec] = t_213;
-                cw_p1[ec] = t_214;
-              }
+          if ((gid < 24)) {
+            int64_t o = args[0];
+            int64_t w_71 = (gid - 16);
+            int64_t b_72 = (w_71 / 8);
+            int64_t c_73 = (w_71 % 8);
+            vm[o] = (-INFINITY);
+            vm[(o + 13)] = (-INFINITY);
+            for (int64_t x = 0; x < 12; x++) {
+              float t_74 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+              int64_t t_75 = imin(((int64_t)floorf(t_74)), 23);
+              int64_t t_76 = ((t_75 < 23) ? (t_75 + 1) : t_75);
+              float t_77 = ((t_75 < 23) ? (t_74 - ((float)t_75)) : 0.0f);
+              ci0_m1[(o + x)] = ((int32_t)t_75);
+              ci1_m1[(o + x)] = ((int32_t)t_76);
+              cw_m1[(o + x)] = t_77;
             }
-            {
-              const int64_t lid = 0;
-              int64_t w = (gid - 32);
-              int64_t plane = w;
-              int64_t y0 = 0;
-              int64_t x0 = 0;
-              for (int64_t e_k = 0; e_k < (14 - lid); e_k++) {
-                int64_t e = (lid + e_k);
-                int64_t hy_215 = (e / 2);
-                int64_t hx_216 = ((e % 2) * 4);
-                int64_t y_217 = ((y0 - 1) + hy_215);
-                int64_t at_218 = ((hy_215 * 8) + hx_216);
-                float m0 = (-INFINITY);
-                float m1 = (-INFINITY);
-                float m2 = (-INFINITY);
-                float m3 = (-INFINITY);
-                if (((y_217 >= 0) && (y_217 < 5))) {
-                  int64_t t_219 = ri0_m1[hy_215];
-                  int64_t t_220 = ri1_m1[hy_215];
-                  float t_221 = rw_m1[hy_215];
-                  int64_t t_222 = ri0_p1[hy_215];
-                  int64_t t_223 = ri1_p1[hy_215];
-                  float t_224 = rw_p1[hy_215];
-                  int64_t x_225 = ((x0 - 1) + hx_216);
-                  if (((x_225 >= 0) && (x_225 < 6))) {
-                    int64_t t_226 = ci0_m1[hx_216];
-                    int64_t t_227 = ci1_m1[hx_216];
-                    float t_228 = cw_m1[hx_216];
-                    float t_229 = (((1.0f - t_221) * (((1.0f - t_228) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_226)]) + (t_228 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_227)]))) + (t_221 * (((1.0f - t_228) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_226)]) + (t_228 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_227)]))));
-                    m0 = (((t_229 > m0) || (t_229 != t_229)) ? t_229 : m0);
-                    float t_230 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_225)];
-                    m0 = (((t_230 > m0) || (t_230 != t_230)) ? t_230 : m0);
-                    int64_t t_231 = ci0_p1[hx_216];
-                    int64_t t_232 = ci1_p1[hx_216];
-                    float t_233 = cw_p1[hx_216];
-                    float t_234 = (((1.0f - t_224) * (((1.0f - t_233) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_231)]) + (t_233 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_232)]))) + (t_224 * (((1.0f - t_233) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_231)]) + (t_233 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_232)]))));
-                    m0 = (((t_234 > m0) || (t_234 != t_234)) ? t_234 : m0);
+            int64_t held0_m1 = -1;
+            int64_t held1_m1 = -1;
+            for (int64_t x = 0; x < 12; x++) {
+              float t_78 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+              int64_t t_79 = imin(((int64_t)floorf(t_78)), 5);
+              int64_t t_80 = ((t_79 < 5) ? (t_79 + 1) : t_79);
+              float t_81 = ((t_79 < 5) ? (t_78 - ((float)t_79)) : 0.0f);
+              ci0_p1[(o + x)] = ((int32_t)t_79);
+              ci1_p1[(o + x)] = ((int32_t)t_80);
+              cw_p1[(o + x)] = t_81;
+            }
+            int64_t held0_p1 = -1;
+            int64_t held1_p1 = -1;
+            for (int64_t e = 0; e < 12; e++) {
+              int64_t hy_82 = (-1 + e);
+              int64_t lr_83 = (e * 12);
+              if (((hy_82 >= 0) && (hy_82 < 10))) {
+                float t_84 = fmaxf(0.0f, ((2.0f * (((float)hy_82) + 0.5f)) - 0.5f));
+                int64_t t_85 = imin(((int64_t)floorf(t_84)), 19);
+                int64_t t_86 = ((t_85 < 19) ? (t_85 + 1) : t_85);
+                float t_87 = ((t_85 < 19) ? (t_84 - ((float)t_85)) : 0.0f);
+                int64_t par_88 = (t_85 % 2);
+                if ((t_85 != ((par_88 == 0) ? held0_m1 : held1_m1))) {
+                  int64_t slot_89 = (par_88 * 12);
+                  for (int64_t x = 0; x < 12; x++) {
+                    float wx_90 = cw_m1[(o + x)];
+                    hz_m1[(o + (slot_89 + x))] = (((1.0f - wx_90) * B5[((((b_72 * 3840) + (c_73 * 480)) + (t_85 * 24)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_90 * B5[((((b_72 * 3840) + (c_73 * 480)) + (t_85 * 24)) + ((int64_t)ci1_m1[(o + x)]))]));
                   }
-                  int64_t hx_235 = (hx_216 + 1);
-                  int64_t x_236 = ((x0 - 1) + hx_235);
-                  if (((x_236 >= 0) && (x_236 < 6))) {
-                    int64_t t_237 = ci0_m1[hx_235];
-                    int64_t t_238 = ci1_m1[hx_235];
-                    float t_239 = cw_m1[hx_235];
-                    float t_240 = (((1.0f - t_221) * (((1.0f - t_239) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_237)]) + (t_239 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_238)]))) + (t_221 * (((1.0f - t_239) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_237)]) + (t_239 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_238)]))));
-                    m1 = (((t_240 > m1) || (t_240 != t_240)) ? t_240 : m1);
-                    float t_241 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_236)];
-                    m1 = (((t_241 > m1) || (t_241 != t_241)) ? t_241 : m1);
-                    int64_t t_242 = ci0_p1[hx_235];
-                    int64_t t_243 = ci1_p1[hx_235];
-                    float t_244 = cw_p1[hx_235];
-                    float t_245 = (((1.0f - t_224) * (((1.0f - t_244) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_242)]) + (t_244 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_243)]))) + (t_224 * (((1.0f - t_244) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_242)]) + (t_244 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_243)]))));
-                    m1 = (((t_245 > m1) || (t_245 != t_245)) ? t_245 : m1);
-                  }
-                  int64_t hx_246 = (hx_216 + 2);
-                  int64_t x_247 = ((x0 - 1) + hx_246);
-                  if (((x_247 >= 0) && (x_247 < 6))) {
-                    int64_t t_248 = ci0_m1[hx_246];
-                    int64_t t_249 = ci1_m1[hx_246];
-                    float t_250 = cw_m1[hx_246];
-                    float t_251 = (((1.0f - t_221) * (((1.0f - t_250) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_248)]) + (t_250 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_249)]))) + (t_221 * (((1.0f - t_250) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_248)]) + (t_250 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_249)]))));
-                    m2 = (((t_251 > m2) || (t_251 != t_251)) ? t_251 : m2);
-                    float t_252 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_247)];
-                    m2 = (((t_252 > m2) || (t_252 != t_252)) ? t_252 : m2);
-                    int64_t t_253 = ci0_p1[hx_246];
-                    int64_t t_254 = ci1_p1[hx_246];
-                    float t_255 = cw_p1[hx_246];
-                    float t_256 = (((1.0f - t_224) * (((1.0f - t_255) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_253)]) + (t_255 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_254)]))) + (t_224 * (((1.0f - t_255) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_253)]) + (t_255 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_254)]))));
-                    m2 = (((t_256 > m2) || (t_256 != t_256)) ? t_256 : m2);
-                  }
-                  int64_t hx_257 = (hx_216 + 3);
-                  int64_t x_258 = ((x0 - 1) + hx_257);
-                  if (((x_258 >= 0) && (x_258 < 6))) {
-                    int64_t t_259 = ci0_m1[hx_257];
-                    int64_t t_260 = ci1_m1[hx_257];
-                    float t_261 = cw_m1[hx_257];
-                    float t_262 = (((1.0f - t_221) * (((1.0f - t_261) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_259)]) + (t_261 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_219 * 12)) + t_260)]))) + (t_221 * (((1.0f - t_261) * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_259)]) + (t_261 * B7[(((((plane / 8) * 960) + ((plane % 8) * 120)) + (t_220 * 12)) + t_260)]))));
-                    m3 = (((t_262 > m3) || (t_262 != t_262)) ? t_262 : m3);
-                    float t_263 = B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (y_217 * 6)) + x_258)];
-                    m3 = (((t_263 > m3) || (t_263 != t_263)) ? t_263 : m3);
-                    int64_t t_264 = ci0_p1[hx_257];
-                    int64_t t_265 = ci1_p1[hx_257];
-                    float t_266 = cw_p1[hx_257];
-                    float t_267 = (((1.0f - t_224) * (((1.0f - t_266) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_264)]) + (t_266 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_222 * 3)) + t_265)]))) + (t_224 * (((1.0f - t_266) * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_264)]) + (t_266 * B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (t_223 * 3)) + t_265)]))));
-                    m3 = (((t_267 > m3) || (t_267 != t_267)) ? t_267 : m3);
-                  }
+                  held0_m1 = ((par_88 == 0) ? t_85 : held0_m1);
+                  held1_m1 = ((par_88 == 0) ? held1_m1 : t_85);
                 }
-                lvmax[at_218] = m0;
-                lvmax[(at_218 + 1)] = m1;
-                lvmax[(at_218 + 2)] = m2;
-                lvmax[(at_218 + 3)] = m3;
+                int64_t par_91 = (t_86 % 2);
+                if ((t_86 != ((par_91 == 0) ? held0_m1 : held1_m1))) {
+                  int64_t slot_92 = (par_91 * 12);
+                  for (int64_t x = 0; x < 12; x++) {
+                    float wx_93 = cw_m1[(o + x)];
+                    hz_m1[(o + (slot_92 + x))] = (((1.0f - wx_93) * B5[((((b_72 * 3840) + (c_73 * 480)) + (t_86 * 24)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_93 * B5[((((b_72 * 3840) + (c_73 * 480)) + (t_86 * 24)) + ((int64_t)ci1_m1[(o + x)]))]));
+                  }
+                  held0_m1 = ((par_91 == 0) ? t_86 : held0_m1);
+                  held1_m1 = ((par_91 == 0) ? held1_m1 : t_86);
+                }
+                int64_t s0_94 = ((t_85 % 2) * 12);
+                int64_t s1_95 = ((t_86 % 2) * 12);
+                float t_96 = fmaxf(0.0f, ((0.5f * (((float)hy_82) + 0.5f)) - 0.5f));
+                int64_t t_97 = imin(((int64_t)floorf(t_96)), 4);
+                int64_t t_98 = ((t_97 < 4) ? (t_97 + 1) : t_97);
+                float t_99 = ((t_97 < 4) ? (t_96 - ((float)t_97)) : 0.0f);
+                int64_t par_100 = (t_97 % 2);
+                if ((t_97 != ((par_100 == 0) ? held0_p1 : held1_p1))) {
+                  int64_t slot_101 = (par_100 * 12);
+                  for (int64_t x = 0; x < 12; x++) {
+                    float wx_102 = cw_p1[(o + x)];
+                    hz_p1[(o + (slot_101 + x))] = (((1.0f - wx_102) * B8[((((b_72 * 240) + (c_73 * 30)) + (t_97 * 6)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_102 * B8[((((b_72 * 240) + (c_73 * 30)) + (t_97 * 6)) + ((int64_t)ci1_p1[(o + x)]))]));
+                  }
+                  held0_p1 = ((par_100 == 0) ? t_97 : held0_p1);
+                  held1_p1 = ((par_100 == 0) ? held1_p1 : t_97);
+                }
+                int64_t par_103 = (t_98 % 2);
+                if ((t_98 != ((par_103 == 0) ? held0_p1 : held1_p1))) {
+                  int64_t slot_104 = (par_103 * 12);
+                  for (int64_t x = 0; x < 12; x++) {
+                    float wx_105 = cw_p1[(o + x)];
+                    hz_p1[(o + (slot_104 + x))] = (((1.0f - wx_105) * B8[((((b_72 * 240) + (c_73 * 30)) + (t_98 * 6)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_105 * B8[((((b_72 * 240) + (c_73 * 30)) + (t_98 * 6)) + ((int64_t)ci1_p1[(o + x)]))]));
+                  }
+                  held0_p1 = ((par_103 == 0) ? t_98 : held0_p1);
+                  held1_p1 = ((par_103 == 0) ? held1_p1 : t_98);
+                }
+                int64_t s0_106 = ((t_97 % 2) * 12);
+                int64_t s1_107 = ((t_98 % 2) * 12);
+                for (int64_t x = 0; x < 12; x++) {
+                  float m_108 = (-INFINITY);
+                  float t_109 = (((1.0f - t_87) * hz_m1[(o + (s0_94 + x))]) + (t_87 * hz_m1[(o + (s1_95 + x))]));
+                  m_108 = (((t_109 > m_108) || (t_109 != t_109)) ? t_109 : m_108);
+                  float t_110 = B7[((((b_72 * 960) + (c_73 * 120)) + (hy_82 * 12)) + x)];
+                  m_108 = (((t_110 > m_108) || (t_110 != t_110)) ? t_110 : m_108);
+                  float t_111 = (((1.0f - t_99) * hz_p1[(o + (s0_106 + x))]) + (t_99 * hz_p1[(o + (s1_107 + x))]));
+                  m_108 = (((t_111 > m_108) || (t_111 != t_111)) ? t_111 : m_108);
+                  lv[(o + (lr_83 + x))] = m_108;
+                }
+              } else {
+                for (int64_t x = 0; x < 12; x++) {
+                  lv[(o + (lr_83 + x))] = (-INFINITY);
+                }
               }
             }
-            {
-              const int64_t lid = 0;
-              for (int64_t e_k = 0; e_k < (21 - lid); e_k++) {
-                int64_t e = (lid + e_k);
-                int64_t hy_268 = (e / 3);
-                int64_t lx_269 = ((e % 3) * 2);
-                int64_t src_270 = ((hy_268 * 8) + lx_269);
-                int64_t dst_271 = ((hy_268 * 6) + lx_269);
-                float lv_272 = lvmax[src_270];
-                float lv_273 = lvmax[(src_270 + 1)];
-                float lv_274 = lvmax[(src_270 + 2)];
-                float lv_275 = lvmax[(src_270 + 3)];
-                float m0 = lv_272;
-                m0 = (((lv_273 > m0) || (lv_273 != lv_273)) ? lv_273 : m0);
-                m0 = (((lv_274 > m0) || (lv_274 != lv_274)) ? lv_274 : m0);
-                rowmax[dst_271] = m0;
-                float m1 = lv_273;
-                m1 = (((lv_274 > m1) || (lv_274 != lv_274)) ? lv_274 : m1);
-                m1 = (((lv_275 > m1) || (lv_275 != lv_275)) ? lv_275 : m1);
-                rowmax[(dst_271 + 1)] = m1;
+            for (int64_t j = 0; j < 10; j++) {
+              for (int64_t x = 0; x < 12; x++) {
+                float m_112 = lv[(o + ((j * 12) + x))];
+                m_112 = (((lv[(o + (((j + 1) * 12) + x))] > m_112) || (lv[(o + (((j + 1) * 12) + x))] != lv[(o + (((j + 1) * 12) + x))])) ? lv[(o + (((j + 1) * 12) + x))] : m_112);
+                m_112 = (((lv[(o + (((j + 2) * 12) + x))] > m_112) || (lv[(o + (((j + 2) * 12) + x))] != lv[(o + (((j + 2) * 12) + x))])) ? lv[(o + (((j + 2) * 12) + x))] : m_112);
+                vm[(o + (x + 1))] = m_112;
               }
-            }
-            {
-              const int64_t lid = 0;
-              int64_t w = (gid - 32);
-              int64_t plane = w;
-              int64_t y0 = 0;
-              int64_t x0 = 0;
-              for (int64_t o_k = 0; o_k < (15 - lid); o_k++) {
-                int64_t o = (lid + o_k);
-                int64_t ly_276 = (o / 3);
-                int64_t lx_277 = ((o % 3) * 2);
-                int64_t y_278 = (y0 + ly_276);
-                int64_t src_279 = ((ly_276 * 6) + lx_277);
-                int64_t dst_280 = ((plane * 30) + ((y_278 * 6) + (x0 + lx_277)));
-                float m0 = rowmax[src_279];
-                float t_281 = rowmax[(src_279 + 6)];
-                m0 = (((t_281 > m0) || (t_281 != t_281)) ? t_281 : m0);
-                float t_282 = rowmax[(src_279 + 12)];
-                m0 = (((t_282 > m0) || (t_282 != t_282)) ? t_282 : m0);
-                B3[dst_280] = m0;
-                float m1 = rowmax[(src_279 + 1)];
-                float t_283 = rowmax[(src_279 + 7)];
-                m1 = (((t_283 > m1) || (t_283 != t_283)) ? t_283 : m1);
-                float t_284 = rowmax[(src_279 + 13)];
-                m1 = (((t_284 > m1) || (t_284 != t_284)) ? t_284 : m1);
-                B3[(dst_280 + 1)] = m1;
+              int64_t dst_113 = ((w_71 * 120) + (j * 12));
+              for (int64_t x = 0; x < 12; x++) {
+                float m_114 = vm[(o + x)];
+                m_114 = (((vm[(o + (x + 1))] > m_114) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_114);
+                m_114 = (((vm[(o + (x + 2))] > m_114) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_114);
+                B2[(dst_113 + x)] = m_114;
               }
             }
           } else {
-            if ((gid < 48)) {
-              {
-                const int64_t lid = 0;
-                int64_t w = (gid - 40);
-                int64_t plane = w;
-                int64_t y0 = 0;
-                int64_t x0 = 0;
-                for (int64_t er_k = 0; er_k < (5 - lid); er_k++) {
-                  int64_t er = (lid + er_k);
-                  int64_t r_285 = ((y0 - 1) + er);
-                  float t_286 = fmaxf(0.0f, ((1.6666666f * (((float)r_285) + 0.5f)) - 0.5f));
-                  int64_t t_287 = imin(((int64_t)floorf(t_286)), 4);
-                  int64_t t_288 = ((t_287 < 4) ? (t_287 + 1) : t_287);
-                  float t_289 = ((t_287 < 4) ? (t_286 - ((float)t_287)) : 0.0f);
-                  ri0_m1[er] = t_287;
-                  ri1_m1[er] = t_288;
-                  rw_m1[er] = t_289;
-                }
-                for (int64_t ec_k = 0; ec_k < (5 - lid); ec_k++) {
-                  int64_t ec = (lid + ec_k);
-                  int64_t c_290 = ((x0 - 1) + ec);
-                  float t_291 = fmaxf(0.0f, ((2.0f * (((float)c_290) + 0.5f)) - 0.5f));
-                  int64_t t_292 = imin(((int64_t)floorf(t_291)), 5);
-                  int64_t t_293 = ((t_292 < 5) ? (t_292 + 1) : t_292);
-                  float t_294 = ((t_292 < 5) ? (t_291 - ((float)t_292)) : 0.0f);
-                  ci0_m1[ec] = t_292;
-                  ci1_m1[ec] = t_293;
-                  cw_m1[ec] = t_294;
+            if ((gid < 32)) {
+              int64_t o = args[0];
+              int64_t w_115 = (gid - 24);
+              int64_t b_116 = (w_115 / 8);
+              int64_t c_117 = (w_115 % 8);
+              vm[o] = (-INFINITY);
+              vm[(o + 7)] = (-INFINITY);
+              for (int64_t x = 0; x < 6; x++) {
+                float t_118 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+                int64_t t_119 = imin(((int64_t)floorf(t_118)), 11);
+                int64_t t_120 = ((t_119 < 11) ? (t_119 + 1) : t_119);
+                float t_121 = ((t_119 < 11) ? (t_118 - ((float)t_119)) : 0.0f);
+                ci0_m1[(o + x)] = ((int32_t)t_119);
+                ci1_m1[(o + x)] = ((int32_t)t_120);
+                cw_m1[(o + x)] = t_121;
+              }
+              int64_t held0_m1 = -1;
+              int64_t held1_m1 = -1;
+              for (int64_t x = 0; x < 6; x++) {
+                float t_122 = fmaxf(0.0f, ((0.5f * (((float)x) + 0.5f)) - 0.5f));
+                int64_t t_123 = imin(((int64_t)floorf(t_122)), 2);
+                int64_t t_124 = ((t_123 < 2) ? (t_123 + 1) : t_123);
+                float t_125 = ((t_123 < 2) ? (t_122 - ((float)t_123)) : 0.0f);
+                ci0_p1[(o + x)] = ((int32_t)t_123);
+                ci1_p1[(o + x)] = ((int32_t)t_124);
+                cw_p1[(o + x)] = t_125;
+              }
+              int64_t held0_p1 = -1;
+              int64_t held1_p1 = -1;
+              for (int64_t e = 0; e < 7; e++) {
+                int64_t hy_126 = (-1 + e);
+                int64_t lr_127 = (e * 6);
+                if (((hy_126 >= 0) && (hy_126 < 5))) {
+                  float t_128 = fmaxf(0.0f, ((2.0f * (((float)hy_126) + 0.5f)) - 0.5f));
+                  int64_t t_129 = imin(((int64_t)floorf(t_128)), 9);
+                  int64_t t_130 = ((t_129 < 9) ? (t_129 + 1) : t_129);
+                  float t_131 = ((t_129 < 9) ? (t_128 - ((float)t_129)) : 0.0f);
+                  int64_t par_132 = (t_129 % 2);
+                  if ((t_129 != ((par_132 == 0) ? held0_m1 : held1_m1))) {
+                    int64_t slot_133 = (par_132 * 6);
+                    for (int64_t x = 0; x < 6; x++) {
+                      float wx_134 = cw_m1[(o + x)];
+                      hz_m1[(o + (slot_133 + x))] = (((1.0f - wx_134) * B7[((((b_116 * 960) + (c_117 * 120)) + (t_129 * 12)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_134 * B7[((((b_116 * 960) + (c_117 * 120)) + (t_129 * 12)) + ((int64_t)ci1_m1[(o + x)]))]));
+                    }
+                    held0_m1 = ((par_132 == 0) ? t_129 : held0_m1);
+                    held1_m1 = ((par_132 == 0) ? held1_m1 : t_129);
+                  }
+                  int64_t par_135 = (t_130 % 2);
+                  if ((t_130 != ((par_135 == 0) ? held0_m1 : held1_m1))) {
+                    int64_t slot_136 = (par_135 * 6);
+                    for (int64_t x = 0; x < 6; x++) {
+                      float wx_137 = cw_m1[(o + x)];
+                      hz_m1[(o + (slot_136 + x))] = (((1.0f - wx_137) * B7[((((b_116 * 960) + (c_117 * 120)) + (t_130 * 12)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_137 * B7[((((b_116 * 960) + (c_117 * 120)) + (t_130 * 12)) + ((int64_t)ci1_m1[(o + x)]))]));
+                    }
+                    held0_m1 = ((par_135 == 0) ? t_130 : held0_m1);
+                    held1_m1 = ((par_135 == 0) ? held1_m1 : t_130);
+                  }
+                  int64_t s0_138 = ((t_129 % 2) * 6);
+                  int64_t s1_139 = ((t_130 % 2) * 6);
+                  float t_140 = fmaxf(0.0f, ((0.6f * (((float)hy_126) + 0.5f)) - 0.5f));
+                  int64_t t_141 = imin(((int64_t)floorf(t_140)), 2);
+                  int64_t t_142 = ((t_141 < 2) ? (t_141 + 1) : t_141);
+                  float t_143 = ((t_141 < 2) ? (t_140 - ((float)t_141)) : 0.0f);
+                  int64_t par_144 = (t_141 % 2);
+                  if ((t_141 != ((par_144 == 0) ? held0_p1 : held1_p1))) {
+                    int64_t slot_145 = (par_144 * 6);
+                    for (int64_t x = 0; x < 6; x++) {
+                      float wx_146 = cw_p1[(o + x)];
+                      hz_p1[(o + (slot_145 + x))] = (((1.0f - wx_146) * B9[((((b_116 * 72) + (c_117 * 9)) + (t_141 * 3)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_146 * B9[((((b_116 * 72) + (c_117 * 9)) + (t_141 * 3)) + ((int64_t)ci1_p1[(o + x)]))]));
+                    }
+                    held0_p1 = ((par_144 == 0) ? t_141 : held0_p1);
+                    held1_p1 = ((par_144 == 0) ? held1_p1 : t_141);
+                  }
+                  int64_t par_147 = (t_142 % 2);
+                  if ((t_142 != ((par_147 == 0) ? held0_p1 : held1_p1))) {
+                    int64_t slot_148 = (par_147 * 6);
+                    for (int64_t x = 0; x < 6; x++) {
+                      float wx_149 = cw_p1[(o + x)];
+                      hz_p1[(o + (slot_148 + x))] = (((1.0f - wx_149) * B9[((((b_116 * 72) + (c_117 * 9)) + (t_142 * 3)) + ((int64_t)ci0_p1[(o + x)]))]) + (wx_149 * B9[((((b_116 * 72) + (c_117 * 9)) + (t_142 * 3)) + ((int64_t)ci1_p1[(o + x)]))]));
+                    }
+                    held0_p1 = ((par_147 == 0) ? t_142 : held0_p1);
+                    held1_p1 = ((par_147 == 0) ? held1_p1 : t_142);
+                  }
+                  int64_t s0_150 = ((t_141 % 2) * 6);
+                  int64_t s1_151 = ((t_142 % 2) * 6);
+                  for (int64_t x = 0; x < 6; x++) {
+                    float m_152 = (-INFINITY);
+                    float t_153 = (((1.0f - t_131) * hz_m1[(o + (s0_138 + x))]) + (t_131 * hz_m1[(o + (s1_139 + x))]));
+                    m_152 = (((t_153 > m_152) || (t_153 != t_153)) ? t_153 : m_152);
+                    float t_154 = B8[((((b_116 * 240) + (c_117 * 30)) + (hy_126 * 6)) + x)];
+                    m_152 = (((t_154 > m_152) || (t_154 != t_154)) ? t_154 : m_152);
+                    float t_155 = (((1.0f - t_143) * hz_p1[(o + (s0_150 + x))]) + (t_143 * hz_p1[(o + (s1_151 + x))]));
+                    m_152 = (((t_155 > m_152) || (t_155 != t_155)) ? t_155 : m_152);
+                    lv[(o + (lr_127 + x))] = m_152;
+                  }
+                } else {
+                  for (int64_t x = 0; x < 6; x++) {
+                    lv[(o + (lr_127 + x))] = (-INFINITY);
+                  }
                 }
               }
-              {
-                const int64_t lid = 0;
-                int64_t w = (gid - 40);
-                int64_t plane = w;
-                int64_t y0 = 0;
-                int64_t x0 = 0;
-                for (int64_t e_k = 0; e_k < (25 - lid); e_k++) {
-                  int64_t e = (lid + e_k);
-                  int64_t hy_295 = (e / 5);
-                  int64_t hx_296 = (e % 5);
-                  int64_t y_297 = ((y0 - 1) + hy_295);
-                  int64_t at_298 = ((hy_295 * 5) + hx_296);
-                  float m0 = (-INFINITY);
-                  if (((y_297 >= 0) && (y_297 < 3))) {
-                    int64_t t_299 = ri0_m1[hy_295];
-                    int64_t t_300 = ri1_m1[hy_295];
-                    float t_301 = rw_m1[hy_295];
-                    int64_t x_302 = ((x0 - 1) + hx_296);
-                    if (((x_302 >= 0) && (x_302 < 3))) {
-                      int64_t t_303 = ci0_m1[hx_296];
-                      int64_t t_304 = ci1_m1[hx_296];
-                      float t_305 = cw_m1[hx_296];
-                      float t_306 = (((1.0f - t_301) * (((1.0f - t_305) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_299 * 6)) + t_303)]) + (t_305 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_299 * 6)) + t_304)]))) + (t_301 * (((1.0f - t_305) * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_300 * 6)) + t_303)]) + (t_305 * B8[(((((plane / 8) * 240) + ((plane % 8) * 30)) + (t_300 * 6)) + t_304)]))));
-                      m0 = (((t_306 > m0) || (t_306 != t_306)) ? t_306 : m0);
-                      float t_307 = B9[(((((plane / 8) * 72) + ((plane % 8) * 9)) + (y_297 * 3)) + x_302)];
-                      m0 = (((t_307 > m0) || (t_307 != t_307)) ? t_307 : m0);
+              for (int64_t j = 0; j < 5; j++) {
+                for (int64_t x = 0; x < 6; x++) {
+                  float m_156 = lv[(o + ((j * 6) + x))];
+                  m_156 = (((lv[(o + (((j + 1) * 6) + x))] > m_156) || (lv[(o + (((j + 1) * 6) + x))] != lv[(o + (((j + 1) * 6) + x))])) ? lv[(o + (((j + 1) * 6) + x))] : m_156);
+                  m_156 = (((lv[(o + (((j + 2) * 6) + x))] > m_156) || (lv[(o + (((j + 2) * 6) + x))] != lv[(o + (((j + 2) * 6) + x))])) ? lv[(o + (((j + 2) * 6) + x))] : m_156);
+                  vm[(o + (x + 1))] = m_156;
+                }
+                int64_t dst_157 = ((w_115 * 30) + (j * 6));
+                for (int64_t x = 0; x < 6; x++) {
+                  float m_158 = vm[(o + x)];
+                  m_158 = (((vm[(o + (x + 1))] > m_158) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_158);
+                  m_158 = (((vm[(o + (x + 2))] > m_158) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_158);
+                  B3[(dst_157 + x)] = m_158;
+                }
+              }
+            } else {
+              if ((gid < 40)) {
+                int64_t o = args[0];
+                int64_t w_159 = (gid - 32);
+                int64_t b_160 = (w_159 / 8);
+                int64_t c_161 = (w_159 % 8);
+                vm[o] = (-INFINITY);
+                vm[(o + 4)] = (-INFINITY);
+                for (int64_t x = 0; x < 3; x++) {
+                  float t_162 = fmaxf(0.0f, ((2.0f * (((float)x) + 0.5f)) - 0.5f));
+                  int64_t t_163 = imin(((int64_t)floorf(t_162)), 5);
+                  int64_t t_164 = ((t_163 < 5) ? (t_163 + 1) : t_163);
+                  float t_165 = ((t_163 < 5) ? (t_162 - ((float)t_163)) : 0.0f);
+                  ci0_m1[(o + x)] = ((int32_t)t_163);
+                  ci1_m1[(o + x)] = ((int32_t)t_164);
+                  cw_m1[(o + x)] = t_165;
+                }
+                int64_t held0_m1 = -1;
+                int64_t held1_m1 = -1;
+                for (int64_t e = 0; e < 5; e++) {
+                  int64_t hy_166 = (-1 + e);
+                  int64_t lr_167 = (e * 3);
+                  if (((hy_166 >= 0) && (hy_166 < 3))) {
+                    float t_168 = fmaxf(0.0f, ((1.6666666f * (((float)hy_166) + 0.5f)) - 0.5f));
+                    int64_t t_169 = imin(((int64_t)floorf(t_168)), 4);
+                    int64_t t_170 = ((t_169 < 4) ? (t_169 + 1) : t_169);
+                    float t_171 = ((t_169 < 4) ? (t_168 - ((float)t_169)) : 0.0f);
+                    int64_t par_172 = (t_169 % 2);
+                    if ((t_169 != ((par_172 == 0) ? held0_m1 : held1_m1))) {
+                      int64_t slot_173 = (par_172 * 3);
+                      for (int64_t x = 0; x < 3; x++) {
+                        float wx_174 = cw_m1[(o + x)];
+                        hz_m1[(o + (slot_173 + x))] = (((1.0f - wx_174) * B8[((((b_160 * 240) + (c_161 * 30)) + (t_169 * 6)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_174 * B8[((((b_160 * 240) + (c_161 * 30)) + (t_169 * 6)) + ((int64_t)ci1_m1[(o + x)]))]));
+                      }
+                      held0_m1 = ((par_172 == 0) ? t_169 : held0_m1);
+                      held1_m1 = ((par_172 == 0) ? held1_m1 : t_169);
+                    }
+                    int64_t par_175 = (t_170 % 2);
+                    if ((t_170 != ((par_175 == 0) ? held0_m1 : held1_m1))) {
+                      int64_t slot_176 = (par_175 * 3);
+                      for (int64_t x = 0; x < 3; x++) {
+                        float wx_177 = cw_m1[(o + x)];
+                        hz_m1[(o + (slot_176 + x))] = (((1.0f - wx_177) * B8[((((b_160 * 240) + (c_161 * 30)) + (t_170 * 6)) + ((int64_t)ci0_m1[(o + x)]))]) + (wx_177 * B8[((((b_160 * 240) + (c_161 * 30)) + (t_170 * 6)) + ((int64_t)ci1_m1[(o + x)]))]));
+                      }
+                      held0_m1 = ((par_175 == 0) ? t_170 : held0_m1);
+                      held1_m1 = ((par_175 == 0) ? held1_m1 : t_170);
+                    }
+                    int64_t s0_178 = ((t_169 % 2) * 3);
+                    int64_t s1_179 = ((t_170 % 2) * 3);
+                    for (int64_t x = 0; x < 3; x++) {
+                      float m_180 = (-INFINITY);
+                      float t_181 = (((1.0f - t_171) * hz_m1[(o + (s0_178 + x))]) + (t_171 * hz_m1[(o + (s1_179 + x))]));
+                      m_180 = (((t_181 > m_180) || (t_181 != t_181)) ? t_181 : m_180);
+                      float t_182 = B9[((((b_160 * 72) + (c_161 * 9)) + (hy_166 * 3)) + x)];
+                      m_180 = (((t_182 > m_180) || (t_182 != t_182)) ? t_182 : m_180);
+                      lv[(o + (lr_167 + x))] = m_180;
+                    }
+                  } else {
+                    for (int64_t x = 0; x < 3; x++) {
+                      lv[(o + (lr_167 + x))] = (-INFINITY);
                     }
                   }
-                  lvmax[at_298] = m0;
                 }
-              }
-              {
-                const int64_t lid = 0;
-                for (int64_t e_k = 0; e_k < (15 - lid); e_k++) {
-                  int64_t e = (lid + e_k);
-                  int64_t hy_308 = (e / 3);
-                  int64_t lx_309 = (e % 3);
-                  int64_t src_310 = ((hy_308 * 5) + lx_309);
-                  int64_t dst_311 = ((hy_308 * 3) + lx_309);
-                  float lv_312 = lvmax[src_310];
-                  float lv_313 = lvmax[(src_310 + 1)];
-                  float lv_314 = lvmax[(src_310 + 2)];
-                  float m0 = lv_312;
-                  m0 = (((lv_313 > m0) || (lv_313 != lv_313)) ? lv_313 : m0);
-                  m0 = (((lv_314 > m0) || (lv_314 != lv_314)) ? lv_314 : m0);
-                  rowmax[dst_311] = m0;
-                }
-              }
-              {
-                const int64_t lid = 0;
-                int64_t w = (gid - 40);
-                int64_t plane = w;
-                int64_t y0 = 0;
-                int64_t x0 = 0;
-                for (int64_t o_k = 0; o_k < (9 - lid); o_k++) {
-                  int64_t o = (lid + o_k);
-                  int64_t ly_315 = (o / 3);
-                  int64_t lx_316 = (o % 3);
-                  int64_t y_317 = (y0 + ly_315);
-                  int64_t src_318 = ((ly_315 * 3) + lx_316);
-                  int64_t dst_319 = ((plane * 9) + ((y_317 * 3) + (x0 + lx_316)));
-                  float m0 = rowmax[src_318];
-                  float t_320 = rowmax[(src_318 + 3)];
-                  m0 = (((t_320 > m0) || (t_320 != t_320)) ? t_320 : m0);
-                  float t_321 = rowmax[(src_318 + 6)];
-                  m0 = (((t_321 > m0) || (t_321 != t_321)) ? t_321 : m0);
-                  B4[dst_319] = m0;
+                for (int64_t j = 0; j < 3; j++) {
+                  for (int64_t x = 0; x < 3; x++) {
+                    float m_183 = lv[(o + ((j * 3) + x))];
+                    m_183 = (((lv[(o + (((j + 1) * 3) + x))] > m_183) || (lv[(o + (((j + 1) * 3) + x))] != lv[(o + (((j + 1) * 3) + x))])) ? lv[(o + (((j + 1) * 3) + x))] : m_183);
+                    m_183 = (((lv[(o + (((j + 2) * 3) + x))] > m_183) || (lv[(o + (((j + 2) * 3) + x))] != lv[(o + (((j + 2) * 3) + x))])) ? lv[(o + (((j + 2) * 3) + x))] : m_183);
+                    vm[(o + (x + 1))] = m_183;
+                  }
+                  int64_t dst_184 = ((w_159 * 9) + (j * 3));
+                  for (int64_t x = 0; x < 3; x++) {
+                    float m_185 = vm[(o + x)];
+                    m_185 = (((vm[(o + (x + 1))] > m_185) || (vm[(o + (x + 1))] != vm[(o + (x + 1))])) ? vm[(o + (x + 1))] : m_185);
+                    m_185 = (((vm[(o + (x + 2))] > m_185) || (vm[(o + (x + 2))] != vm[(o + (x + 2))])) ? vm[(o + (x + 2))] : m_185);
+                    B4[(dst_184 + x)] = m_185;
+                  }
                 }
               }
             }
