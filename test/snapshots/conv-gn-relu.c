@@ -15,12 +15,12 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[1152];
-    float wv[18];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[1152] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = (gid / 8);
       int64_t q_1 = (gid % 8);
@@ -152,8 +152,8 @@ void k1_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64];
-    float part2[64];
+    float part[64] __attribute__((aligned(64)));
+    float part2[64] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 64; lid++) {
       float s = 0.0f;
       for (int64_t e_k = 0; e_k < (((1920 - lid) + 63) / 64); e_k++) {
@@ -207,12 +207,12 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[384];
-    float wv[6];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = (gid / 8);

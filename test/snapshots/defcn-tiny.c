@@ -22,11 +22,11 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1728];
-    int64_t koff[576];
-    uint8_t kok[576];
-    float acc[384];
-    float wv[6];
+    float panel[1728] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = (gid / 16);
@@ -141,7 +141,7 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
   const float* restrict B1 = (const float*)bufs[1];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float row[16];
+    float row[16] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       if ((gid < args[0])) {
@@ -186,11 +186,11 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[576];
-    uint8_t kok[576];
-    float acc[768];
-    float wv[12];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    float acc[768] __attribute__((aligned(64)));
+    float wv[12] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 2; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -302,12 +302,12 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[4608];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[768];
-    float wv[12];
+    float panel[4608] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[768] __attribute__((aligned(64)));
+    float wv[12] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 2; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -432,11 +432,11 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[256];
-    int64_t koff[64];
-    uint8_t kok[64];
-    float acc[768];
-    float wv[12];
+    float panel[256] __attribute__((aligned(64)));
+    int64_t koff[64] __attribute__((aligned(64)));
+    uint8_t kok[64] __attribute__((aligned(64)));
+    float acc[768] __attribute__((aligned(64)));
+    float wv[12] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 2; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -550,11 +550,11 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[144];
-    uint8_t kok[144];
-    float acc[288];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    float acc[288] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -666,12 +666,12 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[144];
-    uint8_t kok[144];
-    uint8_t kcont[9];
-    float acc[288];
-    float wv[18];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[288] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -795,11 +795,11 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[128];
-    int64_t koff[16];
-    uint8_t kok[16];
-    float acc[288];
-    float wv[18];
+    float panel[128] __attribute__((aligned(64)));
+    int64_t koff[16] __attribute__((aligned(64)));
+    uint8_t kok[16] __attribute__((aligned(64)));
+    float acc[288] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -913,11 +913,11 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1040,12 +1040,12 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B6 = (const float*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1179,11 +1179,11 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[128];
-    int64_t koff[8];
-    uint8_t kok[8];
-    float acc[144];
-    float wv[18];
+    float panel[128] __attribute__((aligned(64)));
+    int64_t koff[8] __attribute__((aligned(64)));
+    uint8_t kok[8] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1307,9 +1307,9 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[128];
-    float acc[144];
-    float wv[18];
+    float panel[128] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
@@ -1413,9 +1413,9 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[256];
-    float acc[288];
-    float wv[18];
+    float panel[256] __attribute__((aligned(64)));
+    float acc[288] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
@@ -1513,9 +1513,9 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[512];
-    float acc[1152];
-    float wv[18];
+    float panel[512] __attribute__((aligned(64)));
+    float acc[1152] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
@@ -1612,12 +1612,12 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1745,11 +1745,11 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1865,12 +1865,12 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[1152];
-    float wv[18];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[1152] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -1990,12 +1990,12 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[144];
-    uint8_t kok[144];
-    uint8_t kcont[9];
-    float acc[288];
-    float wv[18];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[288] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -2132,11 +2132,11 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -2251,8 +2251,8 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64];
-    float part2[64];
+    float part[64] __attribute__((aligned(64)));
+    float part2[64] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 64; lid++) {
       float s = 0.0f;
       for (int64_t e_k = 0; e_k < (((256 - lid) + 63) / 64); e_k++) {
@@ -2306,12 +2306,12 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[384];
-    float wv[6];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -2437,12 +2437,12 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[384];
-    float wv[6];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -2571,8 +2571,8 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64];
-    float part2[64];
+    float part[64] __attribute__((aligned(64)));
+    float part2[64] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 64; lid++) {
       float s = 0.0f;
       for (int64_t e_k = 0; e_k < (((64 - lid) + 63) / 64); e_k++) {
@@ -2626,12 +2626,12 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[144];
-    uint8_t kok[144];
-    uint8_t kcont[9];
-    float acc[96];
-    float wv[6];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -2756,12 +2756,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[144];
-    uint8_t kok[144];
-    uint8_t kcont[9];
-    float acc[96];
-    float wv[6];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -2889,8 +2889,8 @@ void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64];
-    float part2[64];
+    float part[64] __attribute__((aligned(64)));
+    float part2[64] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 64; lid++) {
       float s = 0.0f;
       for (int64_t e_k = 0; e_k < (((16 - lid) + 63) / 64); e_k++) {
@@ -2944,12 +2944,12 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -3083,12 +3083,12 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -3231,12 +3231,12 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[144];
-    float wv[18];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[144] __attribute__((aligned(64)));
+    float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
       int64_t q_0 = gid;
       int64_t nimg = q_0;
@@ -3363,8 +3363,8 @@ void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64];
-    float part2[64];
+    float part[64] __attribute__((aligned(64)));
+    float part2[64] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 64; lid++) {
       float s = 0.0f;
       for (int64_t e_k = 0; e_k < (((4 - lid) + 63) / 64); e_k++) {
@@ -3417,12 +3417,12 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -3556,12 +3556,12 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -3705,12 +3705,12 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -3858,16 +3858,16 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lv[80];
-    float vm[10];
-    int32_t ci0_p1[8];
-    int32_t ci1_p1[8];
-    float cw_p1[8];
-    float hz_p1[16];
-    int32_t ci0_m1[8];
-    int32_t ci1_m1[8];
-    float cw_m1[8];
-    float hz_m1[16];
+    float lv[80] __attribute__((aligned(64)));
+    float vm[10] __attribute__((aligned(64)));
+    int32_t ci0_p1[8] __attribute__((aligned(64)));
+    int32_t ci1_p1[8] __attribute__((aligned(64)));
+    float cw_p1[8] __attribute__((aligned(64)));
+    float hz_p1[16] __attribute__((aligned(64)));
+    int32_t ci0_m1[8] __attribute__((aligned(64)));
+    int32_t ci1_m1[8] __attribute__((aligned(64)));
+    float cw_m1[8] __attribute__((aligned(64)));
+    float hz_m1[16] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       if ((gid < 16)) {
@@ -4391,12 +4391,12 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976];
-    int64_t koff[576];
-    uint8_t kok[576];
-    uint8_t kcont[36];
-    float acc[384];
-    float wv[6];
+    float panel[6976] __attribute__((aligned(64)));
+    int64_t koff[576] __attribute__((aligned(64)));
+    uint8_t kok[576] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -4543,12 +4543,12 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304];
-    int64_t koff[144];
-    uint8_t kok[144];
-    uint8_t kcont[9];
-    float acc[96];
-    float wv[6];
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t koff[144] __attribute__((aligned(64)));
+    uint8_t kok[144] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -4694,12 +4694,12 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;
@@ -4852,12 +4852,12 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152];
-    int64_t koff[72];
-    uint8_t kok[72];
-    uint8_t kcont[9];
-    float acc[48];
-    float wv[6];
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t koff[72] __attribute__((aligned(64)));
+    uint8_t kok[72] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       int64_t q_0 = gid;

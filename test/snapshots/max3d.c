@@ -17,16 +17,16 @@ void k0_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
   const float* restrict B9 = (const float*)bufs[9];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float lv[2016];
-    float vm[50];
-    int32_t ci0_p1[48];
-    int32_t ci1_p1[48];
-    float cw_p1[48];
-    float hz_p1[96];
-    int32_t ci0_m1[48];
-    int32_t ci1_m1[48];
-    float cw_m1[48];
-    float hz_m1[96];
+    float lv[2016] __attribute__((aligned(64)));
+    float vm[50] __attribute__((aligned(64)));
+    int32_t ci0_p1[48] __attribute__((aligned(64)));
+    int32_t ci1_p1[48] __attribute__((aligned(64)));
+    float cw_p1[48] __attribute__((aligned(64)));
+    float hz_p1[96] __attribute__((aligned(64)));
+    int32_t ci0_m1[48] __attribute__((aligned(64)));
+    int32_t ci1_m1[48] __attribute__((aligned(64)));
+    float cw_m1[48] __attribute__((aligned(64)));
+    float hz_m1[96] __attribute__((aligned(64)));
     {
       const int64_t lid = 0;
       if ((gid < 8)) {
