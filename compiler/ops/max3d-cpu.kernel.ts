@@ -31,6 +31,7 @@ import { bilinearTap } from '../schedule/lower-gather.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';
+import { maxInto } from './max3d-rule.kernel.js';
 
 // Workgroup arrays per band. 16 KiB keeps the band's rows in L1 and is the
 // bound the max3d tests hold every target's kernel to; at C 256, P3 100×152
@@ -50,11 +51,6 @@ function st(arr: string, i: Expr, val: Expr): Stmt { return lstore(arr, add(BASE
 
 function name(what: string, d: number): string { return `${what}_${d < 0 ? 'm' : 'p'}${Math.abs(d)}`; }
 
-/** m = val when val is larger or a NaN (−∞ never replaces; a NaN, once in, stays). */
-function maxInto(em: Emitter, m: string, val: Expr): void {
-  const cur = v(m, 'f32');
-  em.emit(set(m, sel(bin('or', bin('gt', val, cur), bin('ne', val, val)), val, cur)));
-}
 
 export function scheduleMax3dCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);

@@ -18,6 +18,7 @@ import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';
+import { maxOf } from './max3d-rule.kernel.js';
 import { bilinearTaps } from './resize.js';
 import {
   add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, load, lstore, lt, max, min, mod, mul, sel, set, store, sub, v,
@@ -32,8 +33,6 @@ const V = 4;
 const STRIP = 16;
 const WG = 64;
 
-/** m = v when v is larger or a NaN (the reference's rule: a NaN wins). */
-function maxOf(a: Expr, b: Expr): Expr { return sel(bin('or', bin('gt', b, a), bin('ne', b, b)), b, a); }
 
 export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);

@@ -18,6 +18,7 @@
 // -dh, -dw), so its maximum splits over the stages like the value does: a
 // candidate replaces when its value is greater, or equal with an earlier
 // frame (an equal frame later in a stage's own scan never replaces).
+import { maxInto } from './max3d-rule.kernel.js';
 import { Graph } from '../graph.js';
 import { Expr, KArray, Stmt } from '../kernel/ir.js';
 import { intAttr } from './attrs.js';
@@ -85,11 +86,6 @@ export function tileCoords(em: Emitter, lo: number, ty: number, tx: number, th: 
 /** Adjacent pixels one thread takes in a row of n: the largest of 4, 2, 1 dividing n (1 where runs are off). */
 function runOf(n: number, runs: boolean): number { return !runs ? 1 : n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1; }
 
-/** m = v when v is larger or a NaN (a NaN replacing a NaN changes no value). */
-function maxInto(em: Emitter, m: string, val: Expr): void {
-  const cur = v(m, 'f32');
-  em.emit(set(m, sel(bin('or', bin('gt', val, cur), bin('ne', val, val)), val, cur)));
-}
 
 /** val beats cur: greater, or the first NaN. */
 function beats(val: Expr, cur: Expr): Expr {
