@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGraph } from '../../compiler/program.js';
 import { renderC } from '../../compiler/render/c.js';
-import { runProgram } from '../../compiler/kernel/run-program.js';
 import { type CpuIsa, cpuIsaProfile, cpuTarget, TargetError } from '../../compiler/target.js';
 import { CpuRuntime } from '../../runtime-cpu/runtime.js';
 import { cpuIsaFromEnv, isaFromFlags, machineCpuIsa } from '../../runtime-cpu/isa.js';
-import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
+import { TestGraph } from '../compiler/kernel/graphs.js';
+import { checkCpuAndInterpreter } from './cpu-and-interpreter.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-isa-test-'));
 
@@ -35,27 +35,12 @@ function graph(): TestGraph {
 for (const isa of ['avx512', 'avx2', 'generic'] as CpuIsa[]) {
   test(`${isa} profile: convolutions and matmuls equal the reference`, async () => {
     const t = graph();
-    const want = referenceRun(t);
     const program = compileGraph(t.graph, cpuTarget(cpuIsaProfile(isa)));
     const src = renderC(program);
     const lanes = cpuIsaProfile(isa).vectorWidth;
     assert.ok(src.includes(`v${lanes}f`), `the ${isa} GEMM uses ${lanes}-lane vectors`);
     for (const wider of [8, 16].filter((w) => w > lanes)) assert.not.ok(src.includes(`v${wider}f `), `no ${wider}-lane vectors in the ${isa} profile`);
-    // The interpreter checks every table and local access against its size, which the C does not.
-    const interp = runProgram(program, t.graph, t.inputs, t.params);
-    const exe = await new CpuRuntime().load(program);
-    try {
-      await exe.setParams(new Map(Object.entries(t.params)));
-      const got = await exe.run(t.inputs);
-      for (const [name, w] of Object.entries(want)) {
-        for (const [who, out] of [['cpu', got[name]], ['interpreter', interp[name]]] as const) {
-          const msg = compare(out, w, 1e-4, 1e-4);
-          assert.is(msg, '', `${isa} ${name} (${who}): ${msg}`);
-        }
-      }
-    } finally {
-      exe.dispose();
-    }
+    await checkCpuAndInterpreter(t, program, 1e-4, 1e-4, isa);
   });
 }
 

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGraph } from '../../compiler/program.js';
 import { CPU, webgpuTarget } from '../../compiler/target.js';
-import { runProgram } from '../../compiler/kernel/run-program.js';
 import { tapColumns } from '../../compiler/ops/pool.kernel.js';
-import { CpuRuntime } from '../../runtime-cpu/runtime.js';
-import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
+import { TestGraph } from '../compiler/kernel/graphs.js';
+import { checkCpuAndInterpreter } from './cpu-and-interpreter.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-max-pool-test-'));
 
@@ -65,23 +64,8 @@ test('the row kernel anchors pools on the CPU only; one pooling is left to the g
 
 test('max_pool2d on the CPU runtime and the interpreter equals the reference', async () => {
   const t = graph();
-  const want = referenceRun(t);
-  const program = compileGraph(t.graph, CPU);
-  const interp = runProgram(program, t.graph, t.inputs, t.params);
-  const exe = await new CpuRuntime().load(program);
-  try {
-    await exe.setParams(new Map(Object.entries(t.params)));
-    const got = await exe.run(t.inputs);
-    for (const [name, w] of Object.entries(want)) {
-      for (const [who, out] of [['cpu', got[name]], ['interpreter', interp[name]]] as const) {
-        const msg = compare(out, w, 0, 0);
-        assert.is(msg, '', `${who} ${name}: ${msg}`);
-      }
-    }
-    assert.ok(Number.isNaN(got.nan.data[1 * 4 + 1]) && Number.isNaN(got.nan.data[16]), 'a NaN in the window wins');
-  } finally {
-    exe.dispose();
-  }
+  const got = await checkCpuAndInterpreter(t, compileGraph(t.graph, CPU), 0, 0, 'max_pool2d');
+  assert.ok(Number.isNaN(got.nan.data[1 * 4 + 1]) && Number.isNaN(got.nan.data[16]), 'a NaN in the window wins');
 });
 
 test.run();
