@@ -22,6 +22,18 @@ import { dimEquals, showDim } from './dims.js';
 import { printGraph } from './print.js';
 import { ConcreteType, DType, Span, isFloat, numel, showType } from './types.js';
 
+export interface DifferentiateOptions {
+  /** Differentiate w.r.t. these params only (default: every non-frozen float param). */
+  wrt?: string[];
+  /** The loss's cotangent seed (default 1). */
+  seed?: number;
+  /**
+   * FUSEDET_DEBUG as the edge read it (runtime/compile-options.ts): 5 and up
+   * print the graph after the pass to stderr. Autodiff never reads the environment.
+   */
+  debug?: number;
+}
+
 export interface GradResult {
   graph: Graph;
   /** param name → value id of its gradient in graph (also a graph output named "grad/<param name>"). */
@@ -144,7 +156,7 @@ function prune(g: Graph, firstNew: number): Graph {
  * "grad/<scope>". Each gradient is also a graph output "grad/<param name>"; a
  * param the loss does not depend on gets a zeros constant.
  */
-export function differentiate(graph: Graph, loss: string | number, opts: { wrt?: string[]; seed?: number } = {}): GradResult {
+export function differentiate(graph: Graph, loss: string | number, opts: DifferentiateOptions = {}): GradResult {
   const g: Graph = { nodes: [...graph.nodes], values: [...graph.values], inputs: [...graph.inputs], params: [...graph.params], outputs: [...graph.outputs] };
   const lossValue = resolveLoss(g, loss);
   const params = chooseParams(g, opts.wrt);
@@ -212,7 +224,7 @@ export function differentiate(graph: Graph, loss: string | number, opts: { wrt?:
   }
   const pruned = prune(g, firstNew);
   // FUSEDET_DEBUG=5 (STYLE.md): the graph after each named pass.
-  if (Number(process.env.FUSEDET_DEBUG ?? 0) >= 5) process.stderr.write(`--- pass autodiff: ${pruned.nodes.length - firstNew} backward nodes\n${printGraph(pruned)}`);
+  if ((opts.debug ?? 0) >= 5) process.stderr.write(`--- pass autodiff: ${pruned.nodes.length - firstNew} backward nodes\n${printGraph(pruned)}`);
   for (const p of params) grads.set(p.name, pruned.outputs.find((o) => o.name === `grad/${p.name}`)!.value);
   return { graph: pruned, grads };
 }

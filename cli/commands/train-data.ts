@@ -77,6 +77,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
   const { initParams } = await import('../../compiler/init.js');
   const { buildTrainStep } = await import('../../compiler/train-step.js');
   const { differentiate } = await import('../../compiler/autodiff.js');
+  const { compileOptionsFromEnv } = await import('../../runtime/compile-options.js');
   const { referenceRunner, runtimeRunner } = await import('../../models/step-runner.js');
   const { ShapeRunner } = await import('../../models/shape-runner.js');
   const { trainLoop } = await import('../../models/train.js');
@@ -84,8 +85,10 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
 
   const program = checkFilesOrThrow([cfg.train.source]);
   const sgd = { momentum: s.momentum, weightDecay: s.weightDecay, weightDecayNorm: s.weightDecayNorm, clipNorm: s.clip };
+  // FUSEDET_DEBUG read here, at the edge (5: the graph after autodiff).
+  const { debug } = compileOptionsFromEnv();
   const build = (inputs: Record<string, ConcreteType>) =>
-    buildTrainStep(lower(program, { entry: cfg.train.module, fn: cfg.train.fn, inputs, args: cfg.train.args }), { sgd, differentiate });
+    buildTrainStep(lower(program, { entry: cfg.train.module, fn: cfg.train.fn, inputs, args: cfg.train.args }), { sgd, differentiate: (g, loss, o) => differentiate(g, loss, { ...o, debug }) });
   // Any shape names the parameters (their types do not depend on the inputs).
   const side = Math.ceil(cfg.data.shortSides[0]! / cfg.data.sizeBucket) * cfg.data.sizeBucket, G = boxBucket(0, cfg.data.minBoxes);
   const nominal = build({

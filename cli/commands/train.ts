@@ -170,7 +170,10 @@ async function trainCommand(values: ReturnType<typeof parseFlags>['values'], pos
   const lossGraph = lower(program, { entry: values.entry, fn: values.fn, inputs: wanted, args });
 
   const { differentiate } = await import('../../compiler/autodiff.js');
-  const step = buildTrainStep(lossGraph, { sgd, differentiate });
+  const { compileOptionsFromEnv } = await import('../../runtime/compile-options.js');
+  // FUSEDET_DEBUG read here, at the edge (5: the graph after autodiff).
+  const { debug } = compileOptionsFromEnv();
+  const step = buildTrainStep(lossGraph, { sgd, differentiate: (g, loss, o) => differentiate(g, loss, { ...o, debug }) });
   let runner: StepRunner;
   if (values.runtime === 'reference') runner = referenceRunner(step, initParams(step.graph, seed));
   // Made after the runtime loads the step: one over the memory limit is refused before any parameter exists.
