@@ -28,6 +28,7 @@ import {
   add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, v,
 } from '../kernel/build.js';
 import { Emitter } from './emit.js';
+import { letVar } from './gemm.js';
 import type { GemmParts, GemmShape, TableShape } from './gemm.js';
 import type { Target } from '../target.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -63,156 +64,215 @@ function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: 
   return [at(0), at(1)];
 }
 
+/** What the pieces of one tensor-core GEMM share: its sizes, tile and fetch geometry (fixed once the tile is chosen). */
+interface MmaPlan<P, R> {
+  em: Emitter; s: GemmShape; parts: GemmParts<P, R>; tables: readonly Table[];
+  shape: MmaShape; tile: MmaTile;
+  MBlocks: number; NBlocks: number; chunks: number;
+  /** Consecutive k of an A row (QA) or columns of a B row (QB) one thread fetches: 4 (a float4) where K or N allows, else 1. */
+  QA: number; QB: number;
+  /** A quads and B quads per thread per chunk. */
+  PA: number; PB: number;
+}
+
+/** The workgroup's block and the lane's place in it, recomputed per barrier segment (lets die at barriers). */
+interface MmaCoords<P> {
+  p: P;
+  /** The block's first output row and column. */
+  m0: Expr; n0: Expr;
+  /** The warp's first row and column within the block. */
+  wm: Expr; wn: Expr;
+  /** The lane's group (lane / 4) and thread in group (lane % 4), as the fragment layouts use them. */
+  lg: Expr; lt: Expr;
+}
+
 export function scheduleTensorCoreGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled | undefined {
   const shape = tensorCoreShape(target);
   if (!shape) return undefined;
   const tables = parts.tables ?? [];
   const tile = chooseMmaTile(s.M, tables, target);
   if (!tile) return undefined;
-  const { MB, TN, WARPS_N, WG, BS } = tile;
-  const sh = MMA_SHAPES[shape];
-  const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN), chunks = Math.ceil(s.K / KC);
+  const plan = mmaPlan(em, s, parts, tables, shape, tile);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = em.buf(sinkValue, 'w');
+  declareStorage(plan);
+  const body = em.block(() => {
+    if (tables.length) fillTables(plan, mmaPrelude(plan));
+    em.emit(for_('ai', idx(0), idx(MT * NT * MMA_SHAPES[shape].c), [lstore('acc', v('ai'), f32(0))], true));
+    for (const st of em.block(() => fetchChunk(plan, mmaPrelude(plan), idx(0)))) em.emit(st);
+    em.emit(for_('c', idx(0), idx(plan.chunks), em.block(() => multiplyChunk(plan))));
+    mmaEpilogue(plan, mmaPrelude(plan), anchor, sinkValue, outBuf);
+  });
+  return finish(em, body, tile.WG, [], s.problems * plan.MBlocks * plan.NBlocks);
+}
+
+/**
+ * A tile: thread e takes QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
+ * warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
+ * and, its source index a multiple of 4, one float4 load (render/cuda.ts). B panel: QB
+ * consecutive columns of k row kk (columns fastest: consecutive output pixels); with N a
+ * multiple of 4 a quad is all in or all past N, so its columns need no clamp.
+ */
+function mmaPlan<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tables: readonly Table[], shape: MmaShape, tile: MmaTile): MmaPlan<P, R> {
+  const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
+  return {
+    em, s, parts, tables, shape, tile,
+    MBlocks: Math.ceil(s.M / tile.MB), NBlocks: Math.ceil(s.N / tile.TN), chunks: Math.ceil(s.K / KC),
+    QA, QB, PA: (tile.MB * KC) / QA / tile.WG, PB: (KC * tile.TN) / QB / tile.WG,
+  };
+}
+
+/**
+ * Workgroup memory (the A tile, the B panel, the tables) and registers (the
+ * accumulators, the fragments, and pf: the next chunk is fetched into
+ * registers while this one's mmas run, and stashed into workgroup memory
+ * after the barrier, so global latency overlaps tensor-core work; loops over
+ * pf are unrolled so it stays in registers).
+ */
+function declareStorage<P, R>({ em, tables, shape, tile: { MB, TN, BS }, QA, QB, PA, PB }: MmaPlan<P, R>): void {
+  const sh = MMA_SHAPES[shape];
   em.locals.push({ name: 'atile', t: 'f32', size: MB * AS }, { name: 'panel', t: 'f32', size: KC * BS });
   for (const tab of tables) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
   em.regs.push({ name: 'acc', t: 'f32', size: MT * NT * sh.c }, { name: 'fa', t: 'f32', size: MT * sh.a }, { name: 'fb', t: 'f32', size: NT * sh.b });
-
-  // Lets die at barriers: each segment recomputes the block and lane coordinates.
-  const prelude = (): P => {
-    const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
-    const p = parts.setup(problem);
-    em.emit(let_('m0', 'i64', mul(mb, idx(MB))));
-    em.emit(let_('n0', 'i64', mul(nb, idx(TN))));
-    em.emit(let_('warp', 'i64', div(lid, idx(WARP))));
-    em.emit(let_('wm', 'i64', mul(div(v('warp'), idx(WARPS_N)), idx(WARP_M))));
-    em.emit(let_('wn', 'i64', mul(mod(v('warp'), idx(WARPS_N)), idx(WARP_N))));
-    em.emit(let_('lg', 'i64', div(mod(lid, idx(WARP)), idx(4))));
-    em.emit(let_('lt', 'i64', mod(lid, idx(4))));
-    return p;
-  };
-  // A tile: thread e takes QA consecutive k of row r (e = r·KC/QA + quad, k fastest, so a
-  // warp reads consecutive weights); with K a multiple of 4 a quad is all in or all past K
-  // and, its source index a multiple of 4, one float4 load (render/cuda.ts). B panel: QB
-  // consecutive columns of k row kk (columns fastest: consecutive output pixels); with N a
-  // multiple of 4 a quad is all in or all past N, so its columns need no clamp.
-  const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
-  const PA = (MB * KC) / QA / WG, PB = (KC * TN) / QB / WG;
-  // The next chunk is fetched into registers (pf) while this one's mmas run,
-  // and stashed into workgroup memory after the barrier: global latency
-  // overlaps tensor-core work. Loops over pf are unrolled so it stays in registers.
   em.regs.push({ name: 'pf', t: 'f32', size: PA * QA + PB * QB });
-  const aQuad = (): void => {
-    em.emit(let_('ea', 'i64', add(lid, mul(v('pa'), idx(WG)))));
-    em.emit(let_('kq', 'i64', mul(mod(v('ea'), idx(KC / QA)), idx(QA))));
-  };
-  const bQuad = (): void => {
-    em.emit(let_('eb', 'i64', add(lid, mul(v('pb'), idx(WG)))));
-    em.emit(let_('jb', 'i64', mul(mod(v('eb'), idx(TN / QB)), idx(QB))));
-  };
-  const pfA = (q: Expr): Expr => add(mul(v('pa'), idx(QA)), q);
-  const pfB = (q: Expr): Expr => add(idx(PA * QA), add(mul(v('pb'), idx(QB)), q));
-  const fetch = (p: P, kbase: Expr): void => {
-    em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
-      aQuad();
-      em.emit(let_('ka', 'i64', add(kbase, v('kq'))));
-      const row = min(add(v('m0'), div(v('ea'), idx(KC / QA))), idx(s.M - 1));
-      const quad = (value: (q: Expr) => Expr): Stmt[] =>
-        [for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('pf', pfA(v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0)];
-      em.emit(if_(lt(v('ka'), idx(s.K)), em.block(() => quad((q) => parts.a(p, row, add(v('ka'), q))).forEach((st) => em.emit(st))), quad(() => f32(0))));
-    }), true));
-    em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
-      bQuad();
-      em.emit(let_('kb', 'i64', add(kbase, div(v('eb'), idx(TN / QB)))));
-      const fill = em.block(() => {
-        const r = parts.packRow(p, v('kb'), TN);
-        em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
-          const j = add(v('jb'), v('qb'));
-          const col = QB > 1 ? add(v('n0'), j) : min(add(v('n0'), j), idx(s.N - 1));
-          em.emit(lstore('pf', pfB(v('qb')), parts.packValue(p, r, j, col)));
-        }), false, QB > 1 ? QB : 0));
-      });
-      const inside = QB > 1 ? bin('and', lt(v('kb'), idx(s.K)), lt(add(v('n0'), v('jb')), idx(s.N))) : lt(v('kb'), idx(s.K));
-      em.emit(if_(inside, fill, [for_('qb', idx(0), idx(QB), [lstore('pf', pfB(v('qb')), f32(0))])]));
-    }), true));
-  };
-  const stash = (): void => {
-    em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
-      aQuad();
-      const at = add(add(mul(div(v('ea'), idx(KC / QA)), idx(AS)), v('kq')), v('qa'));
-      em.emit(for_('qa', idx(0), idx(QA), [lstore('atile', at, lload('pf', pfA(v('qa')), 'f32'))], true));
-    }), true));
-    em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
-      bQuad();
-      const at = add(add(mul(div(v('eb'), idx(TN / QB)), idx(BS)), v('jb')), v('qb'));
-      em.emit(for_('qb', idx(0), idx(QB), [lstore('panel', at, lload('pf', pfB(v('qb')), 'f32'))], true));
-    }), true));
-  };
-  const body = em.block(() => {
-    if (tables.length) {
-      const p = prelude();
-      for (const tab of tables) {
-        const n = tab.size(TN);
-        em.emit(for_('e_k', idx(0), idx(Math.ceil(n / WG)), em.block(() => {
-          em.emit(let_('e', 'i64', add(lid, mul(v('e_k'), idx(WG)))));
-          em.emit(if_(lt(v('e'), idx(n)), em.block(() => tab.values(p, v('e'), TN, v('n0')).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x))))));
-        })));
-      }
-      em.emit(barrier);
-    }
-    em.emit(for_('ai', idx(0), idx(MT * NT * sh.c), [lstore('acc', v('ai'), f32(0))], true));
-    for (const st of em.block(() => fetch(prelude(), idx(0)))) em.emit(st);
-    const chunk = em.block(() => {
-      prelude();
-      stash();
-      em.emit(barrier);
-      const p = prelude();
-      const next = add(v('c'), idx(1));
-      if (chunks > 1) em.emit(if_(lt(next, idx(chunks)), em.block(() => fetch(p, mul(next, idx(KC))))));
-      em.emit(for_('ks', idx(0), idx(KC / sh.k), mmaStep(shape, BS), true));
-      em.emit(barrier);
+}
+
+/** The block and lane coordinates (MmaCoords), as lets. */
+function mmaPrelude<P, R>({ em, s, parts, tile: { MB, TN, WARPS_N }, MBlocks, NBlocks }: MmaPlan<P, R>): MmaCoords<P> {
+  const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
+  const p = parts.setup(problem);
+  const m0 = letVar(em, 'm0', mul(mb, idx(MB)));
+  const n0 = letVar(em, 'n0', mul(nb, idx(TN)));
+  const warp = letVar(em, 'warp', div(lid, idx(WARP)));
+  const wm = letVar(em, 'wm', mul(div(warp, idx(WARPS_N)), idx(WARP_M)));
+  const wn = letVar(em, 'wn', mul(mod(warp, idx(WARPS_N)), idx(WARP_N)));
+  const lg = letVar(em, 'lg', div(mod(lid, idx(WARP)), idx(4)));
+  const lt = letVar(em, 'lt', mod(lid, idx(4)));
+  return { p, m0, n0, wm, wn, lg, lt };
+}
+
+/** The tables' values for this block's columns, shared by the workgroup. */
+function fillTables<P, R>({ em, tables, tile: { TN, WG } }: MmaPlan<P, R>, { p, n0 }: MmaCoords<P>): void {
+  for (const tab of tables) {
+    const n = tab.size(TN);
+    em.emit(for_('e_k', idx(0), idx(Math.ceil(n / WG)), em.block(() => {
+      em.emit(let_('e', 'i64', add(lid, mul(v('e_k'), idx(WG)))));
+      em.emit(if_(lt(v('e'), idx(n)), em.block(() => tab.values(p, v('e'), TN, n0).forEach((x, i) => em.emit(lstore(tab.arrays[i].name, v('e'), x))))));
+    })));
+  }
+  em.emit(barrier);
+}
+
+/** Chunk c: stash the fetched chunk, then fetch the next one while this one's mmas run. */
+function multiplyChunk<P, R>(plan: MmaPlan<P, R>): void {
+  const { em, shape, tile: { BS }, chunks } = plan;
+  // The stash reads none of these coordinates: their lets only keep the rendered kernels as they were.
+  mmaPrelude(plan);
+  stashChunk(plan);
+  em.emit(barrier);
+  const at = mmaPrelude(plan);
+  const next = add(v('c'), idx(1));
+  if (chunks > 1) em.emit(if_(lt(next, idx(chunks)), em.block(() => fetchChunk(plan, at, mul(next, idx(KC))))));
+  em.emit(for_('ks', idx(0), idx(KC / MMA_SHAPES[shape].k), mmaStep(shape, BS, at), true));
+  em.emit(barrier);
+}
+
+/** Thread's A quad pa: its element index and first k within the chunk. */
+function aQuad<P, R>({ em, tile: { WG }, QA }: MmaPlan<P, R>): { ea: Expr; kq: Expr } {
+  const ea = letVar(em, 'ea', add(lid, mul(v('pa'), idx(WG))));
+  return { ea, kq: letVar(em, 'kq', mul(mod(ea, idx(KC / QA)), idx(QA))) };
+}
+
+/** Thread's B quad pb: its element index and first column within the block. */
+function bQuad<P, R>({ em, tile: { WG, TN }, QB }: MmaPlan<P, R>): { eb: Expr; jb: Expr } {
+  const eb = letVar(em, 'eb', add(lid, mul(v('pb'), idx(WG))));
+  return { eb, jb: letVar(em, 'jb', mul(mod(eb, idx(TN / QB)), idx(QB))) };
+}
+
+/** Where A quad pa's element q (B quad pb's) waits in pf. */
+const pfA = (QA: number, q: Expr): Expr => add(mul(v('pa'), idx(QA)), q);
+const pfB = ({ PA, QA, QB }: Pick<MmaPlan<unknown, unknown>, 'PA' | 'QA' | 'QB'>, q: Expr): Expr => add(idx(PA * QA), add(mul(v('pb'), idx(QB)), q));
+
+/** The chunk from k = kbase into pf: the A tile's quads (zeros past K), then the B panel's (zeros past K or N). */
+function fetchChunk<P, R>(plan: MmaPlan<P, R>, { p, m0, n0 }: MmaCoords<P>, kbase: Expr): void {
+  const { em, s, parts, tile: { TN }, QA, QB, PA, PB } = plan;
+  em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
+    const { ea, kq } = aQuad(plan);
+    const ka = letVar(em, 'ka', add(kbase, kq));
+    const row = min(add(m0, div(ea, idx(KC / QA))), idx(s.M - 1));
+    const quad = (value: (q: Expr) => Expr): Stmt[] =>
+      [for_('qa', idx(0), idx(QA), em.block(() => em.emit(lstore('pf', pfA(QA, v('qa')), value(v('qa'))))), false, QA > 1 ? QA : 0)];
+    em.emit(if_(lt(ka, idx(s.K)), em.block(() => quad((q) => parts.a(p, row, add(ka, q))).forEach((st) => em.emit(st))), quad(() => f32(0))));
+  }), true));
+  em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
+    const { eb, jb } = bQuad(plan);
+    const kb = letVar(em, 'kb', add(kbase, div(eb, idx(TN / QB))));
+    const fill = em.block(() => {
+      const r = parts.packRow(p, kb, TN);
+      em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
+        const j = add(jb, v('qb'));
+        const col = QB > 1 ? add(n0, j) : min(add(n0, j), idx(s.N - 1));
+        em.emit(lstore('pf', pfB(plan, v('qb')), parts.packValue(p, r, j, col)));
+      }), false, QB > 1 ? QB : 0));
     });
-    em.emit(for_('c', idx(0), idx(chunks), chunk));
-    const p = prelude();
-    // acc element (mt, nt, i) is output (m0 + wm + 16 mt + crow_i, n0 + wn + 8 nt + ccol_i).
-    const epi = em.block(() => {
-      for (let i = 0; i < sh.c; i++) {
-        const [cr, cc] = fragAt(shape, 'c', i, v('lg'), v('lt'));
-        const inner = em.block(() => {
-          em.emit(let_(`row${i}`, 'i64', add(add(add(v('m0'), v('wm')), mul(v('emt'), idx(16))), cr)));
-          em.emit(let_(`col${i}`, 'i64', add(add(add(v('n0'), v('wn')), mul(v('ent'), idx(8))), cc)));
-          const store1 = em.block(() => {
-            const row = v(`row${i}`), col = v(`col${i}`);
-            const at = parts.outIndex(p, row, col);
-            em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
-              const acc = lload('acc', add(mul(add(mul(v('emt'), idx(NT)), v('ent')), idx(sh.c)), idx(i)), 'f32');
-              const b = parts.bias(p, row);
-              return b ? bin('add', acc, b) : acc;
-            });
+    const inside = QB > 1 ? bin('and', lt(kb, idx(s.K)), lt(add(n0, jb), idx(s.N))) : lt(kb, idx(s.K));
+    em.emit(if_(inside, fill, [for_('qb', idx(0), idx(QB), [lstore('pf', pfB(plan, v('qb')), f32(0))])]));
+  }), true));
+}
+
+/** pf into workgroup memory: the A tile (row stride AS) and the B panel (row stride BS). */
+function stashChunk<P, R>(plan: MmaPlan<P, R>): void {
+  const { em, tile: { TN, BS }, QA, QB, PA, PB } = plan;
+  em.emit(for_('pa', idx(0), idx(PA), em.block(() => {
+    const { ea, kq } = aQuad(plan);
+    const at = add(add(mul(div(ea, idx(KC / QA)), idx(AS)), kq), v('qa'));
+    em.emit(for_('qa', idx(0), idx(QA), [lstore('atile', at, lload('pf', pfA(QA, v('qa')), 'f32'))], true));
+  }), true));
+  em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
+    const { eb, jb } = bQuad(plan);
+    const at = add(add(mul(div(eb, idx(TN / QB)), idx(BS)), jb), v('qb'));
+    em.emit(for_('qb', idx(0), idx(QB), [lstore('panel', at, lload('pf', pfB(plan, v('qb')), 'f32'))], true));
+  }), true));
+}
+
+/** acc element (mt, nt, i) is output (m0 + wm + 16 mt + crow_i, n0 + wn + 8 nt + ccol_i): bias, the fused consumers, stored inside M × N. */
+function mmaEpilogue<P, R>({ em, s, parts, shape }: MmaPlan<P, R>, { p, m0, n0, wm, wn, lg, lt: t }: MmaCoords<P>, anchor: GNode, sinkValue: number, outBuf: number): void {
+  const sh = MMA_SHAPES[shape];
+  const epi = em.block(() => {
+    for (let i = 0; i < sh.c; i++) {
+      const [cr, cc] = fragAt(shape, 'c', i, lg, t);
+      const inner = em.block(() => {
+        const row = letVar(em, `row${i}`, add(add(add(m0, wm), mul(v('emt'), idx(16))), cr));
+        const col = letVar(em, `col${i}`, add(add(add(n0, wn), mul(v('ent'), idx(8))), cc));
+        const store1 = em.block(() => {
+          const at = parts.outIndex(p, row, col);
+          em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
+            const acc = lload('acc', add(mul(add(mul(v('emt'), idx(NT)), v('ent')), idx(sh.c)), idx(i)), 'f32');
+            const b = parts.bias(p, row);
+            return b ? bin('add', acc, b) : acc;
           });
-          em.emit(if_(bin('and', lt(v(`row${i}`), idx(s.M)), lt(v(`col${i}`), idx(s.N))), store1));
         });
-        for (const st of inner) em.emit(st);
-      }
-    });
-    em.emit(for_('emt', idx(0), idx(MT), [for_('ent', idx(0), idx(NT), epi, true)], true));
+        em.emit(if_(bin('and', lt(row, idx(s.M)), lt(col, idx(s.N))), store1));
+      });
+      for (const st of inner) em.emit(st);
+    }
   });
-  return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
+  em.emit(for_('emt', idx(0), idx(MT), [for_('ent', idx(0), idx(NT), epi, true)], true));
 }
 
 /** One k step of KS: the warp's A fragments (MT of them), B fragments (NT), then MT × NT mmas. */
-function mmaStep(shape: MmaShape, BS: number): Stmt[] {
+function mmaStep<P>(shape: MmaShape, BS: number, { wm, wn, lg: g, lt: t }: MmaCoords<P>): Stmt[] {
   const sh = MMA_SHAPES[shape];
-  const g = v('lg'), t = v('lt'), kb = mul(v('ks'), idx(sh.k));
+  const kb = mul(v('ks'), idx(sh.k));
   const aLoads: Stmt[] = [], bLoads: Stmt[] = [];
   for (let i = 0; i < sh.a; i++) {
     const [r, c] = fragAt(shape, 'a', i, g, t);
-    const row = add(add(v('wm'), mul(v('fmt'), idx(16))), r);
+    const row = add(add(wm, mul(v('fmt'), idx(16))), r);
     aLoads.push(lstore('fa', add(mul(v('fmt'), idx(sh.a)), idx(i)), lload('atile', add(mul(row, idx(AS)), add(kb, c)), 'f32')));
   }
   for (let i = 0; i < sh.b; i++) {
     const [r, c] = fragAt(shape, 'b', i, g, t);
-    const col = add(add(v('wn'), mul(v('fnt'), idx(8))), c);
+    const col = add(add(wn, mul(v('fnt'), idx(8))), c);
     bLoads.push(lstore('fb', add(mul(v('fnt'), idx(sh.b)), idx(i)), lload('panel', add(mul(add(kb, r), idx(BS)), col), 'f32')));
   }
   return [
