@@ -9,8 +9,10 @@ export function idx(v: number): Expr { return { k: 'const', t: 'i64', v }; }
 export function f32(v: number): Expr { return { k: 'const', t: 'f32', v: Math.fround(v) }; }
 export function i32(v: number): Expr { return { k: 'const', t: 'i32', v: v | 0 }; }
 export function bool(v: boolean): Expr { return { k: 'const', t: 'bool', v: v ? 1 : 0 }; }
+/** A u32 word constant (mod 2^32). */
+export function u32(v: number): Expr { return { k: 'const', t: 'u32', v: v >>> 0 }; }
 export function konst(t: Scalar, v: number): Expr {
-  return t === 'f32' ? f32(v) : t === 'i32' ? i32(v) : t === 'bool' ? bool(v !== 0) : idx(Math.trunc(v));
+  return t === 'f32' ? f32(v) : t === 'i32' ? i32(v) : t === 'u32' ? u32(v) : t === 'bool' ? bool(v !== 0) : idx(Math.trunc(v));
 }
 export function v(name: string, t: Scalar = 'i64'): Expr { return { k: 'var', name, t }; }
 export function load(buf: number, i: Expr, t: Scalar): Expr { return { k: 'load', buf, idx: i, t }; }
@@ -19,7 +21,7 @@ export function lload(arr: string, i: Expr, t: Scalar): Expr { return { k: 'lloa
 function cval(e: Expr): number | undefined { return e.k === 'const' ? e.v : undefined; }
 
 export function un(op: UnaryOp, a: Expr): Expr {
-  const t = op === 'not' || op === 'isnan' ? 'bool' : typeOf(a);
+  const t = op === 'not' || op === 'isnan' ? 'bool' : op === 'popcount' || op === 'ctz' ? 'u32' : typeOf(a);
   return { k: 'un', op, a, t };
 }
 
@@ -59,6 +61,17 @@ export const max = (a: Expr, b: Expr): Expr => bin('max', a, b);
 export const min = (a: Expr, b: Expr): Expr => bin('min', a, b);
 export const lt = (a: Expr, b: Expr): Expr => bin('lt', a, b);
 export const ge = (a: Expr, b: Expr): Expr => bin('ge', a, b);
+/** Bitwise ops on u32 words (ir.ts): a & b, a | b, a ^ b, a << n, a >> n (n mod 32), ~a, set bits, trailing zeros. */
+export const bitand = (a: Expr, b: Expr): Expr => bin('bitand', a, b);
+export const bitor = (a: Expr, b: Expr): Expr => bin('bitor', a, b);
+export const bitxor = (a: Expr, b: Expr): Expr => bin('bitxor', a, b);
+export const shl = (a: Expr, n: Expr): Expr => bin('shl', a, n);
+export const shr = (a: Expr, n: Expr): Expr => bin('shr', a, n);
+export const bitnot = (a: Expr): Expr => un('bitnot', a);
+export const popcount = (a: Expr): Expr => un('popcount', a);
+export const ctz = (a: Expr): Expr => un('ctz', a);
+/** Bit n of word w as a bool: ((w >> n) & 1) != 0. */
+export const bitSet = (w: Expr, n: Expr): Expr => bin('ne', bitand(shr(w, n), u32(1)), u32(0));
 export const and = (a: Expr, b: Expr): Expr => {
   if (a.k === 'const') return a.v ? b : a;
   if (b.k === 'const') return b.v ? a : b;

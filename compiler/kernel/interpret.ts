@@ -19,12 +19,28 @@ const fr = Math.fround;
 function wrap(t: Scalar, f: Fn): Fn {
   if (t === 'f32') return (c) => fr(f(c));
   if (t === 'i32') return (c) => f(c) | 0;
+  if (t === 'u32') return (c) => f(c) >>> 0;
   return f;
+}
+
+/** Set bits of a u32 word (SWAR; Math.imul keeps the last step exact). */
+export function popcount32(x: number): number {
+  x >>>= 0;
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+/** Trailing zero bits of a u32 word; 32 for 0 (WGSL's countTrailingZeros). */
+export function ctz32(x: number): number {
+  x >>>= 0;
+  return x === 0 ? 32 : 31 - Math.clz32(x & -x);
 }
 
 const UN: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x, not: (x) => (x ? 0 : 1), exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs,
   tanh: Math.tanh, floor: Math.floor, ceil: Math.ceil, sin: Math.sin, cos: Math.cos, isnan: (x) => (Number.isNaN(x) ? 1 : 0),
+  bitnot: (x) => ~x >>> 0, popcount: popcount32, ctz: ctz32,
 };
 
 // fmaxf/fminf semantics: a NaN operand loses to a number.
@@ -32,11 +48,12 @@ const fmax = (a: number, b: number): number => (Number.isNaN(a) ? b : Number.isN
 const fmin = (a: number, b: number): number => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
 
 function binFn(op: BinaryOp, t: Scalar): (a: number, b: number) => number {
-  const int = t === 'i32' || t === 'i64';
+  const int = t === 'i32' || t === 'i64' || t === 'u32';
   switch (op) {
     case 'add': return (a, b) => a + b;
     case 'sub': return (a, b) => a - b;
-    case 'mul': return t === 'i32' ? Math.imul : (a, b) => a * b;
+    // 32-bit products wrap (the result's wrap() makes a u32 one unsigned again).
+    case 'mul': return t === 'i32' || t === 'u32' ? Math.imul : (a, b) => a * b;
     case 'div': return int ? (a, b) => Math.trunc(a / b) : (a, b) => a / b;
     case 'mod': return int ? (a, b) => a % b : (a, b) => a % b;
     case 'max': return int ? Math.max : fmax;
@@ -50,6 +67,12 @@ function binFn(op: BinaryOp, t: Scalar): (a: number, b: number) => number {
     case 'ne': return (a, b) => (a !== b ? 1 : 0);
     case 'and': return (a, b) => (a && b ? 1 : 0);
     case 'or': return (a, b) => (a || b ? 1 : 0);
+    // u32 words (wrap() makes JavaScript's signed results unsigned); shift counts mod 32 as in JavaScript and WGSL.
+    case 'bitand': return (a, b) => a & b;
+    case 'bitor': return (a, b) => a | b;
+    case 'bitxor': return (a, b) => a ^ b;
+    case 'shl': return (a, b) => a << b;
+    case 'shr': return (a, b) => a >>> b;
   }
 }
 
@@ -60,6 +83,8 @@ function castFn(t: Scalar, f: Fn): Fn {
     // C float→int conversion truncates toward zero.
     case 'i32': return (c) => Math.trunc(f(c)) | 0;
     case 'i64': return (c) => Math.trunc(f(c));
+    // Modulo 2^32: an i32's bits, an i64's low word.
+    case 'u32': return (c) => Math.trunc(f(c)) >>> 0;
   }
 }
 
@@ -150,7 +175,7 @@ export function runKernel(k: Kernel, bufs: readonly TensorData[], args: readonly
     }
   };
 
-  const storeConv = (t: Scalar): ((x: number) => number) => (t === 'f32' ? fr : t === 'i32' ? (x) => x | 0 : (x) => x);
+  const storeConv = (t: Scalar): ((x: number) => number) => (t === 'f32' ? fr : t === 'i32' ? (x) => x | 0 : t === 'u32' ? (x) => x >>> 0 : (x) => x);
 
   // Barrier-free statement compiled for one thread.
   const stmt = (s: Stmt): Run => {

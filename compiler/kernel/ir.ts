@@ -10,24 +10,37 @@
 //
 // Index arithmetic is i64 everywhere (int64_t in C); i32 is a tensor dtype.
 //
+// u32 is the bit-word type (bitmasks): the bitwise ops take u32 only (WGSL
+// has no 64-bit integers, so words are 32 bits on every target). Its
+// arithmetic wraps mod 2^32; shift counts are taken mod 32 (WGSL's rule, the
+// C renderers mask them); popcount and ctz yield u32 (ctz(0) = 32). No buffer
+// holds u32: a kernel stores words in an i32 buffer through casts, which keep
+// the bits between i32 and u32 on every target. A u32 reaches i64 exactly
+// only below 2^31 (WGSL's i64 is i32), and never converts to or from f32.
+//
 // Warp collectives (`shfl`, `mma`; CUDA only, the other renderers refuse
 // them) are executed together by the 32 lanes of a warp (threads 32w ..
 // 32w+31 of a workgroup whose size is a multiple of 32). Like barriers they
 // sit in uniform control flow, so every lane reaches them; unlike barriers
 // they split nothing in the rendering, so lets may live across them.
 
-export type Scalar = 'f32' | 'i32' | 'i64' | 'bool';
+export type Scalar = 'f32' | 'i32' | 'i64' | 'u32' | 'bool';
 /** Storage of a buffer element: bool is one byte. */
 export type BufDType = 'f32' | 'i32' | 'bool';
 
 /** The ALU table: every renderer maps each of these to code, the interpreter to a JS function. */
-export type UnaryOp = 'neg' | 'not' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'floor' | 'ceil' | 'sin' | 'cos' | 'isnan';
+/** `not`, `and`, `or` are logical (bool); `bitnot`, `bitand`, `bitor`, `bitxor`, `shl`, `shr`, `popcount`, `ctz` act on u32 words. */
+export type UnaryOp = 'neg' | 'not' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'floor' | 'ceil' | 'sin' | 'cos' | 'isnan' | 'bitnot' | 'popcount' | 'ctz';
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'max' | 'min' | 'pow'
-  | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
-export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'not', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'floor', 'ceil', 'sin', 'cos', 'isnan'];
-export const BINARY_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'mod', 'max', 'min', 'pow', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or'];
+  | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or'
+  | 'bitand' | 'bitor' | 'bitxor' | 'shl' | 'shr';
+export const UNARY_OPS: readonly UnaryOp[] = ['neg', 'not', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'floor', 'ceil', 'sin', 'cos', 'isnan', 'bitnot', 'popcount', 'ctz'];
+export const BINARY_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'mod', 'max', 'min', 'pow', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or', 'bitand', 'bitor', 'bitxor', 'shl', 'shr'];
 export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne']);
+/** The ops on u32 bit words (both operands u32, the result u32). */
+export const BITWISE_UNARY: ReadonlySet<UnaryOp> = new Set(['bitnot', 'popcount', 'ctz']);
+export const BITWISE_BINARY: ReadonlySet<BinaryOp> = new Set(['bitand', 'bitor', 'bitxor', 'shl', 'shr']);
 
 export type Expr =
   | { readonly k: 'const'; readonly t: Scalar; readonly v: number }
@@ -126,7 +139,7 @@ export interface Kernel {
 
 export function scalarOfBuf(d: BufDType): Scalar { return d; }
 export function isFloatScalar(t: Scalar): boolean { return t === 'f32'; }
-export function isIntScalar(t: Scalar): boolean { return t === 'i32' || t === 'i64'; }
+export function isIntScalar(t: Scalar): boolean { return t === 'i32' || t === 'i64' || t === 'u32'; }
 
 /** The scalar type an expression yields. */
 export function typeOf(e: Expr): Scalar {

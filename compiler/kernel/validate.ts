@@ -2,7 +2,7 @@
 // scoping, buffer access modes, array bounds on constant indices, and the
 // barrier rules the C renderer relies on, and where warp collectives may
 // stand (see ir.ts).
-import { Expr, Frag, Kernel, MMA_SHAPES, Scalar, Stmt, WARP, hasBarrier, hasWarpCollective, COMPARISONS } from './ir.js';
+import { BITWISE_BINARY, BITWISE_UNARY, Expr, Frag, Kernel, MMA_SHAPES, Scalar, Stmt, WARP, hasBarrier, hasWarpCollective, COMPARISONS } from './ir.js';
 
 export class KernelIRError extends Error {
   constructor(kernel: string, message: string) {
@@ -32,6 +32,7 @@ export function validateKernel(k: Kernel): void {
     switch (e.k) {
       case 'const':
         if (!Number.isFinite(e.v) && e.t !== 'f32') fail(`non-finite ${e.t} constant`);
+        if (e.t === 'u32' && !(Number.isInteger(e.v) && e.v >= 0 && e.v <= 0xffffffff)) fail(`u32 constant ${e.v} outside 0..2^32-1`);
         return { t: e.t, uniform: true };
       case 'arg':
         if (e.i < 0 || e.i >= k.nargs) fail(`arg ${e.i} out of range (nargs ${k.nargs})`);
@@ -63,7 +64,9 @@ export function validateKernel(k: Kernel): void {
       case 'un': {
         const a = expr(e.a, env);
         const want: Scalar = e.op === 'not' || e.op === 'isnan' ? 'bool' : a.t;
-        if (e.op === 'not' && a.t !== 'bool') fail(`not of ${a.t}`);
+        if (e.op === 'not' && a.t !== 'bool') fail(`not of ${a.t}${a.t === 'u32' ? ' (not is logical; the bitwise complement is bitnot)' : ''}`);
+        if (BITWISE_UNARY.has(e.op) && a.t !== 'u32') fail(`${e.op} of ${a.t}: bitwise ops take u32 words (cast to u32 first)`);
+        if ((e.op === 'neg' || e.op === 'abs') && a.t === 'u32') fail(`${e.op} of u32 (unsigned words have no sign)`);
         if (['exp', 'log', 'sqrt', 'tanh', 'floor', 'ceil', 'sin', 'cos', 'isnan'].includes(e.op) && a.t !== 'f32') fail(`${e.op} of ${a.t}`);
         if (e.t !== want) fail(`${e.op} typed ${e.t}, expected ${want}`);
         return { t: e.t, uniform: a.uniform };
@@ -73,7 +76,8 @@ export function validateKernel(k: Kernel): void {
         if (a.t !== b.t) fail(`${e.op} of ${a.t} and ${b.t}`);
         const want: Scalar = COMPARISONS.has(e.op) ? 'bool' : a.t;
         if (e.t !== want) fail(`${e.op} typed ${e.t}, expected ${want}`);
-        if ((e.op === 'and' || e.op === 'or') && a.t !== 'bool') fail(`${e.op} of ${a.t}`);
+        if ((e.op === 'and' || e.op === 'or') && a.t !== 'bool') fail(`${e.op} of ${a.t}${a.t === 'u32' ? ` (${e.op} is logical; the bitwise one is bit${e.op})` : ''}`);
+        if (BITWISE_BINARY.has(e.op) && a.t !== 'u32') fail(`${e.op} of ${a.t}: bitwise ops take u32 words (cast to u32 first)`);
         if (e.op === 'pow' && a.t !== 'f32') fail(`pow of ${a.t}`);
         return { t: e.t, uniform: a.uniform && b.uniform };
       }
@@ -85,6 +89,7 @@ export function validateKernel(k: Kernel): void {
       }
       case 'cast': {
         const a = expr(e.a, env);
+        if ((a.t === 'u32' && e.t === 'f32') || (a.t === 'f32' && e.t === 'u32')) fail(`cast of ${a.t} to ${e.t}: u32 words convert to and from integers only`);
         return { t: e.t, uniform: a.uniform };
       }
     }

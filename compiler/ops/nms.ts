@@ -1,11 +1,11 @@
 // Batched, class-aware greedy NMS with padded outputs; its kernel is nms.kernel.ts.
 import { Dim, showDim } from '../dims.js';
-import { dimAttr, floatAttr, intAttr, withDefaults } from './attrs.js';
+import { dimAttr, floatAttr, intAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
-import { OpDef, ShapeError } from './op.js';
+import { Op, ShapeError } from './op.js';
 import { alloc } from './tensors.js';
 
-const nms: OpDef = {
+const nms: Op<'nms'> = {
   name: 'nms', kind: 'opaque',
   doc: 'class-aware NMS per image, as torchvision.ops.batched_nms: (keep i32[B, max_out] padded with -1, count i32[B]); a box is suppressed by a kept box of its class with IoU > iou_threshold',
   inputs: [{ name: 'boxes', dtypes: ['f32', 'f16'] }, { name: 'scores', dtypes: ['f32', 'f16'] }, { name: 'classes', dtypes: ['i32'] }],
@@ -79,12 +79,15 @@ const nms: OpDef = {
     }
     return [keep, count];
   },
-  // A sort, then each candidate is compared with at most max_out kept boxes (12 FLOPs per IoU).
-  flops(ins, _outs, attrs) {
+  // The bitmask kernel (nms.kernel.ts): a bitonic sort (one compare per pair per stage), then the
+  // IoU of every pair of candidates in score order (12 FLOPs each, an upper bound: only pairs of
+  // one class take the IoU); the scan's word ORs are not counted.
+  flops(ins) {
     const [b, n] = ins[1]!.shape;
-    return b * n * Math.max(1, Math.ceil(Math.log2(Math.max(2, n)))) + b * n * Math.min(n, intAttr('nms', withDefaults(nms, attrs), 'max_out')) * 12;
+    const lg = Math.ceil(Math.log2(Math.max(2, n)));
+    return b * (n / 2) * (lg * (lg + 1)) / 2 + b * ((n * (n - 1)) / 2) * 12;
   },
   grad: 'none',
 };
 
-export const NMS_OPS: readonly OpDef[] = [nms];
+export const NMS_OPS = [nms] as const;

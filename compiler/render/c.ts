@@ -9,12 +9,16 @@ import { vectorBody } from './vectorize.js';
 import type { Program } from '../program.js';
 
 export class CRenderer extends CFamilyRenderer {
-  readonly types = { f32: 'float', i32: 'int32_t', i64: 'int64_t', bool: 'uint8_t' } as const;
+  readonly types = { f32: 'float', i32: 'int32_t', i64: 'int64_t', u32: 'uint32_t', bool: 'uint8_t' } as const;
   readonly bufTypes = { f32: 'float', i32: 'int32_t', bool: 'uint8_t' } as const;
   readonly unrollPragma = '#pragma GCC unroll 16';
+  protected readonly popcount = (a: string): string => `((uint32_t)__builtin_popcount(${a}))`;
+  protected readonly ctz = (a: string): string => this.helper('ctz32', a);
 
   constructor() {
     super();
+    // __builtin_ctz(0) is undefined; the IR's ctz(0) is 32.
+    this.helperDefs.ctz32 = 'static inline uint32_t ctz32(uint32_t x) { return x ? (uint32_t)__builtin_ctz(x) : 32u; }';
     for (const w of [4, 8, 16]) {
       this.helperDefs[`vec${w}`] = `typedef float v${w}f __attribute__((vector_size(${4 * w})));\n` +
         `static inline v${w}f vload${w}(const float* p) { v${w}f v; __builtin_memcpy(&v, p, sizeof v); return v; }\n` +

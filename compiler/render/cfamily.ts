@@ -7,12 +7,15 @@ import { BinaryOp, Expr, Kernel, Scalar, Stmt, UnaryOp, hasBarrier, typeOf } fro
 export type Fmt1 = (a: string, t: Scalar) => string;
 export type Fmt2 = (a: string, b: string, t: Scalar) => string;
 
-const isInt = (t: Scalar): boolean => t === 'i32' || t === 'i64';
+const isInt = (t: Scalar): boolean => t === 'i32' || t === 'i64' || t === 'u32';
 
 export abstract class CFamilyRenderer {
   abstract readonly types: Readonly<Record<Scalar, string>>;
   /** Element type of a buffer of this dtype (bool is a byte). */
   abstract readonly bufTypes: Readonly<Record<'f32' | 'i32' | 'bool', string>>;
+  /** Set bits and trailing zeros of a u32 word (ctz(0) = 32): compiler builtins differ by target. */
+  protected abstract readonly popcount: Fmt1;
+  protected abstract readonly ctz: Fmt1;
   abstract readonly unrollPragma: string;
   abstract floatConst(v: number): string;
   abstract argRef(i: number): string;
@@ -40,6 +43,9 @@ export abstract class CFamilyRenderer {
     sin: (a) => `sinf(${a})`,
     cos: (a) => `cosf(${a})`,
     isnan: (a) => `isnan(${a})`,
+    bitnot: (a) => `(~${a})`,
+    popcount: (a, t) => this.popcount(a, t),
+    ctz: (a, t) => this.ctz(a, t),
   };
 
   protected binary: Record<BinaryOp, Fmt2> = {
@@ -48,8 +54,8 @@ export abstract class CFamilyRenderer {
     mul: (a, b) => `(${a} * ${b})`,
     div: (a, b) => `(${a} / ${b})`,
     mod: (a, b, t) => (isInt(t) ? `(${a} % ${b})` : `fmodf(${a}, ${b})`),
-    max: (a, b, t) => (isInt(t) ? this.helper('imax', `${a}, ${b}`) : `fmaxf(${a}, ${b})`),
-    min: (a, b, t) => (isInt(t) ? this.helper('imin', `${a}, ${b}`) : `fminf(${a}, ${b})`),
+    max: (a, b, t) => (isInt(t) ? this.word(t, this.helper('imax', `${a}, ${b}`)) : `fmaxf(${a}, ${b})`),
+    min: (a, b, t) => (isInt(t) ? this.word(t, this.helper('imin', `${a}, ${b}`)) : `fminf(${a}, ${b})`),
     pow: (a, b) => `powf(${a}, ${b})`,
     lt: (a, b) => `(${a} < ${b})`,
     le: (a, b) => `(${a} <= ${b})`,
@@ -59,7 +65,16 @@ export abstract class CFamilyRenderer {
     ne: (a, b) => `(${a} != ${b})`,
     and: (a, b) => `(${a} && ${b})`,
     or: (a, b) => `(${a} || ${b})`,
+    bitand: (a, b) => `(${a} & ${b})`,
+    bitor: (a, b) => `(${a} | ${b})`,
+    bitxor: (a, b) => `(${a} ^ ${b})`,
+    // The IR takes shift counts mod 32 (WGSL's rule); C leaves a count >= 32 undefined.
+    shl: (a, b) => `(${a} << (${b} & 31u))`,
+    shr: (a, b) => `(${a} >> (${b} & 31u))`,
   };
+
+  /** The int64 imax/imin helpers' result back as a u32 word, so later shifts see 32 bits. */
+  private word(t: Scalar, e: string): string { return t === 'u32' ? `((${this.types.u32})${e})` : e; }
 
   protected helper(name: string, args: string): string {
     this.used.add(name);
@@ -76,6 +91,7 @@ export abstract class CFamilyRenderer {
       case 'bool': return v ? '1' : '0';
       case 'i32': return String(v | 0);
       case 'i64': return Math.abs(v) > 2147483647 ? `${v}LL` : String(v);
+      case 'u32': return `${v >>> 0}u`;
     }
   }
 

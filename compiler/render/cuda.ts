@@ -36,9 +36,12 @@ const MMA_HELPERS: Record<string, string> = {
 };
 
 export class CudaRenderer extends CFamilyRenderer {
-  readonly types = { f32: 'float', i32: 'int', i64: 'long long', bool: 'bool' } as const;
+  readonly types = { f32: 'float', i32: 'int', i64: 'long long', u32: 'unsigned', bool: 'bool' } as const;
   readonly bufTypes = { f32: 'float', i32: 'int', bool: 'unsigned char' } as const;
   readonly unrollPragma = '#pragma unroll';
+  protected readonly popcount = (a: string): string => `((unsigned)__popc(${a}))`;
+  // Trailing zeros are the leading zeros of the bit-reversed word: __clz(0) = 32, the IR's ctz(0).
+  protected readonly ctz = (a: string): string => `((unsigned)__clz(__brev(${a})))`;
   private align = new Alignment([]);
   private readOnly: readonly boolean[] = [];
   /**

@@ -43,9 +43,11 @@ export function ident(name: string): string {
 }
 
 export class WgslRenderer extends CFamilyRenderer {
-  readonly types = { f32: 'f32', i32: 'i32', i64: 'i32', bool: 'bool' } as const;
+  readonly types = { f32: 'f32', i32: 'i32', i64: 'i32', u32: 'u32', bool: 'bool' } as const;
   readonly bufTypes = { f32: 'f32', i32: 'i32', bool: 'u32' } as const;
   readonly unrollPragma = '';
+  protected readonly popcount = (a: string): string => `countOneBits(${a})`;
+  protected readonly ctz = (a: string): string => `countTrailingZeros(${a})`;
   private bufDtypes: readonly ('f32' | 'i32' | 'bool')[] = [];
   /** Register arrays whose every index is a constant after unrolling: one scalar per element. */
   private scalarRegs = new Set<string>();
@@ -84,7 +86,7 @@ export class WgslRenderer extends CFamilyRenderer {
       isnan: (a) => this.helper('f32_isnan', a),
     };
     Object.assign(this.unary, u);
-    const isInt = (t: Scalar): boolean => t === 'i32' || t === 'i64';
+    const isInt = (t: Scalar): boolean => t === 'i32' || t === 'i64' || t === 'u32';
     const b: Partial<Record<BinaryOp, Fmt2>> = {
       // WGSL's f32 % is a - b * trunc(a / b): C's fmodf.
       mod: (x, y) => `(${x} % ${y})`,
