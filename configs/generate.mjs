@@ -85,6 +85,17 @@ add(paperRow('table1-poto', 'POTO (alpha 0.8, centre prior), no 3DMF, no aux', d
 add(paperRow('table1-poto-3dmf', 'POTO + 3D Max Filtering, no aux', defcn({ aux: 'none' }), t1('POTO+3DMF', [40.0, 39.8], [58.8, 60.9])));
 add(paperRow('table1-poto-3dmf-aux', 'POTO + 3DMF + auxiliary loss (Quality-ATSS): DeFCN', defcn({}), t1('POTO+3DMF+Aux', [41.2, 41.1], [58.9, 61.2])));
 
+// Table 2: NMS configurations on a trained FCOS (no centerness; the
+// weights of table1-fcos / table5-fcos: the same model). Per scale with a
+// k×k spatial range, per scale unlimited, across scales (plain NMS). mAP.
+const t2 = (acrossScales, range, ap) => ({ table: 2, model: 'FCOS', acrossScales, spatialRange: range ? `${range}x${range}` : 'inf x inf', mAP: ap });
+for (const [range, ap] of [[1, 19.0], [3, 37.4], [5, 39.2]]) {
+  add(paperRow(`table2-fcos-per-scale-${range}x${range}`, `FCOS without centerness; NMS per pyramid level, a box dropped only near a higher-ranked one (${range}×${range} locations)`,
+    fcos({}), t2(false, range, ap), { nms: true, nmsPerLevel: true, nmsRange: range }));
+}
+add(paperRow('table2-fcos-per-scale', 'FCOS without centerness; NMS per pyramid level, no spatial limit', fcos({}), t2(false, 0, 39.2), { nms: true, nmsPerLevel: true }));
+add(paperRow('table2-fcos-across-scales', 'FCOS without centerness; NMS across all levels (the usual FCOS post-processing)', fcos({}), t2(true, 0, 40.9), { nms: true }));
+
 // Table 3: POTO's alpha × spatial prior (no 3DMF, no aux). mAP w/o / w/ NMS.
 const T3 = {
   0.0: [[33.5, 33.6], [24.1, 24.2], [1.9, 2.1]], 0.2: [[33.7, 33.9], [28.8, 28.8], [19.4, 19.5]],

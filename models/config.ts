@@ -98,6 +98,14 @@ export interface InferenceConfig {
   protocol: 'coco' | 'crowdhuman' | 'both';
   /** 3D Max Filtering as post-processing on a detector trained without it (Table 5, FCOS + 3DMF*). */
   maxFilterPost: boolean;
+  /** NMS within each pyramid level only (Table 2's "per scale" rows); false: across all levels. */
+  nmsPerLevel: boolean;
+  /**
+   * Table 2's spatial range per scale: k (odd) drops a box only near a
+   * higher-ranked one, within a k×k window of locations (models/postprocess.fd);
+   * 0 = unlimited (∞×∞). Needs nmsPerLevel.
+   */
+  nmsRange: number;
 }
 
 export interface DetectorConfig {
@@ -190,7 +198,7 @@ class Reader {
 
 const SCHEDULE = ['lr', 'momentum', 'weightDecay', 'weightDecayNorm', 'warmup', 'warmupFactor', 'steps', 'milestones', 'gamma', 'batch', 'clip', 'checkpointEvery', 'seed'];
 const DATA = ['shortSides', 'maxSize', 'testShortSide', 'testMaxSize', 'flip', 'mean', 'std', 'sizeBucket', 'minBoxes', 'maxBoxes'];
-const INFERENCE = ['detections', 'scoreThreshold', 'topkPerLevel', 'nmsIou', 'nms', 'protocol', 'maxFilterPost'];
+const INFERENCE = ['detections', 'scoreThreshold', 'topkPerLevel', 'nmsIou', 'nms', 'protocol', 'maxFilterPost', 'nmsPerLevel', 'nmsRange'];
 const TOP = ['description', 'paper', 'train', 'infer', 'schedule', 'data', 'inference'];
 
 /** Canonical JSON: keys sorted at every level, so the hash does not depend on the file's key order. */
@@ -260,7 +268,11 @@ export function parseConfig(value: unknown, file: string): DetectorConfig {
     nms: r.bool(n, 'inference', 'nms'),
     protocol: protocol as InferenceConfig['protocol'],
     maxFilterPost: r.bool(n, 'inference', 'maxFilterPost', false),
+    nmsPerLevel: r.bool(n, 'inference', 'nmsPerLevel', false),
+    nmsRange: r.num(n, 'inference', 'nmsRange', { int: true, min: 0, def: 0 }),
   };
+  if (inference.nmsRange % 2 === 0 && inference.nmsRange > 0) r.fail('inference.nmsRange', `must be odd (a k×k window centred on the box's location) or 0 (unlimited), not ${inference.nmsRange}`);
+  if (inference.nmsRange > 0 && !inference.nmsPerLevel) r.fail('inference.nmsRange', `(${inference.nmsRange}) is a spatial range within one pyramid level: it needs inference.nmsPerLevel true (Table 2 has no spatial range across scales)`);
   const paper = top.paper === undefined ? null : r.object(top.paper, 'paper', Object.keys(top.paper ?? {}));
   const description = top.description === undefined ? '' : r.str(top, '', 'description');
   const name = basename(file).replace(/\.json$/, '');

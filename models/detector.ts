@@ -48,8 +48,10 @@ export interface PostOptions {
   scoreThreshold?: number;
   /** 3DMF as post-processing (FCOS, Table 5); default: the config's. */
   maxFilter?: boolean;
-  /** NMS within each pyramid level only (Table 2's per-scale rows); default false. */
+  /** NMS within each pyramid level only (Table 2's per-scale rows); default: the config's. */
   nmsPerLevel?: boolean;
+  /** Table 2's spatial range per scale (odd k: a k×k window of locations; 0 unlimited); default: the config's. Needs nmsPerLevel. */
+  nmsRange?: number;
 }
 
 export interface DetectorOptions extends PostOptions {
@@ -70,9 +72,14 @@ function postArgs(cfg: DetectorConfig, params: readonly string[], o: PostOptions
     score_thresh: o.scoreThreshold ?? cfg.inference.scoreThreshold,
     topk_level: cfg.inference.topkPerLevel,
     max_filter: o.maxFilter ?? cfg.inference.maxFilterPost,
-    nms_per_level: o.nmsPerLevel ?? false,
+    nms_per_level: o.nmsPerLevel ?? cfg.inference.nmsPerLevel,
+    nms_range: o.nmsRange ?? cfg.inference.nmsRange,
   };
   if (want.max_filter && !params.includes('max_filter')) throw new DetectorError(`${cfg.path}: 3DMF as post-processing is asked for, but ${cfg.infer.module} has no max_filter option`);
+  const range = want.nms_range as number;
+  if (!(Number.isSafeInteger(range) && range >= 0 && (range === 0 || range % 2 === 1))) throw new DetectorError(`${cfg.path}: NMS spatial range ${range} must be an odd number of locations (1, 3, 5, …) or 0 (unlimited)`);
+  if (range > 0 && !want.nms_per_level) throw new DetectorError(`${cfg.path}: NMS spatial range ${range}×${range} is within one pyramid level: it needs NMS per level`);
+  if (range > 0 && !params.includes('nms_range')) throw new DetectorError(`${cfg.path}: an NMS spatial range is asked for, but ${cfg.infer.module} has no nms_range option`);
   return Object.fromEntries(Object.entries(want).filter(([k]) => params.includes(k)));
 }
 
