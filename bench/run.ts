@@ -41,7 +41,8 @@ async function suites(): Promise<BenchSuite[]> {
   const { trainSuite } = await import('./train-suite.js');
   const { matchSuite } = await import('./match-suite.js');
   const { detectSuite } = await import('./detect-suite.js');
-  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite, detectSuite];
+  const { apiSuite } = await import('./api-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite, detectSuite, apiSuite];
 }
 
 function writeAtomic(path: string, text: string): void {
