@@ -10,20 +10,27 @@
 //
 // Training data rules (shared/DEFCN.md): crowd boxes dropped (not ignore
 // regions), empty boxes dropped after clipping, images without a box skipped.
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import sharp from 'sharp';
+import { FusedetError } from '../io/errors.js';
 import { drawShortSide, gtBucket, padTo, planResize, transformBoxes, type BoxSet } from './augment.js';
 import type { CocoDataset } from './coco.js';
-import { imageSize, readResized } from './image.js';
+import { recordName } from './json/records.js';
+import { ImageError, imageSize, readResized } from './image.js';
 import { Rng } from './scenes/rng.js';
 
 /** What the loader needs of a dataset; data/coco.ts's reader is adapted to it by `fromCoco`. */
 export interface LoaderDataset {
-  readonly images: readonly { readonly id: number; readonly file: string; readonly width: number; readonly height: number }[];
+  /** `unreadable`: why the header could not be read when the size was looked up (screenDataset reports it). */
+  readonly images: readonly { readonly id: number; readonly file: string; readonly width: number; readonly height: number; readonly unreadable?: string }[];
   /**
    * Boxes as x1, y1, x2, y2 in the original image's pixels, classes as
-   * 0-based model class indices; `crowd[i] ≠ 0` marks a crowd box.
+   * 0-based model class indices; `crowd[i] ≠ 0` marks a crowd box; `names[i]`,
+   * where the source has them, names box i's record in messages
+   * (`annotations[12] (id 907)`).
    */
-  boxesOf(imageId: number): { boxes: Float32Array; classes: Int32Array; crowd?: Uint8Array };
+  boxesOf(imageId: number): { boxes: Float32Array; classes: Int32Array; crowd?: Uint8Array; names?: readonly string[] };
 }
 
 export interface LoaderOptions {
@@ -209,8 +216,12 @@ export async function fromCoco(ds: CocoDataset, imageRoot: string): Promise<Load
   byId.forEach((c, rank) => { classOfIndex[c.i] = rank; });
   const images = await Promise.all(ds.images.map(async (im) => {
     const file = isAbsolute(im.fileName) ? im.fileName : join(imageRoot, im.fileName);
-    const size = im.width > 0 && im.height > 0 ? { width: im.width, height: im.height } : await imageSize(file);
-    return { id: im.id, file, ...size };
+    if (im.width > 0 && im.height > 0) return { id: im.id, file, width: im.width, height: im.height };
+    // A header that cannot be read is screenDataset's to report (an error, or skipped under --skip-bad).
+    try { return { id: im.id, file, ...(await imageSize(file)) }; } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      return { id: im.id, file, width: 0, height: 0, unreadable: e.message };
+    }
   }));
   const a = ds.annotations;
   return {
@@ -221,13 +232,15 @@ export async function fromCoco(ds: CocoDataset, imageRoot: string): Promise<Load
       const [start, end] = ii < 0 ? [0, 0] : ds.annotationRange(ii);
       const n = end - start;
       const boxes = new Float32Array(4 * n), classes = new Int32Array(n), crowd = new Uint8Array(n);
+      const names: string[] = [];
       for (let k = 0; k < n; k++) {
         const r = start + k, x = a.bbox[4 * r]!, y = a.bbox[4 * r + 1]!;
         boxes[4 * k] = x; boxes[4 * k + 1] = y; boxes[4 * k + 2] = x + a.bbox[4 * r + 2]!; boxes[4 * k + 3] = y + a.bbox[4 * r + 3]!;
         classes[k] = classOfIndex[a.categoryIndex[r]!]!;
         crowd[k] = a.iscrowd[r]! || a.ignore[r]! ? 1 : 0;
+        names.push(recordName('annotations', a.recordIndex[r]!, a.id[r]));
       }
-      return { boxes, classes, crowd };
+      return { boxes, classes, crowd, names };
     },
   };
 }
@@ -243,4 +256,110 @@ function usableBoxes(src: { boxes: Float32Array; classes: Int32Array; crowd?: Ui
   const boxes = new Float32Array(4 * keep.length), classes = new Int32Array(keep.length);
   keep.forEach((i, k) => { boxes.set(src.boxes.subarray(4 * i, 4 * i + 4), 4 * k); classes[k] = src.classes[i]!; });
   return { boxes, classes };
+}
+
+/** An image a training run cannot use, and why: `entry` names the record (the image itself, or one of its boxes). */
+export interface BadSample { file: string; entry: string; problem: string }
+
+/** A training image that cannot be used, outside --skip-bad. */
+export class BadSampleError extends FusedetError {
+  constructor(readonly sample: BadSample) {
+    super(`${sample.file}: ${sample.entry}: ${sample.problem}`, { hint: 'fix or remove it, or pass --skip-bad to leave such images out (counted)' });
+  }
+}
+
+export interface ScreenOptions {
+  /** Classes the dataset names: a box's class must be in 0..classCount − 1. */
+  classCount: number;
+  /** Leave bad images out (each reported to onBad) instead of stopping at the first. */
+  skipBad: boolean;
+  onBad?: (bad: BadSample) => void;
+  /** Images decoded at once (sharp decodes on its own threads). Default 4. */
+  concurrency?: number;
+}
+
+export interface ScreenResult {
+  /** The dataset without the bad images. */
+  dataset: LoaderDataset;
+  /** Every bad image, in dataset order (empty unless skipBad: otherwise the first one throws). */
+  bad: BadSample[];
+  /** Of `bad`: images that do not decode (or decode to another size than their record's). */
+  undecodable: number;
+  /** Of `bad`: images with an inconsistent box (outside the image, negative size, unknown class, not finite). */
+  inconsistent: number;
+}
+
+/**
+ * Boxes may reach this far past the image's border (pixels) before they count
+ * as outside it: annotation tools round (COCO's own boxes overshoot by
+ * fractions of a pixel).
+ */
+export const BORDER_SLACK = 1;
+
+/** The first inconsistent box of an image's annotations, as (entry, problem), or undefined. */
+export function badBox(ds: LoaderDataset, im: LoaderDataset['images'][number], classCount: number): [string, string] | undefined {
+  const { boxes, classes, names } = ds.boxesOf(im.id);
+  for (let k = 0; k < classes.length; k++) {
+    const [x1, y1, x2, y2] = [0, 1, 2, 3].map((j) => boxes[4 * k + j]!) as [number, number, number, number];
+    const entry = names?.[k] ?? `box ${k} of image ${im.id}`;
+    const shown = `[${x1}, ${y1}, ${x2}, ${y2}]`;
+    if (![x1, y1, x2, y2].every(Number.isFinite)) return [entry, `box ${shown} is not finite`];
+    if (x2 < x1 || y2 < y1) return [entry, `box ${shown} (x1, y1, x2, y2) has negative size (${x2 - x1} × ${y2 - y1})`];
+    const c = classes[k]!;
+    if (!(c >= 0 && c < classCount)) return [entry, `class ${c} is not one of the dataset's ${classCount} categories`];
+    if (x1 < -BORDER_SLACK || y1 < -BORDER_SLACK || x2 > im.width + BORDER_SLACK || y2 > im.height + BORDER_SLACK) {
+      return [entry, `box ${shown} (x1, y1, x2, y2) lies outside the ${im.width}×${im.height} image`];
+    }
+  }
+  return undefined;
+}
+
+/** Why an image file cannot be trained on (it does not decode fully, or has another size than its record), or undefined. */
+export async function undecodable(im: LoaderDataset['images'][number]): Promise<string | undefined> {
+  // fromCoco's message starts with the file, which the report names already.
+  if (im.unreadable !== undefined) return (im.unreadable.startsWith(`${im.file}: `) ? im.unreadable.slice(im.file.length + 2) : im.unreadable).split('\n')[0];
+  let bytes: Buffer;
+  try { bytes = await readFile(im.file); } catch (e) { return `cannot read image: ${(e as Error).message.split('\n')[0]}`; }
+  if (bytes.length === 0) return 'cannot decode image: the file is empty';
+  try {
+    // failOn 'error' also fails truncated files (the loader decodes the same way: data/image.ts).
+    const { info } = await sharp(bytes, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== im.width || info.height !== im.height) return `image is ${info.width}×${info.height} but its record says ${im.width}×${im.height}; the boxes would not fit it`;
+  } catch (e) {
+    // sharp's message repeats the decoder's lines: the first says what is wrong, and a warning stays one line.
+    return `cannot decode image (corrupt, truncated or not PNG/JPEG): ${(e as Error).message.split('\n')[0]}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks every image of a training set before the first step, so that a bad
+ * one does not stop a run hours in: its boxes (badBox) and its pixels
+ * (undecodable: every image is decoded once). Without skipBad the first bad
+ * image in dataset order throws a BadSampleError naming the file and the
+ * entry; with it, each is reported to onBad and left out.
+ */
+export async function screenDataset(ds: LoaderDataset, o: ScreenOptions): Promise<ScreenResult> {
+  const bad: BadSample[] = [];
+  let undecodableCount = 0, inconsistent = 0;
+  const keep: LoaderDataset['images'][number][] = [];
+  const report = (b: BadSample): void => {
+    if (!o.skipBad) throw new BadSampleError(b);
+    bad.push(b);
+    o.onBad?.(b);
+  };
+  const width = Math.max(1, o.concurrency ?? 4);
+  for (let i = 0; i < ds.images.length; i += width) {
+    const chunk = ds.images.slice(i, i + width);
+    // Boxes first (cheap); only images whose boxes pass are decoded. An image of unknown size (its header
+    // unreadable) has no border to check boxes against: it is undecodable.
+    const boxProblems = chunk.map((im) => (im.unreadable !== undefined ? undefined : badBox(ds, im, o.classCount)));
+    const pixelProblems = await Promise.all(chunk.map((im, k) => (boxProblems[k] ? undefined : undecodable(im))));
+    chunk.forEach((im, k) => {
+      const box = boxProblems[k], pixels = pixelProblems[k];
+      if (box) { inconsistent++; report({ file: im.file, entry: box[0], problem: box[1] }); } else if (pixels) { undecodableCount++; report({ file: im.file, entry: 'the image', problem: pixels }); } else keep.push(im);
+    });
+  }
+  const dataset: LoaderDataset = bad.length ? { images: keep, boxesOf: (id) => ds.boxesOf(id) } : ds;
+  return { dataset, bad, undecodable: undecodableCount, inconsistent };
 }

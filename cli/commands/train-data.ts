@@ -21,7 +21,10 @@ export interface DataTrainFlags {
   val?: string;
   evalEvery?: number;
   images?: string;
+  /** Leave out (counted, one warning line each) images that are missing, do not decode, or have inconsistent boxes. */
   skipBad: boolean;
+  /** Where --skip-bad's warning lines and count go (default: stderr). */
+  warn?: (line: string) => void;
   steps?: number;
   runtime: string;
   resume: boolean;
@@ -46,6 +49,8 @@ export interface DataTrainResult {
   checkpoint?: string;
   evals: EvalPoint[];
   terms: string[];
+  /** Images left out under --skip-bad, by reason. */
+  skipped: { missing: number; undecodable: number; inconsistent: number };
 }
 
 /** Trains; returns what happened (the demo and the quality run read it). Prints nothing but the progress bar. */
@@ -63,7 +68,22 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
   checkConfigModels(cfg);
 
   const { openTrainingData, DatasetBatches, boxBucket } = await import('../../models/dataset-batches.js');
-  const data = await openTrainingData(f.data, { images: f.images, skipBad: f.skipBad });
+  const opened = await openTrainingData(f.data, { images: f.images, skipBad: f.skipBad });
+  // Every image checked before the first step (boxes, then pixels): a bad one is an error naming it now, or,
+  // under --skip-bad, a warning line and one image fewer.
+  const { screenDataset } = await import('../../data/loader.js');
+  const warn = f.warn ?? ((line: string) => { process.stderr.write(line + '\n'); });
+  const screened = await screenDataset(opened.dataset, {
+    classCount: opened.classNames.length, skipBad: f.skipBad,
+    onBad: (b) => warn(`warning: --skip-bad: skipping ${b.file}: ${b.entry}: ${b.problem}`),
+  });
+  const skipped = { missing: opened.skippedFiles, undecodable: screened.undecodable, inconsistent: screened.inconsistent };
+  if (f.skipBad && (skipped.missing || screened.bad.length)) {
+    warn(`--skip-bad: skipped ${skipped.missing + screened.bad.length} of ${opened.dataset.images.length + skipped.missing} images ` +
+      `(${skipped.missing} missing, ${skipped.undecodable} undecodable, ${skipped.inconsistent} with inconsistent annotations); training on ${screened.dataset.images.length}`);
+  }
+  if (screened.dataset.images.length === 0) throw new UserError(`fusedet train: ${f.data}: no usable images left (${screened.bad.length} skipped as bad)`);
+  const data = { ...opened, dataset: screened.dataset };
   const K = cfg.train.args.K;
   if (typeof K === 'number' && data.classNames.length > K) {
     throw new UserError(`fusedet train: ${f.data} has ${data.classNames.length} classes (${data.classNames.slice(0, 5).join(', ')}…), more than the config's train.args.K = ${K} (${cfg.path})`);
@@ -133,7 +153,7 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
     if (evaluate && (evals.at(-1)?.step ?? -1) !== steps) await evalAt(steps);
     return {
       dir, log: r.log, startStep: r.startStep, steps, seconds: r.seconds, where: runner.where, compiles: runner.compiles, compileSeconds,
-      checkpoint: r.checkpoint, evals, terms: runner.view.terms,
+      checkpoint: r.checkpoint, evals, terms: runner.view.terms, skipped,
     };
   } finally {
     runner.dispose();
