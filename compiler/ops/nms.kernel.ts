@@ -36,7 +36,7 @@
 // Workspace (Scheduled.scratch), per image: f32 [sort keys P | sorted
 // offset boxes 5N (x1, y1, x2, y2, area)], i32 [sorted box index P | sorted
 // class N | mask N·ceil(N/32) words stored as i32 bits]; P is N rounded up to
-// a power of two.
+// a power of two (at least 2).
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
@@ -64,7 +64,8 @@ export function nmsThresholdF32(t: number): number {
 
 /** Sizes of one image's workspace (see the header). */
 export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number } {
-  const P = 2 ** Math.ceil(Math.log2(Math.max(1, N)));
+  // At least 2, so a sort stage always has a pair (an index constant is an integer).
+  const P = 2 ** Math.ceil(Math.log2(Math.max(2, N)));
   const words = Math.max(1, Math.ceil(N / BITS));
   return { P, words, floats: P + 5 * N, ints: P + N + N * words };
 }
@@ -75,7 +76,8 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const [bv, sv, cv] = node.inputs;
   const [B, N] = em.shape(sv);
   const thr = nmsThresholdF32(floatAttr('nms', node.attrs, 'iou_threshold'));
-  const minScore = floatAttr('nms', node.attrs, 'score_threshold');
+  // Scores are f32, the threshold a double (as in the reference): compare with the largest f32 not above it.
+  const minScore = nmsThresholdF32(floatAttr('nms', node.attrs, 'score_threshold'));
   const maxOut = intAttr('nms', node.attrs, 'max_out');
   const { P, words: NW, floats: FL, ints: IN } = nmsLayout(N);
   const localBytes = 4 * NW + 8 * WG + 20;
