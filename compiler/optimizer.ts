@@ -12,8 +12,10 @@
 // Launches: per param, two elementwise update kernels, the momentum buffer
 // (it reads the old weight for decay) and then the weight (it reads the new
 // buffer), each reading its own param only at the index it writes (one
-// kernel for both would need a schedule that stores two values); the norm
-// is one launch per large gradient plus one for the rest (appendSgd).
+// kernel for both would need a schedule that stores two values); all the
+// buffers' launches come before all the weights' (appendSgd), so on the CPU
+// they run as two barrier-free phases; the norm is one launch per large
+// gradient plus one for the rest.
 //
 // Momentum buffers are graph params "opt.momentum.<param>", frozen (autodiff
 // never differentiates them), zeros at the start.
@@ -192,7 +194,12 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
     return value;
   };
 
+  // Every momentum buffer first, then every weight: each weight update reads
+  // its new buffer, so in this order the CPU pool meets once between the two
+  // phases instead of once per param (runtime-cpu/plan.ts: launches that
+  // touch different params run without a barrier between them).
   const momentum: string[] = [];
+  const weights: { name: string; w: number; nextBuf: number }[] = [];
   for (const [name, grad] of grads) {
     const u = a.op('mul', [grad, inv]);
     const w = paramValue.get(name);
@@ -206,9 +213,9 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
     if (wd !== 0) d = a.op('add', [d, a.op('mul', [w, a.constant(wd)])]);
     const proposal = opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d;
     proposed.set(name, proposal);
-    const nextBuf = commit(mName, proposal, buf);
-    // The weight reads the committed buffer (equal to the proposed one whenever the step commits), so the proposal is computed once.
-    commit(name, a.op('sub', [w, a.op('mul', [nextBuf, lr])]), w);
+    weights.push({ name, w, nextBuf: commit(mName, proposal, buf) });
   }
+  // The weight reads the committed buffer (equal to the proposed one whenever the step commits), so the proposal is computed once.
+  for (const { name, w, nextBuf } of weights) commit(name, a.op('sub', [w, a.op('mul', [nextBuf, lr])]), w);
   return { gradNormSq, momentum, proposed };
 }

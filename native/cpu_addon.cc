@@ -80,13 +80,17 @@ void* bufferData(Napi::Env env, const Napi::Value& v, size_t* bytes) {
   throw Napi::TypeError::New(env, "runLaunches: every buffer must be an ArrayBuffer, a TypedArray or null");
 }
 
-// runLaunches(lib, plan: BigInt64Array, buffers: (ArrayBuffer|TypedArray|null)[])
+// runLaunches(lib, plan: BigInt64Array, buffers: (ArrayBuffer|TypedArray|null)[], schedule?: Int32Array)
 // plan = [count, then per launch: kernel, grid, nbufs, nargs, buf ids..., args...].
+// schedule (one entry per launch, runtime-cpu/plan.ts): bit 0 = wait for
+// every earlier launch first; the rest (entry >> 1) = the length of the
+// serial run this launch starts (0: split over the threads). Without it,
+// every launch waits for the one before and is split.
 // The buffers are used in place (no copies); args point into the plan itself.
 Napi::Value RunLaunches(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsExternal() || !info[1].IsTypedArray() || !info[2].IsArray())
-    throw Napi::TypeError::New(env, "runLaunches(lib, plan: BigInt64Array, buffers: ArrayBuffer[])");
+    throw Napi::TypeError::New(env, "runLaunches(lib, plan: BigInt64Array, buffers: ArrayBuffer[], schedule?: Int32Array)");
   Library* lib = info[0].As<Napi::External<Library>>().Data();
   auto planArr = info[1].As<Napi::TypedArray>();
   if (planArr.TypedArrayType() != napi_bigint64_array)
@@ -137,10 +141,29 @@ Napi::Value RunLaunches(const Napi::CallbackInfo& info) {
     // an atomic per workgroup.
     const int64_t pieces = static_cast<int64_t>(p.threads()) * 4;
     const int64_t chunk = grid <= pieces ? 1 : (grid + pieces - 1) / pieces;
-    launches.push_back(Launch{lib->kernels[kernel], nullptr, plan + at, grid, chunk});
+    launches.push_back(Launch{lib->kernels[kernel], nullptr, plan + at, grid, chunk, true, 0});
     at += nargs;
   }
   for (size_t l = 0; l < launches.size(); l++) launches[l].bufs = ptrs.data() + bufOffsets[l];
+  if (info.Length() >= 4 && !info[3].IsUndefined()) {
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "runLaunches: schedule must be an Int32Array");
+    auto sched = info[3].As<Napi::Int32Array>();
+    if (sched.ElementLength() != launches.size())
+      throw bad("the schedule has " + std::to_string(sched.ElementLength()) + " entries for " + std::to_string(launches.size()) + " launches");
+    // Inside a serial run no launch may wait or start another run: the run is one thread's.
+    size_t runEnd = 0;
+    for (size_t l = 0; l < launches.size(); l++) {
+      const int32_t e = sched[l];
+      const int64_t run = e >> 1;
+      if (e < 0 || static_cast<size_t>(run) > launches.size() - l)
+        throw bad("schedule entry " + std::to_string(l) + " (" + std::to_string(e) + ") is negative or runs past the last launch");
+      if (l < runEnd && e != 0) throw bad("launch " + std::to_string(l) + " is inside a serial run but has schedule entry " + std::to_string(e));
+      launches[l].barrierBefore = (e & 1) != 0;
+      launches[l].serialRun = run;
+      if (run > 0) runEnd = l + static_cast<size_t>(run);
+    }
+  }
   p.run(launches);
   return env.Undefined();
 }

@@ -49,23 +49,39 @@ CpuPool::~CpuPool() {
   for (auto& t : workers_) t.join();
 }
 
+// Whole launches in order on the calling thread.
+static void runSerially(const std::vector<Launch>& launches) {
+  for (const Launch& L : launches)
+    if (L.grid > 0) L.fn(L.bufs, L.args, 0, L.grid);
+}
+
 void CpuPool::run(const std::vector<Launch>& launches) {
   if (launches.empty()) return;
+  // Nothing to split: waking the workers would only add their round trip.
+  bool allSerial = true;
+  for (size_t l = 0; l < launches.size() && allSerial;) {
+    if (launches[l].serialRun <= 0) allSerial = false;
+    else l += static_cast<size_t>(launches[l].serialRun);
+  }
+  if (threads_ == 1 || allSerial) {
+    runSerially(launches);
+    return;
+  }
   std::lock_guard<std::mutex> serial(runMutex_);
   std::vector<std::atomic<int64_t>> next(launches.size());
   for (auto& n : next) n.store(0, std::memory_order_relaxed);
   next_.swap(next);
   launches_ = &launches;
   arrived_.store(0, std::memory_order_relaxed);
-  if (threads_ > 1) {
-    finished_.store(0, std::memory_order_relaxed);
+  finished_.store(0, std::memory_order_relaxed);
+  {
     std::lock_guard<std::mutex> lock(mutex_);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   work(0);
-  if (threads_ > 1) {
-    for (int spins = 0; spins < kSpins && finished_.load(std::memory_order_acquire) != threads_ - 1; spins++) cpuRelax();
+  for (int spins = 0; spins < kSpins && finished_.load(std::memory_order_acquire) != threads_ - 1; spins++) cpuRelax();
+  {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return finished_.load(std::memory_order_acquire) == threads_ - 1; });
   }
@@ -94,14 +110,24 @@ void CpuPool::workerLoop(int index) {
 
 void CpuPool::work(int /*index*/) {
   const auto& launches = *launches_;
-  for (size_t l = 0; l < launches.size(); l++) {
+  for (size_t l = 0; l < launches.size();) {
     const Launch& L = launches[l];
+    if (l > 0 && L.barrierBefore) barrier();
+    if (L.serialRun > 0) {
+      // The first thread here runs the whole run; the others go on to what follows.
+      const size_t end = l + static_cast<size_t>(L.serialRun);
+      if (next_[l].fetch_add(1, std::memory_order_relaxed) == 0)
+        for (size_t j = l; j < end; j++)
+          if (launches[j].grid > 0) launches[j].fn(launches[j].bufs, launches[j].args, 0, launches[j].grid);
+      l = end;
+      continue;
+    }
     for (;;) {
       int64_t begin = next_[l].fetch_add(L.chunk, std::memory_order_relaxed);
       if (begin >= L.grid) break;
       L.fn(L.bufs, L.args, begin, std::min(begin + L.chunk, L.grid));
     }
-    if (l + 1 < launches.size()) barrier();
+    l++;
   }
 }
 

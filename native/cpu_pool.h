@@ -1,7 +1,11 @@
 // A persistent pool of CPU threads that runs a whole launch list per call.
 // Workers split each launch's workgroup range into chunks and meet at a
-// barrier before the next launch, so a forward pass costs one wake-up, not
-// one per kernel.
+// barrier only before a launch that depends on work not yet finished (the
+// caller's schedule says which: runtime-cpu/plan.ts), so a forward pass
+// costs one wake-up, not one per kernel, and independent launches flow into
+// each other. A serial run (consecutive launches too small to split) is run
+// whole, in order, by the one thread that claims it; a list made only of
+// serial runs runs on the calling thread without waking the pool.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +24,14 @@ struct Launch {
   const int64_t* args;
   int64_t grid;
   int64_t chunk;  // workgroups taken per grab
+  // The pool waits for every earlier launch before this one (else it may
+  // start while earlier independent launches still run).
+  bool barrierBefore;
+  // > 0: this launch starts a serial run of that many launches (this one
+  // and the next run - 1, which have no barrier before them), all run whole
+  // and in order by one thread. 0: split over the threads in chunks, or a
+  // member of the run that an earlier launch starts.
+  int64_t serialRun;
 };
 
 class CpuPool {
@@ -30,7 +42,8 @@ class CpuPool {
   CpuPool& operator=(const CpuPool&) = delete;
 
   int threads() const { return threads_; }
-  // Runs every launch in order; returns when the last one has finished.
+  // Runs every launch, respecting each one's barrierBefore; returns when all
+  // have finished.
   void run(const std::vector<Launch>& launches);
 
  private:

@@ -11,7 +11,7 @@ import { describeBuffer, programNeeds } from '../runtime/errors.js';
 import { BufferTooLarge, InputMismatch } from './errors.js';
 import type { NativeCpu, NativeLibrary } from './native.js';
 import { type CpuOptions, cpuOptionsFromEnv } from './options.js';
-import { packLaunches } from './plan.js';
+import { packLaunches, scheduleLaunches } from './plan.js';
 
 type Memory = ArrayBuffer | null;
 
@@ -31,6 +31,8 @@ class CpuDevice implements Device<Memory> {
   readonly inPlace = true;
   private slot = new Map<number, number>();
   private plan: BigInt64Array | undefined;
+  /** Barriers only where a launch depends on unfinished work, small launches in serial runs (runtime-cpu/plan.ts). */
+  private schedule: Int32Array | undefined;
   private perLaunch: BigInt64Array[] | undefined;
 
   constructor(private readonly program: Program, private readonly native: NativeCpu, private lib: NativeLibrary | null, private readonly limit: number) {}
@@ -38,6 +40,7 @@ class CpuDevice implements Device<Memory> {
   allocate(buffers: readonly ProgramBuffer[]): Memory[] {
     buffers.forEach((b, i) => this.slot.set(b.id, i));
     this.plan = packLaunches(this.program.launches, this.slot);
+    this.schedule = scheduleLaunches(this.program).entries;
     return buffers.map((b) => {
       if (b.role === 'input') return null; // bound to the caller's array at each run
       try {
@@ -67,7 +70,7 @@ class CpuDevice implements Device<Memory> {
         return (performance.now() - t0) / 1000;
       });
     } else {
-      this.native.runLaunches(this.lib!, this.plan!, bound);
+      this.native.runLaunches(this.lib!, this.plan!, bound, this.schedule);
     }
     const outputs = request.outputs.map((o) => {
       const mem = bound[this.slot.get(o.buffer.id)!];

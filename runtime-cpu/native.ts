@@ -9,11 +9,14 @@ export interface NativeCpu {
   /** dlopen(path); kernel i of the result is the symbol symbols[i]. */
   loadLibrary(path: string, symbols: readonly string[]): NativeLibrary;
   /**
-   * Runs every launch of the plan in order on the thread pool and returns when
-   * the last has finished. plan = [count, then per launch: kernel, grid,
-   * nbufs, nargs, buffer ids..., args...]; buffers are used in place.
+   * Runs every launch of the plan on the thread pool and returns when all
+   * have finished. plan = [count, then per launch: kernel, grid, nbufs,
+   * nargs, buffer ids..., args...]; buffers are used in place. schedule
+   * (runtime-cpu/plan.ts scheduleLaunches), one entry per launch: bit 0 =
+   * wait for every earlier launch first, entry >> 1 = length of the serial
+   * run it starts; without it each launch waits for the one before.
    */
-  runLaunches(lib: NativeLibrary, plan: BigInt64Array, buffers: readonly (ArrayBuffer | ArrayBufferView | null)[]): void;
+  runLaunches(lib: NativeLibrary, plan: BigInt64Array, buffers: readonly (ArrayBuffer | ArrayBufferView | null)[], schedule?: Int32Array): void;
   /** A zeroed ArrayBuffer aligned to 64 bytes. */
   alloc(bytes: number): ArrayBuffer;
   threads(): number;
