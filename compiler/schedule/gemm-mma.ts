@@ -29,7 +29,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter } from './emit.js';
 import { letVar } from './gemm.js';
-import type { GemmParts, GemmShape, TableShape } from './gemm.js';
+import type { GemmParts, GemmShape, GemmTable, TableShape } from './gemm.js';
 import type { Target } from '../target.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
@@ -66,7 +66,7 @@ function fragAt(shape: MmaShape, which: 'a' | 'b' | 'c', i: number, g: Expr, t: 
 
 /** What the pieces of one tensor-core GEMM share: its sizes, tile and fetch geometry (fixed once the tile is chosen). */
 interface MmaPlan<P, R> {
-  em: Emitter; s: GemmShape; parts: GemmParts<P, R>; tables: readonly Table[];
+  em: Emitter; s: GemmShape; parts: GemmParts<P, R>; tables: readonly GemmTable<P>[];
   shape: MmaShape; tile: MmaTile;
   MBlocks: number; NBlocks: number; chunks: number;
   /** Consecutive k of an A row (QA) or columns of a B row (QB) one thread fetches: 4 (a float4) where K or N allows, else 1. */
@@ -113,7 +113,7 @@ export function scheduleTensorCoreGemm<P, R>(em: Emitter, graph: Graph, anchor: 
  * consecutive columns of k row kk (columns fastest: consecutive output pixels); with N a
  * multiple of 4 a quad is all in or all past N, so its columns need no clamp.
  */
-function mmaPlan<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tables: readonly Table[], shape: MmaShape, tile: MmaTile): MmaPlan<P, R> {
+function mmaPlan<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tables: readonly GemmTable<P>[], shape: MmaShape, tile: MmaTile): MmaPlan<P, R> {
   const QA = s.K % 4 === 0 ? 4 : 1, QB = s.N % 4 === 0 ? 4 : 1;
   return {
     em, s, parts, tables, shape, tile,
