@@ -67,6 +67,11 @@ class Appender {
     return outputs;
   }
 
+  /** A constant of the given type (a cotangent seed, or zeros). */
+  constant(value: number, dtype: DType, shape: readonly number[], span: Span, scope: string): number {
+    return this.node('const', [], { value }, [{ dtype, shape: [...shape] }], span, scope)[0];
+  }
+
   opNode(op: string, inputs: readonly number[], attrs: Attrs, span: Span, scope: string): number[] {
     const def = OPS[op];
     if (!def) throw new Error(`autodiff: gradient rule emits unknown op '${op}'`);
@@ -166,14 +171,7 @@ export function differentiate(graph: Graph, loss: string | number, opts: Differe
   const cot = new Map<number, number>();
   const lossNode = g.nodes[g.values[lossValue].node];
   const lossType = g.values[lossValue].type;
-  const constant = (value: number, dtype: DType, shape: readonly number[], span: Span, scope: string): number =>
-    app.node('const', [], { value }, [{ dtype, shape: [...shape] }], span, scope)[0];
-  cot.set(lossValue, constant(opts.seed ?? 1, lossType.dtype, lossType.shape, lossNode.span, `grad/${lossNode.scope}`));
-
-  const accumulate = (v: number, c: number, span: Span, scope: string): void => {
-    const prev = cot.get(v);
-    cot.set(v, prev === undefined ? c : app.opNode('add', [prev, c], {}, span, scope)[0]);
-  };
+  cot.set(lossValue, app.constant(opts.seed ?? 1, lossType.dtype, lossType.shape, lossNode.span, `grad/${lossNode.scope}`));
 
   for (let at = lossNode.id; at >= 0; at--) {
     const node = g.nodes[at];
@@ -182,51 +180,66 @@ export function differentiate(graph: Graph, loss: string | number, opts: Differe
     if (!node.outputs.some((o) => cot.has(o))) continue;
     if (!node.inputs.some((v) => v >= 0 && active[v])) continue;
     const scope = `grad/${node.scope}`;
-    const emit = (op: string, inputs: readonly number[], attrs: Attrs = {}): number[] => app.opNode(op, inputs, attrs, node.span, scope);
-    const b: GradBuilder = {
-      inputs: node.inputs, outputs: node.outputs, attrs: withDefaults(def, node.attrs),
-      type: (v) => g.values[v].type,
-      needs: (i) => node.inputs[i] !== undefined && node.inputs[i] >= 0 && active[node.inputs[i]] === 1,
-      cot: (i) => cot.get(node.outputs[i]),
-      cotOrZero: (i) => {
-        const c = cot.get(node.outputs[i]);
-        if (c !== undefined) return c;
-        const t = g.values[node.outputs[i]].type;
-        return constant(0, t.dtype, t.shape, node.span, scope);
-      },
-      emit,
-      op: (op, inputs, attrs) => emit(op, inputs, attrs)[0],
-      constant: (value, dtype, shape = []) => constant(value, dtype, shape, node.span, scope),
-      unbroadcast: (c, shape) => unbroadcast(c, shape, emit, g),
-    };
-    const ins = def.grad(b);
-    node.inputs.forEach((v, i) => {
-      if (!b.needs(i)) return;
-      const c = ins[i];
-      if (c === undefined) return;
-      const want = g.values[v].type, got = g.values[c].type;
-      if (want.dtype !== got.dtype || want.shape.length !== got.shape.length || want.shape.some((d, k) => d !== got.shape[k])) {
-        throw new Error(`autodiff: the ${node.op} rule gave input ${i} a cotangent ${showType(got)} for a value ${showType(want)}`);
-      }
-      accumulate(v, c, node.span, scope);
-    });
+    for (const [v, c] of nodeCotangents(app, node, active, cot)) {
+      const prev = cot.get(v);
+      cot.set(v, prev === undefined ? c : app.opNode('add', [prev, c], {}, node.span, scope)[0]);
+    }
   }
 
-  const grads = new Map<string, number>();
   for (const p of params) {
-    let c = cot.get(p.value);
     const node = g.nodes[g.values[p.value].node];
-    if (c === undefined) {
-      const t = g.values[p.value].type;
-      c = constant(0, t.dtype, t.shape, node.span, `grad/${node.scope}`);
-    }
-    g.outputs.push({ name: `grad/${p.name}`, value: c });
+    const t = g.values[p.value].type;
+    g.outputs.push({ name: `grad/${p.name}`, value: cot.get(p.value) ?? app.constant(0, t.dtype, t.shape, node.span, `grad/${node.scope}`) });
   }
   const pruned = prune(g, firstNew);
   // FUSEDET_DEBUG=5 (STYLE.md): the graph after each named pass.
   if ((opts.debug ?? 0) >= 5) process.stderr.write(`--- pass autodiff: ${pruned.nodes.length - firstNew} backward nodes\n${printGraph(pruned)}`);
-  for (const p of params) grads.set(p.name, pruned.outputs.find((o) => o.name === `grad/${p.name}`)!.value);
+  const grads = new Map(params.map((p) => [p.name, pruned.outputs.find((o) => o.name === `grad/${p.name}`)!.value]));
   return { graph: pruned, grads };
+}
+
+/**
+ * The node's gradient rule (its op's OpDef.grad) applied to its outputs'
+ * cotangents so far: a cotangent for each active input the rule gives one,
+ * as (input value, cotangent) pairs for the caller to accumulate. The rule's
+ * nodes are appended with the node's span and scope "grad/<scope>".
+ */
+function nodeCotangents(app: Appender, node: GNode, active: Uint8Array, cot: ReadonlyMap<number, number>): [number, number][] {
+  const g = app.graph;
+  const def = OPS[node.op];
+  if (def.grad === 'none') return [];
+  const scope = `grad/${node.scope}`;
+  const emit = (op: string, inputs: readonly number[], attrs: Attrs = {}): number[] => app.opNode(op, inputs, attrs, node.span, scope);
+  const constant = (value: number, dtype: DType, shape: readonly number[]): number => app.constant(value, dtype, shape, node.span, scope);
+  const b: GradBuilder = {
+    inputs: node.inputs, outputs: node.outputs, attrs: withDefaults(def, node.attrs),
+    type: (v) => g.values[v].type,
+    needs: (i) => node.inputs[i] !== undefined && node.inputs[i] >= 0 && active[node.inputs[i]] === 1,
+    cot: (i) => cot.get(node.outputs[i]),
+    cotOrZero: (i) => {
+      const c = cot.get(node.outputs[i]);
+      if (c !== undefined) return c;
+      const t = g.values[node.outputs[i]].type;
+      return constant(0, t.dtype, t.shape);
+    },
+    emit,
+    op: (op, inputs, attrs) => emit(op, inputs, attrs)[0],
+    constant: (value, dtype, shape = []) => constant(value, dtype, shape),
+    unbroadcast: (c, shape) => unbroadcast(c, shape, emit, g),
+  };
+  const ins = def.grad(b);
+  const out: [number, number][] = [];
+  node.inputs.forEach((v, i) => {
+    if (!b.needs(i)) return;
+    const c = ins[i];
+    if (c === undefined) return;
+    const want = g.values[v].type, got = g.values[c].type;
+    if (want.dtype !== got.dtype || want.shape.length !== got.shape.length || want.shape.some((d, k) => d !== got.shape[k])) {
+      throw new Error(`autodiff: the ${node.op} rule gave input ${i} a cotangent ${showType(got)} for a value ${showType(want)}`);
+    }
+    out.push([v, c]);
+  });
+  return out;
 }
 
 /** Sums g over the axes a broadcast to g's shape stretched (leading and size-1 dims), then reshapes to `shape`. */
