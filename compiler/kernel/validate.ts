@@ -32,6 +32,7 @@ export function validateKernel(k: Kernel): void {
     switch (e.k) {
       case 'const':
         if (!Number.isFinite(e.v) && e.t !== 'f32') fail(`non-finite ${e.t} constant`);
+        if ((e.t === 'i64' || e.t === 'i32') && Number.isFinite(e.v) && !Number.isInteger(e.v)) fail(`${e.t} constant ${e.v} is not an integer`);
         if (e.t === 'u32' && !(Number.isInteger(e.v) && e.v >= 0 && e.v <= 0xffffffff)) fail(`u32 constant ${e.v} outside 0..2^32-1`);
         return { t: e.t, uniform: true };
       case 'arg':

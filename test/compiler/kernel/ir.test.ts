@@ -47,6 +47,8 @@ test('validator rejects what a renderer could not honour', () => {
     ['arg out of range', bad([store(1, arg(0), f32(1))]), /arg 0 out of range/],
     ['constant index out of bounds', bad([lstore('sh', idx(8), f32(0))]), /out of bounds/],
     ['bad name', { ...base, name: 'k-1' }, /bad name/],
+    // A WGSL loop bound of 0.5 is a type error (f32 minus i32); C would have compiled it as a double.
+    ['fractional index constant', bad([for_('q', idx(0), { k: 'const', t: 'i64', v: 0.5 }, [])]), /i64 constant 0.5 is not an integer/],
   ];
   for (const [what, k, re] of cases) assert.throws(() => validateKernel(k), re, what);
 });
