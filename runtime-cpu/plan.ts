@@ -125,19 +125,23 @@ export function scheduleLaunches(program: Pick<Program, 'launches' | 'kernels'>,
   program.launches.forEach((launch, l) => {
     const kernel = program.kernels[launch.kernel];
     const access = launch.buffers.map((_, i) => kernel.ir.bufs[i]?.access ?? 'rw');
-    const serial = launchWork(kernel, launch) <= serialWork;
-    let barrier: boolean;
-    if (serial && runStart >= 0) {
-      // Joins the open run unless it depends on something running beside it.
-      barrier = conflicts(launch.buffers, access, reads, writes);
-      if (barrier) { reads = new Set(); writes = new Set(); runReads = new Set(); runWrites = new Set(); runStart = l; } else entries[runStart] += 2;
+    // A small launch joins the open run unless it depends on what runs beside
+    // the run. One workgroup runs on one thread however it is scheduled: it
+    // joins an open run it depends on (a barrier fewer), else starts its own.
+    const small = launchWork(kernel, launch) <= serialWork;
+    const single = launch.grid <= 1;
+    const joins = runStart >= 0 && (small || (single && conflicts(launch.buffers, access, runReads, runWrites))) &&
+      !conflicts(launch.buffers, access, reads, writes);
+    const serial = joins || small || single;
+    let barrier = false;
+    if (joins) {
+      entries[runStart] += 2;
     } else {
       barrier = conflicts(launch.buffers, access, reads, writes) || conflicts(launch.buffers, access, runReads, runWrites);
       closeRun();
       if (barrier) { reads = new Set(); writes = new Set(); }
-      if (serial) runStart = l;
+      if (serial) { runStart = l; entries[l] = 2; }
     }
-    if (serial && runStart === l) entries[l] = 2;
     if (serial) serialLaunches++;
     if (barrier && l > 0) { entries[l] |= 1; barriers++; }
     const r = serial ? runReads : reads, w = serial ? runWrites : writes;

@@ -65,6 +65,10 @@ test('consecutive small launches form serial runs; a run waits only for what run
   assert.equal(entries({ kernels, launches: [at(0, [0, 1], 1), at(0, [0, 2]), at(0, [1, 3], 1)] }), [1 << 1, 0, (1 << 1) | 1]);
   // A tiny launch depending on a big one beside the open run waits for it.
   assert.equal(entries({ kernels, launches: [at(0, [0, 1]), at(0, [0, 2], 1), at(0, [1, 3], 1)] }), [0, 1 << 1, (1 << 1) | 1]);
+  // One big workgroup (a loop of SERIAL_WORK trips) joins a run it depends on; one that does not starts its own.
+  const loops = [copyKernel([R, W]), copyKernel([R, W], { k: 'arg', i: 0 })];
+  assert.ok(launchWork(loops[1], at(1, [1, 2], 1, [BIG])) > SERIAL_WORK);
+  assert.equal(entries({ kernels: loops, launches: [at(0, [0, 1], 1), at(1, [1, 2], 1, [BIG]), at(1, [0, 3], 1, [BIG])] }), [2 << 1, 0, 1 << 1]);
   const s = scheduleLaunches({ kernels, launches: [at(0, [0, 1], 1), at(0, [1, 2], 1), at(0, [2, 3])] });
   assert.is(s.barriers, 1);
   assert.is(s.serialLaunches, 2);
