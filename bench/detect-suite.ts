@@ -2,8 +2,14 @@
 // normalise, pad → network → post-processing inside the compiled `detect`
 // entry → final boxes read back), batch 1:
 //   - DeFCN without NMS (configs/table1-poto-3dmf-aux.json) vs FCOS with NMS
-//     (configs/table1-fcos.json) on the CPU runtime at 320×320 and 800×1216,
-//     and on WebGPU at a small size only (Dawn + SwiftShader here, ~1 GFLOP/s);
+//     (configs/table1-fcos.json) on the CPU runtime at 320×320 and 800×1216;
+//   - the same comparison on the WebGPU runtime with the CPU-sized configs
+//     (configs/small-defcn.json vs configs/small-fcos.json: tiny ResNet, 64
+//     FPN channels, 10 classes) at 128×128: Dawn runs on SwiftShader here, a
+//     Vulkan on the CPU (~1 GFLOP/s), where R50-FPN is too slow for a bench
+//     row (DeFCN at 64×64: 196 s for the first call, compiling the shaders
+//     and one run, then 6-10 s per image, measured at load average 22 on 2
+//     cores: minutes per model, so earlier runs left the row out);
 //   - DeFCN vs torchvision's fcos_resnet50_fpn with its own transform,
 //     post-processing and NMS on PyTorch CPU, 2 threads (bench/torch/detect_tv.py).
 // Random weights on every side (fusedet: the models' own init rules,
@@ -13,8 +19,8 @@
 // top 1000 candidates reach the merge and NMS, as on a busy image. For the
 // same reason fusedet's box-head bias is 1 (see timeFusedet).
 // Env: FUSEDET_BENCH_REPS scales repetitions; FUSEDET_BENCH_DETECT_SIZES
-// (e.g. "320x320") limits the CPU sizes; FUSEDET_BENCH_DETECT_GPU_SIZE
-// (default 64; 0 skips WebGPU).
+// (e.g. "320x320"; "none": only WebGPU) limits the CPU sizes; FUSEDET_BENCH_DETECT_GPU_SIZE
+// (default 128; 0 skips WebGPU).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +30,8 @@ import { ensureTorchBaseline, TORCH_PYTHON } from './torch-env.js';
 import { scaled } from './train.js';
 
 const DEFCN = 'table1-poto-3dmf-aux', FCOS = 'table1-fcos';
+/** The WebGPU row's models: CPU-sized (see the top of this file). */
+const GPU_DEFCN = 'small-defcn', GPU_FCOS = 'small-fcos';
 const THREADS = 2;
 
 /** Wall seconds per image (best, median) and the process's CPU seconds per image (all threads; steadier than wall time on a shared machine). */
@@ -107,13 +115,15 @@ async function atSize(rows: BenchRow[], notes: string[], raw: Record<string, unk
 
 async function onWebGpu(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, dir: string, s: number, reps: number): Promise<void> {
   const image = await testImage(dir, s, s);
-  const defcn = await timeFusedet(DEFCN, 'webgpu', image, s, s, reps);
-  const fcos = await timeFusedet(FCOS, 'webgpu', image, s, s, reps);
-  raw[`webgpu ${s}×${s}`] = { defcn, fcos };
+  const defcn = await timeFusedet(GPU_DEFCN, 'webgpu', image, s, s, reps);
+  const fcos = await timeFusedet(GPU_FCOS, 'webgpu', image, s, s, reps);
+  raw[`webgpu ${s}×${s}`] = { configs: [GPU_DEFCN, GPU_FCOS], defcn, fcos };
   rows.push({
-    what: `${s}×${s} WebGPU runtime: DeFCN without NMS vs FCOS with NMS (fusedet, R50-FPN)`, ours: defcn.best * 1000, baseline: fcos.best * 1000,
-    baselineName: 'fusedet FCOS + NMS, WebGPU runtime', unit: 'ms', ratio: fcos.best / defcn.best, notes: [`DeFCN ${ms(defcn)}`, `FCOS ${ms(fcos)}`],
+    what: `${s}×${s} WebGPU runtime (Dawn on SwiftShader, a CPU Vulkan): DeFCN without NMS vs FCOS with NMS (fusedet, the small CPU-sized configs ${GPU_DEFCN} / ${GPU_FCOS}, not R50-FPN)`,
+    ours: defcn.best * 1000, baseline: fcos.best * 1000,
+    baselineName: `fusedet FCOS + NMS (${GPU_FCOS}), WebGPU runtime`, unit: 'ms', ratio: fcos.best / defcn.best, notes: [`DeFCN ${ms(defcn)}`, `FCOS ${ms(fcos)}`],
   });
+  notes.push(`${s}×${s} WebGPU: first call (compiling the shaders, then one run; not in the times): DeFCN ${defcn.compileSeconds!.toFixed(1)} s, FCOS ${fcos.compileSeconds!.toFixed(1)} s; ${GPU_DEFCN} / ${GPU_FCOS} (tiny ResNet, 64 FPN channels, 10 classes) because SwiftShader runs R50-FPN's shaders on the CPU`);
 }
 
 export const detectSuite: BenchSuite = {
@@ -128,10 +138,11 @@ export const detectSuite: BenchSuite = {
         notes.push(`${name} failed: ${(e as Error).message.split('\n').slice(0, 3).join(' / ')}`);
       }
     };
-    const sizes = (process.env.FUSEDET_BENCH_DETECT_SIZES ?? '320x320,1216x800').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+    // "none" (or empty) runs no CPU size: only the WebGPU row.
+    const sizes = (process.env.FUSEDET_BENCH_DETECT_SIZES ?? '320x320,1216x800').split(',').filter((s) => s !== '' && s !== 'none').map((s) => s.split('x').map(Number) as [number, number]);
     try {
       for (const [w, h] of sizes) await step(`${w}×${h} CPU`, () => atSize(rows, notes, raw, dir, w, h, scaled(w * h > 320 * 320 ? 5 : 10)));
-      const gpu = Number(process.env.FUSEDET_BENCH_DETECT_GPU_SIZE ?? 64);
+      const gpu = Number(process.env.FUSEDET_BENCH_DETECT_GPU_SIZE ?? 128);
       if (gpu > 0) await step(`${gpu}×${gpu} WebGPU`, () => onWebGpu(rows, notes, raw, dir, gpu, scaled(3)));
     } finally { rmSync(dir, { recursive: true, force: true }); }
     notes.push(`DeFCN vs FCOS here is network + post-processing: DeFCN's head adds 3DMF (a 3×3 256→256 conv on every level, max3d, GroupNorm, the filter conv) that ${FCOS} (no centerness) does not run, and drops FCOS's NMS`);
