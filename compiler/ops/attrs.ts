@@ -96,3 +96,9 @@ export function withDefaults(def: OpDef, attrs: Attrs): Attrs {
   for (const s of def.attrs) if (out[s.name] === undefined && s.default !== undefined) out[s.name] = s.default;
   return out;
 }
+
+/** A number attr as a kernel lowering reads it: the graph node's value, or `fallback` where the node has none. */
+export function numberAttrOr(attrs: Attrs, name: string, fallback: number): number {
+  const v = attrs[name];
+  return typeof v === 'number' ? v : fallback;
+}

@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.js';
 import { floatAttr } from './attrs.js';
 import { alignedGrad } from './box-grad.js';
 import { need, requireDtype, requireEq, requireMinRank, requireRank } from './checks.js';
-import { OpDef, ShapeContext, ShapeError } from './op.js';
+import { Op, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -36,7 +36,7 @@ export function iou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: nu
   return inter / union;
 }
 
-const boxDecode: OpDef = {
+const boxDecode: Op<'box_decode'> = {
   name: 'box_decode', kind: 'broadcast', doc: 'ltrb distances from points to boxes: (x - l, y - t, x + r, y + b)',
   inputs: [{ name: 'points', dtypes: FLOAT }, { name: 'ltrb', dtypes: FLOAT }], attrs: [],
   shape([p, d], _a, ctx) {
@@ -68,7 +68,7 @@ const boxDecode: OpDef = {
   },
 };
 
-const boxIou: OpDef = {
+const boxIou: Op<'box_iou'> = {
   name: 'box_iou', kind: 'opaque', doc: 'pairwise IoU of a: [B, N, 4] and b: [B, M, 4] -> [B, N, M]',
   inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }], attrs: [],
   shape([a, b], _a, ctx) {
@@ -110,7 +110,7 @@ function alignedShape(op: string, a: TensorType | undefined, b: TensorType | und
   return [{ dtype: ta.dtype, shape: ta.shape.slice(0, -1) }];
 }
 
-const boxIouAligned: OpDef = {
+const boxIouAligned: Op<'box_iou_aligned'> = {
   name: 'box_iou_aligned', kind: 'broadcast', doc: 'IoU of aligned boxes a[..., 4] and b[..., 4] -> [...]',
   inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }], attrs: [],
   shape([a, b], _a, ctx) { return alignedShape('box_iou_aligned', a, b, ctx); },
@@ -146,7 +146,7 @@ function pointBoxMask(p: Tensor, boxes: Tensor, region: (n: number, box: number[
   return out;
 }
 
-const insideBox: OpDef = {
+const insideBox: Op<'inside_box'> = {
   name: 'inside_box', kind: 'opaque', doc: 'points: [N, 2] strictly inside boxes: [B, G, 4] -> bool[B, G, N]',
   inputs: [{ name: 'points', dtypes: FLOAT }, { name: 'boxes', dtypes: FLOAT }], attrs: [],
   shape([p, b], _a, ctx) { return pointsVsBoxes('inside_box', p, b, 1, ctx); },
@@ -155,7 +155,7 @@ const insideBox: OpDef = {
   grad: 'none',
 };
 
-const centerPrior: OpDef = {
+const centerPrior: Op<'center_prior'> = {
   name: 'center_prior', kind: 'opaque',
   doc: 'FCOS centre region: strictly inside [c - radius*stride, c + radius*stride] clipped to the box; radius 0 = strictly inside the box',
   inputs: [{ name: 'points', dtypes: FLOAT }, { name: 'strides', dtypes: FLOAT }, { name: 'boxes', dtypes: FLOAT }],
@@ -182,7 +182,7 @@ const centerPrior: OpDef = {
   grad: 'none',
 };
 
-const boxGiouAligned: OpDef = {
+const boxGiouAligned: Op<'box_giou_aligned'> = {
   name: 'box_giou_aligned', kind: 'broadcast',
   doc: 'generalised IoU of aligned boxes a[..., 4] and b[..., 4] -> [...], in [-1, 1]; the union and enclosing-area denominators clamped to eps (the GIoU loss is 1 - this)',
   inputs: [{ name: 'a', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT }],
@@ -201,4 +201,4 @@ const boxGiouAligned: OpDef = {
   grad: (b) => alignedGrad(b, true),
 };
 
-export const BOX_OPS: readonly OpDef[] = [boxDecode, boxIou, boxIouAligned, boxGiouAligned, insideBox, centerPrior];
+export const BOX_OPS = [boxDecode, boxIou, boxIouAligned, boxGiouAligned, insideBox, centerPrior] as const;

@@ -3,7 +3,7 @@ import { Dim, add, floordiv, isConst, mul, showDim, sub } from '../dims.js';
 import { TensorType, numel } from '../types.js';
 import { dimAttr, intAttr, intsAttr, dimsAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank, requireSameDtype } from './checks.js';
-import { OpDef, ShapeContext, ShapeError } from './op.js';
+import { Op, OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -14,7 +14,7 @@ export function windowOut(n: Dim, k: Dim, stride: number, pad: Dim, dilation: Di
   return add(floordiv(sub(add(n, mul(2, pad)), span), stride), 1);
 }
 
-const conv2d: OpDef = {
+const conv2d: Op<'conv2d'> = {
   name: 'conv2d', kind: 'out-fusable',
   doc: '2-D convolution (cross-correlation) of x: [N, C, H, W] with w: [O, C/groups, kH, kW], optional bias b: [O]',
   inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'w', dtypes: FLOAT }, { name: 'b', dtypes: FLOAT, optional: true }],
@@ -174,7 +174,7 @@ function gradShapeCheck(op: string, g: TensorType, w: TensorType, ctx: ShapeCont
   requireEq(ctx, g.shape[1], w.shape[0], `${op}: the gradient has ${showDim(g.shape[1])} channels but the weight has ${showDim(w.shape[0])} outputs`, gArg);
 }
 
-const conv2dGradInput: OpDef = {
+const conv2dGradInput: Op<'conv2d_grad_input'> = {
   name: 'conv2d_grad_input', kind: 'out-fusable',
   doc: 'adjoint of conv2d w.r.t. its input: g: [N, O, OH, OW], w: [O, C/groups, kH, kW] -> [N, C, size[0], size[1]]',
   inputs: [{ name: 'g', dtypes: FLOAT }, { name: 'w', dtypes: FLOAT }],
@@ -204,7 +204,7 @@ const conv2dGradInput: OpDef = {
   grad: 'none',
 };
 
-const conv2dGradWeight: OpDef = {
+const conv2dGradWeight: Op<'conv2d_grad_weight'> = {
   name: 'conv2d_grad_weight', kind: 'out-fusable',
   doc: 'adjoint of conv2d w.r.t. its weight: x: [N, C, H, W], g: [N, O, OH, OW] -> [O, C/groups, kernel[0], kernel[1]]',
   inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'g', dtypes: FLOAT }],
@@ -237,4 +237,4 @@ const conv2dGradWeight: OpDef = {
   grad: 'none',
 };
 
-export const CONV_OPS: readonly OpDef[] = [conv2d, conv2dGradInput, conv2dGradWeight];
+export const CONV_OPS = [conv2d, conv2dGradInput, conv2dGradWeight] as const;

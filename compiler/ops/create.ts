@@ -3,13 +3,13 @@ import { isConst, mul, showDim } from '../dims.js';
 import { DType, numel } from '../types.js';
 import { dimAttr, dimsAttr, floatAttr, intAttr, intsAttr, stringAttr } from './attrs.js';
 import { need, requireAtLeast, requireRank } from './checks.js';
-import { OpDef, ShapeError } from './op.js';
+import { Op, ShapeError } from './op.js';
 import { alloc, store, usesF64 } from './tensors.js';
 
 const ARANGE_DTYPES: readonly DType[] = ['i32', 'f32', 'f16'];
 const ALL_DTYPES: readonly DType[] = ['f32', 'f16', 'i32', 'bool'];
 
-const arange: OpDef = {
+const arange: Op<'arange'> = {
   name: 'arange', kind: 'injective', doc: '0, 1, ..., n - 1',
   inputs: [],
   attrs: [{ name: 'n', type: 'int' }, { name: 'dtype', type: 'string', default: 'i32', choices: ARANGE_DTYPES }],
@@ -28,7 +28,7 @@ const arange: OpDef = {
   grad: 'none',
 };
 
-const full: OpDef = {
+const full: Op<'full'> = {
   name: 'full', kind: 'injective', doc: 'a tensor of the given shape filled with value',
   inputs: [],
   attrs: [{ name: 'shape', type: 'ints' }, { name: 'value', type: 'float' }, { name: 'dtype', type: 'string', default: 'f32', choices: ALL_DTYPES }],
@@ -50,7 +50,7 @@ const full: OpDef = {
   grad: 'none',
 };
 
-const locations: OpDef = {
+const locations: Op<'locations'> = {
   name: 'locations', kind: 'injective',
   doc: 'centres ((j + 0.5) * stride, (i + 0.5) * stride) of the cells of x: [B, C, H, W], row-major: f32[H*W, 2]',
   inputs: [{ name: 'x' }],
@@ -77,4 +77,4 @@ const locations: OpDef = {
   grad: 'none',
 };
 
-export const CREATE_OPS: readonly OpDef[] = [arange, full, locations];
+export const CREATE_OPS = [arange, full, locations] as const;

@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.js';
 import { floatAttr, dtypeAttr } from './attrs.js';
 import { broadcastIndex, broadcastShapes, sameShape } from './broadcast.js';
 import { need, requireDtype, requireSameDtype } from './checks.js';
-import { GradBuilder, GradRule, OpDef, ShapeError } from './op.js';
+import { GradBuilder, GradRule, Op, OpDef, ShapeError } from './op.js';
 import { alloc, store, usesF64 } from './tensors.js';
 
 const FLOAT: readonly DType[] = ['f32', 'f16'];
@@ -91,7 +91,9 @@ const BINARY_GRADS: Readonly<Record<string, GradRule>> = {
   ]),
 };
 
-const UNARY: readonly [string, (x: number) => number, DtypeRule, string][] = [
+/** Rows: name, scalar function, dtype rule, doc. */
+type UnaryRow = readonly [string, (x: number) => number, DtypeRule, string];
+const UNARY = [
   ['neg', (x) => -x, sameNumeric, '-x'],
   ['abs', Math.abs, sameNumeric, '|x|'],
   ['relu', (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), sameNumeric, 'max(x, 0)'],
@@ -106,9 +108,10 @@ const UNARY: readonly [string, (x: number) => number, DtypeRule, string][] = [
   ['ceil', Math.ceil, sameNumeric, 'round up'],
   ['softplus', softplus, sameFloat, 'log(1 + exp(x)), computed stably'],
   ['logical_not', (x) => (x ? 0 : 1), logical, 'not x'],
-];
+] as const satisfies readonly UnaryRow[];
 
-const BINARY: readonly [string, (a: number, b: number) => number, DtypeRule, string][] = [
+type BinaryRow = readonly [string, (a: number, b: number) => number, DtypeRule, string];
+const BINARY = [
   ['add', (a, b) => a + b, sameNumeric, 'a + b'],
   ['sub', (a, b) => a - b, sameNumeric, 'a - b'],
   ['mul', (a, b) => a * b, sameNumeric, 'a * b'],
@@ -124,7 +127,7 @@ const BINARY: readonly [string, (a: number, b: number) => number, DtypeRule, str
   ['ge', (a, b) => (a >= b ? 1 : 0), compareNumeric, 'a >= b'],
   ['eq', (a, b) => (a === b ? 1 : 0), compareAny, 'a == b'],
   ['ne', (a, b) => (a !== b ? 1 : 0), compareAny, 'a != b'],
-];
+] as const satisfies readonly BinaryRow[];
 
 /** A table row without a rule is a bug in this file: fail on first use, loudly. */
 function missingGrad(name: string): GradRule {
@@ -133,7 +136,7 @@ function missingGrad(name: string): GradRule {
 
 function outDtype(rule: DtypeRule, input: DType): DType { return rule.returnsBool ? 'bool' : input; }
 
-function unaryOp(name: string, fn: (x: number) => number, rule: DtypeRule, doc: string): OpDef {
+function unaryOp<N extends string>(name: N, fn: (x: number) => number, rule: DtypeRule, doc: string): Op<N> {
   return {
     name, kind: 'elementwise', doc, attrs: [],
     inputs: [{ name: 'x', dtypes: rule.accepts }],
@@ -183,7 +186,7 @@ function gatherer(outShape: number[], t: Tensor): (i: number) => number {
   return (i) => t.data[idx[i]];
 }
 
-function binaryOp(name: string, fn: (a: number, b: number) => number, rule: DtypeRule, doc: string): OpDef {
+function binaryOp<N extends string>(name: N, fn: (a: number, b: number) => number, rule: DtypeRule, doc: string): Op<N> {
   return {
     name, kind: 'broadcast', doc, attrs: [],
     inputs: [{ name: 'a', dtypes: rule.accepts }, { name: 'b', dtypes: rule.accepts }],
@@ -201,7 +204,7 @@ function binaryOp(name: string, fn: (a: number, b: number) => number, rule: Dtyp
   };
 }
 
-const where: OpDef = {
+const where: Op<'where'> = {
   name: 'where', kind: 'broadcast', doc: 'cond ? a : b, broadcasting all three', attrs: [],
   inputs: [{ name: 'cond', dtypes: BOOL }, { name: 'a' }, { name: 'b' }],
   shape([c, a, b], _attrs, ctx) {
@@ -226,7 +229,7 @@ const where: OpDef = {
   },
 };
 
-const clamp: OpDef = {
+const clamp: Op<'clamp'> = {
   name: 'clamp', kind: 'elementwise', doc: 'min(max(x, lo), hi); either bound may be omitted',
   inputs: [{ name: 'x', dtypes: NUMERIC }],
   attrs: [{ name: 'lo', type: 'float', default: -Infinity }, { name: 'hi', type: 'float', default: Infinity }],
@@ -260,7 +263,7 @@ const clamp: OpDef = {
   },
 };
 
-const cast: OpDef = {
+const cast: Op<'cast'> = {
   name: 'cast', kind: 'elementwise', doc: 'convert dtype: float to i32 truncates toward zero, to bool is x != 0',
   inputs: [{ name: 'x' }],
   attrs: [{ name: 'dtype', type: 'string', choices: ANY }],
@@ -284,8 +287,8 @@ const cast: OpDef = {
   },
 };
 
-export const ELEMENTWISE_OPS: readonly OpDef[] = [
+export const ELEMENTWISE_OPS = [
   ...UNARY.map(([n, f, r, d]) => unaryOp(n, f, r, d)),
   ...BINARY.map(([n, f, r, d]) => binaryOp(n, f, r, d)),
   where, clamp, cast,
-];
+] as const;

@@ -26,18 +26,22 @@ function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<stri
   return Object.freeze(out);
 }
 
-/**
- * Every family, as a tuple so the kernel registry (kernels.ts) sees the
- * literal names of families declared with Op<'name'> and requires their kernels.
- */
+/** Every family, as a tuple, so the kernel registry (kernels.ts) sees each op's literal name. */
 export const FAMILIES = [
   ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS, NORM_OPS, POOL_OPS, RESIZE_OPS, LAYOUT_OPS,
   REDUCE_OPS, SELECT_OPS, CREATE_OPS, BOX_OPS, MAX3D_OPS, MATCH_OPS, NMS_OPS, LOSS_OPS,
   MAX3D_ARGMAX_OPS,
 ] as const;
 
-/** An op name declared as a literal type (Op<'name'>) in one of the families. */
-export type DeclaredOpName = LiteralName<(typeof FAMILIES)[number][number]>;
-type LiteralName<D> = D extends { readonly name: infer N extends string } ? (string extends N ? never : N) : never;
+/** Every op's name, as a union of literal types: the kernel registry (kernels.ts) requires a kernel for each. */
+export type DeclaredOpName = (typeof FAMILIES)[number][number]['name'];
+
+/**
+ * Does not compile when some family types an op's name as plain `string`
+ * (OpDef instead of Op<'name'>, an op list without `as const`): the union
+ * above would widen to string and no kernel would be required any more.
+ */
+type RequireTrue<T extends true> = T;
+export type EveryOpNameIsLiteral = RequireTrue<string extends DeclaredOpName ? false : true>;
 
 export const OPS: Readonly<Record<string, OpDef>> = registry(FAMILIES);

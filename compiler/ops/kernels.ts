@@ -1,23 +1,26 @@
 // The kernel registry: how every op becomes kernel code, by op name, one
-// table per op family. Hand-scheduled ops keep their kernels next to the op
-// (compiler/ops/<family>.kernel.ts); ops the generic schedules handle keep
-// their per-element code in the lowering tables of compiler/schedule/
-// (lower-*.ts), which only say how an element is computed.
+// table per op family, each next to its family (compiler/ops/<family>.kernel.ts):
+// per-element code the generic schedules (compiler/schedule/) inline, and the
+// hand-written schedules of ops that anchor a kernel of their own.
 //
-// Completeness: an op declared with a literal name (Op<'name'>, see op.ts)
-// must have an entry here or this file does not compile; every other op is
-// checked by test/compiler/kernels.test.ts and, at compile time, by the
-// scheduler's "has no kernel yet" error naming the op.
+// Completeness is checked by the compiler: every family declares its ops with
+// literal names (Op<'name'>, op.ts), so DeclaredOpName (index.ts) is the union
+// of all op names; each family's table is typed over its own names, and
+// KERNELS below over all of them, so an op without a kernel, or a kernel
+// naming no op, does not compile (test/compiler/kernels.test.ts keeps a
+// type-level check that this stays so).
 //
-// Adding an op: its family file (compiler/ops/<family>.ts, in FAMILIES of
-// index.ts), its kernel (a row of a lowering table, or <family>.kernel.ts with
-// a KernelTable), and that table spread into KERNELS below.
+// Adding an op: its definition in compiler/ops/<family>.ts (a family new to
+// FAMILIES in index.ts), its kernel in that family's <family>.kernel.ts table,
+// and, for a new family, that table spread into KERNELS below.
 import type { Lowering } from '../schedule/emit.js';
-import { ELEMENTWISE_LOWERINGS } from '../schedule/lower-elementwise.js';
-import { GATHER_LOWERINGS } from '../schedule/lower-gather.js';
-import { DETECT_LOWERINGS } from '../schedule/lower-detect.js';
-import { GRAD_LOWERINGS } from '../schedule/lower-grad.js';
-import { scheduleSort, scheduleTopk } from '../schedule/sort.js';
+import { ELEMENTWISE_KERNELS } from './elementwise.kernel.js';
+import { LAYOUT_KERNELS } from './layout.kernel.js';
+import { SELECT_KERNELS } from './select.kernel.js';
+import { CREATE_KERNELS } from './create.kernel.js';
+import { RESIZE_KERNELS } from './resize.kernel.js';
+import { BOX_KERNELS } from './boxes.kernel.js';
+import { LOSS_KERNELS } from './loss.kernel.js';
 import { CONV_KERNELS } from './conv.kernel.js';
 import { MATMUL_KERNELS } from './matmul.kernel.js';
 import { NORM_KERNELS } from './norm.kernel.js';
@@ -30,16 +33,14 @@ import { scheduleMatch } from './match.kernel.js';
 import { DeclaredOpName, OPS } from './index.js';
 import type { KernelTable, OpKernel } from './op.js';
 
-/** A lowering table as kernels: per-element code only. */
-function lowered<N extends string>(table: { readonly [K in N]: Lowering }): KernelTable<N> {
-  return Object.fromEntries(Object.entries<Lowering>(table).map(([name, lower]) => [name, { lower }])) as KernelTable<N>;
-}
-
 const TABLE = {
-  ...lowered(ELEMENTWISE_LOWERINGS),
-  ...lowered(GATHER_LOWERINGS),
-  ...lowered(DETECT_LOWERINGS),
-  ...lowered(GRAD_LOWERINGS),
+  ...ELEMENTWISE_KERNELS,
+  ...LAYOUT_KERNELS,
+  ...SELECT_KERNELS,
+  ...CREATE_KERNELS,
+  ...RESIZE_KERNELS,
+  ...BOX_KERNELS,
+  ...LOSS_KERNELS,
   ...CONV_KERNELS,
   ...MATMUL_KERNELS,
   ...NORM_KERNELS,
@@ -47,17 +48,16 @@ const TABLE = {
   ...REDUCE_KERNELS,
   ...MAX3D_KERNELS,
   ...MAX3D_ARGMAX_KERNELS,
-  topk: { schedule: scheduleTopk },
-  sort: { schedule: scheduleSort },
   nms: { schedule: scheduleNms },
   match: { schedule: scheduleMatch },
 };
 
-/** The ops that have a kernel. */
-export type KernelOpName = keyof typeof TABLE;
+/** Does not compile when a table names an op that no family declares (a typo, or an op that was removed). */
+type RequireNever<T extends never> = T;
+export type KernelsWithoutOp = RequireNever<Exclude<keyof typeof TABLE, DeclaredOpName>>;
 
-/** Every op's kernel; the type requires one for each literally named op (DeclaredOpName). */
-export const KERNELS: KernelTable<DeclaredOpName> & Readonly<Record<string, OpKernel>> = Object.freeze(TABLE);
+/** Every op's kernel; the type requires one for each op (DeclaredOpName). */
+export const KERNELS: KernelTable<DeclaredOpName> = Object.freeze(TABLE);
 
 /** Every op's per-element code, for the Emitter (schedules inline producers and epilogues with it). */
 export const LOWERINGS: Readonly<Record<string, Lowering>> = Object.freeze(Object.fromEntries(

@@ -5,7 +5,7 @@ import { TensorType, numel } from '../types.js';
 import { Tensor, stridesOf } from '../tensor.js';
 import { dimAttr, dimsAttr, intAttr, intsAttr, normAxis } from './attrs.js';
 import { need, requireAtLeast, requireEq } from './checks.js';
-import { OpDef, ShapeContext, ShapeError } from './op.js';
+import { Op, OpDef, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const noFlops = (): number => 0;
@@ -40,7 +40,7 @@ function concatData(ts: readonly Tensor[], axis: number, outShape: number[]): Te
   return out;
 }
 
-const concat: OpDef = {
+const concat: Op<'concat'> = {
   name: 'concat', kind: 'injective', doc: 'join tensors along an existing axis',
   inputs: [{ name: 'xs', variadic: true }], attrs: [{ name: 'axis', type: 'int' }],
   shape(ins, attrs, ctx) {
@@ -71,7 +71,7 @@ const concat: OpDef = {
   },
 };
 
-const stack: OpDef = {
+const stack: Op<'stack'> = {
   name: 'stack', kind: 'injective', doc: 'join equal-shaped tensors along a new axis',
   inputs: [{ name: 'xs', variadic: true }], attrs: [{ name: 'axis', type: 'int' }],
   shape(ins, attrs, ctx) {
@@ -131,7 +131,7 @@ function sliceParams(attrs: Parameters<OpDef['shape']>[1], shape: readonly Dim[]
   return { axis, start, len, step };
 }
 
-const slice: OpDef = {
+const slice: Op<'slice'> = {
   name: 'slice', kind: 'injective', doc: 'x[..., start:end:step, ...] along one axis (Python semantics, step >= 1; end = 2147483647 means to the end)',
   inputs: [{ name: 'x' }],
   attrs: [{ name: 'axis', type: 'int' }, { name: 'start', type: 'int' }, { name: 'end', type: 'int' }, { name: 'step', type: 'int', default: 1 }],
@@ -217,7 +217,7 @@ function divideExact(num: Dim, den: DimExpr): Dim | undefined {
   return out;
 }
 
-const reshape: OpDef = {
+const reshape: Op<'reshape'> = {
   name: 'reshape', kind: 'injective', doc: 'same elements, new shape (one -1 is inferred)',
   inputs: [{ name: 'x' }], attrs: [{ name: 'shape', type: 'ints' }],
   shape([x], attrs, ctx) {
@@ -264,7 +264,7 @@ function permutation(attrs: Parameters<OpDef['shape']>[1], rank: number): number
   return perm;
 }
 
-const transpose: OpDef = {
+const transpose: Op<'transpose'> = {
   name: 'transpose', kind: 'injective', doc: 'permute axes: out.shape[i] = x.shape[perm[i]]',
   inputs: [{ name: 'x' }], attrs: [{ name: 'perm', type: 'ints' }],
   shape([x], attrs) {
@@ -315,7 +315,7 @@ function expandShape(x: TensorType, target: readonly Dim[], ctx: ShapeContext): 
   });
 }
 
-const expand: OpDef = {
+const expand: Op<'expand'> = {
   name: 'expand', kind: 'broadcast', doc: 'broadcast size-1 dims (and new leading dims) to shape; -1 keeps a dim',
   inputs: [{ name: 'x' }], attrs: [{ name: 'shape', type: 'ints' }],
   shape([x], attrs, ctx) {
@@ -352,7 +352,7 @@ function flattenShape(shape: readonly Dim[], attrs: Parameters<OpDef['shape']>[1
   return [...shape.slice(0, s), product(shape.slice(s, e + 1)), ...shape.slice(e + 1)];
 }
 
-const flatten: OpDef = {
+const flatten: Op<'flatten'> = {
   name: 'flatten', kind: 'injective', doc: 'merge dims start..end (inclusive) into one',
   inputs: [{ name: 'x' }], attrs: [{ name: 'start', type: 'int', default: 0 }, { name: 'end', type: 'int', default: -1 }],
   shape([x], attrs) {
@@ -366,4 +366,4 @@ const flatten: OpDef = {
   grad: (b) => [b.op('reshape', [b.cotOrZero(0)], { shape: [...b.type(b.inputs[0]).shape] })],
 };
 
-export const LAYOUT_OPS: readonly OpDef[] = [concat, stack, slice, reshape, transpose, expand, flatten];
+export const LAYOUT_OPS = [concat, stack, slice, reshape, transpose, expand, flatten] as const;

@@ -5,7 +5,7 @@ import { DType, numel } from '../types.js';
 import { floatAttr } from './attrs.js';
 import { broadcastIndex, broadcastShapes, sameShape } from './broadcast.js';
 import { need, requireDtype, requireSameDtype } from './checks.js';
-import { Attrs, GradBuilder, GradFn, GradRule, OpDef } from './op.js';
+import { Attrs, GradBuilder, GradFn, GradRule, Op, OpDef } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT: readonly DType[] = ['f32', 'f16'];
@@ -87,8 +87,8 @@ function focalGrad(alpha: number, gamma: number): LossGrad {
   };
 }
 
-function lossOp(name: string, doc: string, first: string, attrs: OpDef['attrs'], perElement: number,
-  make: (attrs: Attrs) => (x: number, t: number) => number, grad: GradRule): OpDef {
+function lossOp<N extends string>(name: N, doc: string, first: string, attrs: OpDef['attrs'], perElement: number,
+  make: (attrs: Attrs) => (x: number, t: number) => number, grad: GradRule): Op<N> {
   return {
     name, kind: 'broadcast', doc, attrs,
     inputs: [{ name: first, dtypes: FLOAT }, { name: 'targets', dtypes: FLOAT }],
@@ -114,7 +114,7 @@ function lossOp(name: string, doc: string, first: string, attrs: OpDef['attrs'],
   };
 }
 
-export const LOSS_OPS: readonly OpDef[] = [
+export const LOSS_OPS = [
   lossOp('sigmoid_focal_loss', 'focal loss on logits, per element: -alpha_t (1 - p_t)^gamma log(p_t) (torchvision, reduction none)', 'logits',
     [{ name: 'alpha', type: 'float', default: 0.25, doc: '< 0: no class weighting' }, { name: 'gamma', type: 'float', default: 2 }], 14,
     (a) => {
@@ -124,4 +124,4 @@ export const LOSS_OPS: readonly OpDef[] = [
     (b) => lossGrad(focalGrad(floatAttr('sigmoid_focal_loss', b.attrs, 'alpha'), floatAttr('sigmoid_focal_loss', b.attrs, 'gamma')))(b)),
   lossOp('bce_with_logits', 'binary cross-entropy on logits, per element, computed stably', 'logits', [], 5, () => bceWithLogits, bceWithLogitsGrad),
   lossOp('bce', 'binary cross-entropy on probabilities, per element, each log clamped at -100 (torch BCELoss)', 'probs', [], 8, () => bceOnProb, bceGrad),
-];
+] as const;

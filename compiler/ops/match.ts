@@ -12,7 +12,7 @@
 // both; gt_count outside [0, G] is an error here and clamped by the kernel.
 import { showDim, sub } from '../dims.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
-import { OpDef } from './op.js';
+import { Op } from './op.js';
 import { alloc } from './tensors.js';
 
 /**
@@ -53,7 +53,7 @@ export function assignMinCost(cost: Float64Array, rows: number, cols: number): I
   return colOf;
 }
 
-const match: OpDef = {
+const match: Op<'match'> = {
   name: 'match', kind: 'opaque',
   doc: 'per image, maximum-weight matching of the first gt_count rows of quality: [B, G, N] to distinct columns; -1 for padded rows',
   inputs: [{ name: 'quality', dtypes: ['f32', 'f16'] }, { name: 'gt_count', dtypes: ['i32'] }],
@@ -93,4 +93,4 @@ const match: OpDef = {
   grad: 'none',
 };
 
-export const MATCH_OPS: readonly OpDef[] = [match];
+export const MATCH_OPS = [match] as const;

@@ -5,7 +5,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, idx, let_, mul, v } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
-import { broadcastAt } from '../schedule/lower-elementwise.js';
+import { broadcastAt } from '../schedule/emit.js';
 import { Scheduled, unflatten } from '../schedule/pointwise.js';
 import { letVar, scheduleGemm } from '../schedule/gemm.js';
 import type { Target } from '../target.js';

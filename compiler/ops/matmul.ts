@@ -3,12 +3,12 @@ import { showDim } from '../dims.js';
 import { numel } from '../types.js';
 import { broadcastIndex, broadcastShapes } from './broadcast.js';
 import { need, requireDtype, requireEq, requireMinRank, requireSameDtype } from './checks.js';
-import { OpDef } from './op.js';
+import { Op } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const NUMERIC = ['f32', 'f16', 'i32'] as const;
 
-const matmul: OpDef = {
+const matmul: Op<'matmul'> = {
   name: 'matmul', kind: 'out-fusable',
   doc: 'matrix product over the last two dims, batch dims broadcast',
   inputs: [{ name: 'a', dtypes: NUMERIC }, { name: 'b', dtypes: NUMERIC }],
@@ -66,4 +66,4 @@ const matmul: OpDef = {
   },
 };
 
-export const MATMUL_OPS: readonly OpDef[] = [matmul];
+export const MATMUL_OPS = [matmul] as const;

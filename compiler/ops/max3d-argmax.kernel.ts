@@ -19,7 +19,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
-import { bilinearTap } from '../schedule/lower-gather.js';
+import { bilinearTap } from './resize.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import { scheduleMax3dArgmax } from './max3d.kernel.js';
 import type { KernelTable } from './op.js';

@@ -27,7 +27,7 @@ import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { add, arg, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
-import { bilinearTap } from '../schedule/lower-gather.js';
+import { bilinearTap } from './resize.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';

@@ -24,7 +24,7 @@ import {
   add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, load, lstore, lt, max, min, mod, mul, sel, set, store, sub, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
-import { bilinearTap } from '../schedule/lower-gather.js';
+import { bilinearTap } from './resize.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 
 /** Output columns per thread: the window's φ - 1 extra columns are shared by V outputs. */

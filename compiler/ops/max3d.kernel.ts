@@ -28,7 +28,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
-import { bilinearTap } from '../schedule/lower-gather.js';
+import { bilinearTap } from './resize.kernel.js';
 import { scheduleMax3dStream } from './max3d-stream.kernel.js';
 import { scheduleMax3dCpu } from './max3d-cpu.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';

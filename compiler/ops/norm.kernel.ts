@@ -11,7 +11,9 @@ import {
 import { numel } from '../types.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
-import type { KernelTable } from './op.js';
+import { numberAttrOr } from './attrs.js';
+import type { KernelTable, OpNameOf } from './op.js';
+import type { NORM_OPS } from './norm.js';
 
 export const GN_WG = 64;
 
@@ -91,7 +93,7 @@ function strided(body: ReturnType<Emitter['block']>): ReturnType<Emitter['block'
   });
 }
 
-export const NORM_KERNELS: KernelTable<'group_norm' | 'frozen_bn'> = {
+export const NORM_KERNELS: KernelTable<OpNameOf<typeof NORM_OPS>> = {
   group_norm: { schedule: scheduleGroupNorm },
   // Frozen statistics fold to one multiply-add per element; the per-channel
   // factors are recomputed inline (cheap next to the loads).
@@ -99,7 +101,7 @@ export const NORM_KERNELS: KernelTable<'group_norm' | 'frozen_bn'> = {
     lower: (em, node, out) => {
       const c = [out[1]];
       const x = em.input(node, 0, out);
-      const eps = typeof node.attrs.eps === 'number' ? node.attrs.eps : 1e-5;
+      const eps = numberAttrOr(node.attrs, 'eps', 1e-5);
       const inv = bin('div', f32(1), un('sqrt', bin('add', em.input(node, 4, c), f32(eps))));
       const scale = bin('mul', inv, em.input(node, 1, c));
       return bin('add', bin('mul', bin('sub', x, em.input(node, 3, c)), scale), em.input(node, 2, c));

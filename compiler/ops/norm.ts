@@ -5,7 +5,7 @@ import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimAttr, floatAttr, intAttr } from './attrs.js';
 import { need, requireDtype, requireEq, requireMinRank, requireRank, requireSameDtype } from './checks.js';
-import { GradBuilder, OpDef, ShapeContext, ShapeError } from './op.js';
+import { GradBuilder, Op, ShapeContext, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const FLOAT = ['f32', 'f16'] as const;
@@ -18,7 +18,7 @@ function channelVector(op: string, x: TensorType, v: TensorType | undefined, nam
   requireEq(ctx, t.shape[0], x.shape[1], `${op}: ${name} has ${showDim(t.shape[0])} values but the input has ${showDim(x.shape[1])} channels`, arg);
 }
 
-const groupNorm: OpDef = {
+const groupNorm: Op<'group_norm'> = {
   name: 'group_norm', kind: 'opaque',
   doc: 'GroupNorm over x: [N, C, ...]: normalise each group of C/groups channels per sample, then a per-channel affine',
   inputs: [{ name: 'x', dtypes: FLOAT }, { name: 'weight', dtypes: FLOAT }, { name: 'bias', dtypes: FLOAT }],
@@ -118,7 +118,7 @@ function groupNormGrad(b: GradBuilder): (number | undefined)[] {
   ];
 }
 
-const frozenBn: OpDef = {
+const frozenBn: Op<'frozen_bn'> = {
   name: 'frozen_bn', kind: 'broadcast',
   doc: 'BatchNorm with frozen statistics: (x - mean) / sqrt(var + eps) * weight + bias, per channel of x: [N, C, ...]',
   inputs: ['x', 'weight', 'bias', 'mean', 'var'].map((name) => ({ name, dtypes: FLOAT })),
@@ -163,4 +163,4 @@ const frozenBn: OpDef = {
   },
 };
 
-export const NORM_OPS: readonly OpDef[] = [groupNorm, frozenBn];
+export const NORM_OPS = [groupNorm, frozenBn] as const;

@@ -137,8 +137,24 @@ export type OpKernel =
  */
 export type Op<N extends string, A extends Attrs = Attrs> = OpDef<A> & { readonly name: N };
 
-/** One family's kernels, by op name (compiler/ops/<family>.kernel.ts); the registry is compiler/ops/kernels.ts. */
+/** The op names of a family's op list (`OpNameOf<typeof POOL_OPS>` is 'max_pool2d' | 'max_pool2d_grad'). */
+export type OpNameOf<F extends readonly { readonly name: string }[]> = F[number]['name'];
+
+/**
+ * One family's kernels, by op name (compiler/ops/<family>.kernel.ts, typed
+ * `KernelTable<OpNameOf<typeof FAMILY_OPS>>` so the family's file does not
+ * compile without every op's kernel); the registry is compiler/ops/kernels.ts.
+ */
 export type KernelTable<N extends string = string> = { readonly [K in N]: OpKernel };
+
+/**
+ * Kernels that are per-element code only (the generic schedules run them),
+ * from a table of lowerings; name the family's ops, `perElement<N>({...})`,
+ * so a missing or misspelt row does not compile.
+ */
+export function perElement<N extends string>(table: { readonly [K in N]: Lowering }): KernelTable<N> {
+  return Object.fromEntries(Object.entries<Lowering>(table).map(([name, lower]) => [name, { lower }])) as KernelTable<N>;
+}
 
 /** Input cotangents, one per forward input; undefined where none flows (or needs(i) is false). */
 export type GradFn = (b: GradBuilder) => readonly (number | undefined)[];

@@ -4,7 +4,7 @@ import { intsAttr, dimsAttr, withDefaults } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
 import { Tensor } from '../tensor.js';
 import { windowOut } from './conv.js';
-import { Attrs, OpDef, ShapeError } from './op.js';
+import { Attrs, Op, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 import { showDim } from '../dims.js';
 
@@ -25,7 +25,7 @@ function poolParams(attrs: Attrs): { k: number[]; s: number[]; p: number[] } {
   return { k, s, p };
 }
 
-const maxPool2d: OpDef = {
+const maxPool2d: Op<'max_pool2d'> = {
   name: 'max_pool2d', kind: 'injective',
   doc: 'max over kH x kW windows of x: [N, C, H, W]; stride defaults to the kernel; padding is -inf',
   inputs: [{ name: 'x', dtypes: NUMERIC }],
@@ -92,7 +92,7 @@ function forEachArgmax(X: Tensor, attrs: Attrs, fn: (xi: number, oi: number) => 
   }
 }
 
-const maxPool2dGrad: OpDef = {
+const maxPool2dGrad: Op<'max_pool2d_grad'> = {
   name: 'max_pool2d_grad', kind: 'opaque',
   doc: 'adjoint of max_pool2d: each window\'s gradient goes to its first maximum (row-major, as the forward scans; ties are not split), summed where windows overlap',
   inputs: [{ name: 'x', dtypes: ['f32', 'f16'] }, { name: 'g', dtypes: ['f32', 'f16'] }],
@@ -116,4 +116,4 @@ const maxPool2dGrad: OpDef = {
   grad: 'none',
 };
 
-export const POOL_OPS: readonly OpDef[] = [maxPool2d, maxPool2dGrad];
+export const POOL_OPS = [maxPool2d, maxPool2dGrad] as const;

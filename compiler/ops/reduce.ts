@@ -4,7 +4,7 @@ import { DType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from './attrs.js';
 import { need, requireDtype } from './checks.js';
-import { Attrs, GradBuilder, OpDef, ShapeError } from './op.js';
+import { Attrs, GradBuilder, Op, ShapeError } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const NUMERIC: readonly DType[] = ['f32', 'f16', 'i32'];
@@ -69,7 +69,7 @@ function reduceGrad(name: Kind, b: GradBuilder): number {
   return b.op('where', [hit, b.op('div', [g, count]), b.constant(0, xt.dtype)]);
 }
 
-function reduceOp(name: Kind, doc: string): OpDef {
+function reduceOp<N extends Kind>(name: N, doc: string): Op<N> {
   const accepts: readonly DType[] = name === 'mean' ? ['f32', 'f16'] : NUMERIC;
   return {
     name, kind: 'reduce', doc,
@@ -102,7 +102,7 @@ function reduceOp(name: Kind, doc: string): OpDef {
   };
 }
 
-const argmax: OpDef = {
+const argmax: Op<'argmax'> = {
   name: 'argmax', kind: 'reduce', doc: 'index of the largest value along an axis (first on ties) as i32',
   inputs: [{ name: 'x', dtypes: NUMERIC }],
   attrs: [{ name: 'axis', type: 'int' }, { name: 'keepdims', type: 'bool', default: false }],
@@ -129,10 +129,10 @@ const argmax: OpDef = {
   grad: 'none',
 };
 
-export const REDUCE_OPS: readonly OpDef[] = [
+export const REDUCE_OPS = [
   reduceOp('sum', 'sum over axes'),
   reduceOp('mean', 'mean over axes'),
   reduceOp('max', 'maximum over axes'),
   reduceOp('min', 'minimum over axes'),
   argmax,
-];
+] as const;

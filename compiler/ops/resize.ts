@@ -4,7 +4,7 @@ import { TensorType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { dimsAttr, stringAttr } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireMinRank } from './checks.js';
-import { GradBuilder, OpDef, ShapeContext } from './op.js';
+import { GradBuilder, Op, ShapeContext } from './op.js';
 import { alloc, usesF64 } from './tensors.js';
 
 const MODES = ['nearest', 'bilinear'] as const;
@@ -91,7 +91,7 @@ function resizedType(op: string, x: TensorType | undefined, h: Dim, w: Dim, ctx:
 const flops = (_i: unknown, outs: readonly { shape: readonly number[] }[], attrs: Readonly<Record<string, unknown>>): number =>
   numel(outs[0].shape) * (attrs.mode === 'bilinear' ? 6 : 1);
 
-const resize: OpDef = {
+const resize: Op<'resize'> = {
   name: 'resize', kind: 'injective',
   doc: 'resize the last two dims to size = [H, W] (nearest or bilinear, align_corners false)',
   inputs: [{ name: 'x', dtypes: ['f32', 'f16'] }],
@@ -125,7 +125,7 @@ function resizeGradOf(b: GradBuilder): number {
   return b.op('resize_grad', [g], { size: xs.slice(-2), mode: b.attrs.mode });
 }
 
-const resizeAs: OpDef = {
+const resizeAs: Op<'resize_as'> = {
   name: 'resize_as', kind: 'injective',
   doc: "resize x's last two dims to ref's last two dims (nearest or bilinear, align_corners false)",
   inputs: [{ name: 'x', dtypes: ['f32', 'f16'] }, { name: 'ref' }],
@@ -145,7 +145,7 @@ const resizeAs: OpDef = {
   grad: (b) => [resizeGradOf(b), undefined],
 };
 
-const resizeGrad: OpDef = {
+const resizeGrad: Op<'resize_grad'> = {
   name: 'resize_grad', kind: 'opaque',
   doc: 'adjoint of resize: g: [..., h, w] summed back onto [..., size[0], size[1]] through the same nearest or bilinear taps',
   inputs: [{ name: 'g', dtypes: ['f32', 'f16'] }],
@@ -163,4 +163,4 @@ const resizeGrad: OpDef = {
   grad: 'none',
 };
 
-export const RESIZE_OPS: readonly OpDef[] = [resize, resizeAs, resizeGrad];
+export const RESIZE_OPS = [resize, resizeAs, resizeGrad] as const;

@@ -4,7 +4,7 @@ import { DType, numel } from '../types.js';
 import { Tensor } from '../tensor.js';
 import { boolAttr, dimAttr, intAttr, normAxis } from './attrs.js';
 import { need, requireAtLeast, requireDtype, requireEq, requireRank } from './checks.js';
-import { GradBuilder, OpDef, ShapeError } from './op.js';
+import { GradBuilder, Op, ShapeError } from './op.js';
 import { alloc, store, usesF64 } from './tensors.js';
 
 const NUMERIC: readonly DType[] = ['f32', 'f16', 'i32'];
@@ -46,7 +46,7 @@ function selectOutputs(x: Tensor, axis: number, k: number, descending: boolean):
   return [values, indices];
 }
 
-const topk: OpDef = {
+const topk: Op<'topk'> = {
   name: 'topk', kind: 'opaque', doc: 'k largest (or smallest) values along an axis and their i32 indices; ties keep the lower index first',
   inputs: [{ name: 'x', dtypes: NUMERIC }],
   attrs: [{ name: 'k', type: 'int' }, { name: 'axis', type: 'int', default: -1 }, { name: 'largest', type: 'bool', default: true }],
@@ -73,7 +73,7 @@ const topk: OpDef = {
   grad: (b) => [selectedGrad('topk', b)],
 };
 
-const sort: OpDef = {
+const sort: Op<'sort'> = {
   name: 'sort', kind: 'opaque', doc: 'stable sort along an axis: (values, i32 indices)',
   inputs: [{ name: 'x', dtypes: NUMERIC }],
   attrs: [{ name: 'axis', type: 'int', default: -1 }, { name: 'descending', type: 'bool', default: false }],
@@ -105,7 +105,7 @@ function checkIndex(op: string, i: number, n: number, at: number): number {
   return i;
 }
 
-const gather: OpDef = {
+const gather: Op<'gather'> = {
   name: 'gather', kind: 'injective', doc: 'torch.gather: out[..., i, ...] = x[..., index[..., i, ...], ...] along axis; index has x\'s rank',
   inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }],
   attrs: [{ name: 'axis', type: 'int' }],
@@ -141,7 +141,7 @@ const gather: OpDef = {
   },
 };
 
-const indexSelect: OpDef = {
+const indexSelect: Op<'index_select'> = {
   name: 'index_select', kind: 'injective', doc: 'pick slices along axis by a 1-D i32 index',
   inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }],
   attrs: [{ name: 'axis', type: 'int' }],
@@ -200,7 +200,7 @@ function forEachScatter(op: string, t: Tensor, ix: Tensor, axis: number, visit: 
   }
 }
 
-const scatter: OpDef = {
+const scatter: Op<'scatter'> = {
   name: 'scatter', kind: 'opaque',
   doc: 'torch.scatter: a copy of x with out[..., index[..., i, ...], ...] = src[..., i, ...] along axis; negative indices (padding) are skipped; on duplicates the last in row-major order wins',
   inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }, { name: 'src' }],
@@ -237,7 +237,7 @@ const scatter: OpDef = {
   },
 };
 
-const scatterAdd: OpDef = {
+const scatterAdd: Op<'scatter_add'> = {
   name: 'scatter_add', kind: 'opaque',
   doc: 'torch.scatter_add: a copy of x with src[..., i, ...] added at out[..., index[..., i, ...], ...] along axis; negative indices are skipped; sums in row-major order of src (deterministic)',
   inputs: [{ name: 'x' }, { name: 'index', dtypes: ['i32'] }, { name: 'src' }],
@@ -256,4 +256,4 @@ const scatterAdd: OpDef = {
   grad: 'none',
 };
 
-export const SELECT_OPS: readonly OpDef[] = [topk, sort, gather, indexSelect, scatter, scatterAdd];
+export const SELECT_OPS = [topk, sort, gather, indexSelect, scatter, scatterAdd] as const;

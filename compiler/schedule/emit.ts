@@ -29,6 +29,12 @@ export function scalarOf(d: DType): BufDType {
 /** How one op computes its value at an output multi-index. */
 export type Lowering = (em: Emitter, node: GNode, out: readonly Expr[]) => Expr;
 
+/** Index into an input of shape `inShape` broadcast to an output index (numpy rules). */
+export function broadcastAt(inShape: readonly number[], out: readonly Expr[]): Expr[] {
+  const off = out.length - inShape.length;
+  return inShape.map((d, i) => (d === 1 ? idx(0) : out[off + i]));
+}
+
 export interface KernelBuf { value: number; dtype: BufDType; access: KBuf['access'] }
 
 /**
@@ -60,7 +66,7 @@ export class Emitter {
   /**
    * Threads sharing one output index while a value is lowered (a warp, or a
    * workgroup of whole warps; 0: one thread per output): the outermost
-   * reduction strides its elements over them (lower-reduce.ts
+   * reduction strides its elements over them (ops/reduce.kernel.ts
    * withWarpReduction). `reductionDepth` counts the reductions being lowered.
    */
   reductionLanes = 0;

@@ -21,7 +21,7 @@ import {
 } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from './emit.js';
-import { broadcastAt } from './lower-elementwise.js';
+import { broadcastAt } from './emit.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 import { scheduleTensorCoreGemm } from './gemm-mma.js';
 import { ConvWindow, scheduleDirectGemm } from './gemm-direct.js';

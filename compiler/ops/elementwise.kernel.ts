@@ -1,17 +1,14 @@
-// Kernel lowerings of the elementwise and broadcast ops: one table row per
-// op, an expression over the inputs' values at the (broadcast) index. The
-// table is keyed by op name because it says *how* an op computes; whether
-// it fuses is decided elsewhere by the op's declared kind.
+// The kernels of the elementwise and broadcast ops (elementwise.ts): one row
+// per op, an expression over the inputs' values at the (broadcast) index,
+// which the generic schedules inline wherever the op is fused. The table says
+// *how* an op computes; whether it fuses is decided by the op's declared kind.
 import { GNode } from '../graph.js';
 import { BinaryOp, Expr, UnaryOp, typeOf } from '../kernel/ir.js';
-import { bin, cast, f32, idx, konst, sel, un } from '../kernel/build.js';
-import { Emitter, Lowering } from './emit.js';
-
-/** Index into an input of shape `inShape` broadcast to an output index (numpy rules). */
-export function broadcastAt(inShape: readonly number[], out: readonly Expr[]): Expr[] {
-  const off = out.length - inShape.length;
-  return inShape.map((d, i) => (d === 1 ? idx(0) : out[off + i]));
-}
+import { bin, cast, f32, konst, sel, un } from '../kernel/build.js';
+import { Emitter, Lowering, broadcastAt } from '../schedule/emit.js';
+import { numberAttrOr } from './attrs.js';
+import type { ELEMENTWISE_OPS } from './elementwise.js';
+import { OpNameOf, perElement } from './op.js';
 
 function operand(em: Emitter, node: GNode, i: number, out: readonly Expr[]): Expr {
   return em.input(node, i, broadcastAt(em.inShape(node, i), out));
@@ -35,12 +32,7 @@ function nanMinMax(op: 'max' | 'min'): Lowering {
   return binary((a, b) => (typeOf(a) !== 'f32' ? bin(op, a, b) : sel(isNan(a), a, sel(isNan(b), b, bin(op, a, b)))));
 }
 
-function numAttr(node: GNode, name: string, fallback: number): number {
-  const v = node.attrs[name];
-  return typeof v === 'number' ? v : fallback;
-}
-
-export const ELEMENTWISE_LOWERINGS = {
+export const ELEMENTWISE_KERNELS = perElement<OpNameOf<typeof ELEMENTWISE_OPS>>({
   neg: alu1('neg'),
   abs: alu1('abs'),
   relu: unary((x) => sel(bin('lt', x, zeroOf(x)), zeroOf(x), x)),
@@ -71,7 +63,7 @@ export const ELEMENTWISE_LOWERINGS = {
   },
   clamp: (em, node, out) => {
     const x = em.bind(operand(em, node, 0, out));
-    const lo = numAttr(node, 'lo', -Infinity), hi = numAttr(node, 'hi', Infinity);
+    const lo = numberAttrOr(node.attrs, 'lo', -Infinity), hi = numberAttrOr(node.attrs, 'hi', Infinity);
     let e = x;
     if (typeOf(x) === 'f32') {
       if (lo > -Infinity) e = bin('max', e, f32(lo));
@@ -94,4 +86,4 @@ export const ELEMENTWISE_LOWERINGS = {
     }
     return cast(x, to);
   },
-} satisfies Record<string, Lowering>;
+});
