@@ -41,7 +41,7 @@ import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
   add, and, barrier, bin, bitSet, bitand, bitor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mul,
-  popcount, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
+  popcount, sel, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
@@ -61,6 +61,12 @@ export function nmsThresholdF32(t: number): number {
   bits[0] += f > 0 ? -1 : 1;
   return buf[0];
 }
+
+// std::max and std::min, as torchvision's CPU nms_kernel takes them: a select,
+// where the IR's max/min are fmaxf/fminf (NaN-aware: a libm call in C, a
+// helper in WGSL) and would be most of the cost of an IoU. Equal on numbers.
+const stdMax = (a: Expr, b: Expr): Expr => sel(lt(a, b), b, a);
+const stdMin = (a: Expr, b: Expr): Expr => sel(lt(b, a), b, a);
 
 /** Sizes of one image's workspace (see the header). */
 export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number } {
@@ -189,20 +195,23 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   body.push(threadStrided('p', I(local('vv')), WG, [
     ...rowBox('r', v('p')),
     let_('rc', 'i32', iget(clsAt(v('p')))),
+    let_('nv_', 'i64', I(local('vv'))),
     let_('nwv', 'i64', nWordsValid()),
     for_('w', div(v('p'), idx(BITS)), v('nwv'), [
       let_('word', 'u32', u32(0)),
-      for_('b', idx(0), idx(BITS), [
-        let_('q', 'i64', add(mul(v('w'), idx(BITS)), v('b'))),
-        if_(and(bin('gt', v('q'), v('p')), lt(v('q'), I(local('vv')))), [if_(bin('eq', iget(clsAt(v('q'))), iv('rc')), [
+      // Bits of the candidates after p and before V only (the diagonal word starts past p, the last ends at V).
+      let_('w0', 'i64', mul(v('w'), idx(BITS))),
+      for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('nv_'), v('w0'))), [
+        let_('q', 'i64', add(v('w0'), v('b'))),
+        if_(bin('eq', iget(clsAt(v('q'))), iv('rc')), [
           ...rowBox('c', v('q')),
           // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
-          let_('iw', 'f32', max(f32(0), sub(min(fv('rx2'), fv('cx2')), max(fv('rx1'), fv('cx1'))))),
-          let_('ih', 'f32', max(f32(0), sub(min(fv('ry2'), fv('cy2')), max(fv('ry1'), fv('cy1'))))),
+          let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
+          let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
           let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
           let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
           if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
-        ])]),
+        ]),
       ]),
       store(iS, maskAt(v('p'), v('w')), cast(uv('word'), 'i32')),
     ]),
