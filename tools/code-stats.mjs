@@ -8,7 +8,7 @@
 //     literals and regular expressions; a nested function counts on its own
 //     and inside its parent;
 //   - with --op NAME: the source files that mention the op (the word NAME,
-//     quoted or as an identifier part such as Op<'nms'>, NMS_OPS, nms.kernel),
+//     quoted or as part of a name such as Op<'NAME'>, NAME_OPS, NAME.kernel),
 //     which is what adding that op touched.
 // Usage: node tools/code-stats.mjs [REV] [--top N] [--op NAME]
 import { execFileSync } from 'node:child_process';
@@ -232,7 +232,7 @@ export function folderLines(files) {
   return { source, tests };
 }
 
-/** The files mentioning op `name` as a word ('nms', nms.kernel, Op<'nms'>) or as a word part in CAPS (NMS_OPS). */
+/** The files mentioning op `name` as a word ('name', name.kernel, Op<'name'>) or as a word part in capitals (NAME_OPS). */
 export function opFiles(files, name) {
   const word = new RegExp(`(^|[^A-Za-z0-9])(${name}|${name.toUpperCase()})([^A-Za-z0-9]|$)`, 'm');
   return [...files].filter(([, text]) => word.test(text)).map(([p]) => p).sort();
