@@ -1,27 +1,29 @@
 // The `nms` kernel: torchvision's bitmask form (notes/kernels.md §3.1, §3.2),
-// one workgroup per image, in one launch.
+// one workgroup per image, in one launch, class by class.
 //
-// 1. Order. Boxes not above the score threshold (or NaN) get the key -inf,
-//    which no candidate has (a candidate's score is above a threshold that is
-//    at least -inf); a bitonic sort in the program workspace puts the keys in
-//    (score descending, index ascending) order, a total order, so the result is
-//    what torchvision's stable descending sort gives. V candidates lead.
-// 2. Mask (phase 1). Row p of the mask has a bit for every later candidate q
-//    (in sorted order): bit q % 32 of word q / 32 is set when p would suppress
-//    q — same class, IoU > threshold. 32-bit words (WGSL has no 64-bit
-//    integers), so a row has ceil(N / 32) words; words left of the diagonal
-//    are never written nor read. Threads take rows in turn.
+// 1. Order. Boxes not above the score threshold (or NaN) are no candidates:
+//    key -inf, class after every class. A bitonic sort in the program
+//    workspace puts the V candidates first, class-major: by class, then score
+//    descending, then index ascending. Suppression never crosses classes, so
+//    each class's run is torchvision's (stable, descending) order restricted
+//    to that class, and only pairs inside a run need an IoU: the mask costs
+//    Σ n_c² / 2 IoUs instead of N² / 2 (the same for one class).
+// 2. Mask (phase 1). Row p has a bit for every later candidate q of its class:
+//    bit q % 32 of word q / 32 is set when IoU(p, q) > threshold. 32-bit words
+//    (WGSL has no 64-bit integers); a row's words run from its diagonal to its
+//    class's end, the rest are never written nor read. Threads take rows in turn.
 // 3. Scan (phase 2). A removed-set of one bit per candidate lives in
-//    workgroup memory. Per word w of 32 candidates, one thread resolves them in
-//    order — a candidate not removed is kept, written to the output, and its
-//    row's diagonal word ORed into the word — then every thread ORs the rows
-//    of the boxes just kept into the later words it owns. Two barriers per 32
-//    candidates; the scan stops once max_out are kept, which is the same as
-//    truncating torchvision's list. That is torchvision's sequential
-//    `remv |= mask[i]` loop, so the kept list and its order are batched_nms's.
+//    workgroup memory. Per word w of 32 candidates, one thread decides them in
+//    order — a candidate not removed is kept and its row's diagonal word ORed
+//    into the word — then every thread ORs the rows of the boxes just kept
+//    into the later words it owns. Two barriers per 32 candidates. That is
+//    torchvision's sequential `remv |= mask[i]` loop, run per class.
+// 4. Output. The kept boxes in torchvision's order: the others' keys become
+//    -inf, a second bitonic sort by (score descending, index ascending), and
+//    the first min(kept, max_out) indices are batched_nms's list truncated.
 //
-// A launch has one kernel, so both phases run in the image's workgroup: the
-// mask is N²/2 IoUs on one workgroup (one CPU thread, one GPU multiprocessor)
+// A launch has one kernel, so every phase runs in the image's workgroup: the
+// mask is computed by one workgroup (one CPU thread, one GPU multiprocessor)
 // rather than torchvision's grid of blocks.
 //
 // Parity with torchvision.ops.batched_nms (coordinate-trick path): IoU is
@@ -34,13 +36,13 @@
 // within an ulp of the threshold can go the other way.
 //
 // Workspace (Scheduled.scratch), per image: f32 [sort keys P | sorted
-// offset boxes 5N (x1, y1, x2, y2, area)], i32 [sorted box index P | sorted
-// class N | mask N·ceil(N/32) words stored as i32 bits]; P is N rounded up to
-// a power of two (at least 2).
+// offset boxes 5N (x1, y1, x2, y2, area)], i32 [box index P | class P | end
+// of each candidate's class run N | mask N·ceil(N/32) words stored as i32
+// bits]; P is N rounded up to a power of two (at least 2).
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, bitSet, bitand, bitor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mul,
+  add, and, barrier, bin, bitSet, bitand, bitor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
   popcount, sel, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
@@ -73,8 +75,11 @@ export function nmsLayout(N: number): { P: number; words: number; floats: number
   // At least 2, so a sort stage always has a pair (an index constant is an integer).
   const P = 2 ** Math.ceil(Math.log2(Math.max(2, N)));
   const words = Math.max(1, Math.ceil(N / BITS));
-  return { P, words, floats: P + 5 * N, ints: P + N + N * words };
+  return { P, words, floats: P + 5 * N, ints: 2 * P + N + N * words };
 }
+
+/** The class key of a box that is no candidate: after every class (a candidate of this class still sorts first: its score is above -inf). */
+const NO_CLASS = 2147483647;
 
 export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
@@ -86,9 +91,9 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const minScore = nmsThresholdF32(floatAttr('nms', node.attrs, 'score_threshold'));
   const maxOut = intAttr('nms', node.attrs, 'max_out');
   const { P, words: NW, floats: FL, ints: IN } = nmsLayout(N);
-  const localBytes = 4 * NW + 8 * WG + 20;
-  if (localBytes > target.maxWorkgroupStorageBytes) {
-    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - 8 * WG - 20) / 4) * BITS} on ${target.name} (its removed-set lives in workgroup memory); select fewer candidates first (topk)`);
+  const fixedLocal = 8 * WG + 24;
+  if (8 * NW + fixedLocal > target.maxWorkgroupStorageBytes) {
+    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
   }
   // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
   const maskBytes = 4 * B * IN;
@@ -99,9 +104,9 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const bb = em.buf(bv, 'r'), sb = em.buf(sv, 'r'), cb = em.buf(cv, 'r');
   const fS = em.bufs.length, iS = fS + 1; // scratch buffers follow the graph's (Scheduled.scratch)
   em.locals.push(
-    { name: 'rm', t: 'u32', size: NW }, { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
+    { name: 'rm', t: 'u32', size: NW }, { name: 'kept', t: 'u32', size: NW }, { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
     { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'kc', t: 'i32', size: 1 },
-    { name: 'kn', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 },
+    { name: 'kn', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 }, { name: 'kh', t: 'i32', size: 1 },
   );
 
   const fv = (name: string): Expr => v(name, 'f32');
@@ -116,33 +121,76 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const keyAt = (i: Expr): Expr => add(mul(gid, idx(FL)), i);
   const boxAt = (p: Expr, c: number): Expr => add(add(mul(gid, idx(FL)), idx(P + c)), mul(p, idx(5)));
   const ordAt = (i: Expr): Expr => add(mul(gid, idx(IN)), i);
-  const clsAt = (p: Expr): Expr => add(add(mul(gid, idx(IN)), idx(P)), p);
-  const maskAt = (p: Expr, w: Expr): Expr => add(add(mul(gid, idx(IN)), idx(P + N)), add(mul(p, idx(NW)), w));
+  const clsAt = (i: Expr): Expr => add(add(mul(gid, idx(IN)), idx(P)), i);
+  const endAt = (p: Expr): Expr => add(add(mul(gid, idx(IN)), idx(2 * P)), p);
+  const maskAt = (p: Expr, w: Expr): Expr => add(add(mul(gid, idx(IN)), idx(2 * P + N)), add(mul(p, idx(NW)), w));
   const fget = (at: Expr): Expr => ({ k: 'load', buf: fS, idx: at, t: 'f32' });
   const iget = (at: Expr): Expr => ({ k: 'load', buf: iS, idx: at, t: 'i32' });
   const maskWord = (p: Expr, w: Expr): Expr => U(iget(maskAt(p, w)));
   const local = (name: string): Expr => lload(name, idx(0), 'i32');
   const nWordsValid = (): Expr => div(add(I(local('vv')), idx(BITS - 1)), idx(BITS));
+  /** One past the last mask word of row p: its class's run ends at endp[p]. */
+  const rowWordEnd = (p: Expr): Expr => div(add(I(iget(endAt(p))), idx(BITS - 1)), idx(BITS));
+
+  /**
+   * Bitonic sort of the workspace's (key, class, index) rows: stage (kk, jj)
+   * compares i and i + j for j = 2^(kk - jj), each block of k = 2^(kk + 1)
+   * rows in the direction bit kk + 1 of i gives (all "first before" at the
+   * last stage, k = P). `before(a, b)` is a total order on the rows' lets
+   * (k, c, o) + a|b.
+   */
+  const sortRows = (withClass: boolean, before: (a: string, b: string) => Expr): Stmt =>
+    for_('kk', idx(0), idx(Math.log2(P)), [
+      for_('jj', idx(0), add(v('kk'), idx(1)), [
+        threadStrided('t', idx(P / 2), WG, [
+          let_('sh', 'u32', U(sub(v('kk'), v('jj')))),
+          let_('tu', 'u32', U(v('t'))),
+          let_('lo', 'u32', bitor(shl(shr(uv('tu'), uv('sh')), add(uv('sh'), u32(1))), bitand(uv('tu'), sub(shl(u32(1), uv('sh')), u32(1))))),
+          let_('ia', 'i64', I(uv('lo'))),
+          let_('ib', 'i64', I(bitor(uv('lo'), shl(u32(1), uv('sh'))))),
+          let_('ka', 'f32', fget(keyAt(v('ia')))), let_('kb_', 'f32', fget(keyAt(v('ib')))),
+          let_('oa', 'i32', iget(ordAt(v('ia')))), let_('ob', 'i32', iget(ordAt(v('ib')))),
+          ...(withClass ? [let_('ca', 'i32', iget(clsAt(v('ia')))), let_('cb_', 'i32', iget(clsAt(v('ib'))))] : []),
+          let_('bFirst', 'bool', before('b', 'a')),
+          let_('up', 'bool', un('not', bitSet(uv('lo'), U(add(v('kk'), idx(1)))))),
+          if_(bin('eq', v('up', 'bool'), v('bFirst', 'bool')), [
+            store(fS, keyAt(v('ia')), fv('kb_')), store(fS, keyAt(v('ib')), fv('ka')),
+            store(iS, ordAt(v('ia')), iv('ob')), store(iS, ordAt(v('ib')), iv('oa')),
+            ...(withClass ? [store(iS, clsAt(v('ia')), iv('cb_')), store(iS, clsAt(v('ib')), iv('ca'))] : []),
+          ]),
+        ]),
+        storageBarrier,
+      ]),
+    ]);
+  const row = (x: string, r: 'a' | 'b'): Expr => (x === 'k' ? fv(r === 'a' ? 'ka' : 'kb_') : x === 'c' ? iv(r === 'a' ? 'ca' : 'cb_') : iv(r === 'a' ? 'oa' : 'ob'));
+  /** Score descending, then index ascending: torchvision's stable descending sort. */
+  const scoreFirst = (a: 'a' | 'b', b: 'a' | 'b'): Expr =>
+    bin('or', bin('gt', row('k', a), row('k', b)), and(bin('eq', row('k', a), row('k', b)), lt(row('o', a), row('o', b))));
+  /** Class ascending, then scoreFirst: each class's candidates in torchvision's order, one class after another. */
+  const classFirst = (a: 'a' | 'b', b: 'a' | 'b'): Expr =>
+    bin('or', lt(row('c', a), row('c', b)), and(bin('eq', row('c', a), row('c', b)), scoreFirst(a, b)));
 
   const body: Stmt[] = [];
 
   // 0. The largest coordinate of the image (torchvision's boxes.max()) plus one, the
-  //    class offset unit; sort keys; the candidate count; an empty removed-set.
+  //    class offset unit; sort rows; the candidate count; an empty removed-set.
   body.push(let_('m', 'f32', f32(-Infinity)));
   body.push(threadStrided('e', idx(4 * N), WG, [set('m', max(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]));
   body.push(lstore('mx', lid, fv('m')));
   body.push(let_('nv', 'i32', i32(0)));
   body.push(threadStrided('i', idx(P), WG, [
     let_('key', 'f32', f32(-Infinity)),
+    let_('ck', 'i32', i32(NO_CLASS)),
     if_(lt(v('i'), idx(N)), [
       let_('s', 'f32', score(v('i'))),
-      if_(bin('gt', fv('s'), f32(minScore)), [set('key', fv('s')), set('nv', add(iv('nv'), i32(1)))]),
+      if_(bin('gt', fv('s'), f32(minScore)), [set('key', fv('s')), set('ck', cls(v('i'))), set('nv', add(iv('nv'), i32(1)))]),
     ]),
     store(fS, keyAt(v('i')), fv('key')),
+    store(iS, clsAt(v('i')), iv('ck')),
     store(iS, ordAt(v('i')), cast(v('i'), 'i32')),
   ]));
   body.push(lstore('cnt', lid, iv('nv')));
-  body.push(threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0))]));
+  body.push(threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0)), lstore('kept', v('w'), u32(0))]));
   body.push(storageBarrier);
   body.push(if_(bin('eq', lid, idx(0)), [
     let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
@@ -153,104 +201,89 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   ]));
   body.push(barrier);
 
-  // 1. Bitonic sort of (key, index): stage (kk, jj) compares i and i + j for
-  //    j = 2^(kk - jj), each block of k = 2^(kk + 1) keys in the direction bit
-  //    kk + 1 of i gives (all "first before" at the last stage, k = P).
-  const L = Math.log2(P);
-  body.push(for_('kk', idx(0), idx(L), [
-    for_('jj', idx(0), add(v('kk'), idx(1)), [
-      threadStrided('t', idx(P / 2), WG, [
-        let_('sh', 'u32', U(sub(v('kk'), v('jj')))),
-        let_('tu', 'u32', U(v('t'))),
-        let_('lo', 'u32', bitor(shl(shr(uv('tu'), uv('sh')), add(uv('sh'), u32(1))), bitand(uv('tu'), sub(shl(u32(1), uv('sh')), u32(1))))),
-        let_('ia', 'i64', I(uv('lo'))),
-        let_('ib', 'i64', I(bitor(uv('lo'), shl(u32(1), uv('sh'))))),
-        let_('ka', 'f32', fget(keyAt(v('ia')))), let_('kb_', 'f32', fget(keyAt(v('ib')))),
-        let_('oa', 'i32', iget(ordAt(v('ia')))), let_('ob', 'i32', iget(ordAt(v('ib')))),
-        let_('bFirst', 'bool', bin('or', bin('gt', fv('kb_'), fv('ka')), and(bin('eq', fv('kb_'), fv('ka')), lt(iv('ob'), iv('oa'))))),
-        let_('up', 'bool', un('not', bitSet(uv('lo'), U(add(v('kk'), idx(1)))))),
-        if_(bin('eq', v('up', 'bool'), v('bFirst', 'bool')), [
-          store(fS, keyAt(v('ia')), fv('kb_')), store(fS, keyAt(v('ib')), fv('ka')),
-          store(iS, ordAt(v('ia')), iv('ob')), store(iS, ordAt(v('ib')), iv('oa')),
-        ]),
-      ]),
-      storageBarrier,
-    ]),
-  ]));
+  // 1. Class-major order.
+  body.push(sortRows(true, classFirst));
 
-  // The candidates' class-offset boxes and areas (torchvision: boxes + offsets, then (x2 - x1) * (y2 - y1)) and classes, in sorted order.
+  // The candidates' class-offset boxes and areas (torchvision: boxes + offsets, then
+  // (x2 - x1) * (y2 - y1)) in sorted order; one thread marks where each class's run ends.
   body.push(threadStrided('p', I(local('vv')), WG, [
     let_('bi', 'i64', I(iget(ordAt(v('p'))))),
-    let_('bc', 'i32', cls(v('bi'))),
-    let_('off', 'f32', mul(cast(iv('bc'), 'f32'), lload('one', idx(0), 'f32'))),
+    let_('off', 'f32', mul(cast(iget(clsAt(v('p'))), 'f32'), lload('one', idx(0), 'f32'))),
     ...['x1', 'y1', 'x2', 'y2'].map((n, c) => let_(`g${n}`, 'f32', add(coord(v('bi'), c), fv('off')))),
     ...['x1', 'y1', 'x2', 'y2'].map((n, c) => store(fS, boxAt(v('p'), c), fv(`g${n}`))),
     store(fS, boxAt(v('p'), 4), mul(sub(fv('gx2'), fv('gx1')), sub(fv('gy2'), fv('gy1')))),
-    store(iS, clsAt(v('p')), iv('bc')),
+  ]));
+  body.push(if_(bin('eq', lid, idx(0)), [
+    let_('nv0', 'i64', I(local('vv'))),
+    let_('runEnd', 'i32', cast(v('nv0'), 'i32')),
+    for_('x', idx(0), v('nv0'), [
+      let_('p', 'i64', sub(sub(v('nv0'), idx(1)), v('x'))),
+      if_(and(lt(add(v('p'), idx(1)), v('nv0')), bin('ne', iget(clsAt(add(v('p'), idx(1)))), iget(clsAt(v('p'))))), [set('runEnd', cast(add(v('p'), idx(1)), 'i32'))]),
+      store(iS, endAt(v('p')), iv('runEnd')),
+    ]),
   ]));
   body.push(storageBarrier);
 
-  // 2. The mask: row p (a candidate), words from its diagonal to the last candidate's.
+  // 2. The mask: row p (a candidate), bits for the later candidates of its class, in words from its diagonal.
   const rowBox = (pre: string, p: Expr): Stmt[] => ['x1', 'y1', 'x2', 'y2', 'a'].map((n, c) => let_(`${pre}${n}`, 'f32', fget(boxAt(p, c))));
   body.push(threadStrided('p', I(local('vv')), WG, [
     ...rowBox('r', v('p')),
-    let_('rc', 'i32', iget(clsAt(v('p')))),
-    let_('nv_', 'i64', I(local('vv'))),
-    let_('nwv', 'i64', nWordsValid()),
-    for_('w', div(v('p'), idx(BITS)), v('nwv'), [
+    let_('pe', 'i64', I(iget(endAt(v('p'))))),
+    let_('pwe', 'i64', div(add(v('pe'), idx(BITS - 1)), idx(BITS))),
+    for_('w', div(v('p'), idx(BITS)), v('pwe'), [
       let_('word', 'u32', u32(0)),
-      // Bits of the candidates after p and before V only (the diagonal word starts past p, the last ends at V).
       let_('w0', 'i64', mul(v('w'), idx(BITS))),
-      for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('nv_'), v('w0'))), [
+      for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('pe'), v('w0'))), [
         let_('q', 'i64', add(v('w0'), v('b'))),
-        if_(bin('eq', iget(clsAt(v('q'))), iv('rc')), [
-          ...rowBox('c', v('q')),
-          // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
-          let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
-          let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
-          let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
-          let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
-          if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
-        ]),
+        ...rowBox('c', v('q')),
+        // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
+        let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
+        let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
+        let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
+        let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
+        if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
       ]),
       store(iS, maskAt(v('p'), v('w')), cast(uv('word'), 'i32')),
     ]),
   ]));
   body.push(storageBarrier);
 
-  // 3. The scan, 32 candidates at a time, until max_out are kept.
+  // 3. The scan, 32 candidates at a time: one thread decides them, then the threads
+  //    OR the kept rows into the later words (up to the furthest class run end).
   body.push(for_('w', idx(0), idx(NW), [
-    if_(and(lt(local('kc'), i32(maxOut)), lt(mul(v('w'), idx(BITS)), I(local('vv')))), [
+    if_(lt(mul(v('w'), idx(BITS)), I(local('vv'))), [
       if_(bin('eq', lid, idx(0)), [
         let_('rem', 'u32', lload('rm', v('w'), 'u32')),
         let_('kw', 'u32', u32(0)),
         let_('k', 'i32', local('kc')),
+        let_('hi', 'i64', add(v('w'), idx(1))),
         for_('b', idx(0), idx(BITS), [
           let_('p', 'i64', add(mul(v('w'), idx(BITS)), v('b'))),
-          if_(and(and(lt(v('p'), I(local('vv'))), lt(iv('k'), i32(maxOut))), un('not', bitSet(uv('rem'), U(v('b'))))), [
+          if_(and(lt(v('p'), I(local('vv'))), un('not', bitSet(uv('rem'), U(v('b'))))), [
             set('kw', bitor(uv('kw'), shl(u32(1), U(v('b'))))),
             set('rem', bitor(uv('rem'), maskWord(v('p'), v('w')))),
-            store(keepBuf, add(mul(gid, idx(maxOut)), I(iv('k'))), iget(ordAt(v('p')))),
+            set('hi', max(v('hi'), rowWordEnd(v('p')))),
             set('k', add(iv('k'), i32(1))),
           ]),
         ]),
         lstore('kb', idx(0), uv('kw')),
+        lstore('kept', v('w'), uv('kw')),
         lstore('kn', idx(0), iv('k')),
+        lstore('kh', idx(0), cast(v('hi'), 'i32')),
       ]),
       barrier,
-      // kc changes only here, after every thread has read it for this word's test.
       if_(bin('eq', lid, idx(0)), [lstore('kc', idx(0), local('kn'))]),
-      let_('nwv', 'i64', nWordsValid()),
-      threadStrided('x', sub(sub(v('nwv'), v('w')), idx(1)), WG, [
+      threadStrided('x', sub(sub(I(local('kh')), v('w')), idx(1)), WG, [
         let_('w2', 'i64', add(add(v('w'), idx(1)), v('x'))),
         let_('acc', 'u32', lload('rm', v('w2'), 'u32')),
         let_('bits', 'u32', lload('kb', idx(0), 'u32')),
         // The bound is taken before the loop changes `bits` (a rendered for re-tests it).
         let_('nk', 'i64', I(popcount(uv('bits')))),
         for_('r', idx(0), v('nk'), [
-          let_('lowest', 'i64', I(ctz(uv('bits')))),
+          let_('pr', 'i64', add(mul(v('w'), idx(BITS)), I(ctz(uv('bits'))))),
           set('bits', bitand(uv('bits'), sub(uv('bits'), u32(1)))),
-          set('acc', bitor(uv('acc'), maskWord(add(mul(v('w'), idx(BITS)), v('lowest')), v('w2')))),
+          // Row pr has words up to its class's end only.
+          if_(lt(v('w2'), rowWordEnd(v('pr'))), [set('acc', bitor(uv('acc'), maskWord(v('pr'), v('w2'))))]),
         ]),
         lstore('rm', v('w2'), uv('acc')),
       ]),
@@ -258,11 +291,18 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
     ]),
   ]));
 
-  // Padding after the kept boxes, and the count.
-  body.push(threadStrided('r', idx(maxOut), WG, [
-    if_(bin('ge', v('r'), I(local('kc'))), [store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), i32(-1))]),
+  // 4. The kept boxes in torchvision's order (score descending, index ascending): the others'
+  //    keys become -inf, a second sort, and the first min(kept, max_out) rows are the output.
+  body.push(threadStrided('p', I(local('vv')), WG, [
+    if_(un('not', bitSet(lload('kept', div(v('p'), idx(BITS)), 'u32'), U(mod(v('p'), idx(BITS))))), [store(fS, keyAt(v('p')), f32(-Infinity))]),
   ]));
-  body.push(if_(bin('eq', lid, idx(0)), [store(countBuf, gid, local('kc'))]));
+  body.push(storageBarrier);
+  body.push(sortRows(false, scoreFirst));
+  body.push(let_('nout', 'i64', min(I(local('kc')), idx(maxOut))));
+  body.push(threadStrided('r', idx(maxOut), WG, [
+    store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), sel(lt(v('r'), v('nout')), iget(ordAt(v('r'))), i32(-1))),
+  ]));
+  body.push(if_(bin('eq', lid, idx(0)), [store(countBuf, gid, cast(v('nout'), 'i32'))]));
 
   return {
     kernel: {

@@ -94,7 +94,7 @@ test('workspace: the mask and the sort keys travel as two scratch buffers of the
   assert.is(L.P, 64);
   assert.is(L.words, 2);
   const temps = program.buffers.filter((b) => b.role === 'temp').map((b) => [b.dtype, b.bytes]);
-  assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * (L.P + s.N + s.N * L.words)), `i32 workspace among ${JSON.stringify(temps)}`);
+  assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * (2 * L.P + s.N + s.N * L.words)), `i32 workspace among ${JSON.stringify(temps)}`);
   assert.ok(temps.some(([d, n]) => d === 'f32' && n === 4 * s.B * (L.P + 5 * s.N)), `f32 workspace among ${JSON.stringify(temps)}`);
 });
 
