@@ -139,7 +139,7 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
    * last stage, k = P). `before(a, b)` is a total order on the rows' lets
    * (k, c, o) + a|b.
    */
-  const sortRows = (withClass: boolean, before: (a: string, b: string) => Expr): Stmt =>
+  const sortRows = (withClass: boolean, before: (a: 'a' | 'b', b: 'a' | 'b') => Expr): Stmt =>
     for_('kk', idx(0), idx(Math.log2(P)), [
       for_('jj', idx(0), add(v('kk'), idx(1)), [
         threadStrided('t', idx(P / 2), WG, [
