@@ -19,7 +19,7 @@
 // candidate replaces when its value is greater, or equal with an earlier
 // frame (an equal frame later in a stage's own scan never replaces).
 import { maxInto } from './max3d-rule.kernel.js';
-import { Graph } from '../graph.js';
+import { GNode, Graph } from '../graph.js';
 import { Expr, KArray, Stmt } from '../kernel/ir.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';
@@ -153,160 +153,70 @@ export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const tau = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'tau'), phi = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'phi');
   if (target.name === 'webgpu' && !inlined && phi <= 3 && tau <= 2) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
   if (target.name === 'cpu') return scheduleMax3dCpu(graph, nodes, anchorId, sink, lowerings); // row loops (max3d-cpu.kernel.ts)
-  return build(graph, nodes, anchorId, lowerings, false, target);
+  return tiledLaunch(graph, nodes, anchorId, lowerings, false, target, allLevels(graph, anchorId));
 }
 
 /** max3d_argmax: the forward's stages, carrying where each maximum came from; i32 codes out. */
 export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
-  return build(graph, nodes, anchorId, lowerings, true, target);
+  return tiledLaunch(graph, nodes, anchorId, lowerings, true, target, allLevels(graph, anchorId));
 }
 
-function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, argmax: boolean, target: Target): Scheduled {
+function allLevels(graph: Graph, anchorId: number): number[] {
+  return graph.nodes[anchorId].inputs.map((_, l) => l);
+}
+
+/** What every stage of one level's tiles needs: the op, its window, the level, its tile and where its workgroups start. */
+interface LevelTiles {
+  readonly em: Emitter;
+  readonly node: GNode;
+  readonly argmax: boolean;
+  readonly prof: Profile;
+  readonly tau: number;
+  readonly phi: number;
+  /** (φ - 1) / 2: the window's reach on each side. */
+  readonly r: number;
+  readonly l: number;
+  readonly shape: readonly number[];
+  readonly tile: Tile;
+  /** The other levels this level's frames are sampled from, ascending. */
+  readonly neighbours: readonly number[];
+  readonly outBuf: number;
+  /** The tile's plane and corner, emitted anew in each barrier segment (lets do not cross a barrier). */
+  readonly coords: () => { plane: Expr; y0: Expr; x0: Expr };
+}
+
+/** One launch of the tiled schedule over the output levels `levels` (the file comment's stages). */
+function tiledLaunch(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, argmax: boolean, target: Target, levels: readonly number[]): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const prof = profile(target);
-  const WG = prof.wg;
   const node = graph.nodes[anchorId];
   const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
   const r = (phi - 1) / 2;
   const L = node.inputs.length;
-  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
-  const offsets = [...new Set(Array.from({ length: L }, (_, l) => neighbourLevels(l, L, tau).map((k) => k - l)).flat())].filter((d) => d !== 0);
-  const tiles = fitTiles(node.inputs.map((x) => em.shape(x).slice(2)), prof.th, prof.tw, r, offsets, argmax);
+  const outBufs = new Map(levels.map((l) => [l, em.buf(node.outputs[l], 'w')]));
+  const offsets = [...new Set(levels.map((l) => neighbourLevels(l, L, tau).map((k) => k - l)).flat())].filter((d) => d !== 0);
+  const tiles = fitTiles(levels.map((l) => em.shape(node.inputs[l]).slice(2)), prof.th, prof.tw, r, offsets, argmax);
   em.locals.push(...localArrays(tiles, offsets, argmax));
-  const tab = tapTable;
-  const levels: { hi: number; body: Stmt[] }[] = [];
+  const ranges: { hi: number; body: Stmt[] }[] = [];
   let offset = 0;
-  for (let l = 0; l < L; l++) {
-    const [B, C, H, W] = em.shape(node.inputs[l]);
-    const { th, tw, sh, sw } = tiles[l];
+  levels.forEach((l, i) => {
+    const shape = em.shape(node.inputs[l]);
+    const [B, C, H, W] = shape;
+    const tile = tiles[i];
+    const { th, tw } = tile;
     const ty = Math.ceil(H / th), tx = Math.ceil(W / tw);
     const lo = offset;
     offset += B * C * ty * tx;
-    const coords = (): { plane: Expr; y0: Expr; x0: Expr } => tileCoords(em, lo, ty, tx, th, tw);
     const body = em.block(() => {
       const neighbours = neighbourLevels(l, L, tau).filter((k) => k !== l);
-      const stage0 = em.block(() => {
-        const { y0, x0 } = coords();
-        for (const [axis, start, n] of [['r', y0, sh], ['c', x0, sw]] as const) {
-          em.emit(threadStrided(`e${axis}`, idx(n), WG, em.block(() => {
-            const pos = em.bind(add(sub(start, idx(r)), v(`e${axis}`)), axis);
-            for (const k of neighbours) {
-              const [, , Hk, Wk] = em.shape(node.inputs[k]);
-              const t = axis === 'r' ? bilinearTap(em, pos, Hk, H) : bilinearTap(em, pos, Wk, W);
-              em.emit(lstore(tab(axis, k - l, 'i0'), v(`e${axis}`), t.i0));
-              em.emit(lstore(tab(axis, k - l, 'i1'), v(`e${axis}`), t.i1));
-              em.emit(lstore(tab(axis, k - l, 'w'), v(`e${axis}`), t.w1));
-            }
-          })));
-        }
-      });
-      // Stage A: the max over levels at every halo pixel; each neighbour's bilinear value is sampled once per
-      // pixel. A thread takes a run of adjacent pixels of one row: the row's taps and bounds are read once.
-      const va = runOf(sw, prof.runs), ra = sw / va;
-      const stageA = em.block(() => {
-        const { plane, y0, x0 } = coords();
-        em.emit(threadStrided('e', idx(sh * ra), WG, em.block(() => {
-          const hy = em.bind(div(v('e'), idx(ra)), 'hy'), hx0 = em.bind(mul(mod(v('e'), idx(ra)), idx(va)), 'hx');
-          const y = em.bind(add(sub(y0, idx(r)), hy), 'y');
-          const base = em.bind(add(mul(hy, idx(sw)), hx0), 'at');
-          for (let j = 0; j < va; j++) {
-            em.emit(let_(`m${j}`, 'f32', f32(-Infinity)));
-            if (argmax) em.emit(let_(`f${j}`, 'i64', idx(-1)));
-          }
-          const take = (j: number, k: number, val: Expr): void => (argmax ? argInto(em, `m${j}`, `f${j}`, val, idx(k)) : maxInto(em, `m${j}`, val));
-          const rowInside = em.block(() => {
-            const b = div(plane, idx(C)), c = mod(plane, idx(C));
-            const rowTaps = new Map<number, { r0: Expr; r1: Expr; wy: Expr }>();
-            for (const k of neighbours) {
-              const T0 = (what: 'i0' | 'i1'): Expr => em.bind(lload(tab('r', k - l, what), hy, 'i64'));
-              rowTaps.set(k, { r0: T0('i0'), r1: T0('i1'), wy: em.bind(lload(tab('r', k - l, 'w'), hy, 'f32')) });
-            }
-            for (let j = 0; j < va; j++) {
-              const lx = em.bind(add(hx0, idx(j)), 'hx');
-              const x = em.bind(add(sub(x0, idx(r)), lx), 'x');
-              const inside = em.block(() => {
-                for (const k of neighbourLevels(l, L, tau)) {
-                  if (k === l) { take(j, k, em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
-                  const { r0, r1, wy } = rowTaps.get(k)!;
-                  const c0 = em.bind(lload(tab('c', k - l, 'i0'), lx, 'i64')), c1 = em.bind(lload(tab('c', k - l, 'i1'), lx, 'i64'));
-                  const wx = em.bind(lload(tab('c', k - l, 'w'), lx, 'f32'));
-                  const at = (rr: Expr, cc: Expr): Expr => em.value(node.inputs[k], [b, c, rr, cc]);
-                  const one = f32(1);
-                  const top = bin('add', bin('mul', bin('sub', one, wx), at(r0, c0)), bin('mul', wx, at(r0, c1)));
-                  const bot = bin('add', bin('mul', bin('sub', one, wx), at(r1, c0)), bin('mul', wx, at(r1, c1)));
-                  take(j, k, em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
-                }
-              });
-              em.emit(if_(inRange(x, W), inside));
-            }
-          });
-          em.emit(if_(inRange(y, H), rowInside));
-          for (let j = 0; j < va; j++) {
-            em.emit(lstore('lvmax', add(base, idx(j)), v(`m${j}`, 'f32')));
-            if (argmax) em.emit(lstore('lvfrom', add(base, idx(j)), v(`f${j}`)));
-          }
-        })));
-      });
-      // Separable window: φ along each halo row first, then φ down the columns (2φ reads per output, not φ²);
-      // runs of adjacent outputs share their loads.
-      const vb = runOf(tw, prof.runs), rb = tw / vb;
-      const stageB1 = em.block(() => {
-        em.emit(threadStrided('e', idx(sh * rb), WG, em.block(() => {
-          const hy = em.bind(div(v('e'), idx(rb)), 'hy'), lx0 = em.bind(mul(mod(v('e'), idx(rb)), idx(vb)), 'lx');
-          const src = em.bind(add(mul(hy, idx(sw)), lx0), 'src'), dst = em.bind(add(mul(hy, idx(tw)), lx0), 'dst');
-          const vals = Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvmax', add(src, idx(i)), 'f32'), 'lv'));
-          // Arg-max: the frame and the window column (0..φ-1) of each row maximum, packed as frame·φ + column.
-          const froms = argmax ? Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvfrom', add(src, idx(i)), 'i64'), 'lf')) : [];
-          for (let j = 0; j < vb; j++) {
-            em.emit(let_(`m${j}`, 'f32', vals[j]));
-            if (argmax) {
-              em.emit(let_(`f${j}`, 'i64', froms[j]));
-              em.emit(let_(`d${j}`, 'i64', idx(0)));
-              for (let dw = 1; dw < phi; dw++) argInto(em, `m${j}`, `f${j}`, vals[j + dw], froms[j + dw], [[`d${j}`, idx(dw)]]);
-              em.emit(lstore('rowwho', add(dst, idx(j)), add(mul(v(`f${j}`), idx(phi)), v(`d${j}`))));
-            } else {
-              for (let dw = 1; dw < phi; dw++) maxInto(em, `m${j}`, vals[j + dw]);
-            }
-            em.emit(lstore('rowmax', add(dst, idx(j)), v(`m${j}`, 'f32')));
-          }
-        })));
-      });
-      const stageB2 = em.block(() => {
-        const { plane, y0, x0 } = coords();
-        em.emit(threadStrided('o', idx(th * rb), WG, em.block(() => {
-          const ly = em.bind(div(v('o'), idx(rb)), 'ly'), lx0 = em.bind(mul(mod(v('o'), idx(rb)), idx(vb)), 'lx');
-          const y = em.bind(add(y0, ly), 'y');
-          const row = em.block(() => {
-            const src = em.bind(add(mul(ly, idx(tw)), lx0), 'src');
-            const dst = em.bind(add(mul(plane, idx(H * W)), add(mul(y, idx(W)), add(x0, lx0))), 'dst');
-            for (let j = 0; j < vb; j++) {
-              const one = em.block(() => {
-                em.emit(let_(`m${j}`, 'f32', lload('rowmax', add(src, idx(j)), 'f32')));
-                if (!argmax) {
-                  for (let dh = 1; dh < phi; dh++) maxInto(em, `m${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')));
-                  em.emit(store(outBufs[l], add(dst, idx(j)), v(`m${j}`, 'f32')));
-                  return;
-                }
-                const who = (dh: number): Expr => em.bind(lload('rowwho', add(src, idx(j + dh * tw)), 'i64'), 'who');
-                em.emit(let_(`w${j}`, 'i64', who(0)));
-                em.emit(let_(`f${j}`, 'i64', div(v(`w${j}`), idx(phi))));
-                em.emit(let_(`d${j}`, 'i64', idx(0)));
-                for (let dh = 1; dh < phi; dh++) {
-                  const w2 = who(dh);
-                  argInto(em, `m${j}`, `f${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')), em.bind(div(w2, idx(phi))), [[`w${j}`, w2], [`d${j}`, idx(dh)]]);
-                }
-                // Nothing above -inf in the window (the only way the maximum stays -inf): no arg-max.
-                const ay = add(y, sub(v(`d${j}`), idx(r))), ax = add(add(x0, add(lx0, idx(j))), sub(mod(v(`w${j}`), idx(phi)), idx(r)));
-                const code = add(mul(v(`f${j}`), idx(H * W)), add(mul(ay, idx(W)), ax));
-                em.emit(store(outBufs[l], add(dst, idx(j)), cast(sel(bin('eq', v(`m${j}`, 'f32'), f32(-Infinity)), idx(-1), code), 'i32')));
-              });
-              // A tile dividing W needs no column test.
-              for (const st of W % tw === 0 ? one : [if_(lt(add(x0, add(lx0, idx(j))), idx(W)), one)]) em.emit(st);
-            }
-          });
-          for (const st of H % th === 0 ? row : [if_(lt(y, idx(H)), row)]) em.emit(st);
-        })));
-      });
+      const c: LevelTiles = {
+        em, node, argmax, prof, tau, phi, r, l, shape, tile, neighbours, outBuf: outBufs.get(l)!,
+        coords: () => tileCoords(em, lo, ty, tx, th, tw),
+      };
+      const stage0 = em.block(() => tapTables(c));
+      const stageA = em.block(() => frameMaxima(c));
+      const stageB1 = em.block(() => rowWindows(c));
+      const stageB2 = em.block(() => columnWindows(c));
       if (neighbours.length) {
         for (const s of stage0) em.emit(s);
         em.emit(barrier);
@@ -317,9 +227,150 @@ function build(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lower
       em.emit(barrier);
       for (const s of stageB2) em.emit(s);
     });
-    levels.push({ hi: offset, body });
+    ranges.push({ hi: offset, body });
+  });
+  return finish(em, byRange(gid, ranges), prof.wg, [], offset);
+}
+
+/** Stage 0: the bilinear taps of every neighbour level per halo row and column of the tile (they depend on one of them alone). */
+function tapTables({ em, node, prof, r, l, shape, tile, neighbours, coords }: LevelTiles): void {
+  const [, , H, W] = shape;
+  const { y0, x0 } = coords();
+  for (const [axis, start, n] of [['r', y0, tile.sh], ['c', x0, tile.sw]] as const) {
+    em.emit(threadStrided(`e${axis}`, idx(n), prof.wg, em.block(() => {
+      const pos = em.bind(add(sub(start, idx(r)), v(`e${axis}`)), axis);
+      for (const k of neighbours) {
+        const [, , Hk, Wk] = em.shape(node.inputs[k]);
+        const t = axis === 'r' ? bilinearTap(em, pos, Hk, H) : bilinearTap(em, pos, Wk, W);
+        em.emit(lstore(tapTable(axis, k - l, 'i0'), v(`e${axis}`), t.i0));
+        em.emit(lstore(tapTable(axis, k - l, 'i1'), v(`e${axis}`), t.i1));
+        em.emit(lstore(tapTable(axis, k - l, 'w'), v(`e${axis}`), t.w1));
+      }
+    })));
   }
-  return finish(em, byRange(gid, levels), WG, [], offset);
+}
+
+/**
+ * Stage A: the max over levels at every halo pixel into lvmax (and its frame into lvfrom); each neighbour's
+ * bilinear value is sampled once per pixel. A thread takes a run of adjacent pixels of one row: the row's
+ * taps and bounds are read once.
+ */
+function frameMaxima({ em, node, argmax, prof, tau, r, l, shape, tile, neighbours, coords }: LevelTiles): void {
+  const [, C, H, W] = shape;
+  const { sh, sw } = tile;
+  const L = node.inputs.length;
+  const va = runOf(sw, prof.runs), ra = sw / va;
+  const { plane, y0, x0 } = coords();
+  em.emit(threadStrided('e', idx(sh * ra), prof.wg, em.block(() => {
+    const hy = em.bind(div(v('e'), idx(ra)), 'hy'), hx0 = em.bind(mul(mod(v('e'), idx(ra)), idx(va)), 'hx');
+    const y = em.bind(add(sub(y0, idx(r)), hy), 'y');
+    const base = em.bind(add(mul(hy, idx(sw)), hx0), 'at');
+    for (let j = 0; j < va; j++) {
+      em.emit(let_(`m${j}`, 'f32', f32(-Infinity)));
+      if (argmax) em.emit(let_(`f${j}`, 'i64', idx(-1)));
+    }
+    const take = (j: number, k: number, val: Expr): void => (argmax ? argInto(em, `m${j}`, `f${j}`, val, idx(k)) : maxInto(em, `m${j}`, val));
+    const rowInside = em.block(() => {
+      const b = div(plane, idx(C)), c = mod(plane, idx(C));
+      const rowTaps = new Map<number, { r0: Expr; r1: Expr; wy: Expr }>();
+      for (const k of neighbours) {
+        const T0 = (what: 'i0' | 'i1'): Expr => em.bind(lload(tapTable('r', k - l, what), hy, 'i64'));
+        rowTaps.set(k, { r0: T0('i0'), r1: T0('i1'), wy: em.bind(lload(tapTable('r', k - l, 'w'), hy, 'f32')) });
+      }
+      for (let j = 0; j < va; j++) {
+        const lx = em.bind(add(hx0, idx(j)), 'hx');
+        const x = em.bind(add(sub(x0, idx(r)), lx), 'x');
+        const inside = em.block(() => {
+          for (const k of neighbourLevels(l, L, tau)) {
+            if (k === l) { take(j, k, em.bind(em.value(node.inputs[k], [b, c, y, x]))); continue; }
+            const { r0, r1, wy } = rowTaps.get(k)!;
+            const c0 = em.bind(lload(tapTable('c', k - l, 'i0'), lx, 'i64')), c1 = em.bind(lload(tapTable('c', k - l, 'i1'), lx, 'i64'));
+            const wx = em.bind(lload(tapTable('c', k - l, 'w'), lx, 'f32'));
+            const at = (rr: Expr, cc: Expr): Expr => em.value(node.inputs[k], [b, c, rr, cc]);
+            const one = f32(1);
+            const top = bin('add', bin('mul', bin('sub', one, wx), at(r0, c0)), bin('mul', wx, at(r0, c1)));
+            const bot = bin('add', bin('mul', bin('sub', one, wx), at(r1, c0)), bin('mul', wx, at(r1, c1)));
+            take(j, k, em.bind(bin('add', bin('mul', bin('sub', one, wy), top), bin('mul', wy, bot))));
+          }
+        });
+        em.emit(if_(inRange(x, W), inside));
+      }
+    });
+    em.emit(if_(inRange(y, H), rowInside));
+    for (let j = 0; j < va; j++) {
+      em.emit(lstore('lvmax', add(base, idx(j)), v(`m${j}`, 'f32')));
+      if (argmax) em.emit(lstore('lvfrom', add(base, idx(j)), v(`f${j}`)));
+    }
+  })));
+}
+
+/**
+ * Stage B1, the separable window's first half: φ along each halo row into rowmax (2φ reads per output, not
+ * φ²); runs of adjacent outputs share their loads. The arg-max also keeps the frame and the window column
+ * (0..φ-1) of each row maximum, as frame·φ + column, in rowwho.
+ */
+function rowWindows({ em, argmax, prof, phi, tile }: LevelTiles): void {
+  const { sh, sw, tw } = tile;
+  const vb = runOf(tw, prof.runs), rb = tw / vb;
+  em.emit(threadStrided('e', idx(sh * rb), prof.wg, em.block(() => {
+    const hy = em.bind(div(v('e'), idx(rb)), 'hy'), lx0 = em.bind(mul(mod(v('e'), idx(rb)), idx(vb)), 'lx');
+    const src = em.bind(add(mul(hy, idx(sw)), lx0), 'src'), dst = em.bind(add(mul(hy, idx(tw)), lx0), 'dst');
+    const vals = Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvmax', add(src, idx(i)), 'f32'), 'lv'));
+    const froms = argmax ? Array.from({ length: vb + phi - 1 }, (_, i) => em.bind(lload('lvfrom', add(src, idx(i)), 'i64'), 'lf')) : [];
+    for (let j = 0; j < vb; j++) {
+      em.emit(let_(`m${j}`, 'f32', vals[j]));
+      if (argmax) {
+        em.emit(let_(`f${j}`, 'i64', froms[j]));
+        em.emit(let_(`d${j}`, 'i64', idx(0)));
+        for (let dw = 1; dw < phi; dw++) argInto(em, `m${j}`, `f${j}`, vals[j + dw], froms[j + dw], [[`d${j}`, idx(dw)]]);
+        em.emit(lstore('rowwho', add(dst, idx(j)), add(mul(v(`f${j}`), idx(phi)), v(`d${j}`))));
+      } else {
+        for (let dw = 1; dw < phi; dw++) maxInto(em, `m${j}`, vals[j + dw]);
+      }
+      em.emit(lstore('rowmax', add(dst, idx(j)), v(`m${j}`, 'f32')));
+    }
+  })));
+}
+
+/** Stage B2: φ down the columns of rowmax, stored; the arg-max stores the code of each maximum instead (max3d-argmax.ts). */
+function columnWindows({ em, argmax, prof, phi, r, shape, tile, outBuf, coords }: LevelTiles): void {
+  const [, , H, W] = shape;
+  const { th, tw } = tile;
+  const vb = runOf(tw, prof.runs), rb = tw / vb;
+  const { plane, y0, x0 } = coords();
+  em.emit(threadStrided('o', idx(th * rb), prof.wg, em.block(() => {
+    const ly = em.bind(div(v('o'), idx(rb)), 'ly'), lx0 = em.bind(mul(mod(v('o'), idx(rb)), idx(vb)), 'lx');
+    const y = em.bind(add(y0, ly), 'y');
+    const row = em.block(() => {
+      const src = em.bind(add(mul(ly, idx(tw)), lx0), 'src');
+      const dst = em.bind(add(mul(plane, idx(H * W)), add(mul(y, idx(W)), add(x0, lx0))), 'dst');
+      for (let j = 0; j < vb; j++) {
+        const one = em.block(() => {
+          em.emit(let_(`m${j}`, 'f32', lload('rowmax', add(src, idx(j)), 'f32')));
+          if (!argmax) {
+            for (let dh = 1; dh < phi; dh++) maxInto(em, `m${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')));
+            em.emit(store(outBuf, add(dst, idx(j)), v(`m${j}`, 'f32')));
+            return;
+          }
+          const who = (dh: number): Expr => em.bind(lload('rowwho', add(src, idx(j + dh * tw)), 'i64'), 'who');
+          em.emit(let_(`w${j}`, 'i64', who(0)));
+          em.emit(let_(`f${j}`, 'i64', div(v(`w${j}`), idx(phi))));
+          em.emit(let_(`d${j}`, 'i64', idx(0)));
+          for (let dh = 1; dh < phi; dh++) {
+            const w2 = who(dh);
+            argInto(em, `m${j}`, `f${j}`, em.bind(lload('rowmax', add(src, idx(j + dh * tw)), 'f32')), em.bind(div(w2, idx(phi))), [[`w${j}`, w2], [`d${j}`, idx(dh)]]);
+          }
+          // Nothing above -inf in the window (the only way the maximum stays -inf): no arg-max.
+          const ay = add(y, sub(v(`d${j}`), idx(r))), ax = add(add(x0, add(lx0, idx(j))), sub(mod(v(`w${j}`), idx(phi)), idx(r)));
+          const code = add(mul(v(`f${j}`), idx(H * W)), add(mul(ay, idx(W)), ax));
+          em.emit(store(outBuf, add(dst, idx(j)), cast(sel(bin('eq', v(`m${j}`, 'f32'), f32(-Infinity)), idx(-1), code), 'i32')));
+        });
+        // A tile dividing W needs no column test.
+        for (const st of W % tw === 0 ? one : [if_(lt(add(x0, add(lx0, idx(j))), idx(W)), one)]) em.emit(st);
+      }
+    });
+    for (const st of H % th === 0 ? row : [if_(lt(y, idx(H)), row)]) em.emit(st);
+  })));
 }
 
 export const MAX3D_KERNELS: KernelTable<'max3d'> = { max3d: { schedule: scheduleMax3d } };
