@@ -58,7 +58,13 @@ export async function runPage(query: string, extra: Record<string, string> = {},
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
     await page.goto(s.url + 'smoke.html' + query);
-    await page.waitForFunction(() => (globalThis as { fusedetResult?: unknown }).fusedetResult !== undefined, undefined, { timeout: timeoutMs });
+    try {
+      await page.waitForFunction(() => (globalThis as { fusedetResult?: unknown }).fusedetResult !== undefined, undefined, { timeout: timeoutMs });
+    } catch (e) {
+      // A page that never finishes: say what it showed and logged, not only that time ran out.
+      const shown = await page.textContent('#status').catch(() => null);
+      throw new Error(`${query}: the page left no result in ${timeoutMs / 1000} s (${(e as Error).message.split('\n')[0]}); #status: ${JSON.stringify(shown)}; console:\n${logs.join('\n') || '(nothing)'}`);
+    }
     const result = await page.evaluate(() => (globalThis as { fusedetResult?: unknown }).fusedetResult) as PageResult;
     let download: Buffer | undefined;
     if (opts.download && result.ok) {
