@@ -18,7 +18,8 @@ import { compileGraph } from '../../compiler/program.js';
 import { Tensor, rng } from '../../compiler/tensor.js';
 import type { Graph } from '../../compiler/graph.js';
 import { ConfigError, loadConfig, parseConfig } from '../../models/config.js';
-import { DetectorError, detectArgs } from '../../models/detector.js';
+import { DetectorError, detectArgs, lowerDetect } from '../../models/detector.js';
+import { decisiveWeights } from './detect-weights.js';
 import { cpuOrSkip } from '../helpers/skip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fusedet-nms-variants-'));
@@ -137,6 +138,16 @@ function detections(o: Record<string, Tensor>, b: number): Det[] {
   }));
 }
 
+function inputsImage(): Tensor {
+  const next = rng(21);
+  return { dtype: 'f32', shape: [1, 3, 64, 64], data: Float32Array.from({ length: 3 * 64 * 64 }, () => 4 * next() - 2) };
+}
+
+/** Image 0's detections of a batch-1 detect entry's outputs. */
+function detections1(o: Record<string, Tensor>): Det[] {
+  return Array.from({ length: o.count.data[0] }, (_, r) => ({ box: Array.from(o.boxes.data.subarray(4 * r, 4 * r + 4)), score: o.scores.data[r], label: o.labels.data[r] }));
+}
+
 function same(got: Det[], want: Det[], what: string): void {
   assert.is(got.length, want.length, `${what}: count`);
   got.forEach((g, i) => {
@@ -165,6 +176,27 @@ test('the variants differ as Table 2 orders them: across ⊂ per scale ⊂ 5×5 
   const [none, across, perScale, k1, k3, k5] = counts;
   assert.ok(across < perScale && perScale <= k5 && k5 < k3 && k3 < none, `counts ${VARIANTS.map((v, i) => `${v.name} ${counts[i]}`).join(', ')}`);
   assert.is(k1, none, '1×1 drops nothing');
+});
+
+test("the detectors' detect entries take the spatial range: on tiny-fcos and tiny-defcn, 1×1 keeps what no NMS keeps and 3×3 keeps fewer", () => {
+  const image = inputsImage();
+  const info: Tensor = { dtype: 'f32', shape: [1, 4], data: Float32Array.from([1, 1, 64, 64]) };
+  for (const name of ['tiny-fcos', 'tiny-defcn']) {
+    const cfg = loadConfig(name);
+    // Every box 40×40 px around its location (ltrb = relu(scale_l · 2.5) · stride_l = 20 with scale_l = 8 / stride_l,
+    // as in detect-post.test.ts): the neighbours of a location overlap it by IoU 0.67, two cells away by less.
+    const w = decisiveWeights(cfg, 3);
+    w.set('head.box.weight', { ...w.get('head.box.weight')!, data: new Float32Array(w.get('head.box.weight')!.data.length) });
+    w.set('head.box.bias', { ...w.get('head.box.bias')!, data: Float32Array.from([2.5, 2.5, 2.5, 2.5]) });
+    w.set('head.scales', { ...w.get('head.scales')!, data: Float32Array.from([1, 0.5, 0.25, 0.125, 0.0625]) });
+    const run = (o: Record<string, number | boolean>): Det[] => {
+      const g = lowerDetect(cfg, detectArgs(cfg, { detections: 1000, scoreThreshold: 0.3, ...o }), 1, 64, 64);
+      return detections1(interpret(g, { image, info }, w));
+    };
+    const none = run({ nms: false }), one = run({ nms: true, nmsPerLevel: true, nmsRange: 1 }), three = run({ nms: true, nmsPerLevel: true, nmsRange: 3 });
+    assert.equal(one, none, `${name}: 1×1`);
+    assert.ok(three.length > 0 && three.length < none.length, `${name}: 3×3 keeps ${three.length} of ${none.length}`);
+  }
 });
 
 const cpu = await cpuOrSkip();
