@@ -52,8 +52,6 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const outIndex = (p: Bases, row: Expr, col: Expr): Expr[] => [p.nimg, add(mul(p.grp, idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
   const bias = (p: Bases, row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(p.grp, idx(og)), row), 'f32') : undefined);
   const window: ConvWindow = { x: xb, w: wb, C: Cg, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw };
-  /** A panel row k: its kernel tap, the tap's offset in the tables, and the input channel plane's base. */
-  interface TapRow { kr: Expr; tb: Expr; xrow: Expr }
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
     // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
     return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
@@ -66,6 +64,71 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       },
     }, target);
   }
+  if (target.name === 'cpu') {
+    // The CPU packs panel rows by runs of its vector width (see the tables);
+    // GPUs keep per-(tap, column) offsets, read by their threads in parallel.
+    /** A panel row k: its kernel tap, the tap's first entry in the run table, the input channel plane's base, the tap's row and column shifts. */
+    interface RunRow { tb: Expr; xrow: Expr; dy: Expr; dx: Expr }
+    const runWidth = (TN: number): number => packRunWidth(target, TN);
+    return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
+      setup,
+      a,
+      window,
+      // Per (kernel tap, run of VG output columns): whether the run's inputs are
+      // one output row's worth inside the image (every sw-th element from kbase
+      // on), so packing it is a strided copy. Other runs (image edges, runs
+      // across row ends: most of them on a 10×10 map) are packed column by
+      // column from the per-column table: the column's first input row and
+      // column, to which packing adds the tap's shifts. Both tables together
+      // are a fraction of per-(tap, column) offsets, and so is the index
+      // arithmetic each workgroup does before its first chunk.
+      tables: [{
+        size: (TN) => KH * KW * (TN / runWidth(TN)),
+        arrays: [{ name: 'kbase', t: 'i64' }, { name: 'kcont', t: 'bool' }],
+        values(_p, e, TN, n0) {
+          const vg = runWidth(TN), groups = TN / vg;
+          const kr = div(e, idx(groups));
+          const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
+          const c1 = add(c0, idx(vg - 1));
+          const ih = em.bind(add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
+          const iw0 = em.bind(add(sub(mul(mod(c0, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
+          const cont = em.bind(and(and(bin('le', c1, idx(OH * OW - 1)), bin('eq', div(c0, idx(OW)), div(c1, idx(OW)))),
+            and(inRange(ih, H), and(bin('ge', iw0, idx(0)), bin('lt', add(iw0, idx((vg - 1) * sw)), idx(W))))), 'cont');
+          return [sel(cont, add(mul(ih, idx(W)), iw0), idx(0)), cont];
+        },
+      }, {
+        size: (TN) => TN,
+        arrays: [{ name: 'colh', t: 'i64' }, { name: 'colw', t: 'i64' }],
+        values(_p, e, _TN, n0) {
+          const col = em.bind(min(add(n0, e), idx(OH * OW - 1)), 'col');
+          return [mul(div(col, idx(OW)), idx(sh)), mul(mod(col, idx(OW)), idx(sw))];
+        },
+      }],
+      packRun: (_p: Bases, r: RunRow, _n0: Expr, group: Expr) => ({
+        contiguous: lload('kcont', add(r.tb, group), 'bool'),
+        load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('kbase', add(r.tb, group), 'i64')), sw === 1 ? lane : mul(lane, idx(sw))), 'f32'),
+      }),
+      packRow(p, k, TN): RunRow {
+        const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
+        const tb = letVar(em, 'tb', mul(kr, idx(TN / runWidth(TN))));
+        const dy = letVar(em, 'dy', sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)));
+        const dx = letVar(em, 'dx', sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw)));
+        return { tb, dy, dx, xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
+      },
+      packValue(_p, r, j) {
+        const ih = em.bind(add(lload('colh', j, 'i64'), r.dy), 'ih');
+        const iw = em.bind(add(lload('colw', j, 'i64'), r.dx), 'iw');
+        const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+        // Outside the image the load reads the plane's first element (always in bounds) and is replaced by 0.
+        const x = em.bind(em.bufLoad(xb, add(r.xrow, sel(ok, add(mul(ih, idx(W)), iw), idx(0))), 'f32'), 'xv');
+        return sel(ok, x, f32(0));
+      },
+      outIndex,
+      bias,
+    }, target);
+  }
+  /** A panel row k: its kernel tap, the tap's offset in the tables, and the input channel plane's base. */
+  interface TapRow { kr: Expr; tb: Expr; xrow: Expr }
   return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
     setup,
     a,

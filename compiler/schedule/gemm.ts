@@ -58,17 +58,7 @@ export function tileStorageBytes(target: TargetName, tile: Pick<GemmTile, 'KC' |
  */
 export function chooseTile(s: GemmShape, tables: readonly Table[], target: Target): GemmTile {
   const fits = (t: GemmTile): boolean => tileStorageBytes(target.name, t, tables) <= target.maxWorkgroupStorageBytes;
-  if (target.name === 'cpu') {
-    const TM = target.registerTile.rows;
-    const WGM = Math.min(64, Math.ceil(s.M / TM), target.maxInvocations);
-    // Panel and tables share 32 KiB counted in 4-byte words, as WGSL stores
-    // them: CPU-shaped programs also load on SwiftShader (32 KiB) unchanged.
-    for (let TN = Math.min(tileWidth(s.N), target.registerTile.cols); ; TN >>= 1) {
-      const tableWords = tables.reduce((n, tab) => n + tab.size(TN) * tab.arrays.length, 0);
-      const KC = Math.min(s.K, Math.floor((CPU_PANEL_FLOATS - tableWords) / TN));
-      if (KC >= Math.min(s.K, 64) || TN === 8) return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.max(1, KC) };
-    }
-  }
+  if (target.name === 'cpu') return chooseCpuTile(s, tables, target);
   const TM = target.registerTile.rows, TNT = target.registerTile.cols;
   let WGN = s.N >= 64 ? 16 : s.N >= 32 ? 8 : s.N >= 16 ? 4 : 2;
   for (;;) {
@@ -83,6 +73,42 @@ export function chooseTile(s: GemmShape, tables: readonly Table[], target: Targe
     WGN >>= 1;
   }
   throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: no tile fits ${target.maxWorkgroupStorageBytes} bytes of workgroup memory on ${target.name}`);
+}
+
+/**
+ * Fewest workgroups a CPU GEMM is split into where its rows allow: a conv on
+ * a 5×5 map (two strips of 16 columns) is otherwise 2 workgroups, one per
+ * thread at best. Splitting rows further costs each row block its own
+ * panel packing (measured on one thread, 20×20 and 10×10 maps: 15–20% more
+ * CPU time at 16 workgroups), so only the smallest grids are split.
+ */
+const CPU_MIN_WORKGROUPS = 4;
+/** Register tiles per CPU workgroup at most (their accumulators: 64 × 1.5 KiB at 6 × 64). */
+const CPU_MAX_TILES = 64;
+
+/**
+ * The CPU tile: one thread per strip row, a TM × TNT register tile from the
+ * target (TNT halved while the per-strip tables leave no room for a K chunk
+ * of 64). Rows are split into row blocks of equal tile counts (86 tiles are
+ * 43 + 43, not 64 + 22: even workgroups for the threads), as few as
+ * CPU_MAX_TILES and CPU_MIN_WORKGROUPS allow.
+ */
+function chooseCpuTile(s: GemmShape, tables: readonly Table[], target: Target): GemmTile {
+  const TM = target.registerTile.rows;
+  // Panel and tables share 32 KiB counted in 4-byte words, as WGSL stores
+  // them: CPU-shaped programs also load on SwiftShader (32 KiB) unchanged.
+  const kcFor = (TN: number): number => {
+    const tableWords = tables.reduce((n, tab) => n + tab.size(TN) * tab.arrays.length, 0);
+    return Math.min(s.K, Math.floor((CPU_PANEL_FLOATS - tableWords) / TN));
+  };
+  let TN = Math.min(tileWidth(s.N), target.registerTile.cols);
+  while (TN > 8 && kcFor(TN) < Math.min(s.K, 64)) TN >>= 1;
+  const rowTiles = Math.ceil(s.M / TM);
+  const colBlocks = s.problems * Math.ceil(s.N / TN);
+  const fewest = Math.ceil(rowTiles / Math.min(CPU_MAX_TILES, target.maxInvocations));
+  const rowBlocks = Math.min(rowTiles, Math.max(fewest, Math.ceil(CPU_MIN_WORKGROUPS / colBlocks)));
+  const WGM = Math.ceil(rowTiles / rowBlocks);
+  return { TM, TNT: TN, WGM, WGN: 1, TN, MB: WGM * TM, KC: Math.max(1, kcFor(TN)) };
 }
 
 export interface GemmShape {

@@ -15,10 +15,11 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[1152] __attribute__((aligned(64)));
     float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -30,19 +31,20 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t wbase = (grp * 2304);
       int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_2 = imin((n0 + (e % 64)), 479);
-        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
-        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
-        koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
-        kok[e] = ok_5;
-      }
       for (int64_t e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t c0_6 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
+        kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
+        kcont[e] = cont_5;
+      }
+      for (int64_t e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
+        int64_t e = (lid + (e_k * 3));
+        int64_t col_6 = imin((n0 + e), 479);
+        colh[e] = (col_6 / 24);
+        colw[e] = (col_6 % 24);
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -61,22 +63,27 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         int64_t wbase = (grp * 2304);
         int64_t n0 = (q_8 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (((124 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
-          int64_t kg = ((c * 109) + kk);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
                 }
               }
             }
@@ -88,19 +95,19 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_10 = (gid / 8);
-        int64_t q_11 = (gid % 8);
-        int64_t nimg = q_10;
+        int64_t q_13 = (gid / 8);
+        int64_t q_14 = (gid % 8);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_11 * 64);
+        int64_t n0 = (q_14 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -115,13 +122,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_12 = (gid / 8);
-      int64_t q_13 = (gid % 8);
-      int64_t nimg = q_12;
+      int64_t q_15 = (gid / 8);
+      int64_t q_16 = (gid % 8);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_13 * 64);
+      int64_t n0 = (q_16 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
@@ -207,10 +214,11 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -223,19 +231,20 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t wbase = (grp * 576);
       int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 64)), 479);
-        int64_t ih_3 = (((col_2 / 24) - 1) + ((e / 64) / 3));
-        int64_t iw_4 = (((col_2 % 24) - 1) + ((e / 64) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && (iw_4 < 24)));
-        koff[e] = (ok_5 ? ((ih_3 * 24) + iw_4) : 0);
-        kok[e] = ok_5;
-      }
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_6 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_6 + 15) <= 479) && ((c0_6 / 24) == ((c0_6 + 15) / 24))) && ((((((c0_6 / 24) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_6 / 24) - 1) + ((e / 4) / 3)) < 20)) && ((((c0_6 % 24) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_6 + 15) % 24) + (((e / 4) % 3) - 1)) < 24))));
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
+        kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
+        kcont[e] = cont_5;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 479);
+        colh[e] = (col_6 / 24);
+        colw[e] = (col_6 % 24);
       }
     }
     {
@@ -256,22 +265,27 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         int64_t wbase = (grp * 576);
         int64_t n0 = (q_8 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 109) + kk);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_9 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_9 : 0.0f);
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
                 }
               }
             }
@@ -284,19 +298,19 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = (gid / 8);
-        int64_t q_11 = (gid % 8);
-        int64_t nimg = q_10;
+        int64_t q_13 = (gid / 8);
+        int64_t q_14 = (gid % 8);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_11 * 64);
+        int64_t n0 = (q_14 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -312,13 +326,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q_12 = (gid / 8);
-      int64_t q_13 = (gid % 8);
-      int64_t nimg = q_12;
+      int64_t q_15 = (gid / 8);
+      int64_t q_16 = (gid % 8);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_13 * 64);
+      int64_t n0 = (q_16 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);

@@ -23,8 +23,10 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1728] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -37,14 +39,20 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t wbase = (grp * 108);
       int64_t n0 = (q_1 * 64);
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t col_2 = imin((n0 + (e % 64)), 1023);
-        int64_t ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 64) / 3));
-        int64_t iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 64) % 3));
-        uint8_t ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
-        koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
-        kok[e] = ok_5;
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = ((((c0_2 / 32) * 2) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = ((((c0_2 % 32) * 2) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 1023) && ((c0_2 / 32) == ((c0_2 + 15) / 32))) && (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && ((iw_4 + 30) < 64))));
+        kbase[e] = (cont_5 ? ((ih_3 * 64) + iw_4) : 0);
+        kcont[e] = cont_5;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 1023);
+        colh[e] = ((col_6 / 32) * 2);
+        colw[e] = ((col_6 % 32) * 2);
       }
     }
     {
@@ -57,24 +65,37 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 16);
-        int64_t q_7 = (gid % 16);
-        int64_t nimg = q_6;
+        int64_t q_7 = (gid / 16);
+        int64_t q_8 = (gid % 16);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q_7 * 64);
+        int64_t n0 = (q_8 * 64);
         int64_t r0 = (lid * 6);
         for (int64_t kk_k = 0; kk_k < (27 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 27) + kk);
           if ((kg < 27)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4096));
-            for (int64_t j = 0; j < 64; j++) {
-              float xv_8 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_8 : 0.0f);
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 64)) && ((iw_10 >= 0) && (iw_10 < 64)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 64) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 64; j++) {
@@ -85,13 +106,13 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q_9 = (gid / 16);
-        int64_t q_10 = (gid % 16);
-        int64_t nimg = q_9;
+        int64_t q_13 = (gid / 16);
+        int64_t q_14 = (gid % 16);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
         int64_t wbase = (grp * 108);
-        int64_t n0 = (q_10 * 64);
+        int64_t n0 = (q_14 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
           for (int64_t kk = 0; kk < 27; kk++) {
@@ -113,22 +134,22 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = (gid / 16);
-      int64_t q_12 = (gid % 16);
-      int64_t nimg = q_11;
+      int64_t q_15 = (gid / 16);
+      int64_t q_16 = (gid % 16);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
       int64_t wbase = (grp * 108);
-      int64_t n0 = (q_12 * 64);
+      int64_t n0 = (q_16 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 4)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_13 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-            B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_14;
+            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+            B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_18;
           }
         }
       }
@@ -187,53 +208,79 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
-    float acc[768] __attribute__((aligned(64)));
-    float wv[12] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[36] __attribute__((aligned(64)));
+    uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
-        int64_t e = (lid + (e_k * 2));
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = ((((col_1 / 8) * 2) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = ((((col_1 % 8) * 2) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
-        koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = ((((c0_2 / 8) * 2) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = ((((c0_2 % 8) * 2) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
+        kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
+        kcont[e] = cont_5;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 63);
+        colh[e] = ((col_6 / 8) * 2);
+        colw[e] = ((col_6 % 8) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
         acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
-          int64_t kk = (lid + (kk_k * 2));
+        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (36 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 36) + kk);
           if ((kg < 36)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 256));
-            for (int64_t j = 0; j < 64; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 64; j++) {
@@ -242,14 +289,16 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           }
         }
       }
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_13 = (gid / 2);
+        int64_t q_14 = (gid % 2);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_14 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
             #pragma GCC unroll 16
@@ -268,22 +317,24 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_15 = (gid / 2);
+      int64_t q_16 = (gid % 2);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 288);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_16 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 8)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
           }
         }
       }
@@ -303,65 +354,77 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
-    float acc[768] __attribute__((aligned(64)));
-    float wv[12] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
-        int64_t e = (lid + (e_k * 2));
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
+        kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kcont[e] = cont_5;
       }
-      for (int64_t e_k = 0; e_k < (((36 - lid) + 1) / 2); e_k++) {
-        int64_t e = (lid + (e_k * 2));
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 63);
+        colh[e] = (col_6 / 8);
+        colw[e] = (col_6 % 8);
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
         acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
-          int64_t kk = (lid + (kk_k * 2));
+        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (72 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
                 }
               }
             }
@@ -372,14 +435,16 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           }
         }
       }
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+      {
+        const int64_t lid = 0;
+        int64_t q_13 = (gid / 2);
+        int64_t q_14 = (gid % 2);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_14 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
             #pragma GCC unroll 16
@@ -398,21 +463,23 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+    {
+      const int64_t lid = 0;
+      int64_t q_15 = (gid / 2);
+      int64_t q_16 = (gid % 2);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_16 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 8)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_17;
           }
         }
       }
@@ -433,53 +500,79 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256] __attribute__((aligned(64)));
-    int64_t koff[64] __attribute__((aligned(64)));
-    uint8_t kok[64] __attribute__((aligned(64)));
-    float acc[768] __attribute__((aligned(64)));
-    float wv[12] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[4] __attribute__((aligned(64)));
+    uint8_t kcont[4] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 2);
+      int64_t q_1 = (gid % 2);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((64 - lid) + 1) / 2); e_k++) {
-        int64_t e = (lid + (e_k * 2));
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) * 2) + (e / 64));
-        int64_t iw_3 = ((col_1 % 8) * 2);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
-        koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (4 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = (((c0_2 / 8) * 2) + (e / 4));
+        int64_t iw_4 = ((c0_2 % 8) * 2);
+        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
+        kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
+        kcont[e] = cont_5;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 63);
+        colh[e] = ((col_6 / 8) * 2);
+        colw[e] = ((col_6 % 8) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
         acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
-          int64_t kk = (lid + (kk_k * 2));
+        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (4 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 4) + kk);
           if ((kg < 4)) {
             int64_t kr = 0;
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = kr;
+            int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 256));
-            for (int64_t j = 0; j < 64; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 4; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 64; j++) {
@@ -488,14 +581,16 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 2; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_13 = (gid / 2);
+        int64_t q_14 = (gid % 2);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_14 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
             #pragma GCC unroll 16
@@ -514,24 +609,26 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 2; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_15 = (gid / 2);
+      int64_t q_16 = (gid % 2);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
       int64_t wbase = (grp * 32);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_16 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 8)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-            float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t_11 = (t_9 + t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
+            float t_17 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+            float t_18 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t_19 = (t_17 + t_18);
+            float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_20;
           }
         }
       }
@@ -551,53 +648,78 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
-    float acc[288] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = ((((col_1 / 4) * 2) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = ((((col_1 % 4) * 2) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = ((((n0 / 4) * 2) - 1) + (e / 3));
+        int64_t iw_3 = ((((n0 % 4) * 2) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
+        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 15);
+        colh[e] = ((col_5 / 4) * 2);
+        colw[e] = ((col_5 % 4) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
         acc[lid * 96 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((72 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (72 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
-            for (int64_t j = 0; j < 16; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -606,14 +728,16 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 72; kk++) {
             #pragma GCC unroll 16
@@ -632,22 +756,24 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 1152);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
+            float t_16 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
           }
         }
       }
@@ -667,64 +793,76 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
-    float acc[288] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 4) - 1) + (e / 3));
+        int64_t iw_3 = (((n0 % 4) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
+        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kcont[e] = cont_4;
       }
-      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 15);
+        colh[e] = (col_5 / 4);
+        colw[e] = (col_5 % 4);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
         acc[lid * 96 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
                 }
               }
             }
@@ -735,14 +873,16 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -761,21 +901,23 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
+            float t_16 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_16;
           }
         }
       }
@@ -796,53 +938,78 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128] __attribute__((aligned(64)));
-    int64_t koff[16] __attribute__((aligned(64)));
-    uint8_t kok[16] __attribute__((aligned(64)));
-    float acc[288] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[1] __attribute__((aligned(64)));
+    uint8_t kcont[1] __attribute__((aligned(64)));
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) * 2) + (e / 16));
-        int64_t iw_3 = ((col_1 % 4) * 2);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (1 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 4) * 2) + e);
+        int64_t iw_3 = ((n0 % 4) * 2);
+        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
+        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 15);
+        colh[e] = ((col_5 / 4) * 2);
+        colw[e] = ((col_5 % 4) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
         acc[lid * 96 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (8 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
             int64_t kr = 0;
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = kr;
+            int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 64));
-            for (int64_t j = 0; j < 16; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 16; jj++) {
+                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 16; j++) {
@@ -851,14 +1018,16 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
             #pragma GCC unroll 16
@@ -877,24 +1046,26 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-            float t_10 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_11 = (t_9 + t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_12;
+            float t_16 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+            float t_17 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_18 = (t_16 + t_17);
+            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_19;
           }
         }
       }
@@ -914,53 +1085,78 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = ((((col_1 / 2) * 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = ((((col_1 % 2) * 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = ((((n0 / 2) * 2) - 1) + (e / 3));
+        int64_t iw_3 = ((((n0 % 2) * 2) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
+        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 3);
+        colh[e] = ((col_5 / 2) * 2);
+        colw[e] = ((col_5 % 2) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t j = 0; j < 8; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -969,14 +1165,16 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -995,31 +1193,33 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+              float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+                float t_18 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
               }
             }
           }
@@ -1041,64 +1241,76 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 2) - 1) + (e / 3));
+        int64_t iw_3 = (((n0 % 2) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
+        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kcont[e] = cont_4;
       }
-      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 3);
+        colh[e] = (col_5 / 2);
+        colw[e] = (col_5 % 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
                 }
               }
             }
@@ -1109,14 +1321,16 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1135,29 +1349,31 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+              float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+                float t_17 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
               }
             }
           }
@@ -1180,53 +1396,78 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128] __attribute__((aligned(64)));
-    int64_t koff[8] __attribute__((aligned(64)));
-    uint8_t kok[8] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[1] __attribute__((aligned(64)));
+    uint8_t kcont[1] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) * 2) + (e / 8));
-        int64_t iw_3 = ((col_1 % 2) * 2);
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (1 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 2) * 2) + e);
+        int64_t iw_3 = ((n0 % 2) * 2);
+        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
+        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 3);
+        colh[e] = ((col_5 / 2) * 2);
+        colw[e] = ((col_5 % 2) * 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (16 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
             int64_t kr = 0;
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = kr;
+            int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 16));
-            for (int64_t j = 0; j < 8; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1235,14 +1476,16 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 16; kk++) {
             #pragma GCC unroll 16
@@ -1261,35 +1504,37 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_11 = (t_9 + t_10);
-              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+              float t_16 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_17 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_18 = (t_16 + t_17);
+              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_13 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-                float t_14 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-                float t_15 = (t_13 + t_14);
-                float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+                float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_21 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_22 = (t_20 + t_21);
+                float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
               }
             }
           }
@@ -1308,25 +1553,28 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_0 = gid;
+      {
+        const int64_t lid = 0;
+        int64_t q_0 = (gid / 3);
+        int64_t q_1 = (gid % 3);
         int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_1 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (16 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
             int64_t xrow = (xbase + (kg * 4));
@@ -1348,14 +1596,16 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_1 = gid;
-        int64_t nimg = q_1;
+      {
+        const int64_t lid = 0;
+        int64_t q_2 = (gid / 3);
+        int64_t q_3 = (gid % 3);
+        int64_t nimg = q_2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_3 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 16; kk++) {
             #pragma GCC unroll 16
@@ -1374,14 +1624,16 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_2 = gid;
-      int64_t nimg = q_2;
+    {
+      const int64_t lid = 0;
+      int64_t q_4 = (gid / 3);
+      int64_t q_5 = (gid % 3);
+      int64_t nimg = q_4;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_5 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -1414,25 +1666,28 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256] __attribute__((aligned(64)));
-    float acc[288] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
         acc[lid * 96 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_0 = gid;
+      {
+        const int64_t lid = 0;
+        int64_t q_0 = (gid / 3);
+        int64_t q_1 = (gid % 3);
         int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_1 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (16 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
             int64_t xrow = (xbase + (kg * 16));
@@ -1454,14 +1709,16 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_1 = gid;
-        int64_t nimg = q_1;
+      {
+        const int64_t lid = 0;
+        int64_t q_2 = (gid / 3);
+        int64_t q_3 = (gid % 3);
+        int64_t nimg = q_2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_3 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 16; kk++) {
             #pragma GCC unroll 16
@@ -1480,23 +1737,25 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_2 = gid;
-      int64_t nimg = q_2;
+    {
+      const int64_t lid = 0;
+      int64_t q_4 = (gid / 3);
+      int64_t q_5 = (gid % 3);
+      int64_t nimg = q_4;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 256);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_5 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_3 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t_4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t_5 = (t_3 + t_4);
-            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_5;
+            float t_6 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t_7 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t_8 = (t_6 + t_7);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
           }
         }
       }
@@ -1514,25 +1773,28 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[512] __attribute__((aligned(64)));
-    float acc[1152] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
         acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_0 = gid;
+      {
+        const int64_t lid = 0;
+        int64_t q_0 = (gid / 3);
+        int64_t q_1 = (gid % 3);
         int64_t nimg = q_0;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_1 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (8 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
             int64_t xrow = (xbase + (kg * 64));
@@ -1554,14 +1816,16 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_1 = gid;
-        int64_t nimg = q_1;
+      {
+        const int64_t lid = 0;
+        int64_t q_2 = (gid / 3);
+        int64_t q_3 = (gid % 3);
+        int64_t nimg = q_2;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_3 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
             #pragma GCC unroll 16
@@ -1580,23 +1844,25 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_2 = gid;
-      int64_t nimg = q_2;
+    {
+      const int64_t lid = 0;
+      int64_t q_4 = (gid / 3);
+      int64_t q_5 = (gid % 3);
+      int64_t nimg = q_4;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 128);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_5 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_3 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
-            float t_4 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t_5 = (t_3 + t_4);
-            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_5;
+            float t_6 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            float t_7 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_8 = (t_6 + t_7);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_8;
           }
         }
       }
@@ -1613,64 +1879,76 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 2) - 1) + (e / 3));
+        int64_t iw_3 = (((n0 % 2) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
+        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kcont[e] = cont_4;
       }
-      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 3);
+        colh[e] = (col_5 / 2);
+        colw[e] = (col_5 % 2);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
                 }
               }
             }
@@ -1681,14 +1959,16 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1707,14 +1987,16 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -1746,53 +2028,78 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 * 2) - 1) + (e / 3));
+        int64_t iw_3 = (-1 + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 14) < 2))));
+        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 0);
+        colh[e] = (col_5 * 2);
+        colw[e] = 0;
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t j = 0; j < 8; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -1801,14 +2108,16 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1827,14 +2136,16 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -1865,66 +2176,78 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
-    float acc[1152] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
+    float acc[384] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
+        int64_t iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
+        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
+        kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
+        kcont[e] = cont_5;
       }
-      for (int64_t e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_6 = imin((n0 + e), 63);
+        colh[e] = (col_6 / 8);
+        colw[e] = (col_6 % 8);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 384; ii++) {
         acc[lid * 384 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 2; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = (gid / 3);
+        int64_t q_8 = (gid % 3);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
-          int64_t kg = ((c * 109) + kk);
+        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
+                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
                 }
               }
             }
@@ -1935,19 +2258,21 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+      {
+        const int64_t lid = 0;
+        int64_t q_13 = (gid / 3);
+        int64_t q_14 = (gid % 3);
+        int64_t nimg = q_13;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_14 * 6) + (lid * 6));
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -1961,14 +2286,16 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+    {
+      const int64_t lid = 0;
+      int64_t q_15 = (gid / 3);
+      int64_t q_16 = (gid % 3);
+      int64_t nimg = q_15;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_16 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -1991,64 +2318,76 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
-    float acc[288] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 / 4) - 1) + (e / 3));
+        int64_t iw_3 = (((n0 % 4) - 1) + (e % 3));
+        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
+        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+        kcont[e] = cont_4;
       }
-      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 15);
+        colh[e] = (col_5 / 4);
+        colw[e] = (col_5 % 4);
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 96; ii++) {
         acc[lid * 96 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
                 }
               }
             }
@@ -2059,14 +2398,16 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -2085,14 +2426,16 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -2133,53 +2476,78 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = (((n0 * 2) - 1) + (e / 3));
+        int64_t iw_3 = (-1 + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 14) < 1))));
+        kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 0);
+        colh[e] = (col_5 * 2);
+        colw[e] = 0;
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
-            for (int64_t j = 0; j < 8; j++) {
-              float xv_6 = B0[(xrow + koff[(tb + j)])];
-              panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+            for (int64_t g = 0; g < 1; g++) {
+              if (kcont[(tb + g)]) {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                }
+              } else {
+                for (int64_t jj = 0; jj < 8; jj++) {
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
+                  float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+                }
+              }
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
@@ -2188,14 +2556,16 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -2214,14 +2584,16 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -2306,10 +2678,11 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2321,19 +2694,20 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+        int64_t c0_1 = (n0 + ((e % 4) * 16));
+        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 63);
+        colh[e] = (col_5 / 8);
+        colw[e] = (col_5 % 8);
       }
     }
     {
@@ -2353,22 +2727,27 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t wbase = (grp * 432);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 109) + kk);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
                 }
               }
             }
@@ -2381,18 +2760,18 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+        int64_t q_11 = gid;
+        int64_t nimg = q_11;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -2408,8 +2787,8 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+      int64_t q_12 = gid;
+      int64_t nimg = q_12;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
@@ -2437,10 +2816,11 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2452,19 +2832,20 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+        int64_t c0_1 = (n0 + ((e % 4) * 16));
+        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 63);
+        colh[e] = (col_5 / 8);
+        colw[e] = (col_5 % 8);
       }
     }
     {
@@ -2484,22 +2865,27 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 109) + kk);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
                 }
               }
             }
@@ -2512,18 +2898,18 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+        int64_t q_11 = gid;
+        int64_t nimg = q_11;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -2539,8 +2925,8 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+      int64_t q_12 = gid;
+      int64_t nimg = q_12;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
@@ -2551,12 +2937,12 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         if ((row < 4)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_10 = B4[0];
-            float t_11 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
-            float t_12 = (t_10 * t_11);
-            float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-            float t_14 = (t_13 * 8.0f);
-            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_14;
+            float t_13 = B4[0];
+            float t_14 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            float t_15 = (t_13 * t_14);
+            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+            float t_17 = (t_16 * 8.0f);
+            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_17;
           }
         }
       }
@@ -2627,9 +3013,10 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2641,18 +3028,19 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 15);
+        colh[e] = (col_4 / 4);
+        colw[e] = (col_4 % 4);
       }
     }
     {
@@ -2677,17 +3065,22 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -2700,8 +3093,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -2727,8 +3120,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -2757,9 +3150,10 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2771,18 +3165,19 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 15);
+        colh[e] = (col_4 / 4);
+        colw[e] = (col_4 % 4);
       }
     }
     {
@@ -2807,17 +3202,22 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -2830,8 +3230,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -2857,8 +3257,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -2869,12 +3269,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         if ((row < 4)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_9 = B4[1];
-            float t_10 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t_11 = (t_9 * t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            float t_13 = (t_12 * 16.0f);
-            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_13;
+            float t_12 = B4[1];
+            float t_13 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t_14 = (t_12 * t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            float t_16 = (t_15 * 16.0f);
+            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_16;
           }
         }
       }
@@ -2945,9 +3345,10 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2959,18 +3360,19 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 3);
+        colh[e] = (col_4 / 2);
+        colw[e] = (col_4 % 2);
       }
     }
     {
@@ -2995,17 +3397,22 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -3018,8 +3425,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -3045,8 +3452,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -3084,9 +3491,10 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3098,18 +3506,19 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 3);
+        colh[e] = (col_4 / 2);
+        colw[e] = (col_4 % 2);
       }
     }
     {
@@ -3134,17 +3543,22 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -3157,8 +3571,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -3184,8 +3598,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -3197,23 +3611,23 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = B4[2];
-              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_11 = (t_9 * t_10);
-              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-              float t_13 = (t_12 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_13;
+              float t_12 = B4[2];
+              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_14 = (t_12 * t_13);
+              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+              float t_16 = (t_15 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_16;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_14 = B4[2];
-                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_16 = (t_14 * t_15);
-                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-                float t_18 = (t_17 * 32.0f);
-                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_18;
+                float t_17 = B4[2];
+                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_19 = (t_17 * t_18);
+                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+                float t_21 = (t_20 * 32.0f);
+                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_21;
               }
             }
           }
@@ -3232,64 +3646,76 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
-    float acc[144] __attribute__((aligned(64)));
-    float wv[18] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_0 = gid;
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
       int64_t nimg = q_0;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t ih_2 = ((n0 - 1) + (e / 3));
+        int64_t iw_3 = (-1 + (e % 3));
+        uint8_t cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 7) < 1))));
+        kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
+        kcont[e] = cont_4;
       }
-      for (int64_t e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 0);
+        colh[e] = col_5;
+        colw[e] = 0;
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
+    {
+      const int64_t lid = 0;
       #pragma GCC unroll 16
       for (int64_t ii = 0; ii < 48; ii++) {
         acc[lid * 48 + ii] = 0.0f;
       }
     }
     for (int64_t c = 0; c < 1; c++) {
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-          int64_t kk = (lid + (kk_k * 3));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
+                  float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
                 }
               }
             }
@@ -3300,14 +3726,16 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           }
         }
       }
-      for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -3326,14 +3754,16 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+    {
+      const int64_t lid = 0;
+      int64_t q_14 = (gid / 3);
+      int64_t q_15 = (gid % 3);
+      int64_t nimg = q_14;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
+      int64_t r0 = ((q_15 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -3418,9 +3848,10 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3432,18 +3863,19 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 432);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+        int64_t ih_1 = ((n0 - 1) + (e / 3));
+        int64_t iw_2 = (-1 + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 0);
+        colh[e] = col_4;
+        colw[e] = 0;
       }
     }
     {
@@ -3468,17 +3900,22 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -3491,8 +3928,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3518,8 +3955,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3557,9 +3994,10 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3571,18 +4009,19 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+        int64_t ih_1 = ((n0 - 1) + (e / 3));
+        int64_t iw_2 = (-1 + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 0);
+        colh[e] = col_4;
+        colw[e] = 0;
       }
     }
     {
@@ -3607,17 +4046,22 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -3630,8 +4074,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3657,8 +4101,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3670,23 +4114,23 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 1)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = B4[3];
-              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_11 = (t_9 * t_10);
-              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-              float t_13 = (t_12 * 64.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+              float t_12 = B4[3];
+              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_14 = (t_12 * t_13);
+              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+              float t_16 = (t_15 * 64.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 1)) {
-                float t_14 = B4[3];
-                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_16 = (t_14 * t_15);
-                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-                float t_18 = (t_17 * 64.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+                float t_17 = B4[3];
+                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_19 = (t_17 * t_18);
+                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+                float t_21 = (t_20 * 64.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
               }
             }
           }
@@ -3706,9 +4150,10 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3720,18 +4165,19 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+        int64_t ih_1 = ((n0 - 1) + (e / 3));
+        int64_t iw_2 = (-1 + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 0);
+        colh[e] = col_4;
+        colw[e] = 0;
       }
     }
     {
@@ -3756,17 +4202,22 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -3779,8 +4230,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -3806,8 +4257,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -3819,23 +4270,23 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 1)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_9 = B4[4];
-              float t_10 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_11 = (t_9 * t_10);
-              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-              float t_13 = (t_12 * 128.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+              float t_12 = B4[4];
+              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_14 = (t_12 * t_13);
+              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+              float t_16 = (t_15 * 128.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 1)) {
-                float t_14 = B4[4];
-                float t_15 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_16 = (t_14 * t_15);
-                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-                float t_18 = (t_17 * 128.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+                float t_17 = B4[4];
+                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_19 = (t_17 * t_18);
+                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+                float t_21 = (t_20 * 128.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
               }
             }
           }
@@ -4391,10 +4842,11 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[6976] __attribute__((aligned(64)));
-    int64_t koff[576] __attribute__((aligned(64)));
-    uint8_t kok[576] __attribute__((aligned(64)));
+    float panel[7936] __attribute__((aligned(64)));
+    int64_t kbase[36] __attribute__((aligned(64)));
     uint8_t kcont[36] __attribute__((aligned(64)));
+    int64_t colh[64] __attribute__((aligned(64)));
+    int64_t colw[64] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4406,19 +4858,20 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (576 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 64)), 63);
-        int64_t ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-        int64_t iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-        koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_5 = (n0 + ((e % 4) * 16));
-        kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+        int64_t c0_1 = (n0 + ((e % 4) * 16));
+        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+        kcont[e] = cont_4;
+      }
+      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_5 = imin((n0 + e), 63);
+        colh[e] = (col_5 / 8);
+        colw[e] = (col_5 % 8);
       }
     }
     {
@@ -4438,22 +4891,27 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         int64_t wbase = (grp * 144);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (109 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 109) + kk);
+          int64_t kg = ((c * 124) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 64);
+            int64_t tb = (kr * 4);
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[((kr * 4) + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
                 }
               }
             }
@@ -4466,18 +4924,18 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_8 = gid;
-        int64_t nimg = q_8;
+        int64_t q_11 = gid;
+        int64_t nimg = q_11;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
-          for (int64_t kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 109) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 124) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -4493,8 +4951,8 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_9 = gid;
-      int64_t nimg = q_9;
+      int64_t q_12 = gid;
+      int64_t nimg = q_12;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
@@ -4544,9 +5002,10 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
-    int64_t koff[144] __attribute__((aligned(64)));
-    uint8_t kok[144] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[16] __attribute__((aligned(64)));
+    int64_t colw[16] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4558,18 +5017,19 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (144 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 16)), 15);
-        int64_t ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-        int64_t iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-        koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 15);
+        colh[e] = (col_4 / 4);
+        colw[e] = (col_4 % 4);
       }
     }
     {
@@ -4594,17 +5054,22 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 16);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + koff[(tb + (g * 16))]) + jj)]));
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -4617,8 +5082,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -4644,8 +5109,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -4695,9 +5160,10 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4709,18 +5175,19 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 3);
-        int64_t ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-        koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
+        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 3);
+        colh[e] = (col_4 / 2);
+        colw[e] = (col_4 % 2);
       }
     }
     {
@@ -4745,17 +5212,22 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -4768,8 +5240,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -4795,8 +5267,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -4853,9 +5325,10 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
-    int64_t koff[72] __attribute__((aligned(64)));
-    uint8_t kok[72] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
     uint8_t kcont[9] __attribute__((aligned(64)));
+    int64_t colh[8] __attribute__((aligned(64)));
+    int64_t colw[8] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4867,18 +5340,19 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t wbase = (grp * 144);
       int64_t n0 = 0;
       int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (72 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_1 = imin((n0 + (e % 8)), 0);
-        int64_t ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-        int64_t iw_3 = (-1 + ((e / 8) % 3));
-        uint8_t ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-        koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-        kok[e] = ok_4;
-      }
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+        int64_t ih_1 = ((n0 - 1) + (e / 3));
+        int64_t iw_2 = (-1 + (e % 3));
+        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+        kcont[e] = cont_3;
+      }
+      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t col_4 = imin((n0 + e), 0);
+        colh[e] = col_4;
+        colw[e] = 0;
       }
     }
     {
@@ -4903,17 +5377,22 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
-            int64_t tb = (kr * 8);
+            int64_t tb = kr;
+            int64_t dy = ((kr / 3) - 1);
+            int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(kr + g)]) {
+              if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + koff[(tb + (g * 8))]) + jj)]));
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
-                  float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
+                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
+                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
                 }
               }
             }
@@ -4926,8 +5405,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_7 = gid;
-        int64_t nimg = q_7;
+        int64_t q_10 = gid;
+        int64_t nimg = q_10;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -4953,8 +5432,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_8 = gid;
-      int64_t nimg = q_8;
+      int64_t q_11 = gid;
+      int64_t nimg = q_11;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);

@@ -6,8 +6,10 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1728];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ long long kbase[36];
+  __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
@@ -19,14 +21,20 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     long long wbase = (grp * 108);
     long long n0 = (q_1 * 64);
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long col_2 = imin((n0 + (e % 64)), 1023);
-      long long ih_3 = ((((col_2 / 32) * 2) - 1) + ((e / 64) / 3));
-      long long iw_4 = ((((col_2 % 32) * 2) - 1) + ((e / 64) % 3));
-      bool ok_5 = (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && (iw_4 < 64)));
-      koff[e] = (ok_5 ? ((ih_3 * 64) + iw_4) : 0);
-      kok[e] = ok_5;
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long ih_3 = ((((c0_2 / 32) * 2) - 1) + ((e / 4) / 3));
+      long long iw_4 = ((((c0_2 % 32) * 2) - 1) + ((e / 4) % 3));
+      bool cont_5 = ((((c0_2 + 15) <= 1023) && ((c0_2 / 32) == ((c0_2 + 15) / 32))) && (((ih_3 >= 0) && (ih_3 < 64)) && ((iw_4 >= 0) && ((iw_4 + 30) < 64))));
+      kbase[e] = (cont_5 ? ((ih_3 * 64) + iw_4) : 0);
+      kcont[e] = cont_5;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_6 = imin((n0 + e), 1023);
+      colh[e] = ((col_6 / 32) * 2);
+      colw[e] = ((col_6 % 32) * 2);
     }
   }
   __syncthreads();
@@ -38,24 +46,37 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 16);
-      long long q_7 = (gid % 16);
-      long long nimg = q_6;
+      long long q_7 = (gid / 16);
+      long long q_8 = (gid % 16);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q_7 * 64);
+      long long n0 = (q_8 * 64);
       long long r0 = (lid * 6);
       for (long long kk_k = 0; kk_k < (27 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 27) + kk);
         if ((kg < 27)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4096));
-          for (long long j = 0; j < 64; j++) {
-            float xv_8 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_8 : 0.0f);
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                long long ih_9 = (colh[((g * 16) + jj)] + dy);
+                long long iw_10 = (colw[((g * 16) + jj)] + dx);
+                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 64)) && ((iw_10 >= 0) && (iw_10 < 64)));
+                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 64) + iw_10) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 64; j++) {
@@ -66,13 +87,13 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_9 = (gid / 16);
-      long long q_10 = (gid % 16);
-      long long nimg = q_9;
+      long long q_13 = (gid / 16);
+      long long q_14 = (gid % 16);
+      long long nimg = q_13;
       long long grp = 0;
       long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
       long long wbase = (grp * 108);
-      long long n0 = (q_10 * 64);
+      long long n0 = (q_14 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
         for (long long kk = 0; kk < 27; kk++) {
@@ -94,22 +115,22 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_11 = (gid / 16);
-    long long q_12 = (gid % 16);
-    long long nimg = q_11;
+    long long q_15 = (gid / 16);
+    long long q_16 = (gid % 16);
+    long long nimg = q_15;
     long long grp = 0;
     long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
     long long wbase = (grp * 108);
-    long long n0 = (q_12 * 64);
+    long long n0 = (q_16 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 4)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_13 = (((acc[((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-          B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_14;
+          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+          float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+          B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_18;
         }
       }
     }
@@ -151,30 +172,39 @@ extern "C" __global__ void __launch_bounds__(1) k1_max_pool2d(float* __restrict_
   }
 }
 
-extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ long long kbase[36];
+  __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
-      long long e = (lid + (e_k * 2));
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = ((((col_1 / 8) * 2) - 1) + ((e / 64) / 3));
-      long long iw_3 = ((((col_1 % 8) * 2) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
-      koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long ih_3 = ((((c0_2 / 8) * 2) - 1) + ((e / 4) / 3));
+      long long iw_4 = ((((c0_2 % 8) * 2) - 1) + ((e / 4) % 3));
+      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
+      kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
+      kcont[e] = cont_5;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_6 = imin((n0 + e), 63);
+      colh[e] = ((col_6 / 8) * 2);
+      colw[e] = ((col_6 % 8) * 2);
     }
   }
   __syncthreads();
@@ -186,23 +216,37 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((36 - lid) + 1) / 2); kk_k++) {
-        long long kk = (lid + (kk_k * 2));
+      long long r0 = ((q_8 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (36 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 36) + kk);
         if ((kg < 36)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 256));
-          for (long long j = 0; j < 64; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                long long ih_9 = (colh[((g * 16) + jj)] + dy);
+                long long iw_10 = (colw[((g * 16) + jj)] + dx);
+                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
+                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 64; j++) {
@@ -213,13 +257,14 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_13 = (gid / 2);
+      long long q_14 = (gid % 2);
+      long long nimg = q_13;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_14 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
           #pragma unroll
@@ -240,57 +285,61 @@ extern "C" __global__ void __launch_bounds__(2) k2_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_15 = (gid / 2);
+    long long q_16 = (gid % 2);
+    long long nimg = q_15;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 288);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_16 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 8)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_9 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ long long kbase[36];
   __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((576 - lid) + 1) / 2); e_k++) {
-      long long e = (lid + (e_k * 2));
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
+      long long iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
+      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
+      kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kcont[e] = cont_5;
     }
-    for (long long e_k = 0; e_k < (((36 - lid) + 1) / 2); e_k++) {
-      long long e = (lid + (e_k * 2));
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_6 = imin((n0 + e), 63);
+      colh[e] = (col_6 / 8);
+      colw[e] = (col_6 % 8);
     }
   }
   __syncthreads();
@@ -302,29 +351,35 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((72 - lid) + 1) / 2); kk_k++) {
-        long long kk = (lid + (kk_k * 2));
+      long long r0 = ((q_8 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (72 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                long long ih_9 = (colh[((g * 16) + jj)] + dy);
+                long long iw_10 = (colw[((g * 16) + jj)] + dx);
+                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
+                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
               }
             }
           }
@@ -337,13 +392,14 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_13 = (gid / 2);
+      long long q_14 = (gid % 2);
+      long long nimg = q_13;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_14 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
           #pragma unroll
@@ -364,50 +420,60 @@ extern "C" __global__ void __launch_bounds__(2) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_15 = (gid / 2);
+    long long q_16 = (gid % 2);
+    long long nimg = q_15;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_16 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 8)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_10 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_17;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
-  __shared__ long long koff[64];
-  __shared__ bool kok[64];
+  __shared__ long long kbase[4];
+  __shared__ bool kcont[4];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 2);
+    long long q_1 = (gid % 2);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((64 - lid) + 1) / 2); e_k++) {
-      long long e = (lid + (e_k * 2));
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) * 2) + (e / 64));
-      long long iw_3 = ((col_1 % 8) * 2);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 16)) && ((iw_3 >= 0) && (iw_3 < 16)));
-      koff[e] = (ok_4 ? ((ih_2 * 16) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (4 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long ih_3 = (((c0_2 / 8) * 2) + (e / 4));
+      long long iw_4 = ((c0_2 % 8) * 2);
+      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
+      kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
+      kcont[e] = cont_5;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_6 = imin((n0 + e), 63);
+      colh[e] = ((col_6 / 8) * 2);
+      colw[e] = ((col_6 % 8) * 2);
     }
   }
   __syncthreads();
@@ -419,23 +485,37 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((4 - lid) + 1) / 2); kk_k++) {
-        long long kk = (lid + (kk_k * 2));
+      long long r0 = ((q_8 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (4 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 4) + kk);
         if ((kg < 4)) {
           long long kr = 0;
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = kr;
+          long long dx = 0;
           long long xrow = (xbase + (kg * 256));
-          for (long long j = 0; j < 64; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 64) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 4; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                long long ih_9 = (colh[((g * 16) + jj)] + dy);
+                long long iw_10 = (colw[((g * 16) + jj)] + dx);
+                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
+                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 64; j++) {
@@ -446,13 +526,14 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_13 = (gid / 2);
+      long long q_14 = (gid % 2);
+      long long nimg = q_13;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_14 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
           #pragma unroll
@@ -473,53 +554,62 @@ extern "C" __global__ void __launch_bounds__(2) k4_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_15 = (gid / 2);
+    long long q_16 = (gid % 2);
+    long long nimg = q_15;
     long long grp = 0;
     long long xbase = (((nimg * 4) + (grp * 4)) * 256);
     long long wbase = (grp * 32);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_16 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 8)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-          float t_10 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t_11 = (t_9 + t_10);
-          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
+          float t_17 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+          float t_18 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+          float t_19 = (t_17 + t_18);
+          float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_20;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
+  __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = ((((col_1 / 4) * 2) - 1) + ((e / 16) / 3));
-      long long iw_3 = ((((col_1 % 4) * 2) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = ((((n0 / 4) * 2) - 1) + (e / 3));
+      long long iw_3 = ((((n0 % 4) * 2) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
+      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 15);
+      colh[e] = ((col_5 / 4) * 2);
+      colw[e] = ((col_5 % 4) * 2);
     }
   }
   __syncthreads();
@@ -531,23 +621,37 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((72 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (72 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
-          for (long long j = 0; j < 16; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                long long ih_8 = (colh[((g * 16) + jj)] + dy);
+                long long iw_9 = (colw[((g * 16) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -558,13 +662,14 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 72; kk++) {
           #pragma unroll
@@ -585,56 +690,60 @@ extern "C" __global__ void __launch_bounds__(3) k5_conv2d_frozen_bn_relu(const f
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 1152);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_9 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
+          float t_16 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 4) - 1) + (e / 3));
+      long long iw_3 = (((n0 % 4) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
+      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kcont[e] = cont_4;
     }
-    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 15);
+      colh[e] = (col_5 / 4);
+      colw[e] = (col_5 % 4);
     }
   }
   __syncthreads();
@@ -646,29 +755,35 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                long long ih_8 = (colh[((g * 16) + jj)] + dy);
+                long long iw_9 = (colw[((g * 16) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
               }
             }
           }
@@ -681,13 +796,14 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -708,50 +824,59 @@ extern "C" __global__ void __launch_bounds__(3) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_9 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
+          float t_16 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_16;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
-  __shared__ long long koff[16];
-  __shared__ bool kok[16];
+  __shared__ long long kbase[1];
+  __shared__ bool kcont[1];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((16 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) * 2) + (e / 16));
-      long long iw_3 = ((col_1 % 4) * 2);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (1 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 4) * 2) + e);
+      long long iw_3 = ((n0 % 4) * 2);
+      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
+      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 15);
+      colh[e] = ((col_5 / 4) * 2);
+      colw[e] = ((col_5 % 4) * 2);
     }
   }
   __syncthreads();
@@ -763,23 +888,37 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (8 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
           long long kr = 0;
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = kr;
+          long long dx = 0;
           long long xrow = (xbase + (kg * 64));
-          for (long long j = 0; j < 16; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 16) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 16; jj++) {
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 16; jj++) {
+                long long ih_8 = (colh[((g * 16) + jj)] + dy);
+                long long iw_9 = (colw[((g * 16) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 16; j++) {
@@ -790,13 +929,14 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
           #pragma unroll
@@ -817,179 +957,62 @@ extern "C" __global__ void __launch_bounds__(3) k7_conv2d_frozen_bn_add_relu(con
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_9 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-          float t_10 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t_11 = (t_9 + t_10);
-          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_12;
+          float t_16 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+          float t_17 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+          float t_18 = (t_16 + t_17);
+          float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_19;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k8_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
-  float acc[48];
-  float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = ((((col_1 / 2) * 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = ((((col_1 % 2) * 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
-  }
-  __syncthreads();
-  {
-    #pragma unroll
-    for (long long ii = 0; ii < 48; ii++) {
-      acc[ii] = 0.0f;
-    }
-  }
-  for (long long c = 0; c < 1; c++) {
-    {
-      long long q_5 = gid;
-      long long nimg = q_5;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-      long long wbase = (grp * 2304);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
-        long long kg = ((c * 144) + kk);
-        if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 8);
-          long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long j = 0; j < 8; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
-          }
-        } else {
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = 0.0f;
-          }
-        }
-      }
-    }
-    __syncthreads();
-    {
-      long long q_7 = gid;
-      long long nimg = q_7;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-      long long wbase = (grp * 2304);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      if ((r0 < 16)) {
-        for (long long kk = 0; kk < 144; kk++) {
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
-          }
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            float w = wv[ii];
-            #pragma unroll
-            for (long long j = 0; j < 8; j++) {
-              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
-            }
-          }
-        }
-      }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = gid;
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_9 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
-          }
-        } else {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            if ((cn < 4)) {
-              float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = ((((n0 / 2) * 2) - 1) + (e / 3));
+      long long iw_3 = ((((n0 % 2) * 2) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
+      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kcont[e] = cont_4;
     }
-    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 3);
+      colh[e] = ((col_5 / 2) * 2);
+      colw[e] = ((col_5 % 2) * 2);
     }
   }
   __syncthreads();
@@ -1001,29 +1024,35 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
-          long long xrow = (xbase + ((kg / 9) * 4));
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
+          long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
               }
             }
           }
@@ -1036,13 +1065,14 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1063,28 +1093,31 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         if (((n0 + 8) <= 4)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_9 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+            float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 4)) {
-              float t_10 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
+              float t_18 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
             }
           }
         }
@@ -1093,30 +1126,181 @@ extern "C" __global__ void __launch_bounds__(3) k9_conv2d_frozen_bn(const float*
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[128];
-  __shared__ long long koff[8];
-  __shared__ bool kok[8];
+  __shared__ float panel[1152];
+  __shared__ long long kbase[9];
+  __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
+    long long nimg = q_0;
+    long long grp = 0;
+    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+    long long wbase = (grp * 2304);
+    long long n0 = 0;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 2) - 1) + (e / 3));
+      long long iw_3 = (((n0 % 2) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
+      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 3);
+      colh[e] = (col_5 / 2);
+      colw[e] = (col_5 % 2);
+    }
+  }
+  __syncthreads();
+  {
+    #pragma unroll
+    for (long long ii = 0; ii < 48; ii++) {
+      acc[ii] = 0.0f;
+    }
+  }
+  for (long long c = 0; c < 1; c++) {
+    {
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 144) + kk);
+        if ((kg < 144)) {
+          long long kr = (kg % 9);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
+          long long xrow = (xbase + ((kg / 9) * 4));
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            panel[((kk * 8) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_13 * 6) + (lid * 6));
+      if ((r0 < 16)) {
+        for (long long kk = 0; kk < 144; kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 8; j++) {
+              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
+            }
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+  {
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
+    long long grp = 0;
+    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+    long long wbase = (grp * 2304);
+    long long n0 = 0;
+    long long r0 = ((q_15 * 6) + (lid * 6));
+    for (long long ii = 0; ii < 6; ii++) {
+      long long row = (r0 + ii);
+      if ((row < 16)) {
+        if (((n0 + 8) <= 4)) {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            long long cn = (n0 + j);
+            if ((cn < 4)) {
+              float t_17 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  __shared__ float panel[128];
+  __shared__ long long kbase[1];
+  __shared__ bool kcont[1];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
+  float acc[48];
+  float wv[6];
+  {
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((8 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) * 2) + (e / 8));
-      long long iw_3 = ((col_1 % 2) * 2);
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (1 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 2) * 2) + e);
+      long long iw_3 = ((n0 % 2) * 2);
+      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
+      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 3);
+      colh[e] = ((col_5 / 2) * 2);
+      colw[e] = ((col_5 % 2) * 2);
     }
   }
   __syncthreads();
@@ -1128,23 +1312,37 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (16 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
           long long kr = 0;
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = kr;
+          long long dx = 0;
           long long xrow = (xbase + (kg * 16));
-          for (long long j = 0; j < 8; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1155,13 +1353,14 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 16; kk++) {
           #pragma unroll
@@ -1182,34 +1381,35 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         if (((n0 + 8) <= 4)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_9 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-            float t_10 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_11 = (t_9 + t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_12;
+            float t_16 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+            float t_17 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_18 = (t_16 + t_17);
+            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 4)) {
-              float t_13 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_14 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_15 = (t_13 + t_14);
-              float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+              float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_21 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_22 = (t_20 + t_21);
+              float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
             }
           }
         }
@@ -1218,7 +1418,7 @@ extern "C" __global__ void __launch_bounds__(3) k10_conv2d_frozen_bn_add_relu(co
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k11_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
@@ -1232,15 +1432,16 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_0 = gid;
+      long long q_0 = (gid / 3);
+      long long q_1 = (gid % 3);
       long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_1 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (16 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
           long long xrow = (xbase + (kg * 4));
@@ -1268,13 +1469,14 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_1 = gid;
-      long long nimg = q_1;
+      long long q_2 = (gid / 3);
+      long long q_3 = (gid % 3);
+      long long nimg = q_2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_3 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 16; kk++) {
           #pragma unroll
@@ -1295,13 +1497,14 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_2 = gid;
-    long long nimg = q_2;
+    long long q_4 = (gid / 3);
+    long long q_5 = (gid % 3);
+    long long nimg = q_4;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 256);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_5 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -1323,7 +1526,7 @@ extern "C" __global__ void __launch_bounds__(3) k11_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k12_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
@@ -1337,15 +1540,16 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_0 = gid;
+      long long q_0 = (gid / 3);
+      long long q_1 = (gid % 3);
       long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((16 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_1 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (16 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
           long long xrow = (xbase + (kg * 16));
@@ -1373,13 +1577,14 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_1 = gid;
-      long long nimg = q_1;
+      long long q_2 = (gid / 3);
+      long long q_3 = (gid % 3);
+      long long nimg = q_2;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_3 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 16; kk++) {
           #pragma unroll
@@ -1400,29 +1605,30 @@ extern "C" __global__ void __launch_bounds__(3) k12_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_2 = gid;
-    long long nimg = q_2;
+    long long q_4 = (gid / 3);
+    long long q_5 = (gid % 3);
+    long long nimg = q_4;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 256);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_5 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_3 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t_4 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t_5 = (t_3 + t_4);
-          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_5;
+          float t_6 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          float t_7 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+          float t_8 = (t_6 + t_7);
+          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k13_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[512];
@@ -1436,15 +1642,16 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_0 = gid;
+      long long q_0 = (gid / 3);
+      long long q_1 = (gid % 3);
       long long nimg = q_0;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((8 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_1 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (8 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
           long long xrow = (xbase + (kg * 64));
@@ -1472,13 +1679,14 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     }
     __syncthreads();
     {
-      long long q_1 = gid;
-      long long nimg = q_1;
+      long long q_2 = (gid / 3);
+      long long q_3 = (gid % 3);
+      long long nimg = q_2;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_3 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
           #pragma unroll
@@ -1499,57 +1707,61 @@ extern "C" __global__ void __launch_bounds__(3) k13_conv2d_resize_as_add(const f
     __syncthreads();
   }
   {
-    long long q_2 = gid;
-    long long nimg = q_2;
+    long long q_4 = (gid / 3);
+    long long q_5 = (gid % 3);
+    long long nimg = q_4;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 128);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_5 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_3 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
-          float t_4 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t_5 = (t_3 + t_4);
-          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_5;
+          float t_6 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          float t_7 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+          float t_8 = (t_6 + t_7);
+          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_8;
         }
       }
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 2) - 1) + (e / 3));
+      long long iw_3 = (((n0 % 2) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
+      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kcont[e] = cont_4;
     }
-    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 3);
+      colh[e] = (col_5 / 2);
+      colw[e] = (col_5 % 2);
     }
   }
   __syncthreads();
@@ -1561,29 +1773,35 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
               }
             }
           }
@@ -1596,13 +1814,14 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1623,13 +1842,14 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -1651,30 +1871,38 @@ extern "C" __global__ void __launch_bounds__(3) k14_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
+  __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 * 2) - 1) + (e / 3));
+      long long iw_3 = (-1 + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 14) < 2))));
+      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 0);
+      colh[e] = (col_5 * 2);
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -1686,23 +1914,37 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long j = 0; j < 8; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -1713,13 +1955,14 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1740,13 +1983,14 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -1768,36 +2012,39 @@ extern "C" __global__ void __launch_bounds__(3) k15_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[6976];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ float panel[7936];
+  __shared__ long long kbase[36];
   __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((576 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (36 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
+      long long iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
+      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
+      kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
+      kcont[e] = cont_5;
     }
-    for (long long e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_6 = imin((n0 + e), 63);
+      colh[e] = (col_6 / 8);
+      colw[e] = (col_6 % 8);
     }
   }
   __syncthreads();
@@ -1809,29 +2056,35 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_7 = (gid / 3);
+      long long q_8 = (gid % 3);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((109 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
-        long long kg = ((c * 109) + kk);
+      long long r0 = ((q_8 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 124) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                long long ih_9 = (colh[((g * 16) + jj)] + dy);
+                long long iw_10 = (colw[((g * 16) + jj)] + dx);
+                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
+                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
               }
             }
           }
@@ -1844,18 +2097,19 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_13 = (gid / 3);
+      long long q_14 = (gid % 3);
+      long long nimg = q_13;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_14 * 6) + (lid * 6));
       if ((r0 < 16)) {
-        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 109) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -1871,13 +2125,14 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_15 = (gid / 3);
+    long long q_16 = (gid % 3);
+    long long nimg = q_15;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_16 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -1890,35 +2145,38 @@ extern "C" __global__ void __launch_bounds__(3) k16_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((144 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 / 4) - 1) + (e / 3));
+      long long iw_3 = (((n0 % 4) - 1) + (e % 3));
+      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
+      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
+      kcont[e] = cont_4;
     }
-    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 15);
+      colh[e] = (col_5 / 4);
+      colw[e] = (col_5 % 4);
     }
   }
   __syncthreads();
@@ -1930,29 +2188,35 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                long long ih_8 = (colh[((g * 16) + jj)] + dy);
+                long long iw_9 = (colw[((g * 16) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
+                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
               }
             }
           }
@@ -1965,13 +2229,14 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1992,13 +2257,14 @@ extern "C" __global__ void __launch_bounds__(3) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -2026,30 +2292,38 @@ extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
+  __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = (((col_1 * 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = (((n0 * 2) - 1) + (e / 3));
+      long long iw_3 = (-1 + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 14) < 1))));
+      kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 0);
+      colh[e] = (col_5 * 2);
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -2061,23 +2335,37 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
-          for (long long j = 0; j < 8; j++) {
-            float xv_6 = B0[(xrow + koff[(tb + j)])];
-            panel[((kk * 8) + j)] = (kok[(tb + j)] ? xv_6 : 0.0f);
+          for (long long g = 0; g < 1; g++) {
+            if (kcont[(tb + g)]) {
+              for (long long jj = 0; jj < 8; jj++) {
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+              }
+            } else {
+              for (long long jj = 0; jj < 8; jj++) {
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
+                float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
+              }
+            }
           }
         } else {
           for (long long j = 0; j < 8; j++) {
@@ -2088,13 +2376,14 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -2115,13 +2404,14 @@ extern "C" __global__ void __launch_bounds__(3) k19_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -2197,10 +2487,11 @@ extern "C" __global__ void __launch_bounds__(64) k20_group_norm_relu(float* __re
 extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[6976];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ float panel[7936];
+  __shared__ long long kbase[36];
   __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
@@ -2211,19 +2502,20 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+      long long c0_1 = (n0 + ((e % 4) * 16));
+      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 63);
+      colh[e] = (col_5 / 8);
+      colw[e] = (col_5 % 8);
     }
   }
   __syncthreads();
@@ -2242,22 +2534,27 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
       long long wbase = (grp * 432);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 109) + kk);
+        long long kg = ((c * 124) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                long long ih_7 = (colh[((g * 16) + jj)] + dy);
+                long long iw_8 = (colw[((g * 16) + jj)] + dx);
+                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
               }
             }
           }
@@ -2270,18 +2567,18 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_11 = gid;
+      long long nimg = q_11;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
-        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 109) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 124) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -2297,8 +2594,8 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_12 = gid;
+    long long nimg = q_12;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
@@ -2319,10 +2616,11 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[6976];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ float panel[7936];
+  __shared__ long long kbase[36];
   __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
@@ -2333,19 +2631,20 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+      long long c0_1 = (n0 + ((e % 4) * 16));
+      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 63);
+      colh[e] = (col_5 / 8);
+      colw[e] = (col_5 % 8);
     }
   }
   __syncthreads();
@@ -2364,22 +2663,27 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
       long long wbase = (grp * 576);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 109) + kk);
+        long long kg = ((c * 124) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                long long ih_7 = (colh[((g * 16) + jj)] + dy);
+                long long iw_8 = (colw[((g * 16) + jj)] + dx);
+                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
               }
             }
           }
@@ -2392,18 +2696,18 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_11 = gid;
+      long long nimg = q_11;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
-        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 109) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -2419,8 +2723,8 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_12 = gid;
+    long long nimg = q_12;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
@@ -2431,12 +2735,12 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
       if ((row < 4)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_10 = B4[0];
-          float t_11 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
-          float t_12 = (t_10 * t_11);
-          float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
-          float t_14 = (t_13 * 8.0f);
-          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_14;
+          float t_13 = B4[0];
+          float t_14 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+          float t_15 = (t_13 * t_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          float t_17 = (t_16 * 8.0f);
+          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_17;
         }
       }
     }
@@ -2498,9 +2802,10 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
@@ -2511,18 +2816,19 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 15);
+      colh[e] = (col_4 / 4);
+      colw[e] = (col_4 % 4);
     }
   }
   __syncthreads();
@@ -2546,17 +2852,22 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 16) + jj)] + dy);
+                long long iw_7 = (colw[((g * 16) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -2569,8 +2880,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2596,8 +2907,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2619,9 +2930,10 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
@@ -2632,18 +2944,19 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 15);
+      colh[e] = (col_4 / 4);
+      colw[e] = (col_4 % 4);
     }
   }
   __syncthreads();
@@ -2667,17 +2980,22 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 16) + jj)] + dy);
+                long long iw_7 = (colw[((g * 16) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -2690,8 +3008,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2717,8 +3035,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -2729,12 +3047,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
       if ((row < 4)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_9 = B4[1];
-          float t_10 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t_11 = (t_9 * t_10);
-          float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-          float t_13 = (t_12 * 16.0f);
-          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_13;
+          float t_12 = B4[1];
+          float t_13 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t_14 = (t_12 * t_13);
+          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+          float t_16 = (t_15 * 16.0f);
+          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_16;
         }
       }
     }
@@ -2796,9 +3114,10 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -2809,18 +3128,19 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 3);
+      colh[e] = (col_4 / 2);
+      colw[e] = (col_4 % 2);
     }
   }
   __syncthreads();
@@ -2844,17 +3164,22 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -2867,8 +3192,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -2894,8 +3219,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -2926,9 +3251,10 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -2939,18 +3265,19 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 3);
+      colh[e] = (col_4 / 2);
+      colw[e] = (col_4 % 2);
     }
   }
   __syncthreads();
@@ -2974,17 +3301,22 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -2997,8 +3329,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -3024,8 +3356,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -3037,23 +3369,23 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 4)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_9 = B4[2];
-            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_11 = (t_9 * t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            float t_13 = (t_12 * 32.0f);
-            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_13;
+            float t_12 = B4[2];
+            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_14 = (t_12 * t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            float t_16 = (t_15 * 32.0f);
+            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_16;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 4)) {
-              float t_14 = B4[2];
-              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_16 = (t_14 * t_15);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              float t_18 = (t_17 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_18;
+              float t_17 = B4[2];
+              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_19 = (t_17 * t_18);
+              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+              float t_21 = (t_20 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_21;
             }
           }
         }
@@ -3062,35 +3394,38 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
-    long long q_0 = gid;
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
     long long nimg = q_0;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (((72 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long ih_2 = ((n0 - 1) + (e / 3));
+      long long iw_3 = (-1 + (e % 3));
+      bool cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 7) < 1))));
+      kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
+      kcont[e] = cont_4;
     }
-    for (long long e_k = 0; e_k < (((9 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 0);
+      colh[e] = col_5;
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -3102,29 +3437,35 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((144 - lid) + 2) / 3); kk_k++) {
-        long long kk = (lid + (kk_k * 3));
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_8 = (colh[((g * 8) + jj)] + dy);
+                long long iw_9 = (colw[((g * 8) + jj)] + dx);
+                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
+                float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
               }
             }
           }
@@ -3137,13 +3478,14 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = (lid * 6);
+      long long r0 = ((q_13 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -3164,13 +3506,14 @@ extern "C" __global__ void __launch_bounds__(3) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_14 = (gid / 3);
+    long long q_15 = (gid % 3);
+    long long nimg = q_14;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = (lid * 6);
+    long long r0 = ((q_15 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -3246,9 +3589,10 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -3259,18 +3603,19 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     long long wbase = (grp * 432);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+      long long ih_1 = ((n0 - 1) + (e / 3));
+      long long iw_2 = (-1 + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 0);
+      colh[e] = col_4;
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -3294,17 +3639,22 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -3317,8 +3667,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3344,8 +3694,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -3376,9 +3726,10 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -3389,18 +3740,19 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+      long long ih_1 = ((n0 - 1) + (e / 3));
+      long long iw_2 = (-1 + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 0);
+      colh[e] = col_4;
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -3424,17 +3776,22 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -3447,8 +3804,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3474,8 +3831,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3487,23 +3844,23 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 1)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_9 = B4[3];
-            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_11 = (t_9 * t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            float t_13 = (t_12 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+            float t_12 = B4[3];
+            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_14 = (t_12 * t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            float t_16 = (t_15 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 1)) {
-              float t_14 = B4[3];
-              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_16 = (t_14 * t_15);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              float t_18 = (t_17 * 64.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+              float t_17 = B4[3];
+              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_19 = (t_17 * t_18);
+              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+              float t_21 = (t_20 * 64.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
             }
           }
         }
@@ -3516,9 +3873,10 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -3529,18 +3887,19 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     long long wbase = (grp * 576);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+      long long ih_1 = ((n0 - 1) + (e / 3));
+      long long iw_2 = (-1 + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 0);
+      colh[e] = col_4;
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -3564,17 +3923,22 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -3587,8 +3951,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3614,8 +3978,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3627,23 +3991,23 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 1)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_9 = B4[4];
-            float t_10 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_11 = (t_9 * t_10);
-            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
-            float t_13 = (t_12 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_13;
+            float t_12 = B4[4];
+            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_14 = (t_12 * t_13);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            float t_16 = (t_15 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 1)) {
-              float t_14 = B4[4];
-              float t_15 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_16 = (t_14 * t_15);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              float t_18 = (t_17 * 128.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_18;
+              float t_17 = B4[4];
+              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_19 = (t_17 * t_18);
+              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
+              float t_21 = (t_20 * 128.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
             }
           }
         }
@@ -4177,10 +4541,11 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
 extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[6976];
-  __shared__ long long koff[576];
-  __shared__ bool kok[576];
+  __shared__ float panel[7936];
+  __shared__ long long kbase[36];
   __shared__ bool kcont[36];
+  __shared__ long long colh[64];
+  __shared__ long long colw[64];
   float acc[384];
   float wv[6];
   {
@@ -4191,19 +4556,20 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (576 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 64)), 63);
-      long long ih_2 = (((col_1 / 8) - 1) + ((e / 64) / 3));
-      long long iw_3 = (((col_1 % 8) - 1) + ((e / 64) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && (iw_3 < 8)));
-      koff[e] = (ok_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_5 = (n0 + ((e % 4) * 16));
-      kcont[e] = ((((c0_5 + 15) <= 63) && ((c0_5 / 8) == ((c0_5 + 15) / 8))) && ((((((c0_5 / 8) - 1) + ((e / 4) / 3)) >= 0) && ((((c0_5 / 8) - 1) + ((e / 4) / 3)) < 8)) && ((((c0_5 % 8) + (((e / 4) % 3) - 1)) >= 0) && ((((c0_5 + 15) % 8) + (((e / 4) % 3) - 1)) < 8))));
+      long long c0_1 = (n0 + ((e % 4) * 16));
+      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
+      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
+      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
+      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
+      kcont[e] = cont_4;
+    }
+    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_5 = imin((n0 + e), 63);
+      colh[e] = (col_5 / 8);
+      colw[e] = (col_5 % 8);
     }
   }
   __syncthreads();
@@ -4222,22 +4588,27 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
       long long wbase = (grp * 144);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (109 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 109) + kk);
+        long long kg = ((c * 124) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 64);
+          long long tb = (kr * 4);
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[((kr * 4) + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_7 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 64) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_7 : 0.0f);
+                long long ih_7 = (colh[((g * 16) + jj)] + dy);
+                long long iw_8 = (colw[((g * 16) + jj)] + dx);
+                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
+                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
+                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
               }
             }
           }
@@ -4250,18 +4621,18 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_8 = gid;
-      long long nimg = q_8;
+      long long q_11 = gid;
+      long long nimg = q_11;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
-        for (long long kk = 0; kk < imin(109, (144 - (c * 109))); kk++) {
+        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 109) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 124) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -4277,8 +4648,8 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_9 = gid;
-    long long nimg = q_9;
+    long long q_12 = gid;
+    long long nimg = q_12;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
@@ -4318,9 +4689,10 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
-  __shared__ long long koff[144];
-  __shared__ bool kok[144];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[16];
+  __shared__ long long colw[16];
   float acc[96];
   float wv[6];
   {
@@ -4331,18 +4703,19 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (144 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 16)), 15);
-      long long ih_2 = (((col_1 / 4) - 1) + ((e / 16) / 3));
-      long long iw_3 = (((col_1 % 4) - 1) + ((e / 16) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && (iw_3 < 4)));
-      koff[e] = (ok_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && ((((((n0 / 4) - 1) + (e / 3)) >= 0) && ((((n0 / 4) - 1) + (e / 3)) < 4)) && ((((n0 % 4) + ((e % 3) - 1)) >= 0) && ((((n0 + 15) % 4) + ((e % 3) - 1)) < 4))));
+      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
+      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 15);
+      colh[e] = (col_4 / 4);
+      colw[e] = (col_4 % 4);
     }
   }
   __syncthreads();
@@ -4366,17 +4739,22 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 16);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + koff[(tb + (g * 16))]) + jj)];
+                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 16; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 16) + jj))])];
-                panel[((kk * 16) + ((g * 16) + jj))] = (kok[(tb + ((g * 16) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 16) + jj)] + dy);
+                long long iw_7 = (colw[((g * 16) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
+                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -4389,8 +4767,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -4416,8 +4794,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -4457,9 +4835,10 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -4470,18 +4849,19 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 3);
-      long long ih_2 = (((col_1 / 2) - 1) + ((e / 8) / 3));
-      long long iw_3 = (((col_1 % 2) - 1) + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && (iw_3 < 2)));
-      koff[e] = (ok_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && ((((((n0 / 2) - 1) + (e / 3)) >= 0) && ((((n0 / 2) - 1) + (e / 3)) < 2)) && ((((n0 % 2) + ((e % 3) - 1)) >= 0) && ((((n0 + 7) % 2) + ((e % 3) - 1)) < 2))));
+      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
+      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
+      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 3);
+      colh[e] = (col_4 / 2);
+      colw[e] = (col_4 % 2);
     }
   }
   __syncthreads();
@@ -4505,17 +4885,22 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
+                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -4528,8 +4913,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -4555,8 +4940,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -4603,9 +4988,10 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
-  __shared__ long long koff[72];
-  __shared__ bool kok[72];
+  __shared__ long long kbase[9];
   __shared__ bool kcont[9];
+  __shared__ long long colh[8];
+  __shared__ long long colw[8];
   float acc[48];
   float wv[6];
   {
@@ -4616,18 +5002,19 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     long long wbase = (grp * 144);
     long long n0 = 0;
     long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (72 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_1 = imin((n0 + (e % 8)), 0);
-      long long ih_2 = ((col_1 - 1) + ((e / 8) / 3));
-      long long iw_3 = (-1 + ((e / 8) % 3));
-      bool ok_4 = (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && (iw_3 < 1)));
-      koff[e] = (ok_4 ? (ih_2 + iw_3) : 0);
-      kok[e] = ok_4;
-    }
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      kcont[e] = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((((n0 - 1) + (e / 3)) >= 0) && (((n0 - 1) + (e / 3)) < 1)) && ((((e % 3) - 1) >= 0) && (((e % 3) - 1) < 1))));
+      long long ih_1 = ((n0 - 1) + (e / 3));
+      long long iw_2 = (-1 + (e % 3));
+      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
+      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
+      kcont[e] = cont_3;
+    }
+    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long col_4 = imin((n0 + e), 0);
+      colh[e] = col_4;
+      colw[e] = 0;
     }
   }
   __syncthreads();
@@ -4651,17 +5038,22 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
-          long long tb = (kr * 8);
+          long long tb = kr;
+          long long dy = ((kr / 3) - 1);
+          long long dx = ((kr % 3) - 1);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(kr + g)]) {
+            if (kcont[(tb + g)]) {
               for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + koff[(tb + (g * 8))]) + jj)];
+                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
               }
             } else {
               for (long long jj = 0; jj < 8; jj++) {
-                float xv_6 = B0[(xrow + koff[(tb + ((g * 8) + jj))])];
-                panel[((kk * 8) + ((g * 8) + jj))] = (kok[(tb + ((g * 8) + jj))] ? xv_6 : 0.0f);
+                long long ih_6 = (colh[((g * 8) + jj)] + dy);
+                long long iw_7 = (colw[((g * 8) + jj)] + dx);
+                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
+                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
+                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
               }
             }
           }
@@ -4674,8 +5066,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_7 = gid;
-      long long nimg = q_7;
+      long long q_10 = gid;
+      long long nimg = q_10;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -4701,8 +5093,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_8 = gid;
-    long long nimg = q_8;
+    long long q_11 = gid;
+    long long nimg = q_11;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
