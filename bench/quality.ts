@@ -41,7 +41,13 @@ const SIZES = {
   tiny: { train: 12, test: 4, size: 64, crowd: 0.8 },
 };
 
-export interface QualityOptions { tiny: boolean; out: string; rows: string[]; steps?: number; runtime: string; torchMinutes: number }
+export interface QualityOptions {
+  tiny: boolean; out: string; rows: string[]; steps?: number; runtime: string; torchMinutes: number;
+  /** What made the run, for the results file (the arguments as given). */
+  command: string;
+  /** CPU runtime threads (FUSEDET_THREADS, read by the caller), or the core count. */
+  threads: number;
+}
 
 /**
  * The PyTorch peer on the same scenes: trains for `minutes`, writes COCO
@@ -70,7 +76,9 @@ export function shapeChecks(rows: Record<string, { nms: Record<string, number>; 
   const out: Record<string, { ok: boolean; measured: string }> = {};
   const f = rows.fcos, d = rows['poto-3dmf-aux'];
   const p = (v: number): string => (100 * v).toFixed(1);
-  if (f) out['FCOS w/o NMS ≥ 15 AP below w/ NMS'] = { ok: f.nms.AP - f.noNms.AP >= 0.15, measured: `${p(f.nms.AP)} w/, ${p(f.noNms.AP)} w/o` };
+  // The paper's drop (40.5 → 12.1) is absolute; at the few-AP level a CPU-sized
+  // model reaches, the relative drop is shown beside it so the shape can be read.
+  if (f) out['FCOS w/o NMS ≥ 15 AP below w/ NMS'] = { ok: f.nms.AP - f.noNms.AP >= 0.15, measured: `${p(f.nms.AP)} w/, ${p(f.noNms.AP)} w/o (${f.nms.AP > 0 ? (100 * (f.noNms.AP / f.nms.AP - 1)).toFixed(0) : '-'}%; paper −70%)` };
   if (d) out['DeFCN NMS gap ≤ 0.5 AP'] = { ok: Math.abs(d.nms.AP - d.noNms.AP) <= 0.005, measured: `${p(d.nms.AP)} w/, ${p(d.noNms.AP)} w/o` };
   if (f && d) {
     out['DeFCN w/o NMS ≥ FCOS w/ NMS in AP50 (crowd)'] = { ok: d.noNms.crowdAP50 >= f.nms.crowdAP50, measured: `${p(d.noNms.crowdAP50)} vs ${p(f.nms.crowdAP50)}` };
@@ -137,7 +145,8 @@ export async function runQuality(o: QualityOptions): Promise<{ json: unknown; ta
   const table = formatTable(results);
   const json = {
     suite: 'quality', date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', runtime: o.runtime, tiny: o.tiny,
-    command: `npm run quality${o.tiny ? ' -- --tiny' : ''}`,
+    command: o.command,
+    threads: o.threads,
     scenes: { ...size, trainSeed: 0, testSeed: 1 }, rows: perRow, notRun, checks: shapeChecks(rows), torchPeer: peer ?? null,
     totalSeconds: Math.round((performance.now() - t0) / 1000), table,
   };
@@ -157,7 +166,12 @@ async function cli(): Promise<number> {
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && !(Number.isSafeInteger(steps) && steps > 0)) { process.stderr.write(`quality: --steps '${values.steps}' is not a positive integer\n`); return 2; }
   const out = values.out ?? (values.tiny ? 'bench/quality-out-tiny' : 'bench/quality-out');
-  const { json, table } = await runQuality({ tiny: values.tiny, out, rows: values.tiny && !values.rows ? ['fcos', 'poto-3dmf-aux'] : rows, steps: steps ?? (values.tiny ? 8 : undefined), runtime: values.runtime, torchMinutes });
+  const command = ['npm run quality', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const threads = Number(process.env.FUSEDET_THREADS) || cpus().length;
+  const { json, table } = await runQuality({
+    tiny: values.tiny, out, rows: values.tiny && !values.rows ? ['fcos', 'poto-3dmf-aux'] : rows, steps: steps ?? (values.tiny ? 8 : undefined),
+    runtime: values.runtime, torchMinutes, command, threads,
+  });
   // The tiny run is a test of this script: it never replaces the committed results.
   const target = values.tiny ? join(out, 'quality.json') : 'bench/results/quality.json';
   mkdirSync(join(target, '..'), { recursive: true });

@@ -124,7 +124,10 @@ async function runOurs(c: TrainBenchConfig): Promise<void> {
   } else {
     graph = lower(program!, { entry: 'DeFCNTrain', fn: 'loss_fixed', inputs: { image, ...defcnTargetTypes(c.batch, c.K, c.size) }, args });
   }
-  const step = buildTrainStep(graph, { sgd: DEFAULT_SGD, differentiate });
+  // FUSEDET_DEBUG=5 prints the backward graph, as in `fusedet train`: read here, at the edge.
+  const { compileOptionsFromEnv } = await import('../runtime/compile-options.js');
+  const debug = compileOptionsFromEnv().debug;
+  const step = buildTrainStep(graph, { sgd: DEFAULT_SGD, differentiate: (g, l, o) => differentiate(g, l, { ...o, debug }) });
   let runner;
   try { runner = await runtimeRunner(step, initParams(step.graph, 0), 'cpu'); } catch (e) {
     process.stdout.write(JSON.stringify({ error: `the CPU runtime cannot run the step: ${(e as Error).message.split('\n')[0]}` }) + '\n');
