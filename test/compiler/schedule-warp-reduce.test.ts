@@ -1,5 +1,5 @@
 // The CUDA warp-per-output reduction schedule (ops/reduce.kernel.ts with
-// lower-reduce.ts's lane-strided loops and shuffle-xor butterflies) on the
+// its lane-strided loops and shuffle-xor butterflies) on the
 // kernel-IR interpreter against the ops' references, with fused prologue and
 // epilogue; and what it leaves alone (other targets, short reductions).
 import { test } from 'uvu';
