@@ -8,14 +8,14 @@
 // the same computation composed of resize + max + max pool.
 import { ensureTorchBaseline } from './torch-env.js';
 import { compileGraph, type Program } from '../compiler/program.js';
-import { CPU, type Target } from '../compiler/target.js';
+import { CPU, cpuIsaProfile, cpuTarget, type Target } from '../compiler/target.js';
 import { randomTensor, type Tensor } from '../compiler/tensor.js';
 import type { Executable, LaunchTime } from '../runtime/interface.js';
 import { CpuRuntime } from '../runtime-cpu/runtime.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
 import { machineCpuIsa } from '../runtime-cpu/isa.js';
 import { GEMM_V16, GEMM_V8, type GemmShape, gemmProgram, gemmSource } from './gemm-kernel.js';
-import { cpuDescription, cReferencePeak, highestPeak, type PeakSource, type PeakTile } from './peak.js';
+import { cpuDescription, cReferencePeak, fmaCeiling, highestPeak, type PeakSource, type PeakTile } from './peak.js';
 import { onnxGemmGflops, timeTorch } from './onnx.js';
 import { compareNetwork } from './onnx-compare.js';
 import { benchGraph, convStackSrc, levelShapes, MAX3D_FUSED_SRC, MAX3D_UNFUSED_SRC, R50_FPN_SRC, timeRuns } from './tfjs/graphs.js';
@@ -70,7 +70,7 @@ export async function classBreakdown(load: () => Promise<Executable>, program: P
 }
 
 /** Every GEMM peak measurable here (sgemm 512³, the runtime's thread count): fusedet's, the plain-C reference, PyTorch's, onnxruntime's. */
-async function peaks(threads: number, notes: string[], raw: Record<string, unknown>): Promise<PeakSource> {
+async function peaks(threads: number, notes: string[], raw: Record<string, unknown>): Promise<PeakSource & { ceiling?: number }> {
   const sources: PeakSource[] = [];
   const add = async (name: string, f: () => Promise<number> | number): Promise<void> => {
     try { sources.push({ name, gflops: await f() }); } catch (e) { notes.push(`GEMM peak ${name} failed: ${(e as Error).message.split('\n')[0]}`); }
@@ -84,14 +84,22 @@ async function peaks(threads: number, notes: string[], raw: Record<string, unkno
   await add('PyTorch sgemm', () => { const t = timeTorch('sgemm', 512, 512, threads, 30); return (2 * 512 ** 3) / t.best / 1e9; });
   await add('onnxruntime-node sgemm (MatMul)', () => onnxGemmGflops(512, threads));
   const top = highestPeak(sources);
-  raw.gemmPeaks = { sources, tiles, highest: top };
+  let ceiling = NaN;
+  try { ceiling = fmaCeiling(threads); } catch (e) { notes.push(`FMA ceiling failed: ${(e as Error).message.split('\n')[0]}`); }
+  raw.gemmPeaks = { sources, tiles, highest: top, fmaCeiling: ceiling };
+  if (Number.isFinite(ceiling)) {
+    notes.push(`the machine's multiply-add ceiling on ${threads} threads (bench/peak.ts: the reference micro-kernel on L1-resident operands, all threads at once): ${ceiling.toFixed(1)} GFLOP/s; ` +
+      `the highest GEMM peak is ${(100 * top.gflops / ceiling).toFixed(0)}% of it`);
+  }
   notes.push(`GEMM peaks measured in this run (512³, ${threads} threads): ${sources.map((p) => `${p.name} ${p.gflops.toFixed(1)} GFLOP/s`).join('; ')}; ` +
     `C reference tiles ${tiles.map((t) => `${t.mr}×${t.nrv * t.vectorWidth} ${t.gflops.toFixed(0)}`).join(', ')}. Kernel classes are reported against the highest: ${top.name}, ${top.gflops.toFixed(1)} GFLOP/s`);
-  return top;
+  return { ...top, ceiling };
 }
 
-async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, peak: PeakSource, threads: number): Promise<void> {
+async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, peak: PeakSource & { ceiling?: number }, threads: number): Promise<void> {
   const cmp = await compareNetwork({ net: 'r50fpn', h: SIZE, w: SIZE, reps: 5, what: `R50-FPN ${SIZE}²`, targetOrt: '≥ 1× (at least as fast)', targetTorch: '≥ 1.5×' }, threads, notes);
+  // The machine beside each figure that depends on it.
+  for (const row of cmp.rows) row.notes = [...(row.notes ?? []), machineNote()];
   rows.push(...cmp.rows);
   const bg = benchGraph(R50_FPN_SRC, 'R50FPN', { image: [1, 3, SIZE, SIZE] });
   const program = compileGraph(bg.graph, new CpuRuntime().target);
@@ -105,9 +113,60 @@ async function r50(rows: BenchRow[], notes: string[], raw: Record<string, unknow
   const convSeconds = conv.reduce((s, c) => s + c.seconds, 0);
   if (!(convSeconds > 0)) throw new Error('no per-launch times for the convolutions (FUSEDET_DEBUG=2 timing gave none)');
   const convGflops = conv.reduce((s, c) => s + c.gflops * c.seconds, 0) / convSeconds;
+  await avx2Fallback(rows, notes, raw, cmp.rows, bg, program);
   rows.push({
     what: `R50-FPN ${SIZE}² convolutions as a class (${conv.reduce((s, c) => s + c.launches, 0)} launches), against the highest GEMM peak measured in this run`,
     ours: convGflops, baseline: peak.gflops, baselineName: peak.name, unit: 'GFLOP/s', ratio: convGflops / peak.gflops, target: '≥ 0.85 of the peak',
+    notes: Number.isFinite(peak.ceiling) ? [`${(100 * convGflops / peak.ceiling!).toFixed(0)}% of the machine's multiply-add ceiling measured in this run (${peak.ceiling!.toFixed(1)} GFLOP/s)`] : [],
+  });
+}
+
+/** CPU model, vector ISA and width, and the profile fusedet's kernels were shaped for. */
+function machineNote(): string {
+  const cpu = cpuDescription(), t = new CpuRuntime().target;
+  return `CPU ${cpu.model}, ${cpu.isa}, ${cpu.vectorWidth} f32 lanes; kernels shaped for ${t.cpuIsa} (${t.vectorWidth} lanes, register tile ${t.registerTile.rows}×${t.registerTile.cols})`;
+}
+
+/**
+ * The R50-FPN forward with the AVX2 profile's kernels (8 lanes, 6×16 tiles:
+ * what FUSEDET_CPU_ISA=avx2 or an AVX2-only machine gets), on this machine:
+ * its outputs against the default profile's, its time against
+ * onnxruntime-node's from the same run. Skipped where the default already is
+ * AVX2 (or narrower).
+ */
+async function avx2Fallback(rows: BenchRow[], notes: string[], raw: Record<string, unknown>, ortRows: readonly BenchRow[], bg: ReturnType<typeof benchGraph>, program: Program): Promise<void> {
+  if (new CpuRuntime().target.cpuIsa !== 'avx512') return;
+  const ort = ortRows.find((r) => r.baselineName.startsWith('onnxruntime') && r.baseline !== null);
+  const run = async (p: Program): Promise<{ best: number; median: number; outs: Tensor[] }> => {
+    const exe = await new CpuRuntime().load(p);
+    try {
+      await exe.setParams(bg.params);
+      const t = await timeRuns(exe, bg.inputs, 5);
+      return { ...t, outs: Object.values(await exe.run(bg.inputs)) };
+    } finally { exe.dispose(); }
+  };
+  const wide = await run(program);
+  const avx2 = await run(compileGraph(bg.graph, cpuTarget(cpuIsaProfile('avx2'))));
+  // Relative to each output's largest magnitude: the profiles sum K in different chunk orders.
+  let worst = 0;
+  wide.outs.forEach((o, i) => {
+    let scale = 0;
+    o.data.forEach((v) => { scale = Math.max(scale, Math.abs(v)); });
+    o.data.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - avx2.outs[i].data[j]) / Math.max(scale, 1e-30)); });
+  });
+  const agree = worst <= 1e-4;
+  raw.avx2Fallback = { best: avx2.best, median: avx2.median, defaultBest: wide.best, maxRelDiff: worst };
+  if (!agree) notes.push(`AVX2 profile: R50-FPN outputs differ from the AVX-512 profile's by ${worst.toExponential(2)} of their scale`);
+  rows.push({
+    what: `ResNet-50-FPN forward ${SIZE}×${SIZE} with the AVX2 profile's kernels (FUSEDET_CPU_ISA=avx2: 8 lanes, 6×16 tiles) on this AVX-512 machine`,
+    ours: avx2.best, baseline: ort?.baseline ?? null, baselineName: ort?.baselineName ?? 'onnxruntime-node (not measured)', unit: 's',
+    ratio: ort?.baseline ? ort.baseline / avx2.best : null, target: 'correct; reported (no speed target)',
+    notes: [
+      `outputs ${agree ? 'agree with' : 'DIFFER from'} the AVX-512 profile's: max |difference| ${worst.toExponential(2)} of each output's largest value`,
+      `AVX-512 profile in this run ${wide.best.toFixed(4)} s: the AVX2 profile is ${(avx2.best / wide.best).toFixed(2)}× its time`,
+      `medians: AVX2 profile ${avx2.median.toFixed(4)} s, AVX-512 profile ${wide.median.toFixed(4)} s`,
+      machineNote(),
+    ],
   });
 }
 
@@ -205,7 +264,7 @@ export const cpuSuite: BenchSuite = {
       `${t.cpuIsa !== machineCpuIsa() ? ` (forced by FUSEDET_CPU_ISA; this machine's would be ${machineCpuIsa()})` : ''}; ${threads} threads for every engine`);
     raw.cpu = { ...cpu, threads, profile: { cpuIsa: t.cpuIsa, vectorWidth: t.vectorWidth, registerTile: t.registerTile } };
     notes.push(...ensureTorchBaseline());
-    let peak: PeakSource = { name: 'none', gflops: NaN };
+    let peak: PeakSource & { ceiling?: number } = { name: 'none', gflops: NaN };
     await step('GEMM peaks', async () => { peak = await peaks(threads, notes, raw); });
     if (process.env.FUSEDET_BENCH_CPU_SKIP_R50 !== '1') await step('R50-FPN vs onnxruntime-node and PyTorch', () => r50(rows, notes, raw, peak, threads));
     if (process.env.FUSEDET_BENCH_CPU_SKIP_FCOS !== '1') await step('FCOS dense vs onnxruntime-node and PyTorch', () => fcos(rows, notes, raw, threads));

@@ -94,9 +94,48 @@ static void run(void *(*f)(void *), int mr, int nrv) {
   printf("%d %d %d %.3f\\n", mr, nrv, VW, 2.0 * n * n * n / best / 1e9);
 }
 
+/* The FMA ceiling: each thread multiplies a private, L1-resident 6 x 2VW
+   micro-problem over and over (no packing, no cache misses), all threads at
+   once; what the cores' multiply-add units give, which no GEMM exceeds. */
+#define CEIL_KC 128
+typedef struct { int t; double seconds; } ceil_job;
+static void *fma_ceiling(void *p) {
+  ceil_job *j = p; enum { MR = 6, NRV = 2, NR = NRV * VW };
+  float *a = aligned_alloc(64, sizeof(float) * CEIL_KC * MR), *b = aligned_alloc(64, sizeof(float) * CEIL_KC * NR);
+  for (int i = 0; i < CEIL_KC * MR; i++) a[i] = 1e-3f * (float)(i % 7);
+  for (int i = 0; i < CEIL_KC * NR; i++) b[i] = 1e-3f * (float)(i % 5);
+  vf acc[MR][NRV];
+  for (int r = 0; r < MR; r++) for (int v = 0; v < NRV; v++) acc[r][v] = (vf){0};
+  const double t0 = now();
+  for (int it = 0; it < 4000; it++)
+    for (int k = 0; k < CEIL_KC; k++) {
+      vf bv[NRV];
+      _Pragma("GCC unroll 4") for (int v = 0; v < NRV; v++) bv[v] = *(const vf *)(b + k * NR + v * VW);
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) { const float x = a[k * MR + r];
+        _Pragma("GCC unroll 4") for (int v = 0; v < NRV; v++) acc[r][v] += x * bv[v]; }
+    }
+  j->seconds = now() - t0;
+  float s = 0; for (int r = 0; r < MR; r++) for (int v = 0; v < NRV; v++) s += acc[r][v][0];
+  if (s == 12345.0f) puts("");
+  free(a); free(b); return 0;
+}
+
+static void ceiling(void) {
+  double best = 1e30;
+  for (int r = 0; r <= reps; r++) {
+    pthread_t th[64]; ceil_job jobs[64];
+    for (int t = 0; t < nt; t++) { jobs[t] = (ceil_job){t, 0}; pthread_create(&th[t], 0, fma_ceiling, &jobs[t]); }
+    double slowest = 0;
+    for (int t = 0; t < nt; t++) { pthread_join(th[t], 0); if (jobs[t].seconds > slowest) slowest = jobs[t].seconds; }
+    if (slowest < best) best = slowest;
+  }
+  printf("ceiling %d %.3f\\n", VW, 2.0 * 4000 * CEIL_KC * 6 * 2 * VW * nt / best / 1e9);
+}
+
 int main(int argc, char **argv) {
   n = argc > 1 ? atoi(argv[1]) : 512; nt = argc > 2 ? atoi(argv[2]) : 2; reps = argc > 3 ? atoi(argv[3]) : 20;
   if (nt < 1 || nt > 64) nt = 2;
+  if (argc > 4 && !strcmp(argv[4], "ceiling")) { ceiling(); return 0; }
   A = malloc(sizeof(float) * n * n); B = malloc(sizeof(float) * n * n); C = malloc(sizeof(float) * n * n);
   for (int i = 0; i < n * n; i++) { A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f; B[i] = (float)((i * 53) % 97) / 97.0f - 0.5f; }
 ${calls}
@@ -107,8 +146,8 @@ ${calls}
 
 export interface PeakTile { mr: number; nrv: number; vectorWidth: number; gflops: number }
 
-/** Compiles the reference once per source+compiler (cached under .cache/peak) and runs it: every tile's GFLOP/s. */
-export function cReferencePeak(n: number, threads: number, reps = 20): PeakTile[] {
+/** The reference program, compiled once per source+compiler (cached under .cache/peak). */
+function referenceBinary(): string {
   const src = peakSource();
   const dir = process.env.FUSEDET_PEAK_CACHE ?? '.cache/peak';
   mkdirSync(dir, { recursive: true });
@@ -119,11 +158,30 @@ export function cReferencePeak(n: number, threads: number, reps = 20): PeakTile[
     execFileSync(cc, ['-O3', '-march=native', '-std=gnu11', '-pthread', '-o', `${bin}.tmp`, `${bin}.c`]);
     renameSync(`${bin}.tmp`, bin);
   }
-  const out = execFileSync(bin, [String(n), String(threads), String(reps)], { encoding: 'utf8' });
+  return bin;
+}
+
+/** Runs the reference sgemm: every tile's GFLOP/s. */
+export function cReferencePeak(n: number, threads: number, reps = 20): PeakTile[] {
+  const out = execFileSync(referenceBinary(), [String(n), String(threads), String(reps)], { encoding: 'utf8' });
   return out.trim().split('\n').map((l) => {
     const [mr, nrv, vw, g] = l.split(' ').map(Number);
     return { mr, nrv, vectorWidth: vw, gflops: g };
   });
+}
+
+/**
+ * The machine's multiply-add ceiling on `threads` threads at once: the
+ * reference micro-kernel (6 × 2 vectors) on private L1-resident operands, no
+ * packing and no misses (best of `reps`). A GEMM's share of it is how close
+ * to the hardware it runs; the GEMM peaks above include their packing and
+ * memory traffic.
+ */
+export function fmaCeiling(threads: number, reps = 10): number {
+  const out = execFileSync(referenceBinary(), ['0', String(threads), String(reps), 'ceiling'], { encoding: 'utf8' });
+  const m = /^ceiling (\d+) ([\d.]+)$/m.exec(out);
+  if (!m) throw new Error(`peak: no ceiling line in ${JSON.stringify(out.slice(0, 200))}`);
+  return Number(m[2]);
 }
 
 /** The CPU's model and the widest f32 vector its flags allow (what -march=native compiles for). */
