@@ -18,7 +18,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type { Tensor } from '../compiler/tensor.js';
 import { Batch, Loader, LoaderDataset, fromCoco } from '../data/loader.js';
 import { readCocoFile } from '../data/coco.js';
-import { isIgnoreBox, readOdgtGt } from '../data/odgt.js';
+import { BadRecordLog, isIgnoreBox, readOdgtGt } from '../data/odgt.js';
 import type { DataConfig } from './config.js';
 import type { BatchSource } from './fixed-batch.js';
 
@@ -33,6 +33,8 @@ export interface TrainingData {
   imageRoot: string;
   /** Images whose file is missing, skipped under skipBad. */
   skippedFiles: number;
+  /** Bad annotation records (or boxes, in .odgt) the reader dropped under skipBad, with up to five messages. */
+  skippedRecords: { count: number; examples: readonly string[] };
 }
 
 /** Where the image files are: --images, else beside the annotations, else their images/ folder. */
@@ -44,10 +46,10 @@ function findRoot(annotations: string, files: readonly string[], given?: string)
 }
 
 /** CrowdHuman: tag 'mask' and extra.ignore ≠ 0 are ignore regions (dropped for training); other tags are classes by name. */
-async function fromOdgt(path: string, given?: string): Promise<{ dataset: LoaderDataset; classNames: string[]; imageRoot: string }> {
+async function fromOdgt(path: string, given: string | undefined, bad: BadRecordLog | undefined): Promise<{ dataset: LoaderDataset; classNames: string[]; imageRoot: string }> {
   const records: { id: string; width?: number; height?: number; boxes: { box: number[]; tag: string; ignore: boolean }[] }[] = [];
   const tags = new Set<string>();
-  for await (const r of readOdgtGt(path)) {
+  for await (const r of readOdgtGt(path, bad ? { skipBad: true, bad } : {})) {
     const boxes = r.gtboxes.map((b) => ({ box: b.fbox, tag: b.tag, ignore: isIgnoreBox(b) || b.tag === 'mask' }));
     for (const b of boxes) if (!b.ignore) tags.add(b.tag);
     records.push({ id: r.id, width: r.width, height: r.height, boxes });
@@ -63,7 +65,9 @@ async function fromOdgt(path: string, given?: string): Promise<{ dataset: Loader
   const { imageSize } = await import('../data/image.js');
   const images = await Promise.all(records.map(async (r, i) => {
     const file = join(root, r.id + (exts.find((e) => existsSync(join(root, r.id + e))) ?? '.jpg'));
-    const size = r.width && r.height ? { width: r.width, height: r.height } : existsSync(file) ? await imageSize(file) : { width: 1, height: 1 };
+    // An unreadable header is not an error here: screenDataset (data/loader.ts)
+    // decodes every image before training and names it, or skips it under --skip-bad.
+    const size = r.width && r.height ? { width: r.width, height: r.height } : existsSync(file) ? await imageSize(file).catch(() => ({ width: 1, height: 1 })) : { width: 1, height: 1 };
     return { id: i + 1, file, ...size };
   }));
   return {
@@ -100,9 +104,14 @@ export async function openTrainingData(annotations: string, opts: { images?: str
     return openTrainingData(inside, opts);
   }
   let data: { dataset: LoaderDataset; classNames: string[]; imageRoot: string };
-  if (annotations.toLowerCase().endsWith('.odgt')) data = await fromOdgt(annotations, opts.images);
-  else {
-    const ds = await readCocoFile(annotations);
+  let skippedRecords: TrainingData['skippedRecords'] = { count: 0, examples: [] };
+  if (annotations.toLowerCase().endsWith('.odgt')) {
+    const bad = opts.skipBad ? new BadRecordLog() : undefined;
+    data = await fromOdgt(annotations, opts.images, bad);
+    if (bad) skippedRecords = { count: bad.count, examples: bad.examples };
+  } else {
+    const ds = await readCocoFile(annotations, { skipBad: opts.skipBad ?? false });
+    skippedRecords = { count: ds.skipped, examples: ds.skippedExamples };
     const root = findRoot(annotations, ds.images.map((im) => im.fileName), opts.images);
     const d = await fromCoco(ds, root);
     data = { dataset: d, classNames: d.classNames, imageRoot: root };
@@ -111,7 +120,7 @@ export async function openTrainingData(annotations: string, opts: { images?: str
   if (missing.length && !opts.skipBad) throw new DatasetError(`${annotations}: image file ${missing[0]!.file} does not exist${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}; give --images DIR, or --skip-bad to leave them out`);
   const dataset: LoaderDataset = missing.length ? { images: data.dataset.images.filter((im) => existsSync(im.file)), boxesOf: (id) => data.dataset.boxesOf(id) } : data.dataset;
   if (dataset.images.length === 0) throw new DatasetError(`${annotations}: no images to train on`);
-  return { dataset, classNames: data.classNames, imageRoot: data.imageRoot, skippedFiles: missing.length };
+  return { dataset, classNames: data.classNames, imageRoot: data.imageRoot, skippedFiles: missing.length, skippedRecords };
 }
 
 /** The next power of two ≥ max(min, n) (dsl/elab/types.ts bucketOf rounds the same way from 8). */

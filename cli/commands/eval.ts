@@ -42,6 +42,7 @@ with --weights:
   --nms on|off|both class-aware NMS (default: the config's); both prints the
                     two columns and their difference
   --nms-per-level   NMS within each pyramid level only (the paper's Table 2)
+  --nms-range K     with --nms-per-level: only within a K×K window of locations (odd K; 0 unlimited)
   --protocol P      coco, crowdhuman or both (default: both where the data
                     allows; crowd metrics are class-agnostic on multi-class data)
   --out DIR         where detections-{nms,no-nms}.{json,odgt} and eval.json go
@@ -61,7 +62,7 @@ const evalCommand: Command = {
         gt: { type: 'string' }, dets: { type: 'string' }, protocol: { type: 'string' },
         json: { type: 'boolean', default: false }, 'skip-bad': { type: 'boolean', default: false },
         weights: { type: 'string' }, data: { type: 'string' }, nms: { type: 'string' }, out: { type: 'string' },
-        config: { type: 'string' }, runtime: { type: 'string' }, 'nms-per-level': { type: 'boolean', default: false },
+        config: { type: 'string' }, runtime: { type: 'string' }, 'nms-per-level': { type: 'boolean', default: false }, 'nms-range': { type: 'string' },
       },
     });
     if (values.weights !== undefined || values.data !== undefined) return evalWeights(values);
@@ -100,7 +101,7 @@ const evalCommand: Command = {
 
 interface WeightsArgs {
   weights?: string; data?: string; nms?: string; out?: string; config?: string; runtime?: string; protocol?: string;
-  json: boolean; 'skip-bad': boolean; gt?: string; dets?: string; 'nms-per-level': boolean;
+  json: boolean; 'skip-bad': boolean; gt?: string; dets?: string; 'nms-per-level': boolean; 'nms-range'?: string;
 }
 
 /** The --weights form: detector over the dataset, files written, the table (and eval.json beside it). */
@@ -108,6 +109,8 @@ async function evalWeights(v: WeightsArgs): Promise<number> {
   if (!v.weights) throw new UserError(`fusedet eval: --data needs --weights FILE (the detector to run)\n${usage}`, 2);
   if (!v.data) throw new UserError(`fusedet eval: --weights needs --data ANNOTATIONS (the dataset to run it on)\n${usage}`, 2);
   if (v.gt || v.dets) throw new UserError('fusedet eval: give either --weights/--data or --gt/--dets, not both', 2);
+  const nmsRange = v['nms-range'] === undefined ? undefined : nmsRangeFlag(v['nms-range']);
+  if (nmsRange !== undefined && !v['nms-per-level']) throw new UserError('fusedet eval: --nms-range needs --nms-per-level (the range is within one pyramid level)', 2);
   if (!existsSync(v.weights)) throw new UserError(`fusedet eval: --weights ${v.weights}: no such file`, 1);
   if (v.nms !== undefined && !['on', 'off', 'both'].includes(v.nms)) throw new UserError(`fusedet eval: --nms must be on, off or both, not '${v.nms}'`, 2);
   if (v.protocol !== undefined && !['coco', 'crowdhuman', 'both'].includes(v.protocol)) throw new UserError(`fusedet eval: --protocol must be coco, crowdhuman or both, not '${v.protocol}'`, 2);
@@ -121,6 +124,7 @@ async function evalWeights(v: WeightsArgs): Promise<number> {
   const report = await evaluateDetector(data, {
     weights: v.weights, config: v.config, runtime: v.runtime ?? 'auto', out, protocol, skipBad: v['skip-bad'],
     nms: v.nms as 'on' | 'off' | 'both' | undefined, nmsPerLevel: v['nms-per-level'],
+    ...(nmsRange !== undefined ? { nmsRange } : {}),
     onProgress: (done, total, pass) => {
       if (started !== pass) { if (started) bar.stop(); bar.start(total, 0, { pass }); started = pass; }
       bar.update(done, { pass });
@@ -138,3 +142,10 @@ async function evalWeights(v: WeightsArgs): Promise<number> {
 }
 
 export default evalCommand;
+
+/** --nms-range K as a number; the detector checks it is odd or 0 and names the config. */
+function nmsRangeFlag(text: string): number {
+  const k = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(k)) throw new UserError(`fusedet eval: --nms-range '${text}' is not a whole number of locations (1, 3, 5, … or 0)`, 2);
+  return k;
+}

@@ -50,7 +50,7 @@ export interface DataTrainResult {
   evals: EvalPoint[];
   terms: string[];
   /** Images left out under --skip-bad, by reason. */
-  skipped: { missing: number; undecodable: number; inconsistent: number };
+  skipped: { missing: number; undecodable: number; inconsistent: number; records: number };
 }
 
 /** Trains; returns what happened (the demo and the quality run read it). Prints nothing but the progress bar. */
@@ -77,10 +77,14 @@ export async function trainOnData(f: DataTrainFlags): Promise<DataTrainResult> {
     classCount: opened.classNames.length, skipBad: f.skipBad,
     onBad: (b) => warn(`warning: --skip-bad: skipping ${b.file}: ${b.entry}: ${b.problem}`),
   });
-  const skipped = { missing: opened.skippedFiles, undecodable: screened.undecodable, inconsistent: screened.inconsistent };
-  if (f.skipBad && (skipped.missing || screened.bad.length)) {
+  const skipped = { missing: opened.skippedFiles, undecodable: screened.undecodable, inconsistent: screened.inconsistent, records: opened.skippedRecords.count };
+  // Records the annotation reader dropped (a negative-size box, an unknown category): one line each, as for images.
+  for (const m of opened.skippedRecords.examples) warn(`warning: --skip-bad: skipping a record of ${f.data}: ${m}`);
+  if (skipped.records > opened.skippedRecords.examples.length) warn(`warning: --skip-bad: ... and ${skipped.records - opened.skippedRecords.examples.length} more bad records in ${f.data}`);
+  if (f.skipBad && (skipped.missing || screened.bad.length || skipped.records)) {
     warn(`--skip-bad: skipped ${skipped.missing + screened.bad.length} of ${opened.dataset.images.length + skipped.missing} images ` +
-      `(${skipped.missing} missing, ${skipped.undecodable} undecodable, ${skipped.inconsistent} with inconsistent annotations); training on ${screened.dataset.images.length}`);
+      `(${skipped.missing} missing, ${skipped.undecodable} undecodable, ${skipped.inconsistent} with inconsistent annotations)` +
+      `${skipped.records ? ` and ${skipped.records} bad annotation record${skipped.records === 1 ? '' : 's'}` : ''}; training on ${screened.dataset.images.length}`);
   }
   if (screened.dataset.images.length === 0) throw new UserError(`fusedet train: ${f.data}: no usable images left (${screened.bad.length} skipped as bad)`);
   const data = { ...opened, dataset: screened.dataset };

@@ -33,7 +33,8 @@ DIR/loss.png and, with --val, DIR/eval.json and DIR/ap.png.
                           at the end and every --eval-every steps, both protocols
   --eval-every N          evaluate every N steps
   --steps N               override the config's schedule.steps
-  --skip-bad              leave out images whose file is missing (counted)
+  --skip-bad              leave out images that are missing, do not decode (truncated/corrupt) or
+                          have inconsistent boxes, and bad annotation records (one warning each, counted)
   --runtime, --resume, --force, --no-progress as below
 
 With MODEL.fd: trains the entry module's loss function (it returns the loss first, then any

@@ -91,6 +91,18 @@ test('eval --data on a folder without annotations, and --weights without --data'
   assert.match(r.err, /--weights needs --data/);
 });
 
+test('eval --nms-range: not a number, without --nms-per-level, an even range: one message each', () => {
+  let r = cli('eval', '--weights', weights, '--data', scenes, '--nms-per-level', '--nms-range', 'wide');
+  assert.is(r.code, 2);
+  assert.match(r.err, /--nms-range 'wide' is not a whole number/);
+  r = cli('eval', '--weights', weights, '--data', scenes, '--nms-range', '3');
+  assert.is(r.code, 2);
+  assert.match(r.err, /--nms-range needs --nms-per-level/);
+  r = cli('eval', '--weights', weights, '--data', scenes, '--nms-per-level', '--nms-range', '4', '--runtime', 'reference', '--out', join(dir, 'even'));
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, /NMS spatial range 4 must be an odd number/);
+});
+
 test('run --weights IMAGE prints the detections as JSON', () => {
   const r = cli('run', '--weights', weights, join(images, '000002.png'), '--runtime', 'reference');
   assert.is(r.code, 0, r.err);

@@ -43,7 +43,7 @@ function config(): string {
   return join(dir, 'toy.json');
 }
 
-interface Coco { images: { id: number; file_name: string; width: number; height: number }[]; annotations: { id: number; image_id: number; bbox: number[] }[] }
+interface Coco { images: { id: number; file_name: string; width: number; height: number }[]; annotations: { id: number; image_id: number; bbox: number[]; category_id: number }[] }
 
 /** Annotation files: the clean scenes, and copies with one bad thing each, and one with all three. */
 async function datasets(): Promise<Record<string, string>> {
@@ -69,6 +69,11 @@ async function datasets(): Promise<Record<string, string>> {
   return {
     cutPng: variant('cut-png', cutPng), cutJpeg: variant('cut-jpeg', cutJpeg), outside: variant('outside', outside),
     all: variant('all-bad', (c) => { cutPng(c); cutJpeg(c); outside(c); }),
+    // Records the COCO reader itself rejects: a negative width, a category the file does not list.
+    records: variant('bad-records', (c) => {
+      c.annotations.find((a) => a.image_id === c.images[4]!.id)!.bbox = [10, 10, -5, 4];
+      c.annotations.find((a) => a.image_id === c.images[5]!.id)!.category_id = 999;
+    }),
   };
 }
 
@@ -105,6 +110,20 @@ test('with --skip-bad: one warning line each, the count, and training on the res
   assert.match(warnings[1]!, /cut\.jpg: the image: cannot decode image/);
   assert.match(warnings[2]!, /annotations\[\d+\] \(id \d+\): box \[50, 10, 80, 30\].* lies outside the 64×64 image/);
   assert.match(r.stderr, /--skip-bad: skipped 3 of 6 images \(0 missing, 2 undecodable, 1 with inconsistent annotations\); training on 3/);
+  assert.match(r.stdout, /trained steps 0\.\.1/);
+});
+
+test('bad annotation records (negative width, unknown category): one error naming the file and record, or under --skip-bad a warning each and the count', () => {
+  const strict = train(sets.records!, 'records-strict');
+  assert.is(strict.status, 1, strict.stdout + strict.stderr);
+  assert.match(strict.stderr, /bad-records\.json/);
+  assert.match(strict.stderr, /annotations\[\d+\]/);
+  assert.not.match(strict.stderr, /\n\s+at /, 'no stack trace');
+  const r = train(sets.records!, 'records-lenient', '--skip-bad');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('warning: --skip-bad: skipping a record of '));
+  assert.is(lines.length, 2, r.stderr);
+  assert.match(r.stderr, /and 2 bad annotation records; training on 6/);
   assert.match(r.stdout, /trained steps 0\.\.1/);
 });
 
