@@ -3,7 +3,9 @@
 // summary and leaves the full result on globalThis.fusedetResult for the
 // headless browser test to compare with Node. With ?program=NAME it runs
 // the program file NAME.json (web/program-file.ts) instead: what Node
-// compiled from a model, e.g. the tiny DeFCN.
+// compiled from a model, e.g. the tiny DeFCN, or with ?steps=N a training
+// step (test/web/browser-train.test.ts gives it the small DeFCN's
+// ground-truth step, the assignment inside, and a generated scene).
 import { createBrowserWebGpu } from '../runtime-webgpu/browser.js';
 import { compileGraph } from '../compiler/program.js';
 import { smokeProgram, smokeData, SMOKE_ROWS, SMOKE_COLS } from './smoke-program.js';
