@@ -113,15 +113,14 @@ interface ScheduledGroups {
   scratch: Map<number, { bytes: number; dtype: DType }>;
 }
 
-/** Each group's kernel (after the target's IR passes, validated, deduplicated by structural hash) and its launch, in launch order. */
+/** Each group's kernels (after the target's IR passes, validated, deduplicated by structural hash) and launches, in launch order. */
 function scheduleGroups(graph: Graph, groups: readonly FusionGroup[], aliases: ReadonlyMap<number, number>, target: Target): ScheduledGroups {
   const kernels: Program['kernels'] = [];
   const byHash = new Map<string, number>();
   const launches: ScheduledLaunch[] = [];
   const reports: LaunchReport[] = [];
   const scratch = new Map<number, { bytes: number; dtype: DType }>();
-  for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
-    const s = scheduleGroup(graph, g, target);
+  for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) for (const s of scheduleGroup(graph, g, target)) {
     const unbound = s.bufValues.find((v) => aliases.has(v));
     if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
     const name = `k${kernels.length}_${summaryName(graph, g)}`;

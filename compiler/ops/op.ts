@@ -114,10 +114,13 @@ export interface GradBuilder {
 /**
  * A schedule: builds the kernel of one fusion group anchored at `anchor`
  * (every node in `nodes`, stored at `sink`) for `target`. Schedules that do
- * not shape their work by the target may omit the last parameter.
+ * not shape their work by the target may omit the last parameter. An op
+ * whose one kernel would bind more storage buffers than the target allows
+ * (max3d over a pyramid: a buffer per level in and out) returns several
+ * launches instead, in order, each within the limit.
  */
 export type GroupSchedule = (graph: Graph, nodes: ReadonlySet<number>, anchor: number, sink: number,
-  lowerings: Readonly<Record<string, Lowering>>, target: Target) => Scheduled;
+  lowerings: Readonly<Record<string, Lowering>>, target: Target) => Scheduled | readonly Scheduled[];
 
 /**
  * How an op becomes kernel code, at least one of: `lower`, the value of one

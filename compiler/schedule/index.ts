@@ -13,9 +13,11 @@ export type { Scheduled } from './pointwise.js';
 export type { GroupSchedule } from '../ops/op.js';
 export { LOWERINGS } from '../ops/kernels.js';
 
-export function scheduleGroup(graph: Graph, group: FusionGroup, target: Target): Scheduled {
+/** The group's launches, in order: one kernel, or several where one would bind more storage buffers than the target allows. */
+export function scheduleGroup(graph: Graph, group: FusionGroup, target: Target): readonly Scheduled[] {
   const nodes = new Set(group.nodes);
   const kernel: OpKernel | undefined = (KERNELS as Readonly<Record<string, OpKernel>>)[graph.nodes[group.anchor].op];
-  if (kernel?.schedule) return kernel.schedule(graph, nodes, group.anchor, group.sink, LOWERINGS, target);
-  return schedulePointwise(graph, nodes, group.sink, LOWERINGS);
+  if (!kernel?.schedule) return [schedulePointwise(graph, nodes, group.sink, LOWERINGS)];
+  const s = kernel.schedule(graph, nodes, group.anchor, group.sink, LOWERINGS, target);
+  return 'kernel' in s ? [s] : s;
 }
