@@ -18,7 +18,9 @@
 // A group stops growing before its kernel would bind more storage buffers
 // than the target allows per stage (WebGPU: maxStorageBuffersPerShaderStage,
 // 8 in browsers by default): the node that would take it over starts a group
-// of its own, so no runtime has to work around the limit.
+// of its own. One node that alone binds more is its schedule's to split
+// (max3d over a pyramid: a launch per run of levels,
+// ops/max3d-launches.kernel.ts), so no runtime works around the limit.
 import { Graph } from './graph.js';
 import { OPS } from './ops/index.js';
 import { OpKind } from './ops/op.js';

@@ -9,19 +9,26 @@
 // names it, then, level by level, the sample gradients of the positions
 // whose bilinear taps read it, times the tap weight. Every check is one
 // integer compare: the arg-max search happened once, in max3d_argmax.
+// One launch covers every level where the target's storage-buffer limit
+// allows (codes and gradients of every level, and the outputs: 15 over five
+// levels); else runs of levels (max3d-launches.kernel.ts), and a level that
+// alone binds more (τ 4 under 8) takes its sources over several launches,
+// each adding its terms, in the same order, onto the f32 sum the previous
+// one stored: the same additions, so the same bits.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';
 import { bilinearTaps } from './resize.js';
 import {
-  add, and, barrier, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
+  add, and, barrier, bin, cast, div, f32, for_, gid, idx, if_, inRange, let_, lload, load, lstore, lt, max, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';
 import { bilinearTap } from './resize.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import { scheduleMax3dArgmax } from './max3d.kernel.js';
+import { levelRuns, levelTooWide } from './max3d-launches.kernel.js';
 import type { KernelTable } from './op.js';
 
 // Profiles as in max3d.ts: a loop of one thread per workgroup on the CPU, 8
@@ -99,27 +106,71 @@ function grid(em: Emitter, name: string, rows: number, cols: number, wg: number,
   em.emit(threadStrided(name, idx(rows * cols), wg, em.block(() => body(v(name), em.bind(div(v(name), idx(cols)), `${name}r`), em.bind(mod(v(name), idx(cols)), `${name}c`)))));
 }
 
-/** Per level k: its tile and the regions of its sampling levels, tiles cut until the regions fit. */
-function layout(sizes: readonly (readonly number[])[], tau: number, TH: number, TW: number): { th: number; tw: number; regions: Region[] }[] {
-  const L = sizes.length;
-  return sizes.map(([Hk, Wk], k) => {
-    let th = Math.min(TH, Hk), tw = Math.min(TW, Wk);
-    for (;;) {
-      let at = 0;
-      const regions = neighbourLevels(k, L, tau).filter((l) => l !== k).map((l) => {
-        const [H, W] = sizes[l];
-        const g = { l, rh: regionSpan(Hk, H, th), rw: regionSpan(Wk, W, tw), at };
-        at += g.rh * g.rw;
-        return g;
-      });
-      if (at <= LOCAL_FLOATS || (th === 1 && tw === 1)) return { th, tw, regions };
-      if (th >= tw / 2 && th > 1) th = Math.ceil(th / 2);
-      else tw = Math.ceil(tw / 2);
-    }
-  });
+/**
+ * Part of level k's gradient one launch computes: the sample gradients of the
+ * levels `sources` (ascending), added after its own outputs' when `first`,
+ * else onto what an earlier launch stored (the level alone binds more
+ * buffers than the target allows: max3d-launches.kernel.ts).
+ */
+interface Part { readonly k: number; readonly sources: readonly number[]; readonly first: boolean }
+
+/** Level k's tile and the regions of the part's sources, the tile cut until the regions fit. */
+function layout(sizes: readonly (readonly number[])[], part: Part, TH: number, TW: number): { th: number; tw: number; regions: Region[] } {
+  const [Hk, Wk] = sizes[part.k];
+  let th = Math.min(TH, Hk), tw = Math.min(TW, Wk);
+  for (;;) {
+    let at = 0;
+    const regions = part.sources.map((l) => {
+      const [H, W] = sizes[l];
+      const g = { l, rh: regionSpan(Hk, H, th), rw: regionSpan(Wk, W, tw), at };
+      at += g.rh * g.rw;
+      return g;
+    });
+    if (at <= LOCAL_FLOATS || (th === 1 && tw === 1)) return { th, tw, regions };
+    if (th >= tw / 2 && th > 1) th = Math.ceil(th / 2);
+    else tw = Math.ceil(tw / 2);
+  }
 }
 
-export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+/**
+ * The launches of the gradient for a target allowing `limit` storage
+ * buffers, each a list of parts: runs of whole levels (one launch when all
+ * fit); a level that alone binds more is split over its sources, in order,
+ * the first launch with its own outputs, the later ones adding on.
+ */
+function gradLaunches(L: number, tau: number, limit: number, valuesOf: (l: number) => readonly number[]): Part[][] {
+  const sourcesOf = (k: number): number[] => neighbourLevels(k, L, tau).filter((l) => l !== k);
+  const binds = (parts: readonly Part[]): number =>
+    new Set(parts.flatMap((p) => [...(p.first ? [p.k] : []), ...p.sources].flatMap(valuesOf))).size + new Set(parts.map((p) => p.k)).size;
+  const whole = (k: number): Part => ({ k, sources: sourcesOf(k), first: true });
+  const launches: Part[][] = [];
+  for (const run of levelRuns(L, limit, (levels) => binds(levels.map(whole)))) {
+    if (binds(run.map(whole)) <= limit) { launches.push(run.map(whole)); continue; }
+    const k = run[0];
+    let part: Part = { k, sources: [], first: true };
+    if (binds([part]) > limit) throw levelTooWide('max3d_argmax_grad', k, binds([whole(k)]), tau, limit);
+    for (const l of sourcesOf(k)) {
+      const grown = { ...part, sources: [...part.sources, l] };
+      if (binds([grown]) <= limit) { part = grown; continue; }
+      launches.push([part]);
+      part = { k, sources: [l], first: false };
+      if (binds([part]) > limit) throw levelTooWide('max3d_argmax_grad', k, binds([whole(k)]), tau, limit);
+    }
+    launches.push([part]);
+  }
+  return launches;
+}
+
+export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] {
+  const node = graph.nodes[anchorId];
+  const tau = intAttr(node.op, node.attrs, 'tau');
+  const L = node.inputs.length / 2;
+  const valuesOf = (l: number): number[] => [node.inputs[l], node.inputs[L + l]];
+  return gradLaunches(L, tau, target.maxStorageBuffers, valuesOf).map((parts) => gradLaunch(graph, nodes, anchorId, lowerings, target, parts));
+}
+
+/** One launch of the gather over `parts` (the file comment's passes). */
+function gradLaunch(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, target: Target, parts: readonly Part[]): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const prof = target.name === 'cpu' ? CPU : target.name === 'cuda' ? CUDA : WEBGPU;
   const WG = prof.wg;
@@ -128,9 +179,9 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
   const r = (phi - 1) / 2;
   const L = node.inputs.length / 2;
   const codes = node.inputs.slice(0, L), grads = node.inputs.slice(L);
-  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
+  const outBufs = new Map(parts.map((p) => [p.k, em.buf(node.outputs[p.k], 'w')]));
   const sizes = codes.map((c) => em.shape(c).slice(2));
-  const plan = layout(sizes, tau, prof.th, prof.tw);
+  const plan = parts.map((p) => layout(sizes, p, prof.th, prof.tw));
   const sgSize = Math.max(1, ...plan.map((p) => p.regions.reduce((a, g) => a + g.rh * g.rw, 0)));
   if (plan.some((p) => p.regions.length)) em.locals.push({ name: 'sgrad', t: 'f32', size: sgSize });
 
@@ -160,12 +211,12 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
     return v(acc, 'f32');
   };
 
-  const levels: { hi: number; body: Stmt[] }[] = [];
+  const ranges: { hi: number; body: Stmt[] }[] = [];
   let offset = 0;
-  for (let k = 0; k < L; k++) {
+  parts.forEach(({ k, first }, pi) => {
     const [B, C] = em.shape(codes[k]);
     const [Hk, Wk] = sizes[k];
-    const { th, tw, regions } = plan[k];
+    const { th, tw, regions } = plan[pi];
     const unrolled = phi <= UNROLL_PHI && regions.length + 1 <= UNROLL_SUMS;
     const ty = Math.ceil(Hk / th), tx = Math.ceil(Wk / tw);
     const lo = offset;
@@ -199,50 +250,12 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
       const origins = regions.map((g) => origin(g, y0, x0));
       grid(em, 'q', th, tw, WG, (_q, qr, qc) => {
         const qy = em.bind(add(y0, qr), 'qy'), qx = em.bind(add(x0, qc), 'qx');
+        const at = add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx));
         em.emit(if_(and(lt(qy, idx(Hk)), lt(qx, idx(Wk))), em.block(() => {
-          em.emit(let_('g', 'f32', routed(k, k, lead, qy, qx, unrolled)));
-          regions.forEach((g, gi) => {
-            const [H, W] = sizes[g.l];
-            const { sy, sx } = origins[gi];
-            const rows = readerSpan(Hk, H), cols = readerSpan(Wk, W);
-            const ry = startExpr(em, qy, Hk, H, rows.slack), rx = startExpr(em, qx, Wk, W, cols.slack);
-            /** Weight of input q in the taps of sample position p (0 when it is not read). */
-            const weight = (p: Expr, q: Expr, inS: number, outS: number): Expr => {
-              const t = bilinearTap(em, p, inS, outS);
-              return em.bind(add(sel(bin('eq', t.i0, q), t.w0, f32(0)), sel(bin('eq', t.i1, q), t.w1, f32(0))), 'wt');
-            };
-            const column = (x: Expr): Expr => em.bind(sel(lt(x, idx(W)), weight(x, qx, Wk, W), f32(0)), 'wx');
-            const add1 = (wy: Expr, row: Expr, x: Expr, w: Expr): void => {
-              const s = lload('sgrad', add(idx(g.at), add(row, sub(x, sx))), 'f32');
-              em.emit(if_(bin('ne', w, f32(0)), [set('g', bin('add', v('g', 'f32'), bin('mul', bin('mul', wy, w), s)))]));
-            };
-            /** Row i of the sample positions that may read (qy, qx): `columns` adds its terms. */
-            const readerRow = (i: Expr, columns: (wy: Expr, row: Expr) => void): void => {
-              const y = em.bind(add(ry, i), 'syp');
-              em.emit(if_(lt(y, idx(H)), em.block(() => {
-                const wy = weight(y, qy, Hk, H);
-                em.emit(if_(bin('ne', wy, f32(0)), em.block(() => columns(wy, em.bind(mul(sub(y, sy), idx(g.rw)), 'srow')))));
-              })));
-            };
-            if (rows.count * cols.count <= UNROLL_READERS) {
-              // Few readers: unrolled, each column's weight computed once for all rows.
-              const wxs = Array.from({ length: cols.count }, (_, j) => {
-                const x = em.bind(add(rx, idx(j)), 'sxp');
-                return { x, w: column(x) };
-              });
-              for (let i = 0; i < rows.count; i++) readerRow(idx(i), (wy, row) => { for (const { x, w } of wxs) add1(wy, row, x, w); });
-            } else {
-              // Levels far apart (τ 4) give many readers: loops, in the same order, so the code does not grow with them.
-              const i = em.fresh('ri'), j = em.fresh('rj');
-              em.emit(for_(i, idx(0), idx(rows.count), em.block(() => readerRow(v(i), (wy, row) => {
-                em.emit(for_(j, idx(0), idx(cols.count), em.block(() => {
-                  const x = em.bind(add(rx, v(j)), 'sxp');
-                  add1(wy, row, x, column(x));
-                })));
-              }))));
-            }
-          });
-          em.emit(store(outBufs[k], add(mul(plane, idx(Hk * Wk)), add(mul(qy, idx(Wk)), qx)), v('g', 'f32')));
+          // A later part adds on to the f32 sum an earlier launch stored: the same additions in the same order.
+          em.emit(let_('g', 'f32', first ? routed(k, k, lead, qy, qx, unrolled) : storedSum(em, node.outputs[k], at)));
+          regions.forEach((g, gi) => addSampleGradients(em, g, origins[gi], sizes, k, qy, qx));
+          em.emit(store(outBufs.get(k)!, at, v('g', 'f32')));
         })));
       });
     });
@@ -253,9 +266,62 @@ export function scheduleMax3dArgmaxGrad(graph: Graph, nodes: ReadonlySet<number>
       }
       for (const st of pass2) em.emit(st);
     });
-    levels.push({ hi: offset, body });
+    ranges.push({ hi: offset, body });
+  });
+  return finish(em, byRange(gid, ranges), WG, [], offset);
+}
+
+/** What an earlier launch stored for this element of the output (read back as f32). */
+function storedSum(em: Emitter, out: number, at: Expr): Expr {
+  const dt = em.dtype(out);
+  const stored = load(em.buf(out, 'r'), at, dt);
+  return dt === 'f32' ? stored : cast(stored, 'f32');
+}
+
+/**
+ * Pass 2's terms from one sampling level: the sample gradients in sgrad of the positions whose bilinear taps
+ * read input element (qy, qx) of level k, times the tap weights, added to g.
+ */
+function addSampleGradients(em: Emitter, g: Region, { sy, sx }: { sy: Expr; sx: Expr }, sizes: readonly (readonly number[])[], k: number, qy: Expr, qx: Expr): void {
+  const [Hk, Wk] = sizes[k];
+  const [H, W] = sizes[g.l];
+  const rows = readerSpan(Hk, H), cols = readerSpan(Wk, W);
+  const ry = startExpr(em, qy, Hk, H, rows.slack), rx = startExpr(em, qx, Wk, W, cols.slack);
+  /** Weight of input q in the taps of sample position p (0 when it is not read). */
+  const weight = (p: Expr, q: Expr, inS: number, outS: number): Expr => {
+    const t = bilinearTap(em, p, inS, outS);
+    return em.bind(add(sel(bin('eq', t.i0, q), t.w0, f32(0)), sel(bin('eq', t.i1, q), t.w1, f32(0))), 'wt');
+  };
+  const column = (x: Expr): Expr => em.bind(sel(lt(x, idx(W)), weight(x, qx, Wk, W), f32(0)), 'wx');
+  const add1 = (wy: Expr, row: Expr, x: Expr, w: Expr): void => {
+    const s = lload('sgrad', add(idx(g.at), add(row, sub(x, sx))), 'f32');
+    em.emit(if_(bin('ne', w, f32(0)), [set('g', bin('add', v('g', 'f32'), bin('mul', bin('mul', wy, w), s)))]));
+  };
+  /** Row i of the sample positions that may read (qy, qx): `columns` adds its terms. */
+  const readerRow = (i: Expr, columns: (wy: Expr, row: Expr) => void): void => {
+    const y = em.bind(add(ry, i), 'syp');
+    em.emit(if_(lt(y, idx(H)), em.block(() => {
+      const wy = weight(y, qy, Hk, H);
+      em.emit(if_(bin('ne', wy, f32(0)), em.block(() => columns(wy, em.bind(mul(sub(y, sy), idx(g.rw)), 'srow')))));
+    })));
+  };
+  if (rows.count * cols.count <= UNROLL_READERS) {
+    // Few readers: unrolled, each column's weight computed once for all rows.
+    const wxs = Array.from({ length: cols.count }, (_, j) => {
+      const x = em.bind(add(rx, idx(j)), 'sxp');
+      return { x, w: column(x) };
+    });
+    for (let i = 0; i < rows.count; i++) readerRow(idx(i), (wy, row) => { for (const { x, w } of wxs) add1(wy, row, x, w); });
+  } else {
+    // Levels far apart (τ 4) give many readers: loops, in the same order, so the code does not grow with them.
+    const i = em.fresh('ri'), j = em.fresh('rj');
+    em.emit(for_(i, idx(0), idx(rows.count), em.block(() => readerRow(v(i), (wy, row) => {
+      em.emit(for_(j, idx(0), idx(cols.count), em.block(() => {
+        const x = em.bind(add(rx, v(j)), 'sxp');
+        add1(wy, row, x, column(x));
+      })));
+    }))));
   }
-  return finish(em, byRange(gid, levels), WG, [], offset);
 }
 
 export const MAX3D_ARGMAX_KERNELS: KernelTable<'max3d_argmax' | 'max3d_argmax_grad'> = {

@@ -52,30 +52,31 @@ function st(arr: string, i: Expr, val: Expr): Stmt { return lstore(arr, add(BASE
 function name(what: string, d: number): string { return `${what}_${d < 0 ? 'm' : 'p'}${Math.abs(d)}`; }
 
 
-export function scheduleMax3dCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+/** One launch over the output levels `levels` (all of them, or a run of max3d-launches.kernel.ts). */
+export function scheduleMax3dCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, levels: readonly number[]): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
   const r = (phi - 1) / 2;
   const L = node.inputs.length;
   const shapes = node.inputs.map((x) => em.shape(x));
-  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
+  const outBufs = new Map(levels.map((l) => [l, em.buf(node.outputs[l], 'w')]));
   const frames = (l: number): number[] => neighbourLevels(l, L, tau);
-  const offsets = [...new Set(shapes.flatMap((_, l) => frames(l).map((k) => k - l)))].filter((d) => d !== 0);
-  const Wmax = Math.max(...shapes.map((s) => s[3]));
+  const offsets = [...new Set(levels.flatMap((l) => frames(l).map((k) => k - l)))].filter((d) => d !== 0);
+  const Wmax = Math.max(...levels.map((l) => shapes[l][3]));
   // Fixed arrays: vm, and per neighbour offset the column taps (i32 i0, i1; f32 λ) and the two cached source rows.
   const fixed = 4 * (Wmax + 2 * r) + offsets.length * 4 * Wmax * 5;
   const bands = shapes.map(([, , H, W]) => Math.min(H, Math.max(MIN_BAND, Math.floor((LOCAL_BYTES - fixed) / (4 * W)) - 2 * r)));
-  em.locals.push({ name: 'lv', t: 'f32', size: Math.max(...shapes.map(([, , , W], l) => (bands[l] + 2 * r) * W)) });
+  em.locals.push({ name: 'lv', t: 'f32', size: Math.max(...levels.map((l) => (bands[l] + 2 * r) * shapes[l][3])) });
   em.locals.push({ name: 'vm', t: 'f32', size: Wmax + 2 * r });
   for (const d of offsets) {
     em.locals.push({ name: name('ci0', d), t: 'i32', size: Wmax }, { name: name('ci1', d), t: 'i32', size: Wmax }, { name: name('cw', d), t: 'f32', size: Wmax });
     em.locals.push({ name: name('hz', d), t: 'f32', size: 2 * Wmax });
   }
   const one = f32(1), lowest = f32(-Infinity);
-  const levels: { hi: number; body: ReturnType<Emitter['block']> }[] = [];
+  const ranges: { hi: number; body: ReturnType<Emitter['block']> }[] = [];
   let offset = 0;
-  for (let l = 0; l < L; l++) {
+  for (const l of levels) {
     const [B, C, H, W] = shapes[l];
     const th = bands[l], nb = Math.ceil(H / th);
     const lo = offset;
@@ -160,13 +161,13 @@ export function scheduleMax3dCpu(graph: Graph, nodes: ReadonlySet<number>, ancho
             const m = em.fresh('m');
             em.emit(let_(m, 'f32', ld('vm', v('x'), 'f32')));
             for (let dw = 1; dw < phi; dw++) maxInto(em, m, ld('vm', add(v('x'), idx(dw)), 'f32'));
-            em.emit(store(outBufs[l], add(dst, v('x')), v(m, 'f32')));
+            em.emit(store(outBufs.get(l)!, add(dst, v('x')), v(m, 'f32')));
           })));
         });
         for (const st of H % th === 0 ? row : [if_(lt(y, idx(H)), row)]) em.emit(st);
       })));
     });
-    levels.push({ hi: offset, body });
+    ranges.push({ hi: offset, body });
   }
-  return finish(em, byRange(gid, levels), 1, [0], offset);
+  return finish(em, byRange(gid, ranges), 1, [0], offset);
 }

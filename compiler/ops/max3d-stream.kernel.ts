@@ -34,16 +34,17 @@ const STRIP = 16;
 const WG = 64;
 
 
-export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+/** One launch over the output levels `levels` (all of them, or a run of max3d-launches.kernel.ts). */
+export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, lowerings: Readonly<Record<string, Lowering>>, levels: readonly number[]): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
   const r = (phi - 1) / 2;
   const L = node.inputs.length;
-  const outBufs = node.outputs.map((o) => em.buf(o, 'w'));
-  const levels: { hi: number; body: Stmt[] }[] = [];
+  const outBufs = new Map(levels.map((l) => [l, em.buf(node.outputs[l], 'w')]));
+  const ranges: { hi: number; body: Stmt[] }[] = [];
   let offset = 0;
-  for (let l = 0; l < L; l++) {
+  for (const l of levels) {
     const [B, C, H, W] = em.shape(node.inputs[l]);
     const n = Math.min(STRIP, H);
     const cols = Math.ceil(W / V), strips = Math.ceil(H / n);
@@ -155,18 +156,18 @@ export function scheduleMax3dStream(graph: Graph, nodes: ReadonlySet<number>, an
             let m: Expr = across[j];
             for (const h of hist) m = em.bind(maxOf(v(h[j], 'f32'), m));
             const ox = add(x0, idx(j));
-            const st = store(outBufs[l], add(mul(plane, idx(H * W)), add(mul(oy, idx(W)), ox)), m);
+            const st = store(outBufs.get(l)!, add(mul(plane, idx(H * W)), add(mul(oy, idx(W)), ox)), m);
             em.emit(W % V === 0 ? st : if_(lt(ox, idx(W)), [st]));
           }
         })));
         for (let h = 0; h < hist.length; h++) for (let j = 0; j < V; j++) em.emit(set(hist[h][j], h + 1 < hist.length ? v(hist[h + 1][j], 'f32') : across[j]));
       })));
     });
-    levels.push({ hi: offset, body });
+    ranges.push({ hi: offset, body });
   }
   const body = em.block(() => {
     em.emit(let_('t', 'i64', add(mul(gid, idx(WG)), lid)));
-    for (const s of byRange(v('t'), levels)) em.emit(s);
+    for (const s of byRange(v('t'), ranges)) em.emit(s);
   });
   return finish(em, body, WG, [], Math.ceil(offset / WG));
 }

@@ -1,6 +1,8 @@
 // Hand-scheduled max3d forward (DeFCN 3D max filtering, notes/kernels.md §2).
-// One launch covers every pyramid level: a workgroup is one TH×TW output tile
-// of one (image, channel) plane of one level (the level is picked from the
+// One launch covers every pyramid level (or, where the target's storage-buffer
+// limit is lower than that launch would bind, each run of levels of
+// max3d-launches.kernel.ts): a workgroup is one TH×TW output tile of one
+// (image, channel) plane of one level (the level is picked from the
 // workgroup index). Stage 0 tabulates the bilinear taps per tile row and
 // column and neighbour level (they depend on the row or the column alone).
 // Stage A: for each pixel of the tile and its halo, the max over the
@@ -31,6 +33,7 @@ import type { Target } from '../target.js';
 import { bilinearTap } from './resize.kernel.js';
 import { scheduleMax3dStream } from './max3d-stream.kernel.js';
 import { scheduleMax3dCpu } from './max3d-cpu.kernel.js';
+import { forwardRuns } from './max3d-launches.kernel.js';
 import { Scheduled, byRange, finish } from '../schedule/pointwise.js';
 import type { KernelTable } from './op.js';
 
@@ -144,25 +147,28 @@ function fitTiles(sizes: readonly (readonly number[])[], TH: number, TW: number,
   }
 }
 
-export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+/**
+ * max3d for `target`: one launch over the pyramid, or runs of levels where one would bind more storage buffers
+ * than the target allows (max3d-launches.kernel.ts).
+ */
+export function scheduleMax3d(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] {
   // The strips read the levels straight from their buffers: fusion never inlines a producer into an
   // opaque anchor (fuse.ts), and if it ever did, the tiles (which ask the emitter for values) still work.
   const inlined = graph.nodes[anchorId].inputs.some((x) => nodes.has(graph.values[x].node));
   // The strips keep every window column and row maximum in registers: past φ 3 or 3 frames (τ 2)
   // SwiftShader's shader compiler took minutes on one (τ 4, φ 5), so wider windows take the tiles.
   const tau = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'tau'), phi = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'phi');
-  if (target.name === 'webgpu' && !inlined && phi <= 3 && tau <= 2) return scheduleMax3dStream(graph, nodes, anchorId, sink, lowerings);
-  if (target.name === 'cpu') return scheduleMax3dCpu(graph, nodes, anchorId, sink, lowerings); // row loops (max3d-cpu.kernel.ts)
-  return tiledLaunch(graph, nodes, anchorId, lowerings, false, target, allLevels(graph, anchorId));
+  return forwardRuns(graph, anchorId, tau, target.maxStorageBuffers).map((levels) => {
+    if (target.name === 'webgpu' && !inlined && phi <= 3 && tau <= 2) return scheduleMax3dStream(graph, nodes, anchorId, lowerings, levels);
+    if (target.name === 'cpu') return scheduleMax3dCpu(graph, nodes, anchorId, lowerings, levels); // row loops (max3d-cpu.kernel.ts)
+    return tiledLaunch(graph, nodes, anchorId, lowerings, false, target, levels);
+  });
 }
 
-/** max3d_argmax: the forward's stages, carrying where each maximum came from; i32 codes out. */
-export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
-  return tiledLaunch(graph, nodes, anchorId, lowerings, true, target, allLevels(graph, anchorId));
-}
-
-function allLevels(graph: Graph, anchorId: number): number[] {
-  return graph.nodes[anchorId].inputs.map((_, l) => l);
+/** max3d_argmax: the forward's stages, carrying where each maximum came from; i32 codes out. Runs of levels as max3d's. */
+export function scheduleMax3dArgmax(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] {
+  const tau = intAttr(graph.nodes[anchorId].op, graph.nodes[anchorId].attrs, 'tau');
+  return forwardRuns(graph, anchorId, tau, target.maxStorageBuffers).map((levels) => tiledLaunch(graph, nodes, anchorId, lowerings, true, target, levels));
 }
 
 /** What every stage of one level's tiles needs: the op, its window, the level, its tile and where its workgroups start. */

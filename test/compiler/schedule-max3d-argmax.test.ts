@@ -3,7 +3,8 @@
 // interpreter against the ops' references, for every target's profile (the
 // CPU's one-thread tiles, SwiftShader's 8 threads, CUDA's 128): codes equal
 // exactly, ties and NaNs included; gradients within f32 rounding; one launch
-// each, workgroup memory within 16 KiB.
+// each where the target's storage-buffer limit allows (every launch within
+// it), workgroup memory within 16 KiB.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
@@ -37,7 +38,13 @@ function checkTargets(t: TestGraph, launchOps: string[], atol = 1e-5, rtol = 1e-
       if (msg) throw new Error(`${target}: output '${name}': ${msg}`);
     }
     const names = program.launches.map((l) => program.kernels[l.kernel].name);
-    for (const op of launchOps) assert.is(names.filter((n) => n.endsWith(`_${op}`)).length, 1, `${target}: one ${op} launch in ${names.join(', ')}`);
+    // WebGPU's 8 storage buffers per stage split a pyramid into runs of levels (max3d-launches.test.ts); the others take it whole.
+    const limit = makeTarget(target).maxStorageBuffers;
+    for (const op of launchOps) {
+      const n = names.filter((name) => name.endsWith(`_${op}`)).length;
+      assert.ok(limit === Infinity ? n === 1 : n >= 1, `${target}: ${limit === Infinity ? 'one' : 'a'} ${op} launch in ${names.join(', ')}`);
+    }
+    program.launches.forEach((l, i) => assert.ok(l.buffers.length <= limit, `${target}: launch ${i} binds ${l.buffers.length} buffers, over ${limit}`));
     program.launches.forEach((_, i) => assert.ok(localBytes(program, i) <= 16384, `${target}: launch ${i} within 16 KiB`));
   }
   return want;
