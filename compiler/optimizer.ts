@@ -131,14 +131,23 @@ export function withUpdateOutputs(g: Graph, values: ReadonlyMap<string, number> 
 }
 
 /**
+ * Inputs of one concat node: with its output, 8 storage buffers, what WebGPU
+ * allows a kernel per shader stage by default (fusion cuts groups at that
+ * limit, but cannot cut one node).
+ */
+const CONCAT_FAN_IN = 7;
+
+/**
  * One concat of many 1-D values as a two-level tree of about √n each: the
  * inlined concat is a chain of nested source tests, so this keeps both the
- * tests per element and the nesting depth (WGSL allows 127) near 2√n.
+ * tests per element and the nesting depth (WGSL allows 127) near 2√n. Past
+ * CONCAT_FAN_IN² values the tree grows a level instead of a node growing
+ * past CONCAT_FAN_IN inputs.
  */
 function concatTree(a: GraphAppender, values: readonly number[]): number {
   if (values.length === 1) return values[0];
-  if (values.length <= 8) return a.op('concat', [...values], { axis: 0 });
-  const size = Math.ceil(Math.sqrt(values.length));
+  if (values.length <= CONCAT_FAN_IN) return a.op('concat', [...values], { axis: 0 });
+  const size = Math.max(Math.ceil(Math.sqrt(values.length)), Math.ceil(values.length / CONCAT_FAN_IN));
   const chunks: number[] = [];
   for (let i = 0; i < values.length; i += size) chunks.push(concatTree(a, values.slice(i, i + size)));
   return a.op('concat', chunks, { axis: 0 });
