@@ -26,9 +26,8 @@ export interface WebGpuOptions {
   adapterHint?: string;
   /**
    * Storage buffers per kernel to plan for, when lower than the device's (8
-   * acts like a browser's default): the target reports it, so fusion keeps
-   * every kernel within it; one op over it alone reads some inputs packed
-   * (packing.ts).
+   * acts like a browser's default): the target reports it, so fusion and the
+   * schedules keep every kernel within it.
    */
   maxStorageBuffers?: number;
 }
@@ -82,8 +81,8 @@ export class WebGpuRuntime implements Runtime {
   }
 
   /** A kernel's WGSL; FUSEDET_DEBUG=4 also writes it where a user can read it. */
-  private readonly sourceOf = (k: ProgramKernel, packed: readonly number[]): string => {
-    const src = packed.length && isKernelIr(k.ir) ? renderWgsl(k.ir, { packed }) : (this.opts.render ?? defaultRender)(k);
+  private readonly sourceOf = (k: ProgramKernel): string => {
+    const src = (this.opts.render ?? defaultRender)(k);
     if ((this.opts.debug ?? 0) >= 4) {
       const path = this.opts.dumpSource?.(k.name, k.hash, src);
       (this.opts.log ?? console.error)(path ? `[webgpu] ${k.name}: ${path}` : `[webgpu] ${k.name}:\n${src}`);
@@ -107,9 +106,6 @@ export class WebGpuRuntime implements Runtime {
       timing: this.opts.timing ?? false,
       log: this.opts.log ?? ((l) => console.error(l)),
       source: this.sourceOf,
-      // Only kernels this runtime renders from IR can be re-rendered packed.
-      readOnly: (k) => (!this.opts.render && isKernelIr(k.ir) ? k.ir.bufs.map((b) => b.access === 'r') : undefined),
-      storageLimit: Math.min(this.opts.maxStorageBuffers ?? Infinity, this.gpu.limits.maxStorageBuffersPerShaderStage),
     });
   }
 

@@ -16,9 +16,12 @@
 //   if (wg >= args.grid) { return; }
 // The early return is safe before a workgroupBarrier: wg is the same for every
 // thread of a workgroup, so the whole workgroup returns together.
-// A kernel binds at most the device's storage buffers per stage: fusion cuts
-// groups at the target's limit (compiler/fuse.ts). Only one op that alone
-// binds more reads some inputs through a packed binding (packing.ts).
+// A kernel binds at most the device's storage buffers per stage when the
+// program was compiled for this runtime's target: fusion cuts groups at the
+// limit (compiler/fuse.ts) and an op that alone would bind more schedules
+// several launches (max3d over a pyramid: compiler/ops/max3d-launches.kernel.ts).
+// A program compiled for another target may not: the pipeline cache refuses
+// such a kernel and says so (pipelines.ts).
 import type { TensorData } from '../compiler/tensor.js';
 import type { Program, ProgramBuffer, ProgramKernel } from './contract.js';
 import type { OpenDevice } from './device.js';
@@ -27,7 +30,6 @@ import { WebGpuError, DeviceLimitError, guarded } from './errors.js';
 import { type Device, HostExecutable, type LaunchRequest, type LaunchResult, type MemoryLimit, type Slot, type Transfer, checkMemory } from '../runtime/host.js';
 import { describeBuffer, formatBytes, programNeeds } from '../runtime/errors.js';
 import { tensorBytes, bytesTensor, deviceBytes } from './host-data.js';
-import { packPlan, type PackPlan } from './packing.js';
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
@@ -39,12 +41,8 @@ export interface RunOptions {
   /** Collect per-launch GPU times (lastTimes) without printing them. */
   timing: boolean;
   log: (line: string) => void;
-  /** WGSL of a kernel (the renderer, or a hand-written source), reading `packed` buffers through one binding. */
-  source: (kernel: ProgramKernel, packed: readonly number[]) => string;
-  /** Per buffer of a kernel, whether it is read-only; undefined when its WGSL cannot be re-rendered packed. */
-  readOnly: (kernel: ProgramKernel) => boolean[] | undefined;
-  /** Storage buffers a kernel may bind (the device's, or lower to act like a browser's default). */
-  storageLimit: number;
+  /** WGSL of a kernel (the renderer, or a hand-written source). */
+  source: (kernel: ProgramKernel) => string;
 }
 
 /** Workgroup counts (x, y) covering `grid` with neither over `maxPerDim`. */
@@ -80,11 +78,7 @@ function checkArgs(p: Program): void {
   });
 }
 
-interface Copy { readonly from: GPUBuffer; readonly to: GPUBuffer; readonly offset: number; readonly size: number }
-
 interface Step {
-  /** Packing copies to encode before the dispatch (outside any compute pass); empty for almost every kernel. */
-  readonly copies: readonly Copy[];
   readonly kernel: CompiledKernel;
   readonly bindGroup: GPUBindGroup;
   readonly dispatch: [number, number];
@@ -125,12 +119,12 @@ class WebGpuDevice implements Device<GPUBuffer> {
   }
 
   /** Bind groups, the argument uniform, staging and timestamp buffers: everything a run encodes, made once. */
-  prepare(pipelines: readonly CompiledKernel[], plans: readonly (PackPlan | undefined)[], slotOf: (id: number) => number): void {
+  prepare(pipelines: readonly CompiledKernel[], slotOf: (id: number) => number): void {
     const { device, limits } = this.dev;
     const p = this.program;
-    // One uniform buffer holds every launch's [grid, ...args, ...pack offsets], each at its own aligned slot.
+    // One uniform buffer holds every launch's [grid, ...args], each at its own aligned slot.
     const align = limits.minUniformBufferOffsetAlignment;
-    const argWords = p.launches.map((l, i) => [l.grid, ...l.args, ...(plans[i]?.offsets ?? [])]);
+    const argWords = p.launches.map((l) => [l.grid, ...l.args]);
     const sizes = argWords.map((w) => Math.ceil((w.length * 4) / 16) * 16);
     const offsets: number[] = [];
     let total = 0;
@@ -141,20 +135,9 @@ class WebGpuDevice implements Device<GPUBuffer> {
     this.extra.push(args);
     device.queue.writeBuffer(args, 0, words);
     p.launches.forEach((l, i) => {
-      const plan = plans[i];
-      const packed = new Set(plan?.packed ?? []);
-      const entries: GPUBindGroupEntry[] = [];
-      l.buffers.forEach((id, j) => { if (!packed.has(j)) entries.push({ binding: entries.length, resource: { buffer: this.memory[slotOf(id)] } }); });
-      const copies: Copy[] = [];
-      if (plan) {
-        const pack = device.createBuffer({ label: `pack of launch ${i}`, size: Math.max(4, plan.bytes), usage: USAGE.STORAGE | USAGE.COPY_DST });
-        this.extra.push(pack);
-        plan.packed.forEach((j, slot) => copies.push({ from: this.memory[slotOf(l.buffers[j])], to: pack, offset: 4 * plan.offsets[slot], size: plan.sizes[slot] }));
-        entries.push({ binding: entries.length, resource: { buffer: pack } });
-      }
+      const entries: GPUBindGroupEntry[] = l.buffers.map((id, j) => ({ binding: j, resource: { buffer: this.memory[slotOf(id)] } }));
       entries.push({ binding: entries.length, resource: { buffer: args, offset: offsets[i], size: sizes[i] } });
       this.steps.push({
-        copies,
         kernel: pipelines[i],
         bindGroup: device.createBindGroup({ label: p.kernels[l.kernel].name, layout: pipelines[i].layout, entries }),
         dispatch: splitGrid(l.grid, limits.maxComputeWorkgroupsPerDimension),
@@ -212,7 +195,6 @@ class WebGpuDevice implements Device<GPUBuffer> {
     if (timer) {
       // One pass per launch so each has its own begin/end timestamps.
       this.steps.forEach((s, i) => {
-        for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
         const pass = enc.beginComputePass({ timestampWrites: { querySet: timer.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
         encodeStep(pass, s);
         pass.end();
@@ -220,16 +202,8 @@ class WebGpuDevice implements Device<GPUBuffer> {
       enc.resolveQuerySet(timer.set, 0, 2 * this.steps.length, timer.resolve, 0);
       enc.copyBufferToBuffer(timer.resolve, 0, timer.read, 0, 16 * this.steps.length);
     } else if (this.steps.length > 0) {
-      // One pass, broken only where a launch needs its pack copied first.
-      let pass = enc.beginComputePass();
-      for (const s of this.steps) {
-        if (s.copies.length) {
-          pass.end();
-          for (const c of s.copies) enc.copyBufferToBuffer(c.from, 0, c.to, c.offset, c.size);
-          pass = enc.beginComputePass();
-        }
-        encodeStep(pass, s);
-      }
+      const pass = enc.beginComputePass();
+      for (const s of this.steps) encodeStep(pass, s);
       pass.end();
     }
     request.outputs.forEach((o, i) => enc.copyBufferToBuffer(o.memory, 0, staging, this.stagingOffsets[i], deviceBytes(o.buffer.dtype, o.buffer.bytes)));
@@ -289,29 +263,15 @@ function encodeStep(pass: GPUComputePassEncoder, s: Step): void {
   pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1]);
 }
 
-/** Per launch, the pack of a kernel over the storage limit (packing.ts), else undefined. */
-function packPlans(p: Program, opts: RunOptions): (PackPlan | undefined)[] {
-  return p.launches.map((l) => {
-    const k = p.kernels[l.kernel];
-    const ro = k ? opts.readOnly(k) : undefined;
-    if (!ro || ro.length !== l.buffers.length) return undefined;
-    const sizes = l.buffers.map((id) => { const b = p.buffers.find((x) => x.id === id); return b ? deviceBytes(b.dtype, b.bytes) : 4; });
-    return packPlan(ro, sizes, opts.storageLimit);
-  });
-}
-
-/** Each launch's pipeline, from the cache; a kernel is rendered once (per packing) however many launches share it. */
-async function pipelinesOf(p: Program, cache: PipelineCache, opts: RunOptions, plans: readonly (PackPlan | undefined)[]): Promise<CompiledKernel[]> {
-  const sources = new Map<string, string>();
+/** Each launch's pipeline, from the cache; a kernel is rendered once however many launches share it. */
+async function pipelinesOf(p: Program, cache: PipelineCache, opts: RunOptions): Promise<CompiledKernel[]> {
+  const sources = new Map<number, string>();
   return Promise.all(p.launches.map((l, i) => {
     const k = p.kernels[l.kernel];
     if (!k) throw new WebGpuError(`launch ${i} names kernel ${l.kernel}, but the program has ${p.kernels.length}`);
-    const packed = plans[i]?.packed ?? [];
-    const key = `${l.kernel}/${packed.join('.')}`;
-    let src = sources.get(key);
-    if (src === undefined) { src = opts.source(k, packed); sources.set(key, src); }
-    const hash = packed.length ? `${k.hash}+pack${packed.join('.')}` : k.hash;
-    return cache.get(k.name, hash, src, l.buffers.length - packed.length + (packed.length ? 1 : 0), k.workgroupSize);
+    let src = sources.get(l.kernel);
+    if (src === undefined) { src = opts.source(k); sources.set(l.kernel, src); }
+    return cache.get(k.name, k.hash, src, l.buffers.length, k.workgroupSize);
   }));
 }
 
@@ -332,13 +292,12 @@ export class WebGpuExecutable extends HostExecutable<GPUBuffer> {
     // What a plain exception can catch is checked before the device is asked for anything.
     checkMemory(program, memoryLimit(dev));
     checkArgs(program);
-    const plans = packPlans(program, opts);
-    const pipelines = await pipelinesOf(program, cache, opts, plans);
+    const pipelines = await pipelinesOf(program, cache, opts);
     const gpu = new WebGpuDevice(dev, program, opts);
     let ex: WebGpuExecutable | undefined;
     try {
       ex = new WebGpuExecutable(dev, program, gpu, opts);
-      gpu.prepare(pipelines, plans, (id) => ex!.slotIndex(id));
+      gpu.prepare(pipelines, (id) => ex!.slotIndex(id));
       await gpu.settle();
     } catch (e) {
       // Balances the allocation's error scopes even when the constructor threw midway.

@@ -76,8 +76,8 @@ export class PipelineCache {
   private async compile(name: string, hash: string, wgsl: string, storageCount: number, workgroupSize: number): Promise<CompiledKernel> {
     const { device, limits, lost } = this.gpu;
     if (storageCount > this.storageLimit) {
-      // Fusion keeps kernels within the target's limit (compiler/fuse.ts) and one op over it alone is packed: only a kernel with too few read-only buffers gets here.
-      throw new DeviceLimitError(`kernel ${name} binds ${storageCount} storage buffers; ${this.storageLimit} are allowed per shader stage, and too few of them are read-only to pack (compile the program for this runtime: compileGraph(graph, runtime.target))`);
+      // A program compiled for this runtime's target never gets here: fusion and the schedules keep every kernel within its limit.
+      throw new DeviceLimitError(`kernel ${name} binds ${storageCount} storage buffers; ${this.storageLimit} are allowed per shader stage (compile the program for this runtime: compileGraph(graph, runtime.target))`);
     }
     if (workgroupSize > limits.maxComputeInvocationsPerWorkgroup) {
       throw new DeviceLimitError(`kernel ${name} has workgroups of ${workgroupSize} threads; this device allows ${limits.maxComputeInvocationsPerWorkgroup}`);

@@ -8,8 +8,6 @@
 // A launch's grid may be dispatched as 2-D (x·y ≥ grid, each under the
 // per-dimension limit), so the workgroup index is
 //   wid.x + wid.y * num_workgroups.x, guarded by `>= args.grid`.
-// With `packed` (a device with too few storage bindings) some read-only
-// buffers are read from one binding PK at word offsets passed in args.
 // i64 index arithmetic is i32 here: a binding holds at most 2^31 bytes.
 // bool buffers are u32 words (the runtime widens them on upload/readback).
 import { Expr, Kernel, Scalar, Stmt, UnaryOp, BinaryOp, hasBarrier, typeOf } from '../kernel/ir.js';
@@ -53,15 +51,13 @@ export class WgslRenderer extends CFamilyRenderer {
   private scalarRegs = new Set<string>();
   /** Names declared in each enclosing statement list (innermost last). */
   private scopes: Set<string>[] = [];
-  /** Packed read-only buffer index → its slot (offset arg p<slot>) in the pack binding. */
-  private packSlot = new Map<number, number>();
   /** Names assigned after their declaration (a `set`, or a second `let`): these need `var`. */
   private mutable = new Set<string>();
   /** The kernel's workgroup arrays, and whether an expression being rendered reads them with workgroupUniformLoad. */
   private localNames = new Set<string>();
   private uniformLoads = false;
 
-  constructor(private readonly opts: WgslOptions = {}) {
+  constructor() {
     super();
     // WGSL has no isnan, no NaN/Inf literal (a const-expression may not yield one)
     // and pow is undefined for a negative base; C's powf is not.
@@ -132,13 +128,6 @@ export class WgslRenderer extends CFamilyRenderer {
     switch (e.k) {
       case 'var': return ident(e.name);
       case 'load': {
-        const slot = this.packSlot.get(e.buf);
-        if (slot !== undefined) {
-          // A packed buffer: its words start at the offset the runtime passes in args.
-          const word = `PK[args.p${slot} + ${this.expr(e.idx)}]`;
-          const t = this.bufDtypes[e.buf];
-          return t === 'bool' ? `(${word} != 0u)` : `bitcast<${t}>(${word})`;
-        }
         const ref = `B${e.buf}[${this.expr(e.idx)}]`;
         return this.bufDtypes[e.buf] === 'bool' ? `(${ref} != 0u)` : ref;
       }
@@ -208,18 +197,11 @@ export class WgslRenderer extends CFamilyRenderer {
 
   kernel(k: Kernel): string {
     this.bufDtypes = k.bufs.map((b) => b.dtype);
-    const packed = this.opts.packed ?? [];
-    for (const i of packed) {
-      if (k.bufs[i]?.access !== 'r') throw new RangeError(`WGSL: kernel ${k.name} buffer ${i} cannot be packed: only read-only buffers can`);
-    }
-    this.packSlot = new Map(packed.map((b, slot) => [b, slot]));
     this.localNames = new Set(k.locals.map((a) => a.name));
-    const fields = ['grid: u32', ...Array.from({ length: k.nargs }, (_, i) => `a${i}: i32`), ...packed.map((_, slot) => `p${slot}: i32`)];
-    const own = k.bufs.map((b, i) => ({ b, i })).filter(({ i }) => !this.packSlot.has(i));
-    const bindings = own.map(({ b, i }, binding) =>
-      `@group(0) @binding(${binding}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('') +
-      (packed.length ? `@group(0) @binding(${own.length}) var<storage, read> PK: array<u32>;  // buffers ${packed.join(', ')}\n` : '');
-    const argsBinding = own.length + (packed.length ? 1 : 0);
+    const fields = ['grid: u32', ...Array.from({ length: k.nargs }, (_, i) => `a${i}: i32`)];
+    const bindings = k.bufs.map((b, i) =>
+      `@group(0) @binding(${i}) var<storage, ${b.access === 'r' ? 'read' : 'read_write'}> B${i}: array<${this.bufTypes[b.dtype]}>;\n`).join('');
+    const argsBinding = k.bufs.length;
     const locals = k.locals.map((a) => `var<workgroup> ${ident(a.name)}: array<${this.types[a.t]}, ${a.size}>;\n`).join('');
     // Register arrays the IR marks scalar (kernel/unroll.ts) get one variable per element.
     const stmts = k.body, scalar = new Set(k.regs.filter((a) => a.scalar).map((a) => a.name));
@@ -247,19 +229,8 @@ function assignedNames(ss: readonly Stmt[]): Set<string> {
   return out;
 }
 
-export interface WgslOptions {
-  /**
-   * Read-only buffers (kernel buffer indices) to read from one packed
-   * binding `PK` instead of their own, for devices with fewer storage
-   * buffers per stage than the kernel has: the other buffers keep their
-   * order at bindings 0..m-1, PK is binding m, args m+1, and args gains one
-   * word offset p<slot> per packed buffer, in this order.
-   */
-  packed?: readonly number[];
-}
-
 /** The WGSL module of one kernel: its helpers, bindings and entry point `main`. */
-export function renderWgsl(k: Kernel, opts: WgslOptions = {}): string {
-  return new WgslRenderer(opts).unit([k]);
+export function renderWgsl(k: Kernel): string {
+  return new WgslRenderer().unit([k]);
 }
 

@@ -1,10 +1,10 @@
 // A kernel binds at most the target's storage buffers per stage: fusion cuts
-// a group before it would bind more (compiler/fuse.ts), so a program that the
-// packed binding served (9 buffers in one kernel) runs on a device that allows
-// 8 or 4 as several kernels, equal to the reference, with no pack and no
-// per-run copies. A kernel fusion cannot cut (one op over the limit, or a
-// program compiled for another target) still reads its last read-only
-// buffers through one packed binding (runtime-webgpu/packing.ts).
+// a group before it would bind more (compiler/fuse.ts), so a program that
+// would fuse into one 9-buffer kernel runs on a device that allows 8 or 4 as
+// several kernels, equal to the reference. (One op that alone binds more,
+// max3d over a pyramid, splits its own launches: max3d-storage-limit.test.ts.)
+// A program compiled for another target, with a kernel over the device's
+// limit, is refused before anything is allocated, saying what to do.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileGraph } from '../../compiler/program.js';
@@ -13,8 +13,8 @@ import { NO_SPAN } from '../../compiler/types.js';
 import { webgpuTarget } from '../../compiler/target.js';
 import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
 import { createNodeWebGpu } from '../../runtime-webgpu/node.js';
-import { packPlan } from '../../runtime-webgpu/packing.js';
-import { openOrSkip } from './open.js';
+import { DeviceLimitError } from '../../runtime-webgpu/errors.js';
+import { openOrSkip, rejects } from './open.js';
 
 const rt = await openOrSkip('test/runtime-webgpu/storage-limit.test.ts');
 rt?.destroy();
@@ -48,14 +48,12 @@ test('fusion keeps every kernel within the storage-buffer limit, and fuses as be
   }
 });
 
-gpuTest('the 9-buffer program on devices that allow 8 and 4 storage buffers equals the reference', async () => {
+gpuTest('the 9-buffer program on devices that allow 8 and 4 storage buffers equals the reference; compiled for no limit it is refused', async () => {
   for (const limit of [8, 4]) {
-    const lines: string[] = [];
-    const dev = await createNodeWebGpu({ maxStorageBuffers: limit, debug: 4, log: (l) => lines.push(l), dumpSource: () => undefined });
+    const dev = await createNodeWebGpu({ maxStorageBuffers: limit });
     assert.is(dev.target.maxStorageBuffers, limit);
     const program = compileGraph(wideGraph(1).graph, dev.target, { fuse: true });
     const ex = await dev.load(program);
-    assert.not.ok(lines.some((l) => /\bPK\b/.test(l)), 'no kernel reads a packed binding');
     for (const seed of [1, 2]) {
       const t = wideGraph(seed);
       const got = await ex.run(t.inputs);
@@ -63,28 +61,13 @@ gpuTest('the 9-buffer program on devices that allow 8 and 4 storage buffers equa
       assert.is(msg, '', `limit ${limit} seed ${seed}: ${msg}`);
     }
     ex.dispose();
-    // Compiled for another target, the one wide kernel reads a pack (the fallback for what fusion cannot cut).
-    lines.length = 0;
+    // Compiled for another target, the one wide kernel is over this device's limit: refused, naming the fix.
     const wide = compileGraph(wideGraph(1).graph, webgpuTarget({ maxStorageBuffers: Number.POSITIVE_INFINITY }));
     assert.is(wide.launches.length, 1);
-    const packed = await dev.load(wide);
-    assert.ok(lines.some((l) => /var<storage, read> PK: array<u32>;/.test(l)), 'the wide kernel reads a pack');
-    const t = wideGraph(2);
-    const msg = compare((await packed.run(t.inputs)).y, referenceRun(t).y, 0, 0);
-    assert.is(msg, '', `limit ${limit}, packed: ${msg}`);
-    packed.dispose();
+    await rejects(() => dev.load(wide), (e: unknown) => e instanceof DeviceLimitError &&
+      new RegExp(`binds 9 storage buffers; ${limit} are allowed per shader stage \\(compile the program for this runtime: compileGraph\\(graph, runtime.target\\)\\)`).test(e.message));
     dev.destroy();
   }
-});
-
-test('packPlan: none when within the limit; the last read-only buffers otherwise', () => {
-  assert.is(packPlan([true, true, false], [4, 8, 4], 3), undefined);
-  const p = packPlan([true, false, true, true, false], [8, 4, 12, 16, 4], 3)!;
-  assert.equal(p.packed, [0, 2, 3], '5 buffers under 3 bindings: 2 keep their own, the pack is the third');
-  assert.equal(p.offsets, [0, 2, 5]);
-  assert.equal(p.sizes, [8, 12, 16]);
-  assert.is(p.bytes, 36);
-  assert.is(packPlan([false, false, true, false], [4, 4, 4, 4], 2), undefined, 'too few read-only buffers');
 });
 
 test.run();
