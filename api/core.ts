@@ -4,6 +4,7 @@
 // handling of one input or a batch. No Node import here (the browser bundle
 // test holds that): decoding an image is the only platform part, and each
 // entry brings its own.
+import { parseKeepingNonFinite } from './json-numbers.js';
 import type { Tensor } from '../compiler/tensor.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import type { HostProgram } from '../runtime/host.js';
@@ -87,7 +88,7 @@ export function readDetections(out: Record<string, Tensor>, items: readonly Prep
 export function parseProgramFile(value: string | ProgramFile, name: string): ProgramFile & { program: HostProgram } {
   let f: unknown = value;
   if (typeof value === 'string') {
-    try { f = JSON.parse(value); } catch (e) { throw new ModelError(`${name}: not a fusedet program file: not JSON (${(e as Error).message})`); }
+    try { f = parseKeepingNonFinite(value); } catch (e) { throw new ModelError(`${name}: not a fusedet program file: not JSON (${(e as Error).message})`); }
   }
   const p = f as Partial<ProgramFile> | null;
   if (!p || p.format !== 'fusedet-program') throw new ModelError(`${name}: not a fusedet program file (no "format": "fusedet-program")`);

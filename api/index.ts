@@ -10,6 +10,7 @@
 //   const det = await Detector.create({ weights: 'defcn.safetensors' });
 //   const { boxes, scores, labels, count } = await det.detect('street.jpg');
 //   det.dispose();
+import { stringifyKeepingNonFinite } from './json-numbers.js';
 import { readFile } from 'node:fs/promises';
 import { Detector as ModelDetector, detectArgs, lowerDetect, padBatch } from '../models/detector.js';
 import { loadConfig } from '../models/config.js';
@@ -178,6 +179,15 @@ export interface CompileProgramOptions extends PostOptions {
  * A config's detect entry compiled for WebGPU at a browser's default limits,
  * as a program file: what a page (api/browser.ts) or Detector.create({ program }) runs.
  */
+/**
+ * A program file as text, to save or serve: JSON in which the kernels'
+ * non-finite constants (±Infinity, NaN) survive; plain JSON.stringify would
+ * write them as null. Detector.create({ program }) reads both.
+ */
+export function programFileText(file: ProgramFile): string {
+  return stringifyKeepingNonFinite(file);
+}
+
 export async function compileProgramFile(o: CompileProgramOptions): Promise<ProgramFile> {
   try {
     let name = o.config;

@@ -3,13 +3,10 @@
 // which read the file system). Tensors travel as plain number arrays: exact
 // for f32 (a double holds every f32) and for i32/bool.
 //
-// JSON has no ±Infinity or NaN: JSON.stringify writes them as null, and the
-// WGSL renderer reads a null constant as −∞. Kernel IR holds such constants
-// (the +∞ and −∞ starts of min/max reductions, top-k and the assignment's
-// costs), so a training step with the assignment inside computed another
-// loss in the page than in Node. Every number that is not finite travels as
-// {"$nonfinite": "Infinity" | "-Infinity" | "NaN"} and comes back as itself.
+// Non-finite constants in the kernels travel as api/json-numbers.ts writes
+// them (plain JSON turned the kernels' +∞ into −∞ in the page).
 import type { Program } from '../runtime-webgpu/contract.js';
+import { parseKeepingNonFinite, stringifyKeepingNonFinite } from '../api/json-numbers.js';
 import type { Tensor } from '../compiler/tensor.js';
 import { tensor } from '../compiler/tensor.js';
 import type { DType } from '../compiler/types.js';
@@ -22,19 +19,6 @@ export interface ProgramFile {
   inputs: Record<string, WireTensor>;
 }
 
-const NONFINITE = '$nonfinite';
-
-const encodeNumber = (_key: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? { [NONFINITE]: String(v) } : v);
-
-function decodeNumber(_key: string, v: unknown): unknown {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-  const o = v as Record<string, unknown>;
-  const tag = o[NONFINITE];
-  if (typeof tag !== 'string' || Object.keys(o).length !== 1) return v;
-  if (tag !== 'Infinity' && tag !== '-Infinity' && tag !== 'NaN') throw new Error(`not a fusedet program file: "${NONFINITE}": "${tag}" is not Infinity, -Infinity or NaN`);
-  return Number(tag);
-}
-
 const wire = (t: Tensor): WireTensor => ({ dtype: t.dtype, shape: [...t.shape], data: Array.from(t.data) });
 const unwire = (w: WireTensor): Tensor => tensor(w.dtype, w.shape, w.data);
 
@@ -45,11 +29,12 @@ export function encodeProgramFile(program: Program, params: Map<string, Tensor> 
     params: Object.fromEntries(entries.map(([k, t]) => [k, wire(t)])),
     inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, wire(t)])),
   };
-  return JSON.stringify(file, encodeNumber);
+  return stringifyKeepingNonFinite(file);
 }
 
 export function decodeProgramFile(text: string): { program: Program; params: Record<string, Tensor>; inputs: Record<string, Tensor> } {
-  const f = JSON.parse(text, decodeNumber) as ProgramFile;
+  let f: ProgramFile;
+  try { f = parseKeepingNonFinite(text) as ProgramFile; } catch (e) { throw new Error(`not a fusedet program file: ${(e as Error).message}`); }
   if (!f || typeof f !== 'object' || !f.program || !Array.isArray(f.program.kernels)) throw new Error('not a fusedet program file: no program.kernels');
   const map = (r: Record<string, WireTensor>): Record<string, Tensor> => Object.fromEntries(Object.entries(r ?? {}).map(([k, w]) => [k, unwire(w)]));
   return { program: f.program, params: map(f.params), inputs: map(f.inputs) };

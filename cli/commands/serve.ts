@@ -19,7 +19,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../main.js';
 import { UserError } from '../errors.js';
-import { Detector, ImageInputError, compileProgramFile, type Detections, type RuntimeChoice } from '../../api/index.js';
+import { Detector, ImageInputError, compileProgramFile, programFileText, type Detections, type RuntimeChoice } from '../../api/index.js';
 import { generateScenes } from '../../data/scenes.js';
 
 const usage = `usage: fusedet serve --weights W [--port P] [--config C] [options]
@@ -135,7 +135,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${path}: only GET here`);
     if (path === '/health') { send(res, 200, { ok: true, runtime: detector.runtime, queued: waiting }); return; }
     if (path === '/model/program.json') {
-      program ??= compileProgramFile({ weights: o.weights, config: o.config }).then((p) => JSON.stringify(p));
+      program ??= compileProgramFile({ weights: o.weights, config: o.config }).then((p) => programFileText(p));
       send(res, 200, await program);
       return;
     }

@@ -10,7 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../web/chromium.js';
-import { Detector, ModelError, compileProgramFile } from '../../api/index.js';
+import { Detector, ModelError, compileProgramFile, programFileText } from '../../api/index.js';
+import { parseKeepingNonFinite } from '../../api/json-numbers.js';
 import { writeWeights } from '../models/detect-weights.js';
 import { writePng } from '../../data/image.js';
 import { openOrSkip, rejects } from '../runtime-webgpu/open.js';
@@ -39,7 +40,19 @@ rt?.destroy();
   const file = await compileProgramFile({ weights });
   assert.equal(file.input, { batch: 1, height: 64, width: 64 });
   const path = join(dir, 'tiny-defcn.program.json');
-  writeFileSync(path, JSON.stringify(file));
+  // The detect program's kernels hold ±Infinity constants (top-k, 3DMF, max-pool starts):
+  // the text keeps each one, where JSON.stringify would write null (read back as −∞ by WGSL).
+  const text = programFileText(file);
+  const nonFinite = (v: unknown, out: number[] = []): number[] => {
+    if (typeof v === 'number' && !Number.isFinite(v)) out.push(v);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) nonFinite(x, out);
+    return out;
+  };
+  const before = nonFinite(file);
+  assert.ok(before.includes(Infinity) && before.includes(-Infinity), 'the program has both infinities');
+  assert.equal(nonFinite(parseKeepingNonFinite(text)), before, 'every non-finite constant comes back as itself');
+  assert.ok(nonFinite(JSON.parse(JSON.stringify(file))).length === 0, 'plain JSON would have lost them');
+  writeFileSync(path, text);
   const det = await Detector.create({ program: path, weights });
   const got = await det.detect(image);
   det.dispose();
