@@ -42,7 +42,9 @@ async function suites(): Promise<BenchSuite[]> {
   const { matchSuite } = await import('./match-suite.js');
   const { detectSuite } = await import('./detect-suite.js');
   const { apiSuite } = await import('./api-suite.js');
-  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, matchSuite, detectSuite, apiSuite];
+  const { launchSuite } = await import('./launch-suite.js');
+  const { nmsSuite } = await import('./nms-suite.js');
+  return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, launchSuite, matchSuite, nmsSuite, detectSuite, apiSuite];
 }
 
 function writeAtomic(path: string, text: string): void {
