@@ -4,7 +4,7 @@
 // micro-tile it tries): the peaks the generated kernels are measured against.
 // Usage: node dist/bench/gemm.js [--threads N] [--v8]
 // Writes bench/results/gemm.json (temp file + rename).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 import { parseArgs } from 'node:util';
 import { randomTensor } from '../compiler/tensor.js';
 import { loadUnits, nativeOrThrow } from '../runtime-cpu/load.js';
@@ -40,6 +40,4 @@ for (const r of reference) {
   process.stdout.write(`plain-C reference (bench/peak.ts) ${r.size}³: ${r.tiles.map((t) => `${t.mr}×${t.nrv * t.vectorWidth} ${t.gflops.toFixed(1)}`).join(', ')} GFLOP/s\n`);
 }
 process.stdout.write(`${cpu.model}, ${cpu.isa} (${cpu.vectorWidth} f32 lanes)\n`);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/gemm.json.tmp', JSON.stringify({ kernel: 'sgemm', cpu, results, reference }, null, 2) + '\n');
-renameSync('bench/results/gemm.json.tmp', 'bench/results/gemm.json');
+writeFileAtomicSync('bench/results/gemm.json', JSON.stringify({ kernel: 'sgemm', cpu, results, reference }, null, 2) + '\n', { what: 'bench results' });

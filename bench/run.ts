@@ -4,9 +4,10 @@
 // Usage: node dist/bench/run.js [suite ...]   (default: all)
 //        node dist/bench/run.js --report     (only rewrite REPORT.md from the JSON files)
 // FUSEDET_BENCH_OUT=DIR writes there instead of bench/results (trial runs).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { execSync } from 'node:child_process';
+import { writeFileAtomicSync } from '../io/files.js';
 
 /** One compared figure: ours vs a baseline measured in the same run. */
 export interface BenchRow {
@@ -47,11 +48,6 @@ async function suites(): Promise<BenchSuite[]> {
   return [evalSuite, cpuSuite, webgpuSuite, compileSuite, trainSuite, launchSuite, matchSuite, nmsSuite, detectSuite, apiSuite];
 }
 
-function writeAtomic(path: string, text: string): void {
-  writeFileSync(path + '.tmp', text);
-  renameSync(path + '.tmp', path);
-}
-
 const reportOnly = process.argv.includes('--report');
 const wanted = process.argv.slice(2).filter((a) => a !== '--report');
 const all = await suites();
@@ -66,11 +62,11 @@ const m = machine();
 for (const s of reportOnly ? [] : all.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
   process.stdout.write(`\n== ${s.title}\n`);
   const r = await s.run();
-  writeAtomic(`${OUT}/${s.name}.json`, JSON.stringify({ suite: s.name, title: s.title, machine: m, ...r }, null, 2) + '\n');
+  writeFileAtomicSync(`${OUT}/${s.name}.json`, JSON.stringify({ suite: s.name, title: s.title, machine: m, ...r }, null, 2) + '\n', { what: 'bench results' });
   for (const row of r.rows) process.stdout.write(rowLine(row) + '\n');
   for (const n of r.notes) process.stdout.write(`NOTICE: ${n}\n`);
 }
-writeAtomic(`${OUT}/REPORT.md`, report(all));
+writeFileAtomicSync(`${OUT}/REPORT.md`, report(all), { what: 'report' });
 // bench/REPORT.md with PNG plots (bench/report.ts), from the same JSON files.
 await (await import('./report.js')).writeReport(OUT, process.env.FUSEDET_BENCH_OUT ? OUT : 'bench');
 process.stdout.write(`\nwrote ${OUT}/*.json and ${OUT}/REPORT.md\n`);

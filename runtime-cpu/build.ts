@@ -5,10 +5,10 @@
 // not match is never dlopen'ed (a truncated one dies with SIGBUS), it is built
 // again.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { type CacheNote, type CacheRootOptions, cacheDir as sharedCacheDir, cacheRootFromEnv, checkEntry, forgetEntry, noteRebuilt, removeAbandoned, sealEntry } from '../runtime/cache.js';
+import { type CacheNote, type CacheRootOptions, cacheDir as sharedCacheDir, cacheRootFromEnv, checkEntry, forgetEntry, noteRebuilt, removeAbandoned, writeEntry } from '../runtime/cache.js';
 import { CCompiler, cflags, findCompiler, run, toolchainKey } from './cc.js';
 import { KernelCompileError } from './errors.js';
 
@@ -97,9 +97,8 @@ export async function buildLibrary(source: readonly string[] | LazyUnits, cache:
     compilerRuns++;
     const r = await run(cc.path, link);
     if (r.code !== 0) throw new KernelCompileError(objects.join(', '), r.out, `${cc.path} ${link.join(' ')}`);
-    // The digest goes first: a reader never sees the library without it.
-    sealEntry(path, readFileSync(tmp));
-    renameSync(tmp, path);
+    // The linker's output, copied into the cache atomically, its digest first (a reader never sees the library without it).
+    writeEntry(path, readFileSync(tmp));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

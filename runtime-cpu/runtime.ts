@@ -2,7 +2,6 @@
 // compiler (cached on disk), run on the native thread pool. The default where
 // no GPU is found.
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Program } from '../compiler/program.js';
@@ -15,16 +14,14 @@ import { checkMemory } from '../runtime/host.js';
 import { cpuMemoryLimit } from './executable.js';
 import { loadUnits, nativeOrThrow } from './load.js';
 import { type CpuOptions, cpuOptionsFromEnv } from './options.js';
+import { writeFileAtomicSync } from '../io/files.js';
 import { RenderC, splitUnits } from './units.js';
 
 /** FUSEDET_DEBUG=4: the rendering on disk (a file, not 100 KiB on stderr), named by its hash. */
 function writeSource(source: string, opts: CpuOptions): string {
-  const dir = join(cacheDir(opts.cache), 'sources');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 16)}.c`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, source);
-  renameSync(tmp, path);
+  const path = join(cacheDir(opts.cache), 'sources', `${createHash('sha256').update(source).digest('hex').slice(0, 16)}.c`);
+  // A debugging aid, rebuilt on demand: atomic (a reader never sees half a file), not fsynced.
+  writeFileAtomicSync(path, source, { what: 'kernel source', durable: false });
   return path;
 }
 

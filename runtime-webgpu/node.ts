@@ -2,11 +2,12 @@
 // Vulkan ICD where no GPU driver is configured. The object `create()`
 // returns stays referenced for the whole process: Dawn may crash at exit if
 // it is collected while devices live.
-import { existsSync, mkdirSync, writeFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { WebGpuRuntime, type WebGpuOptions } from './core.js';
 import { WebGpuUnavailable } from './errors.js';
+import { writeFileAtomicSync } from '../io/files.js';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
@@ -70,13 +71,10 @@ async function nodeGpu(): Promise<GPU> {
 
 /** Writes a rejected kernel's WGSL to a temporary file and returns its path. */
 function dumpSource(name: string, hash: string, source: string): string {
-  const dir = join(tmpdir(), 'fusedet-wgsl');
-  mkdirSync(dir, { recursive: true });
   const safe = name.replace(/[^A-Za-z0-9_.-]/g, '_');
-  const path = join(dir, `${safe}-${hash.slice(0, 12).replace(/[^A-Za-z0-9]/g, '_')}.wgsl`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, source);
-  renameSync(tmp, path);
+  const path = join(tmpdir(), 'fusedet-wgsl', `${safe}-${hash.slice(0, 12).replace(/[^A-Za-z0-9]/g, '_')}.wgsl`);
+  // A debugging aid: atomic (a reader never sees half a file), not fsynced.
+  writeFileAtomicSync(path, source, { what: 'rejected kernel source', durable: false });
   return path;
 }
 

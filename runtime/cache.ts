@@ -113,13 +113,11 @@ const sumPath = (path: string): string => `${path}.sum`;
  * a sidecar alone, which is a plain miss.
  */
 export function writeEntry(path: string, data: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
   sealEntry(path, data);
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data);
 }
 
-/** Records the size and digest `data` must have at `path` (before the file is renamed there). */
+/** Records the size and digest `data` must have at `path` (before the file is written there). */
 export function sealEntry(path: string, data: Uint8Array): void {
   writeFileAtomicSync(sumPath(path), `${data.byteLength} ${digest(data)}\n`);
 }

@@ -2,7 +2,7 @@
 // assignment of models/assign.fd (AssignImage: POTO and the auxiliary
 // Quality-ATSS rule, the same functions the training steps use) on one image
 // given as named F32 tensors, and writes the matches.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,8 @@ import { lower } from '../../compiler/lower.js';
 import { interpret } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/graph.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
-import { SafetensorsError, readSafetensors, writeSafetensors } from '../../models/checkpoint/safetensors.js';
+import { SafetensorsError, encodeSafetensors, readSafetensors } from '../../models/checkpoint/safetensors.js';
+import { writeFileAtomicSync } from '../../io/files.js';
 
 const usage = `usage: fusedet assign IN.safetensors OUT.safetensors [options]
 
@@ -150,17 +151,12 @@ const assign: Command = {
     });
     const out = await runGraph(graph, img.inputs, values.runtime);
     const shaped = (name: string, shape: number[]): Tensor => ({ ...out[name], shape });
-    // Written beside OUT and renamed over it: an existing OUT is replaced whole or not at all.
-    const tmp = `${outPath}.tmp-${process.pid}`;
-    try {
-      writeSafetensors(tmp, new Map([
+    // Atomic: an existing OUT is replaced whole or not at all; a failure names OUT (exit 1).
+    const matches = new Map([
       ['poto_match', shaped('poto_match', [img.N])], ['poto_total', shaped('poto_total', [1])], ['aux_match', shaped('aux_match', [img.N])],
-      ]), { tool: 'fusedet assign', alpha: String(alpha), quality: values.quality, prior: values.prior, radius: String(radius), aux_topk: String(topk) });
-      renameSync(tmp, outPath);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw new UserError(`${outPath}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 1);
-    }
+    ]);
+    const metadata = { tool: 'fusedet assign', alpha: String(alpha), quality: values.quality, prior: values.prior, radius: String(radius), aux_topk: String(topk) };
+    writeFileAtomicSync(outPath, (write) => encodeSafetensors(matches, metadata, write));
     let pos = 0, aux = 0;
     for (let n = 0; n < img.N; n++) { if (out.poto_match.data[n] >= 0) pos++; if (out.aux_match.data[n] >= 0) aux++; }
     process.stdout.write(`${outPath}: ${pos} POTO positives (total quality ${out.poto_total.data[0].toFixed(6)}), ${aux} auxiliary positives over ${img.N} locations\n`);

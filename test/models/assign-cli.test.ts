@@ -78,6 +78,8 @@ test('bad input: one line naming the file or flag, exit != 0, no stack trace', (
     [[inputFile(c, 'ok'), out, '--prior', 'ring'], /--prior must be center, box or none/, 2],
     [[inputFile(c, 'ok2'), out, '--alpha', '1.5'], /--alpha '1\.5' is not valid/, 2],
     [[inputFile(c, 'ok3')], /give IN\.safetensors and OUT\.safetensors/, 2],
+    // OUT under a regular file: the atomic writer's message names the path, nothing is left behind.
+    [[inputFile(c, 'ok4'), join(inputFile(c, 'notdir'), 'out.safetensors')], /notdir\.safetensors.* is a file, not a folder/, 1],
   ];
   for (const [args, re, code] of cases2) {
     const r = cli(...args);
