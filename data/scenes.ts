@@ -16,6 +16,7 @@ import { cocoJson, odgtLine, type SceneRecord } from './scenes/annotations.js';
 import { composeScene } from './scenes/compose.js';
 import type { ItemShape } from './scenes/sprites.js';
 import { Rng } from './scenes/rng.js';
+import { FusedetError } from '../io/errors.js';
 
 export interface SceneOptions {
   out: string;
@@ -28,8 +29,7 @@ export interface SceneOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export class SceneError extends Error {
-  readonly exitCode = 1;
+export class SceneError extends FusedetError {
   constructor(message: string) {
     super(message);
     this.name = 'SceneError';

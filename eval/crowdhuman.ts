@@ -8,6 +8,7 @@ import { GtIndexBuilder, type CrowdClasses } from './crowdhuman/gt.js';
 import { cocoAsOdgt, imageIdToStem, sibling } from './crowdhuman/coco-gt.js';
 import { readCocoFile, type CocoDataset } from '../data/coco.js';
 import { CrowdHumanAccumulator, type CrowdHumanMetrics } from './crowdhuman/score.js';
+import { FusedetError } from '../io/errors.js';
 
 export type { CrowdHumanMetrics } from './crowdhuman/score.js';
 export type { CrowdClasses } from './crowdhuman/gt.js';
@@ -21,8 +22,8 @@ export interface CrowdHumanOptions {
   classes?: CrowdClasses;
 }
 
-export class CrowdHumanInputError extends Error {
-  readonly exitCode = 1;
+export class CrowdHumanInputError extends FusedetError {
+  constructor(message: string) { super(message); this.name = 'CrowdHumanInputError'; }
 }
 
 /** In memory: GT and detection records as data/odgt.ts reads them. */

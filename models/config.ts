@@ -19,9 +19,9 @@ import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFilesOrThrow } from '../dsl/index.js';
 import { findFn } from '../dsl/elab/call.js';
+import { FusedetError } from '../io/errors.js';
 
-export class ConfigError extends Error {
-  readonly exitCode = 1;
+export class ConfigError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
 }
 

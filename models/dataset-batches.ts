@@ -19,11 +19,11 @@ import type { Tensor } from '../compiler/tensor.js';
 import { Batch, Loader, LoaderDataset, fromCoco } from '../data/loader.js';
 import { readCocoFile } from '../data/coco.js';
 import { BadRecordLog, isIgnoreBox, readOdgtGt } from '../data/odgt.js';
+import { FusedetError } from '../io/errors.js';
 import type { DataConfig } from './config.js';
 import type { BatchSource } from './fixed-batch.js';
 
-export class DatasetError extends Error {
-  readonly exitCode = 1;
+export class DatasetError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'DatasetError'; }
 }
 

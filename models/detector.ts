@@ -19,9 +19,9 @@ import { readSafetensors } from './checkpoint/safetensors.js';
 import { existsSync } from 'node:fs';
 import { ImageError, imageSize, readResized, toFloatChw } from '../data/image.js';
 import { padTo, planResize } from '../data/augment.js';
+import { FusedetError } from '../io/errors.js';
 
-export class DetectorError extends Error {
-  readonly exitCode = 1;
+export class DetectorError extends FusedetError {
   constructor(message: string) { super(message); this.name = 'DetectorError'; }
 }
 
