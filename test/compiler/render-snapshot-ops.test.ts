@@ -3,7 +3,8 @@
 // each target (one thread on the CPU, the one-thread GPU solve on a software
 // adapter, the workgroup solve of match-parallel.ts on WebGPU and CUDA) and
 // the CUDA tensor-core GEMM (schedule/gemm-mma.ts: TF32 and BF16, both tiles,
-// float4 and scalar packing, a conv with a taps table, the conv adjoints).
+// float4 and scalar packing, a conv with a taps table, the conv adjoints), and
+// the bitmask `nms` (ops/nms.kernel.ts: sort, mask, scan, output) per target.
 // A refactor of those schedules shows here as a diff in generated code.
 // FUSEDET_UPDATE_SNAPSHOTS=1 rewrites them. They live in test/snapshots/ops/
 // so the nvcc resource report (render-snapshot-cuda.test.ts, top-level *.cu
@@ -16,6 +17,7 @@ import { compileGraph, renderC, renderCuda } from '../../compiler/program.js';
 import type { Graph } from '../../compiler/graph.js';
 import { renderWgsl } from '../../compiler/render/wgsl.js';
 import { CPU, Target, cudaTarget, webgpuTarget } from '../../compiler/target.js';
+import { NO_SPAN } from '../../compiler/types.js';
 import { TestGraph } from './kernel/graphs.js';
 import { matchGraph } from './ops/match-instances.js';
 
@@ -36,6 +38,17 @@ function gemms(): Graph {
   return t.graph;
 }
 
+/** nms over 2 images of 300 boxes (10 mask words, a 512-row sort), a score threshold and max_out 100. */
+function nmsGraph(): Graph {
+  const t = new TestGraph();
+  const [keep, count] = t.ops('nms', [
+    t.b.input('boxes', { dtype: 'f32', shape: [2, 300, 4] }, NO_SPAN), t.b.input('scores', { dtype: 'f32', shape: [2, 300] }, NO_SPAN),
+    t.b.input('classes', { dtype: 'i32', shape: [2, 300] }, NO_SPAN),
+  ], { iou_threshold: 0.6, score_threshold: 0.05, max_out: 100 });
+  t.output('keep', keep); t.output('count', count);
+  return t.graph;
+}
+
 /** Each kernel's WGSL module, in kernel order. */
 const wgsl = (graph: Graph, target: Target): string =>
   compileGraph(graph, target, { fuse: true }).kernels.map((k) => `// ${k.name}\n${renderWgsl(k.ir)}`).join('\n');
@@ -48,6 +61,9 @@ const SNAPSHOTS: [string, () => string][] = [
   ['match-webgpu-software.wgsl', () => wgsl(matchGraph(2, 5, 700), webgpuTarget({ software: true }))],
   ['gemm-mma-tf32.cu', () => renderCuda(compileGraph(gemms(), cudaTarget({ cudaMath: 'tf32' }), { fuse: true }))],
   ['gemm-mma-bf16.cu', () => renderCuda(compileGraph(gemms(), cudaTarget({ cudaMath: 'bf16' }), { fuse: true }))],
+  ['nms-cpu.c', () => renderC(compileGraph(nmsGraph(), CPU))],
+  ['nms-cuda.cu', () => renderCuda(compileGraph(nmsGraph(), cudaTarget()))],
+  ['nms-webgpu.wgsl', () => wgsl(nmsGraph(), webgpuTarget())],
 ];
 
 function writeAtomic(path: string, text: string): void {
@@ -63,9 +79,11 @@ test('the snapshots hold what they claim: a tensor-core mma in every GEMM render
   assert.match(texts['match-cuda.cu'], /ctl/);
   assert.not.match(texts['match-webgpu-software.wgsl'], /ctl/);
   assert.not.match(texts['match-cpu.c'], /ctl/);
+  // nms: the removed-set and kept-set in workgroup memory, one launch per call.
+  for (const f of ['nms-cpu.c', 'nms-cuda.cu', 'nms-webgpu.wgsl']) { assert.match(texts[f], /\brm\b/, f); assert.match(texts[f], /\bkept\b/, f); }
 });
 
-test('rendered match and tensor-core GEMM kernels match the committed snapshots', () => {
+test('rendered match, tensor-core GEMM and nms kernels match the committed snapshots', () => {
   if (update) mkdirSync(dir, { recursive: true });
   const stale: string[] = [];
   for (const [file, render] of SNAPSHOTS) {
