@@ -81,6 +81,63 @@ export function nmsLayout(N: number): { P: number; words: number; floats: number
 /** The class key of a box that is no candidate: after every class (a candidate of this class still sorts first: its score is above -inf). */
 const NO_CLASS = 2147483647;
 
+const fv = (name: string): Expr => v(name, 'f32');
+const iv = (name: string): Expr => v(name, 'i32');
+const uv = (name: string): Expr => v(name, 'u32');
+const I = (e: Expr): Expr => cast(e, 'i64');
+const U = (e: Expr): Expr => cast(e, 'u32');
+/** A one-element workgroup variable (the candidate count `vv`, the kept count `kc`...). */
+const local = (name: string): Expr => lload(name, idx(0), 'i32');
+
+/** Sort-row lets: key, class and box index of row a or b of a bitonic stage. */
+type Side = 'a' | 'b';
+const row = (x: 'k' | 'c' | 'o', r: Side): Expr => (x === 'k' ? fv(r === 'a' ? 'ka' : 'kb_') : x === 'c' ? iv(r === 'a' ? 'ca' : 'cb_') : iv(r === 'a' ? 'oa' : 'ob'));
+/** Score descending, then index ascending: torchvision's stable descending sort. */
+const scoreFirst = (a: Side, b: Side): Expr =>
+  bin('or', bin('gt', row('k', a), row('k', b)), and(bin('eq', row('k', a), row('k', b)), lt(row('o', a), row('o', b))));
+/** Class ascending, then scoreFirst: each class's candidates in torchvision's order, one class after another. */
+const classFirst = (a: Side, b: Side): Expr =>
+  bin('or', lt(row('c', a), row('c', b)), and(bin('eq', row('c', a), row('c', b)), scoreFirst(a, b)));
+
+/**
+ * The image's inputs and workspace regions (see the header), addressed for
+ * workgroup `gid`: what every phase below reads and writes.
+ */
+class NmsWorkspace {
+  /** Scratch buffers follow the graph's (Scheduled.scratch): f32, then i32. */
+  readonly fS: number;
+  readonly iS: number;
+  constructor(
+    readonly em: Emitter,
+    readonly N: number,
+    readonly layout: { P: number; words: number; floats: number; ints: number },
+    readonly inputs: { boxes: number; scores: number; classes: number },
+  ) {
+    this.fS = em.bufs.length;
+    this.iS = this.fS + 1;
+  }
+  get P(): number { return this.layout.P; }
+  get NW(): number { return this.layout.words; }
+
+  score(j: Expr): Expr { return this.em.bufLoad(this.inputs.scores, add(mul(gid, idx(this.N)), j), 'f32'); }
+  cls(j: Expr): Expr { return this.em.bufLoad(this.inputs.classes, add(mul(gid, idx(this.N)), j), 'i32'); }
+  coord(j: Expr, c: number): Expr { return this.em.bufLoad(this.inputs.boxes, add(mul(add(mul(gid, idx(this.N)), j), idx(4)), idx(c)), 'f32'); }
+
+  keyAt(i: Expr): Expr { return add(mul(gid, idx(this.layout.floats)), i); }
+  boxAt(p: Expr, c: number): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.P + c)), mul(p, idx(5))); }
+  ordAt(i: Expr): Expr { return add(mul(gid, idx(this.layout.ints)), i); }
+  clsAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(this.P)), i); }
+  endAt(p: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(2 * this.P)), p); }
+  maskAt(p: Expr, w: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(2 * this.P + this.N)), add(mul(p, idx(this.NW)), w)); }
+  fget(at: Expr): Expr { return { k: 'load', buf: this.fS, idx: at, t: 'f32' }; }
+  iget(at: Expr): Expr { return { k: 'load', buf: this.iS, idx: at, t: 'i32' }; }
+  maskWord(p: Expr, w: Expr): Expr { return U(this.iget(this.maskAt(p, w))); }
+  /** One past the last mask word of row p: its class's run ends at endp[p]. */
+  rowWordEnd(p: Expr): Expr { return div(add(I(this.iget(this.endAt(p))), idx(BITS - 1)), idx(BITS)); }
+  /** Sorted row p's class-offset box coordinate c (4: its area), as lets PRE x1, y1, x2, y2, a. */
+  rowBox(pre: string, p: Expr): Stmt[] { return ['x1', 'y1', 'x2', 'y2', 'a'].map((n, c) => let_(`${pre}${n}`, 'f32', this.fget(this.boxAt(p, c)))); }
+}
+
 export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
@@ -90,167 +147,181 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   // Scores are f32, the threshold a double (as in the reference): compare with the largest f32 not above it.
   const minScore = nmsThresholdF32(floatAttr('nms', node.attrs, 'score_threshold'));
   const maxOut = intAttr('nms', node.attrs, 'max_out');
-  const { P, words: NW, floats: FL, ints: IN } = nmsLayout(N);
-  const fixedLocal = 8 * WG + 24;
-  if (8 * NW + fixedLocal > target.maxWorkgroupStorageBytes) {
-    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
-  }
-  // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
-  const maskBytes = 4 * B * IN;
-  if (maskBytes > 2 ** 31 - 1) {
-    throw new ScheduleError(`nms: the suppression mask of ${B} images of ${N} boxes needs ${(maskBytes / 2 ** 20).toFixed(0)} MiB of workspace, more than one buffer may hold (2 GiB); select fewer candidates first (topk) or run fewer images per call`);
-  }
+  const layout = nmsLayout(N);
+  checkLimits(B, N, layout, target);
   const keepBuf = em.buf(node.outputs[0], 'w'), countBuf = em.buf(node.outputs[1], 'w');
-  const bb = em.buf(bv, 'r'), sb = em.buf(sv, 'r'), cb = em.buf(cv, 'r');
-  const fS = em.bufs.length, iS = fS + 1; // scratch buffers follow the graph's (Scheduled.scratch)
+  const ws = new NmsWorkspace(em, N, layout, { boxes: em.buf(bv, 'r'), scores: em.buf(sv, 'r'), classes: em.buf(cv, 'r') });
   em.locals.push(
-    { name: 'rm', t: 'u32', size: NW }, { name: 'kept', t: 'u32', size: NW }, { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
+    { name: 'rm', t: 'u32', size: layout.words }, { name: 'kept', t: 'u32', size: layout.words }, { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
     { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'kc', t: 'i32', size: 1 },
     { name: 'kn', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 }, { name: 'kh', t: 'i32', size: 1 },
   );
 
-  const fv = (name: string): Expr => v(name, 'f32');
-  const iv = (name: string): Expr => v(name, 'i32');
-  const uv = (name: string): Expr => v(name, 'u32');
-  const I = (e: Expr): Expr => cast(e, 'i64');
-  const U = (e: Expr): Expr => cast(e, 'u32');
-  const score = (j: Expr): Expr => em.bufLoad(sb, add(mul(gid, idx(N)), j), 'f32');
-  const cls = (j: Expr): Expr => em.bufLoad(cb, add(mul(gid, idx(N)), j), 'i32');
-  const coord = (j: Expr, c: number): Expr => em.bufLoad(bb, add(mul(add(mul(gid, idx(N)), j), idx(4)), idx(c)), 'f32');
-  // Workspace regions.
-  const keyAt = (i: Expr): Expr => add(mul(gid, idx(FL)), i);
-  const boxAt = (p: Expr, c: number): Expr => add(add(mul(gid, idx(FL)), idx(P + c)), mul(p, idx(5)));
-  const ordAt = (i: Expr): Expr => add(mul(gid, idx(IN)), i);
-  const clsAt = (i: Expr): Expr => add(add(mul(gid, idx(IN)), idx(P)), i);
-  const endAt = (p: Expr): Expr => add(add(mul(gid, idx(IN)), idx(2 * P)), p);
-  const maskAt = (p: Expr, w: Expr): Expr => add(add(mul(gid, idx(IN)), idx(2 * P + N)), add(mul(p, idx(NW)), w));
-  const fget = (at: Expr): Expr => ({ k: 'load', buf: fS, idx: at, t: 'f32' });
-  const iget = (at: Expr): Expr => ({ k: 'load', buf: iS, idx: at, t: 'i32' });
-  const maskWord = (p: Expr, w: Expr): Expr => U(iget(maskAt(p, w)));
-  const local = (name: string): Expr => lload(name, idx(0), 'i32');
-  const nWordsValid = (): Expr => div(add(I(local('vv')), idx(BITS - 1)), idx(BITS));
-  /** One past the last mask word of row p: its class's run ends at endp[p]. */
-  const rowWordEnd = (p: Expr): Expr => div(add(I(iget(endAt(p))), idx(BITS - 1)), idx(BITS));
+  const body: Stmt[] = [
+    ...candidates(ws, minScore),
+    // 1. Class-major order.
+    sortRows(ws, true, classFirst),
+    ...offsetBoxes(ws),
+    ...maskRows(ws, thr),
+    scanWords(ws),
+    ...keptOutput(ws, maxOut, keepBuf, countBuf),
+  ];
 
-  /**
-   * Bitonic sort of the workspace's (key, class, index) rows: stage (kk, jj)
-   * compares i and i + j for j = 2^(kk - jj), each block of k = 2^(kk + 1)
-   * rows in the direction bit kk + 1 of i gives (all "first before" at the
-   * last stage, k = P). `before(a, b)` is a total order on the rows' lets
-   * (k, c, o) + a|b.
-   */
-  const sortRows = (withClass: boolean, before: (a: 'a' | 'b', b: 'a' | 'b') => Expr): Stmt =>
-    for_('kk', idx(0), idx(Math.log2(P)), [
-      for_('jj', idx(0), add(v('kk'), idx(1)), [
-        threadStrided('t', idx(P / 2), WG, [
-          let_('sh', 'u32', U(sub(v('kk'), v('jj')))),
-          let_('tu', 'u32', U(v('t'))),
-          let_('lo', 'u32', bitor(shl(shr(uv('tu'), uv('sh')), add(uv('sh'), u32(1))), bitand(uv('tu'), sub(shl(u32(1), uv('sh')), u32(1))))),
-          let_('ia', 'i64', I(uv('lo'))),
-          let_('ib', 'i64', I(bitor(uv('lo'), shl(u32(1), uv('sh'))))),
-          let_('ka', 'f32', fget(keyAt(v('ia')))), let_('kb_', 'f32', fget(keyAt(v('ib')))),
-          let_('oa', 'i32', iget(ordAt(v('ia')))), let_('ob', 'i32', iget(ordAt(v('ib')))),
-          ...(withClass ? [let_('ca', 'i32', iget(clsAt(v('ia')))), let_('cb_', 'i32', iget(clsAt(v('ib'))))] : []),
-          let_('bFirst', 'bool', before('b', 'a')),
-          let_('up', 'bool', un('not', bitSet(uv('lo'), U(add(v('kk'), idx(1)))))),
-          if_(bin('eq', v('up', 'bool'), v('bFirst', 'bool')), [
-            store(fS, keyAt(v('ia')), fv('kb_')), store(fS, keyAt(v('ib')), fv('ka')),
-            store(iS, ordAt(v('ia')), iv('ob')), store(iS, ordAt(v('ib')), iv('oa')),
-            ...(withClass ? [store(iS, clsAt(v('ia')), iv('cb_')), store(iS, clsAt(v('ib')), iv('ca'))] : []),
-          ]),
+  return {
+    kernel: {
+      bufs: [...em.bufs.map((b) => ({ dtype: b.dtype, access: b.access })), { dtype: 'f32', access: 'rw' }, { dtype: 'i32', access: 'rw' }],
+      nargs: 0, workgroupSize: WG, locals: em.locals, regs: em.regs, body,
+    },
+    bufValues: em.bufs.map((b) => b.value),
+    scratch: [{ dtype: 'f32', bytes: 4 * B * layout.floats }, { dtype: 'i32', bytes: 4 * B * layout.ints }],
+    args: [],
+    grid: B,
+  };
+}
+
+/** The removed-set must fit workgroup memory and the workspace one buffer: otherwise a clear error. */
+function checkLimits(B: number, N: number, layout: { words: number; ints: number }, target: Target): void {
+  const fixedLocal = 8 * WG + 24;
+  if (8 * layout.words + fixedLocal > target.maxWorkgroupStorageBytes) {
+    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
+  }
+  // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
+  const maskBytes = 4 * B * layout.ints;
+  if (maskBytes > 2 ** 31 - 1) {
+    throw new ScheduleError(`nms: the suppression mask of ${B} images of ${N} boxes needs ${(maskBytes / 2 ** 20).toFixed(0)} MiB of workspace, more than one buffer may hold (2 GiB); select fewer candidates first (topk) or run fewer images per call`);
+  }
+}
+
+/**
+ * 0. The largest coordinate of the image (torchvision's boxes.max()) plus one, the
+ *    class offset unit; sort rows; the candidate count; an empty removed-set.
+ */
+function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
+  const { em, N, P, NW, fS, iS } = ws;
+  const bb = ws.inputs.boxes;
+  return [
+    let_('m', 'f32', f32(-Infinity)),
+    threadStrided('e', idx(4 * N), WG, [set('m', max(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]),
+    lstore('mx', lid, fv('m')),
+    let_('nv', 'i32', i32(0)),
+    threadStrided('i', idx(P), WG, [
+      let_('key', 'f32', f32(-Infinity)),
+      let_('ck', 'i32', i32(NO_CLASS)),
+      if_(lt(v('i'), idx(N)), [
+        let_('s', 'f32', ws.score(v('i'))),
+        if_(bin('gt', fv('s'), f32(minScore)), [set('key', fv('s')), set('ck', ws.cls(v('i'))), set('nv', add(iv('nv'), i32(1)))]),
+      ]),
+      store(fS, ws.keyAt(v('i')), fv('key')),
+      store(iS, ws.clsAt(v('i')), iv('ck')),
+      store(iS, ws.ordAt(v('i')), cast(v('i'), 'i32')),
+    ]),
+    lstore('cnt', lid, iv('nv')),
+    threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0)), lstore('kept', v('w'), u32(0))]),
+    storageBarrier,
+    if_(bin('eq', lid, idx(0)), [
+      let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
+      for_('t', idx(0), idx(WG), [set('mm', max(fv('mm'), lload('mx', v('t'), 'f32'))), set('tot', add(iv('tot'), lload('cnt', v('t'), 'i32')))]),
+      lstore('one', idx(0), add(fv('mm'), f32(1))),
+      lstore('vv', idx(0), iv('tot')),
+      lstore('kc', idx(0), i32(0)),
+    ]),
+    barrier,
+  ];
+}
+
+/**
+ * Bitonic sort of the workspace's (key, class, index) rows: stage (kk, jj)
+ * compares i and i + j for j = 2^(kk - jj), each block of k = 2^(kk + 1)
+ * rows in the direction bit kk + 1 of i gives (all "first before" at the
+ * last stage, k = P). `before(a, b)` is a total order on the rows' lets
+ * (k, c, o) + a|b.
+ */
+function sortRows(ws: NmsWorkspace, withClass: boolean, before: (a: Side, b: Side) => Expr): Stmt {
+  const { P, fS, iS } = ws;
+  return for_('kk', idx(0), idx(Math.log2(P)), [
+    for_('jj', idx(0), add(v('kk'), idx(1)), [
+      threadStrided('t', idx(P / 2), WG, [
+        let_('sh', 'u32', U(sub(v('kk'), v('jj')))),
+        let_('tu', 'u32', U(v('t'))),
+        let_('lo', 'u32', bitor(shl(shr(uv('tu'), uv('sh')), add(uv('sh'), u32(1))), bitand(uv('tu'), sub(shl(u32(1), uv('sh')), u32(1))))),
+        let_('ia', 'i64', I(uv('lo'))),
+        let_('ib', 'i64', I(bitor(uv('lo'), shl(u32(1), uv('sh'))))),
+        let_('ka', 'f32', ws.fget(ws.keyAt(v('ia')))), let_('kb_', 'f32', ws.fget(ws.keyAt(v('ib')))),
+        let_('oa', 'i32', ws.iget(ws.ordAt(v('ia')))), let_('ob', 'i32', ws.iget(ws.ordAt(v('ib')))),
+        ...(withClass ? [let_('ca', 'i32', ws.iget(ws.clsAt(v('ia')))), let_('cb_', 'i32', ws.iget(ws.clsAt(v('ib'))))] : []),
+        let_('bFirst', 'bool', before('b', 'a')),
+        let_('up', 'bool', un('not', bitSet(uv('lo'), U(add(v('kk'), idx(1)))))),
+        if_(bin('eq', v('up', 'bool'), v('bFirst', 'bool')), [
+          store(fS, ws.keyAt(v('ia')), fv('kb_')), store(fS, ws.keyAt(v('ib')), fv('ka')),
+          store(iS, ws.ordAt(v('ia')), iv('ob')), store(iS, ws.ordAt(v('ib')), iv('oa')),
+          ...(withClass ? [store(iS, ws.clsAt(v('ia')), iv('cb_')), store(iS, ws.clsAt(v('ib')), iv('ca'))] : []),
         ]),
-        storageBarrier,
       ]),
-    ]);
-  const row = (x: string, r: 'a' | 'b'): Expr => (x === 'k' ? fv(r === 'a' ? 'ka' : 'kb_') : x === 'c' ? iv(r === 'a' ? 'ca' : 'cb_') : iv(r === 'a' ? 'oa' : 'ob'));
-  /** Score descending, then index ascending: torchvision's stable descending sort. */
-  const scoreFirst = (a: 'a' | 'b', b: 'a' | 'b'): Expr =>
-    bin('or', bin('gt', row('k', a), row('k', b)), and(bin('eq', row('k', a), row('k', b)), lt(row('o', a), row('o', b))));
-  /** Class ascending, then scoreFirst: each class's candidates in torchvision's order, one class after another. */
-  const classFirst = (a: 'a' | 'b', b: 'a' | 'b'): Expr =>
-    bin('or', lt(row('c', a), row('c', b)), and(bin('eq', row('c', a), row('c', b)), scoreFirst(a, b)));
-
-  const body: Stmt[] = [];
-
-  // 0. The largest coordinate of the image (torchvision's boxes.max()) plus one, the
-  //    class offset unit; sort rows; the candidate count; an empty removed-set.
-  body.push(let_('m', 'f32', f32(-Infinity)));
-  body.push(threadStrided('e', idx(4 * N), WG, [set('m', max(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]));
-  body.push(lstore('mx', lid, fv('m')));
-  body.push(let_('nv', 'i32', i32(0)));
-  body.push(threadStrided('i', idx(P), WG, [
-    let_('key', 'f32', f32(-Infinity)),
-    let_('ck', 'i32', i32(NO_CLASS)),
-    if_(lt(v('i'), idx(N)), [
-      let_('s', 'f32', score(v('i'))),
-      if_(bin('gt', fv('s'), f32(minScore)), [set('key', fv('s')), set('ck', cls(v('i'))), set('nv', add(iv('nv'), i32(1)))]),
+      storageBarrier,
     ]),
-    store(fS, keyAt(v('i')), fv('key')),
-    store(iS, clsAt(v('i')), iv('ck')),
-    store(iS, ordAt(v('i')), cast(v('i'), 'i32')),
-  ]));
-  body.push(lstore('cnt', lid, iv('nv')));
-  body.push(threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0)), lstore('kept', v('w'), u32(0))]));
-  body.push(storageBarrier);
-  body.push(if_(bin('eq', lid, idx(0)), [
-    let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
-    for_('t', idx(0), idx(WG), [set('mm', max(fv('mm'), lload('mx', v('t'), 'f32'))), set('tot', add(iv('tot'), lload('cnt', v('t'), 'i32')))]),
-    lstore('one', idx(0), add(fv('mm'), f32(1))),
-    lstore('vv', idx(0), iv('tot')),
-    lstore('kc', idx(0), i32(0)),
-  ]));
-  body.push(barrier);
+  ]);
+}
 
-  // 1. Class-major order.
-  body.push(sortRows(true, classFirst));
-
-  // The candidates' class-offset boxes and areas (torchvision: boxes + offsets, then
-  // (x2 - x1) * (y2 - y1)) in sorted order; one thread marks where each class's run ends.
-  body.push(threadStrided('p', I(local('vv')), WG, [
-    let_('bi', 'i64', I(iget(ordAt(v('p'))))),
-    let_('off', 'f32', mul(cast(iget(clsAt(v('p'))), 'f32'), lload('one', idx(0), 'f32'))),
-    ...['x1', 'y1', 'x2', 'y2'].map((n, c) => let_(`g${n}`, 'f32', add(coord(v('bi'), c), fv('off')))),
-    ...['x1', 'y1', 'x2', 'y2'].map((n, c) => store(fS, boxAt(v('p'), c), fv(`g${n}`))),
-    store(fS, boxAt(v('p'), 4), mul(sub(fv('gx2'), fv('gx1')), sub(fv('gy2'), fv('gy1')))),
-  ]));
-  body.push(if_(bin('eq', lid, idx(0)), [
-    let_('nv0', 'i64', I(local('vv'))),
-    let_('runEnd', 'i32', cast(v('nv0'), 'i32')),
-    for_('x', idx(0), v('nv0'), [
-      let_('p', 'i64', sub(sub(v('nv0'), idx(1)), v('x'))),
-      if_(and(lt(add(v('p'), idx(1)), v('nv0')), bin('ne', iget(clsAt(add(v('p'), idx(1)))), iget(clsAt(v('p'))))), [set('runEnd', cast(add(v('p'), idx(1)), 'i32'))]),
-      store(iS, endAt(v('p')), iv('runEnd')),
+/**
+ * The candidates' class-offset boxes and areas (torchvision: boxes + offsets, then
+ * (x2 - x1) * (y2 - y1)) in sorted order; one thread marks where each class's run ends.
+ */
+function offsetBoxes(ws: NmsWorkspace): Stmt[] {
+  const { fS, iS } = ws;
+  return [
+    threadStrided('p', I(local('vv')), WG, [
+      let_('bi', 'i64', I(ws.iget(ws.ordAt(v('p'))))),
+      let_('off', 'f32', mul(cast(ws.iget(ws.clsAt(v('p'))), 'f32'), lload('one', idx(0), 'f32'))),
+      ...['x1', 'y1', 'x2', 'y2'].map((n, c) => let_(`g${n}`, 'f32', add(ws.coord(v('bi'), c), fv('off')))),
+      ...['x1', 'y1', 'x2', 'y2'].map((n, c) => store(fS, ws.boxAt(v('p'), c), fv(`g${n}`))),
+      store(fS, ws.boxAt(v('p'), 4), mul(sub(fv('gx2'), fv('gx1')), sub(fv('gy2'), fv('gy1')))),
     ]),
-  ]));
-  body.push(storageBarrier);
-
-  // 2. The mask: row p (a candidate), bits for the later candidates of its class, in words from its diagonal.
-  const rowBox = (pre: string, p: Expr): Stmt[] => ['x1', 'y1', 'x2', 'y2', 'a'].map((n, c) => let_(`${pre}${n}`, 'f32', fget(boxAt(p, c))));
-  body.push(threadStrided('p', I(local('vv')), WG, [
-    ...rowBox('r', v('p')),
-    let_('pe', 'i64', I(iget(endAt(v('p'))))),
-    let_('pwe', 'i64', div(add(v('pe'), idx(BITS - 1)), idx(BITS))),
-    for_('w', div(v('p'), idx(BITS)), v('pwe'), [
-      let_('word', 'u32', u32(0)),
-      let_('w0', 'i64', mul(v('w'), idx(BITS))),
-      for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('pe'), v('w0'))), [
-        let_('q', 'i64', add(v('w0'), v('b'))),
-        ...rowBox('c', v('q')),
-        // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
-        let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
-        let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
-        let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
-        let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
-        if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
+    if_(bin('eq', lid, idx(0)), [
+      let_('nv0', 'i64', I(local('vv'))),
+      let_('runEnd', 'i32', cast(v('nv0'), 'i32')),
+      for_('x', idx(0), v('nv0'), [
+        let_('p', 'i64', sub(sub(v('nv0'), idx(1)), v('x'))),
+        if_(and(lt(add(v('p'), idx(1)), v('nv0')), bin('ne', ws.iget(ws.clsAt(add(v('p'), idx(1)))), ws.iget(ws.clsAt(v('p'))))), [set('runEnd', cast(add(v('p'), idx(1)), 'i32'))]),
+        store(iS, ws.endAt(v('p')), iv('runEnd')),
       ]),
-      store(iS, maskAt(v('p'), v('w')), cast(uv('word'), 'i32')),
     ]),
-  ]));
-  body.push(storageBarrier);
+    storageBarrier,
+  ];
+}
 
-  // 3. The scan, 32 candidates at a time: one thread decides them, then the threads
-  //    OR the kept rows into the later words (up to the furthest class run end).
-  body.push(for_('w', idx(0), idx(NW), [
+/** 2. The mask: row p (a candidate), bits for the later candidates of its class, in words from its diagonal. */
+function maskRows(ws: NmsWorkspace, thr: number): Stmt[] {
+  return [
+    threadStrided('p', I(local('vv')), WG, [
+      ...ws.rowBox('r', v('p')),
+      let_('pe', 'i64', I(ws.iget(ws.endAt(v('p'))))),
+      let_('pwe', 'i64', div(add(v('pe'), idx(BITS - 1)), idx(BITS))),
+      for_('w', div(v('p'), idx(BITS)), v('pwe'), [
+        let_('word', 'u32', u32(0)),
+        let_('w0', 'i64', mul(v('w'), idx(BITS))),
+        for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('pe'), v('w0'))), [
+          let_('q', 'i64', add(v('w0'), v('b'))),
+          ...ws.rowBox('c', v('q')),
+          // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
+          let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
+          let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
+          let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
+          let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
+          if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
+        ]),
+        store(ws.iS, ws.maskAt(v('p'), v('w')), cast(uv('word'), 'i32')),
+      ]),
+    ]),
+    storageBarrier,
+  ];
+}
+
+/**
+ * 3. The scan, 32 candidates at a time: one thread decides them, then the threads
+ *    OR the kept rows into the later words (up to the furthest class run end).
+ */
+function scanWords(ws: NmsWorkspace): Stmt {
+  return for_('w', idx(0), idx(ws.NW), [
     if_(lt(mul(v('w'), idx(BITS)), I(local('vv'))), [
       if_(bin('eq', lid, idx(0)), [
         let_('rem', 'u32', lload('rm', v('w'), 'u32')),
@@ -261,8 +332,8 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
           let_('p', 'i64', add(mul(v('w'), idx(BITS)), v('b'))),
           if_(and(lt(v('p'), I(local('vv'))), un('not', bitSet(uv('rem'), U(v('b'))))), [
             set('kw', bitor(uv('kw'), shl(u32(1), U(v('b'))))),
-            set('rem', bitor(uv('rem'), maskWord(v('p'), v('w')))),
-            set('hi', max(v('hi'), rowWordEnd(v('p')))),
+            set('rem', bitor(uv('rem'), ws.maskWord(v('p'), v('w')))),
+            set('hi', max(v('hi'), ws.rowWordEnd(v('p')))),
             set('k', add(iv('k'), i32(1))),
           ]),
         ]),
@@ -283,35 +354,30 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
           let_('pr', 'i64', add(mul(v('w'), idx(BITS)), I(ctz(uv('bits'))))),
           set('bits', bitand(uv('bits'), sub(uv('bits'), u32(1)))),
           // Row pr has words up to its class's end only.
-          if_(lt(v('w2'), rowWordEnd(v('pr'))), [set('acc', bitor(uv('acc'), maskWord(v('pr'), v('w2'))))]),
+          if_(lt(v('w2'), ws.rowWordEnd(v('pr'))), [set('acc', bitor(uv('acc'), ws.maskWord(v('pr'), v('w2'))))]),
         ]),
         lstore('rm', v('w2'), uv('acc')),
       ]),
       barrier,
     ]),
-  ]));
+  ]);
+}
 
-  // 4. The kept boxes in torchvision's order (score descending, index ascending): the others'
-  //    keys become -inf, a second sort, and the first min(kept, max_out) rows are the output.
-  body.push(threadStrided('p', I(local('vv')), WG, [
-    if_(un('not', bitSet(lload('kept', div(v('p'), idx(BITS)), 'u32'), U(mod(v('p'), idx(BITS))))), [store(fS, keyAt(v('p')), f32(-Infinity))]),
-  ]));
-  body.push(storageBarrier);
-  body.push(sortRows(false, scoreFirst));
-  body.push(let_('nout', 'i64', min(I(local('kc')), idx(maxOut))));
-  body.push(threadStrided('r', idx(maxOut), WG, [
-    store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), sel(lt(v('r'), v('nout')), iget(ordAt(v('r'))), i32(-1))),
-  ]));
-  body.push(if_(bin('eq', lid, idx(0)), [store(countBuf, gid, cast(v('nout'), 'i32'))]));
-
-  return {
-    kernel: {
-      bufs: [...em.bufs.map((b) => ({ dtype: b.dtype, access: b.access })), { dtype: 'f32', access: 'rw' }, { dtype: 'i32', access: 'rw' }],
-      nargs: 0, workgroupSize: WG, locals: em.locals, regs: em.regs, body,
-    },
-    bufValues: em.bufs.map((b) => b.value),
-    scratch: [{ dtype: 'f32', bytes: 4 * B * FL }, { dtype: 'i32', bytes: 4 * B * IN }],
-    args: [],
-    grid: B,
-  };
+/**
+ * 4. The kept boxes in torchvision's order (score descending, index ascending): the others'
+ *    keys become -inf, a second sort, and the first min(kept, max_out) rows are the output.
+ */
+function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf: number): Stmt[] {
+  return [
+    threadStrided('p', I(local('vv')), WG, [
+      if_(un('not', bitSet(lload('kept', div(v('p'), idx(BITS)), 'u32'), U(mod(v('p'), idx(BITS))))), [store(ws.fS, ws.keyAt(v('p')), f32(-Infinity))]),
+    ]),
+    storageBarrier,
+    sortRows(ws, false, scoreFirst),
+    let_('nout', 'i64', min(I(local('kc')), idx(maxOut))),
+    threadStrided('r', idx(maxOut), WG, [
+      store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), sel(lt(v('r'), v('nout')), ws.iget(ws.ordAt(v('r'))), i32(-1))),
+    ]),
+    if_(bin('eq', lid, idx(0)), [store(countBuf, gid, cast(v('nout'), 'i32'))]),
+  ];
 }
