@@ -14,6 +14,7 @@
 // min/max ties to the first box. Not differentiated: scatter's src, the
 // focal loss's targets, frozen_bn's mean and var (an error if trainable), and
 // the backward ops themselves (no second derivatives).
+import { FusedetError } from '../io/errors.js';
 import { GNode, Graph, GValue } from './graph.js';
 import { OPS } from './ops/index.js';
 import { withDefaults } from './ops/attrs.js';
@@ -41,9 +42,8 @@ export interface GradResult {
 }
 
 /** A caller's mistake: unknown loss or parameter, a loss that is not a float scalar. */
-export class AutodiffError extends Error {
-  readonly exitCode = 1;
-  constructor(message: string) { super(message); this.name = 'AutodiffError'; }
+export class AutodiffError extends FusedetError {
+  constructor(message: string) { super(message, { exitCode: 1 }); }
 }
 
 /** Concrete shapes decide every check; an unequal pair is a bug in a gradient rule. */

@@ -1,5 +1,6 @@
 // The reference interpreter: runs a graph node by node through each op's
 // reference implementation. It is the numeric oracle for every backend.
+import { FusedetError } from '../io/errors.js';
 import { Graph, GNode } from './graph.js';
 import { OPS } from './ops/index.js';
 import { withDefaults } from './ops/attrs.js';
@@ -8,9 +9,8 @@ import { Tensor } from './tensor.js';
 import { ConcreteType, DType, Span, showType } from './types.js';
 
 /** A caller's mistake (wrong input name, shape or dtype; missing parameter). */
-export class InterpretError extends Error {
-  readonly exitCode = 1;
-  constructor(message: string) { super(message); this.name = 'InterpretError'; }
+export class InterpretError extends FusedetError {
+  constructor(message: string) { super(message, { exitCode: 1 }); }
 }
 
 function sameType(t: Tensor, want: ConcreteType): boolean {

@@ -4,6 +4,7 @@
 // targets. Each runtime reports its own (Runtime.target); environment
 // variables (FUSEDET_CUDA_MATH, ...) are read at the edge, by the CLI or the
 // runtime selection, and arrive here as fields, never read during a compile.
+import { FusedetError } from '../io/errors.js';
 
 export type TargetName = 'cpu' | 'webgpu' | 'cuda';
 
@@ -131,7 +132,6 @@ export function cudaMathFromEnv(env: Readonly<Record<string, string | undefined>
 }
 
 /** A target setting given wrongly (an environment variable at the edge): a user error. */
-export class TargetError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) { super(message); this.name = 'TargetError'; }
+export class TargetError extends FusedetError {
+  constructor(message: string) { super(message, { exitCode: 2 }); }
 }

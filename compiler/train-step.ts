@@ -9,6 +9,7 @@
 //
 // The loss is multiplied by `loss_scale` before differentiation and the
 // gradients divided by it (1 in f32; ready for f16).
+import { FusedetError } from '../io/errors.js';
 import { Graph } from './graph.js';
 import { GraphAppender, SgdOptions, appendSgd } from './optimizer.js';
 import { isFloat, numel } from './types.js';
@@ -16,9 +17,8 @@ import { isFloat, numel } from './types.js';
 /** compiler/autodiff.ts's entry point, taken as a parameter so the step builder does not fix its module. */
 export type Differentiate = (graph: Graph, loss: string | number, opts?: { wrt?: string[] }) => { graph: Graph; grads: Map<string, number> };
 
-export class TrainStepError extends Error {
-  readonly exitCode = 1;
-  constructor(message: string) { super(message); this.name = 'TrainStepError'; }
+export class TrainStepError extends FusedetError {
+  constructor(message: string) { super(message, { exitCode: 1 }); }
 }
 
 export interface TrainStep {
