@@ -14,7 +14,9 @@
 // inlined into a window consumer such as a pool that would recompute it).
 // Multi-output nodes, graph outputs, in-place updates (Graph.updates: stored
 // into their param's buffer) and values used more than once are always
-// materialised.
+// materialised. A node none of whose outputs reaches a graph output or an
+// in-place update is not launched at all (the optimizer's diagnostic
+// proposals, compiler/optimizer.ts: outputs only of the diagnostic graph).
 // A group stops growing before its kernel would bind more storage buffers
 // than the target allows per stage (WebGPU: maxStorageBuffersPerShaderStage,
 // 8 in browsers by default): the node that would take it over starts a group
@@ -24,6 +26,7 @@
 import { Graph } from './graph.js';
 import { OPS } from './ops/index.js';
 import { OpKind } from './ops/op.js';
+import { updateAliases } from './schedule/emit.js';
 
 export interface FusionGroup {
   /** Nodes this kernel computes, in graph (topological) order. */
@@ -57,9 +60,23 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** Nodes whose outputs reach a graph output or an in-place update (the graph is in topological order). */
+function liveNodes(graph: Graph): Set<number> {
+  const needed = new Set([...graph.outputs, ...(graph.updates ?? [])].map((o) => o.value));
+  const live = new Set<number>();
+  for (let id = graph.nodes.length - 1; id >= 0; id--) {
+    const node = graph.nodes[id];
+    if (!node.outputs.some((v) => needed.has(v))) continue;
+    live.add(id);
+    for (const v of node.inputs) if (v >= 0) needed.add(v);
+  }
+  return live;
+}
+
 export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
+  const live = liveNodes(graph);
   const consumers = graph.values.map(() => new Set<number>());
-  for (const n of graph.nodes) for (const v of n.inputs) if (v >= 0) consumers[v].add(n.id);
+  for (const n of graph.nodes) if (live.has(n.id)) for (const v of n.inputs) if (v >= 0) consumers[v].add(n.id);
   const outputs = new Set([...graph.outputs, ...(graph.updates ?? [])].map((o) => o.value));
   const groupOf = new Map<number, FusionGroup>();
   /** Node → is every step from it to its group's sink a same-shape epilogue step? */
@@ -93,12 +110,15 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
   const readsBuffer = (v: number): boolean => v >= 0 && (graph.nodes[graph.values[v].node].op !== 'const' || constBuffer(v));
   /** Per group, the values its kernel reads from memory; with the sink's outputs, the buffers it binds. */
   const reads = new Map<FusionGroup, Set<number>>();
-  const bindings = (g: FusionGroup, ext: Set<number>): number => ext.size + graph.nodes[g.sink].outputs.length;
+  // An in-place update is stored into its param's buffer: no binding of its own when the kernel reads the param too (schedule/emit.ts Emitter.buf).
+  const updateOf = updateAliases(graph);
+  const bindings = (g: FusionGroup, ext: Set<number>): number =>
+    ext.size + graph.nodes[g.sink].outputs.filter((v) => !ext.has(updateOf.get(v) ?? -1)).length;
 
   const groups: FusionGroup[] = [];
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     const node = graph.nodes[id];
-    if (SOURCES.has(node.op)) continue;
+    if (SOURCES.has(node.op) || !live.has(id)) continue;
     const kind = kindOf(graph, id);
     const single = node.outputs.length === 1 && !outputs.has(node.outputs[0]) && consumers[node.outputs[0]].size === 1;
     if (opts.fuse && single) {
@@ -133,7 +153,7 @@ export function fuse(graph: Graph, opts: FuseOptions): FusionGroup[] {
   // Constants are inlined where they are used; one that must live in memory
   // (a graph output, or the input of an anchor that reads buffers) gets a fill kernel.
   for (const n of graph.nodes) {
-    if (n.op !== 'const') continue;
+    if (n.op !== 'const' || !live.has(n.id)) continue;
     const v = n.outputs[0];
     const needsBuffer = outputs.has(v) || [...consumers[v]].some((c) => {
       const g = groupOf.get(c);

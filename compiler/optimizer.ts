@@ -9,13 +9,11 @@
 // every update is `guard ? new : old`, so a non-finite step leaves the state
 // as it was without the host touching it.
 //
-// Launches: per param, two elementwise update kernels, the momentum buffer
-// (it reads the old weight for decay) and then the weight (it reads the new
-// buffer), each reading its own param only at the index it writes (one
-// kernel for both would need a schedule that stores two values); all the
-// buffers' launches come before all the weights' (appendSgd), so on the CPU
-// they run as two barrier-free phases; the norm is one launch per large
-// gradient plus one for the rest.
+// Launches: per param, one elementwise update kernel (ops/sgd.ts
+// sgd_update) storing both the momentum buffer and the weight, each read
+// only at the index it writes, with the unscaled, clipped and decayed
+// gradient computed inline; the norm is one launch per large gradient plus
+// one for the rest.
 //
 // Momentum buffers are graph params "opt.momentum.<param>", frozen (autodiff
 // never differentiates them), zeros at the start.
@@ -66,10 +64,15 @@ export class GraphAppender {
   }
 
   op(op: string, inputs: readonly number[], attrs: Attrs = {}): number {
+    return this.ops(op, inputs, attrs)[0];
+  }
+
+  /** An op node with several outputs: their value ids, in order. */
+  ops(op: string, inputs: readonly number[], attrs: Attrs = {}): number[] {
     const def = OPS[op];
     if (!def) throw new Error(`optimizer: unknown op '${op}'`);
     const types = def.shape(inputs.map((v) => this.graph.values[v].type), withDefaults(def, attrs), concrete);
-    return this.push(op, inputs, attrs, types.map((t) => ({ dtype: t.dtype, shape: t.shape as number[] })))[0];
+    return this.push(op, inputs, attrs, types.map((t) => ({ dtype: t.dtype, shape: t.shape as number[] })));
   }
 
   constant(value: number, type: ConcreteType = { dtype: 'f32', shape: [] }): number {
@@ -196,19 +199,9 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   // min(1, clip / (norm + 1e-6)), torch.nn.utils.clip_grad_norm_'s factor.
   const coef = opts.clipNorm > 0 ? a.op('minimum', [a.constant(1), a.op('div', [a.constant(opts.clipNorm), a.op('add', [norm, a.constant(1e-6)])])]) : undefined;
   const ok = inputs.guard?.(gradNormSq);
+  const weightUpdates: { param: string; value: number }[] = [];
   const proposed = new Map<string, number>();
-  const commit = (param: string, next: number, old: number): number => {
-    const value = ok === undefined ? next : a.op('where', [ok, next, old]);
-    (g.updates ??= []).push({ param, value });
-    return value;
-  };
-
-  // Every momentum buffer first, then every weight: each weight update reads
-  // its new buffer, so in this order the CPU pool meets once between the two
-  // phases instead of once per param (runtime-cpu/plan.ts: launches that
-  // touch different params run without a barrier between them).
   const momentum: string[] = [];
-  const weights: { name: string; w: number; nextBuf: number }[] = [];
   for (const [name, grad] of grads) {
     const u = a.op('mul', [grad, inv]);
     const w = paramValue.get(name);
@@ -220,11 +213,15 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
     let d = coef === undefined ? u : a.op('mul', [u, coef]);
     const wd = norms.has(name) ? opts.weightDecayNorm : opts.weightDecay;
     if (wd !== 0) d = a.op('add', [d, a.op('mul', [w, a.constant(wd)])]);
-    const proposal = opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d;
-    proposed.set(name, proposal);
-    weights.push({ name, w, nextBuf: commit(mName, proposal, buf) });
+    const [nextBuf, nextW] = a.ops('sgd_update', ok === undefined ? [w, buf, d, lr] : [w, buf, d, lr, ok], { momentum: opts.momentum });
+    (g.updates ??= []).push({ param: mName, value: nextBuf });
+    // The unguarded buffer, for diagnostics only: the same expression as
+    // sgd_update's, read by no update, so a compiled step does not compute it
+    // (fuse.ts launches only what reaches an output or an update).
+    proposed.set(name, opts.momentum !== 0 ? a.op('add', [a.op('mul', [buf, a.constant(opts.momentum)]), d]) : d);
+    weightUpdates.push({ param: name, value: nextW });
   }
-  // The weight reads the committed buffer (equal to the proposed one whenever the step commits), so the proposal is computed once.
-  for (const { name, w, nextBuf } of weights) commit(name, a.op('sub', [w, a.op('mul', [nextBuf, lr])]), w);
+  // The buffers' updates, then the weights', as before the two were one op (the order of Graph.updates).
+  (g.updates ??= []).push(...weightUpdates);
   return { gradNormSq, momentum, proposed };
 }

@@ -16,6 +16,7 @@ import { MAX3D_ARGMAX_OPS } from './max3d-argmax.js';
 import { MATCH_OPS } from './match.js';
 import { NMS_OPS } from './nms.js';
 import { LOSS_OPS } from './loss.js';
+import { SGD_OPS } from './sgd.js';
 
 function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<string, OpDef>> {
   const out: Record<string, OpDef> = {};
@@ -30,7 +31,7 @@ function registry(families: readonly (readonly OpDef[])[]): Readonly<Record<stri
 export const FAMILIES = [
   ELEMENTWISE_OPS, CONV_OPS, MATMUL_OPS, NORM_OPS, POOL_OPS, RESIZE_OPS, LAYOUT_OPS,
   REDUCE_OPS, SELECT_OPS, CREATE_OPS, BOX_OPS, MAX3D_OPS, MATCH_OPS, NMS_OPS, LOSS_OPS,
-  MAX3D_ARGMAX_OPS,
+  MAX3D_ARGMAX_OPS, SGD_OPS,
 ] as const;
 
 /** Every op's name, as a union of literal types: the kernel registry (kernels.ts) requires a kernel for each. */

@@ -28,6 +28,7 @@ import { POOL_KERNELS } from './pool.kernel.js';
 import { REDUCE_KERNELS } from './reduce.kernel.js';
 import { MAX3D_KERNELS } from './max3d.kernel.js';
 import { MAX3D_ARGMAX_KERNELS } from './max3d-argmax.kernel.js';
+import { SGD_KERNELS } from './sgd.kernel.js';
 import { scheduleNms } from './nms.kernel.js';
 import { scheduleMatch } from './match.kernel.js';
 import { DeclaredOpName, OPS } from './index.js';
@@ -48,6 +49,7 @@ const TABLE = {
   ...REDUCE_KERNELS,
   ...MAX3D_KERNELS,
   ...MAX3D_ARGMAX_KERNELS,
+  ...SGD_KERNELS,
   nms: { schedule: scheduleNms },
   match: { schedule: scheduleMatch },
 };

@@ -7,7 +7,7 @@ import { Graph } from '../graph.js';
 import { BufDType, Expr, Kernel, Stmt } from '../kernel/ir.js';
 import { add, arg, div, gid, idx, if_, let_, lid, lt, mod, mul, store, v } from '../kernel/build.js';
 import { numel } from '../types.js';
-import { Emitter, Lowering } from './emit.js';
+import { Emitter, Lowering, ScheduleError } from './emit.js';
 
 export interface Scheduled {
   kernel: Omit<Kernel, 'name'>;
@@ -63,19 +63,37 @@ export function finish(em: Emitter, body: Stmt[], wg: number, args: number[], gr
 }
 
 export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
-  const em = new Emitter(graph, nodes, lowerings);
   const outValue = graph.nodes[sink].outputs[0];
-  const shape = em.shape(outValue);
+  return schedulePointwiseOutputs(graph, nodes, sink, lowerings, (em, at) => [em.value(outValue, at)]);
+}
+
+/**
+ * The generic schedule for a sink with several same-shaped outputs (the SGD
+ * update's buffer and weight): `valuesAt` gives every output's value at the
+ * thread's index, in the node's output order, and each is stored there.
+ * Computing all of them first lets them share the work they have in common.
+ */
+export function schedulePointwiseOutputs(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>,
+  valuesAt: (em: Emitter, at: readonly Expr[]) => readonly Expr[]): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const outValues = graph.nodes[sink].outputs;
+  const shape = em.shape(outValues[0]);
+  for (const o of outValues) {
+    if (em.shape(o).length !== shape.length || em.shape(o).some((d, i) => d !== shape[i])) {
+      throw new ScheduleError(`op '${graph.nodes[sink].op}' (node ${sink}): the pointwise schedule stores every output at one index, but its outputs have different shapes`);
+    }
+  }
   const total = numel(shape);
-  const outBuf = em.buf(outValue, 'w');
+  const outBufs = outValues.map((o) => em.buf(o, 'w'));
   const body = em.block(() => {
     em.emit(let_('i', 'i64', add(mul(gid, idx(POINTWISE_WG)), lid)));
     const inner = em.block(() => {
       const at = unflatten(em, v('i'), shape, 'c');
       // Same-shaped operands are read at the flat index itself (no div/mod round trip).
       em.aliasFlat(shape, at, v('i'));
-      const value = em.value(outValue, at);
-      em.emit(store(outBuf, v('i'), value));
+      const values = valuesAt(em, at);
+      if (values.length !== outBufs.length) throw new ScheduleError(`op '${graph.nodes[sink].op}' (node ${sink}): ${values.length} values for ${outBufs.length} outputs`);
+      values.forEach((value, k) => em.emit(store(outBufs[k], v('i'), value)));
     });
     em.emit(if_(lt(v('i'), arg(0)), inner));
   });

@@ -19,6 +19,8 @@ const NO_GRADIENT = [
   'arange', 'full', 'locations', 'box_iou', 'inside_box', 'center_prior', 'match', 'nms', 'max3d_argmax',
   // Backward ops: no second derivatives.
   'conv2d_grad_input', 'conv2d_grad_weight', 'max_pool2d_grad', 'resize_grad', 'scatter_add', 'max3d_argmax_grad',
+  // The optimizer's step: applied after the gradients.
+  'sgd_update',
 ];
 
 /** Every differentiable op, each gradient-checked in test/compiler/grad/. */
