@@ -205,6 +205,19 @@ export class Loader {
 }
 
 /**
+ * A dataset image with its size: the record's when it has one, else its
+ * header's. A header that cannot be read is screenDataset's to report (an
+ * error, or skipped under --skip-bad), so it is kept as `unreadable`.
+ */
+export async function imageEntry(id: number, file: string, width?: number, height?: number): Promise<LoaderDataset['images'][number]> {
+  if (width !== undefined && height !== undefined && width > 0 && height > 0) return { id, file, width, height };
+  try { return { id, file, ...(await imageSize(file)) }; } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    return { id, file, width: 0, height: 0, unreadable: e.message };
+  }
+}
+
+/**
  * A COCO dataset (data/coco.ts) as the loader sees it: classes are the
  * categories' ranks by ascending id (sparse COCO ids 1..90 become 0..79, as
  * detectron2 maps them); `iscrowd` and `ignore` boxes are marked crowd.
@@ -216,12 +229,7 @@ export async function fromCoco(ds: CocoDataset, imageRoot: string): Promise<Load
   byId.forEach((c, rank) => { classOfIndex[c.i] = rank; });
   const images = await Promise.all(ds.images.map(async (im) => {
     const file = isAbsolute(im.fileName) ? im.fileName : join(imageRoot, im.fileName);
-    if (im.width > 0 && im.height > 0) return { id: im.id, file, width: im.width, height: im.height };
-    // A header that cannot be read is screenDataset's to report (an error, or skipped under --skip-bad).
-    try { return { id: im.id, file, ...(await imageSize(file)) }; } catch (e) {
-      if (!(e instanceof ImageError)) throw e;
-      return { id: im.id, file, width: 0, height: 0, unreadable: e.message };
-    }
+    return imageEntry(im.id, file, im.width, im.height);
   }));
   const a = ds.annotations;
   return {

@@ -16,7 +16,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Tensor } from '../compiler/tensor.js';
-import { Batch, Loader, LoaderDataset, fromCoco } from '../data/loader.js';
+import { Batch, Loader, LoaderDataset, fromCoco, imageEntry } from '../data/loader.js';
 import { readCocoFile } from '../data/coco.js';
 import { BadRecordLog, isIgnoreBox, readOdgtGt } from '../data/odgt.js';
 import { FusedetError } from '../io/errors.js';
@@ -62,13 +62,10 @@ async function fromOdgt(path: string, given: string | undefined, bad: BadRecordL
     const roots = given ? [given] : [dirname(path), join(dirname(path), 'images'), join(dirname(path), 'Images')];
     return roots.find((d) => ids.length > 0 && exts.some((e) => existsSync(join(d, ids[0] + e)))) ?? roots[0]!;
   })();
-  const { imageSize } = await import('../data/image.js');
-  const images = await Promise.all(records.map(async (r, i) => {
+  const images = await Promise.all(records.map((r, i) => {
     const file = join(root, r.id + (exts.find((e) => existsSync(join(root, r.id + e))) ?? '.jpg'));
-    // An unreadable header is not an error here: screenDataset (data/loader.ts)
-    // decodes every image before training and names it, or skips it under --skip-bad.
-    const size = r.width && r.height ? { width: r.width, height: r.height } : existsSync(file) ? await imageSize(file).catch(() => ({ width: 1, height: 1 })) : { width: 1, height: 1 };
-    return { id: i + 1, file, ...size };
+    // A missing file is openTrainingData's to name (or skip): its size does not matter.
+    return existsSync(file) || (r.width && r.height) ? imageEntry(i + 1, file, r.width, r.height) : { id: i + 1, file, width: 1, height: 1 };
   }));
   return {
     classNames, imageRoot: root,

@@ -170,4 +170,18 @@ test('several batch shapes are one run; resumed from a checkpoint it ends bit-id
   assert.is(recorded.modelHash, loadConfig(cfg).modelHash);
 });
 
+// An .odgt image whose header does not read is kept as `unreadable` for the
+// screen (data/loader.ts screenDataset) to name as undecodable, the same as a
+// COCO image: not given a made-up size its boxes would then fall outside.
+test('.odgt: an image whose header does not read is marked unreadable, not sized', async () => {
+  writeFileSync(join(scenes, 'images', 'not-an-image.png'), 'this is not a PNG');
+  const odgt = join(scenes, 'unreadable.odgt');
+  writeFileSync(odgt, JSON.stringify({ ID: 'not-an-image', gtboxes: [{ tag: 'person', fbox: [1, 1, 5, 5], extra: { ignore: 0 } }] }) + '\n');
+  const data = await openTrainingData(odgt);
+  const im = data.dataset.images[0]!;
+  assert.ok(im.file.endsWith('not-an-image.png'), im.file);
+  assert.is(im.width, 0);
+  assert.match(im.unreadable ?? '', /not-an-image\.png/);
+});
+
 test.run();
