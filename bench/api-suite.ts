@@ -36,6 +36,7 @@
 // busy image, and boxes are not empty.
 // Env: FUSEDET_BENCH_REPS scales repetitions; FUSEDET_BENCH_API_SIZES
 // (e.g. "320x320", width × height) limits the sizes.
+import { iou } from '../compiler/ops/boxes.js';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -198,19 +199,9 @@ export function ortPost(out: Record<string, { data: unknown; dims: readonly numb
   for (let i = 0; i < m; i++) order[i] = i;
   order.sort((a, b) => sc[b]! - sc[a]! || a - b);
   const kept: number[] = [];
-  const area = (i: number): number => (bx[4 * i + 2]! - bx[4 * i]!) * (bx[4 * i + 3]! - bx[4 * i + 1]!);
   for (const i of order) {
     if (kept.length === DETECTIONS) break;
-    let keep = true;
-    for (const j of kept) {
-      if (lb[j] !== lb[i]) continue;
-      const iw = Math.min(bx[4 * i + 2]!, bx[4 * j + 2]!) - Math.max(bx[4 * i]!, bx[4 * j]!);
-      const ih = Math.min(bx[4 * i + 3]!, bx[4 * j + 3]!) - Math.max(bx[4 * i + 1]!, bx[4 * j + 1]!);
-      if (iw <= 0 || ih <= 0) continue;
-      const inter = iw * ih;
-      if (inter / (area(i) + area(j) - inter) > NMS_IOU) { keep = false; break; }
-    }
-    if (keep) kept.push(i);
+    if (!kept.some((j) => lb[j] === lb[i] && iou(bx, 4 * i, bx, 4 * j) > NMS_IOU)) kept.push(i);
   }
   const sx = origW / inW, sy = origH / inH;
   const boxes: number[] = [], scores: number[] = [], labels: number[] = [];
@@ -230,11 +221,7 @@ function matched(a: Dets, b: Dets): number {
   for (let i = 0; i < a.count; i++) {
     for (let j = 0; j < b.count; j++) {
       if (used[j] || a.labels[i] !== b.labels[j] || Math.abs(a.scores[i]! - b.scores[j]!) > 1e-3 * Math.abs(b.scores[j]!)) continue;
-      const iw = Math.min(a.boxes[4 * i + 2]!, b.boxes[4 * j + 2]!) - Math.max(a.boxes[4 * i]!, b.boxes[4 * j]!);
-      const ih = Math.min(a.boxes[4 * i + 3]!, b.boxes[4 * j + 3]!) - Math.max(a.boxes[4 * i + 1]!, b.boxes[4 * j + 1]!);
-      if (iw <= 0 || ih <= 0) continue;
-      const ar = (d: Dets, k: number): number => (d.boxes[4 * k + 2]! - d.boxes[4 * k]!) * (d.boxes[4 * k + 3]! - d.boxes[4 * k + 1]!);
-      if ((iw * ih) / (ar(a, i) + ar(b, j) - iw * ih) >= 0.9) { used[j] = 1; n++; break; }
+      if (iou(a.boxes, 4 * i, b.boxes, 4 * j) >= 0.9) { used[j] = 1; n++; break; }
     }
   }
   return n;
