@@ -72,12 +72,8 @@ class CpuDevice implements Device<Memory> {
     } else {
       this.native.runLaunches(this.lib!, this.plan!, bound, this.schedule);
     }
-    const outputs = request.outputs.map((o) => {
-      const mem = bound[this.slot.get(o.buffer.id)!];
-      // An output may be an input's own array (a graph that returns its input): copied either way, the caller owns it.
-      const copy = mem instanceof ArrayBuffer ? mem.slice(0) : new Uint8Array((mem as ArrayBufferView).buffer, (mem as ArrayBufferView).byteOffset, o.buffer.bytes).slice().buffer;
-      return viewOf(o.buffer.dtype, copy);
-    });
+    // An output may be an input's own array (a graph that returns its input): copied either way, the caller owns it.
+    const outputs = request.outputs.map((o) => viewOf(o.buffer.dtype, this.copyOut(bound[this.slot.get(o.buffer.id)!]!, o.buffer.bytes)));
     return { outputs, ...(seconds ? { seconds } : {}) };
   }
 
@@ -89,7 +85,20 @@ class CpuDevice implements Device<Memory> {
   }
 
   download(s: Slot<Memory>): TensorData {
-    return viewOf(s.buffer.dtype, s.memory!.slice(0));
+    return viewOf(s.buffer.dtype, this.copyOut(s.memory!, s.buffer.bytes));
+  }
+
+  /**
+   * The caller's copy of a buffer, in memory from the addon's allocator:
+   * outputs of one program repeat their sizes every run, and recycled memory
+   * is already faulted in (ArrayBuffer.slice's fresh memory costs more than
+   * the copy on a virtual machine: native/cpu_addon.cc).
+   */
+  private copyOut(mem: ArrayBuffer | ArrayBufferView, bytes: number): ArrayBuffer {
+    const src = mem instanceof ArrayBuffer ? new Uint8Array(mem, 0, bytes) : new Uint8Array(mem.buffer, mem.byteOffset, bytes);
+    const out = this.native.alloc(bytes, false);
+    new Uint8Array(out).set(src);
+    return out;
   }
 
   free(): void {

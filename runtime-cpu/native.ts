@@ -17,8 +17,15 @@ export interface NativeCpu {
    * run it starts; without it each launch waits for the one before.
    */
   runLaunches(lib: NativeLibrary, plan: BigInt64Array, buffers: readonly (ArrayBuffer | ArrayBufferView | null)[], schedule?: Int32Array): void;
-  /** A zeroed ArrayBuffer aligned to 64 bytes. */
-  alloc(bytes: number): ArrayBuffer;
+  /**
+   * An ArrayBuffer aligned to 64 bytes, zeroed unless zero is false (the
+   * caller overwrites all of it). Buffers of 64 KiB and more are recycled
+   * when collected (native/cpu_addon.cc says why): alloc of the same size
+   * reuses memory already faulted in.
+   */
+  alloc(bytes: number, zero?: boolean): ArrayBuffer;
+  /** The recycled buffers waiting for reuse, and how many allocations reused one. */
+  recycled(): { blocks: number; bytes: number; reused: number; cap: number };
   threads(): number;
   /** Replaces the pool; FUSEDET_THREADS sets the initial count. */
   setThreads(n: number): void;

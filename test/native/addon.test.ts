@@ -27,6 +27,30 @@ test('alloc gives zeroed buffers of the asked size', () => {
   assert.is(native!.alloc(0).byteLength, 0);
 });
 
+test('alloc recycles a collected buffer of the same size, zeroed again', () => {
+  // gc() needs --expose-gc: a child process, so this file's other tests keep Node's defaults.
+  const child = `
+    import { tryNativeCpu } from ${JSON.stringify(new URL('../../runtime-cpu/native.js', import.meta.url).href)};
+    const native = tryNativeCpu();
+    const before = native.recycled().reused;
+    // Filled inside a function, so no reference to the buffer outlives it.
+    const dropped = (bytes, zero) => { new Uint8Array(native.alloc(bytes, zero)).fill(7); };
+    for (const [bytes, zero] of [[1 << 20, true], [3 << 20, false], [100 << 10, true]]) {
+      dropped(bytes, zero);
+      gc();
+      await new Promise((r) => setTimeout(r, 10)); // finalizers run after the collection
+      const again = native.alloc(bytes, zero);
+      if (again.byteLength !== bytes) throw new Error('size ' + again.byteLength + ' for ' + bytes);
+      if (zero && !new Uint8Array(again).every((x) => x === 0)) throw new Error('a recycled buffer was not zeroed');
+    }
+    console.log(JSON.stringify({ reused: native.recycled().reused - before, cap: native.recycled().cap }));
+  `;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { encoding: 'utf8' });
+  const { reused, cap } = JSON.parse(out.trim().split('\n').pop()!);
+  assert.is(reused, 3, 'each collected buffer of 64 KiB or more came back for the next alloc of its size');
+  assert.ok(cap > 0 && cap <= 256 * 2 ** 20);
+});
+
 test('loadLibrary names a missing symbol and a missing file', async () => {
   const { path } = await buildLibrary([ELEMENTWISE_C]);
   assert.throws(() => native!.loadLibrary(path, ['add_f32', 'no_such_kernel']), /kernel 'no_such_kernel' is missing/);
