@@ -71,6 +71,12 @@ const CASES: Record<string, Case> = {
       { stride: [s.n(1, 2)], padding: [s.n(0, 2)], dilation: [s.n(1, 2)], groups: g });
     s.out('y', s.op('relu', [y]));
   },
+  // A 20 × 20 map (N = 400) pads fewer columns in strips of 32: the 12 × 32 register tile (schedule/gemm.ts cpuRegisterTile).
+  'conv2d on the tall register tile': (s) => {
+    const cin = s.n(2, 5), cout = s.n(19, 24); // 19–24 rows: 4 tiles of 6 or 2 of 12, both 24
+    const y = s.op('conv2d', [s.input('x', [1, cin, 20, 20]), s.param('w', [cout, cin, 3, 3]), s.param('b', [cout])], { padding: [1] });
+    s.out('y', s.op('relu', [y]));
+  },
   'conv2d 1x1 stride 2 + add': (s) => {
     const cin = s.n(3, 17), cout = s.n(3, 17), shape = [s.n(1, 2), cin, s.n(4, 11), s.n(4, 11)];
     const y = s.op('conv2d', [s.input('x', shape), s.param('w', [cout, cin, 1, 1])], { stride: [2], padding: [0] });
