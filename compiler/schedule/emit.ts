@@ -9,6 +9,7 @@ import { BufDType, Expr, KArray, KBuf, Scalar, Stmt, typeOf } from '../kernel/ir
 import { add, idx, let_, load, mul, store, v as vref } from '../kernel/build.js';
 import { DType } from '../types.js';
 import { stridesOf } from '../tensor.js';
+import { FusedetError } from '../../io/errors.js';
 
 /** A coordinate along a size-1 dim is always 0, whatever expression names it. */
 function aliasKey(shape: readonly number[], at: readonly Expr[]): string {
@@ -16,10 +17,7 @@ function aliasKey(shape: readonly number[], at: readonly Expr[]): string {
 }
 
 /** A graph the scheduler cannot turn into kernels (an op without a kernel yet, f16): the CLI prints the message. */
-export class ScheduleError extends Error {
-  readonly exitCode = 1;
-  constructor(message: string) { super(message); this.name = 'ScheduleError'; }
-}
+export class ScheduleError extends FusedetError {}
 
 export function scalarOf(d: DType): BufDType {
   if (d === 'f16') throw new ScheduleError('f16 tensors are not supported by the kernel scheduler yet (use f32)');

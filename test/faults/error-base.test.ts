@@ -13,12 +13,14 @@ import { TrainStepError } from '../../compiler/train-step.js';
 import { InterpretError } from '../../compiler/interpret.js';
 import { AutodiffError } from '../../compiler/autodiff.js';
 import { TargetError } from '../../compiler/target.js';
+import { ScheduleError } from '../../compiler/schedule/emit.js';
 
 // The compiler's user-facing errors too (a loss that is not a scalar, a reference
-// run on bad inputs, an op without a gradient, a target the device cannot be).
+// run on bad inputs, an op without a gradient, a target the device cannot be, a
+// graph the scheduler cannot turn into kernels).
 const classes: [new (m: string) => Error & { exitCode: number }, number][] = [
   [DetectorError, 1], [ConfigError, 1], [DatasetError, 1], [SceneError, 1], [CrowdHumanInputError, 1],
-  [TrainStepError, 1], [InterpretError, 1], [AutodiffError, 1], [TargetError, 2],
+  [TrainStepError, 1], [InterpretError, 1], [AutodiffError, 1], [TargetError, 2], [ScheduleError, 1],
 ];
 
 for (const [C, code] of classes) {
