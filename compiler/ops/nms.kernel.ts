@@ -1,30 +1,40 @@
 // The `nms` kernel: torchvision's bitmask form (notes/kernels.md §3.1, §3.2),
 // one workgroup per image, in one launch, class by class.
 //
-// 1. Order. Boxes not above the score threshold (or NaN) are no candidates:
-//    key -inf, class after every class. A bitonic sort in the program
-//    workspace puts the V candidates first, class-major: by class, then score
-//    descending, then index ascending. Suppression never crosses classes, so
-//    each class's run is torchvision's (stable, descending) order restricted
-//    to that class, and only pairs inside a run need an IoU: the mask costs
-//    Σ n_c² / 2 IoUs instead of N² / 2 (the same for one class).
-// 2. Mask (phase 1). Row p has a bit for every later candidate q of its class:
-//    bit q % 32 of word q / 32 is set when IoU(p, q) > threshold. 32-bit words
-//    (WGSL has no 64-bit integers); a row's words run from its diagonal to its
-//    class's end, the rest are never written nor read. Threads take rows in turn.
-// 3. Scan (phase 2). A removed-set of one bit per candidate lives in
-//    workgroup memory. Per word w of 32 candidates, one thread decides them in
-//    order — a candidate not removed is kept and its row's diagonal word ORed
-//    into the word — then every thread ORs the rows of the boxes just kept
-//    into the later words it owns. Two barriers per 32 candidates. That is
-//    torchvision's sequential `remv |= mask[i]` loop, run per class.
-// 4. Output. The kept boxes in torchvision's order: the others' keys become
-//    -inf, a second bitonic sort by (score descending, index ascending), and
-//    the first min(kept, max_out) indices are batched_nms's list truncated.
+// 0. Candidates. Boxes above the score threshold (not NaN) are the V
+//    candidates; each thread counts those of its contiguous share of the N
+//    entries, a prefix over the threads places them, so rows 0..V-1 hold the
+//    candidates in index order and every later phase works on V rows, never
+//    on the padded capacity N.
+// 1. Order. A bitonic sort of the V rows (the form whose comparators all put
+//    the first row low, so the rows past V act as +inf and their pairs are
+//    skipped), class-major: by class, then score descending, then index
+//    ascending. Suppression never crosses classes, so each class's run is
+//    torchvision's (stable, descending) order restricted to that class.
+// 2. Scan, 32 candidates (one mask word) at a time, with the mask computed
+//    as it is needed: torchvision builds every row of the n² mask, but the
+//    sequential `remv |= mask[i]` loop only reads the rows of kept boxes.
+//    Per word: the candidates of the word not yet removed take their
+//    diagonal word (IoU with the later candidates of the word and class);
+//    one thread decides the 32 in order (not removed: kept, its diagonal word
+//    ORed into the removed word); the threads then OR the kept rows into the
+//    later words of their class, taking the IoU only against candidates not
+//    removed yet (an OR into a set bit changes nothing). A removed-set of one
+//    bit per candidate lives in workgroup memory.
+//    Early stop: the output is the first max_out kept boxes in score order,
+//    and a class's kept boxes come in that order, so once a class has max_out
+//    kept boxes its later ones can never be output (nor suppress another
+//    class): the scan marks the rest of the class's run dead and skips it.
+//    With one class that ends the scan at the max_out-th kept box.
+// 3. Output. The kept boxes in torchvision's order: a prefix over the kept
+//    words places them in a list of K rows (class-major); unless it is
+//    already in (score descending, index ascending) order — always so with
+//    one class — the same bitonic sort orders the K rows; the first
+//    min(K, max_out) indices are batched_nms's list truncated. K counts at
+//    most max_out kept boxes of a class: with a class at its cap, K ≥ max_out.
 //
-// A launch has one kernel, so every phase runs in the image's workgroup: the
-// mask is computed by one workgroup (one CPU thread, one GPU multiprocessor)
-// rather than torchvision's grid of blocks.
+// A launch has one kernel, so every phase runs in the image's workgroup (one
+// CPU thread, one GPU multiprocessor) rather than torchvision's grid of blocks.
 //
 // Parity with torchvision.ops.batched_nms (coordinate-trick path): IoU is
 // computed on the class-offset boxes, box + class · (max coordinate + 1), in
@@ -35,14 +45,14 @@
 // --fmad=true, so there a product feeding a sum may round once and IoUs
 // within an ulp of the threshold can go the other way.
 //
-// Workspace (Scheduled.scratch), per image: f32 [sort keys P | sorted
-// offset boxes 5N (x1, y1, x2, y2, area)], i32 [box index P | class P | end
-// of each candidate's class run N | mask N·ceil(N/32) words stored as i32
-// bits]; P is N rounded up to a power of two (at least 2).
+// Workspace (Scheduled.scratch), per image: f32 [sort keys N | sorted offset
+// boxes 5N (x1, y1, x2, y2, area) | output keys N], i32 [box index N | class
+// N | end of each candidate's class run N | output box index N]. P, N rounded
+// up to a power of two, only sizes the sort's loops.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, bitSet, bitand, bitor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
+  add, and, barrier, bin, bitSet, bitand, bitor, bitxor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
   popcount, sel, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
@@ -71,33 +81,38 @@ const stdMax = (a: Expr, b: Expr): Expr => sel(lt(a, b), b, a);
 const stdMin = (a: Expr, b: Expr): Expr => sel(lt(b, a), b, a);
 
 /** Sizes of one image's workspace (see the header). */
-export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number } {
+export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number; outKeys: number } {
   // At least 2, so a sort stage always has a pair (an index constant is an integer).
   const P = 2 ** Math.ceil(Math.log2(Math.max(2, N)));
   const words = Math.max(1, Math.ceil(N / BITS));
-  return { P, words, floats: P + 5 * N, ints: 2 * P + N + N * words };
+  const n = Math.max(1, N);
+  return { P, words, floats: 9 * n, ints: 7 * n, outKeys: 7 * n };
 }
-
-/** The class key of a box that is no candidate: after every class (a candidate of this class still sorts first: its score is above -inf). */
-const NO_CLASS = 2147483647;
 
 const fv = (name: string): Expr => v(name, 'f32');
 const iv = (name: string): Expr => v(name, 'i32');
 const uv = (name: string): Expr => v(name, 'u32');
 const I = (e: Expr): Expr => cast(e, 'i64');
 const U = (e: Expr): Expr => cast(e, 'u32');
-/** A one-element workgroup variable (the candidate count `vv`, the kept count `kc`...). */
+/** A one-element workgroup variable (the candidate count `vv`, the kept count `nk`...). */
 const local = (name: string): Expr => lload(name, idx(0), 'i32');
+/** Bit b of a u32 word, b an i64 in 0..31. */
+const bit = (b: Expr): Expr => shl(u32(1), U(b));
 
-/** Sort-row lets: key, class and box index of row a or b of a bitonic stage. */
+/** Sort-row lets: key, class and box index of row a or b of a compare-exchange. */
 type Side = 'a' | 'b';
 const row = (x: 'k' | 'c' | 'o', r: Side): Expr => (x === 'k' ? fv(r === 'a' ? 'ka' : 'kb_') : x === 'c' ? iv(r === 'a' ? 'ca' : 'cb_') : iv(r === 'a' ? 'oa' : 'ob'));
-/** Score descending, then index ascending: torchvision's stable descending sort. */
-const scoreFirst = (a: Side, b: Side): Expr =>
-  bin('or', bin('gt', row('k', a), row('k', b)), and(bin('eq', row('k', a), row('k', b)), lt(row('o', a), row('o', b))));
+// The orders combine their comparisons with bitwise & and | on 0/1 words, not && and ||:
+// every comparison is evaluated, so the merge's choice between two rows is a select
+// rather than a chain of data-dependent branches (on the CPU, mispredicted about half the time).
+const bits01 = (c: Expr): Expr => U(c);
+/** Score descending, then index ascending (0/1 u32): torchvision's stable descending sort. */
+const scoreFirstBits = (a: Side, b: Side): Expr =>
+  bitor(bits01(bin('gt', row('k', a), row('k', b))), bitand(bits01(bin('eq', row('k', a), row('k', b))), bits01(lt(row('o', a), row('o', b)))));
+const scoreFirst = (a: Side, b: Side): Expr => bin('ne', scoreFirstBits(a, b), u32(0));
 /** Class ascending, then scoreFirst: each class's candidates in torchvision's order, one class after another. */
 const classFirst = (a: Side, b: Side): Expr =>
-  bin('or', lt(row('c', a), row('c', b)), and(bin('eq', row('c', a), row('c', b)), scoreFirst(a, b)));
+  bin('ne', bitor(bits01(lt(row('c', a), row('c', b))), bitand(bits01(bin('eq', row('c', a), row('c', b))), scoreFirstBits(a, b))), u32(0));
 
 /**
  * The image's inputs and workspace regions (see the header), addressed for
@@ -110,7 +125,7 @@ class NmsWorkspace {
   constructor(
     readonly em: Emitter,
     readonly N: number,
-    readonly layout: { P: number; words: number; floats: number; ints: number },
+    readonly layout: ReturnType<typeof nmsLayout>,
     readonly inputs: { boxes: number; scores: number; classes: number },
   ) {
     this.fS = em.bufs.length;
@@ -123,20 +138,26 @@ class NmsWorkspace {
   cls(j: Expr): Expr { return this.em.bufLoad(this.inputs.classes, add(mul(gid, idx(this.N)), j), 'i32'); }
   coord(j: Expr, c: number): Expr { return this.em.bufLoad(this.inputs.boxes, add(mul(add(mul(gid, idx(this.N)), j), idx(4)), idx(c)), 'f32'); }
 
-  keyAt(i: Expr): Expr { return add(mul(gid, idx(this.layout.floats)), i); }
-  boxAt(p: Expr, c: number): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.P + c)), mul(p, idx(5))); }
-  ordAt(i: Expr): Expr { return add(mul(gid, idx(this.layout.ints)), i); }
-  clsAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(this.P)), i); }
-  endAt(p: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(2 * this.P)), p); }
-  maskAt(p: Expr, w: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(2 * this.P + this.N)), add(mul(p, idx(this.NW)), w)); }
+  private f(region: number, i: Expr): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(region * this.N)), i); }
+  private i(region: number, i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(region * this.N)), i); }
+  // Sorted rows live in half 0 of a double buffer (the sort's passes alternate halves).
+  keyAt(i: Expr, half: Expr = idx(0)): Expr { return this.f(0, add(mul(half, idx(this.N)), i)); }
+  boxAt(p: Expr, c: number): Expr { return this.f(2, add(mul(p, idx(5)), idx(c))); }
+  outKeyAt(i: Expr, half: Expr = idx(0)): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.layout.outKeys)), add(mul(half, idx(this.N)), i)); }
+  ordAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(0, add(mul(half, idx(this.N)), i)); }
+  clsAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(2, add(mul(half, idx(this.N)), i)); }
+  endAt(p: Expr): Expr { return this.i(4, p); }
+  outOrdAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(5, add(mul(half, idx(this.N)), i)); }
   fget(at: Expr): Expr { return { k: 'load', buf: this.fS, idx: at, t: 'f32' }; }
   iget(at: Expr): Expr { return { k: 'load', buf: this.iS, idx: at, t: 'i32' }; }
-  maskWord(p: Expr, w: Expr): Expr { return U(this.iget(this.maskAt(p, w))); }
-  /** One past the last mask word of row p: its class's run ends at endp[p]. */
-  rowWordEnd(p: Expr): Expr { return div(add(I(this.iget(this.endAt(p))), idx(BITS - 1)), idx(BITS)); }
+  /** One past the last candidate of row p's class run. */
+  rowEnd(p: Expr): Expr { return I(this.iget(this.endAt(p))); }
   /** Sorted row p's class-offset box coordinate c (4: its area), as lets PRE x1, y1, x2, y2, a. */
   rowBox(pre: string, p: Expr): Stmt[] { return ['x1', 'y1', 'x2', 'y2', 'a'].map((n, c) => let_(`${pre}${n}`, 'f32', this.fget(this.boxAt(p, c)))); }
 }
+
+/** The rows a sort orders: key, box index and (for the class-major order) class, each an address of row i in half 0 or 1. */
+interface SortRows { key: (i: Expr, half: Expr) => Expr; ord: (i: Expr, half: Expr) => Expr; cls?: (i: Expr, half: Expr) => Expr }
 
 export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, _sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
@@ -148,23 +169,26 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const minScore = nmsThresholdF32(floatAttr('nms', node.attrs, 'score_threshold'));
   const maxOut = intAttr('nms', node.attrs, 'max_out');
   const layout = nmsLayout(N);
+  // Threads that share a sort pass: a GPU's whole workgroup; one where threads are a loop (CPU) or coroutines (a software adapter).
+  const chunks = target.name === 'cpu' || target.software ? 1 : WG;
   checkLimits(B, N, layout, target);
   const keepBuf = em.buf(node.outputs[0], 'w'), countBuf = em.buf(node.outputs[1], 'w');
   const ws = new NmsWorkspace(em, N, layout, { boxes: em.buf(bv, 'r'), scores: em.buf(sv, 'r'), classes: em.buf(cv, 'r') });
   em.locals.push(
-    { name: 'rm', t: 'u32', size: layout.words }, { name: 'kept', t: 'u32', size: layout.words }, { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
-    { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'kc', t: 'i32', size: 1 },
-    { name: 'kn', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 }, { name: 'kh', t: 'i32', size: 1 },
+    { name: 'rm', t: 'u32', size: layout.words }, { name: 'kept', t: 'u32', size: layout.words }, { name: 'dg', t: 'u32', size: BITS },
+    { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
+    { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'nk', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 },
+    { name: 'kh', t: 'i32', size: 1 }, { name: 'cc', t: 'i32', size: 1 }, { name: 'ce', t: 'i32', size: 1 }, { name: 'dead', t: 'i32', size: 1 },
+    { name: 'uns', t: 'i32', size: 1 },
   );
 
   const body: Stmt[] = [
     ...candidates(ws, minScore),
     // 1. Class-major order.
-    sortRows(ws, true, classFirst),
+    ...sortRows(ws, { key: (i, h) => ws.keyAt(i, h), ord: (i, h) => ws.ordAt(i, h), cls: (i, h) => ws.clsAt(i, h) }, 'vv', classFirst, chunks),
     ...offsetBoxes(ws),
-    ...maskRows(ws, thr),
-    scanWords(ws),
-    ...keptOutput(ws, maxOut, keepBuf, countBuf),
+    scanWords(ws, thr, maxOut),
+    ...keptOutput(ws, maxOut, keepBuf, countBuf, chunks),
   ];
 
   return {
@@ -181,85 +205,143 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
 
 /** The removed-set must fit workgroup memory and the workspace one buffer: otherwise a clear error. */
 function checkLimits(B: number, N: number, layout: { words: number; ints: number }, target: Target): void {
-  const fixedLocal = 8 * WG + 24;
+  const fixedLocal = 8 * WG + 4 * BITS + 4 * 9;
   if (8 * layout.words + fixedLocal > target.maxWorkgroupStorageBytes) {
     throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
   }
   // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
-  const maskBytes = 4 * B * layout.ints;
-  if (maskBytes > 2 ** 31 - 1) {
-    throw new ScheduleError(`nms: the suppression mask of ${B} images of ${N} boxes needs ${(maskBytes / 2 ** 20).toFixed(0)} MiB of workspace, more than one buffer may hold (2 GiB); select fewer candidates first (topk) or run fewer images per call`);
+  const bytes = 4 * B * layout.ints;
+  if (bytes > 2 ** 31 - 1) {
+    throw new ScheduleError(`nms: the workspace of ${B} images of ${N} boxes needs ${(bytes / 2 ** 20).toFixed(0)} MiB, more than one buffer may hold (2 GiB); select fewer candidates first (topk) or run fewer images per call`);
   }
 }
 
 /**
  * 0. The largest coordinate of the image (torchvision's boxes.max()) plus one, the
- *    class offset unit; sort rows; the candidate count; an empty removed-set.
+ *    class offset unit; the candidates, compacted into rows 0..V-1 in index
+ *    order (thread t takes entries [t·share, (t+1)·share)); empty removed- and kept-sets.
  */
 function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
-  const { em, N, P, NW, fS, iS } = ws;
+  const { em, N, NW, fS, iS } = ws;
   const bb = ws.inputs.boxes;
+  const share = Math.ceil(N / WG);
+  const mine = (body: Stmt[]): Stmt =>
+    for_('i', min(idx(N), mul(lid, idx(share))), min(idx(N), mul(add(lid, idx(1)), idx(share))), [
+      let_('s', 'f32', ws.score(v('i'))),
+      if_(bin('gt', fv('s'), f32(minScore)), body),
+    ]);
   return [
     let_('m', 'f32', f32(-Infinity)),
     threadStrided('e', idx(4 * N), WG, [set('m', max(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]),
     lstore('mx', lid, fv('m')),
     let_('nv', 'i32', i32(0)),
-    threadStrided('i', idx(P), WG, [
-      let_('key', 'f32', f32(-Infinity)),
-      let_('ck', 'i32', i32(NO_CLASS)),
-      if_(lt(v('i'), idx(N)), [
-        let_('s', 'f32', ws.score(v('i'))),
-        if_(bin('gt', fv('s'), f32(minScore)), [set('key', fv('s')), set('ck', ws.cls(v('i'))), set('nv', add(iv('nv'), i32(1)))]),
-      ]),
-      store(fS, ws.keyAt(v('i')), fv('key')),
-      store(iS, ws.clsAt(v('i')), iv('ck')),
-      store(iS, ws.ordAt(v('i')), cast(v('i'), 'i32')),
-    ]),
+    mine([set('nv', add(iv('nv'), i32(1)))]),
     lstore('cnt', lid, iv('nv')),
     threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0)), lstore('kept', v('w'), u32(0))]),
-    storageBarrier,
+    barrier,
     if_(bin('eq', lid, idx(0)), [
       let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
-      for_('t', idx(0), idx(WG), [set('mm', max(fv('mm'), lload('mx', v('t'), 'f32'))), set('tot', add(iv('tot'), lload('cnt', v('t'), 'i32')))]),
+      for_('t', idx(0), idx(WG), [
+        set('mm', max(fv('mm'), lload('mx', v('t'), 'f32'))),
+        let_('ct', 'i32', lload('cnt', v('t'), 'i32')),
+        lstore('cnt', v('t'), iv('tot')),
+        set('tot', add(iv('tot'), iv('ct'))),
+      ]),
       lstore('one', idx(0), add(fv('mm'), f32(1))),
       lstore('vv', idx(0), iv('tot')),
-      lstore('kc', idx(0), i32(0)),
+      lstore('cc', idx(0), i32(0)), lstore('ce', idx(0), i32(0)), lstore('dead', idx(0), i32(0)),
     ]),
     barrier,
+    let_('at', 'i64', I(lload('cnt', lid, 'i32'))),
+    mine([
+      store(fS, ws.keyAt(v('at')), fv('s')),
+      store(iS, ws.clsAt(v('at')), ws.cls(v('i'))),
+      store(iS, ws.ordAt(v('at')), cast(v('i'), 'i32')),
+      set('at', add(v('at'), idx(1))),
+    ]),
+    storageBarrier,
   ];
 }
 
 /**
- * Bitonic sort of the workspace's (key, class, index) rows: stage (kk, jj)
- * compares i and i + j for j = 2^(kk - jj), each block of k = 2^(kk + 1)
- * rows in the direction bit kk + 1 of i gives (all "first before" at the
- * last stage, k = P). `before(a, b)` is a total order on the rows' lets
- * (k, c, o) + a|b.
+ * Stable bottom-up merge sort of rows 0..n-1 (n the workgroup variable
+ * `count`) by `before`, a total order, so the result is the sorted order
+ * whatever the stability. Pass kk merges runs of 2^kk rows from one half of
+ * the rows' double buffer into the other (ceil(log2 n) passes, N log N work
+ * where a bitonic network does N log² N / 4 compare-exchanges, each a
+ * mispredicted branch on the CPU); the sorted rows end in half 0. `chunks`
+ * threads each merge a contiguous share of the output, finding where it
+ * starts in its two runs by a binary search (merge path): all the threads of
+ * a GPU workgroup, one on the CPU, whose threads are a loop anyway.
  */
-function sortRows(ws: NmsWorkspace, withClass: boolean, before: (a: Side, b: Side) => Expr): Stmt {
+function sortRows(ws: NmsWorkspace, rows: SortRows, count: string, before: (a: Side, b: Side) => Expr, chunks: number): Stmt[] {
   const { P, fS, iS } = ws;
-  return for_('kk', idx(0), idx(Math.log2(P)), [
-    for_('jj', idx(0), add(v('kk'), idx(1)), [
-      threadStrided('t', idx(P / 2), WG, [
-        let_('sh', 'u32', U(sub(v('kk'), v('jj')))),
-        let_('tu', 'u32', U(v('t'))),
-        let_('lo', 'u32', bitor(shl(shr(uv('tu'), uv('sh')), add(uv('sh'), u32(1))), bitand(uv('tu'), sub(shl(u32(1), uv('sh')), u32(1))))),
-        let_('ia', 'i64', I(uv('lo'))),
-        let_('ib', 'i64', I(bitor(uv('lo'), shl(u32(1), uv('sh'))))),
-        let_('ka', 'f32', ws.fget(ws.keyAt(v('ia')))), let_('kb_', 'f32', ws.fget(ws.keyAt(v('ib')))),
-        let_('oa', 'i32', ws.iget(ws.ordAt(v('ia')))), let_('ob', 'i32', ws.iget(ws.ordAt(v('ib')))),
-        ...(withClass ? [let_('ca', 'i32', ws.iget(ws.clsAt(v('ia')))), let_('cb_', 'i32', ws.iget(ws.clsAt(v('ib'))))] : []),
-        let_('bFirst', 'bool', before('b', 'a')),
-        let_('up', 'bool', un('not', bitSet(uv('lo'), U(add(v('kk'), idx(1)))))),
-        if_(bin('eq', v('up', 'bool'), v('bFirst', 'bool')), [
-          store(fS, ws.keyAt(v('ia')), fv('kb_')), store(fS, ws.keyAt(v('ib')), fv('ka')),
-          store(iS, ws.ordAt(v('ia')), iv('ob')), store(iS, ws.ordAt(v('ib')), iv('oa')),
-          ...(withClass ? [store(iS, ws.clsAt(v('ia')), iv('cb_')), store(iS, ws.clsAt(v('ib')), iv('ca'))] : []),
+  const LP = Math.log2(P);
+  const n = I(local(count));
+  const h = (x: Expr): Expr => mod(x, idx(2));
+  // Head rows of the left run (side a) and the right run (side b), read from half `src`.
+  const heads = (src: Expr, ia: Expr, ib: Expr): Stmt[] => [
+    let_('ka', 'f32', ws.fget(rows.key(ia, src))), let_('kb_', 'f32', ws.fget(rows.key(ib, src))),
+    let_('oa', 'i32', ws.iget(rows.ord(ia, src))), let_('ob', 'i32', ws.iget(rows.ord(ib, src))),
+    ...(rows.cls ? [let_('ca', 'i32', ws.iget(rows.cls(ia, src))), let_('cb_', 'i32', ws.iget(rows.cls(ib, src)))] : []),
+  ];
+  const wd = cast(shl(u32(1), U(v('kk'))), 'i64');
+  const src = h(v('kk')), dst = h(add(v('kk'), idx(1)));
+  return [
+    for_('kk', idx(0), idx(LP), [
+      if_(lt(shl(u32(1), U(v('kk'))), U(local(count))), [
+        if_(lt(lid, idx(chunks)), [
+          let_('share', 'i64', div(add(n, idx(chunks - 1)), idx(chunks))),
+          let_('o0', 'i64', min(n, mul(lid, v('share')))),
+          let_('o1', 'i64', min(n, add(v('o0'), v('share')))),
+          // The block (two runs) holding o0, and how many of its first o0 - bs outputs come from the left run.
+          let_('bs', 'i64', mul(div(v('o0'), mul(wd, idx(2))), mul(wd, idx(2)))),
+          let_('le', 'i64', min(n, add(v('bs'), wd))),
+          let_('re', 'i64', min(n, add(v('bs'), mul(wd, idx(2))))),
+          let_('kq', 'i64', sub(v('o0'), v('bs'))),
+          let_('lo', 'i64', max(idx(0), sub(v('kq'), sub(v('re'), v('le'))))),
+          let_('hi', 'i64', min(v('kq'), sub(v('le'), v('bs')))),
+          for_('step', idx(0), idx(LP + 1), [
+            if_(lt(v('lo'), v('hi')), [
+              let_('mid', 'i64', div(add(v('lo'), v('hi')), idx(2))),
+              ...heads(src, add(v('bs'), v('mid')), add(v('le'), sub(sub(v('kq'), v('mid')), idx(1)))),
+              // Left row mid comes before right row kq - mid - 1 (ties go left): it is among the first kq.
+              if_(un('not', before('b', 'a')), [set('lo', add(v('mid'), idx(1)))], [set('hi', v('mid'))]),
+            ]),
+          ]),
+          let_('i', 'i64', add(v('bs'), v('lo'))),
+          let_('j', 'i64', add(v('le'), sub(v('kq'), v('lo')))),
+          for_('o', v('o0'), v('o1'), [
+            // The next block starts where this one's right run ends.
+            if_(bin('eq', v('o'), v('re')), [
+              set('bs', v('re')), set('le', min(n, add(v('bs'), wd))), set('re', min(n, add(v('bs'), mul(wd, idx(2))))),
+              set('i', v('bs')), set('j', v('le')),
+            ]),
+            // Exhausted runs read a row of the block (clamped) that the choice then ignores.
+            ...heads(src, min(v('i'), sub(v('le'), idx(1))), max(v('bs'), min(v('j'), sub(v('re'), idx(1))))),
+            let_('takeA', 'bool', and(lt(v('i'), v('le')), bin('or', un('not', lt(v('j'), v('re'))), un('not', before('b', 'a'))))),
+            store(fS, rows.key(v('o'), dst), sel(v('takeA', 'bool'), fv('ka'), fv('kb_'))),
+            store(iS, rows.ord(v('o'), dst), sel(v('takeA', 'bool'), iv('oa'), iv('ob'))),
+            ...(rows.cls ? [store(iS, rows.cls(v('o'), dst), sel(v('takeA', 'bool'), iv('ca'), iv('cb_')))] : []),
+            set('i', add(v('i'), sel(v('takeA', 'bool'), idx(1), idx(0)))),
+            set('j', add(v('j'), sel(v('takeA', 'bool'), idx(0), idx(1)))),
+          ]),
         ]),
+        storageBarrier,
       ]),
-      storageBarrier,
     ]),
-  ]);
+    // An odd number of passes left the rows in half 1: copy them back.
+    let_('passes', 'i64', idx(0)),
+    for_('kk', idx(0), idx(LP), [if_(lt(shl(u32(1), U(v('kk'))), U(local(count))), [set('passes', add(v('passes'), idx(1)))])]),
+    if_(bin('eq', h(v('passes')), idx(1)), [
+      threadStrided('r', n, WG, [
+        store(fS, rows.key(v('r'), idx(0)), ws.fget(rows.key(v('r'), idx(1)))),
+        store(iS, rows.ord(v('r'), idx(0)), ws.iget(rows.ord(v('r'), idx(1)))),
+        ...(rows.cls ? [store(iS, rows.cls(v('r'), idx(0)), ws.iget(rows.cls(v('r'), idx(1))))] : []),
+      ]),
+    ]),
+    storageBarrier,
+  ];
 }
 
 /**
@@ -289,74 +371,94 @@ function offsetBoxes(ws: NmsWorkspace): Stmt[] {
   ];
 }
 
-/** 2. The mask: row p (a candidate), bits for the later candidates of its class, in words from its diagonal. */
-function maskRows(ws: NmsWorkspace, thr: number): Stmt[] {
-  return [
-    threadStrided('p', I(local('vv')), WG, [
-      ...ws.rowBox('r', v('p')),
-      let_('pe', 'i64', I(ws.iget(ws.endAt(v('p'))))),
-      let_('pwe', 'i64', div(add(v('pe'), idx(BITS - 1)), idx(BITS))),
-      for_('w', div(v('p'), idx(BITS)), v('pwe'), [
-        let_('word', 'u32', u32(0)),
-        let_('w0', 'i64', mul(v('w'), idx(BITS))),
-        for_('b', max(idx(0), sub(add(v('p'), idx(1)), v('w0'))), min(idx(BITS), sub(v('pe'), v('w0'))), [
-          let_('q', 'i64', add(v('w0'), v('b'))),
-          ...ws.rowBox('c', v('q')),
-          // torchvision's nms_kernel: w, h clamped at 0; ovr = inter / (area_i + area_j - inter).
-          let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
-          let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
-          let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
-          let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
-          if_(bin('gt', fv('ovr'), f32(thr)), [set('word', bitor(uv('word'), shl(u32(1), U(v('b')))))]),
-        ]),
-        store(ws.iS, ws.maskAt(v('p'), v('w')), cast(uv('word'), 'i32')),
-      ]),
+/**
+ * Sets bit q - w0 of `word` for each candidate q in [from, to) not in `skip` whose IoU with
+ * the box in lets r* is above the threshold (torchvision's nms_kernel: w, h clamped at 0;
+ * ovr = inter / (area_i + area_j - inter)).
+ */
+function suppressed(ws: NmsWorkspace, thr: number, word: string, skip: Expr, w0: Expr, from: Expr, to: Expr): Stmt {
+  return for_('q', from, to, [
+    let_('qb', 'i64', sub(v('q'), w0)),
+    if_(un('not', bitSet(skip, U(v('qb')))), [
+      ...ws.rowBox('c', v('q')),
+      let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
+      let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
+      let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
+      let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
+      if_(bin('gt', fv('ovr'), f32(thr)), [set(word, bitor(uv(word), bit(v('qb'))))]),
     ]),
-    storageBarrier,
-  ];
+  ]);
 }
 
 /**
- * 3. The scan, 32 candidates at a time: one thread decides them, then the threads
- *    OR the kept rows into the later words (up to the furthest class run end).
+ * 2. The scan, 32 candidates at a time, with the mask rows computed as they are
+ *    needed (see the header). `dead`: rows below it that are not decided yet
+ *    belong to a class that has max_out kept boxes already.
  */
-function scanWords(ws: NmsWorkspace): Stmt {
+function scanWords(ws: NmsWorkspace, thr: number, maxOut: number): Stmt {
+  const vv = I(local('vv')), dead = I(local('dead'));
+  // The word's first row: an expression, not a let, as lets end at a barrier.
+  const w0 = mul(v('w'), idx(BITS));
   return for_('w', idx(0), idx(ws.NW), [
-    if_(lt(mul(v('w'), idx(BITS)), I(local('vv'))), [
+    if_(and(lt(w0, vv), lt(dead, add(w0, idx(BITS)))), [
+      // Diagonal words of the live candidates of word w: IoU with the later candidates of the word and class.
+      threadStrided('b', idx(BITS), WG, [
+        let_('p', 'i64', add(w0, v('b'))),
+        let_('dw', 'u32', u32(0)),
+        let_('rw', 'u32', lload('rm', v('w'), 'u32')),
+        if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), dead))), un('not', bitSet(uv('rw'), U(v('b'))))), [
+          ...ws.rowBox('r', v('p')),
+          suppressed(ws, thr, 'dw', uv('rw'), w0, add(v('p'), idx(1)), min(add(w0, idx(BITS)), ws.rowEnd(v('p')))),
+        ]),
+        lstore('dg', v('b'), uv('dw')),
+      ]),
+      barrier,
+      // One thread decides the word's candidates in order.
       if_(bin('eq', lid, idx(0)), [
         let_('rem', 'u32', lload('rm', v('w'), 'u32')),
         let_('kw', 'u32', u32(0)),
-        let_('k', 'i32', local('kc')),
         let_('hi', 'i64', add(v('w'), idx(1))),
+        let_('ck', 'i32', local('cc')), let_('cend', 'i64', I(local('ce'))), let_('dd', 'i64', dead),
         for_('b', idx(0), idx(BITS), [
-          let_('p', 'i64', add(mul(v('w'), idx(BITS)), v('b'))),
-          if_(and(lt(v('p'), I(local('vv'))), un('not', bitSet(uv('rem'), U(v('b'))))), [
-            set('kw', bitor(uv('kw'), shl(u32(1), U(v('b'))))),
-            set('rem', bitor(uv('rem'), ws.maskWord(v('p'), v('w')))),
-            set('hi', max(v('hi'), ws.rowWordEnd(v('p')))),
-            set('k', add(iv('k'), i32(1))),
+          let_('p', 'i64', add(w0, v('b'))),
+          if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), v('dd')))), un('not', bitSet(uv('rem'), U(v('b'))))), [
+            // The first kept box of a class run starts its count.
+            if_(un('not', lt(v('p'), v('cend'))), [set('cend', ws.rowEnd(v('p'))), set('ck', i32(0))]),
+            set('kw', bitor(uv('kw'), bit(v('b')))),
+            set('rem', bitor(uv('rem'), lload('dg', v('b'), 'u32'))),
+            set('hi', max(v('hi'), div(add(v('cend'), idx(BITS - 1)), idx(BITS)))),
+            set('ck', add(iv('ck'), i32(1))),
+            // Early stop: the class's later boxes can no longer reach the output.
+            if_(bin('eq', iv('ck'), i32(maxOut)), [set('dd', v('cend'))]),
           ]),
         ]),
         lstore('kb', idx(0), uv('kw')),
         lstore('kept', v('w'), uv('kw')),
-        lstore('kn', idx(0), iv('k')),
         lstore('kh', idx(0), cast(v('hi'), 'i32')),
+        lstore('cc', idx(0), iv('ck')), lstore('ce', idx(0), cast(v('cend'), 'i32')), lstore('dead', idx(0), cast(v('dd'), 'i32')),
       ]),
       barrier,
-      if_(bin('eq', lid, idx(0)), [lstore('kc', idx(0), local('kn'))]),
+      // The kept rows ORed into the later words of their classes (none past a dead run's end).
       threadStrided('x', sub(sub(I(local('kh')), v('w')), idx(1)), WG, [
         let_('w2', 'i64', add(add(v('w'), idx(1)), v('x'))),
-        let_('acc', 'u32', lload('rm', v('w2'), 'u32')),
-        let_('bits', 'u32', lload('kb', idx(0), 'u32')),
-        // The bound is taken before the loop changes `bits` (a rendered for re-tests it).
-        let_('nk', 'i64', I(popcount(uv('bits')))),
-        for_('r', idx(0), v('nk'), [
-          let_('pr', 'i64', add(mul(v('w'), idx(BITS)), I(ctz(uv('bits'))))),
-          set('bits', bitand(uv('bits'), sub(uv('bits'), u32(1)))),
-          // Row pr has words up to its class's end only.
-          if_(lt(v('w2'), ws.rowWordEnd(v('pr'))), [set('acc', bitor(uv('acc'), ws.maskWord(v('pr'), v('w2'))))]),
+        let_('q0', 'i64', mul(v('w2'), idx(BITS))),
+        if_(lt(dead, add(v('q0'), idx(BITS))), [
+          let_('acc', 'u32', lload('rm', v('w2'), 'u32')),
+          let_('bits', 'u32', lload('kb', idx(0), 'u32')),
+          // The bound is taken before the loop changes `bits` (a rendered for re-tests it).
+          let_('nkw', 'i64', I(popcount(uv('bits')))),
+          for_('r', idx(0), v('nkw'), [
+            let_('pr', 'i64', add(w0, I(ctz(uv('bits'))))),
+            set('bits', bitand(uv('bits'), sub(uv('bits'), u32(1)))),
+            let_('pe', 'i64', ws.rowEnd(v('pr'))),
+            // Row pr has bits up to its class's end only.
+            if_(lt(v('q0'), v('pe')), [
+              ...ws.rowBox('r', v('pr')),
+              suppressed(ws, thr, 'acc', uv('acc'), v('q0'), v('q0'), min(add(v('q0'), idx(BITS)), v('pe'))),
+            ]),
+          ]),
+          lstore('rm', v('w2'), uv('acc')),
         ]),
-        lstore('rm', v('w2'), uv('acc')),
       ]),
       barrier,
     ]),
@@ -364,19 +466,53 @@ function scanWords(ws: NmsWorkspace): Stmt {
 }
 
 /**
- * 4. The kept boxes in torchvision's order (score descending, index ascending): the others'
- *    keys become -inf, a second sort, and the first min(kept, max_out) rows are the output.
+ * 3. The kept boxes in torchvision's order (score descending, index ascending): placed in
+ *    a list by a prefix over the kept words (rm, done with, holds it), sorted unless they
+ *    are in order already; the first min(K, max_out) rows are the output.
  */
-function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf: number): Stmt[] {
+function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf: number, chunks: number): Stmt[] {
+  const { fS, iS, NW } = ws;
+  const out: SortRows = { key: (i, h) => ws.outKeyAt(i, h), ord: (i, h) => ws.outOrdAt(i, h) };
+  const nk = I(local('nk'));
   return [
+    if_(bin('eq', lid, idx(0)), [
+      let_('tot', 'i32', i32(0)),
+      for_('w', idx(0), idx(NW), [
+        lstore('rm', v('w'), U(iv('tot'))),
+        set('tot', add(iv('tot'), cast(popcount(lload('kept', v('w'), 'u32')), 'i32'))),
+      ]),
+      lstore('nk', idx(0), iv('tot')),
+    ]),
+    barrier,
     threadStrided('p', I(local('vv')), WG, [
-      if_(un('not', bitSet(lload('kept', div(v('p'), idx(BITS)), 'u32'), U(mod(v('p'), idx(BITS))))), [store(ws.fS, ws.keyAt(v('p')), f32(-Infinity))]),
+      let_('kw', 'u32', lload('kept', div(v('p'), idx(BITS)), 'u32')),
+      let_('pb', 'u32', U(mod(v('p'), idx(BITS)))),
+      if_(bitSet(uv('kw'), uv('pb')), [
+        let_('at', 'i64', I(add(lload('rm', div(v('p'), idx(BITS)), 'u32'), popcount(bitand(uv('kw'), sub(shl(u32(1), uv('pb')), u32(1))))))),
+        store(fS, ws.outKeyAt(v('at')), ws.fget(ws.keyAt(v('p')))),
+        store(iS, ws.outOrdAt(v('at')), ws.iget(ws.ordAt(v('p')))),
+      ]),
     ]),
     storageBarrier,
-    sortRows(ws, false, scoreFirst),
-    let_('nout', 'i64', min(I(local('kc')), idx(maxOut))),
+    // In order already (one class, or classes that do not interleave)? Each thread checks its pairs.
+    let_('bad', 'i32', i32(0)),
+    threadStrided('r', sub(nk, idx(1)), WG, [
+      let_('ka', 'f32', ws.fget(ws.outKeyAt(v('r')))), let_('kb_', 'f32', ws.fget(ws.outKeyAt(add(v('r'), idx(1))))),
+      let_('oa', 'i32', ws.iget(ws.outOrdAt(v('r')))), let_('ob', 'i32', ws.iget(ws.outOrdAt(add(v('r'), idx(1))))),
+      if_(scoreFirst('b', 'a'), [set('bad', i32(1))]),
+    ]),
+    lstore('cnt', lid, iv('bad')),
+    barrier,
+    if_(bin('eq', lid, idx(0)), [
+      let_('anyBad', 'i32', i32(0)),
+      for_('t', idx(0), idx(WG), [set('anyBad', max(iv('anyBad'), lload('cnt', v('t'), 'i32')))]),
+      lstore('uns', idx(0), iv('anyBad')),
+    ]),
+    barrier,
+    if_(bin('ne', local('uns'), i32(0)), sortRows(ws, out, 'nk', scoreFirst, chunks)),
+    let_('nout', 'i64', min(nk, idx(maxOut))),
     threadStrided('r', idx(maxOut), WG, [
-      store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), sel(lt(v('r'), v('nout')), ws.iget(ws.ordAt(v('r'))), i32(-1))),
+      store(keepBuf, add(mul(gid, idx(maxOut)), v('r')), sel(lt(v('r'), v('nout')), ws.iget(ws.outOrdAt(v('r'))), i32(-1))),
     ]),
     if_(bin('eq', lid, idx(0)), [store(countBuf, gid, cast(v('nout'), 'i32'))]),
   ];

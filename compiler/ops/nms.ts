@@ -79,13 +79,14 @@ const nms: Op<'nms'> = {
     }
     return [keep, count];
   },
-  // The bitmask kernel (nms.kernel.ts): a bitonic sort (one compare per pair per stage), then the
-  // IoU of every pair of candidates in score order (12 FLOPs each, an upper bound: only pairs of
-  // one class take the IoU); the scan's word ORs are not counted.
+  // The bitmask kernel (nms.kernel.ts): a merge sort (one compare per row per pass), then at most
+  // the IoU of every pair of candidates (12 FLOPs each, an upper bound: only a kept box and a
+  // later box of its class not yet removed take the IoU, and a class stops at max_out kept);
+  // the scan's word ORs are not counted.
   flops(ins) {
     const [b, n] = ins[1]!.shape;
     const lg = Math.ceil(Math.log2(Math.max(2, n)));
-    return b * (n / 2) * (lg * (lg + 1)) / 2 + b * ((n * (n - 1)) / 2) * 12;
+    return b * n * lg + b * ((n * (n - 1)) / 2) * 12;
   },
   grad: 'none',
 };

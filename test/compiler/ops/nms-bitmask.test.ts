@@ -87,18 +87,19 @@ test('kernel-IR interpreter equals the reference (small N)', () => {
   }
 });
 
-test('workspace: the mask and the sort keys travel as two scratch buffers of the layout size', () => {
+test('workspace: two scratch buffers of the layout size, linear in N (no N² mask: rows are computed as the scan needs them)', () => {
   const s = SMALL[0];
   const program = compileGraph(graph(s).graph, CPU);
   const L = nmsLayout(s.N);
   assert.is(L.P, 64);
   assert.is(L.words, 2);
+  assert.equal([L.floats, L.ints], [9 * s.N, 7 * s.N]);
   const temps = program.buffers.filter((b) => b.role === 'temp').map((b) => [b.dtype, b.bytes]);
-  assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * (2 * L.P + s.N + s.N * L.words)), `i32 workspace among ${JSON.stringify(temps)}`);
-  assert.ok(temps.some(([d, n]) => d === 'f32' && n === 4 * s.B * (L.P + 5 * s.N)), `f32 workspace among ${JSON.stringify(temps)}`);
+  assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * L.ints), `i32 workspace among ${JSON.stringify(temps)}`);
+  assert.ok(temps.some(([d, n]) => d === 'f32' && n === 4 * s.B * L.floats), `f32 workspace among ${JSON.stringify(temps)}`);
 });
 
-test('limits are clear errors: removed-set beyond workgroup memory, mask beyond one buffer', () => {
+test('limits are clear errors: removed-set beyond workgroup memory, workspace beyond one buffer', () => {
   const big = (B: number, N: number): TestGraph => {
     const t = new TestGraph();
     const [keep, count] = t.ops('nms', [
@@ -109,7 +110,7 @@ test('limits are clear errors: removed-set beyond workgroup memory, mask beyond 
     return t;
   };
   assert.throws(() => compileGraph(big(1, 200000).graph, webgpuTarget()), /nms: 200000 boxes per image is more than this kernel's \d+ on webgpu .*select fewer candidates first \(topk\)/);
-  assert.throws(() => compileGraph(big(4, 70000).graph, CPU), /nms: the suppression mask of 4 images of 70000 boxes needs \d+ MiB of workspace, more than one buffer may hold/);
+  assert.throws(() => compileGraph(big(1200, 70000).graph, CPU), /nms: the workspace of 1200 images of 70000 boxes needs \d+ MiB, more than one buffer may hold/);
 });
 
 (hasTool('nvcc') ? test : test.skip)('CUDA rendering of the kernel compiles with nvcc for sm_90 and sm_75', () => {

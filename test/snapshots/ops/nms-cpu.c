@@ -18,14 +18,18 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     uint32_t rm[10] __attribute__((aligned(64)));
     uint32_t kept[10] __attribute__((aligned(64)));
+    uint32_t dg[32] __attribute__((aligned(64)));
     float mx[128] __attribute__((aligned(64)));
     int32_t cnt[128] __attribute__((aligned(64)));
     float one[1] __attribute__((aligned(64)));
     int32_t vv[1] __attribute__((aligned(64)));
-    int32_t kc[1] __attribute__((aligned(64)));
-    int32_t kn[1] __attribute__((aligned(64)));
+    int32_t nk[1] __attribute__((aligned(64)));
     uint32_t kb[1] __attribute__((aligned(64)));
     int32_t kh[1] __attribute__((aligned(64)));
+    int32_t cc[1] __attribute__((aligned(64)));
+    int32_t ce[1] __attribute__((aligned(64)));
+    int32_t dead[1] __attribute__((aligned(64)));
+    int32_t uns[1] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 128; lid++) {
       float m = (-INFINITY);
       for (int64_t e_k = 0; e_k < (((1200 - lid) + 127) / 128); e_k++) {
@@ -34,21 +38,11 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
       }
       mx[lid] = m;
       int32_t nv = 0;
-      for (int64_t i_k = 0; i_k < (((512 - lid) + 127) / 128); i_k++) {
-        int64_t i = (lid + (i_k * 128));
-        float key = (-INFINITY);
-        int32_t ck = 2147483647;
-        if ((i < 300)) {
-          float s = B3[((gid * 300) + i)];
-          if ((s > 0.049999997f)) {
-            key = s;
-            ck = B4[((gid * 300) + i)];
-            nv = (nv + 1);
-          }
+      for (int64_t i = imin(300, (lid * 3)); i < imin(300, ((lid + 1) * 3)); i++) {
+        float s = B3[((gid * 300) + i)];
+        if ((s > 0.049999997f)) {
+          nv = (nv + 1);
         }
-        B5[((gid * 2012) + i)] = key;
-        B6[(((gid * 4324) + 512) + i)] = ck;
-        B6[((gid * 4324) + i)] = ((int32_t)i);
       }
       cnt[lid] = nv;
       for (int64_t w_k = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
@@ -63,186 +57,357 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         int32_t tot = 0;
         for (int64_t t = 0; t < 128; t++) {
           mm = fmaxf(mm, mx[t]);
-          tot = (tot + cnt[t]);
+          int32_t ct = cnt[t];
+          cnt[t] = tot;
+          tot = (tot + ct);
         }
         one[0] = (mm + 1.0f);
         vv[0] = tot;
-        kc[0] = 0;
+        cc[0] = 0;
+        ce[0] = 0;
+        dead[0] = 0;
+      }
+    }
+    for (int64_t lid = 0; lid < 128; lid++) {
+      int64_t at = ((int64_t)cnt[lid]);
+      for (int64_t i = imin(300, (lid * 3)); i < imin(300, ((lid + 1) * 3)); i++) {
+        float s = B3[((gid * 300) + i)];
+        if ((s > 0.049999997f)) {
+          B5[((gid * 2700) + at)] = s;
+          B6[(((gid * 2100) + 600) + at)] = B4[((gid * 300) + i)];
+          B6[((gid * 2100) + at)] = ((int32_t)i);
+          at = (at + 1);
+        }
       }
     }
     for (int64_t kk = 0; kk < 9; kk++) {
-      for (int64_t jj = 0; jj < (kk + 1); jj++) {
+      if (((1u << (((uint32_t)kk) & 31u)) < ((uint32_t)vv[0]))) {
         for (int64_t lid = 0; lid < 128; lid++) {
-          for (int64_t t_k = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-            int64_t t = (lid + (t_k * 128));
-            uint32_t sh = ((uint32_t)(kk - jj));
-            uint32_t tu = ((uint32_t)t);
-            uint32_t lo = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-            int64_t ia = ((int64_t)lo);
-            int64_t ib = ((int64_t)(lo | (1u << (sh & 31u))));
-            float ka = B5[((gid * 2012) + ia)];
-            float kb_ = B5[((gid * 2012) + ib)];
-            int32_t oa = B6[((gid * 4324) + ia)];
-            int32_t ob = B6[((gid * 4324) + ib)];
-            int32_t ca = B6[(((gid * 4324) + 512) + ia)];
-            int32_t cb_ = B6[(((gid * 4324) + 512) + ib)];
-            uint8_t bFirst = ((cb_ < ca) || ((cb_ == ca) && ((kb_ > ka) || ((kb_ == ka) && (ob < oa)))));
-            uint8_t up = (!(((lo >> (((uint32_t)(kk + 1)) & 31u)) & 1u) != 0u));
-            if ((up == bFirst)) {
-              B5[((gid * 2012) + ia)] = kb_;
-              B5[((gid * 2012) + ib)] = ka;
-              B6[((gid * 4324) + ia)] = ob;
-              B6[((gid * 4324) + ib)] = oa;
-              B6[(((gid * 4324) + 512) + ia)] = cb_;
-              B6[(((gid * 4324) + 512) + ib)] = ca;
+          if ((lid < 1)) {
+            int64_t share = ((int64_t)vv[0]);
+            int64_t o0 = imin(((int64_t)vv[0]), (lid * share));
+            int64_t o1 = imin(((int64_t)vv[0]), (o0 + share));
+            int64_t bs = ((o0 / (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)) * (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2));
+            int64_t le = imin(((int64_t)vv[0]), (bs + ((int64_t)(1u << (((uint32_t)kk) & 31u)))));
+            int64_t re = imin(((int64_t)vv[0]), (bs + (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)));
+            int64_t kq = (o0 - bs);
+            int64_t lo = imax(0, (kq - (re - le)));
+            int64_t hi = imin(kq, (le - bs));
+            for (int64_t step = 0; step < 10; step++) {
+              if ((lo < hi)) {
+                int64_t mid = ((lo + hi) / 2);
+                float ka = B5[((gid * 2700) + (((kk % 2) * 300) + (bs + mid)))];
+                float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int32_t oa = B6[((gid * 2100) + (((kk % 2) * 300) + (bs + mid)))];
+                int32_t ob = B6[((gid * 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int32_t ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+                int32_t cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                if ((!((((uint32_t)(cb_ < ca)) | (((uint32_t)(cb_ == ca)) & (((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))))) != 0u))) {
+                  lo = (mid + 1);
+                } else {
+                  hi = mid;
+                }
+              }
+            }
+            int64_t i = (bs + lo);
+            int64_t j = (le + (kq - lo));
+            for (int64_t o = o0; o < o1; o++) {
+              if ((o == re)) {
+                bs = re;
+                le = imin(((int64_t)vv[0]), (bs + ((int64_t)(1u << (((uint32_t)kk) & 31u)))));
+                re = imin(((int64_t)vv[0]), (bs + (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)));
+                i = bs;
+                j = le;
+              }
+              float ka = B5[((gid * 2700) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int32_t oa = B6[((gid * 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int32_t ob = B6[((gid * 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int32_t ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int32_t cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              uint8_t takeA = ((i < le) && ((!(j < re)) || (!((((uint32_t)(cb_ < ca)) | (((uint32_t)(cb_ == ca)) & (((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))))) != 0u))));
+              B5[((gid * 2700) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+              B6[((gid * 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+              B6[(((gid * 2100) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
+              i = (i + (takeA ? 1 : 0));
+              j = (j + (takeA ? 0 : 1));
             }
           }
         }
       }
     }
     for (int64_t lid = 0; lid < 128; lid++) {
+      int64_t passes = 0;
+      for (int64_t kk = 0; kk < 9; kk++) {
+        if (((1u << (((uint32_t)kk) & 31u)) < ((uint32_t)vv[0]))) {
+          passes = (passes + 1);
+        }
+      }
+      if (((passes % 2) == 1)) {
+        for (int64_t r_k = 0; r_k < (((((int64_t)vv[0]) - lid) + 127) / 128); r_k++) {
+          int64_t r = (lid + (r_k * 128));
+          B5[((gid * 2700) + r)] = B5[((gid * 2700) + (300 + r))];
+          B6[((gid * 2100) + r)] = B6[((gid * 2100) + (300 + r))];
+          B6[(((gid * 2100) + 600) + r)] = B6[(((gid * 2100) + 600) + (300 + r))];
+        }
+      }
+    }
+    for (int64_t lid = 0; lid < 128; lid++) {
       for (int64_t p_k = 0; p_k < (((((int64_t)vv[0]) - lid) + 127) / 128); p_k++) {
         int64_t p = (lid + (p_k * 128));
-        int64_t bi = ((int64_t)B6[((gid * 4324) + p)]);
-        float off = (((float)B6[(((gid * 4324) + 512) + p)]) * one[0]);
+        int64_t bi = ((int64_t)B6[((gid * 2100) + p)]);
+        float off = (((float)B6[(((gid * 2100) + 600) + p)]) * one[0]);
         float gx1 = (B2[(((gid * 300) + bi) * 4)] + off);
         float gy1 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
         float gx2 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
         float gy2 = (B2[((((gid * 300) + bi) * 4) + 3)] + off);
-        B5[(((gid * 2012) + 512) + (p * 5))] = gx1;
-        B5[(((gid * 2012) + 513) + (p * 5))] = gy1;
-        B5[(((gid * 2012) + 514) + (p * 5))] = gx2;
-        B5[(((gid * 2012) + 515) + (p * 5))] = gy2;
-        B5[(((gid * 2012) + 516) + (p * 5))] = ((gx2 - gx1) * (gy2 - gy1));
+        B5[(((gid * 2700) + 600) + (p * 5))] = gx1;
+        B5[(((gid * 2700) + 600) + ((p * 5) + 1))] = gy1;
+        B5[(((gid * 2700) + 600) + ((p * 5) + 2))] = gx2;
+        B5[(((gid * 2700) + 600) + ((p * 5) + 3))] = gy2;
+        B5[(((gid * 2700) + 600) + ((p * 5) + 4))] = ((gx2 - gx1) * (gy2 - gy1));
       }
       if ((lid == 0)) {
         int64_t nv0 = ((int64_t)vv[0]);
         int32_t runEnd = ((int32_t)nv0);
         for (int64_t x = 0; x < nv0; x++) {
           int64_t p = ((nv0 - 1) - x);
-          if ((((p + 1) < nv0) && (B6[(((gid * 4324) + 512) + (p + 1))] != B6[(((gid * 4324) + 512) + p)]))) {
+          if ((((p + 1) < nv0) && (B6[(((gid * 2100) + 600) + (p + 1))] != B6[(((gid * 2100) + 600) + p)]))) {
             runEnd = ((int32_t)(p + 1));
           }
-          B6[(((gid * 4324) + 1024) + p)] = runEnd;
-        }
-      }
-    }
-    for (int64_t lid = 0; lid < 128; lid++) {
-      for (int64_t p_k = 0; p_k < (((((int64_t)vv[0]) - lid) + 127) / 128); p_k++) {
-        int64_t p = (lid + (p_k * 128));
-        float rx1 = B5[(((gid * 2012) + 512) + (p * 5))];
-        float ry1 = B5[(((gid * 2012) + 513) + (p * 5))];
-        float rx2 = B5[(((gid * 2012) + 514) + (p * 5))];
-        float ry2 = B5[(((gid * 2012) + 515) + (p * 5))];
-        float ra = B5[(((gid * 2012) + 516) + (p * 5))];
-        int64_t pe = ((int64_t)B6[(((gid * 4324) + 1024) + p)]);
-        int64_t pwe = ((pe + 31) / 32);
-        for (int64_t w = (p / 32); w < pwe; w++) {
-          uint32_t word = 0u;
-          int64_t w0 = (w * 32);
-          for (int64_t b = imax(0, ((p + 1) - w0)); b < imin(32, (pe - w0)); b++) {
-            int64_t q = (w0 + b);
-            float cx1 = B5[(((gid * 2012) + 512) + (q * 5))];
-            float cy1 = B5[(((gid * 2012) + 513) + (q * 5))];
-            float cx2 = B5[(((gid * 2012) + 514) + (q * 5))];
-            float cy2 = B5[(((gid * 2012) + 515) + (q * 5))];
-            float ca = B5[(((gid * 2012) + 516) + (q * 5))];
-            float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-            float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
-            float inter = (iw * ih);
-            float ovr = (inter / ((ra + ca) - inter));
-            if ((ovr > 0.59999996f)) {
-              word = (word | (1u << (((uint32_t)b) & 31u)));
-            }
-          }
-          B6[(((gid * 4324) + 1324) + ((p * 10) + w))] = ((int32_t)word);
+          B6[(((gid * 2100) + 1200) + p)] = runEnd;
         }
       }
     }
     for (int64_t w = 0; w < 10; w++) {
-      if (((w * 32) < ((int64_t)vv[0]))) {
+      if ((((w * 32) < ((int64_t)vv[0])) && (((int64_t)dead[0]) < ((w * 32) + 32)))) {
+        for (int64_t lid = 0; lid < 128; lid++) {
+          for (int64_t b_k = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
+            int64_t b = (lid + (b_k * 128));
+            int64_t p = ((w * 32) + b);
+            uint32_t dw = 0u;
+            uint32_t rw = rm[w];
+            if ((((p < ((int64_t)vv[0])) && (!(p < ((int64_t)dead[0])))) && (!(((rw >> (((uint32_t)b) & 31u)) & 1u) != 0u)))) {
+              float rx1 = B5[(((gid * 2700) + 600) + (p * 5))];
+              float ry1 = B5[(((gid * 2700) + 600) + ((p * 5) + 1))];
+              float rx2 = B5[(((gid * 2700) + 600) + ((p * 5) + 2))];
+              float ry2 = B5[(((gid * 2700) + 600) + ((p * 5) + 3))];
+              float ra = B5[(((gid * 2700) + 600) + ((p * 5) + 4))];
+              for (int64_t q = (p + 1); q < imin(((w * 32) + 32), ((int64_t)B6[(((gid * 2100) + 1200) + p)])); q++) {
+                int64_t qb = (q - (w * 32));
+                if ((!(((rw >> (((uint32_t)qb) & 31u)) & 1u) != 0u))) {
+                  float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
+                  float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+                  float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+                  float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+                  float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                  float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
+                  float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                  float inter = (iw * ih);
+                  float ovr = (inter / ((ra + ca) - inter));
+                  if ((ovr > 0.59999996f)) {
+                    dw = (dw | (1u << (((uint32_t)qb) & 31u)));
+                  }
+                }
+              }
+            }
+            dg[b] = dw;
+          }
+        }
         for (int64_t lid = 0; lid < 128; lid++) {
           if ((lid == 0)) {
             uint32_t rem = rm[w];
             uint32_t kw = 0u;
-            int32_t k = kc[0];
             int64_t hi = (w + 1);
+            int32_t ck = cc[0];
+            int64_t cend = ((int64_t)ce[0]);
+            int64_t dd = ((int64_t)dead[0]);
             for (int64_t b = 0; b < 32; b++) {
               int64_t p = ((w * 32) + b);
-              if (((p < ((int64_t)vv[0])) && (!(((rem >> (((uint32_t)b) & 31u)) & 1u) != 0u)))) {
+              if ((((p < ((int64_t)vv[0])) && (!(p < dd))) && (!(((rem >> (((uint32_t)b) & 31u)) & 1u) != 0u)))) {
+                if ((!(p < cend))) {
+                  cend = ((int64_t)B6[(((gid * 2100) + 1200) + p)]);
+                  ck = 0;
+                }
                 kw = (kw | (1u << (((uint32_t)b) & 31u)));
-                rem = (rem | ((uint32_t)B6[(((gid * 4324) + 1324) + ((p * 10) + w))]));
-                hi = imax(hi, ((((int64_t)B6[(((gid * 4324) + 1024) + p)]) + 31) / 32));
-                k = (k + 1);
+                rem = (rem | dg[b]);
+                hi = imax(hi, ((cend + 31) / 32));
+                ck = (ck + 1);
+                if ((ck == 100)) {
+                  dd = cend;
+                }
               }
             }
             kb[0] = kw;
             kept[w] = kw;
-            kn[0] = k;
             kh[0] = ((int32_t)hi);
+            cc[0] = ck;
+            ce[0] = ((int32_t)cend);
+            dead[0] = ((int32_t)dd);
           }
         }
         for (int64_t lid = 0; lid < 128; lid++) {
-          if ((lid == 0)) {
-            kc[0] = kn[0];
-          }
           for (int64_t x_k = 0; x_k < (((((((int64_t)kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
             int64_t x = (lid + (x_k * 128));
             int64_t w2 = ((w + 1) + x);
-            uint32_t acc = rm[w2];
-            uint32_t bits = kb[0];
-            int64_t nk = ((int64_t)((uint32_t)__builtin_popcount(bits)));
-            for (int64_t r = 0; r < nk; r++) {
-              int64_t pr = ((w * 32) + ((int64_t)ctz32(bits)));
-              bits = (bits & (bits - 1u));
-              if ((w2 < ((((int64_t)B6[(((gid * 4324) + 1024) + pr)]) + 31) / 32))) {
-                acc = (acc | ((uint32_t)B6[(((gid * 4324) + 1324) + ((pr * 10) + w2))]));
+            int64_t q0 = (w2 * 32);
+            if ((((int64_t)dead[0]) < (q0 + 32))) {
+              uint32_t acc = rm[w2];
+              uint32_t bits = kb[0];
+              int64_t nkw = ((int64_t)((uint32_t)__builtin_popcount(bits)));
+              for (int64_t r = 0; r < nkw; r++) {
+                int64_t pr = ((w * 32) + ((int64_t)ctz32(bits)));
+                bits = (bits & (bits - 1u));
+                int64_t pe = ((int64_t)B6[(((gid * 2100) + 1200) + pr)]);
+                if ((q0 < pe)) {
+                  float rx1 = B5[(((gid * 2700) + 600) + (pr * 5))];
+                  float ry1 = B5[(((gid * 2700) + 600) + ((pr * 5) + 1))];
+                  float rx2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 2))];
+                  float ry2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 3))];
+                  float ra = B5[(((gid * 2700) + 600) + ((pr * 5) + 4))];
+                  for (int64_t q = q0; q < imin((q0 + 32), pe); q++) {
+                    int64_t qb = (q - q0);
+                    if ((!(((acc >> (((uint32_t)qb) & 31u)) & 1u) != 0u))) {
+                      float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
+                      float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+                      float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+                      float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+                      float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                      float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
+                      float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                      float inter = (iw * ih);
+                      float ovr = (inter / ((ra + ca) - inter));
+                      if ((ovr > 0.59999996f)) {
+                        acc = (acc | (1u << (((uint32_t)qb) & 31u)));
+                      }
+                    }
+                  }
+                }
               }
+              rm[w2] = acc;
             }
-            rm[w2] = acc;
           }
         }
+      }
+    }
+    for (int64_t lid = 0; lid < 128; lid++) {
+      if ((lid == 0)) {
+        int32_t tot = 0;
+        for (int64_t w = 0; w < 10; w++) {
+          rm[w] = ((uint32_t)tot);
+          tot = (tot + ((int32_t)((uint32_t)__builtin_popcount(kept[w]))));
+        }
+        nk[0] = tot;
       }
     }
     for (int64_t lid = 0; lid < 128; lid++) {
       for (int64_t p_k = 0; p_k < (((((int64_t)vv[0]) - lid) + 127) / 128); p_k++) {
         int64_t p = (lid + (p_k * 128));
-        if ((!(((kept[(p / 32)] >> (((uint32_t)(p % 32)) & 31u)) & 1u) != 0u))) {
-          B5[((gid * 2012) + p)] = (-INFINITY);
+        uint32_t kw = kept[(p / 32)];
+        uint32_t pb = ((uint32_t)(p % 32));
+        if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
+          int64_t at = ((int64_t)(rm[(p / 32)] + ((uint32_t)__builtin_popcount((kw & ((1u << (pb & 31u)) - 1u))))));
+          B5[(((gid * 2700) + 2100) + at)] = B5[((gid * 2700) + p)];
+          B6[(((gid * 2100) + 1500) + at)] = B6[((gid * 2100) + p)];
         }
       }
     }
-    for (int64_t kk = 0; kk < 9; kk++) {
-      for (int64_t jj = 0; jj < (kk + 1); jj++) {
-        for (int64_t lid = 0; lid < 128; lid++) {
-          for (int64_t t_k = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-            int64_t t = (lid + (t_k * 128));
-            uint32_t sh = ((uint32_t)(kk - jj));
-            uint32_t tu = ((uint32_t)t);
-            uint32_t lo = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-            int64_t ia = ((int64_t)lo);
-            int64_t ib = ((int64_t)(lo | (1u << (sh & 31u))));
-            float ka = B5[((gid * 2012) + ia)];
-            float kb_ = B5[((gid * 2012) + ib)];
-            int32_t oa = B6[((gid * 4324) + ia)];
-            int32_t ob = B6[((gid * 4324) + ib)];
-            uint8_t bFirst = ((kb_ > ka) || ((kb_ == ka) && (ob < oa)));
-            uint8_t up = (!(((lo >> (((uint32_t)(kk + 1)) & 31u)) & 1u) != 0u));
-            if ((up == bFirst)) {
-              B5[((gid * 2012) + ia)] = kb_;
-              B5[((gid * 2012) + ib)] = ka;
-              B6[((gid * 4324) + ia)] = ob;
-              B6[((gid * 4324) + ib)] = oa;
+    for (int64_t lid = 0; lid < 128; lid++) {
+      int32_t bad = 0;
+      for (int64_t r_k = 0; r_k < ((((((int64_t)nk[0]) - 1) - lid) + 127) / 128); r_k++) {
+        int64_t r = (lid + (r_k * 128));
+        float ka = B5[(((gid * 2700) + 2100) + r)];
+        float kb_ = B5[(((gid * 2700) + 2100) + (r + 1))];
+        int32_t oa = B6[(((gid * 2100) + 1500) + r)];
+        int32_t ob = B6[(((gid * 2100) + 1500) + (r + 1))];
+        if (((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u)) {
+          bad = 1;
+        }
+      }
+      cnt[lid] = bad;
+    }
+    for (int64_t lid = 0; lid < 128; lid++) {
+      if ((lid == 0)) {
+        int32_t anyBad = 0;
+        for (int64_t t = 0; t < 128; t++) {
+          anyBad = imax(anyBad, cnt[t]);
+        }
+        uns[0] = anyBad;
+      }
+    }
+    if ((uns[0] != 0)) {
+      for (int64_t kk = 0; kk < 9; kk++) {
+        if (((1u << (((uint32_t)kk) & 31u)) < ((uint32_t)nk[0]))) {
+          for (int64_t lid = 0; lid < 128; lid++) {
+            if ((lid < 1)) {
+              int64_t share = ((int64_t)nk[0]);
+              int64_t o0 = imin(((int64_t)nk[0]), (lid * share));
+              int64_t o1 = imin(((int64_t)nk[0]), (o0 + share));
+              int64_t bs = ((o0 / (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)) * (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2));
+              int64_t le = imin(((int64_t)nk[0]), (bs + ((int64_t)(1u << (((uint32_t)kk) & 31u)))));
+              int64_t re = imin(((int64_t)nk[0]), (bs + (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)));
+              int64_t kq = (o0 - bs);
+              int64_t lo = imax(0, (kq - (re - le)));
+              int64_t hi = imin(kq, (le - bs));
+              for (int64_t step = 0; step < 10; step++) {
+                if ((lo < hi)) {
+                  int64_t mid = ((lo + hi) / 2);
+                  float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
+                  float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                  int32_t oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+                  int32_t ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                  if ((!((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))) {
+                    lo = (mid + 1);
+                  } else {
+                    hi = mid;
+                  }
+                }
+              }
+              int64_t i = (bs + lo);
+              int64_t j = (le + (kq - lo));
+              for (int64_t o = o0; o < o1; o++) {
+                if ((o == re)) {
+                  bs = re;
+                  le = imin(((int64_t)nk[0]), (bs + ((int64_t)(1u << (((uint32_t)kk) & 31u)))));
+                  re = imin(((int64_t)nk[0]), (bs + (((int64_t)(1u << (((uint32_t)kk) & 31u))) * 2)));
+                  i = bs;
+                  j = le;
+                }
+                float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+                float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+                int32_t oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+                int32_t ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+                uint8_t takeA = ((i < le) && ((!(j < re)) || (!((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))));
+                B5[(((gid * 2700) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+                B6[(((gid * 2100) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+                i = (i + (takeA ? 1 : 0));
+                j = (j + (takeA ? 0 : 1));
+              }
             }
+          }
+        }
+      }
+      for (int64_t lid = 0; lid < 128; lid++) {
+        int64_t passes = 0;
+        for (int64_t kk = 0; kk < 9; kk++) {
+          if (((1u << (((uint32_t)kk) & 31u)) < ((uint32_t)nk[0]))) {
+            passes = (passes + 1);
+          }
+        }
+        if (((passes % 2) == 1)) {
+          for (int64_t r_k = 0; r_k < (((((int64_t)nk[0]) - lid) + 127) / 128); r_k++) {
+            int64_t r = (lid + (r_k * 128));
+            B5[(((gid * 2700) + 2100) + r)] = B5[(((gid * 2700) + 2100) + (300 + r))];
+            B6[(((gid * 2100) + 1500) + r)] = B6[(((gid * 2100) + 1500) + (300 + r))];
           }
         }
       }
     }
     for (int64_t lid = 0; lid < 128; lid++) {
-      int64_t nout = imin(((int64_t)kc[0]), 100);
+      int64_t nout = imin(((int64_t)nk[0]), 100);
       for (int64_t r_k = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
         int64_t r = (lid + (r_k * 128));
-        B0[((gid * 100) + r)] = ((r < nout) ? B6[((gid * 4324) + r)] : -1);
+        B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2100) + 1500) + r)] : -1);
       }
       if ((lid == 0)) {
         B1[gid] = ((int32_t)nout);

@@ -7,14 +7,18 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
   const long long lid = threadIdx.x;
   __shared__ unsigned rm[10];
   __shared__ unsigned kept[10];
+  __shared__ unsigned dg[32];
   __shared__ float mx[128];
   __shared__ int cnt[128];
   __shared__ float one[1];
   __shared__ int vv[1];
-  __shared__ int kc[1];
-  __shared__ int kn[1];
+  __shared__ int nk[1];
   __shared__ unsigned kb[1];
   __shared__ int kh[1];
+  __shared__ int cc[1];
+  __shared__ int ce[1];
+  __shared__ int dead[1];
+  __shared__ int uns[1];
   {
     float m = __int_as_float(0xff800000);
     for (long long e_k = 0; e_k < (((1200 - lid) + 127) / 128); e_k++) {
@@ -23,21 +27,11 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     }
     mx[lid] = m;
     int nv = 0;
-    for (long long i_k = 0; i_k < (((512 - lid) + 127) / 128); i_k++) {
-      long long i = (lid + (i_k * 128));
-      float key = __int_as_float(0xff800000);
-      int ck = 2147483647;
-      if ((i < 300)) {
-        float s = B3[((gid * 300) + i)];
-        if ((s > 0.049999997f)) {
-          key = s;
-          ck = B4[((gid * 300) + i)];
-          nv = (nv + 1);
-        }
+    for (long long i = imin(300, (lid * 3)); i < imin(300, ((lid + 1) * 3)); i++) {
+      float s = B3[((gid * 300) + i)];
+      if ((s > 0.049999997f)) {
+        nv = (nv + 1);
       }
-      B5[((gid * 2012) + i)] = key;
-      B6[(((gid * 4324) + 512) + i)] = ck;
-      B6[((gid * 4324) + i)] = ((int)i);
     }
     cnt[lid] = nv;
     for (long long w_k = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
@@ -53,39 +47,82 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       int tot = 0;
       for (long long t = 0; t < 128; t++) {
         mm = fmaxf(mm, mx[t]);
-        tot = (tot + cnt[t]);
+        int ct = cnt[t];
+        cnt[t] = tot;
+        tot = (tot + ct);
       }
       one[0] = (mm + 1.0f);
       vv[0] = tot;
-      kc[0] = 0;
+      cc[0] = 0;
+      ce[0] = 0;
+      dead[0] = 0;
+    }
+  }
+  __syncthreads();
+  {
+    long long at = ((long long)cnt[lid]);
+    for (long long i = imin(300, (lid * 3)); i < imin(300, ((lid + 1) * 3)); i++) {
+      float s = B3[((gid * 300) + i)];
+      if ((s > 0.049999997f)) {
+        B5[((gid * 2700) + at)] = s;
+        B6[(((gid * 2100) + 600) + at)] = B4[((gid * 300) + i)];
+        B6[((gid * 2100) + at)] = ((int)i);
+        at = (at + 1);
+      }
     }
   }
   __syncthreads();
   for (long long kk = 0; kk < 9; kk++) {
-    for (long long jj = 0; jj < (kk + 1); jj++) {
+    if (((1u << (((unsigned)kk) & 31u)) < ((unsigned)vv[0]))) {
       {
-        for (long long t_k = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-          long long t = (lid + (t_k * 128));
-          unsigned sh = ((unsigned)(kk - jj));
-          unsigned tu = ((unsigned)t);
-          unsigned lo = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-          long long ia = ((long long)lo);
-          long long ib = ((long long)(lo | (1u << (sh & 31u))));
-          float ka = B5[((gid * 2012) + ia)];
-          float kb_ = B5[((gid * 2012) + ib)];
-          int oa = B6[((gid * 4324) + ia)];
-          int ob = B6[((gid * 4324) + ib)];
-          int ca = B6[(((gid * 4324) + 512) + ia)];
-          int cb_ = B6[(((gid * 4324) + 512) + ib)];
-          bool bFirst = ((cb_ < ca) || ((cb_ == ca) && ((kb_ > ka) || ((kb_ == ka) && (ob < oa)))));
-          bool up = (!(((lo >> (((unsigned)(kk + 1)) & 31u)) & 1u) != 0u));
-          if ((up == bFirst)) {
-            B5[((gid * 2012) + ia)] = kb_;
-            B5[((gid * 2012) + ib)] = ka;
-            B6[((gid * 4324) + ia)] = ob;
-            B6[((gid * 4324) + ib)] = oa;
-            B6[(((gid * 4324) + 512) + ia)] = cb_;
-            B6[(((gid * 4324) + 512) + ib)] = ca;
+        if ((lid < 128)) {
+          long long share = ((((long long)vv[0]) + 127) / 128);
+          long long o0 = imin(((long long)vv[0]), (lid * share));
+          long long o1 = imin(((long long)vv[0]), (o0 + share));
+          long long bs = ((o0 / (((long long)(1u << (((unsigned)kk) & 31u))) * 2)) * (((long long)(1u << (((unsigned)kk) & 31u))) * 2));
+          long long le = imin(((long long)vv[0]), (bs + ((long long)(1u << (((unsigned)kk) & 31u)))));
+          long long re = imin(((long long)vv[0]), (bs + (((long long)(1u << (((unsigned)kk) & 31u))) * 2)));
+          long long kq = (o0 - bs);
+          long long lo = imax(0, (kq - (re - le)));
+          long long hi = imin(kq, (le - bs));
+          for (long long step = 0; step < 10; step++) {
+            if ((lo < hi)) {
+              long long mid = ((lo + hi) / 2);
+              float ka = B5[((gid * 2700) + (((kk % 2) * 300) + (bs + mid)))];
+              float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int oa = B6[((gid * 2100) + (((kk % 2) * 300) + (bs + mid)))];
+              int ob = B6[((gid * 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+              int cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              if ((!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))) {
+                lo = (mid + 1);
+              } else {
+                hi = mid;
+              }
+            }
+          }
+          long long i = (bs + lo);
+          long long j = (le + (kq - lo));
+          for (long long o = o0; o < o1; o++) {
+            if ((o == re)) {
+              bs = re;
+              le = imin(((long long)vv[0]), (bs + ((long long)(1u << (((unsigned)kk) & 31u)))));
+              re = imin(((long long)vv[0]), (bs + (((long long)(1u << (((unsigned)kk) & 31u))) * 2)));
+              i = bs;
+              j = le;
+            }
+            float ka = B5[((gid * 2700) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int oa = B6[((gid * 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int ob = B6[((gid * 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))));
+            B5[((gid * 2700) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+            B6[((gid * 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+            B6[(((gid * 2100) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
+            i = (i + (takeA ? 1 : 0));
+            j = (j + (takeA ? 0 : 1));
           }
         }
       }
@@ -93,154 +130,288 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     }
   }
   {
+    long long passes = 0;
+    for (long long kk = 0; kk < 9; kk++) {
+      if (((1u << (((unsigned)kk) & 31u)) < ((unsigned)vv[0]))) {
+        passes = (passes + 1);
+      }
+    }
+    if (((passes % 2) == 1)) {
+      for (long long r_k = 0; r_k < (((((long long)vv[0]) - lid) + 127) / 128); r_k++) {
+        long long r = (lid + (r_k * 128));
+        B5[((gid * 2700) + r)] = B5[((gid * 2700) + (300 + r))];
+        B6[((gid * 2100) + r)] = B6[((gid * 2100) + (300 + r))];
+        B6[(((gid * 2100) + 600) + r)] = B6[(((gid * 2100) + 600) + (300 + r))];
+      }
+    }
+  }
+  __syncthreads();
+  {
     for (long long p_k = 0; p_k < (((((long long)vv[0]) - lid) + 127) / 128); p_k++) {
       long long p = (lid + (p_k * 128));
-      long long bi = ((long long)B6[((gid * 4324) + p)]);
-      float off = (((float)B6[(((gid * 4324) + 512) + p)]) * one[0]);
+      long long bi = ((long long)B6[((gid * 2100) + p)]);
+      float off = (((float)B6[(((gid * 2100) + 600) + p)]) * one[0]);
       float gx1 = (B2[(((gid * 300) + bi) * 4)] + off);
       float gy1 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
       float gx2 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
       float gy2 = (B2[((((gid * 300) + bi) * 4) + 3)] + off);
-      B5[(((gid * 2012) + 512) + (p * 5))] = gx1;
-      B5[(((gid * 2012) + 513) + (p * 5))] = gy1;
-      B5[(((gid * 2012) + 514) + (p * 5))] = gx2;
-      B5[(((gid * 2012) + 515) + (p * 5))] = gy2;
-      B5[(((gid * 2012) + 516) + (p * 5))] = ((gx2 - gx1) * (gy2 - gy1));
+      B5[(((gid * 2700) + 600) + (p * 5))] = gx1;
+      B5[(((gid * 2700) + 600) + ((p * 5) + 1))] = gy1;
+      B5[(((gid * 2700) + 600) + ((p * 5) + 2))] = gx2;
+      B5[(((gid * 2700) + 600) + ((p * 5) + 3))] = gy2;
+      B5[(((gid * 2700) + 600) + ((p * 5) + 4))] = ((gx2 - gx1) * (gy2 - gy1));
     }
     if ((lid == 0)) {
       long long nv0 = ((long long)vv[0]);
       int runEnd = ((int)nv0);
       for (long long x = 0; x < nv0; x++) {
         long long p = ((nv0 - 1) - x);
-        if ((((p + 1) < nv0) && (B6[(((gid * 4324) + 512) + (p + 1))] != B6[(((gid * 4324) + 512) + p)]))) {
+        if ((((p + 1) < nv0) && (B6[(((gid * 2100) + 600) + (p + 1))] != B6[(((gid * 2100) + 600) + p)]))) {
           runEnd = ((int)(p + 1));
         }
-        B6[(((gid * 4324) + 1024) + p)] = runEnd;
-      }
-    }
-  }
-  __syncthreads();
-  {
-    for (long long p_k = 0; p_k < (((((long long)vv[0]) - lid) + 127) / 128); p_k++) {
-      long long p = (lid + (p_k * 128));
-      float rx1 = B5[(((gid * 2012) + 512) + (p * 5))];
-      float ry1 = B5[(((gid * 2012) + 513) + (p * 5))];
-      float rx2 = B5[(((gid * 2012) + 514) + (p * 5))];
-      float ry2 = B5[(((gid * 2012) + 515) + (p * 5))];
-      float ra = B5[(((gid * 2012) + 516) + (p * 5))];
-      long long pe = ((long long)B6[(((gid * 4324) + 1024) + p)]);
-      long long pwe = ((pe + 31) / 32);
-      for (long long w = (p / 32); w < pwe; w++) {
-        unsigned word = 0u;
-        long long w0 = (w * 32);
-        for (long long b = imax(0, ((p + 1) - w0)); b < imin(32, (pe - w0)); b++) {
-          long long q = (w0 + b);
-          float cx1 = B5[(((gid * 2012) + 512) + (q * 5))];
-          float cy1 = B5[(((gid * 2012) + 513) + (q * 5))];
-          float cx2 = B5[(((gid * 2012) + 514) + (q * 5))];
-          float cy2 = B5[(((gid * 2012) + 515) + (q * 5))];
-          float ca = B5[(((gid * 2012) + 516) + (q * 5))];
-          float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-          float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
-          float inter = (iw * ih);
-          float ovr = (inter / ((ra + ca) - inter));
-          if ((ovr > 0.59999996f)) {
-            word = (word | (1u << (((unsigned)b) & 31u)));
-          }
-        }
-        B6[(((gid * 4324) + 1324) + ((p * 10) + w))] = ((int)word);
+        B6[(((gid * 2100) + 1200) + p)] = runEnd;
       }
     }
   }
   __syncthreads();
   for (long long w = 0; w < 10; w++) {
-    if (((w * 32) < ((long long)vv[0]))) {
+    if ((((w * 32) < ((long long)vv[0])) && (((long long)dead[0]) < ((w * 32) + 32)))) {
+      {
+        for (long long b_k = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
+          long long b = (lid + (b_k * 128));
+          long long p = ((w * 32) + b);
+          unsigned dw = 0u;
+          unsigned rw = rm[w];
+          if ((((p < ((long long)vv[0])) && (!(p < ((long long)dead[0])))) && (!(((rw >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
+            float rx1 = B5[(((gid * 2700) + 600) + (p * 5))];
+            float ry1 = B5[(((gid * 2700) + 600) + ((p * 5) + 1))];
+            float rx2 = B5[(((gid * 2700) + 600) + ((p * 5) + 2))];
+            float ry2 = B5[(((gid * 2700) + 600) + ((p * 5) + 3))];
+            float ra = B5[(((gid * 2700) + 600) + ((p * 5) + 4))];
+            for (long long q = (p + 1); q < imin(((w * 32) + 32), ((long long)B6[(((gid * 2100) + 1200) + p)])); q++) {
+              long long qb = (q - (w * 32));
+              if ((!(((rw >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
+                float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
+                float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+                float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+                float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+                float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
+                float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                float inter = (iw * ih);
+                float ovr = (inter / ((ra + ca) - inter));
+                if ((ovr > 0.59999996f)) {
+                  dw = (dw | (1u << (((unsigned)qb) & 31u)));
+                }
+              }
+            }
+          }
+          dg[b] = dw;
+        }
+      }
+      __syncthreads();
       {
         if ((lid == 0)) {
           unsigned rem = rm[w];
           unsigned kw = 0u;
-          int k = kc[0];
           long long hi = (w + 1);
+          int ck = cc[0];
+          long long cend = ((long long)ce[0]);
+          long long dd = ((long long)dead[0]);
           for (long long b = 0; b < 32; b++) {
             long long p = ((w * 32) + b);
-            if (((p < ((long long)vv[0])) && (!(((rem >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
+            if ((((p < ((long long)vv[0])) && (!(p < dd))) && (!(((rem >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
+              if ((!(p < cend))) {
+                cend = ((long long)B6[(((gid * 2100) + 1200) + p)]);
+                ck = 0;
+              }
               kw = (kw | (1u << (((unsigned)b) & 31u)));
-              rem = (rem | ((unsigned)B6[(((gid * 4324) + 1324) + ((p * 10) + w))]));
-              hi = imax(hi, ((((long long)B6[(((gid * 4324) + 1024) + p)]) + 31) / 32));
-              k = (k + 1);
+              rem = (rem | dg[b]);
+              hi = imax(hi, ((cend + 31) / 32));
+              ck = (ck + 1);
+              if ((ck == 100)) {
+                dd = cend;
+              }
             }
           }
           kb[0] = kw;
           kept[w] = kw;
-          kn[0] = k;
           kh[0] = ((int)hi);
+          cc[0] = ck;
+          ce[0] = ((int)cend);
+          dead[0] = ((int)dd);
         }
       }
       __syncthreads();
       {
-        if ((lid == 0)) {
-          kc[0] = kn[0];
-        }
         for (long long x_k = 0; x_k < (((((((long long)kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
           long long x = (lid + (x_k * 128));
           long long w2 = ((w + 1) + x);
-          unsigned acc = rm[w2];
-          unsigned bits = kb[0];
-          long long nk = ((long long)((unsigned)__popc(bits)));
-          for (long long r = 0; r < nk; r++) {
-            long long pr = ((w * 32) + ((long long)((unsigned)__clz(__brev(bits)))));
-            bits = (bits & (bits - 1u));
-            if ((w2 < ((((long long)B6[(((gid * 4324) + 1024) + pr)]) + 31) / 32))) {
-              acc = (acc | ((unsigned)B6[(((gid * 4324) + 1324) + ((pr * 10) + w2))]));
+          long long q0 = (w2 * 32);
+          if ((((long long)dead[0]) < (q0 + 32))) {
+            unsigned acc = rm[w2];
+            unsigned bits = kb[0];
+            long long nkw = ((long long)((unsigned)__popc(bits)));
+            for (long long r = 0; r < nkw; r++) {
+              long long pr = ((w * 32) + ((long long)((unsigned)__clz(__brev(bits)))));
+              bits = (bits & (bits - 1u));
+              long long pe = ((long long)B6[(((gid * 2100) + 1200) + pr)]);
+              if ((q0 < pe)) {
+                float rx1 = B5[(((gid * 2700) + 600) + (pr * 5))];
+                float ry1 = B5[(((gid * 2700) + 600) + ((pr * 5) + 1))];
+                float rx2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 2))];
+                float ry2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 3))];
+                float ra = B5[(((gid * 2700) + 600) + ((pr * 5) + 4))];
+                for (long long q = q0; q < imin((q0 + 32), pe); q++) {
+                  long long qb = (q - q0);
+                  if ((!(((acc >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
+                    float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
+                    float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+                    float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+                    float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+                    float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                    float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
+                    float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                    float inter = (iw * ih);
+                    float ovr = (inter / ((ra + ca) - inter));
+                    if ((ovr > 0.59999996f)) {
+                      acc = (acc | (1u << (((unsigned)qb) & 31u)));
+                    }
+                  }
+                }
+              }
             }
+            rm[w2] = acc;
           }
-          rm[w2] = acc;
         }
       }
       __syncthreads();
     }
   }
   {
+    if ((lid == 0)) {
+      int tot = 0;
+      for (long long w = 0; w < 10; w++) {
+        rm[w] = ((unsigned)tot);
+        tot = (tot + ((int)((unsigned)__popc(kept[w]))));
+      }
+      nk[0] = tot;
+    }
+  }
+  __syncthreads();
+  {
     for (long long p_k = 0; p_k < (((((long long)vv[0]) - lid) + 127) / 128); p_k++) {
       long long p = (lid + (p_k * 128));
-      if ((!(((kept[(p / 32)] >> (((unsigned)(p % 32)) & 31u)) & 1u) != 0u))) {
-        B5[((gid * 2012) + p)] = __int_as_float(0xff800000);
+      unsigned kw = kept[(p / 32)];
+      unsigned pb = ((unsigned)(p % 32));
+      if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
+        long long at = ((long long)(rm[(p / 32)] + ((unsigned)__popc((kw & ((1u << (pb & 31u)) - 1u))))));
+        B5[(((gid * 2700) + 2100) + at)] = B5[((gid * 2700) + p)];
+        B6[(((gid * 2100) + 1500) + at)] = B6[((gid * 2100) + p)];
       }
     }
   }
   __syncthreads();
-  for (long long kk = 0; kk < 9; kk++) {
-    for (long long jj = 0; jj < (kk + 1); jj++) {
-      {
-        for (long long t_k = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-          long long t = (lid + (t_k * 128));
-          unsigned sh = ((unsigned)(kk - jj));
-          unsigned tu = ((unsigned)t);
-          unsigned lo = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-          long long ia = ((long long)lo);
-          long long ib = ((long long)(lo | (1u << (sh & 31u))));
-          float ka = B5[((gid * 2012) + ia)];
-          float kb_ = B5[((gid * 2012) + ib)];
-          int oa = B6[((gid * 4324) + ia)];
-          int ob = B6[((gid * 4324) + ib)];
-          bool bFirst = ((kb_ > ka) || ((kb_ == ka) && (ob < oa)));
-          bool up = (!(((lo >> (((unsigned)(kk + 1)) & 31u)) & 1u) != 0u));
-          if ((up == bFirst)) {
-            B5[((gid * 2012) + ia)] = kb_;
-            B5[((gid * 2012) + ib)] = ka;
-            B6[((gid * 4324) + ia)] = ob;
-            B6[((gid * 4324) + ib)] = oa;
-          }
-        }
+  {
+    int bad = 0;
+    for (long long r_k = 0; r_k < ((((((long long)nk[0]) - 1) - lid) + 127) / 128); r_k++) {
+      long long r = (lid + (r_k * 128));
+      float ka = B5[(((gid * 2700) + 2100) + r)];
+      float kb_ = B5[(((gid * 2700) + 2100) + (r + 1))];
+      int oa = B6[(((gid * 2100) + 1500) + r)];
+      int ob = B6[(((gid * 2100) + 1500) + (r + 1))];
+      if (((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u)) {
+        bad = 1;
       }
-      __syncthreads();
+    }
+    cnt[lid] = bad;
+  }
+  __syncthreads();
+  {
+    if ((lid == 0)) {
+      int anyBad = 0;
+      for (long long t = 0; t < 128; t++) {
+        anyBad = imax(anyBad, cnt[t]);
+      }
+      uns[0] = anyBad;
     }
   }
+  __syncthreads();
+  if ((uns[0] != 0)) {
+    for (long long kk = 0; kk < 9; kk++) {
+      if (((1u << (((unsigned)kk) & 31u)) < ((unsigned)nk[0]))) {
+        {
+          if ((lid < 128)) {
+            long long share = ((((long long)nk[0]) + 127) / 128);
+            long long o0 = imin(((long long)nk[0]), (lid * share));
+            long long o1 = imin(((long long)nk[0]), (o0 + share));
+            long long bs = ((o0 / (((long long)(1u << (((unsigned)kk) & 31u))) * 2)) * (((long long)(1u << (((unsigned)kk) & 31u))) * 2));
+            long long le = imin(((long long)nk[0]), (bs + ((long long)(1u << (((unsigned)kk) & 31u)))));
+            long long re = imin(((long long)nk[0]), (bs + (((long long)(1u << (((unsigned)kk) & 31u))) * 2)));
+            long long kq = (o0 - bs);
+            long long lo = imax(0, (kq - (re - le)));
+            long long hi = imin(kq, (le - bs));
+            for (long long step = 0; step < 10; step++) {
+              if ((lo < hi)) {
+                long long mid = ((lo + hi) / 2);
+                float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
+                float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+                int ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                if ((!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
+                  lo = (mid + 1);
+                } else {
+                  hi = mid;
+                }
+              }
+            }
+            long long i = (bs + lo);
+            long long j = (le + (kq - lo));
+            for (long long o = o0; o < o1; o++) {
+              if ((o == re)) {
+                bs = re;
+                le = imin(((long long)nk[0]), (bs + ((long long)(1u << (((unsigned)kk) & 31u)))));
+                re = imin(((long long)nk[0]), (bs + (((long long)(1u << (((unsigned)kk) & 31u))) * 2)));
+                i = bs;
+                j = le;
+              }
+              float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))));
+              B5[(((gid * 2700) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+              B6[(((gid * 2100) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+              i = (i + (takeA ? 1 : 0));
+              j = (j + (takeA ? 0 : 1));
+            }
+          }
+        }
+        __syncthreads();
+      }
+    }
+    {
+      long long passes = 0;
+      for (long long kk = 0; kk < 9; kk++) {
+        if (((1u << (((unsigned)kk) & 31u)) < ((unsigned)nk[0]))) {
+          passes = (passes + 1);
+        }
+      }
+      if (((passes % 2) == 1)) {
+        for (long long r_k = 0; r_k < (((((long long)nk[0]) - lid) + 127) / 128); r_k++) {
+          long long r = (lid + (r_k * 128));
+          B5[(((gid * 2700) + 2100) + r)] = B5[(((gid * 2700) + 2100) + (300 + r))];
+          B6[(((gid * 2100) + 1500) + r)] = B6[(((gid * 2100) + 1500) + (300 + r))];
+        }
+      }
+    }
+    __syncthreads();
+  }
   {
-    long long nout = imin(((long long)kc[0]), 100);
+    long long nout = imin(((long long)nk[0]), 100);
     for (long long r_k = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
       long long r = (lid + (r_k * 128));
-      B0[((gid * 100) + r)] = ((r < nout) ? B6[((gid * 4324) + r)] : -1);
+      B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2100) + 1500) + r)] : -1);
     }
     if ((lid == 0)) {
       B1[gid] = ((int)nout);

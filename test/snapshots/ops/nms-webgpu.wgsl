@@ -16,14 +16,18 @@ struct Args { grid: u32 }
 @group(0) @binding(7) var<uniform> args: Args;
 var<workgroup> rm: array<u32, 10>;
 var<workgroup> kept: array<u32, 10>;
+var<workgroup> dg: array<u32, 32>;
 var<workgroup> mx: array<f32, 128>;
 var<workgroup> cnt: array<i32, 128>;
 var<workgroup> one: array<f32, 1>;
 var<workgroup> vv: array<i32, 1>;
-var<workgroup> kc: array<i32, 1>;
-var<workgroup> kn: array<i32, 1>;
+var<workgroup> nk: array<i32, 1>;
 var<workgroup> kb: array<u32, 1>;
 var<workgroup> kh: array<i32, 1>;
+var<workgroup> cc: array<i32, 1>;
+var<workgroup> ce: array<i32, 1>;
+var<workgroup> dead: array<i32, 1>;
+var<workgroup> uns: array<i32, 1>;
 
 @compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {
@@ -38,21 +42,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   mx[lid] = m;
   var nv: i32 = 0;
-  for (var i_k: i32 = 0; i_k < (((512 - lid) + 127) / 128); i_k++) {
-    let i: i32 = (lid + (i_k * 128));
-    var key: f32 = f32_bits(0xff800000u);
-    var ck: i32 = 2147483647;
-    if ((i < 300)) {
-      let s: f32 = B3[((gid * 300) + i)];
-      if ((s > 0.049999997f)) {
-        key = s;
-        ck = B4[((gid * 300) + i)];
-        nv = (nv + 1);
-      }
+  for (var i: i32 = min(300, (lid * 3)); i < min(300, ((lid + 1) * 3)); i++) {
+    var s: f32 = B3[((gid * 300) + i)];
+    if ((s > 0.049999997f)) {
+      nv = (nv + 1);
     }
-    B5[((gid * 2012) + i)] = key;
-    B6[(((gid * 4324) + 512) + i)] = ck;
-    B6[((gid * 4324) + i)] = i32(i);
   }
   cnt[lid] = nv;
   for (var w_k: i32 = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
@@ -60,190 +54,356 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     rm[w] = 0u;
     kept[w] = 0u;
   }
-  storageBarrier();
   workgroupBarrier();
   if ((lid == 0)) {
     var mm: f32 = f32_bits(0xff800000u);
     var tot: i32 = 0;
     for (var t: i32 = 0; t < 128; t++) {
       mm = f32_max(mm, mx[t]);
-      tot = (tot + cnt[t]);
+      let ct: i32 = cnt[t];
+      cnt[t] = tot;
+      tot = (tot + ct);
     }
     one[0] = (mm + 1.0f);
     vv[0] = tot;
-    kc[0] = 0;
+    cc[0] = 0;
+    ce[0] = 0;
+    dead[0] = 0;
   }
   workgroupBarrier();
+  var at: i32 = i32(cnt[lid]);
+  for (var i: i32 = min(300, (lid * 3)); i < min(300, ((lid + 1) * 3)); i++) {
+    var s: f32 = B3[((gid * 300) + i)];
+    if ((s > 0.049999997f)) {
+      B5[((gid * 2700) + at)] = s;
+      B6[(((gid * 2100) + 600) + at)] = B4[((gid * 300) + i)];
+      B6[((gid * 2100) + at)] = i32(i);
+      at = (at + 1);
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
   for (var kk: i32 = 0; kk < 9; kk++) {
-    for (var jj: i32 = 0; jj < (kk + 1); jj++) {
-      for (var t_k: i32 = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-        var t: i32 = (lid + (t_k * 128));
-        var sh: u32 = u32((kk - jj));
-        var tu: u32 = u32(t);
-        var lo: u32 = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-        var ia: i32 = i32(lo);
-        var ib: i32 = i32((lo | (1u << (sh & 31u))));
-        var ka: f32 = B5[((gid * 2012) + ia)];
-        var kb_: f32 = B5[((gid * 2012) + ib)];
-        var oa: i32 = B6[((gid * 4324) + ia)];
-        var ob: i32 = B6[((gid * 4324) + ib)];
-        var ca: i32 = B6[(((gid * 4324) + 512) + ia)];
-        let cb_: i32 = B6[(((gid * 4324) + 512) + ib)];
-        var bFirst: bool = ((cb_ < ca) || ((cb_ == ca) && ((kb_ > ka) || ((kb_ == ka) && (ob < oa)))));
-        var up: bool = (!(((lo >> (u32((kk + 1)) & 31u)) & 1u) != 0u));
-        if ((up == bFirst)) {
-          B5[((gid * 2012) + ia)] = kb_;
-          B5[((gid * 2012) + ib)] = ka;
-          B6[((gid * 4324) + ia)] = ob;
-          B6[((gid * 4324) + ib)] = oa;
-          B6[(((gid * 4324) + 512) + ia)] = cb_;
-          B6[(((gid * 4324) + 512) + ib)] = ca;
+    if (((1u << (u32(kk) & 31u)) < u32(workgroupUniformLoad(&vv[0])))) {
+      if ((lid < 128)) {
+        var share: i32 = ((i32(vv[0]) + 127) / 128);
+        var o0: i32 = min(i32(vv[0]), (lid * share));
+        var o1: i32 = min(i32(vv[0]), (o0 + share));
+        var bs: i32 = ((o0 / (i32((1u << (u32(kk) & 31u))) * 2)) * (i32((1u << (u32(kk) & 31u))) * 2));
+        var le: i32 = min(i32(vv[0]), (bs + i32((1u << (u32(kk) & 31u)))));
+        var re: i32 = min(i32(vv[0]), (bs + (i32((1u << (u32(kk) & 31u))) * 2)));
+        var kq: i32 = (o0 - bs);
+        var lo: i32 = max(0, (kq - (re - le)));
+        var hi: i32 = min(kq, (le - bs));
+        for (var step: i32 = 0; step < 10; step++) {
+          if ((lo < hi)) {
+            var mid: i32 = ((lo + hi) / 2);
+            var ka: f32 = B5[((gid * 2700) + (((kk % 2) * 300) + (bs + mid)))];
+            var kb_: f32 = B5[((gid * 2700) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+            var oa: i32 = B6[((gid * 2100) + (((kk % 2) * 300) + (bs + mid)))];
+            var ob: i32 = B6[((gid * 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+            var ca: i32 = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+            var cb_: i32 = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+            if ((!((u32((cb_ < ca)) | (u32((cb_ == ca)) & (u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))))) != 0u))) {
+              lo = (mid + 1);
+            } else {
+              hi = mid;
+            }
+          }
+        }
+        var i: i32 = (bs + lo);
+        var j: i32 = (le + (kq - lo));
+        for (var o: i32 = o0; o < o1; o++) {
+          if ((o == re)) {
+            bs = re;
+            le = min(i32(vv[0]), (bs + i32((1u << (u32(kk) & 31u)))));
+            re = min(i32(vv[0]), (bs + (i32((1u << (u32(kk) & 31u))) * 2)));
+            i = bs;
+            j = le;
+          }
+          var ka: f32 = B5[((gid * 2700) + (((kk % 2) * 300) + min(i, (le - 1))))];
+          var kb_: f32 = B5[((gid * 2700) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+          var oa: i32 = B6[((gid * 2100) + (((kk % 2) * 300) + min(i, (le - 1))))];
+          var ob: i32 = B6[((gid * 2100) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+          var ca: i32 = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + min(i, (le - 1))))];
+          var cb_: i32 = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+          var takeA: bool = ((i < le) && ((!(j < re)) || (!((u32((cb_ < ca)) | (u32((cb_ == ca)) & (u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))))) != 0u))));
+          B5[((gid * 2700) + ((((kk + 1) % 2) * 300) + o))] = select(kb_, ka, takeA);
+          B6[((gid * 2100) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
+          B6[(((gid * 2100) + 600) + ((((kk + 1) % 2) * 300) + o))] = select(cb_, ca, takeA);
+          i = (i + select(0, 1, takeA));
+          j = (j + select(1, 0, takeA));
         }
       }
       storageBarrier();
       workgroupBarrier();
     }
   }
+  var passes: i32 = 0;
+  for (var kk: i32 = 0; kk < 9; kk++) {
+    if (((1u << (u32(kk) & 31u)) < u32(vv[0]))) {
+      passes = (passes + 1);
+    }
+  }
+  if (((passes % 2) == 1)) {
+    for (var r_k: i32 = 0; r_k < (((i32(vv[0]) - lid) + 127) / 128); r_k++) {
+      var r: i32 = (lid + (r_k * 128));
+      B5[((gid * 2700) + r)] = B5[((gid * 2700) + (300 + r))];
+      B6[((gid * 2100) + r)] = B6[((gid * 2100) + (300 + r))];
+      B6[(((gid * 2100) + 600) + r)] = B6[(((gid * 2100) + 600) + (300 + r))];
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
   for (var p_k: i32 = 0; p_k < (((i32(vv[0]) - lid) + 127) / 128); p_k++) {
     var p: i32 = (lid + (p_k * 128));
-    let bi: i32 = i32(B6[((gid * 4324) + p)]);
-    let off: f32 = (f32(B6[(((gid * 4324) + 512) + p)]) * one[0]);
+    let bi: i32 = i32(B6[((gid * 2100) + p)]);
+    let off: f32 = (f32(B6[(((gid * 2100) + 600) + p)]) * one[0]);
     let gx1: f32 = (B2[(((gid * 300) + bi) * 4)] + off);
     let gy1: f32 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
     let gx2: f32 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
     let gy2: f32 = (B2[((((gid * 300) + bi) * 4) + 3)] + off);
-    B5[(((gid * 2012) + 512) + (p * 5))] = gx1;
-    B5[(((gid * 2012) + 513) + (p * 5))] = gy1;
-    B5[(((gid * 2012) + 514) + (p * 5))] = gx2;
-    B5[(((gid * 2012) + 515) + (p * 5))] = gy2;
-    B5[(((gid * 2012) + 516) + (p * 5))] = ((gx2 - gx1) * (gy2 - gy1));
+    B5[(((gid * 2700) + 600) + (p * 5))] = gx1;
+    B5[(((gid * 2700) + 600) + ((p * 5) + 1))] = gy1;
+    B5[(((gid * 2700) + 600) + ((p * 5) + 2))] = gx2;
+    B5[(((gid * 2700) + 600) + ((p * 5) + 3))] = gy2;
+    B5[(((gid * 2700) + 600) + ((p * 5) + 4))] = ((gx2 - gx1) * (gy2 - gy1));
   }
   if ((lid == 0)) {
     let nv0: i32 = i32(vv[0]);
     var runEnd: i32 = i32(nv0);
     for (var x: i32 = 0; x < nv0; x++) {
       var p: i32 = ((nv0 - 1) - x);
-      if ((((p + 1) < nv0) && (B6[(((gid * 4324) + 512) + (p + 1))] != B6[(((gid * 4324) + 512) + p)]))) {
+      if ((((p + 1) < nv0) && (B6[(((gid * 2100) + 600) + (p + 1))] != B6[(((gid * 2100) + 600) + p)]))) {
         runEnd = i32((p + 1));
       }
-      B6[(((gid * 4324) + 1024) + p)] = runEnd;
-    }
-  }
-  storageBarrier();
-  workgroupBarrier();
-  for (var p_k: i32 = 0; p_k < (((i32(vv[0]) - lid) + 127) / 128); p_k++) {
-    var p: i32 = (lid + (p_k * 128));
-    let rx1: f32 = B5[(((gid * 2012) + 512) + (p * 5))];
-    let ry1: f32 = B5[(((gid * 2012) + 513) + (p * 5))];
-    let rx2: f32 = B5[(((gid * 2012) + 514) + (p * 5))];
-    let ry2: f32 = B5[(((gid * 2012) + 515) + (p * 5))];
-    let ra: f32 = B5[(((gid * 2012) + 516) + (p * 5))];
-    let pe: i32 = i32(B6[(((gid * 4324) + 1024) + p)]);
-    let pwe: i32 = ((pe + 31) / 32);
-    for (var w: i32 = (p / 32); w < pwe; w++) {
-      var word: u32 = 0u;
-      let w0: i32 = (w * 32);
-      for (var b: i32 = max(0, ((p + 1) - w0)); b < min(32, (pe - w0)); b++) {
-        let q: i32 = (w0 + b);
-        let cx1: f32 = B5[(((gid * 2012) + 512) + (q * 5))];
-        let cy1: f32 = B5[(((gid * 2012) + 513) + (q * 5))];
-        let cx2: f32 = B5[(((gid * 2012) + 514) + (q * 5))];
-        let cy2: f32 = B5[(((gid * 2012) + 515) + (q * 5))];
-        var ca: f32 = B5[(((gid * 2012) + 516) + (q * 5))];
-        let iw: f32 = select(0.0f, (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1))), (0.0f < (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1)))));
-        let ih: f32 = select(0.0f, (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1))), (0.0f < (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1)))));
-        let inter: f32 = (iw * ih);
-        let ovr: f32 = (inter / ((ra + ca) - inter));
-        if ((ovr > 0.59999996f)) {
-          word = (word | (1u << (u32(b) & 31u)));
-        }
-      }
-      B6[(((gid * 4324) + 1324) + ((p * 10) + w))] = i32(word);
+      B6[(((gid * 2100) + 1200) + p)] = runEnd;
     }
   }
   storageBarrier();
   workgroupBarrier();
   for (var w: i32 = 0; w < 10; w++) {
-    if (((w * 32) < i32(workgroupUniformLoad(&vv[0])))) {
+    if ((((w * 32) < i32(workgroupUniformLoad(&vv[0]))) && (i32(workgroupUniformLoad(&dead[0])) < ((w * 32) + 32)))) {
+      for (var b_k: i32 = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
+        let b: i32 = (lid + (b_k * 128));
+        var p: i32 = ((w * 32) + b);
+        var dw: u32 = 0u;
+        let rw: u32 = rm[w];
+        if ((((p < i32(vv[0])) && (!(p < i32(dead[0])))) && (!(((rw >> (u32(b) & 31u)) & 1u) != 0u)))) {
+          var rx1: f32 = B5[(((gid * 2700) + 600) + (p * 5))];
+          var ry1: f32 = B5[(((gid * 2700) + 600) + ((p * 5) + 1))];
+          var rx2: f32 = B5[(((gid * 2700) + 600) + ((p * 5) + 2))];
+          var ry2: f32 = B5[(((gid * 2700) + 600) + ((p * 5) + 3))];
+          var ra: f32 = B5[(((gid * 2700) + 600) + ((p * 5) + 4))];
+          for (var q: i32 = (p + 1); q < min(((w * 32) + 32), i32(B6[(((gid * 2100) + 1200) + p)])); q++) {
+            var qb: i32 = (q - (w * 32));
+            if ((!(((rw >> (u32(qb) & 31u)) & 1u) != 0u))) {
+              var cx1: f32 = B5[(((gid * 2700) + 600) + (q * 5))];
+              var cy1: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+              var cx2: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+              var cy2: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+              var ca: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+              var iw: f32 = select(0.0f, (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1))), (0.0f < (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1)))));
+              var ih: f32 = select(0.0f, (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1))), (0.0f < (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1)))));
+              var inter: f32 = (iw * ih);
+              var ovr: f32 = (inter / ((ra + ca) - inter));
+              if ((ovr > 0.59999996f)) {
+                dw = (dw | (1u << (u32(qb) & 31u)));
+              }
+            }
+          }
+        }
+        dg[b] = dw;
+      }
+      workgroupBarrier();
       if ((lid == 0)) {
         var rem: u32 = rm[w];
         var kw: u32 = 0u;
-        var k: i32 = kc[0];
         var hi: i32 = (w + 1);
+        var ck: i32 = cc[0];
+        var cend: i32 = i32(ce[0]);
+        var dd: i32 = i32(dead[0]);
         for (var b: i32 = 0; b < 32; b++) {
           var p: i32 = ((w * 32) + b);
-          if (((p < i32(vv[0])) && (!(((rem >> (u32(b) & 31u)) & 1u) != 0u)))) {
+          if ((((p < i32(vv[0])) && (!(p < dd))) && (!(((rem >> (u32(b) & 31u)) & 1u) != 0u)))) {
+            if ((!(p < cend))) {
+              cend = i32(B6[(((gid * 2100) + 1200) + p)]);
+              ck = 0;
+            }
             kw = (kw | (1u << (u32(b) & 31u)));
-            rem = (rem | u32(B6[(((gid * 4324) + 1324) + ((p * 10) + w))]));
-            hi = max(hi, ((i32(B6[(((gid * 4324) + 1024) + p)]) + 31) / 32));
-            k = (k + 1);
+            rem = (rem | dg[b]);
+            hi = max(hi, ((cend + 31) / 32));
+            ck = (ck + 1);
+            if ((ck == 100)) {
+              dd = cend;
+            }
           }
         }
         kb[0] = kw;
         kept[w] = kw;
-        kn[0] = k;
         kh[0] = i32(hi);
+        cc[0] = ck;
+        ce[0] = i32(cend);
+        dead[0] = i32(dd);
       }
       workgroupBarrier();
-      if ((lid == 0)) {
-        kc[0] = kn[0];
-      }
       for (var x_k: i32 = 0; x_k < (((((i32(kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
         let x: i32 = (lid + (x_k * 128));
         let w2: i32 = ((w + 1) + x);
-        var acc: u32 = rm[w2];
-        var bits: u32 = kb[0];
-        let nk: i32 = i32(countOneBits(bits));
-        for (var r: i32 = 0; r < nk; r++) {
-          let pr: i32 = ((w * 32) + i32(countTrailingZeros(bits)));
-          bits = (bits & (bits - 1u));
-          if ((w2 < ((i32(B6[(((gid * 4324) + 1024) + pr)]) + 31) / 32))) {
-            acc = (acc | u32(B6[(((gid * 4324) + 1324) + ((pr * 10) + w2))]));
+        let q0: i32 = (w2 * 32);
+        if ((i32(dead[0]) < (q0 + 32))) {
+          var acc: u32 = rm[w2];
+          var bits: u32 = kb[0];
+          let nkw: i32 = i32(countOneBits(bits));
+          for (var r: i32 = 0; r < nkw; r++) {
+            let pr: i32 = ((w * 32) + i32(countTrailingZeros(bits)));
+            bits = (bits & (bits - 1u));
+            let pe: i32 = i32(B6[(((gid * 2100) + 1200) + pr)]);
+            if ((q0 < pe)) {
+              var rx1: f32 = B5[(((gid * 2700) + 600) + (pr * 5))];
+              var ry1: f32 = B5[(((gid * 2700) + 600) + ((pr * 5) + 1))];
+              var rx2: f32 = B5[(((gid * 2700) + 600) + ((pr * 5) + 2))];
+              var ry2: f32 = B5[(((gid * 2700) + 600) + ((pr * 5) + 3))];
+              var ra: f32 = B5[(((gid * 2700) + 600) + ((pr * 5) + 4))];
+              for (var q: i32 = q0; q < min((q0 + 32), pe); q++) {
+                var qb: i32 = (q - q0);
+                if ((!(((acc >> (u32(qb) & 31u)) & 1u) != 0u))) {
+                  var cx1: f32 = B5[(((gid * 2700) + 600) + (q * 5))];
+                  var cy1: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
+                  var cx2: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
+                  var cy2: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
+                  var ca: f32 = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                  var iw: f32 = select(0.0f, (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1))), (0.0f < (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1)))));
+                  var ih: f32 = select(0.0f, (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1))), (0.0f < (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1)))));
+                  var inter: f32 = (iw * ih);
+                  var ovr: f32 = (inter / ((ra + ca) - inter));
+                  if ((ovr > 0.59999996f)) {
+                    acc = (acc | (1u << (u32(qb) & 31u)));
+                  }
+                }
+              }
+            }
           }
+          rm[w2] = acc;
         }
-        rm[w2] = acc;
       }
       workgroupBarrier();
     }
   }
+  if ((lid == 0)) {
+    var tot: i32 = 0;
+    for (var w: i32 = 0; w < 10; w++) {
+      rm[w] = u32(tot);
+      tot = (tot + i32(countOneBits(kept[w])));
+    }
+    nk[0] = tot;
+  }
+  workgroupBarrier();
   for (var p_k: i32 = 0; p_k < (((i32(vv[0]) - lid) + 127) / 128); p_k++) {
     var p: i32 = (lid + (p_k * 128));
-    if ((!(((kept[(p / 32)] >> (u32((p % 32)) & 31u)) & 1u) != 0u))) {
-      B5[((gid * 2012) + p)] = f32_bits(0xff800000u);
+    var kw: u32 = kept[(p / 32)];
+    let pb: u32 = u32((p % 32));
+    if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
+      var at: i32 = i32((rm[(p / 32)] + countOneBits((kw & ((1u << (pb & 31u)) - 1u)))));
+      B5[(((gid * 2700) + 2100) + at)] = B5[((gid * 2700) + p)];
+      B6[(((gid * 2100) + 1500) + at)] = B6[((gid * 2100) + p)];
     }
   }
   storageBarrier();
   workgroupBarrier();
-  for (var kk: i32 = 0; kk < 9; kk++) {
-    for (var jj: i32 = 0; jj < (kk + 1); jj++) {
-      for (var t_k: i32 = 0; t_k < (((256 - lid) + 127) / 128); t_k++) {
-        var t: i32 = (lid + (t_k * 128));
-        var sh: u32 = u32((kk - jj));
-        var tu: u32 = u32(t);
-        var lo: u32 = (((tu >> (sh & 31u)) << ((sh + 1u) & 31u)) | (tu & ((1u << (sh & 31u)) - 1u)));
-        var ia: i32 = i32(lo);
-        var ib: i32 = i32((lo | (1u << (sh & 31u))));
-        var ka: f32 = B5[((gid * 2012) + ia)];
-        var kb_: f32 = B5[((gid * 2012) + ib)];
-        var oa: i32 = B6[((gid * 4324) + ia)];
-        var ob: i32 = B6[((gid * 4324) + ib)];
-        var bFirst: bool = ((kb_ > ka) || ((kb_ == ka) && (ob < oa)));
-        var up: bool = (!(((lo >> (u32((kk + 1)) & 31u)) & 1u) != 0u));
-        if ((up == bFirst)) {
-          B5[((gid * 2012) + ia)] = kb_;
-          B5[((gid * 2012) + ib)] = ka;
-          B6[((gid * 4324) + ia)] = ob;
-          B6[((gid * 4324) + ib)] = oa;
-        }
-      }
-      storageBarrier();
-      workgroupBarrier();
+  var bad: i32 = 0;
+  for (var r_k: i32 = 0; r_k < ((((i32(nk[0]) - 1) - lid) + 127) / 128); r_k++) {
+    var r: i32 = (lid + (r_k * 128));
+    var ka: f32 = B5[(((gid * 2700) + 2100) + r)];
+    var kb_: f32 = B5[(((gid * 2700) + 2100) + (r + 1))];
+    var oa: i32 = B6[(((gid * 2100) + 1500) + r)];
+    var ob: i32 = B6[(((gid * 2100) + 1500) + (r + 1))];
+    if (((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u)) {
+      bad = 1;
     }
   }
-  let nout: i32 = min(i32(kc[0]), 100);
+  cnt[lid] = bad;
+  workgroupBarrier();
+  if ((lid == 0)) {
+    var anyBad: i32 = 0;
+    for (var t: i32 = 0; t < 128; t++) {
+      anyBad = max(anyBad, cnt[t]);
+    }
+    uns[0] = anyBad;
+  }
+  workgroupBarrier();
+  if ((workgroupUniformLoad(&uns[0]) != 0)) {
+    for (var kk: i32 = 0; kk < 9; kk++) {
+      if (((1u << (u32(kk) & 31u)) < u32(workgroupUniformLoad(&nk[0])))) {
+        if ((lid < 128)) {
+          var share: i32 = ((i32(nk[0]) + 127) / 128);
+          var o0: i32 = min(i32(nk[0]), (lid * share));
+          var o1: i32 = min(i32(nk[0]), (o0 + share));
+          var bs: i32 = ((o0 / (i32((1u << (u32(kk) & 31u))) * 2)) * (i32((1u << (u32(kk) & 31u))) * 2));
+          var le: i32 = min(i32(nk[0]), (bs + i32((1u << (u32(kk) & 31u)))));
+          var re: i32 = min(i32(nk[0]), (bs + (i32((1u << (u32(kk) & 31u))) * 2)));
+          var kq: i32 = (o0 - bs);
+          var lo: i32 = max(0, (kq - (re - le)));
+          var hi: i32 = min(kq, (le - bs));
+          for (var step: i32 = 0; step < 10; step++) {
+            if ((lo < hi)) {
+              var mid: i32 = ((lo + hi) / 2);
+              var ka: f32 = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
+              var kb_: f32 = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              var oa: i32 = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+              var ob: i32 = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              if ((!((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))) {
+                lo = (mid + 1);
+              } else {
+                hi = mid;
+              }
+            }
+          }
+          var i: i32 = (bs + lo);
+          var j: i32 = (le + (kq - lo));
+          for (var o: i32 = o0; o < o1; o++) {
+            if ((o == re)) {
+              bs = re;
+              le = min(i32(nk[0]), (bs + i32((1u << (u32(kk) & 31u)))));
+              re = min(i32(nk[0]), (bs + (i32((1u << (u32(kk) & 31u))) * 2)));
+              i = bs;
+              j = le;
+            }
+            var ka: f32 = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + min(i, (le - 1))))];
+            var kb_: f32 = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+            var oa: i32 = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + min(i, (le - 1))))];
+            var ob: i32 = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+            var takeA: bool = ((i < le) && ((!(j < re)) || (!((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))));
+            B5[(((gid * 2700) + 2100) + ((((kk + 1) % 2) * 300) + o))] = select(kb_, ka, takeA);
+            B6[(((gid * 2100) + 1500) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
+            i = (i + select(0, 1, takeA));
+            j = (j + select(1, 0, takeA));
+          }
+        }
+        storageBarrier();
+        workgroupBarrier();
+      }
+    }
+    var passes: i32 = 0;
+    for (var kk: i32 = 0; kk < 9; kk++) {
+      if (((1u << (u32(kk) & 31u)) < u32(nk[0]))) {
+        passes = (passes + 1);
+      }
+    }
+    if (((passes % 2) == 1)) {
+      for (var r_k: i32 = 0; r_k < (((i32(nk[0]) - lid) + 127) / 128); r_k++) {
+        var r: i32 = (lid + (r_k * 128));
+        B5[(((gid * 2700) + 2100) + r)] = B5[(((gid * 2700) + 2100) + (300 + r))];
+        B6[(((gid * 2100) + 1500) + r)] = B6[(((gid * 2100) + 1500) + (300 + r))];
+      }
+    }
+    storageBarrier();
+    workgroupBarrier();
+  }
+  let nout: i32 = min(i32(nk[0]), 100);
   for (var r_k: i32 = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
-    let r: i32 = (lid + (r_k * 128));
-    B0[((gid * 100) + r)] = select((-1), B6[((gid * 4324) + r)], (r < nout));
+    var r: i32 = (lid + (r_k * 128));
+    B0[((gid * 100) + r)] = select((-1), B6[(((gid * 2100) + 1500) + r)], (r < nout));
   }
   if ((lid == 0)) {
     B1[gid] = i32(nout);
