@@ -15,7 +15,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, and, bin, div, f32, idx, inRange, let_, lload, min, mod, mul, sel, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
-import { letVar, packRunWidth, scheduleGemm } from '../schedule/gemm.js';
+import { type GemmParts, type GemmShape, letVar, packRunWidth, scheduleGemm } from '../schedule/gemm.js';
 import { ConvWindow } from '../schedule/gemm-direct.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
@@ -26,9 +26,19 @@ export function ints(node: GNode, name: string, n: number, fallback: number): nu
   return list.length === 1 ? new Array<number>(n).fill(Number(list[0])) : list.map(Number);
 }
 
-export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
-  const em = new Emitter(graph, nodes, lowerings);
-  const node = graph.nodes[anchorId];
+/** The problem's image, group and the bases of its input planes and weights. */
+interface Bases { nimg: Expr; grp: Expr; xbase: Expr; wbase: Expr }
+
+/** What the forward convolution's three packings share: its geometry, its input buffer, the GEMM shape and the problem-level parts. */
+interface ConvGemm {
+  em: Emitter;
+  geo: ConvWindow;
+  xb: number;
+  shape: GemmShape;
+  common: Pick<GemmParts<Bases, unknown>, 'setup' | 'a' | 'outIndex' | 'bias' | 'window'>;
+}
+
+function convGemm(em: Emitter, node: GNode): ConvGemm {
   const [xv, wv, bv] = node.inputs;
   const [N, C, H, W] = em.shape(xv);
   const [O, Cg, KH, KW] = em.shape(wv);
@@ -40,101 +50,119 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const og = O / g, K = Cg * KH * KW;
   const xb = em.buf(xv, 'r'), wb = em.buf(wv, 'r');
   const bb = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
-  /** The problem's image, group and the bases of its input planes and weights. */
-  interface Bases { nimg: Expr; grp: Expr; xbase: Expr; wbase: Expr }
-  const setup = (problem: Expr): Bases => {
-    const nimg = letVar(em, 'nimg', div(problem, idx(g)));
-    const grp = letVar(em, 'grp', mod(problem, idx(g)));
-    const xbase = letVar(em, 'xbase', mul(add(mul(nimg, idx(C)), mul(grp, idx(Cg))), idx(H * W)));
-    return { nimg, grp, xbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * K))) };
-  };
-  const a = (p: Bases, row: Expr, k: Expr): Expr => em.bufLoad(wb, add(p.wbase, add(mul(row, idx(K)), k)), 'f32');
-  const outIndex = (p: Bases, row: Expr, col: Expr): Expr[] => [p.nimg, add(mul(p.grp, idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))];
-  const bias = (p: Bases, row: Expr): Expr | undefined => (bb >= 0 ? em.bufLoad(bb, add(mul(p.grp, idx(og)), row), 'f32') : undefined);
   const window: ConvWindow = { x: xb, w: wb, C: Cg, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw };
-  if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
-    // A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables.
-    return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
-      setup, a, outIndex, bias, window,
-      packRow: (p, k) => letVar(em, 'xrow', add(p.xbase, mul(k, idx(H * W)))),
-      packValue: (_p, xrow, _j, col) => em.bufLoad(xb, add(xrow, col), 'f32'),
-      packRun: (_p, xrow, n0, group, vg) => {
-        const c0 = add(n0, mul(group, idx(vg)));
-        return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32') };
-      },
-    }, target);
-  }
-  if (target.name === 'cpu') {
-    // The CPU packs panel rows by runs of its vector width (see the tables);
-    // GPUs keep per-(tap, column) offsets, read by their threads in parallel.
-    /** A panel row k: its kernel tap, the tap's first entry in the run table, the input channel plane's base, the tap's row and column shifts. */
-    interface RunRow { tb: Expr; xrow: Expr; dy: Expr; dx: Expr }
-    const runWidth = (TN: number): number => packRunWidth(target, TN);
-    return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
-      setup,
-      a,
+  return {
+    em, xb, geo: window, shape: { problems: N * g, M: og, N: OH * OW, K },
+    common: {
       window,
-      // Per (kernel tap, run of VG output columns): whether the run's inputs are
-      // one output row's worth inside the image (every sw-th element from kbase
-      // on), so packing it is a strided copy. Other runs (image edges, runs
-      // across row ends: most of them on a 10×10 map) are packed column by
-      // column from the per-column table: the column's first input row and
-      // column, to which packing adds the tap's shifts. Both tables together
-      // are a fraction of per-(tap, column) offsets, and so is the index
-      // arithmetic each workgroup does before its first chunk.
-      tables: [{
-        size: (TN) => KH * KW * (TN / runWidth(TN)),
-        arrays: [{ name: 'kbase', t: 'i64' }, { name: 'kcont', t: 'bool' }],
-        values(_p, e, TN, n0) {
-          const vg = runWidth(TN), groups = TN / vg;
-          const kr = div(e, idx(groups));
-          const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
-          const c1 = add(c0, idx(vg - 1));
-          const ih = em.bind(add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
-          const iw0 = em.bind(add(sub(mul(mod(c0, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
-          const cont = em.bind(and(and(bin('le', c1, idx(OH * OW - 1)), bin('eq', div(c0, idx(OW)), div(c1, idx(OW)))),
-            and(inRange(ih, H), and(bin('ge', iw0, idx(0)), bin('lt', add(iw0, idx((vg - 1) * sw)), idx(W))))), 'cont');
-          return [sel(cont, add(mul(ih, idx(W)), iw0), idx(0)), cont];
-        },
-      }, {
-        size: (TN) => TN,
-        arrays: [{ name: 'colh', t: 'i64' }, { name: 'colw', t: 'i64' }],
-        values(_p, e, _TN, n0) {
-          const col = em.bind(min(add(n0, e), idx(OH * OW - 1)), 'col');
-          return [mul(div(col, idx(OW)), idx(sh)), mul(mod(col, idx(OW)), idx(sw))];
-        },
-      }],
-      packRun: (_p: Bases, r: RunRow, _n0: Expr, group: Expr) => ({
-        contiguous: lload('kcont', add(r.tb, group), 'bool'),
-        load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('kbase', add(r.tb, group), 'i64')), sw === 1 ? lane : mul(lane, idx(sw))), 'f32'),
-      }),
-      packRow(p, k, TN): RunRow {
-        const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
-        const tb = letVar(em, 'tb', mul(kr, idx(TN / runWidth(TN))));
-        const dy = letVar(em, 'dy', sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)));
-        const dx = letVar(em, 'dx', sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw)));
-        return { tb, dy, dx, xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
+      setup: (problem) => {
+        const nimg = letVar(em, 'nimg', div(problem, idx(g)));
+        const grp = letVar(em, 'grp', mod(problem, idx(g)));
+        const xbase = letVar(em, 'xbase', mul(add(mul(nimg, idx(C)), mul(grp, idx(Cg))), idx(H * W)));
+        return { nimg, grp, xbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * K))) };
       },
-      packValue(_p, r, j) {
-        const ih = em.bind(add(lload('colh', j, 'i64'), r.dy), 'ih');
-        const iw = em.bind(add(lload('colw', j, 'i64'), r.dx), 'iw');
-        const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
-        // Outside the image the load reads the plane's first element (always in bounds) and is replaced by 0.
-        const x = em.bind(em.bufLoad(xb, add(r.xrow, sel(ok, add(mul(ih, idx(W)), iw), idx(0))), 'f32'), 'xv');
-        return sel(ok, x, f32(0));
+      a: (p, row, k) => em.bufLoad(wb, add(p.wbase, add(mul(row, idx(K)), k)), 'f32'),
+      outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(og)), row), div(col, idx(OW)), mod(col, idx(OW))],
+      bias: (p, row) => (bb >= 0 ? em.bufLoad(bb, add(mul(p.grp, idx(og)), row), 'f32') : undefined),
+    },
+  };
+}
+
+export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  const node = graph.nodes[anchorId];
+  const c = convGemm(new Emitter(graph, nodes, lowerings), node);
+  const { KH, KW, sh, sw, ph, pw } = c.geo;
+  const run = <R>(parts: Omit<GemmParts<Bases, R>, keyof ConvGemm['common']>): Scheduled =>
+    scheduleGemm(c.em, graph, node, sink, c.shape, { ...c.common, ...parts } as GemmParts<Bases, R>, target);
+  if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) return run(plainPacking(c));
+  // The CPU packs panel rows by runs of its vector width (see the tables);
+  // GPUs keep per-(tap, column) offsets, read by their threads in parallel.
+  return target.name === 'cpu' ? run(runPacking(c, target)) : run(tapPacking(c, target));
+}
+
+/** A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables. */
+function plainPacking({ em, xb, geo: { H, W, OH, OW } }: ConvGemm): Omit<GemmParts<Bases, Expr>, keyof ConvGemm['common']> {
+  return {
+    packRow: (p, k) => letVar(em, 'xrow', add(p.xbase, mul(k, idx(H * W)))),
+    packValue: (_p, xrow, _j, col) => em.bufLoad(xb, add(xrow, col), 'f32'),
+    packRun: (_p, xrow, n0, group, vg) => {
+      const c0 = add(n0, mul(group, idx(vg)));
+      return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32') };
+    },
+  };
+}
+
+/** A panel row k on the CPU: its kernel tap, the tap's first entry in the run table, the input channel plane's base, the tap's row and column shifts. */
+interface RunRow { tb: Expr; xrow: Expr; dy: Expr; dx: Expr }
+
+/**
+ * The CPU's packing. Per (kernel tap, run of VG output columns): whether the
+ * run's inputs are one output row's worth inside the image (every sw-th
+ * element from kbase on), so packing it is a strided copy. Other runs (image
+ * edges, runs across row ends: most of them on a 10×10 map) are packed column
+ * by column from the per-column table: the column's first input row and
+ * column, to which packing adds the tap's shifts. Both tables together are a
+ * fraction of per-(tap, column) offsets, and so is the index arithmetic each
+ * workgroup does before its first chunk.
+ */
+function runPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw } }: ConvGemm, target: Target): Omit<GemmParts<Bases, RunRow>, keyof ConvGemm['common']> {
+  const runWidth = (TN: number): number => packRunWidth(target, TN);
+  return {
+    tables: [{
+      size: (TN) => KH * KW * (TN / runWidth(TN)),
+      arrays: [{ name: 'kbase', t: 'i64' }, { name: 'kcont', t: 'bool' }],
+      values(_p, e, TN, n0) {
+        const vg = runWidth(TN), groups = TN / vg;
+        const kr = div(e, idx(groups));
+        const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
+        const c1 = add(c0, idx(vg - 1));
+        const ih = em.bind(add(sub(mul(div(c0, idx(OW)), idx(sh)), idx(ph)), mul(div(kr, idx(KW)), idx(dh))), 'ih');
+        const iw0 = em.bind(add(sub(mul(mod(c0, idx(OW)), idx(sw)), idx(pw)), mul(mod(kr, idx(KW)), idx(dw))), 'iw');
+        const cont = em.bind(and(and(bin('le', c1, idx(OH * OW - 1)), bin('eq', div(c0, idx(OW)), div(c1, idx(OW)))),
+          and(inRange(ih, H), and(bin('ge', iw0, idx(0)), bin('lt', add(iw0, idx((vg - 1) * sw)), idx(W))))), 'cont');
+        return [sel(cont, add(mul(ih, idx(W)), iw0), idx(0)), cont];
       },
-      outIndex,
-      bias,
-    }, target);
-  }
-  /** A panel row k: its kernel tap, the tap's offset in the tables, and the input channel plane's base. */
-  interface TapRow { kr: Expr; tb: Expr; xrow: Expr }
-  return scheduleGemm(em, graph, node, sink, { problems: N * g, M: og, N: OH * OW, K }, {
-    setup,
-    a,
-    window,
-    // Per (kernel tap, column): the input offset within a channel plane and
-    // whether it lies inside the image, so packing is a load and a select.
+    }, {
+      size: (TN) => TN,
+      arrays: [{ name: 'colh', t: 'i64' }, { name: 'colw', t: 'i64' }],
+      values(_p, e, _TN, n0) {
+        const col = em.bind(min(add(n0, e), idx(OH * OW - 1)), 'col');
+        return [mul(div(col, idx(OW)), idx(sh)), mul(mod(col, idx(OW)), idx(sw))];
+      },
+    }],
+    packRun: (_p, r, _n0, group) => ({
+      contiguous: lload('kcont', add(r.tb, group), 'bool'),
+      load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('kbase', add(r.tb, group), 'i64')), sw === 1 ? lane : mul(lane, idx(sw))), 'f32'),
+    }),
+    packRow(p, k, TN) {
+      const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
+      const tb = letVar(em, 'tb', mul(kr, idx(TN / runWidth(TN))));
+      const dy = letVar(em, 'dy', sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)));
+      const dx = letVar(em, 'dx', sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw)));
+      return { tb, dy, dx, xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
+    },
+    packValue(_p, r, j) {
+      const ih = em.bind(add(lload('colh', j, 'i64'), r.dy), 'ih');
+      const iw = em.bind(add(lload('colw', j, 'i64'), r.dx), 'iw');
+      const ok = em.bind(and(inRange(ih, H), inRange(iw, W)), 'ok');
+      // Outside the image the load reads the plane's first element (always in bounds) and is replaced by 0.
+      const x = em.bind(em.bufLoad(xb, add(r.xrow, sel(ok, add(mul(ih, idx(W)), iw), idx(0))), 'f32'), 'xv');
+      return sel(ok, x, f32(0));
+    },
+  };
+}
+
+/** A panel row k on a GPU: its kernel tap, the tap's offset in the tables, and the input channel plane's base. */
+interface TapRow { kr: Expr; tb: Expr; xrow: Expr }
+
+/**
+ * GPUs' packing: per (kernel tap, column) the input offset within a channel
+ * plane and whether it lies inside the image, so packing is a load and a
+ * select; at stride 1 also per (tap, run of VG columns) whether the run is
+ * one output row inside the image on both ends (a straight copy).
+ */
+function tapPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw } }: ConvGemm, target: Target): Omit<GemmParts<Bases, TapRow>, keyof ConvGemm['common']> {
+  return {
     tables: [{
       size: (TN) => KH * KW * TN,
       arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
@@ -147,7 +175,6 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
         return [sel(ok, add(mul(ih, idx(W)), iw), idx(0)), ok];
       },
     }, ...(sw === 1 ? [{
-      // Per (kernel tap, run of VG columns): one output row, inside the image on both ends.
       size: (TN: number) => KH * KW * (TN / packRunWidth(target, TN)),
       arrays: [{ name: 'kcont', t: 'bool' as const }],
       values(_p: Bases, e: Expr, TN: number, n0: Expr) {
@@ -167,7 +194,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
         load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('koff', add(r.tb, mul(group, idx(vg))), 'i64')), lane), 'f32'),
       }),
     } : {}),
-    packRow(p, k, TN): TapRow {
+    packRow(p, k, TN) {
       const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
       const tb = letVar(em, 'tb', mul(kr, idx(TN)));
       return { kr, tb, xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
@@ -179,9 +206,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       const x = em.bind(em.bufLoad(xb, add(r.xrow, lload('koff', e, 'i64')), 'f32'), 'xv');
       return sel(lload('kok', e, 'bool'), x, f32(0));
     },
-    outIndex,
-    bias,
-  }, target);
+  };
 }
 
 export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
