@@ -1,11 +1,12 @@
 // The `nms` op alone (compiler/ops/nms.kernel.ts) on the CPU runtime vs
 // torchvision.ops.batched_nms on PyTorch CPU (2 threads), one image of
 // N = 1000 and N = 5000 candidates as a detector hands them to NMS: crowded
-// (clusters of near-duplicate boxes), 80 classes, IoU 0.6, the kept list
+// (clusters of near-duplicate boxes), IoU 0.6; 80 classes with the kept list
 // truncated to max_out = 100 (COCO) and, to show the cost of the whole
-// suppression mask, max_out = N. Ours includes the input upload and output
-// readback of a run; torchvision's the call and the slice. The kept indices
-// must agree (the notes say so or say DISAGREE).
+// suppression, max_out = N; and the same boxes as one class with max_out =
+// 500 (CrowdHuman). Ours includes the input upload and output readback of a
+// run; torchvision's the call and the slice. The kept indices must agree (the
+// notes say so or say DISAGREE).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ import { scaled } from './train.js';
 import type { BenchRow, BenchSuite } from './run.js';
 
 const SIZES = [1000, 5000], CLASSES = 80, IOU = 0.6, THREADS = 2;
+/** Per size: the class count and the max_out values timed. */
+const SETTINGS = (N: number): { classes: number; outs: number[] }[] => [{ classes: CLASSES, outs: [100, N] }, { classes: 1, outs: [500] }];
 
 /** N boxes in clusters of about 8 near-duplicates on an 800×1216 image, scores in (0, 1), classes skewed to the first few. */
 export function nmsInputs(N: number, seed: number): { boxes: Float32Array; scores: Float32Array; classes: Int32Array } {
@@ -87,34 +90,37 @@ export async function timeOurs(rt: CpuRuntime, N: number, maxOut: number, inputs
 
 export const nmsSuite: BenchSuite = {
   name: 'nms',
-  title: `nms: class-aware batched NMS alone, 1 image, ${CLASSES} classes, IoU ${IOU} (CPU runtime vs torchvision batched_nms, PyTorch CPU ${THREADS} threads)`,
+  title: `nms: class-aware batched NMS alone, 1 image, ${CLASSES} classes or one, IoU ${IOU} (CPU runtime vs torchvision batched_nms, PyTorch CPU ${THREADS} threads)`,
   async run() {
     const notes = ensureTorchBaseline();
     const rt = new CpuRuntime();
     const rows: BenchRow[] = [];
     const raw: Record<string, unknown> = {};
     for (const N of SIZES) {
-      const { boxes, scores, classes } = nmsInputs(N, 13 + N);
-      const inputs = { boxes: tensor('f32', [1, N, 4], boxes), scores: tensor('f32', [1, N], scores), classes: tensor('i32', [1, N], classes) };
-      const outs = [100, N];
-      const reps = scaled(N > 2000 ? 10 : 30);
-      const dir = mkdtempSync(join(tmpdir(), 'fusedet-nms-'));
-      let tv: Record<string, Side>;
-      try {
-        const file = join(dir, 'in.f32');
-        writeFileSync(file, Buffer.concat([boxes, scores, Float32Array.from(classes)].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
-        tv = JSON.parse(execFileSync(TORCH_PYTHON, ['-c', TORCHVISION, String(N), file, String(reps), String(THREADS), String(IOU), outs.join(',')], { encoding: 'utf8' }).trim().split('\n').pop()!);
-      } finally { rmSync(dir, { recursive: true, force: true }); }
-      for (const maxOut of outs) {
-        const ours = await timeOurs(rt, N, maxOut, inputs, reps);
-        const theirs = tv[String(maxOut)];
-        const agree = ours.keep.length === theirs.keep.length && ours.keep.every((k, i) => k === theirs.keep[i]);
-        rows.push({
-          what: `nms N=${N} max_out=${maxOut} (${ours.keep.length} kept)`,
-          ours: ours.best * 1000, baseline: theirs.best * 1000, baselineName: 'torchvision batched_nms', unit: 'ms', ratio: theirs.best / ours.best,
-        });
-        notes.push(`N=${N} max_out=${maxOut}: medians ours ${(ours.median * 1000).toFixed(2)} ms, torchvision ${(theirs.median * 1000).toFixed(2)} ms; kept lists ${agree ? 'agree' : 'DISAGREE'}`);
-        raw[`${N}/${maxOut}`] = { ours: { best: ours.best, median: ours.median, kept: ours.keep.length }, torchvision: { best: theirs.best, median: theirs.median, kept: theirs.keep.length }, agree };
+      for (const { classes: C, outs } of SETTINGS(N)) {
+        const { boxes, scores, classes } = nmsInputs(N, 13 + N);
+        if (C === 1) classes.fill(0);
+        const inputs = { boxes: tensor('f32', [1, N, 4], boxes), scores: tensor('f32', [1, N], scores), classes: tensor('i32', [1, N], classes) };
+        const reps = scaled(N > 2000 ? 10 : 30);
+        const dir = mkdtempSync(join(tmpdir(), 'fusedet-nms-'));
+        let tv: Record<string, Side>;
+        try {
+          const file = join(dir, 'in.f32');
+          writeFileSync(file, Buffer.concat([boxes, scores, Float32Array.from(classes)].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+          tv = JSON.parse(execFileSync(TORCH_PYTHON, ['-c', TORCHVISION, String(N), file, String(reps), String(THREADS), String(IOU), outs.join(',')], { encoding: 'utf8' }).trim().split('\n').pop()!);
+        } finally { rmSync(dir, { recursive: true, force: true }); }
+        for (const maxOut of outs) {
+          const ours = await timeOurs(rt, N, maxOut, inputs, reps);
+          const theirs = tv[String(maxOut)];
+          const agree = ours.keep.length === theirs.keep.length && ours.keep.every((k, i) => k === theirs.keep[i]);
+          const key = `${N}/${maxOut}${C === 1 ? '/1class' : ''}`;
+          rows.push({
+            what: `nms N=${N}${C === 1 ? ' 1 class' : ''} max_out=${maxOut} (${ours.keep.length} kept)`,
+            ours: ours.best * 1000, baseline: theirs.best * 1000, baselineName: 'torchvision batched_nms', unit: 'ms', ratio: theirs.best / ours.best,
+          });
+          notes.push(`${key}: medians ours ${(ours.median * 1000).toFixed(2)} ms, torchvision ${(theirs.median * 1000).toFixed(2)} ms; kept lists ${agree ? 'agree' : 'DISAGREE'}`);
+          raw[key] = { ours: { best: ours.best, median: ours.median, kept: ours.keep.length }, torchvision: { best: theirs.best, median: theirs.median, kept: theirs.keep.length }, agree };
+        }
       }
     }
     return { rows, raw, notes };

@@ -141,11 +141,13 @@ cpu.test('CPU runtime equals the reference', async () => {
 });
 
 const gpu = await openOrSkip('test/compiler/ops/nms-early-stop.test.ts');
-(gpu ? test : test.skip)('WebGPU runtime equals the reference', async () => {
-  for (const s of CASES) {
-    const t = graph(s);
-    const exe = await gpu!.load(compileGraph(t.graph, gpu!.target));
-    try { same(await exe.run(t.inputs), referenceRun(t), `webgpu, ${s.what}`); } finally { exe.dispose(); }
+(gpu ? test : test.skip)('WebGPU runtime equals the reference, with the adapter\'s schedule and with a hardware GPU\'s (whole-workgroup sort)', async () => {
+  for (const target of [gpu!.target, { ...gpu!.target, software: false }]) {
+    for (const s of CASES) {
+      const t = graph(s);
+      const exe = await gpu!.load(compileGraph(t.graph, target));
+      try { same(await exe.run(t.inputs), referenceRun(t), `webgpu${target.software ? ' (software schedule)' : ''}, ${s.what}`); } finally { exe.dispose(); }
+    }
   }
 });
 
