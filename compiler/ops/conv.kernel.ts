@@ -12,7 +12,7 @@
 //    M = output channels per group, N = C/groups × taps, K = batch × out pixels.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
-import { add, and, bin, div, f32, idx, inRange, let_, lload, min, mod, mul, sel, sub, v } from '../kernel/build.js';
+import { add, and, bin, bitor, bitSet, bool, cast, div, f32, for_, idx, inRange, let_, lload, min, mod, mul, sel, set, shl, sub, u32, v } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';
 import { type GemmParts, type GemmShape, letVar, packRunWidth, scheduleGemm } from '../schedule/gemm.js';
@@ -77,7 +77,8 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) return run(plainPacking(c));
   // The CPU packs panel rows by runs of its vector width (see the tables);
   // GPUs keep per-(tap, column) offsets, read by their threads in parallel.
-  return target.name === 'cpu' ? run(runPacking(c, target)) : run(tapPacking(c, target));
+  if (target.name !== 'cpu') return run(tapPacking(c, target));
+  return sw === 1 && sh * c.geo.W === c.geo.OW ? run(maskedRunPacking(c, target)) : run(runPacking(c, target));
 }
 
 /** A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables. */
@@ -148,6 +149,67 @@ function runPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, d
       // Outside the image the load reads the plane's first element (always in bounds) and is replaced by 0.
       const x = em.bind(em.bufLoad(xb, add(r.xrow, sel(ok, add(mul(ih, idx(W)), iw), idx(0))), 'f32'), 'xv');
       return sel(ok, x, f32(0));
+    },
+  };
+}
+
+/** A panel row k of a masked-run packing: the tap's first entry in the run table, the input channel plane's base, the run width. */
+interface MaskedRow { tb: Expr; xrow: Expr; vg: number }
+
+/**
+ * The CPU's packing where input offsets are affine in the output column:
+ * stride 1 along rows and as many output columns as input columns per input
+ * row step (every stride-1 "same" convolution: 3×3 padding 1, 5×5 padding
+ * 2, ...). Output column c then reads input c + dy·W + dx for tap (dy, dx),
+ * across row ends too, so every run of VG columns is one contiguous stretch
+ * of the input with some lanes masked to zero: those whose pixel falls
+ * outside the image (left and right edges wrap into the neighbouring row,
+ * top and bottom leave the plane) and those past the last column. The
+ * table holds, per (tap, run), the stretch's first offset (negative or past
+ * the plane where lanes are masked: masked lanes are never read) and the
+ * lane mask. No run takes a per-column path: on a 20 × 20 map almost every
+ * run of 16 crosses a row end, which runPacking packs column by column.
+ */
+function maskedRunPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, ph, pw, dh, dw } }: ConvGemm, target: Target): Omit<GemmParts<Bases, MaskedRow>, keyof ConvGemm['common']> {
+  const runWidth = (TN: number): number => packRunWidth(target, TN);
+  // The run's base and mask are read once into lets before the lane loop: a table read inside the
+  // select's arm is a conditional load of its own, and GCC then leaves the loop scalar.
+  const masked = (base: Expr, mask: Expr, lane: Expr): Expr =>
+    sel(bitSet(mask, cast(lane, 'u32')), em.bufLoad(xb, add(base, lane), 'f32'), f32(0));
+  const run = (r: MaskedRow, group: Expr): { base: Expr; mask: Expr } => {
+    const e = add(r.tb, group);
+    return { base: letVar(em, 'rbase', add(r.xrow, lload('kbase', e, 'i64'))), mask: letVar(em, 'rmask', lload('kmask', e, 'u32'), 'u32') };
+  };
+  return {
+    tables: [{
+      size: (TN) => KH * KW * (TN / runWidth(TN)),
+      arrays: [{ name: 'kbase', t: 'i64' }, { name: 'kmask', t: 'u32' }],
+      values(_p, e, TN, n0) {
+        const vg = runWidth(TN), groups = TN / vg;
+        const kr = em.bind(div(e, idx(groups)), 'kr');
+        const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
+        const dy = em.bind(sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)), 'dy');
+        const dx = em.bind(sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw)), 'dx');
+        const lane = v('lane'), col = add(c0, lane);
+        const ih = add(div(col, idx(OW)), dy), iw = add(mod(col, idx(OW)), dx);
+        const inside = and(bin('lt', col, idx(OH * OW)), and(inRange(ih, H), inRange(iw, W)));
+        em.emit(let_('lanes', 'u32', u32(0)));
+        em.emit(for_('lane', idx(0), idx(vg), [set('lanes', bitor(v('lanes', 'u32'), sel(inside, shl(u32(1), cast(lane, 'u32')), u32(0))))]));
+        return [add(c0, add(mul(dy, idx(W)), dx)), v('lanes', 'u32')];
+      },
+    }],
+    packRun: (_p, r, _n0, group) => {
+      const { base, mask } = run(r, group);
+      return { contiguous: bool(true), load: (lane: Expr) => masked(base, mask, lane) };
+    },
+    packRow(p, k, TN) {
+      const tb = letVar(em, 'tb', mul(mod(k, idx(KH * KW)), idx(TN / runWidth(TN))));
+      return { tb, vg: runWidth(TN), xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
+    },
+    // Only the GEMM's own column loop would call it (packRun covers every run): the same masked load, by column.
+    packValue: (_p, r, j) => {
+      const { base, mask } = run(r, div(j, idx(r.vg)));
+      return masked(base, mask, mod(j, idx(r.vg)));
     },
   };
 }

@@ -37,6 +37,17 @@ export function mentions(e: Expr, name: string): boolean {
   }
 }
 
+/** W when c is bitSet(W, cast(j, u32)) (kernel/build.ts) with W not depending on j; else undefined. */
+function laneBitWord(c: Expr, j: string): Expr | undefined {
+  if (c.k !== 'bin' || c.op !== 'ne' || c.b.k !== 'const' || c.b.v !== 0) return undefined;
+  const masked = c.a;
+  if (masked.k !== 'bin' || masked.op !== 'bitand' || masked.b.k !== 'const' || masked.b.v !== 1) return undefined;
+  const shifted = masked.a;
+  if (shifted.k !== 'bin' || shifted.op !== 'shr' || mentions(shifted.a, j)) return undefined;
+  const n = shifted.b;
+  return n.k === 'cast' && n.a.k === 'var' && n.a.name === j ? shifted.a : undefined;
+}
+
 export interface VectorTarget {
   expr(e: Expr): string;
   /** `&arr[idx]` / `&B3[idx]` as the scalar renderer writes the element. */
@@ -52,6 +63,12 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
       case 'load': case 'lload': {
         if (e.t !== 'f32' || coefficient(e.idx, j) !== 1) return undefined;
         return { code: `vload${w}(${t.address(e)})`, vec: true };
+      }
+      case 'sel': {
+        // sel(bit j of an invariant word, a unit-stride load, 0): a masked load (a packing run with lanes outside the image).
+        const word = laneBitWord(e.c, j), l = e.a;
+        if (word === undefined || l.k !== 'load' || l.t !== 'f32' || coefficient(l.idx, j) !== 1 || e.b.k !== 'const' || e.b.v !== 0) return undefined;
+        return { code: `vload${w}_mask(${t.address(l)}, (uint32_t)(${t.expr(word)} >> (((uint32_t)${j}) & 31u)))`, vec: true };
       }
       case 'bin': {
         if (e.t !== 'f32' || !['add', 'sub', 'mul', 'div'].includes(e.op)) return undefined;

@@ -41,7 +41,7 @@ export function tileWidth(N: number): number { return N >= 64 ? 64 : N >= 32 ? 3
 /** What tile sizing needs of a table: its size and element types. */
 export type TableShape = Pick<GemmTable<never>, 'size' | 'arrays'>;
 type Table = TableShape;
-const elemBytes = (target: TargetName, t: 'f32' | 'i64' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
+const elemBytes = (target: TargetName, t: 'f32' | 'i64' | 'u32' | 'bool'): number => (target === 'webgpu' ? 4 : t === 'i64' ? 8 : t === 'bool' ? 1 : 4);
 
 /** Workgroup memory of a tile: the panel plus the per-strip tables. */
 export function tileStorageBytes(target: TargetName, tile: Pick<GemmTile, 'KC' | 'TN'>, tables: readonly Table[]): number {
@@ -145,7 +145,7 @@ export interface GemmShape {
  */
 export interface GemmTable<P> {
   size(TN: number): number;
-  arrays: { name: string; t: 'i64' | 'bool' }[];
+  arrays: { name: string; t: 'i64' | 'u32' | 'bool' }[];
   values(p: P, e: Expr, TN: number, n0: Expr): Expr[];
 }
 
@@ -180,7 +180,7 @@ export interface GemmParts<P, R> {
 }
 
 /** let name: t = e, and the variable: for GemmParts callbacks returning what they bind. */
-export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'f32' = 'i64'): Expr {
+export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'u32' | 'f32' = 'i64'): Expr {
   em.emit(let_(name, t, e));
   return v(name, t);
 }
@@ -272,6 +272,8 @@ function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN
         const fast = [for_('jj', idx(0), idx(VG), [
           lstore('panel', add(add(mul(KK, idx(TN)), mul(v('g'), idx(VG))), jj), load(jj)),
         ], false, (target.vectorWidth > 1 ? VG >= 4 : VG >= 8) ? VG : undefined)];
+        // A packing whose every run is a (masked) copy says so with a constant true: no per-column path.
+        if (contiguous.k === 'const' && contiguous.v === 1) { fast.forEach((st) => em.emit(st)); return; }
         const slow = em.block(() => em.emit(for_('jj', idx(0), idx(VG), em.block(() => column(add(mul(v('g'), idx(VG)), jj))))));
         em.emit(if_(contiguous, fast, slow));
       })));

@@ -44,6 +44,25 @@ for (const isa of ['avx512', 'avx2', 'generic'] as CpuIsa[]) {
   });
 }
 
+// Stride-1 "same" convolutions pack runs of the input with lanes outside the
+// image masked (conv.kernel.ts maskedRunPacking): AVX-512 loads under a mask,
+// other machines take the renderer's scalar fallback. Both, on this machine,
+// with the C compiler told to leave AVX-512 out for the second.
+for (const [isa, flags] of [['avx512', ''], ['avx512', '-mno-avx512f'], ['avx2', '-mno-avx512f']] as [CpuIsa, string][]) {
+  test(`masked packing runs (${isa} profile${flags ? `, ${flags}` : ''}) equal the reference`, async () => {
+    const t = graph();
+    const program = compileGraph(t.graph, cpuTarget(cpuIsaProfile(isa)));
+    assert.ok(renderC(program).includes(`vload${cpuIsaProfile(isa).vectorWidth}_mask(`), 'the 3×3 padding-1 conv packs masked runs');
+    const saved = process.env.FUSEDET_CFLAGS;
+    process.env.FUSEDET_CFLAGS = flags;
+    try {
+      await checkCpuAndInterpreter(t, program, 1e-4, 1e-4, `${isa} ${flags}`);
+    } finally {
+      if (saved === undefined) delete process.env.FUSEDET_CFLAGS; else process.env.FUSEDET_CFLAGS = saved;
+    }
+  });
+}
+
 test('the profile follows the CPU flags; FUSEDET_CPU_ISA forces one and refuses a wrong name', () => {
   assert.is(isaFromFlags(new Set(['sse2', 'avx', 'avx2', 'fma', 'avx512f'])), 'avx512');
   assert.is(isaFromFlags(new Set(['sse2', 'avx', 'avx2', 'fma'])), 'avx2');

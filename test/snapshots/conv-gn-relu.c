@@ -2,10 +2,20 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 typedef float v16f __attribute__((vector_size(64)));
 static inline v16f vload16(const float* p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void vstore16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v16f vload16_mask(const float* p, uint32_t m) {
+#if defined(__AVX512F__)
+  return (v16f)_mm512_maskz_loadu_ps((__mmask16)m, p);
+#else
+  v16f v; for (int l = 0; l < 16; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
+#endif
+}
 
 __attribute__((optimize("fp-contract=fast")))
 void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
@@ -15,11 +25,9 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[1152] __attribute__((aligned(64)));
     float wv[18] __attribute__((aligned(64)));
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -33,18 +41,16 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
         int64_t e = (lid + (e_k * 3));
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
-        int64_t iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
-        uint8_t cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
-        kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
-        int64_t e = (lid + (e_k * 3));
-        int64_t col_6 = imin((n0 + e), 479);
-        colh[e] = (col_6 / 24);
-        colw[e] = (col_6 % 24);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = ((kr_2 / 3) - 1);
+        int64_t dx_5 = ((kr_2 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 480) && ((((((c0_3 + lane) / 24) + dy_4) >= 0) && ((((c0_3 + lane) / 24) + dy_4) < 20)) && (((((c0_3 + lane) % 24) + dx_5) >= 0) && ((((c0_3 + lane) % 24) + dx_5) < 24)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + ((dy_4 * 24) + dx_5));
+        kmask[e] = lanes;
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
@@ -55,36 +61,25 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     for (int64_t c = 0; c < 2; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_7 = (gid / 8);
-        int64_t q_8 = (gid % 8);
-        int64_t nimg = q_7;
+        int64_t q_6 = (gid / 8);
+        int64_t q_7 = (gid % 8);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_8 * 64);
+        int64_t n0 = (q_7 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (((124 - lid) + 2) / 3); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (((126 - lid) + 2) / 3); kk_k++) {
           int64_t kk = (lid + (kk_k * 3));
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -95,19 +90,19 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
       for (int64_t lid = 0; lid < 3; lid++) {
-        int64_t q_13 = (gid / 8);
-        int64_t q_14 = (gid % 8);
-        int64_t nimg = q_13;
+        int64_t q_8 = (gid / 8);
+        int64_t q_9 = (gid % 8);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 2304);
-        int64_t n0 = (q_14 * 64);
+        int64_t n0 = (q_9 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -122,13 +117,13 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
     }
     for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_15 = (gid / 8);
-      int64_t q_16 = (gid % 8);
-      int64_t nimg = q_15;
+      int64_t q_10 = (gid / 8);
+      int64_t q_11 = (gid % 8);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_16 * 64);
+      int64_t n0 = (q_11 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
@@ -214,11 +209,9 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -233,18 +226,16 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
-        int64_t iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
-        uint8_t cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
-        kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_6 = imin((n0 + e), 479);
-        colh[e] = (col_6 / 24);
-        colw[e] = (col_6 % 24);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = ((kr_2 / 3) - 1);
+        int64_t dx_5 = ((kr_2 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 480) && ((((((c0_3 + lane) / 24) + dy_4) >= 0) && ((((c0_3 + lane) / 24) + dy_4) < 20)) && (((((c0_3 + lane) % 24) + dx_5) >= 0) && ((((c0_3 + lane) % 24) + dx_5) < 24)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + ((dy_4 * 24) + dx_5));
+        kmask[e] = lanes;
       }
     }
     {
@@ -257,36 +248,25 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 8);
-        int64_t q_8 = (gid % 8);
-        int64_t nimg = q_7;
+        int64_t q_6 = (gid / 8);
+        int64_t q_7 = (gid % 8);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_8 * 64);
+        int64_t n0 = (q_7 * 64);
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -298,19 +278,19 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
       }
       {
         const int64_t lid = 0;
-        int64_t q_13 = (gid / 8);
-        int64_t q_14 = (gid % 8);
-        int64_t nimg = q_13;
+        int64_t q_8 = (gid / 8);
+        int64_t q_9 = (gid % 8);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
         int64_t wbase = (grp * 576);
-        int64_t n0 = (q_14 * 64);
+        int64_t n0 = (q_9 * 64);
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -326,13 +306,13 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
     }
     {
       const int64_t lid = 0;
-      int64_t q_15 = (gid / 8);
-      int64_t q_16 = (gid % 8);
-      int64_t nimg = q_15;
+      int64_t q_10 = (gid / 8);
+      int64_t q_11 = (gid % 8);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
       int64_t wbase = (grp * 576);
-      int64_t n0 = (q_16 * 64);
+      int64_t n0 = (q_11 * 64);
       int64_t r0 = (lid * 6);
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);

@@ -4,11 +4,9 @@ __device__ __forceinline__ long long imin(long long a, long long b) { return a <
 extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -22,18 +20,16 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (((36 - lid) + 2) / 3); e_k++) {
       long long e = (lid + (e_k * 3));
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
-      long long iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
-      bool cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
-      kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (((64 - lid) + 2) / 3); e_k++) {
-      long long e = (lid + (e_k * 3));
-      long long col_6 = imin((n0 + e), 479);
-      colh[e] = (col_6 / 24);
-      colw[e] = (col_6 % 24);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = ((kr_2 / 3) - 1);
+      long long dx_5 = ((kr_2 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 480) && ((((((c0_3 + lane) / 24) + dy_4) >= 0) && ((((c0_3 + lane) / 24) + dy_4) < 20)) && (((((c0_3 + lane) % 24) + dx_5) >= 0) && ((((c0_3 + lane) % 24) + dx_5) < 24)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + ((dy_4 * 24) + dx_5));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -45,36 +41,25 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 8);
-      long long q_8 = (gid % 8);
-      long long nimg = q_7;
+      long long q_6 = (gid / 8);
+      long long q_7 = (gid % 8);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_8 * 64);
+      long long n0 = (q_7 * 64);
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (((124 - lid) + 2) / 3); kk_k++) {
+      for (long long kk_k = 0; kk_k < (((126 - lid) + 2) / 3); kk_k++) {
         long long kk = (lid + (kk_k * 3));
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -86,19 +71,19 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 8);
-      long long q_14 = (gid % 8);
-      long long nimg = q_13;
+      long long q_8 = (gid / 8);
+      long long q_9 = (gid % 8);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 2304);
-      long long n0 = (q_14 * 64);
+      long long n0 = (q_9 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 16)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -114,13 +99,13 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_15 = (gid / 8);
-    long long q_16 = (gid % 8);
-    long long nimg = q_15;
+    long long q_10 = (gid / 8);
+    long long q_11 = (gid % 8);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 2304);
-    long long n0 = (q_16 * 64);
+    long long n0 = (q_11 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
@@ -197,11 +182,9 @@ extern "C" __global__ void __launch_bounds__(64) k1_group_norm_relu(float* __res
 extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -215,18 +198,16 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = (((c0_2 / 24) - 1) + ((e / 4) / 3));
-      long long iw_4 = (((c0_2 % 24) - 1) + ((e / 4) % 3));
-      bool cont_5 = ((((c0_2 + 15) <= 479) && ((c0_2 / 24) == ((c0_2 + 15) / 24))) && (((ih_3 >= 0) && (ih_3 < 20)) && ((iw_4 >= 0) && ((iw_4 + 15) < 24))));
-      kbase[e] = (cont_5 ? ((ih_3 * 24) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_6 = imin((n0 + e), 479);
-      colh[e] = (col_6 / 24);
-      colw[e] = (col_6 % 24);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = ((kr_2 / 3) - 1);
+      long long dx_5 = ((kr_2 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 480) && ((((((c0_3 + lane) / 24) + dy_4) >= 0) && ((((c0_3 + lane) / 24) + dy_4) < 20)) && (((((c0_3 + lane) % 24) + dx_5) >= 0) && ((((c0_3 + lane) % 24) + dx_5) < 24)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + ((dy_4 * 24) + dx_5));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -238,36 +219,25 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 8);
-      long long q_8 = (gid % 8);
-      long long nimg = q_7;
+      long long q_6 = (gid / 8);
+      long long q_7 = (gid % 8);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_8 * 64);
+      long long n0 = (q_7 * 64);
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 20)) && ((iw_10 >= 0) && (iw_10 < 24)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 24) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -279,19 +249,19 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 8);
-      long long q_14 = (gid % 8);
-      long long nimg = q_13;
+      long long q_8 = (gid / 8);
+      long long q_9 = (gid % 8);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 480);
       long long wbase = (grp * 576);
-      long long n0 = (q_14 * 64);
+      long long n0 = (q_9 * 64);
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -307,13 +277,13 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     __syncthreads();
   }
   {
-    long long q_15 = (gid / 8);
-    long long q_16 = (gid % 8);
-    long long nimg = q_15;
+    long long q_10 = (gid / 8);
+    long long q_11 = (gid % 8);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 480);
     long long wbase = (grp * 576);
-    long long n0 = (q_16 * 64);
+    long long n0 = (q_11 * 64);
     long long r0 = (lid * 6);
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);

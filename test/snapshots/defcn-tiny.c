@@ -2,14 +2,31 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 typedef float v16f __attribute__((vector_size(64)));
 static inline v16f vload16(const float* p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void vstore16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v16f vload16_mask(const float* p, uint32_t m) {
+#if defined(__AVX512F__)
+  return (v16f)_mm512_maskz_loadu_ps((__mmask16)m, p);
+#else
+  v16f v; for (int l = 0; l < 16; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
+#endif
+}
 typedef float v8f __attribute__((vector_size(32)));
 static inline v8f vload8(const float* p) { v8f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void vstore8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v8f vload8_mask(const float* p, uint32_t m) {
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+  return (v8f)_mm256_maskz_loadu_ps((__mmask8)m, p);
+#else
+  v8f v; for (int l = 0; l < 8; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
+#endif
+}
 
 __attribute__((optimize("fp-contract=fast")))
 void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
@@ -355,9 +372,7 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[4608] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -372,18 +387,16 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
-        int64_t iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
-        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
-        kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_6 = imin((n0 + e), 63);
-        colh[e] = (col_6 / 8);
-        colw[e] = (col_6 % 8);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = ((kr_2 / 3) - 1);
+        int64_t dx_5 = ((kr_2 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+        kmask[e] = lanes;
       }
     }
     {
@@ -396,36 +409,25 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
-        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (72 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -437,14 +439,14 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
       {
         const int64_t lid = 0;
-        int64_t q_13 = (gid / 2);
-        int64_t q_14 = (gid % 2);
-        int64_t nimg = q_13;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
-        int64_t r0 = ((q_14 * 6) + (lid * 6));
+        int64_t r0 = ((q_9 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 72; kk++) {
             #pragma GCC unroll 16
@@ -465,21 +467,21 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     {
       const int64_t lid = 0;
-      int64_t q_15 = (gid / 2);
-      int64_t q_16 = (gid % 2);
-      int64_t nimg = q_15;
+      int64_t q_10 = (gid / 2);
+      int64_t q_11 = (gid % 2);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
       int64_t wbase = (grp * 576);
       int64_t n0 = 0;
-      int64_t r0 = ((q_16 * 6) + (lid * 6));
+      int64_t r0 = ((q_11 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 8)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_17;
+            float t_12 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
           }
         }
       }
@@ -794,9 +796,7 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -811,17 +811,14 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 4) - 1) + (e / 3));
-        int64_t iw_3 = (((n0 % 4) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
-        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 15);
-        colh[e] = (col_5 / 4);
-        colw[e] = (col_5 % 4);
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -834,36 +831,25 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -875,14 +861,14 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -903,21 +889,21 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     {
       const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
+      int64_t q_8 = (gid / 3);
+      int64_t q_9 = (gid % 3);
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
+      int64_t r0 = ((q_9 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_16 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_16;
+            float t_10 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
           }
         }
       }
@@ -1242,9 +1228,7 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -1259,17 +1243,14 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 2) - 1) + (e / 3));
-        int64_t iw_3 = (((n0 % 2) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
-        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 3);
-        colh[e] = (col_5 / 2);
-        colw[e] = (col_5 % 2);
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -1282,36 +1263,25 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -1323,14 +1293,14 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1351,29 +1321,29 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
     }
     {
       const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
+      int64_t q_8 = (gid / 3);
+      int64_t q_9 = (gid % 3);
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
+      int64_t r0 = ((q_9 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+              float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_17 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+                float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
               }
             }
           }
@@ -1880,9 +1850,7 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -1897,17 +1865,14 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 2) - 1) + (e / 3));
-        int64_t iw_3 = (((n0 % 2) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
-        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 3);
-        colh[e] = (col_5 / 2);
-        colw[e] = (col_5 % 2);
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -1920,36 +1885,25 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -1961,14 +1915,14 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1989,14 +1943,14 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
+      int64_t q_8 = (gid / 3);
+      int64_t q_9 = (gid % 3);
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
+      int64_t r0 = ((q_9 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -2176,11 +2130,9 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2195,18 +2147,16 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
-        int64_t iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
-        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
-        kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_6 = imin((n0 + e), 63);
-        colh[e] = (col_6 / 8);
-        colw[e] = (col_6 % 8);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = ((kr_2 / 3) - 1);
+        int64_t dx_5 = ((kr_2 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+        kmask[e] = lanes;
       }
     }
     {
@@ -2219,36 +2169,25 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 3);
-        int64_t q_8 = (gid % 3);
-        int64_t nimg = q_7;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_8 * 6) + (lid * 6));
-        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -2260,19 +2199,19 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_13 = (gid / 3);
-        int64_t q_14 = (gid % 3);
-        int64_t nimg = q_13;
+        int64_t q_8 = (gid / 3);
+        int64_t q_9 = (gid % 3);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_14 * 6) + (lid * 6));
+        int64_t r0 = ((q_9 * 6) + (lid * 6));
         if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -2288,14 +2227,14 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_15 = (gid / 3);
-      int64_t q_16 = (gid % 3);
-      int64_t nimg = q_15;
+      int64_t q_10 = (gid / 3);
+      int64_t q_11 = (gid % 3);
+      int64_t nimg = q_10;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_16 * 6) + (lid * 6));
+      int64_t r0 = ((q_11 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -2319,9 +2258,7 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2336,17 +2273,14 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 4) - 1) + (e / 3));
-        int64_t iw_3 = (((n0 % 4) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
-        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 15);
-        colh[e] = (col_5 / 4);
-        colw[e] = (col_5 % 4);
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -2359,36 +2293,25 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -2400,14 +2323,14 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -2428,14 +2351,14 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
+      int64_t q_8 = (gid / 3);
+      int64_t q_9 = (gid % 3);
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
+      int64_t r0 = ((q_9 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -2678,11 +2601,9 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2696,18 +2617,16 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_1 = (n0 + ((e % 4) * 16));
-        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 63);
-        colh[e] = (col_5 / 8);
-        colw[e] = (col_5 % 8);
+        int64_t kr_1 = (e / 4);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t dy_3 = ((kr_1 / 3) - 1);
+        int64_t dx_4 = ((kr_1 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+        kmask[e] = lanes;
       }
     }
     {
@@ -2720,35 +2639,24 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -2760,18 +2668,18 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_11 = gid;
-        int64_t nimg = q_11;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 432);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -2787,8 +2695,8 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_12 = gid;
-      int64_t nimg = q_12;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 432);
@@ -2816,11 +2724,9 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -2834,18 +2740,16 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_1 = (n0 + ((e % 4) * 16));
-        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 63);
-        colh[e] = (col_5 / 8);
-        colw[e] = (col_5 % 8);
+        int64_t kr_1 = (e / 4);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t dy_3 = ((kr_1 / 3) - 1);
+        int64_t dx_4 = ((kr_1 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+        kmask[e] = lanes;
       }
     }
     {
@@ -2858,35 +2762,24 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -2898,18 +2791,18 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_11 = gid;
-        int64_t nimg = q_11;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 576);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 4)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -2925,8 +2818,8 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_12 = gid;
-      int64_t nimg = q_12;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 576);
@@ -2937,12 +2830,12 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         if ((row < 4)) {
           for (int64_t j = 0; j < 64; j++) {
             int64_t cn = (n0 + j);
-            float t_13 = B4[0];
-            float t_14 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
-            float t_15 = (t_13 * t_14);
-            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-            float t_17 = (t_16 * 8.0f);
-            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_17;
+            float t_8 = B4[0];
+            float t_9 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            float t_10 = (t_8 * t_9);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            float t_12 = (t_11 * 8.0f);
+            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_12;
           }
         }
       }
@@ -3014,9 +2907,7 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3030,17 +2921,14 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 15);
-        colh[e] = (col_4 / 4);
-        colw[e] = (col_4 % 4);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3053,8 +2941,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -3064,24 +2952,13 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3093,8 +2970,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 432);
@@ -3120,8 +2997,8 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 432);
@@ -3151,9 +3028,7 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3167,17 +3042,14 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 15);
-        colh[e] = (col_4 / 4);
-        colw[e] = (col_4 % 4);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3190,8 +3062,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -3201,24 +3073,13 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3230,8 +3091,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 576);
@@ -3257,8 +3118,8 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 576);
@@ -3269,12 +3130,12 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         if ((row < 4)) {
           for (int64_t j = 0; j < 16; j++) {
             int64_t cn = (n0 + j);
-            float t_12 = B4[1];
-            float t_13 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t_14 = (t_12 * t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            float t_16 = (t_15 * 16.0f);
-            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_16;
+            float t_6 = B4[1];
+            float t_7 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t_8 = (t_6 * t_7);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            float t_10 = (t_9 * 16.0f);
+            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_10;
           }
         }
       }
@@ -3346,9 +3207,7 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3362,17 +3221,14 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 3);
-        colh[e] = (col_4 / 2);
-        colw[e] = (col_4 % 2);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3385,8 +3241,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -3396,24 +3252,13 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3425,8 +3270,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 432);
@@ -3452,8 +3297,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 432);
@@ -3492,9 +3337,7 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3508,17 +3351,14 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 3);
-        colh[e] = (col_4 / 2);
-        colw[e] = (col_4 % 2);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3531,8 +3371,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -3542,24 +3382,13 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3571,8 +3400,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 576);
@@ -3598,8 +3427,8 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 576);
@@ -3611,23 +3440,23 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 4)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_12 = B4[2];
-              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_14 = (t_12 * t_13);
-              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-              float t_16 = (t_15 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_16;
+              float t_6 = B4[2];
+              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_8 = (t_6 * t_7);
+              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+              float t_10 = (t_9 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 4)) {
-                float t_17 = B4[2];
-                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_19 = (t_17 * t_18);
-                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-                float t_21 = (t_20 * 32.0f);
-                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_21;
+                float t_11 = B4[2];
+                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_13 = (t_11 * t_12);
+                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+                float t_15 = (t_14 * 32.0f);
+                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
               }
             }
           }
@@ -3647,9 +3476,7 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3664,17 +3491,14 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = ((n0 - 1) + (e / 3));
-        int64_t iw_3 = (-1 + (e % 3));
-        uint8_t cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 7) < 1))));
-        kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 0);
-        colh[e] = col_5;
-        colw[e] = 0;
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_2 + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3687,36 +3511,25 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
-                  float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3728,14 +3541,14 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -3756,14 +3569,14 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
+      int64_t q_8 = (gid / 3);
+      int64_t q_9 = (gid % 3);
+      int64_t nimg = q_8;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 2304);
       int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
+      int64_t r0 = ((q_9 * 6) + (lid * 6));
       for (int64_t ii = 0; ii < 6; ii++) {
         int64_t row = (r0 + ii);
         if ((row < 16)) {
@@ -3849,9 +3662,7 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -3865,17 +3676,14 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = ((n0 - 1) + (e / 3));
-        int64_t iw_2 = (-1 + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 0);
-        colh[e] = col_4;
-        colw[e] = 0;
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_1 + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -3888,8 +3696,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3899,24 +3707,13 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -3928,8 +3725,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 432);
@@ -3955,8 +3752,8 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 432);
@@ -3995,9 +3792,7 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4011,17 +3806,14 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = ((n0 - 1) + (e / 3));
-        int64_t iw_2 = (-1 + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 0);
-        colh[e] = col_4;
-        colw[e] = 0;
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_1 + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -4034,8 +3826,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -4045,24 +3837,13 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -4074,8 +3855,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -4101,8 +3882,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -4114,23 +3895,23 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 1)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_12 = B4[3];
-              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_14 = (t_12 * t_13);
-              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-              float t_16 = (t_15 * 64.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
+              float t_6 = B4[3];
+              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_8 = (t_6 * t_7);
+              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+              float t_10 = (t_9 * 64.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 1)) {
-                float t_17 = B4[3];
-                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_19 = (t_17 * t_18);
-                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-                float t_21 = (t_20 * 64.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
+                float t_11 = B4[3];
+                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_13 = (t_11 * t_12);
+                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+                float t_15 = (t_14 * 64.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
               }
             }
           }
@@ -4151,9 +3932,7 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4167,17 +3946,14 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = ((n0 - 1) + (e / 3));
-        int64_t iw_2 = (-1 + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 0);
-        colh[e] = col_4;
-        colw[e] = 0;
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_1 + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -4190,8 +3966,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -4201,24 +3977,13 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -4230,8 +3995,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 576);
@@ -4257,8 +4022,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 576);
@@ -4270,23 +4035,23 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           if (((n0 + 8) <= 1)) {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
-              float t_12 = B4[4];
-              float t_13 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_14 = (t_12 * t_13);
-              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-              float t_16 = (t_15 * 128.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
+              float t_6 = B4[4];
+              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_8 = (t_6 * t_7);
+              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+              float t_10 = (t_9 * 128.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
             }
           } else {
             for (int64_t j = 0; j < 8; j++) {
               int64_t cn = (n0 + j);
               if ((cn < 1)) {
-                float t_17 = B4[4];
-                float t_18 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_19 = (t_17 * t_18);
-                float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-                float t_21 = (t_20 * 128.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
+                float t_11 = B4[4];
+                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_13 = (t_11 * t_12);
+                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+                float t_15 = (t_14 * 128.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
               }
             }
           }
@@ -4842,11 +4607,9 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   float* restrict B3 = (float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[7936] __attribute__((aligned(64)));
+    float panel[8064] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -4860,18 +4623,16 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_1 = (n0 + ((e % 4) * 16));
-        int64_t ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-        int64_t iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-        uint8_t cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 63);
-        colh[e] = (col_5 / 8);
-        colw[e] = (col_5 % 8);
+        int64_t kr_1 = (e / 4);
+        int64_t c0_2 = (n0 + ((e % 4) * 16));
+        int64_t dy_3 = ((kr_1 / 3) - 1);
+        int64_t dx_4 = ((kr_1 % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+        kmask[e] = lanes;
       }
     }
     {
@@ -4884,35 +4645,24 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 2; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = gid;
-        int64_t nimg = q_6;
+        int64_t q_5 = gid;
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (124 - lid); kk_k++) {
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 124) + kk);
+          int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = ((kg % 9) * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_7 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_8 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                  float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -4924,18 +4674,18 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_11 = gid;
-        int64_t nimg = q_11;
+        int64_t q_6 = gid;
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
         int64_t wbase = (grp * 144);
         int64_t n0 = 0;
         int64_t r0 = (lid * 6);
         if ((r0 < 1)) {
-          for (int64_t kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 124) + kk)))];
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 126) + kk)))];
             }
             #pragma GCC unroll 16
             for (int64_t ii = 0; ii < 6; ii++) {
@@ -4951,8 +4701,8 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_12 = gid;
-      int64_t nimg = q_12;
+      int64_t q_7 = gid;
+      int64_t nimg = q_7;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
       int64_t wbase = (grp * 144);
@@ -5003,9 +4753,7 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -5019,17 +4767,14 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 4) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 4) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-        kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 15);
-        colh[e] = (col_4 / 4);
-        colw[e] = (col_4 % 4);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -5042,8 +4787,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -5053,24 +4798,13 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_6 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -5082,8 +4816,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 144);
@@ -5109,8 +4843,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
       int64_t wbase = (grp * 144);
@@ -5161,9 +4895,7 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -5177,17 +4909,14 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = (((n0 / 2) - 1) + (e / 3));
-        int64_t iw_2 = (((n0 % 2) - 1) + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-        kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 3);
-        colh[e] = (col_4 / 2);
-        colw[e] = (col_4 % 2);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -5200,8 +4929,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -5211,24 +4940,13 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                  float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -5240,8 +4958,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 144);
@@ -5267,8 +4985,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
       int64_t wbase = (grp * 144);
@@ -5326,9 +5044,7 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -5342,17 +5058,14 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = (lid * 6);
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_1 = ((n0 - 1) + (e / 3));
-        int64_t iw_2 = (-1 + (e % 3));
-        uint8_t cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-        kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-        kcont[e] = cont_3;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_4 = imin((n0 + e), 0);
-        colh[e] = col_4;
-        colw[e] = 0;
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_1 + dx_2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -5365,8 +5078,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_5 = gid;
-        int64_t nimg = q_5;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -5376,24 +5089,13 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t kr = (kg % 9);
-            int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
+            int64_t tb = (kg % 9);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + kbase[(tb + g)]) + jj)]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_6 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_7 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                  float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -5405,8 +5107,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_10 = gid;
-        int64_t nimg = q_10;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = ((nimg * 16) + (grp * 16));
         int64_t wbase = (grp * 144);
@@ -5432,8 +5134,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     }
     {
       const int64_t lid = 0;
-      int64_t q_11 = gid;
-      int64_t nimg = q_11;
+      int64_t q_5 = gid;
+      int64_t nimg = q_5;
       int64_t grp = 0;
       int64_t xbase = ((nimg * 16) + (grp * 16));
       int64_t wbase = (grp * 144);

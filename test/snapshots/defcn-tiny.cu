@@ -312,9 +312,7 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -328,18 +326,16 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
-      long long iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
-      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
-      kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_6 = imin((n0 + e), 63);
-      colh[e] = (col_6 / 8);
-      colw[e] = (col_6 % 8);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = ((kr_2 / 3) - 1);
+      long long dx_5 = ((kr_2 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -351,36 +347,25 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
-      long long r0 = ((q_8 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (72 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -392,14 +377,14 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 2);
-      long long q_14 = (gid % 2);
-      long long nimg = q_13;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
-      long long r0 = ((q_14 * 6) + (lid * 6));
+      long long r0 = ((q_9 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 72; kk++) {
           #pragma unroll
@@ -420,21 +405,21 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_15 = (gid / 2);
-    long long q_16 = (gid % 2);
-    long long nimg = q_15;
+    long long q_10 = (gid / 2);
+    long long q_11 = (gid % 2);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 8) + (grp * 8)) * 64);
     long long wbase = (grp * 576);
     long long n0 = 0;
-    long long r0 = ((q_16 * 6) + (lid * 6));
+    long long r0 = ((q_11 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 8)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_17;
+          float t_12 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
         }
       }
     }
@@ -717,9 +702,7 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -733,17 +716,14 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 4) - 1) + (e / 3));
-      long long iw_3 = (((n0 % 4) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
-      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 15);
-      colh[e] = (col_5 / 4);
-      colw[e] = (col_5 % 4);
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -755,36 +735,25 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_8 = (colh[((g * 16) + jj)] + dy);
-                long long iw_9 = (colw[((g * 16) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -796,14 +765,14 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -824,21 +793,21 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
+    long long q_8 = (gid / 3);
+    long long q_9 = (gid % 3);
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
+    long long r0 = ((q_9 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_16 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_16;
+          float t_10 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
         }
       }
     }
@@ -1131,9 +1100,7 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -1147,17 +1114,14 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 2) - 1) + (e / 3));
-      long long iw_3 = (((n0 % 2) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
-      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 3);
-      colh[e] = (col_5 / 2);
-      colw[e] = (col_5 % 2);
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -1169,36 +1133,25 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -1210,14 +1163,14 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1238,29 +1191,29 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
     __syncthreads();
   }
   {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
+    long long q_8 = (gid / 3);
+    long long q_9 = (gid % 3);
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
+    long long r0 = ((q_9 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
         if (((n0 + 8) <= 4)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_16;
+            float t_10 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 4)) {
-              float t_17 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+              float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
             }
           }
         }
@@ -1735,9 +1688,7 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -1751,17 +1702,14 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 2) - 1) + (e / 3));
-      long long iw_3 = (((n0 % 2) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 7) < 2))));
-      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 3);
-      colh[e] = (col_5 / 2);
-      colw[e] = (col_5 % 2);
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -1773,36 +1721,25 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -1814,14 +1751,14 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1842,14 +1779,14 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
+    long long q_8 = (gid / 3);
+    long long q_9 = (gid % 3);
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
+    long long r0 = ((q_9 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -2015,11 +1952,9 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -2033,18 +1968,16 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = (((c0_2 / 8) - 1) + ((e / 4) / 3));
-      long long iw_4 = (((c0_2 % 8) - 1) + ((e / 4) % 3));
-      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 8)) && ((iw_4 >= 0) && ((iw_4 + 15) < 8))));
-      kbase[e] = (cont_5 ? ((ih_3 * 8) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_6 = imin((n0 + e), 63);
-      colh[e] = (col_6 / 8);
-      colw[e] = (col_6 % 8);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = ((kr_2 / 3) - 1);
+      long long dx_5 = ((kr_2 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2056,36 +1989,25 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_7 = (gid / 3);
-      long long q_8 = (gid % 3);
-      long long nimg = q_7;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_8 * 6) + (lid * 6));
-      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 8)) && ((iw_10 >= 0) && (iw_10 < 8)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 8) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -2097,19 +2019,19 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 3);
-      long long q_14 = (gid % 3);
-      long long nimg = q_13;
+      long long q_8 = (gid / 3);
+      long long q_9 = (gid % 3);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_14 * 6) + (lid * 6));
+      long long r0 = ((q_9 * 6) + (lid * 6));
       if ((r0 < 16)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -2125,14 +2047,14 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_15 = (gid / 3);
-    long long q_16 = (gid % 3);
-    long long nimg = q_15;
+    long long q_10 = (gid / 3);
+    long long q_11 = (gid % 3);
+    long long nimg = q_10;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_16 * 6) + (lid * 6));
+    long long r0 = ((q_11 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -2150,9 +2072,7 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -2166,17 +2086,14 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 4) - 1) + (e / 3));
-      long long iw_3 = (((n0 % 4) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 15) < 4))));
-      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 15);
-      colh[e] = (col_5 / 4);
-      colw[e] = (col_5 % 4);
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2188,36 +2105,25 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_8 = (colh[((g * 16) + jj)] + dy);
-                long long iw_9 = (colw[((g * 16) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -2229,14 +2135,14 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -2257,14 +2163,14 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
+    long long q_8 = (gid / 3);
+    long long q_9 = (gid % 3);
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
+    long long r0 = ((q_9 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -2487,11 +2393,9 @@ extern "C" __global__ void __launch_bounds__(64) k20_group_norm_relu(float* __re
 extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -2504,18 +2408,16 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_1 = (n0 + ((e % 4) * 16));
-      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 63);
-      colh[e] = (col_5 / 8);
-      colw[e] = (col_5 % 8);
+      long long kr_1 = (e / 4);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long dy_3 = ((kr_1 / 3) - 1);
+      long long dx_4 = ((kr_1 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2527,35 +2429,24 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_7 = (colh[((g * 16) + jj)] + dy);
-                long long iw_8 = (colw[((g * 16) + jj)] + dx);
-                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -2567,18 +2458,18 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_11 = gid;
-      long long nimg = q_11;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 432);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 3)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -2594,8 +2485,8 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_12 = gid;
-    long long nimg = q_12;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 432);
@@ -2616,11 +2507,9 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -2633,18 +2522,16 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_1 = (n0 + ((e % 4) * 16));
-      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 63);
-      colh[e] = (col_5 / 8);
-      colw[e] = (col_5 % 8);
+      long long kr_1 = (e / 4);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long dy_3 = ((kr_1 / 3) - 1);
+      long long dx_4 = ((kr_1 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2656,35 +2543,24 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_7 = (colh[((g * 16) + jj)] + dy);
-                long long iw_8 = (colw[((g * 16) + jj)] + dx);
-                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -2696,18 +2572,18 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_11 = gid;
-      long long nimg = q_11;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 576);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 4)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -2723,8 +2599,8 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_12 = gid;
-    long long nimg = q_12;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 576);
@@ -2735,12 +2611,12 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
       if ((row < 4)) {
         for (long long j = 0; j < 64; j++) {
           long long cn = (n0 + j);
-          float t_13 = B4[0];
-          float t_14 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
-          float t_15 = (t_13 * t_14);
-          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-          float t_17 = (t_16 * 8.0f);
-          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_17;
+          float t_8 = B4[0];
+          float t_9 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+          float t_10 = (t_8 * t_9);
+          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+          float t_12 = (t_11 * 8.0f);
+          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_12;
         }
       }
     }
@@ -2803,9 +2679,7 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -2818,17 +2692,14 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 15);
-      colh[e] = (col_4 / 4);
-      colw[e] = (col_4 % 4);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2840,8 +2711,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2851,24 +2722,13 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_6 = (colh[((g * 16) + jj)] + dy);
-                long long iw_7 = (colw[((g * 16) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -2880,8 +2740,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 432);
@@ -2907,8 +2767,8 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 432);
@@ -2931,9 +2791,7 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -2946,17 +2804,14 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 15);
-      colh[e] = (col_4 / 4);
-      colw[e] = (col_4 % 4);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -2968,8 +2823,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -2979,24 +2834,13 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_6 = (colh[((g * 16) + jj)] + dy);
-                long long iw_7 = (colw[((g * 16) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3008,8 +2852,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 576);
@@ -3035,8 +2879,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 576);
@@ -3047,12 +2891,12 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
       if ((row < 4)) {
         for (long long j = 0; j < 16; j++) {
           long long cn = (n0 + j);
-          float t_12 = B4[1];
-          float t_13 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t_14 = (t_12 * t_13);
-          float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-          float t_16 = (t_15 * 16.0f);
-          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_16;
+          float t_6 = B4[1];
+          float t_7 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+          float t_8 = (t_6 * t_7);
+          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+          float t_10 = (t_9 * 16.0f);
+          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_10;
         }
       }
     }
@@ -3115,9 +2959,7 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3130,17 +2972,14 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 3);
-      colh[e] = (col_4 / 2);
-      colw[e] = (col_4 % 2);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3152,8 +2991,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -3163,24 +3002,13 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3192,8 +3020,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 432);
@@ -3219,8 +3047,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 432);
@@ -3252,9 +3080,7 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3267,17 +3093,14 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 3);
-      colh[e] = (col_4 / 2);
-      colw[e] = (col_4 % 2);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3289,8 +3112,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -3300,24 +3123,13 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3329,8 +3141,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 576);
@@ -3356,8 +3168,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 576);
@@ -3369,23 +3181,23 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 4)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_12 = B4[2];
-            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_14 = (t_12 * t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            float t_16 = (t_15 * 32.0f);
-            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_16;
+            float t_6 = B4[2];
+            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_8 = (t_6 * t_7);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            float t_10 = (t_9 * 32.0f);
+            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 4)) {
-              float t_17 = B4[2];
-              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_19 = (t_17 * t_18);
-              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-              float t_21 = (t_20 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_21;
+              float t_11 = B4[2];
+              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
             }
           }
         }
@@ -3399,9 +3211,7 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3415,17 +3225,14 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = ((n0 - 1) + (e / 3));
-      long long iw_3 = (-1 + (e % 3));
-      bool cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 1)) && ((iw_3 >= 0) && ((iw_3 + 7) < 1))));
-      kbase[e] = (cont_4 ? (ih_2 + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 0);
-      colh[e] = col_5;
-      colw[e] = 0;
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_2 + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3437,36 +3244,25 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 1)) && ((iw_9 >= 0) && (iw_9 < 1)));
-                float xv_11 = B0[(xrow + (ok_10 ? (ih_8 + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3478,14 +3274,14 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -3506,14 +3302,14 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
+    long long q_8 = (gid / 3);
+    long long q_9 = (gid % 3);
+    long long nimg = q_8;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 2304);
     long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
+    long long r0 = ((q_9 * 6) + (lid * 6));
     for (long long ii = 0; ii < 6; ii++) {
       long long row = (r0 + ii);
       if ((row < 16)) {
@@ -3590,9 +3386,7 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3605,17 +3399,14 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = ((n0 - 1) + (e / 3));
-      long long iw_2 = (-1 + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 0);
-      colh[e] = col_4;
-      colw[e] = 0;
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_1 + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3627,8 +3418,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3638,24 +3429,13 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3667,8 +3447,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 432);
@@ -3694,8 +3474,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 432);
@@ -3727,9 +3507,7 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3742,17 +3520,14 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = ((n0 - 1) + (e / 3));
-      long long iw_2 = (-1 + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 0);
-      colh[e] = col_4;
-      colw[e] = 0;
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_1 + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3764,8 +3539,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3775,24 +3550,13 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3804,8 +3568,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3831,8 +3595,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3844,23 +3608,23 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 1)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_12 = B4[3];
-            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_14 = (t_12 * t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            float t_16 = (t_15 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
+            float t_6 = B4[3];
+            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_8 = (t_6 * t_7);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            float t_10 = (t_9 * 64.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 1)) {
-              float t_17 = B4[3];
-              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_19 = (t_17 * t_18);
-              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-              float t_21 = (t_20 * 64.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
+              float t_11 = B4[3];
+              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 64.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
             }
           }
         }
@@ -3874,9 +3638,7 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -3889,17 +3651,14 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = ((n0 - 1) + (e / 3));
-      long long iw_2 = (-1 + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 0);
-      colh[e] = col_4;
-      colw[e] = 0;
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_1 + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -3911,8 +3670,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3922,24 +3681,13 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -3951,8 +3699,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 576);
@@ -3978,8 +3726,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 576);
@@ -3991,23 +3739,23 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         if (((n0 + 8) <= 1)) {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
-            float t_12 = B4[4];
-            float t_13 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_14 = (t_12 * t_13);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            float t_16 = (t_15 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_16;
+            float t_6 = B4[4];
+            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_8 = (t_6 * t_7);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            float t_10 = (t_9 * 128.0f);
+            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
           }
         } else {
           for (long long j = 0; j < 8; j++) {
             long long cn = (n0 + j);
             if ((cn < 1)) {
-              float t_17 = B4[4];
-              float t_18 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_19 = (t_17 * t_18);
-              float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-              float t_21 = (t_20 * 128.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_21;
+              float t_11 = B4[4];
+              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 128.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
             }
           }
         }
@@ -4541,11 +4289,9 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
 extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float panel[7936];
+  __shared__ float panel[8064];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -4558,18 +4304,16 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_1 = (n0 + ((e % 4) * 16));
-      long long ih_2 = (((c0_1 / 8) - 1) + ((e / 4) / 3));
-      long long iw_3 = (((c0_1 % 8) - 1) + ((e / 4) % 3));
-      bool cont_4 = ((((c0_1 + 15) <= 63) && ((c0_1 / 8) == ((c0_1 + 15) / 8))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 15) < 8))));
-      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 63);
-      colh[e] = (col_5 / 8);
-      colw[e] = (col_5 % 8);
+      long long kr_1 = (e / 4);
+      long long c0_2 = (n0 + ((e % 4) * 16));
+      long long dy_3 = ((kr_1 / 3) - 1);
+      long long dx_4 = ((kr_1 % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_2 + lane) < 64) && ((((((c0_2 + lane) / 8) + dy_3) >= 0) && ((((c0_2 + lane) / 8) + dy_3) < 8)) && (((((c0_2 + lane) % 8) + dx_4) >= 0) && ((((c0_2 + lane) % 8) + dx_4) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_2 + ((dy_3 * 8) + dx_4));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -4581,35 +4325,24 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
   for (long long c = 0; c < 2; c++) {
     {
-      long long q_6 = gid;
-      long long nimg = q_6;
+      long long q_5 = gid;
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
       long long n0 = 0;
       long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (124 - lid); kk_k++) {
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
         long long kk = (lid + kk_k);
-        long long kg = ((c * 124) + kk);
+        long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = ((kg % 9) * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_7 = (colh[((g * 16) + jj)] + dy);
-                long long iw_8 = (colw[((g * 16) + jj)] + dx);
-                bool ok_9 = (((ih_7 >= 0) && (ih_7 < 8)) && ((iw_8 >= 0) && (iw_8 < 8)));
-                float xv_10 = B0[(xrow + (ok_9 ? ((ih_7 * 8) + iw_8) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_9 ? xv_10 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -4621,18 +4354,18 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_11 = gid;
-      long long nimg = q_11;
+      long long q_6 = gid;
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 64);
       long long wbase = (grp * 144);
       long long n0 = 0;
       long long r0 = (lid * 6);
       if ((r0 < 1)) {
-        for (long long kk = 0; kk < imin(124, (144 - (c * 124))); kk++) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 124) + kk)))];
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 126) + kk)))];
           }
           #pragma unroll
           for (long long ii = 0; ii < 6; ii++) {
@@ -4648,8 +4381,8 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_12 = gid;
-    long long nimg = q_12;
+    long long q_7 = gid;
+    long long nimg = q_7;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 64);
     long long wbase = (grp * 144);
@@ -4690,9 +4423,7 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -4705,17 +4436,14 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 4) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 4) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_1 >= 0) && (ih_1 < 4)) && ((iw_2 >= 0) && ((iw_2 + 15) < 4))));
-      kbase[e] = (cont_3 ? ((ih_1 * 4) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 15);
-      colh[e] = (col_4 / 4);
-      colw[e] = (col_4 % 4);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -4727,8 +4455,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -4738,24 +4466,13 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_6 = (colh[((g * 16) + jj)] + dy);
-                long long iw_7 = (colw[((g * 16) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 4)) && ((iw_7 >= 0) && (iw_7 < 4)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 4) + iw_7) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -4767,8 +4484,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 144);
@@ -4794,8 +4511,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 16);
     long long wbase = (grp * 144);
@@ -4836,9 +4553,7 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -4851,17 +4566,14 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = (((n0 / 2) - 1) + (e / 3));
-      long long iw_2 = (((n0 % 2) - 1) + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_1 >= 0) && (ih_1 < 2)) && ((iw_2 >= 0) && ((iw_2 + 7) < 2))));
-      kbase[e] = (cont_3 ? ((ih_1 * 2) + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 3);
-      colh[e] = (col_4 / 2);
-      colw[e] = (col_4 % 2);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -4873,8 +4585,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -4884,24 +4596,13 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 2)) && ((iw_7 >= 0) && (iw_7 < 2)));
-                float xv_9 = B0[(xrow + (ok_8 ? ((ih_6 * 2) + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -4913,8 +4614,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 144);
@@ -4940,8 +4641,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = (((nimg * 16) + (grp * 16)) * 4);
     long long wbase = (grp * 144);
@@ -4989,9 +4690,7 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -5004,17 +4703,14 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     long long r0 = (lid * 6);
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_1 = ((n0 - 1) + (e / 3));
-      long long iw_2 = (-1 + (e % 3));
-      bool cont_3 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_1 >= 0) && (ih_1 < 1)) && ((iw_2 >= 0) && ((iw_2 + 7) < 1))));
-      kbase[e] = (cont_3 ? (ih_1 + iw_2) : 0);
-      kcont[e] = cont_3;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_4 = imin((n0 + e), 0);
-      colh[e] = col_4;
-      colw[e] = 0;
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_1 + dx_2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -5026,8 +4722,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_5 = gid;
-      long long nimg = q_5;
+      long long q_3 = gid;
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -5037,24 +4733,13 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long kr = (kg % 9);
-          long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
+          long long tb = (kg % 9);
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + jj)];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_6 = (colh[((g * 8) + jj)] + dy);
-                long long iw_7 = (colw[((g * 8) + jj)] + dx);
-                bool ok_8 = (((ih_6 >= 0) && (ih_6 < 1)) && ((iw_7 >= 0) && (iw_7 < 1)));
-                float xv_9 = B0[(xrow + (ok_8 ? (ih_6 + iw_7) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_8 ? xv_9 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -5066,8 +4751,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_10 = gid;
-      long long nimg = q_10;
+      long long q_4 = gid;
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = ((nimg * 16) + (grp * 16));
       long long wbase = (grp * 144);
@@ -5093,8 +4778,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
     __syncthreads();
   }
   {
-    long long q_11 = gid;
-    long long nimg = q_11;
+    long long q_5 = gid;
+    long long nimg = q_5;
     long long grp = 0;
     long long xbase = ((nimg * 16) + (grp * 16));
     long long wbase = (grp * 144);
