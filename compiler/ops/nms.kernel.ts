@@ -79,6 +79,9 @@ export function nmsThresholdF32(t: number): number {
 // helper in WGSL) and would be most of the cost of an IoU. Equal on numbers.
 const stdMax = (a: Expr, b: Expr): Expr => sel(lt(a, b), b, a);
 const stdMin = (a: Expr, b: Expr): Expr => sel(lt(b, a), b, a);
+// torch's max(): a NaN wins (fmaxf, the IR's max, would drop it). A NaN coordinate makes
+// batched_nms's class offset NaN, every IoU NaN, and nothing suppressed; so here too.
+const torchMax = (m: Expr, x: Expr): Expr => sel(bin('or', un('isnan', x), bin('gt', x, m)), x, m);
 
 /** Sizes of one image's workspace (see the header). */
 export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number; outKeys: number } {
@@ -232,7 +235,7 @@ function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
     ]);
   return [
     let_('m', 'f32', f32(-Infinity)),
-    threadStrided('e', idx(4 * N), WG, [set('m', max(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]),
+    threadStrided('e', idx(4 * N), WG, [set('m', torchMax(fv('m'), em.bufLoad(bb, add(mul(gid, idx(4 * N)), v('e')), 'f32')))]),
     lstore('mx', lid, fv('m')),
     let_('nv', 'i32', i32(0)),
     mine([set('nv', add(iv('nv'), i32(1)))]),
@@ -242,7 +245,7 @@ function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
     if_(bin('eq', lid, idx(0)), [
       let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
       for_('t', idx(0), idx(WG), [
-        set('mm', max(fv('mm'), lload('mx', v('t'), 'f32'))),
+        set('mm', torchMax(fv('mm'), lload('mx', v('t'), 'f32'))),
         let_('ct', 'i32', lload('cnt', v('t'), 'i32')),
         lstore('cnt', v('t'), iv('tot')),
         set('tot', add(iv('tot'), iv('ct'))),

@@ -80,6 +80,25 @@ test('the cases reach what they are for: truncation by max_out, and per-image ca
   assert.ok(new Set(counts).size > 1, `counts differ by image: ${counts}`);
 });
 
+/** Boxes with a NaN coordinate: torch's max() is NaN, so batched_nms's class offset, every IoU, is NaN and nothing is suppressed. */
+function nanCoordinate(): TestGraph {
+  const t = new TestGraph();
+  const input = (name: string, x: Tensor): number => { t.inputs[name] = x; return t.b.input(name, { dtype: x.dtype, shape: x.shape }, NO_SPAN); };
+  const boxes = [0, 0, 10, 10, 1, 1, 11, 11, NaN, 0, 5, 5, 0, 0, 10, 10.5, /* image 1, no NaN */ 0, 0, 10, 10, 1, 1, 11, 11, 2, 0, 5, 5, 0, 0, 10, 10.5];
+  const [keep, count] = t.ops('nms', [
+    input('boxes', tensor('f32', [2, 4, 4], boxes)), input('scores', tensor('f32', [2, 4], [0.9, 0.8, 0.7, 0.6, 0.9, 0.8, 0.7, 0.6])), input('classes', tensor('i32', [2, 4], [1, 1, 1, 1, 0, 0, 0, 0])),
+  ], { iou_threshold: 0.5, max_out: 4 });
+  t.output('keep', keep); t.output('count', count);
+  return t;
+}
+
+test('a NaN coordinate: nothing of its image is suppressed, as in torchvision (the max coordinate is NaN, not the largest number)', () => {
+  const t = nanCoordinate();
+  const want = referenceRun(t);
+  assert.equal(Array.from(want.count.data), [4, 2], 'reference: all four kept in image 0; image 1 suppresses two');
+  same(compileAndRun(t, CPU).outputs, want, 'interpreter, NaN coordinate');
+});
+
 test('kernel-IR interpreter equals the reference (small N)', () => {
   for (const s of SMALL) {
     const t = graph(s);
@@ -124,14 +143,16 @@ cpu.test('CPU runtime equals the reference (N up to 5000)', async () => {
     const exe = await cpu.runtime!.load(compileGraph(t.graph, cpu.runtime!.target));
     try { same(await exe.run(t.inputs), referenceRun(t), `cpu, ${name(s)}`); } finally { exe.dispose(); }
   }
+  const t = nanCoordinate();
+  const exe = await cpu.runtime!.load(compileGraph(t.graph, cpu.runtime!.target));
+  try { same(await exe.run(t.inputs), referenceRun(t), 'cpu, NaN coordinate'); } finally { exe.dispose(); }
 });
 
 const gpu = await openOrSkip('test/compiler/ops/nms-bitmask.test.ts');
 (gpu ? test : test.skip)('WebGPU runtime equals the reference (small N)', async () => {
-  for (const s of SMALL) {
-    const t = graph(s);
+  for (const [what, t] of [...SMALL.map((s) => [name(s), graph(s)] as const), ['NaN coordinate', nanCoordinate()] as const]) {
     const exe = await gpu!.load(compileGraph(t.graph, gpu!.target));
-    try { same(await exe.run(t.inputs), referenceRun(t), `webgpu, ${name(s)}`); } finally { exe.dispose(); }
+    try { same(await exe.run(t.inputs), referenceRun(t), `webgpu, ${what}`); } finally { exe.dispose(); }
   }
 });
 

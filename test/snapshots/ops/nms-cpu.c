@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 static inline uint32_t ctz32(uint32_t x) { return x ? (uint32_t)__builtin_ctz(x) : 32u; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -34,7 +37,7 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
       float m = (-INFINITY);
       for (int64_t e_k = 0; e_k < (((1200 - lid) + 127) / 128); e_k++) {
         int64_t e = (lid + (e_k * 128));
-        m = fmaxf(m, B2[((gid * 1200) + e)]);
+        m = ((isnan(B2[((gid * 1200) + e)]) || (B2[((gid * 1200) + e)] > m)) ? B2[((gid * 1200) + e)] : m);
       }
       mx[lid] = m;
       int32_t nv = 0;
@@ -56,7 +59,7 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         float mm = (-INFINITY);
         int32_t tot = 0;
         for (int64_t t = 0; t < 128; t++) {
-          mm = fmaxf(mm, mx[t]);
+          mm = ((isnan(mx[t]) || (mx[t] > mm)) ? mx[t] : mm);
           int32_t ct = cnt[t];
           cnt[t] = tot;
           tot = (tot + ct);

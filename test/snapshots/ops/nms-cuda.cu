@@ -23,7 +23,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     float m = __int_as_float(0xff800000);
     for (long long e_k = 0; e_k < (((1200 - lid) + 127) / 128); e_k++) {
       long long e = (lid + (e_k * 128));
-      m = fmaxf(m, B2[((gid * 1200) + e)]);
+      m = ((isnan(B2[((gid * 1200) + e)]) || (B2[((gid * 1200) + e)] > m)) ? B2[((gid * 1200) + e)] : m);
     }
     mx[lid] = m;
     int nv = 0;
@@ -46,7 +46,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       float mm = __int_as_float(0xff800000);
       int tot = 0;
       for (long long t = 0; t < 128; t++) {
-        mm = fmaxf(mm, mx[t]);
+        mm = ((isnan(mx[t]) || (mx[t] > mm)) ? mx[t] : mm);
         int ct = cnt[t];
         cnt[t] = tot;
         tot = (tot + ct);
