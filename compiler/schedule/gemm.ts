@@ -327,9 +327,12 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
   });
   const rowEpi = em.block(() => {
     em.emit(let_('row', 'i64', add(r0, I)));
-    // A full strip stores without a per-column test, so the C compiler vectorises the epilogue.
+    // A full strip stores without a per-column test, so the C compiler vectorises the epilogue;
+    // the last, partial strip stops its loop at the last column instead of testing each one (a
+    // test would keep the loop scalar and, FP ops not being speculated past it, recompute the
+    // fused row-invariant work, a frozen BN's 1/sqrt(var + eps), per element).
     const full = s.N % TN === 0 ? [for_('j', idx(0), idx(TNT), epiStore(false))]
-      : [if_(bin('le', add(n0, idx(TN)), idx(s.N)), [for_('j', idx(0), idx(TNT), epiStore(false))], [for_('j', idx(0), idx(TNT), epiStore(true))])];
+      : [if_(bin('le', add(n0, idx(TN)), idx(s.N)), [for_('j', idx(0), idx(TNT), epiStore(false))], [for_('j', idx(0), sub(idx(s.N), n0), epiStore(false))])];
     em.emit(if_(lt(v('row'), idx(s.M)), WGN === 1 ? full : [for_('j', idx(0), idx(TNT), epiStore(true))]));
   });
   em.emit(for_('ii', idx(0), idx(TM), rowEpi));

@@ -134,11 +134,9 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 64; j++) {
+            for (int64_t j = 0; j < (480 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 480)) {
-                B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -323,11 +321,9 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
               B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 64; j++) {
+            for (int64_t j = 0; j < (480 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 480)) {
-                B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
-              }
+              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
             }
           }
         }

@@ -116,11 +116,9 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
             B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 64; j++) {
+          for (long long j = 0; j < (480 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 480)) {
-              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -294,11 +292,9 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
             B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
           }
         } else {
-          for (long long j = 0; j < 64; j++) {
+          for (long long j = 0; j < (480 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 480)) {
-              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
-            }
+            B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
           }
         }
       }

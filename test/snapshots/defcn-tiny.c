@@ -1200,13 +1200,11 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
               B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                float t_18 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
-              }
+              float t_18 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
             }
           }
         }
@@ -1339,12 +1337,10 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
               B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
-              }
+              float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
             }
           }
         }
@@ -1497,15 +1493,13 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
               B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-                float t_21 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-                float t_22 = (t_20 + t_21);
-                float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
-              }
+              float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_21 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_22 = (t_20 + t_21);
+              float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
             }
           }
         }
@@ -1613,11 +1607,9 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -1960,11 +1952,9 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -2109,11 +2099,9 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -2526,11 +2514,9 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -3313,11 +3299,9 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-              }
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
             }
           }
         }
@@ -3448,16 +3432,14 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
               B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                float t_11 = B4[2];
-                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_13 = (t_11 * t_12);
-                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-                float t_15 = (t_14 * 32.0f);
-                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
-              }
+              float t_11 = B4[2];
+              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
             }
           }
         }
@@ -3586,11 +3568,9 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
             }
           }
         }
@@ -3768,11 +3748,9 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-              }
+              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
             }
           }
         }
@@ -3903,16 +3881,14 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
               B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                float t_11 = B4[3];
-                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_13 = (t_11 * t_12);
-                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-                float t_15 = (t_14 * 64.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
-              }
+              float t_11 = B4[3];
+              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 64.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
             }
           }
         }
@@ -4043,16 +4019,14 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
               B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                float t_11 = B4[4];
-                float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-                float t_13 = (t_11 * t_12);
-                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-                float t_15 = (t_14 * 128.0f);
-                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
-              }
+              float t_11 = B4[4];
+              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_13 = (t_11 * t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              float t_15 = (t_14 * 128.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
             }
           }
         }
@@ -5001,11 +4975,9 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (4 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 4)) {
-                B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
-              }
+              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
             }
           }
         }
@@ -5150,11 +5122,9 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
               B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
             }
           } else {
-            for (int64_t j = 0; j < 8; j++) {
+            for (int64_t j = 0; j < (1 - n0); j++) {
               int64_t cn = (n0 + j);
-              if ((cn < 1)) {
-                B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
-              }
+              B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
             }
           }
         }

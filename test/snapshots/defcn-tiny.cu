@@ -1081,13 +1081,11 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
             B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              float t_18 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
-            }
+            float t_18 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
           }
         }
       }
@@ -1209,12 +1207,10 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
             B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
-            }
+            float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
           }
         }
       }
@@ -1355,15 +1351,13 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
             B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_21 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_22 = (t_20 + t_21);
-              float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
-            }
+            float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+            float t_21 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_22 = (t_20 + t_21);
+            float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
+            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
           }
         }
       }
@@ -1467,11 +1461,9 @@ extern "C" __global__ void __launch_bounds__(1) k11_conv2d(const float* __restri
             B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1796,11 +1788,9 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
             B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -1937,11 +1927,9 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
             B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -2327,11 +2315,9 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
             B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -3063,11 +3049,9 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
             B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
+            B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -3189,16 +3173,14 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
             B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              float t_11 = B4[2];
-              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
-            }
+            float t_11 = B4[2];
+            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_13 = (t_11 * t_12);
+            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+            float t_15 = (t_14 * 32.0f);
+            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
           }
         }
       }
@@ -3319,11 +3301,9 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
             B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
+            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
           }
         }
       }
@@ -3490,11 +3470,9 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
             B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
+            B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
           }
         }
       }
@@ -3616,16 +3594,14 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
             B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              float t_11 = B4[3];
-              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 64.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
-            }
+            float t_11 = B4[3];
+            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_13 = (t_11 * t_12);
+            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+            float t_15 = (t_14 * 64.0f);
+            B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
           }
         }
       }
@@ -3747,16 +3723,14 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
             B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              float t_11 = B4[4];
-              float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 128.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
-            }
+            float t_11 = B4[4];
+            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+            float t_13 = (t_11 * t_12);
+            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+            float t_15 = (t_14 * 128.0f);
+            B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
           }
         }
       }
@@ -4657,11 +4631,9 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
             B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (4 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 4)) {
-              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
-            }
+            B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
           }
         }
       }
@@ -4794,11 +4766,9 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
             B3[((nimg + (grp + row)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
           }
         } else {
-          for (long long j = 0; j < 8; j++) {
+          for (long long j = 0; j < (1 - n0); j++) {
             long long cn = (n0 + j);
-            if ((cn < 1)) {
-              B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
-            }
+            B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
           }
         }
       }
