@@ -78,7 +78,15 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   // The CPU packs panel rows by runs of its vector width (see the tables);
   // GPUs keep per-(tap, column) offsets, read by their threads in parallel.
   if (target.name !== 'cpu') return run(tapPacking(c, target));
-  return sw === 1 && sh * c.geo.W === c.geo.OW ? run(maskedRunPacking(c, target)) : run(runPacking(c, target));
+  if (sh === 1 && sw === 1 && c.geo.OW === c.geo.W) {
+    const { H, W, OH, OW, dh, dw } = c.geo;
+    return run(maskedRunPacking<Bases>(c.em, {
+      buf: c.xb, srcH: H, srcW: W, cols: OH * OW, KH, KW,
+      shift: (ky, kx) => [sub(mul(ky, idx(dh)), idx(ph)), sub(mul(kx, idx(dw)), idx(pw))],
+      plane: (p, ch) => add(p.xbase, mul(ch, idx(H * W))),
+    }, target));
+  }
+  return run(runPacking(c, target));
 }
 
 /** A 1×1 convolution is a plain GEMM: the input plane is B itself, no tap tables. */
@@ -153,29 +161,49 @@ function runPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, d
   };
 }
 
-/** A panel row k of a masked-run packing: the tap's first entry in the run table, the input channel plane's base, the run width. */
+/** A panel row k of a masked-run packing: the tap's first entry in the run table, the source plane's base, the run width. */
 interface MaskedRow { tb: Expr; xrow: Expr; vg: number }
 
 /**
- * The CPU's packing where input offsets are affine in the output column:
- * stride 1 along rows and as many output columns as input columns per input
- * row step (every stride-1 "same" convolution: 3×3 padding 1, 5×5 padding
- * 2, ...). Output column c then reads input c + dy·W + dx for tap (dy, dx),
- * across row ends too, so every run of VG columns is one contiguous stretch
- * of the input with some lanes masked to zero: those whose pixel falls
- * outside the image (left and right edges wrap into the neighbouring row,
- * top and bottom leave the plane) and those past the last column. The
- * table holds, per (tap, run), the stretch's first offset (negative or past
- * the plane where lanes are masked: masked lanes are never read) and the
- * lane mask. No run takes a per-column path: on a 20 × 20 map almost every
- * run of 16 crosses a row end, which runPacking packs column by column.
+ * What a masked-run packing reads: panel row k is tap k % taps of plane
+ * k / taps of `buf` (srcH × srcW), and output column c reads that plane at
+ * c + dy·srcW + dx for the tap's shift (dy, dx), across row ends too: the
+ * output's rows are srcW columns wide.
  */
-function maskedRunPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, ph, pw, dh, dw } }: ConvGemm, target: Target): Omit<GemmParts<Bases, MaskedRow>, keyof ConvGemm['common']> {
+interface MaskedSource<P> {
+  buf: number;
+  srcH: number;
+  srcW: number;
+  /** Output columns (the GEMM's N). */
+  cols: number;
+  KH: number;
+  KW: number;
+  /** The tap's (row, column) shift from its kernel row and column. */
+  shift(ky: Expr, kx: Expr): [Expr, Expr];
+  /** Base of plane `plane` for the problem. */
+  plane(p: P, plane: Expr): Expr;
+}
+
+/**
+ * The CPU's packing where source offsets are affine in the output column:
+ * every run of VG columns is one contiguous stretch of the source with some
+ * lanes masked to zero: those whose pixel falls outside the plane (left and
+ * right edges wrap into the neighbouring row, top and bottom leave the
+ * plane) and those past the last column. The table holds, per (tap, run),
+ * the stretch's first offset (negative or past the plane where lanes are
+ * masked: masked lanes are never read) and the lane mask. No run takes a
+ * per-column path: on a 20 × 20 map almost every run of 16 crosses a row
+ * end, which runPacking packs column by column. Used by the forward
+ * convolution and its input gradient at stride 1 with rows of equal width
+ * (3×3 padding 1, ...).
+ */
+function maskedRunPacking<P>(em: Emitter, src: MaskedSource<P>, target: Target): Omit<GemmParts<P, MaskedRow>, 'setup' | 'a' | 'outIndex' | 'bias' | 'window'> {
+  const { buf, srcH, srcW, cols, KH, KW } = src;
   const runWidth = (TN: number): number => packRunWidth(target, TN);
   // The run's base and mask are read once into lets before the lane loop: a table read inside the
   // select's arm is a conditional load of its own, and GCC then leaves the loop scalar.
   const masked = (base: Expr, mask: Expr, lane: Expr): Expr =>
-    sel(bitSet(mask, cast(lane, 'u32')), em.bufLoad(xb, add(base, lane), 'f32'), f32(0));
+    sel(bitSet(mask, cast(lane, 'u32')), em.bufLoad(buf, add(base, lane), 'f32'), f32(0));
   const run = (r: MaskedRow, group: Expr): { base: Expr; mask: Expr } => {
     const e = add(r.tb, group);
     return { base: letVar(em, 'rbase', add(r.xrow, lload('kbase', e, 'i64'))), mask: letVar(em, 'rmask', lload('kmask', e, 'u32'), 'u32') };
@@ -188,14 +216,13 @@ function maskedRunPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, ph, pw, dh, dw 
         const vg = runWidth(TN), groups = TN / vg;
         const kr = em.bind(div(e, idx(groups)), 'kr');
         const c0 = em.bind(add(n0, mul(mod(e, idx(groups)), idx(vg))), 'c0');
-        const dy = em.bind(sub(mul(div(kr, idx(KW)), idx(dh)), idx(ph)), 'dy');
-        const dx = em.bind(sub(mul(mod(kr, idx(KW)), idx(dw)), idx(pw)), 'dx');
+        const [sy, sx] = src.shift(div(kr, idx(KW)), mod(kr, idx(KW)));
+        const dy = em.bind(sy, 'dy'), dx = em.bind(sx, 'dx');
         const lane = v('lane'), col = add(c0, lane);
-        const ih = add(div(col, idx(OW)), dy), iw = add(mod(col, idx(OW)), dx);
-        const inside = and(bin('lt', col, idx(OH * OW)), and(inRange(ih, H), inRange(iw, W)));
+        const inside = and(bin('lt', col, idx(cols)), and(inRange(add(div(col, idx(srcW)), dy), srcH), inRange(add(mod(col, idx(srcW)), dx), srcW)));
         em.emit(let_('lanes', 'u32', u32(0)));
         em.emit(for_('lane', idx(0), idx(vg), [set('lanes', bitor(v('lanes', 'u32'), sel(inside, shl(u32(1), cast(lane, 'u32')), u32(0))))]));
-        return [add(c0, add(mul(dy, idx(W)), dx)), v('lanes', 'u32')];
+        return [add(c0, add(mul(dy, idx(srcW)), dx)), v('lanes', 'u32')];
       },
     }],
     packRun: (_p, r, _n0, group) => {
@@ -204,7 +231,7 @@ function maskedRunPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, ph, pw, dh, dw 
     },
     packRow(p, k, TN) {
       const tb = letVar(em, 'tb', mul(mod(k, idx(KH * KW)), idx(TN / runWidth(TN))));
-      return { tb, vg: runWidth(TN), xrow: letVar(em, 'xrow', add(p.xbase, mul(div(k, idx(KH * KW)), idx(H * W)))) };
+      return { tb, vg: runWidth(TN), xrow: letVar(em, 'xrow', src.plane(p, div(k, idx(KH * KW)))) };
     },
     // Only the GEMM's own column loop would call it (packRun covers every run): the same masked load, by column.
     packValue: (_p, r, j) => {
@@ -289,14 +316,32 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
     const at = em.bind(div(num, idx(stride)), 'at');
     return { at, ok: and(and(bin('ge', num, idx(0)), bin('eq', mod(num, idx(stride)), idx(0))), bin('lt', at, idx(size))) };
   };
-  return scheduleGemm(em, graph, node, sink, { problems: N * g, M: Cg, N: H * W, K: og * taps }, {
-    setup(problem) {
+  interface GradBases { nimg: Expr; grp: Expr; gbase: Expr; wbase: Expr }
+  const shape = { problems: N * g, M: Cg, N: H * W, K: og * taps };
+  const common = {
+    setup(problem: Expr): GradBases {
       const nimg = letVar(em, 'nimg', div(problem, idx(g)));
       const grp = letVar(em, 'grp', mod(problem, idx(g)));
       const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
       return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
     },
-    a: (p, row, k) => em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
+    a: (p: GradBases, row: Expr, k: Expr) => em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
+    outIndex: (p: GradBases, row: Expr, col: Expr) => [p.nimg, add(mul(p.grp, idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
+    bias: () => undefined,
+  };
+  if (target.name === 'cpu' && sh === 1 && sw === 1 && OW === W) {
+    // Input pixel c reaches the output gradient at c + (ph - ky·dh)·W + (pw - kx·dw): masked runs, as the forward's.
+    return scheduleGemm(em, graph, node, sink, shape, {
+      ...common,
+      ...maskedRunPacking<GradBases>(em, {
+        buf: gb, srcH: OH, srcW: OW, cols: H * W, KH, KW,
+        shift: (ky, kx) => [sub(idx(ph), mul(ky, idx(dh))), sub(idx(pw), mul(kx, idx(dw)))],
+        plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
+      }, target),
+    }, target);
+  }
+  return scheduleGemm(em, graph, node, sink, shape, {
+    ...common,
     tables: [{
       size: (tn) => taps * tn,
       arrays: [{ name: 'koff', t: 'i64' }, { name: 'kok', t: 'bool' }],
@@ -317,8 +362,6 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
       const e = add(r.tb, j);
       return sel(lload('kok', e, 'bool'), em.bufLoad(gb, add(r.grow, lload('koff', e, 'i64')), 'f32'), f32(0));
     },
-    outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
-    bias: () => undefined,
   }, target);
 }
 

@@ -77,6 +77,14 @@ const CASES: Record<string, Case> = {
     const y = s.op('conv2d', [s.input('x', [1, cin, 20, 20]), s.param('w', [cout, cin, 3, 3]), s.param('b', [cout])], { padding: [1] });
     s.out('y', s.op('relu', [y]));
   },
+  // Stride 1, rows of equal width: the input gradient packs masked runs (conv.kernel.ts), across
+  // row ends and image edges; kernel 3 padding 1, or kernel 3 dilation 2 padding 2, groups 1-2.
+  'conv2d_grad_input (stride 1, same size)': (s) => {
+    const g = s.n(1, 2), cin = g * s.n(1, 3), cout = g * s.n(1, 3), d = s.n(1, 2), h = s.n(3, 21), w = s.n(3, 21);
+    const grad = s.input('g', [s.n(1, 2), cout, h, w]);
+    s.out('dx', s.op('conv2d_grad_input', [grad, s.param('w', [cout, cin / g, 3, 3])],
+      { stride: [1], padding: [d], dilation: [d], groups: g, size: [h, w] }));
+  },
   'conv2d 1x1 stride 2 + add': (s) => {
     const cin = s.n(3, 17), cout = s.n(3, 17), shape = [s.n(1, 2), cin, s.n(4, 11), s.n(4, 11)];
     const y = s.op('conv2d', [s.input('x', shape), s.param('w', [cout, cin, 1, 1])], { stride: [2], padding: [0] });
