@@ -6,11 +6,10 @@
 //    entries, a prefix over the threads places them, so rows 0..V-1 hold the
 //    candidates in index order and every later phase works on V rows, never
 //    on the padded capacity N.
-// 1. Order. A bitonic sort of the V rows (the form whose comparators all put
-//    the first row low, so the rows past V act as +inf and their pairs are
-//    skipped), class-major: by class, then score descending, then index
-//    ascending. Suppression never crosses classes, so each class's run is
-//    torchvision's (stable, descending) order restricted to that class.
+// 1. Order. A merge sort of the V rows (sortRows), class-major: by class,
+//    then score descending, then index ascending. Suppression never crosses
+//    classes, so each class's run is torchvision's (stable, descending)
+//    order restricted to that class.
 // 2. Scan, 32 candidates (one mask word) at a time, with the mask computed
 //    as it is needed: torchvision builds every row of the n² mask, but the
 //    sequential `remv |= mask[i]` loop only reads the rows of kept boxes.
@@ -21,17 +20,21 @@
 //    later words of their class, taking the IoU only against candidates not
 //    removed yet (an OR into a set bit changes nothing). A removed-set of one
 //    bit per candidate lives in workgroup memory.
-//    Early stop: the output is the first max_out kept boxes in score order,
-//    and a class's kept boxes come in that order, so once a class has max_out
-//    kept boxes its later ones can never be output (nor suppress another
-//    class): the scan marks the rest of the class's run dead and skips it.
-//    With one class that ends the scan at the max_out-th kept box.
+//    Early stop: the output is the first max_out kept boxes in score order.
+//    The deciding thread keeps the best max_out kept boxes so far (a heap
+//    whose root ranks last); once max_out kept boxes rank before a candidate,
+//    it can never be output, nor can the later candidates of its class (they
+//    rank after it), nor can they suppress another class: the scan marks the
+//    rest of the class's run dead and skips it. With one class that ends the
+//    scan at the max_out-th kept box; with many, a class whose boxes all rank
+//    after max_out kept ones costs one look at its first candidate.
 // 3. Output. The kept boxes in torchvision's order: a prefix over the kept
 //    words places them in a list of K rows (class-major); unless it is
 //    already in (score descending, index ascending) order — always so with
-//    one class — the same bitonic sort orders the K rows; the first
-//    min(K, max_out) indices are batched_nms's list truncated. K counts at
-//    most max_out kept boxes of a class: with a class at its cap, K ≥ max_out.
+//    one class — the same merge sort orders the K rows; the first
+//    min(K, max_out) indices are batched_nms's list truncated. The early stop
+//    only drops boxes after max_out kept ones, so the first max_out are the
+//    same, and K ≥ max_out whenever it dropped any.
 //
 // A launch has one kernel, so every phase runs in the image's workgroup (one
 // CPU thread, one GPU multiprocessor) rather than torchvision's grid of blocks.
@@ -45,14 +48,16 @@
 // --fmad=true, so there a product feeding a sum may round once and IoUs
 // within an ulp of the threshold can go the other way.
 //
-// Workspace (Scheduled.scratch), per image: f32 [sort keys N | sorted offset
-// boxes 5N (x1, y1, x2, y2, area) | output keys N], i32 [box index N | class
-// N | end of each candidate's class run N | output box index N]. P, N rounded
-// up to a power of two, only sizes the sort's loops.
+// Workspace (Scheduled.scratch), per image: f32 [sort keys 2N | sorted
+// offset boxes 5N (x1, y1, x2, y2, area) | output keys 2N | heap keys
+// max_out], i32 [box index 2N | class 2N | end of each candidate's class run
+// N | output box index 2N | heap box indices max_out]; the sorted rows use
+// twice N, the two halves a merge pass reads and writes. P, N rounded up to a
+// power of two, only sizes the sort's loops.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, bitSet, bitand, bitor, bitxor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
+  add, and, barrier, bin, bitSet, bool, bitand, bitor, bitxor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
   popcount, sel, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
@@ -84,12 +89,12 @@ const stdMin = (a: Expr, b: Expr): Expr => sel(lt(b, a), b, a);
 const torchMax = (m: Expr, x: Expr): Expr => sel(bin('or', un('isnan', x), bin('gt', x, m)), x, m);
 
 /** Sizes of one image's workspace (see the header). */
-export function nmsLayout(N: number): { P: number; words: number; floats: number; ints: number; outKeys: number } {
+export function nmsLayout(N: number, maxOut: number): { P: number; words: number; floats: number; ints: number; boxes: number; outKeys: number; heap: { keys: number; ords: number } } {
   // At least 2, so a sort stage always has a pair (an index constant is an integer).
   const P = 2 ** Math.ceil(Math.log2(Math.max(2, N)));
   const words = Math.max(1, Math.ceil(N / BITS));
   const n = Math.max(1, N);
-  return { P, words, floats: 9 * n, ints: 7 * n, outKeys: 7 * n };
+  return { P, words, floats: 9 * n + maxOut, ints: 7 * n + maxOut, boxes: 2 * n, outKeys: 7 * n, heap: { keys: 9 * n, ords: 7 * n } };
 }
 
 const fv = (name: string): Expr => v(name, 'f32');
@@ -145,11 +150,13 @@ class NmsWorkspace {
   private i(region: number, i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(region * this.N)), i); }
   // Sorted rows live in half 0 of a double buffer (the sort's passes alternate halves).
   keyAt(i: Expr, half: Expr = idx(0)): Expr { return this.f(0, add(mul(half, idx(this.N)), i)); }
-  boxAt(p: Expr, c: number): Expr { return this.f(2, add(mul(p, idx(5)), idx(c))); }
+  boxAt(p: Expr, c: number): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.layout.boxes)), add(mul(p, idx(5)), idx(c))); }
   outKeyAt(i: Expr, half: Expr = idx(0)): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.layout.outKeys)), add(mul(half, idx(this.N)), i)); }
   ordAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(0, add(mul(half, idx(this.N)), i)); }
   clsAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(2, add(mul(half, idx(this.N)), i)); }
   endAt(p: Expr): Expr { return this.i(4, p); }
+  heapKeyAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.layout.heap.keys)), i); }
+  heapOrdAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(this.layout.heap.ords)), i); }
   outOrdAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(5, add(mul(half, idx(this.N)), i)); }
   fget(at: Expr): Expr { return { k: 'load', buf: this.fS, idx: at, t: 'f32' }; }
   iget(at: Expr): Expr { return { k: 'load', buf: this.iS, idx: at, t: 'i32' }; }
@@ -171,7 +178,7 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   // Scores are f32, the threshold a double (as in the reference): compare with the largest f32 not above it.
   const minScore = nmsThresholdF32(floatAttr('nms', node.attrs, 'score_threshold'));
   const maxOut = intAttr('nms', node.attrs, 'max_out');
-  const layout = nmsLayout(N);
+  const layout = nmsLayout(N, maxOut);
   // Threads that share a sort pass: a GPU's whole workgroup; one where threads are a loop (CPU) or coroutines (a software adapter).
   const chunks = target.name === 'cpu' || target.software ? 1 : WG;
   checkLimits(B, N, layout, target);
@@ -181,7 +188,8 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
     { name: 'rm', t: 'u32', size: layout.words }, { name: 'kept', t: 'u32', size: layout.words }, { name: 'dg', t: 'u32', size: BITS },
     { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
     { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'nk', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 },
-    { name: 'kh', t: 'i32', size: 1 }, { name: 'cc', t: 'i32', size: 1 }, { name: 'ce', t: 'i32', size: 1 }, { name: 'dead', t: 'i32', size: 1 },
+    { name: 'kh', t: 'i32', size: 1 }, { name: 'hs', t: 'i32', size: 1 }, { name: 'dead', t: 'i32', size: 1 },
+    { name: 'rk', t: 'f32', size: 1 }, { name: 'ro', t: 'i32', size: 1 },
     { name: 'uns', t: 'i32', size: 1 },
   );
 
@@ -207,13 +215,13 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
 }
 
 /** The removed-set must fit workgroup memory and the workspace one buffer: otherwise a clear error. */
-function checkLimits(B: number, N: number, layout: { words: number; ints: number }, target: Target): void {
-  const fixedLocal = 8 * WG + 4 * BITS + 4 * 9;
+function checkLimits(B: number, N: number, layout: { words: number; ints: number; floats: number }, target: Target): void {
+  const fixedLocal = 8 * WG + 4 * BITS + 4 * 10;
   if (8 * layout.words + fixedLocal > target.maxWorkgroupStorageBytes) {
     throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
   }
   // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
-  const bytes = 4 * B * layout.ints;
+  const bytes = 4 * B * Math.max(layout.ints, layout.floats);
   if (bytes > 2 ** 31 - 1) {
     throw new ScheduleError(`nms: the workspace of ${B} images of ${N} boxes needs ${(bytes / 2 ** 20).toFixed(0)} MiB, more than one buffer may hold (2 GiB); select fewer candidates first (topk) or run fewer images per call`);
   }
@@ -252,7 +260,7 @@ function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
       ]),
       lstore('one', idx(0), add(fv('mm'), f32(1))),
       lstore('vv', idx(0), iv('tot')),
-      lstore('cc', idx(0), i32(0)), lstore('ce', idx(0), i32(0)), lstore('dead', idx(0), i32(0)),
+      lstore('hs', idx(0), i32(0)), lstore('dead', idx(0), i32(0)),
     ]),
     barrier,
     let_('at', 'i64', I(lload('cnt', lid, 'i32'))),
@@ -394,6 +402,49 @@ function suppressed(ws: NmsWorkspace, thr: number, word: string, skip: Expr, w0:
 }
 
 /**
+ * The kept box in lets ka, oa into the best (at most) max_out kept boxes so far, `hsz` of
+ * them, so the scan can tell when max_out kept boxes rank before a candidate. Until there
+ * are max_out they are only appended (with max_out above the kept count, all this costs);
+ * the max_out-th makes them a binary heap whose root is the box that ranks last
+ * (scoreFirst); a later kept box ranks before the root and replaces it, sifted down.
+ */
+function heapPush(ws: NmsWorkspace, maxOut: number): Stmt[] {
+  const { fS, iS } = ws;
+  const hk = (r: Expr): Expr => ws.fget(ws.heapKeyAt(r)), ho = (r: Expr): Expr => ws.iget(ws.heapOrdAt(r));
+  const put = (r: Expr, k: Expr, o: Expr): Stmt[] => [store(fS, ws.heapKeyAt(r), k), store(iS, ws.heapOrdAt(r), o)];
+  /** Row (k, o) ranks after row (k2, o2). */
+  const after = (k: Expr, o: Expr, k2: Expr, o2: Expr): Expr => bin('or', lt(k, k2), and(bin('eq', k, k2), bin('gt', o, o2)));
+  // The box in lets K, O placed at heap row `at`, moved down past children that rank after it.
+  const siftDown = (at: Expr, K: string, O: string): Stmt[] => [
+    let_('hp', 'i64', at), let_('go', 'bool', bool(true)),
+    for_('down', idx(0), idx(Math.ceil(Math.log2(maxOut + 1))), [
+      let_('c1', 'i64', add(mul(v('hp'), idx(2)), idx(1))),
+      if_(and(v('go', 'bool'), lt(v('c1'), idx(maxOut))), [
+        let_('c', 'i64', v('c1')),
+        if_(lt(add(v('c1'), idx(1)), idx(maxOut)), [
+          if_(after(hk(add(v('c1'), idx(1))), ho(add(v('c1'), idx(1))), hk(v('c1')), ho(v('c1'))), [set('c', add(v('c1'), idx(1)))]),
+        ]),
+        if_(after(hk(v('c')), ho(v('c')), fv(K), iv(O)), [...put(v('hp'), hk(v('c')), ho(v('c'))), set('hp', v('c'))], [set('go', bool(false))]),
+      ]),
+    ]),
+    ...put(v('hp'), fv(K), iv(O)),
+  ];
+  return [
+    if_(lt(iv('hsz'), i32(maxOut)), [
+      ...put(I(iv('hsz')), fv('ka'), iv('oa')),
+      set('hsz', add(iv('hsz'), i32(1))),
+      if_(bin('eq', iv('hsz'), i32(maxOut)), [
+        for_('hj', idx(0), idx(Math.floor(maxOut / 2)), [
+          let_('hr', 'i64', sub(idx(Math.floor(maxOut / 2) - 1), v('hj'))),
+          let_('hka', 'f32', hk(v('hr'))), let_('hoa', 'i32', ho(v('hr'))),
+          ...siftDown(v('hr'), 'hka', 'hoa'),
+        ]),
+      ]),
+    ], siftDown(idx(0), 'ka', 'oa')),
+  ];
+}
+
+/**
  * 2. The scan, 32 candidates at a time, with the mask rows computed as they are
  *    needed (see the header). `dead`: rows below it that are not decided yet
  *    belong to a class that has max_out kept boxes already.
@@ -410,8 +461,13 @@ function scanWords(ws: NmsWorkspace, thr: number, maxOut: number): Stmt {
         let_('dw', 'u32', u32(0)),
         let_('rw', 'u32', lload('rm', v('w'), 'u32')),
         if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), dead))), un('not', bitSet(uv('rw'), U(v('b'))))), [
-          ...ws.rowBox('r', v('p')),
-          suppressed(ws, thr, 'dw', uv('rw'), w0, add(v('p'), idx(1)), min(add(w0, idx(BITS)), ws.rowEnd(v('p')))),
+          let_('ka', 'f32', ws.fget(ws.keyAt(v('p')))), let_('oa', 'i32', ws.iget(ws.ordAt(v('p')))),
+          let_('kb_', 'f32', lload('rk', idx(0), 'f32')), let_('ob', 'i32', local('ro')),
+          // A row the decision will find dead (max_out kept boxes rank before it) needs no diagonal word.
+          if_(un('not', and(bin('eq', local('hs'), i32(maxOut)), scoreFirst('b', 'a'))), [
+            ...ws.rowBox('r', v('p')),
+            suppressed(ws, thr, 'dw', uv('rw'), w0, add(v('p'), idx(1)), min(add(w0, idx(BITS)), ws.rowEnd(v('p')))),
+          ]),
         ]),
         lstore('dg', v('b'), uv('dw')),
       ]),
@@ -421,24 +477,27 @@ function scanWords(ws: NmsWorkspace, thr: number, maxOut: number): Stmt {
         let_('rem', 'u32', lload('rm', v('w'), 'u32')),
         let_('kw', 'u32', u32(0)),
         let_('hi', 'i64', add(v('w'), idx(1))),
-        let_('ck', 'i32', local('cc')), let_('cend', 'i64', I(local('ce'))), let_('dd', 'i64', dead),
+        let_('hsz', 'i32', local('hs')), let_('dd', 'i64', dead),
         for_('b', idx(0), idx(BITS), [
           let_('p', 'i64', add(w0, v('b'))),
           if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), v('dd')))), un('not', bitSet(uv('rem'), U(v('b'))))), [
-            // The first kept box of a class run starts its count.
-            if_(un('not', lt(v('p'), v('cend'))), [set('cend', ws.rowEnd(v('p'))), set('ck', i32(0))]),
-            set('kw', bitor(uv('kw'), bit(v('b')))),
-            set('rem', bitor(uv('rem'), lload('dg', v('b'), 'u32'))),
-            set('hi', max(v('hi'), div(add(v('cend'), idx(BITS - 1)), idx(BITS)))),
-            set('ck', add(iv('ck'), i32(1))),
-            // Early stop: the class's later boxes can no longer reach the output.
-            if_(bin('eq', iv('ck'), i32(maxOut)), [set('dd', v('cend'))]),
+            let_('ka', 'f32', ws.fget(ws.keyAt(v('p')))), let_('oa', 'i32', ws.iget(ws.ordAt(v('p')))),
+            let_('kb_', 'f32', ws.fget(ws.heapKeyAt(idx(0)))), let_('ob', 'i32', ws.iget(ws.heapOrdAt(idx(0)))),
+            // Early stop: max_out kept boxes rank before p, so p and its class's later boxes can never be output.
+            if_(and(bin('eq', iv('hsz'), i32(maxOut)), scoreFirst('b', 'a')), [set('dd', ws.rowEnd(v('p')))], [
+              set('kw', bitor(uv('kw'), bit(v('b')))),
+              set('rem', bitor(uv('rem'), lload('dg', v('b'), 'u32'))),
+              set('hi', max(v('hi'), div(add(ws.rowEnd(v('p')), idx(BITS - 1)), idx(BITS)))),
+              ...heapPush(ws, maxOut),
+            ]),
           ]),
         ]),
         lstore('kb', idx(0), uv('kw')),
         lstore('kept', v('w'), uv('kw')),
         lstore('kh', idx(0), cast(v('hi'), 'i32')),
-        lstore('cc', idx(0), iv('ck')), lstore('ce', idx(0), cast(v('cend'), 'i32')), lstore('dead', idx(0), cast(v('dd'), 'i32')),
+        lstore('hs', idx(0), iv('hsz')), lstore('dead', idx(0), cast(v('dd'), 'i32')),
+        // The heap's root for the next word's diagonal words (workgroup memory: visible after a plain barrier).
+        lstore('rk', idx(0), ws.fget(ws.heapKeyAt(idx(0)))), lstore('ro', idx(0), ws.iget(ws.heapOrdAt(idx(0)))),
       ]),
       barrier,
       // The kept rows ORed into the later words of their classes (none past a dead run's end).

@@ -106,13 +106,14 @@ test('kernel-IR interpreter equals the reference (small N)', () => {
   }
 });
 
-test('workspace: two scratch buffers of the layout size, linear in N (no N² mask: rows are computed as the scan needs them)', () => {
+test('workspace: two scratch buffers of the layout size, linear in N and max_out (no N² mask: rows are computed as the scan needs them)', () => {
   const s = SMALL[0];
   const program = compileGraph(graph(s).graph, CPU);
-  const L = nmsLayout(s.N);
+  const L = nmsLayout(s.N, s.maxOut);
   assert.is(L.P, 64);
   assert.is(L.words, 2);
-  assert.equal([L.floats, L.ints], [9 * s.N, 7 * s.N]);
+  // Rows (keys, boxes, output keys: 9N; index, class, run end, output index: 7N) and the heap of the max_out best kept boxes.
+  assert.equal([L.floats, L.ints], [9 * s.N + s.maxOut, 7 * s.N + s.maxOut]);
   const temps = program.buffers.filter((b) => b.role === 'temp').map((b) => [b.dtype, b.bytes]);
   assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * L.ints), `i32 workspace among ${JSON.stringify(temps)}`);
   assert.ok(temps.some(([d, n]) => d === 'f32' && n === 4 * s.B * L.floats), `f32 workspace among ${JSON.stringify(temps)}`);

@@ -108,6 +108,32 @@ test('early stop: with max_out 3 of 256 disjoint boxes of one class, the scan do
   assert.ok(three < all / 4, `workspace loads with max_out 3: ${three}, with max_out 256: ${all}`);
 });
 
+test('early stop across classes: once max_out kept boxes rank before a candidate, its class stops', () => {
+  // 4 classes of 64 disjoint boxes, class 0 scoring highest: with max_out 64, class 0's boxes
+  // rank before every box of the others, which the scan then skips; no class has more than
+  // 64 kept, so a per-class count alone would stop nothing.
+  const t = (maxOut: number): TestGraph => {
+    const g = new TestGraph();
+    const boxes: number[] = [], scores: number[] = [], classes: number[] = [];
+    for (let i = 0; i < 256; i++) {
+      const x = (i % 16) * 40, y = Math.floor(i / 16) * 40;
+      boxes.push(x, y, x + 25, y + 25);
+      scores.push(1 - Math.floor(i / 64) / 4 - (i % 64) / 1024);
+      classes.push(Math.floor(i / 64));
+    }
+    const input = (name: string, x: Tensor): number => { g.inputs[name] = x; return g.b.input(name, { dtype: x.dtype, shape: x.shape }, NO_SPAN); };
+    const [keep, count] = g.ops('nms', [input('boxes', tensor('f32', [1, 256, 4], boxes)), input('scores', tensor('f32', [1, 256], scores)), input('classes', tensor('i32', [1, 256], classes))],
+      { iou_threshold: 0.5, max_out: maxOut });
+    g.output('keep', keep); g.output('count', count);
+    return g;
+  };
+  same(compileAndRun(t(64), CPU).outputs, referenceRun(t(64)), 'max_out 64');
+  // Loads of the sorted boxes: the IoUs (the sort is the same work either way).
+  const boxLoads = (maxOut: number): number => { const L = nmsLayout(256, maxOut); return workspaceLoads(t(maxOut), CPU, (i) => i >= L.boxes && i < L.outKeys); };
+  const all = boxLoads(256), top = boxLoads(64);
+  assert.ok(top < all / 3, `box loads with max_out 64: ${top}, with max_out 256: ${all}`);
+});
+
 test('the work follows the candidates, not the capacity: 16 candidates among 256 entries cost what 16 entries do', () => {
   // The same 16 candidates (entries 0..15), alone or followed by 240 entries below the threshold.
   const few: Spec = { what: '', B: 1, N: 16, classes: 3, maxOut: 16, spread: 40, seed: 8 };
@@ -124,14 +150,41 @@ test('one class skips the output sort: its kept list is only checked for order',
   // Disjoint boxes: all 128 kept. One class: the class-major list is the output order,
   // read once by the order check (2 loads a pair). 8 classes interleave: sorted again.
   const one: Spec = { what: '', B: 1, N: 128, classes: 1, maxOut: 128, spread: 40, seed: 9 };
-  const L = nmsLayout(one.N);
-  const inOutputKeys = (i: number): boolean => i >= L.outKeys && i < L.floats;
+  const L = nmsLayout(one.N, one.maxOut);
+  const inOutputKeys = (i: number): boolean => i >= L.outKeys && i < L.heap.keys;
   const single = workspaceLoads(graph(one), CPU, inOutputKeys), eight = workspaceLoads(graph({ ...one, classes: 8 }), CPU, inOutputKeys);
   assert.ok(single <= 2 * one.N, `one class: ${single} loads of the output keys`);
   assert.ok(eight > 4 * one.N, `8 classes: ${eight} loads of the output keys`);
 });
 
+/** Random specs: N 1..160, 1..20 classes, max_out 1..N+3, crowded or disjoint, some entries below the threshold. */
+function randomSpecs(count: number, seed: number): Spec[] {
+  const next = rng(seed);
+  return Array.from({ length: count }, (_, k) => {
+    const N = 1 + Math.floor(next() * 160), drop = next() < 0.3 ? 2 + Math.floor(next() * 5) : 0;
+    return {
+      what: `random ${k}`, B: 2, N, classes: 1 + Math.floor(next() * 20), maxOut: 1 + Math.floor(next() * (N + 3)),
+      spread: next() < 0.5 ? 40 : undefined, valid: drop ? (_b: number, i: number) => i % drop !== 1 : undefined, seed: 100 + k,
+    };
+  });
+}
+
+test('random cases on the interpreter, the GPUs\' schedule (heap, dead runs and whole-workgroup merges together)', () => {
+  for (const s of randomSpecs(8, 41)) {
+    const t = graph(s);
+    same(compileAndRun(t, cudaTarget()).outputs, referenceRun(t), `cuda schedule, ${s.what} (N ${s.N}, ${s.classes} classes, max_out ${s.maxOut})`);
+  }
+});
+
 const cpu = await cpuOrSkip();
+cpu.test('random cases on the CPU runtime', async () => {
+  for (const s of randomSpecs(16, 42)) {
+    const t = graph(s);
+    const exe = await cpu.runtime!.load(compileGraph(t.graph, cpu.runtime!.target));
+    try { same(await exe.run(t.inputs), referenceRun(t), `cpu, ${s.what} (N ${s.N}, ${s.classes} classes, max_out ${s.maxOut})`); } finally { exe.dispose(); }
+  }
+});
+
 cpu.test('CPU runtime equals the reference', async () => {
   for (const s of CASES) {
     const t = graph(s);

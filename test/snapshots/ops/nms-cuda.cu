@@ -15,9 +15,10 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
   __shared__ int nk[1];
   __shared__ unsigned kb[1];
   __shared__ int kh[1];
-  __shared__ int cc[1];
-  __shared__ int ce[1];
+  __shared__ int hs[1];
   __shared__ int dead[1];
+  __shared__ float rk[1];
+  __shared__ int ro[1];
   __shared__ int uns[1];
   {
     float m = __int_as_float(0xff800000);
@@ -53,8 +54,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       }
       one[0] = (mm + 1.0f);
       vv[0] = tot;
-      cc[0] = 0;
-      ce[0] = 0;
+      hs[0] = 0;
       dead[0] = 0;
     }
   }
@@ -64,9 +64,9 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     for (long long i = imin(300, (lid * 3)); i < imin(300, ((lid + 1) * 3)); i++) {
       float s = B3[((gid * 300) + i)];
       if ((s > 0.049999997f)) {
-        B5[((gid * 2700) + at)] = s;
-        B6[(((gid * 2100) + 600) + at)] = B4[((gid * 300) + i)];
-        B6[((gid * 2100) + at)] = ((int)i);
+        B5[((gid * 2800) + at)] = s;
+        B6[(((gid * 2200) + 600) + at)] = B4[((gid * 300) + i)];
+        B6[((gid * 2200) + at)] = ((int)i);
         at = (at + 1);
       }
     }
@@ -88,12 +88,12 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
           for (long long step = 0; step < 10; step++) {
             if ((lo < hi)) {
               long long mid = ((lo + hi) / 2);
-              float ka = B5[((gid * 2700) + (((kk % 2) * 300) + (bs + mid)))];
-              float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-              int oa = B6[((gid * 2100) + (((kk % 2) * 300) + (bs + mid)))];
-              int ob = B6[((gid * 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-              int ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (bs + mid)))];
-              int cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              float ka = B5[((gid * 2800) + (((kk % 2) * 300) + (bs + mid)))];
+              float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int oa = B6[((gid * 2200) + (((kk % 2) * 300) + (bs + mid)))];
+              int ob = B6[((gid * 2200) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+              int cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
               if ((!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))) {
                 lo = (mid + 1);
               } else {
@@ -111,16 +111,16 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
               i = bs;
               j = le;
             }
-            float ka = B5[((gid * 2700) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-            float kb_ = B5[((gid * 2700) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-            int oa = B6[((gid * 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-            int ob = B6[((gid * 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-            int ca = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-            int cb_ = B6[(((gid * 2100) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            float ka = B5[((gid * 2800) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int oa = B6[((gid * 2200) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int ob = B6[((gid * 2200) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
             bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))));
-            B5[((gid * 2700) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-            B6[((gid * 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
-            B6[(((gid * 2100) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
+            B5[((gid * 2800) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+            B6[((gid * 2200) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+            B6[(((gid * 2200) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
             i = (i + (takeA ? 1 : 0));
             j = (j + (takeA ? 0 : 1));
           }
@@ -139,9 +139,9 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     if (((passes % 2) == 1)) {
       for (long long r_k = 0; r_k < (((((long long)vv[0]) - lid) + 127) / 128); r_k++) {
         long long r = (lid + (r_k * 128));
-        B5[((gid * 2700) + r)] = B5[((gid * 2700) + (300 + r))];
-        B6[((gid * 2100) + r)] = B6[((gid * 2100) + (300 + r))];
-        B6[(((gid * 2100) + 600) + r)] = B6[(((gid * 2100) + 600) + (300 + r))];
+        B5[((gid * 2800) + r)] = B5[((gid * 2800) + (300 + r))];
+        B6[((gid * 2200) + r)] = B6[((gid * 2200) + (300 + r))];
+        B6[(((gid * 2200) + 600) + r)] = B6[(((gid * 2200) + 600) + (300 + r))];
       }
     }
   }
@@ -149,27 +149,27 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
   {
     for (long long p_k = 0; p_k < (((((long long)vv[0]) - lid) + 127) / 128); p_k++) {
       long long p = (lid + (p_k * 128));
-      long long bi = ((long long)B6[((gid * 2100) + p)]);
-      float off = (((float)B6[(((gid * 2100) + 600) + p)]) * one[0]);
+      long long bi = ((long long)B6[((gid * 2200) + p)]);
+      float off = (((float)B6[(((gid * 2200) + 600) + p)]) * one[0]);
       float gx1 = (B2[(((gid * 300) + bi) * 4)] + off);
       float gy1 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
       float gx2 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
       float gy2 = (B2[((((gid * 300) + bi) * 4) + 3)] + off);
-      B5[(((gid * 2700) + 600) + (p * 5))] = gx1;
-      B5[(((gid * 2700) + 600) + ((p * 5) + 1))] = gy1;
-      B5[(((gid * 2700) + 600) + ((p * 5) + 2))] = gx2;
-      B5[(((gid * 2700) + 600) + ((p * 5) + 3))] = gy2;
-      B5[(((gid * 2700) + 600) + ((p * 5) + 4))] = ((gx2 - gx1) * (gy2 - gy1));
+      B5[(((gid * 2800) + 600) + (p * 5))] = gx1;
+      B5[(((gid * 2800) + 600) + ((p * 5) + 1))] = gy1;
+      B5[(((gid * 2800) + 600) + ((p * 5) + 2))] = gx2;
+      B5[(((gid * 2800) + 600) + ((p * 5) + 3))] = gy2;
+      B5[(((gid * 2800) + 600) + ((p * 5) + 4))] = ((gx2 - gx1) * (gy2 - gy1));
     }
     if ((lid == 0)) {
       long long nv0 = ((long long)vv[0]);
       int runEnd = ((int)nv0);
       for (long long x = 0; x < nv0; x++) {
         long long p = ((nv0 - 1) - x);
-        if ((((p + 1) < nv0) && (B6[(((gid * 2100) + 600) + (p + 1))] != B6[(((gid * 2100) + 600) + p)]))) {
+        if ((((p + 1) < nv0) && (B6[(((gid * 2200) + 600) + (p + 1))] != B6[(((gid * 2200) + 600) + p)]))) {
           runEnd = ((int)(p + 1));
         }
-        B6[(((gid * 2100) + 1200) + p)] = runEnd;
+        B6[(((gid * 2200) + 1200) + p)] = runEnd;
       }
     }
   }
@@ -183,25 +183,31 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
           unsigned dw = 0u;
           unsigned rw = rm[w];
           if ((((p < ((long long)vv[0])) && (!(p < ((long long)dead[0])))) && (!(((rw >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
-            float rx1 = B5[(((gid * 2700) + 600) + (p * 5))];
-            float ry1 = B5[(((gid * 2700) + 600) + ((p * 5) + 1))];
-            float rx2 = B5[(((gid * 2700) + 600) + ((p * 5) + 2))];
-            float ry2 = B5[(((gid * 2700) + 600) + ((p * 5) + 3))];
-            float ra = B5[(((gid * 2700) + 600) + ((p * 5) + 4))];
-            for (long long q = (p + 1); q < imin(((w * 32) + 32), ((long long)B6[(((gid * 2100) + 1200) + p)])); q++) {
-              long long qb = (q - (w * 32));
-              if ((!(((rw >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
-                float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
-                float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
-                float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
-                float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
-                float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
-                float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-                float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
-                float inter = (iw * ih);
-                float ovr = (inter / ((ra + ca) - inter));
-                if ((ovr > 0.59999996f)) {
-                  dw = (dw | (1u << (((unsigned)qb) & 31u)));
+            float ka = B5[((gid * 2800) + p)];
+            int oa = B6[((gid * 2200) + p)];
+            float kb_ = rk[0];
+            int ob = ro[0];
+            if ((!((hs[0] == 100) && ((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u)))) {
+              float rx1 = B5[(((gid * 2800) + 600) + (p * 5))];
+              float ry1 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
+              float rx2 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
+              float ry2 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
+              float ra = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
+              for (long long q = (p + 1); q < imin(((w * 32) + 32), ((long long)B6[(((gid * 2200) + 1200) + p)])); q++) {
+                long long qb = (q - (w * 32));
+                if ((!(((rw >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
+                  float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
+                  float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
+                  float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
+                  float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
+                  float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
+                  float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
+                  float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                  float inter = (iw * ih);
+                  float ovr = (inter / ((ra + ca) - inter));
+                  if ((ovr > 0.59999996f)) {
+                    dw = (dw | (1u << (((unsigned)qb) & 31u)));
+                  }
                 }
               }
             }
@@ -215,31 +221,88 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
           unsigned rem = rm[w];
           unsigned kw = 0u;
           long long hi = (w + 1);
-          int ck = cc[0];
-          long long cend = ((long long)ce[0]);
+          int hsz = hs[0];
           long long dd = ((long long)dead[0]);
           for (long long b = 0; b < 32; b++) {
             long long p = ((w * 32) + b);
             if ((((p < ((long long)vv[0])) && (!(p < dd))) && (!(((rem >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
-              if ((!(p < cend))) {
-                cend = ((long long)B6[(((gid * 2100) + 1200) + p)]);
-                ck = 0;
-              }
-              kw = (kw | (1u << (((unsigned)b) & 31u)));
-              rem = (rem | dg[b]);
-              hi = imax(hi, ((cend + 31) / 32));
-              ck = (ck + 1);
-              if ((ck == 100)) {
-                dd = cend;
+              float ka = B5[((gid * 2800) + p)];
+              int oa = B6[((gid * 2200) + p)];
+              float kb_ = B5[((gid * 2800) + 2700)];
+              int ob = B6[((gid * 2200) + 2100)];
+              if (((hsz == 100) && ((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
+                dd = ((long long)B6[(((gid * 2200) + 1200) + p)]);
+              } else {
+                kw = (kw | (1u << (((unsigned)b) & 31u)));
+                rem = (rem | dg[b]);
+                hi = imax(hi, ((((long long)B6[(((gid * 2200) + 1200) + p)]) + 31) / 32));
+                if ((hsz < 100)) {
+                  B5[(((gid * 2800) + 2700) + ((long long)hsz))] = ka;
+                  B6[(((gid * 2200) + 2100) + ((long long)hsz))] = oa;
+                  hsz = (hsz + 1);
+                  if ((hsz == 100)) {
+                    for (long long hj = 0; hj < 50; hj++) {
+                      long long hr = (49 - hj);
+                      float hka = B5[(((gid * 2800) + 2700) + hr)];
+                      int hoa = B6[(((gid * 2200) + 2100) + hr)];
+                      long long hp = hr;
+                      bool go = 1;
+                      for (long long down = 0; down < 7; down++) {
+                        long long c1 = ((hp * 2) + 1);
+                        if ((go && (c1 < 100))) {
+                          long long c = c1;
+                          if (((c1 + 1) < 100)) {
+                            if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
+                              c = (c1 + 1);
+                            }
+                          }
+                          if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2200) + 2100) + c)] > hoa)))) {
+                            B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                            B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
+                            hp = c;
+                          } else {
+                            go = 0;
+                          }
+                        }
+                      }
+                      B5[(((gid * 2800) + 2700) + hp)] = hka;
+                      B6[(((gid * 2200) + 2100) + hp)] = hoa;
+                    }
+                  }
+                } else {
+                  long long hp = 0;
+                  bool go = 1;
+                  for (long long down = 0; down < 7; down++) {
+                    long long c1 = ((hp * 2) + 1);
+                    if ((go && (c1 < 100))) {
+                      long long c = c1;
+                      if (((c1 + 1) < 100)) {
+                        if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
+                          c = (c1 + 1);
+                        }
+                      }
+                      if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2200) + 2100) + c)] > oa)))) {
+                        B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                        B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
+                        hp = c;
+                      } else {
+                        go = 0;
+                      }
+                    }
+                  }
+                  B5[(((gid * 2800) + 2700) + hp)] = ka;
+                  B6[(((gid * 2200) + 2100) + hp)] = oa;
+                }
               }
             }
           }
           kb[0] = kw;
           kept[w] = kw;
           kh[0] = ((int)hi);
-          cc[0] = ck;
-          ce[0] = ((int)cend);
+          hs[0] = hsz;
           dead[0] = ((int)dd);
+          rk[0] = B5[((gid * 2800) + 2700)];
+          ro[0] = B6[((gid * 2200) + 2100)];
         }
       }
       __syncthreads();
@@ -255,21 +318,21 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
             for (long long r = 0; r < nkw; r++) {
               long long pr = ((w * 32) + ((long long)((unsigned)__clz(__brev(bits)))));
               bits = (bits & (bits - 1u));
-              long long pe = ((long long)B6[(((gid * 2100) + 1200) + pr)]);
+              long long pe = ((long long)B6[(((gid * 2200) + 1200) + pr)]);
               if ((q0 < pe)) {
-                float rx1 = B5[(((gid * 2700) + 600) + (pr * 5))];
-                float ry1 = B5[(((gid * 2700) + 600) + ((pr * 5) + 1))];
-                float rx2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 2))];
-                float ry2 = B5[(((gid * 2700) + 600) + ((pr * 5) + 3))];
-                float ra = B5[(((gid * 2700) + 600) + ((pr * 5) + 4))];
+                float rx1 = B5[(((gid * 2800) + 600) + (pr * 5))];
+                float ry1 = B5[(((gid * 2800) + 600) + ((pr * 5) + 1))];
+                float rx2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 2))];
+                float ry2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 3))];
+                float ra = B5[(((gid * 2800) + 600) + ((pr * 5) + 4))];
                 for (long long q = q0; q < imin((q0 + 32), pe); q++) {
                   long long qb = (q - q0);
                   if ((!(((acc >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
-                    float cx1 = B5[(((gid * 2700) + 600) + (q * 5))];
-                    float cy1 = B5[(((gid * 2700) + 600) + ((q * 5) + 1))];
-                    float cx2 = B5[(((gid * 2700) + 600) + ((q * 5) + 2))];
-                    float cy2 = B5[(((gid * 2700) + 600) + ((q * 5) + 3))];
-                    float ca = B5[(((gid * 2700) + 600) + ((q * 5) + 4))];
+                    float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
+                    float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
+                    float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
+                    float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
+                    float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
                     float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
                     float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
                     float inter = (iw * ih);
@@ -306,8 +369,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       unsigned pb = ((unsigned)(p % 32));
       if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
         long long at = ((long long)(rm[(p / 32)] + ((unsigned)__popc((kw & ((1u << (pb & 31u)) - 1u))))));
-        B5[(((gid * 2700) + 2100) + at)] = B5[((gid * 2700) + p)];
-        B6[(((gid * 2100) + 1500) + at)] = B6[((gid * 2100) + p)];
+        B5[(((gid * 2800) + 2100) + at)] = B5[((gid * 2800) + p)];
+        B6[(((gid * 2200) + 1500) + at)] = B6[((gid * 2200) + p)];
       }
     }
   }
@@ -316,10 +379,10 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     int bad = 0;
     for (long long r_k = 0; r_k < ((((((long long)nk[0]) - 1) - lid) + 127) / 128); r_k++) {
       long long r = (lid + (r_k * 128));
-      float ka = B5[(((gid * 2700) + 2100) + r)];
-      float kb_ = B5[(((gid * 2700) + 2100) + (r + 1))];
-      int oa = B6[(((gid * 2100) + 1500) + r)];
-      int ob = B6[(((gid * 2100) + 1500) + (r + 1))];
+      float ka = B5[(((gid * 2800) + 2100) + r)];
+      float kb_ = B5[(((gid * 2800) + 2100) + (r + 1))];
+      int oa = B6[(((gid * 2200) + 1500) + r)];
+      int ob = B6[(((gid * 2200) + 1500) + (r + 1))];
       if (((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u)) {
         bad = 1;
       }
@@ -354,10 +417,10 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
             for (long long step = 0; step < 10; step++) {
               if ((lo < hi)) {
                 long long mid = ((lo + hi) / 2);
-                float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
-                float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-                int oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
-                int ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
+                float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+                int ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
                 if ((!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
                   lo = (mid + 1);
                 } else {
@@ -375,13 +438,13 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
                 i = bs;
                 j = le;
               }
-              float ka = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-              float kb_ = B5[(((gid * 2700) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-              int oa = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-              int ob = B6[(((gid * 2100) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
               bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))));
-              B5[(((gid * 2700) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-              B6[(((gid * 2100) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+              B5[(((gid * 2800) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
+              B6[(((gid * 2200) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
               i = (i + (takeA ? 1 : 0));
               j = (j + (takeA ? 0 : 1));
             }
@@ -400,8 +463,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       if (((passes % 2) == 1)) {
         for (long long r_k = 0; r_k < (((((long long)nk[0]) - lid) + 127) / 128); r_k++) {
           long long r = (lid + (r_k * 128));
-          B5[(((gid * 2700) + 2100) + r)] = B5[(((gid * 2700) + 2100) + (300 + r))];
-          B6[(((gid * 2100) + 1500) + r)] = B6[(((gid * 2100) + 1500) + (300 + r))];
+          B5[(((gid * 2800) + 2100) + r)] = B5[(((gid * 2800) + 2100) + (300 + r))];
+          B6[(((gid * 2200) + 1500) + r)] = B6[(((gid * 2200) + 1500) + (300 + r))];
         }
       }
     }
@@ -411,7 +474,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     long long nout = imin(((long long)nk[0]), 100);
     for (long long r_k = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
       long long r = (lid + (r_k * 128));
-      B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2100) + 1500) + r)] : -1);
+      B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2200) + 1500) + r)] : -1);
     }
     if ((lid == 0)) {
       B1[gid] = ((int)nout);
