@@ -28,7 +28,14 @@ export class CRenderer extends CFamilyRenderer {
         `static inline v${w}f vload${w}_mask(const float* p, uint32_t m) {\n` +
         (w === 16 ? '#if defined(__AVX512F__)\n  return (v16f)_mm512_maskz_loadu_ps((__mmask16)m, p);\n#else\n'
           : w === 8 ? '#if defined(__AVX512F__) && defined(__AVX512VL__)\n  return (v8f)_mm256_maskz_loadu_ps((__mmask8)m, p);\n#else\n' : '#if 1\n') +
-        `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;\n#endif\n}`;
+        `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;\n#endif\n}\n` +
+        // Lane l is p[2l] (a stride-2 convolution's run): two loads, p[0..w) and p[w-1..2w-1), and
+        // one shuffle of their even elements; it reads p[0..2w-2], exactly the elements it returns' span.
+        `static inline v${w}f vload${w}_s2(const float* p) {\n` +
+        '#if defined(__clang__) || __GNUC__ >= 12\n' +
+        `  v${w}f a = vload${w}(p), b = vload${w}(p + ${w - 1});\n` +
+        `  return __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l < w / 2 ? 2 * l : 2 * l + 1)).join(', ')});\n` +
+        `#else\n  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[2 * l]; return v;\n#endif\n}`;
     }
   }
 

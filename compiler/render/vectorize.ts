@@ -1,7 +1,8 @@
 // Renders a loop marked `vector: W` with GCC vector extensions, W lanes per
 // step, when its body is a list of stores whose indices move by one element
-// per iteration and whose values are arithmetic on such loads and on
-// loop-invariant scalars (a GEMM tile update: acc[i][j] += w * panel[k][j]).
+// per iteration and whose values are arithmetic on such loads (or loads of
+// every other element, or masked loads: see vexpr) and on loop-invariant
+// scalars (a GEMM tile update: acc[i][j] += w * panel[k][j]).
 // Anything else returns undefined and the caller renders the scalar loop.
 import { Expr, Stmt } from '../kernel/ir.js';
 
@@ -61,7 +62,11 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
     if (!mentions(e, j)) return { code: t.expr(e), vec: false };
     switch (e.k) {
       case 'load': case 'lload': {
-        if (e.t !== 'f32' || coefficient(e.idx, j) !== 1) return undefined;
+        if (e.t !== 'f32') return undefined;
+        const step = coefficient(e.idx, j);
+        // Every other element: a stride-2 convolution's packing run.
+        if (step === 2 && e.k === 'load') return { code: `vload${w}_s2(${t.address(e)})`, vec: true };
+        if (step !== 1) return undefined;
         return { code: `vload${w}(${t.address(e)})`, vec: true };
       }
       case 'sel': {

@@ -16,6 +16,14 @@ static inline v16f vload16_mask(const float* p, uint32_t m) {
   v16f v; for (int l = 0; l < 16; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
 #endif
 }
+static inline v16f vload16_s2(const float* p) {
+#if defined(__clang__) || __GNUC__ >= 12
+  v16f a = vload16(p), b = vload16(p + 15);
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+#else
+  v16f v; for (int l = 0; l < 16; l++) v[l] = p[2 * l]; return v;
+#endif
+}
 
 __attribute__((optimize("fp-contract=fast")))
 void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {

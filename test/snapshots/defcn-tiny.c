@@ -17,6 +17,14 @@ static inline v16f vload16_mask(const float* p, uint32_t m) {
   v16f v; for (int l = 0; l < 16; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
 #endif
 }
+static inline v16f vload16_s2(const float* p) {
+#if defined(__clang__) || __GNUC__ >= 12
+  v16f a = vload16(p), b = vload16(p + 15);
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+#else
+  v16f v; for (int l = 0; l < 16; l++) v[l] = p[2 * l]; return v;
+#endif
+}
 typedef float v8f __attribute__((vector_size(32)));
 static inline v8f vload8(const float* p) { v8f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void vstore8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
@@ -25,6 +33,14 @@ static inline v8f vload8_mask(const float* p, uint32_t m) {
   return (v8f)_mm256_maskz_loadu_ps((__mmask8)m, p);
 #else
   v8f v; for (int l = 0; l < 8; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;
+#endif
+}
+static inline v8f vload8_s2(const float* p) {
+#if defined(__clang__) || __GNUC__ >= 12
+  v8f a = vload8(p), b = vload8(p + 7);
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 9, 11, 13, 15);
+#else
+  v8f v; for (int l = 0; l < 8; l++) v[l] = p[2 * l]; return v;
 #endif
 }
 
@@ -101,8 +117,8 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t xrow = (xbase + ((kg / 9) * 4096));
             for (int64_t g = 0; g < 4; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
@@ -286,8 +302,8 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t xrow = (xbase + ((kg / 9) * 256));
             for (int64_t g = 0; g < 4; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
@@ -563,8 +579,8 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t xrow = (xbase + (kg * 256));
             for (int64_t g = 0; g < 4; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
@@ -710,8 +726,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
@@ -984,8 +1000,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 16; jj += 16) {
+                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 16; jj++) {
@@ -1131,8 +1147,8 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
@@ -1422,8 +1438,8 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
@@ -2032,8 +2048,8 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
@@ -2447,8 +2463,8 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
+                for (int64_t jj = 0; jj < 8; jj += 8) {
+                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
                 }
               } else {
                 for (int64_t jj = 0; jj < 8; jj++) {
