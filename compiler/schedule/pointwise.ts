@@ -62,9 +62,10 @@ export function finish(em: Emitter, body: Stmt[], wg: number, args: number[], gr
   };
 }
 
-export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+/** One thread per output element, `wg` a workgroup (fewer where each element is much work and there are few: see scheduleReduce). */
+export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>, wg = POINTWISE_WG): Scheduled {
   const outValue = graph.nodes[sink].outputs[0];
-  return schedulePointwiseOutputs(graph, nodes, sink, lowerings, (em, at) => [em.value(outValue, at)]);
+  return schedulePointwiseOutputs(graph, nodes, sink, lowerings, (em, at) => [em.value(outValue, at)], wg);
 }
 
 /**
@@ -74,7 +75,7 @@ export function schedulePointwise(graph: Graph, nodes: ReadonlySet<number>, sink
  * Computing all of them first lets them share the work they have in common.
  */
 export function schedulePointwiseOutputs(graph: Graph, nodes: ReadonlySet<number>, sink: number, lowerings: Readonly<Record<string, Lowering>>,
-  valuesAt: (em: Emitter, at: readonly Expr[]) => readonly Expr[]): Scheduled {
+  valuesAt: (em: Emitter, at: readonly Expr[]) => readonly Expr[], wg = POINTWISE_WG): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const outValues = graph.nodes[sink].outputs;
   const shape = em.shape(outValues[0]);
@@ -86,7 +87,7 @@ export function schedulePointwiseOutputs(graph: Graph, nodes: ReadonlySet<number
   const total = numel(shape);
   const outBufs = outValues.map((o) => em.buf(o, 'w'));
   const body = em.block(() => {
-    em.emit(let_('i', 'i64', add(mul(gid, idx(POINTWISE_WG)), lid)));
+    em.emit(let_('i', 'i64', add(mul(gid, idx(wg)), lid)));
     const inner = em.block(() => {
       const at = unflatten(em, v('i'), shape, 'c');
       // Same-shaped operands are read at the flat index itself (no div/mod round trip).
@@ -97,5 +98,5 @@ export function schedulePointwiseOutputs(graph: Graph, nodes: ReadonlySet<number
     });
     em.emit(if_(lt(v('i'), arg(0)), inner));
   });
-  return finish(em, body, POINTWISE_WG, [total], Math.ceil(total / POINTWISE_WG));
+  return finish(em, body, wg, [total], Math.ceil(total / wg));
 }

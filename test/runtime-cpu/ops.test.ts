@@ -85,6 +85,11 @@ const CASES: Record<string, Case> = {
     s.out('dx', s.op('conv2d_grad_input', [grad, s.param('w', [cout, cin / g, 3, 3])],
       { stride: [1], padding: [d], dilation: [d], groups: g, size: [h, w] }));
   },
+  // Few outputs of many elements (group-norm statistics): workgroups of fewer threads, spread over the cores.
+  'mean over a large plane, few outputs': (s) => {
+    const x = s.input('x', [s.n(1, 2), s.n(2, 9), 33, 35]);
+    s.out('m', s.op('sqrt', [s.op('mean', [s.op('mul', [x, x])], { axes: [2, 3], keepdims: true })]));
+  },
   'conv2d 1x1 stride 2 + add': (s) => {
     const cin = s.n(3, 17), cout = s.n(3, 17), shape = [s.n(1, 2), cin, s.n(4, 11), s.n(4, 11)];
     const y = s.op('conv2d', [s.input('x', shape), s.param('w', [cout, cin, 1, 1])], { stride: [2], padding: [0] });
