@@ -9,12 +9,6 @@ import { intAttr, intsAttr, normAxis } from './attrs.js';
 import type { LAYOUT_OPS } from './layout.js';
 import { OpNameOf, perElement } from './op.js';
 
-/** Flat row-major offset of `at` in `shape`. */
-function flatIn(shape: readonly number[], at: readonly Expr[]): Expr {
-  const st = stridesOf(shape);
-  return at.reduce<Expr>((e, a, d) => add(e, mul(a, idx(st[d]))), idx(0));
-}
-
 /** Coordinates of a flat offset in `shape` (plain expressions, bound by the caller's memo). */
 function coordsOf(flat: Expr, shape: readonly number[]): Expr[] {
   const st = stridesOf(shape);
@@ -53,7 +47,17 @@ function sliceStart(start: number, n: number): number {
   return s;
 }
 
-const reshape: Lowering = (em, node, out) => em.input(node, 0, coordsOf(em.bind(flatIn(em.outShape(node), out)), em.inShape(node, 0)));
+// The flat offset is the same on both sides: where the output index is the kernel's own
+// unflattened index it is that index, and the input's coordinates are recorded as its
+// unflattening, so a buffer read (or a further reshape) uses it again instead of
+// re-flattening: a chain of reshapes costs one division per coordinate actually used.
+const reshape: Lowering = (em, node, out) => {
+  const flat = em.bind(em.flatIndex(em.outShape(node), out));
+  const inShape = em.inShape(node, 0);
+  const at = coordsOf(flat, inShape);
+  em.aliasFlat(inShape, at, flat);
+  return em.input(node, 0, at);
+};
 
 export const LAYOUT_KERNELS = perElement<OpNameOf<typeof LAYOUT_OPS>>({
   concat: joinInputs(false),

@@ -114,9 +114,14 @@ export class Emitter {
 
   /** Row-major flat offset of a multi-index into `value`'s buffer. */
   flat(value: number, at: readonly Expr[]): Expr {
-    const alias = this.flatAliases.get(aliasKey(this.shape(value), at));
+    return this.flatIndex(this.shape(value), at);
+  }
+
+  /** Row-major flat offset of a multi-index in `shape`: the flat index itself where `at` is known to unflatten it. */
+  flatIndex(shape: readonly number[], at: readonly Expr[]): Expr {
+    const alias = this.flatAliases.get(aliasKey(shape, at));
     if (alias) return alias;
-    const st = stridesOf(this.shape(value));
+    const st = stridesOf(shape);
     let e: Expr = idx(0);
     for (let d = 0; d < at.length; d++) e = add(e, mul(at[d], idx(st[d])));
     return e;
