@@ -15,6 +15,10 @@ test('rows count too: 64 rows pad to 66 in tiles of 6 but 72 in tiles of 12', ()
   assert.equal(cpuRegisterTile({ M: 64, N: 400 }, CPU), { rows: 6, cols: 64 }); // 66 × 448 < 72 × 416
 });
 
+test('a saving under 4% keeps the wide tile (measured slower in place)', () => {
+  assert.equal(cpuRegisterTile({ M: 80, N: 15200 }, CPU), { rows: 6, cols: 64 }); // 15232 vs 15200 columns
+});
+
 test('a tie keeps the target tile; narrow strips count as chooseCpuTile narrows them', () => {
   assert.equal(cpuRegisterTile({ M: 512, N: 100 }, CPU), { rows: 6, cols: 64 }); // 128 columns either way
   assert.equal(cpuRegisterTile({ M: 16, N: 16 }, CPU), { rows: 6, cols: 64 }); // one strip of 16 either way, 18 < 24 rows
