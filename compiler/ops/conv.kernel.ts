@@ -298,7 +298,9 @@ function tapPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, d
   };
 }
 
-export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled | Scheduled[] {
+  const phased = target.name === 'cpu' ? scheduleGradInputPhases(graph, nodes, anchorId, sink, lowerings, target) : undefined;
+  if (phased) return phased;
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [gv, wv] = node.inputs;
@@ -363,6 +365,68 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
       return sel(lload('kok', e, 'bool'), em.bufLoad(gb, add(r.grow, lload('koff', e, 'i64')), 'f32'), f32(0));
     },
   }, target);
+}
+
+/**
+ * A strided convolution's input gradient on the CPU, one GEMM per phase.
+ * At stride s only the taps with (i + pad - k) divisible by s reach input
+ * row i: at stride 2 a 3×3 kernel gives each input pixel 1, 2 or 4 of its 9
+ * taps, and the single GEMM over all taps multiplies zeros three times in
+ * four (R50's stride-2 convs ran their input gradients at ~75 GFLOP/s of
+ * useful work). The input pixels split into s × s phases by (row, column)
+ * mod s; every pixel of a phase takes the same taps, and within a phase a
+ * tap reads the output gradient at a constant shift: a stride-1 masked-run
+ * GEMM (maskedRunPacking) over the phase's pixels, whose rows are as wide as
+ * the gradient's where W = s · OW. Each phase is a launch writing its own
+ * pixels (every other column of every other row at stride 2) through the
+ * fused epilogue. Undefined (the single GEMM) unless stride > 1, dilation 1,
+ * every phase has a tap, and the sizes divide so.
+ */
+function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] | undefined {
+  const node = graph.nodes[anchorId];
+  const [gv, wv] = node.inputs;
+  const probe = new Emitter(graph, nodes, lowerings);
+  const [N, O, OH, OW] = probe.shape(gv);
+  const [, Cg, KH, KW] = probe.shape(wv);
+  const [, , H, W] = probe.shape(node.outputs[0]);
+  const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
+  const g = Number(node.attrs.groups ?? 1);
+  if ((sh === 1 && sw === 1) || dh !== 1 || dw !== 1 || KH < sh || KW < sw) return undefined;
+  if (H % sh !== 0 || W % sw !== 0 || W / sw !== OW) return undefined;
+  const og = O / g, taps = KH * KW, Hp = H / sh, Wp = W / sw;
+  const out: Scheduled[] = [];
+  for (let py = 0; py < sh; py++) for (let px = 0; px < sw; px++) {
+    // Taps ky ≡ py + ph (mod sh), ky = ky0 + sh·u; they read gradient row i + qy - u for phase row i.
+    const ky0 = (py + ph) % sh, kx0 = (px + pw) % sw;
+    const ty = Math.ceil((KH - ky0) / sh), tx = Math.ceil((KW - kx0) / sw);
+    const qy = (py + ph - ky0) / sh, qx = (px + pw - kx0) / sw;
+    const em = new Emitter(graph, nodes, lowerings);
+    const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
+    interface PhaseBases { nimg: Expr; grp: Expr; gbase: Expr; wbase: Expr }
+    out.push(scheduleGemm(em, graph, node, sink, { problems: N * g, M: Cg, N: Hp * Wp, K: og * ty * tx }, {
+      setup(problem): PhaseBases {
+        const nimg = letVar(em, 'nimg', div(problem, idx(g)));
+        const grp = letVar(em, 'grp', mod(problem, idx(g)));
+        const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
+        return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
+      },
+      // Panel row k: output channel k / (ty·tx), tap (u, v) = its remainder's row and column.
+      a: (p, row, k) => {
+        const t = mod(k, idx(ty * tx));
+        const ky = add(idx(ky0), mul(div(t, idx(tx)), idx(sh))), kx = add(idx(kx0), mul(mod(t, idx(tx)), idx(sw)));
+        return em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(ty * tx)), idx(Cg * taps)), add(mul(row, idx(taps)), add(mul(ky, idx(KW)), kx)))), 'f32');
+      },
+      ...maskedRunPacking<PhaseBases>(em, {
+        buf: gb, srcH: OH, srcW: OW, cols: Hp * Wp, KH: ty, KW: tx,
+        shift: (u, v) => [sub(idx(qy), u), sub(idx(qx), v)],
+        plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
+      }, target),
+      outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(Cg)), row), add(idx(py), mul(div(col, idx(Wp)), idx(sh))), add(idx(px), mul(mod(col, idx(Wp)), idx(sw)))],
+      stridedColumns: true,
+      bias: () => undefined,
+    }, target));
+  }
+  return out;
 }
 
 export function scheduleConvGradWeight(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {

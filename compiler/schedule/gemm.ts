@@ -178,8 +178,10 @@ export interface GemmParts<P, R> {
   packRow(p: P, k: Expr, TN: number): R;
   /** The panel value of row r at column j (col = its clamped output column). */
   packValue(p: P, r: R, j: Expr, col: Expr): Expr;
-  /** Output index of (row, col) in the anchor's output, for the epilogue; columns must be contiguous (flat(row, col) = flat(row, 0) + col). */
+  /** Output index of (row, col) in the anchor's output, for the epilogue; columns must be contiguous (flat(row, col) = flat(row, 0) + col) unless stridedColumns. */
   outIndex(p: P, row: Expr, col: Expr): Expr[];
+  /** Columns land apart in the output (a phase of a strided convolution's input gradient): the epilogue indexes each (the CPU tiled schedule only). */
+  stridedColumns?: boolean;
   /** Value added to the accumulator before the epilogue (conv bias). */
   bias(p: P, row: Expr): Expr | undefined;
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
@@ -322,7 +324,7 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
     em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
     const inner = em.block(() => {
       const at = parts.outIndex(p, v('row'), v('cn'));
-      if (WGN === 1) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(p, v('row'), idx(0))), v('cn')));
+      if (WGN === 1 && !parts.stridedColumns) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(p, v('row'), idx(0))), v('cn')));
       em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
         const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
         const b = parts.bias(p, v('row'));

@@ -90,6 +90,19 @@ const CASES: Record<string, Case> = {
     const x = s.input('x', [s.n(1, 2), s.n(2, 9), 33, 35]);
     s.out('m', s.op('sqrt', [s.op('mean', [s.op('mul', [x, x])], { axes: [2, 3], keepdims: true })]));
   },
+  // Stride 2 on even sizes: one GEMM per phase of the input (conv.kernel.ts scheduleGradInputPhases), each
+  // writing every other pixel of every other row through the fused epilogue; odd sizes take the single GEMM.
+  'conv2d_grad_input (stride 2, phases)': (s) => {
+    const [k, pad] = [[3, 1], [2, 0], [4, 1], [3, 0]][s.n(0, 3)];
+    const cin = s.n(1, 9), cout = s.n(1, 9), oh = s.n(2, 9), ow = s.n(2, 9);
+    // Mostly twice the gradient's size (the phased case where the window allows it), else the smallest size giving it.
+    const twice = s.n(0, 3) > 0;
+    const size = (o: number): number => (twice && Math.floor((2 * o + 2 * pad - k) / 2) + 1 === o ? 2 * o : (o - 1) * 2 + k - 2 * pad);
+    const h = size(oh), w = size(ow);
+    const grad = s.input('g', [s.n(1, 2), cout, oh, ow]);
+    const dx = s.op('conv2d_grad_input', [grad, s.param('w', [cout, cin, k, k])], { stride: [2], padding: [pad], dilation: [1], groups: 1, size: [h, w] });
+    s.out('dx', s.op('mul', [dx, s.input('m', [1, cin, h, w])]));
+  },
   'conv2d 1x1 stride 2 + add': (s) => {
     const cin = s.n(3, 17), cout = s.n(3, 17), shape = [s.n(1, 2), cin, s.n(4, 11), s.n(4, 11)];
     const y = s.op('conv2d', [s.input('x', shape), s.param('w', [cout, cin, 1, 1])], { stride: [2], padding: [0] });
