@@ -379,8 +379,9 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
  * GEMM (maskedRunPacking) over the phase's pixels, whose rows are as wide as
  * the gradient's where W = s · OW. Each phase is a launch writing its own
  * pixels (every other column of every other row at stride 2) through the
- * fused epilogue. Undefined (the single GEMM) unless stride > 1, dilation 1,
- * every phase has a tap, and the sizes divide so.
+ * fused epilogue; a phase no tap reaches (a 1×1 stride-2 conv's odd rows
+ * and columns) stores the epilogue of zeros. Undefined (the single GEMM)
+ * unless stride > 1, dilation 1, and the sizes divide so.
  */
 function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] | undefined {
   const node = graph.nodes[anchorId];
@@ -391,14 +392,15 @@ function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, ancho
   const [, , H, W] = probe.shape(node.outputs[0]);
   const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
   const g = Number(node.attrs.groups ?? 1);
-  if ((sh === 1 && sw === 1) || dh !== 1 || dw !== 1 || KH < sh || KW < sw) return undefined;
+  if ((sh === 1 && sw === 1) || dh !== 1 || dw !== 1) return undefined;
   if (H % sh !== 0 || W % sw !== 0 || W / sw !== OW) return undefined;
   const og = O / g, taps = KH * KW, Hp = H / sh, Wp = W / sw;
   const out: Scheduled[] = [];
   for (let py = 0; py < sh; py++) for (let px = 0; px < sw; px++) {
     // Taps ky ≡ py + ph (mod sh), ky = ky0 + sh·u; they read gradient row i + qy - u for phase row i.
     const ky0 = (py + ph) % sh, kx0 = (px + pw) % sw;
-    const ty = Math.ceil((KH - ky0) / sh), tx = Math.ceil((KW - kx0) / sw);
+    // A phase no tap reaches (a 1×1 stride-2 conv's odd rows and columns) is a GEMM of K = 0: zeros through the epilogue.
+    const ty = Math.max(0, Math.ceil((KH - ky0) / sh)), tx = Math.max(0, Math.ceil((KW - kx0) / sw));
     const qy = (py + ph - ky0) / sh, qx = (px + pw - kx0) / sw;
     const em = new Emitter(graph, nodes, lowerings);
     const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
@@ -416,11 +418,13 @@ function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, ancho
         const ky = add(idx(ky0), mul(div(t, idx(tx)), idx(sh))), kx = add(idx(kx0), mul(mod(t, idx(tx)), idx(sw)));
         return em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(ty * tx)), idx(Cg * taps)), add(mul(row, idx(taps)), add(mul(ky, idx(KW)), kx)))), 'f32');
       },
-      ...maskedRunPacking<PhaseBases>(em, {
-        buf: gb, srcH: OH, srcW: OW, cols: Hp * Wp, KH: ty, KW: tx,
-        shift: (u, v) => [sub(idx(qy), u), sub(idx(qx), v)],
-        plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
-      }, target),
+      ...(ty * tx === 0
+        ? { packRow: (): MaskedRow => ({ tb: idx(0), xrow: idx(0), vg: 1 }), packValue: () => f32(0) } // K = 0: the chunk loop never runs
+        : maskedRunPacking<PhaseBases>(em, {
+          buf: gb, srcH: OH, srcW: OW, cols: Hp * Wp, KH: ty, KW: tx,
+          shift: (u, v) => [sub(idx(qy), u), sub(idx(qx), v)],
+          plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
+        }, target)),
       outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(Cg)), row), add(idx(py), mul(div(col, idx(Wp)), idx(sh))), add(idx(px), mul(mod(col, idx(Wp)), idx(sw)))],
       stridedColumns: true,
       bias: () => undefined,

@@ -93,7 +93,7 @@ const CASES: Record<string, Case> = {
   // Stride 2 on even sizes: one GEMM per phase of the input (conv.kernel.ts scheduleGradInputPhases), each
   // writing every other pixel of every other row through the fused epilogue; odd sizes take the single GEMM.
   'conv2d_grad_input (stride 2, phases)': (s) => {
-    const [k, pad] = [[3, 1], [2, 0], [4, 1], [3, 0]][s.n(0, 3)];
+    const [k, pad] = [[3, 1], [2, 0], [4, 1], [3, 0], [1, 0]][s.n(0, 4)]; // 1×1: three phases no tap reaches
     const cin = s.n(1, 9), cout = s.n(1, 9), oh = s.n(2, 9), ow = s.n(2, 9);
     // Mostly twice the gradient's size (the phased case where the window allows it), else the smallest size giving it.
     const twice = s.n(0, 3) > 0;
