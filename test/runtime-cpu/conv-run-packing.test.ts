@@ -1,4 +1,4 @@
-// The CPU convolution's panel packing by runs (compiler/ops/conv.kernel.ts):
+// The CPU convolution's panel packing by runs (compiler/ops/conv-packing.kernel.ts):
 // a table per (tap, run of vector-width output columns) says whether the
 // run is a strided copy of one input row; other runs (image edges, runs
 // across output rows, every run of a map narrower than the vector) are

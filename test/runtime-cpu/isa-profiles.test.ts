@@ -45,7 +45,7 @@ for (const isa of ['avx512', 'avx2', 'generic'] as CpuIsa[]) {
 }
 
 // Stride-1 "same" convolutions pack runs of the input with lanes outside the
-// image masked (conv.kernel.ts maskedRunPacking): AVX-512 loads under a mask,
+// image masked (conv-packing.kernel.ts maskedRunPacking): AVX-512 loads under a mask,
 // other machines take the renderer's scalar fallback. Both, on this machine,
 // with the C compiler told to leave AVX-512 out for the second.
 for (const [isa, flags] of [['avx512', ''], ['avx512', '-mno-avx512f'], ['avx2', '-mno-avx512f']] as [CpuIsa, string][]) {

@@ -77,7 +77,7 @@ const CASES: Record<string, Case> = {
     const y = s.op('conv2d', [s.input('x', [1, cin, 20, 20]), s.param('w', [cout, cin, 3, 3]), s.param('b', [cout])], { padding: [1] });
     s.out('y', s.op('relu', [y]));
   },
-  // Stride 1, rows of equal width: the input gradient packs masked runs (conv.kernel.ts), across
+  // Stride 1, rows of equal width: the input gradient packs masked runs (conv-packing.kernel.ts), across
   // row ends and image edges; kernel 3 padding 1, or kernel 3 dilation 2 padding 2, groups 1-2.
   'conv2d_grad_input (stride 1, same size)': (s) => {
     const g = s.n(1, 2), cin = g * s.n(1, 3), cout = g * s.n(1, 3), d = s.n(1, 2), h = s.n(3, 21), w = s.n(3, 21);
@@ -90,7 +90,7 @@ const CASES: Record<string, Case> = {
     const x = s.input('x', [s.n(1, 2), s.n(2, 9), 33, 35]);
     s.out('m', s.op('sqrt', [s.op('mean', [s.op('mul', [x, x])], { axes: [2, 3], keepdims: true })]));
   },
-  // Stride 2 on even sizes: one GEMM per phase of the input (conv.kernel.ts scheduleGradInputPhases), each
+  // Stride 2 on even sizes: one GEMM per phase of the input (conv-grad.kernel.ts scheduleGradInputPhases), each
   // writing every other pixel of every other row through the fused epilogue; odd sizes take the single GEMM.
   'conv2d_grad_input (stride 2, phases)': (s) => {
     const [k, pad] = [[3, 1], [2, 0], [4, 1], [3, 0], [1, 0]][s.n(0, 4)]; // 1×1: three phases no tap reaches
