@@ -12,14 +12,16 @@
 //    order restricted to that class.
 // 2. Scan, 32 candidates (one mask word) at a time, with the mask computed
 //    as it is needed: torchvision builds every row of the n² mask, but the
-//    sequential `remv |= mask[i]` loop only reads the rows of kept boxes.
-//    Per word: the candidates of the word not yet removed take their
-//    diagonal word (IoU with the later candidates of the word and class);
-//    one thread decides the 32 in order (not removed: kept, its diagonal word
-//    ORed into the removed word); the threads then OR the kept rows into the
-//    later words of their class, taking the IoU only against candidates not
-//    removed yet (an OR into a set bit changes nothing). A removed-set of one
-//    bit per candidate lives in workgroup memory.
+//    sequential `remv |= mask[i]` loop only reads the rows of kept boxes,
+//    and only the bits of candidates the scan reaches. Per word, each
+//    candidate asks the boxes kept so far of its class (a tail of the kept
+//    list) whether one suppresses it, stopping at the first that does (a
+//    column of the mask, pulled when the scan reaches it, so nothing is
+//    computed for candidates after the early stop); one not suppressed takes
+//    its diagonal word (IoU with the later candidates of the word and
+//    class); one thread decides the 32 in order (not removed: kept, its
+//    diagonal word ORed into the word's removed bits, appended to the kept
+//    list). Two barriers per 32 candidates.
 //    Early stop: the output is the first max_out kept boxes in score order.
 //    The deciding thread keeps the best max_out kept boxes so far (a heap
 //    whose root ranks last); once max_out kept boxes rank before a candidate,
@@ -51,9 +53,9 @@
 // Workspace (Scheduled.scratch), per image: f32 [sort keys 2N | sorted
 // offset boxes 5N (x1, y1, x2, y2, area) | output keys 2N | heap keys
 // max_out], i32 [box index 2N | class 2N | end of each candidate's class run
-// N | output box index 2N | heap box indices max_out]; the sorted rows use
-// twice N, the two halves a merge pass reads and writes. P, N rounded up to a
-// power of two, only sizes the sort's loops.
+// N | output box index 2N | kept list N | heap box indices max_out]; the
+// sorted rows use twice N, the two halves a merge pass reads and writes. P, N
+// rounded up to a power of two, only sizes the sort's loops.
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
@@ -94,7 +96,7 @@ export function nmsLayout(N: number, maxOut: number): { P: number; words: number
   const P = 2 ** Math.ceil(Math.log2(Math.max(2, N)));
   const words = Math.max(1, Math.ceil(N / BITS));
   const n = Math.max(1, N);
-  return { P, words, floats: 9 * n + maxOut, ints: 7 * n + maxOut, boxes: 2 * n, outKeys: 7 * n, heap: { keys: 9 * n, ords: 7 * n } };
+  return { P, words, floats: 9 * n + maxOut, ints: 8 * n + maxOut, boxes: 2 * n, outKeys: 7 * n, heap: { keys: 9 * n, ords: 8 * n } };
 }
 
 const fv = (name: string): Expr => v(name, 'f32');
@@ -155,6 +157,8 @@ class NmsWorkspace {
   ordAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(0, add(mul(half, idx(this.N)), i)); }
   clsAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(2, add(mul(half, idx(this.N)), i)); }
   endAt(p: Expr): Expr { return this.i(4, p); }
+  /** The rows kept so far, in order. */
+  keptAt(i: Expr): Expr { return this.i(7, i); }
   heapKeyAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.floats)), idx(this.layout.heap.keys)), i); }
   heapOrdAt(i: Expr): Expr { return add(add(mul(gid, idx(this.layout.ints)), idx(this.layout.heap.ords)), i); }
   outOrdAt(i: Expr, half: Expr = idx(0)): Expr { return this.i(5, add(mul(half, idx(this.N)), i)); }
@@ -185,10 +189,14 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   const keepBuf = em.buf(node.outputs[0], 'w'), countBuf = em.buf(node.outputs[1], 'w');
   const ws = new NmsWorkspace(em, N, layout, { boxes: em.buf(bv, 'r'), scores: em.buf(sv, 'r'), classes: em.buf(cv, 'r') });
   em.locals.push(
-    { name: 'rm', t: 'u32', size: layout.words }, { name: 'kept', t: 'u32', size: layout.words }, { name: 'dg', t: 'u32', size: BITS },
+    // Kept bits per word and their prefix (the output's places); per candidate of the word being
+    // scanned, whether it is removed (rm) and its diagonal word (dg).
+    { name: 'kept', t: 'u32', size: layout.words }, { name: 'pre', t: 'u32', size: layout.words },
+    { name: 'rm', t: 'u32', size: BITS }, { name: 'dg', t: 'u32', size: BITS },
     { name: 'mx', t: 'f32', size: WG }, { name: 'cnt', t: 'i32', size: WG },
-    { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'nk', t: 'i32', size: 1 }, { name: 'kb', t: 'u32', size: 1 },
-    { name: 'kh', t: 'i32', size: 1 }, { name: 'hs', t: 'i32', size: 1 }, { name: 'dead', t: 'i32', size: 1 },
+    { name: 'one', t: 'f32', size: 1 }, { name: 'vv', t: 'i32', size: 1 }, { name: 'nk', t: 'i32', size: 1 },
+    { name: 'kl', t: 'i32', size: 1 }, { name: 'c0', t: 'i32', size: 1 }, { name: 'ce', t: 'i32', size: 1 },
+    { name: 'hs', t: 'i32', size: 1 }, { name: 'dead', t: 'i32', size: 1 },
     { name: 'rk', t: 'f32', size: 1 }, { name: 'ro', t: 'i32', size: 1 },
     { name: 'uns', t: 'i32', size: 1 },
   );
@@ -214,11 +222,11 @@ export function scheduleNms(graph: Graph, nodes: ReadonlySet<number>, anchorId: 
   };
 }
 
-/** The removed-set must fit workgroup memory and the workspace one buffer: otherwise a clear error. */
+/** The kept-set and its prefix must fit workgroup memory and the workspace one buffer: otherwise a clear error. */
 function checkLimits(B: number, N: number, layout: { words: number; ints: number; floats: number }, target: Target): void {
-  const fixedLocal = 8 * WG + 4 * BITS + 4 * 10;
+  const fixedLocal = 8 * WG + 8 * BITS + 4 * 11;
   if (8 * layout.words + fixedLocal > target.maxWorkgroupStorageBytes) {
-    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its removed-set and kept-set live in workgroup memory); select fewer candidates first (topk)`);
+    throw new ScheduleError(`nms: ${N} boxes per image is more than this kernel's ${Math.floor((target.maxWorkgroupStorageBytes - fixedLocal) / 8) * BITS} on ${target.name} (its kept-set and the kept words' prefix live in workgroup memory); select fewer candidates first (topk)`);
   }
   // Buffer offsets are 32-bit on WebGPU (render/wgsl.ts) and a binding holds at most 2^31 bytes.
   const bytes = 4 * B * Math.max(layout.ints, layout.floats);
@@ -248,7 +256,7 @@ function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
     let_('nv', 'i32', i32(0)),
     mine([set('nv', add(iv('nv'), i32(1)))]),
     lstore('cnt', lid, iv('nv')),
-    threadStrided('w', idx(NW), WG, [lstore('rm', v('w'), u32(0)), lstore('kept', v('w'), u32(0))]),
+    threadStrided('w', idx(NW), WG, [lstore('kept', v('w'), u32(0))]),
     barrier,
     if_(bin('eq', lid, idx(0)), [
       let_('mm', 'f32', f32(-Infinity)), let_('tot', 'i32', i32(0)),
@@ -261,6 +269,7 @@ function candidates(ws: NmsWorkspace, minScore: number): Stmt[] {
       lstore('one', idx(0), add(fv('mm'), f32(1))),
       lstore('vv', idx(0), iv('tot')),
       lstore('hs', idx(0), i32(0)), lstore('dead', idx(0), i32(0)),
+      lstore('kl', idx(0), i32(0)), lstore('c0', idx(0), i32(0)), lstore('ce', idx(0), i32(0)),
     ]),
     barrier,
     let_('at', 'i64', I(lload('cnt', lid, 'i32'))),
@@ -382,23 +391,15 @@ function offsetBoxes(ws: NmsWorkspace): Stmt[] {
   ];
 }
 
-/**
- * Sets bit q - w0 of `word` for each candidate q in [from, to) not in `skip` whose IoU with
- * the box in lets r* is above the threshold (torchvision's nms_kernel: w, h clamped at 0;
- * ovr = inter / (area_i + area_j - inter)).
- */
-function suppressed(ws: NmsWorkspace, thr: number, word: string, skip: Expr, w0: Expr, from: Expr, to: Expr): Stmt {
-  return for_('q', from, to, [
-    let_('qb', 'i64', sub(v('q'), w0)),
-    if_(un('not', bitSet(skip, U(v('qb')))), [
-      ...ws.rowBox('c', v('q')),
-      let_('iw', 'f32', stdMax(f32(0), sub(stdMin(fv('rx2'), fv('cx2')), stdMax(fv('rx1'), fv('cx1'))))),
-      let_('ih', 'f32', stdMax(f32(0), sub(stdMin(fv('ry2'), fv('cy2')), stdMax(fv('ry1'), fv('cy1'))))),
-      let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
-      let_('ovr', 'f32', div(fv('inter'), sub(add(fv('ra'), fv('ca')), fv('inter')))),
-      if_(bin('gt', fv('ovr'), f32(thr)), [set(word, bitor(uv(word), bit(v('qb'))))]),
-    ]),
-  ]);
+/** Lets iw, ih, inter, ovr: torchvision's nms_kernel IoU of the boxes in lets r* (the kept one, i) and c* (j): w, h clamped at 0; ovr = inter / (area_i + area_j - inter). */
+function iou(r: string, c: string): Stmt[] {
+  const x = (pre: string, n: string): Expr => fv(`${pre}${n}`);
+  return [
+    let_('iw', 'f32', stdMax(f32(0), sub(stdMin(x(r, 'x2'), x(c, 'x2')), stdMax(x(r, 'x1'), x(c, 'x1'))))),
+    let_('ih', 'f32', stdMax(f32(0), sub(stdMin(x(r, 'y2'), x(c, 'y2')), stdMax(x(r, 'y1'), x(c, 'y1'))))),
+    let_('inter', 'f32', mul(fv('iw'), fv('ih'))),
+    let_('ovr', 'f32', div(fv('inter'), sub(add(x(r, 'a'), x(c, 'a')), fv('inter')))),
+  ];
 }
 
 /**
@@ -445,9 +446,13 @@ function heapPush(ws: NmsWorkspace, maxOut: number): Stmt[] {
 }
 
 /**
- * 2. The scan, 32 candidates at a time, with the mask rows computed as they are
- *    needed (see the header). `dead`: rows below it that are not decided yet
- *    belong to a class that has max_out kept boxes already.
+ * 2. The scan, 32 candidates at a time (see the header). Each live candidate of the word
+ *    first asks the boxes kept so far of its class (a contiguous tail of the kept list:
+ *    from c0 on, when it is in the class of the last decided row, which ends at ce) whether
+ *    one suppresses it, stopping at the first that does; a live one then takes its diagonal
+ *    word (IoU with the later candidates of the word and class). One thread decides the 32
+ *    in order. `dead`: rows below it that are not decided yet belong to a class whose boxes
+ *    can no longer be output.
  */
 function scanWords(ws: NmsWorkspace, thr: number, maxOut: number): Stmt {
   const vv = I(local('vv')), dead = I(local('dead'));
@@ -455,81 +460,80 @@ function scanWords(ws: NmsWorkspace, thr: number, maxOut: number): Stmt {
   const w0 = mul(v('w'), idx(BITS));
   return for_('w', idx(0), idx(ws.NW), [
     if_(and(lt(w0, vv), lt(dead, add(w0, idx(BITS)))), [
-      // Diagonal words of the live candidates of word w: IoU with the later candidates of the word and class.
       threadStrided('b', idx(BITS), WG, [
         let_('p', 'i64', add(w0, v('b'))),
+        let_('gone', 'u32', u32(0)),
         let_('dw', 'u32', u32(0)),
-        let_('rw', 'u32', lload('rm', v('w'), 'u32')),
-        if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), dead))), un('not', bitSet(uv('rw'), U(v('b'))))), [
+        if_(and(lt(v('p'), vv), un('not', lt(v('p'), dead))), [
           let_('ka', 'f32', ws.fget(ws.keyAt(v('p')))), let_('oa', 'i32', ws.iget(ws.ordAt(v('p')))),
           let_('kb_', 'f32', lload('rk', idx(0), 'f32')), let_('ob', 'i32', local('ro')),
-          // A row the decision will find dead (max_out kept boxes rank before it) needs no diagonal word.
+          // A row the decision will find dead (max_out kept boxes rank before it) needs nothing.
           if_(un('not', and(bin('eq', local('hs'), i32(maxOut)), scoreFirst('b', 'a'))), [
-            ...ws.rowBox('r', v('p')),
-            suppressed(ws, thr, 'dw', uv('rw'), w0, add(v('p'), idx(1)), min(add(w0, idx(BITS)), ws.rowEnd(v('p')))),
-          ]),
-        ]),
+            ...ws.rowBox('p', v('p')),
+            // The kept boxes of its class (none yet if its class starts in this word).
+            let_('kq', 'i64', sel(lt(v('p'), I(local('ce'))), I(local('c0')), I(local('kl')))),
+            for_('kq_', idx(0), sub(I(local('kl')), v('kq')), [
+              if_(bin('eq', uv('gone'), u32(0)), [
+                ...ws.rowBox('r', I(ws.iget(ws.keptAt(add(v('kq'), v('kq_')))))),
+                ...iou('r', 'p'),
+                if_(bin('gt', fv('ovr'), f32(thr)), [set('gone', u32(1))]),
+              ]),
+            ]),
+            if_(bin('eq', uv('gone'), u32(0)), [
+              // Its diagonal word: IoU with the later candidates of the word and its class (it is the kept box now).
+              for_('q', add(v('p'), idx(1)), min(add(w0, idx(BITS)), ws.rowEnd(v('p'))), [
+                ...ws.rowBox('c', v('q')),
+                ...iou('p', 'c'),
+                if_(bin('gt', fv('ovr'), f32(thr)), [set('dw', bitor(uv('dw'), bit(sub(v('q'), w0))))]),
+              ]),
+            ]),
+          ], [set('gone', u32(1))]),
+        ], [set('gone', u32(1))]),
         lstore('dg', v('b'), uv('dw')),
+        lstore('rm', v('b'), uv('gone')),
       ]),
       barrier,
       // One thread decides the word's candidates in order.
       if_(bin('eq', lid, idx(0)), [
-        let_('rem', 'u32', lload('rm', v('w'), 'u32')),
+        let_('rem', 'u32', u32(0)),
+        for_('b', idx(0), idx(BITS), [set('rem', bitor(uv('rem'), shl(lload('rm', v('b'), 'u32'), U(v('b')))))]),
         let_('kw', 'u32', u32(0)),
-        let_('hi', 'i64', add(v('w'), idx(1))),
         let_('hsz', 'i32', local('hs')), let_('dd', 'i64', dead),
+        let_('nkl', 'i32', local('kl')), let_('cs', 'i32', local('c0')), let_('cend', 'i64', I(local('ce'))),
         for_('b', idx(0), idx(BITS), [
           let_('p', 'i64', add(w0, v('b'))),
-          if_(and(and(lt(v('p'), vv), un('not', lt(v('p'), v('dd')))), un('not', bitSet(uv('rem'), U(v('b'))))), [
-            let_('ka', 'f32', ws.fget(ws.keyAt(v('p')))), let_('oa', 'i32', ws.iget(ws.ordAt(v('p')))),
-            let_('kb_', 'f32', ws.fget(ws.heapKeyAt(idx(0)))), let_('ob', 'i32', ws.iget(ws.heapOrdAt(idx(0)))),
-            // Early stop: max_out kept boxes rank before p, so p and its class's later boxes can never be output.
-            if_(and(bin('eq', iv('hsz'), i32(maxOut)), scoreFirst('b', 'a')), [set('dd', ws.rowEnd(v('p')))], [
-              set('kw', bitor(uv('kw'), bit(v('b')))),
-              set('rem', bitor(uv('rem'), lload('dg', v('b'), 'u32'))),
-              set('hi', max(v('hi'), div(add(ws.rowEnd(v('p')), idx(BITS - 1)), idx(BITS)))),
-              ...heapPush(ws, maxOut),
+          if_(and(lt(v('p'), vv), un('not', lt(v('p'), v('dd')))), [
+            // A new class run: its kept boxes start here in the kept list.
+            if_(un('not', lt(v('p'), v('cend'))), [set('cend', ws.rowEnd(v('p'))), set('cs', iv('nkl'))]),
+            if_(un('not', bitSet(uv('rem'), U(v('b')))), [
+              let_('ka', 'f32', ws.fget(ws.keyAt(v('p')))), let_('oa', 'i32', ws.iget(ws.ordAt(v('p')))),
+              let_('kb_', 'f32', ws.fget(ws.heapKeyAt(idx(0)))), let_('ob', 'i32', ws.iget(ws.heapOrdAt(idx(0)))),
+              // Early stop: max_out kept boxes rank before p, so p and its class's later boxes can never be output.
+              if_(and(bin('eq', iv('hsz'), i32(maxOut)), scoreFirst('b', 'a')), [set('dd', v('cend'))], [
+                set('kw', bitor(uv('kw'), bit(v('b')))),
+                set('rem', bitor(uv('rem'), lload('dg', v('b'), 'u32'))),
+                store(ws.iS, ws.keptAt(I(iv('nkl'))), cast(v('p'), 'i32')),
+                set('nkl', add(iv('nkl'), i32(1))),
+                ...heapPush(ws, maxOut),
+              ]),
             ]),
           ]),
         ]),
-        lstore('kb', idx(0), uv('kw')),
         lstore('kept', v('w'), uv('kw')),
-        lstore('kh', idx(0), cast(v('hi'), 'i32')),
         lstore('hs', idx(0), iv('hsz')), lstore('dead', idx(0), cast(v('dd'), 'i32')),
-        // The heap's root for the next word's diagonal words (workgroup memory: visible after a plain barrier).
+        lstore('kl', idx(0), iv('nkl')), lstore('c0', idx(0), iv('cs')), lstore('ce', idx(0), cast(v('cend'), 'i32')),
+        // The heap's root for the next word (workgroup memory: visible after a plain barrier).
         lstore('rk', idx(0), ws.fget(ws.heapKeyAt(idx(0)))), lstore('ro', idx(0), ws.iget(ws.heapOrdAt(idx(0)))),
       ]),
-      barrier,
-      // The kept rows ORed into the later words of their classes (none past a dead run's end).
-      threadStrided('x', sub(sub(I(local('kh')), v('w')), idx(1)), WG, [
-        let_('w2', 'i64', add(add(v('w'), idx(1)), v('x'))),
-        let_('q0', 'i64', mul(v('w2'), idx(BITS))),
-        if_(lt(dead, add(v('q0'), idx(BITS))), [
-          let_('acc', 'u32', lload('rm', v('w2'), 'u32')),
-          let_('bits', 'u32', lload('kb', idx(0), 'u32')),
-          // The bound is taken before the loop changes `bits` (a rendered for re-tests it).
-          let_('nkw', 'i64', I(popcount(uv('bits')))),
-          for_('r', idx(0), v('nkw'), [
-            let_('pr', 'i64', add(w0, I(ctz(uv('bits'))))),
-            set('bits', bitand(uv('bits'), sub(uv('bits'), u32(1)))),
-            let_('pe', 'i64', ws.rowEnd(v('pr'))),
-            // Row pr has bits up to its class's end only.
-            if_(lt(v('q0'), v('pe')), [
-              ...ws.rowBox('r', v('pr')),
-              suppressed(ws, thr, 'acc', uv('acc'), v('q0'), v('q0'), min(add(v('q0'), idx(BITS)), v('pe'))),
-            ]),
-          ]),
-          lstore('rm', v('w2'), uv('acc')),
-        ]),
-      ]),
-      barrier,
+      // The kept list is read by every thread in the next word: a storage barrier.
+      storageBarrier,
     ]),
   ]);
 }
 
 /**
  * 3. The kept boxes in torchvision's order (score descending, index ascending): placed in
- *    a list by a prefix over the kept words (rm, done with, holds it), sorted unless they
+ *    a list by a prefix over the kept words, sorted unless they
  *    are in order already; the first min(K, max_out) rows are the output.
  */
 function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf: number, chunks: number): Stmt[] {
@@ -540,7 +544,7 @@ function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf:
     if_(bin('eq', lid, idx(0)), [
       let_('tot', 'i32', i32(0)),
       for_('w', idx(0), idx(NW), [
-        lstore('rm', v('w'), U(iv('tot'))),
+        lstore('pre', v('w'), U(iv('tot'))),
         set('tot', add(iv('tot'), cast(popcount(lload('kept', v('w'), 'u32')), 'i32'))),
       ]),
       lstore('nk', idx(0), iv('tot')),
@@ -550,7 +554,7 @@ function keptOutput(ws: NmsWorkspace, maxOut: number, keepBuf: number, countBuf:
       let_('kw', 'u32', lload('kept', div(v('p'), idx(BITS)), 'u32')),
       let_('pb', 'u32', U(mod(v('p'), idx(BITS)))),
       if_(bitSet(uv('kw'), uv('pb')), [
-        let_('at', 'i64', I(add(lload('rm', div(v('p'), idx(BITS)), 'u32'), popcount(bitand(uv('kw'), sub(shl(u32(1), uv('pb')), u32(1))))))),
+        let_('at', 'i64', I(add(lload('pre', div(v('p'), idx(BITS)), 'u32'), popcount(bitand(uv('kw'), sub(shl(u32(1), uv('pb')), u32(1))))))),
         store(fS, ws.outKeyAt(v('at')), ws.fget(ws.keyAt(v('p')))),
         store(iS, ws.outOrdAt(v('at')), ws.iget(ws.ordAt(v('p')))),
       ]),

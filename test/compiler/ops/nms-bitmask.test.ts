@@ -112,8 +112,8 @@ test('workspace: two scratch buffers of the layout size, linear in N and max_out
   const L = nmsLayout(s.N, s.maxOut);
   assert.is(L.P, 64);
   assert.is(L.words, 2);
-  // Rows (keys, boxes, output keys: 9N; index, class, run end, output index: 7N) and the heap of the max_out best kept boxes.
-  assert.equal([L.floats, L.ints], [9 * s.N + s.maxOut, 7 * s.N + s.maxOut]);
+  // Rows (keys, boxes, output keys: 9N; index, class, run end, output index, kept list: 8N) and the heap of the max_out best kept boxes.
+  assert.equal([L.floats, L.ints], [9 * s.N + s.maxOut, 8 * s.N + s.maxOut]);
   const temps = program.buffers.filter((b) => b.role === 'temp').map((b) => [b.dtype, b.bytes]);
   assert.ok(temps.some(([d, n]) => d === 'i32' && n === 4 * s.B * L.ints), `i32 workspace among ${JSON.stringify(temps)}`);
   assert.ok(temps.some(([d, n]) => d === 'f32' && n === 4 * s.B * L.floats), `f32 workspace among ${JSON.stringify(temps)}`);

@@ -1,7 +1,8 @@
 // The `nms` kernel's shortcuts (compiler/ops/nms.kernel.ts): the scan stops a
-// class once max_out of its boxes are kept, mask rows are computed only for
-// kept boxes, every phase works on the candidates rather than the padded
-// capacity, and one class skips the output sort. Results must stay the
+// class once max_out kept boxes rank before its next candidate, the mask is
+// computed only between kept boxes and the candidates the scan reaches, every
+// phase works on the candidates rather than the padded capacity, and one
+// class skips the output sort. Results must stay the
 // reference's: max_out below the kept count (one class and many), images
 // with no candidate at all next to full ones, one class, many classes; on the
 // kernel-IR interpreter for each target's schedule (the CPU's one-thread sort
@@ -106,6 +107,18 @@ test('early stop: with max_out 3 of 256 disjoint boxes of one class, the scan do
   const all = workspaceLoads(graph(s)), three = workspaceLoads(graph({ ...s, maxOut: 3 }));
   // All 256 kept: each row's IoUs against the later boxes (~N²/2); stopped at 3 kept: ~3N.
   assert.ok(three < all / 4, `workspace loads with max_out 3: ${three}, with max_out 256: ${all}`);
+});
+
+test('after the early stop, candidates the scan never reaches cost no IoU: the work does not grow with N', () => {
+  // One crowded class, max_out 40: the scan stops after a few words. Pushing each kept box's
+  // row onto every later candidate would cost about 40 N IoUs.
+  const boxLoads = (N: number): number => {
+    const s: Spec = { what: '', B: 1, N, classes: 1, maxOut: 40, seed: 11 };
+    const L = nmsLayout(N, s.maxOut);
+    return workspaceLoads(graph(s), CPU, (i) => i >= L.boxes && i < L.outKeys);
+  };
+  const small = boxLoads(256), large = boxLoads(1024);
+  assert.ok(large < small * 1.5, `box loads with N 1024: ${large}, with N 256: ${small}`);
 });
 
 test('early stop across classes: once max_out kept boxes rank before a candidate, its class stops', () => {

@@ -5,7 +5,6 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-static inline uint32_t ctz32(uint32_t x) { return x ? (uint32_t)__builtin_ctz(x) : 32u; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -19,16 +18,18 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
   int32_t* restrict B6 = (int32_t*)bufs[6];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    uint32_t rm[10] __attribute__((aligned(64)));
     uint32_t kept[10] __attribute__((aligned(64)));
+    uint32_t pre[10] __attribute__((aligned(64)));
+    uint32_t rm[32] __attribute__((aligned(64)));
     uint32_t dg[32] __attribute__((aligned(64)));
     float mx[128] __attribute__((aligned(64)));
     int32_t cnt[128] __attribute__((aligned(64)));
     float one[1] __attribute__((aligned(64)));
     int32_t vv[1] __attribute__((aligned(64)));
     int32_t nk[1] __attribute__((aligned(64)));
-    uint32_t kb[1] __attribute__((aligned(64)));
-    int32_t kh[1] __attribute__((aligned(64)));
+    int32_t kl[1] __attribute__((aligned(64)));
+    int32_t c0[1] __attribute__((aligned(64)));
+    int32_t ce[1] __attribute__((aligned(64)));
     int32_t hs[1] __attribute__((aligned(64)));
     int32_t dead[1] __attribute__((aligned(64)));
     float rk[1] __attribute__((aligned(64)));
@@ -51,7 +52,6 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
       cnt[lid] = nv;
       for (int64_t w_k = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
         int64_t w = (lid + (w_k * 128));
-        rm[w] = 0u;
         kept[w] = 0u;
       }
     }
@@ -69,6 +69,9 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         vv[0] = tot;
         hs[0] = 0;
         dead[0] = 0;
+        kl[0] = 0;
+        c0[0] = 0;
+        ce[0] = 0;
       }
     }
     for (int64_t lid = 0; lid < 128; lid++) {
@@ -77,8 +80,8 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         float s = B3[((gid * 300) + i)];
         if ((s > 0.049999997f)) {
           B5[((gid * 2800) + at)] = s;
-          B6[(((gid * 2200) + 600) + at)] = B4[((gid * 300) + i)];
-          B6[((gid * 2200) + at)] = ((int32_t)i);
+          B6[(((gid * 2500) + 600) + at)] = B4[((gid * 300) + i)];
+          B6[((gid * 2500) + at)] = ((int32_t)i);
           at = (at + 1);
         }
       }
@@ -101,10 +104,10 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
                 int64_t mid = ((lo + hi) / 2);
                 float ka = B5[((gid * 2800) + (((kk % 2) * 300) + (bs + mid)))];
                 float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-                int32_t oa = B6[((gid * 2200) + (((kk % 2) * 300) + (bs + mid)))];
-                int32_t ob = B6[((gid * 2200) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-                int32_t ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (bs + mid)))];
-                int32_t cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int32_t oa = B6[((gid * 2500) + (((kk % 2) * 300) + (bs + mid)))];
+                int32_t ob = B6[((gid * 2500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int32_t ca = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+                int32_t cb_ = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
                 if ((!((((uint32_t)(cb_ < ca)) | (((uint32_t)(cb_ == ca)) & (((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))))) != 0u))) {
                   lo = (mid + 1);
                 } else {
@@ -124,14 +127,14 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
               }
               float ka = B5[((gid * 2800) + (((kk % 2) * 300) + imin(i, (le - 1))))];
               float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-              int32_t oa = B6[((gid * 2200) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-              int32_t ob = B6[((gid * 2200) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-              int32_t ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-              int32_t cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int32_t oa = B6[((gid * 2500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int32_t ob = B6[((gid * 2500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int32_t ca = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int32_t cb_ = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
               uint8_t takeA = ((i < le) && ((!(j < re)) || (!((((uint32_t)(cb_ < ca)) | (((uint32_t)(cb_ == ca)) & (((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))))) != 0u))));
               B5[((gid * 2800) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-              B6[((gid * 2200) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
-              B6[(((gid * 2200) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
+              B6[((gid * 2500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+              B6[(((gid * 2500) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
               i = (i + (takeA ? 1 : 0));
               j = (j + (takeA ? 0 : 1));
             }
@@ -150,16 +153,16 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         for (int64_t r_k = 0; r_k < (((((int64_t)vv[0]) - lid) + 127) / 128); r_k++) {
           int64_t r = (lid + (r_k * 128));
           B5[((gid * 2800) + r)] = B5[((gid * 2800) + (300 + r))];
-          B6[((gid * 2200) + r)] = B6[((gid * 2200) + (300 + r))];
-          B6[(((gid * 2200) + 600) + r)] = B6[(((gid * 2200) + 600) + (300 + r))];
+          B6[((gid * 2500) + r)] = B6[((gid * 2500) + (300 + r))];
+          B6[(((gid * 2500) + 600) + r)] = B6[(((gid * 2500) + 600) + (300 + r))];
         }
       }
     }
     for (int64_t lid = 0; lid < 128; lid++) {
       for (int64_t p_k = 0; p_k < (((((int64_t)vv[0]) - lid) + 127) / 128); p_k++) {
         int64_t p = (lid + (p_k * 128));
-        int64_t bi = ((int64_t)B6[((gid * 2200) + p)]);
-        float off = (((float)B6[(((gid * 2200) + 600) + p)]) * one[0]);
+        int64_t bi = ((int64_t)B6[((gid * 2500) + p)]);
+        float off = (((float)B6[(((gid * 2500) + 600) + p)]) * one[0]);
         float gx1 = (B2[(((gid * 300) + bi) * 4)] + off);
         float gy1 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
         float gx2 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
@@ -175,10 +178,10 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         int32_t runEnd = ((int32_t)nv0);
         for (int64_t x = 0; x < nv0; x++) {
           int64_t p = ((nv0 - 1) - x);
-          if ((((p + 1) < nv0) && (B6[(((gid * 2200) + 600) + (p + 1))] != B6[(((gid * 2200) + 600) + p)]))) {
+          if ((((p + 1) < nv0) && (B6[(((gid * 2500) + 600) + (p + 1))] != B6[(((gid * 2500) + 600) + p)]))) {
             runEnd = ((int32_t)(p + 1));
           }
-          B6[(((gid * 2200) + 1200) + p)] = runEnd;
+          B6[(((gid * 2500) + 1200) + p)] = runEnd;
         }
       }
     }
@@ -188,170 +191,162 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
           for (int64_t b_k = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
             int64_t b = (lid + (b_k * 128));
             int64_t p = ((w * 32) + b);
+            uint32_t gone = 0u;
             uint32_t dw = 0u;
-            uint32_t rw = rm[w];
-            if ((((p < ((int64_t)vv[0])) && (!(p < ((int64_t)dead[0])))) && (!(((rw >> (((uint32_t)b) & 31u)) & 1u) != 0u)))) {
+            if (((p < ((int64_t)vv[0])) && (!(p < ((int64_t)dead[0]))))) {
               float ka = B5[((gid * 2800) + p)];
-              int32_t oa = B6[((gid * 2200) + p)];
+              int32_t oa = B6[((gid * 2500) + p)];
               float kb_ = rk[0];
               int32_t ob = ro[0];
               if ((!((hs[0] == 100) && ((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u)))) {
-                float rx1 = B5[(((gid * 2800) + 600) + (p * 5))];
-                float ry1 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
-                float rx2 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
-                float ry2 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
-                float ra = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
-                for (int64_t q = (p + 1); q < imin(((w * 32) + 32), ((int64_t)B6[(((gid * 2200) + 1200) + p)])); q++) {
-                  int64_t qb = (q - (w * 32));
-                  if ((!(((rw >> (((uint32_t)qb) & 31u)) & 1u) != 0u))) {
+                float px1 = B5[(((gid * 2800) + 600) + (p * 5))];
+                float py1 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
+                float px2 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
+                float py2 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
+                float pa = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
+                int64_t kq = ((p < ((int64_t)ce[0])) ? ((int64_t)c0[0]) : ((int64_t)kl[0]));
+                for (int64_t kq_ = 0; kq_ < (((int64_t)kl[0]) - kq); kq_++) {
+                  if ((gone == 0u)) {
+                    float rx1 = B5[(((gid * 2800) + 600) + (((int64_t)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5))];
+                    float ry1 = B5[(((gid * 2800) + 600) + ((((int64_t)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 1))];
+                    float rx2 = B5[(((gid * 2800) + 600) + ((((int64_t)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 2))];
+                    float ry2 = B5[(((gid * 2800) + 600) + ((((int64_t)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 3))];
+                    float ra = B5[(((gid * 2800) + 600) + ((((int64_t)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 4))];
+                    float iw = ((0.0f < (((px2 < rx2) ? px2 : rx2) - ((rx1 < px1) ? px1 : rx1))) ? (((px2 < rx2) ? px2 : rx2) - ((rx1 < px1) ? px1 : rx1)) : 0.0f);
+                    float ih = ((0.0f < (((py2 < ry2) ? py2 : ry2) - ((ry1 < py1) ? py1 : ry1))) ? (((py2 < ry2) ? py2 : ry2) - ((ry1 < py1) ? py1 : ry1)) : 0.0f);
+                    float inter = (iw * ih);
+                    float ovr = (inter / ((ra + pa) - inter));
+                    if ((ovr > 0.59999996f)) {
+                      gone = 1u;
+                    }
+                  }
+                }
+                if ((gone == 0u)) {
+                  for (int64_t q = (p + 1); q < imin(((w * 32) + 32), ((int64_t)B6[(((gid * 2500) + 1200) + p)])); q++) {
                     float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
                     float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
                     float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
                     float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
                     float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                    float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-                    float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                    float iw = ((0.0f < (((cx2 < px2) ? cx2 : px2) - ((px1 < cx1) ? cx1 : px1))) ? (((cx2 < px2) ? cx2 : px2) - ((px1 < cx1) ? cx1 : px1)) : 0.0f);
+                    float ih = ((0.0f < (((cy2 < py2) ? cy2 : py2) - ((py1 < cy1) ? cy1 : py1))) ? (((cy2 < py2) ? cy2 : py2) - ((py1 < cy1) ? cy1 : py1)) : 0.0f);
                     float inter = (iw * ih);
-                    float ovr = (inter / ((ra + ca) - inter));
+                    float ovr = (inter / ((pa + ca) - inter));
                     if ((ovr > 0.59999996f)) {
-                      dw = (dw | (1u << (((uint32_t)qb) & 31u)));
+                      dw = (dw | (1u << (((uint32_t)(q - (w * 32))) & 31u)));
                     }
                   }
                 }
+              } else {
+                gone = 1u;
               }
+            } else {
+              gone = 1u;
             }
             dg[b] = dw;
+            rm[b] = gone;
           }
         }
         for (int64_t lid = 0; lid < 128; lid++) {
           if ((lid == 0)) {
-            uint32_t rem = rm[w];
+            uint32_t rem = 0u;
+            for (int64_t b = 0; b < 32; b++) {
+              rem = (rem | (rm[b] << (((uint32_t)b) & 31u)));
+            }
             uint32_t kw = 0u;
-            int64_t hi = (w + 1);
             int32_t hsz = hs[0];
             int64_t dd = ((int64_t)dead[0]);
+            int32_t nkl = kl[0];
+            int32_t cs = c0[0];
+            int64_t cend = ((int64_t)ce[0]);
             for (int64_t b = 0; b < 32; b++) {
               int64_t p = ((w * 32) + b);
-              if ((((p < ((int64_t)vv[0])) && (!(p < dd))) && (!(((rem >> (((uint32_t)b) & 31u)) & 1u) != 0u)))) {
-                float ka = B5[((gid * 2800) + p)];
-                int32_t oa = B6[((gid * 2200) + p)];
-                float kb_ = B5[((gid * 2800) + 2700)];
-                int32_t ob = B6[((gid * 2200) + 2100)];
-                if (((hsz == 100) && ((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))) {
-                  dd = ((int64_t)B6[(((gid * 2200) + 1200) + p)]);
-                } else {
-                  kw = (kw | (1u << (((uint32_t)b) & 31u)));
-                  rem = (rem | dg[b]);
-                  hi = imax(hi, ((((int64_t)B6[(((gid * 2200) + 1200) + p)]) + 31) / 32));
-                  if ((hsz < 100)) {
-                    B5[(((gid * 2800) + 2700) + ((int64_t)hsz))] = ka;
-                    B6[(((gid * 2200) + 2100) + ((int64_t)hsz))] = oa;
-                    hsz = (hsz + 1);
-                    if ((hsz == 100)) {
-                      for (int64_t hj = 0; hj < 50; hj++) {
-                        int64_t hr = (49 - hj);
-                        float hka = B5[(((gid * 2800) + 2700) + hr)];
-                        int32_t hoa = B6[(((gid * 2200) + 2100) + hr)];
-                        int64_t hp = hr;
-                        uint8_t go = 1;
-                        for (int64_t down = 0; down < 7; down++) {
-                          int64_t c1 = ((hp * 2) + 1);
-                          if ((go && (c1 < 100))) {
-                            int64_t c = c1;
-                            if (((c1 + 1) < 100)) {
-                              if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                                c = (c1 + 1);
+              if (((p < ((int64_t)vv[0])) && (!(p < dd)))) {
+                if ((!(p < cend))) {
+                  cend = ((int64_t)B6[(((gid * 2500) + 1200) + p)]);
+                  cs = nkl;
+                }
+                if ((!(((rem >> (((uint32_t)b) & 31u)) & 1u) != 0u))) {
+                  float ka = B5[((gid * 2800) + p)];
+                  int32_t oa = B6[((gid * 2500) + p)];
+                  float kb_ = B5[((gid * 2800) + 2700)];
+                  int32_t ob = B6[((gid * 2500) + 2400)];
+                  if (((hsz == 100) && ((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))) {
+                    dd = cend;
+                  } else {
+                    kw = (kw | (1u << (((uint32_t)b) & 31u)));
+                    rem = (rem | dg[b]);
+                    B6[(((gid * 2500) + 2100) + ((int64_t)nkl))] = ((int32_t)p);
+                    nkl = (nkl + 1);
+                    if ((hsz < 100)) {
+                      B5[(((gid * 2800) + 2700) + ((int64_t)hsz))] = ka;
+                      B6[(((gid * 2500) + 2400) + ((int64_t)hsz))] = oa;
+                      hsz = (hsz + 1);
+                      if ((hsz == 100)) {
+                        for (int64_t hj = 0; hj < 50; hj++) {
+                          int64_t hr = (49 - hj);
+                          float hka = B5[(((gid * 2800) + 2700) + hr)];
+                          int32_t hoa = B6[(((gid * 2500) + 2400) + hr)];
+                          int64_t hp = hr;
+                          uint8_t go = 1;
+                          for (int64_t down = 0; down < 7; down++) {
+                            int64_t c1 = ((hp * 2) + 1);
+                            if ((go && (c1 < 100))) {
+                              int64_t c = c1;
+                              if (((c1 + 1) < 100)) {
+                                if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                                  c = (c1 + 1);
+                                }
+                              }
+                              if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2500) + 2400) + c)] > hoa)))) {
+                                B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                                B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                                hp = c;
+                              } else {
+                                go = 0;
                               }
                             }
-                            if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2200) + 2100) + c)] > hoa)))) {
-                              B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                              B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                              hp = c;
-                            } else {
-                              go = 0;
+                          }
+                          B5[(((gid * 2800) + 2700) + hp)] = hka;
+                          B6[(((gid * 2500) + 2400) + hp)] = hoa;
+                        }
+                      }
+                    } else {
+                      int64_t hp = 0;
+                      uint8_t go = 1;
+                      for (int64_t down = 0; down < 7; down++) {
+                        int64_t c1 = ((hp * 2) + 1);
+                        if ((go && (c1 < 100))) {
+                          int64_t c = c1;
+                          if (((c1 + 1) < 100)) {
+                            if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                              c = (c1 + 1);
                             }
                           }
-                        }
-                        B5[(((gid * 2800) + 2700) + hp)] = hka;
-                        B6[(((gid * 2200) + 2100) + hp)] = hoa;
-                      }
-                    }
-                  } else {
-                    int64_t hp = 0;
-                    uint8_t go = 1;
-                    for (int64_t down = 0; down < 7; down++) {
-                      int64_t c1 = ((hp * 2) + 1);
-                      if ((go && (c1 < 100))) {
-                        int64_t c = c1;
-                        if (((c1 + 1) < 100)) {
-                          if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                            c = (c1 + 1);
+                          if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2500) + 2400) + c)] > oa)))) {
+                            B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                            B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                            hp = c;
+                          } else {
+                            go = 0;
                           }
                         }
-                        if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2200) + 2100) + c)] > oa)))) {
-                          B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                          B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                          hp = c;
-                        } else {
-                          go = 0;
-                        }
                       }
+                      B5[(((gid * 2800) + 2700) + hp)] = ka;
+                      B6[(((gid * 2500) + 2400) + hp)] = oa;
                     }
-                    B5[(((gid * 2800) + 2700) + hp)] = ka;
-                    B6[(((gid * 2200) + 2100) + hp)] = oa;
                   }
                 }
               }
             }
-            kb[0] = kw;
             kept[w] = kw;
-            kh[0] = ((int32_t)hi);
             hs[0] = hsz;
             dead[0] = ((int32_t)dd);
+            kl[0] = nkl;
+            c0[0] = cs;
+            ce[0] = ((int32_t)cend);
             rk[0] = B5[((gid * 2800) + 2700)];
-            ro[0] = B6[((gid * 2200) + 2100)];
-          }
-        }
-        for (int64_t lid = 0; lid < 128; lid++) {
-          for (int64_t x_k = 0; x_k < (((((((int64_t)kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
-            int64_t x = (lid + (x_k * 128));
-            int64_t w2 = ((w + 1) + x);
-            int64_t q0 = (w2 * 32);
-            if ((((int64_t)dead[0]) < (q0 + 32))) {
-              uint32_t acc = rm[w2];
-              uint32_t bits = kb[0];
-              int64_t nkw = ((int64_t)((uint32_t)__builtin_popcount(bits)));
-              for (int64_t r = 0; r < nkw; r++) {
-                int64_t pr = ((w * 32) + ((int64_t)ctz32(bits)));
-                bits = (bits & (bits - 1u));
-                int64_t pe = ((int64_t)B6[(((gid * 2200) + 1200) + pr)]);
-                if ((q0 < pe)) {
-                  float rx1 = B5[(((gid * 2800) + 600) + (pr * 5))];
-                  float ry1 = B5[(((gid * 2800) + 600) + ((pr * 5) + 1))];
-                  float rx2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 2))];
-                  float ry2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 3))];
-                  float ra = B5[(((gid * 2800) + 600) + ((pr * 5) + 4))];
-                  for (int64_t q = q0; q < imin((q0 + 32), pe); q++) {
-                    int64_t qb = (q - q0);
-                    if ((!(((acc >> (((uint32_t)qb) & 31u)) & 1u) != 0u))) {
-                      float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
-                      float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
-                      float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
-                      float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
-                      float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                      float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-                      float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
-                      float inter = (iw * ih);
-                      float ovr = (inter / ((ra + ca) - inter));
-                      if ((ovr > 0.59999996f)) {
-                        acc = (acc | (1u << (((uint32_t)qb) & 31u)));
-                      }
-                    }
-                  }
-                }
-              }
-              rm[w2] = acc;
-            }
+            ro[0] = B6[((gid * 2500) + 2400)];
           }
         }
       }
@@ -360,7 +355,7 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
       if ((lid == 0)) {
         int32_t tot = 0;
         for (int64_t w = 0; w < 10; w++) {
-          rm[w] = ((uint32_t)tot);
+          pre[w] = ((uint32_t)tot);
           tot = (tot + ((int32_t)((uint32_t)__builtin_popcount(kept[w]))));
         }
         nk[0] = tot;
@@ -372,9 +367,9 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         uint32_t kw = kept[(p / 32)];
         uint32_t pb = ((uint32_t)(p % 32));
         if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
-          int64_t at = ((int64_t)(rm[(p / 32)] + ((uint32_t)__builtin_popcount((kw & ((1u << (pb & 31u)) - 1u))))));
+          int64_t at = ((int64_t)(pre[(p / 32)] + ((uint32_t)__builtin_popcount((kw & ((1u << (pb & 31u)) - 1u))))));
           B5[(((gid * 2800) + 2100) + at)] = B5[((gid * 2800) + p)];
-          B6[(((gid * 2200) + 1500) + at)] = B6[((gid * 2200) + p)];
+          B6[(((gid * 2500) + 1500) + at)] = B6[((gid * 2500) + p)];
         }
       }
     }
@@ -384,8 +379,8 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
         int64_t r = (lid + (r_k * 128));
         float ka = B5[(((gid * 2800) + 2100) + r)];
         float kb_ = B5[(((gid * 2800) + 2100) + (r + 1))];
-        int32_t oa = B6[(((gid * 2200) + 1500) + r)];
-        int32_t ob = B6[(((gid * 2200) + 1500) + (r + 1))];
+        int32_t oa = B6[(((gid * 2500) + 1500) + r)];
+        int32_t ob = B6[(((gid * 2500) + 1500) + (r + 1))];
         if (((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u)) {
           bad = 1;
         }
@@ -420,8 +415,8 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
                   int64_t mid = ((lo + hi) / 2);
                   float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
                   float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-                  int32_t oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
-                  int32_t ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                  int32_t oa = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+                  int32_t ob = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
                   if ((!((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))) {
                     lo = (mid + 1);
                   } else {
@@ -441,11 +436,11 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
                 }
                 float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
                 float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-                int32_t oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-                int32_t ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+                int32_t oa = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+                int32_t ob = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
                 uint8_t takeA = ((i < le) && ((!(j < re)) || (!((((uint32_t)(kb_ > ka)) | (((uint32_t)(kb_ == ka)) & ((uint32_t)(ob < oa)))) != 0u))));
                 B5[(((gid * 2800) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-                B6[(((gid * 2200) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+                B6[(((gid * 2500) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
                 i = (i + (takeA ? 1 : 0));
                 j = (j + (takeA ? 0 : 1));
               }
@@ -464,7 +459,7 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
           for (int64_t r_k = 0; r_k < (((((int64_t)nk[0]) - lid) + 127) / 128); r_k++) {
             int64_t r = (lid + (r_k * 128));
             B5[(((gid * 2800) + 2100) + r)] = B5[(((gid * 2800) + 2100) + (300 + r))];
-            B6[(((gid * 2200) + 1500) + r)] = B6[(((gid * 2200) + 1500) + (300 + r))];
+            B6[(((gid * 2500) + 1500) + r)] = B6[(((gid * 2500) + 1500) + (300 + r))];
           }
         }
       }
@@ -473,7 +468,7 @@ void k0_nms(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg
       int64_t nout = imin(((int64_t)nk[0]), 100);
       for (int64_t r_k = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
         int64_t r = (lid + (r_k * 128));
-        B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2200) + 1500) + r)] : -1);
+        B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2500) + 1500) + r)] : -1);
       }
       if ((lid == 0)) {
         B1[gid] = ((int32_t)nout);

@@ -5,16 +5,18 @@ __device__ __forceinline__ long long imin(long long a, long long b) { return a <
 extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, int* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3, const int* __restrict__ B4, float* __restrict__ B5, int* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ unsigned rm[10];
   __shared__ unsigned kept[10];
+  __shared__ unsigned pre[10];
+  __shared__ unsigned rm[32];
   __shared__ unsigned dg[32];
   __shared__ float mx[128];
   __shared__ int cnt[128];
   __shared__ float one[1];
   __shared__ int vv[1];
   __shared__ int nk[1];
-  __shared__ unsigned kb[1];
-  __shared__ int kh[1];
+  __shared__ int kl[1];
+  __shared__ int c0[1];
+  __shared__ int ce[1];
   __shared__ int hs[1];
   __shared__ int dead[1];
   __shared__ float rk[1];
@@ -37,7 +39,6 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     cnt[lid] = nv;
     for (long long w_k = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
       long long w = (lid + (w_k * 128));
-      rm[w] = 0u;
       kept[w] = 0u;
     }
   }
@@ -56,6 +57,9 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       vv[0] = tot;
       hs[0] = 0;
       dead[0] = 0;
+      kl[0] = 0;
+      c0[0] = 0;
+      ce[0] = 0;
     }
   }
   __syncthreads();
@@ -65,8 +69,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       float s = B3[((gid * 300) + i)];
       if ((s > 0.049999997f)) {
         B5[((gid * 2800) + at)] = s;
-        B6[(((gid * 2200) + 600) + at)] = B4[((gid * 300) + i)];
-        B6[((gid * 2200) + at)] = ((int)i);
+        B6[(((gid * 2500) + 600) + at)] = B4[((gid * 300) + i)];
+        B6[((gid * 2500) + at)] = ((int)i);
         at = (at + 1);
       }
     }
@@ -90,10 +94,10 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
               long long mid = ((lo + hi) / 2);
               float ka = B5[((gid * 2800) + (((kk % 2) * 300) + (bs + mid)))];
               float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-              int oa = B6[((gid * 2200) + (((kk % 2) * 300) + (bs + mid)))];
-              int ob = B6[((gid * 2200) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-              int ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (bs + mid)))];
-              int cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int oa = B6[((gid * 2500) + (((kk % 2) * 300) + (bs + mid)))];
+              int ob = B6[((gid * 2500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              int ca = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+              int cb_ = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
               if ((!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))) {
                 lo = (mid + 1);
               } else {
@@ -113,14 +117,14 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
             }
             float ka = B5[((gid * 2800) + (((kk % 2) * 300) + imin(i, (le - 1))))];
             float kb_ = B5[((gid * 2800) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-            int oa = B6[((gid * 2200) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-            int ob = B6[((gid * 2200) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-            int ca = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-            int cb_ = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int oa = B6[((gid * 2500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int ob = B6[((gid * 2500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+            int ca = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+            int cb_ = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
             bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(cb_ < ca)) | (((unsigned)(cb_ == ca)) & (((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))))) != 0u))));
             B5[((gid * 2800) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-            B6[((gid * 2200) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
-            B6[(((gid * 2200) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
+            B6[((gid * 2500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+            B6[(((gid * 2500) + 600) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ca : cb_);
             i = (i + (takeA ? 1 : 0));
             j = (j + (takeA ? 0 : 1));
           }
@@ -140,8 +144,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       for (long long r_k = 0; r_k < (((((long long)vv[0]) - lid) + 127) / 128); r_k++) {
         long long r = (lid + (r_k * 128));
         B5[((gid * 2800) + r)] = B5[((gid * 2800) + (300 + r))];
-        B6[((gid * 2200) + r)] = B6[((gid * 2200) + (300 + r))];
-        B6[(((gid * 2200) + 600) + r)] = B6[(((gid * 2200) + 600) + (300 + r))];
+        B6[((gid * 2500) + r)] = B6[((gid * 2500) + (300 + r))];
+        B6[(((gid * 2500) + 600) + r)] = B6[(((gid * 2500) + 600) + (300 + r))];
       }
     }
   }
@@ -149,8 +153,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
   {
     for (long long p_k = 0; p_k < (((((long long)vv[0]) - lid) + 127) / 128); p_k++) {
       long long p = (lid + (p_k * 128));
-      long long bi = ((long long)B6[((gid * 2200) + p)]);
-      float off = (((float)B6[(((gid * 2200) + 600) + p)]) * one[0]);
+      long long bi = ((long long)B6[((gid * 2500) + p)]);
+      float off = (((float)B6[(((gid * 2500) + 600) + p)]) * one[0]);
       float gx1 = (B2[(((gid * 300) + bi) * 4)] + off);
       float gy1 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
       float gx2 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
@@ -166,10 +170,10 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       int runEnd = ((int)nv0);
       for (long long x = 0; x < nv0; x++) {
         long long p = ((nv0 - 1) - x);
-        if ((((p + 1) < nv0) && (B6[(((gid * 2200) + 600) + (p + 1))] != B6[(((gid * 2200) + 600) + p)]))) {
+        if ((((p + 1) < nv0) && (B6[(((gid * 2500) + 600) + (p + 1))] != B6[(((gid * 2500) + 600) + p)]))) {
           runEnd = ((int)(p + 1));
         }
-        B6[(((gid * 2200) + 1200) + p)] = runEnd;
+        B6[(((gid * 2500) + 1200) + p)] = runEnd;
       }
     }
   }
@@ -180,172 +184,163 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
         for (long long b_k = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
           long long b = (lid + (b_k * 128));
           long long p = ((w * 32) + b);
+          unsigned gone = 0u;
           unsigned dw = 0u;
-          unsigned rw = rm[w];
-          if ((((p < ((long long)vv[0])) && (!(p < ((long long)dead[0])))) && (!(((rw >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
+          if (((p < ((long long)vv[0])) && (!(p < ((long long)dead[0]))))) {
             float ka = B5[((gid * 2800) + p)];
-            int oa = B6[((gid * 2200) + p)];
+            int oa = B6[((gid * 2500) + p)];
             float kb_ = rk[0];
             int ob = ro[0];
             if ((!((hs[0] == 100) && ((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u)))) {
-              float rx1 = B5[(((gid * 2800) + 600) + (p * 5))];
-              float ry1 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
-              float rx2 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
-              float ry2 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
-              float ra = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
-              for (long long q = (p + 1); q < imin(((w * 32) + 32), ((long long)B6[(((gid * 2200) + 1200) + p)])); q++) {
-                long long qb = (q - (w * 32));
-                if ((!(((rw >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
+              float px1 = B5[(((gid * 2800) + 600) + (p * 5))];
+              float py1 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
+              float px2 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
+              float py2 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
+              float pa = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
+              long long kq = ((p < ((long long)ce[0])) ? ((long long)c0[0]) : ((long long)kl[0]));
+              for (long long kq_ = 0; kq_ < (((long long)kl[0]) - kq); kq_++) {
+                if ((gone == 0u)) {
+                  float rx1 = B5[(((gid * 2800) + 600) + (((long long)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5))];
+                  float ry1 = B5[(((gid * 2800) + 600) + ((((long long)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 1))];
+                  float rx2 = B5[(((gid * 2800) + 600) + ((((long long)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 2))];
+                  float ry2 = B5[(((gid * 2800) + 600) + ((((long long)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 3))];
+                  float ra = B5[(((gid * 2800) + 600) + ((((long long)B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 4))];
+                  float iw = ((0.0f < (((px2 < rx2) ? px2 : rx2) - ((rx1 < px1) ? px1 : rx1))) ? (((px2 < rx2) ? px2 : rx2) - ((rx1 < px1) ? px1 : rx1)) : 0.0f);
+                  float ih = ((0.0f < (((py2 < ry2) ? py2 : ry2) - ((ry1 < py1) ? py1 : ry1))) ? (((py2 < ry2) ? py2 : ry2) - ((ry1 < py1) ? py1 : ry1)) : 0.0f);
+                  float inter = (iw * ih);
+                  float ovr = (inter / ((ra + pa) - inter));
+                  if ((ovr > 0.59999996f)) {
+                    gone = 1u;
+                  }
+                }
+              }
+              if ((gone == 0u)) {
+                for (long long q = (p + 1); q < imin(((w * 32) + 32), ((long long)B6[(((gid * 2500) + 1200) + p)])); q++) {
                   float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
                   float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
                   float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
                   float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
                   float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                  float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-                  float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
+                  float iw = ((0.0f < (((cx2 < px2) ? cx2 : px2) - ((px1 < cx1) ? cx1 : px1))) ? (((cx2 < px2) ? cx2 : px2) - ((px1 < cx1) ? cx1 : px1)) : 0.0f);
+                  float ih = ((0.0f < (((cy2 < py2) ? cy2 : py2) - ((py1 < cy1) ? cy1 : py1))) ? (((cy2 < py2) ? cy2 : py2) - ((py1 < cy1) ? cy1 : py1)) : 0.0f);
                   float inter = (iw * ih);
-                  float ovr = (inter / ((ra + ca) - inter));
+                  float ovr = (inter / ((pa + ca) - inter));
                   if ((ovr > 0.59999996f)) {
-                    dw = (dw | (1u << (((unsigned)qb) & 31u)));
+                    dw = (dw | (1u << (((unsigned)(q - (w * 32))) & 31u)));
                   }
                 }
               }
+            } else {
+              gone = 1u;
             }
+          } else {
+            gone = 1u;
           }
           dg[b] = dw;
+          rm[b] = gone;
         }
       }
       __syncthreads();
       {
         if ((lid == 0)) {
-          unsigned rem = rm[w];
+          unsigned rem = 0u;
+          for (long long b = 0; b < 32; b++) {
+            rem = (rem | (rm[b] << (((unsigned)b) & 31u)));
+          }
           unsigned kw = 0u;
-          long long hi = (w + 1);
           int hsz = hs[0];
           long long dd = ((long long)dead[0]);
+          int nkl = kl[0];
+          int cs = c0[0];
+          long long cend = ((long long)ce[0]);
           for (long long b = 0; b < 32; b++) {
             long long p = ((w * 32) + b);
-            if ((((p < ((long long)vv[0])) && (!(p < dd))) && (!(((rem >> (((unsigned)b) & 31u)) & 1u) != 0u)))) {
-              float ka = B5[((gid * 2800) + p)];
-              int oa = B6[((gid * 2200) + p)];
-              float kb_ = B5[((gid * 2800) + 2700)];
-              int ob = B6[((gid * 2200) + 2100)];
-              if (((hsz == 100) && ((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
-                dd = ((long long)B6[(((gid * 2200) + 1200) + p)]);
-              } else {
-                kw = (kw | (1u << (((unsigned)b) & 31u)));
-                rem = (rem | dg[b]);
-                hi = imax(hi, ((((long long)B6[(((gid * 2200) + 1200) + p)]) + 31) / 32));
-                if ((hsz < 100)) {
-                  B5[(((gid * 2800) + 2700) + ((long long)hsz))] = ka;
-                  B6[(((gid * 2200) + 2100) + ((long long)hsz))] = oa;
-                  hsz = (hsz + 1);
-                  if ((hsz == 100)) {
-                    for (long long hj = 0; hj < 50; hj++) {
-                      long long hr = (49 - hj);
-                      float hka = B5[(((gid * 2800) + 2700) + hr)];
-                      int hoa = B6[(((gid * 2200) + 2100) + hr)];
-                      long long hp = hr;
-                      bool go = 1;
-                      for (long long down = 0; down < 7; down++) {
-                        long long c1 = ((hp * 2) + 1);
-                        if ((go && (c1 < 100))) {
-                          long long c = c1;
-                          if (((c1 + 1) < 100)) {
-                            if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                              c = (c1 + 1);
+            if (((p < ((long long)vv[0])) && (!(p < dd)))) {
+              if ((!(p < cend))) {
+                cend = ((long long)B6[(((gid * 2500) + 1200) + p)]);
+                cs = nkl;
+              }
+              if ((!(((rem >> (((unsigned)b) & 31u)) & 1u) != 0u))) {
+                float ka = B5[((gid * 2800) + p)];
+                int oa = B6[((gid * 2500) + p)];
+                float kb_ = B5[((gid * 2800) + 2700)];
+                int ob = B6[((gid * 2500) + 2400)];
+                if (((hsz == 100) && ((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
+                  dd = cend;
+                } else {
+                  kw = (kw | (1u << (((unsigned)b) & 31u)));
+                  rem = (rem | dg[b]);
+                  B6[(((gid * 2500) + 2100) + ((long long)nkl))] = ((int)p);
+                  nkl = (nkl + 1);
+                  if ((hsz < 100)) {
+                    B5[(((gid * 2800) + 2700) + ((long long)hsz))] = ka;
+                    B6[(((gid * 2500) + 2400) + ((long long)hsz))] = oa;
+                    hsz = (hsz + 1);
+                    if ((hsz == 100)) {
+                      for (long long hj = 0; hj < 50; hj++) {
+                        long long hr = (49 - hj);
+                        float hka = B5[(((gid * 2800) + 2700) + hr)];
+                        int hoa = B6[(((gid * 2500) + 2400) + hr)];
+                        long long hp = hr;
+                        bool go = 1;
+                        for (long long down = 0; down < 7; down++) {
+                          long long c1 = ((hp * 2) + 1);
+                          if ((go && (c1 < 100))) {
+                            long long c = c1;
+                            if (((c1 + 1) < 100)) {
+                              if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                                c = (c1 + 1);
+                              }
+                            }
+                            if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2500) + 2400) + c)] > hoa)))) {
+                              B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                              B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                              hp = c;
+                            } else {
+                              go = 0;
                             }
                           }
-                          if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2200) + 2100) + c)] > hoa)))) {
-                            B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                            B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                            hp = c;
-                          } else {
-                            go = 0;
+                        }
+                        B5[(((gid * 2800) + 2700) + hp)] = hka;
+                        B6[(((gid * 2500) + 2400) + hp)] = hoa;
+                      }
+                    }
+                  } else {
+                    long long hp = 0;
+                    bool go = 1;
+                    for (long long down = 0; down < 7; down++) {
+                      long long c1 = ((hp * 2) + 1);
+                      if ((go && (c1 < 100))) {
+                        long long c = c1;
+                        if (((c1 + 1) < 100)) {
+                          if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                            c = (c1 + 1);
                           }
                         }
-                      }
-                      B5[(((gid * 2800) + 2700) + hp)] = hka;
-                      B6[(((gid * 2200) + 2100) + hp)] = hoa;
-                    }
-                  }
-                } else {
-                  long long hp = 0;
-                  bool go = 1;
-                  for (long long down = 0; down < 7; down++) {
-                    long long c1 = ((hp * 2) + 1);
-                    if ((go && (c1 < 100))) {
-                      long long c = c1;
-                      if (((c1 + 1) < 100)) {
-                        if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                          c = (c1 + 1);
+                        if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2500) + 2400) + c)] > oa)))) {
+                          B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                          B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                          hp = c;
+                        } else {
+                          go = 0;
                         }
                       }
-                      if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2200) + 2100) + c)] > oa)))) {
-                        B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                        B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                        hp = c;
-                      } else {
-                        go = 0;
-                      }
                     }
+                    B5[(((gid * 2800) + 2700) + hp)] = ka;
+                    B6[(((gid * 2500) + 2400) + hp)] = oa;
                   }
-                  B5[(((gid * 2800) + 2700) + hp)] = ka;
-                  B6[(((gid * 2200) + 2100) + hp)] = oa;
                 }
               }
             }
           }
-          kb[0] = kw;
           kept[w] = kw;
-          kh[0] = ((int)hi);
           hs[0] = hsz;
           dead[0] = ((int)dd);
+          kl[0] = nkl;
+          c0[0] = cs;
+          ce[0] = ((int)cend);
           rk[0] = B5[((gid * 2800) + 2700)];
-          ro[0] = B6[((gid * 2200) + 2100)];
-        }
-      }
-      __syncthreads();
-      {
-        for (long long x_k = 0; x_k < (((((((long long)kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
-          long long x = (lid + (x_k * 128));
-          long long w2 = ((w + 1) + x);
-          long long q0 = (w2 * 32);
-          if ((((long long)dead[0]) < (q0 + 32))) {
-            unsigned acc = rm[w2];
-            unsigned bits = kb[0];
-            long long nkw = ((long long)((unsigned)__popc(bits)));
-            for (long long r = 0; r < nkw; r++) {
-              long long pr = ((w * 32) + ((long long)((unsigned)__clz(__brev(bits)))));
-              bits = (bits & (bits - 1u));
-              long long pe = ((long long)B6[(((gid * 2200) + 1200) + pr)]);
-              if ((q0 < pe)) {
-                float rx1 = B5[(((gid * 2800) + 600) + (pr * 5))];
-                float ry1 = B5[(((gid * 2800) + 600) + ((pr * 5) + 1))];
-                float rx2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 2))];
-                float ry2 = B5[(((gid * 2800) + 600) + ((pr * 5) + 3))];
-                float ra = B5[(((gid * 2800) + 600) + ((pr * 5) + 4))];
-                for (long long q = q0; q < imin((q0 + 32), pe); q++) {
-                  long long qb = (q - q0);
-                  if ((!(((acc >> (((unsigned)qb) & 31u)) & 1u) != 0u))) {
-                    float cx1 = B5[(((gid * 2800) + 600) + (q * 5))];
-                    float cy1 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
-                    float cx2 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
-                    float cy2 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
-                    float ca = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                    float iw = ((0.0f < (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1))) ? (((cx2 < rx2) ? cx2 : rx2) - ((rx1 < cx1) ? cx1 : rx1)) : 0.0f);
-                    float ih = ((0.0f < (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1))) ? (((cy2 < ry2) ? cy2 : ry2) - ((ry1 < cy1) ? cy1 : ry1)) : 0.0f);
-                    float inter = (iw * ih);
-                    float ovr = (inter / ((ra + ca) - inter));
-                    if ((ovr > 0.59999996f)) {
-                      acc = (acc | (1u << (((unsigned)qb) & 31u)));
-                    }
-                  }
-                }
-              }
-            }
-            rm[w2] = acc;
-          }
+          ro[0] = B6[((gid * 2500) + 2400)];
         }
       }
       __syncthreads();
@@ -355,7 +350,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     if ((lid == 0)) {
       int tot = 0;
       for (long long w = 0; w < 10; w++) {
-        rm[w] = ((unsigned)tot);
+        pre[w] = ((unsigned)tot);
         tot = (tot + ((int)((unsigned)__popc(kept[w]))));
       }
       nk[0] = tot;
@@ -368,9 +363,9 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       unsigned kw = kept[(p / 32)];
       unsigned pb = ((unsigned)(p % 32));
       if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
-        long long at = ((long long)(rm[(p / 32)] + ((unsigned)__popc((kw & ((1u << (pb & 31u)) - 1u))))));
+        long long at = ((long long)(pre[(p / 32)] + ((unsigned)__popc((kw & ((1u << (pb & 31u)) - 1u))))));
         B5[(((gid * 2800) + 2100) + at)] = B5[((gid * 2800) + p)];
-        B6[(((gid * 2200) + 1500) + at)] = B6[((gid * 2200) + p)];
+        B6[(((gid * 2500) + 1500) + at)] = B6[((gid * 2500) + p)];
       }
     }
   }
@@ -381,8 +376,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
       long long r = (lid + (r_k * 128));
       float ka = B5[(((gid * 2800) + 2100) + r)];
       float kb_ = B5[(((gid * 2800) + 2100) + (r + 1))];
-      int oa = B6[(((gid * 2200) + 1500) + r)];
-      int ob = B6[(((gid * 2200) + 1500) + (r + 1))];
+      int oa = B6[(((gid * 2500) + 1500) + r)];
+      int ob = B6[(((gid * 2500) + 1500) + (r + 1))];
       if (((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u)) {
         bad = 1;
       }
@@ -419,8 +414,8 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
                 long long mid = ((lo + hi) / 2);
                 float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
                 float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-                int oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
-                int ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+                int oa = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+                int ob = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
                 if ((!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))) {
                   lo = (mid + 1);
                 } else {
@@ -440,11 +435,11 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
               }
               float ka = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imin(i, (le - 1))))];
               float kb_ = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
-              int oa = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
-              int ob = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
+              int oa = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + imin(i, (le - 1))))];
+              int ob = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + imax(bs, imin(j, (re - 1)))))];
               bool takeA = ((i < le) && ((!(j < re)) || (!((((unsigned)(kb_ > ka)) | (((unsigned)(kb_ == ka)) & ((unsigned)(ob < oa)))) != 0u))));
               B5[(((gid * 2800) + 2100) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? ka : kb_);
-              B6[(((gid * 2200) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
+              B6[(((gid * 2500) + 1500) + ((((kk + 1) % 2) * 300) + o))] = (takeA ? oa : ob);
               i = (i + (takeA ? 1 : 0));
               j = (j + (takeA ? 0 : 1));
             }
@@ -464,7 +459,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
         for (long long r_k = 0; r_k < (((((long long)nk[0]) - lid) + 127) / 128); r_k++) {
           long long r = (lid + (r_k * 128));
           B5[(((gid * 2800) + 2100) + r)] = B5[(((gid * 2800) + 2100) + (300 + r))];
-          B6[(((gid * 2200) + 1500) + r)] = B6[(((gid * 2200) + 1500) + (300 + r))];
+          B6[(((gid * 2500) + 1500) + r)] = B6[(((gid * 2500) + 1500) + (300 + r))];
         }
       }
     }
@@ -474,7 +469,7 @@ extern "C" __global__ void __launch_bounds__(128) k0_nms(int* __restrict__ B0, i
     long long nout = imin(((long long)nk[0]), 100);
     for (long long r_k = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
       long long r = (lid + (r_k * 128));
-      B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2200) + 1500) + r)] : -1);
+      B0[((gid * 100) + r)] = ((r < nout) ? B6[(((gid * 2500) + 1500) + r)] : -1);
     }
     if ((lid == 0)) {
       B1[gid] = ((int)nout);

@@ -13,16 +13,18 @@ struct Args { grid: u32 }
 @group(0) @binding(5) var<storage, read_write> B5: array<f32>;
 @group(0) @binding(6) var<storage, read_write> B6: array<i32>;
 @group(0) @binding(7) var<uniform> args: Args;
-var<workgroup> rm: array<u32, 10>;
 var<workgroup> kept: array<u32, 10>;
+var<workgroup> pre: array<u32, 10>;
+var<workgroup> rm: array<u32, 32>;
 var<workgroup> dg: array<u32, 32>;
 var<workgroup> mx: array<f32, 128>;
 var<workgroup> cnt: array<i32, 128>;
 var<workgroup> one: array<f32, 1>;
 var<workgroup> vv: array<i32, 1>;
 var<workgroup> nk: array<i32, 1>;
-var<workgroup> kb: array<u32, 1>;
-var<workgroup> kh: array<i32, 1>;
+var<workgroup> kl: array<i32, 1>;
+var<workgroup> c0: array<i32, 1>;
+var<workgroup> ce: array<i32, 1>;
 var<workgroup> hs: array<i32, 1>;
 var<workgroup> dead: array<i32, 1>;
 var<workgroup> rk: array<f32, 1>;
@@ -51,7 +53,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   cnt[lid] = nv;
   for (var w_k: i32 = 0; w_k < (((10 - lid) + 127) / 128); w_k++) {
     let w: i32 = (lid + (w_k * 128));
-    rm[w] = 0u;
     kept[w] = 0u;
   }
   workgroupBarrier();
@@ -68,6 +69,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     vv[0] = tot;
     hs[0] = 0;
     dead[0] = 0;
+    kl[0] = 0;
+    c0[0] = 0;
+    ce[0] = 0;
   }
   workgroupBarrier();
   var at: i32 = i32(cnt[lid]);
@@ -75,8 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var s: f32 = B3[((gid * 300) + i)];
     if ((s > 0.049999997f)) {
       B5[((gid * 2800) + at)] = s;
-      B6[(((gid * 2200) + 600) + at)] = B4[((gid * 300) + i)];
-      B6[((gid * 2200) + at)] = i32(i);
+      B6[(((gid * 2500) + 600) + at)] = B4[((gid * 300) + i)];
+      B6[((gid * 2500) + at)] = i32(i);
       at = (at + 1);
     }
   }
@@ -99,10 +103,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             var mid: i32 = ((lo + hi) / 2);
             var ka: f32 = B5[((gid * 2800) + (((kk % 2) * 300) + (bs + mid)))];
             var kb_: f32 = B5[((gid * 2800) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-            var oa: i32 = B6[((gid * 2200) + (((kk % 2) * 300) + (bs + mid)))];
-            var ob: i32 = B6[((gid * 2200) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-            var ca: i32 = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (bs + mid)))];
-            var cb_: i32 = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+            var oa: i32 = B6[((gid * 2500) + (((kk % 2) * 300) + (bs + mid)))];
+            var ob: i32 = B6[((gid * 2500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+            var ca: i32 = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (bs + mid)))];
+            var cb_: i32 = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
             if ((!((u32((cb_ < ca)) | (u32((cb_ == ca)) & (u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))))) != 0u))) {
               lo = (mid + 1);
             } else {
@@ -122,14 +126,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           }
           var ka: f32 = B5[((gid * 2800) + (((kk % 2) * 300) + min(i, (le - 1))))];
           var kb_: f32 = B5[((gid * 2800) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
-          var oa: i32 = B6[((gid * 2200) + (((kk % 2) * 300) + min(i, (le - 1))))];
-          var ob: i32 = B6[((gid * 2200) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
-          var ca: i32 = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + min(i, (le - 1))))];
-          var cb_: i32 = B6[(((gid * 2200) + 600) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+          var oa: i32 = B6[((gid * 2500) + (((kk % 2) * 300) + min(i, (le - 1))))];
+          var ob: i32 = B6[((gid * 2500) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+          var ca: i32 = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + min(i, (le - 1))))];
+          var cb_: i32 = B6[(((gid * 2500) + 600) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
           var takeA: bool = ((i < le) && ((!(j < re)) || (!((u32((cb_ < ca)) | (u32((cb_ == ca)) & (u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))))) != 0u))));
           B5[((gid * 2800) + ((((kk + 1) % 2) * 300) + o))] = select(kb_, ka, takeA);
-          B6[((gid * 2200) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
-          B6[(((gid * 2200) + 600) + ((((kk + 1) % 2) * 300) + o))] = select(cb_, ca, takeA);
+          B6[((gid * 2500) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
+          B6[(((gid * 2500) + 600) + ((((kk + 1) % 2) * 300) + o))] = select(cb_, ca, takeA);
           i = (i + select(0, 1, takeA));
           j = (j + select(1, 0, takeA));
         }
@@ -148,16 +152,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var r_k: i32 = 0; r_k < (((i32(vv[0]) - lid) + 127) / 128); r_k++) {
       var r: i32 = (lid + (r_k * 128));
       B5[((gid * 2800) + r)] = B5[((gid * 2800) + (300 + r))];
-      B6[((gid * 2200) + r)] = B6[((gid * 2200) + (300 + r))];
-      B6[(((gid * 2200) + 600) + r)] = B6[(((gid * 2200) + 600) + (300 + r))];
+      B6[((gid * 2500) + r)] = B6[((gid * 2500) + (300 + r))];
+      B6[(((gid * 2500) + 600) + r)] = B6[(((gid * 2500) + 600) + (300 + r))];
     }
   }
   storageBarrier();
   workgroupBarrier();
   for (var p_k: i32 = 0; p_k < (((i32(vv[0]) - lid) + 127) / 128); p_k++) {
     var p: i32 = (lid + (p_k * 128));
-    let bi: i32 = i32(B6[((gid * 2200) + p)]);
-    let off: f32 = (f32(B6[(((gid * 2200) + 600) + p)]) * one[0]);
+    let bi: i32 = i32(B6[((gid * 2500) + p)]);
+    let off: f32 = (f32(B6[(((gid * 2500) + 600) + p)]) * one[0]);
     let gx1: f32 = (B2[(((gid * 300) + bi) * 4)] + off);
     let gy1: f32 = (B2[((((gid * 300) + bi) * 4) + 1)] + off);
     let gx2: f32 = (B2[((((gid * 300) + bi) * 4) + 2)] + off);
@@ -173,10 +177,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var runEnd: i32 = i32(nv0);
     for (var x: i32 = 0; x < nv0; x++) {
       var p: i32 = ((nv0 - 1) - x);
-      if ((((p + 1) < nv0) && (B6[(((gid * 2200) + 600) + (p + 1))] != B6[(((gid * 2200) + 600) + p)]))) {
+      if ((((p + 1) < nv0) && (B6[(((gid * 2500) + 600) + (p + 1))] != B6[(((gid * 2500) + 600) + p)]))) {
         runEnd = i32((p + 1));
       }
-      B6[(((gid * 2200) + 1200) + p)] = runEnd;
+      B6[(((gid * 2500) + 1200) + p)] = runEnd;
     }
   }
   storageBarrier();
@@ -186,176 +190,170 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var b_k: i32 = 0; b_k < (((32 - lid) + 127) / 128); b_k++) {
         let b: i32 = (lid + (b_k * 128));
         var p: i32 = ((w * 32) + b);
+        var gone: u32 = 0u;
         var dw: u32 = 0u;
-        let rw: u32 = rm[w];
-        if ((((p < i32(vv[0])) && (!(p < i32(dead[0])))) && (!(((rw >> (u32(b) & 31u)) & 1u) != 0u)))) {
+        if (((p < i32(vv[0])) && (!(p < i32(dead[0]))))) {
           var ka: f32 = B5[((gid * 2800) + p)];
-          var oa: i32 = B6[((gid * 2200) + p)];
+          var oa: i32 = B6[((gid * 2500) + p)];
           var kb_: f32 = rk[0];
           var ob: i32 = ro[0];
           if ((!((hs[0] == 100) && ((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u)))) {
-            var rx1: f32 = B5[(((gid * 2800) + 600) + (p * 5))];
-            var ry1: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
-            var rx2: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
-            var ry2: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
-            var ra: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
-            for (var q: i32 = (p + 1); q < min(((w * 32) + 32), i32(B6[(((gid * 2200) + 1200) + p)])); q++) {
-              var qb: i32 = (q - (w * 32));
-              if ((!(((rw >> (u32(qb) & 31u)) & 1u) != 0u))) {
-                var cx1: f32 = B5[(((gid * 2800) + 600) + (q * 5))];
-                var cy1: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
-                var cx2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
-                var cy2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
-                var ca: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                var iw: f32 = select(0.0f, (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1))), (0.0f < (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1)))));
-                var ih: f32 = select(0.0f, (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1))), (0.0f < (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1)))));
+            let px1: f32 = B5[(((gid * 2800) + 600) + (p * 5))];
+            let py1: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 1))];
+            let px2: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 2))];
+            let py2: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 3))];
+            let pa: f32 = B5[(((gid * 2800) + 600) + ((p * 5) + 4))];
+            var kq: i32 = select(i32(kl[0]), i32(c0[0]), (p < i32(ce[0])));
+            for (var kq_: i32 = 0; kq_ < (i32(kl[0]) - kq); kq_++) {
+              if ((gone == 0u)) {
+                let rx1: f32 = B5[(((gid * 2800) + 600) + (i32(B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5))];
+                let ry1: f32 = B5[(((gid * 2800) + 600) + ((i32(B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 1))];
+                let rx2: f32 = B5[(((gid * 2800) + 600) + ((i32(B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 2))];
+                let ry2: f32 = B5[(((gid * 2800) + 600) + ((i32(B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 3))];
+                let ra: f32 = B5[(((gid * 2800) + 600) + ((i32(B6[(((gid * 2500) + 2100) + (kq + kq_))]) * 5) + 4))];
+                var iw: f32 = select(0.0f, (select(rx2, px2, (px2 < rx2)) - select(rx1, px1, (rx1 < px1))), (0.0f < (select(rx2, px2, (px2 < rx2)) - select(rx1, px1, (rx1 < px1)))));
+                var ih: f32 = select(0.0f, (select(ry2, py2, (py2 < ry2)) - select(ry1, py1, (ry1 < py1))), (0.0f < (select(ry2, py2, (py2 < ry2)) - select(ry1, py1, (ry1 < py1)))));
                 var inter: f32 = (iw * ih);
-                var ovr: f32 = (inter / ((ra + ca) - inter));
+                var ovr: f32 = (inter / ((ra + pa) - inter));
                 if ((ovr > 0.59999996f)) {
-                  dw = (dw | (1u << (u32(qb) & 31u)));
+                  gone = 1u;
                 }
               }
             }
+            if ((gone == 0u)) {
+              for (var q: i32 = (p + 1); q < min(((w * 32) + 32), i32(B6[(((gid * 2500) + 1200) + p)])); q++) {
+                let cx1: f32 = B5[(((gid * 2800) + 600) + (q * 5))];
+                let cy1: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
+                let cx2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
+                let cy2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
+                var ca: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
+                var iw: f32 = select(0.0f, (select(px2, cx2, (cx2 < px2)) - select(px1, cx1, (px1 < cx1))), (0.0f < (select(px2, cx2, (cx2 < px2)) - select(px1, cx1, (px1 < cx1)))));
+                var ih: f32 = select(0.0f, (select(py2, cy2, (cy2 < py2)) - select(py1, cy1, (py1 < cy1))), (0.0f < (select(py2, cy2, (cy2 < py2)) - select(py1, cy1, (py1 < cy1)))));
+                var inter: f32 = (iw * ih);
+                var ovr: f32 = (inter / ((pa + ca) - inter));
+                if ((ovr > 0.59999996f)) {
+                  dw = (dw | (1u << (u32((q - (w * 32))) & 31u)));
+                }
+              }
+            }
+          } else {
+            gone = 1u;
           }
+        } else {
+          gone = 1u;
         }
         dg[b] = dw;
+        rm[b] = gone;
       }
       workgroupBarrier();
       if ((lid == 0)) {
-        var rem: u32 = rm[w];
+        var rem: u32 = 0u;
+        for (var b: i32 = 0; b < 32; b++) {
+          rem = (rem | (rm[b] << (u32(b) & 31u)));
+        }
         var kw: u32 = 0u;
-        var hi: i32 = (w + 1);
         var hsz: i32 = hs[0];
         var dd: i32 = i32(dead[0]);
+        var nkl: i32 = kl[0];
+        var cs: i32 = c0[0];
+        var cend: i32 = i32(ce[0]);
         for (var b: i32 = 0; b < 32; b++) {
           var p: i32 = ((w * 32) + b);
-          if ((((p < i32(vv[0])) && (!(p < dd))) && (!(((rem >> (u32(b) & 31u)) & 1u) != 0u)))) {
-            var ka: f32 = B5[((gid * 2800) + p)];
-            var oa: i32 = B6[((gid * 2200) + p)];
-            var kb_: f32 = B5[((gid * 2800) + 2700)];
-            var ob: i32 = B6[((gid * 2200) + 2100)];
-            if (((hsz == 100) && ((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))) {
-              dd = i32(B6[(((gid * 2200) + 1200) + p)]);
-            } else {
-              kw = (kw | (1u << (u32(b) & 31u)));
-              rem = (rem | dg[b]);
-              hi = max(hi, ((i32(B6[(((gid * 2200) + 1200) + p)]) + 31) / 32));
-              if ((hsz < 100)) {
-                B5[(((gid * 2800) + 2700) + i32(hsz))] = ka;
-                B6[(((gid * 2200) + 2100) + i32(hsz))] = oa;
-                hsz = (hsz + 1);
-                if ((hsz == 100)) {
-                  for (var hj: i32 = 0; hj < 50; hj++) {
-                    let hr: i32 = (49 - hj);
-                    let hka: f32 = B5[(((gid * 2800) + 2700) + hr)];
-                    let hoa: i32 = B6[(((gid * 2200) + 2100) + hr)];
-                    var hp: i32 = hr;
-                    var go: bool = true;
-                    for (var down: i32 = 0; down < 7; down++) {
-                      var c1: i32 = ((hp * 2) + 1);
-                      if ((go && (c1 < 100))) {
-                        var c: i32 = c1;
-                        if (((c1 + 1) < 100)) {
-                          if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                            c = (c1 + 1);
+          if (((p < i32(vv[0])) && (!(p < dd)))) {
+            if ((!(p < cend))) {
+              cend = i32(B6[(((gid * 2500) + 1200) + p)]);
+              cs = nkl;
+            }
+            if ((!(((rem >> (u32(b) & 31u)) & 1u) != 0u))) {
+              var ka: f32 = B5[((gid * 2800) + p)];
+              var oa: i32 = B6[((gid * 2500) + p)];
+              var kb_: f32 = B5[((gid * 2800) + 2700)];
+              var ob: i32 = B6[((gid * 2500) + 2400)];
+              if (((hsz == 100) && ((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))) {
+                dd = cend;
+              } else {
+                kw = (kw | (1u << (u32(b) & 31u)));
+                rem = (rem | dg[b]);
+                B6[(((gid * 2500) + 2100) + i32(nkl))] = i32(p);
+                nkl = (nkl + 1);
+                if ((hsz < 100)) {
+                  B5[(((gid * 2800) + 2700) + i32(hsz))] = ka;
+                  B6[(((gid * 2500) + 2400) + i32(hsz))] = oa;
+                  hsz = (hsz + 1);
+                  if ((hsz == 100)) {
+                    for (var hj: i32 = 0; hj < 50; hj++) {
+                      let hr: i32 = (49 - hj);
+                      let hka: f32 = B5[(((gid * 2800) + 2700) + hr)];
+                      let hoa: i32 = B6[(((gid * 2500) + 2400) + hr)];
+                      var hp: i32 = hr;
+                      var go: bool = true;
+                      for (var down: i32 = 0; down < 7; down++) {
+                        var c1: i32 = ((hp * 2) + 1);
+                        if ((go && (c1 < 100))) {
+                          var c: i32 = c1;
+                          if (((c1 + 1) < 100)) {
+                            if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                              c = (c1 + 1);
+                            }
+                          }
+                          if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2500) + 2400) + c)] > hoa)))) {
+                            B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                            B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                            hp = c;
+                          } else {
+                            go = false;
                           }
                         }
-                        if (((B5[(((gid * 2800) + 2700) + c)] < hka) || ((B5[(((gid * 2800) + 2700) + c)] == hka) && (B6[(((gid * 2200) + 2100) + c)] > hoa)))) {
-                          B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                          B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                          hp = c;
-                        } else {
-                          go = false;
+                      }
+                      B5[(((gid * 2800) + 2700) + hp)] = hka;
+                      B6[(((gid * 2500) + 2400) + hp)] = hoa;
+                    }
+                  }
+                } else {
+                  var hp: i32 = 0;
+                  var go: bool = true;
+                  for (var down: i32 = 0; down < 7; down++) {
+                    var c1: i32 = ((hp * 2) + 1);
+                    if ((go && (c1 < 100))) {
+                      var c: i32 = c1;
+                      if (((c1 + 1) < 100)) {
+                        if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2500) + 2400) + (c1 + 1))] > B6[(((gid * 2500) + 2400) + c1)])))) {
+                          c = (c1 + 1);
                         }
                       }
-                    }
-                    B5[(((gid * 2800) + 2700) + hp)] = hka;
-                    B6[(((gid * 2200) + 2100) + hp)] = hoa;
-                  }
-                }
-              } else {
-                var hp: i32 = 0;
-                var go: bool = true;
-                for (var down: i32 = 0; down < 7; down++) {
-                  var c1: i32 = ((hp * 2) + 1);
-                  if ((go && (c1 < 100))) {
-                    var c: i32 = c1;
-                    if (((c1 + 1) < 100)) {
-                      if (((B5[(((gid * 2800) + 2700) + (c1 + 1))] < B5[(((gid * 2800) + 2700) + c1)]) || ((B5[(((gid * 2800) + 2700) + (c1 + 1))] == B5[(((gid * 2800) + 2700) + c1)]) && (B6[(((gid * 2200) + 2100) + (c1 + 1))] > B6[(((gid * 2200) + 2100) + c1)])))) {
-                        c = (c1 + 1);
+                      if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2500) + 2400) + c)] > oa)))) {
+                        B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
+                        B6[(((gid * 2500) + 2400) + hp)] = B6[(((gid * 2500) + 2400) + c)];
+                        hp = c;
+                      } else {
+                        go = false;
                       }
                     }
-                    if (((B5[(((gid * 2800) + 2700) + c)] < ka) || ((B5[(((gid * 2800) + 2700) + c)] == ka) && (B6[(((gid * 2200) + 2100) + c)] > oa)))) {
-                      B5[(((gid * 2800) + 2700) + hp)] = B5[(((gid * 2800) + 2700) + c)];
-                      B6[(((gid * 2200) + 2100) + hp)] = B6[(((gid * 2200) + 2100) + c)];
-                      hp = c;
-                    } else {
-                      go = false;
-                    }
                   }
+                  B5[(((gid * 2800) + 2700) + hp)] = ka;
+                  B6[(((gid * 2500) + 2400) + hp)] = oa;
                 }
-                B5[(((gid * 2800) + 2700) + hp)] = ka;
-                B6[(((gid * 2200) + 2100) + hp)] = oa;
               }
             }
           }
         }
-        kb[0] = kw;
         kept[w] = kw;
-        kh[0] = i32(hi);
         hs[0] = hsz;
         dead[0] = i32(dd);
+        kl[0] = nkl;
+        c0[0] = cs;
+        ce[0] = i32(cend);
         rk[0] = B5[((gid * 2800) + 2700)];
-        ro[0] = B6[((gid * 2200) + 2100)];
+        ro[0] = B6[((gid * 2500) + 2400)];
       }
-      workgroupBarrier();
-      for (var x_k: i32 = 0; x_k < (((((i32(kh[0]) - w) - 1) - lid) + 127) / 128); x_k++) {
-        let x: i32 = (lid + (x_k * 128));
-        let w2: i32 = ((w + 1) + x);
-        let q0: i32 = (w2 * 32);
-        if ((i32(dead[0]) < (q0 + 32))) {
-          var acc: u32 = rm[w2];
-          var bits: u32 = kb[0];
-          let nkw: i32 = i32(countOneBits(bits));
-          for (var r: i32 = 0; r < nkw; r++) {
-            let pr: i32 = ((w * 32) + i32(countTrailingZeros(bits)));
-            bits = (bits & (bits - 1u));
-            let pe: i32 = i32(B6[(((gid * 2200) + 1200) + pr)]);
-            if ((q0 < pe)) {
-              var rx1: f32 = B5[(((gid * 2800) + 600) + (pr * 5))];
-              var ry1: f32 = B5[(((gid * 2800) + 600) + ((pr * 5) + 1))];
-              var rx2: f32 = B5[(((gid * 2800) + 600) + ((pr * 5) + 2))];
-              var ry2: f32 = B5[(((gid * 2800) + 600) + ((pr * 5) + 3))];
-              var ra: f32 = B5[(((gid * 2800) + 600) + ((pr * 5) + 4))];
-              for (var q: i32 = q0; q < min((q0 + 32), pe); q++) {
-                var qb: i32 = (q - q0);
-                if ((!(((acc >> (u32(qb) & 31u)) & 1u) != 0u))) {
-                  var cx1: f32 = B5[(((gid * 2800) + 600) + (q * 5))];
-                  var cy1: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 1))];
-                  var cx2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 2))];
-                  var cy2: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 3))];
-                  var ca: f32 = B5[(((gid * 2800) + 600) + ((q * 5) + 4))];
-                  var iw: f32 = select(0.0f, (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1))), (0.0f < (select(rx2, cx2, (cx2 < rx2)) - select(rx1, cx1, (rx1 < cx1)))));
-                  var ih: f32 = select(0.0f, (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1))), (0.0f < (select(ry2, cy2, (cy2 < ry2)) - select(ry1, cy1, (ry1 < cy1)))));
-                  var inter: f32 = (iw * ih);
-                  var ovr: f32 = (inter / ((ra + ca) - inter));
-                  if ((ovr > 0.59999996f)) {
-                    acc = (acc | (1u << (u32(qb) & 31u)));
-                  }
-                }
-              }
-            }
-          }
-          rm[w2] = acc;
-        }
-      }
+      storageBarrier();
       workgroupBarrier();
     }
   }
   if ((lid == 0)) {
     var tot: i32 = 0;
     for (var w: i32 = 0; w < 10; w++) {
-      rm[w] = u32(tot);
+      pre[w] = u32(tot);
       tot = (tot + i32(countOneBits(kept[w])));
     }
     nk[0] = tot;
@@ -366,9 +364,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var kw: u32 = kept[(p / 32)];
     let pb: u32 = u32((p % 32));
     if ((((kw >> (pb & 31u)) & 1u) != 0u)) {
-      var at: i32 = i32((rm[(p / 32)] + countOneBits((kw & ((1u << (pb & 31u)) - 1u)))));
+      var at: i32 = i32((pre[(p / 32)] + countOneBits((kw & ((1u << (pb & 31u)) - 1u)))));
       B5[(((gid * 2800) + 2100) + at)] = B5[((gid * 2800) + p)];
-      B6[(((gid * 2200) + 1500) + at)] = B6[((gid * 2200) + p)];
+      B6[(((gid * 2500) + 1500) + at)] = B6[((gid * 2500) + p)];
     }
   }
   storageBarrier();
@@ -378,8 +376,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var r: i32 = (lid + (r_k * 128));
     var ka: f32 = B5[(((gid * 2800) + 2100) + r)];
     var kb_: f32 = B5[(((gid * 2800) + 2100) + (r + 1))];
-    var oa: i32 = B6[(((gid * 2200) + 1500) + r)];
-    var ob: i32 = B6[(((gid * 2200) + 1500) + (r + 1))];
+    var oa: i32 = B6[(((gid * 2500) + 1500) + r)];
+    var ob: i32 = B6[(((gid * 2500) + 1500) + (r + 1))];
     if (((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u)) {
       bad = 1;
     }
@@ -412,8 +410,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
               var mid: i32 = ((lo + hi) / 2);
               var ka: f32 = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (bs + mid)))];
               var kb_: f32 = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
-              var oa: i32 = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
-              var ob: i32 = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
+              var oa: i32 = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (bs + mid)))];
+              var ob: i32 = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + (le + ((kq - mid) - 1))))];
               if ((!((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))) {
                 lo = (mid + 1);
               } else {
@@ -433,11 +431,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             var ka: f32 = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + min(i, (le - 1))))];
             var kb_: f32 = B5[(((gid * 2800) + 2100) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
-            var oa: i32 = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + min(i, (le - 1))))];
-            var ob: i32 = B6[(((gid * 2200) + 1500) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
+            var oa: i32 = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + min(i, (le - 1))))];
+            var ob: i32 = B6[(((gid * 2500) + 1500) + (((kk % 2) * 300) + max(bs, min(j, (re - 1)))))];
             var takeA: bool = ((i < le) && ((!(j < re)) || (!((u32((kb_ > ka)) | (u32((kb_ == ka)) & u32((ob < oa)))) != 0u))));
             B5[(((gid * 2800) + 2100) + ((((kk + 1) % 2) * 300) + o))] = select(kb_, ka, takeA);
-            B6[(((gid * 2200) + 1500) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
+            B6[(((gid * 2500) + 1500) + ((((kk + 1) % 2) * 300) + o))] = select(ob, oa, takeA);
             i = (i + select(0, 1, takeA));
             j = (j + select(1, 0, takeA));
           }
@@ -456,7 +454,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var r_k: i32 = 0; r_k < (((i32(nk[0]) - lid) + 127) / 128); r_k++) {
         var r: i32 = (lid + (r_k * 128));
         B5[(((gid * 2800) + 2100) + r)] = B5[(((gid * 2800) + 2100) + (300 + r))];
-        B6[(((gid * 2200) + 1500) + r)] = B6[(((gid * 2200) + 1500) + (300 + r))];
+        B6[(((gid * 2500) + 1500) + r)] = B6[(((gid * 2500) + 1500) + (300 + r))];
       }
     }
     storageBarrier();
@@ -465,7 +463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let nout: i32 = min(i32(nk[0]), 100);
   for (var r_k: i32 = 0; r_k < (((100 - lid) + 127) / 128); r_k++) {
     var r: i32 = (lid + (r_k * 128));
-    B0[((gid * 100) + r)] = select((-1), B6[(((gid * 2200) + 1500) + r)], (r < nout));
+    B0[((gid * 100) + r)] = select((-1), B6[(((gid * 2500) + 1500) + r)], (r < nout));
   }
   if ((lid == 0)) {
     B1[gid] = i32(nout);
