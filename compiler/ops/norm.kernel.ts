@@ -13,11 +13,13 @@ import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
 import { numberAttrOr } from './attrs.js';
 import type { KernelTable, OpNameOf } from './op.js';
+import type { Target } from '../target.js';
 import type { NORM_OPS } from './norm.js';
 
 export const GN_WG = 64;
 
-export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>): Scheduled {
+export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  if (target.name === 'cpu') return scheduleGroupNormCpu(graph, nodes, anchorId, sink, lowerings, target);
   const em = new Emitter(graph, nodes, lowerings);
   const node = graph.nodes[anchorId];
   const [xv, wv, bv] = node.inputs;
@@ -66,6 +68,66 @@ export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anch
   });
   // Loops stride by the workgroup size: rewrite `e++` loops as strided ones.
   return finish(em, strided(body), GN_WG, [], N * G);
+}
+
+/**
+ * group_norm on the CPU: a workgroup of one thread per (sample, group), since
+ * a CPU runs a workgroup's threads one after another: 64 threads striding
+ * the group's elements read every 64th float each, scalar (FCOS's head at
+ * 800 × 1216 normalised 15.5 MB at 8 GB/s). Here each pass walks the group
+ * in order, the sums in vectorWidth lanes (a vector loop: contiguous loads),
+ * and the normalisation runs channel by channel over the plane, the
+ * per-channel factor hoisted and the store unit-stride, so the epilogue
+ * vectorises too.
+ */
+function scheduleGroupNormCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [xv, wv, bv] = node.inputs;
+  const shape = em.shape(xv);
+  const [N, C] = shape;
+  const S = numel(shape.slice(2));
+  const G = Number(node.attrs.groups);
+  const eps = Number(node.attrs.eps ?? 1e-5);
+  const cg = C / G, len = cg * S;
+  const L = Math.max(1, target.vectorWidth), full = Math.floor(len / L);
+  const sinkValue = graph.nodes[sink].outputs[0];
+  const outBuf = em.buf(sinkValue, 'w');
+  const xb = em.buf(xv, 'r');
+  em.regs.push({ name: 'lanes', t: 'f32', size: L });
+  const x = (i: Expr): Expr => em.bufLoad(xb, add(mul(gid, idx(len)), i), 'f32');
+  const lane = (): Expr => lload('lanes', v('l'), 'f32');
+  /** Σ over the group of term(x[e]) in L lanes, then across them: the total as a let named `name`. */
+  const laneSum = (name: string, term: (xe: Expr) => Expr): Expr => {
+    em.emit(for_('l', idx(0), idx(L), [lstore('lanes', v('l'), f32(0))], false, L > 1 ? L : 0));
+    em.emit(for_('e0', idx(0), idx(full), [
+      for_('l', idx(0), idx(L), [lstore('lanes', v('l'), bin('add', lane(), term(x(add(mul(v('e0'), idx(L)), v('l'))))))], false, L > 1 ? L : 0),
+    ]));
+    if (full * L < len) em.emit(for_('e', idx(full * L), idx(len), [lstore('lanes', idx(0), bin('add', lload('lanes', idx(0), 'f32'), term(x(v('e'))))) ]));
+    em.emit(let_(name, 'f32', f32(0)));
+    em.emit(for_('l', idx(0), idx(L), [set(name, bin('add', v(name, 'f32'), lane()))]));
+    return v(name, 'f32');
+  };
+  const body = em.block(() => {
+    em.emit(let_('mean', 'f32', bin('div', laneSum('tot', (xe) => xe), f32(len))));
+    const dev = (xe: Expr): Expr => bin('sub', xe, v('mean', 'f32'));
+    const variance = bin('div', laneSum('sq', (xe) => bin('mul', dev(xe), dev(xe))), f32(len));
+    em.emit(let_('inv', 'f32', bin('div', f32(1), un('sqrt', bin('add', variance, f32(eps))))));
+    const n = div(gid, idx(G));
+    em.emit(for_('cl', idx(0), idx(cg), em.block(() => {
+      const c = em.bind(add(mul(mod(gid, idx(G)), idx(cg)), v('cl')), 'ch');
+      const scale = em.bind(bin('mul', v('inv', 'f32'), em.bufLoad(em.buf(wv, 'r'), c, 'f32')), 'scale');
+      const shift = em.bind(em.bufLoad(em.buf(bv, 'r'), c, 'f32'), 'shift');
+      em.emit(for_('s', idx(0), idx(S), em.block(() => {
+        const at: Expr[] = [n, c, ...spatial(em, v('s'), shape.slice(2))];
+        // The element's flat offset, so operands shaped like the output are read unit-stride.
+        em.aliasFlat(shape, at, add(mul(add(mul(n, idx(C)), c), idx(S)), v('s')));
+        em.storeThrough(outBuf, sinkValue, at, node.outputs[0], () =>
+          bin('add', bin('mul', dev(x(add(mul(v('cl'), idx(S)), v('s')))), scale), shift));
+      })));
+    })));
+  });
+  return finish(em, body, 1, [], N * G);
 }
 
 /** Spatial coordinates of a flat offset within a channel plane. */

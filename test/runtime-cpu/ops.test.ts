@@ -116,6 +116,12 @@ const CASES: Record<string, Case> = {
     const g = s.n(1, 3), c = g * s.n(1, 3);
     s.out('y', s.op('group_norm', [s.input('x', [s.n(1, 2), c, s.n(1, 6), s.n(2, 6)]), s.param('w', [c]), s.param('b', [c])], { groups: g }));
   },
+  // The CPU's group norm sums in vector lanes with a scalar tail (646 elements per group here) and normalises channel by channel.
+  'group_norm on larger planes + relu + add': (s) => {
+    const x = s.input('x', [2, 8, 17, 19]);
+    const y = s.op('group_norm', [x, s.param('w', [8]), s.param('b', [8])], { groups: 4 });
+    s.out('y', s.op('add', [s.op('relu', [y]), s.input('r', [2, 8, 17, 19])]));
+  },
   frozen_bn: (s) => {
     const shape = s.nchw(), c = shape[1];
     s.out('y', s.op('relu', [s.op('frozen_bn', [s.input('x', shape), s.param('w', [c]), s.param('b', [c]), s.param('m', [c]), s.param('v', [c], 0.5, 2)])]));

@@ -153,6 +153,7 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k1_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
@@ -160,48 +161,44 @@ void k1_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64] __attribute__((aligned(64)));
-    float part2[64] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float s = 0.0f;
-      for (int64_t e_k = 0; e_k < (((1920 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        s = (s + B1[((gid * 1920) + e)]);
+    {
+      const int64_t lid = 0;
+      float lanes[16] __attribute__((aligned(64)));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part[lid] = s;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t e0 = 0; e0 < 120; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 1920) + ((e0 * 16) + l))])));
+        }
+      }
       float tot = 0.0f;
-      for (int64_t tot_i = 0; tot_i < 64; tot_i++) {
-        tot = (tot + part[tot_i]);
+      for (int64_t l = 0; l < 16; l++) {
+        tot = (tot + lanes[l]);
       }
       float mean = (tot / 1920.0f);
-      float q = 0.0f;
-      for (int64_t e_k = 0; e_k < (((1920 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        float d = (B1[((gid * 1920) + e)] - mean);
-        q = (q + (d * d));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part2[lid] = q;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float tot2 = 0.0f;
-      for (int64_t tot2_i = 0; tot2_i < 64; tot2_i++) {
-        tot2 = (tot2 + part[tot2_i]);
+      for (int64_t e0 = 0; e0 < 120; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 1920) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 1920) + ((e0 * 16) + l))]) - mean))));
+        }
       }
-      float mean2 = (tot2 / 1920.0f);
-      float var = 0.0f;
-      for (int64_t var_i = 0; var_i < 64; var_i++) {
-        var = (var + part2[var_i]);
+      float sq = 0.0f;
+      for (int64_t l = 0; l < 16; l++) {
+        sq = (sq + lanes[l]);
       }
-      float inv = (1.0f / sqrtf(((var / 1920.0f) + 0.00001f)));
-      for (int64_t e2_k = 0; e2_k < (((1920 - lid) + 63) / 64); e2_k++) {
-        int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 480));
-        int64_t sp_1 = (e2 % 480);
-        float t_2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-        B0[(((((gid / 4) * 7680) + (ch_0 * 480)) + (((sp_1 / 24) % 20) * 24)) + (sp_1 % 24))] = t_3;
+      float inv = (1.0f / sqrtf(((sq / 1920.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_0 = (((gid % 4) * 4) + cl);
+        float scale_1 = (inv * B2[ch_0]);
+        float shift_2 = B3[ch_0];
+        for (int64_t s = 0; s < 480; s++) {
+          float t_3 = (((B1[((gid * 1920) + ((cl * 480) + s))] - mean) * scale_1) + shift_2);
+          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+          B0[(((((gid / 4) * 16) + ch_0) * 480) + s)] = t_4;
+        }
       }
     }
   }

@@ -126,53 +126,46 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k1_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k1_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float part[64];
-  __shared__ float part2[64];
+  float lanes[16];
   {
-    float s = 0.0f;
-    for (long long e_k = 0; e_k < (((1920 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      s = (s + B1[((gid * 1920) + e)]);
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part[lid] = s;
-  }
-  __syncthreads();
-  {
+    for (long long e0 = 0; e0 < 120; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + B1[((gid * 1920) + ((e0 * 16) + l))]);
+      }
+    }
     float tot = 0.0f;
-    for (long long tot_i = 0; tot_i < 64; tot_i++) {
-      tot = (tot + part[tot_i]);
+    for (long long l = 0; l < 16; l++) {
+      tot = (tot + lanes[l]);
     }
     float mean = (tot / 1920.0f);
-    float q = 0.0f;
-    for (long long e_k = 0; e_k < (((1920 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      float d = (B1[((gid * 1920) + e)] - mean);
-      q = (q + (d * d));
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part2[lid] = q;
-  }
-  __syncthreads();
-  {
-    float tot2 = 0.0f;
-    for (long long tot2_i = 0; tot2_i < 64; tot2_i++) {
-      tot2 = (tot2 + part[tot2_i]);
+    for (long long e0 = 0; e0 < 120; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + ((B1[((gid * 1920) + ((e0 * 16) + l))] - mean) * (B1[((gid * 1920) + ((e0 * 16) + l))] - mean)));
+      }
     }
-    float mean2 = (tot2 / 1920.0f);
-    float var = 0.0f;
-    for (long long var_i = 0; var_i < 64; var_i++) {
-      var = (var + part2[var_i]);
+    float sq = 0.0f;
+    for (long long l = 0; l < 16; l++) {
+      sq = (sq + lanes[l]);
     }
-    float inv = (1.0f / sqrtf(((var / 1920.0f) + 0.00001f)));
-    for (long long e2_k = 0; e2_k < (((1920 - lid) + 63) / 64); e2_k++) {
-      long long e2 = (lid + (e2_k * 64));
-      long long ch_0 = (((gid % 4) * 4) + (e2 / 480));
-      long long sp_1 = (e2 % 480);
-      float t_2 = (((B1[((gid * 1920) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-      B0[(((((gid / 4) * 7680) + (ch_0 * 480)) + (((sp_1 / 24) % 20) * 24)) + (sp_1 % 24))] = t_3;
+    float inv = (1.0f / sqrtf(((sq / 1920.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_0 = (((gid % 4) * 4) + cl);
+      float scale_1 = (inv * B2[ch_0]);
+      float shift_2 = B3[ch_0];
+      for (long long s = 0; s < 480; s++) {
+        float t_3 = (((B1[((gid * 1920) + ((cl * 480) + s))] - mean) * scale_1) + shift_2);
+        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+        B0[(((((gid / 4) * 16) + ch_0) * 480) + s)] = t_4;
+      }
     }
   }
 }

@@ -2541,6 +2541,7 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
@@ -2548,48 +2549,44 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64] __attribute__((aligned(64)));
-    float part2[64] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float s = 0.0f;
-      for (int64_t e_k = 0; e_k < (((256 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        s = (s + B1[((gid * 256) + e)]);
+    {
+      const int64_t lid = 0;
+      float lanes[16] __attribute__((aligned(64)));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part[lid] = s;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t e0 = 0; e0 < 16; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 256) + ((e0 * 16) + l))])));
+        }
+      }
       float tot = 0.0f;
-      for (int64_t tot_i = 0; tot_i < 64; tot_i++) {
-        tot = (tot + part[tot_i]);
+      for (int64_t l = 0; l < 16; l++) {
+        tot = (tot + lanes[l]);
       }
       float mean = (tot / 256.0f);
-      float q = 0.0f;
-      for (int64_t e_k = 0; e_k < (((256 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        float d = (B1[((gid * 256) + e)] - mean);
-        q = (q + (d * d));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part2[lid] = q;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float tot2 = 0.0f;
-      for (int64_t tot2_i = 0; tot2_i < 64; tot2_i++) {
-        tot2 = (tot2 + part[tot2_i]);
+      for (int64_t e0 = 0; e0 < 16; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 256) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 256) + ((e0 * 16) + l))]) - mean))));
+        }
       }
-      float mean2 = (tot2 / 256.0f);
-      float var = 0.0f;
-      for (int64_t var_i = 0; var_i < 64; var_i++) {
-        var = (var + part2[var_i]);
+      float sq = 0.0f;
+      for (int64_t l = 0; l < 16; l++) {
+        sq = (sq + lanes[l]);
       }
-      float inv = (1.0f / sqrtf(((var / 256.0f) + 0.00001f)));
-      for (int64_t e2_k = 0; e2_k < (((256 - lid) + 63) / 64); e2_k++) {
-        int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 64));
-        int64_t sp_1 = (e2 % 64);
-        float t_2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-        B0[(((((gid / 4) * 1024) + (ch_0 * 64)) + (((sp_1 / 8) % 8) * 8)) + (sp_1 % 8))] = t_3;
+      float inv = (1.0f / sqrtf(((sq / 256.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_0 = (((gid % 4) * 4) + cl);
+        float scale_1 = (inv * B2[ch_0]);
+        float shift_2 = B3[ch_0];
+        for (int64_t s = 0; s < 64; s++) {
+          float t_3 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_1) + shift_2);
+          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+          B0[(((((gid / 4) * 16) + ch_0) * 64) + s)] = t_4;
+        }
       }
     }
   }
@@ -2845,6 +2842,7 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
@@ -2852,48 +2850,44 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64] __attribute__((aligned(64)));
-    float part2[64] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float s = 0.0f;
-      for (int64_t e_k = 0; e_k < (((64 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        s = (s + B1[((gid * 64) + e)]);
+    {
+      const int64_t lid = 0;
+      float lanes[16] __attribute__((aligned(64)));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part[lid] = s;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t e0 = 0; e0 < 4; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 64) + ((e0 * 16) + l))])));
+        }
+      }
       float tot = 0.0f;
-      for (int64_t tot_i = 0; tot_i < 64; tot_i++) {
-        tot = (tot + part[tot_i]);
+      for (int64_t l = 0; l < 16; l++) {
+        tot = (tot + lanes[l]);
       }
       float mean = (tot / 64.0f);
-      float q = 0.0f;
-      for (int64_t e_k = 0; e_k < (((64 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        float d = (B1[((gid * 64) + e)] - mean);
-        q = (q + (d * d));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part2[lid] = q;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float tot2 = 0.0f;
-      for (int64_t tot2_i = 0; tot2_i < 64; tot2_i++) {
-        tot2 = (tot2 + part[tot2_i]);
+      for (int64_t e0 = 0; e0 < 4; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 64) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 64) + ((e0 * 16) + l))]) - mean))));
+        }
       }
-      float mean2 = (tot2 / 64.0f);
-      float var = 0.0f;
-      for (int64_t var_i = 0; var_i < 64; var_i++) {
-        var = (var + part2[var_i]);
+      float sq = 0.0f;
+      for (int64_t l = 0; l < 16; l++) {
+        sq = (sq + lanes[l]);
       }
-      float inv = (1.0f / sqrtf(((var / 64.0f) + 0.00001f)));
-      for (int64_t e2_k = 0; e2_k < (((64 - lid) + 63) / 64); e2_k++) {
-        int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 16));
-        int64_t sp_1 = (e2 % 16);
-        float t_2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-        B0[(((((gid / 4) * 256) + (ch_0 * 16)) + (((sp_1 / 4) % 4) * 4)) + (sp_1 % 4))] = t_3;
+      float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_0 = (((gid % 4) * 4) + cl);
+        float scale_1 = (inv * B2[ch_0]);
+        float shift_2 = B3[ch_0];
+        for (int64_t s = 0; s < 16; s++) {
+          float t_3 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_1) + shift_2);
+          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+          B0[(((((gid / 4) * 16) + ch_0) * 16) + s)] = t_4;
+        }
       }
     }
   }
@@ -3145,6 +3139,7 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
@@ -3152,48 +3147,44 @@ void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64] __attribute__((aligned(64)));
-    float part2[64] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float s = 0.0f;
-      for (int64_t e_k = 0; e_k < (((16 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        s = (s + B1[((gid * 16) + e)]);
+    {
+      const int64_t lid = 0;
+      float lanes[16] __attribute__((aligned(64)));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part[lid] = s;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t e0 = 0; e0 < 1; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 16) + ((e0 * 16) + l))])));
+        }
+      }
       float tot = 0.0f;
-      for (int64_t tot_i = 0; tot_i < 64; tot_i++) {
-        tot = (tot + part[tot_i]);
+      for (int64_t l = 0; l < 16; l++) {
+        tot = (tot + lanes[l]);
       }
       float mean = (tot / 16.0f);
-      float q = 0.0f;
-      for (int64_t e_k = 0; e_k < (((16 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        float d = (B1[((gid * 16) + e)] - mean);
-        q = (q + (d * d));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part2[lid] = q;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float tot2 = 0.0f;
-      for (int64_t tot2_i = 0; tot2_i < 64; tot2_i++) {
-        tot2 = (tot2 + part[tot2_i]);
+      for (int64_t e0 = 0; e0 < 1; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 16) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 16) + ((e0 * 16) + l))]) - mean))));
+        }
       }
-      float mean2 = (tot2 / 16.0f);
-      float var = 0.0f;
-      for (int64_t var_i = 0; var_i < 64; var_i++) {
-        var = (var + part2[var_i]);
+      float sq = 0.0f;
+      for (int64_t l = 0; l < 16; l++) {
+        sq = (sq + lanes[l]);
       }
-      float inv = (1.0f / sqrtf(((var / 16.0f) + 0.00001f)));
-      for (int64_t e2_k = 0; e2_k < (((16 - lid) + 63) / 64); e2_k++) {
-        int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch_0 = (((gid % 4) * 4) + (e2 / 4));
-        int64_t sp_1 = (e2 % 4);
-        float t_2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-        float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-        B0[(((((gid / 4) * 64) + (ch_0 * 4)) + (((sp_1 / 2) % 2) * 2)) + (sp_1 % 2))] = t_3;
+      float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_0 = (((gid % 4) * 4) + cl);
+        float scale_1 = (inv * B2[ch_0]);
+        float shift_2 = B3[ch_0];
+        for (int64_t s = 0; s < 4; s++) {
+          float t_3 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_1) + shift_2);
+          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+          B0[(((((gid / 4) * 16) + ch_0) * 4) + s)] = t_4;
+        }
       }
     }
   }
@@ -3595,6 +3586,7 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+__attribute__((optimize("fp-contract=fast")))
 void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
@@ -3602,47 +3594,50 @@ void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   const float* restrict B3 = (const float*)bufs[3];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float part[64] __attribute__((aligned(64)));
-    float part2[64] __attribute__((aligned(64)));
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float s = 0.0f;
-      for (int64_t e_k = 0; e_k < (((4 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        s = (s + B1[((gid * 4) + e)]);
+    {
+      const int64_t lid = 0;
+      float lanes[16] __attribute__((aligned(64)));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part[lid] = s;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
+      for (int64_t e0 = 0; e0 < 0; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 4) + ((e0 * 16) + l))])));
+        }
+      }
+      for (int64_t e = 0; e < 4; e++) {
+        lanes[0] = (lanes[0] + B1[((gid * 4) + e)]);
+      }
       float tot = 0.0f;
-      for (int64_t tot_i = 0; tot_i < 64; tot_i++) {
-        tot = (tot + part[tot_i]);
+      for (int64_t l = 0; l < 16; l++) {
+        tot = (tot + lanes[l]);
       }
       float mean = (tot / 4.0f);
-      float q = 0.0f;
-      for (int64_t e_k = 0; e_k < (((4 - lid) + 63) / 64); e_k++) {
-        int64_t e = (lid + (e_k * 64));
-        float d = (B1[((gid * 4) + e)] - mean);
-        q = (q + (d * d));
+      for (int64_t l = 0; l < 16; l += 16) {
+        vstore16(&lanes[l], ((v16f){0} + 0.0f));
       }
-      part2[lid] = q;
-    }
-    for (int64_t lid = 0; lid < 64; lid++) {
-      float tot2 = 0.0f;
-      for (int64_t tot2_i = 0; tot2_i < 64; tot2_i++) {
-        tot2 = (tot2 + part[tot2_i]);
+      for (int64_t e0 = 0; e0 < 0; e0++) {
+        for (int64_t l = 0; l < 16; l += 16) {
+          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 4) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 4) + ((e0 * 16) + l))]) - mean))));
+        }
       }
-      float mean2 = (tot2 / 4.0f);
-      float var = 0.0f;
-      for (int64_t var_i = 0; var_i < 64; var_i++) {
-        var = (var + part2[var_i]);
+      for (int64_t e = 0; e < 4; e++) {
+        lanes[0] = (lanes[0] + ((B1[((gid * 4) + e)] - mean) * (B1[((gid * 4) + e)] - mean)));
       }
-      float inv = (1.0f / sqrtf(((var / 4.0f) + 0.00001f)));
-      for (int64_t e2_k = 0; e2_k < (((4 - lid) + 63) / 64); e2_k++) {
-        int64_t e2 = (lid + (e2_k * 64));
-        int64_t ch_0 = (((gid % 4) * 4) + e2);
-        float t_1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-        float t_2 = ((t_1 < 0.0f) ? 0.0f : t_1);
-        B0[(((gid / 4) * 16) + ch_0)] = t_2;
+      float sq = 0.0f;
+      for (int64_t l = 0; l < 16; l++) {
+        sq = (sq + lanes[l]);
+      }
+      float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_0 = (((gid % 4) * 4) + cl);
+        float scale_1 = (inv * B2[ch_0]);
+        float shift_2 = B3[ch_0];
+        for (int64_t s = 0; s < 1; s++) {
+          float t_3 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_1) + shift_2);
+          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+          B0[((((gid / 4) * 16) + ch_0) + s)] = t_4;
+        }
       }
     }
   }

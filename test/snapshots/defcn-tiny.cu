@@ -2325,53 +2325,46 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k20_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k20_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float part[64];
-  __shared__ float part2[64];
+  float lanes[16];
   {
-    float s = 0.0f;
-    for (long long e_k = 0; e_k < (((256 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      s = (s + B1[((gid * 256) + e)]);
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part[lid] = s;
-  }
-  __syncthreads();
-  {
+    for (long long e0 = 0; e0 < 16; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + B1[((gid * 256) + ((e0 * 16) + l))]);
+      }
+    }
     float tot = 0.0f;
-    for (long long tot_i = 0; tot_i < 64; tot_i++) {
-      tot = (tot + part[tot_i]);
+    for (long long l = 0; l < 16; l++) {
+      tot = (tot + lanes[l]);
     }
     float mean = (tot / 256.0f);
-    float q = 0.0f;
-    for (long long e_k = 0; e_k < (((256 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      float d = (B1[((gid * 256) + e)] - mean);
-      q = (q + (d * d));
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part2[lid] = q;
-  }
-  __syncthreads();
-  {
-    float tot2 = 0.0f;
-    for (long long tot2_i = 0; tot2_i < 64; tot2_i++) {
-      tot2 = (tot2 + part[tot2_i]);
+    for (long long e0 = 0; e0 < 16; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + ((B1[((gid * 256) + ((e0 * 16) + l))] - mean) * (B1[((gid * 256) + ((e0 * 16) + l))] - mean)));
+      }
     }
-    float mean2 = (tot2 / 256.0f);
-    float var = 0.0f;
-    for (long long var_i = 0; var_i < 64; var_i++) {
-      var = (var + part2[var_i]);
+    float sq = 0.0f;
+    for (long long l = 0; l < 16; l++) {
+      sq = (sq + lanes[l]);
     }
-    float inv = (1.0f / sqrtf(((var / 256.0f) + 0.00001f)));
-    for (long long e2_k = 0; e2_k < (((256 - lid) + 63) / 64); e2_k++) {
-      long long e2 = (lid + (e2_k * 64));
-      long long ch_0 = (((gid % 4) * 4) + (e2 / 64));
-      long long sp_1 = (e2 % 64);
-      float t_2 = (((B1[((gid * 256) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-      B0[(((((gid / 4) * 1024) + (ch_0 * 64)) + (((sp_1 / 8) % 8) * 8)) + (sp_1 % 8))] = t_3;
+    float inv = (1.0f / sqrtf(((sq / 256.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_0 = (((gid % 4) * 4) + cl);
+      float scale_1 = (inv * B2[ch_0]);
+      float shift_2 = B3[ch_0];
+      for (long long s = 0; s < 64; s++) {
+        float t_3 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_1) + shift_2);
+        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+        B0[(((((gid / 4) * 16) + ch_0) * 64) + s)] = t_4;
+      }
     }
   }
 }
@@ -2609,53 +2602,46 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float part[64];
-  __shared__ float part2[64];
+  float lanes[16];
   {
-    float s = 0.0f;
-    for (long long e_k = 0; e_k < (((64 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      s = (s + B1[((gid * 64) + e)]);
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part[lid] = s;
-  }
-  __syncthreads();
-  {
+    for (long long e0 = 0; e0 < 4; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + B1[((gid * 64) + ((e0 * 16) + l))]);
+      }
+    }
     float tot = 0.0f;
-    for (long long tot_i = 0; tot_i < 64; tot_i++) {
-      tot = (tot + part[tot_i]);
+    for (long long l = 0; l < 16; l++) {
+      tot = (tot + lanes[l]);
     }
     float mean = (tot / 64.0f);
-    float q = 0.0f;
-    for (long long e_k = 0; e_k < (((64 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      float d = (B1[((gid * 64) + e)] - mean);
-      q = (q + (d * d));
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part2[lid] = q;
-  }
-  __syncthreads();
-  {
-    float tot2 = 0.0f;
-    for (long long tot2_i = 0; tot2_i < 64; tot2_i++) {
-      tot2 = (tot2 + part[tot2_i]);
+    for (long long e0 = 0; e0 < 4; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + ((B1[((gid * 64) + ((e0 * 16) + l))] - mean) * (B1[((gid * 64) + ((e0 * 16) + l))] - mean)));
+      }
     }
-    float mean2 = (tot2 / 64.0f);
-    float var = 0.0f;
-    for (long long var_i = 0; var_i < 64; var_i++) {
-      var = (var + part2[var_i]);
+    float sq = 0.0f;
+    for (long long l = 0; l < 16; l++) {
+      sq = (sq + lanes[l]);
     }
-    float inv = (1.0f / sqrtf(((var / 64.0f) + 0.00001f)));
-    for (long long e2_k = 0; e2_k < (((64 - lid) + 63) / 64); e2_k++) {
-      long long e2 = (lid + (e2_k * 64));
-      long long ch_0 = (((gid % 4) * 4) + (e2 / 16));
-      long long sp_1 = (e2 % 16);
-      float t_2 = (((B1[((gid * 64) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-      B0[(((((gid / 4) * 256) + (ch_0 * 16)) + (((sp_1 / 4) % 4) * 4)) + (sp_1 % 4))] = t_3;
+    float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_0 = (((gid % 4) * 4) + cl);
+      float scale_1 = (inv * B2[ch_0]);
+      float shift_2 = B3[ch_0];
+      for (long long s = 0; s < 16; s++) {
+        float t_3 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_1) + shift_2);
+        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+        B0[(((((gid / 4) * 16) + ch_0) * 16) + s)] = t_4;
+      }
     }
   }
 }
@@ -2889,53 +2875,46 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k26_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k26_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float part[64];
-  __shared__ float part2[64];
+  float lanes[16];
   {
-    float s = 0.0f;
-    for (long long e_k = 0; e_k < (((16 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      s = (s + B1[((gid * 16) + e)]);
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part[lid] = s;
-  }
-  __syncthreads();
-  {
+    for (long long e0 = 0; e0 < 1; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + B1[((gid * 16) + ((e0 * 16) + l))]);
+      }
+    }
     float tot = 0.0f;
-    for (long long tot_i = 0; tot_i < 64; tot_i++) {
-      tot = (tot + part[tot_i]);
+    for (long long l = 0; l < 16; l++) {
+      tot = (tot + lanes[l]);
     }
     float mean = (tot / 16.0f);
-    float q = 0.0f;
-    for (long long e_k = 0; e_k < (((16 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      float d = (B1[((gid * 16) + e)] - mean);
-      q = (q + (d * d));
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part2[lid] = q;
-  }
-  __syncthreads();
-  {
-    float tot2 = 0.0f;
-    for (long long tot2_i = 0; tot2_i < 64; tot2_i++) {
-      tot2 = (tot2 + part[tot2_i]);
+    for (long long e0 = 0; e0 < 1; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + ((B1[((gid * 16) + ((e0 * 16) + l))] - mean) * (B1[((gid * 16) + ((e0 * 16) + l))] - mean)));
+      }
     }
-    float mean2 = (tot2 / 16.0f);
-    float var = 0.0f;
-    for (long long var_i = 0; var_i < 64; var_i++) {
-      var = (var + part2[var_i]);
+    float sq = 0.0f;
+    for (long long l = 0; l < 16; l++) {
+      sq = (sq + lanes[l]);
     }
-    float inv = (1.0f / sqrtf(((var / 16.0f) + 0.00001f)));
-    for (long long e2_k = 0; e2_k < (((16 - lid) + 63) / 64); e2_k++) {
-      long long e2 = (lid + (e2_k * 64));
-      long long ch_0 = (((gid % 4) * 4) + (e2 / 4));
-      long long sp_1 = (e2 % 4);
-      float t_2 = (((B1[((gid * 16) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-      float t_3 = ((t_2 < 0.0f) ? 0.0f : t_2);
-      B0[(((((gid / 4) * 64) + (ch_0 * 4)) + (((sp_1 / 2) % 2) * 2)) + (sp_1 % 2))] = t_3;
+    float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_0 = (((gid % 4) * 4) + cl);
+      float scale_1 = (inv * B2[ch_0]);
+      float shift_2 = B3[ch_0];
+      for (long long s = 0; s < 4; s++) {
+        float t_3 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_1) + shift_2);
+        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+        B0[(((((gid / 4) * 16) + ch_0) * 4) + s)] = t_4;
+      }
     }
   }
 }
@@ -3311,52 +3290,52 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k30_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k30_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  __shared__ float part[64];
-  __shared__ float part2[64];
+  float lanes[16];
   {
-    float s = 0.0f;
-    for (long long e_k = 0; e_k < (((4 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      s = (s + B1[((gid * 4) + e)]);
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part[lid] = s;
-  }
-  __syncthreads();
-  {
+    for (long long e0 = 0; e0 < 0; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + B1[((gid * 4) + ((e0 * 16) + l))]);
+      }
+    }
+    for (long long e = 0; e < 4; e++) {
+      lanes[0] = (lanes[0] + B1[((gid * 4) + e)]);
+    }
     float tot = 0.0f;
-    for (long long tot_i = 0; tot_i < 64; tot_i++) {
-      tot = (tot + part[tot_i]);
+    for (long long l = 0; l < 16; l++) {
+      tot = (tot + lanes[l]);
     }
     float mean = (tot / 4.0f);
-    float q = 0.0f;
-    for (long long e_k = 0; e_k < (((4 - lid) + 63) / 64); e_k++) {
-      long long e = (lid + (e_k * 64));
-      float d = (B1[((gid * 4) + e)] - mean);
-      q = (q + (d * d));
+    for (long long l = 0; l < 16; l++) {
+      lanes[l] = 0.0f;
     }
-    part2[lid] = q;
-  }
-  __syncthreads();
-  {
-    float tot2 = 0.0f;
-    for (long long tot2_i = 0; tot2_i < 64; tot2_i++) {
-      tot2 = (tot2 + part[tot2_i]);
+    for (long long e0 = 0; e0 < 0; e0++) {
+      for (long long l = 0; l < 16; l++) {
+        lanes[l] = (lanes[l] + ((B1[((gid * 4) + ((e0 * 16) + l))] - mean) * (B1[((gid * 4) + ((e0 * 16) + l))] - mean)));
+      }
     }
-    float mean2 = (tot2 / 4.0f);
-    float var = 0.0f;
-    for (long long var_i = 0; var_i < 64; var_i++) {
-      var = (var + part2[var_i]);
+    for (long long e = 0; e < 4; e++) {
+      lanes[0] = (lanes[0] + ((B1[((gid * 4) + e)] - mean) * (B1[((gid * 4) + e)] - mean)));
     }
-    float inv = (1.0f / sqrtf(((var / 4.0f) + 0.00001f)));
-    for (long long e2_k = 0; e2_k < (((4 - lid) + 63) / 64); e2_k++) {
-      long long e2 = (lid + (e2_k * 64));
-      long long ch_0 = (((gid % 4) * 4) + e2);
-      float t_1 = (((B1[((gid * 4) + e2)] - mean2) * (inv * B2[ch_0])) + B3[ch_0]);
-      float t_2 = ((t_1 < 0.0f) ? 0.0f : t_1);
-      B0[(((gid / 4) * 16) + ch_0)] = t_2;
+    float sq = 0.0f;
+    for (long long l = 0; l < 16; l++) {
+      sq = (sq + lanes[l]);
+    }
+    float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_0 = (((gid % 4) * 4) + cl);
+      float scale_1 = (inv * B2[ch_0]);
+      float shift_2 = B3[ch_0];
+      for (long long s = 0; s < 1; s++) {
+        float t_3 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_1) + shift_2);
+        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
+        B0[((((gid / 4) * 16) + ch_0) + s)] = t_4;
+      }
     }
   }
 }
