@@ -35,7 +35,7 @@ import {
 import { KernelIRError, validateKernel } from '../kernel/validate.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
-import { POINTWISE_WG, Scheduled, finish, schedulePointwise, unflatten } from '../schedule/pointwise.js';
+import { POINTWISE_WG, Scheduled, finish, schedulePointwise, schedulePointwiseOutputs, unflatten } from '../schedule/pointwise.js';
 import type { Target } from '../target.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from './attrs.js';
 import type { KernelTable, OpNameOf } from './op.js';
@@ -102,6 +102,57 @@ function laneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly
   })));
 }
 
+/**
+ * A sum whose reduced axes end with the input's innermost ones, in L partial
+ * sums: the trailing reduced axes (contiguous in memory: a whole weight
+ * tensor's sum of squares, a plane's sum) are walked as one flat range, lane
+ * l adding its elements l, l + L, ... (the loop over lanes vectorises: a
+ * serial float sum waits out an add's latency per element, and the C
+ * compiler may not reorder it), then the range's tail and the lanes go into
+ * `acc`. The flat offset is recorded for the coordinates (Emitter.aliasFlat)
+ * so same-shaped loads index by it. Summation order differs from the serial
+ * loop's, as it does between any two schedules; one program always sums alike.
+ */
+function vectorLaneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, L: number, acc: string): void {
+  const shape = em.inShape(node, 0);
+  const k = trailingReduced(shape.length, axes);
+  const E = numel(shape.slice(k)), full = Math.floor(E / L);
+  const lanes = em.fresh('lanes'), l = em.fresh('l'), e0 = em.fresh('e0'), r = em.fresh('r');
+  em.regs.push({ name: lanes, t: 'f32', size: L });
+  em.emit(for_(l, idx(0), idx(L), [lstore(lanes, v(l), f32(0))], false, L));
+  const outerAxes = axes.filter((a) => a < k);
+  const outer = outerAxes.map(() => em.fresh('r'));
+  const add1 = (flat: Expr): Expr => {
+    // The element `flat` of the trailing range, at its coordinates, with the flat offset recorded for them.
+    const trailing = shape.slice(k).map((n, i) => {
+      const inner = numel(shape.slice(k + i + 1));
+      const q = inner === 1 ? flat : div(flat, idx(inner));
+      return i === 0 ? q : mod(q, idx(n));
+    });
+    const loops = [...outer.map((o) => v(o)), ...trailing];
+    const at = inputIndex(out, shape.length, axes, keepdims, loops);
+    const base = inputIndex(out, shape.length, axes, keepdims, [...outer.map((o) => v(o)), ...trailing.map(() => idx(0))]);
+    em.aliasFlat(shape, at, add(em.flatIndex(shape, base), flat));
+    return em.input(node, 0, at);
+  };
+  let nest: Stmt[] = em.block(() => {
+    em.emit(for_(e0, idx(0), idx(full), [for_(l, idx(0), idx(L), em.block(() => {
+      em.emit(lstore(lanes, v(l), bin('add', lload(lanes, v(l), 'f32'), add1(add(mul(v(e0), idx(L)), v(l))))));
+    }), false, L)]));
+    if (full * L < E) em.emit(for_(r, idx(full * L), idx(E), em.block(() => em.emit(set(acc, bin('add', v(acc, 'f32'), add1(v(r))))))));
+  });
+  for (let i = outer.length - 1; i >= 0; i--) nest = [for_(outer[i], idx(0), idx(shape[outerAxes[i]]), nest)];
+  for (const st of nest) em.emit(st);
+  em.emit(for_(l, idx(0), idx(L), [set(acc, bin('add', v(acc, 'f32'), lload(lanes, v(l), 'f32')))]));
+}
+
+/** The first of the trailing axes that are all reduced (rank when the last axis is kept). */
+function trailingReduced(rank: number, axes: readonly number[]): number {
+  let k = rank;
+  while (k > 0 && axes.includes(k - 1)) k--;
+  return k;
+}
+
 function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
   return (em, node, out) => {
     const shape = em.inShape(node, 0);
@@ -120,9 +171,13 @@ function reduction(kind: 'sum' | 'mean' | 'max' | 'min'): Lowering {
     };
     const combine = (x: Expr): Expr => fold(a, x);
     const lanes = em.reductionLanes > 0 && em.reductionDepth === 0 && t !== 'bool';
+    const L = em.vectorLanes;
+    const vectorSum = !lanes && L > 1 && em.reductionDepth === 0 && (kind === 'sum' || kind === 'mean') && t === 'f32' &&
+      numel(shape.slice(trailingReduced(shape.length, axes))) >= L;
     em.reductionDepth++;
     try {
-      (lanes ? laneNest : loopNest)(em, node, out, axes, keepdims, (at) => em.emit(set(acc, combine(em.bind(em.input(node, 0, at))))));
+      if (vectorSum) vectorLaneNest(em, node, out, axes, keepdims, L, acc);
+      else (lanes ? laneNest : loopNest)(em, node, out, axes, keepdims, (at) => em.emit(set(acc, combine(em.bind(em.input(node, 0, at))))));
     } finally {
       em.reductionDepth--;
     }
@@ -204,7 +259,13 @@ export function scheduleReduce(...a: [...GroupArgs, target: Target]): Scheduled 
   const [graph, nodes, anchor, sink, lowerings, target] = a;
   const node = graph.nodes[anchor];
   const probe = new Emitter(graph, nodes, lowerings);
-  if (target.name === 'cpu') return schedulePointwise(graph, nodes, sink, lowerings, cpuReduceWorkgroup(probe, node, graph.nodes[sink].outputs[0]));
+  if (target.name === 'cpu') {
+    const outValue = graph.nodes[sink].outputs[0];
+    return schedulePointwiseOutputs(graph, nodes, sink, lowerings, (em, at) => {
+      em.vectorLanes = target.vectorWidth;
+      try { return [em.value(outValue, at)]; } finally { em.vectorLanes = 0; }
+    }, cpuReduceWorkgroup(probe, node, outValue));
+  }
   if (target.name !== 'cuda' || !LANE_OPS.has(node.op) || probe.dtype(node.outputs[0]) === 'bool') return schedulePointwise(graph, nodes, sink, lowerings);
   const count = reducedCount(probe, node);
   if (count < WARP) return schedulePointwise(graph, nodes, sink, lowerings);

@@ -69,6 +69,12 @@ export class Emitter {
    */
   reductionLanes = 0;
   reductionDepth = 0;
+  /**
+   * Vector lanes for a sum's contiguous innermost axis on the CPU (0: a
+   * serial sum): the outermost sum/mean keeps that many partial sums, so the
+   * loop vectorises (ops/reduce.kernel.ts vectorLaneNest).
+   */
+  vectorLanes = 0;
 
   private readonly aliases: ReadonlyMap<number, number>;
 
