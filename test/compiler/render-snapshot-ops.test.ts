@@ -38,7 +38,7 @@ function gemms(): Graph {
   return t.graph;
 }
 
-/** nms over 2 images of 300 boxes (10 mask words, a 512-row sort), a score threshold and max_out 100. */
+/** nms over 2 images of 300 boxes (10 mask words; a merge sort of up to 300 rows), a score threshold and max_out 100. */
 function nmsGraph(): Graph {
   const t = new TestGraph();
   const [keep, count] = t.ops('nms', [
