@@ -60,6 +60,12 @@ class CpuDevice implements Device<Memory> {
   }
 
   async launch(request: LaunchRequest<Memory>): Promise<LaunchResult> {
+    // One turn of the event loop first: Node runs the finalizers of collected
+    // ArrayBuffers there, which hand the previous runs' dropped outputs back to
+    // the addon's free lists (copyOut). A caller awaiting run() in a loop
+    // otherwise only ever runs microtasks, and every output lands in fresh
+    // memory: max3d's 20.7 MB of outputs, median 53 -> 16 ms per run here.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const bound = this.memory(request);
     let seconds: number[] | undefined;
     if (request.timing) {
