@@ -208,7 +208,9 @@ void* mapBlock(size_t size, bool mapped) {
   if (aligned > start) munmap(raw, aligned - start);
   const size_t tail = start + size + kHugePage - (aligned + size);
   if (tail) munmap(reinterpret_cast<void*>(aligned + size), tail);
-  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+#ifdef MADV_HUGEPAGE  // Linux only; elsewhere the aligned block is still one mapping
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // advice only: harmless where THP is off
+#endif
   return reinterpret_cast<void*>(aligned);
 }
 
