@@ -122,7 +122,7 @@ function vectorLaneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: re
   em.emit(for_(l, idx(0), idx(L), [lstore(lanes, v(l), f32(0))], false, L));
   const outerAxes = axes.filter((a) => a < k);
   const outer = outerAxes.map(() => em.fresh('r'));
-  const add1 = (flat: Expr): Expr => {
+  const elementAt = (flat: Expr): Expr => {
     // The element `flat` of the trailing range, at its coordinates, with the flat offset recorded for them.
     const trailing = shape.slice(k).map((n, i) => {
       const inner = numel(shape.slice(k + i + 1));
@@ -137,9 +137,9 @@ function vectorLaneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: re
   };
   let nest: Stmt[] = em.block(() => {
     em.emit(for_(e0, idx(0), idx(full), [for_(l, idx(0), idx(L), em.block(() => {
-      em.emit(lstore(lanes, v(l), bin('add', lload(lanes, v(l), 'f32'), add1(add(mul(v(e0), idx(L)), v(l))))));
+      em.emit(lstore(lanes, v(l), bin('add', lload(lanes, v(l), 'f32'), elementAt(add(mul(v(e0), idx(L)), v(l))))));
     }), false, L)]));
-    if (full * L < E) em.emit(for_(r, idx(full * L), idx(E), em.block(() => em.emit(set(acc, bin('add', v(acc, 'f32'), add1(v(r))))))));
+    if (full * L < E) em.emit(for_(r, idx(full * L), idx(E), em.block(() => em.emit(set(acc, bin('add', v(acc, 'f32'), elementAt(v(r))))))));
   });
   for (let i = outer.length - 1; i >= 0; i--) nest = [for_(outer[i], idx(0), idx(shape[outerAxes[i]]), nest)];
   for (const st of nest) em.emit(st);
