@@ -2,7 +2,7 @@
 // schedule (see conv.kernel.ts for their shapes): the input gradient (on the
 // CPU by masked runs at stride 1, and one GEMM per phase at stride 2), and
 // the weight gradient.
-import { Graph } from '../graph.js';
+import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import { add, and, bin, div, f32, idx, inRange, lload, mod, mul, sel, sub } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
@@ -11,11 +11,16 @@ import { letVar, scheduleGemm } from '../schedule/gemm.js';
 import { type MaskedRow, ints, maskedRunPacking } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
 
-export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled | Scheduled[] {
-  const phased = target.name === 'cpu' ? scheduleGradInputPhases(graph, nodes, anchorId, sink, lowerings, target) : undefined;
-  if (phased) return phased;
-  const em = new Emitter(graph, nodes, lowerings);
-  const node = graph.nodes[anchorId];
+/** The input gradient's geometry: gradient [N, O, OH, OW], weights [O, Cg, KH, KW], input [N, C, H, W]. */
+interface GradInputGeometry {
+  N: number; O: number; OH: number; OW: number; Cg: number; KH: number; KW: number; C: number; H: number; W: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; g: number; og: number; taps: number;
+}
+
+/** The problem's image, group, and the bases of its gradient planes and weights. */
+interface GradBases { nimg: Expr; grp: Expr; gbase: Expr; wbase: Expr }
+
+function gradInputGeometry(em: Emitter, node: GNode): GradInputGeometry {
   const [gv, wv] = node.inputs;
   const [N, O, OH, OW] = em.shape(gv);
   const [, Cg, KH, KW] = em.shape(wv);
@@ -23,7 +28,30 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
   const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
   const g = Number(node.attrs.groups ?? 1);
   if (Cg * g !== C) throw new ScheduleError(`conv2d_grad_input node ${node.id}: ${C} channels vs weight ${Cg} × groups ${g}`);
-  const og = O / g, taps = KH * KW;
+  return { N, O, OH, OW, Cg, KH, KW, C, H, W, sh, sw, ph, pw, dh, dw, g, og: O / g, taps: KH * KW };
+}
+
+/** GemmParts.setup of every input-gradient GEMM (the single one and each phase's). */
+function gradInputSetup(em: Emitter, { g, O, og, OH, OW, Cg, taps }: GradInputGeometry): (problem: Expr) => GradBases {
+  return (problem) => {
+    const nimg = letVar(em, 'nimg', div(problem, idx(g)));
+    const grp = letVar(em, 'grp', mod(problem, idx(g)));
+    const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
+    return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
+  };
+}
+
+/** Output-gradient plane `o` of the problem: maskedRunPacking's source plane. */
+const gradPlane = ({ OH, OW }: GradInputGeometry) => (p: GradBases, o: Expr): Expr => add(p.gbase, mul(o, idx(OH * OW)));
+
+export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled | Scheduled[] {
+  const phased = target.name === 'cpu' ? scheduleGradInputPhases(graph, nodes, anchorId, sink, lowerings, target) : undefined;
+  if (phased) return phased;
+  const em = new Emitter(graph, nodes, lowerings);
+  const node = graph.nodes[anchorId];
+  const [gv, wv] = node.inputs;
+  const geo = gradInputGeometry(em, node);
+  const { N, OH, OW, Cg, KH, KW, H, W, sh, sw, ph, pw, dh, dw, g, og, taps } = geo;
   const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
   /** Output row (or column) reached from input coordinate i by tap offset k: valid when divisible and in range. */
   const reach = (i: Expr, pad: number, k: Expr, dil: number, stride: number, size: number): { at: Expr; ok: Expr } => {
@@ -31,15 +59,9 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
     const at = em.bind(div(num, idx(stride)), 'at');
     return { at, ok: and(and(bin('ge', num, idx(0)), bin('eq', mod(num, idx(stride)), idx(0))), bin('lt', at, idx(size))) };
   };
-  interface GradBases { nimg: Expr; grp: Expr; gbase: Expr; wbase: Expr }
   const shape = { problems: N * g, M: Cg, N: H * W, K: og * taps };
   const common = {
-    setup(problem: Expr): GradBases {
-      const nimg = letVar(em, 'nimg', div(problem, idx(g)));
-      const grp = letVar(em, 'grp', mod(problem, idx(g)));
-      const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
-      return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
-    },
+    setup: gradInputSetup(em, geo),
     a: (p: GradBases, row: Expr, k: Expr) => em.bufLoad(wb, add(p.wbase, add(mul(div(k, idx(taps)), idx(Cg * taps)), add(mul(row, idx(taps)), mod(k, idx(taps))))), 'f32'),
     outIndex: (p: GradBases, row: Expr, col: Expr) => [p.nimg, add(mul(p.grp, idx(Cg)), row), div(col, idx(W)), mod(col, idx(W))],
     bias: () => undefined,
@@ -51,7 +73,7 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
       ...maskedRunPacking<GradBases>(em, {
         buf: gb, srcH: OH, srcW: OW, cols: H * W, KH, KW,
         shift: (ky, kx) => [sub(idx(ph), mul(ky, idx(dh))), sub(idx(pw), mul(kx, idx(dw)))],
-        plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
+        plane: gradPlane(geo),
       }, target),
     }, target);
   }
@@ -99,15 +121,11 @@ export function scheduleConvGradInput(graph: Graph, nodes: ReadonlySet<number>, 
 function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] | undefined {
   const node = graph.nodes[anchorId];
   const [gv, wv] = node.inputs;
-  const probe = new Emitter(graph, nodes, lowerings);
-  const [N, O, OH, OW] = probe.shape(gv);
-  const [, Cg, KH, KW] = probe.shape(wv);
-  const [, , H, W] = probe.shape(node.outputs[0]);
-  const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
-  const g = Number(node.attrs.groups ?? 1);
+  const geo = gradInputGeometry(new Emitter(graph, nodes, lowerings), node);
+  const { N, OH, OW, Cg, KH, KW, H, W, sh, sw, ph, pw, dh, dw, g, og, taps } = geo;
   if ((sh === 1 && sw === 1) || dh !== 1 || dw !== 1) return undefined;
   if (H % sh !== 0 || W % sw !== 0 || W / sw !== OW) return undefined;
-  const og = O / g, taps = KH * KW, Hp = H / sh, Wp = W / sw;
+  const Hp = H / sh, Wp = W / sw;
   const out: Scheduled[] = [];
   for (let py = 0; py < sh; py++) for (let px = 0; px < sw; px++) {
     // Taps ky ≡ py + ph (mod sh), ky = ky0 + sh·u; they read gradient row i + qy - u for phase row i.
@@ -117,14 +135,8 @@ function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, ancho
     const qy = (py + ph - ky0) / sh, qx = (px + pw - kx0) / sw;
     const em = new Emitter(graph, nodes, lowerings);
     const gb = em.buf(gv, 'r'), wb = em.buf(wv, 'r');
-    interface PhaseBases { nimg: Expr; grp: Expr; gbase: Expr; wbase: Expr }
     out.push(scheduleGemm(em, graph, node, sink, { problems: N * g, M: Cg, N: Hp * Wp, K: og * ty * tx }, {
-      setup(problem): PhaseBases {
-        const nimg = letVar(em, 'nimg', div(problem, idx(g)));
-        const grp = letVar(em, 'grp', mod(problem, idx(g)));
-        const gbase = letVar(em, 'gbase', mul(add(mul(nimg, idx(O)), mul(grp, idx(og))), idx(OH * OW)));
-        return { nimg, grp, gbase, wbase: letVar(em, 'wbase', mul(grp, idx(og * Cg * taps))) };
-      },
+      setup: gradInputSetup(em, geo),
       // Panel row k: output channel k / (ty·tx), tap (u, v) = its remainder's row and column.
       a: (p, row, k) => {
         const t = mod(k, idx(ty * tx));
@@ -133,10 +145,10 @@ function scheduleGradInputPhases(graph: Graph, nodes: ReadonlySet<number>, ancho
       },
       ...(ty * tx === 0
         ? { packRow: (): MaskedRow => ({ tb: idx(0), xrow: idx(0), vg: 1 }), packValue: () => f32(0) } // K = 0: the chunk loop never runs
-        : maskedRunPacking<PhaseBases>(em, {
+        : maskedRunPacking<GradBases>(em, {
           buf: gb, srcH: OH, srcW: OW, cols: Hp * Wp, KH: ty, KW: tx,
           shift: (u, v) => [sub(idx(qy), u), sub(idx(qx), v)],
-          plane: (p, o) => add(p.gbase, mul(o, idx(OH * OW))),
+          plane: gradPlane(geo),
         }, target)),
       outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(Cg)), row), add(idx(py), mul(div(col, idx(Wp)), idx(sh))), add(idx(px), mul(mod(col, idx(Wp)), idx(sw)))],
       stridedColumns: true,
