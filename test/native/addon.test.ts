@@ -28,7 +28,8 @@ test('alloc gives zeroed buffers of the asked size', () => {
 });
 
 test('alloc recycles a collected buffer of the same size, zeroed again', () => {
-  // gc() needs --expose-gc: a child process, so this file's other tests keep Node's defaults.
+  // gc() needs --expose-gc: a child process, so this file's other tests keep Node's defaults;
+  // --single-threaded-gc sweeps the collected buffer inside gc(), not on a background thread.
   const child = `
     import { tryNativeCpu } from ${JSON.stringify(new URL('../../runtime-cpu/native.js', import.meta.url).href)};
     const native = tryNativeCpu();
@@ -45,7 +46,7 @@ test('alloc recycles a collected buffer of the same size, zeroed again', () => {
     }
     console.log(JSON.stringify({ reused: native.recycled().reused - before, cap: native.recycled().cap }));
   `;
-  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--expose-gc', '--single-threaded-gc', '--input-type=module', '-e', child], { encoding: 'utf8' });
   const { reused, cap } = JSON.parse(out.trim().split('\n').pop()!);
   assert.is(reused, 3, 'each collected buffer of 64 KiB or more came back for the next alloc of its size');
   assert.ok(cap > 0 && cap <= 256 * 2 ** 20);
