@@ -13,6 +13,7 @@ import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
 import { numberAttrOr } from './attrs.js';
 import type { KernelTable, OpNameOf } from './op.js';
+import { addRange, foldLanes, startLanes } from '../schedule/lane-sum.js';
 import type { Target } from '../target.js';
 import type { NORM_OPS } from './norm.js';
 
@@ -90,22 +91,17 @@ function scheduleGroupNormCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId
   const G = Number(node.attrs.groups);
   const eps = Number(node.attrs.eps ?? 1e-5);
   const cg = C / G, len = cg * S;
-  const L = Math.max(1, target.vectorWidth), full = Math.floor(len / L);
+  const L = Math.max(1, target.vectorWidth);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = em.buf(sinkValue, 'w');
   const xb = em.buf(xv, 'r');
-  em.regs.push({ name: 'lanes', t: 'f32', size: L });
   const x = (i: Expr): Expr => em.bufLoad(xb, add(mul(gid, idx(len)), i), 'f32');
-  const lane = (): Expr => lload('lanes', v('l'), 'f32');
-  /** Σ over the group of term(x[e]) in L lanes, then across them: the total as a let named `name`. */
+  /** Σ over the group of term(x[e]) in L lanes (schedule/lane-sum.ts): the total as a let named `name`. */
   const laneSum = (name: string, term: (xe: Expr) => Expr): Expr => {
-    em.emit(for_('l', idx(0), idx(L), [lstore('lanes', v('l'), f32(0))], false, L > 1 ? L : 0));
-    em.emit(for_('e0', idx(0), idx(full), [
-      for_('l', idx(0), idx(L), [lstore('lanes', v('l'), bin('add', lane(), term(x(add(mul(v('e0'), idx(L)), v('l'))))))], false, L > 1 ? L : 0),
-    ]));
-    if (full * L < len) em.emit(for_('e', idx(full * L), idx(len), [lstore('lanes', idx(0), bin('add', lload('lanes', idx(0), 'f32'), term(x(v('e'))))) ]));
     em.emit(let_(name, 'f32', f32(0)));
-    em.emit(for_('l', idx(0), idx(L), [set(name, bin('add', v(name, 'f32'), lane()))]));
+    const lanes = startLanes(em, L);
+    addRange(em, lanes, L, len, (e) => term(x(e)), name);
+    foldLanes(em, lanes, L, name);
     return v(name, 'f32');
   };
   const body = em.block(() => {

@@ -36,6 +36,7 @@ import { KernelIRError, validateKernel } from '../kernel/validate.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { POINTWISE_WG, Scheduled, finish, schedulePointwise, schedulePointwiseOutputs, unflatten } from '../schedule/pointwise.js';
+import { addRange, foldLanes, startLanes } from '../schedule/lane-sum.js';
 import type { Target } from '../target.js';
 import { boolAttr, intAttr, intsAttr, normAxis } from './attrs.js';
 import type { KernelTable, OpNameOf } from './op.js';
@@ -104,22 +105,16 @@ function laneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly
 
 /**
  * A sum whose reduced axes end with the input's innermost ones, in L partial
- * sums: the trailing reduced axes (contiguous in memory: a whole weight
- * tensor's sum of squares, a plane's sum) are walked as one flat range, lane
- * l adding its elements l, l + L, ... (the loop over lanes vectorises: a
- * serial float sum waits out an add's latency per element, and the C
- * compiler may not reorder it), then the range's tail and the lanes go into
- * `acc`. The flat offset is recorded for the coordinates (Emitter.aliasFlat)
- * so same-shaped loads index by it. Summation order differs from the serial
- * loop's, as it does between any two schedules; one program always sums alike.
+ * sums (schedule/lane-sum.ts): the trailing reduced axes (contiguous in
+ * memory: a whole weight tensor's sum of squares, a plane's sum) are walked
+ * as one flat range, inside loops over any other reduced axes. The flat
+ * offset is recorded for the coordinates (Emitter.aliasFlat) so same-shaped
+ * loads index by it.
  */
 function vectorLaneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: readonly number[], keepdims: boolean, L: number, acc: string): void {
   const shape = em.inShape(node, 0);
   const k = trailingReduced(shape.length, axes);
-  const E = numel(shape.slice(k)), full = Math.floor(E / L);
-  const lanes = em.fresh('lanes'), l = em.fresh('l'), e0 = em.fresh('e0'), r = em.fresh('r');
-  em.regs.push({ name: lanes, t: 'f32', size: L });
-  em.emit(for_(l, idx(0), idx(L), [lstore(lanes, v(l), f32(0))], false, L));
+  const lanes = startLanes(em, L);
   const outerAxes = axes.filter((a) => a < k);
   const outer = outerAxes.map(() => em.fresh('r'));
   const elementAt = (flat: Expr): Expr => {
@@ -135,15 +130,10 @@ function vectorLaneNest(em: Emitter, node: GNode, out: readonly Expr[], axes: re
     em.aliasFlat(shape, at, add(em.flatIndex(shape, base), flat));
     return em.input(node, 0, at);
   };
-  let nest: Stmt[] = em.block(() => {
-    em.emit(for_(e0, idx(0), idx(full), [for_(l, idx(0), idx(L), em.block(() => {
-      em.emit(lstore(lanes, v(l), bin('add', lload(lanes, v(l), 'f32'), elementAt(add(mul(v(e0), idx(L)), v(l))))));
-    }), false, L)]));
-    if (full * L < E) em.emit(for_(r, idx(full * L), idx(E), em.block(() => em.emit(set(acc, bin('add', v(acc, 'f32'), elementAt(v(r))))))));
-  });
+  let nest: Stmt[] = em.block(() => addRange(em, lanes, L, numel(shape.slice(k)), elementAt, acc));
   for (let i = outer.length - 1; i >= 0; i--) nest = [for_(outer[i], idx(0), idx(shape[outerAxes[i]]), nest)];
   for (const st of nest) em.emit(st);
-  em.emit(for_(l, idx(0), idx(L), [set(acc, bin('add', v(acc, 'f32'), lload(lanes, v(l), 'f32')))]));
+  foldLanes(em, lanes, L, acc);
 }
 
 /** The first of the trailing axes that are all reduced (rank when the last axis is kept). */

@@ -129,42 +129,43 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
 extern "C" __global__ void __launch_bounds__(1) k1_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  float lanes[16];
+  float lanes_0[16];
+  float lanes_6[16];
   {
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 120; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + B1[((gid * 1920) + ((e0 * 16) + l))]);
+    for (long long e0_3 = 0; e0_3 < 120; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 1920) + ((e0_3 * 16) + l_2))]);
       }
     }
-    float tot = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      tot = (tot + lanes[l]);
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
     }
     float mean = (tot / 1920.0f);
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 120; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + ((B1[((gid * 1920) + ((e0 * 16) + l))] - mean) * (B1[((gid * 1920) + ((e0 * 16) + l))] - mean)));
+    for (long long e0_9 = 0; e0_9 < 120; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 1920) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 1920) + ((e0_9 * 16) + l_8))] - mean)));
       }
     }
-    float sq = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      sq = (sq + lanes[l]);
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
     }
     float inv = (1.0f / sqrtf(((sq / 1920.0f) + 0.00001f)));
     for (long long cl = 0; cl < 4; cl++) {
-      long long ch_0 = (((gid % 4) * 4) + cl);
-      float scale_1 = (inv * B2[ch_0]);
-      float shift_2 = B3[ch_0];
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
       for (long long s = 0; s < 480; s++) {
-        float t_3 = (((B1[((gid * 1920) + ((cl * 480) + s))] - mean) * scale_1) + shift_2);
-        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-        B0[(((((gid / 4) * 16) + ch_0) * 480) + s)] = t_4;
+        float t_15 = (((B1[((gid * 1920) + ((cl * 480) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 480) + s)] = t_16;
       }
     }
   }

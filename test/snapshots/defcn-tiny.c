@@ -2551,41 +2551,42 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     {
       const int64_t lid = 0;
-      float lanes[16] __attribute__((aligned(64)));
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 16; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 256) + ((e0 * 16) + l))])));
+      for (int64_t e0_3 = 0; e0_3 < 16; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 256) + ((e0_3 * 16) + l_2))])));
         }
       }
-      float tot = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        tot = (tot + lanes[l]);
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
       }
       float mean = (tot / 256.0f);
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 16; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 256) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 256) + ((e0 * 16) + l))]) - mean))));
+      for (int64_t e0_9 = 0; e0_9 < 16; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 256) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 256) + ((e0_9 * 16) + l_8))]) - mean))));
         }
       }
-      float sq = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        sq = (sq + lanes[l]);
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
       }
       float inv = (1.0f / sqrtf(((sq / 256.0f) + 0.00001f)));
       for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_0 = (((gid % 4) * 4) + cl);
-        float scale_1 = (inv * B2[ch_0]);
-        float shift_2 = B3[ch_0];
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
         for (int64_t s = 0; s < 64; s++) {
-          float t_3 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_1) + shift_2);
-          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-          B0[(((((gid / 4) * 16) + ch_0) * 64) + s)] = t_4;
+          float t_15 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[(((((gid / 4) * 16) + ch_12) * 64) + s)] = t_16;
         }
       }
     }
@@ -2852,41 +2853,42 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     {
       const int64_t lid = 0;
-      float lanes[16] __attribute__((aligned(64)));
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 4; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 64) + ((e0 * 16) + l))])));
+      for (int64_t e0_3 = 0; e0_3 < 4; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 64) + ((e0_3 * 16) + l_2))])));
         }
       }
-      float tot = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        tot = (tot + lanes[l]);
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
       }
       float mean = (tot / 64.0f);
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 4; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 64) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 64) + ((e0 * 16) + l))]) - mean))));
+      for (int64_t e0_9 = 0; e0_9 < 4; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean))));
         }
       }
-      float sq = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        sq = (sq + lanes[l]);
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
       }
       float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
       for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_0 = (((gid % 4) * 4) + cl);
-        float scale_1 = (inv * B2[ch_0]);
-        float shift_2 = B3[ch_0];
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
         for (int64_t s = 0; s < 16; s++) {
-          float t_3 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_1) + shift_2);
-          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-          B0[(((((gid / 4) * 16) + ch_0) * 16) + s)] = t_4;
+          float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
         }
       }
     }
@@ -3149,41 +3151,42 @@ void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     {
       const int64_t lid = 0;
-      float lanes[16] __attribute__((aligned(64)));
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 1; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 16) + ((e0 * 16) + l))])));
+      for (int64_t e0_3 = 0; e0_3 < 1; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 16) + ((e0_3 * 16) + l_2))])));
         }
       }
-      float tot = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        tot = (tot + lanes[l]);
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
       }
       float mean = (tot / 16.0f);
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 1; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 16) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 16) + ((e0 * 16) + l))]) - mean))));
+      for (int64_t e0_9 = 0; e0_9 < 1; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean))));
         }
       }
-      float sq = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        sq = (sq + lanes[l]);
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
       }
       float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
       for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_0 = (((gid % 4) * 4) + cl);
-        float scale_1 = (inv * B2[ch_0]);
-        float shift_2 = B3[ch_0];
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
         for (int64_t s = 0; s < 4; s++) {
-          float t_3 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_1) + shift_2);
-          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-          B0[(((((gid / 4) * 16) + ch_0) * 4) + s)] = t_4;
+          float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
         }
       }
     }
@@ -3596,47 +3599,48 @@ void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     {
       const int64_t lid = 0;
-      float lanes[16] __attribute__((aligned(64)));
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 0; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + vload16(&B1[((gid * 4) + ((e0 * 16) + l))])));
+      for (int64_t e0_3 = 0; e0_3 < 0; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 4) + ((e0_3 * 16) + l_2))])));
         }
       }
-      for (int64_t e = 0; e < 4; e++) {
-        lanes[0] = (lanes[0] + B1[((gid * 4) + e)]);
+      for (int64_t r_4 = 0; r_4 < 4; r_4++) {
+        tot = (tot + B1[((gid * 4) + r_4)]);
       }
-      float tot = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        tot = (tot + lanes[l]);
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
       }
       float mean = (tot / 4.0f);
-      for (int64_t l = 0; l < 16; l += 16) {
-        vstore16(&lanes[l], ((v16f){0} + 0.0f));
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
       }
-      for (int64_t e0 = 0; e0 < 0; e0++) {
-        for (int64_t l = 0; l < 16; l += 16) {
-          vstore16(&lanes[l], (vload16(&lanes[l]) + ((vload16(&B1[((gid * 4) + ((e0 * 16) + l))]) - mean) * (vload16(&B1[((gid * 4) + ((e0 * 16) + l))]) - mean))));
+      for (int64_t e0_9 = 0; e0_9 < 0; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean))));
         }
       }
-      for (int64_t e = 0; e < 4; e++) {
-        lanes[0] = (lanes[0] + ((B1[((gid * 4) + e)] - mean) * (B1[((gid * 4) + e)] - mean)));
+      for (int64_t r_10 = 0; r_10 < 4; r_10++) {
+        sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
       }
-      float sq = 0.0f;
-      for (int64_t l = 0; l < 16; l++) {
-        sq = (sq + lanes[l]);
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
       }
       float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
       for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_0 = (((gid % 4) * 4) + cl);
-        float scale_1 = (inv * B2[ch_0]);
-        float shift_2 = B3[ch_0];
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
         for (int64_t s = 0; s < 1; s++) {
-          float t_3 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_1) + shift_2);
-          float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-          B0[((((gid / 4) * 16) + ch_0) + s)] = t_4;
+          float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
         }
       }
     }

@@ -2328,42 +2328,43 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k20_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  float lanes[16];
+  float lanes_0[16];
+  float lanes_6[16];
   {
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 16; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + B1[((gid * 256) + ((e0 * 16) + l))]);
+    for (long long e0_3 = 0; e0_3 < 16; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 256) + ((e0_3 * 16) + l_2))]);
       }
     }
-    float tot = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      tot = (tot + lanes[l]);
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
     }
     float mean = (tot / 256.0f);
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 16; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + ((B1[((gid * 256) + ((e0 * 16) + l))] - mean) * (B1[((gid * 256) + ((e0 * 16) + l))] - mean)));
+    for (long long e0_9 = 0; e0_9 < 16; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 256) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 256) + ((e0_9 * 16) + l_8))] - mean)));
       }
     }
-    float sq = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      sq = (sq + lanes[l]);
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
     }
     float inv = (1.0f / sqrtf(((sq / 256.0f) + 0.00001f)));
     for (long long cl = 0; cl < 4; cl++) {
-      long long ch_0 = (((gid % 4) * 4) + cl);
-      float scale_1 = (inv * B2[ch_0]);
-      float shift_2 = B3[ch_0];
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
       for (long long s = 0; s < 64; s++) {
-        float t_3 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_1) + shift_2);
-        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-        B0[(((((gid / 4) * 16) + ch_0) * 64) + s)] = t_4;
+        float t_15 = (((B1[((gid * 256) + ((cl * 64) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 64) + s)] = t_16;
       }
     }
   }
@@ -2605,42 +2606,43 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
 extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  float lanes[16];
+  float lanes_0[16];
+  float lanes_6[16];
   {
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 4; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + B1[((gid * 64) + ((e0 * 16) + l))]);
+    for (long long e0_3 = 0; e0_3 < 4; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 64) + ((e0_3 * 16) + l_2))]);
       }
     }
-    float tot = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      tot = (tot + lanes[l]);
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
     }
     float mean = (tot / 64.0f);
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 4; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + ((B1[((gid * 64) + ((e0 * 16) + l))] - mean) * (B1[((gid * 64) + ((e0 * 16) + l))] - mean)));
+    for (long long e0_9 = 0; e0_9 < 4; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean)));
       }
     }
-    float sq = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      sq = (sq + lanes[l]);
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
     }
     float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
     for (long long cl = 0; cl < 4; cl++) {
-      long long ch_0 = (((gid % 4) * 4) + cl);
-      float scale_1 = (inv * B2[ch_0]);
-      float shift_2 = B3[ch_0];
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
       for (long long s = 0; s < 16; s++) {
-        float t_3 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_1) + shift_2);
-        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-        B0[(((((gid / 4) * 16) + ch_0) * 16) + s)] = t_4;
+        float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
       }
     }
   }
@@ -2878,42 +2880,43 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
 extern "C" __global__ void __launch_bounds__(1) k26_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  float lanes[16];
+  float lanes_0[16];
+  float lanes_6[16];
   {
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 1; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + B1[((gid * 16) + ((e0 * 16) + l))]);
+    for (long long e0_3 = 0; e0_3 < 1; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 16) + ((e0_3 * 16) + l_2))]);
       }
     }
-    float tot = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      tot = (tot + lanes[l]);
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
     }
     float mean = (tot / 16.0f);
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 1; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + ((B1[((gid * 16) + ((e0 * 16) + l))] - mean) * (B1[((gid * 16) + ((e0 * 16) + l))] - mean)));
+    for (long long e0_9 = 0; e0_9 < 1; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean)));
       }
     }
-    float sq = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      sq = (sq + lanes[l]);
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
     }
     float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
     for (long long cl = 0; cl < 4; cl++) {
-      long long ch_0 = (((gid % 4) * 4) + cl);
-      float scale_1 = (inv * B2[ch_0]);
-      float shift_2 = B3[ch_0];
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
       for (long long s = 0; s < 4; s++) {
-        float t_3 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_1) + shift_2);
-        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-        B0[(((((gid / 4) * 16) + ch_0) * 4) + s)] = t_4;
+        float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
       }
     }
   }
@@ -3293,48 +3296,49 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
 extern "C" __global__ void __launch_bounds__(1) k30_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
-  float lanes[16];
+  float lanes_0[16];
+  float lanes_6[16];
   {
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 0; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + B1[((gid * 4) + ((e0 * 16) + l))]);
+    for (long long e0_3 = 0; e0_3 < 0; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 4) + ((e0_3 * 16) + l_2))]);
       }
     }
-    for (long long e = 0; e < 4; e++) {
-      lanes[0] = (lanes[0] + B1[((gid * 4) + e)]);
+    for (long long r_4 = 0; r_4 < 4; r_4++) {
+      tot = (tot + B1[((gid * 4) + r_4)]);
     }
-    float tot = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      tot = (tot + lanes[l]);
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
     }
     float mean = (tot / 4.0f);
-    for (long long l = 0; l < 16; l++) {
-      lanes[l] = 0.0f;
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
     }
-    for (long long e0 = 0; e0 < 0; e0++) {
-      for (long long l = 0; l < 16; l++) {
-        lanes[l] = (lanes[l] + ((B1[((gid * 4) + ((e0 * 16) + l))] - mean) * (B1[((gid * 4) + ((e0 * 16) + l))] - mean)));
+    for (long long e0_9 = 0; e0_9 < 0; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean)));
       }
     }
-    for (long long e = 0; e < 4; e++) {
-      lanes[0] = (lanes[0] + ((B1[((gid * 4) + e)] - mean) * (B1[((gid * 4) + e)] - mean)));
+    for (long long r_10 = 0; r_10 < 4; r_10++) {
+      sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
     }
-    float sq = 0.0f;
-    for (long long l = 0; l < 16; l++) {
-      sq = (sq + lanes[l]);
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
     }
     float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
     for (long long cl = 0; cl < 4; cl++) {
-      long long ch_0 = (((gid % 4) * 4) + cl);
-      float scale_1 = (inv * B2[ch_0]);
-      float shift_2 = B3[ch_0];
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
       for (long long s = 0; s < 1; s++) {
-        float t_3 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_1) + shift_2);
-        float t_4 = ((t_3 < 0.0f) ? 0.0f : t_3);
-        B0[((((gid / 4) * 16) + ch_0) + s)] = t_4;
+        float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
       }
     }
   }
