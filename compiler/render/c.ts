@@ -8,6 +8,17 @@ import { CFamilyRenderer, f32Literal } from './cfamily.js';
 import { vectorBody } from './vectorize.js';
 import type { Program } from '../program.js';
 
+/** AVX-512's masked load per vector width: the condition it needs and the statement. */
+const MASKED_LOAD: Readonly<Record<number, { when: string; code: string } | undefined>> = {
+  16: { when: 'defined(__AVX512F__)', code: '  return (v16f)_mm512_maskz_loadu_ps((__mmask16)m, p);\n' },
+  8: { when: 'defined(__AVX512F__) && defined(__AVX512VL__)', code: '  return (v8f)_mm256_maskz_loadu_ps((__mmask8)m, p);\n' },
+};
+
+/** `fallback`, or the intrinsic (builtin) code where the compiler defines what it needs. */
+function withIntrinsic(intrinsic: { when: string; code: string } | undefined, fallback: string): string {
+  return intrinsic ? `#if ${intrinsic.when}\n${intrinsic.code}#else\n${fallback}#endif\n` : fallback;
+}
+
 export class CRenderer extends CFamilyRenderer {
   readonly types = { f32: 'float', i32: 'int32_t', i64: 'int64_t', u32: 'uint32_t', bool: 'uint8_t' } as const;
   readonly bufTypes = { f32: 'float', i32: 'int32_t', bool: 'uint8_t' } as const;
@@ -26,16 +37,15 @@ export class CRenderer extends CFamilyRenderer {
         // Lane l is p[l] where bit l of m is set, else 0; masked-off lanes are never read (they may
         // lie outside the buffer). AVX-512 loads under a mask without faulting; elsewhere a loop.
         `static inline v${w}f vload${w}_mask(const float* p, uint32_t m) {\n` +
-        (w === 16 ? '#if defined(__AVX512F__)\n  return (v16f)_mm512_maskz_loadu_ps((__mmask16)m, p);\n#else\n'
-          : w === 8 ? '#if defined(__AVX512F__) && defined(__AVX512VL__)\n  return (v8f)_mm256_maskz_loadu_ps((__mmask8)m, p);\n#else\n' : '#if 1\n') +
-        `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;\n#endif\n}\n` +
+        withIntrinsic(MASKED_LOAD[w], `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = (m >> l) & 1u ? p[l] : 0.0f; return v;\n`) + '}\n' +
         // Lane l is p[2l] (a stride-2 convolution's run): two loads, p[0..w) and p[w-1..2w-1), and
         // one shuffle of their even elements; it reads p[0..2w-2], exactly the elements it returns' span.
         `static inline v${w}f vload${w}_s2(const float* p) {\n` +
-        '#if defined(__clang__) || __GNUC__ >= 12\n' +
-        `  v${w}f a = vload${w}(p), b = vload${w}(p + ${w - 1});\n` +
-        `  return __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l < w / 2 ? 2 * l : 2 * l + 1)).join(', ')});\n` +
-        `#else\n  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[2 * l]; return v;\n#endif\n}`;
+        withIntrinsic({
+          when: 'defined(__clang__) || __GNUC__ >= 12',
+          code: `  v${w}f a = vload${w}(p), b = vload${w}(p + ${w - 1});\n` +
+            `  return __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l < w / 2 ? 2 * l : 2 * l + 1)).join(', ')});\n`,
+        }, `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[2 * l]; return v;\n`) + '}';
     }
   }
 
