@@ -17,11 +17,9 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, lstore, lt, min, mod, mul, sel, sub, threadStrided, v,
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mod, mul, sub, threadStrided, v,
 } from '../kernel/build.js';
-import { numel } from '../types.js';
-import { Emitter, Lowering, ScheduleError } from './emit.js';
-import { broadcastAt } from './emit.js';
+import { Emitter, ScheduleError } from './emit.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 import { scheduleTensorCoreGemm } from './gemm-mma.js';
 import { ConvWindow, scheduleDirectGemm } from './gemm-direct.js';
