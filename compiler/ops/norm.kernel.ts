@@ -19,20 +19,26 @@ import type { NORM_OPS } from './norm.js';
 
 export const GN_WG = 64;
 
-export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
-  if (target.name === 'cpu') return scheduleGroupNormCpu(graph, nodes, anchorId, sink, lowerings, target);
-  const em = new Emitter(graph, nodes, lowerings);
+/** What both group_norm schedules read: the node, its shapes and attributes, the output and input buffers. */
+function groupNormParts(em: Emitter, graph: Graph, anchorId: number, sink: number) {
   const node = graph.nodes[anchorId];
   const [xv, wv, bv] = node.inputs;
   const shape = em.shape(xv);
   const [N, C] = shape;
   const S = numel(shape.slice(2));
   const G = Number(node.attrs.groups);
-  const eps = Number(node.attrs.eps ?? 1e-5);
-  const cg = C / G, len = cg * S;
+  const cg = C / G;
   const sinkValue = graph.nodes[sink].outputs[0];
-  const outBuf = em.buf(sinkValue, 'w');
-  const xb = em.buf(xv, 'r');
+  return {
+    node, wv, bv, shape, N, C, S, G, cg, len: cg * S, eps: Number(node.attrs.eps ?? 1e-5), sinkValue,
+    outBuf: em.buf(sinkValue, 'w'), xb: em.buf(xv, 'r'),
+  };
+}
+
+export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+  if (target.name === 'cpu') return scheduleGroupNormCpu(graph, nodes, anchorId, sink, lowerings, target);
+  const em = new Emitter(graph, nodes, lowerings);
+  const { node, wv, bv, shape, N, G, eps, cg, S, len, sinkValue, outBuf, xb } = groupNormParts(em, graph, anchorId, sink);
   em.locals.push({ name: 'part', t: 'f32', size: GN_WG }, { name: 'part2', t: 'f32', size: GN_WG });
   const base = mul(gid, idx(len)); // (n * C + g * cg) * S = gid * len
   const x = (i: Expr): Expr => em.bufLoad(xb, add(base, i), 'f32');
@@ -83,18 +89,8 @@ export function scheduleGroupNorm(graph: Graph, nodes: ReadonlySet<number>, anch
  */
 function scheduleGroupNormCpu(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
-  const node = graph.nodes[anchorId];
-  const [xv, wv, bv] = node.inputs;
-  const shape = em.shape(xv);
-  const [N, C] = shape;
-  const S = numel(shape.slice(2));
-  const G = Number(node.attrs.groups);
-  const eps = Number(node.attrs.eps ?? 1e-5);
-  const cg = C / G, len = cg * S;
+  const { node, wv, bv, shape, N, C, G, eps, cg, S, len, sinkValue, outBuf, xb } = groupNormParts(em, graph, anchorId, sink);
   const L = Math.max(1, target.vectorWidth);
-  const sinkValue = graph.nodes[sink].outputs[0];
-  const outBuf = em.buf(sinkValue, 'w');
-  const xb = em.buf(xv, 'r');
   const x = (i: Expr): Expr => em.bufLoad(xb, add(mul(gid, idx(len)), i), 'f32');
   /** Σ over the group of term(x[e]) in L lanes (schedule/lane-sum.ts): the total as a let named `name`. */
   const laneSum = (name: string, term: (xe: Expr) => Expr): Expr => {
