@@ -67,6 +67,7 @@ function stmtsOps(body: readonly Stmt[], args: readonly number[]): number {
     switch (s.k) {
       case 'let': case 'set': ops += 1 + exprOps(s.v); break;
       case 'store': case 'lstore': ops += 1 + exprOps(s.idx) + exprOps(s.v); break;
+      case 'prefetch': ops += 1 + exprOps(s.idx); break;
       case 'for': {
         const from = evalIndex(s.from, args), to = evalIndex(s.to, args);
         if (from === undefined || to === undefined) return Number.POSITIVE_INFINITY;

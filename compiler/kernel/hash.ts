@@ -27,6 +27,7 @@ function st(s: Stmt): string {
     case 'let': return `let ${s.name}:${s.t}=${ex(s.v)};`;
     case 'set': return `${s.name}=${ex(s.v)};`;
     case 'store': return `st${s.buf}[${ex(s.idx)}]=${ex(s.v)};`;
+    case 'prefetch': return `pf${s.buf}[${ex(s.idx)}];`;
     case 'lstore': return `ls${s.arr}[${ex(s.idx)}]=${ex(s.v)};`;
     case 'for': return `for ${s.v} ${ex(s.from)}..${ex(s.to)}${s.unroll ? 'u' : ''}${s.vector ? `v${s.vector}` : ''}{${s.body.map(st).join('')}}`;
     case 'if': return `if ${ex(s.c)}{${s.then.map(st).join('')}}else{${(s.else ?? []).map(st).join('')}}`;

@@ -211,7 +211,7 @@ export function runKernel(k: Kernel, bufs: readonly TensorData[], args: readonly
         const cond = ex(s.c), t = s.then.map(stmt), e = (s.else ?? []).map(stmt);
         return (c) => { if (cond(c)) for (const r of t) r(c); else for (const r of e) r(c); };
       }
-      case 'barrier': return () => {};
+      case 'barrier': case 'prefetch': return () => {};
       case 'shfl': case 'mma': throw new Error(`${k.name}: warp collective outside the collective path`);
     }
   };

@@ -75,6 +75,13 @@ export type Stmt =
    * the C thread loops cover both).
    */
   | { readonly k: 'barrier'; readonly storage?: boolean }
+  /**
+   * A hint that B[buf][idx] will be read soon: the C rendering asks the CPU
+   * to bring its cache line close (a CPU kernel streaming many rows of a
+   * large tensor outruns the hardware prefetchers); GPUs drop it. Nothing is
+   * read, so idx may lie outside the buffer.
+   */
+  | { readonly k: 'prefetch'; readonly buf: number; readonly idx: Expr }
   /** let name: t = the value of v in lane (this lane ^ xor) of the warp (`__shfl_xor_sync`). */
   | { readonly k: 'shfl'; readonly name: string; readonly t: Scalar; readonly v: Expr; readonly xor: number }
   /**

@@ -59,6 +59,7 @@ function substStmt(s: Stmt, name: string, value: number): Stmt {
     case 'let': return { ...s, v: x(s.v) };
     case 'set': return { ...s, v: x(s.v) };
     case 'store': return { ...s, idx: x(s.idx), v: x(s.v) };
+    case 'prefetch': return { ...s, idx: x(s.idx) };
     case 'lstore': return { ...s, idx: x(s.idx), v: x(s.v) };
     case 'for': return { ...s, from: x(s.from), to: x(s.to), body: s.v === name ? s.body : substStmts(s.body, name, value) };
     case 'if': return s.else ? { ...s, c: x(s.c), then: substStmts(s.then, name, value), else: substStmts(s.else, name, value) } : { ...s, c: x(s.c), then: substStmts(s.then, name, value) };
@@ -79,6 +80,7 @@ function indexesRegsBy(ss: readonly Stmt[], regs: ReadonlySet<string>, name: str
     switch (s.k) {
       case 'let': case 'set': return inExpr(s.v);
       case 'store': return inExpr(s.idx) || inExpr(s.v);
+      case 'prefetch': return inExpr(s.idx);
       case 'lstore': return (regs.has(s.arr) && mentions(s.idx, name)) || inExpr(s.idx) || inExpr(s.v);
       case 'for': return inExpr(s.from) || inExpr(s.to) || indexesRegsBy(s.body, regs, name);
       case 'if': return inExpr(s.c) || indexesRegsBy(s.then, regs, name) || indexesRegsBy(s.else ?? [], regs, name);
@@ -115,6 +117,7 @@ function constIndexed(ss: readonly Stmt[], arr: string): boolean {
     switch (s.k) {
       case 'let': case 'set': return ok(s.v);
       case 'store': return ok(s.idx) && ok(s.v);
+      case 'prefetch': return ok(s.idx);
       case 'lstore': return (s.arr !== arr || s.idx.k === 'const') && ok(s.idx) && ok(s.v);
       case 'for': return ok(s.from) && ok(s.to) && constIndexed(s.body, arr);
       case 'if': return ok(s.c) && constIndexed(s.then, arr) && constIndexed(s.else ?? [], arr);

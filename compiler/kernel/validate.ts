@@ -144,6 +144,11 @@ export function validateKernel(k: Kernel): void {
           if (t !== b.dtype) fail(`store of ${t} into ${b.dtype} buffer ${s.buf}`);
           break;
         }
+        case 'prefetch': {
+          if (!k.bufs[s.buf]) fail(`prefetch of buffer ${s.buf} of ${k.bufs.length}`);
+          if (expr(s.idx, env).t !== 'i64') fail('prefetch index not i64');
+          break;
+        }
         case 'lstore': {
           const a = arrays.get(s.arr) ?? fail(`unknown array '${s.arr}'`);
           if (expr(s.idx, env).t !== 'i64') fail('array index not i64');

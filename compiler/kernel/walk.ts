@@ -29,6 +29,7 @@ export function mapStmtExprs(s: Stmt, f: (e: Expr) => Expr): Stmt {
   switch (s.k) {
     case 'let': case 'set': return { ...s, v: f(s.v) };
     case 'store': case 'lstore': return { ...s, idx: f(s.idx), v: f(s.v) };
+    case 'prefetch': return { ...s, idx: f(s.idx) };
     case 'for': return { ...s, from: f(s.from), to: f(s.to), body: body(s.body) };
     case 'if': return s.else ? { ...s, c: f(s.c), then: body(s.then), else: body(s.else) } : { ...s, c: f(s.c), then: body(s.then) };
     default: return s;

@@ -6,7 +6,7 @@
 // (runPacking); GPUs read per-(tap, column) offset tables (tapPacking).
 import { GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
-import { add, and, bin, bitor, bitSet, bool, cast, div, f32, for_, idx, inRange, let_, lload, min, mod, mul, sel, set, shl, sub, u32, v } from '../kernel/build.js';
+import { add, and, bin, bitor, bitSet, bool, cast, div, f32, for_, idx, inRange, let_, lload, min, mod, mul, prefetch, sel, set, shl, sub, u32, v } from '../kernel/build.js';
 import { Emitter, ScheduleError } from '../schedule/emit.js';
 import { type GemmParts, type GemmShape, letVar, packRunWidth } from '../schedule/gemm.js';
 import { ConvWindow } from '../schedule/gemm-direct.js';
@@ -69,7 +69,11 @@ export function plainPacking({ em, xb, geo: { H, W, OH, OW } }: ConvGemm): Omit<
     packValue: (_p, xrow, _j, col) => em.bufLoad(xb, add(xrow, col), 'f32'),
     packRun: (_p, xrow, n0, group, vg) => {
       const c0 = add(n0, mul(group, idx(vg)));
-      return { contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)), load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32') };
+      return {
+        contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)),
+        load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32'),
+        ahead: (columns) => [prefetch(xb, add(add(xrow, c0), idx(columns)))],
+      };
     },
   };
 }
@@ -112,10 +116,16 @@ export function runPacking({ em, xb, geo: { H, W, OH, OW, KH, KW, sh, sw, ph, pw
         return [mul(div(col, idx(OW)), idx(sh)), mul(mod(col, idx(OW)), idx(sw))];
       },
     }],
-    packRun: (_p, r, _n0, group) => ({
-      contiguous: lload('kcont', add(r.tb, group), 'bool'),
-      load: (lane: Expr) => em.bufLoad(xb, add(add(r.xrow, lload('kbase', add(r.tb, group), 'i64')), sw === 1 ? lane : mul(lane, idx(sw))), 'f32'),
-    }),
+    packRun: (_p, r, _n0, group, vg) => {
+      const base = add(r.xrow, lload('kbase', add(r.tb, group), 'i64'));
+      return {
+        contiguous: lload('kcont', add(r.tb, group), 'bool'),
+        load: (lane: Expr) => em.bufLoad(xb, add(base, sw === 1 ? lane : mul(lane, idx(sw))), 'f32'),
+        // A contiguous run's source moves sw elements per column within an output row (the hint is
+        // only a hint elsewhere: kbase is 0 for the runs packed column by column).
+        ahead: (columns) => Array.from({ length: Math.ceil((vg * sw) / 16) }, (_, line) => prefetch(xb, add(base, idx(columns * sw + line * 16)))),
+      };
+    },
     packRow(p, k, TN) {
       const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
       const tb = letVar(em, 'tb', mul(kr, idx(TN / runWidth(TN))));
@@ -200,7 +210,7 @@ export function maskedRunPacking<P>(em: Emitter, src: MaskedSource<P>, target: T
     }],
     packRun: (_p, r, _n0, group) => {
       const { base, mask } = run(r, group);
-      return { contiguous: bool(true), load: (lane: Expr) => masked(base, mask, lane) };
+      return { contiguous: bool(true), load: (lane: Expr) => masked(base, mask, lane), ahead: (columns) => [prefetch(buf, add(base, idx(columns)))] };
     },
     packRow(p, k, TN) {
       const tb = letVar(em, 'tb', mul(mod(k, idx(KH * KW)), idx(TN / runWidth(TN))));

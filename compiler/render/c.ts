@@ -53,6 +53,11 @@ export class CRenderer extends CFamilyRenderer {
     return e.k === 'load' || e.k === 'store' ? `&B${e.buf}[${this.expr(e.idx)}]` : `&${this.arrayRef(e.arr!, e.idx)}`;
   }
 
+  /** Read, keep in all cache levels (prefetcht0): measured against prefetcht1/t2 on a 64-channel 3×3 convolution at 200 × 304. */
+  protected override prefetch(s: Extract<Stmt, { k: 'prefetch' }>, ind: string): string {
+    return `${ind}__builtin_prefetch(&B${s.buf}[${this.expr(s.idx)}], 0, 3);\n`;
+  }
+
   /** Loops marked `vector` become GCC vector-extension code where the body fits (render/vectorize.ts). */
   override stmt(s: Stmt, ind: string): string {
     if (s.k === 'for' && s.vector && s.body.every((b) => b.k !== 'store' && b.k !== 'lstore' ? false : typeOf(b.v) === 'f32')) {

@@ -132,9 +132,13 @@ export abstract class CFamilyRenderer {
         return `${ind}if (${this.expr(s.c)}) {\n${this.stmts(s.then, ind + '  ')}${ind}}${els}\n`;
       }
       case 'barrier': return this.barrier(ind);
+      case 'prefetch': return this.prefetch(s, ind);
       case 'shfl': case 'mma': return this.warpCollective(s, ind);
     }
   }
+
+  /** A cache hint: GPUs have no use for it (their schedules stage tiles in workgroup memory), so it renders to nothing. */
+  protected prefetch(_s: Extract<Stmt, { k: 'prefetch' }>, _ind: string): string { return ''; }
 
   /** Warp collectives exist on CUDA only: every other target refuses them (no schedule for it emits them). */
   protected warpCollective(s: Extract<Stmt, { k: 'shfl' | 'mma' }>, _ind: string): string {

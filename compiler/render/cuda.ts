@@ -232,6 +232,7 @@ function tf32Operands(k: Kernel): Set<string> {
           for (const f of [s.a, s.b]) (s.shape === 'm16n8k8.tf32' ? ops : other).add(f.arr);
           break;
         case 'barrier': break;
+        case 'prefetch': reads(s.idx); break;
       }
     }
   };

@@ -86,6 +86,7 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -269,6 +270,7 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }

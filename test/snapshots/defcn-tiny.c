@@ -116,6 +116,8 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4096));
             for (int64_t g = 0; g < 4; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -301,6 +303,8 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 256));
             for (int64_t g = 0; g < 4; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -442,6 +446,7 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -578,6 +583,8 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 256));
             for (int64_t g = 0; g < 4; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -725,6 +732,8 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -864,6 +873,7 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -999,6 +1009,8 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -1146,6 +1158,7 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
                   vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -1294,6 +1307,7 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -1437,6 +1451,7 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             int64_t dx = 0;
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
                   vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -1559,6 +1574,7 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           if ((kg < 16)) {
             int64_t xrow = (xbase + (kg * 4));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + (n0 + (g * 8))) + 128)], 0, 3);
               if ((((n0 + (g * 8)) + 8) <= 4)) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
                   vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8(&B0[((xrow + (n0 + (g * 8))) + jj)]));
@@ -1670,6 +1686,7 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           if ((kg < 16)) {
             int64_t xrow = (xbase + (kg * 16));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + (n0 + (g * 16))) + 128)], 0, 3);
               if ((((n0 + (g * 16)) + 16) <= 16)) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16(&B0[((xrow + (n0 + (g * 16))) + jj)]));
@@ -1777,6 +1794,7 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
           if ((kg < 8)) {
             int64_t xrow = (xbase + (kg * 64));
             for (int64_t g = 0; g < 4; g++) {
+              __builtin_prefetch(&B0[((xrow + (n0 + (g * 16))) + 128)], 0, 3);
               if ((((n0 + (g * 16)) + 16) <= 64)) {
                 for (int64_t jj = 0; jj < 16; jj += 16) {
                   vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16(&B0[((xrow + (n0 + (g * 16))) + jj)]));
@@ -1910,6 +1928,7 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -2047,6 +2066,7 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
                   vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -2190,6 +2210,7 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -2314,6 +2335,7 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -2462,6 +2484,7 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             int64_t dx = ((kr % 3) - 1);
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
+              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
               if (kcont[(tb + g)]) {
                 for (int64_t jj = 0; jj < 8; jj += 8) {
                   vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
@@ -2655,6 +2678,7 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -2778,6 +2802,7 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -2955,6 +2980,7 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3076,6 +3102,7 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3253,6 +3280,7 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3381,6 +3409,7 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3520,6 +3549,7 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3707,6 +3737,7 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3835,6 +3866,7 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -3973,6 +4005,7 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -4650,6 +4683,7 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -4792,6 +4826,7 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 16; jj += 16) {
                 vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -4934,6 +4969,7 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
@@ -5081,6 +5117,7 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
               for (int64_t jj = 0; jj < 8; jj += 8) {
                 vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
