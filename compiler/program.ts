@@ -25,7 +25,9 @@
 //             temp buffer in that launch's list, after the graph values'
 //             buffers, planned like a temporary written and last used by
 //             that launch (so it shares memory only with buffers not live
-//             then); its contents are undefined at the launch's start.
+//             then); its contents are undefined at the launch's start. The
+//             launches of one group may share one (a `shared` key): it is
+//             then live from the first of them to the last.
 //   (extra, optional) buffers[i].shape for inputs, params and outputs; report
 //   for `fusedet compile --emit kernels`.
 //
@@ -109,7 +111,7 @@ interface ScheduledGroups {
   kernels: Program['kernels'];
   launches: ScheduledLaunch[];
   reports: LaunchReport[];
-  /** Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only. */
+  /** Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only (or across the launches sharing it). */
   scratch: Map<number, { bytes: number; dtype: DType }>;
 }
 
@@ -120,22 +122,37 @@ function scheduleGroups(graph: Graph, groups: readonly FusionGroup[], aliases: R
   const launches: ScheduledLaunch[] = [];
   const reports: LaunchReport[] = [];
   const scratch = new Map<number, { bytes: number; dtype: DType }>();
-  for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) for (const s of scheduleGroup(graph, g, target)) {
-    const unbound = s.bufValues.find((v) => aliases.has(v));
-    if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
-    const name = `k${kernels.length}_${summaryName(graph, g)}`;
-    const ir: Kernel = kernelPasses({ name, ...s.kernel }, target);
-    validateKernel(ir);
-    const hash = kernelHash(ir);
-    let ki = byHash.get(hash);
-    if (ki === undefined) {
-      ki = kernels.length;
-      kernels.push({ name, hash, ir, workgroupSize: ir.workgroupSize });
-      byHash.set(hash, ki);
+  for (const g of launchOrder(graph, groups, aliases).map((i) => groups[i])) {
+    const shared = new Map<string, number>();
+    for (const s of scheduleGroup(graph, g, target)) {
+      const unbound = s.bufValues.find((v) => aliases.has(v));
+      if (unbound !== undefined) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule binds in-place update value ${unbound} as a buffer of its own instead of its param's (schedule/emit.ts Emitter.buf)`);
+      const name = `k${kernels.length}_${summaryName(graph, g)}`;
+      const ir: Kernel = kernelPasses({ name, ...s.kernel }, target);
+      validateKernel(ir);
+      const hash = kernelHash(ir);
+      let ki = byHash.get(hash);
+      if (ki === undefined) {
+        ki = kernels.length;
+        kernels.push({ name, hash, ir, workgroupSize: ir.workgroupSize });
+        byHash.set(hash, ki);
+      }
+      const work = (s.scratch ?? []).map((w) => {
+        const known = w.shared === undefined ? undefined : shared.get(w.shared);
+        if (known !== undefined) {
+          const k = scratch.get(known)!;
+          if (k.bytes !== w.bytes || k.dtype !== w.dtype) throw new ScheduleError(`the ${graph.nodes[g.anchor].op} schedule's launches disagree on workspace '${w.shared}'`);
+          return known;
+        }
+        const id = graph.values.length + scratch.size;
+        scratch.set(id, { bytes: w.bytes, dtype: w.dtype });
+        if (w.shared !== undefined) shared.set(w.shared, id);
+        return id;
+      });
+      launches.push({ kernel: ki, values: [...s.bufValues, ...work], args: s.args, grid: s.grid });
+      const report = launchReport(graph, g, s.bufValues, s.kernel.bufs);
+      reports.push(s.flops === undefined ? report : { ...report, flops: s.flops });
     }
-    const work = (s.scratch ?? []).map((w) => { const id = graph.values.length + scratch.size; scratch.set(id, w); return id; });
-    launches.push({ kernel: ki, values: [...s.bufValues, ...work], args: s.args, grid: s.grid });
-    reports.push(launchReport(graph, g, s.bufValues, s.kernel.bufs));
   }
   return { kernels, launches, reports, scratch };
 }

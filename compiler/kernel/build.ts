@@ -107,9 +107,9 @@ export function if_(c: Expr, then: readonly Stmt[], els?: readonly Stmt[]): Stmt
 export const barrier: Stmt = { k: 'barrier' };
 /** A barrier that also makes the threads' buffer writes visible to each other (ir.ts). */
 export const storageBarrier: Stmt = { k: 'barrier', storage: true };
-/** let name = value of `value` in lane (lane ^ xor): a butterfly step (warp collective, CUDA only). */
 /** A hint that buffer `buf` will be read at `i` soon (ir.ts). */
 export function prefetch(buf: number, i: Expr): Stmt { return { k: 'prefetch', buf, idx: i }; }
+/** let name = value of `value` in lane (lane ^ xor): a butterfly step (warp collective, CUDA only). */
 export function shflXor(name: string, value: Expr, xor: number): Stmt { return { k: 'shfl', name, t: typeOf(value), v: value, xor }; }
 /** acc[accOff..] += A·B on per-thread fragments (warp collective, CUDA only). */
 export function mma(shape: MmaShape, acc: string, accOff: Expr, a: string, aOff: Expr, b: string, bOff: Expr): Stmt {

@@ -17,10 +17,13 @@ import { Scheduled } from '../schedule/pointwise.js';
 import { type GemmParts, scheduleGemm } from '../schedule/gemm.js';
 import { type Bases, type ConvGemm, convGemm, maskedRunPacking, plainPacking, runPacking, tapPacking } from './conv-packing.kernel.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.kernel.js';
+import { scheduleConvWinograd } from './conv-winograd.kernel.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
 
-export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled {
+export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled | Scheduled[] {
+  const winograd = scheduleConvWinograd(graph, nodes, anchorId, sink, lowerings, target);
+  if (winograd) return winograd;
   const node = graph.nodes[anchorId];
   const c = convGemm(new Emitter(graph, nodes, lowerings), node);
   const { KH, KW, sh, sw, ph, pw } = c.geo;

@@ -17,7 +17,7 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mod, mul, sub, threadStrided, v,
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mod, mul, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, ScheduleError } from './emit.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -200,6 +200,12 @@ export interface GemmParts<P, R> {
   outIndex(p: P, row: Expr, col: Expr): Expr[];
   /** Columns land apart in the output (a phase of a strided convolution's input gradient): the epilogue indexes each (the CPU tiled schedule only). */
   stridedColumns?: boolean;
+  /**
+   * The GEMM writes its accumulators (plus bias) to buffer `buf` at index(row, col) instead of
+   * the group's fused output: a schedule of several launches handing a product to the next one
+   * through its workspace (Scheduled.scratch; conv-winograd.kernel.ts). CPU tiled schedule only.
+   */
+  rawOutput?: { buf: number; index(p: P, row: Expr, col: Expr): Expr };
   /** Value added to the accumulator before the epilogue (conv bias). */
   bias(p: P, row: Expr): Expr | undefined;
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
@@ -213,6 +219,7 @@ export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'u32' | 'f
 }
 
 export function scheduleGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled {
+  if (parts.rawOutput && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a workspace output is scheduled on the CPU only, not on ${target.name}`);
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
   const tensorCore = target.name === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, target) : undefined;
   if (tensorCore) return tensorCore;
@@ -231,7 +238,7 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
   const MBlocks = Math.ceil(s.M / MB), NBlocks = Math.ceil(s.N / TN);
   const chunks = Math.ceil(s.K / KC);
   const sinkValue = graph.nodes[sink].outputs[0];
-  const outBuf = em.buf(sinkValue, 'w');
+  const outBuf = parts.rawOutput ? parts.rawOutput.buf : em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: TM });
@@ -342,13 +349,15 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
   const epiStore = (guardCol: boolean): Stmt[] => em.block(() => {
     em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
     const inner = em.block(() => {
+      const acc = (): Expr => {
+        const a = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
+        const b = parts.bias(p, v('row'));
+        return b ? bin('add', a, b) : a;
+      };
+      if (parts.rawOutput) { em.emit(store(outBuf, parts.rawOutput.index(p, v('row'), v('cn')), acc())); return; }
       const at = parts.outIndex(p, v('row'), v('cn'));
       if (WGN === 1 && !parts.stridedColumns) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(p, v('row'), idx(0))), v('cn')));
-      em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], () => {
-        const acc = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
-        const b = parts.bias(p, v('row'));
-        return b ? bin('add', acc, b) : acc;
-      });
+      em.storeThrough(outBuf, sinkValue, at, anchor.outputs[0], acc);
     });
     if (guardCol) em.emit(if_(lt(v('cn'), idx(s.N)), inner));
     else for (const st of inner) em.emit(st);

@@ -19,8 +19,13 @@ export interface Scheduled {
    * Workspace: per-launch scratch buffers the kernel binds after the graph
    * values' buffers (kernel.bufs[bufValues.length + k]). compileGraph plans
    * each like a temporary live during this launch only; contents start undefined.
+   * Entries of one group's launches that name the same `shared` key are one
+   * buffer, live from the first of those launches to the last: how a
+   * schedule of several launches hands intermediates from one to the next.
    */
-  scratch?: { dtype: BufDType; bytes: number }[];
+  scratch?: { dtype: BufDType; bytes: number; shared?: string }[];
+  /** Floating-point operations to report for this launch instead of its group's (a group scheduled as several launches counts them once). */
+  flops?: number;
 }
 
 export const POINTWISE_WG = 64;
