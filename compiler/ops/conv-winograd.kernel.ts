@@ -87,7 +87,7 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
     withWorkspace(filterTransform(graph, nodes, lowerings, node, geo), [U], 0),
     withWorkspace(inputTransform(graph, nodes, lowerings, node, geo, target), [V], 0),
     withWorkspace(tileProducts(graph, nodes, lowerings, node, sink, geo, target), [U, V, Mo]),
-    withWorkspace(outputTransform(graph, nodes, lowerings, node, sink, geo), [Mo], 0),
+    withWorkspace(outputTransform(graph, nodes, lowerings, node, sink, geo, target), [Mo], 0),
   ];
 }
 
@@ -230,40 +230,69 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
   return { ...s, workAccess: ['r', 'r', 'w'] };
 }
 
-/** Launch 3: each tile's 2×2 outputs Aᵀ Mo A plus the bias, through the group's epilogue into its output; one thread per (n, o, t). */
-function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TW, T }: WinogradGeometry): Scheduled & { workAccess: ('r' | 'w')[] } {
+/**
+ * Launch 3: each tile's 2×2 outputs Aᵀ Mo A plus the bias, through the
+ * group's epilogue into its output. A workgroup (one thread) is one row of
+ * tiles of one output plane: the epilogue's per-channel work (a frozen BN's
+ * 1/sqrt(var + eps)) is invariant in its loops, and where both output rows
+ * exist the tiles whose two columns do go VECTOR at a time through a vector
+ * loop (each tile's two columns stored interleaved: render/vectorize.ts);
+ * the others one by one.
+ */
+function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TH, TW, T }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const sinkValue = graph.nodes[sink].outputs[0];
+  const outShape = em.shape(sinkValue);
   const outBuf = em.buf(sinkValue, 'w');
   const bv = node.inputs[2];
   const biasBuf = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
   const count = N * O * T;
+  const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
+  const full = Math.floor(OW / 2); // tiles whose two output columns exist
+  const steps = VEC && full >= VEC ? Math.ceil(full / VEC) : 0;
   const body = em.block(() => {
     // The workspace's index is only known once every graph buffer is bound: the epilogue binds its own.
     const mAt = (xi: number, i: Expr): Expr => ({ k: 'load', buf: -1, idx: add(idx(xi * count), i), t: 'f32' });
-    perElement(em, count, (i) => {
-      const plane = letVar(em, 'plane', div(i, idx(T))); // n·O + o
-      const n = letVar(em, 'n', div(plane, idx(O)));
-      const o = letVar(em, 'o', mod(plane, idx(O)));
-      const t = letVar(em, 't', mod(i, idx(T)));
-      const y0 = letVar(em, 'oy0', mul(div(t, idx(TW)), idx(2)));
-      const x0 = letVar(em, 'ox0', mul(mod(t, idx(TW)), idx(2)));
-      const m = Array.from({ length: 16 }, (_, xi) => em.bind(mAt(xi, i), 'm'));
+    const plane = letVar(em, 'plane', div(gid, idx(TH))); // n·O + o
+    const n = letVar(em, 'n', div(plane, idx(O)));
+    const o = letVar(em, 'o', mod(plane, idx(O)));
+    const oy0 = letVar(em, 'oy0', mul(mod(gid, idx(TH)), idx(2)));
+    const row = letVar(em, 'mrow', add(mul(plane, idx(T)), mul(mod(gid, idx(TH)), idx(TW)))); // Mo index of the row's first tile, ξ = 0
+    const bias = biasBuf >= 0 ? em.bind(load(biasBuf, o, 'f32'), 'bias') : undefined;
+    /** Tile tx's four outputs (`tile` its Mo offset in the row); `flat(dy, dx)` its output index where the caller fixes it. */
+    const tileOutputs = (tile: Expr, ox0: Expr, guard: boolean, flat?: (dy: number, dx: number) => Expr): void => {
+      const m = Array.from({ length: 16 }, (_, xi) => em.bind(mAt(xi, add(row, tile)), 'm'));
       const y = transform2d(em, m, 4, outputRow);
-      const bias = biasBuf >= 0 ? em.bind(load(biasBuf, o, 'f32'), 'bias') : undefined;
       for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-        const oy = add(y0, idx(dy)), ox = add(x0, idx(dx));
-        const inside = and(dy ? lt(oy, idx(OH)) : bool(true), dx ? lt(ox, idx(OW)) : bool(true));
+        const oy = add(oy0, idx(dy)), ox = add(ox0, idx(dx));
+        const at = [n, o, oy, ox];
+        if (flat) em.aliasFlat(outShape, at, flat(dy, dx));
+        const inside = guard ? and(dy && OH % 2 ? lt(oy, idx(OH)) : bool(true), dx && OW % 2 ? lt(ox, idx(OW)) : bool(true)) : bool(true);
         const st = em.block(() => {
           const value = y[dy * 2 + dx];
-          em.storeThrough(outBuf, sinkValue, [n, o, oy, ox], node.outputs[0], () => (bias ? fadd(value, bias) : value));
+          em.storeThrough(outBuf, sinkValue, at, node.outputs[0], () => (bias ? fadd(value, bias) : value));
         });
-        if (inside.k === 'const') st.forEach((s) => em.emit(s)); else em.emit(if_(inside, st));
+        if (inside.k === 'const') st.forEach((x) => em.emit(x)); else em.emit(if_(inside, st));
       }
-    }).forEach((st) => em.emit(st));
+    };
+    const scalarRange = (from: number, to: number): Stmt => for_('tx', idx(from), idx(to), em.block(() => tileOutputs(v('tx'), mul(v('tx'), idx(2)), true)));
+    if (steps === 0) { em.emit(scalarRange(0, TW)); return; }
+    const j = v('j');
+    const vectorStep = em.block(() => {
+      // The last step ends at the last full tile, overlapping the one before (those tiles stored twice, alike).
+      const tx0 = em.bind(min(mul(v('q'), idx(VEC)), idx(full - VEC)), 'tx0');
+      const rowBase = em.bind(add(em.flat(sinkValue, [n, o, oy0, idx(0)]), mul(tx0, idx(2))), 'obase');
+      const lanes = em.block(() => tileOutputs(add(tx0, j), mul(add(tx0, j), idx(2)), false,
+        (dy, dx) => { const even = add(add(rowBase, idx(dy * OW)), mul(j, idx(2))); return dx ? add(even, idx(1)) : even; }));
+      em.emit(for_('j', idx(0), idx(VEC), lanes, false, VEC));
+    });
+    const bothRows = OH % 2 ? lt(add(oy0, idx(1)), idx(OH)) : bool(true);
+    const vectorRow = [for_('q', idx(0), idx(steps), vectorStep), ...(full < TW ? [scalarRange(full, TW)] : [])];
+    if (bothRows.k === 'const') vectorRow.forEach((x) => em.emit(x));
+    else em.emit(if_(bothRows, vectorRow, [scalarRange(0, TW)]));
   });
   const mb = em.bufs.length;
-  return { ...finish(em, rebindWorkspace(body, mb), WG, [], Math.ceil(count / WG)), workAccess: ['r'] };
+  return { ...finish(em, rebindWorkspace(body, mb), 1, [], N * O * TH), workAccess: ['r'] };
 }
 
 /** The workspace loads' placeholder buffer -1 replaced by its index `buf`. */

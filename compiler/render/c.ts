@@ -46,8 +46,22 @@ export class CRenderer extends CFamilyRenderer {
           code: `  v${w}f a = vload${w}(p), b = vload${w}(p + ${w - 1});\n` +
             `  return __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l < w / 2 ? 2 * l : 2 * l + 1)).join(', ')});\n`,
         }, `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[2 * l]; return v;\n`) + '}';
+      // Lane l is a[l] where m[l] is set (all ones), else b[l]: a comparison's result picks lanes.
+      this.helperDefs[`vsel${w}`] = `typedef int32_t v${w}si __attribute__((vector_size(${4 * w})));\n` +
+        `static inline v${w}f vsel${w}(v${w}si m, v${w}f a, v${w}f b) { return (v${w}f)(((v${w}si)a & m) | ((v${w}si)b & ~m)); }`;
+      // p[2l] = a[l], p[2l + 1] = b[l]: the two interleaved, as two vector stores.
+      this.helperDefs[`vx2_${w}`] = `static inline void vstore${w}_x2(float* p, v${w}f a, v${w}f b) {\n` +
+        withIntrinsic({
+          when: 'defined(__clang__) || __GNUC__ >= 12',
+          code: `  vstore${w}(p, __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l % 2 ? w + (l >> 1) : l >> 1)).join(', ')}));\n` +
+            `  vstore${w}(p + ${w}, __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l % 2 ? w + w / 2 + (l >> 1) : w / 2 + (l >> 1))).join(', ')}));\n`,
+        }, `  for (int l = 0; l < ${w}; l++) { p[2 * l] = a[l]; p[2 * l + 1] = b[l]; }\n`) + '}';
     }
   }
+
+  /** The vector loop's helpers beyond loads and stores (render/vectorize.ts VectorTarget.use). */
+  private vectorWidthInUse = 0;
+  use(helper: 'sel' | 'x2'): void { this.used.add(helper === 'sel' ? `vsel${this.vectorWidthInUse}` : `vx2_${this.vectorWidthInUse}`); }
 
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string {
     return e.k === 'load' || e.k === 'store' ? `&B${e.buf}[${this.expr(e.idx)}]` : `&${this.arrayRef(e.arr!, e.idx)}`;
@@ -60,8 +74,9 @@ export class CRenderer extends CFamilyRenderer {
 
   /** Loops marked `vector` become GCC vector-extension code where the body fits (render/vectorize.ts). */
   override stmt(s: Stmt, ind: string): string {
-    if (s.k === 'for' && s.vector && s.body.every((b) => b.k !== 'store' && b.k !== 'lstore' ? false : typeOf(b.v) === 'f32')) {
+    if (s.k === 'for' && s.vector && s.body.every((b) => (b.k === 'store' || b.k === 'lstore' ? typeOf(b.v) === 'f32' : b.k === 'let'))) {
       const w = s.vector;
+      this.vectorWidthInUse = w;
       const body = vectorBody(s, this, `v${w}f`, ind + '  ');
       if (body !== undefined) {
         this.used.add(`vec${w}`);

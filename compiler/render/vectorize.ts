@@ -4,7 +4,7 @@
 // every other element, or masked loads: see vexpr) and on loop-invariant
 // scalars (a GEMM tile update: acc[i][j] += w * panel[k][j]).
 // Anything else returns undefined and the caller renders the scalar loop.
-import { Expr, Stmt } from '../kernel/ir.js';
+import { Expr, Stmt, typeOf } from '../kernel/ir.js';
 
 /** Coefficient of `name` in an affine index expression; NaN when not affine. */
 export function coefficient(e: Expr, name: string): number {
@@ -53,16 +53,46 @@ export interface VectorTarget {
   expr(e: Expr): string;
   /** `&arr[idx]` / `&B3[idx]` as the scalar renderer writes the element. */
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string;
+  /** A statement as the scalar renderer writes it (a loop-invariant let). */
+  stmt(s: Stmt, ind: string): string;
+  /** Marks a vector helper used (its definition is then emitted): 'sel', 'x2'. */
+  use(helper: 'sel' | 'x2'): void;
 }
 
-/** Vector body text, or undefined when the loop does not fit the pattern. */
+function readsBuffer(e: Expr, buf: number): boolean {
+  switch (e.k) {
+    case 'load': return e.buf === buf || readsBuffer(e.idx, buf);
+    case 'lload': return readsBuffer(e.idx, buf);
+    case 'un': case 'cast': return readsBuffer(e.a, buf);
+    case 'bin': return readsBuffer(e.a, buf) || readsBuffer(e.b, buf);
+    case 'sel': return readsBuffer(e.c, buf) || readsBuffer(e.a, buf) || readsBuffer(e.b, buf);
+    default: return false;
+  }
+}
+
+const F32_CMP: Readonly<Record<string, string>> = { lt: '<', le: '<=', gt: '>', ge: '>=' };
+
+/** b is a + 1 (the odd element of a pair whose even element is at a). */
+const plusOne = (a: Expr, b: Expr): boolean => b.k === 'bin' && b.op === 'add' && b.b.k === 'const' && b.b.v === 1 && JSON.stringify(b.a) === JSON.stringify(a);
+
+/**
+ * Vector body text, or undefined when the loop does not fit the pattern. The
+ * body may also hold lets: f32 ones that depend on the lanes become vector
+ * values, others must not depend on them (rendered as they are); and pairs
+ * of stores at 2j and 2j + 1 (a Winograd tile's two output columns), stored
+ * interleaved.
+ */
 export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtype: string, ind: string): string | undefined {
   const j = s.v, w = s.vector!;
+  const vectors = new Set<string>();
+  const lanes = (e: Expr): boolean => mentions(e, j) || [...vectors].some((n) => mentions(e, n));
   const vexpr = (e: Expr): { code: string; vec: boolean } | undefined => {
-    if (!mentions(e, j)) return { code: t.expr(e), vec: false };
+    if (!lanes(e)) return { code: t.expr(e), vec: false };
+    const broadcast = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
     switch (e.k) {
+      case 'var': return vectors.has(e.name) ? { code: e.name, vec: true } : undefined;
       case 'load': case 'lload': {
-        if (e.t !== 'f32') return undefined;
+        if (e.t !== 'f32' || [...vectors].some((n) => mentions(e.idx, n))) return undefined;
         const step = coefficient(e.idx, j);
         // Every other element: a stride-2 convolution's packing run.
         if (step === 2 && e.k === 'load') return { code: `vload${w}_s2(${t.address(e)})`, vec: true };
@@ -72,8 +102,17 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
       case 'sel': {
         // sel(bit j of an invariant word, a unit-stride load, 0): a masked load (a packing run with lanes outside the image).
         const word = laneBitWord(e.c, j), l = e.a;
-        if (word === undefined || l.k !== 'load' || l.t !== 'f32' || coefficient(l.idx, j) !== 1 || e.b.k !== 'const' || e.b.v !== 0) return undefined;
-        return { code: `vload${w}_mask(${t.address(l)}, (uint32_t)(${t.expr(word)} >> (((uint32_t)${j}) & 31u)))`, vec: true };
+        if (word !== undefined) {
+          if (l.k !== 'load' || l.t !== 'f32' || coefficient(l.idx, j) !== 1 || e.b.k !== 'const' || e.b.v !== 0) return undefined;
+          return { code: `vload${w}_mask(${t.address(l)}, (uint32_t)(${t.expr(word)} >> (((uint32_t)${j}) & 31u)))`, vec: true };
+        }
+        // sel(a < b, x, y) on f32 lanes (a ReLU): the comparison's lane mask picks x or y.
+        const c = e.c;
+        if (c.k !== 'bin' || !(c.op in F32_CMP) || typeOf(c.a) !== 'f32' || e.t !== 'f32') return undefined;
+        const [ca, cb, x, y] = [vexpr(c.a), vexpr(c.b), vexpr(e.a), vexpr(e.b)];
+        if (!ca || !cb || !x || !y) return undefined;
+        t.use('sel');
+        return { code: `vsel${w}((${broadcast(ca)} ${F32_CMP[c.op]} ${broadcast(cb)}), ${broadcast(x)}, ${broadcast(y)})`, vec: true };
       }
       case 'bin': {
         if (e.t !== 'f32' || !['add', 'sub', 'mul', 'div'].includes(e.op)) return undefined;
@@ -86,13 +125,38 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
     }
   };
   let out = '';
+  // A store of element 2j waits for its partner at 2j + 1 (the lets computing that one's value may come between).
+  let pending: { st: Extract<Stmt, { k: 'store' }>; code: string } | undefined;
   for (const st of s.body) {
+    if (st.k === 'let') {
+      // A deferred store must not be read before it is written.
+      if (pending && readsBuffer(st.v, pending.st.buf)) return undefined;
+      if (!lanes(st.v)) { out += t.stmt(st, ind); continue; }
+      if (st.t !== 'f32') return undefined;
+      const val = vexpr(st.v);
+      if (!val) return undefined;
+      out += `${ind}${vtype} ${st.name} = ${val.vec ? val.code : `((${vtype}){0} + ${val.code})`};\n`;
+      vectors.add(st.name);
+      continue;
+    }
     if (st.k !== 'store' && st.k !== 'lstore') return undefined;
-    if (coefficient(st.idx, j) !== 1) return undefined;
+    if (typeOf(st.v) !== 'f32') return undefined;
+    const step = coefficient(st.idx, j);
     const val = vexpr(st.v);
     if (!val) return undefined;
     const code = val.vec ? val.code : `((${vtype}){0} + ${val.code})`;
-    out += `${ind}vstore${w}(${t.address(st)}, ${code});\n`;
+    if (pending) {
+      // Elements 2j and 2j + 1 of one buffer: two interleaved vectors.
+      if (st.k !== 'store' || st.buf !== pending.st.buf || !plusOne(pending.st.idx, st.idx)) return undefined;
+      t.use('x2');
+      out += `${ind}vstore${w}_x2(${t.address(pending.st)}, ${pending.code}, ${code});\n`;
+      pending = undefined;
+      continue;
+    }
+    if (step === 1) { out += `${ind}vstore${w}(${t.address(st)}, ${code});\n`; continue; }
+    if (step !== 2 || st.k !== 'store') return undefined;
+    pending = { st, code };
   }
+  if (pending) return undefined;
   return out;
 }
