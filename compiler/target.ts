@@ -50,11 +50,12 @@ export interface Target {
   /** CUDA: compute capability × 10 (sm_90 → 90); tensor-core GEMMs need 80 or more. */
   readonly cudaCapability: number;
   /**
-   * CPU: 3×3 stride-1 convolutions with at least `channels` input and
-   * output channels and `tiles` 2×2 output tiles per image run by Winograd
-   * F(2×2, 3×3) (ops/conv-winograd.kernel.ts); Infinity: never (GPUs).
+   * CPU: 3×3 stride-1 convolutions whose input and output channels both
+   * reach `channels`, and whose 2×2 output tiles per image times the smaller
+   * channel count reach `tileChannels`, run by Winograd F(2×2, 3×3)
+   * (ops/conv-winograd.kernel.ts); Infinity: never (GPUs).
    */
-  readonly winograd: { readonly channels: number; readonly tiles: number };
+  readonly winograd: { readonly channels: number; readonly tileChannels: number };
 }
 
 export type TargetOverrides = Partial<Omit<Target, 'name'>>;
@@ -64,20 +65,20 @@ const BASE: Readonly<Record<TargetName, Omit<Target, 'name'>>> = {
   cpu: {
     maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
     software: false, vectorWidth: 16, registerTile: { rows: 6, cols: 64 }, cpuIsa: 'avx512', cudaMath: 'f32', cudaCapability: 0,
-    // Measured per launch (ops/conv-winograd.kernel.ts): worth it from 256 channels and about 768 tiles (a 55 × 55 map).
-    winograd: { channels: 256, tiles: 768 },
+    // Measured per launch (ops/conv-winograd.kernel.ts): 256 channels from a 30 × 30 map, 128 from about 60 × 60.
+    winograd: { channels: 128, tileChannels: 448 * 128 },
   },
   // WebGPU's defaults are what browsers grant without asking.
   webgpu: {
     maxWorkgroupStorageBytes: 16384, maxInvocations: 256, maxStorageBuffers: 8,
     software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'f32', cudaCapability: 0,
-    winograd: { channels: Number.POSITIVE_INFINITY, tiles: Number.POSITIVE_INFINITY },
+    winograd: { channels: Number.POSITIVE_INFINITY, tileChannels: Number.POSITIVE_INFINITY },
   },
   // CUDA: static shared memory and block size; an sm_80+ device unless the runtime says otherwise.
   cuda: {
     maxWorkgroupStorageBytes: 49152, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
     software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'tf32', cudaCapability: 90,
-    winograd: { channels: Number.POSITIVE_INFINITY, tiles: Number.POSITIVE_INFINITY },
+    winograd: { channels: Number.POSITIVE_INFINITY, tileChannels: Number.POSITIVE_INFINITY },
   },
 };
 

@@ -12,12 +12,15 @@
 // and launch 3 applies Aᵀ · A, the bias and the group's fused epilogue
 // (frozen BN, ReLU, a residual add...) to each tile's four outputs.
 // The transforms move 4× the input and 4× the output through memory, which
-// pays where both channel counts and the map are large (Target.winograd:
-// 256 channels and 768 tiles on the CPU). Measured per launch on a 2-core
-// AVX-512 machine, direct vs Winograd (all four launches): 256 -> 256 at
-// 100 × 152 (3800 tiles) 47 vs 36 ms, at 50 × 76 (950) 10.5-13 vs 9.7 ms,
-// at 20 × 20 (100) 1.4-1.6 vs 2.8 ms (the filter transform, ~20 ns a
-// filter, outweighs the saving); 512 -> 512 at 25 × 38 (247) 12 vs 12.5 ms.
+// pays where the channel counts and the map are large enough
+// (Target.winograd). Measured per launch on a 2-core AVX-512 machine,
+// Winograd (all four launches) vs direct: 256 -> 256 at 100 × 152 28.4 vs
+// 47 ms, at 50 × 76 7.0 vs 10.5, at 25 × 38 2.3 vs 3.1, at 40 × 40 3.8 vs
+// 4.5-5.5, at 20 × 20 1.8 vs 1.4; 512 -> 512 at 25 × 38 8.2 vs 12, at
+// 10 × 10 2.3 vs 1.6; 128 -> 128 at 100 × 152 9.3 vs 12.0, at 50 × 76 2.5 vs
+// 3.3, at 40 × 40 1.5 vs 1.3; 64 -> 64 at 200 × 304 13.2 vs 13.2, at 80 × 80
+// 1.7 vs 1.5. Hence at least 128 channels, and tiles × channels at least
+// 448 × 128 (the GEMMs' K is the channel count: 128 makes them slower).
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, min, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
@@ -70,7 +73,7 @@ function winogradGeometry(em: Emitter, node: GNode, sink: number, target: Target
   const out = em.shape(em.graph.nodes[sink].outputs[0]);
   if (out.length !== 4 || out.some((d, i) => d !== [N, O, OH, OW][i])) return undefined;
   const TH = Math.ceil(OH / 2), TW = Math.ceil(OW / 2);
-  if (TH * TW < target.winograd.tiles) return undefined;
+  if (TH * TW * Math.min(C, O) < target.winograd.tileChannels) return undefined;
   return { N, C, O, H, W, OH, OW, ph, pw, TH, TW, T: TH * TW };
 }
 
@@ -84,7 +87,7 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
   const V = { dtype: 'f32' as const, bytes: 4 * 16 * N * C * T, shared: 'winograd-V' };
   const Mo = { dtype: 'f32' as const, bytes: 4 * 16 * N * O * T, shared: 'winograd-M' };
   return [
-    withWorkspace(filterTransform(graph, nodes, lowerings, node, geo), [U], 0),
+    withWorkspace(filterTransform(graph, nodes, lowerings, node, geo, target), [U], 0),
     withWorkspace(inputTransform(graph, nodes, lowerings, node, geo, target), [V], 0),
     withWorkspace(tileProducts(graph, nodes, lowerings, node, sink, geo, target), [U, V, Mo]),
     withWorkspace(outputTransform(graph, nodes, lowerings, node, sink, geo, target), [Mo], 0),
@@ -111,18 +114,24 @@ function perElement(em: Emitter, count: number, body: (i: Expr) => void): Stmt[]
 }
 
 /** Launch 0: U[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c); one thread per filter. */
-function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { O, C }: WinogradGeometry): Scheduled & { workAccess: ('r' | 'w')[] } {
+function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { O, C }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
   const ub = em.bufs.length; // the workspace follows the graph's buffers
-  const body = em.block(() => {
-    const head = perElement(em, O * C, (i) => {
-      const g = Array.from({ length: 9 }, (_, k) => em.bind(load(wb, add(mul(i, idx(9)), idx(k)), 'f32'), 'g'));
-      const u = transform2d(em, g, 3, filterRow);
-      u.forEach((x, xi) => em.emit(store(ub, add(idx(xi * O * C), i), x)));
-    });
-    head.forEach((st) => em.emit(st));
-  });
+  const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
+  const filter = (i: Expr): void => {
+    const g = Array.from({ length: 9 }, (_, k) => em.bind(load(wb, add(mul(i, idx(9)), idx(k)), 'f32'), 'g'));
+    transform2d(em, g, 3, filterRow).forEach((x, xi) => em.emit(store(ub, add(idx(xi * O * C), i), x)));
+  };
+  if (VEC && (O * C) % (WG * VEC) === 0 && WG % VEC === 0) {
+    // A workgroup's WG filters VECTOR at a time: each tap a gather across the filters, each U entry a unit-stride store.
+    const body = em.block(() => em.emit(for_('q', idx(0), idx(WG / VEC), em.block(() => {
+      const i0 = em.bind(add(mul(gid, idx(WG)), mul(v('q'), idx(VEC))), 'i0');
+      em.emit(for_('j', idx(0), idx(VEC), em.block(() => filter(add(i0, v('j')))), false, VEC));
+    }))));
+    return { ...finish(em, body, 1, [], (O * C) / WG), workAccess: ['w'] };
+  }
+  const body = em.block(() => perElement(em, O * C, filter).forEach((st) => em.emit(st)));
   return { ...finish(em, body, WG, [], Math.ceil((O * C) / WG)), workAccess: ['w'] };
 }
 
@@ -169,7 +178,7 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
     });
     const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
     if (steps === 0) { em.emit(scalarRange(idx(0), idx(TW))); return; }
-    // Rows inside: VEC tiles per vector step from txa; the expressions are whole (no lets) so the loop fits the vectorizer.
+    // Rows inside: VEC tiles per vector step from txa.
     const j = v('j');
     const vectorStep = em.block(() => {
       const tx0 = em.bind(min(add(idx(txa), mul(v('q'), idx(VEC))), idx(txb - VEC)), 'tx0');
@@ -177,8 +186,9 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
       for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) {
         d.push(load(xb, add(add(base, add(mul(add(y0, idx(r)), idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32'));
       }
-      const vals = transformInline(d, 4, inputRow);
-      em.emit(for_('j', idx(0), idx(VEC), vals.map((x, xi) => store(vb, add(add(idx(xi * count), add(vrow, tx0)), j), x)), false, VEC));
+      em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
+        transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * count), add(vrow, tx0)), j), x)));
+      }), false, VEC));
     });
     const rowsInside = and(bin('ge', y0, idx(0)), bin('le', add(y0, idx(3)), idx(H - 1)));
     em.emit(if_(rowsInside,
@@ -186,18 +196,6 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
       [scalarRange(idx(0), idx(TW))]));
   });
   return { ...finish(em, body, 1, [], N * C * TH), workAccess: ['w'] };
-}
-
-/** transform2d without binding: the whole expression of each result (for a vector loop's body, which holds stores only). */
-function transformInline(block: readonly Expr[], n: number, row: (r: readonly Expr[]) => Expr[]): Expr[] {
-  const rows: Expr[][] = [];
-  for (let i = 0; i < n; i++) rows.push(row(block.slice(i * n, i * n + n)));
-  const m = rows[0].length;
-  const cols: Expr[][] = [];
-  for (let jj = 0; jj < m; jj++) cols.push(row(rows.map((r) => r[jj])));
-  const out: Expr[] = [];
-  for (let i = 0; i < cols[0].length; i++) for (let jj = 0; jj < m; jj++) out.push(cols[jj][i]);
-  return out;
 }
 
 /** Launch 2: Mo[ξ][n] = U[ξ] · V[ξ][n] for the 16·N problems, on the tiled GEMM schedule writing the workspace. */

@@ -47,8 +47,10 @@ export class CRenderer extends CFamilyRenderer {
             `  return __builtin_shufflevector(a, b, ${Array.from({ length: w }, (_, l) => (l < w / 2 ? 2 * l : 2 * l + 1)).join(', ')});\n`,
         }, `  v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[2 * l]; return v;\n`) + '}';
       // Lane l is a[l] where m[l] is set (all ones), else b[l]: a comparison's result picks lanes.
-      this.helperDefs[`vsel${w}`] = `typedef int32_t v${w}si __attribute__((vector_size(${4 * w})));\n` +
+      this.helperDefs[`vsel_${w}`] = `typedef int32_t v${w}si __attribute__((vector_size(${4 * w})));\n` +
         `static inline v${w}f vsel${w}(v${w}si m, v${w}f a, v${w}f b) { return (v${w}f)(((v${w}si)a & m) | ((v${w}si)b & ~m)); }`;
+      // Lane l is p[l·k] (elements a constant stride apart): a gather.
+      this.helperDefs[`vsk_${w}`] = `static inline v${w}f vload${w}_sk(const float* p, int64_t k) { v${w}f v; for (int l = 0; l < ${w}; l++) v[l] = p[l * k]; return v; }`;
       // p[2l] = a[l], p[2l + 1] = b[l]: the two interleaved, as two vector stores.
       this.helperDefs[`vx2_${w}`] = `static inline void vstore${w}_x2(float* p, v${w}f a, v${w}f b) {\n` +
         withIntrinsic({
@@ -61,7 +63,7 @@ export class CRenderer extends CFamilyRenderer {
 
   /** The vector loop's helpers beyond loads and stores (render/vectorize.ts VectorTarget.use). */
   private vectorWidthInUse = 0;
-  use(helper: 'sel' | 'x2'): void { this.used.add(helper === 'sel' ? `vsel${this.vectorWidthInUse}` : `vx2_${this.vectorWidthInUse}`); }
+  use(helper: 'sel' | 'x2' | 'sk'): void { this.used.add(`v${helper}_${this.vectorWidthInUse}`); }
 
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string {
     return e.k === 'load' || e.k === 'store' ? `&B${e.buf}[${this.expr(e.idx)}]` : `&${this.arrayRef(e.arr!, e.idx)}`;

@@ -55,8 +55,8 @@ export interface VectorTarget {
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string;
   /** A statement as the scalar renderer writes it (a loop-invariant let). */
   stmt(s: Stmt, ind: string): string;
-  /** Marks a vector helper used (its definition is then emitted): 'sel', 'x2'. */
-  use(helper: 'sel' | 'x2'): void;
+  /** Marks a vector helper used (its definition is then emitted): 'sel', 'x2', 'sk'. */
+  use(helper: 'sel' | 'x2' | 'sk'): void;
 }
 
 function readsBuffer(e: Expr, buf: number): boolean {
@@ -96,6 +96,8 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
         const step = coefficient(e.idx, j);
         // Every other element: a stride-2 convolution's packing run.
         if (step === 2 && e.k === 'load') return { code: `vload${w}_s2(${t.address(e)})`, vec: true };
+        // A constant larger stride (a filter's taps, 9 apart): element by element into the vector (a gather).
+        if (Number.isInteger(step) && step > 2 && e.k === 'load') { t.use('sk'); return { code: `vload${w}_sk(${t.address(e)}, ${step})`, vec: true }; }
         if (step !== 1) return undefined;
         return { code: `vload${w}(${t.address(e)})`, vec: true };
       }

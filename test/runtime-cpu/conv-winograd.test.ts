@@ -1,7 +1,7 @@
 // 3×3 stride-1 convolutions by Winograd F(2×2, 3×3) on the CPU
 // (compiler/ops/conv-winograd.kernel.ts): four launches sharing three
 // workspaces. Checked on the CPU runtime and on the bounds-checked kernel-IR
-// interpreter against the reference on a target that takes the path from 4
+// interpreter against the reference on a target that takes the path from 3
 // channels and 1 tile: odd output sizes (partial tiles), padding 0 and 1, a
 // batch, rows wide enough for the input transform's vector loop, a bias and
 // a fused epilogue (residual add, ReLU). Also when the default CPU target
@@ -43,12 +43,12 @@ function graphOf(c: Case): TestGraph {
   return t;
 }
 
-const SMALL = { winograd: { channels: 4, tiles: 1 } };
+const SMALL = { winograd: { channels: 3, tileChannels: 1 } };
 
 for (const isa of ['avx512', 'avx2', 'generic'] as const) {
   test(`${isa} profile: Winograd convolutions equal the reference (CPU runtime and interpreter)`, async () => {
     const target = cpuTarget({ ...cpuIsaProfile(isa), ...SMALL });
-    for (const c of CASES.filter((c) => c.x[1] >= 4 && c.o >= 4)) {
+    for (const c of CASES) {
       const program = compileGraph(graphOf(c).graph, target);
       assert.is(program.launches.length, 4, `${c.name}: filter, input, GEMM and output launches`);
       await checkCpuAndInterpreter(graphOf(c), program, 2e-4, 2e-4, `${isa} ${c.name}`);
@@ -58,26 +58,30 @@ for (const isa of ['avx512', 'avx2', 'generic'] as const) {
 
 test('fewer channels or tiles than the target asks: the direct convolution (one launch)', () => {
   const c = CASES[1];
-  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 8, tiles: 1 } })).launches.length, 1, 'channels below the threshold');
-  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 4, tiles: 1000 } })).launches.length, 1, 'tiles below the threshold');
+  // 5 -> 7 channels, 5 × 6 tiles: 150 tile-channels.
+  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 6, tileChannels: 1 } })).launches.length, 1, 'channels below the threshold');
+  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 3, tileChannels: 151 } })).launches.length, 1, 'tiles × channels below the threshold');
+  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 3, tileChannels: 150 } })).launches.length, 4, 'at the threshold');
   assert.is(compileGraph(graphOf(c).graph, webgpuTarget()).launches.length, 1, 'GPUs never take it');
 });
 
-test('the default CPU target: 256 channels on a 56 × 56 map by Winograd, on 20 × 20 directly; the workspaces live across the four launches', () => {
-  const conv = (hw: number): TestGraph => {
+test('the default CPU target: 256 channels on a 40 × 40 map by Winograd, on 20 × 20 directly, 128 channels on 40 × 40 directly; the workspaces live across the four launches', () => {
+  const conv = (hw: number, ch = 256): TestGraph => {
     const t = new TestGraph();
-    t.output('y', t.op('conv2d', [t.input('x', [1, 256, hw, hw]), t.param('w', [256, 256, 3, 3])], { stride: [1], padding: [1], dilation: [1], groups: 1 }));
+    t.output('y', t.op('conv2d', [t.input('x', [1, ch, hw, hw]), t.param('w', [ch, ch, 3, 3])], { stride: [1], padding: [1], dilation: [1], groups: 1 }));
     return t;
   };
-  const big = compileGraph(conv(56).graph, CPU);
+  const big = compileGraph(conv(40).graph, CPU);
   assert.is(big.launches.length, 4);
   // U, V and the products are temps bound by the launches that use them, each the same buffer throughout.
   const u = big.launches[0].buffers.at(-1)!, v = big.launches[1].buffers.at(-1)!;
   assert.equal(big.launches[2].buffers.slice(0, 2), [u, v], 'the GEMM reads the two transforms');
   assert.is(big.launches[3].buffers.at(-1), big.launches[2].buffers[2], 'the output transform reads the products');
-  assert.is(big.buffers[v].bytes, 4 * 16 * 256 * 28 * 28);
+  assert.is(big.buffers[v].bytes, 4 * 16 * 256 * 20 * 20);
   assert.is(big.report!.launches.reduce((n, l) => n + l.flops, 0), big.report!.launches[2].flops, 'the convolution\'s work is reported once, on the GEMM');
   assert.is(compileGraph(conv(20).graph, CPU).launches.length, 1);
+  assert.is(compileGraph(conv(40, 128).graph, CPU).launches.length, 1);
+  assert.is(compileGraph(conv(64, 128).graph, CPU).launches.length, 4);
 });
 
 test.run();
