@@ -2,7 +2,8 @@
 // stores: lets inside the loop (vector values where they depend on the
 // lanes, scalar where not), a comparison picking lanes (sel of an f32
 // compare: a ReLU), and elements 2j and 2j + 1 stored as two interleaved
-// vectors (a Winograd tile's two output columns). The rendering uses them,
+// vectors (a Winograd tile's two output columns), loads a constant stride
+// apart by gather. The rendering uses them,
 // and the CPU runtime's values equal the interpreter's and values computed
 // here; loops outside the pattern keep the scalar rendering.
 import { test } from 'uvu';
@@ -85,6 +86,21 @@ test('outside the pattern the loop stays scalar: a lane-dependent index let; a s
     assert.not.match(c, /vstore16/, what);
     assert.match(c, /for \(int64_t j = 0; j < 16; j\+\+\)/, what);
   }
+});
+
+test('a constant stride above 2 loads by gather (a filter\'s taps, 9 apart)', () => {
+  const strided: Kernel = {
+    name: 'k_gather', nargs: 0, workgroupSize: 1, locals: [], regs: [],
+    bufs: [{ dtype: 'f32', access: 'r' }, { dtype: 'f32', access: 'w' }],
+    body: [for_('j', idx(0), idx(W), [store(1, v('j'), bin('mul', f32(2), load(0, add(mul(v('j'), idx(3)), idx(1)), 'f32')))], false, W)],
+  };
+  validateKernel(strided);
+  const c = new CRenderer().unit([strided]);
+  assert.match(c, /vstore16\(&B1\[j\], \(2\.0f \* vload16_sk\(&B0\[\(\(j \* 3\) \+ 1\)\], 3\)\)\);/);
+  assert.match(c, /static inline v16f vload16_sk\(/);
+  const out = new Float32Array(W);
+  runKernel(strided, [A, out], [], 1);
+  assert.equal(Array.from(out), Array.from({ length: W }, (_, j) => Math.fround(2 * A[3 * j + 1])));
 });
 
 const cpu = await cpuOrSkip();
