@@ -74,6 +74,9 @@ export function timeTorch(net: OnnxNet, h: number, w: number, threads: number, r
 
 /** onnxruntime's sgemm n³ (a MatMul model), GFLOP/s: one of the bench's independent GEMM peaks. */
 export async function onnxGemmGflops(n: number, threads: number): Promise<number> {
-  const t = await timeOnnx(onnxModel('sgemm', n, n), { a: [n, n], b: [n, n] }, threads, 30);
-  return (2 * n ** 3) / t.best / 1e9;
+  // The best of two sessions: the first one a process creates measured 65-75 GFLOP/s in three runs
+  // of four on the 2-core machine, the next ones 280 (its threads settle after a warm-up run of its own).
+  let best = Infinity;
+  for (let s = 0; s < 2; s++) best = Math.min(best, (await timeOnnx(onnxModel('sgemm', n, n), { a: [n, n], b: [n, n] }, threads, 30)).best);
+  return (2 * n ** 3) / best / 1e9;
 }
