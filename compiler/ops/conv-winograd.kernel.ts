@@ -94,7 +94,7 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
   ];
 }
 
-/** `s` binding `work` after its graph buffers (as `access` says in `kernelBufs` order), flops reported here unless `flops` says otherwise. */
+/** `s` binding the workspaces `work` after its graph buffers (their access from s.workAccess), reporting `flops` when given instead of the group's. */
 function withWorkspace(s: Scheduled & { workAccess: ('r' | 'w')[] }, work: NonNullable<Scheduled['scratch']>, flops?: number): Scheduled {
   const { workAccess, ...rest } = s;
   return {
@@ -105,7 +105,7 @@ function withWorkspace(s: Scheduled & { workAccess: ('r' | 'w')[] }, work: NonNu
   };
 }
 
-/** One thread per element of a [count] iteration, wg per workgroup: the element index, guarded. */
+/** One thread per element of a [count] iteration, WG a workgroup: the element index, guarded where count is not a multiple of WG. */
 function perElement(em: Emitter, count: number, body: (i: Expr) => void): Stmt[] {
   const i = letVar(em, 'i', add(mul(gid, idx(WG)), lid));
   // Without a guard (count a multiple of the workgroup) the C compiler can vectorise the thread loop.
@@ -113,7 +113,7 @@ function perElement(em: Emitter, count: number, body: (i: Expr) => void): Stmt[]
   return [if_(lt(i, idx(count)), em.block(() => body(i)))];
 }
 
-/** Launch 0: U[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c); one thread per filter. */
+/** Launch 0: U[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c); VECTOR filters a step where their count allows, else one thread per filter. */
 function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { O, C }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
