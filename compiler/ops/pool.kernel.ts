@@ -21,7 +21,7 @@
 // gradients of the windows whose first maximum it is, in a fixed order (no
 // atomics, deterministic).
 import { Graph } from '../graph.js';
-import { Expr, Scalar } from '../kernel/ir.js';
+import { Expr, Scalar, Stmt } from '../kernel/ir.js';
 import {
   add, and, arg, bin, div, f32, for_, gid, idx, if_, inRange, konst, let_, lload, lstore, lt, max, min, mod, mul, sel, set, store, sub, v,
 } from '../kernel/build.js';
@@ -80,6 +80,7 @@ export function scheduleMaxPool(graph: Graph, nodes: ReadonlySet<number>, anchor
   const [N, , OH, OW] = em.outShape(node);
   const outBuf = em.buf(node.outputs[0], 'w');
   em.locals.push({ name: 'row', t, size: OW });
+  const vec = t === 'f32' && target.vectorWidth > 1 ? target.vectorWidth : 0;
   const body = em.block(() => {
     const inner = em.block(() => {
       em.emit(let_('n0', 'i64', div(gid, idx(C * OH))));
@@ -88,28 +89,41 @@ export function scheduleMaxPool(graph: Graph, nodes: ReadonlySet<number>, anchor
       // Rows of the window inside the image: ky in [max(0, −y0), min(kH, H − y0)).
       em.emit(let_('kylo', 'i64', max(idx(0), sub(idx(0), v('y0')))));
       em.emit(let_('kyhi', 'i64', min(idx(k[0]), sub(idx(H), v('y0')))));
-      em.emit(for_('ox', idx(0), idx(OW), [lstore('row', v('ox'), lowest(t))]));
+      overColumns(em, 0, OW, vec, (ox) => [lstore('row', ox, lowest(t))]);
       const taps = em.block(() => {
         const iy = add(v('y0'), v('ky'));
         for (let kx = 0; kx < k[1]; kx++) {
           const [lo, hi] = tapColumns(kx, s[1], p[1], W, OW);
           if (lo >= hi) continue;
-          const step = em.block(() => {
-            const x = em.bind(em.input(node, 0, [v('n0'), v('c0'), iy, add(mul(v('ox'), idx(s[1])), idx(kx - p[1]))]), 'x');
-            const m = lload('row', v('ox'), t);
+          overColumns(em, lo, hi, vec, (ox) => em.block(() => {
+            const x = em.bind(em.input(node, 0, [v('n0'), v('c0'), iy, add(mul(ox, idx(s[1])), idx(kx - p[1]))]), 'x');
+            const m = em.bind(lload('row', ox, t), 'm');
             const better = t === 'f32' ? bin('or', bin('gt', x, m), bin('ne', x, x)) : bin('gt', x, m);
-            em.emit(lstore('row', v('ox'), sel(better, x, m)));
-          });
-          em.emit(for_('ox', idx(lo), idx(hi), step));
+            em.emit(lstore('row', ox, sel(better, x, m)));
+          }));
         }
       });
       em.emit(for_('ky', v('kylo'), v('kyhi'), taps));
-      em.emit(for_('ox', idx(0), idx(OW), [store(outBuf, add(mul(gid, idx(OW)), v('ox')), lload('row', v('ox'), t))]));
+      overColumns(em, 0, OW, vec, (ox) => [store(outBuf, add(mul(gid, idx(OW)), ox), lload('row', ox, t))]);
     });
     // args[0]: output rows (N·C·OH), so the batch stays out of the kernel text.
     em.emit(if_(lt(gid, arg(0)), inner));
   });
   return finish(em, body, 1, [N * C * OH], N * C * OH);
+}
+
+/**
+ * body(ox) for the output columns [lo, hi): `vec` at a time in vector loops
+ * (render/vectorize.ts) where the range holds a vector, the last step ending
+ * at hi and overlapping the one before (each step's work is idempotent: a
+ * running maximum, a fill, a copy); else one loop.
+ */
+function overColumns(em: Emitter, lo: number, hi: number, vec: number, body: (ox: Expr) => readonly Stmt[]): void {
+  if (!vec || hi - lo < vec) { em.emit(for_('ox', idx(lo), idx(hi), body(v('ox')))); return; }
+  em.emit(for_('oq', idx(0), idx(Math.ceil((hi - lo) / vec)), em.block(() => {
+    const ox0 = em.bind(min(add(idx(lo), mul(v('oq'), idx(vec))), idx(hi - vec)), 'ox0');
+    em.emit(for_('oj', idx(0), idx(vec), body(add(ox0, v('oj'))), false, vec));
+  })));
 }
 
 /** dx[iy, ix] = Σ over windows whose first maximum is (iy, ix) of g[window]. */

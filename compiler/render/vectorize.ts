@@ -70,7 +70,7 @@ function readsBuffer(e: Expr, buf: number): boolean {
   }
 }
 
-const F32_CMP: Readonly<Record<string, string>> = { lt: '<', le: '<=', gt: '>', ge: '>=' };
+const F32_CMP: Readonly<Record<string, string>> = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' };
 
 /** b is a + 1 (the odd element of a pair whose even element is at a). */
 const plusOne = (a: Expr, b: Expr): boolean => b.k === 'bin' && b.op === 'add' && b.b.k === 'const' && b.b.v === 1 && JSON.stringify(b.a) === JSON.stringify(a);
@@ -86,6 +86,19 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
   const j = s.v, w = s.vector!;
   const vectors = new Set<string>();
   const lanes = (e: Expr): boolean => mentions(e, j) || [...vectors].some((n) => mentions(e, n));
+  /** A lane mask (all ones where true): comparisons of f32 lanes, and their logical and / or. */
+  const vmask = (c: Expr): string | undefined => {
+    if (c.k !== 'bin') return undefined;
+    if (c.op === 'and' || c.op === 'or') {
+      const a = vmask(c.a), b = vmask(c.b);
+      return a && b ? `(${a} ${c.op === 'and' ? '&' : '|'} ${b})` : undefined;
+    }
+    if (!(c.op in F32_CMP) || typeOf(c.a) !== 'f32') return undefined;
+    const a = vexpr(c.a), b = vexpr(c.b);
+    if (!a || !b) return undefined;
+    const lane = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
+    return `(${lane(a)} ${F32_CMP[c.op]} ${lane(b)})`;
+  };
   const vexpr = (e: Expr): { code: string; vec: boolean } | undefined => {
     if (!lanes(e)) return { code: t.expr(e), vec: false };
     const broadcast = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
@@ -108,13 +121,11 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
           if (l.k !== 'load' || l.t !== 'f32' || coefficient(l.idx, j) !== 1 || e.b.k !== 'const' || e.b.v !== 0) return undefined;
           return { code: `vload${w}_mask(${t.address(l)}, (uint32_t)(${t.expr(word)} >> (((uint32_t)${j}) & 31u)))`, vec: true };
         }
-        // sel(a < b, x, y) on f32 lanes (a ReLU): the comparison's lane mask picks x or y.
-        const c = e.c;
-        if (c.k !== 'bin' || !(c.op in F32_CMP) || typeOf(c.a) !== 'f32' || e.t !== 'f32') return undefined;
-        const [ca, cb, x, y] = [vexpr(c.a), vexpr(c.b), vexpr(e.a), vexpr(e.b)];
-        if (!ca || !cb || !x || !y) return undefined;
+        // sel(a < b, x, y) on f32 lanes (a ReLU; a NaN-keeping max: x > m || x != x): the lane mask picks x or y.
+        const m = vmask(e.c), x = vexpr(e.a), y = vexpr(e.b);
+        if (e.t !== 'f32' || m === undefined || !x || !y) return undefined;
         t.use('sel');
-        return { code: `vsel${w}((${broadcast(ca)} ${F32_CMP[c.op]} ${broadcast(cb)}), ${broadcast(x)}, ${broadcast(y)})`, vec: true };
+        return { code: `vsel${w}(${m}, ${broadcast(x)}, ${broadcast(y)})`, vec: true };
       }
       case 'bin': {
         if (e.t !== 'f32' || !['add', 'sub', 'mul', 'div'].includes(e.op)) return undefined;

@@ -1,6 +1,7 @@
 // max_pool2d's CPU row kernel (compiler/ops/pool.kernel.ts) against the op's
 // reference: kernels 1–5, strides 1–3, every legal padding, odd sizes down to
-// one pixel, a fused producer inlined into the pool, NaNs in the window, a
+// one pixel, rows wide enough for the vector loops (strides 1-3), a fused
+// producer inlined into the pool, NaNs in the window, a
 // batch above 1, and the pool as a producer of another group (the generic
 // lowering). Run compiled by the C compiler and on the kernel-IR interpreter;
 // the row kernel must be the one chosen on the CPU and never on WebGPU.
@@ -34,6 +35,11 @@ function graph(): TestGraph {
   t.inputs.z.data[49 + 0] = NaN;
   t.output('nan', t.op('max_pool2d', [z], { kernel: [3, 3], stride: [2, 2], padding: [1, 1] }));
   t.output('consumer', t.op('mul', [t.op('max_pool2d', [r], { kernel: [3, 3], stride: [1, 1], padding: [1, 1] }), t.constant(3)]));
+  // Rows wide enough for the vector loops (16 columns a step, the last step overlapping): strides 1, 2 (two loads and a
+  // shuffle) and 3 (a gather), with NaNs at a row's start, middle and end.
+  const wide = t.input('wide', [1, 2, 6, 101]);
+  for (const at of [0, 50, 100, 101 + 47, 6 * 101 + 99]) t.inputs.wide.data[at] = NaN;
+  for (const s of [1, 2, 3]) t.output(`wide${s}`, t.op('max_pool2d', [wide], { kernel: [3, 3], stride: [s, s], padding: [1, 1] }));
   return t;
 }
 

@@ -43,6 +43,8 @@ static inline v8f vload8_s2(const float* p) {
   v8f v; for (int l = 0; l < 8; l++) v[l] = p[2 * l]; return v;
 #endif
 }
+typedef int32_t v16si __attribute__((vector_size(64)));
+static inline v16f vsel16(v16si m, v16f a, v16f b) { return (v16f)(((v16si)a & m) | ((v16si)b & ~m)); }
 
 __attribute__((optimize("fp-contract=fast")))
 void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
@@ -206,25 +208,40 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
         int64_t y0 = (((gid % 16) * 2) - 1);
         int64_t kylo = imax(0, (0 - y0));
         int64_t kyhi = imin(3, (32 - y0));
-        for (int64_t ox = 0; ox < 16; ox++) {
-          row[ox] = (-INFINITY);
+        for (int64_t oq = 0; oq < 1; oq++) {
+          int64_t ox0_0 = imin((oq * 16), 0);
+          for (int64_t oj = 0; oj < 16; oj += 16) {
+            vstore16(&row[(ox0_0 + oj)], ((v16f){0} + (-INFINITY)));
+          }
         }
         for (int64_t ky = kylo; ky < kyhi; ky++) {
           for (int64_t ox = 1; ox < 16; ox++) {
-            float x_0 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + -1))];
-            row[ox] = (((x_0 > row[ox]) || (x_0 != x_0)) ? x_0 : row[ox]);
+            float x_1 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + -1))];
+            float m_2 = row[ox];
+            row[ox] = (((x_1 > m_2) || (x_1 != x_1)) ? x_1 : m_2);
           }
-          for (int64_t ox = 0; ox < 16; ox++) {
-            float x_1 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (ox * 2))];
-            row[ox] = (((x_1 > row[ox]) || (x_1 != x_1)) ? x_1 : row[ox]);
+          for (int64_t oq = 0; oq < 1; oq++) {
+            int64_t ox0_3 = imin((oq * 16), 0);
+            for (int64_t oj = 0; oj < 16; oj += 16) {
+              v16f x_4 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox0_3 + oj) * 2))]);
+              v16f m_5 = vload16(&row[(ox0_3 + oj)]);
+              vstore16(&row[(ox0_3 + oj)], vsel16(((x_4 > m_5) | (x_4 != x_4)), x_4, m_5));
+            }
           }
-          for (int64_t ox = 0; ox < 16; ox++) {
-            float x_2 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox * 2) + 1))];
-            row[ox] = (((x_2 > row[ox]) || (x_2 != x_2)) ? x_2 : row[ox]);
+          for (int64_t oq = 0; oq < 1; oq++) {
+            int64_t ox0_6 = imin((oq * 16), 0);
+            for (int64_t oj = 0; oj < 16; oj += 16) {
+              v16f x_7 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (((ox0_6 + oj) * 2) + 1))]);
+              v16f m_8 = vload16(&row[(ox0_6 + oj)]);
+              vstore16(&row[(ox0_6 + oj)], vsel16(((x_7 > m_8) | (x_7 != x_7)), x_7, m_8));
+            }
           }
         }
-        for (int64_t ox = 0; ox < 16; ox++) {
-          B0[((gid * 16) + ox)] = row[ox];
+        for (int64_t oq = 0; oq < 1; oq++) {
+          int64_t ox0_9 = imin((oq * 16), 0);
+          for (int64_t oj = 0; oj < 16; oj += 16) {
+            vstore16(&B0[((gid * 16) + (ox0_9 + oj))], vload16(&row[(ox0_9 + oj)]));
+          }
         }
       }
     }
