@@ -9,9 +9,9 @@
 //   const det = await Detector.create({ program: 'defcn.program.json', weights: 'defcn.safetensors' });
 //   const { boxes, scores, labels, count } = await det.detect(document.querySelector('img'));
 import { createBrowserWebGpu } from '../runtime-webgpu/browser.js';
-import { ProgramEngine, Prepared, detectAll, parseProgramFile, pixelsToChw, programWeights, resizeTarget, tensorToPrepared, now } from './core.js';
+import { ProgramEngine, Prepared, detectAll, parseProgramFile, pixelsToChw, programWeights, resizeTarget, tensorToPrepared } from './core.js';
 import { parseSafetensors } from './safetensors.js';
-import { FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
+import { ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
 import type { Detections, PixelsInput, ProgramFile, TensorInput } from './types.js';
 
 export type { Detections, PixelsInput, Preprocess, ProgramFile, RuntimeChoice, TensorInput, Timings } from './types.js';

@@ -176,7 +176,7 @@ export function appendSgd(g: Graph, grads: Map<string, number>, opts: SgdOptions
   // scales), read through an inlined concat, largest first so the kernel's
   // chain of source tests settles early for most elements.
   const parts: { value: number; n: number }[] = [];
-  for (const [name, grad] of grads) {
+  for (const [, grad] of grads) {
     // Unscaled once per consumer (the norm here, the momentum update below), so
     // each multiply is computed inline where it is read: the gradient kernel
     // gets no epilogue that would place it in the optimizer's part of the

@@ -9,7 +9,7 @@
 // .so kills the process with SIGBUS, which no try/catch can report. Such an
 // entry is removed and built again, and the user is told once.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FusedetError } from '../io/errors.js';

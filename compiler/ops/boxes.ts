@@ -58,7 +58,7 @@ const boxDecode: Op<'box_decode'> = {
   flops: (_i, outs) => numel(outs[0].shape),
   // ltrb: g * (-1, -1, 1, 1); points: (g_x1 + g_x2, g_y1 + g_y2) summed over the batch.
   grad(b) {
-    const [p, d] = b.inputs, g = b.cotOrZero(0), dtype = b.type(d).dtype;
+    const [, d] = b.inputs, g = b.cotOrZero(0), dtype = b.type(d).dtype;
     const signs = b.op('concat', [b.constant(-1, dtype, [2]), b.constant(1, dtype, [2])], { axis: 0 });
     const half = (start: number): number => b.op('slice', [g], { axis: 2, start, end: start + 2, step: 1 });
     return [

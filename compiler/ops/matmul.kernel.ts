@@ -2,7 +2,7 @@
 // read in place (no packing tables), batch dimensions broadcast.
 import { Graph } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
-import { add, idx, let_, mul, v } from '../kernel/build.js';
+import { add, idx, mul } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { broadcastAt } from '../schedule/emit.js';

@@ -175,7 +175,7 @@ function gradLaunch(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, 
   const prof = target.name === 'cpu' ? CPU : target.name === 'cuda' ? CUDA : WEBGPU;
   const WG = prof.wg;
   const node = graph.nodes[anchorId];
-  const tau = intAttr(node.op, node.attrs, 'tau'), phi = intAttr(node.op, node.attrs, 'phi');
+  const phi = intAttr(node.op, node.attrs, 'phi');
   const r = (phi - 1) / 2;
   const L = node.inputs.length / 2;
   const codes = node.inputs.slice(0, L), grads = node.inputs.slice(L);

@@ -21,7 +21,7 @@ import { neighbourLevels } from './max3d.js';
 import { maxOf } from './max3d-rule.kernel.js';
 import { bilinearTaps } from './resize.js';
 import {
-  add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, load, lstore, lt, max, min, mod, mul, sel, set, store, sub, v,
+  add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lload, load, lstore, lt, max, min, mod, mul, set, store, sub, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { bilinearTap } from './resize.kernel.js';

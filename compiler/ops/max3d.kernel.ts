@@ -26,7 +26,7 @@ import { Expr, KArray, Stmt } from '../kernel/ir.js';
 import { intAttr } from './attrs.js';
 import { neighbourLevels } from './max3d.js';
 import {
-  add, and, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
+  add, barrier, bin, cast, div, f32, gid, idx, if_, inRange, let_, lload, lstore, lt, mod, mul, sel, set, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import type { Target } from '../target.js';

@@ -59,8 +59,8 @@
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, and, barrier, bin, bitSet, bool, bitand, bitor, bitxor, cast, ctz, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
-  popcount, sel, set, shl, shr, storageBarrier, store, sub, threadStrided, u32, un, v,
+  add, and, barrier, bin, bitSet, bool, bitand, bitor, cast, div, f32, for_, gid, i32, idx, if_, let_, lid, lload, lstore, lt, max, min, mod, mul,
+  popcount, sel, set, shl, storageBarrier, store, sub, threadStrided, u32, un, v,
 } from '../kernel/build.js';
 import { Emitter, Lowering, ScheduleError } from '../schedule/emit.js';
 import { Scheduled } from '../schedule/pointwise.js';

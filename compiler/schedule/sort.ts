@@ -9,7 +9,7 @@
 import { Graph } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { boolAttr, intAttr, normAxis } from '../ops/attrs.js';
-import { add, and, arg, bin, cast, div, f32, for_, gid, idx, if_, let_, lid, lt, min, mod, mul, sel, set, store, sub, v } from '../kernel/build.js';
+import { add, and, arg, bin, cast, div, f32, for_, gid, idx, if_, let_, lid, lt, mod, mul, sel, set, store, sub, v } from '../kernel/build.js';
 import { numel } from '../types.js';
 import { Emitter, Lowering } from './emit.js';
 import { Scheduled, finish, POINTWISE_WG } from './pointwise.js';

@@ -9,7 +9,7 @@ import { interpret } from '../../compiler/interpret.js';
 import { OPS } from '../../compiler/ops/index.js';
 import { compileGraph } from '../../compiler/program.js';
 import { Tensor, tensor } from '../../compiler/tensor.js';
-import { ConcreteType, isFloat } from '../../compiler/types.js';
+import { ConcreteType } from '../../compiler/types.js';
 import { GRAD_SPAN, rand64, validateBackward } from '../helpers/grad-check.js';
 import { CPU } from '../../compiler/target.js';
 

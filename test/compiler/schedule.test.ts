@@ -4,8 +4,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rng } from '../../compiler/tensor.js';
 import { TestGraph, checkBoth, pick } from './kernel/graphs.js';
-import { compileGraph } from '../../compiler/program.js';
-import { CPU } from '../../compiler/target.js';
 import { fuse } from '../../compiler/fuse.js';
 import { LOWERINGS } from '../../compiler/schedule/index.js';
 import { schedulePointwise } from '../../compiler/schedule/pointwise.js';

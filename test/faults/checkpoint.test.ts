@@ -12,7 +12,7 @@ import { initParams } from '../../compiler/init.js';
 import { tensor } from '../../compiler/tensor.js';
 import { fixedSource } from '../../models/fixed-batch.js';
 import { referenceRunner } from '../../models/step-runner.js';
-import { TrainError, TrainLoopOptions, trainLoop } from '../../models/train.js';
+import { TrainLoopOptions, trainLoop } from '../../models/train.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../models/checkpoint/store.js';
 import { SafetensorsError } from '../../models/checkpoint/safetensors.js';
 import { FileError } from '../../io/files.js';
@@ -23,7 +23,6 @@ const root = mkdtempSync(join(tmpdir(), 'fusedet-ckfault-'));
 let n = 0;
 const fresh = (): string => join(root, `d${n++}`);
 const step = smallStep();
-const types = new Map(step.graph.params.map((p) => [p.name, step.graph.values[p.value].type]));
 const SCHEDULE = { lr: 0.01, warmup: 0, warmupFactor: 1e-3, milestones: [], gamma: 0.1 };
 
 function opts(dir: string, over: Partial<TrainLoopOptions> = {}): TrainLoopOptions & { notes: string[] } {

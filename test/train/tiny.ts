@@ -4,7 +4,6 @@
 import * as assert from 'uvu/assert';
 import { checkFiles } from '../../dsl/index.js';
 import { initParams } from '../../compiler/init.js';
-import { compileGraph } from '../../compiler/program.js';
 import type { Tensor } from '../../compiler/tensor.js';
 import { errorOf, finiteScale, within, worstError } from '../helpers/compare.js';
 import type { Runtime } from '../../runtime/interface.js';
