@@ -1,9 +1,12 @@
 // Renders a loop marked `vector: W` with GCC vector extensions, W lanes per
-// step, when its body is a list of stores whose indices move by one element
-// per iteration and whose values are arithmetic on such loads (or loads of
-// every other element, or masked loads: see vexpr) and on loop-invariant
-// scalars (a GEMM tile update: acc[i][j] += w * panel[k][j]).
-// Anything else returns undefined and the caller renders the scalar loop.
+// step, when its body is a list of lets and stores: stores whose indices move
+// by one element per iteration (or pairs at 2j and 2j + 1, stored
+// interleaved), values that are arithmetic on loads moving by one, two
+// (two loads and a shuffle) or a constant stride (a gather), masked loads, f32
+// comparisons picking lanes, lets of such values, and loop-invariant scalars
+// (a GEMM tile update: acc[i][j] += w * panel[k][j]; a Winograd transform;
+// a max-pool tap). Anything else returns undefined and the caller renders
+// the scalar loop.
 import { Expr, Stmt, typeOf } from '../kernel/ir.js';
 
 /** Coefficient of `name` in an affine index expression; NaN when not affine. */
