@@ -137,9 +137,10 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
 
 /**
  * Launch 1: V[ξ][n][c][t] = (Bᵀ d B)[ξ] of tile t's 4×4 input patch (zeros
- * outside the image). A workgroup is one row of tiles of one plane. Where
- * its four input rows lie inside the image, the tiles whose patches do too
- * (a range fixed by the width) go VECTOR at a time through a vector loop:
+ * outside the image). A workgroup is one row of tiles of one plane. The
+ * tiles whose patch columns lie inside the image (a range fixed by the
+ * width) go VECTOR at a time through a vector loop (rows outside it as
+ * zeros):
  * each patch column is a stride-2 load across the tiles, each V entry a
  * unit-stride store (render/vectorize.ts); the other tiles one by one with
  * bounds tests.
@@ -178,22 +179,28 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
     });
     const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
     if (steps === 0) { em.emit(scalarRange(idx(0), idx(TW))); return; }
-    // Rows inside: VEC tiles per vector step from txa.
+    // VEC tiles per vector step from txa, every tile row: a patch row outside the image (the first
+    // and last tile rows with padding) reads row 0 instead, in bounds, and counts as zeros; its
+    // test is the same for the whole step (a scalar condition picking a vector).
     const j = v('j');
+    const rows = Array.from({ length: 4 }, (_, r) => {
+      const ok = em.bind(inRange(add(y0, idx(r)), H), 'rok');
+      return { ok, y: em.bind(sel(ok, add(y0, idx(r)), idx(0)), 'ry') };
+    });
     const vectorStep = em.block(() => {
       const tx0 = em.bind(min(add(idx(txa), mul(v('q'), idx(VEC))), idx(txb - VEC)), 'tx0');
       const d: Expr[] = [];
-      for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) {
-        d.push(load(xb, add(add(base, add(mul(add(y0, idx(r)), idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32'));
+      for (const { ok, y } of rows) for (let c = 0; c < 4; c++) {
+        const x = load(xb, add(add(base, add(mul(y, idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32');
+        d.push(ok.k === 'const' ? (ok.v ? x : f32(0)) : sel(ok, x, f32(0)));
       }
       em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
         transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * count), add(vrow, tx0)), j), x)));
       }), false, VEC));
     });
-    const rowsInside = and(bin('ge', y0, idx(0)), bin('le', add(y0, idx(3)), idx(H - 1)));
-    em.emit(if_(rowsInside,
-      [scalarRange(idx(0), idx(txa)), for_('q', idx(0), idx(steps), vectorStep), scalarRange(idx(txb), idx(TW))],
-      [scalarRange(idx(0), idx(TW))]));
+    em.emit(scalarRange(idx(0), idx(txa)));
+    em.emit(for_('q', idx(0), idx(steps), vectorStep));
+    em.emit(scalarRange(idx(txb), idx(TW)));
   });
   return { ...finish(em, body, 1, [], N * C * TH), workAccess: ['w'] };
 }

@@ -124,6 +124,11 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
           if (l.k !== 'load' || l.t !== 'f32' || coefficient(l.idx, j) !== 1 || e.b.k !== 'const' || e.b.v !== 0) return undefined;
           return { code: `vload${w}_mask(${t.address(l)}, (uint32_t)(${t.expr(word)} >> (((uint32_t)${j}) & 31u)))`, vec: true };
         }
+        // A condition the same for every lane picks one vector (only that one's loads run, as in C).
+        if (!lanes(e.c) && e.t === 'f32') {
+          const [x, y] = [vexpr(e.a), vexpr(e.b)];
+          return x && y ? { code: `(${t.expr(e.c)} ? ${broadcast(x)} : ${broadcast(y)})`, vec: true } : undefined;
+        }
         // sel(a < b, x, y) on f32 lanes (a ReLU; a NaN-keeping max: x > m || x != x): the lane mask picks x or y.
         const m = vmask(e.c), x = vexpr(e.a), y = vexpr(e.b);
         if (e.t !== 'f32' || m === undefined || !x || !y) return undefined;

@@ -103,6 +103,22 @@ test('a constant stride above 2 loads by gather (a filter\'s taps, 9 apart)', ()
   assert.equal(Array.from(out), Array.from({ length: W }, (_, j) => Math.fround(2 * A[3 * j + 1])));
 });
 
+test('a condition the same for every lane picks one vector, and only its loads run', () => {
+  const uniform: Kernel = {
+    name: 'k_uniform', nargs: 0, workgroupSize: 1, locals: [], regs: [],
+    bufs: [{ dtype: 'f32', access: 'r' }, { dtype: 'f32', access: 'w' }],
+    body: [
+      let_('ok', 'bool', lt(load(0, idx(0), 'f32'), f32(0))),
+      for_('j', idx(0), idx(W), [store(1, v('j'), sel(v('ok', 'bool'), load(0, add(v('j'), idx(1)), 'f32'), f32(0)))], false, W),
+    ],
+  };
+  validateKernel(uniform);
+  assert.match(new CRenderer().unit([uniform]), /vstore16\(&B1\[j\], \(ok \? vload16\(&B0\[\(j \+ 1\)\]\) : \(\(v16f\)\{0\} \+ 0\.0f\)\)\);/);
+  const out = new Float32Array(W);
+  runKernel(uniform, [A, out], [], 1);
+  assert.equal(Array.from(out), Array.from({ length: W }, (_, j) => (A[0] < 0 ? A[j + 1] : 0)));
+});
+
 const cpu = await cpuOrSkip();
 cpu.test('CPU runtime: the vector loop computes what the interpreter and this test do', async () => {
   const exe = await cpu.runtime!.load(program(PATTERN));
