@@ -23,11 +23,12 @@
 // 448 × 128 (the GEMMs' K is the channel count: 128 makes them slower).
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
-import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, min, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
+import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
 import { mapChildren, mapStmtExprs } from '../kernel/walk.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
 import { letVar, scheduleGemm } from '../schedule/gemm.js';
+import { overlappingSteps } from '../schedule/vector-steps.js';
 import { ints } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
 
@@ -153,8 +154,8 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   // Tiles whose patch columns 2tx − pw .. 2tx − pw + 3 lie inside [0, W).
   const txa = Math.ceil(pw / 2), txb = Math.floor((W - 4 + pw) / 2) + 1;
-  // The last step ends at txb, overlapping the one before (its tiles stored twice, alike) rather than leaving a scalar tail.
-  const steps = VEC && txb - txa >= VEC ? Math.ceil((txb - txa) / VEC) : 0;
+  // Overlapping steps (schedule/vector-steps.ts: tiles stored twice, alike) rather than a scalar tail.
+  const vectors = VEC > 0 && txb - txa >= VEC;
   const body = em.block(() => {
     const plane = letVar(em, 'plane', div(gid, idx(TH))); // n·C + c
     const ty = letVar(em, 'ty', mod(gid, idx(TH)));
@@ -178,7 +179,7 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
       transform2d(em, d, 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(idx(xi * count), add(vrow, tx)), x)));
     });
     const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
-    if (steps === 0) { em.emit(scalarRange(idx(0), idx(TW))); return; }
+    if (!vectors) { em.emit(scalarRange(idx(0), idx(TW))); return; }
     // VEC tiles per vector step from txa, every tile row: a patch row outside the image (the first
     // and last tile rows with padding) reads row 0 instead, in bounds, and counts as zeros; its
     // test is the same for the whole step (a scalar condition picking a vector).
@@ -187,8 +188,7 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
       const ok = em.bind(inRange(add(y0, idx(r)), H), 'rok');
       return { ok, y: em.bind(sel(ok, add(y0, idx(r)), idx(0)), 'ry') };
     });
-    const vectorStep = em.block(() => {
-      const tx0 = em.bind(min(add(idx(txa), mul(v('q'), idx(VEC))), idx(txb - VEC)), 'tx0');
+    const vectorStep = (tx0: Expr): void => {
       const d: Expr[] = [];
       for (const { ok, y } of rows) for (let c = 0; c < 4; c++) {
         const x = load(xb, add(add(base, add(mul(y, idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32');
@@ -197,9 +197,9 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
       em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
         transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * count), add(vrow, tx0)), j), x)));
       }), false, VEC));
-    });
+    };
     em.emit(scalarRange(idx(0), idx(txa)));
-    em.emit(for_('q', idx(0), idx(steps), vectorStep));
+    em.emit(overlappingSteps(em, 'q', txa, txb, VEC, vectorStep));
     em.emit(scalarRange(idx(txb), idx(TW)));
   });
   return { ...finish(em, body, 1, [], N * C * TH), workAccess: ['w'] };
@@ -254,7 +254,7 @@ function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
   const count = N * O * T;
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   const full = Math.floor(OW / 2); // tiles whose two output columns exist
-  const steps = VEC && full >= VEC ? Math.ceil(full / VEC) : 0;
+  const vectors = VEC > 0 && full >= VEC;
   const body = em.block(() => {
     // The workspace's index is only known once every graph buffer is bound: the epilogue binds its own.
     const mAt = (xi: number, i: Expr): Expr => ({ k: 'load', buf: -1, idx: add(idx(xi * count), i), t: 'f32' });
@@ -281,18 +281,17 @@ function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
       }
     };
     const scalarRange = (from: number, to: number): Stmt => for_('tx', idx(from), idx(to), em.block(() => tileOutputs(v('tx'), mul(v('tx'), idx(2)), true)));
-    if (steps === 0) { em.emit(scalarRange(0, TW)); return; }
+    if (!vectors) { em.emit(scalarRange(0, TW)); return; }
     const j = v('j');
-    const vectorStep = em.block(() => {
-      // The last step ends at the last full tile, overlapping the one before (those tiles stored twice, alike).
-      const tx0 = em.bind(min(mul(v('q'), idx(VEC)), idx(full - VEC)), 'tx0');
+    // The last step ends at the last full tile, overlapping the one before (those tiles stored twice, alike).
+    const vectorStep = (tx0: Expr): void => {
       const rowBase = em.bind(add(em.flat(sinkValue, [n, o, oy0, idx(0)]), mul(tx0, idx(2))), 'obase');
       const lanes = em.block(() => tileOutputs(add(tx0, j), mul(add(tx0, j), idx(2)), false,
         (dy, dx) => { const even = add(add(rowBase, idx(dy * OW)), mul(j, idx(2))); return dx ? add(even, idx(1)) : even; }));
       em.emit(for_('j', idx(0), idx(VEC), lanes, false, VEC));
-    });
+    };
     const bothRows = OH % 2 ? lt(add(oy0, idx(1)), idx(OH)) : bool(true);
-    const vectorRow = [for_('q', idx(0), idx(steps), vectorStep), ...(full < TW ? [scalarRange(full, TW)] : [])];
+    const vectorRow = [overlappingSteps(em, 'q', 0, full, VEC, vectorStep), ...(full < TW ? [scalarRange(full, TW)] : [])];
     if (bothRows.k === 'const') vectorRow.forEach((x) => em.emit(x));
     else em.emit(if_(bothRows, vectorRow, [scalarRange(0, TW)]));
   });

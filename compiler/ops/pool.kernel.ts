@@ -27,6 +27,7 @@ import {
 } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish, schedulePointwise } from '../schedule/pointwise.js';
+import { overlappingSteps } from '../schedule/vector-steps.js';
 import type { Target } from '../target.js';
 import { intsAttr } from './attrs.js';
 import type { KernelTable, OpNameOf } from './op.js';
@@ -114,16 +115,13 @@ export function scheduleMaxPool(graph: Graph, nodes: ReadonlySet<number>, anchor
 
 /**
  * body(ox) for the output columns [lo, hi): `vec` at a time in vector loops
- * (render/vectorize.ts) where the range holds a vector, the last step ending
- * at hi and overlapping the one before (each step's work is idempotent: a
- * running maximum, a fill, a copy); else one loop.
+ * (render/vectorize.ts) in overlapping steps where the range holds a vector
+ * (each step's work is idempotent: a running maximum, a fill, a copy); else
+ * one loop.
  */
 function overColumns(em: Emitter, lo: number, hi: number, vec: number, body: (ox: Expr) => readonly Stmt[]): void {
   if (!vec || hi - lo < vec) { em.emit(for_('ox', idx(lo), idx(hi), body(v('ox')))); return; }
-  em.emit(for_('oq', idx(0), idx(Math.ceil((hi - lo) / vec)), em.block(() => {
-    const ox0 = em.bind(min(add(idx(lo), mul(v('oq'), idx(vec))), idx(hi - vec)), 'ox0');
-    em.emit(for_('oj', idx(0), idx(vec), body(add(ox0, v('oj'))), false, vec));
-  })));
+  em.emit(overlappingSteps(em, 'oq', lo, hi, vec, (ox0) => em.emit(for_('oj', idx(0), idx(vec), body(add(ox0, v('oj'))), false, vec))));
 }
 
 /** dx[iy, ix] = Σ over windows whose first maximum is (iy, ix) of g[window]. */

@@ -209,9 +209,9 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
         int64_t kylo = imax(0, (0 - y0));
         int64_t kyhi = imin(3, (32 - y0));
         for (int64_t oq = 0; oq < 1; oq++) {
-          int64_t ox0_0 = imin((oq * 16), 0);
+          int64_t oqx0_0 = imin((oq * 16), 0);
           for (int64_t oj = 0; oj < 16; oj += 16) {
-            vstore16(&row[(ox0_0 + oj)], ((v16f){0} + (-INFINITY)));
+            vstore16(&row[(oqx0_0 + oj)], ((v16f){0} + (-INFINITY)));
           }
         }
         for (int64_t ky = kylo; ky < kyhi; ky++) {
@@ -221,26 +221,26 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
             row[ox] = (((x_1 > m_2) || (x_1 != x_1)) ? x_1 : m_2);
           }
           for (int64_t oq = 0; oq < 1; oq++) {
-            int64_t ox0_3 = imin((oq * 16), 0);
+            int64_t oqx0_3 = imin((oq * 16), 0);
             for (int64_t oj = 0; oj < 16; oj += 16) {
-              v16f x_4 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox0_3 + oj) * 2))]);
-              v16f m_5 = vload16(&row[(ox0_3 + oj)]);
-              vstore16(&row[(ox0_3 + oj)], vsel16(((x_4 > m_5) | (x_4 != x_4)), x_4, m_5));
+              v16f x_4 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((oqx0_3 + oj) * 2))]);
+              v16f m_5 = vload16(&row[(oqx0_3 + oj)]);
+              vstore16(&row[(oqx0_3 + oj)], vsel16(((x_4 > m_5) | (x_4 != x_4)), x_4, m_5));
             }
           }
           for (int64_t oq = 0; oq < 1; oq++) {
-            int64_t ox0_6 = imin((oq * 16), 0);
+            int64_t oqx0_6 = imin((oq * 16), 0);
             for (int64_t oj = 0; oj < 16; oj += 16) {
-              v16f x_7 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (((ox0_6 + oj) * 2) + 1))]);
-              v16f m_8 = vload16(&row[(ox0_6 + oj)]);
-              vstore16(&row[(ox0_6 + oj)], vsel16(((x_7 > m_8) | (x_7 != x_7)), x_7, m_8));
+              v16f x_7 = vload16_s2(&B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (((oqx0_6 + oj) * 2) + 1))]);
+              v16f m_8 = vload16(&row[(oqx0_6 + oj)]);
+              vstore16(&row[(oqx0_6 + oj)], vsel16(((x_7 > m_8) | (x_7 != x_7)), x_7, m_8));
             }
           }
         }
         for (int64_t oq = 0; oq < 1; oq++) {
-          int64_t ox0_9 = imin((oq * 16), 0);
+          int64_t oqx0_9 = imin((oq * 16), 0);
           for (int64_t oj = 0; oj < 16; oj += 16) {
-            vstore16(&B0[((gid * 16) + (ox0_9 + oj))], vload16(&row[(ox0_9 + oj)]));
+            vstore16(&B0[((gid * 16) + (oqx0_9 + oj))], vload16(&row[(oqx0_9 + oj)]));
           }
         }
       }

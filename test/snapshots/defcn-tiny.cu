@@ -149,9 +149,9 @@ extern "C" __global__ void __launch_bounds__(1) k1_max_pool2d(float* __restrict_
       long long kylo = imax(0, (0 - y0));
       long long kyhi = imin(3, (32 - y0));
       for (long long oq = 0; oq < 1; oq++) {
-        long long ox0_0 = imin((oq * 16), 0);
+        long long oqx0_0 = imin((oq * 16), 0);
         for (long long oj = 0; oj < 16; oj++) {
-          row[(ox0_0 + oj)] = __int_as_float(0xff800000);
+          row[(oqx0_0 + oj)] = __int_as_float(0xff800000);
         }
       }
       for (long long ky = kylo; ky < kyhi; ky++) {
@@ -161,26 +161,26 @@ extern "C" __global__ void __launch_bounds__(1) k1_max_pool2d(float* __restrict_
           row[ox] = (((x_1 > m_2) || (x_1 != x_1)) ? x_1 : m_2);
         }
         for (long long oq = 0; oq < 1; oq++) {
-          long long ox0_3 = imin((oq * 16), 0);
+          long long oqx0_3 = imin((oq * 16), 0);
           for (long long oj = 0; oj < 16; oj++) {
-            float x_4 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((ox0_3 + oj) * 2))];
-            float m_5 = row[(ox0_3 + oj)];
-            row[(ox0_3 + oj)] = (((x_4 > m_5) || (x_4 != x_4)) ? x_4 : m_5);
+            float x_4 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + ((oqx0_3 + oj) * 2))];
+            float m_5 = row[(oqx0_3 + oj)];
+            row[(oqx0_3 + oj)] = (((x_4 > m_5) || (x_4 != x_4)) ? x_4 : m_5);
           }
         }
         for (long long oq = 0; oq < 1; oq++) {
-          long long ox0_6 = imin((oq * 16), 0);
+          long long oqx0_6 = imin((oq * 16), 0);
           for (long long oj = 0; oj < 16; oj++) {
-            float x_7 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (((ox0_6 + oj) * 2) + 1))];
-            float m_8 = row[(ox0_6 + oj)];
-            row[(ox0_6 + oj)] = (((x_7 > m_8) || (x_7 != x_7)) ? x_7 : m_8);
+            float x_7 = B1[((((n0 * 4096) + (c0 * 1024)) + ((y0 + ky) * 32)) + (((oqx0_6 + oj) * 2) + 1))];
+            float m_8 = row[(oqx0_6 + oj)];
+            row[(oqx0_6 + oj)] = (((x_7 > m_8) || (x_7 != x_7)) ? x_7 : m_8);
           }
         }
       }
       for (long long oq = 0; oq < 1; oq++) {
-        long long ox0_9 = imin((oq * 16), 0);
+        long long oqx0_9 = imin((oq * 16), 0);
         for (long long oj = 0; oj < 16; oj++) {
-          B0[((gid * 16) + (ox0_9 + oj))] = row[(ox0_9 + oj)];
+          B0[((gid * 16) + (oqx0_9 + oj))] = row[(oqx0_9 + oj)];
         }
       }
     }
