@@ -62,8 +62,7 @@ export class CRenderer extends CFamilyRenderer {
   }
 
   /** The vector loop's helpers beyond loads and stores (render/vectorize.ts VectorTarget.use). */
-  private vectorWidthInUse = 0;
-  use(helper: 'sel' | 'x2' | 'sk'): void { this.used.add(`v${helper}_${this.vectorWidthInUse}`); }
+  use(helper: 'sel' | 'x2' | 'sk', width: number): void { this.used.add(`v${helper}_${width}`); }
 
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string {
     return e.k === 'load' || e.k === 'store' ? `&B${e.buf}[${this.expr(e.idx)}]` : `&${this.arrayRef(e.arr!, e.idx)}`;
@@ -78,7 +77,6 @@ export class CRenderer extends CFamilyRenderer {
   override stmt(s: Stmt, ind: string): string {
     if (s.k === 'for' && s.vector && s.body.every((b) => (b.k === 'store' || b.k === 'lstore' ? typeOf(b.v) === 'f32' : b.k === 'let'))) {
       const w = s.vector;
-      this.vectorWidthInUse = w;
       const body = vectorBody(s, this, `v${w}f`, ind + '  ');
       if (body !== undefined) {
         this.used.add(`vec${w}`);

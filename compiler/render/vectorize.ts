@@ -58,8 +58,8 @@ export interface VectorTarget {
   address(e: { k: 'load' | 'lload' | 'store' | 'lstore'; idx: Expr; buf?: number; arr?: string }): string;
   /** A statement as the scalar renderer writes it (a loop-invariant let). */
   stmt(s: Stmt, ind: string): string;
-  /** Marks a vector helper used (its definition is then emitted): 'sel', 'x2', 'sk'. */
-  use(helper: 'sel' | 'x2' | 'sk'): void;
+  /** Marks a vector helper of `width` lanes used (its definition is then emitted): 'sel', 'x2', 'sk'. */
+  use(helper: 'sel' | 'x2' | 'sk', width: number): void;
 }
 
 function readsBuffer(e: Expr, buf: number): boolean {
@@ -89,6 +89,8 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
   const j = s.v, w = s.vector!;
   const vectors = new Set<string>();
   const lanes = (e: Expr): boolean => mentions(e, j) || [...vectors].some((n) => mentions(e, n));
+  /** A value as a vector: an invariant scalar broadcast to every lane. */
+  const broadcast = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
   /** A lane mask (all ones where true): comparisons of f32 lanes, and their logical and / or. */
   const vmask = (c: Expr): string | undefined => {
     if (c.k !== 'bin') return undefined;
@@ -99,12 +101,10 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
     if (!(c.op in F32_CMP) || typeOf(c.a) !== 'f32') return undefined;
     const a = vexpr(c.a), b = vexpr(c.b);
     if (!a || !b) return undefined;
-    const lane = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
-    return `(${lane(a)} ${F32_CMP[c.op]} ${lane(b)})`;
+    return `(${broadcast(a)} ${F32_CMP[c.op]} ${broadcast(b)})`;
   };
   const vexpr = (e: Expr): { code: string; vec: boolean } | undefined => {
     if (!lanes(e)) return { code: t.expr(e), vec: false };
-    const broadcast = (x: { code: string; vec: boolean }): string => (x.vec ? x.code : `((${vtype}){0} + ${x.code})`);
     switch (e.k) {
       case 'var': return vectors.has(e.name) ? { code: e.name, vec: true } : undefined;
       case 'load': case 'lload': {
@@ -113,7 +113,7 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
         // Every other element: a stride-2 convolution's packing run.
         if (step === 2 && e.k === 'load') return { code: `vload${w}_s2(${t.address(e)})`, vec: true };
         // A constant larger stride (a filter's taps, 9 apart): element by element into the vector (a gather).
-        if (Number.isInteger(step) && step > 2 && e.k === 'load') { t.use('sk'); return { code: `vload${w}_sk(${t.address(e)}, ${step})`, vec: true }; }
+        if (Number.isInteger(step) && step > 2 && e.k === 'load') { t.use('sk', w); return { code: `vload${w}_sk(${t.address(e)}, ${step})`, vec: true }; }
         if (step !== 1) return undefined;
         return { code: `vload${w}(${t.address(e)})`, vec: true };
       }
@@ -132,7 +132,7 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
         // sel(a < b, x, y) on f32 lanes (a ReLU; a NaN-keeping max: x > m || x != x): the lane mask picks x or y.
         const m = vmask(e.c), x = vexpr(e.a), y = vexpr(e.b);
         if (e.t !== 'f32' || m === undefined || !x || !y) return undefined;
-        t.use('sel');
+        t.use('sel', w);
         return { code: `vsel${w}(${m}, ${broadcast(x)}, ${broadcast(y)})`, vec: true };
       }
       case 'bin': {
@@ -156,7 +156,7 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
       if (st.t !== 'f32') return undefined;
       const val = vexpr(st.v);
       if (!val) return undefined;
-      out += `${ind}${vtype} ${st.name} = ${val.vec ? val.code : `((${vtype}){0} + ${val.code})`};\n`;
+      out += `${ind}${vtype} ${st.name} = ${broadcast(val)};\n`;
       vectors.add(st.name);
       continue;
     }
@@ -165,11 +165,11 @@ export function vectorBody(s: Extract<Stmt, { k: 'for' }>, t: VectorTarget, vtyp
     const step = coefficient(st.idx, j);
     const val = vexpr(st.v);
     if (!val) return undefined;
-    const code = val.vec ? val.code : `((${vtype}){0} + ${val.code})`;
+    const code = broadcast(val);
     if (pending) {
       // Elements 2j and 2j + 1 of one buffer: two interleaved vectors.
       if (st.k !== 'store' || st.buf !== pending.st.buf || !plusOne(pending.st.idx, st.idx)) return undefined;
-      t.use('x2');
+      t.use('x2', w);
       out += `${ind}vstore${w}_x2(${t.address(pending.st)}, ${pending.code}, ${code});\n`;
       pending = undefined;
       continue;
