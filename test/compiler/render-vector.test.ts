@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { Kernel, Stmt } from '../../compiler/kernel/ir.js';
 import { add, bin, f32, for_, idx, let_, load, lt, mul, sel, store, v } from '../../compiler/kernel/build.js';
 import { validateKernel } from '../../compiler/kernel/validate.js';
-import { kernelHash } from '../../compiler/kernel/hash.js';
+import { oneLaunchProgram } from './kernel/graphs.js';
 import { runKernel } from '../../compiler/kernel/interpret.js';
 import { CRenderer } from '../../compiler/render/c.js';
 import { Program } from '../../compiler/program.js';
@@ -52,18 +52,9 @@ function run(k: Kernel): number[] {
   return Array.from(out);
 }
 
-function program(k: Kernel): Program {
-  return {
-    buffers: [
-      { id: 0, bytes: n * 4, dtype: 'f32', role: 'input', name: 'a', shape: [n] },
-      { id: 1, bytes: n * 4, dtype: 'f32', role: 'input', name: 'b', shape: [n] },
-      { id: 2, bytes: 2 * n * 4, dtype: 'f32', role: 'output', name: 'out', shape: [2 * n] },
-    ],
-    kernels: [{ name: k.name, hash: kernelHash(k), ir: k, workgroupSize: 1 }],
-    launches: [{ kernel: 0, buffers: [0, 1, 2], args: [], grid: 1 }],
-    inputs: { a: 0, b: 1 }, outputs: { out: 2 }, params: {}, peakBytes: 4 * n * 4,
-  };
-}
+const program = (k: Kernel): Program => oneLaunchProgram(k, [
+  { name: 'a', role: 'input', dtype: 'f32', n }, { name: 'b', role: 'input', dtype: 'f32', n }, { name: 'out', role: 'output', dtype: 'f32', n: 2 * n },
+], 1);
 
 test('lets, a lane-picking comparison and an interleaved pair of stores render as one vector loop', () => {
   validateKernel(PATTERN);

@@ -20,6 +20,7 @@ import { GraphBuilder } from '../../../compiler/graph.js';
 import { NO_SPAN } from '../../../compiler/types.js';
 import { tensor } from '../../../compiler/tensor.js';
 import { hasTool, nvccCompile, runC } from './toolchain.js';
+import { oneLaunchProgram } from './graphs.js';
 import { cpuOrSkip } from '../../helpers/skip.js';
 import { openOrSkip } from '../../runtime-webgpu/open.js';
 
@@ -172,19 +173,11 @@ function program(): { program: Program; graph: GraphBuilder } {
   g.input('a', { dtype: 'i32', shape: [n] }, NO_SPAN);
   const bv = g.input('b', { dtype: 'i32', shape: [n] }, NO_SPAN);
   g.output('out', g.node('bitwise', [bv], {}, [{ dtype: 'i32', shape: [OPS.length * n] }], NO_SPAN, '')[0]);
-  const bytes = OPS.length * n * 4;
   return {
     graph: g,
-    program: {
-      buffers: [
-        { id: 0, bytes: n * 4, dtype: 'i32', role: 'input', name: 'a', shape: [n] },
-        { id: 1, bytes: n * 4, dtype: 'i32', role: 'input', name: 'b', shape: [n] },
-        { id: 2, bytes, dtype: 'i32', role: 'output', name: 'out', shape: [OPS.length * n] },
-      ],
-      kernels: [{ name: ALL.name, hash: kernelHash(ALL), ir: ALL, workgroupSize: n }],
-      launches: [{ kernel: 0, buffers: [0, 1, 2], args: [], grid: 1 }],
-      inputs: { a: 0, b: 1 }, outputs: { out: 2 }, params: {}, peakBytes: 2 * n * 4 + bytes,
-    },
+    program: oneLaunchProgram(ALL, [
+      { name: 'a', role: 'input', dtype: 'i32', n }, { name: 'b', role: 'input', dtype: 'i32', n }, { name: 'out', role: 'output', dtype: 'i32', n: OPS.length * n },
+    ], 1),
   };
 }
 const inputs = { a: tensor('i32', [n], A), b: tensor('i32', [n], B) };

@@ -11,6 +11,8 @@ import { compileGraph, CompileOptions, Program } from '../../../compiler/program
 import { runProgram } from '../../../compiler/kernel/run-program.js';
 import { CPU, Target } from '../../../compiler/target.js';
 import { sameNonFinite } from '../../helpers/compare.js';
+import { Kernel } from '../../../compiler/kernel/ir.js';
+import { kernelHash } from '../../../compiler/kernel/hash.js';
 
 const ctx: ShapeContext = { requireEqual() {}, requireAtLeast() {} };
 
@@ -107,3 +109,15 @@ export function checkBoth(t: TestGraph, atol = 1e-4, rtol = 1e-4): { fused: Prog
 
 /** Deterministic integer in [lo, hi]. */
 export function pick(next: () => number, lo: number, hi: number): number { return lo + Math.floor(next() * (hi - lo + 1)); }
+
+/** A hand-written kernel as a one-launch program over `bufs` (in its buffer order: inputs and outputs by name, dense f32/i32 vectors). */
+export function oneLaunchProgram(k: Kernel, bufs: readonly { name: string; role: 'input' | 'output'; dtype: 'f32' | 'i32'; n: number }[], grid: number): Program {
+  const named = (role: 'input' | 'output'): Record<string, number> => Object.fromEntries(bufs.flatMap((b, id) => (b.role === role ? [[b.name, id]] : [])));
+  return {
+    buffers: bufs.map((b, id) => ({ id, bytes: 4 * b.n, dtype: b.dtype, role: b.role, name: b.name, shape: [b.n] })),
+    kernels: [{ name: k.name, hash: kernelHash(k), ir: k, workgroupSize: k.workgroupSize }],
+    launches: [{ kernel: 0, buffers: bufs.map((_, id) => id), args: [], grid }],
+    inputs: named('input'), outputs: named('output'), params: {},
+    peakBytes: bufs.reduce((s, b) => s + 4 * b.n, 0),
+  };
+}

@@ -20,6 +20,7 @@ import { NO_SPAN } from '../../../compiler/types.js';
 import { tensor } from '../../../compiler/tensor.js';
 import { CPU } from '../../../compiler/target.js';
 import { hasTool, runC } from './toolchain.js';
+import { oneLaunchProgram } from './graphs.js';
 import { cpuOrSkip } from '../../helpers/skip.js';
 
 const n = 64;
@@ -64,18 +65,7 @@ function program(): { program: Program; graph: GraphBuilder } {
   const g = new GraphBuilder();
   const a = g.input('a', { dtype: 'f32', shape: [n] }, NO_SPAN);
   g.output('out', g.node('twice', [a], {}, [{ dtype: 'f32', shape: [n] }], NO_SPAN, '')[0]);
-  return {
-    graph: g,
-    program: {
-      buffers: [
-        { id: 0, bytes: n * 4, dtype: 'f32', role: 'input', name: 'a', shape: [n] },
-        { id: 1, bytes: n * 4, dtype: 'f32', role: 'output', name: 'out', shape: [n] },
-      ],
-      kernels: [{ name: COPY.name, hash: kernelHash(COPY), ir: COPY, workgroupSize: 16 }],
-      launches: [{ kernel: 0, buffers: [0, 1], args: [], grid: n / 16 }],
-      inputs: { a: 0 }, outputs: { out: 1 }, params: {}, peakBytes: 2 * n * 4,
-    },
-  };
+  return { graph: g, program: oneLaunchProgram(COPY, [{ name: 'a', role: 'input', dtype: 'f32', n }, { name: 'out', role: 'output', dtype: 'f32', n }], n / 16) };
 }
 
 (hasTool('cc') ? test : test.skip)('C rendering compiled by cc: the hints outside the buffer neither fault nor change the values', () => {
