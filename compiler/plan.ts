@@ -20,7 +20,7 @@ export interface PlanValue {
   value: number;
   bytes: number;
   dtype: DType;
-  role: 'input' | 'param' | 'output' | 'temp';
+  role: 'input' | 'param' | 'output' | 'temp' | 'derived';
   name?: string;
   /** Launch index that writes it (-1 for inputs and params). */
   def: number;

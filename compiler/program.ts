@@ -28,6 +28,16 @@
 //             then); its contents are undefined at the launch's start. The
 //             launches of one group may share one (a `shared` key): it is
 //             then live from the first of them to the last.
+//   prologue  (optional) the first `prologue` launches read only params (and
+//             what launches before them wrote) and write only 'derived'
+//             buffers: weights transformed for a schedule (a Winograd filter
+//             transform), a function of the params alone. Derived buffers are
+//             never shared with temporaries, so their contents outlive the
+//             run: a runtime may skip the prologue on a run when no param
+//             changed since it last ran (setParams), and running it every
+//             time is equally correct. Absent when a run updates params in
+//             place (Graph.updates: a training step), where every run
+//             would have to recompute them anyway.
 //   (extra, optional) buffers[i].shape for inputs, params and outputs; report
 //   for `fusedet compile --emit kernels`.
 //
@@ -57,13 +67,15 @@ export { renderCuda } from './render/cuda.js';
 
 export interface Program {
   /** Planned buffers: every graph input, param, output and temporary lives in one. */
-  buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp'; name?: string; shape?: number[] }[];
+  buffers: { id: number; bytes: number; dtype: DType; role: 'input' | 'param' | 'output' | 'temp' | 'derived'; name?: string; shape?: number[] }[];
   kernels: { name: string; hash: string; ir: Kernel; workgroupSize: number }[];
   /** In order. args: runtime int64 scalars (shapes that vary); grid: number of workgroups (1-D, flattened). */
   launches: { kernel: number; buffers: number[]; args: number[]; grid: number }[];
   inputs: Record<string, number>; outputs: Record<string, number>; params: Record<string, number>; // name → buffer id
   /** Params each run overwrites in place (Graph.updates), name → buffer id (the same id as in params). */
   updates?: Record<string, number>;
+  /** Leading launches computing 'derived' buffers from the params only: skippable while the params stay as they were (file comment). */
+  prologue?: number;
   /** Planner result: buffers[i] may share memory when their lifetimes do not overlap. */
   peakBytes: number;
   /** Per launch, what the fusion report prints (not needed to run). */
@@ -101,7 +113,7 @@ export function compileGraph(graph: Graph, target: Target, opts: CompileOptions 
   const groups = fuse(graph, { fuse: opts.fuse ?? true, maxStorageBuffers: target.maxStorageBuffers });
   if ((opts.debug ?? 0) >= 3) printFusionGroups(graph, groups);
   const aliases = checkUpdates(graph, groups);
-  const scheduled = scheduleGroups(graph, groups, aliases, target);
+  const scheduled = hoistParamLaunches(graph, scheduleGroups(graph, groups, aliases, target));
   const plan = planProgramBuffers(graph, scheduled, aliases, opts.reuseBuffers ?? true);
   return assemble(graph, scheduled, plan, aliases);
 }
@@ -113,6 +125,9 @@ interface ScheduledGroups {
   reports: LaunchReport[];
   /** Workspace (Scheduled.scratch): each scratch buffer is a value of its own, numbered past the graph's, live in its launch only (or across the launches sharing it). */
   scratch: Map<number, { bytes: number; dtype: DType }>;
+  /** Launches [0, prologue) are the hoisted param-only launches; `derived` the values they write. */
+  prologue: number;
+  derived: Set<number>;
 }
 
 /** Each group's kernels (after the target's IR passes, validated, deduplicated by structural hash) and launches, in launch order. */
@@ -154,7 +169,55 @@ function scheduleGroups(graph: Graph, groups: readonly FusionGroup[], aliases: R
       reports.push(s.flops === undefined ? report : { ...report, flops: s.flops });
     }
   }
-  return { kernels, launches, reports, scratch };
+  return { kernels, launches, reports, scratch, prologue: 0, derived: new Set() };
+}
+
+/**
+ * Moves the launches whose results depend on the params alone to the front
+ * (Program.prologue): each reads only params and values such launches wrote,
+ * and writes only workspaces or temporaries that no other launch writes.
+ * Two such launches of the same kernel, grid and args on the same inputs
+ * compute the same values (a filter transform of weights that several
+ * convolutions share, as a detector head's levels do): the second is dropped
+ * and its readers read the first one's results. Programs that update params
+ * in place get no prologue.
+ */
+function hoistParamLaunches(graph: Graph, s: ScheduledGroups): ScheduledGroups {
+  if (graph.updates?.length) return s;
+  const outputs = new Set(graph.outputs.map((o) => o.value));
+  const fixed = new Set([...graph.params.map((p) => p.value), ...graph.inputs.map((i) => i.value), ...outputs]);
+  const accessOf = (l: ScheduledLaunch): ('r' | 'w' | 'rw')[] => l.values.map((_, i) => s.kernels[l.kernel].ir.bufs[i].access);
+  const writers = new Map<number, number>();
+  s.launches.forEach((l) => accessOf(l).forEach((a, i) => { if (a !== 'r') writers.set(l.values[i], (writers.get(l.values[i]) ?? 0) + 1); }));
+  const derivedFrom = new Set(graph.params.map((p) => p.value));
+  const hoisted: number[] = [];
+  const rest: number[] = [];
+  const seen = new Map<string, number[]>(); // launch key → the written values of the first such launch
+  const renamed = new Map<number, number>();
+  s.launches.forEach((l, li) => {
+    const access = accessOf(l);
+    const values = l.values.map((v) => renamed.get(v) ?? v);
+    const reads = values.filter((_, i) => access[i] !== 'w'), writes = values.filter((_, i) => access[i] !== 'r');
+    const paramOnly = writes.length > 0 && reads.every((v) => derivedFrom.has(v)) && writes.every((v) => !fixed.has(v) && writers.get(v) === 1);
+    l.values = values;
+    if (!paramOnly) { rest.push(li); return; }
+    const key = JSON.stringify([l.kernel, l.grid, l.args, values.map((v, i) => (access[i] === 'r' ? v : -1))]);
+    const first = seen.get(key);
+    if (first && writes.every((v, i) => sizeOfValue(graph, s, v) === sizeOfValue(graph, s, first[i]))) {
+      writes.forEach((v, i) => renamed.set(v, first[i]));
+      return;
+    }
+    seen.set(key, writes);
+    writes.forEach((v) => { derivedFrom.add(v); s.derived.add(v); });
+    hoisted.push(li);
+  });
+  if (hoisted.length === 0) return s;
+  const order = [...hoisted, ...rest];
+  return { ...s, launches: order.map((i) => s.launches[i]), reports: order.map((i) => s.reports[i]), prologue: hoisted.length };
+}
+
+function sizeOfValue(graph: Graph, s: ScheduledGroups, v: number): number {
+  return s.scratch.get(v)?.bytes ?? sizeOf(graph.values[v].type);
 }
 
 /** Names of the graph's inputs, params and outputs by value (an output that is an in-place update lives in its param's buffer). */
@@ -167,7 +230,7 @@ function namedValues(graph: Graph, aliases: ReadonlyMap<number, number>): { inpu
 }
 
 /** Liveness over the launches (first write, last use), then the buffer plan. */
-function planProgramBuffers(graph: Graph, { kernels, launches, scratch }: ScheduledGroups, aliases: ReadonlyMap<number, number>, reuse: boolean): ReturnType<typeof planBuffers> {
+function planProgramBuffers(graph: Graph, { kernels, launches, scratch, derived }: ScheduledGroups, aliases: ReadonlyMap<number, number>, reuse: boolean): ReturnType<typeof planBuffers> {
   const def = new Map<number, number>(), lastUse = new Map<number, number>();
   launches.forEach((l, li) => {
     const k = kernels[l.kernel].ir;
@@ -181,9 +244,10 @@ function planProgramBuffers(graph: Graph, { kernels, launches, scratch }: Schedu
   const used = new Set<number>([...inputs.keys(), ...params.keys(), ...outputs.keys(), ...def.keys(), ...lastUse.keys()]);
   const planValues: PlanValue[] = [...used].sort((a, b) => a - b).map((v) => {
     const w = scratch.get(v);
-    if (w) return { value: v, bytes: w.bytes, dtype: w.dtype, role: 'temp', def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
+    // A derived value outlives the run (Program.prologue): a buffer of its own, like a param's.
+    if (w) return { value: v, bytes: w.bytes, dtype: w.dtype, role: derived.has(v) ? 'derived' : 'temp', def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
     const t = graph.values[v].type;
-    const role: PlanValue['role'] = inputs.has(v) ? 'input' : params.has(v) ? 'param' : outputs.has(v) ? 'output' : 'temp';
+    const role: PlanValue['role'] = inputs.has(v) ? 'input' : params.has(v) ? 'param' : outputs.has(v) ? 'output' : derived.has(v) ? 'derived' : 'temp';
     const name = inputs.get(v) ?? params.get(v) ?? outputs.get(v);
     return { value: v, bytes: sizeOf(t), dtype: t.dtype, role, ...(name !== undefined ? { name } : {}), def: def.get(v) ?? -1, lastUse: lastUse.get(v) ?? -1 };
   });
@@ -191,7 +255,7 @@ function planProgramBuffers(graph: Graph, { kernels, launches, scratch }: Schedu
 }
 
 /** The Program: planned buffers (inputs, params and outputs keep their logical shape), kernels, launches on buffer ids, names, report. */
-function assemble(graph: Graph, { kernels, launches, reports }: ScheduledGroups, plan: ReturnType<typeof planBuffers>, aliases: ReadonlyMap<number, number>): Program {
+function assemble(graph: Graph, { kernels, launches, reports, prologue }: ScheduledGroups, plan: ReturnType<typeof planBuffers>, aliases: ReadonlyMap<number, number>): Program {
   const { inputs, params } = namedValues(graph, aliases);
   const stored = (v: number): number => aliases.get(v) ?? v;
   const byName = (m: Map<number, string>): Record<string, number> => Object.fromEntries([...m].map(([v, n]) => [n, plan.bufferOf.get(v)!]));
@@ -201,7 +265,7 @@ function assemble(graph: Graph, { kernels, launches, reports }: ScheduledGroups,
   const shapes = new Map<number, number[]>();
   for (const [v, id] of plan.bufferOf) {
     const b = plan.buffers[id];
-    if (b.role !== 'temp') shapes.set(id, [...graph.values[v].type.shape]);
+    if (b.role === 'input' || b.role === 'param' || b.role === 'output') shapes.set(id, [...graph.values[v].type.shape]);
   }
   return {
     buffers: plan.buffers.map((b) => (shapes.has(b.id) ? { ...b, shape: shapes.get(b.id)! } : b)),
@@ -211,6 +275,7 @@ function assemble(graph: Graph, { kernels, launches, reports }: ScheduledGroups,
     outputs: outRecord,
     params: byName(params),
     ...(graph.updates?.length ? { updates } : {}),
+    ...(prologue > 0 ? { prologue } : {}),
     peakBytes: plan.peakBytes,
     report: { kernelsBefore: unfusedKernelCount(graph), launches: reports, unsharedTempBytes: plan.unsharedTempBytes },
   };

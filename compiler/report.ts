@@ -51,6 +51,10 @@ export function fusionReport(program: Program): string {
   lines.push(`kernels: ${before} before fusion, ${program.launches.length} launches after (${program.kernels.length} distinct kernels)`);
   lines.push(`memory: ${human(program.peakBytes, 'B')} planned in ${program.buffers.length} buffers` +
     (r ? ` (temporaries unshared: ${human(r.unsharedTempBytes, 'B')})` : ''));
+  if (program.prologue) {
+    const derived = program.buffers.filter((b) => b.role === 'derived').reduce((s, b) => s + b.bytes, 0);
+    lines.push(`prologue: launches 0-${program.prologue - 1} compute ${human(derived, 'B')} from the params alone, again only after setParams`);
+  }
   let tr = 0, tw = 0, tf = 0;
   lines.push('');
   lines.push(`${'#'.padStart(4)}  ${'kernel'.padEnd(42)} ${'read'.padStart(10)} ${'written'.padStart(10)} ${'FLOPs'.padStart(10)}  grid  fused ops`);

@@ -33,6 +33,9 @@ class CpuDevice implements Device<Memory> {
   private plan: BigInt64Array | undefined;
   /** Barriers only where a launch depends on unfinished work, small launches in serial runs (runtime-cpu/plan.ts). */
   private schedule: Int32Array | undefined;
+  /** The same without the prologue's launches (Program.prologue), for runs whose derived buffers are current. */
+  private mainPlan: BigInt64Array | undefined;
+  private mainSchedule: Int32Array | undefined;
   private perLaunch: BigInt64Array[] | undefined;
 
   constructor(private readonly program: Program, private readonly native: NativeCpu, private lib: NativeLibrary | null, private readonly limit: number) {}
@@ -41,6 +44,9 @@ class CpuDevice implements Device<Memory> {
     buffers.forEach((b, i) => this.slot.set(b.id, i));
     this.plan = packLaunches(this.program.launches, this.slot);
     this.schedule = scheduleLaunches(this.program).entries;
+    const main = this.program.launches.slice(this.program.prologue ?? 0);
+    this.mainPlan = packLaunches(main, this.slot);
+    this.mainSchedule = scheduleLaunches({ launches: main, kernels: this.program.kernels }).entries;
     return buffers.map((b) => {
       if (b.role === 'input') return null; // bound to the caller's array at each run
       try {
@@ -70,13 +76,15 @@ class CpuDevice implements Device<Memory> {
     let seconds: number[] | undefined;
     if (request.timing) {
       this.perLaunch ??= this.program.launches.map((l) => packLaunches([l], this.slot));
-      seconds = this.perLaunch.map((plan) => {
+      seconds = this.perLaunch.map((plan, i) => {
+        if (i < request.firstLaunch) return 0;
         const t0 = performance.now();
         this.native.runLaunches(this.lib!, plan, bound);
         return (performance.now() - t0) / 1000;
       });
     } else {
-      this.native.runLaunches(this.lib!, this.plan!, bound, this.schedule);
+      const skip = request.firstLaunch > 0 && request.firstLaunch === (this.program.prologue ?? 0);
+      this.native.runLaunches(this.lib!, skip ? this.mainPlan! : this.plan!, bound, skip ? this.mainSchedule : this.schedule);
     }
     // An output may be an input's own array (a graph that returns its input): copied either way, the caller owns it.
     const outputs = request.outputs.map((o) => viewOf(o.buffer.dtype, this.copyOut(bound[this.slot.get(o.buffer.id)!]!, o.buffer.bytes)));

@@ -32,6 +32,11 @@ export interface LaunchRequest<B> {
   readonly outputs: readonly Slot<B>[];
   /** Time each launch (lastTimes, FUSEDET_DEBUG=2). */
   readonly timing: boolean;
+  /**
+   * Launches before this one (Program.prologue) computed derived buffers that are still current:
+   * the device may skip them (a skipped launch times 0 s). Running them anyway is correct too.
+   */
+  readonly firstLaunch: number;
 }
 
 export interface LaunchResult {
@@ -136,6 +141,8 @@ export class HostExecutable<B> implements Executable {
   private times: LaunchTime[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** The prologue's derived buffers hold what the current params give (Program.prologue). */
+  private derivedCurrent = false;
 
   /** Allocates every buffer; `limit` is checked first, so a plan that cannot fit allocates nothing. */
   constructor(protected readonly program: HostProgram, protected readonly device: Device<B>, public stats: LoadStats,
@@ -204,6 +211,8 @@ export class HostExecutable<B> implements Executable {
 
   async setParams(params: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
     this.alive();
+    // Before the upload: a failed upload may have written some params.
+    this.derivedCurrent = false;
     await this.device.upload(this.transfers('param', params));
   }
 
@@ -226,7 +235,10 @@ export class HostExecutable<B> implements Executable {
     const names = Object.keys(this.program.outputs);
     const outputs = names.map((name) => this.slot('output', name));
     const timing = typeof this.opts.timing === 'function' ? this.opts.timing() : this.opts.timing;
-    const result = await this.device.launch({ memory: this.memory, inputs: transfers, outputs, timing });
+    const firstLaunch = this.derivedCurrent ? this.program.prologue ?? 0 : 0;
+    const result = await this.device.launch({ memory: this.memory, inputs: transfers, outputs, timing, firstLaunch });
+    // The prologue ran on the params as they are (a program updating them in place has none).
+    this.derivedCurrent = true;
     this.times = timing && result.seconds ? this.program.launches.map((l, i) => this.row(i, l, result.seconds![i])) : [];
     const out: Record<string, Tensor> = {};
     names.forEach((name, i) => { out[name] = { dtype: outputs[i].buffer.dtype, shape: shapeOf(outputs[i].buffer), data: result.outputs[i] }; });
