@@ -18,6 +18,7 @@ import { type GemmParts, scheduleGemm } from '../schedule/gemm.js';
 import { type Bases, type ConvGemm, convGemm, maskedRunPacking, plainPacking, runPacking, tapPacking } from './conv-packing.kernel.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.kernel.js';
 import { scheduleConvWinograd } from './conv-winograd.kernel.js';
+import { scheduleTransposedConv, transposedPays } from './conv-transposed.kernel.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
 
@@ -25,6 +26,7 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const winograd = scheduleConvWinograd(graph, nodes, anchorId, sink, lowerings, target);
   if (winograd) return winograd;
   const node = graph.nodes[anchorId];
+  if (transposedPays(graph, node, new Emitter(graph, nodes, lowerings), target)) return scheduleTransposedConv(graph, nodes, anchorId, sink, lowerings, target);
   const c = convGemm(new Emitter(graph, nodes, lowerings), node);
   const { KH, KW, sh, sw, ph, pw } = c.geo;
   const run = <R>(parts: Omit<GemmParts<Bases, R>, keyof ConvGemm['common']>): Scheduled =>

@@ -208,6 +208,8 @@ export interface GemmParts<P, R> {
   rawOutput?: { buf: number; index(p: P, row: Expr, col: Expr): Expr };
   /** Value added to the accumulator before the epilogue (conv bias). */
   bias(p: P, row: Expr): Expr | undefined;
+  /** A bias by column instead (a GEMM whose columns are output channels: ops/conv-transposed.kernel.ts). CPU tiled schedule only. */
+  columnBias?(p: P, col: Expr): Expr;
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
   window?: ConvWindow;
 }
@@ -220,6 +222,7 @@ export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'u32' | 'f
 
 export function scheduleGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled {
   if (parts.rawOutput && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a workspace output is scheduled on the CPU only, not on ${target.name}`);
+  if (parts.columnBias && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a bias by column is scheduled on the CPU only, not on ${target.name}`);
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
   const tensorCore = target.name === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, target) : undefined;
   if (tensorCore) return tensorCore;
@@ -351,7 +354,7 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
     const inner = em.block(() => {
       const acc = (): Expr => {
         const a = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
-        const b = parts.bias(p, v('row'));
+        const b = parts.bias(p, v('row')) ?? parts.columnBias?.(p, v('cn'));
         return b ? bin('add', a, b) : a;
       };
       if (parts.rawOutput) { em.emit(store(outBuf, parts.rawOutput.index(p, v('row'), v('cn')), acc())); return; }

@@ -1,0 +1,124 @@
+// The CPU's 1×1 convolutions on small maps as the transposed GEMM: output
+// pixels are the rows and output channels the columns, so the vector lanes
+// run across channels (as onnxruntime's NCHWc convolutions do) instead of
+// across pixels. On a 10 × 10 map the usual tiling pads 100 pixels to 128
+// columns (28% of the work wasted); channels are multiples of 16 and pad
+// nothing. Two launches share one workspace (Scheduled.scratch `shared`):
+//   Wᵀ [g][C/g][O/g]  the weights transposed, so a panel row (one input
+//                     channel, a strip of output channels) is one contiguous
+//                     run; it reads the params alone, so the program's
+//                     prologue computes it once per setParams (program.ts);
+//   the GEMM          rows broadcast from the input planes (6 or 12
+//                     consecutive pixels of one channel per k step), the
+//                     panel packed from Wᵀ, the group's fused epilogue
+//                     stored channel by channel (the output's columns lie a
+//                     plane apart: GemmParts.stridedColumns).
+// Taken where it pads less than the usual tiling (transposedPays) and a
+// prologue exists (no in-place param updates: a training step would redo
+// the transpose every run).
+import { Graph, GNode } from '../graph.js';
+import { Expr } from '../kernel/ir.js';
+import { add, bin, div, gid, idx, if_, lid, load, lt, mod, mul, prefetch, store } from '../kernel/build.js';
+import { Emitter, Lowering } from '../schedule/emit.js';
+import { Scheduled, finish } from '../schedule/pointwise.js';
+import { type GemmShape, cpuRegisterTile, letVar, scheduleGemm, tileWidth } from '../schedule/gemm.js';
+import { type Workspace, withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
+import { type Bases, ints } from './conv-packing.kernel.js';
+import type { Target } from '../target.js';
+
+/**
+ * Padded multiply-adds of a CPU GEMM under its register tile (as
+ * chooseCpuTile shapes it: the strip narrowed to the columns there are).
+ */
+function paddedWork(s: Pick<GemmShape, 'M' | 'N' | 'K'>, target: Target): number {
+  const { rows, cols } = cpuRegisterTile(s, target);
+  const TN = Math.min(tileWidth(s.N), cols);
+  return Math.ceil(s.M / rows) * rows * Math.ceil(s.N / TN) * TN * s.K;
+}
+
+/**
+ * At least this many input channels: the epilogue stores each output
+ * element on its own (a plane apart), which the K multiply-adds behind it
+ * must outweigh. Measured per launch on a 2-core AVX-512 machine (usual
+ * vs transposed): 2048 -> 512 on 10 × 10 0.78 vs 0.61-0.64 ms, 1024 -> 512
+ * on 20 × 20 1.21-1.25 vs 1.15-1.16, 1024 -> 256 on 20 × 20 0.65 vs
+ * 0.60-0.62; from 256 channels it gains nothing (256 -> 1024 on 20 × 20
+ * 0.63-0.70 vs 0.62-0.63) or loses (256 -> 512: 0.33 vs 0.36).
+ */
+const MIN_CHANNELS = 512;
+/** The transposed tiling must save this share of the padded work. */
+const MIN_SAVING = 0.03;
+
+/** Whether the group's 1×1 convolution runs transposed on `target` (file comment). */
+export function transposedPays(graph: Graph, node: GNode, em: Emitter, target: Target): boolean {
+  if (target.name !== 'cpu' || graph.updates?.length) return false;
+  const [, C] = em.shape(node.inputs[0]);
+  const [O, Cg, KH, KW] = em.shape(node.inputs[1]);
+  const [, , OH, OW] = em.shape(node.outputs[0]);
+  const [ph, pw] = ints(node, 'padding', 2, 0);
+  const groups = Number(node.attrs.groups ?? 1);
+  if (KH !== 1 || KW !== 1 || ph !== 0 || pw !== 0 || Cg < MIN_CHANNELS || em.dtype(node.inputs[0]) !== 'f32') return false;
+  const og = O / groups;
+  if (og % target.vectorWidth !== 0 || Cg * groups !== C) return false;
+  const usual = paddedWork({ M: og, N: OH * OW, K: Cg }, target);
+  const transposed = paddedWork({ M: OH * OW, N: og, K: Cg }, target);
+  return transposed <= (1 - MIN_SAVING) * usual;
+}
+
+/** The two launches of the file comment. */
+export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] {
+  const node = graph.nodes[anchorId];
+  const em = new Emitter(graph, nodes, lowerings);
+  const [N, C, H, W] = em.shape(node.inputs[0]);
+  const [O, K] = em.shape(node.inputs[1]);
+  const [, , OH, OW] = em.shape(node.outputs[0]);
+  const [sh, sw] = ints(node, 'stride', 2, 1);
+  const groups = Number(node.attrs.groups ?? 1);
+  const og = O / groups;
+  const xb = em.buf(node.inputs[0], 'r');
+  const wt: Workspace = { dtype: 'f32', bytes: 4 * groups * K * og, shared: 'conv-weights-transposed' };
+  const bb = node.inputs[2] !== undefined && node.inputs[2] >= 0 ? em.buf(node.inputs[2], 'r') : -1;
+  const wtb = workspaceSlot(0);
+  // A pixel's offset in its input plane: the output pixel's row and column times the strides.
+  const pixel = (row: Expr): Expr => (sh === 1 && sw === 1 && OW === W ? row : add(mul(mul(div(row, idx(OW)), idx(sh)), idx(W)), mul(mod(row, idx(OW)), idx(sw))));
+  const gemm = scheduleGemm<Bases, Expr>(em, graph, node, sink, { problems: N * groups, M: OH * OW, N: og, K }, {
+    setup: (problem) => {
+      const nimg = letVar(em, 'nimg', div(problem, idx(groups)));
+      const grp = letVar(em, 'grp', mod(problem, idx(groups)));
+      return { nimg, grp, xbase: letVar(em, 'xbase', mul(add(mul(nimg, idx(C)), mul(grp, idx(K))), idx(H * W))), wbase: idx(0) };
+    },
+    a: (p, row, k) => em.bufLoad(xb, add(add(p.xbase, mul(k, idx(H * W))), pixel(row)), 'f32'),
+    packRow: (p, k) => letVar(em, 'wrow', add(mul(p.grp, idx(K * og)), mul(k, idx(og)))),
+    packValue: (_p, wrow, _j, col) => load(wtb, add(wrow, col), 'f32'),
+    packRun: (_p, wrow, n0, group, vg) => {
+      const c0 = add(n0, mul(group, idx(vg)));
+      return {
+        contiguous: bin('le', add(c0, idx(vg)), idx(og)),
+        load: (lane) => load(wtb, add(add(wrow, c0), lane), 'f32'),
+        ahead: (columns) => [prefetch(wtb, add(add(wrow, c0), idx(columns)))],
+      };
+    },
+    outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(og)), col), div(row, idx(OW)), mod(row, idx(OW))],
+    stridedColumns: true,
+    bias: () => undefined,
+    ...(bb >= 0 ? { columnBias: (p: Bases, col: Expr) => load(bb, add(mul(p.grp, idx(og)), col), 'f32') } : {}),
+  }, target);
+  return [transposeWeights(graph, nodes, lowerings, node, groups, og, K, wt), withWorkspaces(gemm, [{ space: wt, access: 'r' }])];
+}
+
+/** Wᵀ[g][k][o] = w[g·og + o][k]: one thread per element, stores in order. */
+function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const wb = em.buf(node.inputs[1], 'r');
+  const count = groups * K * og, WG = 64;
+  const body = em.block(() => {
+    const e = letVar(em, 'e', add(mul(gid, idx(WG)), lid));
+    em.emit(if_(lt(e, idx(count)), em.block(() => {
+      const o = letVar(em, 'o', mod(e, idx(og)));
+      const k = letVar(em, 'k', mod(div(e, idx(og)), idx(K)));
+      const g = letVar(em, 'g', div(e, idx(og * K)));
+      em.emit(store(workspaceSlot(0), e, load(wb, add(mul(add(mul(g, idx(og)), o), idx(K)), k), 'f32')));
+    })));
+  });
+  return withWorkspaces(finish(em, body, WG, [], Math.ceil(count / WG)), [{ space: wt, access: 'w' }], 0);
+}
