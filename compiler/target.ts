@@ -50,12 +50,12 @@ export interface Target {
   /** CUDA: compute capability × 10 (sm_90 → 90); tensor-core GEMMs need 80 or more. */
   readonly cudaCapability: number;
   /**
-   * CPU: 3×3 stride-1 convolutions whose input and output channels both
-   * reach `channels`, and whose 2×2 output tiles per image times the smaller
-   * channel count reach `tileChannels`, run by Winograd F(2×2, 3×3)
-   * (ops/conv-winograd.kernel.ts); Infinity: never (GPUs).
+   * CPU: 3×3 stride-1 convolutions run by Winograd F(2×2, 3×3)
+   * (ops/conv-winograd.kernel.ts) where some entry's `tiles` (2×2 output
+   * tiles per image) and `channels` (input and output both) are reached;
+   * empty: never (GPUs).
    */
-  readonly winograd: { readonly channels: number; readonly tileChannels: number };
+  readonly winograd: readonly { readonly tiles: number; readonly channels: number }[];
 }
 
 export type TargetOverrides = Partial<Omit<Target, 'name'>>;
@@ -65,20 +65,20 @@ const BASE: Readonly<Record<TargetName, Omit<Target, 'name'>>> = {
   cpu: {
     maxWorkgroupStorageBytes: 1 << 20, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
     software: false, vectorWidth: 16, registerTile: { rows: 6, cols: 64 }, cpuIsa: 'avx512', cudaMath: 'f32', cudaCapability: 0,
-    // Measured per launch (ops/conv-winograd.kernel.ts): 256 channels from a 30 × 30 map, 128 from about 60 × 60.
-    winograd: { channels: 128, tileChannels: 448 * 128 },
+    // Measured per launch (ops/conv-winograd.kernel.ts): 256 channels from 10 × 10 maps, 96 from 40 × 40, 64 from 80 × 80.
+    winograd: [{ tiles: 25, channels: 256 }, { tiles: 400, channels: 96 }, { tiles: 1600, channels: 64 }],
   },
   // WebGPU's defaults are what browsers grant without asking.
   webgpu: {
     maxWorkgroupStorageBytes: 16384, maxInvocations: 256, maxStorageBuffers: 8,
     software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'f32', cudaCapability: 0,
-    winograd: { channels: Number.POSITIVE_INFINITY, tileChannels: Number.POSITIVE_INFINITY },
+    winograd: [],
   },
   // CUDA: static shared memory and block size; an sm_80+ device unless the runtime says otherwise.
   cuda: {
     maxWorkgroupStorageBytes: 49152, maxInvocations: 1024, maxStorageBuffers: Number.POSITIVE_INFINITY,
     software: false, vectorWidth: 1, registerTile: { rows: 4, cols: 4 }, cpuIsa: 'generic', cudaMath: 'tf32', cudaCapability: 90,
-    winograd: { channels: Number.POSITIVE_INFINITY, tileChannels: Number.POSITIVE_INFINITY },
+    winograd: [],
   },
 };
 

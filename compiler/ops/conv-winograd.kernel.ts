@@ -11,16 +11,21 @@
 //   Mo [16][N][O][T] = U[ξ] · V[ξ], the tiled GEMM of schedule/gemm.ts writing its workspace (launch 2),
 // and launch 3 applies Aᵀ · A, the bias and the group's fused epilogue
 // (frozen BN, ReLU, a residual add...) to each tile's four outputs.
-// The transforms move 4× the input and 4× the output through memory, which
+// The filter transform reads the weights alone, so it runs in the
+// program's prologue (program.ts): once per setParams, not per run. The
+// transforms move 4× the input and 4× the output through memory, which
 // pays where the channel counts and the map are large enough
 // (Target.winograd). Measured per launch on a 2-core AVX-512 machine,
-// Winograd (all four launches) vs direct: 256 -> 256 at 100 × 152 28.4 vs
-// 47 ms, at 50 × 76 7.0 vs 10.5, at 25 × 38 2.3 vs 3.1, at 40 × 40 3.8 vs
-// 4.5-5.5, at 20 × 20 1.8 vs 1.4; 512 -> 512 at 25 × 38 8.2 vs 12, at
-// 10 × 10 2.3 vs 1.6; 128 -> 128 at 100 × 152 9.3 vs 12.0, at 50 × 76 2.5 vs
-// 3.3, at 40 × 40 1.5 vs 1.3; 64 -> 64 at 200 × 304 13.2 vs 13.2, at 80 × 80
-// 1.7 vs 1.5. Hence at least 128 channels, and tiles × channels at least
-// 448 × 128 (the GEMMs' K is the channel count: 128 makes them slower).
+// Winograd vs direct, the filter transform in the prologue: 256 -> 256 at
+// 40 × 40 3.8 vs 4.5-5.5 ms, at 20 × 20 1.25 vs 1.67, at 10 × 10 0.44 vs
+// 0.49, at 5 × 5 0.33 vs 0.23; 512 -> 512 at 10 × 10 1.41 vs 1.84, at 5 × 5
+// 1.18 vs 0.62; 128 -> 128 at 40 × 40 1.32 vs 1.46, at 20 × 20 0.44 vs
+// 0.38; 96 -> 96 at 40 × 40 0.67 vs 0.76; 64 -> 64 at 80 × 80 1.49 vs
+// 1.61, at 40 × 40 0.50 vs 0.41 (and before the prologue, on large maps:
+// 256 channels at 100 × 152 28.4 vs 47, 128 at 100 × 152 9.3 vs 12.0).
+// A program that updates its params in place (a training step) pays the
+// filter transform every run: there only maps of PER_RUN_FILTER_TILES
+// tiles and more take this path.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
@@ -58,7 +63,29 @@ function transform2d(em: Emitter, block: readonly Expr[], n: number, row: (r: re
   return out;
 }
 
-interface WinogradGeometry { N: number; C: number; O: number; H: number; W: number; OH: number; OW: number; ph: number; pw: number; TH: number; TW: number; T: number }
+interface WinogradGeometry {
+  N: number; C: number; O: number; H: number; W: number; OH: number; OW: number; ph: number; pw: number; TH: number; TW: number; T: number;
+  /** Distance between V[ξ] and V[ξ + 1], and between Mo[ξ] and Mo[ξ + 1] (xiStride). */
+  VS: number; MS: number;
+}
+
+/**
+ * The distance between consecutive ξ blocks of a workspace of `n` floats
+ * each: a tile's 16 values are 16 streams a block apart, and blocks a
+ * multiple of 4 KiB apart would put all 16 lines in one L1 set (12 ways
+ * here) and alias in the store-to-load check: 256 channels on a 20 × 20
+ * map (100 KiB blocks) took the input transform 0.71 ms against ~0.45 ms
+ * for the same work a line apart. So blocks are padded to one cache line
+ * past a multiple of 4 KiB.
+ */
+/**
+ * Tiles per image from which a Winograd convolution pays for its filter
+ * transform on every run (16 × O × C values written: 16 MiB for 512
+ * channels, longer than the 10 × 10 convolution itself).
+ */
+const PER_RUN_FILTER_TILES = 400;
+
+const xiStride = (n: number): number => Math.ceil(n / 1024) * 1024 + 16;
 
 /** The geometry where this schedule applies to the group on `target`, else undefined. */
 function winogradGeometry(em: Emitter, node: GNode, sink: number, target: Target): WinogradGeometry | undefined {
@@ -69,13 +96,16 @@ function winogradGeometry(em: Emitter, node: GNode, sink: number, target: Target
   const [, , OH, OW] = em.shape(node.outputs[0]);
   const [sh, sw] = ints(node, 'stride', 2, 1), [ph, pw] = ints(node, 'padding', 2, 0), [dh, dw] = ints(node, 'dilation', 2, 1);
   if (KH !== 3 || KW !== 3 || sh !== 1 || sw !== 1 || dh !== 1 || dw !== 1 || Number(node.attrs.groups ?? 1) !== 1 || Cg !== C) return undefined;
-  if (C < target.winograd.channels || O < target.winograd.channels || em.dtype(xv) !== 'f32') return undefined;
+  if (em.dtype(xv) !== 'f32') return undefined;
   // The output transform stores the group's output at the anchor's coordinates: a fused epilogue of elementwise ops only.
   const out = em.shape(em.graph.nodes[sink].outputs[0]);
   if (out.length !== 4 || out.some((d, i) => d !== [N, O, OH, OW][i])) return undefined;
   const TH = Math.ceil(OH / 2), TW = Math.ceil(OW / 2);
-  if (TH * TW * Math.min(C, O) < target.winograd.tileChannels) return undefined;
-  return { N, C, O, H, W, OH, OW, ph, pw, TH, TW, T: TH * TW };
+  const T = TH * TW;
+  // Without a prologue (a run updating params in place) every run pays the filter transform: only maps that amortise it.
+  const rules = em.graph.updates?.length ? target.winograd.filter((r) => r.tiles >= PER_RUN_FILTER_TILES) : target.winograd;
+  if (!rules.some((r) => T >= r.tiles && Math.min(C, O) >= r.channels)) return undefined;
+  return { N, C, O, H, W, OH, OW, ph, pw, TH, TW, T, VS: xiStride(N * C * T), MS: xiStride(N * O * T) };
 }
 
 /** The four launches of the file comment, or undefined where the direct convolution runs instead. */
@@ -83,10 +113,10 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
   const node = graph.nodes[anchorId];
   const geo = winogradGeometry(new Emitter(graph, nodes, lowerings), node, sink, target);
   if (!geo) return undefined;
-  const { N, C, O, T } = geo;
+  const { O, C, VS, MS } = geo;
   const U = { dtype: 'f32' as const, bytes: 4 * 16 * O * C, shared: 'winograd-U' };
-  const V = { dtype: 'f32' as const, bytes: 4 * 16 * N * C * T, shared: 'winograd-V' };
-  const Mo = { dtype: 'f32' as const, bytes: 4 * 16 * N * O * T, shared: 'winograd-M' };
+  const V = { dtype: 'f32' as const, bytes: 4 * 16 * VS, shared: 'winograd-V' };
+  const Mo = { dtype: 'f32' as const, bytes: 4 * 16 * MS, shared: 'winograd-M' };
   return [
     withWorkspace(filterTransform(graph, nodes, lowerings, node, geo, target), [U], 0),
     withWorkspace(inputTransform(graph, nodes, lowerings, node, geo, target), [V], 0),
@@ -146,11 +176,10 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
  * unit-stride store (render/vectorize.ts); the other tiles one by one with
  * bounds tests.
  */
-function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { N, C, H, W, ph, pw, TH, TW, T }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { N, C, H, W, ph, pw, TH, TW, T, VS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const xb = em.buf(node.inputs[0], 'r');
   const vb = em.bufs.length;
-  const count = N * C * T;
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   // Tiles whose patch columns 2tx − pw .. 2tx − pw + 3 lie inside [0, W).
   const txa = Math.ceil(pw / 2), txb = Math.floor((W - 4 + pw) / 2) + 1;
@@ -173,10 +202,12 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
           const x = em.bind(add(x0, idx(c)), 'x');
           const ok = em.bind(and(rowOk, inRange(x, W)), 'ok');
           // Outside the image the load reads the plane's first element (in bounds) and is replaced by 0.
-          d.push(em.bind(sel(ok, load(xb, add(base, sel(ok, add(mul(y, idx(W)), x), idx(0))), 'f32'), f32(0)), 'd'));
+          // The load bound on its own first: inside a select's arm it would be conditional, a branch per value.
+          const value = em.bind(load(xb, add(base, sel(ok, add(mul(y, idx(W)), x), idx(0))), 'f32'), 'dv');
+          d.push(em.bind(sel(ok, value, f32(0)), 'd'));
         }
       }
-      transform2d(em, d, 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(idx(xi * count), add(vrow, tx)), x)));
+      transform2d(em, d, 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(idx(xi * VS), add(vrow, tx)), x)));
     });
     const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
     if (!vectors) { em.emit(scalarRange(idx(0), idx(TW))); return; }
@@ -195,7 +226,7 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
         d.push(ok.k === 'const' ? (ok.v ? x : f32(0)) : sel(ok, x, f32(0)));
       }
       em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
-        transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * count), add(vrow, tx0)), j), x)));
+        transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * VS), add(vrow, tx0)), j), x)));
       }), false, VEC));
     };
     em.emit(scalarRange(idx(0), idx(txa)));
@@ -206,15 +237,16 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
 }
 
 /** Launch 2: Mo[ξ][n] = U[ξ] · V[ξ][n] for the 16·N problems, on the tiled GEMM schedule writing the workspace. */
-function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, C, O, T }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, C, O, T, VS, MS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const [ub, vb, mb] = [0, 1, 2]; // no graph buffers: the three workspaces
   interface Bases { u: Expr; v: Expr; m: Expr }
   const s = scheduleGemm<Bases, Expr>(em, graph, node, sink, { problems: 16 * N, M: O, N: T, K: C }, {
     setup: (problem) => ({
       u: letVar(em, 'ubase', mul(div(problem, idx(N)), idx(O * C))),
-      v: letVar(em, 'vbase', mul(problem, idx(C * T))),
-      m: letVar(em, 'mbase', mul(problem, idx(O * T))),
+      // problem = ξ·N + n
+      v: letVar(em, 'vbase', add(mul(div(problem, idx(N)), idx(VS)), mul(mod(problem, idx(N)), idx(C * T)))),
+      m: letVar(em, 'mbase', add(mul(div(problem, idx(N)), idx(MS)), mul(mod(problem, idx(N)), idx(O * T)))),
     }),
     a: (p, row, k) => load(ub, add(p.u, add(mul(row, idx(C)), k)), 'f32'),
     packRow: (p, k) => letVar(em, 'vrow', add(p.v, mul(k, idx(T)))),
@@ -244,20 +276,19 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
  * loop (each tile's two columns stored interleaved: render/vectorize.ts);
  * the others one by one.
  */
-function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TH, TW, T }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TH, TW, T, MS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
   const em = new Emitter(graph, nodes, lowerings);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outShape = em.shape(sinkValue);
   const outBuf = em.buf(sinkValue, 'w');
   const bv = node.inputs[2];
   const biasBuf = bv !== undefined && bv >= 0 ? em.buf(bv, 'r') : -1;
-  const count = N * O * T;
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   const full = Math.floor(OW / 2); // tiles whose two output columns exist
   const vectors = VEC > 0 && full >= VEC;
   const body = em.block(() => {
     // The workspace's index is only known once every graph buffer is bound: the epilogue binds its own.
-    const mAt = (xi: number, i: Expr): Expr => ({ k: 'load', buf: -1, idx: add(idx(xi * count), i), t: 'f32' });
+    const mAt = (xi: number, i: Expr): Expr => ({ k: 'load', buf: -1, idx: add(idx(xi * MS), i), t: 'f32' });
     const plane = letVar(em, 'plane', div(gid, idx(TH))); // n·O + o
     const n = letVar(em, 'n', div(plane, idx(O)));
     const o = letVar(em, 'o', mod(plane, idx(O)));

@@ -45,7 +45,7 @@ function graphOf(c: Case): TestGraph {
   return t;
 }
 
-const SMALL = { winograd: { channels: 3, tileChannels: 1 } };
+const SMALL = { winograd: [{ tiles: 1, channels: 3 }] };
 
 for (const isa of ['avx512', 'avx2', 'generic'] as const) {
   test(`${isa} profile: Winograd convolutions equal the reference (CPU runtime and interpreter)`, async () => {
@@ -60,14 +60,16 @@ for (const isa of ['avx512', 'avx2', 'generic'] as const) {
 
 test('fewer channels or tiles than the target asks: the direct convolution (one launch)', () => {
   const c = CASES[1];
-  // 5 -> 7 channels, 5 × 6 tiles: 150 tile-channels.
-  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 6, tileChannels: 1 } })).launches.length, 1, 'channels below the threshold');
-  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 3, tileChannels: 151 } })).launches.length, 1, 'tiles × channels below the threshold');
-  assert.is(compileGraph(graphOf(c).graph, cpuTarget({ winograd: { channels: 3, tileChannels: 150 } })).launches.length, 4, 'at the threshold');
+  // 5 -> 7 channels, 5 × 6 tiles.
+  const launches = (winograd: { tiles: number; channels: number }[]): number => compileGraph(graphOf(c).graph, cpuTarget({ winograd })).launches.length;
+  assert.is(launches([{ tiles: 1, channels: 6 }]), 1, 'channels below the threshold');
+  assert.is(launches([{ tiles: 31, channels: 3 }]), 1, 'tiles below the threshold');
+  assert.is(launches([{ tiles: 30, channels: 5 }]), 4, 'at the threshold');
+  assert.is(launches([{ tiles: 31, channels: 3 }, { tiles: 1, channels: 5 }]), 4, 'either entry');
   assert.is(compileGraph(graphOf(c).graph, webgpuTarget()).launches.length, 1, 'GPUs never take it');
 });
 
-test('the default CPU target: 256 channels on a 40 × 40 map by Winograd, on 20 × 20 directly, 128 channels on 40 × 40 directly; the workspaces live across the four launches', () => {
+test('the default CPU target: 256 channels from 10 × 10 maps by Winograd, 128 from 40 × 40, 64 from 80 × 80; the workspaces live across the four launches', () => {
   const conv = (hw: number, ch = 256): TestGraph => {
     const t = new TestGraph();
     t.output('y', t.op('conv2d', [t.input('x', [1, ch, hw, hw]), t.param('w', [ch, ch, 3, 3])], { stride: [1], padding: [1], dilation: [1], groups: 1 }));
@@ -79,11 +81,22 @@ test('the default CPU target: 256 channels on a 40 × 40 map by Winograd, on 20 
   const u = big.launches[0].buffers.at(-1)!, v = big.launches[1].buffers.at(-1)!;
   assert.equal(big.launches[2].buffers.slice(0, 2), [u, v], 'the GEMM reads the two transforms');
   assert.is(big.launches[3].buffers.at(-1), big.launches[2].buffers[2], 'the output transform reads the products');
-  assert.is(big.buffers[v].bytes, 4 * 16 * 256 * 20 * 20);
+  // 16 blocks of 256 × 20 × 20 values, each one cache line past a multiple of 4 KiB from the next.
+  assert.is(big.buffers[v].bytes, 4 * 16 * (256 * 20 * 20 + 16));
+  assert.is(big.prologue, 1, 'the filter transform reads the weights alone');
   assert.is(big.report!.launches.reduce((n, l) => n + l.flops, 0), big.report!.launches[2].flops, 'the convolution\'s work is reported once, on the GEMM');
-  assert.is(compileGraph(conv(20).graph, CPU).launches.length, 1);
-  assert.is(compileGraph(conv(40, 128).graph, CPU).launches.length, 1);
-  assert.is(compileGraph(conv(64, 128).graph, CPU).launches.length, 4);
+  assert.is(compileGraph(conv(20).graph, CPU).launches.length, 4);
+  assert.is(compileGraph(conv(10).graph, CPU).launches.length, 4);
+  assert.is(compileGraph(conv(8).graph, CPU).launches.length, 1, '16 tiles');
+  assert.is(compileGraph(conv(40, 128).graph, CPU).launches.length, 4);
+  assert.is(compileGraph(conv(20, 128).graph, CPU).launches.length, 1);
+  assert.is(compileGraph(conv(80, 64).graph, CPU).launches.length, 4);
+  assert.is(compileGraph(conv(40, 64).graph, CPU).launches.length, 1);
+  // A training step updates its weights every run: the filter transform is paid per run, so small maps stay direct.
+  const step = conv(20);
+  const w = step.graph.params[0].value;
+  step.graph.updates = [{ param: 'w', value: step.op('mul', [w, step.constant(0.5)]) }];
+  assert.is(compileGraph(step.graph, CPU).launches.filter((l) => l.grid > 0).length, 2, 'the direct convolution and the update');
 });
 
 test.run();

@@ -19,7 +19,7 @@ import { TestGraph, compare, referenceRun } from '../compiler/kernel/graphs.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-prologue-test-'));
 
-const WINOGRAD = cpuTarget({ winograd: { channels: 3, tileChannels: 1 } });
+const WINOGRAD = cpuTarget({ winograd: [{ tiles: 1, channels: 3 }] });
 const conv = { stride: [1], padding: [1], dilation: [1], groups: 1 };
 
 /** Two images through one shared 3×3 conv (one filter transform for both), then a conv of weights of its own. */
