@@ -8,7 +8,7 @@ import { parseKeepingNonFinite } from './json-numbers.js';
 import type { Tensor } from '../compiler/tensor.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import type { HostProgram } from '../runtime/host.js';
-import { padTo, planResize } from '../data/augment.js';
+import { padChwBatch, padTo, planResize } from '../data/augment.js';
 import type { Detections, Preprocess, ProgramFile, TensorInput, Timings } from './types.js';
 
 export type { Preprocess };
@@ -55,16 +55,12 @@ export function padImages(items: readonly Prepared[], fixed?: { batch: number; h
   const H = fixed?.height ?? padTo(Math.max(...items.map((p) => p.height)), 32);
   const W = fixed?.width ?? padTo(Math.max(...items.map((p) => p.width)), 32);
   const B = fixed?.batch ?? items.length;
-  const data = new Float32Array(B * 3 * H * W);
   const info = new Float32Array(B * 4);
   items.forEach((p, b) => {
     if (p.height > H || p.width > W) throw new ImageInputError(`image ${b}: resized to ${p.width}×${p.height}, larger than the program's input ${W}×${H}`);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < p.height; y++) {
-      const src = (c * p.height + y) * p.width;
-      data.set(p.chw.subarray(src, src + p.width), ((b * 3 + c) * H + y) * W);
-    }
     info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4);
   });
+  const data = padChwBatch(items, B, H, W);
   // Rows past the images (a fixed batch larger than the call's) describe a 1×1 image: nothing to rescale.
   for (let b = items.length; b < B; b++) info.set([1, 1, 1, 1], b * 4);
   return { image: { dtype: 'f32', shape: [B, 3, H, W], data }, info: { dtype: 'f32', shape: [B, 4], data: info } };

@@ -77,6 +77,25 @@ export function padTo(n: number, divisor: number): number {
   return Math.ceil(n / divisor) * divisor;
 }
 
+/**
+ * Normalised CHW images of their own sizes, zero-padded into one
+ * [B, 3, H, W] batch (top-left aligned). A lone image of exactly that size
+ * is the batch itself, not a copy: fresh memory costs its page faults on a
+ * virtual machine (native/cpu_addon.cc), ~1.2 MB and 1-4 ms per 320 × 320
+ * image here, and the runtimes only read their inputs.
+ */
+export function padChwBatch(images: readonly { chw: Float32Array; width: number; height: number }[], B: number, H: number, W: number): Float32Array {
+  if (B === 1 && images.length === 1 && images[0].width === W && images[0].height === H && images[0].chw.length === 3 * H * W) return images[0].chw;
+  const data = new Float32Array(B * 3 * H * W);
+  images.forEach((p, b) => {
+    for (let c = 0; c < 3; c++) for (let y = 0; y < p.height; y++) {
+      const src = (c * p.height + y) * p.width;
+      data.set(p.chw.subarray(src, src + p.width), ((b * 3 + c) * H + y) * W);
+    }
+  });
+  return data;
+}
+
 /** Box slots per image in a batch: the next power of two ≥ max(8, count), so compiled shapes repeat. */
 export function gtBucket(count: number): number {
   let g = 8;

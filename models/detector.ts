@@ -18,7 +18,7 @@ import { DetectorConfig, loadConfig, recordMismatch, resolveSource } from './con
 import { readSafetensors } from './checkpoint/safetensors.js';
 import { existsSync } from 'node:fs';
 import { ImageError, imageSize, readResized, toFloatChw } from '../data/image.js';
-import { padTo, planResize } from '../data/augment.js';
+import { padChwBatch, padTo, planResize } from '../data/augment.js';
 import { FusedetError } from '../io/errors.js';
 
 export class DetectorError extends FusedetError {
@@ -265,14 +265,8 @@ export interface Prepared { chw: Float32Array; width: number; height: number; or
 export function padBatch(items: readonly Prepared[], divisor = 32): { image: Tensor; info: Tensor } {
   const H = padTo(Math.max(...items.map((p) => p.height)), divisor), W = padTo(Math.max(...items.map((p) => p.width)), divisor);
   const B = items.length;
-  const data = new Float32Array(B * 3 * H * W);
+  const data = padChwBatch(items, B, H, W);
   const info = new Float32Array(B * 4);
-  items.forEach((p, b) => {
-    for (let c = 0; c < 3; c++) for (let y = 0; y < p.height; y++) {
-      const src = (c * p.height + y) * p.width;
-      data.set(p.chw.subarray(src, src + p.width), ((b * 3 + c) * H + y) * W);
-    }
-    info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4);
-  });
+  items.forEach((p, b) => info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4));
   return { image: { dtype: 'f32', shape: [B, 3, H, W], data }, info: { dtype: 'f32', shape: [B, 4], data: info } };
 }
