@@ -29,10 +29,10 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
-import { mapChildren, mapStmtExprs } from '../kernel/walk.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
 import { letVar, scheduleGemm } from '../schedule/gemm.js';
+import { withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
 import { overlappingSteps } from '../schedule/vector-steps.js';
 import { ints } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
@@ -118,22 +118,11 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
   const V = { dtype: 'f32' as const, bytes: 4 * 16 * VS, shared: 'winograd-V' };
   const Mo = { dtype: 'f32' as const, bytes: 4 * 16 * MS, shared: 'winograd-M' };
   return [
-    withWorkspace(filterTransform(graph, nodes, lowerings, node, geo, target), [U], 0),
-    withWorkspace(inputTransform(graph, nodes, lowerings, node, geo, target), [V], 0),
-    withWorkspace(tileProducts(graph, nodes, lowerings, node, sink, geo, target), [U, V, Mo]),
-    withWorkspace(outputTransform(graph, nodes, lowerings, node, sink, geo, target), [Mo], 0),
+    withWorkspaces(filterTransform(graph, nodes, lowerings, node, geo, target), [{ space: U, access: 'w' }], 0),
+    withWorkspaces(inputTransform(graph, nodes, lowerings, node, geo, target), [{ space: V, access: 'w' }], 0),
+    withWorkspaces(tileProducts(graph, nodes, lowerings, node, sink, geo, target), [{ space: U, access: 'r' }, { space: V, access: 'r' }, { space: Mo, access: 'w' }]),
+    withWorkspaces(outputTransform(graph, nodes, lowerings, node, sink, geo, target), [{ space: Mo, access: 'r' }], 0),
   ];
-}
-
-/** `s` binding the workspaces `work` after its graph buffers (their access from s.workAccess), reporting `flops` when given instead of the group's. */
-function withWorkspace(s: Scheduled & { workAccess: ('r' | 'w')[] }, work: NonNullable<Scheduled['scratch']>, flops?: number): Scheduled {
-  const { workAccess, ...rest } = s;
-  return {
-    ...rest,
-    kernel: { ...rest.kernel, bufs: [...rest.kernel.bufs, ...work.map((w, i) => ({ dtype: w.dtype, access: workAccess[i] }))] },
-    scratch: work,
-    ...(flops !== undefined ? { flops } : {}),
-  };
 }
 
 /** One thread per element of a [count] iteration, WG a workgroup: the element index, guarded where count is not a multiple of WG. */
@@ -145,10 +134,10 @@ function perElement(em: Emitter, count: number, body: (i: Expr) => void): Stmt[]
 }
 
 /** Launch 0: U[ξ][o][c] = (G g Gᵀ)[ξ] of filter (o, c); VECTOR filters a step where their count allows, else one thread per filter. */
-function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { O, C }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { O, C }: WinogradGeometry, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
-  const ub = em.bufs.length; // the workspace follows the graph's buffers
+  const ub = workspaceSlot(0);
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   const filter = (i: Expr): void => {
     const g = Array.from({ length: 9 }, (_, k) => em.bind(load(wb, add(mul(i, idx(9)), idx(k)), 'f32'), 'g'));
@@ -160,10 +149,10 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
       const i0 = em.bind(add(mul(gid, idx(WG)), mul(v('q'), idx(VEC))), 'i0');
       em.emit(for_('j', idx(0), idx(VEC), em.block(() => filter(add(i0, v('j')))), false, VEC));
     }))));
-    return { ...finish(em, body, 1, [], (O * C) / WG), workAccess: ['w'] };
+    return finish(em, body, 1, [], (O * C) / WG);
   }
   const body = em.block(() => perElement(em, O * C, filter).forEach((st) => em.emit(st)));
-  return { ...finish(em, body, WG, [], Math.ceil((O * C) / WG)), workAccess: ['w'] };
+  return finish(em, body, WG, [], Math.ceil((O * C) / WG));
 }
 
 /**
@@ -176,10 +165,10 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
  * unit-stride store (render/vectorize.ts); the other tiles one by one with
  * bounds tests.
  */
-function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { N, C, H, W, ph, pw, TH, TW, T, VS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, { N, C, H, W, ph, pw, TH, TW, T, VS }: WinogradGeometry, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const xb = em.buf(node.inputs[0], 'r');
-  const vb = em.bufs.length;
+  const vb = workspaceSlot(0);
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   // Tiles whose patch columns 2tx − pw .. 2tx − pw + 3 lie inside [0, W).
   const txa = Math.ceil(pw / 2), txb = Math.floor((W - 4 + pw) / 2) + 1;
@@ -233,13 +222,13 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
     em.emit(overlappingSteps(em, 'q', txa, txb, VEC, vectorStep));
     em.emit(scalarRange(idx(txb), idx(TW)));
   });
-  return { ...finish(em, body, 1, [], N * C * TH), workAccess: ['w'] };
+  return finish(em, body, 1, [], N * C * TH);
 }
 
 /** Launch 2: Mo[ξ][n] = U[ξ] · V[ξ][n] for the 16·N problems, on the tiled GEMM schedule writing the workspace. */
-function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, C, O, T, VS, MS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, C, O, T, VS, MS }: WinogradGeometry, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
-  const [ub, vb, mb] = [0, 1, 2]; // no graph buffers: the three workspaces
+  const [ub, vb, mb] = [workspaceSlot(0), workspaceSlot(1), workspaceSlot(2)];
   interface Bases { u: Expr; v: Expr; m: Expr }
   const s = scheduleGemm<Bases, Expr>(em, graph, node, sink, { problems: 16 * N, M: O, N: T, K: C }, {
     setup: (problem) => ({
@@ -264,7 +253,7 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
     rawOutput: { buf: mb, index: (p, row, col) => add(p.m, add(mul(row, idx(T)), col)) },
   }, target);
   if (s.bufValues.length !== 0) throw new Error('winograd: the tile GEMM bound a graph buffer');
-  return { ...s, workAccess: ['r', 'r', 'w'] };
+  return s;
 }
 
 /**
@@ -276,7 +265,7 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
  * loop (each tile's two columns stored interleaved: render/vectorize.ts);
  * the others one by one.
  */
-function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TH, TW, T, MS }: WinogradGeometry, target: Target): Scheduled & { workAccess: ('r' | 'w')[] } {
+function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, sink: number, { N, O, OH, OW, TH, TW, T, MS }: WinogradGeometry, target: Target): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outShape = em.shape(sinkValue);
@@ -287,8 +276,8 @@ function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
   const full = Math.floor(OW / 2); // tiles whose two output columns exist
   const vectors = VEC > 0 && full >= VEC;
   const body = em.block(() => {
-    // The workspace's index is only known once every graph buffer is bound: the epilogue binds its own.
-    const mAt = (xi: number, i: Expr): Expr => ({ k: 'load', buf: -1, idx: add(idx(xi * MS), i), t: 'f32' });
+    // The workspace is numbered past the graph buffers once the epilogue has bound its own (schedule/workspace.ts).
+    const mAt = (xi: number, i: Expr): Expr => load(workspaceSlot(0), add(idx(xi * MS), i), 'f32');
     const plane = letVar(em, 'plane', div(gid, idx(TH))); // n·O + o
     const n = letVar(em, 'n', div(plane, idx(O)));
     const o = letVar(em, 'o', mod(plane, idx(O)));
@@ -326,12 +315,5 @@ function outputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
     if (bothRows.k === 'const') vectorRow.forEach((x) => em.emit(x));
     else em.emit(if_(bothRows, vectorRow, [scalarRange(0, TW)]));
   });
-  const mb = em.bufs.length;
-  return { ...finish(em, rebindWorkspace(body, mb), 1, [], N * O * TH), workAccess: ['r'] };
-}
-
-/** The workspace loads' placeholder buffer -1 replaced by its index `buf`. */
-function rebindWorkspace(body: readonly Stmt[], buf: number): Stmt[] {
-  const ex = (e: Expr): Expr => (e.k === 'load' && e.buf === -1 ? { ...e, buf, idx: ex(e.idx) } : mapChildren(e, ex));
-  return body.map((s) => mapStmtExprs(s, ex));
+  return finish(em, body, 1, [], N * O * TH);
 }
