@@ -18,7 +18,7 @@ import { compileGraph } from '../compiler/program.js';
 import { webgpuTarget } from '../compiler/target.js';
 import { padTo } from '../data/augment.js';
 import type { Tensor } from '../compiler/tensor.js';
-import { ProgramEngine, Prepared, detectAll, now, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
+import { PlanePool, ProgramEngine, Prepared, detectAll, now, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
 import { parseSafetensors } from './safetensors.js';
 import { prepareBytes, prepareFile, preparePixels } from './node-image.js';
 import { DisposedError, FusedetError, ImageInputError, ModelError, RuntimeUnavailableError, WeightsError, as } from './errors.js';
@@ -91,6 +91,8 @@ class ConfigEngine implements Engine {
 
 export class Detector {
   private disposed = false;
+  /** The images' float planes, reused across detect() calls. */
+  private readonly planes = new PlanePool();
 
   private constructor(private readonly engine: Engine, readonly preprocess: Preprocess, readonly classNames: readonly string[] | undefined) {}
 
@@ -141,15 +143,15 @@ export class Detector {
   detect(images: readonly NodeImage[]): Promise<Detections[]>;
   async detect(input: NodeImage | readonly NodeImage[]): Promise<Detections | Detections[]> {
     try {
-      return await detectAll(input, Array.isArray as (x: unknown) => x is readonly NodeImage[], (x) => this.prepare(x), (items, ms) => this.engine.detect(items, ms), this.disposed);
+      return await detectAll(input, Array.isArray as (x: unknown) => x is readonly NodeImage[], (x) => this.prepare(x), (items, ms) => this.engine.detect(items, ms), this.disposed, this.planes);
     } catch (e) { throw apiError(e); }
   }
 
   private async prepare(x: NodeImage): Promise<Prepared[]> {
-    if (typeof x === 'string') return [await prepareFile(x, this.preprocess)];
-    if (x instanceof Uint8Array) return [await prepareBytes(x, 'image bytes', this.preprocess)];
+    if (typeof x === 'string') return [await prepareFile(x, this.preprocess, this.planes)];
+    if (x instanceof Uint8Array) return [await prepareBytes(x, 'image bytes', this.preprocess, this.planes)];
     if (typeof x === 'object' && x !== null && isTensor(x)) return tensorToPrepared(x);
-    if (typeof x === 'object' && x !== null && 'data' in x) return [await preparePixels(x, this.preprocess)];
+    if (typeof x === 'object' && x !== null && 'data' in x) return [await preparePixels(x, this.preprocess, this.planes)];
     throw new ImageInputError(`detect(): not an image: give a file path, encoded bytes, { width, height, data } pixels or a [3, H, W] tensor`);
   }
 
