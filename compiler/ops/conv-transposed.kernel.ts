@@ -21,7 +21,7 @@ import { Expr } from '../kernel/ir.js';
 import { add, bin, div, gid, idx, if_, lid, load, lt, mod, mul, prefetch, store } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
-import { type GemmShape, cpuRegisterTile, letVar, scheduleGemm, tileWidth } from '../schedule/gemm.js';
+import { type GemmShape, cpuRegisterTile, letVar, rowVectorShape, scheduleGemm, tileWidth } from '../schedule/gemm.js';
 import { type Workspace, withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
 import { type Bases, ints } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
@@ -65,6 +65,29 @@ export function transposedPays(graph: Graph, node: GNode, em: Emitter, target: T
   return transposed <= (1 - MIN_SAVING) * usual;
 }
 
+/**
+ * Whether a CPU convolution's GEMM takes the row-vector tiling
+ * (schedule/gemm.ts rowVectorTile), its weights transposed in the prologue:
+ * where the usual strip would be narrower than two vectors (fewer than 32
+ * pixels on AVX-512: rows of one vector, 6 accumulators) or the usual tiling
+ * pads at least ROWVEC_SAVING more, output channels come in whole register
+ * tiles, and a prologue exists. Measured per launch (usual vs row-vector),
+ * 256 -> 256 3×3: on 3 × 3 maps 0.15-0.17 vs 0.07 ms, 5 × 5 0.16-0.23 vs
+ * 0.11-0.14, 6 × 6 0.22-0.27 vs 0.14-0.18, 7 × 7 0.24 vs 0.23; 128 on 5 × 5
+ * 0.053 vs 0.043; 64 on 10 × 10 0.07-0.08 vs 0.05; 256 -> 256 3×3 s2 to
+ * 10 × 10 and 512 on 5 × 5 mixed (±20% across runs), so 10 × 10 maps stay.
+ */
+export function rowVectorsPay(graph: Graph, s: GemmShape, target: Target): boolean {
+  const { rows, cols } = rowVectorShape(target);
+  if (target.name !== 'cpu' || graph.updates?.length || s.M % rows !== 0) return false;
+  const usualStrip = Math.min(tileWidth(s.N), cpuRegisterTile(s, target).cols);
+  if (usualStrip < 2 * target.vectorWidth) return true;
+  return s.M * Math.ceil(s.N / cols) * cols * s.K <= (1 - ROWVEC_SAVING) * paddedWork(s, target);
+}
+
+/** The padded work the row-vector tiling must save where the usual strip is wide enough (6 × 6 maps: 44%, 7 × 7: 16%, equal there). */
+const ROWVEC_SAVING = 0.25;
+
 /** The two launches of the file comment. */
 export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] {
   const node = graph.nodes[anchorId];
@@ -107,7 +130,7 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
 }
 
 /** Wᵀ[g][k][o] = w[g·og + o][k]: one thread per element, stores in order. */
-function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
+export function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
   const count = groups * K * og, WG = 64;

@@ -17,7 +17,7 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mod, mul, store, sub, threadStrided, v,
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, load, lstore, lt, min, mod, mul, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, ScheduleError } from './emit.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -210,6 +210,12 @@ export interface GemmParts<P, R> {
   bias(p: P, row: Expr): Expr | undefined;
   /** A bias by column instead (a GEMM whose columns are output channels: ops/conv-transposed.kernel.ts). CPU tiled schedule only. */
   columnBias?(p: P, col: Expr): Expr;
+  /**
+   * The CPU's row-vector tiling (rowVectorTile): A read transposed, Aᵀ[k][row] at
+   * base(p) + k·stride + row, rows across the vector lanes, each thread a transposed
+   * register tile (rowVectorShape). M must be a multiple of its rows.
+   */
+  rowVectors?: { buf: number; base(p: P): Expr; stride: number };
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
   window?: ConvWindow;
 }
@@ -223,6 +229,11 @@ export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'u32' | 'f
 export function scheduleGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled {
   if (parts.rawOutput && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a workspace output is scheduled on the CPU only, not on ${target.name}`);
   if (parts.columnBias && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a bias by column is scheduled on the CPU only, not on ${target.name}`);
+  if (parts.rowVectors) {
+    const rows = rowVectorShape(target).rows;
+    if (target.name !== 'cpu' || s.M % rows !== 0) throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: the row-vector tiling needs the CPU and rows in multiples of ${rows}`);
+    return scheduleTiledGemm(em, graph, anchor, sink, s, parts, rowVectorTile(s, parts.tables ?? [], target), target);
+  }
   // CUDA may take the tensor-core path (gemm-mma.ts); it declines (undefined) where it does not apply.
   const tensorCore = target.name === 'cuda' ? scheduleTensorCoreGemm(em, graph, anchor, sink, s, parts, target) : undefined;
   if (tensorCore) return tensorCore;
@@ -244,7 +255,7 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
   const outBuf = parts.rawOutput ? parts.rawOutput.buf : em.buf(sinkValue, 'w');
   em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
-  em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: TM });
+  em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: parts.rowVectors ? TNT : TM });
   const prelude = (): Coords<P> => {
     const [problem, mb, nb] = unflatten(em, gid, [s.problems, MBlocks, NBlocks], 'q');
     const p = parts.setup(problem);
@@ -268,10 +279,10 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
     em.emit(for_('c', idx(0), idx(chunks), em.block(() => {
       packChunk(em, s, parts, tile, prelude(), target);
       em.emit(barrier);
-      multiplyChunk(em, s, parts, tile, chunks, prelude(), target);
+      (parts.rowVectors ? multiplyRowVectors : multiplyChunk)(em, s, parts, tile, chunks, prelude(), target);
       em.emit(barrier);
     })));
-    tiledEpilogue(em, anchor, sinkValue, outBuf, s, parts, tile, prelude());
+    (parts.rowVectors ? rowVectorEpilogue : tiledEpilogue)(em, anchor, sinkValue, outBuf, s, parts, tile, prelude());
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
 }
@@ -376,4 +387,73 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
     em.emit(if_(lt(v('row'), idx(s.M)), WGN === 1 ? full : [for_('j', idx(0), idx(TNT), epiStore(true))]));
   });
   em.emit(for_('ii', idx(0), idx(TM), rowEpi));
+}
+
+/**
+ * A thread's register tile in the row-vector tiling: the target's register
+ * tile transposed, its columns (64 on AVX-512: 4 vectors) as rows across the
+ * vector lanes, its rows (6) as columns broadcast from the panel.
+ */
+export function rowVectorShape(target: Target): { rows: number; cols: number } {
+  return { rows: target.registerTile.cols, cols: target.registerTile.rows };
+}
+
+/**
+ * The row-vector tiling of a CPU GEMM with few columns (a convolution on a
+ * small map: columns are pixels). A strip of TN columns (48 or 96: whole
+ * register-tile columns and packing runs) is packed as usual and each thread
+ * takes rowVectorShape's rows × columns of it, so 25 columns pad to 30
+ * instead of 32, in full vectors instead of one 16-lane vector per row.
+ * Row blocks as few as give the threads 4 workgroups.
+ */
+export function rowVectorTile(s: GemmShape, tables: readonly TableShape[], target: Target): GemmTile {
+  const { rows, cols } = rowVectorShape(target);
+  const TN = s.N > 48 ? 96 : 48;
+  if (TN % cols !== 0 || TN % packRunWidth(target, TN) !== 0) throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a ${TN}-column strip does not split into ${cols}-column tiles and packing runs`);
+  const tableWords = tables.reduce((n, tab) => n + tab.size(TN) * tab.arrays.length, 0);
+  const KC = Math.max(1, Math.min(s.K, Math.floor((CPU_PANEL_FLOATS - tableWords) / TN)));
+  const rowTiles = s.M / rows, colBlocks = s.problems * Math.ceil(s.N / TN);
+  const rowBlocks = Math.min(rowTiles, Math.max(1, Math.ceil(CPU_MIN_WORKGROUPS / colBlocks)));
+  const WGM = Math.ceil(rowTiles / rowBlocks), WGN = TN / cols;
+  if (WGM * WGN > target.maxInvocations) throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: ${WGM * WGN} row-vector threads per workgroup`);
+  return { TM: rows, TNT: cols, WGM, WGN, KC, TN, MB: WGM * rows };
+}
+
+/** Chunk c in the row-vector tiling: per k, the thread's 6 panel values broadcast against 64 rows of Aᵀ (vector loads). */
+function multiplyRowVectors<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, chunks: number, { p, n0, r0 }: Coords<P>, target: Target): void {
+  const rv = parts.rowVectors!;
+  const { TM, TNT, TN, KC } = tile;
+  const J = v('jj'), I = v('ii'), KK = v('kk');
+  const k0 = mul(v('c'), idx(KC));
+  const VT = target.vectorWidth > 1 ? Math.min(target.vectorWidth, TM) : undefined;
+  const step = em.block(() => {
+    em.emit(for_('jj', idx(0), idx(TNT), [lstore('wv', J, lload('panel', add(mul(KK, idx(TN)), colOf(tile, J)), 'f32'))], true));
+    const at = em.bind(add(rv.base(p), add(mul(add(k0, KK), idx(rv.stride)), r0)), 'arow');
+    em.emit(for_('jj', idx(0), idx(TNT), [
+      let_('b', 'f32', lload('wv', J, 'f32')),
+      for_('ii', idx(0), idx(TM), [
+        lstore('acc', add(mul(J, idx(TM)), I), bin('add', lload('acc', add(mul(J, idx(TM)), I), 'f32'), bin('mul', v('b', 'f32'), load(rv.buf, add(at, I), 'f32')))),
+      ], true, VT),
+    ], true));
+  });
+  const kEnd = chunks === 1 ? idx(KC) : min(idx(KC), sub(idx(s.K), k0));
+  em.emit(if_(bin('and', lt(r0, idx(s.M)), lt(add(n0, colOf(tile, idx(0))), idx(s.N))), [for_('kk', idx(0), kEnd, step)]));
+}
+
+/** Bias, then the fused consumers, per element of the thread's 6 columns × 64 rows (rows lie a column count apart in the output). */
+function rowVectorEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, { p, n0, r0 }: Coords<P>): void {
+  const { TM } = tile;
+  const J = v('jj'), I = v('ii');
+  const column = em.block(() => {
+    em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
+    em.emit(if_(lt(v('cn'), idx(s.N)), [for_('ii', idx(0), idx(TM), em.block(() => {
+      em.emit(let_('row', 'i64', add(r0, I)));
+      em.storeThrough(outBuf, sinkValue, parts.outIndex(p, v('row'), v('cn')), anchor.outputs[0], () => {
+        const a = lload('acc', add(mul(J, idx(TM)), I), 'f32');
+        const b = parts.bias(p, v('row'));
+        return b ? bin('add', a, b) : a;
+      });
+    }))]));
+  });
+  em.emit(if_(lt(r0, idx(s.M)), [for_('jj', idx(0), idx(tile.TNT), column)]));
 }
