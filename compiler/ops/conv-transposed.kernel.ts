@@ -15,7 +15,9 @@
 //                     plane apart: GemmParts.stridedColumns).
 // Taken where it pads less than the usual tiling (transposedPays) and a
 // prologue exists (no in-place param updates: a training step would redo
-// the transpose every run).
+// the transpose every run). The same transposed weights serve the GEMM's
+// row-vector tiling of convolutions on very small maps (rowVectorsPay,
+// conv.kernel.ts), which keeps the usual packed panel of pixels.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import { add, bin, div, gid, idx, if_, lid, load, lt, mod, mul, prefetch, store } from '../kernel/build.js';
