@@ -46,9 +46,13 @@ export function pixelsToChw(data: ArrayLike<number>, width: number, height: numb
   const n = width * height;
   if (data.length < n * channels) throw new ImageInputError(`pixels: ${data.length} bytes for ${width}×${height}×${channels}; the data is shorter than the image`);
   const out = pool ? pool.take(3 * n) : new Float32Array(3 * n); // every element written below
-  for (let c = 0; c < 3; c++) {
-    const scale = 1 / (255 * p.std[c]!), shift = p.mean[c]! / p.std[c]!;
-    for (let i = 0; i < n; i++) out[c * n + i] = data[channels * i + c]! * scale - shift;
+  const [s0, s1, s2] = [0, 1, 2].map((c) => 1 / (255 * p.std[c]!));
+  const [t0, t1, t2] = [0, 1, 2].map((c) => p.mean[c]! / p.std[c]!);
+  // One pass over the interleaved pixels (three strided passes cost ~1.5× here at 1216 × 800).
+  for (let i = 0, j = 0; i < n; i++, j += channels) {
+    out[i] = data[j]! * s0! - t0!;
+    out[n + i] = data[j + 1]! * s1! - t1!;
+    out[2 * n + i] = data[j + 2]! * s2! - t2!;
   }
   return out;
 }
