@@ -35,4 +35,11 @@ test('a reused plane holds only the new image', () => {
   assert.equal(Array.from(b), new Array(12).fill(-2), '(0/255 - 0.5) / 0.25 everywhere');
 });
 
+test('RGBA pixels become three normalised planes, alpha dropped', () => {
+  const rgba = Uint8Array.from([0, 51, 102, 9, 255, 204, 153, 7]); // two pixels
+  const out = Array.from(pixelsToChw(rgba, 2, 1, 4, P)).map((v) => Math.round(v * 1000) / 1000);
+  // (v/255 - 0.5) / 0.25: plane R = [0, 255], G = [51, 204], B = [102, 153]
+  assert.equal(out, [-2, 2, -1.2, 1.2, -0.4, 0.4]);
+});
+
 test.run();
