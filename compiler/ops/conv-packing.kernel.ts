@@ -8,7 +8,7 @@ import { GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import { add, and, bin, bitor, bitSet, bool, cast, div, f32, for_, idx, inRange, let_, lload, min, mod, mul, prefetch, sel, set, shl, sub, u32, v } from '../kernel/build.js';
 import { Emitter, ScheduleError } from '../schedule/emit.js';
-import { type GemmParts, type GemmShape, letVar, packRunWidth } from '../schedule/gemm.js';
+import { type GemmParts, type GemmShape, letVar, packRunWidth, rowRun } from '../schedule/gemm.js';
 import { ConvWindow } from '../schedule/gemm-direct.js';
 import type { Target } from '../target.js';
 
@@ -67,14 +67,7 @@ export function plainPacking({ em, xb, geo: { H, W, OH, OW } }: ConvGemm): Omit<
   return {
     packRow: (p, k) => letVar(em, 'xrow', add(p.xbase, mul(k, idx(H * W)))),
     packValue: (_p, xrow, _j, col) => em.bufLoad(xb, add(xrow, col), 'f32'),
-    packRun: (_p, xrow, n0, group, vg) => {
-      const c0 = add(n0, mul(group, idx(vg)));
-      return {
-        contiguous: bin('le', add(c0, idx(vg)), idx(OH * OW)),
-        load: (lane) => em.bufLoad(xb, add(add(xrow, c0), lane), 'f32'),
-        ahead: (columns) => [prefetch(xb, add(add(xrow, c0), idx(columns)))],
-      };
-    },
+    packRun: (_p, xrow, n0, group, vg) => rowRun(xb, xrow, n0, group, vg, OH * OW),
   };
 }
 

@@ -20,10 +20,10 @@
 // conv.kernel.ts), which keeps the usual packed panel of pixels.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
-import { add, bin, div, gid, idx, if_, lid, load, lt, mod, mul, prefetch, store } from '../kernel/build.js';
+import { add, div, gid, idx, if_, lid, load, lt, mod, mul, store } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
-import { type GemmShape, cpuRegisterTile, letVar, rowVectorShape, scheduleGemm, tileWidth } from '../schedule/gemm.js';
+import { type GemmShape, cpuRegisterTile, letVar, rowRun, rowVectorShape, scheduleGemm, tileWidth } from '../schedule/gemm.js';
 import { type Workspace, withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
 import { type Bases, ints } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
@@ -101,7 +101,6 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
   const groups = Number(node.attrs.groups ?? 1);
   const og = O / groups;
   const xb = em.buf(node.inputs[0], 'r');
-  const wt: Workspace = { dtype: 'f32', bytes: 4 * groups * K * og, shared: 'conv-weights-transposed' };
   const bb = node.inputs[2] !== undefined && node.inputs[2] >= 0 ? em.buf(node.inputs[2], 'r') : -1;
   const wtb = workspaceSlot(0);
   // A pixel's offset in its input plane: the output pixel's row and column times the strides.
@@ -115,24 +114,27 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
     a: (p, row, k) => em.bufLoad(xb, add(add(p.xbase, mul(k, idx(H * W))), pixel(row)), 'f32'),
     packRow: (p, k) => letVar(em, 'wrow', add(mul(p.grp, idx(K * og)), mul(k, idx(og)))),
     packValue: (_p, wrow, _j, col) => load(wtb, add(wrow, col), 'f32'),
-    packRun: (_p, wrow, n0, group, vg) => {
-      const c0 = add(n0, mul(group, idx(vg)));
-      return {
-        contiguous: bin('le', add(c0, idx(vg)), idx(og)),
-        load: (lane) => load(wtb, add(add(wrow, c0), lane), 'f32'),
-        ahead: (columns) => [prefetch(wtb, add(add(wrow, c0), idx(columns)))],
-      };
-    },
+    packRun: (_p, wrow, n0, group, vg) => rowRun(wtb, wrow, n0, group, vg, og),
     outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(og)), col), div(row, idx(OW)), mod(row, idx(OW))],
     stridedColumns: true,
     bias: () => undefined,
     ...(bb >= 0 ? { columnBias: (p: Bases, col: Expr) => load(bb, add(mul(p.grp, idx(og)), col), 'f32') } : {}),
   }, target);
+  return withTransposedWeights(graph, nodes, lowerings, node, groups, og, K, gemm);
+}
+
+/**
+ * A GEMM reading the convolution's weights transposed (Wᵀ[g][k][o], K rows
+ * of og, at workspaceSlot(0)), after the launch that transposes them: two
+ * launches sharing that workspace, the first a prologue launch.
+ */
+export function withTransposedWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, gemm: Scheduled): Scheduled[] {
+  const wt: Workspace = { dtype: 'f32', bytes: 4 * groups * K * og, shared: 'conv-weights-transposed' };
   return [transposeWeights(graph, nodes, lowerings, node, groups, og, K, wt), withWorkspaces(gemm, [{ space: wt, access: 'r' }])];
 }
 
 /** Wᵀ[g][k][o] = w[g·og + o][k]: one thread per element, stores in order. */
-export function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
+function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
   const count = groups * K * og, WG = 64;

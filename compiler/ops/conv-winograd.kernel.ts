@@ -28,10 +28,10 @@
 // tiles and more take this path.
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
-import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, mod, mul, prefetch, sel, store, sub, v } from '../kernel/build.js';
+import { add, and, bin, bool, div, f32, for_, gid, idx, if_, inRange, lid, load, lt, mod, mul, sel, store, sub, v } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
-import { letVar, scheduleGemm } from '../schedule/gemm.js';
+import { letVar, rowRun, scheduleGemm } from '../schedule/gemm.js';
 import { withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
 import { overlappingSteps } from '../schedule/vector-steps.js';
 import { ints } from './conv-packing.kernel.js';
@@ -240,14 +240,7 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
     a: (p, row, k) => load(ub, add(p.u, add(mul(row, idx(C)), k)), 'f32'),
     packRow: (p, k) => letVar(em, 'vrow', add(p.v, mul(k, idx(T)))),
     packValue: (_p, vrow, _j, col) => load(vb, add(vrow, col), 'f32'),
-    packRun: (_p, vrow, n0, group, vg) => {
-      const c0 = add(n0, mul(group, idx(vg)));
-      return {
-        contiguous: bin('le', add(c0, idx(vg)), idx(T)),
-        load: (lane) => load(vb, add(add(vrow, c0), lane), 'f32'),
-        ahead: (columns) => [prefetch(vb, add(add(vrow, c0), idx(columns)))],
-      };
-    },
+    packRun: (_p, vrow, n0, group, vg) => rowRun(vb, vrow, n0, group, vg, T),
     outIndex: (p, row, col) => [add(p.m, add(mul(row, idx(T)), col))],
     bias: () => undefined,
     rawOutput: { buf: mb, index: (p, row, col) => add(p.m, add(mul(row, idx(T)), col)) },

@@ -18,8 +18,8 @@ import { type GemmParts, scheduleGemm } from '../schedule/gemm.js';
 import { type Bases, type ConvGemm, convGemm, maskedRunPacking, plainPacking, runPacking, tapPacking } from './conv-packing.kernel.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.kernel.js';
 import { scheduleConvWinograd } from './conv-winograd.kernel.js';
-import { rowVectorsPay, scheduleTransposedConv, transposeWeights, transposedPays } from './conv-transposed.kernel.js';
-import { withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
+import { rowVectorsPay, scheduleTransposedConv, transposedPays, withTransposedWeights } from './conv-transposed.kernel.js';
+import { workspaceSlot } from '../schedule/workspace.js';
 import type { KernelTable } from './op.js';
 import type { Target } from '../target.js';
 
@@ -31,15 +31,13 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
   const c = convGemm(new Emitter(graph, nodes, lowerings), node);
   const { KH, KW, sh, sw, ph, pw } = c.geo;
   const rowVectors = rowVectorsPay(graph, c.shape, target);
-  const groups = Number(node.attrs.groups ?? 1);
-  const wt = { dtype: 'f32' as const, bytes: 4 * groups * c.shape.K * c.shape.M, shared: 'conv-weights-transposed' };
   const run = <R>(parts: Omit<GemmParts<Bases, R>, keyof ConvGemm['common']>): Scheduled | Scheduled[] => {
     if (!rowVectors) return scheduleGemm(c.em, graph, node, sink, c.shape, { ...c.common, ...parts } as GemmParts<Bases, R>, target);
     const { M, K } = c.shape;
     const gemm = scheduleGemm(c.em, graph, node, sink, c.shape, {
       ...c.common, ...parts, rowVectors: { buf: workspaceSlot(0), base: (p: Bases) => mul(p.grp, idx(K * M)), stride: M },
     } as GemmParts<Bases, R>, target);
-    return [transposeWeights(graph, nodes, lowerings, node, groups, M, K, wt), withWorkspaces(gemm, [{ space: wt, access: 'r' }])];
+    return withTransposedWeights(graph, nodes, lowerings, node, Number(node.attrs.groups ?? 1), M, K, gemm);
   };
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) return run(plainPacking(c));
   // The CPU packs panel rows by runs of its vector width (see the tables);

@@ -17,7 +17,7 @@
 import { Graph, GNode } from '../graph.js';
 import { Expr, Stmt } from '../kernel/ir.js';
 import {
-  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, load, lstore, lt, min, mod, mul, store, sub, threadStrided, v,
+  add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, load, lstore, lt, min, mod, mul, prefetch, store, sub, threadStrided, v,
 } from '../kernel/build.js';
 import { Emitter, ScheduleError } from './emit.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -142,6 +142,20 @@ export interface PackRun {
   load(lane: Expr): Expr;
   /** Prefetches of the source this run reads `columns` output columns later (one per cache line), where that is a fixed shift. */
   ahead?(columns: number): Stmt[];
+}
+
+/**
+ * The run of a panel row stored whole at `rowBase` of `buf`, `cols` columns
+ * long (an input plane of a 1×1 convolution, a row of transposed weights or
+ * of Winograd's V): a copy wherever the run ends inside the row.
+ */
+export function rowRun(buf: number, rowBase: Expr, n0: Expr, group: Expr, vg: number, cols: number): PackRun {
+  const c0 = add(n0, mul(group, idx(vg)));
+  return {
+    contiguous: bin('le', add(c0, idx(vg)), idx(cols)),
+    load: (lane) => load(buf, add(add(rowBase, c0), lane), 'f32'),
+    ahead: (columns) => [prefetch(buf, add(add(rowBase, c0), idx(columns)))],
+  };
 }
 
 /**
@@ -352,6 +366,12 @@ function multiplyChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, 
   em.emit(if_(lt(r0, idx(s.M)), [for_('kk', idx(0), kEnd, step)]));
 }
 
+/** An accumulator plus the GEMM's bias, by row or by column, where it has one. */
+function biased<P, R>(parts: GemmParts<P, R>, p: P, acc: Expr, row: Expr, col: Expr): Expr {
+  const b = parts.bias(p, row) ?? parts.columnBias?.(p, col);
+  return b ? bin('add', acc, b) : acc;
+}
+
 /** Bias, then the fused consumers (the anchor's value overridden by the tile), stored inside M × N. */
 function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outBuf: number, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, { p, n0, r0 }: Coords<P>): void {
   const { TM, TNT, WGN, TN } = tile;
@@ -363,11 +383,7 @@ function tiledEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, outB
   const epiStore = (guardCol: boolean): Stmt[] => em.block(() => {
     em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
     const inner = em.block(() => {
-      const acc = (): Expr => {
-        const a = lload('acc', add(mul(I, idx(TNT)), J), 'f32');
-        const b = parts.bias(p, v('row')) ?? parts.columnBias?.(p, v('cn'));
-        return b ? bin('add', a, b) : a;
-      };
+      const acc = (): Expr => biased(parts, p, lload('acc', add(mul(I, idx(TNT)), J), 'f32'), v('row'), v('cn'));
       if (parts.rawOutput) { em.emit(store(outBuf, parts.rawOutput.index(p, v('row'), v('cn')), acc())); return; }
       const at = parts.outIndex(p, v('row'), v('cn'));
       if (WGN === 1 && !parts.stridedColumns) em.aliasFlat(outShape, at, add(em.flat(sinkValue, parts.outIndex(p, v('row'), idx(0))), v('cn')));
@@ -448,11 +464,7 @@ function rowVectorEpilogue<P, R>(em: Emitter, anchor: GNode, sinkValue: number, 
     em.emit(let_('cn', 'i64', add(n0, colOf(tile, J))));
     em.emit(if_(lt(v('cn'), idx(s.N)), [for_('ii', idx(0), idx(TM), em.block(() => {
       em.emit(let_('row', 'i64', add(r0, I)));
-      em.storeThrough(outBuf, sinkValue, parts.outIndex(p, v('row'), v('cn')), anchor.outputs[0], () => {
-        const a = lload('acc', add(mul(J, idx(TM)), I), 'f32');
-        const b = parts.bias(p, v('row'));
-        return b ? bin('add', a, b) : a;
-      });
+      em.storeThrough(outBuf, sinkValue, parts.outIndex(p, v('row'), v('cn')), anchor.outputs[0], () => biased(parts, p, lload('acc', add(mul(J, idx(TM)), I), 'f32'), v('row'), v('cn')));
     }))]));
   });
   em.emit(if_(lt(r0, idx(s.M)), [for_('jj', idx(0), idx(tile.TNT), column)]));
