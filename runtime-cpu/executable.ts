@@ -44,9 +44,11 @@ class CpuDevice implements Device<Memory> {
     buffers.forEach((b, i) => this.slot.set(b.id, i));
     this.plan = packLaunches(this.program.launches, this.slot);
     this.schedule = scheduleLaunches(this.program).entries;
-    const main = this.program.launches.slice(this.program.prologue ?? 0);
-    this.mainPlan = packLaunches(main, this.slot);
-    this.mainSchedule = scheduleLaunches({ launches: main, kernels: this.program.kernels }).entries;
+    if (this.program.prologue) {
+      const main = this.program.launches.slice(this.program.prologue);
+      this.mainPlan = packLaunches(main, this.slot);
+      this.mainSchedule = scheduleLaunches({ launches: main, kernels: this.program.kernels }).entries;
+    }
     return buffers.map((b) => {
       if (b.role === 'input') return null; // bound to the caller's array at each run
       try {
@@ -83,7 +85,7 @@ class CpuDevice implements Device<Memory> {
         return (performance.now() - t0) / 1000;
       });
     } else {
-      const skip = request.firstLaunch > 0 && request.firstLaunch === (this.program.prologue ?? 0);
+      const skip = this.mainPlan !== undefined && request.firstLaunch === this.program.prologue;
       this.native.runLaunches(this.lib!, skip ? this.mainPlan! : this.plan!, bound, skip ? this.mainSchedule : this.schedule);
     }
     // An output may be an input's own array (a graph that returns its input): copied either way, the caller owns it.
