@@ -68,8 +68,11 @@ void CpuPool::run(const std::vector<Launch>& launches) {
     return;
   }
   std::lock_guard<std::mutex> serial(runMutex_);
-  std::vector<std::atomic<int64_t>> next(launches.size());
-  for (auto& n : next) n.store(0, std::memory_order_relaxed);
+  // One counter per (launch, thread): thread t owns the t-th share of each
+  // launch's workgroups and takes its own share first (see work()).
+  std::vector<std::atomic<int64_t>> next(launches.size() * threads_);
+  for (size_t l = 0; l < launches.size(); l++)
+    for (int t = 0; t < threads_; t++) next[l * threads_ + t].store(shareStart(launches[l].grid, t), std::memory_order_relaxed);
   next_.swap(next);
   launches_ = &launches;
   arrived_.store(0, std::memory_order_relaxed);
@@ -108,7 +111,9 @@ void CpuPool::workerLoop(int index) {
   }
 }
 
-void CpuPool::work(int /*index*/) {
+int64_t CpuPool::shareStart(int64_t grid, int t) const { return grid * t / threads_; }
+
+void CpuPool::work(int index) {
   const auto& launches = *launches_;
   for (size_t l = 0; l < launches.size();) {
     const Launch& L = launches[l];
@@ -116,16 +121,25 @@ void CpuPool::work(int /*index*/) {
     if (L.serialRun > 0) {
       // The first thread here runs the whole run; the others go on to what follows.
       const size_t end = l + static_cast<size_t>(L.serialRun);
-      if (next_[l].fetch_add(1, std::memory_order_relaxed) == 0)
+      if (next_[l * threads_].fetch_add(1, std::memory_order_relaxed) == 0)
         for (size_t j = l; j < end; j++)
           if (launches[j].grid > 0) launches[j].fn(launches[j].bufs, launches[j].args, 0, launches[j].grid);
       l = end;
       continue;
     }
-    for (;;) {
-      int64_t begin = next_[l].fetch_add(L.chunk, std::memory_order_relaxed);
-      if (begin >= L.grid) break;
-      L.fn(L.bufs, L.args, begin, std::min(begin + L.chunk, L.grid));
+    // Its own share first, then what the others have not yet taken of
+    // theirs. Consecutive launches split alike, so a thread mostly reads
+    // what it wrote itself one launch before, from its own core's cache,
+    // instead of lines the other core holds (dynamic grabs mixed them).
+    for (int k = 0; k < threads_; k++) {
+      const int owner = (index + k) % threads_;
+      const int64_t end = shareStart(L.grid, owner + 1);
+      std::atomic<int64_t>& counter = next_[l * threads_ + owner];
+      for (;;) {
+        int64_t begin = counter.fetch_add(L.chunk, std::memory_order_relaxed);
+        if (begin >= end) break;
+        L.fn(L.bufs, L.args, begin, std::min(begin + L.chunk, end));
+      }
     }
     l++;
   }

@@ -1,5 +1,6 @@
 // A persistent pool of CPU threads that runs a whole launch list per call.
-// Workers split each launch's workgroup range into chunks and meet at a
+// Each thread owns an equal share of each launch's workgroup range, takes
+// its own share in chunks first and then helps with the others'. Workers meet at a
 // barrier only before a launch that depends on work not yet finished (the
 // caller's schedule says which: runtime-cpu/plan.ts), so a forward pass
 // costs one wake-up, not one per kernel, and independent launches flow into
@@ -50,6 +51,8 @@ class CpuPool {
   void workerLoop(int index);
   void work(int index);
   void barrier();
+  // First workgroup of thread t's share of a launch of `grid` workgroups.
+  int64_t shareStart(int64_t grid, int t) const;
 
   const int threads_;
   std::vector<std::thread> workers_;
@@ -66,7 +69,7 @@ class CpuPool {
   std::atomic<bool> stopping_{false};
 
   const std::vector<Launch>* launches_ = nullptr;
-  std::vector<std::atomic<int64_t>> next_;  // next unclaimed workgroup, per launch
+  std::vector<std::atomic<int64_t>> next_;  // next unclaimed workgroup, per (launch, share)
   std::atomic<int> arrived_{0};
   std::atomic<uint64_t> barrierPhase_{0};
   // Threads that stopped spinning at the barrier and sleep on barrierWake_.

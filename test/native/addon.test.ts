@@ -64,7 +64,7 @@ test('every workgroup runs exactly once, for any grid and 1..4 threads', async (
   for (let threads = 1; threads <= 4; threads++) {
     native!.setThreads(threads);
     assert.is(native!.threads(), threads);
-    for (const grid of [0, 1, 3, 7, 64, 1001]) {
+    for (const grid of [0, 1, 2, 3, 5, 7, 64, 1001]) {
       const counts = new Int32Array(Math.max(grid, 1));
       // Three launches of the same kernel: each workgroup counted three times.
       native!.runLaunches(lib, packLaunches(Array(3).fill({ kernel: 2, buffers: [0], args: [], grid }), identity), [counts]);
