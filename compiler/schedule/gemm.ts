@@ -290,13 +290,25 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
       em.emit(barrier);
     }
     em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', v('ii'), f32(0))], true));
-    em.emit(for_('c', idx(0), idx(chunks), em.block(() => {
+    const epilogue = (at: Coords<P>): void => (parts.rowVectors ? rowVectorEpilogue : tiledEpilogue)(em, anchor, sinkValue, outBuf, s, parts, tile, at);
+    const chunkLoop = (from: number, to: number, last: boolean): void => em.emit(for_('c', idx(from), idx(to), em.block(() => {
       packChunk(em, s, parts, tile, prelude(), target);
       em.emit(barrier);
-      (parts.rowVectors ? multiplyRowVectors : multiplyChunk)(em, s, parts, tile, chunks, prelude(), target);
-      em.emit(barrier);
+      const at = prelude();
+      (parts.rowVectors ? multiplyRowVectors : multiplyChunk)(em, s, parts, tile, chunks, at, target);
+      if (last) epilogue(at);
+      else em.emit(barrier);
     })));
-    (parts.rowVectors ? rowVectorEpilogue : tiledEpilogue)(em, anchor, sinkValue, outBuf, s, parts, tile, prelude());
+    // The CPU peels the last chunk: its multiply and the epilogue share one
+    // segment (no barrier between: the epilogue reads only the thread's own
+    // accumulators), so the C compiler keeps the accumulators in registers
+    // from the last multiply-add to the store (1×1 64 -> 256 conv on 80 × 80:
+    // 0.87 -> 0.72 ms). GPU threads keep theirs in registers anyway; there
+    // the copy would only double the unrolled code.
+    const peel = target.name === 'cpu' && chunks > 0;
+    if (chunks > (peel ? 1 : 0)) chunkLoop(0, peel ? chunks - 1 : chunks, false);
+    if (peel) chunkLoop(chunks - 1, chunks, true);
+    else epilogue(prelude());
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);
 }

@@ -67,7 +67,7 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       for (int64_t lid = 0; lid < 3; lid++) {
         int64_t q_6 = (gid / 8);
         int64_t q_7 = (gid % 8);
@@ -125,27 +125,75 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
     }
-    for (int64_t lid = 0; lid < 3; lid++) {
-      int64_t q_10 = (gid / 8);
-      int64_t q_11 = (gid % 8);
-      int64_t nimg = q_10;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = (q_11 * 64);
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 64) <= 480)) {
-            for (int64_t j = 0; j < 64; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+    for (int64_t c = 1; c < 2; c++) {
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q_10 = (gid / 8);
+        int64_t q_11 = (gid % 8);
+        int64_t nimg = q_10;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q_11 * 64);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (((126 - lid) + 2) / 3); kk_k++) {
+          int64_t kk = (lid + (kk_k * 3));
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 480));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
             }
           } else {
-            for (int64_t j = 0; j < (480 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      for (int64_t lid = 0; lid < 3; lid++) {
+        int64_t q_12 = (gid / 8);
+        int64_t q_13 = (gid % 8);
+        int64_t nimg = q_12;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = (q_13 * 64);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 64) <= 480)) {
+              for (int64_t j = 0; j < 64; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (480 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -250,7 +298,7 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
         int64_t q_6 = (gid / 8);
@@ -310,28 +358,77 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
         }
       }
     }
-    {
-      const int64_t lid = 0;
-      int64_t q_10 = (gid / 8);
-      int64_t q_11 = (gid % 8);
-      int64_t nimg = q_10;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
-      int64_t wbase = (grp * 576);
-      int64_t n0 = (q_11 * 64);
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          if (((n0 + 64) <= 480)) {
-            for (int64_t j = 0; j < 64; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+    for (int64_t c = 1; c < 2; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_10 = (gid / 8);
+        int64_t q_11 = (gid % 8);
+        int64_t nimg = q_10;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q_11 * 64);
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 480));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
             }
           } else {
-            for (int64_t j = 0; j < (480 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 8);
+        int64_t q_13 = (gid % 8);
+        int64_t nimg = q_12;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 480);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = (q_13 * 64);
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            if (((n0 + 64) <= 480)) {
+              for (int64_t j = 0; j < 64; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (480 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+              }
             }
           }
         }

@@ -39,7 +39,7 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_6 = (gid / 8);
       long long q_7 = (gid % 8);
@@ -98,27 +98,75 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
     }
     __syncthreads();
   }
-  {
-    long long q_10 = (gid / 8);
-    long long q_11 = (gid % 8);
-    long long nimg = q_10;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 480);
-    long long wbase = (grp * 2304);
-    long long n0 = (q_11 * 64);
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 64) <= 480)) {
-          for (long long j = 0; j < 64; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_10 = (gid / 8);
+      long long q_11 = (gid % 8);
+      long long nimg = q_10;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 480);
+      long long wbase = (grp * 2304);
+      long long n0 = (q_11 * 64);
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (((126 - lid) + 2) / 3); kk_k++) {
+        long long kk = (lid + (kk_k * 3));
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 480));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
           }
         } else {
-          for (long long j = 0; j < (480 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_12 = (gid / 8);
+      long long q_13 = (gid % 8);
+      long long nimg = q_12;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 480);
+      long long wbase = (grp * 2304);
+      long long n0 = (q_13 * 64);
+      long long r0 = (lid * 6);
+      if ((r0 < 16)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 64) <= 480)) {
+            for (long long j = 0; j < 64; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (480 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 7680) + (((grp * 16) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -209,7 +257,7 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_6 = (gid / 8);
       long long q_7 = (gid % 8);
@@ -268,27 +316,75 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
     }
     __syncthreads();
   }
-  {
-    long long q_10 = (gid / 8);
-    long long q_11 = (gid % 8);
-    long long nimg = q_10;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 480);
-    long long wbase = (grp * 576);
-    long long n0 = (q_11 * 64);
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        if (((n0 + 64) <= 480)) {
-          for (long long j = 0; j < 64; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_10 = (gid / 8);
+      long long q_11 = (gid % 8);
+      long long nimg = q_10;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 480);
+      long long wbase = (grp * 576);
+      long long n0 = (q_11 * 64);
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 480));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
           }
         } else {
-          for (long long j = 0; j < (480 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_12 = (gid / 8);
+      long long q_13 = (gid % 8);
+      long long nimg = q_12;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 480);
+      long long wbase = (grp * 576);
+      long long n0 = (q_13 * 64);
+      long long r0 = (lid * 6);
+      if ((r0 < 4)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 64) <= 480)) {
+            for (long long j = 0; j < 64; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (480 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 1920) + (((grp * 4) + row) * 480)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            }
           }
         }
       }

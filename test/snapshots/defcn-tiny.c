@@ -167,26 +167,15 @@ void k0_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_15 = (gid / 16);
-      int64_t q_16 = (gid % 16);
-      int64_t nimg = q_15;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 3) + (grp * 3)) * 4096);
-      int64_t wbase = (grp * 108);
-      int64_t n0 = (q_16 * 64);
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-            B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_18;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_15 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+              float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+              B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_16;
+            }
           }
         }
       }
@@ -369,26 +358,15 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_15 = (gid / 2);
-      int64_t q_16 = (gid % 2);
-      int64_t nimg = q_15;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
-      int64_t wbase = (grp * 288);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_16 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 8)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_17 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 8)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_15 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+              float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_16;
+            }
           }
         }
       }
@@ -501,25 +479,14 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_10 = (gid / 2);
-      int64_t q_11 = (gid % 2);
-      int64_t nimg = q_10;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_11 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 8)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_12 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 8)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+            }
           }
         }
       }
@@ -649,28 +616,17 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_15 = (gid / 2);
-      int64_t q_16 = (gid % 2);
-      int64_t nimg = q_15;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
-      int64_t wbase = (grp * 32);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_16 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 8)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_17 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-            float t_18 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t_19 = (t_17 + t_18);
-            float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_20;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 8)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_15 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+              float t_16 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+              float t_17 = (t_15 + t_16);
+              float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+            }
           }
         }
       }
@@ -798,26 +754,15 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
-      int64_t wbase = (grp * 1152);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            float t_16 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              float t_14 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_15;
+            }
           }
         }
       }
@@ -928,25 +873,14 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_8 = (gid / 3);
-      int64_t q_9 = (gid % 3);
-      int64_t nimg = q_8;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_9 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            float t_10 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
+            }
           }
         }
       }
@@ -1075,28 +1009,17 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
-      int64_t wbase = (grp * 128);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            float t_16 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-            float t_17 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_18 = (t_16 + t_17);
-            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_19;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              float t_14 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+              float t_15 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_16 = (t_14 + t_15);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+            }
           }
         }
       }
@@ -1223,34 +1146,23 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_18 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_14 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_15;
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+              }
             }
           }
         }
@@ -1362,32 +1274,21 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_8 = (gid / 3);
-      int64_t q_9 = (gid % 3);
-      int64_t nimg = q_8;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_9 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_11 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_8;
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_9 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+              }
             }
           }
         }
@@ -1516,38 +1417,27 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 256);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_16 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_17 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_18 = (t_16 + t_17);
-              float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_21 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_22 = (t_20 + t_21);
-              float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_14 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_15 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_16 = (t_14 + t_15);
+                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_18 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_19 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_20 = (t_18 + t_19);
+                float t_21 = ((t_20 < 0.0f) ? 0.0f : t_20);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_21;
+              }
             }
           }
         }
@@ -1635,30 +1525,19 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_4 = (gid / 3);
-      int64_t q_5 = (gid % 3);
-      int64_t nimg = q_4;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 256);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_5 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -1747,27 +1626,16 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_4 = (gid / 3);
-      int64_t q_5 = (gid % 3);
-      int64_t nimg = q_4;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 256);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_5 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            float t_6 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
-            float t_7 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-            float t_8 = (t_6 + t_7);
-            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              float t_4 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+              float t_5 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+              float t_6 = (t_4 + t_5);
+              B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_6;
+            }
           }
         }
       }
@@ -1855,27 +1723,16 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_4 = (gid / 3);
-      int64_t q_5 = (gid % 3);
-      int64_t nimg = q_4;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
-      int64_t wbase = (grp * 128);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_5 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_6 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
-            float t_7 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-            float t_8 = (t_6 + t_7);
-            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_8;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_4 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+              float t_5 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+              float t_6 = (t_4 + t_5);
+              B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_6;
+            }
           }
         }
       }
@@ -1983,30 +1840,19 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_8 = (gid / 3);
-      int64_t q_9 = (gid % 3);
-      int64_t nimg = q_8;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_9 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -2131,30 +1977,19 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -2207,7 +2042,7 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
         int64_t q_6 = (gid / 3);
@@ -2267,22 +2102,71 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    {
-      const int64_t lid = 0;
-      int64_t q_10 = (gid / 3);
-      int64_t q_11 = (gid % 3);
-      int64_t nimg = q_10;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_11 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+    for (int64_t c = 1; c < 2; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_10 = (gid / 3);
+        int64_t q_11 = (gid % 3);
+        int64_t nimg = q_10;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = ((q_11 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_12 = (gid / 3);
+        int64_t q_13 = (gid % 3);
+        int64_t nimg = q_12;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -2390,24 +2274,13 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_8 = (gid / 3);
-      int64_t q_9 = (gid % 3);
-      int64_t nimg = q_8;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_9 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -2549,30 +2422,19 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_14 = (gid / 3);
-      int64_t q_15 = (gid % 3);
-      int64_t nimg = q_14;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_15 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -2676,7 +2538,7 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
         int64_t q_5 = gid;
@@ -2734,21 +2596,69 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    {
-      const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 3)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 3) + row)]);
+    for (int64_t c = 1; c < 2; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 3) + row)]);
+            }
           }
         }
       }
@@ -2800,7 +2710,7 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
         int64_t q_5 = gid;
@@ -2858,26 +2768,74 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
         }
       }
     }
-    {
-      const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            float t_8 = B4[0];
-            float t_9 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
-            float t_10 = (t_8 * t_9);
-            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-            float t_12 = (t_11 * 8.0f);
-            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_12;
+    for (int64_t c = 1; c < 2; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 576);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 4)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              float t_9 = B4[0];
+              float t_10 = (acc[lid * 384 + ((ii * 64) + j)] + B2[((grp * 4) + row)]);
+              float t_11 = (t_9 * t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              float t_13 = (t_12 * 8.0f);
+              B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_13;
+            }
           }
         }
       }
@@ -3034,23 +2992,13 @@ void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 3)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
+            }
           }
         }
       }
@@ -3156,28 +3104,18 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            float t_6 = B4[1];
-            float t_7 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
-            float t_8 = (t_6 * t_7);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            float t_10 = (t_9 * 16.0f);
-            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_10;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              float t_5 = B4[1];
+              float t_6 = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 4) + row)]);
+              float t_7 = (t_5 * t_6);
+              float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+              float t_9 = (t_8 * 16.0f);
+              B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_9;
+            }
           }
         }
       }
@@ -3334,29 +3272,19 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 3)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
             }
           }
         }
@@ -3463,39 +3391,29 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_6 = B4[2];
-              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_8 = (t_6 * t_7);
-              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-              float t_10 = (t_9 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_11 = B4[2];
-              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 32.0f);
-              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_5 = B4[2];
+                float t_6 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_7 = (t_5 * t_6);
+                float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+                float t_9 = (t_8 * 32.0f);
+                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_9;
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_10 = B4[2];
+                float t_11 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_12 = (t_10 * t_11);
+                float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+                float t_14 = (t_13 * 32.0f);
+                B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_14;
+              }
             }
           }
         }
@@ -3604,30 +3522,19 @@ void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_8 = (gid / 3);
-      int64_t q_9 = (gid % 3);
-      int64_t nimg = q_8;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_9 * 6) + (lid * 6));
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
             }
           }
         }
@@ -3791,29 +3698,19 @@ void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 3)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
             }
           }
         }
@@ -3920,39 +3817,29 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_6 = B4[3];
-              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_8 = (t_6 * t_7);
-              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-              float t_10 = (t_9 * 64.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_11 = B4[3];
-              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 64.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_5 = B4[3];
+                float t_6 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_7 = (t_5 * t_6);
+                float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+                float t_9 = (t_8 * 64.0f);
+                B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_9;
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_10 = B4[3];
+                float t_11 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_12 = (t_10 * t_11);
+                float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+                float t_14 = (t_13 * 64.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_14;
+              }
             }
           }
         }
@@ -4059,39 +3946,29 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 576);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 4)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              float t_6 = B4[4];
-              float t_7 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_8 = (t_6 * t_7);
-              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-              float t_10 = (t_9 * 128.0f);
-              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              float t_11 = B4[4];
-              float t_12 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
-              float t_13 = (t_11 * t_12);
-              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-              float t_15 = (t_14 * 128.0f);
-              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 4)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                float t_5 = B4[4];
+                float t_6 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_7 = (t_5 * t_6);
+                float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+                float t_9 = (t_8 * 128.0f);
+                B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_9;
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                float t_10 = B4[4];
+                float t_11 = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 4) + row)]);
+                float t_12 = (t_10 * t_11);
+                float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+                float t_14 = (t_13 * 128.0f);
+                B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_14;
+              }
             }
           }
         }
@@ -4681,7 +4558,7 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         acc[lid * 384 + ii] = 0.0f;
       }
     }
-    for (int64_t c = 0; c < 2; c++) {
+    for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
         int64_t q_5 = gid;
@@ -4739,21 +4616,69 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
         }
       }
     }
-    {
-      const int64_t lid = 0;
-      int64_t q_7 = gid;
-      int64_t nimg = q_7;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
-      int64_t wbase = (grp * 144);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 1)) {
-          for (int64_t j = 0; j < 64; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[(grp + row)]);
+    for (int64_t c = 1; c < 2; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_7 = gid;
+        int64_t nimg = q_7;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (126 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 126) + kk);
+          if ((kg < 144)) {
+            int64_t tb = ((kg % 9) * 4);
+            int64_t xrow = (xbase + ((kg / 9) * 64));
+            for (int64_t g = 0; g < 4; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 64; j++) {
+              panel[((kk * 64) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_8 = gid;
+        int64_t nimg = q_8;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 64);
+        int64_t wbase = (grp * 144);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 1)) {
+          for (int64_t kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 126) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 64; j += 16) {
+                vstore16(&acc[lid * 384 + ((ii * 64) + j)], (vload16(&acc[lid * 384 + ((ii * 64) + j)]) + (w * vload16(&panel[((kk * 64) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 1)) {
+            for (int64_t j = 0; j < 64; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[lid * 384 + ((ii * 64) + j)] + B2[(grp + row)]);
+            }
           }
         }
       }
@@ -4880,23 +4805,13 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 144);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 1)) {
-          for (int64_t j = 0; j < 16; j++) {
-            int64_t cn = (n0 + j);
-            B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[(grp + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 1)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[(grp + row)]);
+            }
           }
         }
       }
@@ -5023,29 +4938,19 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 144);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 1)) {
-          if (((n0 + 8) <= 4)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (4 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 1)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
             }
           }
         }
@@ -5171,29 +5076,19 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
             }
           }
         }
-      }
-    }
-    {
-      const int64_t lid = 0;
-      int64_t q_5 = gid;
-      int64_t nimg = q_5;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 144);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t ii = 0; ii < 6; ii++) {
-        int64_t row = (r0 + ii);
-        if ((row < 1)) {
-          if (((n0 + 8) <= 1)) {
-            for (int64_t j = 0; j < 8; j++) {
-              int64_t cn = (n0 + j);
-              B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
-            }
-          } else {
-            for (int64_t j = 0; j < (1 - n0); j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 1)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[((nimg + (grp + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[(grp + row)]);
+              }
             }
           }
         }

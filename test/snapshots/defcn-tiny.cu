@@ -111,26 +111,15 @@ extern "C" __global__ void __launch_bounds__(1) k0_conv2d_frozen_bn_relu(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_15 = (gid / 16);
-    long long q_16 = (gid % 16);
-    long long nimg = q_15;
-    long long grp = 0;
-    long long xbase = (((nimg * 3) + (grp * 3)) * 4096);
-    long long wbase = (grp * 108);
-    long long n0 = (q_16 * 64);
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
-          float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-          B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_18;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_15 = (((acc[((ii * 64) + j)] - B5[((grp * 4) + row)]) * ((1.0f / sqrtf((B3[((grp * 4) + row)] + 0.00001f))) * B4[((grp * 4) + row)])) + B6[((grp * 4) + row)]);
+            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+            B2[(((nimg * 4096) + (((grp * 4) + row) * 1024)) + cn)] = t_16;
+          }
         }
       }
     }
@@ -296,26 +285,15 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_15 = (gid / 2);
-    long long q_16 = (gid % 2);
-    long long nimg = q_15;
-    long long grp = 0;
-    long long xbase = (((nimg * 4) + (grp * 4)) * 256);
-    long long wbase = (grp * 288);
-    long long n0 = 0;
-    long long r0 = ((q_16 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 8)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_17 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 8)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_15 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_16;
+          }
         }
       }
     }
@@ -416,25 +394,14 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_10 = (gid / 2);
-    long long q_11 = (gid % 2);
-    long long nimg = q_10;
-    long long grp = 0;
-    long long xbase = (((nimg * 8) + (grp * 8)) * 64);
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = ((q_11 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 8)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_12 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 8)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_10 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_10;
+          }
         }
       }
     }
@@ -550,28 +517,17 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_15 = (gid / 2);
-    long long q_16 = (gid % 2);
-    long long nimg = q_15;
-    long long grp = 0;
-    long long xbase = (((nimg * 4) + (grp * 4)) * 256);
-    long long wbase = (grp * 32);
-    long long n0 = 0;
-    long long r0 = ((q_16 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 8)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_17 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-          float t_18 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-          float t_19 = (t_17 + t_18);
-          float t_20 = ((t_19 < 0.0f) ? 0.0f : t_19);
-          B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_20;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 8)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_15 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+            float t_16 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t_17 = (t_15 + t_16);
+            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+          }
         }
       }
     }
@@ -686,26 +642,15 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = (((nimg * 8) + (grp * 8)) * 64);
-    long long wbase = (grp * 1152);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          float t_16 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            float t_14 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_15;
+          }
         }
       }
     }
@@ -804,25 +749,14 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = (gid / 3);
-    long long q_9 = (gid % 3);
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_9 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          float t_10 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
+          }
         }
       }
     }
@@ -937,28 +871,17 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = (((nimg * 8) + (grp * 8)) * 64);
-    long long wbase = (grp * 128);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          float t_16 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-          float t_17 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-          float t_18 = (t_16 + t_17);
-          float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-          B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_19;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            float t_14 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+            float t_15 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_16 = (t_14 + t_15);
+            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+          }
         }
       }
     }
@@ -1073,34 +996,23 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_18 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_14 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_15;
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+            }
           }
         }
       }
@@ -1200,32 +1112,21 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = (gid / 3);
-    long long q_9 = (gid % 3);
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_9 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_10 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_11 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_8;
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_9 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
+            }
           }
         }
       }
@@ -1341,38 +1242,27 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 256);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_16 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-            float t_17 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_18 = (t_16 + t_17);
-            float t_19 = ((t_18 < 0.0f) ? 0.0f : t_18);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_19;
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_20 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-            float t_21 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_22 = (t_20 + t_21);
-            float t_23 = ((t_22 < 0.0f) ? 0.0f : t_22);
-            B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_23;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_14 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_15 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_16 = (t_14 + t_15);
+              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_18 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_19 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_20 = (t_18 + t_19);
+              float t_21 = ((t_20 < 0.0f) ? 0.0f : t_20);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_21;
+            }
           }
         }
       }
@@ -1455,30 +1345,19 @@ extern "C" __global__ void __launch_bounds__(1) k11_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_4 = (gid / 3);
-    long long q_5 = (gid % 3);
-    long long nimg = q_4;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 256);
-    long long n0 = 0;
-    long long r0 = ((q_5 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -1561,27 +1440,16 @@ extern "C" __global__ void __launch_bounds__(1) k12_conv2d_resize_as_add(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_4 = (gid / 3);
-    long long q_5 = (gid % 3);
-    long long nimg = q_4;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 256);
-    long long n0 = 0;
-    long long r0 = ((q_5 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          float t_6 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
-          float t_7 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
-          float t_8 = (t_6 + t_7);
-          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_8;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            float t_4 = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+            float t_5 = B4[(((((grp * 16) + row) * 4) + (imin((((cn / 4) * 2) / 4), 1) * 2)) + imin((((cn % 4) * 2) / 4), 1))];
+            float t_6 = (t_4 + t_5);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_6;
+          }
         }
       }
     }
@@ -1663,27 +1531,16 @@ extern "C" __global__ void __launch_bounds__(1) k13_conv2d_resize_as_add(const f
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_4 = (gid / 3);
-    long long q_5 = (gid % 3);
-    long long nimg = q_4;
-    long long grp = 0;
-    long long xbase = (((nimg * 8) + (grp * 8)) * 64);
-    long long wbase = (grp * 128);
-    long long n0 = 0;
-    long long r0 = ((q_5 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_6 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
-          float t_7 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
-          float t_8 = (t_6 + t_7);
-          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_8;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_4 = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+            float t_5 = B4[(((((grp * 16) + row) * 16) + (imin((((cn / 8) * 4) / 8), 3) * 4)) + imin((((cn % 8) * 4) / 8), 3))];
+            float t_6 = (t_4 + t_5);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = t_6;
+          }
         }
       }
     }
@@ -1782,30 +1639,19 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = (gid / 3);
-    long long q_9 = (gid % 3);
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_9 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -1921,30 +1767,19 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -1990,7 +1825,7 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_6 = (gid / 3);
       long long q_7 = (gid % 3);
@@ -2049,21 +1884,69 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
     }
     __syncthreads();
   }
-  {
-    long long q_10 = (gid / 3);
-    long long q_11 = (gid % 3);
-    long long nimg = q_10;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 64);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_11 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_10 = (gid / 3);
+      long long q_11 = (gid % 3);
+      long long nimg = q_10;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_11 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 64));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_12 = (gid / 3);
+      long long q_13 = (gid % 3);
+      long long nimg = q_12;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_13 * 6) + (lid * 6));
+      if ((r0 < 16)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 1024) + (((grp * 16) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 16) + row)]);
+          }
         }
       }
     }
@@ -2162,24 +2045,13 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = (gid / 3);
-    long long q_9 = (gid % 3);
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_9 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 16) + row)]);
+          }
         }
       }
     }
@@ -2309,30 +2181,19 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_14 = (gid / 3);
-    long long q_15 = (gid % 3);
-    long long nimg = q_14;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_15 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -2422,7 +2283,7 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_5 = gid;
       long long nimg = q_5;
@@ -2479,20 +2340,67 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
     }
     __syncthreads();
   }
-  {
-    long long q_7 = gid;
-    long long nimg = q_7;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 64);
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 3)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 3) + row)]);
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_7 = gid;
+      long long nimg = q_7;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 64));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_8 = gid;
+      long long nimg = q_8;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 3)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 192) + (((grp * 3) + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[((grp * 3) + row)]);
+          }
         }
       }
     }
@@ -2536,7 +2444,7 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_5 = gid;
       long long nimg = q_5;
@@ -2593,25 +2501,72 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
     }
     __syncthreads();
   }
-  {
-    long long q_7 = gid;
-    long long nimg = q_7;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 64);
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          float t_8 = B4[0];
-          float t_9 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
-          float t_10 = (t_8 * t_9);
-          float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
-          float t_12 = (t_11 * 8.0f);
-          B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_12;
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_7 = gid;
+      long long nimg = q_7;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 576);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 64));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_8 = gid;
+      long long nimg = q_8;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 576);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 4)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 3) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            float t_9 = B4[0];
+            float t_10 = (acc[((ii * 64) + j)] + B2[((grp * 4) + row)]);
+            float t_11 = (t_9 * t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            float t_13 = (t_12 * 8.0f);
+            B3[(((nimg * 256) + (((grp * 4) + row) * 64)) + cn)] = t_13;
+          }
         }
       }
     }
@@ -2752,23 +2707,13 @@ extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 3)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
+          }
         }
       }
     }
@@ -2864,28 +2809,18 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          float t_6 = B4[1];
-          float t_7 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
-          float t_8 = (t_6 * t_7);
-          float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-          float t_10 = (t_9 * 16.0f);
-          B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_10;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            float t_5 = B4[1];
+            float t_6 = (acc[((ii * 16) + j)] + B2[((grp * 4) + row)]);
+            float t_7 = (t_5 * t_6);
+            float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+            float t_9 = (t_8 * 16.0f);
+            B3[(((nimg * 64) + (((grp * 4) + row) * 16)) + cn)] = t_9;
+          }
         }
       }
     }
@@ -3026,29 +2961,19 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 3)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
           }
         }
       }
@@ -3145,39 +3070,29 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_6 = B4[2];
-            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_8 = (t_6 * t_7);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            float t_10 = (t_9 * 32.0f);
-            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_10;
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_11 = B4[2];
-            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_13 = (t_11 * t_12);
-            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-            float t_15 = (t_14 * 32.0f);
-            B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_15;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_5 = B4[2];
+              float t_6 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_7 = (t_5 * t_6);
+              float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+              float t_9 = (t_8 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_9;
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_10 = B4[2];
+              float t_11 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_12 = (t_10 * t_11);
+              float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+              float t_14 = (t_13 * 32.0f);
+              B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_14;
+            }
           }
         }
       }
@@ -3277,30 +3192,19 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_8 = (gid / 3);
-    long long q_9 = (gid % 3);
-    long long nimg = q_8;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_9 * 6) + (lid * 6));
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 16)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
           }
         }
       }
@@ -3448,29 +3352,19 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 3)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
           }
         }
       }
@@ -3567,39 +3461,29 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_6 = B4[3];
-            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_8 = (t_6 * t_7);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            float t_10 = (t_9 * 64.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_11 = B4[3];
-            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_13 = (t_11 * t_12);
-            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-            float t_15 = (t_14 * 64.0f);
-            B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_5 = B4[3];
+              float t_6 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_7 = (t_5 * t_6);
+              float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+              float t_9 = (t_8 * 64.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_9;
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_10 = B4[3];
+              float t_11 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_12 = (t_10 * t_11);
+              float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+              float t_14 = (t_13 * 64.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_14;
+            }
           }
         }
       }
@@ -3696,39 +3580,29 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 576);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 4)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            float t_6 = B4[4];
-            float t_7 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_8 = (t_6 * t_7);
-            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
-            float t_10 = (t_9 * 128.0f);
-            B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_10;
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            float t_11 = B4[4];
-            float t_12 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
-            float t_13 = (t_11 * t_12);
-            float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
-            float t_15 = (t_14 * 128.0f);
-            B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_15;
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 4)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              float t_5 = B4[4];
+              float t_6 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_7 = (t_5 * t_6);
+              float t_8 = ((t_7 < 0.0f) ? 0.0f : t_7);
+              float t_9 = (t_8 * 128.0f);
+              B3[(((nimg * 4) + ((grp * 4) + row)) + cn)] = t_9;
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              float t_10 = B4[4];
+              float t_11 = (acc[((ii * 8) + j)] + B2[((grp * 4) + row)]);
+              float t_12 = (t_10 * t_11);
+              float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
+              float t_14 = (t_13 * 128.0f);
+              B3[((((nimg * 4) + ((grp * 4) + row)) + cn) + cn)] = t_14;
+            }
           }
         }
       }
@@ -4295,7 +4169,7 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
       acc[ii] = 0.0f;
     }
   }
-  for (long long c = 0; c < 2; c++) {
+  for (long long c = 0; c < 1; c++) {
     {
       long long q_5 = gid;
       long long nimg = q_5;
@@ -4352,20 +4226,67 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
     }
     __syncthreads();
   }
-  {
-    long long q_7 = gid;
-    long long nimg = q_7;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 64);
-    long long wbase = (grp * 144);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 1)) {
-        for (long long j = 0; j < 64; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[(grp + row)]);
+  for (long long c = 1; c < 2; c++) {
+    {
+      long long q_7 = gid;
+      long long nimg = q_7;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 144);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (126 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 126) + kk);
+        if ((kg < 144)) {
+          long long tb = ((kg % 9) * 4);
+          long long xrow = (xbase + ((kg / 9) * 64));
+          for (long long g = 0; g < 4; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 64; j++) {
+            panel[((kk * 64) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_8 = gid;
+      long long nimg = q_8;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 64);
+      long long wbase = (grp * 144);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 1)) {
+        for (long long kk = 0; kk < imin(126, (144 - (c * 126))); kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 0) * 144) + ((c * 126) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 64; j++) {
+              acc[((ii * 64) + j)] = (acc[((ii * 64) + j)] + (w * panel[((kk * 64) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 1)) {
+          for (long long j = 0; j < 64; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 64) + ((grp + row) * 64)) + cn)] = (acc[((ii * 64) + j)] + B2[(grp + row)]);
+          }
         }
       }
     }
@@ -4479,23 +4400,13 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 144);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 1)) {
-        for (long long j = 0; j < 16; j++) {
-          long long cn = (n0 + j);
-          B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[(grp + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 1)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 16) + ((grp + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[(grp + row)]);
+          }
         }
       }
     }
@@ -4609,29 +4520,19 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 144);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 1)) {
-        if (((n0 + 8) <= 4)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (4 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 1)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 4) + ((grp + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
           }
         }
       }
@@ -4744,29 +4645,19 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
           }
         }
       }
-    }
-    __syncthreads();
-  }
-  {
-    long long q_5 = gid;
-    long long nimg = q_5;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 144);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long ii = 0; ii < 6; ii++) {
-      long long row = (r0 + ii);
-      if ((row < 1)) {
-        if (((n0 + 8) <= 1)) {
-          for (long long j = 0; j < 8; j++) {
-            long long cn = (n0 + j);
-            B3[((nimg + (grp + row)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
-          }
-        } else {
-          for (long long j = 0; j < (1 - n0); j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 1)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[((nimg + (grp + row)) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg + (grp + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[(grp + row)]);
+            }
           }
         }
       }
