@@ -117,4 +117,31 @@ test('in-place updates that cannot be honoured are refused, not miscompiled', ()
   assert.throws(() => compileGraph({ ...g, updates: [{ param: 'w', value: g.inputs[0].value }] }, CPU), /computed by the graph/);
 });
 
+
+test('launch order: a tower whose weights every level shares runs each conv on all levels in a row (weight locality), results unchanged', () => {
+  const t = new TestGraph();
+  const w1 = t.param('w1', [4, 4, 3, 3]), w2 = t.param('w2', [4, 4, 3, 3]);
+  const levels = [8, 4, 2].map((s, i) => t.input(`p${i}`, [1, 4, s, s]));
+  levels.forEach((x, i) => {
+    const a = t.op('relu', [t.op('conv2d', [x, w1], { padding: 1 })]);
+    t.output(`y${i}`, t.op('conv2d', [a, w2], { padding: 1 }));
+  });
+  const { fused } = checkBoth(t);
+  // Which conv each launch is: the weight value it reads (w1 or w2).
+  const weightOf = fused.launches.map((l) => l.buffers.map((b) => fused.buffers[b]).find((b) => b.role === 'param')?.name);
+  const convs = weightOf.filter((n) => n !== undefined);
+  assert.equal(convs, ['w1', 'w1', 'w1', 'w2', 'w2', 'w2'], convs.join(' '));
+});
+
+test('launch order: a graph without shared weights keeps the fusion order', () => {
+  const t = new TestGraph();
+  const x = t.input('x', [1, 4, 8, 8]);
+  const a = t.op('conv2d', [x, t.param('wa', [4, 4, 3, 3])], { padding: 1 });
+  const b = t.op('conv2d', [x, t.param('wb', [4, 4, 3, 3])], { padding: 1 });
+  t.output('y', t.op('add', [t.op('conv2d', [a, t.param('wc', [4, 4, 1, 1])]), b]));
+  const { fused } = checkBoth(t);
+  const names = fused.launches.map((l) => l.buffers.map((b) => fused.buffers[b]).find((b) => b.role === 'param')?.name).filter((n) => n !== undefined);
+  assert.equal(names, ['wa', 'wb', 'wc']);
+});
+
 test.run();

@@ -2444,7 +2444,128 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k20_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B3 = (float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = (gid / 3);
+      int64_t q_1 = (gid % 3);
+      int64_t nimg = q_0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 2304);
+      int64_t n0 = 0;
+      int64_t r0 = ((q_1 * 6) + (lid * 6));
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t dy_2 = ((e / 3) - 1);
+        int64_t dx_3 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_2 + dx_3));
+        kmask[e] = lanes;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t tb = (kg % 9);
+            int64_t xrow = (xbase + (kg / 9));
+            for (int64_t g = 0; g < 1; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 2304);
+        int64_t n0 = 0;
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        if ((r0 < 16)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 16)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k21_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2496,7 +2617,169 @@ void k20_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k22_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  const float* restrict B3 = (const float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_3 = 0; e0_3 < 4; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 64) + ((e0_3 * 16) + l_2))])));
+        }
+      }
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
+      }
+      float mean = (tot / 64.0f);
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_9 = 0; e0_9 < 4; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean))));
+        }
+      }
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
+      }
+      float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
+        for (int64_t s = 0; s < 16; s++) {
+          float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  const float* restrict B3 = (const float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_3 = 0; e0_3 < 1; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 16) + ((e0_3 * 16) + l_2))])));
+        }
+      }
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
+      }
+      float mean = (tot / 16.0f);
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_9 = 0; e0_9 < 1; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean))));
+        }
+      }
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
+      }
+      float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
+        for (int64_t s = 0; s < 4; s++) {
+          float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k24_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  float* restrict B0 = (float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  const float* restrict B3 = (const float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      float lanes_0[16] __attribute__((aligned(64)));
+      float lanes_6[16] __attribute__((aligned(64)));
+      float tot = 0.0f;
+      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
+        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_3 = 0; e0_3 < 0; e0_3++) {
+        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
+          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 4) + ((e0_3 * 16) + l_2))])));
+        }
+      }
+      for (int64_t r_4 = 0; r_4 < 4; r_4++) {
+        tot = (tot + B1[((gid * 4) + r_4)]);
+      }
+      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
+        tot = (tot + lanes_0[l_5]);
+      }
+      float mean = (tot / 4.0f);
+      float sq = 0.0f;
+      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
+        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
+      }
+      for (int64_t e0_9 = 0; e0_9 < 0; e0_9++) {
+        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
+          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean))));
+        }
+      }
+      for (int64_t r_10 = 0; r_10 < 4; r_10++) {
+        sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
+      }
+      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
+        sq = (sq + lanes_6[l_11]);
+      }
+      float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
+      for (int64_t cl = 0; cl < 4; cl++) {
+        int64_t ch_12 = (((gid % 4) * 4) + cl);
+        float scale_13 = (inv * B2[ch_12]);
+        float shift_14 = B3[ch_12];
+        for (int64_t s = 0; s < 1; s++) {
+          float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
+          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+          B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k25_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2667,7 +2950,354 @@ void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k26_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B3 = (float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    float panel[2304] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
+    float acc[96] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+        kmask[e] = lanes;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 96; ii++) {
+        acc[lid * 96 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t tb = (kg % 9);
+            int64_t xrow = (xbase + ((kg / 9) * 16));
+            for (int64_t g = 0; g < 1; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 16; j++) {
+              panel[((kk * 16) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 16; j += 16) {
+                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            for (int64_t j = 0; j < 16; j++) {
+              int64_t cn = (n0 + j);
+              B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B3 = (float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
+      int64_t grp = 0;
+      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+        kmask[e] = lanes;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t tb = (kg % 9);
+            int64_t xrow = (xbase + ((kg / 9) * 4));
+            for (int64_t g = 0; g < 1; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
+        int64_t grp = 0;
+        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            if (((n0 + 8) <= 4)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (4 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k28_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  const float* restrict B1 = (const float*)bufs[1];
+  const float* restrict B2 = (const float*)bufs[2];
+  float* restrict B3 = (float*)bufs[3];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    float panel[1152] __attribute__((aligned(64)));
+    int64_t kbase[9] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
+    float acc[48] __attribute__((aligned(64)));
+    float wv[6] __attribute__((aligned(64)));
+    {
+      const int64_t lid = 0;
+      int64_t q_0 = gid;
+      int64_t nimg = q_0;
+      int64_t grp = 0;
+      int64_t xbase = ((nimg * 16) + (grp * 16));
+      int64_t wbase = (grp * 432);
+      int64_t n0 = 0;
+      int64_t r0 = (lid * 6);
+      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
+        int64_t e = (lid + e_k);
+        int64_t dy_1 = ((e / 3) - 1);
+        int64_t dx_2 = ((e % 3) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_1 + dx_2));
+        kmask[e] = lanes;
+      }
+    }
+    {
+      const int64_t lid = 0;
+      #pragma GCC unroll 16
+      for (int64_t ii = 0; ii < 48; ii++) {
+        acc[lid * 48 + ii] = 0.0f;
+      }
+    }
+    for (int64_t c = 0; c < 1; c++) {
+      {
+        const int64_t lid = 0;
+        int64_t q_3 = gid;
+        int64_t nimg = q_3;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
+          int64_t kk = (lid + kk_k);
+          int64_t kg = ((c * 144) + kk);
+          if ((kg < 144)) {
+            int64_t tb = (kg % 9);
+            int64_t xrow = (xbase + (kg / 9));
+            for (int64_t g = 0; g < 1; g++) {
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
+              }
+            }
+          } else {
+            for (int64_t j = 0; j < 8; j++) {
+              panel[((kk * 8) + j)] = 0.0f;
+            }
+          }
+        }
+      }
+      {
+        const int64_t lid = 0;
+        int64_t q_4 = gid;
+        int64_t nimg = q_4;
+        int64_t grp = 0;
+        int64_t xbase = ((nimg * 16) + (grp * 16));
+        int64_t wbase = (grp * 432);
+        int64_t n0 = 0;
+        int64_t r0 = (lid * 6);
+        if ((r0 < 3)) {
+          for (int64_t kk = 0; kk < 144; kk++) {
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+            }
+            #pragma GCC unroll 16
+            for (int64_t ii = 0; ii < 6; ii++) {
+              float w = wv[lid * 6 + ii];
+              #pragma GCC unroll 16
+              for (int64_t j = 0; j < 8; j += 8) {
+                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
+              }
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < 6; ii++) {
+          int64_t row = (r0 + ii);
+          if ((row < 3)) {
+            if (((n0 + 8) <= 1)) {
+              for (int64_t j = 0; j < 8; j++) {
+                int64_t cn = (n0 + j);
+                B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            } else {
+              for (int64_t j = 0; j < (1 - n0); j++) {
+                int64_t cn = (n0 + j);
+                B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k29_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2844,170 +3474,7 @@ void k22_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    {
-      const int64_t lid = 0;
-      float lanes_0[16] __attribute__((aligned(64)));
-      float lanes_6[16] __attribute__((aligned(64)));
-      float tot = 0.0f;
-      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
-        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_3 = 0; e0_3 < 4; e0_3++) {
-        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
-          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 64) + ((e0_3 * 16) + l_2))])));
-        }
-      }
-      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
-        tot = (tot + lanes_0[l_5]);
-      }
-      float mean = (tot / 64.0f);
-      float sq = 0.0f;
-      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
-        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_9 = 0; e0_9 < 4; e0_9++) {
-        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
-          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 64) + ((e0_9 * 16) + l_8))]) - mean))));
-        }
-      }
-      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
-        sq = (sq + lanes_6[l_11]);
-      }
-      float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
-      for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_12 = (((gid % 4) * 4) + cl);
-        float scale_13 = (inv * B2[ch_12]);
-        float shift_14 = B3[ch_12];
-        for (int64_t s = 0; s < 16; s++) {
-          float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
-          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-          B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  const float* restrict B0 = (const float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  float* restrict B3 = (float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[2304] __attribute__((aligned(64)));
-    int64_t kbase[9] __attribute__((aligned(64)));
-    uint32_t kmask[9] __attribute__((aligned(64)));
-    float acc[96] __attribute__((aligned(64)));
-    float wv[6] __attribute__((aligned(64)));
-    {
-      const int64_t lid = 0;
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t dy_1 = ((e / 3) - 1);
-        int64_t dx_2 = ((e % 3) - 1);
-        uint32_t lanes = 0u;
-        for (int64_t lane = 0; lane < 16; lane++) {
-          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
-        }
-        kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
-        kmask[e] = lanes;
-      }
-    }
-    {
-      const int64_t lid = 0;
-      #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 96; ii++) {
-        acc[lid * 96 + ii] = 0.0f;
-      }
-    }
-    for (int64_t c = 0; c < 1; c++) {
-      {
-        const int64_t lid = 0;
-        int64_t q_3 = gid;
-        int64_t nimg = q_3;
-        int64_t grp = 0;
-        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
-          int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
-          if ((kg < 144)) {
-            int64_t tb = (kg % 9);
-            int64_t xrow = (xbase + ((kg / 9) * 16));
-            for (int64_t g = 0; g < 1; g++) {
-              int64_t rbase = (xrow + kbase[(tb + g)]);
-              uint32_t rmask = kmask[(tb + g)];
-              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
-              for (int64_t jj = 0; jj < 16; jj += 16) {
-                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
-              }
-            }
-          } else {
-            for (int64_t j = 0; j < 16; j++) {
-              panel[((kk * 16) + j)] = 0.0f;
-            }
-          }
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t q_4 = gid;
-        int64_t nimg = q_4;
-        int64_t grp = 0;
-        int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-            }
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              float w = wv[lid * 6 + ii];
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 16; j += 16) {
-                vstore16(&acc[lid * 96 + ((ii * 16) + j)], (vload16(&acc[lid * 96 + ((ii * 16) + j)]) + (w * vload16(&panel[((kk * 16) + j)]))));
-              }
-            }
-          }
-        }
-        for (int64_t ii = 0; ii < 6; ii++) {
-          int64_t row = (r0 + ii);
-          if ((row < 3)) {
-            for (int64_t j = 0; j < 16; j++) {
-              int64_t cn = (n0 + j);
-              B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[lid * 96 + ((ii * 16) + j)] + B2[((grp * 3) + row)]);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k30_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3124,177 +3591,7 @@ void k25_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k26_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    {
-      const int64_t lid = 0;
-      float lanes_0[16] __attribute__((aligned(64)));
-      float lanes_6[16] __attribute__((aligned(64)));
-      float tot = 0.0f;
-      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
-        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_3 = 0; e0_3 < 1; e0_3++) {
-        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
-          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 16) + ((e0_3 * 16) + l_2))])));
-        }
-      }
-      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
-        tot = (tot + lanes_0[l_5]);
-      }
-      float mean = (tot / 16.0f);
-      float sq = 0.0f;
-      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
-        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_9 = 0; e0_9 < 1; e0_9++) {
-        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
-          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 16) + ((e0_9 * 16) + l_8))]) - mean))));
-        }
-      }
-      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
-        sq = (sq + lanes_6[l_11]);
-      }
-      float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
-      for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_12 = (((gid % 4) * 4) + cl);
-        float scale_13 = (inv * B2[ch_12]);
-        float shift_14 = B3[ch_12];
-        for (int64_t s = 0; s < 4; s++) {
-          float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
-          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-          B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  const float* restrict B0 = (const float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  float* restrict B3 = (float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152] __attribute__((aligned(64)));
-    int64_t kbase[9] __attribute__((aligned(64)));
-    uint32_t kmask[9] __attribute__((aligned(64)));
-    float acc[48] __attribute__((aligned(64)));
-    float wv[6] __attribute__((aligned(64)));
-    {
-      const int64_t lid = 0;
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t dy_1 = ((e / 3) - 1);
-        int64_t dx_2 = ((e % 3) - 1);
-        uint32_t lanes = 0u;
-        for (int64_t lane = 0; lane < 8; lane++) {
-          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
-        }
-        kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
-        kmask[e] = lanes;
-      }
-    }
-    {
-      const int64_t lid = 0;
-      #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 48; ii++) {
-        acc[lid * 48 + ii] = 0.0f;
-      }
-    }
-    for (int64_t c = 0; c < 1; c++) {
-      {
-        const int64_t lid = 0;
-        int64_t q_3 = gid;
-        int64_t nimg = q_3;
-        int64_t grp = 0;
-        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
-          int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
-          if ((kg < 144)) {
-            int64_t tb = (kg % 9);
-            int64_t xrow = (xbase + ((kg / 9) * 4));
-            for (int64_t g = 0; g < 1; g++) {
-              int64_t rbase = (xrow + kbase[(tb + g)]);
-              uint32_t rmask = kmask[(tb + g)];
-              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
-              for (int64_t jj = 0; jj < 8; jj += 8) {
-                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
-              }
-            }
-          } else {
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = 0.0f;
-            }
-          }
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t q_4 = gid;
-        int64_t nimg = q_4;
-        int64_t grp = 0;
-        int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-            }
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              float w = wv[lid * 6 + ii];
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j += 8) {
-                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
-              }
-            }
-          }
-        }
-        for (int64_t ii = 0; ii < 6; ii++) {
-          int64_t row = (r0 + ii);
-          if ((row < 3)) {
-            if (((n0 + 8) <= 4)) {
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t cn = (n0 + j);
-                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-              }
-            } else {
-              for (int64_t j = 0; j < (4 - n0); j++) {
-                int64_t cn = (n0 + j);
-                B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k31_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3413,303 +3710,6 @@ void k28_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
                 float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
                 float t_14 = (t_13 * 32.0f);
                 B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_14;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k29_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  const float* restrict B0 = (const float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  float* restrict B3 = (float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152] __attribute__((aligned(64)));
-    int64_t kbase[9] __attribute__((aligned(64)));
-    uint32_t kmask[9] __attribute__((aligned(64)));
-    float acc[48] __attribute__((aligned(64)));
-    float wv[6] __attribute__((aligned(64)));
-    {
-      const int64_t lid = 0;
-      int64_t q_0 = (gid / 3);
-      int64_t q_1 = (gid % 3);
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 2304);
-      int64_t n0 = 0;
-      int64_t r0 = ((q_1 * 6) + (lid * 6));
-      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t dy_2 = ((e / 3) - 1);
-        int64_t dx_3 = ((e % 3) - 1);
-        uint32_t lanes = 0u;
-        for (int64_t lane = 0; lane < 8; lane++) {
-          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
-        }
-        kbase[e] = (n0 + (dy_2 + dx_3));
-        kmask[e] = lanes;
-      }
-    }
-    {
-      const int64_t lid = 0;
-      #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 48; ii++) {
-        acc[lid * 48 + ii] = 0.0f;
-      }
-    }
-    for (int64_t c = 0; c < 1; c++) {
-      {
-        const int64_t lid = 0;
-        int64_t q_4 = (gid / 3);
-        int64_t q_5 = (gid % 3);
-        int64_t nimg = q_4;
-        int64_t grp = 0;
-        int64_t xbase = ((nimg * 16) + (grp * 16));
-        int64_t wbase = (grp * 2304);
-        int64_t n0 = 0;
-        int64_t r0 = ((q_5 * 6) + (lid * 6));
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
-          int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
-          if ((kg < 144)) {
-            int64_t tb = (kg % 9);
-            int64_t xrow = (xbase + (kg / 9));
-            for (int64_t g = 0; g < 1; g++) {
-              int64_t rbase = (xrow + kbase[(tb + g)]);
-              uint32_t rmask = kmask[(tb + g)];
-              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
-              for (int64_t jj = 0; jj < 8; jj += 8) {
-                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
-              }
-            }
-          } else {
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = 0.0f;
-            }
-          }
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
-        int64_t grp = 0;
-        int64_t xbase = ((nimg * 16) + (grp * 16));
-        int64_t wbase = (grp * 2304);
-        int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
-        if ((r0 < 16)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
-            }
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              float w = wv[lid * 6 + ii];
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j += 8) {
-                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
-              }
-            }
-          }
-        }
-        for (int64_t ii = 0; ii < 6; ii++) {
-          int64_t row = (r0 + ii);
-          if ((row < 16)) {
-            if (((n0 + 8) <= 1)) {
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t cn = (n0 + j);
-                B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
-            } else {
-              for (int64_t j = 0; j < (1 - n0); j++) {
-                int64_t cn = (n0 + j);
-                B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 16) + row)]);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  float* restrict B0 = (float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  const float* restrict B3 = (const float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    {
-      const int64_t lid = 0;
-      float lanes_0[16] __attribute__((aligned(64)));
-      float lanes_6[16] __attribute__((aligned(64)));
-      float tot = 0.0f;
-      for (int64_t l_1 = 0; l_1 < 16; l_1 += 16) {
-        vstore16(&lanes_0[l_1], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_3 = 0; e0_3 < 0; e0_3++) {
-        for (int64_t l_2 = 0; l_2 < 16; l_2 += 16) {
-          vstore16(&lanes_0[l_2], (vload16(&lanes_0[l_2]) + vload16(&B1[((gid * 4) + ((e0_3 * 16) + l_2))])));
-        }
-      }
-      for (int64_t r_4 = 0; r_4 < 4; r_4++) {
-        tot = (tot + B1[((gid * 4) + r_4)]);
-      }
-      for (int64_t l_5 = 0; l_5 < 16; l_5++) {
-        tot = (tot + lanes_0[l_5]);
-      }
-      float mean = (tot / 4.0f);
-      float sq = 0.0f;
-      for (int64_t l_7 = 0; l_7 < 16; l_7 += 16) {
-        vstore16(&lanes_6[l_7], ((v16f){0} + 0.0f));
-      }
-      for (int64_t e0_9 = 0; e0_9 < 0; e0_9++) {
-        for (int64_t l_8 = 0; l_8 < 16; l_8 += 16) {
-          vstore16(&lanes_6[l_8], (vload16(&lanes_6[l_8]) + ((vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean) * (vload16(&B1[((gid * 4) + ((e0_9 * 16) + l_8))]) - mean))));
-        }
-      }
-      for (int64_t r_10 = 0; r_10 < 4; r_10++) {
-        sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
-      }
-      for (int64_t l_11 = 0; l_11 < 16; l_11++) {
-        sq = (sq + lanes_6[l_11]);
-      }
-      float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
-      for (int64_t cl = 0; cl < 4; cl++) {
-        int64_t ch_12 = (((gid % 4) * 4) + cl);
-        float scale_13 = (inv * B2[ch_12]);
-        float shift_14 = B3[ch_12];
-        for (int64_t s = 0; s < 1; s++) {
-          float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
-          float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-          B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
-        }
-      }
-    }
-  }
-}
-
-__attribute__((optimize("fp-contract=fast")))
-void k31_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
-  const float* restrict B0 = (const float*)bufs[0];
-  const float* restrict B1 = (const float*)bufs[1];
-  const float* restrict B2 = (const float*)bufs[2];
-  float* restrict B3 = (float*)bufs[3];
-  (void)args;
-  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
-    float panel[1152] __attribute__((aligned(64)));
-    int64_t kbase[9] __attribute__((aligned(64)));
-    uint32_t kmask[9] __attribute__((aligned(64)));
-    float acc[48] __attribute__((aligned(64)));
-    float wv[6] __attribute__((aligned(64)));
-    {
-      const int64_t lid = 0;
-      int64_t q_0 = gid;
-      int64_t nimg = q_0;
-      int64_t grp = 0;
-      int64_t xbase = ((nimg * 16) + (grp * 16));
-      int64_t wbase = (grp * 432);
-      int64_t n0 = 0;
-      int64_t r0 = (lid * 6);
-      for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t dy_1 = ((e / 3) - 1);
-        int64_t dx_2 = ((e % 3) - 1);
-        uint32_t lanes = 0u;
-        for (int64_t lane = 0; lane < 8; lane++) {
-          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
-        }
-        kbase[e] = (n0 + (dy_1 + dx_2));
-        kmask[e] = lanes;
-      }
-    }
-    {
-      const int64_t lid = 0;
-      #pragma GCC unroll 16
-      for (int64_t ii = 0; ii < 48; ii++) {
-        acc[lid * 48 + ii] = 0.0f;
-      }
-    }
-    for (int64_t c = 0; c < 1; c++) {
-      {
-        const int64_t lid = 0;
-        int64_t q_3 = gid;
-        int64_t nimg = q_3;
-        int64_t grp = 0;
-        int64_t xbase = ((nimg * 16) + (grp * 16));
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
-          int64_t kk = (lid + kk_k);
-          int64_t kg = ((c * 144) + kk);
-          if ((kg < 144)) {
-            int64_t tb = (kg % 9);
-            int64_t xrow = (xbase + (kg / 9));
-            for (int64_t g = 0; g < 1; g++) {
-              int64_t rbase = (xrow + kbase[(tb + g)]);
-              uint32_t rmask = kmask[(tb + g)];
-              __builtin_prefetch(&B0[(rbase + 128)], 0, 3);
-              for (int64_t jj = 0; jj < 8; jj += 8) {
-                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B0[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
-              }
-            }
-          } else {
-            for (int64_t j = 0; j < 8; j++) {
-              panel[((kk * 8) + j)] = 0.0f;
-            }
-          }
-        }
-      }
-      {
-        const int64_t lid = 0;
-        int64_t q_4 = gid;
-        int64_t nimg = q_4;
-        int64_t grp = 0;
-        int64_t xbase = ((nimg * 16) + (grp * 16));
-        int64_t wbase = (grp * 432);
-        int64_t n0 = 0;
-        int64_t r0 = (lid * 6);
-        if ((r0 < 3)) {
-          for (int64_t kk = 0; kk < 144; kk++) {
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              wv[lid * 6 + ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-            }
-            #pragma GCC unroll 16
-            for (int64_t ii = 0; ii < 6; ii++) {
-              float w = wv[lid * 6 + ii];
-              #pragma GCC unroll 16
-              for (int64_t j = 0; j < 8; j += 8) {
-                vstore8(&acc[lid * 48 + ((ii * 8) + j)], (vload8(&acc[lid * 48 + ((ii * 8) + j)]) + (w * vload8(&panel[((kk * 8) + j)]))));
-              }
-            }
-          }
-        }
-        for (int64_t ii = 0; ii < 6; ii++) {
-          int64_t row = (r0 + ii);
-          if ((row < 3)) {
-            if (((n0 + 8) <= 1)) {
-              for (int64_t j = 0; j < 8; j++) {
-                int64_t cn = (n0 + j);
-                B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
-              }
-            } else {
-              for (int64_t j = 0; j < (1 - n0); j++) {
-                int64_t cn = (n0 + j);
-                B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[lid * 48 + ((ii * 8) + j)] + B2[((grp * 3) + row)]);
               }
             }
           }

@@ -2201,7 +2201,119 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k20_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k20_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  __shared__ float panel[1152];
+  __shared__ long long kbase[9];
+  __shared__ unsigned kmask[9];
+  float acc[48];
+  float wv[6];
+  {
+    long long q_0 = (gid / 3);
+    long long q_1 = (gid % 3);
+    long long nimg = q_0;
+    long long grp = 0;
+    long long xbase = ((nimg * 16) + (grp * 16));
+    long long wbase = (grp * 2304);
+    long long n0 = 0;
+    long long r0 = ((q_1 * 6) + (lid * 6));
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long dy_2 = ((e / 3) - 1);
+      long long dx_3 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_2 + dx_3));
+      kmask[e] = lanes;
+    }
+  }
+  __syncthreads();
+  {
+    #pragma unroll
+    for (long long ii = 0; ii < 48; ii++) {
+      acc[ii] = 0.0f;
+    }
+  }
+  for (long long c = 0; c < 1; c++) {
+    {
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
+      long long grp = 0;
+      long long xbase = ((nimg * 16) + (grp * 16));
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_5 * 6) + (lid * 6));
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 144) + kk);
+        if ((kg < 144)) {
+          long long tb = (kg % 9);
+          long long xrow = (xbase + (kg / 9));
+          for (long long g = 0; g < 1; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            panel[((kk * 8) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
+      long long grp = 0;
+      long long xbase = ((nimg * 16) + (grp * 16));
+      long long wbase = (grp * 2304);
+      long long n0 = 0;
+      long long r0 = ((q_7 * 6) + (lid * 6));
+      if ((r0 < 16)) {
+        for (long long kk = 0; kk < 144; kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 8; j++) {
+              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 16)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k21_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   float lanes_0[16];
@@ -2246,7 +2358,148 @@ extern "C" __global__ void __launch_bounds__(1) k20_group_norm_relu(float* __res
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k22_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  float lanes_0[16];
+  float lanes_6[16];
+  {
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
+    }
+    for (long long e0_3 = 0; e0_3 < 4; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 64) + ((e0_3 * 16) + l_2))]);
+      }
+    }
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
+    }
+    float mean = (tot / 64.0f);
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
+    }
+    for (long long e0_9 = 0; e0_9 < 4; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean)));
+      }
+    }
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
+    }
+    float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
+      for (long long s = 0; s < 16; s++) {
+        float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  float lanes_0[16];
+  float lanes_6[16];
+  {
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
+    }
+    for (long long e0_3 = 0; e0_3 < 1; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 16) + ((e0_3 * 16) + l_2))]);
+      }
+    }
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
+    }
+    float mean = (tot / 16.0f);
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
+    }
+    for (long long e0_9 = 0; e0_9 < 1; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean)));
+      }
+    }
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
+    }
+    float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
+      for (long long s = 0; s < 4; s++) {
+        float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k24_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  float lanes_0[16];
+  float lanes_6[16];
+  {
+    float tot = 0.0f;
+    for (long long l_1 = 0; l_1 < 16; l_1++) {
+      lanes_0[l_1] = 0.0f;
+    }
+    for (long long e0_3 = 0; e0_3 < 0; e0_3++) {
+      for (long long l_2 = 0; l_2 < 16; l_2++) {
+        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 4) + ((e0_3 * 16) + l_2))]);
+      }
+    }
+    for (long long r_4 = 0; r_4 < 4; r_4++) {
+      tot = (tot + B1[((gid * 4) + r_4)]);
+    }
+    for (long long l_5 = 0; l_5 < 16; l_5++) {
+      tot = (tot + lanes_0[l_5]);
+    }
+    float mean = (tot / 4.0f);
+    float sq = 0.0f;
+    for (long long l_7 = 0; l_7 < 16; l_7++) {
+      lanes_6[l_7] = 0.0f;
+    }
+    for (long long e0_9 = 0; e0_9 < 0; e0_9++) {
+      for (long long l_8 = 0; l_8 < 16; l_8++) {
+        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean)));
+      }
+    }
+    for (long long r_10 = 0; r_10 < 4; r_10++) {
+      sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
+    }
+    for (long long l_11 = 0; l_11 < 16; l_11++) {
+      sq = (sq + lanes_6[l_11]);
+    }
+    float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
+    for (long long cl = 0; cl < 4; cl++) {
+      long long ch_12 = (((gid % 4) * 4) + cl);
+      float scale_13 = (inv * B2[ch_12]);
+      float shift_14 = B3[ch_12];
+      for (long long s = 0; s < 1; s++) {
+        float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
+        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
+        B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k25_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -2407,7 +2660,327 @@ extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k26_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  __shared__ float panel[2304];
+  __shared__ long long kbase[9];
+  __shared__ unsigned kmask[9];
+  float acc[96];
+  float wv[6];
+  {
+    long long q_0 = gid;
+    long long nimg = q_0;
+    long long grp = 0;
+    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
+    long long wbase = (grp * 432);
+    long long n0 = 0;
+    long long r0 = (lid * 6);
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
+      kmask[e] = lanes;
+    }
+  }
+  __syncthreads();
+  {
+    #pragma unroll
+    for (long long ii = 0; ii < 96; ii++) {
+      acc[ii] = 0.0f;
+    }
+  }
+  for (long long c = 0; c < 1; c++) {
+    {
+      long long q_3 = gid;
+      long long nimg = q_3;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 144) + kk);
+        if ((kg < 144)) {
+          long long tb = (kg % 9);
+          long long xrow = (xbase + ((kg / 9) * 16));
+          for (long long g = 0; g < 1; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 16; j++) {
+            panel[((kk * 16) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_4 = gid;
+      long long nimg = q_4;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 3)) {
+        for (long long kk = 0; kk < 144; kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 16; j++) {
+              acc[((ii * 16) + j)] = (acc[((ii * 16) + j)] + (w * panel[((kk * 16) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          for (long long j = 0; j < 16; j++) {
+            long long cn = (n0 + j);
+            B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
+          }
+        }
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  __shared__ float panel[1152];
+  __shared__ long long kbase[9];
+  __shared__ unsigned kmask[9];
+  float acc[48];
+  float wv[6];
+  {
+    long long q_0 = gid;
+    long long nimg = q_0;
+    long long grp = 0;
+    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+    long long wbase = (grp * 432);
+    long long n0 = 0;
+    long long r0 = (lid * 6);
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
+      kmask[e] = lanes;
+    }
+  }
+  __syncthreads();
+  {
+    #pragma unroll
+    for (long long ii = 0; ii < 48; ii++) {
+      acc[ii] = 0.0f;
+    }
+  }
+  for (long long c = 0; c < 1; c++) {
+    {
+      long long q_3 = gid;
+      long long nimg = q_3;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 144) + kk);
+        if ((kg < 144)) {
+          long long tb = (kg % 9);
+          long long xrow = (xbase + ((kg / 9) * 4));
+          for (long long g = 0; g < 1; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            panel[((kk * 8) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_4 = gid;
+      long long nimg = q_4;
+      long long grp = 0;
+      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 3)) {
+        for (long long kk = 0; kk < 144; kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 8; j++) {
+              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 4)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (4 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k28_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  __shared__ float panel[1152];
+  __shared__ long long kbase[9];
+  __shared__ unsigned kmask[9];
+  float acc[48];
+  float wv[6];
+  {
+    long long q_0 = gid;
+    long long nimg = q_0;
+    long long grp = 0;
+    long long xbase = ((nimg * 16) + (grp * 16));
+    long long wbase = (grp * 432);
+    long long n0 = 0;
+    long long r0 = (lid * 6);
+    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
+      long long e = (lid + e_k);
+      long long dy_1 = ((e / 3) - 1);
+      long long dx_2 = ((e % 3) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_1 + dx_2));
+      kmask[e] = lanes;
+    }
+  }
+  __syncthreads();
+  {
+    #pragma unroll
+    for (long long ii = 0; ii < 48; ii++) {
+      acc[ii] = 0.0f;
+    }
+  }
+  for (long long c = 0; c < 1; c++) {
+    {
+      long long q_3 = gid;
+      long long nimg = q_3;
+      long long grp = 0;
+      long long xbase = ((nimg * 16) + (grp * 16));
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
+        long long kk = (lid + kk_k);
+        long long kg = ((c * 144) + kk);
+        if ((kg < 144)) {
+          long long tb = (kg % 9);
+          long long xrow = (xbase + (kg / 9));
+          for (long long g = 0; g < 1; g++) {
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
+            }
+          }
+        } else {
+          for (long long j = 0; j < 8; j++) {
+            panel[((kk * 8) + j)] = 0.0f;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    {
+      long long q_4 = gid;
+      long long nimg = q_4;
+      long long grp = 0;
+      long long xbase = ((nimg * 16) + (grp * 16));
+      long long wbase = (grp * 432);
+      long long n0 = 0;
+      long long r0 = (lid * 6);
+      if ((r0 < 3)) {
+        for (long long kk = 0; kk < 144; kk++) {
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
+          }
+          #pragma unroll
+          for (long long ii = 0; ii < 6; ii++) {
+            float w = wv[ii];
+            #pragma unroll
+            for (long long j = 0; j < 8; j++) {
+              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
+            }
+          }
+        }
+      }
+      for (long long ii = 0; ii < 6; ii++) {
+        long long row = (r0 + ii);
+        if ((row < 3)) {
+          if (((n0 + 8) <= 1)) {
+            for (long long j = 0; j < 8; j++) {
+              long long cn = (n0 + j);
+              B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          } else {
+            for (long long j = 0; j < (1 - n0); j++) {
+              long long cn = (n0 + j);
+              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k29_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -2573,154 +3146,7 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  float lanes_0[16];
-  float lanes_6[16];
-  {
-    float tot = 0.0f;
-    for (long long l_1 = 0; l_1 < 16; l_1++) {
-      lanes_0[l_1] = 0.0f;
-    }
-    for (long long e0_3 = 0; e0_3 < 4; e0_3++) {
-      for (long long l_2 = 0; l_2 < 16; l_2++) {
-        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 64) + ((e0_3 * 16) + l_2))]);
-      }
-    }
-    for (long long l_5 = 0; l_5 < 16; l_5++) {
-      tot = (tot + lanes_0[l_5]);
-    }
-    float mean = (tot / 64.0f);
-    float sq = 0.0f;
-    for (long long l_7 = 0; l_7 < 16; l_7++) {
-      lanes_6[l_7] = 0.0f;
-    }
-    for (long long e0_9 = 0; e0_9 < 4; e0_9++) {
-      for (long long l_8 = 0; l_8 < 16; l_8++) {
-        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 64) + ((e0_9 * 16) + l_8))] - mean)));
-      }
-    }
-    for (long long l_11 = 0; l_11 < 16; l_11++) {
-      sq = (sq + lanes_6[l_11]);
-    }
-    float inv = (1.0f / sqrtf(((sq / 64.0f) + 0.00001f)));
-    for (long long cl = 0; cl < 4; cl++) {
-      long long ch_12 = (((gid % 4) * 4) + cl);
-      float scale_13 = (inv * B2[ch_12]);
-      float shift_14 = B3[ch_12];
-      for (long long s = 0; s < 16; s++) {
-        float t_15 = (((B1[((gid * 64) + ((cl * 16) + s))] - mean) * scale_13) + shift_14);
-        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-        B0[(((((gid / 4) * 16) + ch_12) * 16) + s)] = t_16;
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  __shared__ float panel[2304];
-  __shared__ long long kbase[9];
-  __shared__ unsigned kmask[9];
-  float acc[96];
-  float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long dy_1 = ((e / 3) - 1);
-      long long dx_2 = ((e % 3) - 1);
-      unsigned lanes = 0u;
-      for (long long lane = 0; lane < 16; lane++) {
-        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_1) >= 0) && ((((n0 + lane) / 4) + dy_1) < 4)) && (((((n0 + lane) % 4) + dx_2) >= 0) && ((((n0 + lane) % 4) + dx_2) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
-      }
-      kbase[e] = (n0 + ((dy_1 * 4) + dx_2));
-      kmask[e] = lanes;
-    }
-  }
-  __syncthreads();
-  {
-    #pragma unroll
-    for (long long ii = 0; ii < 96; ii++) {
-      acc[ii] = 0.0f;
-    }
-  }
-  for (long long c = 0; c < 1; c++) {
-    {
-      long long q_3 = gid;
-      long long nimg = q_3;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
-        long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
-        if ((kg < 144)) {
-          long long tb = (kg % 9);
-          long long xrow = (xbase + ((kg / 9) * 16));
-          for (long long g = 0; g < 1; g++) {
-            long long rbase = (xrow + kbase[(tb + g)]);
-            unsigned rmask = kmask[(tb + g)];
-            for (long long jj = 0; jj < 16; jj++) {
-              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
-            }
-          }
-        } else {
-          for (long long j = 0; j < 16; j++) {
-            panel[((kk * 16) + j)] = 0.0f;
-          }
-        }
-      }
-    }
-    __syncthreads();
-    {
-      long long q_4 = gid;
-      long long nimg = q_4;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 16);
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      if ((r0 < 3)) {
-        for (long long kk = 0; kk < 144; kk++) {
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-          }
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            float w = wv[ii];
-            #pragma unroll
-            for (long long j = 0; j < 16; j++) {
-              acc[((ii * 16) + j)] = (acc[((ii * 16) + j)] + (w * panel[((kk * 16) + j)]));
-            }
-          }
-        }
-      }
-      for (long long ii = 0; ii < 6; ii++) {
-        long long row = (r0 + ii);
-        if ((row < 3)) {
-          for (long long j = 0; j < 16; j++) {
-            long long cn = (n0 + j);
-            B3[(((nimg * 48) + (((grp * 3) + row) * 16)) + cn)] = (acc[((ii * 16) + j)] + B2[((grp * 3) + row)]);
-          }
-        }
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k30_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -2827,161 +3253,7 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k26_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  float lanes_0[16];
-  float lanes_6[16];
-  {
-    float tot = 0.0f;
-    for (long long l_1 = 0; l_1 < 16; l_1++) {
-      lanes_0[l_1] = 0.0f;
-    }
-    for (long long e0_3 = 0; e0_3 < 1; e0_3++) {
-      for (long long l_2 = 0; l_2 < 16; l_2++) {
-        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 16) + ((e0_3 * 16) + l_2))]);
-      }
-    }
-    for (long long l_5 = 0; l_5 < 16; l_5++) {
-      tot = (tot + lanes_0[l_5]);
-    }
-    float mean = (tot / 16.0f);
-    float sq = 0.0f;
-    for (long long l_7 = 0; l_7 < 16; l_7++) {
-      lanes_6[l_7] = 0.0f;
-    }
-    for (long long e0_9 = 0; e0_9 < 1; e0_9++) {
-      for (long long l_8 = 0; l_8 < 16; l_8++) {
-        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 16) + ((e0_9 * 16) + l_8))] - mean)));
-      }
-    }
-    for (long long l_11 = 0; l_11 < 16; l_11++) {
-      sq = (sq + lanes_6[l_11]);
-    }
-    float inv = (1.0f / sqrtf(((sq / 16.0f) + 0.00001f)));
-    for (long long cl = 0; cl < 4; cl++) {
-      long long ch_12 = (((gid % 4) * 4) + cl);
-      float scale_13 = (inv * B2[ch_12]);
-      float shift_14 = B3[ch_12];
-      for (long long s = 0; s < 4; s++) {
-        float t_15 = (((B1[((gid * 16) + ((cl * 4) + s))] - mean) * scale_13) + shift_14);
-        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-        B0[(((((gid / 4) * 16) + ch_12) * 4) + s)] = t_16;
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  __shared__ float panel[1152];
-  __shared__ long long kbase[9];
-  __shared__ unsigned kmask[9];
-  float acc[48];
-  float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long dy_1 = ((e / 3) - 1);
-      long long dx_2 = ((e % 3) - 1);
-      unsigned lanes = 0u;
-      for (long long lane = 0; lane < 8; lane++) {
-        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_1) >= 0) && ((((n0 + lane) / 2) + dy_1) < 2)) && (((((n0 + lane) % 2) + dx_2) >= 0) && ((((n0 + lane) % 2) + dx_2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
-      }
-      kbase[e] = (n0 + ((dy_1 * 2) + dx_2));
-      kmask[e] = lanes;
-    }
-  }
-  __syncthreads();
-  {
-    #pragma unroll
-    for (long long ii = 0; ii < 48; ii++) {
-      acc[ii] = 0.0f;
-    }
-  }
-  for (long long c = 0; c < 1; c++) {
-    {
-      long long q_3 = gid;
-      long long nimg = q_3;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
-        long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
-        if ((kg < 144)) {
-          long long tb = (kg % 9);
-          long long xrow = (xbase + ((kg / 9) * 4));
-          for (long long g = 0; g < 1; g++) {
-            long long rbase = (xrow + kbase[(tb + g)]);
-            unsigned rmask = kmask[(tb + g)];
-            for (long long jj = 0; jj < 8; jj++) {
-              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
-            }
-          }
-        } else {
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = 0.0f;
-          }
-        }
-      }
-    }
-    __syncthreads();
-    {
-      long long q_4 = gid;
-      long long nimg = q_4;
-      long long grp = 0;
-      long long xbase = (((nimg * 16) + (grp * 16)) * 4);
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      if ((r0 < 3)) {
-        for (long long kk = 0; kk < 144; kk++) {
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-          }
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            float w = wv[ii];
-            #pragma unroll
-            for (long long j = 0; j < 8; j++) {
-              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
-            }
-          }
-        }
-      }
-      for (long long ii = 0; ii < 6; ii++) {
-        long long row = (r0 + ii);
-        if ((row < 3)) {
-          if (((n0 + 8) <= 4)) {
-            for (long long j = 0; j < 8; j++) {
-              long long cn = (n0 + j);
-              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
-          } else {
-            for (long long j = 0; j < (4 - n0); j++) {
-              long long cn = (n0 + j);
-              B3[(((nimg * 12) + (((grp * 3) + row) * 4)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k31_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -3092,278 +3364,6 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d_slice_reshape_mul_rel
               float t_13 = ((t_12 < 0.0f) ? 0.0f : t_12);
               float t_14 = (t_13 * 32.0f);
               B3[(((nimg * 16) + (((grp * 4) + row) * 4)) + cn)] = t_14;
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k29_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  __shared__ float panel[1152];
-  __shared__ long long kbase[9];
-  __shared__ unsigned kmask[9];
-  float acc[48];
-  float wv[6];
-  {
-    long long q_0 = (gid / 3);
-    long long q_1 = (gid % 3);
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 2304);
-    long long n0 = 0;
-    long long r0 = ((q_1 * 6) + (lid * 6));
-    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long dy_2 = ((e / 3) - 1);
-      long long dx_3 = ((e % 3) - 1);
-      unsigned lanes = 0u;
-      for (long long lane = 0; lane < 8; lane++) {
-        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
-      }
-      kbase[e] = (n0 + (dy_2 + dx_3));
-      kmask[e] = lanes;
-    }
-  }
-  __syncthreads();
-  {
-    #pragma unroll
-    for (long long ii = 0; ii < 48; ii++) {
-      acc[ii] = 0.0f;
-    }
-  }
-  for (long long c = 0; c < 1; c++) {
-    {
-      long long q_4 = (gid / 3);
-      long long q_5 = (gid % 3);
-      long long nimg = q_4;
-      long long grp = 0;
-      long long xbase = ((nimg * 16) + (grp * 16));
-      long long wbase = (grp * 2304);
-      long long n0 = 0;
-      long long r0 = ((q_5 * 6) + (lid * 6));
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
-        long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
-        if ((kg < 144)) {
-          long long tb = (kg % 9);
-          long long xrow = (xbase + (kg / 9));
-          for (long long g = 0; g < 1; g++) {
-            long long rbase = (xrow + kbase[(tb + g)]);
-            unsigned rmask = kmask[(tb + g)];
-            for (long long jj = 0; jj < 8; jj++) {
-              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
-            }
-          }
-        } else {
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = 0.0f;
-          }
-        }
-      }
-    }
-    __syncthreads();
-    {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
-      long long grp = 0;
-      long long xbase = ((nimg * 16) + (grp * 16));
-      long long wbase = (grp * 2304);
-      long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
-      if ((r0 < 16)) {
-        for (long long kk = 0; kk < 144; kk++) {
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 15) * 144) + ((c * 144) + kk)))];
-          }
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            float w = wv[ii];
-            #pragma unroll
-            for (long long j = 0; j < 8; j++) {
-              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
-            }
-          }
-        }
-      }
-      for (long long ii = 0; ii < 6; ii++) {
-        long long row = (r0 + ii);
-        if ((row < 16)) {
-          if (((n0 + 8) <= 1)) {
-            for (long long j = 0; j < 8; j++) {
-              long long cn = (n0 + j);
-              B3[(((nimg * 16) + ((grp * 16) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          } else {
-            for (long long j = 0; j < (1 - n0); j++) {
-              long long cn = (n0 + j);
-              B3[((((nimg * 16) + ((grp * 16) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 16) + row)]);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k30_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  float lanes_0[16];
-  float lanes_6[16];
-  {
-    float tot = 0.0f;
-    for (long long l_1 = 0; l_1 < 16; l_1++) {
-      lanes_0[l_1] = 0.0f;
-    }
-    for (long long e0_3 = 0; e0_3 < 0; e0_3++) {
-      for (long long l_2 = 0; l_2 < 16; l_2++) {
-        lanes_0[l_2] = (lanes_0[l_2] + B1[((gid * 4) + ((e0_3 * 16) + l_2))]);
-      }
-    }
-    for (long long r_4 = 0; r_4 < 4; r_4++) {
-      tot = (tot + B1[((gid * 4) + r_4)]);
-    }
-    for (long long l_5 = 0; l_5 < 16; l_5++) {
-      tot = (tot + lanes_0[l_5]);
-    }
-    float mean = (tot / 4.0f);
-    float sq = 0.0f;
-    for (long long l_7 = 0; l_7 < 16; l_7++) {
-      lanes_6[l_7] = 0.0f;
-    }
-    for (long long e0_9 = 0; e0_9 < 0; e0_9++) {
-      for (long long l_8 = 0; l_8 < 16; l_8++) {
-        lanes_6[l_8] = (lanes_6[l_8] + ((B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean) * (B1[((gid * 4) + ((e0_9 * 16) + l_8))] - mean)));
-      }
-    }
-    for (long long r_10 = 0; r_10 < 4; r_10++) {
-      sq = (sq + ((B1[((gid * 4) + r_10)] - mean) * (B1[((gid * 4) + r_10)] - mean)));
-    }
-    for (long long l_11 = 0; l_11 < 16; l_11++) {
-      sq = (sq + lanes_6[l_11]);
-    }
-    float inv = (1.0f / sqrtf(((sq / 4.0f) + 0.00001f)));
-    for (long long cl = 0; cl < 4; cl++) {
-      long long ch_12 = (((gid % 4) * 4) + cl);
-      float scale_13 = (inv * B2[ch_12]);
-      float shift_14 = B3[ch_12];
-      for (long long s = 0; s < 1; s++) {
-        float t_15 = (((B1[((gid * 4) + (cl + s))] - mean) * scale_13) + shift_14);
-        float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-        B0[((((gid / 4) * 16) + ch_12) + s)] = t_16;
-      }
-    }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(1) k31_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
-  const long long gid = blockIdx.x;
-  const long long lid = threadIdx.x;
-  __shared__ float panel[1152];
-  __shared__ long long kbase[9];
-  __shared__ unsigned kmask[9];
-  float acc[48];
-  float wv[6];
-  {
-    long long q_0 = gid;
-    long long nimg = q_0;
-    long long grp = 0;
-    long long xbase = ((nimg * 16) + (grp * 16));
-    long long wbase = (grp * 432);
-    long long n0 = 0;
-    long long r0 = (lid * 6);
-    for (long long e_k = 0; e_k < (9 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long dy_1 = ((e / 3) - 1);
-      long long dx_2 = ((e % 3) - 1);
-      unsigned lanes = 0u;
-      for (long long lane = 0; lane < 8; lane++) {
-        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_1) >= 0) && (((n0 + lane) + dy_1) < 1)) && ((dx_2 >= 0) && (dx_2 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
-      }
-      kbase[e] = (n0 + (dy_1 + dx_2));
-      kmask[e] = lanes;
-    }
-  }
-  __syncthreads();
-  {
-    #pragma unroll
-    for (long long ii = 0; ii < 48; ii++) {
-      acc[ii] = 0.0f;
-    }
-  }
-  for (long long c = 0; c < 1; c++) {
-    {
-      long long q_3 = gid;
-      long long nimg = q_3;
-      long long grp = 0;
-      long long xbase = ((nimg * 16) + (grp * 16));
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
-        long long kk = (lid + kk_k);
-        long long kg = ((c * 144) + kk);
-        if ((kg < 144)) {
-          long long tb = (kg % 9);
-          long long xrow = (xbase + (kg / 9));
-          for (long long g = 0; g < 1; g++) {
-            long long rbase = (xrow + kbase[(tb + g)]);
-            unsigned rmask = kmask[(tb + g)];
-            for (long long jj = 0; jj < 8; jj++) {
-              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B0[(rbase + jj)] : 0.0f);
-            }
-          }
-        } else {
-          for (long long j = 0; j < 8; j++) {
-            panel[((kk * 8) + j)] = 0.0f;
-          }
-        }
-      }
-    }
-    __syncthreads();
-    {
-      long long q_4 = gid;
-      long long nimg = q_4;
-      long long grp = 0;
-      long long xbase = ((nimg * 16) + (grp * 16));
-      long long wbase = (grp * 432);
-      long long n0 = 0;
-      long long r0 = (lid * 6);
-      if ((r0 < 3)) {
-        for (long long kk = 0; kk < 144; kk++) {
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            wv[ii] = B1[(wbase + ((imin((r0 + ii), 2) * 144) + ((c * 144) + kk)))];
-          }
-          #pragma unroll
-          for (long long ii = 0; ii < 6; ii++) {
-            float w = wv[ii];
-            #pragma unroll
-            for (long long j = 0; j < 8; j++) {
-              acc[((ii * 8) + j)] = (acc[((ii * 8) + j)] + (w * panel[((kk * 8) + j)]));
-            }
-          }
-        }
-      }
-      for (long long ii = 0; ii < 6; ii++) {
-        long long row = (r0 + ii);
-        if ((row < 3)) {
-          if (((n0 + 8) <= 1)) {
-            for (long long j = 0; j < 8; j++) {
-              long long cn = (n0 + j);
-              B3[(((nimg * 3) + ((grp * 3) + row)) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
-            }
-          } else {
-            for (long long j = 0; j < (1 - n0); j++) {
-              long long cn = (n0 + j);
-              B3[((((nimg * 3) + ((grp * 3) + row)) + cn) + cn)] = (acc[((ii * 8) + j)] + B2[((grp * 3) + row)]);
             }
           }
         }
