@@ -156,8 +156,8 @@ interface MaskedSource<P> {
   KW: number;
   /** The tap's (row, column) shift from its kernel row and column. */
   shift(ky: Expr, kx: Expr): [Expr, Expr];
-  /** Base of plane `plane` for the problem. */
-  plane(p: P, plane: Expr): Expr;
+  /** Base of plane `plane` for the problem, read by kernel tap (ky, kx). */
+  plane(p: P, plane: Expr, ky: Expr, kx: Expr): Expr;
 }
 
 /**
@@ -206,8 +206,9 @@ export function maskedRunPacking<P>(em: Emitter, src: MaskedSource<P>, target: T
       return { contiguous: bool(true), load: (lane: Expr) => masked(base, mask, lane), ahead: (columns) => [prefetch(buf, add(base, idx(columns)))] };
     },
     packRow(p, k, TN) {
-      const tb = letVar(em, 'tb', mul(mod(k, idx(KH * KW)), idx(TN / runWidth(TN))));
-      return { tb, vg: runWidth(TN), xrow: letVar(em, 'xrow', src.plane(p, div(k, idx(KH * KW)))) };
+      const kr = letVar(em, 'kr', mod(k, idx(KH * KW)));
+      const tb = letVar(em, 'tb', mul(kr, idx(TN / runWidth(TN))));
+      return { tb, vg: runWidth(TN), xrow: letVar(em, 'xrow', src.plane(p, div(k, idx(KH * KW)), div(kr, idx(KW)), mod(kr, idx(KW)))) };
     },
     // Only the GEMM's own column loop would call it (packRun covers every run): the same masked load, by column.
     packValue: (_p, r, j) => {

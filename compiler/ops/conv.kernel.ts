@@ -18,6 +18,7 @@ import { type GemmParts, scheduleGemm } from '../schedule/gemm.js';
 import { type Bases, type ConvGemm, convGemm, maskedRunPacking, plainPacking, runPacking, tapPacking } from './conv-packing.kernel.js';
 import { scheduleConvGradInput, scheduleConvGradWeight } from './conv-grad.kernel.js';
 import { scheduleConvWinograd } from './conv-winograd.kernel.js';
+import { phasesPay, scheduleConvPhases } from './conv-phases.kernel.js';
 import { rowVectorsPay, scheduleTransposedConv, transposedPays, withTransposedWeights } from './conv-transposed.kernel.js';
 import { workspaceSlot } from '../schedule/workspace.js';
 import type { KernelTable } from './op.js';
@@ -51,6 +52,8 @@ export function scheduleConv(graph: Graph, nodes: ReadonlySet<number>, anchorId:
       plane: (p, ch) => add(p.xbase, mul(ch, idx(H * W))),
     }, target));
   }
+  // Strided: on the input's phases where runs would cross row ends (conv-phases.kernel.ts).
+  if (!rowVectors && phasesPay(c, target)) return scheduleConvPhases(graph, nodes, lowerings, node, sink, c, target);
   return run(runPacking(c, target));
 }
 

@@ -81,7 +81,8 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -139,7 +140,8 @@ void k0_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           int64_t kk = (lid + (kk_k * 3));
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -313,7 +315,8 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -373,7 +376,8 @@ void k2_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 480));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);

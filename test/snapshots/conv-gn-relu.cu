@@ -53,7 +53,8 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -112,7 +113,8 @@ extern "C" __global__ void __launch_bounds__(3) k0_conv2d(const float* __restric
         long long kk = (lid + (kk_k * 3));
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -271,7 +273,8 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -330,7 +333,8 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d(const float* __restric
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 480));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);

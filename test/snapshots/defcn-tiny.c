@@ -237,8 +237,30 @@ void k1_max_pool2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int
   }
 }
 
-__attribute__((optimize("fp-contract=fast")))
 void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 128)) {
+        int64_t i = (row % 8);
+        int64_t phase = ((row / 8) % 4);
+        int64_t ch = (row / 32);
+        int64_t src = ((ch * 256) + ((((i * 2) + (phase / 2)) * 16) + (phase % 2)));
+        int64_t dst = (row * 8);
+        for (int64_t j = 0; j < 8; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
+__attribute__((optimize("fp-contract=fast")))
+void k3_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -246,13 +268,12 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
+  const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[2304] __attribute__((aligned(64)));
     int64_t kbase[36] __attribute__((aligned(64)));
-    uint8_t kcont[36] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[36] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -267,18 +288,16 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (36 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = ((((c0_2 / 8) * 2) - 1) + ((e / 4) / 3));
-        int64_t iw_4 = ((((c0_2 % 8) * 2) - 1) + ((e / 4) % 3));
-        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
-        kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_6 = imin((n0 + e), 63);
-        colh[e] = ((col_6 / 8) * 2);
-        colw[e] = ((col_6 % 8) * 2);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = (((((kr_2 / 3) - 1) + 2) / 2) - 1);
+        int64_t dx_5 = (((((kr_2 % 3) - 1) + 2) / 2) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+        kmask[e] = lanes;
       }
     }
     {
@@ -291,38 +310,27 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_6 = (gid / 2);
+        int64_t q_7 = (gid % 2);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
         int64_t n0 = 0;
-        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (36 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 36) + kk);
           if ((kg < 36)) {
             int64_t kr = (kg % 9);
             int64_t tb = (kr * 4);
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
-            int64_t xrow = (xbase + ((kg / 9) * 256));
+            int64_t xrow = (((((xbase / 256) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
             for (int64_t g = 0; g < 4; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B7[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B7[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -334,14 +342,14 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q_13 = (gid / 2);
-        int64_t q_14 = (gid % 2);
-        int64_t nimg = q_13;
+        int64_t q_8 = (gid / 2);
+        int64_t q_9 = (gid % 2);
+        int64_t nimg = q_8;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 288);
         int64_t n0 = 0;
-        int64_t r0 = ((q_14 * 6) + (lid * 6));
+        int64_t r0 = ((q_9 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 36; kk++) {
             #pragma GCC unroll 16
@@ -363,9 +371,9 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           if ((row < 8)) {
             for (int64_t j = 0; j < 64; j++) {
               int64_t cn = (n0 + j);
-              float t_15 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-              float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_16;
+              float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+              float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_11;
             }
           }
         }
@@ -375,7 +383,7 @@ void k2_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k4_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -436,7 +444,8 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -494,8 +503,30 @@ void k3_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+void k5_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 32)) {
+        int64_t i = (row % 8);
+        int64_t phase = 0;
+        int64_t ch = (row / 8);
+        int64_t src = ((ch * 256) + (((i * 2) + phase) * 16));
+        int64_t dst = (row * 8);
+        for (int64_t j = 0; j < 8; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k6_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -504,13 +535,12 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   const float* restrict B7 = (const float*)bufs[7];
+  const float* restrict B8 = (const float*)bufs[8];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[256] __attribute__((aligned(64)));
     int64_t kbase[4] __attribute__((aligned(64)));
-    uint8_t kcont[4] __attribute__((aligned(64)));
-    int64_t colh[64] __attribute__((aligned(64)));
-    int64_t colw[64] __attribute__((aligned(64)));
+    uint32_t kmask[4] __attribute__((aligned(64)));
     float acc[384] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -525,18 +555,15 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (4 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t c0_2 = (n0 + ((e % 4) * 16));
-        int64_t ih_3 = (((c0_2 / 8) * 2) + (e / 4));
-        int64_t iw_4 = ((c0_2 % 8) * 2);
-        uint8_t cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
-        kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
-        kcont[e] = cont_5;
-      }
-      for (int64_t e_k = 0; e_k < (64 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_6 = imin((n0 + e), 63);
-        colh[e] = ((col_6 / 8) * 2);
-        colw[e] = ((col_6 % 8) * 2);
+        int64_t kr_2 = (e / 4);
+        int64_t c0_3 = (n0 + ((e % 4) * 16));
+        int64_t dy_4 = (kr_2 / 2);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && ((((c0_3 + lane) % 8) >= 0) && (((c0_3 + lane) % 8) < 8)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (c0_3 + (dy_4 * 8));
+        kmask[e] = lanes;
       }
     }
     {
@@ -549,38 +576,27 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_7 = (gid / 2);
-        int64_t q_8 = (gid % 2);
-        int64_t nimg = q_7;
+        int64_t q_5 = (gid / 2);
+        int64_t q_6 = (gid % 2);
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
         int64_t n0 = 0;
-        int64_t r0 = ((q_8 * 6) + (lid * 6));
+        int64_t r0 = ((q_6 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (4 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 4) + kk);
           if ((kg < 4)) {
             int64_t kr = 0;
             int64_t tb = (kr * 4);
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (kg * 256));
+            int64_t xrow = (((xbase / 256) + kg) * 64);
             for (int64_t g = 0; g < 4; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_9 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_10 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
-                  float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
-                  panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B8[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 64) + (g * 16)) + jj)], vload16_mask(&B8[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -592,14 +608,14 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_13 = (gid / 2);
-        int64_t q_14 = (gid % 2);
-        int64_t nimg = q_13;
+        int64_t q_7 = (gid / 2);
+        int64_t q_8 = (gid % 2);
+        int64_t nimg = q_7;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 4) + (grp * 4)) * 256);
         int64_t wbase = (grp * 32);
         int64_t n0 = 0;
-        int64_t r0 = ((q_14 * 6) + (lid * 6));
+        int64_t r0 = ((q_8 * 6) + (lid * 6));
         if ((r0 < 8)) {
           for (int64_t kk = 0; kk < 4; kk++) {
             #pragma GCC unroll 16
@@ -621,11 +637,11 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           if ((row < 8)) {
             for (int64_t j = 0; j < 64; j++) {
               int64_t cn = (n0 + j);
-              float t_15 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-              float t_16 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-              float t_17 = (t_15 + t_16);
-              float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+              float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+              float t_10 = (((acc[lid * 384 + ((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+              float t_11 = (t_9 + t_10);
+              float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+              B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
             }
           }
         }
@@ -634,8 +650,30 @@ void k4_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   }
 }
 
+void k7_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 128)) {
+        int64_t i = (row % 4);
+        int64_t phase = ((row / 4) % 4);
+        int64_t ch = (row / 16);
+        int64_t src = ((ch * 64) + ((((i * 2) + (phase / 2)) * 8) + (phase % 2)));
+        int64_t dst = (row * 4);
+        for (int64_t j = 0; j < 4; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -643,13 +681,12 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
+  const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -664,17 +701,14 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = ((((n0 / 4) * 2) - 1) + (e / 3));
-        int64_t iw_3 = ((((n0 % 4) * 2) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
-        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 15);
-        colh[e] = ((col_5 / 4) * 2);
-        colw[e] = ((col_5 % 4) * 2);
+        int64_t dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+        int64_t dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -687,38 +721,27 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (72 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 72) + kk);
           if ((kg < 72)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
-            int64_t xrow = (xbase + ((kg / 9) * 64));
+            int64_t xrow = (((((xbase / 64) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
             for (int64_t g = 0; g < 1; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B7[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B7[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -730,14 +753,14 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 1152);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 72; kk++) {
             #pragma GCC unroll 16
@@ -759,9 +782,9 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           if ((row < 16)) {
             for (int64_t j = 0; j < 16; j++) {
               int64_t cn = (n0 + j);
-              float t_14 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_15;
+              float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
             }
           }
         }
@@ -771,7 +794,7 @@ void k5_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -830,7 +853,8 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -888,8 +912,30 @@ void k6_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 32)) {
+        int64_t i = (row % 4);
+        int64_t phase = 0;
+        int64_t ch = (row / 4);
+        int64_t src = ((ch * 64) + (((i * 2) + phase) * 8));
+        int64_t dst = (row * 4);
+        for (int64_t j = 0; j < 4; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k11_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -898,13 +944,12 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   const float* restrict B7 = (const float*)bufs[7];
+  const float* restrict B8 = (const float*)bufs[8];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128] __attribute__((aligned(64)));
     int64_t kbase[1] __attribute__((aligned(64)));
-    uint8_t kcont[1] __attribute__((aligned(64)));
-    int64_t colh[16] __attribute__((aligned(64)));
-    int64_t colw[16] __attribute__((aligned(64)));
+    uint32_t kmask[1] __attribute__((aligned(64)));
     float acc[96] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -919,17 +964,13 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (1 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 4) * 2) + e);
-        int64_t iw_3 = ((n0 % 4) * 2);
-        uint8_t cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
-        kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (16 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 15);
-        colh[e] = ((col_5 / 4) * 2);
-        colw[e] = ((col_5 % 4) * 2);
+        int64_t dy_2 = (e / 2);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 16; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && ((((n0 + lane) % 4) >= 0) && (((n0 + lane) % 4) < 4)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_2 * 4));
+        kmask[e] = lanes;
       }
     }
     {
@@ -942,38 +983,27 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_3 = (gid / 3);
+        int64_t q_4 = (gid % 3);
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_4 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (8 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 8) + kk);
           if ((kg < 8)) {
             int64_t kr = 0;
             int64_t tb = kr;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (kg * 64));
+            int64_t xrow = (((xbase / 64) + kg) * 16);
             for (int64_t g = 0; g < 1; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 272)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 16; jj += 16) {
-                  vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 16; jj++) {
-                  int64_t ih_8 = (colh[((g * 16) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 16) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
-                  panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B8[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 16; jj += 16) {
+                vstore16(&panel[(((kk * 16) + (g * 16)) + jj)], vload16_mask(&B8[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -985,14 +1015,14 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_5 = (gid / 3);
+        int64_t q_6 = (gid % 3);
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 8) + (grp * 8)) * 64);
         int64_t wbase = (grp * 128);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_6 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 8; kk++) {
             #pragma GCC unroll 16
@@ -1014,11 +1044,11 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           if ((row < 16)) {
             for (int64_t j = 0; j < 16; j++) {
               int64_t cn = (n0 + j);
-              float t_14 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-              float t_15 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_16 = (t_14 + t_15);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+              float t_7 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+              float t_8 = (((acc[lid * 96 + ((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_9 = (t_7 + t_8);
+              float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+              B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
             }
           }
         }
@@ -1027,8 +1057,30 @@ void k7_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
   }
 }
 
+void k12_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 128)) {
+        int64_t i = (row % 2);
+        int64_t phase = ((row / 2) % 4);
+        int64_t ch = (row / 8);
+        int64_t src = ((ch * 16) + ((((i * 2) + (phase / 2)) * 4) + (phase % 2)));
+        int64_t dst = (row * 2);
+        for (int64_t j = 0; j < 2; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k13_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -1036,13 +1088,12 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
   const float* restrict B4 = (const float*)bufs[4];
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
+  const float* restrict B7 = (const float*)bufs[7];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -1057,17 +1108,14 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = ((((n0 / 2) * 2) - 1) + (e / 3));
-        int64_t iw_3 = ((((n0 % 2) * 2) - 1) + (e % 3));
-        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
-        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 3);
-        colh[e] = ((col_5 / 2) * 2);
-        colw[e] = ((col_5 % 2) * 2);
+        int64_t dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+        int64_t dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -1080,37 +1128,27 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
-            int64_t xrow = (xbase + ((kg / 9) * 16));
+            int64_t xrow = (((((xbase / 16) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
             for (int64_t g = 0; g < 1; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B7[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B7[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -1122,14 +1160,14 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1152,16 +1190,16 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
             if (((n0 + 8) <= 4)) {
               for (int64_t j = 0; j < 8; j++) {
                 int64_t cn = (n0 + j);
-                float t_14 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_15;
+                float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
               }
             } else {
               for (int64_t j = 0; j < (4 - n0); j++) {
                 int64_t cn = (n0 + j);
-                float t_16 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+                float t_10 = (((acc[lid * 48 + ((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+                float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
               }
             }
           }
@@ -1172,7 +1210,7 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k14_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -1231,7 +1269,8 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -1297,8 +1336,30 @@ void k9_conv2d_frozen_bn(void* const* bufs, const int64_t* args, int64_t wg_begi
   }
 }
 
+void k15_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 32)) {
+        int64_t i = (row % 2);
+        int64_t phase = 0;
+        int64_t ch = (row / 2);
+        int64_t src = ((ch * 16) + (((i * 2) + phase) * 4));
+        int64_t dst = (row * 2);
+        for (int64_t j = 0; j < 2; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k16_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -1307,13 +1368,12 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
   const float* restrict B5 = (const float*)bufs[5];
   const float* restrict B6 = (const float*)bufs[6];
   const float* restrict B7 = (const float*)bufs[7];
+  const float* restrict B8 = (const float*)bufs[8];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[128] __attribute__((aligned(64)));
     int64_t kbase[1] __attribute__((aligned(64)));
-    uint8_t kcont[1] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[1] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -1328,17 +1388,13 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (1 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 / 2) * 2) + e);
-        int64_t iw_3 = ((n0 % 2) * 2);
-        uint8_t cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
-        kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 3);
-        colh[e] = ((col_5 / 2) * 2);
-        colw[e] = ((col_5 % 2) * 2);
+        int64_t dy_2 = (e / 2);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && ((((n0 + lane) % 2) >= 0) && (((n0 + lane) % 2) < 2)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_2 * 2));
+        kmask[e] = lanes;
       }
     }
     {
@@ -1351,37 +1407,27 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_3 = (gid / 3);
+        int64_t q_4 = (gid % 3);
+        int64_t nimg = q_3;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_4 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (16 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 16) + kk);
           if ((kg < 16)) {
             int64_t kr = 0;
             int64_t tb = kr;
-            int64_t dy = kr;
-            int64_t dx = 0;
-            int64_t xrow = (xbase + (kg * 16));
+            int64_t xrow = (((xbase / 16) + kg) * 4);
             for (int64_t g = 0; g < 1; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B8[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B8[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -1393,14 +1439,14 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_5 = (gid / 3);
+        int64_t q_6 = (gid % 3);
+        int64_t nimg = q_5;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 16);
         int64_t wbase = (grp * 256);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_6 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 16; kk++) {
             #pragma GCC unroll 16
@@ -1423,20 +1469,20 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
             if (((n0 + 8) <= 4)) {
               for (int64_t j = 0; j < 8; j++) {
                 int64_t cn = (n0 + j);
-                float t_14 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-                float t_15 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-                float t_16 = (t_14 + t_15);
-                float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+                float t_7 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_8 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_9 = (t_7 + t_8);
+                float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
               }
             } else {
               for (int64_t j = 0; j < (4 - n0); j++) {
                 int64_t cn = (n0 + j);
-                float t_18 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-                float t_19 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-                float t_20 = (t_18 + t_19);
-                float t_21 = ((t_20 < 0.0f) ? 0.0f : t_20);
-                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_21;
+                float t_11 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+                float t_12 = (((acc[lid * 48 + ((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+                float t_13 = (t_11 + t_12);
+                float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+                B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_14;
               }
             }
           }
@@ -1447,7 +1493,7 @@ void k10_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -1547,7 +1593,7 @@ void k11_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k18_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -1644,7 +1690,7 @@ void k12_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k19_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -1741,7 +1787,7 @@ void k13_conv2d_resize_as_add(void* const* bufs, const int64_t* args, int64_t wg
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k20_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -1797,7 +1843,8 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -1861,19 +1908,40 @@ void k14_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
+void k21_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+  const float* restrict B0 = (const float*)bufs[0];
+  float* restrict B1 = (float*)bufs[1];
+  (void)args;
+  for (int64_t gid = wg_begin; gid < wg_end; gid++) {
+    {
+      const int64_t lid = 0;
+      int64_t row = gid;
+      if ((row < 64)) {
+        int64_t i = 0;
+        int64_t phase = (row % 4);
+        int64_t ch = (row / 4);
+        int64_t src = ((ch * 4) + ((((i * 2) + (phase / 2)) * 2) + (phase % 2)));
+        int64_t dst = row;
+        for (int64_t j = 0; j < 1; j++) {
+          B1[(dst + j)] = B0[(src + (j * 2))];
+        }
+      }
+    }
+  }
+}
+
 __attribute__((optimize("fp-contract=fast")))
-void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k22_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
   float* restrict B3 = (float*)bufs[3];
+  const float* restrict B4 = (const float*)bufs[4];
   (void)args;
   for (int64_t gid = wg_begin; gid < wg_end; gid++) {
     float panel[1152] __attribute__((aligned(64)));
     int64_t kbase[9] __attribute__((aligned(64)));
-    uint8_t kcont[9] __attribute__((aligned(64)));
-    int64_t colh[8] __attribute__((aligned(64)));
-    int64_t colw[8] __attribute__((aligned(64)));
+    uint32_t kmask[9] __attribute__((aligned(64)));
     float acc[48] __attribute__((aligned(64)));
     float wv[6] __attribute__((aligned(64)));
     {
@@ -1888,17 +1956,14 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       int64_t r0 = ((q_1 * 6) + (lid * 6));
       for (int64_t e_k = 0; e_k < (9 - lid); e_k++) {
         int64_t e = (lid + e_k);
-        int64_t ih_2 = (((n0 * 2) - 1) + (e / 3));
-        int64_t iw_3 = (-1 + (e % 3));
-        uint8_t cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 14) < 2))));
-        kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-        kcont[e] = cont_4;
-      }
-      for (int64_t e_k = 0; e_k < (8 - lid); e_k++) {
-        int64_t e = (lid + e_k);
-        int64_t col_5 = imin((n0 + e), 0);
-        colh[e] = (col_5 * 2);
-        colw[e] = 0;
+        int64_t dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+        int64_t dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+        uint32_t lanes = 0u;
+        for (int64_t lane = 0; lane < 8; lane++) {
+          lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((uint32_t)lane) & 31u)) : 0u));
+        }
+        kbase[e] = (n0 + (dy_2 + dx_3));
+        kmask[e] = lanes;
       }
     }
     {
@@ -1911,37 +1976,27 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
     for (int64_t c = 0; c < 1; c++) {
       {
         const int64_t lid = 0;
-        int64_t q_6 = (gid / 3);
-        int64_t q_7 = (gid % 3);
-        int64_t nimg = q_6;
+        int64_t q_4 = (gid / 3);
+        int64_t q_5 = (gid % 3);
+        int64_t nimg = q_4;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_7 * 6) + (lid * 6));
+        int64_t r0 = ((q_5 * 6) + (lid * 6));
         for (int64_t kk_k = 0; kk_k < (144 - lid); kk_k++) {
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t dy = ((kr / 3) - 1);
-            int64_t dx = ((kr % 3) - 1);
-            int64_t xrow = (xbase + ((kg / 9) * 4));
+            int64_t xrow = ((((xbase / 4) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
             for (int64_t g = 0; g < 1; g++) {
-              __builtin_prefetch(&B0[((xrow + kbase[(tb + g)]) + 256)], 0, 3);
-              if (kcont[(tb + g)]) {
-                for (int64_t jj = 0; jj < 8; jj += 8) {
-                  vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_s2(&B0[((xrow + kbase[(tb + g)]) + (jj * 2))]));
-                }
-              } else {
-                for (int64_t jj = 0; jj < 8; jj++) {
-                  int64_t ih_8 = (colh[((g * 8) + jj)] + dy);
-                  int64_t iw_9 = (colw[((g * 8) + jj)] + dx);
-                  uint8_t ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                  float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                  panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-                }
+              int64_t rbase = (xrow + kbase[(tb + g)]);
+              uint32_t rmask = kmask[(tb + g)];
+              __builtin_prefetch(&B4[(rbase + 128)], 0, 3);
+              for (int64_t jj = 0; jj < 8; jj += 8) {
+                vstore8(&panel[(((kk * 8) + (g * 8)) + jj)], vload8_mask(&B4[(rbase + jj)], (uint32_t)(rmask >> (((uint32_t)jj) & 31u))));
               }
             }
           } else {
@@ -1953,14 +2008,14 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
       }
       {
         const int64_t lid = 0;
-        int64_t q_12 = (gid / 3);
-        int64_t q_13 = (gid % 3);
-        int64_t nimg = q_12;
+        int64_t q_6 = (gid / 3);
+        int64_t q_7 = (gid % 3);
+        int64_t nimg = q_6;
         int64_t grp = 0;
         int64_t xbase = (((nimg * 16) + (grp * 16)) * 4);
         int64_t wbase = (grp * 2304);
         int64_t n0 = 0;
-        int64_t r0 = ((q_13 * 6) + (lid * 6));
+        int64_t r0 = ((q_7 * 6) + (lid * 6));
         if ((r0 < 16)) {
           for (int64_t kk = 0; kk < 144; kk++) {
             #pragma GCC unroll 16
@@ -1999,7 +2054,7 @@ void k15_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k23_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2057,7 +2112,8 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2117,7 +2173,8 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2175,7 +2232,7 @@ void k16_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k24_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2231,7 +2288,8 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2288,7 +2346,7 @@ void k17_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
-void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k25_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   (void)args;
@@ -2307,7 +2365,7 @@ void k18_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t 
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k26_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2444,7 +2502,7 @@ void k19_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k20_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2500,7 +2558,8 @@ void k20_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2565,7 +2624,7 @@ void k20_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k21_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k28_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2617,7 +2676,7 @@ void k21_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k22_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k29_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2669,7 +2728,7 @@ void k22_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k30_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2721,7 +2780,7 @@ void k23_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k24_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k31_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2779,7 +2838,7 @@ void k24_group_norm_relu(void* const* bufs, const int64_t* args, int64_t wg_begi
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k25_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k32_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -2835,7 +2894,8 @@ void k25_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2893,7 +2953,8 @@ void k25_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -2950,7 +3011,7 @@ void k25_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k26_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k33_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3004,7 +3065,8 @@ void k26_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3061,7 +3123,7 @@ void k26_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k34_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3115,7 +3177,8 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3179,7 +3242,7 @@ void k27_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k28_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k35_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3233,7 +3296,8 @@ void k28_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3297,7 +3361,7 @@ void k28_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k29_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k36_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3354,7 +3418,8 @@ void k29_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3412,7 +3477,8 @@ void k29_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3474,7 +3540,7 @@ void k29_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k30_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k37_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3529,7 +3595,8 @@ void k30_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3591,7 +3658,7 @@ void k30_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k31_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k38_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3646,7 +3713,8 @@ void k31_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3720,7 +3788,7 @@ void k31_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k39_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3775,7 +3843,8 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3849,7 +3918,7 @@ void k32_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k40_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -3904,7 +3973,8 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -3977,7 +4047,7 @@ void k33_conv2d_slice_reshape_mul_relu(void* const* bufs, const int64_t* args, i
   }
 }
 
-void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k41_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   float* restrict B1 = (float*)bufs[1];
   float* restrict B2 = (float*)bufs[2];
@@ -4493,7 +4563,7 @@ void k34_max3d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t
   }
 }
 
-void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k42_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4516,7 +4586,7 @@ void k35_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k43_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4572,7 +4642,8 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -4630,7 +4701,8 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 126) + kk);
           if ((kg < 144)) {
-            int64_t tb = ((kg % 9) * 4);
+            int64_t kr = (kg % 9);
+            int64_t tb = (kr * 4);
             int64_t xrow = (xbase + ((kg / 9) * 64));
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -4686,7 +4758,7 @@ void k36_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
-void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k44_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4709,7 +4781,7 @@ void k37_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k45_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4763,7 +4835,8 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 16));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -4819,7 +4892,7 @@ void k38_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
-void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k46_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4842,7 +4915,7 @@ void k39_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k47_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4896,7 +4969,8 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + ((kg / 9) * 4));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
@@ -4959,7 +5033,7 @@ void k40_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
   }
 }
 
-void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k48_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   float* restrict B0 = (float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -4980,7 +5054,7 @@ void k41_add(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t w
 }
 
 __attribute__((optimize("fp-contract=fast")))
-void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
+void k49_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_t wg_end) {
   const float* restrict B0 = (const float*)bufs[0];
   const float* restrict B1 = (const float*)bufs[1];
   const float* restrict B2 = (const float*)bufs[2];
@@ -5034,7 +5108,8 @@ void k42_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           int64_t kk = (lid + kk_k);
           int64_t kg = ((c * 144) + kk);
           if ((kg < 144)) {
-            int64_t tb = (kg % 9);
+            int64_t kr = (kg % 9);
+            int64_t tb = kr;
             int64_t xrow = (xbase + (kg / 9));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);

@@ -176,14 +176,30 @@ extern "C" __global__ void __launch_bounds__(1) k1_max_pool2d(float* __restrict_
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 128)) {
+      long long i = (row % 8);
+      long long phase = ((row / 8) % 4);
+      long long ch = (row / 32);
+      long long src = ((ch * 256) + ((((i * 2) + (phase / 2)) * 16) + (phase % 2)));
+      long long dst = (row * 8);
+      for (long long j = 0; j < 8; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
   __shared__ long long kbase[36];
-  __shared__ bool kcont[36];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[36];
   float acc[384];
   float wv[6];
   {
@@ -197,18 +213,16 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (36 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = ((((c0_2 / 8) * 2) - 1) + ((e / 4) / 3));
-      long long iw_4 = ((((c0_2 % 8) * 2) - 1) + ((e / 4) % 3));
-      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
-      kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_6 = imin((n0 + e), 63);
-      colh[e] = ((col_6 / 8) * 2);
-      colw[e] = ((col_6 % 8) * 2);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = (((((kr_2 / 3) - 1) + 2) / 2) - 1);
+      long long dx_5 = (((((kr_2 % 3) - 1) + 2) / 2) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && (((((c0_3 + lane) % 8) + dx_5) >= 0) && ((((c0_3 + lane) % 8) + dx_5) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + ((dy_4 * 8) + dx_5));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -220,36 +234,26 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_6 = (gid / 2);
+      long long q_7 = (gid % 2);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
       long long n0 = 0;
-      long long r0 = ((q_8 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (36 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 36) + kk);
         if ((kg < 36)) {
           long long kr = (kg % 9);
           long long tb = (kr * 4);
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
-          long long xrow = (xbase + ((kg / 9) * 256));
+          long long xrow = (((((xbase / 256) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B7[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -261,14 +265,14 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 2);
-      long long q_14 = (gid % 2);
-      long long nimg = q_13;
+      long long q_8 = (gid / 2);
+      long long q_9 = (gid % 2);
+      long long nimg = q_8;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 288);
       long long n0 = 0;
-      long long r0 = ((q_14 * 6) + (lid * 6));
+      long long r0 = ((q_9 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 36; kk++) {
           #pragma unroll
@@ -290,9 +294,9 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
         if ((row < 8)) {
           for (long long j = 0; j < 64; j++) {
             long long cn = (n0 + j);
-            float t_15 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
-            float t_16 = ((t_15 < 0.0f) ? 0.0f : t_15);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_16;
+            float t_10 = (((acc[((ii * 64) + j)] - B5[((grp * 8) + row)]) * ((1.0f / sqrtf((B3[((grp * 8) + row)] + 0.00001f))) * B4[((grp * 8) + row)])) + B6[((grp * 8) + row)]);
+            float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_11;
           }
         }
       }
@@ -300,7 +304,7 @@ extern "C" __global__ void __launch_bounds__(1) k2_conv2d_frozen_bn_relu(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[4608];
@@ -352,7 +356,8 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
         long long kk = (lid + kk_k);
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -408,14 +413,30 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn(const float*
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 32)) {
+      long long i = (row % 8);
+      long long phase = 0;
+      long long ch = (row / 8);
+      long long src = ((ch * 256) + (((i * 2) + phase) * 16));
+      long long dst = (row * 8);
+      for (long long j = 0; j < 8; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
   __shared__ long long kbase[4];
-  __shared__ bool kcont[4];
-  __shared__ long long colh[64];
-  __shared__ long long colw[64];
+  __shared__ unsigned kmask[4];
   float acc[384];
   float wv[6];
   {
@@ -429,18 +450,15 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (4 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long c0_2 = (n0 + ((e % 4) * 16));
-      long long ih_3 = (((c0_2 / 8) * 2) + (e / 4));
-      long long iw_4 = ((c0_2 % 8) * 2);
-      bool cont_5 = ((((c0_2 + 15) <= 63) && ((c0_2 / 8) == ((c0_2 + 15) / 8))) && (((ih_3 >= 0) && (ih_3 < 16)) && ((iw_4 >= 0) && ((iw_4 + 30) < 16))));
-      kbase[e] = (cont_5 ? ((ih_3 * 16) + iw_4) : 0);
-      kcont[e] = cont_5;
-    }
-    for (long long e_k = 0; e_k < (64 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_6 = imin((n0 + e), 63);
-      colh[e] = ((col_6 / 8) * 2);
-      colw[e] = ((col_6 % 8) * 2);
+      long long kr_2 = (e / 4);
+      long long c0_3 = (n0 + ((e % 4) * 16));
+      long long dy_4 = (kr_2 / 2);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((c0_3 + lane) < 64) && ((((((c0_3 + lane) / 8) + dy_4) >= 0) && ((((c0_3 + lane) / 8) + dy_4) < 8)) && ((((c0_3 + lane) % 8) >= 0) && (((c0_3 + lane) % 8) < 8)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (c0_3 + (dy_4 * 8));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -452,36 +470,26 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_7 = (gid / 2);
-      long long q_8 = (gid % 2);
-      long long nimg = q_7;
+      long long q_5 = (gid / 2);
+      long long q_6 = (gid % 2);
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
       long long n0 = 0;
-      long long r0 = ((q_8 * 6) + (lid * 6));
+      long long r0 = ((q_6 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (4 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 4) + kk);
         if ((kg < 4)) {
           long long kr = 0;
           long long tb = (kr * 4);
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (kg * 256));
+          long long xrow = (((xbase / 256) + kg) * 64);
           for (long long g = 0; g < 4; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 64) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_9 = (colh[((g * 16) + jj)] + dy);
-                long long iw_10 = (colw[((g * 16) + jj)] + dx);
-                bool ok_11 = (((ih_9 >= 0) && (ih_9 < 16)) && ((iw_10 >= 0) && (iw_10 < 16)));
-                float xv_12 = B0[(xrow + (ok_11 ? ((ih_9 * 16) + iw_10) : 0))];
-                panel[((kk * 64) + ((g * 16) + jj))] = (ok_11 ? xv_12 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 64) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B8[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -493,14 +501,14 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q_13 = (gid / 2);
-      long long q_14 = (gid % 2);
-      long long nimg = q_13;
+      long long q_7 = (gid / 2);
+      long long q_8 = (gid % 2);
+      long long nimg = q_7;
       long long grp = 0;
       long long xbase = (((nimg * 4) + (grp * 4)) * 256);
       long long wbase = (grp * 32);
       long long n0 = 0;
-      long long r0 = ((q_14 * 6) + (lid * 6));
+      long long r0 = ((q_8 * 6) + (lid * 6));
       if ((r0 < 8)) {
         for (long long kk = 0; kk < 4; kk++) {
           #pragma unroll
@@ -522,11 +530,11 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
         if ((row < 8)) {
           for (long long j = 0; j < 64; j++) {
             long long cn = (n0 + j);
-            float t_15 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
-            float t_16 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
-            float t_17 = (t_15 + t_16);
-            float t_18 = ((t_17 < 0.0f) ? 0.0f : t_17);
-            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_18;
+            float t_9 = B3[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)];
+            float t_10 = (((acc[((ii * 64) + j)] - B6[((grp * 8) + row)]) * ((1.0f / sqrtf((B4[((grp * 8) + row)] + 0.00001f))) * B5[((grp * 8) + row)])) + B7[((grp * 8) + row)]);
+            float t_11 = (t_9 + t_10);
+            float t_12 = ((t_11 < 0.0f) ? 0.0f : t_11);
+            B2[(((nimg * 512) + (((grp * 8) + row) * 64)) + cn)] = t_12;
           }
         }
       }
@@ -534,14 +542,30 @@ extern "C" __global__ void __launch_bounds__(1) k4_conv2d_frozen_bn_add_relu(con
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 128)) {
+      long long i = (row % 4);
+      long long phase = ((row / 4) % 4);
+      long long ch = (row / 16);
+      long long src = ((ch * 64) + ((((i * 2) + (phase / 2)) * 8) + (phase % 2)));
+      long long dst = (row * 4);
+      for (long long j = 0; j < 4; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[9];
   float acc[96];
   float wv[6];
   {
@@ -555,17 +579,14 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = ((((n0 / 4) * 2) - 1) + (e / 3));
-      long long iw_3 = ((((n0 % 4) * 2) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
-      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 15);
-      colh[e] = ((col_5 / 4) * 2);
-      colw[e] = ((col_5 % 4) * 2);
+      long long dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+      long long dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && (((((n0 + lane) % 4) + dx_3) >= 0) && ((((n0 + lane) % 4) + dx_3) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 4) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -577,36 +598,26 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (72 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 72) + kk);
         if ((kg < 72)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
-          long long xrow = (xbase + ((kg / 9) * 64));
+          long long xrow = (((((xbase / 64) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_8 = (colh[((g * 16) + jj)] + dy);
-                long long iw_9 = (colw[((g * 16) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B7[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -618,14 +629,14 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 1152);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 72; kk++) {
           #pragma unroll
@@ -647,9 +658,9 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
         if ((row < 16)) {
           for (long long j = 0; j < 16; j++) {
             long long cn = (n0 + j);
-            float t_14 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-            float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_15;
+            float t_8 = (((acc[((ii * 16) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+            float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_9;
           }
         }
       }
@@ -657,7 +668,7 @@ extern "C" __global__ void __launch_bounds__(1) k5_conv2d_frozen_bn_relu(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -707,7 +718,8 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -763,14 +775,30 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn(const float*
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 32)) {
+      long long i = (row % 4);
+      long long phase = 0;
+      long long ch = (row / 4);
+      long long src = ((ch * 64) + (((i * 2) + phase) * 8));
+      long long dst = (row * 4);
+      for (long long j = 0; j < 4; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k11_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
   __shared__ long long kbase[1];
-  __shared__ bool kcont[1];
-  __shared__ long long colh[16];
-  __shared__ long long colw[16];
+  __shared__ unsigned kmask[1];
   float acc[96];
   float wv[6];
   {
@@ -784,17 +812,13 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (1 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 4) * 2) + e);
-      long long iw_3 = ((n0 % 4) * 2);
-      bool cont_4 = ((((n0 + 15) <= 15) && ((n0 / 4) == ((n0 + 15) / 4))) && (((ih_2 >= 0) && (ih_2 < 8)) && ((iw_3 >= 0) && ((iw_3 + 30) < 8))));
-      kbase[e] = (cont_4 ? ((ih_2 * 8) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (16 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 15);
-      colh[e] = ((col_5 / 4) * 2);
-      colw[e] = ((col_5 % 4) * 2);
+      long long dy_2 = (e / 2);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 16; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 16) && ((((((n0 + lane) / 4) + dy_2) >= 0) && ((((n0 + lane) / 4) + dy_2) < 4)) && ((((n0 + lane) % 4) >= 0) && (((n0 + lane) % 4) < 4)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_2 * 4));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -806,36 +830,26 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_3 = (gid / 3);
+      long long q_4 = (gid % 3);
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_4 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (8 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 8) + kk);
         if ((kg < 8)) {
           long long kr = 0;
           long long tb = kr;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (kg * 64));
+          long long xrow = (((xbase / 64) + kg) * 16);
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 16; jj++) {
-                panel[(((kk * 16) + (g * 16)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 16; jj++) {
-                long long ih_8 = (colh[((g * 16) + jj)] + dy);
-                long long iw_9 = (colw[((g * 16) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 8)) && ((iw_9 >= 0) && (iw_9 < 8)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 8) + iw_9) : 0))];
-                panel[((kk * 16) + ((g * 16) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 16; jj++) {
+              panel[(((kk * 16) + (g * 16)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B8[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -847,14 +861,14 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_5 = (gid / 3);
+      long long q_6 = (gid % 3);
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 8) + (grp * 8)) * 64);
       long long wbase = (grp * 128);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_6 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 8; kk++) {
           #pragma unroll
@@ -876,11 +890,11 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
         if ((row < 16)) {
           for (long long j = 0; j < 16; j++) {
             long long cn = (n0 + j);
-            float t_14 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
-            float t_15 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-            float t_16 = (t_14 + t_15);
-            float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_17;
+            float t_7 = B3[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)];
+            float t_8 = (((acc[((ii * 16) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+            float t_9 = (t_7 + t_8);
+            float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+            B2[(((nimg * 256) + (((grp * 16) + row) * 16)) + cn)] = t_10;
           }
         }
       }
@@ -888,14 +902,30 @@ extern "C" __global__ void __launch_bounds__(1) k7_conv2d_frozen_bn_add_relu(con
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k12_conv2d_frozen_bn_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 128)) {
+      long long i = (row % 2);
+      long long phase = ((row / 2) % 4);
+      long long ch = (row / 8);
+      long long src = ((ch * 16) + ((((i * 2) + (phase / 2)) * 4) + (phase % 2)));
+      long long dst = (row * 2);
+      for (long long j = 0; j < 2; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k13_conv2d_frozen_bn_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -909,17 +939,14 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = ((((n0 / 2) * 2) - 1) + (e / 3));
-      long long iw_3 = ((((n0 % 2) * 2) - 1) + (e % 3));
-      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
-      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 3);
-      colh[e] = ((col_5 / 2) * 2);
-      colw[e] = ((col_5 % 2) * 2);
+      long long dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+      long long dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && (((((n0 + lane) % 2) + dx_3) >= 0) && ((((n0 + lane) % 2) + dx_3) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + ((dy_2 * 2) + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -931,36 +958,26 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
-          long long xrow = (xbase + ((kg / 9) * 16));
+          long long xrow = (((((xbase / 16) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B7[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -972,14 +989,14 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1002,16 +1019,16 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
           if (((n0 + 8) <= 4)) {
             for (long long j = 0; j < 8; j++) {
               long long cn = (n0 + j);
-              float t_14 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_15 = ((t_14 < 0.0f) ? 0.0f : t_14);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_15;
+              float t_8 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_9 = ((t_8 < 0.0f) ? 0.0f : t_8);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_9;
             }
           } else {
             for (long long j = 0; j < (4 - n0); j++) {
               long long cn = (n0 + j);
-              float t_16 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+              float t_10 = (((acc[((ii * 8) + j)] - B5[((grp * 16) + row)]) * ((1.0f / sqrtf((B3[((grp * 16) + row)] + 0.00001f))) * B4[((grp * 16) + row)])) + B6[((grp * 16) + row)]);
+              float t_11 = ((t_10 < 0.0f) ? 0.0f : t_10);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_11;
             }
           }
         }
@@ -1020,7 +1037,7 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
+extern "C" __global__ void __launch_bounds__(1) k14_conv2d_frozen_bn(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -1070,7 +1087,8 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -1134,14 +1152,30 @@ extern "C" __global__ void __launch_bounds__(1) k9_conv2d_frozen_bn(const float*
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7) {
+extern "C" __global__ void __launch_bounds__(1) k15_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 32)) {
+      long long i = (row % 2);
+      long long phase = 0;
+      long long ch = (row / 2);
+      long long src = ((ch * 16) + (((i * 2) + phase) * 4));
+      long long dst = (row * 2);
+      for (long long j = 0; j < 2; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k16_conv2d_frozen_bn_add_relu(const float* __restrict__ B0, const float* __restrict__ B1, float* __restrict__ B2, const float* __restrict__ B3, const float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
   __shared__ long long kbase[1];
-  __shared__ bool kcont[1];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[1];
   float acc[48];
   float wv[6];
   {
@@ -1155,17 +1189,13 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (1 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 / 2) * 2) + e);
-      long long iw_3 = ((n0 % 2) * 2);
-      bool cont_4 = ((((n0 + 7) <= 3) && ((n0 / 2) == ((n0 + 7) / 2))) && (((ih_2 >= 0) && (ih_2 < 4)) && ((iw_3 >= 0) && ((iw_3 + 14) < 4))));
-      kbase[e] = (cont_4 ? ((ih_2 * 4) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 3);
-      colh[e] = ((col_5 / 2) * 2);
-      colw[e] = ((col_5 % 2) * 2);
+      long long dy_2 = (e / 2);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 4) && ((((((n0 + lane) / 2) + dy_2) >= 0) && ((((n0 + lane) / 2) + dy_2) < 2)) && ((((n0 + lane) % 2) >= 0) && (((n0 + lane) % 2) < 2)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_2 * 2));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -1177,36 +1207,26 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_3 = (gid / 3);
+      long long q_4 = (gid % 3);
+      long long nimg = q_3;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_4 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (16 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 16) + kk);
         if ((kg < 16)) {
           long long kr = 0;
           long long tb = kr;
-          long long dy = kr;
-          long long dx = 0;
-          long long xrow = (xbase + (kg * 16));
+          long long xrow = (((xbase / 16) + kg) * 4);
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 4)) && ((iw_9 >= 0) && (iw_9 < 4)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 4) + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B8[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -1218,14 +1238,14 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_5 = (gid / 3);
+      long long q_6 = (gid % 3);
+      long long nimg = q_5;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 16);
       long long wbase = (grp * 256);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_6 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 16; kk++) {
           #pragma unroll
@@ -1248,20 +1268,20 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
           if (((n0 + 8) <= 4)) {
             for (long long j = 0; j < 8; j++) {
               long long cn = (n0 + j);
-              float t_14 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_15 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_16 = (t_14 + t_15);
-              float t_17 = ((t_16 < 0.0f) ? 0.0f : t_16);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_17;
+              float t_7 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_8 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_9 = (t_7 + t_8);
+              float t_10 = ((t_9 < 0.0f) ? 0.0f : t_9);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_10;
             }
           } else {
             for (long long j = 0; j < (4 - n0); j++) {
               long long cn = (n0 + j);
-              float t_18 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
-              float t_19 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
-              float t_20 = (t_18 + t_19);
-              float t_21 = ((t_20 < 0.0f) ? 0.0f : t_20);
-              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_21;
+              float t_11 = B3[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)];
+              float t_12 = (((acc[((ii * 8) + j)] - B6[((grp * 16) + row)]) * ((1.0f / sqrtf((B4[((grp * 16) + row)] + 0.00001f))) * B5[((grp * 16) + row)])) + B7[((grp * 16) + row)]);
+              float t_13 = (t_11 + t_12);
+              float t_14 = ((t_13 < 0.0f) ? 0.0f : t_13);
+              B2[(((nimg * 64) + (((grp * 16) + row) * 4)) + cn)] = t_14;
             }
           }
         }
@@ -1270,7 +1290,7 @@ extern "C" __global__ void __launch_bounds__(1) k10_conv2d_frozen_bn_add_relu(co
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k11_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[128];
@@ -1365,7 +1385,7 @@ extern "C" __global__ void __launch_bounds__(1) k11_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k12_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k18_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[256];
@@ -1456,7 +1476,7 @@ extern "C" __global__ void __launch_bounds__(1) k12_conv2d_resize_as_add(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k13_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k19_conv2d_resize_as_add(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[512];
@@ -1547,7 +1567,7 @@ extern "C" __global__ void __launch_bounds__(1) k13_conv2d_resize_as_add(const f
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k20_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -1597,7 +1617,8 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -1659,14 +1680,30 @@ extern "C" __global__ void __launch_bounds__(1) k14_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k21_conv2d(const float* __restrict__ B0, float* __restrict__ B1) {
+  const long long gid = blockIdx.x;
+  const long long lid = threadIdx.x;
+  {
+    long long row = gid;
+    if ((row < 64)) {
+      long long i = 0;
+      long long phase = (row % 4);
+      long long ch = (row / 4);
+      long long src = ((ch * 4) + ((((i * 2) + (phase / 2)) * 2) + (phase % 2)));
+      long long dst = row;
+      for (long long j = 0; j < 1; j++) {
+        B1[(dst + j)] = B0[(src + (j * 2))];
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1) k22_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
   __shared__ long long kbase[9];
-  __shared__ bool kcont[9];
-  __shared__ long long colh[8];
-  __shared__ long long colw[8];
+  __shared__ unsigned kmask[9];
   float acc[48];
   float wv[6];
   {
@@ -1680,17 +1717,14 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
     long long r0 = ((q_1 * 6) + (lid * 6));
     for (long long e_k = 0; e_k < (9 - lid); e_k++) {
       long long e = (lid + e_k);
-      long long ih_2 = (((n0 * 2) - 1) + (e / 3));
-      long long iw_3 = (-1 + (e % 3));
-      bool cont_4 = ((((n0 + 7) <= 0) && (n0 == (n0 + 7))) && (((ih_2 >= 0) && (ih_2 < 2)) && ((iw_3 >= 0) && ((iw_3 + 14) < 2))));
-      kbase[e] = (cont_4 ? ((ih_2 * 2) + iw_3) : 0);
-      kcont[e] = cont_4;
-    }
-    for (long long e_k = 0; e_k < (8 - lid); e_k++) {
-      long long e = (lid + e_k);
-      long long col_5 = imin((n0 + e), 0);
-      colh[e] = (col_5 * 2);
-      colw[e] = 0;
+      long long dy_2 = (((((e / 3) - 1) + 2) / 2) - 1);
+      long long dx_3 = (((((e % 3) - 1) + 2) / 2) - 1);
+      unsigned lanes = 0u;
+      for (long long lane = 0; lane < 8; lane++) {
+        lanes = (lanes | ((((n0 + lane) < 1) && (((((n0 + lane) + dy_2) >= 0) && (((n0 + lane) + dy_2) < 1)) && ((dx_3 >= 0) && (dx_3 < 1)))) ? (1u << (((unsigned)lane) & 31u)) : 0u));
+      }
+      kbase[e] = (n0 + (dy_2 + dx_3));
+      kmask[e] = lanes;
     }
   }
   __syncthreads();
@@ -1702,36 +1736,26 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
   }
   for (long long c = 0; c < 1; c++) {
     {
-      long long q_6 = (gid / 3);
-      long long q_7 = (gid % 3);
-      long long nimg = q_6;
+      long long q_4 = (gid / 3);
+      long long q_5 = (gid % 3);
+      long long nimg = q_4;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_7 * 6) + (lid * 6));
+      long long r0 = ((q_5 * 6) + (lid * 6));
       for (long long kk_k = 0; kk_k < (144 - lid); kk_k++) {
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long dy = ((kr / 3) - 1);
-          long long dx = ((kr % 3) - 1);
-          long long xrow = (xbase + ((kg / 9) * 4));
+          long long xrow = ((((xbase / 4) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
           for (long long g = 0; g < 1; g++) {
-            if (kcont[(tb + g)]) {
-              for (long long jj = 0; jj < 8; jj++) {
-                panel[(((kk * 8) + (g * 8)) + jj)] = B0[((xrow + kbase[(tb + g)]) + (jj * 2))];
-              }
-            } else {
-              for (long long jj = 0; jj < 8; jj++) {
-                long long ih_8 = (colh[((g * 8) + jj)] + dy);
-                long long iw_9 = (colw[((g * 8) + jj)] + dx);
-                bool ok_10 = (((ih_8 >= 0) && (ih_8 < 2)) && ((iw_9 >= 0) && (iw_9 < 2)));
-                float xv_11 = B0[(xrow + (ok_10 ? ((ih_8 * 2) + iw_9) : 0))];
-                panel[((kk * 8) + ((g * 8) + jj))] = (ok_10 ? xv_11 : 0.0f);
-              }
+            long long rbase = (xrow + kbase[(tb + g)]);
+            unsigned rmask = kmask[(tb + g)];
+            for (long long jj = 0; jj < 8; jj++) {
+              panel[(((kk * 8) + (g * 8)) + jj)] = ((((rmask >> (((unsigned)jj) & 31u)) & 1u) != 0u) ? B4[(rbase + jj)] : 0.0f);
             }
           }
         } else {
@@ -1743,14 +1767,14 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
     }
     __syncthreads();
     {
-      long long q_12 = (gid / 3);
-      long long q_13 = (gid % 3);
-      long long nimg = q_12;
+      long long q_6 = (gid / 3);
+      long long q_7 = (gid % 3);
+      long long nimg = q_6;
       long long grp = 0;
       long long xbase = (((nimg * 16) + (grp * 16)) * 4);
       long long wbase = (grp * 2304);
       long long n0 = 0;
-      long long r0 = ((q_13 * 6) + (lid * 6));
+      long long r0 = ((q_7 * 6) + (lid * 6));
       if ((r0 < 16)) {
         for (long long kk = 0; kk < 144; kk++) {
           #pragma unroll
@@ -1787,7 +1811,7 @@ extern "C" __global__ void __launch_bounds__(1) k15_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k23_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -1839,7 +1863,8 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -1898,7 +1923,8 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -1953,7 +1979,7 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k24_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -2003,7 +2029,8 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2058,7 +2085,7 @@ extern "C" __global__ void __launch_bounds__(1) k17_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k25_relu(float* __restrict__ B0, const float* __restrict__ B1, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   {
@@ -2073,7 +2100,7 @@ extern "C" __global__ void __launch_bounds__(64) k18_relu(float* __restrict__ B0
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k26_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -2201,7 +2228,7 @@ extern "C" __global__ void __launch_bounds__(1) k19_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k20_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -2251,7 +2278,8 @@ extern "C" __global__ void __launch_bounds__(1) k20_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2313,7 +2341,7 @@ extern "C" __global__ void __launch_bounds__(1) k20_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k21_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k28_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   float lanes_0[16];
@@ -2358,7 +2386,7 @@ extern "C" __global__ void __launch_bounds__(1) k21_group_norm_relu(float* __res
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k22_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k29_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   float lanes_0[16];
@@ -2403,7 +2431,7 @@ extern "C" __global__ void __launch_bounds__(1) k22_group_norm_relu(float* __res
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k30_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   float lanes_0[16];
@@ -2448,7 +2476,7 @@ extern "C" __global__ void __launch_bounds__(1) k23_group_norm_relu(float* __res
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k24_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k31_group_norm_relu(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, const float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   float lanes_0[16];
@@ -2499,7 +2527,7 @@ extern "C" __global__ void __launch_bounds__(1) k24_group_norm_relu(float* __res
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k25_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k32_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -2549,7 +2577,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2606,7 +2635,8 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2660,7 +2690,7 @@ extern "C" __global__ void __launch_bounds__(1) k25_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k26_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k33_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -2708,7 +2738,8 @@ extern "C" __global__ void __launch_bounds__(1) k26_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2762,7 +2793,7 @@ extern "C" __global__ void __launch_bounds__(1) k26_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k34_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -2810,7 +2841,8 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2871,7 +2903,7 @@ extern "C" __global__ void __launch_bounds__(1) k27_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k28_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k35_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -2919,7 +2951,8 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -2980,7 +3013,7 @@ extern "C" __global__ void __launch_bounds__(1) k28_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k29_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k36_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -3030,7 +3063,8 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3087,7 +3121,8 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3146,7 +3181,7 @@ extern "C" __global__ void __launch_bounds__(1) k29_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k30_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k37_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -3194,7 +3229,8 @@ extern "C" __global__ void __launch_bounds__(1) k30_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3253,7 +3289,7 @@ extern "C" __global__ void __launch_bounds__(1) k30_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k31_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k38_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -3301,7 +3337,8 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3372,7 +3409,7 @@ extern "C" __global__ void __launch_bounds__(1) k31_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k39_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -3420,7 +3457,8 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3491,7 +3529,7 @@ extern "C" __global__ void __launch_bounds__(1) k32_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
+extern "C" __global__ void __launch_bounds__(1) k40_conv2d_slice_reshape_mul_relu(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3, const float* __restrict__ B4) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -3539,7 +3577,8 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -3610,7 +3649,7 @@ extern "C" __global__ void __launch_bounds__(1) k33_conv2d_slice_reshape_mul_rel
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k34_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9, long long A0) {
+extern "C" __global__ void __launch_bounds__(1) k41_max3d(float* __restrict__ B0, float* __restrict__ B1, float* __restrict__ B2, float* __restrict__ B3, float* __restrict__ B4, const float* __restrict__ B5, const float* __restrict__ B6, const float* __restrict__ B7, const float* __restrict__ B8, const float* __restrict__ B9, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float lv[80];
@@ -4114,7 +4153,7 @@ extern "C" __global__ void __launch_bounds__(1) k34_max3d(float* __restrict__ B0
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k42_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   {
@@ -4132,7 +4171,7 @@ extern "C" __global__ void __launch_bounds__(64) k35_add(float* __restrict__ B0,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k43_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[8064];
@@ -4182,7 +4221,8 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -4239,7 +4279,8 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 126) + kk);
         if ((kg < 144)) {
-          long long tb = ((kg % 9) * 4);
+          long long kr = (kg % 9);
+          long long tb = (kr * 4);
           long long xrow = (xbase + ((kg / 9) * 64));
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -4293,7 +4334,7 @@ extern "C" __global__ void __launch_bounds__(1) k36_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k37_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k44_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   {
@@ -4311,7 +4352,7 @@ extern "C" __global__ void __launch_bounds__(64) k37_add(float* __restrict__ B0,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k45_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[2304];
@@ -4359,7 +4400,8 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 16));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -4413,7 +4455,7 @@ extern "C" __global__ void __launch_bounds__(1) k38_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k39_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k46_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   {
@@ -4431,7 +4473,7 @@ extern "C" __global__ void __launch_bounds__(64) k39_add(float* __restrict__ B0,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k47_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -4479,7 +4521,8 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + ((kg / 9) * 4));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
@@ -4540,7 +4583,7 @@ extern "C" __global__ void __launch_bounds__(1) k40_conv2d(const float* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(64) k41_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
+extern "C" __global__ void __launch_bounds__(64) k48_add(float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, long long A0) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   {
@@ -4556,7 +4599,7 @@ extern "C" __global__ void __launch_bounds__(64) k41_add(float* __restrict__ B0,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
+extern "C" __global__ void __launch_bounds__(1) k49_conv2d(const float* __restrict__ B0, const float* __restrict__ B1, const float* __restrict__ B2, float* __restrict__ B3) {
   const long long gid = blockIdx.x;
   const long long lid = threadIdx.x;
   __shared__ float panel[1152];
@@ -4604,7 +4647,8 @@ extern "C" __global__ void __launch_bounds__(1) k42_conv2d(const float* __restri
         long long kk = (lid + kk_k);
         long long kg = ((c * 144) + kk);
         if ((kg < 144)) {
-          long long tb = (kg % 9);
+          long long kr = (kg % 9);
+          long long tb = kr;
           long long xrow = (xbase + (kg / 9));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
