@@ -76,8 +76,11 @@ export function scheduleConvPhases(graph: Graph, nodes: ReadonlySet<number>, low
   const packing = maskedRunPacking<Bases>(c.em, {
     buf: pb, srcH: OH, srcW: OW, cols: plane, KH, KW,
     shift: (ky, kx) => [shiftOf(ky, ph, sh), shiftOf(kx, pw, sw)],
-    // Bases.xbase is the problem's first input plane (H·W floats each); P's planes are py·px times OH·OW.
-    plane: (p, ch, ky, kx) => mul(add(mul(add(div(p.xbase, idx(H * W)), ch), idx(py * px)), add(mul(phaseOf(ky, ph, sh, py), idx(px)), phaseOf(kx, pw, sw, px))), idx(plane)),
+    // Input plane (image, group's channel ch) has py·px phase planes of OH·OW floats in P.
+    plane: (p, ch, ky, kx) => {
+      const inputPlane = add(add(mul(p.nimg, idx(C * groups)), mul(p.grp, idx(C))), ch);
+      return mul(add(mul(inputPlane, idx(py * px)), add(mul(phaseOf(ky, ph, sh, py), idx(px)), phaseOf(kx, pw, sw, px))), idx(plane));
+    },
   }, target);
   const gemm = scheduleGemm(c.em, graph, node, sink, c.shape, { ...c.common, ...packing } as GemmParts<Bases, unknown>, target);
   return [splitPhases(graph, nodes, lowerings, node, { N: N * C * groups, H, W, OH, OW, sh, sw, py, px }, space), withWorkspaces(gemm, [{ space, access: 'r' }])];

@@ -70,6 +70,13 @@ interface WinogradGeometry {
 }
 
 /**
+ * Tiles per image from which a Winograd convolution pays for its filter
+ * transform on every run (16 × O × C values written: 16 MiB for 512
+ * channels, longer than the 10 × 10 convolution itself).
+ */
+const PER_RUN_FILTER_TILES = 400;
+
+/**
  * The distance between consecutive ξ blocks of a workspace of `n` floats
  * each: a tile's 16 values are 16 streams a block apart, and blocks a
  * multiple of 4 KiB apart would put all 16 lines in one L1 set (12 ways
@@ -78,13 +85,6 @@ interface WinogradGeometry {
  * for the same work a line apart. So blocks are padded to one cache line
  * past a multiple of 4 KiB.
  */
-/**
- * Tiles per image from which a Winograd convolution pays for its filter
- * transform on every run (16 × O × C values written: 16 MiB for 512
- * channels, longer than the 10 × 10 convolution itself).
- */
-const PER_RUN_FILTER_TILES = 400;
-
 const xiStride = (n: number): number => Math.ceil(n / 1024) * 1024 + 16;
 
 /** The geometry where this schedule applies to the group on `target`, else undefined. */

@@ -306,8 +306,9 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
     // 0.87 -> 0.72 ms). GPU threads keep theirs in registers anyway; there
     // the copy would only double the unrolled code.
     const peel = target.name === 'cpu' && chunks > 0;
-    if (chunks > (peel ? 1 : 0)) chunkLoop(0, peel ? chunks - 1 : chunks, false);
-    if (peel) chunkLoop(chunks - 1, chunks, true);
+    const looped = peel ? chunks - 1 : chunks; // chunks before the epilogue's segment
+    if (looped > 0) chunkLoop(0, looped, false);
+    if (peel) chunkLoop(looped, chunks, true);
     else epilogue(prelude());
   });
   return finish(em, body, WG, [], s.problems * MBlocks * NBlocks);

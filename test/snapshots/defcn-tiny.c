@@ -324,7 +324,7 @@ void k3_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           if ((kg < 36)) {
             int64_t kr = (kg % 9);
             int64_t tb = (kr * 4);
-            int64_t xrow = (((((xbase / 256) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
+            int64_t xrow = ((((((nimg * 4) + (grp * 4)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -590,7 +590,7 @@ void k6_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64_
           if ((kg < 4)) {
             int64_t kr = 0;
             int64_t tb = (kr * 4);
-            int64_t xrow = (((xbase / 256) + kg) * 64);
+            int64_t xrow = ((((nimg * 4) + (grp * 4)) + kg) * 64);
             for (int64_t g = 0; g < 4; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -735,7 +735,7 @@ void k8_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t wg
           if ((kg < 72)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t xrow = (((((xbase / 64) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
+            int64_t xrow = ((((((nimg * 8) + (grp * 8)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -997,7 +997,7 @@ void k11_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           if ((kg < 8)) {
             int64_t kr = 0;
             int64_t tb = kr;
-            int64_t xrow = (((xbase / 64) + kg) * 16);
+            int64_t xrow = ((((nimg * 8) + (grp * 8)) + kg) * 16);
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -1142,7 +1142,7 @@ void k13_conv2d_frozen_bn_relu(void* const* bufs, const int64_t* args, int64_t w
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t xrow = (((((xbase / 16) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
+            int64_t xrow = ((((((nimg * 16) + (grp * 16)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -1421,7 +1421,7 @@ void k16_conv2d_frozen_bn_add_relu(void* const* bufs, const int64_t* args, int64
           if ((kg < 16)) {
             int64_t kr = 0;
             int64_t tb = kr;
-            int64_t xrow = (((xbase / 16) + kg) * 4);
+            int64_t xrow = ((((nimg * 16) + (grp * 16)) + kg) * 4);
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];
@@ -1990,7 +1990,7 @@ void k22_conv2d(void* const* bufs, const int64_t* args, int64_t wg_begin, int64_
           if ((kg < 144)) {
             int64_t kr = (kg % 9);
             int64_t tb = kr;
-            int64_t xrow = ((((xbase / 4) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
+            int64_t xrow = (((((nimg * 16) + (grp * 16)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
             for (int64_t g = 0; g < 1; g++) {
               int64_t rbase = (xrow + kbase[(tb + g)]);
               uint32_t rmask = kmask[(tb + g)];

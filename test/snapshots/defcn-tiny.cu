@@ -248,7 +248,7 @@ extern "C" __global__ void __launch_bounds__(1) k3_conv2d_frozen_bn_relu(const f
         if ((kg < 36)) {
           long long kr = (kg % 9);
           long long tb = (kr * 4);
-          long long xrow = (((((xbase / 256) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
+          long long xrow = ((((((nimg * 4) + (grp * 4)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 64);
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -484,7 +484,7 @@ extern "C" __global__ void __launch_bounds__(1) k6_conv2d_frozen_bn_add_relu(con
         if ((kg < 4)) {
           long long kr = 0;
           long long tb = (kr * 4);
-          long long xrow = (((xbase / 256) + kg) * 64);
+          long long xrow = ((((nimg * 4) + (grp * 4)) + kg) * 64);
           for (long long g = 0; g < 4; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -612,7 +612,7 @@ extern "C" __global__ void __launch_bounds__(1) k8_conv2d_frozen_bn_relu(const f
         if ((kg < 72)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long xrow = (((((xbase / 64) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
+          long long xrow = ((((((nimg * 8) + (grp * 8)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 16);
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -844,7 +844,7 @@ extern "C" __global__ void __launch_bounds__(1) k11_conv2d_frozen_bn_add_relu(co
         if ((kg < 8)) {
           long long kr = 0;
           long long tb = kr;
-          long long xrow = (((xbase / 64) + kg) * 16);
+          long long xrow = ((((nimg * 8) + (grp * 8)) + kg) * 16);
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -972,7 +972,7 @@ extern "C" __global__ void __launch_bounds__(1) k13_conv2d_frozen_bn_relu(const 
         if ((kg < 144)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long xrow = (((((xbase / 16) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
+          long long xrow = ((((((nimg * 16) + (grp * 16)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2))) * 4);
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -1221,7 +1221,7 @@ extern "C" __global__ void __launch_bounds__(1) k16_conv2d_frozen_bn_add_relu(co
         if ((kg < 16)) {
           long long kr = 0;
           long long tb = kr;
-          long long xrow = (((xbase / 16) + kg) * 4);
+          long long xrow = ((((nimg * 16) + (grp * 16)) + kg) * 4);
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
@@ -1750,7 +1750,7 @@ extern "C" __global__ void __launch_bounds__(1) k22_conv2d(const float* __restri
         if ((kg < 144)) {
           long long kr = (kg % 9);
           long long tb = kr;
-          long long xrow = ((((xbase / 4) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
+          long long xrow = (((((nimg * 16) + (grp * 16)) + (kg / 9)) * 4) + ((((((kr / 3) - 1) + 2) % 2) * 2) + ((((kr % 3) - 1) + 2) % 2)));
           for (long long g = 0; g < 1; g++) {
             long long rbase = (xrow + kbase[(tb + g)]);
             unsigned rmask = kmask[(tb + g)];
