@@ -4,15 +4,24 @@
 // across pixels. On a 10 × 10 map the usual tiling pads 100 pixels to 128
 // columns (28% of the work wasted); channels are multiples of 16 and pad
 // nothing. Two launches share one workspace (Scheduled.scratch `shared`):
-//   Wᵀ [g][C/g][O/g]  the weights transposed, so a panel row (one input
-//                     channel, a strip of output channels) is one contiguous
-//                     run; it reads the params alone, so the program's
-//                     prologue computes it once per setParams (program.ts);
+//   the panels        the weights laid out as the GEMM's B panels,
+//                     [g][strip of TN output channels][C/g][TN], so a strip's
+//                     panel for every k is one contiguous stream (the
+//                     GEMM reads it in place: GemmParts.panels, no packing);
+//                     it reads the params alone, so the program's prologue
+//                     computes it once per setParams (program.ts);
 //   the GEMM          rows broadcast from the input planes (6 or 12
 //                     consecutive pixels of one channel per k step), the
-//                     panel packed from Wᵀ, the group's fused epilogue
-//                     stored channel by channel (the output's columns lie a
-//                     plane apart: GemmParts.stridedColumns).
+//                     group's fused epilogue stored channel by channel (the
+//                     output's columns lie a plane apart:
+//                     GemmParts.stridedColumns).
+// Packed per chunk from Wᵀ instead (runs of 64 channels, 256 bytes each a
+// row of Wᵀ apart, usually in another page), the weights came from memory
+// one short run at a time and were copied once more. Measured per launch
+// with cold caches (alternated, 2-core AVX-512): 1024 -> 256 on 20 × 20
+// 0.67-0.74 -> 0.64-0.69 ms, 2048 -> 512 on 10 × 10 0.70-0.80 -> 0.63-0.70,
+// 512 -> 2048 on 10 × 10 0.71-0.81 -> 0.62-0.72; R50-FPN 320 per-launch
+// sum 60.0-60.8 -> 59.5-59.9 ms.
 // Taken where it pads less than the usual tiling (transposedPays) and a
 // prologue exists (no in-place param updates: a training step would redo
 // the transpose every run). The same transposed weights serve the GEMM's
@@ -20,10 +29,10 @@
 // conv.kernel.ts), which keeps the usual packed panel of pixels.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
-import { add, div, gid, idx, if_, lid, load, lt, mod, mul, store } from '../kernel/build.js';
+import { add, div, f32, gid, idx, if_, lid, load, lt, min, mod, mul, sel, store } from '../kernel/build.js';
 import { Emitter, Lowering } from '../schedule/emit.js';
 import { Scheduled, finish } from '../schedule/pointwise.js';
-import { type GemmShape, cpuRegisterTile, letVar, rowRun, rowVectorShape, scheduleGemm, tileWidth } from '../schedule/gemm.js';
+import { type GemmShape, chooseTile, cpuRegisterTile, letVar, rowVectorShape, scheduleGemm, tileWidth } from '../schedule/gemm.js';
 import { type Workspace, withWorkspaces, workspaceSlot } from '../schedule/workspace.js';
 import { type Bases, ints } from './conv-packing.kernel.js';
 import type { Target } from '../target.js';
@@ -102,25 +111,51 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
   const og = O / groups;
   const xb = em.buf(node.inputs[0], 'r');
   const bb = node.inputs[2] !== undefined && node.inputs[2] >= 0 ? em.buf(node.inputs[2], 'r') : -1;
-  const wtb = workspaceSlot(0);
+  const shape: GemmShape = { problems: N * groups, M: OH * OW, N: og, K };
+  const TN = chooseTile(shape, [], target).TN;
+  const strips = Math.ceil(og / TN);
+  const panels = workspaceSlot(0);
+  // Column col of group grp, panel row k: in strip col / TN at column col % TN.
+  const panelIndex = (grp: Expr, k: Expr, col: Expr): Expr =>
+    add(mul(add(mul(grp, idx(strips)), div(col, idx(TN))), idx(K * TN)), add(mul(k, idx(TN)), mod(col, idx(TN))));
   // A pixel's offset in its input plane: the output pixel's row and column times the strides.
   const pixel = (row: Expr): Expr => (sh === 1 && sw === 1 && OW === W ? row : add(mul(mul(div(row, idx(OW)), idx(sh)), idx(W)), mul(mod(row, idx(OW)), idx(sw))));
-  const gemm = scheduleGemm<Bases, Expr>(em, graph, node, sink, { problems: N * groups, M: OH * OW, N: og, K }, {
+  const gemm = scheduleGemm<Bases, Expr>(em, graph, node, sink, shape, {
     setup: (problem) => {
       const nimg = letVar(em, 'nimg', div(problem, idx(groups)));
       const grp = letVar(em, 'grp', mod(problem, idx(groups)));
       return { nimg, grp, xbase: letVar(em, 'xbase', mul(add(mul(nimg, idx(C)), mul(grp, idx(K))), idx(H * W))), wbase: idx(0) };
     },
     a: (p, row, k) => em.bufLoad(xb, add(add(p.xbase, mul(k, idx(H * W))), pixel(row)), 'f32'),
-    packRow: (p, k) => letVar(em, 'wrow', add(mul(p.grp, idx(K * og)), mul(k, idx(og)))),
-    packValue: (_p, wrow, _j, col) => load(wtb, add(wrow, col), 'f32'),
-    packRun: (_p, wrow, n0, group, vg) => rowRun(wtb, wrow, n0, group, vg, og),
+    panels: { buf: panels, TN, base: (p, n0) => mul(add(mul(p.grp, idx(strips)), div(n0, idx(TN))), idx(K * TN)) },
+    // What the panels hold, for a packing GEMM (the CPU reads them in place).
+    packRow: (_p, k) => k,
+    packValue: (p, k, _j, col) => load(panels, panelIndex(p.grp, k, col), 'f32'),
     outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(og)), col), div(row, idx(OW)), mod(row, idx(OW))],
     stridedColumns: true,
     bias: () => undefined,
     ...(bb >= 0 ? { columnBias: (p: Bases, col: Expr) => load(bb, add(mul(p.grp, idx(og)), col), 'f32') } : {}),
   }, target);
-  return withTransposedWeights(graph, nodes, lowerings, node, groups, og, K, gemm);
+  const space: Workspace = { dtype: 'f32', bytes: 4 * groups * strips * K * TN, shared: 'conv-weight-panels' };
+  return [layOutPanels(graph, nodes, lowerings, node, groups, og, K, TN, space), withWorkspaces(gemm, [{ space, access: 'r' }])];
+}
+
+/** The panels of the file comment: [g][strip][k][TN] = w[g·og + strip·TN + j][k], zero past og. One thread per element, stores in order. */
+function layOutPanels(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, TN: number, space: Workspace): Scheduled {
+  const em = new Emitter(graph, nodes, lowerings);
+  const wb = em.buf(node.inputs[1], 'r');
+  const strips = Math.ceil(og / TN);
+  const count = groups * strips * K * TN, WG = 64;
+  const body = em.block(() => {
+    const e = letVar(em, 'e', add(mul(gid, idx(WG)), lid));
+    em.emit(if_(lt(e, idx(count)), em.block(() => {
+      const o = letVar(em, 'o', add(mul(mod(div(e, idx(K * TN)), idx(strips)), idx(TN)), mod(e, idx(TN))));
+      const k = letVar(em, 'k', mod(div(e, idx(TN)), idx(K)));
+      const g = letVar(em, 'g', div(e, idx(strips * K * TN)));
+      em.emit(store(workspaceSlot(0), e, sel(lt(o, idx(og)), load(wb, add(mul(add(mul(g, idx(og)), min(o, idx(og - 1))), idx(K)), k), 'f32'), f32(0))));
+    })));
+  });
+  return withWorkspaces(finish(em, body, WG, [], Math.ceil(count / WG)), [{ space, access: 'w' }], 0);
 }
 
 /**

@@ -230,6 +230,13 @@ export interface GemmParts<P, R> {
    * register tile (rowVectorShape). M must be a multiple of its rows.
    */
   rowVectors?: { buf: number; base(p: P): Expr; stride: number };
+  /**
+   * B stored as the panels themselves (CPU tiled schedule only): strip n0's K rows
+   * of TN columns at base(p, n0) + k·TN + j, zero past N; the GEMM multiplies
+   * from there instead of packing (weights laid out once by a prologue launch:
+   * ops/conv-transposed.kernel.ts). TN must be the tile's (chooseTile).
+   */
+  panels?: { buf: number; TN: number; base(p: P, n0: Expr): Expr };
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
   window?: ConvWindow;
 }
@@ -242,6 +249,7 @@ export function letVar(em: Emitter, name: string, e: Expr, t: 'i64' | 'u32' | 'f
 
 export function scheduleGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink: number, s: GemmShape, parts: GemmParts<P, R>, target: Target): Scheduled {
   if (parts.rawOutput && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a workspace output is scheduled on the CPU only, not on ${target.name}`);
+  if (parts.panels && (target.name !== 'cpu' || parts.rowVectors)) throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: stored panels are read by the CPU's usual tiling only, not on ${target.name}`);
   if (parts.columnBias && target.name !== 'cpu') throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: a bias by column is scheduled on the CPU only, not on ${target.name}`);
   if (parts.rowVectors) {
     const rows = rowVectorShape(target).rows;
@@ -267,7 +275,8 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
   const chunks = Math.ceil(s.K / KC);
   const sinkValue = graph.nodes[sink].outputs[0];
   const outBuf = parts.rawOutput ? parts.rawOutput.buf : em.buf(sinkValue, 'w');
-  em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
+  if (parts.panels && parts.panels.TN !== TN) throw new ScheduleError(`GEMM ${s.M}×${s.N}×${s.K}: stored panels of ${parts.panels.TN} columns for a ${TN}-column tile`);
+  if (!parts.panels) em.locals.push({ name: 'panel', t: 'f32', size: KC * TN });
   for (const tab of parts.tables ?? []) for (const a of tab.arrays) em.locals.push({ name: a.name, t: a.t, size: tab.size(TN) });
   em.regs.push({ name: 'acc', t: 'f32', size: TM * TNT }, { name: 'wv', t: 'f32', size: parts.rowVectors ? TNT : TM });
   const prelude = (): Coords<P> => {
@@ -291,13 +300,16 @@ function scheduleTiledGemm<P, R>(em: Emitter, graph: Graph, anchor: GNode, sink:
     }
     em.emit(for_('ii', idx(0), idx(TM * TNT), [lstore('acc', v('ii'), f32(0))], true));
     const epilogue = (at: Coords<P>): void => (parts.rowVectors ? rowVectorEpilogue : tiledEpilogue)(em, anchor, sinkValue, outBuf, s, parts, tile, at);
+    // Stored panels need no packing, so no barrier guards a shared panel.
     const chunkLoop = (from: number, to: number, last: boolean): void => em.emit(for_('c', idx(from), idx(to), em.block(() => {
-      packChunk(em, s, parts, tile, prelude(), target);
-      em.emit(barrier);
+      if (!parts.panels) {
+        packChunk(em, s, parts, tile, prelude(), target);
+        em.emit(barrier);
+      }
       const at = prelude();
       (parts.rowVectors ? multiplyRowVectors : multiplyChunk)(em, s, parts, tile, chunks, at, target);
       if (last) epilogue(at);
-      else em.emit(barrier);
+      else if (!parts.panels) em.emit(barrier);
     })));
     // The CPU peels the last chunk: its multiply and the epilogue share one
     // segment (no barrier between: the epilogue reads only the thread's own
@@ -361,17 +373,19 @@ function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN
 }
 
 /** Each thread's TM × TNT register tile accumulates chunk c: a weight per row, times the panel's row (vectorised on the CPU). */
-function multiplyChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, chunks: number, { p, r0 }: Coords<P>, target: Target): void {
+function multiplyChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, tile: GemmTile, chunks: number, { p, n0, r0 }: Coords<P>, target: Target): void {
   const { TM, TNT, TN, KC } = tile;
   const I = v('ii'), J = v('j'), KK = v('kk');
   const k0 = mul(v('c'), idx(KC));
+  const stored = parts.panels ? { buf: parts.panels.buf, base: em.bind(add(parts.panels.base(p, n0), mul(k0, idx(TN))), 'pbase') } : undefined;
+  const panelAt = (i: Expr): Expr => (stored ? load(stored.buf, add(stored.base, i), 'f32') : lload('panel', i, 'f32'));
   const VT = target.vectorWidth > 1 && TNT >= 8 ? Math.min(target.vectorWidth, TNT) : undefined; // C vector width of a thread's row (GPU tiles stay scalar)
   const step = em.block(() => {
     em.emit(for_('ii', idx(0), idx(TM), [lstore('wv', I, parts.a(p, min(add(r0, I), idx(s.M - 1)), add(k0, KK)))], true));
     em.emit(for_('ii', idx(0), idx(TM), [
       let_('w', 'f32', lload('wv', I, 'f32')),
       for_('j', idx(0), idx(TNT), [
-        lstore('acc', add(mul(I, idx(TNT)), J), bin('add', lload('acc', add(mul(I, idx(TNT)), J), 'f32'), bin('mul', v('w', 'f32'), lload('panel', add(mul(KK, idx(TN)), colOf(tile, J)), 'f32')))),
+        lstore('acc', add(mul(I, idx(TNT)), J), bin('add', lload('acc', add(mul(I, idx(TNT)), J), 'f32'), bin('mul', v('w', 'f32'), panelAt(add(mul(KK, idx(TN)), colOf(tile, J)))))),
       ], true, VT),
     ], true));
   });
