@@ -71,9 +71,12 @@ export function transposedPays(graph: Graph, node: GNode, em: Emitter, target: T
   if (KH !== 1 || KW !== 1 || ph !== 0 || pw !== 0 || Cg < MIN_CHANNELS || em.dtype(node.inputs[0]) !== 'f32') return false;
   const og = O / groups;
   if (og % target.vectorWidth !== 0 || Cg * groups !== C) return false;
-  const usual = paddedWork({ M: og, N: OH * OW, K: Cg }, target);
-  const transposed = paddedWork({ M: OH * OW, N: og, K: Cg }, target);
-  return transposed <= (1 - MIN_SAVING) * usual;
+  return transposingSaves({ M: og, N: OH * OW, K: Cg }, target);
+}
+
+/** Whether a CPU GEMM of M × N × K pads at least MIN_SAVING less with its rows and columns swapped (ops/conv-winograd.kernel.ts asks too). */
+export function transposingSaves(s: Pick<GemmShape, 'M' | 'N' | 'K'>, target: Target): boolean {
+  return paddedWork({ M: s.N, N: s.M, K: s.K }, target) <= (1 - MIN_SAVING) * paddedWork(s, target);
 }
 
 /**

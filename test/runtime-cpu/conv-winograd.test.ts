@@ -15,6 +15,7 @@ import { compileGraph } from '../../compiler/program.js';
 import { CPU, cpuIsaProfile, cpuTarget, webgpuTarget } from '../../compiler/target.js';
 import { TestGraph } from '../compiler/kernel/graphs.js';
 import { checkCpuAndInterpreter } from './cpu-and-interpreter.js';
+import { transposingSaves } from '../../compiler/ops/conv-transposed.kernel.js';
 
 process.env.FUSEDET_CACHE_DIR = mkdtempSync(join(tmpdir(), 'fusedet-winograd-test-'));
 
@@ -29,6 +30,9 @@ const CASES: Case[] = [
   { name: 'wide odd rows, padding 0, residual add', x: [2, 3, 6, 75], o: 5, padding: 0, bias: false, residual: true },
   // 32 × 32 filters: the filter transform's vector loop (a multiple of 64 × 16 filters).
   { name: '32 -> 32 channels (vector filter transform)', x: [1, 32, 8, 40], o: 32, padding: 1, bias: true, residual: false },
+  // Tile GEMMs transposed (tiles as rows, U read as panels): 25 tiles pad to 30 rows instead of 32 columns.
+  { name: '16 -> 32 channels on 10 × 10 (transposed tile GEMMs), residual add', x: [1, 16, 10, 10], o: 32, padding: 1, bias: false, residual: true },
+  { name: '24 -> 64 channels, 30 tiles of 9 × 11, batch 2 (transposed tile GEMMs)', x: [2, 24, 9, 11], o: 64, padding: 1, bias: true, residual: false },
 ];
 
 function graphOf(c: Case): TestGraph {
@@ -53,6 +57,11 @@ for (const isa of ['avx512', 'avx2', 'generic'] as const) {
     for (const c of CASES) {
       const program = compileGraph(graphOf(c).graph, target);
       assert.is(program.launches.length, 4, `${c.name}: filter, input, GEMM and output launches`);
+      if (c.name.includes('transposed')) {
+        const [, ch, h, w] = c.x;
+        const tiles = Math.ceil((h - 2 + 2 * c.padding) / 2) * Math.ceil((w - 2 + 2 * c.padding) / 2);
+        assert.ok(transposingSaves({ M: c.o, N: tiles, K: ch }, target), `${c.name}: the transposed tiling pays`);
+      }
       await checkCpuAndInterpreter(graphOf(c), program, 2e-4, 2e-4, `${isa} ${c.name}`);
     }
   });
