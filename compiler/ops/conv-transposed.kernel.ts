@@ -74,9 +74,14 @@ export function transposedPays(graph: Graph, node: GNode, em: Emitter, target: T
   return transposingSaves({ M: og, N: OH * OW, K: Cg }, target);
 }
 
-/** Whether a CPU GEMM of M × N × K pads at least MIN_SAVING less with its rows and columns swapped (ops/conv-winograd.kernel.ts asks too). */
-export function transposingSaves(s: Pick<GemmShape, 'M' | 'N' | 'K'>, target: Target): boolean {
-  return paddedWork({ M: s.N, N: s.M, K: s.K }, target) <= (1 - MIN_SAVING) * paddedWork(s, target);
+/** Whether a CPU GEMM of M × N × K pads at least `saving` less with its rows and columns swapped (ops/conv-winograd.kernel.ts asks too). */
+export function transposingSaves(s: Pick<GemmShape, 'M' | 'N' | 'K'>, target: Target, saving = MIN_SAVING): boolean {
+  return paddedWork({ M: s.N, N: s.M, K: s.K }, target) <= (1 - saving) * paddedWork(s, target);
+}
+
+/** Whether the usual tiling of M × N would take strips narrower than the register tile's columns (N under 64 on AVX-512: fewer multiply-adds per broadcast). */
+export function narrowStrips(s: Pick<GemmShape, 'M' | 'N'>, target: Target): boolean {
+  return Math.min(tileWidth(s.N), cpuRegisterTile(s, target).cols) < target.registerTile.cols;
 }
 
 /**
