@@ -8,14 +8,15 @@ import { parseKeepingNonFinite } from './json-numbers.js';
 import type { Tensor } from '../compiler/tensor.js';
 import type { Executable, Runtime } from '../runtime/interface.js';
 import type { HostProgram } from '../runtime/host.js';
-import { padChwBatch, padTo, planResize } from '../data/augment.js';
+import { type PreparedImage, padImageBatch, planResize } from '../data/augment.js';
 import type { Detections, Preprocess, ProgramFile, TensorInput, Timings } from './types.js';
 
 export type { Preprocess };
 import { DisposedError, ImageInputError, ModelError, WeightsError } from './errors.js';
 
 /** One image ready for the network: normalised CHW at its resized size, and its original size; `pooled`: chw came from a PlanePool. */
-export interface Prepared { chw: Float32Array; width: number; height: number; origW: number; origH: number; pooled?: boolean }
+/** A prepared image (data/augment.ts PreparedImage); `pooled` where its plane came from the PlanePool. */
+export interface Prepared extends PreparedImage { pooled?: boolean }
 
 /**
  * Float planes reused across detect() calls: a 320 × 320 image's 1.2 MB of
@@ -67,24 +68,12 @@ export function tensorToPrepared(t: TensorInput): Prepared[] {
   return Array.from({ length: B }, (_, b) => ({ chw: t.data.subarray(b * 3 * H * W, (b + 1) * 3 * H * W), width: W, height: H, origW: W, origH: H }));
 }
 
-/**
- * Images into one zero-padded batch and its info rows (scale_x, scale_y,
- * width, height). Padded to `fixed` (a program file's input) or to the
- * largest side rounded up to 32 (models/detector.ts padBatch, same layout).
- */
-export function padImages(items: readonly Prepared[], fixed?: { batch: number; height: number; width: number }): { image: Tensor; info: Tensor } {
-  const H = fixed?.height ?? padTo(Math.max(...items.map((p) => p.height)), 32);
-  const W = fixed?.width ?? padTo(Math.max(...items.map((p) => p.width)), 32);
-  const B = fixed?.batch ?? items.length;
-  const info = new Float32Array(B * 4);
+/** Images into a program file's fixed input (data/augment.ts padImageBatch), each checked to fit it. */
+export function padImages(items: readonly Prepared[], fixed: { batch: number; height: number; width: number }): { image: Tensor; info: Tensor } {
   items.forEach((p, b) => {
-    if (p.height > H || p.width > W) throw new ImageInputError(`image ${b}: resized to ${p.width}×${p.height}, larger than the program's input ${W}×${H}`);
-    info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4);
+    if (p.height > fixed.height || p.width > fixed.width) throw new ImageInputError(`image ${b}: resized to ${p.width}×${p.height}, larger than the program's input ${fixed.width}×${fixed.height}`);
   });
-  const data = padChwBatch(items, B, H, W);
-  // Rows past the images (a fixed batch larger than the call's) describe a 1×1 image: nothing to rescale.
-  for (let b = items.length; b < B; b++) info.set([1, 1, 1, 1], b * 4);
-  return { image: { dtype: 'f32', shape: [B, 3, H, W], data }, info: { dtype: 'f32', shape: [B, 4], data: info } };
+  return padImageBatch(items, { fixed });
 }
 
 /** The detect entry's outputs (boxes [B, D, 4], scores/labels [B, D], count [B]) for the first `n` images. */

@@ -12,11 +12,11 @@
 //   det.dispose();
 import { stringifyKeepingNonFinite } from './json-numbers.js';
 import { readFile } from 'node:fs/promises';
-import { Detector as ModelDetector, detectArgs, lowerDetect, padBatch } from '../models/detector.js';
+import { Detector as ModelDetector, detectArgs, lowerDetect } from '../models/detector.js';
 import { loadConfig } from '../models/config.js';
 import { compileGraph } from '../compiler/program.js';
 import { webgpuTarget } from '../compiler/target.js';
-import { padTo } from '../data/augment.js';
+import { padImageBatch, padTo } from '../data/augment.js';
 import type { Tensor } from '../compiler/tensor.js';
 import { PlanePool, ProgramEngine, Prepared, detectAll, now, parseProgramFile, programWeights, tensorToPrepared } from './core.js';
 import { parseSafetensors } from './safetensors.js';
@@ -74,7 +74,7 @@ class ConfigEngine implements Engine {
   get runtime(): string { return this.det.runtimeName; }
   async detect(items: Prepared[], prepareMs: number): Promise<Detections[]> {
     // Padded as the CLI and evaluation pad (the config's size bucket), so the API gives their detections.
-    const { image, info } = padBatch(items, this.det.config.data.sizeBucket);
+    const { image, info } = padImageBatch(items, { divisor: this.det.config.data.sizeBucket });
     const t0 = now();
     const res = await this.det.runBatch(image, info);
     const runMs = now() - t0;

@@ -8,6 +8,7 @@
 // (new / old per axis), a horizontal flip maps x to W − x, and clipping is to
 // [0, W] × [0, H].
 import type { Rng } from './scenes/rng.js';
+import type { Tensor } from '../compiler/tensor.js';
 
 export interface ResizePlan {
   /** Resized width and height (what the pixels will be). */
@@ -94,6 +95,27 @@ export function padChwBatch(images: readonly { chw: Float32Array; width: number;
     }
   });
   return data;
+}
+
+/** A resized, normalised CHW image and the size it was resized from (boxes map back by origW / width). */
+export interface PreparedImage { chw: Float32Array; width: number; height: number; origW: number; origH: number }
+
+/**
+ * Images into one zero-padded [B, 3, H, W] batch (padChwBatch) and its info
+ * rows [B, 4] (scale_x, scale_y, width, height: what the detector programs
+ * rescale their boxes by): sides padded up to a multiple of `divisor`, or to
+ * `fixed` (a program file's input; the caller checks each image fits), whose
+ * rows past the images describe a 1×1 image with nothing to rescale.
+ */
+export function padImageBatch(items: readonly PreparedImage[], opts: { divisor?: number; fixed?: { batch: number; height: number; width: number } } = {}): { image: Tensor; info: Tensor } {
+  const divisor = opts.divisor ?? 32, fixed = opts.fixed;
+  const H = fixed?.height ?? padTo(Math.max(...items.map((p) => p.height)), divisor);
+  const W = fixed?.width ?? padTo(Math.max(...items.map((p) => p.width)), divisor);
+  const B = fixed?.batch ?? items.length;
+  const info = new Float32Array(B * 4);
+  items.forEach((p, b) => info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4));
+  for (let b = items.length; b < B; b++) info.set([1, 1, 1, 1], b * 4);
+  return { image: { dtype: 'f32', shape: [B, 3, H, W], data: padChwBatch(items, B, H, W) }, info: { dtype: 'f32', shape: [B, 4], data: info } };
 }
 
 /** Box slots per image in a batch: the next power of two ≥ max(8, count), so compiled shapes repeat. */

@@ -18,7 +18,7 @@ import { DetectorConfig, loadConfig, recordMismatch, resolveSource } from './con
 import { readSafetensors } from './checkpoint/safetensors.js';
 import { existsSync } from 'node:fs';
 import { ImageError, imageSize, readResized, toFloatChw } from '../data/image.js';
-import { padChwBatch, padTo, planResize } from '../data/augment.js';
+import { padImageBatch, planResize } from '../data/augment.js';
 import { FusedetError } from '../io/errors.js';
 
 export class DetectorError extends FusedetError {
@@ -228,7 +228,7 @@ export class Detector {
     const img = await readResized(path, plan.width, plan.height, false);
     // Padded to the config's size bucket (a multiple of 32): each padded shape is one compiled program, so
     // a coarser bucket means fewer compiles on datasets of many image sizes (COCO).
-    return padBatch([{ chw: toFloatChw(img, d.mean, d.std), width: plan.width, height: plan.height, origW: width, origH: height }], d.sizeBucket);
+    return padImageBatch([{ chw: toFloatChw(img, d.mean, d.std), width: plan.width, height: plan.height, origW: width, origH: height }], { divisor: d.sizeBucket });
   }
 
   /** Detections for one image file. */
@@ -259,14 +259,4 @@ export function lowerDetect(cfg: DetectorConfig, args: Record<string, number | b
   });
 }
 
-export interface Prepared { chw: Float32Array; width: number; height: number; origW: number; origH: number }
 
-/** Resized, normalised images into one zero-padded batch (sides to a multiple of `divisor`, itself a multiple of 32) and its info rows. */
-export function padBatch(items: readonly Prepared[], divisor = 32): { image: Tensor; info: Tensor } {
-  const H = padTo(Math.max(...items.map((p) => p.height)), divisor), W = padTo(Math.max(...items.map((p) => p.width)), divisor);
-  const B = items.length;
-  const data = padChwBatch(items, B, H, W);
-  const info = new Float32Array(B * 4);
-  items.forEach((p, b) => info.set([p.origW / p.width, p.origH / p.height, p.origW, p.origH], b * 4));
-  return { image: { dtype: 'f32', shape: [B, 3, H, W], data }, info: { dtype: 'f32', shape: [B, 4], data: info } };
-}

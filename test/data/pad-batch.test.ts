@@ -1,9 +1,12 @@
 // padChwBatch (data/augment.ts): images of their own sizes zero-padded into
 // one [B, 3, H, W] batch, top-left aligned; a lone image of exactly the
-// batch's size is passed through without a copy.
+// batch's size is passed through without a copy. padImageBatch adds the
+// info rows the detector programs rescale by, and api/core.ts padImages
+// refuses an image larger than a program file's fixed input.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { padChwBatch } from '../../data/augment.js';
+import { padChwBatch, padImageBatch } from '../../data/augment.js';
+import { padImages } from '../../api/core.js';
 
 const image = (width: number, height: number, base: number) => ({ width, height, chw: Float32Array.from({ length: 3 * width * height }, (_, i) => base + i) });
 
@@ -28,6 +31,27 @@ test('smaller images are copied into zero padding, each plane row by row', () =>
   const two = padChwBatch([lone], 2, 2, 3);
   assert.is.not(two, lone.chw);
   assert.equal(Array.from(two.subarray(0, 18)), Array.from(lone.chw));
+});
+
+test('padImageBatch: sides padded to the divisor, info rows (scale x, scale y, original size)', () => {
+  const a = { ...image(40, 30, 0), origW: 80, origH: 60 }, b = { ...image(33, 20, 0), origW: 33, origH: 20 };
+  const { image: batch, info } = padImageBatch([a, b]);
+  assert.equal(batch.shape, [2, 3, 32, 64]);
+  assert.equal(Array.from(info.data as Float32Array), [2, 2, 80, 60, 1, 1, 33, 20]);
+  assert.equal(padImageBatch([a], { divisor: 128 }).image.shape, [1, 3, 128, 128]);
+});
+
+test('padImageBatch into a fixed input: rows past the images describe a 1×1 image', () => {
+  const a = { ...image(4, 2, 1), origW: 8, origH: 4 };
+  const { image: batch, info } = padImageBatch([a], { fixed: { batch: 3, height: 4, width: 8 } });
+  assert.equal(batch.shape, [3, 3, 4, 8]);
+  assert.equal(Array.from(info.data as Float32Array), [2, 2, 8, 4, 1, 1, 1, 1, 1, 1, 1, 1]);
+});
+
+test('padImages: an image larger than a program file\'s input is refused, naming it', () => {
+  const small = { ...image(4, 2, 1), origW: 4, origH: 2 }, wide = { ...image(9, 2, 1), origW: 9, origH: 2 };
+  assert.throws(() => padImages([small, wide], { batch: 2, height: 4, width: 8 }), /image 1: resized to 9×2, larger than the program's input 8×4/);
+  assert.equal(padImages([small], { batch: 1, height: 4, width: 8 }).image.shape, [1, 3, 4, 8]);
 });
 
 test.run();
