@@ -164,6 +164,18 @@ export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, a
   ];
 }
 
+/**
+ * Whether the input transform's workgroup takes a whole plane's tile rows
+ * instead of one: a row of TW tiles writes 16 runs of TW floats, a few cache
+ * lines or parts of them each on small maps, which rows in separate
+ * workgroups (run by either thread) each fetched and wrote back in part.
+ * Measured in R50-FPN 320 (per launch, alternated, best of 3): 64 channels
+ * on 80 × 80 0.99 -> 0.84 ms for three, 128 on 40 × 40 0.76 -> 0.68, 256 on
+ * 20 × 20 1.42 -> 1.30 for six, 256 on 40 × 40 0.45 -> 0.39. The output
+ * transform read alike either way and keeps a workgroup per tile row.
+ */
+const wholePlanes = (TW: number): boolean => TW < 64;
+
 /** One thread per element of a [count] iteration, WG a workgroup: the element index, guarded where count is not a multiple of WG. */
 function perElement(em: Emitter, count: number, body: (i: Expr) => void): Stmt[] {
   const i = letVar(em, 'i', add(mul(gid, idx(WG)), lid));
@@ -198,7 +210,8 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
 
 /**
  * Launch 1: V[ξ][n][c][t] = (Bᵀ d B)[ξ] of tile t's 4×4 input patch (zeros
- * outside the image). A workgroup is one row of tiles of one plane. The
+ * outside the image). A workgroup is one plane (wholePlanes), or one row of
+ * tiles of one plane on wide maps. The
  * tiles whose patch columns lie inside the image (a range fixed by the
  * width) go VECTOR at a time through a vector loop (rows outside it as
  * zeros):
@@ -215,55 +228,59 @@ function inputTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Rea
   const txa = Math.ceil(pw / 2), txb = Math.floor((W - 4 + pw) / 2) + 1;
   // Overlapping steps (schedule/vector-steps.ts: tiles stored twice, alike) rather than a scalar tail.
   const vectors = VEC > 0 && txb - txa >= VEC;
+  const whole = wholePlanes(TW);
   const body = em.block(() => {
-    const plane = letVar(em, 'plane', div(gid, idx(TH))); // n·C + c
-    const ty = letVar(em, 'ty', mod(gid, idx(TH)));
-    const y0 = letVar(em, 'y0', sub(mul(ty, idx(2)), idx(ph)));
-    const base = letVar(em, 'xbase', mul(plane, idx(H * W)));
-    const vrow = letVar(em, 'vrow', add(mul(plane, idx(T)), mul(ty, idx(TW)))); // V index of the row's first tile, ξ = 0
-    /** Tile tx by scalar loads with bounds tests. */
-    const oneTile = (tx: Expr): Stmt[] => em.block(() => {
-      const x0 = em.bind(sub(mul(tx, idx(2)), idx(pw)), 'x0');
-      const d: Expr[] = [];
-      for (let r = 0; r < 4; r++) {
-        const y = em.bind(add(y0, idx(r)), 'y');
-        const rowOk = em.bind(inRange(y, H), 'yok');
-        for (let c = 0; c < 4; c++) {
-          const x = em.bind(add(x0, idx(c)), 'x');
-          const ok = em.bind(and(rowOk, inRange(x, W)), 'ok');
-          // Outside the image the load reads the plane's first element (in bounds) and is replaced by 0.
-          // The load bound on its own first: inside a select's arm it would be conditional, a branch per value.
-          const value = em.bind(load(xb, add(base, sel(ok, add(mul(y, idx(W)), x), idx(0))), 'f32'), 'dv');
-          d.push(em.bind(sel(ok, value, f32(0)), 'd'));
+    const plane = letVar(em, 'plane', whole ? gid : div(gid, idx(TH))); // n·C + c
+    const tileRow = (ty: Expr): void => {
+      const y0 = letVar(em, 'y0', sub(mul(ty, idx(2)), idx(ph)));
+      const base = letVar(em, 'xbase', mul(plane, idx(H * W)));
+      const vrow = letVar(em, 'vrow', add(mul(plane, idx(T)), mul(ty, idx(TW)))); // V index of the row's first tile, ξ = 0
+      /** Tile tx by scalar loads with bounds tests. */
+      const oneTile = (tx: Expr): Stmt[] => em.block(() => {
+        const x0 = em.bind(sub(mul(tx, idx(2)), idx(pw)), 'x0');
+        const d: Expr[] = [];
+        for (let r = 0; r < 4; r++) {
+          const y = em.bind(add(y0, idx(r)), 'y');
+          const rowOk = em.bind(inRange(y, H), 'yok');
+          for (let c = 0; c < 4; c++) {
+            const x = em.bind(add(x0, idx(c)), 'x');
+            const ok = em.bind(and(rowOk, inRange(x, W)), 'ok');
+            // Outside the image the load reads the plane's first element (in bounds) and is replaced by 0.
+            // The load bound on its own first: inside a select's arm it would be conditional, a branch per value.
+            const value = em.bind(load(xb, add(base, sel(ok, add(mul(y, idx(W)), x), idx(0))), 'f32'), 'dv');
+            d.push(em.bind(sel(ok, value, f32(0)), 'd'));
+          }
         }
-      }
-      transform2d(em, d, 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(idx(xi * VS), add(vrow, tx)), x)));
-    });
-    const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
-    if (!vectors) { em.emit(scalarRange(idx(0), idx(TW))); return; }
-    // VEC tiles per vector step from txa, every tile row: a patch row outside the image (the first
-    // and last tile rows with padding) reads row 0 instead, in bounds, and counts as zeros; its
-    // test is the same for the whole step (a scalar condition picking a vector).
-    const j = v('j');
-    const rows = Array.from({ length: 4 }, (_, r) => {
-      const ok = em.bind(inRange(add(y0, idx(r)), H), 'rok');
-      return { ok, y: em.bind(sel(ok, add(y0, idx(r)), idx(0)), 'ry') };
-    });
-    const vectorStep = (tx0: Expr): void => {
-      const d: Expr[] = [];
-      for (const { ok, y } of rows) for (let c = 0; c < 4; c++) {
-        const x = load(xb, add(add(base, add(mul(y, idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32');
-        d.push(ok.k === 'const' ? (ok.v ? x : f32(0)) : sel(ok, x, f32(0)));
-      }
-      em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
-        transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * VS), add(vrow, tx0)), j), x)));
-      }), false, VEC));
+        transform2d(em, d, 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(idx(xi * VS), add(vrow, tx)), x)));
+      });
+      const scalarRange = (from: Expr, to: Expr): Stmt => for_('tx', from, to, oneTile(v('tx')));
+      if (!vectors) { em.emit(scalarRange(idx(0), idx(TW))); return; }
+      // VEC tiles per vector step from txa, every tile row: a patch row outside the image (the first
+      // and last tile rows with padding) reads row 0 instead, in bounds, and counts as zeros; its
+      // test is the same for the whole step (a scalar condition picking a vector).
+      const j = v('j');
+      const rows = Array.from({ length: 4 }, (_, r) => {
+        const ok = em.bind(inRange(add(y0, idx(r)), H), 'rok');
+        return { ok, y: em.bind(sel(ok, add(y0, idx(r)), idx(0)), 'ry') };
+      });
+      const vectorStep = (tx0: Expr): void => {
+        const d: Expr[] = [];
+        for (const { ok, y } of rows) for (let c = 0; c < 4; c++) {
+          const x = load(xb, add(add(base, add(mul(y, idx(W)), idx(c - pw))), mul(add(tx0, j), idx(2))), 'f32');
+          d.push(ok.k === 'const' ? (ok.v ? x : f32(0)) : sel(ok, x, f32(0)));
+        }
+        em.emit(for_('j', idx(0), idx(VEC), em.block(() => {
+          transform2d(em, d.map((x) => em.bind(x, 'd')), 4, inputRow).forEach((x, xi) => em.emit(store(vb, add(add(idx(xi * VS), add(vrow, tx0)), j), x)));
+        }), false, VEC));
+      };
+      em.emit(scalarRange(idx(0), idx(txa)));
+      em.emit(overlappingSteps(em, 'q', txa, txb, VEC, vectorStep));
+      em.emit(scalarRange(idx(txb), idx(TW)));
     };
-    em.emit(scalarRange(idx(0), idx(txa)));
-    em.emit(overlappingSteps(em, 'q', txa, txb, VEC, vectorStep));
-    em.emit(scalarRange(idx(txb), idx(TW)));
+    if (whole) em.emit(for_('ty', idx(0), idx(TH), em.block(() => tileRow(v('ty')))));
+    else tileRow(letVar(em, 'ty', mod(gid, idx(TH))));
   });
-  return finish(em, body, 1, [], N * C * TH);
+  return finish(em, body, 1, [], whole ? N * C : N * C * TH);
 }
 
 /** Launch 2: Mo[ξ][n] = U[ξ] · V[ξ][n] for the 16·N problems, on the tiled GEMM schedule writing the workspace. */

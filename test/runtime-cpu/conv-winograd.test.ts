@@ -28,6 +28,8 @@ const CASES: Case[] = [
   // 70 columns: tiles 1..33 have their whole patch inside, two vector steps of 16 and scalar ends.
   { name: 'wide rows (vector input transform), residual add', x: [1, 4, 7, 70], o: 4, padding: 1, bias: true, residual: true },
   { name: 'wide odd rows, padding 0, residual add', x: [2, 3, 6, 75], o: 5, padding: 0, bias: false, residual: true },
+  // 65 tiles a row: the input transform takes a workgroup per tile row instead of per plane.
+  { name: 'rows of 65 tiles, batch 2', x: [2, 3, 5, 130], o: 4, padding: 1, bias: true, residual: true },
   // 32 × 32 filters: the filter transform's vector loop (a multiple of 64 × 16 filters).
   { name: '32 -> 32 channels (vector filter transform)', x: [1, 32, 8, 40], o: 32, padding: 1, bias: true, residual: false },
   // Tile GEMMs transposed (tiles as rows, U read as panels): 25 tiles pad to 30 rows instead of 32 columns.
