@@ -233,8 +233,9 @@ export interface GemmParts<P, R> {
   /**
    * B stored as the panels themselves (CPU tiled schedule only): strip n0's K rows
    * of TN columns at base(p, n0) + k·TN + j, zero past N; the GEMM multiplies
-   * from there instead of packing (weights laid out once by a prologue launch:
-   * ops/conv-transposed.kernel.ts). TN must be the tile's (chooseTile).
+   * from there instead of packing, with no barriers (nothing is shared): weights
+   * laid out once by a prologue launch (ops/conv-transposed.kernel.ts, Winograd's
+   * U in ops/conv-winograd.kernel.ts). TN must be the tile's (chooseTile).
    */
   panels?: { buf: number; TN: number; base(p: P, n0: Expr): Expr };
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
