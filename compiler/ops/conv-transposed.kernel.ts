@@ -24,9 +24,10 @@
 // sum 60.0-60.8 -> 59.5-59.9 ms.
 // Taken where it pads less than the usual tiling (transposedPays) and a
 // prologue exists (no in-place param updates: a training step would redo
-// the transpose every run). The same transposed weights serve the GEMM's
-// row-vector tiling of convolutions on very small maps (rowVectorsPay,
-// conv.kernel.ts), which keeps the usual packed panel of pixels.
+// the layout every run). The same layout with one strip of all output
+// channels, Wᵀ, serves the GEMM's row-vector tiling of convolutions on very
+// small maps (rowVectorsPay, conv.kernel.ts: withTransposedWeights), which
+// keeps the usual packed panel of pixels.
 import { Graph, GNode } from '../graph.js';
 import { Expr } from '../kernel/ir.js';
 import { add, div, f32, gid, idx, if_, lid, load, lt, min, mod, mul, sel, store } from '../kernel/build.js';
@@ -123,9 +124,6 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
   const TN = chooseTile(shape, [], target).TN;
   const strips = Math.ceil(og / TN);
   const panels = workspaceSlot(0);
-  // Column col of group grp, panel row k: in strip col / TN at column col % TN.
-  const panelIndex = (grp: Expr, k: Expr, col: Expr): Expr =>
-    add(mul(add(mul(grp, idx(strips)), div(col, idx(TN))), idx(K * TN)), add(mul(k, idx(TN)), mod(col, idx(TN))));
   // A pixel's offset in its input plane: the output pixel's row and column times the strides.
   const pixel = (row: Expr): Expr => (sh === 1 && sw === 1 && OW === W ? row : add(mul(mul(div(row, idx(OW)), idx(sh)), idx(W)), mul(mod(row, idx(OW)), idx(sw))));
   const gemm = scheduleGemm<Bases, Expr>(em, graph, node, sink, shape, {
@@ -136,9 +134,6 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
     },
     a: (p, row, k) => em.bufLoad(xb, add(add(p.xbase, mul(k, idx(H * W))), pixel(row)), 'f32'),
     panels: { buf: panels, TN, base: (p, n0) => mul(add(mul(p.grp, idx(strips)), div(n0, idx(TN))), idx(K * TN)) },
-    // What the panels hold, for a packing GEMM (the CPU reads them in place).
-    packRow: (_p, k) => k,
-    packValue: (p, k, _j, col) => load(panels, panelIndex(p.grp, k, col), 'f32'),
     outIndex: (p, row, col) => [p.nimg, add(mul(p.grp, idx(og)), col), div(row, idx(OW)), mod(row, idx(OW))],
     stridedColumns: true,
     bias: () => undefined,
@@ -148,7 +143,12 @@ export function scheduleTransposedConv(graph: Graph, nodes: ReadonlySet<number>,
   return [layOutPanels(graph, nodes, lowerings, node, groups, og, K, TN, space), withWorkspaces(gemm, [{ space, access: 'r' }])];
 }
 
-/** The panels of the file comment: [g][strip][k][TN] = w[g·og + strip·TN + j][k], zero past og. One thread per element, stores in order. */
+/**
+ * The panels of the file comment: [g][strip][k][TN] = w[g·og + strip·TN + j][k],
+ * zero past og. With TN = og (one strip) that is Wᵀ[g][k][o], the row-vector
+ * tiling's transposed weights (withTransposedWeights). One thread per
+ * element, stores in order.
+ */
 function layOutPanels(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, TN: number, space: Workspace): Scheduled {
   const em = new Emitter(graph, nodes, lowerings);
   const wb = em.buf(node.inputs[1], 'r');
@@ -157,10 +157,11 @@ function layOutPanels(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
   const body = em.block(() => {
     const e = letVar(em, 'e', add(mul(gid, idx(WG)), lid));
     em.emit(if_(lt(e, idx(count)), em.block(() => {
-      const o = letVar(em, 'o', add(mul(mod(div(e, idx(K * TN)), idx(strips)), idx(TN)), mod(e, idx(TN))));
+      const o = letVar(em, 'o', strips === 1 ? mod(e, idx(TN)) : add(mul(mod(div(e, idx(K * TN)), idx(strips)), idx(TN)), mod(e, idx(TN))));
       const k = letVar(em, 'k', mod(div(e, idx(TN)), idx(K)));
       const g = letVar(em, 'g', div(e, idx(strips * K * TN)));
-      em.emit(store(workspaceSlot(0), e, sel(lt(o, idx(og)), load(wb, add(mul(add(mul(g, idx(og)), min(o, idx(og - 1))), idx(K)), k), 'f32'), f32(0))));
+      const weight = (row: Expr): Expr => load(wb, add(mul(add(mul(g, idx(og)), row), idx(K)), k), 'f32');
+      em.emit(store(workspaceSlot(0), e, og % TN === 0 ? weight(o) : sel(lt(o, idx(og)), weight(min(o, idx(og - 1))), f32(0))));
     })));
   });
   return withWorkspaces(finish(em, body, WG, [], Math.ceil(count / WG)), [{ space, access: 'w' }], 0);
@@ -173,22 +174,5 @@ function layOutPanels(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
  */
 export function withTransposedWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, gemm: Scheduled): Scheduled[] {
   const wt: Workspace = { dtype: 'f32', bytes: 4 * groups * K * og, shared: 'conv-weights-transposed' };
-  return [transposeWeights(graph, nodes, lowerings, node, groups, og, K, wt), withWorkspaces(gemm, [{ space: wt, access: 'r' }])];
-}
-
-/** Wᵀ[g][k][o] = w[g·og + o][k]: one thread per element, stores in order. */
-function transposeWeights(graph: Graph, nodes: ReadonlySet<number>, lowerings: Readonly<Record<string, Lowering>>, node: GNode, groups: number, og: number, K: number, wt: Workspace): Scheduled {
-  const em = new Emitter(graph, nodes, lowerings);
-  const wb = em.buf(node.inputs[1], 'r');
-  const count = groups * K * og, WG = 64;
-  const body = em.block(() => {
-    const e = letVar(em, 'e', add(mul(gid, idx(WG)), lid));
-    em.emit(if_(lt(e, idx(count)), em.block(() => {
-      const o = letVar(em, 'o', mod(e, idx(og)));
-      const k = letVar(em, 'k', mod(div(e, idx(og)), idx(K)));
-      const g = letVar(em, 'g', div(e, idx(og * K)));
-      em.emit(store(workspaceSlot(0), e, load(wb, add(mul(add(mul(g, idx(og)), o), idx(K)), k), 'f32')));
-    })));
-  });
-  return withWorkspaces(finish(em, body, WG, [], Math.ceil(count / WG)), [{ space: wt, access: 'w' }], 0);
+  return [layOutPanels(graph, nodes, lowerings, node, groups, og, K, og, wt), withWorkspaces(gemm, [{ space: wt, access: 'r' }])];
 }

@@ -141,11 +141,8 @@ const TRANSPOSED_SAVING = 0.1;
 /** The tile GEMMs transposed: tiles are the rows, output channels the columns. */
 const transposedShape = ({ N, C, O, T }: WinogradGeometry): { problems: number; M: number; N: number; K: number } => ({ problems: 16 * N, M: T, N: O, K: C });
 
-/** U's index of filter (o, c) at ξ: [ξ][o][c], or as the transposed GEMM's panels [ξ][o / TN][c][o % TN]. */
-function uIndex({ O, C, panelTN }: WinogradGeometry, xi: number, o: Expr, c: Expr): Expr {
-  if (!panelTN) return add(idx(xi * O * C), add(mul(o, idx(C)), c));
-  return add(idx(xi * O * C), add(mul(div(o, idx(panelTN)), idx(C * panelTN)), add(mul(c, idx(panelTN)), mod(o, idx(panelTN)))));
-}
+/** Filter (o, c)'s offset in one ξ block of U laid out as the transposed GEMM's panels, [o / TN][c][o % TN]. */
+const panelOffset = (TN: number, C: number, o: Expr, c: Expr): Expr => add(mul(div(o, idx(TN)), idx(C * TN)), add(mul(c, idx(TN)), mod(o, idx(TN))));
 
 /** The four launches of the file comment, or undefined where the direct convolution runs instead. */
 export function scheduleConvWinograd(graph: Graph, nodes: ReadonlySet<number>, anchorId: number, sink: number, lowerings: Readonly<Record<string, Lowering>>, target: Target): Scheduled[] | undefined {
@@ -193,7 +190,8 @@ function filterTransform(graph: Graph, nodes: ReadonlySet<number>, lowerings: Re
   const VEC = target.vectorWidth > 1 ? target.vectorWidth : 0;
   const filter = (i: Expr): void => {
     const g = Array.from({ length: 9 }, (_, k) => em.bind(load(wb, add(mul(i, idx(9)), idx(k)), 'f32'), 'g'));
-    const at = geo.panelTN ? (xi: number): Expr => uIndex(geo, xi, div(i, idx(C)), mod(i, idx(C))) : (xi: number): Expr => add(idx(xi * O * C), i);
+    const { panelTN } = geo;
+    const at = (xi: number): Expr => add(idx(xi * O * C), panelTN ? panelOffset(panelTN, C, div(i, idx(C)), mod(i, idx(C))) : i);
     transform2d(em, g, 3, filterRow).forEach((x, xi) => em.emit(store(ub, at(xi), x)));
   };
   if (VEC && (O * C) % (WG * VEC) === 0 && WG % VEC === 0) {
@@ -300,9 +298,6 @@ function tileProducts(graph: Graph, nodes: ReadonlySet<number>, lowerings: Reado
     // Rows are tiles: a tile of V[ξ][n][c] broadcast; columns are output channels, U's panels read in place.
     a: (p, row, k) => load(vb, add(p.v, add(mul(k, idx(T)), row)), 'f32'),
     panels: { buf: ub, TN: panelTN, base: (p, n0) => add(p.u, mul(div(n0, idx(panelTN)), idx(C * panelTN))) },
-    // What the panels hold, for a packing GEMM (the CPU reads them in place).
-    packRow: (_p, k) => k,
-    packValue: (p, k, _j, col) => load(ub, add(p.u, add(mul(div(col, idx(panelTN)), idx(C * panelTN)), add(mul(k, idx(panelTN)), mod(col, idx(panelTN))))), 'f32'),
     outIndex: (p, row, col) => [add(p.m, add(mul(col, idx(T)), row))],
     stridedColumns: true,
     bias: () => undefined,

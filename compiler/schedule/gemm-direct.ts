@@ -23,7 +23,7 @@ import type { Expr, Stmt } from '../kernel/ir.js';
 import { mapChildren, mapStmtExprs } from '../kernel/walk.js';
 import { add, and, bin, div, f32, for_, gid, idx, if_, inRange, let_, lid, lt, max, min, mod, mul, sel, set, sub, v } from '../kernel/build.js';
 import type { Emitter } from './emit.js';
-import type { GemmParts, GemmShape } from './gemm.js';
+import { type GemmParts, type GemmShape, packingOf } from './gemm.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
 
 /** Geometry of a convolution's implicit GEMM: B[k, n] is its input window (k = channel × KH × KW + tap). */
@@ -193,9 +193,10 @@ function gemmLoop<P, R>(em: Emitter, parts: GemmParts<P, R>, p: P, s: GemmShape,
   });
   const tables = tableRegisters(em, parts, p, TN);
   // Unrolling k (2 to 8 steps per iteration) measured no faster: the TM + TN loads per step dominate.
+  const { packRow, packValue } = packingOf(parts);
   const step = em.block(() => {
-    const r = parts.packRow(p, v('k'), TN);
-    const xs = cols.map((col, j) => em.bind(parts.packValue(p, r, idx(j), col), 'b'));
+    const r = packRow(p, v('k'), TN);
+    const xs = cols.map((col, j) => em.bind(packValue(p, r, idx(j), col), 'b'));
     rows.forEach((row, i) => {
       const a = em.bind(parts.a(p, row, v('k')), 'a');
       xs.forEach((x, j) => fma(i, j, a, x));
@@ -240,8 +241,9 @@ function tablesAtConstantColumns<P, R>(em: Emitter, parts: GemmParts<P, R>, TN: 
   };
   const probe = em.block(() => {
     const p = parts.setup(v('q'));
-    const r = parts.packRow(p, v('k'), TN);
-    for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', parts.packValue(p, r, idx(j), idx(j))));
+    const { packRow, packValue } = packingOf(parts);
+    const r = packRow(p, v('k'), TN);
+    for (let j = 0; j < TN; j++) em.emit(let_(`probe_${j}`, 'f32', packValue(p, r, idx(j), idx(j))));
   });
   probe.forEach((st) => mapStmtExprs(st, visit));
   return constant;

@@ -28,7 +28,7 @@ import {
   add, barrier, bin, div, f32, for_, gid, idx, if_, let_, lid, lload, lstore, lt, min, mma, mod, mul, v,
 } from '../kernel/build.js';
 import { Emitter } from './emit.js';
-import { letVar } from './gemm.js';
+import { letVar, packingOf } from './gemm.js';
 import type { GemmParts, GemmShape, GemmTable, TableShape } from './gemm.js';
 import type { Target } from '../target.js';
 import { Scheduled, finish, unflatten } from './pointwise.js';
@@ -207,12 +207,13 @@ function fetchChunk<P, R>(plan: MmaPlan<P, R>, { p, m0, n0 }: MmaCoords<P>, kbas
   em.emit(for_('pb', idx(0), idx(PB), em.block(() => {
     const { eb, jb } = bQuad(plan);
     const kb = letVar(em, 'kb', add(kbase, div(eb, idx(TN / QB))));
+    const { packRow, packValue } = packingOf(parts);
     const fill = em.block(() => {
-      const r = parts.packRow(p, kb, TN);
+      const r = packRow(p, kb, TN);
       em.emit(for_('qb', idx(0), idx(QB), em.block(() => {
         const j = add(jb, v('qb'));
         const col = QB > 1 ? add(n0, j) : min(add(n0, j), idx(s.N - 1));
-        em.emit(lstore('pf', pfB(plan, v('qb')), parts.packValue(p, r, j, col)));
+        em.emit(lstore('pf', pfB(plan, v('qb')), packValue(p, r, j, col)));
       }), false, QB > 1 ? QB : 0));
     });
     const inside = QB > 1 ? bin('and', lt(kb, idx(s.K)), lt(add(n0, jb), idx(s.N))) : lt(kb, idx(s.K));

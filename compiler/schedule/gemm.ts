@@ -206,10 +206,10 @@ export interface GemmParts<P, R> {
    * with vector loads instead of column by column.
    */
   packRun?(p: P, r: R, n0: Expr, group: Expr, VG: number, TN: number): PackRun;
-  /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop; returns them. */
-  packRow(p: P, k: Expr, TN: number): R;
-  /** The panel value of row r at column j (col = its clamped output column). */
-  packValue(p: P, r: R, j: Expr, col: Expr): Expr;
+  /** Lets for one panel row k (k < K guaranteed), hoisted out of the column loop; returns them. Absent only where `panels` holds B (packingOf). */
+  packRow?(p: P, k: Expr, TN: number): R;
+  /** The panel value of row r at column j (col = its clamped output column). Absent only where `panels` holds B. */
+  packValue?(p: P, r: R, j: Expr, col: Expr): Expr;
   /** Output index of (row, col) in the anchor's output, for the epilogue; columns must be contiguous (flat(row, col) = flat(row, 0) + col) unless stridedColumns. */
   outIndex(p: P, row: Expr, col: Expr): Expr[];
   /** Columns land apart in the output (a phase of a strided convolution's input gradient): the epilogue indexes each (the CPU tiled schedule only). */
@@ -240,6 +240,13 @@ export interface GemmParts<P, R> {
   panels?: { buf: number; TN: number; base(p: P, n0: Expr): Expr };
   /** A convolution's geometry, for schedules that walk its window directly instead of packing im2col panels (gemm-direct.ts). */
   window?: ConvWindow;
+}
+
+/** The packing callbacks of a GEMM that packs its B panels: every one but a CPU GEMM reading stored panels (GemmParts.panels). */
+export function packingOf<P, R>(parts: GemmParts<P, R>): { packRow(p: P, k: Expr, TN: number): R; packValue(p: P, r: R, j: Expr, col: Expr): Expr } {
+  const { packRow, packValue } = parts;
+  if (!packRow || !packValue) throw new ScheduleError('GEMM parts without packRow / packValue: only stored panels (GemmParts.panels, read by the CPU tiled GEMM) may leave them out');
+  return { packRow, packValue };
 }
 
 /** let name: t = e, and the variable: for GemmParts callbacks returning what they bind. */
@@ -344,11 +351,12 @@ function packChunk<P, R>(em: Emitter, s: GemmShape, parts: GemmParts<P, R>, { TN
   const KK = v('kk'), J = v('j');
   const k0 = mul(v('c'), idx(KC));
   const VG = packRunWidth(target, TN);
+  const { packRow, packValue } = packingOf(parts);
   const pack = em.block(() => {
     em.emit(let_('kg', 'i64', add(k0, KK)));
     const fill = em.block(() => {
-      const r = parts.packRow(p, v('kg'), TN);
-      const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), parts.packValue(p, r, j, min(add(n0, j), idx(s.N - 1)))));
+      const r = packRow(p, v('kg'), TN);
+      const column = (j: Expr): void => em.emit(lstore('panel', add(mul(KK, idx(TN)), j), packValue(p, r, j, min(add(n0, j), idx(s.N - 1)))));
       if (!parts.packRun) {
         em.emit(for_('j', idx(0), idx(TN), em.block(() => column(J))));
         return;
